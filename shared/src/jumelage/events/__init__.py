@@ -1,0 +1,37 @@
+"""The v1 event contract (../shared/contract/EVENTS.md) as typed models.
+
+Importing this package registers every event type; use :data:`registry` to go
+from a type name or routing key to its model, and to parse bytes off the wire.
+"""
+
+from jumelage.events.envelope import CONTENT_TYPE, CloudEvent, EventData, new_envelope, routing_key_for
+from jumelage.events.registry import (
+    EventParseError,
+    EventRegistry,
+    InvalidEvent,
+    UnknownEventType,
+    registry,
+)
+from jumelage.events.convention import *  # noqa: F403  (registers the types)
+from jumelage.events.scheduling import *  # noqa: F403
+from jumelage.events.notification import *  # noqa: F403
+from jumelage.events import convention, notification, scheduling
+
+EXCHANGE = "jumelage.events"
+
+__all__ = [
+    "CONTENT_TYPE",
+    "EXCHANGE",
+    "CloudEvent",
+    "EventData",
+    "EventParseError",
+    "EventRegistry",
+    "InvalidEvent",
+    "UnknownEventType",
+    "new_envelope",
+    "registry",
+    "routing_key_for",
+    *convention.__all__,
+    *scheduling.__all__,
+    *notification.__all__,
+]

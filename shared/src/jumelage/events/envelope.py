@@ -1,0 +1,132 @@
+"""CloudEvents 1.0 envelope (structured JSON mode) and the base of every event's data.
+
+An event type is a subclass of :class:`EventData`; defining it registers its
+type name, routing key and source in :mod:`jumelage.events.registry`, so the
+three always travel together.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+
+CONTENT_TYPE = "application/cloudevents+json"
+SPEC_VERSION = "1.0"
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _format_utc(value: datetime) -> str:
+    # ISO 8601 in UTC with a trailing Z, as the contract asks.
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+UtcDateTime = Annotated[
+    AwareDatetime,
+    AfterValidator(_to_utc),
+    PlainSerializer(_format_utc, return_type=str, when_used="json"),
+]
+"""An instant: must carry a timezone, is stored and sent in UTC with ``Z``."""
+
+Date = date
+
+
+def routing_key_for(event_type: str) -> str:
+    """``ConventionSigned`` -> ``convention.signed``; ``TrainingSessionHeld`` -> ``training_session.held``."""
+    words = re.findall(r"[A-Z][a-z0-9]*", event_type)
+    if len(words) < 2 or "".join(words) != event_type:
+        raise ValueError(f"event type {event_type!r} is not CamelCase with a final verb")
+    return "_".join(w.lower() for w in words[:-1]) + "." + words[-1].lower()
+
+
+class EventData(BaseModel):
+    """The ``data`` of one event type. Subclasses declare ``source`` and ``subject_of``."""
+
+    # Unknown fields are ignored when reading: the contract lets producers add
+    # optional fields without a new schema version.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_type: ClassVar[str]
+    routing_key: ClassVar[str]
+    source: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+    subject_of: ClassVar[tuple[str, str] | None] = None
+    """(collection, field): the envelope subject is ``collection/<data.field>``."""
+
+    def __init_subclass__(cls, *, source: str | None = None, abstract: bool = False, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if abstract:
+            if source is not None:
+                cls.source = source
+            return
+        if "[" in cls.__name__:  # pydantic's parametrised generics
+            return
+        cls.event_type = cls.__name__
+        cls.routing_key = routing_key_for(cls.__name__)
+        if source is not None:
+            cls.source = source
+        from jumelage.events.registry import registry
+
+        registry.register(cls)
+
+    def subject(self) -> str | None:
+        if self.subject_of is None:
+            return None
+        collection, field = self.subject_of
+        return f"{collection}/{getattr(self, field)}"
+
+
+D = TypeVar("D", bound=EventData)
+
+
+class CloudEvent(BaseModel, Generic[D]):
+    """A CloudEvents 1.0 envelope carrying one event's data."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)  # CloudEvents extensions are allowed
+
+    specversion: Literal["1.0"] = SPEC_VERSION
+    id: uuid.UUID
+    source: str
+    type: str
+    schemaversion: int = 1
+    time: UtcDateTime
+    subject: str | None = None
+    datacontenttype: Literal["application/json"] = "application/json"
+    correlationid: str = Field(description="id of the request or event that started this chain")
+    causationid: str | None = Field(default=None, description="id of what directly caused this event")
+    data: D
+
+    @property
+    def routing_key(self) -> str:
+        return routing_key_for(self.type)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(exclude_none=False)
+
+
+def new_envelope(
+    data: EventData,
+    *,
+    correlation_id: str | None,
+    causation_id: str | None,
+    event_id: uuid.UUID | None = None,
+    time: datetime | None = None,
+) -> CloudEvent[Any]:
+    eid = event_id or uuid.uuid4()
+    return CloudEvent[type(data)](  # type: ignore[misc]
+        id=eid,
+        source=data.source,
+        type=data.event_type,
+        schemaversion=data.schema_version,
+        time=time or datetime.now(UTC),
+        subject=data.subject(),
+        correlationid=correlation_id or str(eid),
+        causationid=causation_id,
+        data=data,
+    )

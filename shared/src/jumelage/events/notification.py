@@ -1,0 +1,3 @@
+"""Events produced by the notification service (source ``/services/notification``)."""
+
+__all__: list[str] = []

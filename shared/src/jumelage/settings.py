@@ -1,0 +1,70 @@
+"""Settings shared by every service, from the environment (pydantic-settings).
+
+The same names in every service; local defaults need no set-up (SQLite under
+``DATA_DIR``, the loopback RabbitMQ). A value can also come from a mounted file
+under ``SECRETS_DIR`` (Docker/Kubernetes secrets), so passwords need not sit in
+the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", secrets_dir=None, case_sensitive=False
+    )
+
+    service_name: str = Field(default="service", description="set by each service")
+    amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ URL")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; empty means SQLite at DATA_DIR/<service>.db. "
+        "postgresql://… is accepted and uses asyncpg.",
+    )
+    data_dir: Path = Field(default=Path("data"), description="where the SQLite files live")
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    queue_type: Literal["quorum", "classic"] = Field(
+        default="quorum", description="RabbitMQ queue type for the service's queues"
+    )
+    retry_delays: list[float] = Field(
+        default=[1.0, 5.0, 30.0],
+        description="seconds before each redelivery of a failed event; then dead-letter",
+    )
+    prefetch: int = Field(default=32, description="unacked events in flight per consumer")
+    relay_batch_size: int = 200
+    relay_poll_interval: float = Field(
+        default=1.0, description="fallback poll for rows committed by another process"
+    )
+    broker_reconnect_interval: float = 1.0
+
+    @field_validator("retry_delays", mode="before")
+    @classmethod
+    def _split(cls, v: object) -> object:
+        if isinstance(v, str) and not v.strip().startswith("["):
+            return [float(x) for x in v.split(",") if x.strip()]
+        return v
+
+    def sqlalchemy_url(self) -> str:
+        return normalise_database_url(self.database_url, self.data_dir / f"{self.service_name}.db")
+
+
+def normalise_database_url(url: str | None, default_sqlite: Path) -> str:
+    """Accept the URLs people write and give the async driver SQLAlchemy needs."""
+    if not url:
+        default_sqlite.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{default_sqlite}"
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+    return url
