@@ -45,6 +45,18 @@ class ServiceSettings(BaseSettings):
         default=1.0, description="fallback poll for rows committed by another process"
     )
     broker_reconnect_interval: float = 1.0
+    topology_namespace: str = Field(
+        default="", description="prefix of the exchange and queue names (tests isolate themselves with it)"
+    )
+    declare_topology: Literal["all", "own"] = Field(
+        default="all",
+        description="all: declare every service's queues (local runs: no event is lost whatever "
+        "starts first); own: only this service's (brokers whose definitions are loaded at boot)",
+    )
+    database_schema: str | None = Field(
+        default=None, description="PostgreSQL schema (search_path) to use; tests isolate themselves with it"
+    )
+    migrate_on_start: bool = False
 
     @field_validator("retry_delays", mode="before")
     @classmethod

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from jumelage.events.envelope import EventData
 
@@ -22,6 +24,30 @@ class InstitutionKind(StrEnum):
     ministry = "ministry"
 
 
+class PartyRole(StrEnum):
+    provider = "provider"
+    beneficiary = "beneficiary"
+    funder = "funder"
+    supervisor = "supervisor"
+
+
+class Party(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    institution_id: uuid.UUID
+    role: PartyRole
+
+
+class Objectives(BaseModel):
+    """Targets over the whole period of the convention."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    surgeries: int = Field(ge=0)
+    consultations: int = Field(ge=0)
+    training_sessions: int = Field(ge=0)
+
+
 class ConventionEvent(EventData, source=SOURCE, abstract=True):
     pass
 
@@ -36,4 +62,92 @@ class InstitutionRegistered(ConventionEvent):
     city: str = Field(min_length=1)
 
 
-__all__ = ["SOURCE", "InstitutionKind", "InstitutionRegistered"]
+class _AboutConvention(ConventionEvent, abstract=True):
+    subject_of = ("conventions", "convention_id")
+
+    convention_id: uuid.UUID
+
+
+class ConventionSigned(_AboutConvention):
+    reference: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    parties: list[Party] = Field(min_length=1)
+    signed_on: date
+    signed_at: str = Field(min_length=1, description="place of signature")
+    effective_from: date
+    effective_until: date
+    specialties: list[str]
+    objectives: Objectives
+
+    @model_validator(mode="after")
+    def _period_is_ordered(self) -> ConventionSigned:
+        if self.effective_until < self.effective_from:
+            raise ValueError("effective_until is before effective_from")
+        return self
+
+
+# What an amendment may change: every ConventionSigned field but the identity,
+# each checked with that field's own type and constraints.
+_AMENDABLE: dict[str, TypeAdapter[Any]] = {
+    name: TypeAdapter(Annotated[f.annotation, f])
+    for name, f in ConventionSigned.model_fields.items()
+    if name != "convention_id"
+}
+
+
+class ConventionAmended(_AboutConvention):
+    amendment_number: int = Field(ge=1)
+    changes: dict[str, Any] = Field(
+        min_length=1,
+        description="the ConventionSigned fields that changed, with their new values",
+        json_schema_extra={"propertyNames": {"enum": sorted(_AMENDABLE)}},
+    )
+
+    @field_validator("changes")
+    @classmethod
+    def _changes_are_convention_fields(cls, changes: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(changes) - set(_AMENDABLE))
+        if unknown:
+            raise ValueError(f"not amendable ConventionSigned fields: {', '.join(unknown)}")
+        typed = {}
+        for name, value in changes.items():
+            try:
+                typed[name] = _AMENDABLE[name].validate_python(value)
+            except ValidationError as exc:
+                raise ValueError(f"{name}: {exc.errors()[0]['msg']}") from None
+        return typed
+
+
+class ConventionSuspended(_AboutConvention):
+    reason: str = Field(min_length=1)
+
+
+class ConventionResumed(_AboutConvention):
+    reason: str = Field(min_length=1)
+
+
+class ConventionTerminated(_AboutConvention):
+    on: date
+    reason: str = Field(min_length=1)
+
+
+class ConventionExpired(_AboutConvention):
+    on: date
+    reason: str  # the contract allows it to be empty: expiry needs no explanation
+
+
+__all__ = [
+    "SOURCE",
+    "ConventionAmended",
+    "ConventionEvent",
+    "ConventionExpired",
+    "ConventionResumed",
+    "ConventionSigned",
+    "ConventionSuspended",
+    "ConventionTerminated",
+    "InstitutionKind",
+    "InstitutionRegistered",
+    "Objectives",
+    "Party",
+    "PartyRole",
+]

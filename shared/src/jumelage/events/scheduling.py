@@ -1,3 +1,193 @@
-"""Events produced by the scheduling service (source ``/services/scheduling``)."""
+"""Events produced by the scheduling service (source ``/services/scheduling``).
 
-__all__: list[str] = []
+Patients appear only as ``patient_ref`` (see "Patient privacy" in EVENTS.md):
+no model here may carry a patient's name, contact details or notes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from jumelage.events.envelope import EventData, UtcDateTime
+
+SOURCE = "/services/scheduling"
+
+PatientRef = Annotated[str, Field(min_length=1, description="opaque id issued by the scheduling service")]
+Reason = Annotated[str, Field(min_length=1)]
+
+
+class PractitionerRole(StrEnum):
+    surgeon = "surgeon"
+    anaesthetist = "anaesthetist"
+    cardiologist = "cardiologist"
+    perfusionist = "perfusionist"
+    intensivist = "intensivist"
+    nurse = "nurse"
+    assistant_professor = "assistant_professor"
+    resident = "resident"
+    general_practitioner = "general_practitioner"
+
+
+class SurgeryOutcome(StrEnum):
+    successful = "successful"
+    with_complications = "with_complications"
+    deceased = "deceased"
+
+
+class TeamMember(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    practitioner_id: uuid.UUID
+    full_name: str = Field(min_length=1)  # a practitioner's name, never a patient's
+    role: PractitionerRole
+
+
+class Totals(BaseModel):
+    """What a mission actually held (compare with the convention's objectives)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    surgeries: int = Field(ge=0)
+    consultations: int = Field(ge=0)
+    training_sessions: int = Field(ge=0)
+
+
+def _check_period(starts_on: date, ends_on: date) -> None:
+    if ends_on < starts_on:
+        raise ValueError("ends_on is before starts_on")
+
+
+class SchedulingEvent(EventData, source=SOURCE, abstract=True):
+    pass
+
+
+class _AboutMission(SchedulingEvent, abstract=True):
+    subject_of = ("missions", "mission_id")
+
+    mission_id: uuid.UUID
+
+
+class _AboutSurgery(SchedulingEvent, abstract=True):
+    subject_of = ("surgeries", "surgery_id")
+
+    surgery_id: uuid.UUID
+
+
+class MissionScheduled(_AboutMission):
+    convention_id: uuid.UUID
+    host_institution_id: uuid.UUID
+    visiting_institution_id: uuid.UUID
+    specialty: str = Field(min_length=1)
+    starts_on: date
+    ends_on: date
+    team: list[TeamMember]
+
+    @model_validator(mode="after")
+    def _period_is_ordered(self) -> MissionScheduled:
+        _check_period(self.starts_on, self.ends_on)
+        return self
+
+
+class MissionRescheduled(_AboutMission):
+    starts_on: date
+    ends_on: date
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _period_is_ordered(self) -> MissionRescheduled:
+        _check_period(self.starts_on, self.ends_on)
+        return self
+
+
+class MissionCancelled(_AboutMission):
+    reason: Reason
+
+
+class MissionStarted(_AboutMission):
+    convention_id: uuid.UUID
+
+
+class MissionCompleted(_AboutMission):
+    convention_id: uuid.UUID
+    totals: Totals
+
+
+class SurgeryScheduled(_AboutSurgery):
+    mission_id: uuid.UUID
+    convention_id: uuid.UUID
+    patient_ref: PatientRef
+    procedure: str = Field(min_length=1)
+    operating_room: str = Field(min_length=1)
+    scheduled_start: UtcDateTime
+    expected_duration_minutes: int = Field(gt=0)
+    lead_surgeon_id: uuid.UUID
+
+
+class SurgeryRescheduled(_AboutSurgery):
+    operating_room: str = Field(min_length=1)
+    scheduled_start: UtcDateTime
+    reason: Reason
+
+
+class SurgeryCancelled(_AboutSurgery):
+    mission_id: uuid.UUID
+    reason: Reason
+
+
+class SurgeryCompleted(_AboutSurgery):
+    mission_id: uuid.UUID
+    convention_id: uuid.UUID
+    patient_ref: PatientRef
+    procedure: str = Field(min_length=1)
+    completed_at: UtcDateTime
+    duration_minutes: int = Field(gt=0)
+    outcome: SurgeryOutcome
+    previously_referred_abroad: bool
+
+
+class ConsultationHeld(SchedulingEvent):
+    subject_of = ("consultations", "consultation_id")
+
+    consultation_id: uuid.UUID
+    mission_id: uuid.UUID
+    convention_id: uuid.UUID
+    patient_ref: PatientRef
+    specialty: str = Field(min_length=1)
+    held_at: UtcDateTime
+
+
+class TrainingSessionHeld(SchedulingEvent):
+    subject_of = ("training_sessions", "training_session_id")
+
+    training_session_id: uuid.UUID
+    mission_id: uuid.UUID
+    convention_id: uuid.UUID
+    topic: str = Field(min_length=1)
+    held_at: UtcDateTime
+    hours: float = Field(gt=0)
+    trainee_count: int = Field(ge=0)
+
+
+__all__ = [
+    "ConsultationHeld",
+    "MissionCancelled",
+    "MissionCompleted",
+    "MissionRescheduled",
+    "MissionScheduled",
+    "MissionStarted",
+    "PractitionerRole",
+    "SchedulingEvent",
+    "SurgeryCancelled",
+    "SurgeryCompleted",
+    "SurgeryOutcome",
+    "SurgeryRescheduled",
+    "SurgeryScheduled",
+    "TeamMember",
+    "Totals",
+    "TrainingSessionHeld",
+]

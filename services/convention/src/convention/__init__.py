@@ -1,0 +1,1 @@
+"""Jumelage convention service: who agreed to what, and what each convention achieved."""

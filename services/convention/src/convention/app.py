@@ -1,0 +1,28 @@
+"""Composition root: settings, unit of work, event handlers and API routers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from convention import api
+from convention.store import ConventionUnitOfWork
+from convention.subscribers import EVENT_HANDLERS
+from jumelage.service import ServiceRuntime
+from jumelage.settings import ServiceSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Settings(ServiceSettings):
+    service_name: str = "convention"
+    http_port: int = 8001
+
+
+def build_runtime(settings: ServiceSettings | None = None) -> ServiceRuntime:
+    return ServiceRuntime(settings or Settings(), unit_of_work=ConventionUnitOfWork, handlers=EVENT_HANDLERS)
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    return build_runtime(settings).create_app([api.router])

@@ -1,0 +1,1 @@
+"""The convention service's domain: pure Python, no I/O."""

@@ -1,0 +1,47 @@
+"""Institutions: the hospitals, insurers, directorates and ministries that sign conventions."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from jumelage.errors import Invalid
+from jumelage.events.convention import InstitutionKind
+
+
+@dataclass(frozen=True)
+class RegisterInstitution:
+    name: str
+    kind: InstitutionKind
+    country: str
+    city: str
+    wilaya: str | None = None
+
+
+@dataclass
+class Institution:
+    id: uuid.UUID
+    name: str
+    kind: InstitutionKind
+    country: str
+    city: str
+    wilaya: str | None = None
+    registered_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def register(cls, cmd: RegisterInstitution) -> Institution:
+        name, city = cmd.name.strip(), cmd.city.strip()
+        if not name:
+            raise Invalid("an institution needs a name", field="name")
+        if not city:
+            raise Invalid("an institution needs a city", field="city")
+        country = cmd.country.strip().upper()
+        if len(country) != 2 or not country.isalpha():
+            raise Invalid(f"country {cmd.country!r} is not an ISO 3166-1 alpha-2 code", field="country")
+        wilaya = cmd.wilaya.strip() if cmd.wilaya and cmd.wilaya.strip() else None
+        return cls(id=uuid.uuid4(), name=name, kind=InstitutionKind(cmd.kind), country=country,
+                   city=city, wilaya=wilaya)
+
+    def same_as(self, name: str, city: str) -> bool:
+        return self.name.casefold() == name.strip().casefold() and self.city.casefold() == city.strip().casefold()

@@ -1,0 +1,3 @@
+from jumelage.migrations import run_env
+
+run_env()

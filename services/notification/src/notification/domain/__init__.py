@@ -1,0 +1,1 @@
+"""The notification service's domain: pure Python, no I/O."""

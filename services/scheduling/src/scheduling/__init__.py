@@ -1,0 +1,1 @@
+"""Jumelage scheduling service: what happens on the ground during a mission."""

@@ -1,0 +1,1 @@
+"""The scheduling service's domain: pure Python, no I/O."""

@@ -1,0 +1,60 @@
+"""The one entrypoint every service shares: ``python -m <service> serve|migrate|asyncapi``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+
+from jumelage.db import create_engine
+from jumelage.logging import configure_logging, get_logger
+from jumelage.migrations import migrate
+from jumelage.settings import ServiceSettings
+
+
+def main(
+    settings_class: type[ServiceSettings],
+    build_runtime: Callable[[ServiceSettings], object],
+    create_app: Callable[[ServiceSettings], object],
+    migrations: Path,
+    argv: list[str] | None = None,
+) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m {settings_class().service_name}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the HTTP API, the event subscriber and the outbox relay")
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    sub.add_parser("asyncapi", help="print the AsyncAPI document generated from the code")
+    args = parser.parse_args(argv)
+
+    settings = settings_class()
+    configure_logging(settings.service_name, settings.log_format, settings.log_level)
+    log = get_logger("jumelage.cli")
+
+    if args.command == "asyncapi":
+        runtime = build_runtime(settings)
+        sys.stdout.write(runtime.asyncapi().to_specification().to_json() + "\n")  # type: ignore[attr-defined]
+        return
+    if args.command == "migrate" or settings.migrate_on_start:
+        asyncio.run(_migrate(settings, migrations))
+        log.info("database migrated", database=settings.sqlalchemy_url().split("@")[-1])
+        if args.command == "migrate":
+            return
+    uvicorn.run(
+        create_app(settings),  # type: ignore[arg-type]
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,  # keep our structlog handlers
+        access_log=False,
+    )
+
+
+async def _migrate(settings: ServiceSettings, migrations: Path) -> None:
+    engine = create_engine(settings.sqlalchemy_url(), schema=settings.database_schema)
+    try:
+        await migrate(engine, migrations)
+    finally:
+        await engine.dispose()

@@ -1,0 +1,138 @@
+"""Database engines and the unit of work.
+
+SQLite (the embedded default) and PostgreSQL behind one async SQLAlchemy engine.
+On SQLite every transaction starts with ``BEGIN IMMEDIATE``: writers queue on the
+file lock (``busy_timeout``) instead of failing when a read transaction tries
+to upgrade, which is what the relay, the consumer and the API do concurrently.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from jumelage import context
+from jumelage.events import CloudEvent, EventData, new_envelope
+from jumelage.messaging.tables import InboxRecord, OutboxRecord
+
+
+def is_sqlite(url_or_engine: str | AsyncEngine) -> bool:
+    name = url_or_engine.dialect.name if isinstance(url_or_engine, AsyncEngine) else url_or_engine
+    return str(name).startswith("sqlite")
+
+
+def create_engine(url: str, *, schema: str | None = None, **kw: Any) -> AsyncEngine:
+    """An async engine for ``url``; ``schema`` pins PostgreSQL's search_path (tests)."""
+    if is_sqlite(url):
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kw)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _rec: Any) -> None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin_immediate(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    connect_args: dict[str, Any] = {}
+    if schema:
+        connect_args["server_settings"] = {"search_path": schema}
+    kw.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, connect_args=connect_args, **kw)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+class UnitOfWork:
+    """One database transaction: state changes, outgoing events (outbox) and the
+    inbox mark of the event being handled commit together or not at all.
+
+    Services subclass it to hang their repositories on ``__aenter__``.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._on_commit = on_commit
+        self.session: AsyncSession
+        self.recorded: list[CloudEvent[Any]] = []
+        self._committed = False
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessions()
+        await self.session.begin()
+        self.recorded = []
+        self._committed = False
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if not self._committed:
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    def record(self, data: EventData) -> CloudEvent[Any]:
+        """Queue an outgoing event in this transaction (the outbox row)."""
+        envelope = new_envelope(
+            data,
+            correlation_id=context.correlation_id.get(),
+            causation_id=context.causation_id.get(),
+        )
+        self.session.add(OutboxRecord.from_envelope(envelope))
+        self.recorded.append(envelope)
+        return envelope
+
+    async def mark_handled(self, consumer: str, event_id: uuid.UUID) -> bool:
+        """Record that ``consumer`` handled ``event_id``; False if it already had.
+
+        The unique key (consumer, event_id) is what makes two concurrent
+        deliveries safe: the second insert waits for the first to commit and
+        then inserts nothing.
+        """
+        insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
+        stmt = (
+            insert(InboxRecord)
+            .values(consumer=consumer, event_id=event_id, handled_at=datetime.now(UTC))
+            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+            .returning(InboxRecord.event_id)
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        self._committed = True
+        if self.recorded and self._on_commit is not None:
+            self._on_commit()  # wake the relay: latency is not a poll interval
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+        self.recorded = []

@@ -1,0 +1,27 @@
+"""Domain error kinds every service raises and every API maps the same way.
+
+Pure Python: service domains import these without importing any framework.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule of the domain refused the request; the message says which."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    """HTTP 404."""
+
+
+class Conflict(DomainError):
+    """The request is well-formed but clashes with the current state. HTTP 409."""
+
+
+class Invalid(DomainError):
+    """The request names something wrong in its input (``field``). HTTP 422."""

@@ -1,0 +1,89 @@
+"""HTTP plumbing shared by the services: correlation middleware and health routes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from jumelage import context
+
+CORRELATION_HEADER = "x-correlation-id"
+
+
+class CorrelationMiddleware:
+    """Binds ``X-Correlation-ID`` (or a new id) for the request and echoes it back.
+
+    Each request gets its own id as the causation of whatever it records; the
+    correlation id is the caller's if given, else that same id.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = None
+        for name, value in scope.get("headers", []):
+            if name == CORRELATION_HEADER.encode():
+                given = value.decode("latin-1")[:200] or None
+                break
+        request_id = context.new_id()
+        with context.chain(correlation=given, causation=request_id) as correlation:
+
+            async def send_with_header(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    headers = list(message.get("headers", []))
+                    headers.append((CORRELATION_HEADER.encode(), correlation.encode()))
+                    message["headers"] = headers
+                await send(message)
+
+            await self.app(scope, receive, send_with_header)
+
+
+Check = Callable[[], Awaitable[None]]
+
+
+def health_router(checks: dict[str, Check]) -> APIRouter:
+    """``/health/live``: the process answers. ``/health/ready``: every check passes."""
+    router = APIRouter(prefix="/health", tags=["health"])
+
+    @router.get("/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/ready")
+    async def ready() -> JSONResponse:
+        results: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                await check()
+                results[name] = "ok"
+            except Exception as exc:  # a health check reports, it does not raise
+                results[name] = f"unavailable: {type(exc).__name__}"
+        ok = all(v == "ok" for v in results.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": results},
+                            status_code=200 if ok else 503)
+
+    return router
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Domain errors become 404/409/422 with a message saying what is wrong,
+    shaped like FastAPI's own validation errors where a field is named."""
+    from jumelage.errors import Conflict, DomainError, Invalid, NotFound
+
+    status = {NotFound: 404, Conflict: 409, Invalid: 422}
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        code = next((c for k, c in status.items() if isinstance(exc, k)), 409)
+        if exc.field is not None:
+            detail: object = [{"loc": ["body", *exc.field.split(".")], "msg": exc.message, "type": "domain"}]
+        else:
+            detail = exc.message
+        return JSONResponse({"detail": detail}, status_code=code)

@@ -1,0 +1,152 @@
+"""The outbox relay: publishes committed outbox rows, in sequence order, exactly as stored.
+
+A batch is taken inside one transaction; on PostgreSQL that transaction first
+takes an advisory lock, so with several replicas one relays at a time and the
+order of the stream is kept (rows are also locked ``FOR UPDATE SKIP LOCKED``).
+Messages go out persistent and mandatory, many in flight on a confirming
+channel; only the leading run of confirmed rows is marked published, so a row is
+never marked before the broker has it. A crash between confirm and mark
+re-publishes: consumers deduplicate on the event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aiormq.abc import DeliveredMessage
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from jumelage.events import CONTENT_TYPE
+from jumelage.logging import get_logger
+from jumelage.messaging.tables import OutboxRecord
+from jumelage.messaging.topology import EXCHANGE
+
+if TYPE_CHECKING:
+    from faststream.rabbit import RabbitBroker, RabbitExchange
+
+log = get_logger(__name__)
+
+
+class RelayError(RuntimeError):
+    pass
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        broker: RabbitBroker,
+        *,
+        name: str,
+        exchange: RabbitExchange = EXCHANGE,
+        batch_size: int = 200,
+        poll_interval: float = 1.0,
+        confirm_timeout: float = 10.0,
+        max_backoff: float = 10.0,
+    ) -> None:
+        self._sessions = sessions
+        self._broker = broker
+        self._exchange = exchange
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._confirm_timeout = confirm_timeout
+        self._max_backoff = max_backoff
+        self._lock_key = zlib.crc32(f"outbox:{name}".encode())
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0  # since start, for health and tests
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                sent = await self.relay_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database away: wait and try again
+                log.warning("outbox relay failed, retrying", error=repr(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            backoff = 0.1
+            if sent >= self._batch_size:
+                continue  # more may be waiting
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval)
+            except TimeoutError:
+                pass
+            self._wakeup.clear()
+
+    async def relay_once(self) -> int:
+        """Publish one batch of pending rows; return how many were marked published."""
+        async with self._sessions() as session, session.begin():
+            if session.bind.dialect.name == "postgresql":
+                got = await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_key)))
+                if not got:
+                    return 0  # another replica is relaying
+            rows = (
+                await session.scalars(
+                    select(OutboxRecord)
+                    .where(OutboxRecord.published_at.is_(None))
+                    .order_by(OutboxRecord.seq)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            results = await asyncio.gather(*(self._publish(r) for r in rows), return_exceptions=True)
+            now = datetime.now(UTC)
+            sent = 0
+            failure: BaseException | None = None
+            for row, result in zip(rows, results, strict=True):
+                if isinstance(result, BaseException):
+                    row.attempts += 1
+                    row.last_error = repr(result)[:2000]
+                    failure = result
+                    break  # keep order: later rows go again after this one
+                row.published_at = now
+                sent += 1
+        self.published += sent
+        if failure is not None:
+            raise RelayError(f"published {sent} of {len(rows)}") from failure
+        return sent
+
+    async def _publish(self, row: OutboxRecord) -> Any:
+        result = await self._broker.publish(
+            row.envelope.encode(),
+            exchange=self._exchange,
+            routing_key=row.routing_key,
+            persist=True,
+            mandatory=True,
+            timeout=self._confirm_timeout,
+            message_id=str(row.event_id),
+            correlation_id=row.correlation_id,
+            content_type=CONTENT_TYPE,
+            message_type=row.event_type,
+        )
+        if isinstance(result, DeliveredMessage):
+            # Confirmed but returned: no queue is bound for this key. The broker
+            # has done its part; nobody subscribes to this event type yet.
+            log.warning("event unroutable", event_type=row.event_type, event_id=str(row.event_id))
+        return result

@@ -1,0 +1,55 @@
+"""The outbox and inbox tables every service carries in its own database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String, Text, text
+from sqlmodel import Field, SQLModel
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants a BIGINT.
+SEQ_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class OutboxRecord(SQLModel, table=True):
+    """An event waiting to be published; written in the transaction of its cause."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_pending", "seq", sqlite_where=text("published_at IS NULL"),
+              postgresql_where=text("published_at IS NULL")),
+    )
+
+    seq: int | None = Field(default=None, sa_column=Column(SEQ_TYPE, primary_key=True, autoincrement=True))
+    event_id: uuid.UUID = Field(unique=True)
+    event_type: str = Field(sa_column=Column(String(100), nullable=False))
+    routing_key: str = Field(sa_column=Column(String(200), nullable=False))
+    correlation_id: str = Field(sa_column=Column(String(200), nullable=False))
+    envelope: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+    @classmethod
+    def from_envelope(cls, envelope: Any) -> OutboxRecord:
+        return cls(
+            event_id=envelope.id,
+            event_type=envelope.type,
+            routing_key=envelope.routing_key,
+            correlation_id=envelope.correlationid,
+            envelope=envelope.to_json(),
+            created_at=envelope.time,
+        )
+
+
+class InboxRecord(SQLModel, table=True):
+    """An event a consumer has handled; its presence makes a redelivery a no-op."""
+
+    __tablename__ = "inbox"
+
+    consumer: str = Field(sa_column=Column(String(200), primary_key=True))
+    event_id: uuid.UUID = Field(primary_key=True)
+    handled_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -1,0 +1,173 @@
+"""The composition root every service shares: one process runs the HTTP API,
+the FastStream subscriber of the service's queue and the outbox relay.
+
+A service's ``app.py`` names its settings, unit of work, event handlers and API
+routers; everything else (engine, broker, topology, relay, health, AsyncAPI,
+lifespan) is built here the same way for all three.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse
+from faststream.rabbit import Channel, RabbitBroker
+from faststream.specification import AsyncAPI
+from faststream.specification.asyncapi.site import get_asyncapi_html
+
+from jumelage.db import UnitOfWork, create_engine, ping, session_factory
+from jumelage.http import CorrelationMiddleware, health_router, install_error_handlers
+from jumelage.logging import get_logger
+from jumelage.messaging.consumer import EventHandler, event_router
+from jumelage.messaging.outbox import OutboxRelay
+from jumelage.messaging.topology import Topology
+from jumelage.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        unit_of_work: type[UnitOfWork] = UnitOfWork,
+        handlers: Mapping[type, EventHandler] | None = None,
+        version: str = "0.1.0",
+    ) -> None:
+        self.settings = settings
+        self.name = settings.service_name
+        self.version = version
+        self.topology = Topology(
+            namespace=settings.topology_namespace,
+            queue_type=settings.queue_type,
+            retry_delays=tuple(settings.retry_delays),
+        )
+        self.queue = self.topology.service_queue(self.name) if handlers else None
+        self.engine = create_engine(settings.sqlalchemy_url(), schema=settings.database_schema)
+        self.sessions = session_factory(self.engine)
+        self.broker = RabbitBroker(
+            settings.amqp_url,
+            reconnect_interval=settings.broker_reconnect_interval,
+            default_channel=Channel(prefetch_count=settings.prefetch),
+            app_id=f"jumelage-{self.name}",
+            graceful_timeout=15.0,
+            description=f"Jumelage {self.name} service",
+        )
+        self.relay = OutboxRelay(
+            self.sessions,
+            self.broker,
+            name=self.name,
+            exchange=self.topology.exchange,
+            batch_size=settings.relay_batch_size,
+            poll_interval=settings.relay_poll_interval,
+        )
+        self._uow_class = unit_of_work
+        self.broker.context.set_global("unit_of_work", self.unit_of_work)
+        if self.queue is not None and handlers:
+            self.broker.include_router(event_router(self.queue, handlers))
+        self.broker_connected = asyncio.Event()
+        self._starter: asyncio.Task[None] | None = None
+
+    def unit_of_work(self) -> UnitOfWork:
+        return self._uow_class(self.sessions, on_commit=self.relay.wake)
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the relay at once and the broker in the background, so the
+        HTTP API (and its health checks) answers while the broker is away."""
+        self.relay.start()
+        self._starter = asyncio.create_task(self._start_broker(), name="broker-start")
+
+    async def _start_broker(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.broker.connect()
+                queues = None if self.settings.declare_topology == "all" else [self.queue] if self.queue else []
+                await self.topology.declare(self.broker, queues)
+                await self.broker.start()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("broker not reachable, retrying", error=repr(exc), retry_in=delay,
+                            amqp_host=self.broker_host())
+                with suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self.broker_connected.set()
+            log.info("broker connected", queue=self.queue.name if self.queue else None)
+            return
+
+    async def stop(self) -> None:
+        if self._starter is not None:
+            self._starter.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._starter
+        await self.relay.stop()
+        with suppress(Exception):
+            await self.broker.stop()
+        await self.engine.dispose()
+
+    def broker_host(self) -> str:
+        # Never log the password in the URL.
+        from yarl import URL
+
+        return URL(self.settings.amqp_url).with_password(None).with_user(None).human_repr()
+
+    async def check_broker(self) -> None:
+        if not self.broker_connected.is_set() or not await self.broker.ping(timeout=2.0):
+            raise ConnectionError("broker not connected")
+
+    async def check_database(self) -> None:
+        await ping(self.engine)
+
+    # -- documents -------------------------------------------------------------
+
+    def asyncapi(self) -> AsyncAPI:
+        return AsyncAPI(self.broker, title=f"Jumelage {self.name}", version=self.version)
+
+    # -- HTTP ------------------------------------------------------------------
+
+    def create_app(self, routers: Sequence[APIRouter], *, configure: Callable[[FastAPI], Any] | None = None) -> FastAPI:
+        runtime = self
+
+        @asynccontextmanager
+        async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+            await runtime.start()
+            try:
+                yield
+            finally:
+                await runtime.stop()
+
+        app = FastAPI(title=f"Jumelage {self.name}", version=self.version, lifespan=lifespan)
+        app.state.runtime = self
+        app.add_middleware(CorrelationMiddleware)
+        install_error_handlers(app)
+        app.include_router(health_router({"database": self.check_database, "broker": self.check_broker}))
+        for router in routers:
+            app.include_router(router)
+
+        @app.get("/asyncapi.json", tags=["docs"], include_in_schema=False)
+        async def asyncapi_json() -> Any:
+            return runtime.asyncapi().to_specification().to_jsonable()
+
+        @app.get("/asyncapi", tags=["docs"], include_in_schema=False)
+        async def asyncapi_html() -> HTMLResponse:
+            return HTMLResponse(get_asyncapi_html(runtime.asyncapi().to_specification()))
+
+        if configure is not None:
+            configure(app)
+        return app
+
+
+def unit_of_work(request: Request) -> UnitOfWork:
+    """FastAPI dependency: a fresh unit of work from the running service."""
+    return request.app.state.runtime.unit_of_work()

@@ -1,0 +1,485 @@
+"""The event models implement ../contract/EVENTS.md exactly.
+
+The tables below are copied by hand from EVENTS.md, not derived from the code,
+so that a model drifting from the published contract fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import jsonschema
+import pytest
+from pydantic import ValidationError
+
+from jumelage.events import (
+    EventParseError,
+    InvalidEvent,
+    UnknownEventType,
+    new_envelope,
+    registry,
+    routing_key_for,
+)
+from jumelage.events.convention import ConventionAmended, ConventionSigned
+from jumelage.events.scheduling import MissionRescheduled, MissionScheduled, SurgeryCompleted
+from jumelage.events.snapshot import SCHEMAS_DIR
+
+CONVENTION, SCHEDULING, NOTIFICATION = "/services/convention", "/services/scheduling", "/services/notification"
+
+# type -> (source, routing key, required data fields), from EVENTS.md.
+CONTRACT: dict[str, tuple[str, str, set[str]]] = {
+    "InstitutionRegistered": (CONVENTION, "institution.registered", {
+        "institution_id", "name", "kind", "country", "city",
+    }),
+    "ConventionSigned": (CONVENTION, "convention.signed", {
+        "convention_id", "reference", "title", "parties", "signed_on", "signed_at",
+        "effective_from", "effective_until", "specialties", "objectives",
+    }),
+    "ConventionAmended": (CONVENTION, "convention.amended", {"convention_id", "amendment_number", "changes"}),
+    "ConventionSuspended": (CONVENTION, "convention.suspended", {"convention_id", "reason"}),
+    "ConventionResumed": (CONVENTION, "convention.resumed", {"convention_id", "reason"}),
+    "ConventionTerminated": (CONVENTION, "convention.terminated", {"convention_id", "on", "reason"}),
+    "ConventionExpired": (CONVENTION, "convention.expired", {"convention_id", "on", "reason"}),
+    "MissionScheduled": (SCHEDULING, "mission.scheduled", {
+        "mission_id", "convention_id", "host_institution_id", "visiting_institution_id",
+        "specialty", "starts_on", "ends_on", "team",
+    }),
+    "MissionRescheduled": (SCHEDULING, "mission.rescheduled", {"mission_id", "starts_on", "ends_on", "reason"}),
+    "MissionCancelled": (SCHEDULING, "mission.cancelled", {"mission_id", "reason"}),
+    "MissionStarted": (SCHEDULING, "mission.started", {"mission_id", "convention_id"}),
+    "MissionCompleted": (SCHEDULING, "mission.completed", {"mission_id", "convention_id", "totals"}),
+    "SurgeryScheduled": (SCHEDULING, "surgery.scheduled", {
+        "surgery_id", "mission_id", "convention_id", "patient_ref", "procedure",
+        "operating_room", "scheduled_start", "expected_duration_minutes", "lead_surgeon_id",
+    }),
+    "SurgeryRescheduled": (SCHEDULING, "surgery.rescheduled", {
+        "surgery_id", "operating_room", "scheduled_start", "reason",
+    }),
+    "SurgeryCancelled": (SCHEDULING, "surgery.cancelled", {"surgery_id", "mission_id", "reason"}),
+    "SurgeryCompleted": (SCHEDULING, "surgery.completed", {
+        "surgery_id", "mission_id", "convention_id", "patient_ref", "procedure",
+        "completed_at", "duration_minutes", "outcome", "previously_referred_abroad",
+    }),
+    "ConsultationHeld": (SCHEDULING, "consultation.held", {
+        "consultation_id", "mission_id", "convention_id", "patient_ref", "specialty", "held_at",
+    }),
+    "TrainingSessionHeld": (SCHEDULING, "training_session.held", {
+        "training_session_id", "mission_id", "convention_id", "topic", "held_at", "hours", "trainee_count",
+    }),
+    "NotificationSent": (NOTIFICATION, "notification.sent", {
+        "notification_id", "cause_event_id", "channel", "recipient_ref", "template",
+    }),
+    "NotificationFailed": (NOTIFICATION, "notification.failed", {
+        "notification_id", "cause_event_id", "channel", "recipient_ref", "template", "error", "attempts",
+    }),
+}
+
+PRACTITIONER_ROLES = {  # not in EVENTS.md: the scheduling service's list
+    "surgeon", "anaesthetist", "cardiologist", "perfusionist", "intensivist",
+    "nurse", "assistant_professor", "resident", "general_practitioner",
+}
+# (type, dotted path into data) -> allowed values, as published in the JSON schema.
+ENUMS: dict[tuple[str, str], set[str]] = {
+    ("InstitutionRegistered", "kind"): {
+        "hospital_group", "university_hospital", "hospital", "clinic", "insurer", "health_directorate", "ministry",
+    },
+    ("ConventionSigned", "parties.role"): {"provider", "beneficiary", "funder", "supervisor"},
+    ("MissionScheduled", "team.role"): PRACTITIONER_ROLES,
+    ("SurgeryCompleted", "outcome"): {"successful", "with_complications", "deceased"},
+    ("NotificationSent", "channel"): {"email", "sms", "webhook"},
+    ("NotificationFailed", "channel"): {"email", "sms", "webhook"},
+}
+
+# type -> envelope subject "<collection>/<data field>".
+SUBJECTS = {
+    **{t: ("conventions", "convention_id") for t in CONTRACT if t.startswith("Convention")},
+    "InstitutionRegistered": ("institutions", "institution_id"),
+    **{t: ("missions", "mission_id") for t in CONTRACT if t.startswith("Mission")},
+    **{t: ("surgeries", "surgery_id") for t in CONTRACT if t.startswith("Surgery")},
+    "ConsultationHeld": ("consultations", "consultation_id"),
+    "TrainingSessionHeld": ("training_sessions", "training_session_id"),
+    **{t: ("notifications", "notification_id") for t in CONTRACT if t.startswith("Notification")},
+}
+
+# --- realistic examples: the CNAS-funded paediatric cardiac surgery twinning
+# between Gruppo San Donato (Milan) and CMCI Bousmail (Tipaza).
+CNAS = uuid.UUID("0b6f1a52-3c1e-4d7a-9a51-5f0c2e8b7d11")
+SAN_DONATO = uuid.UUID("5e2d9c4b-7a31-4f08-b6c2-1d9e0a3f4b22")
+CMCI_BOUSMAIL = uuid.UUID("a91c7e30-2b5d-4c6f-8e14-3f7b9d0c5a33")
+MINISTRY = uuid.UUID("c4d2e8f1-6a7b-4e3c-9d20-8b1a5f6e7c44")
+CONVENTION_ID = uuid.UUID("1b4e28ba-2fa1-11d2-883f-0016d3cca427")
+MISSION = uuid.UUID("7d3f5a91-0e2c-4b8d-a6f4-2c9e1b7d3f55")
+SURGERY = uuid.UUID("e2a8c6d4-9f1b-4a3e-8c7d-6b5a4f3e2d66")
+SURGEON = uuid.UUID("3c8e1f2a-5b6d-4e7f-a9b0-c1d2e3f4a577")
+ANAESTHETIST = uuid.UUID("4d9f2a3b-6c7e-4f80-b1c2-d3e4f5a6b788")
+PERFUSIONIST = uuid.UUID("5ea03b4c-7d8f-4091-82d3-e4f5a6b7c899")
+ALGIERS = timezone(timedelta(hours=1))  # local times, to check they go out in UTC
+
+OBJECTIVES = {"surgeries": 300, "consultations": 1200, "training_sessions": 60}
+
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "InstitutionRegistered": dict(
+        institution_id=CMCI_BOUSMAIL, name="Centre médico-chirurgical infantile de Bousmail",
+        kind="hospital", country="DZ", city="Bou Ismaïl",
+    ),
+    "ConventionSigned": dict(
+        convention_id=CONVENTION_ID, reference="CNAS-GSD-2024-017",
+        title="Jumelage en chirurgie cardiaque pédiatrique CMCI Bousmail – Gruppo San Donato",
+        parties=[
+            {"institution_id": SAN_DONATO, "role": "provider"},
+            {"institution_id": CMCI_BOUSMAIL, "role": "beneficiary"},
+            {"institution_id": CNAS, "role": "funder"},
+            {"institution_id": MINISTRY, "role": "supervisor"},
+        ],
+        signed_on=date(2024, 5, 20), signed_at="Alger",
+        effective_from=date(2024, 6, 1), effective_until=date(2027, 5, 31),
+        specialties=["chirurgie cardiaque pédiatrique", "cardiologie pédiatrique"],
+        objectives=OBJECTIVES,
+    ),
+    "ConventionAmended": dict(
+        convention_id=CONVENTION_ID, amendment_number=1,
+        changes={"effective_until": date(2027, 12, 31), "objectives": {**OBJECTIVES, "surgeries": 360}},
+    ),
+    "ConventionSuspended": dict(convention_id=CONVENTION_ID, reason="Audit financier CNAS en cours"),
+    "ConventionResumed": dict(convention_id=CONVENTION_ID, reason="Audit clos sans réserve"),
+    "ConventionTerminated": dict(convention_id=CONVENTION_ID, on=date(2026, 3, 31), reason="Résiliation à l'amiable"),
+    "ConventionExpired": dict(convention_id=CONVENTION_ID, on=date(2027, 12, 31), reason=""),
+    "MissionScheduled": dict(
+        mission_id=MISSION, convention_id=CONVENTION_ID,
+        host_institution_id=CMCI_BOUSMAIL, visiting_institution_id=SAN_DONATO,
+        specialty="chirurgie cardiaque pédiatrique", starts_on=date(2024, 6, 9), ends_on=date(2024, 6, 20),
+        team=[
+            {"practitioner_id": SURGEON, "full_name": "Marco Bellini", "role": "surgeon"},
+            {"practitioner_id": ANAESTHETIST, "full_name": "Giulia Ferraro", "role": "anaesthetist"},
+            {"practitioner_id": PERFUSIONIST, "full_name": "Luca Moretti", "role": "perfusionist"},
+        ],
+    ),
+    "MissionRescheduled": dict(
+        mission_id=MISSION, starts_on=date(2024, 6, 16), ends_on=date(2024, 6, 27),
+        reason="Fermeture du bloc B pour maintenance",
+    ),
+    "MissionCancelled": dict(mission_id=MISSION, reason="Visas de l'équipe non délivrés"),
+    "MissionStarted": dict(mission_id=MISSION, convention_id=CONVENTION_ID),
+    "MissionCompleted": dict(
+        mission_id=MISSION, convention_id=CONVENTION_ID,
+        totals={"surgeries": 14, "consultations": 52, "training_sessions": 4},
+    ),
+    "SurgeryScheduled": dict(
+        surgery_id=SURGERY, mission_id=MISSION, convention_id=CONVENTION_ID, patient_ref="PAT-2024-000142",
+        procedure="Correction complète de tétralogie de Fallot", operating_room="Bloc B – salle 2",
+        scheduled_start=datetime(2024, 6, 17, 8, 30, tzinfo=ALGIERS), expected_duration_minutes=240,
+        lead_surgeon_id=SURGEON,
+    ),
+    "SurgeryRescheduled": dict(
+        surgery_id=SURGERY, operating_room="Bloc A – salle 1",
+        scheduled_start=datetime(2024, 6, 18, 8, 0, tzinfo=ALGIERS), reason="Patient fébrile la veille",
+    ),
+    "SurgeryCancelled": dict(surgery_id=SURGERY, mission_id=MISSION, reason="Contre-indication anesthésique"),
+    "SurgeryCompleted": dict(
+        surgery_id=SURGERY, mission_id=MISSION, convention_id=CONVENTION_ID, patient_ref="PAT-2024-000142",
+        procedure="Correction complète de tétralogie de Fallot",
+        completed_at=datetime(2024, 6, 18, 12, 40, tzinfo=ALGIERS), duration_minutes=255,
+        outcome="successful", previously_referred_abroad=True,
+    ),
+    "ConsultationHeld": dict(
+        consultation_id=uuid.UUID("6fb14c5d-8e90-41a2-93e4-f5a6b7c8d9aa"), mission_id=MISSION,
+        convention_id=CONVENTION_ID, patient_ref="PAT-2024-000157", specialty="cardiologie pédiatrique",
+        held_at=datetime(2024, 6, 10, 9, 15, tzinfo=UTC),
+    ),
+    "TrainingSessionHeld": dict(
+        training_session_id=uuid.UUID("70c25d6e-9fa1-42b3-a4f5-a6b7c8d9eabb"), mission_id=MISSION,
+        convention_id=CONVENTION_ID, topic="Circulation extracorporelle chez le nourrisson",
+        held_at=datetime(2024, 6, 12, 14, 0, tzinfo=ALGIERS), hours=3.5, trainee_count=12,
+    ),
+    "NotificationSent": dict(
+        notification_id=uuid.UUID("81d36e7f-a0b2-43c4-b5a6-b7c8d9eafbcc"), cause_event_id=uuid.uuid4(),
+        channel="email", recipient_ref="contact:cnas-direction-generale", template="convention_signed",
+    ),
+    "NotificationFailed": dict(
+        notification_id=uuid.UUID("92e47f80-b1c3-44d5-86b7-c8d9eafb0cdd"), cause_event_id=uuid.uuid4(),
+        channel="sms", recipient_ref="contact:cmci-bousmail-coordination", template="surgery_rescheduled",
+        error="SMS gateway answered 503 Service Unavailable", attempts=5,
+    ),
+}
+
+EVENT_TYPES = sorted(CONTRACT)
+SENT_AT = datetime(2024, 5, 20, 11, 15, tzinfo=ALGIERS)
+
+
+def example(event_type: str, **overrides: Any):
+    return registry.by_type(event_type)(**{**EXAMPLES[event_type], **overrides})
+
+
+def wire(event_type: str) -> dict[str, Any]:
+    """An example event as a consumer receives it, as a JSON object."""
+    envelope = new_envelope(example(event_type), correlation_id="req-42", causation_id=None, time=SENT_AT)
+    return json.loads(envelope.to_json())
+
+
+def resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    return defs[node["$ref"].rsplit("/", 1)[-1]] if "$ref" in node else node
+
+
+# --- the registry is the contract ---------------------------------------------------
+
+
+def test_registry_has_exactly_the_contract_types():
+    assert {cls.event_type for cls in registry} == set(CONTRACT)
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_type_matches_contract(event_type):
+    source, key, required = CONTRACT[event_type]
+    cls = registry.by_type(event_type)
+    assert (cls.source, cls.routing_key) == (source, key)
+    assert registry.by_routing_key(key) is cls
+    assert set(cls.model_json_schema()["required"]) == required
+    assert set(cls.model_fields) == required, "every contract field is required; no extras"
+
+
+@pytest.mark.parametrize(("where", "values"), ENUMS.items(), ids=lambda v: ".".join(v) if isinstance(v, tuple) else "")
+def test_enum_values_match_contract(where, values):
+    event_type, path = where
+    schema = registry.by_type(event_type).model_json_schema()
+    defs, node = schema.get("$defs", {}), schema
+    for part in path.split("."):
+        node = resolve(resolve(node, defs)["properties"][part], defs)
+        if node.get("type") == "array":
+            node = resolve(node["items"], defs)
+    assert set(node["enum"]) == values
+
+
+@pytest.mark.parametrize(
+    ("event_type", "key"),
+    [
+        ("ConventionSigned", "convention.signed"),
+        ("SurgeryCompleted", "surgery.completed"),
+        ("TrainingSessionHeld", "training_session.held"),
+    ],
+)
+def test_routing_key_examples_from_contract(event_type, key):
+    assert routing_key_for(event_type) == key
+
+
+# --- round trip ----------------------------------------------------------------------
+
+
+def test_every_type_has_an_example():
+    assert set(EXAMPLES) == set(CONTRACT)
+
+
+def check_formats(value: Any, node: dict[str, Any], defs: dict[str, Any], seen: set[str]) -> None:
+    """Walk a JSON value along its schema and check the contract's formats."""
+    node = resolve(node, defs)
+    fmt = node.get("format")
+    if fmt == "uuid":
+        assert str(uuid.UUID(value)) == value
+    elif fmt == "date":
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", value), value
+    elif fmt == "date-time":
+        assert value.endswith("Z") and datetime.fromisoformat(value).utcoffset() == timedelta(0), value
+    if fmt:
+        seen.add(fmt)
+    for name, sub in node.get("properties", {}).items():
+        if name in value:
+            check_formats(value[name], sub, defs, seen)
+    if node.get("type") == "array":
+        for item in value:
+            check_formats(item, node["items"], defs, seen)
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_round_trip(event_type):
+    data = example(event_type)
+    envelope = new_envelope(data, correlation_id="req-42", causation_id=str(uuid.uuid4()), time=SENT_AT)
+    body = envelope.to_json()
+
+    parsed = registry.parse(body.encode())
+    assert parsed == envelope
+    assert parsed.data == data and type(parsed.data) is type(data)
+
+    raw = json.loads(body)
+    assert raw["specversion"] == "1.0"
+    assert raw["type"] == event_type and raw["source"] == CONTRACT[event_type][0]
+    assert raw["time"] == "2024-05-20T10:15:00Z"
+    collection, field = SUBJECTS[event_type]
+    assert raw["subject"] == f"{collection}/{raw['data'][field]}"
+
+    schema = json.loads((SCHEMAS_DIR / f"{event_type}.json").read_text())
+    jsonschema.validate(raw, schema)  # the published schema accepts real messages
+    seen: set[str] = set()
+    check_formats(raw, schema, schema.get("$defs", {}), seen)
+    assert {"uuid", "date-time"} <= seen  # the walk did reach the envelope's id and time
+
+
+def test_instants_are_sent_in_utc():
+    raw = wire("SurgeryScheduled")
+    assert raw["data"]["scheduled_start"] == "2024-06-17T07:30:00Z"
+    assert raw["data"]["patient_ref"] == "PAT-2024-000142"
+
+
+def test_dates_go_out_as_plain_dates():
+    data = wire("ConventionSigned")["data"]
+    dates = (data["signed_on"], data["effective_from"], data["effective_until"])
+    assert dates == ("2024-05-20", "2024-06-01", "2027-05-31")
+
+
+# --- errors a consumer must be able to report ----------------------------------------
+
+
+def test_unknown_type():
+    raw = {**wire("ConventionSigned"), "type": "ConventionRatified"}
+    with pytest.raises(UnknownEventType) as exc:
+        registry.parse(raw)
+    assert "ConventionRatified" in exc.value.reason
+
+
+def test_missing_data_field_is_named():
+    raw = wire("ConventionSigned")
+    del raw["data"]["reference"]
+    with pytest.raises(InvalidEvent) as exc:
+        registry.parse(json.dumps(raw))
+    assert exc.value.fields == ["data.reference"]
+    assert "data.reference" in exc.value.reason
+
+
+@pytest.mark.parametrize(
+    ("event_type", "path", "bad", "field"),
+    [
+        ("SurgeryCompleted", ("outcome",), "cured", "data.outcome"),
+        ("NotificationSent", ("channel",), "pigeon", "data.channel"),
+        ("InstitutionRegistered", ("kind",), "pharmacy", "data.kind"),
+        ("ConventionSigned", ("parties", 1, "role"), "observer", "data.parties.1.role"),
+        ("MissionScheduled", ("team", 0, "role"), "chef", "data.team.0.role"),
+    ],
+)
+def test_wrong_enum_value_is_named(event_type, path, bad, field):
+    raw = wire(event_type)
+    node = raw["data"]
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = bad
+    with pytest.raises(InvalidEvent) as exc:
+        registry.parse(raw)
+    assert exc.value.fields == [field]
+
+
+@pytest.mark.parametrize("body", [b"not json", b"\xff\xfe", b"[1, 2]", b""])
+def test_non_json_body(body):
+    with pytest.raises(EventParseError):
+        registry.parse(body)
+
+
+def test_naive_datetimes_are_rejected():
+    raw = wire("SurgeryCompleted")
+    raw["time"] = "2024-05-20T10:15:00"
+    raw["data"]["completed_at"] = "2024-06-18T11:40:00"
+    with pytest.raises(InvalidEvent) as exc:
+        registry.parse(raw)
+    assert set(exc.value.fields) == {"time", "data.completed_at"}
+    with pytest.raises(ValidationError):
+        example("SurgeryCompleted", completed_at=datetime(2024, 6, 18, 11, 40))
+
+
+def test_unknown_data_field_is_ignored():
+    # Producers may add optional fields without a new schema version.
+    raw = wire("SurgeryCompleted")
+    expected = registry.parse(raw)
+    raw["data"]["icu_days"] = 3
+    assert registry.parse(raw) == expected
+
+
+def test_unsupported_schema_version():
+    raw = {**wire("MissionStarted"), "schemaversion": 2}
+    with pytest.raises(EventParseError, match="schemaversion"):
+        registry.parse(raw)
+
+
+# --- model rules beyond field types --------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", [MissionScheduled, MissionRescheduled])
+def test_mission_cannot_end_before_it_starts(cls):
+    with pytest.raises(ValidationError, match="ends_on"):
+        cls(**{**EXAMPLES[cls.__name__], "starts_on": date(2024, 6, 20), "ends_on": date(2024, 6, 9)})
+    cls(**{**EXAMPLES[cls.__name__], "starts_on": date(2024, 6, 9), "ends_on": date(2024, 6, 9)})  # one-day mission
+
+
+def test_convention_period_is_ordered():
+    with pytest.raises(ValidationError, match="effective_until"):
+        example("ConventionSigned", effective_until=date(2024, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"budget": 1_000_000}, "budget"),
+        ({"convention_id": str(uuid.uuid4())}, "convention_id"),  # identity is not amendable
+        ({"effective_until": "soon"}, "effective_until"),  # values keep their ConventionSigned type
+        ({}, "at least 1"),
+    ],
+)
+def test_amendment_changes_are_convention_fields(changes, message):
+    with pytest.raises(ValidationError, match=message):
+        ConventionAmended(convention_id=CONVENTION_ID, amendment_number=2, changes=changes)
+
+
+def test_amendment_values_are_typed():
+    # Whether built in process or parsed off the wire, new values have their real types.
+    changes = registry.parse(wire("ConventionAmended")).data.changes
+    assert changes["effective_until"] == date(2027, 12, 31)
+    assert changes["objectives"].surgeries == 360
+
+
+def test_expiry_reason_may_be_empty_but_termination_needs_one():
+    assert example("ConventionExpired").reason == ""
+    with pytest.raises(ValidationError, match="reason"):
+        example("ConventionTerminated", reason="")
+
+
+@pytest.mark.parametrize(
+    ("event_type", "field", "bad"),
+    [
+        ("SurgeryScheduled", "expected_duration_minutes", 0),
+        ("SurgeryCompleted", "duration_minutes", -5),
+        ("TrainingSessionHeld", "hours", 0),
+        ("TrainingSessionHeld", "trainee_count", -1),
+        ("NotificationFailed", "attempts", 0),
+        ("SurgeryScheduled", "patient_ref", ""),
+        ("MissionCompleted", "totals", {"surgeries": -1, "consultations": 0, "training_sessions": 0}),
+        ("ConventionSigned", "objectives", {"surgeries": 1, "consultations": -1, "training_sessions": 0}),
+    ],
+)
+def test_counts_and_durations_are_bounded(event_type, field, bad):
+    with pytest.raises(ValidationError, match=field):
+        example(event_type, **{field: bad})
+
+
+# --- patient privacy -----------------------------------------------------------------
+
+FORBIDDEN = {
+    "patient_name", "first_name", "last_name", "date_of_birth", "birth_date", "email", "phone", "address", "notes",
+}
+
+
+def all_field_names(schema: dict[str, Any]) -> set[str]:
+    """Every property name in a schema, nested models included."""
+    names = set(schema.get("properties", {}))
+    for sub in schema.get("$defs", {}).values():
+        names |= set(sub.get("properties", {}))
+    return names
+
+
+def test_events_carry_no_patient_identity_or_contact():
+    names = set().union(*(all_field_names(cls.model_json_schema()) for cls in registry))
+    assert "patient_ref" in names and "full_name" in names  # the walk reaches nested models
+    assert names & FORBIDDEN == set()
+    # The only names are a practitioner's and an institution's.
+    assert {n for n in names if "name" in n} == {"full_name", "name"}
+    assert "full_name" in registry.by_type("MissionScheduled").model_json_schema()["$defs"]["TeamMember"]["properties"]
+    assert "name" in registry.by_type("InstitutionRegistered").model_fields
+    assert "patient_ref" in SurgeryCompleted.model_fields
