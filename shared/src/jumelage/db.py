@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from jumelage import context
 from jumelage.events import CloudEvent, EventData, new_envelope
 from jumelage.messaging.tables import InboxRecord, OutboxRecord
+from jumelage.settings import async_driver_url
 
 
 def is_sqlite(url_or_engine: str | AsyncEngine) -> bool:
@@ -31,6 +32,7 @@ def is_sqlite(url_or_engine: str | AsyncEngine) -> bool:
 
 def create_engine(url: str, *, schema: str | None = None, **kw: Any) -> AsyncEngine:
     """An async engine for ``url``; ``schema`` pins PostgreSQL's search_path (tests)."""
+    url = async_driver_url(url)
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kw)
 

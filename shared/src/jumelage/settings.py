@@ -70,10 +70,14 @@ class ServiceSettings(BaseSettings):
 
 
 def normalise_database_url(url: str | None, default_sqlite: Path) -> str:
-    """Accept the URLs people write and give the async driver SQLAlchemy needs."""
     if not url:
         default_sqlite.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{default_sqlite}"
+    return async_driver_url(url)
+
+
+def async_driver_url(url: str) -> str:
+    """Accept the URLs people write and give the async driver SQLAlchemy needs."""
     for prefix in ("postgresql://", "postgres://", "postgresql+psycopg://", "postgresql+psycopg2://"):
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix):]

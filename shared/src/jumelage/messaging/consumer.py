@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from aiormq.abc import DeliveredMessage
 from faststream import AckPolicy, Context
 from faststream.rabbit import RabbitBroker, RabbitRouter
-from faststream.rabbit.message import RabbitMessage
+from faststream.rabbit.annotations import RabbitMessage
 
 from jumelage import context
 from jumelage.events import CloudEvent, EventData, EventParseError, registry

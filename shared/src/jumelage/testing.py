@@ -1,0 +1,344 @@
+"""Test fixtures for every service (a pytest plugin: ``pytest_plugins = ["jumelage.testing"]``).
+
+Broker and database: testcontainers when a Docker engine answers; otherwise the
+servers named by ``AMQP_URL`` and ``DATABASE_URL``/``POSTGRES_URL``, defaulting to
+the loopback ones. A server that cannot be reached fails the test loudly: it is
+never a skip.
+
+Isolation: each test gets its own topology namespace (exchange and queue names
+prefixed, deleted afterwards) and its own database (a SQLite file, or a fresh
+PostgreSQL schema dropped afterwards). ``database`` is parametrised, so a test
+that uses it runs on both SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import asyncpg
+import pytest
+
+from jumelage.settings import ServiceSettings
+
+LOOPBACK_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
+LOOPBACK_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def docker_available() -> bool:
+    if os.environ.get("JUMELAGE_NO_DOCKER"):
+        return False
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    if docker_available() and not os.environ.get("AMQP_URL"):
+        from testcontainers.rabbitmq import RabbitMqContainer
+
+        with RabbitMqContainer("rabbitmq:4.1-management") as rabbit:
+            params = rabbit.get_connection_params()
+            yield f"amqp://guest:guest@{params.host}:{params.port}/"
+        return
+    url = os.environ.get("AMQP_URL", LOOPBACK_AMQP)
+    _run_in_thread(_require_broker(url))
+    yield url
+
+
+async def _require_broker(url: str) -> None:
+    try:
+        conn = await asyncio.wait_for(aio_pika.connect(url), timeout=10)
+    except Exception as exc:
+        pytest.fail(
+            f"RabbitMQ is required and not reachable at {_safe(url)}: {exc!r}. "
+            "Start it (`rabbitmq-server -detached`) or set AMQP_URL.",
+            pytrace=False,
+        )
+    await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    given = os.environ.get("POSTGRES_URL") or _postgres_from_database_url()
+    if docker_available() and not given:
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16-alpine", driver=None) as pg:
+            yield pg.get_connection_url()
+        return
+    url = given or LOOPBACK_POSTGRES
+    _run_in_thread(_require_postgres(url))
+    yield url
+
+
+def _run_in_thread(coro: Any) -> Any:
+    # Session fixtures may be first requested from inside a running event loop.
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _postgres_from_database_url() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgresql", "postgres:")) else None
+
+
+async def _require_postgres(url: str) -> None:
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(_plain_pg(url)), timeout=10)
+    except Exception as exc:
+        pytest.fail(
+            f"PostgreSQL is required and not reachable at {_safe(url)}: {exc!r}. "
+            "Start it (`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) "
+            "or set POSTGRES_URL.",
+            pytrace=False,
+        )
+    await conn.close()
+
+
+def _plain_pg(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://").replace("postgresql+psycopg2://", "postgresql://")
+
+
+def _safe(url: str) -> str:
+    from yarl import URL
+
+    return URL(url).with_password(None).human_repr() if "@" in url else url
+
+
+@dataclass
+class Database:
+    """One test's own database: ``url`` and, on PostgreSQL, the ``schema`` to use."""
+
+    kind: str
+    url: str
+    schema: str | None = None
+
+    def settings(self) -> dict[str, Any]:
+        return {"database_url": self.url, "database_schema": self.schema}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        yield Database("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+        return
+    base = request.getfixturevalue("postgres_url")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(_plain_pg(base))
+    try:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+    finally:
+        await conn.close()
+    try:
+        yield Database("postgresql", base, schema)
+    finally:
+        conn = await asyncpg.connect(_plain_pg(base))
+        try:
+            await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture
+async def namespace(amqp_url: str) -> AsyncIterator[str]:
+    """A topology namespace of this test's own; its exchange and queues are deleted after."""
+    ns = f"t{uuid.uuid4().hex[:10]}."
+    yield ns
+    await delete_namespace(amqp_url, ns)
+
+
+TEST_RETRY_DELAYS = (0.1, 0.2)
+
+
+async def delete_namespace(amqp_url: str, ns: str, retry_delays: tuple[float, ...] = TEST_RETRY_DELAYS) -> None:
+    from jumelage.messaging.topology import Topology
+
+    topology = Topology(namespace=ns, retry_delays=retry_delays)
+    queues = [q.name for sq in topology.service_queues() for q in sq.all_queues()]
+    await delete_queues(amqp_url, queues, exchanges=[topology.exchange_name])
+
+
+async def delete_queues(amqp_url: str, queues: list[str], exchanges: list[str] = ()) -> None:  # type: ignore[assignment]
+    conn = await aio_pika.connect(amqp_url)
+    try:
+        ch = await conn.channel()
+        for name in queues:
+            await ch.queue_delete(name)  # absent queues are fine
+        for name in exchanges:
+            await ch.exchange_delete(name)
+    finally:
+        await conn.close()
+
+
+def service_settings(
+    settings_class: type[ServiceSettings],
+    *,
+    amqp_url: str,
+    namespace: str,
+    database: Database,
+    **overrides: Any,
+) -> ServiceSettings:
+    """Settings for a service under test: its own database and namespace, fast retries."""
+    values: dict[str, Any] = {
+        "amqp_url": amqp_url,
+        "topology_namespace": namespace,
+        "retry_delays": list(TEST_RETRY_DELAYS),
+        "relay_poll_interval": 0.2,
+        "broker_reconnect_interval": 0.5,
+        "log_format": "console",
+        **database.settings(),
+    }
+    if database.kind == "sqlite":
+        # One SQLite file per service, beside the test's own.
+        path = Path(database.url.split("///", 1)[1])
+        name = settings_class().service_name
+        values["database_url"] = f"sqlite+aiosqlite:///{path.with_name(name + '.db')}"
+    values.update(overrides)
+    return settings_class(**values)
+
+
+@contextlib.asynccontextmanager
+async def running(app: Any, migrations: Path | None = None, *, wait_broker: float = 20.0) -> AsyncIterator[Any]:
+    """Run a service app in this process (lifespan included), after migrating its
+    database; yield an httpx client bound to it once its broker is connected."""
+    import httpx
+
+    from jumelage.migrations import migrate
+
+    runtime = app.state.runtime
+    if migrations is not None:
+        await migrate(runtime.engine, migrations)
+    async with app.router.lifespan_context(app):
+        await asyncio.wait_for(runtime.broker_connected.wait(), timeout=wait_broker)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{runtime.name}") as client:
+            client.runtime = runtime  # type: ignore[attr-defined]
+            yield client
+
+
+@dataclass
+class EventTap:
+    """Every event on an exchange, as the outside world sees it (a queue bound to ``#``)."""
+
+    messages: list[aio_pika.abc.AbstractIncomingMessage] = field(default_factory=list)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(m.body) for m in self.messages]
+
+    def of_type(self, event_type: str) -> list[dict[str, Any]]:
+        return [b for b in self.bodies() if b.get("type") == event_type]
+
+    async def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 15.0) -> None:
+        async def until() -> None:
+            while not predicate(self.bodies()):
+                self._arrived.clear()
+                await self._arrived.wait()
+
+        await asyncio.wait_for(until(), timeout)
+
+
+@contextlib.asynccontextmanager
+async def event_tap(amqp_url: str, exchange_name: str) -> AsyncIterator[EventTap]:
+    tap = EventTap()
+    conn = await aio_pika.connect(amqp_url)
+    try:
+        ch = await conn.channel()
+        ex = await ch.declare_exchange(exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
+        q = await ch.declare_queue("", exclusive=True)
+        await q.bind(ex, "#")
+
+        async def on_message(msg: aio_pika.abc.AbstractIncomingMessage) -> None:
+            await msg.ack()
+            tap.messages.append(msg)
+            tap._arrived.set()
+
+        await q.consume(on_message)
+        yield tap
+    finally:
+        await conn.close()
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """Await ``check()`` until it returns a truthy value; fail with its last value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while True:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+        await asyncio.sleep(interval)
+
+
+class TcpProxy:
+    """A loopback TCP proxy to cut a client off from a server and let it back.
+
+    ``cut()`` closes every open connection and refuses new ones, which is what
+    a broker restart or a network fault looks like to the client;
+    ``restore()`` accepts again.
+    """
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port: int = 0
+        self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for w in list(self._writers):
+            w.close()
+        self._writers.clear()
+
+    async def restore(self) -> None:
+        await self.start()  # same port
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self._writers.update((writer, up_writer))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers.difference_update((writer, up_writer))
