@@ -9,6 +9,7 @@ lifespan) is built here the same way for all three.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -57,6 +58,9 @@ class ServiceRuntime:
             app_id=f"jumelage-{self.name}",
             graceful_timeout=15.0,
             description=f"Jumelage {self.name} service",
+            # Through our structlog handlers; per-message access lines only at debug.
+            logger=logging.getLogger("faststream.jumelage"),
+            log_level=logging.DEBUG,
         )
         self.relay = OutboxRelay(
             self.sessions,

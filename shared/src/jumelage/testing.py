@@ -129,9 +129,28 @@ class Database:
     kind: str
     url: str
     schema: str | None = None
+    children: list[str] = field(default_factory=list)
 
     def settings(self) -> dict[str, Any]:
         return {"database_url": self.url, "database_schema": self.schema}
+
+    async def for_service(self, service: str) -> Database:
+        """A database of the service's own beside this one (services never share one)."""
+        if self.kind == "sqlite":
+            path = Path(self.url.split("///", 1)[1])
+            return Database("sqlite", f"sqlite+aiosqlite:///{path.with_name(service + '.db')}")
+        schema = f"{self.schema}_{service}"
+        await _execute(self.url, f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        self.children.append(schema)
+        return Database("postgresql", self.url, schema)
+
+
+async def _execute(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(_plain_pg(url))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -141,19 +160,13 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         return
     base = request.getfixturevalue("postgres_url")
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(_plain_pg(base))
+    await _execute(base, f'CREATE SCHEMA "{schema}"')
+    db = Database("postgresql", base, schema)
     try:
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
+        yield db
     finally:
-        await conn.close()
-    try:
-        yield Database("postgresql", base, schema)
-    finally:
-        conn = await asyncpg.connect(_plain_pg(base))
-        try:
-            await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        finally:
-            await conn.close()
+        for name in [schema, *db.children]:
+            await _execute(base, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
 @pytest.fixture
@@ -195,7 +208,8 @@ def service_settings(
     database: Database,
     **overrides: Any,
 ) -> ServiceSettings:
-    """Settings for a service under test: its own database and namespace, fast retries."""
+    """Settings for a service under test: the given database (see
+    :meth:`Database.for_service`), the test's namespace, fast retries."""
     values: dict[str, Any] = {
         "amqp_url": amqp_url,
         "topology_namespace": namespace,
@@ -205,11 +219,6 @@ def service_settings(
         "log_format": "console",
         **database.settings(),
     }
-    if database.kind == "sqlite":
-        # One SQLite file per service, beside the test's own.
-        path = Path(database.url.split("///", 1)[1])
-        name = settings_class().service_name
-        values["database_url"] = f"sqlite+aiosqlite:///{path.with_name(name + '.db')}"
     values.update(overrides)
     return settings_class(**values)
 

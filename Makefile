@@ -1,0 +1,11 @@
+.PHONY: install run test asyncapi snapshots
+install:  ## create .venv with everything installed
+	scripts/bootstrap.sh
+run:      ## run the three services against the local broker (SQLite by default)
+	scripts/bootstrap.sh && scripts/ensure-servers.sh && .venv/bin/python scripts/run.py
+test:     ## the whole test suite, on SQLite and PostgreSQL, over the real broker
+	scripts/test.sh
+asyncapi: ## print each service's AsyncAPI document
+	for s in convention scheduling notification; do .venv/bin/python -m $$s asyncapi; done
+snapshots: ## regenerate the event JSON-schema snapshots after an intended contract change
+	.venv/bin/python -m jumelage.events.snapshot

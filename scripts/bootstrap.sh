@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Create .venv and install the shared package and the three services, editable,
+# with the test dependencies, pinned by constraints.txt. Quiet when up to date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+stamp=.venv/.installed
+inputs=$(cat constraints.txt shared/pyproject.toml services/*/pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$inputs" ]; then
+  exit 0
+fi
+if [ ! -x .venv/bin/python ]; then
+  echo "creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+echo "installing shared + services (editable) into .venv"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+  -e "shared[test]" -e services/convention -e services/scheduling -e services/notification
+echo "$inputs" > "$stamp"
