@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 
+import aio_pika
+
 import convention.app
 import notification.app
 import scheduling.app
@@ -43,7 +45,11 @@ async def test_institution_registered_reaches_every_service(amqp_url: str, names
                 assert replica["name"] == "CMCI Bousmail"
                 assert replica["kind"] == "clinic"
 
+            (message,) = tap.messages
+            assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+            assert message.content_type == "application/cloudevents+json"
             (event,) = tap.of_type("InstitutionRegistered")
+            assert message.message_id == event["id"]
             assert event["data"]["institution_id"] == institution["id"]
             assert event["correlationid"] == "programme-cnas-2024"
             assert event["source"] == "/services/convention"

@@ -383,3 +383,55 @@ async def test_rejected_event_is_dead_lettered_at_once(sessions: Any, consumer_f
         dead = await consumer.dead_letters(1)
     assert calls == 1
     assert dead[0].headers["x-error"] == "rejected: institution country not served"
+
+
+async def test_two_relay_replicas_publish_each_event_once_in_order(
+    sessions: Any, amqp_url: str, namespace: str
+) -> None:
+    topology = Topology(namespace=namespace)
+    brokers = [RabbitBroker(amqp_url), RabbitBroker(amqp_url)]
+    relays = [OutboxRelay(sessions, b, name="t", exchange=topology.exchange, poll_interval=0.05, batch_size=20)
+              for b in brokers]
+    for b in brokers:
+        await b.connect()
+    try:
+        async with event_tap(amqp_url, topology.exchange_name) as tap:
+            ids = []
+            for i in range(100):
+                async with UnitOfWork(sessions) as uow:
+                    ids.append(str(uow.record(institution(f"Hospital {i}")).id))
+                    await uow.commit()
+            for r in relays:
+                r.start()
+            await tap.wait_for(lambda bodies: len(bodies) >= 100, timeout=20)
+            await eventually(lambda: _all_published(sessions))
+            await asyncio.sleep(0.3)  # a duplicate would have arrived by now
+            assert [b["id"] for b in tap.bodies()] == ids
+        assert sum(r.published for r in relays) == 100
+    finally:
+        for r in relays:
+            await r.stop()
+        for b in brokers:
+            await b.stop()
+
+
+async def test_events_recorded_by_a_handler_carry_the_chain(
+    sessions: Any, consumer_factory: Any, amqp_url: str, namespace: str
+) -> None:
+    """An event caused by an event: same correlation id, causation = the cause's id."""
+    from jumelage.events import ConventionSuspended
+
+    async def cascade(event: CloudEvent[InstitutionRegistered], uow: UnitOfWork) -> None:
+        uow.record(ConventionSuspended(convention_id=uuid.uuid4(), reason=f"{event.data.name} closed"))
+
+    cause = new_envelope(institution("Cause"), correlation_id="programme-42", causation_id="request-1")
+    async with consumer_factory({InstitutionRegistered: cascade}) as consumer:
+        await consumer.publish(cause.to_json())
+        await eventually(lambda: count_rows(sessions, InboxRecord))
+    async with sessions() as s:
+        (row,) = (await s.scalars(select(OutboxRecord))).all()
+    effect = json.loads(row.envelope)
+    assert effect["type"] == "ConventionSuspended"
+    assert effect["correlationid"] == "programme-42"
+    assert effect["causationid"] == str(cause.id)
+    assert row.correlation_id == "programme-42"

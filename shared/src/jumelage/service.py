@@ -24,7 +24,7 @@ from jumelage.db import UnitOfWork, create_engine, ping, session_factory
 from jumelage.http import CorrelationMiddleware, health_router, install_error_handlers
 from jumelage.logging import get_logger
 from jumelage.messaging.consumer import EventHandler, event_router
-from jumelage.messaging.outbox import OutboxRelay
+from jumelage.messaging.outbox import OutboxRelay, event_publishers
 from jumelage.messaging.topology import Topology
 from jumelage.settings import ServiceSettings
 
@@ -62,6 +62,7 @@ class ServiceRuntime:
             logger=logging.getLogger("faststream.jumelage"),
             log_level=logging.DEBUG,
         )
+        self.source = f"/services/{self.name}"
         self.relay = OutboxRelay(
             self.sessions,
             self.broker,
@@ -69,6 +70,7 @@ class ServiceRuntime:
             exchange=self.topology.exchange,
             batch_size=settings.relay_batch_size,
             poll_interval=settings.relay_poll_interval,
+            publishers=event_publishers(self.broker, self.topology.exchange, self.source),
         )
         self._uow_class = unit_of_work
         self.broker.context.set_global("unit_of_work", self.unit_of_work)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import zlib
 from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiormq.abc import DeliveredMessage
@@ -26,13 +27,36 @@ from jumelage.messaging.tables import OutboxRecord
 from jumelage.messaging.topology import EXCHANGE
 
 if TYPE_CHECKING:
-    from faststream.rabbit import RabbitBroker, RabbitExchange
+    from faststream.rabbit import RabbitBroker, RabbitExchange, RabbitPublisher
 
 log = get_logger(__name__)
 
 
 class RelayError(RuntimeError):
     pass
+
+
+def publish_options(event_type: str) -> dict[str, Any]:
+    """How every event goes out (FastStream's default is not persistent)."""
+    return {"persist": True, "mandatory": True, "content_type": CONTENT_TYPE, "message_type": event_type}
+
+
+def event_publishers(broker: RabbitBroker, exchange: RabbitExchange, source: str) -> dict[str, RabbitPublisher]:
+    """One FastStream publisher per event type ``source`` produces, keyed by routing
+    key: the relay sends through them and AsyncAPI documents them."""
+    from jumelage.events import CloudEvent, registry
+
+    return {
+        cls.routing_key: broker.publisher(
+            exchange=exchange,
+            routing_key=cls.routing_key,
+            title=f"{cls.routing_key}:{cls.event_type}",
+            description=(cls.__doc__ or cls.event_type).strip(),
+            schema=CloudEvent[cls],  # type: ignore[valid-type]
+            **publish_options(cls.event_type),
+        )
+        for cls in registry.from_source(source)
+    }
 
 
 class OutboxRelay:
@@ -47,6 +71,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         confirm_timeout: float = 10.0,
         max_backoff: float = 10.0,
+        publishers: Mapping[str, RabbitPublisher] | None = None,
     ) -> None:
         self._sessions = sessions
         self._broker = broker
@@ -55,6 +80,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._confirm_timeout = confirm_timeout
         self._max_backoff = max_backoff
+        self._publishers = dict(publishers or {})
         self._lock_key = zlib.crc32(f"outbox:{name}".encode())
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -133,18 +159,22 @@ class OutboxRelay:
         return sent
 
     async def _publish(self, row: OutboxRecord) -> Any:
-        result = await self._broker.publish(
-            row.envelope.encode(),
-            exchange=self._exchange,
-            routing_key=row.routing_key,
-            persist=True,
-            mandatory=True,
-            timeout=self._confirm_timeout,
-            message_id=str(row.event_id),
-            correlation_id=row.correlation_id,
-            content_type=CONTENT_TYPE,
-            message_type=row.event_type,
-        )
+        properties: dict[str, Any] = {
+            "timeout": self._confirm_timeout,
+            "message_id": str(row.event_id),
+            "correlation_id": row.correlation_id,
+        }
+        publisher = self._publishers.get(row.routing_key)
+        if publisher is not None:  # the documented publisher (AsyncAPI) of this event type
+            result = await publisher.publish(row.envelope.encode(), **properties)
+        else:
+            result = await self._broker.publish(
+                row.envelope.encode(),
+                exchange=self._exchange,
+                routing_key=row.routing_key,
+                **publish_options(row.event_type),
+                **properties,
+            )
         if isinstance(result, DeliveredMessage):
             # Confirmed but returned: no queue is bound for this key. The broker
             # has done its part; nobody subscribes to this event type yet.
