@@ -8,16 +8,21 @@ the environment.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", secrets_dir=None, case_sensitive=False
+        env_file=".env",
+        extra="ignore",
+        case_sensitive=False,
+        # Docker/Kubernetes secrets: a file named like the setting (amqp_url, ...).
+        secrets_dir=os.environ.get("SECRETS_DIR") or None,
     )
 
     service_name: str = Field(default="service", description="set by each service")
@@ -35,7 +40,7 @@ class ServiceSettings(BaseSettings):
     queue_type: Literal["quorum", "classic"] = Field(
         default="quorum", description="RabbitMQ queue type for the service's queues"
     )
-    retry_delays: list[float] = Field(
+    retry_delays: Annotated[list[float], NoDecode] = Field(
         default=[1.0, 5.0, 30.0],
         description="seconds before each redelivery of a failed event; then dead-letter",
     )
