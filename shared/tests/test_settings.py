@@ -22,6 +22,7 @@ def test_local_defaults_need_no_setup(monkeypatch: pytest.MonkeyPatch, tmp_path:
 def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://convention:pw@db:5432/convention")
     monkeypatch.setenv("RETRY_DELAYS", "0.5, 2,10")
+    assert ServiceSettings(retry_delays="[1, 3]").retry_delays == [1.0, 3.0]
     monkeypatch.setenv("LOG_FORMAT", "json")
     s = ServiceSettings(service_name="convention")
     assert s.sqlalchemy_url() == "postgresql+asyncpg://convention:pw@db:5432/convention"

@@ -8,6 +8,7 @@ the environment.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -66,8 +67,9 @@ class ServiceSettings(BaseSettings):
     @field_validator("retry_delays", mode="before")
     @classmethod
     def _split(cls, v: object) -> object:
-        if isinstance(v, str) and not v.strip().startswith("["):
-            return [float(x) for x in v.split(",") if x.strip()]
+        # "1,5,30" or a JSON list "[1, 5, 30]"
+        if isinstance(v, str):
+            return json.loads(v) if v.strip().startswith("[") else [float(x) for x in v.split(",") if x.strip()]
         return v
 
     def sqlalchemy_url(self) -> str:
