@@ -435,3 +435,46 @@ async def test_events_recorded_by_a_handler_carry_the_chain(
     assert effect["correlationid"] == "programme-42"
     assert effect["causationid"] == str(cause.id)
     assert row.correlation_id == "programme-42"
+
+
+async def test_consumer_database_outage_holds_events_without_spending_retries(
+    postgres_url: str, amqp_url: str, namespace: str
+) -> None:
+    """PostgreSQL unreachable for longer than all retry delays: nothing is
+    dead-lettered, everything is handled once when it is back."""
+    from jumelage.testing import _execute
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    await _execute(postgres_url, f'CREATE SCHEMA "{schema}"')
+    target = URL(postgres_url)
+    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
+    port = await proxy.start()
+    engine = create_engine(str(target.with_port(port)), schema=schema, pool_pre_ping=True)
+    try:
+        async with engine.begin() as conn:
+            for table in (OutboxRecord.__table__, InboxRecord.__table__, Effect.__table__):
+                await conn.run_sync(table.create)
+        sessions = session_factory(engine)
+
+        async def handle(event: CloudEvent[InstitutionRegistered], uow: UnitOfWork) -> None:
+            await bump(uow, event.data.name)
+
+        queue = Topology(namespace=namespace, retry_delays=(0.1, 0.2)).service_queue("probe", ("institution.*",))
+        consumer = Consumer(amqp_url, sessions, queue, {InstitutionRegistered: handle})
+        consumer._url = amqp_url
+        async with consumer:
+            await consumer.publish(new_envelope(institution("Before"), correlation_id=None, causation_id=None).to_json())
+            await eventually(lambda: effect_of(sessions, "Before"))
+            await proxy.cut()
+            names = [f"During {i}" for i in range(5)]
+            for name in names:
+                await consumer.publish(new_envelope(institution(name), correlation_id=None, causation_id=None).to_json())
+            await asyncio.sleep(2.0)  # several times the whole retry budget (0.3 s)
+            await proxy.restore()
+            for name in names:
+                assert await eventually(lambda n=name: effect_of(sessions, n), timeout=30) == 1
+            await consumer.dead_letters(0)
+    finally:
+        await proxy.cut()
+        await engine.dispose()
+        await _execute(postgres_url, f'DROP SCHEMA "{schema}" CASCADE')

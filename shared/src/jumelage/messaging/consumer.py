@@ -26,6 +26,7 @@ from aiormq.abc import DeliveredMessage
 from faststream import AckPolicy, Context
 from faststream.rabbit import RabbitBroker, RabbitRouter
 from faststream.rabbit.annotations import RabbitMessage
+from sqlalchemy import text
 
 from jumelage import context
 from jumelage.events import CloudEvent, EventData, EventParseError, registry
@@ -78,7 +79,7 @@ class EventConsumer:
 
     async def _consume(self, message: RabbitMessage) -> None:
         raw: AbstractIncomingMessage = message.raw_message
-        attempts = int((raw.headers or {}).get(ATTEMPTS_HEADER, 0)) + 1
+        attempts = _attempts(raw) + 1
         try:
             event = registry.parse(raw.body)
         except EventParseError as exc:
@@ -94,7 +95,7 @@ class EventConsumer:
                 await message.ack()
                 return
             try:
-                handled = await self._handle(event, handler)
+                handled = await self._handle_when_database_answers(event, handler)
             except Rejected as exc:
                 reason = f"rejected: {exc}"
                 log.warning("event rejected, dead-lettered", event_type=event.type, reason=reason)
@@ -112,6 +113,28 @@ class EventConsumer:
             else:
                 log.info("event handled" if handled else "duplicate event ignored", event_type=event.type)
             await message.ack()
+
+    async def _handle_when_database_answers(self, event: CloudEvent[Any], handler: EventHandler) -> bool:
+        """Handle; while our own database is unreachable, hold the message (unacked)
+        and try again, rather than spend its bounded retries on an outage."""
+        pause = 0.5
+        while True:
+            try:
+                return await self._handle(event, handler)
+            except Exception:
+                if await self._database_answers():
+                    raise  # the handler's own failure: bounded retries
+                log.warning("database unreachable, holding event", event_type=event.type, retry_in=pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 10.0)
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with self.unit_of_work() as uow:
+                await uow.session.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
 
     async def _handle(self, event: CloudEvent[Any], handler: EventHandler) -> bool:
         async with self.unit_of_work() as uow:
@@ -142,6 +165,13 @@ class EventConsumer:
         )
         if isinstance(result, DeliveredMessage):
             raise RuntimeError(f"queue {queue_name} does not exist: message returned")
+
+
+def _attempts(raw: AbstractIncomingMessage) -> int:
+    try:
+        return max(0, int((raw.headers or {}).get(ATTEMPTS_HEADER, 0)))
+    except (TypeError, ValueError):
+        return 0  # a header we did not write: count from here
 
 
 def event_router(queue: ServiceQueue, handlers: Mapping[type[EventData], EventHandler]) -> RabbitRouter:
