@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -31,6 +32,21 @@ from jumelage.settings import ServiceSettings
 log = get_logger(__name__)
 
 
+@dataclass(frozen=True)
+class Periodic:
+    """A job run every ``interval`` seconds with a fresh unit of work.
+
+    It must be safe to run twice at once (another replica) and again after a
+    restart: make the state change that it records its own guard (e.g. the
+    convention's status moves to ``expired`` in the transaction that records
+    ``ConventionExpired``).
+    """
+
+    name: str
+    interval: float
+    job: Callable[[UnitOfWork], Awaitable[Any]]
+
+
 class ServiceRuntime:
     def __init__(
         self,
@@ -38,6 +54,7 @@ class ServiceRuntime:
         *,
         unit_of_work: type[UnitOfWork] = UnitOfWork,
         handlers: Mapping[type, EventHandler] | None = None,
+        periodic: Sequence[Periodic] = (),
         version: str = "0.1.0",
     ) -> None:
         self.settings = settings
@@ -78,6 +95,8 @@ class ServiceRuntime:
             self.broker.include_router(event_router(self.queue, handlers))
         self.broker_connected = asyncio.Event()
         self._starter: asyncio.Task[None] | None = None
+        self.periodic = list(periodic)
+        self._periodic_tasks: list[asyncio.Task[None]] = []
 
     def unit_of_work(self) -> UnitOfWork:
         return self._uow_class(self.sessions, on_commit=self.relay.wake)
@@ -88,6 +107,8 @@ class ServiceRuntime:
         """Start the relay at once and the broker in the background, so the
         HTTP API (and its health checks) answers while the broker is away."""
         self.relay.start()
+        for job in self.periodic:
+            self._periodic_tasks.append(asyncio.create_task(self._every(job), name=job.name))
         self._starter = asyncio.create_task(self._start_broker(), name="broker-start")
 
     async def _start_broker(self) -> None:
@@ -117,6 +138,12 @@ class ServiceRuntime:
             self._starter.cancel()
             with suppress(asyncio.CancelledError):
                 await self._starter
+        for task in self._periodic_tasks:
+            task.cancel()
+        for task in self._periodic_tasks:
+            with suppress(asyncio.CancelledError):
+                await task
+        self._periodic_tasks.clear()
         await self.relay.stop()
         with suppress(Exception):
             await self.broker.stop()
@@ -134,6 +161,16 @@ class ServiceRuntime:
 
     async def check_database(self) -> None:
         await ping(self.engine)
+
+    async def _every(self, periodic: Periodic) -> None:
+        while True:
+            try:
+                await periodic.job(self.unit_of_work())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("periodic job failed", job=periodic.name)
+            await asyncio.sleep(periodic.interval)
 
     # -- documents -------------------------------------------------------------
 
