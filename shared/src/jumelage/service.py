@@ -21,6 +21,7 @@ from faststream.rabbit import Channel, RabbitBroker
 from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 
+from jumelage.clock import Clock
 from jumelage.db import UnitOfWork, create_engine, ping, session_factory
 from jumelage.http import CorrelationMiddleware, health_router, install_error_handlers
 from jumelage.logging import get_logger
@@ -55,10 +56,12 @@ class ServiceRuntime:
         unit_of_work: type[UnitOfWork] = UnitOfWork,
         handlers: Mapping[type, EventHandler] | None = None,
         periodic: Sequence[Periodic] = (),
+        clock: Clock | None = None,
         version: str = "0.1.0",
     ) -> None:
         self.settings = settings
         self.name = settings.service_name
+        self.clock = clock or Clock(settings.timezone, settings.simulated_start)
         self.version = version
         self.topology = Topology(
             namespace=settings.topology_namespace,
@@ -91,6 +94,7 @@ class ServiceRuntime:
         )
         self._uow_class = unit_of_work
         self.broker.context.set_global("unit_of_work", self.unit_of_work)
+        self.broker.context.set_global("clock", self.clock)
         if self.queue is not None and handlers:
             self.broker.include_router(event_router(self.queue, handlers))
         self.broker_connected = asyncio.Event()
@@ -214,3 +218,8 @@ class ServiceRuntime:
 def unit_of_work(request: Request) -> UnitOfWork:
     """FastAPI dependency: a fresh unit of work from the running service."""
     return request.app.state.runtime.unit_of_work()
+
+
+def clock(request: Request) -> Clock:
+    """FastAPI dependency: the service's clock."""
+    return request.app.state.runtime.clock

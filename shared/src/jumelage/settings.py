@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -63,6 +63,13 @@ class ServiceSettings(BaseSettings):
         default=None, description="PostgreSQL schema (search_path) to use; tests isolate themselves with it"
     )
     migrate_on_start: bool = False
+    timezone: str = Field(
+        default="Africa/Algiers",
+        description="the programmes' local time: convention dates, reminders, room hours",
+    )
+    simulated_start: AwareDatetime | None = Field(
+        default=None, description="demonstrations: the clock starts at this instant and runs on"
+    )
 
     @field_validator("retry_delays", mode="before")
     @classmethod

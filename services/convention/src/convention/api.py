@@ -3,31 +3,60 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from convention import handlers
-from convention.domain.institutions import Institution, RegisterInstitution
-from convention.store import ConventionUnitOfWork
+from convention.domain.conventions import (
+    Amendment,
+    Convention,
+    ConventionKind,
+    ConventionStatus,
+    CostBearer,
+    Objectives,
+    Party,
+    Terms,
+)
+from convention.domain.institutions import Institution, RegisterInstitution, UpdateInstitution
+from convention.domain.progress import Progress
+from convention.store import ConventionUnitOfWork, terms_json
+from jumelage.clock import Clock
 from jumelage.errors import NotFound
-from jumelage.events.convention import InstitutionKind
-from jumelage.service import unit_of_work
+from jumelage.events.convention import InstitutionKind, PartyRole
+from jumelage.service import clock, unit_of_work
 
-router = APIRouter(prefix="/institutions", tags=["institutions"])
 UoW = Annotated[ConventionUnitOfWork, Depends(unit_of_work)]
+Today = Annotated[Clock, Depends(clock)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0)]
 
 
-class InstitutionIn(BaseModel):
+class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+
+# -- institutions -------------------------------------------------------------------
+
+institutions = APIRouter(prefix="/institutions", tags=["institutions"])
+
+
+class InstitutionIn(Body):
     name: str = Field(min_length=1, max_length=300, examples=["CMCI Bousmail"])
     kind: InstitutionKind
     country: str = Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2", examples=["DZ"])
     city: str = Field(min_length=1, max_length=200, examples=["Bou Ismaïl"])
     wilaya: str | None = Field(default=None, max_length=100, examples=["Tipaza"])
+
+
+class InstitutionPatch(Body):
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    kind: InstitutionKind | None = None
+    country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    city: str | None = Field(default=None, min_length=1, max_length=200)
+    wilaya: str | None = Field(default=None, max_length=100)
 
 
 class InstitutionOut(BaseModel):
@@ -52,13 +81,19 @@ class InstitutionPage(BaseModel):
     offset: int
 
 
-@router.post("", status_code=201, response_model=InstitutionOut, summary="Register an institution")
+@institutions.post("", status_code=201, response_model=InstitutionOut, summary="Register an institution")
 async def register_institution(body: InstitutionIn, uow: UoW) -> InstitutionOut:
     institution = await handlers.register_institution(RegisterInstitution(**body.model_dump()), uow)
     return InstitutionOut.of(institution)
 
 
-@router.get("/{institution_id}", response_model=InstitutionOut)
+@institutions.patch("/{institution_id}", response_model=InstitutionOut, summary="Correct an institution")
+async def update_institution(institution_id: uuid.UUID, body: InstitutionPatch, uow: UoW) -> InstitutionOut:
+    cmd = UpdateInstitution(institution_id=institution_id, changes=body.model_dump(exclude_unset=True))
+    return InstitutionOut.of(await handlers.update_institution(cmd, uow))
+
+
+@institutions.get("/{institution_id}", response_model=InstitutionOut)
 async def get_institution(institution_id: uuid.UUID, uow: UoW) -> InstitutionOut:
     async with uow:
         institution = await uow.institutions.get(institution_id)
@@ -67,18 +102,308 @@ async def get_institution(institution_id: uuid.UUID, uow: UoW) -> InstitutionOut
     return InstitutionOut.of(institution)
 
 
-@router.get("", response_model=InstitutionPage, summary="List and search institutions")
+@institutions.get("", response_model=InstitutionPage, summary="List and search institutions")
 async def list_institutions(
     uow: UoW,
     kind: InstitutionKind | None = None,
     country: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
     wilaya: str | None = None,
     city: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    name: Annotated[str | None, Query(description="part of the name")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> InstitutionPage:
     async with uow:
         items, total = await uow.institutions.search(
-            kind=kind.value if kind else None, country=country, wilaya=wilaya, city=city, limit=limit, offset=offset
+            kind=kind.value if kind else None, country=country, wilaya=wilaya, city=city, name=name,
+            limit=limit, offset=offset,
         )
     return InstitutionPage(items=[InstitutionOut.of(i) for i in items], total=total, limit=limit, offset=offset)
+
+
+# -- conventions --------------------------------------------------------------------
+
+conventions = APIRouter(prefix="/conventions", tags=["conventions"])
+
+
+class PartyIn(Body):
+    institution_id: uuid.UUID
+    role: PartyRole
+
+
+class ObjectivesIn(Body):
+    surgeries: int = Field(default=0, ge=0, description="surgeries to perform over the whole period")
+    consultations: int = Field(default=0, ge=0)
+    training_sessions: int = Field(default=0, ge=0)
+
+
+class ObjectivesChange(Body):
+    surgeries: int | None = Field(default=None, ge=0)
+    consultations: int | None = Field(default=None, ge=0)
+    training_sessions: int | None = Field(default=None, ge=0)
+
+
+class CostBearerIn(Body):
+    institution_id: uuid.UUID
+    covers: str = Field(min_length=1, max_length=500, examples=["travel and stay of the visiting team"])
+
+
+class ConventionIn(Body):
+    reference: str = Field(min_length=1, max_length=100, examples=["CNAS-GSD-2024-01"])
+    title: str = Field(min_length=1, examples=["Paediatric cardiac surgery at CMCI Bousmail"])
+    kind: ConventionKind = ConventionKind.twinning
+    parties: list[PartyIn] = Field(min_length=2)
+    effective_from: date
+    effective_until: date
+    specialties: list[str] = Field(min_length=1, examples=[["paediatric cardiac surgery"]])
+    objectives: ObjectivesIn = ObjectivesIn()
+    cost_bearers: list[CostBearerIn] = []
+
+    def terms(self) -> Terms:
+        return Terms(
+            title=self.title, kind=self.kind,
+            parties=tuple(Party(p.institution_id, p.role) for p in self.parties),
+            effective_from=self.effective_from, effective_until=self.effective_until,
+            specialties=tuple(self.specialties), objectives=Objectives(**self.objectives.model_dump()),
+            cost_bearers=tuple(CostBearer(c.institution_id, c.covers) for c in self.cost_bearers),
+        )
+
+
+class TermsChange(Body):
+    """The terms that change; absent ones stay as they are."""
+
+    title: str | None = Field(default=None, min_length=1)
+    kind: ConventionKind | None = None
+    parties: list[PartyIn] | None = Field(default=None, min_length=2)
+    effective_from: date | None = None
+    effective_until: date | None = None
+    specialties: list[str] | None = Field(default=None, min_length=1)
+    objectives: ObjectivesChange | None = None
+    cost_bearers: list[CostBearerIn] | None = None
+
+    def changes(self) -> dict[str, Any]:
+        given = self.model_dump(exclude_unset=True, exclude_none=True)
+        if self.parties is not None:
+            given["parties"] = [Party(p.institution_id, p.role) for p in self.parties]
+        if self.cost_bearers is not None:
+            given["cost_bearers"] = [CostBearer(c.institution_id, c.covers) for c in self.cost_bearers]
+        if self.objectives is not None:
+            given["objectives"] = self.objectives.model_dump(exclude_none=True)
+        return given
+
+
+class SignIn(Body):
+    signed_on: date
+    signed_at: str = Field(min_length=1, max_length=200, examples=["Alger"], description="place of signature")
+
+
+class ReasonIn(Body):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class TerminateIn(Body):
+    on: date
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AmendmentIn(Body):
+    signed_on: date = Field(description="when the amendment (avenant) was signed")
+    summary: str = Field(default="", max_length=2000)
+    changes: TermsChange
+
+
+class AmendmentOut(BaseModel):
+    number: int
+    signed_on: date
+    summary: str
+    changes: dict[str, Any]
+    recorded_at: datetime
+
+    @classmethod
+    def of(cls, a: Amendment) -> AmendmentOut:
+        return cls(number=a.number, signed_on=a.signed_on, summary=a.summary, recorded_at=a.recorded_at,
+                   changes={k: terms_json(k, v) for k, v in a.changes.items()})
+
+
+class ConventionOut(BaseModel):
+    id: uuid.UUID
+    reference: str
+    title: str
+    kind: ConventionKind
+    status: ConventionStatus
+    parties: list[PartyIn]
+    effective_from: date
+    effective_until: date
+    specialties: list[str]
+    objectives: ObjectivesIn
+    cost_bearers: list[CostBearerIn]
+    signed_on: date | None
+    signed_at: str | None
+    status_reason: str | None
+    ended_on: date | None
+    amendments: int = Field(description="how many amendments (avenants) it has had")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, c: Convention) -> ConventionOut:
+        t = c.terms
+        return cls(
+            id=c.id, reference=c.reference, title=t.title, kind=t.kind, status=c.status,
+            parties=terms_json("parties", t.parties), effective_from=t.effective_from,
+            effective_until=t.effective_until, specialties=list(t.specialties),
+            objectives=terms_json("objectives", t.objectives), cost_bearers=terms_json("cost_bearers", t.cost_bearers),
+            signed_on=c.signed_on, signed_at=c.signed_at, status_reason=c.status_reason, ended_on=c.ended_on,
+            amendments=len(c.amendments), created_at=c.created_at,
+        )
+
+
+class ConventionPage(BaseModel):
+    items: list[ConventionOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    action: str
+    details: dict[str, Any]
+    event_id: uuid.UUID | None
+    correlation_id: str | None
+
+
+class CountOut(BaseModel):
+    done: int
+    target: int
+    percent: float | None
+
+
+class ProgressOut(BaseModel):
+    convention_id: uuid.UUID
+    reference: str
+    status: ConventionStatus
+    surgeries: CountOut
+    consultations: CountOut
+    training_sessions: CountOut
+    surgery_outcomes: dict[str, int]
+    treated_locally_instead_of_abroad: int = Field(
+        description="patients who had been referred for treatment abroad and were operated under this convention")
+    training_hours: float
+    trainees: int = Field(description="trainee places over all sessions")
+    missions_completed: int
+    reported_by_missions: dict[str, int] = Field(description="totals the completed missions reported")
+    last_activity_at: datetime | None
+
+    @classmethod
+    def of(cls, c: Convention, p: Progress) -> ProgressOut:
+        def count(x: Any) -> CountOut:
+            return CountOut(done=x.done, target=x.target, percent=x.percent)
+
+        return cls(
+            convention_id=c.id, reference=c.reference, status=c.status, surgeries=count(p.surgeries),
+            consultations=count(p.consultations), training_sessions=count(p.training_sessions),
+            surgery_outcomes=p.surgery_outcomes, treated_locally_instead_of_abroad=p.treated_locally_instead_of_abroad,
+            training_hours=p.training_hours, trainees=p.trainees, missions_completed=p.missions_completed,
+            reported_by_missions=p.reported_by_missions, last_activity_at=p.last_activity_at,
+        )
+
+
+@conventions.post("", status_code=201, response_model=ConventionOut, summary="Draft a convention")
+async def draft_convention(body: ConventionIn, uow: UoW) -> ConventionOut:
+    cmd = handlers.DraftConvention(reference=body.reference, terms=body.terms())
+    return ConventionOut.of(await handlers.draft_convention(cmd, uow))
+
+
+@conventions.get("", response_model=ConventionPage, summary="List and filter conventions")
+async def list_conventions(
+    uow: UoW,
+    status: ConventionStatus | None = None,
+    party: Annotated[uuid.UUID | None, Query(description="an institution that is party to it")] = None,
+    specialty: str | None = None,
+    active_on: Annotated[date | None, Query(description="signed, not suspended, and in its period that day")] = None,
+    q: Annotated[str | None, Query(description="part of the reference or title")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> ConventionPage:
+    async with uow:
+        items, total = await uow.conventions.search(
+            status=status.value if status else None, party=party, specialty=specialty, active_on=active_on,
+            reference=q, limit=limit, offset=offset,
+        )
+    return ConventionPage(items=[ConventionOut.of(c) for c in items], total=total, limit=limit, offset=offset)
+
+
+@conventions.get("/{convention_id}", response_model=ConventionOut)
+async def get_convention(convention_id: uuid.UUID, uow: UoW) -> ConventionOut:
+    async with uow:
+        convention = await uow.conventions.get(convention_id)
+    if convention is None:
+        raise NotFound(f"no convention {convention_id}")
+    return ConventionOut.of(convention)
+
+
+@conventions.patch("/{convention_id}", response_model=ConventionOut, summary="Edit a draft")
+async def edit_draft(convention_id: uuid.UUID, body: TermsChange, uow: UoW) -> ConventionOut:
+    cmd = handlers.EditDraft(convention_id=convention_id, changes=body.changes())
+    return ConventionOut.of(await handlers.edit_draft(cmd, uow))
+
+
+@conventions.post("/{convention_id}/sign", response_model=ConventionOut)
+async def sign_convention(convention_id: uuid.UUID, body: SignIn, uow: UoW, now: Today) -> ConventionOut:
+    cmd = handlers.SignConvention(convention_id, body.signed_on, body.signed_at, today=now.today())
+    return ConventionOut.of(await handlers.sign_convention(cmd, uow))
+
+
+@conventions.post("/{convention_id}/suspend", response_model=ConventionOut)
+async def suspend_convention(convention_id: uuid.UUID, body: ReasonIn, uow: UoW) -> ConventionOut:
+    return ConventionOut.of(await handlers.suspend_convention(handlers.SuspendConvention(convention_id, body.reason),
+                                                              uow))
+
+
+@conventions.post("/{convention_id}/resume", response_model=ConventionOut)
+async def resume_convention(convention_id: uuid.UUID, body: ReasonIn, uow: UoW) -> ConventionOut:
+    return ConventionOut.of(await handlers.resume_convention(handlers.ResumeConvention(convention_id, body.reason),
+                                                             uow))
+
+
+@conventions.post("/{convention_id}/terminate", response_model=ConventionOut)
+async def terminate_convention(convention_id: uuid.UUID, body: TerminateIn, uow: UoW) -> ConventionOut:
+    cmd = handlers.TerminateConvention(convention_id, body.on, body.reason)
+    return ConventionOut.of(await handlers.terminate_convention(cmd, uow))
+
+
+@conventions.post("/{convention_id}/amendments", status_code=201, response_model=AmendmentOut,
+                  summary="Record an amendment (avenant)")
+async def amend_convention(convention_id: uuid.UUID, body: AmendmentIn, uow: UoW) -> AmendmentOut:
+    cmd = handlers.AmendConvention(convention_id, body.signed_on, body.summary, body.changes.changes())
+    return AmendmentOut.of(await handlers.amend_convention(cmd, uow))
+
+
+@conventions.get("/{convention_id}/amendments", response_model=list[AmendmentOut])
+async def list_amendments(convention_id: uuid.UUID, uow: UoW) -> list[AmendmentOut]:
+    async with uow:
+        convention = await uow.conventions.get(convention_id)
+    if convention is None:
+        raise NotFound(f"no convention {convention_id}")
+    return [AmendmentOut.of(a) for a in convention.amendments]
+
+
+@conventions.get("/{convention_id}/history", response_model=list[HistoryEntry],
+                 summary="Everything that happened to the convention, oldest first")
+async def convention_history(convention_id: uuid.UUID, uow: UoW) -> list[HistoryEntry]:
+    async with uow:
+        if await uow.conventions.get(convention_id) is None:
+            raise NotFound(f"no convention {convention_id}")
+        rows = await uow.conventions.history(convention_id)
+    return [HistoryEntry(at=r.at, action=r.action, details=r.details, event_id=r.event_id,
+                         correlation_id=r.correlation_id) for r in rows]
+
+
+@conventions.get("/{convention_id}/progress", response_model=ProgressOut,
+                 summary="What the convention achieved against its objectives")
+async def convention_progress(convention_id: uuid.UUID, uow: UoW) -> ProgressOut:
+    convention, progress = await handlers.convention_progress(convention_id, uow)
+    return ProgressOut.of(convention, progress)
+
+
+routers = [institutions, conventions]

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from convention import handlers
+from jumelage.events import ConsultationHeld, MissionCompleted, SurgeryCompleted, TrainingSessionHeld
 from jumelage.messaging.consumer import EventHandler
 
-# Progress events (SurgeryCompleted, ...) are handled from the progress issue on.
-EVENT_HANDLERS: dict[type, EventHandler] = {}
+# What the scheduling service reports back: the facts progress is made of.
+EVENT_HANDLERS: dict[type, EventHandler] = {
+    SurgeryCompleted: handlers.surgery_completed,
+    ConsultationHeld: handlers.consultation_held,
+    TrainingSessionHeld: handlers.training_session_held,
+    MissionCompleted: handlers.mission_completed,
+}

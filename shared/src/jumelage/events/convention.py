@@ -60,6 +60,20 @@ class InstitutionRegistered(ConventionEvent):
     kind: InstitutionKind
     country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
     city: str = Field(min_length=1)
+    wilaya: str | None = Field(default=None, description="province (Algeria), when known")
+
+
+class InstitutionUpdated(InstitutionRegistered):
+    """An institution's details were corrected; ``data`` is its whole new state.
+
+    A project addition: replicas treat it like ``InstitutionRegistered`` (upsert)."""
+
+
+class CostBearer(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    institution_id: uuid.UUID
+    covers: str = Field(min_length=1, description="what this party pays for")
 
 
 class _AboutConvention(ConventionEvent, abstract=True):
@@ -78,6 +92,9 @@ class ConventionSigned(_AboutConvention):
     effective_until: date
     specialties: list[str]
     objectives: Objectives
+    # Project additions (optional): the kind of convention and who pays for what.
+    kind: str | None = Field(default=None, description="twinning, international_cooperation, framework, other")
+    cost_bearers: list[CostBearer] | None = None
 
     @model_validator(mode="after")
     def _period_is_ordered(self) -> ConventionSigned:
@@ -97,6 +114,8 @@ _AMENDABLE: dict[str, TypeAdapter[Any]] = {
 
 class ConventionAmended(_AboutConvention):
     amendment_number: int = Field(ge=1)
+    signed_on: date | None = Field(default=None, description="when the amendment was signed (addition)")
+    summary: str = Field(default="", description="what the amendment is about (addition)")
     changes: dict[str, Any] = Field(
         min_length=1,
         description="the ConventionSigned fields that changed, with their new values",
@@ -146,7 +165,9 @@ __all__ = [
     "ConventionSuspended",
     "ConventionTerminated",
     "InstitutionKind",
+    "CostBearer",
     "InstitutionRegistered",
+    "InstitutionUpdated",
     "Objectives",
     "Party",
     "PartyRole",

@@ -45,3 +45,21 @@ class Institution:
 
     def same_as(self, name: str, city: str) -> bool:
         return self.name.casefold() == name.strip().casefold() and self.city.casefold() == city.strip().casefold()
+
+
+@dataclass(frozen=True)
+class UpdateInstitution:
+    institution_id: uuid.UUID
+    changes: dict[str, object]
+
+
+def corrected(institution: Institution, changes: dict[str, object]) -> Institution:
+    """The institution with some details corrected, checked like a registration."""
+    fields = {"name", "kind", "country", "city", "wilaya"}
+    unknown = sorted(set(changes) - fields)
+    if unknown:
+        raise Invalid(f"cannot change {', '.join(unknown)}", field=unknown[0])
+    merged = {f: getattr(institution, f) for f in fields} | changes
+    checked = Institution.register(RegisterInstitution(**merged))  # type: ignore[arg-type]
+    return Institution(id=institution.id, name=checked.name, kind=checked.kind, country=checked.country,
+                       city=checked.city, wilaya=checked.wilaya, registered_at=institution.registered_at)

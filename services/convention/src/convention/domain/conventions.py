@@ -1,0 +1,261 @@
+"""Conventions: who agreed with whom to do what, when, and how it stands.
+
+Lifecycle::
+
+    draft ──sign──> signed ──suspend──> suspended ──resume──> signed
+                      │                     │
+                      ├──terminate──────────┴──> terminated
+                      └──(period over)──────────> expired   (also from suspended)
+
+A draft is edited in place; once signed, a change is an amendment (avenant),
+numbered and kept with what it changed. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from jumelage.errors import Conflict, Invalid
+from jumelage.events.convention import PartyRole
+
+
+class ConventionStatus(StrEnum):
+    draft = "draft"
+    signed = "signed"
+    suspended = "suspended"
+    terminated = "terminated"
+    expired = "expired"
+
+
+class ConventionKind(StrEnum):
+    twinning = "twinning"  # jumelage between hospitals of one country
+    international_cooperation = "international_cooperation"
+    framework = "framework"  # an umbrella agreement (ministry, insurer) others hang on
+    other = "other"
+
+
+@dataclass(frozen=True)
+class Party:
+    institution_id: uuid.UUID
+    role: PartyRole
+
+
+@dataclass(frozen=True)
+class Objectives:
+    """Targets over the whole effective period."""
+
+    surgeries: int = 0
+    consultations: int = 0
+    training_sessions: int = 0
+
+
+@dataclass(frozen=True)
+class CostBearer:
+    """A party and what it pays for (travel, stay, consumables, fees ...)."""
+
+    institution_id: uuid.UUID
+    covers: str
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What the parties agree on: the part of a convention a draft edit or an
+    amendment changes."""
+
+    title: str
+    kind: ConventionKind
+    parties: tuple[Party, ...]
+    effective_from: date
+    effective_until: date
+    specialties: tuple[str, ...]
+    objectives: Objectives
+    cost_bearers: tuple[CostBearer, ...] = ()
+
+    def check(self, known_institutions: set[uuid.UUID]) -> Terms:
+        """The terms normalised, or Invalid naming the first wrong field."""
+        title = self.title.strip()
+        if not title:
+            raise Invalid("a convention needs a title", field="title")
+        if self.effective_until < self.effective_from:
+            raise Invalid(
+                f"the effective period ends ({self.effective_until}) before it starts ({self.effective_from})",
+                field="effective_until",
+            )
+        seen: set[uuid.UUID] = set()
+        for i, party in enumerate(self.parties):
+            if party.institution_id in seen:
+                raise Invalid(f"institution {party.institution_id} is listed twice among the parties",
+                              field=f"parties.{i}.institution_id")
+            seen.add(party.institution_id)
+            if party.institution_id not in known_institutions:
+                raise Invalid(f"institution {party.institution_id} is not registered",
+                              field=f"parties.{i}.institution_id")
+        roles = {p.role for p in self.parties}
+        for needed in (PartyRole.provider, PartyRole.beneficiary):
+            if needed not in roles:
+                raise Invalid(f"a convention needs at least one {needed.value} among its parties", field="parties")
+        specialties = tuple(dict.fromkeys(s.strip() for s in self.specialties if s.strip()))
+        if not specialties:
+            raise Invalid("a convention covers at least one specialty", field="specialties")
+        for name in ("surgeries", "consultations", "training_sessions"):
+            if getattr(self.objectives, name) < 0:
+                raise Invalid(f"objective {name} cannot be negative", field=f"objectives.{name}")
+        for i, bearer in enumerate(self.cost_bearers):
+            if bearer.institution_id not in seen:
+                raise Invalid(f"cost bearer {bearer.institution_id} is not a party to the convention",
+                              field=f"cost_bearers.{i}.institution_id")
+            if not bearer.covers.strip():
+                raise Invalid("say what the cost bearer covers", field=f"cost_bearers.{i}.covers")
+        return replace(self, title=title, specialties=specialties)
+
+    def with_changes(self, changes: dict[str, Any]) -> Terms:
+        """These terms with some replaced; ``objectives`` may name only the targets that change."""
+        changes = dict(_only_amendable(changes))
+        if isinstance(changes.get("objectives"), dict):
+            changes["objectives"] = replace(self.objectives, **changes["objectives"])
+        for name in ("parties", "specialties", "cost_bearers"):
+            if name in changes:
+                changes[name] = tuple(changes[name])
+        return replace(self, **changes)
+
+    def party_ids(self, *roles: PartyRole) -> set[uuid.UUID]:
+        return {p.institution_id for p in self.parties if not roles or p.role in roles}
+
+
+AMENDABLE = ("title", "kind", "parties", "effective_from", "effective_until", "specialties", "objectives",
+             "cost_bearers")
+"""What an amendment may change. Not the reference (the convention's identity)
+nor where and when it was signed (facts of the signature)."""
+
+
+@dataclass(frozen=True)
+class Amendment:
+    number: int
+    signed_on: date
+    summary: str
+    changes: dict[str, Any]
+    recorded_at: datetime
+
+
+@dataclass
+class Convention:
+    id: uuid.UUID
+    reference: str
+    terms: Terms
+    status: ConventionStatus = ConventionStatus.draft
+    signed_on: date | None = None
+    signed_at: str | None = None
+    status_reason: str | None = None
+    ended_on: date | None = None
+    amendments: list[Amendment] = field(default_factory=list)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    # -- creation and drafts --------------------------------------------------
+
+    @classmethod
+    def draft(cls, reference: str, terms: Terms, known_institutions: set[uuid.UUID]) -> Convention:
+        reference = reference.strip()
+        if not reference:
+            raise Invalid("a convention needs a reference", field="reference")
+        return cls(id=uuid.uuid4(), reference=reference, terms=terms.check(known_institutions))
+
+    def edit_draft(self, changes: dict[str, Any], known_institutions: set[uuid.UUID]) -> None:
+        if self.status is not ConventionStatus.draft:
+            raise Conflict(f"convention {self.reference} is {self.status.value}: change it by an amendment")
+        self.terms = self.terms.with_changes(changes).check(known_institutions)
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def sign(self, signed_on: date, signed_at: str, today: date) -> None:
+        self._require(ConventionStatus.draft, action="sign")
+        if not signed_at.strip():
+            raise Invalid("say where the convention was signed", field="signed_at")
+        if signed_on > today:
+            raise Invalid(f"signed_on {signed_on} is in the future", field="signed_on")
+        # A convention signed after its period (recorded late) is allowed: the
+        # expiry check then marks it expired, as it would have been.
+        self.status = ConventionStatus.signed
+        self.signed_on, self.signed_at = signed_on, signed_at.strip()
+
+    def suspend(self, reason: str) -> None:
+        self._require(ConventionStatus.signed, action="suspend")
+        self.status, self.status_reason = ConventionStatus.suspended, _reason(reason)
+
+    def resume(self, reason: str) -> None:
+        self._require(ConventionStatus.suspended, action="resume")
+        self.status, self.status_reason = ConventionStatus.signed, _reason(reason)
+
+    def terminate(self, on: date, reason: str) -> None:
+        self._require(ConventionStatus.signed, ConventionStatus.suspended, action="terminate")
+        if self.signed_on and on < self.signed_on:
+            raise Invalid(f"termination date {on} is before the signature ({self.signed_on})", field="on")
+        self.status, self.status_reason, self.ended_on = ConventionStatus.terminated, _reason(reason), on
+
+    def is_due_to_expire(self, today: date) -> bool:
+        return self.status in (ConventionStatus.signed, ConventionStatus.suspended) and \
+            self.terms.effective_until < today
+
+    def expire(self, today: date) -> date:
+        """The period is over: expired as of the day after its last day."""
+        if not self.is_due_to_expire(today):
+            raise Conflict(f"convention {self.reference} is {self.status.value} and runs until "
+                           f"{self.terms.effective_until}: it does not expire on {today}")
+        self.status, self.status_reason = ConventionStatus.expired, ""
+        self.ended_on = self.terms.effective_until
+        return self.ended_on
+
+    # -- amendments -----------------------------------------------------------
+
+    def amend(self, signed_on: date, summary: str, changes: dict[str, Any],
+              known_institutions: set[uuid.UUID]) -> Amendment:
+        if self.status is ConventionStatus.draft:
+            raise Conflict(f"convention {self.reference} is a draft: edit it instead of amending it")
+        self._require(ConventionStatus.signed, ConventionStatus.suspended, action="amend")
+        if not changes:
+            raise Invalid("an amendment changes at least one term", field="changes")
+        if self.signed_on and signed_on < self.signed_on:
+            raise Invalid(f"the amendment ({signed_on}) cannot precede the convention's signature "
+                          f"({self.signed_on})", field="signed_on")
+        new_terms = self.terms.with_changes(changes).check(known_institutions)
+        changed = {name: getattr(new_terms, name) for name in AMENDABLE
+                   if getattr(new_terms, name) != getattr(self.terms, name)}
+        if not changed:
+            raise Invalid("the amendment changes nothing: every value is the current one", field="changes")
+        amendment = Amendment(number=len(self.amendments) + 1, signed_on=signed_on, summary=summary.strip(),
+                              changes=changed, recorded_at=datetime.now(UTC))
+        self.terms = new_terms
+        self.amendments.append(amendment)
+        return amendment
+
+    # -- queries --------------------------------------------------------------
+
+    def is_active_on(self, day: date) -> bool:
+        """In force that day: signed (not suspended) and within the effective period."""
+        if self.status is not ConventionStatus.signed:
+            return False
+        return self.terms.effective_from <= day <= self.terms.effective_until
+
+    def _require(self, *allowed: ConventionStatus, action: str) -> None:
+        if self.status not in allowed:
+            expected = " or ".join(s.value for s in allowed)
+            raise Conflict(f"cannot {action} convention {self.reference}: it is {self.status.value} "
+                           f"(must be {expected})")
+
+
+def _only_amendable(changes: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(changes) - set(AMENDABLE))
+    if unknown:
+        raise Invalid(f"cannot change {', '.join(unknown)}; changeable: {', '.join(AMENDABLE)}",
+                      field=f"changes.{unknown[0]}")
+    return changes
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise Invalid("give a reason", field="reason")
+    return reason

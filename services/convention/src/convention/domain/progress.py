@@ -1,0 +1,105 @@
+"""What a convention achieved against its objectives, derived from facts.
+
+Each fact is keyed by the id of what happened (a surgery, a consultation, a
+training session, a mission), so the same fact reported twice counts once and
+the order facts arrive in does not matter: progress is recomputed from them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from convention.domain.conventions import Objectives
+
+
+@dataclass(frozen=True)
+class SurgeryDone:
+    surgery_id: uuid.UUID
+    mission_id: uuid.UUID
+    outcome: str
+    previously_referred_abroad: bool
+    completed_at: datetime
+
+
+@dataclass(frozen=True)
+class ConsultationDone:
+    consultation_id: uuid.UUID
+    mission_id: uuid.UUID
+    held_at: datetime
+
+
+@dataclass(frozen=True)
+class TrainingDone:
+    training_session_id: uuid.UUID
+    mission_id: uuid.UUID
+    topic: str
+    hours: float
+    trainee_count: int
+    held_at: datetime
+
+
+@dataclass(frozen=True)
+class MissionDone:
+    mission_id: uuid.UUID
+    surgeries: int
+    consultations: int
+    training_sessions: int
+
+
+@dataclass(frozen=True)
+class Count:
+    done: int
+    target: int
+
+    @property
+    def percent(self) -> float | None:
+        return round(100 * self.done / self.target, 1) if self.target else None
+
+
+@dataclass(frozen=True)
+class Progress:
+    objectives: Objectives
+    surgeries: Count
+    consultations: Count
+    training_sessions: Count
+    surgery_outcomes: dict[str, int]
+    treated_locally_instead_of_abroad: int
+    training_hours: float
+    trainees: int
+    missions_completed: int
+    reported_by_missions: dict[str, int] = field(default_factory=dict)
+    last_activity_at: datetime | None = None
+
+
+def progress(
+    objectives: Objectives,
+    surgeries: list[SurgeryDone],
+    consultations: list[ConsultationDone],
+    trainings: list[TrainingDone],
+    missions: list[MissionDone],
+) -> Progress:
+    outcomes = Counter(s.outcome for s in surgeries)
+    moments = [s.completed_at for s in surgeries] + [c.held_at for c in consultations] + \
+        [t.held_at for t in trainings]
+    return Progress(
+        objectives=objectives,
+        surgeries=Count(len(surgeries), objectives.surgeries),
+        consultations=Count(len(consultations), objectives.consultations),
+        training_sessions=Count(len(trainings), objectives.training_sessions),
+        surgery_outcomes={o: outcomes.get(o, 0) for o in ("successful", "with_complications", "deceased")},
+        # Patients who had been referred for treatment abroad and were operated here.
+        treated_locally_instead_of_abroad=sum(1 for s in surgeries if s.previously_referred_abroad),
+        training_hours=round(sum(t.hours for t in trainings), 2),
+        # Places in sessions: one person trained in three sessions counts three times.
+        trainees=sum(t.trainee_count for t in trainings),
+        missions_completed=len(missions),
+        reported_by_missions={
+            "surgeries": sum(m.surgeries for m in missions),
+            "consultations": sum(m.consultations for m in missions),
+            "training_sessions": sum(m.training_sessions for m in missions),
+        },
+        last_activity_at=max(moments) if moments else None,
+    )
