@@ -108,9 +108,8 @@ class ServiceRuntime:
     # -- lifecycle -----------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the relay at once and the broker in the background, so the
-        HTTP API (and its health checks) answers while the broker is away."""
-        self.relay.start()
+        """Start the broker (then the relay) in the background, so the HTTP API
+        and its health checks answer while the broker is away."""
         for job in self.periodic:
             self._periodic_tasks.append(asyncio.create_task(self._every(job), name=job.name))
         self._starter = asyncio.create_task(self._start_broker(), name="broker-start")
@@ -134,6 +133,7 @@ class ServiceRuntime:
                 delay = min(delay * 2, 10.0)
                 continue
             self.broker_connected.set()
+            self.relay.start()  # nothing can be published before this anyway
             log.info("broker connected", queue=self.queue.name if self.queue else None)
             return
 

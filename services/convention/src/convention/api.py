@@ -394,9 +394,8 @@ async def convention_history(convention_id: uuid.UUID, uow: UoW) -> list[History
     async with uow:
         if await uow.conventions.get(convention_id) is None:
             raise NotFound(f"no convention {convention_id}")
-        rows = await uow.conventions.history(convention_id)
-    return [HistoryEntry(at=r.at, action=r.action, details=r.details, event_id=r.event_id,
-                         correlation_id=r.correlation_id) for r in rows]
+        return [HistoryEntry(at=r.at, action=r.action, details=r.details, event_id=r.event_id,
+                             correlation_id=r.correlation_id) for r in await uow.conventions.history(convention_id)]
 
 
 @conventions.get("/{convention_id}/progress", response_model=ProgressOut,

@@ -177,7 +177,11 @@ class HistoryRow(Table, table=True):
 
 
 def terms_json(name: str, value: Any) -> Any:
-    """A term as it appears in events and amendment records (the contract's shapes)."""
+    """A term as it appears in events and amendment records (the contract's shapes).
+
+    Values read back from an amendment record are in that shape already."""
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], dict) or isinstance(value, dict):
+        return value
     if name == "parties":
         return [{"institution_id": str(p.institution_id), "role": p.role.value} for p in value]
     if name == "cost_bearers":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from contextlib import suppress
 from datetime import UTC, datetime
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -84,6 +85,7 @@ class OutboxRelay:
         self._lock_key = zlib.crc32(f"outbox:{name}".encode())
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.published = 0  # since start, for health and tests
 
     def wake(self) -> None:
@@ -93,35 +95,44 @@ class OutboxRelay:
         if self._task is None:
             self._task = asyncio.create_task(self.run(), name="outbox-relay")
 
-    async def stop(self) -> None:
-        if self._task is not None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Finish the batch under way (so what the broker confirmed is marked
+        published, not sent again after a restart), then stop."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self.wake()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout=grace)
+        except TimeoutError:
             self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        with suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        self._stopping = False
 
     async def run(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._stopping:
             try:
                 sent = await self.relay_once()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database away: wait and try again
                 log.warning("outbox relay failed, retrying", error=repr(exc), retry_in=backoff)
-                await asyncio.sleep(backoff)
+                await asyncio.sleep(backoff)  # commits do not cut this short: the broker is away
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
             backoff = 0.1
             if sent >= self._batch_size:
                 continue  # more may be waiting
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval)
-            except TimeoutError:
-                pass
-            self._wakeup.clear()
+            await self._sleep(self._poll_interval)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait for a commit's wake-up, a stop, or ``seconds``."""
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout=seconds)
+        self._wakeup.clear()
 
     async def relay_once(self) -> int:
         """Publish one batch of pending rows; return how many were marked published."""

@@ -1,0 +1,386 @@
+"""Conventions over HTTP and the real broker, on SQLite and PostgreSQL:
+every transition and its event, amendments, expiry, queries and bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+
+import convention.app
+from convention import handlers
+from jumelage.clock import FixedClock
+from jumelage.events import registry
+from jumelage.testing import Database, EventTap, event_tap, eventually, running, service_settings
+
+NOW = datetime(2024, 5, 20, 9, 0, tzinfo=UTC)
+
+
+class Programme:
+    """The convention service with a tap on the exchange and the reference institutions."""
+
+    def __init__(self, client: httpx.AsyncClient, tap: EventTap, clock: FixedClock) -> None:
+        self.client, self.tap, self.clock = client, tap, clock
+        self.ids: dict[str, str] = {}
+
+    async def institution(self, key: str, name: str, kind: str, country: str, city: str) -> str:
+        r = await self.client.post("/institutions", json={"name": name, "kind": kind, "country": country,
+                                                          "city": city})
+        assert r.status_code == 201, r.text
+        self.ids[key] = r.json()["id"]
+        return self.ids[key]
+
+    def cnas_convention(self, **over: Any) -> dict[str, Any]:
+        body = {
+            "reference": "CNAS-GSD-2024-01",
+            "title": "Chirurgie cardiaque pédiatrique au CMCI Bousmail",
+            "kind": "international_cooperation",
+            "parties": [
+                {"institution_id": self.ids["gsd"], "role": "provider"},
+                {"institution_id": self.ids["cmci"], "role": "beneficiary"},
+                {"institution_id": self.ids["cnas"], "role": "funder"},
+            ],
+            "effective_from": "2024-05-20",
+            "effective_until": "2025-05-19",
+            "specialties": ["paediatric cardiac surgery"],
+            "objectives": {"surgeries": 100, "consultations": 300, "training_sessions": 20},
+            "cost_bearers": [{"institution_id": self.ids["cnas"], "covers": "missions and consumables"}],
+        }
+        return {**body, **over}
+
+    async def signed_convention(self, **over: Any) -> dict[str, Any]:
+        r = await self.client.post("/conventions", json=self.cnas_convention(**over))
+        assert r.status_code == 201, r.text
+        r = await self.client.post(f"/conventions/{r.json()['id']}/sign",
+                                   json={"signed_on": "2024-05-20", "signed_at": "Alger"})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def events(self, event_type: str, count: int) -> list[dict[str, Any]]:
+        await self.tap.wait_for(lambda _: len(self.tap.of_type(event_type)) >= count)
+        found = self.tap.of_type(event_type)
+        for body in found:
+            registry.parse(body)  # every event we emit is a valid contract event
+        return found
+
+
+@pytest.fixture
+async def programme(amqp_url: str, namespace: str, database: Database) -> AsyncIterator[Programme]:
+    settings = service_settings(convention.app.Settings, amqp_url=amqp_url, namespace=namespace,
+                                database=await database.for_service("convention"), expiry_check_interval=3600)
+    clock = FixedClock(NOW, "Africa/Algiers")
+    async with event_tap(amqp_url, f"{namespace}jumelage.events") as tap:
+        async with running(convention.app.create_app(settings, clock), convention.app.MIGRATIONS) as client:
+            p = Programme(client, tap, clock)
+            await p.institution("cnas", "CNAS", "insurer", "DZ", "Alger")
+            await p.institution("gsd", "Gruppo San Donato", "hospital_group", "IT", "Milano")
+            await p.institution("cmci", "CMCI Bousmail", "clinic", "DZ", "Bou Ismail")
+            await p.institution("chu", "CHU Oran", "university_hospital", "DZ", "Oran")
+            await p.institution("tiaret", "EPH Tiaret", "hospital", "DZ", "Tiaret")
+            await p.institution("dsp", "DSP Oran", "health_directorate", "DZ", "Oran")
+            yield p
+
+
+async def test_every_transition_emits_its_event(programme: Programme) -> None:
+    client = programme.client
+    r = await client.post("/conventions", json=programme.cnas_convention(),
+                          headers={"X-Correlation-ID": "cnas-programme"})
+    assert r.status_code == 201, r.text
+    draft = r.json()
+    assert draft["status"] == "draft"
+    cid = draft["id"]
+
+    r = await client.post(f"/conventions/{cid}/sign", json={"signed_on": "2024-05-20", "signed_at": "Alger"},
+                          headers={"X-Correlation-ID": "cnas-programme"})
+    assert r.status_code == 200 and r.json()["status"] == "signed", r.text
+    (signed,) = await programme.events("ConventionSigned", 1)
+    assert signed["correlationid"] == "cnas-programme"
+    data = signed["data"]
+    assert data["convention_id"] == cid and data["reference"] == "CNAS-GSD-2024-01"
+    assert data["signed_on"] == "2024-05-20" and data["signed_at"] == "Alger"
+    assert data["parties"] == programme.cnas_convention()["parties"]
+    assert data["objectives"] == {"surgeries": 100, "consultations": 300, "training_sessions": 20}
+    assert (data["effective_from"], data["effective_until"]) == ("2024-05-20", "2025-05-19")
+    assert data["specialties"] == ["paediatric cardiac surgery"]
+    assert data["kind"] == "international_cooperation"
+
+    r = await client.post(f"/conventions/{cid}/suspend", json={"reason": "budget review"})
+    assert r.json()["status"] == "suspended"
+    (suspended,) = await programme.events("ConventionSuspended", 1)
+    assert suspended["data"] == {"convention_id": cid, "reason": "budget review"}
+
+    r = await client.post(f"/conventions/{cid}/resume", json={"reason": "budget approved"})
+    assert r.json()["status"] == "signed"
+    (resumed,) = await programme.events("ConventionResumed", 1)
+    assert resumed["data"]["reason"] == "budget approved"
+
+    r = await client.post(f"/conventions/{cid}/terminate", json={"on": "2024-12-31", "reason": "programme moved"})
+    assert r.json()["status"] == "terminated" and r.json()["ended_on"] == "2024-12-31"
+    (terminated,) = await programme.events("ConventionTerminated", 1)
+    assert terminated["data"] == {"convention_id": cid, "on": "2024-12-31", "reason": "programme moved"}
+
+    history = (await client.get(f"/conventions/{cid}/history")).json()
+    assert [h["action"] for h in history] == ["drafted", "signed", "suspended", "resumed", "terminated"]
+    by_action = {h["action"]: h for h in history}
+    assert by_action["signed"]["event_id"] == signed["id"]
+    assert by_action["signed"]["correlation_id"] == "cnas-programme"
+    assert by_action["terminated"]["event_id"] == terminated["id"]
+
+
+async def test_illegal_transitions_are_refused_naming_the_state(programme: Programme) -> None:
+    client = programme.client
+    cid = (await client.post("/conventions", json=programme.cnas_convention())).json()["id"]
+    r = await client.post(f"/conventions/{cid}/suspend", json={"reason": "x"})
+    assert r.status_code == 409
+    assert "it is draft" in r.json()["detail"]
+    r = await client.post(f"/conventions/{cid}/resume", json={"reason": "x"})
+    assert r.status_code == 409
+    await client.post(f"/conventions/{cid}/sign", json={"signed_on": "2024-05-20", "signed_at": "Alger"})
+    r = await client.post(f"/conventions/{cid}/sign", json={"signed_on": "2024-05-20", "signed_at": "Alger"})
+    assert r.status_code == 409 and "it is signed" in r.json()["detail"]
+    r = await client.patch(f"/conventions/{cid}", json={"title": "New"})
+    assert r.status_code == 409 and "amendment" in r.json()["detail"]
+    r = await client.post(f"/conventions/{uuid.uuid4()}/sign", json={"signed_on": "2024-05-20", "signed_at": "A"})
+    assert r.status_code == 404
+    await asyncio.sleep(0.3)
+    assert len(programme.tap.of_type("ConventionSigned")) == 1
+    assert programme.tap.of_type("ConventionSuspended") == []
+
+
+def _field(response: httpx.Response) -> list[str]:
+    return [".".join(str(p) for p in d["loc"]) for d in response.json()["detail"]]
+
+
+async def test_bad_input_gets_422_naming_the_field(programme: Programme) -> None:
+    client, ids = programme.client, programme.ids
+    unknown = str(uuid.uuid4())
+    cases = {
+        "body.parties.1.institution_id": dict(parties=[{"institution_id": ids["gsd"], "role": "provider"},
+                                                       {"institution_id": unknown, "role": "beneficiary"}]),
+        "body.effective_until": dict(effective_from="2024-06-01", effective_until="2024-05-01"),
+        "body.parties.1.institution_id#twice": dict(parties=[{"institution_id": ids["gsd"], "role": "provider"},
+                                                             {"institution_id": ids["gsd"], "role": "beneficiary"}]),
+        "body.parties": dict(parties=[{"institution_id": ids["cmci"], "role": "beneficiary"},
+                                      {"institution_id": ids["cnas"], "role": "funder"}]),
+        "body.parties.0.role": dict(parties=[{"institution_id": ids["gsd"], "role": "sponsor"},
+                                             {"institution_id": ids["cmci"], "role": "beneficiary"}]),
+        "body.objectives.surgeries": dict(objectives={"surgeries": -1}),
+        "body.reference": dict(reference=""),
+    }
+    for field, over in cases.items():
+        r = await client.post("/conventions", json=programme.cnas_convention(**over))
+        assert r.status_code == 422, (field, r.text)
+        assert field.split("#")[0] in _field(r), (field, r.json())
+    messages = str((await client.post("/conventions", json=programme.cnas_convention(**cases["body.parties"])))
+                   .json())
+    assert "at least one provider" in messages
+    assert (await client.get("/conventions")).json()["total"] == 0, "nothing half-written"
+
+    assert (await client.post("/conventions", json=programme.cnas_convention())).status_code == 201
+    r = await client.post("/conventions", json=programme.cnas_convention(title="Another"))
+    assert r.status_code == 409 and "CNAS-GSD-2024-01" in r.json()["detail"]
+
+
+async def test_amendments_are_numbered_kept_and_published(programme: Programme) -> None:
+    client = programme.client
+    draft = (await client.post("/conventions", json=programme.cnas_convention())).json()
+    r = await client.post(f"/conventions/{draft['id']}/amendments",
+                          json={"signed_on": "2024-06-01", "changes": {"title": "x"}})
+    assert r.status_code == 409 and "draft" in r.json()["detail"]
+    r = await client.patch(f"/conventions/{draft['id']}", json={"objectives": {"surgeries": 120}})
+    assert r.status_code == 200 and r.json()["objectives"]["surgeries"] == 120
+    assert r.json()["objectives"]["consultations"] == 300
+
+    signed = await programme.signed_convention(reference="CNAS-GSD-2024-02")
+    cid = signed["id"]
+    r = await client.post(f"/conventions/{cid}/amendments", json={
+        "signed_on": "2024-09-01", "summary": "Avenant n°1: prolongation et cardiologie interventionnelle",
+        "changes": {"effective_until": "2025-12-31",
+                    "specialties": ["paediatric cardiac surgery", "interventional cardiology"]},
+    })
+    assert r.status_code == 201, r.text
+    assert r.json()["number"] == 1
+    r = await client.post(f"/conventions/{cid}/amendments", json={
+        "signed_on": "2024-10-01", "changes": {"parties": [
+            {"institution_id": programme.ids["gsd"], "role": "provider"},
+            {"institution_id": programme.ids["cmci"], "role": "beneficiary"},
+            {"institution_id": programme.ids["cnas"], "role": "funder"},
+            {"institution_id": programme.ids["dsp"], "role": "supervisor"}]},
+    })
+    assert r.status_code == 201 and r.json()["number"] == 2
+
+    events = await programme.events("ConventionAmended", 2)
+    first, second = sorted(events, key=lambda e: e["data"]["amendment_number"])
+    assert first["data"]["changes"] == {"effective_until": "2025-12-31",
+                                        "specialties": ["paediatric cardiac surgery", "interventional cardiology"]}
+    assert first["data"]["summary"].startswith("Avenant n°1")
+    assert {"institution_id": programme.ids["dsp"], "role": "supervisor"} in second["data"]["changes"]["parties"]
+
+    current = (await client.get(f"/conventions/{cid}")).json()
+    assert current["effective_until"] == "2025-12-31" and current["amendments"] == 2
+    amendments = (await client.get(f"/conventions/{cid}/amendments")).json()
+    assert [a["number"] for a in amendments] == [1, 2]
+    assert amendments[0]["changes"]["effective_until"] == "2025-12-31"
+    history = [h["action"] for h in (await client.get(f"/conventions/{cid}/history")).json()]
+    assert history == ["drafted", "signed", "amended", "amended"]
+
+    r = await client.post(f"/conventions/{cid}/amendments",
+                          json={"signed_on": "2024-10-02", "changes": {"effective_until": "2024-01-01"}})
+    assert r.status_code == 422 and "body.effective_until" in _field(r)
+    await client.post(f"/conventions/{cid}/terminate", json={"on": "2024-11-30", "reason": "end"})
+    r = await client.post(f"/conventions/{cid}/amendments",
+                          json={"signed_on": "2024-12-02", "changes": {"title": "After the end"}})
+    assert r.status_code == 409 and "terminated" in r.json()["detail"]
+
+
+async def test_expiry_is_emitted_exactly_once(programme: Programme) -> None:
+    signed = await programme.signed_convention(effective_until="2024-05-31")
+    other = await programme.signed_convention(reference="LONG-RUNNING", effective_until="2030-01-01")
+    runtime = programme.client.runtime
+    assert await handlers.expire_conventions(runtime.unit_of_work(), date(2024, 5, 31)) == []
+    # Two replicas checking at once, then the periodic job again (as after a restart).
+    results = await asyncio.gather(*(handlers.expire_conventions(runtime.unit_of_work(), date(2024, 6, 1))
+                                     for _ in range(2)))
+    assert sorted(len(r) for r in results) == [0, 1]
+    assert await handlers.expire_conventions(runtime.unit_of_work(), date(2024, 6, 2)) == []
+    (expired,) = await programme.events("ConventionExpired", 1)
+    assert expired["data"] == {"convention_id": signed["id"], "on": "2024-05-31", "reason": ""}
+    await asyncio.sleep(0.3)
+    assert len(programme.tap.of_type("ConventionExpired")) == 1
+    assert (await programme.client.get(f"/conventions/{signed['id']}")).json()["status"] == "expired"
+    assert (await programme.client.get(f"/conventions/{other['id']}")).json()["status"] == "signed"
+
+
+async def test_the_periodic_check_expires_without_being_asked(
+    amqp_url: str, namespace: str, database: Database
+) -> None:
+    settings = service_settings(convention.app.Settings, amqp_url=amqp_url, namespace=namespace,
+                                database=await database.for_service("convention"), expiry_check_interval=0.1)
+    clock = FixedClock(NOW, "Africa/Algiers")
+    async with event_tap(amqp_url, f"{namespace}jumelage.events") as tap:
+        async with running(convention.app.create_app(settings, clock), convention.app.MIGRATIONS) as client:
+            p = Programme(client, tap, clock)
+            for key, kind in (("cnas", "insurer"), ("gsd", "hospital_group"), ("cmci", "clinic")):
+                await p.institution(key, f"Institution {key}", kind, "DZ", "Alger")
+            signed = await p.signed_convention(effective_until="2024-05-21")
+            clock.advance(days=2)
+            (expired,) = await p.events("ConventionExpired", 1)
+            assert expired["data"]["convention_id"] == signed["id"]
+        # A restart with the same database: the check runs again and finds nothing to do.
+        async with running(convention.app.create_app(settings, clock), convention.app.MIGRATIONS):
+            await asyncio.sleep(0.5)
+        assert len(tap.of_type("ConventionExpired")) == 1
+
+
+async def test_queries_filter_and_paginate(programme: Programme) -> None:
+    client, ids = programme.client, programme.ids
+    cnas = await programme.signed_convention()
+    twinning = {
+        "reference": "DSP-ORAN-TIARET-2024", "title": "Jumelage CHU Oran – EPH Tiaret", "kind": "twinning",
+        "parties": [{"institution_id": ids["chu"], "role": "provider"},
+                    {"institution_id": ids["tiaret"], "role": "beneficiary"},
+                    {"institution_id": ids["dsp"], "role": "supervisor"}],
+        "effective_from": "2024-01-01", "effective_until": "2024-12-31",
+        "specialties": ["general surgery", "urology"], "objectives": {"surgeries": 50},
+    }
+    tiaret = (await client.post("/conventions", json=twinning)).json()
+
+    async def refs(**params: Any) -> list[str]:
+        r = await client.get("/conventions", params=params)
+        assert r.status_code == 200, r.text
+        return sorted(c["reference"] for c in r.json()["items"])
+
+    assert await refs(status="draft") == ["DSP-ORAN-TIARET-2024"]
+    assert await refs(status="signed") == ["CNAS-GSD-2024-01"]
+    assert await refs(party=ids["cmci"]) == ["CNAS-GSD-2024-01"]
+    assert await refs(party=ids["dsp"]) == ["DSP-ORAN-TIARET-2024"]
+    assert await refs(specialty="Urology") == ["DSP-ORAN-TIARET-2024"]
+    assert await refs(active_on="2024-06-01") == ["CNAS-GSD-2024-01"]
+    assert await refs(active_on="2025-06-01") == []
+    await client.post(f"/conventions/{tiaret['id']}/sign", json={"signed_on": "2024-01-05", "signed_at": "Oran"})
+    assert await refs(active_on="2024-03-01") == ["DSP-ORAN-TIARET-2024"]
+    assert await refs(active_on="2024-06-01") == ["CNAS-GSD-2024-01", "DSP-ORAN-TIARET-2024"]
+    await client.post(f"/conventions/{cnas['id']}/suspend", json={"reason": "audit"})
+    assert await refs(active_on="2024-06-01") == ["DSP-ORAN-TIARET-2024"]
+
+    page = (await client.get("/conventions", params={"limit": 1, "offset": 1})).json()
+    assert (page["total"], page["limit"], page["offset"], len(page["items"])) == (2, 1, 1, 1)
+    r = await client.get("/conventions", params={"status": "lost"})
+    assert r.status_code == 422
+
+
+async def test_progress_is_right_under_duplicates_and_disorder(programme: Programme, amqp_url: str,
+                                                               namespace: str) -> None:
+    from jumelage.events import (ConsultationHeld, MissionCompleted, SurgeryCompleted, TrainingSessionHeld,
+                                 new_envelope)
+
+    cid = (await programme.signed_convention())["id"]
+    mission = uuid.uuid4()
+    at = datetime(2024, 5, 27, 14, tzinfo=UTC)
+
+    def surgery(outcome: str, abroad: bool) -> Any:
+        return SurgeryCompleted(surgery_id=uuid.uuid4(), mission_id=mission, convention_id=cid,
+                                patient_ref=f"P-{uuid.uuid4().hex[:8]}", procedure="arterial switch",
+                                completed_at=at, duration_minutes=240, outcome=outcome,
+                                previously_referred_abroad=abroad)
+
+    facts = [
+        # The mission's completion arrives first: order must not matter.
+        MissionCompleted(mission_id=mission, convention_id=cid,
+                         totals={"surgeries": 3, "consultations": 1, "training_sessions": 2}),
+        surgery("successful", True), surgery("with_complications", True), surgery("deceased", False),
+        ConsultationHeld(consultation_id=uuid.uuid4(), mission_id=mission, convention_id=cid,
+                         patient_ref="P-consult", specialty="paediatric cardiology", held_at=at),
+        TrainingSessionHeld(training_session_id=uuid.uuid4(), mission_id=mission, convention_id=cid,
+                            topic="Perfusion in neonates", held_at=at, hours=3.0, trainee_count=6),
+        TrainingSessionHeld(training_session_id=uuid.uuid4(), mission_id=mission, convention_id=cid,
+                            topic="Post-operative intensive care", held_at=at, hours=4.5, trainee_count=9),
+    ]
+    envelopes = [new_envelope(f, correlation_id="cnas-programme", causation_id=None) for f in facts]
+    conn = await aio_pika.connect(amqp_url)
+    try:
+        ex = await (await conn.channel()).get_exchange(f"{namespace}jumelage.events")
+        for envelope in envelopes + envelopes[1:3]:  # two surgeries delivered twice
+            await ex.publish(aio_pika.Message(envelope.to_json().encode(),
+                                              delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                             routing_key=envelope.routing_key)
+    finally:
+        await conn.close()
+
+    async def settled() -> dict[str, Any] | None:
+        p = (await programme.client.get(f"/conventions/{cid}/progress")).json()
+        return p if p["training_sessions"]["done"] == 2 and p["surgeries"]["done"] >= 3 else None
+
+    progress = await eventually(settled)
+    await asyncio.sleep(0.3)  # the duplicates have been delivered too by now
+    progress = (await programme.client.get(f"/conventions/{cid}/progress")).json()
+    assert progress["surgeries"] == {"done": 3, "target": 100, "percent": 3.0}
+    assert progress["consultations"] == {"done": 1, "target": 300, "percent": 0.3}
+    assert progress["training_sessions"] == {"done": 2, "target": 20, "percent": 10.0}
+    assert progress["surgery_outcomes"] == {"successful": 1, "with_complications": 1, "deceased": 1}
+    assert progress["treated_locally_instead_of_abroad"] == 2
+    assert progress["training_hours"] == 7.5 and progress["trainees"] == 15
+    assert progress["missions_completed"] == 1
+    assert progress["reported_by_missions"] == {"surgeries": 3, "consultations": 1, "training_sessions": 2}
+    assert (await programme.client.get(f"/conventions/{uuid.uuid4()}/progress")).status_code == 404
+
+
+async def test_institution_corrections_are_published(programme: Programme) -> None:
+    client, ids = programme.client, programme.ids
+    r = await client.patch(f"/institutions/{ids['cmci']}", json={"wilaya": "Tipaza", "city": "Bou Ismaïl"})
+    assert r.status_code == 200 and r.json()["wilaya"] == "Tipaza"
+    (updated,) = await programme.events("InstitutionUpdated", 1)
+    assert updated["data"]["institution_id"] == ids["cmci"]
+    assert updated["data"]["city"] == "Bou Ismaïl" and updated["data"]["wilaya"] == "Tipaza"
+    r = await client.patch(f"/institutions/{ids['cmci']}", json={"name": "CHU Oran", "city": "oran"})
+    assert r.status_code == 409 and "CHU Oran" in r.json()["detail"]
+    r = await client.patch(f"/institutions/{ids['cmci']}", json={"country": "Algeria"})
+    assert r.status_code == 422
+    r = await client.patch(f"/institutions/{uuid.uuid4()}", json={"city": "Blida"})
+    assert r.status_code == 404
