@@ -5,13 +5,12 @@ duplicates, validation, reads and search, correlation, health and documents."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 import convention.app
 from jumelage.messaging.tables import OutboxRecord
@@ -30,8 +29,9 @@ PROGRAMME = [
 ]
 
 
-@contextlib.asynccontextmanager
-async def convention_service(amqp_url: str, namespace: str, database: Database) -> AsyncIterator[tuple[Any, EventTap]]:
+@pytest.fixture
+async def service(amqp_url: str, namespace: str, database: Database) -> AsyncIterator[tuple[Any, EventTap]]:
+    """The service in this process, and a tap on its exchange opened before it starts."""
     settings = service_settings(
         convention.app.Settings, amqp_url=amqp_url, namespace=namespace,
         database=await database.for_service("convention"),
@@ -42,12 +42,6 @@ async def convention_service(amqp_url: str, namespace: str, database: Database) 
 
 
 @pytest.fixture
-async def service(amqp_url: str, namespace: str, database: Database) -> AsyncIterator[tuple[Any, EventTap]]:
-    async with convention_service(amqp_url, namespace, database) as pair:
-        yield pair
-
-
-@pytest.fixture
 def client(service: tuple[Any, EventTap]) -> Any:
     return service[0]
 
@@ -55,6 +49,11 @@ def client(service: tuple[Any, EventTap]) -> Any:
 async def outbox_rows(client: Any) -> list[OutboxRecord]:
     async with client.runtime.sessions() as s:
         return list((await s.scalars(select(OutboxRecord).order_by(OutboxRecord.seq))).all())
+
+
+def known_bug(request: pytest.FixtureRequest, reason: str) -> None:
+    """The test runs and must fail until the source is fixed (then the marker goes)."""
+    request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
 
 
 async def register(client: Any, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
@@ -82,7 +81,7 @@ async def test_register_returns_the_institution_and_publishes_institution_regist
     (event,) = tap.of_type("InstitutionRegistered")
     assert event["data"] == {
         "institution_id": body["id"], "name": "CMCI Bousmail", "kind": "clinic", "country": "DZ",
-        "city": "Bou Ismail",
+        "city": "Bou Ismail", "wilaya": "Tipaza",
     }
     assert event["source"] == "/services/convention"
     assert event["subject"] == f"institutions/{body['id']}"
@@ -106,10 +105,9 @@ async def test_register_returns_the_institution_and_publishes_institution_regist
     }
 
 
-async def test_registered_at_reads_back_as_the_same_utc_instant(client: Any, database: Database) -> None:
-    if database.kind == "sqlite":
-        pytest.xfail("SQLite drops the timezone of DateTime(timezone=True): GET returns a naive "
-                     "registered_at where POST returned it with Z (reported)")
+async def test_registered_at_reads_back_as_the_same_utc_instant(
+    client: Any, database: Database, request: pytest.FixtureRequest
+) -> None:
     body = await register(client, CMCI)
     assert body["registered_at"].endswith("Z"), body["registered_at"]
     fetched = (await client.get(f"/institutions/{body['id']}")).json()
@@ -151,10 +149,9 @@ async def test_same_name_in_another_city_is_another_institution(client: Any) -> 
     assert (await client.get("/institutions")).json()["total"] == 2
 
 
-async def test_duplicate_with_non_ascii_case_difference_is_a_conflict(client: Any, database: Database) -> None:
-    if database.kind == "sqlite":
-        pytest.xfail("SQLite's lower() folds ASCII only: 'MINISTÈRE' and 'Ministère' are not the same "
-                     "name to the duplicate check or the unique index (reported)")
+async def test_duplicate_with_non_ascii_case_difference_is_a_conflict(
+    client: Any, database: Database, request: pytest.FixtureRequest
+) -> None:
     await register(client, {"name": "MINISTÈRE DE LA SANTÉ", "kind": "ministry", "country": "DZ", "city": "Alger"})
     again = await client.post(
         "/institutions", json={"name": "Ministère de la Santé", "kind": "ministry", "country": "DZ", "city": "Alger"}
@@ -162,34 +159,29 @@ async def test_duplicate_with_non_ascii_case_difference_is_a_conflict(client: An
     assert again.status_code == 409, again.text
 
 
-@pytest.mark.parametrize(
-    ("change", "field"),
-    [
-        ({"kind": "pharmacy"}, "kind"),
-        ({"country": "DZA"}, "country"),
-        ({"country": "D1"}, "country"),
-        ({"name": ""}, "name"),
-        ({"name": "   "}, "name"),
-        ({"city": ""}, "city"),
-        ({"budget": 1000}, "budget"),
-    ],
-    ids=["unknown-kind", "alpha3-country", "digit-country", "empty-name", "blank-name", "empty-city",
-         "unknown-field"],
-)
-async def test_bad_input_is_422_naming_the_field(client: Any, change: dict[str, Any], field: str) -> None:
-    response = await client.post("/institutions", json={**CMCI, **change})
-    assert response.status_code == 422, response.text
-    locations = [e["loc"] for e in response.json()["detail"]]
-    assert ["body", field] in locations, locations
+BAD_INPUT = [
+    ("unknown kind", {"kind": "pharmacy"}, "kind"),
+    ("alpha-3 country", {"country": "DZA"}, "country"),
+    ("digit in country", {"country": "D1"}, "country"),
+    ("empty name", {"name": ""}, "name"),
+    ("blank name", {"name": "   "}, "name"),
+    ("empty city", {"city": ""}, "city"),
+    ("unknown field", {"budget": 1000}, "budget"),
+    ("missing kind", {"kind": None}, "kind"),
+]
+
+
+async def test_bad_input_is_422_naming_the_field(client: Any) -> None:
+    # One service for all cases: each start costs more than the requests.
+    for case, change, field in BAD_INPUT:
+        body = {k: v for k, v in {**CMCI, **change}.items() if v is not None}
+        response = await client.post("/institutions", json=body)
+        assert response.status_code == 422, (case, response.text)
+        locations = [e["loc"] for e in response.json()["detail"]]
+        assert ["body", field] in locations, (case, locations)
+        assert all(e["msg"] for e in response.json()["detail"]), case
     assert len(await outbox_rows(client)) == 0
     assert (await client.get("/institutions")).json()["total"] == 0
-
-
-async def test_missing_field_is_422_naming_it(client: Any) -> None:
-    body = {k: v for k, v in CMCI.items() if k != "kind"}
-    response = await client.post("/institutions", json=body)
-    assert response.status_code == 422
-    assert ["body", "kind"] in [e["loc"] for e in response.json()["detail"]]
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -215,7 +207,7 @@ async def test_list_and_search_the_programme_institutions(client: Any) -> None:
         response = await client.get("/institutions", params=params)
         assert response.status_code == 200, response.text
         page = response.json()
-        assert page["total"] == len(page["items"]) or "limit" in params
+        assert page["total"] == len(page["items"])
         return [i["name"] for i in page["items"]]
 
     everything = await client.get("/institutions")
@@ -226,6 +218,7 @@ async def test_list_and_search_the_programme_institutions(client: Any) -> None:
     assert by_name["CHU Oran"]["id"] == ids["CHU Oran"]
     assert by_name["CMCI Bousmail"]["wilaya"] == "Tipaza"
 
+    assert await names(name="oran") == ["CHU Oran", "DSP Oran"]
     assert await names(kind="clinic") == ["CMCI Bousmail"]
     assert await names(kind="ministry") == ["Ministère de la Santé"]
     assert await names(kind="hospital") == ["EPH Tiaret"]  # not hospital_group nor university_hospital
@@ -337,9 +330,14 @@ async def test_asyncapi_documents_the_events_it_publishes(client: Any, namespace
     assert channel["bindings"]["amqp"]["exchange"]["type"] == "topic"
     assert spec["operations"]["institution.registered:InstitutionRegistered"]["action"] == "send"
     assert "convention.signed:ConventionSigned" in spec["channels"]
-    # Only what this service produces: not another service's events, and no queue (no subscriber yet).
-    assert not any(name.startswith(("mission.", "surgery.", "notification.")) for name in spec["channels"])
-    assert all(op["action"] == "send" for op in spec["operations"].values())
+    # It publishes only its own events: another service's appear, if at all, as what its queue receives.
+    sent = {k for k, op in spec["operations"].items() if op["action"] == "send"}
+    assert not any(name.startswith(("mission.", "surgery.", "notification.")) for name in sent), sent
+    # Its one subscriber: the service's own queue.
+    received = [k for k, op in spec["operations"].items() if op["action"] == "receive"]
+    assert received == [f"{namespace}convention.events"]
+    queue = spec["channels"][f"{namespace}convention.events"]
+    assert queue["bindings"]["amqp"]["queue"]["name"] == f"{namespace}convention.events"
 
     html = await client.get("/asyncapi")
     assert html.status_code == 200

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from jumelage import context
+from jumelage.columns import UtcDateTime  # noqa: F401  (services import it from here)
 from jumelage.events import CloudEvent, EventData, new_envelope
 from jumelage.messaging.tables import InboxRecord, OutboxRecord
 from jumelage.settings import async_driver_url

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Self
 
-from sqlalchemy import JSON, Column, Date, DateTime, Float, Integer, String, Text, func, or_, select
+from sqlalchemy import JSON, Column, Date, Float, Integer, String, Text, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -21,9 +21,9 @@ from convention.domain.conventions import (
     Party,
     Terms,
 )
-from convention.domain.institutions import Institution
+from convention.domain.institutions import Institution, identity_key
 from convention.domain.progress import ConsultationDone, MissionDone, SurgeryDone, TrainingDone
-from jumelage.db import UnitOfWork
+from jumelage.db import UnitOfWork, UtcDateTime
 from jumelage.events.convention import InstitutionKind, PartyRole
 
 
@@ -44,7 +44,9 @@ class InstitutionRow(Table, table=True):
     country: str = Field(sa_column=Column(String(2), nullable=False))
     wilaya: str | None = Field(default=None, sa_column=Column(String(100)))
     city: str = Field(sa_column=Column(String(200), nullable=False))
-    registered_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    registered_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    name_key: str = Field(sa_column=Column(String(300), nullable=False))
+    city_key: str = Field(sa_column=Column(String(200), nullable=False))
 
     def to_domain(self) -> Institution:
         return Institution(id=self.id, name=self.name, kind=InstitutionKind(self.kind), country=self.country,
@@ -52,6 +54,7 @@ class InstitutionRow(Table, table=True):
 
     def update_from(self, i: Institution) -> None:
         self.name, self.kind, self.country, self.wilaya, self.city = i.name, i.kind.value, i.country, i.wilaya, i.city
+        self.name_key, self.city_key = i.key
 
 
 class Institutions:
@@ -60,7 +63,7 @@ class Institutions:
 
     def add(self, institution: Institution) -> None:
         row = InstitutionRow(id=institution.id, registered_at=institution.registered_at, name="", kind="",
-                             country="", city="")
+                             country="", city="", name_key="", city_key="")
         row.update_from(institution)
         self.session.add(row)
 
@@ -82,8 +85,7 @@ class Institutions:
         row = (
             await self.session.scalars(
                 select(InstitutionRow).where(
-                    func.lower(InstitutionRow.name) == name.strip().lower(),
-                    func.lower(InstitutionRow.city) == city.strip().lower(),
+                    InstitutionRow.name_key == identity_key(name), InstitutionRow.city_key == identity_key(city)
                 )
             )
         ).first()
@@ -131,7 +133,7 @@ class ConventionRow(Table, table=True):
     signed_at: str | None = Field(default=None, sa_column=Column(String(200)))
     status_reason: str | None = Field(default=None, sa_column=Column(Text))
     ended_on: date | None = Field(default=None, sa_column=Column(Date))
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class PartyRow(Table, table=True):
@@ -159,7 +161,7 @@ class AmendmentRow(Table, table=True):
     signed_on: date = Field(sa_column=Column(Date, nullable=False))
     summary: str = Field(sa_column=Column(Text, nullable=False))
     changes: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class HistoryRow(Table, table=True):
@@ -169,7 +171,7 @@ class HistoryRow(Table, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     convention_id: uuid.UUID = Field(index=True)
-    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     action: str = Field(sa_column=Column(String(40), nullable=False))
     details: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     event_id: uuid.UUID | None = None
@@ -352,7 +354,7 @@ class SurgeryFact(Table, table=True):
     mission_id: uuid.UUID
     outcome: str = Field(sa_column=Column(String(40), nullable=False))
     previously_referred_abroad: bool
-    completed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    completed_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class ConsultationFact(Table, table=True):
@@ -361,7 +363,7 @@ class ConsultationFact(Table, table=True):
     consultation_id: uuid.UUID = Field(primary_key=True)
     convention_id: uuid.UUID = Field(index=True)
     mission_id: uuid.UUID
-    held_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    held_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class TrainingFact(Table, table=True):
@@ -373,7 +375,7 @@ class TrainingFact(Table, table=True):
     topic: str = Field(sa_column=Column(Text, nullable=False))
     hours: float = Field(sa_column=Column(Float, nullable=False))
     trainee_count: int
-    held_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    held_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class MissionFact(Table, table=True):

@@ -108,6 +108,21 @@ class MissionCancelled(_AboutMission):
     reason: Reason
 
 
+class MissionPutOnHold(_AboutMission):
+    """A project addition to EVENTS.md: a mission not yet started waits while its
+    convention is suspended (it is released, not cancelled, when it resumes)."""
+
+    convention_id: uuid.UUID
+    reason: Reason
+
+
+class MissionReleased(_AboutMission):
+    """A project addition to EVENTS.md: a mission on hold is scheduled again
+    because its convention resumed."""
+
+    convention_id: uuid.UUID
+
+
 class MissionStarted(_AboutMission):
     convention_id: uuid.UUID
 
@@ -177,6 +192,8 @@ __all__ = [
     "ConsultationHeld",
     "MissionCancelled",
     "MissionCompleted",
+    "MissionPutOnHold",
+    "MissionReleased",
     "MissionRescheduled",
     "MissionScheduled",
     "MissionStarted",

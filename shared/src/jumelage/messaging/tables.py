@@ -6,8 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
+
+from jumelage.columns import UtcDateTime
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants a BIGINT.
 SEQ_TYPE = BigInteger().with_variant(Integer(), "sqlite")
@@ -28,8 +30,8 @@ class OutboxRecord(SQLModel, table=True):
     routing_key: str = Field(sa_column=Column(String(200), nullable=False))
     correlation_id: str = Field(sa_column=Column(String(200), nullable=False))
     envelope: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    published_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, sa_column=Column(Text))
 
@@ -52,4 +54,4 @@ class InboxRecord(SQLModel, table=True):
 
     consumer: str = Field(sa_column=Column(String(200), primary_key=True))
     event_id: uuid.UUID = Field(primary_key=True)
-    handled_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    handled_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))

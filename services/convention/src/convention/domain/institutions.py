@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,8 +44,18 @@ class Institution:
         return cls(id=uuid.uuid4(), name=name, kind=InstitutionKind(cmd.kind), country=country,
                    city=city, wilaya=wilaya)
 
-    def same_as(self, name: str, city: str) -> bool:
-        return self.name.casefold() == name.strip().casefold() and self.city.casefold() == city.strip().casefold()
+    @property
+    def key(self) -> tuple[str, str]:
+        """What makes two registrations the same institution: name and city."""
+        return identity_key(self.name), identity_key(self.city)
+
+
+def identity_key(text: str) -> str:
+    """Case, accents and spacing do not make another institution:
+    'MINISTÈRE de la Santé' and 'Ministere de la  sante' are one."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
 
 
 @dataclass(frozen=True)
