@@ -45,6 +45,18 @@ class CorrelationMiddleware:
             await self.app(scope, receive, send_with_header)
 
 
+def install_correlation(app: FastAPI) -> None:
+    """Put :class:`CorrelationMiddleware` outside everything, Starlette's error
+    middleware included: a 500 and the traceback logged with it carry the
+    correlation id too (``add_middleware`` would place it inside)."""
+    build = app.build_middleware_stack
+
+    def build_with_correlation() -> ASGIApp:
+        return CorrelationMiddleware(build())
+
+    app.build_middleware_stack = build_with_correlation  # type: ignore[method-assign]
+
+
 Check = Callable[[], Awaitable[None]]
 
 

@@ -23,7 +23,7 @@ from faststream.specification.asyncapi.site import get_asyncapi_html
 
 from jumelage.clock import Clock
 from jumelage.db import UnitOfWork, create_engine, ping, session_factory
-from jumelage.http import CorrelationMiddleware, health_router, install_error_handlers
+from jumelage.http import health_router, install_correlation, install_error_handlers
 from jumelage.logging import get_logger
 from jumelage.messaging.consumer import EventHandler, event_router
 from jumelage.messaging.outbox import OutboxRelay, event_publishers
@@ -196,7 +196,7 @@ class ServiceRuntime:
 
         app = FastAPI(title=f"Jumelage {self.name}", version=self.version, lifespan=lifespan)
         app.state.runtime = self
-        app.add_middleware(CorrelationMiddleware)
+        install_correlation(app)
         install_error_handlers(app)
         app.include_router(health_router({"database": self.check_database, "broker": self.check_broker}))
         for router in routers:
