@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from jumelage import context
 from jumelage.errors import Conflict, DomainError, Invalid, NotFound
-from jumelage.http import CorrelationMiddleware, health_router, install_correlation, install_error_handlers
+from jumelage.http import health_router, install_correlation, install_error_handlers
 
 
 def make_app(checks: dict[str, Any] | None = None) -> FastAPI:

@@ -1,16 +1,30 @@
-"""Composition root: settings, unit of work, event handlers and API routers."""
+"""Composition root: settings, channels, unit of work, event handlers, the delivery
+worker and the reminder job, and the API routers."""
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import FastAPI
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
-from notification import api
-from notification.store import NotificationUnitOfWork
-from notification.subscribers import EVENT_HANDLERS
-from jumelage.service import ServiceRuntime
+from jumelage.clock import Clock
+from jumelage.events.notification import Channel
+from jumelage.service import Periodic, ServiceRuntime
 from jumelage.settings import ServiceSettings
+from notification import api, handlers
+from notification.channels import EmailSender, SmsSender, WebhookSender, http_client
+from notification.domain.delivery import RetryPolicy
+from notification.domain.reminders import ReminderPolicy
+from notification.store import NotificationUnitOfWork, Services
+from notification.subscribers import EVENT_HANDLERS
+from notification.templates import TemplateRenderer
+from notification.worker import DeliveryWorker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -19,10 +33,101 @@ class Settings(ServiceSettings):
     service_name: str = "notification"
     http_port: int = 8003
 
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server (Mailpit in docker-compose)")
+    smtp_port: int = 1025
+    smtp_from: str = Field(default="Jumelage <notifications@jumelage.local>", description="From: of every email")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_use_tls: bool = Field(default=False, description="implicit TLS (port 465)")
+    smtp_start_tls: bool | None = Field(default=None, description="STARTTLS: true, false, or unset = if offered")
+    smtp_timeout: float = 30.0
 
-def build_runtime(settings: ServiceSettings | None = None) -> ServiceRuntime:
-    return ServiceRuntime(settings or Settings(), unit_of_work=NotificationUnitOfWork, handlers=EVENT_HANDLERS)
+    sms_gateway_url: str | None = Field(default=None, description='gateway receiving POST {"to", "text"}')
+    sms_gateway_token: SecretStr | None = Field(default=None, description="sent as Authorization: Bearer")
+    webhook_timeout: float = 10.0
+
+    reminder_hour: int = Field(default=9, ge=0, le=23, description="local hour of the day-before reminders")
+    reminder_timezone: str | None = Field(default=None, description="default: TIMEZONE (Africa/Algiers)")
+    reminder_check_interval: float = Field(default=60.0, description="seconds between looks for due reminders")
+
+    delivery_retry_delays: Annotated[list[float], NoDecode] = Field(
+        default=[30.0, 120.0, 600.0, 3600.0],
+        description="seconds before each new attempt after a transient failure; then NotificationFailed",
+    )
+    delivery_poll_interval: float = Field(default=1.0, description="fallback poll of the delivery worker")
+    delivery_batch_size: int = 20
+    delivery_lease: float = Field(
+        default=120.0, description="seconds a claimed notification is held; after it, a stopped worker's "
+        "notification is sent again (keep it above the SMTP and webhook timeouts)",
+    )
+    templates_dir: Path | None = Field(default=None, description="replaces the shipped default templates")
+
+    @field_validator("delivery_retry_delays", mode="before")
+    @classmethod
+    def _split_delays(cls, v: object) -> object:
+        if isinstance(v, str):
+            return json.loads(v) if v.strip().startswith("[") else [float(x) for x in v.split(",") if x.strip()]
+        return v
+
+    @field_validator("reminder_timezone")
+    @classmethod
+    def _known_zone(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {v!r}") from None
+        return v
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    return build_runtime(settings).create_app([api.router])
+def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None = None) -> ServiceRuntime:
+    s = settings if isinstance(settings, Settings) else Settings(**(settings.model_dump() if settings else {}))
+    clock = clock or Clock(s.timezone, s.simulated_start)
+    zone = ZoneInfo(s.reminder_timezone or s.timezone)
+    # Libraries that would log contact details: httpx logs each request's URL at INFO
+    # (a webhook URL is one), aiosqlite each statement with its parameters at DEBUG.
+    for name in ("httpx", "httpcore", "aiosqlite"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+    http = http_client(max(s.webhook_timeout, 1.0))
+    senders = {
+        Channel.email: EmailSender(
+            host=s.smtp_host, port=s.smtp_port, sender=s.smtp_from, username=s.smtp_username,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+            use_tls=s.smtp_use_tls, start_tls=s.smtp_start_tls, timeout=s.smtp_timeout,
+        ),
+        Channel.sms: SmsSender(http, url=s.sms_gateway_url,
+                               token=s.sms_gateway_token.get_secret_value() if s.sms_gateway_token else None),
+        Channel.webhook: WebhookSender(http),
+    }
+    runtime: ServiceRuntime | None = None
+
+    def unit_of_work() -> Any:
+        assert runtime is not None
+        return runtime.unit_of_work()
+
+    worker = DeliveryWorker(unit_of_work, senders, batch_size=s.delivery_batch_size,
+                            poll_interval=s.delivery_poll_interval, on_stop=http.aclose)
+    services = Services(
+        clock=clock,
+        renderer=TemplateRenderer(s.templates_dir, zone),
+        reminders=ReminderPolicy(s.reminder_hour, zone),
+        retry=RetryPolicy(tuple(s.delivery_retry_delays), lease=s.delivery_lease),
+        wake_delivery=worker.wake,
+    )
+    runtime = ServiceRuntime(
+        s,
+        unit_of_work=NotificationUnitOfWork.with_services(services),
+        handlers=EVENT_HANDLERS,
+        clock=clock,
+        periodic=[
+            # Runs until the service stops; woken by each commit that creates notifications.
+            Periodic("deliver-notifications", 1.0, worker.run),
+            Periodic("fire-reminders", s.reminder_check_interval, handlers.fire_due_reminders),
+        ],
+    )
+    return runtime
+
+
+def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    return build_runtime(settings, clock).create_app(api.routers)

@@ -2,21 +2,68 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from typing import Self
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from sqlalchemy import Column, String, select
+from sqlalchemy import (
+    JSON, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator,
+    UniqueConstraint, and_, func, or_, select, tuple_, update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from notification.domain.institutions import KnownInstitution
+from jumelage.clock import Clock
 from jumelage.db import UnitOfWork
+from jumelage.events.notification import Channel
+from notification.domain.contacts import Audience, Consent, Contact, ContactKind, Language
+from notification.domain.delivery import Message, Notification, NotificationStatus, RetryPolicy
+from notification.domain.institutions import KnownInstitution
+from notification.domain.programme import (
+    ConventionParty, KnownConvention, KnownMission, KnownSurgery, PlanStatus, TeamMember,
+)
+from notification.domain.reminders import Reminder, ReminderKind, ReminderPolicy, ReminderStatus
+from notification.domain.routing import Candidate, Subscription
+from notification.domain.templates import TemplateText
+
+if TYPE_CHECKING:
+    from notification.templates import TemplateRenderer
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Instants in UTC, read back timezone-aware on SQLite too (which keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc(**kw: Any) -> Any:
+    return Field(sa_column=Column(UtcDateTime(), **kw))
 
 
 class Table(SQLModel, registry=registry()):
     """Base of this service's tables: its own metadata, so the three services'
     tables never mix even when tests load them in one process."""
+
+
+# -- replicas of the other services' facts ------------------------------------------
 
 
 class InstitutionRow(Table, table=True):
@@ -31,6 +78,229 @@ class InstitutionRow(Table, table=True):
 
     def to_domain(self) -> KnownInstitution:
         return KnownInstitution(id=self.id, name=self.name, kind=self.kind, country=self.country, city=self.city)
+
+
+class ConventionRow(Table, table=True):
+    __tablename__ = "convention"
+
+    id: uuid.UUID = Field(primary_key=True)
+    reference: str | None = Field(default=None, sa_column=Column(String(200)))
+    title: str | None = Field(default=None, sa_column=Column(Text))
+    parties: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False))
+
+
+class MissionRow(Table, table=True):
+    __tablename__ = "mission"
+
+    id: uuid.UUID = Field(primary_key=True)
+    convention_id: uuid.UUID | None = None
+    host_institution_id: uuid.UUID | None = None
+    visiting_institution_id: uuid.UUID | None = None
+    specialty: str | None = Field(default=None, sa_column=Column(String(200)))
+    starts_on: date | None = Field(default=None, sa_column=Column(Date))
+    ends_on: date | None = Field(default=None, sa_column=Column(Date))
+    team: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False))
+    planned_at: datetime | None = _utc()
+
+
+class SurgeryRow(Table, table=True):
+    __tablename__ = "surgery"
+
+    id: uuid.UUID = Field(primary_key=True)
+    mission_id: uuid.UUID | None = None
+    convention_id: uuid.UUID | None = None
+    patient_ref: str | None = Field(default=None, sa_column=Column(String(200)))
+    procedure: str | None = Field(default=None, sa_column=Column(String(300)))
+    operating_room: str | None = Field(default=None, sa_column=Column(String(100)))
+    scheduled_start: datetime | None = _utc()
+    lead_surgeon_id: uuid.UUID | None = None
+    status: str = Field(sa_column=Column(String(20), nullable=False))
+    planned_at: datetime | None = _utc()
+
+
+# -- contacts, subscriptions, templates ----------------------------------------------
+
+
+class ContactRow(Table, table=True):
+    __tablename__ = "contact"
+    __table_args__ = (UniqueConstraint("kind", "subject_ref", name="uq_contact_subject"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    subject_ref: str = Field(sa_column=Column(String(200), nullable=False))
+    display_name: str | None = Field(default=None, sa_column=Column(String(300)))
+    email: str | None = Field(default=None, sa_column=Column(String(254)))
+    phone: str | None = Field(default=None, sa_column=Column(String(16)))
+    webhook_url: str | None = Field(default=None, sa_column=Column(Text))
+    webhook_secret: str | None = Field(default=None, sa_column=Column(Text))
+    language: str = Field(sa_column=Column(String(2), nullable=False))
+    preferred_channel: str | None = Field(default=None, sa_column=Column(String(10)))
+    consent_given_by: str | None = Field(default=None, sa_column=Column(String(300)))
+    consent_given_at: datetime | None = _utc()
+    created_at: datetime = _utc(nullable=False)
+    updated_at: datetime = _utc(nullable=False)
+
+    def to_domain(self) -> Contact:
+        consent = (Consent(self.consent_given_by, self.consent_given_at)
+                   if self.consent_given_by and self.consent_given_at else None)
+        return Contact(
+            id=self.id, kind=ContactKind(self.kind), subject_ref=self.subject_ref, language=Language(self.language),
+            display_name=self.display_name, email=self.email, phone=self.phone, webhook_url=self.webhook_url,
+            webhook_secret=self.webhook_secret,
+            preferred_channel=Channel(self.preferred_channel) if self.preferred_channel else None,
+            consent=consent,
+        )
+
+    def take(self, c: Contact, now: datetime) -> None:
+        self.kind, self.subject_ref, self.language = c.kind.value, c.subject_ref, c.language.value
+        self.display_name, self.email, self.phone = c.display_name, c.email, c.phone
+        self.webhook_url, self.webhook_secret = c.webhook_url, c.webhook_secret
+        self.preferred_channel = c.preferred_channel.value if c.preferred_channel else None
+        self.consent_given_by = c.consent.given_by if c.consent else None
+        self.consent_given_at = c.consent.given_at if c.consent else None
+        self.updated_at = now
+
+
+class SubscriptionRow(Table, table=True):
+    __tablename__ = "subscription"
+    __table_args__ = (UniqueConstraint("contact_id", "event_type", "scope", name="uq_subscription_rule"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    contact_id: uuid.UUID = Field(sa_column=Column(ForeignKey("contact.id", ondelete="CASCADE"), nullable=False))
+    event_type: str = Field(sa_column=Column(String(100), nullable=False))
+    scope: str = Field(sa_column=Column(String(100), nullable=False))
+    convention_id: uuid.UUID | None = None
+    institution_id: uuid.UUID | None = None
+    opt_out: bool = Field(sa_column=Column(Boolean, nullable=False))
+    created_at: datetime = _utc(nullable=False)
+
+    def to_domain(self) -> Subscription:
+        return Subscription(self.id, self.contact_id, self.event_type, self.convention_id, self.institution_id,
+                            self.opt_out)
+
+
+class TemplateRow(Table, table=True):
+    __tablename__ = "template_override"
+
+    name: str = Field(sa_column=Column(String(100), primary_key=True))
+    language: str = Field(sa_column=Column(String(2), primary_key=True))
+    channel: str = Field(sa_column=Column(String(10), primary_key=True))
+    subject: str | None = Field(default=None, sa_column=Column(Text))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    html: str | None = Field(default=None, sa_column=Column(Text))
+    updated_at: datetime = _utc(nullable=False)
+
+    def to_domain(self) -> TemplateText:
+        parts = {k: v for k, v in (("subject", self.subject), ("text", self.text), ("html", self.html)) if v}
+        return TemplateText(self.name, Language(self.language), Channel(self.channel), parts, "override",
+                            self.updated_at)
+
+
+# -- notifications and reminders -----------------------------------------------------
+
+
+class NotificationRow(Table, table=True):
+    __tablename__ = "notification"
+    __table_args__ = (
+        # At most one notification per cause, recipient and channel, whatever the redeliveries.
+        UniqueConstraint("cause_event_id", "recipient_ref", "channel", name="uq_notification_once"),
+        Index("ix_notification_due", "status", "next_attempt_at"),
+    )
+
+    id: uuid.UUID = Field(primary_key=True)
+    cause_event_id: uuid.UUID
+    cause_type: str = Field(sa_column=Column(String(100), nullable=False))
+    contact_id: uuid.UUID = Field(index=True)
+    recipient_ref: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    channel: str = Field(sa_column=Column(String(10), nullable=False))
+    language: str = Field(sa_column=Column(String(2), nullable=False))
+    template: str = Field(sa_column=Column(String(200), nullable=False))
+    subject: str | None = Field(default=None, sa_column=Column(Text))
+    body_text: str = Field(sa_column=Column(Text, nullable=False))
+    body_html: str | None = Field(default=None, sa_column=Column(Text))
+    payload: str | None = Field(default=None, sa_column=Column(Text))
+    status: str = Field(sa_column=Column(String(20), nullable=False))
+    attempts: int = Field(sa_column=Column(Integer, nullable=False))
+    next_attempt_at: datetime | None = _utc()
+    lease_until: datetime | None = _utc()
+    claim: uuid.UUID | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    correlation_id: str | None = Field(default=None, sa_column=Column(String(200)))
+    created_at: datetime = _utc(nullable=False)
+    sent_at: datetime | None = _utc()
+
+    def to_domain(self) -> Notification:
+        return Notification(
+            id=self.id, cause_event_id=self.cause_event_id, cause_type=self.cause_type, contact_id=self.contact_id,
+            recipient_ref=self.recipient_ref, channel=Channel(self.channel), language=self.language,
+            template=self.template,
+            message=Message(text=self.body_text, subject=self.subject, html=self.body_html,
+                            payload=json.loads(self.payload) if self.payload else None),
+            created_at=self.created_at, correlation_id=self.correlation_id,
+            status=NotificationStatus(self.status), attempts=self.attempts, next_attempt_at=self.next_attempt_at,
+            lease_until=self.lease_until, claim=self.claim, last_error=self.last_error, sent_at=self.sent_at,
+        )
+
+    @staticmethod
+    def values(n: Notification) -> dict[str, Any]:
+        return {
+            "id": n.id, "cause_event_id": n.cause_event_id, "cause_type": n.cause_type, "contact_id": n.contact_id,
+            "recipient_ref": n.recipient_ref, "channel": n.channel.value, "language": n.language,
+            "template": n.template, "subject": n.message.subject, "body_text": n.message.text,
+            "body_html": n.message.html,
+            "payload": json.dumps(n.message.payload, ensure_ascii=False) if n.message.payload is not None else None,
+            "status": n.status.value, "attempts": n.attempts, "next_attempt_at": n.next_attempt_at,
+            "lease_until": n.lease_until, "claim": n.claim, "last_error": n.last_error,
+            "correlation_id": n.correlation_id, "created_at": n.created_at, "sent_at": n.sent_at,
+        }
+
+    def take(self, n: Notification) -> None:
+        for name in ("status", "attempts", "next_attempt_at", "lease_until", "claim", "last_error", "sent_at"):
+            value = getattr(n, name)
+            setattr(self, name, value.value if name == "status" else value)
+
+
+class ReminderRow(Table, table=True):
+    __tablename__ = "reminder"
+    __table_args__ = (
+        # Never twice: one reminder per subject and due date, fired or not.
+        UniqueConstraint("kind", "subject_id", "due_on", name="uq_reminder_once"),
+        Index("ix_reminder_due", "status", "due_at"),
+    )
+
+    id: uuid.UUID = Field(primary_key=True)
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    subject_id: uuid.UUID
+    due_on: date = Field(sa_column=Column(Date, nullable=False))
+    due_at: datetime = _utc(nullable=False)
+    subject_starts_at: datetime = _utc(nullable=False)
+    status: str = Field(sa_column=Column(String(20), nullable=False))
+    correlation_id: str | None = Field(default=None, sa_column=Column(String(200)))
+    created_at: datetime = _utc(nullable=False)
+    fired_at: datetime | None = _utc()
+
+    def to_domain(self) -> Reminder:
+        return Reminder(id=self.id, kind=ReminderKind(self.kind), subject_id=self.subject_id, due_on=self.due_on,
+                        due_at=self.due_at, subject_starts_at=self.subject_starts_at,
+                        status=ReminderStatus(self.status), fired_at=self.fired_at)
+
+
+def _insert(session: AsyncSession) -> Any:
+    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+
+
+async def _get(session: AsyncSession, model: Any, key: Any, lock: bool) -> Any:
+    """A replica row; ``lock`` for one about to change: the consumer handles several
+    events at once, and two about the same mission must not both read the old row
+    (PostgreSQL; SQLite's write lock already serialises them)."""
+    if key is None:
+        return None
+    return await session.get(model, key, with_for_update=True if lock else None)
+
+
+# -- repositories -----------------------------------------------------------------------
 
 
 class Institutions:
@@ -53,11 +323,381 @@ class Institutions:
     async def all(self) -> list[KnownInstitution]:
         return [r.to_domain() for r in await self.session.scalars(select(InstitutionRow).order_by(InstitutionRow.name))]
 
+    async def names(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        wanted = [i for i in ids if i]
+        if not wanted:
+            return {}
+        rows = await self.session.execute(select(InstitutionRow.id, InstitutionRow.name).where(InstitutionRow.id.in_(wanted)))
+        return {i: n for i, n in rows.all()}
+
+
+class Conventions:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, convention_id: uuid.UUID | None, *, lock: bool = False) -> KnownConvention | None:
+        row = await _get(self.session, ConventionRow, convention_id, lock)
+        if row is None:
+            return None
+        parties = tuple(ConventionParty(uuid.UUID(p["institution_id"]), p["role"]) for p in row.parties)
+        return KnownConvention(row.id, row.reference, row.title, parties, row.status)
+
+    async def save(self, c: KnownConvention) -> None:
+        row = await self.session.get(ConventionRow, c.id)
+        if row is None:
+            row = ConventionRow(id=c.id, status=c.status)
+            self.session.add(row)
+        row.reference, row.title, row.status = c.reference, c.title, c.status
+        row.parties = [{"institution_id": str(p.institution_id), "role": p.role} for p in c.parties]
+
+
+class Missions:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, mission_id: uuid.UUID | None, *, lock: bool = False) -> KnownMission | None:
+        row = await _get(self.session, MissionRow, mission_id, lock)
+        if row is None:
+            return None
+        team = tuple(TeamMember(uuid.UUID(m["practitioner_id"]), m["full_name"], m["role"]) for m in row.team)
+        return KnownMission(row.id, row.convention_id, row.host_institution_id, row.visiting_institution_id,
+                            row.specialty, row.starts_on, row.ends_on, team, PlanStatus(row.status), row.planned_at)
+
+    async def save(self, m: KnownMission) -> None:
+        row = await self.session.get(MissionRow, m.id)
+        if row is None:
+            row = MissionRow(id=m.id, status=m.status.value)
+            self.session.add(row)
+        row.convention_id, row.host_institution_id, row.visiting_institution_id = (
+            m.convention_id, m.host_institution_id, m.visiting_institution_id)
+        row.specialty, row.starts_on, row.ends_on = m.specialty, m.starts_on, m.ends_on
+        row.team = [{"practitioner_id": str(t.practitioner_id), "full_name": t.full_name, "role": t.role}
+                    for t in m.team]
+        row.status, row.planned_at = m.status.value, m.planned_at
+
+
+class Surgeries:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, surgery_id: uuid.UUID | None, *, lock: bool = False) -> KnownSurgery | None:
+        row = await _get(self.session, SurgeryRow, surgery_id, lock)
+        if row is None:
+            return None
+        return KnownSurgery(row.id, row.mission_id, row.convention_id, row.patient_ref, row.procedure,
+                            row.operating_room, row.scheduled_start, row.lead_surgeon_id, PlanStatus(row.status),
+                            row.planned_at)
+
+    async def save(self, s: KnownSurgery) -> None:
+        row = await self.session.get(SurgeryRow, s.id)
+        if row is None:
+            row = SurgeryRow(id=s.id, status=s.status.value)
+            self.session.add(row)
+        for name in ("mission_id", "convention_id", "patient_ref", "procedure", "operating_room", "scheduled_start",
+                     "lead_surgeon_id", "planned_at"):
+            setattr(row, name, getattr(s, name))
+        row.status = s.status.value
+
+
+class Contacts:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, contact_id: uuid.UUID) -> Contact | None:
+        row = await self.session.get(ContactRow, contact_id)
+        return row.to_domain() if row else None
+
+    async def for_subject(self, kind: ContactKind, subject_ref: str) -> Contact | None:
+        row = (await self.session.scalars(
+            select(ContactRow).where(ContactRow.kind == kind.value, ContactRow.subject_ref == subject_ref)
+        )).first()
+        return row.to_domain() if row else None
+
+    async def save(self, contact: Contact, now: datetime) -> None:
+        row = await self.session.get(ContactRow, contact.id)
+        if row is None:
+            row = ContactRow(id=contact.id, kind=contact.kind.value, subject_ref=contact.subject_ref,
+                             language=contact.language.value, created_at=now, updated_at=now)
+            self.session.add(row)
+        row.take(contact, now)
+
+    async def delete(self, contact_id: uuid.UUID) -> None:
+        row = await self.session.get(ContactRow, contact_id)
+        if row is not None:
+            await self.session.delete(row)
+
+    async def created_at(self, contact_id: uuid.UUID) -> tuple[datetime, datetime] | None:
+        row = await self.session.get(ContactRow, contact_id)
+        return (row.created_at, row.updated_at) if row else None
+
+    async def search(self, *, kind: str | None = None, subject_ref: str | None = None, limit: int = 50,
+                     offset: int = 0) -> tuple[list[Contact], int]:
+        query = select(ContactRow)
+        if kind:
+            query = query.where(ContactRow.kind == kind)
+        if subject_ref:
+            query = query.where(ContactRow.subject_ref == subject_ref)
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await self.session.scalars(query.order_by(ContactRow.created_at, ContactRow.id).limit(limit).offset(offset))
+        return [r.to_domain() for r in rows], int(total or 0)
+
+    async def candidates(self, event_type: str, audience: Iterable[Audience]) -> list[Candidate]:
+        """Contacts a default rule names, and contacts with a rule of their own for this type."""
+        keys = [(a.kind.value, a.ref) for a in audience]
+        with_rules = select(SubscriptionRow.contact_id).where(SubscriptionRow.event_type == event_type)
+        condition = ContactRow.id.in_(with_rules)
+        if keys:
+            condition = or_(condition, tuple_(ContactRow.kind, ContactRow.subject_ref).in_(keys))
+        contacts = [r.to_domain() for r in await self.session.scalars(select(ContactRow).where(condition))]
+        rules: dict[uuid.UUID, list[Subscription]] = {}
+        if contacts:
+            rows = await self.session.scalars(select(SubscriptionRow).where(
+                SubscriptionRow.event_type == event_type,
+                SubscriptionRow.contact_id.in_([c.id for c in contacts])))
+            for row in rows:
+                rules.setdefault(row.contact_id, []).append(row.to_domain())
+        return [Candidate(c, tuple(rules.get(c.id, ()))) for c in contacts]
+
+
+class Subscriptions:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, s: Subscription, now: datetime) -> None:
+        self.session.add(SubscriptionRow(id=s.id, contact_id=s.contact_id, event_type=s.event_type, scope=s.scope,
+                                         convention_id=s.convention_id, institution_id=s.institution_id,
+                                         opt_out=s.opt_out, created_at=now))
+
+    async def same_rule(self, s: Subscription) -> Subscription | None:
+        row = (await self.session.scalars(select(SubscriptionRow).where(
+            SubscriptionRow.contact_id == s.contact_id, SubscriptionRow.event_type == s.event_type,
+            SubscriptionRow.scope == s.scope))).first()
+        return row.to_domain() if row else None
+
+    async def of(self, contact_id: uuid.UUID) -> list[Subscription]:
+        rows = await self.session.scalars(select(SubscriptionRow).where(SubscriptionRow.contact_id == contact_id)
+                                          .order_by(SubscriptionRow.event_type, SubscriptionRow.scope))
+        return [r.to_domain() for r in rows]
+
+    async def delete(self, contact_id: uuid.UUID, subscription_id: uuid.UUID) -> bool:
+        row = await self.session.get(SubscriptionRow, subscription_id)
+        if row is None or row.contact_id != contact_id:
+            return False
+        await self.session.delete(row)
+        return True
+
+
+class Templates:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, name: str, language: Language, channel: Channel) -> TemplateText | None:
+        row = await self.session.get(TemplateRow, (name, language.value, channel.value))
+        return row.to_domain() if row else None
+
+    async def put(self, t: TemplateText) -> None:
+        row = await self.session.get(TemplateRow, (t.name, t.language.value, t.channel.value))
+        if row is None:
+            row = TemplateRow(name=t.name, language=t.language.value, channel=t.channel.value, text="",
+                              updated_at=t.updated_at)
+            self.session.add(row)
+        row.subject, row.text, row.html = t.parts.get("subject"), t.parts["text"], t.parts.get("html")
+        row.updated_at = t.updated_at or row.updated_at
+
+    async def delete(self, name: str, language: Language, channel: Channel) -> bool:
+        row = await self.session.get(TemplateRow, (name, language.value, channel.value))
+        if row is None:
+            return False
+        await self.session.delete(row)
+        return True
+
+    async def overrides(self, names: Sequence[str] | None = None) -> dict[tuple[str, Language, Channel], TemplateText]:
+        query = select(TemplateRow)
+        if names is not None:
+            query = query.where(TemplateRow.name.in_(names))
+        texts = [r.to_domain() for r in await self.session.scalars(query)]
+        return {(t.name, t.language, t.channel): t for t in texts}
+
+
+@dataclass(frozen=True)
+class NotificationFilter:
+    cause_event_id: uuid.UUID | None = None
+    recipient_ref: str | None = None
+    status: NotificationStatus | None = None
+    cause_type: str | None = None
+
+
+class Notifications:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.created = 0
+
+    async def add(self, n: Notification) -> bool:
+        """Insert unless one already exists for the same cause, recipient and channel."""
+        stmt = (_insert(self.session)(NotificationRow).values(**NotificationRow.values(n))
+                .on_conflict_do_nothing(index_elements=["cause_event_id", "recipient_ref", "channel"])
+                .returning(NotificationRow.id))
+        added = (await self.session.execute(stmt)).first() is not None
+        self.created += added
+        return added
+
+    async def get(self, notification_id: uuid.UUID, *, for_update: bool = False) -> Notification | None:
+        row = await self.session.get(NotificationRow, notification_id, with_for_update=for_update or None)
+        return row.to_domain() if row else None
+
+    async def save(self, n: Notification) -> None:
+        row = await self.session.get(NotificationRow, n.id)
+        assert row is not None
+        row.take(n)
+
+    async def due(self, now: datetime, limit: int) -> list[Notification]:
+        """Due rows, locked (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so workers of
+        several replicas never take the same row; SQLite: the write lock)."""
+        pending = and_(NotificationRow.status == NotificationStatus.pending.value,
+                       NotificationRow.next_attempt_at <= now)
+        abandoned = and_(NotificationRow.status == NotificationStatus.sending.value,
+                         NotificationRow.lease_until < now)
+        rows = await self.session.scalars(
+            select(NotificationRow).where(or_(pending, abandoned))
+            .order_by(NotificationRow.next_attempt_at, NotificationRow.id).limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [r.to_domain() for r in rows]
+
+    async def next_due_at(self) -> datetime | None:
+        return await self.session.scalar(
+            select(func.min(NotificationRow.next_attempt_at))
+            .where(NotificationRow.status == NotificationStatus.pending.value))
+
+    async def cancel_pending(self, contact_id: uuid.UUID) -> int:
+        result = await self.session.execute(
+            update(NotificationRow)
+            .where(NotificationRow.contact_id == contact_id,
+                   NotificationRow.status == NotificationStatus.pending.value)
+            .values(status=NotificationStatus.cancelled.value, next_attempt_at=None))
+        return int(result.rowcount or 0)
+
+    async def search(self, f: NotificationFilter, *, limit: int = 50, offset: int = 0) -> tuple[list[Notification], int]:
+        query = select(NotificationRow)
+        if f.cause_event_id:
+            query = query.where(NotificationRow.cause_event_id == f.cause_event_id)
+        if f.recipient_ref:
+            query = query.where(NotificationRow.recipient_ref == f.recipient_ref)
+        if f.status:
+            query = query.where(NotificationRow.status == f.status.value)
+        if f.cause_type:
+            query = query.where(NotificationRow.cause_type == f.cause_type)
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await self.session.scalars(
+            query.order_by(NotificationRow.created_at.desc(), NotificationRow.id).limit(limit).offset(offset))
+        return [r.to_domain() for r in rows], int(total or 0)
+
+
+class Reminders:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def reconcile(self, kind: ReminderKind, subject_id: uuid.UUID, plan: Reminder | None,
+                        *, correlation_id: str | None, now: datetime) -> None:
+        """Make the subject's scheduled reminder be ``plan`` (None: no reminder).
+
+        Other dates' scheduled rows are cancelled; a cancelled row for the
+        planned date is revived; a fired one is left alone: never twice."""
+        rows = list(await self.session.scalars(
+            select(ReminderRow).where(ReminderRow.kind == kind.value, ReminderRow.subject_id == subject_id)
+            .with_for_update()))
+        for row in rows:
+            if row.status == ReminderStatus.scheduled.value and (plan is None or row.due_on != plan.due_on):
+                row.status = ReminderStatus.cancelled.value
+        if plan is None:
+            return
+        same = next((r for r in rows if r.due_on == plan.due_on), None)
+        if same is not None:
+            if same.status in (ReminderStatus.scheduled.value, ReminderStatus.cancelled.value):
+                same.status, same.due_at = ReminderStatus.scheduled.value, plan.due_at
+                same.subject_starts_at, same.correlation_id = plan.subject_starts_at, correlation_id
+            return
+        await self.session.execute(
+            _insert(self.session)(ReminderRow).values(
+                id=plan.id, kind=kind.value, subject_id=subject_id, due_on=plan.due_on, due_at=plan.due_at,
+                subject_starts_at=plan.subject_starts_at, status=ReminderStatus.scheduled.value,
+                correlation_id=correlation_id, created_at=now)
+            .on_conflict_do_nothing(index_elements=["kind", "subject_id", "due_on"]))
+
+    async def due(self, now: datetime, limit: int = 100) -> list[tuple[Reminder, str | None]]:
+        rows = await self.session.scalars(
+            select(ReminderRow).where(ReminderRow.status == ReminderStatus.scheduled.value,
+                                      ReminderRow.due_at <= now)
+            .order_by(ReminderRow.due_at).limit(limit).with_for_update(skip_locked=True))
+        return [(r.to_domain(), r.correlation_id) for r in rows]
+
+    async def save(self, reminder: Reminder) -> None:
+        row = await self.session.get(ReminderRow, reminder.id)
+        assert row is not None
+        row.status, row.fired_at = reminder.status.value, reminder.fired_at
+
+    async def search(self, *, subject_id: uuid.UUID | None = None, status: ReminderStatus | None = None,
+                     limit: int = 50, offset: int = 0) -> tuple[list[Reminder], int]:
+        query = select(ReminderRow)
+        if subject_id:
+            query = query.where(ReminderRow.subject_id == subject_id)
+        if status:
+            query = query.where(ReminderRow.status == status.value)
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await self.session.scalars(query.order_by(ReminderRow.due_at, ReminderRow.id).limit(limit).offset(offset))
+        return [r.to_domain() for r in rows], int(total or 0)
+
+
+# -- the unit of work -----------------------------------------------------------------------
+
+
+def _no_wake() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the composition root hands to handlers besides the database."""
+
+    clock: Clock = field(default_factory=Clock)
+    renderer: TemplateRenderer | None = None
+    reminders: ReminderPolicy | None = None
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(delays=(30.0, 120.0, 600.0, 3600.0)))
+    wake_delivery: Callable[[], None] = _no_wake
+
 
 class NotificationUnitOfWork(UnitOfWork):
+    services: ClassVar[Services] = Services()
+
     institutions: Institutions
+    conventions: Conventions
+    missions: Missions
+    surgeries: Surgeries
+    contacts: Contacts
+    subscriptions: Subscriptions
+    templates: Templates
+    notifications: Notifications
+    reminders: Reminders
+
+    @classmethod
+    def with_services(cls, services: Services) -> type[NotificationUnitOfWork]:
+        """A unit-of-work class bound to one runtime's services (clock, renderer, delivery wake-up)."""
+        return type(cls.__name__, (cls,), {"services": services})
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
-        self.institutions = Institutions(self.session)
+        s = self.session
+        self.institutions, self.conventions = Institutions(s), Conventions(s)
+        self.missions, self.surgeries = Missions(s), Surgeries(s)
+        self.contacts, self.subscriptions, self.templates = Contacts(s), Subscriptions(s), Templates(s)
+        self.notifications, self.reminders = Notifications(s), Reminders(s)
         return self
+
+    @property
+    def now(self) -> datetime:
+        return self.services.clock.now()
+
+    async def commit(self) -> None:
+        await super().commit()
+        if self.notifications.created:
+            self.services.wake_delivery()  # deliver now, not at the next poll
