@@ -14,10 +14,12 @@ import contextlib
 import json
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
 import aio_pika
+import aiormq
 import pytest
 from yarl import URL
 
@@ -28,16 +30,16 @@ from jumelage.testing import Database, eventually, running, service_settings
 DEFINITIONS = Path(__file__).parent.parent / "deploy" / "rabbitmq" / "definitions.json"
 
 
-def rabbitmqctl(*args: str) -> str:
+def rabbitmqctl(*args: str, stdin: str | None = None) -> str:
     if shutil.which("rabbitmqctl") is None:
         pytest.fail("this test loads definitions with rabbitmqctl, which is not on PATH", pytrace=False)
-    done = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["rabbitmqctl", "-q", *args], input=stdin, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 @pytest.fixture
-def broker_as_deployed(amqp_url: str, tmp_path: Path):
+def broker_as_deployed(amqp_url: str):
     """definitions.json in a fresh vhost, users renamed <prefix>-<name> (passwords unchanged)."""
     vhost, prefix = f"jumelage-{uuid.uuid4().hex[:8]}", f"t{uuid.uuid4().hex[:6]}"
     definitions = json.loads(DEFINITIONS.read_text())
@@ -51,15 +53,19 @@ def broker_as_deployed(amqp_url: str, tmp_path: Path):
     for key in ("exchanges", "queues", "bindings"):
         for item in definitions[key]:
             item["vhost"] = vhost
-    path = tmp_path / "definitions.json"
-    path.write_text(json.dumps(definitions))
-    rabbitmqctl("import_definitions", str(path))
+    # Through stdin: rabbitmqctl may run as the broker's user, who cannot read our tmp files.
+    rabbitmqctl("import_definitions", "--format", "json", stdin=json.dumps(definitions))
     base = URL(amqp_url)
 
     def url_for(service: str) -> str:
         # Passwords in definitions.json equal the service's name (local use only).
         return str(base.with_user(f"{prefix}-{service}").with_password(service).with_path(f"/{vhost}"))
 
+    # The import is asynchronous: wait until the service users can log in.
+    for _ in range(100):
+        if f"{prefix}-scheduling" in rabbitmqctl("list_users"):
+            break
+        time.sleep(0.1)
     try:
         yield url_for
     finally:
@@ -97,7 +103,7 @@ async def test_a_service_user_cannot_read_another_services_queue(broker_as_deplo
     conn = await aio_pika.connect(broker_as_deployed("scheduling"))
     try:
         channel = await conn.channel()
-        with pytest.raises(aio_pika.exceptions.ChannelAccessRefused):
+        with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
             queue = await channel.get_queue("convention.events")
             await queue.get(fail=False)
     finally:

@@ -51,11 +51,6 @@ async def outbox_rows(client: Any) -> list[OutboxRecord]:
         return list((await s.scalars(select(OutboxRecord).order_by(OutboxRecord.seq))).all())
 
 
-def known_bug(request: pytest.FixtureRequest, reason: str) -> None:
-    """The test runs and must fail until the source is fixed (then the marker goes)."""
-    request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
-
-
 async def register(client: Any, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
     response = await client.post("/institutions", json=body, **kw)
     assert response.status_code == 201, response.text
@@ -105,9 +100,7 @@ async def test_register_returns_the_institution_and_publishes_institution_regist
     }
 
 
-async def test_registered_at_reads_back_as_the_same_utc_instant(
-    client: Any, database: Database, request: pytest.FixtureRequest
-) -> None:
+async def test_registered_at_reads_back_as_the_same_utc_instant(client: Any) -> None:
     body = await register(client, CMCI)
     assert body["registered_at"].endswith("Z"), body["registered_at"]
     fetched = (await client.get(f"/institutions/{body['id']}")).json()
@@ -149,9 +142,7 @@ async def test_same_name_in_another_city_is_another_institution(client: Any) -> 
     assert (await client.get("/institutions")).json()["total"] == 2
 
 
-async def test_duplicate_with_non_ascii_case_difference_is_a_conflict(
-    client: Any, database: Database, request: pytest.FixtureRequest
-) -> None:
+async def test_duplicate_with_non_ascii_case_difference_is_a_conflict(client: Any) -> None:
     await register(client, {"name": "MINISTÈRE DE LA SANTÉ", "kind": "ministry", "country": "DZ", "city": "Alger"})
     again = await client.post(
         "/institutions", json={"name": "Ministère de la Santé", "kind": "ministry", "country": "DZ", "city": "Alger"}

@@ -9,7 +9,6 @@ replicas starting together do not migrate at once.
 from __future__ import annotations
 
 import asyncio
-import zlib
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -27,8 +26,9 @@ def _config(script_location: Path) -> Config:
 async def migrate(engine: AsyncEngine, script_location: Path, revision: str = "head") -> None:
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            key = zlib.crc32(f"migrate:{script_location.parent.name}".encode())
-            await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            name = f"migrate:{script_location.parent.name}"
+            await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:n || '@' || current_schema()))"),
+                               {"n": name})
 
         def upgrade(sync_conn: sa.Connection) -> None:
             cfg = _config(script_location)

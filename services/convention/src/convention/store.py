@@ -105,7 +105,7 @@ class Institutions:
         if city:
             query = query.where(func.lower(InstitutionRow.city) == city.lower())
         if name:
-            query = query.where(func.lower(InstitutionRow.name).contains(name.lower()))
+            query = query.where(func.lower(InstitutionRow.name).contains(name.lower(), autoescape=True))
         total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
         rows = await self.session.scalars(query.order_by(InstitutionRow.name, InstitutionRow.id)
                                           .limit(limit).offset(offset))
@@ -313,8 +313,8 @@ class Conventions:
             query = query.where(ConventionRow.status == ConventionStatus.signed.value,
                                 ConventionRow.effective_from <= active_on, ConventionRow.effective_until >= active_on)
         if reference:
-            query = query.where(or_(func.lower(ConventionRow.reference).contains(reference.lower()),
-                                    func.lower(ConventionRow.title).contains(reference.lower())))
+            query = query.where(or_(func.lower(ConventionRow.reference).contains(reference.lower(), autoescape=True),
+                                    func.lower(ConventionRow.title).contains(reference.lower(), autoescape=True)))
         total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
         rows = (await self.session.scalars(
             query.order_by(ConventionRow.effective_from.desc(), ConventionRow.reference).limit(limit).offset(offset)

@@ -12,14 +12,13 @@ re-publishes: consumers deduplicate on the event id.
 from __future__ import annotations
 
 import asyncio
-import zlib
 from contextlib import suppress
 from datetime import UTC, datetime
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiormq.abc import DeliveredMessage
-from sqlalchemy import func, select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jumelage.events import CONTENT_TYPE
@@ -82,7 +81,7 @@ class OutboxRelay:
         self._confirm_timeout = confirm_timeout
         self._max_backoff = max_backoff
         self._publishers = dict(publishers or {})
-        self._lock_key = zlib.crc32(f"outbox:{name}".encode())
+        self._lock_name = f"outbox:{name}"
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -138,7 +137,10 @@ class OutboxRelay:
         """Publish one batch of pending rows; return how many were marked published."""
         async with self._sessions() as session, session.begin():
             if session.bind.dialect.name == "postgresql":
-                got = await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_key)))
+                # Keyed by schema too: an advisory lock spans the whole database.
+                got = await session.scalar(text(
+                    "SELECT pg_try_advisory_xact_lock(hashtext(:name || '@' || current_schema()))"
+                ), {"name": self._lock_name})
                 if not got:
                     return 0  # another replica is relaying
             rows = (
