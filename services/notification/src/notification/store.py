@@ -6,12 +6,12 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sqlalchemy import (
-    JSON, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator,
-    UniqueConstraint, and_, func, or_, select, tuple_, update,
+    JSON, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, func, or_, select,
+    tuple_, update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -20,6 +20,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from jumelage.clock import Clock
+from jumelage.columns import UtcDateTime
 from jumelage.db import UnitOfWork
 from jumelage.events.notification import Channel
 from notification.domain.contacts import Audience, Consent, Contact, ContactKind, Language
@@ -34,24 +35,6 @@ from notification.domain.templates import TemplateText
 
 if TYPE_CHECKING:
     from notification.templates import TemplateRenderer
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Instants in UTC, read back timezone-aware on SQLite too (which keeps no offset)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _utc(**kw: Any) -> Any:

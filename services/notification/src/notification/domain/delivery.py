@@ -1,0 +1,141 @@
+"""A notification's life: pending -> sending (claimed under a lease) -> sent, or
+back to pending with a later attempt after a transient failure, or failed after
+the last attempt or a permanent failure.
+
+Delivery happens outside the transaction that created the notification, so the
+outside world sees it at least once: a worker that stops between sending and
+recording leaves the row ``sending``; when its lease runs out another worker
+sends it again. That window is the time of one send plus one small commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from jumelage.events.notification import Channel
+
+
+class NotificationStatus(StrEnum):
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+    cancelled = "cancelled"  # the contact was deleted or withdrew consent before delivery
+
+
+class DeliveryFailure(Exception):
+    """A channel could not deliver. ``reason`` goes into ``NotificationFailed``:
+    it names what failed (a status code, an error class), never an address."""
+
+    permanent = False
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TransientFailure(DeliveryFailure):
+    """Worth another attempt later: a 5xx, a timeout, a server away."""
+
+
+class PermanentFailure(DeliveryFailure):
+    """Another attempt would fail the same way: a 4xx, a refused address."""
+
+    permanent = True
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    delays: tuple[float, ...]  # seconds before the 2nd, 3rd, ... attempt
+    lease: float = 120.0  # longer than any send takes: only a stopped worker's rows are taken over
+
+    @property
+    def max_attempts(self) -> int:
+        return 1 + len(self.delays)
+
+    def next_attempt(self, attempts: int, now: datetime) -> datetime | None:
+        """When to try again after ``attempts`` attempts; None when they are spent."""
+        if attempts >= self.max_attempts:
+            return None
+        return now + timedelta(seconds=self.delays[attempts - 1])
+
+
+@dataclass(frozen=True)
+class Message:
+    """What is sent, rendered when the notification is created.
+
+    Email: subject, text and HTML. SMS: text. Webhook: ``payload``, the JSON
+    document posted (the event and recipient info, no contact details)."""
+
+    text: str
+    subject: str | None = None
+    html: str | None = None
+    payload: dict[str, Any] | None = None
+
+
+@dataclass
+class Notification:
+    id: uuid.UUID
+    cause_event_id: uuid.UUID  # the event, or the reminder, that caused it
+    cause_type: str
+    contact_id: uuid.UUID
+    recipient_ref: str
+    channel: Channel
+    language: str
+    template: str
+    message: Message
+    created_at: datetime
+    correlation_id: str | None = None
+    status: NotificationStatus = NotificationStatus.pending
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    lease_until: datetime | None = None
+    claim: uuid.UUID | None = None
+    last_error: str | None = None
+    sent_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.next_attempt_at is None and self.status is NotificationStatus.pending:
+            self.next_attempt_at = self.created_at
+
+    def take(self, now: datetime, policy: RetryPolicy, claim: uuid.UUID) -> None:
+        """Claim for one attempt: a due pending row, or a row whose worker's lease ran out."""
+        if not self.due(now):
+            raise ValueError(f"notification {self.id} is not due")
+        self.status = NotificationStatus.sending
+        self.attempts += 1
+        self.claim = claim
+        self.lease_until = now + timedelta(seconds=policy.lease)
+
+    def due(self, now: datetime) -> bool:
+        if self.status is NotificationStatus.pending:
+            return self.next_attempt_at is None or self.next_attempt_at <= now
+        return self.status is NotificationStatus.sending and self.lease_until is not None and self.lease_until < now
+
+    def holds(self, claim: uuid.UUID) -> bool:
+        """Is this attempt still ours? (Not if the lease ran out and another worker took it.)"""
+        return self.status is NotificationStatus.sending and self.claim == claim
+
+    def delivered(self, now: datetime) -> None:
+        self.status, self.sent_at = NotificationStatus.sent, now
+        self.lease_until = self.claim = None
+        self.last_error = None
+
+    def attempt_failed(self, failure: DeliveryFailure, now: datetime, policy: RetryPolicy) -> bool:
+        """Record a failed attempt; True if it was the last (the notification failed)."""
+        self.last_error = failure.reason[:1000]
+        self.lease_until = self.claim = None
+        retry_at = None if failure.permanent else policy.next_attempt(self.attempts, now)
+        if retry_at is None:
+            self.status = NotificationStatus.failed
+            return True
+        self.status, self.next_attempt_at = NotificationStatus.pending, retry_at
+        return False
+
+    def cancel(self) -> None:
+        if self.status is NotificationStatus.pending:
+            self.status = NotificationStatus.cancelled

@@ -1,0 +1,123 @@
+"""What this service knows of conventions, missions and surgeries: just enough to
+decide who is concerned by an event, built from the other services' events.
+
+Events may arrive out of order (a retry can put a ``SurgeryRescheduled`` before
+its ``SurgeryScheduled``): each replica records what it is told, keeps the
+newest plan by event time, and never lets a late event undo a cancellation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class PlanStatus(StrEnum):
+    scheduled = "scheduled"
+    on_hold = "on_hold"
+    started = "started"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+FINAL = {PlanStatus.completed, PlanStatus.cancelled}
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    practitioner_id: uuid.UUID
+    full_name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class ConventionParty:
+    institution_id: uuid.UUID
+    role: str  # provider, beneficiary, funder, supervisor
+
+
+OVERSIGHT_ROLES = frozenset({"funder", "supervisor"})
+
+
+@dataclass
+class KnownConvention:
+    id: uuid.UUID
+    reference: str | None = None
+    title: str | None = None
+    parties: tuple[ConventionParty, ...] = ()
+    status: str = "signed"
+
+    def institutions(self) -> frozenset[uuid.UUID]:
+        return frozenset(p.institution_id for p in self.parties)
+
+    def overseers(self) -> frozenset[uuid.UUID]:
+        """Funders and supervisors: they follow what the convention achieves."""
+        return frozenset(p.institution_id for p in self.parties if p.role in OVERSIGHT_ROLES)
+
+
+@dataclass
+class KnownMission:
+    id: uuid.UUID
+    convention_id: uuid.UUID | None = None
+    host_institution_id: uuid.UUID | None = None
+    visiting_institution_id: uuid.UUID | None = None
+    specialty: str | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
+    team: tuple[TeamMember, ...] = ()
+    status: PlanStatus = PlanStatus.scheduled
+    planned_at: datetime | None = None  # time of the event that set the current dates
+
+    def institutions(self) -> frozenset[uuid.UUID]:
+        return frozenset(i for i in (self.host_institution_id, self.visiting_institution_id) if i)
+
+    def plan(self, starts_on: date, ends_on: date, at: datetime) -> None:
+        """Take the dates of an event at time ``at`` unless newer ones are known."""
+        if self.planned_at is None or at >= self.planned_at:
+            self.starts_on, self.ends_on, self.planned_at = starts_on, ends_on, at
+
+    def move_to(self, status: PlanStatus) -> None:
+        if self.status not in FINAL:  # a late event never revives a cancelled mission
+            self.status = status
+
+    @property
+    def active(self) -> bool:
+        return self.status is PlanStatus.scheduled
+
+
+@dataclass
+class KnownSurgery:
+    id: uuid.UUID
+    mission_id: uuid.UUID | None = None
+    convention_id: uuid.UUID | None = None
+    patient_ref: str | None = None
+    procedure: str | None = None
+    operating_room: str | None = None
+    scheduled_start: datetime | None = None
+    lead_surgeon_id: uuid.UUID | None = None
+    status: PlanStatus = PlanStatus.scheduled
+    planned_at: datetime | None = None
+
+    def plan(self, operating_room: str, scheduled_start: datetime, at: datetime) -> None:
+        if self.planned_at is None or at >= self.planned_at:
+            self.operating_room, self.scheduled_start, self.planned_at = operating_room, scheduled_start, at
+
+    def move_to(self, status: PlanStatus) -> None:
+        if self.status not in FINAL:
+            self.status = status
+
+    @property
+    def active(self) -> bool:
+        return self.status is PlanStatus.scheduled
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What is known around one event: its mission, convention and surgery, if any."""
+
+    mission: KnownMission | None = None
+    convention: KnownConvention | None = None
+    surgery: KnownSurgery | None = None
+    institution_names: dict[uuid.UUID, str] = field(default_factory=dict)

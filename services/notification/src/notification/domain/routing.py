@@ -1,0 +1,170 @@
+"""Who is told what: default audiences computed from events, explicit
+subscriptions that add to them, opt-outs that take away, and consent.
+
+Default audiences:
+
+* a mission's team: every event of that mission (``Mission*``) and its start reminder;
+* host and visiting institutions: ``MissionScheduled``, ``MissionRescheduled``, ``MissionCancelled``;
+* the convention's funders and supervisors: ``SurgeryCompleted`` and ``MissionCompleted``;
+* a surgery's lead surgeon and the patient's family: ``SurgeryScheduled``,
+  ``SurgeryRescheduled``, ``SurgeryCancelled`` and the reminder the day before.
+
+A family is told only of its own child, and only once consent is recorded,
+whatever its subscriptions say.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from jumelage.errors import Invalid
+from jumelage.events import registry
+from jumelage.events.notification import Channel
+from notification.domain.contacts import Audience, Contact, ContactKind
+from notification.domain.programme import Facts
+
+SURGERY_REMINDER = "SurgeryReminder"
+MISSION_REMINDER = "MissionReminder"
+REMINDER_TYPES = (SURGERY_REMINDER, MISSION_REMINDER)
+
+MISSION_PLAN_CHANGES = frozenset({"MissionScheduled", "MissionRescheduled", "MissionCancelled"})
+ACHIEVEMENTS = frozenset({"SurgeryCompleted", "MissionCompleted"})
+SURGERY_PLAN_CHANGES = frozenset({"SurgeryScheduled", "SurgeryRescheduled", "SurgeryCancelled", SURGERY_REMINDER})
+
+_SOURCES = ("/services/convention", "/services/scheduling")
+
+
+def notifiable_types() -> tuple[str, ...]:
+    """What a contact may subscribe to or opt out of: every event of the convention
+    and scheduling services (new ones included as the contract grows) and the reminders."""
+    events = [c.event_type for source in _SOURCES for c in registry.from_source(source)]
+    return tuple(sorted({*events, *REMINDER_TYPES}))
+
+
+def check_event_type(event_type: str) -> str:
+    if event_type not in notifiable_types():
+        raise Invalid(f"unknown event type {event_type!r}", field="event_type")
+    return event_type
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """Something people may need to hear of: an event, or a reminder falling due."""
+
+    type: str
+    facts: Facts = field(default_factory=Facts)
+    institution_id: uuid.UUID | None = None  # the event's own institution (InstitutionRegistered)
+    convention_id: uuid.UUID | None = None
+    patient_ref: str | None = None
+
+    @property
+    def convention(self) -> uuid.UUID | None:
+        f = self.facts
+        return (self.convention_id or (f.convention.id if f.convention else None)
+                or (f.mission.convention_id if f.mission else None)
+                or (f.surgery.convention_id if f.surgery else None))
+
+    @property
+    def patient(self) -> str | None:
+        return self.patient_ref or (self.facts.surgery.patient_ref if self.facts.surgery else None)
+
+    @property
+    def institutions(self) -> frozenset[uuid.UUID]:
+        """The institutions this occurrence concerns, for subscriptions limited to one."""
+        found: set[uuid.UUID] = set()
+        if self.institution_id:
+            found.add(self.institution_id)
+        if self.facts.mission:
+            found |= self.facts.mission.institutions()
+        if self.facts.convention:
+            found |= self.facts.convention.institutions()
+        return frozenset(found)
+
+    def default_audience(self) -> frozenset[Audience]:
+        f, kind = self.facts, self.type
+        audience: set[Audience] = set()
+        if f.mission is not None and kind.startswith("Mission"):
+            audience |= {Audience.practitioner(m.practitioner_id) for m in f.mission.team}
+            if kind in MISSION_PLAN_CHANGES:
+                audience |= {Audience.institution(i) for i in f.mission.institutions()}
+        if kind in ACHIEVEMENTS and f.convention is not None:
+            audience |= {Audience.institution(i) for i in f.convention.overseers()}
+        if kind in SURGERY_PLAN_CHANGES and f.surgery is not None:
+            if f.surgery.lead_surgeon_id:
+                audience.add(Audience.practitioner(f.surgery.lead_surgeon_id))
+            if self.patient:
+                audience.add(Audience.family(self.patient))
+        return frozenset(audience)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """An explicit rule of one contact: receive ``event_type`` (``opt_out`` False) in
+    addition to the defaults, or never receive it (``opt_out`` True); either
+    limited to one convention or one institution, or not limited."""
+
+    id: uuid.UUID
+    contact_id: uuid.UUID
+    event_type: str
+    convention_id: uuid.UUID | None = None
+    institution_id: uuid.UUID | None = None
+    opt_out: bool = False
+
+    @classmethod
+    def new(cls, contact_id: uuid.UUID, event_type: str, *, convention_id: uuid.UUID | None = None,
+            institution_id: uuid.UUID | None = None, opt_out: bool = False) -> Subscription:
+        if convention_id is not None and institution_id is not None:
+            raise Invalid("limit a subscription to one convention or one institution, not both",
+                          field="institution_id")
+        return cls(uuid.uuid4(), contact_id, check_event_type(event_type), convention_id, institution_id, opt_out)
+
+    @property
+    def scope(self) -> str:
+        """One string per scope, so a contact has at most one rule per type and scope."""
+        if self.convention_id:
+            return f"convention:{self.convention_id}"
+        if self.institution_id:
+            return f"institution:{self.institution_id}"
+        return "*"
+
+    def matches(self, occurrence: Occurrence) -> bool:
+        if self.event_type != occurrence.type:
+            return False
+        if self.convention_id is not None and self.convention_id != occurrence.convention:
+            return False
+        return self.institution_id is None or self.institution_id in occurrence.institutions
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A contact who might be concerned, with its rules for the occurrence's type."""
+
+    contact: Contact
+    rules: tuple[Subscription, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recipient:
+    contact: Contact
+    channel: Channel
+
+
+def recipients(occurrence: Occurrence, candidates: Iterable[Candidate]) -> list[Recipient]:
+    """Who gets this occurrence, on which channel; in a stable order."""
+    audience = occurrence.default_audience()
+    chosen: dict[uuid.UUID, Contact] = {}
+    for candidate in candidates:
+        contact = candidate.contact
+        applicable = [r for r in candidate.rules if r.matches(occurrence)]
+        if any(r.opt_out for r in applicable):
+            continue
+        if contact.audience not in audience and not applicable:
+            continue
+        if not contact.may_be_told:
+            continue
+        if contact.kind is ContactKind.family and contact.subject_ref != occurrence.patient:
+            continue  # a family hears of its own child only, even through a subscription
+        chosen[contact.id] = contact
+    return [Recipient(c, ch) for c in sorted(chosen.values(), key=lambda c: str(c.id)) for ch in c.channels()]

@@ -1,0 +1,365 @@
+"""Fixtures of the notification service's tests: a real SMTP server (aiosmtpd) and a
+real HTTP server (the SMS gateway and the webhook receivers) on loopback ports,
+the service in-process over the real broker, and a coherent programme of events
+(a convention, its mission, a surgery) to publish to it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email
+import email.policy
+import json
+import socket
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from typing import Any
+
+import aio_pika
+import pytest
+from aiosmtpd.controller import Controller
+
+import notification.app
+from jumelage.clock import Clock
+from jumelage.events import (
+    CloudEvent, ConventionSigned, InstitutionRegistered, MissionCancelled, MissionCompleted, MissionRescheduled,
+    MissionScheduled, SurgeryCancelled, SurgeryCompleted, SurgeryRescheduled, SurgeryScheduled, new_envelope,
+)
+from jumelage.testing import Database, EventTap, event_tap, eventually, running, service_settings
+
+CORRELATION = "programme-cnas-2031"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- SMTP ------------------------------------------------------------------------------------
+
+
+class SmtpInbox:
+    """What a real SMTP server received; ``refuse`` makes it refuse a recipient with a code."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[list[str], bytes]] = []
+        self.refuse: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self._lock:
+            self.received.append((list(envelope.rcpt_tos), bytes(envelope.content)))
+        return "250 Message accepted"
+
+    def messages(self, to: str | None = None) -> list[EmailMessage]:
+        with self._lock:
+            received = list(self.received)
+        return [email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[misc]
+                for rcpts, raw in received if to is None or to in rcpts]
+
+
+@pytest.fixture
+def smtp_server() -> Any:
+    inbox = SmtpInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.port = controller.port  # type: ignore[attr-defined]
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+def html_part(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    assert part is not None, "the email has an HTML part"
+    return part.get_content()
+
+
+def text_part(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None, "the email has a plain-text part"
+    return part.get_content()
+
+
+# -- HTTP: the SMS gateway and webhook receivers ------------------------------------------------
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class HttpSink:
+    """A tiny HTTP/1.1 server: records each request and answers with the next scripted
+    status for its path (200 once the script is spent)."""
+
+    requests: list[Received] = field(default_factory=list)
+    script: dict[str, list[int]] = field(default_factory=dict)
+    port: int = 0
+    _server: asyncio.AbstractServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def to(self, path: str) -> list[Received]:
+        return [r for r in self.requests if r.path == path]
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)}
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                self.requests.append(Received(method, path, headers, body))
+                script = self.script.get(path) or []
+                status = script.pop(0) if script else 200
+                writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n".encode())
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+@pytest.fixture
+async def http_sink() -> AsyncIterator[HttpSink]:
+    sink = HttpSink()
+    await sink.start()
+    try:
+        yield sink
+    finally:
+        await sink.stop()
+
+
+# -- the programme: coherent events ------------------------------------------------------------
+
+
+class Programme:
+    """CNAS funds a convention with San Donato (provider) and CMCI Bousmail
+    (beneficiary), supervised by the ministry; a cardiac surgery mission at CMCI
+    with a surgeon and an anaesthetist; one child's surgery."""
+
+    def __init__(self, mission_starts: date = date(2031, 5, 26),
+                 surgery_start: datetime = datetime(2031, 5, 27, 7, 30, tzinfo=UTC)) -> None:
+        self.cnas, self.san_donato, self.cmci, self.ministry = (uuid.uuid4() for _ in range(4))
+        self.convention_id, self.mission_id, self.surgery_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        self.surgeon_id, self.anaesthetist_id = uuid.uuid4(), uuid.uuid4()
+        self.patient_ref = f"P-{uuid.uuid4().hex[:8]}"
+        self.mission_starts = mission_starts
+        self.surgery_start = surgery_start
+
+    @staticmethod
+    def envelope(data: Any, **kw: Any) -> CloudEvent[Any]:
+        return new_envelope(data, correlation_id=CORRELATION, causation_id=None, **kw)
+
+    def institutions(self) -> list[CloudEvent[Any]]:
+        rows = [(self.cnas, "CNAS", "insurer", "DZ", "Alger"), (self.san_donato, "Gruppo San Donato",
+                "hospital_group", "IT", "Milano"), (self.cmci, "CMCI Bousmail", "clinic", "DZ", "Bou Ismail"),
+                (self.ministry, "Ministère de la Santé", "ministry", "DZ", "Alger")]
+        return [self.envelope(InstitutionRegistered(institution_id=i, name=n, kind=k, country=c, city=city))
+                for i, n, k, c, city in rows]
+
+    def convention_signed(self) -> CloudEvent[Any]:
+        return self.envelope(ConventionSigned(
+            convention_id=self.convention_id, reference="CNAS-GSD-2031-01", title="Chirurgie cardiaque pédiatrique",
+            parties=[{"institution_id": self.cnas, "role": "funder"},
+                     {"institution_id": self.san_donato, "role": "provider"},
+                     {"institution_id": self.cmci, "role": "beneficiary"},
+                     {"institution_id": self.ministry, "role": "supervisor"}],
+            signed_on=date(2031, 1, 10), signed_at="Alger", effective_from=date(2031, 1, 10),
+            effective_until=date(2032, 1, 9), specialties=["cardiac_surgery"],
+            objectives={"surgeries": 40, "consultations": 100, "training_sessions": 10},
+        ))
+
+    def mission_scheduled(self) -> CloudEvent[Any]:
+        return self.envelope(MissionScheduled(
+            mission_id=self.mission_id, convention_id=self.convention_id, host_institution_id=self.cmci,
+            visiting_institution_id=self.san_donato, specialty="chirurgie cardiaque",
+            starts_on=self.mission_starts, ends_on=date.fromordinal(self.mission_starts.toordinal() + 4),
+            team=[{"practitioner_id": self.surgeon_id, "full_name": "Dr Alessandro Frigiola", "role": "surgeon"},
+                  {"practitioner_id": self.anaesthetist_id, "full_name": "Dr Anna Rossi", "role": "anaesthetist"}],
+        ))
+
+    def mission_rescheduled(self, starts_on: date, ends_on: date) -> CloudEvent[Any]:
+        return self.envelope(MissionRescheduled(mission_id=self.mission_id, starts_on=starts_on, ends_on=ends_on,
+                                                reason="vols reportés"))
+
+    def mission_cancelled(self) -> CloudEvent[Any]:
+        return self.envelope(MissionCancelled(mission_id=self.mission_id, reason="convention suspendue"))
+
+    def mission_completed(self) -> CloudEvent[Any]:
+        return self.envelope(MissionCompleted(mission_id=self.mission_id, convention_id=self.convention_id,
+                                              totals={"surgeries": 9, "consultations": 30, "training_sessions": 4}))
+
+    def surgery_scheduled(self) -> CloudEvent[Any]:
+        return self.envelope(SurgeryScheduled(
+            surgery_id=self.surgery_id, mission_id=self.mission_id, convention_id=self.convention_id,
+            patient_ref=self.patient_ref, procedure="Fermeture de CIV", operating_room="Bloc 2",
+            scheduled_start=self.surgery_start, expected_duration_minutes=240, lead_surgeon_id=self.surgeon_id,
+        ))
+
+    def surgery_rescheduled(self, start: datetime) -> CloudEvent[Any]:
+        return self.envelope(SurgeryRescheduled(surgery_id=self.surgery_id, operating_room="Bloc 1",
+                                                scheduled_start=start, reason="bloc indisponible"))
+
+    def surgery_cancelled(self) -> CloudEvent[Any]:
+        return self.envelope(SurgeryCancelled(surgery_id=self.surgery_id, mission_id=self.mission_id,
+                                              reason="état de l'enfant"))
+
+    def surgery_completed(self) -> CloudEvent[Any]:
+        return self.envelope(SurgeryCompleted(
+            surgery_id=self.surgery_id, mission_id=self.mission_id, convention_id=self.convention_id,
+            patient_ref=self.patient_ref, procedure="Fermeture de CIV",
+            completed_at=datetime(2031, 5, 27, 12, 0, tzinfo=UTC), duration_minutes=260, outcome="successful",
+            previously_referred_abroad=True,
+        ))
+
+
+@pytest.fixture
+def programme() -> Programme:
+    return Programme()
+
+
+# -- the service ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Harness:
+    client: Any
+    tap: EventTap
+    smtp: SmtpInbox
+    http: HttpSink
+    amqp_url: str
+    namespace: str
+
+    @property
+    def runtime(self) -> Any:
+        return self.client.runtime
+
+    async def publish(self, *envelopes: CloudEvent[Any]) -> None:
+        """As another service's relay would: persistent, to the namespaced exchange, with confirms."""
+        conn = await aio_pika.connect(self.amqp_url)
+        try:
+            ch = await conn.channel()
+            ex = await ch.get_exchange(f"{self.namespace}jumelage.events")
+            for envelope in envelopes:
+                await ex.publish(
+                    aio_pika.Message(envelope.to_json().encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                     content_type="application/cloudevents+json", message_id=str(envelope.id),
+                                     correlation_id=envelope.correlationid),
+                    routing_key=envelope.routing_key,
+                )
+        finally:
+            await conn.close()
+
+    async def given(self, *envelopes: CloudEvent[Any]) -> None:
+        """Publish what is already known (institutions, a convention, a mission) and wait
+        until it is handled: the consumer handles several events at once (prefetch), so
+        events published together may be handled in any order."""
+        await self.publish(*envelopes)
+        for envelope in envelopes:
+            await self.handled(envelope)
+
+    async def contact(self, **body: Any) -> dict[str, Any]:
+        response = await self.client.post("/contacts", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def family(self, patient_ref: str, *, consent: bool = True, **body: Any) -> dict[str, Any]:
+        contact = await self.contact(kind="family", patient_ref=patient_ref, **body)
+        if consent:
+            response = await self.client.post(f"/contacts/{contact['id']}/consent",
+                                              json={"given_by": "la mère, formulaire signé"})
+            assert response.status_code == 200, response.text
+            contact = response.json()
+        return contact
+
+    async def notifications(self, **params: Any) -> list[dict[str, Any]]:
+        response = await self.client.get("/notifications", params={"limit": 200, **params})
+        assert response.status_code == 200, response.text
+        return response.json()["items"]
+
+    async def settled(self, expected: int, **params: Any) -> list[dict[str, Any]]:
+        """Wait until ``expected`` notifications (matching ``params``) are sent or failed."""
+        async def done() -> list[dict[str, Any]] | None:
+            items = await self.notifications(**params)
+            final = [n for n in items if n["status"] in ("sent", "failed", "cancelled")]
+            return items if len(items) == expected and len(final) == expected else None
+
+        try:
+            return await eventually(done, timeout=20)
+        except AssertionError:
+            raise AssertionError(f"not {expected} settled: {await self.notifications(**params)}") from None
+
+    async def handled(self, envelope: CloudEvent[Any]) -> None:
+        """Wait until the service's consumer has committed ``envelope`` (its inbox row)."""
+        from sqlalchemy import select
+
+        from jumelage.messaging.tables import InboxRecord
+
+        async def seen() -> bool:
+            async with self.runtime.sessions() as s:
+                return (await s.scalar(select(InboxRecord.event_id).where(InboxRecord.event_id == envelope.id))) is not None
+
+        await eventually(seen, timeout=20)
+
+
+ServiceFactory = Callable[..., contextlib.AbstractAsyncContextManager[Harness]]
+
+
+@pytest.fixture
+def notification_service(amqp_url: str, namespace: str, database: Database, smtp_server: SmtpInbox,
+                         http_sink: HttpSink) -> ServiceFactory:
+    """``async with notification_service(clock=..., **settings) as h``: the service on this
+    test's database, broker namespace, SMTP server and SMS gateway, with short delays.
+    Can be entered again (a restart) on the same database."""
+
+    @contextlib.asynccontextmanager
+    async def start(clock: Clock | None = None, **overrides: Any) -> AsyncIterator[Harness]:
+        own = await database.for_service("notification")
+        values: dict[str, Any] = {
+            "smtp_host": "127.0.0.1", "smtp_port": smtp_server.port,  # type: ignore[attr-defined]
+            "sms_gateway_url": f"{http_sink.url}/sms", "sms_gateway_token": "gateway-token",
+            "delivery_retry_delays": [0.05, 0.1], "delivery_poll_interval": 0.2,
+            "reminder_check_interval": 0.1, "webhook_timeout": 5.0, "smtp_timeout": 5.0,
+            **overrides,
+        }
+        settings = service_settings(notification.app.Settings, amqp_url=amqp_url, namespace=namespace,
+                                    database=own, **values)
+        async with event_tap(amqp_url, f"{namespace}jumelage.events") as tap:
+            app = notification.app.create_app(settings, clock)
+            async with running(app, notification.app.MIGRATIONS) as client:
+                yield Harness(client, tap, smtp_server, http_sink, amqp_url, namespace)
+
+    return start

@@ -1,0 +1,84 @@
+"""Two replicas of the service share one database and one queue: every notification
+is sent once (PostgreSQL: ``FOR UPDATE SKIP LOCKED``; SQLite: the write lock).
+And the schema: migration 0002 matches the tables the code maps, and goes down
+and up again, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections import Counter
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+import notification.app
+from jumelage.db import create_engine
+from jumelage.events import MissionScheduled
+from jumelage.migrations import migrate
+from jumelage.testing import Database
+from notification.store import Table
+
+
+async def test_two_replicas_send_each_notification_once(notification_service: Any, programme: Any) -> None:
+    team = [{"practitioner_id": uuid.uuid4(), "full_name": f"Dr {i}", "role": "resident"} for i in range(24)]
+    async with contextlib.AsyncExitStack() as stack:
+        # Small batches and a short poll, so both workers are at it at once.
+        fast = {"delivery_batch_size": 3, "delivery_poll_interval": 0.05}
+        first = await stack.enter_async_context(notification_service(**fast))
+        await stack.enter_async_context(notification_service(**fast))  # the second replica: same queue and database
+        for i, member in enumerate(team):
+            await first.contact(kind="practitioner", practitioner_id=str(member["practitioner_id"]),
+                                email=f"resident{i}@chu-oran.dz")
+        scheduled = programme.envelope(MissionScheduled(
+            mission_id=programme.mission_id, convention_id=programme.convention_id,
+            host_institution_id=programme.cmci, visiting_institution_id=programme.san_donato,
+            specialty="chirurgie générale", starts_on=programme.mission_starts, ends_on=programme.mission_starts,
+            team=team))
+        await first.publish(scheduled)
+        items = await first.settled(24)
+        assert {n["status"] for n in items} == {"sent"}
+        assert {n["attempts"] for n in items} == {1}
+        received = Counter(a.addr_spec for m in first.smtp.messages() for a in m["To"].addresses)
+        assert len(received) == 24 and set(received.values()) == {1}, "each resident exactly once"
+        await first.tap.wait_for(lambda bodies: len([b for b in bodies if b["type"] == "NotificationSent"]) >= 24)
+        sent = [b["data"]["notification_id"] for b in first.tap.of_type("NotificationSent")]
+        assert sorted(sent) == sorted(n["id"] for n in items), "one NotificationSent each"
+
+
+def _columns(sync_conn: sa.Connection) -> dict[str, set[str]]:
+    inspector = sa.inspect(sync_conn)
+    return {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()}
+
+
+async def test_migration_matches_the_mapped_tables_and_goes_down_and_up(database: Database) -> None:
+    own = await database.for_service("notification")
+    engine = create_engine(own.url, schema=own.schema)
+    script = notification.app.MIGRATIONS
+    try:
+        await migrate(engine, script)
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(_columns)
+        for table in Table.metadata.sorted_tables:
+            assert table.name in tables, table.name
+            assert {c.name for c in table.columns} == tables[table.name], table.name
+
+        def downgrade(sync_conn: sa.Connection) -> None:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(script))
+            cfg.attributes["connection"] = sync_conn
+            command.downgrade(cfg, "0001")
+
+        async with engine.begin() as conn:
+            await conn.run_sync(downgrade)
+        async with engine.connect() as conn:
+            after = await conn.run_sync(_columns)
+        assert "notification" not in after and "contact" not in after
+        assert {"institution", "outbox", "inbox"} <= set(after)
+        await migrate(engine, script)
+        async with engine.connect() as conn:
+            assert "reminder" in await conn.run_sync(_columns)
+    finally:
+        await engine.dispose()
