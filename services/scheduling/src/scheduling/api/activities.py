@@ -1,0 +1,148 @@
+"""Consultations and training sessions of a mission."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from scheduling import handlers
+from scheduling.api.cases import CaseIn
+from scheduling.api.common import Body, Instant, Now, UoW
+from scheduling.domain.activities import (
+    ActivityStatus,
+    Consultation,
+    HoldConsultation,
+    HoldTraining,
+    ScheduleConsultation,
+    ScheduleTraining,
+    TrainingSession,
+)
+from jumelage.errors import NotFound
+
+router = APIRouter(tags=["consultations and training"])
+
+
+class ConsultationIn(Body):
+    scheduled_at: Instant
+    case_id: uuid.UUID | None = Field(default=None, description="a case on the host's waiting list")
+    new_patient: CaseIn | None = Field(default=None, description="or a new patient, registered as a case")
+
+
+class HoldConsultationIn(Body):
+    held_at: Instant | None = Field(default=None, description="default: now")
+
+
+class ConsultationOut(BaseModel):
+    id: uuid.UUID
+    mission_id: uuid.UUID
+    case_id: uuid.UUID
+    patient_ref: str
+    specialty: str
+    scheduled_at: datetime
+    status: ActivityStatus
+    held_at: datetime | None
+
+    @classmethod
+    def of(cls, c: Consultation) -> ConsultationOut:
+        return cls.model_validate(c, from_attributes=True)
+
+
+class TrainingIn(Body):
+    topic: str = Field(min_length=1, max_length=300)
+    scheduled_at: Instant
+    hours: float = Field(gt=0, le=24)
+
+
+class HoldTrainingIn(Body):
+    trainee_count: int = Field(ge=0, le=10_000)
+    hours: float | None = Field(default=None, gt=0, le=24, description="default: as planned")
+    held_at: Instant | None = Field(default=None, description="default: now")
+
+
+class TrainingOut(BaseModel):
+    id: uuid.UUID
+    mission_id: uuid.UUID
+    topic: str
+    scheduled_at: datetime
+    hours: float
+    status: ActivityStatus
+    held_at: datetime | None
+    trainee_count: int | None
+
+    @classmethod
+    def of(cls, t: TrainingSession) -> TrainingOut:
+        return cls.model_validate(t, from_attributes=True)
+
+
+# -- consultations -----------------------------------------------------------------------------
+
+
+@router.post("/missions/{mission_id}/consultations", status_code=201, response_model=ConsultationOut,
+             summary="Plan a consultation (a waiting case, or a new patient)")
+async def schedule_consultation(mission_id: uuid.UUID, body: ConsultationIn, uow: UoW,
+                                clock: Now) -> ConsultationOut:
+    cmd = ScheduleConsultation(mission_id=mission_id, scheduled_at=body.scheduled_at, case_id=body.case_id,
+                               new_patient=body.new_patient.command() if body.new_patient else None)
+    return ConsultationOut.of(await handlers.schedule_consultation(cmd, uow, now=clock.now()))
+
+
+@router.get("/missions/{mission_id}/consultations", response_model=list[ConsultationOut])
+async def list_consultations(mission_id: uuid.UUID, uow: UoW) -> list[ConsultationOut]:
+    async with uow:
+        if await uow.missions.get(mission_id) is None:
+            raise NotFound(f"no mission {mission_id}")
+        return [ConsultationOut.of(c) for c in await uow.consultations.of_mission(mission_id)]
+
+
+@router.get("/consultations/{consultation_id}", response_model=ConsultationOut)
+async def get_consultation(consultation_id: uuid.UUID, uow: UoW) -> ConsultationOut:
+    async with uow:
+        consultation = await uow.consultations.get(consultation_id)
+    if consultation is None:
+        raise NotFound(f"no consultation {consultation_id}")
+    return ConsultationOut.of(consultation)
+
+
+@router.post("/consultations/{consultation_id}/hold", response_model=ConsultationOut,
+             summary="Record the consultation as held")
+async def hold_consultation(consultation_id: uuid.UUID, uow: UoW, clock: Now,
+                            body: HoldConsultationIn | None = None) -> ConsultationOut:
+    cmd = HoldConsultation(consultation_id, body.held_at if body else None)
+    return ConsultationOut.of(await handlers.hold_consultation(cmd, uow, now=clock.now()))
+
+
+# -- training ------------------------------------------------------------------------------------
+
+
+@router.post("/missions/{mission_id}/training-sessions", status_code=201, response_model=TrainingOut,
+             summary="Plan a training session")
+async def schedule_training(mission_id: uuid.UUID, body: TrainingIn, uow: UoW) -> TrainingOut:
+    cmd = ScheduleTraining(mission_id=mission_id, **body.model_dump())
+    return TrainingOut.of(await handlers.schedule_training(cmd, uow))
+
+
+@router.get("/missions/{mission_id}/training-sessions", response_model=list[TrainingOut])
+async def list_training(mission_id: uuid.UUID, uow: UoW) -> list[TrainingOut]:
+    async with uow:
+        if await uow.missions.get(mission_id) is None:
+            raise NotFound(f"no mission {mission_id}")
+        return [TrainingOut.of(t) for t in await uow.training_sessions.of_mission(mission_id)]
+
+
+@router.get("/training-sessions/{training_session_id}", response_model=TrainingOut)
+async def get_training(training_session_id: uuid.UUID, uow: UoW) -> TrainingOut:
+    async with uow:
+        session = await uow.training_sessions.get(training_session_id)
+    if session is None:
+        raise NotFound(f"no training session {training_session_id}")
+    return TrainingOut.of(session)
+
+
+@router.post("/training-sessions/{training_session_id}/hold", response_model=TrainingOut,
+             summary="Record the session as held, with its trainees")
+async def hold_training(training_session_id: uuid.UUID, body: HoldTrainingIn, uow: UoW, clock: Now) -> TrainingOut:
+    cmd = HoldTraining(training_session_id=training_session_id, **body.model_dump())
+    return TrainingOut.of(await handlers.hold_training(cmd, uow, now=clock.now()))

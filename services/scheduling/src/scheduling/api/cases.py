@@ -1,0 +1,116 @@
+"""Patient cases: a host's waiting list. The only place the patient's identity is shown."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from scheduling import handlers
+from scheduling.api.common import Body, Now, ReasonIn, UoW
+from scheduling.domain.cases import CaseStatus, CloseCase, PatientCase, PatientIdentity, RegisterCase, RiskScheme, Sex
+from scheduling.handlers.common import require_institution
+from jumelage.errors import NotFound
+
+router = APIRouter(tags=["patient cases"])
+
+
+class PatientIn(Body):
+    full_name: str = Field(min_length=1, max_length=300)
+    date_of_birth: date
+    sex: Sex
+    weight_kg: float = Field(gt=0, le=400)
+
+
+class CaseIn(Body):
+    patient: PatientIn
+    diagnosis: str = Field(min_length=1, max_length=2000)
+    planned_procedure: str = Field(min_length=1, max_length=300)
+    priority: int = Field(ge=1, le=5, description="1 = most urgent")
+    expected_duration_minutes: int = Field(gt=0, le=24 * 60)
+    risk_scheme: RiskScheme = RiskScheme.none
+    risk_category: int | None = Field(default=None, ge=1, le=6, description="STAT 1-5, RACHS-1 1-6")
+    referred_abroad: bool = Field(default=False, description="had been referred for treatment abroad")
+
+    def command(self, host_institution_id: uuid.UUID | None = None) -> RegisterCase:
+        values = self.model_dump(exclude={"patient"})
+        return RegisterCase(patient=PatientIdentity(**self.patient.model_dump()),
+                            host_institution_id=host_institution_id, **values)
+
+
+class PatientOut(BaseModel):
+    full_name: str
+    date_of_birth: date
+    sex: Sex
+    weight_kg: float
+
+
+class CaseOut(BaseModel):
+    id: uuid.UUID
+    patient_ref: str
+    host_institution_id: uuid.UUID
+    patient: PatientOut
+    diagnosis: str
+    planned_procedure: str
+    priority: int
+    expected_duration_minutes: int
+    risk_scheme: RiskScheme
+    risk_category: int | None
+    referred_abroad: bool
+    status: CaseStatus
+    status_reason: str | None
+    registered_at: datetime
+
+    @classmethod
+    def of(cls, c: PatientCase) -> CaseOut:
+        p = c.patient
+        return cls(id=c.id, patient_ref=c.patient_ref, host_institution_id=c.host_institution_id,
+                   patient=PatientOut(full_name=p.full_name, date_of_birth=p.date_of_birth, sex=p.sex,
+                                      weight_kg=p.weight_kg),
+                   diagnosis=c.diagnosis, planned_procedure=c.planned_procedure, priority=c.priority,
+                   expected_duration_minutes=c.expected_duration_minutes, risk_scheme=c.risk_scheme,
+                   risk_category=c.risk_category, referred_abroad=c.referred_abroad, status=c.status,
+                   status_reason=c.status_reason, registered_at=c.registered_at)
+
+
+@router.post("/institutions/{institution_id}/cases", status_code=201, response_model=CaseOut,
+             summary="Put a patient on a host's waiting list")
+async def register_case(institution_id: uuid.UUID, body: CaseIn, uow: UoW, clock: Now) -> CaseOut:
+    return CaseOut.of(await handlers.register_case(body.command(institution_id), uow, now=clock.now()))
+
+
+@router.get("/institutions/{institution_id}/cases", response_model=list[CaseOut],
+            summary="A host's waiting list, most urgent first")
+async def waiting_list(
+    institution_id: uuid.UUID,
+    uow: UoW,
+    status: CaseStatus | None = None,
+    priority: Annotated[int | None, Query(ge=1, le=5)] = None,
+) -> list[CaseOut]:
+    async with uow:
+        await require_institution(uow, institution_id)
+        return [CaseOut.of(c) for c in await uow.cases.waiting_list(institution_id, status=status,
+                                                                     priority=priority)]
+
+
+@router.get("/cases/{case_id}", response_model=CaseOut)
+async def get_case(case_id: uuid.UUID, uow: UoW) -> CaseOut:
+    async with uow:
+        case = await uow.cases.get(case_id)
+    if case is None:
+        raise NotFound(f"no patient case {case_id}")
+    return CaseOut.of(case)
+
+
+@router.post("/cases/{case_id}/cancel", response_model=CaseOut, summary="Take a waiting case off the list")
+async def cancel_case(case_id: uuid.UUID, body: ReasonIn, uow: UoW) -> CaseOut:
+    return CaseOut.of(await handlers.cancel_case(CloseCase(case_id, body.reason), uow))
+
+
+@router.post("/cases/{case_id}/refer-elsewhere", response_model=CaseOut,
+             summary="The patient is treated elsewhere")
+async def refer_case_elsewhere(case_id: uuid.UUID, body: ReasonIn, uow: UoW) -> CaseOut:
+    return CaseOut.of(await handlers.refer_case_elsewhere(CloseCase(case_id, body.reason), uow))

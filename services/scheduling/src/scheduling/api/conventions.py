@@ -1,0 +1,59 @@
+"""What this service knows of conventions (read-only: the convention service's events fill it)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from scheduling.api.common import UoW
+from scheduling.domain.conventions import ConventionReplica
+from jumelage.errors import NotFound
+
+router = APIRouter(prefix="/conventions", tags=["conventions (replica)"])
+
+
+class PartyOut(BaseModel):
+    institution_id: uuid.UUID
+    role: str
+
+
+class ConventionOut(BaseModel):
+    id: uuid.UUID
+    reference: str | None
+    title: str | None
+    signed: bool
+    status: str | None
+    status_changed_at: datetime | None
+    status_reason: str | None
+    ended_on: date | None
+    parties: list[PartyOut]
+    effective_from: date | None
+    effective_until: date | None
+    specialties: list[str]
+
+    @classmethod
+    def of(cls, c: ConventionReplica) -> ConventionOut:
+        return cls(id=c.id, reference=c.reference, title=c.title, signed=c.signed,
+                   status=c.status.value if c.status else None, status_changed_at=c.status_changed_at,
+                   status_reason=c.status_reason, ended_on=c.ended_on,
+                   parties=[PartyOut(institution_id=p.institution_id, role=p.role.value) for p in c.parties],
+                   effective_from=c.effective_from, effective_until=c.effective_until,
+                   specialties=list(c.specialties))
+
+
+@router.get("", response_model=list[ConventionOut], summary="Conventions known to this service")
+async def list_conventions(uow: UoW) -> list[ConventionOut]:
+    async with uow:
+        return [ConventionOut.of(c) for c in await uow.conventions.list()]
+
+
+@router.get("/{convention_id}", response_model=ConventionOut)
+async def get_convention(convention_id: uuid.UUID, uow: UoW) -> ConventionOut:
+    async with uow:
+        convention = await uow.conventions.get(convention_id)
+    if convention is None:
+        raise NotFound(f"no convention {convention_id} known here")
+    return ConventionOut.of(convention)

@@ -1,0 +1,128 @@
+"""Institutions known here (replica), and what each host has: time zone,
+intensive-care beds, operating rooms with their opening hours."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import time
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from scheduling import handlers
+from scheduling.api.common import Body, UoW
+from scheduling.domain.resources import DEFAULT_TIMEZONE, ChangeRoom, HostResources, OpenRoom, OperatingRoom
+from scheduling.handlers.common import require_institution
+from jumelage.errors import NotFound
+
+router = APIRouter(prefix="/institutions", tags=["institutions and host resources"])
+
+
+class KnownInstitutionOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    kind: str
+    country: str
+    city: str
+
+
+@router.get("", response_model=list[KnownInstitutionOut], summary="Institutions known to this service")
+async def list_institutions(uow: UoW) -> list[KnownInstitutionOut]:
+    async with uow:
+        return [KnownInstitutionOut(**vars(i)) for i in await uow.institutions.all()]
+
+
+@router.get("/{institution_id}", response_model=KnownInstitutionOut)
+async def get_institution(institution_id: uuid.UUID, uow: UoW) -> KnownInstitutionOut:
+    async with uow:
+        institution = await uow.institutions.get(institution_id)
+    if institution is None:
+        raise NotFound(f"no institution {institution_id} known here")
+    return KnownInstitutionOut(**vars(institution))
+
+
+# -- resources ------------------------------------------------------------------------------
+
+
+class RoomOut(BaseModel):
+    id: uuid.UUID
+    institution_id: uuid.UUID
+    name: str
+    opens_at: time
+    closes_at: time
+
+    @classmethod
+    def of(cls, r: OperatingRoom) -> RoomOut:
+        return cls(id=r.id, institution_id=r.institution_id, name=r.name, opens_at=r.opens_at, closes_at=r.closes_at)
+
+
+class ResourcesIn(Body):
+    timezone: str = Field(default=DEFAULT_TIMEZONE, max_length=64, examples=["Africa/Algiers"],
+                          description="IANA time zone of the host: room hours and mission dates are on its clock")
+    icu_beds: int = Field(ge=0, le=10_000, description="intensive-care beds")
+
+
+class ResourcesOut(BaseModel):
+    institution_id: uuid.UUID
+    timezone: str
+    icu_beds: int
+    operating_rooms: list[RoomOut]
+
+    @classmethod
+    def of(cls, r: HostResources, rooms: list[OperatingRoom]) -> ResourcesOut:
+        return cls(institution_id=r.institution_id, timezone=r.timezone, icu_beds=r.icu_beds,
+                   operating_rooms=[RoomOut.of(room) for room in rooms])
+
+
+@router.get("/{institution_id}/resources", response_model=ResourcesOut, summary="A host's resources")
+async def get_resources(institution_id: uuid.UUID, uow: UoW) -> ResourcesOut:
+    async with uow:
+        await require_institution(uow, institution_id)
+        resources = await uow.hosts.get(institution_id) or HostResources(institution_id)
+        return ResourcesOut.of(resources, await uow.rooms.of_host(institution_id))
+
+
+@router.put("/{institution_id}/resources", response_model=ResourcesOut,
+            summary="Set a host's time zone and intensive-care beds")
+async def set_resources(institution_id: uuid.UUID, body: ResourcesIn, uow: UoW) -> ResourcesOut:
+    resources = await handlers.set_resources(handlers.SetResources(institution_id, **body.model_dump()), uow)
+    async with uow:
+        return ResourcesOut.of(resources, await uow.rooms.of_host(institution_id))
+
+
+class RoomIn(Body):
+    name: str = Field(min_length=1, max_length=200, examples=["Bloc B - salle 2"])
+    opens_at: time = Field(examples=["08:00"], description="host's wall-clock time")
+    closes_at: time = Field(examples=["18:00"], description="host's wall-clock time")
+
+
+class RoomChange(Body):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    opens_at: time | None = None
+    closes_at: time | None = None
+
+
+@router.post("/{institution_id}/operating-rooms", status_code=201, response_model=RoomOut,
+             summary="Add an operating room")
+async def open_room(institution_id: uuid.UUID, body: RoomIn, uow: UoW) -> RoomOut:
+    return RoomOut.of(await handlers.open_room(OpenRoom(institution_id, **body.model_dump()), uow))
+
+
+@router.get("/{institution_id}/operating-rooms", response_model=list[RoomOut])
+async def list_rooms(institution_id: uuid.UUID, uow: UoW) -> list[RoomOut]:
+    async with uow:
+        await require_institution(uow, institution_id)
+        return [RoomOut.of(r) for r in await uow.rooms.of_host(institution_id)]
+
+
+@router.patch("/{institution_id}/operating-rooms/{room_id}", response_model=RoomOut,
+              summary="Rename a room or change its hours")
+async def change_room(institution_id: uuid.UUID, room_id: uuid.UUID, body: RoomChange, uow: UoW) -> RoomOut:
+    return RoomOut.of(await handlers.change_room(institution_id, ChangeRoom(room_id, **body.model_dump()), uow))
+
+
+@router.delete("/{institution_id}/operating-rooms/{room_id}", status_code=204, response_class=Response,
+               summary="Remove a room no planned surgery uses")
+async def remove_room(institution_id: uuid.UUID, room_id: uuid.UUID, uow: UoW) -> Response:
+    await handlers.remove_room(institution_id, room_id, uow)
+    return Response(status_code=204)

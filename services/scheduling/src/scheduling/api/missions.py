@@ -1,0 +1,147 @@
+"""Missions and their teams."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from scheduling import handlers
+from scheduling.api.common import Body, ReasonIn, UoW
+from scheduling.domain.missions import (
+    AddTeamMember,
+    CancelMission,
+    CompleteMission,
+    Mission,
+    MissionStatus,
+    RemoveTeamMember,
+    RescheduleMission,
+    ScheduleMission,
+    StartMission,
+    TeamMember,
+)
+from jumelage.errors import NotFound
+from jumelage.events.scheduling import PractitionerRole
+
+router = APIRouter(prefix="/missions", tags=["missions"])
+
+
+class MemberIn(Body):
+    practitioner_id: uuid.UUID
+    full_name: str = Field(min_length=1, max_length=300)
+    role: PractitionerRole
+
+    def member(self) -> TeamMember:
+        return TeamMember(self.practitioner_id, self.full_name, self.role)
+
+
+class MissionIn(Body):
+    convention_id: uuid.UUID
+    host_institution_id: uuid.UUID
+    visiting_institution_id: uuid.UUID
+    specialty: str = Field(min_length=1, max_length=200)
+    starts_on: date
+    ends_on: date
+    team: list[MemberIn] = Field(min_length=1)
+
+
+class RescheduleIn(Body):
+    starts_on: date
+    ends_on: date
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class TotalsOut(BaseModel):
+    surgeries: int
+    consultations: int
+    training_sessions: int
+
+
+class MemberOut(BaseModel):
+    practitioner_id: uuid.UUID
+    full_name: str
+    role: PractitionerRole
+
+
+class MissionOut(BaseModel):
+    id: uuid.UUID
+    convention_id: uuid.UUID
+    host_institution_id: uuid.UUID
+    visiting_institution_id: uuid.UUID
+    specialty: str
+    starts_on: date
+    ends_on: date
+    team: list[MemberOut]
+    status: MissionStatus
+    status_reason: str | None
+    totals: TotalsOut | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, m: Mission) -> MissionOut:
+        return cls.model_validate(m, from_attributes=True)
+
+
+@router.post("", status_code=201, response_model=MissionOut, summary="Schedule a mission under a convention")
+async def schedule_mission(body: MissionIn, uow: UoW) -> MissionOut:
+    cmd = ScheduleMission(
+        convention_id=body.convention_id, host_institution_id=body.host_institution_id,
+        visiting_institution_id=body.visiting_institution_id, specialty=body.specialty,
+        starts_on=body.starts_on, ends_on=body.ends_on, team=tuple(m.member() for m in body.team),
+    )
+    return MissionOut.of(await handlers.schedule_mission(cmd, uow))
+
+
+@router.get("", response_model=list[MissionOut], summary="Missions, by convention, host or status")
+async def list_missions(uow: UoW, convention_id: uuid.UUID | None = None,
+                        host_institution_id: uuid.UUID | None = None,
+                        status: MissionStatus | None = None) -> list[MissionOut]:
+    async with uow:
+        missions = await uow.missions.search(convention_id=convention_id, host_institution_id=host_institution_id,
+                                             status=status)
+    return [MissionOut.of(m) for m in missions]
+
+
+@router.get("/{mission_id}", response_model=MissionOut)
+async def get_mission(mission_id: uuid.UUID, uow: UoW) -> MissionOut:
+    async with uow:
+        mission = await uow.missions.get(mission_id)
+    if mission is None:
+        raise NotFound(f"no mission {mission_id}")
+    return MissionOut.of(mission)
+
+
+@router.post("/{mission_id}/reschedule", response_model=MissionOut, summary="Move a scheduled mission")
+async def reschedule_mission(mission_id: uuid.UUID, body: RescheduleIn, uow: UoW) -> MissionOut:
+    cmd = RescheduleMission(mission_id, body.starts_on, body.ends_on, body.reason)
+    return MissionOut.of(await handlers.reschedule_mission(cmd, uow))
+
+
+@router.post("/{mission_id}/cancel", response_model=MissionOut, summary="Cancel a mission not yet started")
+async def cancel_mission(mission_id: uuid.UUID, body: ReasonIn, uow: UoW) -> MissionOut:
+    return MissionOut.of(await handlers.cancel_mission(CancelMission(mission_id, body.reason), uow))
+
+
+@router.post("/{mission_id}/start", response_model=MissionOut, summary="The team is on site")
+async def start_mission(mission_id: uuid.UUID, uow: UoW) -> MissionOut:
+    return MissionOut.of(await handlers.start_mission(StartMission(mission_id), uow))
+
+
+@router.post("/{mission_id}/complete", response_model=MissionOut,
+             summary="End the mission; its totals are what was actually held")
+async def complete_mission(mission_id: uuid.UUID, uow: UoW) -> MissionOut:
+    return MissionOut.of(await handlers.complete_mission(CompleteMission(mission_id), uow))
+
+
+@router.post("/{mission_id}/team", status_code=201, response_model=MissionOut,
+             summary="Add a practitioner to the team (before the mission starts)")
+async def add_team_member(mission_id: uuid.UUID, body: MemberIn, uow: UoW) -> MissionOut:
+    return MissionOut.of(await handlers.add_team_member(AddTeamMember(mission_id, body.member()), uow))
+
+
+@router.delete("/{mission_id}/team/{practitioner_id}", response_model=MissionOut,
+               summary="Remove a practitioner from the team (before the mission starts)")
+async def remove_team_member(mission_id: uuid.UUID, practitioner_id: uuid.UUID, uow: UoW) -> MissionOut:
+    return MissionOut.of(await handlers.remove_team_member(RemoveTeamMember(mission_id, practitioner_id), uow))

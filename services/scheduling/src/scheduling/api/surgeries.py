@@ -1,0 +1,125 @@
+"""Surgeries: planned in a mission, in a room of the host, led by a surgeon of the team."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from scheduling import handlers
+from scheduling.api.common import Body, Instant, Now, ReasonIn, UoW
+from scheduling.domain.surgeries import (
+    CancelSurgery,
+    CompleteSurgery,
+    RescheduleSurgery,
+    ScheduleSurgery,
+    StartSurgery,
+    Surgery,
+    SurgeryStatus,
+)
+from jumelage.errors import NotFound
+from jumelage.events.scheduling import SurgeryOutcome
+
+router = APIRouter(tags=["surgeries"])
+
+
+class SurgeryIn(Body):
+    case_id: uuid.UUID
+    operating_room_id: uuid.UUID
+    scheduled_start: Instant = Field(examples=["2030-06-10T08:00:00+01:00"])
+    lead_surgeon_id: uuid.UUID
+    expected_duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60,
+                                                  description="default: the case's")
+    procedure: str | None = Field(default=None, min_length=1, max_length=300,
+                                  description="default: the case's planned procedure")
+
+
+class SurgeryRescheduleIn(Body):
+    scheduled_start: Instant
+    operating_room_id: uuid.UUID | None = Field(default=None, description="default: the same room")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class SurgeryStartIn(Body):
+    started_at: Instant | None = Field(default=None, description="default: now")
+
+
+class SurgeryCompleteIn(Body):
+    outcome: SurgeryOutcome
+    duration_minutes: int = Field(gt=0, le=48 * 60)
+    completed_at: Instant | None = Field(default=None, description="default: now")
+
+
+class SurgeryOut(BaseModel):
+    id: uuid.UUID
+    mission_id: uuid.UUID
+    case_id: uuid.UUID
+    patient_ref: str
+    procedure: str
+    operating_room_id: uuid.UUID
+    operating_room: str
+    scheduled_start: datetime
+    scheduled_end: datetime
+    expected_duration_minutes: int
+    lead_surgeon_id: uuid.UUID
+    status: SurgeryStatus
+    status_reason: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_minutes: int | None
+    outcome: SurgeryOutcome | None
+
+    @classmethod
+    def of(cls, s: Surgery) -> SurgeryOut:
+        return cls.model_validate(s, from_attributes=True)
+
+
+@router.post("/missions/{mission_id}/surgeries", status_code=201, response_model=SurgeryOut,
+             summary="Schedule a waiting case's surgery in the mission")
+async def schedule_surgery(mission_id: uuid.UUID, body: SurgeryIn, uow: UoW) -> SurgeryOut:
+    cmd = ScheduleSurgery(mission_id=mission_id, **body.model_dump())
+    return SurgeryOut.of(await handlers.schedule_surgery(cmd, uow))
+
+
+@router.get("/missions/{mission_id}/surgeries", response_model=list[SurgeryOut])
+async def list_surgeries(mission_id: uuid.UUID, uow: UoW, status: SurgeryStatus | None = None) -> list[SurgeryOut]:
+    async with uow:
+        if await uow.missions.get(mission_id) is None:
+            raise NotFound(f"no mission {mission_id}")
+        return [SurgeryOut.of(s) for s in await uow.surgeries.of_mission(mission_id, status=status)]
+
+
+@router.get("/surgeries/{surgery_id}", response_model=SurgeryOut)
+async def get_surgery(surgery_id: uuid.UUID, uow: UoW) -> SurgeryOut:
+    async with uow:
+        surgery = await uow.surgeries.get(surgery_id)
+    if surgery is None:
+        raise NotFound(f"no surgery {surgery_id}")
+    return SurgeryOut.of(surgery)
+
+
+@router.post("/surgeries/{surgery_id}/reschedule", response_model=SurgeryOut)
+async def reschedule_surgery(surgery_id: uuid.UUID, body: SurgeryRescheduleIn, uow: UoW) -> SurgeryOut:
+    cmd = RescheduleSurgery(surgery_id=surgery_id, **body.model_dump())
+    return SurgeryOut.of(await handlers.reschedule_surgery(cmd, uow))
+
+
+@router.post("/surgeries/{surgery_id}/cancel", response_model=SurgeryOut,
+             summary="Cancel; the case goes back to the waiting list")
+async def cancel_surgery(surgery_id: uuid.UUID, body: ReasonIn, uow: UoW) -> SurgeryOut:
+    return SurgeryOut.of(await handlers.cancel_surgery(CancelSurgery(surgery_id, body.reason), uow))
+
+
+@router.post("/surgeries/{surgery_id}/start", response_model=SurgeryOut)
+async def start_surgery(surgery_id: uuid.UUID, uow: UoW, clock: Now,
+                        body: SurgeryStartIn | None = None) -> SurgeryOut:
+    cmd = StartSurgery(surgery_id, body.started_at if body else None)
+    return SurgeryOut.of(await handlers.start_surgery(cmd, uow, now=clock.now()))
+
+
+@router.post("/surgeries/{surgery_id}/complete", response_model=SurgeryOut)
+async def complete_surgery(surgery_id: uuid.UUID, body: SurgeryCompleteIn, uow: UoW, clock: Now) -> SurgeryOut:
+    cmd = CompleteSurgery(surgery_id=surgery_id, **body.model_dump())
+    return SurgeryOut.of(await handlers.complete_surgery(cmd, uow, now=clock.now()))

@@ -1,0 +1,146 @@
+"""Consultations and training sessions: planned within a mission, then recorded as held.
+
+A consultation sees a patient of the host's waiting list (or a new patient,
+registered as a case for the occasion); a training session teaches a topic to
+the host's staff. Both are planned on the mission's days (host calendar) while
+the mission is scheduled or started, and recorded as held once it has started.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from scheduling.domain.cases import PatientCase, RegisterCase
+from scheduling.domain.missions import Mission
+from scheduling.domain.timing import require_past, require_within_mission
+from jumelage.errors import Conflict, Invalid
+
+
+class ActivityStatus(StrEnum):
+    scheduled = "scheduled"
+    held = "held"
+    cancelled = "cancelled"  # not held by the end of its mission, or the mission was cancelled
+
+
+@dataclass(frozen=True)
+class ScheduleConsultation:
+    mission_id: uuid.UUID
+    scheduled_at: datetime
+    case_id: uuid.UUID | None = None
+    new_patient: RegisterCase | None = None  # registered on the mission's host waiting list
+
+
+@dataclass(frozen=True)
+class HoldConsultation:
+    consultation_id: uuid.UUID
+    held_at: datetime | None = None  # default: now
+
+
+@dataclass(frozen=True)
+class ScheduleTraining:
+    mission_id: uuid.UUID
+    topic: str
+    scheduled_at: datetime
+    hours: float
+
+
+@dataclass(frozen=True)
+class HoldTraining:
+    training_session_id: uuid.UUID
+    trainee_count: int
+    hours: float | None = None  # default: as planned
+    held_at: datetime | None = None  # default: now
+
+
+@dataclass
+class Consultation:
+    id: uuid.UUID
+    mission_id: uuid.UUID
+    case_id: uuid.UUID
+    patient_ref: str
+    specialty: str
+    scheduled_at: datetime
+    status: ActivityStatus = ActivityStatus.scheduled
+    held_at: datetime | None = None
+
+    @classmethod
+    def schedule(cls, mission: Mission, case: PatientCase, at: datetime, tz: ZoneInfo) -> Consultation:
+        mission.require_plannable("consultations")
+        if case.host_institution_id != mission.host_institution_id:
+            raise Invalid(f"case {case.patient_ref} is on the waiting list of another institution than the "
+                          "mission's host", field="case_id")
+        consultation = cls(id=uuid.uuid4(), mission_id=mission.id, case_id=case.id, patient_ref=case.patient_ref,
+                           specialty=mission.specialty, scheduled_at=at)
+        require_within_mission(mission, at, at, tz, what=f"consultation {consultation.id}")
+        return consultation
+
+    def call_off(self) -> bool:
+        """Its mission ended without it; False if it had been held already."""
+        return _call_off(self)
+
+    def hold(self, mission: Mission, at: datetime | None, now: datetime) -> None:
+        _require_scheduled(self.status, f"consultation {self.id}")
+        mission.require_started("consultations are held")
+        self.held_at = require_past(at or now, now, field="held_at")
+        self.status = ActivityStatus.held
+
+
+@dataclass
+class TrainingSession:
+    id: uuid.UUID
+    mission_id: uuid.UUID
+    topic: str
+    scheduled_at: datetime
+    hours: float
+    status: ActivityStatus = ActivityStatus.scheduled
+    held_at: datetime | None = None
+    trainee_count: int | None = None
+
+    @classmethod
+    def schedule(cls, mission: Mission, cmd: ScheduleTraining, tz: ZoneInfo) -> TrainingSession:
+        mission.require_plannable("training sessions")
+        topic = " ".join(cmd.topic.split())
+        if not topic:
+            raise Invalid("a training session needs a topic", field="topic")
+        _require_hours(cmd.hours)
+        session = cls(id=uuid.uuid4(), mission_id=mission.id, topic=topic, scheduled_at=cmd.scheduled_at,
+                      hours=cmd.hours)
+        require_within_mission(mission, cmd.scheduled_at, cmd.scheduled_at, tz, what=f"training session {session.id}")
+        return session
+
+    def call_off(self) -> bool:
+        """Its mission ended without it; False if it had been held already."""
+        return _call_off(self)
+
+    def hold(self, mission: Mission, cmd: HoldTraining, now: datetime) -> None:
+        _require_scheduled(self.status, f"training session {self.id}")
+        mission.require_started("training sessions are held")
+        if cmd.trainee_count < 0:
+            raise Invalid("the number of trainees cannot be negative", field="trainee_count")
+        if cmd.hours is not None:
+            _require_hours(cmd.hours)
+        self.held_at = require_past(cmd.held_at or now, now, field="held_at")
+        self.status, self.trainee_count = ActivityStatus.held, cmd.trainee_count
+        self.hours = cmd.hours or self.hours
+
+
+def _require_hours(hours: float) -> None:
+    if not 0 < hours <= 24:
+        raise Invalid("hours must be more than 0 and at most 24", field="hours")
+
+
+def _require_scheduled(status: ActivityStatus, what: str) -> None:
+    if status is not ActivityStatus.scheduled:
+        raise Conflict(f"{what} is {status.value}: only a scheduled one can be recorded as held")
+
+
+def _call_off(activity: Consultation | TrainingSession) -> bool:
+    if activity.status is not ActivityStatus.scheduled:
+        return False
+    activity.status = ActivityStatus.cancelled
+    return True

@@ -1,0 +1,176 @@
+"""Patient cases: the waiting list at a host institution.
+
+The patient's identity lives here and nowhere else. Everything that leaves the
+service (events, logs, conflict messages) names a patient only by
+``patient_ref``, an opaque id drawn at random: it says nothing about the
+patient and cannot be recomputed from who they are.
+
+Lifecycle::
+
+    waiting ──surgery scheduled──> scheduled ──surgery completed──> operated
+      │  ▲                           │
+      │  └──────surgery cancelled────┘
+      ├──cancel──> cancelled
+      └──refer elsewhere──> referred_elsewhere
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+from jumelage.errors import Conflict, Invalid
+
+
+class CaseStatus(StrEnum):
+    waiting = "waiting"
+    scheduled = "scheduled"
+    operated = "operated"
+    cancelled = "cancelled"
+    referred_elsewhere = "referred_elsewhere"
+
+
+class Sex(StrEnum):
+    female = "female"
+    male = "male"
+
+
+class RiskScheme(StrEnum):
+    """Surgical risk scores for congenital heart surgery; ``none`` for non-cardiac cases."""
+
+    stat = "STAT"  # STS-EACTS mortality categories 1-5
+    rachs_1 = "RACHS-1"  # Risk Adjustment for Congenital Heart Surgery 1-6
+    none = "none"
+
+
+RISK_CATEGORIES = {RiskScheme.stat: range(1, 6), RiskScheme.rachs_1: range(1, 7)}
+
+
+def new_patient_ref() -> str:
+    """``P-`` and 16 base32 characters (80 random bits): opaque, not derived from identity."""
+    return "P-" + base64.b32encode(secrets.token_bytes(10)).decode("ascii")
+
+
+@dataclass(frozen=True)
+class PatientIdentity:
+    # repr=False: an identity printed by accident (a traceback, a debug line) shows nothing.
+    full_name: str = field(repr=False)
+    date_of_birth: date = field(repr=False)
+    sex: Sex = field(repr=False)
+    weight_kg: float = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RegisterCase:
+    patient: PatientIdentity
+    diagnosis: str
+    planned_procedure: str
+    priority: int
+    expected_duration_minutes: int
+    risk_scheme: RiskScheme = RiskScheme.none
+    risk_category: int | None = None
+    referred_abroad: bool = False
+    host_institution_id: uuid.UUID | None = None  # a consultation's new patient: the mission's host
+
+
+@dataclass(frozen=True)
+class CloseCase:
+    case_id: uuid.UUID
+    reason: str
+
+
+@dataclass
+class PatientCase:
+    id: uuid.UUID
+    patient_ref: str
+    host_institution_id: uuid.UUID
+    patient: PatientIdentity
+    diagnosis: str = field(repr=False)
+    planned_procedure: str
+    priority: int
+    expected_duration_minutes: int
+    risk_scheme: RiskScheme
+    risk_category: int | None
+    referred_abroad: bool
+    status: CaseStatus = CaseStatus.waiting
+    status_reason: str | None = None
+    registered_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def register(cls, cmd: RegisterCase, now: datetime, *, field_prefix: str = "") -> PatientCase:
+        def invalid(message: str, name: str) -> Invalid:
+            return Invalid(message, field=field_prefix + name)
+
+        if cmd.host_institution_id is None:
+            raise invalid("say on which institution's waiting list", "host_institution_id")
+        p = cmd.patient
+        name = " ".join(p.full_name.split())
+        if not name:
+            raise invalid("the patient needs a name", "patient.full_name")
+        if p.date_of_birth > now.date():
+            raise invalid("the date of birth is in the future", "patient.date_of_birth")
+        if not 0 < p.weight_kg <= 400:
+            raise invalid("the weight must be more than 0 and at most 400 kg", "patient.weight_kg")
+        diagnosis, procedure = cmd.diagnosis.strip(), " ".join(cmd.planned_procedure.split())
+        if not diagnosis:
+            raise invalid("a case needs a diagnosis", "diagnosis")
+        if not procedure:
+            raise invalid("a case needs a planned procedure", "planned_procedure")
+        if cmd.priority not in range(1, 6):
+            raise invalid("priority goes from 1 (most urgent) to 5", "priority")
+        if cmd.expected_duration_minutes <= 0:
+            raise invalid("the expected duration must be positive", "expected_duration_minutes")
+        scheme = RiskScheme(cmd.risk_scheme)
+        if scheme is RiskScheme.none:
+            if cmd.risk_category is not None:
+                raise invalid("a risk category needs a risk scheme (STAT or RACHS-1)", "risk_category")
+        elif cmd.risk_category not in RISK_CATEGORIES[scheme]:
+            bounds = RISK_CATEGORIES[scheme]
+            raise invalid(f"a {scheme.value} risk category goes from {bounds.start} to {bounds.stop - 1}",
+                          "risk_category")
+        return cls(
+            id=uuid.uuid4(), patient_ref=new_patient_ref(), host_institution_id=cmd.host_institution_id,
+            patient=PatientIdentity(name, p.date_of_birth, Sex(p.sex), float(p.weight_kg)),
+            diagnosis=diagnosis, planned_procedure=procedure, priority=cmd.priority,
+            expected_duration_minutes=cmd.expected_duration_minutes, risk_scheme=scheme,
+            risk_category=cmd.risk_category, referred_abroad=cmd.referred_abroad, registered_at=now,
+        )
+
+    # -- lifecycle (surgeries drive the middle of it) -----------------------------------
+
+    def require_waiting(self) -> None:
+        if self.status is not CaseStatus.waiting:
+            raise Conflict(f"case {self.patient_ref} is {self.status.value}: only a waiting case can be "
+                           "scheduled for surgery")
+
+    def schedule(self) -> None:
+        self.require_waiting()
+        self.status = CaseStatus.scheduled
+
+    def back_to_waiting(self) -> None:
+        if self.status is CaseStatus.scheduled:
+            self.status = CaseStatus.waiting
+
+    def operated(self) -> None:
+        self.status = CaseStatus.operated
+
+    def cancel(self, reason: str) -> None:
+        self._close(CaseStatus.cancelled, reason, action="cancel")
+
+    def refer_elsewhere(self, reason: str) -> None:
+        self._close(CaseStatus.referred_elsewhere, reason, action="refer elsewhere")
+
+    def _close(self, to: CaseStatus, reason: str, *, action: str) -> None:
+        if self.status is not CaseStatus.waiting:
+            hint = ": cancel its surgery first" if self.status is CaseStatus.scheduled else ""
+            raise Conflict(f"cannot {action} case {self.patient_ref}: it is {self.status.value}{hint}")
+        reason = reason.strip()
+        if not reason:
+            raise Invalid("give a reason", field="reason")
+        self.status, self.status_reason = to, reason

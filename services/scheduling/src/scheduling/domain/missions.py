@@ -1,0 +1,300 @@
+"""Missions: a visiting team's stay at a host institution under a convention.
+
+Lifecycle::
+
+    scheduled ──start──> started ──complete──> completed
+      │  ▲  │
+      │  │  └──reschedule (new dates, checked again)
+      │  │
+      │  └──release (convention resumed)
+      ├──put on hold (convention suspended) ──> on_hold
+      └──cancel (by hand, or convention terminated/expired; also from on_hold) ──> cancelled
+
+A practitioner is never on two missions whose dates overlap (cancelled
+missions hold nobody). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+from scheduling.domain.conventions import ConventionReplica
+from jumelage.errors import Conflict, Invalid, NotFound
+from jumelage.events.scheduling import PractitionerRole
+
+
+class MissionStatus(StrEnum):
+    scheduled = "scheduled"
+    on_hold = "on_hold"
+    started = "started"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+NOT_STARTED = (MissionStatus.scheduled, MissionStatus.on_hold)
+PLANNABLE = (MissionStatus.scheduled, MissionStatus.started)
+"""Surgeries, consultations and training can be planned into a mission in these states."""
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    practitioner_id: uuid.UUID
+    full_name: str
+    role: PractitionerRole
+
+
+@dataclass(frozen=True)
+class Totals:
+    surgeries: int = 0
+    consultations: int = 0
+    training_sessions: int = 0
+
+
+@dataclass(frozen=True)
+class Booked:
+    """Something planned in a mission, as host-calendar days (see ``resources.local_days``)."""
+
+    what: str
+    first_day: date
+    last_day: date
+
+
+@dataclass(frozen=True)
+class ScheduleMission:
+    convention_id: uuid.UUID
+    host_institution_id: uuid.UUID
+    visiting_institution_id: uuid.UUID
+    specialty: str
+    starts_on: date
+    ends_on: date
+    team: tuple[TeamMember, ...]
+
+
+@dataclass(frozen=True)
+class RescheduleMission:
+    mission_id: uuid.UUID
+    starts_on: date
+    ends_on: date
+    reason: str
+
+
+@dataclass(frozen=True)
+class CancelMission:
+    mission_id: uuid.UUID
+    reason: str
+
+
+@dataclass(frozen=True)
+class StartMission:
+    mission_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class CompleteMission:
+    mission_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class AddTeamMember:
+    mission_id: uuid.UUID
+    member: TeamMember
+
+
+@dataclass(frozen=True)
+class RemoveTeamMember:
+    mission_id: uuid.UUID
+    practitioner_id: uuid.UUID
+
+
+@dataclass
+class Mission:
+    id: uuid.UUID
+    convention_id: uuid.UUID
+    host_institution_id: uuid.UUID
+    visiting_institution_id: uuid.UUID
+    specialty: str
+    starts_on: date
+    ends_on: date
+    team: list[TeamMember]
+    status: MissionStatus = MissionStatus.scheduled
+    status_reason: str | None = None
+    totals: Totals | None = None
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def schedule(cls, cmd: ScheduleMission, convention: ConventionReplica, others: Iterable[Mission]) -> Mission:
+        """``others``: missions that share a practitioner with this team and may overlap its dates."""
+        _check_period(cmd.starts_on, cmd.ends_on)
+        team = _checked_team(cmd.team)
+        specialty = convention.admit_mission(
+            host_institution_id=cmd.host_institution_id, visiting_institution_id=cmd.visiting_institution_id,
+            specialty=cmd.specialty, starts_on=cmd.starts_on, ends_on=cmd.ends_on,
+        )
+        mission = cls(id=uuid.uuid4(), convention_id=convention.id, host_institution_id=cmd.host_institution_id,
+                      visiting_institution_id=cmd.visiting_institution_id, specialty=specialty,
+                      starts_on=cmd.starts_on, ends_on=cmd.ends_on, team=team)
+        mission.require_team_free(team, others)
+        return mission
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def reschedule(self, starts_on: date, ends_on: date, reason: str, convention: ConventionReplica,
+                   others: Iterable[Mission], planned: Iterable[Booked] = ()) -> str:
+        """``planned``: what is already booked in the mission (surgeries, consultations,
+        training), each of which must still fall within the new dates."""
+        self._require(MissionStatus.scheduled, action="reschedule")
+        reason = _reason(reason)
+        _check_period(starts_on, ends_on)
+        if (starts_on, ends_on) == (self.starts_on, self.ends_on):
+            raise Invalid(f"mission {self.id} already runs from {starts_on} to {ends_on}", field="starts_on")
+        convention.require_open_for_missions()
+        convention.admit_dates(starts_on, ends_on)
+        outside = [b.what for b in planned if b.first_day < starts_on or b.last_day > ends_on]
+        if outside:
+            raise Conflict(f"{', '.join(sorted(outside))} would fall outside {starts_on} to {ends_on}: "
+                           "move or cancel them first")
+        self.require_team_free(self.team, others, starts_on=starts_on, ends_on=ends_on)
+        self.starts_on, self.ends_on = starts_on, ends_on
+        return reason
+
+    def cancel(self, reason: str) -> str:
+        self._require(*NOT_STARTED, action="cancel")
+        self.status, self.status_reason = MissionStatus.cancelled, _reason(reason)
+        return self.status_reason
+
+    def start(self) -> None:
+        if self.status is MissionStatus.on_hold:
+            raise Conflict(f"mission {self.id} is on_hold ({self.status_reason}): it cannot start until its "
+                           "convention resumes")
+        self._require(MissionStatus.scheduled, action="start")
+        self.status, self.status_reason = MissionStatus.started, None
+
+    def complete(self, totals: Totals, in_progress: Iterable[str] = ()) -> None:
+        """``in_progress``: surgeries started and not yet completed (they must end first).
+        What is still only scheduled is cancelled by the caller: it did not happen."""
+        self._require(MissionStatus.started, action="complete")
+        busy = sorted(in_progress)
+        if busy:
+            raise Conflict(f"mission {self.id} still has {', '.join(busy)} in progress: complete them first")
+        self.status, self.totals = MissionStatus.completed, totals
+
+    def put_on_hold(self, reason: str) -> bool:
+        """Only a scheduled mission waits; False if there was nothing to do."""
+        if self.status is not MissionStatus.scheduled:
+            return False
+        self.status, self.status_reason = MissionStatus.on_hold, reason.strip() or "convention suspended"
+        return True
+
+    def release(self) -> bool:
+        if self.status is not MissionStatus.on_hold:
+            return False
+        self.status, self.status_reason = MissionStatus.scheduled, None
+        return True
+
+    def require_plannable(self, what: str) -> None:
+        if self.status not in PLANNABLE:
+            raise Conflict(f"mission {self.id} is {self.status.value}: {what} can be planned only while it is "
+                           "scheduled or started")
+
+    def require_started(self, action: str) -> None:
+        if self.status is not MissionStatus.started:
+            raise Conflict(f"mission {self.id} is {self.status.value}: {action} only during the mission "
+                           "(once started)")
+
+    # -- team ------------------------------------------------------------------------
+
+    def add_member(self, member: TeamMember, others: Iterable[Mission]) -> TeamMember:
+        self._require(*NOT_STARTED, action="change the team of")
+        (member,) = _checked_team((member,))
+        current = self.member(member.practitioner_id)
+        if current is not None:
+            raise Conflict(f"practitioner {current.full_name} ({current.practitioner_id}) is already on the team "
+                           f"of mission {self.id}")
+        self.require_team_free((member,), others)
+        self.team.append(member)
+        return member
+
+    def remove_member(self, practitioner_id: uuid.UUID, leads: Iterable[uuid.UUID] = ()) -> TeamMember:
+        """``leads``: the planned surgeries this practitioner is lead surgeon of."""
+        self._require(*NOT_STARTED, action="change the team of")
+        member = self.member(practitioner_id)
+        if member is None:
+            raise NotFound(f"practitioner {practitioner_id} is not on the team of mission {self.id}")
+        leads = sorted(str(s) for s in leads)
+        if leads:
+            raise Conflict(f"practitioner {member.full_name} ({practitioner_id}) leads planned surgeries "
+                           f"{', '.join(leads)}: reschedule them with another surgeon or cancel them first")
+        if len(self.team) == 1:
+            raise Conflict(f"practitioner {member.full_name} is the only member of mission {self.id}'s team")
+        self.team.remove(member)
+        return member
+
+    def member(self, practitioner_id: uuid.UUID) -> TeamMember | None:
+        return next((m for m in self.team if m.practitioner_id == practitioner_id), None)
+
+    def require_surgeon(self, practitioner_id: uuid.UUID) -> TeamMember:
+        member = self.member(practitioner_id)
+        if member is None:
+            raise Conflict(f"practitioner {practitioner_id} is not on the team of mission {self.id}")
+        if member.role is not PractitionerRole.surgeon:
+            raise Conflict(f"practitioner {member.full_name} ({practitioner_id}) is on mission {self.id}'s team "
+                           f"as {member.role.value}, not as surgeon")
+        return member
+
+    def overlaps(self, starts_on: date, ends_on: date) -> bool:
+        return self.starts_on <= ends_on and starts_on <= self.ends_on
+
+    def require_team_free(self, team: Iterable[TeamMember], others: Iterable[Mission], *,
+                          starts_on: date | None = None, ends_on: date | None = None) -> None:
+        """No member of ``team`` is on another live mission whose dates overlap this
+        one's (or the given dates)."""
+        starts_on, ends_on = starts_on or self.starts_on, ends_on or self.ends_on
+        for other in others:
+            if other.id == self.id or other.status is MissionStatus.cancelled:
+                continue
+            if not other.overlaps(starts_on, ends_on):
+                continue
+            for member in team:
+                if other.member(member.practitioner_id) is not None:
+                    raise Conflict(
+                        f"practitioner {member.full_name} ({member.practitioner_id}) is already on mission "
+                        f"{other.id} from {other.starts_on} to {other.ends_on}, which overlaps "
+                        f"{starts_on} to {ends_on}"
+                    )
+
+    def _require(self, *allowed: MissionStatus, action: str) -> None:
+        if self.status not in allowed:
+            expected = " or ".join(s.value for s in allowed)
+            raise Conflict(f"cannot {action} mission {self.id}: it is {self.status.value} (must be {expected})")
+
+
+def _check_period(starts_on: date, ends_on: date) -> None:
+    if ends_on < starts_on:
+        raise Invalid(f"the mission would end ({ends_on}) before it starts ({starts_on})", field="ends_on")
+
+
+def _checked_team(team: Iterable[TeamMember]) -> list[TeamMember]:
+    checked: list[TeamMember] = []
+    seen: set[uuid.UUID] = set()
+    for i, member in enumerate(team):
+        name = " ".join(member.full_name.split())
+        if not name:
+            raise Invalid("a team member needs a name", field=f"team.{i}.full_name")
+        if member.practitioner_id in seen:
+            raise Invalid(f"practitioner {member.practitioner_id} is listed twice", field=f"team.{i}.practitioner_id")
+        seen.add(member.practitioner_id)
+        checked.append(TeamMember(member.practitioner_id, name, PractitionerRole(member.role)))
+    if not checked:
+        raise Invalid("a mission needs at least one team member", field="team")
+    return checked
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise Invalid("give a reason", field="reason")
+    return reason

@@ -1,0 +1,221 @@
+"""Surgeries: a waiting case, operated during a mission, in a room of the host,
+by a surgeon of the visiting team.
+
+Lifecycle::
+
+    scheduled ──start──> started ──complete──> completed
+      │  └──reschedule (another time or room, checked again)
+      └──cancel ──> cancelled   (the case goes back to the waiting list)
+
+A slot is refused (409, naming what collides) when it falls outside the
+mission's dates or the room's hours (host's wall clock), or when the room or
+the surgeon is already taken by another surgery that is not cancelled. Pure.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from scheduling.domain.cases import PatientCase
+from scheduling.domain.missions import Mission
+from scheduling.domain.resources import OperatingRoom, local_days
+from scheduling.domain.timing import require_past, require_within_mission
+from jumelage.errors import Conflict, Invalid
+from jumelage.events.scheduling import SurgeryOutcome
+
+
+class SurgeryStatus(StrEnum):
+    scheduled = "scheduled"
+    started = "started"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+@dataclass(frozen=True)
+class ScheduleSurgery:
+    mission_id: uuid.UUID
+    case_id: uuid.UUID
+    operating_room_id: uuid.UUID
+    scheduled_start: datetime
+    lead_surgeon_id: uuid.UUID
+    expected_duration_minutes: int | None = None  # default: the case's
+    procedure: str | None = None  # default: the case's planned procedure
+
+
+@dataclass(frozen=True)
+class RescheduleSurgery:
+    surgery_id: uuid.UUID
+    scheduled_start: datetime
+    reason: str
+    operating_room_id: uuid.UUID | None = None  # default: the same room
+
+
+@dataclass(frozen=True)
+class CancelSurgery:
+    surgery_id: uuid.UUID
+    reason: str
+
+
+@dataclass(frozen=True)
+class StartSurgery:
+    surgery_id: uuid.UUID
+    started_at: datetime | None = None  # default: now
+
+
+@dataclass(frozen=True)
+class CompleteSurgery:
+    surgery_id: uuid.UUID
+    outcome: SurgeryOutcome
+    duration_minutes: int
+    completed_at: datetime | None = None  # default: now
+
+
+@dataclass
+class Surgery:
+    id: uuid.UUID
+    mission_id: uuid.UUID
+    case_id: uuid.UUID
+    patient_ref: str
+    procedure: str
+    operating_room_id: uuid.UUID
+    operating_room: str
+    scheduled_start: datetime
+    expected_duration_minutes: int
+    lead_surgeon_id: uuid.UUID
+    status: SurgeryStatus = SurgeryStatus.scheduled
+    status_reason: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration_minutes: int | None = None
+    outcome: SurgeryOutcome | None = None
+
+    @property
+    def scheduled_end(self) -> datetime:
+        return self.scheduled_start + timedelta(minutes=self.expected_duration_minutes)
+
+    @property
+    def label(self) -> str:
+        return f"surgery {self.id}"
+
+    def days(self, tz: ZoneInfo) -> tuple[date, date]:
+        return local_days(self.scheduled_start, self.scheduled_end, tz)
+
+    @classmethod
+    def schedule(cls, cmd: ScheduleSurgery, *, mission: Mission, case: PatientCase, room: OperatingRoom,
+                 tz: ZoneInfo, others: Iterable[Surgery]) -> Surgery:
+        """``others``: surgeries that may use the same room or surgeon around that time."""
+        mission.require_plannable("surgeries")
+        if case.host_institution_id != mission.host_institution_id:
+            raise Invalid(f"case {case.patient_ref} is on the waiting list of institution "
+                          f"{case.host_institution_id}, not of the mission's host", field="case_id")
+        case.require_waiting()
+        procedure = " ".join((cmd.procedure or case.planned_procedure).split())
+        if not procedure:
+            raise Invalid("say which procedure", field="procedure")
+        minutes = cmd.expected_duration_minutes or case.expected_duration_minutes
+        surgery = cls(id=uuid.uuid4(), mission_id=mission.id, case_id=case.id, patient_ref=case.patient_ref,
+                      procedure=procedure, operating_room_id=room.id, operating_room=room.name,
+                      scheduled_start=cmd.scheduled_start, expected_duration_minutes=minutes,
+                      lead_surgeon_id=cmd.lead_surgeon_id)
+        surgery._check_slot(mission=mission, room=room, tz=tz, others=others)
+        case.schedule()
+        return surgery
+
+    def reschedule(self, cmd: RescheduleSurgery, *, mission: Mission, room: OperatingRoom, tz: ZoneInfo,
+                   others: Iterable[Surgery]) -> str:
+        self._require(SurgeryStatus.scheduled, action="reschedule")
+        mission.require_plannable("surgeries")
+        reason = _reason(cmd.reason)
+        if (cmd.scheduled_start, room.id) == (self.scheduled_start, self.operating_room_id):
+            raise Invalid(f"{self.label} is already at {self.scheduled_start:%Y-%m-%d %H:%M} UTC in "
+                          f"{room.name!r}", field="scheduled_start")
+        moved = Surgery(**{**vars(self), "scheduled_start": cmd.scheduled_start, "operating_room_id": room.id,
+                           "operating_room": room.name})
+        moved._check_slot(mission=mission, room=room, tz=tz, others=others)
+        self.scheduled_start, self.operating_room_id, self.operating_room = (
+            moved.scheduled_start, moved.operating_room_id, moved.operating_room)
+        return reason
+
+    def cancel(self, reason: str, case: PatientCase) -> str:
+        self._require(SurgeryStatus.scheduled, action="cancel")
+        self.status, self.status_reason = SurgeryStatus.cancelled, _reason(reason)
+        case.back_to_waiting()
+        return self.status_reason
+
+    def start(self, mission: Mission, at: datetime, now: datetime) -> None:
+        self._require(SurgeryStatus.scheduled, action="start")
+        mission.require_started("surgeries start")
+        self.started_at = require_past(at, now, field="started_at")
+        self.status = SurgeryStatus.started
+
+    def complete(self, cmd: CompleteSurgery, *, mission: Mission, case: PatientCase, now: datetime) -> None:
+        self._require(SurgeryStatus.started, action="complete")
+        mission.require_started("surgeries are completed")
+        at = require_past(cmd.completed_at or now, now, field="completed_at")
+        if self.started_at is not None and at < self.started_at:
+            raise Invalid(f"{self.label} started at {self.started_at:%Y-%m-%d %H:%M} UTC: it cannot be "
+                          "completed before", field="completed_at")
+        if cmd.duration_minutes <= 0:
+            raise Invalid("the duration must be positive", field="duration_minutes")
+        self.status, self.completed_at = SurgeryStatus.completed, at
+        self.duration_minutes, self.outcome = cmd.duration_minutes, SurgeryOutcome(cmd.outcome)
+        case.operated()
+
+    # -- rules -------------------------------------------------------------------------
+
+    def _check_slot(self, *, mission: Mission, room: OperatingRoom, tz: ZoneInfo, others: Iterable[Surgery]) -> None:
+        if self.expected_duration_minutes <= 0:
+            raise Invalid("the expected duration must be positive", field="expected_duration_minutes")
+        if room.institution_id != mission.host_institution_id:
+            raise Invalid(f"operating room {room.id} is not at the mission's host institution "
+                          f"{mission.host_institution_id}", field="operating_room_id")
+        mission.require_surgeon(self.lead_surgeon_id)
+        start, end = self.scheduled_start, self.scheduled_end
+        require_within_mission(mission, start, end, tz, what=self.label)
+        room.require_open(start, end, tz)
+        for other in others:
+            if other.id == self.id or other.status is SurgeryStatus.cancelled:
+                continue
+            if not (other.scheduled_start < end and start < other.scheduled_end):
+                continue
+            when = f"from {_local(other.scheduled_start, tz)} to {_local(other.scheduled_end, tz)} ({tz.key})"
+            if other.operating_room_id == room.id:
+                raise Conflict(f"operating room {room.name!r} is already taken {when} by {other.label}")
+            if other.lead_surgeon_id == self.lead_surgeon_id:
+                surgeon = mission.member(self.lead_surgeon_id)
+                name = surgeon.full_name if surgeon else str(self.lead_surgeon_id)
+                raise Conflict(f"surgeon {name} ({self.lead_surgeon_id}) is already operating {when} "
+                               f"({other.label})")
+
+    def _require(self, *allowed: SurgeryStatus, action: str) -> None:
+        if self.status not in allowed:
+            expected = " or ".join(s.value for s in allowed)
+            raise Conflict(f"cannot {action} {self.label}: it is {self.status.value} (must be {expected})")
+
+
+def _local(instant: datetime, tz: ZoneInfo) -> str:
+    return f"{instant.astimezone(tz):%Y-%m-%d %H:%M}"
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise Invalid("give a reason", field="reason")
+    return reason
+
+
+def require_room_keeps(room: OperatingRoom, planned: Iterable[Surgery], tz: ZoneInfo) -> None:
+    """New hours (or a new time zone) must still hold every surgery planned in the room."""
+    for surgery in planned:
+        try:
+            room.require_open(surgery.scheduled_start, surgery.scheduled_end, tz)
+        except Conflict:
+            raise Conflict(
+                f"{surgery.label} is booked in {room.name!r} from {_local(surgery.scheduled_start, tz)} to "
+                f"{_local(surgery.scheduled_end, tz)} ({tz.key}), outside {room.hours}: move or cancel it first"
+            ) from None

@@ -1,0 +1,96 @@
+"""Consultations and training sessions: planned in a mission, then recorded as held."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import datetime
+
+from scheduling.domain.activities import (
+    Consultation,
+    HoldConsultation,
+    HoldTraining,
+    ScheduleConsultation,
+    ScheduleTraining,
+    TrainingSession,
+)
+from scheduling.domain.cases import PatientCase
+from scheduling.handlers.common import host_zone, mission_for_update
+from scheduling.store import SchedulingUnitOfWork
+from jumelage.errors import Invalid, NotFound
+from jumelage.events import ConsultationHeld, TrainingSessionHeld
+
+
+async def schedule_consultation(cmd: ScheduleConsultation, uow: SchedulingUnitOfWork, *,
+                                now: datetime) -> Consultation:
+    if (cmd.case_id is None) == (cmd.new_patient is None):
+        raise Invalid("give either case_id (a case on the waiting list) or new_patient", field="case_id")
+    async with uow:
+        mission = await mission_for_update(uow, cmd.mission_id)
+        if cmd.case_id is not None:
+            case = await uow.cases.get(cmd.case_id, for_update=True)
+            if case is None:
+                raise NotFound(f"no patient case {cmd.case_id}")
+        else:
+            assert cmd.new_patient is not None
+            # A new patient joins the waiting list of the mission's host.
+            registration = replace(cmd.new_patient, host_institution_id=mission.host_institution_id)
+            case = PatientCase.register(registration, now, field_prefix="new_patient.")
+        consultation = Consultation.schedule(mission, case, cmd.scheduled_at,
+                                             await host_zone(uow, mission.host_institution_id))
+        if cmd.new_patient is not None:
+            await uow.cases.save(case)
+        await uow.consultations.save(consultation)
+        await uow.commit()
+    return consultation
+
+
+async def hold_consultation(cmd: HoldConsultation, uow: SchedulingUnitOfWork, *, now: datetime) -> Consultation:
+    async with uow:
+        peek = await uow.consultations.get(cmd.consultation_id)
+        if peek is None:
+            raise NotFound(f"no consultation {cmd.consultation_id}")
+        mission = await mission_for_update(uow, peek.mission_id)
+        consultation = await uow.consultations.get(cmd.consultation_id, for_update=True)
+        assert consultation is not None
+        consultation.hold(mission, cmd.held_at, now)
+        await uow.consultations.save(consultation)
+        assert consultation.held_at is not None
+        uow.record(ConsultationHeld(
+            consultation_id=consultation.id, mission_id=mission.id, convention_id=mission.convention_id,
+            patient_ref=consultation.patient_ref, specialty=consultation.specialty, held_at=consultation.held_at,
+        ))
+        await uow.commit()
+    return consultation
+
+
+async def schedule_training(cmd: ScheduleTraining, uow: SchedulingUnitOfWork) -> TrainingSession:
+    async with uow:
+        mission = await mission_for_update(uow, cmd.mission_id)
+        session = TrainingSession.schedule(mission, cmd, await host_zone(uow, mission.host_institution_id))
+        await uow.training_sessions.save(session)
+        await uow.commit()
+    return session
+
+
+async def hold_training(cmd: HoldTraining, uow: SchedulingUnitOfWork, *, now: datetime) -> TrainingSession:
+    async with uow:
+        session = await _training(uow, cmd.training_session_id)
+        mission = await mission_for_update(uow, session.mission_id)
+        session = await _training(uow, cmd.training_session_id, for_update=True)
+        session.hold(mission, cmd, now)
+        await uow.training_sessions.save(session)
+        assert session.held_at is not None and session.trainee_count is not None
+        uow.record(TrainingSessionHeld(
+            training_session_id=session.id, mission_id=mission.id, convention_id=mission.convention_id,
+            topic=session.topic, held_at=session.held_at, hours=session.hours, trainee_count=session.trainee_count,
+        ))
+        await uow.commit()
+    return session
+
+
+async def _training(uow: SchedulingUnitOfWork, session_id: uuid.UUID, *, for_update: bool = False) -> TrainingSession:
+    session = await uow.training_sessions.get(session_id, for_update=for_update)
+    if session is None:
+        raise NotFound(f"no training session {session_id}")
+    return session

@@ -1,0 +1,93 @@
+"""What several handlers share: loading with the right locks, in one order.
+
+Lock order, everywhere: convention row, mission row, named locks (practitioners,
+host), then case / surgery / activity rows. Keeping one order means two
+transactions can wait for each other but never deadlock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from zoneinfo import ZoneInfo
+
+from scheduling.domain.activities import ActivityStatus
+from scheduling.domain.conventions import ConventionReplica
+from scheduling.domain.missions import Booked, Mission
+from scheduling.domain.resources import DEFAULT_TIMEZONE, local_days
+from scheduling.domain.surgeries import SurgeryStatus
+from scheduling.store import SchedulingUnitOfWork
+from jumelage.errors import NotFound
+from jumelage.events import SurgeryCancelled
+
+
+def practitioner_lock(practitioner_id: uuid.UUID) -> str:
+    return f"scheduling:practitioner:{practitioner_id}"
+
+
+def host_lock(institution_id: uuid.UUID) -> str:
+    return f"scheduling:host:{institution_id}"
+
+
+async def convention_for_update(uow: SchedulingUnitOfWork, convention_id: uuid.UUID) -> ConventionReplica:
+    convention = await uow.conventions.get(convention_id, for_update=True)
+    if convention is None:
+        raise NotFound(f"no convention {convention_id} known here (none of its events has arrived)")
+    return convention
+
+
+async def mission_for_update(uow: SchedulingUnitOfWork, mission_id: uuid.UUID) -> Mission:
+    mission = await uow.missions.get(mission_id, for_update=True)
+    if mission is None:
+        raise NotFound(f"no mission {mission_id}")
+    return mission
+
+
+async def mission_and_convention(uow: SchedulingUnitOfWork,
+                                 mission_id: uuid.UUID) -> tuple[Mission, ConventionReplica]:
+    """Both locked, convention first (the order the convention's events use)."""
+    peek = await uow.missions.get(mission_id)
+    if peek is None:
+        raise NotFound(f"no mission {mission_id}")
+    convention = await convention_for_update(uow, peek.convention_id)
+    return await mission_for_update(uow, mission_id), convention
+
+
+async def host_zone(uow: SchedulingUnitOfWork, institution_id: uuid.UUID) -> ZoneInfo:
+    resources = await uow.hosts.get(institution_id)
+    return resources.zone if resources else ZoneInfo(DEFAULT_TIMEZONE)
+
+
+async def require_institution(uow: SchedulingUnitOfWork, institution_id: uuid.UUID) -> None:
+    if await uow.institutions.get(institution_id) is None:
+        raise NotFound(f"no institution {institution_id} known here")
+
+
+async def planned(uow: SchedulingUnitOfWork, mission: Mission, tz: ZoneInfo) -> list[Booked]:
+    """What is booked in the mission, as host-calendar days."""
+    booked = [Booked(s.label, *s.days(tz))
+              for s in await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.scheduled)]
+    booked += [Booked(f"consultation {c.id}", *local_days(c.scheduled_at, c.scheduled_at, tz))
+               for c in await uow.consultations.of_mission(mission.id, status=ActivityStatus.scheduled)]
+    booked += [Booked(f"training session {t.id}", *local_days(t.scheduled_at, t.scheduled_at, tz))
+               for t in await uow.training_sessions.of_mission(mission.id, status=ActivityStatus.scheduled)]
+    return booked
+
+
+async def drop_unheld(uow: SchedulingUnitOfWork, mission: Mission, reason: str) -> None:
+    """The mission ends (cancelled or completed): what is only scheduled will not
+    happen. Surgeries are cancelled with their event and their cases go back to
+    the waiting list; consultations and training sessions are marked cancelled."""
+    for surgery in await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.scheduled):
+        surgery = await uow.surgeries.get(surgery.id, for_update=True) or surgery
+        case = await uow.cases.get(surgery.case_id, for_update=True)
+        assert case is not None  # a foreign key
+        surgery.cancel(reason, case)
+        await uow.surgeries.save(surgery)
+        await uow.cases.save(case)
+        uow.record(SurgeryCancelled(surgery_id=surgery.id, mission_id=mission.id, reason=reason))
+    for consultation in await uow.consultations.of_mission(mission.id, status=ActivityStatus.scheduled):
+        if consultation.call_off():
+            await uow.consultations.save(consultation)
+    for training in await uow.training_sessions.of_mission(mission.id, status=ActivityStatus.scheduled):
+        if training.call_off():
+            await uow.training_sessions.save(training)

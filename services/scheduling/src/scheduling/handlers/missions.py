@@ -1,0 +1,136 @@
+"""Mission commands: schedule, reschedule, cancel, start, complete, change the team."""
+
+from __future__ import annotations
+
+from scheduling.domain.activities import ActivityStatus
+from scheduling.domain.missions import (
+    AddTeamMember,
+    CancelMission,
+    CompleteMission,
+    Mission,
+    RemoveTeamMember,
+    RescheduleMission,
+    ScheduleMission,
+    StartMission,
+    Totals,
+)
+from scheduling.domain.surgeries import SurgeryStatus
+from scheduling.handlers.common import (
+    convention_for_update,
+    drop_unheld,
+    host_zone,
+    mission_and_convention,
+    mission_for_update,
+    planned,
+    practitioner_lock,
+)
+from scheduling.store import SchedulingUnitOfWork
+from jumelage.events import (
+    MissionCancelled,
+    MissionCompleted,
+    MissionRescheduled,
+    MissionScheduled,
+    MissionStarted,
+    TeamMember as TeamMemberData,
+    Totals as TotalsData,
+)
+
+
+async def schedule_mission(cmd: ScheduleMission, uow: SchedulingUnitOfWork) -> Mission:
+    async with uow:
+        convention = await convention_for_update(uow, cmd.convention_id)
+        await uow.lock(*(practitioner_lock(m.practitioner_id) for m in cmd.team))
+        others = await uow.missions.sharing_practitioners([m.practitioner_id for m in cmd.team],
+                                                          cmd.starts_on, cmd.ends_on)
+        mission = Mission.schedule(cmd, convention, others)
+        await uow.missions.add(mission)
+        uow.record(MissionScheduled(
+            mission_id=mission.id, convention_id=mission.convention_id,
+            host_institution_id=mission.host_institution_id,
+            visiting_institution_id=mission.visiting_institution_id, specialty=mission.specialty,
+            starts_on=mission.starts_on, ends_on=mission.ends_on,
+            team=[TeamMemberData(practitioner_id=m.practitioner_id, full_name=m.full_name, role=m.role)
+                  for m in mission.team],
+        ))
+        await uow.commit()
+    return mission
+
+
+async def reschedule_mission(cmd: RescheduleMission, uow: SchedulingUnitOfWork) -> Mission:
+    async with uow:
+        mission, convention = await mission_and_convention(uow, cmd.mission_id)
+        ids = [m.practitioner_id for m in mission.team]
+        await uow.lock(*(practitioner_lock(i) for i in ids))
+        others = await uow.missions.sharing_practitioners(ids, cmd.starts_on, cmd.ends_on, excluding=mission.id)
+        booked = await planned(uow, mission, await host_zone(uow, mission.host_institution_id))
+        reason = mission.reschedule(cmd.starts_on, cmd.ends_on, cmd.reason, convention, others, booked)
+        await uow.missions.save(mission)
+        uow.record(MissionRescheduled(mission_id=mission.id, starts_on=mission.starts_on, ends_on=mission.ends_on,
+                                      reason=reason))
+        await uow.commit()
+    return mission
+
+
+async def cancel_mission(cmd: CancelMission, uow: SchedulingUnitOfWork) -> Mission:
+    async with uow:
+        mission = await mission_for_update(uow, cmd.mission_id)
+        reason = mission.cancel(cmd.reason)
+        await uow.missions.save(mission)
+        uow.record(MissionCancelled(mission_id=mission.id, reason=reason))
+        await drop_unheld(uow, mission, reason)
+        await uow.commit()
+    return mission
+
+
+async def start_mission(cmd: StartMission, uow: SchedulingUnitOfWork) -> Mission:
+    async with uow:
+        mission = await mission_for_update(uow, cmd.mission_id)
+        mission.start()
+        await uow.missions.save(mission)
+        uow.record(MissionStarted(mission_id=mission.id, convention_id=mission.convention_id))
+        await uow.commit()
+    return mission
+
+
+async def complete_mission(cmd: CompleteMission, uow: SchedulingUnitOfWork) -> Mission:
+    async with uow:
+        mission = await mission_for_update(uow, cmd.mission_id)
+        in_progress = await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.started)
+        totals = Totals(
+            surgeries=await uow.surgeries.count(mission.id, SurgeryStatus.completed),
+            consultations=len(await uow.consultations.of_mission(mission.id, status=ActivityStatus.held)),
+            training_sessions=len(await uow.training_sessions.of_mission(mission.id, status=ActivityStatus.held)),
+        )
+        mission.complete(totals, in_progress=[s.label for s in in_progress])
+        await uow.missions.save(mission)
+        await drop_unheld(uow, mission, f"mission {mission.id} completed before it took place")
+        uow.record(MissionCompleted(
+            mission_id=mission.id, convention_id=mission.convention_id,
+            totals=TotalsData(surgeries=totals.surgeries, consultations=totals.consultations,
+                              training_sessions=totals.training_sessions),
+        ))
+        await uow.commit()
+    return mission
+
+
+async def add_team_member(cmd: AddTeamMember, uow: SchedulingUnitOfWork) -> Mission:
+    async with uow:
+        mission = await mission_for_update(uow, cmd.mission_id)
+        await uow.lock(practitioner_lock(cmd.member.practitioner_id))
+        others = await uow.missions.sharing_practitioners([cmd.member.practitioner_id], mission.starts_on,
+                                                          mission.ends_on, excluding=mission.id)
+        mission.add_member(cmd.member, others)
+        await uow.missions.save(mission)
+        await uow.commit()
+    return mission
+
+
+async def remove_team_member(cmd: RemoveTeamMember, uow: SchedulingUnitOfWork) -> Mission:
+    async with uow:
+        mission = await mission_for_update(uow, cmd.mission_id)
+        leads = [s.id for s in await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.scheduled)
+                 if s.lead_surgeon_id == cmd.practitioner_id]
+        mission.remove_member(cmd.practitioner_id, leads)
+        await uow.missions.save(mission)
+        await uow.commit()
+    return mission

@@ -1,0 +1,131 @@
+"""Surgery commands: schedule, reschedule, cancel, start, complete."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from scheduling.domain.cases import PatientCase
+from scheduling.domain.missions import Mission
+from scheduling.domain.resources import OperatingRoom
+from scheduling.domain.surgeries import (
+    CancelSurgery,
+    CompleteSurgery,
+    RescheduleSurgery,
+    ScheduleSurgery,
+    StartSurgery,
+    Surgery,
+)
+from scheduling.handlers.common import host_lock, host_zone, mission_for_update
+from scheduling.store import SchedulingUnitOfWork
+from jumelage.errors import NotFound
+from jumelage.events import SurgeryCancelled, SurgeryCompleted, SurgeryRescheduled, SurgeryScheduled
+
+
+async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork) -> Surgery:
+    async with uow:
+        mission = await mission_for_update(uow, cmd.mission_id)
+        # Rooms and surgeons are the host's for the mission's days: one booking at a time per host.
+        await uow.lock(host_lock(mission.host_institution_id))
+        case = await _case(uow, cmd.case_id)
+        room = await _room(uow, cmd.operating_room_id)
+        minutes = cmd.expected_duration_minutes or case.expected_duration_minutes
+        others = await uow.surgeries.colliding(room_id=room.id, surgeon_id=cmd.lead_surgeon_id,
+                                               start=cmd.scheduled_start,
+                                               end=cmd.scheduled_start + timedelta(minutes=max(minutes, 0)))
+        surgery = Surgery.schedule(cmd, mission=mission, case=case, room=room,
+                                   tz=await host_zone(uow, mission.host_institution_id), others=others)
+        await uow.cases.save(case)
+        await uow.surgeries.save(surgery)
+        uow.record(SurgeryScheduled(
+            surgery_id=surgery.id, mission_id=mission.id, convention_id=mission.convention_id,
+            patient_ref=surgery.patient_ref, procedure=surgery.procedure, operating_room=surgery.operating_room,
+            scheduled_start=surgery.scheduled_start, expected_duration_minutes=surgery.expected_duration_minutes,
+            lead_surgeon_id=surgery.lead_surgeon_id,
+        ))
+        await uow.commit()
+    return surgery
+
+
+async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork) -> Surgery:
+    async with uow:
+        mission, surgery = await _locked(uow, cmd.surgery_id, lock_host=True)
+        room = await _room(uow, cmd.operating_room_id or surgery.operating_room_id)
+        others = await uow.surgeries.colliding(
+            room_id=room.id, surgeon_id=surgery.lead_surgeon_id, start=cmd.scheduled_start,
+            end=cmd.scheduled_start + timedelta(minutes=surgery.expected_duration_minutes))
+        reason = surgery.reschedule(cmd, mission=mission, room=room,
+                                    tz=await host_zone(uow, mission.host_institution_id), others=others)
+        await uow.surgeries.save(surgery)
+        uow.record(SurgeryRescheduled(surgery_id=surgery.id, operating_room=surgery.operating_room,
+                                      scheduled_start=surgery.scheduled_start, reason=reason))
+        await uow.commit()
+    return surgery
+
+
+async def cancel_surgery(cmd: CancelSurgery, uow: SchedulingUnitOfWork) -> Surgery:
+    async with uow:
+        mission, surgery = await _locked(uow, cmd.surgery_id)
+        case = await _case(uow, surgery.case_id)
+        reason = surgery.cancel(cmd.reason, case)
+        await uow.surgeries.save(surgery)
+        await uow.cases.save(case)
+        uow.record(SurgeryCancelled(surgery_id=surgery.id, mission_id=mission.id, reason=reason))
+        await uow.commit()
+    return surgery
+
+
+async def start_surgery(cmd: StartSurgery, uow: SchedulingUnitOfWork, *, now: datetime) -> Surgery:
+    # No event: the contract has none, and nobody outside needs the moment the incision is made.
+    async with uow:
+        mission, surgery = await _locked(uow, cmd.surgery_id)
+        surgery.start(mission, cmd.started_at or now, now)
+        await uow.surgeries.save(surgery)
+        await uow.commit()
+    return surgery
+
+
+async def complete_surgery(cmd: CompleteSurgery, uow: SchedulingUnitOfWork, *, now: datetime) -> Surgery:
+    async with uow:
+        mission, surgery = await _locked(uow, cmd.surgery_id)
+        case = await _case(uow, surgery.case_id)
+        surgery.complete(cmd, mission=mission, case=case, now=now)
+        await uow.surgeries.save(surgery)
+        await uow.cases.save(case)
+        assert surgery.completed_at is not None and surgery.duration_minutes is not None and surgery.outcome
+        uow.record(SurgeryCompleted(
+            surgery_id=surgery.id, mission_id=mission.id, convention_id=mission.convention_id,
+            patient_ref=surgery.patient_ref, procedure=surgery.procedure, completed_at=surgery.completed_at,
+            duration_minutes=surgery.duration_minutes, outcome=surgery.outcome,
+            previously_referred_abroad=case.referred_abroad,
+        ))
+        await uow.commit()
+    return surgery
+
+
+async def _locked(uow: SchedulingUnitOfWork, surgery_id: uuid.UUID, *,
+                  lock_host: bool = False) -> tuple[Mission, Surgery]:
+    """The surgery's mission, then (optionally) its host, then the surgery: the common lock order."""
+    peek = await uow.surgeries.get(surgery_id)
+    if peek is None:
+        raise NotFound(f"no surgery {surgery_id}")
+    mission = await mission_for_update(uow, peek.mission_id)
+    if lock_host:
+        await uow.lock(host_lock(mission.host_institution_id))
+    surgery = await uow.surgeries.get(surgery_id, for_update=True)
+    assert surgery is not None  # surgeries are never deleted
+    return mission, surgery
+
+
+async def _case(uow: SchedulingUnitOfWork, case_id: uuid.UUID) -> PatientCase:
+    case = await uow.cases.get(case_id, for_update=True)
+    if case is None:
+        raise NotFound(f"no patient case {case_id}")
+    return case
+
+
+async def _room(uow: SchedulingUnitOfWork, room_id: uuid.UUID) -> OperatingRoom:
+    room = await uow.rooms.get(room_id)
+    if room is None:
+        raise NotFound(f"no operating room {room_id}")
+    return room

@@ -1,0 +1,58 @@
+"""Adapters: SQLModel tables on SQLite or PostgreSQL, repositories, and the
+service's unit of work."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from sqlalchemy import text
+
+from scheduling.store.repositories import (
+    Cases,
+    Consultations,
+    Conventions,
+    Hosts,
+    Institutions,
+    Missions,
+    Rooms,
+    Surgeries,
+    TrainingSessions,
+)
+from scheduling.store.tables import Table, InstitutionRow  # noqa: F401  (tests and migrations read them)
+from jumelage.db import UnitOfWork
+
+
+class SchedulingUnitOfWork(UnitOfWork):
+    institutions: Institutions
+    conventions: Conventions
+    hosts: Hosts
+    rooms: Rooms
+    missions: Missions
+    cases: Cases
+    surgeries: Surgeries
+    consultations: Consultations
+    training_sessions: TrainingSessions
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        s = self.session
+        self.institutions, self.conventions = Institutions(s), Conventions(s)
+        self.hosts, self.rooms = Hosts(s), Rooms(s)
+        self.missions, self.cases, self.surgeries = Missions(s), Cases(s), Surgeries(s)
+        self.consultations, self.training_sessions = Consultations(s), TrainingSessions(s)
+        return self
+
+    async def lock(self, *names: str) -> None:
+        """Hold named locks until commit, so two transactions never both pass a check
+        on the same practitioner or host (PostgreSQL advisory locks, taken in one
+        order to avoid deadlocks). SQLite needs none: its writers are serialised
+        by ``BEGIN IMMEDIATE``."""
+        if self.session.bind.dialect.name != "postgresql":
+            return
+        for name in sorted(set(names)):
+            # Keyed by schema too: an advisory lock spans the whole database.
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext(:name))"), {"name": name})
+
+
+__all__ = ["SchedulingUnitOfWork", "Table", "InstitutionRow"]

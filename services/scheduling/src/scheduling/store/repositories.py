@@ -1,0 +1,400 @@
+"""The queries the handlers need, translating rows to domain objects and back.
+
+``for_update=True`` locks the rows read (``SELECT … FOR UPDATE`` on PostgreSQL;
+SQLite already serialises writers with ``BEGIN IMMEDIATE``) and reloads them, so
+a check made on them holds until commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduling.domain.activities import ActivityStatus, Consultation, TrainingSession
+from scheduling.domain.cases import CaseStatus, PatientCase, PatientIdentity, RiskScheme, Sex
+from scheduling.domain.conventions import ConventionReplica, ConventionStatus, Objectives, Party
+from scheduling.domain.institutions import KnownInstitution
+from scheduling.domain.missions import Mission, MissionStatus, TeamMember, Totals
+from scheduling.domain.resources import HostResources, OperatingRoom
+from scheduling.domain.surgeries import Surgery, SurgeryStatus
+from scheduling.store.tables import (
+    ConsultationRow,
+    ConventionRow,
+    HostResourcesRow,
+    InstitutionRow,
+    MissionMemberRow,
+    MissionRow,
+    OperatingRoomRow,
+    PatientCaseRow,
+    SurgeryRow,
+    TrainingSessionRow,
+)
+from jumelage.events.convention import PartyRole
+from jumelage.events.scheduling import PractitionerRole, SurgeryOutcome
+
+R = TypeVar("R")
+
+
+class _Repository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _one(self, query: Select[Any], for_update: bool) -> Any:
+        if for_update:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        return (await self.session.scalars(query)).first()
+
+
+# -- institutions and conventions (replicas) ---------------------------------------------
+
+
+class Institutions(_Repository):
+    async def save(self, institution: KnownInstitution, *, event_id: uuid.UUID) -> None:
+        row = await self.session.get(InstitutionRow, institution.id)
+        if row is None:
+            row = InstitutionRow(id=institution.id, registered_by_event=event_id, name="", kind="", country="", city="")
+            self.session.add(row)
+        row.name, row.kind, row.country, row.city = (
+            institution.name, institution.kind, institution.country, institution.city
+        )
+
+    async def get(self, institution_id: uuid.UUID) -> KnownInstitution | None:
+        row = await self.session.get(InstitutionRow, institution_id)
+        return _institution(row) if row else None
+
+    async def all(self) -> list[KnownInstitution]:
+        rows = await self.session.scalars(select(InstitutionRow).order_by(InstitutionRow.name))
+        return [_institution(r) for r in rows]
+
+
+def _institution(row: InstitutionRow) -> KnownInstitution:
+    return KnownInstitution(id=row.id, name=row.name, kind=row.kind, country=row.country, city=row.city)
+
+
+class Conventions(_Repository):
+    async def get(self, convention_id: uuid.UUID, *, for_update: bool = False) -> ConventionReplica | None:
+        row = await self._one(select(ConventionRow).where(ConventionRow.id == convention_id), for_update)
+        return _convention(row) if row else None
+
+    async def list(self) -> list[ConventionReplica]:
+        rows = await self.session.scalars(select(ConventionRow).order_by(ConventionRow.reference, ConventionRow.id))
+        return [_convention(r) for r in rows]
+
+    async def save(self, c: ConventionReplica) -> None:
+        await self.session.merge(ConventionRow(
+            id=c.id, reference=c.reference, title=c.title,
+            parties=[{"institution_id": str(p.institution_id), "role": p.role.value} for p in c.parties],
+            effective_from=c.effective_from, effective_until=c.effective_until, specialties=list(c.specialties),
+            objectives=asdict(c.objectives) if c.objectives else None, signed=c.signed,
+            status=c.status.value if c.status else None, status_changed_at=c.status_changed_at,
+            status_reason=c.status_reason, ended_on=c.ended_on, term_versions=dict(c.term_versions),
+        ))
+
+
+def _convention(row: ConventionRow) -> ConventionReplica:
+    return ConventionReplica(
+        id=row.id, reference=row.reference, title=row.title,
+        parties=tuple(Party(uuid.UUID(p["institution_id"]), PartyRole(p["role"])) for p in row.parties),
+        effective_from=row.effective_from, effective_until=row.effective_until,
+        specialties=tuple(row.specialties), objectives=Objectives(**row.objectives) if row.objectives else None,
+        signed=row.signed, status=ConventionStatus(row.status) if row.status else None,
+        status_changed_at=row.status_changed_at, status_reason=row.status_reason, ended_on=row.ended_on,
+        term_versions=dict(row.term_versions),
+    )
+
+
+# -- host resources ------------------------------------------------------------------------
+
+
+class Hosts(_Repository):
+    async def get(self, institution_id: uuid.UUID) -> HostResources | None:
+        row = await self.session.get(HostResourcesRow, institution_id)
+        return HostResources(row.institution_id, row.timezone, row.icu_beds) if row else None
+
+    async def save(self, resources: HostResources) -> None:
+        await self.session.merge(HostResourcesRow(institution_id=resources.institution_id,
+                                                  timezone=resources.timezone, icu_beds=resources.icu_beds))
+        await self.session.flush()  # rooms refer to it
+
+
+class Rooms(_Repository):
+    async def get(self, room_id: uuid.UUID) -> OperatingRoom | None:
+        row = await self.session.get(OperatingRoomRow, room_id)
+        return _room(row) if row else None
+
+    async def of_host(self, institution_id: uuid.UUID) -> list[OperatingRoom]:
+        rows = await self.session.scalars(select(OperatingRoomRow)
+                                          .where(OperatingRoomRow.institution_id == institution_id)
+                                          .order_by(OperatingRoomRow.name))
+        return [_room(r) for r in rows]
+
+    async def save(self, room: OperatingRoom) -> None:
+        await self.session.merge(OperatingRoomRow(id=room.id, institution_id=room.institution_id, name=room.name,
+                                                  opens_at=room.opens_at, closes_at=room.closes_at))
+
+    async def remove(self, room_id: uuid.UUID) -> None:
+        await self.session.execute(delete(OperatingRoomRow).where(OperatingRoomRow.id == room_id))
+
+
+def _room(row: OperatingRoomRow) -> OperatingRoom:
+    return OperatingRoom(id=row.id, institution_id=row.institution_id, name=row.name, opens_at=row.opens_at,
+                         closes_at=row.closes_at)
+
+
+# -- missions --------------------------------------------------------------------------------
+
+
+class Missions(_Repository):
+    async def get(self, mission_id: uuid.UUID, *, for_update: bool = False) -> Mission | None:
+        row = await self._one(select(MissionRow).where(MissionRow.id == mission_id), for_update)
+        return (await self._with_teams([row]))[0] if row else None
+
+    async def search(self, *, convention_id: uuid.UUID | None = None, host_institution_id: uuid.UUID | None = None,
+                     status: MissionStatus | None = None) -> list[Mission]:
+        query = select(MissionRow)
+        if convention_id:
+            query = query.where(MissionRow.convention_id == convention_id)
+        if host_institution_id:
+            query = query.where(MissionRow.host_institution_id == host_institution_id)
+        if status:
+            query = query.where(MissionRow.status == status.value)
+        rows = await self.session.scalars(query.order_by(MissionRow.starts_on, MissionRow.created_at))
+        return await self._with_teams(list(rows))
+
+    async def of_convention(self, convention_id: uuid.UUID, statuses: Iterable[MissionStatus], *,
+                            for_update: bool = False) -> list[Mission]:
+        query = (select(MissionRow)
+                 .where(MissionRow.convention_id == convention_id,
+                        MissionRow.status.in_([s.value for s in statuses]))  # type: ignore[attr-defined]
+                 .order_by(MissionRow.id))  # one lock order for everyone
+        if for_update:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        return await self._with_teams(list(await self.session.scalars(query)))
+
+    async def sharing_practitioners(self, practitioner_ids: Iterable[uuid.UUID], starts_on: date, ends_on: date,
+                                    *, excluding: uuid.UUID | None = None) -> list[Mission]:
+        """Live missions overlapping the dates with any of these practitioners on their team."""
+        ids = list(practitioner_ids)
+        if not ids:
+            return []
+        with_them = select(MissionMemberRow.mission_id).where(
+            MissionMemberRow.practitioner_id.in_(ids))  # type: ignore[attr-defined]
+        query = select(MissionRow).where(
+            MissionRow.id.in_(with_them),  # type: ignore[attr-defined]
+            MissionRow.status != MissionStatus.cancelled.value,
+            MissionRow.starts_on <= ends_on, MissionRow.ends_on >= starts_on,
+        )
+        if excluding is not None:
+            query = query.where(MissionRow.id != excluding)
+        return await self._with_teams(list(await self.session.scalars(query)))
+
+    async def add(self, mission: Mission) -> None:
+        self.session.add(_mission_row(mission))
+        await self.session.flush()  # the members' foreign key needs the mission row first
+        await self._save_team(mission)
+
+    async def save(self, mission: Mission) -> None:
+        await self.session.merge(_mission_row(mission))
+        await self._save_team(mission)
+
+    async def _save_team(self, mission: Mission) -> None:
+        rows = {r.practitioner_id: r for r in await self.session.scalars(
+            select(MissionMemberRow).where(MissionMemberRow.mission_id == mission.id))}
+        wanted = {m.practitioner_id for m in mission.team}
+        for practitioner_id, row in rows.items():
+            if practitioner_id not in wanted:
+                await self.session.delete(row)
+        for position, member in enumerate(mission.team):
+            row = rows.get(member.practitioner_id)
+            if row is None:
+                row = MissionMemberRow(mission_id=mission.id, practitioner_id=member.practitioner_id, position=0,
+                                       full_name="", role="")
+                self.session.add(row)
+            row.position, row.full_name, row.role = position, member.full_name, member.role.value
+
+    async def _with_teams(self, rows: Sequence[MissionRow]) -> list[Mission]:
+        if not rows:
+            return []
+        members = await self.session.scalars(
+            select(MissionMemberRow)
+            .where(MissionMemberRow.mission_id.in_([r.id for r in rows]))  # type: ignore[attr-defined]
+            .order_by(MissionMemberRow.position))
+        teams: dict[uuid.UUID, list[TeamMember]] = {r.id: [] for r in rows}
+        for m in members:
+            teams[m.mission_id].append(TeamMember(m.practitioner_id, m.full_name, PractitionerRole(m.role)))
+        return [_mission(r, teams[r.id]) for r in rows]
+
+
+def _mission_row(m: Mission) -> MissionRow:
+    return MissionRow(id=m.id, convention_id=m.convention_id, host_institution_id=m.host_institution_id,
+                      visiting_institution_id=m.visiting_institution_id, specialty=m.specialty,
+                      starts_on=m.starts_on, ends_on=m.ends_on, status=m.status.value, status_reason=m.status_reason,
+                      totals=asdict(m.totals) if m.totals else None, created_at=m.created_at)
+
+
+def _mission(row: MissionRow, team: list[TeamMember]) -> Mission:
+    return Mission(id=row.id, convention_id=row.convention_id, host_institution_id=row.host_institution_id,
+                   visiting_institution_id=row.visiting_institution_id, specialty=row.specialty,
+                   starts_on=row.starts_on, ends_on=row.ends_on, team=team, status=MissionStatus(row.status),
+                   status_reason=row.status_reason, totals=Totals(**row.totals) if row.totals else None,
+                   created_at=row.created_at)
+
+
+# -- patient cases ------------------------------------------------------------------------------
+
+
+class Cases(_Repository):
+    async def get(self, case_id: uuid.UUID, *, for_update: bool = False) -> PatientCase | None:
+        row = await self._one(select(PatientCaseRow).where(PatientCaseRow.id == case_id), for_update)
+        return _case(row) if row else None
+
+    async def waiting_list(self, institution_id: uuid.UUID, *, status: CaseStatus | None = None,
+                           priority: int | None = None) -> list[PatientCase]:
+        query = select(PatientCaseRow).where(PatientCaseRow.host_institution_id == institution_id)
+        if status:
+            query = query.where(PatientCaseRow.status == status.value)
+        if priority:
+            query = query.where(PatientCaseRow.priority == priority)
+        rows = await self.session.scalars(query.order_by(PatientCaseRow.priority, PatientCaseRow.registered_at))
+        return [_case(r) for r in rows]
+
+    async def save(self, case: PatientCase) -> None:
+        p = case.patient
+        await self.session.merge(PatientCaseRow(
+            id=case.id, patient_ref=case.patient_ref, host_institution_id=case.host_institution_id,
+            full_name=p.full_name, date_of_birth=p.date_of_birth, sex=p.sex.value, weight_kg=p.weight_kg,
+            diagnosis=case.diagnosis, planned_procedure=case.planned_procedure, priority=case.priority,
+            expected_duration_minutes=case.expected_duration_minutes, risk_scheme=case.risk_scheme.value,
+            risk_category=case.risk_category, referred_abroad=case.referred_abroad, status=case.status.value,
+            status_reason=case.status_reason, registered_at=case.registered_at,
+        ))
+        await self.session.flush()  # surgeries and consultations refer to it
+
+
+def _case(r: PatientCaseRow) -> PatientCase:
+    return PatientCase(
+        id=r.id, patient_ref=r.patient_ref, host_institution_id=r.host_institution_id,
+        patient=PatientIdentity(r.full_name, r.date_of_birth, Sex(r.sex), r.weight_kg),
+        diagnosis=r.diagnosis, planned_procedure=r.planned_procedure, priority=r.priority,
+        expected_duration_minutes=r.expected_duration_minutes, risk_scheme=RiskScheme(r.risk_scheme),
+        risk_category=r.risk_category, referred_abroad=r.referred_abroad, status=CaseStatus(r.status),
+        status_reason=r.status_reason, registered_at=r.registered_at,
+    )
+
+
+# -- surgeries, consultations, training -----------------------------------------------------------
+
+LIVE_SURGERY = [SurgeryStatus.scheduled.value, SurgeryStatus.started.value]
+
+
+class Surgeries(_Repository):
+    async def get(self, surgery_id: uuid.UUID, *, for_update: bool = False) -> Surgery | None:
+        row = await self._one(select(SurgeryRow).where(SurgeryRow.id == surgery_id), for_update)
+        return _surgery(row) if row else None
+
+    async def of_mission(self, mission_id: uuid.UUID, *, status: SurgeryStatus | None = None) -> list[Surgery]:
+        query = select(SurgeryRow).where(SurgeryRow.mission_id == mission_id)
+        if status:
+            query = query.where(SurgeryRow.status == status.value)
+        rows = await self.session.scalars(query.order_by(SurgeryRow.scheduled_start))
+        return [_surgery(r) for r in rows]
+
+    async def colliding(self, *, room_id: uuid.UUID, surgeon_id: uuid.UUID, start: datetime,
+                        end: datetime) -> list[Surgery]:
+        """Surgeries not cancelled, in that room or by that surgeon, overlapping [start, end)."""
+        rows = await self.session.scalars(
+            select(SurgeryRow).where(
+                or_(SurgeryRow.operating_room_id == room_id, SurgeryRow.lead_surgeon_id == surgeon_id),
+                SurgeryRow.status != SurgeryStatus.cancelled.value,
+                SurgeryRow.scheduled_start < end, SurgeryRow.scheduled_end > start,
+            ).order_by(SurgeryRow.scheduled_start))
+        return [_surgery(r) for r in rows]
+
+    async def planned_in_room(self, room_id: uuid.UUID) -> list[Surgery]:
+        rows = await self.session.scalars(
+            select(SurgeryRow).where(SurgeryRow.operating_room_id == room_id,
+                                     SurgeryRow.status.in_(LIVE_SURGERY))  # type: ignore[attr-defined]
+            .order_by(SurgeryRow.scheduled_start))
+        return [_surgery(r) for r in rows]
+
+    async def count(self, mission_id: uuid.UUID, status: SurgeryStatus) -> int:
+        return int(await self.session.scalar(
+            select(func.count()).select_from(SurgeryRow)
+            .where(SurgeryRow.mission_id == mission_id, SurgeryRow.status == status.value)) or 0)
+
+    async def save(self, s: Surgery) -> None:
+        await self.session.merge(SurgeryRow(
+            id=s.id, mission_id=s.mission_id, case_id=s.case_id, patient_ref=s.patient_ref, procedure=s.procedure,
+            operating_room_id=s.operating_room_id, operating_room=s.operating_room,
+            scheduled_start=s.scheduled_start, scheduled_end=s.scheduled_end,
+            expected_duration_minutes=s.expected_duration_minutes, lead_surgeon_id=s.lead_surgeon_id,
+            status=s.status.value, status_reason=s.status_reason, started_at=s.started_at,
+            completed_at=s.completed_at, duration_minutes=s.duration_minutes,
+            outcome=s.outcome.value if s.outcome else None,
+        ))
+
+
+def _surgery(r: SurgeryRow) -> Surgery:
+    return Surgery(
+        id=r.id, mission_id=r.mission_id, case_id=r.case_id, patient_ref=r.patient_ref, procedure=r.procedure,
+        operating_room_id=r.operating_room_id, operating_room=r.operating_room, scheduled_start=r.scheduled_start,
+        expected_duration_minutes=r.expected_duration_minutes, lead_surgeon_id=r.lead_surgeon_id,
+        status=SurgeryStatus(r.status), status_reason=r.status_reason, started_at=r.started_at,
+        completed_at=r.completed_at, duration_minutes=r.duration_minutes,
+        outcome=SurgeryOutcome(r.outcome) if r.outcome else None,
+    )
+
+
+class Consultations(_Repository):
+    async def get(self, consultation_id: uuid.UUID, *, for_update: bool = False) -> Consultation | None:
+        row = await self._one(select(ConsultationRow).where(ConsultationRow.id == consultation_id), for_update)
+        return _consultation(row) if row else None
+
+    async def of_mission(self, mission_id: uuid.UUID, *, status: ActivityStatus | None = None) -> list[Consultation]:
+        query = select(ConsultationRow).where(ConsultationRow.mission_id == mission_id)
+        if status:
+            query = query.where(ConsultationRow.status == status.value)
+        return [_consultation(r) for r in await self.session.scalars(query.order_by(ConsultationRow.scheduled_at))]
+
+    async def save(self, c: Consultation) -> None:
+        await self.session.merge(ConsultationRow(
+            id=c.id, mission_id=c.mission_id, case_id=c.case_id, patient_ref=c.patient_ref, specialty=c.specialty,
+            scheduled_at=c.scheduled_at, status=c.status.value, held_at=c.held_at,
+        ))
+
+
+def _consultation(r: ConsultationRow) -> Consultation:
+    return Consultation(id=r.id, mission_id=r.mission_id, case_id=r.case_id, patient_ref=r.patient_ref,
+                        specialty=r.specialty, scheduled_at=r.scheduled_at, status=ActivityStatus(r.status),
+                        held_at=r.held_at)
+
+
+class TrainingSessions(_Repository):
+    async def get(self, session_id: uuid.UUID, *, for_update: bool = False) -> TrainingSession | None:
+        row = await self._one(select(TrainingSessionRow).where(TrainingSessionRow.id == session_id), for_update)
+        return _training(row) if row else None
+
+    async def of_mission(self, mission_id: uuid.UUID, *,
+                         status: ActivityStatus | None = None) -> list[TrainingSession]:
+        query = select(TrainingSessionRow).where(TrainingSessionRow.mission_id == mission_id)
+        if status:
+            query = query.where(TrainingSessionRow.status == status.value)
+        return [_training(r) for r in await self.session.scalars(query.order_by(TrainingSessionRow.scheduled_at))]
+
+    async def save(self, t: TrainingSession) -> None:
+        await self.session.merge(TrainingSessionRow(
+            id=t.id, mission_id=t.mission_id, topic=t.topic, scheduled_at=t.scheduled_at, hours=t.hours,
+            status=t.status.value, held_at=t.held_at, trainee_count=t.trainee_count,
+        ))
+
+
+def _training(r: TrainingSessionRow) -> TrainingSession:
+    return TrainingSession(id=r.id, mission_id=r.mission_id, topic=r.topic, scheduled_at=r.scheduled_at,
+                           hours=r.hours, status=ActivityStatus(r.status), held_at=r.held_at,
+                           trainee_count=r.trainee_count)

@@ -1,0 +1,177 @@
+"""This service's tables (SQLModel on its own registry), mirrored by the migrations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Column, Date, Float, ForeignKey, Integer, String, Text, Time, Uuid
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from jumelage.columns import UtcDateTime  # instants: UTC, read back aware on SQLite too
+
+
+class Table(SQLModel, registry=registry()):
+    """Base of this service's tables: its own metadata, so the three services'
+    tables never mix even when tests load them in one process."""
+
+
+def _col(type_: Any, *args: Any, nullable: bool = False, **kw: Any) -> Any:
+    return Field(sa_column=Column(type_, *args, nullable=nullable, **kw))
+
+
+def _opt(type_: Any, *args: Any, **kw: Any) -> Any:
+    return Field(default=None, sa_column=Column(type_, *args, nullable=True, **kw))
+
+
+def _fk(target: str, **kw: Any) -> Any:
+    return Field(sa_column=Column(Uuid(), ForeignKey(target), nullable=False, **kw))
+
+
+class InstitutionRow(Table, table=True):
+    __tablename__ = "institution"
+
+    id: uuid.UUID = Field(primary_key=True)
+    name: str = _col(String(300))
+    kind: str = _col(String(40))
+    country: str = _col(String(2))
+    city: str = _col(String(200))
+    registered_by_event: uuid.UUID
+
+
+class ConventionRow(Table, table=True):
+    __tablename__ = "convention"
+
+    id: uuid.UUID = Field(primary_key=True)
+    reference: str | None = _opt(String(200))
+    title: str | None = _opt(Text)
+    parties: list[dict[str, str]] = _col(JSON)
+    effective_from: date | None = _opt(Date)
+    effective_until: date | None = _opt(Date)
+    specialties: list[str] = _col(JSON)
+    objectives: dict[str, int] | None = _opt(JSON)
+    signed: bool = _col(Boolean)
+    status: str | None = _opt(String(20))
+    status_changed_at: datetime | None = _opt(UtcDateTime)
+    status_reason: str | None = _opt(Text)
+    ended_on: date | None = _opt(Date)
+    term_versions: dict[str, int] = _col(JSON)
+
+
+class HostResourcesRow(Table, table=True):
+    __tablename__ = "host_resources"
+
+    institution_id: uuid.UUID = _fk("institution.id", primary_key=True)
+    timezone: str = _col(String(64))
+    icu_beds: int = _col(Integer)
+
+
+class OperatingRoomRow(Table, table=True):
+    __tablename__ = "operating_room"
+
+    id: uuid.UUID = Field(primary_key=True)
+    institution_id: uuid.UUID = _fk("host_resources.institution_id", index=True)
+    name: str = _col(String(200))
+    opens_at: time = _col(Time)
+    closes_at: time = _col(Time)
+
+
+class MissionRow(Table, table=True):
+    __tablename__ = "mission"
+
+    id: uuid.UUID = Field(primary_key=True)
+    convention_id: uuid.UUID = _fk("convention.id", index=True)
+    host_institution_id: uuid.UUID = Field(index=True)
+    visiting_institution_id: uuid.UUID
+    specialty: str = _col(String(200))
+    starts_on: date = _col(Date)
+    ends_on: date = _col(Date)
+    status: str = _col(String(20))
+    status_reason: str | None = _opt(Text)
+    totals: dict[str, int] | None = _opt(JSON)
+    created_at: datetime = _col(UtcDateTime)
+
+
+class MissionMemberRow(Table, table=True):
+    __tablename__ = "mission_member"
+
+    mission_id: uuid.UUID = _fk("mission.id", primary_key=True)
+    practitioner_id: uuid.UUID = Field(primary_key=True, index=True)
+    position: int = _col(Integer)
+    full_name: str = _col(String(300))
+    role: str = _col(String(40))
+
+
+class PatientCaseRow(Table, table=True):
+    __tablename__ = "patient_case"
+
+    id: uuid.UUID = Field(primary_key=True)
+    patient_ref: str = _col(String(40), unique=True)
+    host_institution_id: uuid.UUID = Field(index=True)
+    # The patient's identity: here and nowhere else.
+    full_name: str = _col(String(300))
+    date_of_birth: date = _col(Date)
+    sex: str = _col(String(10))
+    weight_kg: float = _col(Float)
+    diagnosis: str = _col(Text)
+    planned_procedure: str = _col(String(300))
+    priority: int = _col(Integer)
+    expected_duration_minutes: int = _col(Integer)
+    risk_scheme: str = _col(String(10))
+    risk_category: int | None = _opt(Integer)
+    referred_abroad: bool = _col(Boolean)
+    status: str = _col(String(20))
+    status_reason: str | None = _opt(Text)
+    registered_at: datetime = _col(UtcDateTime)
+
+
+class SurgeryRow(Table, table=True):
+    __tablename__ = "surgery"
+
+    id: uuid.UUID = Field(primary_key=True)
+    mission_id: uuid.UUID = _fk("mission.id", index=True)
+    case_id: uuid.UUID = _fk("patient_case.id", index=True)
+    patient_ref: str = _col(String(40))
+    procedure: str = _col(String(300))
+    # No foreign key: a completed surgery keeps the name of the room it was held
+    # in after the room is removed.
+    operating_room_id: uuid.UUID = Field(index=True)
+    operating_room: str = _col(String(200))
+    scheduled_start: datetime = _col(UtcDateTime)
+    scheduled_end: datetime = _col(UtcDateTime)  # kept for overlap queries
+    expected_duration_minutes: int = _col(Integer)
+    lead_surgeon_id: uuid.UUID = Field(index=True)
+    status: str = _col(String(20))
+    status_reason: str | None = _opt(Text)
+    started_at: datetime | None = _opt(UtcDateTime)
+    completed_at: datetime | None = _opt(UtcDateTime)
+    duration_minutes: int | None = _opt(Integer)
+    outcome: str | None = _opt(String(30))
+
+
+class ConsultationRow(Table, table=True):
+    __tablename__ = "consultation"
+
+    id: uuid.UUID = Field(primary_key=True)
+    mission_id: uuid.UUID = _fk("mission.id", index=True)
+    case_id: uuid.UUID = _fk("patient_case.id")
+    patient_ref: str = _col(String(40))
+    specialty: str = _col(String(200))
+    scheduled_at: datetime = _col(UtcDateTime)
+    status: str = _col(String(20))
+    held_at: datetime | None = _opt(UtcDateTime)
+
+
+class TrainingSessionRow(Table, table=True):
+    __tablename__ = "training_session"
+
+    id: uuid.UUID = Field(primary_key=True)
+    mission_id: uuid.UUID = _fk("mission.id", index=True)
+    topic: str = _col(String(300))
+    scheduled_at: datetime = _col(UtcDateTime)
+    hours: float = _col(Float)
+    status: str = _col(String(20))
+    held_at: datetime | None = _opt(UtcDateTime)
+    trainee_count: int | None = _opt(Integer)
