@@ -72,7 +72,7 @@ def told(occurrence: Occurrence, *candidates: Contact | Candidate) -> set[uuid.U
 def test_a_mission_s_team_gets_that_mission_s_events() -> None:
     surgeon, anaesthetist, outsider = practitioner(SURGEON), practitioner(ANAESTHETIST), practitioner(OUTSIDER)
     for kind in ("MissionScheduled", "MissionRescheduled", "MissionCancelled", "MissionStarted", "MissionCompleted",
-                 "MissionPutOnHold", "MissionReleased", "MissionReminder"):
+                 "MissionSuspended", "MissionResumed", "MissionReminder"):
         assert told(Occurrence(kind, FACTS), surgeon, anaesthetist, outsider) == {surgeon.id, anaesthetist.id}, kind
 
 

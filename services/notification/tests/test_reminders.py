@@ -190,34 +190,32 @@ def _routed(key: str, patterns: tuple[str, ...]) -> bool:
     return any(match(key.split("."), p.split(".")) for p in patterns)
 
 
-@pytest.mark.parametrize("event_type", ["MissionPutOnHold", "MissionReleased"])
+@pytest.mark.parametrize("event_type", ["MissionSuspended", "MissionResumed"])
 def test_the_notification_queue_is_bound_to_the_hold_events(event_type: str) -> None:
     from jumelage.events import registry
     from jumelage.messaging.topology import BINDINGS
 
     key = registry.by_type(event_type).routing_key
-    if not _routed(key, BINDINGS["notification"]):
-        pytest.xfail(f"{event_type} goes out as {key!r}, which no binding of notification.events matches "
-                     "(reported: a shared topology change)")
-    assert _routed(key, BINDINGS["notification"])
+    assert _routed(key, BINDINGS["notification"]), f"{event_type} goes out as {key!r}, bound by nothing"
 
 
 async def test_a_mission_on_hold_has_no_reminder_until_released(notification_service: Any, programme: Any) -> None:
     from jumelage.events import registry
 
-    put_on_hold, released = registry.by_type("MissionPutOnHold"), registry.by_type("MissionReleased")
+    put_on_hold, released = registry.by_type("MissionSuspended"), registry.by_type("MissionResumed")
     c = clock()
     async with notification_service(clock=c) as h:
 
         async def straight_to_our_queue(envelope: Any) -> None:
-            # Past the topic bindings (see the test above): what the handlers do is the point here.
+            # Through the exchange, as the scheduling service publishes it.
             conn = await aio_pika.connect(h.amqp_url)
             try:
                 ch = await conn.channel()
-                await ch.default_exchange.publish(
+                ex = await ch.get_exchange(f"{h.namespace}jumelage.events")
+                await ex.publish(
                     aio_pika.Message(envelope.to_json().encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                                      message_id=str(envelope.id)),
-                    routing_key=f"{h.namespace}notification.events")
+                    routing_key=envelope.routing_key)
             finally:
                 await conn.close()
             await h.handled(envelope)
@@ -229,8 +227,8 @@ async def test_a_mission_on_hold_has_no_reminder_until_released(notification_ser
             mission_id=programme.mission_id, convention_id=programme.convention_id, reason="convention suspendue")))
         (held,) = await reminders(h, subject_id=str(programme.mission_id))
         assert held["status"] == "cancelled"
-        (told,) = await h.settled(1, cause_type="MissionPutOnHold", recipient_ref=surgeon["recipient_ref"])
-        assert told["template"] == "MissionPutOnHold/en/email"
+        (told,) = await h.settled(1, cause_type="MissionSuspended", recipient_ref=surgeon["recipient_ref"])
+        assert told["template"] == "MissionSuspended/en/email"
 
         await straight_to_our_queue(programme.envelope(released(mission_id=programme.mission_id,
                                                                 convention_id=programme.convention_id)))

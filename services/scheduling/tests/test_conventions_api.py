@@ -94,7 +94,7 @@ async def test_suspension_holds_missions_not_started_and_resumption_releases_the
     assert (held["status"], held["status_reason"]) == ("on_hold",
                                                       "convention CNAS-GSD-2030-01 suspended: Audit financier CNAS")
     assert (await s.ok("GET", f"/missions/{underway['id']}"))["status"] == "started", "the team is already there"
-    assert await s.wait("MissionPutOnHold") == [{"mission_id": waiting["id"], "convention_id": str(CONVENTION),
+    assert await s.wait("MissionSuspended") == [{"mission_id": waiting["id"], "convention_id": str(CONVENTION),
                                                  "reason": held["status_reason"]}]
     await s.refused("POST", f"/missions/{waiting['id']}/start", 409, "on_hold", "cannot start")
     await s.refused("POST", f"/missions/{waiting['id']}/reschedule", 409, "it is on_hold",
@@ -106,10 +106,10 @@ async def test_suspension_holds_missions_not_started_and_resumption_releases_the
     await s.deliver(ConventionResumed(convention_id=CONVENTION, reason="Audit clos sans réserve"))
     released = await s.ok("GET", f"/missions/{waiting['id']}")
     assert (released["status"], released["status_reason"]) == ("scheduled", None)
-    assert await s.wait("MissionReleased") == [{"mission_id": waiting["id"], "convention_id": str(CONVENTION)}]
+    assert await s.wait("MissionResumed") == [{"mission_id": waiting["id"], "convention_id": str(CONVENTION)}]
     await s.ok("POST", f"/missions/{waiting['id']}/start")
     await s.settle()
-    assert len(s.events("MissionPutOnHold")) == 1 and len(s.events("MissionReleased")) == 1
+    assert len(s.events("MissionSuspended")) == 1 and len(s.events("MissionResumed")) == 1
 
 
 async def test_termination_cancels_missions_not_started_and_their_surgeries(programme: Scheduling) -> None:

@@ -17,7 +17,6 @@ import scheduling.app
 from jumelage.events import CloudEvent, InstitutionRegistered, InstitutionUpdated, new_envelope
 from jumelage.messaging.tables import InboxRecord
 from jumelage.testing import Database, eventually, running, service_settings
-from scheduling import subscribers
 
 SERVICE = scheduling.app
 NAME = "scheduling"
@@ -134,14 +133,8 @@ async def test_a_later_event_about_the_same_institution_updates_the_replica(
 
 
 async def test_institution_updated_updates_the_replica(
-    client: Any, amqp_url: str, namespace: str, request: pytest.FixtureRequest
+    client: Any, amqp_url: str, namespace: str
 ) -> None:
-    if InstitutionUpdated not in subscribers.EVENT_HANDLERS:
-        request.applymarker(pytest.mark.xfail(
-            strict=True,
-            reason="the convention service emits InstitutionUpdated (PATCH /institutions/{id}); "
-                   f"{NAME} has no handler for it, so the replica keeps the old details (reported)",
-        ))
     first = registered(name="CMCI Bou Smail")
     institution_id = first.data.institution_id
     update = new_envelope(

@@ -34,6 +34,8 @@ def is_sqlite(url_or_engine: str | AsyncEngine) -> bool:
 def create_engine(url: str, *, schema: str | None = None, **kw: Any) -> AsyncEngine:
     """An async engine for ``url``; ``schema`` pins PostgreSQL's search_path (tests)."""
     url = async_driver_url(url)
+    # Statement values (a patient's name, an email) never go into an error message or a log.
+    kw.setdefault("hide_parameters", True)
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kw)
 

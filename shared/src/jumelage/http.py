@@ -95,7 +95,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         code = next((c for k, c in status.items() if isinstance(exc, k)), 409)
         if exc.field is not None:
-            detail: object = [{"loc": ["body", *exc.field.split(".")], "msg": exc.message, "type": "domain"}]
+            # Like pydantic's own: list indexes as numbers (["body", "parties", 1, "role"]).
+            loc = ["body", *(int(p) if p.isdigit() else p for p in exc.field.split("."))]
+            detail: object = [{"loc": loc, "msg": exc.message, "type": "domain"}]
         else:
             detail = exc.message
         return JSONResponse({"detail": detail}, status_code=code)

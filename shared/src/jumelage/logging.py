@@ -58,6 +58,14 @@ def configure_logging(service: str, fmt: LogFormat = "auto", level: str = "INFO"
         lg = logging.getLogger(name)
         lg.handlers[:] = []
         lg.propagate = True
+    silence_sensitive_libraries()
+
+
+def silence_sensitive_libraries() -> None:
+    """These log request URLs or SQL values at debug/info: webhook URLs, patients'
+    names, contact details. Whatever our own level, they stay at warnings."""
+    for name in ("aiosqlite", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _add_service(service: str) -> structlog.types.Processor:

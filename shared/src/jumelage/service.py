@@ -24,7 +24,7 @@ from faststream.specification.asyncapi.site import get_asyncapi_html
 from jumelage.clock import Clock
 from jumelage.db import UnitOfWork, create_engine, ping, session_factory
 from jumelage.http import health_router, install_correlation, install_error_handlers
-from jumelage.logging import get_logger
+from jumelage.logging import get_logger, silence_sensitive_libraries
 from jumelage.messaging.consumer import EventHandler, event_router
 from jumelage.messaging.outbox import OutboxRelay, event_publishers
 from jumelage.messaging.topology import Topology
@@ -59,6 +59,7 @@ class ServiceRuntime:
         clock: Clock | None = None,
         version: str = "0.1.0",
     ) -> None:
+        silence_sensitive_libraries()
         self.settings = settings
         self.name = settings.service_name
         self.clock = clock or Clock(settings.timezone, settings.simulated_start)

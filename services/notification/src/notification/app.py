@@ -84,11 +84,6 @@ def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None =
     s = settings if isinstance(settings, Settings) else Settings(**(settings.model_dump() if settings else {}))
     clock = clock or Clock(s.timezone, s.simulated_start)
     zone = ZoneInfo(s.reminder_timezone or s.timezone)
-    # Libraries that would log contact details: httpx logs each request's URL at INFO
-    # (a webhook URL is one), aiosqlite each statement with its parameters at DEBUG.
-    for name in ("httpx", "httpcore", "aiosqlite"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
     http = http_client(max(s.webhook_timeout, 1.0))
     senders = {
         Channel.email: EmailSender(

@@ -261,8 +261,8 @@ async def on_mission_status(event: CloudEvent[Any], uow: NotificationUnitOfWork)
     """Cancelled, started, completed, put on hold, released (whatever the contract adds)."""
     status = {
         "MissionCancelled": PlanStatus.cancelled, "MissionStarted": PlanStatus.started,
-        "MissionCompleted": PlanStatus.completed, "MissionPutOnHold": PlanStatus.on_hold,
-        "MissionReleased": PlanStatus.scheduled,
+        "MissionCompleted": PlanStatus.completed, "MissionSuspended": PlanStatus.on_hold,
+        "MissionResumed": PlanStatus.scheduled,
     }.get(event.type)
     d = event.data
     mission = await uow.missions.get(d.mission_id, lock=True) or KnownMission(d.mission_id)

@@ -35,8 +35,8 @@ EVENT_HANDLERS: dict[type, EventHandler] = {
 # Project additions to the contract, handled when the shared package defines them.
 for _name, _handler in (
     ("InstitutionUpdated", handlers.record_institution),  # the whole new state: an upsert
-    ("MissionPutOnHold", handlers.on_mission_status),
-    ("MissionReleased", handlers.on_mission_status),
+    ("MissionSuspended", handlers.on_mission_status),
+    ("MissionResumed", handlers.on_mission_status),
 ):
     if _name in registry:
         EVENT_HANDLERS[registry.by_type(_name)] = _handler

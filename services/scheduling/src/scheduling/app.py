@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -23,22 +22,10 @@ class Settings(ServiceSettings):
 
 
 def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None = None) -> ServiceRuntime:
-    runtime = ServiceRuntime(settings or Settings(), unit_of_work=SchedulingUnitOfWork, handlers=EVENT_HANDLERS,
-                             clock=clock)
-    keep_patients_out_of_logs(runtime)
-    return runtime
-
-
-def keep_patients_out_of_logs(runtime: ServiceRuntime) -> None:
-    """This database holds patients' identities; statement parameters must never
-    reach a log line or an error message (which ends up in one).
-
-    SQLAlchemy puts them in its exception messages unless ``hide_parameters``;
-    aiosqlite logs every statement with its parameters at DEBUG.
-    """
-    runtime.engine.sync_engine.hide_parameters = True
-    aiosqlite_log = logging.getLogger("aiosqlite")
-    aiosqlite_log.setLevel(max(aiosqlite_log.level, logging.INFO))
+    # Patients' identities live in this database: the shared engine hides statement
+    # values from error messages and keeps SQL-logging libraries quiet.
+    return ServiceRuntime(settings or Settings(), unit_of_work=SchedulingUnitOfWork, handlers=EVENT_HANDLERS,
+                          clock=clock)
 
 
 def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:

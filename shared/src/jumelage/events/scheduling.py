@@ -108,7 +108,7 @@ class MissionCancelled(_AboutMission):
     reason: Reason
 
 
-class MissionPutOnHold(_AboutMission):
+class MissionSuspended(_AboutMission):
     """A project addition to EVENTS.md: a mission not yet started waits while its
     convention is suspended (it is released, not cancelled, when it resumes)."""
 
@@ -116,7 +116,7 @@ class MissionPutOnHold(_AboutMission):
     reason: Reason
 
 
-class MissionReleased(_AboutMission):
+class MissionResumed(_AboutMission):
     """A project addition to EVENTS.md: a mission on hold is scheduled again
     because its convention resumed."""
 
@@ -192,8 +192,8 @@ __all__ = [
     "ConsultationHeld",
     "MissionCancelled",
     "MissionCompleted",
-    "MissionPutOnHold",
-    "MissionReleased",
+    "MissionSuspended",
+    "MissionResumed",
     "MissionRescheduled",
     "MissionScheduled",
     "MissionStarted",

@@ -23,8 +23,8 @@ from jumelage.events import (
     ConventionTerminated,
     InstitutionRegistered,
     MissionCancelled,
-    MissionPutOnHold,
-    MissionReleased,
+    MissionSuspended,
+    MissionResumed,
 )
 from jumelage.logging import get_logger
 
@@ -98,13 +98,13 @@ async def _settle(convention: ConventionReplica, effect: MissionEffect, uow: Sch
         for mission in await uow.missions.of_convention(convention.id, [MissionStatus.scheduled], for_update=True):
             if mission.put_on_hold(reason):
                 await uow.missions.save(mission)
-                uow.record(MissionPutOnHold(mission_id=mission.id, convention_id=convention.id,
+                uow.record(MissionSuspended(mission_id=mission.id, convention_id=convention.id,
                                             reason=mission.status_reason or reason))
     elif effect is MissionEffect.release:
         for mission in await uow.missions.of_convention(convention.id, [MissionStatus.on_hold], for_update=True):
             if mission.release():
                 await uow.missions.save(mission)
-                uow.record(MissionReleased(mission_id=mission.id, convention_id=convention.id))
+                uow.record(MissionResumed(mission_id=mission.id, convention_id=convention.id))
     elif effect is MissionEffect.cancel:
         for mission in await uow.missions.of_convention(convention.id, NOT_STARTED, for_update=True):
             mission.cancel(reason)
