@@ -1,6 +1,12 @@
-"""Run the three services locally as separate processes, each with its own database.
+"""Run the three services locally as separate processes, each with its own
+database, and play the two reference programmes through their HTTP APIs.
 
-    make run    # SQLite files under ./data, loopback RabbitMQ
+    make run                              # the demo, then the services stay up (Ctrl-C stops them)
+    .venv/bin/python scripts/run.py --no-demo   # just the services, on the real clock
+
+The demo runs in a fresh namespace and data folder (data/demo), on a clock set
+to 31 May 2024 (after the CNAS mission), with a local mail catcher receiving
+the e-mails the notification service sends.
 
 Each service needs a database of its own: to use PostgreSQL, set
 CONVENTION_DATABASE_URL, SCHEDULING_DATABASE_URL and NOTIFICATION_DATABASE_URL.
@@ -22,9 +28,13 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import demo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {"convention": 8001, "scheduling": 8002, "notification": 8003}
@@ -47,6 +57,7 @@ def start(service: str, port: int, base_env: dict[str, str]) -> subprocess.Popen
     own_db = os.environ.get(f"{service.upper()}_DATABASE_URL")
     if own_db:
         env["DATABASE_URL"] = own_db
+        env["DATABASE_SCHEMA"] = os.environ.get(f"{service.upper()}_DATABASE_SCHEMA", "")
     return subprocess.Popen([sys.executable, "-m", service, "serve"], env=env, cwd=ROOT)
 
 
@@ -62,6 +73,48 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) ->
             pass
         time.sleep(0.3)
     return False
+
+
+class MailCatcher:
+    """A local SMTP server that keeps what arrives and says so on the timeline."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        from email import message_from_bytes
+        from email.header import decode_header, make_header
+
+        message = message_from_bytes(envelope.content)
+        self.messages.append(message)
+        subject = " ".join(str(make_header(decode_header(message.get("Subject", "")))).split())
+        print(f"  mail   {subject}  ({len(envelope.rcpt_tos)} recipient(s))", flush=True)
+        return "250 OK"
+
+    def start(self) -> int:
+        from aiosmtpd.controller import Controller
+
+        port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=port)
+        self.controller.start()
+        return port
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def delete_namespace(amqp_url: str, namespace: str) -> None:
+    from jumelage.testing import delete_namespace as delete
+
+    await delete(amqp_url, namespace, retry_delays=(1.0, 5.0, 30.0))
 
 
 def check(ports: dict[str, int]) -> None:
@@ -83,7 +136,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="register an institution, see it replicated, stop")
     parser.add_argument("--port-offset", type=int, default=0, help="add to the ports 8001-8003")
+    parser.add_argument("--no-demo", action="store_true", help="do not play the reference programmes")
+    parser.add_argument("--exit-after-demo", action="store_true", help="stop once the demo is played")
     args = parser.parse_args()
+    demo_mode = not args.no_demo and not args.check
 
     amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     problem = broker_reachable(amqp_url)
@@ -95,6 +151,19 @@ def main() -> int:
     base_env = {**os.environ, "AMQP_URL": amqp_url}
     base_env.pop("DATABASE_URL", None)  # one URL cannot serve three databases
     base_env.setdefault("LOG_FORMAT", "console")
+    mails = MailCatcher()
+    namespace = base_env.get("TOPOLOGY_NAMESPACE", "")
+    if demo_mode:
+        import shutil
+
+        data_dir = Path(base_env.get("DATA_DIR", ROOT / "data")) / "demo"
+        shutil.rmtree(data_dir, ignore_errors=True)  # the demo's own data, played afresh each time
+        namespace = f"demo-{uuid.uuid4().hex[:6]}."
+        base_env.update({
+            "DATA_DIR": str(data_dir), "TOPOLOGY_NAMESPACE": namespace,
+            "SIMULATED_START": "2024-05-31T08:00:00Z", "SMTP_PORT": str(mails.start()),
+            "LOG_LEVEL": base_env.get("LOG_LEVEL", "WARNING"),  # the timeline is the show
+        })
     ports = {s: p + args.port_offset for s, p in SERVICES.items()}
     procs = {s: start(s, ports[s], base_env) for s in SERVICES}
     try:
@@ -107,6 +176,11 @@ def main() -> int:
         if args.check:
             check(ports)
             return 0
+        if demo_mode:
+            urls = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
+            asyncio.run(demo.play(urls, amqp_url, f"{namespace}jumelage.events", lambda: mails.messages))
+            if args.exit_after_demo:
+                return 0
         print("running; Ctrl-C stops all three", flush=True)
         # Blocked only now, after the children started (they inherit the mask).
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
@@ -120,6 +194,9 @@ def main() -> int:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if demo_mode:
+            mails.stop()
+            asyncio.run(delete_namespace(amqp_url, namespace))
 
 
 if __name__ == "__main__":

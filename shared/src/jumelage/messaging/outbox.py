@@ -191,5 +191,5 @@ class OutboxRelay:
         if isinstance(result, DeliveredMessage):
             # Confirmed but returned: no queue is bound for this key. The broker
             # has done its part; nobody subscribes to this event type yet.
-            log.warning("event unroutable", event_type=row.event_type, event_id=str(row.event_id))
+            log.info("event unroutable", event_type=row.event_type, event_id=str(row.event_id))
         return result

@@ -1,0 +1,338 @@
+"""Play the two reference programmes through the three services' HTTP APIs.
+
+1. CNAS (funder) and the San Donato hospital group (provider) sign a convention
+   for paediatric cardiac surgery at CMCI Bousmail (beneficiary); a five-day
+   mission (26-30 May 2024) operates on children who had been referred abroad
+   and trains the local team.
+2. CHU Oran (provider) and EPH Tiaret (beneficiary) under a twinning convention
+   supervised by DSP Oran: a delegation of general surgery B (assistant
+   professors, general practitioners, residents) operates, consults and trains.
+
+Every event on the exchange and every e-mail that reaches the local mail
+catcher is printed as a timeline while it happens; each convention's progress is
+printed at the end. The services run on a clock set after the mission (see
+``scripts/run.py``), so what the mission recorded lies in the past, as the
+scheduling service requires of reported facts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import logging
+
+import aio_pika
+import httpx
+
+logging.getLogger("aio_pika").setLevel(logging.ERROR)  # closing the tap mid-consume is expected
+
+ALGIERS_OFFSET = timedelta(hours=1)  # Africa/Algiers, no daylight saving
+
+
+def at(day: date, hour: int, minute: int = 0) -> str:
+    """A local (Algiers) wall-clock time on ``day`` as an ISO instant."""
+    local = datetime(day.year, day.month, day.day, hour, minute)
+    return (local - ALGIERS_OFFSET).replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class Timeline:
+    """Prints what crosses the exchange, in the order it happens."""
+
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+    def show(self, body: dict[str, Any]) -> None:
+        self.seen.append(body)
+        data = body.get("data", {})
+        detail = ", ".join(f"{k}={v}" for k, v in data.items()
+                           if k in ("name", "reference", "reason", "starts_on", "ends_on", "procedure", "outcome",
+                                    "operating_room", "scheduled_start", "topic", "trainee_count", "channel",
+                                    "template", "amendment_number", "patient_ref"))
+        print(f"  event  {body['time'][:19]}  {body['type']:<22} {detail}", flush=True)
+
+
+async def tap(amqp_url: str, exchange: str, timeline: Timeline, ready: asyncio.Event, stop: asyncio.Event) -> None:
+    conn = await aio_pika.connect(amqp_url)
+    try:
+        channel = await conn.channel()
+        ex = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue("", exclusive=True)
+        await queue.bind(ex, "#")
+        async with queue.iterator() as messages:
+            ready.set()
+            async for message in messages:
+                async with message.process():
+                    timeline.show(json.loads(message.body))
+                if stop.is_set():
+                    break
+    finally:
+        await conn.close()
+
+
+class Api:
+    def __init__(self, urls: dict[str, str]) -> None:
+        self.http = httpx.AsyncClient(timeout=60)
+        self.urls = urls
+
+    async def call(self, service: str, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201),
+                   correlation: str | None = None) -> Any:
+        headers = {"X-Correlation-ID": correlation} if correlation else {}
+        r = await self.http.request(method, self.urls[service] + path, json=body, headers=headers)
+        if r.status_code not in ok:
+            raise RuntimeError(f"{method} {service}{path} -> {r.status_code}: {r.text[:500]}")
+        return r.json() if r.content else None
+
+    async def until(self, service: str, path: str, check: Any = lambda b: True, timeout: float = 30) -> Any:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            r = await self.http.get(self.urls[service] + path)
+            if r.status_code == 200 and check(r.json()):
+                return r.json()
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"{service}{path} not ready: {r.status_code} {r.text[:200]}")
+            await asyncio.sleep(0.1)
+
+
+def step(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+async def institution(api: Api, name: str, kind: str, country: str, city: str, wilaya: str | None = None) -> str:
+    body = {"name": name, "kind": kind, "country": country, "city": city, "wilaya": wilaya}
+    return (await api.call("convention", "POST", "/institutions", body))["id"]
+
+
+async def signed_convention(api: Api, body: dict[str, Any], signed_on: str, place: str, chain: str) -> str:
+    convention = await api.call("convention", "POST", "/conventions", body, correlation=chain)
+    await api.call("convention", "POST", f"/conventions/{convention['id']}/sign",
+                   {"signed_on": signed_on, "signed_at": place}, correlation=chain)
+    # The scheduling service learns of it from ConventionSigned, not from a call.
+    await api.until("scheduling", f"/conventions/{convention['id']}", lambda c: c["status"] == "signed")
+    return convention["id"]
+
+
+async def host(api: Api, institution_id: str, rooms: list[str], icu_beds: int) -> list[str]:
+    await api.until("scheduling", f"/institutions/{institution_id}")
+    await api.call("scheduling", "PUT", f"/institutions/{institution_id}/resources",
+                   {"timezone": "Africa/Algiers", "icu_beds": icu_beds})
+    return [(await api.call("scheduling", "POST", f"/institutions/{institution_id}/operating-rooms",
+                            {"name": name, "opens_at": "08:00", "closes_at": "18:00"}))["id"] for name in rooms]
+
+
+async def contacts(api: Api, team: list[dict[str, Any]], mailboxes: dict[str, str]) -> None:
+    for member in team:
+        email = member["full_name"].lower().replace(" ", ".").replace("'", "") + "@example.org"
+        await api.call("notification", "POST", "/contacts", {
+            "kind": "practitioner", "practitioner_id": member["practitioner_id"],
+            "display_name": member["full_name"], "email": email, "language": member.get("language", "fr")})
+    for institution_id, email in mailboxes.items():
+        await api.call("notification", "POST", "/contacts", {
+            "kind": "institution", "institution_id": institution_id, "email": email, "language": "fr"})
+
+
+def member(name: str, role: str, language: str = "fr") -> dict[str, Any]:
+    return {"practitioner_id": str(uuid.uuid4()), "full_name": name, "role": role, "language": language}
+
+
+async def operate(api: Api, mission_id: str, surgeries: list[dict[str, Any]], outcomes: list[str]) -> None:
+    for surgery, outcome in zip(surgeries, outcomes, strict=False):
+        start = surgery["scheduled_start"]
+        await api.call("scheduling", "POST", f"/surgeries/{surgery['id']}/start", {"started_at": start})
+        done = datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(
+            minutes=surgery["expected_duration_minutes"])
+        await api.call("scheduling", "POST", f"/surgeries/{surgery['id']}/complete", {
+            "outcome": outcome, "duration_minutes": surgery["expected_duration_minutes"],
+            "completed_at": done.isoformat()})
+
+
+async def plan_and_apply(api: Api, mission_id: str, cases: list[dict[str, Any]], rooms: list[str],
+                         surgeon_id: str, days: list[date]) -> list[dict[str, Any]]:
+    """The optimiser's plan, applied; if this build has no optimiser, first fit by priority."""
+    r = await api.http.post(api.urls["scheduling"] + f"/missions/{mission_id}/plan",
+                            json={"time_limit_seconds": 10})
+    if r.status_code == 200:
+        plan = r.json()
+        print(f"  plan   {len(plan.get('assignments', []))} cases, objective {plan.get('objective')}, "
+              f"bound {plan.get('bound')}, optimal {plan.get('optimal')}, {plan.get('solve_seconds')} s", flush=True)
+        await api.call("scheduling", "POST", f"/missions/{mission_id}/plan/apply", plan)
+        return await api.call("scheduling", "GET", f"/missions/{mission_id}/surgeries")
+    print("  plan   no optimiser in this build: first fit by priority", flush=True)
+    free = {d: 8 * 60 for d in days}  # one lead surgeon: one case at a time, 30 min turnover
+    scheduled = []
+    for i, case in enumerate(sorted(cases, key=lambda c: c["priority"])):
+        day = next((d for d in days if free[d] + case["expected_duration_minutes"] <= 18 * 60), None)
+        if day is None:
+            break
+        start = free[day]
+        free[day] += case["expected_duration_minutes"] + 30
+        scheduled.append(await api.call("scheduling", "POST", f"/missions/{mission_id}/surgeries", {
+            "case_id": case["id"], "operating_room_id": rooms[i % len(rooms)],
+            "scheduled_start": at(day, start // 60, start % 60), "lead_surgeon_id": surgeon_id}))
+    return scheduled
+
+
+async def cnas_programme(api: Api) -> str:
+    chain = "programme-cnas-san-donato-2024"
+    step("CNAS – San Donato: paediatric cardiac surgery at CMCI Bousmail")
+    cnas = await institution(api, "CNAS", "insurer", "DZ", "Alger", "Alger")
+    gsd = await institution(api, "Gruppo San Donato", "hospital_group", "IT", "Milano")
+    cmci = await institution(api, "CMCI Bousmail", "clinic", "DZ", "Bou Ismail", "Tipaza")
+    convention = await signed_convention(api, {
+        "reference": f"CNAS-GSD-2024-{uuid.uuid4().hex[:4].upper()}",
+        "title": "Chirurgie cardiaque pédiatrique au CMCI Bousmail",
+        "kind": "international_cooperation",
+        "parties": [{"institution_id": gsd, "role": "provider"}, {"institution_id": cmci, "role": "beneficiary"},
+                    {"institution_id": cnas, "role": "funder"}],
+        "effective_from": "2024-05-20", "effective_until": "2025-05-19",
+        "specialties": ["paediatric cardiac surgery"],
+        "objectives": {"surgeries": 60, "consultations": 120, "training_sessions": 12},
+        "cost_bearers": [{"institution_id": cnas, "covers": "missions, consumables and stays"}],
+    }, "2024-05-20", "Alger", chain)
+    rooms = await host(api, cmci, ["Bloc cardiaque 1", "Bloc cardiaque 2"], icu_beds=6)
+    team = [member("Alessandro Frigiola", "surgeon", "en"), member("Mario Carminati", "cardiologist", "en"),
+            member("Giulia Rossi", "anaesthetist", "en"), member("Luca Bianchi", "perfusionist", "en"),
+            member("Sara Conti", "nurse", "en"), member("Amina Ferhat", "nurse")]
+    await contacts(api, team, {cmci: "direction@cmci-bousmail.example.dz", cnas: "conventions@cnas.example.dz"})
+    await api.until("notification", f"/institutions/{cmci}")
+    days = [date(2024, 5, 26) + timedelta(days=i) for i in range(5)]
+    mission = await api.call("scheduling", "POST", "/missions", {
+        "convention_id": convention, "host_institution_id": cmci, "visiting_institution_id": gsd,
+        "specialty": "paediatric cardiac surgery", "starts_on": "2024-05-26", "ends_on": "2024-05-30",
+        "team": [{k: m[k] for k in ("practitioner_id", "full_name", "role")} for m in team]}, correlation=chain)
+    procedures = [("Transposition of the great arteries", "Arterial switch", 300, 4),
+                  ("Tetralogy of Fallot", "Complete repair", 240, 3),
+                  ("Ventricular septal defect", "VSD closure", 180, 2),
+                  ("Atrioventricular septal defect", "AVSD repair", 240, 3),
+                  ("Coarctation of the aorta", "Coarctation repair", 150, 2),
+                  ("Hypoplastic aortic arch", "Arch reconstruction", 300, 4),
+                  ("Total anomalous pulmonary venous return", "TAPVR repair", 270, 4),
+                  ("Atrial septal defect", "ASD closure", 150, 1)]
+    cases = []
+    for i, (diagnosis, procedure, minutes, risk) in enumerate(procedures):
+        cases.append(await api.call("scheduling", "POST", f"/institutions/{cmci}/cases", {
+            "patient": {"full_name": f"Enfant {i + 1}", "date_of_birth": f"20{19 + i % 5}-0{1 + i % 9}-15",
+                        "sex": "female" if i % 2 else "male", "weight_kg": 6.5 + i},
+            "diagnosis": diagnosis, "planned_procedure": procedure, "priority": 1 + i % 3,
+            "expected_duration_minutes": minutes, "risk_scheme": "RACHS-1", "risk_category": risk,
+            "referred_abroad": True}))
+    family = await api.call("notification", "POST", "/contacts", {
+        "kind": "family", "patient_ref": cases[0]["patient_ref"], "display_name": "Famille de l'enfant 1",
+        "email": "famille1@example.dz", "language": "ar"})
+    await api.call("notification", "POST", f"/contacts/{family['id']}/consent", {"given_by": "la mère, formulaire signé"})
+    surgeon = team[0]["practitioner_id"]
+    surgeries = await plan_and_apply(api, mission["id"], cases, rooms, surgeon, days)
+    await api.call("scheduling", "POST", f"/missions/{mission['id']}/start", correlation=chain)
+    outcomes = ["successful"] * len(surgeries)
+    if len(outcomes) > 2:
+        outcomes[2] = "with_complications"
+    await operate(api, mission["id"], [s for s in surgeries if s["status"] == "scheduled"], outcomes)
+    for day, topic, hours, trainees in ((days[1], "Perfusion in neonates", 3, 8),
+                                        (days[3], "Post-operative intensive care", 4, 12)):
+        session = await api.call("scheduling", "POST", f"/missions/{mission['id']}/training-sessions",
+                                 {"topic": topic, "scheduled_at": at(day, 17), "hours": hours})
+        await api.call("scheduling", "POST", f"/training-sessions/{session['id']}/hold",
+                       {"trainee_count": trainees, "held_at": at(day, 17)})
+    consultation = await api.call("scheduling", "POST", f"/missions/{mission['id']}/consultations",
+                                  {"scheduled_at": at(days[0], 9), "case_id": cases[-1]["id"]})
+    await api.call("scheduling", "POST", f"/consultations/{consultation['id']}/hold", {"held_at": at(days[0], 9)})
+    await api.call("scheduling", "POST", f"/missions/{mission['id']}/complete", correlation=chain)
+    return convention
+
+
+async def twinning_programme(api: Api) -> str:
+    chain = "programme-oran-tiaret-2024"
+    step("CHU Oran – EPH Tiaret: twinning in general surgery, supervised by DSP Oran")
+    chu = await institution(api, "CHU Oran", "university_hospital", "DZ", "Oran", "Oran")
+    tiaret = await institution(api, "EPH Tiaret", "hospital", "DZ", "Tiaret", "Tiaret")
+    dsp = await institution(api, "DSP Oran", "health_directorate", "DZ", "Oran", "Oran")
+    convention = await signed_convention(api, {
+        "reference": f"DSP-ORAN-TIARET-2024-{uuid.uuid4().hex[:4].upper()}",
+        "title": "Jumelage CHU Oran (chirurgie générale B) – EPH Tiaret",
+        "kind": "twinning",
+        "parties": [{"institution_id": chu, "role": "provider"}, {"institution_id": tiaret, "role": "beneficiary"},
+                    {"institution_id": dsp, "role": "supervisor"}],
+        "effective_from": "2024-01-01", "effective_until": "2024-12-31",
+        "specialties": ["general surgery"],
+        "objectives": {"surgeries": 40, "consultations": 200, "training_sessions": 10},
+    }, "2024-01-10", "Oran", chain)
+    rooms = await host(api, tiaret, ["Bloc opératoire A"], icu_beds=2)
+    team = [member("Karim Benali", "assistant_professor"), member("Nadia Hamidi", "assistant_professor"),
+            member("Yacine Mokrani", "surgeon"), member("Samir Ouali", "general_practitioner"),
+            member("Lina Djebbar", "resident"), member("Rachid Kaci", "anaesthetist")]
+    await contacts(api, team, {tiaret: "direction@eph-tiaret.example.dz", dsp: "jumelage@dsp-oran.example.dz"})
+    days = [date(2024, 5, 19) + timedelta(days=i) for i in range(3)]
+    mission = await api.call("scheduling", "POST", "/missions", {
+        "convention_id": convention, "host_institution_id": tiaret, "visiting_institution_id": chu,
+        "specialty": "general surgery", "starts_on": "2024-05-19", "ends_on": "2024-05-21",
+        "team": [{k: m[k] for k in ("practitioner_id", "full_name", "role")} for m in team]}, correlation=chain)
+    cases = []
+    for i, (diagnosis, procedure, minutes) in enumerate([
+            ("Hydatid cyst of the liver", "Pericystectomy", 180), ("Thyroid goitre", "Total thyroidectomy", 150),
+            ("Recurrent incisional hernia", "Mesh repair", 120), ("Chronic pancreatitis", "Frey procedure", 300)]):
+        cases.append(await api.call("scheduling", "POST", f"/institutions/{tiaret}/cases", {
+            "patient": {"full_name": f"Patient Tiaret {i + 1}", "date_of_birth": f"19{70 + i}-03-0{1 + i}",
+                        "sex": "male" if i % 2 else "female", "weight_kg": 60 + 5 * i},
+            "diagnosis": diagnosis, "planned_procedure": procedure, "priority": 1 + i % 2,
+            "expected_duration_minutes": minutes, "risk_scheme": "none", "referred_abroad": i == 3}))
+    surgeries = await plan_and_apply(api, mission["id"], cases, rooms, team[2]["practitioner_id"], days)
+    await api.call("scheduling", "POST", f"/missions/{mission['id']}/start", correlation=chain)
+    await operate(api, mission["id"], [s for s in surgeries if s["status"] == "scheduled"],
+                  ["successful"] * len(surgeries))
+    for i in range(3):  # specialised consultations, new patients seen by the delegation
+        consultation = await api.call("scheduling", "POST", f"/missions/{mission['id']}/consultations", {
+            "scheduled_at": at(days[i], 9), "new_patient": {
+                "patient": {"full_name": f"Consultant Tiaret {i}", "date_of_birth": "1980-01-01", "sex": "female",
+                            "weight_kg": 70},
+                "diagnosis": "Biliary lithiasis", "planned_procedure": "Cholecystectomy", "priority": 3,
+                "expected_duration_minutes": 90}})
+        await api.call("scheduling", "POST", f"/consultations/{consultation['id']}/hold",
+                       {"held_at": at(days[i], 10)})
+    session = await api.call("scheduling", "POST", f"/missions/{mission['id']}/training-sessions",
+                             {"topic": "Laparoscopic cholecystectomy", "scheduled_at": at(days[1], 15), "hours": 3})
+    await api.call("scheduling", "POST", f"/training-sessions/{session['id']}/hold",
+                   {"trainee_count": 9, "held_at": at(days[1], 15)})
+    await api.call("scheduling", "POST", f"/missions/{mission['id']}/complete", correlation=chain)
+    return convention
+
+
+async def show_progress(api: Api, convention_id: str, expected_surgeries: int) -> dict[str, Any]:
+    progress = await api.until(
+        "convention", f"/conventions/{convention_id}/progress",
+        lambda p: p["missions_completed"] >= 1 and p["surgeries"]["done"] >= expected_surgeries)
+    s, c, t = progress["surgeries"], progress["consultations"], progress["training_sessions"]
+    print(f"\n  {progress['reference']} ({progress['status']})\n"
+          f"    surgeries         {s['done']:>4} / {s['target']:<4} ({s['percent']} %)  outcomes {progress['surgery_outcomes']}\n"
+          f"    treated here instead of abroad: {progress['treated_locally_instead_of_abroad']}\n"
+          f"    consultations     {c['done']:>4} / {c['target']:<4} ({c['percent']} %)\n"
+          f"    training sessions {t['done']:>4} / {t['target']:<4} ({t['percent']} %), "
+          f"{progress['training_hours']} h, {progress['trainees']} trainee places\n"
+          f"    missions completed {progress['missions_completed']}", flush=True)
+    return progress
+
+
+async def play(urls: dict[str, str], amqp_url: str, exchange: str, mails: Any = None) -> dict[str, Any]:
+    timeline, ready, stop = Timeline(), asyncio.Event(), asyncio.Event()
+    watcher = asyncio.create_task(tap(amqp_url, exchange, timeline, ready, stop))
+    await asyncio.wait_for(ready.wait(), 10)
+    api = Api(urls)
+    try:
+        cnas = await cnas_programme(api)
+        twinning = await twinning_programme(api)
+        step("What each convention achieved")
+        results = {"cnas": await show_progress(api, cnas, 1), "twinning": await show_progress(api, twinning, 1)}
+        await asyncio.sleep(1.0)  # let the last notifications go out
+        sent = [e for e in timeline.seen if e["type"] == "NotificationSent"]
+        print(f"\n  {len(timeline.seen)} events, {len(sent)} notifications sent"
+              + (f", {len(mails())} e-mails in the local mail catcher" if mails else ""), flush=True)
+        results["events"] = len(timeline.seen)
+        results["notifications"] = len(sent)
+        return results
+    finally:
+        stop.set()
+        watcher.cancel()
+        await api.http.aclose()
