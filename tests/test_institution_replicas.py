@@ -1,4 +1,4 @@
-"""The notification service's replica of institutions, fed by events published
+"""The scheduling and notification services' replicas of institutions, fed by events published
 straight to the exchange (as the convention service's relay would), over the
 real broker on SQLite and PostgreSQL: applied once per event id, updated by a
 later event about the same institution, documented in AsyncAPI."""
@@ -14,18 +14,21 @@ import pytest
 from sqlalchemy import func, select
 
 import notification.app
+import scheduling.app
 from jumelage.events import CloudEvent, InstitutionRegistered, InstitutionUpdated, new_envelope
 from jumelage.messaging.tables import InboxRecord
 from jumelage.testing import Database, eventually, running, service_settings
 
-SERVICE = notification.app
-NAME = "notification"
+SERVICES = {"scheduling": scheduling.app, "notification": notification.app}
 
 
-@pytest.fixture
-async def client(amqp_url: str, namespace: str, database: Database) -> AsyncIterator[Any]:
+@pytest.fixture(params=sorted(SERVICES))
+async def client(request: pytest.FixtureRequest, amqp_url: str, namespace: str,
+                 database: Database) -> AsyncIterator[Any]:
+    SERVICE = SERVICES[request.param]  # noqa: N806
     settings = service_settings(
-        SERVICE.Settings, amqp_url=amqp_url, namespace=namespace, database=await database.for_service(NAME),
+        SERVICE.Settings, amqp_url=amqp_url, namespace=namespace,
+        database=await database.for_service(request.param),
         prefetch=1,  # one at a time: once a later event is handled, every earlier one was settled
     )
     async with running(SERVICE.create_app(settings), SERVICE.MIGRATIONS) as c:
@@ -89,7 +92,7 @@ async def test_published_institution_appears_in_the_replica(client: Any, amqp_ur
                        "city": "Bou Ismail"}
     assert [i["id"] for i in (await client.get("/institutions")).json()] == [str(institution_id)]
     assert await count(client, InboxRecord, InboxRecord.event_id == envelope.id,
-                       InboxRecord.consumer == f"{namespace}{NAME}.events") == 1
+                       InboxRecord.consumer == f"{namespace}{client.runtime.name}.events") == 1
 
 
 async def test_same_event_twice_leaves_one_row_and_one_inbox_row(
@@ -105,7 +108,7 @@ async def test_same_event_twice_leaves_one_row_and_one_inbox_row(
     assert await count(client, InboxRecord, InboxRecord.event_id == envelope.id) == 1
     assert await count(client, InboxRecord) == 2
     # The copy was settled as a duplicate, not failed into a retry or the dead-letter queue.
-    assert await waiting(amqp_url, f"{namespace}{NAME}.events.dlq") == 0
+    assert await waiting(amqp_url, f"{namespace}{client.runtime.name}.events.dlq") == 0
     for retry in client.runtime.queue.retry_queues():
         assert await waiting(amqp_url, retry.name) == 0
 
@@ -150,7 +153,7 @@ async def test_institution_updated_updates_the_replica(
 
 async def test_asyncapi_names_the_service_queue(client: Any, namespace: str) -> None:
     spec = (await client.get("/asyncapi.json")).json()
-    queue = f"{namespace}{NAME}.events"
+    queue = f"{namespace}{client.runtime.name}.events"
     channel = spec["channels"][queue]
     assert channel["bindings"]["amqp"]["is"] == "queue"
     assert channel["bindings"]["amqp"]["queue"]["name"] == queue
