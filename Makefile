@@ -1,4 +1,4 @@
-.PHONY: install run test asyncapi snapshots
+.PHONY: install run test asyncapi snapshots faults bench
 install:  ## create .venv with everything installed
 	scripts/bootstrap.sh
 run:      ## run the three services against the local broker (SQLite by default)
@@ -9,3 +9,7 @@ asyncapi: ## print each service's AsyncAPI document
 	for s in convention scheduling notification; do .venv/bin/python -m $$s asyncapi; done
 snapshots: ## regenerate the event JSON-schema snapshots after an intended contract change
 	.venv/bin/python -m jumelage.events.snapshot
+faults:   ## fault scenarios against real processes (restarts the local RabbitMQ app once)
+	.venv/bin/python scripts/faults.py
+bench:    ## throughput and latency figures beside raw aio-pika/asyncpg baselines
+	.venv/bin/python scripts/bench.py
