@@ -1,0 +1,234 @@
+"""Static checks of the Kubernetes manifests in deploy/k8s (no cluster needed).
+
+Every manifest parses; the kustomization lists every file; each Deployment has
+its probes on the health paths, runs non-root with a read-only root filesystem,
+has at least two replicas, and names only environment variables and secret
+files that are fields of its service's ``Settings``; each Service selects its
+Deployment's pods and targets its container port.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+K8S = ROOT / "deploy" / "k8s"
+SERVICES = ("convention", "scheduling", "notification")
+SECRETS_DIR = "/run/secrets/jumelage"
+
+# Environment variables that are not settings fields but are read by the
+# settings machinery itself (jumelage.settings: secrets_dir=os.environ["SECRETS_DIR"]).
+NOT_FIELDS = {"SECRETS_DIR"}
+
+
+def _manifest_files() -> list[Path]:
+    return sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def _load_all() -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    for path in _manifest_files():
+        docs.extend(d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None)
+    return docs
+
+
+@pytest.fixture(scope="module")
+def objects() -> list[dict[str, Any]]:
+    return _load_all()
+
+
+def _find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"
+    return found[0]
+
+
+def _settings_fields(service: str) -> set[str]:
+    settings = importlib.import_module(f"{service}.app").Settings
+    return set(settings.model_fields)
+
+
+def _container(deployment: dict[str, Any]) -> dict[str, Any]:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return containers[0]
+
+
+# ------------------------------------------------------------------- files ---
+
+
+def test_manifests_exist() -> None:
+    assert (K8S / "kustomization.yaml").is_file()
+    assert (K8S / "README.md").is_file()
+    assert _manifest_files()
+
+
+@pytest.mark.parametrize("path", _manifest_files() + [K8S / "kustomization.yaml"], ids=lambda p: p.name)
+def test_every_manifest_parses(path: Path) -> None:
+    docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+    assert docs, f"{path.name} is empty"
+    for doc in docs:
+        assert isinstance(doc, dict)
+        assert doc.get("apiVersion") and doc.get("kind"), f"{path.name}: apiVersion and kind required"
+        if doc["kind"] != "Kustomization":
+            assert doc["metadata"]["name"]
+
+
+def test_kustomization_lists_every_file() -> None:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text(encoding="utf-8"))
+    listed = kustomization["resources"]
+    assert len(listed) == len(set(listed)), "a resource is listed twice"
+    assert set(listed) == {p.name for p in _manifest_files()}
+    assert kustomization["namespace"] == "jumelage"
+
+
+def test_namespace(objects: list[dict[str, Any]]) -> None:
+    _find(objects, "Namespace", "jumelage")
+    for obj in objects:
+        # kustomize sets the namespace; a different one written by hand would be a mistake
+        assert obj["metadata"].get("namespace", "jumelage") == "jumelage"
+
+
+def test_common_configmap(objects: list[dict[str, Any]]) -> None:
+    data = _find(objects, "ConfigMap", "jumelage-config")["data"]
+    assert data["LOG_FORMAT"] == "json"
+    assert data["HTTP_HOST"] == "0.0.0.0"
+    assert data["HTTP_PORT"] == "8000"
+    assert data["DECLARE_TOPOLOGY"] == "own"
+    assert data["QUEUE_TYPE"] == "quorum"
+    assert data["TIMEZONE"] == "Africa/Algiers"
+    assert data["SECRETS_DIR"] == SECRETS_DIR
+    assert all(isinstance(v, str) for v in data.values()), "ConfigMap values must be strings"
+
+
+# ------------------------------------------------------------- deployments ---
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_deployment_shape(objects: list[dict[str, Any]], service: str) -> None:
+    dep = _find(objects, "Deployment", service)
+    assert dep["spec"]["replicas"] >= 2
+    pod = dep["spec"]["template"]
+    selector = dep["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= pod["metadata"]["labels"].items()
+    c = _container(dep)
+    assert c["image"] == f"jumelage-{service}:latest"
+    assert {"requests", "limits"} <= set(c["resources"])
+    for part in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(c["resources"][part])
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_probes_on_health_paths(objects: list[dict[str, Any]], service: str) -> None:
+    c = _container(_find(objects, "Deployment", service))
+    port_names = {p["name"]: p["containerPort"] for p in c["ports"]}
+
+    def probe(kind: str) -> dict[str, Any]:
+        get = c[kind]["httpGet"]
+        port = get["port"]
+        assert (port_names.get(port) if isinstance(port, str) else port) == 8000, f"{kind} port"
+        return get
+
+    assert probe("livenessProbe")["path"] == "/health/live"
+    assert probe("readinessProbe")["path"] == "/health/ready"
+    assert probe("startupProbe")["path"] in {"/health/live", "/health/ready"}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_security_context(objects: list[dict[str, Any]], service: str) -> None:
+    dep = _find(objects, "Deployment", service)
+    pod_spec = dep["spec"]["template"]["spec"]
+    c = _container(dep)
+    pod_sc = pod_spec.get("securityContext", {})
+    sc = {**pod_sc, **c.get("securityContext", {})}  # the container's wins
+    assert sc["runAsNonRoot"] is True
+    assert sc["runAsUser"] == 10001
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    assert not sc["capabilities"].get("add")
+    # a read-only root needs somewhere to write
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod_spec["volumes"]}
+    for path in ("/tmp", "/app/data"):
+        assert path in mounts, f"{path} not mounted"
+        assert "emptyDir" in volumes[mounts[path]]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_env_names_are_settings_fields(objects: list[dict[str, Any]], service: str) -> None:
+    fields = _settings_fields(service)
+    c = _container(_find(objects, "Deployment", service))
+    names: set[str] = {e["name"] for e in c.get("env", [])}
+    for source in c.get("envFrom", []):
+        assert "configMapRef" in source, "secrets are mounted as files, not put in the environment"
+        names |= set(_find(objects, "ConfigMap", source["configMapRef"]["name"])["data"])
+    assert {"LOG_FORMAT", "HTTP_HOST", "HTTP_PORT", "DECLARE_TOPOLOGY", "QUEUE_TYPE", "TIMEZONE",
+            "MIGRATE_ON_START", "SECRETS_DIR"} <= names
+    unknown = {n for n in names - NOT_FIELDS if n.lower() not in fields}
+    assert not unknown, f"{service}: not a Settings field: {sorted(unknown)}"
+    env = {e["name"]: e.get("value") for e in c.get("env", [])}
+    assert env["MIGRATE_ON_START"] == "true"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_secrets_mounted_as_setting_files(objects: list[dict[str, Any]], service: str) -> None:
+    fields = _settings_fields(service)
+    dep = _find(objects, "Deployment", service)
+    pod_spec = dep["spec"]["template"]["spec"]
+    c = _container(dep)
+    secret_volumes = {v["name"]: v["secret"] for v in pod_spec["volumes"] if "secret" in v}
+    mounted = [m for m in c["volumeMounts"] if m["name"] in secret_volumes]
+    assert [m["mountPath"] for m in mounted] == [SECRETS_DIR]
+    assert mounted[0].get("readOnly") is True
+    volume = secret_volumes[mounted[0]["name"]]
+    secret = _find(objects, "Secret", volume["secretName"])
+    # example manifests: readable placeholders, never base64 blobs of real values
+    assert "stringData" in secret and "data" not in secret
+    keys = set(secret["stringData"])
+    if volume.get("items"):
+        keys = {item["path"] for item in volume["items"]}
+    assert {"amqp_url", "database_url"} <= keys
+    unknown = keys - fields
+    assert not unknown, f"{service}: secret files that are not Settings fields: {sorted(unknown)}"
+    for key in keys:
+        assert key == key.lower(), "pydantic-settings matches the file name to the field name"
+    assert "CHANGE-ME" in secret["stringData"]["amqp_url"]
+    assert secret["stringData"]["amqp_url"].startswith(f"amqp://{service}:")
+
+
+# ---------------------------------------------------------- service and PDB ---
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_targets_the_pods(objects: list[dict[str, Any]], service: str) -> None:
+    dep = _find(objects, "Deployment", service)
+    svc = _find(objects, "Service", service)
+    assert svc["spec"].get("type", "ClusterIP") == "ClusterIP"
+    pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+    assert svc["spec"]["selector"].items() <= pod_labels.items()
+    c = _container(dep)
+    [port] = svc["spec"]["ports"]
+    assert port["port"] == 80
+    target = port["targetPort"]
+    container_ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    if isinstance(target, str):
+        assert target in container_ports
+        target = container_ports[target]
+    assert target == 8000 and 8000 in container_ports.values()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_pod_disruption_budget(objects: list[dict[str, Any]], service: str) -> None:
+    dep = _find(objects, "Deployment", service)
+    pdb = _find(objects, "PodDisruptionBudget", service)
+    assert pdb["apiVersion"] == "policy/v1"
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["minAvailable"] < dep["spec"]["replicas"]
+    pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
