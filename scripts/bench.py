@@ -546,7 +546,7 @@ async def main() -> int:
     parser.add_argument("--quick", action="store_true", help="2000 events, 30 latency samples")
     parser.add_argument("--samples", type=int, default=None, help="latency samples (default 200, quick 30)")
     parser.add_argument("--relay-batch", type=int, default=None,
-                        help="outbox relay batch size (default: RELAY_BATCH_SIZE of the settings, 200)")
+                        help="outbox relay batch size (default: RELAY_BATCH_SIZE of the settings, 500)")
     args = parser.parse_args()
     n = 2000 if args.quick else args.events
     samples = args.samples or (30 if args.quick else 200)

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiormq.abc import DeliveredMessage
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jumelage.events import CONTENT_TYPE
@@ -67,7 +67,7 @@ class OutboxRelay:
         *,
         name: str,
         exchange: RabbitExchange = EXCHANGE,
-        batch_size: int = 200,
+        batch_size: int = 500,
         poll_interval: float = 1.0,
         confirm_timeout: float = 10.0,
         max_backoff: float = 10.0,
@@ -143,11 +143,13 @@ class OutboxRelay:
                 ), {"name": self._lock_name})
                 if not got:
                     return 0  # another replica is relaying
+            # Plain rows, not ORM objects: this is the hot path.
+            t = OutboxRecord.__table__.c
             rows = (
-                await session.scalars(
-                    select(OutboxRecord)
-                    .where(OutboxRecord.published_at.is_(None))
-                    .order_by(OutboxRecord.seq)
+                await session.execute(
+                    select(t.seq, t.event_id, t.event_type, t.routing_key, t.correlation_id, t.envelope)
+                    .where(t.published_at.is_(None))
+                    .order_by(t.seq)
                     .limit(self._batch_size)
                     .with_for_update(skip_locked=True)
                 )
@@ -155,23 +157,32 @@ class OutboxRelay:
             if not rows:
                 return 0
             results = await asyncio.gather(*(self._publish(r) for r in rows), return_exceptions=True)
-            now = datetime.now(UTC)
             sent = 0
             failure: BaseException | None = None
-            for row, result in zip(rows, results, strict=True):
+            for result in results:
                 if isinstance(result, BaseException):
-                    row.attempts += 1
-                    row.last_error = repr(result)[:2000]
                     failure = result
                     break  # keep order: later rows go again after this one
-                row.published_at = now
                 sent += 1
+            if sent:  # the leading run of confirmed rows, in one statement
+                await session.execute(
+                    update(OutboxRecord.__table__)
+                    .where(t.seq.in_([r.seq for r in rows[:sent]]))
+                    .values(published_at=datetime.now(UTC))
+                )
+            if failure is not None:
+                failed = rows[sent]
+                await session.execute(
+                    update(OutboxRecord.__table__)
+                    .where(t.seq == failed.seq)
+                    .values(attempts=t.attempts + 1, last_error=repr(failure)[:2000])
+                )
         self.published += sent
         if failure is not None:
             raise RelayError(f"published {sent} of {len(rows)}") from failure
         return sent
 
-    async def _publish(self, row: OutboxRecord) -> Any:
+    async def _publish(self, row: Any) -> Any:
         properties: dict[str, Any] = {
             "timeout": self._confirm_timeout,
             "message_id": str(row.event_id),
