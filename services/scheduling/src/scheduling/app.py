@@ -19,6 +19,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 class Settings(ServiceSettings):
     service_name: str = "scheduling"
     http_port: int = 8002
+    # The surgery plan optimiser (POST /missions/{id}/plan): defaults of the request's fields.
+    planner_time_limit_seconds: float = 10.0
+    planner_turnover_minutes: int = 30
+    planner_max_daily_minutes_per_surgeon: int = 8 * 60
 
 
 def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None = None) -> ServiceRuntime:

@@ -16,6 +16,7 @@ from scheduling.handlers.missions import (
     schedule_mission,
     start_mission,
 )
+from scheduling.handlers.planning import apply_plan, propose_plan
 from scheduling.handlers.replica import (
     convention_amended,
     convention_expired,
@@ -41,10 +42,10 @@ from scheduling.handlers.surgeries import (
 )
 
 __all__ = [
-    "SetResources", "add_team_member", "cancel_case", "cancel_mission", "cancel_surgery", "change_room",
+    "SetResources", "add_team_member", "apply_plan", "cancel_case", "cancel_mission", "cancel_surgery", "change_room",
     "complete_mission", "complete_surgery", "convention_amended", "convention_expired", "convention_resumed",
     "convention_signed", "convention_suspended", "convention_terminated", "hold_consultation", "hold_training",
-    "open_room", "record_institution", "refer_case_elsewhere", "register_case", "remove_room",
+    "open_room", "propose_plan", "record_institution", "refer_case_elsewhere", "register_case", "remove_room",
     "remove_team_member", "reschedule_mission", "reschedule_surgery", "schedule_consultation",
     "schedule_mission", "schedule_surgery", "schedule_training", "set_resources", "start_mission",
     "start_surgery",

@@ -1,0 +1,138 @@
+"""The surgery plan of a mission: propose (the optimiser, no writes) and apply (all or none)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from scheduling.api.common import Body, Instant, Now, UoW
+from scheduling.api.surgeries import SurgeryOut
+from scheduling.handlers.planning import ApplyPlan, PlannedSurgery, ProposedPlan, ProposePlan, apply_plan, propose_plan
+
+router = APIRouter(prefix="/missions", tags=["planning"])
+
+
+class PlanIn(Body):
+    time_limit_seconds: float | None = Field(default=None, gt=0, le=300,
+                                             description="default: the service's PLANNER_TIME_LIMIT_SECONDS")
+    turnover_minutes: int | None = Field(default=None, ge=0, le=240, description="between cases in a room; "
+                                         "default: PLANNER_TURNOVER_MINUTES (30)")
+    max_daily_minutes_per_surgeon: int | None = Field(
+        default=None, gt=0, le=24 * 60, description="default: PLANNER_MAX_DAILY_MINUTES_PER_SURGEON (480)")
+    case_ids: list[uuid.UUID] | None = Field(default=None, description="default: every waiting case of the host")
+
+
+class ProposedSurgeryOut(BaseModel):
+    case_id: uuid.UUID
+    patient_ref: str
+    surgery_id: uuid.UUID | None
+    operating_room_id: uuid.UUID
+    operating_room: str
+    scheduled_start: datetime
+    scheduled_end: datetime
+    expected_duration_minutes: int
+    lead_surgeon_id: uuid.UUID
+    anaesthetist_id: uuid.UUID | None
+    icu_days: int
+    change: Literal["new", "moved", "kept", "fixed"]
+
+
+class UnplannedOut(BaseModel):
+    case_id: uuid.UUID
+    patient_ref: str
+    reason: str
+
+
+class PlanOut(BaseModel):
+    mission_id: uuid.UUID
+    status: Literal["optimal", "feasible", "greedy", "empty", "infeasible"]
+    objective: int = Field(description="priority-weighted count of cases operated (weights 16, 8, 4, 2, 1)")
+    bound: int = Field(description="no plan can score more")
+    optimal: bool
+    gap: float
+    solve_seconds: float
+    primary_seconds: float = Field(description="the first solve (priorities, then moves), where optimality is proven")
+    solver: str
+    greedy_objective: int
+    tiebreak_optimal: bool
+    moves: int = Field(description="already scheduled surgeries the plan moves")
+    time_limit_seconds: float
+    turnover_minutes: int
+    max_daily_minutes_per_surgeon: int
+    reasons: list[str]
+    assignments: list[ProposedSurgeryOut]
+    unplanned: list[UnplannedOut]
+
+    @classmethod
+    def of(cls, p: ProposedPlan) -> PlanOut:
+        plan = p.plan
+        return cls(
+            mission_id=p.mission_id, status=plan.status.value, objective=plan.objective, bound=plan.bound,
+            optimal=plan.optimal, gap=round(plan.gap, 4), solve_seconds=round(plan.solve_seconds, 3),
+            primary_seconds=round(plan.primary_seconds, 3),
+            solver=plan.solver, greedy_objective=plan.greedy_objective, tiebreak_optimal=plan.tiebreak_optimal,
+            moves=plan.moves, time_limit_seconds=p.settings.time_limit_seconds,
+            turnover_minutes=p.settings.turnover_minutes,
+            max_daily_minutes_per_surgeon=p.settings.max_daily_minutes_per_surgeon, reasons=plan.reasons,
+            assignments=[ProposedSurgeryOut.model_validate(s, from_attributes=True) for s in p.surgeries],
+            unplanned=[UnplannedOut(case_id=u.case_id, patient_ref=u.ref, reason=u.reason) for u in plan.unplanned],
+        )
+
+
+class AssignmentIn(BaseModel):
+    # Ignores the other fields of a proposed plan's line, so the plan can be posted back as is.
+    model_config = ConfigDict(extra="ignore")
+
+    case_id: uuid.UUID
+    operating_room_id: uuid.UUID
+    scheduled_start: Instant
+    lead_surgeon_id: uuid.UUID
+    surgery_id: uuid.UUID | None = None
+    expected_duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60)
+    change: str | None = None
+
+
+class ApplyIn(Body):
+    assignments: list[AssignmentIn] = Field(min_length=1)
+    reason: str = Field(default="mission plan re-optimised", min_length=1, max_length=2000,
+                        description="of each SurgeryRescheduled")
+
+
+class AppliedOut(BaseModel):
+    scheduled: list[SurgeryOut]
+    rescheduled: list[SurgeryOut]
+
+
+@router.post("/{mission_id}/plan", response_model=PlanOut,
+             summary="Propose the best surgery plan for the mission (changes nothing)")
+async def propose(mission_id: uuid.UUID, uow: UoW, clock: Now, request: Request,
+                  body: PlanIn | None = None) -> PlanOut:
+    settings = request.app.state.runtime.settings
+    body = body or PlanIn()
+    cmd = ProposePlan(
+        mission_id=mission_id,
+        time_limit_seconds=body.time_limit_seconds or getattr(settings, "planner_time_limit_seconds", 10.0),
+        turnover_minutes=(body.turnover_minutes if body.turnover_minutes is not None
+                          else getattr(settings, "planner_turnover_minutes", 30)),
+        max_daily_minutes_per_surgeon=(body.max_daily_minutes_per_surgeon
+                                       or getattr(settings, "planner_max_daily_minutes_per_surgeon", 480)),
+        case_ids=tuple(body.case_ids) if body.case_ids is not None else None,
+    )
+    return PlanOut.of(await propose_plan(cmd, uow, now=clock.now()))
+
+
+@router.post("/{mission_id}/plan/apply", response_model=AppliedOut,
+             summary="Schedule (or reschedule) a plan's surgeries, all or none")
+async def apply(mission_id: uuid.UUID, body: ApplyIn, uow: UoW) -> AppliedOut:
+    cmd = ApplyPlan(mission_id=mission_id, reason=body.reason, assignments=tuple(
+        PlannedSurgery(case_id=a.case_id, operating_room_id=a.operating_room_id, scheduled_start=a.scheduled_start,
+                       lead_surgeon_id=a.lead_surgeon_id, surgery_id=a.surgery_id,
+                       expected_duration_minutes=a.expected_duration_minutes)
+        for a in body.assignments))
+    scheduled, rescheduled = await apply_plan(cmd, uow)
+    return AppliedOut(scheduled=[SurgeryOut.of(s) for s in scheduled],
+                      rescheduled=[SurgeryOut.of(s) for s in rescheduled])

@@ -1,0 +1,279 @@
+"""The surgery plan of a mission: propose one (the optimiser; nothing is written) and apply
+one (its assignments scheduled or rescheduled in one unit of work, all or none).
+
+The optimiser (``scheduling.planner``) works on the host's wall clock as (day of the
+mission, minute of the day); this module translates to and from UTC instants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from scheduling import planner
+from scheduling.domain.cases import CaseStatus, PatientCase
+from scheduling.domain.missions import Mission
+from scheduling.domain.resources import OperatingRoom
+from scheduling.domain.surgeries import RescheduleSurgery, ScheduleSurgery, Surgery, SurgeryStatus
+from scheduling.handlers.common import host_lock, host_zone, mission_for_update
+from scheduling.store import SchedulingUnitOfWork
+from jumelage.errors import Conflict, Invalid, NotFound
+from jumelage.events import SurgeryRescheduled, SurgeryScheduled
+from jumelage.events.scheduling import PractitionerRole
+
+
+@dataclass(frozen=True)
+class ProposePlan:
+    mission_id: uuid.UUID
+    time_limit_seconds: float = 10.0
+    turnover_minutes: int = 30
+    max_daily_minutes_per_surgeon: int = 8 * 60
+    case_ids: tuple[uuid.UUID, ...] | None = None  # None: every waiting case of the host
+
+
+@dataclass(frozen=True)
+class PlannedSurgery:
+    case_id: uuid.UUID
+    operating_room_id: uuid.UUID
+    scheduled_start: datetime
+    lead_surgeon_id: uuid.UUID
+    surgery_id: uuid.UUID | None = None
+    expected_duration_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class ApplyPlan:
+    mission_id: uuid.UUID
+    assignments: tuple[PlannedSurgery, ...]
+    reason: str = "mission plan re-optimised"
+
+
+@dataclass(frozen=True)
+class ProposedSurgery:
+    """One line of a proposed plan, in instants."""
+
+    case_id: uuid.UUID
+    patient_ref: str
+    surgery_id: uuid.UUID | None
+    operating_room_id: uuid.UUID
+    operating_room: str
+    scheduled_start: datetime
+    scheduled_end: datetime
+    expected_duration_minutes: int
+    lead_surgeon_id: uuid.UUID
+    anaesthetist_id: uuid.UUID | None
+    icu_days: int
+    change: str  # new, moved, kept (scheduled, stays), fixed (started, completed or begun)
+
+
+@dataclass(frozen=True)
+class ProposedPlan:
+    mission_id: uuid.UUID
+    plan: planner.Plan
+    surgeries: list[ProposedSurgery]
+    settings: ProposePlan
+
+
+async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, now: datetime) -> ProposedPlan:
+    if cmd.time_limit_seconds <= 0:
+        raise Invalid("the time limit must be positive", field="time_limit_seconds")
+    async with uow:  # read only: nothing is committed
+        mission = await uow.missions.get(cmd.mission_id)
+        if mission is None:
+            raise NotFound(f"no mission {cmd.mission_id}")
+        mission.require_plannable("surgeries")
+        resources = await uow.hosts.get(mission.host_institution_id)
+        tz = resources.zone if resources else await host_zone(uow, mission.host_institution_id)
+        rooms = await uow.rooms.of_host(mission.host_institution_id)
+        cases = await _cases(uow, mission, cmd.case_ids)
+        surgeries = [s for s in await uow.surgeries.of_mission(mission.id) if s.status is not SurgeryStatus.cancelled]
+        booked_cases = {s.case_id: await uow.cases.get(s.case_id) for s in surgeries}
+        others = [s for r in rooms for s in await uow.surgeries.planned_in_room(r.id) if s.mission_id != mission.id]
+    clock = _Clock(mission, tz)
+    days = (mission.ends_on - mission.starts_on).days + 1
+    bookings = []
+    for s in surgeries:
+        case = booked_cases[s.case_id]
+        assert case is not None  # a foreign key
+        day, minute = clock.at(s.scheduled_start)
+        fixed = s.status is not SurgeryStatus.scheduled or s.scheduled_start < now
+        bookings.append(planner.Booking(_case(case, s.expected_duration_minutes), s.id, day, s.operating_room_id,
+                                        minute, s.lead_surgeon_id, fixed=fixed))
+    blocked = []
+    for s in others:
+        day, minute = clock.at(s.scheduled_start)
+        if 0 <= day < days:
+            blocked.append(planner.Blocked(s.operating_room_id, day, minute, minute + s.expected_duration_minutes))
+    request = planner.PlanRequest(
+        days=days,
+        rooms=[planner.Room(r.id, r.name, r.opens_at.hour * 60 + r.opens_at.minute,
+                            r.closes_at.hour * 60 + r.closes_at.minute) for r in rooms],
+        surgeons=[m.practitioner_id for m in mission.team if m.role is PractitionerRole.surgeon],
+        anaesthetists=[m.practitioner_id for m in mission.team if m.role is PractitionerRole.anaesthetist],
+        # No bed recorded (the default, 0) is read as "not recorded", not as "no intensive care".
+        cases=[_case(c) for c in cases], icu_beds=resources.icu_beds if resources and resources.icu_beds else None,
+        bookings=bookings, blocked=blocked, earliest=clock.earliest(now, days),
+        turnover_minutes=cmd.turnover_minutes, max_daily_minutes_per_surgeon=cmd.max_daily_minutes_per_surgeon,
+        time_limit_seconds=cmd.time_limit_seconds,
+    )
+    plan = await asyncio.to_thread(planner.solve, request)  # CPU-bound: off the event loop
+    if not (resources and resources.icu_beds):
+        plan.reasons.append("the host's intensive-care beds are not recorded (PUT /institutions/{id}/resources): "
+                            "beds were not a constraint")
+    names = {r.id: r.name for r in rooms}
+    refs = {c.id: c.patient_ref for c in [*cases, *(c for c in booked_cases.values() if c)]}
+    lines = []
+    for a in plan.assignments:
+        start = clock.instant(a.day, a.start_minute)
+        change = "fixed" if a.fixed else "moved" if a.moved else "kept" if a.surgery_id else "new"
+        lines.append(ProposedSurgery(
+            case_id=a.case_id, patient_ref=refs.get(a.case_id, a.ref), surgery_id=a.surgery_id,
+            operating_room_id=a.room_id, operating_room=names.get(a.room_id, str(a.room_id)), scheduled_start=start,
+            scheduled_end=start + timedelta(minutes=a.duration_minutes), expected_duration_minutes=a.duration_minutes,
+            lead_surgeon_id=a.surgeon_id, anaesthetist_id=a.anaesthetist_id, icu_days=a.icu_days, change=change))
+    return ProposedPlan(mission.id, plan, lines, cmd)
+
+
+async def apply_plan(cmd: ApplyPlan, uow: SchedulingUnitOfWork) -> tuple[list[Surgery], list[Surgery]]:
+    """Schedule the new assignments and reschedule the moved ones, in one unit of work: each is
+    checked by the surgery rules against where everything else will be; any refusal and
+    nothing is written. Returns (scheduled, rescheduled)."""
+    reason = cmd.reason.strip()
+    if not reason:
+        raise Invalid("give a reason", field="reason")
+    if not cmd.assignments:
+        raise Invalid("a plan to apply needs at least one assignment", field="assignments")
+    seen: set[uuid.UUID] = set()
+    for i, a in enumerate(cmd.assignments):
+        if a.case_id in seen:
+            raise Invalid(f"case {a.case_id} is assigned twice", field=f"assignments.{i}.case_id")
+        seen.add(a.case_id)
+    async with uow:
+        mission = await mission_for_update(uow, cmd.mission_id)
+        await uow.lock(host_lock(mission.host_institution_id))
+        mission.require_plannable("surgeries")
+        tz = await host_zone(uow, mission.host_institution_id)
+        live = {s.id: s for s in await uow.surgeries.of_mission(mission.id) if s.status is not SurgeryStatus.cancelled}
+        by_case = {s.case_id: s for s in live.values()}
+        rooms: dict[uuid.UUID, OperatingRoom] = {}
+        for a in cmd.assignments:
+            if a.operating_room_id not in rooms:
+                room = await uow.rooms.get(a.operating_room_id)
+                if room is None:
+                    raise NotFound(f"no operating room {a.operating_room_id}")
+                rooms[room.id] = room
+        host_rooms = await uow.rooms.of_host(mission.host_institution_id)
+        final: dict[uuid.UUID, Surgery] = dict(live)  # where everything will be
+        for r in host_rooms:
+            final.update({s.id: s for s in await uow.surgeries.planned_in_room(r.id)})
+        moves: list[tuple[Surgery, PlannedSurgery]] = []
+        news: list[PlannedSurgery] = []
+        for a in cmd.assignments:
+            existing = by_case.get(a.case_id)
+            if a.surgery_id is not None and (existing is None or existing.id != a.surgery_id):
+                raise Conflict(f"surgery {a.surgery_id} is not the live surgery of case {a.case_id} in mission "
+                               f"{mission.id}")
+            if existing is None:
+                news.append(a)
+                continue
+            if existing.lead_surgeon_id != a.lead_surgeon_id:
+                raise Conflict(f"{existing.label} is led by {existing.lead_surgeon_id}: its lead surgeon cannot "
+                               "change (cancel and schedule it)")
+            if (existing.scheduled_start, existing.operating_room_id) == (a.scheduled_start, a.operating_room_id):
+                continue  # kept
+            if existing.status is not SurgeryStatus.scheduled:
+                raise Conflict(f"cannot move {existing.label}: it is {existing.status.value}")
+            room = rooms[a.operating_room_id]
+            final[existing.id] = replace(existing, scheduled_start=a.scheduled_start, operating_room_id=room.id,
+                                         operating_room=room.name)
+            moves.append((existing, a))
+        scheduled: list[tuple[Surgery, PatientCase]] = []
+        for a in news:
+            case = await uow.cases.get(a.case_id, for_update=True)
+            if case is None:
+                raise NotFound(f"no patient case {a.case_id}")
+            surgery = Surgery.schedule(
+                ScheduleSurgery(mission_id=mission.id, case_id=a.case_id, operating_room_id=a.operating_room_id,
+                                scheduled_start=a.scheduled_start, lead_surgeon_id=a.lead_surgeon_id,
+                                expected_duration_minutes=a.expected_duration_minutes),
+                mission=mission, case=case, room=rooms[a.operating_room_id], tz=tz, others=list(final.values()))
+            final[surgery.id] = surgery
+            scheduled.append((surgery, case))
+        rescheduled: list[Surgery] = []
+        for existing, a in moves:
+            surgery = await uow.surgeries.get(existing.id, for_update=True)
+            assert surgery is not None
+            others = [s for s in final.values() if s.id != surgery.id]
+            surgery.reschedule(RescheduleSurgery(surgery.id, a.scheduled_start, reason, a.operating_room_id),
+                               mission=mission, room=rooms[a.operating_room_id], tz=tz, others=others)
+            rescheduled.append(surgery)
+        # Every check passed: write.
+        for surgery, case in scheduled:
+            await uow.cases.save(case)
+            await uow.surgeries.save(surgery)
+            uow.record(SurgeryScheduled(
+                surgery_id=surgery.id, mission_id=mission.id, convention_id=mission.convention_id,
+                patient_ref=surgery.patient_ref, procedure=surgery.procedure, operating_room=surgery.operating_room,
+                scheduled_start=surgery.scheduled_start,
+                expected_duration_minutes=surgery.expected_duration_minutes, lead_surgeon_id=surgery.lead_surgeon_id,
+            ))
+        for surgery in rescheduled:
+            await uow.surgeries.save(surgery)
+            uow.record(SurgeryRescheduled(surgery_id=surgery.id, operating_room=surgery.operating_room,
+                                          scheduled_start=surgery.scheduled_start, reason=reason))
+        await uow.commit()
+    return [s for s, _ in scheduled], rescheduled
+
+
+# -- translation ------------------------------------------------------------------------------
+
+
+def _case(c: PatientCase, minutes: int | None = None) -> planner.Case:
+    return planner.Case(c.id, c.patient_ref, c.priority, minutes or c.expected_duration_minutes,
+                        c.risk_scheme.value, c.risk_category)
+
+
+async def _cases(uow: SchedulingUnitOfWork, mission: Mission,
+                 case_ids: tuple[uuid.UUID, ...] | None) -> list[PatientCase]:
+    if case_ids is None:
+        return await uow.cases.waiting_list(mission.host_institution_id, status=CaseStatus.waiting)
+    cases = []
+    for i, case_id in enumerate(dict.fromkeys(case_ids)):
+        case = await uow.cases.get(case_id)
+        if case is None:
+            raise NotFound(f"no patient case {case_id}")
+        if case.host_institution_id != mission.host_institution_id:
+            raise Invalid(f"case {case.patient_ref} is on the waiting list of institution "
+                          f"{case.host_institution_id}, not of the mission's host", field=f"case_ids.{i}")
+        if case.status is not CaseStatus.waiting:
+            raise Invalid(f"case {case.patient_ref} is {case.status.value}, not waiting", field=f"case_ids.{i}")
+        cases.append(case)
+    return cases
+
+
+@dataclass(frozen=True)
+class _Clock:
+    """The mission's days on the host's wall clock."""
+
+    mission: Mission
+    tz: ZoneInfo
+
+    def at(self, instant: datetime) -> tuple[int, int]:
+        local = instant.astimezone(self.tz)
+        return (local.date() - self.mission.starts_on).days, local.hour * 60 + local.minute
+
+    def instant(self, day: int, minute: int) -> datetime:
+        local_day = self.mission.starts_on + timedelta(days=day)
+        local = datetime.combine(local_day, time(minute // 60, minute % 60), self.tz)
+        return local.astimezone(UTC)
+
+    def earliest(self, now: datetime, days: int) -> tuple[int, int]:
+        day, minute = self.at(now)
+        if day < 0:
+            return 0, 0
+        if day >= days:
+            return days, 0
+        return day, minute

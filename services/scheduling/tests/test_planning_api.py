@@ -1,0 +1,117 @@
+"""The surgery plan over HTTP and the real broker, on SQLite and PostgreSQL: a proposal
+writes nothing, applying it schedules every surgery (or none), and re-planning after
+a cancellation keeps started surgeries and moves as few as it can."""
+
+from __future__ import annotations
+
+from scheduling_testkit import ANAESTHETIST, CMCI, SURGEON, Scheduling
+
+
+async def test_a_proposed_plan_writes_nothing_and_applying_it_is_all_or_none(programme: Scheduling) -> None:
+    s = programme
+    await s.ok("PUT", f"/institutions/{CMCI}/resources", json={"timezone": "Africa/Algiers", "icu_beds": 6})
+    room = await s.room()  # 08:00-18:00
+    mission = await s.mission()  # 2030-06-10 to 14; the clock: 2030-06-11 10:00 local
+    cases = [await s.case(priority=p, expected_duration_minutes=m) for p, m in [(1, 240), (2, 180), (3, 300)]]
+    url = f"/missions/{mission['id']}/plan"
+
+    plan = await s.ok("POST", url, json={"time_limit_seconds": 2})
+    assert (plan["status"], plan["optimal"], plan["objective"], plan["bound"]) == ("optimal", True, 28, 28)
+    assert plan["turnover_minutes"] == 30 and plan["max_daily_minutes_per_surgeon"] == 480
+    assert plan["solve_seconds"] < 3 and plan["greedy_objective"] <= plan["objective"] and plan["unplanned"] == []
+    lines = {a["case_id"]: a for a in plan["assignments"]}
+    assert set(lines) == {c["id"] for c in cases}
+    for a in lines.values():
+        assert a["change"] == "new" and a["lead_surgeon_id"] == SURGEON["practitioner_id"]
+        assert a["anaesthetist_id"] == ANAESTHETIST["practitioner_id"] and a["icu_days"] == 3  # RACHS-1 3
+        assert a["operating_room_id"] == room["id"] and a["scheduled_start"] >= "2030-06-11T09:00:00Z"
+    # Nothing written, nothing published.
+    assert await s.ok("GET", f"/missions/{mission['id']}/surgeries") == []
+    assert all([(await s.ok("GET", f"/cases/{c['id']}"))["status"] == "waiting" for c in cases])
+    await s.settle()
+    assert s.events("SurgeryScheduled") == []
+
+    # Only some cases; bad requests.
+    some = await s.ok("POST", url, json={"time_limit_seconds": 1, "case_ids": [cases[2]["id"]]})
+    assert [a["case_id"] for a in some["assignments"]] == [cases[2]["id"]]
+    await s.refused("POST", url, 422, json={"time_limit_seconds": 0})
+    other_host = await s.case(host=mission["visiting_institution_id"])
+    await s.refused("POST", url, 422, "not of the mission's host", json={"case_ids": [other_host["id"]]})
+    no_surgeon = await s.mission(team=[ANAESTHETIST], starts_on="2030-07-01", ends_on="2030-07-03")
+    empty = await s.ok("POST", f"/missions/{no_surgeon['id']}/plan", json={"time_limit_seconds": 1})
+    assert empty["status"] == "infeasible" and empty["reasons"] == ["no surgeon on the mission's team"]
+
+    # Apply: one SurgeryScheduled each.
+    applied = await s.ok("POST", f"{url}/apply", json={"assignments": plan["assignments"]})
+    assert len(applied["scheduled"]) == 3 and applied["rescheduled"] == []
+    events = await s.wait("SurgeryScheduled", 3)
+    assert {e["patient_ref"] for e in events} == {c["patient_ref"] for c in cases}
+    assert {(e["scheduled_start"], e["expected_duration_minutes"]) for e in events} == {
+        (lines[c["id"]]["scheduled_start"], lines[c["id"]]["expected_duration_minutes"])
+        for c in cases}
+    assert all([(await s.ok("GET", f"/cases/{c['id']}"))["status"] == "scheduled" for c in cases])
+
+    # All or none: the second assignment collides with a surgery just scheduled.
+    late = [await s.case(priority=2, expected_duration_minutes=60) for _ in range(2)]
+    first = applied["scheduled"][0]
+    body = {"assignments": [
+        {"case_id": late[0]["id"], "operating_room_id": room["id"], "scheduled_start": "2030-06-14T16:00:00+01:00",
+         "lead_surgeon_id": SURGEON["practitioner_id"]},
+        {"case_id": late[1]["id"], "operating_room_id": room["id"], "scheduled_start": first["scheduled_start"],
+         "lead_surgeon_id": SURGEON["practitioner_id"]},
+    ]}
+    await s.refused("POST", f"{url}/apply", 409, "already taken", first["id"], json=body)
+    # Two new assignments colliding with each other are refused too.
+    body["assignments"][1]["scheduled_start"] = "2030-06-14T16:30:00+01:00"
+    await s.refused("POST", f"{url}/apply", 409, "already taken", json=body)
+    assert all([(await s.ok("GET", f"/cases/{c['id']}"))["status"] == "waiting" for c in late])
+    assert len(await s.ok("GET", f"/missions/{mission['id']}/surgeries")) == 3
+    await s.settle()
+    assert len(s.events("SurgeryScheduled")) == 3
+
+
+async def test_replanning_after_a_cancellation_moves_as_few_surgeries_as_it_can(programme: Scheduling) -> None:
+    s = programme
+    room = await s.room()  # 08:00-18:00
+    mission = await s.mission(starts_on="2030-06-12", ends_on="2030-06-12", team=[SURGEON, ANAESTHETIST])
+    a, b, c = [await s.case(expected_duration_minutes=m, priority=3) for m in (120, 180, 120)]
+    first = await s.surgery(mission, a, room, start="2030-06-12T08:00:00+01:00")  # 08:00-10:00
+    await s.surgery(mission, b, room, start="2030-06-12T10:30:00+01:00")  # 10:30-13:30
+    last = await s.surgery(mission, c, room, start="2030-06-12T14:30:00+01:00")  # 14:30-16:30
+    await s.ok("POST", f"/missions/{mission['id']}/start")
+    s.clock.advance(hours=23, minutes=15)  # 2030-06-12 09:15 local
+    await s.ok("POST", f"/surgeries/{first['id']}/start")
+    # B drops out; D (4 h, most urgent) fits only if C moves to 15:00.
+    dropped = (await s.ok("GET", f"/missions/{mission['id']}/surgeries"))[1]
+    await s.ok("POST", f"/surgeries/{dropped['id']}/cancel", json={"reason": "Syndrome grippal"})
+    await s.ok("POST", f"/cases/{b['id']}/cancel", json={"reason": "Opéré ailleurs"})
+    d = await s.case(priority=1, expected_duration_minutes=240)
+
+    url = f"/missions/{mission['id']}/plan"
+    plan = await s.ok("POST", url, json={"time_limit_seconds": 2})
+    assert plan["status"] == "optimal" and plan["moves"] == 1, (plan["reasons"], plan["unplanned"])
+    lines = {x["case_id"]: x for x in plan["assignments"]}
+    assert set(lines) == {a["id"], c["id"], d["id"]}
+    assert (lines[a["id"]]["change"], lines[a["id"]]["surgery_id"]) == ("fixed", first["id"])
+    assert lines[a["id"]]["scheduled_start"] == first["scheduled_start"]
+    assert (lines[c["id"]]["change"], lines[c["id"]]["surgery_id"]) == ("moved", last["id"])
+    assert lines[c["id"]]["scheduled_start"] >= "2030-06-12T14:00:00Z"  # 15:00 local or later
+    assert lines[d["id"]]["change"] == "new"
+    await s.settle()
+    assert s.events("SurgeryRescheduled") == []
+
+    applied = await s.ok("POST", f"{url}/apply", json={"assignments": plan["assignments"],
+                                                       "reason": "Re-planification après désistement"})
+    assert [x["case_id"] for x in applied["scheduled"]] == [d["id"]]
+    assert [x["id"] for x in applied["rescheduled"]] == [last["id"]]
+    (moved,) = await s.wait("SurgeryRescheduled")
+    assert moved["surgery_id"] == last["id"] and moved["reason"] == "Re-planification après désistement"
+    (new,) = await s.wait("SurgeryScheduled", 1, patient_ref=d["patient_ref"])
+    assert new["expected_duration_minutes"] == 240
+    # Applying the same plan again changes nothing; a plan for a case no longer waiting is refused.
+    assert await s.ok("POST", f"{url}/apply", json={"assignments": plan["assignments"]}) == {
+        "scheduled": [], "rescheduled": []}
+    await s.refused("POST", f"{url}/apply", 409, "only a waiting case", b["patient_ref"],
+                    json={"assignments": [{**lines[d["id"]], "case_id": b["id"], "surgery_id": None}]})
+    again = await s.ok("POST", url, json={"time_limit_seconds": 1})
+    assert again["moves"] == 0 and {x["change"] for x in again["assignments"]} <= {"fixed", "kept"}
