@@ -10,9 +10,11 @@
 
 Every event on the exchange and every e-mail that reaches the local mail
 catcher is printed as a timeline while it happens; each convention's progress is
-printed at the end. The services run on a clock set after the mission (see
-``scripts/run.py``), so what the mission recorded lies in the past, as the
-scheduling service requires of reported facts.
+printed at the end. The services run on a scenario clock that this script
+moves (``SCENARIO_CLOCK_FILE``, see ``scripts/run.py``): the convention is
+signed on 20 May, the plan made on the eve of the mission (nothing may be
+planned in the past), and what happened is recorded after the mission (the
+scheduling service refuses to record as done what has not happened yet).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import logging
@@ -98,6 +101,17 @@ class Api:
             await asyncio.sleep(0.1)
 
 
+class Story:
+    """The scenario clock every service reads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def moves_to(self, instant: str) -> None:
+        self.path.write_text(instant)
+        print(f"  clock  {instant}", flush=True)
+
+
 def step(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
@@ -157,9 +171,12 @@ async def plan_and_apply(api: Api, mission_id: str, cases: list[dict[str, Any]],
                             json={"time_limit_seconds": 10})
     if r.status_code == 200:
         plan = r.json()
-        print(f"  plan   {len(plan.get('assignments', []))} cases, objective {plan.get('objective')}, "
-              f"bound {plan.get('bound')}, optimal {plan.get('optimal')}, {plan.get('solve_seconds')} s", flush=True)
-        await api.call("scheduling", "POST", f"/missions/{mission_id}/plan/apply", plan)
+        print(f"  plan   {len(plan['assignments'])} cases ({plan['status']}), objective {plan['objective']} "
+              f"(greedy {plan['greedy_objective']}), bound {plan['bound']}, {plan['solve_seconds']} s", flush=True)
+        for line in plan["unplanned"]:
+            print(f"  plan   left out {line['patient_ref']}: {line['reason']}", flush=True)
+        await api.call("scheduling", "POST", f"/missions/{mission_id}/plan/apply",
+                       {"assignments": plan["assignments"]})
         return await api.call("scheduling", "GET", f"/missions/{mission_id}/surgeries")
     print("  plan   no optimiser in this build: first fit by priority", flush=True)
     free = {d: 8 * 60 for d in days}  # one lead surgeon: one case at a time, 30 min turnover
@@ -176,9 +193,10 @@ async def plan_and_apply(api: Api, mission_id: str, cases: list[dict[str, Any]],
     return scheduled
 
 
-async def cnas_programme(api: Api) -> str:
+async def cnas_programme(api: Api, story: Story) -> str:
     chain = "programme-cnas-san-donato-2024"
     step("CNAS – San Donato: paediatric cardiac surgery at CMCI Bousmail")
+    story.moves_to("2024-05-20T08:00:00Z")
     cnas = await institution(api, "CNAS", "insurer", "DZ", "Alger", "Alger")
     gsd = await institution(api, "Gruppo San Donato", "hospital_group", "IT", "Milano")
     cmci = await institution(api, "CMCI Bousmail", "clinic", "DZ", "Bou Ismail", "Tipaza")
@@ -199,6 +217,7 @@ async def cnas_programme(api: Api) -> str:
             member("Sara Conti", "nurse", "en"), member("Amina Ferhat", "nurse")]
     await contacts(api, team, {cmci: "direction@cmci-bousmail.example.dz", cnas: "conventions@cnas.example.dz"})
     await api.until("notification", f"/institutions/{cmci}")
+    story.moves_to("2024-05-25T12:00:00Z")  # the eve of the mission: the waiting list and the plan
     days = [date(2024, 5, 26) + timedelta(days=i) for i in range(5)]
     mission = await api.call("scheduling", "POST", "/missions", {
         "convention_id": convention, "host_institution_id": cmci, "visiting_institution_id": gsd,
@@ -227,6 +246,7 @@ async def cnas_programme(api: Api) -> str:
     surgeon = team[0]["practitioner_id"]
     surgeries = await plan_and_apply(api, mission["id"], cases, rooms, surgeon, days)
     await api.call("scheduling", "POST", f"/missions/{mission['id']}/start", correlation=chain)
+    story.moves_to("2024-05-31T08:00:00Z")  # the mission is over: what it did is recorded
     outcomes = ["successful"] * len(surgeries)
     if len(outcomes) > 2:
         outcomes[2] = "with_complications"
@@ -244,7 +264,7 @@ async def cnas_programme(api: Api) -> str:
     return convention
 
 
-async def twinning_programme(api: Api) -> str:
+async def twinning_programme(api: Api, story: Story) -> str:
     chain = "programme-oran-tiaret-2024"
     step("CHU Oran – EPH Tiaret: twinning in general surgery, supervised by DSP Oran")
     chu = await institution(api, "CHU Oran", "university_hospital", "DZ", "Oran", "Oran")
@@ -265,10 +285,11 @@ async def twinning_programme(api: Api) -> str:
             member("Yacine Mokrani", "surgeon"), member("Samir Ouali", "general_practitioner"),
             member("Lina Djebbar", "resident"), member("Rachid Kaci", "anaesthetist")]
     await contacts(api, team, {tiaret: "direction@eph-tiaret.example.dz", dsp: "jumelage@dsp-oran.example.dz"})
-    days = [date(2024, 5, 19) + timedelta(days=i) for i in range(3)]
+    story.moves_to("2024-06-01T12:00:00Z")
+    days = [date(2024, 6, 2) + timedelta(days=i) for i in range(3)]
     mission = await api.call("scheduling", "POST", "/missions", {
         "convention_id": convention, "host_institution_id": tiaret, "visiting_institution_id": chu,
-        "specialty": "general surgery", "starts_on": "2024-05-19", "ends_on": "2024-05-21",
+        "specialty": "general surgery", "starts_on": "2024-06-02", "ends_on": "2024-06-04",
         "team": [{k: m[k] for k in ("practitioner_id", "full_name", "role")} for m in team]}, correlation=chain)
     cases = []
     for i, (diagnosis, procedure, minutes) in enumerate([
@@ -281,6 +302,7 @@ async def twinning_programme(api: Api) -> str:
             "expected_duration_minutes": minutes, "risk_scheme": "none", "referred_abroad": i == 3}))
     surgeries = await plan_and_apply(api, mission["id"], cases, rooms, team[2]["practitioner_id"], days)
     await api.call("scheduling", "POST", f"/missions/{mission['id']}/start", correlation=chain)
+    story.moves_to("2024-06-05T08:00:00Z")
     await operate(api, mission["id"], [s for s in surgeries if s["status"] == "scheduled"],
                   ["successful"] * len(surgeries))
     for i in range(3):  # specialised consultations, new patients seen by the delegation
@@ -315,18 +337,23 @@ async def show_progress(api: Api, convention_id: str, expected_surgeries: int) -
     return progress
 
 
-async def play(urls: dict[str, str], amqp_url: str, exchange: str, mails: Any = None) -> dict[str, Any]:
+async def play(urls: dict[str, str], amqp_url: str, exchange: str, clock_file: Path,
+               mails: Any = None) -> dict[str, Any]:
     timeline, ready, stop = Timeline(), asyncio.Event(), asyncio.Event()
     watcher = asyncio.create_task(tap(amqp_url, exchange, timeline, ready, stop))
     await asyncio.wait_for(ready.wait(), 10)
-    api = Api(urls)
+    api, story = Api(urls), Story(clock_file)
     try:
-        cnas = await cnas_programme(api)
-        twinning = await twinning_programme(api)
+        cnas = await cnas_programme(api, story)
+        twinning = await twinning_programme(api, story)
         step("What each convention achieved")
         results = {"cnas": await show_progress(api, cnas, 1), "twinning": await show_progress(api, twinning, 1)}
-        await asyncio.sleep(1.0)  # let the last notifications go out
-        sent = [e for e in timeline.seen if e["type"] == "NotificationSent"]
+        # Let the last notifications go out: each e-mail is confirmed by a NotificationSent.
+        for _ in range(100):
+            await asyncio.sleep(0.2)
+            sent = [e for e in timeline.seen if e["type"] == "NotificationSent"]
+            if mails is None or len(mails()) == len(sent):
+                break
         print(f"\n  {len(timeline.seen)} events, {len(sent)} notifications sent"
               + (f", {len(mails())} e-mails in the local mail catcher" if mails else ""), flush=True)
         results["events"] = len(timeline.seen)

@@ -4,9 +4,9 @@ database, and play the two reference programmes through their HTTP APIs.
     make run                              # the demo, then the services stay up (Ctrl-C stops them)
     .venv/bin/python scripts/run.py --no-demo   # just the services, on the real clock
 
-The demo runs in a fresh namespace and data folder (data/demo), on a clock set
-to 31 May 2024 (after the CNAS mission), with a local mail catcher receiving
-the e-mails the notification service sends.
+The demo runs in a fresh namespace and data folder (data/demo), on a scenario
+clock it moves itself (20 May 2024, the eve of the mission, after it), with a
+local mail catcher receiving the e-mails the notification service sends.
 
 Each service needs a database of its own: to use PostgreSQL, set
 CONVENTION_DATABASE_URL, SCHEDULING_DATABASE_URL and NOTIFICATION_DATABASE_URL.
@@ -159,9 +159,12 @@ def main() -> int:
         data_dir = Path(base_env.get("DATA_DIR", ROOT / "data")) / "demo"
         shutil.rmtree(data_dir, ignore_errors=True)  # the demo's own data, played afresh each time
         namespace = f"demo-{uuid.uuid4().hex[:6]}."
+        data_dir.mkdir(parents=True)
+        story_clock = data_dir / "clock"  # the demo moves time for all three services
+        story_clock.write_text("2024-05-20T08:00:00Z")
         base_env.update({
             "DATA_DIR": str(data_dir), "TOPOLOGY_NAMESPACE": namespace,
-            "SIMULATED_START": "2024-05-31T08:00:00Z", "SMTP_PORT": str(mails.start()),
+            "SCENARIO_CLOCK_FILE": str(story_clock), "SMTP_PORT": str(mails.start()),
             "LOG_LEVEL": base_env.get("LOG_LEVEL", "WARNING"),  # the timeline is the show
         })
     ports = {s: p + args.port_offset for s, p in SERVICES.items()}
@@ -178,7 +181,8 @@ def main() -> int:
             return 0
         if demo_mode:
             urls = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
-            asyncio.run(demo.play(urls, amqp_url, f"{namespace}jumelage.events", lambda: mails.messages))
+            asyncio.run(demo.play(urls, amqp_url, f"{namespace}jumelage.events", story_clock,
+                                  lambda: mails.messages))
             if args.exit_after_demo:
                 return 0
         print("running; Ctrl-C stops all three", flush=True)

@@ -31,6 +31,7 @@ async def test_both_programmes_play_end_to_end(amqp_url: str, database: Database
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
     cnas, twinning = re.split(r"\n  DSP-ORAN-TIARET", out.split("== What each convention achieved")[1])
+    assert "plan   8 cases (optimal)" in out, "the optimiser places the whole waiting list"
     assert re.search(r"surgeries\s+8 / 60", cnas) and "treated here instead of abroad: 8" in cnas
     assert re.search(r"training sessions\s+2 / 12 .*7.0 h, 20 trainee places", cnas)
     assert "'with_complications': 1" in cnas

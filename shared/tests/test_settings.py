@@ -55,3 +55,21 @@ def test_secrets_come_from_mounted_files(tmp_path: Path) -> None:
     env = {"SECRETS_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "amqp://convention:from-a-file@rabbitmq:5672/"
+
+
+def test_a_scenario_file_moves_every_clock_at_once(tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime
+
+    from jumelage.clock import Clock
+
+    story = tmp_path / "clock"
+    story.write_text("2024-05-25T23:30:00Z")
+    settings = ServiceSettings(scenario_clock_file=story, timezone="Africa/Algiers")
+    first, second = Clock.from_settings(settings), Clock.from_settings(settings)
+    assert first.now() == datetime(2024, 5, 25, 23, 30, tzinfo=UTC)
+    assert first.today() == date(2024, 5, 26), "already the 26th in Algiers"
+    story.write_text("2024-05-31T08:00:00+00:00")
+    import os
+
+    os.utime(story, (1, 1))  # a new mtime, as a later write has
+    assert first.now() == second.now() == datetime(2024, 5, 31, 8, tzinfo=UTC)

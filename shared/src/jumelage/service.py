@@ -62,7 +62,7 @@ class ServiceRuntime:
         silence_sensitive_libraries()
         self.settings = settings
         self.name = settings.service_name
-        self.clock = clock or Clock(settings.timezone, settings.simulated_start)
+        self.clock = clock or Clock.from_settings(settings)
         self.version = version
         self.topology = Topology(
             namespace=settings.topology_namespace,

@@ -70,6 +70,9 @@ class ServiceSettings(BaseSettings):
     simulated_start: AwareDatetime | None = Field(
         default=None, description="demonstrations: the clock starts at this instant and runs on"
     )
+    scenario_clock_file: Path | None = Field(
+        default=None, description="demonstrations: the clock shows the ISO instant written in this file"
+    )
 
     @field_validator("retry_delays", mode="before")
     @classmethod

@@ -27,7 +27,7 @@ class Settings(ServiceSettings):
 
 def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None = None) -> ServiceRuntime:
     settings = settings or Settings()
-    clock = clock or Clock(settings.timezone, settings.simulated_start)
+    clock = clock or Clock.from_settings(settings)
 
     async def expire(uow: ConventionUnitOfWork) -> None:
         await handlers.expire_conventions(uow, clock.today())

@@ -82,7 +82,7 @@ class Settings(ServiceSettings):
 
 def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None = None) -> ServiceRuntime:
     s = settings if isinstance(settings, Settings) else Settings(**(settings.model_dump() if settings else {}))
-    clock = clock or Clock(s.timezone, s.simulated_start)
+    clock = clock or Clock.from_settings(s)
     zone = ZoneInfo(s.reminder_timezone or s.timezone)
     http = http_client(max(s.webhook_timeout, 1.0))
     senders = {
