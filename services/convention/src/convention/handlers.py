@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -159,50 +160,45 @@ async def edit_draft(cmd: EditDraft, uow: ConventionUnitOfWork) -> Convention:
     return convention
 
 
-async def sign_convention(cmd: SignConvention, uow: ConventionUnitOfWork) -> Convention:
+async def _transition(uow: ConventionUnitOfWork, convention_id: uuid.UUID, act: Callable[[Convention], None],
+                      event: Callable[[Convention], EventData], action: str,
+                      details: Callable[[Convention], dict[str, Any]]) -> Convention:
+    """A lifecycle step: the domain moves the convention, its event and history entry go with it."""
     async with uow:
-        convention = await _get(uow, cmd.convention_id)
-        convention.sign(cmd.signed_on, cmd.signed_at, cmd.today)
+        convention = await _get(uow, convention_id)
+        act(convention)
         await uow.conventions.save(convention)
-        event = uow.record(signed_event(convention))
-        _history(uow, convention, "signed", {"signed_on": str(cmd.signed_on), "signed_at": convention.signed_at},
-                 event.id)
+        recorded = uow.record(event(convention))
+        _history(uow, convention, action, details(convention), recorded.id)
         await uow.commit()
     return convention
+
+
+async def sign_convention(cmd: SignConvention, uow: ConventionUnitOfWork) -> Convention:
+    return await _transition(
+        uow, cmd.convention_id, lambda c: c.sign(cmd.signed_on, cmd.signed_at, cmd.today), signed_event, "signed",
+        lambda c: {"signed_on": str(cmd.signed_on), "signed_at": c.signed_at})
 
 
 async def suspend_convention(cmd: SuspendConvention, uow: ConventionUnitOfWork) -> Convention:
-    async with uow:
-        convention = await _get(uow, cmd.convention_id)
-        convention.suspend(cmd.reason)
-        await uow.conventions.save(convention)
-        event = uow.record(ConventionSuspended(convention_id=convention.id, reason=convention.status_reason))
-        _history(uow, convention, "suspended", {"reason": convention.status_reason}, event.id)
-        await uow.commit()
-    return convention
+    return await _transition(
+        uow, cmd.convention_id, lambda c: c.suspend(cmd.reason),
+        lambda c: ConventionSuspended(convention_id=c.id, reason=c.status_reason), "suspended",
+        lambda c: {"reason": c.status_reason})
 
 
 async def resume_convention(cmd: ResumeConvention, uow: ConventionUnitOfWork) -> Convention:
-    async with uow:
-        convention = await _get(uow, cmd.convention_id)
-        convention.resume(cmd.reason)
-        await uow.conventions.save(convention)
-        event = uow.record(ConventionResumed(convention_id=convention.id, reason=convention.status_reason))
-        _history(uow, convention, "resumed", {"reason": convention.status_reason}, event.id)
-        await uow.commit()
-    return convention
+    return await _transition(
+        uow, cmd.convention_id, lambda c: c.resume(cmd.reason),
+        lambda c: ConventionResumed(convention_id=c.id, reason=c.status_reason), "resumed",
+        lambda c: {"reason": c.status_reason})
 
 
 async def terminate_convention(cmd: TerminateConvention, uow: ConventionUnitOfWork) -> Convention:
-    async with uow:
-        convention = await _get(uow, cmd.convention_id)
-        convention.terminate(cmd.on, cmd.reason)
-        await uow.conventions.save(convention)
-        event = uow.record(ConventionTerminated(convention_id=convention.id, on=cmd.on,
-                                                reason=convention.status_reason))
-        _history(uow, convention, "terminated", {"on": str(cmd.on), "reason": convention.status_reason}, event.id)
-        await uow.commit()
-    return convention
+    return await _transition(
+        uow, cmd.convention_id, lambda c: c.terminate(cmd.on, cmd.reason),
+        lambda c: ConventionTerminated(convention_id=c.id, on=cmd.on, reason=c.status_reason), "terminated",
+        lambda c: {"on": str(cmd.on), "reason": c.status_reason})
 
 
 async def amend_convention(cmd: AmendConvention, uow: ConventionUnitOfWork) -> Amendment:
