@@ -179,11 +179,7 @@ class HistoryRow(Table, table=True):
 
 
 def terms_json(name: str, value: Any) -> Any:
-    """A term as it appears in events and amendment records (the contract's shapes).
-
-    Values read back from an amendment record are in that shape already."""
-    if isinstance(value, (list, tuple)) and value and isinstance(value[0], dict) or isinstance(value, dict):
-        return value
+    """A term as it appears in events and amendment records (the contract's shapes)."""
     if name == "parties":
         return [{"institution_id": str(p.institution_id), "role": p.role.value} for p in value]
     if name == "cost_bearers":
@@ -198,6 +194,23 @@ def terms_json(name: str, value: Any) -> Any:
     if isinstance(value, ConventionKind):
         return value.value
     return value
+
+
+def terms_value(name: str, raw: Any) -> Any:
+    """The domain value of a term read back from its JSON shape (the inverse of ``terms_json``)."""
+    if name == "parties":
+        return tuple(Party(uuid.UUID(p["institution_id"]), PartyRole(p["role"])) for p in raw)
+    if name == "cost_bearers":
+        return tuple(CostBearer(uuid.UUID(c["institution_id"]), c["covers"]) for c in raw)
+    if name == "objectives":
+        return Objectives(**raw)
+    if name == "specialties":
+        return tuple(raw)
+    if name in ("effective_from", "effective_until"):
+        return date.fromisoformat(raw)
+    if name == "kind":
+        return ConventionKind(raw)
+    return raw
 
 
 class Conventions:
@@ -287,13 +300,15 @@ class Conventions:
             specialties=tuple(s.specialty for s in specialties),
             objectives=Objectives(row.objective_surgeries, row.objective_consultations,
                                   row.objective_training_sessions),
-            cost_bearers=tuple(CostBearer(uuid.UUID(c["institution_id"]), c["covers"]) for c in row.cost_bearers),
+            cost_bearers=terms_value("cost_bearers", row.cost_bearers),
         )
         return Convention(
             id=row.id, reference=row.reference, terms=terms, status=ConventionStatus(row.status),
             signed_on=row.signed_on, signed_at=row.signed_at, status_reason=row.status_reason,
             ended_on=row.ended_on, created_at=row.created_at,
-            amendments=[Amendment(a.number, a.signed_on, a.summary, a.changes, a.recorded_at) for a in amendments],
+            amendments=[Amendment(a.number, a.signed_on, a.summary,
+                                  {k: terms_value(k, v) for k, v in a.changes.items()}, a.recorded_at)
+                        for a in amendments],
         )
 
     async def search(
