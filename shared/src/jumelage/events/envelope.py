@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
@@ -33,8 +33,6 @@ UtcDateTime = Annotated[
     PlainSerializer(_format_utc, return_type=str, when_used="json"),
 ]
 """An instant: must carry a timezone, is stored and sent in UTC with ``Z``."""
-
-Date = date
 
 
 def routing_key_for(event_type: str) -> str:
