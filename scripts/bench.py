@@ -37,7 +37,6 @@ import json
 import logging
 import os
 import socket
-import statistics
 import sys
 import time
 import uuid

@@ -4,7 +4,6 @@ worker and the reminder job, and the API routers."""
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

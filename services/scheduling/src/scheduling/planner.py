@@ -561,7 +561,6 @@ class _Model:
             start = model.new_int_var(0, horizon, "")
             end = model.new_int_var(0, horizon + length + turn, "")
             model.add(end == start + length + turn)
-            day_lits: list = []
             options: dict[tuple[int, int], object] = {}
             for d in range(req.days):
                 for ri, room in enumerate(req.rooms):
