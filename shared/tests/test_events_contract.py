@@ -24,7 +24,7 @@ from jumelage.events import (
     registry,
     routing_key_for,
 )
-from jumelage.events.convention import ConventionAmended, ConventionSigned
+from jumelage.events.convention import ConventionAmended
 from jumelage.events.scheduling import MissionRescheduled, MissionScheduled, SurgeryCompleted
 from jumelage.events.snapshot import SCHEMAS_DIR
 
