@@ -30,8 +30,9 @@ class Programme:
         self.ids: dict[str, str] = {}
 
     async def institution(self, key: str, name: str, kind: str, country: str, city: str) -> str:
-        r = await self.client.post("/institutions", json={"name": name, "kind": kind, "country": country,
-                                                          "city": city})
+        with self.client.auth.acting("administrator"):
+            r = await self.client.post("/institutions", json={"name": name, "kind": kind, "country": country,
+                                                              "city": city})
         assert r.status_code == 201, r.text
         self.ids[key] = r.json()["id"]
         return self.ids[key]
@@ -84,6 +85,8 @@ async def programme(amqp_url: str, namespace: str, database: Database) -> AsyncI
             await p.institution("chu", "CHU Oran", "university_hospital", "DZ", "Oran")
             await p.institution("tiaret", "EPH Tiaret", "hospital", "DZ", "Tiaret")
             await p.institution("dsp", "DSP Oran", "health_directorate", "DZ", "Oran")
+            # The provider's coordinator drafts and signs the CNAS convention.
+            client.auth.set("coordinator", institution=p.ids["gsd"])
             yield p
 
 
@@ -174,11 +177,15 @@ async def test_bad_input_gets_422_naming_the_field(programme: Programme) -> None
         "body.reference": dict(reference=""),
     }
     for field, over in cases.items():
-        r = await client.post("/conventions", json=programme.cnas_convention(**over))
+        # The drafter is a coordinator of the first party named, so the 422 is about the field.
+        drafter = programme.cnas_convention(**over)["parties"][0]["institution_id"]
+        with client.auth.acting("coordinator", institution=drafter):
+            r = await client.post("/conventions", json=programme.cnas_convention(**over))
         assert r.status_code == 422, (field, r.text)
         assert field.split("#")[0] in _field(r), (field, r.json())
-    messages = str((await client.post("/conventions", json=programme.cnas_convention(**cases["body.parties"])))
-                   .json())
+    with client.auth.acting("coordinator", institution=ids["cmci"]):
+        messages = str((await client.post("/conventions", json=programme.cnas_convention(**cases["body.parties"])))
+                       .json())
     assert "at least one provider" in messages
     assert (await client.get("/conventions")).json()["total"] == 0, "nothing half-written"
 
@@ -268,6 +275,7 @@ async def test_the_periodic_check_expires_without_being_asked(
             p = Programme(client, tap, clock)
             for key, kind in (("cnas", "insurer"), ("gsd", "hospital_group"), ("cmci", "clinic")):
                 await p.institution(key, f"Institution {key}", kind, "DZ", "Alger")
+            client.auth.set("coordinator", institution=p.ids["gsd"])
             signed = await p.signed_convention(effective_until="2024-05-21")
             clock.advance(days=2)
             (expired,) = await p.events("ConventionExpired", 1)
@@ -280,12 +288,15 @@ async def test_the_periodic_check_expires_without_being_asked(
 
 async def test_queries_filter_and_paginate(programme: Programme) -> None:
     client, ids = programme.client, programme.ids
+    # CNAS's coordinator: CNAS funds both programmes, so both are in its lists.
+    client.auth.set("coordinator", institution=ids["cnas"])
     cnas = await programme.signed_convention()
     twinning = {
         "reference": "DSP-ORAN-TIARET-2024", "title": "Jumelage CHU Oran – EPH Tiaret", "kind": "twinning",
         "parties": [{"institution_id": ids["chu"], "role": "provider"},
                     {"institution_id": ids["tiaret"], "role": "beneficiary"},
-                    {"institution_id": ids["dsp"], "role": "supervisor"}],
+                    {"institution_id": ids["dsp"], "role": "supervisor"},
+                    {"institution_id": ids["cnas"], "role": "funder"}],
         "effective_from": "2024-01-01", "effective_until": "2024-12-31",
         "specialties": ["general surgery", "urology"], "objectives": {"surgeries": 50},
     }
@@ -298,8 +309,7 @@ async def test_queries_filter_and_paginate(programme: Programme) -> None:
 
     assert await refs(status="draft") == ["DSP-ORAN-TIARET-2024"]
     assert await refs(status="signed") == ["CNAS-GSD-2024-01"]
-    assert await refs(party=ids["cmci"]) == ["CNAS-GSD-2024-01"]
-    assert await refs(party=ids["dsp"]) == ["DSP-ORAN-TIARET-2024"]
+    assert await refs(party=ids["cnas"]) == ["CNAS-GSD-2024-01", "DSP-ORAN-TIARET-2024"]
     assert await refs(specialty="Urology") == ["DSP-ORAN-TIARET-2024"]
     assert await refs(active_on="2024-06-01") == ["CNAS-GSD-2024-01"]
     assert await refs(active_on="2025-06-01") == []
@@ -313,6 +323,15 @@ async def test_queries_filter_and_paginate(programme: Programme) -> None:
     assert (page["total"], page["limit"], page["offset"], len(page["items"])) == (2, 1, 1, 1)
     r = await client.get("/conventions", params={"status": "lost"})
     assert r.status_code == 422
+
+    # Each institution's list holds its own conventions; asking for another's is refused, not emptied.
+    r = await client.get("/conventions", params={"party": ids["cmci"]})
+    assert r.status_code == 403 and ids["cmci"] in r.json()["detail"]
+    with client.auth.acting("supervisor", institution=ids["dsp"]):
+        assert await refs() == ["DSP-ORAN-TIARET-2024"]
+        assert await refs(party=ids["dsp"]) == ["DSP-ORAN-TIARET-2024"]
+    with client.auth.acting("coordinator", institution=ids["cmci"]):
+        assert await refs() == ["CNAS-GSD-2024-01"]
 
 
 async def test_progress_is_right_under_duplicates_and_disorder(programme: Programme, amqp_url: str,
@@ -373,6 +392,7 @@ async def test_progress_is_right_under_duplicates_and_disorder(programme: Progra
 
 async def test_institution_corrections_are_published(programme: Programme) -> None:
     client, ids = programme.client, programme.ids
+    client.auth.set("administrator")
     r = await client.patch(f"/institutions/{ids['cmci']}", json={"wilaya": "Tipaza", "city": "Bou Ismaïl"})
     assert r.status_code == 200 and r.json()["wilaya"] == "Tipaza"
     (updated,) = await programme.events("InstitutionUpdated", 1)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 import convention.app
 from jumelage.messaging.tables import OutboxRecord
-from jumelage.testing import Database, EventTap, event_tap, eventually, running, service_settings
+from jumelage.testing import ActingAs, Database, EventTap, event_tap, eventually, running, service_settings
 
 CMCI = {"name": "CMCI Bousmail", "kind": "clinic", "country": "DZ", "city": "Bou Ismail", "wilaya": "Tipaza"}
 
@@ -37,7 +37,8 @@ async def service(amqp_url: str, namespace: str, database: Database) -> AsyncIte
         database=await database.for_service("convention"),
     )
     async with event_tap(amqp_url, f"{namespace}jumelage.events") as tap:
-        async with running(convention.app.create_app(settings), convention.app.MIGRATIONS) as client:
+        async with running(convention.app.create_app(settings), convention.app.MIGRATIONS,
+                           acting_as=ActingAs("administrator")) as client:
             yield client, tap
 
 

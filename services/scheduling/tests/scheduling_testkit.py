@@ -29,7 +29,7 @@ from jumelage.events import (
     registry,
 )
 from jumelage.messaging.tables import InboxRecord
-from jumelage.testing import Database, EventTap, event_tap, eventually, running, service_settings
+from jumelage.testing import ActingAs, Database, EventTap, event_tap, eventually, running, service_settings
 
 NOW = datetime(2030, 6, 11, 9, 0, tzinfo=UTC)  # the second day of the reference mission
 SIGNED_AT = datetime(2030, 1, 15, 10, 0, tzinfo=UTC)
@@ -150,12 +150,15 @@ class Scheduling:
                 "ends_on": "2030-06-14", "team": [SURGEON, ANAESTHETIST, PERFUSIONIST], **over}
 
     async def mission(self, **over: Any) -> dict[str, Any]:
-        return await self.ok("POST", "/missions", 201, json=self.mission_body(**over))
+        body = self.mission_body(**over)
+        with self.client.auth.acting("coordinator", institution=body["host_institution_id"]):
+            return await self.ok("POST", "/missions", 201, json=body)
 
     async def room(self, name: str = "Bloc B - salle 2", opens: str = "08:00", closes: str = "18:00",
                    host: uuid.UUID = CMCI) -> dict[str, Any]:
-        return await self.ok("POST", f"/institutions/{host}/operating-rooms", 201,
-                             json={"name": name, "opens_at": opens, "closes_at": closes})
+        with self.client.auth.acting("coordinator", institution=host):
+            return await self.ok("POST", f"/institutions/{host}/operating-rooms", 201,
+                                 json={"name": name, "opens_at": opens, "closes_at": closes})
 
     def case_body(self, **over: Any) -> dict[str, Any]:
         return {"patient": PATIENT, "diagnosis": "Tétralogie de Fallot", "planned_procedure":
@@ -163,7 +166,8 @@ class Scheduling:
                 "risk_scheme": "RACHS-1", "risk_category": 3, "referred_abroad": True, **over}
 
     async def case(self, host: uuid.UUID = CMCI, **over: Any) -> dict[str, Any]:
-        return await self.ok("POST", f"/institutions/{host}/cases", 201, json=self.case_body(**over))
+        with self.client.auth.acting("clinician", institution=host):
+            return await self.ok("POST", f"/institutions/{host}/cases", 201, json=self.case_body(**over))
 
     async def surgery(self, mission: dict[str, Any], case: dict[str, Any], room: dict[str, Any],
                       start: str = "2030-06-11T08:00:00+01:00", surgeon: dict[str, Any] = SURGEON,
@@ -214,7 +218,10 @@ async def service(amqp_url: str, namespace: str, database: Database, clock: Fixe
         channel = await connection.channel()
         async with event_tap(amqp_url, f"{namespace}jumelage.events") as tap:
             app = scheduling.app.create_app(settings, clock)
-            async with running(app, scheduling.app.MIGRATIONS) as client:
+            # The host's coordinator, who is also one of its clinicians: the tests of
+            # who may do what are in test_access.py.
+            acting = ActingAs("coordinator", "clinician", institution=CMCI)
+            async with running(app, scheduling.app.MIGRATIONS, acting_as=acting) as client:
                 harness = Scheduling(client, tap, clock, channel, namespace)
                 yield harness
                 await harness.settle()

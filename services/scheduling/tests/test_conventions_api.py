@@ -28,7 +28,9 @@ NURSE = {"practitioner_id": "7b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d", "full_name":
 
 
 async def convention(s: Scheduling) -> dict:
-    return await s.ok("GET", f"/conventions/{CONVENTION}")
+    # An administrator: a replica known only from a suspension has no parties yet to read it.
+    with s.client.auth.acting("administrator"):
+        return await s.ok("GET", f"/conventions/{CONVENTION}")
 
 
 async def test_the_replica_follows_signature_and_amendments(programme: Scheduling) -> None:
@@ -42,7 +44,8 @@ async def test_the_replica_follows_signature_and_amendments(programme: Schedulin
     # Before the amendment: Tiaret is no party, urology no specialty, March 2031 outside the period.
     later = s.mission_body(host_institution_id=str(TIARET), specialty="Urologie pédiatrique",
                            starts_on="2031-03-02", ends_on="2031-03-05")
-    await s.refused("POST", "/missions", 422, "after convention", json=later)
+    with s.client.auth.acting("coordinator", institution=GSD):
+        await s.refused("POST", "/missions", 422, "after convention", json=later)
     await s.deliver(ConventionAmended(convention_id=CONVENTION, amendment_number=1, changes={
         "effective_until": "2031-12-31",
         "specialties": ["Chirurgie cardiaque pédiatrique", "Urologie pédiatrique"],

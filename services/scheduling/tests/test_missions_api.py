@@ -35,7 +35,9 @@ async def test_schedule_a_mission_publishes_mission_scheduled(programme: Schedul
 
     listed = await s.ok("GET", "/missions", params={"convention_id": str(CONVENTION), "status": "scheduled"})
     assert [m["id"] for m in listed] == [mission["id"]]
-    assert await s.ok("GET", "/missions", params={"host_institution_id": str(TIARET)}) == []
+    # Another host's missions are not this coordinator's to list: refused, not an empty list.
+    await s.refused("GET", "/missions", 403, f"hosted by institution {TIARET}",
+                    params={"host_institution_id": str(TIARET)})
 
 
 BAD_MISSIONS: list[tuple[dict[str, Any], str, str]] = [
@@ -57,7 +59,9 @@ BAD_MISSIONS: list[tuple[dict[str, Any], str, str]] = [
 
 async def test_a_mission_that_does_not_fit_is_422_naming_the_field(programme: Scheduling) -> None:
     for over, field, needle in BAD_MISSIONS:
-        detail = await programme.refused("POST", "/missions", 422, needle, json=programme.mission_body(**over))
+        body = programme.mission_body(**over)
+        with programme.client.auth.acting("coordinator", institution=body["host_institution_id"]):
+            detail = await programme.refused("POST", "/missions", 422, needle, json=body)
         assert field.split(".") in [[str(p) for p in e["loc"][1:]] for e in detail], (over, detail)
     assert await programme.ok("GET", "/missions") == []
     body = programme.mission_body()

@@ -34,7 +34,8 @@ async def test_host_resources_and_operating_rooms(programme: Scheduling) -> None
     await s.refused("PATCH", f"{base}/operating-rooms/{a1['id']}", 409, json={"name": "BLOC B - salle 2"})
     await s.ok("DELETE", f"{base}/operating-rooms/{a1['id']}", 204)
     await s.refused("DELETE", f"{base}/operating-rooms/{a1['id']}", 404, "no operating room")
-    await s.refused("PATCH", f"/institutions/{GSD}/operating-rooms/{b2['id']}", 404, json={"name": "x"})
+    with s.client.auth.acting("coordinator", institution=GSD):  # CMCI's room is not found under GSD
+        await s.refused("PATCH", f"/institutions/{GSD}/operating-rooms/{b2['id']}", 404, json={"name": "x"})
 
     for path, body, field in [
         ("operating-rooms", {"name": "Bloc C", "opens_at": "18:00", "closes_at": "08:00"}, "closes_at"),
@@ -51,6 +52,7 @@ async def test_host_resources_and_operating_rooms(programme: Scheduling) -> None
         assert ["body", field] in [e["loc"] for e in detail]
 
     unknown = uuid.uuid4()
+    s.client.auth.set("coordinator", institution=unknown)  # its token names an institution not known here
     await s.refused("GET", f"/institutions/{unknown}/resources", 404, f"no institution {unknown} known here")
     await s.refused("POST", f"/institutions/{unknown}/operating-rooms", 404,
                     json={"name": "Bloc", "opens_at": "08:00", "closes_at": "18:00"})
@@ -104,13 +106,15 @@ async def test_register_patient_cases_and_read_the_waiting_list(programme: Sched
     assert len(await s.ok("GET", f"/institutions/{CMCI}/cases")) == 3
     await s.refused("POST", f"/cases/{urgent['id']}/refer-elsewhere", 409, "it is cancelled",
                     json={"reason": "x"})
-    assert await s.ok("GET", f"/institutions/{GSD}/cases") == []
+    # Another institution's patients are not this clinician's to see: refused, not an empty list.
+    await s.refused("GET", f"/institutions/{GSD}/cases", 403, f"patient cases of institution {GSD}")
     await s.refused("GET", f"/institutions/{CMCI}/cases", 422, params={"priority": 9})
     await s.refused("GET", f"/institutions/{CMCI}/cases", 422, params={"status": "operating"})
 
 
     # Bad input is a 422 naming the field; nothing is registered.
     url = f"/institutions/{TIARET}/cases"
+    s.client.auth.set("clinician", institution=TIARET)
     for over, field in [
         ({"priority": 0}, ["priority"]),
         ({"priority": 6}, ["priority"]),
@@ -129,6 +133,7 @@ async def test_register_patient_cases_and_read_the_waiting_list(programme: Sched
         assert ["body", *field] in [e["loc"] for e in detail], (over, detail)
     assert await s.ok("GET", url) == []
     unknown = uuid.uuid4()
-    await s.refused("POST", f"/institutions/{unknown}/cases", 404, "no institution", json=s.case_body())
+    with s.client.auth.acting("clinician", institution=unknown):
+        await s.refused("POST", f"/institutions/{unknown}/cases", 404, "no institution", json=s.case_body())
     await s.refused("GET", f"/cases/{unknown}", 404, f"no patient case {unknown}")
     await s.refused("POST", f"/cases/{unknown}/cancel", 404, json={"reason": "x"})

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from jumelage import context
+from jumelage.audit import AuditActor, record_for
 from jumelage.columns import UtcDateTime  # noqa: F401  (services import it from here)
 from jumelage.events import CloudEvent, EventData, new_envelope
 from jumelage.messaging.tables import InboxRecord, OutboxRecord
@@ -88,6 +89,8 @@ class UnitOfWork:
         self.session: AsyncSession
         self.recorded: list[CloudEvent[Any]] = []
         self._committed = False
+        # Set for a change made through the API: commit() writes its audit row.
+        self.actor: AuditActor | None = None
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
@@ -133,6 +136,9 @@ class UnitOfWork:
         return (await self.session.execute(stmt)).first() is not None
 
     async def commit(self) -> None:
+        if self.actor is not None:
+            # In the same transaction: no change without its audit row, and no row without the change.
+            self.session.add(record_for(self.actor, datetime.now(UTC), self.recorded, context.correlation_id.get()))
         await self.session.commit()
         self._committed = True
         if self.recorded and self._on_commit is not None:

@@ -25,3 +25,7 @@ class Conflict(DomainError):
 
 class Invalid(DomainError):
     """The request names something wrong in its input (``field``). HTTP 422."""
+
+
+class Forbidden(DomainError):
+    """The caller is authenticated but this is not theirs to see or do. HTTP 403."""

@@ -87,9 +87,9 @@ def health_router(checks: dict[str, Check]) -> APIRouter:
 def install_error_handlers(app: FastAPI) -> None:
     """Domain errors become 404/409/422 with a message saying what is wrong,
     shaped like FastAPI's own validation errors where a field is named."""
-    from jumelage.errors import Conflict, DomainError, Invalid, NotFound
+    from jumelage.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
-    status = {NotFound: 404, Conflict: 409, Invalid: 422}
+    status = {NotFound: 404, Conflict: 409, Invalid: 422, Forbidden: 403}
 
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:

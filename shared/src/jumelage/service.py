@@ -15,12 +15,14 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 
+from jumelage.audit import AuditActor, audit_router
+from jumelage.auth import CallerDep, TokenVerifier, authenticated
 from jumelage.clock import Clock
 from jumelage.db import UnitOfWork, create_engine, ping, session_factory
 from jumelage.http import health_router, install_correlation, install_error_handlers
@@ -63,6 +65,7 @@ class ServiceRuntime:
         self.settings = settings
         self.name = settings.service_name
         self.clock = clock or Clock.from_settings(settings)
+        self.verifier = TokenVerifier(settings)  # refuses to start without a way to verify tokens
         self.version = version
         self.topology = Topology(
             namespace=settings.topology_namespace,
@@ -199,9 +202,10 @@ class ServiceRuntime:
         app.state.runtime = self
         install_correlation(app)
         install_error_handlers(app)
+        # Public: health checks and the API documents. Everything else needs a verified token.
         app.include_router(health_router({"database": self.check_database, "broker": self.check_broker}))
-        for router in routers:
-            app.include_router(router)
+        for router in [*routers, audit_router()]:
+            app.include_router(router, dependencies=[Depends(authenticated)])
 
         @app.get("/asyncapi.json", tags=["docs"], include_in_schema=False)
         async def asyncapi_json() -> Any:
@@ -216,9 +220,20 @@ class ServiceRuntime:
         return app
 
 
-def unit_of_work(request: Request) -> UnitOfWork:
-    """FastAPI dependency: a fresh unit of work from the running service."""
-    return request.app.state.runtime.unit_of_work()
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def unit_of_work(request: Request, caller: CallerDep) -> UnitOfWork:
+    """FastAPI dependency: a fresh unit of work from the running service, for an
+    authenticated caller; what it commits on a changing request is audited."""
+    uow: UnitOfWork = request.app.state.runtime.unit_of_work()
+    if request.method in MUTATING:
+        route = request.scope.get("route")
+        uow.actor = AuditActor(
+            subject=caller.subject, institution_id=caller.institution_id, roles=tuple(sorted(r.value for r in caller.roles)),
+            action=f"{request.method} {getattr(route, 'path', request.url.path)}", target=request.url.path,
+        )
+    return uow
 
 
 def clock(request: Request) -> Clock:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -73,6 +73,22 @@ class ServiceSettings(BaseSettings):
     scenario_clock_file: Path | None = Field(
         default=None, description="demonstrations: the clock shows the ISO instant written in this file"
     )
+
+    # -- who may call the HTTP API (jumelage.auth) --
+    auth_mode: Literal["hs256", "rs256"] = Field(
+        default="hs256",
+        description="hs256: tokens signed with AUTH_SECRET (local runs); rs256: public keys from "
+        "AUTH_JWKS_FILE or AUTH_JWKS_URL (deployment)",
+    )
+    auth_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 shared secret, at least 32 characters (or a file auth_secret under SECRETS_DIR)",
+    )
+    auth_jwks_file: Path | None = Field(default=None, description="RS256: a JWKS document on disk")
+    auth_jwks_url: str | None = Field(default=None, description="RS256: where to fetch the JWKS (cached)")
+    auth_audience: str = Field(default="jumelage", description="the aud claim tokens must carry")
+    auth_issuer: str | None = Field(default=None, description="the iss claim tokens must carry, if set")
+    auth_leeway_seconds: float = Field(default=30.0, description="clock skew tolerated on exp/nbf/iat")
 
     @field_validator("retry_delays", mode="before")
     @classmethod

@@ -25,6 +25,7 @@ from typing import Any
 
 import aio_pika
 import asyncpg
+import httpx
 import pytest
 
 from jumelage.settings import ServiceSettings
@@ -217,16 +218,65 @@ def service_settings(
         "relay_poll_interval": 0.2,
         "broker_reconnect_interval": 0.5,
         "log_format": "console",
+        "auth_secret": TEST_AUTH_SECRET,
         **database.settings(),
     }
     values.update(overrides)
     return settings_class(**values)
 
 
+TEST_AUTH_SECRET = "jumelage-tests-only-hs256-secret-0123456789"
+
+
+def token(*roles: str, institution: uuid.UUID | str | None = None, practitioner: uuid.UUID | str | None = None,
+          subject: str = "tester", secret: str = TEST_AUTH_SECRET, **claims: Any) -> str:
+    """A token signed with the tests' secret, as ``python -m jumelage.auth mint`` makes them."""
+    from jumelage.auth import mint
+
+    return mint(secret, subject=subject, institution=institution, roles=roles, practitioner=practitioner, **claims)
+
+
+def bearer(*roles: str, **kw: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(*roles, **kw)}"}
+
+
+class ActingAs(httpx.Auth):
+    """The identity a test's client calls as: set it, or switch for a block.
+
+    Each request gets a freshly minted token of the current identity, unless the
+    request carries its own ``Authorization`` header.
+    """
+
+    def __init__(self, *roles: str, secret: str = TEST_AUTH_SECRET, **kw: Any) -> None:
+        self.secret = secret
+        self.identity: tuple[tuple[str, ...], dict[str, Any]] | None = (roles, kw) if roles or kw else None
+
+    def set(self, *roles: str, **kw: Any) -> None:
+        self.identity = (roles, kw)
+
+    @contextlib.contextmanager
+    def acting(self, *roles: str, **kw: Any) -> Iterator[None]:
+        before, self.identity = self.identity, (roles, kw)
+        try:
+            yield
+        finally:
+            self.identity = before
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        if self.identity is not None and "authorization" not in request.headers:
+            roles, kw = self.identity
+            request.headers["Authorization"] = f"Bearer {token(*roles, secret=self.secret, **kw)}"
+        yield request
+
+
 @contextlib.asynccontextmanager
-async def running(app: Any, migrations: Path | None = None, *, wait_broker: float = 20.0) -> AsyncIterator[Any]:
+async def running(app: Any, migrations: Path | None = None, *, wait_broker: float = 20.0,
+                  acting_as: ActingAs | None = None) -> AsyncIterator[Any]:
     """Run a service app in this process (lifespan included), after migrating its
-    database; yield an httpx client bound to it once its broker is connected."""
+    database; yield an httpx client bound to it once its broker is connected.
+
+    The client calls as ``acting_as`` (``client.auth``; anonymous by default):
+    ``client.auth.set("coordinator", institution=...)`` or ``with client.auth.acting(...)``."""
     import httpx
 
     from jumelage.migrations import migrate
@@ -237,7 +287,8 @@ async def running(app: Any, migrations: Path | None = None, *, wait_broker: floa
     async with app.router.lifespan_context(app):
         await asyncio.wait_for(runtime.broker_connected.wait(), timeout=wait_broker)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=f"http://{runtime.name}") as client:
+        auth = acting_as or ActingAs(secret=runtime.settings.auth_secret.get_secret_value())
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{runtime.name}", auth=auth) as client:
             client.runtime = runtime  # type: ignore[attr-defined]
             yield client
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from convention import handlers
+from convention import access, handlers
 from convention.domain.conventions import (
     Amendment,
     Convention,
@@ -26,6 +26,7 @@ from convention.store import ConventionUnitOfWork, terms_json
 from jumelage.clock import Clock
 from jumelage.errors import NotFound
 from jumelage.events.convention import InstitutionKind, PartyRole
+from jumelage.auth import CallerDep, Role, require
 from jumelage.service import clock, unit_of_work
 
 UoW = Annotated[ConventionUnitOfWork, Depends(unit_of_work)]
@@ -81,13 +82,15 @@ class InstitutionPage(BaseModel):
     offset: int
 
 
-@institutions.post("", status_code=201, response_model=InstitutionOut, summary="Register an institution")
+@institutions.post("", status_code=201, response_model=InstitutionOut, summary="Register an institution",
+                   dependencies=[access.ADMINISTRATOR])
 async def register_institution(body: InstitutionIn, uow: UoW) -> InstitutionOut:
     institution = await handlers.register_institution(RegisterInstitution(**body.model_dump()), uow)
     return InstitutionOut.of(institution)
 
 
-@institutions.patch("/{institution_id}", response_model=InstitutionOut, summary="Correct an institution")
+@institutions.patch("/{institution_id}", response_model=InstitutionOut, summary="Correct an institution",
+                    dependencies=[access.ADMINISTRATOR])
 async def update_institution(institution_id: uuid.UUID, body: InstitutionPatch, uow: UoW) -> InstitutionOut:
     cmd = UpdateInstitution(institution_id=institution_id, changes=body.model_dump(exclude_unset=True))
     return InstitutionOut.of(await handlers.update_institution(cmd, uow))
@@ -308,8 +311,10 @@ class ProgressOut(BaseModel):
         )
 
 
-@conventions.post("", status_code=201, response_model=ConventionOut, summary="Draft a convention")
-async def draft_convention(body: ConventionIn, uow: UoW) -> ConventionOut:
+@conventions.post("", status_code=201, response_model=ConventionOut, summary="Draft a convention",
+                  dependencies=[require(Role.coordinator, to="draft a convention")])
+async def draft_convention(body: ConventionIn, uow: UoW, caller: CallerDep) -> ConventionOut:
+    access.drafting(caller, {p.institution_id for p in body.parties})
     cmd = handlers.DraftConvention(reference=body.reference, terms=body.terms())
     return ConventionOut.of(await handlers.draft_convention(cmd, uow))
 
@@ -317,6 +322,7 @@ async def draft_convention(body: ConventionIn, uow: UoW) -> ConventionOut:
 @conventions.get("", response_model=ConventionPage, summary="List and filter conventions")
 async def list_conventions(
     uow: UoW,
+    caller: CallerDep,
     status: ConventionStatus | None = None,
     party: Annotated[uuid.UUID | None, Query(description="an institution that is party to it")] = None,
     specialty: str | None = None,
@@ -325,6 +331,7 @@ async def list_conventions(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ConventionPage:
+    party = access.listing(caller, party)
     async with uow:
         items, total = await uow.conventions.search(
             status=status.value if status else None, party=party, specialty=specialty, active_on=active_on,
@@ -334,73 +341,75 @@ async def list_conventions(
 
 
 @conventions.get("/{convention_id}", response_model=ConventionOut)
-async def get_convention(convention_id: uuid.UUID, uow: UoW) -> ConventionOut:
-    async with uow:
-        convention = await uow.conventions.get(convention_id)
-    if convention is None:
-        raise NotFound(f"no convention {convention_id}")
+async def get_convention(convention: access.ReaderOfParty) -> ConventionOut:
     return ConventionOut.of(convention)
 
 
 @conventions.patch("/{convention_id}", response_model=ConventionOut, summary="Edit a draft")
-async def edit_draft(convention_id: uuid.UUID, body: TermsChange, uow: UoW) -> ConventionOut:
+async def edit_draft(
+    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: TermsChange, uow: UoW
+) -> ConventionOut:
     cmd = handlers.EditDraft(convention_id=convention_id, changes=body.changes())
     return ConventionOut.of(await handlers.edit_draft(cmd, uow))
 
 
 @conventions.post("/{convention_id}/sign", response_model=ConventionOut)
-async def sign_convention(convention_id: uuid.UUID, body: SignIn, uow: UoW, now: Today) -> ConventionOut:
+async def sign_convention(
+    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: SignIn, uow: UoW, now: Today
+) -> ConventionOut:
     cmd = handlers.SignConvention(convention_id, body.signed_on, body.signed_at, today=now.today())
     return ConventionOut.of(await handlers.sign_convention(cmd, uow))
 
 
 @conventions.post("/{convention_id}/suspend", response_model=ConventionOut)
-async def suspend_convention(convention_id: uuid.UUID, body: ReasonIn, uow: UoW) -> ConventionOut:
+async def suspend_convention(
+    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: ReasonIn, uow: UoW
+) -> ConventionOut:
     return ConventionOut.of(await handlers.suspend_convention(handlers.SuspendConvention(convention_id, body.reason),
                                                               uow))
 
 
 @conventions.post("/{convention_id}/resume", response_model=ConventionOut)
-async def resume_convention(convention_id: uuid.UUID, body: ReasonIn, uow: UoW) -> ConventionOut:
+async def resume_convention(
+    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: ReasonIn, uow: UoW
+) -> ConventionOut:
     return ConventionOut.of(await handlers.resume_convention(handlers.ResumeConvention(convention_id, body.reason),
                                                              uow))
 
 
 @conventions.post("/{convention_id}/terminate", response_model=ConventionOut)
-async def terminate_convention(convention_id: uuid.UUID, body: TerminateIn, uow: UoW) -> ConventionOut:
+async def terminate_convention(
+    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: TerminateIn, uow: UoW
+) -> ConventionOut:
     cmd = handlers.TerminateConvention(convention_id, body.on, body.reason)
     return ConventionOut.of(await handlers.terminate_convention(cmd, uow))
 
 
 @conventions.post("/{convention_id}/amendments", status_code=201, response_model=AmendmentOut,
                   summary="Record an amendment (avenant)")
-async def amend_convention(convention_id: uuid.UUID, body: AmendmentIn, uow: UoW) -> AmendmentOut:
+async def amend_convention(
+    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: AmendmentIn, uow: UoW
+) -> AmendmentOut:
     cmd = handlers.AmendConvention(convention_id, body.signed_on, body.summary, body.changes.changes())
     return AmendmentOut.of(await handlers.amend_convention(cmd, uow))
 
 
 @conventions.get("/{convention_id}/amendments", response_model=list[AmendmentOut])
-async def list_amendments(convention_id: uuid.UUID, uow: UoW) -> list[AmendmentOut]:
-    async with uow:
-        convention = await uow.conventions.get(convention_id)
-    if convention is None:
-        raise NotFound(f"no convention {convention_id}")
+async def list_amendments(convention: access.ReaderOfParty) -> list[AmendmentOut]:
     return [AmendmentOut.of(a) for a in convention.amendments]
 
 
 @conventions.get("/{convention_id}/history", response_model=list[HistoryEntry],
                  summary="Everything that happened to the convention, oldest first")
-async def convention_history(convention_id: uuid.UUID, uow: UoW) -> list[HistoryEntry]:
+async def convention_history(convention_id: uuid.UUID, _: access.ReaderOfParty, uow: UoW) -> list[HistoryEntry]:
     async with uow:
-        if await uow.conventions.get(convention_id) is None:
-            raise NotFound(f"no convention {convention_id}")
         return [HistoryEntry(at=r.at, action=r.action, details=r.details, event_id=r.event_id,
                              correlation_id=r.correlation_id) for r in await uow.conventions.history(convention_id)]
 
 
 @conventions.get("/{convention_id}/progress", response_model=ProgressOut,
                  summary="What the convention achieved against its objectives")
-async def convention_progress(convention_id: uuid.UUID, uow: UoW) -> ProgressOut:
+async def convention_progress(convention_id: uuid.UUID, _: access.ProgressReader, uow: UoW) -> ProgressOut:
     convention, progress = await handlers.convention_progress(convention_id, uow)
     return ProgressOut.of(convention, progress)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from scheduling import handlers
+from scheduling import access, handlers
 from scheduling.api.cases import CaseIn
 from scheduling.api.common import Body, Instant, Now, UoW
 from scheduling.domain.activities import (
@@ -20,6 +21,8 @@ from scheduling.domain.activities import (
     ScheduleTraining,
     TrainingSession,
 )
+from scheduling.domain.missions import Mission
+from jumelage.auth import CallerDep
 from jumelage.errors import NotFound
 
 router = APIRouter(tags=["consultations and training"])
@@ -82,14 +85,18 @@ class TrainingOut(BaseModel):
 
 @router.post("/missions/{mission_id}/consultations", status_code=201, response_model=ConsultationOut,
              summary="Plan a consultation (a waiting case, or a new patient)")
-async def schedule_consultation(mission_id: uuid.UUID, body: ConsultationIn, uow: UoW,
-                                clock: Now) -> ConsultationOut:
+async def schedule_consultation(mission_id: uuid.UUID, body: ConsultationIn, uow: UoW, clock: Now,
+                                caller: CallerDep,
+                                mission: Annotated[Mission, access.mission(access.PLAN_ACTIVITIES)]) -> ConsultationOut:
+    if body.new_patient is not None:
+        access.registering_patient(caller, mission.host_institution_id)
     cmd = ScheduleConsultation(mission_id=mission_id, scheduled_at=body.scheduled_at, case_id=body.case_id,
                                new_patient=body.new_patient.command() if body.new_patient else None)
     return ConsultationOut.of(await handlers.schedule_consultation(cmd, uow, now=clock.now()))
 
 
-@router.get("/missions/{mission_id}/consultations", response_model=list[ConsultationOut])
+@router.get("/missions/{mission_id}/consultations", response_model=list[ConsultationOut],
+            dependencies=[access.mission(access.READ)])
 async def list_consultations(mission_id: uuid.UUID, uow: UoW) -> list[ConsultationOut]:
     async with uow:
         if await uow.missions.get(mission_id) is None:
@@ -97,7 +104,8 @@ async def list_consultations(mission_id: uuid.UUID, uow: UoW) -> list[Consultati
         return [ConsultationOut.of(c) for c in await uow.consultations.of_mission(mission_id)]
 
 
-@router.get("/consultations/{consultation_id}", response_model=ConsultationOut)
+@router.get("/consultations/{consultation_id}", response_model=ConsultationOut,
+            dependencies=[access.consultation(access.READ)])
 async def get_consultation(consultation_id: uuid.UUID, uow: UoW) -> ConsultationOut:
     async with uow:
         consultation = await uow.consultations.get(consultation_id)
@@ -107,7 +115,7 @@ async def get_consultation(consultation_id: uuid.UUID, uow: UoW) -> Consultation
 
 
 @router.post("/consultations/{consultation_id}/hold", response_model=ConsultationOut,
-             summary="Record the consultation as held")
+             summary="Record the consultation as held", dependencies=[access.consultation(access.PLAN_ACTIVITIES)])
 async def hold_consultation(consultation_id: uuid.UUID, uow: UoW, clock: Now,
                             body: HoldConsultationIn | None = None) -> ConsultationOut:
     cmd = HoldConsultation(consultation_id, body.held_at if body else None)
@@ -118,13 +126,14 @@ async def hold_consultation(consultation_id: uuid.UUID, uow: UoW, clock: Now,
 
 
 @router.post("/missions/{mission_id}/training-sessions", status_code=201, response_model=TrainingOut,
-             summary="Plan a training session")
+             summary="Plan a training session", dependencies=[access.mission(access.MANAGE)])
 async def schedule_training(mission_id: uuid.UUID, body: TrainingIn, uow: UoW) -> TrainingOut:
     cmd = ScheduleTraining(mission_id=mission_id, **body.model_dump())
     return TrainingOut.of(await handlers.schedule_training(cmd, uow))
 
 
-@router.get("/missions/{mission_id}/training-sessions", response_model=list[TrainingOut])
+@router.get("/missions/{mission_id}/training-sessions", response_model=list[TrainingOut],
+            dependencies=[access.mission(access.READ)])
 async def list_training(mission_id: uuid.UUID, uow: UoW) -> list[TrainingOut]:
     async with uow:
         if await uow.missions.get(mission_id) is None:
@@ -132,7 +141,8 @@ async def list_training(mission_id: uuid.UUID, uow: UoW) -> list[TrainingOut]:
         return [TrainingOut.of(t) for t in await uow.training_sessions.of_mission(mission_id)]
 
 
-@router.get("/training-sessions/{training_session_id}", response_model=TrainingOut)
+@router.get("/training-sessions/{training_session_id}", response_model=TrainingOut,
+            dependencies=[access.training_session(access.READ)])
 async def get_training(training_session_id: uuid.UUID, uow: UoW) -> TrainingOut:
     async with uow:
         session = await uow.training_sessions.get(training_session_id)
@@ -142,7 +152,8 @@ async def get_training(training_session_id: uuid.UUID, uow: UoW) -> TrainingOut:
 
 
 @router.post("/training-sessions/{training_session_id}/hold", response_model=TrainingOut,
-             summary="Record the session as held, with its trainees")
+             summary="Record the session as held, with its trainees",
+             dependencies=[access.training_session(access.MANAGE)])
 async def hold_training(training_session_id: uuid.UUID, body: HoldTrainingIn, uow: UoW, clock: Now) -> TrainingOut:
     cmd = HoldTraining(training_session_id=training_session_id, **body.model_dump())
     return TrainingOut.of(await handlers.hold_training(cmd, uow, now=clock.now()))

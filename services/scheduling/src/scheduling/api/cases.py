@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from scheduling import handlers
+from scheduling import access, handlers
 from scheduling.api.common import Body, Now, ReasonIn, UoW
 from scheduling.domain.cases import CaseStatus, CloseCase, PatientCase, PatientIdentity, RegisterCase, RiskScheme, Sex
 from scheduling.handlers.common import require_institution
@@ -77,13 +77,13 @@ class CaseOut(BaseModel):
 
 
 @router.post("/institutions/{institution_id}/cases", status_code=201, response_model=CaseOut,
-             summary="Put a patient on a host's waiting list")
+             summary="Put a patient on a host's waiting list", dependencies=[access.CASES])
 async def register_case(institution_id: uuid.UUID, body: CaseIn, uow: UoW, clock: Now) -> CaseOut:
     return CaseOut.of(await handlers.register_case(body.command(institution_id), uow, now=clock.now()))
 
 
 @router.get("/institutions/{institution_id}/cases", response_model=list[CaseOut],
-            summary="A host's waiting list, most urgent first")
+            summary="A host's waiting list, most urgent first", dependencies=[access.CASES])
 async def waiting_list(
     institution_id: uuid.UUID,
     uow: UoW,
@@ -96,7 +96,7 @@ async def waiting_list(
                                                                      priority=priority)]
 
 
-@router.get("/cases/{case_id}", response_model=CaseOut)
+@router.get("/cases/{case_id}", response_model=CaseOut, dependencies=[access.CASE_CLINICIAN])
 async def get_case(case_id: uuid.UUID, uow: UoW) -> CaseOut:
     async with uow:
         case = await uow.cases.get(case_id)
@@ -105,12 +105,13 @@ async def get_case(case_id: uuid.UUID, uow: UoW) -> CaseOut:
     return CaseOut.of(case)
 
 
-@router.post("/cases/{case_id}/cancel", response_model=CaseOut, summary="Take a waiting case off the list")
+@router.post("/cases/{case_id}/cancel", response_model=CaseOut, summary="Take a waiting case off the list",
+             dependencies=[access.CASE_CLINICIAN])
 async def cancel_case(case_id: uuid.UUID, body: ReasonIn, uow: UoW) -> CaseOut:
     return CaseOut.of(await handlers.cancel_case(CloseCase(case_id, body.reason), uow))
 
 
 @router.post("/cases/{case_id}/refer-elsewhere", response_model=CaseOut,
-             summary="The patient is treated elsewhere")
+             summary="The patient is treated elsewhere", dependencies=[access.CASE_CLINICIAN])
 async def refer_case_elsewhere(case_id: uuid.UUID, body: ReasonIn, uow: UoW) -> CaseOut:
     return CaseOut.of(await handlers.refer_case_elsewhere(CloseCase(case_id, body.reason), uow))

@@ -8,8 +8,10 @@ from datetime import date, datetime
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from scheduling import access
 from scheduling.api.common import UoW
 from scheduling.domain.conventions import ConventionReplica
+from jumelage.auth import CallerDep
 from jumelage.errors import NotFound
 
 router = APIRouter(prefix="/conventions", tags=["conventions (replica)"])
@@ -45,15 +47,17 @@ class ConventionOut(BaseModel):
 
 
 @router.get("", response_model=list[ConventionOut], summary="Conventions known to this service")
-async def list_conventions(uow: UoW) -> list[ConventionOut]:
+async def list_conventions(uow: UoW, caller: CallerDep) -> list[ConventionOut]:
+    access.conventions_reader(caller)
     async with uow:
-        return [ConventionOut.of(c) for c in await uow.conventions.list()]
+        return [ConventionOut.of(c) for c in await uow.conventions.list() if access.convention_visible(caller, c)]
 
 
 @router.get("/{convention_id}", response_model=ConventionOut)
-async def get_convention(convention_id: uuid.UUID, uow: UoW) -> ConventionOut:
+async def get_convention(convention_id: uuid.UUID, uow: UoW, caller: CallerDep) -> ConventionOut:
+    access.conventions_reader(caller)
     async with uow:
         convention = await uow.conventions.get(convention_id)
     if convention is None:
         raise NotFound(f"no convention {convention_id} known here")
-    return ConventionOut.of(convention)
+    return ConventionOut.of(access.convention_reader(caller, convention))

@@ -9,7 +9,7 @@ from datetime import time
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from scheduling import handlers
+from scheduling import access, handlers
 from scheduling.api.common import Body, UoW
 from scheduling.domain.resources import DEFAULT_TIMEZONE, ChangeRoom, HostResources, OpenRoom, OperatingRoom
 from scheduling.handlers.common import require_institution
@@ -74,7 +74,8 @@ class ResourcesOut(BaseModel):
                    operating_rooms=[RoomOut.of(room) for room in rooms])
 
 
-@router.get("/{institution_id}/resources", response_model=ResourcesOut, summary="A host's resources")
+@router.get("/{institution_id}/resources", response_model=ResourcesOut, summary="A host's resources",
+            dependencies=[access.RESOURCES_READ])
 async def get_resources(institution_id: uuid.UUID, uow: UoW) -> ResourcesOut:
     async with uow:
         await require_institution(uow, institution_id)
@@ -83,7 +84,7 @@ async def get_resources(institution_id: uuid.UUID, uow: UoW) -> ResourcesOut:
 
 
 @router.put("/{institution_id}/resources", response_model=ResourcesOut,
-            summary="Set a host's time zone and intensive-care beds")
+            summary="Set a host's time zone and intensive-care beds", dependencies=[access.RESOURCES])
 async def set_resources(institution_id: uuid.UUID, body: ResourcesIn, uow: UoW) -> ResourcesOut:
     resources = await handlers.set_resources(handlers.SetResources(institution_id, **body.model_dump()), uow)
     async with uow:
@@ -103,12 +104,12 @@ class RoomChange(Body):
 
 
 @router.post("/{institution_id}/operating-rooms", status_code=201, response_model=RoomOut,
-             summary="Add an operating room")
+             summary="Add an operating room", dependencies=[access.RESOURCES])
 async def open_room(institution_id: uuid.UUID, body: RoomIn, uow: UoW) -> RoomOut:
     return RoomOut.of(await handlers.open_room(OpenRoom(institution_id, **body.model_dump()), uow))
 
 
-@router.get("/{institution_id}/operating-rooms", response_model=list[RoomOut])
+@router.get("/{institution_id}/operating-rooms", response_model=list[RoomOut], dependencies=[access.RESOURCES_READ])
 async def list_rooms(institution_id: uuid.UUID, uow: UoW) -> list[RoomOut]:
     async with uow:
         await require_institution(uow, institution_id)
@@ -116,13 +117,13 @@ async def list_rooms(institution_id: uuid.UUID, uow: UoW) -> list[RoomOut]:
 
 
 @router.patch("/{institution_id}/operating-rooms/{room_id}", response_model=RoomOut,
-              summary="Rename a room or change its hours")
+              summary="Rename a room or change its hours", dependencies=[access.RESOURCES])
 async def change_room(institution_id: uuid.UUID, room_id: uuid.UUID, body: RoomChange, uow: UoW) -> RoomOut:
     return RoomOut.of(await handlers.change_room(institution_id, ChangeRoom(room_id, **body.model_dump()), uow))
 
 
 @router.delete("/{institution_id}/operating-rooms/{room_id}", status_code=204, response_class=Response,
-               summary="Remove a room no planned surgery uses")
+               summary="Remove a room no planned surgery uses", dependencies=[access.RESOURCES])
 async def remove_room(institution_id: uuid.UUID, room_id: uuid.UUID, uow: UoW) -> Response:
     await handlers.remove_room(institution_id, room_id, uow)
     return Response(status_code=204)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from scheduling import handlers
+from scheduling import access, handlers
 from scheduling.api.common import Body, ReasonIn, UoW
 from scheduling.domain.missions import (
     AddTeamMember,
@@ -22,6 +22,7 @@ from scheduling.domain.missions import (
     StartMission,
     TeamMember,
 )
+from jumelage.auth import CallerDep, Role, require
 from jumelage.errors import NotFound
 from jumelage.events.scheduling import PractitionerRole
 
@@ -84,8 +85,10 @@ class MissionOut(BaseModel):
         return cls.model_validate(m, from_attributes=True)
 
 
-@router.post("", status_code=201, response_model=MissionOut, summary="Schedule a mission under a convention")
-async def schedule_mission(body: MissionIn, uow: UoW) -> MissionOut:
+@router.post("", status_code=201, response_model=MissionOut, summary="Schedule a mission under a convention",
+             dependencies=[require(Role.coordinator, to="schedule a mission")])
+async def schedule_mission(body: MissionIn, uow: UoW, caller: CallerDep) -> MissionOut:
+    access.scheduling_mission(caller, body.host_institution_id, body.visiting_institution_id)
     cmd = ScheduleMission(
         convention_id=body.convention_id, host_institution_id=body.host_institution_id,
         visiting_institution_id=body.visiting_institution_id, specialty=body.specialty,
@@ -95,16 +98,18 @@ async def schedule_mission(body: MissionIn, uow: UoW) -> MissionOut:
 
 
 @router.get("", response_model=list[MissionOut], summary="Missions, by convention, host or status")
-async def list_missions(uow: UoW, convention_id: uuid.UUID | None = None,
+async def list_missions(uow: UoW, caller: CallerDep, convention_id: uuid.UUID | None = None,
                         host_institution_id: uuid.UUID | None = None,
                         status: MissionStatus | None = None) -> list[MissionOut]:
+    access.mission_scope(caller, host_institution_id)
     async with uow:
         missions = await uow.missions.search(convention_id=convention_id, host_institution_id=host_institution_id,
                                              status=status)
-    return [MissionOut.of(m) for m in missions]
+    # The caller's own: their institution hosts or sends it, or they are on its team.
+    return [MissionOut.of(m) for m in missions if access.visible(caller, m)]
 
 
-@router.get("/{mission_id}", response_model=MissionOut)
+@router.get("/{mission_id}", response_model=MissionOut, dependencies=[access.mission(access.READ)])
 async def get_mission(mission_id: uuid.UUID, uow: UoW) -> MissionOut:
     async with uow:
         mission = await uow.missions.get(mission_id)
@@ -113,35 +118,41 @@ async def get_mission(mission_id: uuid.UUID, uow: UoW) -> MissionOut:
     return MissionOut.of(mission)
 
 
-@router.post("/{mission_id}/reschedule", response_model=MissionOut, summary="Move a scheduled mission")
+@router.post("/{mission_id}/reschedule", response_model=MissionOut, summary="Move a scheduled mission",
+             dependencies=[access.mission(access.MANAGE)])
 async def reschedule_mission(mission_id: uuid.UUID, body: RescheduleIn, uow: UoW) -> MissionOut:
     cmd = RescheduleMission(mission_id, body.starts_on, body.ends_on, body.reason)
     return MissionOut.of(await handlers.reschedule_mission(cmd, uow))
 
 
-@router.post("/{mission_id}/cancel", response_model=MissionOut, summary="Cancel a mission not yet started")
+@router.post("/{mission_id}/cancel", response_model=MissionOut, summary="Cancel a mission not yet started",
+             dependencies=[access.mission(access.MANAGE)])
 async def cancel_mission(mission_id: uuid.UUID, body: ReasonIn, uow: UoW) -> MissionOut:
     return MissionOut.of(await handlers.cancel_mission(CancelMission(mission_id, body.reason), uow))
 
 
-@router.post("/{mission_id}/start", response_model=MissionOut, summary="The team is on site")
+@router.post("/{mission_id}/start", response_model=MissionOut, summary="The team is on site",
+             dependencies=[access.mission(access.MANAGE)])
 async def start_mission(mission_id: uuid.UUID, uow: UoW) -> MissionOut:
     return MissionOut.of(await handlers.start_mission(StartMission(mission_id), uow))
 
 
 @router.post("/{mission_id}/complete", response_model=MissionOut,
-             summary="End the mission; its totals are what was actually held")
+             summary="End the mission; its totals are what was actually held",
+             dependencies=[access.mission(access.MANAGE)])
 async def complete_mission(mission_id: uuid.UUID, uow: UoW) -> MissionOut:
     return MissionOut.of(await handlers.complete_mission(CompleteMission(mission_id), uow))
 
 
 @router.post("/{mission_id}/team", status_code=201, response_model=MissionOut,
-             summary="Add a practitioner to the team (before the mission starts)")
+             summary="Add a practitioner to the team (before the mission starts)",
+             dependencies=[access.mission(access.MANAGE)])
 async def add_team_member(mission_id: uuid.UUID, body: MemberIn, uow: UoW) -> MissionOut:
     return MissionOut.of(await handlers.add_team_member(AddTeamMember(mission_id, body.member()), uow))
 
 
 @router.delete("/{mission_id}/team/{practitioner_id}", response_model=MissionOut,
-               summary="Remove a practitioner from the team (before the mission starts)")
+               summary="Remove a practitioner from the team (before the mission starts)",
+               dependencies=[access.mission(access.MANAGE)])
 async def remove_team_member(mission_id: uuid.UUID, practitioner_id: uuid.UUID, uow: UoW) -> MissionOut:
     return MissionOut.of(await handlers.remove_team_member(RemoveTeamMember(mission_id, practitioner_id), uow))

@@ -9,6 +9,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from scheduling import access
 from scheduling.api.common import Body, Instant, Now, UoW
 from scheduling.api.surgeries import SurgeryOut
 from scheduling.handlers.planning import ApplyPlan, PlannedSurgery, ProposedPlan, ProposePlan, apply_plan, propose_plan
@@ -108,7 +109,8 @@ class AppliedOut(BaseModel):
 
 
 @router.post("/{mission_id}/plan", response_model=PlanOut,
-             summary="Propose the best surgery plan for the mission (changes nothing)")
+             summary="Propose the best surgery plan for the mission (changes nothing)",
+             dependencies=[access.mission(access.MANAGE)])
 async def propose(mission_id: uuid.UUID, uow: UoW, clock: Now, request: Request,
                   body: PlanIn | None = None) -> PlanOut:
     settings = request.app.state.runtime.settings
@@ -126,7 +128,8 @@ async def propose(mission_id: uuid.UUID, uow: UoW, clock: Now, request: Request,
 
 
 @router.post("/{mission_id}/plan/apply", response_model=AppliedOut,
-             summary="Schedule (or reschedule) a plan's surgeries, all or none")
+             summary="Schedule (or reschedule) a plan's surgeries, all or none",
+             dependencies=[access.mission(access.MANAGE)])
 async def apply(mission_id: uuid.UUID, body: ApplyIn, uow: UoW) -> AppliedOut:
     cmd = ApplyPlan(mission_id=mission_id, reason=body.reason, assignments=tuple(
         PlannedSurgery(case_id=a.case_id, operating_room_id=a.operating_room_id, scheduled_start=a.scheduled_start,

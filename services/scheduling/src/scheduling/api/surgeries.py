@@ -8,7 +8,7 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from scheduling import handlers
+from scheduling import access, handlers
 from scheduling.api.common import Body, Instant, Now, ReasonIn, UoW
 from scheduling.domain.surgeries import (
     CancelSurgery,
@@ -77,13 +77,15 @@ class SurgeryOut(BaseModel):
 
 
 @router.post("/missions/{mission_id}/surgeries", status_code=201, response_model=SurgeryOut,
-             summary="Schedule a waiting case's surgery in the mission")
+             summary="Schedule a waiting case's surgery in the mission",
+             dependencies=[access.mission(access.PLAN_ACTIVITIES)])
 async def schedule_surgery(mission_id: uuid.UUID, body: SurgeryIn, uow: UoW) -> SurgeryOut:
     cmd = ScheduleSurgery(mission_id=mission_id, **body.model_dump())
     return SurgeryOut.of(await handlers.schedule_surgery(cmd, uow))
 
 
-@router.get("/missions/{mission_id}/surgeries", response_model=list[SurgeryOut])
+@router.get("/missions/{mission_id}/surgeries", response_model=list[SurgeryOut],
+            dependencies=[access.mission(access.READ)])
 async def list_surgeries(mission_id: uuid.UUID, uow: UoW, status: SurgeryStatus | None = None) -> list[SurgeryOut]:
     async with uow:
         if await uow.missions.get(mission_id) is None:
@@ -91,7 +93,7 @@ async def list_surgeries(mission_id: uuid.UUID, uow: UoW, status: SurgeryStatus 
         return [SurgeryOut.of(s) for s in await uow.surgeries.of_mission(mission_id, status=status)]
 
 
-@router.get("/surgeries/{surgery_id}", response_model=SurgeryOut)
+@router.get("/surgeries/{surgery_id}", response_model=SurgeryOut, dependencies=[access.surgery(access.READ)])
 async def get_surgery(surgery_id: uuid.UUID, uow: UoW) -> SurgeryOut:
     async with uow:
         surgery = await uow.surgeries.get(surgery_id)
@@ -100,26 +102,30 @@ async def get_surgery(surgery_id: uuid.UUID, uow: UoW) -> SurgeryOut:
     return SurgeryOut.of(surgery)
 
 
-@router.post("/surgeries/{surgery_id}/reschedule", response_model=SurgeryOut)
+@router.post("/surgeries/{surgery_id}/reschedule", response_model=SurgeryOut,
+             dependencies=[access.surgery(access.PLAN_ACTIVITIES)])
 async def reschedule_surgery(surgery_id: uuid.UUID, body: SurgeryRescheduleIn, uow: UoW) -> SurgeryOut:
     cmd = RescheduleSurgery(surgery_id=surgery_id, **body.model_dump())
     return SurgeryOut.of(await handlers.reschedule_surgery(cmd, uow))
 
 
 @router.post("/surgeries/{surgery_id}/cancel", response_model=SurgeryOut,
-             summary="Cancel; the case goes back to the waiting list")
+             summary="Cancel; the case goes back to the waiting list",
+             dependencies=[access.surgery(access.PLAN_ACTIVITIES)])
 async def cancel_surgery(surgery_id: uuid.UUID, body: ReasonIn, uow: UoW) -> SurgeryOut:
     return SurgeryOut.of(await handlers.cancel_surgery(CancelSurgery(surgery_id, body.reason), uow))
 
 
-@router.post("/surgeries/{surgery_id}/start", response_model=SurgeryOut)
+@router.post("/surgeries/{surgery_id}/start", response_model=SurgeryOut,
+             dependencies=[access.surgery(access.RECORD_OUTCOMES)])
 async def start_surgery(surgery_id: uuid.UUID, uow: UoW, clock: Now,
                         body: SurgeryStartIn | None = None) -> SurgeryOut:
     cmd = StartSurgery(surgery_id, body.started_at if body else None)
     return SurgeryOut.of(await handlers.start_surgery(cmd, uow, now=clock.now()))
 
 
-@router.post("/surgeries/{surgery_id}/complete", response_model=SurgeryOut)
+@router.post("/surgeries/{surgery_id}/complete", response_model=SurgeryOut,
+             dependencies=[access.surgery(access.RECORD_OUTCOMES)])
 async def complete_surgery(surgery_id: uuid.UUID, body: SurgeryCompleteIn, uow: UoW, clock: Now) -> SurgeryOut:
     cmd = CompleteSurgery(surgery_id=surgery_id, **body.model_dump())
     return SurgeryOut.of(await handlers.complete_surgery(cmd, uow, now=clock.now()))

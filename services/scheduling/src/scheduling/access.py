@@ -1,0 +1,199 @@
+"""Who may do what here (the README's access table, for this service).
+
+A mission belongs to two institutions, its host and the visiting one:
+
+- their coordinators schedule it, change its team and dates, plan it, and
+  schedule its surgeries, consultations and training sessions;
+- clinicians of the host record patient cases (the only callers who see a
+  patient's identity), schedule and record surgeries and consultations there;
+- a practitioner reads the missions they are on, and their activities;
+- an institution's coordinators keep its rooms and resources, which its
+  clinicians may read; anyone authenticated reads the institution directory.
+
+Checks run as route dependencies, before the body is read, so a caller outside
+the mission gets a 403 whatever it sends. A record that does not exist is a 404.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends
+
+from scheduling.domain.conventions import ConventionReplica
+from scheduling.domain.missions import Mission
+from scheduling.store import SchedulingUnitOfWork
+from jumelage.auth import Caller, CallerDep, Role, deny
+from jumelage.errors import NotFound
+from jumelage.service import unit_of_work
+
+UoW = Annotated[SchedulingUnitOfWork, Depends(unit_of_work)]
+
+
+@dataclass(frozen=True)
+class MissionRule:
+    what: str
+    coordinators: bool = False     # coordinators of the host or the visiting institution
+    host_clinicians: bool = False  # clinicians of the host
+    team: bool = False             # practitioners on the mission's team
+
+    def roles(self) -> tuple[Role, ...]:
+        return tuple(r for r, on in ((Role.coordinator, self.coordinators), (Role.clinician, self.host_clinicians),
+                                     (Role.practitioner, self.team)) if on)
+
+    def allows(self, caller: Caller, mission: Mission) -> bool:
+        return ((self.coordinators
+                 and caller.acts_for((mission.host_institution_id, mission.visiting_institution_id), Role.coordinator))
+                or (self.host_clinicians and caller.acts_for((mission.host_institution_id,), Role.clinician))
+                or (self.team and on_team(caller, mission)))
+
+
+def on_team(caller: Caller, mission: Mission) -> bool:
+    return (caller.has(Role.practitioner) and caller.practitioner_id is not None
+            and mission.member(caller.practitioner_id) is not None)
+
+
+MANAGE = MissionRule("manage missions", coordinators=True)
+PLAN_ACTIVITIES = MissionRule("schedule surgeries and consultations", coordinators=True, host_clinicians=True)
+RECORD_OUTCOMES = MissionRule("record what happened in the operating room", host_clinicians=True)
+READ = MissionRule("read missions and their activities", coordinators=True, host_clinicians=True, team=True)
+
+
+def _check(caller: Caller, rule: MissionRule) -> None:
+    if not caller.has(*rule.roles()):
+        raise deny(caller, f"{rule.what} (needs the role {' or '.join(rule.roles())})")
+
+
+def _enforce(caller: Caller, rule: MissionRule, mission: Mission) -> Mission:
+    if not rule.allows(caller, mission):
+        raise deny(caller, f"{rule.what} of mission {mission.id}: not its host's or visiting institution's, "
+                           "nor on its team, as this needs")
+    return mission
+
+
+async def _mission(uow: SchedulingUnitOfWork, mission_id: uuid.UUID) -> Mission:
+    async with uow:
+        mission = await uow.missions.get(mission_id)
+    if mission is None:
+        raise NotFound(f"no mission {mission_id}")
+    return mission
+
+
+def mission(rule: MissionRule) -> Any:
+    async def check(mission_id: uuid.UUID, caller: CallerDep, uow: UoW) -> Mission:
+        _check(caller, rule)
+        return _enforce(caller, rule, await _mission(uow, mission_id))
+
+    return Depends(check)
+
+
+def surgery(rule: MissionRule) -> Any:
+    async def check(surgery_id: uuid.UUID, caller: CallerDep, uow: UoW) -> Mission:
+        _check(caller, rule)
+        async with uow:
+            found = await uow.surgeries.get(surgery_id)
+        if found is None:
+            raise NotFound(f"no surgery {surgery_id}")
+        return _enforce(caller, rule, await _mission(uow, found.mission_id))
+
+    return Depends(check)
+
+
+def consultation(rule: MissionRule) -> Any:
+    async def check(consultation_id: uuid.UUID, caller: CallerDep, uow: UoW) -> Mission:
+        _check(caller, rule)
+        async with uow:
+            found = await uow.consultations.get(consultation_id)
+        if found is None:
+            raise NotFound(f"no consultation {consultation_id}")
+        return _enforce(caller, rule, await _mission(uow, found.mission_id))
+
+    return Depends(check)
+
+
+def training_session(rule: MissionRule) -> Any:
+    async def check(training_session_id: uuid.UUID, caller: CallerDep, uow: UoW) -> Mission:
+        _check(caller, rule)
+        async with uow:
+            found = await uow.training_sessions.get(training_session_id)
+        if found is None:
+            raise NotFound(f"no training session {training_session_id}")
+        return _enforce(caller, rule, await _mission(uow, found.mission_id))
+
+    return Depends(check)
+
+
+def scheduling_mission(caller: Caller, host: uuid.UUID, visiting: uuid.UUID) -> None:
+    """A new mission names its institutions in the body."""
+    if not caller.acts_for((host, visiting), Role.coordinator):
+        raise deny(caller, "schedule a mission its institution neither hosts nor sends")
+
+
+def registering_patient(caller: Caller, host: uuid.UUID) -> None:
+    """A patient's identity is given and seen by the host's clinicians only."""
+    if not caller.acts_for((host,), Role.clinician):
+        raise deny(caller, "register a new patient (needs the role clinician at the mission's host)")
+
+
+def mission_scope(caller: Caller, host_institution_id: uuid.UUID | None) -> None:
+    if not caller.has(*READ.roles()):
+        raise deny(caller, f"{READ.what} (needs the role {' or '.join(READ.roles())})")
+    if host_institution_id is not None and host_institution_id != caller.institution_id \
+            and not caller.has(Role.practitioner):
+        raise deny(caller, f"list the missions hosted by institution {host_institution_id}")
+
+
+def visible(caller: Caller, m: Mission) -> bool:
+    return READ.allows(caller, m)
+
+
+# -- an institution's own records -----------------------------------------------------------------
+
+def institution(*roles: Role, to: str) -> Any:
+    async def check(institution_id: uuid.UUID, caller: CallerDep) -> Caller:
+        if not caller.has(*roles):
+            raise deny(caller, f"{to} (needs the role {' or '.join(roles)})")
+        if not caller.acts_for((institution_id,), *roles):
+            raise deny(caller, f"{to} of institution {institution_id}")
+        return caller
+
+    return Depends(check)
+
+
+async def _case_clinician(case_id: uuid.UUID, caller: CallerDep, uow: UoW) -> None:
+    what = "read or change a patient case"
+    if not caller.has(Role.clinician):
+        raise deny(caller, f"{what} (needs the role clinician)")
+    async with uow:
+        case = await uow.cases.get(case_id)
+    if case is None:
+        raise NotFound(f"no patient case {case_id}")
+    if not caller.acts_for((case.host_institution_id,), Role.clinician):
+        raise deny(caller, f"{what} of another institution")
+
+
+CASE_CLINICIAN = Depends(_case_clinician)
+CASES = institution(Role.clinician, to="read or record patient cases")
+RESOURCES = institution(Role.coordinator, to="change rooms and resources")
+RESOURCES_READ = institution(Role.coordinator, Role.clinician, to="read rooms and resources")
+
+
+# -- the replica of conventions -----------------------------------------------------------------------
+
+def convention_visible(caller: Caller, c: ConventionReplica) -> bool:
+    # Administrators see every replica: one known only from a suspension has no parties yet.
+    return caller.has(Role.administrator) or caller.acts_for({p.institution_id for p in c.parties}, Role.coordinator)
+
+
+def conventions_reader(caller: Caller) -> None:
+    if not caller.has(Role.coordinator, Role.administrator):
+        raise deny(caller, "read conventions here (needs the role coordinator or administrator)")
+
+
+def convention_reader(caller: Caller, c: ConventionReplica) -> ConventionReplica:
+    conventions_reader(caller)
+    if not convention_visible(caller, c):
+        raise deny(caller, f"read convention {c.id}: its institution is not a party to it")
+    return c
