@@ -29,9 +29,11 @@ from jumelage.events import (
     CloudEvent, ConventionSigned, InstitutionRegistered, MissionCancelled, MissionCompleted, MissionRescheduled,
     MissionScheduled, SurgeryCancelled, SurgeryCompleted, SurgeryRescheduled, SurgeryScheduled, new_envelope,
 )
-from jumelage.testing import Database, EventTap, event_tap, eventually, running, service_settings
+from jumelage.testing import ActingAs, Database, EventTap, event_tap, eventually, running, service_settings
 
 CORRELATION = "programme-cnas-2031"
+
+KEEPER = uuid.UUID("9d3f5e1a-6b2c-4e8d-a7f0-1c2b3d4e5f60")  # the institution keeping test contacts
 
 
 def free_port() -> int:
@@ -359,7 +361,10 @@ def notification_service(amqp_url: str, namespace: str, database: Database, smtp
                                     database=own, **values)
         async with event_tap(amqp_url, f"{namespace}jumelage.events") as tap:
             app = notification.app.create_app(settings, clock)
-            async with running(app, notification.app.MIGRATIONS) as client:
+            # The desk's administrator, also coordinator and clinician of the institution
+            # that keeps the contacts the tests make (who may do what: test_access.py).
+            acting = ActingAs("administrator", "coordinator", "clinician", institution=KEEPER)
+            async with running(app, notification.app.MIGRATIONS, acting_as=acting) as client:
                 yield Harness(client, tap, smtp_server, http_sink, amqp_url, namespace)
 
     return start

@@ -65,7 +65,7 @@ class ServiceRuntime:
         self.settings = settings
         self.name = settings.service_name
         self.clock = clock or Clock.from_settings(settings)
-        self.verifier = TokenVerifier(settings)  # refuses to start without a way to verify tokens
+        self.verifier: TokenVerifier | None = None  # built at start: documents can be made without keys
         self.version = version
         self.topology = Topology(
             namespace=settings.topology_namespace,
@@ -114,6 +114,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         """Start the broker (then the relay) in the background, so the HTTP API
         and its health checks answer while the broker is away."""
+        self.verifier = TokenVerifier(self.settings)  # refuses to start without a way to verify tokens
         for job in self.periodic:
             self._periodic_tasks.append(asyncio.create_task(self._every(job), name=job.name))
         self._starter = asyncio.create_task(self._start_broker(), name="broker-start")

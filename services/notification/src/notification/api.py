@@ -9,10 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from jumelage.auth import CallerDep
 from jumelage.errors import NotFound
 from jumelage.events.notification import Channel
 from jumelage.service import unit_of_work
-from notification import handlers
+from notification import access, handlers
 from notification.domain.contacts import (
     SUBJECT_FIELD, Contact, ContactKind, CreateContact, Language, RecordConsent, UpdateContact,
 )
@@ -108,6 +109,7 @@ class ContactOut(BaseModel):
     preferred_channel: Channel | None
     channels: list[Channel] = Field(description="where notifications go")
     consent: ConsentOut | None
+    managed_by: uuid.UUID | None = Field(description="the institution that keeps this contact")
 
     @classmethod
     def of(cls, c: Contact) -> ContactOut:
@@ -116,6 +118,7 @@ class ContactOut(BaseModel):
             display_name=c.display_name, email=c.email, phone=c.phone, webhook_url=c.webhook_url,
             webhook_secret_set=bool(c.webhook_secret), language=c.language, preferred_channel=c.preferred_channel,
             channels=c.channels(), consent=ConsentOut(**vars(c.consent)) if c.consent else None,
+            managed_by=c.managed_by,
         )
 
 
@@ -131,14 +134,17 @@ Offset = Annotated[int, Query(ge=0)]
 
 
 @contacts.post("", status_code=201, response_model=ContactOut, summary="Add a contact",
-               responses={409: {"description": "a contact for this practitioner, institution or patient exists"}})
-async def create_contact(body: ContactIn, uow: UoW) -> ContactOut:
-    return ContactOut.of(await handlers.create_contact(CreateContact(**body.model_dump()), uow))
+               responses={409: {"description": "a contact for this practitioner, institution or patient exists"}},
+               dependencies=[access.ANY_CONTACT_ROLE])
+async def create_contact(body: ContactIn, uow: UoW, caller: CallerDep) -> ContactOut:
+    keeper = access.creating(caller, body.kind, body.practitioner_id)
+    return ContactOut.of(await handlers.create_contact(CreateContact(**body.model_dump(), managed_by=keeper), uow))
 
 
 @contacts.get("", response_model=ContactPage, summary="List contacts")
 async def list_contacts(
     uow: UoW,
+    caller: CallerDep,
     kind: ContactKind | None = None,
     practitioner_id: uuid.UUID | None = None,
     institution_id: uuid.UUID | None = None,
@@ -150,24 +156,27 @@ async def list_contacts(
     if kind is None and subject is not None:
         kind = (ContactKind.practitioner if practitioner_id else
                 ContactKind.institution if institution_id else ContactKind.family)
+    visible = access.listing(caller, kind)  # the caller's own contacts only
     async with uow:
         items, total = await uow.contacts.search(kind=kind.value if kind else None, subject_ref=subject,
-                                                 limit=limit, offset=offset)
+                                                 visible=visible, limit=limit, offset=offset)
     return ContactPage(items=[ContactOut.of(c) for c in items], total=total, limit=limit, offset=offset)
 
 
-@contacts.get("/{contact_id}", response_model=ContactOut)
+@contacts.get("/{contact_id}", response_model=ContactOut, dependencies=[access.KEPT_CONTACT])
 async def get_contact(contact_id: uuid.UUID, uow: UoW) -> ContactOut:
     return ContactOut.of(await handlers.get_contact(contact_id, uow))
 
 
-@contacts.patch("/{contact_id}", response_model=ContactOut, summary="Change a contact's details")
+@contacts.patch("/{contact_id}", response_model=ContactOut, summary="Change a contact's details",
+                dependencies=[access.KEPT_CONTACT])
 async def update_contact(contact_id: uuid.UUID, body: ContactPatch, uow: UoW) -> ContactOut:
     changes = body.model_dump(include=body.model_fields_set)
     return ContactOut.of(await handlers.update_contact(UpdateContact(contact_id, changes), uow))
 
 
-@contacts.delete("/{contact_id}", status_code=204, summary="Forget a contact; unsent notifications are cancelled")
+@contacts.delete("/{contact_id}", status_code=204, summary="Forget a contact; unsent notifications are cancelled",
+                 dependencies=[access.KEPT_CONTACT])
 async def delete_contact(contact_id: uuid.UUID, uow: UoW) -> Response:
     await handlers.delete_contact(contact_id, uow)
     return Response(status_code=204)
@@ -181,13 +190,14 @@ class ConsentIn(BaseModel):
 
 
 @contacts.post("/{contact_id}/consent", response_model=ContactOut,
-               summary="Record a family's consent to be notified (families only)")
+               summary="Record a family's consent to be notified (families only)", dependencies=[access.KEPT_CONTACT])
 async def record_consent(contact_id: uuid.UUID, body: ConsentIn, uow: UoW) -> ContactOut:
     return ContactOut.of(await handlers.record_consent(RecordConsent(contact_id, body.given_by, body.given_at), uow))
 
 
 @contacts.delete("/{contact_id}/consent", response_model=ContactOut,
-                 summary="Withdraw a family's consent; its unsent notifications are cancelled")
+                 summary="Withdraw a family's consent; its unsent notifications are cancelled",
+                 dependencies=[access.KEPT_CONTACT])
 async def withdraw_consent(contact_id: uuid.UUID, uow: UoW) -> ContactOut:
     return ContactOut.of(await handlers.withdraw_consent(contact_id, uow))
 
@@ -215,19 +225,21 @@ class SubscriptionOut(BaseModel):
 
 
 @contacts.post("/{contact_id}/subscriptions", status_code=201, response_model=SubscriptionOut,
-               summary="Subscribe to an event type (in addition to the defaults), or opt out of it")
+               summary="Subscribe to an event type (in addition to the defaults), or opt out of it",
+               dependencies=[access.KEPT_CONTACT])
 async def add_subscription(contact_id: uuid.UUID, body: SubscriptionIn, uow: UoW) -> SubscriptionOut:
     cmd = handlers.AddSubscription(contact_id, **body.model_dump())
     return SubscriptionOut.of(await handlers.add_subscription(cmd, uow))
 
 
 @contacts.get("/{contact_id}/subscriptions", response_model=list[SubscriptionOut],
-              summary="A contact's explicit subscriptions and opt-outs (the defaults come from events)")
+              summary="A contact's explicit subscriptions and opt-outs (the defaults come from events)",
+              dependencies=[access.KEPT_CONTACT])
 async def list_subscriptions(contact_id: uuid.UUID, uow: UoW) -> list[SubscriptionOut]:
     return [SubscriptionOut.of(s) for s in await handlers.list_subscriptions(contact_id, uow)]
 
 
-@contacts.delete("/{contact_id}/subscriptions/{subscription_id}", status_code=204)
+@contacts.delete("/{contact_id}/subscriptions/{subscription_id}", status_code=204, dependencies=[access.KEPT_CONTACT])
 async def remove_subscription(contact_id: uuid.UUID, subscription_id: uuid.UUID, uow: UoW) -> Response:
     await handlers.remove_subscription(contact_id, subscription_id, uow)
     return Response(status_code=204)
@@ -282,7 +294,8 @@ class TemplateListItem(BaseModel):
     source: str
 
 
-@templates.get("", response_model=list[TemplateListItem], summary="Every template, shipped or overridden")
+@templates.get("", response_model=list[TemplateListItem], summary="Every template, shipped or overridden",
+               dependencies=[access.DESK])
 async def list_templates(uow: UoW) -> list[TemplateListItem]:
     async with uow:
         overrides = await uow.templates.overrides()
@@ -298,20 +311,21 @@ async def list_templates(uow: UoW) -> list[TemplateListItem]:
             for (n, lang, ch), src in sorted(found.items())]
 
 
-@templates.get("/{event_type}/{language}/{channel}", response_model=TemplateOut)
+@templates.get("/{event_type}/{language}/{channel}", response_model=TemplateOut, dependencies=[access.DESK])
 async def get_template(event_type: TemplateName, language: Language, channel: Channel, uow: UoW) -> TemplateOut:
     return TemplateOut.of(await handlers.effective_template(event_type, language, channel, uow))
 
 
 @templates.put("/{event_type}/{language}/{channel}", response_model=TemplateOut,
-               summary="Override a template (compiled before it is stored)")
+               summary="Override a template (compiled before it is stored)", dependencies=[access.DESK])
 async def put_template(event_type: TemplateName, language: Language, channel: Channel, body: TemplateIn,
                        uow: UoW) -> TemplateOut:
     parts = body.model_dump()
     return TemplateOut.of(await handlers.put_template(event_type, language, channel, parts, uow))
 
 
-@templates.delete("/{event_type}/{language}/{channel}", status_code=204, summary="Back to the shipped default")
+@templates.delete("/{event_type}/{language}/{channel}", status_code=204, summary="Back to the shipped default",
+                  dependencies=[access.DESK])
 async def delete_template(event_type: TemplateName, language: Language, channel: Channel, uow: UoW) -> Response:
     await handlers.delete_template(event_type, language, channel, uow)
     return Response(status_code=204)
@@ -353,7 +367,8 @@ class NotificationPage(BaseModel):
     offset: int
 
 
-@notifications.get("", response_model=NotificationPage, summary="Notifications and their delivery status, newest first")
+@notifications.get("", response_model=NotificationPage, summary="Notifications and their delivery status, newest first",
+                   dependencies=[access.DESK])
 async def list_notifications(
     uow: UoW,
     cause_event_id: uuid.UUID | None = None,
@@ -369,7 +384,7 @@ async def list_notifications(
     return NotificationPage(items=[NotificationOut.of(n) for n in items], total=total, limit=limit, offset=offset)
 
 
-@notifications.get("/{notification_id}", response_model=NotificationOut)
+@notifications.get("/{notification_id}", response_model=NotificationOut, dependencies=[access.DESK])
 async def get_notification(notification_id: uuid.UUID, uow: UoW) -> NotificationOut:
     async with uow:
         n = await uow.notifications.get(notification_id)
@@ -401,7 +416,8 @@ class ReminderPage(BaseModel):
     offset: int
 
 
-@reminders.get("", response_model=ReminderPage, summary="Day-before reminders: planned, fired, cancelled")
+@reminders.get("", response_model=ReminderPage, summary="Day-before reminders: planned, fired, cancelled",
+               dependencies=[access.DESK])
 async def list_reminders(uow: UoW, subject_id: uuid.UUID | None = None, status: ReminderStatus | None = None,
                          limit: Limit = 50, offset: Offset = 0) -> ReminderPage:
     async with uow:

@@ -106,6 +106,15 @@ class SurgeryRow(Table, table=True):
 # -- contacts, subscriptions, templates ----------------------------------------------
 
 
+@dataclass(frozen=True)
+class ContactScope:
+    """The contacts a caller may list: these kinds whoever keeps them, those kinds kept by ``keeper``."""
+
+    any_keeper: tuple[str, ...]
+    own_keeper: tuple[str, ...]
+    keeper: uuid.UUID | None
+
+
 class ContactRow(Table, table=True):
     __tablename__ = "contact"
     __table_args__ = (UniqueConstraint("kind", "subject_ref", name="uq_contact_subject"),)
@@ -120,6 +129,7 @@ class ContactRow(Table, table=True):
     webhook_secret: str | None = Field(default=None, sa_column=Column(Text))
     language: str = Field(sa_column=Column(String(2), nullable=False))
     preferred_channel: str | None = Field(default=None, sa_column=Column(String(10)))
+    managed_by: uuid.UUID | None = Field(default=None, index=True)
     consent_given_by: str | None = Field(default=None, sa_column=Column(String(300)))
     consent_given_at: datetime | None = _utc()
     created_at: datetime = _utc(nullable=False)
@@ -133,7 +143,7 @@ class ContactRow(Table, table=True):
             display_name=self.display_name, email=self.email, phone=self.phone, webhook_url=self.webhook_url,
             webhook_secret=self.webhook_secret,
             preferred_channel=Channel(self.preferred_channel) if self.preferred_channel else None,
-            consent=consent,
+            consent=consent, managed_by=self.managed_by,
         )
 
     def take(self, c: Contact, now: datetime) -> None:
@@ -141,6 +151,7 @@ class ContactRow(Table, table=True):
         self.display_name, self.email, self.phone = c.display_name, c.email, c.phone
         self.webhook_url, self.webhook_secret = c.webhook_url, c.webhook_secret
         self.preferred_channel = c.preferred_channel.value if c.preferred_channel else None
+        self.managed_by = c.managed_by
         self.consent_given_by = c.consent.given_by if c.consent else None
         self.consent_given_at = c.consent.given_at if c.consent else None
         self.updated_at = now
@@ -414,10 +425,15 @@ class Contacts:
         return (row.created_at, row.updated_at) if row else None
 
     async def search(self, *, kind: str | None = None, subject_ref: str | None = None, limit: int = 50,
-                     offset: int = 0) -> tuple[list[Contact], int]:
+                     offset: int = 0, visible: ContactScope | None = None) -> tuple[list[Contact], int]:
         query = select(ContactRow)
         if kind:
             query = query.where(ContactRow.kind == kind)
+        if visible is not None:
+            query = query.where(or_(
+                ContactRow.kind.in_(visible.any_keeper),
+                and_(ContactRow.kind.in_(visible.own_keeper), ContactRow.managed_by == visible.keeper),
+            ))
         if subject_ref:
             query = query.where(ContactRow.subject_ref == subject_ref)
         total = await self.session.scalar(select(func.count()).select_from(query.subquery()))

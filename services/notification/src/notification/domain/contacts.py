@@ -107,6 +107,7 @@ class CreateContact:
     webhook_secret: str | None = None
     language: Language | str = DEFAULT_LANGUAGE
     preferred_channel: Channel | None = None
+    managed_by: uuid.UUID | None = None  # the institution that keeps this contact
 
 
 EDITABLE = ("display_name", "email", "phone", "webhook_url", "webhook_secret", "language", "preferred_channel")
@@ -138,6 +139,7 @@ class Contact:
     webhook_secret: str | None = field(default=None, repr=False)
     preferred_channel: Channel | None = None
     consent: Consent | None = None
+    managed_by: uuid.UUID | None = None  # the institution that keeps this contact (who may change it)
 
     @property
     def recipient_ref(self) -> str:
@@ -164,7 +166,7 @@ class Contact:
             value = value.strip()
         if not value:
             raise Invalid(f"a {kind} contact needs {own}", field=own)
-        contact = cls(id=uuid.uuid4(), kind=kind, subject_ref=str(value))
+        contact = cls(id=uuid.uuid4(), kind=kind, subject_ref=str(value), managed_by=cmd.managed_by)
         return contact._with({k: getattr(cmd, k) for k in EDITABLE})
 
     def update(self, cmd: UpdateContact) -> Contact:
