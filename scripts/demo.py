@@ -32,6 +32,8 @@ import logging
 import aio_pika
 import httpx
 
+from jumelage.auth import mint
+
 logging.getLogger("aio_pika").setLevel(logging.ERROR)  # closing the tap mid-consume is expected
 
 ALGIERS_OFFSET = timedelta(hours=1)  # Africa/Algiers, no daylight saving
@@ -78,14 +80,27 @@ async def tap(amqp_url: str, exchange: str, timeline: Timeline, ready: asyncio.E
 
 
 class Api:
-    def __init__(self, urls: dict[str, str]) -> None:
-        self.http = httpx.AsyncClient(timeout=60)
-        self.urls = urls
+    """The three services, called as one person: ``as_`` gives another person's
+    view, with a token of their own (minted with the local AUTH_SECRET)."""
+
+    def __init__(self, urls: dict[str, str], secret: str, http: httpx.AsyncClient | None = None,
+                 token: str | None = None) -> None:
+        self.http = http or httpx.AsyncClient(timeout=60)
+        self.urls, self.secret, self.token = urls, secret, token
+
+    def as_(self, subject: str, *roles: str, institution: str | None = None) -> Api:
+        token = mint(self.secret, subject=subject, institution=institution, roles=roles)
+        return Api(self.urls, self.secret, self.http, token)
+
+    def headers(self, correlation: str | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        if correlation:
+            headers["X-Correlation-ID"] = correlation
+        return headers
 
     async def call(self, service: str, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201),
                    correlation: str | None = None) -> Any:
-        headers = {"X-Correlation-ID": correlation} if correlation else {}
-        r = await self.http.request(method, self.urls[service] + path, json=body, headers=headers)
+        r = await self.http.request(method, self.urls[service] + path, json=body, headers=self.headers(correlation))
         if r.status_code not in ok:
             raise RuntimeError(f"{method} {service}{path} -> {r.status_code}: {r.text[:500]}")
         return r.json() if r.content else None
@@ -93,7 +108,7 @@ class Api:
     async def until(self, service: str, path: str, check: Any = lambda b: True, timeout: float = 30) -> Any:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            r = await self.http.get(self.urls[service] + path)
+            r = await self.http.get(self.urls[service] + path, headers=self.headers())
             if r.status_code == 200 and check(r.json()):
                 return r.json()
             if asyncio.get_running_loop().time() > deadline:
@@ -168,7 +183,7 @@ async def plan_and_apply(api: Api, mission_id: str, cases: list[dict[str, Any]],
                          surgeon_id: str, days: list[date]) -> list[dict[str, Any]]:
     """The optimiser's plan, applied; if this build has no optimiser, first fit by priority."""
     r = await api.http.post(api.urls["scheduling"] + f"/missions/{mission_id}/plan",
-                            json={"time_limit_seconds": 10})
+                            json={"time_limit_seconds": 10}, headers=api.headers())
     if r.status_code == 200:
         plan = r.json()
         print(f"  plan   {len(plan['assignments'])} cases ({plan['status']}), objective {plan['objective']} "
@@ -193,14 +208,20 @@ async def plan_and_apply(api: Api, mission_id: str, cases: list[dict[str, Any]],
     return scheduled
 
 
-async def cnas_programme(api: Api, story: Story) -> str:
+async def cnas_programme(api: Api, story: Story) -> tuple[str, str]:
+    """The convention's id and its funder's (CNAS)."""
     chain = "programme-cnas-san-donato-2024"
     step("CNAS – San Donato: paediatric cardiac surgery at CMCI Bousmail")
     story.moves_to("2024-05-20T08:00:00Z")
-    cnas = await institution(api, "CNAS", "insurer", "DZ", "Alger", "Alger")
-    gsd = await institution(api, "Gruppo San Donato", "hospital_group", "IT", "Milano")
-    cmci = await institution(api, "CMCI Bousmail", "clinic", "DZ", "Bou Ismail", "Tipaza")
-    convention = await signed_convention(api, {
+    admin = api.as_("admin.plateforme", "administrator")
+    cnas = await institution(admin, "CNAS", "insurer", "DZ", "Alger", "Alger")
+    gsd = await institution(admin, "Gruppo San Donato", "hospital_group", "IT", "Milano")
+    cmci = await institution(admin, "CMCI Bousmail", "clinic", "DZ", "Bou Ismail", "Tipaza")
+    # Who acts: each with a token of their institution and role.
+    gsd_coordinator = api.as_("coord.san-donato", "coordinator", institution=gsd)
+    cmci_coordinator = api.as_("coord.cmci", "coordinator", institution=cmci)
+    cmci_clinician = api.as_("dr.cardio.cmci", "clinician", institution=cmci)
+    convention = await signed_convention(gsd_coordinator, {
         "reference": f"CNAS-GSD-2024-{uuid.uuid4().hex[:4].upper()}",
         "title": "Chirurgie cardiaque pédiatrique au CMCI Bousmail",
         "kind": "international_cooperation",
@@ -211,15 +232,16 @@ async def cnas_programme(api: Api, story: Story) -> str:
         "objectives": {"surgeries": 60, "consultations": 120, "training_sessions": 12},
         "cost_bearers": [{"institution_id": cnas, "covers": "missions, consumables and stays"}],
     }, "2024-05-20", "Alger", chain)
-    rooms = await host(api, cmci, ["Bloc cardiaque 1", "Bloc cardiaque 2"], icu_beds=6)
+    rooms = await host(cmci_coordinator, cmci, ["Bloc cardiaque 1", "Bloc cardiaque 2"], icu_beds=6)
     team = [member("Alessandro Frigiola", "surgeon", "en"), member("Mario Carminati", "cardiologist", "en"),
             member("Giulia Rossi", "anaesthetist", "en"), member("Luca Bianchi", "perfusionist", "en"),
             member("Sara Conti", "nurse", "en"), member("Amina Ferhat", "nurse")]
-    await contacts(api, team, {cmci: "direction@cmci-bousmail.example.dz", cnas: "conventions@cnas.example.dz"})
-    await api.until("notification", f"/institutions/{cmci}")
+    await contacts(cmci_coordinator, team,
+                   {cmci: "direction@cmci-bousmail.example.dz", cnas: "conventions@cnas.example.dz"})
+    await cmci_coordinator.until("notification", f"/institutions/{cmci}")
     story.moves_to("2024-05-25T12:00:00Z")  # the eve of the mission: the waiting list and the plan
     days = [date(2024, 5, 26) + timedelta(days=i) for i in range(5)]
-    mission = await api.call("scheduling", "POST", "/missions", {
+    mission = await cmci_coordinator.call("scheduling", "POST", "/missions", {
         "convention_id": convention, "host_institution_id": cmci, "visiting_institution_id": gsd,
         "specialty": "paediatric cardiac surgery", "starts_on": "2024-05-26", "ends_on": "2024-05-30",
         "team": [{k: m[k] for k in ("practitioner_id", "full_name", "role")} for m in team]}, correlation=chain)
@@ -233,44 +255,51 @@ async def cnas_programme(api: Api, story: Story) -> str:
                   ("Atrial septal defect", "ASD closure", 150, 1)]
     cases = []
     for i, (diagnosis, procedure, minutes, risk) in enumerate(procedures):
-        cases.append(await api.call("scheduling", "POST", f"/institutions/{cmci}/cases", {
+        cases.append(await cmci_clinician.call("scheduling", "POST", f"/institutions/{cmci}/cases", {
             "patient": {"full_name": f"Enfant {i + 1}", "date_of_birth": f"20{19 + i % 5}-0{1 + i % 9}-15",
                         "sex": "female" if i % 2 else "male", "weight_kg": 6.5 + i},
             "diagnosis": diagnosis, "planned_procedure": procedure, "priority": 1 + i % 3,
             "expected_duration_minutes": minutes, "risk_scheme": "RACHS-1", "risk_category": risk,
             "referred_abroad": True}))
-    family = await api.call("notification", "POST", "/contacts", {
+    family = await cmci_clinician.call("notification", "POST", "/contacts", {
         "kind": "family", "patient_ref": cases[0]["patient_ref"], "display_name": "Famille de l'enfant 1",
         "email": "famille1@example.dz", "language": "ar"})
-    await api.call("notification", "POST", f"/contacts/{family['id']}/consent", {"given_by": "la mère, formulaire signé"})
+    await cmci_clinician.call("notification", "POST", f"/contacts/{family['id']}/consent",
+                              {"given_by": "la mère, formulaire signé"})
     surgeon = team[0]["practitioner_id"]
-    surgeries = await plan_and_apply(api, mission["id"], cases, rooms, surgeon, days)
-    await api.call("scheduling", "POST", f"/missions/{mission['id']}/start", correlation=chain)
+    surgeries = await plan_and_apply(cmci_coordinator, mission["id"], cases, rooms, surgeon, days)
+    await cmci_coordinator.call("scheduling", "POST", f"/missions/{mission['id']}/start", correlation=chain)
     story.moves_to("2024-05-31T08:00:00Z")  # the mission is over: what it did is recorded
     outcomes = ["successful"] * len(surgeries)
     if len(outcomes) > 2:
         outcomes[2] = "with_complications"
-    await operate(api, mission["id"], [s for s in surgeries if s["status"] == "scheduled"], outcomes)
+    await operate(cmci_clinician, mission["id"], [s for s in surgeries if s["status"] == "scheduled"], outcomes)
     for day, topic, hours, trainees in ((days[1], "Perfusion in neonates", 3, 8),
                                         (days[3], "Post-operative intensive care", 4, 12)):
-        session = await api.call("scheduling", "POST", f"/missions/{mission['id']}/training-sessions",
-                                 {"topic": topic, "scheduled_at": at(day, 17), "hours": hours})
-        await api.call("scheduling", "POST", f"/training-sessions/{session['id']}/hold",
-                       {"trainee_count": trainees, "held_at": at(day, 17)})
-    consultation = await api.call("scheduling", "POST", f"/missions/{mission['id']}/consultations",
-                                  {"scheduled_at": at(days[0], 9), "case_id": cases[-1]["id"]})
-    await api.call("scheduling", "POST", f"/consultations/{consultation['id']}/hold", {"held_at": at(days[0], 9)})
-    await api.call("scheduling", "POST", f"/missions/{mission['id']}/complete", correlation=chain)
-    return convention
+        session = await cmci_coordinator.call("scheduling", "POST", f"/missions/{mission['id']}/training-sessions",
+                                              {"topic": topic, "scheduled_at": at(day, 17), "hours": hours})
+        await cmci_coordinator.call("scheduling", "POST", f"/training-sessions/{session['id']}/hold",
+                                    {"trainee_count": trainees, "held_at": at(day, 17)})
+    consultation = await cmci_clinician.call("scheduling", "POST", f"/missions/{mission['id']}/consultations",
+                                             {"scheduled_at": at(days[0], 9), "case_id": cases[-1]["id"]})
+    await cmci_clinician.call("scheduling", "POST", f"/consultations/{consultation['id']}/hold",
+                              {"held_at": at(days[0], 9)})
+    await cmci_coordinator.call("scheduling", "POST", f"/missions/{mission['id']}/complete", correlation=chain)
+    return convention, cnas
 
 
-async def twinning_programme(api: Api, story: Story) -> str:
+async def twinning_programme(api: Api, story: Story) -> tuple[str, str]:
+    """The convention's id and its supervisor's (DSP Oran)."""
     chain = "programme-oran-tiaret-2024"
     step("CHU Oran – EPH Tiaret: twinning in general surgery, supervised by DSP Oran")
-    chu = await institution(api, "CHU Oran", "university_hospital", "DZ", "Oran", "Oran")
-    tiaret = await institution(api, "EPH Tiaret", "hospital", "DZ", "Tiaret", "Tiaret")
-    dsp = await institution(api, "DSP Oran", "health_directorate", "DZ", "Oran", "Oran")
-    convention = await signed_convention(api, {
+    admin = api.as_("admin.plateforme", "administrator")
+    chu = await institution(admin, "CHU Oran", "university_hospital", "DZ", "Oran", "Oran")
+    tiaret = await institution(admin, "EPH Tiaret", "hospital", "DZ", "Tiaret", "Tiaret")
+    dsp = await institution(admin, "DSP Oran", "health_directorate", "DZ", "Oran", "Oran")
+    chu_coordinator = api.as_("coord.chu-oran.chir-b", "coordinator", institution=chu)
+    tiaret_coordinator = api.as_("coord.eph-tiaret", "coordinator", institution=tiaret)
+    tiaret_clinician = api.as_("dr.chir.tiaret", "clinician", institution=tiaret)
+    convention = await signed_convention(chu_coordinator, {
         "reference": f"DSP-ORAN-TIARET-2024-{uuid.uuid4().hex[:4].upper()}",
         "title": "Jumelage CHU Oran (chirurgie générale B) – EPH Tiaret",
         "kind": "twinning",
@@ -280,14 +309,15 @@ async def twinning_programme(api: Api, story: Story) -> str:
         "specialties": ["general surgery"],
         "objectives": {"surgeries": 40, "consultations": 200, "training_sessions": 10},
     }, "2024-01-10", "Oran", chain)
-    rooms = await host(api, tiaret, ["Bloc opératoire A"], icu_beds=2)
+    rooms = await host(tiaret_coordinator, tiaret, ["Bloc opératoire A"], icu_beds=2)
     team = [member("Karim Benali", "assistant_professor"), member("Nadia Hamidi", "assistant_professor"),
             member("Yacine Mokrani", "surgeon"), member("Samir Ouali", "general_practitioner"),
             member("Lina Djebbar", "resident"), member("Rachid Kaci", "anaesthetist")]
-    await contacts(api, team, {tiaret: "direction@eph-tiaret.example.dz", dsp: "jumelage@dsp-oran.example.dz"})
+    await contacts(tiaret_coordinator, team,
+                   {tiaret: "direction@eph-tiaret.example.dz", dsp: "jumelage@dsp-oran.example.dz"})
     story.moves_to("2024-06-01T12:00:00Z")
     days = [date(2024, 6, 2) + timedelta(days=i) for i in range(3)]
-    mission = await api.call("scheduling", "POST", "/missions", {
+    mission = await chu_coordinator.call("scheduling", "POST", "/missions", {
         "convention_id": convention, "host_institution_id": tiaret, "visiting_institution_id": chu,
         "specialty": "general surgery", "starts_on": "2024-06-02", "ends_on": "2024-06-04",
         "team": [{k: m[k] for k in ("practitioner_id", "full_name", "role")} for m in team]}, correlation=chain)
@@ -295,31 +325,33 @@ async def twinning_programme(api: Api, story: Story) -> str:
     for i, (diagnosis, procedure, minutes) in enumerate([
             ("Hydatid cyst of the liver", "Pericystectomy", 180), ("Thyroid goitre", "Total thyroidectomy", 150),
             ("Recurrent incisional hernia", "Mesh repair", 120), ("Chronic pancreatitis", "Frey procedure", 300)]):
-        cases.append(await api.call("scheduling", "POST", f"/institutions/{tiaret}/cases", {
+        cases.append(await tiaret_clinician.call("scheduling", "POST", f"/institutions/{tiaret}/cases", {
             "patient": {"full_name": f"Patient Tiaret {i + 1}", "date_of_birth": f"19{70 + i}-03-0{1 + i}",
                         "sex": "male" if i % 2 else "female", "weight_kg": 60 + 5 * i},
             "diagnosis": diagnosis, "planned_procedure": procedure, "priority": 1 + i % 2,
             "expected_duration_minutes": minutes, "risk_scheme": "none", "referred_abroad": i == 3}))
-    surgeries = await plan_and_apply(api, mission["id"], cases, rooms, team[2]["practitioner_id"], days)
-    await api.call("scheduling", "POST", f"/missions/{mission['id']}/start", correlation=chain)
+    surgeries = await plan_and_apply(tiaret_coordinator, mission["id"], cases, rooms, team[2]["practitioner_id"],
+                                     days)
+    await chu_coordinator.call("scheduling", "POST", f"/missions/{mission['id']}/start", correlation=chain)
     story.moves_to("2024-06-05T08:00:00Z")
-    await operate(api, mission["id"], [s for s in surgeries if s["status"] == "scheduled"],
+    await operate(tiaret_clinician, mission["id"], [s for s in surgeries if s["status"] == "scheduled"],
                   ["successful"] * len(surgeries))
     for i in range(3):  # specialised consultations, new patients seen by the delegation
-        consultation = await api.call("scheduling", "POST", f"/missions/{mission['id']}/consultations", {
+        consultation = await tiaret_clinician.call("scheduling", "POST", f"/missions/{mission['id']}/consultations", {
             "scheduled_at": at(days[i], 9), "new_patient": {
                 "patient": {"full_name": f"Consultant Tiaret {i}", "date_of_birth": "1980-01-01", "sex": "female",
                             "weight_kg": 70},
                 "diagnosis": "Biliary lithiasis", "planned_procedure": "Cholecystectomy", "priority": 3,
                 "expected_duration_minutes": 90}})
-        await api.call("scheduling", "POST", f"/consultations/{consultation['id']}/hold",
-                       {"held_at": at(days[i], 10)})
-    session = await api.call("scheduling", "POST", f"/missions/{mission['id']}/training-sessions",
-                             {"topic": "Laparoscopic cholecystectomy", "scheduled_at": at(days[1], 15), "hours": 3})
-    await api.call("scheduling", "POST", f"/training-sessions/{session['id']}/hold",
-                   {"trainee_count": 9, "held_at": at(days[1], 15)})
-    await api.call("scheduling", "POST", f"/missions/{mission['id']}/complete", correlation=chain)
-    return convention
+        await tiaret_clinician.call("scheduling", "POST", f"/consultations/{consultation['id']}/hold",
+                                    {"held_at": at(days[i], 10)})
+    session = await chu_coordinator.call(
+        "scheduling", "POST", f"/missions/{mission['id']}/training-sessions",
+        {"topic": "Laparoscopic cholecystectomy", "scheduled_at": at(days[1], 15), "hours": 3})
+    await chu_coordinator.call("scheduling", "POST", f"/training-sessions/{session['id']}/hold",
+                               {"trainee_count": 9, "held_at": at(days[1], 15)})
+    await chu_coordinator.call("scheduling", "POST", f"/missions/{mission['id']}/complete", correlation=chain)
+    return convention, dsp
 
 
 async def show_progress(api: Api, convention_id: str, expected_surgeries: int) -> dict[str, Any]:
@@ -338,16 +370,18 @@ async def show_progress(api: Api, convention_id: str, expected_surgeries: int) -
 
 
 async def play(urls: dict[str, str], amqp_url: str, exchange: str, clock_file: Path,
-               mails: Any = None) -> dict[str, Any]:
+               mails: Any = None, *, secret: str) -> dict[str, Any]:
     timeline, ready, stop = Timeline(), asyncio.Event(), asyncio.Event()
     watcher = asyncio.create_task(tap(amqp_url, exchange, timeline, ready, stop))
     await asyncio.wait_for(ready.wait(), 10)
-    api, story = Api(urls), Story(clock_file)
+    api, story = Api(urls, secret), Story(clock_file)
     try:
-        cnas = await cnas_programme(api, story)
-        twinning = await twinning_programme(api, story)
-        step("What each convention achieved")
-        results = {"cnas": await show_progress(api, cnas, 1), "twinning": await show_progress(api, twinning, 1)}
+        cnas, funder = await cnas_programme(api, story)
+        twinning, supervisor = await twinning_programme(api, story)
+        step("What each convention achieved (read by its funder, then its supervisor)")
+        results = {"cnas": await show_progress(api.as_("suivi.cnas", "funder", institution=funder), cnas, 1),
+                   "twinning": await show_progress(api.as_("inspection.dsp-oran", "supervisor",
+                                                           institution=supervisor), twinning, 1)}
         # Let the last notifications go out: each e-mail is confirmed by a NotificationSent.
         for _ in range(100):
             await asyncio.sleep(0.2)
@@ -358,6 +392,10 @@ async def play(urls: dict[str, str], amqp_url: str, exchange: str, clock_file: P
               + (f", {len(mails())} e-mails in the local mail catcher" if mails else ""), flush=True)
         results["events"] = len(timeline.seen)
         results["notifications"] = len(sent)
+        admin = api.as_("admin.plateforme", "administrator")
+        audited = {service: (await admin.call(service, "GET", "/audit", ok=(200,)))["total"] for service in urls}
+        print("  audit trail: " + ", ".join(f"{n} changes in {s}" for s, n in audited.items()), flush=True)
+        results["audited"] = audited
         return results
     finally:
         stop.set()

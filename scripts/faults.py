@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import random
 import shutil
 import signal
@@ -55,6 +56,7 @@ import aio_pika
 import asyncpg
 import httpx
 
+from jumelage.auth import mint
 from jumelage.events import SurgeryCompleted, new_envelope
 from jumelage.events.envelope import CONTENT_TYPE
 from jumelage.messaging.topology import Topology
@@ -65,6 +67,9 @@ DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 RETRY_DELAYS = (1.0, 2.0)
 POISON_COUNT = 50
+
+AUTH_SECRET = os.environ.get("AUTH_SECRET") or secrets.token_urlsafe(48)  # this run's; never printed
+ADMIN = {"Authorization": "Bearer " + mint(AUTH_SECRET, subject="faults", roles=["administrator"])}
 
 
 # -- results -------------------------------------------------------------------------
@@ -252,6 +257,7 @@ class World:
             "DATABASE_SCHEMA": schema,
             "HTTP_HOST": "127.0.0.1",
             "HTTP_PORT": str(free_port()),
+            "AUTH_SECRET": AUTH_SECRET,
             "MIGRATE_ON_START": "true",
             "TOPOLOGY_NAMESPACE": self.ns,
             "DATA_DIR": str(self.logs / "data"),
@@ -492,7 +498,8 @@ async def broker_restart(world: World, n: int, timeout: float, broker_outage: fl
             body = {"name": f"Faults Clinic {i:05d} {world.ns}", "kind": "clinic", "country": "DZ",
                     "city": "Tipaza"}
             try:
-                r = await client.post(f"http://127.0.0.1:{convention.port}/institutions", json=body, timeout=30)
+                r = await client.post(f"http://127.0.0.1:{convention.port}/institutions", json=body, timeout=30,
+                                      headers=ADMIN)
                 r.raise_for_status()
                 created.append(r.json()["id"])
             except httpx.HTTPError:

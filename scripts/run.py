@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -32,6 +33,8 @@ from typing import Any
 
 import aio_pika
 import httpx
+
+from jumelage.auth import mint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import demo  # noqa: E402
@@ -117,15 +120,31 @@ async def delete_namespace(amqp_url: str, namespace: str) -> None:
     await delete(amqp_url, namespace, retry_delays=(1.0, 5.0, 30.0))
 
 
-def check(ports: dict[str, int]) -> None:
+def local_secret(data_dir: Path) -> str:
+    """AUTH_SECRET if set, else this machine's own, made once and kept in DATA_DIR/auth-secret
+    (readable by its owner only), so tokens minted with it keep working across runs."""
+    given = os.environ.get("AUTH_SECRET")
+    if given:
+        return given
+    path = data_dir / "auth-secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def check(ports: dict[str, int], secret: str) -> None:
     name = f"Check Clinic {uuid.uuid4().hex[:6]}"
-    r = httpx.post(f"http://127.0.0.1:{ports['convention']}/institutions",
+    admin = {"Authorization": "Bearer " + mint(secret, subject="run-check", roles=["administrator"], ttl_seconds=300)}
+    r = httpx.post(f"http://127.0.0.1:{ports['convention']}/institutions", headers=admin,
                    json={"name": name, "kind": "clinic", "country": "DZ", "city": "Tipaza"}, timeout=10)
     r.raise_for_status()
     institution_id = r.json()["id"]
     for service in ("scheduling", "notification"):
         deadline = time.monotonic() + 30
-        while httpx.get(f"http://127.0.0.1:{ports[service]}/institutions/{institution_id}", timeout=5).status_code != 200:
+        while httpx.get(f"http://127.0.0.1:{ports[service]}/institutions/{institution_id}", headers=admin,
+                        timeout=5).status_code != 200:
             if time.monotonic() > deadline:
                 raise SystemExit(f"{service} never learnt of institution {institution_id}")
             time.sleep(0.2)
@@ -150,6 +169,9 @@ def main() -> int:
 
     base_env = {**os.environ, "AMQP_URL": amqp_url}
     base_env.pop("DATABASE_URL", None)  # one URL cannot serve three databases
+    secret_file = Path(base_env.get("DATA_DIR", ROOT / "data")) / "auth-secret"
+    secret = local_secret(secret_file.parent)
+    base_env["AUTH_SECRET"] = secret  # the services verify tokens with it; never printed
     base_env.setdefault("LOG_FORMAT", "console")
     mails = MailCatcher()
     namespace = base_env.get("TOPOLOGY_NAMESPACE", "")
@@ -176,13 +198,16 @@ def main() -> int:
                 return 1
         for service, port in ports.items():
             print(f"{service:>12}: http://127.0.0.1:{port}/docs  (AsyncAPI: /asyncapi)", flush=True)
+        where = "" if os.environ.get("AUTH_SECRET") else f"--secret-file {secret_file} "
+        print(f"every call needs a token: .venv/bin/python -m jumelage.auth mint {where}"
+              "--subject me --role administrator", flush=True)
         if args.check:
-            check(ports)
+            check(ports, secret)
             return 0
         if demo_mode:
             urls = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
             asyncio.run(demo.play(urls, amqp_url, f"{namespace}jumelage.events", story_clock,
-                                  lambda: mails.messages))
+                                  lambda: mails.messages, secret=secret))
             if args.exit_after_demo:
                 return 0
         print("running; Ctrl-C stops all three", flush=True)

@@ -25,7 +25,7 @@ from yarl import URL
 
 import convention.app
 import scheduling.app
-from jumelage.testing import Database, eventually, running, service_settings
+from jumelage.testing import ActingAs, Database, eventually, running, service_settings
 
 DEFINITIONS = Path(__file__).parent.parent / "deploy" / "rabbitmq" / "definitions.json"
 
@@ -87,7 +87,8 @@ async def test_services_run_with_their_own_users_on_the_deployed_topology(
                 module.Settings, amqp_url=broker_as_deployed(name), namespace="",
                 database=await database.for_service(name), declare_topology="own", retry_delays=[1, 5, 30],
             )
-            clients[name] = await stack.enter_async_context(running(module.create_app(settings), module.MIGRATIONS))
+            clients[name] = await stack.enter_async_context(running(module.create_app(settings), module.MIGRATIONS,
+                                                                               acting_as=ActingAs("administrator")))
         r = await clients["convention"].post("/institutions", json={
             "name": "EPH Tiaret", "kind": "hospital", "country": "DZ", "city": "Tiaret"})
         assert r.status_code == 201, r.text

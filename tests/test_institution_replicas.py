@@ -17,7 +17,7 @@ import notification.app
 import scheduling.app
 from jumelage.events import CloudEvent, InstitutionRegistered, InstitutionUpdated, new_envelope
 from jumelage.messaging.tables import InboxRecord
-from jumelage.testing import Database, eventually, running, service_settings
+from jumelage.testing import ActingAs, Database, eventually, running, service_settings
 
 SERVICES = {"scheduling": scheduling.app, "notification": notification.app}
 
@@ -31,7 +31,7 @@ async def client(request: pytest.FixtureRequest, amqp_url: str, namespace: str,
         database=await database.for_service(request.param),
         prefetch=1,  # one at a time: once a later event is handled, every earlier one was settled
     )
-    async with running(SERVICE.create_app(settings), SERVICE.MIGRATIONS) as c:
+    async with running(SERVICE.create_app(settings), SERVICE.MIGRATIONS, acting_as=ActingAs("administrator")) as c:
         yield c
 
 

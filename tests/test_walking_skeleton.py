@@ -11,7 +11,7 @@ import aio_pika
 import convention.app
 import notification.app
 import scheduling.app
-from jumelage.testing import Database, event_tap, eventually, running, service_settings
+from jumelage.testing import ActingAs, Database, event_tap, eventually, running, service_settings
 
 SERVICES = (convention.app, scheduling.app, notification.app)
 
@@ -23,7 +23,8 @@ async def three_services(amqp_url: str, namespace: str, database: Database):
         for module in SERVICES:
             own = await database.for_service(module.Settings().service_name)
             settings = service_settings(module.Settings, amqp_url=amqp_url, namespace=namespace, database=own)
-            clients.append(await stack.enter_async_context(running(module.create_app(settings), module.MIGRATIONS)))
+            clients.append(await stack.enter_async_context(running(module.create_app(settings), module.MIGRATIONS,
+                                                                          acting_as=ActingAs("administrator"))))
         yield clients
 
 
