@@ -61,8 +61,14 @@ KEPT_CONTACT = Depends(_kept_contact)
 ANY_CONTACT_ROLE = require(*CONTACT_ROLES, to="read or change contacts")
 
 
-def creating(caller: Caller, kind: ContactKind, practitioner_id: uuid.UUID | None) -> uuid.UUID | None:
+def creating(caller: Caller, kind: ContactKind, practitioner_id: uuid.UUID | None,
+             institution_id: uuid.UUID | None) -> uuid.UUID | None:
     """The new contact is kept by the caller's institution; says who may not create it."""
+    if kind is ContactKind.institution and not caller.has(Role.administrator) \
+            and institution_id != caller.institution_id:
+        # Else anyone could have another institution's notifications sent to an address of theirs.
+        raise deny(caller, f"register the contact of institution {institution_id}: only its own coordinators "
+                           "or an administrator may")
     if kind is ContactKind.family:
         if not caller.acts_for((caller.institution_id,), Role.clinician):
             raise deny(caller, "register a family contact (needs the role clinician of an institution)")
@@ -73,12 +79,17 @@ def creating(caller: Caller, kind: ContactKind, practitioner_id: uuid.UUID | Non
     return caller.institution_id
 
 
-def listing(caller: Caller, kind: ContactKind | None) -> ContactScope:
-    """What a caller's list is limited to; asking for a kind that is not theirs is a 403."""
+def listing(caller: Caller, kind: ContactKind | None, managed_by: uuid.UUID | None = None) -> ContactScope:
+    """What a caller's list is limited to; asking for a kind or keeper that is not theirs is a 403."""
+    if managed_by is not None and managed_by != caller.institution_id and not caller.has(Role.administrator):
+        raise deny(caller, f"list the contacts kept by institution {managed_by}")
     any_keeper = tuple(k.value for k in ContactKind if k is not ContactKind.family
                        and caller.has(Role.administrator))
     own_keeper = tuple(k.value for k in ContactKind
                        if caller.acts_for((caller.institution_id,), *keeper_roles(k)) and k.value not in any_keeper)
     if not (any_keeper or own_keeper) or (kind is not None and kind.value not in any_keeper + own_keeper):
         raise deny(caller, f"list {kind.value + ' ' if kind else ''}contacts")
-    return ContactScope(any_keeper, own_keeper, caller.institution_id)
+    scope = ContactScope(any_keeper, own_keeper, caller.institution_id)
+    if managed_by is not None:  # the caller's own view, narrowed to one keeper
+        scope = ContactScope((), any_keeper + own_keeper, managed_by)
+    return scope

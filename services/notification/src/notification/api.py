@@ -137,7 +137,7 @@ Offset = Annotated[int, Query(ge=0)]
                responses={409: {"description": "a contact for this practitioner, institution or patient exists"}},
                dependencies=[access.ANY_CONTACT_ROLE])
 async def create_contact(body: ContactIn, uow: UoW, caller: CallerDep) -> ContactOut:
-    keeper = access.creating(caller, body.kind, body.practitioner_id)
+    keeper = access.creating(caller, body.kind, body.practitioner_id, body.institution_id)
     return ContactOut.of(await handlers.create_contact(CreateContact(**body.model_dump(), managed_by=keeper), uow))
 
 
@@ -149,6 +149,7 @@ async def list_contacts(
     practitioner_id: uuid.UUID | None = None,
     institution_id: uuid.UUID | None = None,
     patient_ref: str | None = None,
+    managed_by: Annotated[uuid.UUID | None, Query(description="kept by this institution")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ContactPage:
@@ -156,7 +157,7 @@ async def list_contacts(
     if kind is None and subject is not None:
         kind = (ContactKind.practitioner if practitioner_id else
                 ContactKind.institution if institution_id else ContactKind.family)
-    visible = access.listing(caller, kind)  # the caller's own contacts only
+    visible = access.listing(caller, kind, managed_by)  # the caller's own contacts only
     async with uow:
         items, total = await uow.contacts.search(kind=kind.value if kind else None, subject_ref=subject,
                                                  visible=visible, limit=limit, offset=offset)

@@ -140,8 +140,7 @@ def registering_patient(caller: Caller, host: uuid.UUID) -> None:
 def mission_scope(caller: Caller, host_institution_id: uuid.UUID | None) -> None:
     if not caller.has(*READ.roles()):
         raise deny(caller, f"{READ.what} (needs the role {' or '.join(READ.roles())})")
-    if host_institution_id is not None and host_institution_id != caller.institution_id \
-            and not caller.has(Role.practitioner):
+    if host_institution_id is not None and host_institution_id != caller.institution_id:
         raise deny(caller, f"list the missions hosted by institution {host_institution_id}")
 
 
@@ -187,9 +186,11 @@ def convention_visible(caller: Caller, c: ConventionReplica) -> bool:
     return caller.has(Role.administrator) or caller.acts_for({p.institution_id for p in c.parties}, Role.coordinator)
 
 
-def conventions_reader(caller: Caller) -> None:
+def conventions_reader(caller: Caller, party: uuid.UUID | None = None) -> None:
     if not caller.has(Role.coordinator, Role.administrator):
         raise deny(caller, "read conventions here (needs the role coordinator or administrator)")
+    if party is not None and party != caller.institution_id and not caller.has(Role.administrator):
+        raise deny(caller, f"list the conventions of institution {party}")
 
 
 def convention_reader(caller: Caller, c: ConventionReplica) -> ConventionReplica:

@@ -47,10 +47,12 @@ class ConventionOut(BaseModel):
 
 
 @router.get("", response_model=list[ConventionOut], summary="Conventions known to this service")
-async def list_conventions(uow: UoW, caller: CallerDep) -> list[ConventionOut]:
-    access.conventions_reader(caller)
+async def list_conventions(uow: UoW, caller: CallerDep, party: uuid.UUID | None = None) -> list[ConventionOut]:
+    access.conventions_reader(caller, party)
     async with uow:
-        return [ConventionOut.of(c) for c in await uow.conventions.list() if access.convention_visible(caller, c)]
+        return [ConventionOut.of(c) for c in await uow.conventions.list()
+                if access.convention_visible(caller, c)
+                and (party is None or party in {p.institution_id for p in c.parties})]
 
 
 @router.get("/{convention_id}", response_model=ConventionOut)
