@@ -159,8 +159,9 @@ async def contacts(api: Api, team: list[dict[str, Any]], mailboxes: dict[str, st
         await api.call("notification", "POST", "/contacts", {
             "kind": "practitioner", "practitioner_id": member["practitioner_id"],
             "display_name": member["full_name"], "email": email, "language": member.get("language", "fr")})
+    desk = api.as_("bureau.notifications", "administrator")  # an institution's mailbox: the desk, or its own
     for institution_id, email in mailboxes.items():
-        await api.call("notification", "POST", "/contacts", {
+        await desk.call("notification", "POST", "/contacts", {
             "kind": "institution", "institution_id": institution_id, "email": email, "language": "fr"})
 
 
