@@ -17,10 +17,11 @@ the mission gets a 403 whatever it sends. A record that does not exist is a 404.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Path
 
 from scheduling.domain.conventions import ConventionReplica
 from scheduling.domain.missions import Mission
@@ -89,40 +90,28 @@ def mission(rule: MissionRule) -> Any:
     return Depends(check)
 
 
-def surgery(rule: MissionRule) -> Any:
-    async def check(surgery_id: uuid.UUID, caller: CallerDep, uow: UoW) -> Mission:
-        _check(caller, rule)
-        async with uow:
-            found = await uow.surgeries.get(surgery_id)
-        if found is None:
-            raise NotFound(f"no surgery {surgery_id}")
-        return _enforce(caller, rule, await _mission(uow, found.mission_id))
+def _of_a_mission(noun: str, repository: str) -> Callable[[MissionRule], Any]:
+    """A check for a record that belongs to a mission: the rule applies to its mission."""
+    param = f"{noun.replace(' ', '_')}_id"
 
-    return Depends(check)
+    def for_rule(rule: MissionRule) -> Any:
+        # A default, not Annotated: the alias is a local, which a postponed annotation cannot see.
+        async def check(caller: CallerDep, uow: UoW, record_id: uuid.UUID = Path(alias=param)) -> Mission:
+            _check(caller, rule)
+            async with uow:
+                found = await getattr(uow, repository).get(record_id)
+            if found is None:
+                raise NotFound(f"no {noun} {record_id}")
+            return _enforce(caller, rule, await _mission(uow, found.mission_id))
 
+        return Depends(check)
 
-def consultation(rule: MissionRule) -> Any:
-    async def check(consultation_id: uuid.UUID, caller: CallerDep, uow: UoW) -> Mission:
-        _check(caller, rule)
-        async with uow:
-            found = await uow.consultations.get(consultation_id)
-        if found is None:
-            raise NotFound(f"no consultation {consultation_id}")
-        return _enforce(caller, rule, await _mission(uow, found.mission_id))
-
-    return Depends(check)
+    return for_rule
 
 
-def training_session(rule: MissionRule) -> Any:
-    async def check(training_session_id: uuid.UUID, caller: CallerDep, uow: UoW) -> Mission:
-        _check(caller, rule)
-        async with uow:
-            found = await uow.training_sessions.get(training_session_id)
-        if found is None:
-            raise NotFound(f"no training session {training_session_id}")
-        return _enforce(caller, rule, await _mission(uow, found.mission_id))
-
-    return Depends(check)
+surgery = _of_a_mission("surgery", "surgeries")
+consultation = _of_a_mission("consultation", "consultations")
+training_session = _of_a_mission("training session", "training_sessions")
 
 
 def scheduling_mission(caller: Caller, host: uuid.UUID, visiting: uuid.UUID) -> None:
