@@ -50,7 +50,9 @@ class SharedTransaction:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self.session: AsyncSession | None = None
-        self.members = 0  # units that committed into it
+        self.expected = 0  # events newly marked in the inbox: each must be handled, or nothing commits
+        self.turns = 0  # units given a turn
+        self.members = 0  # units that committed into it: all of them, or it must not commit
         self._outbox: list[Any] = []  # their recorded events, written just before the commit
         self._broken: str | None = None
         self._turn_over = asyncio.Event()
@@ -61,7 +63,7 @@ class SharedTransaction:
 
     @property
     def usable(self) -> bool:
-        return self._broken is None and not self._done.done()
+        return self._broken is None and self.members == self.turns and not self._done.done()
 
     async def mark_handled(self, consumer: str, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
         """Insert the inbox rows of ``event_ids`` in one statement; return those that
@@ -78,15 +80,18 @@ class SharedTransaction:
             .returning(table.c.event_id)
         )
         try:
-            return set((await session.execute(stmt)).scalars())
+            fresh = set((await session.execute(stmt)).scalars())
         except BaseException:
             self.break_off("the inbox marks failed")
             raise
+        self.expected = len(fresh)
+        return fresh
 
     async def turn(self, member: asyncio.Future[Any]) -> None:
         """Give a waiting unit its turn; return once it committed into the
         shared transaction or left it."""
         self._turn_over.clear()
+        self.turns += 1
         member.set_result(self)
         await self._turn_over.wait()
 
@@ -96,6 +101,8 @@ class SharedTransaction:
         try:
             if self._broken is not None:
                 raise SharedCommitFailed(self._broken)
+            if self.members != self.expected:  # an inbox mark would stand for an event not handled
+                raise SharedCommitFailed(f"{self.expected - self.members} of {self.expected} events not handled")
             if self.session is not None:
                 if self._outbox:
                     await self.session.execute(OUTBOX_INSERT, [outbox_row(e) for e in self._outbox])
@@ -128,7 +135,7 @@ class SharedTransaction:
     # -- the units' side (UnitOfWork internals) --------------------------------------
 
     async def session_for(self, unit: UnitOfWork) -> AsyncSession:
-        if not self.usable:
+        if self._broken is not None or self._done.done():
             raise SharedCommitFailed(self._broken or "the shared transaction is over")
         return await self._session()
 
