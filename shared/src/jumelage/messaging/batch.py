@@ -70,17 +70,11 @@ class SharedTransaction:
         were not there yet (the others were handled before, or are being handled
         by another transaction, which this one then waits for)."""
         session = await self._session()
-        table = InboxRecord.__table__
-        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
         now = datetime.now(UTC)
-        stmt = (
-            insert(table)
-            .values([{"consumer": consumer, "event_id": i, "handled_at": now} for i in dict.fromkeys(event_ids)])
-            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-            .returning(table.c.event_id)
-        )
+        rows = [{"consumer": consumer, "event_id": i, "handled_at": now} for i in dict.fromkeys(event_ids)]
+        stmt = _inbox_insert(session.bind.dialect.name)  # one statement for all: "insertmanyvalues"
         try:
-            fresh = set((await session.execute(stmt)).scalars())
+            fresh = set((await session.execute(stmt, rows)).scalars())
         except BaseException:
             self.break_off("the inbox marks failed")
             raise
@@ -170,6 +164,22 @@ class SharedTransaction:
             if failure is not exc:
                 failure.__cause__ = exc
             self._done.set_exception(failure)
+
+
+_INBOX_INSERTS: dict[str, Any] = {}
+
+
+def _inbox_insert(dialect: str) -> Any:
+    stmt = _INBOX_INSERTS.get(dialect)
+    if stmt is None:
+        table = InboxRecord.__table__
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = _INBOX_INSERTS[dialect] = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+            .returning(table.c.event_id)
+        )
+    return stmt
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:

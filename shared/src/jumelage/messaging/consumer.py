@@ -15,10 +15,10 @@ This does not rely on the broker's delivery limit, so it behaves the same on
 RabbitMQ 3.10 and 4.x.
 
 Events that arrive together are handled in one shared transaction (group
-commit, see ``batch``): one at a time, each in a SAVEPOINT of its own, one
-commit for the batch, then each message is acked. A batch is what is waiting
-when the previous one is done (at most ``max_batch``); at low load that is a
-single event, handled in a transaction of its own as before.
+commit, see ``batch``): their handlers one after the other, one commit for
+the batch, then each message is acked. A batch is what is waiting when a
+driver is free (at most ``MAX_BATCH``; ``MAX_CONCURRENT_BATCHES`` drivers); at
+low load that is a single event, handled in a transaction of its own as before.
 """
 
 from __future__ import annotations
@@ -325,6 +325,10 @@ def _attempts(raw: AbstractIncomingMessage) -> int:
         return 0  # a header we did not write: count from here
 
 
+async def _body_as_is(message: Any) -> bytes:
+    return message.body  # type: ignore[no-any-return]
+
+
 class _LoopContext(ContextField):
     """``Context`` resolved on the event loop: FastDepends runs a plain ``use`` in
     a worker thread, three thread hops per message for the three parameters."""
@@ -347,6 +351,7 @@ def event_router(queue: ServiceQueue, handlers: Mapping[type[EventData], EventHa
         queue.queue(),
         topic_exchange(queue.exchange),
         ack_policy=AckPolicy.MANUAL,  # acked by EventConsumer, after commit
+        decoder=_body_as_is,  # EventConsumer parses the envelope itself: no JSON decoding twice
         title=queue.name,
         description=f"CloudEvents ({', '.join(queue.bindings)}); handled: {consumed or 'none'}",
     )
