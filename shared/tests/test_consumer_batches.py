@@ -186,6 +186,32 @@ async def test_a_failing_event_in_a_batch_does_not_cost_the_others_their_effect(
     assert letter.headers["x-attempts"] == 3
 
 
+async def test_copies_of_an_event_in_one_batch_have_one_effect(
+    amqp_url: str, sessions: Any, queue: ServiceQueue, subscribers: list, batch_sizes: list[int]
+) -> None:
+    items = envelopes(12)
+    twice = items[3]
+    calls: list[str] = []
+
+    async def handle(event: CloudEvent[InstitutionRegistered], uow: UnitOfWork) -> None:
+        calls.append(event.data.name)
+        await bump(uow, event.data.name)
+
+    s = Subscriber(amqp_url, sessions, queue, {InstitutionRegistered: handle})
+    subscribers.append(s)
+    await s.declare()
+    await s.publish([*items[:6], twice, twice, *items[6:], twice])  # the same event id three times
+    await s.broker.start()
+    names = {e.data.name for e in items}
+    await eventually(lambda: _effects_cover(sessions, names), timeout=30)
+    await asyncio.sleep(0.5)
+
+    assert max(batch_sizes) > 1, f"no batch formed: {batch_sizes}"
+    assert await effects(sessions) == {name: 1 for name in names}
+    assert calls.count(twice.data.name) == 1, "the copies are duplicates, not handled again"
+    assert await count_rows(sessions, InboxRecord) == len(items)
+
+
 async def test_a_message_is_acked_only_after_its_batch_committed(
     amqp_url: str, sessions: Any, queue: ServiceQueue, subscribers: list, batch_sizes: list[int],
     monkeypatch: pytest.MonkeyPatch,
