@@ -336,3 +336,65 @@ async def test_after_a_crash_every_event_has_its_effect_once(
 
 async def _effects_cover(sessions: Any, names: set[str]) -> bool:
     return set(await effects(sessions)) >= names
+
+
+async def test_a_batch_that_loses_a_deadlock_sends_its_events_alone_without_spending_a_retry(
+    amqp_url: str, sessions: Any, database: Database, queue: ServiceQueue, subscribers: list,
+    batch_sizes: list[int], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A handler in a batch deadlocks with another transaction (PostgreSQL picks the
+    batch as the victim): its event is handled again alone at once, not sent to a
+    retry queue; every event has its effect once."""
+    if database.kind != "postgresql":
+        pytest.skip("row locks and deadlock detection: PostgreSQL")
+    from sqlalchemy import text
+
+    from jumelage.messaging.consumer import EventConsumer
+
+    forwarded: list[str] = []
+    original_forward = EventConsumer._forward
+
+    async def forward(self: EventConsumer, raw: Any, queue_name: str, headers: dict[str, Any]) -> None:
+        forwarded.append(queue_name)
+        await original_forward(self, raw, queue_name, headers)
+
+    monkeypatch.setattr(EventConsumer, "_forward", forward)
+    async with sessions() as s, s.begin():
+        s.add_all([Effect(key="r1", count=0), Effect(key="r2", count=0)])
+    items = envelopes(8)
+    locker = items[2].data.name
+    holds_r1 = asyncio.Event()
+    calls: list[str] = []
+
+    async def handle(event: CloudEvent[InstitutionRegistered], uow: UnitOfWork) -> None:
+        calls.append(event.data.name)
+        if event.data.name == locker:
+            await uow.session.execute(text("SELECT 1 FROM batch_effect WHERE key = 'r1' FOR UPDATE"))
+            holds_r1.set()
+            await uow.session.execute(text("SELECT 1 FROM batch_effect WHERE key = 'r2' FOR UPDATE"))
+        await bump(uow, event.data.name)
+
+    async with sessions() as other:
+        await other.begin()
+        await other.execute(text("SELECT 1 FROM batch_effect WHERE key = 'r2' FOR UPDATE"))
+        s = Subscriber(amqp_url, sessions, queue, {InstitutionRegistered: handle})
+        subscribers.append(s)
+        await s.declare()
+        await s.publish(items)
+        await s.broker.start()
+        await asyncio.wait_for(holds_r1.wait(), timeout=15)
+        await asyncio.sleep(0.2)
+        # Now wait for r1, held by the batch, which waits for our r2: a deadlock.
+        await other.execute(text("SELECT 1 FROM batch_effect WHERE key = 'r1' FOR UPDATE"))
+        await asyncio.sleep(0.3)
+        await other.commit()
+
+    names = {e.data.name for e in items}
+    await eventually(lambda: _effects_cover(sessions, names), timeout=30)
+    await asyncio.sleep(0.5)
+
+    assert batch_sizes, "a batch formed"
+    assert {k: v for k, v in (await effects(sessions)).items() if k in names} == {n: 1 for n in names}
+    assert calls.count(locker) == 2, "once in the batch (the deadlock victim), once alone"
+    assert await count_rows(sessions, InboxRecord) == len(items)
+    assert forwarded == [], "no retry spent, nothing dead-lettered"

@@ -197,10 +197,16 @@ class EventConsumer:
         except SharedCommitFailed as exc:
             # Nothing of the batch was written: handle this event again, alone.
             log.info("batch not committed, event handled alone", event_type=event.type, reason=str(exc))
-        except Exception:
+        except Exception as exc:
             # The handler's own failure (the batch is not committed), unless the
-            # database is away: then hold the event as always.
-            if await self._database_answers():
+            # database is away (then hold the event as always) or the batch lost
+            # a lock race (a deadlock or serialization failure, which holding
+            # several events' locks makes likelier): then it goes again alone now,
+            # without spending one of its retries.
+            if _lost_a_lock_race(exc):
+                log.info("batch lost a lock race, event handled alone", event_type=event.type,
+                         error=type(exc).__name__)
+            elif await self._database_answers():
                 raise
         return await self._handle_when_database_answers(event, handler)
 
@@ -316,6 +322,14 @@ class _Duplicate:
 
 
 Turn = SharedTransaction | _Alone | _Duplicate | None  # None: alone, and the driver does not wait
+
+
+_LOCK_RACES = {"40P01", "40001"}  # PostgreSQL: deadlock_detected, serialization_failure
+
+
+def _lost_a_lock_race(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) in _LOCK_RACES or getattr(orig, "pgcode", None) in _LOCK_RACES
 
 
 def _attempts(raw: AbstractIncomingMessage) -> int:
