@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import event, text
+from sqlalchemy import bindparam, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -23,7 +23,8 @@ from jumelage import context
 from jumelage.audit import AuditActor, record_for
 from jumelage.columns import UtcDateTime  # noqa: F401  (services import it from here)
 from jumelage.events import CloudEvent, EventData, new_envelope
-from jumelage.messaging.tables import InboxRecord, OutboxRecord
+from jumelage.messaging.batch import SharedCommitFailed
+from jumelage.messaging.tables import OUTBOX_INSERT, InboxRecord, outbox_row
 from jumelage.settings import async_driver_url
 
 
@@ -76,6 +77,11 @@ class UnitOfWork:
     inbox mark of the event being handled commit together or not at all.
 
     Services subclass it to hang their repositories on ``__aenter__``.
+
+    The consumer may run several units of work one after the other in one
+    shared transaction (``jumelage.messaging.batch``): ``commit`` then returns
+    once that transaction has committed (raising if it did not), and a unit that
+    fails prevents it from committing. For the code using it nothing changes.
     """
 
     def __init__(
@@ -88,20 +94,30 @@ class UnitOfWork:
         self._on_commit = on_commit
         self.session: AsyncSession
         self.recorded: list[CloudEvent[Any]] = []
+        self._unwritten: list[CloudEvent[Any]] = []  # recorded, outbox row not written yet
         self._committed = False
         # Set for a change made through the API: commit() writes its audit row.
         self.actor: AuditActor | None = None
+        self._shared: Any = None  # a SharedTransaction this unit joins (set by the consumer)
 
     async def __aenter__(self) -> Self:
+        self.recorded = []
+        self._unwritten = []
+        self._committed = False
+        if self._shared is not None:
+            self.session = await self._shared.session_for(self)
+            return self
         self.session = self._sessions()
         await self.session.begin()
-        self.recorded = []
-        self._committed = False
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._shared is not None:
+            if not self._committed:  # its changes are in the shared transaction: none of it may commit
+                self._shared.break_off(f"a unit of work ended without commit ({exc_type or 'no error'})")
+            return
         try:
             if not self._committed:
                 await self.session.rollback()
@@ -109,14 +125,14 @@ class UnitOfWork:
             await self.session.close()
 
     def record(self, data: EventData) -> CloudEvent[Any]:
-        """Queue an outgoing event in this transaction (the outbox row)."""
+        """Queue an outgoing event in this transaction (the outbox row, written at commit)."""
         envelope = new_envelope(
             data,
             correlation_id=context.correlation_id.get(),
             causation_id=context.causation_id.get(),
         )
-        self.session.add(OutboxRecord.from_envelope(envelope))
         self.recorded.append(envelope)
+        self._unwritten.append(envelope)
         return envelope
 
     async def mark_handled(self, consumer: str, event_id: uuid.UUID) -> bool:
@@ -126,24 +142,66 @@ class UnitOfWork:
         deliveries safe: the second insert waits for the first to commit and
         then inserts nothing.
         """
-        insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
-        stmt = (
-            insert(InboxRecord)
-            .values(consumer=consumer, event_id=event_id, handled_at=datetime.now(UTC))
-            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-            .returning(InboxRecord.event_id)
-        )
-        return (await self.session.execute(stmt)).first() is not None
+        stmt = _inbox_insert(self.session.bind.dialect.name)
+        row = (await self.session.execute(
+            stmt, {"consumer": consumer, "event_id": event_id, "handled_at": datetime.now(UTC)}
+        )).first()
+        return row is not None
 
     async def commit(self) -> None:
-        if self.actor is not None:
-            # In the same transaction: no change without its audit row, and no row without the change.
-            self.session.add(record_for(self.actor, datetime.now(UTC), self.recorded, context.correlation_id.get()))
-        await self.session.commit()
+        if self._shared is not None:
+            await self._commit_shared()  # the consumer's group commit: no HTTP caller, no audit row
+        else:
+            if self.actor is not None:
+                # In the same transaction: no change without its audit row, and no row without the change.
+                self.session.add(record_for(self.actor, datetime.now(UTC), self.recorded,
+                                            context.correlation_id.get()))
+            await self._write_outbox()
+            await self.session.commit()
         self._committed = True
         if self.recorded and self._on_commit is not None:
             self._on_commit()  # wake the relay: latency is not a poll interval
 
     async def rollback(self) -> None:
+        if self._shared is not None:  # cannot undo its part alone: the event is handled again alone
+            self._shared.break_off("a unit of work rolled back")
+            raise SharedCommitFailed("rollback in a shared transaction")
         await self.session.rollback()
         self.recorded = []
+        self._unwritten = []
+
+    # -- internals -------------------------------------------------------------------
+
+    async def _write_outbox(self) -> None:
+        """The outbox rows of what was recorded, in one statement, in recording order."""
+        if self._unwritten:
+            rows = [outbox_row(e) for e in self._unwritten]
+            await self.session.execute(OUTBOX_INSERT, rows)
+            self._unwritten = []
+
+    async def _commit_shared(self) -> None:
+        """Flush into the shared transaction (an error is this unit's own), hand
+        the recorded events over, then wait for that transaction's commit."""
+        if self._committed:
+            raise RuntimeError("this unit of work already committed into its shared transaction")
+        await self.session.flush()
+        await self._shared.released(self)
+
+
+_INBOX_INSERTS: dict[str, Any] = {}
+
+
+def _inbox_insert(dialect: str) -> Any:
+    """INSERT INTO inbox ... ON CONFLICT DO NOTHING RETURNING event_id, built once per dialect."""
+    stmt = _INBOX_INSERTS.get(dialect)
+    if stmt is None:
+        table = InboxRecord.__table__
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = _INBOX_INSERTS[dialect] = (
+            insert(table)
+            .values(consumer=bindparam("consumer"), event_id=bindparam("event_id"),
+                    handled_at=bindparam("handled_at"))
+            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+            .returning(table.c.event_id)
+        )
+    return stmt

@@ -13,6 +13,12 @@ Failures never block the queue and never crash the service:
 
 This does not rely on the broker's delivery limit, so it behaves the same on
 RabbitMQ 3.10 and 4.x.
+
+Events that arrive together are handled in one shared transaction (group
+commit, see ``batch``): their handlers one after the other, one commit for
+the batch, then each message is acked. A batch is what is waiting when a
+driver is free (at most ``MAX_BATCH``; ``MAX_CONCURRENT_BATCHES`` drivers); at
+low load that is a single event, handled in a transaction of its own as before.
 """
 
 from __future__ import annotations
@@ -20,17 +26,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aiormq.abc import DeliveredMessage
-from faststream import AckPolicy, Context
+from faststream import AckPolicy
+from faststream._internal.context import Context as ContextField
 from faststream.rabbit import RabbitBroker, RabbitRouter
-from faststream.rabbit.annotations import RabbitMessage
+from faststream.rabbit.message import RabbitMessage
 from sqlalchemy import text
 
 from jumelage import context
 from jumelage.events import CloudEvent, EventData, EventParseError, registry
 from jumelage.logging import get_logger
+from jumelage.messaging.batch import SharedCommitFailed, SharedTransaction
 from jumelage.messaging.topology import ServiceQueue, topic_exchange
 
 if TYPE_CHECKING:
@@ -45,6 +53,10 @@ EventHandler = Callable[[CloudEvent[Any], Any], Awaitable[None]]
 ATTEMPTS_HEADER = "x-attempts"
 ERROR_HEADER = "x-error"
 ROUTING_KEY_HEADER = "x-original-routing-key"
+MAX_BATCH = 16
+MAX_CONCURRENT_BATCHES = 2
+"""Events per shared transaction, at most. Half the default prefetch (32): while
+one batch is handled the broker keeps delivering the next."""
 
 
 class Rejected(Exception):
@@ -60,11 +72,17 @@ class EventConsumer:
         handlers: Mapping[type[EventData], EventHandler],
         unit_of_work: Callable[[], UnitOfWork],
         broker: RabbitBroker,
+        *,
+        max_batch: int = MAX_BATCH,
     ) -> None:
         self.queue = queue
         self.handlers = dict(handlers)
         self.unit_of_work = unit_of_work
         self.broker = broker
+        self.max_batch = max(1, max_batch)
+        self._waiting: list[_Member] = []  # events waiting for a turn
+        self.max_concurrent = MAX_CONCURRENT_BATCHES
+        self._drivers: set[asyncio.Task[None]] = set()
 
     async def consume(self, message: RabbitMessage) -> None:
         try:
@@ -95,7 +113,7 @@ class EventConsumer:
                 await message.ack()
                 return
             try:
-                handled = await self._handle_when_database_answers(event, handler)
+                handled = await self._handle_in_turn(event, handler)
             except Rejected as exc:
                 reason = f"rejected: {exc}"
                 log.warning("event rejected, dead-lettered", event_type=event.type, reason=reason)
@@ -144,6 +162,110 @@ class EventConsumer:
             await uow.commit()
         return True
 
+    # -- group commit ----------------------------------------------------------------
+
+    async def _handle_in_turn(self, event: CloudEvent[Any], handler: EventHandler) -> bool:
+        """Wait for a turn from a driver, then handle the event: alone (a batch of
+        one), or in the shared transaction of its batch."""
+        member = _Member(event.id)
+        self._waiting.append(member)
+        if len(self._drivers) < self.max_concurrent:
+            driver = asyncio.create_task(self._drive(), name=f"consumer-batches:{self.queue.name}")
+            self._drivers.add(driver)
+            driver.add_done_callback(self._drivers.discard)
+        try:
+            turn = await member.turn
+        except asyncio.CancelledError:
+            member.give_back()  # given a turn, cancelled before using it
+            raise
+        if turn is None:  # alone, the driver does not wait
+            return await self._handle_when_database_answers(event, handler)
+        if isinstance(turn, _Alone):  # a batch of one: its own transaction, as ever
+            try:
+                return await self._handle(event, handler)
+            except Exception:
+                if await self._database_answers():
+                    raise
+            finally:
+                turn.over.set()  # the next batch may start (this event may be held apart)
+            return await self._handle_when_database_answers(event, handler)
+        try:
+            if isinstance(turn, _Duplicate):
+                await turn.shared.committed()  # the copy seen may be earlier in this batch
+                return False
+            return await self._handle_shared(event, handler, turn)
+        except SharedCommitFailed as exc:
+            # Nothing of the batch was written: handle this event again, alone.
+            log.info("batch not committed, event handled alone", event_type=event.type, reason=str(exc))
+        except Exception as exc:
+            # The handler's own failure (the batch is not committed), unless the
+            # database is away (then hold the event as always) or the batch lost
+            # a lock race (a deadlock or serialization failure, which holding
+            # several events' locks makes likelier): then it goes again alone now,
+            # without spending one of its retries.
+            if _lost_a_lock_race(exc):
+                log.info("batch lost a lock race, event handled alone", event_type=event.type,
+                         error=type(exc).__name__)
+            elif await self._database_answers():
+                raise
+        return await self._handle_when_database_answers(event, handler)
+
+    async def _handle_shared(self, event: CloudEvent[Any], handler: EventHandler, shared: SharedTransaction) -> bool:
+        uow = self.unit_of_work()
+        uow._shared = shared
+        try:
+            async with uow:
+                await handler(event, uow)
+                await uow.commit()  # returns once the shared transaction committed
+        finally:
+            shared.left()  # the next in the batch may go
+        return True
+
+    async def _drive(self) -> None:
+        """Give turns: batches of what is waiting, one after the other."""
+        try:
+            while self._waiting:
+                batch = [m for m in self._waiting[: self.max_batch] if not m.turn.done()]
+                del self._waiting[: self.max_batch]
+                if len(batch) == 1:
+                    alone = _Alone()
+                    batch[0].turn.set_result(alone)
+                    await alone.over.wait()
+                elif batch:
+                    await self._run_shared(batch)
+                await asyncio.sleep(0)  # let deliveries that just came in join the next batch
+        except BaseException:
+            for member in self._waiting:  # only if the driver itself failed: each goes alone
+                if not member.turn.done():
+                    member.turn.set_result(None)
+            self._waiting.clear()
+            raise
+
+    async def _run_shared(self, batch: list[_Member]) -> None:
+        shared = SharedTransaction(self.unit_of_work()._sessions)
+        try:
+            try:
+                fresh = await shared.mark_handled(self.queue.name, [m.event_id for m in batch])
+            except Exception as exc:
+                log.info("batch inbox marks failed, events handled alone", error=repr(exc))
+                return  # the finally sends each alone
+            for member in batch:
+                if member.turn.done():  # cancelled while waiting
+                    continue
+                if not shared.usable:
+                    break  # a handler failed: the others go alone
+                if member.event_id in fresh:
+                    fresh.discard(member.event_id)  # a second copy in this batch is a duplicate
+                    await shared.turn(member.turn)
+                else:
+                    member.turn.set_result(_Duplicate(shared))
+            await shared.commit()
+        finally:
+            for member in batch:
+                if not member.turn.done():
+                    member.turn.set_result(None)
+            await shared.close()
+
     async def _forward(self, raw: AbstractIncomingMessage, queue_name: str, headers: dict[str, Any]) -> None:
         """Re-publish the message unchanged to one of our own queues and wait for the confirm."""
         merged = {k: v for k, v in (raw.headers or {}).items() if k != "x-death"}
@@ -167,11 +289,66 @@ class EventConsumer:
             raise RuntimeError(f"queue {queue_name} does not exist: message returned")
 
 
+class _Member:
+    """An event waiting for its turn."""
+
+    __slots__ = ("event_id", "turn")
+
+    def __init__(self, event_id: Any) -> None:
+        self.event_id = event_id
+        self.turn: asyncio.Future[Turn] = asyncio.get_running_loop().create_future()
+
+    def give_back(self) -> None:
+        if self.turn.done() and not self.turn.cancelled():
+            given = self.turn.result()
+            if isinstance(given, SharedTransaction):
+                given.left()
+            elif isinstance(given, _Alone):
+                given.over.set()
+
+
+class _Alone:
+    """The turn of a batch of one: handled in a transaction of its own."""
+
+    def __init__(self) -> None:
+        self.over = asyncio.Event()
+
+
+class _Duplicate:
+    """The turn of an event already in the inbox (or twice in its batch)."""
+
+    def __init__(self, shared: SharedTransaction) -> None:
+        self.shared = shared
+
+
+Turn = SharedTransaction | _Alone | _Duplicate | None  # None: alone, and the driver does not wait
+
+
+_LOCK_RACES = {"40P01", "40001"}  # PostgreSQL: deadlock_detected, serialization_failure
+
+
+def _lost_a_lock_race(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) in _LOCK_RACES or getattr(orig, "pgcode", None) in _LOCK_RACES
+
+
 def _attempts(raw: AbstractIncomingMessage) -> int:
     try:
         return max(0, int((raw.headers or {}).get(ATTEMPTS_HEADER, 0)))
     except (TypeError, ValueError):
         return 0  # a header we did not write: count from here
+
+
+async def _body_as_is(message: Any) -> bytes:
+    return message.body  # type: ignore[no-any-return]
+
+
+class _LoopContext(ContextField):
+    """``Context`` resolved on the event loop: FastDepends runs a plain ``use`` in
+    a worker thread, three thread hops per message for the three parameters."""
+
+    async def use(self, /, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        return super().use(**kwargs)
 
 
 def event_router(queue: ServiceQueue, handlers: Mapping[type[EventData], EventHandler]) -> RabbitRouter:
@@ -182,19 +359,25 @@ def event_router(queue: ServiceQueue, handlers: Mapping[type[EventData], EventHa
     """
     router = RabbitRouter()
     consumed = ", ".join(sorted(h.event_type for h in handlers))
+    consumers: dict[tuple[int, int], EventConsumer] = {}  # one per (unit-of-work factory, broker)
 
     @router.subscriber(
         queue.queue(),
         topic_exchange(queue.exchange),
         ack_policy=AckPolicy.MANUAL,  # acked by EventConsumer, after commit
+        decoder=_body_as_is,  # EventConsumer parses the envelope itself: no JSON decoding twice
         title=queue.name,
         description=f"CloudEvents ({', '.join(queue.bindings)}); handled: {consumed or 'none'}",
     )
     async def on_event(
-        message: RabbitMessage,
-        unit_of_work: Any = Context("unit_of_work"),
-        broker: RabbitBroker = Context("broker"),
+        message: Annotated[RabbitMessage, _LoopContext("message")],
+        unit_of_work: Any = _LoopContext("unit_of_work"),
+        broker: RabbitBroker = _LoopContext("broker"),
     ) -> None:
-        await EventConsumer(queue, handlers, unit_of_work, broker).consume(message)
+        key = (id(unit_of_work), id(broker))
+        consumer = consumers.get(key)
+        if consumer is None:
+            consumer = consumers[key] = EventConsumer(queue, handlers, unit_of_work, broker)
+        await consumer.consume(message)
 
     return router

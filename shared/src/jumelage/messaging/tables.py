@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, insert, text
 from sqlmodel import Field, SQLModel
 
 from jumelage.columns import UtcDateTime
@@ -45,6 +45,25 @@ class OutboxRecord(SQLModel, table=True):
             envelope=envelope.to_json(),
             created_at=envelope.time,
         )
+
+
+def outbox_row(envelope: Any) -> dict[str, Any]:
+    """The outbox row of ``envelope`` as plain column values (see ``insert_outbox``)."""
+    return {
+        "event_id": envelope.id,
+        "event_type": envelope.type,
+        "routing_key": envelope.routing_key,
+        "correlation_id": envelope.correlationid,
+        "envelope": envelope.to_json(),
+        "created_at": envelope.time,
+        "published_at": None,
+        "attempts": 0,
+        "last_error": None,
+    }
+
+
+OUTBOX_INSERT = insert(OutboxRecord.__table__)  # type: ignore[arg-type]
+"""Core, not ORM: rows written in one statement, in the order given (``seq``)."""
 
 
 class InboxRecord(SQLModel, table=True):

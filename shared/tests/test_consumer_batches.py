@@ -1,0 +1,400 @@
+"""Group commit in the consumer, over the real broker, on SQLite and PostgreSQL.
+
+Events waiting together in the queue reach the consumer together (prefetch 32)
+and are handled in shared transactions (``jumelage.messaging.batch``). Each test
+checks first that batches of more than one event really formed, then what must
+hold: a failing event does not cost the others their effect, a message is acked
+only once its effect is committed, and after a crash (before the commit, or
+after it and before the acks) every event has its effect exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from typing import Any
+
+import aio_pika
+import pytest
+from faststream.rabbit import Channel, RabbitBroker
+from faststream.rabbit.message import RabbitMessage
+from sqlalchemy import Column, Integer, String, func, select
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from jumelage.db import UnitOfWork, create_engine, session_factory
+from jumelage.events import CloudEvent, ConventionSuspended, InstitutionRegistered, new_envelope
+from jumelage.messaging.batch import SharedTransaction
+from jumelage.messaging.consumer import event_router
+from jumelage.messaging.tables import InboxRecord, OutboxRecord
+from jumelage.messaging.topology import ServiceQueue, Topology
+from jumelage.testing import Database, delete_queues, eventually
+
+
+class Base(SQLModel, registry=registry()):
+    pass
+
+
+class Effect(Base, table=True):
+    __tablename__ = "batch_effect"
+    key: str = Field(sa_column=Column(String(100), primary_key=True))
+    count: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+@pytest.fixture
+async def sessions(database: Database) -> AsyncIterator[Any]:
+    engine = create_engine(database.url, schema=database.schema)
+    async with engine.begin() as conn:
+        for table in (OutboxRecord.__table__, InboxRecord.__table__, Effect.__table__):
+            await conn.run_sync(table.create)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def queue(namespace: str) -> ServiceQueue:
+    return Topology(namespace=namespace, retry_delays=(0.1, 0.2)).service_queue("batches", ("institution.*",))
+
+
+@pytest.fixture
+def batch_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many events each shared transaction committed (or tried to)."""
+    sizes: list[int] = []
+    original = SharedTransaction.commit
+
+    async def commit(self: SharedTransaction) -> None:
+        sizes.append(self.members)
+        await original(self)
+
+    monkeypatch.setattr(SharedTransaction, "commit", commit)
+    return sizes
+
+
+async def bump(uow: UnitOfWork, key: str) -> None:
+    row = await uow.session.get(Effect, key)
+    if row is None:
+        uow.session.add(Effect(key=key, count=1))
+    else:
+        row.count += 1
+
+
+async def effects(sessions: Any) -> dict[str, int]:
+    async with sessions() as s:
+        return {r.key: r.count for r in await s.scalars(select(Effect))}
+
+
+async def count_rows(sessions: Any, model: Any) -> int:
+    async with sessions() as s:
+        return int(await s.scalar(select(func.count()).select_from(model)))
+
+
+def envelopes(n: int, prefix: str = "Hospital") -> list[CloudEvent[Any]]:
+    return [new_envelope(InstitutionRegistered(institution_id=uuid.uuid4(), name=f"{prefix} {i}", kind="hospital",
+                                               country="DZ", city="Oran"), correlation_id=None, causation_id=None)
+            for i in range(n)]
+
+
+class Subscriber:
+    """A service's subscriber wired as ServiceRuntime wires it, prefetch 32; the
+    events are published first, so that they arrive together."""
+
+    def __init__(self, amqp_url: str, sessions: Any, queue: ServiceQueue, handlers: dict,
+                 unit_of_work: Any = None) -> None:
+        self.amqp_url, self.queue = amqp_url, queue
+        self.broker = RabbitBroker(amqp_url, default_channel=Channel(prefetch_count=32))
+        self.broker.context.set_global("unit_of_work", unit_of_work or (lambda: UnitOfWork(sessions)))
+        self.broker.include_router(event_router(queue, handlers))
+
+    async def declare(self) -> None:
+        await self.broker.connect()
+        await Topology(namespace=self.queue.exchange.removesuffix("jumelage.events")).declare(
+            self.broker, [self.queue])
+
+    async def publish(self, items: list[CloudEvent[Any]]) -> None:
+        conn = await aio_pika.connect(self.amqp_url)
+        try:
+            ch = await conn.channel(publisher_confirms=True)
+            ex = await ch.get_exchange(self.queue.exchange)
+            for e in items:
+                await ex.publish(aio_pika.Message(e.to_json().encode(), message_id=str(e.id),
+                                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                                 routing_key="institution.registered")
+        finally:
+            await conn.close()
+
+    async def dead_letters(self) -> list[aio_pika.abc.AbstractIncomingMessage]:
+        got = []
+        conn = await aio_pika.connect(self.amqp_url)
+        try:
+            dlq = await (await conn.channel()).get_queue(self.queue.dlq_name)
+            while (msg := await dlq.get(fail=False)) is not None:
+                await msg.ack()
+                got.append(msg)
+        finally:
+            await conn.close()
+        return got
+
+
+@pytest.fixture
+async def subscribers(amqp_url: str, queue: ServiceQueue) -> AsyncIterator[list[Subscriber]]:
+    made: list[Subscriber] = []
+    yield made
+    for s in made:
+        with suppress(Exception):
+            await s.broker.stop()
+    await delete_queues(amqp_url, [q.name for q in queue.all_queues()])
+
+
+async def test_a_failing_event_in_a_batch_does_not_cost_the_others_their_effect(
+    amqp_url: str, sessions: Any, queue: ServiceQueue, subscribers: list, batch_sizes: list[int]
+) -> None:
+    items = envelopes(24)
+    bad = items[5].data.name
+
+    async def handle(event: CloudEvent[InstitutionRegistered], uow: UnitOfWork) -> None:
+        await bump(uow, event.data.name)
+        uow.record(ConventionSuspended(convention_id=uuid.uuid4(), reason=event.data.name))
+        if event.data.name == bad:
+            raise RuntimeError("this one is broken")
+
+    s = Subscriber(amqp_url, sessions, queue, {InstitutionRegistered: handle})
+    subscribers.append(s)
+    await s.declare()
+    await s.publish(items)
+    await s.broker.start()
+
+    good = {e.data.name for e in items} - {bad}
+    dead: list[Any] = []
+
+    async def all_done() -> bool:
+        dead.extend(await s.dead_letters())
+        return set(await effects(sessions)) >= good and len(dead) >= 1
+
+    await eventually(all_done, timeout=30)
+    await asyncio.sleep(0.5)  # nothing more should happen
+    dead.extend(await s.dead_letters())
+
+    assert max(batch_sizes) > 1, f"no batch formed: {batch_sizes}"
+    assert await effects(sessions) == {name: 1 for name in good}, "each other event once, the broken one never"
+    assert await count_rows(sessions, InboxRecord) == len(good)
+    assert await count_rows(sessions, OutboxRecord) == len(good), "the events recorded by the others, once each"
+    (letter,) = dead
+    assert letter.message_id == str(items[5].id)
+    assert letter.headers["x-error"] == "RuntimeError: this one is broken"
+    assert letter.headers["x-attempts"] == 3
+
+
+async def test_copies_of_an_event_in_one_batch_have_one_effect(
+    amqp_url: str, sessions: Any, queue: ServiceQueue, subscribers: list, batch_sizes: list[int]
+) -> None:
+    items = envelopes(12)
+    twice = items[3]
+    calls: list[str] = []
+
+    async def handle(event: CloudEvent[InstitutionRegistered], uow: UnitOfWork) -> None:
+        calls.append(event.data.name)
+        await bump(uow, event.data.name)
+
+    s = Subscriber(amqp_url, sessions, queue, {InstitutionRegistered: handle})
+    subscribers.append(s)
+    await s.declare()
+    await s.publish([*items[:6], twice, twice, *items[6:], twice])  # the same event id three times
+    await s.broker.start()
+    names = {e.data.name for e in items}
+    await eventually(lambda: _effects_cover(sessions, names), timeout=30)
+    await asyncio.sleep(0.5)
+
+    assert max(batch_sizes) > 1, f"no batch formed: {batch_sizes}"
+    assert await effects(sessions) == {name: 1 for name in names}
+    assert calls.count(twice.data.name) == 1, "the copies are duplicates, not handled again"
+    assert await count_rows(sessions, InboxRecord) == len(items)
+
+
+async def test_a_message_is_acked_only_after_its_batch_committed(
+    amqp_url: str, sessions: Any, queue: ServiceQueue, subscribers: list, batch_sizes: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At each ack, the event's inbox row and effect are visible from another
+    connection: committed, not merely written in an open transaction."""
+    items = envelopes(40)
+    by_id = {str(e.id): e.data.name for e in items}
+    seen_at_ack: dict[str, tuple[bool, int]] = {}
+    original_ack = RabbitMessage.ack
+
+    async def ack(self: RabbitMessage, multiple: bool = False) -> None:
+        event_id = self.raw_message.message_id or ""
+        async with sessions() as other:
+            inbox = await other.scalar(select(func.count()).select_from(InboxRecord)
+                                       .where(InboxRecord.event_id == uuid.UUID(event_id)))
+            effect = await other.get(Effect, by_id[event_id])
+        seen_at_ack[event_id] = (inbox == 1, effect.count if effect else 0)
+        await original_ack(self, multiple)
+
+    monkeypatch.setattr(RabbitMessage, "ack", ack)
+
+    async def handle(event: CloudEvent[InstitutionRegistered], uow: UnitOfWork) -> None:
+        await bump(uow, event.data.name)
+
+    s = Subscriber(amqp_url, sessions, queue, {InstitutionRegistered: handle})
+    subscribers.append(s)
+    await s.declare()
+    await s.publish(items)
+    await s.broker.start()
+    await eventually(lambda: _at_least(lambda: len(seen_at_ack), len(items)), timeout=30)
+
+    assert max(batch_sizes) > 1, f"no batch formed: {batch_sizes}"
+    assert seen_at_ack == {str(e.id): (True, 1) for e in items}
+
+
+async def _at_least(value: Any, n: int) -> bool:
+    return value() >= n
+
+
+class ProcessDied(BaseException):
+    """What the first consumer's stalled code raises once it is "dead"."""
+
+
+@pytest.mark.parametrize("crash", ["before_commit", "after_commit_before_acks"])
+async def test_after_a_crash_every_event_has_its_effect_once(
+    amqp_url: str, sessions: Any, queue: ServiceQueue, subscribers: list, batch_sizes: list[int],
+    monkeypatch: pytest.MonkeyPatch, crash: str,
+) -> None:
+    """The first consumer dies (its broker connection closed, its database access
+    gone) either before a batch commits or after the commit and before the acks;
+    a second one gets the messages again: each event has its effect exactly once."""
+    items = envelopes(20)
+    stalled, resume = asyncio.Event(), asyncio.Event()
+    dead = False
+    original_commit = SharedTransaction.commit  # the recording one of batch_sizes
+    original_ack = RabbitMessage.ack
+
+    stalled_batch: list[int] = []
+    handled_in: dict[str, int | None] = {}  # event -> the shared transaction it was handled in (last time)
+
+    async def commit(self: SharedTransaction) -> None:
+        if crash == "before_commit" and not stalled.is_set():
+            stalled_batch.append(id(self))
+            stalled.set()
+            await resume.wait()
+            raise ProcessDied  # the process is gone: this transaction never commits
+        await original_commit(self)
+
+    async def ack(self: RabbitMessage, multiple: bool = False) -> None:
+        if crash == "after_commit_before_acks" and not dead:
+            stalled.set()
+            await resume.wait()
+            raise ProcessDied  # committed, never acked
+        await original_ack(self, multiple)
+
+    monkeypatch.setattr(SharedTransaction, "commit", commit)
+    monkeypatch.setattr(RabbitMessage, "ack", ack)
+
+    async def handle(event: CloudEvent[InstitutionRegistered], uow: UnitOfWork) -> None:
+        handled_in[event.data.name] = id(uow._shared) if uow._shared is not None else None
+        await bump(uow, event.data.name)
+
+    def first_unit_of_work() -> UnitOfWork:
+        if dead:
+            raise ConnectionError("this process is dead")
+        return UnitOfWork(sessions)
+
+    first = Subscriber(amqp_url, sessions, queue, {InstitutionRegistered: handle}, first_unit_of_work)
+    subscribers.append(first)
+    await first.declare()
+    await first.publish(items)
+    await first.broker.start()
+    await asyncio.wait_for(stalled.wait(), timeout=15)
+    await asyncio.sleep(0.3)  # let the rest of the first batch reach the stall
+    # The crash: the connection goes, every delivery unacked goes back to the queue.
+    await first.broker._connection.close()  # type: ignore[union-attr]
+    dead = True
+    resume.set()
+    await asyncio.sleep(0.3)  # the dead consumer's stalled transaction ends (rolled back)
+    committed_before = await effects(sessions)
+    if crash == "before_commit":
+        in_stalled = {name for name, batch in handled_in.items() if batch in stalled_batch}
+        assert len(in_stalled) > 1, "the stalled transaction held a batch"
+        assert not in_stalled & set(committed_before), "nothing of the stalled batch committed"
+    else:
+        assert committed_before, "the first batch committed before the crash"
+
+    second = Subscriber(amqp_url, sessions, queue, {InstitutionRegistered: handle})
+    subscribers.append(second)
+    await second.declare()
+    await second.broker.start()
+    names = {e.data.name for e in items}
+    await eventually(lambda: _effects_cover(sessions, names), timeout=30)
+    await asyncio.sleep(0.5)
+
+    assert max(batch_sizes) > 1, f"no batch formed: {batch_sizes}"
+    assert await effects(sessions) == {name: 1 for name in names}
+    assert await count_rows(sessions, InboxRecord) == len(items)
+    assert not await second.dead_letters()
+
+
+async def _effects_cover(sessions: Any, names: set[str]) -> bool:
+    return set(await effects(sessions)) >= names
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)  # row locks and deadlock detection
+async def test_a_batch_that_loses_a_deadlock_sends_its_events_alone_without_spending_a_retry(
+    amqp_url: str, sessions: Any, database: Database, queue: ServiceQueue, subscribers: list,
+    batch_sizes: list[int], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A handler in a batch deadlocks with another transaction (PostgreSQL picks the
+    batch as the victim): its event is handled again alone at once, not sent to a
+    retry queue; every event has its effect once."""
+    assert database.kind == "postgresql"
+    from sqlalchemy import text
+
+    from jumelage.messaging.consumer import EventConsumer
+
+    forwarded: list[str] = []
+    original_forward = EventConsumer._forward
+
+    async def forward(self: EventConsumer, raw: Any, queue_name: str, headers: dict[str, Any]) -> None:
+        forwarded.append(queue_name)
+        await original_forward(self, raw, queue_name, headers)
+
+    monkeypatch.setattr(EventConsumer, "_forward", forward)
+    async with sessions() as s, s.begin():
+        s.add_all([Effect(key="r1", count=0), Effect(key="r2", count=0)])
+    items = envelopes(8)
+    locker = items[2].data.name
+    holds_r1 = asyncio.Event()
+    calls: list[str] = []
+
+    async def handle(event: CloudEvent[InstitutionRegistered], uow: UnitOfWork) -> None:
+        calls.append(event.data.name)
+        if event.data.name == locker:
+            await uow.session.execute(text("SELECT 1 FROM batch_effect WHERE key = 'r1' FOR UPDATE"))
+            holds_r1.set()
+            await uow.session.execute(text("SELECT 1 FROM batch_effect WHERE key = 'r2' FOR UPDATE"))
+        await bump(uow, event.data.name)
+
+    async with sessions() as other:
+        await other.begin()
+        await other.execute(text("SELECT 1 FROM batch_effect WHERE key = 'r2' FOR UPDATE"))
+        s = Subscriber(amqp_url, sessions, queue, {InstitutionRegistered: handle})
+        subscribers.append(s)
+        await s.declare()
+        await s.publish(items)
+        await s.broker.start()
+        await asyncio.wait_for(holds_r1.wait(), timeout=15)
+        await asyncio.sleep(0.2)
+        # Now wait for r1, held by the batch, which waits for our r2: a deadlock.
+        await other.execute(text("SELECT 1 FROM batch_effect WHERE key = 'r1' FOR UPDATE"))
+        await asyncio.sleep(0.3)
+        await other.commit()
+
+    names = {e.data.name for e in items}
+    await eventually(lambda: _effects_cover(sessions, names), timeout=30)
+    await asyncio.sleep(0.5)
+
+    assert batch_sizes, "a batch formed"
+    assert {k: v for k, v in (await effects(sessions)).items() if k in names} == {n: 1 for n in names}
+    assert calls.count(locker) == 2, "once in the batch (the deadlock victim), once alone"
+    assert await count_rows(sessions, InboxRecord) == len(items)
+    assert forwarded == [], "no retry spent, nothing dead-lettered"
