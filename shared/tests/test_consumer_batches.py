@@ -20,37 +20,17 @@ import aio_pika
 import pytest
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.message import RabbitMessage
-from sqlalchemy import Column, Integer, String, func, select
-from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
+from sqlalchemy import func, select
 
-from jumelage.db import UnitOfWork, create_engine, session_factory
+from effects import Effect, bump, count_rows, effects
+
+from jumelage.db import UnitOfWork
 from jumelage.events import CloudEvent, ConventionSuspended, InstitutionRegistered, new_envelope
 from jumelage.messaging.batch import SharedTransaction
 from jumelage.messaging.consumer import event_router
 from jumelage.messaging.tables import InboxRecord, OutboxRecord
 from jumelage.messaging.topology import ServiceQueue, Topology
 from jumelage.testing import Database, delete_queues, eventually
-
-
-class Base(SQLModel, registry=registry()):
-    pass
-
-
-class Effect(Base, table=True):
-    __tablename__ = "batch_effect"
-    key: str = Field(sa_column=Column(String(100), primary_key=True))
-    count: int = Field(sa_column=Column(Integer, nullable=False))
-
-
-@pytest.fixture
-async def sessions(database: Database) -> AsyncIterator[Any]:
-    engine = create_engine(database.url, schema=database.schema)
-    async with engine.begin() as conn:
-        for table in (OutboxRecord.__table__, InboxRecord.__table__, Effect.__table__):
-            await conn.run_sync(table.create)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 @pytest.fixture
@@ -70,24 +50,6 @@ def batch_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(SharedTransaction, "commit", commit)
     return sizes
-
-
-async def bump(uow: UnitOfWork, key: str) -> None:
-    row = await uow.session.get(Effect, key)
-    if row is None:
-        uow.session.add(Effect(key=key, count=1))
-    else:
-        row.count += 1
-
-
-async def effects(sessions: Any) -> dict[str, int]:
-    async with sessions() as s:
-        return {r.key: r.count for r in await s.scalars(select(Effect))}
-
-
-async def count_rows(sessions: Any, model: Any) -> int:
-    async with sessions() as s:
-        return int(await s.scalar(select(func.count()).select_from(model)))
 
 
 def envelopes(n: int, prefix: str = "Hospital") -> list[CloudEvent[Any]]:
@@ -369,14 +331,14 @@ async def test_a_batch_that_loses_a_deadlock_sends_its_events_alone_without_spen
     async def handle(event: CloudEvent[InstitutionRegistered], uow: UnitOfWork) -> None:
         calls.append(event.data.name)
         if event.data.name == locker:
-            await uow.session.execute(text("SELECT 1 FROM batch_effect WHERE key = 'r1' FOR UPDATE"))
+            await uow.session.execute(text("SELECT 1 FROM effect WHERE key = 'r1' FOR UPDATE"))
             holds_r1.set()
-            await uow.session.execute(text("SELECT 1 FROM batch_effect WHERE key = 'r2' FOR UPDATE"))
+            await uow.session.execute(text("SELECT 1 FROM effect WHERE key = 'r2' FOR UPDATE"))
         await bump(uow, event.data.name)
 
     async with sessions() as other:
         await other.begin()
-        await other.execute(text("SELECT 1 FROM batch_effect WHERE key = 'r2' FOR UPDATE"))
+        await other.execute(text("SELECT 1 FROM effect WHERE key = 'r2' FOR UPDATE"))
         s = Subscriber(amqp_url, sessions, queue, {InstitutionRegistered: handle})
         subscribers.append(s)
         await s.declare()
@@ -385,7 +347,7 @@ async def test_a_batch_that_loses_a_deadlock_sends_its_events_alone_without_spen
         await asyncio.wait_for(holds_r1.wait(), timeout=15)
         await asyncio.sleep(0.2)
         # Now wait for r1, held by the batch, which waits for our r2: a deadlock.
-        await other.execute(text("SELECT 1 FROM batch_effect WHERE key = 'r1' FOR UPDATE"))
+        await other.execute(text("SELECT 1 FROM effect WHERE key = 'r1' FOR UPDATE"))
         await asyncio.sleep(0.3)
         await other.commit()
 

@@ -26,12 +26,12 @@ from faststream.rabbit import RabbitBroker, TestRabbitBroker
 from faststream.rabbit.annotations import RabbitMessage as Delivered
 from faststream.rabbit.message import RabbitMessage
 from faststream.rabbit.testing import PatchedMessage
-from sqlalchemy import Column, Integer, String, func, select
-from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
+from sqlalchemy import select
 
 from jumelage import context
-from jumelage.db import UnitOfWork, create_engine, session_factory
+from effects import bump, count_rows, effect_of, effect_sessions
+
+from jumelage.db import UnitOfWork
 from jumelage.events import CloudEvent, ConventionSuspended, InstitutionRegistered, new_envelope
 from jumelage.messaging.consumer import Rejected, event_router
 from jumelage.messaging.tables import InboxRecord, OutboxRecord
@@ -43,24 +43,10 @@ TOPOLOGY = Topology(namespace=NAMESPACE, retry_delays=(0.1, 0.2))
 QUEUE = TOPOLOGY.service_queue("probe", ("#",))
 
 
-class Base(SQLModel, registry=registry()):
-    pass
-
-
-class Effect(Base, table=True):
-    __tablename__ = "effect"
-    key: str = Field(sa_column=Column(String(100), primary_key=True))
-    count: int = Field(sa_column=Column(Integer, nullable=False))
-
-
 @pytest.fixture
 async def sessions(tmp_path: Path) -> AsyncIterator[Any]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'consumer.db'}")
-    async with engine.begin() as conn:
-        for table in (OutboxRecord.__table__, InboxRecord.__table__, Effect.__table__):
-            await conn.run_sync(table.create)
-    yield session_factory(engine)
-    await engine.dispose()
+    async with effect_sessions(f"sqlite+aiosqlite:///{tmp_path / 'consumer.db'}") as factory:
+        yield factory
 
 
 @pytest.fixture
@@ -140,28 +126,9 @@ def institution(name: str = "CMCI Bousmail") -> CloudEvent[Any]:
     return new_envelope(data, correlation_id="programme-cnas-2024", causation_id="request-1")
 
 
-async def bump(uow: UnitOfWork, key: str) -> None:
-    row = await uow.session.get(Effect, key)
-    if row is None:
-        uow.session.add(Effect(key=key, count=1))
-    else:
-        row.count += 1
-
-
-async def effect_of(sessions: Any, key: str) -> int:
-    async with sessions() as s:
-        row = await s.get(Effect, key)
-        return row.count if row else 0
-
-
 async def inbox(sessions: Any) -> list[tuple[str, uuid.UUID]]:
     async with sessions() as s:
         return [(r.consumer, r.event_id) for r in await s.scalars(select(InboxRecord))]
-
-
-async def count(sessions: Any, model: Any) -> int:
-    async with sessions() as s:
-        return int(await s.scalar(select(func.count()).select_from(model)))
 
 
 def settled(journal: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
@@ -235,7 +202,7 @@ async def test_the_same_event_id_for_another_consumer_is_not_a_duplicate(session
             firsts.append(await uow.mark_handled(consumer_name, event_id))
             await uow.commit()
     assert firsts == [True, True, False]
-    assert await count(sessions, InboxRecord) == 2
+    assert await count_rows(sessions, InboxRecord) == 2
 
 
 async def test_event_without_handler_is_acked_with_no_effect(sessions: Any, consumer: Any, journal: list) -> None:

@@ -10,16 +10,15 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aio_pika
 import pytest
 from faststream.rabbit import Channel, RabbitBroker
-from sqlalchemy import Column, Integer, String, func, select
-from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
+from sqlalchemy import func, select
 from yarl import URL
+
+from effects import Effect, bump, count_rows, effect_of
 
 from jumelage.db import UnitOfWork, create_engine, session_factory
 from jumelage.events import CONTENT_TYPE, CloudEvent, InstitutionRegistered, new_envelope
@@ -30,49 +29,8 @@ from jumelage.messaging.topology import ServiceQueue, Topology
 from jumelage.testing import Database, TcpProxy, delete_queues, event_tap, eventually
 
 
-class Base(SQLModel, registry=registry()):
-    pass
-
-
-class Effect(Base, table=True):
-    """What a handler does: count the events it saw per key."""
-
-    __tablename__ = "effect"
-    key: str = Field(sa_column=Column(String(100), primary_key=True))
-    count: int = Field(sa_column=Column(Integer, nullable=False))
-
-
-@pytest.fixture
-async def sessions(database: Database) -> AsyncIterator[Any]:
-    engine = create_engine(database.url, schema=database.schema)
-    async with engine.begin() as conn:
-        for table in (OutboxRecord.__table__, InboxRecord.__table__, Effect.__table__):
-            await conn.run_sync(table.create)
-    yield session_factory(engine)
-    await engine.dispose()
-
-
 def institution(name: str = "CMCI Bousmail") -> InstitutionRegistered:
     return InstitutionRegistered(institution_id=uuid.uuid4(), name=name, kind="clinic", country="DZ", city="Bou Ismail")
-
-
-async def count_rows(sessions: Any, model: Any) -> int:
-    async with sessions() as s:
-        return int(await s.scalar(select(func.count()).select_from(model)))
-
-
-async def effect_of(sessions: Any, key: str) -> int:
-    async with sessions() as s:
-        row = await s.get(Effect, key)
-        return row.count if row else 0
-
-
-async def bump(uow: UnitOfWork, key: str) -> None:
-    row = await uow.session.get(Effect, key)
-    if row is None:
-        uow.session.add(Effect(key=key, count=1))
-    else:
-        row.count += 1
 
 
 # -- outbox ---------------------------------------------------------------------
