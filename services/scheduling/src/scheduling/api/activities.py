@@ -98,9 +98,7 @@ async def schedule_consultation(mission_id: uuid.UUID, body: ConsultationIn, uow
 @router.get("/missions/{mission_id}/consultations", response_model=list[ConsultationOut],
             dependencies=[access.mission(access.READ)])
 async def list_consultations(mission_id: uuid.UUID, uow: UoW) -> list[ConsultationOut]:
-    async with uow:
-        if await uow.missions.get(mission_id) is None:
-            raise NotFound(f"no mission {mission_id}")
+    async with uow:  # the access check has found the mission (else 404)
         return [ConsultationOut.of(c) for c in await uow.consultations.of_mission(mission_id)]
 
 
@@ -135,9 +133,7 @@ async def schedule_training(mission_id: uuid.UUID, body: TrainingIn, uow: UoW) -
 @router.get("/missions/{mission_id}/training-sessions", response_model=list[TrainingOut],
             dependencies=[access.mission(access.READ)])
 async def list_training(mission_id: uuid.UUID, uow: UoW) -> list[TrainingOut]:
-    async with uow:
-        if await uow.missions.get(mission_id) is None:
-            raise NotFound(f"no mission {mission_id}")
+    async with uow:  # the access check has found the mission (else 404)
         return [TrainingOut.of(t) for t in await uow.training_sessions.of_mission(mission_id)]
 
 

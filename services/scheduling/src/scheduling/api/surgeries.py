@@ -87,9 +87,7 @@ async def schedule_surgery(mission_id: uuid.UUID, body: SurgeryIn, uow: UoW) -> 
 @router.get("/missions/{mission_id}/surgeries", response_model=list[SurgeryOut],
             dependencies=[access.mission(access.READ)])
 async def list_surgeries(mission_id: uuid.UUID, uow: UoW, status: SurgeryStatus | None = None) -> list[SurgeryOut]:
-    async with uow:
-        if await uow.missions.get(mission_id) is None:
-            raise NotFound(f"no mission {mission_id}")
+    async with uow:  # the access check has found the mission (else 404)
         return [SurgeryOut.of(s) for s in await uow.surgeries.of_mission(mission_id, status=status)]
 
 
