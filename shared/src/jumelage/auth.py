@@ -269,19 +269,18 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds (default 8 h)")
     m.add_argument("--secret-file", type=Path, help="read the secret here instead of AUTH_SECRET")
     args = parser.parse_args(argv)
+    settings = ServiceSettings()
     if args.secret_file:
         secret = args.secret_file.read_text().strip()
     else:
-        value = ServiceSettings().auth_secret
-        secret = value.get_secret_value() if value else ""
+        secret = settings.auth_secret.get_secret_value() if settings.auth_secret else ""
     if len(secret) < MIN_SECRET_LENGTH:
         print(f"no secret: set AUTH_SECRET (at least {MIN_SECRET_LENGTH} characters) or pass --secret-file",
               file=sys.stderr)
         return 2
-    issuer = ServiceSettings().auth_issuer
     print(mint(secret, subject=args.subject, institution=args.institution, roles=args.role,
-               practitioner=args.practitioner, ttl_seconds=args.ttl, issuer=issuer or "jumelage-local",
-               audience=ServiceSettings().auth_audience))
+               practitioner=args.practitioner, ttl_seconds=args.ttl, issuer=settings.auth_issuer or "jumelage-local",
+               audience=settings.auth_audience))
     return 0
 
 
