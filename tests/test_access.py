@@ -14,7 +14,7 @@ and some insider is let through. Then the table of roles, and the audit trail.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -29,7 +29,7 @@ from sqlalchemy import text
 import convention.app
 import notification.app
 import scheduling.app
-from jumelage.testing import ActingAs, Database, bearer, eventually, running, service_settings
+from jumelage.testing import Database, bearer, eventually, running_services
 
 MODULES = {"convention": convention.app, "scheduling": scheduling.app, "notification": notification.app}
 # Meant for anyone authenticated: the directory of institutions (a reference list, no patient data).
@@ -90,19 +90,6 @@ class World:
         r = await self.as_(self.identities()[who], service, method, path, **kw)
         assert r.status_code == status, f"{who}: {method} {service}{path}: {r.status_code} {r.text}"
         return r.json() if r.content else None
-
-
-@contextlib.asynccontextmanager
-async def three_services(amqp_url: str, namespace: str, database: Database) -> AsyncIterator[World]:
-    async with contextlib.AsyncExitStack() as stack:
-        clients = {}
-        for name, module in MODULES.items():
-            own = await database.for_service(name)
-            settings = service_settings(module.Settings, amqp_url=amqp_url, namespace=namespace, database=own)
-            # Anonymous clients: every call below says who makes it.
-            clients[name] = await stack.enter_async_context(
-                running(module.create_app(settings), module.MIGRATIONS, acting_as=ActingAs()))
-        yield World(clients)
 
 
 async def seed(w: World) -> World:
@@ -179,6 +166,7 @@ def routes(service: str, w: World) -> list[tuple[str, str, str]]:
     return found
 
 
+@functools.cache
 def _openapi(service: str) -> dict[str, Any]:
     module = MODULES[service]
     return module.create_app(module.Settings()).openapi()
@@ -186,8 +174,9 @@ def _openapi(service: str) -> dict[str, Any]:
 
 @pytest.fixture
 async def world(amqp_url: str, namespace: str, database: Database) -> AsyncIterator[World]:
-    async with three_services(amqp_url, namespace, database) as w:
-        yield await seed(w)
+    # Anonymous clients: every call says who makes it.
+    async with running_services(MODULES, amqp_url=amqp_url, namespace=namespace, database=database) as clients:
+        yield await seed(World(clients))
 
 
 async def test_every_route_refuses_whoever_it_is_not_for(world: World) -> None:

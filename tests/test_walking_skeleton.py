@@ -11,21 +11,16 @@ import aio_pika
 import convention.app
 import notification.app
 import scheduling.app
-from jumelage.testing import ActingAs, Database, event_tap, eventually, running, service_settings
+from jumelage.testing import ActingAs, Database, event_tap, eventually, running_services
 
-SERVICES = (convention.app, scheduling.app, notification.app)
+SERVICES = {"convention": convention.app, "scheduling": scheduling.app, "notification": notification.app}
 
 
 @contextlib.asynccontextmanager
 async def three_services(amqp_url: str, namespace: str, database: Database):
-    async with contextlib.AsyncExitStack() as stack:
-        clients = []
-        for module in SERVICES:
-            own = await database.for_service(module.Settings().service_name)
-            settings = service_settings(module.Settings, amqp_url=amqp_url, namespace=namespace, database=own)
-            clients.append(await stack.enter_async_context(running(module.create_app(settings), module.MIGRATIONS,
-                                                                          acting_as=ActingAs("administrator"))))
-        yield clients
+    async with running_services(SERVICES, amqp_url=amqp_url, namespace=namespace, database=database,
+                                acting_as=lambda: ActingAs("administrator")) as clients:
+        yield clients.values()
 
 
 async def test_institution_registered_reaches_every_service(amqp_url: str, namespace: str, database: Database) -> None:

@@ -293,6 +293,22 @@ async def running(app: Any, migrations: Path | None = None, *, wait_broker: floa
             yield client
 
 
+@contextlib.asynccontextmanager
+async def running_services(modules: dict[str, Any], *, amqp_url: str, namespace: str, database: Database,
+                           acting_as: Callable[[], ActingAs] = ActingAs) -> AsyncIterator[dict[str, Any]]:
+    """Several services in this process, on one namespace, each on its own database
+    (``for_service``); ``modules`` maps a service's name to its ``app`` module
+    (``Settings``, ``create_app``, ``MIGRATIONS``). Yields their clients by name."""
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {}
+        for name, module in modules.items():
+            settings = service_settings(module.Settings, amqp_url=amqp_url, namespace=namespace,
+                                        database=await database.for_service(name))
+            clients[name] = await stack.enter_async_context(
+                running(module.create_app(settings), module.MIGRATIONS, acting_as=acting_as()))
+        yield clients
+
+
 @dataclass
 class EventTap:
     """Every event on an exchange, as the outside world sees it (a queue bound to ``#``)."""
