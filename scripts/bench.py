@@ -80,9 +80,15 @@ class Resources:
         self.schemas: list[str] = []
         self.queues: list[str] = []
         self.exchanges: list[str] = []
+        self._made: dict[tuple[str, str], int] = {}
+
+    def _fresh(self, kind: str, suffix: str) -> str:
+        # A figure measured again gets a schema and a namespace of its own.
+        n = self._made[kind, suffix] = self._made.get((kind, suffix), 0) + 1
+        return suffix if n == 1 else f"{suffix}{n}"
 
     async def schema(self, suffix: str) -> str:
-        name = f"{RUN}_{suffix}"
+        name = f"{RUN}_{self._fresh('schema', suffix)}"
         conn = await asyncpg.connect(plain_pg(POSTGRES_URL))
         try:
             await conn.execute(f'CREATE SCHEMA "{name}"')
@@ -94,7 +100,7 @@ class Resources:
     def namespace(self, suffix: str) -> str:
         from jumelage.messaging.topology import Topology
 
-        ns = f"{RUN}.{suffix}."
+        ns = f"{RUN}.{self._fresh('namespace', suffix)}."
         topology = Topology(namespace=ns)
         self.queues += [q.name for sq in topology.service_queues() for q in sq.all_queues()]
         self.exchanges.append(topology.exchange_name)
@@ -314,7 +320,7 @@ async def outbox_relay(n: int, res: Resources, batch_size: int) -> tuple[float, 
     from faststream.rabbit import RabbitBroker
 
     from jumelage.db import UnitOfWork, create_engine, session_factory
-    from jumelage.messaging.outbox import OutboxRelay, event_publishers
+    from jumelage.messaging.outbox import OutboxRelay
     from jumelage.messaging.topology import Topology
 
     schema = await res.schema("relay")
@@ -332,8 +338,7 @@ async def outbox_relay(n: int, res: Resources, batch_size: int) -> tuple[float, 
             await uow.commit()
 
     broker = RabbitBroker(AMQP_URL, logger=logging.getLogger("faststream.bench"))
-    relay = OutboxRelay(sessions, broker, name="bench", exchange=topology.exchange, batch_size=batch_size,
-                        publishers=event_publishers(broker, topology.exchange, "/services/scheduling"))
+    relay = OutboxRelay(sessions, broker, name="bench", exchange=topology.exchange, batch_size=batch_size)
     await broker.start()
     try:
         t0 = time.perf_counter()

@@ -66,6 +66,7 @@ async def test_rolled_back_transaction_leaves_neither_state_nor_event(
             assert msg.content_type == CONTENT_TYPE
             assert msg.message_id == str(sent.id)
             assert msg.correlation_id == sent.correlationid
+            assert msg.type == "InstitutionRegistered"
             assert msg.routing_key == "institution.registered"
             assert tap.bodies()[0]["data"]["name"] == "CHU Oran"
         async with sessions() as s:

@@ -87,6 +87,8 @@ class ServiceRuntime:
             log_level=logging.DEBUG,
         )
         self.source = f"/services/{self.name}"
+        # One documented publisher per event type this service emits (AsyncAPI); the relay sends them.
+        self.publishers = event_publishers(self.broker, self.topology.exchange, self.source)
         self.relay = OutboxRelay(
             self.sessions,
             self.broker,
@@ -94,7 +96,6 @@ class ServiceRuntime:
             exchange=self.topology.exchange,
             batch_size=settings.relay_batch_size,
             poll_interval=settings.relay_poll_interval,
-            publishers=event_publishers(self.broker, self.topology.exchange, self.source),
         )
         self._uow_class = unit_of_work
         self.broker.context.set_global("unit_of_work", self.unit_of_work)
