@@ -270,3 +270,50 @@ async def test_surgery_completed_reaches_funder_and_supervisor_in_their_language
         assert '<html lang="ar" dir="rtl">' in html
         assert "ناجحة" in html  # outcome: successful
         assert arabic["Content-Language"] == "ar"
+
+
+async def test_a_new_notification_goes_out_at_once_not_at_the_next_delivery_round(
+    notification_service: Any, programme: Any
+) -> None:
+    # Rounds an hour apart: only the hand-over at commit can send it within the test.
+    async with notification_service(delivery_poll_interval=3600) as h:
+        surgeon = await h.contact(kind="practitioner", practitioner_id=str(programme.surgeon_id),
+                                  email="a.frigiola@grupposandonato.it")
+        scheduled = programme.mission_scheduled()
+        await h.given(*programme.institutions(), programme.convention_signed())
+        await h.publish(scheduled)
+        (item,) = await h.settled(1, cause_event_id=str(scheduled.id))
+        assert (item["recipient_ref"], item["status"], item["attempts"]) == (surgeon["recipient_ref"], "sent", 1)
+        assert len(h.smtp.messages(to="a.frigiola@grupposandonato.it")) == 1
+
+
+async def test_a_notification_whose_worker_stopped_before_sending_goes_out_when_its_lease_runs_out(
+    notification_service: Any, programme: Any
+) -> None:
+    import dataclasses
+
+    from jumelage.testing import eventually
+
+    async with notification_service(delivery_lease=1.0, delivery_poll_interval=0.05) as h:
+        # The process "stops" between the commit that created the notification and its
+        # send: the hand-over goes nowhere, the row stays claimed under its lease.
+        uow_class = h.runtime._uow_class
+        uow_class.services = dataclasses.replace(uow_class.services, deliver=lambda claimed, claim: None)
+        surgeon = await h.contact(kind="practitioner", practitioner_id=str(programme.surgeon_id),
+                                  email="a.frigiola@grupposandonato.it")
+        scheduled = programme.mission_scheduled()
+        await h.given(*programme.institutions(), programme.convention_signed(), scheduled)
+        (claimed,) = await h.notifications(cause_event_id=str(scheduled.id))
+        assert (claimed["status"], claimed["attempts"]) == ("sending", 1)
+        assert not h.smtp.messages(), "nothing is sent while the lease holds"
+
+        (item,) = await h.settled(1, cause_event_id=str(scheduled.id))
+        assert (item["recipient_ref"], item["status"], item["attempts"]) == (surgeon["recipient_ref"], "sent", 2)
+        assert len(h.smtp.messages(to="a.frigiola@grupposandonato.it")) == 1
+        await eventually(lambda: _true(len(h.tap.of_type("NotificationSent")) == 1))
+        await asyncio.sleep(0.3)
+        assert len(h.tap.of_type("NotificationSent")) == 1, "one NotificationSent"
+
+
+async def _true(value: bool) -> bool:
+    return value

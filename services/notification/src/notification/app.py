@@ -107,7 +107,7 @@ def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None =
         renderer=TemplateRenderer(s.templates_dir, zone),
         reminders=ReminderPolicy(s.reminder_hour, zone),
         retry=RetryPolicy(tuple(s.delivery_retry_delays), lease=s.delivery_lease),
-        wake_delivery=worker.wake,
+        deliver=worker.hand_over,
     )
     runtime = ServiceRuntime(
         s,
@@ -115,7 +115,7 @@ def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None =
         handlers=EVENT_HANDLERS,
         clock=clock,
         periodic=[
-            # Runs until the service stops; woken by each commit that creates notifications.
+            # Runs until the service stops: retries, and what a stopped worker left (new ones are handed over).
             Periodic("deliver-notifications", 1.0, worker.run),
             Periodic("fire-reminders", s.reminder_check_interval, handlers.fire_due_reminders),
         ],

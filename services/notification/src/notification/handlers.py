@@ -429,7 +429,7 @@ async def _notify(uow: NotificationUnitOfWork, occurrence: Occurrence, *, cause_
             template=rendered.template, message=message, created_at=uow.now,
             correlation_id=context.correlation_id.get(),
         )
-        created += await uow.notifications.add(notification)
+        created += await uow.add_notification(notification, contact)
     return created
 
 

@@ -285,6 +285,24 @@ def _insert(session: AsyncSession) -> Any:
     return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
 
 
+_NOTIFICATION_INSERTS: dict[str, Any] = {}
+# What an attempt changes (``Notification.delivered`` / ``attempt_failed``).
+_OUTCOME = frozenset({"status", "attempts", "next_attempt_at", "lease_until", "claim", "last_error", "sent_at"})
+
+
+def _notification_insert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (cause, recipient, channel) DO NOTHING RETURNING id, built once
+    per dialect: building it for every notification cost more than running it."""
+    stmt = _NOTIFICATION_INSERTS.get(dialect)
+    if stmt is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        table = NotificationRow.__table__
+        stmt = _NOTIFICATION_INSERTS[dialect] = (
+            insert(table).on_conflict_do_nothing(index_elements=["cause_event_id", "recipient_ref", "channel"])
+            .returning(table.c.id))
+    return stmt
+
+
 async def _get(session: AsyncSession, model: Any, key: Any, lock: bool) -> Any:
     """A replica row; ``lock`` for one about to change: the consumer handles several
     events at once, and two about the same mission must not both read the old row
@@ -529,16 +547,21 @@ class NotificationFilter:
 class Notifications:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.created = 0
 
     async def add(self, n: Notification) -> bool:
         """Insert unless one already exists for the same cause, recipient and channel."""
-        stmt = (_insert(self.session)(NotificationRow).values(**NotificationRow.values(n))
-                .on_conflict_do_nothing(index_elements=["cause_event_id", "recipient_ref", "channel"])
-                .returning(NotificationRow.id))
-        added = (await self.session.execute(stmt)).first() is not None
-        self.created += added
-        return added
+        stmt = _notification_insert(self.session.bind.dialect.name)
+        return (await self.session.execute(stmt, NotificationRow.values(n))).first() is not None
+
+    async def record_attempt(self, n: Notification, claim: uuid.UUID) -> bool:
+        """Write the outcome of the attempt made under ``claim`` (``n`` as the domain left it),
+        only if the row is still ours: False if our lease ran out and another worker took it."""
+        t = NotificationRow.__table__.c
+        result = await self.session.execute(
+            update(NotificationRow.__table__)
+            .where(t.id == n.id, t.claim == claim, t.status == NotificationStatus.sending.value)
+            .values({name: value for name, value in NotificationRow.values(n).items() if name in _OUTCOME}))
+        return bool(result.rowcount)
 
     async def get(self, notification_id: uuid.UUID, *, for_update: bool = False) -> Notification | None:
         row = await self.session.get(NotificationRow, notification_id, with_for_update=for_update or None)
@@ -650,8 +673,11 @@ class Reminders:
 # -- the unit of work -----------------------------------------------------------------------
 
 
-def _no_wake() -> None:
-    return None
+Claimed = list[tuple[Notification, Contact]]
+
+
+def _no_delivery(_claimed: Claimed, _claim: uuid.UUID) -> None:
+    return None  # no worker here: the leases run out and a delivery round sends them
 
 
 @dataclass(frozen=True)
@@ -662,7 +688,8 @@ class Services:
     renderer: TemplateRenderer | None = None
     reminders: ReminderPolicy | None = None
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(delays=(30.0, 120.0, 600.0, 3600.0)))
-    wake_delivery: Callable[[], None] = _no_wake
+    # Hands notifications claimed at creation to the delivery worker, once their transaction committed.
+    deliver: Callable[[Claimed, uuid.UUID], None] = _no_delivery
 
 
 class NotificationUnitOfWork(UnitOfWork):
@@ -680,7 +707,7 @@ class NotificationUnitOfWork(UnitOfWork):
 
     @classmethod
     def with_services(cls, services: Services) -> type[NotificationUnitOfWork]:
-        """A unit-of-work class bound to one runtime's services (clock, renderer, delivery wake-up)."""
+        """A unit-of-work class bound to one runtime's services (clock, renderer, delivery)."""
         return type(cls.__name__, (cls,), {"services": services})
 
     async def __aenter__(self) -> Self:
@@ -690,7 +717,21 @@ class NotificationUnitOfWork(UnitOfWork):
         self.missions, self.surgeries = Missions(s), Surgeries(s)
         self.contacts, self.subscriptions, self.templates = Contacts(s), Subscriptions(s), Templates(s)
         self.notifications, self.reminders = Notifications(s), Reminders(s)
+        self.claim = uuid.uuid4()  # the delivery attempt of the notifications this unit creates
+        self._claimed: Claimed = []
         return self
+
+    async def add_notification(self, notification: Notification, contact: Contact) -> bool:
+        """Store a new notification already claimed for its first attempt (under
+        ``self.claim``), to be delivered as soon as this transaction commits, with
+        no claiming round trip: this is the latency path from a command to its
+        e-mail. If the process stops before sending, the lease runs out and a
+        delivery round sends it. False if it existed (a redelivered event)."""
+        notification.take(self.now, self.services.retry, self.claim)
+        if not await self.notifications.add(notification):
+            return False
+        self._claimed.append((notification, contact))
+        return True
 
     @property
     def now(self) -> datetime:
@@ -698,5 +739,10 @@ class NotificationUnitOfWork(UnitOfWork):
 
     async def commit(self) -> None:
         await super().commit()
-        if self.notifications.created:
-            self.services.wake_delivery()  # deliver now, not at the next poll
+        if self._claimed:
+            claimed, self._claimed = self._claimed, []
+            self.services.deliver(claimed, self.claim)
+
+    async def rollback(self) -> None:
+        await super().rollback()
+        self._claimed = []

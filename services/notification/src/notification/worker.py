@@ -1,8 +1,12 @@
-"""The delivery worker: sends pending notifications outside any consumer transaction.
+"""The delivery worker: sends notifications outside any consumer transaction.
 
-One round: claim due rows in a short transaction (``sending``, a lease, one more
-attempt; PostgreSQL ``FOR UPDATE SKIP LOCKED`` so replicas share the work), send
-each with no transaction open, then record each outcome in its own transaction
+A new notification is created already claimed for its first attempt (``sending``,
+a lease) in the transaction of its cause; once that commits, the unit of work
+hands it over (``hand_over``) and it is sent at once. Everything else (retries,
+and anything whose worker stopped before sending) goes through rounds: claim due
+rows in a short transaction (``sending``, a lease, one more attempt; PostgreSQL
+``FOR UPDATE SKIP LOCKED`` so replicas share the work). Either way each is sent
+with no transaction open, then its outcome is recorded in its own transaction
 together with ``NotificationSent`` or, after the last attempt,
 ``NotificationFailed`` (the outbox), so each is emitted exactly once.
 
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime, timedelta
 
@@ -26,7 +30,9 @@ from jumelage.events.notification import Channel, NotificationFailed, Notificati
 from jumelage.logging import get_logger
 from notification.channels import Address, Outgoing, Sender
 from notification.domain.contacts import Contact
-from notification.domain.delivery import DeliveryFailure, Notification, PermanentFailure, TransientFailure
+from notification.domain.delivery import (
+    DeliveryFailure, Notification, NotificationStatus, PermanentFailure, TransientFailure,
+)
 from notification.store import NotificationUnitOfWork
 
 log = get_logger(__name__)
@@ -47,11 +53,13 @@ class DeliveryWorker:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.on_stop = on_stop
-        self._wakeup = asyncio.Event()
-        self.worker_id = uuid.uuid4()
+        self._handed: set[asyncio.Task[None]] = set()
 
-    def wake(self) -> None:
-        self._wakeup.set()
+    def hand_over(self, claimed: Sequence[tuple[Notification, Contact | None]], claim: uuid.UUID) -> None:
+        """Send notifications claimed under ``claim`` by a transaction that just committed."""
+        task = asyncio.create_task(self._deliver_all(claimed, claim), name="deliver-handed-over")
+        self._handed.add(task)
+        task.add_done_callback(self._handed.discard)
 
     async def run(self, _uow: object = None) -> None:
         """Deliver until cancelled (the runtime runs this as a periodic job that never returns)."""
@@ -70,27 +78,30 @@ class DeliveryWorker:
                 backoff = 0.1
                 if delivered >= self.batch_size:
                     continue  # more may be due
-                await self._sleep(await self._until_next_due())
+                await asyncio.sleep(await self._until_next_due())
         finally:
+            await self._finish_handed_over()
             if self.on_stop is not None:
                 with suppress(Exception):
                     result = self.on_stop()
                     if asyncio.iscoroutine(result):
                         await result
 
+    async def _finish_handed_over(self, grace: float = 5.0) -> None:
+        """Let sends under way end (a cancelled one is sent again once its lease runs out)."""
+        if self._handed:
+            _done, running = await asyncio.wait(set(self._handed), timeout=grace)
+            for task in running:
+                task.cancel()
+
     async def _until_next_due(self) -> float:
-        """Sleep until the next retry is due, the poll interval, or a commit's wake-up."""
+        """Sleep until the next retry is due or the poll interval."""
         async with self.unit_of_work() as uow:
             next_due = await uow.notifications.next_due_at()
             now = uow.now
         if next_due is None:
             return self.poll_interval
         return max(0.0, min(self.poll_interval, (next_due - now).total_seconds()))
-
-    async def _sleep(self, seconds: float) -> None:
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), timeout=seconds)
-        self._wakeup.clear()
 
     async def deliver_due(self) -> int:
         """One round: claim, send, record. Returns how many were claimed."""
@@ -103,9 +114,11 @@ class DeliveryWorker:
                 await uow.notifications.save(notification)
                 claimed.append((notification, await uow.contacts.get(notification.contact_id)))
             await uow.commit()
-        if claimed:
-            await asyncio.gather(*(self._deliver(n, c, claim) for n, c in claimed))
+        await self._deliver_all(claimed, claim)
         return len(claimed)
+
+    async def _deliver_all(self, claimed: Sequence[tuple[Notification, Contact | None]], claim: uuid.UUID) -> None:
+        await asyncio.gather(*(self._deliver(n, c, claim) for n, c in claimed))
 
     async def _deliver(self, notification: Notification, contact: Contact | None, claim: uuid.UUID) -> None:
         with context.chain(correlation=notification.correlation_id, causation=str(notification.cause_event_id)):
@@ -118,7 +131,7 @@ class DeliveryWorker:
                 failure = TransientFailure(f"unexpected {type(exc).__name__}")
                 log.exception("sender raised unexpectedly", notification_id=str(notification.id),
                               channel=notification.channel.value)
-            await self._record(notification.id, claim, failure)
+            await self._record(notification, claim, failure)
 
     async def _send(self, notification: Notification, contact: Contact | None) -> None:
         if contact is None:
@@ -133,13 +146,8 @@ class DeliveryWorker:
         await sender.send(Outgoing(str(notification.id), notification.language, notification.message),
                           Address(to, secret))
 
-    async def _record(self, notification_id: uuid.UUID, claim: uuid.UUID, failure: DeliveryFailure | None) -> None:
+    async def _record(self, notification: Notification, claim: uuid.UUID, failure: DeliveryFailure | None) -> None:
         async with self.unit_of_work() as uow:
-            notification = await uow.notifications.get(notification_id, for_update=True)
-            if notification is None or not notification.holds(claim):
-                # Our lease ran out and another round took the row: it records the outcome.
-                log.warning("delivery outcome not recorded: claim lost", notification_id=str(notification_id))
-                return
             now = uow.now
             fields = {
                 "notification_id": notification.id, "cause_event_id": notification.cause_event_id,
@@ -149,21 +157,22 @@ class DeliveryWorker:
             if failure is None:
                 notification.delivered(now)
                 uow.record(NotificationSent(**fields))
-                log.info("notification sent", notification_id=str(notification.id),
-                         recipient_ref=notification.recipient_ref, channel=notification.channel.value,
-                         attempts=notification.attempts)
             elif notification.attempt_failed(failure, now, uow.services.retry):
                 uow.record(NotificationFailed(**fields, error=failure.reason, attempts=notification.attempts))
-                log.warning("notification failed", notification_id=str(notification.id),
-                            recipient_ref=notification.recipient_ref, channel=notification.channel.value,
-                            attempts=notification.attempts, error=failure.reason)
-            else:
-                log.info("notification attempt failed, will retry", notification_id=str(notification.id),
-                         recipient_ref=notification.recipient_ref, channel=notification.channel.value,
-                         attempts=notification.attempts, error=failure.reason,
-                         retry_in=_seconds(notification.next_attempt_at, now))
-            await uow.notifications.save(notification)
+            if not await uow.notifications.record_attempt(notification, claim):
+                # Our lease ran out and another round took the row: it records the outcome.
+                log.warning("delivery outcome not recorded: claim lost", notification_id=str(notification.id))
+                return  # rolled back: nor the event
             await uow.commit()
+        where = {"notification_id": str(notification.id), "recipient_ref": notification.recipient_ref,
+                 "channel": notification.channel.value, "attempts": notification.attempts}
+        if failure is None:
+            log.info("notification sent", **where)
+        elif notification.status is NotificationStatus.failed:
+            log.warning("notification failed", **where, error=failure.reason)
+        else:
+            log.info("notification attempt failed, will retry", **where, error=failure.reason,
+                     retry_in=_seconds(notification.next_attempt_at, now))
 
 
 def _seconds(at: datetime | None, now: datetime) -> float | None:
