@@ -10,8 +10,8 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sqlalchemy import (
-    JSON, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, func, or_, select,
-    tuple_, update,
+    JSON, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, bindparam, func, or_,
+    select, tuple_, update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -286,6 +286,7 @@ def _insert(session: AsyncSession) -> Any:
 
 
 _NOTIFICATION_INSERTS: dict[str, Any] = {}
+_REMINDER_INSERTS: dict[str, Any] = {}
 # What an attempt changes (``Notification.delivered`` / ``attempt_failed``).
 _OUTCOME = frozenset({"status", "attempts", "next_attempt_at", "lease_until", "claim", "last_error", "sent_at"})
 
@@ -301,6 +302,21 @@ def _notification_insert(dialect: str) -> Any:
             insert(table).on_conflict_do_nothing(index_elements=["cause_event_id", "recipient_ref", "channel"])
             .returning(table.c.id))
     return stmt
+
+
+def _reminder_insert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (kind, subject, due date) DO NOTHING, built once per dialect."""
+    stmt = _REMINDER_INSERTS.get(dialect)
+    if stmt is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = _REMINDER_INSERTS[dialect] = insert(ReminderRow.__table__).on_conflict_do_nothing(
+            index_elements=["kind", "subject_id", "due_on"])
+    return stmt
+
+
+_REMINDERS_OF = (select(ReminderRow)
+                 .where(ReminderRow.kind == bindparam("kind"), ReminderRow.subject_id == bindparam("subject_id"))
+                 .with_for_update())
 
 
 async def _get(session: AsyncSession, model: Any, key: Any, lock: bool) -> Any:
@@ -461,19 +477,23 @@ class Contacts:
     async def candidates(self, event_type: str, audience: Iterable[Audience]) -> list[Candidate]:
         """Contacts a default rule names, and contacts with a rule of their own for this type."""
         keys = [(a.kind.value, a.ref) for a in audience]
-        with_rules = select(SubscriptionRow.contact_id).where(SubscriptionRow.event_type == event_type)
-        condition = ContactRow.id.in_(with_rules)
-        if keys:
-            condition = or_(condition, tuple_(ContactRow.kind, ContactRow.subject_ref).in_(keys))
-        contacts = [r.to_domain() for r in await self.session.scalars(select(ContactRow).where(condition))]
+        contacts = [r.to_domain() for r in await self.session.scalars(
+            _CANDIDATES, {"event_type": event_type, "keys": keys})]
         rules: dict[uuid.UUID, list[Subscription]] = {}
         if contacts:
-            rows = await self.session.scalars(select(SubscriptionRow).where(
-                SubscriptionRow.event_type == event_type,
-                SubscriptionRow.contact_id.in_([c.id for c in contacts])))
+            rows = await self.session.scalars(_RULES_OF, {"event_type": event_type, "ids": [c.id for c in contacts]})
             for row in rows:
                 rules.setdefault(row.contact_id, []).append(row.to_domain())
         return [Candidate(c, tuple(rules.get(c.id, ()))) for c in contacts]
+
+
+# Built once: on the consumer's path, building a statement cost more than running it.
+_CANDIDATES = select(ContactRow).where(or_(
+    ContactRow.id.in_(select(SubscriptionRow.contact_id).where(SubscriptionRow.event_type == bindparam("event_type"))),
+    tuple_(ContactRow.kind, ContactRow.subject_ref).in_(bindparam("keys", expanding=True)),
+))
+_RULES_OF = select(SubscriptionRow).where(SubscriptionRow.event_type == bindparam("event_type"),
+                                          SubscriptionRow.contact_id.in_(bindparam("ids", expanding=True)))
 
 
 class Subscriptions:
@@ -625,9 +645,7 @@ class Reminders:
 
         Other dates' scheduled rows are cancelled; a cancelled row for the
         planned date is revived; a fired one is left alone: never twice."""
-        rows = list(await self.session.scalars(
-            select(ReminderRow).where(ReminderRow.kind == kind.value, ReminderRow.subject_id == subject_id)
-            .with_for_update()))
+        rows = list(await self.session.scalars(_REMINDERS_OF, {"kind": kind.value, "subject_id": subject_id}))
         for row in rows:
             if row.status == ReminderStatus.scheduled.value and (plan is None or row.due_on != plan.due_on):
                 row.status = ReminderStatus.cancelled.value
@@ -639,12 +657,10 @@ class Reminders:
                 same.status, same.due_at = ReminderStatus.scheduled.value, plan.due_at
                 same.subject_starts_at, same.correlation_id = plan.subject_starts_at, correlation_id
             return
-        await self.session.execute(
-            _insert(self.session)(ReminderRow).values(
-                id=plan.id, kind=kind.value, subject_id=subject_id, due_on=plan.due_on, due_at=plan.due_at,
-                subject_starts_at=plan.subject_starts_at, status=ReminderStatus.scheduled.value,
-                correlation_id=correlation_id, created_at=now)
-            .on_conflict_do_nothing(index_elements=["kind", "subject_id", "due_on"]))
+        await self.session.execute(_reminder_insert(self.session.bind.dialect.name), {
+            "id": plan.id, "kind": kind.value, "subject_id": subject_id, "due_on": plan.due_on,
+            "due_at": plan.due_at, "subject_starts_at": plan.subject_starts_at,
+            "status": ReminderStatus.scheduled.value, "correlation_id": correlation_id, "created_at": now})
 
     async def due(self, now: datetime, limit: int = 100) -> list[tuple[Reminder, str | None]]:
         rows = await self.session.scalars(
