@@ -40,6 +40,9 @@ class Settings(ServiceSettings):
     smtp_use_tls: bool = Field(default=False, description="implicit TLS (port 465)")
     smtp_start_tls: bool | None = Field(default=None, description="STARTTLS: true, false, or unset = if offered")
     smtp_timeout: float = 30.0
+    smtp_max_connections: int = Field(default=4, ge=1, description="SMTP connections kept open and reused")
+    smtp_idle_timeout: float = Field(
+        default=30.0, gt=0, description="seconds an idle SMTP connection is kept (below the server's own timeout)")
 
     sms_gateway_url: str | None = Field(default=None, description='gateway receiving POST {"to", "text"}')
     sms_gateway_token: SecretStr | None = Field(default=None, description="sent as Authorization: Bearer")
@@ -84,12 +87,14 @@ def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None =
     clock = clock or Clock.from_settings(s)
     zone = ZoneInfo(s.reminder_timezone or s.timezone)
     http = http_client(max(s.webhook_timeout, 1.0))
+    email = EmailSender(
+        host=s.smtp_host, port=s.smtp_port, sender=s.smtp_from, username=s.smtp_username,
+        password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+        use_tls=s.smtp_use_tls, start_tls=s.smtp_start_tls, timeout=s.smtp_timeout,
+        max_connections=s.smtp_max_connections, idle_timeout=s.smtp_idle_timeout,
+    )
     senders = {
-        Channel.email: EmailSender(
-            host=s.smtp_host, port=s.smtp_port, sender=s.smtp_from, username=s.smtp_username,
-            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-            use_tls=s.smtp_use_tls, start_tls=s.smtp_start_tls, timeout=s.smtp_timeout,
-        ),
+        Channel.email: email,
         Channel.sms: SmsSender(http, url=s.sms_gateway_url,
                                token=s.sms_gateway_token.get_secret_value() if s.sms_gateway_token else None),
         Channel.webhook: WebhookSender(http),
@@ -100,8 +105,12 @@ def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None =
         assert runtime is not None
         return runtime.unit_of_work()
 
+    async def close_channels() -> None:
+        await email.close()
+        await http.aclose()
+
     worker = DeliveryWorker(unit_of_work, senders, batch_size=s.delivery_batch_size,
-                            poll_interval=s.delivery_poll_interval, on_stop=http.aclose)
+                            poll_interval=s.delivery_poll_interval, on_stop=close_channels)
     services = Services(
         clock=clock,
         renderer=TemplateRenderer(s.templates_dir, zone),

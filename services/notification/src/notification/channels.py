@@ -9,9 +9,12 @@ status code or an error class and never the address: they travel in
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -22,7 +25,7 @@ import aiosmtplib
 import httpx
 
 from jumelage.events.notification import Channel
-from notification.domain.delivery import Message, PermanentFailure, TransientFailure
+from notification.domain.delivery import DeliveryFailure, Message, PermanentFailure, TransientFailure
 
 SIGNATURE_HEADER = "X-Jumelage-Signature"
 NOTIFICATION_HEADER = "X-Jumelage-Notification-Id"
@@ -58,13 +61,59 @@ def _network_failure(service: str, exc: Exception) -> TransientFailure:
     return TransientFailure(f"{service} unreachable: {type(exc).__name__}")
 
 
+def _smtp_refusal(exc: aiosmtplib.SMTPRecipientsRefused | aiosmtplib.SMTPResponseException) -> DeliveryFailure:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = sorted({r.code for r in exc.recipients})
+        return (TransientFailure if all(400 <= c < 500 for c in codes) else PermanentFailure)(
+            f"smtp refused the recipient ({', '.join(map(str, codes))})")
+    kind = TransientFailure if 400 <= exc.code < 500 else PermanentFailure
+    return kind(f"smtp answered {exc.code}")
+
+
+# A connection idle longer than this may have been dropped without our noticing: NOOP first.
+_CHECK_AFTER_IDLE = 1.0
+
+_SMTP_ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError)
+
+
+class _Connection(aiosmtplib.SMTP):
+    """An SMTP client that knows whether the message under way reached DATA: a
+    connection lost before that lost nothing, and the message may go on another."""
+
+    data_started = False
+
+    async def data(self, *args: Any, **kwargs: Any) -> aiosmtplib.SMTPResponse:
+        self.data_started = True
+        return await super().data(*args, **kwargs)
+
+
+@dataclass(frozen=True)
+class _IdleConnection:
+    client: _Connection
+    since: float  # time.monotonic()
+
+
 class EmailSender:
+    """Sends over a small pool of open SMTP connections: opening one costs the
+    banner, EHLO, STARTTLS and AUTH round trips, on the path from a command to its email.
+
+    At most ``max_connections`` are open; a send takes an idle one, opens one, or
+    waits. One idle over ``idle_timeout`` seconds is closed instead of used
+    (servers drop idle clients). Each message is sent at most once per call: a
+    failure is reported, never retried after DATA (the delivery worker retries).
+    """
+
     def __init__(self, *, host: str, port: int, sender: str, username: str | None = None,
                  password: str | None = None, use_tls: bool = False, start_tls: bool | None = None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, max_connections: int = 4, idle_timeout: float = 30.0) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
         self.host, self.port, self.sender = host, port, sender
         self.username, self.password = username, password
         self.use_tls, self.start_tls, self.timeout = use_tls, start_tls, timeout
+        self.idle_timeout = idle_timeout
+        self._slots = asyncio.Semaphore(max_connections)  # one per connection in use
+        self._idle: deque[_IdleConnection] = deque()  # oldest first
 
     def compose(self, outgoing: Outgoing, to: str) -> EmailMessage:
         message = outgoing.message
@@ -82,21 +131,90 @@ class EmailSender:
         return email
 
     async def send(self, outgoing: Outgoing, address: Address) -> None:
+        email = self.compose(outgoing, address.to)
+        async with self._slots:
+            try:
+                pooled = await self._idle_connection()
+                if pooled is not None:
+                    try:
+                        await self._send_on(pooled, email)
+                        return
+                    except ConnectionError:
+                        # A hang-up we had not seen yet: before DATA nothing went out, so try a fresh one.
+                        if pooled.data_started:
+                            raise
+                await self._send_on(await self._open(), email)
+            except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
+                raise _smtp_refusal(exc) from None
+            except _SMTP_ERRORS as exc:
+                raise _network_failure("smtp server", exc) from None
+
+    async def close(self) -> None:
+        """QUIT every idle connection. The sender stays usable: a later send opens a new one."""
+        idle = [c.client for c in self._idle]
+        self._idle.clear()
+        await asyncio.gather(*(c.quit() for c in idle), return_exceptions=True)
+        for client in idle:
+            client.close()  # if QUIT failed
+
+    async def _idle_connection(self) -> _Connection | None:
+        """The most recently used idle connection that still works."""
+        while self._idle and time.monotonic() - self._idle[0].since > self.idle_timeout:
+            self._idle.popleft().client.close()  # no QUIT: not worth a round trip on the send's path
+        while self._idle:
+            idle = self._idle.pop()
+            idle_for = time.monotonic() - idle.since
+            if idle.client.is_connected and idle_for <= self.idle_timeout and (
+                    idle_for <= _CHECK_AFTER_IDLE or await _answers(idle.client)):
+                return idle.client
+            idle.client.close()  # the server hung up, or it sat too long, or NOOP failed
+        return None
+
+    async def _open(self) -> _Connection:
+        client = _Connection(hostname=self.host, port=self.port, username=self.username, password=self.password,
+                             use_tls=self.use_tls, start_tls=self.start_tls, timeout=self.timeout)
+        await client.connect()  # banner, STARTTLS and AUTH as configured; closes itself on failure
+        return client
+
+    async def _send_on(self, client: _Connection, email: EmailMessage) -> None:
+        """Send, then pool the connection, or close it if its state is unknown."""
+        client.data_started = False
+        reusable = False
         try:
-            await aiosmtplib.send(
-                self.compose(outgoing, address.to), hostname=self.host, port=self.port,
-                username=self.username, password=self.password, use_tls=self.use_tls,
-                start_tls=self.start_tls, timeout=self.timeout,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = sorted({r.code for r in exc.recipients})
-            raise (TransientFailure if all(400 <= c < 500 for c in codes) else PermanentFailure)(
-                f"smtp refused the recipient ({', '.join(map(str, codes))})") from None
-        except aiosmtplib.SMTPResponseException as exc:
-            kind = TransientFailure if 400 <= exc.code < 500 else PermanentFailure
-            raise kind(f"smtp answered {exc.code}") from None
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise _network_failure("smtp server", exc) from None
+            await client.send_message(email)
+            reusable = True
+        except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException):
+            # The server answered: only this envelope failed, the connection may serve again.
+            reusable = await _reset(client)
+            raise
+        finally:
+            if reusable and client.is_connected:
+                self._idle.append(_IdleConnection(client, time.monotonic()))
+            else:
+                client.close()
+
+
+async def _answers(client: aiosmtplib.SMTP) -> bool:
+    """NOOP on an idle connection; closes it unless the server answers 250."""
+    answered = False
+    try:
+        await client.noop()
+        answered = True
+    except _SMTP_ERRORS:
+        pass
+    finally:
+        if not answered:  # also when cancelled mid-command
+            client.close()
+    return answered
+
+
+async def _reset(client: aiosmtplib.SMTP) -> bool:
+    # aiosmtplib already sent RSET after the refusal but ignores its outcome: ask again to know.
+    try:
+        await client.rset()
+    except _SMTP_ERRORS:
+        return False
+    return True
 
 
 class SmsSender:
