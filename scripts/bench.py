@@ -21,7 +21,9 @@ baseline measured in the same run (so the ratio holds on a noisy machine):
       the exchange: MissionScheduled reaches the notification service, which
       e-mails the host institution (its default audience) through a local SMTP
       server (aiosmtpd, its own process) and records NotificationSent; the three
-      services run in this process. Every HTTP call's headers come from ``auth_headers``.
+      services run as processes of their own (as deployed: the target figure),
+      then in this one process (for comparison). Every HTTP call's headers come
+      from ``auth_headers``.
 
 Usage (RabbitMQ and PostgreSQL running locally):
 
@@ -49,6 +51,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -531,7 +534,7 @@ class Served:
 
 
 class Api:
-    def __init__(self, client: Any, served: dict[str, Served]) -> None:
+    def __init__(self, client: Any, served: dict[str, Any]) -> None:
         self.client, self.served = client, served
 
     async def call(self, service: str, method: str, path: str, body: Any = None,
@@ -556,20 +559,40 @@ class Api:
             await asyncio.sleep(0.1)
 
 
-async def http_to_notification_latency(samples: int, res: Resources) -> dict[str, list[float]]:
+class ServedProcess:
+    """One service as a process of its own (``python -m <service> serve``), as deployed."""
+
+    def __init__(self, name: str, env: dict[str, str], logs: Any) -> None:
+        from faults import ServiceProcess  # scripts/faults.py: the fault tests' process harness
+
+        self.name, self.port = name, int(env["HTTP_PORT"])
+        self.process = ServiceProcess(name, env, logs)
+
+    async def start(self) -> None:
+        self.process.start()
+        await self.process.ready()
+
+    async def stop(self) -> None:
+        await self.process.stop()
+
+
+async def http_to_notification_latency(samples: int, res: Resources, *, processes: bool) -> dict[str, list[float]]:
     """POST /missions on the scheduling service (real uvicorn over TCP) until the
     NotificationSent of the e-mail to the host institution is seen on the exchange.
 
-    The three services run in this process, each on its own PostgreSQL schema;
-    the notification service delivers to a local SMTP server (aiosmtpd, in a
-    process of its own). Setup,
-    through the APIs: two institutions and a signed convention (convention
-    service), the host institution's contact (notification service). Each
-    sample schedules a new mission at that host with a new practitioner (no
-    overlap): MissionScheduled goes to the host institution by default
-    (notification routing), which gets one e-mail, then NotificationSent.
-    Matched by the correlation id sent with the command.
+    The three services run each on its own PostgreSQL schema, either in this
+    process (one event loop for all three and this client) or, with
+    ``processes``, as three processes of their own, as deployed; the
+    notification service delivers to a local SMTP server (aiosmtpd, in a
+    process of its own). Setup, through the APIs: two institutions and a signed
+    convention (convention service), the host institution's contact
+    (notification service). Each sample schedules a new mission at that host
+    with a new practitioner (no overlap): MissionScheduled goes to the host
+    institution by default (notification routing), which gets one e-mail, then
+    NotificationSent. Matched by the correlation id sent with the command.
     """
+    import tempfile
+
     import httpx
     from convention.app import MIGRATIONS as CONVENTION_MIGRATIONS
     from convention.app import Settings as ConventionSettings
@@ -595,13 +618,21 @@ async def http_to_notification_latency(samples: int, res: Resources) -> dict[str
         ("notification", NotificationSettings, notification_app, NOTIFICATION_MIGRATIONS,
          {"smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_timeout": 10.0, "reminder_check_interval": 3600.0}),
     ]
-    served: dict[str, Served] = {}
+    served: dict[str, Any] = {}
+    logs = tempfile.TemporaryDirectory(prefix="jumelage-bench-")  # the processes' JSON logs
     for name, settings_cls, create, migrations, extra in specs:
         schema = await res.schema(f"lat_{name}")
         port = free_port()
-        app = create(settings_cls(**common, database_schema=schema, http_port=port, **extra))
-        await migrate(app.state.runtime.engine, migrations)
-        served[name] = Served(name, app, port)
+        if processes:
+            env = {**os.environ, **{k.upper(): str(v) for k, v in {**common, **extra}.items()},
+                   "DATABASE_SCHEMA": schema, "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(port),
+                   "MIGRATE_ON_START": "true", "PYTHONUNBUFFERED": "1"}
+            env.pop("SECRETS_DIR", None)
+            served[name] = ServedProcess(name, env, Path(logs.name))
+        else:
+            app = create(settings_cls(**common, database_schema=schema, http_port=port, **extra))
+            await migrate(app.state.runtime.engine, migrations)
+            served[name] = Served(name, app, port)
 
     arrived: dict[tuple[str, str], float] = {}  # (event type, correlation id) -> when seen
     new_arrival = asyncio.Event()
@@ -625,6 +656,7 @@ async def http_to_notification_latency(samples: int, res: Resources) -> dict[str
         await tap.consume(on_message)
         async with httpx.AsyncClient(timeout=30) as client:
             api = Api(client, served)
+            act_as("administrator")  # registers the institutions
             institution = {"kind": "hospital", "country": "DZ"}
             host = (await api.call("convention", "POST", "/institutions",
                                    {**institution, "name": "EPH Tiaret", "city": "Tiaret"}))["id"]
@@ -679,6 +711,7 @@ async def http_to_notification_latency(samples: int, res: Resources) -> dict[str
             await s.stop()
         smtp.stop()
         await conn.close()
+        logs.cleanup()
 
 
 async def _true(value: bool) -> bool:
@@ -765,15 +798,18 @@ async def main() -> int:
                      ("(d2) runtime + generic handler (inbox+effect+outbox)", f"{d2:,.0f} ev/s", f"{d2 / b:.2f}x (b)",
                       f">= 0.8x: {verdict(d2 / b >= 0.8)}; CPU {d2_cpu:.2f} ms/ev")]
         if "e" in only:
-            say(f"(e) HTTP POST /missions -> NotificationSent, {samples} samples ...")
-            lat = await http_to_notification_latency(samples, res)
-            rows += [("(e) HTTP POST /missions -> NotificationSent p50 / p99",
-                      f"{ms(lat['sent'], 50):.1f} / {ms(lat['sent'], 99):.1f} ms", "",
-                      f"p50 < 50 ms: {verdict(ms(lat['sent'], 50) < 50)}"),
-                     ("    (to MissionScheduled on the exchange p50 / p99)",
-                      f"{ms(lat['scheduled'], 50):.1f} / {ms(lat['scheduled'], 99):.1f} ms", "", ""),
-                     ("    (HTTP response alone p50 / p99)",
-                      f"{ms(lat['response'], 50):.1f} / {ms(lat['response'], 99):.1f} ms", "", "")]
+            # As deployed (the target), then all three in this one process (for comparison).
+            for processes, where in ((True, "3 processes"), (False, "1 process")):
+                say(f"(e) HTTP POST /missions -> NotificationSent, {samples} samples, services in {where} ...")
+                lat = await http_to_notification_latency(samples, res, processes=processes)
+                p50 = ms(lat["sent"], 50)
+                rows += [(f"(e) POST /missions -> NotificationSent, {where}, p50 / p99",
+                          f"{p50:.1f} / {ms(lat['sent'], 99):.1f} ms", "",
+                          f"p50 < 50 ms: {verdict(p50 < 50)}" if processes else "info"),
+                         ("    (to MissionScheduled on the exchange p50 / p99)",
+                          f"{ms(lat['scheduled'], 50):.1f} / {ms(lat['scheduled'], 99):.1f} ms", "", ""),
+                         ("    (HTTP response alone p50 / p99)",
+                          f"{ms(lat['response'], 50):.1f} / {ms(lat['response'], 99):.1f} ms", "", "")]
     finally:
         say("cleaning up ...")
         await res.cleanup()
@@ -799,8 +835,9 @@ async def main() -> int:
     print("  share the process); (b) handles one message at a time on one connection; our consumer")
     print("  handles the events that arrive together in one transaction (group commit, up to 16,")
     print("  two batches at once), each message acked after that commit.")
-    print("- (e): scheduling, notification and convention services in this process (uvicorn over")
-    print("  TCP), the e-mail delivered to a local SMTP server; one command at a time, 20 ms apart.")
+    print("- (e): scheduling, notification and convention services as three processes (as deployed),")
+    print("  then all three in this process (one event loop, shared with the client); uvicorn over TCP,")
+    print("  the e-mail delivered to a local SMTP server; one command at a time, 20 ms apart.")
     return 0
 
 
