@@ -150,6 +150,56 @@ async def test_relay_resumes_after_broker_outage_and_loses_nothing(
         await proxy.cut()
 
 
+async def test_relay_marks_only_the_confirmed_leading_run_and_sends_the_rest_again_in_order(
+    sessions: Any, amqp_url: str, namespace: str
+) -> None:
+    """A batch of 40 rows, marked 10 by 10 as their confirms come back: when row 25
+    fails, exactly rows 1-24 are marked published, row 25 carries the attempt and
+    its error, and the rest stay pending (sent again, in order, by the next batch)."""
+    topology = Topology(namespace=namespace)
+    broker = RabbitBroker(amqp_url)
+
+    class FailingAt(OutboxRelay):
+        fail_seq: int | None = None
+
+        async def _publish(self, row: Any) -> Any:
+            if row.seq == self.fail_seq:
+                raise ConnectionError("broker went away")
+            return await super()._publish(row)
+
+    relay = FailingAt(sessions, broker, name="t", exchange=topology.exchange, batch_size=40)
+    await broker.connect()
+    try:
+        async with event_tap(amqp_url, topology.exchange_name) as tap:
+            ids = []
+            for i in range(40):
+                async with UnitOfWork(sessions) as uow:
+                    ids.append(str(uow.record(institution(f"Hospital {i}")).id))
+                    await uow.commit()
+            async with sessions() as s:
+                seqs = list(await s.scalars(select(OutboxRecord.seq).order_by(OutboxRecord.seq)))
+            relay.fail_seq = seqs[24]
+            with pytest.raises(Exception, match="published 24 of 40"):
+                await relay.relay_once()
+            async with sessions() as s:
+                rows = list(await s.scalars(select(OutboxRecord).order_by(OutboxRecord.seq)))
+            assert [r.published_at is not None for r in rows] == [True] * 24 + [False] * 16
+            assert (rows[24].attempts, "broker went away" in (rows[24].last_error or "")) == (1, True)
+            assert all(r.attempts == 0 for r in rows[25:])
+            await tap.wait_for(lambda bodies: len(bodies) >= 24)
+            assert [b["id"] for b in tap.bodies()][:24] == ids[:24], "in order"
+
+            relay.fail_seq = None
+            assert await relay.relay_once() == 16
+            await tap.wait_for(lambda bodies: ids[-1] in [b["id"] for b in bodies])
+            seen = [b["id"] for b in tap.bodies()]
+            assert set(seen) == set(ids)
+            assert seen[-16:] == ids[24:], "the rest in order, after what went before"
+        assert await _all_published(sessions)
+    finally:
+        await broker.stop()
+
+
 async def _all_published(sessions: Any) -> bool:
     async with sessions() as s:
         pending = await s.scalar(

@@ -46,7 +46,7 @@ class ServiceSettings(BaseSettings):
         description="seconds before each redelivery of a failed event; then dead-letter",
     )
     prefetch: int = Field(default=32, description="unacked events in flight per consumer")
-    relay_batch_size: int = 500
+    relay_batch_size: int = Field(default=500, ge=1, description="outbox rows per relay transaction, in flight at once")
     relay_poll_interval: float = Field(
         default=1.0, description="fallback poll for rows committed by another process"
     )

@@ -85,6 +85,7 @@ class OutboxRelay:
         self._broker = broker
         self._exchange = exchange
         self._batch_size = batch_size
+        self._mark_every = max(1, batch_size // 4)  # confirmed rows marked per statement
         self._poll_interval = poll_interval
         self._confirm_timeout = confirm_timeout
         self._max_backoff = max_backoff
@@ -142,7 +143,11 @@ class OutboxRelay:
         self._wakeup.clear()
 
     async def relay_once(self) -> int:
-        """Publish one batch of pending rows; return how many were marked published."""
+        """Publish one batch of pending rows; return how many were marked published.
+
+        The rows go out in order, all in flight at once; each leading run of
+        confirmed rows is marked published while later ones are still on their
+        way (the database's work overlaps the broker's), in the batch's transaction."""
         async with self._sessions() as session, session.begin():
             if session.bind.dialect.name == "postgresql":
                 # Keyed by schema too: an advisory lock spans the whole database.
@@ -166,17 +171,29 @@ class OutboxRelay:
                 return 0
             # FastStream's cached exchange object on its channel (declared at start-up).
             self._target = await self._broker.declare_exchange(self._exchange)
-            results = await asyncio.gather(*(self._publish(r) for r in rows), return_exceptions=True)
+            # Created in order, they reach the channel in order: the stream keeps its sequence.
+            publishes = [asyncio.create_task(self._publish(r)) for r in rows]
+            mark = _mark_published(session.bind.dialect.name)
             sent = 0
             failure: BaseException | None = None
-            for result in results:
-                if isinstance(result, BaseException):
-                    failure = result
-                    break  # keep order: later rows go again after this one
-                sent += 1
-            if sent:  # the leading run of confirmed rows, in one statement
-                await session.execute(_mark_published(session.bind.dialect.name),
-                                      {"seqs": [r.seq for r in rows[:sent]], "at": datetime.now(UTC)})
+            try:
+                for start in range(0, len(rows), self._mark_every):
+                    results = await asyncio.gather(*publishes[start:start + self._mark_every],
+                                                   return_exceptions=True)
+                    confirmed = 0
+                    for result in results:
+                        if isinstance(result, BaseException):
+                            failure = result
+                            break  # keep order: later rows go again after this one
+                        confirmed += 1
+                    if confirmed:  # this part of the leading run, in one statement
+                        await session.execute(mark, {"seqs": [r.seq for r in rows[sent:sent + confirmed]],
+                                                     "at": datetime.now(UTC)})
+                        sent += confirmed
+                    if failure is not None:
+                        break
+            finally:
+                await asyncio.gather(*publishes, return_exceptions=True)  # none left running
             if failure is not None:
                 failed = rows[sent]
                 await session.execute(
@@ -229,3 +246,4 @@ def _mark_published(dialect: str) -> Any:
             update(OutboxRecord.__table__).where(match).values(published_at=bindparam("at"))
         )
     return stmt
+
