@@ -45,6 +45,7 @@ import logging
 import os
 import secrets
 import socket
+import statistics
 import sys
 import time
 import uuid
@@ -340,6 +341,14 @@ async def outbox_relay(n: int, res: Resources, batch_size: int) -> tuple[float, 
                 uow.record(surgery_completed())
             await uow.commit()
 
+    # Setup, not the relay's work: let PostgreSQL settle the bulk insert (statistics,
+    # visibility map, dirty pages) now, rather than in the background of the timing.
+    conn = await asyncpg.connect(plain_pg(POSTGRES_URL))
+    try:
+        await conn.execute(f'VACUUM (ANALYZE) "{schema}".outbox')
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
     broker = RabbitBroker(AMQP_URL, logger=logging.getLogger("faststream.bench"))
     relay = OutboxRelay(sessions, broker, name="bench", exchange=topology.exchange, batch_size=batch_size)
     await broker.start()
@@ -746,6 +755,8 @@ async def main() -> int:
     parser.add_argument("--samples", type=int, default=None, help="latency samples (default 200, quick 30)")
     parser.add_argument("--relay-batch", type=int, default=None,
                         help="outbox relay batch size (default: RELAY_BATCH_SIZE of the settings, 500)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of (raw publish, relay drain) for (c), ratio = their median (default 3)")
     parser.add_argument("--only", default="abcde",
                         help="measure only these (letters of a b c d e; d needs c; default all)")
     args = parser.parse_args()
@@ -772,6 +783,7 @@ async def main() -> int:
     def ms(values: list[float], p: float) -> float:
         return percentile(values, p) * 1000
 
+    relay_ns = ""
     try:
         if "a" in only:
             say("(a) raw aio-pika publish + consume ...")
@@ -784,10 +796,25 @@ async def main() -> int:
             rows.append(("(b) raw aio-pika + asyncpg, 1 tx/msg", f"{b:,.0f} msg/s", "baseline",
                          f"CPU {b_cpu:.2f} ms/msg"))
         if "c" in only:
-            say(f"(c) OutboxRelay draining {n} rows (batch {relay_batch}) ...")
-            c, relay_ns = await outbox_relay(n, res, relay_batch)
-            rows.append((f"(c) OutboxRelay drain (batch {relay_batch})", f"{c:,.0f} ev/s",
-                         f"{c / a_pub:.2f}x (a) publish", f">= 0.8x: {verdict(c / a_pub >= 0.8)}"))
+            # Rounds of (raw publish, relay drain) one after the other: the machine's
+            # speed drifts over a run, so each drain is set against the publish just before it.
+            drains: list[float] = []
+            ratios: list[float] = []
+            for k in range(args.rounds):
+                publish = a_pub
+                if k:
+                    say(f"(a) raw aio-pika publish again, round {k + 1} of {args.rounds} ...")
+                    publish, _ = await raw_publish_consume(n, res)
+                say(f"(c) OutboxRelay draining {n} rows (batch {relay_batch}), round {k + 1} of {args.rounds} ...")
+                c, ns_k = await outbox_relay(n, res, relay_batch)
+                relay_ns = relay_ns or ns_k  # (d1) consumes what the first round published
+                drains.append(c)
+                ratios.append(c / publish)
+            ratio = statistics.median(ratios)
+            each = ", ".join(f"{r:.2f}" for r in ratios)
+            rows.append((f"(c) OutboxRelay drain (batch {relay_batch})", f"{statistics.median(drains):,.0f} ev/s",
+                         f"{ratio:.2f}x (a) publish", f">= 0.8x: {verdict(ratio >= 0.8)}"
+                         + (f" (median of rounds {each})" if len(ratios) > 1 else "")))
         if "d" in only:
             say("(d1) convention runtime consuming SurgeryCompleted ...")
             d1, d1_cpu = await convention_consumer(n, res, relay_ns)

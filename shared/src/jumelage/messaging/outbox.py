@@ -8,13 +8,14 @@ channel; only the leading run of confirmed rows is marked published, so a row is
 never marked before the broker has it. A crash between confirm and mark
 re-publishes: consumers deduplicate on the event id.
 
-The relay sends on FastStream's own connection and channel, through the
-aio-pika exchange FastStream declared, with the properties FastStream's
-publishers would set. It does not go through ``RabbitPublisher.publish``:
-measured, that pipeline (publish command, middlewares, exchange lookup by hash,
-message encoding) cost about half as much CPU again as the publish itself, and
-this is the hot path (``scripts/bench.py`` (c)). The publishers are still
-declared, one per event type (``event_publishers``): AsyncAPI documents them.
+The relay sends on FastStream's own connection and channel (the one under the
+exchange FastStream declared), with the properties FastStream's publishers
+would set, as aiormq frames. It does not go through ``RabbitPublisher.publish``
+nor aio-pika's ``Message``: measured, those layers (publish command,
+middlewares, exchange lookup by hash, message objects) cost about half as much
+CPU again as the publish itself, and this is the hot path (``scripts/bench.py``
+(c)). The publishers are still declared, one per event type
+(``event_publishers``): AsyncAPI documents them.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from aio_pika import DeliveryMode, Message
+from aio_pika import DeliveryMode
+from pamqp.commands import Basic
 from aiormq.abc import DeliveredMessage
+from aiormq.exceptions import ChannelInvalidStateError
 from sqlalchemy import BigInteger, any_, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -89,7 +92,8 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._confirm_timeout = confirm_timeout
         self._max_backoff = max_backoff
-        self._target: Any = None  # the aio-pika exchange, from FastStream's declarer, per batch
+        self._exchange_name = exchange.name
+        self._channel: Any = None  # FastStream's AMQP channel, looked up per batch (it changes on reconnect)
         self._lock_name = f"outbox:{name}"
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -169,8 +173,12 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            # FastStream's cached exchange object on its channel (declared at start-up).
-            self._target = await self._broker.declare_exchange(self._exchange)
+            # FastStream's exchange (declared at start-up) and, under it, the channel of the moment.
+            target = await self._broker.declare_exchange(self._exchange)
+            if target.channel.is_closed:  # fail now: waiting for a reconnect would hold the rows' locks
+                raise ChannelInvalidStateError(f"{target.channel!r} closed")
+            self._exchange_name = target.name
+            self._channel = await asyncio.wait_for(target.channel.get_underlay_channel(), self._confirm_timeout)
             # Created in order, they reach the channel in order: the stream keeps its sequence.
             publishes = [asyncio.create_task(self._publish(r)) for r in rows]
             mark = _mark_published(session.bind.dialect.name)
@@ -207,17 +215,18 @@ class OutboxRelay:
         return sent
 
     async def _publish(self, row: Any) -> Any:
-        message = Message(
-            row.envelope.encode(),
+        properties = Basic.Properties(
             content_type=CONTENT_TYPE,
-            delivery_mode=DeliveryMode.PERSISTENT,
+            delivery_mode=DeliveryMode.PERSISTENT.value,
             message_id=str(row.event_id),
             correlation_id=row.correlation_id,
-            type=row.event_type,
+            message_type=row.event_type,
             timestamp=datetime.now(UTC),
         )
-        result = await self._target.publish(message, routing_key=row.routing_key, mandatory=True,
-                                            timeout=self._confirm_timeout)
+        result = await self._channel.basic_publish(
+            row.envelope.encode(), exchange=self._exchange_name, routing_key=row.routing_key,
+            properties=properties, mandatory=True, timeout=self._confirm_timeout,
+        )
         if isinstance(result, DeliveredMessage):
             # Confirmed but returned: no queue is bound for this key. The broker
             # has done its part; nobody subscribes to this event type yet.
