@@ -33,6 +33,16 @@ def institution(name: str = "CMCI Bousmail") -> InstitutionRegistered:
     return InstitutionRegistered(institution_id=uuid.uuid4(), name=name, kind="clinic", country="DZ", city="Bou Ismail")
 
 
+async def recorded(sessions: Any, n: int) -> list[str]:
+    """``n`` institutions registered, each in a transaction of its own; their event ids in order."""
+    ids = []
+    for i in range(n):
+        async with UnitOfWork(sessions) as uow:
+            ids.append(str(uow.record(institution(f"Hospital {i}")).id))
+            await uow.commit()
+    return ids
+
+
 # -- outbox ---------------------------------------------------------------------
 
 
@@ -171,11 +181,7 @@ async def test_relay_marks_only_the_confirmed_leading_run_and_sends_the_rest_aga
     await broker.connect()
     try:
         async with event_tap(amqp_url, topology.exchange_name) as tap:
-            ids = []
-            for i in range(40):
-                async with UnitOfWork(sessions) as uow:
-                    ids.append(str(uow.record(institution(f"Hospital {i}")).id))
-                    await uow.commit()
+            ids = await recorded(sessions, 40)
             async with sessions() as s:
                 seqs = list(await s.scalars(select(OutboxRecord.seq).order_by(OutboxRecord.seq)))
             relay.fail_seq = seqs[24]
@@ -405,11 +411,7 @@ async def test_two_relay_replicas_publish_each_event_once_in_order(
         await b.connect()
     try:
         async with event_tap(amqp_url, topology.exchange_name) as tap:
-            ids = []
-            for i in range(100):
-                async with UnitOfWork(sessions) as uow:
-                    ids.append(str(uow.record(institution(f"Hospital {i}")).id))
-                    await uow.commit()
+            ids = await recorded(sessions, 100)
             for r in relays:
                 r.start()
             await tap.wait_for(lambda bodies: len(bodies) >= 100, timeout=20)

@@ -10,18 +10,24 @@ import contextlib
 import email
 import email.policy
 import json
-import socket
-import threading
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import aio_pika
 import pytest
 from aiosmtpd.controller import Controller
+
+# The tests import the helpers module; pytest's importlib mode does not put this
+# folder on the path by itself.
+sys.path.insert(0, str(Path(__file__).parent))
+
+from smtp_inbox import SmtpInbox, free_port  # noqa: E402
 
 import notification.app
 from jumelage.clock import Clock
@@ -34,41 +40,6 @@ from jumelage.testing import ActingAs, Database, EventTap, event_tap, eventually
 CORRELATION = "programme-cnas-2031"
 
 KEEPER = uuid.UUID("9d3f5e1a-6b2c-4e8d-a7f0-1c2b3d4e5f60")  # the institution keeping test contacts
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# -- SMTP ------------------------------------------------------------------------------------
-
-
-class SmtpInbox:
-    """What a real SMTP server received; ``refuse`` makes it refuse a recipient with a code."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[list[str], bytes]] = []
-        self.refuse: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self._lock:
-            self.received.append((list(envelope.rcpt_tos), bytes(envelope.content)))
-        return "250 Message accepted"
-
-    def messages(self, to: str | None = None) -> list[EmailMessage]:
-        with self._lock:
-            received = list(self.received)
-        return [email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[misc]
-                for rcpts, raw in received if to is None or to in rcpts]
 
 
 @pytest.fixture

@@ -4,17 +4,13 @@ server (aiosmtpd) on a loopback port that counts its sessions."""
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
-import socket
-import threading
 from collections.abc import Iterator
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
+from smtp_inbox import SmtpInbox, free_port
 
 from jumelage.testing import eventually
 from notification.channels import NOTIFICATION_HEADER, Address, EmailSender, Outgoing
@@ -23,21 +19,14 @@ from notification.domain.delivery import Message, PermanentFailure, TransientFai
 FROM = "Jumelage <notifications@jumelage.local>"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class SessionCountingInbox:
+class SessionCountingInbox(SmtpInbox):
     """What the server received, and its SMTP sessions (one EHLO each): how many, how many
     open at once, their NOOPs and QUITs. ``refuse`` refuses a recipient with a reply,
     ``noop_reply`` answers NOOP with one; ``hang_up_at`` ("MAIL" or "DATA", once) closes
     the connection there instead of answering (at DATA, after receiving the message)."""
 
     def __init__(self) -> None:
-        self.received: list[tuple[list[str], bytes]] = []
-        self.refuse: dict[str, str] = {}
+        super().__init__()
         self.sessions = 0
         self.open = 0
         self.most_open = 0
@@ -48,7 +37,6 @@ class SessionCountingInbox:
         self.data_delay = 0.0  # keeps sends overlapping
         self.hang_up_at: str | None = None
         self.servers: list[SMTP] = []  # one per session still open
-        self._lock = threading.Lock()  # the server runs in its own thread
 
     async def handle_EHLO(self, server: SMTP, session: Any, envelope: Any, hostname: str,
                           responses: list[str]) -> list[str]:
@@ -85,24 +73,11 @@ class SessionCountingInbox:
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
-    async def handle_RCPT(self, server: SMTP, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         await asyncio.sleep(self.data_delay)
-        with self._lock:
-            self.received.append((list(envelope.rcpt_tos), bytes(envelope.content)))
+        reply = await super().handle_DATA(server, session, envelope)
         self._hangs_up(server, "DATA")
-        return "250 Message accepted"
-
-    def messages(self, to: str | None = None) -> list[EmailMessage]:
-        with self._lock:
-            received = list(self.received)
-        return [email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[misc]
-                for rcpts, raw in received if to is None or to in rcpts]
+        return reply
 
     def session_ended(self, server: SMTP) -> None:
         with self._lock:
