@@ -755,8 +755,8 @@ async def main() -> int:
     parser.add_argument("--samples", type=int, default=None, help="latency samples (default 200, quick 30)")
     parser.add_argument("--relay-batch", type=int, default=None,
                         help="outbox relay batch size (default: RELAY_BATCH_SIZE of the settings, 500)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="rounds of (raw publish, relay drain) for (c), ratio = their median (default 3)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds of (raw publish, relay drain) for (c), ratio = their median (default 5)")
     parser.add_argument("--only", default="abcde",
                         help="measure only these (letters of a b c d e; d needs c; default all)")
     args = parser.parse_args()
