@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aio_pika import DeliveryMode
-from pamqp.commands import Basic
 from aiormq.abc import DeliveredMessage
 from aiormq.exceptions import ChannelInvalidStateError
+from pamqp.commands import Basic
 from sqlalchemy import BigInteger, any_, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
