@@ -26,6 +26,7 @@ from notification.domain.routing import Candidate, Occurrence, Subscription, not
 from notification.domain.templates import GENERIC, resolution_order
 
 NOW = datetime(2031, 5, 20, 8, 0, tzinfo=UTC)
+REAL = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # the wall clock, when a scenario clock shows NOW
 
 # -- a programme ---------------------------------------------------------------------------------
 
@@ -336,6 +337,16 @@ def test_an_abandoned_claim_is_taken_over_after_its_lease() -> None:
     second = uuid.uuid4()
     n.take(later, policy, second)
     assert n.attempts == 2 and n.holds(second) and not n.holds(first), "the first worker's outcome is ignored"
+
+
+def test_a_lease_runs_on_real_time_not_on_a_clock_that_jumps() -> None:
+    # A demonstration moves its scenario clock days ahead while a notification is being sent:
+    # the lease, a technical timeout, still holds, so no second worker sends it again.
+    policy = RetryPolicy(delays=(30,), lease=60)
+    n = notification()
+    n.take(NOW, policy, uuid.uuid4(), wall=REAL)
+    assert not n.due(NOW + timedelta(days=3), REAL + timedelta(seconds=5))
+    assert n.due(NOW + timedelta(days=3), REAL + timedelta(seconds=61))
 
 
 def test_cancel_only_what_is_pending() -> None:

@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sqlalchemy import (
@@ -592,13 +592,14 @@ class Notifications:
         assert row is not None
         row.take(n)
 
-    async def due(self, now: datetime, limit: int) -> list[Notification]:
+    async def due(self, now: datetime, wall: datetime, limit: int) -> list[Notification]:
         """Due rows, locked (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so workers of
-        several replicas never take the same row; SQLite: the write lock)."""
+        several replicas never take the same row; SQLite: the write lock). Leases
+        run on ``wall``, the real time (``Notification.take``)."""
         pending = and_(NotificationRow.status == NotificationStatus.pending.value,
                        NotificationRow.next_attempt_at <= now)
         abandoned = and_(NotificationRow.status == NotificationStatus.sending.value,
-                         NotificationRow.lease_until < now)
+                         NotificationRow.lease_until < wall)
         rows = await self.session.scalars(
             select(NotificationRow).where(or_(pending, abandoned))
             .order_by(NotificationRow.next_attempt_at, NotificationRow.id).limit(limit)
@@ -743,7 +744,7 @@ class NotificationUnitOfWork(UnitOfWork):
         no claiming round trip: this is the latency path from a command to its
         e-mail. If the process stops before sending, the lease runs out and a
         delivery round sends it. False if it existed (a redelivered event)."""
-        notification.take(self.now, self.services.retry, self.claim)
+        notification.take(self.now, self.services.retry, self.claim, self.wall)
         if not await self.notifications.add(notification):
             return False
         self._claimed.append((notification, contact))
@@ -752,6 +753,11 @@ class NotificationUnitOfWork(UnitOfWork):
     @property
     def now(self) -> datetime:
         return self.services.clock.now()
+
+    @property
+    def wall(self) -> datetime:
+        """The real time, whatever the clock shows: what delivery leases run on."""
+        return datetime.now(UTC)
 
     async def commit(self) -> None:
         await super().commit()

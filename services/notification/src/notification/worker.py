@@ -109,8 +109,9 @@ class DeliveryWorker:
         async with self.unit_of_work() as uow:
             now = uow.now
             claimed: list[tuple[Notification, Contact | None]] = []
-            for notification in await uow.notifications.due(now, self.batch_size):
-                notification.take(now, uow.services.retry, claim)
+            wall = uow.wall
+            for notification in await uow.notifications.due(now, wall, self.batch_size):
+                notification.take(now, uow.services.retry, claim, wall)
                 await uow.notifications.save(notification)
                 claimed.append((notification, await uow.contacts.get(notification.contact_id)))
             await uow.commit()

@@ -102,19 +102,25 @@ class Notification:
         if self.next_attempt_at is None and self.status is NotificationStatus.pending:
             self.next_attempt_at = self.created_at
 
-    def take(self, now: datetime, policy: RetryPolicy, claim: uuid.UUID) -> None:
-        """Claim for one attempt: a due pending row, or a row whose worker's lease ran out."""
-        if not self.due(now):
+    def take(self, now: datetime, policy: RetryPolicy, claim: uuid.UUID, wall: datetime | None = None) -> None:
+        """Claim for one attempt: a due pending row, or a row whose worker's lease ran out.
+
+        ``wall`` is the real time the lease runs on (default ``now``): a lease is a
+        technical timeout, and a scenario clock that jumps days ahead must not hand
+        a notification being sent to a second worker."""
+        wall = wall or now
+        if not self.due(now, wall):
             raise ValueError(f"notification {self.id} is not due")
         self.status = NotificationStatus.sending
         self.attempts += 1
         self.claim = claim
-        self.lease_until = now + timedelta(seconds=policy.lease)
+        self.lease_until = wall + timedelta(seconds=policy.lease)
 
-    def due(self, now: datetime) -> bool:
+    def due(self, now: datetime, wall: datetime | None = None) -> bool:
         if self.status is NotificationStatus.pending:
             return self.next_attempt_at is None or self.next_attempt_at <= now
-        return self.status is NotificationStatus.sending and self.lease_until is not None and self.lease_until < now
+        wall = wall or now
+        return self.status is NotificationStatus.sending and self.lease_until is not None and self.lease_until < wall
 
     def holds(self, claim: uuid.UUID) -> bool:
         """Is this attempt still ours? (Not if the lease ran out and another worker took it.)"""
