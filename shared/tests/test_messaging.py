@@ -160,12 +160,14 @@ async def test_relay_resumes_after_broker_outage_and_loses_nothing(
         await proxy.cut()
 
 
+@pytest.mark.parametrize("batch_size", [40, 10], ids=["one batch", "four batches in one transaction"])
 async def test_relay_marks_only_the_confirmed_leading_run_and_sends_the_rest_again_in_order(
-    sessions: Any, amqp_url: str, namespace: str
+    sessions: Any, amqp_url: str, namespace: str, batch_size: int
 ) -> None:
-    """A batch of 40 rows, marked 10 by 10 as their confirms come back: when row 25
-    fails, exactly rows 1-24 are marked published, row 25 carries the attempt and
-    its error, and the rest stay pending (sent again, in order, by the next batch)."""
+    """40 rows in one relay transaction (one batch, or four read one after the other while
+    the last one's confirms come back), marked as their confirms come back: when row 25
+    fails, exactly rows 1-24 are marked published, row 25 carries the attempt and its
+    error, and the rest stay pending (sent again, in order, by the next transaction)."""
     topology = Topology(namespace=namespace)
     broker = RabbitBroker(amqp_url)
 
@@ -177,7 +179,7 @@ async def test_relay_marks_only_the_confirmed_leading_run_and_sends_the_rest_aga
                 raise ConnectionError("broker went away")
             return await super()._publish(row)
 
-    relay = FailingAt(sessions, broker, name="t", exchange=topology.exchange, batch_size=40)
+    relay = FailingAt(sessions, broker, name="t", exchange=topology.exchange, batch_size=batch_size)
     await broker.connect()
     try:
         async with event_tap(amqp_url, topology.exchange_name) as tap:

@@ -44,6 +44,10 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
+# Batches one relay transaction may take, the next read and sent while the last's confirms come back.
+BATCHES_PER_TRANSACTION = 4
+
+
 class RelayError(RuntimeError):
     pass
 
@@ -147,72 +151,94 @@ class OutboxRelay:
         self._wakeup.clear()
 
     async def relay_once(self) -> int:
-        """Publish one batch of pending rows; return how many were marked published.
+        """Publish pending rows, in order; return how many were marked published.
 
-        The rows go out in order, all in flight at once; each leading run of
-        confirmed rows is marked published while later ones are still on their
-        way (the database's work overlaps the broker's), in the batch's transaction."""
+        One transaction takes up to ``BATCHES_PER_TRANSACTION`` batches: while a
+        batch's confirms come back, the next batch is read and sent, so the broker
+        does not wait on the database between batches. Each leading run of
+        confirmed rows is marked published as it completes."""
         async with self._sessions() as session, session.begin():
-            if session.bind.dialect.name == "postgresql":
-                # Keyed by schema too: an advisory lock spans the whole database.
-                got = await session.scalar(text(
-                    "SELECT pg_try_advisory_xact_lock(hashtext(:name || '@' || current_schema()))"
-                ), {"name": self._lock_name})
-                if not got:
-                    return 0  # another replica is relaying
-            # Plain rows, not ORM objects: this is the hot path.
-            t = OutboxRecord.__table__.c
-            rows = (
-                await session.execute(
-                    select(t.seq, t.event_id, t.event_type, t.routing_key, t.correlation_id, t.envelope)
-                    .where(t.published_at.is_(None))
-                    .order_by(t.seq)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if not rows:
+            if not await self._lead(session):
+                return 0  # another replica is relaying
+            batch = await self._pending(session, after=None)
+            if not batch:
                 return 0
-            # FastStream's exchange (declared at start-up) and, under it, the channel of the moment.
-            target = await self._broker.declare_exchange(self._exchange)
-            if target.channel.is_closed:  # fail now: waiting for a reconnect would hold the rows' locks
-                raise ChannelInvalidStateError(f"{target.channel!r} closed")
-            self._exchange_name = target.name
-            self._channel = await asyncio.wait_for(target.channel.get_underlay_channel(), self._confirm_timeout)
-            # Created in order, they reach the channel in order: the stream keeps its sequence.
-            publishes = [asyncio.create_task(self._publish(r)) for r in rows]
+            await self._take_channel()
             mark = _mark_published(session.bind.dialect.name)
+            rows: list[Any] = []
+            publishes: list[asyncio.Task[Any]] = []
             sent = 0
             failure: BaseException | None = None
+
+            def send(more: list[Any]) -> None:
+                # Created in order, they reach the channel in order: the stream keeps its sequence.
+                rows.extend(more)
+                publishes.extend(asyncio.create_task(self._publish(r)) for r in more)
+
             try:
-                for start in range(0, len(rows), self._mark_every):
-                    results = await asyncio.gather(*publishes[start:start + self._mark_every],
-                                                   return_exceptions=True)
-                    confirmed = 0
-                    for result in results:
-                        if isinstance(result, BaseException):
-                            failure = result
-                            break  # keep order: later rows go again after this one
-                        confirmed += 1
-                    if confirmed:  # this part of the leading run, in one statement
-                        await session.execute(mark, {"seqs": [r.seq for r in rows[sent:sent + confirmed]],
-                                                     "at": datetime.now(UTC)})
-                        sent += confirmed
-                    if failure is not None:
+                send(batch)
+                for turn in range(1, BATCHES_PER_TRANSACTION + 1):
+                    end = len(rows)
+                    more = (await self._pending(session, after=batch[-1].seq)
+                            if len(batch) == self._batch_size and turn < BATCHES_PER_TRANSACTION else [])
+                    send(more)
+                    while sent < end and failure is None:  # this batch's leading run, as confirms come back
+                        results = await asyncio.gather(*publishes[sent:min(sent + self._mark_every, end)],
+                                                       return_exceptions=True)
+                        confirmed = 0
+                        for result in results:
+                            if isinstance(result, BaseException):
+                                failure = result
+                                break  # keep order: later rows go again after this one
+                            confirmed += 1
+                        if confirmed:
+                            await session.execute(mark, {"seqs": [r.seq for r in rows[sent:sent + confirmed]],
+                                                         "at": datetime.now(UTC)})
+                            sent += confirmed
+                    if failure is not None or not more:
                         break
+                    batch = more
             finally:
                 await asyncio.gather(*publishes, return_exceptions=True)  # none left running
             if failure is not None:
-                failed = rows[sent]
+                t = OutboxRecord.__table__.c
                 await session.execute(
                     update(OutboxRecord.__table__)
-                    .where(t.seq == failed.seq)
+                    .where(t.seq == rows[sent].seq)
                     .values(attempts=t.attempts + 1, last_error=repr(failure)[:2000])
                 )
         self.published += sent
         if failure is not None:
             raise RelayError(f"published {sent} of {len(rows)}") from failure
         return sent
+
+    async def _lead(self, session: AsyncSession) -> bool:
+        """On PostgreSQL, this transaction's advisory lock: one replica relays at a time."""
+        if session.bind.dialect.name != "postgresql":
+            return True  # SQLite: the write lock serialises relays
+        # Keyed by schema too: an advisory lock spans the whole database.
+        return bool(await session.scalar(text(
+            "SELECT pg_try_advisory_xact_lock(hashtext(:name || '@' || current_schema()))"
+        ), {"name": self._lock_name}))
+
+    async def _pending(self, session: AsyncSession, *, after: int | None) -> list[Any]:
+        """The next batch of unpublished rows (after ``after``, those this transaction holds)."""
+        # Plain rows, not ORM objects: this is the hot path.
+        t = OutboxRecord.__table__.c
+        query = select(t.seq, t.event_id, t.event_type, t.routing_key, t.correlation_id, t.envelope).where(
+            t.published_at.is_(None))
+        if after is not None:
+            query = query.where(t.seq > after)
+        return list((await session.execute(
+            query.order_by(t.seq).limit(self._batch_size).with_for_update(skip_locked=True))).all())
+
+    async def _take_channel(self) -> None:
+        """FastStream's exchange (declared at start-up) and, under it, the channel of the moment."""
+        target = await self._broker.declare_exchange(self._exchange)
+        if target.channel.is_closed:  # fail now: waiting for a reconnect would hold the rows' locks
+            raise ChannelInvalidStateError(f"{target.channel!r} closed")
+        self._exchange_name = target.name
+        self._channel = await asyncio.wait_for(target.channel.get_underlay_channel(), self._confirm_timeout)
 
     async def _publish(self, row: Any) -> Any:
         properties = Basic.Properties(
