@@ -727,6 +727,27 @@ async def _true(value: bool) -> bool:
     return value
 
 
+async def in_rounds(rounds: int, first_baseline: float, *, baseline: Callable[[], Awaitable[tuple[float, Any]]],
+                    baseline_name: str, ours: Callable[[], Awaitable[tuple[float, Any]]],
+                    ours_name: str) -> tuple[list[tuple[float, Any]], float, str]:
+    """Rounds of (baseline, ours), one after the other: the machine's speed drifts over a
+    run, so each of our figures is set against the baseline measured just before it
+    (round 1 against the baseline already measured). Returns our results, the median
+    ratio, and the ratios of the rounds as a note."""
+    results: list[tuple[float, Any]] = []
+    ratios: list[float] = []
+    for k in range(rounds):
+        raw = first_baseline
+        if k:
+            say(f"{baseline_name} again, round {k + 1} of {rounds} ...")
+            raw = (await baseline())[0]
+        say(f"{ours_name}, round {k + 1} of {rounds} ...")
+        results.append(await ours())
+        ratios.append(results[-1][0] / raw)
+    each = f" (median of rounds {', '.join(f'{r:.2f}' for r in ratios)})" if len(ratios) > 1 else ""
+    return results, statistics.median(ratios), each
+
+
 # ------------------------------------------------------------------ report ---
 
 
@@ -784,7 +805,6 @@ async def main() -> int:
     def ms(values: list[float], p: float) -> float:
         return percentile(values, p) * 1000
 
-    relay_ns = ""
     try:
         if "a" in only:
             say("(a) raw aio-pika publish + consume ...")
@@ -797,48 +817,29 @@ async def main() -> int:
             rows.append(("(b) raw aio-pika + asyncpg, 1 tx/msg", f"{b:,.0f} msg/s", "baseline",
                          f"CPU {b_cpu:.2f} ms/msg"))
         if "c" in only:
-            # Rounds of (raw publish, relay drain) one after the other: the machine's
-            # speed drifts over a run, so each drain is set against the publish just before it.
-            drains: list[float] = []
-            ratios: list[float] = []
-            for k in range(args.rounds):
-                publish = a_pub
-                if k:
-                    say(f"(a) raw aio-pika publish again, round {k + 1} of {args.rounds} ...")
-                    publish, _ = await raw_publish_consume(n, res)
-                say(f"(c) OutboxRelay draining {n} rows (batch {relay_batch}), round {k + 1} of {args.rounds} ...")
-                c, ns_k = await outbox_relay(n, res, relay_batch)
-                relay_ns = relay_ns or ns_k  # (d1) consumes what the first round published
-                drains.append(c)
-                ratios.append(c / publish)
-            ratio = statistics.median(ratios)
-            each = ", ".join(f"{r:.2f}" for r in ratios)
-            rows.append((f"(c) OutboxRelay drain (batch {relay_batch})", f"{statistics.median(drains):,.0f} ev/s",
-                         f"{ratio:.2f}x (a) publish", f">= 0.8x: {verdict(ratio >= 0.8)}"
-                         + (f" (median of rounds {each})" if len(ratios) > 1 else "")))
+            drains, ratio, each = await in_rounds(
+                args.rounds, a_pub,
+                baseline=lambda: raw_publish_consume(n, res), baseline_name="(a) raw aio-pika publish",
+                ours=lambda: outbox_relay(n, res, relay_batch),
+                ours_name=f"(c) OutboxRelay draining {n} rows (batch {relay_batch})")
+            relay_ns = drains[0][1]  # (d1) consumes what the first round published
+            rows.append((f"(c) OutboxRelay drain (batch {relay_batch})",
+                         f"{statistics.median(c for c, _ in drains):,.0f} ev/s",
+                         f"{ratio:.2f}x (a) publish", f">= 0.8x: {verdict(ratio >= 0.8)}{each}"))
         if "d" in only:
             say("(d1) convention runtime consuming SurgeryCompleted ...")
             d1, d1_cpu = await convention_consumer(n, res, relay_ns)
-            # Rounds of ((b), (d2)), as for (c): each (d2) against the (b) just before it.
-            consumed: list[tuple[float, float]] = []
-            d_ratios: list[float] = []
-            for k in range(args.rounds):
-                raw = b
-                if k:
-                    say(f"(b) raw transactional consumer again, round {k + 1} of {args.rounds} ...")
-                    raw, _ = await raw_transactional_consumer(n, res)
-                say(f"(d2) runtime + generic handler (inbox + effect + outbox), round {k + 1} of {args.rounds} ...")
-                consumed.append(await generic_consumer(n, res))
-                d_ratios.append(consumed[-1][0] / raw)
+            consumed, d_ratio, each = await in_rounds(
+                args.rounds, b,
+                baseline=lambda: raw_transactional_consumer(n, res), baseline_name="(b) raw transactional consumer",
+                ours=lambda: generic_consumer(n, res),
+                ours_name="(d2) runtime + generic handler (inbox + effect + outbox)")
             d2 = statistics.median(r for r, _ in consumed)
             d2_cpu = statistics.median(c for _, c in consumed)
-            d_ratio = statistics.median(d_ratios)
-            each = ", ".join(f"{r:.2f}" for r in d_ratios)
             rows += [("(d1) convention runtime, SurgeryCompleted (inbox+effect)", f"{d1:,.0f} ev/s",
                       f"{d1 / b:.2f}x (b)", f"info (no outgoing event); CPU {d1_cpu:.2f} ms/ev"),
                      ("(d2) runtime + generic handler (inbox+effect+outbox)", f"{d2:,.0f} ev/s", f"{d_ratio:.2f}x (b)",
-                      f">= 0.8x: {verdict(d_ratio >= 0.8)}; CPU {d2_cpu:.2f} ms/ev"
-                      + (f" (median of rounds {each})" if len(d_ratios) > 1 else ""))]
+                      f">= 0.8x: {verdict(d_ratio >= 0.8)}; CPU {d2_cpu:.2f} ms/ev{each}")]
         if "e" in only:
             # As deployed (the target), then all three in this one process (for comparison).
             for processes, where in ((True, "3 processes"), (False, "1 process")):
