@@ -583,8 +583,8 @@ class Notifications:
             .values({name: value for name, value in NotificationRow.values(n).items() if name in _OUTCOME}))
         return bool(result.rowcount)
 
-    async def get(self, notification_id: uuid.UUID, *, for_update: bool = False) -> Notification | None:
-        row = await self.session.get(NotificationRow, notification_id, with_for_update=for_update or None)
+    async def get(self, notification_id: uuid.UUID) -> Notification | None:
+        row = await self.session.get(NotificationRow, notification_id)
         return row.to_domain() if row else None
 
     async def save(self, n: Notification) -> None:

@@ -96,7 +96,6 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._confirm_timeout = confirm_timeout
         self._max_backoff = max_backoff
-        self._exchange_name = exchange.name
         self._channel: Any = None  # FastStream's AMQP channel, looked up per batch (it changes on reconnect)
         self._lock_name = f"outbox:{name}"
         self._wakeup = asyncio.Event()
@@ -237,7 +236,6 @@ class OutboxRelay:
         target = await self._broker.declare_exchange(self._exchange)
         if target.channel.is_closed:  # fail now: waiting for a reconnect would hold the rows' locks
             raise ChannelInvalidStateError(f"{target.channel!r} closed")
-        self._exchange_name = target.name
         self._channel = await asyncio.wait_for(target.channel.get_underlay_channel(), self._confirm_timeout)
 
     async def _publish(self, row: Any) -> Any:
@@ -250,7 +248,7 @@ class OutboxRelay:
             timestamp=datetime.now(UTC),
         )
         result = await self._channel.basic_publish(
-            row.envelope.encode(), exchange=self._exchange_name, routing_key=row.routing_key,
+            row.envelope.encode(), exchange=self._exchange.name, routing_key=row.routing_key,
             properties=properties, mandatory=True, timeout=self._confirm_timeout,
         )
         if isinstance(result, DeliveredMessage):
