@@ -720,7 +720,11 @@ async def http_to_notification_latency(samples: int, res: Resources, *, processe
             await s.stop()
         smtp.stop()
         await conn.close()
-        logs.cleanup()
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            print("logs kept in", logs.name)
+            logs._finalizer.detach()
+        else:
+            logs.cleanup()
 
 
 async def _true(value: bool) -> bool:

@@ -37,6 +37,7 @@ class SessionCountingInbox(SmtpInbox):
         self.data_delay = 0.0  # keeps sends overlapping
         self.hang_up_at: str | None = None
         self.servers: list[SMTP] = []  # one per session still open
+        self.senders: list[str] = []  # MAIL FROM, in order
 
     async def handle_EHLO(self, server: SMTP, session: Any, envelope: Any, hostname: str,
                           responses: list[str]) -> list[str]:
@@ -71,6 +72,7 @@ class SessionCountingInbox(SmtpInbox):
             return "421 4.4.2 closing"  # never reaches the client
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
+        self.senders.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
@@ -145,6 +147,30 @@ async def test_sequential_sends_share_one_connection(smtp: Any) -> None:
         assert message["Content-Language"] == "fr"
         assert message["Message-ID"]
         assert message.get_body(preferencelist=("html",)) is not None
+
+
+async def test_non_ascii_names_and_subjects_are_encoded_and_the_envelope_uses_the_bare_sender(smtp: Any) -> None:
+    inbox, controller = smtp
+    mailer = EmailSender(host="127.0.0.1", port=controller.port, sender="Jumelage — Santé <notif@jumelage.local>",
+                         timeout=5.0)
+    text_only = Outgoing("notification-ar", "ar", Message(text="تذكير: عملية جراحية غدًا", subject="تذكير: عملية"))
+    try:
+        await mailer.send(text_only, SURGEON)
+    finally:
+        await mailer.close()
+
+    [message] = inbox.messages(to=SURGEON.to)
+    assert message["From"] == "Jumelage — Santé <notif@jumelage.local>"
+    assert message["Subject"] == "تذكير: عملية"
+    assert message["Date"] is not None and message["Date"].datetime is not None
+    assert message.get_content_type() == "text/plain"
+    assert message.get_content().strip() == "تذكير: عملية جراحية غدًا"
+    assert inbox.senders == ["notif@jumelage.local"]
+
+
+def test_a_sender_that_is_not_an_address_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="not an e-mail address"):
+        EmailSender(host="127.0.0.1", port=25, sender="Jumelage")
 
 
 async def test_concurrent_sends_never_open_more_than_max_connections(smtp: Any) -> None:
