@@ -535,6 +535,10 @@ class Served:
         await wait_until(lambda: _true(self.server.started), timeout=30)
         await asyncio.wait_for(self.app.state.runtime.broker_connected.wait(), timeout=30)
 
+    def cpu_seconds(self) -> float:
+        # All three share this process (and the client): counted once, by the first.
+        return time.process_time() if self.name == "convention" else 0.0
+
     async def stop(self) -> None:
         self.server.should_exit = True
         if self.task is not None:
@@ -583,6 +587,12 @@ class ServedProcess:
 
     async def stop(self) -> None:
         await self.process.stop()
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of the service process so far (Linux ``/proc``)."""
+        assert self.process.proc is not None
+        fields = Path(f"/proc/{self.process.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 async def http_to_notification_latency(samples: int, res: Resources, *, processes: bool) -> dict[str, list[float]]:
@@ -693,7 +703,12 @@ async def http_to_notification_latency(samples: int, res: Resources, *, processe
             to_scheduled: list[float] = []
             to_response: list[float] = []
             starts = today.replace(year=today.year + 1)
+            cpu_start = 0.0
             for i in range(samples + 5):  # the first 5 warm up
+                if i == 5:
+                    cpu_start = sum(s.cpu_seconds() for s in served.values())
+                    if os.environ.get("BENCH_CPU_EACH"):
+                        print({k: round(v.cpu_seconds(), 2) for k, v in served.items()}, "cpu at start")
                 correlation = f"bench-{RUN}-{i}"
                 body = {"convention_id": convention["id"], "host_institution_id": host,
                         "visiting_institution_id": visiting, "specialty": "general surgery",
@@ -714,7 +729,10 @@ async def http_to_notification_latency(samples: int, res: Resources, *, processe
                     to_sent.append(arrived[("NotificationSent", correlation)] - t0)
                     to_scheduled.append(arrived.get(("MissionScheduled", correlation), t1) - t0)
                 await asyncio.sleep(0.02)  # low load: one command at a time, with pauses
-        return {"sent": to_sent, "scheduled": to_scheduled, "response": to_response}
+            cpu = (sum(s.cpu_seconds() for s in served.values()) - cpu_start) / samples
+            if os.environ.get("BENCH_CPU_EACH"):
+                print({k: round(v.cpu_seconds(), 2) for k, v in served.items()}, "cpu at end")
+        return {"sent": to_sent, "scheduled": to_scheduled, "response": to_response, "cpu": [cpu]}
     finally:
         for s in reversed(served.values()):
             await s.stop()
@@ -846,7 +864,7 @@ async def main() -> int:
                       f">= 0.8x: {verdict(d_ratio >= 0.8)}; CPU {d2_cpu:.2f} ms/ev{each}")]
         if "e" in only:
             # As deployed (the target), then all three in this one process (for comparison).
-            for processes, where in ((True, "3 processes"), (False, "1 process")):
+            for processes, where in ((True, "3 processes"), (False, "1 process"))[:1 if os.environ.get("BENCH_E_PROCESSES_ONLY") else 2]:
                 say(f"(e) HTTP POST /missions -> NotificationSent, {samples} samples, services in {where} ...")
                 lat = await http_to_notification_latency(samples, res, processes=processes)
                 p50 = ms(lat["sent"], 50)
@@ -856,7 +874,9 @@ async def main() -> int:
                          ("    (to MissionScheduled on the exchange p50 / p99)",
                           f"{ms(lat['scheduled'], 50):.1f} / {ms(lat['scheduled'], 99):.1f} ms", "", ""),
                          ("    (HTTP response alone p50 / p99)",
-                          f"{ms(lat['response'], 50):.1f} / {ms(lat['response'], 99):.1f} ms", "", "")]
+                          f"{ms(lat['response'], 50):.1f} / {ms(lat['response'], 99):.1f} ms", "", ""),
+                         ("    (CPU per command: " + ("the three services)" if processes else "this process, client too)"),
+                          f"{lat['cpu'][0] * 1000:.1f} ms", "", "")]
     finally:
         say("cleaning up ...")
         await res.cleanup()

@@ -27,6 +27,7 @@ from faststream.rabbit.annotations import RabbitMessage as Delivered
 from faststream.rabbit.message import RabbitMessage
 from faststream.rabbit.testing import PatchedMessage
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from jumelage import context
 from effects import bump, count_rows, effect_of, effect_sessions
@@ -334,6 +335,29 @@ async def test_handler_that_recovers_on_redelivery_has_its_effect_once(sessions:
 
     assert calls == 2
     assert await effect_of(sessions, "flaky") == 1
+    assert await inbox(sessions) == [(QUEUE.name, envelope.id)]
+
+
+async def test_a_connection_lost_under_the_handler_does_not_spend_a_retry(sessions: Any, consumer: Any) -> None:
+    """The database restarted since the pooled connection's last use: the first
+    statement fails with the connection invalidated (SQLAlchemy resets the pool)."""
+    calls = 0
+
+    async def handle(event: CloudEvent[InstitutionRegistered], uow: UnitOfWork) -> None:
+        nonlocal calls
+        calls += 1
+        await bump(uow, "after a restart")
+        if calls == 1:
+            raise DBAPIError("SELECT 1", None, ConnectionResetError("server closed the connection"),
+                             connection_invalidated=True)
+
+    envelope = institution()
+    async with consumer({InstitutionRegistered: handle}) as c:
+        await c.deliver(envelope.to_json(), message_id=str(envelope.id))
+        assert all(copies == [] for copies in c.forwarded.values()), "no retry queue, no DLQ"
+
+    assert calls == 2, "handled again at once"
+    assert await effect_of(sessions, "after a restart") == 1
     assert await inbox(sessions) == [(QUEUE.name, envelope.id)]
 
 

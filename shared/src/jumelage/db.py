@@ -8,6 +8,7 @@ to upgrade, which is what the relay, the consumer and the API do concurrently.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy import bindparam, event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -59,8 +61,43 @@ def create_engine(url: str, *, schema: str | None = None, **kw: Any) -> AsyncEng
     connect_args: dict[str, Any] = {}
     if schema:
         connect_args["server_settings"] = {"search_path": schema}
-    kw.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, connect_args=connect_args, **kw)
+    kw.setdefault("pool_use_lifo", True)  # the connection used last, so the others may idle out
+    engine = create_async_engine(url, connect_args=connect_args, **kw)
+    _ping_after_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE = 1.0
+"""Seconds a pooled connection may sit idle and still be used without a ping first."""
+
+
+def _ping_after_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection before use only if it sat idle over ``PING_AFTER_IDLE``.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: one more round trip
+    per transaction, about seven on the path from a command to its notification
+    (``scripts/bench.py`` (e)). HikariCP skips its check the same way for a
+    connection used in the last 500 ms. A connection lost since its last use
+    (the database restarted within that second) fails its first statement:
+    SQLAlchemy then resets the whole pool, and the consumer handles that event
+    again without spending a retry (``EventConsumer._database_failed``).
+    """
+    pool = engine.sync_engine
+
+    @event.listens_for(pool, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since <= PING_AFTER_IDLE:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # The pool discards this connection and checks out another (a new one if need be).
+            raise DisconnectionError(f"connection idle {time.monotonic() - since:.1f}s failed its ping") from exc
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

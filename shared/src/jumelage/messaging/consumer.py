@@ -139,12 +139,18 @@ class EventConsumer:
         while True:
             try:
                 return await self._handle(event, handler)
-            except Exception:
-                if await self._database_answers():
+            except Exception as exc:
+                if not await self._database_failed(exc):
                     raise  # the handler's own failure: bounded retries
                 log.warning("database unreachable, holding event", event_type=event.type, retry_in=pause)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 10.0)
+
+    async def _database_failed(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is our database's fault, not the handler's: the
+        connection was lost under it (say a restart; the pool has been reset), or
+        the database does not answer now."""
+        return bool(getattr(exc, "connection_invalidated", False)) or not await self._database_answers()
 
     async def _database_answers(self) -> bool:
         try:
@@ -183,8 +189,8 @@ class EventConsumer:
         if isinstance(turn, _Alone):  # a batch of one: its own transaction, as ever
             try:
                 return await self._handle(event, handler)
-            except Exception:
-                if await self._database_answers():
+            except Exception as exc:
+                if not await self._database_failed(exc):
                     raise
             finally:
                 turn.over.set()  # the next batch may start (this event may be held apart)
@@ -206,7 +212,7 @@ class EventConsumer:
             if _lost_a_lock_race(exc):
                 log.info("batch lost a lock race, event handled alone", event_type=event.type,
                          error=type(exc).__name__)
-            elif await self._database_answers():
+            elif not await self._database_failed(exc):
                 raise
         return await self._handle_when_database_answers(event, handler)
 
