@@ -331,6 +331,32 @@ async def _get(session: AsyncSession, model: Any, key: Any, lock: bool) -> Any:
 # -- repositories -----------------------------------------------------------------------
 
 
+class _Replicas:
+    """Replica rows of one kind by id. It remembers the ids a lookup found
+    absent: saving such a new one then costs no second SELECT."""
+
+    model: Any
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._absent: set[uuid.UUID] = set()
+
+    async def _find(self, key: uuid.UUID | None, lock: bool) -> Any:
+        row = await _get(self.session, self.model, key, lock)
+        if row is None and key is not None:
+            self._absent.add(key)
+        return row
+
+    async def _row(self, key: uuid.UUID, **new: Any) -> Any:
+        """The row to write: the one loaded, or a new one added to the session."""
+        row = None if key in self._absent else await self.session.get(self.model, key)
+        self._absent.discard(key)
+        if row is None:
+            row = self.model(id=key, **new)
+            self.session.add(row)
+        return row
+
+
 class Institutions:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -359,32 +385,27 @@ class Institutions:
         return {i: n for i, n in rows.all()}
 
 
-class Conventions:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class Conventions(_Replicas):
+    model = ConventionRow
 
     async def get(self, convention_id: uuid.UUID | None, *, lock: bool = False) -> KnownConvention | None:
-        row = await _get(self.session, ConventionRow, convention_id, lock)
+        row = await self._find(convention_id, lock)
         if row is None:
             return None
         parties = tuple(ConventionParty(uuid.UUID(p["institution_id"]), p["role"]) for p in row.parties)
         return KnownConvention(row.id, row.reference, row.title, parties, row.status)
 
     async def save(self, c: KnownConvention) -> None:
-        row = await self.session.get(ConventionRow, c.id)
-        if row is None:
-            row = ConventionRow(id=c.id, status=c.status)
-            self.session.add(row)
+        row = await self._row(c.id, status=c.status)
         row.reference, row.title, row.status = c.reference, c.title, c.status
         row.parties = [{"institution_id": str(p.institution_id), "role": p.role} for p in c.parties]
 
 
-class Missions:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class Missions(_Replicas):
+    model = MissionRow
 
     async def get(self, mission_id: uuid.UUID | None, *, lock: bool = False) -> KnownMission | None:
-        row = await _get(self.session, MissionRow, mission_id, lock)
+        row = await self._find(mission_id, lock)
         if row is None:
             return None
         team = tuple(TeamMember(uuid.UUID(m["practitioner_id"]), m["full_name"], m["role"]) for m in row.team)
@@ -392,10 +413,7 @@ class Missions:
                             row.specialty, row.starts_on, row.ends_on, team, PlanStatus(row.status), row.planned_at)
 
     async def save(self, m: KnownMission) -> None:
-        row = await self.session.get(MissionRow, m.id)
-        if row is None:
-            row = MissionRow(id=m.id, status=m.status.value)
-            self.session.add(row)
+        row = await self._row(m.id, status=m.status.value)
         row.convention_id, row.host_institution_id, row.visiting_institution_id = (
             m.convention_id, m.host_institution_id, m.visiting_institution_id)
         row.specialty, row.starts_on, row.ends_on = m.specialty, m.starts_on, m.ends_on
@@ -404,12 +422,11 @@ class Missions:
         row.status, row.planned_at = m.status.value, m.planned_at
 
 
-class Surgeries:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class Surgeries(_Replicas):
+    model = SurgeryRow
 
     async def get(self, surgery_id: uuid.UUID | None, *, lock: bool = False) -> KnownSurgery | None:
-        row = await _get(self.session, SurgeryRow, surgery_id, lock)
+        row = await self._find(surgery_id, lock)
         if row is None:
             return None
         return KnownSurgery(row.id, row.mission_id, row.convention_id, row.patient_ref, row.procedure,
@@ -417,10 +434,7 @@ class Surgeries:
                             row.planned_at)
 
     async def save(self, s: KnownSurgery) -> None:
-        row = await self.session.get(SurgeryRow, s.id)
-        if row is None:
-            row = SurgeryRow(id=s.id, status=s.status.value)
-            self.session.add(row)
+        row = await self._row(s.id, status=s.status.value)
         for name in ("mission_id", "convention_id", "patient_ref", "procedure", "operating_room", "scheduled_start",
                      "lead_surgeon_id", "planned_at"):
             setattr(row, name, getattr(s, name))

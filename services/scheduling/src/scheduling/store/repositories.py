@@ -197,7 +197,7 @@ class Missions(_Repository):
     async def add(self, mission: Mission) -> None:
         self.session.add(_mission_row(mission))
         await self.session.flush()  # the members' foreign key needs the mission row first
-        await self._save_team(mission)
+        self.session.add_all(_member_row(mission, position, member) for position, member in enumerate(mission.team))
 
     async def save(self, mission: Mission) -> None:
         await self.session.merge(_mission_row(mission))
@@ -213,10 +213,9 @@ class Missions(_Repository):
         for position, member in enumerate(mission.team):
             row = rows.get(member.practitioner_id)
             if row is None:
-                row = MissionMemberRow(mission_id=mission.id, practitioner_id=member.practitioner_id, position=0,
-                                       full_name="", role="")
-                self.session.add(row)
-            row.position, row.full_name, row.role = position, member.full_name, member.role.value
+                self.session.add(_member_row(mission, position, member))
+            else:
+                row.position, row.full_name, row.role = position, member.full_name, member.role.value
 
     async def _with_teams(self, rows: Sequence[MissionRow]) -> list[Mission]:
         if not rows:
@@ -229,6 +228,11 @@ class Missions(_Repository):
         for m in members:
             teams[m.mission_id].append(TeamMember(m.practitioner_id, m.full_name, PractitionerRole(m.role)))
         return [_mission(r, teams[r.id]) for r in rows]
+
+
+def _member_row(mission: Mission, position: int, member: TeamMember) -> MissionMemberRow:
+    return MissionMemberRow(mission_id=mission.id, practitioner_id=member.practitioner_id, position=position,
+                            full_name=member.full_name, role=member.role.value)
 
 
 def _mission_row(m: Mission) -> MissionRow:
