@@ -30,6 +30,10 @@ Usage (RabbitMQ and PostgreSQL running locally):
   .venv/bin/python scripts/bench.py            # N = 10000
   .venv/bin/python scripts/bench.py --quick    # N = 2000
   .venv/bin/python scripts/bench.py --only e   # one figure (d implies b and c)
+  .venv/bin/python scripts/bench.py --only e --e-processes-only   # (e) as deployed only
+
+(e) also reports the CPU time the three service processes spent per command.
+BENCH_KEEP_LOGS=1 keeps the (e) service processes' JSON logs and prints where.
 
 AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/) and POSTGRES_URL
 (default postgresql://postgres@127.0.0.1:5432/test). Everything runs under
@@ -707,8 +711,6 @@ async def http_to_notification_latency(samples: int, res: Resources, *, processe
             for i in range(samples + 5):  # the first 5 warm up
                 if i == 5:
                     cpu_start = sum(s.cpu_seconds() for s in served.values())
-                    if os.environ.get("BENCH_CPU_EACH"):
-                        print({k: round(v.cpu_seconds(), 2) for k, v in served.items()}, "cpu at start")
                 correlation = f"bench-{RUN}-{i}"
                 body = {"convention_id": convention["id"], "host_institution_id": host,
                         "visiting_institution_id": visiting, "specialty": "general surgery",
@@ -730,8 +732,6 @@ async def http_to_notification_latency(samples: int, res: Resources, *, processe
                     to_scheduled.append(arrived.get(("MissionScheduled", correlation), t1) - t0)
                 await asyncio.sleep(0.02)  # low load: one command at a time, with pauses
             cpu = (sum(s.cpu_seconds() for s in served.values()) - cpu_start) / samples
-            if os.environ.get("BENCH_CPU_EACH"):
-                print({k: round(v.cpu_seconds(), 2) for k, v in served.items()}, "cpu at end")
         return {"sent": to_sent, "scheduled": to_scheduled, "response": to_response, "cpu": [cpu]}
     finally:
         for s in reversed(served.values()):
@@ -795,6 +795,8 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000, help="events per throughput figure (default 10000)")
     parser.add_argument("--quick", action="store_true", help="2000 events, 30 latency samples")
+    parser.add_argument("--e-processes-only", action="store_true",
+                        help="(e) with the services as processes only (the target), not again in one process")
     parser.add_argument("--samples", type=int, default=None, help="latency samples (default 200, quick 30)")
     parser.add_argument("--relay-batch", type=int, default=None,
                         help="outbox relay batch size (default: RELAY_BATCH_SIZE of the settings, 500)")
@@ -864,7 +866,7 @@ async def main() -> int:
                       f">= 0.8x: {verdict(d_ratio >= 0.8)}; CPU {d2_cpu:.2f} ms/ev{each}")]
         if "e" in only:
             # As deployed (the target), then all three in this one process (for comparison).
-            for processes, where in ((True, "3 processes"), (False, "1 process"))[:1 if os.environ.get("BENCH_E_PROCESSES_ONLY") else 2]:
+            for processes, where in ((True, "3 processes"), (False, "1 process"))[:1 if args.e_processes_only else 2]:
                 say(f"(e) HTTP POST /missions -> NotificationSent, {samples} samples, services in {where} ...")
                 lat = await http_to_notification_latency(samples, res, processes=processes)
                 p50 = ms(lat["sent"], 50)
