@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
 
 from jumelage import context
 from jumelage.errors import Conflict, DomainError, Invalid, NotFound
@@ -49,6 +50,19 @@ def make_app(checks: dict[str, Any] | None = None) -> FastAPI:
     async def refused() -> None:
         raise DomainError("a plain domain refusal")
 
+    @app.get("/database-restarted")
+    async def database_restarted() -> None:
+        raise DBAPIError("SELECT 1", None, ConnectionResetError("server closed the connection"),
+                         connection_invalidated=True)
+
+    @app.get("/database-error")
+    async def database_error() -> None:
+        raise DBAPIError("SELECT 1", None, ValueError("a bug"))
+
+    @app.get("/database-down")
+    async def database_down() -> None:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
     @app.get("/context")
     async def current_context() -> dict[str, Any]:
         return {"correlation": context.correlation_id.get(), "causation": context.causation_id.get()}
@@ -69,6 +83,24 @@ async def test_not_found_is_404_with_the_message(client: httpx.AsyncClient) -> N
     response = await client.get("/missing")
     assert response.status_code == 404
     assert response.json() == {"detail": "no institution 42"}
+
+
+async def test_a_database_connection_lost_or_refused_is_503_with_a_message(client: httpx.AsyncClient) -> None:
+    lost = await client.get("/database-restarted")
+    assert lost.status_code == 503
+    assert "may not have been saved" in lost.json()["detail"]
+    assert lost.headers["retry-after"] == "1"
+
+    down = await client.get("/database-down")
+    assert down.status_code == 503
+    assert down.json() == {"detail": "the database is unreachable; try again shortly"}
+
+
+async def test_another_database_error_is_not_disguised_as_unavailable() -> None:
+    transport = httpx.ASGITransport(app=make_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        response = await c.get("/database-error")
+    assert response.status_code == 500
 
 
 async def test_conflict_is_409_with_the_message(client: httpx.AsyncClient) -> None:

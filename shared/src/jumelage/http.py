@@ -6,9 +6,13 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jumelage import context
+from jumelage.logging import get_logger
+
+log = get_logger(__name__)
 
 CORRELATION_HEADER = "x-correlation-id"
 
@@ -101,3 +105,21 @@ def install_error_handlers(app: FastAPI) -> None:
         else:
             detail = exc.message
         return JSONResponse({"detail": detail}, status_code=code)
+
+    @app.exception_handler(DBAPIError)
+    async def _connection_lost(_request: Request, exc: DBAPIError) -> JSONResponse:
+        if not exc.connection_invalidated:
+            raise exc  # a database error of another kind: a 500, logged with its traceback
+        # Lost under the request (a database restart): SQLAlchemy has reset the pool.
+        log.warning("database connection lost during a request", error=type(exc.orig).__name__)
+        return JSONResponse({"detail": "the database connection was lost during the request; the change may "
+                                       "not have been saved: check, then send it again"},
+                            status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(TimeoutError)
+    async def _unreachable(_request: Request, exc: Exception) -> JSONResponse:
+        # Raised as is (not wrapped) by the database driver when it cannot connect.
+        log.warning("database unreachable", error=type(exc).__name__)
+        return JSONResponse({"detail": "the database is unreachable; try again shortly"},
+                            status_code=503, headers={"Retry-After": "5"})
