@@ -8,8 +8,12 @@ import asyncio
 import hashlib
 import hmac
 import socket
+import time
 import uuid
 from typing import Any
+
+import pytest
+import standardwebhooks
 
 from jumelage.events import ConsultationHeld, ConventionSuspended
 
@@ -54,6 +58,9 @@ async def test_mission_scheduled_reaches_team_by_email_and_host_by_signed_webhoo
 
         (hook,) = h.http.to("/hooks/cmci")
         assert hook.headers["x-jumelage-signature"] == signed(SECRET, hook.body)
+        # What a receiver checks with any Standard Webhooks library: signature and a recent timestamp.
+        assert standardwebhooks.Webhook(SECRET.encode()).verify(hook.body, dict(hook.headers)) == hook.json()
+        assert abs(int(hook.headers["webhook-timestamp"]) - time.time()) < 60
         assert hook.headers["content-type"] == "application/json"
         payload = hook.json()
         assert payload["event"]["id"] == str(scheduled.id)
@@ -150,6 +157,9 @@ async def test_a_webhook_answering_5xx_is_retried_until_it_answers(
         assert len(attempts) == 3
         assert len({a.body for a in attempts}) == 1, "each attempt posts the same signed body"
         assert all(a.headers["x-jumelage-signature"] == signed(SECRET, a.body) for a in attempts)
+        assert {a.headers["webhook-id"] for a in attempts} == {item["id"]}, "one id across attempts"
+        for a in attempts:
+            standardwebhooks.Webhook(SECRET.encode()).verify(a.body, dict(a.headers))
         await h.tap.wait_for(lambda bodies: any(b["type"] == "NotificationSent" for b in bodies))
         assert not h.tap.of_type("NotificationFailed")
 
@@ -317,3 +327,20 @@ async def test_a_notification_whose_worker_stopped_before_sending_goes_out_when_
 
 async def _true(value: bool) -> bool:
     return value
+
+
+def test_a_replayed_webhook_fails_a_receivers_timestamp_check() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from notification.channels import standard_signature_headers
+
+    body = b'{"template":"MissionScheduled/fr/webhook"}'
+    receiver = standardwebhooks.Webhook(SECRET.encode())
+    fresh = standard_signature_headers(SECRET, "n-1", body, datetime.now(UTC))
+    assert receiver.verify(body, fresh) == {"template": "MissionScheduled/fr/webhook"}
+
+    replayed = standard_signature_headers(SECRET, "n-1", body, datetime.now(UTC) - timedelta(minutes=10))
+    with pytest.raises(standardwebhooks.WebhookVerificationError, match="too old"):
+        receiver.verify(body, replayed)
+    with pytest.raises(standardwebhooks.WebhookVerificationError, match="No matching signature"):
+        receiver.verify(body.replace(b"fr", b"en"), fresh)

@@ -18,6 +18,7 @@ import uuid
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.charset import BASE64, Charset
 from email.header import Header
 from email.message import Message as MimeMessage
@@ -29,6 +30,7 @@ from typing import Any, Protocol
 
 import aiosmtplib
 import httpx
+import standardwebhooks
 
 from jumelage.events.notification import Channel
 from notification.domain.delivery import DeliveryFailure, Message, PermanentFailure, TransientFailure
@@ -278,6 +280,18 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def standard_signature_headers(secret: str, message_id: str, body: bytes, at: datetime) -> dict[str, str]:
+    """Standard Webhooks (standardwebhooks.com) headers: ``webhook-signature`` is
+    ``v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">``, so a receiver that
+    checks the timestamp (within minutes) refuses a replayed request. The key is
+    the contact's secret as UTF-8 bytes."""
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": standardwebhooks.Webhook(secret.encode()).sign(message_id, at, body.decode()),
+    }
+
+
 class WebhookSender:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
@@ -288,7 +302,9 @@ class WebhookSender:
         body = webhook_body(outgoing.message.payload or {})
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: signature(address.secret, body),
+            # The same id on every attempt: a receiver drops the rare second copy.
+            **standard_signature_headers(address.secret, outgoing.notification_id, body, datetime.now(UTC)),
+            SIGNATURE_HEADER: signature(address.secret, body),  # the body alone: kept for existing receivers
             NOTIFICATION_HEADER: outgoing.notification_id,
         }
         try:
