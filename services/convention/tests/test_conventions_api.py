@@ -156,6 +156,38 @@ async def test_illegal_transitions_are_refused_naming_the_state(programme: Progr
     assert programme.tap.of_type("ConventionSuspended") == []
 
 
+async def test_a_draft_can_be_discarded_and_its_reference_reused_but_a_signed_one_cannot(
+    programme: Programme,
+) -> None:
+    client = programme.client
+    draft = (await client.post("/conventions", json=programme.cnas_convention())).json()
+    assert (await client.patch(f"/conventions/{draft['id']}", json={"title": "Typo"})).status_code == 200
+
+    with client.auth.acting("coordinator", institution=programme.ids["tiaret"]):  # not a party
+        refused = await client.delete(f"/conventions/{draft['id']}")
+    assert refused.status_code == 403
+
+    r = await client.delete(f"/conventions/{draft['id']}")
+    assert r.status_code == 204, r.text
+    assert (await client.get(f"/conventions/{draft['id']}")).status_code == 404
+    assert (await client.delete(f"/conventions/{draft['id']}")).status_code == 404
+    listed = (await client.get("/conventions", params={"party": programme.ids["gsd"]})).json()
+    assert listed["total"] == 0
+
+    signed = await programme.signed_convention()  # the same reference, free again
+    assert signed["reference"] == draft["reference"] and signed["id"] != draft["id"]
+    r = await client.delete(f"/conventions/{signed['id']}")
+    assert r.status_code == 409
+    assert "only a draft can be discarded" in r.json()["detail"]
+    assert (await client.get(f"/conventions/{signed['id']}")).json()["status"] == "signed"
+
+    with client.auth.acting("administrator"):
+        audit = (await client.get("/audit")).json()
+    entries = audit["items"] if isinstance(audit, dict) else audit
+    assert any(e["action"] == "DELETE /conventions/{convention_id}" and e["target"] == f"/conventions/{draft['id']}"
+               for e in entries), "the discarding is in the audit trail"
+
+
 def _field(response: httpx.Response) -> list[str]:
     return [".".join(str(p) for p in d["loc"]) for d in response.json()["detail"]]
 

@@ -353,6 +353,11 @@ async def edit_draft(
     return ConventionOut.of(await handlers.edit_draft(cmd, uow))
 
 
+@conventions.delete("/{convention_id}", status_code=204, summary="Discard a draft (never a signed convention)")
+async def discard_draft(convention_id: uuid.UUID, _: access.CoordinatorOfParty, uow: UoW) -> None:
+    await handlers.discard_draft(handlers.DiscardDraft(convention_id), uow)
+
+
 @conventions.post("/{convention_id}/sign", response_model=ConventionOut)
 async def sign_convention(
     convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: SignIn, uow: UoW, now: Today

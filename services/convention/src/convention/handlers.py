@@ -100,6 +100,11 @@ class EditDraft:
 
 
 @dataclass(frozen=True)
+class DiscardDraft:
+    convention_id: uuid.UUID
+
+
+@dataclass(frozen=True)
 class SignConvention:
     convention_id: uuid.UUID
     signed_on: date
@@ -158,6 +163,15 @@ async def edit_draft(cmd: EditDraft, uow: ConventionUnitOfWork) -> Convention:
         _history(uow, convention, "edited", {k: terms_json(k, getattr(convention.terms, k)) for k in cmd.changes})
         await uow.commit()
     return convention
+
+
+async def discard_draft(cmd: DiscardDraft, uow: ConventionUnitOfWork) -> None:
+    """No event: a draft was never announced. The audit row of the request stays."""
+    async with uow:
+        convention = await _get(uow, cmd.convention_id)
+        convention.discard()
+        await uow.conventions.remove(convention.id)
+        await uow.commit()
 
 
 async def _transition(uow: ConventionUnitOfWork, convention_id: uuid.UUID, act: Callable[[Convention], None],

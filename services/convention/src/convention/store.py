@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Self
 
-from sqlalchemy import JSON, Column, Date, Float, Integer, String, Text, func, or_, select
+from sqlalchemy import JSON, Column, Date, Float, Integer, String, Text, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -261,6 +261,12 @@ class Conventions:
                                       position=i))
         for i, s in enumerate(c.terms.specialties):
             self.session.add(SpecialtyRow(convention_id=c.id, specialty=s, position=i))
+
+    async def remove(self, convention_id: uuid.UUID) -> None:
+        """A discarded draft with its parties, specialties and history (a draft has no amendment)."""
+        for model in (PartyRow, SpecialtyRow, HistoryRow, AmendmentRow):
+            await self.session.execute(delete(model).where(model.convention_id == convention_id))
+        await self.session.execute(delete(ConventionRow).where(ConventionRow.id == convention_id))
 
     @staticmethod
     def _columns(c: Convention) -> dict[str, Any]:

@@ -168,6 +168,12 @@ class Convention:
             raise Conflict(f"convention {self.reference} is {self.status.value}: change it by an amendment")
         self.terms = self.terms.with_changes(changes).check(known_institutions)
 
+    def discard(self) -> None:
+        """A draft drawn up by mistake goes away; a signed convention never does (it ends)."""
+        if self.status is not ConventionStatus.draft:
+            raise Conflict(f"convention {self.reference} is {self.status.value}: only a draft can be discarded "
+                           "(terminate a signed one)")
+
     # -- lifecycle ------------------------------------------------------------
 
     def sign(self, signed_on: date, signed_at: str, today: date) -> None:
