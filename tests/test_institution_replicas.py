@@ -151,6 +151,26 @@ async def test_institution_updated_updates_the_replica(
     assert (await known(client, institution_id))["name"] == "CMCI Bousmail"
 
 
+async def test_an_older_event_arriving_late_does_not_undo_a_later_correction(
+    client: Any, amqp_url: str, namespace: str
+) -> None:
+    """A retry can deliver the registration after the correction that followed it."""
+    first = registered(name="CMCI Bou Smail")
+    institution_id = first.data.institution_id
+    correction = new_envelope(
+        InstitutionUpdated(institution_id=institution_id, name="CMCI Bousmail", kind="clinic", country="DZ",
+                           city="Bou Ismail"),
+        correlation_id="programme-cnas-2024", causation_id=None,
+    )
+    assert correction.time > first.time
+    sentinel = registered(name="Sentinel", city="Oran")
+    await publish(amqp_url, namespace, correction, first, sentinel)  # the correction first
+
+    await eventually(lambda: known(client, sentinel.data.institution_id))
+    assert (await known(client, institution_id))["name"] == "CMCI Bousmail"
+    assert await count(client, InboxRecord, InboxRecord.event_id == first.id) == 1, "handled, not retried"
+
+
 async def test_asyncapi_names_the_service_queue(client: Any, namespace: str) -> None:
     spec = (await client.get("/asyncapi.json")).json()
     queue = f"{namespace}{client.runtime.name}.events"

@@ -58,6 +58,7 @@ class InstitutionRow(Table, table=True):
     country: str = Field(sa_column=Column(String(2), nullable=False))
     city: str = Field(sa_column=Column(String(200), nullable=False))
     registered_by_event: uuid.UUID
+    as_of: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))  # its event's time
 
     def to_domain(self) -> KnownInstitution:
         return KnownInstitution(id=self.id, name=self.name, kind=self.kind, country=self.country, city=self.city)
@@ -361,14 +362,21 @@ class Institutions:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def save(self, institution: KnownInstitution, *, event_id: uuid.UUID) -> None:
-        row = await self.session.get(InstitutionRow, institution.id)
+    async def save(self, institution: KnownInstitution, *, event_id: uuid.UUID, as_of: datetime) -> bool:
+        """Upsert from an event stating the whole institution at ``as_of``; False (nothing
+        written) if the replica already holds a later state: an older event that
+        arrives late (after a retry) does not undo a correction."""
+        row = await self.session.get(InstitutionRow, institution.id, with_for_update=True)
+        if row is not None and row.as_of is not None and as_of < row.as_of:
+            return False
         if row is None:
             row = InstitutionRow(id=institution.id, registered_by_event=event_id, name="", kind="", country="", city="")
             self.session.add(row)
         row.name, row.kind, row.country, row.city = (
             institution.name, institution.kind, institution.country, institution.city
         )
+        row.as_of = as_of
+        return True
 
     async def get(self, institution_id: uuid.UUID) -> KnownInstitution | None:
         row = await self.session.get(InstitutionRow, institution_id)

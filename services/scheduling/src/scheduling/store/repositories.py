@@ -55,14 +55,21 @@ class _Repository:
 
 
 class Institutions(_Repository):
-    async def save(self, institution: KnownInstitution, *, event_id: uuid.UUID) -> None:
-        row = await self.session.get(InstitutionRow, institution.id)
+    async def save(self, institution: KnownInstitution, *, event_id: uuid.UUID, as_of: datetime) -> bool:
+        """Upsert from an event stating the whole institution at ``as_of``; False (nothing
+        written) if the replica already holds a later state: an older event that
+        arrives late (after a retry) does not undo a correction."""
+        row = await self.session.get(InstitutionRow, institution.id, with_for_update=True)
+        if row is not None and row.as_of is not None and as_of < row.as_of:
+            return False
         if row is None:
             row = InstitutionRow(id=institution.id, registered_by_event=event_id, name="", kind="", country="", city="")
             self.session.add(row)
         row.name, row.kind, row.country, row.city = (
             institution.name, institution.kind, institution.country, institution.city
         )
+        row.as_of = as_of
+        return True
 
     async def get(self, institution_id: uuid.UUID) -> KnownInstitution | None:
         row = await self.session.get(InstitutionRow, institution_id)

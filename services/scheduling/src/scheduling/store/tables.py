@@ -39,6 +39,7 @@ class InstitutionRow(Table, table=True):
     country: str = _col(String(2))
     city: str = _col(String(200))
     registered_by_event: uuid.UUID
+    as_of: datetime | None = _opt(UtcDateTime)  # the time of the event it was last written from
 
 
 class ConventionRow(Table, table=True):
