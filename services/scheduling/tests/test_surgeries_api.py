@@ -180,3 +180,33 @@ async def test_reschedule_cancel_start_complete_and_mission_totals(programme: Sc
     assert (await s.ok("GET", f"/surgeries/{fourth['id']}"))["status"] == "cancelled"
     assert (await s.ok("GET", f"/cases/{leftover['id']}"))["status"] == "waiting"
     await s.refused("POST", f"/surgeries/{uuid.uuid4()}/start", 404, "no surgery")
+
+
+async def test_surgeries_scheduled_by_hand_need_a_free_intensive_care_bed(programme: Scheduling) -> None:
+    """RACHS-1 category 3 (the kit's case): three days in intensive care from the day of surgery."""
+    s = programme
+    await s.ok("PUT", f"/institutions/{CMCI}/resources", json={"timezone": "Africa/Algiers", "icu_beds": 1})
+    room = await s.room()
+    mission = await s.mission(team=[SURGEON, SURGEON_2, ANAESTHETIST])
+    first = await s.surgery(mission, await s.case(), room, start="2030-06-10T08:00:00+01:00")  # bed 10-12 June
+
+    r = await s.surgery(mission, await s.case(), room, start="2030-06-12T08:00:00+01:00", status=409)
+    assert r.status_code == 409
+    assert "no intensive-care bed free on 2030-06-12" in r.json()["detail"]
+    assert f"surgery {first['id']}" in r.json()["detail"], "names what holds the bed"
+
+    ward = await s.surgery(mission, await s.case(risk_scheme="none", risk_category=None), room,
+                           start="2030-06-11T08:00:00+01:00")  # no intensive care: the bed does not matter
+    later = await s.surgery(mission, await s.case(), room, start="2030-06-13T08:00:00+01:00")
+    assert ward["status"] == later["status"] == "scheduled"
+
+    # Moving the first onto the other's stay is refused; cancelling it frees its bed.
+    await s.refused("POST", f"/surgeries/{first['id']}/reschedule", 409, "no intensive-care bed free on 2030-06-13",
+                    json={"scheduled_start": "2030-06-12T13:00:00+01:00", "reason": "Bloc occupé"})
+    await s.ok("POST", f"/surgeries/{first['id']}/cancel", json={"reason": "Fièvre"})
+    again = await s.surgery(mission, await s.case(), room, start="2030-06-10T08:00:00+01:00", surgeon=SURGEON_2)
+    assert again["status"] == "scheduled"
+
+    # With the beds not given (0), nothing is checked, as for the optimiser.
+    await s.ok("PUT", f"/institutions/{CMCI}/resources", json={"timezone": "Africa/Algiers", "icu_beds": 0})
+    assert (await s.surgery(mission, await s.case(), room, start="2030-06-11T13:00:00+01:00"))["status"] == "scheduled"

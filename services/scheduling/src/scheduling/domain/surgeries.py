@@ -219,3 +219,19 @@ def require_room_keeps(room: OperatingRoom, planned: Iterable[Surgery], tz: Zone
                 f"{surgery.label} is booked in {room.name!r} from {_local(surgery.scheduled_start, tz)} to "
                 f"{_local(surgery.scheduled_end, tz)} ({tz.key}), outside {room.hours}: move or cancel it first"
             ) from None
+
+
+def check_intensive_care(day: date, days: int, beds: int, stays: Iterable[tuple[str, date, int]]) -> None:
+    """A surgery whose patient then holds an intensive-care bed for ``days`` from
+    ``day`` needs a free bed on each of them, among the host's ``beds`` and the
+    ``stays`` (label, first day, days) of the other surgeries there. ``beds`` 0:
+    the host has not said, and nothing is checked (as the optimiser does)."""
+    if beds <= 0 or days <= 0:
+        return
+    stays = list(stays)
+    for offset in range(days):
+        d = day + timedelta(days=offset)
+        holding = [label for label, first, n in stays if first <= d < first + timedelta(days=n)]
+        if len(holding) >= beds:
+            raise Conflict(f"no intensive-care bed free on {d.isoformat()}: the host's {beds} are held after "
+                           f"{', '.join(holding)} (the patient needs one for {days} day(s) from {day.isoformat()})")

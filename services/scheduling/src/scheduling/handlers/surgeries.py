@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from scheduling.domain.cases import PatientCase
 from scheduling.domain.missions import Mission
@@ -15,11 +16,17 @@ from scheduling.domain.surgeries import (
     ScheduleSurgery,
     StartSurgery,
     Surgery,
+    check_intensive_care,
 )
 from scheduling.handlers.common import host_lock, host_zone, mission_for_update
+from scheduling.planner import ICU_DAYS, icu_days
 from scheduling.store import SchedulingUnitOfWork
 from jumelage.errors import NotFound
 from jumelage.events import SurgeryCancelled, SurgeryCompleted, SurgeryRescheduled, SurgeryScheduled
+
+
+MAX_ICU_DAYS = max(ICU_DAYS.values())
+"""The longest stay: a surgery earlier than that cannot hold a bed on the day."""
 
 
 async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork) -> Surgery:
@@ -33,8 +40,9 @@ async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork) -> S
         others = await uow.surgeries.colliding(room_id=room.id, surgeon_id=cmd.lead_surgeon_id,
                                                start=cmd.scheduled_start,
                                                end=cmd.scheduled_start + timedelta(minutes=max(minutes, 0)))
-        surgery = Surgery.schedule(cmd, mission=mission, case=case, room=room,
-                                   tz=await host_zone(uow, mission.host_institution_id), others=others)
+        tz = await host_zone(uow, mission.host_institution_id)
+        surgery = Surgery.schedule(cmd, mission=mission, case=case, room=room, tz=tz, others=others)
+        await _intensive_care(uow, mission, surgery, case, tz)
         await uow.cases.save(case)
         await uow.surgeries.save(surgery)
         uow.record(SurgeryScheduled(
@@ -54,8 +62,9 @@ async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork) 
         others = await uow.surgeries.colliding(
             room_id=room.id, surgeon_id=surgery.lead_surgeon_id, start=cmd.scheduled_start,
             end=cmd.scheduled_start + timedelta(minutes=surgery.expected_duration_minutes))
-        reason = surgery.reschedule(cmd, mission=mission, room=room,
-                                    tz=await host_zone(uow, mission.host_institution_id), others=others)
+        tz = await host_zone(uow, mission.host_institution_id)
+        reason = surgery.reschedule(cmd, mission=mission, room=room, tz=tz, others=others)
+        await _intensive_care(uow, mission, surgery, await _case(uow, surgery.case_id), tz)
         await uow.surgeries.save(surgery)
         uow.record(SurgeryRescheduled(surgery_id=surgery.id, operating_room=surgery.operating_room,
                                       scheduled_start=surgery.scheduled_start, reason=reason))
@@ -115,6 +124,24 @@ async def _locked(uow: SchedulingUnitOfWork, surgery_id: uuid.UUID, *,
     surgery = await uow.surgeries.get(surgery_id, for_update=True)
     assert surgery is not None  # surgeries are never deleted
     return mission, surgery
+
+
+async def _intensive_care(uow: SchedulingUnitOfWork, mission: Mission, surgery: Surgery, case: PatientCase,
+                          tz: ZoneInfo) -> None:
+    """A free intensive-care bed at the host for the stay the case's risk calls for
+    (``planner.ICU_DAYS``), as the optimiser requires of its plans. Runs under the
+    host's lock, so two bookings cannot take the last bed together."""
+    days = icu_days(case.risk_scheme.value, case.risk_category)
+    resources = await uow.hosts.get(mission.host_institution_id)
+    if not (resources and resources.icu_beds and days):
+        return
+    day = surgery.days(tz)[0]
+    window_start = datetime.combine(day - timedelta(days=MAX_ICU_DAYS), time.min, tz)
+    window_end = datetime.combine(day + timedelta(days=days), time.min, tz)
+    stays = [(other.label, other.days(tz)[0], icu_days(scheme, category))
+             for other, scheme, category in await uow.surgeries.at_host(
+                 mission.host_institution_id, since=window_start, until=window_end, excluding=surgery.id)]
+    check_intensive_care(day, days, resources.icu_beds, stays)
 
 
 async def _case(uow: SchedulingUnitOfWork, case_id: uuid.UUID) -> PatientCase:

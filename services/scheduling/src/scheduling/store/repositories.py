@@ -327,6 +327,21 @@ class Surgeries(_Repository):
             ).order_by(SurgeryRow.scheduled_start))
         return [_surgery(r) for r in rows]
 
+    async def at_host(self, host_id: uuid.UUID, *, since: datetime, until: datetime,
+                      excluding: uuid.UUID | None = None) -> list[tuple[Surgery, str, int | None]]:
+        """Surgeries not cancelled at missions this institution hosts, starting in
+        [since, until), each with its case's risk (scheme, category)."""
+        query = (select(SurgeryRow, PatientCaseRow.risk_scheme, PatientCaseRow.risk_category)
+                 .join(MissionRow, MissionRow.id == SurgeryRow.mission_id)
+                 .join(PatientCaseRow, PatientCaseRow.id == SurgeryRow.case_id)
+                 .where(MissionRow.host_institution_id == host_id,
+                        SurgeryRow.status != SurgeryStatus.cancelled.value,
+                        SurgeryRow.scheduled_start >= since, SurgeryRow.scheduled_start < until)
+                 .order_by(SurgeryRow.scheduled_start))
+        if excluding is not None:
+            query = query.where(SurgeryRow.id != excluding)
+        return [(_surgery(row), scheme, category) for row, scheme, category in (await self.session.execute(query)).all()]
+
     async def planned_in_room(self, room_id: uuid.UUID) -> list[Surgery]:
         rows = await self.session.scalars(
             select(SurgeryRow).where(SurgeryRow.operating_room_id == room_id,
