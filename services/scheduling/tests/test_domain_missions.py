@@ -176,7 +176,7 @@ def test_team_changes_before_start_only_with_the_overlap_rule() -> None:
     anaesthetist = TeamMember(uuid.uuid4(), "Giulia Ferraro", Role.anaesthetist)
     m.add_member(anaesthetist, [busy])
     assert m.member(anaesthetist.practitioner_id) == anaesthetist
-    with pytest.raises(Conflict, match="leads planned surgeries s-1"):
+    with pytest.raises(Conflict, match="is booked on planned surgeries s-1"):
         m.remove_member(SURGEON.practitioner_id, leads=["s-1"])
     with pytest.raises(NotFound):
         m.remove_member(RESIDENT.practitioner_id)

@@ -44,6 +44,8 @@ async def test_a_proposed_plan_writes_nothing_and_applying_it_is_all_or_none(pro
     # Apply: one SurgeryScheduled each.
     applied = await s.ok("POST", f"{url}/apply", json={"assignments": plan["assignments"]})
     assert len(applied["scheduled"]) == 3 and applied["rescheduled"] == []
+    assert {x["anaesthetist_id"] for x in applied["scheduled"]} == {ANAESTHETIST["practitioner_id"]}, \
+        "the plan's anaesthetist is recorded"
     events = await s.wait("SurgeryScheduled", 3)
     assert {e["patient_ref"] for e in events} == {c["patient_ref"] for c in cases}
     assert {(e["scheduled_start"], e["expected_duration_minutes"]) for e in events} == {

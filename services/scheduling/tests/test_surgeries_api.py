@@ -210,3 +210,36 @@ async def test_surgeries_scheduled_by_hand_need_a_free_intensive_care_bed(progra
     # With the beds not given (0), nothing is checked, as for the optimiser.
     await s.ok("PUT", f"/institutions/{CMCI}/resources", json={"timezone": "Africa/Algiers", "icu_beds": 0})
     assert (await s.surgery(mission, await s.case(), room, start="2030-06-11T13:00:00+01:00"))["status"] == "scheduled"
+
+
+async def test_a_surgery_s_anaesthetist_is_on_the_team_as_such_and_in_one_theatre_at_a_time(
+    programme: Scheduling,
+) -> None:
+    s = programme
+    room, other_room = await s.room(), await s.room("Bloc A - salle 1")
+    mission = await s.mission(team=[SURGEON, SURGEON_2, ANAESTHETIST])
+    anaesthetist = ANAESTHETIST["practitioner_id"]
+    first = await s.surgery(mission, await s.case(risk_scheme="none", risk_category=None), room,
+                            start="2030-06-11T08:00:00+01:00", anaesthetist_id=anaesthetist)  # 08:00-12:00
+    assert first["anaesthetist_id"] == anaesthetist
+    assert (await s.ok("GET", f"/surgeries/{first['id']}"))["anaesthetist_id"] == anaesthetist
+
+    r = await s.surgery(mission, await s.case(risk_scheme="none", risk_category=None), other_room,
+                        start="2030-06-11T10:00:00+01:00", surgeon=SURGEON_2, anaesthetist_id=anaesthetist, status=409)
+    assert r.status_code == 409
+    assert f"anaesthetist Giulia Ferraro ({anaesthetist}) is already in surgery {first['id']}" in r.json()["detail"]
+    r = await s.surgery(mission, await s.case(risk_scheme="none", risk_category=None), other_room,
+                        start="2030-06-11T10:00:00+01:00", surgeon=SURGEON_2,
+                        anaesthetist_id=SURGEON["practitioner_id"], status=409)
+    assert "as surgeon, not as anaesthetist" in r.json()["detail"]
+    unassigned = await s.surgery(mission, await s.case(risk_scheme="none", risk_category=None), other_room,
+                                 start="2030-06-11T10:00:00+01:00", surgeon=SURGEON_2)
+    assert unassigned["anaesthetist_id"] is None
+
+    # A move keeps the anaesthetist; while booked, they cannot leave the team.
+    moved = await s.ok("POST", f"/surgeries/{first['id']}/reschedule",
+                       json={"scheduled_start": "2030-06-11T13:00:00+01:00", "reason": "Bloc occupé"})
+    assert moved["anaesthetist_id"] == anaesthetist
+    with s.client.auth.acting("coordinator", institution=mission["host_institution_id"]):
+        r = await s.client.delete(f"/missions/{mission['id']}/team/{anaesthetist}")
+    assert r.status_code == 409 and f"surgeries {first['id']}" in r.json()["detail"]

@@ -92,6 +92,7 @@ class AssignmentIn(BaseModel):
     operating_room_id: uuid.UUID
     scheduled_start: Instant
     lead_surgeon_id: uuid.UUID
+    anaesthetist_id: uuid.UUID | None = Field(default=None, description="recorded on a new surgery")
     surgery_id: uuid.UUID | None = None
     expected_duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60)
     change: str | None = None
@@ -134,7 +135,7 @@ async def apply(mission_id: uuid.UUID, body: ApplyIn, uow: UoW) -> AppliedOut:
     cmd = ApplyPlan(mission_id=mission_id, reason=body.reason, assignments=tuple(
         PlannedSurgery(case_id=a.case_id, operating_room_id=a.operating_room_id, scheduled_start=a.scheduled_start,
                        lead_surgeon_id=a.lead_surgeon_id, surgery_id=a.surgery_id,
-                       expected_duration_minutes=a.expected_duration_minutes)
+                       expected_duration_minutes=a.expected_duration_minutes, anaesthetist_id=a.anaesthetist_id)
         for a in body.assignments))
     scheduled, rescheduled = await apply_plan(cmd, uow)
     return AppliedOut(scheduled=[SurgeryOut.of(s) for s in scheduled],

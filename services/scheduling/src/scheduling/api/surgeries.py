@@ -30,6 +30,7 @@ class SurgeryIn(Body):
     operating_room_id: uuid.UUID
     scheduled_start: Instant = Field(examples=["2030-06-10T08:00:00+01:00"])
     lead_surgeon_id: uuid.UUID
+    anaesthetist_id: uuid.UUID | None = Field(default=None, description="a member of the team as anaesthetist")
     expected_duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60,
                                                   description="default: the case's")
     procedure: str | None = Field(default=None, min_length=1, max_length=300,
@@ -64,6 +65,7 @@ class SurgeryOut(BaseModel):
     scheduled_end: datetime
     expected_duration_minutes: int
     lead_surgeon_id: uuid.UUID
+    anaesthetist_id: uuid.UUID | None
     status: SurgeryStatus
     status_reason: str | None
     started_at: datetime | None

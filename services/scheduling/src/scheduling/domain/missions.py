@@ -219,15 +219,15 @@ class Mission:
         return member
 
     def remove_member(self, practitioner_id: uuid.UUID, leads: Iterable[uuid.UUID] = ()) -> TeamMember:
-        """``leads``: the planned surgeries this practitioner is lead surgeon of."""
+        """``leads``: the planned surgeries this practitioner leads or is the anaesthetist of."""
         self._require(*NOT_STARTED, action="change the team of")
         member = self.member(practitioner_id)
         if member is None:
             raise NotFound(f"practitioner {practitioner_id} is not on the team of mission {self.id}")
         leads = sorted(str(s) for s in leads)
         if leads:
-            raise Conflict(f"practitioner {member.full_name} ({practitioner_id}) leads planned surgeries "
-                           f"{', '.join(leads)}: reschedule them with another surgeon or cancel them first")
+            raise Conflict(f"practitioner {member.full_name} ({practitioner_id}) is booked on planned surgeries "
+                           f"{', '.join(leads)}: cancel them (or schedule them again with someone else) first")
         if len(self.team) == 1:
             raise Conflict(f"practitioner {member.full_name} is the only member of mission {self.id}'s team")
         self.team.remove(member)
@@ -237,12 +237,15 @@ class Mission:
         return next((m for m in self.team if m.practitioner_id == practitioner_id), None)
 
     def require_surgeon(self, practitioner_id: uuid.UUID) -> TeamMember:
+        return self.require_as(practitioner_id, PractitionerRole.surgeon)
+
+    def require_as(self, practitioner_id: uuid.UUID, role: PractitionerRole) -> TeamMember:
         member = self.member(practitioner_id)
         if member is None:
             raise Conflict(f"practitioner {practitioner_id} is not on the team of mission {self.id}")
-        if member.role is not PractitionerRole.surgeon:
+        if member.role is not role:
             raise Conflict(f"practitioner {member.full_name} ({practitioner_id}) is on mission {self.id}'s team "
-                           f"as {member.role.value}, not as surgeon")
+                           f"as {member.role.value}, not as {role.value}")
         return member
 
     def overlaps(self, starts_on: date, ends_on: date) -> bool:

@@ -26,7 +26,7 @@ from scheduling.domain.missions import Mission
 from scheduling.domain.resources import OperatingRoom, local_days
 from scheduling.domain.timing import require_past, require_within_mission
 from jumelage.errors import Conflict, Invalid
-from jumelage.events.scheduling import SurgeryOutcome
+from jumelage.events.scheduling import PractitionerRole, SurgeryOutcome
 
 
 class SurgeryStatus(StrEnum):
@@ -45,6 +45,7 @@ class ScheduleSurgery:
     lead_surgeon_id: uuid.UUID
     expected_duration_minutes: int | None = None  # default: the case's
     procedure: str | None = None  # default: the case's planned procedure
+    anaesthetist_id: uuid.UUID | None = None  # a member of the team as anaesthetist; none: not assigned yet
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Surgery:
     completed_at: datetime | None = None
     duration_minutes: int | None = None
     outcome: SurgeryOutcome | None = None
+    anaesthetist_id: uuid.UUID | None = None
 
     @property
     def scheduled_end(self) -> datetime:
@@ -121,7 +123,7 @@ class Surgery:
         surgery = cls(id=uuid.uuid4(), mission_id=mission.id, case_id=case.id, patient_ref=case.patient_ref,
                       procedure=procedure, operating_room_id=room.id, operating_room=room.name,
                       scheduled_start=cmd.scheduled_start, expected_duration_minutes=minutes,
-                      lead_surgeon_id=cmd.lead_surgeon_id)
+                      lead_surgeon_id=cmd.lead_surgeon_id, anaesthetist_id=cmd.anaesthetist_id)
         surgery._check_slot(mission=mission, room=room, tz=tz, others=others)
         case.schedule()
         return surgery
@@ -175,6 +177,8 @@ class Surgery:
             raise Invalid(f"operating room {room.id} is not at the mission's host institution "
                           f"{mission.host_institution_id}", field="operating_room_id")
         mission.require_surgeon(self.lead_surgeon_id)
+        if self.anaesthetist_id is not None:
+            mission.require_as(self.anaesthetist_id, PractitionerRole.anaesthetist)
         start, end = self.scheduled_start, self.scheduled_end
         require_within_mission(mission, start, end, tz, what=self.label)
         room.require_open(start, end, tz)
@@ -191,6 +195,10 @@ class Surgery:
                 name = surgeon.full_name if surgeon else str(self.lead_surgeon_id)
                 raise Conflict(f"surgeon {name} ({self.lead_surgeon_id}) is already operating {when} "
                                f"({other.label})")
+            if self.anaesthetist_id is not None and other.anaesthetist_id == self.anaesthetist_id:
+                member = mission.member(self.anaesthetist_id)
+                name = member.full_name if member else str(self.anaesthetist_id)
+                raise Conflict(f"anaesthetist {name} ({self.anaesthetist_id}) is already in {other.label} {when}")
 
     def _require(self, *allowed: SurgeryStatus, action: str) -> None:
         if self.status not in allowed:

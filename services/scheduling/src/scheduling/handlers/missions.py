@@ -129,7 +129,7 @@ async def remove_team_member(cmd: RemoveTeamMember, uow: SchedulingUnitOfWork) -
     async with uow:
         mission = await mission_for_update(uow, cmd.mission_id)
         leads = [s.id for s in await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.scheduled)
-                 if s.lead_surgeon_id == cmd.practitioner_id]
+                 if cmd.practitioner_id in (s.lead_surgeon_id, s.anaesthetist_id)]
         mission.remove_member(cmd.practitioner_id, leads)
         await uow.missions.save(mission)
         await uow.commit()

@@ -42,6 +42,7 @@ class PlannedSurgery:
     lead_surgeon_id: uuid.UUID
     surgery_id: uuid.UUID | None = None
     expected_duration_minutes: int | None = None
+    anaesthetist_id: uuid.UUID | None = None  # the plan's proposal, recorded on a new surgery
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,8 @@ async def apply_plan(cmd: ApplyPlan, uow: SchedulingUnitOfWork) -> tuple[list[Su
             surgery = Surgery.schedule(
                 ScheduleSurgery(mission_id=mission.id, case_id=a.case_id, operating_room_id=a.operating_room_id,
                                 scheduled_start=a.scheduled_start, lead_surgeon_id=a.lead_surgeon_id,
-                                expected_duration_minutes=a.expected_duration_minutes),
+                                expected_duration_minutes=a.expected_duration_minutes,
+                                anaesthetist_id=a.anaesthetist_id),
                 mission=mission, case=case, room=rooms[a.operating_room_id], tz=tz, others=list(final.values()))
             final[surgery.id] = surgery
             scheduled.append((surgery, case))

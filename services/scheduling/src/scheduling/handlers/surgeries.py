@@ -38,7 +38,7 @@ async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork) -> S
         room = await _room(uow, cmd.operating_room_id)
         minutes = cmd.expected_duration_minutes or case.expected_duration_minutes
         others = await uow.surgeries.colliding(room_id=room.id, surgeon_id=cmd.lead_surgeon_id,
-                                               start=cmd.scheduled_start,
+                                               anaesthetist_id=cmd.anaesthetist_id, start=cmd.scheduled_start,
                                                end=cmd.scheduled_start + timedelta(minutes=max(minutes, 0)))
         tz = await host_zone(uow, mission.host_institution_id)
         surgery = Surgery.schedule(cmd, mission=mission, case=case, room=room, tz=tz, others=others)
@@ -60,7 +60,8 @@ async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork) 
         mission, surgery = await _locked(uow, cmd.surgery_id, lock_host=True)
         room = await _room(uow, cmd.operating_room_id or surgery.operating_room_id)
         others = await uow.surgeries.colliding(
-            room_id=room.id, surgeon_id=surgery.lead_surgeon_id, start=cmd.scheduled_start,
+            room_id=room.id, surgeon_id=surgery.lead_surgeon_id, anaesthetist_id=surgery.anaesthetist_id,
+            start=cmd.scheduled_start,
             end=cmd.scheduled_start + timedelta(minutes=surgery.expected_duration_minutes))
         tz = await host_zone(uow, mission.host_institution_id)
         reason = surgery.reschedule(cmd, mission=mission, room=room, tz=tz, others=others)

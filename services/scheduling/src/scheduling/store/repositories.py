@@ -317,11 +317,15 @@ class Surgeries(_Repository):
         return [_surgery(r) for r in rows]
 
     async def colliding(self, *, room_id: uuid.UUID, surgeon_id: uuid.UUID, start: datetime,
-                        end: datetime) -> list[Surgery]:
-        """Surgeries not cancelled, in that room or by that surgeon, overlapping [start, end)."""
+                        end: datetime, anaesthetist_id: uuid.UUID | None = None) -> list[Surgery]:
+        """Surgeries not cancelled, in that room, by that surgeon or with that
+        anaesthetist, overlapping [start, end)."""
+        same = [SurgeryRow.operating_room_id == room_id, SurgeryRow.lead_surgeon_id == surgeon_id]
+        if anaesthetist_id is not None:
+            same.append(SurgeryRow.anaesthetist_id == anaesthetist_id)
         rows = await self.session.scalars(
             select(SurgeryRow).where(
-                or_(SurgeryRow.operating_room_id == room_id, SurgeryRow.lead_surgeon_id == surgeon_id),
+                or_(*same),
                 SurgeryRow.status != SurgeryStatus.cancelled.value,
                 SurgeryRow.scheduled_start < end, SurgeryRow.scheduled_end > start,
             ).order_by(SurgeryRow.scheduled_start))
@@ -360,7 +364,7 @@ class Surgeries(_Repository):
             operating_room_id=s.operating_room_id, operating_room=s.operating_room,
             scheduled_start=s.scheduled_start, scheduled_end=s.scheduled_end,
             expected_duration_minutes=s.expected_duration_minutes, lead_surgeon_id=s.lead_surgeon_id,
-            status=s.status.value, status_reason=s.status_reason, started_at=s.started_at,
+            anaesthetist_id=s.anaesthetist_id, status=s.status.value, status_reason=s.status_reason, started_at=s.started_at,
             completed_at=s.completed_at, duration_minutes=s.duration_minutes,
             outcome=s.outcome.value if s.outcome else None,
         ))
@@ -371,7 +375,7 @@ def _surgery(r: SurgeryRow) -> Surgery:
         id=r.id, mission_id=r.mission_id, case_id=r.case_id, patient_ref=r.patient_ref, procedure=r.procedure,
         operating_room_id=r.operating_room_id, operating_room=r.operating_room, scheduled_start=r.scheduled_start,
         expected_duration_minutes=r.expected_duration_minutes, lead_surgeon_id=r.lead_surgeon_id,
-        status=SurgeryStatus(r.status), status_reason=r.status_reason, started_at=r.started_at,
+        anaesthetist_id=r.anaesthetist_id, status=SurgeryStatus(r.status), status_reason=r.status_reason, started_at=r.started_at,
         completed_at=r.completed_at, duration_minutes=r.duration_minutes,
         outcome=SurgeryOutcome(r.outcome) if r.outcome else None,
     )

@@ -144,6 +144,7 @@ class SurgeryRow(Table, table=True):
     scheduled_end: datetime = _col(UtcDateTime)  # kept for overlap queries
     expected_duration_minutes: int = _col(Integer)
     lead_surgeon_id: uuid.UUID = Field(index=True)
+    anaesthetist_id: uuid.UUID | None = Field(default=None, index=True)
     status: str = _col(String(20))
     status_reason: str | None = _opt(Text)
     started_at: datetime | None = _opt(UtcDateTime)
