@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from jumelage import context
-from jumelage.audit import AuditActor, record_for
+from jumelage.audit import AUDIT_INSERT, AuditActor, record_for
 from jumelage.columns import UtcDateTime  # noqa: F401  (services import it from here)
 from jumelage.events import CloudEvent, EventData, new_envelope
 from jumelage.messaging.batch import SharedCommitFailed
@@ -191,8 +191,8 @@ class UnitOfWork:
         else:
             if self.actor is not None:
                 # In the same transaction: no change without its audit row, and no row without the change.
-                self.session.add(record_for(self.actor, datetime.now(UTC), self.recorded,
-                                            context.correlation_id.get()))
+                await self.session.execute(AUDIT_INSERT, record_for(self.actor, datetime.now(UTC), self.recorded,
+                                                                    context.correlation_id.get()))
             await self._write_outbox()
             await self.session.commit()
         self._committed = True

@@ -291,6 +291,15 @@ _REMINDER_INSERTS: dict[str, Any] = {}
 # What an attempt changes (``Notification.delivered`` / ``attempt_failed``).
 _OUTCOME = frozenset({"status", "attempts", "next_attempt_at", "lease_until", "claim", "last_error", "sent_at"})
 
+# Built once (on the path of every delivery): the outcome, only while the row is still held under the claim.
+_RECORD_ATTEMPT = (
+    update(NotificationRow.__table__)
+    .where(NotificationRow.__table__.c.id == bindparam("held_id"),
+           NotificationRow.__table__.c.claim == bindparam("held_claim"),
+           NotificationRow.__table__.c.status == NotificationStatus.sending.value)
+    .values({name: bindparam(f"new_{name}") for name in _OUTCOME})
+)
+
 
 def _notification_insert(dialect: str) -> Any:
     """INSERT ... ON CONFLICT (cause, recipient, channel) DO NOTHING RETURNING id, built once
@@ -598,11 +607,9 @@ class Notifications:
     async def record_attempt(self, n: Notification, claim: uuid.UUID) -> bool:
         """Write the outcome of the attempt made under ``claim`` (``n`` as the domain left it),
         only if the row is still ours: False if our lease ran out and another worker took it."""
-        t = NotificationRow.__table__.c
-        result = await self.session.execute(
-            update(NotificationRow.__table__)
-            .where(t.id == n.id, t.claim == claim, t.status == NotificationStatus.sending.value)
-            .values({name: value for name, value in NotificationRow.values(n).items() if name in _OUTCOME}))
+        values = NotificationRow.values(n)
+        result = await self.session.execute(_RECORD_ATTEMPT, {
+            "held_id": n.id, "held_claim": claim, **{f"new_{name}": values[name] for name in _OUTCOME}})
         return bool(result.rowcount)
 
     async def get(self, notification_id: uuid.UUID) -> Notification | None:
