@@ -18,7 +18,7 @@ import notification.app
 from jumelage.db import create_engine
 from jumelage.events import MissionScheduled
 from jumelage.migrations import migrate
-from jumelage.testing import Database, eventually
+from jumelage.testing import Database, downgrade, eventually, table_columns
 from notification.store import Table
 
 
@@ -58,37 +58,22 @@ async def test_two_replicas_send_each_notification_once(notification_service: An
         assert sorted(sent) == sorted(n["id"] for n in items), "one NotificationSent each"
 
 
-def _columns(sync_conn: sa.Connection) -> dict[str, set[str]]:
-    inspector = sa.inspect(sync_conn)
-    return {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()}
-
-
 async def test_migration_matches_the_mapped_tables_and_goes_down_and_up(database: Database) -> None:
     own = await database.for_service("notification")
     engine = create_engine(own.url, schema=own.schema)
     script = notification.app.MIGRATIONS
     try:
         await migrate(engine, script)
-        async with engine.connect() as conn:
-            tables = await conn.run_sync(_columns)
+        tables = await table_columns(engine)
         for table in Table.metadata.sorted_tables:
             assert table.name in tables, table.name
             assert {c.name for c in table.columns} == tables[table.name], table.name
 
-        def downgrade(sync_conn: sa.Connection) -> None:
-            cfg = Config()
-            cfg.set_main_option("script_location", str(script))
-            cfg.attributes["connection"] = sync_conn
-            command.downgrade(cfg, "0001")
-
-        async with engine.begin() as conn:
-            await conn.run_sync(downgrade)
-        async with engine.connect() as conn:
-            after = await conn.run_sync(_columns)
+        await downgrade(engine, script, "0001")
+        after = await table_columns(engine)
         assert "notification" not in after and "contact" not in after
         assert {"institution", "outbox", "inbox"} <= set(after)
         await migrate(engine, script)
-        async with engine.connect() as conn:
-            assert "reminder" in await conn.run_sync(_columns)
+        assert "reminder" in await table_columns(engine)
     finally:
         await engine.dispose()

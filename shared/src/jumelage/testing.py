@@ -269,6 +269,33 @@ class ActingAs(httpx.Auth):
         yield request
 
 
+async def table_columns(engine: Any) -> dict[str, set[str]]:
+    """Each table of the engine's database (its schema) with its column names."""
+    import sqlalchemy as sa
+
+    def read(sync_conn: Any) -> dict[str, set[str]]:
+        inspector = sa.inspect(sync_conn)
+        return {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()}
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(read)  # type: ignore[no-any-return]
+
+
+async def downgrade(engine: Any, migrations: Path, revision: str) -> None:
+    """Alembic's downgrade of a service's migrations to ``revision``."""
+    from alembic import command
+    from alembic.config import Config
+
+    def run(sync_conn: Any) -> None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(migrations))
+        cfg.attributes["connection"] = sync_conn
+        command.downgrade(cfg, revision)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(run)
+
+
 @contextlib.asynccontextmanager
 async def running(app: Any, migrations: Path | None = None, *, wait_broker: float = 20.0,
                   acting_as: ActingAs | None = None) -> AsyncIterator[Any]:

@@ -23,6 +23,7 @@ from jumelage.clock import Clock
 from jumelage.columns import UtcDateTime
 from jumelage.db import UnitOfWork
 from jumelage.events.notification import Channel
+from jumelage.replicas import save_newest
 from notification.domain.contacts import Audience, Consent, Contact, ContactKind, Language
 from notification.domain.delivery import Message, Notification, NotificationStatus, RetryPolicy
 from notification.domain.institutions import KnownInstitution
@@ -372,20 +373,10 @@ class Institutions:
         self.session = session
 
     async def save(self, institution: KnownInstitution, *, event_id: uuid.UUID, as_of: datetime) -> bool:
-        """Upsert from an event stating the whole institution at ``as_of``; False (nothing
-        written) if the replica already holds a later state: an older event that
-        arrives late (after a retry) does not undo a correction."""
-        row = await self.session.get(InstitutionRow, institution.id, with_for_update=True)
-        if row is not None and row.as_of is not None and as_of < row.as_of:
-            return False
-        if row is None:
-            row = InstitutionRow(id=institution.id, registered_by_event=event_id, name="", kind="", country="", city="")
-            self.session.add(row)
-        row.name, row.kind, row.country, row.city = (
-            institution.name, institution.kind, institution.country, institution.city
-        )
-        row.as_of = as_of
-        return True
+        """False if the replica already holds a later state of it (``save_newest``)."""
+        return await save_newest(self.session, InstitutionRow, institution.id, as_of, {
+            "name": institution.name, "kind": institution.kind, "country": institution.country,
+            "city": institution.city}, registered_by_event=event_id)
 
     async def get(self, institution_id: uuid.UUID) -> KnownInstitution | None:
         row = await self.session.get(InstitutionRow, institution_id)
