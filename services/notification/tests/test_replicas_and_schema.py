@@ -18,7 +18,7 @@ import notification.app
 from jumelage.db import create_engine
 from jumelage.events import MissionScheduled
 from jumelage.migrations import migrate
-from jumelage.testing import Database, downgrade, eventually, table_columns
+from jumelage.testing import Database, assert_migrated_as_mapped, downgrade, eventually, table_columns
 from notification.store import Table
 
 
@@ -64,10 +64,7 @@ async def test_migration_matches_the_mapped_tables_and_goes_down_and_up(database
     script = notification.app.MIGRATIONS
     try:
         await migrate(engine, script)
-        tables = await table_columns(engine)
-        for table in Table.metadata.sorted_tables:
-            assert table.name in tables, table.name
-            assert {c.name for c in table.columns} == tables[table.name], table.name
+        await assert_migrated_as_mapped(engine, Table.metadata)
 
         await downgrade(engine, script, "0001")
         after = await table_columns(engine)

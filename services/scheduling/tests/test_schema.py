@@ -6,7 +6,7 @@ from __future__ import annotations
 import scheduling.app
 from jumelage.db import create_engine
 from jumelage.migrations import migrate
-from jumelage.testing import Database, downgrade, table_columns
+from jumelage.testing import Database, assert_migrated_as_mapped, downgrade, table_columns
 from scheduling.store.tables import Table
 
 
@@ -16,10 +16,7 @@ async def test_migrations_match_the_mapped_tables_and_go_down_and_up(database: D
     script = scheduling.app.MIGRATIONS
     try:
         await migrate(engine, script)
-        tables = await table_columns(engine)
-        for table in Table.metadata.sorted_tables:
-            assert table.name in tables, table.name
-            assert {c.name for c in table.columns} == tables[table.name], table.name
+        await assert_migrated_as_mapped(engine, Table.metadata)
 
         await downgrade(engine, script, "0003")
         after = await table_columns(engine)

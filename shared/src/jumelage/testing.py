@@ -281,6 +281,14 @@ async def table_columns(engine: Any) -> dict[str, set[str]]:
         return await conn.run_sync(read)  # type: ignore[no-any-return]
 
 
+async def assert_migrated_as_mapped(engine: Any, metadata: Any) -> None:
+    """Every mapped table exists in the migrated database with exactly its columns."""
+    tables = await table_columns(engine)
+    for table in metadata.sorted_tables:
+        assert table.name in tables, f"table {table.name} not created by the migrations"
+        assert {c.name for c in table.columns} == tables[table.name], table.name
+
+
 async def downgrade(engine: Any, migrations: Path, revision: str) -> None:
     """Alembic's downgrade of a service's migrations to ``revision``."""
     from alembic import command
