@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from scheduling.domain.activities import ActivityStatus
 from scheduling.domain.conventions import ConventionReplica
 from scheduling.domain.missions import Booked, Mission
-from scheduling.domain.resources import DEFAULT_TIMEZONE, local_days
+from scheduling.domain.resources import DEFAULT_TIMEZONE, HostResources, local_days
 from scheduling.domain.surgeries import SurgeryStatus
 from scheduling.store import SchedulingUnitOfWork
 from jumelage.errors import NotFound
@@ -53,7 +53,11 @@ async def mission_and_convention(uow: SchedulingUnitOfWork,
 
 
 async def host_zone(uow: SchedulingUnitOfWork, institution_id: uuid.UUID) -> ZoneInfo:
-    resources = await uow.hosts.get(institution_id)
+    return zone_of(await uow.hosts.get(institution_id))
+
+
+def zone_of(resources: HostResources | None) -> ZoneInfo:
+    """The host's time zone, or the default where it has recorded no resources."""
     return resources.zone if resources else ZoneInfo(DEFAULT_TIMEZONE)
 
 

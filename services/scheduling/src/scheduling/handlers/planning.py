@@ -18,7 +18,7 @@ from scheduling.domain.cases import CaseStatus, PatientCase
 from scheduling.domain.missions import Mission
 from scheduling.domain.resources import OperatingRoom
 from scheduling.domain.surgeries import RescheduleSurgery, ScheduleSurgery, Surgery, SurgeryStatus
-from scheduling.handlers.common import host_lock, host_zone, mission_for_update
+from scheduling.handlers.common import host_lock, host_zone, mission_for_update, zone_of
 from scheduling.store import SchedulingUnitOfWork
 from jumelage.errors import Conflict, Invalid, NotFound
 from jumelage.events import SurgeryRescheduled, SurgeryScheduled
@@ -87,7 +87,7 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, now: date
             raise NotFound(f"no mission {cmd.mission_id}")
         mission.require_plannable("surgeries")
         resources = await uow.hosts.get(mission.host_institution_id)
-        tz = resources.zone if resources else await host_zone(uow, mission.host_institution_id)
+        tz = zone_of(resources)
         rooms = await uow.rooms.of_host(mission.host_institution_id)
         cases = await _cases(uow, mission, cmd.case_ids)
         surgeries = [s for s in await uow.surgeries.of_mission(mission.id) if s.status is not SurgeryStatus.cancelled]

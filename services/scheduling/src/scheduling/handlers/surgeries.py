@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from scheduling.domain.cases import PatientCase
 from scheduling.domain.missions import Mission
-from scheduling.domain.resources import OperatingRoom
+from scheduling.domain.resources import HostResources, OperatingRoom
 from scheduling.domain.surgeries import (
     CancelSurgery,
     CompleteSurgery,
@@ -18,7 +18,7 @@ from scheduling.domain.surgeries import (
     Surgery,
     check_intensive_care,
 )
-from scheduling.handlers.common import host_lock, host_zone, mission_for_update
+from scheduling.handlers.common import host_lock, mission_for_update, zone_of
 from scheduling.planner import ICU_DAYS, icu_days
 from scheduling.store import SchedulingUnitOfWork
 from jumelage.errors import NotFound
@@ -40,9 +40,10 @@ async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork) -> S
         others = await uow.surgeries.colliding(room_id=room.id, surgeon_id=cmd.lead_surgeon_id,
                                                anaesthetist_id=cmd.anaesthetist_id, start=cmd.scheduled_start,
                                                end=cmd.scheduled_start + timedelta(minutes=max(minutes, 0)))
-        tz = await host_zone(uow, mission.host_institution_id)
+        resources = await uow.hosts.get(mission.host_institution_id)
+        tz = zone_of(resources)
         surgery = Surgery.schedule(cmd, mission=mission, case=case, room=room, tz=tz, others=others)
-        await _intensive_care(uow, mission, surgery, case, tz)
+        await _intensive_care(uow, resources, surgery, tz, case)
         await uow.cases.save(case)
         await uow.surgeries.save(surgery)
         uow.record(SurgeryScheduled(
@@ -63,9 +64,10 @@ async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork) 
             room_id=room.id, surgeon_id=surgery.lead_surgeon_id, anaesthetist_id=surgery.anaesthetist_id,
             start=cmd.scheduled_start,
             end=cmd.scheduled_start + timedelta(minutes=surgery.expected_duration_minutes))
-        tz = await host_zone(uow, mission.host_institution_id)
+        resources = await uow.hosts.get(mission.host_institution_id)
+        tz = zone_of(resources)
         reason = surgery.reschedule(cmd, mission=mission, room=room, tz=tz, others=others)
-        await _intensive_care(uow, mission, surgery, await _case(uow, surgery.case_id), tz)
+        await _intensive_care(uow, resources, surgery, tz)
         await uow.surgeries.save(surgery)
         uow.record(SurgeryRescheduled(surgery_id=surgery.id, operating_room=surgery.operating_room,
                                       scheduled_start=surgery.scheduled_start, reason=reason))
@@ -127,21 +129,24 @@ async def _locked(uow: SchedulingUnitOfWork, surgery_id: uuid.UUID, *,
     return mission, surgery
 
 
-async def _intensive_care(uow: SchedulingUnitOfWork, mission: Mission, surgery: Surgery, case: PatientCase,
-                          tz: ZoneInfo) -> None:
+async def _intensive_care(uow: SchedulingUnitOfWork, resources: HostResources | None, surgery: Surgery,
+                          tz: ZoneInfo, case: PatientCase | None = None) -> None:
     """A free intensive-care bed at the host for the stay the case's risk calls for
     (``planner.ICU_DAYS``), as the optimiser requires of its plans. Runs under the
-    host's lock, so two bookings cannot take the last bed together."""
+    host's lock, so two bookings cannot take the last bed together. ``case``:
+    read (locked) here if not given and the host has said how many beds it has."""
+    if not (resources and resources.icu_beds):
+        return
+    case = case or await _case(uow, surgery.case_id)
     days = icu_days(case.risk_scheme.value, case.risk_category)
-    resources = await uow.hosts.get(mission.host_institution_id)
-    if not (resources and resources.icu_beds and days):
+    if not days:
         return
     day = surgery.days(tz)[0]
     window_start = datetime.combine(day - timedelta(days=MAX_ICU_DAYS), time.min, tz)
     window_end = datetime.combine(day + timedelta(days=days), time.min, tz)
     stays = [(other.label, other.days(tz)[0], icu_days(scheme, category))
              for other, scheme, category in await uow.surgeries.at_host(
-                 mission.host_institution_id, since=window_start, until=window_end, excluding=surgery.id)]
+                 resources.institution_id, since=window_start, until=window_end, excluding=surgery.id)]
     check_intensive_care(day, days, resources.icu_beds, stays)
 
 

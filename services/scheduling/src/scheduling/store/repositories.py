@@ -335,7 +335,8 @@ class Surgeries(_Repository):
                  .order_by(SurgeryRow.scheduled_start))
         if excluding is not None:
             query = query.where(SurgeryRow.id != excluding)
-        return [(_surgery(row), scheme, category) for row, scheme, category in (await self.session.execute(query)).all()]
+        rows = (await self.session.execute(query)).all()
+        return [(_surgery(row), scheme, category) for row, scheme, category in rows]
 
     async def planned_in_room(self, room_id: uuid.UUID) -> list[Surgery]:
         rows = await self.session.scalars(
@@ -355,7 +356,8 @@ class Surgeries(_Repository):
             operating_room_id=s.operating_room_id, operating_room=s.operating_room,
             scheduled_start=s.scheduled_start, scheduled_end=s.scheduled_end,
             expected_duration_minutes=s.expected_duration_minutes, lead_surgeon_id=s.lead_surgeon_id,
-            anaesthetist_id=s.anaesthetist_id, status=s.status.value, status_reason=s.status_reason, started_at=s.started_at,
+            anaesthetist_id=s.anaesthetist_id, status=s.status.value, status_reason=s.status_reason,
+            started_at=s.started_at,
             completed_at=s.completed_at, duration_minutes=s.duration_minutes,
             outcome=s.outcome.value if s.outcome else None,
         ))
@@ -366,7 +368,8 @@ def _surgery(r: SurgeryRow) -> Surgery:
         id=r.id, mission_id=r.mission_id, case_id=r.case_id, patient_ref=r.patient_ref, procedure=r.procedure,
         operating_room_id=r.operating_room_id, operating_room=r.operating_room, scheduled_start=r.scheduled_start,
         expected_duration_minutes=r.expected_duration_minutes, lead_surgeon_id=r.lead_surgeon_id,
-        anaesthetist_id=r.anaesthetist_id, status=SurgeryStatus(r.status), status_reason=r.status_reason, started_at=r.started_at,
+        anaesthetist_id=r.anaesthetist_id, status=SurgeryStatus(r.status), status_reason=r.status_reason,
+        started_at=r.started_at,
         completed_at=r.completed_at, duration_minutes=r.duration_minutes,
         outcome=SurgeryOutcome(r.outcome) if r.outcome else None,
     )
