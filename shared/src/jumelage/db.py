@@ -16,9 +16,9 @@ from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy import bindparam, event, text
-from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from jumelage import context

@@ -7,6 +7,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jumelage.logging import get_logger
+
+log = get_logger(__name__)
+
 
 async def save_newest(session: AsyncSession, model: Any, key: Any, as_of: datetime, values: dict[str, Any],
                       **on_create: Any) -> bool:
@@ -17,6 +21,8 @@ async def save_newest(session: AsyncSession, model: Any, key: Any, as_of: dateti
     only when the row is new."""
     row = await session.get(model, key, with_for_update=True)
     if row is not None and row.as_of is not None and as_of < row.as_of:
+        log.info("older event not applied: the replica holds a later state", replica=model.__tablename__,
+                 key=str(key), event_time=as_of.isoformat(), replica_time=row.as_of.isoformat())
         return False
     if row is None:
         session.add(model(id=key, as_of=as_of, **on_create, **values))

@@ -164,19 +164,18 @@ class EmailSender:
 
     async def send(self, outgoing: Outgoing, address: Address) -> None:
         email = self.compose(outgoing, address.to)
-        recipient = address.to
         async with self._slots:
             try:
                 pooled = await self._idle_connection()
                 if pooled is not None:
                     try:
-                        await self._send_on(pooled, recipient, email)
+                        await self._send_on(pooled, address.to, email)
                         return
                     except ConnectionError:
                         # A hang-up we had not seen yet: before DATA nothing went out, so try a fresh one.
                         if pooled.data_started:
                             raise
-                await self._send_on(await self._open(), recipient, email)
+                await self._send_on(await self._open(), address.to, email)
             except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
                 raise _smtp_refusal(exc) from None
             except _SMTP_ERRORS as exc:

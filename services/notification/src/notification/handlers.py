@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 
 from jumelage import context
 from jumelage.errors import Conflict, NotFound
-from jumelage.logging import get_logger
 from jumelage.events import (
     CloudEvent, ConventionAmended, ConventionSigned, InstitutionRegistered, MissionRescheduled, MissionScheduled,
     SurgeryCancelled, SurgeryCompleted, SurgeryRescheduled, SurgeryScheduled,
@@ -38,8 +37,6 @@ from notification.domain.templates import GENERIC, TemplateText
 from notification.store import NotificationFilter, NotificationUnitOfWork
 
 # -- contacts ------------------------------------------------------------------------------
-
-log = get_logger(__name__)
 
 
 async def create_contact(cmd: CreateContact, uow: NotificationUnitOfWork) -> Contact:
@@ -204,14 +201,11 @@ async def find_notifications(f: NotificationFilter, limit: int, offset: int,
 async def record_institution(event: CloudEvent[InstitutionRegistered], uow: NotificationUnitOfWork) -> None:
     """``InstitutionRegistered`` and ``InstitutionUpdated``: upsert the replica."""
     data = event.data
-    applied = await uow.institutions.save(
+    await uow.institutions.save(
         KnownInstitution(id=data.institution_id, name=data.name, kind=data.kind.value, country=data.country,
                          city=data.city),
         event_id=event.id, as_of=event.time,
     )
-    if not applied:
-        log.info("older institution event not applied: the replica holds a later state",
-                 institution_id=str(data.institution_id))
     await notify_event(event, uow, Occurrence(event.type, institution_id=data.institution_id))
 
 

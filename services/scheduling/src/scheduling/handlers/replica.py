@@ -34,14 +34,11 @@ log = get_logger(__name__)
 async def record_institution(event: CloudEvent[InstitutionRegistered], uow: SchedulingUnitOfWork) -> None:
     """``InstitutionRegistered`` and ``InstitutionUpdated`` (the whole new state): upsert."""
     data = event.data
-    applied = await uow.institutions.save(
+    await uow.institutions.save(
         KnownInstitution(id=data.institution_id, name=data.name, kind=data.kind.value, country=data.country,
                          city=data.city),
         event_id=event.id, as_of=event.time,
     )
-    if not applied:
-        log.info("older institution event not applied: the replica holds a later state",
-                 institution_id=str(data.institution_id))
 
 
 async def _replica(uow: SchedulingUnitOfWork, convention_id: uuid.UUID) -> ConventionReplica:

@@ -14,9 +14,11 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
+
 def upgrade() -> None:
     with op.batch_alter_table("institution") as batch:
         batch.add_column(sa.Column("as_of", sa.DateTime(timezone=True), nullable=True))
+
 
 def downgrade() -> None:
     with op.batch_alter_table("institution") as batch:
