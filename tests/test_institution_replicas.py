@@ -58,6 +58,13 @@ def registered(institution_id: uuid.UUID | None = None, name: str = "CMCI Bousma
     return new_envelope(data, correlation_id="programme-cnas-2024", causation_id=None)
 
 
+def corrected_name(institution_id: uuid.UUID) -> CloudEvent[Any]:
+    """The convention service's correction of the registration's name, as ``InstitutionUpdated``."""
+    data = InstitutionUpdated(institution_id=institution_id, name="CMCI Bousmail", kind="clinic", country="DZ",
+                              city="Bou Ismail")
+    return new_envelope(data, correlation_id="programme-cnas-2024", causation_id=None)
+
+
 async def known(client: Any, institution_id: uuid.UUID) -> dict[str, Any] | None:
     response = await client.get(f"/institutions/{institution_id}")
     if response.status_code == 404:
@@ -140,11 +147,7 @@ async def test_institution_updated_updates_the_replica(
 ) -> None:
     first = registered(name="CMCI Bou Smail")
     institution_id = first.data.institution_id
-    update = new_envelope(
-        InstitutionUpdated(institution_id=institution_id, name="CMCI Bousmail", kind="clinic", country="DZ",
-                           city="Bou Ismail"),
-        correlation_id="programme-cnas-2024", causation_id=None,
-    )
+    update = corrected_name(institution_id)
     sentinel = registered(name="Sentinel", city="Oran")
     await publish(amqp_url, namespace, first, update, sentinel)
     await eventually(lambda: known(client, sentinel.data.institution_id))
@@ -157,11 +160,7 @@ async def test_an_older_event_arriving_late_does_not_undo_a_later_correction(
     """A retry can deliver the registration after the correction that followed it."""
     first = registered(name="CMCI Bou Smail")
     institution_id = first.data.institution_id
-    correction = new_envelope(
-        InstitutionUpdated(institution_id=institution_id, name="CMCI Bousmail", kind="clinic", country="DZ",
-                           city="Bou Ismail"),
-        correlation_id="programme-cnas-2024", causation_id=None,
-    )
+    correction = corrected_name(institution_id)
     assert correction.time > first.time
     sentinel = registered(name="Sentinel", city="Oran")
     await publish(amqp_url, namespace, correction, first, sentinel)  # the correction first
