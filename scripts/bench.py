@@ -48,6 +48,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import socket
 import statistics
 import sys
@@ -642,7 +643,7 @@ async def http_to_notification_latency(samples: int, res: Resources, *, processe
          {"smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_timeout": 10.0, "reminder_check_interval": 3600.0}),
     ]
     served: dict[str, Any] = {}
-    logs = tempfile.TemporaryDirectory(prefix="jumelage-bench-")  # the processes' JSON logs
+    logs = Path(tempfile.mkdtemp(prefix="jumelage-bench-"))  # the processes' JSON logs
     for name, settings_cls, create, migrations, extra in specs:
         schema = await res.schema(f"lat_{name}")
         port = free_port()
@@ -651,7 +652,7 @@ async def http_to_notification_latency(samples: int, res: Resources, *, processe
                    "DATABASE_SCHEMA": schema, "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(port),
                    "MIGRATE_ON_START": "true", "PYTHONUNBUFFERED": "1"}
             env.pop("SECRETS_DIR", None)
-            served[name] = ServedProcess(name, env, Path(logs.name))
+            served[name] = ServedProcess(name, env, logs)
         else:
             app = create(settings_cls(**common, database_schema=schema, http_port=port, **extra))
             await migrate(app.state.runtime.engine, migrations)
@@ -739,10 +740,9 @@ async def http_to_notification_latency(samples: int, res: Resources, *, processe
         smtp.stop()
         await conn.close()
         if os.environ.get("BENCH_KEEP_LOGS"):
-            print("logs kept in", logs.name)
-            logs._finalizer.detach()
+            print("logs kept in", logs)
         else:
-            logs.cleanup()
+            shutil.rmtree(logs, ignore_errors=True)
 
 
 async def _true(value: bool) -> bool:
