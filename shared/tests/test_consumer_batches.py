@@ -66,8 +66,8 @@ class Subscriber:
                  unit_of_work: Any = None) -> None:
         self.amqp_url, self.queue = amqp_url, queue
         self.broker = RabbitBroker(amqp_url, default_channel=Channel(prefetch_count=32))
-        self.broker.context.set_global("unit_of_work", unit_of_work or (lambda: UnitOfWork(sessions)))
-        self.broker.include_router(event_router(queue, handlers))
+        self.broker.include_router(event_router(queue, handlers, unit_of_work=unit_of_work or (
+            lambda: UnitOfWork(sessions)), broker=self.broker))
 
     async def declare(self) -> None:
         await self.broker.connect()

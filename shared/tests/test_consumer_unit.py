@@ -107,8 +107,7 @@ def consumer(sessions: Any, journal: list[tuple[str, str, str]]) -> Callable[...
     @contextlib.asynccontextmanager
     async def make(handlers: dict[type, Any], *, with_side_queues: bool = True) -> AsyncIterator[Harness]:
         broker = RabbitBroker()
-        broker.context.set_global("unit_of_work", lambda: UnitOfWork(sessions))
-        broker.include_router(event_router(QUEUE, handlers))
+        broker.include_router(event_router(QUEUE, handlers, unit_of_work=lambda: UnitOfWork(sessions), broker=broker))
         forwarded: dict[str, list[PatchedMessage]] = {}
         if with_side_queues:
             for name in [QUEUE.dlq_name, *(q.name for q in QUEUE.retry_queues())]:

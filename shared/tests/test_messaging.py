@@ -224,8 +224,8 @@ class Consumer:
 
     def __init__(self, amqp_url: str, sessions: Any, queue: ServiceQueue, handlers: dict) -> None:
         self.broker = RabbitBroker(amqp_url, default_channel=Channel(prefetch_count=1))
-        self.broker.context.set_global("unit_of_work", lambda: UnitOfWork(sessions))
-        self.broker.include_router(event_router(queue, handlers))
+        self.broker.include_router(event_router(queue, handlers, unit_of_work=lambda: UnitOfWork(sessions),
+                                                broker=self.broker))
         self.queue = queue
         self.topology = Topology(namespace=queue.exchange.removesuffix("jumelage.events"),
                                  retry_delays=queue.retry_delays)

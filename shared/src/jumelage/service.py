@@ -98,10 +98,9 @@ class ServiceRuntime:
             poll_interval=settings.relay_poll_interval,
         )
         self._uow_class = unit_of_work
-        self.broker.context.set_global("unit_of_work", self.unit_of_work)
-        self.broker.context.set_global("clock", self.clock)
         if self.queue is not None and handlers:
-            self.broker.include_router(event_router(self.queue, handlers))
+            self.broker.include_router(event_router(self.queue, handlers, unit_of_work=self.unit_of_work,
+                                                    broker=self.broker))
         self.broker_connected = asyncio.Event()
         self._starter: asyncio.Task[None] | None = None
         self.periodic = list(periodic)

@@ -26,11 +26,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
-from typing import TYPE_CHECKING, Annotated, Any
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
 
 from aiormq.abc import DeliveredMessage
 from faststream import AckPolicy
-from faststream._internal.context import Context as ContextField
 from faststream.rabbit import RabbitBroker, RabbitRouter
 from faststream.rabbit.message import RabbitMessage
 from sqlalchemy import text
@@ -345,45 +345,44 @@ def _attempts(raw: AbstractIncomingMessage) -> int:
         return 0  # a header we did not write: count from here
 
 
-async def _body_as_is(message: Any) -> bytes:
+# The message being handled, for ``event_router``'s handler (each delivery runs in a task of its own).
+_delivery: ContextVar[RabbitMessage] = ContextVar("delivery")
+
+
+async def _body_keeping_message(message: RabbitMessage) -> bytes:
+    """The decoder: the body as is (``EventConsumer`` parses the envelope itself, so
+    JSON is not decoded twice), and the message kept in this delivery's context
+    for the handler to ack. A ``Context("message")`` parameter would do the same,
+    but any ``Context`` parameter makes FastDepends open an anyio task group and
+    resolve it per message: with the three the handler had, about a tenth of the
+    consumer's CPU (py-spy, ``scripts/bench.py`` (d2))."""
+    _delivery.set(message)
     return message.body  # type: ignore[no-any-return]
 
 
-class _LoopContext(ContextField):
-    """``Context`` resolved on the event loop: FastDepends runs a plain ``use`` in
-    a worker thread, three thread hops per message for the three parameters."""
-
-    async def use(self, /, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
-        return super().use(**kwargs)
-
-
-def event_router(queue: ServiceQueue, handlers: Mapping[type[EventData], EventHandler]) -> RabbitRouter:
-    """A FastStream router with the one subscriber of a service's queue.
-
-    The unit-of-work factory comes from the broker context (``unit_of_work``),
-    set by the service's composition root.
-    """
+def event_router(
+    queue: ServiceQueue,
+    handlers: Mapping[type[EventData], EventHandler],
+    *,
+    unit_of_work: Callable[[], UnitOfWork],
+    broker: RabbitBroker,
+) -> RabbitRouter:
+    """A FastStream router with the one subscriber of a service's queue, for
+    ``broker`` (the one that includes it), handling each event with a unit of
+    work from ``unit_of_work``."""
     router = RabbitRouter()
     consumed = ", ".join(sorted(h.event_type for h in handlers))
-    consumers: dict[tuple[int, int], EventConsumer] = {}  # one per (unit-of-work factory, broker)
+    consumer = EventConsumer(queue, handlers, unit_of_work, broker)
 
     @router.subscriber(
         queue.queue(),
         topic_exchange(queue.exchange),
         ack_policy=AckPolicy.MANUAL,  # acked by EventConsumer, after commit
-        decoder=_body_as_is,  # EventConsumer parses the envelope itself: no JSON decoding twice
+        decoder=_body_keeping_message,
         title=queue.name,
         description=f"CloudEvents ({', '.join(queue.bindings)}); handled: {consumed or 'none'}",
     )
-    async def on_event(
-        message: Annotated[RabbitMessage, _LoopContext("message")],
-        unit_of_work: Any = _LoopContext("unit_of_work"),
-        broker: RabbitBroker = _LoopContext("broker"),
-    ) -> None:
-        key = (id(unit_of_work), id(broker))
-        consumer = consumers.get(key)
-        if consumer is None:
-            consumer = consumers[key] = EventConsumer(queue, handlers, unit_of_work, broker)
-        await consumer.consume(message)
+    async def on_event(body: bytes) -> None:
+        await consumer.consume(_delivery.get())
 
     return router

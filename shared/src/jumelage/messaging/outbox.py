@@ -249,7 +249,7 @@ class OutboxRelay:
         )
         result = await self._channel.basic_publish(
             row.envelope.encode(), exchange=self._exchange.name, routing_key=row.routing_key,
-            properties=properties, mandatory=True, timeout=self._confirm_timeout,
+            properties=properties, mandatory=True, timeout=self._confirm_timeout, wait=False,
         )
         if isinstance(result, DeliveredMessage):
             # Confirmed but returned: no queue is bound for this key. The broker
