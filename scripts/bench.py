@@ -817,6 +817,12 @@ async def main() -> int:
 
     relay_batch = args.relay_batch or ServiceSettings().relay_batch_size
     quiet_logs()
+    # (c) and (d) run our relay and consumer in this process: set it up as every
+    # service process is (python -m <service> serve), once the code is loaded.
+    import convention.app  # noqa: F401
+    from jumelage.cli import tune_garbage_collector
+
+    tune_garbage_collector()
 
     res = Resources()
     say(f"jumelage bench: N={n}, run id {RUN}, broker {AMQP_URL.split('@')[-1]}, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -43,13 +44,33 @@ def main(
         log.info("database migrated", database=settings.sqlalchemy_url().split("@")[-1])
         if args.command == "migrate":
             return
+    app = create_app(settings)
+    tune_garbage_collector()
     uvicorn.run(
-        create_app(settings),  # type: ignore[arg-type]
+        app,  # type: ignore[arg-type]
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,  # keep our structlog handlers
         access_log=False,
     )
+
+
+# Young objects allocated (net) before the collector runs; CPython's default is 700.
+YOUNG_GENERATION_THRESHOLD = 10_000
+
+
+def tune_garbage_collector() -> None:
+    """Once the service is built: what start-up made (modules, mappers, models,
+    routes) is frozen out of the collector's sight, and the youngest generation
+    is collected after 10,000 net allocations rather than 700. At 700 the objects
+    of the 32 events in flight crossed the threshold all the time: each
+    collection scanned them and moved them on to older generations, whose
+    collections then scanned the whole heap. Measured on ``scripts/bench.py``
+    (d2): the collector took about 11 % of the consumer's time, under 0.1 %
+    after this. Most objects are freed by reference counting anyway; garbage
+    with cycles waits for at most 10,000 allocations."""
+    gc.freeze()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, 10, 10)
 
 
 async def _migrate(settings: ServiceSettings, migrations: Path) -> None:
