@@ -224,9 +224,11 @@ class ServiceRuntime:
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def unit_of_work(request: Request, caller: CallerDep) -> UnitOfWork:
+async def unit_of_work(request: Request, caller: CallerDep) -> UnitOfWork:
     """FastAPI dependency: a fresh unit of work from the running service, for an
-    authenticated caller; what it commits on a changing request is audited."""
+    authenticated caller; what it commits on a changing request is audited.
+    (``async`` so that FastAPI calls it on the event loop: a plain ``def``
+    dependency is run in a worker thread, a thread hop on every request.)"""
     uow: UnitOfWork = request.app.state.runtime.unit_of_work()
     if request.method in MUTATING:
         route = request.scope.get("route")
@@ -237,6 +239,6 @@ def unit_of_work(request: Request, caller: CallerDep) -> UnitOfWork:
     return uow
 
 
-def clock(request: Request) -> Clock:
-    """FastAPI dependency: the service's clock."""
+async def clock(request: Request) -> Clock:
+    """FastAPI dependency: the service's clock (``async``: on the event loop, as above)."""
     return request.app.state.runtime.clock
