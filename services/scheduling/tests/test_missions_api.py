@@ -8,6 +8,8 @@ import asyncio
 import uuid
 from typing import Any
 
+import pytest
+
 from scheduling_testkit import (
     ANAESTHETIST, CMCI, CNAS, CONVENTION, GSD, PERFUSIONIST, SPECIALTY, SURGEON, SURGEON_2, TIARET, Scheduling, signed,
 )
@@ -175,3 +177,24 @@ async def test_team_changes_before_start_with_the_overlap_rule(programme: Schedu
     await s.ok("POST", f"/missions/{mission['id']}/start")
     await s.refused("POST", url, 409, "it is started", json=NURSE)
     await s.refused("DELETE", f"{url}/{SURGEON_2['practitioner_id']}", 409, "it is started")
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)  # SQLite: BEGIN IMMEDIATE, no named locks
+async def test_a_teams_locks_are_all_held_until_commit(service: Scheduling) -> None:
+    """``lock`` takes every name in one statement (PostgreSQL advisory locks); while
+    the transaction is open, another connection can take none of them."""
+    from sqlalchemy import text
+
+    from scheduling.store import SchedulingUnitOfWork
+
+    runtime = service.client.runtime  # type: ignore[attr-defined]
+    assert runtime.engine.dialect.name == "postgresql"
+    names = ["practitioner:c", "practitioner:a", "practitioner:b", "practitioner:a"]
+    free = text("SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), hashtext(:name))")
+    async with SchedulingUnitOfWork(runtime.sessions) as uow:
+        await uow.lock(*names)
+        async with runtime.sessions() as other, other.begin():
+            taken = [(await other.execute(free, {"name": n})).scalar_one() for n in sorted(set(names))]
+            assert taken == [False, False, False], "every name is held by the open transaction"
+    async with runtime.sessions() as other, other.begin():  # rolled back: all released
+        assert [(await other.execute(free, {"name": n})).scalar_one() for n in set(names)] == [True] * 3

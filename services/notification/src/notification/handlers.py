@@ -277,9 +277,9 @@ async def on_mission_status(event: CloudEvent[Any], uow: NotificationUnitOfWork)
 
 
 async def _mission_changed(event: CloudEvent[Any], mission: KnownMission, uow: NotificationUnitOfWork) -> None:
-    await uow.missions.save(mission)
+    new = await uow.missions.save(mission)
     starts_at = _policy(uow).mission_start(mission.starts_on) if mission.starts_on else None
-    await _sync_reminder(uow, ReminderKind.mission, mission.id, starts_at if mission.active else None)
+    await _sync_reminder(uow, ReminderKind.mission, mission.id, starts_at if mission.active else None, new_subject=new)
     facts = Facts(mission=mission, convention=await uow.conventions.get(
         mission.convention_id or getattr(event.data, "convention_id", None)))
     await notify_event(event, uow, Occurrence(event.type, facts))
@@ -320,8 +320,9 @@ async def on_surgery_completed(event: CloudEvent[SurgeryCompleted], uow: Notific
 
 
 async def _surgery_changed(event: CloudEvent[Any], surgery: KnownSurgery, uow: NotificationUnitOfWork) -> None:
-    await uow.surgeries.save(surgery)
-    await _sync_reminder(uow, ReminderKind.surgery, surgery.id, surgery.scheduled_start if surgery.active else None)
+    new = await uow.surgeries.save(surgery)
+    await _sync_reminder(uow, ReminderKind.surgery, surgery.id, surgery.scheduled_start if surgery.active else None,
+                         new_subject=new)
     await notify_event(event, uow, Occurrence(event.type, await _surgery_facts(uow, surgery)))
 
 
@@ -350,11 +351,12 @@ def _policy(uow: NotificationUnitOfWork) -> Any:
 
 
 async def _sync_reminder(uow: NotificationUnitOfWork, kind: ReminderKind, subject_id: uuid.UUID,
-                         starts_at: datetime | None) -> None:
+                         starts_at: datetime | None, *, new_subject: bool) -> None:
     """Plan the reminder for the subject's current start (none if cancelled, on hold or past)."""
     now = uow.now
     plan = _policy(uow).plan(kind, subject_id, starts_at, now) if starts_at else None
-    await uow.reminders.reconcile(kind, subject_id, plan, correlation_id=context.correlation_id.get(), now=now)
+    await uow.reminders.reconcile(kind, subject_id, plan, correlation_id=context.correlation_id.get(), now=now,
+                                  new_subject=new_subject)
 
 
 async def fire_due_reminders(uow: NotificationUnitOfWork, limit: int = 100) -> int:

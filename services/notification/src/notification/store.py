@@ -358,14 +358,16 @@ class _Replicas:
             self._absent.add(key)
         return row
 
-    async def _row(self, key: uuid.UUID, **new: Any) -> Any:
-        """The row to write: the one loaded, or a new one added to the session."""
+    async def _row(self, key: uuid.UUID, **new: Any) -> tuple[Any, bool]:
+        """The row to write: the one loaded, or a new one added to the session
+        (then True: this replica is new in this transaction)."""
         row = None if key in self._absent else await self.session.get(self.model, key)
         self._absent.discard(key)
-        if row is None:
-            row = self.model(id=key, **new)
-            self.session.add(row)
-        return row
+        if row is not None:
+            return row, False
+        row = self.model(id=key, **new)
+        self.session.add(row)
+        return row, True
 
 
 class Institutions:
@@ -404,7 +406,7 @@ class Conventions(_Replicas):
         return KnownConvention(row.id, row.reference, row.title, parties, row.status)
 
     async def save(self, c: KnownConvention) -> None:
-        row = await self._row(c.id, status=c.status)
+        row, _ = await self._row(c.id, status=c.status)
         row.reference, row.title, row.status = c.reference, c.title, c.status
         row.parties = [{"institution_id": str(p.institution_id), "role": p.role} for p in c.parties]
 
@@ -420,14 +422,16 @@ class Missions(_Replicas):
         return KnownMission(row.id, row.convention_id, row.host_institution_id, row.visiting_institution_id,
                             row.specialty, row.starts_on, row.ends_on, team, PlanStatus(row.status), row.planned_at)
 
-    async def save(self, m: KnownMission) -> None:
-        row = await self._row(m.id, status=m.status.value)
+    async def save(self, m: KnownMission) -> bool:
+        """True if the replica is new (this is the first event of the mission seen here)."""
+        row, new = await self._row(m.id, status=m.status.value)
         row.convention_id, row.host_institution_id, row.visiting_institution_id = (
             m.convention_id, m.host_institution_id, m.visiting_institution_id)
         row.specialty, row.starts_on, row.ends_on = m.specialty, m.starts_on, m.ends_on
         row.team = [{"practitioner_id": str(t.practitioner_id), "full_name": t.full_name, "role": t.role}
                     for t in m.team]
         row.status, row.planned_at = m.status.value, m.planned_at
+        return new
 
 
 class Surgeries(_Replicas):
@@ -441,12 +445,14 @@ class Surgeries(_Replicas):
                             row.operating_room, row.scheduled_start, row.lead_surgeon_id, PlanStatus(row.status),
                             row.planned_at)
 
-    async def save(self, s: KnownSurgery) -> None:
-        row = await self._row(s.id, status=s.status.value)
+    async def save(self, s: KnownSurgery) -> bool:
+        """True if the replica is new (this is the first event of the surgery seen here)."""
+        row, new = await self._row(s.id, status=s.status.value)
         for name in ("mission_id", "convention_id", "patient_ref", "procedure", "operating_room", "scheduled_start",
                      "lead_surgeon_id", "planned_at"):
             setattr(row, name, getattr(s, name))
         row.status = s.status.value
+        return new
 
 
 class Contacts:
@@ -499,23 +505,28 @@ class Contacts:
     async def candidates(self, event_type: str, audience: Iterable[Audience]) -> list[Candidate]:
         """Contacts a default rule names, and contacts with a rule of their own for this type."""
         keys = [(a.kind.value, a.ref) for a in audience]
-        contacts = [r.to_domain() for r in await self.session.scalars(
-            _CANDIDATES, {"event_type": event_type, "keys": keys})]
+        contacts: dict[uuid.UUID, Contact] = {}
         rules: dict[uuid.UUID, list[Subscription]] = {}
-        if contacts:
-            rows = await self.session.scalars(_RULES_OF, {"event_type": event_type, "ids": [c.id for c in contacts]})
-            for row in rows:
-                rules.setdefault(row.contact_id, []).append(row.to_domain())
-        return [Candidate(c, tuple(rules.get(c.id, ()))) for c in contacts]
+        # One round trip: each candidate with its rules for this type (a row per rule, or one with none).
+        for contact_row, rule_row in await self.session.execute(
+                _CANDIDATES_AND_RULES, {"event_type": event_type, "keys": keys}):
+            if contact_row.id not in contacts:
+                contacts[contact_row.id] = contact_row.to_domain()
+            if rule_row is not None:
+                rules.setdefault(contact_row.id, []).append(rule_row.to_domain())
+        return [Candidate(c, tuple(rules.get(c.id, ()))) for c in contacts.values()]
 
 
-# Built once: on the consumer's path, building a statement cost more than running it.
-_CANDIDATES = select(ContactRow).where(or_(
-    ContactRow.id.in_(select(SubscriptionRow.contact_id).where(SubscriptionRow.event_type == bindparam("event_type"))),
-    tuple_(ContactRow.kind, ContactRow.subject_ref).in_(bindparam("keys", expanding=True)),
-))
-_RULES_OF = select(SubscriptionRow).where(SubscriptionRow.event_type == bindparam("event_type"),
-                                          SubscriptionRow.contact_id.in_(bindparam("ids", expanding=True)))
+# Built once: on the consumer's path, building a statement cost more than running it. A contact is a
+# candidate if a rule of its own names the type, or a default rule names it (its kind and reference).
+_CANDIDATES_AND_RULES = (
+    select(ContactRow, SubscriptionRow)
+    .outerjoin(SubscriptionRow, and_(SubscriptionRow.contact_id == ContactRow.id,
+                                     SubscriptionRow.event_type == bindparam("event_type")))
+    .where(or_(SubscriptionRow.id.is_not(None),
+               tuple_(ContactRow.kind, ContactRow.subject_ref).in_(bindparam("keys", expanding=True))))
+    .order_by(ContactRow.id)
+)
 
 
 class Subscriptions:
@@ -661,12 +672,17 @@ class Reminders:
         self.session = session
 
     async def reconcile(self, kind: ReminderKind, subject_id: uuid.UUID, plan: Reminder | None,
-                        *, correlation_id: str | None, now: datetime) -> None:
+                        *, correlation_id: str | None, now: datetime, new_subject: bool = False) -> None:
         """Make the subject's scheduled reminder be ``plan`` (None: no reminder).
 
         Other dates' scheduled rows are cancelled; a cancelled row for the
-        planned date is revived; a fired one is left alone: never twice."""
-        rows = list(await self.session.scalars(_REMINDERS_OF, {"kind": kind.value, "subject_id": subject_id}))
+        planned date is revived; a fired one is left alone: never twice.
+        ``new_subject``: the subject's replica was created in this transaction.
+        Its reminders are only written here, in the transaction that saves the
+        replica, and replicas are never deleted: it has none yet, so they are
+        not looked for (one round trip less on a new mission's path)."""
+        rows = [] if new_subject else list(await self.session.scalars(
+            _REMINDERS_OF, {"kind": kind.value, "subject_id": subject_id}))
         for row in rows:
             if row.status == ReminderStatus.scheduled.value and (plan is None or row.due_on != plan.due_on):
                 row.status = ReminderStatus.cancelled.value

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Self
 
-from sqlalchemy import text
+from sqlalchemy import String, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from scheduling.store.repositories import (
     Cases,
@@ -47,12 +48,18 @@ class SchedulingUnitOfWork(UnitOfWork):
         on the same practitioner or host (PostgreSQL advisory locks, taken in one
         order to avoid deadlocks). SQLite needs none: its writers are serialised
         by ``BEGIN IMMEDIATE``."""
-        if self.session.bind.dialect.name != "postgresql":
+        if self.session.bind.dialect.name != "postgresql" or not names:
             return
-        for name in sorted(set(names)):
-            # Keyed by schema too: an advisory lock spans the whole database.
-            await self.session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext(:name))"), {"name": name})
+        # All in one round trip (a team's practitioners: one lock each), in the sorted order.
+        await self.session.execute(_LOCKS, {"names": sorted(set(names))})
+
+
+# Keyed by schema too: an advisory lock spans the whole database. The aggregate takes
+# the locks one row after the other, in the order the sorted subquery gives them.
+_LOCKS = text(
+    "SELECT count(pg_advisory_xact_lock(hashtext(current_schema()), hashtext(name))) "
+    "FROM (SELECT unnest(:names) AS name ORDER BY 1) AS wanted"
+).bindparams(bindparam("names", type_=ARRAY(String)))
 
 
 __all__ = ["SchedulingUnitOfWork", "Table", "InstitutionRow"]
