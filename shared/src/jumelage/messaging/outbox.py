@@ -29,7 +29,7 @@ from aio_pika import DeliveryMode
 from aiormq.abc import DeliveredMessage
 from aiormq.exceptions import ChannelInvalidStateError
 from pamqp.commands import Basic
-from sqlalchemy import BigInteger, any_, bindparam, select, text, update
+from sqlalchemy import BigInteger, Integer, any_, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -219,17 +219,9 @@ class OutboxRelay:
         spans the whole database. The lock is an uncorrelated subquery, which
         PostgreSQL evaluates once, before the scan. SQLite: the write lock
         serialises relays."""
-        # Plain rows, not ORM objects: this is the hot path.
-        t = OutboxRecord.__table__.c
-        query = select(t.seq, t.event_id, t.event_type, t.routing_key, t.correlation_id, t.envelope).where(
-            t.published_at.is_(None))
-        if after is not None:
-            query = query.where(t.seq > after)
-        elif session.bind.dialect.name == "postgresql":
-            query = query.where(_LEAD.scalar_subquery())
+        query = _pending_query(session.bind.dialect.name, first=after is None)
         return list((await session.execute(
-            query.order_by(t.seq).limit(self._batch_size).with_for_update(skip_locked=True),
-            {"lock_name": self._lock_name})).all())
+            query, {"lock_name": self._lock_name, "after": after, "size": self._batch_size})).all())
 
     async def _take_channel(self) -> None:
         """FastStream's exchange (declared at start-up) and, under it, the channel of the moment."""
@@ -259,6 +251,26 @@ class OutboxRelay:
 
 
 _LEAD = select(text("pg_try_advisory_xact_lock(hashtext(:lock_name || '@' || current_schema()))"))
+
+_PENDING: dict[tuple[str, bool], Any] = {}
+
+
+def _pending_query(dialect: str, *, first: bool) -> Any:
+    """The pending rows' SELECT, built once per dialect: a transaction's first
+    batch (with the advisory lock on PostgreSQL) or a later one (``seq > :after``).
+    Plain rows, not ORM objects: this is the hot path."""
+    query = _PENDING.get((dialect, first))
+    if query is None:
+        t = OutboxRecord.__table__.c
+        query = select(t.seq, t.event_id, t.event_type, t.routing_key, t.correlation_id, t.envelope).where(
+            t.published_at.is_(None))
+        if not first:
+            query = query.where(t.seq > bindparam("after"))
+        elif dialect == "postgresql":
+            query = query.where(_LEAD.scalar_subquery())
+        query = _PENDING[dialect, first] = (
+            query.order_by(t.seq).limit(bindparam("size", type_=Integer)).with_for_update(skip_locked=True))
+    return query
 
 _MARK_PUBLISHED: dict[str, Any] = {}
 
