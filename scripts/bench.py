@@ -753,20 +753,21 @@ async def _true(value: bool) -> bool:
 async def in_rounds(rounds: int, first_baseline: float, *, baseline: Callable[[], Awaitable[tuple[float, Any]]],
                     baseline_name: str, ours: Callable[[], Awaitable[tuple[float, Any]]],
                     ours_name: str) -> tuple[list[tuple[float, Any]], float, str]:
-    """Rounds of (baseline, ours), one after the other: the machine's speed drifts over a
-    run, so each of our figures is set against the baseline measured just before it
-    (round 1 against the baseline already measured). Returns our results, the median
-    ratio, and the ratios of the rounds as a note."""
+    """Rounds of ours, each bracketed by the baseline: the machine's speed drifts
+    within minutes, so each of our figures is set against the mean of the baseline
+    measured just before it and just after it (the first round's "before" is the
+    baseline already measured; each "after" is the next round's "before"). Returns
+    our results, the median ratio, and the ratios of the rounds as a note."""
     results: list[tuple[float, Any]] = []
     ratios: list[float] = []
+    before = first_baseline
     for k in range(rounds):
-        raw = first_baseline
-        if k:
-            say(f"{baseline_name} again, round {k + 1} of {rounds} ...")
-            raw = (await baseline())[0]
         say(f"{ours_name}, round {k + 1} of {rounds} ...")
         results.append(await ours())
-        ratios.append(results[-1][0] / raw)
+        say(f"{baseline_name} again, after round {k + 1} ...")
+        after = (await baseline())[0]
+        ratios.append(results[-1][0] / ((before + after) / 2))
+        before = after
     each = f" (median of rounds {', '.join(f'{r:.2f}' for r in ratios)})" if len(ratios) > 1 else ""
     return results, statistics.median(ratios), each
 
@@ -802,7 +803,8 @@ async def main() -> int:
     parser.add_argument("--relay-batch", type=int, default=None,
                         help="outbox relay batch size (default: RELAY_BATCH_SIZE of the settings, 500)")
     parser.add_argument("--rounds", type=int, default=5,
-                        help="rounds of (raw publish, relay drain) for (c) and of ((b), (d2)) for (d2); "
+                        help="rounds of the relay drain (c) and of (d2), each set against the mean of its "
+                             "baseline ((a) publish, (b)) measured just before and just after it; "
                              "each ratio = the median of its rounds (default 5)")
     parser.add_argument("--only", default="abcde",
                         help="measure only these (letters of a b c d e; d needs c; default all)")
