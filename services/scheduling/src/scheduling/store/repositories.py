@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import Select, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduling.domain.activities import ActivityStatus, Consultation, TrainingSession
@@ -193,9 +193,12 @@ class Missions(_Repository):
         return await self._with_teams(list(await self.session.scalars(query)))
 
     async def add(self, mission: Mission) -> None:
-        self.session.add(_mission_row(mission))
-        await self.session.flush()  # the members' foreign key needs the mission row first
-        self.session.add_all(_member_row(mission, position, member) for position, member in enumerate(mission.team))
+        # Core inserts, the mission first (the members' foreign key): a new mission is only
+        # written here, and ORM objects flushed cost more than the statements (the latency path).
+        await self.session.execute(_INSERT_MISSION, _mission_values(mission))
+        if mission.team:
+            await self.session.execute(_INSERT_MEMBER, [_member_values(mission, position, member)
+                                                        for position, member in enumerate(mission.team)])
 
     async def save(self, mission: Mission) -> None:
         await self.session.merge(_mission_row(mission))
@@ -228,16 +231,28 @@ class Missions(_Repository):
         return [_mission(r, teams[r.id]) for r in rows]
 
 
+def _member_values(mission: Mission, position: int, member: TeamMember) -> dict[str, Any]:
+    return {"mission_id": mission.id, "practitioner_id": member.practitioner_id, "position": position,
+            "full_name": member.full_name, "role": member.role.value}
+
+
 def _member_row(mission: Mission, position: int, member: TeamMember) -> MissionMemberRow:
-    return MissionMemberRow(mission_id=mission.id, practitioner_id=member.practitioner_id, position=position,
-                            full_name=member.full_name, role=member.role.value)
+    return MissionMemberRow(**_member_values(mission, position, member))
+
+
+def _mission_values(m: Mission) -> dict[str, Any]:
+    return {"id": m.id, "convention_id": m.convention_id, "host_institution_id": m.host_institution_id,
+            "visiting_institution_id": m.visiting_institution_id, "specialty": m.specialty,
+            "starts_on": m.starts_on, "ends_on": m.ends_on, "status": m.status.value, "status_reason": m.status_reason,
+            "totals": asdict(m.totals) if m.totals else None, "created_at": m.created_at}
 
 
 def _mission_row(m: Mission) -> MissionRow:
-    return MissionRow(id=m.id, convention_id=m.convention_id, host_institution_id=m.host_institution_id,
-                      visiting_institution_id=m.visiting_institution_id, specialty=m.specialty,
-                      starts_on=m.starts_on, ends_on=m.ends_on, status=m.status.value, status_reason=m.status_reason,
-                      totals=asdict(m.totals) if m.totals else None, created_at=m.created_at)
+    return MissionRow(**_mission_values(m))
+
+
+_INSERT_MISSION = insert(MissionRow.__table__)
+_INSERT_MEMBER = insert(MissionMemberRow.__table__)
 
 
 def _mission(row: MissionRow, team: list[TeamMember]) -> Mission:
