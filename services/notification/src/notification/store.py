@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sqlalchemy import (
     JSON, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, bindparam, func, or_,
-    select, tuple_, update,
+    insert, select, tuple_, update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -360,16 +360,18 @@ class _Replicas:
             self._absent.add(key)
         return row
 
-    async def _row(self, key: uuid.UUID, **new: Any) -> tuple[Any, bool]:
-        """The row to write: the one loaded, or a new one added to the session
-        (then True: this replica is new in this transaction)."""
+    async def _write(self, key: uuid.UUID, values: dict[str, Any]) -> bool:
+        """Write the replica: onto the row loaded (or found now), else as a new row,
+        by a Core insert (an ORM object added and flushed cost more than the
+        statement, on the latency path). True if it is new in this transaction."""
         row = None if key in self._absent else await self.session.get(self.model, key)
         self._absent.discard(key)
-        if row is not None:
-            return row, False
-        row = self.model(id=key, **new)
-        self.session.add(row)
-        return row, True
+        if row is None:
+            await self.session.execute(insert(self.model.__table__), {"id": key, **values})
+            return True
+        for name, value in values.items():
+            setattr(row, name, value)
+        return False
 
 
 class Institutions:
@@ -408,9 +410,9 @@ class Conventions(_Replicas):
         return KnownConvention(row.id, row.reference, row.title, parties, row.status)
 
     async def save(self, c: KnownConvention) -> None:
-        row, _ = await self._row(c.id, status=c.status)
-        row.reference, row.title, row.status = c.reference, c.title, c.status
-        row.parties = [{"institution_id": str(p.institution_id), "role": p.role} for p in c.parties]
+        await self._write(c.id, {
+            "reference": c.reference, "title": c.title, "status": c.status,
+            "parties": [{"institution_id": str(p.institution_id), "role": p.role} for p in c.parties]})
 
 
 class Missions(_Replicas):
@@ -426,14 +428,13 @@ class Missions(_Replicas):
 
     async def save(self, m: KnownMission) -> bool:
         """True if the replica is new (this is the first event of the mission seen here)."""
-        row, new = await self._row(m.id, status=m.status.value)
-        row.convention_id, row.host_institution_id, row.visiting_institution_id = (
-            m.convention_id, m.host_institution_id, m.visiting_institution_id)
-        row.specialty, row.starts_on, row.ends_on = m.specialty, m.starts_on, m.ends_on
-        row.team = [{"practitioner_id": str(t.practitioner_id), "full_name": t.full_name, "role": t.role}
-                    for t in m.team]
-        row.status, row.planned_at = m.status.value, m.planned_at
-        return new
+        return await self._write(m.id, {
+            "convention_id": m.convention_id, "host_institution_id": m.host_institution_id,
+            "visiting_institution_id": m.visiting_institution_id, "specialty": m.specialty,
+            "starts_on": m.starts_on, "ends_on": m.ends_on,
+            "team": [{"practitioner_id": str(t.practitioner_id), "full_name": t.full_name, "role": t.role}
+                     for t in m.team],
+            "status": m.status.value, "planned_at": m.planned_at})
 
 
 class Surgeries(_Replicas):
@@ -449,12 +450,10 @@ class Surgeries(_Replicas):
 
     async def save(self, s: KnownSurgery) -> bool:
         """True if the replica is new (this is the first event of the surgery seen here)."""
-        row, new = await self._row(s.id, status=s.status.value)
-        for name in ("mission_id", "convention_id", "patient_ref", "procedure", "operating_room", "scheduled_start",
-                     "lead_surgeon_id", "planned_at"):
-            setattr(row, name, getattr(s, name))
-        row.status = s.status.value
-        return new
+        values = {name: getattr(s, name) for name in (
+            "mission_id", "convention_id", "patient_ref", "procedure", "operating_room", "scheduled_start",
+            "lead_surgeon_id", "planned_at")}
+        return await self._write(s.id, {**values, "status": s.status.value})
 
 
 class Contacts:
