@@ -182,3 +182,9 @@ async def test_asyncapi_names_the_service_queue(client: Any, namespace: str) -> 
     assert operation["channel"] == {"$ref": f"#/channels/{queue}"}
     receivers = [k for k, op in spec["operations"].items() if op["action"] == "receive"]
     assert receivers == [queue], "one subscriber: the service's own queue"
+    # What it receives: the CloudEvents JSON body, as is.
+    (reference,) = channel["messages"].values()
+    message = spec["components"]["messages"][reference["$ref"].rsplit("/", 1)[1]]
+    payload = spec["components"]["schemas"][message["payload"]["$ref"].rsplit("/", 1)[1]]
+    assert payload["contentMediaType"] == "application/cloudevents+json"
+    assert "CloudEvents 1.0" in payload["description"]

@@ -27,16 +27,17 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aiormq.abc import DeliveredMessage
 from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker, RabbitRouter
 from faststream.rabbit.message import RabbitMessage
+from pydantic import WithJsonSchema
 from sqlalchemy import text
 
 from jumelage import context
-from jumelage.events import CloudEvent, EventData, EventParseError, registry
+from jumelage.events import CONTENT_TYPE, CloudEvent, EventData, EventParseError, registry
 from jumelage.logging import get_logger
 from jumelage.messaging.batch import SharedCommitFailed, SharedTransaction
 from jumelage.messaging.topology import ServiceQueue, topic_exchange
@@ -345,6 +346,13 @@ def _attempts(raw: AbstractIncomingMessage) -> int:
         return 0  # a header we did not write: count from here
 
 
+# What AsyncAPI says the subscriber receives: the body as is (FastDepends still checks only that it is bytes).
+_EnvelopeBytes = Annotated[bytes, WithJsonSchema({
+    "type": "string", "format": "binary", "contentMediaType": CONTENT_TYPE,
+    "description": "a CloudEvents 1.0 JSON document (v1 envelope) of one of the types this queue handles; "
+                   "each type's schema is under the operation of the service that publishes it",
+})]
+
 # The message being handled, for ``event_router``'s handler (each delivery runs in a task of its own).
 _delivery: ContextVar[RabbitMessage] = ContextVar("delivery")
 
@@ -382,7 +390,7 @@ def event_router(
         title=queue.name,
         description=f"CloudEvents ({', '.join(queue.bindings)}); handled: {consumed or 'none'}",
     )
-    async def on_event(body: bytes) -> None:
+    async def on_event(body: _EnvelopeBytes) -> None:
         await consumer.consume(_delivery.get())
 
     return router
