@@ -15,9 +15,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import bindparam, event, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -26,7 +24,7 @@ from jumelage.audit import AUDIT_INSERT, AuditActor, record_for
 from jumelage.columns import UtcDateTime  # noqa: F401  (services import it from here)
 from jumelage.events import CloudEvent, EventData, new_envelope
 from jumelage.messaging.batch import SharedCommitFailed
-from jumelage.messaging.tables import OUTBOX_INSERT, InboxRecord, outbox_row
+from jumelage.messaging.tables import OUTBOX_INSERT, inbox_insert, outbox_row
 from jumelage.settings import async_driver_url
 
 
@@ -179,7 +177,7 @@ class UnitOfWork:
         deliveries safe: the second insert waits for the first to commit and
         then inserts nothing.
         """
-        stmt = _inbox_insert(self.session.bind.dialect.name)
+        stmt = inbox_insert(self.session.bind.dialect.name)
         row = (await self.session.execute(
             stmt, {"consumer": consumer, "event_id": event_id, "handled_at": datetime.now(UTC)}
         )).first()
@@ -223,22 +221,3 @@ class UnitOfWork:
             raise RuntimeError("this unit of work already committed into its shared transaction")
         await self.session.flush()
         await self._shared.released(self)
-
-
-_INBOX_INSERTS: dict[str, Any] = {}
-
-
-def _inbox_insert(dialect: str) -> Any:
-    """INSERT INTO inbox ... ON CONFLICT DO NOTHING RETURNING event_id, built once per dialect."""
-    stmt = _INBOX_INSERTS.get(dialect)
-    if stmt is None:
-        table = InboxRecord.__table__
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = _INBOX_INSERTS[dialect] = (
-            insert(table)
-            .values(consumer=bindparam("consumer"), event_id=bindparam("event_id"),
-                    handled_at=bindparam("handled_at"))
-            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-            .returning(table.c.event_id)
-        )
-    return stmt

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -289,8 +290,6 @@ def _insert(session: AsyncSession) -> Any:
     return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
 
 
-_NOTIFICATION_INSERTS: dict[str, Any] = {}
-_REMINDER_INSERTS: dict[str, Any] = {}
 # What an attempt changes (``Notification.delivered`` / ``attempt_failed``).
 _OUTCOME = frozenset({"status", "attempts", "next_attempt_at", "lease_until", "claim", "last_error", "sent_at"})
 
@@ -304,27 +303,21 @@ _RECORD_ATTEMPT = (
 )
 
 
+@functools.cache
 def _notification_insert(dialect: str) -> Any:
     """INSERT ... ON CONFLICT (cause, recipient, channel) DO NOTHING RETURNING id, built once
     per dialect: building it for every notification cost more than running it."""
-    stmt = _NOTIFICATION_INSERTS.get(dialect)
-    if stmt is None:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        table = NotificationRow.__table__
-        stmt = _NOTIFICATION_INSERTS[dialect] = (
-            insert(table).on_conflict_do_nothing(index_elements=["cause_event_id", "recipient_ref", "channel"])
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = NotificationRow.__table__
+    return (upsert(table).on_conflict_do_nothing(index_elements=["cause_event_id", "recipient_ref", "channel"])
             .returning(table.c.id))
-    return stmt
 
 
+@functools.cache
 def _reminder_insert(dialect: str) -> Any:
     """INSERT ... ON CONFLICT (kind, subject, due date) DO NOTHING, built once per dialect."""
-    stmt = _REMINDER_INSERTS.get(dialect)
-    if stmt is None:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = _REMINDER_INSERTS[dialect] = insert(ReminderRow.__table__).on_conflict_do_nothing(
-            index_elements=["kind", "subject_id", "due_on"])
-    return stmt
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return upsert(ReminderRow.__table__).on_conflict_do_nothing(index_elements=["kind", "subject_id", "due_on"])
 
 
 _REMINDERS_OF = (select(ReminderRow)

@@ -29,10 +29,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-from jumelage.messaging.tables import OUTBOX_INSERT, InboxRecord, outbox_row
+from jumelage.messaging.tables import OUTBOX_INSERT, inbox_insert, outbox_row
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -72,7 +69,7 @@ class SharedTransaction:
         session = await self._session()
         now = datetime.now(UTC)
         rows = [{"consumer": consumer, "event_id": i, "handled_at": now} for i in dict.fromkeys(event_ids)]
-        stmt = _inbox_insert(session.bind.dialect.name)  # one statement for all: "insertmanyvalues"
+        stmt = inbox_insert(session.bind.dialect.name)  # one statement for all: "insertmanyvalues"
         try:
             fresh = set((await session.execute(stmt, rows)).scalars())
         except BaseException:
@@ -164,22 +161,6 @@ class SharedTransaction:
             if failure is not exc:
                 failure.__cause__ = exc
             self._done.set_exception(failure)
-
-
-_INBOX_INSERTS: dict[str, Any] = {}
-
-
-def _inbox_insert(dialect: str) -> Any:
-    stmt = _INBOX_INSERTS.get(dialect)
-    if stmt is None:
-        table = InboxRecord.__table__
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = _INBOX_INSERTS[dialect] = (
-            insert(table)
-            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-            .returning(table.c.event_id)
-        )
-    return stmt
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:

@@ -21,6 +21,7 @@ CPU again as the publish itself, and this is the hot path (``scripts/bench.py``
 from __future__ import annotations
 
 import asyncio
+import functools
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -252,29 +253,22 @@ class OutboxRelay:
 
 _LEAD = select(text("pg_try_advisory_xact_lock(hashtext(:lock_name || '@' || current_schema()))"))
 
-_PENDING: dict[tuple[str, bool], Any] = {}
-
-
+@functools.cache
 def _pending_query(dialect: str, *, first: bool) -> Any:
     """The pending rows' SELECT, built once per dialect: a transaction's first
     batch (with the advisory lock on PostgreSQL) or a later one (``seq > :after``).
     Plain rows, not ORM objects: this is the hot path."""
-    query = _PENDING.get((dialect, first))
-    if query is None:
-        t = OutboxRecord.__table__.c
-        query = select(t.seq, t.event_id, t.event_type, t.routing_key, t.correlation_id, t.envelope).where(
-            t.published_at.is_(None))
-        if not first:
-            query = query.where(t.seq > bindparam("after"))
-        elif dialect == "postgresql":
-            query = query.where(_LEAD.scalar_subquery())
-        query = _PENDING[dialect, first] = (
-            query.order_by(t.seq).limit(bindparam("size", type_=Integer)).with_for_update(skip_locked=True))
-    return query
-
-_MARK_PUBLISHED: dict[str, Any] = {}
+    t = OutboxRecord.__table__.c
+    query = select(t.seq, t.event_id, t.event_type, t.routing_key, t.correlation_id, t.envelope).where(
+        t.published_at.is_(None))
+    if not first:
+        query = query.where(t.seq > bindparam("after"))
+    elif dialect == "postgresql":
+        query = query.where(_LEAD.scalar_subquery())
+    return query.order_by(t.seq).limit(bindparam("size", type_=Integer)).with_for_update(skip_locked=True)
 
 
+@functools.cache
 def _mark_published(dialect: str) -> Any:
     """UPDATE outbox SET published_at = :at WHERE seq in :seqs, built once per dialect.
 
@@ -282,15 +276,9 @@ def _mark_published(dialect: str) -> Any:
     of 500 parameters cost more to compile, send and plan than the rest of the
     batch's database work together. SQLite has no arrays: an expanding ``IN``.
     """
-    stmt = _MARK_PUBLISHED.get(dialect)
-    if stmt is None:
-        t = OutboxRecord.__table__.c
-        if dialect == "postgresql":
-            match = t.seq == any_(bindparam("seqs", type_=ARRAY(BigInteger)))
-        else:
-            match = t.seq.in_(bindparam("seqs", expanding=True))
-        stmt = _MARK_PUBLISHED[dialect] = (
-            update(OutboxRecord.__table__).where(match).values(published_at=bindparam("at"))
-        )
-    return stmt
-
+    t = OutboxRecord.__table__.c
+    if dialect == "postgresql":
+        match = t.seq == any_(bindparam("seqs", type_=ARRAY(BigInteger)))
+    else:
+        match = t.seq.in_(bindparam("seqs", expanding=True))
+    return update(OutboxRecord.__table__).where(match).values(published_at=bindparam("at"))

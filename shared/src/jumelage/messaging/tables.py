@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, insert, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel
 
 from jumelage.columns import UtcDateTime
@@ -74,3 +77,12 @@ class InboxRecord(SQLModel, table=True):
     consumer: str = Field(sa_column=Column(String(200), primary_key=True))
     event_id: uuid.UUID = Field(primary_key=True)
     handled_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+
+@functools.cache
+def inbox_insert(dialect: str) -> Any:
+    """INSERT INTO inbox ... ON CONFLICT DO NOTHING RETURNING event_id, built once per
+    dialect: one row (``UnitOfWork.mark_handled``) or many in one statement (a batch)."""
+    table = InboxRecord.__table__
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return upsert(table).on_conflict_do_nothing(index_elements=["consumer", "event_id"]).returning(table.c.event_id)
