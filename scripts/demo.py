@@ -22,19 +22,17 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import logging
 
 import aio_pika
 import httpx
 
 from jumelage.auth import mint
 
-logging.getLogger("aio_pika").setLevel(logging.ERROR)  # closing the tap mid-consume is expected
 
 ALGIERS_OFFSET = timedelta(hours=1)  # Africa/Algiers, no daylight saving
 
@@ -68,15 +66,16 @@ async def tap(amqp_url: str, exchange: str, timeline: Timeline, ready: asyncio.E
         ex = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
         queue = await channel.declare_queue("", exclusive=True)
         await queue.bind(ex, "#")
-        async with queue.iterator() as messages:
-            ready.set()
-            async for message in messages:
-                async with message.process():
-                    timeline.show(json.loads(message.body))
-                if stop.is_set():
-                    break
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            async with message.process():
+                timeline.show(json.loads(message.body))
+
+        await queue.consume(on_message)
+        ready.set()
+        await stop.wait()
     finally:
-        await conn.close()
+        await conn.close()  # ends the consumer with the connection: no cancel left half-done
 
 
 class Api:
@@ -355,10 +354,14 @@ async def twinning_programme(api: Api, story: Story) -> tuple[str, str]:
     return convention, dsp
 
 
-async def show_progress(api: Api, convention_id: str, expected_surgeries: int) -> dict[str, Any]:
-    progress = await api.until(
+async def achieved(api: Api, convention_id: str, expected_surgeries: int) -> dict[str, Any]:
+    """The convention's progress, once the convention service has heard of the mission's end."""
+    return await api.until(
         "convention", f"/conventions/{convention_id}/progress",
         lambda p: p["missions_completed"] >= 1 and p["surgeries"]["done"] >= expected_surgeries)
+
+
+def show_progress(progress: dict[str, Any]) -> None:
     s, c, t = progress["surgeries"], progress["consultations"], progress["training_sessions"]
     print(f"\n  {progress['reference']} ({progress['status']})\n"
           f"    surgeries         {s['done']:>4} / {s['target']:<4} ({s['percent']} %)  outcomes {progress['surgery_outcomes']}\n"
@@ -367,7 +370,21 @@ async def show_progress(api: Api, convention_id: str, expected_surgeries: int) -
           f"    training sessions {t['done']:>4} / {t['target']:<4} ({t['percent']} %), "
           f"{progress['training_hours']} h, {progress['trainees']} trainee places\n"
           f"    missions completed {progress['missions_completed']}", flush=True)
-    return progress
+
+
+async def settled(timeline: Timeline, mails: Any, quiet: float = 1.0, timeout: float = 20.0) -> None:
+    """Until the last notifications went out (each e-mail confirmed by a NotificationSent)
+    and nothing crossed the exchange for ``quiet`` seconds: the summary then prints alone."""
+    loop = asyncio.get_running_loop()
+    deadline, last_count, last_change = loop.time() + timeout, -1, loop.time()
+    while loop.time() < deadline:
+        await asyncio.sleep(0.1)
+        if len(timeline.seen) != last_count:
+            last_count, last_change = len(timeline.seen), loop.time()
+            continue
+        sent = sum(1 for e in timeline.seen if e["type"] == "NotificationSent")
+        if (mails is None or len(mails()) == sent) and loop.time() - last_change >= quiet:
+            return
 
 
 async def play(urls: dict[str, str], amqp_url: str, exchange: str, clock_file: Path,
@@ -379,16 +396,14 @@ async def play(urls: dict[str, str], amqp_url: str, exchange: str, clock_file: P
     try:
         cnas, funder = await cnas_programme(api, story)
         twinning, supervisor = await twinning_programme(api, story)
+        results = {"cnas": await achieved(api.as_("suivi.cnas", "funder", institution=funder), cnas, 1),
+                   "twinning": await achieved(api.as_("inspection.dsp-oran", "supervisor", institution=supervisor),
+                                              twinning, 1)}
+        await settled(timeline, mails)
         step("What each convention achieved (read by its funder, then its supervisor)")
-        results = {"cnas": await show_progress(api.as_("suivi.cnas", "funder", institution=funder), cnas, 1),
-                   "twinning": await show_progress(api.as_("inspection.dsp-oran", "supervisor",
-                                                           institution=supervisor), twinning, 1)}
-        # Let the last notifications go out: each e-mail is confirmed by a NotificationSent.
-        for _ in range(100):
-            await asyncio.sleep(0.2)
-            sent = [e for e in timeline.seen if e["type"] == "NotificationSent"]
-            if mails is None or len(mails()) == len(sent):
-                break
+        show_progress(results["cnas"])
+        show_progress(results["twinning"])
+        sent = [e for e in timeline.seen if e["type"] == "NotificationSent"]
         print(f"\n  {len(timeline.seen)} events, {len(sent)} notifications sent"
               + (f", {len(mails())} e-mails in the local mail catcher" if mails else ""), flush=True)
         results["events"] = len(timeline.seen)
@@ -400,5 +415,6 @@ async def play(urls: dict[str, str], amqp_url: str, exchange: str, clock_file: P
         return results
     finally:
         stop.set()
-        watcher.cancel()
+        with suppress(Exception):
+            await asyncio.wait_for(watcher, 10)
         await api.http.aclose()

@@ -41,4 +41,7 @@ async def test_both_programmes_play_end_to_end(amqp_url: str, database: Database
     sent = int(re.search(r"(\d+) notifications sent", out).group(1))
     mails = int(re.search(r"(\d+) e-mails in the local mail catcher", out).group(1))
     assert sent > 0 and mails == sent, "every notification of the programmes went out by e-mail"
+    summary = out.split("== What each convention achieved")[1].split("notifications sent")[0]
+    assert not re.search(r"^  (event|mail) ", summary, re.M), "the summary waits until the timeline is quiet"
+    assert "Closing channel" not in out + done.stderr, "the timeline's tap stops cleanly"
     assert "Enfant 1" not in out and "Patient Tiaret" not in out, "no patient name on the timeline"
