@@ -198,3 +198,22 @@ def test_fixed_surgeries_booked_back_to_back_by_hand_stay_legal() -> None:
     assert chosen(plan) == {"x", "y"} and plan.unplanned[0].case_id == "z"
     plan = solve(request([Case("z", "P-Z", 1, 120)], rooms=[room], bookings=[x, y], icu_beds=2))
     assert chosen(plan) == {"x", "y", "z"} and {a.start_minute for a in plan.assignments} >= {8 * 60, 10 * 60}
+
+
+def test_an_anaesthetist_recorded_on_a_surgery_is_busy_there_and_stays_with_it() -> None:
+    rooms = [ROOM, Room("r2", "Bloc A", 8 * 60, 16 * 60)]
+    # A started surgery in Bloc B, 8:00-12:00, with the team's only anaesthetist.
+    started = Booking(Case("x", "P-X", 3, 240), "sx", 0, "r1", 8 * 60, "s1", fixed=True, anaesthetist_id="a1")
+    new = Case("z", "P-Z", 1, 120)
+    for plan in (solve(request([new], rooms=rooms, surgeons=["s1", "s2"], bookings=[started])),
+                 greedy(request([new], rooms=rooms, surgeons=["s1", "s2"], bookings=[started]))):
+        by_case = {a.case_id: a for a in plan.assignments}
+        assert by_case["x"].anaesthetist_id == "a1"
+        # Bloc A is free at 8:00, but a1 is not until 12:00 and the turnover.
+        assert by_case["z"].anaesthetist_id == "a1" and by_case["z"].start_minute >= 12 * 60 + 30, plan.solver
+    # A scheduled (movable) surgery keeps the anaesthetist recorded on it, even where another is free.
+    booked = Booking(Case("y", "P-Y", 3, 120), "sy", 0, "r1", 8 * 60, "s1", anaesthetist_id="a2")
+    for plan in (solve(request([new], bookings=[booked], anaesthetists=["a1", "a2"])),
+                 greedy(request([new], bookings=[booked], anaesthetists=["a1", "a2"]))):
+        by_case = {a.case_id: a for a in plan.assignments}
+        assert by_case["y"].anaesthetist_id == "a2" and set(by_case) == {"y", "z"}, plan.solver

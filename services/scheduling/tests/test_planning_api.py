@@ -1,10 +1,11 @@
 """The surgery plan over HTTP and the real broker, on SQLite and PostgreSQL: a proposal
 writes nothing, applying it schedules every surgery (or none), and re-planning after
-a cancellation keeps started surgeries and moves as few as it can."""
+a cancellation keeps started surgeries and moves as few as it can, and the plan holds
+the anaesthetist recorded on a surgery under way."""
 
 from __future__ import annotations
 
-from scheduling_testkit import ANAESTHETIST, CMCI, SURGEON, Scheduling
+from scheduling_testkit import ANAESTHETIST, CMCI, SURGEON, SURGEON_2, Scheduling
 
 
 async def test_a_proposed_plan_writes_nothing_and_applying_it_is_all_or_none(programme: Scheduling) -> None:
@@ -117,3 +118,28 @@ async def test_replanning_after_a_cancellation_moves_as_few_surgeries_as_it_can(
                     json={"assignments": [{**lines[d["id"]], "case_id": b["id"], "surgery_id": None}]})
     again = await s.ok("POST", url, json={"time_limit_seconds": 1})
     assert again["moves"] == 0 and {x["change"] for x in again["assignments"]} <= {"fixed", "kept"}
+
+
+async def test_the_plan_holds_the_anaesthetist_of_a_surgery_under_way(programme: Scheduling) -> None:
+    s = programme
+    room = await s.room()
+    await s.room(name="Bloc A - salle 1")  # free all day
+    mission = await s.mission(starts_on="2030-06-12", ends_on="2030-06-12", team=[SURGEON, SURGEON_2, ANAESTHETIST])
+    under_way = await s.case(expected_duration_minutes=240)
+    surgery = await s.surgery(mission, under_way, room, start="2030-06-12T08:00:00+01:00",  # 08:00-12:00
+                              anaesthetist_id=ANAESTHETIST["practitioner_id"])
+    await s.ok("POST", f"/missions/{mission['id']}/start")
+    s.clock.advance(hours=23, minutes=15)  # 2030-06-12 09:15 local
+    await s.ok("POST", f"/surgeries/{surgery['id']}/start")
+    new = await s.case(expected_duration_minutes=120, priority=1)
+
+    url = f"/missions/{mission['id']}/plan"
+    plan = await s.ok("POST", url, json={"time_limit_seconds": 2})
+    lines = {x["case_id"]: x for x in plan["assignments"]}
+    assert lines[under_way["id"]]["change"] == "fixed"
+    assert lines[under_way["id"]]["anaesthetist_id"] == ANAESTHETIST["practitioner_id"]
+    # The other room and the other surgeon are free at 09:30, the only anaesthetist is not.
+    assert lines[new["id"]]["anaesthetist_id"] == ANAESTHETIST["practitioner_id"]
+    assert lines[new["id"]]["scheduled_start"] >= "2030-06-12T11:30:00Z", "after 12:00 and the turnover, local"
+    applied = await s.ok("POST", f"{url}/apply", json={"assignments": plan["assignments"]})
+    assert [x["case_id"] for x in applied["scheduled"]] == [new["id"]]

@@ -12,7 +12,8 @@ Model (see the service README, "Surgery plan optimiser"):
   turnover between consecutive cases; a case ends by the room's closing time
   (its turnover may run past it);
 - one optional interval per (case, surgeon) and per (case, anaesthetist), the
-  same span, ``NoOverlap`` per practitioner; exactly one of each when operated;
+  same span, ``NoOverlap`` per practitioner; exactly one of each when operated
+  (a surgery already booked keeps its surgeon, and the anaesthetist recorded on it);
 - each surgeon's operating minutes per day <= ``max_daily_minutes_per_surgeon``;
 - intensive-care beds: an optional interval per case over the days, of the
   length of stay of its risk category (``ICU_DAYS``), ``Cumulative`` <= beds;
@@ -87,7 +88,8 @@ class Case:
 @dataclass(frozen=True)
 class Booking:
     """A surgery already in the mission. ``fixed``: started, completed or begun (it stays);
-    else scheduled (it may move, with its surgeon, but stays in the plan)."""
+    else scheduled (it may move, with its surgeon, but stays in the plan). ``anaesthetist_id``:
+    the anaesthetist recorded on it, if any: busy there, and it keeps them when it moves."""
 
     case: Case
     surgery_id: Hashable
@@ -96,6 +98,7 @@ class Booking:
     start_minute: int
     surgeon_id: Hashable
     fixed: bool = False
+    anaesthetist_id: Hashable | None = None
 
 
 @dataclass(frozen=True)
@@ -266,7 +269,7 @@ def _prepare(req: PlanRequest) -> _Prepared | Plan:
         booked = sum(PRIORITY_WEIGHT.get(b.case.priority, 0) for b in req.bookings)
         return Plan(PlanStatus.empty, booked, booked, True,
                     time.perf_counter() - started, unplanned=p.unplanned, reasons=reasons, solver="none",
-                    assignments=[_booked(b, p, anaesthetist=None) for b in req.bookings])
+                    assignments=[_booked(b, p, anaesthetist=b.anaesthetist_id) for b in req.bookings])
     return p
 
 
@@ -348,6 +351,7 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
     beds: dict[int, int] = defaultdict(int)
     room_index = {r.id: i for i, r in enumerate(req.rooms)}
     surgeon_index = {s: i for i, s in enumerate(req.surgeons)}
+    anaesthetist_index = {a: i for i, a in enumerate(req.anaesthetists)}
 
     def free(busy: list[tuple[int, int]], a: int, b: int) -> bool:
         return all(b <= x or y <= a for x, y in busy)
@@ -361,11 +365,13 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
         absolute = b.day * per_day + s0
         if ri is not None:
             room_busy[ri, b.day].append((s0, s0 + length + turn))
-        anaesthetist = None
+        anaesthetist = anaesthetist_index.get(b.anaesthetist_id)
         if si is not None:
             surgeon_busy[si].append((absolute, absolute + length + turn))
             surgeon_load[si, b.day] += b.case.duration_minutes
-        if not b.fixed:
+        if anaesthetist is not None:
+            anaes_busy[anaesthetist].append((absolute, absolute + length + turn))
+        elif not b.fixed:
             for ai in range(len(req.anaesthetists)):
                 if free(anaes_busy[ai], absolute, absolute + length + turn):
                     anaes_busy[ai].append((absolute, absolute + length + turn))
@@ -373,7 +379,8 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
                     break
         for d in range(b.day, b.day + b.case.icu_days):
             beds[d] += 1
-        out.append(_booked(b, p, anaesthetist=None if anaesthetist is None else req.anaesthetists[anaesthetist]))
+        out.append(_booked(b, p, anaesthetist=b.anaesthetist_id if anaesthetist is None
+                           else req.anaesthetists[anaesthetist]))
         if ri is not None and si is not None:
             where[b.case.id] = (b.day, ri, s0, si, -1 if anaesthetist is None else anaesthetist)
     for blocked in req.blocked:
@@ -520,6 +527,7 @@ class _Model:
         tiebreak = []
         room_index = {r.id: i for i, r in enumerate(req.rooms)}
         surgeon_index = {s: i for i, s in enumerate(req.surgeons)}
+        anaesthetist_index = {a: i for i, a in enumerate(req.anaesthetists)}
 
         # Fixed: surgeries that stay where they are; rooms taken by others. Spans on one room or
         # surgeon are merged: fixed surgeries booked back to back by hand (no turnover) stay legal.
@@ -535,6 +543,8 @@ class _Model:
                 fixed_spans["surgeon", si].append((a, a + length + turn))
                 if 0 <= b.day < req.days:
                     load[si, b.day].append((b.case.duration_minutes, 1))
+            if b.anaesthetist_id in anaesthetist_index:
+                fixed_spans["anaesthetist", anaesthetist_index[b.anaesthetist_id]].append((a, a + length + turn))
             for t in range(b.day, b.day + b.case.icu_days):
                 held[t] += 1
         for blocked in req.blocked:
@@ -542,6 +552,7 @@ class _Model:
                 s0 = blocked.day * per_day + blocked.start_minute // step
                 e0 = blocked.day * per_day + p.slots(blocked.end_minute) + turn
                 fixed_spans["room", room_index[blocked.room_id]].append((s0, e0))
+        intervals = {"room": room_iv, "surgeon": surgeon_iv, "anaesthetist": anaes_iv}
         for (kind, i), spans in fixed_spans.items():
             merged: list[list[int]] = []
             for a, b_ in sorted(spans):
@@ -550,7 +561,7 @@ class _Model:
                 else:
                     merged.append([a, b_])
             for a, b_ in merged:
-                (room_iv if kind == "room" else surgeon_iv)[i].append(model.new_fixed_size_interval_var(a, b_ - a, ""))
+                intervals[kind][i].append(model.new_fixed_size_interval_var(a, b_ - a, ""))
         # Beds held by fixed surgeries, per day (a demand of that many on that day).
         for t, n in held.items():
             icu_iv.append(model.new_fixed_size_interval_var(t, 1, ""))
@@ -594,8 +605,11 @@ class _Model:
                     model.add_bool_or([y.Not(), day_of[d].Not(), w])
                     load[si, d].append((case.duration_minutes, w))
             model.add(sum(ys.values()) == performed)
+            # Anaesthetist: any of the team, or the one recorded on the booking.
+            anaesthetists = ([anaesthetist_index[booking.anaesthetist_id]] if booking is not None
+                             and booking.anaesthetist_id in anaesthetist_index else range(len(req.anaesthetists)))
             zs = {}
-            for ai in range(len(req.anaesthetists)):
+            for ai in anaesthetists:
                 z = model.new_bool_var("")
                 anaes_iv[ai].append(model.new_optional_interval_var(start, length + turn, end, z, ""))
                 zs[ai] = z
@@ -698,7 +712,7 @@ class _Model:
     def read(self, solver: cp_model.CpSolver) -> list[Assignment]:
         p, req = self.p, self.p.req
         per_day = DAY // p.step
-        out = [_booked(b, p, anaesthetist=None) for b in p.fixed]
+        out = [_booked(b, p, anaesthetist=b.anaesthetist_id) for b in p.fixed]
         for (case, booking), v in zip(self.items, self.vars):
             if not solver.value(v["performed"]):
                 continue

@@ -102,7 +102,7 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, now: date
         day, minute = clock.at(s.scheduled_start)
         fixed = s.status is not SurgeryStatus.scheduled or s.scheduled_start < now
         bookings.append(planner.Booking(_case(case, s.expected_duration_minutes), s.id, day, s.operating_room_id,
-                                        minute, s.lead_surgeon_id, fixed=fixed))
+                                        minute, s.lead_surgeon_id, fixed=fixed, anaesthetist_id=s.anaesthetist_id))
     blocked = []
     for s in others:
         day, minute = clock.at(s.scheduled_start)
