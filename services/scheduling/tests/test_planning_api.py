@@ -143,3 +143,25 @@ async def test_the_plan_holds_the_anaesthetist_of_a_surgery_under_way(programme:
     assert lines[new["id"]]["scheduled_start"] >= "2030-06-12T11:30:00Z", "after 12:00 and the turnover, local"
     applied = await s.ok("POST", f"{url}/apply", json={"assignments": plan["assignments"]})
     assert [x["case_id"] for x in applied["scheduled"]] == [new["id"]]
+
+
+async def test_applying_a_plan_edited_by_hand_cannot_overbook_intensive_care(programme: Scheduling) -> None:
+    s = programme
+    await s.ok("PUT", f"/institutions/{CMCI}/resources", json={"timezone": "Africa/Algiers", "icu_beds": 1})
+    room = await s.room()  # 08:00-18:00
+    mission = await s.mission(team=[SURGEON, SURGEON_2, ANAESTHETIST])  # 2030-06-10 to 14
+    a, b = [await s.case(expected_duration_minutes=120) for _ in range(2)]  # RACHS-1 3: a bed for 3 days
+    url = f"/missions/{mission['id']}/plan"
+    plan = await s.ok("POST", url, json={"time_limit_seconds": 2})
+    starts = sorted(x["scheduled_start"][:10] for x in plan["assignments"])
+    assert len(starts) == 2 and starts[0] < starts[1], "the optimiser spreads the two over the one bed"
+
+    # The same two, edited to the same day: the second patient would find no bed.
+    same_day = [{**x, "scheduled_start": start} for x, start in
+                zip(plan["assignments"], ["2030-06-12T08:00:00+01:00", "2030-06-12T11:00:00+01:00"])]
+    await s.refused("POST", f"{url}/apply", 409, "no intensive-care bed free on 2030-06-12",
+                    json={"assignments": same_day})
+    assert await s.ok("GET", f"/missions/{mission['id']}/surgeries") == []
+    assert {(await s.ok("GET", f"/cases/{c['id']}"))["status"] for c in (a, b)} == {"waiting"}
+    applied = await s.ok("POST", f"{url}/apply", json={"assignments": plan["assignments"]})
+    assert len(applied["scheduled"]) == 2
