@@ -14,12 +14,12 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 import structlog
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter, Depends, FastAPI
-from fastapi.testclient import TestClient
 
 from jumelage.auth import AuthConfigError, Caller, CallerDep, Role, TokenError, TokenVerifier, mint, require
 from jumelage.http import install_error_handlers
@@ -208,20 +208,21 @@ def log_lines() -> Iterator[Lines]:
         structlog.reset_defaults()
 
 
-def test_401_and_403_over_http_and_no_secret_or_token_in_logs_or_answers(log_lines: Lines) -> None:
-    client = TestClient(_app())
-    r = client.get("/whoami")
-    assert r.status_code == 401 and "Authorization: Bearer" in r.json()["detail"]
-    assert r.headers["www-authenticate"].startswith("Bearer")
-    forged = jwt.encode(_claims(), "y" * 40, "HS256")
-    r = client.get("/whoami", headers={"Authorization": f"Bearer {forged}"})
-    assert (r.status_code, r.json()["detail"]) == (401, "the token's signature does not verify")
-    good = mint(SECRET, subject="amina", institution=INSTITUTION, roles=["coordinator"])
-    assert client.get("/whoami", headers={"Authorization": f"Bearer {good}"}).json() == {"subject": "amina"}
-    r = client.post("/institutions", headers={"Authorization": f"Bearer {good}"})
-    assert r.status_code == 403
-    assert r.json()["detail"] == (f"amina (coordinator) of institution {INSTITUTION} may not register institutions "
-                                  "(needs the role administrator)")
+async def test_401_and_403_over_http_and_no_secret_or_token_in_logs_or_answers(log_lines: Lines) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_app()), base_url="http://test") as client:
+        r = await client.get("/whoami")
+        assert r.status_code == 401 and "Authorization: Bearer" in r.json()["detail"]
+        assert r.headers["www-authenticate"].startswith("Bearer")
+        forged = jwt.encode(_claims(), "y" * 40, "HS256")
+        r = await client.get("/whoami", headers={"Authorization": f"Bearer {forged}"})
+        assert (r.status_code, r.json()["detail"]) == (401, "the token's signature does not verify")
+        good = mint(SECRET, subject="amina", institution=INSTITUTION, roles=["coordinator"])
+        r = await client.get("/whoami", headers={"Authorization": f"Bearer {good}"})
+        assert r.json() == {"subject": "amina"}
+        r = await client.post("/institutions", headers={"Authorization": f"Bearer {good}"})
+        assert r.status_code == 403
+        assert r.json()["detail"] == (f"amina (coordinator) of institution {INSTITUTION} may not register "
+                                      "institutions (needs the role administrator)")
     text = "\n".join(log_lines.lines)
     assert "access refused" in text and "token refused" in text  # the refusals are logged...
     for secret in (SECRET, good, forged, good.split(".")[2], forged.split(".")[2]):
