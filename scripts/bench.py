@@ -802,10 +802,10 @@ async def main() -> int:
     parser.add_argument("--samples", type=int, default=None, help="latency samples (default 200, quick 30)")
     parser.add_argument("--relay-batch", type=int, default=None,
                         help="outbox relay batch size (default: RELAY_BATCH_SIZE of the settings, 500)")
-    parser.add_argument("--rounds", type=int, default=5,
+    parser.add_argument("--rounds", type=int, default=7,
                         help="rounds of the relay drain (c) and of (d2), each set against the mean of its "
                              "baseline ((a) publish, (b)) measured just before and just after it; "
-                             "each ratio = the median of its rounds (default 5)")
+                             "each ratio = the median of its rounds (default 7)")
     parser.add_argument("--only", default="abcde",
                         help="measure only these (letters of a b c d e; d needs c; default all)")
     args = parser.parse_args()
