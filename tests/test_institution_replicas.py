@@ -180,6 +180,10 @@ async def test_asyncapi_names_the_service_queue(client: Any, namespace: str) -> 
     operation = spec["operations"][queue]
     assert operation["action"] == "receive"
     assert operation["channel"] == {"$ref": f"#/channels/{queue}"}
+    # Every routing key the queue is bound with, not only the one FastStream declares it with.
+    bound = list(client.runtime.queue.bindings)
+    assert len(bound) > 1 and operation["bindings"]["amqp"]["cc"] == bound
+    assert channel["address"] == queue
     receivers = [k for k, op in spec["operations"].items() if op["action"] == "receive"]
     assert receivers == [queue], "one subscriber: the service's own queue"
     # What it receives: the CloudEvents JSON body, as is.

@@ -37,7 +37,7 @@ def main(
 
     if args.command == "asyncapi":
         runtime = build_runtime(settings)
-        sys.stdout.write(runtime.asyncapi().to_specification().to_json() + "\n")  # type: ignore[attr-defined]
+        sys.stdout.write(runtime.specification().to_json() + "\n")  # type: ignore[attr-defined]
         return
     if args.command == "migrate" or settings.migrate_on_start:
         asyncio.run(_migrate(settings, migrations))

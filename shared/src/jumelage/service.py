@@ -186,6 +186,20 @@ class ServiceRuntime:
     def asyncapi(self) -> AsyncAPI:
         return AsyncAPI(self.broker, title=f"Jumelage {self.name}", version=self.version)
 
+    def specification(self) -> Any:
+        """The AsyncAPI document, as served and printed. FastStream documents a queue by
+        the one routing key it is declared with; the service queue is bound with several
+        (``Topology.declare``), so its channel is addressed by the queue's name and its
+        receive operation lists every key (``cc``): what a subscriber's developer reads."""
+        spec = self.asyncapi().to_specification()
+        if self.queue is not None:
+            channel, operation = spec.channels.get(self.queue.name), spec.operations.get(self.queue.name)
+            if channel is not None:
+                channel.address = self.queue.name
+            if operation is not None and operation.bindings is not None and operation.bindings.amqp is not None:
+                operation.bindings.amqp.cc = list(self.queue.bindings)
+        return spec
+
     # -- HTTP ------------------------------------------------------------------
 
     def create_app(self, routers: Sequence[APIRouter], *, configure: Callable[[FastAPI], Any] | None = None) -> FastAPI:
@@ -210,11 +224,11 @@ class ServiceRuntime:
 
         @app.get("/asyncapi.json", tags=["docs"], include_in_schema=False)
         async def asyncapi_json() -> Any:
-            return runtime.asyncapi().to_specification().to_jsonable()
+            return runtime.specification().to_jsonable()
 
         @app.get("/asyncapi", tags=["docs"], include_in_schema=False)
         async def asyncapi_html() -> HTMLResponse:
-            return HTMLResponse(get_asyncapi_html(runtime.asyncapi().to_specification()))
+            return HTMLResponse(get_asyncapi_html(runtime.specification()))
 
         if configure is not None:
             configure(app)
