@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 from scheduling import planner
 from scheduling.domain.cases import CaseStatus, PatientCase
 from scheduling.domain.missions import Mission
-from scheduling.domain.resources import OperatingRoom
-from scheduling.domain.resources import HostResources
+from scheduling.domain.resources import HostResources, OperatingRoom
 from scheduling.domain.surgeries import (
     RescheduleSurgery, ScheduleSurgery, Surgery, SurgeryStatus, check_intensive_care,
 )
@@ -242,9 +241,6 @@ async def apply_plan(cmd: ApplyPlan, uow: SchedulingUnitOfWork) -> tuple[list[Su
     return [s for s, _ in scheduled], rescheduled
 
 
-# -- translation ------------------------------------------------------------------------------
-
-
 async def _beds_hold(uow: SchedulingUnitOfWork, resources: HostResources | None,
                      changed: list[tuple[Surgery, str, int | None]], tz: ZoneInfo) -> None:
     """The plan's new and moved surgeries, all together where they will be, leave an
@@ -263,6 +259,9 @@ async def _beds_hold(uow: SchedulingUnitOfWork, resources: HostResources | None,
     for surgery, _, _ in changed:
         _, day, days = stays[surgery.id]
         check_intensive_care(day, days, resources.icu_beds, [v for k, v in stays.items() if k != surgery.id])
+
+
+# -- translation ------------------------------------------------------------------------------
 
 
 def _case(c: PatientCase, minutes: int | None = None) -> planner.Case:
