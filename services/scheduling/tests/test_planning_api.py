@@ -148,7 +148,7 @@ async def test_the_plan_holds_the_anaesthetist_of_a_surgery_under_way(programme:
 async def test_applying_a_plan_edited_by_hand_cannot_overbook_intensive_care(programme: Scheduling) -> None:
     s = programme
     await s.ok("PUT", f"/institutions/{CMCI}/resources", json={"timezone": "Africa/Algiers", "icu_beds": 1})
-    room = await s.room()  # 08:00-18:00
+    await s.room()  # 08:00-18:00, the plan's only room
     mission = await s.mission(team=[SURGEON, SURGEON_2, ANAESTHETIST])  # 2030-06-10 to 14
     a, b = [await s.case(expected_duration_minutes=120) for _ in range(2)]  # RACHS-1 3: a bed for 3 days
     url = f"/missions/{mission['id']}/plan"

@@ -16,12 +16,10 @@ from zoneinfo import ZoneInfo
 from scheduling import planner
 from scheduling.domain.cases import CaseStatus, PatientCase
 from scheduling.domain.missions import Mission
-from scheduling.domain.resources import HostResources, OperatingRoom
-from scheduling.domain.surgeries import (
-    RescheduleSurgery, ScheduleSurgery, Surgery, SurgeryStatus, check_intensive_care,
-)
+from scheduling.domain.resources import OperatingRoom
+from scheduling.domain.surgeries import RescheduleSurgery, ScheduleSurgery, Surgery, SurgeryStatus
 from scheduling.handlers.common import host_lock, mission_for_update, zone_of
-from scheduling.handlers.surgeries import MAX_ICU_DAYS
+from scheduling.handlers.surgeries import require_intensive_care
 from scheduling.store import SchedulingUnitOfWork
 from jumelage.errors import Conflict, Invalid, NotFound
 from jumelage.events import SurgeryRescheduled, SurgeryScheduled
@@ -217,12 +215,8 @@ async def apply_plan(cmd: ApplyPlan, uow: SchedulingUnitOfWork) -> tuple[list[Su
             surgery.reschedule(RescheduleSurgery(surgery.id, a.scheduled_start, reason, a.operating_room_id),
                                mission=mission, room=rooms[a.operating_room_id], tz=tz, others=others)
             rescheduled.append(surgery)
-        changed = [(s, case.risk_scheme.value, case.risk_category) for s, case in scheduled]
-        for surgery in rescheduled:
-            case = await uow.cases.get(surgery.case_id)
-            assert case is not None  # a foreign key
-            changed.append((surgery, case.risk_scheme.value, case.risk_category))
-        await _beds_hold(uow, resources, changed, tz)
+        # The beds, for all of them together where they will be (the moved ones' cases read there).
+        await require_intensive_care(uow, resources, tz, [*scheduled, *((s, None) for s in rescheduled)])
         # Every check passed: write.
         for surgery, case in scheduled:
             await uow.cases.save(case)
@@ -239,26 +233,6 @@ async def apply_plan(cmd: ApplyPlan, uow: SchedulingUnitOfWork) -> tuple[list[Su
                                           scheduled_start=surgery.scheduled_start, reason=reason))
         await uow.commit()
     return [s for s, _ in scheduled], rescheduled
-
-
-async def _beds_hold(uow: SchedulingUnitOfWork, resources: HostResources | None,
-                     changed: list[tuple[Surgery, str, int | None]], tz: ZoneInfo) -> None:
-    """The plan's new and moved surgeries, all together where they will be, leave an
-    intensive-care bed for each stay (as scheduling or moving one by hand requires): a
-    plan edited by hand cannot overbook the host's beds."""
-    if not (resources and resources.icu_beds) or not changed:
-        return
-    firsts = [s.days(tz)[0] for s, _, _ in changed]
-    since = datetime.combine(min(firsts) - timedelta(days=MAX_ICU_DAYS), time.min, tz)
-    until = datetime.combine(max(firsts) + timedelta(days=MAX_ICU_DAYS + 1), time.min, tz)
-    final = {s.id: (s, scheme, category) for s, scheme, category in
-             await uow.surgeries.at_host(resources.institution_id, since=since, until=until)}
-    final.update({s.id: (s, scheme, category) for s, scheme, category in changed})
-    stays = {key: (s.label, s.days(tz)[0], planner.icu_days(scheme, category))
-             for key, (s, scheme, category) in final.items()}
-    for surgery, _, _ in changed:
-        _, day, days = stays[surgery.id]
-        check_intensive_care(day, days, resources.icu_beds, [v for k, v in stays.items() if k != surgery.id])
 
 
 # -- translation ------------------------------------------------------------------------------

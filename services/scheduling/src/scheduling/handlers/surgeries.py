@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from scheduling.domain.cases import PatientCase
@@ -43,7 +44,7 @@ async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork) -> S
         resources = await uow.hosts.get(mission.host_institution_id)
         tz = zone_of(resources)
         surgery = Surgery.schedule(cmd, mission=mission, case=case, room=room, tz=tz, others=others)
-        await _intensive_care(uow, resources, surgery, tz, case)
+        await require_intensive_care(uow, resources, tz, [(surgery, case)])
         await uow.cases.save(case)
         await uow.surgeries.save(surgery)
         uow.record(SurgeryScheduled(
@@ -67,7 +68,7 @@ async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork) 
         resources = await uow.hosts.get(mission.host_institution_id)
         tz = zone_of(resources)
         reason = surgery.reschedule(cmd, mission=mission, room=room, tz=tz, others=others)
-        await _intensive_care(uow, resources, surgery, tz)
+        await require_intensive_care(uow, resources, tz, [(surgery, None)])
         await uow.surgeries.save(surgery)
         uow.record(SurgeryRescheduled(surgery_id=surgery.id, operating_room=surgery.operating_room,
                                       scheduled_start=surgery.scheduled_start, reason=reason))
@@ -129,25 +130,33 @@ async def _locked(uow: SchedulingUnitOfWork, surgery_id: uuid.UUID, *,
     return mission, surgery
 
 
-async def _intensive_care(uow: SchedulingUnitOfWork, resources: HostResources | None, surgery: Surgery,
-                          tz: ZoneInfo, case: PatientCase | None = None) -> None:
-    """A free intensive-care bed at the host for the stay the case's risk calls for
-    (``planner.ICU_DAYS``), as the optimiser requires of its plans. Runs under the
-    host's lock, so two bookings cannot take the last bed together. ``case``:
-    read (locked) here if not given and the host has said how many beds it has."""
+async def require_intensive_care(uow: SchedulingUnitOfWork, resources: HostResources | None, tz: ZoneInfo,
+                                 changed: Sequence[tuple[Surgery, PatientCase | None]]) -> None:
+    """A free intensive-care bed at the host for the stay each case's risk calls for
+    (``planner.ICU_DAYS``), as the optimiser requires of its plans. ``changed``: the
+    surgeries being booked or moved (one by hand, several when a plan is applied),
+    each checked where it will be against the others at the host, those changed
+    included. Runs under the host's lock, so two bookings cannot take the last bed
+    together. A ``None`` case is read (locked) here, and only if the host has said
+    how many beds it has."""
     if not (resources and resources.icu_beds):
         return
-    case = case or await _case(uow, surgery.case_id)
-    days = icu_days(case.risk_scheme.value, case.risk_category)
-    if not days:
+    moved: dict[uuid.UUID, tuple[str, date, int]] = {}
+    for surgery, case in changed:
+        case = case or await _case(uow, surgery.case_id)
+        moved[surgery.id] = (surgery.label, surgery.days(tz)[0], icu_days(case.risk_scheme.value, case.risk_category))
+    staying = {key: stay for key, stay in moved.items() if stay[2]}
+    if not staying:
         return
-    day = surgery.days(tz)[0]
-    window_start = datetime.combine(day - timedelta(days=MAX_ICU_DAYS), time.min, tz)
-    window_end = datetime.combine(day + timedelta(days=days), time.min, tz)
-    stays = [(other.label, other.days(tz)[0], icu_days(scheme, category))
+    window_start = datetime.combine(min(day for _, day, _ in staying.values()) - timedelta(days=MAX_ICU_DAYS),
+                                    time.min, tz)
+    window_end = datetime.combine(max(day + timedelta(days=days) for _, day, days in staying.values()), time.min, tz)
+    stays = {other.id: (other.label, other.days(tz)[0], icu_days(scheme, category))
              for other, scheme, category in await uow.surgeries.at_host(
-                 resources.institution_id, since=window_start, until=window_end, excluding=surgery.id)]
-    check_intensive_care(day, days, resources.icu_beds, stays)
+                 resources.institution_id, since=window_start, until=window_end)}
+    stays.update(moved)  # where the changed ones will be, not where they were
+    for key, (_, day, days) in staying.items():
+        check_intensive_care(day, days, resources.icu_beds, [stay for k, stay in stays.items() if k != key])
 
 
 async def _case(uow: SchedulingUnitOfWork, case_id: uuid.UUID) -> PatientCase:

@@ -337,8 +337,8 @@ class Surgeries(_Repository):
             ).order_by(SurgeryRow.scheduled_start))
         return [_surgery(r) for r in rows]
 
-    async def at_host(self, host_id: uuid.UUID, *, since: datetime, until: datetime,
-                      excluding: uuid.UUID | None = None) -> list[tuple[Surgery, str, int | None]]:
+    async def at_host(self, host_id: uuid.UUID, *, since: datetime,
+                      until: datetime) -> list[tuple[Surgery, str, int | None]]:
         """Surgeries not cancelled at missions this institution hosts, starting in
         [since, until), each with its case's risk (scheme, category)."""
         query = (select(SurgeryRow, PatientCaseRow.risk_scheme, PatientCaseRow.risk_category)
@@ -348,8 +348,6 @@ class Surgeries(_Repository):
                         SurgeryRow.status != SurgeryStatus.cancelled.value,
                         SurgeryRow.scheduled_start >= since, SurgeryRow.scheduled_start < until)
                  .order_by(SurgeryRow.scheduled_start))
-        if excluding is not None:
-            query = query.where(SurgeryRow.id != excluding)
         rows = (await self.session.execute(query)).all()
         return [(_surgery(row), scheme, category) for row, scheme, category in rows]
 
