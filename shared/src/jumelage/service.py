@@ -25,7 +25,7 @@ from jumelage.audit import AuditActor, audit_router
 from jumelage.auth import CallerDep, TokenVerifier, authenticated
 from jumelage.clock import Clock
 from jumelage.db import UnitOfWork, create_engine, ping, session_factory
-from jumelage.http import health_router, install_correlation, install_error_handlers
+from jumelage.http import health_router, install_correlation, install_error_handlers, strict_json
 from jumelage.logging import get_logger, silence_sensitive_libraries
 from jumelage.messaging.consumer import EventHandler, event_router
 from jumelage.messaging.outbox import OutboxRelay, event_publishers
@@ -107,7 +107,9 @@ class ServiceRuntime:
         self._periodic_tasks: list[asyncio.Task[None]] = []
 
     def unit_of_work(self) -> UnitOfWork:
-        return self._uow_class(self.sessions, on_commit=self.relay.wake)
+        uow = self._uow_class(self.sessions, on_commit=self.relay.wake)
+        uow.max_event_bytes = self.settings.max_event_bytes
+        return uow
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -213,14 +215,15 @@ class ServiceRuntime:
             finally:
                 await runtime.stop()
 
-        app = FastAPI(title=f"Jumelage {self.name}", version=self.version, lifespan=lifespan)
+        app = FastAPI(title=f"Jumelage {self.name}", version=self.version, lifespan=lifespan,
+                      max_body_size=self.settings.max_body_bytes)
         app.state.runtime = self
         install_correlation(app)
         install_error_handlers(app)
         # Public: health checks and the API documents. Everything else needs a verified token.
         app.include_router(health_router({"database": self.check_database, "broker": self.check_broker}))
         for router in [*routers, audit_router()]:
-            app.include_router(router, dependencies=[Depends(authenticated)])
+            app.include_router(router, dependencies=[Depends(authenticated), Depends(strict_json)])
 
         @app.get("/asyncapi.json", tags=["docs"], include_in_schema=False)
         async def asyncapi_json() -> Any:
