@@ -95,6 +95,14 @@ async def test_a_body_that_cannot_be_stored_is_a_422_naming_why(app_and_seen: An
     assert seen == [], "the handler never ran"
 
 
+async def test_a_body_nested_too_deeply_is_a_422_naming_why(app_and_seen: Any) -> None:
+    client, seen = app_and_seen
+    response = await raw(client, "/institutions", b"[" * 20_000 + b"]" * 20_000)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["msg"] == "the body nests arrays or objects too deeply to be read"
+    assert seen == []
+
+
 async def test_a_surrogate_pair_and_the_words_nan_and_infinity_in_text_are_fine(app_and_seen: Any) -> None:
     client, seen = app_and_seen
     body = json.dumps({"name": "Clinique \U0001F600 NaN Infinity", "aliases": ["\\ud800 as text"]}).encode()

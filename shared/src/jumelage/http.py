@@ -182,6 +182,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: HTTPException) -> Any:
         if exc.status_code == 413:  # a streamed body over the framework's limit (FastAPI ``max_body_size``)
             return too_large(request.scope.get("starlette.max_body_size"))
+        if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):  # FastAPI's "error parsing"
+            return JSONResponse({"detail": [{"type": "json_invalid", "loc": ["body"],
+                                             "msg": "the body nests arrays or objects too deeply to be read"}]},
+                                status_code=422)
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(Exception)
