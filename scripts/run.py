@@ -35,6 +35,7 @@ import aio_pika
 import httpx
 
 from jumelage.auth import mint
+from jumelage.cli import ArgumentParser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import demo  # noqa: E402
@@ -152,7 +153,7 @@ def check(ports: dict[str, int], secret: str) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="register an institution, see it replicated, stop")
     parser.add_argument("--port-offset", type=int, default=0, help="add to the ports 8001-8003")
     parser.add_argument("--no-demo", action="store_true", help="do not play the reference programmes")

@@ -15,7 +15,6 @@ each service's ``access`` module, next to the data it needs to decide.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import re
 import sys
@@ -301,7 +300,9 @@ def mint(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jumelage.auth", description="Mint a local HS256 token.")
+    from jumelage.cli import ArgumentParser  # the service entrypoint's module: not needed to verify tokens
+
+    parser = ArgumentParser(prog="python -m jumelage.auth", description="Mint a local HS256 token.")
     sub = parser.add_subparsers(dest="command", required=True)
     m = sub.add_parser("mint", help="print a token signed with AUTH_SECRET (or --secret-file)")
     m.add_argument("--subject", required=True, help="who: a login or a practitioner's name")
@@ -314,7 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = ServiceSettings()
     if args.secret_file:
-        secret = args.secret_file.read_text().strip()
+        try:
+            secret = args.secret_file.read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            # Neither the path nor the traceback: the secret itself may have been given as the path.
+            print(f"cannot read the file given with --secret-file ({type(exc).__name__})", file=sys.stderr)
+            return 2
     else:
         secret = settings.auth_secret.get_secret_value() if settings.auth_secret else ""
     if len(secret) < MIN_SECRET_LENGTH:
