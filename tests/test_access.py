@@ -328,3 +328,28 @@ async def test_the_audit_trail_says_who_changed_what_and_cannot_be_changed(world
     assert (await w.ok("administrator", "convention", "GET", "/audit"))["items"] == rows
 
 
+
+
+# A query parameter that names an institution, whatever the service calls it.
+NAMES_AN_INSTITUTION = re.compile(r"institution|party|managed_by|host|visiting")
+
+
+async def test_every_list_filter_naming_another_institution_is_refused_not_answered_empty(world: World) -> None:
+    w = world
+    # The outsider holds every role but the administrator's: only its institution is wrong.
+    outsider = {"roles": NOT_A_ROLE_HERE, "institution": w.ids["outsider"], "practitioner": str(uuid.uuid4()),
+                "subject": "outsider"}
+    tried = []
+    for service in MODULES:
+        for template, operations in _openapi(service)["paths"].items():
+            get = operations.get("get")
+            if get is None or "{" in template:
+                continue
+            for parameter in get.get("parameters", []):
+                if parameter["in"] != "query" or not NAMES_AN_INSTITUTION.search(parameter["name"]):
+                    continue
+                tried.append((service, template, parameter["name"]))
+                r = await w.as_(outsider, service, "GET", template, params={parameter["name"]: w.ids["host"]})
+                assert r.status_code == 403, f"{service} {template}?{parameter['name']}=<host>: {r.status_code} {r.text}"
+                assert "may not" in r.json()["detail"], r.text
+    assert ("notification", "/contacts", "institution_id") in tried and len(tried) >= 7, tried
