@@ -389,6 +389,32 @@ async def test_an_error_after_a_send_never_sends_it_again_and_the_outcome_is_rec
         assert len(h.tap.of_type("NotificationSent")) == 1
 
 
+async def test_an_sms_request_left_unanswered_is_unknown_and_not_sent_again(
+    notification_service: Any, programme: Any
+) -> None:
+    from jumelage.testing import eventually
+
+    async with notification_service() as h:  # retries 0.05 s and 0.1 s apart: a retry would show at once
+        h.http.script["/sms"] = [0]  # the gateway reads the request, then hangs up
+        family = await h.family(programme.patient_ref, phone="+213555123456", preferred_channel="sms")
+        await h.given(*programme.institutions(), programme.convention_signed(), programme.mission_scheduled())
+        scheduled = programme.surgery_scheduled()
+        await h.publish(scheduled)
+
+        async def settled() -> Any:
+            items = await h.notifications(cause_event_id=str(scheduled.id), recipient_ref=family["recipient_ref"])
+            return items[0] if items and items[0]["status"] not in ("sending", "transmitting") else None
+
+        n = await eventually(settled, timeout=30)
+        assert (n["status"], n["attempts"]) == ("unknown", 1), n
+        assert "outcome unknown" in n["last_error"] and "+213" not in n["last_error"]
+        (worker,) = [p.job.__self__ for p in h.runtime.periodic if p.name == "deliver-notifications"]
+        assert await worker.deliver_due() == 0
+        assert len(h.http.to("/sms")) == 1, "the text may have reached the family: not sent twice"
+        assert not [e for e in h.tap.of_type("NotificationSent") + h.tap.of_type("NotificationFailed")
+                    if e["data"]["notification_id"] == n["id"]], "no event claims it was sent, or that it failed"
+
+
 async def _true(value: bool) -> bool:
     return value
 

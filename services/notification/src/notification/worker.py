@@ -36,7 +36,7 @@ from jumelage.tasks import spawn
 from notification.channels import Address, Outgoing, Sender
 from notification.domain.contacts import Contact
 from notification.domain.delivery import (
-    OUTCOME_UNKNOWN, DeliveryFailure, Notification, NotificationStatus, PermanentFailure, TransientFailure,
+    OUTCOME_UNKNOWN, DeliveryFailure, Notification, NotificationStatus, OutcomeUnknown, PermanentFailure,
 )
 from notification.store import NotificationUnitOfWork
 
@@ -149,8 +149,8 @@ class DeliveryWorker:
                 await self._send(notification, contact)
             except DeliveryFailure as exc:
                 failure = exc
-            except Exception as exc:  # a bug or an unexpected library error: retry, name only its class
-                failure = TransientFailure(f"unexpected {type(exc).__name__}")
+            except Exception as exc:  # a bug or an unexpected library error: it may have gone out
+                failure = OutcomeUnknown(f"outcome unknown: the sender raised an unexpected {type(exc).__name__}")
                 log.exception("sender raised unexpectedly", notification_id=str(notification.id),
                               channel=notification.channel.value)
             await self._record_until_done(notification, claim, failure)
@@ -199,6 +199,8 @@ class DeliveryWorker:
             if failure is None:
                 notification.delivered(now)
                 uow.record(NotificationSent(**fields))
+            elif isinstance(failure, OutcomeUnknown):
+                notification.outcome_unknown(failure.reason)  # neither sent nor failed: no event claims either
             elif notification.attempt_failed(failure, now, uow.services.retry):
                 uow.record(NotificationFailed(**fields, error=failure.reason, attempts=notification.attempts))
             if not await uow.notifications.record_attempt(notification, claim):
@@ -210,6 +212,8 @@ class DeliveryWorker:
                  "channel": notification.channel.value, "attempts": notification.attempts}
         if failure is None:
             log.info("notification sent", **where)
+        elif notification.status is NotificationStatus.unknown:
+            log.warning("notification outcome unknown, not sent again", **where, reason=failure.reason)
         elif notification.status is NotificationStatus.failed:
             log.warning("notification failed", **where, error=failure.reason)
         else:

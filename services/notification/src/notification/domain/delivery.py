@@ -59,6 +59,13 @@ class PermanentFailure(DeliveryFailure):
     permanent = True
 
 
+class OutcomeUnknown(DeliveryFailure):
+    """The send failed after the message had left (the connection lost after DATA
+    began, no reply to a request sent): it may have arrived. Never sent again."""
+
+    permanent = True
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     delays: tuple[float, ...]  # seconds before the 2nd, 3rd, ... attempt
@@ -149,12 +156,12 @@ class Notification:
         return (self.status is NotificationStatus.transmitting and self.lease_until is not None
                 and self.lease_until < wall)
 
-    def outcome_unknown(self) -> None:
+    def outcome_unknown(self, reason: str = OUTCOME_UNKNOWN) -> None:
         """Say so rather than send again or claim it was sent. The claim stays: the
         worker that began it, if it still runs, may record the real outcome later."""
         if self.status is not NotificationStatus.transmitting:
             raise ValueError(f"notification {self.id} is not being sent")
-        self.status, self.lease_until, self.last_error = NotificationStatus.unknown, None, OUTCOME_UNKNOWN
+        self.status, self.lease_until, self.last_error = NotificationStatus.unknown, None, reason[:1000]
 
     def holds(self, claim: uuid.UUID) -> bool:
         """Is this attempt still ours? (Not if the lease ran out and another worker took it.)"""
