@@ -74,7 +74,8 @@ class _Parser(argparse.ArgumentParser):
         parsed, extras = self.parse_known_args(args, namespace)
         if extras:
             options = [a.split("=", 1)[0] if a.startswith("--") else a[:2] for a in extras if a.startswith("-")]
-            self.error(f"unrecognized arguments: {' '.join(options) or '(not shown)'} (values are not shown)")
+            self.error(f"unrecognized arguments: {' '.join(options)} (values are not shown)" if options
+                       else "unrecognized arguments (not shown: one may be a secret)")
         return parsed
 
 

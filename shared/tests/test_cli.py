@@ -133,6 +133,7 @@ def test_a_mistyped_secret_option_is_refused_and_the_secret_is_printed_nowhere(t
         [*mint, f"--secret={SECRET}"],
         [*mint, "--secret-file", SECRET],        # the secret given as the file's name
         [*mint, "--secret-file", str(tmp_path)],  # a folder: unreadable
+        [*mint, SECRET],                         # given where no argument goes
         ["deploy/rabbitmq/hash_password.py", f"--pasword={SECRET}", "x"],
         ["deploy/rabbitmq/hash_password.py", "--update", f"nobody={SECRET}"],
         ["deploy/rabbitmq/hash_password.py", "--update", SECRET],

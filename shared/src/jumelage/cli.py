@@ -41,7 +41,9 @@ class ArgumentParser(argparse.ArgumentParser):
 def unrecognised(extras: list[str]) -> str:
     """Names the unrecognised options, without any value given with them or after them."""
     options = [a.split("=", 1)[0] if a.startswith("--") else a[:2] for a in extras if a.startswith("-") and a != "-"]
-    return f"unrecognized arguments: {' '.join(options) or '(not shown)'} (values are not shown)"
+    if not options:
+        return "unrecognized arguments (not shown: one may be a secret)"
+    return f"unrecognized arguments: {' '.join(options)} (values are not shown)"
 
 
 def main(
