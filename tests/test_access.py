@@ -179,6 +179,19 @@ async def world(amqp_url: str, namespace: str, database: Database) -> AsyncItera
         yield await seed(World(clients))
 
 
+def _signed_as_is(**claims: Any) -> dict[str, str]:
+    """A token signed with the services' secret, its claims as given (``mint`` would make them strings)."""
+    import time
+
+    import jwt
+
+    from jumelage.testing import TEST_AUTH_SECRET
+
+    now = int(time.time())
+    body = {"sub": "crafted", "aud": "jumelage", "iss": "jumelage-local", "iat": now, "exp": now + 600, **claims}
+    return {"Authorization": f"Bearer {jwt.encode(body, TEST_AUTH_SECRET, 'HS256')}"}
+
+
 async def test_every_route_refuses_whoever_it_is_not_for(world: World) -> None:
     w = world
     bad_tokens = {
@@ -188,6 +201,10 @@ async def test_every_route_refuses_whoever_it_is_not_for(world: World) -> None:
         "expired": bearer("administrator", ttl_seconds=-120),
         "another audience": bearer("administrator", audience="somebody-else"),
         "basic scheme": {"Authorization": "Basic YWRtaW46YWRtaW4="},
+        # Correctly signed, with claims of the wrong shape (a 500 on every route before issue 16).
+        "roles holding an object": _signed_as_is(roles=[{"a": 1}]),
+        "roles holding a list": _signed_as_is(roles=[["administrator"]]),
+        "institution a list": _signed_as_is(roles=["coordinator"], institution=[str(uuid.uuid4())]),
     }
     wrong_role = {"roles": (), "institution": w.ids["host"], "subject": "no-role"}
     wrong_institution = {"roles": NOT_A_ROLE_HERE, "institution": w.ids["outsider"],
