@@ -190,7 +190,6 @@ class EmailSender:
                         # A hang-up we had not seen yet: before DATA nothing went out, so try a fresh one.
                         if client.data_started:
                             raise
-                client = None
                 client = await self._open()
                 await self._send_on(client, address.to, email)
             except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
