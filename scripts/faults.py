@@ -57,6 +57,7 @@ import asyncpg
 import httpx
 
 from jumelage.auth import mint
+from jumelage.cli import ArgumentParser
 from jumelage.events import SurgeryCompleted, new_envelope
 from jumelage.events.envelope import CONTENT_TYPE
 from jumelage.messaging.topology import Topology
@@ -782,7 +783,7 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1000, help="events per scenario (default 1000)")
     parser.add_argument("--only", choices=list(SCENARIOS), help="run one scenario")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds for each wait of a scenario")

@@ -24,6 +24,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 ALGORITHM = "rabbit_password_hashing_sha256"
 SALT_BYTES = 4
@@ -53,14 +54,33 @@ def update_definitions(pairs: list[str], path: Path = DEFINITIONS) -> None:
     for pair in pairs:
         name, sep, password = pair.partition("=")
         if not sep or name not in users:
-            raise SystemExit(f"unknown user or missing '=': {pair!r}")
+            # The name only: what follows '=' is a password (and without '=' the whole may be one).
+            raise SystemExit(f"unknown user {name!r} in definitions.json" if sep else
+                             "an argument of --update has no '=': give NAME=PASSWORD")
         users[name]["password_hash"] = hash_password(password)
         users[name]["hashing_algorithm"] = ALGORITHM
     path.write_text(json.dumps(definitions, indent=2) + "\n", encoding="utf-8")
 
 
+class _Parser(argparse.ArgumentParser):
+    """No abbreviations, and an unrecognised argument named without its value (it may
+    be a password). The rule of ``jumelage.cli.ArgumentParser``, repeated here: this
+    script is standard library only, for ops machines without the project installed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            options = [a.split("=", 1)[0] if a.startswith("--") else a[:2] for a in extras if a.startswith("-")]
+            self.error(f"unrecognized arguments: {' '.join(options)} (values are not shown)" if options
+                       else "unrecognized arguments (not shown: one may be a secret)")
+        return parsed
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _Parser(description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--check", metavar="HASH", help="verify PASSWORD against HASH")
     group.add_argument(
@@ -75,7 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         update_definitions(args.values)
         return 0
     if args.check is not None:
-        ok = check_password(args.check, args.values[0])
+        try:
+            ok = check_password(args.check, args.values[0])
+        except ValueError:  # not base64 (binascii.Error): one line, no traceback quoting the arguments
+            print("HASH is not a RabbitMQ password hash (base64)", file=sys.stderr)
+            return 2
         print("match" if ok else "no match")
         return 0 if ok else 1
     for password in args.values:

@@ -31,6 +31,7 @@ from jumelage.messaging.consumer import EventHandler, event_router
 from jumelage.messaging.outbox import OutboxRelay, event_publishers
 from jumelage.messaging.topology import Topology
 from jumelage.settings import ServiceSettings
+from jumelage.tasks import spawn
 
 log = get_logger(__name__)
 
@@ -118,8 +119,8 @@ class ServiceRuntime:
         and its health checks answer while the broker is away."""
         self.verifier = TokenVerifier(self.settings)  # refuses to start without a way to verify tokens
         for job in self.periodic:
-            self._periodic_tasks.append(asyncio.create_task(self._every(job), name=job.name))
-        self._starter = asyncio.create_task(self._start_broker(), name="broker-start")
+            self._periodic_tasks.append(spawn(self._every(job), name=job.name))
+        self._starter = spawn(self._start_broker(), name="broker-start")
 
     async def _start_broker(self) -> None:
         delay = 0.5

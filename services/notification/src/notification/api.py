@@ -157,7 +157,7 @@ async def list_contacts(
     if kind is None and subject is not None:
         kind = (ContactKind.practitioner if practitioner_id else
                 ContactKind.institution if institution_id else ContactKind.family)
-    visible = access.listing(caller, kind, managed_by)  # the caller's own contacts only
+    visible = access.listing(caller, kind, managed_by, institution_id)  # the caller's own contacts only
     async with uow:
         items, total = await uow.contacts.search(kind=kind.value if kind else None, subject_ref=subject,
                                                  visible=visible, limit=limit, offset=offset)

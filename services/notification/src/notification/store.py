@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sqlalchemy import (
@@ -293,12 +293,14 @@ def _insert(session: AsyncSession) -> Any:
 # What an attempt changes (``Notification.delivered`` / ``attempt_failed``).
 _OUTCOME = frozenset({"status", "attempts", "next_attempt_at", "lease_until", "claim", "last_error", "sent_at"})
 
-# Built once (on the path of every delivery): the outcome, only while the row is still held under the claim.
+# Built once (on the path of every delivery): the outcome, only while the row is still held under
+# the claim (``unknown`` included: the worker that began the send knows better than a lease).
 _RECORD_ATTEMPT = (
     update(NotificationRow.__table__)
     .where(NotificationRow.__table__.c.id == bindparam("held_id"),
            NotificationRow.__table__.c.claim == bindparam("held_claim"),
-           NotificationRow.__table__.c.status == NotificationStatus.sending.value)
+           NotificationRow.__table__.c.status.in_([s.value for s in (
+               NotificationStatus.sending, NotificationStatus.transmitting, NotificationStatus.unknown)]))
     .values({name: bindparam(f"new_{name}") for name in _OUTCOME})
 )
 
@@ -608,6 +610,33 @@ class Notifications:
             "held_id": n.id, "held_claim": claim, **{f"new_{name}": values[name] for name in _OUTCOME}})
         return bool(result.rowcount)
 
+    async def begin(self, claimed: Sequence[Notification], claim: uuid.UUID, policy: RetryPolicy,
+                    wall: datetime) -> set[uuid.UUID]:
+        """Mark the attempts under ``claim`` as begun, before their sends, in one statement;
+        the ids still held (a row whose lease ran out may have been taken over meanwhile)."""
+        if not claimed:
+            return set()
+        for n in claimed:
+            n.begin(policy, claim, wall)
+        t = NotificationRow.__table__.c
+        begun = await self.session.execute(
+            update(NotificationRow.__table__)
+            .where(t.id.in_([n.id for n in claimed]), t.claim == claim,
+                   t.status == NotificationStatus.sending.value)
+            .values(status=NotificationStatus.transmitting.value, lease_until=claimed[0].lease_until)
+            .returning(t.id))
+        return set(begun.scalars())
+
+    async def in_doubt(self, wall: datetime, limit: int) -> list[Notification]:
+        """Begun, with no outcome recorded within the lease: locked, like ``due``."""
+        rows = await self.session.scalars(
+            select(NotificationRow)
+            .where(NotificationRow.status == NotificationStatus.transmitting.value,
+                   NotificationRow.lease_until < wall)
+            .order_by(NotificationRow.lease_until, NotificationRow.id).limit(limit)
+            .with_for_update(skip_locked=True))
+        return [r.to_domain() for r in rows]
+
     async def get(self, notification_id: uuid.UUID) -> Notification | None:
         row = await self.session.get(NotificationRow, notification_id)
         return row.to_domain() if row else None
@@ -735,6 +764,8 @@ class Services:
     renderer: TemplateRenderer | None = None
     reminders: ReminderPolicy | None = None
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(delays=(30.0, 120.0, 600.0, 3600.0)))
+    # The real time delivery leases run on, whatever ``clock`` shows (tests move it to expire a lease).
+    wall: Clock = field(default_factory=Clock)
     # Hands notifications claimed at creation to the delivery worker, once their transaction committed.
     deliver: Callable[[Claimed, uuid.UUID], None] = _no_delivery
 
@@ -787,7 +818,7 @@ class NotificationUnitOfWork(UnitOfWork):
     @property
     def wall(self) -> datetime:
         """The real time, whatever the clock shows: what delivery leases run on."""
-        return datetime.now(UTC)
+        return self.services.wall.now()
 
     async def commit(self) -> None:
         await super().commit()

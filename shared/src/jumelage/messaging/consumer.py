@@ -41,6 +41,7 @@ from jumelage.events import CONTENT_TYPE, CloudEvent, EventData, EventParseError
 from jumelage.logging import get_logger
 from jumelage.messaging.batch import SharedCommitFailed, SharedTransaction
 from jumelage.messaging.topology import ServiceQueue, topic_exchange
+from jumelage.tasks import spawn
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractIncomingMessage
@@ -177,7 +178,7 @@ class EventConsumer:
         member = _Member(event.id)
         self._waiting.append(member)
         if len(self._drivers) < self.max_concurrent:
-            driver = asyncio.create_task(self._drive(), name=f"consumer-batches:{self.queue.name}")
+            driver = spawn(self._drive(), name=f"consumer-batches:{self.queue.name}")
             self._drivers.add(driver)
             driver.add_done_callback(self._drivers.discard)
         try:
