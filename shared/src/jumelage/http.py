@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jumelage import context
@@ -89,9 +90,9 @@ def health_router(checks: dict[str, Check]) -> APIRouter:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Domain errors become 404/409/422 with a message saying what is wrong,
+    """Domain errors become 403/404/409/412/422 with a message saying what is wrong,
     shaped like FastAPI's own validation errors where a field is named."""
-    from jumelage.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+    from jumelage.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, PreconditionFailed
 
     status = {NotFound: 404, Conflict: 409, Invalid: 422, Forbidden: 403}
 
@@ -105,6 +106,19 @@ def install_error_handlers(app: FastAPI) -> None:
         else:
             detail = exc.message
         return JSONResponse({"detail": detail}, status_code=code)
+
+    @app.exception_handler(PreconditionFailed)
+    async def _precondition_failed(_request: Request, exc: PreconditionFailed) -> JSONResponse:
+        return JSONResponse({"detail": exc.message, "record": exc.record, "etag": exc.etag,
+                             "updated_at": exc.updated_at.isoformat() if exc.updated_at else None},
+                            status_code=412, headers={"ETag": exc.etag})
+
+    @app.exception_handler(StaleDataError)
+    async def _lost_race(_request: Request, _exc: StaleDataError) -> JSONResponse:
+        # Optimistic concurrency (version_id_col): another request changed the record
+        # between this one's read and its write. Nothing was saved.
+        return JSONResponse({"detail": "the record was changed by another request at the same moment; nothing "
+                                       "was saved: read it again, then send your change"}, status_code=409)
 
     @app.exception_handler(DBAPIError)
     async def _connection_lost(_request: Request, exc: DBAPIError) -> JSONResponse:
