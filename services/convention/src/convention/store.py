@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Self
 from sqlalchemy import JSON, Column, Date, Float, Integer, String, Text, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import declared_attr, registry
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field, SQLModel
 
 from convention.domain.conventions import (
@@ -240,6 +241,9 @@ class Conventions:
         applies only to the version this transaction read (a lost race: StaleDataError)."""
         row = await self.session.get(ConventionRow, convention.id)
         assert row is not None
+        if row.version != convention.version:  # read in another transaction, changed since
+            raise StaleDataError(f"convention {convention.reference} is at version {row.version}, "
+                                 f"not the version {convention.version} it was read at")
         # Child rows first: their sync flushes, and the convention's row is written once, below.
         changed = await self._sync(PartyRow, "institution_id", convention.id, {
             p.institution_id: {"role": p.role.value, "position": i} for i, p in enumerate(convention.terms.parties)})

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import declared_attr, registry
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field, SQLModel
 
 from jumelage.clock import Clock
@@ -483,6 +484,9 @@ class Contacts:
             row = ContactRow(id=contact.id, kind=contact.kind.value, subject_ref=contact.subject_ref,
                              language=contact.language.value, created_at=now, updated_at=now)
             self.session.add(row)
+        elif row.version != contact.version:  # read in another transaction, changed since
+            raise StaleDataError(f"contact {contact.id} is at version {row.version}, "
+                                 f"not the version {contact.version} it was read at")
         row.take(contact)
         if self.session.is_modified(row):
             row.updated_at = now

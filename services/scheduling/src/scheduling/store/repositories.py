@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, delete, func, insert, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from scheduling.domain.activities import ActivityStatus, Consultation, TrainingSession
 from scheduling.domain.cases import CaseStatus, PatientCase, PatientIdentity, RiskScheme, Sex
@@ -52,6 +53,9 @@ class _Repository:
         rows of its own, such as a mission's team), it gets ``updated_at`` and the flush
         raises its version (``version_id_col``, the UPDATE applying only to the version
         read; a lost race is StaleDataError). The record takes the version written."""
+        if record.version and row.version != record.version:  # read in another transaction, changed since
+            raise StaleDataError(f"{type(record).__name__} {record.id} is at version {row.version}, "
+                                 f"not the version {record.version} it was read at")
         if changed or inspect(row).pending or self.session.is_modified(row):
             row.updated_at = self.now()
             await self.session.flush()
