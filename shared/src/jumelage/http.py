@@ -114,9 +114,10 @@ def install_error_handlers(app: FastAPI) -> None:
                             status_code=412, headers={"ETag": exc.etag})
 
     @app.exception_handler(StaleDataError)
-    async def _lost_race(_request: Request, _exc: StaleDataError) -> JSONResponse:
+    async def _lost_race(_request: Request, exc: StaleDataError) -> JSONResponse:
         # Optimistic concurrency (version_id_col): another request changed the record
         # between this one's read and its write. Nothing was saved.
+        log.warning("lost a race to change a record", error=str(exc))
         return JSONResponse({"detail": "the record was changed by another request at the same moment; nothing "
                                        "was saved: read it again, then send your change"}, status_code=409)
 

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Self
 from sqlalchemy import JSON, Column, Date, Float, Integer, String, Text, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import declared_attr, registry
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field, SQLModel
 
@@ -261,6 +262,7 @@ class Conventions:
             setattr(row, name, value)
         if changed or self.session.is_modified(row):
             row.updated_at = self.now()
+            flag_modified(row, "updated_at")  # an UPDATE even at the same instant: the version must move
             await self.session.flush()  # the UPDATE raises the version: the response's ETag
         convention.version, convention.updated_at = row.version, row.updated_at
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, delete, func, insert, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from scheduling.domain.activities import ActivityStatus, Consultation, TrainingSession
@@ -58,6 +59,7 @@ class _Repository:
                                  f"not the version {record.version} it was read at")
         if changed or inspect(row).pending or self.session.is_modified(row):
             row.updated_at = self.now()
+            flag_modified(row, "updated_at")  # an UPDATE even at the same instant: the version must move
             await self.session.flush()
         record.version, record.updated_at = row.version, row.updated_at
 
@@ -218,8 +220,9 @@ class Missions(_Repository):
                                                         for position, member in enumerate(mission.team)])
 
     async def save(self, mission: Mission) -> None:
+        team_changed = await self._save_team(mission)  # first: its query would flush the merged row
         row = await self.session.merge(_mission_row(mission))
-        await self._stamp(row, mission, changed=await self._save_team(mission))
+        await self._stamp(row, mission, changed=team_changed)
 
     async def _save_team(self, mission: Mission) -> bool:
         """The team's rows as the mission's team; True if any changed."""
