@@ -96,7 +96,7 @@ async def test_two_coordinators_editing_one_draft_cannot_overwrite_each_other(de
     assert r.status_code == 412, r.text
     refusal = r.json()
     assert refusal["record"] == "convention CNAS-GSD-2024-01"
-    assert refusal["updated_at"] == "2024-05-20T09:07:00+00:00" and refusal["etag"] == '"2"'
+    assert refusal["updated_at"] == "2024-05-20T09:07:00Z" and refusal["etag"] == '"2"'
     assert "has changed since you read it" in refusal["detail"] and "2024-05-20T09:07:00" in refusal["detail"]
     assert r.headers["etag"] == '"2"'
 

@@ -48,7 +48,7 @@ async def test_two_people_changing_one_contact(h: Any, clock: FixedClock) -> Non
                              headers={"If-Match": second.headers["etag"]})
     assert r.status_code == 412, r.text
     assert (r.json()["record"], r.json()["etag"]) == (f"contact {contact['id']}", '"2"')
-    assert r.json()["updated_at"] == "2031-03-02T10:04:00+00:00" and "has changed since you read it" in r.json()["detail"]
+    assert r.json()["updated_at"] == "2031-03-02T10:04:00Z" and "has changed since you read it" in r.json()["detail"]
     now = (await h.client.get(url)).json()
     assert (now["email"], now["language"]) == ("secretariat@cmci.dz", "fr"), "the first change holds"
 

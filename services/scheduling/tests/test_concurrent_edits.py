@@ -52,7 +52,7 @@ async def test_two_coordinators_changing_one_mission(programme: Scheduling) -> N
         r = await s.client.post(f"{url}/cancel", headers={"If-Match": visiting_read}, json={"reason": "Visas"})
     assert r.status_code == 412, r.text
     assert r.json()["record"] == f"mission {mission['id']}" and r.json()["etag"] == '"2"'
-    assert r.json()["updated_at"] == "2030-06-11T09:05:00+00:00" and "has changed since you read it" in r.json()["detail"]
+    assert r.json()["updated_at"] == "2030-06-11T09:05:00Z" and "has changed since you read it" in r.json()["detail"]
     now = await s.ok("GET", url)
     assert (now["status"], now["starts_on"]) == ("scheduled", "2030-06-12"), "the first change holds"
 
@@ -104,7 +104,7 @@ async def test_a_surgery_and_its_case(programme: Scheduling) -> None:
     r = await s.client.post(f"{url}/cancel", headers={"If-Match": second}, json={"reason": "Famille absente"})
     assert r.status_code == 412, r.text
     assert (r.json()["record"], r.json()["etag"]) == (f"surgery {surgery['id']}", '"2"')
-    assert r.json()["updated_at"] == "2030-06-11T09:02:00+00:00"
+    assert r.json()["updated_at"] == "2030-06-11T09:02:00Z"
     now = await s.ok("GET", url)
     assert (now["status"], now["scheduled_start"]) == ("scheduled", "2030-06-13T07:00:00Z")
     assert (await s.ok("GET", case_url))["status"] == "scheduled"

@@ -109,9 +109,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PreconditionFailed)
     async def _precondition_failed(_request: Request, exc: PreconditionFailed) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, "record": exc.record, "etag": exc.etag,
-                             "updated_at": exc.updated_at.isoformat() if exc.updated_at else None},
-                            status_code=412, headers={"ETag": exc.etag})
+        from jumelage.preconditions import PreconditionFailedOut  # the documented body, instants as in records
+
+        body = PreconditionFailedOut(detail=exc.message, record=exc.record, updated_at=exc.updated_at, etag=exc.etag)
+        return JSONResponse(body.model_dump(mode="json"), status_code=412, headers={"ETag": exc.etag})
 
     @app.exception_handler(StaleDataError)
     async def _lost_race(_request: Request, exc: StaleDataError) -> JSONResponse:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Header, Request, Response
@@ -72,7 +72,7 @@ def check_if_match(expected: IfMatch | None, what: str, record: Versioned) -> No
     if expected is None or expected.matches(record.version):
         return
     current = etag(record.version)
-    when = f" at {record.updated_at.isoformat()}" if record.updated_at else ""
+    when = f" at {record.updated_at.astimezone(UTC).isoformat().replace('+00:00', 'Z')}" if record.updated_at else ""
     raise PreconditionFailed(
         f"{what} has changed since you read it: it was last changed{when} and its ETag is now {current} "
         f"(If-Match sent: {expected}). Read it again, then send your change with the new ETag",
