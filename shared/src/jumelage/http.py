@@ -12,6 +12,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -136,11 +137,11 @@ def health_router(checks: dict[str, Check]) -> APIRouter:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Domain errors become 404/409/422 with a message saying what is wrong,
+    """Domain errors become 403/404/409/412/422 with a message saying what is wrong,
     shaped like FastAPI's own validation errors where a field is named. Every
     error response can be encoded, whatever the request held; an unexpected
     error is a 500 that ends the connection openly (``Connection: close``)."""
-    from jumelage.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+    from jumelage.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, PreconditionFailed
 
     status = {NotFound: 404, Conflict: 409, Invalid: 422, Forbidden: 403}
 
@@ -154,6 +155,21 @@ def install_error_handlers(app: FastAPI) -> None:
         else:
             detail = exc.message
         return JSONResponse({"detail": detail}, status_code=code)
+
+    @app.exception_handler(PreconditionFailed)
+    async def _precondition_failed(_request: Request, exc: PreconditionFailed) -> JSONResponse:
+        from jumelage.preconditions import PreconditionFailedOut  # the documented body, instants as in records
+
+        body = PreconditionFailedOut(detail=exc.message, record=exc.record, updated_at=exc.updated_at, etag=exc.etag)
+        return JSONResponse(body.model_dump(mode="json"), status_code=412, headers={"ETag": exc.etag})
+
+    @app.exception_handler(StaleDataError)
+    async def _lost_race(_request: Request, exc: StaleDataError) -> JSONResponse:
+        # Optimistic concurrency (version_id_col): another request changed the record
+        # between this one's read and its write. Nothing was saved.
+        log.warning("lost a race to change a record", error=str(exc))
+        return JSONResponse({"detail": "the record was changed by another request at the same moment; nothing "
+                                       "was saved: read it again, then send your change"}, status_code=409)
 
     @app.exception_handler(DBAPIError)
     async def _connection_lost(_request: Request, exc: DBAPIError) -> JSONResponse:
@@ -172,7 +188,6 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("database unreachable", error=type(exc).__name__)
         return JSONResponse({"detail": "the database is unreachable; try again shortly"},
                             status_code=503, headers={"Retry-After": "5"})
-
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from convention import access, handlers
@@ -27,6 +27,7 @@ from jumelage.clock import Clock
 from jumelage.errors import NotFound
 from jumelage.events.convention import InstitutionKind, PartyRole
 from jumelage.auth import CallerDep, Role, require
+from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
 from jumelage.service import clock, unit_of_work
 
 UoW = Annotated[ConventionUnitOfWork, Depends(unit_of_work)]
@@ -246,6 +247,8 @@ class ConventionOut(BaseModel):
     ended_on: date | None
     amendments: int = Field(description="how many amendments (avenants) it has had")
     created_at: datetime
+    version: int = Field(description="raised by every change; the `ETag` header is this, quoted")
+    updated_at: datetime = Field(description="when it last changed")
 
     @classmethod
     def of(cls, c: Convention) -> ConventionOut:
@@ -256,7 +259,7 @@ class ConventionOut(BaseModel):
             effective_until=t.effective_until, specialties=list(t.specialties),
             objectives=terms_json("objectives", t.objectives), cost_bearers=terms_json("cost_bearers", t.cost_bearers),
             signed_on=c.signed_on, signed_at=c.signed_at, status_reason=c.status_reason, ended_on=c.ended_on,
-            amendments=len(c.amendments), created_at=c.created_at,
+            amendments=len(c.amendments), created_at=c.created_at, version=c.version, updated_at=c.updated_at,
         )
 
 
@@ -312,11 +315,11 @@ class ProgressOut(BaseModel):
 
 
 @conventions.post("", status_code=201, response_model=ConventionOut, summary="Draft a convention",
-                  dependencies=[require(Role.coordinator, to="draft a convention")])
-async def draft_convention(body: ConventionIn, uow: UoW, caller: CallerDep) -> ConventionOut:
+                  dependencies=[require(Role.coordinator, to="draft a convention")], responses=read_responses(201))
+async def draft_convention(body: ConventionIn, uow: UoW, caller: CallerDep, response: Response) -> ConventionOut:
     access.drafting(caller, {p.institution_id for p in body.parties})
     cmd = handlers.DraftConvention(reference=body.reference, terms=body.terms())
-    return ConventionOut.of(await handlers.draft_convention(cmd, uow))
+    return tagged(response, ConventionOut.of(await handlers.draft_convention(cmd, uow)))
 
 
 @conventions.get("", response_model=ConventionPage, summary="List and filter conventions")
@@ -340,63 +343,75 @@ async def list_conventions(
     return ConventionPage(items=[ConventionOut.of(c) for c in items], total=total, limit=limit, offset=offset)
 
 
-@conventions.get("/{convention_id}", response_model=ConventionOut)
-async def get_convention(convention: access.ReaderOfParty) -> ConventionOut:
-    return ConventionOut.of(convention)
+@conventions.get("/{convention_id}", response_model=ConventionOut, responses=read_responses())
+async def get_convention(convention: access.ReaderOfParty, response: Response) -> ConventionOut:
+    return tagged(response, ConventionOut.of(convention))
 
 
-@conventions.patch("/{convention_id}", response_model=ConventionOut, summary="Edit a draft")
+# Every change below takes an optional If-Match (the ETag of the caller's read): stale, it is a 412.
+
+
+@conventions.patch("/{convention_id}", response_model=ConventionOut, summary="Edit a draft",
+                   responses=change_responses())
 async def edit_draft(
-    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: TermsChange, uow: UoW
+    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: TermsChange, uow: UoW, expected: IfMatchDep,
+    response: Response,
 ) -> ConventionOut:
     cmd = handlers.EditDraft(convention_id=convention_id, changes=body.changes())
-    return ConventionOut.of(await handlers.edit_draft(cmd, uow))
+    return tagged(response, ConventionOut.of(await handlers.edit_draft(cmd, uow, expected=expected)))
 
 
-@conventions.delete("/{convention_id}", status_code=204, summary="Discard a draft (never a signed convention)")
-async def discard_draft(convention_id: uuid.UUID, _: access.CoordinatorOfParty, uow: UoW) -> None:
-    await handlers.discard_draft(handlers.DiscardDraft(convention_id), uow)
+@conventions.delete("/{convention_id}", status_code=204, summary="Discard a draft (never a signed convention)",
+                    responses=change_responses(None))
+async def discard_draft(convention_id: uuid.UUID, _: access.CoordinatorOfParty, uow: UoW,
+                        expected: IfMatchDep) -> None:
+    await handlers.discard_draft(handlers.DiscardDraft(convention_id), uow, expected=expected)
 
 
-@conventions.post("/{convention_id}/sign", response_model=ConventionOut)
+@conventions.post("/{convention_id}/sign", response_model=ConventionOut, responses=change_responses())
 async def sign_convention(
-    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: SignIn, uow: UoW, now: Today
+    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: SignIn, uow: UoW, now: Today,
+    expected: IfMatchDep, response: Response,
 ) -> ConventionOut:
     cmd = handlers.SignConvention(convention_id, body.signed_on, body.signed_at, today=now.today())
-    return ConventionOut.of(await handlers.sign_convention(cmd, uow))
+    return tagged(response, ConventionOut.of(await handlers.sign_convention(cmd, uow, expected=expected)))
 
 
-@conventions.post("/{convention_id}/suspend", response_model=ConventionOut)
+@conventions.post("/{convention_id}/suspend", response_model=ConventionOut, responses=change_responses())
 async def suspend_convention(
-    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: ReasonIn, uow: UoW
+    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: ReasonIn, uow: UoW, expected: IfMatchDep,
+    response: Response,
 ) -> ConventionOut:
-    return ConventionOut.of(await handlers.suspend_convention(handlers.SuspendConvention(convention_id, body.reason),
-                                                              uow))
+    cmd = handlers.SuspendConvention(convention_id, body.reason)
+    return tagged(response, ConventionOut.of(await handlers.suspend_convention(cmd, uow, expected=expected)))
 
 
-@conventions.post("/{convention_id}/resume", response_model=ConventionOut)
+@conventions.post("/{convention_id}/resume", response_model=ConventionOut, responses=change_responses())
 async def resume_convention(
-    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: ReasonIn, uow: UoW
+    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: ReasonIn, uow: UoW, expected: IfMatchDep,
+    response: Response,
 ) -> ConventionOut:
-    return ConventionOut.of(await handlers.resume_convention(handlers.ResumeConvention(convention_id, body.reason),
-                                                             uow))
+    cmd = handlers.ResumeConvention(convention_id, body.reason)
+    return tagged(response, ConventionOut.of(await handlers.resume_convention(cmd, uow, expected=expected)))
 
 
-@conventions.post("/{convention_id}/terminate", response_model=ConventionOut)
+@conventions.post("/{convention_id}/terminate", response_model=ConventionOut, responses=change_responses())
 async def terminate_convention(
-    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: TerminateIn, uow: UoW
+    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: TerminateIn, uow: UoW, expected: IfMatchDep,
+    response: Response,
 ) -> ConventionOut:
     cmd = handlers.TerminateConvention(convention_id, body.on, body.reason)
-    return ConventionOut.of(await handlers.terminate_convention(cmd, uow))
+    return tagged(response, ConventionOut.of(await handlers.terminate_convention(cmd, uow, expected=expected)))
 
 
 @conventions.post("/{convention_id}/amendments", status_code=201, response_model=AmendmentOut,
-                  summary="Record an amendment (avenant)")
+                  summary="Record an amendment (avenant); the convention's new ETag is in its GET",
+                  responses=change_responses(None))
 async def amend_convention(
-    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: AmendmentIn, uow: UoW
+    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: AmendmentIn, uow: UoW, expected: IfMatchDep,
 ) -> AmendmentOut:
     cmd = handlers.AmendConvention(convention_id, body.signed_on, body.summary, body.changes.changes())
-    return AmendmentOut.of(await handlers.amend_convention(cmd, uow))
+    return AmendmentOut.of(await handlers.amend_convention(cmd, uow, expected=expected))
 
 
 @conventions.get("/{convention_id}/amendments", response_model=list[AmendmentOut])

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from jumelage.auth import CallerDep
 from jumelage.errors import NotFound
 from jumelage.events.notification import Channel
+from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
 from jumelage.service import unit_of_work
 from notification import access, handlers
 from notification.domain.contacts import (
@@ -110,6 +111,8 @@ class ContactOut(BaseModel):
     channels: list[Channel] = Field(description="where notifications go")
     consent: ConsentOut | None
     managed_by: uuid.UUID | None = Field(description="the institution that keeps this contact")
+    version: int = Field(description="raised by every change; the `ETag` header is this, quoted")
+    updated_at: datetime = Field(description="when it last changed")
 
     @classmethod
     def of(cls, c: Contact) -> ContactOut:
@@ -118,7 +121,7 @@ class ContactOut(BaseModel):
             display_name=c.display_name, email=c.email, phone=c.phone, webhook_url=c.webhook_url,
             webhook_secret_set=bool(c.webhook_secret), language=c.language, preferred_channel=c.preferred_channel,
             channels=c.channels(), consent=ConsentOut(**vars(c.consent)) if c.consent else None,
-            managed_by=c.managed_by,
+            managed_by=c.managed_by, version=c.version, updated_at=c.updated_at,
         )
 
 
@@ -134,11 +137,13 @@ Offset = Annotated[int, Query(ge=0)]
 
 
 @contacts.post("", status_code=201, response_model=ContactOut, summary="Add a contact",
-               responses={409: {"description": "a contact for this practitioner, institution or patient exists"}},
+               responses={409: {"description": "a contact for this practitioner, institution or patient exists"},
+                          **read_responses(201)},
                dependencies=[access.ANY_CONTACT_ROLE])
-async def create_contact(body: ContactIn, uow: UoW, caller: CallerDep) -> ContactOut:
+async def create_contact(body: ContactIn, uow: UoW, caller: CallerDep, response: Response) -> ContactOut:
     keeper = access.creating(caller, body.kind, body.practitioner_id, body.institution_id)
-    return ContactOut.of(await handlers.create_contact(CreateContact(**body.model_dump(), managed_by=keeper), uow))
+    cmd = CreateContact(**body.model_dump(), managed_by=keeper)
+    return tagged(response, ContactOut.of(await handlers.create_contact(cmd, uow)))
 
 
 @contacts.get("", response_model=ContactPage, summary="List contacts")
@@ -164,22 +169,27 @@ async def list_contacts(
     return ContactPage(items=[ContactOut.of(c) for c in items], total=total, limit=limit, offset=offset)
 
 
-@contacts.get("/{contact_id}", response_model=ContactOut, dependencies=[access.KEPT_CONTACT])
-async def get_contact(contact_id: uuid.UUID, uow: UoW) -> ContactOut:
-    return ContactOut.of(await handlers.get_contact(contact_id, uow))
+@contacts.get("/{contact_id}", response_model=ContactOut, dependencies=[access.KEPT_CONTACT],
+              responses=read_responses())
+async def get_contact(contact_id: uuid.UUID, uow: UoW, response: Response) -> ContactOut:
+    return tagged(response, ContactOut.of(await handlers.get_contact(contact_id, uow)))
+
+
+# The contact's changes take an optional If-Match (the ETag of the caller's read): stale, it is a 412.
 
 
 @contacts.patch("/{contact_id}", response_model=ContactOut, summary="Change a contact's details",
-                dependencies=[access.KEPT_CONTACT])
-async def update_contact(contact_id: uuid.UUID, body: ContactPatch, uow: UoW) -> ContactOut:
-    changes = body.model_dump(include=body.model_fields_set)
-    return ContactOut.of(await handlers.update_contact(UpdateContact(contact_id, changes), uow))
+                dependencies=[access.KEPT_CONTACT], responses=change_responses())
+async def update_contact(contact_id: uuid.UUID, body: ContactPatch, uow: UoW, expected: IfMatchDep,
+                         response: Response) -> ContactOut:
+    cmd = UpdateContact(contact_id, body.model_dump(include=body.model_fields_set))
+    return tagged(response, ContactOut.of(await handlers.update_contact(cmd, uow, expected=expected)))
 
 
 @contacts.delete("/{contact_id}", status_code=204, summary="Forget a contact; unsent notifications are cancelled",
-                 dependencies=[access.KEPT_CONTACT])
-async def delete_contact(contact_id: uuid.UUID, uow: UoW) -> Response:
-    await handlers.delete_contact(contact_id, uow)
+                 dependencies=[access.KEPT_CONTACT], responses=change_responses(None))
+async def delete_contact(contact_id: uuid.UUID, uow: UoW, expected: IfMatchDep) -> Response:
+    await handlers.delete_contact(contact_id, uow, expected=expected)
     return Response(status_code=204)
 
 
@@ -191,16 +201,20 @@ class ConsentIn(BaseModel):
 
 
 @contacts.post("/{contact_id}/consent", response_model=ContactOut,
-               summary="Record a family's consent to be notified (families only)", dependencies=[access.KEPT_CONTACT])
-async def record_consent(contact_id: uuid.UUID, body: ConsentIn, uow: UoW) -> ContactOut:
-    return ContactOut.of(await handlers.record_consent(RecordConsent(contact_id, body.given_by, body.given_at), uow))
+               summary="Record a family's consent to be notified (families only)", dependencies=[access.KEPT_CONTACT],
+               responses=change_responses())
+async def record_consent(contact_id: uuid.UUID, body: ConsentIn, uow: UoW, expected: IfMatchDep,
+                         response: Response) -> ContactOut:
+    cmd = RecordConsent(contact_id, body.given_by, body.given_at)
+    return tagged(response, ContactOut.of(await handlers.record_consent(cmd, uow, expected=expected)))
 
 
 @contacts.delete("/{contact_id}/consent", response_model=ContactOut,
                  summary="Withdraw a family's consent; its unsent notifications are cancelled",
-                 dependencies=[access.KEPT_CONTACT])
-async def withdraw_consent(contact_id: uuid.UUID, uow: UoW) -> ContactOut:
-    return ContactOut.of(await handlers.withdraw_consent(contact_id, uow))
+                 dependencies=[access.KEPT_CONTACT], responses=change_responses())
+async def withdraw_consent(contact_id: uuid.UUID, uow: UoW, expected: IfMatchDep,
+                           response: Response) -> ContactOut:
+    return tagged(response, ContactOut.of(await handlers.withdraw_consent(contact_id, uow, expected=expected)))
 
 
 class SubscriptionIn(BaseModel):
