@@ -200,7 +200,8 @@ async def purge(deployed: Deployed, queue: str) -> None:
 async def test_services_run_with_their_own_users_on_the_deployed_topology(
     deployed: Deployed, database: Database
 ) -> None:
-    """``DECLARE_TOPOLOGY=own``: passive declarations only, nothing bound; events cross."""
+    """``DECLARE_TOPOLOGY=own``: passive declarations only, nothing bound; events
+    cross, and the consumer dead-letters what it cannot read."""
     async with contextlib.AsyncExitStack() as stack:
         clients = {}
         for module in (convention.app, scheduling.app):
@@ -216,6 +217,18 @@ async def test_services_run_with_their_own_users_on_the_deployed_topology(
         assert r.status_code == 201, r.text
         institution_id = r.json()["id"]
         await eventually(lambda: _known(clients["scheduling"], institution_id), timeout=30)
+
+        # A message scheduling cannot read goes to its DLQ: the consumer's forward,
+        # through its forward exchange, works with its user's permissions.
+        dlq = TOPOLOGY.service_queue("scheduling").dlq_name
+        dead_before = await messages_in(deployed, dlq)
+        async with channel_of(deployed, "convention") as channel:
+            await channel.basic_publish(b"not an event", exchange=EXCHANGE_NAME, routing_key="institution.updated")
+        await eventually(lambda: _has(deployed, dlq, dead_before + 1), timeout=30)
+
+
+async def _has(deployed: Deployed, queue: str, count: int) -> bool:
+    return await messages_in(deployed, queue) == count
 
 
 async def _known(client: Any, institution_id: str) -> bool:
