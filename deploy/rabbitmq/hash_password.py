@@ -104,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.users is not None:
         users = users_definitions(passwords_from_environment(dict(os.environ)))
-        # Hashes only, still secret enough to keep out of other users' sight.
-        fd = os.open(args.users, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # Readable by all (0644): Compose bind-mounts it as is, and the broker runs as
+        # another user in its container. It holds salted hashes of long random
+        # passwords, never a password; git ignores it.
+        fd = os.open(args.users, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(json.dumps(users, indent=2) + "\n")
         print(f"wrote {len(users['users'])} users to {args.users}")
