@@ -293,9 +293,11 @@ def test_every_published_port_is_on_the_loopback_interface_only(compose: dict) -
 
 def test_pulled_images_are_pinned_to_a_release(compose: dict) -> None:
     for name, service in compose["services"].items():
-        if "build" in service:
-            continue  # built here, from deploy/Dockerfile (whose base image is pinned, see below)
         image = service["image"]
+        if "build" in service:  # built here (deploy/Dockerfile's base image is pinned, see below): its release
+            version = tomllib.loads((ROOT / "services" / name / "pyproject.toml").read_text())["project"]["version"]
+            assert image == f"jumelage-{name}:{version}", f"{name}: tag the image with the service's version"
+            continue
         repository, _, tag = image.partition("@")[0].rpartition(":")
         assert repository and tag, f"{name}: {image!r} has no tag (latest)"
         assert repository in PINNED_TAG, f"{name}: no pinning rule for {repository!r}"

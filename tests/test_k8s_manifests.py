@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -120,7 +121,9 @@ def test_deployment_shape(objects: list[dict[str, Any]], service: str) -> None:
     selector = dep["spec"]["selector"]["matchLabels"]
     assert selector.items() <= pod["metadata"]["labels"].items()
     c = _container(dep)
-    assert c["image"] == f"jumelage-{service}:latest"
+    # The service's release, never a floating :latest that changes under a running Deployment.
+    version = tomllib.loads((ROOT / "services" / service / "pyproject.toml").read_text())["project"]["version"]
+    assert c["image"] == f"jumelage-{service}:{version}"
     assert {"requests", "limits"} <= set(c["resources"])
     for part in ("requests", "limits"):
         assert {"cpu", "memory"} <= set(c["resources"][part])
