@@ -37,6 +37,7 @@ import pytest
 from yarl import URL
 
 import convention.app
+import notification.app
 import scheduling.app
 from jumelage.events import registry
 from jumelage.messaging.topology import EXCHANGE_NAME, Topology
@@ -204,7 +205,7 @@ async def test_services_run_with_their_own_users_on_the_deployed_topology(
     cross, and the consumer dead-letters what it cannot read."""
     async with contextlib.AsyncExitStack() as stack:
         clients = {}
-        for module in (convention.app, scheduling.app):
+        for module in (convention.app, scheduling.app, notification.app):
             name = module.Settings().service_name
             settings = service_settings(
                 module.Settings, amqp_url=deployed.url(name), namespace="",
@@ -216,7 +217,8 @@ async def test_services_run_with_their_own_users_on_the_deployed_topology(
             "name": "EPH Tiaret", "kind": "hospital", "country": "DZ", "city": "Tiaret"})
         assert r.status_code == 201, r.text
         institution_id = r.json()["id"]
-        await eventually(lambda: _known(clients["scheduling"], institution_id), timeout=30)
+        for consumer in ("scheduling", "notification"):
+            await eventually(lambda c=consumer: _known(clients[c], institution_id), timeout=30)
 
         # A message scheduling cannot read goes to its DLQ: the consumer's forward,
         # through its forward exchange, works with its user's permissions.

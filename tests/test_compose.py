@@ -291,7 +291,7 @@ def test_every_published_port_is_on_the_loopback_interface_only(compose: dict) -
             assert host_ip == "127.0.0.1", f"{name}: port {host_port or '?'}:{target} is published on {host_ip or 'every interface'}"
 
 
-def test_pulled_images_are_pinned_to_a_release(compose: dict) -> None:
+def test_images_are_pinned_to_a_release(compose: dict) -> None:
     for name, service in compose["services"].items():
         image = service["image"]
         if "build" in service:  # built here (deploy/Dockerfile's base image is pinned, see below): its release
