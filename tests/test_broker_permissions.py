@@ -11,9 +11,11 @@ What a service user may do, proved by doing it: run the service with
 failed event to its own retry queue (and get it back through the queue's
 policy). What it may not, proved by the broker's refusal (the channel closed
 with ACCESS_REFUSED and the broker's reason): publish another service's event
-type, write into another service's queue (default exchange or that service's
-forward exchange), delete or redeclare the exchange, delete a queue, read
-another service's queue.
+type, write into any queue through the default exchange or into another
+service's queue through that service's forward exchange, delete or redeclare
+the exchange, delete, purge or rebind a queue, read another service's queue.
+The broker's wording differs between 3.x and 4.x ("access to …" / "configure
+access to …"): the assertions hold for both.
 """
 
 from __future__ import annotations
@@ -99,8 +101,9 @@ class Deployed:
         listed = rabbitmqctl("list_queues", "-p", self.vhost, "name", "arguments", "policy", "messages",
                              "--formatter", "json")
         queues = {q["name"]: q for q in json.loads(listed)}
-        for queue in queues.values():  # the CLI lists arguments as [name, type, value]
-            queue["arguments"] = {a[0]: a[-1] for a in queue["arguments"]}
+        for queue in queues.values():  # 3.x lists arguments as [name, type, value] triples
+            if isinstance(queue["arguments"], list):
+                queue["arguments"] = {a[0]: a[-1] for a in queue["arguments"]}
         return queues
 
     def policies(self) -> dict[str, dict[str, Any]]:
