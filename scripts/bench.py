@@ -111,7 +111,7 @@ class Resources:
         ns = f"{RUN}.{self._fresh('namespace', suffix)}."
         topology = Topology(namespace=ns)
         self.queues += [q.name for sq in topology.service_queues() for q in sq.all_queues()]
-        self.exchanges.append(topology.exchange_name)
+        self.exchanges += [topology.exchange_name, *(sq.forward_exchange_name for sq in topology.service_queues())]
         return ns
 
     async def cleanup(self) -> None:

@@ -232,7 +232,8 @@ class World:
                 await svc.stop(timeout=10)
         queues = [q.name for sq in self.topology.service_queues() for q in sq.all_queues()] + self.extra_queues
         with suppress(Exception):
-            await asyncio.wait_for(delete_queues(self.amqp_url, queues, exchanges=[self.topology.exchange_name]), 30)
+            exchanges = [self.topology.exchange_name, *(sq.forward_exchange_name for sq in self.topology.service_queues())]
+            await asyncio.wait_for(delete_queues(self.amqp_url, queues, exchanges=exchanges), 30)
         for schema in self.schemas:
             with suppress(Exception):
                 await self.sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -72,6 +72,7 @@ class ServiceRuntime:
             namespace=settings.topology_namespace,
             queue_type=settings.queue_type,
             retry_delays=tuple(settings.retry_delays),
+            passive=settings.declare_topology == "own",  # the broker's definitions made it all
         )
         self.queue = self.topology.service_queue(self.name) if handlers else None
         self.engine = create_engine(settings.sqlalchemy_url(), schema=settings.database_schema)

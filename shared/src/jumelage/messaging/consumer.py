@@ -275,7 +275,8 @@ class EventConsumer:
             await shared.close()
 
     async def _forward(self, raw: AbstractIncomingMessage, queue_name: str, headers: dict[str, Any]) -> None:
-        """Re-publish the message unchanged to one of our own queues and wait for the confirm."""
+        """Re-publish the message unchanged to one of our own queues (through our
+        forward exchange) and wait for the confirm."""
         merged = {k: v for k, v in (raw.headers or {}).items() if k != "x-death"}
         merged.update(headers)
         merged.setdefault(ROUTING_KEY_HEADER, raw.routing_key)
@@ -283,7 +284,8 @@ class EventConsumer:
             merged[ERROR_HEADER] = str(merged[ERROR_HEADER])[:4000]
         result = await self.broker.publish(
             raw.body,
-            queue=queue_name,  # default exchange: straight to that queue
+            queue=queue_name,  # the routing key: the forward exchange binds each queue by its name
+            exchange=self.queue.forward_exchange(),
             persist=True,
             mandatory=True,
             timeout=10.0,
