@@ -262,3 +262,11 @@ def test_the_patch_rule_is_stated_on_every_patch_body() -> None:
                 assert PATCH_RULE in schema.get("description", ""), path
     assert patches == 4
 
+
+
+def test_a_proposed_plan_line_can_be_posted_back_as_is() -> None:
+    # Plan lines are refused with unknown fields like every body: every field a proposal
+    # shows must be one the apply body knows.
+    from scheduling.api.planning import AssignmentIn, ProposedSurgeryOut
+
+    assert set(ProposedSurgeryOut.model_fields) <= set(AssignmentIn.model_fields)
