@@ -10,10 +10,10 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling import access, handlers
-from jumelage.api import Patch
 from scheduling.api.common import Body, UoW
 from scheduling.domain.resources import DEFAULT_TIMEZONE, ChangeRoom, HostResources, OpenRoom, OperatingRoom
 from scheduling.handlers.common import require_institution
+from jumelage.api import Patch
 from jumelage.errors import NotFound
 
 router = APIRouter(prefix="/institutions", tags=["institutions and host resources"])

@@ -9,8 +9,6 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from jumelage.api import Command
-
 from scheduling import access
 from scheduling.api.common import Body, Instant, Now, UoW
 from scheduling.api.surgeries import SurgeryOut
@@ -93,7 +91,7 @@ class PlanOut(BaseModel):
         )
 
 
-class AssignmentIn(Command):
+class AssignmentIn(Body):
     """A line of the plan. A proposed line can be posted back as is: the fields it has for
     reading only (patient_ref, operating_room, scheduled_end, icu_days, change) are ignored."""
 
