@@ -94,6 +94,7 @@ class Readiness(BaseModel):
 
 
 ERRORS: dict[int, str] = {
+    400: "The body cannot be read as JSON text (it is not UTF-8, for one)",
     401: "No token, or an expired, malformed or wrongly signed one: the message says which",
     403: "The caller's roles and institution do not cover this: the message says who asked and what was refused",
     404: "A record named in the path or in the body does not exist (or is not known to this service yet)",
@@ -117,7 +118,7 @@ def errors_of(method: str, operation: dict[str, Any]) -> list[int]:
     if method in CHANGING:
         codes += [409, 412]
     if has_body:
-        codes.append(413)
+        codes += [400, 413]
     if has_body or parameters:
         codes.append(422)
     return sorted(codes)
