@@ -4,6 +4,7 @@ to them too (README: Input rules):
 
 - every integer parameter refuses a value out of its bounds, 2**64 included, with a 422 that
   names it, and takes its bounds themselves without a server error;
+- every date and instant parameter refuses a number (which pydantic would read as a Unix time);
 - every PATCH, every field: ``null`` never makes a 500; it changes nothing, unless the field is
   marked clearable, where it clears the value (or the domain refuses, 4xx);
 - every answer of both walks has a documented status and the documented body.
@@ -148,6 +149,26 @@ async def test_every_integer_parameter_refuses_what_is_out_of_its_bounds(world: 
     # limit and offset of every paged list (institutions, conventions, contacts, notifications,
     # reminders, each service's audit), and a waiting list's priority.
     assert walked >= 17
+
+
+async def test_every_date_parameter_is_iso_text(world: World) -> None:
+    # A number where the document says a date or an instant is refused, not read as a Unix time.
+    walked = 0
+    for service in MODULES:
+        for template, item in document(service)["paths"].items():
+            for method, operation in item.items():
+                for parameter in operation.get("parameters", []):
+                    formats = {s.get("format") for s in [parameter["schema"], *parameter["schema"].get("anyOf", [])]}
+                    if parameter["in"] != "query" or not formats & {"date", "date-time"}:
+                        continue
+                    name = parameter["name"]
+                    who, _ = await world.insider(service, method.upper(), template)
+                    for number in ("0.5", "1717171717", "-1"):
+                        r = await world.call(who, service, method.upper(), template, params={name: number})
+                        assert r.status_code == 422, f"{method} {service}{template}?{name}={number}: {r.text}"
+                        assert [e["loc"] for e in r.json()["detail"]] == [["query", name]], r.text
+                    walked += 1
+    assert walked >= 7  # since and until of each audit trail, a convention list's active_on
 
 
 async def test_null_in_a_patch_changes_nothing_unless_the_field_is_clearable(world: World) -> None:

@@ -164,6 +164,23 @@ def test_no_request_model_takes_nan_or_infinity(service: str) -> None:
     assert not refused, "\n".join(refused)
 
 
+@pytest.mark.parametrize("service", SERVICES)
+def test_no_request_model_reads_a_number_as_a_date(service: str) -> None:
+    # Pydantic's lax mode would read 0.5 as 1970-01-01T00:00:00.5Z; the documents say ISO 8601 text.
+    checked = 0
+    for where, _, annotation in body_routes(service):
+        for model in models_in(annotation):
+            for name, f in model.model_fields.items():
+                if "date" in repr(f.annotation).lower() or "time" in repr(f.annotation).lower():
+                    for number in (0, 0.5, "1717171717"):
+                        with pytest.raises(pydantic.ValidationError) as refused:
+                            model.model_validate({name: number})
+                        assert any(e["loc"] == (name,) and "ISO 8601" in e["msg"] for e in refused.value.errors()), \
+                            f"{where}: {model.__name__}.{name} takes {number!r}"
+                    checked += 1
+    assert checked >= 1
+
+
 def test_nan_and_infinity_are_refused_by_a_real_body() -> None:
     from scheduling.api.activities import TrainingIn
 

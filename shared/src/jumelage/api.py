@@ -12,11 +12,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import re
+import typing
+from datetime import date, time
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query
-from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler
+from pydantic import (
+    AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchemaHandler, ValidationInfo,
+    field_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 
 MAX_PAGE_SIZE = 200
@@ -27,10 +34,43 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET,
                               description=f"rows to skip, 0 to {MAX_OFFSET:,}: narrow the filters to go further")]
 
 
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def as_text(value: Any) -> Any:
+    """A date or an instant is ISO 8601 text, as documented (``format: date-time``): pydantic
+    would read a number, or a string of digits, as a Unix time."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number or isinstance(value, str) and _NUMBER.fullmatch(value):
+        raise ValueError("a date or a time is written as ISO 8601 text, not a number")
+    return value
+
+
+IsoInstant = Annotated[AwareDatetime, BeforeValidator(as_text)]
+IsoDate = Annotated[date, BeforeValidator(as_text)]
+
+
+def _temporal(annotation: Any) -> bool:
+    if isinstance(annotation, type) and (issubclass(annotation, date | time) or annotation is AwareDatetime):
+        return True
+    return any(_temporal(arg) for arg in typing.get_args(annotation))
+
+
+@functools.cache
+def _temporal_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(name for name, f in model.model_fields.items() if _temporal(f.annotation))
+
+
 class Command(BaseModel):
-    """A request body: unknown fields are refused, strings stripped, floats finite."""
+    """A request body: unknown fields are refused, strings stripped, floats finite, dates and
+    times ISO 8601 text."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _dates_as_text(cls, value: Any, info: ValidationInfo) -> Any:
+        return as_text(value) if info.field_name in _temporal_fields(cls) else value
 
 
 PATCH_RULE = 'Only the fields given change; null means "not given", except on a field marked clearable.'

@@ -19,11 +19,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 from sqlalchemy import Column, Index, String, Text, func, insert, select
 from sqlmodel import Field, SQLModel
 
-from jumelage.api import Offset
+from jumelage.api import IsoInstant, Offset
 from jumelage.auth import Role, require
 from jumelage.columns import UtcDateTime
 from jumelage.messaging.tables import SEQ_TYPE
@@ -142,8 +142,8 @@ def audit_router() -> APIRouter:
         subject: Annotated[str | None, Query(max_length=300)] = None,
         institution_id: uuid.UUID | None = None,
         correlation_id: Annotated[str | None, Query(max_length=200)] = None,
-        since: AwareDatetime | None = None,
-        until: AwareDatetime | None = None,
+        since: IsoInstant | None = None,
+        until: IsoInstant | None = None,
         limit: Annotated[int, Query(ge=1, le=500, description="rows per page, 1 to 500")] = 100,
         offset: Offset = 0,
     ) -> AuditPage:

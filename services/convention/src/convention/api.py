@@ -23,7 +23,7 @@ from convention.domain.conventions import (
 from convention.domain.institutions import Institution, RegisterInstitution, UpdateInstitution
 from convention.domain.progress import Progress
 from convention.store import ConventionUnitOfWork, terms_json
-from jumelage.api import Command, Limit, Offset, Patch, clearable
+from jumelage.api import Command, IsoDate, Limit, Offset, Patch, clearable
 from jumelage.clock import Clock
 from jumelage.errors import NotFound
 from jumelage.events.convention import InstitutionKind, PartyRole
@@ -361,7 +361,7 @@ async def list_conventions(
     status: ConventionStatus | None = None,
     party: Annotated[uuid.UUID | None, Query(description="an institution that is party to it")] = None,
     specialty: Annotated[str | None, Query(max_length=200)] = None,
-    active_on: Annotated[date | None, Query(description="signed, not suspended, and in its period that day")] = None,
+    active_on: Annotated[IsoDate | None, Query(description="signed, not suspended, and in its period that day")] = None,
     q: Annotated[str | None, Query(max_length=300, description="part of the reference or title")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
