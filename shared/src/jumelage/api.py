@@ -1,9 +1,9 @@
 """The rules every service's HTTP API follows on input, and the errors it documents.
 
 - **Bounds.** A request body is a :class:`Command` (unknown fields refused, strings
-  stripped, no NaN or infinity); every string, list and number in it carries a maximum
-  (``tests/test_openapi_rules.py`` holds every route to it). Lists page with
-  :data:`Limit` and :data:`Offset`.
+  stripped, no NaN or infinity, dates and times as ISO 8601 text); every string, list
+  and number in it carries a maximum (``tests/test_openapi_rules.py`` holds every route
+  to it). Lists page with :data:`Limit` and :data:`Offset`.
 - **PATCH.** A :class:`Patch` changes only the fields given, and ``null`` means "not
   given", except on a field declared with :func:`clearable`, where ``null`` clears it.
 - **Errors.** Every error answer is an :class:`ErrorBody`; :func:`document_errors`
