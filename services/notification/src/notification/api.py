@@ -208,7 +208,8 @@ class SubscriptionIn(Command):
         {"event_type": "ConventionSuspended", "convention_id": "0c9d8e7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f"}]})
 
     event_type: str = Field(min_length=1, max_length=100, examples=["ConventionSuspended"],
-                            description="an event type or SurgeryReminder/MissionReminder")
+                            description="an event type or SurgeryReminder/MissionReminder",
+                            json_schema_extra={"enum": list(notifiable_types())})  # the registry's, as checked
     convention_id: uuid.UUID | None = Field(default=None, description="only this convention's events")
     institution_id: uuid.UUID | None = Field(default=None, description="only events concerning this institution")
     opt_out: bool = Field(default=False, description="true: never receive this type (defaults included)")
@@ -259,7 +260,8 @@ def _template_name(value: str) -> str:
     return value
 
 
-TemplateName = Annotated[str, Path(max_length=100, description="an event type, a reminder type, or Generic"),
+TemplateName = Annotated[str, Path(max_length=100, description="an event type, a reminder type, or Generic",
+                                   json_schema_extra={"enum": [GENERIC, *notifiable_types()]}),
                          AfterValidator(_template_name)]
 
 
