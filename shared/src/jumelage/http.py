@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jumelage import context
+from jumelage.api import READINESS_RESPONSES
 from jumelage.logging import get_logger
 
 log = get_logger(__name__)
@@ -120,7 +121,7 @@ def health_router(checks: dict[str, Check]) -> APIRouter:
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/ready")
+    @router.get("/ready", responses=READINESS_RESPONSES)
     async def ready() -> JSONResponse:
         results: dict[str, str] = {}
         for name, check in checks.items():

@@ -21,6 +21,7 @@ from faststream.rabbit import Channel, RabbitBroker
 from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 
+from jumelage.api import install_error_documents
 from jumelage.audit import AuditActor, audit_router
 from jumelage.auth import CallerDep, TokenVerifier, authenticated
 from jumelage.clock import Clock
@@ -226,6 +227,7 @@ class ServiceRuntime:
         app.include_router(health_router({"database": self.check_database, "broker": self.check_broker}))
         for router in [*routers, audit_router()]:
             app.include_router(router, dependencies=[Depends(authenticated), Depends(strict_json)])
+        install_error_documents(app)  # on every authenticated route, the errors it can answer
 
         @app.get("/asyncapi.json", tags=["docs"], include_in_schema=False)
         async def asyncapi_json() -> Any:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling import access, handlers
 from scheduling.api.common import Body, Now, ReasonIn, UoW
@@ -27,6 +27,12 @@ class PatientIn(Body):
 
 
 class CaseIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "patient": {"full_name": "Yacine B.", "date_of_birth": "2022-03-14", "sex": "male", "weight_kg": 11.5},
+        "diagnosis": "Transposition of the great arteries", "planned_procedure": "Arterial switch",
+        "priority": 1, "expected_duration_minutes": 300, "risk_scheme": "STAT", "risk_category": 4,
+        "referred_abroad": True}]})
+
     patient: PatientIn
     diagnosis: str = Field(min_length=1, max_length=2000)
     planned_procedure: str = Field(min_length=1, max_length=300)

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling import access, handlers
 from scheduling.api.common import Body, ReasonIn, UoW
@@ -30,7 +30,14 @@ from jumelage.preconditions import IfMatchDep, change_responses, read_responses,
 router = APIRouter(prefix="/missions", tags=["missions"])
 
 
+SURGEON = {"practitioner_id": "2b7e1f3a-9c4d-4e8b-a1f2-3c4d5e6f7a8b", "full_name": "Dr Alessandro Frigiola",
+           "role": "surgeon"}
+MAX_TEAM = 100
+
+
 class MemberIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [SURGEON]})
+
     practitioner_id: uuid.UUID
     full_name: str = Field(min_length=1, max_length=300)
     role: PractitionerRole
@@ -40,16 +47,27 @@ class MemberIn(Body):
 
 
 class MissionIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "convention_id": "0c9d8e7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f",
+        "host_institution_id": "1e2d3c4b-5a69-4788-9a0b-c1d2e3f4a5b6",
+        "visiting_institution_id": "8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "specialty": "paediatric cardiac surgery",
+        "starts_on": "2030-06-10", "ends_on": "2030-06-14",
+        "team": [SURGEON, {"practitioner_id": "5c6d7e8f-0a1b-4c2d-9e3f-4a5b6c7d8e9f", "full_name": "Dr Sara Conti",
+                           "role": "anaesthetist"}]}]})
+
     convention_id: uuid.UUID
     host_institution_id: uuid.UUID
     visiting_institution_id: uuid.UUID
     specialty: str = Field(min_length=1, max_length=200)
     starts_on: date
     ends_on: date
-    team: list[MemberIn] = Field(min_length=1)
+    team: list[MemberIn] = Field(min_length=1, max_length=MAX_TEAM)
 
 
 class RescheduleIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"starts_on": "2030-06-17", "ends_on": "2030-06-21", "reason": "the host's operating block is closed"}]})
+
     starts_on: date
     ends_on: date
     reason: str = Field(min_length=1, max_length=2000)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling import access, handlers
 from scheduling.api.common import Body, Instant, Now, ReasonIn, UoW
@@ -27,6 +27,11 @@ router = APIRouter(tags=["surgeries"])
 
 
 class SurgeryIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "case_id": "6d1c2b3a-4e5f-4a6b-9c7d-8e9f0a1b2c3d", "operating_room_id": "3f4e5d6c-7b8a-4d9e-8f0a-1b2c3d4e5f6a",
+        "scheduled_start": "2030-06-10T08:00:00+01:00", "lead_surgeon_id": "2b7e1f3a-9c4d-4e8b-a1f2-3c4d5e6f7a8b",
+        "anaesthetist_id": "5c6d7e8f-0a1b-4c2d-9e3f-4a5b6c7d8e9f", "expected_duration_minutes": 300}]})
+
     case_id: uuid.UUID
     operating_room_id: uuid.UUID
     scheduled_start: Instant = Field(examples=["2030-06-10T08:00:00+01:00"])
@@ -39,16 +44,24 @@ class SurgeryIn(Body):
 
 
 class SurgeryRescheduleIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"scheduled_start": "2030-06-11T08:00:00+01:00", "reason": "the patient has a fever"}]})
+
     scheduled_start: Instant
     operating_room_id: uuid.UUID | None = Field(default=None, description="default: the same room")
     reason: str = Field(min_length=1, max_length=2000)
 
 
 class SurgeryStartIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"started_at": "2030-06-10T08:10:00+01:00"}]})
+
     started_at: Instant | None = Field(default=None, description="default: now")
 
 
 class SurgeryCompleteIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"outcome": "successful", "duration_minutes": 290, "completed_at": "2030-06-10T13:00:00+01:00"}]})
+
     outcome: SurgeryOutcome
     duration_minutes: int = Field(gt=0, le=48 * 60)
     completed_at: Instant | None = Field(default=None, description="default: now")
