@@ -86,7 +86,7 @@ def check_if_match(expected: IfMatch | None, what: str, record: Versioned) -> No
 async def if_match(
     request: Request,
     _header: Annotated[str | None, Header(
-        alias=IF_MATCH,
+        alias=IF_MATCH, max_length=1000,
         description='Make the change only if the record is still as you read it: the `ETag` of your read '
                     '(e.g. `"3"`), several separated by commas, or `*` for any version. A stale one is a 412 '
                     'that says when the record changed and gives its current ETag. Without it the change is '
