@@ -191,12 +191,12 @@ async def test_keys_are_per_caller(service: Service) -> None:
 async def test_a_repeat_while_the_first_runs_is_a_409_then_the_first_answer(service: Service) -> None:
     first = asyncio.create_task(service.post("/effects/a/slow"))
     await asyncio.wait_for(service.gate.entered.wait(), 15)
-    during = await service.post("/effects/a/slow")
+    during = await asyncio.wait_for(service.post("/effects/a/slow"), 15)
     assert during.status_code == 409 and during.headers["retry-after"] == "1"
     assert "still being carried out" in during.json()["detail"]
     service.gate.open.set()
     done = await asyncio.wait_for(first, 15)
-    after = await service.post("/effects/a/slow")
+    after = await asyncio.wait_for(service.post("/effects/a/slow"), 15)
     assert done.status_code == after.status_code == 201 and after.content == done.content
     assert await service.count("a") == 1 and await service.events() == 1
 
@@ -260,12 +260,12 @@ async def test_a_key_left_by_a_request_that_died_is_taken_over_once_its_lease_ru
 ) -> None:
     first = asyncio.create_task(service.post("/effects/a/slow"))
     await asyncio.wait_for(service.gate.entered.wait(), 15)
-    assert (await service.post("/effects/a/slow")).status_code == 409  # its lease runs
+    assert (await asyncio.wait_for(service.post("/effects/a/slow"), 15)).status_code == 409  # its lease runs
 
     later = datetime.now(UTC) + timedelta(seconds=61)  # IDEMPOTENCY_LEASE_SECONDS' default, run out
     monkeypatch.setattr(idempotency, "wall_clock", lambda: later)
     service.gate.open.set()  # the retry runs to the end; the first one wakes up with it
-    retry = await service.post("/effects/a/slow")
+    retry = await asyncio.wait_for(service.post("/effects/a/slow"), 15)
     late = await asyncio.wait_for(first, 15)
 
     assert sorted([retry.status_code, late.status_code]) == [201, 409]

@@ -13,8 +13,8 @@ key is a new one. Without the header nothing changes.
 
 Nothing doubled, nothing lost:
 
-1. :func:`idempotency_key` (a dependency of every changing route, after the
-   caller is authenticated and allowed) writes the key's row ``in_progress`` in
+1. :func:`idempotency_key` (a dependency of every changing route, once the
+   caller is authenticated, before the route's own checks) writes the key's row ``in_progress`` in
    a short transaction of its own. The primary key (caller, key) lets one of two
    concurrent first requests win; the other reads the row and gets its 409.
 2. ``UnitOfWork.commit`` marks the row ``committed`` in the transaction of the
@@ -331,7 +331,9 @@ def install(app: FastAPI, routers: Sequence[APIRouter]) -> None:
         for route in router.routes:
             if isinstance(route, APIRoute) and route.methods & CHANGING \
                     and not any(d is IDEMPOTENT for d in route.dependencies):
-                route.dependencies.append(IDEMPOTENT)  # last: after the route's own access checks
+                # First, right after authentication: a repeat is answered before the route's own checks
+                # look at today's state (a deleted contact's 404 is not the answer to its DELETE).
+                route.dependencies.insert(0, IDEMPOTENT)
     app.add_middleware(IdempotencyMiddleware)
 
     async def replay(_request: Request, exc: Exception) -> Response:
