@@ -41,11 +41,18 @@ class Note(BaseModel):
 
 
 class Gate:
-    """Holds the slow route until the test lets it go."""
+    """Holds each request to the slow route at a door of its own until the test opens it."""
 
     def __init__(self) -> None:
-        self.entered = asyncio.Event()
-        self.open = asyncio.Event()
+        self.doors: list[asyncio.Event] = []
+
+    async def wait(self) -> None:
+        door = asyncio.Event()
+        self.doors.append(door)
+        await door.wait()
+
+    async def reached(self, count: int) -> None:
+        await eventually(lambda: len(self.doors) >= count)
 
 
 def effects_router(gate: Gate) -> APIRouter:
@@ -68,8 +75,7 @@ def effects_router(gate: Gate) -> APIRouter:
 
     @router.post("/{key}/slow", status_code=201)
     async def slow(key: str, note: Note, uow: UoW) -> dict[str, Any]:
-        gate.entered.set()
-        await gate.open.wait()
+        await gate.wait()
         return {"count": await register(uow, key, note)}
 
     @router.post("/{key}/refused")
@@ -190,11 +196,11 @@ async def test_keys_are_per_caller(service: Service) -> None:
 
 async def test_a_repeat_while_the_first_runs_is_a_409_then_the_first_answer(service: Service) -> None:
     first = asyncio.create_task(service.post("/effects/a/slow"))
-    await asyncio.wait_for(service.gate.entered.wait(), 15)
+    await service.gate.reached(1)
     during = await asyncio.wait_for(service.post("/effects/a/slow"), 15)
     assert during.status_code == 409 and during.headers["retry-after"] == "1"
     assert "still being carried out" in during.json()["detail"]
-    service.gate.open.set()
+    service.gate.doors[0].set()
     done = await asyncio.wait_for(first, 15)
     after = await asyncio.wait_for(service.post("/effects/a/slow"), 15)
     assert done.status_code == after.status_code == 201 and after.content == done.content
@@ -255,22 +261,42 @@ async def test_a_failure_after_the_commit_is_never_run_again(service: Service) -
     assert row.state == KeyState.committed and row.response_status is None
 
 
+async def test_a_service_that_stopped_after_the_commit_never_runs_the_request_again(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def stopped(self: Any, *_: Any) -> None:  # as if the process died before storing the response
+        self.finished = True
+
+    with monkeypatch.context() as m:
+        m.setattr(idempotency.KeyedRequest, "finish", stopped)
+        assert (await service.post("/effects/a")).status_code == 201
+    during = await service.post("/effects/a")
+    assert during.status_code == 409 and during.headers["retry-after"] == "1"  # within its lease: wait
+    later = datetime.now(UTC) + timedelta(seconds=61)
+    monkeypatch.setattr(idempotency, "wall_clock", lambda: later)
+    after = await service.post("/effects/a")
+    assert after.status_code == 409 and "read the resource" in after.json()["detail"]
+    assert await service.count("a") == 1 and await service.events() == 1
+
+
 async def test_a_key_left_by_a_request_that_died_is_taken_over_once_its_lease_runs_out(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = asyncio.create_task(service.post("/effects/a/slow"))
-    await asyncio.wait_for(service.gate.entered.wait(), 15)
+    first = asyncio.create_task(service.post("/effects/a/slow"))  # stands for a request that hangs
+    await service.gate.reached(1)
     assert (await asyncio.wait_for(service.post("/effects/a/slow"), 15)).status_code == 409  # its lease runs
 
     later = datetime.now(UTC) + timedelta(seconds=61)  # IDEMPOTENCY_LEASE_SECONDS' default, run out
     monkeypatch.setattr(idempotency, "wall_clock", lambda: later)
-    service.gate.open.set()  # the retry runs to the end; the first one wakes up with it
-    retry = await asyncio.wait_for(service.post("/effects/a/slow"), 15)
+    second = asyncio.create_task(service.post("/effects/a/slow"))
+    await service.gate.reached(2)  # the retry took the key over
+    service.gate.doors[0].set()  # the first one wakes up and tries to commit
     late = await asyncio.wait_for(first, 15)
+    service.gate.doors[1].set()
+    retry = await asyncio.wait_for(second, 15)
 
-    assert sorted([retry.status_code, late.status_code]) == [201, 409]
-    refused = late if late.status_code == 409 else retry
-    assert "took the key over" in refused.json()["detail"]  # its commit refused: nothing doubled
+    assert (retry.status_code, late.status_code) == (201, 409)
+    assert "took the key over" in late.json()["detail"]  # its commit refused: nothing doubled
     assert await service.count("a") == 1 and await service.events() == 1
 
 

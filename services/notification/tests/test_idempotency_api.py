@@ -34,7 +34,8 @@ async def test_requests_sent_again_with_their_key_have_one_effect(h: Any) -> Non
     subscribed, _ = await twice(h, "POST", base, "subscribe-1", json={"event_type": "ConventionSuspended"})
     assert subscribed.status_code == 201 and len((await h.client.get(base)).json()) == 1
 
-    other = await h.client.post(base, json={"event_type": "MissionScheduled"}, headers={"Idempotency-Key": "subscribe-1"})
+    other = await h.client.post(base, json={"event_type": "MissionScheduled"},
+                                headers={"Idempotency-Key": "subscribe-1"})
     assert other.status_code == 422 and other.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
 
     deleted, _ = await twice(h, "DELETE", f"/contacts/{created.json()['id']}", "delete-1")

@@ -14,9 +14,10 @@ key is a new one. Without the header nothing changes.
 Nothing doubled, nothing lost:
 
 1. :func:`idempotency_key` (a dependency of every changing route, once the
-   caller is authenticated, before the route's own checks) writes the key's row ``in_progress`` in
-   a short transaction of its own. The primary key (caller, key) lets one of two
-   concurrent first requests win; the other reads the row and gets its 409.
+   caller is authenticated, before the route's own checks) writes the key's row
+   ``in_progress`` in a short transaction of its own. The primary key (caller,
+   key) lets one of two concurrent first requests win; the other reads the row
+   and gets its 409.
 2. ``UnitOfWork.commit`` marks the row ``committed`` in the transaction of the
    change (:func:`pending`, :meth:`KeyedRequest.mark`): the effect and the key's
    claim commit together or not at all.
@@ -25,8 +26,8 @@ Nothing doubled, nothing lost:
    key, so a retry runs anew; a 4xx is kept as the first response.
 
 A process that dies between 2 and 3 leaves the row ``committed`` without a
-response: a retry gets a 409 saying it was carried out (read the resource), never
-a second effect. One that dies before 2 leaves it ``in_progress``: once its lease
+response: a retry gets a 409, "still being carried out" until the lease runs out,
+then saying it was carried out (read the resource); never a second effect. One that dies before 2 leaves it ``in_progress``: once its lease
 (``IDEMPOTENCY_LEASE_SECONDS``, wall time) runs out a retry takes the key over
 with a new claim, and should the first request still commit, its mark finds the
 claim gone and its whole transaction is refused (409).
@@ -151,8 +152,11 @@ class KeyedRequest:
             with anyio.CancelScope(shield=True):  # also when the request is being cancelled
                 async with self.sessions() as session, session.begin():
                     if status is None or status >= 500:
-                        # Committed: the row stays `committed` (a repeat is told to read the resource).
+                        # Nothing committed: free the key. Committed: it stays so, its lease ended at once
+                        # (a repeat is told to read the resource rather than to wait).
                         await session.execute(delete(TABLE).where(self._this(), C.state == KeyState.in_progress))
+                        await session.execute(update(TABLE).where(self._this(), C.state == KeyState.committed)
+                                              .values(lease_until=wall_clock()))
                     else:
                         kept = [[n.decode("latin-1"), v.decode("latin-1")] for n, v in headers if n in KEPT_HEADERS]
                         await session.execute(update(TABLE).where(self._this(), C.state != KeyState.done).values(
@@ -276,7 +280,8 @@ async def claim(sessions: async_sessionmaker[AsyncSession], *, subject: str, key
                 if await _insert(session, dict(subject=subject, key=key, **fresh)):
                     return mine
                 continue  # a concurrent first request inserted it: read it
-            running = row.state == KeyState.in_progress and row.lease_until > wall
+            # Running: claimed or committed, its response not stored yet and its lease not over.
+            running = row.state != KeyState.done and row.lease_until > wall
             if row.expires_at <= now and not running:
                 pass  # expired: a new key
             elif row.fingerprint != fingerprint:
@@ -286,13 +291,13 @@ async def claim(sessions: async_sessionmaker[AsyncSession], *, subject: str, key
                            "send a new key for a new request"}])
             elif row.state == KeyState.done:
                 raise Replay(_replay(row))
-            elif row.state == KeyState.committed:
-                raise HTTPException(409, detail=f"the request with this {HEADER} was carried out, but its "
-                                                "response was not kept: read the resource to see the result")
             elif running:
                 raise HTTPException(409, detail=f"a request with this {HEADER} is still being carried out; "
                                                 "send it again once it ends",
                                     headers={"Retry-After": "1"})
+            elif row.state == KeyState.committed:
+                raise HTTPException(409, detail=f"the request with this {HEADER} was carried out, but its "
+                                                "response was not kept: read the resource to see the result")
             # Expired, or claimed by a request that never committed and whose lease ran out: take it over.
             taken = await session.execute(update(TABLE).where(
                 C.subject == subject, C.key == key, C.claim == row.claim, C.state == row.state).values(**fresh))
@@ -351,7 +356,7 @@ def cleanup(clock: Clock) -> Periodic:
         async with uow:
             result = await uow.session.execute(delete(TABLE).where(
                 C.expires_at <= clock.now(),
-                or_(C.state != KeyState.in_progress, C.lease_until <= wall_clock())))
+                or_(C.state == KeyState.done, C.lease_until <= wall_clock())))
             await uow.commit()
         if result.rowcount:  # type: ignore[attr-defined]
             log.info("expired idempotency keys deleted", count=result.rowcount)  # type: ignore[attr-defined]
