@@ -477,3 +477,12 @@ async def test_a_request_sent_again_with_its_idempotency_key_has_one_effect(prog
     anew = await client.post(f"/conventions/{cid}/sign", json=sign, headers={"Idempotency-Key": "sign-cnas"})
     assert anew.status_code == 409 and "idempotent-replayed" not in anew.headers
     assert "cannot sign convention CNAS-GSD-2024-01: it is signed" in anew.json()["detail"]
+
+
+def test_every_changing_route_takes_an_idempotency_key_and_no_other() -> None:
+    spec = convention.app.create_app(convention.app.Settings()).openapi()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            headers = [p for p in operation.get("parameters", []) if p["in"] == "header"]
+            keyed = [p for p in headers if p["name"] == "Idempotency-Key" and not p["required"]]
+            assert len(keyed) == (method.upper() in {"POST", "PUT", "PATCH", "DELETE"}), (method, path)

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+import notification.app
+
 
 @pytest.fixture
 async def h(notification_service: Any) -> Any:
@@ -41,3 +43,12 @@ async def test_requests_sent_again_with_their_key_have_one_effect(h: Any) -> Non
     deleted, _ = await twice(h, "DELETE", f"/contacts/{created.json()['id']}", "delete-1")
     assert deleted.status_code == 204
     assert (await h.client.delete(f"/contacts/{created.json()['id']}")).status_code == 404  # without: not found
+
+
+def test_every_changing_route_takes_an_idempotency_key_and_no_other() -> None:
+    spec = notification.app.create_app(notification.app.Settings()).openapi()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            headers = [p for p in operation.get("parameters", []) if p["in"] == "header"]
+            keyed = [p for p in headers if p["name"] == "Idempotency-Key" and not p["required"]]
+            assert len(keyed) == (method.upper() in {"POST", "PUT", "PATCH", "DELETE"}), (method, path)

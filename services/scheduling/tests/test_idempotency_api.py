@@ -9,6 +9,8 @@ import asyncio
 
 from sqlalchemy import func, select
 
+import scheduling.app
+
 from jumelage.messaging.tables import OutboxRecord
 from scheduling_testkit import CMCI, Scheduling
 
@@ -56,3 +58,12 @@ async def test_requests_sent_again_with_their_key_have_one_effect(programme: Sch
     anew = await s.client.post(f"/surgeries/{surgery['id']}/cancel", json=cancel,
                                headers={"Idempotency-Key": "cancel-1"})
     assert anew.status_code == 409 and "idempotent-replayed" not in anew.headers
+
+
+def test_every_changing_route_takes_an_idempotency_key_and_no_other() -> None:
+    spec = scheduling.app.create_app(scheduling.app.Settings()).openapi()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            headers = [p for p in operation.get("parameters", []) if p["in"] == "header"]
+            keyed = [p for p in headers if p["name"] == "Idempotency-Key" and not p["required"]]
+            assert len(keyed) == (method.upper() in {"POST", "PUT", "PATCH", "DELETE"}), (method, path)
