@@ -100,7 +100,8 @@ class IdempotencyRecord(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     lease_until: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False),
-                                  description="wall time: an in_progress row past it may be taken over")
+                                  description="wall time: past it, an in_progress row may be taken over "
+                                              "and a committed one will get no response")
     response_status: int | None = Field(default=None, sa_column=Column(Integer))
     response_headers: str | None = Field(default=None, sa_column=Column(Text), description="JSON [[name, value]]")
     response_body: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
@@ -227,7 +228,7 @@ class Replay(Exception):
         self.response = response
 
 
-def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
+def request_fingerprint(method: str, path: str, query: str, body: bytes) -> str:
     digest = hashlib.sha256()
     for part in (method.encode(), path.encode(), query.encode(), body):
         digest.update(len(part).to_bytes(8, "big"))
@@ -261,7 +262,7 @@ async def idempotency_key(
     body = await request.body()  # already read by FastAPI: cached
     keyed.claim = await claim(
         runtime.sessions, subject=caller.subject, key=key, method=request.method, path=request.url.path,
-        fingerprint=fingerprint(request.method, request.url.path, request.url.query, body),
+        fingerprint=request_fingerprint(request.method, request.url.path, request.url.query, body),
         now=runtime.clock.now(), wall=wall_clock(), keep=timedelta(hours=settings.idempotency_key_hours),
         lease=timedelta(seconds=settings.idempotency_lease_seconds))
 
@@ -285,11 +286,14 @@ async def claim(sessions: async_sessionmaker[AsyncSession], *, subject: str, key
             if row.expires_at <= now and not running:
                 pass  # expired: a new key
             elif row.fingerprint != fingerprint:
+                log.info("idempotency key reused for another request", subject=subject, method=method, path=path)
                 raise HTTPException(422, detail=[{
                     "type": "idempotency_key_reused", "loc": ["header", HEADER],
                     "msg": f"this {HEADER} was used for another request (method, path or body differ): "
                            "send a new key for a new request"}])
             elif row.state == KeyState.done:
+                log.info("request answered from its idempotency key", subject=subject, method=method, path=path,
+                         status=row.response_status)
                 raise Replay(_replay(row))
             elif running:
                 raise HTTPException(409, detail=f"a request with this {HEADER} is still being carried out; "
