@@ -110,8 +110,8 @@ def effects_router(gate: Gate) -> APIRouter:
 
 
 class Service:
-    def __init__(self, runtime: ServiceRuntime, client: httpx.AsyncClient, gate: Gate, clock: FixedClock) -> None:
-        self.runtime, self.client, self.gate, self.clock = runtime, client, gate, clock
+    def __init__(self, app: Any, client: httpx.AsyncClient, gate: Gate, clock: FixedClock) -> None:
+        self.app, self.runtime, self.client, self.gate, self.clock = app, app.state.runtime, client, gate, clock
 
     async def post(self, path: str, key: str | None = "k-1", body: dict[str, Any] | None = None,
                    subject: str = "coordinator-oran", **kw: Any) -> httpx.Response:
@@ -145,7 +145,7 @@ async def service(database: Database, tmp_path: Any) -> AsyncIterator[Service]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://effects") as client:
-            yield Service(runtime, client, gate, clock)
+            yield Service(app, client, gate, clock)
     finally:
         await runtime.engine.dispose()
 
@@ -224,6 +224,18 @@ async def test_an_expired_key_acts_as_new(service: Service) -> None:
     anew = await service.post("/effects/a", body={"text": "another body is fine now"})
     assert anew.status_code == 201 and "idempotent-replayed" not in anew.headers
     assert await service.count("a") == 2 and await service.events() == 2
+
+
+async def test_how_long_keys_are_kept_is_configured(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDEMPOTENCY_KEY_HOURS", "2")
+    service.runtime.settings = ServiceSettings(**service.runtime.settings.model_dump(exclude={"idempotency_key_hours"}))
+    assert service.runtime.settings.idempotency_key_hours == 2
+    assert (await service.post("/effects/a")).status_code == 201
+    service.clock.advance(hours=1, minutes=59)
+    assert (await service.post("/effects/a")).headers.get("idempotent-replayed") == "true"
+    service.clock.advance(minutes=1)
+    assert "idempotent-replayed" not in (await service.post("/effects/a")).headers
+    assert await service.count("a") == 2
 
 
 async def test_the_periodic_job_deletes_expired_keys_only(service: Service) -> None:
@@ -309,7 +321,7 @@ async def test_a_malformed_key_is_a_422_naming_the_header(service: Service, key:
 
 
 async def test_every_changing_route_documents_the_header_and_no_other(service: Service) -> None:
-    spec = service.client._transport.app.openapi()  # type: ignore[attr-defined]
+    spec = service.app.openapi()
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]
@@ -323,5 +335,5 @@ async def test_patch_takes_a_key_too(service: Service) -> None:
     headers = {**bearer("coordinator", subject="c"), HEADER: "p-1"}
     first = await service.client.patch("/effects/a", headers=headers)
     again = await service.client.patch("/effects/a", headers=headers)
-    assert first.json() == again.json() == {"count": 1}
-    assert await eventually(lambda: service.count("a")) == 1
+    assert first.json() == again.json() == {"count": 1} and again.headers["idempotent-replayed"] == "true"
+    assert await service.count("a") == 1
