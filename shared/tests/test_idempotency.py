@@ -60,11 +60,18 @@ def effects_router(gate: Gate) -> APIRouter:
 
     async def register(uow: UnitOfWork, key: str, note: Note) -> int:
         async with uow:
-            await bump(uow, key)
+            count = await bumped(uow, key)
             uow.record(InstitutionRegistered(institution_id=uuid.uuid4(), name=note.text, kind="clinic",
                                              country="DZ", city="Bou Ismail"))
             await uow.commit()
-        return await effect_of(uow._sessions, key)
+        return count
+
+    async def bumped(uow: UnitOfWork, key: str) -> int:
+        await bump(uow, key)
+        await uow.session.flush()
+        row = await uow.session.get(Effect, key)
+        assert row is not None
+        return row.count
 
     @router.post("/{key}", status_code=201)
     async def create(key: str, note: Note, uow: UoW, response: Response) -> dict[str, Any]:
@@ -97,14 +104,16 @@ def effects_router(gate: Gate) -> APIRouter:
 
     @router.get("/{key}")
     async def read(key: str, uow: UoW) -> dict[str, Any]:
-        return {"count": await effect_of(uow._sessions, key)}
+        async with uow:
+            row = await uow.session.get(Effect, key)
+        return {"count": row.count if row else 0}
 
     @router.patch("/{key}")
     async def touch(key: str, uow: UoW) -> dict[str, Any]:
         async with uow:
-            await bump(uow, key)
+            count = await bumped(uow, key)
             await uow.commit()
-        return {"count": await effect_of(uow._sessions, key)}
+        return {"count": count}
 
     return router
 
