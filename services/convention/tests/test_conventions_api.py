@@ -12,11 +12,13 @@ from typing import Any
 import aio_pika
 import httpx
 import pytest
+from sqlalchemy import select
 
 import convention.app
 from convention import handlers
 from jumelage.clock import FixedClock
 from jumelage.events import registry
+from jumelage.messaging.tables import OutboxRecord
 from jumelage.testing import Database, EventTap, event_tap, eventually, running, service_settings
 
 NOW = datetime(2024, 5, 20, 9, 0, tzinfo=UTC)
@@ -436,3 +438,51 @@ async def test_institution_corrections_are_published(programme: Programme) -> No
     assert r.status_code == 422
     r = await client.patch(f"/institutions/{uuid.uuid4()}", json={"city": "Blida"})
     assert r.status_code == 404
+
+
+async def test_a_request_sent_again_with_its_idempotency_key_has_one_effect(programme: Programme) -> None:
+    """A double click on "draft" and a retried "sign": one convention, one ConventionSigned,
+    the first answers again; the key on another body is a 422; once expired it is new."""
+    client = programme.client
+    body = programme.cnas_convention()
+    drafts = [await client.post("/conventions", json=body, headers={"Idempotency-Key": "draft-cnas"})
+              for _ in range(2)]
+    assert [r.status_code for r in drafts] == [201, 201], drafts[1].text
+    assert drafts[1].content == drafts[0].content and drafts[1].headers["idempotent-replayed"] == "true"
+    assert (await client.post("/conventions", json=body)).status_code == 409  # without a key: a second draft
+    assert (await client.get("/conventions")).json()["total"] == 1
+
+    cid = drafts[0].json()["id"]
+    sign = {"signed_on": "2024-05-20", "signed_at": "Alger"}
+    signs = await asyncio.gather(*(client.post(f"/conventions/{cid}/sign", json=sign,
+                                               headers={"Idempotency-Key": "sign-cnas"}) for _ in range(3)))
+    assert sorted(r.status_code for r in signs) in ([200, 200, 200], [200, 200, 409], [200, 409, 409])
+    replay = await client.post(f"/conventions/{cid}/sign", json=sign, headers={"Idempotency-Key": "sign-cnas"})
+    assert replay.status_code == 200 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.json() == next(r for r in signs if r.status_code == 200).json()
+    other = await client.post(f"/conventions/{cid}/sign", json={**sign, "signed_at": "Oran"},
+                              headers={"Idempotency-Key": "sign-cnas"})
+    assert other.status_code == 422 and other.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+
+    await programme.events("ConventionSigned", 1)
+    async with client.runtime.sessions() as s:  # type: ignore[attr-defined]
+        signed = (await s.execute(select(OutboxRecord).where(OutboxRecord.event_type == "ConventionSigned"))).all()
+    assert len(signed) == 1
+    with client.auth.acting("administrator"):
+        audit = (await client.get("/audit", params={"limit": 500})).json()["items"]
+    assert [a["action"] for a in audit].count("POST /conventions/{convention_id}/sign") == 1
+    assert [a["action"] for a in audit].count("POST /conventions") == 1
+
+    programme.clock.advance(hours=24)  # IDEMPOTENCY_KEY_HOURS: the key is new, the domain answers
+    anew = await client.post(f"/conventions/{cid}/sign", json=sign, headers={"Idempotency-Key": "sign-cnas"})
+    assert anew.status_code == 409 and "idempotent-replayed" not in anew.headers
+    assert "cannot sign convention CNAS-GSD-2024-01: it is signed" in anew.json()["detail"]
+
+
+def test_every_changing_route_takes_an_idempotency_key_and_no_other() -> None:
+    spec = convention.app.create_app(convention.app.Settings()).openapi()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            headers = [p for p in operation.get("parameters", []) if p["in"] == "header"]
+            keyed = [p for p in headers if p["name"] == "Idempotency-Key" and not p["required"]]
+            assert len(keyed) == (method.upper() in {"POST", "PUT", "PATCH", "DELETE"}), (method, path)

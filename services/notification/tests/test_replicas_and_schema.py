@@ -16,6 +16,7 @@ from alembic.config import Config
 
 import notification.app
 from jumelage.db import create_engine
+from jumelage.idempotency import IdempotencyRecord
 from jumelage.events import MissionScheduled
 from jumelage.migrations import migrate
 from jumelage.testing import Database, assert_migrated_as_mapped, downgrade, eventually, table_columns
@@ -65,12 +66,13 @@ async def test_migration_matches_the_mapped_tables_and_goes_down_and_up(database
     try:
         await migrate(engine, script)
         await assert_migrated_as_mapped(engine, Table.metadata)
+        await assert_migrated_as_mapped(engine, IdempotencyRecord.metadata)  # and the shared tables
 
         await downgrade(engine, script, "0001")
         after = await table_columns(engine)
         assert "notification" not in after and "contact" not in after
-        assert {"institution", "outbox", "inbox"} <= set(after)
+        assert {"institution", "outbox", "inbox"} <= set(after) and "idempotency_keys" not in after
         await migrate(engine, script)
-        assert "reminder" in await table_columns(engine)
+        assert {"reminder", "idempotency_keys"} <= set(await table_columns(engine))
     finally:
         await engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import scheduling.app
 from jumelage.db import create_engine
+from jumelage.idempotency import IdempotencyRecord
 from jumelage.migrations import migrate
 from jumelage.testing import Database, assert_migrated_as_mapped, downgrade, table_columns
 from scheduling.store.tables import Table
@@ -17,12 +18,15 @@ async def test_migrations_match_the_mapped_tables_and_go_down_and_up(database: D
     try:
         await migrate(engine, script)
         await assert_migrated_as_mapped(engine, Table.metadata)
+        await assert_migrated_as_mapped(engine, IdempotencyRecord.metadata)  # and the shared tables
 
         await downgrade(engine, script, "0003")
         after = await table_columns(engine)
         assert "anaesthetist_id" not in after["surgery"] and "as_of" not in after["institution"]
+        assert "idempotency_keys" not in after
         await migrate(engine, script)
         again = await table_columns(engine)
         assert "anaesthetist_id" in again["surgery"] and "as_of" in again["institution"]
+        assert "idempotency_keys" in again
     finally:
         await engine.dispose()

@@ -19,7 +19,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from jumelage import context
+from jumelage import context, idempotency
 from jumelage.audit import AUDIT_INSERT, AuditActor, record_for
 from jumelage.columns import UtcDateTime  # noqa: F401  (services import it from here)
 from jumelage.errors import Invalid
@@ -203,8 +203,13 @@ class UnitOfWork:
                 # In the same transaction: no change without its audit row, and no row without the change.
                 await self.session.execute(AUDIT_INSERT, record_for(self.actor, datetime.now(UTC), self.recorded,
                                                                     context.correlation_id.get()))
+            keyed = idempotency.pending()  # an Idempotency-Key claimed by this request: it commits with the change
+            if keyed is not None:
+                await keyed.mark(self.session)
             await self._write_outbox()
             await self.session.commit()
+            if keyed is not None:
+                keyed.committed = True
         self._committed = True
         if self.recorded and self._on_commit is not None:
             self._on_commit()  # wake the relay: latency is not a poll interval

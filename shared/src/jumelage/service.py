@@ -21,6 +21,7 @@ from faststream.rabbit import Channel, RabbitBroker
 from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 
+from jumelage import idempotency
 from jumelage.api import install_error_documents
 from jumelage.audit import AuditActor, audit_router
 from jumelage.auth import CallerDep, TokenVerifier, authenticated
@@ -106,7 +107,7 @@ class ServiceRuntime:
                                                     broker=self.broker))
         self.broker_connected = asyncio.Event()
         self._starter: asyncio.Task[None] | None = None
-        self.periodic = list(periodic)
+        self.periodic = [*periodic, idempotency.cleanup(self.clock)]
         self._periodic_tasks: list[asyncio.Task[None]] = []
 
     def unit_of_work(self) -> UnitOfWork:
@@ -225,7 +226,9 @@ class ServiceRuntime:
         install_error_handlers(app)
         # Public: health checks and the API documents. Everything else needs a verified token.
         app.include_router(health_router({"database": self.check_database, "broker": self.check_broker}))
-        for router in [*routers, audit_router()]:
+        routers = [*routers, audit_router()]
+        idempotency.install(app, routers)  # Idempotency-Key on every changing route: none can forget it
+        for router in routers:
             app.include_router(router, dependencies=[Depends(authenticated), Depends(strict_json)])
         install_error_documents(app)  # on every authenticated route, the errors it can answer
 

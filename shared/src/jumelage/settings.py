@@ -98,6 +98,17 @@ class ServiceSettings(BaseSettings):
     auth_issuer: str | None = Field(default=None, description="the iss claim tokens must carry, if set")
     auth_leeway_seconds: float = Field(default=30.0, description="clock skew tolerated on exp/nbf/iat")
 
+    # -- retries (jumelage.idempotency) --
+    idempotency_key_hours: float = Field(
+        default=24.0, gt=0,
+        description="how long a caller's Idempotency-Key and its first response are kept (service clock)",
+    )
+    idempotency_lease_seconds: float = Field(
+        default=60.0, gt=0,
+        description="how long a request holding an Idempotency-Key may run before a retry may take the key "
+        "over (the first one's commit is then refused)",
+    )
+
     @field_validator("retry_delays", mode="before")
     @classmethod
     def _split(cls, v: object) -> object:
