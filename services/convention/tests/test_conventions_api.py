@@ -17,7 +17,7 @@ import convention.app
 from convention import handlers
 from jumelage.clock import FixedClock
 from jumelage.events import registry
-from jumelage.testing import (Database, EventTap, event_tap, eventually, finished_deliveries, running,
+from jumelage.testing import (Database, EventTap, deliveries, event_tap, eventually, running,
                               service_settings)
 
 NOW = datetime(2024, 5, 20, 9, 0, tzinfo=UTC)
@@ -416,7 +416,7 @@ async def test_progress_is_right_under_duplicates_and_disorder(programme: Progra
     ]
     envelopes = [new_envelope(f, correlation_id="cnas-programme", causation_id=None) for f in facts]
     sent = envelopes + envelopes[1:3]  # two surgeries delivered twice
-    with finished_deliveries() as finished:
+    with deliveries() as seen:
         conn = await aio_pika.connect(amqp_url)
         try:
             ex = await (await conn.channel()).get_exchange(f"{namespace}jumelage.events")
@@ -428,7 +428,7 @@ async def test_progress_is_right_under_duplicates_and_disorder(programme: Progra
             await conn.close()
         # Every copy, the duplicates too, has been delivered and settled.
         expected = {str(e.id): sent.count(e) for e in envelopes}
-        await eventually(lambda: all(finished[i] >= n for i, n in expected.items()))
+        await eventually(lambda: seen.all_finished(expected))
     progress = (await programme.client.get(f"/conventions/{cid}/progress")).json()
     assert progress["surgeries"] == {"done": 3, "target": 100, "percent": 3.0}
     assert progress["consultations"] == {"done": 1, "target": 300, "percent": 0.3}

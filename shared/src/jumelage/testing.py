@@ -448,29 +448,62 @@ def wait_until(check: Callable[[], Any], timeout: float = WAIT_LIMIT, interval: 
         time.sleep(interval)
 
 
+@dataclass
+class Deliveries:
+    """Deliveries to this process's event consumers, by event id: begun and finished
+    (handled, ignored as a duplicate, sent to retry or dead-lettered)."""
+
+    started: collections.Counter[str] = field(default_factory=collections.Counter)
+    finished: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(self.started.values()) - sum(self.finished.values())
+
+    def all_finished(self, times: dict[str, int]) -> bool:
+        """Each event id finished at least the given number of times."""
+        return all(self.finished[event_id] >= n for event_id, n in times.items())
+
+    async def settled(self, amqp_url: str, queues: list[str]) -> bool:
+        """Nothing waits in ``queues`` (say a service queue and its retry queues) and
+        nothing is being handled: the system has gone past every delivery so far."""
+        if self.in_flight:
+            return False
+        conn = await aio_pika.connect(amqp_url)
+        try:
+            ch = await conn.channel()
+            for name in queues:
+                queue = await ch.declare_queue(name, passive=True)
+                if queue.declaration_result.message_count:
+                    return False
+        finally:
+            await conn.close()
+        return self.in_flight == 0
+
+
 @contextlib.contextmanager
-def finished_deliveries() -> Iterator[collections.Counter[str]]:
-    """Count, by event id, every delivery that this process's event consumers have
-    finished with (handled, ignored as a duplicate, sent to retry or dead-lettered),
-    from now until the block ends.
+def deliveries() -> Iterator[Deliveries]:
+    """Watch every delivery to this process's event consumers until the block ends.
 
     The positive condition a test waits on before it says that something did not
-    happen twice: "both copies were delivered and settled", rather than "nothing
-    more came within a moment"."""
+    happen (twice, or at all): "every copy was delivered and settled", rather than
+    "nothing more came within a moment"."""
     from jumelage.messaging.consumer import EventConsumer
 
-    finished: collections.Counter[str] = collections.Counter()
+    seen = Deliveries()
     original = EventConsumer._consume
 
     async def consume(self: EventConsumer, message: Any) -> None:
+        event_id = _event_id(message.raw_message)
+        seen.started[event_id] += 1
         try:
             await original(self, message)
         finally:
-            finished[_event_id(message.raw_message)] += 1
+            seen.finished[event_id] += 1
 
     EventConsumer._consume = consume  # type: ignore[method-assign]
     try:
-        yield finished
+        yield seen
     finally:
         EventConsumer._consume = original  # type: ignore[method-assign]
 
