@@ -4,7 +4,6 @@ gateway and real webhook receivers, each read back."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import socket
@@ -133,11 +132,10 @@ async def test_the_same_event_delivered_twice_notifies_each_recipient_once_per_c
 
         items = await h.settled(2, recipient_ref=host["recipient_ref"])
         assert sorted(n["channel"] for n in items) == ["email", "webhook"]
-        await asyncio.sleep(0.3)  # a second copy would have been sent by now
+        await h.delivery_round_passed()  # a second copy would have been sent in it
         assert len(h.smtp.messages(to="direction@cmci.dz")) == 1
         assert len(h.http.to("/hooks/cmci")) == 1
-        await h.tap.wait_for(lambda bodies: len([b for b in bodies if b["type"] == "NotificationSent"]) == 2)
-        await asyncio.sleep(0.3)
+        await h.everything_published()
         assert len(h.tap.of_type("NotificationSent")) == 2
 
 
@@ -178,7 +176,7 @@ async def test_retries_spent_then_notification_failed_once(notification_service:
         assert len(h.http.to("/hooks/cmci")) == 3
 
         await h.tap.wait_for(lambda bodies: any(b["type"] == "NotificationFailed" for b in bodies))
-        await asyncio.sleep(0.3)
+        await h.everything_published()
         (failed,) = h.tap.of_type("NotificationFailed")
         assert failed["data"] == {
             "notification_id": item["id"], "cause_event_id": str(scheduled.id), "channel": "webhook",
@@ -321,7 +319,9 @@ async def test_a_notification_whose_worker_stopped_before_sending_goes_out_when_
         assert (item["recipient_ref"], item["status"], item["attempts"]) == (surgeon["recipient_ref"], "sent", 2)
         assert len(h.smtp.messages(to="a.frigiola@grupposandonato.it")) == 1
         await eventually(lambda: _true(len(h.tap.of_type("NotificationSent")) == 1))
-        await asyncio.sleep(0.3)
+        await h.delivery_round_passed()
+        await h.everything_published()
+        assert len(h.smtp.messages(to="a.frigiola@grupposandonato.it")) == 1
         assert len(h.tap.of_type("NotificationSent")) == 1, "one NotificationSent"
 
 
