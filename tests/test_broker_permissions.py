@@ -14,7 +14,6 @@ import contextlib
 import json
 import shutil
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from yarl import URL
 
 import convention.app
 import scheduling.app
-from jumelage.testing import ActingAs, Database, eventually, running, service_settings
+from jumelage.testing import ActingAs, Database, eventually, running, scaled, service_settings, wait_until
 
 DEFINITIONS = Path(__file__).parent.parent / "deploy" / "rabbitmq" / "definitions.json"
 
@@ -33,7 +32,8 @@ DEFINITIONS = Path(__file__).parent.parent / "deploy" / "rabbitmq" / "definition
 def rabbitmqctl(*args: str, stdin: str | None = None) -> str:
     if shutil.which("rabbitmqctl") is None:
         pytest.fail("this test loads definitions with rabbitmqctl, which is not on PATH", pytrace=False)
-    done = subprocess.run(["rabbitmqctl", "-q", *args], input=stdin, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["rabbitmqctl", "-q", *args], input=stdin, capture_output=True, text=True,
+                          timeout=scaled(120))
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -62,10 +62,7 @@ def broker_as_deployed(amqp_url: str):
         return str(base.with_user(f"{prefix}-{service}").with_password(service).with_path(f"/{vhost}"))
 
     # The import is asynchronous: wait until the service users can log in.
-    for _ in range(100):
-        if f"{prefix}-scheduling" in rabbitmqctl("list_users"):
-            break
-        time.sleep(0.1)
+    wait_until(lambda: f"{prefix}-scheduling" in rabbitmqctl("list_users"), what="the imported users listed")
     try:
         yield url_for
     finally:

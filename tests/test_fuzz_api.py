@@ -90,7 +90,7 @@ def start(name: str, env: dict[str, str], data_dir: Path) -> Service:
 def ready(service: Service) -> bool:
     assert service.proc.poll() is None, f"{service.name} exited:\n{service.tail()}"
     try:
-        return httpx.get(f"{service.url}/health/ready", timeout=5).status_code == 200
+        return httpx.get(f"{service.url}/health/ready", timeout=scaled(5)).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -104,7 +104,7 @@ class World:
              as_coordinator_of: str | None = None) -> Any:
         bearer = (token("coordinator", institution=self.ids[as_coordinator_of], subject="fuzz-seed")
                   if as_coordinator_of else token("administrator", subject="fuzz-seed"))
-        r = httpx.request(method, f"{self.services[service].url}{path}", json=json, timeout=30,
+        r = httpx.request(method, f"{self.services[service].url}{path}", json=json, timeout=scaled(30),
                           headers={"Authorization": f"Bearer {bearer}"})
         assert r.status_code == status, f"{method} {path}: {r.status_code} {r.text}"
         return r.json()
@@ -161,7 +161,7 @@ def seed(world: World) -> None:
                json={"signed_on": today.isoformat(), "signed_at": "Alger"}, as_coordinator_of="provider")
 
     def known(service: str, path: str) -> bool:
-        r = httpx.get(f"{world.services[service].url}{path}", timeout=10,
+        r = httpx.get(f"{world.services[service].url}{path}", timeout=scaled(30),
                       headers={"Authorization": f"Bearer {token('administrator', subject='fuzz-seed')}"})
         return r.status_code == 200
 
@@ -228,7 +228,7 @@ class Figures:
 
 
 def fuzz(service: Service, identity: str, ids: dict[str, str]) -> Figures:
-    schema = schemathesis.openapi.from_url(f"{service.url}/openapi.json", timeout=30)
+    schema = schemathesis.openapi.from_url(f"{service.url}/openapi.json", timeout=scaled(30))
     # Liveness and readiness answer on timing and the broker, not on input: nothing to fuzz there.
     schema = schema.exclude(path_regex=r"^/health/")
     figures = Figures()

@@ -152,7 +152,7 @@ async def test_sequential_sends_share_one_connection(smtp: Any) -> None:
 async def test_non_ascii_names_and_subjects_are_encoded_and_the_envelope_uses_the_bare_sender(smtp: Any) -> None:
     inbox, controller = smtp
     mailer = EmailSender(host="127.0.0.1", port=controller.port, sender="Jumelage — Santé <notif@jumelage.local>",
-                         timeout=5.0)
+                         timeout=scaled(30.0))
     text_only = Outgoing("notification-ar", "ar", Message(text="تذكير: عملية جراحية غدًا", subject="تذكير: عملية"))
     try:
         await mailer.send(text_only, SURGEON)
