@@ -5,7 +5,7 @@ broker under a namespace of this module's own), with a little data registered
 first so that path ids sometimes name real records. Each service's operations
 are fuzzed twice, as an administrator and as a coordinator of a registered
 institution, with a fixed number of examples per operation, derandomised so a
-run is repeatable. Every response is held to the three checks the issue names:
+run is repeatable. Every response is held to three checks:
 
 - no 5xx (``not_a_server_error``);
 - the body matches the documented schema (``response_schema_conformance``);
@@ -49,7 +49,7 @@ from jumelage.testing import TEST_AUTH_SECRET, delete_namespace, scaled, token, 
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("convention", "scheduling", "notification")
-# Examples per operation and identity: about 1 min 30 s for the whole run on a 2-core machine.
+# Examples per operation and identity: the whole run takes about 1 min 20 s on a busy 2-core machine.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 
