@@ -42,7 +42,6 @@ unique queue/exchange names and fresh PostgreSQL schemas, removed afterwards.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import logging
@@ -112,7 +111,7 @@ class Resources:
         ns = f"{RUN}.{self._fresh('namespace', suffix)}."
         topology = Topology(namespace=ns)
         self.queues += [q.name for sq in topology.service_queues() for q in sq.all_queues()]
-        self.exchanges.append(topology.exchange_name)
+        self.exchanges += [topology.exchange_name, *(sq.forward_exchange_name for sq in topology.service_queues())]
         return ns
 
     async def cleanup(self) -> None:
@@ -794,7 +793,9 @@ def quiet_logs() -> None:
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    from jumelage.cli import ArgumentParser  # no abbreviations, no echoed values
+
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000, help="events per throughput figure (default 10000)")
     parser.add_argument("--quick", action="store_true", help="2000 events, 30 latency samples")
     parser.add_argument("--e-processes-only", action="store_true",

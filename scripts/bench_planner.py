@@ -39,7 +39,9 @@ def instance(n: int, seed: int, time_limit: float, workers: int) -> PlanRequest:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from jumelage.cli import ArgumentParser  # no abbreviations, no echoed values
+
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[30, 60, 120, 200])
     parser.add_argument("--time-limit", type=float, default=None,
                         help="seconds per instance (default: 10 up to 60 cases, else 30)")

@@ -32,6 +32,7 @@ import aio_pika
 import httpx
 
 from jumelage.auth import mint
+from jumelage.clock import write_scenario_instant
 
 
 ALGIERS_OFFSET = timedelta(hours=1)  # Africa/Algiers, no daylight saving
@@ -122,7 +123,7 @@ class Story:
         self.path = path
 
     def moves_to(self, instant: str) -> None:
-        self.path.write_text(instant)
+        write_scenario_instant(self.path, instant)  # atomically: the services read it meanwhile
         print(f"  clock  {instant}", flush=True)
 
 

@@ -57,6 +57,7 @@ import asyncpg
 import httpx
 
 from jumelage.auth import mint
+from jumelage.cli import ArgumentParser
 from jumelage.events import SurgeryCompleted, new_envelope
 from jumelage.events.envelope import CONTENT_TYPE
 from jumelage.messaging.topology import Topology
@@ -235,7 +236,8 @@ class World:
                 await svc.stop(timeout=10)
         queues = [q.name for sq in self.topology.service_queues() for q in sq.all_queues()] + self.extra_queues
         with suppress(Exception):
-            await asyncio.wait_for(delete_queues(self.amqp_url, queues, exchanges=[self.topology.exchange_name]), 30)
+            exchanges = [self.topology.exchange_name, *(sq.forward_exchange_name for sq in self.topology.service_queues())]
+            await asyncio.wait_for(delete_queues(self.amqp_url, queues, exchanges=exchanges), 30)
         for schema in self.schemas:
             with suppress(Exception):
                 await self.sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
@@ -796,7 +798,7 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1000, help="events per scenario (default 1000)")
     parser.add_argument("--only", choices=list(SCENARIOS), help="run one scenario")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds for each wait of a scenario")

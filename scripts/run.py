@@ -35,6 +35,8 @@ import aio_pika
 import httpx
 
 from jumelage.auth import mint
+from jumelage.cli import ArgumentParser
+from jumelage.clock import write_scenario_instant
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import demo  # noqa: E402
@@ -152,7 +154,7 @@ def check(ports: dict[str, int], secret: str) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="register an institution, see it replicated, stop")
     parser.add_argument("--port-offset", type=int, default=0, help="add to the ports 8001-8003")
     parser.add_argument("--no-demo", action="store_true", help="do not play the reference programmes")
@@ -183,7 +185,7 @@ def main() -> int:
         namespace = f"demo-{uuid.uuid4().hex[:6]}."
         data_dir.mkdir(parents=True)
         story_clock = data_dir / "clock"  # the demo moves time for all three services
-        story_clock.write_text("2024-05-20T08:00:00Z")
+        write_scenario_instant(story_clock, "2024-05-20T08:00:00Z")
         base_env.update({
             "DATA_DIR": str(data_dir), "TOPOLOGY_NAMESPACE": namespace,
             "SCENARIO_CLOCK_FILE": str(story_clock), "SMTP_PORT": str(mails.start()),

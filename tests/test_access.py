@@ -179,6 +179,19 @@ async def world(amqp_url: str, namespace: str, database: Database) -> AsyncItera
         yield await seed(World(clients))
 
 
+def _signed_as_is(**claims: Any) -> dict[str, str]:
+    """A token signed with the services' secret, its claims as given (``mint`` would make them strings)."""
+    import time
+
+    import jwt
+
+    from jumelage.testing import TEST_AUTH_SECRET
+
+    now = int(time.time())
+    body = {"sub": "crafted", "aud": "jumelage", "iss": "jumelage-local", "iat": now, "exp": now + 600, **claims}
+    return {"Authorization": f"Bearer {jwt.encode(body, TEST_AUTH_SECRET, 'HS256')}"}
+
+
 async def test_every_route_refuses_whoever_it_is_not_for(world: World) -> None:
     w = world
     bad_tokens = {
@@ -188,6 +201,10 @@ async def test_every_route_refuses_whoever_it_is_not_for(world: World) -> None:
         "expired": bearer("administrator", ttl_seconds=-120),
         "another audience": bearer("administrator", audience="somebody-else"),
         "basic scheme": {"Authorization": "Basic YWRtaW46YWRtaW4="},
+        # Correctly signed, with claims of the wrong shape (a 500 on every route before issue 16).
+        "roles holding an object": _signed_as_is(roles=[{"a": 1}]),
+        "roles holding a list": _signed_as_is(roles=[["administrator"]]),
+        "institution a list": _signed_as_is(roles=["coordinator"], institution=[str(uuid.uuid4())]),
     }
     wrong_role = {"roles": (), "institution": w.ids["host"], "subject": "no-role"}
     wrong_institution = {"roles": NOT_A_ROLE_HERE, "institution": w.ids["outsider"],
@@ -328,3 +345,28 @@ async def test_the_audit_trail_says_who_changed_what_and_cannot_be_changed(world
     assert (await w.ok("administrator", "convention", "GET", "/audit"))["items"] == rows
 
 
+
+
+# A query parameter that names an institution, whatever the service calls it.
+NAMES_AN_INSTITUTION = re.compile(r"institution|party|managed_by|host|visiting")
+
+
+async def test_every_list_filter_naming_another_institution_is_refused_not_answered_empty(world: World) -> None:
+    w = world
+    # The outsider holds every role but the administrator's: only its institution is wrong.
+    outsider = {"roles": NOT_A_ROLE_HERE, "institution": w.ids["outsider"], "practitioner": str(uuid.uuid4()),
+                "subject": "outsider"}
+    tried = []
+    for service in MODULES:
+        for template, operations in _openapi(service)["paths"].items():
+            get = operations.get("get")
+            if get is None or "{" in template:
+                continue
+            for parameter in get.get("parameters", []):
+                if parameter["in"] != "query" or not NAMES_AN_INSTITUTION.search(parameter["name"]):
+                    continue
+                tried.append((service, template, parameter["name"]))
+                r = await w.as_(outsider, service, "GET", template, params={parameter["name"]: w.ids["host"]})
+                assert r.status_code == 403, f"{service} {template}?{parameter['name']}=<host>: {r.status_code} {r.text}"
+                assert "may not" in r.json()["detail"], r.text
+    assert ("notification", "/contacts", "institution_id") in tried and len(tried) >= 7, tried

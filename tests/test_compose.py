@@ -1,5 +1,5 @@
 """Static checks of the local deployment: docker-compose.yml, deploy/Dockerfile,
-the RabbitMQ definitions and the PostgreSQL init script.
+the RabbitMQ definitions and users file, and the PostgreSQL init script.
 
 No Docker engine is needed: the files are parsed and cross-checked, and the
 Compose file is validated against the official Compose Specification schema
@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import json
 import re
 import shlex
+import tomllib
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -26,10 +29,22 @@ COMPOSE_SCHEMA = Path(__file__).resolve().parent / "data" / "compose-spec.json"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 DEFINITIONS = ROOT / "deploy" / "rabbitmq" / "definitions.json"
 INIT_DATABASES = ROOT / "deploy" / "postgres" / "init-databases.sh"
+RABBITMQ_CONF = ROOT / "deploy" / "rabbitmq" / "rabbitmq.conf"
+CONSTRAINTS = ROOT / "constraints.txt"
+VHOST = "jumelage"
 
 SERVICES = ("convention", "scheduling", "notification")
 EXCHANGE = "jumelage.events"
 RETRY_TTLS = {"1s": 1000, "5s": 5000, "30s": 30000}
+# How precise a pulled image's tag must be: a patch release (PostgreSQL numbers
+# its releases MAJOR.MINOR), never a floating major or minor tag.
+PINNED_TAG = {
+    "rabbitmq": r"\d+\.\d+\.\d+(-management)?",
+    "postgres": r"\d+\.\d+-alpine",
+    "axllent/mailpit": r"v\d+\.\d+\.\d+",
+    "python": r"\d+\.\d+\.\d+-slim-\w+",
+}
+VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?P<op>:?[-?])?(?P<arg>[^}]*)\}")
 EXPECTED_BINDINGS = {
     "convention.events": {
         "surgery.completed",
@@ -84,6 +99,41 @@ def _environment(service: dict) -> dict[str, str]:
         pairs = (item.split("=", 1) for item in env)
         env = {key: value for key, value in pairs}
     return {key: "" if value is None else str(value) for key, value in env.items()}
+
+
+def _interpolated(value: str) -> str:
+    """``value`` as compose interpolates it, each required variable standing for its own name."""
+    return VARIABLE.sub(lambda m: m["arg"] if m["op"] in {"-", ":-"} else m["name"], value)
+
+
+def _required(value: str) -> str | None:
+    """The variable ``value`` is, if it is exactly one required variable (``${X:?message}``)."""
+    match = VARIABLE.fullmatch(value)
+    return match["name"] if match and match["op"] in {"?", ":?"} else None
+
+
+def _hash_password_module() -> Any:
+    spec = importlib.util.spec_from_file_location("hash_password", ROOT / "deploy" / "rabbitmq" / "hash_password.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _published_ports(service: dict) -> list[tuple[str | None, str, str]]:
+    """(host ip, host port, container port) of every published port, either syntax."""
+    published = []
+    for port in service.get("ports") or []:
+        if isinstance(port, dict):
+            published.append((port.get("host_ip"), str(port.get("published", "")), str(port["target"])))
+            continue
+        parts = str(port).rsplit(":", 2)
+        if len(parts) == 3:
+            published.append((parts[0], parts[1], parts[2]))
+        elif len(parts) == 2:
+            published.append((None, parts[0], parts[1]))
+        else:
+            published.append((None, "", parts[0]))  # a random host port, on every interface
+    return published
 
 
 def _database_names_in_init_script() -> set[str]:
@@ -149,39 +199,48 @@ def test_the_three_services_are_built_from_the_shared_dockerfile(app_services: d
 
 def test_infrastructure_services_are_present(compose: dict) -> None:
     services = compose["services"]
-    assert services["rabbitmq"]["image"].startswith("rabbitmq:4.1-management")
+    assert services["rabbitmq"]["image"].startswith("rabbitmq:4.1.") and "-management" in services["rabbitmq"]["image"]
     assert services["postgres"]["image"].startswith("postgres:16")
     assert services["mailpit"]["image"].startswith("axllent/mailpit")
 
 
-def test_app_services_reach_the_broker_as_their_own_user(compose: dict, app_services: dict, definitions: dict) -> None:
-    users = {user["name"]: user for user in definitions["users"]}
+def test_app_services_reach_the_broker_as_their_own_user_in_the_jumelage_vhost(
+    compose: dict, app_services: dict, definitions: dict
+) -> None:
+    variables = _hash_password_module().PASSWORD_VARIABLES
+    permitted = {(p["user"], p["vhost"]) for p in definitions["permissions"]}
     for name, service in app_services.items():
         env = _environment(service)
         assert "AMQP_URL" in env, f"{name}: no AMQP_URL"
-        url = urlsplit(env["AMQP_URL"])
+        url = urlsplit(_interpolated(env["AMQP_URL"]))
         assert url.scheme in {"amqp", "amqps"}
         assert url.hostname in compose["services"], f"{name}: AMQP host {url.hostname!r} is not a compose service"
         assert url.username == name, f"{name}: should connect as its own broker user"
-        assert url.username in users, f"{name}: user {url.username!r} is not in definitions.json"
-        password = unquote(url.password or "")
-        assert _rabbit_sha256_matches(users[url.username]["password_hash"], password), (
-            f"{name}: AMQP_URL password does not match the hash in definitions.json"
-        )
+        assert url.path == f"/{VHOST}", f"{name}: should use the vhost {VHOST!r}, not {url.path!r}"
+        assert (name, VHOST) in permitted, f"{name}: no permissions on {VHOST} in definitions.json"
+        # The password the users file is made from (hash_password.py --users), required, no default.
+        assert url.password == variables[name], f"{name}: AMQP_URL password should be ${{{variables[name]}:?...}}"
+        assert f"${{{variables[name]}:?" in env["AMQP_URL"]
 
 
 def test_app_services_use_their_own_database(compose: dict, app_services: dict) -> None:
     created = _database_names_in_init_script()
+    postgres_env = _environment(compose["services"]["postgres"])
+    init_script = INIT_DATABASES.read_text(encoding="utf-8")
     for name, service in app_services.items():
         env = _environment(service)
         assert "DATABASE_URL" in env, f"{name}: no DATABASE_URL"
-        url = urlsplit(env["DATABASE_URL"])
+        url = urlsplit(_interpolated(env["DATABASE_URL"]))
         assert url.scheme.split("+")[0] in {"postgresql", "postgres"}
         assert url.hostname in compose["services"], f"{name}: database host {url.hostname!r} is not a compose service"
         database = url.path.lstrip("/")
         assert database in created, f"{name}: database {database!r} is not created by init-databases.sh"
         assert database == name and url.username == name, f"{name}: should use its own database and role"
-        assert url.password == name, "init-databases.sh sets each role's password to its name"
+        variable = f"{name.upper()}_DB_PASSWORD"
+        assert url.password == variable, f"{name}: DATABASE_URL password should be ${{{variable}:?...}}"
+        # init-databases.sh sets the role's password from the same variable, passed to the postgres container.
+        assert _required(postgres_env.get(variable, "")) == variable, f"postgres: {variable} not passed"
+    assert "_DB_PASSWORD" in init_script and "PASSWORD :'name'" not in init_script
 
 
 def test_app_services_log_json_and_notification_has_smtp(app_services: dict) -> None:
@@ -216,13 +275,93 @@ def test_app_services_have_a_healthcheck_and_publish_port_8000(app_services: dic
         assert test and not healthcheck.get("disable"), f"{name}: no healthcheck"
         command = test if isinstance(test, str) else " ".join(test)
         assert "/health/ready" in command, f"{name}: healthcheck should probe /health/ready"
-        ports = service.get("ports") or []
-        targets = [str(port).rsplit(":", 1) for port in ports]
+        targets = [(host, target) for _, host, target in _published_ports(service)]
         assert any(target == "8000" for _, target in targets), f"{name}: container port 8000 not published"
         for host, _ in targets:
             published.setdefault(host, []).append(name)
     clashes = {port: names for port, names in published.items() if len(names) > 1}
     assert not clashes, f"host ports used twice: {clashes}"
+
+
+def test_every_published_port_is_on_the_loopback_interface_only(compose: dict) -> None:
+    """Published on every interface, the broker's and the database's ports would be
+    open to the machine's network."""
+    for name, service in compose["services"].items():
+        for host_ip, host_port, target in _published_ports(service):
+            assert host_ip == "127.0.0.1", f"{name}: port {host_port or '?'}:{target} is published on {host_ip or 'every interface'}"
+
+
+def test_images_are_pinned_to_a_release(compose: dict) -> None:
+    for name, service in compose["services"].items():
+        image = service["image"]
+        if "build" in service:  # built here (deploy/Dockerfile's base image is pinned, see below): its release
+            version = tomllib.loads((ROOT / "services" / name / "pyproject.toml").read_text())["project"]["version"]
+            assert image == f"jumelage-{name}:{version}", f"{name}: tag the image with the service's version"
+            continue
+        repository, _, tag = image.partition("@")[0].rpartition(":")
+        assert repository and tag, f"{name}: {image!r} has no tag (latest)"
+        assert repository in PINNED_TAG, f"{name}: no pinning rule for {repository!r}"
+        assert re.fullmatch(PINNED_TAG[repository], tag), f"{name}: {image!r} is a floating tag"
+
+
+def test_no_password_or_secret_has_a_default(compose: dict) -> None:
+    """Every password compose hands out comes from a variable that must be set
+    (``${X:?message}``): none has a default value, none is written in the file."""
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    for match in VARIABLE.finditer(text):
+        if re.search(r"PASSWORD|SECRET|TOKEN", match["name"]):
+            assert match["op"] in {"?", ":?"}, f"${{{match['name']}}} has a default: {match[0]}"
+    for name, service in compose["services"].items():
+        for key, value in _environment(service).items():
+            if re.search(r"PASSWORD|SECRET|TOKEN", key):
+                assert _required(value), f"{name}: {key} should be a required variable, not {value!r}"
+            if key.endswith("_URL") and "@" in value:
+                password = urlsplit(_interpolated(value)).password
+                assert password and _required(re.search(r"\$\{[^}]*\}", value)[0]) == password, (
+                    f"{name}: {key} carries a password that is not a required variable")
+
+
+def test_the_broker_users_come_from_a_file_of_this_installation(compose: dict, definitions: dict) -> None:
+    """No user (administrator or service) is in the repository: the broker loads
+    this installation's users file first, then definitions.json."""
+    assert "users" not in definitions
+    rabbitmq = compose["services"]["rabbitmq"]
+    conf = dict(line.split(" = ", 1) for line in RABBITMQ_CONF.read_text().splitlines()
+                if line and not line.startswith("#"))
+    directory = conf["load_definitions"].rstrip("/")
+    mounted = {}
+    for volume in rabbitmq.get("volumes") or []:
+        source, target = volume.split(":")[:2]
+        mounted[target] = source
+    for secret in rabbitmq.get("secrets") or []:
+        mounted[secret["target"]] = compose["secrets"][secret["source"]]["file"]
+    loaded = sorted((target.rsplit("/", 1)[1], source) for target, source in mounted.items()
+                    if target.rsplit("/", 1)[0] == directory)
+    users_file = compose["secrets"]["rabbitmq-users"]["file"]
+    assert [source for _, source in loaded] == [users_file, "./deploy/rabbitmq/definitions.json"], loaded
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert "/" + users_file.removeprefix("./") in ignored, "the users file must stay out of git"
+
+
+def test_the_users_file_has_sha256_hashes_an_administrator_and_untagged_service_users() -> None:
+    module = _hash_password_module()
+    passwords = {"admin": "a" * 20, **{s: f"{s}-password-0123" for s in SERVICES}}
+    made = module.users_definitions(passwords)
+    users = {user["name"]: user for user in made["users"]}
+    assert set(users) == {"admin", *SERVICES}
+    for name, user in users.items():
+        assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
+        assert _rabbit_sha256_matches(user["password_hash"], passwords[name])
+        assert "password" not in user
+    assert users["admin"]["tags"] == ["administrator"]
+    assert all(users[s]["tags"] == [] for s in SERVICES)
+    assert made["permissions"] == [{"user": "admin", "vhost": VHOST, "configure": ".*", "write": ".*", "read": ".*"}]
+    with pytest.raises(SystemExit, match="RABBITMQ_ADMIN_PASSWORD is not set"):
+        module.passwords_from_environment({v: "x" * 20 for k, v in module.PASSWORD_VARIABLES.items() if k != "admin"})
+    with pytest.raises(SystemExit, match="CONVENTION_AMQP_PASSWORD has characters") as refused:
+        module.passwords_from_environment({**{v: "x" * 20 for v in module.PASSWORD_VARIABLES.values()},
+                                           "CONVENTION_AMQP_PASSWORD": "with@and/and:" * 2})
+    assert "with@" not in str(refused.value), "never the value"
 
 
 def test_bind_mounted_files_exist(compose: dict) -> None:
@@ -239,13 +378,13 @@ def test_bind_mounted_files_exist(compose: dict) -> None:
 # ------------------------------------------------------------ rabbitmq ---
 
 
-def test_definitions_declare_the_exchange(definitions: dict) -> None:
+def test_definitions_declare_the_exchange_in_the_jumelage_vhost(definitions: dict) -> None:
     exchanges = {exchange["name"]: exchange for exchange in definitions["exchanges"]}
     exchange = exchanges[EXCHANGE]
     assert exchange["type"] == "topic"
     assert exchange["durable"] is True
-    assert exchange["vhost"] == "/"
-    assert {"name": "/"} in [{"name": vhost["name"]} for vhost in definitions["vhosts"]]
+    assert exchange["vhost"] == VHOST
+    assert definitions["vhosts"] == [{"name": VHOST}], "a vhost of its own, not the broker's default /"
 
 
 def test_every_queue_is_durable_and_quorum(definitions: dict) -> None:
@@ -256,77 +395,60 @@ def test_every_queue_is_durable_and_quorum(definitions: dict) -> None:
         assert queue["arguments"].get("x-queue-type") == "quorum", queue["name"]
 
 
-def test_main_queues_have_dead_letter_and_retry_queues(definitions: dict) -> None:
+def _policy(definitions: dict, queue: str) -> dict:
+    (policy,) = [p for p in definitions["policies"] if re.search(p["pattern"], queue)]
+    return policy["definition"]
+
+
+def test_main_queues_have_dead_letter_and_retry_queues_set_by_policies(definitions: dict) -> None:
     queues = {queue["name"]: queue for queue in definitions["queues"]}
     for service in SERVICES:
         main = f"{service}.events"
         assert main in queues, f"{main} not declared"
-        args = queues[main]["arguments"]
-        assert args.get("x-dead-letter-exchange") == ""
-        assert args.get("x-dead-letter-routing-key") == f"{main}.dlq"
-        assert args.get("x-delivery-limit") == 20
+        assert queues[main]["arguments"] == {"x-queue-type": "quorum"}, "settings are policies, not arguments"
+        assert _policy(definitions, main) == {
+            "dead-letter-exchange": "", "dead-letter-routing-key": f"{main}.dlq", "delivery-limit": 20}
         assert f"{main}.dlq" in queues, f"{main}.dlq not declared"
+        dlq = _policy(definitions, f"{main}.dlq")
+        assert dlq["max-length"] > 0 and dlq["overflow"] == "reject-publish", "a dead-letter queue is bounded"
         for suffix, ttl in RETRY_TTLS.items():
-            retry = queues.get(f"{main}.retry.{suffix}")
-            assert retry, f"{main}.retry.{suffix} not declared"
-            assert retry["arguments"] == {
-                "x-queue-type": "quorum",
-                "x-message-ttl": ttl,
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": main,
-                "x-dead-letter-strategy": "at-least-once",
-                "x-overflow": "reject-publish",
+            retry = f"{main}.retry.{suffix}"
+            assert retry in queues, f"{retry} not declared"
+            assert _policy(definitions, retry) == {
+                "message-ttl": ttl,
+                "dead-letter-exchange": "",
+                "dead-letter-routing-key": main,
+                "dead-letter-strategy": "at-least-once",
+                "overflow": "reject-publish",
             }
-    # every dead-letter route leads to a declared queue
-    for queue in queues.values():
-        target = queue["arguments"].get("x-dead-letter-routing-key")
-        if target is not None:
-            assert target in queues, f"{queue['name']} dead-letters to undeclared {target!r}"
 
 
 def test_bindings_come_from_the_exchange_to_declared_queues(definitions: dict) -> None:
     queues = {queue["name"] for queue in definitions["queues"]}
     seen: dict[str, set[str]] = {}
     for binding in definitions["bindings"]:
-        assert binding["source"] == EXCHANGE
         assert binding["destination_type"] == "queue"
         assert binding["destination"] in queues, binding["destination"]
-        seen.setdefault(binding["destination"], set()).add(binding["routing_key"])
+        if binding["source"] == EXCHANGE:
+            seen.setdefault(binding["destination"], set()).add(binding["routing_key"])
+        else:  # a queue's forward exchange reaches its own retry queues and DLQ only
+            queue = binding["source"].removesuffix(".forward")
+            assert binding["destination"].startswith(f"{queue}.") and binding["routing_key"] == binding["destination"]
     assert seen == EXPECTED_BINDINGS
 
 
-def test_users_have_sha256_hashes_and_admin_is_an_administrator(definitions: dict) -> None:
-    users = {user["name"]: user for user in definitions["users"]}
-    assert set(users) >= {"admin", *SERVICES}
-    for user in users.values():
-        assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
-        assert "password" not in user
-    assert "administrator" in users["admin"]["tags"]
-    assert _rabbit_sha256_matches(users["admin"]["password_hash"], "admin")
-    for service in SERVICES:
-        assert users[service]["tags"] in ([], ""), f"{service} should have no management tags"
-
-
-def test_each_service_user_has_narrow_permissions(definitions: dict) -> None:
+def test_no_service_user_may_configure_anything_or_write_to_the_default_exchange(definitions: dict) -> None:
     permissions = {(p["user"], p["vhost"]): p for p in definitions["permissions"]}
-    queues = {queue["name"] for queue in definitions["queues"]}
+    names = {q["name"] for q in definitions["queues"]} | {e["name"] for e in definitions["exchanges"]}
     for service in SERVICES:
-        perm = permissions.get((service, "/"))
-        assert perm, f"{service} has no permissions on vhost /"
-        own = {q for q in queues if q.startswith(f"{service}.")}
-        others = queues - own
-        assert own
-        for kind in ("configure", "write", "read"):
-            pattern = re.compile(perm[kind])
-            for queue in own:
-                assert pattern.search(queue), f"{service}: {kind} should allow {queue}"
-            for queue in others:
-                assert not pattern.search(queue), f"{service}: {kind} should not allow {queue}"
-            assert not pattern.search("amq.rabbitmq.trace") and not pattern.search("some.other.exchange")
-        assert re.search(perm["configure"], EXCHANGE)
-        assert re.search(perm["write"], EXCHANGE)
-        assert re.search(perm["write"], "amq.default"), f"{service}: retries go through the default exchange"
-        assert re.search(perm["read"], EXCHANGE), f"{service}: queue.bind needs read on the exchange"
+        perm = permissions.get((service, VHOST))
+        assert perm, f"{service} has no permissions on vhost {VHOST}"
+        assert not [n for n in names | {"amq.default"} if re.search(perm["configure"], n)], service
+        assert not re.search(perm["write"], "amq.default"), f"{service}: the default exchange reaches every queue"
+        assert not re.search(perm["configure"], EXCHANGE), f"{service}: may delete the shared exchange"
+        others = {q["name"] for q in definitions["queues"] if not q["name"].startswith(f"{service}.")}
+        for kind in ("write", "read"):
+            assert not [q for q in others if re.search(perm[kind], q)], f"{service}: {kind} on another's queue"
 
 
 # ------------------------------------------------------------ dockerfile ---
@@ -346,3 +468,38 @@ def test_dockerfile_final_stage_runs_as_non_root_with_healthcheck() -> None:
     assert "8000" in exposed
     assert any(keyword == "CMD" and "serve" in args for keyword, args in final)
     assert any(keyword == "ARG" and args.split("=")[0] == "SERVICE" for keyword, args in instructions)
+
+
+def test_dockerfile_installs_the_versions_the_tests_ran_on() -> None:
+    """``pip install`` with ``-c constraints.txt`` (copied in before), and
+    constraints.txt pins every dependency the packages declare."""
+    instructions = _dockerfile_instructions()
+    installs = [(i, args) for i, (keyword, args) in enumerate(instructions)
+                if keyword == "RUN" and re.search(r"\bpip install\b", args)]
+    assert installs, "no pip install"
+    copied = [i for i, (keyword, args) in enumerate(instructions)
+              if keyword == "COPY" and "constraints.txt" in args.split()[:-1]]
+    for index, args in installs:
+        words = shlex.split(args)
+        constraint = next((words[k + 1] for k, w in enumerate(words[:-1]) if w in {"-c", "--constraint"}), None)
+        constraint = constraint or next((w.split("=", 1)[1] for w in words if w.startswith("--constraint=")), None)
+        assert constraint and constraint.endswith("constraints.txt"), f"unpinned install: {args}"
+        assert any(c < index for c in copied), "constraints.txt is not copied before the install"
+    pinned = {re.split(r"[=<>!~ ]", line, 1)[0].lower().replace("_", "-")
+              for line in CONSTRAINTS.read_text().splitlines() if "==" in line}
+    for pyproject in [ROOT / "shared" / "pyproject.toml", *(ROOT / "services" / s / "pyproject.toml" for s in SERVICES)]:
+        for requirement in tomllib.loads(pyproject.read_text())["project"].get("dependencies", []):
+            name = re.split(r"[\[=<>!~; ]", requirement, 1)[0].lower().replace("_", "-")
+            if name != "jumelage-shared":  # the local package, installed from ./shared
+                assert name in pinned, f"{pyproject.parent.name}: {name} is not pinned in constraints.txt"
+
+
+def test_dockerfile_base_image_is_pinned_to_a_release() -> None:
+    instructions = _dockerfile_instructions()
+    args = dict(a.split("=", 1) for keyword, a in instructions if keyword == "ARG" and "=" in a)
+    for keyword, a in instructions:
+        if keyword == "FROM":
+            image = a.split()[0]
+            image = args.get(image.strip("${}"), image) if image.startswith("$") else image
+            repository, _, tag = image.rpartition(":")
+            assert re.fullmatch(PINNED_TAG[repository], tag), f"FROM {image}: a floating tag"

@@ -10,8 +10,11 @@ Deployment's pods and targets its container port.
 from __future__ import annotations
 
 import importlib
+import json
+import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -20,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
 SERVICES = ("convention", "scheduling", "notification")
 SECRETS_DIR = "/run/secrets/jumelage"
+DEFINITIONS = ROOT / "deploy" / "rabbitmq" / "definitions.json"
 
 # Environment variables that are not settings fields but are read by the
 # settings machinery itself (jumelage.settings: secrets_dir=os.environ["SECRETS_DIR"]).
@@ -117,7 +121,9 @@ def test_deployment_shape(objects: list[dict[str, Any]], service: str) -> None:
     selector = dep["spec"]["selector"]["matchLabels"]
     assert selector.items() <= pod["metadata"]["labels"].items()
     c = _container(dep)
-    assert c["image"] == f"jumelage-{service}:latest"
+    # The service's release, never a floating :latest that changes under a running Deployment.
+    version = tomllib.loads((ROOT / "services" / service / "pyproject.toml").read_text())["project"]["version"]
+    assert c["image"] == f"jumelage-{service}:{version}"
     assert {"requests", "limits"} <= set(c["resources"])
     for part in ("requests", "limits"):
         assert {"cpu", "memory"} <= set(c["resources"][part])
@@ -232,3 +238,16 @@ def test_pod_disruption_budget(objects: list[dict[str, Any]], service: str) -> N
     assert pdb["spec"]["minAvailable"] < dep["spec"]["replicas"]
     pod_labels = dep["spec"]["template"]["metadata"]["labels"]
     assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_services_reach_the_broker_in_the_definitions_vhost_as_their_own_user(
+    objects: list[dict[str, Any]], service: str
+) -> None:
+    definitions = json.loads(DEFINITIONS.read_text(encoding="utf-8"))
+    (vhost,) = [v["name"] for v in definitions["vhosts"]]
+    url = urlsplit(_find(objects, "Secret", f"{service}-secrets")["stringData"]["amqp_url"])
+    assert url.path == f"/{vhost}", f"{service}: amqp_url should name the vhost {vhost!r}, not {url.path!r}"
+    assert url.username == service
+    assert {"user": service, "vhost": vhost} in [{"user": p["user"], "vhost": p["vhost"]}
+                                                  for p in definitions["permissions"]]

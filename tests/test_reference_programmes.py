@@ -30,6 +30,9 @@ async def test_both_programmes_play_end_to_end(amqp_url: str, database: Database
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=scaled(480))
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
+    # The first run a newcomer sees: no traceback (the scenario clock read half written, issue 16).
+    for trace in ("Traceback", "Invalid isoformat", "never retrieved"):
+        assert trace not in out + done.stderr, (out + done.stderr)[-3000:]
     cnas, twinning = re.split(r"\n  DSP-ORAN-TIARET", out.split("== What each convention achieved")[1])
     assert "plan   8 cases (optimal)" in out, "the optimiser places the whole waiting list"
     assert re.search(r"surgeries\s+8 / 60", cnas) and "treated here instead of abroad: 8" in cnas

@@ -1,41 +1,182 @@
-"""The broker definitions ops load at boot are the topology the code declares.
+"""The broker definitions ops load at boot are the topology the code declares,
+with the least privilege each service needs.
 
-A difference would make a service's start-up declaration fail with
-PRECONDITION_FAILED (other arguments) or leave an event with no queue.
+The code declares its queues with arguments (``DECLARE_TOPOLOGY=all``, local
+runs); the definitions create the same queues with only their type as an
+argument and every other setting as a policy, which ops can change without
+recreating a queue. A difference would route events or retries elsewhere than
+the code expects; ``tests/test_broker_permissions.py`` loads the same file into
+the real broker.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
-from jumelage.messaging.topology import EXCHANGE_NAME, Topology
+import pytest
+
+from jumelage.events import registry
+from jumelage.messaging.topology import BINDINGS, EXCHANGE_NAME, Topology
 
 DEFINITIONS = Path(__file__).parent.parent / "deploy" / "rabbitmq" / "definitions.json"
+VHOST = "jumelage"
+TOPOLOGY = Topology()
+SERVICES = tuple(BINDINGS)
+DLQ_LIMITS = {"max-length", "max-length-bytes", "overflow"}
+"""What ops add beyond the code's arguments: dead-letter queues are bounded."""
 
 
-def _definitions() -> dict:
+@pytest.fixture(scope="module")
+def definitions() -> dict[str, Any]:
     return json.loads(DEFINITIONS.read_text())
 
 
-def test_every_queue_the_code_declares_is_defined_with_the_same_arguments() -> None:
-    defined = {q["name"]: q for q in _definitions()["queues"]}
-    expected = {}
-    for sq in Topology().service_queues():
+def _policy_for(definitions: dict[str, Any], queue: str) -> dict[str, Any] | None:
+    """The policy RabbitMQ applies to ``queue``: the highest priority of those whose
+    pattern matches (``re:run``, an unanchored search)."""
+    matching = [p for p in definitions["policies"]
+                if p.get("apply-to", "all") in {"queues", "all"} and re.search(p["pattern"], queue)]
+    if not matching:
+        return None
+    top = max(p.get("priority", 0) for p in matching)
+    best = [p for p in matching if p.get("priority", 0) == top]
+    assert len(best) == 1, f"{queue}: policies {[p['name'] for p in best]} tie, the broker picks any"
+    return best[0]
+
+
+def _effective_arguments(definitions: dict[str, Any], queue: dict[str, Any]) -> dict[str, Any]:
+    """The queue's arguments plus its policy's keys as the arguments they stand for."""
+    policy = _policy_for(definitions, queue["name"])
+    settings = {f"x-{key}": value for key, value in (policy or {}).get("definition", {}).items()}
+    return {**settings, **queue["arguments"]}
+
+
+def test_everything_is_in_the_jumelage_vhost(definitions: dict[str, Any]) -> None:
+    assert definitions["vhosts"] == [{"name": VHOST}]
+    for key, items in definitions.items():
+        for item in items:
+            if "vhost" in item:
+                assert item["vhost"] == VHOST, f"{key}: {item}"
+
+
+def test_every_queue_the_code_declares_is_defined_with_its_type_as_the_only_argument(
+    definitions: dict[str, Any],
+) -> None:
+    defined = {q["name"]: q for q in definitions["queues"]}
+    expected = {q.name for sq in TOPOLOGY.service_queues() for q in sq.all_queues()}
+    assert set(defined) == expected
+    for name, queue in defined.items():
+        assert queue["durable"] is True and queue["auto_delete"] is False, name
+        # The type cannot be a policy; anything else as an argument would need the queue recreated to change.
+        assert queue["arguments"] == {"x-queue-type": "quorum"}, name
+
+
+def test_the_policies_give_each_queue_the_settings_the_code_declares(definitions: dict[str, Any]) -> None:
+    defined = {q["name"]: q for q in definitions["queues"]}
+    for sq in TOPOLOGY.service_queues():
         for q in sq.all_queues():
-            expected[q.name] = {"x-queue-type": "quorum", **(q.arguments or {})}
-    assert set(defined) == set(expected)
-    for name, arguments in expected.items():
-        assert defined[name]["durable"] is True, name
-        assert defined[name]["arguments"] == arguments, name
+            effective = _effective_arguments(definitions, defined[q.name])
+            declared = {"x-queue-type": "quorum", **(q.arguments or {})}
+            extra = {k.removeprefix("x-") for k in set(effective) - set(declared)}
+            if q.name == sq.dlq_name:
+                assert extra == DLQ_LIMITS, f"{q.name}: a dead-letter queue is bounded"
+            else:
+                assert not extra, f"{q.name}: settings the code does not declare: {extra}"
+            assert {k: effective[k] for k in declared} == declared, q.name
 
 
-def test_bindings_match_the_code() -> None:
-    defined = {(b["source"], b["destination"], b["routing_key"]) for b in _definitions()["bindings"]}
-    expected = {(EXCHANGE_NAME, sq.name, key) for sq in Topology().service_queues() for key in sq.bindings}
+def test_dead_letter_queues_are_bounded_without_dropping_what_they_hold(definitions: dict[str, Any]) -> None:
+    for sq in TOPOLOGY.service_queues():
+        limits = _policy_for(definitions, sq.dlq_name)["definition"]
+        assert limits["max-length"] > 0 and limits["max-length-bytes"] > 0
+        # Full: the consumer's forward is refused (nack) and the event stays in its
+        # queue, rather than the oldest dead letter being dropped unseen.
+        assert limits["overflow"] == "reject-publish"
+
+
+def test_every_dead_letter_route_leads_to_a_defined_queue(definitions: dict[str, Any]) -> None:
+    queues = {q["name"] for q in definitions["queues"]}
+    for policy in definitions["policies"]:
+        target = policy["definition"].get("dead-letter-routing-key")
+        if target is not None:
+            assert policy["definition"]["dead-letter-exchange"] == "", policy["name"]
+            assert target in queues, f"{policy['name']} dead-letters to undefined {target!r}"
+
+
+def test_exchanges_are_the_contracts_and_one_forward_exchange_per_queue(definitions: dict[str, Any]) -> None:
+    defined = {e["name"]: (e["type"], e["durable"], e["auto_delete"]) for e in definitions["exchanges"]}
+    expected = {EXCHANGE_NAME: ("topic", True, False)}
+    expected |= {sq.forward_exchange_name: ("direct", True, False) for sq in TOPOLOGY.service_queues()}
     assert defined == expected
 
 
-def test_exchange_is_the_contracts() -> None:
-    (exchange,) = _definitions()["exchanges"]
-    assert (exchange["name"], exchange["type"], exchange["durable"]) == (EXCHANGE_NAME, "topic", True)
+def test_bindings_match_the_code(definitions: dict[str, Any]) -> None:
+    defined = {(b["source"], b["destination"], b["routing_key"]) for b in definitions["bindings"]}
+    assert all(b["destination_type"] == "queue" for b in definitions["bindings"])
+    expected = {(EXCHANGE_NAME, sq.name, key) for sq in TOPOLOGY.service_queues() for key in sq.bindings}
+    expected |= {(sq.forward_exchange_name, q.name, q.name)
+                 for sq in TOPOLOGY.service_queues() for q in sq.forwarded_queues()}
+    assert defined == expected
+
+
+# -- permissions ---------------------------------------------------------------------------
+
+
+def _permissions(definitions: dict[str, Any], service: str) -> dict[str, str]:
+    (permission,) = [p for p in definitions["permissions"] if p["user"] == service]
+    return permission
+
+
+def _names(definitions: dict[str, Any]) -> set[str]:
+    """Every exchange and queue name a regex could be asked about. The broker checks
+    the default exchange under the name ``amq.default`` and a server-named queue
+    under its ``amq.gen-`` name, never the empty name."""
+    return ({q["name"] for q in definitions["queues"]} | {e["name"] for e in definitions["exchanges"]}
+            | {"amq.default", "amq.topic", "amq.direct", "amq.rabbitmq.trace", "amq.gen-JzTY20BRgKO"})
+
+
+def test_users_are_not_in_the_repository(definitions: dict[str, Any]) -> None:
+    """Each installation makes its own users file (deploy/rabbitmq/hash_password.py --users)."""
+    assert "users" not in definitions
+    assert {p["user"] for p in definitions["permissions"]} == set(SERVICES)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_configures_nothing(definitions: dict[str, Any], service: str) -> None:
+    configure = _permissions(definitions, service)["configure"]
+    assert not [n for n in _names(definitions) if re.search(configure, n)]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_writes_to_the_events_exchange_and_its_own_forward_exchange_only(
+    definitions: dict[str, Any], service: str
+) -> None:
+    write = _permissions(definitions, service)["write"]
+    allowed = {n for n in _names(definitions) if re.search(write, n)}
+    assert allowed == {EXCHANGE_NAME, TOPOLOGY.service_queue(service).forward_exchange_name}
+    assert not re.search(write, "amq.default"), "the default exchange reaches every queue of the vhost"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_reads_its_own_queue_only(definitions: dict[str, Any], service: str) -> None:
+    read = _permissions(definitions, service)["read"]
+    assert {n for n in _names(definitions) if re.search(read, n)} == {TOPOLOGY.service_queue(service).name}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_publishes_only_the_event_types_it_is_the_source_of(
+    definitions: dict[str, Any], service: str
+) -> None:
+    (topic,) = [t for t in definitions["topic_permissions"] if t["user"] == service]
+    assert topic["exchange"] == EXCHANGE_NAME
+    own = {c.routing_key for c in registry.from_source(f"/services/{service}")}
+    assert own, service
+    allowed = {c.routing_key for c in registry if re.search(topic["write"], c.routing_key)}
+    assert allowed == own
+    for key in own:  # no neighbour of a key of its own slips through
+        for near in (f"{key}.x", f"x.{key}", key.replace(".", "x"), "#", "*"):
+            assert not re.search(topic["write"], near), near
+    assert topic["read"] == "^$", "a service binds nothing"

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from jumelage.auth import AuthConfigError, Caller, CallerDep, Role, TokenError, 
 from jumelage.http import install_error_handlers
 from jumelage.logging import configure_logging
 from jumelage.settings import ServiceSettings
+from jumelage.testing import eventually
 
 SECRET = "a-local-secret-of-more-than-32-characters"
 INSTITUTION = uuid.uuid4()
@@ -75,6 +76,41 @@ async def test_a_bad_token_is_refused_with_a_message_that_says_why(case: str) ->
     with pytest.raises(TokenError, match=message) as refused:
         await verify(hs256(), token)
     assert token not in str(refused.value) and SECRET not in str(refused.value)
+
+
+def _signed(**claims: Any) -> str:
+    """Signed as given: ``jwt.encode`` refuses some malformed registered claims itself."""
+    return jwt.api_jws.encode(json.dumps(_claims(**claims)).encode(), SECRET, "HS256")
+
+
+HUGE = "x" * 100_000
+# Every claim the services read, in every wrong shape: a correctly signed token is still input.
+MALFORMED_CLAIMS = {
+    "sub": [5, 1.5, True, ["amina"], {"a": 1}, "", "   ", HUGE, "amina\nadmin", "\ud800"],
+    "institution": [5, True, [str(INSTITUTION)], {"id": str(INSTITUTION)}, [[str(INSTITUTION)]], "CHU Oran",
+                    HUGE, str(INSTITUTION) * 2],
+    "practitioner": [5, [str(INSTITUTION)], {"a": 1}, "Dr Frigiola", HUGE],
+    "roles": [{"a": 1}, [{"a": 1}], [["coordinator"]], ["coordinator", 5], [None], [True], 5, True,
+              ["coordinator"] * 101, ["x" * 101], "coordinator " * 10_000, [HUGE]],
+    "exp": ["tomorrow", [1], {"a": 1}],
+    "nbf": ["now", [1]],
+    "iat": ["now", {"a": 1}],
+    "jti": [[1], {"a": 1}],
+}
+MALFORMED = [(claim, value) for claim, values in MALFORMED_CLAIMS.items() for value in values]
+
+
+@pytest.mark.parametrize(("claim", "value"), MALFORMED, ids=[f"{c}-{i}" for i, (c, _) in enumerate(MALFORMED)])
+async def test_a_signed_token_with_a_malformed_claim_is_refused_naming_the_claim(claim: str, value: Any) -> None:
+    with pytest.raises(TokenError, match=f"'{claim}' claim") as refused:
+        await verify(hs256(), _signed(**{claim: value}))
+    assert len(str(refused.value)) < 200, "the message never quotes the value"
+
+
+async def test_roles_may_be_a_space_separated_string_or_null_and_null_ids_are_absent() -> None:
+    caller = await verify(hs256(), _signed(roles="coordinator clinician", institution=None, practitioner=""))
+    assert caller.roles == frozenset({Role.coordinator, Role.clinician}) and caller.institution_id is None
+    assert (await verify(hs256(), _signed(roles=None))).roles == frozenset()
 
 
 async def test_issuer_is_checked_when_set_and_unknown_roles_grant_nothing() -> None:
@@ -228,6 +264,44 @@ async def test_401_and_403_over_http_and_no_secret_or_token_in_logs_or_answers(l
     for secret in (SECRET, good, forged, good.split(".")[2], forged.split(".")[2]):
         assert secret not in text  # ...without the secret or the tokens
     assert SECRET not in repr(hs256()) and SECRET not in str(hs256().model_dump())
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[str]:
+    """``_app()`` served by uvicorn on a loopback port: the real HTTP stack, not an ASGI shortcut."""
+    import asyncio
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(_app(), host="127.0.0.1", port=0, log_config=None, access_log=False))
+    task = asyncio.create_task(server.serve())
+    await eventually(lambda: _true(server.started), timeout=20)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_malformed_claims_are_a_401_naming_the_claim_on_every_route_over_http(served: str) -> None:
+    async with httpx.AsyncClient(base_url=served) as client:
+        for roles in ([{"a": 1}], [["coordinator"]]):
+            token = _signed(roles=roles, institution=str(INSTITUTION))
+            for method, path in (("GET", "/whoami"), ("POST", "/institutions")):
+                r = await client.request(method, path, headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 401, (method, path, r.status_code, r.text)
+                assert "'roles' claim" in r.json()["detail"]
+                assert r.headers["www-authenticate"].startswith("Bearer")
+        r = await client.get("/whoami", headers={"Authorization": f"Bearer {_signed(institution=[1])}"})
+        assert (r.status_code, r.json()["detail"]) == (401, "the token's 'institution' claim is not an id")
+        # The connection still serves: the next request on it is answered.
+        r = await client.get("/whoami", headers={"Authorization": f"Bearer {_signed()}"})
+        assert r.json() == {"subject": "amina"}
 
 
 def test_the_mint_command_makes_tokens_the_services_accept(tmp_path: Path) -> None:

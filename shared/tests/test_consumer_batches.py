@@ -106,7 +106,7 @@ async def subscribers(amqp_url: str, queue: ServiceQueue) -> AsyncIterator[list[
     for s in made:
         with suppress(Exception):
             await s.broker.stop()
-    await delete_queues(amqp_url, [q.name for q in queue.all_queues()])
+    await delete_queues(amqp_url, [q.name for q in queue.all_queues()], exchanges=[queue.forward_exchange_name])
 
 
 async def test_a_failing_event_in_a_batch_does_not_cost_the_others_their_effect(

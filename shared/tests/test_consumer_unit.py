@@ -112,7 +112,7 @@ def consumer(sessions: Any, journal: list[tuple[str, str, str]]) -> Callable[...
         if with_side_queues:
             for name in [QUEUE.dlq_name, *(q.name for q in QUEUE.retry_queues())]:
                 forwarded[name] = []
-                broker.subscriber(name)(side_queue(name, forwarded[name], journal))
+                broker.subscriber(name, QUEUE.forward_exchange())(side_queue(name, forwarded[name], journal))
 
         async with TestRabbitBroker(broker) as test_broker:
             yield Harness(test_broker, forwarded)

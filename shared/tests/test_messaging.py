@@ -264,7 +264,8 @@ class Consumer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.broker.stop()
-        await delete_queues(self.broker_url, [q.name for q in self.queue.all_queues()])
+        await delete_queues(self.broker_url, [q.name for q in self.queue.all_queues()],
+                            exchanges=[self.queue.forward_exchange_name])
 
     @property
     def broker_url(self) -> str:

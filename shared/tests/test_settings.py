@@ -60,16 +60,72 @@ def test_secrets_come_from_mounted_files(tmp_path: Path) -> None:
 def test_a_scenario_file_moves_every_clock_at_once(tmp_path: Path) -> None:
     from datetime import UTC, date, datetime
 
-    from jumelage.clock import Clock
+    from jumelage.clock import Clock, write_scenario_instant
 
     story = tmp_path / "clock"
-    story.write_text("2024-05-25T23:30:00Z")
+    write_scenario_instant(story, "2024-05-25T23:30:00Z")
     settings = ServiceSettings(scenario_clock_file=story, timezone="Africa/Algiers")
     first, second = Clock.from_settings(settings), Clock.from_settings(settings)
     assert first.now() == datetime(2024, 5, 25, 23, 30, tzinfo=UTC)
     assert first.today() == date(2024, 5, 26), "already the 26th in Algiers"
-    story.write_text("2024-05-31T08:00:00+00:00")
-    import os
-
-    os.utime(story, (1, 1))  # a new mtime, as a later write has
+    write_scenario_instant(story, datetime(2024, 5, 31, 8, tzinfo=UTC))
     assert first.now() == second.now() == datetime(2024, 5, 31, 8, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        write_scenario_instant(story, "")  # what no reader could read is not written
+    assert first.now() == datetime(2024, 5, 31, 8, tzinfo=UTC)
+    assert [p.name for p in tmp_path.iterdir()] == ["clock"], "no temporary file left behind"
+
+
+def test_a_scenario_clock_read_while_it_is_rewritten_never_sees_a_partial_file(tmp_path: Path) -> None:
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    from jumelage.clock import Clock, write_scenario_instant
+
+    story = tmp_path / "clock"
+    instants = [datetime(2024, 5, 20, 8, tzinfo=UTC) + timedelta(days=d) for d in range(11)]
+    write_scenario_instant(story, instants[0])
+    clock = Clock(scenario_file=story)
+    done = threading.Event()
+
+    def tell_the_story() -> None:
+        for i in range(3000):
+            write_scenario_instant(story, instants[i % len(instants)])
+        done.set()
+
+    writer = threading.Thread(target=tell_the_story)
+    writer.start()
+    raw, seen = set(), set()
+    while not done.is_set():
+        raw.add(story.read_text())  # what any reader, ours or not, finds in the file
+        seen.add(clock.now())
+    writer.join()
+    assert raw <= {i.isoformat() + "\n" for i in instants}, "only whole instants, never '' or half of one"
+    assert seen <= set(instants)
+
+
+def test_an_unreadable_scenario_file_keeps_the_last_instant_and_warns_once(tmp_path: Path) -> None:
+    import os
+    from datetime import UTC, datetime
+
+    import structlog
+
+    from jumelage.clock import Clock
+
+    story = tmp_path / "clock"
+    story.write_text("2024-05-26T07:00:00Z")
+    clock = Clock(scenario_file=story)
+    assert clock.now() == datetime(2024, 5, 26, 7, tzinfo=UTC)
+    with structlog.testing.capture_logs() as logs:
+        for broken in ("", "2024-05-2", "not a date"):  # as a writer caught mid-write leaves it
+            story.write_text(broken)
+            os.utime(story, ns=(len(broken), len(broken)))  # a new version each time, whatever the file system
+            assert clock.now() == datetime(2024, 5, 26, 7, tzinfo=UTC)
+        story.unlink()
+        assert clock.now() == datetime(2024, 5, 26, 7, tzinfo=UTC)
+    warnings = [e for e in logs if e["log_level"] == "warning"]
+    assert [w["event"] for w in warnings] == ["scenario clock file unreadable, keeping the last instant read"]
+    story.write_text("2024-05-31T08:00:00Z")
+    assert clock.now() == datetime(2024, 5, 31, 8, tzinfo=UTC), "the story moves on once the file is whole"
+    # Never read at all: the real time, rather than an error for whoever asked.
+    assert abs(Clock(scenario_file=tmp_path / "missing").now() - datetime.now(UTC)).total_seconds() < 60

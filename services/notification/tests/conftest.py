@@ -83,7 +83,7 @@ class Received:
 @dataclass
 class HttpSink:
     """A tiny HTTP/1.1 server: records each request and answers with the next scripted
-    status for its path (200 once the script is spent)."""
+    status for its path (200 once the script is spent; 0: hangs up without answering)."""
 
     requests: list[Received] = field(default_factory=list)
     script: dict[str, list[int]] = field(default_factory=dict)
@@ -117,6 +117,8 @@ class HttpSink:
                 self.requests.append(Received(method, path, headers, body))
                 script = self.script.get(path) or []
                 status = script.pop(0) if script else 200
+                if status == 0:  # received, and no answer: as a gateway that fell over after reading it
+                    break
                 writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n".encode())
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):

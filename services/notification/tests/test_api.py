@@ -292,3 +292,24 @@ def test_openapi_and_asyncapi_list_the_routes_and_events() -> None:
     channels = app.state.runtime.specification().to_jsonable()["channels"]
     assert "notification.sent:NotificationSent" in channels
     assert "notification.failed:NotificationFailed" in channels
+
+
+async def test_a_coordinator_naming_another_institution_in_a_contact_filter_is_refused(h: Any) -> None:
+    from conftest import KEEPER
+
+    from jumelage.testing import bearer
+
+    other = uuid.uuid4()
+    await h.contact(kind="institution", institution_id=str(other), email="direction@other.dz")
+    own = await h.contact(kind="institution", institution_id=str(KEEPER), email="direction@keeper.dz")
+    coordinator = bearer("coordinator", institution=KEEPER, subject="coord-keeper")
+    for params in ({"institution_id": str(other)}, {"managed_by": str(other)},
+                   {"kind": "institution", "institution_id": str(other)}):
+        r = await h.client.get("/contacts", params=params, headers=coordinator)
+        assert r.status_code == 403, (params, r.status_code, r.text)
+        assert "may not list the contact" in r.json()["detail"] and str(other) in r.json()["detail"]
+    # Its own institution's contact it lists; the administrator lists any.
+    mine = await h.client.get("/contacts", params={"institution_id": str(KEEPER)}, headers=coordinator)
+    assert [c["id"] for c in mine.json()["items"]] == [own["id"]]
+    theirs = await h.client.get("/contacts", params={"institution_id": str(other)})
+    assert theirs.status_code == 200 and theirs.json()["total"] == 1

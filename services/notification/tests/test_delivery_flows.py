@@ -325,6 +325,96 @@ async def test_a_notification_whose_worker_stopped_before_sending_goes_out_when_
         assert len(h.tap.of_type("NotificationSent")) == 1, "one NotificationSent"
 
 
+async def test_an_error_after_a_send_never_sends_it_again_and_the_outcome_is_recorded_once(
+    notification_service: Any, programme: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in the first ``make run``: the e-mail went out, then recording its outcome
+    failed (the scenario clock file read half written). The outcome is recorded once
+    it can be; the lease running out meanwhile sends nothing again."""
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from jumelage.clock import FixedClock
+    from jumelage.testing import eventually
+    from notification.store import Notifications
+
+    recording, failed = asyncio.Event(), []
+    record_attempt = Notifications.record_attempt
+
+    async def broken_until_allowed(self: Notifications, n: Any, claim: uuid.UUID) -> bool:
+        if not recording.is_set():
+            failed.append(n.id)
+            raise ValueError("Invalid isoformat string: ''")
+        return await record_attempt(self, n, claim)
+
+    monkeypatch.setattr(Notifications, "record_attempt", broken_until_allowed)
+    async with notification_service(delivery_lease=60.0, delivery_poll_interval=0.05) as h:
+        wall = FixedClock(datetime.now(UTC))  # the real time leases run on, moved by the test
+        uow_class = h.runtime._uow_class
+        uow_class.services = dataclasses.replace(uow_class.services, wall=wall)
+        (worker,) = [p.job.__self__ for p in h.runtime.periodic if p.name == "deliver-notifications"]
+        worker.max_record_backoff = 0.2
+        await h.contact(kind="practitioner", practitioner_id=str(programme.surgeon_id),
+                        email="a.frigiola@grupposandonato.it")
+        scheduled = programme.mission_scheduled()
+        await h.given(*programme.institutions(), programme.convention_signed(), scheduled)
+
+        await eventually(lambda: _true(len(h.smtp.messages()) == 1 and len(failed) >= 2), timeout=30)
+        (item,) = await h.notifications(cause_event_id=str(scheduled.id))
+        assert (item["status"], item["attempts"]) == ("transmitting", 1), "sent, its outcome not recorded yet"
+
+        wall.advance(seconds=61)  # the lease runs out while the outcome still cannot be recorded
+
+        async def said_unknown() -> Any:
+            (n,) = await h.notifications(cause_event_id=str(scheduled.id))
+            return n if n["status"] == "unknown" else None
+
+        unknown = await eventually(said_unknown, timeout=30)
+        assert unknown["attempts"] == 1 and "outcome unknown" in unknown["last_error"]
+        assert await worker.deliver_due() == 0, "a round claims nothing: in doubt is never sent again"
+        assert len(h.smtp.messages()) == 1
+
+        recording.set()  # the worker that sent it records the real outcome over "unknown"
+
+        async def recorded() -> Any:
+            (n,) = await h.notifications(cause_event_id=str(scheduled.id))
+            return n if n["status"] == "sent" else None
+
+        sent = await eventually(recorded, timeout=30)
+        assert (sent["attempts"], sent["last_error"]) == (1, None)
+        await eventually(lambda: _true(len(h.tap.of_type("NotificationSent")) == 1), timeout=30)
+        wall.advance(seconds=3600)
+        assert await worker.deliver_due() == 0
+        assert len(h.smtp.messages(to="a.frigiola@grupposandonato.it")) == 1, "one e-mail, never two"
+        assert len(h.tap.of_type("NotificationSent")) == 1
+
+
+async def test_an_sms_request_left_unanswered_is_unknown_and_not_sent_again(
+    notification_service: Any, programme: Any
+) -> None:
+    from jumelage.testing import eventually
+
+    async with notification_service() as h:  # retries 0.05 s and 0.1 s apart: a retry would show at once
+        h.http.script["/sms"] = [0]  # the gateway reads the request, then hangs up
+        family = await h.family(programme.patient_ref, phone="+213555123456", preferred_channel="sms")
+        await h.given(*programme.institutions(), programme.convention_signed(), programme.mission_scheduled())
+        scheduled = programme.surgery_scheduled()
+        await h.publish(scheduled)
+
+        async def settled() -> Any:
+            items = await h.notifications(cause_event_id=str(scheduled.id), recipient_ref=family["recipient_ref"])
+            return items[0] if items and items[0]["status"] not in ("sending", "transmitting") else None
+
+        n = await eventually(settled, timeout=30)
+        assert (n["status"], n["attempts"]) == ("unknown", 1), n
+        assert "outcome unknown" in n["last_error"] and "+213" not in n["last_error"]
+        (worker,) = [p.job.__self__ for p in h.runtime.periodic if p.name == "deliver-notifications"]
+        assert await worker.deliver_due() == 0
+        assert len(h.http.to("/sms")) == 1, "the text may have reached the family: not sent twice"
+        assert not [e for e in h.tap.of_type("NotificationSent") + h.tap.of_type("NotificationFailed")
+                    if e["data"]["notification_id"] == n["id"]], "no event claims it was sent, or that it failed"
+
+
 async def _true(value: bool) -> bool:
     return value
 

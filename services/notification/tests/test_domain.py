@@ -331,12 +331,33 @@ def test_an_abandoned_claim_is_taken_over_after_its_lease() -> None:
     policy = RetryPolicy(delays=(30,), lease=60)
     n = notification()
     first = uuid.uuid4()
-    n.take(NOW, policy, first)  # the worker stops here, after sending, before recording
+    n.take(NOW, policy, first)  # the worker stops here, after claiming, before its send began
     later = NOW + timedelta(seconds=61)
     assert n.due(later)
     second = uuid.uuid4()
     n.take(later, policy, second)
     assert n.attempts == 2 and n.holds(second) and not n.holds(first), "the first worker's outcome is ignored"
+
+
+def test_a_send_that_began_is_never_taken_over_its_outcome_becomes_unknown_until_recorded() -> None:
+    from notification.domain.delivery import OUTCOME_UNKNOWN
+
+    policy = RetryPolicy(delays=(30,), lease=60)
+    n = notification()
+    claim = uuid.uuid4()
+    n.take(NOW, policy, claim)
+    n.begin(policy, claim, NOW + timedelta(seconds=1))  # written before the send
+    assert n.status is NotificationStatus.transmitting and n.holds(claim)
+    later = NOW + timedelta(seconds=62)
+    assert not n.due(later), "never taken over: it may have gone out"
+    assert not n.in_doubt(NOW + timedelta(seconds=60)) and n.in_doubt(later)
+    n.outcome_unknown()
+    assert (n.status, n.last_error, n.attempts) == (NotificationStatus.unknown, OUTCOME_UNKNOWN, 1)
+    assert not n.due(later + timedelta(days=1)) and n.holds(claim), "not due again, still its worker's"
+    n.delivered(later)  # the worker that sent it records the real outcome after all
+    assert n.status is NotificationStatus.sent and n.attempts == 1
+    with pytest.raises(ValueError):
+        notification().begin(policy, claim, NOW)  # only a claimed notification begins
 
 
 def test_a_lease_runs_on_real_time_not_on_a_clock_that_jumps() -> None:

@@ -19,10 +19,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 from sqlalchemy import Column, Index, String, Text, func, insert, select
 from sqlmodel import Field, SQLModel
 
+from jumelage.api import IsoInstant, Offset
 from jumelage.auth import Role, require
 from jumelage.columns import UtcDateTime
 from jumelage.messaging.tables import SEQ_TYPE
@@ -138,13 +139,13 @@ def audit_router() -> APIRouter:
                 dependencies=[require(Role.administrator, to="read the audit trail")])
     async def read_audit(
         request: Request,
-        subject: str | None = None,
+        subject: Annotated[str | None, Query(max_length=300)] = None,
         institution_id: uuid.UUID | None = None,
-        correlation_id: str | None = None,
-        since: AwareDatetime | None = None,
-        until: AwareDatetime | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        correlation_id: Annotated[str | None, Query(max_length=200)] = None,
+        since: IsoInstant | None = None,
+        until: IsoInstant | None = None,
+        limit: Annotated[int, Query(ge=1, le=500, description="rows per page, 1 to 500")] = 100,
+        offset: Offset = 0,
     ) -> AuditPage:
         conditions = [c for c in (
             AuditRecord.subject == subject if subject else None,

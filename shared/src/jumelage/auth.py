@@ -15,8 +15,8 @@ each service's ``access`` module, next to the data it needs to decide.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import re
 import sys
 import time
 import uuid
@@ -37,6 +37,12 @@ from jumelage.settings import ServiceSettings
 log = get_logger(__name__)
 
 MIN_SECRET_LENGTH = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
+
+# Registered claims PyJWT checks the type of, by the error it raises.
+_REGISTERED: dict[type[Exception], str] = {
+    jwt.exceptions.InvalidSubjectError: "sub", jwt.exceptions.InvalidJTIError: "jti",
+    jwt.exceptions.InvalidIssuedAtError: "iat",
+}
 
 
 class Role(StrEnum):
@@ -127,9 +133,15 @@ class TokenVerifier:
             raise TokenError(f"the token has no {exc.claim!r} claim") from None
         except jwt.ImmatureSignatureError:
             raise TokenError("the token is not valid yet") from None
+        except tuple(_REGISTERED) as exc:
+            raise TokenError(f"the token's {_REGISTERED[type(exc)]!r} claim is malformed") from None
         except (jwt.PyJWKClientError, jwt.PyJWKError):
             raise TokenError("no known public key verifies the token (unknown kid?)") from None
         except jwt.InvalidTokenError as exc:
+            # PyJWT names a registered claim of the wrong type in its message, as "(exp)".
+            claim = re.search(r"\((exp|nbf)\)", str(exc))
+            if claim:
+                raise TokenError(f"the token's {claim.group(1)!r} claim is not a number of seconds") from None
             raise TokenError(f"the token is malformed ({type(exc).__name__})") from None
         return caller_from_claims(claims)
 
@@ -154,28 +166,58 @@ class TokenVerifier:
         raise TokenError("no known public key verifies the token (unknown kid?)")
 
 
+# What a claim may hold. Generous for other systems' roles, small enough that a
+# crafted token cannot make the 403 messages and log lines that quote them large.
+MAX_SUBJECT_LENGTH = 256
+MAX_ROLES = 100
+MAX_ROLE_LENGTH = 100
+
+
 def caller_from_claims(claims: dict[str, Any]) -> Caller:
+    """The caller a verified token names. A claim of the wrong shape (a number, a
+    list of objects, nested lists, an oversize value) is refused naming the claim:
+    a signed token is still input, and must never become a 500."""
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject.strip():
+    if not isinstance(subject, str):
+        raise TokenError("the token's 'sub' claim is not a string")
+    if not subject.strip():
         raise TokenError("the token's 'sub' claim is empty")
-    institution = _uuid_claim(claims, "institution")
-    roles_claim = claims.get("roles", [])
-    if isinstance(roles_claim, str):
-        roles_claim = roles_claim.split()
-    if not isinstance(roles_claim, list):
-        raise TokenError("the token's 'roles' claim is not a list")
-    # Roles of other systems sharing the identity provider grant nothing here.
-    roles = frozenset(Role(r) for r in roles_claim if r in Role.__members__)
-    return Caller(subject=subject, institution_id=institution, roles=roles,
+    if len(subject) > MAX_SUBJECT_LENGTH:
+        raise TokenError(f"the token's 'sub' claim is longer than {MAX_SUBJECT_LENGTH} characters")
+    if not subject.isprintable():  # a newline or a lone surrogate would go into messages and logs
+        raise TokenError("the token's 'sub' claim holds a control or unencodable character")
+    return Caller(subject=subject, institution_id=_uuid_claim(claims, "institution"), roles=_roles(claims),
                   practitioner_id=_uuid_claim(claims, "practitioner"))
+
+
+def _roles(claims: dict[str, Any]) -> frozenset[Role]:
+    value = claims.get("roles")
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):  # "coordinator clinician", as some providers write scopes
+        if len(value) > MAX_ROLES * (MAX_ROLE_LENGTH + 1):
+            raise TokenError(f"the token's 'roles' claim is longer than {MAX_ROLES} roles")
+        value = value.split()
+    if not isinstance(value, list):
+        raise TokenError("the token's 'roles' claim is not a list of strings")
+    if len(value) > MAX_ROLES:
+        raise TokenError(f"the token's 'roles' claim holds more than {MAX_ROLES} roles")
+    if not all(isinstance(r, str) for r in value):
+        raise TokenError("the token's 'roles' claim holds something other than strings")
+    if any(len(r) > MAX_ROLE_LENGTH for r in value):
+        raise TokenError(f"the token's 'roles' claim holds a role longer than {MAX_ROLE_LENGTH} characters")
+    # Roles of other systems sharing the identity provider grant nothing here.
+    return frozenset(Role(r) for r in value if r in Role.__members__)
 
 
 def _uuid_claim(claims: dict[str, Any], name: str) -> uuid.UUID | None:
     value = claims.get(name)
-    if value in (None, ""):
+    if value is None or value == "":
         return None
+    if not isinstance(value, str) or len(value) > 45:  # the longest form: "urn:uuid:" and 36 characters
+        raise TokenError(f"the token's {name!r} claim is not an id")
     try:
-        return uuid.UUID(str(value))
+        return uuid.UUID(value)
     except ValueError:
         raise TokenError(f"the token's {name!r} claim is not an id") from None
 
@@ -258,7 +300,9 @@ def mint(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jumelage.auth", description="Mint a local HS256 token.")
+    from jumelage.cli import ArgumentParser  # the service entrypoint's module: not needed to verify tokens
+
+    parser = ArgumentParser(prog="python -m jumelage.auth", description="Mint a local HS256 token.")
     sub = parser.add_subparsers(dest="command", required=True)
     m = sub.add_parser("mint", help="print a token signed with AUTH_SECRET (or --secret-file)")
     m.add_argument("--subject", required=True, help="who: a login or a practitioner's name")
@@ -271,7 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = ServiceSettings()
     if args.secret_file:
-        secret = args.secret_file.read_text().strip()
+        try:
+            secret = args.secret_file.read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            # Neither the path nor the traceback: the secret itself may have been given as the path.
+            print(f"cannot read the file given with --secret-file ({type(exc).__name__})", file=sys.stderr)
+            return 2
     else:
         secret = settings.auth_secret.get_secret_value() if settings.auth_secret else ""
     if len(secret) < MIN_SECRET_LENGTH:

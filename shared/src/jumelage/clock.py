@@ -7,14 +7,43 @@ past programme (demonstrations, training):
 * ``simulated_start``: the clock starts at that instant and runs at normal speed;
 * ``scenario_file``: the clock shows the instant written in that file, so the
   person (or script) telling the story moves time for every service at once.
+  Write it with :func:`write_scenario_instant` (atomically: a reader sees the
+  old instant or the new one, never a file half written). A reader that finds
+  the file unreadable or not an instant keeps the last instant it read (a
+  warning, once), and never raises: a clock is read everywhere, by handlers,
+  the delivery worker and the reminder job, and must not fail them.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+from contextlib import suppress
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from jumelage.logging import get_logger
+
+log = get_logger(__name__)
+
+
+def write_scenario_instant(path: Path, instant: datetime | str) -> None:
+    """Move a scenario clock: a temporary file in the same folder, then ``os.replace``
+    (atomic on POSIX and Windows), so a service reading meanwhile never sees ''."""
+    text = instant.isoformat() if isinstance(instant, datetime) else instant.strip()
+    datetime.fromisoformat(text)  # refuse to write what no reader could read
+    path = Path(path)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
 
 
 class Clock:
@@ -25,7 +54,8 @@ class Clock:
         if simulated_start is not None:
             self._offset = simulated_start.astimezone(UTC) - datetime.now(UTC)
         self._scenario = scenario_file
-        self._seen: tuple[float, datetime] | None = None
+        self._seen: tuple[tuple[int, int, int], datetime] | None = None
+        self._unreadable = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> Clock:
@@ -37,10 +67,23 @@ class Clock:
         return datetime.now(UTC) + self._offset
 
     def _scenario_now(self, path: Path) -> datetime:
-        mtime = path.stat().st_mtime
-        if self._seen is None or self._seen[0] != mtime:  # re-read only when the story moves
-            self._seen = (mtime, datetime.fromisoformat(path.read_text().strip()).astimezone(UTC))
-        return self._seen[1]
+        try:
+            st = path.stat()
+            # Re-read only when the story moves: a new file (os.replace), or one rewritten in place.
+            version = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if self._seen is None or self._seen[0] != version:
+                self._seen = (version, datetime.fromisoformat(path.read_text(encoding="utf-8").strip())
+                              .astimezone(UTC))
+                self._unreadable = False
+            return self._seen[1]
+        except Exception as exc:  # missing, half written, not an instant: never the caller's failure
+            keeping = self._seen[1] if self._seen is not None else datetime.now(UTC) + self._offset
+            if not self._unreadable:  # once per spell, not on every reading
+                self._unreadable = True
+                log.warning("scenario clock file unreadable, keeping the last instant read", path=str(path),
+                            error=type(exc).__name__, keeping=keeping.isoformat(),
+                            last_read=self._seen is not None)
+            return keeping
 
     def today(self) -> date:
         return self.now().astimezone(self.zone).date()
@@ -63,4 +106,4 @@ class FixedClock(Clock):
         self.at += timedelta(**delta)
 
 
-__all__ = ["Clock", "FixedClock"]
+__all__ = ["Clock", "FixedClock", "write_scenario_instant"]

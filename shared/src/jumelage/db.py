@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from jumelage import context
 from jumelage.audit import AUDIT_INSERT, AuditActor, record_for
 from jumelage.columns import UtcDateTime  # noqa: F401  (services import it from here)
+from jumelage.errors import Invalid
 from jumelage.events import CloudEvent, EventData, new_envelope
 from jumelage.messaging.batch import SharedCommitFailed
 from jumelage.messaging.tables import OUTBOX_INSERT, inbox_insert, outbox_row
@@ -159,8 +160,19 @@ class UnitOfWork:
         finally:
             await self.session.close()
 
+    max_event_bytes: int | None = None
+    """Largest event data this unit may record (``MAX_EVENT_BYTES``, set by the runtime)."""
+
     def record(self, data: EventData) -> CloudEvent[Any]:
-        """Queue an outgoing event in this transaction (the outbox row, written at commit)."""
+        """Queue an outgoing event in this transaction (the outbox row, written at commit).
+
+        Data over ``max_event_bytes`` is refused here, before anything is written:
+        every subscriber would receive it, and a broker or a consumer may not take it."""
+        if self.max_event_bytes is not None:
+            size = len(data.__pydantic_serializer__.to_json(data))
+            if size > self.max_event_bytes:
+                raise Invalid(f"the {type(data).__name__} event this change records would be {size} bytes, over "
+                              f"the {self.max_event_bytes}-byte limit (MAX_EVENT_BYTES): shorten its text fields")
         envelope = new_envelope(
             data,
             correlation_id=context.correlation_id.get(),

@@ -21,16 +21,18 @@ from faststream.rabbit import Channel, RabbitBroker
 from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 
+from jumelage.api import install_error_documents
 from jumelage.audit import AuditActor, audit_router
 from jumelage.auth import CallerDep, TokenVerifier, authenticated
 from jumelage.clock import Clock
 from jumelage.db import UnitOfWork, create_engine, ping, session_factory
-from jumelage.http import health_router, install_correlation, install_error_handlers
+from jumelage.http import health_router, install_correlation, install_error_handlers, strict_json
 from jumelage.logging import get_logger, silence_sensitive_libraries
 from jumelage.messaging.consumer import EventHandler, event_router
 from jumelage.messaging.outbox import OutboxRelay, event_publishers
 from jumelage.messaging.topology import Topology
 from jumelage.settings import ServiceSettings
+from jumelage.tasks import spawn
 
 log = get_logger(__name__)
 
@@ -71,6 +73,7 @@ class ServiceRuntime:
             namespace=settings.topology_namespace,
             queue_type=settings.queue_type,
             retry_delays=tuple(settings.retry_delays),
+            passive=settings.declare_topology == "own",  # the broker's definitions made it all
         )
         self.queue = self.topology.service_queue(self.name) if handlers else None
         self.engine = create_engine(settings.sqlalchemy_url(), schema=settings.database_schema)
@@ -107,7 +110,9 @@ class ServiceRuntime:
         self._periodic_tasks: list[asyncio.Task[None]] = []
 
     def unit_of_work(self) -> UnitOfWork:
-        return self._uow_class(self.sessions, on_commit=self.relay.wake)
+        uow = self._uow_class(self.sessions, on_commit=self.relay.wake)
+        uow.max_event_bytes = self.settings.max_event_bytes
+        return uow
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -116,8 +121,8 @@ class ServiceRuntime:
         and its health checks answer while the broker is away."""
         self.verifier = TokenVerifier(self.settings)  # refuses to start without a way to verify tokens
         for job in self.periodic:
-            self._periodic_tasks.append(asyncio.create_task(self._every(job), name=job.name))
-        self._starter = asyncio.create_task(self._start_broker(), name="broker-start")
+            self._periodic_tasks.append(spawn(self._every(job), name=job.name))
+        self._starter = spawn(self._start_broker(), name="broker-start")
 
     async def _start_broker(self) -> None:
         delay = 0.5
@@ -213,14 +218,16 @@ class ServiceRuntime:
             finally:
                 await runtime.stop()
 
-        app = FastAPI(title=f"Jumelage {self.name}", version=self.version, lifespan=lifespan)
+        app = FastAPI(title=f"Jumelage {self.name}", version=self.version, lifespan=lifespan,
+                      max_body_size=self.settings.max_body_bytes)
         app.state.runtime = self
         install_correlation(app)
         install_error_handlers(app)
         # Public: health checks and the API documents. Everything else needs a verified token.
         app.include_router(health_router({"database": self.check_database, "broker": self.check_broker}))
         for router in [*routers, audit_router()]:
-            app.include_router(router, dependencies=[Depends(authenticated)])
+            app.include_router(router, dependencies=[Depends(authenticated), Depends(strict_json)])
+        install_error_documents(app)  # on every authenticated route, the errors it can answer
 
         @app.get("/asyncapi.json", tags=["docs"], include_in_schema=False)
         async def asyncapi_json() -> Any:

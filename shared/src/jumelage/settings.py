@@ -38,6 +38,14 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    max_body_bytes: int = Field(
+        default=1 << 20, ge=1024, le=1 << 30,
+        description="largest HTTP request body accepted (bytes); a larger one is a 413, refused before it is read whole",
+    )
+    max_event_bytes: int = Field(
+        default=256 << 10, ge=1024, le=64 << 20,
+        description="largest event data a change may record (bytes of JSON); a larger one refuses the change (422)",
+    )
     queue_type: Literal["quorum", "classic"] = Field(
         default="quorum", description="RabbitMQ queue type for the service's queues"
     )

@@ -205,7 +205,8 @@ async def delete_namespace(amqp_url: str, ns: str, retry_delays: tuple[float, ..
 
     topology = Topology(namespace=ns, retry_delays=retry_delays)
     queues = [q.name for sq in topology.service_queues() for q in sq.all_queues()]
-    await delete_queues(amqp_url, queues, exchanges=[topology.exchange_name])
+    forwards = [sq.forward_exchange_name for sq in topology.service_queues()]
+    await delete_queues(amqp_url, queues, exchanges=[topology.exchange_name, *forwards])
 
 
 async def delete_queues(amqp_url: str, queues: list[str], exchanges: list[str] = ()) -> None:  # type: ignore[assignment]

@@ -33,7 +33,8 @@ def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None =
         await handlers.expire_conventions(uow, clock.today())
 
     interval = getattr(settings, "expiry_check_interval", 60.0)
-    return ServiceRuntime(settings, unit_of_work=ConventionUnitOfWork, handlers=EVENT_HANDLERS, clock=clock,
+    return ServiceRuntime(settings, unit_of_work=ConventionUnitOfWork.with_clock(clock), handlers=EVENT_HANDLERS,
+                          clock=clock,
                           periodic=[Periodic("expire-conventions", interval, expire)])
 
 

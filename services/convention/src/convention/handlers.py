@@ -39,6 +39,7 @@ from jumelage.events import (
     SurgeryCompleted,
     TrainingSessionHeld,
 )
+from jumelage.preconditions import IfMatch, check_if_match
 
 # -- institutions -------------------------------------------------------------
 
@@ -154,9 +155,9 @@ async def draft_convention(cmd: DraftConvention, uow: ConventionUnitOfWork) -> C
     return convention
 
 
-async def edit_draft(cmd: EditDraft, uow: ConventionUnitOfWork) -> Convention:
+async def edit_draft(cmd: EditDraft, uow: ConventionUnitOfWork, *, expected: IfMatch | None = None) -> Convention:
     async with uow:
-        convention = await _get(uow, cmd.convention_id)
+        convention = await _get(uow, cmd.convention_id, expected)
         known = await uow.institutions.known(_ids_in(cmd.changes) | convention.terms.party_ids())
         convention.edit_draft(cmd.changes, known)
         await uow.conventions.save(convention)
@@ -165,10 +166,10 @@ async def edit_draft(cmd: EditDraft, uow: ConventionUnitOfWork) -> Convention:
     return convention
 
 
-async def discard_draft(cmd: DiscardDraft, uow: ConventionUnitOfWork) -> None:
+async def discard_draft(cmd: DiscardDraft, uow: ConventionUnitOfWork, *, expected: IfMatch | None = None) -> None:
     """No event: a draft was never announced. The audit row of the request stays."""
     async with uow:
-        convention = await _get(uow, cmd.convention_id)
+        convention = await _get(uow, cmd.convention_id, expected)
         convention.discard()
         await uow.conventions.remove(convention.id)
         await uow.commit()
@@ -176,10 +177,10 @@ async def discard_draft(cmd: DiscardDraft, uow: ConventionUnitOfWork) -> None:
 
 async def _transition(uow: ConventionUnitOfWork, convention_id: uuid.UUID, act: Callable[[Convention], None],
                       event: Callable[[Convention], EventData], action: str,
-                      details: Callable[[Convention], dict[str, Any]]) -> Convention:
+                      details: Callable[[Convention], dict[str, Any]], expected: IfMatch | None) -> Convention:
     """A lifecycle step: the domain moves the convention, its event and history entry go with it."""
     async with uow:
-        convention = await _get(uow, convention_id)
+        convention = await _get(uow, convention_id, expected)
         act(convention)
         await uow.conventions.save(convention)
         recorded = uow.record(event(convention))
@@ -188,36 +189,41 @@ async def _transition(uow: ConventionUnitOfWork, convention_id: uuid.UUID, act: 
     return convention
 
 
-async def sign_convention(cmd: SignConvention, uow: ConventionUnitOfWork) -> Convention:
+async def sign_convention(cmd: SignConvention, uow: ConventionUnitOfWork, *,
+                          expected: IfMatch | None = None) -> Convention:
     return await _transition(
         uow, cmd.convention_id, lambda c: c.sign(cmd.signed_on, cmd.signed_at, cmd.today), signed_event, "signed",
-        lambda c: {"signed_on": str(cmd.signed_on), "signed_at": c.signed_at})
+        lambda c: {"signed_on": str(cmd.signed_on), "signed_at": c.signed_at}, expected)
 
 
-async def suspend_convention(cmd: SuspendConvention, uow: ConventionUnitOfWork) -> Convention:
+async def suspend_convention(cmd: SuspendConvention, uow: ConventionUnitOfWork, *,
+                             expected: IfMatch | None = None) -> Convention:
     return await _transition(
         uow, cmd.convention_id, lambda c: c.suspend(cmd.reason),
         lambda c: ConventionSuspended(convention_id=c.id, reason=c.status_reason), "suspended",
-        lambda c: {"reason": c.status_reason})
+        lambda c: {"reason": c.status_reason}, expected)
 
 
-async def resume_convention(cmd: ResumeConvention, uow: ConventionUnitOfWork) -> Convention:
+async def resume_convention(cmd: ResumeConvention, uow: ConventionUnitOfWork, *,
+                            expected: IfMatch | None = None) -> Convention:
     return await _transition(
         uow, cmd.convention_id, lambda c: c.resume(cmd.reason),
         lambda c: ConventionResumed(convention_id=c.id, reason=c.status_reason), "resumed",
-        lambda c: {"reason": c.status_reason})
+        lambda c: {"reason": c.status_reason}, expected)
 
 
-async def terminate_convention(cmd: TerminateConvention, uow: ConventionUnitOfWork) -> Convention:
+async def terminate_convention(cmd: TerminateConvention, uow: ConventionUnitOfWork, *,
+                               expected: IfMatch | None = None) -> Convention:
     return await _transition(
         uow, cmd.convention_id, lambda c: c.terminate(cmd.on, cmd.reason),
         lambda c: ConventionTerminated(convention_id=c.id, on=cmd.on, reason=c.status_reason), "terminated",
-        lambda c: {"on": str(cmd.on), "reason": c.status_reason})
+        lambda c: {"on": str(cmd.on), "reason": c.status_reason}, expected)
 
 
-async def amend_convention(cmd: AmendConvention, uow: ConventionUnitOfWork) -> Amendment:
+async def amend_convention(cmd: AmendConvention, uow: ConventionUnitOfWork, *,
+                           expected: IfMatch | None = None) -> Amendment:
     async with uow:
-        convention = await _get(uow, cmd.convention_id)
+        convention = await _get(uow, cmd.convention_id, expected)
         known = await uow.institutions.known(_ids_in(cmd.changes) | convention.terms.party_ids())
         amendment = convention.amend(cmd.signed_on, cmd.summary, cmd.changes, known)
         await uow.conventions.save(convention)
@@ -266,10 +272,13 @@ def signed_event(c: Convention) -> ConventionSigned:
     )
 
 
-async def _get(uow: ConventionUnitOfWork, convention_id: uuid.UUID) -> Convention:
+async def _get(uow: ConventionUnitOfWork, convention_id: uuid.UUID, expected: IfMatch | None = None) -> Convention:
+    """The convention, locked for this change; PreconditionFailed if the caller's If-Match is stale
+    (checked on the row locked here, so nobody changes it between the check and the write)."""
     convention = await uow.conventions.get(convention_id, for_update=True)
     if convention is None:
         raise NotFound(f"no convention {convention_id}")
+    check_if_match(expected, f"convention {convention.reference}", convention)
     return convention
 
 

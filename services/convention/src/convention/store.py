@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from sqlalchemy import JSON, Column, Date, Float, Integer, String, Text, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import registry
+from sqlalchemy.orm import declared_attr, registry
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field, SQLModel
 
 from convention.domain.conventions import (
@@ -23,6 +26,7 @@ from convention.domain.conventions import (
 )
 from convention.domain.institutions import Institution, identity_key
 from convention.domain.progress import ConsultationDone, MissionDone, SurgeryDone, TrainingDone
+from jumelage.clock import Clock
 from jumelage.db import UnitOfWork, UtcDateTime
 from jumelage.events.convention import InstitutionKind, PartyRole
 
@@ -134,6 +138,13 @@ class ConventionRow(Table, table=True):
     status_reason: str | None = Field(default=None, sa_column=Column(Text))
     ended_on: date | None = Field(default=None, sa_column=Column(Date))
     created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    # Optimistic concurrency: every UPDATE is "… WHERE version = <the one read>" and raises it by one.
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}
 
 
 class PartyRow(Table, table=True):
@@ -214,46 +225,67 @@ def terms_value(name: str, raw: Any) -> Any:
 
 
 class Conventions:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, now: Callable[[], datetime]) -> None:
         self.session = session
+        self.now = now  # the service's clock: when a convention was last changed
 
     def add(self, convention: Convention) -> None:
-        self.session.add(ConventionRow(id=convention.id, created_at=convention.created_at,
+        now = self.now()
+        self.session.add(ConventionRow(id=convention.id, created_at=convention.created_at, updated_at=now,
                                        **self._columns(convention)))
         self._add_children(convention)
+        convention.version, convention.updated_at = 1, now  # the version the flush writes
 
     async def save(self, convention: Convention) -> None:
+        """Write the convention's changes; its version goes up by one if anything of it
+        changed (terms, status, parties, specialties, amendments), and the UPDATE
+        applies only to the version this transaction read (a lost race: StaleDataError)."""
         row = await self.session.get(ConventionRow, convention.id)
         assert row is not None
-        for name, value in self._columns(convention).items():
-            setattr(row, name, value)
-        await self._sync(PartyRow, "institution_id", convention.id, {
+        if row.version != convention.version:  # read in another transaction, changed since
+            raise StaleDataError(f"convention {convention.reference} is at version {row.version}, "
+                                 f"not the version {convention.version} it was read at")
+        # Child rows first: their sync flushes, and the convention's row is written once, below.
+        changed = await self._sync(PartyRow, "institution_id", convention.id, {
             p.institution_id: {"role": p.role.value, "position": i} for i, p in enumerate(convention.terms.parties)})
-        await self._sync(SpecialtyRow, "specialty", convention.id, {
+        changed |= await self._sync(SpecialtyRow, "specialty", convention.id, {
             s: {"position": i} for i, s in enumerate(convention.terms.specialties)})
         known = set(await self.session.scalars(
             select(AmendmentRow.number).where(AmendmentRow.convention_id == convention.id)))
         for a in convention.amendments:
             if a.number not in known:
+                changed = True
                 self.session.add(AmendmentRow(convention_id=convention.id, number=a.number, signed_on=a.signed_on,
                                               summary=a.summary, recorded_at=a.recorded_at,
                                               changes={k: terms_json(k, v) for k, v in a.changes.items()}))
+        for name, value in self._columns(convention).items():
+            setattr(row, name, value)
+        if changed or self.session.is_modified(row):
+            row.updated_at = self.now()
+            flag_modified(row, "updated_at")  # an UPDATE even at the same instant: the version must move
+            await self.session.flush()  # the UPDATE raises the version: the response's ETag
+        convention.version, convention.updated_at = row.version, row.updated_at
 
-    async def _sync(self, model: Any, key: str, convention_id: uuid.UUID, wanted: dict[Any, dict[str, Any]]) -> None:
-        """Make a convention's child rows match ``wanted`` (key -> column values)."""
+    async def _sync(self, model: Any, key: str, convention_id: uuid.UUID, wanted: dict[Any, dict[str, Any]]) -> bool:
+        """Make a convention's child rows match ``wanted`` (key -> column values); True if any changed."""
         existing = {getattr(r, key): r for r in await self.session.scalars(
             select(model).where(model.convention_id == convention_id))}
+        changed = False
         for k, row in existing.items():
             if k not in wanted:
+                changed = True
                 await self.session.delete(row)
         await self.session.flush()  # deletions first: positions are reused
         for k, values in wanted.items():
             row = existing.get(k)
             if row is None:
+                changed = True
                 self.session.add(model(convention_id=convention_id, **{key: k}, **values))
             else:
                 for name, value in values.items():
+                    changed |= getattr(row, name) != value
                     setattr(row, name, value)
+        return changed
 
     def _add_children(self, c: Convention) -> None:
         for i, p in enumerate(c.terms.parties):
@@ -311,7 +343,7 @@ class Conventions:
         return Convention(
             id=row.id, reference=row.reference, terms=terms, status=ConventionStatus(row.status),
             signed_on=row.signed_on, signed_at=row.signed_at, status_reason=row.status_reason,
-            ended_on=row.ended_on, created_at=row.created_at,
+            ended_on=row.ended_on, created_at=row.created_at, version=row.version, updated_at=row.updated_at,
             amendments=[Amendment(a.number, a.signed_on, a.summary,
                                   {k: terms_value(k, v) for k, v in a.changes.items()}, a.recorded_at)
                         for a in amendments],
@@ -435,13 +467,20 @@ class Facts:
 
 
 class ConventionUnitOfWork(UnitOfWork):
+    clock: ClassVar[Clock] = Clock()
+
     institutions: Institutions
     conventions: Conventions
     facts: Facts
 
+    @classmethod
+    def with_clock(cls, clock: Clock) -> type[ConventionUnitOfWork]:
+        """A unit-of-work class bound to one runtime's clock (when records change)."""
+        return type(cls.__name__, (cls,), {"clock": clock})
+
     async def __aenter__(self) -> Self:
         await super().__aenter__()
         self.institutions = Institutions(self.session)
-        self.conventions = Conventions(self.session)
+        self.conventions = Conventions(self.session, self.clock.now)
         self.facts = Facts(self.session)
         return self

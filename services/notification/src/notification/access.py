@@ -79,10 +79,16 @@ def creating(caller: Caller, kind: ContactKind, practitioner_id: uuid.UUID | Non
     return caller.institution_id
 
 
-def listing(caller: Caller, kind: ContactKind | None, managed_by: uuid.UUID | None = None) -> ContactScope:
-    """What a caller's list is limited to; asking for a kind or keeper that is not theirs is a 403."""
-    if managed_by is not None and managed_by != caller.institution_id and not caller.has(Role.administrator):
-        raise deny(caller, f"list the contacts kept by institution {managed_by}")
+def listing(caller: Caller, kind: ContactKind | None, managed_by: uuid.UUID | None = None,
+            institution_id: uuid.UUID | None = None) -> ContactScope:
+    """What a caller's list is limited to. A filter naming another institution (as the
+    keeper, or as the institution whose contact it is) is a 403, as on every list,
+    not an empty list that hides the refusal: an institution's contact is registered
+    by its own coordinators or an administrator (``creating``)."""
+    if not caller.has(Role.administrator):
+        for named, what in ((managed_by, "the contacts kept by"), (institution_id, "the contact of")):
+            if named is not None and named != caller.institution_id:
+                raise deny(caller, f"list {what} institution {named}")
     any_keeper = tuple(k.value for k in ContactKind if k is not ContactKind.family
                        and caller.has(Role.administrator))
     own_keeper = tuple(k.value for k in ContactKind

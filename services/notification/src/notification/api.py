@@ -9,9 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from jumelage.api import Command, Limit, Offset, Patch, clearable
 from jumelage.auth import CallerDep
 from jumelage.errors import NotFound
 from jumelage.events.notification import Channel
+from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
 from jumelage.service import unit_of_work
 from notification import access, handlers
 from notification.domain.contacts import (
@@ -58,8 +60,11 @@ async def get_institution(institution_id: uuid.UUID, uow: UoW) -> KnownInstituti
 contacts = APIRouter(prefix="/contacts", tags=["contacts"])
 
 
-class ContactIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class ContactIn(Command):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"kind": "institution", "institution_id": "1e2d3c4b-5a69-4788-9a0b-c1d2e3f4a5b6",
+         "display_name": "Secrétariat CMCI Bousmail", "email": "secretariat@cmci-bousmail.dz",
+         "phone": "+213555123456", "language": "fr"}]})
 
     kind: ContactKind
     practitioner_id: uuid.UUID | None = None
@@ -74,18 +79,18 @@ class ContactIn(BaseModel):
     preferred_channel: Channel | None = Field(default=None, description="send on this channel only")
 
 
-class ContactPatch(BaseModel):
-    """Only the fields given change; ``null`` clears an optional one."""
+class ContactPatch(Patch):
+    """A contact's details; its addresses, name and preferred channel can be cleared."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(json_schema_extra={"examples": [{"phone": "+213555987654", "language": "ar"}]})
 
-    display_name: str | None = Field(default=None, max_length=300)
-    email: str | None = Field(default=None, max_length=254)
-    phone: str | None = Field(default=None, max_length=32)
-    webhook_url: str | None = Field(default=None, max_length=2000)
-    webhook_secret: str | None = Field(default=None, max_length=500)
+    display_name: str | None = clearable(max_length=300)
+    email: str | None = clearable(max_length=254)
+    phone: str | None = clearable("E.164", max_length=32)
+    webhook_url: str | None = clearable(max_length=2000)
+    webhook_secret: str | None = clearable("signs each webhook; never returned", max_length=500)
     language: Language | None = None
-    preferred_channel: Channel | None = None
+    preferred_channel: Channel | None = clearable("send on this channel only")
 
 
 class ConsentOut(BaseModel):
@@ -110,6 +115,8 @@ class ContactOut(BaseModel):
     channels: list[Channel] = Field(description="where notifications go")
     consent: ConsentOut | None
     managed_by: uuid.UUID | None = Field(description="the institution that keeps this contact")
+    version: int = Field(description="raised by every change; the `ETag` header is this, quoted")
+    updated_at: datetime = Field(description="when it last changed")
 
     @classmethod
     def of(cls, c: Contact) -> ContactOut:
@@ -118,7 +125,7 @@ class ContactOut(BaseModel):
             display_name=c.display_name, email=c.email, phone=c.phone, webhook_url=c.webhook_url,
             webhook_secret_set=bool(c.webhook_secret), language=c.language, preferred_channel=c.preferred_channel,
             channels=c.channels(), consent=ConsentOut(**vars(c.consent)) if c.consent else None,
-            managed_by=c.managed_by,
+            managed_by=c.managed_by, version=c.version, updated_at=c.updated_at,
         )
 
 
@@ -129,16 +136,14 @@ class ContactPage(BaseModel):
     offset: int
 
 
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
-
-
 @contacts.post("", status_code=201, response_model=ContactOut, summary="Add a contact",
-               responses={409: {"description": "a contact for this practitioner, institution or patient exists"}},
+               responses={409: {"description": "a contact for this practitioner, institution or patient exists"},
+                          **read_responses(201)},
                dependencies=[access.ANY_CONTACT_ROLE])
-async def create_contact(body: ContactIn, uow: UoW, caller: CallerDep) -> ContactOut:
+async def create_contact(body: ContactIn, uow: UoW, caller: CallerDep, response: Response) -> ContactOut:
     keeper = access.creating(caller, body.kind, body.practitioner_id, body.institution_id)
-    return ContactOut.of(await handlers.create_contact(CreateContact(**body.model_dump(), managed_by=keeper), uow))
+    cmd = CreateContact(**body.model_dump(), managed_by=keeper)
+    return tagged(response, ContactOut.of(await handlers.create_contact(cmd, uow)))
 
 
 @contacts.get("", response_model=ContactPage, summary="List contacts")
@@ -148,7 +153,7 @@ async def list_contacts(
     kind: ContactKind | None = None,
     practitioner_id: uuid.UUID | None = None,
     institution_id: uuid.UUID | None = None,
-    patient_ref: str | None = None,
+    patient_ref: Annotated[str | None, Query(max_length=200)] = None,
     managed_by: Annotated[uuid.UUID | None, Query(description="kept by this institution")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
@@ -157,56 +162,69 @@ async def list_contacts(
     if kind is None and subject is not None:
         kind = (ContactKind.practitioner if practitioner_id else
                 ContactKind.institution if institution_id else ContactKind.family)
-    visible = access.listing(caller, kind, managed_by)  # the caller's own contacts only
+    visible = access.listing(caller, kind, managed_by, institution_id)  # the caller's own contacts only
     async with uow:
         items, total = await uow.contacts.search(kind=kind.value if kind else None, subject_ref=subject,
                                                  visible=visible, limit=limit, offset=offset)
     return ContactPage(items=[ContactOut.of(c) for c in items], total=total, limit=limit, offset=offset)
 
 
-@contacts.get("/{contact_id}", response_model=ContactOut, dependencies=[access.KEPT_CONTACT])
-async def get_contact(contact_id: uuid.UUID, uow: UoW) -> ContactOut:
-    return ContactOut.of(await handlers.get_contact(contact_id, uow))
+@contacts.get("/{contact_id}", response_model=ContactOut, dependencies=[access.KEPT_CONTACT],
+              responses=read_responses())
+async def get_contact(contact_id: uuid.UUID, uow: UoW, response: Response) -> ContactOut:
+    return tagged(response, ContactOut.of(await handlers.get_contact(contact_id, uow)))
+
+
+# The contact's changes take an optional If-Match (the ETag of the caller's read): stale, it is a 412.
 
 
 @contacts.patch("/{contact_id}", response_model=ContactOut, summary="Change a contact's details",
-                dependencies=[access.KEPT_CONTACT])
-async def update_contact(contact_id: uuid.UUID, body: ContactPatch, uow: UoW) -> ContactOut:
-    changes = body.model_dump(include=body.model_fields_set)
-    return ContactOut.of(await handlers.update_contact(UpdateContact(contact_id, changes), uow))
+                dependencies=[access.KEPT_CONTACT], responses=change_responses())
+async def update_contact(contact_id: uuid.UUID, body: ContactPatch, uow: UoW, expected: IfMatchDep,
+                         response: Response) -> ContactOut:
+    cmd = UpdateContact(contact_id, body.changes())
+    return tagged(response, ContactOut.of(await handlers.update_contact(cmd, uow, expected=expected)))
 
 
 @contacts.delete("/{contact_id}", status_code=204, summary="Forget a contact; unsent notifications are cancelled",
-                 dependencies=[access.KEPT_CONTACT])
-async def delete_contact(contact_id: uuid.UUID, uow: UoW) -> Response:
-    await handlers.delete_contact(contact_id, uow)
+                 dependencies=[access.KEPT_CONTACT], responses=change_responses(None))
+async def delete_contact(contact_id: uuid.UUID, uow: UoW, expected: IfMatchDep) -> Response:
+    await handlers.delete_contact(contact_id, uow, expected=expected)
     return Response(status_code=204)
 
 
-class ConsentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class ConsentIn(Command):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"given_by": "mother, by signed form", "given_at": "2030-05-02T10:00:00+01:00"}]})
 
     given_by: str = Field(min_length=1, max_length=300, examples=["mother, by signed form"])
     given_at: AwareDatetime | None = Field(default=None, description="default: now")
 
 
 @contacts.post("/{contact_id}/consent", response_model=ContactOut,
-               summary="Record a family's consent to be notified (families only)", dependencies=[access.KEPT_CONTACT])
-async def record_consent(contact_id: uuid.UUID, body: ConsentIn, uow: UoW) -> ContactOut:
-    return ContactOut.of(await handlers.record_consent(RecordConsent(contact_id, body.given_by, body.given_at), uow))
+               summary="Record a family's consent to be notified (families only)", dependencies=[access.KEPT_CONTACT],
+               responses=change_responses())
+async def record_consent(contact_id: uuid.UUID, body: ConsentIn, uow: UoW, expected: IfMatchDep,
+                         response: Response) -> ContactOut:
+    cmd = RecordConsent(contact_id, body.given_by, body.given_at)
+    return tagged(response, ContactOut.of(await handlers.record_consent(cmd, uow, expected=expected)))
 
 
 @contacts.delete("/{contact_id}/consent", response_model=ContactOut,
                  summary="Withdraw a family's consent; its unsent notifications are cancelled",
-                 dependencies=[access.KEPT_CONTACT])
-async def withdraw_consent(contact_id: uuid.UUID, uow: UoW) -> ContactOut:
-    return ContactOut.of(await handlers.withdraw_consent(contact_id, uow))
+                 dependencies=[access.KEPT_CONTACT], responses=change_responses())
+async def withdraw_consent(contact_id: uuid.UUID, uow: UoW, expected: IfMatchDep,
+                           response: Response) -> ContactOut:
+    return tagged(response, ContactOut.of(await handlers.withdraw_consent(contact_id, uow, expected=expected)))
 
 
-class SubscriptionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class SubscriptionIn(Command):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"event_type": "ConventionSuspended", "convention_id": "0c9d8e7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f"}]})
 
-    event_type: str = Field(examples=["ConventionSuspended"], description="an event type or SurgeryReminder/MissionReminder")
+    event_type: str = Field(min_length=1, max_length=100, examples=["ConventionSuspended"],
+                            description="an event type or SurgeryReminder/MissionReminder",
+                            json_schema_extra={"enum": list(notifiable_types())})  # the registry's, as checked
     convention_id: uuid.UUID | None = Field(default=None, description="only this convention's events")
     institution_id: uuid.UUID | None = Field(default=None, description="only events concerning this institution")
     opt_out: bool = Field(default=False, description="true: never receive this type (defaults included)")
@@ -257,19 +275,24 @@ def _template_name(value: str) -> str:
     return value
 
 
-TemplateName = Annotated[str, Path(description="an event type, a reminder type, or Generic"),
+TemplateName = Annotated[str, Path(max_length=100, description="an event type, a reminder type, or Generic",
+                                   json_schema_extra={"enum": [GENERIC, *notifiable_types()]}),
                          AfterValidator(_template_name)]
 
 
-class TemplateIn(BaseModel):
+class TemplateIn(Command):
     """Jinja2 sources. Email: subject, text and html (a body fragment, wrapped in the
     layout with ``lang``/``dir``); SMS and webhook (the payload's summary): text."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Not stripped: a template's spacing is its own.
+    model_config = ConfigDict(str_strip_whitespace=False, json_schema_extra={"examples": [{
+        "subject": "Mission scheduled: {{ mission.specialty }} at {{ mission.host }}",
+        "text": "Hello {{ recipient.name }},\n\nThe mission starts on {{ mission.starts_on|day }}.\n",
+        "html": "<p>Hello {{ recipient.name }},</p><p>The mission starts on {{ mission.starts_on|day }}.</p>"}]})
 
-    subject: str | None = None
-    text: str
-    html: str | None = None
+    subject: str | None = Field(default=None, max_length=1000)
+    text: str = Field(min_length=1, max_length=50_000)
+    html: str | None = Field(default=None, max_length=200_000)
 
 
 class TemplateOut(BaseModel):
@@ -373,9 +396,10 @@ class NotificationPage(BaseModel):
 async def list_notifications(
     uow: UoW,
     cause_event_id: uuid.UUID | None = None,
-    recipient_ref: str | None = None,
+    recipient_ref: Annotated[str | None, Query(max_length=200)] = None,
     status: NotificationStatus | None = None,
-    cause_type: Annotated[str | None, Query(description="an event type, SurgeryReminder or MissionReminder")] = None,
+    cause_type: Annotated[str | None, Query(max_length=100,
+                                            description="an event type, SurgeryReminder or MissionReminder")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> NotificationPage:

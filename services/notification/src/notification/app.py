@@ -59,8 +59,9 @@ class Settings(ServiceSettings):
     delivery_poll_interval: float = Field(default=1.0, description="fallback poll of the delivery worker")
     delivery_batch_size: int = 20
     delivery_lease: float = Field(
-        default=120.0, description="seconds a claimed notification is held; after it, a stopped worker's "
-        "notification is sent again (keep it above the SMTP and webhook timeouts)",
+        default=120.0, description="seconds a claimed notification is held; after it, one whose send had not "
+        "begun is taken over, one whose send began becomes unknown and is never sent again (keep it above the "
+        "SMTP and webhook timeouts)",
     )
     templates_dir: Path | None = Field(default=None, description="replaces the shipped default templates")
 

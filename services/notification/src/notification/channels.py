@@ -2,9 +2,14 @@
 
 Each sender delivers one message to one address or raises a
 :class:`TransientFailure` (worth retrying: a 5xx, a timeout, a server away) or a
-:class:`PermanentFailure` (a 4xx, a refused address). Failure reasons name a
-status code or an error class and never the address: they travel in
-``NotificationFailed`` and in logs.
+:class:`PermanentFailure` (a 4xx, a refused address), or an
+:class:`OutcomeUnknown` when the failure came after the message had left (the
+connection lost after SMTP DATA began, no answer to an SMS request sent): it
+may have arrived, so it is never sent again. Webhooks are the exception: a
+receiver drops a second copy by its ``webhook-id`` (Standard Webhooks), so a
+webhook without an answer is retried. Failure reasons name a status code or an
+error class and never the address: they travel in ``NotificationFailed`` and in
+logs.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import httpx
 import standardwebhooks
 
 from jumelage.events.notification import Channel
-from notification.domain.delivery import DeliveryFailure, Message, PermanentFailure, TransientFailure
+from notification.domain.delivery import DeliveryFailure, Message, OutcomeUnknown, PermanentFailure, TransientFailure
 
 SIGNATURE_HEADER = "X-Jumelage-Signature"
 NOTIFICATION_HEADER = "X-Jumelage-Notification-Id"
@@ -67,6 +72,15 @@ def _http_failure(service: str, status: int) -> Exception:
 
 def _network_failure(service: str, exc: Exception) -> TransientFailure:
     return TransientFailure(f"{service} unreachable: {type(exc).__name__}")
+
+
+def _lost_after_sending(service: str, exc: Exception) -> OutcomeUnknown:
+    return OutcomeUnknown(f"outcome unknown: {service} {type(exc).__name__} after the message was sent; "
+                          "not sent again")
+
+
+# httpx errors before the request left: nothing was sent, another attempt is safe.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 def _smtp_refusal(exc: aiosmtplib.SMTPRecipientsRefused | aiosmtplib.SMTPResponseException) -> DeliveryFailure:
@@ -157,7 +171,7 @@ class EmailSender:
         email["Subject"] = _header(message.subject or "")
         email["Date"] = formatdate(usegmt=True)
         email["Message-ID"] = make_msgid(domain="jumelage")
-        # Lets a mailbox recognise the rare second copy after a crash (at-least-once).
+        # The same id on every attempt: a mailbox can tell this message from another.
         email[NOTIFICATION_HEADER] = outgoing.notification_id
         email["Content-Language"] = outgoing.language
         return email.as_bytes(policy=_SMTP_POLICY)
@@ -165,20 +179,24 @@ class EmailSender:
     async def send(self, outgoing: Outgoing, address: Address) -> None:
         email = self.compose(outgoing, address.to)
         async with self._slots:
+            client: _Connection | None = None
             try:
-                pooled = await self._idle_connection()
-                if pooled is not None:
+                client = await self._idle_connection()
+                if client is not None:
                     try:
-                        await self._send_on(pooled, address.to, email)
+                        await self._send_on(client, address.to, email)
                         return
                     except ConnectionError:
                         # A hang-up we had not seen yet: before DATA nothing went out, so try a fresh one.
-                        if pooled.data_started:
+                        if client.data_started:
                             raise
-                await self._send_on(await self._open(), address.to, email)
+                client = await self._open()
+                await self._send_on(client, address.to, email)
             except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
-                raise _smtp_refusal(exc) from None
+                raise _smtp_refusal(exc) from None  # the server answered: nothing was accepted
             except _SMTP_ERRORS as exc:
+                if client is not None and client.data_started:  # no answer after DATA: it may have arrived
+                    raise _lost_after_sending("smtp server", exc) from None
                 raise _network_failure("smtp server", exc) from None
 
     async def close(self) -> None:
@@ -264,8 +282,10 @@ class SmsSender:
         try:
             response = await self.client.post(self.url, json={"to": address.to, "text": outgoing.message.text},
                                               headers=headers)
-        except httpx.HTTPError as exc:
+        except _NOT_SENT as exc:
             raise _network_failure("sms gateway", exc) from None
+        except httpx.HTTPError as exc:  # sent, and no answer: a person may already have the text
+            raise _lost_after_sending("sms gateway", exc) from None
         if not response.is_success:
             raise _http_failure("sms gateway", response.status_code)
 

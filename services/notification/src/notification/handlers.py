@@ -23,6 +23,7 @@ from jumelage.events import (
     SurgeryCancelled, SurgeryCompleted, SurgeryRescheduled, SurgeryScheduled,
 )
 from jumelage.events.notification import Channel
+from jumelage.preconditions import IfMatch, check_if_match
 from notification.domain.contacts import (
     SUBJECT_FIELD, Contact, CreateContact, Language, RecordConsent, UpdateContact,
 )
@@ -71,35 +72,50 @@ async def _contact(uow: NotificationUnitOfWork, contact_id: uuid.UUID) -> Contac
     return contact
 
 
-async def update_contact(cmd: UpdateContact, uow: NotificationUnitOfWork) -> Contact:
+async def _contact_to_change(uow: NotificationUnitOfWork, contact_id: uuid.UUID, expected: IfMatch | None) -> Contact:
+    """The contact, locked for a change of it; PreconditionFailed if ``expected`` (the caller's
+    If-Match) is stale: checked on the locked row, so nothing comes between it and the write."""
+    contact = await uow.contacts.get(contact_id, for_update=True)
+    if contact is None:
+        raise NotFound(f"no contact {contact_id}")
+    check_if_match(expected, f"contact {contact.id}", contact)
+    return contact
+
+
+async def update_contact(cmd: UpdateContact, uow: NotificationUnitOfWork, *,
+                         expected: IfMatch | None = None) -> Contact:
     async with uow:
-        contact = (await _contact(uow, cmd.contact_id)).update(cmd)
+        contact = (await _contact_to_change(uow, cmd.contact_id, expected)).update(cmd)
         await uow.contacts.save(contact, uow.now)
         await uow.commit()
     return contact
 
 
-async def delete_contact(contact_id: uuid.UUID, uow: NotificationUnitOfWork) -> None:
+async def delete_contact(contact_id: uuid.UUID, uow: NotificationUnitOfWork, *,
+                         expected: IfMatch | None = None) -> None:
     """Forget a contact (and its subscriptions); what was not sent yet never will be.
     Sent notifications stay in the history under the contact's ref, which names nobody."""
     async with uow:
-        await _contact(uow, contact_id)
+        await _contact_to_change(uow, contact_id, expected)
         await uow.notifications.cancel_pending(contact_id)
         await uow.contacts.delete(contact_id)
         await uow.commit()
 
 
-async def record_consent(cmd: RecordConsent, uow: NotificationUnitOfWork) -> Contact:
+async def record_consent(cmd: RecordConsent, uow: NotificationUnitOfWork, *,
+                         expected: IfMatch | None = None) -> Contact:
     async with uow:
-        contact = (await _contact(uow, cmd.contact_id)).record_consent(cmd.given_by, cmd.given_at or uow.now)
+        contact = (await _contact_to_change(uow, cmd.contact_id, expected)).record_consent(
+            cmd.given_by, cmd.given_at or uow.now)
         await uow.contacts.save(contact, uow.now)
         await uow.commit()
     return contact
 
 
-async def withdraw_consent(contact_id: uuid.UUID, uow: NotificationUnitOfWork) -> Contact:
+async def withdraw_consent(contact_id: uuid.UUID, uow: NotificationUnitOfWork, *,
+                           expected: IfMatch | None = None) -> Contact:
     async with uow:
-        contact = (await _contact(uow, contact_id)).withdraw_consent()
+        contact = (await _contact_to_change(uow, contact_id, expected)).withdraw_consent()
         await uow.contacts.save(contact, uow.now)
         await uow.notifications.cancel_pending(contact_id)  # nothing more leaves for this family
         await uow.commit()

@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sqlalchemy import (
@@ -17,7 +17,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import registry
+from sqlalchemy.orm import declared_attr, registry
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field, SQLModel
 
 from jumelage.clock import Clock
@@ -139,6 +140,12 @@ class ContactRow(Table, table=True):
     consent_given_at: datetime | None = _utc()
     created_at: datetime = _utc(nullable=False)
     updated_at: datetime = _utc(nullable=False)
+    # Optimistic concurrency: every UPDATE is "… WHERE version = <the one read>" and raises it by one.
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}
 
     def to_domain(self) -> Contact:
         consent = (Consent(self.consent_given_by, self.consent_given_at)
@@ -148,10 +155,10 @@ class ContactRow(Table, table=True):
             display_name=self.display_name, email=self.email, phone=self.phone, webhook_url=self.webhook_url,
             webhook_secret=self.webhook_secret,
             preferred_channel=Channel(self.preferred_channel) if self.preferred_channel else None,
-            consent=consent, managed_by=self.managed_by,
+            consent=consent, managed_by=self.managed_by, version=self.version, updated_at=self.updated_at,
         )
 
-    def take(self, c: Contact, now: datetime) -> None:
+    def take(self, c: Contact) -> None:
         self.kind, self.subject_ref, self.language = c.kind.value, c.subject_ref, c.language.value
         self.display_name, self.email, self.phone = c.display_name, c.email, c.phone
         self.webhook_url, self.webhook_secret = c.webhook_url, c.webhook_secret
@@ -159,7 +166,6 @@ class ContactRow(Table, table=True):
         self.managed_by = c.managed_by
         self.consent_given_by = c.consent.given_by if c.consent else None
         self.consent_given_at = c.consent.given_at if c.consent else None
-        self.updated_at = now
 
 
 class SubscriptionRow(Table, table=True):
@@ -293,12 +299,14 @@ def _insert(session: AsyncSession) -> Any:
 # What an attempt changes (``Notification.delivered`` / ``attempt_failed``).
 _OUTCOME = frozenset({"status", "attempts", "next_attempt_at", "lease_until", "claim", "last_error", "sent_at"})
 
-# Built once (on the path of every delivery): the outcome, only while the row is still held under the claim.
+# Built once (on the path of every delivery): the outcome, only while the row is still held under
+# the claim (``unknown`` included: the worker that began the send knows better than a lease).
 _RECORD_ATTEMPT = (
     update(NotificationRow.__table__)
     .where(NotificationRow.__table__.c.id == bindparam("held_id"),
            NotificationRow.__table__.c.claim == bindparam("held_claim"),
-           NotificationRow.__table__.c.status == NotificationStatus.sending.value)
+           NotificationRow.__table__.c.status.in_([s.value for s in (
+               NotificationStatus.sending, NotificationStatus.transmitting, NotificationStatus.unknown)]))
     .values({name: bindparam(f"new_{name}") for name in _OUTCOME})
 )
 
@@ -453,8 +461,14 @@ class Contacts:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, contact_id: uuid.UUID) -> Contact | None:
-        row = await self.session.get(ContactRow, contact_id)
+    async def get(self, contact_id: uuid.UUID, *, for_update: bool = False) -> Contact | None:
+        """``for_update``: locked until commit (PostgreSQL), as read for a change of it."""
+        if not for_update:
+            row = await self.session.get(ContactRow, contact_id)
+        else:
+            row = (await self.session.scalars(
+                select(ContactRow).where(ContactRow.id == contact_id).with_for_update()
+                .execution_options(populate_existing=True))).first()
         return row.to_domain() if row else None
 
     async def for_subject(self, kind: ContactKind, subject_ref: str) -> Contact | None:
@@ -464,12 +478,22 @@ class Contacts:
         return row.to_domain() if row else None
 
     async def save(self, contact: Contact, now: datetime) -> None:
+        """Write the contact; if it is new or anything of it changed, it gets ``updated_at`` and the
+        flush raises its version (``version_id_col``: the UPDATE applies only to the version read,
+        a lost race is StaleDataError). The contact takes the version written."""
         row = await self.session.get(ContactRow, contact.id)
         if row is None:
             row = ContactRow(id=contact.id, kind=contact.kind.value, subject_ref=contact.subject_ref,
                              language=contact.language.value, created_at=now, updated_at=now)
             self.session.add(row)
-        row.take(contact, now)
+        elif row.version != contact.version:  # read in another transaction, changed since
+            raise StaleDataError(f"contact {contact.id} is at version {row.version}, "
+                                 f"not the version {contact.version} it was read at")
+        row.take(contact)
+        if self.session.is_modified(row):
+            row.updated_at = now
+            await self.session.flush()
+        contact.version, contact.updated_at = row.version, row.updated_at
 
     async def delete(self, contact_id: uuid.UUID) -> None:
         row = await self.session.get(ContactRow, contact_id)
@@ -608,6 +632,33 @@ class Notifications:
             "held_id": n.id, "held_claim": claim, **{f"new_{name}": values[name] for name in _OUTCOME}})
         return bool(result.rowcount)
 
+    async def begin(self, claimed: Sequence[Notification], claim: uuid.UUID, policy: RetryPolicy,
+                    wall: datetime) -> set[uuid.UUID]:
+        """Mark the attempts under ``claim`` as begun, before their sends, in one statement;
+        the ids still held (a row whose lease ran out may have been taken over meanwhile)."""
+        if not claimed:
+            return set()
+        for n in claimed:
+            n.begin(policy, claim, wall)
+        t = NotificationRow.__table__.c
+        begun = await self.session.execute(
+            update(NotificationRow.__table__)
+            .where(t.id.in_([n.id for n in claimed]), t.claim == claim,
+                   t.status == NotificationStatus.sending.value)
+            .values(status=NotificationStatus.transmitting.value, lease_until=claimed[0].lease_until)
+            .returning(t.id))
+        return set(begun.scalars())
+
+    async def in_doubt(self, wall: datetime, limit: int) -> list[Notification]:
+        """Begun, with no outcome recorded within the lease: locked, like ``due``."""
+        rows = await self.session.scalars(
+            select(NotificationRow)
+            .where(NotificationRow.status == NotificationStatus.transmitting.value,
+                   NotificationRow.lease_until < wall)
+            .order_by(NotificationRow.lease_until, NotificationRow.id).limit(limit)
+            .with_for_update(skip_locked=True))
+        return [r.to_domain() for r in rows]
+
     async def get(self, notification_id: uuid.UUID) -> Notification | None:
         row = await self.session.get(NotificationRow, notification_id)
         return row.to_domain() if row else None
@@ -735,6 +786,8 @@ class Services:
     renderer: TemplateRenderer | None = None
     reminders: ReminderPolicy | None = None
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(delays=(30.0, 120.0, 600.0, 3600.0)))
+    # The real time delivery leases run on, whatever ``clock`` shows (tests move it to expire a lease).
+    wall: Clock = field(default_factory=Clock)
     # Hands notifications claimed at creation to the delivery worker, once their transaction committed.
     deliver: Callable[[Claimed, uuid.UUID], None] = _no_delivery
 
@@ -787,7 +840,7 @@ class NotificationUnitOfWork(UnitOfWork):
     @property
     def wall(self) -> datetime:
         """The real time, whatever the clock shows: what delivery leases run on."""
-        return datetime.now(UTC)
+        return self.services.wall.now()
 
     async def commit(self) -> None:
         await super().commit()

@@ -5,21 +5,25 @@ a lease) in the transaction of its cause; once that commits, the unit of work
 hands it over (``hand_over``) and it is sent at once. Everything else (retries,
 and anything whose worker stopped before sending) goes through rounds: claim due
 rows in a short transaction (``sending``, a lease, one more attempt; PostgreSQL
-``FOR UPDATE SKIP LOCKED`` so replicas share the work). Either way each is sent
-with no transaction open, then its outcome is recorded in its own transaction
-together with ``NotificationSent`` or, after the last attempt,
-``NotificationFailed`` (the outbox), so each is emitted exactly once.
+``FOR UPDATE SKIP LOCKED`` so replicas share the work).
 
-At-least-once to the outside world: a worker that stops after sending and
-before recording leaves the row ``sending``; once the lease runs out, another
-round sends it again. The window is kept to one send plus one small commit,
-recorded at once after each send (not after the batch), and the lease is longer
-than a send's timeout so a slow send is never taken over while still running.
+At most one send. Before sending, one small transaction marks the claimed rows
+``transmitting`` (``begin``); then each is sent with no transaction open, and its
+outcome recorded in its own transaction together with ``NotificationSent`` or,
+after the last attempt, ``NotificationFailed`` (the outbox), so each is emitted
+exactly once. An error after a send never leads to a second send: recording the
+outcome is retried (with backoff, until it is recorded or the process stops),
+never the delivery. A row left ``sending`` when its lease runs out was never
+sent: a round takes it over. A row left ``transmitting`` (its worker stopped
+mid-send, or could not record the outcome for a whole lease) may or may not have
+gone out: a round marks it ``unknown`` and nobody sends it again; its worker, if
+it still runs, records the real outcome over that when it can.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
@@ -28,10 +32,11 @@ from datetime import datetime, timedelta
 from jumelage import context
 from jumelage.events.notification import Channel, NotificationFailed, NotificationSent
 from jumelage.logging import get_logger
+from jumelage.tasks import spawn
 from notification.channels import Address, Outgoing, Sender
 from notification.domain.contacts import Contact
 from notification.domain.delivery import (
-    DeliveryFailure, Notification, NotificationStatus, PermanentFailure, TransientFailure,
+    OUTCOME_UNKNOWN, DeliveryFailure, Notification, NotificationStatus, OutcomeUnknown, PermanentFailure,
 )
 from notification.store import NotificationUnitOfWork
 
@@ -47,17 +52,19 @@ class DeliveryWorker:
         batch_size: int = 20,
         poll_interval: float = 1.0,
         on_stop: Callable[[], object] | None = None,
+        max_record_backoff: float = 10.0,
     ) -> None:
         self.unit_of_work = unit_of_work
         self.senders = dict(senders)
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.on_stop = on_stop
+        self.max_record_backoff = max_record_backoff
         self._handed: set[asyncio.Task[None]] = set()
 
     def hand_over(self, claimed: Sequence[tuple[Notification, Contact | None]], claim: uuid.UUID) -> None:
         """Send notifications claimed under ``claim`` by a transaction that just committed."""
-        task = asyncio.create_task(self._deliver_all(claimed, claim), name="deliver-handed-over")
+        task = spawn(self._deliver_all(claimed, claim), name="deliver-handed-over")  # a failure is logged
         self._handed.add(task)
         task.add_done_callback(self._handed.discard)
 
@@ -88,7 +95,8 @@ class DeliveryWorker:
                         await result
 
     async def _finish_handed_over(self, grace: float = 5.0) -> None:
-        """Let sends under way end (a cancelled one is sent again once its lease runs out)."""
+        """Let sends under way end. One cancelled before it began is sent again once its
+        lease runs out; one cancelled after becomes ``unknown`` (at most one send)."""
         if self._handed:
             _done, running = await asyncio.wait(set(self._handed), timeout=grace)
             for task in running:
@@ -104,12 +112,18 @@ class DeliveryWorker:
         return max(0.0, min(self.poll_interval, (next_due - now).total_seconds()))
 
     async def deliver_due(self) -> int:
-        """One round: claim, send, record. Returns how many were claimed."""
+        """One round: say which begun sends are in doubt, claim, send, record.
+        Returns how many were claimed."""
         claim = uuid.uuid4()
         async with self.unit_of_work() as uow:
-            now = uow.now
+            now, wall = uow.now, uow.wall
+            for lost in await uow.notifications.in_doubt(wall, self.batch_size):
+                lost.outcome_unknown()
+                await uow.notifications.save(lost)
+                log.warning("notification outcome unknown, not sent again", notification_id=str(lost.id),
+                            recipient_ref=lost.recipient_ref, channel=lost.channel.value, attempts=lost.attempts,
+                            reason=OUTCOME_UNKNOWN)
             claimed: list[tuple[Notification, Contact | None]] = []
-            wall = uow.wall
             for notification in await uow.notifications.due(now, wall, self.batch_size):
                 notification.take(now, uow.services.retry, claim, wall)
                 await uow.notifications.save(notification)
@@ -119,7 +133,14 @@ class DeliveryWorker:
         return len(claimed)
 
     async def _deliver_all(self, claimed: Sequence[tuple[Notification, Contact | None]], claim: uuid.UUID) -> None:
-        await asyncio.gather(*(self._deliver(n, c, claim) for n, c in claimed))
+        if not claimed:
+            return
+        # Written before any send: from here a lost outcome is "unknown", never a second send.
+        # If this fails nothing was sent, and the rows, still "sending", are taken over after their lease.
+        async with self.unit_of_work() as uow:
+            begun = await uow.notifications.begin([n for n, _ in claimed], claim, uow.services.retry, uow.wall)
+            await uow.commit()
+        await asyncio.gather(*(self._deliver(n, c, claim) for n, c in claimed if n.id in begun))
 
     async def _deliver(self, notification: Notification, contact: Contact | None, claim: uuid.UUID) -> None:
         with context.chain(correlation=notification.correlation_id, causation=str(notification.cause_event_id)):
@@ -128,11 +149,31 @@ class DeliveryWorker:
                 await self._send(notification, contact)
             except DeliveryFailure as exc:
                 failure = exc
-            except Exception as exc:  # a bug or an unexpected library error: retry, name only its class
-                failure = TransientFailure(f"unexpected {type(exc).__name__}")
+            except Exception as exc:  # a bug or an unexpected library error: it may have gone out
+                failure = OutcomeUnknown(f"outcome unknown: the sender raised an unexpected {type(exc).__name__}")
                 log.exception("sender raised unexpectedly", notification_id=str(notification.id),
                               channel=notification.channel.value)
-            await self._record(notification, claim, failure)
+            await self._record_until_done(notification, claim, failure)
+
+    async def _record_until_done(self, notification: Notification, claim: uuid.UUID,
+                                 failure: DeliveryFailure | None) -> None:
+        """Record the outcome, again and again if need be (the database away, a clock
+        that cannot be read): the send happened, and it is never made again."""
+        backoff = 0.1
+        while True:
+            try:
+                # A fresh copy each time: a try that failed may have changed the one it had.
+                await self._record(dataclasses.replace(notification), claim, failure)
+                return
+            except asyncio.CancelledError:
+                log.error("delivery outcome not recorded: stopped", notification_id=str(notification.id),
+                          delivered=failure is None, reason="the notification's outcome becomes unknown")
+                raise
+            except Exception as exc:
+                log.warning("delivery outcome not recorded, retrying", notification_id=str(notification.id),
+                            error=type(exc).__name__, retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_record_backoff)
 
     async def _send(self, notification: Notification, contact: Contact | None) -> None:
         if contact is None:
@@ -158,6 +199,8 @@ class DeliveryWorker:
             if failure is None:
                 notification.delivered(now)
                 uow.record(NotificationSent(**fields))
+            elif isinstance(failure, OutcomeUnknown):
+                notification.outcome_unknown(failure.reason)  # neither sent nor failed: no event claims either
             elif notification.attempt_failed(failure, now, uow.services.retry):
                 uow.record(NotificationFailed(**fields, error=failure.reason, attempts=notification.attempts))
             if not await uow.notifications.record_attempt(notification, claim):
@@ -169,6 +212,8 @@ class DeliveryWorker:
                  "channel": notification.channel.value, "attempts": notification.attempts}
         if failure is None:
             log.info("notification sent", **where)
+        elif notification.status is NotificationStatus.unknown:
+            log.warning("notification outcome unknown, not sent again", **where, reason=failure.reason)
         elif notification.status is NotificationStatus.failed:
             log.warning("notification failed", **where, error=failure.reason)
         else:

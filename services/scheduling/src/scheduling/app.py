@@ -28,7 +28,9 @@ class Settings(ServiceSettings):
 def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None = None) -> ServiceRuntime:
     # Patients' identities live in this database: the shared engine hides statement
     # values from error messages and keeps SQL-logging libraries quiet.
-    return ServiceRuntime(settings or Settings(), unit_of_work=SchedulingUnitOfWork, handlers=EVENT_HANDLERS,
+    settings = settings or Settings()
+    clock = clock or Clock.from_settings(settings)
+    return ServiceRuntime(settings, unit_of_work=SchedulingUnitOfWork.with_clock(clock), handlers=EVENT_HANDLERS,
                           clock=clock)
 
 

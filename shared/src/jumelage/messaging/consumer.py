@@ -41,6 +41,7 @@ from jumelage.events import CONTENT_TYPE, CloudEvent, EventData, EventParseError
 from jumelage.logging import get_logger
 from jumelage.messaging.batch import SharedCommitFailed, SharedTransaction
 from jumelage.messaging.topology import ServiceQueue, topic_exchange
+from jumelage.tasks import spawn
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractIncomingMessage
@@ -177,7 +178,7 @@ class EventConsumer:
         member = _Member(event.id)
         self._waiting.append(member)
         if len(self._drivers) < self.max_concurrent:
-            driver = asyncio.create_task(self._drive(), name=f"consumer-batches:{self.queue.name}")
+            driver = spawn(self._drive(), name=f"consumer-batches:{self.queue.name}")
             self._drivers.add(driver)
             driver.add_done_callback(self._drivers.discard)
         try:
@@ -274,7 +275,8 @@ class EventConsumer:
             await shared.close()
 
     async def _forward(self, raw: AbstractIncomingMessage, queue_name: str, headers: dict[str, Any]) -> None:
-        """Re-publish the message unchanged to one of our own queues and wait for the confirm."""
+        """Re-publish the message unchanged to one of our own queues (through our
+        forward exchange) and wait for the confirm."""
         merged = {k: v for k, v in (raw.headers or {}).items() if k != "x-death"}
         merged.update(headers)
         merged.setdefault(ROUTING_KEY_HEADER, raw.routing_key)
@@ -282,7 +284,8 @@ class EventConsumer:
             merged[ERROR_HEADER] = str(merged[ERROR_HEADER])[:4000]
         result = await self.broker.publish(
             raw.body,
-            queue=queue_name,  # default exchange: straight to that queue
+            queue=queue_name,  # the routing key: the forward exchange binds each queue by its name
+            exchange=self.queue.forward_exchange(),
             persist=True,
             mandatory=True,
             timeout=10.0,

@@ -38,6 +38,7 @@ from jumelage.events import CONTENT_TYPE
 from jumelage.logging import get_logger
 from jumelage.messaging.tables import OutboxRecord
 from jumelage.messaging.topology import EXCHANGE
+from jumelage.tasks import spawn
 
 if TYPE_CHECKING:
     from faststream.rabbit import RabbitBroker, RabbitExchange, RabbitPublisher
@@ -109,7 +110,7 @@ class OutboxRelay:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="outbox-relay")
+            self._task = spawn(self.run(), name="outbox-relay")
 
     async def stop(self, grace: float = 10.0) -> None:
         """Finish the batch under way (so what the broker confirmed is marked
@@ -170,6 +171,7 @@ class OutboxRelay:
 
             def send(more: list[Any]) -> None:
                 # Created in order, they reach the channel in order: the stream keeps its sequence.
+                # Not spawned: each failure is retrieved by the gathers below and reported as a RelayError.
                 rows.extend(more)
                 publishes.extend(asyncio.create_task(self._publish(r)) for r in more)
 

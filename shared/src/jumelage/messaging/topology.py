@@ -1,11 +1,19 @@
 """The broker topology, declared in one place.
 
-Every service queue, its retry queues, its dead-letter queue and its bindings
-are described here. Each service declares the *whole* topology at start-up (the
-declarations are idempotent): whichever service starts first creates the queues
-of the others, so an event published before a consumer ever ran is kept for it.
-``deploy/rabbitmq/definitions.json`` holds the same topology for ops, and a test
-holds the two together.
+Every service queue, its retry queues, its dead-letter queue, the exchange its
+consumer forwards retries and dead letters through, and its bindings are
+described here. Locally (``DECLARE_TOPOLOGY=all``) each service declares the
+*whole* topology at start-up (the declarations are idempotent): whichever
+service starts first creates the queues of the others, so an event published
+before a consumer ever ran is kept for it.
+
+Deployed (``own``), ``deploy/rabbitmq/definitions.json`` has created all of it
+at broker boot, with the queue settings as policies, and a service's user may
+configure nothing: the service then only declares its own exchange and queues
+*passively* (it checks they exist, and fails at start-up if they do not) and
+binds nothing. A passive declaration needs no permission and ignores
+arguments, so the policies ops change never clash with the code. A test holds
+the definitions and this module together.
 """
 
 from __future__ import annotations
@@ -21,8 +29,8 @@ if TYPE_CHECKING:
 EXCHANGE_NAME = "jumelage.events"
 
 
-def topic_exchange(name: str = EXCHANGE_NAME) -> RabbitExchange:
-    return RabbitExchange(name, type=ExchangeType.TOPIC, durable=True)
+def topic_exchange(name: str = EXCHANGE_NAME, *, passive: bool = False) -> RabbitExchange:
+    return RabbitExchange(name, type=ExchangeType.TOPIC, durable=True, declare=not passive)
 
 
 EXCHANGE = topic_exchange()
@@ -53,10 +61,28 @@ class ServiceQueue:
     exchange: str = EXCHANGE_NAME
     delivery_limit: int = DELIVERY_LIMIT
     extra: dict[str, Any] = field(default_factory=dict)
+    passive: bool = False
+    """The broker's definitions made these queues: declare them passively, bind nothing."""
 
     @property
     def dlq_name(self) -> str:
         return f"{self.name}.dlq"
+
+    @property
+    def forward_exchange_name(self) -> str:
+        return f"{self.name}.forward"
+
+    def forward_exchange(self) -> RabbitExchange:
+        """The direct exchange the consumer re-publishes retries and dead letters
+        through (routing key: the queue's name), bound to this service's retry
+        queues and DLQ only. Not the default exchange: a user allowed to write
+        there could write into any queue of the vhost."""
+        return RabbitExchange(self.forward_exchange_name, type=ExchangeType.DIRECT, durable=True,
+                              declare=not self.passive)
+
+    def forwarded_queues(self) -> list[RabbitQueue]:
+        """The queues reached through the forward exchange: the DLQ and the retry queues."""
+        return [self.dead_letter_queue(), *self.retry_queues()]
 
     def retry_name(self, attempt: int) -> str:
         """Queue holding a message before its ``attempt``-th redelivery (1-based)."""
@@ -71,11 +97,13 @@ class ServiceQueue:
         return self.queue_type == "quorum"
 
     def _rabbit_queue(self, name: str, arguments: dict[str, Any], routing_key: str = "") -> RabbitQueue:
+        declare = not self.passive  # passive: FastStream neither declares nor binds it
         if self._quorum():
             return RabbitQueue(
-                name, queue_type=QueueType.QUORUM, arguments=arguments, routing_key=routing_key
+                name, queue_type=QueueType.QUORUM, arguments=arguments, routing_key=routing_key,
+                declare=declare,
             )
-        return RabbitQueue(name, durable=True, arguments=arguments, routing_key=routing_key)
+        return RabbitQueue(name, durable=True, arguments=arguments, routing_key=routing_key, declare=declare)
 
     def queue(self) -> RabbitQueue:
         args: dict[str, Any] = {
@@ -141,6 +169,9 @@ class Topology:
     namespace: str = ""
     queue_type: str = "quorum"
     retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
+    passive: bool = False
+    """``DECLARE_TOPOLOGY=own``: the broker's definitions made the exchanges, queues
+    and bindings; the code only checks that its own are there."""
 
     @property
     def exchange_name(self) -> str:
@@ -148,7 +179,9 @@ class Topology:
 
     @property
     def exchange(self) -> RabbitExchange:
-        return topic_exchange(self.exchange_name)
+        # Passive too for the relay: after a reconnection FastStream declares it again,
+        # and exchange.declare needs configure permission even on an existing exchange.
+        return topic_exchange(self.exchange_name, passive=self.passive)
 
     def service_queue(self, service: str, bindings: tuple[str, ...] | None = None) -> ServiceQueue:
         return ServiceQueue(
@@ -157,17 +190,23 @@ class Topology:
             retry_delays=tuple(self.retry_delays),
             queue_type=self.queue_type,
             exchange=self.exchange_name,
+            passive=self.passive,
         )
 
     def service_queues(self) -> list[ServiceQueue]:
         return [self.service_queue(s) for s in BINDINGS]
 
     async def declare(self, broker: RabbitBroker, queues: list[ServiceQueue] | None = None) -> None:
-        """Declare the exchange and each queue with its retry/DLQ queues and bindings."""
+        """Declare the exchange and each queue with its retry/DLQ queues, its forward
+        exchange and the bindings. Passive: only check that they exist (a missing one
+        fails with NOT_FOUND), bind nothing."""
         ex = await broker.declare_exchange(self.exchange)
         for sq in self.service_queues() if queues is None else queues:
-            for rq in sq.all_queues():
-                await broker.declare_queue(rq)
-            main = await broker.declare_queue(sq.queue())
+            forward = await broker.declare_exchange(sq.forward_exchange())
+            declared = {rq.name: await broker.declare_queue(rq) for rq in sq.all_queues()}
+            if self.passive or sq.passive:
+                continue
             for pattern in sq.bindings:
-                await main.bind(ex, routing_key=pattern)
+                await declared[sq.name].bind(ex, routing_key=pattern)
+            for rq in sq.forwarded_queues():
+                await declared[rq.name].bind(forward, routing_key=rq.name)

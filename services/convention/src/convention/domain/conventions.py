@@ -153,6 +153,9 @@ class Convention:
     ended_on: date | None = None
     amendments: list[Amendment] = field(default_factory=list)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Kept by the store: raised on every change (its terms, status, amendments), and when.
+    version: int = 0
+    updated_at: datetime | None = None
 
     # -- creation and drafts --------------------------------------------------
 

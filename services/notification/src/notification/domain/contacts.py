@@ -140,6 +140,9 @@ class Contact:
     preferred_channel: Channel | None = None
     consent: Consent | None = None
     managed_by: uuid.UUID | None = None  # the institution that keeps this contact (who may change it)
+    # Kept by the store: raised on every change of the contact (its consent included), and when.
+    version: int = 0
+    updated_at: datetime | None = None
 
     @property
     def recipient_ref(self) -> str:

@@ -1,11 +1,17 @@
-"""A notification's life: pending -> sending (claimed under a lease) -> sent, or
-back to pending with a later attempt after a transient failure, or failed after
-the last attempt or a permanent failure.
+"""A notification's life:
 
-Delivery happens outside the transaction that created the notification, so the
-outside world sees it at least once: a worker that stops between sending and
-recording leaves the row ``sending``; when its lease runs out another worker
-sends it again. That window is the time of one send plus one small commit.
+    pending -> sending (claimed for an attempt, under a lease)
+            -> transmitting (the send begins: written before it)
+            -> sent, or back to pending with a later attempt after a transient
+               failure, or failed after the last attempt or a permanent failure.
+
+Delivery happens outside the transaction that created the notification. At most
+one send: a row still ``sending`` when its lease runs out was never sent (its
+worker stopped before beginning), so another worker takes it over; a row still
+``transmitting`` when its lease runs out may or may not have gone out (its
+worker stopped, or could not record the outcome), so it becomes ``unknown`` and
+is never sent again. Its worker, if it is still running, records the real
+outcome over ``unknown`` when it can.
 """
 
 from __future__ import annotations
@@ -21,10 +27,15 @@ from jumelage.events.notification import Channel
 
 class NotificationStatus(StrEnum):
     pending = "pending"
-    sending = "sending"
+    sending = "sending"            # claimed for an attempt that has not begun
+    transmitting = "transmitting"  # the attempt has begun: the message may be on its way
     sent = "sent"
     failed = "failed"
     cancelled = "cancelled"  # the contact was deleted or withdrew consent before delivery
+    unknown = "unknown"  # the attempt began and its outcome was never recorded: not sent again
+
+# The statement, in the history and the logs, for a notification whose outcome is unknown.
+OUTCOME_UNKNOWN = "outcome unknown: the send began and its outcome was never recorded; not sent again"
 
 
 class DeliveryFailure(Exception):
@@ -48,10 +59,17 @@ class PermanentFailure(DeliveryFailure):
     permanent = True
 
 
+class OutcomeUnknown(DeliveryFailure):
+    """The send failed after the message had left (the connection lost after DATA
+    began, no reply to a request sent): it may have arrived. Never sent again."""
+
+    permanent = True
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     delays: tuple[float, ...]  # seconds before the 2nd, 3rd, ... attempt
-    lease: float = 120.0  # longer than any send takes: only a stopped worker's rows are taken over
+    lease: float = 120.0  # longer than any send takes: only a stopped worker's rows are taken over or in doubt
 
     @property
     def max_attempts(self) -> int:
@@ -117,14 +135,37 @@ class Notification:
         self.lease_until = wall + timedelta(seconds=policy.lease)
 
     def due(self, now: datetime, wall: datetime | None = None) -> bool:
+        """Due for an attempt: a pending row whose time has come, or a claimed row whose
+        worker stopped before beginning to send (nothing went out: taken over)."""
         if self.status is NotificationStatus.pending:
             return self.next_attempt_at is None or self.next_attempt_at <= now
         wall = wall or now
         return self.status is NotificationStatus.sending and self.lease_until is not None and self.lease_until < wall
 
+    def begin(self, policy: RetryPolicy, claim: uuid.UUID, wall: datetime) -> None:
+        """The send is about to begin (written before it): from now on a lost outcome
+        is unknown, never a reason to send again. The lease is how long its worker has
+        to record the outcome before the row is said to be in doubt."""
+        if not self.holds(claim) or self.status is not NotificationStatus.sending:
+            raise ValueError(f"notification {self.id} is not claimed under {claim}")
+        self.status = NotificationStatus.transmitting
+        self.lease_until = wall + timedelta(seconds=policy.lease)
+
+    def in_doubt(self, wall: datetime) -> bool:
+        """Begun, and its worker did not record the outcome within the lease."""
+        return (self.status is NotificationStatus.transmitting and self.lease_until is not None
+                and self.lease_until < wall)
+
+    def outcome_unknown(self, reason: str = OUTCOME_UNKNOWN) -> None:
+        """Say so rather than send again or claim it was sent. The claim stays: the
+        worker that began it, if it still runs, may record the real outcome later."""
+        if self.status is not NotificationStatus.transmitting:
+            raise ValueError(f"notification {self.id} is not being sent")
+        self.status, self.lease_until, self.last_error = NotificationStatus.unknown, None, reason[:1000]
+
     def holds(self, claim: uuid.UUID) -> bool:
         """Is this attempt still ours? (Not if the lease ran out and another worker took it.)"""
-        return self.status is NotificationStatus.sending and self.claim == claim
+        return self.status in _ATTEMPTING and self.claim == claim
 
     def delivered(self, now: datetime) -> None:
         self.status, self.sent_at = NotificationStatus.sent, now
@@ -145,3 +186,7 @@ class Notification:
     def cancel(self) -> None:
         if self.status is NotificationStatus.pending:
             self.status = NotificationStatus.cancelled
+
+
+# An attempt under way (or lost): its worker's outcome is still welcome.
+_ATTEMPTING = frozenset({NotificationStatus.sending, NotificationStatus.transmitting, NotificationStatus.unknown})

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling import access, handlers
 from scheduling.api.cases import CaseIn
@@ -29,12 +29,17 @@ router = APIRouter(tags=["consultations and training"])
 
 
 class ConsultationIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"scheduled_at": "2030-06-10T14:00:00+01:00", "case_id": "6d1c2b3a-4e5f-4a6b-9c7d-8e9f0a1b2c3d"}]})
+
     scheduled_at: Instant
     case_id: uuid.UUID | None = Field(default=None, description="a case on the host's waiting list")
     new_patient: CaseIn | None = Field(default=None, description="or a new patient, registered as a case")
 
 
 class HoldConsultationIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"held_at": "2030-06-10T14:40:00+01:00"}]})
+
     held_at: Instant | None = Field(default=None, description="default: now")
 
 
@@ -54,12 +59,19 @@ class ConsultationOut(BaseModel):
 
 
 class TrainingIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"topic": "Post-operative care after arterial switch", "scheduled_at": "2030-06-11T16:00:00+01:00",
+         "hours": 2.5}]})
+
     topic: str = Field(min_length=1, max_length=300)
     scheduled_at: Instant
     hours: float = Field(gt=0, le=24)
 
 
 class HoldTrainingIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"trainee_count": 12, "hours": 2.5, "held_at": "2030-06-11T18:30:00+01:00"}]})
+
     trainee_count: int = Field(ge=0, le=10_000)
     hours: float | None = Field(default=None, gt=0, le=24, description="default: as planned")
     held_at: Instant | None = Field(default=None, description="default: now")

@@ -6,14 +6,15 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling import access, handlers
 from scheduling.api.common import Body, Now, ReasonIn, UoW
 from scheduling.domain.cases import CaseStatus, CloseCase, PatientCase, PatientIdentity, RegisterCase, RiskScheme, Sex
 from scheduling.handlers.common import require_institution
 from jumelage.errors import NotFound
+from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
 
 router = APIRouter(tags=["patient cases"])
 
@@ -26,6 +27,12 @@ class PatientIn(Body):
 
 
 class CaseIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "patient": {"full_name": "Yacine B.", "date_of_birth": "2022-03-14", "sex": "male", "weight_kg": 11.5},
+        "diagnosis": "Transposition of the great arteries", "planned_procedure": "Arterial switch",
+        "priority": 1, "expected_duration_minutes": 300, "risk_scheme": "STAT", "risk_category": 4,
+        "referred_abroad": True}]})
+
     patient: PatientIn
     diagnosis: str = Field(min_length=1, max_length=2000)
     planned_procedure: str = Field(min_length=1, max_length=300)
@@ -63,6 +70,8 @@ class CaseOut(BaseModel):
     status: CaseStatus
     status_reason: str | None
     registered_at: datetime
+    version: int = Field(description="raised by every change; the `ETag` header is this, quoted")
+    updated_at: datetime = Field(description="when it last changed")
 
     @classmethod
     def of(cls, c: PatientCase) -> CaseOut:
@@ -73,13 +82,17 @@ class CaseOut(BaseModel):
                    diagnosis=c.diagnosis, planned_procedure=c.planned_procedure, priority=c.priority,
                    expected_duration_minutes=c.expected_duration_minutes, risk_scheme=c.risk_scheme,
                    risk_category=c.risk_category, referred_abroad=c.referred_abroad, status=c.status,
-                   status_reason=c.status_reason, registered_at=c.registered_at)
+                   status_reason=c.status_reason, registered_at=c.registered_at, version=c.version,
+                   updated_at=c.updated_at)
 
 
 @router.post("/institutions/{institution_id}/cases", status_code=201, response_model=CaseOut,
-             summary="Put a patient on a host's waiting list", dependencies=[access.CASES])
-async def register_case(institution_id: uuid.UUID, body: CaseIn, uow: UoW, clock: Now) -> CaseOut:
-    return CaseOut.of(await handlers.register_case(body.command(institution_id), uow, now=clock.now()))
+             summary="Put a patient on a host's waiting list", dependencies=[access.CASES],
+             responses=read_responses(201))
+async def register_case(institution_id: uuid.UUID, body: CaseIn, uow: UoW, clock: Now,
+                        response: Response) -> CaseOut:
+    case = await handlers.register_case(body.command(institution_id), uow, now=clock.now())
+    return tagged(response, CaseOut.of(case))
 
 
 @router.get("/institutions/{institution_id}/cases", response_model=list[CaseOut],
@@ -96,22 +109,31 @@ async def waiting_list(
                                                                      priority=priority)]
 
 
-@router.get("/cases/{case_id}", response_model=CaseOut, dependencies=[access.CASE_CLINICIAN])
-async def get_case(case_id: uuid.UUID, uow: UoW) -> CaseOut:
+@router.get("/cases/{case_id}", response_model=CaseOut, dependencies=[access.CASE_CLINICIAN],
+            responses=read_responses())
+async def get_case(case_id: uuid.UUID, uow: UoW, response: Response) -> CaseOut:
     async with uow:
         case = await uow.cases.get(case_id)
     if case is None:
         raise NotFound(f"no patient case {case_id}")
-    return CaseOut.of(case)
+    return tagged(response, CaseOut.of(case))
+
+
+# Every change below takes an optional If-Match (the ETag of the caller's read): stale, it is a 412.
 
 
 @router.post("/cases/{case_id}/cancel", response_model=CaseOut, summary="Take a waiting case off the list",
-             dependencies=[access.CASE_CLINICIAN])
-async def cancel_case(case_id: uuid.UUID, body: ReasonIn, uow: UoW) -> CaseOut:
-    return CaseOut.of(await handlers.cancel_case(CloseCase(case_id, body.reason), uow))
+             dependencies=[access.CASE_CLINICIAN], responses=change_responses())
+async def cancel_case(case_id: uuid.UUID, body: ReasonIn, uow: UoW, expected: IfMatchDep,
+                      response: Response) -> CaseOut:
+    cmd = CloseCase(case_id, body.reason)
+    return tagged(response, CaseOut.of(await handlers.cancel_case(cmd, uow, expected=expected)))
 
 
 @router.post("/cases/{case_id}/refer-elsewhere", response_model=CaseOut,
-             summary="The patient is treated elsewhere", dependencies=[access.CASE_CLINICIAN])
-async def refer_case_elsewhere(case_id: uuid.UUID, body: ReasonIn, uow: UoW) -> CaseOut:
-    return CaseOut.of(await handlers.refer_case_elsewhere(CloseCase(case_id, body.reason), uow))
+             summary="The patient is treated elsewhere", dependencies=[access.CASE_CLINICIAN],
+             responses=change_responses())
+async def refer_case_elsewhere(case_id: uuid.UUID, body: ReasonIn, uow: UoW, expected: IfMatchDep,
+                               response: Response) -> CaseOut:
+    cmd = CloseCase(case_id, body.reason)
+    return tagged(response, CaseOut.of(await handlers.refer_case_elsewhere(cmd, uow, expected=expected)))

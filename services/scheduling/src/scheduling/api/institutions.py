@@ -7,12 +7,13 @@ import uuid
 from datetime import time
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling import access, handlers
 from scheduling.api.common import Body, UoW
 from scheduling.domain.resources import DEFAULT_TIMEZONE, ChangeRoom, HostResources, OpenRoom, OperatingRoom
 from scheduling.handlers.common import require_institution
+from jumelage.api import Patch
 from jumelage.errors import NotFound
 
 router = APIRouter(prefix="/institutions", tags=["institutions and host resources"])
@@ -57,7 +58,9 @@ class RoomOut(BaseModel):
 
 
 class ResourcesIn(Body):
-    timezone: str = Field(default=DEFAULT_TIMEZONE, max_length=64, examples=["Africa/Algiers"],
+    model_config = ConfigDict(json_schema_extra={"examples": [{"timezone": "Africa/Algiers", "icu_beds": 4}]})
+
+    timezone: str = Field(default=DEFAULT_TIMEZONE, min_length=1, max_length=64, examples=["Africa/Algiers"],
                           description="IANA time zone of the host: room hours and mission dates are on its clock")
     icu_beds: int = Field(ge=0, le=10_000, description="intensive-care beds")
 
@@ -92,12 +95,17 @@ async def set_resources(institution_id: uuid.UUID, body: ResourcesIn, uow: UoW) 
 
 
 class RoomIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"name": "Bloc B - salle 2", "opens_at": "08:00", "closes_at": "18:00"}]})
+
     name: str = Field(min_length=1, max_length=200, examples=["Bloc B - salle 2"])
     opens_at: time = Field(examples=["08:00"], description="host's wall-clock time")
     closes_at: time = Field(examples=["18:00"], description="host's wall-clock time")
 
 
-class RoomChange(Body):
+class RoomChange(Patch):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"closes_at": "20:00"}]})
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     opens_at: time | None = None
     closes_at: time | None = None
@@ -119,7 +127,7 @@ async def list_rooms(institution_id: uuid.UUID, uow: UoW) -> list[RoomOut]:
 @router.patch("/{institution_id}/operating-rooms/{room_id}", response_model=RoomOut,
               summary="Rename a room or change its hours", dependencies=[access.RESOURCES])
 async def change_room(institution_id: uuid.UUID, room_id: uuid.UUID, body: RoomChange, uow: UoW) -> RoomOut:
-    return RoomOut.of(await handlers.change_room(institution_id, ChangeRoom(room_id, **body.model_dump()), uow))
+    return RoomOut.of(await handlers.change_room(institution_id, ChangeRoom(room_id, **body.changes()), uow))
 
 
 @router.delete("/{institution_id}/operating-rooms/{room_id}", status_code=204, response_class=Response,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling import access, handlers
 from scheduling.api.common import Body, ReasonIn, UoW
@@ -25,11 +25,19 @@ from scheduling.domain.missions import (
 from jumelage.auth import CallerDep, Role, require
 from jumelage.errors import NotFound
 from jumelage.events.scheduling import PractitionerRole
+from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
 
 router = APIRouter(prefix="/missions", tags=["missions"])
 
 
+SURGEON = {"practitioner_id": "2b7e1f3a-9c4d-4e8b-a1f2-3c4d5e6f7a8b", "full_name": "Dr Alessandro Frigiola",
+           "role": "surgeon"}
+MAX_TEAM = 100
+
+
 class MemberIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [SURGEON]})
+
     practitioner_id: uuid.UUID
     full_name: str = Field(min_length=1, max_length=300)
     role: PractitionerRole
@@ -39,16 +47,27 @@ class MemberIn(Body):
 
 
 class MissionIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "convention_id": "0c9d8e7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f",
+        "host_institution_id": "1e2d3c4b-5a69-4788-9a0b-c1d2e3f4a5b6",
+        "visiting_institution_id": "8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "specialty": "paediatric cardiac surgery",
+        "starts_on": "2030-06-10", "ends_on": "2030-06-14",
+        "team": [SURGEON, {"practitioner_id": "5c6d7e8f-0a1b-4c2d-9e3f-4a5b6c7d8e9f", "full_name": "Dr Sara Conti",
+                           "role": "anaesthetist"}]}]})
+
     convention_id: uuid.UUID
     host_institution_id: uuid.UUID
     visiting_institution_id: uuid.UUID
     specialty: str = Field(min_length=1, max_length=200)
     starts_on: date
     ends_on: date
-    team: list[MemberIn] = Field(min_length=1)
+    team: list[MemberIn] = Field(min_length=1, max_length=MAX_TEAM)
 
 
 class RescheduleIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"starts_on": "2030-06-17", "ends_on": "2030-06-21", "reason": "the host's operating block is closed"}]})
+
     starts_on: date
     ends_on: date
     reason: str = Field(min_length=1, max_length=2000)
@@ -79,6 +98,8 @@ class MissionOut(BaseModel):
     status_reason: str | None
     totals: TotalsOut | None
     created_at: datetime
+    version: int = Field(description="raised by every change; the `ETag` header is this, quoted")
+    updated_at: datetime = Field(description="when it last changed")
 
     @classmethod
     def of(cls, m: Mission) -> MissionOut:
@@ -86,15 +107,15 @@ class MissionOut(BaseModel):
 
 
 @router.post("", status_code=201, response_model=MissionOut, summary="Schedule a mission under a convention",
-             dependencies=[require(Role.coordinator, to="schedule a mission")])
-async def schedule_mission(body: MissionIn, uow: UoW, caller: CallerDep) -> MissionOut:
+             dependencies=[require(Role.coordinator, to="schedule a mission")], responses=read_responses(201))
+async def schedule_mission(body: MissionIn, uow: UoW, caller: CallerDep, response: Response) -> MissionOut:
     access.scheduling_mission(caller, body.host_institution_id, body.visiting_institution_id)
     cmd = ScheduleMission(
         convention_id=body.convention_id, host_institution_id=body.host_institution_id,
         visiting_institution_id=body.visiting_institution_id, specialty=body.specialty,
         starts_on=body.starts_on, ends_on=body.ends_on, team=tuple(m.member() for m in body.team),
     )
-    return MissionOut.of(await handlers.schedule_mission(cmd, uow))
+    return tagged(response, MissionOut.of(await handlers.schedule_mission(cmd, uow)))
 
 
 @router.get("", response_model=list[MissionOut], summary="Missions, by convention, host or status")
@@ -109,50 +130,64 @@ async def list_missions(uow: UoW, caller: CallerDep, convention_id: uuid.UUID | 
     return [MissionOut.of(m) for m in missions if access.visible(caller, m)]
 
 
-@router.get("/{mission_id}", response_model=MissionOut, dependencies=[access.mission(access.READ)])
-async def get_mission(mission_id: uuid.UUID, uow: UoW) -> MissionOut:
+@router.get("/{mission_id}", response_model=MissionOut, dependencies=[access.mission(access.READ)],
+            responses=read_responses())
+async def get_mission(mission_id: uuid.UUID, uow: UoW, response: Response) -> MissionOut:
     async with uow:
         mission = await uow.missions.get(mission_id)
     if mission is None:
         raise NotFound(f"no mission {mission_id}")
-    return MissionOut.of(mission)
+    return tagged(response, MissionOut.of(mission))
+
+
+# Every change below takes an optional If-Match (the ETag of the caller's read): stale, it is a 412.
 
 
 @router.post("/{mission_id}/reschedule", response_model=MissionOut, summary="Move a scheduled mission",
-             dependencies=[access.mission(access.MANAGE)])
-async def reschedule_mission(mission_id: uuid.UUID, body: RescheduleIn, uow: UoW) -> MissionOut:
+             dependencies=[access.mission(access.MANAGE)], responses=change_responses())
+async def reschedule_mission(mission_id: uuid.UUID, body: RescheduleIn, uow: UoW, expected: IfMatchDep,
+                             response: Response) -> MissionOut:
     cmd = RescheduleMission(mission_id, body.starts_on, body.ends_on, body.reason)
-    return MissionOut.of(await handlers.reschedule_mission(cmd, uow))
+    return tagged(response, MissionOut.of(await handlers.reschedule_mission(cmd, uow, expected=expected)))
 
 
 @router.post("/{mission_id}/cancel", response_model=MissionOut, summary="Cancel a mission not yet started",
-             dependencies=[access.mission(access.MANAGE)])
-async def cancel_mission(mission_id: uuid.UUID, body: ReasonIn, uow: UoW) -> MissionOut:
-    return MissionOut.of(await handlers.cancel_mission(CancelMission(mission_id, body.reason), uow))
+             dependencies=[access.mission(access.MANAGE)], responses=change_responses())
+async def cancel_mission(mission_id: uuid.UUID, body: ReasonIn, uow: UoW, expected: IfMatchDep,
+                         response: Response) -> MissionOut:
+    cmd = CancelMission(mission_id, body.reason)
+    return tagged(response, MissionOut.of(await handlers.cancel_mission(cmd, uow, expected=expected)))
 
 
 @router.post("/{mission_id}/start", response_model=MissionOut, summary="The team is on site",
-             dependencies=[access.mission(access.MANAGE)])
-async def start_mission(mission_id: uuid.UUID, uow: UoW) -> MissionOut:
-    return MissionOut.of(await handlers.start_mission(StartMission(mission_id), uow))
+             dependencies=[access.mission(access.MANAGE)], responses=change_responses())
+async def start_mission(mission_id: uuid.UUID, uow: UoW, expected: IfMatchDep, response: Response) -> MissionOut:
+    cmd = StartMission(mission_id)
+    return tagged(response, MissionOut.of(await handlers.start_mission(cmd, uow, expected=expected)))
 
 
 @router.post("/{mission_id}/complete", response_model=MissionOut,
              summary="End the mission; its totals are what was actually held",
-             dependencies=[access.mission(access.MANAGE)])
-async def complete_mission(mission_id: uuid.UUID, uow: UoW) -> MissionOut:
-    return MissionOut.of(await handlers.complete_mission(CompleteMission(mission_id), uow))
+             dependencies=[access.mission(access.MANAGE)], responses=change_responses())
+async def complete_mission(mission_id: uuid.UUID, uow: UoW, expected: IfMatchDep,
+                           response: Response) -> MissionOut:
+    cmd = CompleteMission(mission_id)
+    return tagged(response, MissionOut.of(await handlers.complete_mission(cmd, uow, expected=expected)))
 
 
 @router.post("/{mission_id}/team", status_code=201, response_model=MissionOut,
              summary="Add a practitioner to the team (before the mission starts)",
-             dependencies=[access.mission(access.MANAGE)])
-async def add_team_member(mission_id: uuid.UUID, body: MemberIn, uow: UoW) -> MissionOut:
-    return MissionOut.of(await handlers.add_team_member(AddTeamMember(mission_id, body.member()), uow))
+             dependencies=[access.mission(access.MANAGE)], responses=change_responses(201))
+async def add_team_member(mission_id: uuid.UUID, body: MemberIn, uow: UoW, expected: IfMatchDep,
+                          response: Response) -> MissionOut:
+    cmd = AddTeamMember(mission_id, body.member())
+    return tagged(response, MissionOut.of(await handlers.add_team_member(cmd, uow, expected=expected)))
 
 
 @router.delete("/{mission_id}/team/{practitioner_id}", response_model=MissionOut,
                summary="Remove a practitioner from the team (before the mission starts)",
-               dependencies=[access.mission(access.MANAGE)])
-async def remove_team_member(mission_id: uuid.UUID, practitioner_id: uuid.UUID, uow: UoW) -> MissionOut:
-    return MissionOut.of(await handlers.remove_team_member(RemoveTeamMember(mission_id, practitioner_id), uow))
+               dependencies=[access.mission(access.MANAGE)], responses=change_responses())
+async def remove_team_member(mission_id: uuid.UUID, practitioner_id: uuid.UUID, uow: UoW, expected: IfMatchDep,
+                             response: Response) -> MissionOut:
+    cmd = RemoveTeamMember(mission_id, practitioner_id)
+    return tagged(response, MissionOut.of(await handlers.remove_team_member(cmd, uow, expected=expected)))

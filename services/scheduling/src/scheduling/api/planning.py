@@ -17,14 +17,21 @@ from scheduling.handlers.planning import ApplyPlan, PlannedSurgery, ProposedPlan
 router = APIRouter(prefix="/missions", tags=["planning"])
 
 
+MAX_CASES = 500  # cases a plan weighs, or lines it applies
+
+
 class PlanIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"time_limit_seconds": 10, "turnover_minutes": 30, "max_daily_minutes_per_surgeon": 480}]})
+
     time_limit_seconds: float | None = Field(default=None, gt=0, le=300,
                                              description="default: the service's PLANNER_TIME_LIMIT_SECONDS")
     turnover_minutes: int | None = Field(default=None, ge=0, le=240, description="between cases in a room; "
                                          "default: PLANNER_TURNOVER_MINUTES (30)")
     max_daily_minutes_per_surgeon: int | None = Field(
         default=None, gt=0, le=24 * 60, description="default: PLANNER_MAX_DAILY_MINUTES_PER_SURGEON (480)")
-    case_ids: list[uuid.UUID] | None = Field(default=None, description="default: every waiting case of the host")
+    case_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_CASES,
+                                             description="default: every waiting case of the host")
 
 
 class ProposedSurgeryOut(BaseModel):
@@ -84,9 +91,9 @@ class PlanOut(BaseModel):
         )
 
 
-class AssignmentIn(BaseModel):
-    # Ignores the other fields of a proposed plan's line, so the plan can be posted back as is.
-    model_config = ConfigDict(extra="ignore")
+class AssignmentIn(Body):
+    """A line of the plan. A proposed line can be posted back as is: the fields it has for
+    reading only (patient_ref, operating_room, scheduled_end, icu_days, change) are ignored."""
 
     case_id: uuid.UUID
     operating_room_id: uuid.UUID
@@ -95,11 +102,20 @@ class AssignmentIn(BaseModel):
     anaesthetist_id: uuid.UUID | None = Field(default=None, description="recorded on a new surgery")
     surgery_id: uuid.UUID | None = None
     expected_duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60)
-    change: str | None = None
+    patient_ref: str | None = Field(default=None, max_length=100, description="ignored")
+    operating_room: str | None = Field(default=None, max_length=200, description="ignored")
+    scheduled_end: datetime | None = Field(default=None, description="ignored")
+    icu_days: int | None = Field(default=None, ge=0, le=1000, description="ignored")
+    change: str | None = Field(default=None, max_length=20, description="ignored")
 
 
 class ApplyIn(Body):
-    assignments: list[AssignmentIn] = Field(min_length=1)
+    model_config = ConfigDict(json_schema_extra={"examples": [{"assignments": [{
+        "case_id": "6d1c2b3a-4e5f-4a6b-9c7d-8e9f0a1b2c3d", "operating_room_id": "3f4e5d6c-7b8a-4d9e-8f0a-1b2c3d4e5f6a",
+        "scheduled_start": "2030-06-10T08:00:00+01:00", "lead_surgeon_id": "2b7e1f3a-9c4d-4e8b-a1f2-3c4d5e6f7a8b"}],
+        "reason": "mission plan re-optimised"}]})
+
+    assignments: list[AssignmentIn] = Field(min_length=1, max_length=MAX_CASES)
     reason: str = Field(default="mission plan re-optimised", min_length=1, max_length=2000,
                         description="of each SurgeryRescheduled")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling import access, handlers
 from scheduling.api.common import Body, Instant, Now, ReasonIn, UoW
@@ -21,11 +21,17 @@ from scheduling.domain.surgeries import (
 )
 from jumelage.errors import NotFound
 from jumelage.events.scheduling import SurgeryOutcome
+from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
 
 router = APIRouter(tags=["surgeries"])
 
 
 class SurgeryIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "case_id": "6d1c2b3a-4e5f-4a6b-9c7d-8e9f0a1b2c3d", "operating_room_id": "3f4e5d6c-7b8a-4d9e-8f0a-1b2c3d4e5f6a",
+        "scheduled_start": "2030-06-10T08:00:00+01:00", "lead_surgeon_id": "2b7e1f3a-9c4d-4e8b-a1f2-3c4d5e6f7a8b",
+        "anaesthetist_id": "5c6d7e8f-0a1b-4c2d-9e3f-4a5b6c7d8e9f", "expected_duration_minutes": 300}]})
+
     case_id: uuid.UUID
     operating_room_id: uuid.UUID
     scheduled_start: Instant = Field(examples=["2030-06-10T08:00:00+01:00"])
@@ -38,16 +44,24 @@ class SurgeryIn(Body):
 
 
 class SurgeryRescheduleIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"scheduled_start": "2030-06-11T08:00:00+01:00", "reason": "the patient has a fever"}]})
+
     scheduled_start: Instant
     operating_room_id: uuid.UUID | None = Field(default=None, description="default: the same room")
     reason: str = Field(min_length=1, max_length=2000)
 
 
 class SurgeryStartIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"started_at": "2030-06-10T08:10:00+01:00"}]})
+
     started_at: Instant | None = Field(default=None, description="default: now")
 
 
 class SurgeryCompleteIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"outcome": "successful", "duration_minutes": 290, "completed_at": "2030-06-10T13:00:00+01:00"}]})
+
     outcome: SurgeryOutcome
     duration_minutes: int = Field(gt=0, le=48 * 60)
     completed_at: Instant | None = Field(default=None, description="default: now")
@@ -72,6 +86,8 @@ class SurgeryOut(BaseModel):
     completed_at: datetime | None
     duration_minutes: int | None
     outcome: SurgeryOutcome | None
+    version: int = Field(description="raised by every change; the `ETag` header is this, quoted")
+    updated_at: datetime = Field(description="when it last changed")
 
     @classmethod
     def of(cls, s: Surgery) -> SurgeryOut:
@@ -80,10 +96,10 @@ class SurgeryOut(BaseModel):
 
 @router.post("/missions/{mission_id}/surgeries", status_code=201, response_model=SurgeryOut,
              summary="Schedule a waiting case's surgery in the mission",
-             dependencies=[access.mission(access.PLAN_ACTIVITIES)])
-async def schedule_surgery(mission_id: uuid.UUID, body: SurgeryIn, uow: UoW) -> SurgeryOut:
+             dependencies=[access.mission(access.PLAN_ACTIVITIES)], responses=read_responses(201))
+async def schedule_surgery(mission_id: uuid.UUID, body: SurgeryIn, uow: UoW, response: Response) -> SurgeryOut:
     cmd = ScheduleSurgery(mission_id=mission_id, **body.model_dump())
-    return SurgeryOut.of(await handlers.schedule_surgery(cmd, uow))
+    return tagged(response, SurgeryOut.of(await handlers.schedule_surgery(cmd, uow)))
 
 
 @router.get("/missions/{mission_id}/surgeries", response_model=list[SurgeryOut],
@@ -93,39 +109,49 @@ async def list_surgeries(mission_id: uuid.UUID, uow: UoW, status: SurgeryStatus 
         return [SurgeryOut.of(s) for s in await uow.surgeries.of_mission(mission_id, status=status)]
 
 
-@router.get("/surgeries/{surgery_id}", response_model=SurgeryOut, dependencies=[access.surgery(access.READ)])
-async def get_surgery(surgery_id: uuid.UUID, uow: UoW) -> SurgeryOut:
+@router.get("/surgeries/{surgery_id}", response_model=SurgeryOut, dependencies=[access.surgery(access.READ)],
+            responses=read_responses())
+async def get_surgery(surgery_id: uuid.UUID, uow: UoW, response: Response) -> SurgeryOut:
     async with uow:
         surgery = await uow.surgeries.get(surgery_id)
     if surgery is None:
         raise NotFound(f"no surgery {surgery_id}")
-    return SurgeryOut.of(surgery)
+    return tagged(response, SurgeryOut.of(surgery))
+
+
+# Every change below takes an optional If-Match (the ETag of the caller's read): stale, it is a 412.
 
 
 @router.post("/surgeries/{surgery_id}/reschedule", response_model=SurgeryOut,
-             dependencies=[access.surgery(access.PLAN_ACTIVITIES)])
-async def reschedule_surgery(surgery_id: uuid.UUID, body: SurgeryRescheduleIn, uow: UoW) -> SurgeryOut:
+             dependencies=[access.surgery(access.PLAN_ACTIVITIES)], responses=change_responses())
+async def reschedule_surgery(surgery_id: uuid.UUID, body: SurgeryRescheduleIn, uow: UoW, expected: IfMatchDep,
+                             response: Response) -> SurgeryOut:
     cmd = RescheduleSurgery(surgery_id=surgery_id, **body.model_dump())
-    return SurgeryOut.of(await handlers.reschedule_surgery(cmd, uow))
+    return tagged(response, SurgeryOut.of(await handlers.reschedule_surgery(cmd, uow, expected=expected)))
 
 
 @router.post("/surgeries/{surgery_id}/cancel", response_model=SurgeryOut,
              summary="Cancel; the case goes back to the waiting list",
-             dependencies=[access.surgery(access.PLAN_ACTIVITIES)])
-async def cancel_surgery(surgery_id: uuid.UUID, body: ReasonIn, uow: UoW) -> SurgeryOut:
-    return SurgeryOut.of(await handlers.cancel_surgery(CancelSurgery(surgery_id, body.reason), uow))
+             dependencies=[access.surgery(access.PLAN_ACTIVITIES)], responses=change_responses())
+async def cancel_surgery(surgery_id: uuid.UUID, body: ReasonIn, uow: UoW, expected: IfMatchDep,
+                         response: Response) -> SurgeryOut:
+    cmd = CancelSurgery(surgery_id, body.reason)
+    return tagged(response, SurgeryOut.of(await handlers.cancel_surgery(cmd, uow, expected=expected)))
 
 
 @router.post("/surgeries/{surgery_id}/start", response_model=SurgeryOut,
-             dependencies=[access.surgery(access.RECORD_OUTCOMES)])
-async def start_surgery(surgery_id: uuid.UUID, uow: UoW, clock: Now,
+             dependencies=[access.surgery(access.RECORD_OUTCOMES)], responses=change_responses())
+async def start_surgery(surgery_id: uuid.UUID, uow: UoW, clock: Now, expected: IfMatchDep, response: Response,
                         body: SurgeryStartIn | None = None) -> SurgeryOut:
     cmd = StartSurgery(surgery_id, body.started_at if body else None)
-    return SurgeryOut.of(await handlers.start_surgery(cmd, uow, now=clock.now()))
+    return tagged(response, SurgeryOut.of(await handlers.start_surgery(cmd, uow, now=clock.now(),
+                                                                       expected=expected)))
 
 
 @router.post("/surgeries/{surgery_id}/complete", response_model=SurgeryOut,
-             dependencies=[access.surgery(access.RECORD_OUTCOMES)])
-async def complete_surgery(surgery_id: uuid.UUID, body: SurgeryCompleteIn, uow: UoW, clock: Now) -> SurgeryOut:
+             dependencies=[access.surgery(access.RECORD_OUTCOMES)], responses=change_responses())
+async def complete_surgery(surgery_id: uuid.UUID, body: SurgeryCompleteIn, uow: UoW, clock: Now,
+                           expected: IfMatchDep, response: Response) -> SurgeryOut:
     cmd = CompleteSurgery(surgery_id=surgery_id, **body.model_dump())
-    return SurgeryOut.of(await handlers.complete_surgery(cmd, uow, now=clock.now()))
+    return tagged(response, SurgeryOut.of(await handlers.complete_surgery(cmd, uow, now=clock.now(),
+                                                                          expected=expected)))

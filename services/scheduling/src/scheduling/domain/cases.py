@@ -101,6 +101,9 @@ class PatientCase:
     status: CaseStatus = CaseStatus.waiting
     status_reason: str | None = None
     registered_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Kept by the store: raised on every change (its status too, as surgeries are booked, cancelled, done), and when.
+    version: int = 0
+    updated_at: datetime | None = None
 
     @classmethod
     def register(cls, cmd: RegisterCase, now: datetime, *, field_prefix: str = "") -> PatientCase:

@@ -124,6 +124,9 @@ class Mission:
     status_reason: str | None = None
     totals: Totals | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Kept by the store: raised on every change (its team included), and when.
+    version: int = 0
+    updated_at: datetime | None = None
 
     @classmethod
     def schedule(cls, cmd: ScheduleMission, convention: ConventionReplica, others: Iterable[Mission]) -> Mission:

@@ -95,6 +95,9 @@ class Surgery:
     duration_minutes: int | None = None
     outcome: SurgeryOutcome | None = None
     anaesthetist_id: uuid.UUID | None = None
+    # Kept by the store: raised on every change, and when.
+    version: int = 0
+    updated_at: datetime | None = None
 
     @property
     def scheduled_end(self) -> datetime:

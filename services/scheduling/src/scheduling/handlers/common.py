@@ -18,6 +18,7 @@ from scheduling.domain.surgeries import SurgeryStatus
 from scheduling.store import SchedulingUnitOfWork
 from jumelage.errors import NotFound
 from jumelage.events import SurgeryCancelled
+from jumelage.preconditions import IfMatch, check_if_match
 
 
 def practitioner_lock(practitioner_id: uuid.UUID) -> str:
@@ -35,21 +36,25 @@ async def convention_for_update(uow: SchedulingUnitOfWork, convention_id: uuid.U
     return convention
 
 
-async def mission_for_update(uow: SchedulingUnitOfWork, mission_id: uuid.UUID) -> Mission:
+async def mission_for_update(uow: SchedulingUnitOfWork, mission_id: uuid.UUID,
+                             expected: IfMatch | None = None) -> Mission:
+    """The mission, locked; PreconditionFailed if ``expected`` (the caller's If-Match on a change
+    of the mission) is stale: checked on the locked row, so nothing comes between it and the write."""
     mission = await uow.missions.get(mission_id, for_update=True)
     if mission is None:
         raise NotFound(f"no mission {mission_id}")
+    check_if_match(expected, f"mission {mission.id}", mission)
     return mission
 
 
-async def mission_and_convention(uow: SchedulingUnitOfWork,
-                                 mission_id: uuid.UUID) -> tuple[Mission, ConventionReplica]:
+async def mission_and_convention(uow: SchedulingUnitOfWork, mission_id: uuid.UUID,
+                                 expected: IfMatch | None = None) -> tuple[Mission, ConventionReplica]:
     """Both locked, convention first (the order the convention's events use)."""
     peek = await uow.missions.get(mission_id)
     if peek is None:
         raise NotFound(f"no mission {mission_id}")
     convention = await convention_for_update(uow, peek.convention_id)
-    return await mission_for_update(uow, mission_id), convention
+    return await mission_for_update(uow, mission_id, expected), convention
 
 
 async def host_zone(uow: SchedulingUnitOfWork, institution_id: uuid.UUID) -> ZoneInfo:

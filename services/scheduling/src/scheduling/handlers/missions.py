@@ -34,6 +34,7 @@ from jumelage.events import (
     TeamMember as TeamMemberData,
     Totals as TotalsData,
 )
+from jumelage.preconditions import IfMatch
 
 
 async def schedule_mission(cmd: ScheduleMission, uow: SchedulingUnitOfWork) -> Mission:
@@ -56,9 +57,10 @@ async def schedule_mission(cmd: ScheduleMission, uow: SchedulingUnitOfWork) -> M
     return mission
 
 
-async def reschedule_mission(cmd: RescheduleMission, uow: SchedulingUnitOfWork) -> Mission:
+async def reschedule_mission(cmd: RescheduleMission, uow: SchedulingUnitOfWork, *,
+                             expected: IfMatch | None = None) -> Mission:
     async with uow:
-        mission, convention = await mission_and_convention(uow, cmd.mission_id)
+        mission, convention = await mission_and_convention(uow, cmd.mission_id, expected)
         ids = [m.practitioner_id for m in mission.team]
         await uow.lock(*(practitioner_lock(i) for i in ids))
         others = await uow.missions.sharing_practitioners(ids, cmd.starts_on, cmd.ends_on, excluding=mission.id)
@@ -71,9 +73,10 @@ async def reschedule_mission(cmd: RescheduleMission, uow: SchedulingUnitOfWork) 
     return mission
 
 
-async def cancel_mission(cmd: CancelMission, uow: SchedulingUnitOfWork) -> Mission:
+async def cancel_mission(cmd: CancelMission, uow: SchedulingUnitOfWork, *,
+                         expected: IfMatch | None = None) -> Mission:
     async with uow:
-        mission = await mission_for_update(uow, cmd.mission_id)
+        mission = await mission_for_update(uow, cmd.mission_id, expected)
         reason = mission.cancel(cmd.reason)
         await uow.missions.save(mission)
         uow.record(MissionCancelled(mission_id=mission.id, reason=reason))
@@ -82,9 +85,10 @@ async def cancel_mission(cmd: CancelMission, uow: SchedulingUnitOfWork) -> Missi
     return mission
 
 
-async def start_mission(cmd: StartMission, uow: SchedulingUnitOfWork) -> Mission:
+async def start_mission(cmd: StartMission, uow: SchedulingUnitOfWork, *,
+                        expected: IfMatch | None = None) -> Mission:
     async with uow:
-        mission = await mission_for_update(uow, cmd.mission_id)
+        mission = await mission_for_update(uow, cmd.mission_id, expected)
         mission.start()
         await uow.missions.save(mission)
         uow.record(MissionStarted(mission_id=mission.id, convention_id=mission.convention_id))
@@ -92,9 +96,10 @@ async def start_mission(cmd: StartMission, uow: SchedulingUnitOfWork) -> Mission
     return mission
 
 
-async def complete_mission(cmd: CompleteMission, uow: SchedulingUnitOfWork) -> Mission:
+async def complete_mission(cmd: CompleteMission, uow: SchedulingUnitOfWork, *,
+                           expected: IfMatch | None = None) -> Mission:
     async with uow:
-        mission = await mission_for_update(uow, cmd.mission_id)
+        mission = await mission_for_update(uow, cmd.mission_id, expected)
         in_progress = await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.started)
         totals = Totals(
             surgeries=await uow.surgeries.count(mission.id, SurgeryStatus.completed),
@@ -113,9 +118,10 @@ async def complete_mission(cmd: CompleteMission, uow: SchedulingUnitOfWork) -> M
     return mission
 
 
-async def add_team_member(cmd: AddTeamMember, uow: SchedulingUnitOfWork) -> Mission:
+async def add_team_member(cmd: AddTeamMember, uow: SchedulingUnitOfWork, *,
+                          expected: IfMatch | None = None) -> Mission:
     async with uow:
-        mission = await mission_for_update(uow, cmd.mission_id)
+        mission = await mission_for_update(uow, cmd.mission_id, expected)
         await uow.lock(practitioner_lock(cmd.member.practitioner_id))
         others = await uow.missions.sharing_practitioners([cmd.member.practitioner_id], mission.starts_on,
                                                           mission.ends_on, excluding=mission.id)
@@ -125,9 +131,10 @@ async def add_team_member(cmd: AddTeamMember, uow: SchedulingUnitOfWork) -> Miss
     return mission
 
 
-async def remove_team_member(cmd: RemoveTeamMember, uow: SchedulingUnitOfWork) -> Mission:
+async def remove_team_member(cmd: RemoveTeamMember, uow: SchedulingUnitOfWork, *,
+                             expected: IfMatch | None = None) -> Mission:
     async with uow:
-        mission = await mission_for_update(uow, cmd.mission_id)
+        mission = await mission_for_update(uow, cmd.mission_id, expected)
         leads = [s.id for s in await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.scheduled)
                  if cmd.practitioner_id in (s.lead_surgeon_id, s.anaesthetist_id)]
         mission.remove_member(cmd.practitioner_id, leads)

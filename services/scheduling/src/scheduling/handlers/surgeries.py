@@ -24,6 +24,7 @@ from scheduling.planner import ICU_DAYS, icu_days
 from scheduling.store import SchedulingUnitOfWork
 from jumelage.errors import NotFound
 from jumelage.events import SurgeryCancelled, SurgeryCompleted, SurgeryRescheduled, SurgeryScheduled
+from jumelage.preconditions import IfMatch, check_if_match
 
 
 MAX_ICU_DAYS = max(ICU_DAYS.values())
@@ -57,9 +58,10 @@ async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork) -> S
     return surgery
 
 
-async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork) -> Surgery:
+async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork, *,
+                             expected: IfMatch | None = None) -> Surgery:
     async with uow:
-        mission, surgery = await _locked(uow, cmd.surgery_id, lock_host=True)
+        mission, surgery = await _locked(uow, cmd.surgery_id, lock_host=True, expected=expected)
         room = await _room(uow, cmd.operating_room_id or surgery.operating_room_id)
         others = await uow.surgeries.colliding(
             room_id=room.id, surgeon_id=surgery.lead_surgeon_id, anaesthetist_id=surgery.anaesthetist_id,
@@ -76,9 +78,10 @@ async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork) 
     return surgery
 
 
-async def cancel_surgery(cmd: CancelSurgery, uow: SchedulingUnitOfWork) -> Surgery:
+async def cancel_surgery(cmd: CancelSurgery, uow: SchedulingUnitOfWork, *,
+                         expected: IfMatch | None = None) -> Surgery:
     async with uow:
-        mission, surgery = await _locked(uow, cmd.surgery_id)
+        mission, surgery = await _locked(uow, cmd.surgery_id, expected=expected)
         case = await _case(uow, surgery.case_id)
         reason = surgery.cancel(cmd.reason, case)
         await uow.surgeries.save(surgery)
@@ -88,19 +91,21 @@ async def cancel_surgery(cmd: CancelSurgery, uow: SchedulingUnitOfWork) -> Surge
     return surgery
 
 
-async def start_surgery(cmd: StartSurgery, uow: SchedulingUnitOfWork, *, now: datetime) -> Surgery:
+async def start_surgery(cmd: StartSurgery, uow: SchedulingUnitOfWork, *, now: datetime,
+                        expected: IfMatch | None = None) -> Surgery:
     # No event: the contract has none, and nobody outside needs the moment the incision is made.
     async with uow:
-        mission, surgery = await _locked(uow, cmd.surgery_id)
+        mission, surgery = await _locked(uow, cmd.surgery_id, expected=expected)
         surgery.start(mission, cmd.started_at or now, now)
         await uow.surgeries.save(surgery)
         await uow.commit()
     return surgery
 
 
-async def complete_surgery(cmd: CompleteSurgery, uow: SchedulingUnitOfWork, *, now: datetime) -> Surgery:
+async def complete_surgery(cmd: CompleteSurgery, uow: SchedulingUnitOfWork, *, now: datetime,
+                           expected: IfMatch | None = None) -> Surgery:
     async with uow:
-        mission, surgery = await _locked(uow, cmd.surgery_id)
+        mission, surgery = await _locked(uow, cmd.surgery_id, expected=expected)
         case = await _case(uow, surgery.case_id)
         surgery.complete(cmd, mission=mission, case=case, now=now)
         await uow.surgeries.save(surgery)
@@ -116,9 +121,10 @@ async def complete_surgery(cmd: CompleteSurgery, uow: SchedulingUnitOfWork, *, n
     return surgery
 
 
-async def _locked(uow: SchedulingUnitOfWork, surgery_id: uuid.UUID, *,
-                  lock_host: bool = False) -> tuple[Mission, Surgery]:
-    """The surgery's mission, then (optionally) its host, then the surgery: the common lock order."""
+async def _locked(uow: SchedulingUnitOfWork, surgery_id: uuid.UUID, *, lock_host: bool = False,
+                  expected: IfMatch | None = None) -> tuple[Mission, Surgery]:
+    """The surgery's mission, then (optionally) its host, then the surgery: the common lock order.
+    PreconditionFailed if ``expected`` (the caller's If-Match) is stale for the surgery as locked."""
     peek = await uow.surgeries.get(surgery_id)
     if peek is None:
         raise NotFound(f"no surgery {surgery_id}")
@@ -127,6 +133,7 @@ async def _locked(uow: SchedulingUnitOfWork, surgery_id: uuid.UUID, *,
         await uow.lock(host_lock(mission.host_institution_id))
     surgery = await uow.surgeries.get(surgery_id, for_update=True)
     assert surgery is not None  # surgeries are never deleted
+    check_if_match(expected, f"surgery {surgery.id}", surgery)
     return mission, surgery
 
 

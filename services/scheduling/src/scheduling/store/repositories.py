@@ -8,13 +8,15 @@ a check made on them holds until commit.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, func, insert, or_, select
+from sqlalchemy import Select, delete, func, insert, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
 
 from scheduling.domain.activities import ActivityStatus, Consultation, TrainingSession
 from scheduling.domain.cases import CaseStatus, PatientCase, PatientIdentity, RiskScheme, Sex
@@ -43,8 +45,23 @@ R = TypeVar("R")
 
 
 class _Repository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.session = session
+        self.now = now  # the service's clock: when a record last changed
+
+    async def _stamp(self, row: Any, record: Any, *, changed: bool = False) -> None:
+        """A versioned record written: if it is new or anything of it changed (``changed``:
+        rows of its own, such as a mission's team), it gets ``updated_at`` and the flush
+        raises its version (``version_id_col``, the UPDATE applying only to the version
+        read; a lost race is StaleDataError). The record takes the version written."""
+        if record.version and row.version != record.version:  # read in another transaction, changed since
+            raise StaleDataError(f"{type(record).__name__} {record.id} is at version {row.version}, "
+                                 f"not the version {record.version} it was read at")
+        if changed or inspect(row).pending or self.session.is_modified(row):
+            row.updated_at = self.now()
+            flag_modified(row, "updated_at")  # an UPDATE even at the same instant: the version must move
+            await self.session.flush()
+        record.version, record.updated_at = row.version, row.updated_at
 
     async def _one(self, query: Select[Any], for_update: bool) -> Any:
         if for_update:
@@ -195,28 +212,37 @@ class Missions(_Repository):
     async def add(self, mission: Mission) -> None:
         # Core inserts, the mission first (the members' foreign key): a new mission is only
         # written here, and ORM objects flushed cost more than the statements (the latency path).
-        await self.session.execute(_INSERT_MISSION, _mission_values(mission))
+        mission.version, mission.updated_at = 1, self.now()
+        await self.session.execute(_INSERT_MISSION, {**_mission_values(mission), "version": mission.version,
+                                                     "updated_at": mission.updated_at})
         if mission.team:
             await self.session.execute(_INSERT_MEMBER, [_member_values(mission, position, member)
                                                         for position, member in enumerate(mission.team)])
 
     async def save(self, mission: Mission) -> None:
-        await self.session.merge(_mission_row(mission))
-        await self._save_team(mission)
+        team_changed = await self._save_team(mission)  # first: its query would flush the merged row
+        row = await self.session.merge(_mission_row(mission))
+        await self._stamp(row, mission, changed=team_changed)
 
-    async def _save_team(self, mission: Mission) -> None:
+    async def _save_team(self, mission: Mission) -> bool:
+        """The team's rows as the mission's team; True if any changed."""
         rows = {r.practitioner_id: r for r in await self.session.scalars(
             select(MissionMemberRow).where(MissionMemberRow.mission_id == mission.id))}
         wanted = {m.practitioner_id for m in mission.team}
+        changed = False
         for practitioner_id, row in rows.items():
             if practitioner_id not in wanted:
+                changed = True
                 await self.session.delete(row)
         for position, member in enumerate(mission.team):
             row = rows.get(member.practitioner_id)
             if row is None:
+                changed = True
                 self.session.add(_member_row(mission, position, member))
-            else:
+            elif (row.position, row.full_name, row.role) != (position, member.full_name, member.role.value):
+                changed = True
                 row.position, row.full_name, row.role = position, member.full_name, member.role.value
+        return changed
 
     async def _with_teams(self, rows: Sequence[MissionRow]) -> list[Mission]:
         if not rows:
@@ -260,7 +286,7 @@ def _mission(row: MissionRow, team: list[TeamMember]) -> Mission:
                    visiting_institution_id=row.visiting_institution_id, specialty=row.specialty,
                    starts_on=row.starts_on, ends_on=row.ends_on, team=team, status=MissionStatus(row.status),
                    status_reason=row.status_reason, totals=Totals(**row.totals) if row.totals else None,
-                   created_at=row.created_at)
+                   created_at=row.created_at, version=row.version, updated_at=row.updated_at)
 
 
 # -- patient cases ------------------------------------------------------------------------------
@@ -283,7 +309,7 @@ class Cases(_Repository):
 
     async def save(self, case: PatientCase) -> None:
         p = case.patient
-        await self.session.merge(PatientCaseRow(
+        row = await self.session.merge(PatientCaseRow(
             id=case.id, patient_ref=case.patient_ref, host_institution_id=case.host_institution_id,
             full_name=p.full_name, date_of_birth=p.date_of_birth, sex=p.sex.value, weight_kg=p.weight_kg,
             diagnosis=case.diagnosis, planned_procedure=case.planned_procedure, priority=case.priority,
@@ -291,7 +317,8 @@ class Cases(_Repository):
             risk_category=case.risk_category, referred_abroad=case.referred_abroad, status=case.status.value,
             status_reason=case.status_reason, registered_at=case.registered_at,
         ))
-        await self.session.flush()  # surgeries and consultations refer to it
+        await self._stamp(row, case)
+        await self.session.flush()  # surgeries and consultations refer to it (a no-op if stamped)
 
 
 def _case(r: PatientCaseRow) -> PatientCase:
@@ -301,7 +328,7 @@ def _case(r: PatientCaseRow) -> PatientCase:
         diagnosis=r.diagnosis, planned_procedure=r.planned_procedure, priority=r.priority,
         expected_duration_minutes=r.expected_duration_minutes, risk_scheme=RiskScheme(r.risk_scheme),
         risk_category=r.risk_category, referred_abroad=r.referred_abroad, status=CaseStatus(r.status),
-        status_reason=r.status_reason, registered_at=r.registered_at,
+        status_reason=r.status_reason, registered_at=r.registered_at, version=r.version, updated_at=r.updated_at,
     )
 
 
@@ -364,7 +391,7 @@ class Surgeries(_Repository):
             .where(SurgeryRow.mission_id == mission_id, SurgeryRow.status == status.value)) or 0)
 
     async def save(self, s: Surgery) -> None:
-        await self.session.merge(SurgeryRow(
+        row = await self.session.merge(SurgeryRow(
             id=s.id, mission_id=s.mission_id, case_id=s.case_id, patient_ref=s.patient_ref, procedure=s.procedure,
             operating_room_id=s.operating_room_id, operating_room=s.operating_room,
             scheduled_start=s.scheduled_start, scheduled_end=s.scheduled_end,
@@ -374,6 +401,7 @@ class Surgeries(_Repository):
             completed_at=s.completed_at, duration_minutes=s.duration_minutes,
             outcome=s.outcome.value if s.outcome else None,
         ))
+        await self._stamp(row, s)
 
 
 def _surgery(r: SurgeryRow) -> Surgery:
@@ -384,7 +412,7 @@ def _surgery(r: SurgeryRow) -> Surgery:
         anaesthetist_id=r.anaesthetist_id, status=SurgeryStatus(r.status), status_reason=r.status_reason,
         started_at=r.started_at,
         completed_at=r.completed_at, duration_minutes=r.duration_minutes,
-        outcome=SurgeryOutcome(r.outcome) if r.outcome else None,
+        outcome=SurgeryOutcome(r.outcome) if r.outcome else None, version=r.version, updated_at=r.updated_at,
     )
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Column, Date, Float, ForeignKey, Integer, String, Text, Time, Uuid
-from sqlalchemy.orm import registry
+from sqlalchemy.orm import declared_attr, registry
 from sqlmodel import Field, SQLModel
 
 from jumelage.columns import UtcDateTime  # instants: UTC, read back aware on SQLite too
@@ -93,6 +93,13 @@ class MissionRow(Table, table=True):
     status_reason: str | None = _opt(Text)
     totals: dict[str, int] | None = _opt(JSON)
     created_at: datetime = _col(UtcDateTime)
+    # Optimistic concurrency: every UPDATE is "… WHERE version = <the one read>" and raises it by one.
+    version: int = _col(Integer)
+    updated_at: datetime = _col(UtcDateTime)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}
 
 
 class MissionMemberRow(Table, table=True):
@@ -126,6 +133,13 @@ class PatientCaseRow(Table, table=True):
     status: str = _col(String(20))
     status_reason: str | None = _opt(Text)
     registered_at: datetime = _col(UtcDateTime)
+    # Optimistic concurrency: every UPDATE is "… WHERE version = <the one read>" and raises it by one.
+    version: int = _col(Integer)
+    updated_at: datetime = _col(UtcDateTime)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}
 
 
 class SurgeryRow(Table, table=True):
@@ -151,6 +165,13 @@ class SurgeryRow(Table, table=True):
     completed_at: datetime | None = _opt(UtcDateTime)
     duration_minutes: int | None = _opt(Integer)
     outcome: str | None = _opt(String(30))
+    # Optimistic concurrency: every UPDATE is "… WHERE version = <the one read>" and raises it by one.
+    version: int = _col(Integer)
+    updated_at: datetime = _col(UtcDateTime)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}
 
 
 class ConsultationRow(Table, table=True):
