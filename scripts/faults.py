@@ -68,6 +68,8 @@ DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 RETRY_DELAYS = (1.0, 2.0)
 POISON_COUNT = 50
+# Every limit on waiting (a service ready, stopped) is multiplied by this, as in the test kit.
+TIMEOUT_SCALE = float(os.environ.get("JUMELAGE_TEST_TIMEOUT_SCALE") or 1)
 
 AUTH_SECRET = os.environ.get("AUTH_SECRET") or secrets.token_urlsafe(48)  # this run's; never printed
 ADMIN = {"Authorization": "Bearer " + mint(AUTH_SECRET, subject="faults", roles=["administrator"])}
@@ -143,6 +145,7 @@ class ServiceProcess:
                                          stdout=out, stderr=subprocess.STDOUT)
 
     async def ready(self, timeout: float = 60.0) -> None:
+        timeout *= TIMEOUT_SCALE
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:
@@ -160,11 +163,12 @@ class ServiceProcess:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
 
-    async def stop(self, timeout: float = 20.0) -> None:
+    async def stop(self, timeout: float = 60.0) -> None:
+        """SIGTERM, and a generous while to finish what is in flight (kill -9 after)."""
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * TIMEOUT_SCALE
         while self.proc.poll() is None and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         if self.proc.poll() is None:
@@ -449,7 +453,8 @@ async def kill_consumer(world: World, n: int, timeout: float, **_: Any) -> Resul
     done = await wait_until(lambda: _at_least(handled, n), timeout)
     result.check(done, f"not every event handled within {timeout}s after the restart")
     await settle(handled)
-    await wait_until(lambda: _queue_empty(world, world.topology.service_queue("convention").name), 10)
+    drained = await wait_until(lambda: _queue_empty(world, world.topology.service_queue("convention").name), timeout)
+    result.check(drained, f"the service queue not drained within {timeout}s")
     await svc.stop()
 
     logs = log_counts(svc)
@@ -607,7 +612,9 @@ async def database_outage(world: World, n: int, timeout: float, outage: float = 
         done = await wait_until(lambda: _at_least(handled, n), timeout)
         result.check(done, f"not every event handled within {timeout}s after the database came back")
         await settle(handled)
-        await wait_until(lambda: _queue_empty(world, world.topology.service_queue("convention").name), 10)
+        drained = await wait_until(lambda: _queue_empty(world, world.topology.service_queue("convention").name),
+                                   timeout)
+        result.check(drained, f"the service queue not drained within {timeout}s")
         await svc.stop()
     finally:
         await proxy.cut()
@@ -647,7 +654,14 @@ async def duplicates_poison(world: World, n: int, timeout: float, **_: Any) -> R
 
     done = await wait_until(lambda: _at_least(handled, n), timeout)
     result.check(done, f"not every valid event handled within {timeout}s")
-    await wait_until(lambda: _queue_empty(world, world.topology.service_queue("convention").name), 15)
+    drained = await wait_until(lambda: _queue_empty(world, world.topology.service_queue("convention").name), timeout)
+    result.check(drained, f"the service queue not drained within {timeout}s")
+
+    async def duplicates_ignored() -> bool:  # the positive sign that every second copy was settled
+        return log_counts(svc).distinct("duplicate event ignored") >= n
+
+    seen_all = await wait_until(duplicates_ignored, timeout)
+    result.check(seen_all, f"not every duplicate settled within {timeout}s")
     await settle(handled)
     await svc.stop()
 

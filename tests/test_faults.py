@@ -17,6 +17,8 @@ from types import ModuleType
 import asyncpg
 import pytest
 
+from jumelage.testing import scaled
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = 200
 
@@ -38,7 +40,7 @@ faults = load_faults()
 
 async def run(name: str, amqp_url: str, postgres_url: str, **kw: object) -> object:
     result = await faults.run_scenario(name, EVENTS, amqp_url=amqp_url, postgres_url=postgres_url,
-                                       timeout=60, **kw)
+                                       timeout=scaled(120), **kw)
     summary = (f"{result.name}: sent {result.sent}, effects {result.effects}, lost {result.lost}, "
                f"duplicated {result.duplicated}, recovered {result.recovered!r}, "
                f"failures {result.failures}, details {result.details}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jumelage.testing import Database
+from jumelage.testing import Database, scaled
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +27,7 @@ async def test_both_programmes_play_end_to_end(amqp_url: str, database: Database
             env[f"{service.upper()}_DATABASE_URL"] = own.url
             env[f"{service.upper()}_DATABASE_SCHEMA"] = own.schema or ""
     done = subprocess.run([sys.executable, "scripts/run.py", "--exit-after-demo", "--port-offset", "300"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=scaled(480))
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
     # The first run a newcomer sees: no traceback (the scenario clock read half written, issue 16).

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from jumelage.testing import scaled
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,7 +27,7 @@ def test_run_command_starts_three_services_that_talk(amqp_url: str, namespace: s
     }
     done = subprocess.run(
         [sys.executable, "scripts/run.py", "--check", "--port-offset", "100"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=scaled(300),
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "check: scheduling knows" in done.stdout
@@ -37,7 +39,7 @@ def test_run_command_starts_three_services_that_talk(amqp_url: str, namespace: s
 def test_run_command_says_clearly_when_the_broker_is_missing(tmp_path: Path) -> None:
     env = {**os.environ, "AMQP_URL": "amqp://guest:guest@127.0.0.1:1/", "DATA_DIR": str(tmp_path)}
     done = subprocess.run([sys.executable, "scripts/run.py"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60)
+                          timeout=scaled(120))
     assert done.returncode == 2
     assert "RabbitMQ is not reachable at 127.0.0.1:1" in done.stderr
     assert "rabbitmq-server -detached" in done.stderr

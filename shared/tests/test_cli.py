@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from jumelage.testing import scaled
+
 
 def test_serve_freezes_start_up_and_raises_the_young_threshold_before_uvicorn_runs() -> None:
     # In a process of its own: the collector's settings are process-wide.
@@ -40,7 +42,8 @@ def test_serve_freezes_start_up_and_raises_the_young_threshold_before_uvicorn_ru
         print(json.dumps({"before": before, "threshold": seen["threshold"], "frozen": seen["frozen"],
                           "app_served": seen["app"] is built}))
     """)
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         timeout=scaled(120))
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["before"][1] == 0, "nothing frozen in a fresh interpreter"
     assert result["threshold"] == [10_000, 10, 10]

@@ -30,7 +30,7 @@ from jumelage.messaging.batch import SharedTransaction
 from jumelage.messaging.consumer import event_router
 from jumelage.messaging.tables import InboxRecord, OutboxRecord
 from jumelage.messaging.topology import ServiceQueue, Topology
-from jumelage.testing import Database, delete_queues, eventually
+from jumelage.testing import Database, Deliveries, delete_queues, deliveries, eventually
 
 
 @pytest.fixture
@@ -125,18 +125,14 @@ async def test_a_failing_event_in_a_batch_does_not_cost_the_others_their_effect(
     subscribers.append(s)
     await s.declare()
     await s.publish(items)
-    await s.broker.start()
+    with deliveries() as seen:
+        await s.broker.start()
+        # Every event delivered and settled: the broken one three times (then dead-lettered).
+        await eventually(lambda: seen.all_finished({str(e.id): 3 if e is items[5] else 1 for e in items}))
+        await eventually(lambda: settled(seen, amqp_url, queue))
 
     good = {e.data.name for e in items} - {bad}
-    dead: list[Any] = []
-
-    async def all_done() -> bool:
-        dead.extend(await s.dead_letters())
-        return set(await effects(sessions)) >= good and len(dead) >= 1
-
-    await eventually(all_done, timeout=30)
-    await asyncio.sleep(0.5)  # nothing more should happen
-    dead.extend(await s.dead_letters())
+    dead = await s.dead_letters()
 
     assert max(batch_sizes) > 1, f"no batch formed: {batch_sizes}"
     assert await effects(sessions) == {name: 1 for name in good}, "each other event once, the broken one never"
@@ -163,10 +159,10 @@ async def test_copies_of_an_event_in_one_batch_have_one_effect(
     subscribers.append(s)
     await s.declare()
     await s.publish([*items[:6], twice, twice, *items[6:], twice])  # the same event id three times
-    await s.broker.start()
+    with deliveries() as seen:
+        await s.broker.start()
+        await eventually(lambda: seen.all_finished({str(e.id): 3 if e is twice else 1 for e in items}))
     names = {e.data.name for e in items}
-    await eventually(lambda: _effects_cover(sessions, names), timeout=30)
-    await asyncio.sleep(0.5)
 
     assert max(batch_sizes) > 1, f"no batch formed: {batch_sizes}"
     assert await effects(sessions) == {name: 1 for name in names}
@@ -204,7 +200,7 @@ async def test_a_message_is_acked_only_after_its_batch_committed(
     await s.declare()
     await s.publish(items)
     await s.broker.start()
-    await eventually(lambda: _at_least(lambda: len(seen_at_ack), len(items)), timeout=30)
+    await eventually(lambda: _at_least(lambda: len(seen_at_ack), len(items)))
 
     assert max(batch_sizes) > 1, f"no batch formed: {batch_sizes}"
     assert seen_at_ack == {str(e.id): (True, 1) for e in items}
@@ -212,6 +208,20 @@ async def test_a_message_is_acked_only_after_its_batch_committed(
 
 async def _at_least(value: Any, n: int) -> bool:
     return value() >= n
+
+
+async def waiting_for_a_lock(sessions: Any) -> bool:
+    """Whether a backend waits for the row lock on r2 (the batch's handler does, behind us)."""
+    from sqlalchemy import text
+
+    async with sessions() as s:
+        return bool(await s.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() "
+            "AND query LIKE '%key = ''r2'' FOR UPDATE%'")))
+
+
+async def settled(seen: Deliveries, amqp_url: str, queue: ServiceQueue) -> bool:
+    return await seen.settled(amqp_url, [q.name for q in queue.all_queues() if q.name != queue.dlq_name])
 
 
 class ProcessDied(BaseException):
@@ -250,7 +260,17 @@ async def test_after_a_crash_every_event_has_its_effect_once(
             raise ProcessDied  # committed, never acked
         await original_ack(self, multiple)
 
+    original_close = SharedTransaction.close
+    closed: set[int] = set()
+
+    async def close(self: SharedTransaction) -> None:
+        try:
+            await original_close(self)
+        finally:
+            closed.add(id(self))
+
     monkeypatch.setattr(SharedTransaction, "commit", commit)
+    monkeypatch.setattr(SharedTransaction, "close", close)
     monkeypatch.setattr(RabbitMessage, "ack", ack)
 
     async def handle(event: CloudEvent[InstitutionRegistered], uow: UnitOfWork) -> None:
@@ -262,33 +282,39 @@ async def test_after_a_crash_every_event_has_its_effect_once(
             raise ConnectionError("this process is dead")
         return UnitOfWork(sessions)
 
+    def in_stalled() -> set[str]:
+        return {name for name, batch in handled_in.items() if batch in stalled_batch}
+
     first = Subscriber(amqp_url, sessions, queue, {InstitutionRegistered: handle}, first_unit_of_work)
     subscribers.append(first)
     await first.declare()
     await first.publish(items)
     await first.broker.start()
-    await asyncio.wait_for(stalled.wait(), timeout=15)
-    await asyncio.sleep(0.3)  # let the rest of the first batch reach the stall
+    await eventually(stalled.is_set)
+    if crash == "before_commit":  # the stalled transaction holds a batch
+        await eventually(lambda: len(in_stalled()) > 1)
+    else:  # the first batch is committed, its acks held
+        await eventually(lambda: effects(sessions))
     # The crash: the connection goes, every delivery unacked goes back to the queue.
     await first.broker._connection.close()  # type: ignore[union-attr]
     dead = True
     resume.set()
-    await asyncio.sleep(0.3)  # the dead consumer's stalled transaction ends (rolled back)
+    await eventually(lambda: set(stalled_batch) <= closed)  # the stalled transactions ended (rolled back)
     committed_before = await effects(sessions)
     if crash == "before_commit":
-        in_stalled = {name for name, batch in handled_in.items() if batch in stalled_batch}
-        assert len(in_stalled) > 1, "the stalled transaction held a batch"
-        assert not in_stalled & set(committed_before), "nothing of the stalled batch committed"
+        assert len(in_stalled()) > 1, "the stalled transaction held a batch"
+        assert not in_stalled() & set(committed_before), "nothing of the stalled batch committed"
     else:
         assert committed_before, "the first batch committed before the crash"
 
     second = Subscriber(amqp_url, sessions, queue, {InstitutionRegistered: handle})
     subscribers.append(second)
     await second.declare()
-    await second.broker.start()
     names = {e.data.name for e in items}
-    await eventually(lambda: _effects_cover(sessions, names), timeout=30)
-    await asyncio.sleep(0.5)
+    with deliveries() as by_second:
+        await second.broker.start()
+        await eventually(lambda: _effects_cover(sessions, names))
+        await eventually(lambda: settled(by_second, amqp_url, queue))  # every redelivery settled
 
     assert max(batch_sizes) > 1, f"no batch formed: {batch_sizes}"
     assert await effects(sessions) == {name: 1 for name in names}
@@ -343,17 +369,17 @@ async def test_a_batch_that_loses_a_deadlock_sends_its_events_alone_without_spen
         subscribers.append(s)
         await s.declare()
         await s.publish(items)
-        await s.broker.start()
-        await asyncio.wait_for(holds_r1.wait(), timeout=15)
-        await asyncio.sleep(0.2)
-        # Now wait for r1, held by the batch, which waits for our r2: a deadlock.
-        await other.execute(text("SELECT 1 FROM effect WHERE key = 'r1' FOR UPDATE"))
-        await asyncio.sleep(0.3)
-        await other.commit()
+        with deliveries() as seen:
+            await s.broker.start()
+            await eventually(holds_r1.is_set)
+            # The batch now waits for our r2 (PostgreSQL says so), and we for its r1: a deadlock.
+            await eventually(lambda: waiting_for_a_lock(sessions))
+            await other.execute(text("SELECT 1 FROM effect WHERE key = 'r1' FOR UPDATE"))
+            await other.commit()
+            await eventually(lambda: seen.all_finished({str(e.id): 1 for e in items}))
 
     names = {e.data.name for e in items}
-    await eventually(lambda: _effects_cover(sessions, names), timeout=30)
-    await asyncio.sleep(0.5)
+    await eventually(lambda: _effects_cover(sessions, names))
 
     assert batch_sizes, "a batch formed"
     assert {k: v for k, v in (await effects(sessions)).items() if k in names} == {n: 1 for n in names}

@@ -29,6 +29,24 @@ from jumelage.messaging.topology import ServiceQueue, Topology
 from jumelage.testing import Database, TcpProxy, delete_queues, event_tap, eventually
 
 
+def passes_of(relay: OutboxRelay) -> dict[str, int]:
+    """Count the relay's passes as its loop makes them, those that failed apart."""
+    passes = {"done": 0, "failed": 0}
+    original = relay.relay_once
+
+    async def counted() -> int:
+        try:
+            sent = await original()
+        except Exception:
+            passes["failed"] += 1
+            raise
+        passes["done"] += 1
+        return sent
+
+    relay.relay_once = counted  # type: ignore[method-assign]
+    return passes
+
+
 def institution(name: str = "CMCI Bousmail") -> InstitutionRegistered:
     return InstitutionRegistered(institution_id=uuid.uuid4(), name=name, kind="clinic", country="DZ", city="Bou Ismail")
 
@@ -68,9 +86,13 @@ async def test_rolled_back_transaction_leaves_neither_state_nor_event(
                 sent = uow.record(institution("CHU Oran"))
                 await uow.commit()
             assert await relay.relay_once() == 1
-            await tap.wait_for(lambda bodies: len(bodies) >= 1)
-            await asyncio.sleep(0.2)  # anything else would have arrived by now
-            assert [b["id"] for b in tap.bodies()] == [str(sent.id)]
+            # Published in commit order: once a later event is here, anything else would be too.
+            async with UnitOfWork(sessions) as uow:
+                later = uow.record(institution("Later"))
+                await uow.commit()
+            assert await relay.relay_once() == 1
+            await tap.wait_for(lambda bodies: str(later.id) in [b["id"] for b in bodies])
+            assert [b["id"] for b in tap.bodies()] == [str(sent.id), str(later.id)]
             msg = tap.messages[0]
             assert msg.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
             assert msg.content_type == CONTENT_TYPE
@@ -80,8 +102,9 @@ async def test_rolled_back_transaction_leaves_neither_state_nor_event(
             assert msg.routing_key == "institution.registered"
             assert tap.bodies()[0]["data"]["name"] == "CHU Oran"
         async with sessions() as s:
-            row = (await s.scalars(select(OutboxRecord))).one()
-        assert row.published_at is not None
+            rows = list(await s.scalars(select(OutboxRecord).order_by(OutboxRecord.seq)))
+        assert [r.event_id for r in rows] == [sent.id, later.id], "nothing of the rolled-back transaction"
+        assert all(r.published_at is not None for r in rows)
         assert await effect_of(sessions, "committed") == 1
     finally:
         await broker.stop()
@@ -94,17 +117,18 @@ async def test_relay_publishes_in_commit_order_and_wakes_on_commit(
     broker = RabbitBroker(amqp_url)
     # A poll far longer than the test: only the wake-up after commit can deliver in time.
     relay = OutboxRelay(sessions, broker, name="t", exchange=topology.exchange, poll_interval=3600, batch_size=7)
+    passes = passes_of(relay)
     await broker.connect()
     relay.start()
     try:
         async with event_tap(amqp_url, topology.exchange_name) as tap:
-            await asyncio.sleep(0.1)  # the relay's first empty pass
+            await eventually(lambda: passes["done"] >= 1)  # the relay's first, empty pass: it now sleeps
             ids = []
             for i in range(25):
                 async with UnitOfWork(sessions, on_commit=relay.wake) as uow:
                     ids.append(str(uow.record(institution(f"Hospital {i}")).id))
                     await uow.commit()
-            await tap.wait_for(lambda bodies: len(bodies) >= 25, timeout=10)
+            await tap.wait_for(lambda bodies: len(bodies) >= 25)
             assert [b["id"] for b in tap.bodies()] == ids
     finally:
         await relay.stop()
@@ -121,6 +145,7 @@ async def test_relay_resumes_after_broker_outage_and_loses_nothing(
     broker = RabbitBroker(str(target.with_port(port)), reconnect_interval=0.2)
     relay = OutboxRelay(sessions, broker, name="t", exchange=topology.exchange, poll_interval=0.2,
                         confirm_timeout=2.0, max_backoff=0.5)
+    passes = passes_of(relay)
     await broker.connect()
     relay.start()
 
@@ -138,8 +163,9 @@ async def test_relay_resumes_after_broker_outage_and_loses_nothing(
             await tap.wait_for(lambda bodies: len(bodies) >= 20)
 
             await proxy.cut()
+            failed_before = passes["failed"]
             during = await write(30, "during")
-            await asyncio.sleep(1.5)  # the relay tries, fails and backs off
+            await eventually(lambda: passes["failed"] >= failed_before + 2)  # the relay tried, failed, backed off
             async with sessions() as s:
                 pending = await s.scalar(
                     select(func.count()).select_from(OutboxRecord).where(OutboxRecord.published_at.is_(None))
@@ -147,7 +173,7 @@ async def test_relay_resumes_after_broker_outage_and_loses_nothing(
             assert pending == 30, "rows written while the broker is away wait in the outbox"
 
             await proxy.restore()
-            await tap.wait_for(lambda bodies: {b["id"] for b in bodies} >= set(before + during), timeout=30)
+            await tap.wait_for(lambda bodies: {b["id"] for b in bodies} >= set(before + during))
             received = [b["id"] for b in tap.bodies()]
             assert set(received) == set(before + during)
             # Order holds for what was first published after the outage.
@@ -256,7 +282,7 @@ class Consumer:
         finally:
             await conn.close()
 
-    async def dead_letters(self, expected: int, timeout: float = 10.0) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    async def dead_letters(self, expected: int, timeout: float = 60.0) -> list[aio_pika.abc.AbstractIncomingMessage]:
         got: list[aio_pika.abc.AbstractIncomingMessage] = []
         conn = await aio_pika.connect(self._url)
         try:
@@ -271,9 +297,23 @@ class Consumer:
                 return len(got) >= expected
 
             await eventually(fetch, timeout=timeout)
-            await asyncio.sleep(0.3)
-            extra = await dlq.get(fail=False)
-            assert extra is None, f"unexpected dead letter: {extra.body[:200]!r}"
+            # A poison probe published after everything else is dead-lettered at once, behind
+            # anything dead-lettered before it: nothing but the probe may be left in the queue.
+            probe = f"probe {uuid.uuid4()}: not an event".encode()
+            await self.publish(probe)
+            extra: list[bytes] = []
+
+            async def probe_arrived() -> bool:
+                msg = await dlq.get(fail=False)
+                if msg is not None:
+                    await msg.ack()
+                    if msg.body == probe:
+                        return True
+                    extra.append(msg.body)
+                return False
+
+            await eventually(probe_arrived, timeout=timeout)
+            assert not extra, f"unexpected dead letters: {[b[:200] for b in extra]!r}"
         finally:
             await conn.close()
         return got
@@ -417,11 +457,15 @@ async def test_two_relay_replicas_publish_each_event_once_in_order(
             ids = await recorded(sessions, 100)
             for r in relays:
                 r.start()
-            await tap.wait_for(lambda bodies: len(bodies) >= 100, timeout=20)
+            await tap.wait_for(lambda bodies: len(bodies) >= 100)
             await eventually(lambda: _all_published(sessions))
-            await asyncio.sleep(0.3)  # a duplicate would have arrived by now
-            assert [b["id"] for b in tap.bodies()] == ids
-        assert sum(r.published for r in relays) == 100
+            # Published in commit order, one replica at a time: once a later event is here,
+            # a duplicate of an earlier one would be here too.
+            (later,) = await recorded(sessions, 1)
+            await tap.wait_for(lambda bodies: later in [b["id"] for b in bodies])
+            assert [b["id"] for b in tap.bodies()] == [*ids, later]
+        await eventually(lambda: _all_published(sessions))  # marked once confirmed: after the tap saw it
+        assert sum(r.published for r in relays) == 101
     finally:
         for r in relays:
             await r.stop()
@@ -451,8 +495,24 @@ async def test_events_recorded_by_a_handler_carry_the_chain(
     assert row.correlation_id == "programme-42"
 
 
+def held_for_the_database(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count the times a consumer finds its database away and holds the event."""
+    from jumelage.messaging.consumer import EventConsumer
+
+    held = {"times": 0}
+    original = EventConsumer._database_failed
+
+    async def counted(self: EventConsumer, exc: BaseException) -> bool:
+        failed = await original(self, exc)
+        held["times"] += failed
+        return failed
+
+    monkeypatch.setattr(EventConsumer, "_database_failed", counted)
+    return held
+
+
 async def test_consumer_database_outage_holds_events_without_spending_retries(
-    postgres_url: str, amqp_url: str, namespace: str
+    postgres_url: str, amqp_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """PostgreSQL unreachable for longer than all retry delays: nothing is
     dead-lettered, everything is handled once when it is back."""
@@ -481,12 +541,14 @@ async def test_consumer_database_outage_holds_events_without_spending_retries(
             await eventually(lambda: effect_of(sessions, "Before"))
             await proxy.cut()
             names = [f"During {i}" for i in range(5)]
+            held = held_for_the_database(monkeypatch)
             for name in names:
                 await consumer.publish(new_envelope(institution(name), correlation_id=None, causation_id=None).to_json())
-            await asyncio.sleep(2.0)  # several times the whole retry budget (0.3 s)
+            # Held more times than its whole retry budget (3 attempts) would allow.
+            await eventually(lambda: held["times"] > queue.max_attempts)
             await proxy.restore()
             for name in names:
-                assert await eventually(lambda n=name: effect_of(sessions, n), timeout=30) == 1
+                assert await eventually(lambda n=name: effect_of(sessions, n)) == 1
             await consumer.dead_letters(0)
     finally:
         await proxy.cut()

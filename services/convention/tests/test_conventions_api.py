@@ -19,7 +19,8 @@ from convention import handlers
 from jumelage.clock import FixedClock
 from jumelage.events import registry
 from jumelage.messaging.tables import OutboxRecord
-from jumelage.testing import Database, EventTap, event_tap, eventually, running, service_settings
+from jumelage.testing import (Database, EventTap, deliveries, event_tap, eventually, running,
+                              service_settings)
 
 NOW = datetime(2024, 5, 20, 9, 0, tzinfo=UTC)
 
@@ -64,6 +65,14 @@ class Programme:
                                    json={"signed_on": "2024-05-20", "signed_at": "Alger"})
         assert r.status_code == 200, r.text
         return r.json()
+
+    async def everything_published(self) -> None:
+        """Until every event committed so far has reached the tap: the relay publishes in
+        commit order, so a sentinel committed now arrives after all of them."""
+        name = f"Sentinel {uuid.uuid4().hex[:8]}"
+        await self.institution(name, name, "clinic", "DZ", "Alger")
+        await self.tap.wait_for(lambda _: any(e["data"]["name"] == name
+                                              for e in self.tap.of_type("InstitutionRegistered")))
 
     async def events(self, event_type: str, count: int) -> list[dict[str, Any]]:
         await self.tap.wait_for(lambda _: len(self.tap.of_type(event_type)) >= count)
@@ -153,7 +162,7 @@ async def test_illegal_transitions_are_refused_naming_the_state(programme: Progr
     assert r.status_code == 409 and "amendment" in r.json()["detail"]
     r = await client.post(f"/conventions/{uuid.uuid4()}/sign", json={"signed_on": "2024-05-20", "signed_at": "A"})
     assert r.status_code == 404
-    await asyncio.sleep(0.3)
+    await programme.everything_published()
     assert len(programme.tap.of_type("ConventionSigned")) == 1
     assert programme.tap.of_type("ConventionSuspended") == []
 
@@ -292,15 +301,25 @@ async def test_expiry_is_emitted_exactly_once(programme: Programme) -> None:
     assert await handlers.expire_conventions(runtime.unit_of_work(), date(2024, 6, 2)) == []
     (expired,) = await programme.events("ConventionExpired", 1)
     assert expired["data"] == {"convention_id": signed["id"], "on": "2024-05-31", "reason": ""}
-    await asyncio.sleep(0.3)
+    await programme.everything_published()
     assert len(programme.tap.of_type("ConventionExpired")) == 1
     assert (await programme.client.get(f"/conventions/{signed['id']}")).json()["status"] == "expired"
     assert (await programme.client.get(f"/conventions/{other['id']}")).json()["status"] == "signed"
 
 
 async def test_the_periodic_check_expires_without_being_asked(
-    amqp_url: str, namespace: str, database: Database
+    amqp_url: str, namespace: str, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    checks = 0
+    original = handlers.expire_conventions
+
+    async def counted(*args: Any) -> Any:
+        nonlocal checks
+        found = await original(*args)
+        checks += 1
+        return found
+
+    monkeypatch.setattr(handlers, "expire_conventions", counted)
     settings = service_settings(convention.app.Settings, amqp_url=amqp_url, namespace=namespace,
                                 database=await database.for_service("convention"), expiry_check_interval=0.1)
     clock = FixedClock(NOW, "Africa/Algiers")
@@ -315,8 +334,10 @@ async def test_the_periodic_check_expires_without_being_asked(
             (expired,) = await p.events("ConventionExpired", 1)
             assert expired["data"]["convention_id"] == signed["id"]
         # A restart with the same database: the check runs again and finds nothing to do.
-        async with running(convention.app.create_app(settings, clock), convention.app.MIGRATIONS):
-            await asyncio.sleep(0.5)
+        async with running(convention.app.create_app(settings, clock), convention.app.MIGRATIONS) as client:
+            before_restart = checks
+            await eventually(lambda: checks > before_restart)  # a whole check ran after the restart
+            await Programme(client, tap, clock).everything_published()
         assert len(tap.of_type("ConventionExpired")) == 1
 
 
@@ -396,22 +417,20 @@ async def test_progress_is_right_under_duplicates_and_disorder(programme: Progra
                             topic="Post-operative intensive care", held_at=at, hours=4.5, trainee_count=9),
     ]
     envelopes = [new_envelope(f, correlation_id="cnas-programme", causation_id=None) for f in facts]
-    conn = await aio_pika.connect(amqp_url)
-    try:
-        ex = await (await conn.channel()).get_exchange(f"{namespace}jumelage.events")
-        for envelope in envelopes + envelopes[1:3]:  # two surgeries delivered twice
-            await ex.publish(aio_pika.Message(envelope.to_json().encode(),
-                                              delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                             routing_key=envelope.routing_key)
-    finally:
-        await conn.close()
-
-    async def settled() -> dict[str, Any] | None:
-        p = (await programme.client.get(f"/conventions/{cid}/progress")).json()
-        return p if p["training_sessions"]["done"] == 2 and p["surgeries"]["done"] >= 3 else None
-
-    progress = await eventually(settled)
-    await asyncio.sleep(0.3)  # the duplicates have been delivered too by now
+    sent = envelopes + envelopes[1:3]  # two surgeries delivered twice
+    with deliveries() as seen:
+        conn = await aio_pika.connect(amqp_url)
+        try:
+            ex = await (await conn.channel()).get_exchange(f"{namespace}jumelage.events")
+            for envelope in sent:
+                await ex.publish(aio_pika.Message(envelope.to_json().encode(),
+                                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                                 routing_key=envelope.routing_key)
+        finally:
+            await conn.close()
+        # Every copy, the duplicates too, has been delivered and settled.
+        expected = {str(e.id): sent.count(e) for e in envelopes}
+        await eventually(lambda: seen.all_finished(expected))
     progress = (await programme.client.get(f"/conventions/{cid}/progress")).json()
     assert progress["surgeries"] == {"done": 3, "target": 100, "percent": 3.0}
     assert progress["consultations"] == {"done": 1, "target": 300, "percent": 0.3}

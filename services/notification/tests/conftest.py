@@ -35,7 +35,7 @@ from jumelage.events import (
     CloudEvent, ConventionSigned, InstitutionRegistered, MissionCancelled, MissionCompleted, MissionRescheduled,
     MissionScheduled, SurgeryCancelled, SurgeryCompleted, SurgeryRescheduled, SurgeryScheduled, new_envelope,
 )
-from jumelage.testing import ActingAs, Database, EventTap, event_tap, eventually, running, service_settings
+from jumelage.testing import ActingAs, Database, EventTap, event_tap, eventually, running, scaled, service_settings
 
 CORRELATION = "programme-cnas-2031"
 
@@ -230,6 +230,59 @@ def programme() -> Programme:
 
 
 @dataclass
+class DeliveryRounds:
+    """The delivery worker's rounds, counted as it makes them."""
+
+    done: int = 0
+    worker: Any = None
+
+    @contextlib.contextmanager
+    def counting(self) -> Any:
+        from notification.worker import DeliveryWorker
+
+        original = DeliveryWorker.deliver_due
+
+        async def counted(worker: DeliveryWorker) -> int:
+            self.worker = worker
+            try:
+                return await original(worker)
+            finally:
+                self.done += 1
+
+        DeliveryWorker.deliver_due = counted  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            DeliveryWorker.deliver_due = original  # type: ignore[method-assign]
+
+
+@dataclass
+class ReminderChecks:
+    """The reminder job's passes, counted as it makes them (installed before the app is made:
+    the periodic job keeps the function it is given)."""
+
+    done: int = 0
+
+    @contextlib.contextmanager
+    def counting(self) -> Any:
+        from notification import handlers
+
+        original = handlers.fire_due_reminders
+
+        async def counted(*args: Any, **kw: Any) -> int:
+            try:
+                return await original(*args, **kw)
+            finally:
+                self.done += 1
+
+        handlers.fire_due_reminders = counted
+        try:
+            yield self
+        finally:
+            handlers.fire_due_reminders = original
+
+
+@dataclass
 class Harness:
     client: Any
     tap: EventTap
@@ -237,6 +290,8 @@ class Harness:
     http: HttpSink
     amqp_url: str
     namespace: str
+    rounds: DeliveryRounds = field(default_factory=DeliveryRounds)
+    reminder_checks: ReminderChecks = field(default_factory=ReminderChecks)
 
     @property
     def runtime(self) -> Any:
@@ -293,7 +348,7 @@ class Harness:
             return items if len(items) == expected and len(final) == expected else None
 
         try:
-            return await eventually(done, timeout=20)
+            return await eventually(done)
         except AssertionError:
             raise AssertionError(f"not {expected} settled: {await self.notifications(**params)}") from None
 
@@ -307,7 +362,34 @@ class Harness:
             async with self.runtime.sessions() as s:
                 return (await s.scalar(select(InboxRecord.event_id).where(InboxRecord.event_id == envelope.id))) is not None
 
-        await eventually(seen, timeout=20)
+        await eventually(seen)
+
+    async def delivery_round_passed(self) -> None:
+        """Until the delivery worker has made a whole round begun after now, with no send
+        under way: anything due (a second copy, a retry) would have been sent in it."""
+        after = self.rounds.done + 1  # a round under way now may have begun before
+        await eventually(lambda: self.rounds.done > after and not self.rounds.worker._handed)
+
+    async def quiet(self) -> None:
+        """Until the reminder job has made a whole pass begun after now, then the delivery
+        worker a whole round: whatever was due by the clock is then a notification, sent."""
+        after = self.reminder_checks.done + 1  # a pass under way now may have begun before
+        await eventually(lambda: self.reminder_checks.done > after)
+        await self.delivery_round_passed()
+
+    async def everything_published(self) -> None:
+        """Until every event the service has recorded is published and seen by the tap."""
+        from sqlalchemy import select
+
+        from jumelage.messaging.tables import OutboxRecord
+
+        async def caught_up() -> bool:
+            async with self.runtime.sessions() as s:
+                rows = (await s.execute(select(OutboxRecord.event_id, OutboxRecord.published_at))).all()
+            seen = {b["id"] for b in self.tap.bodies()}
+            return all(published is not None and str(event_id) in seen for event_id, published in rows)
+
+        await eventually(caught_up)
 
 
 ServiceFactory = Callable[..., contextlib.AbstractAsyncContextManager[Harness]]
@@ -327,17 +409,22 @@ def notification_service(amqp_url: str, namespace: str, database: Database, smtp
             "smtp_host": "127.0.0.1", "smtp_port": smtp_server.port,  # type: ignore[attr-defined]
             "sms_gateway_url": f"{http_sink.url}/sms", "sms_gateway_token": "gateway-token",
             "delivery_retry_delays": [0.05, 0.1], "delivery_poll_interval": 0.2,
-            "reminder_check_interval": 0.1, "webhook_timeout": 5.0, "smtp_timeout": 5.0,
+            "reminder_check_interval": 0.1,
+            # Generous: a local server answers at once unless the machine is very busy.
+            "webhook_timeout": scaled(30.0), "smtp_timeout": scaled(30.0),
             **overrides,
         }
         settings = service_settings(notification.app.Settings, amqp_url=amqp_url, namespace=namespace,
                                     database=own, **values)
-        async with event_tap(amqp_url, f"{namespace}jumelage.events") as tap:
+        async with contextlib.AsyncExitStack() as stack:
+            tap = await stack.enter_async_context(event_tap(amqp_url, f"{namespace}jumelage.events"))
+            checks = stack.enter_context(ReminderChecks().counting())
+            rounds = stack.enter_context(DeliveryRounds().counting())
             app = notification.app.create_app(settings, clock)
             # The desk's administrator, also coordinator and clinician of the institution
             # that keeps the contacts the tests make (who may do what: test_access.py).
             acting = ActingAs("administrator", "coordinator", "clinician", institution=KEEPER)
-            async with running(app, notification.app.MIGRATIONS, acting_as=acting) as client:
-                yield Harness(client, tap, smtp_server, http_sink, amqp_url, namespace)
+            client = await stack.enter_async_context(running(app, notification.app.MIGRATIONS, acting_as=acting))
+            yield Harness(client, tap, smtp_server, http_sink, amqp_url, namespace, rounds, checks)
 
     return start

@@ -133,11 +133,10 @@ async def test_the_same_event_delivered_twice_notifies_each_recipient_once_per_c
 
         items = await h.settled(2, recipient_ref=host["recipient_ref"])
         assert sorted(n["channel"] for n in items) == ["email", "webhook"]
-        await asyncio.sleep(0.3)  # a second copy would have been sent by now
+        await h.delivery_round_passed()  # a second copy would have been sent in it
         assert len(h.smtp.messages(to="direction@cmci.dz")) == 1
         assert len(h.http.to("/hooks/cmci")) == 1
-        await h.tap.wait_for(lambda bodies: len([b for b in bodies if b["type"] == "NotificationSent"]) == 2)
-        await asyncio.sleep(0.3)
+        await h.everything_published()
         assert len(h.tap.of_type("NotificationSent")) == 2
 
 
@@ -178,7 +177,7 @@ async def test_retries_spent_then_notification_failed_once(notification_service:
         assert len(h.http.to("/hooks/cmci")) == 3
 
         await h.tap.wait_for(lambda bodies: any(b["type"] == "NotificationFailed" for b in bodies))
-        await asyncio.sleep(0.3)
+        await h.everything_published()
         (failed,) = h.tap.of_type("NotificationFailed")
         assert failed["data"] == {
             "notification_id": item["id"], "cause_event_id": str(scheduled.id), "channel": "webhook",
@@ -321,7 +320,9 @@ async def test_a_notification_whose_worker_stopped_before_sending_goes_out_when_
         assert (item["recipient_ref"], item["status"], item["attempts"]) == (surgeon["recipient_ref"], "sent", 2)
         assert len(h.smtp.messages(to="a.frigiola@grupposandonato.it")) == 1
         await eventually(lambda: _true(len(h.tap.of_type("NotificationSent")) == 1))
-        await asyncio.sleep(0.3)
+        await h.delivery_round_passed()
+        await h.everything_published()
+        assert len(h.smtp.messages(to="a.frigiola@grupposandonato.it")) == 1
         assert len(h.tap.of_type("NotificationSent")) == 1, "one NotificationSent"
 
 
@@ -359,7 +360,7 @@ async def test_an_error_after_a_send_never_sends_it_again_and_the_outcome_is_rec
         scheduled = programme.mission_scheduled()
         await h.given(*programme.institutions(), programme.convention_signed(), scheduled)
 
-        await eventually(lambda: _true(len(h.smtp.messages()) == 1 and len(failed) >= 2), timeout=30)
+        await eventually(lambda: _true(len(h.smtp.messages()) == 1 and len(failed) >= 2))
         (item,) = await h.notifications(cause_event_id=str(scheduled.id))
         assert (item["status"], item["attempts"]) == ("transmitting", 1), "sent, its outcome not recorded yet"
 
@@ -369,7 +370,7 @@ async def test_an_error_after_a_send_never_sends_it_again_and_the_outcome_is_rec
             (n,) = await h.notifications(cause_event_id=str(scheduled.id))
             return n if n["status"] == "unknown" else None
 
-        unknown = await eventually(said_unknown, timeout=30)
+        unknown = await eventually(said_unknown)
         assert unknown["attempts"] == 1 and "outcome unknown" in unknown["last_error"]
         assert await worker.deliver_due() == 0, "a round claims nothing: in doubt is never sent again"
         assert len(h.smtp.messages()) == 1
@@ -380,9 +381,9 @@ async def test_an_error_after_a_send_never_sends_it_again_and_the_outcome_is_rec
             (n,) = await h.notifications(cause_event_id=str(scheduled.id))
             return n if n["status"] == "sent" else None
 
-        sent = await eventually(recorded, timeout=30)
+        sent = await eventually(recorded)
         assert (sent["attempts"], sent["last_error"]) == (1, None)
-        await eventually(lambda: _true(len(h.tap.of_type("NotificationSent")) == 1), timeout=30)
+        await eventually(lambda: _true(len(h.tap.of_type("NotificationSent")) == 1))
         wall.advance(seconds=3600)
         assert await worker.deliver_due() == 0
         assert len(h.smtp.messages(to="a.frigiola@grupposandonato.it")) == 1, "one e-mail, never two"
@@ -405,7 +406,7 @@ async def test_an_sms_request_left_unanswered_is_unknown_and_not_sent_again(
             items = await h.notifications(cause_event_id=str(scheduled.id), recipient_ref=family["recipient_ref"])
             return items[0] if items and items[0]["status"] not in ("sending", "transmitting") else None
 
-        n = await eventually(settled, timeout=30)
+        n = await eventually(settled)
         assert (n["status"], n["attempts"]) == ("unknown", 1), n
         assert "outcome unknown" in n["last_error"] and "+213" not in n["last_error"]
         (worker,) = [p.job.__self__ for p in h.runtime.periodic if p.name == "deliver-notifications"]

@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from smtp_inbox import SmtpInbox, free_port
 
-from jumelage.testing import eventually
+from jumelage.testing import eventually, scaled
 from notification.channels import NOTIFICATION_HEADER, Address, EmailSender, Outgoing
 from notification.domain.delivery import Message, OutcomeUnknown, PermanentFailure, TransientFailure
 
@@ -117,7 +117,7 @@ def smtp() -> Iterator[tuple[SessionCountingInbox, CountingController]]:
 
 
 def sender(controller: Controller, **kw: Any) -> EmailSender:
-    return EmailSender(host="127.0.0.1", port=controller.port, sender=FROM, timeout=5.0, **kw)
+    return EmailSender(host="127.0.0.1", port=controller.port, sender=FROM, timeout=scaled(30.0), **kw)
 
 
 def outgoing(n: int) -> Outgoing:
@@ -152,7 +152,7 @@ async def test_sequential_sends_share_one_connection(smtp: Any) -> None:
 async def test_non_ascii_names_and_subjects_are_encoded_and_the_envelope_uses_the_bare_sender(smtp: Any) -> None:
     inbox, controller = smtp
     mailer = EmailSender(host="127.0.0.1", port=controller.port, sender="Jumelage — Santé <notif@jumelage.local>",
-                         timeout=5.0)
+                         timeout=scaled(30.0))
     text_only = Outgoing("notification-ar", "ar", Message(text="تذكير: عملية جراحية غدًا", subject="تذكير: عملية"))
     try:
         await mailer.send(text_only, SURGEON)
@@ -227,7 +227,7 @@ async def test_a_message_is_not_sent_again_once_data_started(smtp: Any) -> None:
             await mailer.send(outgoing(2), SURGEON)
         assert lost.value.reason == ("outcome unknown: smtp server SMTPServerDisconnected after the message was "
                                      "sent; not sent again")
-        await asyncio.sleep(0.2)
+        await eventually(lambda: inbox.ended == 1)  # the server's side of the dropped session is over
     finally:
         await mailer.close()
 
@@ -241,6 +241,7 @@ async def test_a_connection_idle_a_while_is_checked_with_noop_and_replaced_if_it
     mailer = sender(controller)
     try:
         await mailer.send(outgoing(1), SURGEON)
+        # Time itself is the condition here: idle over a second (a busier machine only idles it longer).
         await asyncio.sleep(1.1)
         await mailer.send(outgoing(2), SURGEON)
         assert (inbox.noops, inbox.sessions) == (1, 1), "NOOP answered: the connection is kept"
@@ -260,7 +261,7 @@ async def test_a_connection_idle_over_idle_timeout_is_replaced(smtp: Any) -> Non
     mailer = sender(controller, idle_timeout=0.2)
     try:
         await mailer.send(outgoing(1), SURGEON)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # idle over idle_timeout: time itself is the condition
         await mailer.send(outgoing(2), SURGEON)
         await eventually(lambda: inbox.ended == 1)  # the old one was closed
     finally:
@@ -304,7 +305,7 @@ async def test_a_recipient_refused_for_now_is_transient(smtp: Any) -> None:
 
 
 async def test_an_unreachable_server_is_a_transient_failure() -> None:
-    mailer = EmailSender(host="127.0.0.1", port=free_port(), sender=FROM, timeout=5.0)
+    mailer = EmailSender(host="127.0.0.1", port=free_port(), sender=FROM, timeout=scaled(30.0))
     with pytest.raises(TransientFailure) as away:
         await mailer.send(outgoing(1), SURGEON)
     assert away.value.reason == "smtp server unreachable: SMTPConnectError"

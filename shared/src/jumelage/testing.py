@@ -14,6 +14,7 @@ that uses it runs on both SQLite and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -32,6 +33,24 @@ from jumelage.settings import ServiceSettings
 
 LOOPBACK_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 LOOPBACK_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def timeout_scale() -> float:
+    """``JUMELAGE_TEST_TIMEOUT_SCALE`` (default 1): every limit of the test kit is multiplied by it."""
+    return float(os.environ.get("JUMELAGE_TEST_TIMEOUT_SCALE") or 1)
+
+
+def scaled(seconds: float) -> float:
+    """A limit on how long a test waits for something, scaled for a slow or busy machine.
+
+    A limit is only where a test gives up: tests wait on a condition, never for a
+    fixed time, so a generous limit costs nothing when the machine is quick."""
+    return seconds * timeout_scale()
+
+
+# Long enough for two busy cores shared with other work: a condition that holds
+# is seen at once, so only a failing test waits this long.
+WAIT_LIMIT = 60.0
 
 
 def docker_available() -> bool:
@@ -63,7 +82,7 @@ def amqp_url() -> Iterator[str]:
 
 async def _require_broker(url: str) -> None:
     try:
-        conn = await asyncio.wait_for(aio_pika.connect(url), timeout=10)
+        conn = await asyncio.wait_for(aio_pika.connect(url), timeout=scaled(30))
     except Exception as exc:
         pytest.fail(
             f"RabbitMQ is required and not reachable at {_safe(url)}: {exc!r}. "
@@ -102,7 +121,7 @@ def _postgres_from_database_url() -> str | None:
 
 async def _require_postgres(url: str) -> None:
     try:
-        conn = await asyncio.wait_for(asyncpg.connect(_plain_pg(url)), timeout=10)
+        conn = await asyncio.wait_for(asyncpg.connect(_plain_pg(url)), timeout=scaled(30))
     except Exception as exc:
         pytest.fail(
             f"PostgreSQL is required and not reachable at {_safe(url)}: {exc!r}. "
@@ -306,7 +325,7 @@ async def downgrade(engine: Any, migrations: Path, revision: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(app: Any, migrations: Path | None = None, *, wait_broker: float = 20.0,
+async def running(app: Any, migrations: Path | None = None, *, wait_broker: float = WAIT_LIMIT,
                   acting_as: ActingAs | None = None) -> AsyncIterator[Any]:
     """Run a service app in this process (lifespan included), after migrating its
     database; yield an httpx client bound to it once its broker is connected.
@@ -321,7 +340,7 @@ async def running(app: Any, migrations: Path | None = None, *, wait_broker: floa
     if migrations is not None:
         await migrate(runtime.engine, migrations)
     async with app.router.lifespan_context(app):
-        await asyncio.wait_for(runtime.broker_connected.wait(), timeout=wait_broker)
+        await asyncio.wait_for(runtime.broker_connected.wait(), timeout=scaled(wait_broker))
         transport = httpx.ASGITransport(app=app)
         auth = acting_as or ActingAs(secret=runtime.settings.auth_secret.get_secret_value())
         async with httpx.AsyncClient(transport=transport, base_url=f"http://{runtime.name}", auth=auth) as client:
@@ -358,13 +377,19 @@ class EventTap:
     def of_type(self, event_type: str) -> list[dict[str, Any]]:
         return [b for b in self.bodies() if b.get("type") == event_type]
 
-    async def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 15.0) -> None:
+    async def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool],
+                       timeout: float = WAIT_LIMIT) -> None:
+        """Until ``predicate(bodies)`` holds (``timeout`` scaled by ``JUMELAGE_TEST_TIMEOUT_SCALE``)."""
         async def until() -> None:
             while not predicate(self.bodies()):
                 self._arrived.clear()
                 await self._arrived.wait()
 
-        await asyncio.wait_for(until(), timeout)
+        try:
+            await asyncio.wait_for(until(), scaled(timeout))
+        except TimeoutError:
+            seen = [b.get("type") for b in self.bodies()]
+            raise AssertionError(f"events not seen within {scaled(timeout)}s; the tap has {seen}") from None
 
 
 @contextlib.asynccontextmanager
@@ -388,9 +413,14 @@ async def event_tap(amqp_url: str, exchange_name: str) -> AsyncIterator[EventTap
         await conn.close()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
-    """Await ``check()`` until it returns a truthy value; fail with its last value."""
-    deadline = asyncio.get_running_loop().time() + timeout
+
+
+async def eventually(check: Callable[[], Any], timeout: float = WAIT_LIMIT, interval: float = 0.05) -> Any:
+    """Await ``check()`` until it returns a truthy value; fail with its last value.
+
+    ``timeout`` is scaled by ``JUMELAGE_TEST_TIMEOUT_SCALE``."""
+    limit = scaled(timeout)
+    deadline = asyncio.get_running_loop().time() + limit
     last: Any = None
     while True:
         last = check()
@@ -399,8 +429,91 @@ async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: 
         if last:
             return last
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+            raise AssertionError(f"condition not met within {limit}s (last value: {last!r})")
         await asyncio.sleep(interval)
+
+
+def wait_until(check: Callable[[], Any], timeout: float = WAIT_LIMIT, interval: float = 0.1,
+               what: str = "condition") -> Any:
+    """:func:`eventually` for code without an event loop (real processes driven from a plain test)."""
+    import time
+
+    limit = scaled(timeout)
+    deadline = time.monotonic() + limit
+    while True:
+        last = check()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {limit}s (last value: {last!r})")
+        time.sleep(interval)
+
+
+@dataclass
+class Deliveries:
+    """Deliveries to this process's event consumers, by event id: begun and finished
+    (handled, ignored as a duplicate, sent to retry or dead-lettered)."""
+
+    started: collections.Counter[str] = field(default_factory=collections.Counter)
+    finished: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(self.started.values()) - sum(self.finished.values())
+
+    def all_finished(self, times: dict[str, int]) -> bool:
+        """Each event id finished at least the given number of times."""
+        return all(self.finished[event_id] >= n for event_id, n in times.items())
+
+    async def settled(self, amqp_url: str, queues: list[str]) -> bool:
+        """Nothing waits in ``queues`` (say a service queue and its retry queues) and
+        nothing is being handled: the system has gone past every delivery so far."""
+        if self.in_flight:
+            return False
+        conn = await aio_pika.connect(amqp_url)
+        try:
+            ch = await conn.channel()
+            for name in queues:
+                queue = await ch.declare_queue(name, passive=True)
+                if queue.declaration_result.message_count:
+                    return False
+        finally:
+            await conn.close()
+        return self.in_flight == 0
+
+
+@contextlib.contextmanager
+def deliveries() -> Iterator[Deliveries]:
+    """Watch every delivery to this process's event consumers until the block ends.
+
+    The positive condition a test waits on before it says that something did not
+    happen (twice, or at all): "every copy was delivered and settled", rather than
+    "nothing more came within a moment"."""
+    from jumelage.messaging.consumer import EventConsumer
+
+    seen = Deliveries()
+    original = EventConsumer._consume
+
+    async def consume(self: EventConsumer, message: Any) -> None:
+        event_id = _event_id(message.raw_message)
+        seen.started[event_id] += 1
+        try:
+            await original(self, message)
+        finally:
+            seen.finished[event_id] += 1
+
+    EventConsumer._consume = consume  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        EventConsumer._consume = original  # type: ignore[method-assign]
+
+
+def _event_id(raw: Any) -> str:
+    try:
+        return str(json.loads(raw.body).get("id") or raw.message_id or "")
+    except (ValueError, AttributeError):
+        return str(raw.message_id or "")
 
 
 class TcpProxy:
