@@ -148,9 +148,9 @@ async def test_maximal_bodies_are_refused_while_health_live_keeps_answering(serv
             await task
         slowest = max(latencies)
         # A busy machine (CI beside other work) slows every step alike: the bound is 100 ms, or
-        # three times what parsing the worst of these bodies takes here now, if that is longer.
+        # five times what parsing the worst of these bodies takes here now, if that is longer.
         parse = _parse_time()
-        bound = max(LIVE_WITHIN, 3 * parse)
+        bound = max(LIVE_WITHIN, 5 * parse)
         print(f"/health/live: slowest {slowest * 1000:.0f} ms over {len(latencies)} probes; "
               f"parsing the worst body here: {parse * 1000:.0f} ms; bound {bound * 1000:.0f} ms")
         assert slowest < bound, (f"/health/live took {slowest * 1000:.0f} ms while refusing maximal bodies "
