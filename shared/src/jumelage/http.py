@@ -232,12 +232,12 @@ def encodable_errors(errors: Any) -> list[dict[str, Any]]:
                                 "loc": [p if isinstance(p, int) else _text(p) for p in error.get("loc", ())],
                                 "msg": _text(error.get("msg", ""))}
         value = error.get("input")
-        if isinstance(value, bool | int | float | str) and not isinstance(value, float) or (
-                isinstance(value, float) and math.isfinite(value)):
-            if not isinstance(value, str) or len(value) <= MAX_ECHO:
-                item["input"] = _text(value) if isinstance(value, str) else value
-        elif isinstance(value, float):
+        if isinstance(value, float) and not math.isfinite(value):
             item["input"] = str(value)  # NaN, inf: not JSON numbers
+        elif isinstance(value, bool | int | float):
+            item["input"] = value
+        elif isinstance(value, str) and len(value) <= MAX_ECHO:
+            item["input"] = _text(value)
         ctx = error.get("ctx")
         if isinstance(ctx, dict):
             item["ctx"] = {_text(k): v if isinstance(v, bool | int) else _text(v) for k, v in ctx.items()}
