@@ -182,6 +182,10 @@ class UnitOfWork:
         self._unwritten.append(envelope)
         return envelope
 
+    def record_from(self, *aggregates: Any) -> list[CloudEvent[Any]]:
+        """Queue what each aggregate recorded (``jumelage.domain.Aggregate``), in order."""
+        return [self.record(event) for aggregate in aggregates for event in aggregate.pull_events()]
+
     async def mark_handled(self, consumer: str, event_id: uuid.UUID) -> bool:
         """Record that ``consumer`` handled ``event_id``; False if it already had.
 

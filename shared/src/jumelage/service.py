@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
@@ -25,6 +25,7 @@ from jumelage import idempotency
 from jumelage.api import install_error_documents
 from jumelage.audit import AuditActor, audit_router
 from jumelage.auth import CallerDep, TokenVerifier, authenticated
+from jumelage.bus import MessageBus
 from jumelage.clock import Clock
 from jumelage.db import UnitOfWork, create_engine, ping, session_factory
 from jumelage.http import health_router, install_correlation, install_error_handlers, strict_json
@@ -62,12 +63,14 @@ class ServiceRuntime:
         handlers: Mapping[type, EventHandler] | None = None,
         periodic: Sequence[Periodic] = (),
         clock: Clock | None = None,
+        bus: MessageBus | None = None,
         version: str = "0.1.0",
     ) -> None:
         silence_sensitive_libraries()
         self.settings = settings
         self.name = settings.service_name
         self.clock = clock or Clock.from_settings(settings)
+        self.bus = bus or MessageBus({}, clock=self.clock)  # the service's handlers, dependencies bound
         self.verifier: TokenVerifier | None = None  # built at start: documents can be made without keys
         self.version = version
         self.topology = Topology(
@@ -261,6 +264,14 @@ async def unit_of_work(request: Request, caller: CallerDep) -> UnitOfWork:
             action=f"{request.method} {getattr(route, 'path', request.url.path)}", target=request.url.path,
         )
     return uow
+
+
+async def bus(request: Request) -> MessageBus:
+    """FastAPI dependency: the service's message bus (handlers with their dependencies)."""
+    return request.app.state.runtime.bus
+
+
+BusDep = Annotated[MessageBus, Depends(bus)]
 
 
 async def clock(request: Request) -> Clock:
