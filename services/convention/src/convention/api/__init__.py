@@ -1,3 +1,6 @@
-"""Moving to one module per resource (issue 17): first the file, then its split."""
+"""HTTP API: thin routers, one module per resource (body -> command -> bus -> response)."""
 
-from convention.api.conventions import routers  # noqa: F401
+from convention.api import conventions, institutions, progress
+
+# In this order: the OpenAPI document lists the paths as they are included.
+routers = [institutions.router, conventions.router, progress.router]

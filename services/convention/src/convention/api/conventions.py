@@ -1,4 +1,4 @@
-"""HTTP API: body -> command -> handler -> response; nothing else."""
+"""/conventions: drafts, the lifecycle, amendments and history (body -> command -> bus -> response)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,23 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from convention import access, handlers
+from convention import access
+from convention.access import UoW
+from convention.domain.commands import (
+    AmendConvention,
+    ConventionHistory,
+    DiscardDraft,
+    DraftConvention,
+    EditDraft,
+    ResumeConvention,
+    SearchConventions,
+    SignConvention,
+    SuspendConvention,
+    TerminateConvention,
+)
 from convention.domain.conventions import (
     Amendment,
     Convention,
@@ -20,119 +33,18 @@ from convention.domain.conventions import (
     Party,
     Terms,
 )
-from convention.domain.institutions import Institution, RegisterInstitution, UpdateInstitution
-from convention.domain.progress import Progress
-from convention.store import ConventionUnitOfWork, terms_json
-from jumelage.api import Command, IsoDate, Limit, Offset, Patch, clearable
-from jumelage.clock import Clock
-from jumelage.errors import NotFound
-from jumelage.events.convention import InstitutionKind, PartyRole
+from convention.domain.events import amendment_changes, terms_json
+from jumelage.api import Command as Body  # unknown fields refused, strings stripped, floats finite (README: Input rules)
+from jumelage.api import IsoDate, Limit, Offset, Patch
 from jumelage.auth import CallerDep, Role, require
+from jumelage.events.convention import PartyRole
 from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
-from jumelage.service import clock, unit_of_work
+from jumelage.service import BusDep
 
-UoW = Annotated[ConventionUnitOfWork, Depends(unit_of_work)]
-Today = Annotated[Clock, Depends(clock)]
-Body = Command  # unknown fields refused, strings stripped, floats finite (README: Input rules)
-COUNTRY = Field(pattern=r"^[A-Za-z]{2}$", min_length=2, max_length=2, description="ISO 3166-1 alpha-2",
-                examples=["DZ"])
 Specialty = Annotated[str, Field(min_length=1, max_length=200)]
 MAX_PARTIES = 20  # a convention's parties, specialties and cost bearers each
 
-
-# -- institutions -------------------------------------------------------------------
-
-institutions = APIRouter(prefix="/institutions", tags=["institutions"])
-
-
-class InstitutionIn(Body):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"name": "CMCI Bousmail", "kind": "clinic", "country": "DZ", "city": "Bou Ismaïl", "wilaya": "Tipaza"}]})
-
-    name: str = Field(min_length=1, max_length=300, examples=["CMCI Bousmail"])
-    kind: InstitutionKind
-    country: str = COUNTRY
-    city: str = Field(min_length=1, max_length=200, examples=["Bou Ismaïl"])
-    wilaya: str | None = Field(default=None, max_length=100, examples=["Tipaza"])
-
-
-class InstitutionPatch(Patch):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"city": "Bou Ismaïl", "wilaya": "Tipaza"}]})
-
-    name: str | None = Field(default=None, min_length=1, max_length=300)
-    kind: InstitutionKind | None = None
-    country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$", min_length=2, max_length=2)
-    city: str | None = Field(default=None, min_length=1, max_length=200)
-    wilaya: str | None = clearable(max_length=100)
-
-
-class InstitutionOut(BaseModel):
-    id: uuid.UUID
-    name: str
-    kind: InstitutionKind
-    country: str
-    city: str
-    wilaya: str | None
-    registered_at: datetime
-
-    @classmethod
-    def of(cls, i: Institution) -> InstitutionOut:
-        return cls(id=i.id, name=i.name, kind=i.kind, country=i.country, city=i.city, wilaya=i.wilaya,
-                   registered_at=i.registered_at)
-
-
-class InstitutionPage(BaseModel):
-    items: list[InstitutionOut]
-    total: int
-    limit: int
-    offset: int
-
-
-@institutions.post("", status_code=201, response_model=InstitutionOut, summary="Register an institution",
-                   dependencies=[access.ADMINISTRATOR])
-async def register_institution(body: InstitutionIn, uow: UoW) -> InstitutionOut:
-    institution = await handlers.register_institution(RegisterInstitution(**body.model_dump()), uow)
-    return InstitutionOut.of(institution)
-
-
-@institutions.patch("/{institution_id}", response_model=InstitutionOut, summary="Correct an institution",
-                    dependencies=[access.ADMINISTRATOR])
-async def update_institution(institution_id: uuid.UUID, body: InstitutionPatch, uow: UoW) -> InstitutionOut:
-    cmd = UpdateInstitution(institution_id=institution_id, changes=body.changes())
-    return InstitutionOut.of(await handlers.update_institution(cmd, uow))
-
-
-@institutions.get("/{institution_id}", response_model=InstitutionOut)
-async def get_institution(institution_id: uuid.UUID, uow: UoW) -> InstitutionOut:
-    async with uow:
-        institution = await uow.institutions.get(institution_id)
-    if institution is None:
-        raise NotFound(f"no institution {institution_id}")
-    return InstitutionOut.of(institution)
-
-
-@institutions.get("", response_model=InstitutionPage, summary="List and search institutions")
-async def list_institutions(
-    uow: UoW,
-    kind: InstitutionKind | None = None,
-    country: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$", min_length=2, max_length=2)] = None,
-    wilaya: Annotated[str | None, Query(max_length=100)] = None,
-    city: Annotated[str | None, Query(max_length=200)] = None,
-    name: Annotated[str | None, Query(max_length=300, description="part of the name")] = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> InstitutionPage:
-    async with uow:
-        items, total = await uow.institutions.search(
-            kind=kind.value if kind else None, country=country, wilaya=wilaya, city=city, name=name,
-            limit=limit, offset=offset,
-        )
-    return InstitutionPage(items=[InstitutionOut.of(i) for i in items], total=total, limit=limit, offset=offset)
-
-
-# -- conventions --------------------------------------------------------------------
-
-conventions = APIRouter(prefix="/conventions", tags=["conventions"])
+router = APIRouter(prefix="/conventions", tags=["conventions"])
 
 
 class PartyIn(Body):
@@ -261,7 +173,7 @@ class AmendmentOut(BaseModel):
     @classmethod
     def of(cls, a: Amendment) -> AmendmentOut:
         return cls(number=a.number, signed_on=a.signed_on, summary=a.summary, recorded_at=a.recorded_at,
-                   changes={k: terms_json(k, v) for k, v in a.changes.items()})
+                   changes=amendment_changes(a))
 
 
 class ConventionOut(BaseModel):
@@ -313,54 +225,20 @@ class HistoryEntry(BaseModel):
     correlation_id: str | None
 
 
-class CountOut(BaseModel):
-    done: int
-    target: int
-    percent: float | None
-
-
-class ProgressOut(BaseModel):
-    convention_id: uuid.UUID
-    reference: str
-    status: ConventionStatus
-    surgeries: CountOut
-    consultations: CountOut
-    training_sessions: CountOut
-    surgery_outcomes: dict[str, int]
-    treated_locally_instead_of_abroad: int = Field(
-        description="patients who had been referred for treatment abroad and were operated under this convention")
-    training_hours: float
-    trainees: int = Field(description="trainee places over all sessions")
-    missions_completed: int
-    reported_by_missions: dict[str, int] = Field(description="totals the completed missions reported")
-    last_activity_at: datetime | None
-
-    @classmethod
-    def of(cls, c: Convention, p: Progress) -> ProgressOut:
-        def count(x: Any) -> CountOut:
-            return CountOut(done=x.done, target=x.target, percent=x.percent)
-
-        return cls(
-            convention_id=c.id, reference=c.reference, status=c.status, surgeries=count(p.surgeries),
-            consultations=count(p.consultations), training_sessions=count(p.training_sessions),
-            surgery_outcomes=p.surgery_outcomes, treated_locally_instead_of_abroad=p.treated_locally_instead_of_abroad,
-            training_hours=p.training_hours, trainees=p.trainees, missions_completed=p.missions_completed,
-            reported_by_missions=p.reported_by_missions, last_activity_at=p.last_activity_at,
-        )
-
-
-@conventions.post("", status_code=201, response_model=ConventionOut, summary="Draft a convention",
-                  dependencies=[require(Role.coordinator, to="draft a convention")], responses=read_responses(201))
-async def draft_convention(body: ConventionIn, uow: UoW, caller: CallerDep, response: Response) -> ConventionOut:
+@router.post("", status_code=201, response_model=ConventionOut, summary="Draft a convention",
+             dependencies=[require(Role.coordinator, to="draft a convention")], responses=read_responses(201))
+async def draft_convention(body: ConventionIn, uow: UoW, caller: CallerDep, response: Response,
+                           bus: BusDep) -> ConventionOut:
     access.drafting(caller, {p.institution_id for p in body.parties})
-    cmd = handlers.DraftConvention(reference=body.reference, terms=body.terms())
-    return tagged(response, ConventionOut.of(await handlers.draft_convention(cmd, uow)))
+    cmd = DraftConvention(reference=body.reference, terms=body.terms())
+    return tagged(response, ConventionOut.of(await bus.handle(cmd, uow)))
 
 
-@conventions.get("", response_model=ConventionPage, summary="List and filter conventions")
+@router.get("", response_model=ConventionPage, summary="List and filter conventions")
 async def list_conventions(
     uow: UoW,
     caller: CallerDep,
+    bus: BusDep,
     status: ConventionStatus | None = None,
     party: Annotated[uuid.UUID | None, Query(description="an institution that is party to it")] = None,
     specialty: Annotated[str | None, Query(max_length=200)] = None,
@@ -369,104 +247,92 @@ async def list_conventions(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ConventionPage:
-    party = access.listing(caller, party)
-    async with uow:
-        items, total = await uow.conventions.search(
-            status=status.value if status else None, party=party, specialty=specialty, active_on=active_on,
-            reference=q, limit=limit, offset=offset,
-        )
+    query = SearchConventions(party=access.listing(caller, party), status=status, specialty=specialty,
+                              active_on=active_on, reference=q, limit=limit, offset=offset)
+    items, total = await bus.handle(query, uow)
     return ConventionPage(items=[ConventionOut.of(c) for c in items], total=total, limit=limit, offset=offset)
 
 
-@conventions.get("/{convention_id}", response_model=ConventionOut, responses=read_responses())
+@router.get("/{convention_id}", response_model=ConventionOut, responses=read_responses())
 async def get_convention(convention: access.ReaderOfParty, response: Response) -> ConventionOut:
-    return tagged(response, ConventionOut.of(convention))
+    return tagged(response, ConventionOut.of(convention))  # the access check loaded exactly this
 
 
 # Every change below takes an optional If-Match (the ETag of the caller's read): stale, it is a 412.
 
 
-@conventions.patch("/{convention_id}", response_model=ConventionOut, summary="Edit a draft",
-                   responses=change_responses())
+@router.patch("/{convention_id}", response_model=ConventionOut, summary="Edit a draft",
+              responses=change_responses())
 async def edit_draft(
     convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: TermsChange, uow: UoW, expected: IfMatchDep,
-    response: Response,
+    response: Response, bus: BusDep,
 ) -> ConventionOut:
-    cmd = handlers.EditDraft(convention_id=convention_id, changes=body.changes())
-    return tagged(response, ConventionOut.of(await handlers.edit_draft(cmd, uow, expected=expected)))
+    cmd = EditDraft(convention_id=convention_id, changes=body.changes(), expected=expected)
+    return tagged(response, ConventionOut.of(await bus.handle(cmd, uow)))
 
 
-@conventions.delete("/{convention_id}", status_code=204, summary="Discard a draft (never a signed convention)",
-                    responses=change_responses(None))
+@router.delete("/{convention_id}", status_code=204, summary="Discard a draft (never a signed convention)",
+               responses=change_responses(None))
 async def discard_draft(convention_id: uuid.UUID, _: access.CoordinatorOfParty, uow: UoW,
-                        expected: IfMatchDep) -> None:
-    await handlers.discard_draft(handlers.DiscardDraft(convention_id), uow, expected=expected)
+                        expected: IfMatchDep, bus: BusDep) -> None:
+    await bus.handle(DiscardDraft(convention_id, expected=expected), uow)
 
 
-@conventions.post("/{convention_id}/sign", response_model=ConventionOut, responses=change_responses())
+@router.post("/{convention_id}/sign", response_model=ConventionOut, responses=change_responses())
 async def sign_convention(
-    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: SignIn, uow: UoW, now: Today,
-    expected: IfMatchDep, response: Response,
+    convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: SignIn, uow: UoW,
+    expected: IfMatchDep, response: Response, bus: BusDep,
 ) -> ConventionOut:
-    cmd = handlers.SignConvention(convention_id, body.signed_on, body.signed_at, today=now.today())
-    return tagged(response, ConventionOut.of(await handlers.sign_convention(cmd, uow, expected=expected)))
+    cmd = SignConvention(convention_id, body.signed_on, body.signed_at, expected=expected)
+    return tagged(response, ConventionOut.of(await bus.handle(cmd, uow)))
 
 
-@conventions.post("/{convention_id}/suspend", response_model=ConventionOut, responses=change_responses())
+@router.post("/{convention_id}/suspend", response_model=ConventionOut, responses=change_responses())
 async def suspend_convention(
     convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: ReasonIn, uow: UoW, expected: IfMatchDep,
-    response: Response,
+    response: Response, bus: BusDep,
 ) -> ConventionOut:
-    cmd = handlers.SuspendConvention(convention_id, body.reason)
-    return tagged(response, ConventionOut.of(await handlers.suspend_convention(cmd, uow, expected=expected)))
+    cmd = SuspendConvention(convention_id, body.reason, expected=expected)
+    return tagged(response, ConventionOut.of(await bus.handle(cmd, uow)))
 
 
-@conventions.post("/{convention_id}/resume", response_model=ConventionOut, responses=change_responses())
+@router.post("/{convention_id}/resume", response_model=ConventionOut, responses=change_responses())
 async def resume_convention(
     convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: ReasonIn, uow: UoW, expected: IfMatchDep,
-    response: Response,
+    response: Response, bus: BusDep,
 ) -> ConventionOut:
-    cmd = handlers.ResumeConvention(convention_id, body.reason)
-    return tagged(response, ConventionOut.of(await handlers.resume_convention(cmd, uow, expected=expected)))
+    cmd = ResumeConvention(convention_id, body.reason, expected=expected)
+    return tagged(response, ConventionOut.of(await bus.handle(cmd, uow)))
 
 
-@conventions.post("/{convention_id}/terminate", response_model=ConventionOut, responses=change_responses())
+@router.post("/{convention_id}/terminate", response_model=ConventionOut, responses=change_responses())
 async def terminate_convention(
     convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: TerminateIn, uow: UoW, expected: IfMatchDep,
-    response: Response,
+    response: Response, bus: BusDep,
 ) -> ConventionOut:
-    cmd = handlers.TerminateConvention(convention_id, body.on, body.reason)
-    return tagged(response, ConventionOut.of(await handlers.terminate_convention(cmd, uow, expected=expected)))
+    cmd = TerminateConvention(convention_id, body.on, body.reason, expected=expected)
+    return tagged(response, ConventionOut.of(await bus.handle(cmd, uow)))
 
 
-@conventions.post("/{convention_id}/amendments", status_code=201, response_model=AmendmentOut,
-                  summary="Record an amendment (avenant); the convention's new ETag is in its GET",
-                  responses=change_responses(None))
+@router.post("/{convention_id}/amendments", status_code=201, response_model=AmendmentOut,
+             summary="Record an amendment (avenant); the convention's new ETag is in its GET",
+             responses=change_responses(None))
 async def amend_convention(
     convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: AmendmentIn, uow: UoW, expected: IfMatchDep,
+    bus: BusDep,
 ) -> AmendmentOut:
-    cmd = handlers.AmendConvention(convention_id, body.signed_on, body.summary, body.changes.changes())
-    return AmendmentOut.of(await handlers.amend_convention(cmd, uow, expected=expected))
+    cmd = AmendConvention(convention_id, body.signed_on, body.summary, body.changes.changes(), expected=expected)
+    return AmendmentOut.of(await bus.handle(cmd, uow))
 
 
-@conventions.get("/{convention_id}/amendments", response_model=list[AmendmentOut])
+@router.get("/{convention_id}/amendments", response_model=list[AmendmentOut])
 async def list_amendments(convention: access.ReaderOfParty) -> list[AmendmentOut]:
-    return [AmendmentOut.of(a) for a in convention.amendments]
+    return [AmendmentOut.of(a) for a in convention.amendments]  # the access check loaded exactly this
 
 
-@conventions.get("/{convention_id}/history", response_model=list[HistoryEntry],
-                 summary="Everything that happened to the convention, oldest first")
-async def convention_history(convention_id: uuid.UUID, _: access.ReaderOfParty, uow: UoW) -> list[HistoryEntry]:
-    async with uow:
-        return [HistoryEntry(at=r.at, action=r.action, details=r.details, event_id=r.event_id,
-                             correlation_id=r.correlation_id) for r in await uow.conventions.history(convention_id)]
-
-
-@conventions.get("/{convention_id}/progress", response_model=ProgressOut,
-                 summary="What the convention achieved against its objectives")
-async def convention_progress(convention_id: uuid.UUID, _: access.ProgressReader, uow: UoW) -> ProgressOut:
-    convention, progress = await handlers.convention_progress(convention_id, uow)
-    return ProgressOut.of(convention, progress)
-
-
-routers = [institutions, conventions]
+@router.get("/{convention_id}/history", response_model=list[HistoryEntry],
+            summary="Everything that happened to the convention, oldest first")
+async def convention_history(convention_id: uuid.UUID, _: access.ReaderOfParty, uow: UoW,
+                             bus: BusDep) -> list[HistoryEntry]:
+    return [HistoryEntry(at=r.at, action=r.action, details=r.details, event_id=r.event_id,
+                         correlation_id=r.correlation_id) for r in await bus.handle(ConventionHistory(convention_id), uow)]

@@ -1,3 +1,5 @@
-"""Moving to tables, repositories and unit of work (issue 17): first the file, then its split."""
+"""Persistence: ``tables`` (rows), ``repositories`` (the queries), ``unit_of_work`` (one transaction)."""
 
-from convention.store.repositories import *  # noqa: F403
+from convention.store.unit_of_work import ConventionUnitOfWork
+
+__all__ = ["ConventionUnitOfWork"]
