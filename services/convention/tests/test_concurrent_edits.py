@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
 import convention.app
-from convention.store import ConventionRow, PartyRow, Table
+from convention.store.tables import ConventionRow, PartyRow, Table
 from jumelage.clock import FixedClock
 from jumelage.db import create_engine, session_factory
 from jumelage.migrations import migrate
@@ -197,7 +197,7 @@ async def test_a_convention_read_in_another_transaction_is_not_saved_over_a_late
     stale.edit_draft({"title": "Écrase"}, stale.terms.party_ids())
     with pytest.raises(StaleDataError):
         async with runtime.unit_of_work() as uow:
-            await uow.conventions.save(stale)
+            await uow.conventions.save(stale, runtime.clock.now())  # when it changed: the service clock
     assert (await client.get(f"/conventions/{cid}")).json()["title"] == "Changé entre-temps"
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 import convention.app
 from convention import handlers
+from convention.domain.commands import ExpireConventions
 from jumelage.clock import FixedClock
 from jumelage.events import registry
 from jumelage.messaging.tables import OutboxRecord
@@ -293,12 +294,16 @@ async def test_expiry_is_emitted_exactly_once(programme: Programme) -> None:
     signed = await programme.signed_convention(effective_until="2024-05-31")
     other = await programme.signed_convention(reference="LONG-RUNNING", effective_until="2030-01-01")
     runtime = programme.client.runtime
-    assert await handlers.expire_conventions(runtime.unit_of_work(), date(2024, 5, 31)) == []
+
+    def check_on(day: date) -> Any:  # the periodic check, its clock on that day
+        clock = FixedClock(datetime.combine(day, datetime.min.time(), UTC).replace(hour=12))
+        return handlers.expire_conventions(ExpireConventions(), runtime.unit_of_work(), clock=clock)
+
+    assert await check_on(date(2024, 5, 31)) == []
     # Two replicas checking at once, then the periodic job again (as after a restart).
-    results = await asyncio.gather(*(handlers.expire_conventions(runtime.unit_of_work(), date(2024, 6, 1))
-                                     for _ in range(2)))
+    results = await asyncio.gather(*(check_on(date(2024, 6, 1)) for _ in range(2)))
     assert sorted(len(r) for r in results) == [0, 1]
-    assert await handlers.expire_conventions(runtime.unit_of_work(), date(2024, 6, 2)) == []
+    assert await check_on(date(2024, 6, 2)) == []
     (expired,) = await programme.events("ConventionExpired", 1)
     assert expired["data"] == {"convention_id": signed["id"], "on": "2024-05-31", "reason": ""}
     await programme.everything_published()
@@ -313,9 +318,9 @@ async def test_the_periodic_check_expires_without_being_asked(
     checks = 0
     original = handlers.expire_conventions
 
-    async def counted(*args: Any) -> Any:
+    async def counted(*args: Any, **kwargs: Any) -> Any:
         nonlocal checks
-        found = await original(*args)
+        found = await original(*args, **kwargs)
         checks += 1
         return found
 

@@ -4,7 +4,7 @@ the shared ones), on SQLite and PostgreSQL, and go down and up again."""
 from __future__ import annotations
 
 import convention.app
-from convention.store import Table
+from convention.store.tables import Table
 from jumelage.db import create_engine
 from jumelage.idempotency import IdempotencyRecord
 from jumelage.migrations import migrate

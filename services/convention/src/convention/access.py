@@ -8,7 +8,8 @@
 - anyone authenticated reads the directory of institutions.
 
 Checks run as route dependencies, before the body is read: a caller outside the
-convention gets a 403 whatever it sends.
+convention gets a 403 whatever it sends. ``UoW``, the unit of work a route is
+given, is declared here once; the API imports it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from jumelage.errors import NotFound
 from jumelage.events.convention import PartyRole
 from jumelage.service import unit_of_work
 
-UoW = Annotated[ConventionUnitOfWork, Depends(unit_of_work)]
+UoW = Annotated[ConventionUnitOfWork, Depends(unit_of_work)]  # the one declaration: api imports it
 
 ADMINISTRATOR = require(Role.administrator, to="register or correct institutions")
 READERS = (Role.coordinator, Role.funder, Role.supervisor)

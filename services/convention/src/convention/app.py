@@ -1,4 +1,4 @@
-"""Composition root: settings, unit of work, event handlers, periodic jobs and API routers."""
+"""Composition root: settings, clock, message bus, unit of work, event handlers, periodic jobs and API routers."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from fastapi import FastAPI
 from pydantic import Field
 
 from convention import api, handlers
+from convention.domain.commands import ExpireConventions
+from convention.handlers import HANDLERS
 from convention.store import ConventionUnitOfWork
-from convention.subscribers import EVENT_HANDLERS
+from convention.subscribers import EVENTS
+from jumelage.bus import MessageBus
 from jumelage.clock import Clock
 from jumelage.service import Periodic, ServiceRuntime
 from jumelage.settings import ServiceSettings
@@ -25,18 +28,19 @@ class Settings(ServiceSettings):
     )
 
 
-def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None = None) -> ServiceRuntime:
+def build_runtime(settings: Settings | None = None, clock: Clock | None = None) -> ServiceRuntime:
     settings = settings or Settings()
     clock = clock or Clock.from_settings(settings)
+    bus = MessageBus({**HANDLERS, **EVENTS}, clock=clock)
 
     async def expire(uow: ConventionUnitOfWork) -> None:
-        await handlers.expire_conventions(uow, clock.today())
+        # Looked up when it runs, with the runtime's clock: a test can count the checks.
+        await handlers.expire_conventions(ExpireConventions(), uow, clock=clock)
 
-    interval = getattr(settings, "expiry_check_interval", 60.0)
-    return ServiceRuntime(settings, unit_of_work=ConventionUnitOfWork.with_clock(clock), handlers=EVENT_HANDLERS,
-                          clock=clock,
-                          periodic=[Periodic("expire-conventions", interval, expire)])
+    return ServiceRuntime(settings, unit_of_work=ConventionUnitOfWork, handlers={t: bus.handler(t) for t in EVENTS},
+                          bus=bus, clock=clock,
+                          periodic=[Periodic("expire-conventions", settings.expiry_check_interval, expire)])
 
 
-def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     return build_runtime(settings, clock).create_app(api.routers)

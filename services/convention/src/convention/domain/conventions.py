@@ -8,7 +8,8 @@ Lifecycle::
                       └──(period over)──────────> expired   (also from suspended)
 
 A draft is edited in place; once signed, a change is an amendment (avenant),
-numbered and kept with what it changed. Pure: no I/O.
+numbered and kept with what it changed. Each step the parties announce records
+its event (``domain/events.py``). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
+from convention.domain import events
+from jumelage.domain import Aggregate
 from jumelage.errors import Conflict, Invalid
+from jumelage.events import convention as contract
 from jumelage.events.convention import PartyRole
 
 
@@ -38,19 +42,18 @@ class ConventionKind(StrEnum):
     other = "other"
 
 
-@dataclass(frozen=True)
-class Party:
-    institution_id: uuid.UUID
-    role: PartyRole
+class Party(contract.Party):
+    """The contract's party (its fields, once); the domain builds it positionally."""
+
+    def __init__(self, institution_id: uuid.UUID, role: PartyRole) -> None:
+        super().__init__(institution_id=institution_id, role=role)
 
 
-@dataclass(frozen=True)
-class Objectives:
-    """Targets over the whole effective period."""
+class Objectives(contract.Objectives):
+    """The contract's targets over the whole effective period; one left out is 0."""
 
-    surgeries: int = 0
-    consultations: int = 0
-    training_sessions: int = 0
+    def __init__(self, surgeries: int = 0, consultations: int = 0, training_sessions: int = 0) -> None:
+        super().__init__(surgeries=surgeries, consultations=consultations, training_sessions=training_sessions)
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,8 @@ class Terms:
         """These terms with some replaced; ``objectives`` may name only the targets that change."""
         changes = dict(_only_amendable(changes))
         if isinstance(changes.get("objectives"), dict):
-            changes["objectives"] = replace(self.objectives, **changes["objectives"])
+            # Not validated here: a negative target is refused by ``check``, naming its field.
+            changes["objectives"] = self.objectives.model_copy(update=changes["objectives"])
         for name in ("parties", "specialties", "cost_bearers"):
             if name in changes:
                 changes[name] = tuple(changes[name])
@@ -141,8 +145,19 @@ class Amendment:
     recorded_at: datetime
 
 
+@dataclass(frozen=True)
+class Step:
+    """One entry of a convention's history: what happened, when, and the event it published (if any)."""
+
+    at: datetime
+    action: str
+    details: dict[str, Any]
+    event_id: uuid.UUID | None
+    correlation_id: str | None
+
+
 @dataclass
-class Convention:
+class Convention(Aggregate):
     id: uuid.UUID
     reference: str
     terms: Terms
@@ -189,20 +204,24 @@ class Convention:
         # expiry check then marks it expired, as it would have been.
         self.status = ConventionStatus.signed
         self.signed_on, self.signed_at = signed_on, signed_at.strip()
+        self.happened(events.convention_signed(self))
 
     def suspend(self, reason: str) -> None:
         self._require(ConventionStatus.signed, action="suspend")
         self.status, self.status_reason = ConventionStatus.suspended, _reason(reason)
+        self.happened(events.convention_suspended(self))
 
     def resume(self, reason: str) -> None:
         self._require(ConventionStatus.suspended, action="resume")
         self.status, self.status_reason = ConventionStatus.signed, _reason(reason)
+        self.happened(events.convention_resumed(self))
 
     def terminate(self, on: date, reason: str) -> None:
         self._require(ConventionStatus.signed, ConventionStatus.suspended, action="terminate")
         if self.signed_on and on < self.signed_on:
             raise Invalid(f"termination date {on} is before the signature ({self.signed_on})", field="on")
         self.status, self.status_reason, self.ended_on = ConventionStatus.terminated, _reason(reason), on
+        self.happened(events.convention_terminated(self))
 
     def is_due_to_expire(self, today: date) -> bool:
         return self.status in (ConventionStatus.signed, ConventionStatus.suspended) and \
@@ -215,6 +234,7 @@ class Convention:
                            f"{self.terms.effective_until}: it does not expire on {today}")
         self.status, self.status_reason = ConventionStatus.expired, ""
         self.ended_on = self.terms.effective_until
+        self.happened(events.convention_expired(self))
         return self.ended_on
 
     # -- amendments -----------------------------------------------------------
@@ -238,6 +258,7 @@ class Convention:
                               changes=changed, recorded_at=datetime.now(UTC))
         self.terms = new_terms
         self.amendments.append(amendment)
+        self.happened(events.convention_amended(self, amendment))
         return amendment
 
     # -- queries --------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""Institutions: the hospitals, insurers, directorates and ministries that sign conventions."""
+"""Institutions: the hospitals, insurers, directorates and ministries that sign conventions.
+
+A registration records ``InstitutionRegistered``, a correction ``InstitutionUpdated``
+(``domain/events.py``). Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -7,21 +10,15 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from convention.domain import events
+from convention.domain.commands import RegisterInstitution
+from jumelage.domain import Aggregate
 from jumelage.errors import Invalid
 from jumelage.events.convention import InstitutionKind
 
 
-@dataclass(frozen=True)
-class RegisterInstitution:
-    name: str
-    kind: InstitutionKind
-    country: str
-    city: str
-    wilaya: str | None = None
-
-
 @dataclass
-class Institution:
+class Institution(Aggregate):
     id: uuid.UUID
     name: str
     kind: InstitutionKind
@@ -32,6 +29,13 @@ class Institution:
 
     @classmethod
     def register(cls, cmd: RegisterInstitution) -> Institution:
+        institution = cls._checked(cmd)
+        institution.happened(events.institution_registered(institution))
+        return institution
+
+    @classmethod
+    def _checked(cls, cmd: RegisterInstitution) -> Institution:
+        """A new institution from these details, or Invalid naming the first wrong field."""
         name, city = cmd.name.strip(), cmd.city.strip()
         if not name:
             raise Invalid("an institution needs a name", field="name")
@@ -58,19 +62,16 @@ def identity_key(text: str) -> str:
     return " ".join(bare.casefold().split())
 
 
-@dataclass(frozen=True)
-class UpdateInstitution:
-    institution_id: uuid.UUID
-    changes: dict[str, object]
-
-
 def corrected(institution: Institution, changes: dict[str, object]) -> Institution:
-    """The institution with some details corrected, checked like a registration."""
+    """The institution with some details corrected, checked like a registration
+    (``InstitutionUpdated`` recorded on it: the handler drops it if nothing changed)."""
     fields = {"name", "kind", "country", "city", "wilaya"}
     unknown = sorted(set(changes) - fields)
     if unknown:
         raise Invalid(f"cannot change {', '.join(unknown)}", field=unknown[0])
     merged = {f: getattr(institution, f) for f in fields} | changes
-    checked = Institution.register(RegisterInstitution(**merged))  # type: ignore[arg-type]
-    return Institution(id=institution.id, name=checked.name, kind=checked.kind, country=checked.country,
-                       city=checked.city, wilaya=checked.wilaya, registered_at=institution.registered_at)
+    checked = Institution._checked(RegisterInstitution(**merged))  # type: ignore[arg-type]
+    updated = Institution(id=institution.id, name=checked.name, kind=checked.kind, country=checked.country,
+                          city=checked.city, wilaya=checked.wilaya, registered_at=institution.registered_at)
+    updated.happened(events.institution_updated(updated))
+    return updated

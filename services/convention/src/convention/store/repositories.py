@@ -1,18 +1,16 @@
-"""Tables and the queries the handlers need (adapters: SQLModel on SQLite or PostgreSQL)."""
+"""The queries the handlers need: institutions, conventions (with their parties,
+specialties, amendments and history) and progress facts, over ``tables.py``."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, ClassVar, Self
+from typing import Any
 
-from sqlalchemy import JSON, Column, Date, Float, Integer, String, Text, delete, func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import declared_attr, registry
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Field, SQLModel
 
 from convention.domain.conventions import (
     Amendment,
@@ -22,43 +20,26 @@ from convention.domain.conventions import (
     CostBearer,
     Objectives,
     Party,
+    Step,
     Terms,
 )
+from convention.domain.events import terms_json
 from convention.domain.institutions import Institution, identity_key
 from convention.domain.progress import ConsultationDone, MissionDone, SurgeryDone, TrainingDone
-from jumelage.clock import Clock
-from jumelage.db import UnitOfWork, UtcDateTime
-from jumelage.events.convention import InstitutionKind, PartyRole
-
-
-class Table(SQLModel, registry=registry()):
-    """Base of this service's tables: its own metadata, so the three services'
-    tables never mix even when tests load them in one process."""
-
-
-# -- institutions -----------------------------------------------------------------
-
-
-class InstitutionRow(Table, table=True):
-    __tablename__ = "institution"
-
-    id: uuid.UUID = Field(primary_key=True)
-    name: str = Field(sa_column=Column(String(300), nullable=False))
-    kind: str = Field(sa_column=Column(String(40), nullable=False))
-    country: str = Field(sa_column=Column(String(2), nullable=False))
-    wilaya: str | None = Field(default=None, sa_column=Column(String(100)))
-    city: str = Field(sa_column=Column(String(200), nullable=False))
-    registered_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
-    name_key: str = Field(sa_column=Column(String(300), nullable=False))
-    city_key: str = Field(sa_column=Column(String(200), nullable=False))
-
-    def to_domain(self) -> Institution:
-        return Institution(id=self.id, name=self.name, kind=InstitutionKind(self.kind), country=self.country,
-                           city=self.city, wilaya=self.wilaya, registered_at=self.registered_at)
-
-    def update_from(self, i: Institution) -> None:
-        self.name, self.kind, self.country, self.wilaya, self.city = i.name, i.kind.value, i.country, i.wilaya, i.city
-        self.name_key, self.city_key = i.key
+from convention.store.tables import (
+    AmendmentRow,
+    ConsultationFact,
+    ConventionRow,
+    HistoryRow,
+    InstitutionRow,
+    MissionFact,
+    PartyRow,
+    SpecialtyRow,
+    SurgeryFact,
+    Table,
+    TrainingFact,
+)
+from jumelage.events.convention import PartyRole
 
 
 class Institutions:
@@ -116,97 +97,6 @@ class Institutions:
         return [r.to_domain() for r in rows], int(total or 0)
 
 
-# -- conventions ------------------------------------------------------------------
-
-
-class ConventionRow(Table, table=True):
-    __tablename__ = "convention"
-
-    id: uuid.UUID = Field(primary_key=True)
-    reference: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
-    title: str = Field(sa_column=Column(Text, nullable=False))
-    kind: str = Field(sa_column=Column(String(40), nullable=False))
-    effective_from: date = Field(sa_column=Column(Date, nullable=False))
-    effective_until: date = Field(sa_column=Column(Date, nullable=False))
-    objective_surgeries: int = Field(sa_column=Column(Integer, nullable=False))
-    objective_consultations: int = Field(sa_column=Column(Integer, nullable=False))
-    objective_training_sessions: int = Field(sa_column=Column(Integer, nullable=False))
-    cost_bearers: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
-    status: str = Field(sa_column=Column(String(20), nullable=False, index=True))
-    signed_on: date | None = Field(default=None, sa_column=Column(Date))
-    signed_at: str | None = Field(default=None, sa_column=Column(String(200)))
-    status_reason: str | None = Field(default=None, sa_column=Column(Text))
-    ended_on: date | None = Field(default=None, sa_column=Column(Date))
-    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
-    # Optimistic concurrency: every UPDATE is "… WHERE version = <the one read>" and raises it by one.
-    version: int = Field(sa_column=Column(Integer, nullable=False))
-    updated_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
-
-    @declared_attr.directive
-    def __mapper_args__(cls) -> dict[str, Any]:
-        return {"version_id_col": cls.__table__.c.version}
-
-
-class PartyRow(Table, table=True):
-    __tablename__ = "convention_party"
-
-    convention_id: uuid.UUID = Field(primary_key=True, foreign_key="convention.id")
-    institution_id: uuid.UUID = Field(primary_key=True, index=True)
-    role: str = Field(sa_column=Column(String(20), nullable=False))
-    position: int = Field(sa_column=Column(Integer, nullable=False))
-
-
-class SpecialtyRow(Table, table=True):
-    __tablename__ = "convention_specialty"
-
-    convention_id: uuid.UUID = Field(primary_key=True, foreign_key="convention.id")
-    specialty: str = Field(sa_column=Column(String(200), primary_key=True))
-    position: int = Field(sa_column=Column(Integer, nullable=False))
-
-
-class AmendmentRow(Table, table=True):
-    __tablename__ = "amendment"
-
-    convention_id: uuid.UUID = Field(primary_key=True, foreign_key="convention.id")
-    number: int = Field(sa_column=Column(Integer, primary_key=True))
-    signed_on: date = Field(sa_column=Column(Date, nullable=False))
-    summary: str = Field(sa_column=Column(Text, nullable=False))
-    changes: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    recorded_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
-
-
-class HistoryRow(Table, table=True):
-    """Everything that happened to a convention, in order: kept, never edited."""
-
-    __tablename__ = "convention_history"
-
-    id: int | None = Field(default=None, primary_key=True)
-    convention_id: uuid.UUID = Field(index=True)
-    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
-    action: str = Field(sa_column=Column(String(40), nullable=False))
-    details: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    event_id: uuid.UUID | None = None
-    correlation_id: str | None = Field(default=None, sa_column=Column(String(200)))
-
-
-def terms_json(name: str, value: Any) -> Any:
-    """A term as it appears in events and amendment records (the contract's shapes)."""
-    if name == "parties":
-        return [{"institution_id": str(p.institution_id), "role": p.role.value} for p in value]
-    if name == "cost_bearers":
-        return [{"institution_id": str(c.institution_id), "covers": c.covers} for c in value]
-    if name == "objectives":
-        return {"surgeries": value.surgeries, "consultations": value.consultations,
-                "training_sessions": value.training_sessions}
-    if name == "specialties":
-        return list(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, ConventionKind):
-        return value.value
-    return value
-
-
 def terms_value(name: str, raw: Any) -> Any:
     """The domain value of a term read back from its JSON shape (the inverse of ``terms_json``)."""
     if name == "parties":
@@ -225,21 +115,21 @@ def terms_value(name: str, raw: Any) -> Any:
 
 
 class Conventions:
-    def __init__(self, session: AsyncSession, now: Callable[[], datetime]) -> None:
+    def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.now = now  # the service's clock: when a convention was last changed
 
-    def add(self, convention: Convention) -> None:
-        now = self.now()
-        self.session.add(ConventionRow(id=convention.id, created_at=convention.created_at, updated_at=now,
+    def add(self, convention: Convention, at: datetime) -> None:
+        """A new convention, ``at`` the instant of the service's clock (its ``updated_at``)."""
+        self.session.add(ConventionRow(id=convention.id, created_at=convention.created_at, updated_at=at,
                                        **self._columns(convention)))
         self._add_children(convention)
-        convention.version, convention.updated_at = 1, now  # the version the flush writes
+        convention.version, convention.updated_at = 1, at  # the version the flush writes
 
-    async def save(self, convention: Convention) -> None:
+    async def save(self, convention: Convention, at: datetime) -> None:
         """Write the convention's changes; its version goes up by one if anything of it
-        changed (terms, status, parties, specialties, amendments), and the UPDATE
-        applies only to the version this transaction read (a lost race: StaleDataError)."""
+        changed (terms, status, parties, specialties, amendments), ``updated_at`` becomes
+        ``at``, and the UPDATE applies only to the version this transaction read (a lost
+        race: StaleDataError)."""
         row = await self.session.get(ConventionRow, convention.id)
         assert row is not None
         if row.version != convention.version:  # read in another transaction, changed since
@@ -261,7 +151,7 @@ class Conventions:
         for name, value in self._columns(convention).items():
             setattr(row, name, value)
         if changed or self.session.is_modified(row):
-            row.updated_at = self.now()
+            row.updated_at = at
             flag_modified(row, "updated_at")  # an UPDATE even at the same instant: the version must move
             await self.session.flush()  # the UPDATE raises the version: the response's ETag
         convention.version, convention.updated_at = row.version, row.updated_at
@@ -391,54 +281,10 @@ class Conventions:
         self.session.add(HistoryRow(convention_id=convention_id, at=at, action=action, details=details,
                                     event_id=event_id, correlation_id=correlation_id))
 
-    async def history(self, convention_id: uuid.UUID) -> list[HistoryRow]:
-        return list(await self.session.scalars(
-            select(HistoryRow).where(HistoryRow.convention_id == convention_id).order_by(HistoryRow.id)))
-
-
-# -- progress facts ---------------------------------------------------------------
-
-
-class SurgeryFact(Table, table=True):
-    __tablename__ = "progress_surgery"
-
-    surgery_id: uuid.UUID = Field(primary_key=True)
-    convention_id: uuid.UUID = Field(index=True)
-    mission_id: uuid.UUID
-    outcome: str = Field(sa_column=Column(String(40), nullable=False))
-    previously_referred_abroad: bool
-    completed_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
-
-
-class ConsultationFact(Table, table=True):
-    __tablename__ = "progress_consultation"
-
-    consultation_id: uuid.UUID = Field(primary_key=True)
-    convention_id: uuid.UUID = Field(index=True)
-    mission_id: uuid.UUID
-    held_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
-
-
-class TrainingFact(Table, table=True):
-    __tablename__ = "progress_training"
-
-    training_session_id: uuid.UUID = Field(primary_key=True)
-    convention_id: uuid.UUID = Field(index=True)
-    mission_id: uuid.UUID
-    topic: str = Field(sa_column=Column(Text, nullable=False))
-    hours: float = Field(sa_column=Column(Float, nullable=False))
-    trainee_count: int
-    held_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
-
-
-class MissionFact(Table, table=True):
-    __tablename__ = "progress_mission"
-
-    mission_id: uuid.UUID = Field(primary_key=True)
-    convention_id: uuid.UUID = Field(index=True)
-    surgeries: int
-    consultations: int
-    training_sessions: int
+    async def history(self, convention_id: uuid.UUID) -> list[Step]:
+        rows = await self.session.scalars(
+            select(HistoryRow).where(HistoryRow.convention_id == convention_id).order_by(HistoryRow.id))
+        return [Step(r.at, r.action, r.details, r.event_id, r.correlation_id) for r in rows]
 
 
 class Facts:
@@ -465,22 +311,3 @@ class Facts:
                     for r in await self.session.scalars(q(MissionFact))]
         return surgeries, consultations, trainings, missions
 
-
-class ConventionUnitOfWork(UnitOfWork):
-    clock: ClassVar[Clock] = Clock()
-
-    institutions: Institutions
-    conventions: Conventions
-    facts: Facts
-
-    @classmethod
-    def with_clock(cls, clock: Clock) -> type[ConventionUnitOfWork]:
-        """A unit-of-work class bound to one runtime's clock (when records change)."""
-        return type(cls.__name__, (cls,), {"clock": clock})
-
-    async def __aenter__(self) -> Self:
-        await super().__aenter__()
-        self.institutions = Institutions(self.session)
-        self.conventions = Conventions(self.session, self.clock.now)
-        self.facts = Facts(self.session)
-        return self

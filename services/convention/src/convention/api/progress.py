@@ -1,0 +1,63 @@
+"""/conventions/{id}/progress: what a convention achieved against its objectives."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from convention import access
+from convention.access import UoW
+from convention.domain.commands import ConventionProgress
+from convention.domain.conventions import Convention, ConventionStatus
+from convention.domain.progress import Progress
+from jumelage.service import BusDep
+
+router = APIRouter(prefix="/conventions", tags=["conventions"])
+
+
+class CountOut(BaseModel):
+    done: int
+    target: int
+    percent: float | None
+
+
+class ProgressOut(BaseModel):
+    convention_id: uuid.UUID
+    reference: str
+    status: ConventionStatus
+    surgeries: CountOut
+    consultations: CountOut
+    training_sessions: CountOut
+    surgery_outcomes: dict[str, int]
+    treated_locally_instead_of_abroad: int = Field(
+        description="patients who had been referred for treatment abroad and were operated under this convention")
+    training_hours: float
+    trainees: int = Field(description="trainee places over all sessions")
+    missions_completed: int
+    reported_by_missions: dict[str, int] = Field(description="totals the completed missions reported")
+    last_activity_at: datetime | None
+
+    @classmethod
+    def of(cls, c: Convention, p: Progress) -> ProgressOut:
+        def count(x: Any) -> CountOut:
+            return CountOut(done=x.done, target=x.target, percent=x.percent)
+
+        return cls(
+            convention_id=c.id, reference=c.reference, status=c.status, surgeries=count(p.surgeries),
+            consultations=count(p.consultations), training_sessions=count(p.training_sessions),
+            surgery_outcomes=p.surgery_outcomes, treated_locally_instead_of_abroad=p.treated_locally_instead_of_abroad,
+            training_hours=p.training_hours, trainees=p.trainees, missions_completed=p.missions_completed,
+            reported_by_missions=p.reported_by_missions, last_activity_at=p.last_activity_at,
+        )
+
+
+@router.get("/{convention_id}/progress", response_model=ProgressOut,
+            summary="What the convention achieved against its objectives")
+async def convention_progress(convention_id: uuid.UUID, _: access.ProgressReader, uow: UoW,
+                              bus: BusDep) -> ProgressOut:
+    convention, progress = await bus.handle(ConventionProgress(convention_id), uow)
+    return ProgressOut.of(convention, progress)

@@ -1,0 +1,102 @@
+"""The one mapper per wire event the convention service emits: aggregate -> contract model.
+
+The aggregates call them as they change (``self.happened(events.convention_signed(self))``);
+the handlers hand the aggregate to ``uow.record_from``. Nothing else builds these events.
+``terms_json`` is a term in the contract's shapes (``ConventionSigned``'s), as events,
+amendment records and responses carry it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from jumelage.events import (
+    ConventionAmended,
+    ConventionExpired,
+    ConventionResumed,
+    ConventionSigned,
+    ConventionSuspended,
+    ConventionTerminated,
+    InstitutionRegistered,
+    InstitutionUpdated,
+)
+
+if TYPE_CHECKING:  # the aggregates import this module to record what happened to them
+    from convention.domain.conventions import Amendment, Convention
+    from convention.domain.institutions import Institution
+
+# -- institutions -------------------------------------------------------------
+
+
+def institution_registered(i: Institution) -> InstitutionRegistered:
+    return InstitutionRegistered(institution_id=i.id, name=i.name, kind=i.kind, country=i.country, city=i.city,
+                                 wilaya=i.wilaya)
+
+
+def institution_updated(i: Institution) -> InstitutionUpdated:
+    """The whole new state: replicas upsert it like a registration."""
+    return InstitutionUpdated(institution_id=i.id, name=i.name, kind=i.kind, country=i.country, city=i.city,
+                              wilaya=i.wilaya)
+
+
+# -- conventions --------------------------------------------------------------
+
+
+def convention_signed(c: Convention) -> ConventionSigned:
+    t = c.terms
+    return ConventionSigned(
+        convention_id=c.id, reference=c.reference, title=t.title,
+        parties=terms_json("parties", t.parties), signed_on=c.signed_on, signed_at=c.signed_at,
+        effective_from=t.effective_from, effective_until=t.effective_until,
+        specialties=list(t.specialties), objectives=terms_json("objectives", t.objectives),
+        kind=t.kind.value, cost_bearers=terms_json("cost_bearers", t.cost_bearers),
+    )
+
+
+def convention_amended(c: Convention, a: Amendment) -> ConventionAmended:
+    """Exactly the terms the amendment changed, in ``ConventionSigned``'s shapes."""
+    return ConventionAmended(convention_id=c.id, amendment_number=a.number, changes=amendment_changes(a),
+                             signed_on=a.signed_on, summary=a.summary)
+
+
+def convention_suspended(c: Convention) -> ConventionSuspended:
+    return ConventionSuspended(convention_id=c.id, reason=c.status_reason)
+
+
+def convention_resumed(c: Convention) -> ConventionResumed:
+    return ConventionResumed(convention_id=c.id, reason=c.status_reason)
+
+
+def convention_terminated(c: Convention) -> ConventionTerminated:
+    return ConventionTerminated(convention_id=c.id, on=c.ended_on, reason=c.status_reason)
+
+
+def convention_expired(c: Convention) -> ConventionExpired:
+    return ConventionExpired(convention_id=c.id, on=c.ended_on, reason="")  # expiry needs no explanation
+
+
+# -- the contract's shapes of terms -------------------------------------------------
+
+
+def amendment_changes(a: Amendment) -> dict[str, Any]:
+    return {k: terms_json(k, v) for k, v in a.changes.items()}
+
+
+def terms_json(name: str, value: Any) -> Any:
+    """A term as it appears in events and amendment records (the contract's shapes)."""
+    if name == "parties":
+        return [{"institution_id": str(p.institution_id), "role": p.role.value} for p in value]
+    if name == "cost_bearers":
+        return [{"institution_id": str(c.institution_id), "covers": c.covers} for c in value]
+    if name == "objectives":
+        return {"surgeries": value.surgeries, "consultations": value.consultations,
+                "training_sessions": value.training_sessions}
+    if name == "specialties":
+        return list(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):  # the convention's kind
+        return value.value
+    return value

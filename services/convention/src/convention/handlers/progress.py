@@ -1,0 +1,54 @@
+"""Progress: the facts the scheduling service reports (kept by their ids, so a duplicate
+counts once and order does not matter) and the figures derived from them."""
+
+from __future__ import annotations
+
+from convention.domain.commands import ConventionProgress
+from convention.domain.conventions import Convention
+from convention.domain.progress import Progress, progress
+from convention.store import ConventionUnitOfWork
+from convention.store.tables import ConsultationFact, MissionFact, SurgeryFact, TrainingFact
+from jumelage.errors import NotFound
+from jumelage.events import (
+    CloudEvent,
+    ConsultationHeld,
+    MissionCompleted,
+    SurgeryCompleted,
+    TrainingSessionHeld,
+)
+
+
+async def convention_progress(query: ConventionProgress, uow: ConventionUnitOfWork) -> tuple[Convention, Progress]:
+    async with uow:
+        convention = await uow.conventions.get(query.convention_id)
+        if convention is None:
+            raise NotFound(f"no convention {query.convention_id}")
+        facts = await uow.facts.of(query.convention_id)
+    return convention, progress(convention.terms.objectives, *facts)
+
+
+async def surgery_completed(event: CloudEvent[SurgeryCompleted], uow: ConventionUnitOfWork) -> None:
+    d = event.data
+    await uow.facts.put(SurgeryFact(surgery_id=d.surgery_id, convention_id=d.convention_id, mission_id=d.mission_id,
+                                    outcome=d.outcome.value, previously_referred_abroad=d.previously_referred_abroad,
+                                    completed_at=d.completed_at))
+
+
+async def consultation_held(event: CloudEvent[ConsultationHeld], uow: ConventionUnitOfWork) -> None:
+    d = event.data
+    await uow.facts.put(ConsultationFact(consultation_id=d.consultation_id, convention_id=d.convention_id,
+                                         mission_id=d.mission_id, held_at=d.held_at))
+
+
+async def training_session_held(event: CloudEvent[TrainingSessionHeld], uow: ConventionUnitOfWork) -> None:
+    d = event.data
+    await uow.facts.put(TrainingFact(training_session_id=d.training_session_id, convention_id=d.convention_id,
+                                     mission_id=d.mission_id, topic=d.topic, hours=d.hours,
+                                     trainee_count=d.trainee_count, held_at=d.held_at))
+
+
+async def mission_completed(event: CloudEvent[MissionCompleted], uow: ConventionUnitOfWork) -> None:
+    d = event.data
+    await uow.facts.put(MissionFact(mission_id=d.mission_id, convention_id=d.convention_id,
+                                    surgeries=d.totals.surgeries, consultations=d.totals.consultations,
+                                    training_sessions=d.totals.training_sessions))

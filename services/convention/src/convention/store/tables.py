@@ -1,0 +1,166 @@
+"""The convention service's tables (SQLModel, on SQLite or PostgreSQL): its own metadata,
+rows only. The migrations make them; ``repositories.py`` reads and writes them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Date, Float, Integer, String, Text
+from sqlalchemy.orm import declared_attr, registry
+from sqlmodel import Field, SQLModel
+
+from convention.domain.institutions import Institution
+from jumelage.db import UtcDateTime
+from jumelage.events.convention import InstitutionKind
+
+
+class Table(SQLModel, registry=registry()):
+    """Base of this service's tables: its own metadata, so the three services'
+    tables never mix even when tests load them in one process."""
+
+
+# -- institutions -----------------------------------------------------------------
+
+
+class InstitutionRow(Table, table=True):
+    __tablename__ = "institution"
+
+    id: uuid.UUID = Field(primary_key=True)
+    name: str = Field(sa_column=Column(String(300), nullable=False))
+    kind: str = Field(sa_column=Column(String(40), nullable=False))
+    country: str = Field(sa_column=Column(String(2), nullable=False))
+    wilaya: str | None = Field(default=None, sa_column=Column(String(100)))
+    city: str = Field(sa_column=Column(String(200), nullable=False))
+    registered_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    name_key: str = Field(sa_column=Column(String(300), nullable=False))
+    city_key: str = Field(sa_column=Column(String(200), nullable=False))
+
+    def to_domain(self) -> Institution:
+        return Institution(id=self.id, name=self.name, kind=InstitutionKind(self.kind), country=self.country,
+                           city=self.city, wilaya=self.wilaya, registered_at=self.registered_at)
+
+    def update_from(self, i: Institution) -> None:
+        self.name, self.kind, self.country, self.wilaya, self.city = i.name, i.kind.value, i.country, i.wilaya, i.city
+        self.name_key, self.city_key = i.key
+
+
+
+
+# -- conventions ------------------------------------------------------------------
+
+
+class ConventionRow(Table, table=True):
+    __tablename__ = "convention"
+
+    id: uuid.UUID = Field(primary_key=True)
+    reference: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str = Field(sa_column=Column(String(40), nullable=False))
+    effective_from: date = Field(sa_column=Column(Date, nullable=False))
+    effective_until: date = Field(sa_column=Column(Date, nullable=False))
+    objective_surgeries: int = Field(sa_column=Column(Integer, nullable=False))
+    objective_consultations: int = Field(sa_column=Column(Integer, nullable=False))
+    objective_training_sessions: int = Field(sa_column=Column(Integer, nullable=False))
+    cost_bearers: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False, index=True))
+    signed_on: date | None = Field(default=None, sa_column=Column(Date))
+    signed_at: str | None = Field(default=None, sa_column=Column(String(200)))
+    status_reason: str | None = Field(default=None, sa_column=Column(Text))
+    ended_on: date | None = Field(default=None, sa_column=Column(Date))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    # Optimistic concurrency: every UPDATE is "… WHERE version = <the one read>" and raises it by one.
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}
+
+
+class PartyRow(Table, table=True):
+    __tablename__ = "convention_party"
+
+    convention_id: uuid.UUID = Field(primary_key=True, foreign_key="convention.id")
+    institution_id: uuid.UUID = Field(primary_key=True, index=True)
+    role: str = Field(sa_column=Column(String(20), nullable=False))
+    position: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class SpecialtyRow(Table, table=True):
+    __tablename__ = "convention_specialty"
+
+    convention_id: uuid.UUID = Field(primary_key=True, foreign_key="convention.id")
+    specialty: str = Field(sa_column=Column(String(200), primary_key=True))
+    position: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class AmendmentRow(Table, table=True):
+    __tablename__ = "amendment"
+
+    convention_id: uuid.UUID = Field(primary_key=True, foreign_key="convention.id")
+    number: int = Field(sa_column=Column(Integer, primary_key=True))
+    signed_on: date = Field(sa_column=Column(Date, nullable=False))
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    changes: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+
+class HistoryRow(Table, table=True):
+    """Everything that happened to a convention, in order: kept, never edited."""
+
+    __tablename__ = "convention_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    convention_id: uuid.UUID = Field(index=True)
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    action: str = Field(sa_column=Column(String(40), nullable=False))
+    details: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    event_id: uuid.UUID | None = None
+    correlation_id: str | None = Field(default=None, sa_column=Column(String(200)))
+
+# -- progress facts ---------------------------------------------------------------
+
+
+class SurgeryFact(Table, table=True):
+    __tablename__ = "progress_surgery"
+
+    surgery_id: uuid.UUID = Field(primary_key=True)
+    convention_id: uuid.UUID = Field(index=True)
+    mission_id: uuid.UUID
+    outcome: str = Field(sa_column=Column(String(40), nullable=False))
+    previously_referred_abroad: bool
+    completed_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+
+class ConsultationFact(Table, table=True):
+    __tablename__ = "progress_consultation"
+
+    consultation_id: uuid.UUID = Field(primary_key=True)
+    convention_id: uuid.UUID = Field(index=True)
+    mission_id: uuid.UUID
+    held_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+
+class TrainingFact(Table, table=True):
+    __tablename__ = "progress_training"
+
+    training_session_id: uuid.UUID = Field(primary_key=True)
+    convention_id: uuid.UUID = Field(index=True)
+    mission_id: uuid.UUID
+    topic: str = Field(sa_column=Column(Text, nullable=False))
+    hours: float = Field(sa_column=Column(Float, nullable=False))
+    trainee_count: int
+    held_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+
+class MissionFact(Table, table=True):
+    __tablename__ = "progress_mission"
+
+    mission_id: uuid.UUID = Field(primary_key=True)
+    convention_id: uuid.UUID = Field(index=True)
+    surgeries: int
+    consultations: int
+    training_sessions: int
+
