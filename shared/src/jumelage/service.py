@@ -110,8 +110,16 @@ class ServiceRuntime:
                                                     broker=self.broker))
         self.broker_connected = asyncio.Event()
         self._starter: asyncio.Task[None] | None = None
-        self.periodic = [*periodic, idempotency.cleanup(self.clock)]
+        self.periodic = [*periodic, Periodic("expire-idempotency-keys", idempotency.CLEANUP_INTERVAL,
+                                             self._expire_idempotency_keys)]
         self._periodic_tasks: list[asyncio.Task[None]] = []
+
+    async def _expire_idempotency_keys(self, uow: UnitOfWork) -> None:
+        async with uow:
+            deleted = await idempotency.delete_expired(uow.session, self.clock.now())
+            await uow.commit()
+        if deleted:
+            log.info("expired idempotency keys deleted", count=deleted)
 
     def unit_of_work(self) -> UnitOfWork:
         uow = self._uow_class(self.sessions, on_commit=self.relay.wake)

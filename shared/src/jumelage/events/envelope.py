@@ -1,8 +1,8 @@
 """CloudEvents 1.0 envelope (structured JSON mode) and the base of every event's data.
 
-An event type is a subclass of :class:`EventData`; defining it registers its
-type name, routing key and source in :mod:`jumelage.events.registry`, so the
-three always travel together.
+An event type is a subclass of :class:`EventData`; defining it gives it its
+type name, routing key and source, so the three always travel together
+(:mod:`jumelage.events.registry` then finds it by either name).
 """
 
 from __future__ import annotations
@@ -69,9 +69,6 @@ class EventData(BaseModel):
         cls.routing_key = routing_key_for(cls.__name__)
         if source is not None:
             cls.source = source
-        from jumelage.events.registry import registry
-
-        registry.register(cls)
 
     def subject(self) -> str | None:
         if self.subject_of is None:
