@@ -4,7 +4,7 @@ Importing this package registers every event type its modules define; use :data:
 from a type name or routing key to its model, and to parse bytes off the wire.
 """
 
-from jumelage.events.envelope import CONTENT_TYPE, CloudEvent, EventData, new_envelope, routing_key_for
+from jumelage.events.envelope import CONTENT_TYPE, CloudEvent, EventData, new_envelope, routing_key_for, serialized
 from jumelage.events.registry import (
     EventParseError,
     EventRegistry,
@@ -33,6 +33,7 @@ __all__ = [
     "new_envelope",
     "registry",
     "routing_key_for",
+    "serialized",
     *convention.__all__,
     *scheduling.__all__,
     *notification.__all__,
