@@ -94,7 +94,7 @@ class ServiceRuntime:
             log_level=logging.DEBUG,
         )
         self.source = f"/services/{self.name}"
-        # One documented publisher per event type this service emits (AsyncAPI); the relay sends them.
+        # One publisher per event type this service emits, for AsyncAPI (the relay sends on its own).
         self.publishers = event_publishers(self.broker, self.topology.exchange, self.source)
         self.relay = OutboxRelay(
             self.sessions,
