@@ -173,6 +173,7 @@ class UnitOfWork:
         on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.sessions = sessions
+        # Public: the consumer puts its batch's here (``SharedTransaction``), before ``async with``.
         self.transaction: Transaction = OwnTransaction(sessions)
         self._on_commit = on_commit
         self.session: AsyncSession
