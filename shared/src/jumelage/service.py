@@ -115,6 +115,7 @@ class ServiceRuntime:
         self._periodic_tasks: list[asyncio.Task[None]] = []
 
     async def _expire_idempotency_keys(self, uow: UnitOfWork) -> None:
+        """Every service's periodic job: delete the expired Idempotency-Keys (none still running)."""
         async with uow:
             deleted = await idempotency.delete_expired(uow.session, self.clock.now())
             await uow.commit()
