@@ -42,13 +42,13 @@ def queue(namespace: str) -> ServiceQueue:
 def batch_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many events each shared transaction committed (or tried to)."""
     sizes: list[int] = []
-    original = SharedTransaction.commit
+    original = SharedTransaction.commit_all
 
-    async def commit(self: SharedTransaction) -> None:
+    async def commit_all(self: SharedTransaction) -> None:
         sizes.append(self.members)
         await original(self)
 
-    monkeypatch.setattr(SharedTransaction, "commit", commit)
+    monkeypatch.setattr(SharedTransaction, "commit_all", commit_all)
     return sizes
 
 
@@ -239,13 +239,13 @@ async def test_after_a_crash_every_event_has_its_effect_once(
     items = envelopes(20)
     stalled, resume = asyncio.Event(), asyncio.Event()
     dead = False
-    original_commit = SharedTransaction.commit  # the recording one of batch_sizes
+    original_commit = SharedTransaction.commit_all  # the recording one of batch_sizes
     original_ack = RabbitMessage.ack
 
     stalled_batch: list[int] = []
     handled_in: dict[str, int | None] = {}  # event -> the shared transaction it was handled in (last time)
 
-    async def commit(self: SharedTransaction) -> None:
+    async def commit_all(self: SharedTransaction) -> None:
         if crash == "before_commit" and not stalled.is_set():
             stalled_batch.append(id(self))
             stalled.set()
@@ -269,12 +269,12 @@ async def test_after_a_crash_every_event_has_its_effect_once(
         finally:
             closed.add(id(self))
 
-    monkeypatch.setattr(SharedTransaction, "commit", commit)
+    monkeypatch.setattr(SharedTransaction, "commit_all", commit_all)
     monkeypatch.setattr(SharedTransaction, "close", close)
     monkeypatch.setattr(RabbitMessage, "ack", ack)
 
     async def handle(event: CloudEvent[InstitutionRegistered], uow: UnitOfWork) -> None:
-        handled_in[event.data.name] = id(uow._shared) if uow._shared is not None else None
+        handled_in[event.data.name] = id(uow.transaction)  # a batch's, or one of its own
         await bump(uow, event.data.name)
 
     def first_unit_of_work() -> UnitOfWork:

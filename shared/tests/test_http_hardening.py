@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from jumelage.db import UnitOfWork
 from jumelage.errors import Invalid
-from jumelage.events import InstitutionRegistered
+from jumelage.events import InstitutionRegistered, new_envelope, serialized
 from jumelage.http import MAX_ERRORS, install_correlation, install_error_handlers, strict_json
 from jumelage.testing import eventually
 
@@ -208,3 +208,21 @@ def test_an_event_over_the_size_limit_is_refused_before_anything_is_written() ->
     with pytest.raises(Invalid, match=r"InstitutionRegistered event .* over the 1024-byte limit \(MAX_EVENT_BYTES\)"):
         uow.record(big)
     assert [e.data for e in uow.recorded] == [small]
+
+
+def test_the_limit_is_on_the_data_alone_measured_from_the_one_serialization_of_the_envelope() -> None:
+    # Non-ASCII text: the limit counts bytes, not characters; a quote in the subject's
+    # correlation id must not be taken for the start of the data.
+    data = InstitutionRegistered(institution_id=uuid.uuid4(), name='Clinique « Ibn Sina » "data":', kind="clinic",
+                                 country="DZ", city="Tlemcen")
+    size = len(data.model_dump_json().encode())
+    envelope = new_envelope(data, correlation_id='c-"data":1', causation_id=None)
+    assert serialized(envelope) == (envelope.to_json(), size)
+
+    uow = UnitOfWork(None)  # type: ignore[arg-type]
+    uow.max_event_bytes = size
+    uow.record(data)  # exactly at the limit: taken
+    uow.max_event_bytes = size - 1
+    with pytest.raises(Invalid, match=f"would be {size} bytes, over the {size - 1}-byte limit"):
+        uow.record(data)
+    assert [e.data for e in uow.recorded] == [data]

@@ -30,6 +30,7 @@ import jwt
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from jumelage.arguments import ArgumentParser
 from jumelage.errors import Forbidden
 from jumelage.logging import get_logger
 from jumelage.settings import ServiceSettings
@@ -300,8 +301,6 @@ def mint(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jumelage.cli import ArgumentParser  # the service entrypoint's module: not needed to verify tokens
-
     parser = ArgumentParser(prog="python -m jumelage.auth", description="Mint a local HS256 token.")
     sub = parser.add_subparsers(dest="command", required=True)
     m = sub.add_parser("mint", help="print a token signed with AUTH_SECRET (or --secret-file)")

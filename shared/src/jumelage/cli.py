@@ -1,9 +1,7 @@
-"""The one entrypoint every service shares: ``python -m <service> serve|migrate|asyncapi``,
-and the argument parser every command line of the repository uses."""
+"""The one entrypoint every service shares: ``python -m <service> serve|migrate|asyncapi``."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import sys
@@ -13,37 +11,11 @@ from typing import Any
 
 import uvicorn
 
+from jumelage.arguments import ArgumentParser
+from jumelage.db import create_engine
 from jumelage.logging import configure_logging, get_logger
+from jumelage.migrations import migrate
 from jumelage.settings import ServiceSettings
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """``argparse`` as every command line here uses it:
-
-    * no abbreviations: ``--secret VALUE`` is not taken for ``--secret-file``
-      (which then printed the secret in a traceback, as the file it could not read);
-    * an unrecognised argument is named, never quoted with its value: a mistyped
-      option may be followed by a secret (``--secret S3CRET``).
-
-    Its subcommand parsers are of this class too (``add_subparsers`` uses the parent's)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["allow_abbrev"] = False
-        super().__init__(*args, **kwargs)
-
-    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
-        parsed, extras = self.parse_known_args(args, namespace)
-        if extras:
-            self.error(unrecognised(extras))
-        return parsed
-
-
-def unrecognised(extras: list[str]) -> str:
-    """Names the unrecognised options, without any value given with them or after them."""
-    options = [a.split("=", 1)[0] if a.startswith("--") else a[:2] for a in extras if a.startswith("-") and a != "-"]
-    if not options:
-        return "unrecognized arguments (not shown: one may be a secret)"
-    return f"unrecognized arguments: {' '.join(options)} (values are not shown)"
 
 
 def main(
@@ -103,10 +75,6 @@ def tune_garbage_collector() -> None:
 
 
 async def _migrate(settings: ServiceSettings, migrations: Path) -> None:
-    # Here, not at the top: ``jumelage.auth`` imports this module, and the database layer imports auth.
-    from jumelage.db import create_engine
-    from jumelage.migrations import migrate
-
     engine = create_engine(settings.sqlalchemy_url(), schema=settings.database_schema)
     try:
         await migrate(engine, migrations)

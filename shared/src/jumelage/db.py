@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from sqlalchemy import event, text
 from sqlalchemy.exc import DisconnectionError
@@ -23,8 +23,7 @@ from jumelage import context, idempotency
 from jumelage.audit import AUDIT_INSERT, AuditActor, record_for
 from jumelage.columns import UtcDateTime  # noqa: F401  (services import it from here)
 from jumelage.errors import Invalid
-from jumelage.events import CloudEvent, EventData, new_envelope
-from jumelage.messaging.batch import SharedCommitFailed
+from jumelage.events import CloudEvent, EventData, new_envelope, serialized
 from jumelage.messaging.tables import OUTBOX_INSERT, inbox_insert, outbox_row
 from jumelage.settings import async_driver_url
 
@@ -108,16 +107,63 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
+class Transaction(Protocol):
+    """What a unit of work runs in: a transaction of its own (:class:`OwnTransaction`,
+    the default), or its part of one that several units share one after the other
+    (the consumer's group commit, ``jumelage.messaging.batch``)."""
+
+    async def begin(self) -> AsyncSession:
+        """The session the unit's statements go through, in an open transaction."""
+
+    async def commit(self, outbox: list[dict[str, Any]]) -> None:
+        """Write ``outbox`` (the rows of the events the unit recorded) and commit; return
+        once the unit's changes are committed, raise if they are not."""
+
+    async def rollback(self) -> None:
+        """Undo the unit's changes (or raise if they cannot be undone alone)."""
+
+    async def end(self, committed: bool) -> None:
+        """The unit is done; what it did not commit must not commit."""
+
+
+class OwnTransaction:
+    """A database transaction of the unit's own, on a session from ``sessions``."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self.session: AsyncSession
+
+    async def begin(self) -> AsyncSession:
+        self.session = self.sessions()
+        await self.session.begin()
+        return self.session
+
+    async def commit(self, outbox: list[dict[str, Any]]) -> None:
+        if outbox:
+            await self.session.execute(OUTBOX_INSERT, outbox)  # one statement, in recording order (``seq``)
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+    async def end(self, committed: bool) -> None:
+        try:
+            if not committed:
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+
 class UnitOfWork:
     """One database transaction: state changes, outgoing events (outbox) and the
     inbox mark of the event being handled commit together or not at all.
 
     Services subclass it to hang their repositories on ``__aenter__``.
 
-    The consumer may run several units of work one after the other in one
-    shared transaction (``jumelage.messaging.batch``): ``commit`` then returns
-    once that transaction has committed (raising if it did not), and a unit that
-    fails prevents it from committing. For the code using it nothing changes.
+    It runs in ``transaction``: one of its own, unless the consumer gives it its
+    part of a batch's (``jumelage.messaging.batch``) before entering it. For the
+    code using it nothing changes: ``commit`` returns once the changes are
+    committed, and raises if they are not.
     """
 
     def __init__(
@@ -126,39 +172,28 @@ class UnitOfWork:
         *,
         on_commit: Callable[[], None] | None = None,
     ) -> None:
-        self._sessions = sessions
+        self.sessions = sessions
+        # Public: the consumer puts its batch's here (``SharedTransaction``), before ``async with``.
+        self.transaction: Transaction = OwnTransaction(sessions)
         self._on_commit = on_commit
         self.session: AsyncSession
         self.recorded: list[CloudEvent[Any]] = []
-        self._unwritten: list[CloudEvent[Any]] = []  # recorded, outbox row not written yet
+        self._outbox: list[dict[str, Any]] = []  # the outbox rows of what was recorded, written at commit
         self._committed = False
         # Set for a change made through the API: commit() writes its audit row.
         self.actor: AuditActor | None = None
-        self._shared: Any = None  # a SharedTransaction this unit joins (set by the consumer)
 
     async def __aenter__(self) -> Self:
         self.recorded = []
-        self._unwritten = []
+        self._outbox = []
         self._committed = False
-        if self._shared is not None:
-            self.session = await self._shared.session_for(self)
-            return self
-        self.session = self._sessions()
-        await self.session.begin()
+        self.session = await self.transaction.begin()
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._shared is not None:
-            if not self._committed:  # its changes are in the shared transaction: none of it may commit
-                self._shared.break_off(f"a unit of work ended without commit ({exc_type or 'no error'})")
-            return
-        try:
-            if not self._committed:
-                await self.session.rollback()
-        finally:
-            await self.session.close()
+        await self.transaction.end(self._committed)
 
     max_event_bytes: int | None = None
     """Largest event data this unit may record (``MAX_EVENT_BYTES``, set by the runtime)."""
@@ -168,18 +203,17 @@ class UnitOfWork:
 
         Data over ``max_event_bytes`` is refused here, before anything is written:
         every subscriber would receive it, and a broker or a consumer may not take it."""
-        if self.max_event_bytes is not None:
-            size = len(data.__pydantic_serializer__.to_json(data))
-            if size > self.max_event_bytes:
-                raise Invalid(f"the {type(data).__name__} event this change records would be {size} bytes, over "
-                              f"the {self.max_event_bytes}-byte limit (MAX_EVENT_BYTES): shorten its text fields")
         envelope = new_envelope(
             data,
             correlation_id=context.correlation_id.get(),
             causation_id=context.causation_id.get(),
         )
+        envelope_json, size = serialized(envelope)  # once: the outbox row keeps this JSON
+        if self.max_event_bytes is not None and size > self.max_event_bytes:
+            raise Invalid(f"the {type(data).__name__} event this change records would be {size} bytes, over "
+                          f"the {self.max_event_bytes}-byte limit (MAX_EVENT_BYTES): shorten its text fields")
         self.recorded.append(envelope)
-        self._unwritten.append(envelope)
+        self._outbox.append(outbox_row(envelope, envelope_json))
         return envelope
 
     def record_from(self, *aggregates: Any) -> list[CloudEvent[Any]]:
@@ -200,45 +234,22 @@ class UnitOfWork:
         return row is not None
 
     async def commit(self) -> None:
-        if self._shared is not None:
-            await self._commit_shared()  # the consumer's group commit: no HTTP caller, no audit row
-        else:
-            if self.actor is not None:
-                # In the same transaction: no change without its audit row, and no row without the change.
-                await self.session.execute(AUDIT_INSERT, record_for(self.actor, datetime.now(UTC), self.recorded,
-                                                                    context.correlation_id.get()))
-            keyed = idempotency.pending()  # an Idempotency-Key claimed by this request: it commits with the change
-            if keyed is not None:
-                await keyed.mark(self.session)
-            await self._write_outbox()
-            await self.session.commit()
-            if keyed is not None:
-                keyed.committed = True
+        if self.actor is not None:
+            # In the same transaction: no change without its audit row, and no row without the change.
+            await self.session.execute(AUDIT_INSERT, record_for(self.actor, datetime.now(UTC), self.recorded,
+                                                                context.correlation_id.get()))
+        keyed = idempotency.pending()  # an Idempotency-Key claimed by this request: it commits with the change
+        if keyed is not None:
+            await keyed.mark(self.session)
+        outbox, self._outbox = self._outbox, []
+        await self.transaction.commit(outbox)
+        if keyed is not None:
+            keyed.committed = True
         self._committed = True
         if self.recorded and self._on_commit is not None:
             self._on_commit()  # wake the relay: latency is not a poll interval
 
     async def rollback(self) -> None:
-        if self._shared is not None:  # cannot undo its part alone: the event is handled again alone
-            self._shared.break_off("a unit of work rolled back")
-            raise SharedCommitFailed("rollback in a shared transaction")
-        await self.session.rollback()
+        await self.transaction.rollback()
         self.recorded = []
-        self._unwritten = []
-
-    # -- internals -------------------------------------------------------------------
-
-    async def _write_outbox(self) -> None:
-        """The outbox rows of what was recorded, in one statement, in recording order."""
-        if self._unwritten:
-            rows = [outbox_row(e) for e in self._unwritten]
-            await self.session.execute(OUTBOX_INSERT, rows)
-            self._unwritten = []
-
-    async def _commit_shared(self) -> None:
-        """Flush into the shared transaction (an error is this unit's own), hand
-        the recorded events over, then wait for that transaction's commit."""
-        if self._committed:
-            raise RuntimeError("this unit of work already committed into its shared transaction")
-        await self.session.flush()
-        await self._shared.released(self)
+        self._outbox = []

@@ -60,9 +60,6 @@ from jumelage.errors import Conflict
 from jumelage.logging import get_logger
 
 if TYPE_CHECKING:
-    from jumelage.clock import Clock
-    from jumelage.db import UnitOfWork
-    from jumelage.service import Periodic
     from jumelage.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -74,7 +71,7 @@ KEY_PATTERN = r"^[\x21-\x7e]+$"  # visible ASCII, no spaces: a UUID, a ULID, the
 KEY_MAX = 255
 KEPT_HEADERS = frozenset({b"content-type", b"location", b"etag", b"last-modified"})
 CLEANUP_INTERVAL = 600.0
-"""Seconds between deletions of expired keys (an expired key already acts as new: this is housekeeping)."""
+"""Seconds between deletions of expired keys (:func:`delete_expired`, run by the service runtime)."""
 
 
 class KeyState(StrEnum):
@@ -352,20 +349,12 @@ def install(app: FastAPI, routers: Sequence[APIRouter]) -> None:
     app.add_exception_handler(Replay, replay)
 
 
-def cleanup(clock: Clock) -> Periodic:
-    """The periodic job deleting expired keys (none still running)."""
-    from jumelage.service import Periodic
-
-    async def delete_expired(uow: UnitOfWork) -> None:
-        async with uow:
-            result = await uow.session.execute(delete(TABLE).where(
-                C.expires_at <= clock.now(),
-                or_(C.state == KeyState.done, C.lease_until <= wall_clock())))
-            await uow.commit()
-        if result.rowcount:  # type: ignore[attr-defined]
-            log.info("expired idempotency keys deleted", count=result.rowcount)  # type: ignore[attr-defined]
-
-    return Periodic("expire-idempotency-keys", CLEANUP_INTERVAL, delete_expired)
+async def delete_expired(session: AsyncSession, now: datetime) -> int:
+    """Delete the keys expired by ``now`` (service clock) that no request still holds;
+    return how many. Housekeeping: an expired key already acts as a new one."""
+    result = await session.execute(delete(TABLE).where(
+        C.expires_at <= now, or_(C.state == KeyState.done, C.lease_until <= wall_clock())))
+    return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
 
 # -- the migration (frozen, like create_audit_table_v1) ---------------------------------------------

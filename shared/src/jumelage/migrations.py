@@ -16,6 +16,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from jumelage.db import create_engine
+from jumelage.settings import ServiceSettings
+
 
 def _config(script_location: Path) -> Config:
     cfg = Config()
@@ -47,9 +50,6 @@ def run_env() -> None:
     if connection is not None:
         _run(connection)
         return
-    from jumelage.db import create_engine
-    from jumelage.settings import ServiceSettings
-
     service = context.config.get_main_option("service_name") or "service"
     settings = ServiceSettings(service_name=service)
     engine = create_engine(settings.sqlalchemy_url(), schema=settings.database_schema)

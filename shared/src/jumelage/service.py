@@ -94,7 +94,7 @@ class ServiceRuntime:
             log_level=logging.DEBUG,
         )
         self.source = f"/services/{self.name}"
-        # One documented publisher per event type this service emits (AsyncAPI); the relay sends them.
+        # One publisher per event type this service emits, for AsyncAPI (the relay sends on its own).
         self.publishers = event_publishers(self.broker, self.topology.exchange, self.source)
         self.relay = OutboxRelay(
             self.sessions,
@@ -110,8 +110,17 @@ class ServiceRuntime:
                                                     broker=self.broker))
         self.broker_connected = asyncio.Event()
         self._starter: asyncio.Task[None] | None = None
-        self.periodic = [*periodic, idempotency.cleanup(self.clock)]
+        self.periodic = [*periodic, Periodic("expire-idempotency-keys", idempotency.CLEANUP_INTERVAL,
+                                             self._expire_idempotency_keys)]
         self._periodic_tasks: list[asyncio.Task[None]] = []
+
+    async def _expire_idempotency_keys(self, uow: UnitOfWork) -> None:
+        """Every service's periodic job: delete the expired Idempotency-Keys (none still running)."""
+        async with uow:
+            deleted = await idempotency.delete_expired(uow.session, self.clock.now())
+            await uow.commit()
+        if deleted:
+            log.info("expired idempotency keys deleted", count=deleted)
 
     def unit_of_work(self) -> UnitOfWork:
         uow = self._uow_class(self.sessions, on_commit=self.relay.wake)

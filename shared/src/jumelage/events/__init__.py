@@ -1,10 +1,10 @@
 """The v1 event contract (../shared/contract/EVENTS.md) as typed models.
 
-Importing this package registers every event type; use :data:`registry` to go
+Importing this package registers every event type its modules define; use :data:`registry` to go
 from a type name or routing key to its model, and to parse bytes off the wire.
 """
 
-from jumelage.events.envelope import CONTENT_TYPE, CloudEvent, EventData, new_envelope, routing_key_for
+from jumelage.events.envelope import CONTENT_TYPE, CloudEvent, EventData, new_envelope, routing_key_for, serialized
 from jumelage.events.registry import (
     EventParseError,
     EventRegistry,
@@ -16,6 +16,8 @@ from jumelage.events.convention import *  # noqa: F403  (registers the types)
 from jumelage.events.scheduling import *  # noqa: F403
 from jumelage.events.notification import *  # noqa: F403
 from jumelage.events import convention, notification, scheduling
+
+registry.register_defined()  # every type the three modules define
 
 EXCHANGE = "jumelage.events"
 
@@ -31,6 +33,7 @@ __all__ = [
     "new_envelope",
     "registry",
     "routing_key_for",
+    "serialized",
     *convention.__all__,
     *scheduling.__all__,
     *notification.__all__,

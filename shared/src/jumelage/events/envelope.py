@@ -1,8 +1,8 @@
 """CloudEvents 1.0 envelope (structured JSON mode) and the base of every event's data.
 
-An event type is a subclass of :class:`EventData`; defining it registers its
-type name, routing key and source in :mod:`jumelage.events.registry`, so the
-three always travel together.
+An event type is a subclass of :class:`EventData`; defining it gives it its
+type name, routing key and source, so the three always travel together
+(:mod:`jumelage.events.registry` then finds it by either name).
 """
 
 from __future__ import annotations
@@ -69,9 +69,6 @@ class EventData(BaseModel):
         cls.routing_key = routing_key_for(cls.__name__)
         if source is not None:
             cls.source = source
-        from jumelage.events.registry import registry
-
-        registry.register(cls)
 
     def subject(self) -> str | None:
         if self.subject_of is None:
@@ -106,6 +103,16 @@ class CloudEvent(BaseModel, Generic[D]):
 
     def to_json(self) -> str:
         return self.model_dump_json(exclude_none=False)
+
+
+def serialized(envelope: CloudEvent[Any]) -> tuple[str, int]:
+    """``envelope.to_json()`` and the size in bytes of its ``data`` in it, from one
+    serialization. ``data`` is the envelope's last member (``new_envelope`` adds no
+    extension), and the first ``"data":`` in the JSON is its key: in a string value
+    before it, quotes are escaped."""
+    raw = envelope.__pydantic_serializer__.to_json(envelope)
+    data_starts = raw.index(b'"data":') + len(b'"data":')
+    return raw.decode(), len(raw) - data_starts - 1  # less the envelope's closing brace
 
 
 def new_envelope(

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
-if TYPE_CHECKING:
-    from jumelage.events.envelope import CloudEvent, EventData
+from jumelage.events.envelope import CloudEvent, EventData
 
 
 class EventParseError(ValueError):
@@ -52,6 +51,14 @@ class EventRegistry:
         self._by_type[cls.event_type] = cls
         self._by_key[cls.routing_key] = cls
 
+    def register_defined(self, base: type[EventData] = EventData) -> None:
+        """Register every event type defined under ``base`` (``jumelage.events`` does,
+        once its modules are imported); an abstract base is skipped, not its subclasses."""
+        for cls in base.__subclasses__():
+            if "event_type" in vars(cls):  # set on each concrete type (``EventData.__init_subclass__``)
+                self.register(cls)
+            self.register_defined(cls)
+
     def __iter__(self) -> Iterator[type[EventData]]:
         return iter(sorted(self._by_type.values(), key=lambda c: c.event_type))
 
@@ -74,8 +81,6 @@ class EventRegistry:
         return [c for c in self if c.source == source]
 
     def parse(self, body: bytes | str | dict[str, Any]) -> CloudEvent[Any]:
-        from jumelage.events.envelope import CloudEvent
-
         if isinstance(body, dict):
             raw = body
         else:

@@ -5,11 +5,12 @@ in one database transaction:
 
 1. one statement marks all of them in the inbox (``INSERT ... ON CONFLICT DO
    NOTHING RETURNING``); those already there are duplicates;
-2. each new event's handler runs in turn, with a unit of work of its own that
-   joins the shared transaction; its ``commit`` flushes, hands its recorded
-   events over, and waits: it returns only once the shared transaction has
-   committed (so the message is acked after the commit, and code after
-   ``commit``, such as wake-ups, runs once the data is visible);
+2. each new event's handler runs in turn, with a unit of work of its own whose
+   ``transaction`` is the shared one (``jumelage.db.Transaction``): its
+   ``commit`` flushes, hands its outbox rows over, and waits: it returns only
+   once the shared transaction has committed (so the message is acked after the
+   commit, and code after ``commit``, such as wake-ups, runs once the data is
+   visible);
 3. the outbox rows of all are written in one statement, then one COMMIT.
 
 There is no SAVEPOINT per event (two more round trips each). If a handler fails,
@@ -27,14 +28,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from jumelage.messaging.tables import OUTBOX_INSERT, inbox_insert, outbox_row
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-    from jumelage.db import UnitOfWork
+from jumelage.messaging.tables import OUTBOX_INSERT, inbox_insert
 
 
 class SharedCommitFailed(Exception):
@@ -42,7 +40,8 @@ class SharedCommitFailed(Exception):
 
 
 class SharedTransaction:
-    """One transaction on one connection, joined in turn by several units of work."""
+    """One transaction on one connection, joined in turn by several units of work:
+    the ``jumelage.db.Transaction`` of the unit whose turn it is."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -50,7 +49,7 @@ class SharedTransaction:
         self.expected = 0  # events newly marked in the inbox: each must be handled, or nothing commits
         self.turns = 0  # units given a turn
         self.members = 0  # units that committed into it: all of them, or it must not commit
-        self._outbox: list[Any] = []  # their recorded events, written just before the commit
+        self._outbox: list[dict[str, Any]] = []  # their outbox rows, written just before the commit
         self._broken: str | None = None
         self._turn_over = asyncio.Event()
         self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -86,7 +85,7 @@ class SharedTransaction:
         member.set_result(self)
         await self._turn_over.wait()
 
-    async def commit(self) -> None:
+    async def commit_all(self) -> None:
         """Write the members' outbox rows and commit; then wake every member.
         A failure is reported to the members (``SharedCommitFailed``), not raised."""
         try:
@@ -96,7 +95,7 @@ class SharedTransaction:
                 raise SharedCommitFailed(f"{self.expected - self.members} of {self.expected} events not handled")
             if self.session is not None:
                 if self._outbox:
-                    await self.session.execute(OUTBOX_INSERT, [outbox_row(e) for e in self._outbox])
+                    await self.session.execute(OUTBOX_INSERT, self._outbox)
                 await self.session.commit()
         except BaseException as exc:
             self._fail(exc)
@@ -123,25 +122,39 @@ class SharedTransaction:
         """The unit whose turn it was is done (committed into it, or failed)."""
         self._turn_over.set()
 
-    # -- the units' side (UnitOfWork internals) --------------------------------------
-
-    async def session_for(self, unit: UnitOfWork) -> AsyncSession:
-        if self._broken is not None or self._done.done():
-            raise SharedCommitFailed(self._broken or "the shared transaction is over")
-        return await self._session()
-
-    async def released(self, unit: UnitOfWork) -> None:
-        """A unit committed into the shared transaction: its turn is over; wait for the commit."""
-        self.members += 1
-        self._outbox.extend(unit._unwritten)
-        unit._unwritten = []
-        self._turn_over.set()
-        await self.committed()
-
     def break_off(self, reason: str) -> None:
         """Something in the transaction failed: none of it may commit."""
         if self._broken is None:
             self._broken = reason
+
+    # -- the side of the unit of work whose turn it is (``jumelage.db.Transaction``) --
+
+    async def begin(self) -> AsyncSession:
+        if self._broken is not None or self._done.done():
+            raise SharedCommitFailed(self._broken or "the shared transaction is over")
+        return await self._session()
+
+    async def commit(self, outbox: list[dict[str, Any]]) -> None:
+        """Flush into the shared transaction (an error is this unit's own), keep its
+        outbox rows for the commit of all, end its turn, and wait for that commit."""
+        if self._done.done():  # the transaction is over: failed (this raises), or committed already
+            await self.committed()
+            raise RuntimeError("this unit of work already committed into its shared transaction")
+        assert self.session is not None  # begun
+        await self.session.flush()
+        self.members += 1
+        self._outbox.extend(outbox)
+        self._turn_over.set()
+        await self.committed()
+
+    async def rollback(self) -> None:
+        """Its part cannot be undone alone: nothing commits, and the event is handled again alone."""
+        self.break_off("a unit of work rolled back")
+        raise SharedCommitFailed("rollback in a shared transaction")
+
+    async def end(self, committed: bool) -> None:
+        if not committed:  # its changes are in the shared transaction: none of it may commit
+            self.break_off("a unit of work ended without commit")
 
     # -- internals -------------------------------------------------------------------
 

@@ -220,7 +220,7 @@ class EventConsumer:
 
     async def _handle_shared(self, event: CloudEvent[Any], handler: EventHandler, shared: SharedTransaction) -> bool:
         uow = self.unit_of_work()
-        uow._shared = shared
+        uow.transaction = shared  # its part of the batch's transaction, not one of its own
         try:
             async with uow:
                 await handler(event, uow)
@@ -250,7 +250,7 @@ class EventConsumer:
             raise
 
     async def _run_shared(self, batch: list[_Member]) -> None:
-        shared = SharedTransaction(self.unit_of_work()._sessions)
+        shared = SharedTransaction(self.unit_of_work().sessions)
         try:
             try:
                 fresh = await shared.mark_handled(self.queue.name, [m.event_id for m in batch])
@@ -267,7 +267,7 @@ class EventConsumer:
                     await shared.turn(member.turn)
                 else:
                     member.turn.set_result(_Duplicate(shared))
-            await shared.commit()
+            await shared.commit_all()
         finally:
             for member in batch:
                 if not member.turn.done():

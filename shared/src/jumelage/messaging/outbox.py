@@ -8,14 +8,14 @@ channel; only the leading run of confirmed rows is marked published, so a row is
 never marked before the broker has it. A crash between confirm and mark
 re-publishes: consumers deduplicate on the event id.
 
-The relay sends on FastStream's own connection and channel (the one under the
-exchange FastStream declared), with the properties FastStream's publishers
-would set, as aiormq frames. It does not go through ``RabbitPublisher.publish``
-nor aio-pika's ``Message``: measured, those layers (publish command,
-middlewares, exchange lookup by hash, message objects) cost about half as much
-CPU again as the publish itself, and this is the hot path (``scripts/bench.py``
-(c)). The publishers are still declared, one per event type
-(``event_publishers``): AsyncAPI documents them.
+The relay does not send through FastStream's publishers: it writes aiormq
+frames on FastStream's own connection and channel (the one under the exchange
+FastStream declared), with the properties those publishers would set
+(``publish_options``). Measured, the publisher's layers (publish command,
+middlewares, exchange lookup by hash, aio-pika ``Message`` objects) cost about
+half as much CPU again as the publish itself, and this is the hot path
+(``scripts/bench.py`` (c)). The publishers (``event_publishers``, one per event
+type) are declared for AsyncAPI to document what goes out.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from sqlalchemy import BigInteger, Integer, any_, bindparam, select, text, updat
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from jumelage.events import CONTENT_TYPE
+from jumelage.events import CONTENT_TYPE, CloudEvent, registry
 from jumelage.logging import get_logger
 from jumelage.messaging.tables import OutboxRecord
 from jumelage.messaging.topology import EXCHANGE
@@ -55,15 +55,12 @@ class RelayError(RuntimeError):
 
 
 def publish_options(event_type: str) -> dict[str, Any]:
-    """How every event goes out (FastStream's default is not persistent)."""
+    """How every event goes out (FastStream's default is not persistent); ``_publish`` sets the same."""
     return {"persist": True, "mandatory": True, "content_type": CONTENT_TYPE, "message_type": event_type}
 
 
 def event_publishers(broker: RabbitBroker, exchange: RabbitExchange, source: str) -> dict[str, RabbitPublisher]:
-    """One FastStream publisher per event type ``source`` produces, keyed by routing
-    key: the relay sends through them and AsyncAPI documents them."""
-    from jumelage.events import CloudEvent, registry
-
+    """One FastStream publisher per event type ``source`` produces, keyed by routing key."""
     return {
         cls.routing_key: broker.publisher(
             exchange=exchange,

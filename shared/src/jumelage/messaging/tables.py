@@ -50,14 +50,15 @@ class OutboxRecord(SQLModel, table=True):
         )
 
 
-def outbox_row(envelope: Any) -> dict[str, Any]:
-    """The outbox row of ``envelope`` as plain column values (see ``insert_outbox``)."""
+def outbox_row(envelope: Any, envelope_json: str | None = None) -> dict[str, Any]:
+    """The outbox row of ``envelope`` as plain column values (for ``OUTBOX_INSERT``);
+    ``envelope_json``: the envelope already serialized."""
     return {
         "event_id": envelope.id,
         "event_type": envelope.type,
         "routing_key": envelope.routing_key,
         "correlation_id": envelope.correlationid,
-        "envelope": envelope.to_json(),
+        "envelope": envelope.to_json() if envelope_json is None else envelope_json,
         "created_at": envelope.time,
         "published_at": None,
         "attempts": 0,
