@@ -13,8 +13,20 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, SecretStr, field_validator
+from pydantic import AwareDatetime, BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def split_numbers(v: object) -> object:
+    """A list of numbers from the environment: "1,5,30" or a JSON list "[1, 5, 30]"
+    (anything else is left to the field's own validation)."""
+    if isinstance(v, str):
+        return json.loads(v) if v.strip().startswith("[") else [float(x) for x in v.split(",") if x.strip()]
+    return v
+
+
+# A settings field holding a list of numbers (seconds, most often), read by ``split_numbers``.
+Numbers = Annotated[list[float], NoDecode, BeforeValidator(split_numbers)]
 
 
 class ServiceSettings(BaseSettings):
@@ -112,10 +124,7 @@ class ServiceSettings(BaseSettings):
     @field_validator("retry_delays", mode="before")
     @classmethod
     def _split(cls, v: object) -> object:
-        # "1,5,30" or a JSON list "[1, 5, 30]"
-        if isinstance(v, str):
-            return json.loads(v) if v.strip().startswith("[") else [float(x) for x in v.split(",") if x.strip()]
-        return v
+        return split_numbers(v)
 
     def sqlalchemy_url(self) -> str:
         return normalise_database_url(self.database_url, self.data_dir / f"{self.service_name}.db")

@@ -12,11 +12,14 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from jumelage.errors import Conflict, Invalid
 from jumelage.events.notification import Channel
+
+if TYPE_CHECKING:
+    from notification.domain.commands import CreateContact, UpdateContact
 
 
 class Language(StrEnum):
@@ -94,36 +97,16 @@ class Consent:
     given_at: datetime
 
 
-@dataclass(frozen=True)
-class CreateContact:
-    kind: ContactKind
-    practitioner_id: uuid.UUID | None = None
-    institution_id: uuid.UUID | None = None
-    patient_ref: str | None = None
-    display_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    webhook_url: str | None = None
-    webhook_secret: str | None = None
-    language: Language | str = DEFAULT_LANGUAGE
-    preferred_channel: Channel | None = None
-    managed_by: uuid.UUID | None = None  # the institution that keeps this contact
-
-
 EDITABLE = ("display_name", "email", "phone", "webhook_url", "webhook_secret", "language", "preferred_channel")
 
 
 @dataclass(frozen=True)
-class UpdateContact:
-    contact_id: uuid.UUID
-    changes: dict[str, Any]  # only the fields given; None clears an optional one
+class ContactScope:
+    """The contacts a caller may list: these kinds whoever keeps them, those kinds kept by ``keeper``."""
 
-
-@dataclass(frozen=True)
-class RecordConsent:
-    contact_id: uuid.UUID
-    given_by: str
-    given_at: datetime | None = None
+    any_keeper: tuple[str, ...]
+    own_keeper: tuple[str, ...]
+    keeper: uuid.UUID | None
 
 
 @dataclass
