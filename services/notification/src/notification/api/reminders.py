@@ -39,7 +39,8 @@ class ReminderPage(BaseModel):
 
 @reminders.get("", response_model=ReminderPage, summary="Day-before reminders: planned, fired, cancelled",
                dependencies=[access.DESK])
-async def list_reminders(uow: UoW, bus: BusDep, subject_id: uuid.UUID | None = None, status: ReminderStatus | None = None,
+async def list_reminders(uow: UoW, bus: BusDep, subject_id: uuid.UUID | None = None,
+                         status: ReminderStatus | None = None,
                          limit: Limit = 50, offset: Offset = 0) -> ReminderPage:
     items, total = await bus.handle(FindReminders(subject_id, status, limit, offset), uow)
     return ReminderPage(items=[ReminderOut(**vars(r)) for r in items], total=total, limit=limit, offset=offset)

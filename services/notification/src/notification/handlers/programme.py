@@ -28,9 +28,9 @@ from notification.handlers.reminders import sync_reminder
 from notification.store.unit_of_work import NotificationUnitOfWork
 
 
-async def on_convention_signed(event: CloudEvent[ConventionSigned], uow: NotificationUnitOfWork,
-        *, clock: Clock, wall: Clock, renderer: TemplateRenderer,
-                               retry: RetryPolicy, hand_over: HandOver) -> None:
+async def on_convention_signed(event: CloudEvent[ConventionSigned], uow: NotificationUnitOfWork, *, clock: Clock,
+                               wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy,
+                               hand_over: HandOver) -> None:
     d = event.data
     convention = await uow.conventions.get(d.convention_id, lock=True) or KnownConvention(d.convention_id)
     convention.reference, convention.title = d.reference, d.title
@@ -40,9 +40,9 @@ async def on_convention_signed(event: CloudEvent[ConventionSigned], uow: Notific
                        clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
 
 
-async def on_convention_amended(event: CloudEvent[ConventionAmended], uow: NotificationUnitOfWork,
-        *, clock: Clock, wall: Clock, renderer: TemplateRenderer,
-                                retry: RetryPolicy, hand_over: HandOver) -> None:
+async def on_convention_amended(event: CloudEvent[ConventionAmended], uow: NotificationUnitOfWork, *, clock: Clock,
+                                wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy,
+                                hand_over: HandOver) -> None:
     d = event.data
     convention = await uow.conventions.get(d.convention_id, lock=True) or KnownConvention(d.convention_id)
     changes = d.changes
@@ -55,9 +55,8 @@ async def on_convention_amended(event: CloudEvent[ConventionAmended], uow: Notif
                        clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
 
 
-async def on_convention_status(event: CloudEvent[Any], uow: NotificationUnitOfWork,
-        *, clock: Clock, wall: Clock, renderer: TemplateRenderer,
-                               retry: RetryPolicy, hand_over: HandOver) -> None:
+async def on_convention_status(event: CloudEvent[Any], uow: NotificationUnitOfWork, *, clock: Clock, wall: Clock,
+                               renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver) -> None:
     """Suspended, resumed, terminated, expired: nobody by default; subscribers are told."""
     convention_id = event.data.convention_id
     convention = await uow.conventions.get(convention_id, lock=True)
@@ -68,30 +67,32 @@ async def on_convention_status(event: CloudEvent[Any], uow: NotificationUnitOfWo
                        clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
 
 
-async def on_mission_scheduled(event: CloudEvent[MissionScheduled], uow: NotificationUnitOfWork,
-        *, clock: Clock, wall: Clock, renderer: TemplateRenderer,
-                               retry: RetryPolicy, hand_over: HandOver, reminders: ReminderPolicy) -> None:
+async def on_mission_scheduled(event: CloudEvent[MissionScheduled], uow: NotificationUnitOfWork, *, clock: Clock,
+                               wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                               reminders: ReminderPolicy) -> None:
     d = event.data
     mission = await uow.missions.get(d.mission_id, lock=True) or KnownMission(d.mission_id)
     mission.convention_id, mission.specialty = d.convention_id, d.specialty
     mission.host_institution_id, mission.visiting_institution_id = d.host_institution_id, d.visiting_institution_id
     mission.team = tuple(TeamMember(m.practitioner_id, m.full_name, m.role.value) for m in d.team)
     mission.plan(d.starts_on, d.ends_on, event.time)
-    await _mission_changed(event, mission, uow, reminders=reminders, clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
+    await _mission_changed(event, mission, uow, reminders=reminders, clock=clock, wall=wall,
+                           renderer=renderer, retry=retry, hand_over=hand_over)
 
 
-async def on_mission_rescheduled(event: CloudEvent[MissionRescheduled], uow: NotificationUnitOfWork,
-        *, clock: Clock, wall: Clock, renderer: TemplateRenderer,
-                                 retry: RetryPolicy, hand_over: HandOver, reminders: ReminderPolicy) -> None:
+async def on_mission_rescheduled(event: CloudEvent[MissionRescheduled], uow: NotificationUnitOfWork, *, clock: Clock,
+                                 wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                                 reminders: ReminderPolicy) -> None:
     d = event.data
     mission = await uow.missions.get(d.mission_id, lock=True) or KnownMission(d.mission_id)
     mission.plan(d.starts_on, d.ends_on, event.time)
-    await _mission_changed(event, mission, uow, reminders=reminders, clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
+    await _mission_changed(event, mission, uow, reminders=reminders, clock=clock, wall=wall,
+                           renderer=renderer, retry=retry, hand_over=hand_over)
 
 
-async def on_mission_status(event: CloudEvent[Any], uow: NotificationUnitOfWork,
-        *, clock: Clock, wall: Clock, renderer: TemplateRenderer,
-                            retry: RetryPolicy, hand_over: HandOver, reminders: ReminderPolicy) -> None:
+async def on_mission_status(event: CloudEvent[Any], uow: NotificationUnitOfWork, *, clock: Clock, wall: Clock,
+                            renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                            reminders: ReminderPolicy) -> None:
     """Cancelled, started, completed, put on hold, released (whatever the contract adds)."""
     status = {
         "MissionCancelled": PlanStatus.cancelled, "MissionStarted": PlanStatus.started,
@@ -107,12 +108,13 @@ async def on_mission_status(event: CloudEvent[Any], uow: NotificationUnitOfWork,
             mission.status = status  # released: the only way back from a hold
         elif status is not PlanStatus.scheduled:
             mission.move_to(status)
-    await _mission_changed(event, mission, uow, reminders=reminders, clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
+    await _mission_changed(event, mission, uow, reminders=reminders, clock=clock, wall=wall,
+                           renderer=renderer, retry=retry, hand_over=hand_over)
 
 
-async def _mission_changed(event: CloudEvent[Any], mission: KnownMission, uow: NotificationUnitOfWork,
-        *, clock: Clock, wall: Clock, renderer: TemplateRenderer,
-                           retry: RetryPolicy, hand_over: HandOver, reminders: ReminderPolicy) -> None:
+async def _mission_changed(event: CloudEvent[Any], mission: KnownMission, uow: NotificationUnitOfWork, *,
+                           clock: Clock, wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy,
+                           hand_over: HandOver, reminders: ReminderPolicy) -> None:
     new = await uow.missions.save(mission)
     starts_at = reminders.mission_start(mission.starts_on) if mission.starts_on else None
     await sync_reminder(uow, ReminderKind.mission, mission.id, starts_at if mission.active else None, new_subject=new,
@@ -123,38 +125,41 @@ async def _mission_changed(event: CloudEvent[Any], mission: KnownMission, uow: N
                        clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
 
 
-async def on_surgery_scheduled(event: CloudEvent[SurgeryScheduled], uow: NotificationUnitOfWork,
-        *, clock: Clock, wall: Clock, renderer: TemplateRenderer,
-                               retry: RetryPolicy, hand_over: HandOver, reminders: ReminderPolicy) -> None:
+async def on_surgery_scheduled(event: CloudEvent[SurgeryScheduled], uow: NotificationUnitOfWork, *, clock: Clock,
+                               wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                               reminders: ReminderPolicy) -> None:
     d = event.data
     surgery = await uow.surgeries.get(d.surgery_id, lock=True) or KnownSurgery(d.surgery_id)
     surgery.mission_id, surgery.convention_id, surgery.patient_ref = d.mission_id, d.convention_id, d.patient_ref
     surgery.procedure, surgery.lead_surgeon_id = d.procedure, d.lead_surgeon_id
     surgery.plan(d.operating_room, d.scheduled_start, event.time)
-    await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
+    await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall,
+                           renderer=renderer, retry=retry, hand_over=hand_over)
 
 
-async def on_surgery_rescheduled(event: CloudEvent[SurgeryRescheduled], uow: NotificationUnitOfWork,
-        *, clock: Clock, wall: Clock, renderer: TemplateRenderer,
-                                 retry: RetryPolicy, hand_over: HandOver, reminders: ReminderPolicy) -> None:
+async def on_surgery_rescheduled(event: CloudEvent[SurgeryRescheduled], uow: NotificationUnitOfWork, *, clock: Clock,
+                                 wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                                 reminders: ReminderPolicy) -> None:
     d = event.data
     surgery = await uow.surgeries.get(d.surgery_id, lock=True) or KnownSurgery(d.surgery_id)
     surgery.plan(d.operating_room, d.scheduled_start, event.time)
-    await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
+    await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall,
+                           renderer=renderer, retry=retry, hand_over=hand_over)
 
 
-async def on_surgery_cancelled(event: CloudEvent[SurgeryCancelled], uow: NotificationUnitOfWork,
-        *, clock: Clock, wall: Clock, renderer: TemplateRenderer,
-                               retry: RetryPolicy, hand_over: HandOver, reminders: ReminderPolicy) -> None:
+async def on_surgery_cancelled(event: CloudEvent[SurgeryCancelled], uow: NotificationUnitOfWork, *, clock: Clock,
+                               wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                               reminders: ReminderPolicy) -> None:
     d = event.data
     surgery = await uow.surgeries.get(d.surgery_id, lock=True) or KnownSurgery(d.surgery_id, mission_id=d.mission_id)
     surgery.move_to(PlanStatus.cancelled)
-    await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
+    await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall,
+                           renderer=renderer, retry=retry, hand_over=hand_over)
 
 
-async def on_surgery_completed(event: CloudEvent[SurgeryCompleted], uow: NotificationUnitOfWork,
-        *, clock: Clock, wall: Clock, renderer: TemplateRenderer,
-                               retry: RetryPolicy, hand_over: HandOver, reminders: ReminderPolicy) -> None:
+async def on_surgery_completed(event: CloudEvent[SurgeryCompleted], uow: NotificationUnitOfWork, *, clock: Clock,
+                               wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                               reminders: ReminderPolicy) -> None:
     d = event.data
     surgery = await uow.surgeries.get(d.surgery_id, lock=True) or KnownSurgery(d.surgery_id)
     surgery.mission_id = surgery.mission_id or d.mission_id
@@ -162,12 +167,13 @@ async def on_surgery_completed(event: CloudEvent[SurgeryCompleted], uow: Notific
     surgery.patient_ref = surgery.patient_ref or d.patient_ref
     surgery.procedure = surgery.procedure or d.procedure
     surgery.move_to(PlanStatus.completed)
-    await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
+    await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall,
+                           renderer=renderer, retry=retry, hand_over=hand_over)
 
 
-async def _surgery_changed(event: CloudEvent[Any], surgery: KnownSurgery, uow: NotificationUnitOfWork,
-        *, clock: Clock, wall: Clock, renderer: TemplateRenderer,
-                           retry: RetryPolicy, hand_over: HandOver, reminders: ReminderPolicy) -> None:
+async def _surgery_changed(event: CloudEvent[Any], surgery: KnownSurgery, uow: NotificationUnitOfWork, *,
+                           clock: Clock, wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy,
+                           hand_over: HandOver, reminders: ReminderPolicy) -> None:
     new = await uow.surgeries.save(surgery)
     await sync_reminder(uow, ReminderKind.surgery, surgery.id, surgery.scheduled_start if surgery.active else None,
                         new_subject=new, clock=clock, reminders=reminders)
@@ -175,9 +181,8 @@ async def _surgery_changed(event: CloudEvent[Any], surgery: KnownSurgery, uow: N
                        clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
 
 
-async def on_activity(event: CloudEvent[Any], uow: NotificationUnitOfWork,
-        *, clock: Clock, wall: Clock, renderer: TemplateRenderer,
-                      retry: RetryPolicy, hand_over: HandOver) -> None:
+async def on_activity(event: CloudEvent[Any], uow: NotificationUnitOfWork, *, clock: Clock, wall: Clock,
+                      renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver) -> None:
     """Consultations and training sessions: nobody by default; subscribers are told."""
     d = event.data
     facts = Facts(mission=await uow.missions.get(d.mission_id), convention=await uow.conventions.get(d.convention_id))
