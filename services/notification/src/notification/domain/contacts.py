@@ -12,14 +12,11 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from jumelage.errors import Conflict, Invalid
 from jumelage.events.notification import Channel
-
-if TYPE_CHECKING:
-    from notification.domain.commands import CreateContact, UpdateContact
 
 
 class Language(StrEnum):
@@ -136,7 +133,8 @@ class Contact:
         return Audience(self.kind, self.subject_ref)
 
     @classmethod
-    def create(cls, cmd: CreateContact) -> Contact:
+    def create(cls, cmd: Any) -> Contact:
+        """From a ``CreateContact`` (``domain/commands.py``, which imports this module: read by its fields)."""
         kind = ContactKind(cmd.kind)
         subject: dict[str, Any] = {
             "practitioner_id": cmd.practitioner_id,
@@ -155,7 +153,8 @@ class Contact:
         contact = cls(id=uuid.uuid4(), kind=kind, subject_ref=str(value), managed_by=cmd.managed_by)
         return contact._with({k: getattr(cmd, k) for k in EDITABLE})
 
-    def update(self, cmd: UpdateContact) -> Contact:
+    def update(self, cmd: Any) -> Contact:
+        """An ``UpdateContact``'s ``changes`` applied (read by its field, as in ``create``)."""
         unknown = set(cmd.changes) - set(EDITABLE)
         if unknown:
             name = sorted(unknown)[0]
