@@ -61,7 +61,7 @@ class ServiceSettings(BaseSettings):
     queue_type: Literal["quorum", "classic"] = Field(
         default="quorum", description="RabbitMQ queue type for the service's queues"
     )
-    retry_delays: Annotated[list[float], NoDecode] = Field(
+    retry_delays: Numbers = Field(
         default=[1.0, 5.0, 30.0],
         description="seconds before each redelivery of a failed event; then dead-letter",
     )
@@ -120,11 +120,6 @@ class ServiceSettings(BaseSettings):
         description="how long a request holding an Idempotency-Key may run before a retry may take the key "
         "over (the first one's commit is then refused)",
     )
-
-    @field_validator("retry_delays", mode="before")
-    @classmethod
-    def _split(cls, v: object) -> object:
-        return split_numbers(v)
 
     def sqlalchemy_url(self) -> str:
         return normalise_database_url(self.database_url, self.data_dir / f"{self.service_name}.db")
