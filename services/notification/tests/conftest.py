@@ -238,7 +238,7 @@ class DeliveryRounds:
 
     @contextlib.contextmanager
     def counting(self) -> Any:
-        from notification.worker import DeliveryWorker
+        from notification.handlers.delivery import DeliveryWorker
 
         original = DeliveryWorker.deliver_due
 

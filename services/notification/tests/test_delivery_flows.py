@@ -299,15 +299,14 @@ async def test_a_new_notification_goes_out_at_once_not_at_the_next_delivery_roun
 async def test_a_notification_whose_worker_stopped_before_sending_goes_out_when_its_lease_runs_out(
     notification_service: Any, programme: Any
 ) -> None:
-    import dataclasses
 
     from jumelage.testing import eventually
 
     async with notification_service(delivery_lease=1.0, delivery_poll_interval=0.05) as h:
         # The process "stops" between the commit that created the notification and its
         # send: the hand-over goes nowhere, the row stays claimed under its lease.
-        uow_class = h.runtime._uow_class
-        uow_class.services = dataclasses.replace(uow_class.services, deliver=lambda claimed, claim: None)
+        (worker,) = [p.job.__self__ for p in h.runtime.periodic if p.name == "deliver-notifications"]
+        worker.hand_over = lambda claimed, claim: None
         surgeon = await h.contact(kind="practitioner", practitioner_id=str(programme.surgeon_id),
                                   email="a.frigiola@grupposandonato.it")
         scheduled = programme.mission_scheduled()
@@ -332,12 +331,11 @@ async def test_an_error_after_a_send_never_sends_it_again_and_the_outcome_is_rec
     """As in the first ``make run``: the e-mail went out, then recording its outcome
     failed (the scenario clock file read half written). The outcome is recorded once
     it can be; the lease running out meanwhile sends nothing again."""
-    import dataclasses
     from datetime import UTC, datetime
 
     from jumelage.clock import FixedClock
     from jumelage.testing import eventually
-    from notification.store import Notifications
+    from notification.store.repositories import Notifications
 
     recording, failed = asyncio.Event(), []
     record_attempt = Notifications.record_attempt
@@ -351,9 +349,8 @@ async def test_an_error_after_a_send_never_sends_it_again_and_the_outcome_is_rec
     monkeypatch.setattr(Notifications, "record_attempt", broken_until_allowed)
     async with notification_service(delivery_lease=60.0, delivery_poll_interval=0.05) as h:
         wall = FixedClock(datetime.now(UTC))  # the real time leases run on, moved by the test
-        uow_class = h.runtime._uow_class
-        uow_class.services = dataclasses.replace(uow_class.services, wall=wall)
         (worker,) = [p.job.__self__ for p in h.runtime.periodic if p.name == "deliver-notifications"]
+        worker.wall = wall
         worker.max_record_backoff = 0.2
         await h.contact(kind="practitioner", practitioner_id=str(programme.surgeon_id),
                         email="a.frigiola@grupposandonato.it")
@@ -423,7 +420,7 @@ async def _true(value: bool) -> bool:
 def test_a_replayed_webhook_fails_a_receivers_timestamp_check() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from notification.channels import standard_signature_headers
+    from notification.adapters.channels import standard_signature_headers
 
     body = b'{"template":"MissionScheduled/fr/webhook"}'
     receiver = standardwebhooks.Webhook(SECRET.encode())

@@ -12,9 +12,8 @@ import pytest
 
 from jumelage.errors import Conflict, Invalid
 from jumelage.events.notification import Channel
-from notification.domain.contacts import (
-    Contact, ContactKind, CreateContact, Language, UpdateContact, check_email, check_phone,
-)
+from notification.domain.commands import CreateContact, UpdateContact
+from notification.domain.contacts import Contact, ContactKind, Language, check_email, check_phone
 from notification.domain.delivery import (
     Message, Notification, NotificationStatus, PermanentFailure, RetryPolicy, TransientFailure,
 )

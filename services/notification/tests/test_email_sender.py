@@ -13,7 +13,7 @@ from aiosmtpd.smtp import SMTP
 from smtp_inbox import SmtpInbox, free_port
 
 from jumelage.testing import eventually, scaled
-from notification.channels import NOTIFICATION_HEADER, Address, EmailSender, Outgoing
+from notification.adapters.channels import NOTIFICATION_HEADER, Address, EmailSender, Outgoing
 from notification.domain.delivery import Message, OutcomeUnknown, PermanentFailure, TransientFailure
 
 FROM = "Jumelage <notifications@jumelage.local>"

@@ -20,7 +20,7 @@ from jumelage.idempotency import IdempotencyRecord
 from jumelage.events import MissionScheduled
 from jumelage.migrations import migrate
 from jumelage.testing import Database, assert_migrated_as_mapped, downgrade, eventually, table_columns
-from notification.store import Table
+from notification.store.tables import Table
 
 
 async def test_two_replicas_send_each_notification_once(notification_service: Any, programme: Any) -> None:

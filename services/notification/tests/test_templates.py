@@ -17,7 +17,7 @@ from jumelage.events.notification import Channel
 from notification.domain.contacts import Language
 from notification.domain.routing import notifiable_types
 from notification.domain.templates import GENERIC, TemplateText
-from notification.templates import DEFAULTS_DIR, TemplateRenderer, parse_sections
+from notification.adapters.templates import DEFAULTS_DIR, TemplateRenderer, parse_sections
 
 ALGIERS = ZoneInfo("Africa/Algiers")
 

@@ -13,8 +13,20 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, SecretStr, field_validator
+from pydantic import AwareDatetime, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def split_numbers(v: object) -> object:
+    """A list of numbers from the environment: "1,5,30" or a JSON list "[1, 5, 30]"
+    (anything else is left to the field's own validation)."""
+    if isinstance(v, str):
+        return json.loads(v) if v.strip().startswith("[") else [float(x) for x in v.split(",") if x.strip()]
+    return v
+
+
+# A settings field holding a list of numbers (seconds, most often), read by ``split_numbers``.
+Numbers = Annotated[list[float], NoDecode, BeforeValidator(split_numbers)]
 
 
 class ServiceSettings(BaseSettings):
@@ -49,7 +61,7 @@ class ServiceSettings(BaseSettings):
     queue_type: Literal["quorum", "classic"] = Field(
         default="quorum", description="RabbitMQ queue type for the service's queues"
     )
-    retry_delays: Annotated[list[float], NoDecode] = Field(
+    retry_delays: Numbers = Field(
         default=[1.0, 5.0, 30.0],
         description="seconds before each redelivery of a failed event; then dead-letter",
     )
@@ -108,14 +120,6 @@ class ServiceSettings(BaseSettings):
         description="how long a request holding an Idempotency-Key may run before a retry may take the key "
         "over (the first one's commit is then refused)",
     )
-
-    @field_validator("retry_delays", mode="before")
-    @classmethod
-    def _split(cls, v: object) -> object:
-        # "1,5,30" or a JSON list "[1, 5, 30]"
-        if isinstance(v, str):
-            return json.loads(v) if v.strip().startswith("[") else [float(x) for x in v.split(",") if x.strip()]
-        return v
 
     def sqlalchemy_url(self) -> str:
         return normalise_database_url(self.database_url, self.data_dir / f"{self.service_name}.db")

@@ -18,13 +18,13 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from notification.domain.contacts import Contact, ContactKind
-from notification.store import ContactScope, NotificationUnitOfWork
+from notification.domain.contacts import Contact, ContactKind, ContactScope
+from notification.store.unit_of_work import NotificationUnitOfWork
 from jumelage.auth import Caller, CallerDep, Role, deny, require
 from jumelage.errors import NotFound
 from jumelage.service import unit_of_work
 
-UoW = Annotated[NotificationUnitOfWork, Depends(unit_of_work)]
+UoW = Annotated[NotificationUnitOfWork, Depends(unit_of_work)]  # the one alias: the api imports it
 
 DESK = require(Role.administrator, to="run the notification desk (templates, notifications, reminders)")
 CONTACT_ROLES = (Role.administrator, Role.coordinator, Role.clinician, Role.practitioner)

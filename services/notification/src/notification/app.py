@@ -1,29 +1,31 @@
-"""Composition root: settings, channels, unit of work, event handlers, the delivery
-worker and the reminder job, and the API routers."""
+"""Composition root: settings; the clock, the renderer, the policies, the channels
+and the delivery worker; the bus that hands them to the handlers; the runtime
+with its periodic jobs; the API routers."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import FastAPI
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import NoDecode
 
+from jumelage.bus import MessageBus
 from jumelage.clock import Clock
 from jumelage.events.notification import Channel
 from jumelage.service import Periodic, ServiceRuntime
-from jumelage.settings import ServiceSettings
+from jumelage.settings import Numbers, ServiceSettings
 from notification import api, handlers
-from notification.channels import EmailSender, SmsSender, WebhookSender, http_client
+from notification.adapters.channels import EmailSender, SmsSender, WebhookSender, http_client
+from notification.adapters.templates import TemplateRenderer
+from notification.domain.commands import FireDueReminders
 from notification.domain.delivery import RetryPolicy
 from notification.domain.reminders import ReminderPolicy
-from notification.store import NotificationUnitOfWork, Services
-from notification.subscribers import EVENT_HANDLERS
-from notification.templates import TemplateRenderer
-from notification.worker import DeliveryWorker
+from notification.handlers import HANDLERS
+from notification.handlers.delivery import DeliveryWorker
+from notification.store.unit_of_work import NotificationUnitOfWork
+from notification.subscribers import EVENTS
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -52,7 +54,7 @@ class Settings(ServiceSettings):
     reminder_timezone: str | None = Field(default=None, description="default: TIMEZONE (Africa/Algiers)")
     reminder_check_interval: float = Field(default=60.0, description="seconds between looks for due reminders")
 
-    delivery_retry_delays: Annotated[list[float], NoDecode] = Field(
+    delivery_retry_delays: Numbers = Field(
         default=[30.0, 120.0, 600.0, 3600.0],
         description="seconds before each new attempt after a transient failure; then NotificationFailed",
     )
@@ -64,13 +66,6 @@ class Settings(ServiceSettings):
         "SMTP and webhook timeouts)",
     )
     templates_dir: Path | None = Field(default=None, description="replaces the shipped default templates")
-
-    @field_validator("delivery_retry_delays", mode="before")
-    @classmethod
-    def _split_delays(cls, v: object) -> object:
-        if isinstance(v, str):
-            return json.loads(v) if v.strip().startswith("[") else [float(x) for x in v.split(",") if x.strip()]
-        return v
 
     @field_validator("reminder_timezone")
     @classmethod
@@ -86,7 +81,9 @@ class Settings(ServiceSettings):
 def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None = None) -> ServiceRuntime:
     s = settings if isinstance(settings, Settings) else Settings(**(settings.model_dump() if settings else {}))
     clock = clock or Clock.from_settings(s)
+    wall = Clock()  # the real time delivery leases run on, whatever ``clock`` shows
     zone = ZoneInfo(s.reminder_timezone or s.timezone)
+    retry = RetryPolicy(tuple(s.delivery_retry_delays), lease=s.delivery_lease)
     http = http_client(max(s.webhook_timeout, 1.0))
     email = EmailSender(
         host=s.smtp_host, port=s.smtp_port, sender=s.smtp_from, username=s.smtp_username,
@@ -100,36 +97,40 @@ def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None =
                                token=s.sms_gateway_token.get_secret_value() if s.sms_gateway_token else None),
         Channel.webhook: WebhookSender(http),
     }
-    runtime: ServiceRuntime | None = None
-
-    def unit_of_work() -> Any:
-        assert runtime is not None
-        return runtime.unit_of_work()
 
     async def close_channels() -> None:
         await email.close()
         await http.aclose()
 
-    worker = DeliveryWorker(unit_of_work, senders, batch_size=s.delivery_batch_size,
+    worker = DeliveryWorker(senders, clock=clock, wall=wall, retry=retry, batch_size=s.delivery_batch_size,
                             poll_interval=s.delivery_poll_interval, on_stop=close_channels)
-    services = Services(
-        clock=clock,
-        renderer=TemplateRenderer(s.templates_dir, zone),
-        reminders=ReminderPolicy(s.reminder_hour, zone),
-        retry=RetryPolicy(tuple(s.delivery_retry_delays), lease=s.delivery_lease),
-        deliver=worker.hand_over,
-    )
+
+    def hand_over(claimed: Any, claim: Any) -> None:
+        worker.hand_over(claimed, claim)  # looked up at each call: a test may stop the hand-over
+
+    # What the handlers name besides their message and unit of work.
+    notifying: dict[str, Any] = dict(clock=clock, wall=wall, renderer=TemplateRenderer(s.templates_dir, zone),
+                                     retry=retry, hand_over=hand_over)
+    bus = MessageBus({**HANDLERS, **EVENTS}, **notifying, reminders=ReminderPolicy(s.reminder_hour, zone))
+    # Looked up here, not at import (the tests count its passes by replacing it first).
+    fire_due_reminders = handlers.fire_due_reminders
+
+    async def fire_reminders(uow: Any) -> int:
+        return await fire_due_reminders(FireDueReminders(), uow, **notifying)
+
     runtime = ServiceRuntime(
         s,
-        unit_of_work=NotificationUnitOfWork.with_services(services),
-        handlers=EVENT_HANDLERS,
+        unit_of_work=NotificationUnitOfWork,
+        handlers={t: bus.handler(t) for t in EVENTS},
+        bus=bus,
         clock=clock,
         periodic=[
             # Runs until the service stops: retries, and what a stopped worker left (new ones are handed over).
             Periodic("deliver-notifications", 1.0, worker.run),
-            Periodic("fire-reminders", s.reminder_check_interval, handlers.fire_due_reminders),
+            Periodic("fire-reminders", s.reminder_check_interval, fire_reminders),
         ],
     )
+    worker.attach(runtime.unit_of_work)  # the runtime runs the worker, the worker uses its units of work
     return runtime
 
 

@@ -1,4 +1,4 @@
-"""FastStream side: which incoming events this service handles (envelope -> handler)."""
+"""Which incoming events this service handles: wire event type -> handler (bound by the bus)."""
 
 from __future__ import annotations
 
@@ -9,34 +9,34 @@ from jumelage.events import (
     SurgeryScheduled, TrainingSessionHeld, registry,
 )
 from jumelage.messaging.consumer import EventHandler
-from notification import handlers
+from notification.handlers import institutions, programme
 
-EVENT_HANDLERS: dict[type, EventHandler] = {
-    InstitutionRegistered: handlers.record_institution,
-    ConventionSigned: handlers.on_convention_signed,
-    ConventionAmended: handlers.on_convention_amended,
-    ConventionSuspended: handlers.on_convention_status,
-    ConventionResumed: handlers.on_convention_status,
-    ConventionTerminated: handlers.on_convention_status,
-    ConventionExpired: handlers.on_convention_status,
-    MissionScheduled: handlers.on_mission_scheduled,
-    MissionRescheduled: handlers.on_mission_rescheduled,
-    MissionCancelled: handlers.on_mission_status,
-    MissionStarted: handlers.on_mission_status,
-    MissionCompleted: handlers.on_mission_status,
-    SurgeryScheduled: handlers.on_surgery_scheduled,
-    SurgeryRescheduled: handlers.on_surgery_rescheduled,
-    SurgeryCancelled: handlers.on_surgery_cancelled,
-    SurgeryCompleted: handlers.on_surgery_completed,
-    ConsultationHeld: handlers.on_activity,
-    TrainingSessionHeld: handlers.on_activity,
+EVENTS: dict[type, EventHandler] = {
+    InstitutionRegistered: institutions.record_institution,
+    ConventionSigned: programme.on_convention_signed,
+    ConventionAmended: programme.on_convention_amended,
+    ConventionSuspended: programme.on_convention_status,
+    ConventionResumed: programme.on_convention_status,
+    ConventionTerminated: programme.on_convention_status,
+    ConventionExpired: programme.on_convention_status,
+    MissionScheduled: programme.on_mission_scheduled,
+    MissionRescheduled: programme.on_mission_rescheduled,
+    MissionCancelled: programme.on_mission_status,
+    MissionStarted: programme.on_mission_status,
+    MissionCompleted: programme.on_mission_status,
+    SurgeryScheduled: programme.on_surgery_scheduled,
+    SurgeryRescheduled: programme.on_surgery_rescheduled,
+    SurgeryCancelled: programme.on_surgery_cancelled,
+    SurgeryCompleted: programme.on_surgery_completed,
+    ConsultationHeld: programme.on_activity,
+    TrainingSessionHeld: programme.on_activity,
 }
 
 # Project additions to the contract, handled when the shared package defines them.
 for _name, _handler in (
-    ("InstitutionUpdated", handlers.record_institution),  # the whole new state: an upsert
-    ("MissionSuspended", handlers.on_mission_status),
-    ("MissionResumed", handlers.on_mission_status),
+    ("InstitutionUpdated", institutions.record_institution),  # the whole new state: an upsert
+    ("MissionSuspended", programme.on_mission_status),
+    ("MissionResumed", programme.on_mission_status),
 ):
     if _name in registry:
-        EVENT_HANDLERS[registry.by_type(_name)] = _handler
+        EVENTS[registry.by_type(_name)] = _handler

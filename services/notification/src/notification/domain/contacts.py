@@ -94,36 +94,16 @@ class Consent:
     given_at: datetime
 
 
-@dataclass(frozen=True)
-class CreateContact:
-    kind: ContactKind
-    practitioner_id: uuid.UUID | None = None
-    institution_id: uuid.UUID | None = None
-    patient_ref: str | None = None
-    display_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    webhook_url: str | None = None
-    webhook_secret: str | None = None
-    language: Language | str = DEFAULT_LANGUAGE
-    preferred_channel: Channel | None = None
-    managed_by: uuid.UUID | None = None  # the institution that keeps this contact
-
-
 EDITABLE = ("display_name", "email", "phone", "webhook_url", "webhook_secret", "language", "preferred_channel")
 
 
 @dataclass(frozen=True)
-class UpdateContact:
-    contact_id: uuid.UUID
-    changes: dict[str, Any]  # only the fields given; None clears an optional one
+class ContactScope:
+    """The contacts a caller may list: these kinds whoever keeps them, those kinds kept by ``keeper``."""
 
-
-@dataclass(frozen=True)
-class RecordConsent:
-    contact_id: uuid.UUID
-    given_by: str
-    given_at: datetime | None = None
+    any_keeper: tuple[str, ...]
+    own_keeper: tuple[str, ...]
+    keeper: uuid.UUID | None
 
 
 @dataclass
@@ -153,7 +133,8 @@ class Contact:
         return Audience(self.kind, self.subject_ref)
 
     @classmethod
-    def create(cls, cmd: CreateContact) -> Contact:
+    def create(cls, cmd: Any) -> Contact:
+        """From a ``CreateContact`` (``domain/commands.py``, which imports this module: read by its fields)."""
         kind = ContactKind(cmd.kind)
         subject: dict[str, Any] = {
             "practitioner_id": cmd.practitioner_id,
@@ -172,7 +153,8 @@ class Contact:
         contact = cls(id=uuid.uuid4(), kind=kind, subject_ref=str(value), managed_by=cmd.managed_by)
         return contact._with({k: getattr(cmd, k) for k in EDITABLE})
 
-    def update(self, cmd: UpdateContact) -> Contact:
+    def update(self, cmd: Any) -> Contact:
+        """An ``UpdateContact``'s ``changes`` applied (read by its field, as in ``create``)."""
         unknown = set(cmd.changes) - set(EDITABLE)
         if unknown:
             name = sorted(unknown)[0]

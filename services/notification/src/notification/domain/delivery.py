@@ -22,7 +22,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from jumelage.domain import Aggregate
 from jumelage.events.notification import Channel
+from notification.domain import events
 
 
 class NotificationStatus(StrEnum):
@@ -96,7 +98,7 @@ class Message:
 
 
 @dataclass
-class Notification:
+class Notification(Aggregate):
     id: uuid.UUID
     cause_event_id: uuid.UUID  # the event, or the reminder, that caused it
     cause_type: str
@@ -171,6 +173,7 @@ class Notification:
         self.status, self.sent_at = NotificationStatus.sent, now
         self.lease_until = self.claim = None
         self.last_error = None
+        self.happened(events.notification_sent(self))
 
     def attempt_failed(self, failure: DeliveryFailure, now: datetime, policy: RetryPolicy) -> bool:
         """Record a failed attempt; True if it was the last (the notification failed)."""
@@ -179,6 +182,7 @@ class Notification:
         retry_at = None if failure.permanent else policy.next_attempt(self.attempts, now)
         if retry_at is None:
             self.status = NotificationStatus.failed
+            self.happened(events.notification_failed(self, failure.reason))
             return True
         self.status, self.next_attempt_at = NotificationStatus.pending, retry_at
         return False

@@ -1,8 +1,9 @@
-"""The delivery worker: sends notifications outside any consumer transaction.
+"""The delivery flow: the worker that sends notifications outside any consumer
+transaction, through the channel adapters (``adapters/channels.py``).
 
 A new notification is created already claimed for its first attempt (``sending``,
-a lease) in the transaction of its cause; once that commits, the unit of work
-hands it over (``hand_over``) and it is sent at once. Everything else (retries,
+a lease) in the transaction of its cause; once that commits, it is handed over
+(``hand_over``, ``handlers/notify.py``) and sent at once. Everything else (retries,
 and anything whose worker stopped before sending) goes through rounds: claim due
 rows in a short transaction (``sending``, a lease, one more attempt; PostgreSQL
 ``FOR UPDATE SKIP LOCKED`` so replicas share the work).
@@ -30,37 +31,50 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 
 from jumelage import context
-from jumelage.events.notification import Channel, NotificationFailed, NotificationSent
+from jumelage.clock import Clock
+from jumelage.events.notification import Channel
 from jumelage.logging import get_logger
 from jumelage.tasks import spawn
-from notification.channels import Address, Outgoing, Sender
+from notification.adapters.channels import Address, Outgoing, Sender
 from notification.domain.contacts import Contact
 from notification.domain.delivery import (
     OUTCOME_UNKNOWN, DeliveryFailure, Notification, NotificationStatus, OutcomeUnknown, PermanentFailure,
+    RetryPolicy,
 )
-from notification.store import NotificationUnitOfWork
+from notification.store.unit_of_work import NotificationUnitOfWork
 
 log = get_logger(__name__)
 
 
 class DeliveryWorker:
+    """``clock``: the service's time (due dates, ``sent_at``); ``wall``: the real time the
+    leases run on, whatever ``clock`` shows. ``unit_of_work`` makes one unit per
+    transaction: the runtime's, given by ``attach`` once it exists (the runtime
+    runs this worker, so each needs the other)."""
+
     def __init__(
         self,
-        unit_of_work: Callable[[], NotificationUnitOfWork],
         senders: Mapping[Channel, Sender],
         *,
+        clock: Clock,
+        wall: Clock,
+        retry: RetryPolicy,
         batch_size: int = 20,
         poll_interval: float = 1.0,
         on_stop: Callable[[], object] | None = None,
         max_record_backoff: float = 10.0,
     ) -> None:
-        self.unit_of_work = unit_of_work
+        self.unit_of_work: Callable[[], NotificationUnitOfWork] = _unattached
         self.senders = dict(senders)
+        self.clock, self.wall, self.retry = clock, wall, retry
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.on_stop = on_stop
         self.max_record_backoff = max_record_backoff
         self._handed: set[asyncio.Task[None]] = set()
+
+    def attach(self, unit_of_work: Callable[[], NotificationUnitOfWork]) -> None:
+        self.unit_of_work = unit_of_work
 
     def hand_over(self, claimed: Sequence[tuple[Notification, Contact | None]], claim: uuid.UUID) -> None:
         """Send notifications claimed under ``claim`` by a transaction that just committed."""
@@ -106,7 +120,7 @@ class DeliveryWorker:
         """Sleep until the next retry is due or the poll interval."""
         async with self.unit_of_work() as uow:
             next_due = await uow.notifications.next_due_at()
-            now = uow.now
+            now = self.clock.now()
         if next_due is None:
             return self.poll_interval
         return max(0.0, min(self.poll_interval, (next_due - now).total_seconds()))
@@ -116,7 +130,7 @@ class DeliveryWorker:
         Returns how many were claimed."""
         claim = uuid.uuid4()
         async with self.unit_of_work() as uow:
-            now, wall = uow.now, uow.wall
+            now, wall = self.clock.now(), self.wall.now()
             for lost in await uow.notifications.in_doubt(wall, self.batch_size):
                 lost.outcome_unknown()
                 await uow.notifications.save(lost)
@@ -125,7 +139,7 @@ class DeliveryWorker:
                             reason=OUTCOME_UNKNOWN)
             claimed: list[tuple[Notification, Contact | None]] = []
             for notification in await uow.notifications.due(now, wall, self.batch_size):
-                notification.take(now, uow.services.retry, claim, wall)
+                notification.take(now, self.retry, claim, wall)
                 await uow.notifications.save(notification)
                 claimed.append((notification, await uow.contacts.get(notification.contact_id)))
             await uow.commit()
@@ -138,7 +152,7 @@ class DeliveryWorker:
         # Written before any send: from here a lost outcome is "unknown", never a second send.
         # If this fails nothing was sent, and the rows, still "sending", are taken over after their lease.
         async with self.unit_of_work() as uow:
-            begun = await uow.notifications.begin([n for n, _ in claimed], claim, uow.services.retry, uow.wall)
+            begun = await uow.notifications.begin([n for n, _ in claimed], claim, self.retry, self.wall.now())
             await uow.commit()
         await asyncio.gather(*(self._deliver(n, c, claim) for n, c in claimed if n.id in begun))
 
@@ -190,19 +204,14 @@ class DeliveryWorker:
 
     async def _record(self, notification: Notification, claim: uuid.UUID, failure: DeliveryFailure | None) -> None:
         async with self.unit_of_work() as uow:
-            now = uow.now
-            fields = {
-                "notification_id": notification.id, "cause_event_id": notification.cause_event_id,
-                "channel": notification.channel, "recipient_ref": notification.recipient_ref,
-                "template": notification.template,
-            }
+            now = self.clock.now()
             if failure is None:
-                notification.delivered(now)
-                uow.record(NotificationSent(**fields))
+                notification.delivered(now)  # records NotificationSent
             elif isinstance(failure, OutcomeUnknown):
                 notification.outcome_unknown(failure.reason)  # neither sent nor failed: no event claims either
-            elif notification.attempt_failed(failure, now, uow.services.retry):
-                uow.record(NotificationFailed(**fields, error=failure.reason, attempts=notification.attempts))
+            else:
+                notification.attempt_failed(failure, now, self.retry)  # the last one records NotificationFailed
+            uow.record_from(notification)
             if not await uow.notifications.record_attempt(notification, claim):
                 # Our lease ran out and another round took the row: it records the outcome.
                 log.warning("delivery outcome not recorded: claim lost", notification_id=str(notification.id))
@@ -219,6 +228,10 @@ class DeliveryWorker:
         else:
             log.info("notification attempt failed, will retry", **where, error=failure.reason,
                      retry_in=_seconds(notification.next_attempt_at, now))
+
+
+def _unattached() -> NotificationUnitOfWork:
+    raise RuntimeError("the delivery worker is not attached to a runtime (DeliveryWorker.attach)")
 
 
 def _seconds(at: datetime | None, now: datetime) -> float | None:

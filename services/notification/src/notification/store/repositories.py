@@ -1,295 +1,36 @@
-"""Tables and the queries the handlers need (adapters: SQLModel on SQLite or PostgreSQL)."""
+"""Repositories: the queries the handlers need, over the tables (``tables.py``), with
+the statements on the latency paths built once."""
 
 from __future__ import annotations
 
 import functools
-import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import (
-    JSON, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, bindparam, func, or_,
-    insert, select, tuple_, update,
-)
+from sqlalchemy import and_, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import declared_attr, registry
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Field, SQLModel
 
-from jumelage.clock import Clock
-from jumelage.columns import UtcDateTime
-from jumelage.db import UnitOfWork
 from jumelage.events.notification import Channel
 from jumelage.replicas import save_newest
-from notification.domain.contacts import Audience, Consent, Contact, ContactKind, Language
-from notification.domain.delivery import Message, Notification, NotificationStatus, RetryPolicy
+from notification.domain.commands import NotificationFilter
+from notification.domain.contacts import Audience, Contact, ContactKind, ContactScope, Language
+from notification.domain.delivery import Notification, NotificationStatus, RetryPolicy
 from notification.domain.institutions import KnownInstitution
 from notification.domain.programme import (
     ConventionParty, KnownConvention, KnownMission, KnownSurgery, PlanStatus, TeamMember,
 )
-from notification.domain.reminders import Reminder, ReminderKind, ReminderPolicy, ReminderStatus
+from notification.domain.reminders import Reminder, ReminderKind, ReminderStatus
 from notification.domain.routing import Candidate, Subscription
 from notification.domain.templates import TemplateText
-
-if TYPE_CHECKING:
-    from notification.templates import TemplateRenderer
-
-
-def _utc(**kw: Any) -> Any:
-    return Field(sa_column=Column(UtcDateTime(), **kw))
-
-
-class Table(SQLModel, registry=registry()):
-    """Base of this service's tables: its own metadata, so the three services'
-    tables never mix even when tests load them in one process."""
-
-
-# -- replicas of the other services' facts ------------------------------------------
-
-
-class InstitutionRow(Table, table=True):
-    __tablename__ = "institution"
-
-    id: uuid.UUID = Field(primary_key=True)
-    name: str = Field(sa_column=Column(String(300), nullable=False))
-    kind: str = Field(sa_column=Column(String(40), nullable=False))
-    country: str = Field(sa_column=Column(String(2), nullable=False))
-    city: str = Field(sa_column=Column(String(200), nullable=False))
-    registered_by_event: uuid.UUID
-    as_of: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))  # its event's time
-
-    def to_domain(self) -> KnownInstitution:
-        return KnownInstitution(id=self.id, name=self.name, kind=self.kind, country=self.country, city=self.city)
-
-
-class ConventionRow(Table, table=True):
-    __tablename__ = "convention"
-
-    id: uuid.UUID = Field(primary_key=True)
-    reference: str | None = Field(default=None, sa_column=Column(String(200)))
-    title: str | None = Field(default=None, sa_column=Column(Text))
-    # A list default, not default_factory=list: pydantic inspects a default factory's signature (parsing
-    # the text signature of a builtin) on every row built, about 0.1 ms each. Each row gets its own copy.
-    parties: list[dict[str, str]] = Field(default=[], sa_column=Column(JSON, nullable=False))
-    status: str = Field(sa_column=Column(String(20), nullable=False))
-
-
-class MissionRow(Table, table=True):
-    __tablename__ = "mission"
-
-    id: uuid.UUID = Field(primary_key=True)
-    convention_id: uuid.UUID | None = None
-    host_institution_id: uuid.UUID | None = None
-    visiting_institution_id: uuid.UUID | None = None
-    specialty: str | None = Field(default=None, sa_column=Column(String(200)))
-    starts_on: date | None = Field(default=None, sa_column=Column(Date))
-    ends_on: date | None = Field(default=None, sa_column=Column(Date))
-    team: list[dict[str, str]] = Field(default=[], sa_column=Column(JSON, nullable=False))  # (see parties)
-    status: str = Field(sa_column=Column(String(20), nullable=False))
-    planned_at: datetime | None = _utc()
-
-
-class SurgeryRow(Table, table=True):
-    __tablename__ = "surgery"
-
-    id: uuid.UUID = Field(primary_key=True)
-    mission_id: uuid.UUID | None = None
-    convention_id: uuid.UUID | None = None
-    patient_ref: str | None = Field(default=None, sa_column=Column(String(200)))
-    procedure: str | None = Field(default=None, sa_column=Column(String(300)))
-    operating_room: str | None = Field(default=None, sa_column=Column(String(100)))
-    scheduled_start: datetime | None = _utc()
-    lead_surgeon_id: uuid.UUID | None = None
-    status: str = Field(sa_column=Column(String(20), nullable=False))
-    planned_at: datetime | None = _utc()
-
-
-# -- contacts, subscriptions, templates ----------------------------------------------
-
-
-@dataclass(frozen=True)
-class ContactScope:
-    """The contacts a caller may list: these kinds whoever keeps them, those kinds kept by ``keeper``."""
-
-    any_keeper: tuple[str, ...]
-    own_keeper: tuple[str, ...]
-    keeper: uuid.UUID | None
-
-
-class ContactRow(Table, table=True):
-    __tablename__ = "contact"
-    __table_args__ = (UniqueConstraint("kind", "subject_ref", name="uq_contact_subject"),)
-
-    id: uuid.UUID = Field(primary_key=True)
-    kind: str = Field(sa_column=Column(String(20), nullable=False))
-    subject_ref: str = Field(sa_column=Column(String(200), nullable=False))
-    display_name: str | None = Field(default=None, sa_column=Column(String(300)))
-    email: str | None = Field(default=None, sa_column=Column(String(254)))
-    phone: str | None = Field(default=None, sa_column=Column(String(16)))
-    webhook_url: str | None = Field(default=None, sa_column=Column(Text))
-    webhook_secret: str | None = Field(default=None, sa_column=Column(Text))
-    language: str = Field(sa_column=Column(String(2), nullable=False))
-    preferred_channel: str | None = Field(default=None, sa_column=Column(String(10)))
-    managed_by: uuid.UUID | None = Field(default=None, index=True)
-    consent_given_by: str | None = Field(default=None, sa_column=Column(String(300)))
-    consent_given_at: datetime | None = _utc()
-    created_at: datetime = _utc(nullable=False)
-    updated_at: datetime = _utc(nullable=False)
-    # Optimistic concurrency: every UPDATE is "… WHERE version = <the one read>" and raises it by one.
-    version: int = Field(sa_column=Column(Integer, nullable=False))
-
-    @declared_attr.directive
-    def __mapper_args__(cls) -> dict[str, Any]:
-        return {"version_id_col": cls.__table__.c.version}
-
-    def to_domain(self) -> Contact:
-        consent = (Consent(self.consent_given_by, self.consent_given_at)
-                   if self.consent_given_by and self.consent_given_at else None)
-        return Contact(
-            id=self.id, kind=ContactKind(self.kind), subject_ref=self.subject_ref, language=Language(self.language),
-            display_name=self.display_name, email=self.email, phone=self.phone, webhook_url=self.webhook_url,
-            webhook_secret=self.webhook_secret,
-            preferred_channel=Channel(self.preferred_channel) if self.preferred_channel else None,
-            consent=consent, managed_by=self.managed_by, version=self.version, updated_at=self.updated_at,
-        )
-
-    def take(self, c: Contact) -> None:
-        self.kind, self.subject_ref, self.language = c.kind.value, c.subject_ref, c.language.value
-        self.display_name, self.email, self.phone = c.display_name, c.email, c.phone
-        self.webhook_url, self.webhook_secret = c.webhook_url, c.webhook_secret
-        self.preferred_channel = c.preferred_channel.value if c.preferred_channel else None
-        self.managed_by = c.managed_by
-        self.consent_given_by = c.consent.given_by if c.consent else None
-        self.consent_given_at = c.consent.given_at if c.consent else None
-
-
-class SubscriptionRow(Table, table=True):
-    __tablename__ = "subscription"
-    __table_args__ = (UniqueConstraint("contact_id", "event_type", "scope", name="uq_subscription_rule"),)
-
-    id: uuid.UUID = Field(primary_key=True)
-    contact_id: uuid.UUID = Field(sa_column=Column(ForeignKey("contact.id", ondelete="CASCADE"), nullable=False))
-    event_type: str = Field(sa_column=Column(String(100), nullable=False))
-    scope: str = Field(sa_column=Column(String(100), nullable=False))
-    convention_id: uuid.UUID | None = None
-    institution_id: uuid.UUID | None = None
-    opt_out: bool = Field(sa_column=Column(Boolean, nullable=False))
-    created_at: datetime = _utc(nullable=False)
-
-    def to_domain(self) -> Subscription:
-        return Subscription(self.id, self.contact_id, self.event_type, self.convention_id, self.institution_id,
-                            self.opt_out)
-
-
-class TemplateRow(Table, table=True):
-    __tablename__ = "template_override"
-
-    name: str = Field(sa_column=Column(String(100), primary_key=True))
-    language: str = Field(sa_column=Column(String(2), primary_key=True))
-    channel: str = Field(sa_column=Column(String(10), primary_key=True))
-    subject: str | None = Field(default=None, sa_column=Column(Text))
-    text: str = Field(sa_column=Column(Text, nullable=False))
-    html: str | None = Field(default=None, sa_column=Column(Text))
-    updated_at: datetime = _utc(nullable=False)
-
-    def to_domain(self) -> TemplateText:
-        parts = {k: v for k, v in (("subject", self.subject), ("text", self.text), ("html", self.html)) if v}
-        return TemplateText(self.name, Language(self.language), Channel(self.channel), parts, "override",
-                            self.updated_at)
-
-
-# -- notifications and reminders -----------------------------------------------------
-
-
-class NotificationRow(Table, table=True):
-    __tablename__ = "notification"
-    __table_args__ = (
-        # At most one notification per cause, recipient and channel, whatever the redeliveries.
-        UniqueConstraint("cause_event_id", "recipient_ref", "channel", name="uq_notification_once"),
-        Index("ix_notification_due", "status", "next_attempt_at"),
-    )
-
-    id: uuid.UUID = Field(primary_key=True)
-    cause_event_id: uuid.UUID
-    cause_type: str = Field(sa_column=Column(String(100), nullable=False))
-    contact_id: uuid.UUID = Field(index=True)
-    recipient_ref: str = Field(sa_column=Column(String(100), nullable=False, index=True))
-    channel: str = Field(sa_column=Column(String(10), nullable=False))
-    language: str = Field(sa_column=Column(String(2), nullable=False))
-    template: str = Field(sa_column=Column(String(200), nullable=False))
-    subject: str | None = Field(default=None, sa_column=Column(Text))
-    body_text: str = Field(sa_column=Column(Text, nullable=False))
-    body_html: str | None = Field(default=None, sa_column=Column(Text))
-    payload: str | None = Field(default=None, sa_column=Column(Text))
-    status: str = Field(sa_column=Column(String(20), nullable=False))
-    attempts: int = Field(sa_column=Column(Integer, nullable=False))
-    next_attempt_at: datetime | None = _utc()
-    lease_until: datetime | None = _utc()
-    claim: uuid.UUID | None = None
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
-    correlation_id: str | None = Field(default=None, sa_column=Column(String(200)))
-    created_at: datetime = _utc(nullable=False)
-    sent_at: datetime | None = _utc()
-
-    def to_domain(self) -> Notification:
-        return Notification(
-            id=self.id, cause_event_id=self.cause_event_id, cause_type=self.cause_type, contact_id=self.contact_id,
-            recipient_ref=self.recipient_ref, channel=Channel(self.channel), language=self.language,
-            template=self.template,
-            message=Message(text=self.body_text, subject=self.subject, html=self.body_html,
-                            payload=json.loads(self.payload) if self.payload else None),
-            created_at=self.created_at, correlation_id=self.correlation_id,
-            status=NotificationStatus(self.status), attempts=self.attempts, next_attempt_at=self.next_attempt_at,
-            lease_until=self.lease_until, claim=self.claim, last_error=self.last_error, sent_at=self.sent_at,
-        )
-
-    @staticmethod
-    def values(n: Notification) -> dict[str, Any]:
-        return {
-            "id": n.id, "cause_event_id": n.cause_event_id, "cause_type": n.cause_type, "contact_id": n.contact_id,
-            "recipient_ref": n.recipient_ref, "channel": n.channel.value, "language": n.language,
-            "template": n.template, "subject": n.message.subject, "body_text": n.message.text,
-            "body_html": n.message.html,
-            "payload": json.dumps(n.message.payload, ensure_ascii=False) if n.message.payload is not None else None,
-            "status": n.status.value, "attempts": n.attempts, "next_attempt_at": n.next_attempt_at,
-            "lease_until": n.lease_until, "claim": n.claim, "last_error": n.last_error,
-            "correlation_id": n.correlation_id, "created_at": n.created_at, "sent_at": n.sent_at,
-        }
-
-    def take(self, n: Notification) -> None:
-        for name in ("status", "attempts", "next_attempt_at", "lease_until", "claim", "last_error", "sent_at"):
-            value = getattr(n, name)
-            setattr(self, name, value.value if name == "status" else value)
-
-
-class ReminderRow(Table, table=True):
-    __tablename__ = "reminder"
-    __table_args__ = (
-        # Never twice: one reminder per subject and due date, fired or not.
-        UniqueConstraint("kind", "subject_id", "due_on", name="uq_reminder_once"),
-        Index("ix_reminder_due", "status", "due_at"),
-    )
-
-    id: uuid.UUID = Field(primary_key=True)
-    kind: str = Field(sa_column=Column(String(20), nullable=False))
-    subject_id: uuid.UUID
-    due_on: date = Field(sa_column=Column(Date, nullable=False))
-    due_at: datetime = _utc(nullable=False)
-    subject_starts_at: datetime = _utc(nullable=False)
-    status: str = Field(sa_column=Column(String(20), nullable=False))
-    correlation_id: str | None = Field(default=None, sa_column=Column(String(200)))
-    created_at: datetime = _utc(nullable=False)
-    fired_at: datetime | None = _utc()
-
-    def to_domain(self) -> Reminder:
-        return Reminder(id=self.id, kind=ReminderKind(self.kind), subject_id=self.subject_id, due_on=self.due_on,
-                        due_at=self.due_at, subject_starts_at=self.subject_starts_at,
-                        status=ReminderStatus(self.status), fired_at=self.fired_at)
+from notification.store.tables import (
+    ContactRow, InstitutionRow, NotificationRow, ReminderRow, SubscriptionRow, TemplateRow,
+)
+from notification.store.tables import ConventionRow, MissionRow, SurgeryRow
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -607,14 +348,6 @@ class Templates:
         return {(t.name, t.language, t.channel): t for t in texts}
 
 
-@dataclass(frozen=True)
-class NotificationFilter:
-    cause_event_id: uuid.UUID | None = None
-    recipient_ref: str | None = None
-    status: NotificationStatus | None = None
-    cause_type: str | None = None
-
-
 class Notifications:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -766,88 +499,3 @@ class Reminders:
         total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
         rows = await self.session.scalars(query.order_by(ReminderRow.due_at, ReminderRow.id).limit(limit).offset(offset))
         return [r.to_domain() for r in rows], int(total or 0)
-
-
-# -- the unit of work -----------------------------------------------------------------------
-
-
-Claimed = list[tuple[Notification, Contact]]
-
-
-def _no_delivery(_claimed: Claimed, _claim: uuid.UUID) -> None:
-    return None  # no worker here: the leases run out and a delivery round sends them
-
-
-@dataclass(frozen=True)
-class Services:
-    """What the composition root hands to handlers besides the database."""
-
-    clock: Clock = field(default_factory=Clock)
-    renderer: TemplateRenderer | None = None
-    reminders: ReminderPolicy | None = None
-    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(delays=(30.0, 120.0, 600.0, 3600.0)))
-    # The real time delivery leases run on, whatever ``clock`` shows (tests move it to expire a lease).
-    wall: Clock = field(default_factory=Clock)
-    # Hands notifications claimed at creation to the delivery worker, once their transaction committed.
-    deliver: Callable[[Claimed, uuid.UUID], None] = _no_delivery
-
-
-class NotificationUnitOfWork(UnitOfWork):
-    services: ClassVar[Services] = Services()
-
-    institutions: Institutions
-    conventions: Conventions
-    missions: Missions
-    surgeries: Surgeries
-    contacts: Contacts
-    subscriptions: Subscriptions
-    templates: Templates
-    notifications: Notifications
-    reminders: Reminders
-
-    @classmethod
-    def with_services(cls, services: Services) -> type[NotificationUnitOfWork]:
-        """A unit-of-work class bound to one runtime's services (clock, renderer, delivery)."""
-        return type(cls.__name__, (cls,), {"services": services})
-
-    async def __aenter__(self) -> Self:
-        await super().__aenter__()
-        s = self.session
-        self.institutions, self.conventions = Institutions(s), Conventions(s)
-        self.missions, self.surgeries = Missions(s), Surgeries(s)
-        self.contacts, self.subscriptions, self.templates = Contacts(s), Subscriptions(s), Templates(s)
-        self.notifications, self.reminders = Notifications(s), Reminders(s)
-        self.claim = uuid.uuid4()  # the delivery attempt of the notifications this unit creates
-        self._claimed: Claimed = []
-        return self
-
-    async def add_notification(self, notification: Notification, contact: Contact) -> bool:
-        """Store a new notification already claimed for its first attempt (under
-        ``self.claim``), to be delivered as soon as this transaction commits, with
-        no claiming round trip: this is the latency path from a command to its
-        e-mail. If the process stops before sending, the lease runs out and a
-        delivery round sends it. False if it existed (a redelivered event)."""
-        notification.take(self.now, self.services.retry, self.claim, self.wall)
-        if not await self.notifications.add(notification):
-            return False
-        self._claimed.append((notification, contact))
-        return True
-
-    @property
-    def now(self) -> datetime:
-        return self.services.clock.now()
-
-    @property
-    def wall(self) -> datetime:
-        """The real time, whatever the clock shows: what delivery leases run on."""
-        return self.services.wall.now()
-
-    async def commit(self) -> None:
-        await super().commit()
-        if self._claimed:
-            claimed, self._claimed = self._claimed, []
-            self.services.deliver(claimed, self.claim)
-
-    async def rollback(self) -> None:
-        await super().rollback()
-        self._claimed = []

@@ -1,0 +1,1 @@
+"""The outside world: e-mail, SMS and webhook senders, and template rendering."""

@@ -1,0 +1,133 @@
+"""Contacts and their subscriptions: create, read, change, forget; consent; rules."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+
+from jumelage.clock import Clock
+from jumelage.errors import Conflict, NotFound
+from jumelage.preconditions import IfMatch, check_if_match
+from notification.domain.commands import (
+    AddSubscription, CreateContact, DeleteContact, GetContact, ListContacts, ListSubscriptions, RecordConsent,
+    RemoveSubscription, UpdateContact, WithdrawConsent,
+)
+from notification.domain.contacts import SUBJECT_FIELD, Contact
+from notification.domain.routing import Subscription
+from notification.store.unit_of_work import NotificationUnitOfWork
+
+
+async def create_contact(cmd: CreateContact, uow: NotificationUnitOfWork, *, clock: Clock) -> Contact:
+    contact = Contact.create(cmd)
+    async with uow:
+        existing = await uow.contacts.for_subject(contact.kind, contact.subject_ref)
+        if existing is not None:
+            raise _duplicate(contact, existing.id)
+        await uow.contacts.save(contact, clock.now())
+        try:
+            await uow.commit()
+        except IntegrityError:  # created concurrently by another request
+            raise _duplicate(contact, None) from None
+    return contact
+
+
+def _duplicate(contact: Contact, existing: uuid.UUID | None) -> Conflict:
+    field = SUBJECT_FIELD[contact.kind]
+    which = f" (id {existing})" if existing else ""
+    return Conflict(f"a contact for {field} {contact.subject_ref} already exists{which}")
+
+
+async def get_contact(query: GetContact, uow: NotificationUnitOfWork) -> Contact:
+    async with uow:
+        return await _contact(uow, query.contact_id)
+
+
+async def list_contacts(query: ListContacts, uow: NotificationUnitOfWork) -> tuple[list[Contact], int]:
+    async with uow:
+        return await uow.contacts.search(kind=query.kind.value if query.kind else None, subject_ref=query.subject_ref,
+                                         visible=query.visible, limit=query.limit, offset=query.offset)
+
+
+async def _contact(uow: NotificationUnitOfWork, contact_id: uuid.UUID) -> Contact:
+    contact = await uow.contacts.get(contact_id)
+    if contact is None:
+        raise NotFound(f"no contact {contact_id}")
+    return contact
+
+
+async def _contact_to_change(uow: NotificationUnitOfWork, contact_id: uuid.UUID, expected: IfMatch | None) -> Contact:
+    """The contact, locked for a change of it; PreconditionFailed if ``expected`` (the caller's
+    If-Match) is stale: checked on the locked row, so nothing comes between it and the write."""
+    contact = await uow.contacts.get(contact_id, for_update=True)
+    if contact is None:
+        raise NotFound(f"no contact {contact_id}")
+    check_if_match(expected, f"contact {contact.id}", contact)
+    return contact
+
+
+async def update_contact(cmd: UpdateContact, uow: NotificationUnitOfWork, *, clock: Clock) -> Contact:
+    async with uow:
+        contact = (await _contact_to_change(uow, cmd.contact_id, cmd.expected)).update(cmd)
+        await uow.contacts.save(contact, clock.now())
+        await uow.commit()
+    return contact
+
+
+async def delete_contact(cmd: DeleteContact, uow: NotificationUnitOfWork) -> None:
+    """Forget a contact (and its subscriptions); what was not sent yet never will be.
+    Sent notifications stay in the history under the contact's ref, which names nobody."""
+    async with uow:
+        await _contact_to_change(uow, cmd.contact_id, cmd.expected)
+        await uow.notifications.cancel_pending(cmd.contact_id)
+        await uow.contacts.delete(cmd.contact_id)
+        await uow.commit()
+
+
+async def record_consent(cmd: RecordConsent, uow: NotificationUnitOfWork, *, clock: Clock) -> Contact:
+    async with uow:
+        now = clock.now()
+        contact = (await _contact_to_change(uow, cmd.contact_id, cmd.expected)).record_consent(
+            cmd.given_by, cmd.given_at or now)
+        await uow.contacts.save(contact, now)
+        await uow.commit()
+    return contact
+
+
+async def withdraw_consent(cmd: WithdrawConsent, uow: NotificationUnitOfWork, *, clock: Clock) -> Contact:
+    async with uow:
+        contact = (await _contact_to_change(uow, cmd.contact_id, cmd.expected)).withdraw_consent()
+        await uow.contacts.save(contact, clock.now())
+        await uow.notifications.cancel_pending(cmd.contact_id)  # nothing more leaves for this family
+        await uow.commit()
+    return contact
+
+
+async def add_subscription(cmd: AddSubscription, uow: NotificationUnitOfWork, *, clock: Clock) -> Subscription:
+    subscription = Subscription.new(cmd.contact_id, cmd.event_type, convention_id=cmd.convention_id,
+                                    institution_id=cmd.institution_id, opt_out=cmd.opt_out)
+    async with uow:
+        await _contact(uow, cmd.contact_id)
+        same = await uow.subscriptions.same_rule(subscription)
+        if same is not None:
+            raise Conflict(f"contact already has a rule for {cmd.event_type} ({subscription.scope}): {same.id}")
+        await uow.subscriptions.add(subscription, clock.now())
+        try:
+            await uow.commit()
+        except IntegrityError:
+            raise Conflict(f"contact already has a rule for {cmd.event_type} ({subscription.scope})") from None
+    return subscription
+
+
+async def list_subscriptions(query: ListSubscriptions, uow: NotificationUnitOfWork) -> list[Subscription]:
+    async with uow:
+        await _contact(uow, query.contact_id)
+        return await uow.subscriptions.of(query.contact_id)
+
+
+async def remove_subscription(cmd: RemoveSubscription, uow: NotificationUnitOfWork) -> None:
+    async with uow:
+        await _contact(uow, cmd.contact_id)
+        if not await uow.subscriptions.delete(cmd.contact_id, cmd.subscription_id):
+            raise NotFound(f"contact {cmd.contact_id} has no subscription {cmd.subscription_id}")
+        await uow.commit()

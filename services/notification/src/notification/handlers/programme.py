@@ -1,0 +1,193 @@
+"""Incoming events about the programme: this service's replica of conventions,
+missions and surgeries, their reminders, and the notifications each event causes.
+
+They run in the consumer's transaction and create *pending* notifications there
+(the inbox makes that idempotent, the unique key (cause, recipient, channel)
+makes it so twice over). Sending is the delivery worker's job, after commit
+(``handlers/delivery.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jumelage.clock import Clock
+from jumelage.events import (
+    CloudEvent, ConventionAmended, ConventionSigned, MissionRescheduled, MissionScheduled, SurgeryCancelled,
+    SurgeryCompleted, SurgeryRescheduled, SurgeryScheduled,
+)
+from notification.adapters.templates import TemplateRenderer
+from notification.domain.delivery import RetryPolicy
+from notification.domain.programme import (
+    ConventionParty, Facts, KnownConvention, KnownMission, KnownSurgery, PlanStatus, TeamMember,
+)
+from notification.domain.reminders import ReminderKind, ReminderPolicy
+from notification.domain.routing import Occurrence
+from notification.handlers.notify import HandOver, notify_event, surgery_facts
+from notification.handlers.reminders import sync_reminder
+from notification.store.unit_of_work import NotificationUnitOfWork
+
+
+async def on_convention_signed(event: CloudEvent[ConventionSigned], uow: NotificationUnitOfWork, *, clock: Clock,
+                               wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy,
+                               hand_over: HandOver) -> None:
+    d = event.data
+    convention = await uow.conventions.get(d.convention_id, lock=True) or KnownConvention(d.convention_id)
+    convention.reference, convention.title = d.reference, d.title
+    convention.parties = tuple(ConventionParty(p.institution_id, p.role.value) for p in d.parties)
+    await uow.conventions.save(convention)
+    await notify_event(event, uow, Occurrence(event.type, Facts(convention=convention)),
+                       clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
+
+
+async def on_convention_amended(event: CloudEvent[ConventionAmended], uow: NotificationUnitOfWork, *, clock: Clock,
+                                wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy,
+                                hand_over: HandOver) -> None:
+    d = event.data
+    convention = await uow.conventions.get(d.convention_id, lock=True) or KnownConvention(d.convention_id)
+    changes = d.changes
+    if "parties" in changes:
+        convention.parties = tuple(ConventionParty(p.institution_id, p.role.value) for p in changes["parties"])
+    convention.reference = changes.get("reference", convention.reference)
+    convention.title = changes.get("title", convention.title)
+    await uow.conventions.save(convention)
+    await notify_event(event, uow, Occurrence(event.type, Facts(convention=convention)),
+                       clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
+
+
+async def on_convention_status(event: CloudEvent[Any], uow: NotificationUnitOfWork, *, clock: Clock, wall: Clock,
+                               renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver) -> None:
+    """Suspended, resumed, terminated, expired: nobody by default; subscribers are told."""
+    convention_id = event.data.convention_id
+    convention = await uow.conventions.get(convention_id, lock=True)
+    if convention is not None:
+        convention.status = event.type.removeprefix("Convention").lower()
+        await uow.conventions.save(convention)
+    await notify_event(event, uow, Occurrence(event.type, Facts(convention=convention), convention_id=convention_id),
+                       clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
+
+
+async def on_mission_scheduled(event: CloudEvent[MissionScheduled], uow: NotificationUnitOfWork, *, clock: Clock,
+                               wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                               reminders: ReminderPolicy) -> None:
+    d = event.data
+    mission = await uow.missions.get(d.mission_id, lock=True) or KnownMission(d.mission_id)
+    mission.convention_id, mission.specialty = d.convention_id, d.specialty
+    mission.host_institution_id, mission.visiting_institution_id = d.host_institution_id, d.visiting_institution_id
+    mission.team = tuple(TeamMember(m.practitioner_id, m.full_name, m.role.value) for m in d.team)
+    mission.plan(d.starts_on, d.ends_on, event.time)
+    await _mission_changed(event, mission, uow, reminders=reminders, clock=clock, wall=wall,
+                           renderer=renderer, retry=retry, hand_over=hand_over)
+
+
+async def on_mission_rescheduled(event: CloudEvent[MissionRescheduled], uow: NotificationUnitOfWork, *, clock: Clock,
+                                 wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                                 reminders: ReminderPolicy) -> None:
+    d = event.data
+    mission = await uow.missions.get(d.mission_id, lock=True) or KnownMission(d.mission_id)
+    mission.plan(d.starts_on, d.ends_on, event.time)
+    await _mission_changed(event, mission, uow, reminders=reminders, clock=clock, wall=wall,
+                           renderer=renderer, retry=retry, hand_over=hand_over)
+
+
+async def on_mission_status(event: CloudEvent[Any], uow: NotificationUnitOfWork, *, clock: Clock, wall: Clock,
+                            renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                            reminders: ReminderPolicy) -> None:
+    """Cancelled, started, completed, put on hold, released (whatever the contract adds)."""
+    status = {
+        "MissionCancelled": PlanStatus.cancelled, "MissionStarted": PlanStatus.started,
+        "MissionCompleted": PlanStatus.completed, "MissionSuspended": PlanStatus.on_hold,
+        "MissionResumed": PlanStatus.scheduled,
+    }.get(event.type)
+    d = event.data
+    mission = await uow.missions.get(d.mission_id, lock=True) or KnownMission(d.mission_id)
+    if mission.convention_id is None:
+        mission.convention_id = getattr(d, "convention_id", None)
+    if status is not None:
+        if status is PlanStatus.scheduled and mission.status is PlanStatus.on_hold:
+            mission.status = status  # released: the only way back from a hold
+        elif status is not PlanStatus.scheduled:
+            mission.move_to(status)
+    await _mission_changed(event, mission, uow, reminders=reminders, clock=clock, wall=wall,
+                           renderer=renderer, retry=retry, hand_over=hand_over)
+
+
+async def _mission_changed(event: CloudEvent[Any], mission: KnownMission, uow: NotificationUnitOfWork, *,
+                           clock: Clock, wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy,
+                           hand_over: HandOver, reminders: ReminderPolicy) -> None:
+    new = await uow.missions.save(mission)
+    starts_at = reminders.mission_start(mission.starts_on) if mission.starts_on else None
+    await sync_reminder(uow, ReminderKind.mission, mission.id, starts_at if mission.active else None, new_subject=new,
+                        clock=clock, reminders=reminders)
+    facts = Facts(mission=mission, convention=await uow.conventions.get(
+        mission.convention_id or getattr(event.data, "convention_id", None)))
+    await notify_event(event, uow, Occurrence(event.type, facts),
+                       clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
+
+
+async def on_surgery_scheduled(event: CloudEvent[SurgeryScheduled], uow: NotificationUnitOfWork, *, clock: Clock,
+                               wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                               reminders: ReminderPolicy) -> None:
+    d = event.data
+    surgery = await uow.surgeries.get(d.surgery_id, lock=True) or KnownSurgery(d.surgery_id)
+    surgery.mission_id, surgery.convention_id, surgery.patient_ref = d.mission_id, d.convention_id, d.patient_ref
+    surgery.procedure, surgery.lead_surgeon_id = d.procedure, d.lead_surgeon_id
+    surgery.plan(d.operating_room, d.scheduled_start, event.time)
+    await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall,
+                           renderer=renderer, retry=retry, hand_over=hand_over)
+
+
+async def on_surgery_rescheduled(event: CloudEvent[SurgeryRescheduled], uow: NotificationUnitOfWork, *, clock: Clock,
+                                 wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                                 reminders: ReminderPolicy) -> None:
+    d = event.data
+    surgery = await uow.surgeries.get(d.surgery_id, lock=True) or KnownSurgery(d.surgery_id)
+    surgery.plan(d.operating_room, d.scheduled_start, event.time)
+    await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall,
+                           renderer=renderer, retry=retry, hand_over=hand_over)
+
+
+async def on_surgery_cancelled(event: CloudEvent[SurgeryCancelled], uow: NotificationUnitOfWork, *, clock: Clock,
+                               wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                               reminders: ReminderPolicy) -> None:
+    d = event.data
+    surgery = await uow.surgeries.get(d.surgery_id, lock=True) or KnownSurgery(d.surgery_id, mission_id=d.mission_id)
+    surgery.move_to(PlanStatus.cancelled)
+    await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall,
+                           renderer=renderer, retry=retry, hand_over=hand_over)
+
+
+async def on_surgery_completed(event: CloudEvent[SurgeryCompleted], uow: NotificationUnitOfWork, *, clock: Clock,
+                               wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                               reminders: ReminderPolicy) -> None:
+    d = event.data
+    surgery = await uow.surgeries.get(d.surgery_id, lock=True) or KnownSurgery(d.surgery_id)
+    surgery.mission_id = surgery.mission_id or d.mission_id
+    surgery.convention_id = surgery.convention_id or d.convention_id
+    surgery.patient_ref = surgery.patient_ref or d.patient_ref
+    surgery.procedure = surgery.procedure or d.procedure
+    surgery.move_to(PlanStatus.completed)
+    await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall,
+                           renderer=renderer, retry=retry, hand_over=hand_over)
+
+
+async def _surgery_changed(event: CloudEvent[Any], surgery: KnownSurgery, uow: NotificationUnitOfWork, *,
+                           clock: Clock, wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy,
+                           hand_over: HandOver, reminders: ReminderPolicy) -> None:
+    new = await uow.surgeries.save(surgery)
+    await sync_reminder(uow, ReminderKind.surgery, surgery.id, surgery.scheduled_start if surgery.active else None,
+                        new_subject=new, clock=clock, reminders=reminders)
+    await notify_event(event, uow, Occurrence(event.type, await surgery_facts(uow, surgery)),
+                       clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
+
+
+async def on_activity(event: CloudEvent[Any], uow: NotificationUnitOfWork, *, clock: Clock, wall: Clock,
+                      renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver) -> None:
+    """Consultations and training sessions: nobody by default; subscribers are told."""
+    d = event.data
+    facts = Facts(mission=await uow.missions.get(d.mission_id), convention=await uow.conventions.get(d.convention_id))
+    await notify_event(event, uow, Occurrence(event.type, facts, convention_id=d.convention_id,
+                                              patient_ref=getattr(d, "patient_ref", None)),
+                       clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
+
+
