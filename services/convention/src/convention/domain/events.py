@@ -8,9 +8,10 @@ amendment records and responses carry it.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from jumelage.events import (
     ConventionAmended,
@@ -23,9 +24,35 @@ from jumelage.events import (
     InstitutionUpdated,
 )
 
-if TYPE_CHECKING:  # the aggregates import this module to record what happened to them
-    from convention.domain.conventions import Amendment, Convention
-    from convention.domain.institutions import Institution
+# What the mappers read of each aggregate. Protocols, not the aggregates' classes: the
+# aggregates import this module to record what happened to them, and nothing here
+# imports them back (no import circle).
+
+
+class Institution(Protocol):
+    id: uuid.UUID
+    name: str
+    kind: Any
+    country: str
+    city: str
+    wilaya: str | None
+
+
+class Convention(Protocol):
+    id: uuid.UUID
+    reference: str
+    terms: Any
+    signed_on: date | None
+    signed_at: str | None  # where it was signed
+    status_reason: str | None
+    ended_on: date | None
+
+
+class Amendment(Protocol):
+    number: int
+    changes: dict[str, Any]
+    signed_on: date
+    summary: str
 
 # -- institutions -------------------------------------------------------------
 
