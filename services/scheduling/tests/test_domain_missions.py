@@ -11,7 +11,8 @@ from types import SimpleNamespace as NS
 import pytest
 
 from scheduling.domain.conventions import ConventionReplica
-from scheduling.domain.missions import Booked, Mission, MissionStatus, ScheduleMission, TeamMember, Totals
+from scheduling.domain.commands import ScheduleMission
+from scheduling.domain.missions import Booked, Mission, MissionStatus, TeamMember, Totals
 from jumelage.errors import Conflict, Invalid, NotFound
 from jumelage.events.scheduling import PractitionerRole as Role
 

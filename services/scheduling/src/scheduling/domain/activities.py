@@ -9,52 +9,27 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from scheduling.domain.cases import PatientCase, RegisterCase
+from scheduling.domain.cases import PatientCase
 from scheduling.domain.missions import Mission
 from scheduling.domain.timing import require_past, require_within_mission
 from jumelage.errors import Conflict, Invalid
+
+if TYPE_CHECKING:  # commands name the aggregates' value types: imported for annotations only
+    from scheduling.domain.commands import HoldTraining, ScheduleTraining
 
 
 class ActivityStatus(StrEnum):
     scheduled = "scheduled"
     held = "held"
     cancelled = "cancelled"  # not held by the end of its mission, or the mission was cancelled
-
-
-@dataclass(frozen=True)
-class ScheduleConsultation:
-    mission_id: uuid.UUID
-    scheduled_at: datetime
-    case_id: uuid.UUID | None = None
-    new_patient: RegisterCase | None = None  # registered on the mission's host waiting list
-
-
-@dataclass(frozen=True)
-class HoldConsultation:
-    consultation_id: uuid.UUID
-    held_at: datetime | None = None  # default: now
-
-
-@dataclass(frozen=True)
-class ScheduleTraining:
-    mission_id: uuid.UUID
-    topic: str
-    scheduled_at: datetime
-    hours: float
-
-
-@dataclass(frozen=True)
-class HoldTraining:
-    training_session_id: uuid.UUID
-    trainee_count: int
-    hours: float | None = None  # default: as planned
-    held_at: datetime | None = None  # default: now
 
 
 @dataclass

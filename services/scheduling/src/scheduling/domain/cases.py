@@ -18,6 +18,8 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import base64
 import secrets
 import uuid
@@ -26,6 +28,9 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from jumelage.errors import Conflict, Invalid
+
+if TYPE_CHECKING:  # commands name the aggregates' value types: imported for annotations only
+    from scheduling.domain.commands import RegisterCase
 
 
 class CaseStatus(StrEnum):
@@ -64,25 +69,6 @@ class PatientIdentity:
     date_of_birth: date = field(repr=False)
     sex: Sex = field(repr=False)
     weight_kg: float = field(repr=False)
-
-
-@dataclass(frozen=True)
-class RegisterCase:
-    patient: PatientIdentity
-    diagnosis: str
-    planned_procedure: str
-    priority: int
-    expected_duration_minutes: int
-    risk_scheme: RiskScheme = RiskScheme.none
-    risk_category: int | None = None
-    referred_abroad: bool = False
-    host_institution_id: uuid.UUID | None = None  # a consultation's new patient: the mission's host
-
-
-@dataclass(frozen=True)
-class CloseCase:
-    case_id: uuid.UUID
-    reason: str
 
 
 @dataclass

@@ -16,6 +16,8 @@ missions hold nobody). Pure: no I/O.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +27,9 @@ from enum import StrEnum
 from scheduling.domain.conventions import ConventionReplica
 from jumelage.errors import Conflict, Invalid, NotFound
 from jumelage.events.scheduling import PractitionerRole
+
+if TYPE_CHECKING:  # commands name the aggregates' value types: imported for annotations only
+    from scheduling.domain.commands import ScheduleMission
 
 
 class MissionStatus(StrEnum):
@@ -61,53 +66,6 @@ class Booked:
     what: str
     first_day: date
     last_day: date
-
-
-@dataclass(frozen=True)
-class ScheduleMission:
-    convention_id: uuid.UUID
-    host_institution_id: uuid.UUID
-    visiting_institution_id: uuid.UUID
-    specialty: str
-    starts_on: date
-    ends_on: date
-    team: tuple[TeamMember, ...]
-
-
-@dataclass(frozen=True)
-class RescheduleMission:
-    mission_id: uuid.UUID
-    starts_on: date
-    ends_on: date
-    reason: str
-
-
-@dataclass(frozen=True)
-class CancelMission:
-    mission_id: uuid.UUID
-    reason: str
-
-
-@dataclass(frozen=True)
-class StartMission:
-    mission_id: uuid.UUID
-
-
-@dataclass(frozen=True)
-class CompleteMission:
-    mission_id: uuid.UUID
-
-
-@dataclass(frozen=True)
-class AddTeamMember:
-    mission_id: uuid.UUID
-    member: TeamMember
-
-
-@dataclass(frozen=True)
-class RemoveTeamMember:
-    mission_id: uuid.UUID
-    practitioner_id: uuid.UUID
 
 
 @dataclass

@@ -14,6 +14,8 @@ the surgeon is already taken by another surgery that is not cancelled. Pure.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,52 +30,15 @@ from scheduling.domain.timing import require_past, require_within_mission
 from jumelage.errors import Conflict, Invalid
 from jumelage.events.scheduling import PractitionerRole, SurgeryOutcome
 
+if TYPE_CHECKING:  # commands name the aggregates' value types: imported for annotations only
+    from scheduling.domain.commands import CompleteSurgery, RescheduleSurgery, ScheduleSurgery
+
 
 class SurgeryStatus(StrEnum):
     scheduled = "scheduled"
     started = "started"
     completed = "completed"
     cancelled = "cancelled"
-
-
-@dataclass(frozen=True)
-class ScheduleSurgery:
-    mission_id: uuid.UUID
-    case_id: uuid.UUID
-    operating_room_id: uuid.UUID
-    scheduled_start: datetime
-    lead_surgeon_id: uuid.UUID
-    expected_duration_minutes: int | None = None  # default: the case's
-    procedure: str | None = None  # default: the case's planned procedure
-    anaesthetist_id: uuid.UUID | None = None  # a member of the team as anaesthetist; none: not assigned yet
-
-
-@dataclass(frozen=True)
-class RescheduleSurgery:
-    surgery_id: uuid.UUID
-    scheduled_start: datetime
-    reason: str
-    operating_room_id: uuid.UUID | None = None  # default: the same room
-
-
-@dataclass(frozen=True)
-class CancelSurgery:
-    surgery_id: uuid.UUID
-    reason: str
-
-
-@dataclass(frozen=True)
-class StartSurgery:
-    surgery_id: uuid.UUID
-    started_at: datetime | None = None  # default: now
-
-
-@dataclass(frozen=True)
-class CompleteSurgery:
-    surgery_id: uuid.UUID
-    outcome: SurgeryOutcome
-    duration_minutes: int
-    completed_at: datetime | None = None  # default: now
 
 
 @dataclass

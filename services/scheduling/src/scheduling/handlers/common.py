@@ -8,6 +8,7 @@ transactions can wait for each other but never deadlock.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from scheduling.domain.activities import ActivityStatus
@@ -82,7 +83,7 @@ async def planned(uow: SchedulingUnitOfWork, mission: Mission, tz: ZoneInfo) -> 
     return booked
 
 
-async def drop_unheld(uow: SchedulingUnitOfWork, mission: Mission, reason: str) -> None:
+async def drop_unheld(uow: SchedulingUnitOfWork, mission: Mission, now: datetime, reason: str) -> None:
     """The mission ends (cancelled or completed): what is only scheduled will not
     happen. Surgeries are cancelled with their event and their cases go back to
     the waiting list; consultations and training sessions are marked cancelled."""
@@ -91,8 +92,8 @@ async def drop_unheld(uow: SchedulingUnitOfWork, mission: Mission, reason: str) 
         case = await uow.cases.get(surgery.case_id, for_update=True)
         assert case is not None  # a foreign key
         surgery.cancel(reason, case)
-        await uow.surgeries.save(surgery)
-        await uow.cases.save(case)
+        await uow.surgeries.save(surgery, now)
+        await uow.cases.save(case, now)
         uow.record(SurgeryCancelled(surgery_id=surgery.id, mission_id=mission.id, reason=reason))
     for consultation in await uow.consultations.of_mission(mission.id, status=ActivityStatus.scheduled):
         if consultation.call_off():

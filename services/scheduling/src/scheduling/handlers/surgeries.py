@@ -10,18 +10,18 @@ from zoneinfo import ZoneInfo
 from scheduling.domain.cases import PatientCase
 from scheduling.domain.missions import Mission
 from scheduling.domain.resources import HostResources, OperatingRoom
-from scheduling.domain.surgeries import (
+from scheduling.domain.commands import (
     CancelSurgery,
     CompleteSurgery,
     RescheduleSurgery,
     ScheduleSurgery,
     StartSurgery,
-    Surgery,
-    check_intensive_care,
 )
+from scheduling.domain.surgeries import Surgery, check_intensive_care
 from scheduling.handlers.common import host_lock, mission_for_update, zone_of
 from scheduling.planner import ICU_DAYS, icu_days
 from scheduling.store import SchedulingUnitOfWork
+from jumelage.clock import Clock
 from jumelage.errors import NotFound
 from jumelage.events import SurgeryCancelled, SurgeryCompleted, SurgeryRescheduled, SurgeryScheduled
 from jumelage.preconditions import IfMatch, check_if_match
@@ -31,7 +31,7 @@ MAX_ICU_DAYS = max(ICU_DAYS.values())
 """The longest stay: a surgery earlier than that cannot hold a bed on the day."""
 
 
-async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork) -> Surgery:
+async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork, *, clock: Clock) -> Surgery:
     async with uow:
         mission = await mission_for_update(uow, cmd.mission_id)
         # Rooms and surgeons are the host's for the mission's days: one booking at a time per host.
@@ -46,8 +46,9 @@ async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork) -> S
         tz = zone_of(resources)
         surgery = Surgery.schedule(cmd, mission=mission, case=case, room=room, tz=tz, others=others)
         await require_intensive_care(uow, resources, tz, [(surgery, case)])
-        await uow.cases.save(case)
-        await uow.surgeries.save(surgery)
+        now = clock.now()
+        await uow.cases.save(case, now)
+        await uow.surgeries.save(surgery, now)
         uow.record(SurgeryScheduled(
             surgery_id=surgery.id, mission_id=mission.id, convention_id=mission.convention_id,
             patient_ref=surgery.patient_ref, procedure=surgery.procedure, operating_room=surgery.operating_room,
@@ -58,10 +59,9 @@ async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork) -> S
     return surgery
 
 
-async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork, *,
-                             expected: IfMatch | None = None) -> Surgery:
+async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork, *, clock: Clock) -> Surgery:
     async with uow:
-        mission, surgery = await _locked(uow, cmd.surgery_id, lock_host=True, expected=expected)
+        mission, surgery = await _locked(uow, cmd.surgery_id, lock_host=True, expected=cmd.expected)
         room = await _room(uow, cmd.operating_room_id or surgery.operating_room_id)
         others = await uow.surgeries.colliding(
             room_id=room.id, surgeon_id=surgery.lead_surgeon_id, anaesthetist_id=surgery.anaesthetist_id,
@@ -71,45 +71,46 @@ async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork, 
         tz = zone_of(resources)
         reason = surgery.reschedule(cmd, mission=mission, room=room, tz=tz, others=others)
         await require_intensive_care(uow, resources, tz, [(surgery, None)])
-        await uow.surgeries.save(surgery)
+        await uow.surgeries.save(surgery, clock.now())
         uow.record(SurgeryRescheduled(surgery_id=surgery.id, operating_room=surgery.operating_room,
                                       scheduled_start=surgery.scheduled_start, reason=reason))
         await uow.commit()
     return surgery
 
 
-async def cancel_surgery(cmd: CancelSurgery, uow: SchedulingUnitOfWork, *,
-                         expected: IfMatch | None = None) -> Surgery:
+async def cancel_surgery(cmd: CancelSurgery, uow: SchedulingUnitOfWork, *, clock: Clock) -> Surgery:
     async with uow:
-        mission, surgery = await _locked(uow, cmd.surgery_id, expected=expected)
+        mission, surgery = await _locked(uow, cmd.surgery_id, expected=cmd.expected)
         case = await _case(uow, surgery.case_id)
         reason = surgery.cancel(cmd.reason, case)
-        await uow.surgeries.save(surgery)
-        await uow.cases.save(case)
+        now = clock.now()
+        await uow.surgeries.save(surgery, now)
+        await uow.cases.save(case, now)
         uow.record(SurgeryCancelled(surgery_id=surgery.id, mission_id=mission.id, reason=reason))
         await uow.commit()
     return surgery
 
 
-async def start_surgery(cmd: StartSurgery, uow: SchedulingUnitOfWork, *, now: datetime,
-                        expected: IfMatch | None = None) -> Surgery:
+async def start_surgery(cmd: StartSurgery, uow: SchedulingUnitOfWork, *, clock: Clock) -> Surgery:
     # No event: the contract has none, and nobody outside needs the moment the incision is made.
+    now = clock.now()
     async with uow:
-        mission, surgery = await _locked(uow, cmd.surgery_id, expected=expected)
+        mission, surgery = await _locked(uow, cmd.surgery_id, expected=cmd.expected)
         surgery.start(mission, cmd.started_at or now, now)
-        await uow.surgeries.save(surgery)
+        await uow.surgeries.save(surgery, clock.now())
         await uow.commit()
     return surgery
 
 
-async def complete_surgery(cmd: CompleteSurgery, uow: SchedulingUnitOfWork, *, now: datetime,
-                           expected: IfMatch | None = None) -> Surgery:
+async def complete_surgery(cmd: CompleteSurgery, uow: SchedulingUnitOfWork, *, clock: Clock) -> Surgery:
+    now = clock.now()
     async with uow:
-        mission, surgery = await _locked(uow, cmd.surgery_id, expected=expected)
+        mission, surgery = await _locked(uow, cmd.surgery_id, expected=cmd.expected)
         case = await _case(uow, surgery.case_id)
         surgery.complete(cmd, mission=mission, case=case, now=now)
-        await uow.surgeries.save(surgery)
-        await uow.cases.save(case)
+        saved_at = clock.now()
+        await uow.surgeries.save(surgery, saved_at)
+        await uow.cases.save(case, saved_at)
         assert surgery.completed_at is not None and surgery.duration_minutes is not None and surgery.outcome
         uow.record(SurgeryCompleted(
             surgery_id=surgery.id, mission_id=mission.id, convention_id=mission.convention_id,

@@ -45,20 +45,20 @@ R = TypeVar("R")
 
 
 class _Repository:
-    def __init__(self, session: AsyncSession, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.now = now  # the service's clock: when a record last changed
 
-    async def _stamp(self, row: Any, record: Any, *, changed: bool = False) -> None:
+    async def _stamp(self, row: Any, record: Any, at: datetime, *, changed: bool = False) -> None:
         """A versioned record written: if it is new or anything of it changed (``changed``:
         rows of its own, such as a mission's team), it gets ``updated_at`` and the flush
         raises its version (``version_id_col``, the UPDATE applying only to the version
-        read; a lost race is StaleDataError). The record takes the version written."""
+        read; a lost race is StaleDataError). The record takes the version written.
+        ``at``: the handler's clock, now (when the record last changed)."""
         if record.version and row.version != record.version:  # read in another transaction, changed since
             raise StaleDataError(f"{type(record).__name__} {record.id} is at version {row.version}, "
                                  f"not the version {record.version} it was read at")
         if changed or inspect(row).pending or self.session.is_modified(row):
-            row.updated_at = self.now()
+            row.updated_at = at
             flag_modified(row, "updated_at")  # an UPDATE even at the same instant: the version must move
             await self.session.flush()
         record.version, record.updated_at = row.version, row.updated_at
@@ -209,20 +209,20 @@ class Missions(_Repository):
             query = query.where(MissionRow.id != excluding)
         return await self._with_teams(list(await self.session.scalars(query)))
 
-    async def add(self, mission: Mission) -> None:
+    async def add(self, mission: Mission, at: datetime) -> None:
         # Core inserts, the mission first (the members' foreign key): a new mission is only
         # written here, and ORM objects flushed cost more than the statements (the latency path).
-        mission.version, mission.updated_at = 1, self.now()
+        mission.version, mission.updated_at = 1, at
         await self.session.execute(_INSERT_MISSION, {**_mission_values(mission), "version": mission.version,
                                                      "updated_at": mission.updated_at})
         if mission.team:
             await self.session.execute(_INSERT_MEMBER, [_member_values(mission, position, member)
                                                         for position, member in enumerate(mission.team)])
 
-    async def save(self, mission: Mission) -> None:
+    async def save(self, mission: Mission, at: datetime) -> None:
         team_changed = await self._save_team(mission)  # first: its query would flush the merged row
         row = await self.session.merge(_mission_row(mission))
-        await self._stamp(row, mission, changed=team_changed)
+        await self._stamp(row, mission, at, changed=team_changed)
 
     async def _save_team(self, mission: Mission) -> bool:
         """The team's rows as the mission's team; True if any changed."""
@@ -307,7 +307,7 @@ class Cases(_Repository):
         rows = await self.session.scalars(query.order_by(PatientCaseRow.priority, PatientCaseRow.registered_at))
         return [_case(r) for r in rows]
 
-    async def save(self, case: PatientCase) -> None:
+    async def save(self, case: PatientCase, at: datetime) -> None:
         p = case.patient
         row = await self.session.merge(PatientCaseRow(
             id=case.id, patient_ref=case.patient_ref, host_institution_id=case.host_institution_id,
@@ -317,7 +317,7 @@ class Cases(_Repository):
             risk_category=case.risk_category, referred_abroad=case.referred_abroad, status=case.status.value,
             status_reason=case.status_reason, registered_at=case.registered_at,
         ))
-        await self._stamp(row, case)
+        await self._stamp(row, case, at)
         await self.session.flush()  # surgeries and consultations refer to it (a no-op if stamped)
 
 
@@ -390,7 +390,7 @@ class Surgeries(_Repository):
             select(func.count()).select_from(SurgeryRow)
             .where(SurgeryRow.mission_id == mission_id, SurgeryRow.status == status.value)) or 0)
 
-    async def save(self, s: Surgery) -> None:
+    async def save(self, s: Surgery, at: datetime) -> None:
         row = await self.session.merge(SurgeryRow(
             id=s.id, mission_id=s.mission_id, case_id=s.case_id, patient_ref=s.patient_ref, procedure=s.procedure,
             operating_room_id=s.operating_room_id, operating_room=s.operating_room,
@@ -401,7 +401,7 @@ class Surgeries(_Repository):
             completed_at=s.completed_at, duration_minutes=s.duration_minutes,
             outcome=s.outcome.value if s.outcome else None,
         ))
-        await self._stamp(row, s)
+        await self._stamp(row, s, at)
 
 
 def _surgery(r: SurgeryRow) -> Surgery:
