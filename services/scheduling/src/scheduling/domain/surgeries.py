@@ -34,6 +34,22 @@ if TYPE_CHECKING:  # commands name the aggregates' value types: imported for ann
     from scheduling.domain.commands import CompleteSurgery, RescheduleSurgery, ScheduleSurgery
 
 
+ICU_DAYS: dict[tuple[str, int | None], int] = {
+    **{("STAT", c): c for c in range(1, 6)},  # STAT 1: 1 day ... STAT 5: 5 days
+    **{("RACHS-1", c): min(c, 5) for c in range(1, 7)},  # RACHS-1 1: 1 ... 5 and 6: 5 days
+    ("none", None): 0,  # non-cardiac: recovery on the ward
+}
+"""Intensive-care days a case holds a bed for, from the day of its surgery, by risk category."""
+
+
+def icu_days(scheme: str, category: int | None) -> int:
+    return ICU_DAYS.get((scheme, category), 0 if scheme == "none" else 3)
+
+
+MAX_ICU_DAYS = max(ICU_DAYS.values())
+"""The longest stay: a surgery earlier than that cannot hold a bed on the day."""
+
+
 class SurgeryStatus(StrEnum):
     scheduled = "scheduled"
     started = "started"

@@ -1,7 +1,7 @@
 """The surgery plan of a mission: propose one (the optimiser; nothing is written) and apply
 one (its assignments scheduled or rescheduled in one unit of work, all or none).
 
-The optimiser (``scheduling.planner``) works on the host's wall clock as (day of the
+The optimiser (``scheduling.adapters.optimiser``) works on the host's wall clock as (day of the
 mission, minute of the day); this module translates to and from UTC instants.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from scheduling import planner
+from scheduling.adapters import optimiser as planner
 from scheduling.domain.cases import CaseStatus, PatientCase
 from scheduling.domain.missions import Mission
 from scheduling.domain.resources import OperatingRoom

@@ -17,18 +17,13 @@ from scheduling.domain.commands import (
     ScheduleSurgery,
     StartSurgery,
 )
-from scheduling.domain.surgeries import Surgery, check_intensive_care
+from scheduling.domain.surgeries import MAX_ICU_DAYS, Surgery, check_intensive_care, icu_days
 from scheduling.handlers.common import host_lock, mission_for_update, zone_of
-from scheduling.planner import ICU_DAYS, icu_days
 from scheduling.store import SchedulingUnitOfWork
 from jumelage.clock import Clock
 from jumelage.errors import NotFound
 from jumelage.events import SurgeryCancelled, SurgeryCompleted, SurgeryRescheduled, SurgeryScheduled
 from jumelage.preconditions import IfMatch, check_if_match
-
-
-MAX_ICU_DAYS = max(ICU_DAYS.values())
-"""The longest stay: a surgery earlier than that cannot hold a bed on the day."""
 
 
 async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork, *, clock: Clock) -> Surgery:
@@ -141,7 +136,7 @@ async def _locked(uow: SchedulingUnitOfWork, surgery_id: uuid.UUID, *, lock_host
 async def require_intensive_care(uow: SchedulingUnitOfWork, resources: HostResources | None, tz: ZoneInfo,
                                  changed: Sequence[tuple[Surgery, PatientCase | None]]) -> None:
     """A free intensive-care bed at the host for the stay each case's risk calls for
-    (``planner.ICU_DAYS``), as the optimiser requires of its plans. ``changed``: the
+    (``domain.surgeries.ICU_DAYS``), as the optimiser requires of its plans. ``changed``: the
     surgeries being booked or moved (one by hand, several when a plan is applied),
     each checked where it will be against the others at the host, those changed
     included. Runs under the host's lock, so two bookings cannot take the last bed
