@@ -9,17 +9,18 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from scheduling.domain import events
 from scheduling.domain.cases import PatientCase
 from scheduling.domain.missions import Mission
 from scheduling.domain.timing import require_past, require_within_mission
+from jumelage.domain import Aggregate
 from jumelage.errors import Conflict, Invalid
 
 if TYPE_CHECKING:  # commands name the aggregates' value types: imported for annotations only
@@ -33,7 +34,7 @@ class ActivityStatus(StrEnum):
 
 
 @dataclass
-class Consultation:
+class Consultation(Aggregate):
     id: uuid.UUID
     mission_id: uuid.UUID
     case_id: uuid.UUID
@@ -63,10 +64,11 @@ class Consultation:
         mission.require_started("consultations are held")
         self.held_at = require_past(at or now, now, field="held_at")
         self.status = ActivityStatus.held
+        self.happened(events.consultation_held(self, mission))
 
 
 @dataclass
-class TrainingSession:
+class TrainingSession(Aggregate):
     id: uuid.UUID
     mission_id: uuid.UUID
     topic: str
@@ -102,6 +104,7 @@ class TrainingSession:
         self.held_at = require_past(cmd.held_at or now, now, field="held_at")
         self.status, self.trainee_count = ActivityStatus.held, cmd.trainee_count
         self.hours = cmd.hours or self.hours
+        self.happened(events.training_session_held(self, mission))
 
 
 def _require_hours(hours: float) -> None:

@@ -7,11 +7,10 @@ IANA time zone first. Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jumelage.errors import Conflict, Invalid

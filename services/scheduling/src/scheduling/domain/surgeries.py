@@ -14,19 +14,20 @@ the surgeon is already taken by another surgery that is not cancelled. Pure.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from scheduling.domain import events
 from scheduling.domain.cases import PatientCase
 from scheduling.domain.missions import Mission
 from scheduling.domain.resources import OperatingRoom, local_days
 from scheduling.domain.timing import require_past, require_within_mission
+from jumelage.domain import Aggregate
 from jumelage.errors import Conflict, Invalid
 from jumelage.events.scheduling import PractitionerRole, SurgeryOutcome
 
@@ -58,7 +59,7 @@ class SurgeryStatus(StrEnum):
 
 
 @dataclass
-class Surgery:
+class Surgery(Aggregate):
     id: uuid.UUID
     mission_id: uuid.UUID
     case_id: uuid.UUID
@@ -110,6 +111,7 @@ class Surgery:
                       lead_surgeon_id=cmd.lead_surgeon_id, anaesthetist_id=cmd.anaesthetist_id)
         surgery._check_slot(mission=mission, room=room, tz=tz, others=others)
         case.schedule()
+        surgery.happened(events.surgery_scheduled(surgery, mission))
         return surgery
 
     def reschedule(self, cmd: RescheduleSurgery, *, mission: Mission, room: OperatingRoom, tz: ZoneInfo,
@@ -120,17 +122,19 @@ class Surgery:
         if (cmd.scheduled_start, room.id) == (self.scheduled_start, self.operating_room_id):
             raise Invalid(f"{self.label} is already at {self.scheduled_start:%Y-%m-%d %H:%M} UTC in "
                           f"{room.name!r}", field="scheduled_start")
-        moved = Surgery(**{**vars(self), "scheduled_start": cmd.scheduled_start, "operating_room_id": room.id,
-                           "operating_room": room.name})
+        moved = replace(self, scheduled_start=cmd.scheduled_start, operating_room_id=room.id,
+                        operating_room=room.name)
         moved._check_slot(mission=mission, room=room, tz=tz, others=others)
         self.scheduled_start, self.operating_room_id, self.operating_room = (
             moved.scheduled_start, moved.operating_room_id, moved.operating_room)
+        self.happened(events.surgery_rescheduled(self, reason))
         return reason
 
     def cancel(self, reason: str, case: PatientCase) -> str:
         self._require(SurgeryStatus.scheduled, action="cancel")
         self.status, self.status_reason = SurgeryStatus.cancelled, _reason(reason)
         case.back_to_waiting()
+        self.happened(events.surgery_cancelled(self))
         return self.status_reason
 
     def start(self, mission: Mission, at: datetime, now: datetime) -> None:
@@ -151,6 +155,7 @@ class Surgery:
         self.status, self.completed_at = SurgeryStatus.completed, at
         self.duration_minutes, self.outcome = cmd.duration_minutes, SurgeryOutcome(cmd.outcome)
         case.operated()
+        self.happened(events.surgery_completed(self, mission, case))
 
     # -- rules -------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from scheduling.handlers.common import host_zone, mission_for_update
 from scheduling.store import SchedulingUnitOfWork
 from jumelage.clock import Clock
 from jumelage.errors import Invalid, NotFound
-from jumelage.events import ConsultationHeld, TrainingSessionHeld
 
 
 async def schedule_consultation(cmd: ScheduleConsultation, uow: SchedulingUnitOfWork, *,
@@ -51,11 +50,7 @@ async def hold_consultation(cmd: HoldConsultation, uow: SchedulingUnitOfWork, *,
         assert consultation is not None
         consultation.hold(mission, cmd.held_at, now)
         await uow.consultations.save(consultation)
-        assert consultation.held_at is not None
-        uow.record(ConsultationHeld(
-            consultation_id=consultation.id, mission_id=mission.id, convention_id=mission.convention_id,
-            patient_ref=consultation.patient_ref, specialty=consultation.specialty, held_at=consultation.held_at,
-        ))
+        uow.record_from(consultation)
         await uow.commit()
     return consultation
 
@@ -77,11 +72,7 @@ async def hold_training(cmd: HoldTraining, uow: SchedulingUnitOfWork, *, clock: 
         session = await _training(uow, cmd.training_session_id, for_update=True)
         session.hold(mission, cmd, now)
         await uow.training_sessions.save(session)
-        assert session.held_at is not None and session.trainee_count is not None
-        uow.record(TrainingSessionHeld(
-            training_session_id=session.id, mission_id=mission.id, convention_id=mission.convention_id,
-            topic=session.topic, held_at=session.held_at, hours=session.hours, trainee_count=session.trainee_count,
-        ))
+        uow.record_from(session)
         await uow.commit()
     return session
 

@@ -18,7 +18,6 @@ from scheduling.domain.resources import DEFAULT_TIMEZONE, HostResources, local_d
 from scheduling.domain.surgeries import SurgeryStatus
 from scheduling.store import SchedulingUnitOfWork
 from jumelage.errors import NotFound
-from jumelage.events import SurgeryCancelled
 from jumelage.preconditions import IfMatch, check_if_match
 
 
@@ -94,7 +93,7 @@ async def drop_unheld(uow: SchedulingUnitOfWork, mission: Mission, now: datetime
         surgery.cancel(reason, case)
         await uow.surgeries.save(surgery, now)
         await uow.cases.save(case, now)
-        uow.record(SurgeryCancelled(surgery_id=surgery.id, mission_id=mission.id, reason=reason))
+        uow.record_from(surgery)
     for consultation in await uow.consultations.of_mission(mission.id, status=ActivityStatus.scheduled):
         if consultation.call_off():
             await uow.consultations.save(consultation)

@@ -25,15 +25,6 @@ from scheduling.handlers.common import (
 )
 from scheduling.store import SchedulingUnitOfWork
 from jumelage.clock import Clock
-from jumelage.events import (
-    MissionCancelled,
-    MissionCompleted,
-    MissionRescheduled,
-    MissionScheduled,
-    MissionStarted,
-    TeamMember as TeamMemberData,
-    Totals as TotalsData,
-)
 
 
 async def schedule_mission(cmd: ScheduleMission, uow: SchedulingUnitOfWork, *, clock: Clock) -> Mission:
@@ -44,14 +35,7 @@ async def schedule_mission(cmd: ScheduleMission, uow: SchedulingUnitOfWork, *, c
                                                           cmd.starts_on, cmd.ends_on)
         mission = Mission.schedule(cmd, convention, others)
         await uow.missions.add(mission, clock.now())
-        uow.record(MissionScheduled(
-            mission_id=mission.id, convention_id=mission.convention_id,
-            host_institution_id=mission.host_institution_id,
-            visiting_institution_id=mission.visiting_institution_id, specialty=mission.specialty,
-            starts_on=mission.starts_on, ends_on=mission.ends_on,
-            team=[TeamMemberData(practitioner_id=m.practitioner_id, full_name=m.full_name, role=m.role)
-                  for m in mission.team],
-        ))
+        uow.record_from(mission)
         await uow.commit()
     return mission
 
@@ -63,10 +47,9 @@ async def reschedule_mission(cmd: RescheduleMission, uow: SchedulingUnitOfWork, 
         await uow.lock(*(practitioner_lock(i) for i in ids))
         others = await uow.missions.sharing_practitioners(ids, cmd.starts_on, cmd.ends_on, excluding=mission.id)
         booked = await planned(uow, mission, await host_zone(uow, mission.host_institution_id))
-        reason = mission.reschedule(cmd.starts_on, cmd.ends_on, cmd.reason, convention, others, booked)
+        mission.reschedule(cmd.starts_on, cmd.ends_on, cmd.reason, convention, others, booked)
         await uow.missions.save(mission, clock.now())
-        uow.record(MissionRescheduled(mission_id=mission.id, starts_on=mission.starts_on, ends_on=mission.ends_on,
-                                      reason=reason))
+        uow.record_from(mission)
         await uow.commit()
     return mission
 
@@ -76,7 +59,7 @@ async def cancel_mission(cmd: CancelMission, uow: SchedulingUnitOfWork, *, clock
         mission = await mission_for_update(uow, cmd.mission_id, cmd.expected)
         reason = mission.cancel(cmd.reason)
         await uow.missions.save(mission, clock.now())
-        uow.record(MissionCancelled(mission_id=mission.id, reason=reason))
+        uow.record_from(mission)
         await drop_unheld(uow, mission, clock.now(), reason)
         await uow.commit()
     return mission
@@ -87,7 +70,7 @@ async def start_mission(cmd: StartMission, uow: SchedulingUnitOfWork, *, clock: 
         mission = await mission_for_update(uow, cmd.mission_id, cmd.expected)
         mission.start()
         await uow.missions.save(mission, clock.now())
-        uow.record(MissionStarted(mission_id=mission.id, convention_id=mission.convention_id))
+        uow.record_from(mission)
         await uow.commit()
     return mission
 
@@ -104,11 +87,7 @@ async def complete_mission(cmd: CompleteMission, uow: SchedulingUnitOfWork, *, c
         mission.complete(totals, in_progress=[s.label for s in in_progress])
         await uow.missions.save(mission, clock.now())
         await drop_unheld(uow, mission, clock.now(), f"mission {mission.id} completed before it took place")
-        uow.record(MissionCompleted(
-            mission_id=mission.id, convention_id=mission.convention_id,
-            totals=TotalsData(surgeries=totals.surgeries, consultations=totals.consultations,
-                              training_sessions=totals.training_sessions),
-        ))
+        uow.record_from(mission)
         await uow.commit()
     return mission
 

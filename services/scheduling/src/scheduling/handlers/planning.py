@@ -24,7 +24,6 @@ from scheduling.handlers.surgeries import require_intensive_care
 from scheduling.store import SchedulingUnitOfWork
 from jumelage.clock import Clock
 from jumelage.errors import Conflict, Invalid, NotFound
-from jumelage.events import SurgeryRescheduled, SurgeryScheduled
 from jumelage.events.scheduling import PractitionerRole
 
 
@@ -218,16 +217,10 @@ async def apply_plan(cmd: ApplyPlan, uow: SchedulingUnitOfWork, *,
         for surgery, case in scheduled:
             await uow.cases.save(case, now)
             await uow.surgeries.save(surgery, now)
-            uow.record(SurgeryScheduled(
-                surgery_id=surgery.id, mission_id=mission.id, convention_id=mission.convention_id,
-                patient_ref=surgery.patient_ref, procedure=surgery.procedure, operating_room=surgery.operating_room,
-                scheduled_start=surgery.scheduled_start,
-                expected_duration_minutes=surgery.expected_duration_minutes, lead_surgeon_id=surgery.lead_surgeon_id,
-            ))
+            uow.record_from(surgery)
         for surgery in rescheduled:
             await uow.surgeries.save(surgery, now)
-            uow.record(SurgeryRescheduled(surgery_id=surgery.id, operating_room=surgery.operating_room,
-                                          scheduled_start=surgery.scheduled_start, reason=reason))
+            uow.record_from(surgery)
         await uow.commit()
     return [s for s, _ in scheduled], rescheduled
 

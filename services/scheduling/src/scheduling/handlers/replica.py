@@ -22,9 +22,6 @@ from jumelage.events import (
     ConventionSuspended,
     ConventionTerminated,
     InstitutionRegistered,
-    MissionCancelled,
-    MissionSuspended,
-    MissionResumed,
 )
 from jumelage.clock import Clock
 from jumelage.logging import get_logger
@@ -105,18 +102,17 @@ async def _settle(convention: ConventionReplica, effect: MissionEffect, uow: Sch
         for mission in await uow.missions.of_convention(convention.id, [MissionStatus.scheduled], for_update=True):
             if mission.put_on_hold(reason):
                 await uow.missions.save(mission, clock.now())
-                uow.record(MissionSuspended(mission_id=mission.id, convention_id=convention.id,
-                                            reason=mission.status_reason or reason))
+                uow.record_from(mission)
     elif effect is MissionEffect.release:
         for mission in await uow.missions.of_convention(convention.id, [MissionStatus.on_hold], for_update=True):
             if mission.release():
                 await uow.missions.save(mission, clock.now())
-                uow.record(MissionResumed(mission_id=mission.id, convention_id=convention.id))
+                uow.record_from(mission)
     elif effect is MissionEffect.cancel:
         for mission in await uow.missions.of_convention(convention.id, NOT_STARTED, for_update=True):
             mission.cancel(reason)
             await uow.missions.save(mission, clock.now())
-            uow.record(MissionCancelled(mission_id=mission.id, reason=reason))
+            uow.record_from(mission)
             await drop_unheld(uow, mission, clock.now(), reason)
     if effect is not MissionEffect.none:
         log.info("convention status applied to its missions", convention_id=str(convention.id),

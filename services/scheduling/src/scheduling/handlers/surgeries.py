@@ -22,7 +22,6 @@ from scheduling.handlers.common import host_lock, mission_for_update, zone_of
 from scheduling.store import SchedulingUnitOfWork
 from jumelage.clock import Clock
 from jumelage.errors import NotFound
-from jumelage.events import SurgeryCancelled, SurgeryCompleted, SurgeryRescheduled, SurgeryScheduled
 from jumelage.preconditions import IfMatch, check_if_match
 
 
@@ -44,12 +43,7 @@ async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork, *, c
         now = clock.now()
         await uow.cases.save(case, now)
         await uow.surgeries.save(surgery, now)
-        uow.record(SurgeryScheduled(
-            surgery_id=surgery.id, mission_id=mission.id, convention_id=mission.convention_id,
-            patient_ref=surgery.patient_ref, procedure=surgery.procedure, operating_room=surgery.operating_room,
-            scheduled_start=surgery.scheduled_start, expected_duration_minutes=surgery.expected_duration_minutes,
-            lead_surgeon_id=surgery.lead_surgeon_id,
-        ))
+        uow.record_from(surgery)
         await uow.commit()
     return surgery
 
@@ -64,11 +58,10 @@ async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork, 
             end=cmd.scheduled_start + timedelta(minutes=surgery.expected_duration_minutes))
         resources = await uow.hosts.get(mission.host_institution_id)
         tz = zone_of(resources)
-        reason = surgery.reschedule(cmd, mission=mission, room=room, tz=tz, others=others)
+        surgery.reschedule(cmd, mission=mission, room=room, tz=tz, others=others)
         await require_intensive_care(uow, resources, tz, [(surgery, None)])
         await uow.surgeries.save(surgery, clock.now())
-        uow.record(SurgeryRescheduled(surgery_id=surgery.id, operating_room=surgery.operating_room,
-                                      scheduled_start=surgery.scheduled_start, reason=reason))
+        uow.record_from(surgery)
         await uow.commit()
     return surgery
 
@@ -77,11 +70,11 @@ async def cancel_surgery(cmd: CancelSurgery, uow: SchedulingUnitOfWork, *, clock
     async with uow:
         mission, surgery = await _locked(uow, cmd.surgery_id, expected=cmd.expected)
         case = await _case(uow, surgery.case_id)
-        reason = surgery.cancel(cmd.reason, case)
+        surgery.cancel(cmd.reason, case)
         now = clock.now()
         await uow.surgeries.save(surgery, now)
         await uow.cases.save(case, now)
-        uow.record(SurgeryCancelled(surgery_id=surgery.id, mission_id=mission.id, reason=reason))
+        uow.record_from(surgery)
         await uow.commit()
     return surgery
 
@@ -106,13 +99,7 @@ async def complete_surgery(cmd: CompleteSurgery, uow: SchedulingUnitOfWork, *, c
         saved_at = clock.now()
         await uow.surgeries.save(surgery, saved_at)
         await uow.cases.save(case, saved_at)
-        assert surgery.completed_at is not None and surgery.duration_minutes is not None and surgery.outcome
-        uow.record(SurgeryCompleted(
-            surgery_id=surgery.id, mission_id=mission.id, convention_id=mission.convention_id,
-            patient_ref=surgery.patient_ref, procedure=surgery.procedure, completed_at=surgery.completed_at,
-            duration_minutes=surgery.duration_minutes, outcome=surgery.outcome,
-            previously_referred_abroad=case.referred_abroad,
-        ))
+        uow.record_from(surgery)
         await uow.commit()
     return surgery
 
