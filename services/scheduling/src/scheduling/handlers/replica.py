@@ -64,7 +64,8 @@ async def convention_suspended(event: CloudEvent[ConventionSuspended], uow: Sche
     data = event.data
     convention = await _replica(uow, data.convention_id)
     effect = convention.record_suspension(data.reason, event.time)
-    await _settle(convention, effect, uow, clock, reason=f"convention {convention.label} suspended: {data.reason}")
+    await _settle(convention, effect, uow, clock,
+                  reason=f"convention {convention.label} suspended: {data.reason}")
 
 
 async def convention_resumed(event: CloudEvent[ConventionResumed], uow: SchedulingUnitOfWork, *,
@@ -80,7 +81,7 @@ async def convention_terminated(event: CloudEvent[ConventionTerminated], uow: Sc
     data = event.data
     convention = await _replica(uow, data.convention_id)
     effect = convention.record_termination(data.on, data.reason, event.time)
-    await _settle(convention, effect, uow,
+    await _settle(convention, effect, uow, clock,
                   reason=f"convention {convention.label} terminated on {data.on}: {data.reason}")
 
 

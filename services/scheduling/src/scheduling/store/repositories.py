@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from scheduling.domain.activities import ActivityStatus, Consultation, TrainingSession
 from scheduling.domain.cases import CaseStatus, PatientCase, PatientIdentity, RiskScheme, Sex
-from scheduling.domain.conventions import ConventionReplica, ConventionStatus, Objectives, Party
+from scheduling.domain.conventions import ConventionReplica, ConventionStatus
 from scheduling.domain.institutions import KnownInstitution
 from scheduling.domain.missions import Mission, MissionStatus, TeamMember, Totals
 from scheduling.domain.resources import HostResources, OperatingRoom
@@ -37,7 +37,7 @@ from scheduling.store.tables import (
     SurgeryRow,
     TrainingSessionRow,
 )
-from jumelage.events.convention import PartyRole
+from jumelage.events.convention import Objectives, Party, PartyRole
 from jumelage.events.scheduling import PractitionerRole, SurgeryOutcome
 from jumelage.replicas import save_newest
 
@@ -106,7 +106,7 @@ class Conventions(_Repository):
             id=c.id, reference=c.reference, title=c.title,
             parties=[{"institution_id": str(p.institution_id), "role": p.role.value} for p in c.parties],
             effective_from=c.effective_from, effective_until=c.effective_until, specialties=list(c.specialties),
-            objectives=asdict(c.objectives) if c.objectives else None, signed=c.signed,
+            objectives=c.objectives.model_dump() if c.objectives else None, signed=c.signed,
             status=c.status.value if c.status else None, status_changed_at=c.status_changed_at,
             status_reason=c.status_reason, ended_on=c.ended_on, term_versions=dict(c.term_versions),
         ))
@@ -115,7 +115,8 @@ class Conventions(_Repository):
 def _convention(row: ConventionRow) -> ConventionReplica:
     return ConventionReplica(
         id=row.id, reference=row.reference, title=row.title,
-        parties=tuple(Party(uuid.UUID(p["institution_id"]), PartyRole(p["role"])) for p in row.parties),
+        parties=tuple(Party(institution_id=uuid.UUID(p["institution_id"]), role=PartyRole(p["role"]))
+                      for p in row.parties),
         effective_from=row.effective_from, effective_until=row.effective_until,
         specialties=tuple(row.specialties), objectives=Objectives(**row.objectives) if row.objectives else None,
         signed=row.signed, status=ConventionStatus(row.status) if row.status else None,
