@@ -14,10 +14,11 @@ from jumelage.events import (
     InstitutionUpdated,
 )
 from jumelage.bus import Handler
+from jumelage.replica import record_institution
 
 EVENTS: dict[type, Handler] = {
-    InstitutionRegistered: handlers.record_institution,
-    InstitutionUpdated: handlers.record_institution,  # the whole new state: the same upsert
+    InstitutionRegistered: record_institution,
+    InstitutionUpdated: record_institution,  # the whole new state: the same upsert
     ConventionSigned: handlers.convention_signed,
     ConventionAmended: handlers.convention_amended,
     ConventionSuspended: handlers.convention_suspended,

@@ -1,5 +1,5 @@
-"""Institutions known here (replica), and what each host has: time zone,
-intensive-care beds, operating rooms with their opening hours."""
+"""What each host has: time zone, intensive-care beds, operating rooms with their opening hours.
+(The institutions known here, the replica, are served by ``jumelage.replica.institutions_router``.)"""
 
 from __future__ import annotations
 
@@ -16,33 +16,9 @@ from scheduling.domain.commands import ChangeRoom, OpenRoom, RemoveRoom, SetReso
 from scheduling.domain.resources import DEFAULT_TIMEZONE, HostResources, OperatingRoom
 from scheduling.handlers.common import require_institution
 from jumelage.api import Patch
-from jumelage.errors import NotFound
 from jumelage.service import BusDep
 
 router = APIRouter(prefix="/institutions", tags=["institutions and host resources"])
-
-
-class KnownInstitutionOut(BaseModel):
-    id: uuid.UUID
-    name: str
-    kind: str
-    country: str
-    city: str
-
-
-@router.get("", response_model=list[KnownInstitutionOut], summary="Institutions known to this service")
-async def list_institutions(uow: UoW) -> list[KnownInstitutionOut]:
-    async with uow:
-        return [KnownInstitutionOut(**vars(i)) for i in await uow.institutions.all()]
-
-
-@router.get("/{institution_id}", response_model=KnownInstitutionOut)
-async def get_institution(institution_id: uuid.UUID, uow: UoW) -> KnownInstitutionOut:
-    async with uow:
-        institution = await uow.institutions.get(institution_id)
-    if institution is None:
-        raise NotFound(f"no institution {institution_id} known here")
-    return KnownInstitutionOut(**vars(institution))
 
 
 # -- resources ------------------------------------------------------------------------------

@@ -28,7 +28,6 @@ from scheduling.handlers.replica import (
     convention_signed,
     convention_suspended,
     convention_terminated,
-    record_institution,
 )
 from scheduling.handlers.resources import change_room, open_room, remove_room, set_resources
 from scheduling.handlers.surgeries import (
@@ -70,5 +69,5 @@ HANDLERS: dict[type, Handler] = {
 
 __all__ = [
     "HANDLERS", "convention_amended", "convention_expired", "convention_resumed", "convention_signed",
-    "convention_suspended", "convention_terminated", "record_institution",
+    "convention_suspended", "convention_terminated",
 ]

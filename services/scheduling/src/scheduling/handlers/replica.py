@@ -1,4 +1,4 @@
-"""Incoming events: the replica of institutions and conventions, and what a
+"""Incoming events: the replica of conventions (institutions: ``jumelage.replica``), and what a
 convention's suspension, resumption or end does to its missions not yet started.
 
 The consumer runs each in its unit of work (with the inbox mark) and commits.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 
 from scheduling.domain.conventions import TERMS, ConventionReplica, MissionEffect
-from scheduling.domain.institutions import KnownInstitution
 from scheduling.domain.missions import NOT_STARTED, MissionStatus
 from scheduling.handlers.common import drop_unheld
 from scheduling.store import SchedulingUnitOfWork
@@ -21,22 +20,11 @@ from jumelage.events import (
     ConventionSigned,
     ConventionSuspended,
     ConventionTerminated,
-    InstitutionRegistered,
 )
 from jumelage.clock import Clock
 from jumelage.logging import get_logger
 
 log = get_logger(__name__)
-
-
-async def record_institution(event: CloudEvent[InstitutionRegistered], uow: SchedulingUnitOfWork) -> None:
-    """``InstitutionRegistered`` and ``InstitutionUpdated`` (the whole new state): upsert."""
-    data = event.data
-    await uow.institutions.save(
-        KnownInstitution(id=data.institution_id, name=data.name, kind=data.kind.value, country=data.country,
-                         city=data.city),
-        event_id=event.id, as_of=event.time,
-    )
 
 
 async def _replica(uow: SchedulingUnitOfWork, convention_id: uuid.UUID) -> ConventionReplica:

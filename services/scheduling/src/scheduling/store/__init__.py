@@ -13,14 +13,14 @@ from scheduling.store.repositories import (
     Consultations,
     Conventions,
     Hosts,
-    Institutions,
     Missions,
     Rooms,
     Surgeries,
     TrainingSessions,
 )
-from scheduling.store.tables import Table, InstitutionRow  # noqa: F401  (tests and migrations read them)
+from scheduling.store.tables import INSTITUTIONS, Table
 from jumelage.db import UnitOfWork
+from jumelage.replica import Institutions
 
 
 class SchedulingUnitOfWork(UnitOfWork):
@@ -37,7 +37,7 @@ class SchedulingUnitOfWork(UnitOfWork):
     async def __aenter__(self) -> Self:
         await super().__aenter__()
         s = self.session
-        self.institutions, self.conventions = Institutions(s), Conventions(s)
+        self.institutions, self.conventions = Institutions(s, INSTITUTIONS), Conventions(s)
         self.hosts, self.rooms = Hosts(s), Rooms(s)
         self.missions, self.cases, self.surgeries = Missions(s), Cases(s), Surgeries(s)
         self.consultations, self.training_sessions = Consultations(s), TrainingSessions(s)
@@ -62,4 +62,4 @@ _LOCKS = text(
 ).bindparams(bindparam("names", type_=ARRAY(String)))
 
 
-__all__ = ["SchedulingUnitOfWork", "Table", "InstitutionRow"]
+__all__ = ["INSTITUTIONS", "SchedulingUnitOfWork", "Table"]

@@ -21,7 +21,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from scheduling.domain.activities import ActivityStatus, Consultation, TrainingSession
 from scheduling.domain.cases import CaseStatus, PatientCase, PatientIdentity, RiskScheme, Sex
 from scheduling.domain.conventions import ConventionReplica, ConventionStatus
-from scheduling.domain.institutions import KnownInstitution
 from scheduling.domain.missions import Mission, MissionStatus, TeamMember, Totals
 from scheduling.domain.resources import HostResources, OperatingRoom
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
@@ -29,7 +28,6 @@ from scheduling.store.tables import (
     ConsultationRow,
     ConventionRow,
     HostResourcesRow,
-    InstitutionRow,
     MissionMemberRow,
     MissionRow,
     OperatingRoomRow,
@@ -39,7 +37,6 @@ from scheduling.store.tables import (
 )
 from jumelage.events.convention import Objectives, Party, PartyRole
 from jumelage.events.scheduling import PractitionerRole, SurgeryOutcome
-from jumelage.replicas import save_newest
 
 R = TypeVar("R")
 
@@ -70,26 +67,6 @@ class _Repository:
 
 
 # -- institutions and conventions (replicas) ---------------------------------------------
-
-
-class Institutions(_Repository):
-    async def save(self, institution: KnownInstitution, *, event_id: uuid.UUID, as_of: datetime) -> bool:
-        """False if the replica already holds a later state of it (``save_newest``)."""
-        return await save_newest(self.session, InstitutionRow, institution.id, as_of, {
-            "name": institution.name, "kind": institution.kind, "country": institution.country,
-            "city": institution.city}, registered_by_event=event_id)
-
-    async def get(self, institution_id: uuid.UUID) -> KnownInstitution | None:
-        row = await self.session.get(InstitutionRow, institution_id)
-        return _institution(row) if row else None
-
-    async def all(self) -> list[KnownInstitution]:
-        rows = await self.session.scalars(select(InstitutionRow).order_by(InstitutionRow.name))
-        return [_institution(r) for r in rows]
-
-
-def _institution(row: InstitutionRow) -> KnownInstitution:
-    return KnownInstitution(id=row.id, name=row.name, kind=row.kind, country=row.country, city=row.city)
 
 
 class Conventions(_Repository):
