@@ -17,7 +17,7 @@ import argparse
 import random
 import time
 
-from scheduling.planner import Case, PlanRequest, Room, greedy, solve
+from scheduling.adapters.optimiser import Case, PlanRequest, Room, greedy, solve
 
 
 def instance(n: int, seed: int, time_limit: float, workers: int) -> PlanRequest:

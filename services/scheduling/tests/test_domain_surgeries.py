@@ -11,19 +11,23 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduling.domain.activities import ActivityStatus, Consultation, HoldTraining, ScheduleTraining, TrainingSession
-from scheduling.domain.cases import CaseStatus, PatientCase, PatientIdentity, RegisterCase, RiskScheme, Sex
-from scheduling.domain.conventions import ConventionReplica
-from scheduling.domain.missions import Mission, ScheduleMission, TeamMember
-from scheduling.domain.resources import ChangeRoom, HostResources, OpenRoom, OperatingRoom, local_days
-from scheduling.domain.surgeries import (
+from scheduling.domain.activities import ActivityStatus, Consultation, TrainingSession
+from scheduling.domain.cases import CaseStatus, PatientCase, PatientIdentity, RiskScheme, Sex
+from scheduling.domain.commands import (
+    ChangeRoom,
     CompleteSurgery,
+    HoldTraining,
+    OpenRoom,
+    RegisterCase,
     RescheduleSurgery,
+    ScheduleMission,
     ScheduleSurgery,
-    Surgery,
-    SurgeryStatus,
-    require_room_keeps,
+    ScheduleTraining,
 )
+from scheduling.domain.conventions import ConventionReplica
+from scheduling.domain.missions import Mission, TeamMember
+from scheduling.domain.resources import HostResources, OperatingRoom, local_days
+from scheduling.domain.surgeries import Surgery, SurgeryStatus, require_room_keeps
 from jumelage.errors import Conflict, Invalid
 from jumelage.events.scheduling import PractitionerRole as Role
 from jumelage.events.scheduling import SurgeryOutcome

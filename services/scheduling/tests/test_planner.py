@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
-from scheduling.planner import (
+from scheduling.adapters.optimiser import (
     ICU_DAYS,
     Booking,
     Case,

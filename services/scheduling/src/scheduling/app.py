@@ -1,4 +1,4 @@
-"""Composition root: settings, clock, unit of work, event handlers and API routers."""
+"""Composition root: settings, clock, message bus, unit of work, event handlers and API routers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from scheduling import api
+from scheduling.handlers import HANDLERS
+from scheduling.handlers.planning import PlannerDefaults
 from scheduling.store import SchedulingUnitOfWork
-from scheduling.subscribers import EVENT_HANDLERS
+from scheduling.subscribers import EVENTS
+from jumelage.bus import MessageBus
 from jumelage.clock import Clock
 from jumelage.service import ServiceRuntime
 from jumelage.settings import ServiceSettings
@@ -25,14 +28,20 @@ class Settings(ServiceSettings):
     planner_max_daily_minutes_per_surgeon: int = 8 * 60
 
 
-def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None = None) -> ServiceRuntime:
+def build_runtime(settings: Settings | None = None, clock: Clock | None = None) -> ServiceRuntime:
     # Patients' identities live in this database: the shared engine hides statement
     # values from error messages and keeps SQL-logging libraries quiet.
     settings = settings or Settings()
     clock = clock or Clock.from_settings(settings)
-    return ServiceRuntime(settings, unit_of_work=SchedulingUnitOfWork.with_clock(clock), handlers=EVENT_HANDLERS,
-                          clock=clock)
+    planner_defaults = PlannerDefaults(
+        time_limit_seconds=settings.planner_time_limit_seconds,
+        turnover_minutes=settings.planner_turnover_minutes,
+        max_daily_minutes_per_surgeon=settings.planner_max_daily_minutes_per_surgeon,
+    )
+    bus = MessageBus({**HANDLERS, **EVENTS}, clock=clock, planner_defaults=planner_defaults)
+    return ServiceRuntime(settings, unit_of_work=SchedulingUnitOfWork, handlers={t: bus.handler(t) for t in EVENTS},
+                          bus=bus, clock=clock)
 
 
-def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     return build_runtime(settings, clock).create_app(api.routers)

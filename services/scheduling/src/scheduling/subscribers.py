@@ -1,4 +1,4 @@
-"""FastStream side: which incoming events this service handles (envelope -> handler)."""
+"""Which incoming events this service handles (wire event type -> handler); the bus binds their dependencies."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from jumelage.events import (
     InstitutionRegistered,
     InstitutionUpdated,
 )
-from jumelage.messaging.consumer import EventHandler
+from jumelage.bus import Handler
+from jumelage.replica import record_institution
 
-EVENT_HANDLERS: dict[type, EventHandler] = {
-    InstitutionRegistered: handlers.record_institution,
-    InstitutionUpdated: handlers.record_institution,  # the whole new state: the same upsert
+EVENTS: dict[type, Handler] = {
+    InstitutionRegistered: record_institution,
+    InstitutionUpdated: record_institution,  # the whole new state: the same upsert
     ConventionSigned: handlers.convention_signed,
     ConventionAmended: handlers.convention_amended,
     ConventionSuspended: handlers.convention_suspended,

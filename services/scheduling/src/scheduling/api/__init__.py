@@ -1,8 +1,10 @@
 """HTTP API: body -> command -> handler -> response; GETs read through the unit of work."""
 
 from scheduling.api import activities, cases, conventions, institutions, missions, planning, surgeries
+from jumelage.replica import institutions_router
 
-routers = [institutions.router, cases.router, conventions.router, missions.router, surgeries.router,
+# The replica's reads first: the same tag as the host resources, which share its path.
+routers = [institutions_router(tags=["institutions and host resources"]), institutions.router, cases.router, conventions.router, missions.router, surgeries.router,
            activities.router, planning.router]
 
 __all__ = ["routers"]

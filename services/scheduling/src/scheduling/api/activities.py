@@ -9,21 +9,16 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from scheduling import access, handlers
+from scheduling import access
+from scheduling.access import UoW
 from scheduling.api.cases import CaseIn
-from scheduling.api.common import Body, Instant, Now, UoW
-from scheduling.domain.activities import (
-    ActivityStatus,
-    Consultation,
-    HoldConsultation,
-    HoldTraining,
-    ScheduleConsultation,
-    ScheduleTraining,
-    TrainingSession,
-)
+from scheduling.api.common import Body, Instant
+from scheduling.domain.activities import ActivityStatus, Consultation, TrainingSession
+from scheduling.domain.commands import HoldConsultation, HoldTraining, ScheduleConsultation, ScheduleTraining
 from scheduling.domain.missions import Mission
 from jumelage.auth import CallerDep
 from jumelage.errors import NotFound
+from jumelage.service import BusDep
 
 router = APIRouter(tags=["consultations and training"])
 
@@ -97,14 +92,14 @@ class TrainingOut(BaseModel):
 
 @router.post("/missions/{mission_id}/consultations", status_code=201, response_model=ConsultationOut,
              summary="Plan a consultation (a waiting case, or a new patient)")
-async def schedule_consultation(mission_id: uuid.UUID, body: ConsultationIn, uow: UoW, clock: Now,
+async def schedule_consultation(mission_id: uuid.UUID, body: ConsultationIn, uow: UoW, bus: BusDep,
                                 caller: CallerDep,
                                 mission: Annotated[Mission, access.mission(access.PLAN_ACTIVITIES)]) -> ConsultationOut:
     if body.new_patient is not None:
         access.registering_patient(caller, mission.host_institution_id)
     cmd = ScheduleConsultation(mission_id=mission_id, scheduled_at=body.scheduled_at, case_id=body.case_id,
                                new_patient=body.new_patient.command() if body.new_patient else None)
-    return ConsultationOut.of(await handlers.schedule_consultation(cmd, uow, now=clock.now()))
+    return ConsultationOut.of(await bus.handle(cmd, uow))
 
 
 @router.get("/missions/{mission_id}/consultations", response_model=list[ConsultationOut],
@@ -126,10 +121,10 @@ async def get_consultation(consultation_id: uuid.UUID, uow: UoW) -> Consultation
 
 @router.post("/consultations/{consultation_id}/hold", response_model=ConsultationOut,
              summary="Record the consultation as held", dependencies=[access.consultation(access.PLAN_ACTIVITIES)])
-async def hold_consultation(consultation_id: uuid.UUID, uow: UoW, clock: Now,
+async def hold_consultation(consultation_id: uuid.UUID, uow: UoW, bus: BusDep,
                             body: HoldConsultationIn | None = None) -> ConsultationOut:
     cmd = HoldConsultation(consultation_id, body.held_at if body else None)
-    return ConsultationOut.of(await handlers.hold_consultation(cmd, uow, now=clock.now()))
+    return ConsultationOut.of(await bus.handle(cmd, uow))
 
 
 # -- training ------------------------------------------------------------------------------------
@@ -137,9 +132,9 @@ async def hold_consultation(consultation_id: uuid.UUID, uow: UoW, clock: Now,
 
 @router.post("/missions/{mission_id}/training-sessions", status_code=201, response_model=TrainingOut,
              summary="Plan a training session", dependencies=[access.mission(access.MANAGE)])
-async def schedule_training(mission_id: uuid.UUID, body: TrainingIn, uow: UoW) -> TrainingOut:
+async def schedule_training(mission_id: uuid.UUID, body: TrainingIn, uow: UoW, bus: BusDep) -> TrainingOut:
     cmd = ScheduleTraining(mission_id=mission_id, **body.model_dump())
-    return TrainingOut.of(await handlers.schedule_training(cmd, uow))
+    return TrainingOut.of(await bus.handle(cmd, uow))
 
 
 @router.get("/missions/{mission_id}/training-sessions", response_model=list[TrainingOut],
@@ -162,6 +157,7 @@ async def get_training(training_session_id: uuid.UUID, uow: UoW) -> TrainingOut:
 @router.post("/training-sessions/{training_session_id}/hold", response_model=TrainingOut,
              summary="Record the session as held, with its trainees",
              dependencies=[access.training_session(access.MANAGE)])
-async def hold_training(training_session_id: uuid.UUID, body: HoldTrainingIn, uow: UoW, clock: Now) -> TrainingOut:
+async def hold_training(training_session_id: uuid.UUID, body: HoldTrainingIn, uow: UoW,
+                        bus: BusDep) -> TrainingOut:
     cmd = HoldTraining(training_session_id=training_session_id, **body.model_dump())
-    return TrainingOut.of(await handlers.hold_training(cmd, uow, now=clock.now()))
+    return TrainingOut.of(await bus.handle(cmd, uow))

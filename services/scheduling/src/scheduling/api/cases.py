@@ -9,12 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from scheduling import access, handlers
-from scheduling.api.common import Body, Now, ReasonIn, UoW
-from scheduling.domain.cases import CaseStatus, CloseCase, PatientCase, PatientIdentity, RegisterCase, RiskScheme, Sex
+from scheduling import access
+from scheduling.access import UoW
+from scheduling.api.common import Body, ReasonIn
+from scheduling.domain.cases import CaseStatus, PatientCase, PatientIdentity, RiskScheme, Sex
+from scheduling.domain.commands import CancelCase, ReferCaseElsewhere, RegisterCase
 from scheduling.handlers.common import require_institution
 from jumelage.errors import NotFound
 from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
+from jumelage.service import BusDep
 
 router = APIRouter(tags=["patient cases"])
 
@@ -89,9 +92,9 @@ class CaseOut(BaseModel):
 @router.post("/institutions/{institution_id}/cases", status_code=201, response_model=CaseOut,
              summary="Put a patient on a host's waiting list", dependencies=[access.CASES],
              responses=read_responses(201))
-async def register_case(institution_id: uuid.UUID, body: CaseIn, uow: UoW, clock: Now,
+async def register_case(institution_id: uuid.UUID, body: CaseIn, uow: UoW, bus: BusDep,
                         response: Response) -> CaseOut:
-    case = await handlers.register_case(body.command(institution_id), uow, now=clock.now())
+    case = await bus.handle(body.command(institution_id), uow)
     return tagged(response, CaseOut.of(case))
 
 
@@ -124,16 +127,16 @@ async def get_case(case_id: uuid.UUID, uow: UoW, response: Response) -> CaseOut:
 
 @router.post("/cases/{case_id}/cancel", response_model=CaseOut, summary="Take a waiting case off the list",
              dependencies=[access.CASE_CLINICIAN], responses=change_responses())
-async def cancel_case(case_id: uuid.UUID, body: ReasonIn, uow: UoW, expected: IfMatchDep,
+async def cancel_case(case_id: uuid.UUID, body: ReasonIn, uow: UoW, bus: BusDep, expected: IfMatchDep,
                       response: Response) -> CaseOut:
-    cmd = CloseCase(case_id, body.reason)
-    return tagged(response, CaseOut.of(await handlers.cancel_case(cmd, uow, expected=expected)))
+    cmd = CancelCase(case_id, body.reason, expected=expected)
+    return tagged(response, CaseOut.of(await bus.handle(cmd, uow)))
 
 
 @router.post("/cases/{case_id}/refer-elsewhere", response_model=CaseOut,
              summary="The patient is treated elsewhere", dependencies=[access.CASE_CLINICIAN],
              responses=change_responses())
-async def refer_case_elsewhere(case_id: uuid.UUID, body: ReasonIn, uow: UoW, expected: IfMatchDep,
+async def refer_case_elsewhere(case_id: uuid.UUID, body: ReasonIn, uow: UoW, bus: BusDep, expected: IfMatchDep,
                                response: Response) -> CaseOut:
-    cmd = CloseCase(case_id, body.reason)
-    return tagged(response, CaseOut.of(await handlers.refer_case_elsewhere(cmd, uow, expected=expected)))
+    cmd = ReferCaseElsewhere(case_id, body.reason, expected=expected)
+    return tagged(response, CaseOut.of(await bus.handle(cmd, uow)))

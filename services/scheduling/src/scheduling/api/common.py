@@ -1,20 +1,13 @@
-"""What every router of this service shares: the unit of work and the clock."""
+"""What every router of this service shares: body rules, instants, the reason of a change."""
 
 from __future__ import annotations
 
 from datetime import UTC
 from typing import Annotated
 
-from fastapi import Depends
 from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field
 
-from scheduling.store import SchedulingUnitOfWork
 from jumelage.api import Command
-from jumelage.clock import Clock
-from jumelage.service import clock, unit_of_work
-
-UoW = Annotated[SchedulingUnitOfWork, Depends(unit_of_work)]
-Now = Annotated[Clock, Depends(clock)]
 
 Instant = Annotated[AwareDatetime, AfterValidator(lambda v: v.astimezone(UTC))]
 """An instant with its offset (``Z`` or ``+01:00``), kept in UTC; a naive one is a 422."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from scheduling import access
-from scheduling.api.common import UoW
+from scheduling.access import UoW
 from scheduling.domain.conventions import ConventionReplica
 from jumelage.auth import CallerDep
 from jumelage.errors import NotFound

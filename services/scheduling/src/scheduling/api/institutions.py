@@ -1,5 +1,5 @@
-"""Institutions known here (replica), and what each host has: time zone,
-intensive-care beds, operating rooms with their opening hours."""
+"""What each host has: time zone, intensive-care beds, operating rooms with their opening hours.
+(The institutions known here, the replica, are served by ``jumelage.replica.institutions_router``.)"""
 
 from __future__ import annotations
 
@@ -9,37 +9,16 @@ from datetime import time
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from scheduling import access, handlers
-from scheduling.api.common import Body, UoW
-from scheduling.domain.resources import DEFAULT_TIMEZONE, ChangeRoom, HostResources, OpenRoom, OperatingRoom
+from scheduling import access
+from scheduling.access import UoW
+from scheduling.api.common import Body
+from scheduling.domain.commands import ChangeRoom, OpenRoom, RemoveRoom, SetResources
+from scheduling.domain.resources import DEFAULT_TIMEZONE, HostResources, OperatingRoom
 from scheduling.handlers.common import require_institution
 from jumelage.api import Patch
-from jumelage.errors import NotFound
+from jumelage.service import BusDep
 
 router = APIRouter(prefix="/institutions", tags=["institutions and host resources"])
-
-
-class KnownInstitutionOut(BaseModel):
-    id: uuid.UUID
-    name: str
-    kind: str
-    country: str
-    city: str
-
-
-@router.get("", response_model=list[KnownInstitutionOut], summary="Institutions known to this service")
-async def list_institutions(uow: UoW) -> list[KnownInstitutionOut]:
-    async with uow:
-        return [KnownInstitutionOut(**vars(i)) for i in await uow.institutions.all()]
-
-
-@router.get("/{institution_id}", response_model=KnownInstitutionOut)
-async def get_institution(institution_id: uuid.UUID, uow: UoW) -> KnownInstitutionOut:
-    async with uow:
-        institution = await uow.institutions.get(institution_id)
-    if institution is None:
-        raise NotFound(f"no institution {institution_id} known here")
-    return KnownInstitutionOut(**vars(institution))
 
 
 # -- resources ------------------------------------------------------------------------------
@@ -88,8 +67,8 @@ async def get_resources(institution_id: uuid.UUID, uow: UoW) -> ResourcesOut:
 
 @router.put("/{institution_id}/resources", response_model=ResourcesOut,
             summary="Set a host's time zone and intensive-care beds", dependencies=[access.RESOURCES])
-async def set_resources(institution_id: uuid.UUID, body: ResourcesIn, uow: UoW) -> ResourcesOut:
-    resources = await handlers.set_resources(handlers.SetResources(institution_id, **body.model_dump()), uow)
+async def set_resources(institution_id: uuid.UUID, body: ResourcesIn, uow: UoW, bus: BusDep) -> ResourcesOut:
+    resources = await bus.handle(SetResources(institution_id, **body.model_dump()), uow)
     async with uow:
         return ResourcesOut.of(resources, await uow.rooms.of_host(institution_id))
 
@@ -113,8 +92,8 @@ class RoomChange(Patch):
 
 @router.post("/{institution_id}/operating-rooms", status_code=201, response_model=RoomOut,
              summary="Add an operating room", dependencies=[access.RESOURCES])
-async def open_room(institution_id: uuid.UUID, body: RoomIn, uow: UoW) -> RoomOut:
-    return RoomOut.of(await handlers.open_room(OpenRoom(institution_id, **body.model_dump()), uow))
+async def open_room(institution_id: uuid.UUID, body: RoomIn, uow: UoW, bus: BusDep) -> RoomOut:
+    return RoomOut.of(await bus.handle(OpenRoom(institution_id, **body.model_dump()), uow))
 
 
 @router.get("/{institution_id}/operating-rooms", response_model=list[RoomOut], dependencies=[access.RESOURCES_READ])
@@ -126,12 +105,14 @@ async def list_rooms(institution_id: uuid.UUID, uow: UoW) -> list[RoomOut]:
 
 @router.patch("/{institution_id}/operating-rooms/{room_id}", response_model=RoomOut,
               summary="Rename a room or change its hours", dependencies=[access.RESOURCES])
-async def change_room(institution_id: uuid.UUID, room_id: uuid.UUID, body: RoomChange, uow: UoW) -> RoomOut:
-    return RoomOut.of(await handlers.change_room(institution_id, ChangeRoom(room_id, **body.changes()), uow))
+async def change_room(institution_id: uuid.UUID, room_id: uuid.UUID, body: RoomChange, uow: UoW,
+                      bus: BusDep) -> RoomOut:
+    cmd = ChangeRoom(room_id, **body.changes(), institution_id=institution_id)
+    return RoomOut.of(await bus.handle(cmd, uow))
 
 
 @router.delete("/{institution_id}/operating-rooms/{room_id}", status_code=204, response_class=Response,
                summary="Remove a room no planned surgery uses", dependencies=[access.RESOURCES])
-async def remove_room(institution_id: uuid.UUID, room_id: uuid.UUID, uow: UoW) -> Response:
-    await handlers.remove_room(institution_id, room_id, uow)
+async def remove_room(institution_id: uuid.UUID, room_id: uuid.UUID, uow: UoW, bus: BusDep) -> Response:
+    await bus.handle(RemoveRoom(institution_id, room_id), uow)
     return Response(status_code=204)

@@ -8,24 +8,24 @@ from datetime import date, datetime
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from scheduling import access, handlers
-from scheduling.api.common import Body, ReasonIn, UoW
-from scheduling.domain.missions import (
+from scheduling import access
+from scheduling.access import UoW
+from scheduling.api.common import Body, ReasonIn
+from scheduling.domain.commands import (
     AddTeamMember,
     CancelMission,
     CompleteMission,
-    Mission,
-    MissionStatus,
     RemoveTeamMember,
     RescheduleMission,
     ScheduleMission,
     StartMission,
-    TeamMember,
 )
+from scheduling.domain.missions import Mission, MissionStatus, TeamMember
 from jumelage.auth import CallerDep, Role, require
 from jumelage.errors import NotFound
 from jumelage.events.scheduling import PractitionerRole
 from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
+from jumelage.service import BusDep
 
 router = APIRouter(prefix="/missions", tags=["missions"])
 
@@ -108,14 +108,15 @@ class MissionOut(BaseModel):
 
 @router.post("", status_code=201, response_model=MissionOut, summary="Schedule a mission under a convention",
              dependencies=[require(Role.coordinator, to="schedule a mission")], responses=read_responses(201))
-async def schedule_mission(body: MissionIn, uow: UoW, caller: CallerDep, response: Response) -> MissionOut:
+async def schedule_mission(body: MissionIn, uow: UoW, bus: BusDep, caller: CallerDep,
+                           response: Response) -> MissionOut:
     access.scheduling_mission(caller, body.host_institution_id, body.visiting_institution_id)
     cmd = ScheduleMission(
         convention_id=body.convention_id, host_institution_id=body.host_institution_id,
         visiting_institution_id=body.visiting_institution_id, specialty=body.specialty,
         starts_on=body.starts_on, ends_on=body.ends_on, team=tuple(m.member() for m in body.team),
     )
-    return tagged(response, MissionOut.of(await handlers.schedule_mission(cmd, uow)))
+    return tagged(response, MissionOut.of(await bus.handle(cmd, uow)))
 
 
 @router.get("", response_model=list[MissionOut], summary="Missions, by convention, host or status")
@@ -145,49 +146,49 @@ async def get_mission(mission_id: uuid.UUID, uow: UoW, response: Response) -> Mi
 
 @router.post("/{mission_id}/reschedule", response_model=MissionOut, summary="Move a scheduled mission",
              dependencies=[access.mission(access.MANAGE)], responses=change_responses())
-async def reschedule_mission(mission_id: uuid.UUID, body: RescheduleIn, uow: UoW, expected: IfMatchDep,
+async def reschedule_mission(mission_id: uuid.UUID, body: RescheduleIn, uow: UoW, bus: BusDep, expected: IfMatchDep,
                              response: Response) -> MissionOut:
-    cmd = RescheduleMission(mission_id, body.starts_on, body.ends_on, body.reason)
-    return tagged(response, MissionOut.of(await handlers.reschedule_mission(cmd, uow, expected=expected)))
+    cmd = RescheduleMission(mission_id, body.starts_on, body.ends_on, body.reason, expected=expected)
+    return tagged(response, MissionOut.of(await bus.handle(cmd, uow)))
 
 
 @router.post("/{mission_id}/cancel", response_model=MissionOut, summary="Cancel a mission not yet started",
              dependencies=[access.mission(access.MANAGE)], responses=change_responses())
-async def cancel_mission(mission_id: uuid.UUID, body: ReasonIn, uow: UoW, expected: IfMatchDep,
+async def cancel_mission(mission_id: uuid.UUID, body: ReasonIn, uow: UoW, bus: BusDep, expected: IfMatchDep,
                          response: Response) -> MissionOut:
-    cmd = CancelMission(mission_id, body.reason)
-    return tagged(response, MissionOut.of(await handlers.cancel_mission(cmd, uow, expected=expected)))
+    cmd = CancelMission(mission_id, body.reason, expected=expected)
+    return tagged(response, MissionOut.of(await bus.handle(cmd, uow)))
 
 
 @router.post("/{mission_id}/start", response_model=MissionOut, summary="The team is on site",
              dependencies=[access.mission(access.MANAGE)], responses=change_responses())
-async def start_mission(mission_id: uuid.UUID, uow: UoW, expected: IfMatchDep, response: Response) -> MissionOut:
-    cmd = StartMission(mission_id)
-    return tagged(response, MissionOut.of(await handlers.start_mission(cmd, uow, expected=expected)))
+async def start_mission(mission_id: uuid.UUID, uow: UoW, bus: BusDep, expected: IfMatchDep, response: Response) -> MissionOut:
+    cmd = StartMission(mission_id, expected=expected)
+    return tagged(response, MissionOut.of(await bus.handle(cmd, uow)))
 
 
 @router.post("/{mission_id}/complete", response_model=MissionOut,
              summary="End the mission; its totals are what was actually held",
              dependencies=[access.mission(access.MANAGE)], responses=change_responses())
-async def complete_mission(mission_id: uuid.UUID, uow: UoW, expected: IfMatchDep,
+async def complete_mission(mission_id: uuid.UUID, uow: UoW, bus: BusDep, expected: IfMatchDep,
                            response: Response) -> MissionOut:
-    cmd = CompleteMission(mission_id)
-    return tagged(response, MissionOut.of(await handlers.complete_mission(cmd, uow, expected=expected)))
+    cmd = CompleteMission(mission_id, expected=expected)
+    return tagged(response, MissionOut.of(await bus.handle(cmd, uow)))
 
 
 @router.post("/{mission_id}/team", status_code=201, response_model=MissionOut,
              summary="Add a practitioner to the team (before the mission starts)",
              dependencies=[access.mission(access.MANAGE)], responses=change_responses(201))
-async def add_team_member(mission_id: uuid.UUID, body: MemberIn, uow: UoW, expected: IfMatchDep,
+async def add_team_member(mission_id: uuid.UUID, body: MemberIn, uow: UoW, bus: BusDep, expected: IfMatchDep,
                           response: Response) -> MissionOut:
-    cmd = AddTeamMember(mission_id, body.member())
-    return tagged(response, MissionOut.of(await handlers.add_team_member(cmd, uow, expected=expected)))
+    cmd = AddTeamMember(mission_id, body.member(), expected=expected)
+    return tagged(response, MissionOut.of(await bus.handle(cmd, uow)))
 
 
 @router.delete("/{mission_id}/team/{practitioner_id}", response_model=MissionOut,
                summary="Remove a practitioner from the team (before the mission starts)",
                dependencies=[access.mission(access.MANAGE)], responses=change_responses())
-async def remove_team_member(mission_id: uuid.UUID, practitioner_id: uuid.UUID, uow: UoW, expected: IfMatchDep,
+async def remove_team_member(mission_id: uuid.UUID, practitioner_id: uuid.UUID, uow: UoW, bus: BusDep, expected: IfMatchDep,
                              response: Response) -> MissionOut:
-    cmd = RemoveTeamMember(mission_id, practitioner_id)
-    return tagged(response, MissionOut.of(await handlers.remove_team_member(cmd, uow, expected=expected)))
+    cmd = RemoveTeamMember(mission_id, practitioner_id, expected=expected)
+    return tagged(response, MissionOut.of(await bus.handle(cmd, uow)))

@@ -6,13 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling import access
-from scheduling.api.common import Body, Instant, Now, UoW
+from scheduling.access import UoW
+from scheduling.api.common import Body, Instant
 from scheduling.api.surgeries import SurgeryOut
-from scheduling.handlers.planning import ApplyPlan, PlannedSurgery, ProposedPlan, ProposePlan, apply_plan, propose_plan
+from scheduling.domain.commands import ApplyPlan, PlannedSurgery, ProposePlan
+from scheduling.handlers.planning import ProposedPlan
+from jumelage.service import BusDep
 
 router = APIRouter(prefix="/missions", tags=["planning"])
 
@@ -128,31 +131,26 @@ class AppliedOut(BaseModel):
 @router.post("/{mission_id}/plan", response_model=PlanOut,
              summary="Propose the best surgery plan for the mission (changes nothing)",
              dependencies=[access.mission(access.MANAGE)])
-async def propose(mission_id: uuid.UUID, uow: UoW, clock: Now, request: Request,
-                  body: PlanIn | None = None) -> PlanOut:
-    settings = request.app.state.runtime.settings
+async def propose(mission_id: uuid.UUID, uow: UoW, bus: BusDep, body: PlanIn | None = None) -> PlanOut:
     body = body or PlanIn()
+    # What the body leaves out (None) is the service's default (the PLANNER_* settings), applied by the handler.
     cmd = ProposePlan(
-        mission_id=mission_id,
-        time_limit_seconds=body.time_limit_seconds or getattr(settings, "planner_time_limit_seconds", 10.0),
-        turnover_minutes=(body.turnover_minutes if body.turnover_minutes is not None
-                          else getattr(settings, "planner_turnover_minutes", 30)),
-        max_daily_minutes_per_surgeon=(body.max_daily_minutes_per_surgeon
-                                       or getattr(settings, "planner_max_daily_minutes_per_surgeon", 480)),
+        mission_id=mission_id, time_limit_seconds=body.time_limit_seconds, turnover_minutes=body.turnover_minutes,
+        max_daily_minutes_per_surgeon=body.max_daily_minutes_per_surgeon,
         case_ids=tuple(body.case_ids) if body.case_ids is not None else None,
     )
-    return PlanOut.of(await propose_plan(cmd, uow, now=clock.now()))
+    return PlanOut.of(await bus.handle(cmd, uow))
 
 
 @router.post("/{mission_id}/plan/apply", response_model=AppliedOut,
              summary="Schedule (or reschedule) a plan's surgeries, all or none",
              dependencies=[access.mission(access.MANAGE)])
-async def apply(mission_id: uuid.UUID, body: ApplyIn, uow: UoW) -> AppliedOut:
+async def apply(mission_id: uuid.UUID, body: ApplyIn, uow: UoW, bus: BusDep) -> AppliedOut:
     cmd = ApplyPlan(mission_id=mission_id, reason=body.reason, assignments=tuple(
         PlannedSurgery(case_id=a.case_id, operating_room_id=a.operating_room_id, scheduled_start=a.scheduled_start,
                        lead_surgeon_id=a.lead_surgeon_id, surgery_id=a.surgery_id,
                        expected_duration_minutes=a.expected_duration_minutes, anaesthetist_id=a.anaesthetist_id)
         for a in body.assignments))
-    scheduled, rescheduled = await apply_plan(cmd, uow)
+    scheduled, rescheduled = await bus.handle(cmd, uow)
     return AppliedOut(scheduled=[SurgeryOut.of(s) for s in scheduled],
                       rescheduled=[SurgeryOut.of(s) for s in rescheduled])

@@ -8,20 +8,15 @@ from datetime import datetime
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from scheduling import access, handlers
-from scheduling.api.common import Body, Instant, Now, ReasonIn, UoW
-from scheduling.domain.surgeries import (
-    CancelSurgery,
-    CompleteSurgery,
-    RescheduleSurgery,
-    ScheduleSurgery,
-    StartSurgery,
-    Surgery,
-    SurgeryStatus,
-)
+from scheduling import access
+from scheduling.access import UoW
+from scheduling.api.common import Body, Instant, ReasonIn
+from scheduling.domain.commands import CancelSurgery, CompleteSurgery, RescheduleSurgery, ScheduleSurgery, StartSurgery
+from scheduling.domain.surgeries import Surgery, SurgeryStatus
 from jumelage.errors import NotFound
 from jumelage.events.scheduling import SurgeryOutcome
 from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
+from jumelage.service import BusDep
 
 router = APIRouter(tags=["surgeries"])
 
@@ -97,9 +92,10 @@ class SurgeryOut(BaseModel):
 @router.post("/missions/{mission_id}/surgeries", status_code=201, response_model=SurgeryOut,
              summary="Schedule a waiting case's surgery in the mission",
              dependencies=[access.mission(access.PLAN_ACTIVITIES)], responses=read_responses(201))
-async def schedule_surgery(mission_id: uuid.UUID, body: SurgeryIn, uow: UoW, response: Response) -> SurgeryOut:
+async def schedule_surgery(mission_id: uuid.UUID, body: SurgeryIn, uow: UoW, bus: BusDep,
+                           response: Response) -> SurgeryOut:
     cmd = ScheduleSurgery(mission_id=mission_id, **body.model_dump())
-    return tagged(response, SurgeryOut.of(await handlers.schedule_surgery(cmd, uow)))
+    return tagged(response, SurgeryOut.of(await bus.handle(cmd, uow)))
 
 
 @router.get("/missions/{mission_id}/surgeries", response_model=list[SurgeryOut],
@@ -124,34 +120,32 @@ async def get_surgery(surgery_id: uuid.UUID, uow: UoW, response: Response) -> Su
 
 @router.post("/surgeries/{surgery_id}/reschedule", response_model=SurgeryOut,
              dependencies=[access.surgery(access.PLAN_ACTIVITIES)], responses=change_responses())
-async def reschedule_surgery(surgery_id: uuid.UUID, body: SurgeryRescheduleIn, uow: UoW, expected: IfMatchDep,
-                             response: Response) -> SurgeryOut:
-    cmd = RescheduleSurgery(surgery_id=surgery_id, **body.model_dump())
-    return tagged(response, SurgeryOut.of(await handlers.reschedule_surgery(cmd, uow, expected=expected)))
+async def reschedule_surgery(surgery_id: uuid.UUID, body: SurgeryRescheduleIn, uow: UoW, bus: BusDep,
+                             expected: IfMatchDep, response: Response) -> SurgeryOut:
+    cmd = RescheduleSurgery(surgery_id=surgery_id, **body.model_dump(), expected=expected)
+    return tagged(response, SurgeryOut.of(await bus.handle(cmd, uow)))
 
 
 @router.post("/surgeries/{surgery_id}/cancel", response_model=SurgeryOut,
              summary="Cancel; the case goes back to the waiting list",
              dependencies=[access.surgery(access.PLAN_ACTIVITIES)], responses=change_responses())
-async def cancel_surgery(surgery_id: uuid.UUID, body: ReasonIn, uow: UoW, expected: IfMatchDep,
+async def cancel_surgery(surgery_id: uuid.UUID, body: ReasonIn, uow: UoW, bus: BusDep, expected: IfMatchDep,
                          response: Response) -> SurgeryOut:
-    cmd = CancelSurgery(surgery_id, body.reason)
-    return tagged(response, SurgeryOut.of(await handlers.cancel_surgery(cmd, uow, expected=expected)))
+    cmd = CancelSurgery(surgery_id, body.reason, expected=expected)
+    return tagged(response, SurgeryOut.of(await bus.handle(cmd, uow)))
 
 
 @router.post("/surgeries/{surgery_id}/start", response_model=SurgeryOut,
              dependencies=[access.surgery(access.RECORD_OUTCOMES)], responses=change_responses())
-async def start_surgery(surgery_id: uuid.UUID, uow: UoW, clock: Now, expected: IfMatchDep, response: Response,
+async def start_surgery(surgery_id: uuid.UUID, uow: UoW, bus: BusDep, expected: IfMatchDep, response: Response,
                         body: SurgeryStartIn | None = None) -> SurgeryOut:
-    cmd = StartSurgery(surgery_id, body.started_at if body else None)
-    return tagged(response, SurgeryOut.of(await handlers.start_surgery(cmd, uow, now=clock.now(),
-                                                                       expected=expected)))
+    cmd = StartSurgery(surgery_id, body.started_at if body else None, expected=expected)
+    return tagged(response, SurgeryOut.of(await bus.handle(cmd, uow)))
 
 
 @router.post("/surgeries/{surgery_id}/complete", response_model=SurgeryOut,
              dependencies=[access.surgery(access.RECORD_OUTCOMES)], responses=change_responses())
-async def complete_surgery(surgery_id: uuid.UUID, body: SurgeryCompleteIn, uow: UoW, clock: Now,
+async def complete_surgery(surgery_id: uuid.UUID, body: SurgeryCompleteIn, uow: UoW, bus: BusDep,
                            expected: IfMatchDep, response: Response) -> SurgeryOut:
-    cmd = CompleteSurgery(surgery_id=surgery_id, **body.model_dump())
-    return tagged(response, SurgeryOut.of(await handlers.complete_surgery(cmd, uow, now=clock.now(),
-                                                                          expected=expected)))
+    cmd = CompleteSurgery(surgery_id=surgery_id, **body.model_dump(), expected=expected)
+    return tagged(response, SurgeryOut.of(await bus.handle(cmd, uow)))

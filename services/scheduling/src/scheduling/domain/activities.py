@@ -13,12 +13,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from scheduling.domain.cases import PatientCase, RegisterCase
+from scheduling.domain import events
+from scheduling.domain.cases import PatientCase
 from scheduling.domain.missions import Mission
 from scheduling.domain.timing import require_past, require_within_mission
+from jumelage.domain import Aggregate
 from jumelage.errors import Conflict, Invalid
+
+if TYPE_CHECKING:  # commands name the aggregates' value types: imported for annotations only
+    from scheduling.domain.commands import HoldTraining, ScheduleTraining
 
 
 class ActivityStatus(StrEnum):
@@ -27,38 +33,8 @@ class ActivityStatus(StrEnum):
     cancelled = "cancelled"  # not held by the end of its mission, or the mission was cancelled
 
 
-@dataclass(frozen=True)
-class ScheduleConsultation:
-    mission_id: uuid.UUID
-    scheduled_at: datetime
-    case_id: uuid.UUID | None = None
-    new_patient: RegisterCase | None = None  # registered on the mission's host waiting list
-
-
-@dataclass(frozen=True)
-class HoldConsultation:
-    consultation_id: uuid.UUID
-    held_at: datetime | None = None  # default: now
-
-
-@dataclass(frozen=True)
-class ScheduleTraining:
-    mission_id: uuid.UUID
-    topic: str
-    scheduled_at: datetime
-    hours: float
-
-
-@dataclass(frozen=True)
-class HoldTraining:
-    training_session_id: uuid.UUID
-    trainee_count: int
-    hours: float | None = None  # default: as planned
-    held_at: datetime | None = None  # default: now
-
-
 @dataclass
-class Consultation:
+class Consultation(Aggregate):
     id: uuid.UUID
     mission_id: uuid.UUID
     case_id: uuid.UUID
@@ -88,10 +64,11 @@ class Consultation:
         mission.require_started("consultations are held")
         self.held_at = require_past(at or now, now, field="held_at")
         self.status = ActivityStatus.held
+        self.happened(events.consultation_held(self, mission))
 
 
 @dataclass
-class TrainingSession:
+class TrainingSession(Aggregate):
     id: uuid.UUID
     mission_id: uuid.UUID
     topic: str
@@ -127,6 +104,7 @@ class TrainingSession:
         self.held_at = require_past(cmd.held_at or now, now, field="held_at")
         self.status, self.trainee_count = ActivityStatus.held, cmd.trainee_count
         self.hours = cmd.hours or self.hours
+        self.happened(events.training_session_held(self, mission))
 
 
 def _require_hours(hours: float) -> None:

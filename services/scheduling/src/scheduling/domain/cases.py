@@ -24,8 +24,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from jumelage.errors import Conflict, Invalid
+
+if TYPE_CHECKING:  # commands name the aggregates' value types: imported for annotations only
+    from scheduling.domain.commands import RegisterCase
 
 
 class CaseStatus(StrEnum):
@@ -64,25 +68,6 @@ class PatientIdentity:
     date_of_birth: date = field(repr=False)
     sex: Sex = field(repr=False)
     weight_kg: float = field(repr=False)
-
-
-@dataclass(frozen=True)
-class RegisterCase:
-    patient: PatientIdentity
-    diagnosis: str
-    planned_procedure: str
-    priority: int
-    expected_duration_minutes: int
-    risk_scheme: RiskScheme = RiskScheme.none
-    risk_category: int | None = None
-    referred_abroad: bool = False
-    host_institution_id: uuid.UUID | None = None  # a consultation's new patient: the mission's host
-
-
-@dataclass(frozen=True)
-class CloseCase:
-    case_id: uuid.UUID
-    reason: str
 
 
 @dataclass

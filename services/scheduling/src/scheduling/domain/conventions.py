@@ -24,7 +24,8 @@ from enum import StrEnum
 from typing import Any
 
 from jumelage.errors import Conflict, Invalid
-from jumelage.events.convention import PartyRole
+# A party and the objectives are the contract's own types: the replica keeps them as the events state them.
+from jumelage.events.convention import Objectives, Party, PartyRole
 
 
 class ConventionStatus(StrEnum):
@@ -44,19 +45,6 @@ class MissionEffect(StrEnum):
     hold = "hold"  # suspended: wait, keep the plans
     release = "release"  # resumed: back to scheduled
     cancel = "cancel"  # terminated or expired: the missions will not happen
-
-
-@dataclass(frozen=True)
-class Party:
-    institution_id: uuid.UUID
-    role: PartyRole
-
-
-@dataclass(frozen=True)
-class Objectives:
-    surgeries: int = 0
-    consultations: int = 0
-    training_sessions: int = 0
 
 
 TERMS = ("reference", "title", "parties", "effective_from", "effective_until", "specialties", "objectives")
@@ -137,11 +125,12 @@ class ConventionReplica:
                 continue
             value = values[name]
             if name == "parties":
-                value = tuple(Party(p.institution_id, PartyRole(p.role)) for p in value)
+                value = tuple(Party(institution_id=p.institution_id, role=PartyRole(p.role)) for p in value)
             elif name == "specialties":
                 value = tuple(value)
             elif name == "objectives":
-                value = Objectives(value.surgeries, value.consultations, value.training_sessions)
+                value = Objectives(surgeries=value.surgeries, consultations=value.consultations,
+                                   training_sessions=value.training_sessions)
             setattr(self, name, value)
             self.term_versions[name] = version
 

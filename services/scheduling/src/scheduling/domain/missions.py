@@ -21,10 +21,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
+from scheduling.domain import events
 from scheduling.domain.conventions import ConventionReplica
+from jumelage.domain import Aggregate
 from jumelage.errors import Conflict, Invalid, NotFound
 from jumelage.events.scheduling import PractitionerRole
+
+if TYPE_CHECKING:  # commands name the aggregates' value types: imported for annotations only
+    from scheduling.domain.commands import ScheduleMission
 
 
 class MissionStatus(StrEnum):
@@ -63,55 +69,8 @@ class Booked:
     last_day: date
 
 
-@dataclass(frozen=True)
-class ScheduleMission:
-    convention_id: uuid.UUID
-    host_institution_id: uuid.UUID
-    visiting_institution_id: uuid.UUID
-    specialty: str
-    starts_on: date
-    ends_on: date
-    team: tuple[TeamMember, ...]
-
-
-@dataclass(frozen=True)
-class RescheduleMission:
-    mission_id: uuid.UUID
-    starts_on: date
-    ends_on: date
-    reason: str
-
-
-@dataclass(frozen=True)
-class CancelMission:
-    mission_id: uuid.UUID
-    reason: str
-
-
-@dataclass(frozen=True)
-class StartMission:
-    mission_id: uuid.UUID
-
-
-@dataclass(frozen=True)
-class CompleteMission:
-    mission_id: uuid.UUID
-
-
-@dataclass(frozen=True)
-class AddTeamMember:
-    mission_id: uuid.UUID
-    member: TeamMember
-
-
-@dataclass(frozen=True)
-class RemoveTeamMember:
-    mission_id: uuid.UUID
-    practitioner_id: uuid.UUID
-
-
 @dataclass
-class Mission:
+class Mission(Aggregate):
     id: uuid.UUID
     convention_id: uuid.UUID
     host_institution_id: uuid.UUID
@@ -141,6 +100,7 @@ class Mission:
                       visiting_institution_id=cmd.visiting_institution_id, specialty=specialty,
                       starts_on=cmd.starts_on, ends_on=cmd.ends_on, team=team)
         mission.require_team_free(team, others)
+        mission.happened(events.mission_scheduled(mission))
         return mission
 
     # -- lifecycle -------------------------------------------------------------------
@@ -162,11 +122,13 @@ class Mission:
                            "move or cancel them first")
         self.require_team_free(self.team, others, starts_on=starts_on, ends_on=ends_on)
         self.starts_on, self.ends_on = starts_on, ends_on
+        self.happened(events.mission_rescheduled(self, reason))
         return reason
 
     def cancel(self, reason: str) -> str:
         self._require(*NOT_STARTED, action="cancel")
         self.status, self.status_reason = MissionStatus.cancelled, _reason(reason)
+        self.happened(events.mission_cancelled(self))
         return self.status_reason
 
     def start(self) -> None:
@@ -175,6 +137,7 @@ class Mission:
                            "convention resumes")
         self._require(MissionStatus.scheduled, action="start")
         self.status, self.status_reason = MissionStatus.started, None
+        self.happened(events.mission_started(self))
 
     def complete(self, totals: Totals, in_progress: Iterable[str] = ()) -> None:
         """``in_progress``: surgeries started and not yet completed (they must end first).
@@ -184,18 +147,21 @@ class Mission:
         if busy:
             raise Conflict(f"mission {self.id} still has {', '.join(busy)} in progress: complete them first")
         self.status, self.totals = MissionStatus.completed, totals
+        self.happened(events.mission_completed(self))
 
     def put_on_hold(self, reason: str) -> bool:
         """Only a scheduled mission waits; False if there was nothing to do."""
         if self.status is not MissionStatus.scheduled:
             return False
         self.status, self.status_reason = MissionStatus.on_hold, reason.strip() or "convention suspended"
+        self.happened(events.mission_suspended(self))
         return True
 
     def release(self) -> bool:
         if self.status is not MissionStatus.on_hold:
             return False
         self.status, self.status_reason = MissionStatus.scheduled, None
+        self.happened(events.mission_resumed(self))
         return True
 
     def require_plannable(self, what: str) -> None:

@@ -10,9 +10,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jumelage.errors import Conflict, Invalid
+
+if TYPE_CHECKING:  # commands name the aggregates' value types: imported for annotations only
+    from scheduling.domain.commands import ChangeRoom, OpenRoom
 
 DEFAULT_TIMEZONE = "Africa/Algiers"
 
@@ -49,22 +53,6 @@ class HostResources:
         if icu_beds < 0:
             raise Invalid("the number of intensive-care beds cannot be negative", field="icu_beds")
         self.icu_beds = icu_beds
-
-
-@dataclass(frozen=True)
-class OpenRoom:
-    institution_id: uuid.UUID
-    name: str
-    opens_at: time
-    closes_at: time
-
-
-@dataclass(frozen=True)
-class ChangeRoom:
-    room_id: uuid.UUID
-    name: str | None = None
-    opens_at: time | None = None
-    closes_at: time | None = None
 
 
 @dataclass

@@ -16,17 +16,39 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from scheduling.domain import events
 from scheduling.domain.cases import PatientCase
 from scheduling.domain.missions import Mission
 from scheduling.domain.resources import OperatingRoom, local_days
 from scheduling.domain.timing import require_past, require_within_mission
+from jumelage.domain import Aggregate
 from jumelage.errors import Conflict, Invalid
 from jumelage.events.scheduling import PractitionerRole, SurgeryOutcome
+
+if TYPE_CHECKING:  # commands name the aggregates' value types: imported for annotations only
+    from scheduling.domain.commands import CompleteSurgery, RescheduleSurgery, ScheduleSurgery
+
+
+ICU_DAYS: dict[tuple[str, int | None], int] = {
+    **{("STAT", c): c for c in range(1, 6)},  # STAT 1: 1 day ... STAT 5: 5 days
+    **{("RACHS-1", c): min(c, 5) for c in range(1, 7)},  # RACHS-1 1: 1 ... 5 and 6: 5 days
+    ("none", None): 0,  # non-cardiac: recovery on the ward
+}
+"""Intensive-care days a case holds a bed for, from the day of its surgery, by risk category."""
+
+
+def icu_days(scheme: str, category: int | None) -> int:
+    return ICU_DAYS.get((scheme, category), 0 if scheme == "none" else 3)
+
+
+MAX_ICU_DAYS = max(ICU_DAYS.values())
+"""The longest stay: a surgery earlier than that cannot hold a bed on the day."""
 
 
 class SurgeryStatus(StrEnum):
@@ -36,48 +58,8 @@ class SurgeryStatus(StrEnum):
     cancelled = "cancelled"
 
 
-@dataclass(frozen=True)
-class ScheduleSurgery:
-    mission_id: uuid.UUID
-    case_id: uuid.UUID
-    operating_room_id: uuid.UUID
-    scheduled_start: datetime
-    lead_surgeon_id: uuid.UUID
-    expected_duration_minutes: int | None = None  # default: the case's
-    procedure: str | None = None  # default: the case's planned procedure
-    anaesthetist_id: uuid.UUID | None = None  # a member of the team as anaesthetist; none: not assigned yet
-
-
-@dataclass(frozen=True)
-class RescheduleSurgery:
-    surgery_id: uuid.UUID
-    scheduled_start: datetime
-    reason: str
-    operating_room_id: uuid.UUID | None = None  # default: the same room
-
-
-@dataclass(frozen=True)
-class CancelSurgery:
-    surgery_id: uuid.UUID
-    reason: str
-
-
-@dataclass(frozen=True)
-class StartSurgery:
-    surgery_id: uuid.UUID
-    started_at: datetime | None = None  # default: now
-
-
-@dataclass(frozen=True)
-class CompleteSurgery:
-    surgery_id: uuid.UUID
-    outcome: SurgeryOutcome
-    duration_minutes: int
-    completed_at: datetime | None = None  # default: now
-
-
 @dataclass
-class Surgery:
+class Surgery(Aggregate):
     id: uuid.UUID
     mission_id: uuid.UUID
     case_id: uuid.UUID
@@ -129,6 +111,7 @@ class Surgery:
                       lead_surgeon_id=cmd.lead_surgeon_id, anaesthetist_id=cmd.anaesthetist_id)
         surgery._check_slot(mission=mission, room=room, tz=tz, others=others)
         case.schedule()
+        surgery.happened(events.surgery_scheduled(surgery, mission))
         return surgery
 
     def reschedule(self, cmd: RescheduleSurgery, *, mission: Mission, room: OperatingRoom, tz: ZoneInfo,
@@ -139,17 +122,19 @@ class Surgery:
         if (cmd.scheduled_start, room.id) == (self.scheduled_start, self.operating_room_id):
             raise Invalid(f"{self.label} is already at {self.scheduled_start:%Y-%m-%d %H:%M} UTC in "
                           f"{room.name!r}", field="scheduled_start")
-        moved = Surgery(**{**vars(self), "scheduled_start": cmd.scheduled_start, "operating_room_id": room.id,
-                           "operating_room": room.name})
+        moved = replace(self, scheduled_start=cmd.scheduled_start, operating_room_id=room.id,
+                        operating_room=room.name)
         moved._check_slot(mission=mission, room=room, tz=tz, others=others)
         self.scheduled_start, self.operating_room_id, self.operating_room = (
             moved.scheduled_start, moved.operating_room_id, moved.operating_room)
+        self.happened(events.surgery_rescheduled(self, reason))
         return reason
 
     def cancel(self, reason: str, case: PatientCase) -> str:
         self._require(SurgeryStatus.scheduled, action="cancel")
         self.status, self.status_reason = SurgeryStatus.cancelled, _reason(reason)
         case.back_to_waiting()
+        self.happened(events.surgery_cancelled(self))
         return self.status_reason
 
     def start(self, mission: Mission, at: datetime, now: datetime) -> None:
@@ -170,6 +155,7 @@ class Surgery:
         self.status, self.completed_at = SurgeryStatus.completed, at
         self.duration_minutes, self.outcome = cmd.duration_minutes, SurgeryOutcome(cmd.outcome)
         case.operated()
+        self.happened(events.surgery_completed(self, mission, case))
 
     # -- rules -------------------------------------------------------------------------
 

@@ -1,5 +1,9 @@
-"""One function per command or incoming event: load, call the domain, save, record events."""
+"""One function per command or incoming event: load, call the domain, save, record events.
 
+``HANDLERS``: which handler the bus runs for each command of ``domain/commands.py``.
+"""
+
+from scheduling.domain import commands as c
 from scheduling.handlers.activities import (
     hold_consultation,
     hold_training,
@@ -24,15 +28,8 @@ from scheduling.handlers.replica import (
     convention_signed,
     convention_suspended,
     convention_terminated,
-    record_institution,
 )
-from scheduling.handlers.resources import (
-    SetResources,
-    change_room,
-    open_room,
-    remove_room,
-    set_resources,
-)
+from scheduling.handlers.resources import change_room, open_room, remove_room, set_resources
 from scheduling.handlers.surgeries import (
     cancel_surgery,
     complete_surgery,
@@ -40,13 +37,37 @@ from scheduling.handlers.surgeries import (
     schedule_surgery,
     start_surgery,
 )
+from jumelage.bus import Handler
+
+HANDLERS: dict[type, Handler] = {
+    c.SetResources: set_resources,
+    c.OpenRoom: open_room,
+    c.ChangeRoom: change_room,
+    c.RemoveRoom: remove_room,
+    c.RegisterCase: register_case,
+    c.CancelCase: cancel_case,
+    c.ReferCaseElsewhere: refer_case_elsewhere,
+    c.ScheduleMission: schedule_mission,
+    c.RescheduleMission: reschedule_mission,
+    c.CancelMission: cancel_mission,
+    c.StartMission: start_mission,
+    c.CompleteMission: complete_mission,
+    c.AddTeamMember: add_team_member,
+    c.RemoveTeamMember: remove_team_member,
+    c.ScheduleSurgery: schedule_surgery,
+    c.RescheduleSurgery: reschedule_surgery,
+    c.CancelSurgery: cancel_surgery,
+    c.StartSurgery: start_surgery,
+    c.CompleteSurgery: complete_surgery,
+    c.ScheduleConsultation: schedule_consultation,
+    c.HoldConsultation: hold_consultation,
+    c.ScheduleTraining: schedule_training,
+    c.HoldTraining: hold_training,
+    c.ProposePlan: propose_plan,
+    c.ApplyPlan: apply_plan,
+}
 
 __all__ = [
-    "SetResources", "add_team_member", "apply_plan", "cancel_case", "cancel_mission", "cancel_surgery", "change_room",
-    "complete_mission", "complete_surgery", "convention_amended", "convention_expired", "convention_resumed",
-    "convention_signed", "convention_suspended", "convention_terminated", "hold_consultation", "hold_training",
-    "open_room", "propose_plan", "record_institution", "refer_case_elsewhere", "register_case", "remove_room",
-    "remove_team_member", "reschedule_mission", "reschedule_surgery", "schedule_consultation",
-    "schedule_mission", "schedule_surgery", "schedule_training", "set_resources", "start_mission",
-    "start_surgery",
+    "HANDLERS", "convention_amended", "convention_expired", "convention_resumed", "convention_signed",
+    "convention_suspended", "convention_terminated",
 ]

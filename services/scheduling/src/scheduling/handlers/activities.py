@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import datetime
 
-from scheduling.domain.activities import (
-    Consultation,
-    HoldConsultation,
-    HoldTraining,
-    ScheduleConsultation,
-    ScheduleTraining,
-    TrainingSession,
-)
+from scheduling.domain.activities import Consultation, TrainingSession
+from scheduling.domain.commands import HoldConsultation, HoldTraining, ScheduleConsultation, ScheduleTraining
 from scheduling.domain.cases import PatientCase
 from scheduling.handlers.common import host_zone, mission_for_update
 from scheduling.store import SchedulingUnitOfWork
+from jumelage.clock import Clock
 from jumelage.errors import Invalid, NotFound
-from jumelage.events import ConsultationHeld, TrainingSessionHeld
 
 
 async def schedule_consultation(cmd: ScheduleConsultation, uow: SchedulingUnitOfWork, *,
-                                now: datetime) -> Consultation:
+                                clock: Clock) -> Consultation:
+    now = clock.now()
     if (cmd.case_id is None) == (cmd.new_patient is None):
         raise Invalid("give either case_id (a case on the waiting list) or new_patient", field="case_id")
     async with uow:
@@ -39,13 +33,14 @@ async def schedule_consultation(cmd: ScheduleConsultation, uow: SchedulingUnitOf
         consultation = Consultation.schedule(mission, case, cmd.scheduled_at,
                                              await host_zone(uow, mission.host_institution_id))
         if cmd.new_patient is not None:
-            await uow.cases.save(case)
+            await uow.cases.save(case, clock.now())
         await uow.consultations.save(consultation)
         await uow.commit()
     return consultation
 
 
-async def hold_consultation(cmd: HoldConsultation, uow: SchedulingUnitOfWork, *, now: datetime) -> Consultation:
+async def hold_consultation(cmd: HoldConsultation, uow: SchedulingUnitOfWork, *, clock: Clock) -> Consultation:
+    now = clock.now()
     async with uow:
         peek = await uow.consultations.get(cmd.consultation_id)
         if peek is None:
@@ -55,11 +50,7 @@ async def hold_consultation(cmd: HoldConsultation, uow: SchedulingUnitOfWork, *,
         assert consultation is not None
         consultation.hold(mission, cmd.held_at, now)
         await uow.consultations.save(consultation)
-        assert consultation.held_at is not None
-        uow.record(ConsultationHeld(
-            consultation_id=consultation.id, mission_id=mission.id, convention_id=mission.convention_id,
-            patient_ref=consultation.patient_ref, specialty=consultation.specialty, held_at=consultation.held_at,
-        ))
+        uow.record_from(consultation)
         await uow.commit()
     return consultation
 
@@ -73,18 +64,15 @@ async def schedule_training(cmd: ScheduleTraining, uow: SchedulingUnitOfWork) ->
     return session
 
 
-async def hold_training(cmd: HoldTraining, uow: SchedulingUnitOfWork, *, now: datetime) -> TrainingSession:
+async def hold_training(cmd: HoldTraining, uow: SchedulingUnitOfWork, *, clock: Clock) -> TrainingSession:
+    now = clock.now()
     async with uow:
         session = await _training(uow, cmd.training_session_id)
         mission = await mission_for_update(uow, session.mission_id)
         session = await _training(uow, cmd.training_session_id, for_update=True)
         session.hold(mission, cmd, now)
         await uow.training_sessions.save(session)
-        assert session.held_at is not None and session.trainee_count is not None
-        uow.record(TrainingSessionHeld(
-            training_session_id=session.id, mission_id=mission.id, convention_id=mission.convention_id,
-            topic=session.topic, held_at=session.held_at, hours=session.hours, trainee_count=session.trainee_count,
-        ))
+        uow.record_from(session)
         await uow.commit()
     return session
 

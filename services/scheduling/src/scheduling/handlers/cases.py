@@ -6,52 +6,53 @@ consultation makes it part of a mission (and then only as ``patient_ref``).
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from scheduling.domain.cases import CloseCase, PatientCase, RegisterCase
+from scheduling.domain.cases import PatientCase
+from scheduling.domain.commands import CancelCase, CloseCase, ReferCaseElsewhere, RegisterCase
 from scheduling.handlers.common import require_institution
 from scheduling.store import SchedulingUnitOfWork
+from jumelage.clock import Clock
 from jumelage.errors import NotFound
 from jumelage.logging import get_logger
-from jumelage.preconditions import IfMatch, check_if_match
+from jumelage.preconditions import check_if_match
 
 log = get_logger(__name__)
 
 
-async def register_case(cmd: RegisterCase, uow: SchedulingUnitOfWork, *, now: datetime) -> PatientCase:
+async def register_case(cmd: RegisterCase, uow: SchedulingUnitOfWork, *, clock: Clock) -> PatientCase:
+    now = clock.now()
     async with uow:
         await require_institution(uow, cmd.host_institution_id)
         case = PatientCase.register(cmd, now)
-        await uow.cases.save(case)
+        await uow.cases.save(case, clock.now())
         await uow.commit()
     # The reference only: never the patient's identity.
     log.info("patient case registered", case_id=str(case.id), patient_ref=case.patient_ref)
     return case
 
 
-async def _case_for_update(uow: SchedulingUnitOfWork, cmd: CloseCase, expected: IfMatch | None) -> PatientCase:
-    """The case, locked; PreconditionFailed if ``expected`` (the caller's If-Match) is stale."""
+async def _case_for_update(uow: SchedulingUnitOfWork, cmd: CloseCase) -> PatientCase:
+    """The case, locked; PreconditionFailed if ``cmd.expected`` (the caller's If-Match) is stale."""
     case = await uow.cases.get(cmd.case_id, for_update=True)
     if case is None:
         raise NotFound(f"no patient case {cmd.case_id}")
-    check_if_match(expected, f"patient case {case.id}", case)
+    check_if_match(cmd.expected, f"patient case {case.id}", case)
     return case
 
 
-async def cancel_case(cmd: CloseCase, uow: SchedulingUnitOfWork, *, expected: IfMatch | None = None) -> PatientCase:
+async def cancel_case(cmd: CancelCase, uow: SchedulingUnitOfWork, *, clock: Clock) -> PatientCase:
     async with uow:
-        case = await _case_for_update(uow, cmd, expected)
+        case = await _case_for_update(uow, cmd)
         case.cancel(cmd.reason)
-        await uow.cases.save(case)
+        await uow.cases.save(case, clock.now())
         await uow.commit()
     return case
 
 
-async def refer_case_elsewhere(cmd: CloseCase, uow: SchedulingUnitOfWork, *,
-                               expected: IfMatch | None = None) -> PatientCase:
+async def refer_case_elsewhere(cmd: ReferCaseElsewhere, uow: SchedulingUnitOfWork, *,
+                               clock: Clock) -> PatientCase:
     async with uow:
-        case = await _case_for_update(uow, cmd, expected)
+        case = await _case_for_update(uow, cmd)
         case.refer_elsewhere(cmd.reason)
-        await uow.cases.save(case)
+        await uow.cases.save(case, clock.now())
         await uow.commit()
     return case

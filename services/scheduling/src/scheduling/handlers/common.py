@@ -8,6 +8,7 @@ transactions can wait for each other but never deadlock.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from scheduling.domain.activities import ActivityStatus
@@ -17,7 +18,6 @@ from scheduling.domain.resources import DEFAULT_TIMEZONE, HostResources, local_d
 from scheduling.domain.surgeries import SurgeryStatus
 from scheduling.store import SchedulingUnitOfWork
 from jumelage.errors import NotFound
-from jumelage.events import SurgeryCancelled
 from jumelage.preconditions import IfMatch, check_if_match
 
 
@@ -82,7 +82,7 @@ async def planned(uow: SchedulingUnitOfWork, mission: Mission, tz: ZoneInfo) -> 
     return booked
 
 
-async def drop_unheld(uow: SchedulingUnitOfWork, mission: Mission, reason: str) -> None:
+async def drop_unheld(uow: SchedulingUnitOfWork, mission: Mission, now: datetime, reason: str) -> None:
     """The mission ends (cancelled or completed): what is only scheduled will not
     happen. Surgeries are cancelled with their event and their cases go back to
     the waiting list; consultations and training sessions are marked cancelled."""
@@ -91,9 +91,9 @@ async def drop_unheld(uow: SchedulingUnitOfWork, mission: Mission, reason: str) 
         case = await uow.cases.get(surgery.case_id, for_update=True)
         assert case is not None  # a foreign key
         surgery.cancel(reason, case)
-        await uow.surgeries.save(surgery)
-        await uow.cases.save(case)
-        uow.record(SurgeryCancelled(surgery_id=surgery.id, mission_id=mission.id, reason=reason))
+        await uow.surgeries.save(surgery, now)
+        await uow.cases.save(case, now)
+        uow.record_from(surgery)
     for consultation in await uow.consultations.of_mission(mission.id, status=ActivityStatus.scheduled):
         if consultation.call_off():
             await uow.consultations.save(consultation)

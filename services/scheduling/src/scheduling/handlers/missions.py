@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from scheduling.domain.activities import ActivityStatus
-from scheduling.domain.missions import (
+from scheduling.domain.commands import (
     AddTeamMember,
     CancelMission,
     CompleteMission,
-    Mission,
     RemoveTeamMember,
     RescheduleMission,
     ScheduleMission,
     StartMission,
-    Totals,
 )
+from scheduling.domain.missions import Mission, Totals
 from scheduling.domain.surgeries import SurgeryStatus
 from scheduling.handlers.common import (
     convention_for_update,
@@ -25,81 +24,60 @@ from scheduling.handlers.common import (
     practitioner_lock,
 )
 from scheduling.store import SchedulingUnitOfWork
-from jumelage.events import (
-    MissionCancelled,
-    MissionCompleted,
-    MissionRescheduled,
-    MissionScheduled,
-    MissionStarted,
-    TeamMember as TeamMemberData,
-    Totals as TotalsData,
-)
-from jumelage.preconditions import IfMatch
+from jumelage.clock import Clock
 
 
-async def schedule_mission(cmd: ScheduleMission, uow: SchedulingUnitOfWork) -> Mission:
+async def schedule_mission(cmd: ScheduleMission, uow: SchedulingUnitOfWork, *, clock: Clock) -> Mission:
     async with uow:
         convention = await convention_for_update(uow, cmd.convention_id)
         await uow.lock(*(practitioner_lock(m.practitioner_id) for m in cmd.team))
         others = await uow.missions.sharing_practitioners([m.practitioner_id for m in cmd.team],
                                                           cmd.starts_on, cmd.ends_on)
         mission = Mission.schedule(cmd, convention, others)
-        await uow.missions.add(mission)
-        uow.record(MissionScheduled(
-            mission_id=mission.id, convention_id=mission.convention_id,
-            host_institution_id=mission.host_institution_id,
-            visiting_institution_id=mission.visiting_institution_id, specialty=mission.specialty,
-            starts_on=mission.starts_on, ends_on=mission.ends_on,
-            team=[TeamMemberData(practitioner_id=m.practitioner_id, full_name=m.full_name, role=m.role)
-                  for m in mission.team],
-        ))
+        await uow.missions.add(mission, clock.now())
+        uow.record_from(mission)
         await uow.commit()
     return mission
 
 
-async def reschedule_mission(cmd: RescheduleMission, uow: SchedulingUnitOfWork, *,
-                             expected: IfMatch | None = None) -> Mission:
+async def reschedule_mission(cmd: RescheduleMission, uow: SchedulingUnitOfWork, *, clock: Clock) -> Mission:
     async with uow:
-        mission, convention = await mission_and_convention(uow, cmd.mission_id, expected)
+        mission, convention = await mission_and_convention(uow, cmd.mission_id, cmd.expected)
         ids = [m.practitioner_id for m in mission.team]
         await uow.lock(*(practitioner_lock(i) for i in ids))
         others = await uow.missions.sharing_practitioners(ids, cmd.starts_on, cmd.ends_on, excluding=mission.id)
         booked = await planned(uow, mission, await host_zone(uow, mission.host_institution_id))
-        reason = mission.reschedule(cmd.starts_on, cmd.ends_on, cmd.reason, convention, others, booked)
-        await uow.missions.save(mission)
-        uow.record(MissionRescheduled(mission_id=mission.id, starts_on=mission.starts_on, ends_on=mission.ends_on,
-                                      reason=reason))
+        mission.reschedule(cmd.starts_on, cmd.ends_on, cmd.reason, convention, others, booked)
+        await uow.missions.save(mission, clock.now())
+        uow.record_from(mission)
         await uow.commit()
     return mission
 
 
-async def cancel_mission(cmd: CancelMission, uow: SchedulingUnitOfWork, *,
-                         expected: IfMatch | None = None) -> Mission:
+async def cancel_mission(cmd: CancelMission, uow: SchedulingUnitOfWork, *, clock: Clock) -> Mission:
     async with uow:
-        mission = await mission_for_update(uow, cmd.mission_id, expected)
+        mission = await mission_for_update(uow, cmd.mission_id, cmd.expected)
         reason = mission.cancel(cmd.reason)
-        await uow.missions.save(mission)
-        uow.record(MissionCancelled(mission_id=mission.id, reason=reason))
-        await drop_unheld(uow, mission, reason)
+        await uow.missions.save(mission, clock.now())
+        uow.record_from(mission)
+        await drop_unheld(uow, mission, clock.now(), reason)
         await uow.commit()
     return mission
 
 
-async def start_mission(cmd: StartMission, uow: SchedulingUnitOfWork, *,
-                        expected: IfMatch | None = None) -> Mission:
+async def start_mission(cmd: StartMission, uow: SchedulingUnitOfWork, *, clock: Clock) -> Mission:
     async with uow:
-        mission = await mission_for_update(uow, cmd.mission_id, expected)
+        mission = await mission_for_update(uow, cmd.mission_id, cmd.expected)
         mission.start()
-        await uow.missions.save(mission)
-        uow.record(MissionStarted(mission_id=mission.id, convention_id=mission.convention_id))
+        await uow.missions.save(mission, clock.now())
+        uow.record_from(mission)
         await uow.commit()
     return mission
 
 
-async def complete_mission(cmd: CompleteMission, uow: SchedulingUnitOfWork, *,
-                           expected: IfMatch | None = None) -> Mission:
+async def complete_mission(cmd: CompleteMission, uow: SchedulingUnitOfWork, *, clock: Clock) -> Mission:
     async with uow:
-        mission = await mission_for_update(uow, cmd.mission_id, expected)
+        mission = await mission_for_update(uow, cmd.mission_id, cmd.expected)
         in_progress = await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.started)
         totals = Totals(
             surgeries=await uow.surgeries.count(mission.id, SurgeryStatus.completed),
@@ -107,37 +85,31 @@ async def complete_mission(cmd: CompleteMission, uow: SchedulingUnitOfWork, *,
             training_sessions=len(await uow.training_sessions.of_mission(mission.id, status=ActivityStatus.held)),
         )
         mission.complete(totals, in_progress=[s.label for s in in_progress])
-        await uow.missions.save(mission)
-        await drop_unheld(uow, mission, f"mission {mission.id} completed before it took place")
-        uow.record(MissionCompleted(
-            mission_id=mission.id, convention_id=mission.convention_id,
-            totals=TotalsData(surgeries=totals.surgeries, consultations=totals.consultations,
-                              training_sessions=totals.training_sessions),
-        ))
+        await uow.missions.save(mission, clock.now())
+        await drop_unheld(uow, mission, clock.now(), f"mission {mission.id} completed before it took place")
+        uow.record_from(mission)
         await uow.commit()
     return mission
 
 
-async def add_team_member(cmd: AddTeamMember, uow: SchedulingUnitOfWork, *,
-                          expected: IfMatch | None = None) -> Mission:
+async def add_team_member(cmd: AddTeamMember, uow: SchedulingUnitOfWork, *, clock: Clock) -> Mission:
     async with uow:
-        mission = await mission_for_update(uow, cmd.mission_id, expected)
+        mission = await mission_for_update(uow, cmd.mission_id, cmd.expected)
         await uow.lock(practitioner_lock(cmd.member.practitioner_id))
         others = await uow.missions.sharing_practitioners([cmd.member.practitioner_id], mission.starts_on,
                                                           mission.ends_on, excluding=mission.id)
         mission.add_member(cmd.member, others)
-        await uow.missions.save(mission)
+        await uow.missions.save(mission, clock.now())
         await uow.commit()
     return mission
 
 
-async def remove_team_member(cmd: RemoveTeamMember, uow: SchedulingUnitOfWork, *,
-                             expected: IfMatch | None = None) -> Mission:
+async def remove_team_member(cmd: RemoveTeamMember, uow: SchedulingUnitOfWork, *, clock: Clock) -> Mission:
     async with uow:
-        mission = await mission_for_update(uow, cmd.mission_id, expected)
+        mission = await mission_for_update(uow, cmd.mission_id, cmd.expected)
         leads = [s.id for s in await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.scheduled)
                  if cmd.practitioner_id in (s.lead_surgeon_id, s.anaesthetist_id)]
         mission.remove_member(cmd.practitioner_id, leads)
-        await uow.missions.save(mission)
+        await uow.missions.save(mission, clock.now())
         await uow.commit()
     return mission

@@ -1,7 +1,7 @@
 """The surgery plan of a mission: propose one (the optimiser; nothing is written) and apply
 one (its assignments scheduled or rescheduled in one unit of work, all or none).
 
-The optimiser (``scheduling.planner``) works on the host's wall clock as (day of the
+The optimiser (``scheduling.adapters.optimiser``) works on the host's wall clock as (day of the
 mission, minute of the day); this module translates to and from UTC instants.
 """
 
@@ -13,44 +13,27 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from scheduling import planner
+from scheduling.adapters import optimiser as planner
 from scheduling.domain.cases import CaseStatus, PatientCase
 from scheduling.domain.missions import Mission
 from scheduling.domain.resources import OperatingRoom
-from scheduling.domain.surgeries import RescheduleSurgery, ScheduleSurgery, Surgery, SurgeryStatus
+from scheduling.domain.commands import ApplyPlan, PlannedSurgery, ProposePlan, RescheduleSurgery, ScheduleSurgery
+from scheduling.domain.surgeries import Surgery, SurgeryStatus
 from scheduling.handlers.common import host_lock, mission_for_update, zone_of
 from scheduling.handlers.surgeries import require_intensive_care
 from scheduling.store import SchedulingUnitOfWork
+from jumelage.clock import Clock
 from jumelage.errors import Conflict, Invalid, NotFound
-from jumelage.events import SurgeryRescheduled, SurgeryScheduled
 from jumelage.events.scheduling import PractitionerRole
 
 
 @dataclass(frozen=True)
-class ProposePlan:
-    mission_id: uuid.UUID
+class PlannerDefaults:
+    """What a plan request leaves out (the service's PLANNER_* settings): a bus dependency."""
+
     time_limit_seconds: float = 10.0
     turnover_minutes: int = 30
     max_daily_minutes_per_surgeon: int = 8 * 60
-    case_ids: tuple[uuid.UUID, ...] | None = None  # None: every waiting case of the host
-
-
-@dataclass(frozen=True)
-class PlannedSurgery:
-    case_id: uuid.UUID
-    operating_room_id: uuid.UUID
-    scheduled_start: datetime
-    lead_surgeon_id: uuid.UUID
-    surgery_id: uuid.UUID | None = None
-    expected_duration_minutes: int | None = None
-    anaesthetist_id: uuid.UUID | None = None  # the plan's proposal, recorded on a new surgery
-
-
-@dataclass(frozen=True)
-class ApplyPlan:
-    mission_id: uuid.UUID
-    assignments: tuple[PlannedSurgery, ...]
-    reason: str = "mission plan re-optimised"
 
 
 @dataclass(frozen=True)
@@ -76,11 +59,21 @@ class ProposedPlan:
     mission_id: uuid.UUID
     plan: planner.Plan
     surgeries: list[ProposedSurgery]
-    settings: ProposePlan
+    settings: PlannerDefaults  # the values this plan was made with
 
 
-async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, now: datetime) -> ProposedPlan:
-    if cmd.time_limit_seconds <= 0:
+async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Clock,
+                       planner_defaults: PlannerDefaults) -> ProposedPlan:
+    now = clock.now()
+    settings = PlannerDefaults(
+        time_limit_seconds=(cmd.time_limit_seconds if cmd.time_limit_seconds is not None
+                            else planner_defaults.time_limit_seconds),
+        turnover_minutes=(cmd.turnover_minutes if cmd.turnover_minutes is not None
+                          else planner_defaults.turnover_minutes),
+        max_daily_minutes_per_surgeon=(cmd.max_daily_minutes_per_surgeon if cmd.max_daily_minutes_per_surgeon
+                                       is not None else planner_defaults.max_daily_minutes_per_surgeon),
+    )
+    if settings.time_limit_seconds <= 0:
         raise Invalid("the time limit must be positive", field="time_limit_seconds")
     async with uow:  # read only: nothing is committed
         mission = await uow.missions.get(cmd.mission_id)
@@ -94,19 +87,19 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, now: date
         surgeries = [s for s in await uow.surgeries.of_mission(mission.id) if s.status is not SurgeryStatus.cancelled]
         booked_cases = {s.case_id: await uow.cases.get(s.case_id) for s in surgeries}
         others = [s for r in rooms for s in await uow.surgeries.planned_in_room(r.id) if s.mission_id != mission.id]
-    clock = _Clock(mission, tz)
+    wall = _Clock(mission, tz)
     days = (mission.ends_on - mission.starts_on).days + 1
     bookings = []
     for s in surgeries:
         case = booked_cases[s.case_id]
         assert case is not None  # a foreign key
-        day, minute = clock.at(s.scheduled_start)
+        day, minute = wall.at(s.scheduled_start)
         fixed = s.status is not SurgeryStatus.scheduled or s.scheduled_start < now
         bookings.append(planner.Booking(_case(case, s.expected_duration_minutes), s.id, day, s.operating_room_id,
                                         minute, s.lead_surgeon_id, fixed=fixed, anaesthetist_id=s.anaesthetist_id))
     blocked = []
     for s in others:
-        day, minute = clock.at(s.scheduled_start)
+        day, minute = wall.at(s.scheduled_start)
         if 0 <= day < days:
             blocked.append(planner.Blocked(s.operating_room_id, day, minute, minute + s.expected_duration_minutes))
     request = planner.PlanRequest(
@@ -117,9 +110,10 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, now: date
         anaesthetists=[m.practitioner_id for m in mission.team if m.role is PractitionerRole.anaesthetist],
         # No bed recorded (the default, 0) is read as "not recorded", not as "no intensive care".
         cases=[_case(c) for c in cases], icu_beds=resources.icu_beds if resources and resources.icu_beds else None,
-        bookings=bookings, blocked=blocked, earliest=clock.earliest(now, days),
-        turnover_minutes=cmd.turnover_minutes, max_daily_minutes_per_surgeon=cmd.max_daily_minutes_per_surgeon,
-        time_limit_seconds=cmd.time_limit_seconds,
+        bookings=bookings, blocked=blocked, earliest=wall.earliest(now, days),
+        turnover_minutes=settings.turnover_minutes,
+        max_daily_minutes_per_surgeon=settings.max_daily_minutes_per_surgeon,
+        time_limit_seconds=settings.time_limit_seconds,
     )
     plan = await asyncio.to_thread(planner.solve, request)  # CPU-bound: off the event loop
     if not (resources and resources.icu_beds):
@@ -129,17 +123,18 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, now: date
     refs = {c.id: c.patient_ref for c in [*cases, *(c for c in booked_cases.values() if c)]}
     lines = []
     for a in plan.assignments:
-        start = clock.instant(a.day, a.start_minute)
+        start = wall.instant(a.day, a.start_minute)
         change = "fixed" if a.fixed else "moved" if a.moved else "kept" if a.surgery_id else "new"
         lines.append(ProposedSurgery(
             case_id=a.case_id, patient_ref=refs.get(a.case_id, a.ref), surgery_id=a.surgery_id,
             operating_room_id=a.room_id, operating_room=names.get(a.room_id, str(a.room_id)), scheduled_start=start,
             scheduled_end=start + timedelta(minutes=a.duration_minutes), expected_duration_minutes=a.duration_minutes,
             lead_surgeon_id=a.surgeon_id, anaesthetist_id=a.anaesthetist_id, icu_days=a.icu_days, change=change))
-    return ProposedPlan(mission.id, plan, lines, cmd)
+    return ProposedPlan(mission.id, plan, lines, settings)
 
 
-async def apply_plan(cmd: ApplyPlan, uow: SchedulingUnitOfWork) -> tuple[list[Surgery], list[Surgery]]:
+async def apply_plan(cmd: ApplyPlan, uow: SchedulingUnitOfWork, *,
+                     clock: Clock) -> tuple[list[Surgery], list[Surgery]]:
     """Schedule the new assignments and reschedule the moved ones, in one unit of work: each is
     checked by the surgery rules against where everything else will be (rooms, surgeons,
     anaesthetists, the host's intensive-care beds); any refusal and nothing is written.
@@ -218,19 +213,14 @@ async def apply_plan(cmd: ApplyPlan, uow: SchedulingUnitOfWork) -> tuple[list[Su
         # The beds, for all of them together where they will be (the moved ones' cases read there).
         await require_intensive_care(uow, resources, tz, [*scheduled, *((s, None) for s in rescheduled)])
         # Every check passed: write.
+        now = clock.now()
         for surgery, case in scheduled:
-            await uow.cases.save(case)
-            await uow.surgeries.save(surgery)
-            uow.record(SurgeryScheduled(
-                surgery_id=surgery.id, mission_id=mission.id, convention_id=mission.convention_id,
-                patient_ref=surgery.patient_ref, procedure=surgery.procedure, operating_room=surgery.operating_room,
-                scheduled_start=surgery.scheduled_start,
-                expected_duration_minutes=surgery.expected_duration_minutes, lead_surgeon_id=surgery.lead_surgeon_id,
-            ))
+            await uow.cases.save(case, now)
+            await uow.surgeries.save(surgery, now)
+            uow.record_from(surgery)
         for surgery in rescheduled:
-            await uow.surgeries.save(surgery)
-            uow.record(SurgeryRescheduled(surgery_id=surgery.id, operating_room=surgery.operating_room,
-                                          scheduled_start=surgery.scheduled_start, reason=reason))
+            await uow.surgeries.save(surgery, now)
+            uow.record_from(surgery)
         await uow.commit()
     return [s for s, _ in scheduled], rescheduled
 

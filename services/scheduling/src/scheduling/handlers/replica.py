@@ -1,4 +1,4 @@
-"""Incoming events: the replica of institutions and conventions, and what a
+"""Incoming events: the replica of conventions (institutions: ``jumelage.replica``), and what a
 convention's suspension, resumption or end does to its missions not yet started.
 
 The consumer runs each in its unit of work (with the inbox mark) and commits.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 
 from scheduling.domain.conventions import TERMS, ConventionReplica, MissionEffect
-from scheduling.domain.institutions import KnownInstitution
 from scheduling.domain.missions import NOT_STARTED, MissionStatus
 from scheduling.handlers.common import drop_unheld
 from scheduling.store import SchedulingUnitOfWork
@@ -21,24 +20,11 @@ from jumelage.events import (
     ConventionSigned,
     ConventionSuspended,
     ConventionTerminated,
-    InstitutionRegistered,
-    MissionCancelled,
-    MissionSuspended,
-    MissionResumed,
 )
+from jumelage.clock import Clock
 from jumelage.logging import get_logger
 
 log = get_logger(__name__)
-
-
-async def record_institution(event: CloudEvent[InstitutionRegistered], uow: SchedulingUnitOfWork) -> None:
-    """``InstitutionRegistered`` and ``InstitutionUpdated`` (the whole new state): upsert."""
-    data = event.data
-    await uow.institutions.save(
-        KnownInstitution(id=data.institution_id, name=data.name, kind=data.kind.value, country=data.country,
-                         city=data.city),
-        event_id=event.id, as_of=event.time,
-    )
 
 
 async def _replica(uow: SchedulingUnitOfWork, convention_id: uuid.UUID) -> ConventionReplica:
@@ -46,11 +32,12 @@ async def _replica(uow: SchedulingUnitOfWork, convention_id: uuid.UUID) -> Conve
     return await uow.conventions.get(convention_id, for_update=True) or ConventionReplica(convention_id)
 
 
-async def convention_signed(event: CloudEvent[ConventionSigned], uow: SchedulingUnitOfWork) -> None:
+async def convention_signed(event: CloudEvent[ConventionSigned], uow: SchedulingUnitOfWork, *,
+                            clock: Clock) -> None:
     data = event.data
     convention = await _replica(uow, data.convention_id)
     effect = convention.record_signature({name: getattr(data, name) for name in TERMS}, event.time)
-    await _settle(convention, effect, uow, reason="")
+    await _settle(convention, effect, uow, clock, reason="")
 
 
 async def convention_amended(event: CloudEvent[ConventionAmended], uow: SchedulingUnitOfWork) -> None:
@@ -60,57 +47,62 @@ async def convention_amended(event: CloudEvent[ConventionAmended], uow: Scheduli
     await uow.conventions.save(convention)
 
 
-async def convention_suspended(event: CloudEvent[ConventionSuspended], uow: SchedulingUnitOfWork) -> None:
+async def convention_suspended(event: CloudEvent[ConventionSuspended], uow: SchedulingUnitOfWork, *,
+                               clock: Clock) -> None:
     data = event.data
     convention = await _replica(uow, data.convention_id)
     effect = convention.record_suspension(data.reason, event.time)
-    await _settle(convention, effect, uow, reason=f"convention {convention.label} suspended: {data.reason}")
+    await _settle(convention, effect, uow, clock,
+                  reason=f"convention {convention.label} suspended: {data.reason}")
 
 
-async def convention_resumed(event: CloudEvent[ConventionResumed], uow: SchedulingUnitOfWork) -> None:
+async def convention_resumed(event: CloudEvent[ConventionResumed], uow: SchedulingUnitOfWork, *,
+                             clock: Clock) -> None:
     data = event.data
     convention = await _replica(uow, data.convention_id)
     effect = convention.record_resumption(data.reason, event.time)
-    await _settle(convention, effect, uow, reason="")
+    await _settle(convention, effect, uow, clock, reason="")
 
 
-async def convention_terminated(event: CloudEvent[ConventionTerminated], uow: SchedulingUnitOfWork) -> None:
+async def convention_terminated(event: CloudEvent[ConventionTerminated], uow: SchedulingUnitOfWork, *,
+                                clock: Clock) -> None:
     data = event.data
     convention = await _replica(uow, data.convention_id)
     effect = convention.record_termination(data.on, data.reason, event.time)
-    await _settle(convention, effect, uow,
+    await _settle(convention, effect, uow, clock,
                   reason=f"convention {convention.label} terminated on {data.on}: {data.reason}")
 
 
-async def convention_expired(event: CloudEvent[ConventionExpired], uow: SchedulingUnitOfWork) -> None:
+async def convention_expired(event: CloudEvent[ConventionExpired], uow: SchedulingUnitOfWork, *,
+                             clock: Clock) -> None:
     data = event.data
     convention = await _replica(uow, data.convention_id)
     effect = convention.record_expiry(data.on, data.reason, event.time)
     because = f": {data.reason}" if data.reason.strip() else ""
-    await _settle(convention, effect, uow, reason=f"convention {convention.label} expired on {data.on}{because}")
+    await _settle(convention, effect, uow, clock,
+                  reason=f"convention {convention.label} expired on {data.on}{because}")
 
 
-async def _settle(convention: ConventionReplica, effect: MissionEffect, uow: SchedulingUnitOfWork, *,
-                  reason: str) -> None:
+async def _settle(convention: ConventionReplica, effect: MissionEffect, uow: SchedulingUnitOfWork,
+                  clock: Clock, *, reason: str) -> None:
     """Save the replica and apply the effect to the missions not yet started."""
     await uow.conventions.save(convention)
     if effect is MissionEffect.hold:
         for mission in await uow.missions.of_convention(convention.id, [MissionStatus.scheduled], for_update=True):
             if mission.put_on_hold(reason):
-                await uow.missions.save(mission)
-                uow.record(MissionSuspended(mission_id=mission.id, convention_id=convention.id,
-                                            reason=mission.status_reason or reason))
+                await uow.missions.save(mission, clock.now())
+                uow.record_from(mission)
     elif effect is MissionEffect.release:
         for mission in await uow.missions.of_convention(convention.id, [MissionStatus.on_hold], for_update=True):
             if mission.release():
-                await uow.missions.save(mission)
-                uow.record(MissionResumed(mission_id=mission.id, convention_id=convention.id))
+                await uow.missions.save(mission, clock.now())
+                uow.record_from(mission)
     elif effect is MissionEffect.cancel:
         for mission in await uow.missions.of_convention(convention.id, NOT_STARTED, for_update=True):
             mission.cancel(reason)
-            await uow.missions.save(mission)
-            uow.record(MissionCancelled(mission_id=mission.id, reason=reason))
-            await drop_unheld(uow, mission, reason)
+            await uow.missions.save(mission, clock.now())
+            uow.record_from(mission)
+            await drop_unheld(uow, mission, clock.now(), reason)
     if effect is not MissionEffect.none:
         log.info("convention status applied to its missions", convention_id=str(convention.id),
                  status=convention.status.value if convention.status else None, effect=effect.value)

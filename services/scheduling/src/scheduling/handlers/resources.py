@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
-from scheduling.domain.resources import ChangeRoom, HostResources, OpenRoom, OperatingRoom
+from scheduling.domain.commands import ChangeRoom, OpenRoom, RemoveRoom, SetResources
+from scheduling.domain.resources import HostResources, OperatingRoom
 from scheduling.domain.surgeries import require_room_keeps
 from scheduling.handlers.common import host_lock, require_institution
 from scheduling.store import SchedulingUnitOfWork
 from jumelage.errors import Conflict, NotFound
-
-
-@dataclass(frozen=True)
-class SetResources:
-    institution_id: uuid.UUID
-    timezone: str
-    icu_beds: int
 
 
 async def set_resources(cmd: SetResources, uow: SchedulingUnitOfWork) -> HostResources:
@@ -52,7 +45,9 @@ async def _room(uow: SchedulingUnitOfWork, institution_id: uuid.UUID, room_id: u
     return room
 
 
-async def change_room(institution_id: uuid.UUID, cmd: ChangeRoom, uow: SchedulingUnitOfWork) -> OperatingRoom:
+async def change_room(cmd: ChangeRoom, uow: SchedulingUnitOfWork) -> OperatingRoom:
+    assert cmd.institution_id is not None  # the route gives it
+    institution_id = cmd.institution_id
     async with uow:
         await uow.lock(host_lock(institution_id))
         room = await _room(uow, institution_id, cmd.room_id)
@@ -64,7 +59,8 @@ async def change_room(institution_id: uuid.UUID, cmd: ChangeRoom, uow: Schedulin
     return room
 
 
-async def remove_room(institution_id: uuid.UUID, room_id: uuid.UUID, uow: SchedulingUnitOfWork) -> None:
+async def remove_room(cmd: RemoveRoom, uow: SchedulingUnitOfWork) -> None:
+    institution_id, room_id = cmd.institution_id, cmd.room_id
     async with uow:
         await uow.lock(host_lock(institution_id))
         room = await _room(uow, institution_id, room_id)

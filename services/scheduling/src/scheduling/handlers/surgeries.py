@@ -10,28 +10,22 @@ from zoneinfo import ZoneInfo
 from scheduling.domain.cases import PatientCase
 from scheduling.domain.missions import Mission
 from scheduling.domain.resources import HostResources, OperatingRoom
-from scheduling.domain.surgeries import (
+from scheduling.domain.commands import (
     CancelSurgery,
     CompleteSurgery,
     RescheduleSurgery,
     ScheduleSurgery,
     StartSurgery,
-    Surgery,
-    check_intensive_care,
 )
+from scheduling.domain.surgeries import MAX_ICU_DAYS, Surgery, check_intensive_care, icu_days
 from scheduling.handlers.common import host_lock, mission_for_update, zone_of
-from scheduling.planner import ICU_DAYS, icu_days
 from scheduling.store import SchedulingUnitOfWork
+from jumelage.clock import Clock
 from jumelage.errors import NotFound
-from jumelage.events import SurgeryCancelled, SurgeryCompleted, SurgeryRescheduled, SurgeryScheduled
 from jumelage.preconditions import IfMatch, check_if_match
 
 
-MAX_ICU_DAYS = max(ICU_DAYS.values())
-"""The longest stay: a surgery earlier than that cannot hold a bed on the day."""
-
-
-async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork) -> Surgery:
+async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork, *, clock: Clock) -> Surgery:
     async with uow:
         mission = await mission_for_update(uow, cmd.mission_id)
         # Rooms and surgeons are the host's for the mission's days: one booking at a time per host.
@@ -46,22 +40,17 @@ async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork) -> S
         tz = zone_of(resources)
         surgery = Surgery.schedule(cmd, mission=mission, case=case, room=room, tz=tz, others=others)
         await require_intensive_care(uow, resources, tz, [(surgery, case)])
-        await uow.cases.save(case)
-        await uow.surgeries.save(surgery)
-        uow.record(SurgeryScheduled(
-            surgery_id=surgery.id, mission_id=mission.id, convention_id=mission.convention_id,
-            patient_ref=surgery.patient_ref, procedure=surgery.procedure, operating_room=surgery.operating_room,
-            scheduled_start=surgery.scheduled_start, expected_duration_minutes=surgery.expected_duration_minutes,
-            lead_surgeon_id=surgery.lead_surgeon_id,
-        ))
+        now = clock.now()
+        await uow.cases.save(case, now)
+        await uow.surgeries.save(surgery, now)
+        uow.record_from(surgery)
         await uow.commit()
     return surgery
 
 
-async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork, *,
-                             expected: IfMatch | None = None) -> Surgery:
+async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork, *, clock: Clock) -> Surgery:
     async with uow:
-        mission, surgery = await _locked(uow, cmd.surgery_id, lock_host=True, expected=expected)
+        mission, surgery = await _locked(uow, cmd.surgery_id, lock_host=True, expected=cmd.expected)
         room = await _room(uow, cmd.operating_room_id or surgery.operating_room_id)
         others = await uow.surgeries.colliding(
             room_id=room.id, surgeon_id=surgery.lead_surgeon_id, anaesthetist_id=surgery.anaesthetist_id,
@@ -69,54 +58,48 @@ async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork, 
             end=cmd.scheduled_start + timedelta(minutes=surgery.expected_duration_minutes))
         resources = await uow.hosts.get(mission.host_institution_id)
         tz = zone_of(resources)
-        reason = surgery.reschedule(cmd, mission=mission, room=room, tz=tz, others=others)
+        surgery.reschedule(cmd, mission=mission, room=room, tz=tz, others=others)
         await require_intensive_care(uow, resources, tz, [(surgery, None)])
-        await uow.surgeries.save(surgery)
-        uow.record(SurgeryRescheduled(surgery_id=surgery.id, operating_room=surgery.operating_room,
-                                      scheduled_start=surgery.scheduled_start, reason=reason))
+        await uow.surgeries.save(surgery, clock.now())
+        uow.record_from(surgery)
         await uow.commit()
     return surgery
 
 
-async def cancel_surgery(cmd: CancelSurgery, uow: SchedulingUnitOfWork, *,
-                         expected: IfMatch | None = None) -> Surgery:
+async def cancel_surgery(cmd: CancelSurgery, uow: SchedulingUnitOfWork, *, clock: Clock) -> Surgery:
     async with uow:
-        mission, surgery = await _locked(uow, cmd.surgery_id, expected=expected)
+        mission, surgery = await _locked(uow, cmd.surgery_id, expected=cmd.expected)
         case = await _case(uow, surgery.case_id)
-        reason = surgery.cancel(cmd.reason, case)
-        await uow.surgeries.save(surgery)
-        await uow.cases.save(case)
-        uow.record(SurgeryCancelled(surgery_id=surgery.id, mission_id=mission.id, reason=reason))
+        surgery.cancel(cmd.reason, case)
+        now = clock.now()
+        await uow.surgeries.save(surgery, now)
+        await uow.cases.save(case, now)
+        uow.record_from(surgery)
         await uow.commit()
     return surgery
 
 
-async def start_surgery(cmd: StartSurgery, uow: SchedulingUnitOfWork, *, now: datetime,
-                        expected: IfMatch | None = None) -> Surgery:
+async def start_surgery(cmd: StartSurgery, uow: SchedulingUnitOfWork, *, clock: Clock) -> Surgery:
     # No event: the contract has none, and nobody outside needs the moment the incision is made.
+    now = clock.now()
     async with uow:
-        mission, surgery = await _locked(uow, cmd.surgery_id, expected=expected)
+        mission, surgery = await _locked(uow, cmd.surgery_id, expected=cmd.expected)
         surgery.start(mission, cmd.started_at or now, now)
-        await uow.surgeries.save(surgery)
+        await uow.surgeries.save(surgery, clock.now())
         await uow.commit()
     return surgery
 
 
-async def complete_surgery(cmd: CompleteSurgery, uow: SchedulingUnitOfWork, *, now: datetime,
-                           expected: IfMatch | None = None) -> Surgery:
+async def complete_surgery(cmd: CompleteSurgery, uow: SchedulingUnitOfWork, *, clock: Clock) -> Surgery:
+    now = clock.now()
     async with uow:
-        mission, surgery = await _locked(uow, cmd.surgery_id, expected=expected)
+        mission, surgery = await _locked(uow, cmd.surgery_id, expected=cmd.expected)
         case = await _case(uow, surgery.case_id)
         surgery.complete(cmd, mission=mission, case=case, now=now)
-        await uow.surgeries.save(surgery)
-        await uow.cases.save(case)
-        assert surgery.completed_at is not None and surgery.duration_minutes is not None and surgery.outcome
-        uow.record(SurgeryCompleted(
-            surgery_id=surgery.id, mission_id=mission.id, convention_id=mission.convention_id,
-            patient_ref=surgery.patient_ref, procedure=surgery.procedure, completed_at=surgery.completed_at,
-            duration_minutes=surgery.duration_minutes, outcome=surgery.outcome,
-            previously_referred_abroad=case.referred_abroad,
-        ))
+        saved_at = clock.now()
+        await uow.surgeries.save(surgery, saved_at)
+        await uow.cases.save(case, saved_at)
+        uow.record_from(surgery)
         await uow.commit()
     return surgery
 
@@ -140,7 +123,7 @@ async def _locked(uow: SchedulingUnitOfWork, surgery_id: uuid.UUID, *, lock_host
 async def require_intensive_care(uow: SchedulingUnitOfWork, resources: HostResources | None, tz: ZoneInfo,
                                  changed: Sequence[tuple[Surgery, PatientCase | None]]) -> None:
     """A free intensive-care bed at the host for the stay each case's risk calls for
-    (``planner.ICU_DAYS``), as the optimiser requires of its plans. ``changed``: the
+    (``domain.surgeries.ICU_DAYS``), as the optimiser requires of its plans. ``changed``: the
     surgeries being booked or moved (one by hand, several when a plan is applied),
     each checked where it will be against the others at the host, those changed
     included. Runs under the host's lock, so two bookings cannot take the last bed

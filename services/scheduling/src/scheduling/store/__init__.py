@@ -3,7 +3,7 @@ service's unit of work."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import Self
 
 from sqlalchemy import String, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -13,20 +13,17 @@ from scheduling.store.repositories import (
     Consultations,
     Conventions,
     Hosts,
-    Institutions,
     Missions,
     Rooms,
     Surgeries,
     TrainingSessions,
 )
-from scheduling.store.tables import Table, InstitutionRow  # noqa: F401  (tests and migrations read them)
-from jumelage.clock import Clock
+from scheduling.store.tables import INSTITUTIONS, Table
 from jumelage.db import UnitOfWork
+from jumelage.replica import Institutions
 
 
 class SchedulingUnitOfWork(UnitOfWork):
-    clock: ClassVar[Clock] = Clock()
-
     institutions: Institutions
     conventions: Conventions
     hosts: Hosts
@@ -37,17 +34,12 @@ class SchedulingUnitOfWork(UnitOfWork):
     consultations: Consultations
     training_sessions: TrainingSessions
 
-    @classmethod
-    def with_clock(cls, clock: Clock) -> type[SchedulingUnitOfWork]:
-        """A unit-of-work class bound to one runtime's clock (when records change)."""
-        return type(cls.__name__, (cls,), {"clock": clock})
-
     async def __aenter__(self) -> Self:
         await super().__aenter__()
-        s, now = self.session, self.clock.now
-        self.institutions, self.conventions = Institutions(s), Conventions(s)
+        s = self.session
+        self.institutions, self.conventions = Institutions(s, INSTITUTIONS), Conventions(s)
         self.hosts, self.rooms = Hosts(s), Rooms(s)
-        self.missions, self.cases, self.surgeries = Missions(s, now), Cases(s, now), Surgeries(s, now)
+        self.missions, self.cases, self.surgeries = Missions(s), Cases(s), Surgeries(s)
         self.consultations, self.training_sessions = Consultations(s), TrainingSessions(s)
         return self
 
@@ -70,4 +62,4 @@ _LOCKS = text(
 ).bindparams(bindparam("names", type_=ARRAY(String)))
 
 
-__all__ = ["SchedulingUnitOfWork", "Table", "InstitutionRow"]
+__all__ = ["INSTITUTIONS", "SchedulingUnitOfWork", "Table"]

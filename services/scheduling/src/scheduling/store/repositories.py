@@ -8,9 +8,9 @@ a check made on them holds until commit.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, delete, func, insert, inspect, or_, select
@@ -20,8 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from scheduling.domain.activities import ActivityStatus, Consultation, TrainingSession
 from scheduling.domain.cases import CaseStatus, PatientCase, PatientIdentity, RiskScheme, Sex
-from scheduling.domain.conventions import ConventionReplica, ConventionStatus, Objectives, Party
-from scheduling.domain.institutions import KnownInstitution
+from scheduling.domain.conventions import ConventionReplica, ConventionStatus
 from scheduling.domain.missions import Mission, MissionStatus, TeamMember, Totals
 from scheduling.domain.resources import HostResources, OperatingRoom
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
@@ -29,7 +28,6 @@ from scheduling.store.tables import (
     ConsultationRow,
     ConventionRow,
     HostResourcesRow,
-    InstitutionRow,
     MissionMemberRow,
     MissionRow,
     OperatingRoomRow,
@@ -37,28 +35,27 @@ from scheduling.store.tables import (
     SurgeryRow,
     TrainingSessionRow,
 )
-from jumelage.events.convention import PartyRole
+from jumelage.events.convention import Objectives, Party, PartyRole
 from jumelage.events.scheduling import PractitionerRole, SurgeryOutcome
-from jumelage.replicas import save_newest
 
 R = TypeVar("R")
 
 
 class _Repository:
-    def __init__(self, session: AsyncSession, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.now = now  # the service's clock: when a record last changed
 
-    async def _stamp(self, row: Any, record: Any, *, changed: bool = False) -> None:
+    async def _stamp(self, row: Any, record: Any, at: datetime, *, changed: bool = False) -> None:
         """A versioned record written: if it is new or anything of it changed (``changed``:
         rows of its own, such as a mission's team), it gets ``updated_at`` and the flush
         raises its version (``version_id_col``, the UPDATE applying only to the version
-        read; a lost race is StaleDataError). The record takes the version written."""
+        read; a lost race is StaleDataError). The record takes the version written.
+        ``at``: the handler's clock, now (when the record last changed)."""
         if record.version and row.version != record.version:  # read in another transaction, changed since
             raise StaleDataError(f"{type(record).__name__} {record.id} is at version {row.version}, "
                                  f"not the version {record.version} it was read at")
         if changed or inspect(row).pending or self.session.is_modified(row):
-            row.updated_at = self.now()
+            row.updated_at = at
             flag_modified(row, "updated_at")  # an UPDATE even at the same instant: the version must move
             await self.session.flush()
         record.version, record.updated_at = row.version, row.updated_at
@@ -70,26 +67,6 @@ class _Repository:
 
 
 # -- institutions and conventions (replicas) ---------------------------------------------
-
-
-class Institutions(_Repository):
-    async def save(self, institution: KnownInstitution, *, event_id: uuid.UUID, as_of: datetime) -> bool:
-        """False if the replica already holds a later state of it (``save_newest``)."""
-        return await save_newest(self.session, InstitutionRow, institution.id, as_of, {
-            "name": institution.name, "kind": institution.kind, "country": institution.country,
-            "city": institution.city}, registered_by_event=event_id)
-
-    async def get(self, institution_id: uuid.UUID) -> KnownInstitution | None:
-        row = await self.session.get(InstitutionRow, institution_id)
-        return _institution(row) if row else None
-
-    async def all(self) -> list[KnownInstitution]:
-        rows = await self.session.scalars(select(InstitutionRow).order_by(InstitutionRow.name))
-        return [_institution(r) for r in rows]
-
-
-def _institution(row: InstitutionRow) -> KnownInstitution:
-    return KnownInstitution(id=row.id, name=row.name, kind=row.kind, country=row.country, city=row.city)
 
 
 class Conventions(_Repository):
@@ -106,7 +83,7 @@ class Conventions(_Repository):
             id=c.id, reference=c.reference, title=c.title,
             parties=[{"institution_id": str(p.institution_id), "role": p.role.value} for p in c.parties],
             effective_from=c.effective_from, effective_until=c.effective_until, specialties=list(c.specialties),
-            objectives=asdict(c.objectives) if c.objectives else None, signed=c.signed,
+            objectives=c.objectives.model_dump() if c.objectives else None, signed=c.signed,
             status=c.status.value if c.status else None, status_changed_at=c.status_changed_at,
             status_reason=c.status_reason, ended_on=c.ended_on, term_versions=dict(c.term_versions),
         ))
@@ -115,7 +92,8 @@ class Conventions(_Repository):
 def _convention(row: ConventionRow) -> ConventionReplica:
     return ConventionReplica(
         id=row.id, reference=row.reference, title=row.title,
-        parties=tuple(Party(uuid.UUID(p["institution_id"]), PartyRole(p["role"])) for p in row.parties),
+        parties=tuple(Party(institution_id=uuid.UUID(p["institution_id"]), role=PartyRole(p["role"]))
+                      for p in row.parties),
         effective_from=row.effective_from, effective_until=row.effective_until,
         specialties=tuple(row.specialties), objectives=Objectives(**row.objectives) if row.objectives else None,
         signed=row.signed, status=ConventionStatus(row.status) if row.status else None,
@@ -209,20 +187,20 @@ class Missions(_Repository):
             query = query.where(MissionRow.id != excluding)
         return await self._with_teams(list(await self.session.scalars(query)))
 
-    async def add(self, mission: Mission) -> None:
+    async def add(self, mission: Mission, at: datetime) -> None:
         # Core inserts, the mission first (the members' foreign key): a new mission is only
         # written here, and ORM objects flushed cost more than the statements (the latency path).
-        mission.version, mission.updated_at = 1, self.now()
+        mission.version, mission.updated_at = 1, at
         await self.session.execute(_INSERT_MISSION, {**_mission_values(mission), "version": mission.version,
                                                      "updated_at": mission.updated_at})
         if mission.team:
             await self.session.execute(_INSERT_MEMBER, [_member_values(mission, position, member)
                                                         for position, member in enumerate(mission.team)])
 
-    async def save(self, mission: Mission) -> None:
+    async def save(self, mission: Mission, at: datetime) -> None:
         team_changed = await self._save_team(mission)  # first: its query would flush the merged row
         row = await self.session.merge(_mission_row(mission))
-        await self._stamp(row, mission, changed=team_changed)
+        await self._stamp(row, mission, at, changed=team_changed)
 
     async def _save_team(self, mission: Mission) -> bool:
         """The team's rows as the mission's team; True if any changed."""
@@ -307,7 +285,7 @@ class Cases(_Repository):
         rows = await self.session.scalars(query.order_by(PatientCaseRow.priority, PatientCaseRow.registered_at))
         return [_case(r) for r in rows]
 
-    async def save(self, case: PatientCase) -> None:
+    async def save(self, case: PatientCase, at: datetime) -> None:
         p = case.patient
         row = await self.session.merge(PatientCaseRow(
             id=case.id, patient_ref=case.patient_ref, host_institution_id=case.host_institution_id,
@@ -317,7 +295,7 @@ class Cases(_Repository):
             risk_category=case.risk_category, referred_abroad=case.referred_abroad, status=case.status.value,
             status_reason=case.status_reason, registered_at=case.registered_at,
         ))
-        await self._stamp(row, case)
+        await self._stamp(row, case, at)
         await self.session.flush()  # surgeries and consultations refer to it (a no-op if stamped)
 
 
@@ -390,7 +368,7 @@ class Surgeries(_Repository):
             select(func.count()).select_from(SurgeryRow)
             .where(SurgeryRow.mission_id == mission_id, SurgeryRow.status == status.value)) or 0)
 
-    async def save(self, s: Surgery) -> None:
+    async def save(self, s: Surgery, at: datetime) -> None:
         row = await self.session.merge(SurgeryRow(
             id=s.id, mission_id=s.mission_id, case_id=s.case_id, patient_ref=s.patient_ref, procedure=s.procedure,
             operating_room_id=s.operating_room_id, operating_room=s.operating_room,
@@ -401,7 +379,7 @@ class Surgeries(_Repository):
             completed_at=s.completed_at, duration_minutes=s.duration_minutes,
             outcome=s.outcome.value if s.outcome else None,
         ))
-        await self._stamp(row, s)
+        await self._stamp(row, s, at)
 
 
 def _surgery(r: SurgeryRow) -> Surgery:

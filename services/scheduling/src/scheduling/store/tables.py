@@ -11,6 +11,7 @@ from sqlalchemy.orm import declared_attr, registry
 from sqlmodel import Field, SQLModel
 
 from jumelage.columns import UtcDateTime  # instants: UTC, read back aware on SQLite too
+from jumelage.replica import institution_table
 
 
 class Table(SQLModel, registry=registry()):
@@ -30,16 +31,8 @@ def _fk(target: str, **kw: Any) -> Any:
     return Field(sa_column=Column(Uuid(), ForeignKey(target), nullable=False, **kw))
 
 
-class InstitutionRow(Table, table=True):
-    __tablename__ = "institution"
-
-    id: uuid.UUID = Field(primary_key=True)
-    name: str = _col(String(300))
-    kind: str = _col(String(40))
-    country: str = _col(String(2))
-    city: str = _col(String(200))
-    registered_by_event: uuid.UUID
-    as_of: datetime | None = _opt(UtcDateTime)  # the time of the event it was last written from
+# The replica of institutions: the shared definition (jumelage.replica), on this service's metadata.
+INSTITUTIONS = institution_table(Table.metadata)
 
 
 class ConventionRow(Table, table=True):

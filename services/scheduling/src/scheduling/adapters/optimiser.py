@@ -38,22 +38,13 @@ from enum import StrEnum
 
 from ortools.sat.python import cp_model
 
+# The intensive-care rule is the domain's: the optimiser and the booking handlers apply the same one.
+from scheduling.domain.surgeries import ICU_DAYS, icu_days
+
 DAY = 24 * 60
 
 PRIORITY_WEIGHT = {1: 16, 2: 8, 3: 4, 4: 2, 5: 1}
 """Priority 1 (most urgent) weighs as much as two priority-2 cases, and so on down."""
-
-ICU_DAYS: dict[tuple[str, int | None], int] = {
-    **{("STAT", c): c for c in range(1, 6)},  # STAT 1: 1 day ... STAT 5: 5 days
-    **{("RACHS-1", c): min(c, 5) for c in range(1, 7)},  # RACHS-1 1: 1 ... 5 and 6: 5 days
-    ("none", None): 0,  # non-cardiac: recovery on the ward
-}
-"""Intensive-care days a case holds a bed for, from the day of its surgery, by risk category."""
-
-
-def icu_days(scheme: str, category: int | None) -> int:
-    return ICU_DAYS.get((scheme, category), 0 if scheme == "none" else 3)
-
 
 def risk_rank(scheme: str, category: int | None) -> int:
     """0 (none) .. 5: higher-risk cases go earlier in the mission (the tie-break)."""

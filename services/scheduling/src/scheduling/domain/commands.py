@@ -1,0 +1,249 @@
+"""Every command and query this service's bus handles (the API builds them; handlers take them).
+
+Commands carry no time: a handler that needs "now" gets the clock from the bus.
+``expected``, on the changes of an existing record, is the caller's If-Match, checked
+on the record as locked for the change. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from scheduling.domain.cases import PatientIdentity, RiskScheme
+from scheduling.domain.missions import TeamMember
+from jumelage.events.scheduling import SurgeryOutcome
+
+
+# -- institutions' resources -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetResources:
+    institution_id: uuid.UUID
+    timezone: str
+    icu_beds: int
+
+
+@dataclass(frozen=True)
+class OpenRoom:
+    institution_id: uuid.UUID
+    name: str
+    opens_at: time
+    closes_at: time
+
+
+@dataclass(frozen=True)
+class ChangeRoom:
+    room_id: uuid.UUID
+    name: str | None = None
+    opens_at: time | None = None
+    closes_at: time | None = None
+    institution_id: uuid.UUID | None = None  # the route's: the room must be this institution's
+
+
+@dataclass(frozen=True)
+class RemoveRoom:
+    institution_id: uuid.UUID
+    room_id: uuid.UUID
+
+
+# -- patient cases ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegisterCase:
+    patient: PatientIdentity
+    diagnosis: str
+    planned_procedure: str
+    priority: int
+    expected_duration_minutes: int
+    risk_scheme: RiskScheme = RiskScheme.none
+    risk_category: int | None = None
+    referred_abroad: bool = False
+    host_institution_id: uuid.UUID | None = None  # a consultation's new patient: the mission's host
+
+
+@dataclass(frozen=True)
+class CloseCase:
+    case_id: uuid.UUID
+    reason: str
+    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
+class CancelCase(CloseCase):
+    """The case is withdrawn from the waiting list."""
+
+
+@dataclass(frozen=True)
+class ReferCaseElsewhere(CloseCase):
+    """The patient is treated elsewhere."""
+
+
+# -- missions --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduleMission:
+    convention_id: uuid.UUID
+    host_institution_id: uuid.UUID
+    visiting_institution_id: uuid.UUID
+    specialty: str
+    starts_on: date
+    ends_on: date
+    team: tuple[TeamMember, ...]
+
+
+@dataclass(frozen=True)
+class RescheduleMission:
+    mission_id: uuid.UUID
+    starts_on: date
+    ends_on: date
+    reason: str
+    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
+class CancelMission:
+    mission_id: uuid.UUID
+    reason: str
+    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
+class StartMission:
+    mission_id: uuid.UUID
+    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
+class CompleteMission:
+    mission_id: uuid.UUID
+    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
+class AddTeamMember:
+    mission_id: uuid.UUID
+    member: TeamMember
+    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
+class RemoveTeamMember:
+    mission_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+
+
+# -- surgeries -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduleSurgery:
+    mission_id: uuid.UUID
+    case_id: uuid.UUID
+    operating_room_id: uuid.UUID
+    scheduled_start: datetime
+    lead_surgeon_id: uuid.UUID
+    expected_duration_minutes: int | None = None  # default: the case's
+    procedure: str | None = None  # default: the case's planned procedure
+    anaesthetist_id: uuid.UUID | None = None  # a member of the team as anaesthetist; none: not assigned yet
+
+
+@dataclass(frozen=True)
+class RescheduleSurgery:
+    surgery_id: uuid.UUID
+    scheduled_start: datetime
+    reason: str
+    operating_room_id: uuid.UUID | None = None  # default: the same room
+    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
+class CancelSurgery:
+    surgery_id: uuid.UUID
+    reason: str
+    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
+class StartSurgery:
+    surgery_id: uuid.UUID
+    started_at: datetime | None = None  # default: now
+    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
+class CompleteSurgery:
+    surgery_id: uuid.UUID
+    outcome: SurgeryOutcome
+    duration_minutes: int
+    completed_at: datetime | None = None  # default: now
+    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+
+
+# -- consultations and training sessions -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduleConsultation:
+    mission_id: uuid.UUID
+    scheduled_at: datetime
+    case_id: uuid.UUID | None = None
+    new_patient: RegisterCase | None = None  # registered on the mission's host waiting list
+
+
+@dataclass(frozen=True)
+class HoldConsultation:
+    consultation_id: uuid.UUID
+    held_at: datetime | None = None  # default: now
+
+
+@dataclass(frozen=True)
+class ScheduleTraining:
+    mission_id: uuid.UUID
+    topic: str
+    scheduled_at: datetime
+    hours: float
+
+
+@dataclass(frozen=True)
+class HoldTraining:
+    training_session_id: uuid.UUID
+    trainee_count: int
+    hours: float | None = None  # default: as planned
+    held_at: datetime | None = None  # default: now
+
+
+# -- the surgery plan -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProposePlan:
+    mission_id: uuid.UUID
+    time_limit_seconds: float | None = None  # None: the service's default (PLANNER_* settings)
+    turnover_minutes: int | None = None
+    max_daily_minutes_per_surgeon: int | None = None
+    case_ids: tuple[uuid.UUID, ...] | None = None  # None: every waiting case of the host
+
+
+@dataclass(frozen=True)
+class PlannedSurgery:
+    case_id: uuid.UUID
+    operating_room_id: uuid.UUID
+    scheduled_start: datetime
+    lead_surgeon_id: uuid.UUID
+    surgery_id: uuid.UUID | None = None
+    expected_duration_minutes: int | None = None
+    anaesthetist_id: uuid.UUID | None = None  # the plan's proposal, recorded on a new surgery
+
+
+@dataclass(frozen=True)
+class ApplyPlan:
+    mission_id: uuid.UUID
+    assignments: tuple[PlannedSurgery, ...]
+    reason: str = "mission plan re-optimised"

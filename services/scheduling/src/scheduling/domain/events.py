@@ -1,0 +1,121 @@
+"""The one mapper per wire event this service emits: aggregate (and what it needs) -> event data.
+
+The aggregates call them when something happens (``self.happened(events.x(self, ...))``);
+handlers hand the aggregates to ``uow.record_from(...)``. Nothing else builds these events.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from jumelage.events.scheduling import (
+    ConsultationHeld,
+    MissionCancelled,
+    MissionCompleted,
+    MissionRescheduled,
+    MissionResumed,
+    MissionScheduled,
+    MissionStarted,
+    MissionSuspended,
+    SurgeryCancelled,
+    SurgeryCompleted,
+    SurgeryRescheduled,
+    SurgeryScheduled,
+    TeamMember,
+    Totals,
+    TrainingSessionHeld,
+)
+
+if TYPE_CHECKING:  # the aggregates import this module: theirs, for annotations only
+    from scheduling.domain.activities import Consultation, TrainingSession
+    from scheduling.domain.cases import PatientCase
+    from scheduling.domain.missions import Mission
+    from scheduling.domain.surgeries import Surgery
+
+
+# -- missions -------------------------------------------------------------------------------------
+
+
+def mission_scheduled(m: Mission) -> MissionScheduled:
+    return MissionScheduled(
+        mission_id=m.id, convention_id=m.convention_id, host_institution_id=m.host_institution_id,
+        visiting_institution_id=m.visiting_institution_id, specialty=m.specialty,
+        starts_on=m.starts_on, ends_on=m.ends_on,
+        team=[TeamMember(practitioner_id=t.practitioner_id, full_name=t.full_name, role=t.role) for t in m.team],
+    )
+
+
+def mission_rescheduled(m: Mission, reason: str) -> MissionRescheduled:
+    return MissionRescheduled(mission_id=m.id, starts_on=m.starts_on, ends_on=m.ends_on, reason=reason)
+
+
+def mission_cancelled(m: Mission) -> MissionCancelled:
+    assert m.status_reason is not None  # a cancelled mission says why
+    return MissionCancelled(mission_id=m.id, reason=m.status_reason)
+
+
+def mission_suspended(m: Mission) -> MissionSuspended:
+    assert m.status_reason is not None  # a mission on hold says why
+    return MissionSuspended(mission_id=m.id, convention_id=m.convention_id, reason=m.status_reason)
+
+
+def mission_resumed(m: Mission) -> MissionResumed:
+    return MissionResumed(mission_id=m.id, convention_id=m.convention_id)
+
+
+def mission_started(m: Mission) -> MissionStarted:
+    return MissionStarted(mission_id=m.id, convention_id=m.convention_id)
+
+
+def mission_completed(m: Mission) -> MissionCompleted:
+    assert m.totals is not None  # set when it completes
+    t = m.totals
+    return MissionCompleted(mission_id=m.id, convention_id=m.convention_id, totals=Totals(
+        surgeries=t.surgeries, consultations=t.consultations, training_sessions=t.training_sessions))
+
+
+# -- surgeries ------------------------------------------------------------------------------------
+
+
+def surgery_scheduled(s: Surgery, mission: Mission) -> SurgeryScheduled:
+    return SurgeryScheduled(
+        surgery_id=s.id, mission_id=s.mission_id, convention_id=mission.convention_id, patient_ref=s.patient_ref,
+        procedure=s.procedure, operating_room=s.operating_room, scheduled_start=s.scheduled_start,
+        expected_duration_minutes=s.expected_duration_minutes, lead_surgeon_id=s.lead_surgeon_id,
+    )
+
+
+def surgery_rescheduled(s: Surgery, reason: str) -> SurgeryRescheduled:
+    return SurgeryRescheduled(surgery_id=s.id, operating_room=s.operating_room, scheduled_start=s.scheduled_start,
+                              reason=reason)
+
+
+def surgery_cancelled(s: Surgery) -> SurgeryCancelled:
+    assert s.status_reason is not None  # a cancelled surgery says why
+    return SurgeryCancelled(surgery_id=s.id, mission_id=s.mission_id, reason=s.status_reason)
+
+
+def surgery_completed(s: Surgery, mission: Mission, case: PatientCase) -> SurgeryCompleted:
+    assert s.completed_at is not None and s.duration_minutes is not None and s.outcome
+    return SurgeryCompleted(
+        surgery_id=s.id, mission_id=s.mission_id, convention_id=mission.convention_id, patient_ref=s.patient_ref,
+        procedure=s.procedure, completed_at=s.completed_at, duration_minutes=s.duration_minutes, outcome=s.outcome,
+        previously_referred_abroad=case.referred_abroad,
+    )
+
+
+# -- consultations and training sessions ----------------------------------------------------------
+
+
+def consultation_held(c: Consultation, mission: Mission) -> ConsultationHeld:
+    assert c.held_at is not None
+    return ConsultationHeld(consultation_id=c.id, mission_id=c.mission_id, convention_id=mission.convention_id,
+                            patient_ref=c.patient_ref, specialty=c.specialty, held_at=c.held_at)
+
+
+def training_session_held(t: TrainingSession, mission: Mission) -> TrainingSessionHeld:
+    assert t.held_at is not None and t.trainee_count is not None
+    return TrainingSessionHeld(training_session_id=t.id, mission_id=t.mission_id,
+                               convention_id=mission.convention_id, topic=t.topic, held_at=t.held_at,
+                               hours=t.hours, trainee_count=t.trainee_count)
