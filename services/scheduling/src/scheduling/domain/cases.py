@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from jumelage.errors import Conflict, Invalid
+from scheduling.domain.values import PatientIdentity, RiskScheme, Sex
 
 if TYPE_CHECKING:  # commands name the aggregates' value types: imported for annotations only
     from scheduling.domain.commands import RegisterCase
@@ -40,34 +41,12 @@ class CaseStatus(StrEnum):
     referred_elsewhere = "referred_elsewhere"
 
 
-class Sex(StrEnum):
-    female = "female"
-    male = "male"
-
-
-class RiskScheme(StrEnum):
-    """Surgical risk scores for congenital heart surgery; ``none`` for non-cardiac cases."""
-
-    stat = "STAT"  # STS-EACTS mortality categories 1-5
-    rachs_1 = "RACHS-1"  # Risk Adjustment for Congenital Heart Surgery 1-6
-    none = "none"
-
-
 RISK_CATEGORIES = {RiskScheme.stat: range(1, 6), RiskScheme.rachs_1: range(1, 7)}
 
 
 def new_patient_ref() -> str:
     """``P-`` and 16 base32 characters (80 random bits): opaque, not derived from identity."""
     return "P-" + base64.b32encode(secrets.token_bytes(10)).decode("ascii")
-
-
-@dataclass(frozen=True)
-class PatientIdentity:
-    # repr=False: an identity printed by accident (a traceback, a debug line) shows nothing.
-    full_name: str = field(repr=False)
-    date_of_birth: date = field(repr=False)
-    sex: Sex = field(repr=False)
-    weight_kg: float = field(repr=False)
 
 
 @dataclass

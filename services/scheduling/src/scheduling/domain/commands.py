@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from scheduling.domain.cases import PatientIdentity, RiskScheme
-from scheduling.domain.missions import TeamMember
+from scheduling.domain.values import PatientIdentity, RiskScheme, TeamMember
 from jumelage.events.scheduling import SurgeryOutcome
 
 

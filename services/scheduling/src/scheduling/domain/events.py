@@ -7,7 +7,10 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any, Protocol
 
 from jumelage.events.scheduling import (
     ConsultationHeld,
@@ -27,11 +30,58 @@ from jumelage.events.scheduling import (
     TrainingSessionHeld,
 )
 
-if TYPE_CHECKING:  # the aggregates import this module: theirs, for annotations only
-    from scheduling.domain.activities import Consultation, TrainingSession
-    from scheduling.domain.cases import PatientCase
-    from scheduling.domain.missions import Mission
-    from scheduling.domain.surgeries import Surgery
+# What the mappers read of each aggregate. Protocols, not the aggregates' classes: the
+# aggregates import this module to record what happened to them, and nothing here
+# imports them back (no import circle).
+
+
+class Mission(Protocol):
+    id: uuid.UUID
+    convention_id: uuid.UUID
+    host_institution_id: uuid.UUID
+    visiting_institution_id: uuid.UUID
+    specialty: str
+    starts_on: date
+    ends_on: date
+    team: Sequence[Any]
+    status_reason: str | None
+    totals: Any
+
+
+class Surgery(Protocol):
+    id: uuid.UUID
+    mission_id: uuid.UUID
+    patient_ref: str
+    procedure: str
+    operating_room: str
+    scheduled_start: datetime
+    expected_duration_minutes: int
+    lead_surgeon_id: uuid.UUID
+    status_reason: str | None
+    completed_at: datetime | None
+    duration_minutes: int | None
+    outcome: Any
+
+
+class PatientCase(Protocol):
+    referred_abroad: bool
+
+
+class Consultation(Protocol):
+    id: uuid.UUID
+    mission_id: uuid.UUID
+    patient_ref: str
+    specialty: str
+    held_at: datetime | None
+
+
+class TrainingSession(Protocol):
+    id: uuid.UUID
+    mission_id: uuid.UUID
+    topic: str
+    held_at: datetime | None
+    hours: float
+    trainee_count: int | None
 
 
 # -- missions -------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from scheduling.domain import events
 from scheduling.domain.conventions import ConventionReplica
+from scheduling.domain.values import TeamMember
 from jumelage.domain import Aggregate
 from jumelage.errors import Conflict, Invalid, NotFound
 from jumelage.events.scheduling import PractitionerRole
@@ -44,13 +45,6 @@ class MissionStatus(StrEnum):
 NOT_STARTED = (MissionStatus.scheduled, MissionStatus.on_hold)
 PLANNABLE = (MissionStatus.scheduled, MissionStatus.started)
 """Surgeries, consultations and training can be planned into a mission in these states."""
-
-
-@dataclass(frozen=True)
-class TeamMember:
-    practitioner_id: uuid.UUID
-    full_name: str
-    role: PractitionerRole
 
 
 @dataclass(frozen=True)
