@@ -12,7 +12,10 @@ table ``institution`` of their own database, and serve them read-only. The piece
   never map one class twice);
 * :func:`record_institution`: the upsert handler for both events (a later state is never
   undone by an older event arriving late);
-* :func:`institutions_router`: ``GET /institutions`` and ``GET /institutions/{id}``.
+* :data:`HANDLERS`: its read queries (:class:`ListInstitutions`, :class:`GetInstitution`),
+  for the service's message bus;
+* :func:`institutions_router`: ``GET /institutions`` and ``GET /institutions/{id}``, through
+  the bus like every other read.
 
 A service uses it so::
 
@@ -22,6 +25,8 @@ A service uses it so::
     self.institutions = Institutions(self.session, INSTITUTIONS)
     # subscribers.py
     EVENTS = {InstitutionRegistered: record_institution, InstitutionUpdated: record_institution, ...}
+    # handlers/__init__.py
+    HANDLERS = {**replica.HANDLERS, ...}
     # api/__init__.py
     routers = [institutions_router(tags=[...]), ...]
 
@@ -47,7 +52,7 @@ from jumelage.db import UnitOfWork
 from jumelage.errors import NotFound
 from jumelage.events import CloudEvent, InstitutionRegistered
 from jumelage.logging import get_logger
-from jumelage.service import unit_of_work
+from jumelage.service import BusDep, unit_of_work
 
 log = get_logger(__name__)
 
@@ -133,6 +138,32 @@ async def record_institution(event: CloudEvent[InstitutionRegistered], uow: HasI
     )
 
 
+@dataclass(frozen=True)
+class ListInstitutions:
+    """Every institution known here, by name."""
+
+
+@dataclass(frozen=True)
+class GetInstitution:
+    institution_id: uuid.UUID
+
+
+async def list_institutions(_query: ListInstitutions, uow: Any) -> list[KnownInstitution]:
+    async with uow:
+        return await uow.institutions.all()
+
+
+async def get_institution(query: GetInstitution, uow: Any) -> KnownInstitution:
+    async with uow:
+        institution = await uow.institutions.get(query.institution_id)
+    if institution is None:
+        raise NotFound(f"no institution {query.institution_id} known here")
+    return institution
+
+
+HANDLERS = {ListInstitutions: list_institutions, GetInstitution: get_institution}
+
+
 # -- the read API --------------------------------------------------------------------------------
 
 
@@ -152,16 +183,11 @@ def institutions_router(*, tags: list[str]) -> APIRouter:
     router = APIRouter(prefix="/institutions", tags=tags)  # type: ignore[arg-type]
 
     @router.get("", response_model=list[KnownInstitutionOut], summary="Institutions known to this service")
-    async def list_institutions(uow: _UoW) -> list[KnownInstitutionOut]:
-        async with uow:
-            return [KnownInstitutionOut(**vars(i)) for i in await uow.institutions.all()]  # type: ignore[attr-defined]
+    async def list_institutions(uow: _UoW, bus: BusDep) -> list[KnownInstitutionOut]:
+        return [KnownInstitutionOut(**vars(i)) for i in await bus.handle(ListInstitutions(), uow)]
 
     @router.get("/{institution_id}", response_model=KnownInstitutionOut)
-    async def get_institution(institution_id: uuid.UUID, uow: _UoW) -> KnownInstitutionOut:
-        async with uow:
-            institution = await uow.institutions.get(institution_id)  # type: ignore[attr-defined]
-        if institution is None:
-            raise NotFound(f"no institution {institution_id} known here")
-        return KnownInstitutionOut(**vars(institution))
+    async def get_institution(institution_id: uuid.UUID, uow: _UoW, bus: BusDep) -> KnownInstitutionOut:
+        return KnownInstitutionOut(**vars(await bus.handle(GetInstitution(institution_id), uow)))
 
     return router

@@ -20,16 +20,6 @@ from notification.domain.reminders import ReminderStatus
 # -- institutions (the replica) ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ListInstitutions:
-    pass
-
-
-@dataclass(frozen=True)
-class GetInstitution:
-    institution_id: uuid.UUID
-
-
 # -- contacts and subscriptions --------------------------------------------------------------
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from notification.domain import commands as c
-from notification.handlers import contacts, institutions, notifications, reminders, templates
+from jumelage import replica
+from notification.handlers import contacts, notifications, reminders, templates
 from notification.handlers.reminders import fire_due_reminders
 
 HANDLERS: dict[type, Any] = {
-    c.ListInstitutions: institutions.list_institutions,
-    c.GetInstitution: institutions.get_institution,
+    **replica.HANDLERS,  # the institutions known here (jumelage.replica)
     c.CreateContact: contacts.create_contact,
     c.GetContact: contacts.get_contact,
     c.ListContacts: contacts.list_contacts,

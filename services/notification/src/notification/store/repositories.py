@@ -16,11 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from jumelage.events.notification import Channel
-from jumelage.replicas import save_newest
 from notification.domain.commands import NotificationFilter
 from notification.domain.contacts import Audience, Contact, ContactKind, ContactScope, Language
 from notification.domain.delivery import Notification, NotificationStatus, RetryPolicy
-from notification.domain.institutions import KnownInstitution
 from notification.domain.programme import (
     ConventionParty, KnownConvention, KnownMission, KnownSurgery, PlanStatus, TeamMember,
 )
@@ -28,7 +26,7 @@ from notification.domain.reminders import Reminder, ReminderKind, ReminderStatus
 from notification.domain.routing import Candidate, Subscription
 from notification.domain.templates import TemplateText
 from notification.store.tables import (
-    ContactRow, InstitutionRow, NotificationRow, ReminderRow, SubscriptionRow, TemplateRow,
+    ContactRow, NotificationRow, ReminderRow, SubscriptionRow, TemplateRow,
 )
 from notification.store.tables import ConventionRow, MissionRow, SurgeryRow
 
@@ -114,31 +112,6 @@ class _Replicas:
         for name, value in values.items():
             setattr(row, name, value)
         return False
-
-
-class Institutions:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def save(self, institution: KnownInstitution, *, event_id: uuid.UUID, as_of: datetime) -> bool:
-        """False if the replica already holds a later state of it (``save_newest``)."""
-        return await save_newest(self.session, InstitutionRow, institution.id, as_of, {
-            "name": institution.name, "kind": institution.kind, "country": institution.country,
-            "city": institution.city}, registered_by_event=event_id)
-
-    async def get(self, institution_id: uuid.UUID) -> KnownInstitution | None:
-        row = await self.session.get(InstitutionRow, institution_id)
-        return row.to_domain() if row else None
-
-    async def all(self) -> list[KnownInstitution]:
-        return [r.to_domain() for r in await self.session.scalars(select(InstitutionRow).order_by(InstitutionRow.name))]
-
-    async def names(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-        wanted = [i for i in ids if i]
-        if not wanted:
-            return {}
-        rows = await self.session.execute(select(InstitutionRow.id, InstitutionRow.name).where(InstitutionRow.id.in_(wanted)))
-        return {i: n for i, n in rows.all()}
 
 
 class Conventions(_Replicas):

@@ -16,7 +16,7 @@ from jumelage.columns import UtcDateTime
 from jumelage.events.notification import Channel
 from notification.domain.contacts import Consent, Contact, ContactKind, Language
 from notification.domain.delivery import Message, Notification, NotificationStatus
-from notification.domain.institutions import KnownInstitution
+from jumelage.replica import institution_table
 from notification.domain.reminders import Reminder, ReminderKind, ReminderStatus
 from notification.domain.routing import Subscription
 from notification.domain.templates import TemplateText
@@ -34,19 +34,7 @@ class Table(SQLModel, registry=registry()):
 # -- replicas of the other services' facts ------------------------------------------
 
 
-class InstitutionRow(Table, table=True):
-    __tablename__ = "institution"
-
-    id: uuid.UUID = Field(primary_key=True)
-    name: str = Field(sa_column=Column(String(300), nullable=False))
-    kind: str = Field(sa_column=Column(String(40), nullable=False))
-    country: str = Field(sa_column=Column(String(2), nullable=False))
-    city: str = Field(sa_column=Column(String(200), nullable=False))
-    registered_by_event: uuid.UUID
-    as_of: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))  # its event's time
-
-    def to_domain(self) -> KnownInstitution:
-        return KnownInstitution(id=self.id, name=self.name, kind=self.kind, country=self.country, city=self.city)
+INSTITUTIONS = institution_table(Table.metadata)  # the shared replica's table (jumelage.replica)
 
 
 class ConventionRow(Table, table=True):

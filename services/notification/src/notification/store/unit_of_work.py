@@ -8,8 +8,10 @@ from collections.abc import Callable
 from typing import Self
 
 from jumelage.db import UnitOfWork
+from jumelage.replica import Institutions
+from notification.store.tables import INSTITUTIONS
 from notification.store.repositories import (
-    Contacts, Conventions, Institutions, Missions, Notifications, Reminders, Subscriptions, Surgeries, Templates,
+    Contacts, Conventions, Missions, Notifications, Reminders, Subscriptions, Surgeries, Templates,
 )
 
 
@@ -27,7 +29,7 @@ class NotificationUnitOfWork(UnitOfWork):
     async def __aenter__(self) -> Self:
         await super().__aenter__()
         s = self.session
-        self.institutions, self.conventions = Institutions(s), Conventions(s)
+        self.institutions, self.conventions = Institutions(s, INSTITUTIONS), Conventions(s)
         self.missions, self.surgeries = Missions(s), Surgeries(s)
         self.contacts, self.subscriptions, self.templates = Contacts(s), Subscriptions(s), Templates(s)
         self.notifications, self.reminders = Notifications(s), Reminders(s)

@@ -3,6 +3,7 @@
 ``HANDLERS``: which handler the bus runs for each command of ``domain/commands.py``.
 """
 
+from jumelage import replica as institutions_replica
 from scheduling.domain import commands as c
 from scheduling.handlers.activities import (
     hold_consultation,
@@ -40,6 +41,7 @@ from scheduling.handlers.surgeries import (
 from jumelage.bus import Handler
 
 HANDLERS: dict[type, Handler] = {
+    **institutions_replica.HANDLERS,  # the institutions known here (jumelage.replica)
     c.SetResources: set_resources,
     c.OpenRoom: open_room,
     c.ChangeRoom: change_room,
