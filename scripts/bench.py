@@ -24,6 +24,12 @@ baseline measured in the same run (so the ratio holds on a noisy machine):
       services run as processes of their own (as deployed: the target figure),
       then in this one process (for comparison). Every HTTP call's headers come
       from ``auth_headers``.
+  (h) request overhead at one client: an authenticated GET /institutions on an
+      empty database (the convention service under uvicorn, in this process,
+      over TCP), beside its /health/live and beside a raw Starlette app doing
+      the same read (the count and the first page) on the same database with
+      the driver alone, requests of the three taking turns; SQLite and
+      PostgreSQL.
 
 Usage (RabbitMQ and PostgreSQL running locally):
 
@@ -31,6 +37,7 @@ Usage (RabbitMQ and PostgreSQL running locally):
   .venv/bin/python scripts/bench.py --quick    # N = 2000
   .venv/bin/python scripts/bench.py --only e   # one figure (d implies b and c)
   .venv/bin/python scripts/bench.py --only e --e-processes-only   # (e) as deployed only
+  .venv/bin/python scripts/bench.py --only h   # request overhead
 
 (e) also reports the CPU time the three service processes spent per command.
 BENCH_KEEP_LOGS=1 keeps the (e) service processes' JSON logs and prints where.
@@ -54,7 +61,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -745,6 +752,112 @@ async def http_to_notification_latency(samples: int, res: Resources, *, processe
             shutil.rmtree(logs, ignore_errors=True)
 
 
+# ------------------------------------------------------ (h) request overhead ---
+
+
+def raw_institutions_app(kind: str, url: str, schema: str | None) -> Any:
+    """Starlette and the driver alone: the count and the first page of institutions, as JSON."""
+    import aiosqlite
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    count = "SELECT count(*) FROM institution"
+    page = ("SELECT id, name, kind, country, city, wilaya, registered_at FROM institution "
+            "ORDER BY name, id LIMIT 50 OFFSET 0")
+    columns = ("id", "name", "kind", "country", "city", "wilaya", "registered_at")
+    held: dict[str, Any] = {}
+
+    async def institutions(_request: Any) -> JSONResponse:
+        if kind == "sqlite":
+            db = held["db"]
+            await db.execute("BEGIN")  # one snapshot for both, as the service's read
+            try:
+                total = (await (await db.execute(count)).fetchone())[0]
+                rows = await (await db.execute(page)).fetchall()
+            finally:
+                await db.execute("ROLLBACK")
+        else:
+            async with held["pool"].acquire() as conn:
+                total = await conn.fetchval(count)
+                rows = await conn.fetch(page)
+        items = [{c: str(v) if c in ("id", "registered_at") and v is not None else v for c, v in zip(columns, r)}
+                 for r in rows]
+        return JSONResponse({"items": items, "total": total, "limit": 50, "offset": 0})
+
+    @asynccontextmanager
+    async def lifespan(_app: Any):  # type: ignore[no-untyped-def]
+        if kind == "sqlite":
+            held["db"] = await aiosqlite.connect(url.split("///", 1)[1], isolation_level=None)
+            await held["db"].execute("PRAGMA journal_mode=WAL")
+        else:
+            held["pool"] = await asyncpg.create_pool(plain_pg(url), min_size=1, max_size=2,
+                                                     server_settings={"search_path": schema or "public"})
+        try:
+            yield
+        finally:
+            await (held["db"].close() if kind == "sqlite" else held["pool"].close())
+
+    return Starlette(routes=[Route("/institutions", institutions)], lifespan=lifespan)
+
+
+async def request_overhead(samples: int, res: Resources) -> dict[str, dict[str, list[float]]]:
+    """Seconds per request at one client (each waits for the previous answer), per database."""
+    import tempfile
+
+    import httpx
+    import uvicorn
+    from convention.app import MIGRATIONS, Settings, create_app
+
+    from jumelage.migrations import migrate
+
+    out: dict[str, dict[str, list[float]]] = {}
+    folder = Path(tempfile.mkdtemp(prefix="jumelage-bench-h-"))
+    try:
+        for kind in ("sqlite", "postgresql"):
+            schema = None if kind == "sqlite" else await res.schema("overhead")
+            url = f"sqlite+aiosqlite:///{folder / 'convention.db'}" if kind == "sqlite" else POSTGRES_URL
+            ns = res.namespace(f"overhead{kind}")
+            app = create_app(Settings(amqp_url=AMQP_URL, database_url=url, database_schema=schema,
+                                      topology_namespace=ns, log_format="json", log_level="INFO",
+                                      auth_secret=BENCH_SECRET, expiry_check_interval=3600.0))
+            await migrate(app.state.runtime.engine, MIGRATIONS)
+            service = Served("convention", app, free_port())
+            raw_port = free_port()
+            raw = uvicorn.Server(uvicorn.Config(raw_institutions_app(kind, url, schema), host="127.0.0.1",
+                                                port=raw_port, log_config=None, access_log=False, lifespan="on"))
+            raw_task = asyncio.create_task(raw.serve())
+            try:
+                await service.start()
+                await wait_until(lambda: _true(raw.started), timeout=30)
+                act_as("coordinator", institution=str(uuid.uuid4()))
+                targets = {
+                    "ours": (f"http://127.0.0.1:{service.port}/institutions", auth_headers("convention")),
+                    "live": (f"http://127.0.0.1:{service.port}/health/live", {}),
+                    "raw": (f"http://127.0.0.1:{raw_port}/institutions", {}),
+                }
+                times: dict[str, list[float]] = {name: [] for name in targets}
+                async with httpx.AsyncClient(timeout=30) as client:
+                    for i in range(samples + 20):  # the first 20 warm up
+                        for name, (target, headers) in targets.items():
+                            t0 = time.perf_counter()
+                            response = await client.get(target, headers=headers)
+                            elapsed = time.perf_counter() - t0
+                            if response.status_code != 200:
+                                raise RuntimeError(f"GET {target}: {response.status_code} {response.text[:300]}")
+                            if i >= 20:
+                                times[name].append(elapsed)
+                out[kind] = times
+            finally:
+                raw.should_exit = True
+                with suppress(Exception):
+                    await asyncio.wait_for(raw_task, timeout=30)
+                await service.stop()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return out
+
+
 async def _true(value: bool) -> bool:
     return value
 
@@ -807,8 +920,8 @@ async def main() -> int:
                         help="rounds of the relay drain (c) and of (d2), each set against the mean of its "
                              "baseline ((a) publish, (b)) measured just before and just after it; "
                              "each ratio = the median of its rounds (default 7)")
-    parser.add_argument("--only", default="abcde",
-                        help="measure only these (letters of a b c d e; d needs c; default all)")
+    parser.add_argument("--only", default="abcdeh",
+                        help="measure only these (letters of a b c d e h; d needs c; default all)")
     args = parser.parse_args()
     n = 2000 if args.quick else args.events
     samples = args.samples or (30 if args.quick else 200)
@@ -892,6 +1005,18 @@ async def main() -> int:
                 if processes:  # /proc counts each process; in one process they are not told apart
                     rows.append(("    (of which convention / scheduling / notification)",
                                  " / ".join(f"{c * 1000:.1f}" for c in lat["cpu_each"]) + " ms", "", ""))
+        if "h" in only:
+            say(f"(h) authenticated GET /institutions, empty database, one client, {samples * 5} samples ...")
+            overhead = await request_overhead(samples * 5, res)
+            for kind, times in overhead.items():
+                p50, raw50 = ms(times["ours"], 50), ms(times["raw"], 50)
+                rows += [(f"(h) GET /institutions, authenticated, empty, {kind}, p50 / p99",
+                          f"{p50:.1f} / {ms(times['ours'], 99):.1f} ms", f"{p50 / raw50:.2f}x raw",
+                          f"p50 < 3 ms: {verdict(p50 < 3)}"),
+                         ("    (/health/live of the same service p50 / p99)",
+                          f"{ms(times['live'], 50):.1f} / {ms(times['live'], 99):.1f} ms", "", ""),
+                         ("    (raw Starlette + driver, the same read p50 / p99)",
+                          f"{raw50:.1f} / {ms(times['raw'], 99):.1f} ms", "baseline", "")]
     finally:
         say("cleaning up ...")
         await res.cleanup()
@@ -920,6 +1045,8 @@ async def main() -> int:
     print("- (e): scheduling, notification and convention services as three processes (as deployed),")
     print("  then all three in this process (one event loop, shared with the client); uvicorn over TCP,")
     print("  the e-mail delivered to a local SMTP server; one command at a time, 20 ms apart.")
+    print("- (h): the service (uvicorn, in this process with the client) and the raw app answer in turn,")
+    print("  one request at a time over TCP; the raw app has no auth, no middleware, no ORM.")
     return 0
 
 

@@ -318,3 +318,28 @@ def test_the_mint_command_makes_tokens_the_services_accept(tmp_path: Path) -> No
     no_secret = subprocess.run([sys.executable, "-m", "jumelage.auth", "mint", "--subject", "x"],
                                capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
     assert no_secret.returncode == 2 and "AUTH_SECRET" in no_secret.stderr
+
+
+async def test_a_verified_token_is_remembered_until_it_expires_and_a_refused_one_never(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import jumelage.auth
+
+    decoded: list[str] = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jumelage.auth.jwt, "decode", lambda token, *a, **kw: decoded.append(token) or
+                        real_decode(token, *a, **kw))
+    verifier = TokenVerifier(hs256(auth_leeway_seconds=0))
+    token = mint(SECRET, subject="amina", roles=["coordinator"], ttl_seconds=60)
+    assert (await verifier.verify(token)).subject == (await verifier.verify(token)).subject == "amina"
+    assert decoded == [token]  # checked once, then remembered
+
+    wrong = mint("another-secret-of-more-than-32-characters", subject="amina", roles=["administrator"])
+    for _ in range(2):
+        with pytest.raises(TokenError, match="signature"):
+            await verifier.verify(wrong)
+    assert decoded == [token, wrong, wrong]  # a refusal is not remembered
+
+    exp = real_decode(token, options={"verify_signature": False})["exp"]
+    monkeypatch.setattr(jumelage.auth.time, "time", lambda: exp + 1.0)  # past its exp: checked again
+    await verifier.verify(token)
+    assert decoded == [token, wrong, wrong, token]

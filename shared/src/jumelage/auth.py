@@ -82,10 +82,23 @@ class TokenError(Exception):
     """A token we refuse; the message is safe to send back (it never quotes the token)."""
 
 
+VERIFIED_KEPT = 1024
+"""Tokens a verifier remembers as verified (a client sends its token with every request)."""
+VERIFIED_FOR = 60.0
+"""Seconds at most a verified token is taken without verifying it again (a rotated-away key)."""
+
+
 class TokenVerifier:
-    """Checks signature, audience, issuer and lifetime, then reads the caller."""
+    """Checks signature, audience, issuer and lifetime, then reads the caller.
+
+    A token verified once is remembered (up to ``VERIFIED_KEPT``) until it expires,
+    or for ``VERIFIED_FOR`` seconds at most: decoding and checking it again costs
+    more than the rest of an authenticated request's work on a small read. The
+    same string signed by the same key says the same thing; only time changes
+    the answer, and that is what bounds the memory."""
 
     def __init__(self, settings: ServiceSettings) -> None:
+        self._verified: dict[str, tuple[Caller, float, float]] = {}  # token -> caller, expires (wall), until (monotonic)
         self.audience = settings.auth_audience
         self.issuer = settings.auth_issuer
         self.leeway = settings.auth_leeway_seconds
@@ -114,6 +127,20 @@ class TokenVerifier:
                 raise AuthConfigError("AUTH_MODE=rs256 needs AUTH_JWKS_FILE or AUTH_JWKS_URL")
 
     async def verify(self, token: str) -> Caller:
+        known = self._verified.get(token)
+        if known is not None:
+            caller, expires, until = known
+            if time.time() < expires and time.monotonic() < until:
+                return caller
+            del self._verified[token]
+        caller, expires = await self._verify(token)
+        if len(self._verified) >= VERIFIED_KEPT:
+            del self._verified[next(iter(self._verified))]  # the oldest
+        self._verified[token] = (caller, expires, time.monotonic() + VERIFIED_FOR)
+        return caller
+
+    async def _verify(self, token: str) -> tuple[Caller, float]:
+        """The caller, and until when (wall time) the token may be taken again as verified."""
         try:
             key = await self._key_for(token)
             claims = jwt.decode(
@@ -144,7 +171,9 @@ class TokenVerifier:
             if claim:
                 raise TokenError(f"the token's {claim.group(1)!r} claim is not a number of seconds") from None
             raise TokenError(f"the token is malformed ({type(exc).__name__})") from None
-        return caller_from_claims(claims)
+        caller = caller_from_claims(claims)
+        # PyJWT takes the token until exp + leeway; exp is required and checked to be a number.
+        return caller, float(claims["exp"]) + self.leeway
 
     async def _key_for(self, token: str) -> Any:
         if self._secret is not None:

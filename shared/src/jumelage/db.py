@@ -1,9 +1,14 @@
 """Database engines and the unit of work.
 
 SQLite (the embedded default) and PostgreSQL behind one async SQLAlchemy engine.
-On SQLite every transaction starts with ``BEGIN IMMEDIATE``: writers queue on the
-file lock (``busy_timeout``) instead of failing when a read transaction tries
-to upgrade, which is what the relay, the consumer and the API do concurrently.
+On SQLite every transaction that may write starts with ``BEGIN IMMEDIATE``:
+writers queue on the file lock (``busy_timeout``) instead of failing when a read
+transaction tries to upgrade, which is what the relay, the consumer and the API
+do concurrently. A transaction that only reads (``read_session_factory``: a
+GET's unit of work, an access check) takes no lock: a plain ``BEGIN`` on SQLite
+(one snapshot, WAL readers never wait for the writer), no transaction at all on
+PostgreSQL (READ COMMITTED gives each statement its own snapshot either way:
+BEGIN and ROLLBACK would only add two round trips).
 """
 
 from __future__ import annotations
@@ -52,8 +57,8 @@ def create_engine(url: str, *, schema: str | None = None, **kw: Any) -> AsyncEng
             cur.close()
 
         @event.listens_for(engine.sync_engine, "begin")
-        def _begin_immediate(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     connect_args: dict[str, Any] = {}
@@ -100,6 +105,24 @@ def _ping_after_idle(engine: AsyncEngine) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+READ_ONLY = "jumelage_read_only"
+"""Execution option of the read engine: on SQLite its transactions begin DEFERRED."""
+
+
+def read_engine(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` (same pool, same connections) for transactions that only read:
+    no write lock on SQLite, no BEGIN/ROLLBACK round trips on PostgreSQL."""
+    if is_sqlite(engine):
+        return engine.execution_options(**{READ_ONLY: True})
+    return engine.execution_options(isolation_level="AUTOCOMMIT", **{READ_ONLY: True})
+
+
+def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose transactions only read (see :func:`read_engine`). Nothing
+    written through one is atomic on PostgreSQL: use :func:`session_factory` to write."""
+    return async_sessionmaker(read_engine(engine), expire_on_commit=False)
 
 
 async def ping(engine: AsyncEngine) -> None:

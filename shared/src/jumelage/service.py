@@ -9,13 +9,17 @@ lifespan) is built here the same way for all three.
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.routing import APIRoute
 from fastapi.responses import HTMLResponse
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.specification import AsyncAPI
@@ -27,7 +31,7 @@ from jumelage.audit import AuditActor, audit_router
 from jumelage.auth import CallerDep, TokenVerifier, authenticated
 from jumelage.bus import MessageBus
 from jumelage.clock import Clock
-from jumelage.db import UnitOfWork, create_engine, ping, session_factory
+from jumelage.db import UnitOfWork, create_engine, ping, read_session_factory, session_factory
 from jumelage.http import health_router, install_correlation, install_error_handlers, strict_json
 from jumelage.logging import get_logger, silence_sensitive_libraries
 from jumelage.messaging.consumer import EventHandler, event_router
@@ -82,6 +86,7 @@ class ServiceRuntime:
         self.queue = self.topology.service_queue(self.name) if handlers else None
         self.engine = create_engine(settings.sqlalchemy_url(), schema=settings.database_schema)
         self.sessions = session_factory(self.engine)
+        self.read_sessions = read_session_factory(self.engine)  # same pool: transactions that only read
         self.broker = RabbitBroker(
             settings.amqp_url,
             reconnect_interval=settings.broker_reconnect_interval,
@@ -122,10 +127,18 @@ class ServiceRuntime:
         if deleted:
             log.info("expired idempotency keys deleted", count=deleted)
 
-    def unit_of_work(self) -> UnitOfWork:
-        uow = self._uow_class(self.sessions, on_commit=self.relay.wake)
+    def unit_of_work(self, sessions: Callable[[], Any] | None = None) -> UnitOfWork:
+        """A fresh unit of work; ``sessions`` (default: transactions that may write)
+        is what each of its transactions begins from."""
+        uow = self._uow_class(sessions or self.sessions, on_commit=self.relay.wake)
         uow.max_event_bytes = self.settings.max_event_bytes
         return uow
+
+    def request_sessions(self) -> Any:
+        """A session for a changing request's unit of work: one that only reads while
+        the route's dependencies (its access checks) run, one that may write once
+        its handler runs (:func:`_handler`)."""
+        return (self.sessions if _handling.get() else self.read_sessions)()
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -239,6 +252,10 @@ class ServiceRuntime:
         # Public: health checks and the API documents. Everything else needs a verified token.
         app.include_router(health_router({"database": self.check_database, "broker": self.check_broker}))
         routers = [*routers, audit_router()]
+        for router in routers:
+            for route in router.routes:
+                if isinstance(route, APIRoute) and route.methods & MUTATING:
+                    route.endpoint = _handler(route.endpoint)  # before it is included: FastAPI copies it
         idempotency.install(app, routers)  # Idempotency-Key on every changing route: none can forget it
         for router in routers:
             app.include_router(router, dependencies=[Depends(authenticated), Depends(strict_json)])
@@ -259,19 +276,46 @@ class ServiceRuntime:
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
+_handling: ContextVar[bool] = ContextVar("handling", default=False)
+"""Set while a changing route's endpoint runs: its unit of work may write from then on."""
+
+
+def _handler(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """``endpoint``, marking that the route's dependencies have run. Same signature
+    and name for FastAPI (``__wrapped__``); a plain ``def`` is left to FastAPI's thread."""
+    if not inspect.iscoroutinefunction(endpoint) or getattr(endpoint, "_marks_handling", False):
+        return endpoint
+
+    @functools.wraps(endpoint)
+    async def handling(*args: Any, **kwargs: Any) -> Any:
+        token = _handling.set(True)
+        try:
+            return await endpoint(*args, **kwargs)
+        finally:
+            _handling.reset(token)
+
+    handling._marks_handling = True  # type: ignore[attr-defined]  # create_app runs once per app, routers live on
+    return handling
+
 
 async def unit_of_work(request: Request, caller: CallerDep) -> UnitOfWork:
     """FastAPI dependency: a fresh unit of work from the running service, for an
     authenticated caller; what it commits on a changing request is audited.
     (``async`` so that FastAPI calls it on the event loop: a plain ``def``
-    dependency is run in a worker thread, a thread hop on every request.)"""
-    uow: UnitOfWork = request.app.state.runtime.unit_of_work()
-    if request.method in MUTATING:
-        route = request.scope.get("route")
-        uow.actor = AuditActor(
-            subject=caller.subject, institution_id=caller.institution_id, roles=tuple(sorted(r.value for r in caller.roles)),
-            action=f"{request.method} {getattr(route, 'path', request.url.path)}", target=request.url.path,
-        )
+    dependency is run in a worker thread, a thread hop on every request.)
+
+    One write lock per request at most: a read (GET, HEAD) never takes it, nor do
+    the access checks of a changing request, which read before its handler runs;
+    the handler's transaction takes it (SQLite ``BEGIN IMMEDIATE``, ``jumelage.db``)."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    if request.method not in MUTATING:
+        return runtime.unit_of_work(runtime.read_sessions)
+    uow = runtime.unit_of_work(runtime.request_sessions)
+    route = request.scope.get("route")
+    uow.actor = AuditActor(
+        subject=caller.subject, institution_id=caller.institution_id, roles=tuple(sorted(r.value for r in caller.roles)),
+        action=f"{request.method} {getattr(route, 'path', request.url.path)}", target=request.url.path,
+    )
     return uow
 
 
