@@ -1,10 +1,12 @@
-.PHONY: install run test asyncapi snapshots faults bench
+.PHONY: install run test test-fast asyncapi snapshots faults bench
 install:  ## create .venv with everything installed
 	scripts/bootstrap.sh
 run:      ## run the three services against the local broker (SQLite by default)
 	scripts/bootstrap.sh && scripts/ensure-servers.sh && .venv/bin/python scripts/run.py
 test:     ## the whole test suite, on SQLite and PostgreSQL, over the real broker
 	scripts/test.sh
+test-fast: ## the domain and handler logic, no broker, PostgreSQL or process (tests marked fast; under 30 s)
+	scripts/bootstrap.sh && .venv/bin/pytest -m fast -q
 asyncapi: ## print each service's AsyncAPI document
 	for s in convention scheduling notification; do .venv/bin/python -m $$s asyncapi; done
 snapshots: ## regenerate the event JSON-schema snapshots after an intended contract change

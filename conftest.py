@@ -1,1 +1,1 @@
-pytest_plugins = ["jumelage.testing"]
+pytest_plugins = ["jumelage.testkit.plugin"]

@@ -22,8 +22,8 @@ baseline measured in the same run (so the ratio holds on a noisy machine):
       e-mails the host institution (its default audience) through a local SMTP
       server (aiosmtpd, its own process) and records NotificationSent; the three
       services run as processes of their own (as deployed: the target figure),
-      then in this one process (for comparison). Every HTTP call's headers come
-      from ``auth_headers``.
+      then in this one process (for comparison). Every HTTP call carries a token
+      minted once per identity (``ServicesClient.as_``), not in the timings.
   (h) request overhead at one client: an authenticated GET /institutions on an
       empty database (the convention service under uvicorn, in this process,
       over TCP), beside its /health/live and beside a raw Starlette app doing
@@ -55,7 +55,6 @@ import logging
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import sys
 import time
@@ -69,6 +68,14 @@ from typing import Any
 import aio_pika
 import asyncpg
 
+from jumelage.testkit import servers
+from jumelage.testkit.client import ServicesClient
+from jumelage.testkit.mail import MailSinkProcess
+from jumelage.testkit.ports import free_port
+from jumelage.testkit.processes import ServiceProcess
+from jumelage.testkit.servers import plain_pg
+from jumelage.testkit.waiting import holds_within
+
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 POSTGRES_URL = os.environ.get("POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PUBLISH_BATCH = 500
@@ -79,10 +86,6 @@ RUN = f"bench{uuid.uuid4().hex[:8]}"
 
 def say(*args: Any) -> None:
     print(*args, file=sys.stderr, flush=True)
-
-
-def plain_pg(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
 # ------------------------------------------------------------------ fixtures ---
@@ -198,21 +201,12 @@ async def declare_service_queue(namespace: str, service: str = "convention") -> 
 
 
 async def queue_depth(name: str) -> int:
-    conn = await aio_pika.connect(AMQP_URL)
-    try:
-        ch = await conn.channel()
-        q = await ch.declare_queue(name, passive=True)
-        return q.declaration_result.message_count or 0
-    finally:
-        await conn.close()
+    return await servers.queue_depth(AMQP_URL, name)
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.05) -> None:
-    deadline = time.perf_counter() + timeout
-    while not await check():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("benchmark step did not finish in time")
-        await asyncio.sleep(interval)
+    if not await holds_within(check, timeout, interval):
+        raise TimeoutError("benchmark step did not finish in time")
 
 
 # ------------------------------------------------------- (a) raw aio-pika ---
@@ -480,54 +474,6 @@ async def generic_consumer(n: int, res: Resources) -> tuple[float, float]:
 
 
 BENCH_SECRET = secrets.token_urlsafe(48)  # the services of this run verify tokens with it
-_token: dict[str, str] = {}
-
-
-def act_as(*roles: str, institution: str | None = None) -> None:
-    """Who the benchmark's HTTP calls are made as (one token, minted once: not in the timings)."""
-    from jumelage.auth import mint
-
-    _token["value"] = mint(BENCH_SECRET, subject="bench", roles=roles, institution=institution)
-
-
-def auth_headers(service: str) -> dict[str, str]:
-    """The headers of every HTTP call this benchmark makes to ``service``."""
-    if "value" not in _token:
-        act_as("administrator")
-    return {"Authorization": f"Bearer {_token['value']}"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class MailCatcher:
-    """The local SMTP server the notification service delivers to: aiosmtpd in a
-    process of its own (as a real mail server would be), accepting and dropping
-    every message (``Sink``); each delivery is confirmed by its NotificationSent."""
-
-    def start(self) -> int:
-        import subprocess
-
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink", "-l", f"127.0.0.1:{self.port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.perf_counter() + 15
-        while True:
-            with suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return self.port
-            if time.perf_counter() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("the SMTP server (aiosmtpd) did not start")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        with suppress(Exception):
-            self.proc.wait(timeout=10)
 
 
 class Served:
@@ -557,38 +503,10 @@ class Served:
                 await asyncio.wait_for(self.task, timeout=30)
 
 
-class Api:
-    def __init__(self, client: Any, served: dict[str, Any]) -> None:
-        self.client, self.served = client, served
-
-    async def call(self, service: str, method: str, path: str, body: Any = None,
-                   headers: dict[str, str] | None = None) -> Any:
-        url = f"http://127.0.0.1:{self.served[service].port}{path}"
-        response = await self.client.request(method, url, json=body,
-                                             headers={**auth_headers(service), **(headers or {})})
-        if response.status_code >= 300:
-            raise RuntimeError(f"{method} {service}{path}: {response.status_code} {response.text[:300]}")
-        return response.json() if response.content else None
-
-    async def until(self, service: str, path: str, check: Callable[[Any], bool] = lambda b: True,
-                    timeout: float = 30) -> Any:
-        deadline = time.perf_counter() + timeout
-        url = f"http://127.0.0.1:{self.served[service].port}{path}"
-        while True:
-            response = await self.client.get(url, headers=auth_headers(service))
-            if response.status_code == 200 and check(response.json()):
-                return response.json()
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"{service}{path} not as expected: {response.status_code} {response.text[:300]}")
-            await asyncio.sleep(0.1)
-
-
 class ServedProcess:
     """One service as a process of its own (``python -m <service> serve``), as deployed."""
 
-    def __init__(self, name: str, env: dict[str, str], logs: Any) -> None:
-        from faults import ServiceProcess  # scripts/faults.py: the fault tests' process harness
-
+    def __init__(self, name: str, env: dict[str, str], logs: Path) -> None:
         self.name, self.port = name, int(env["HTTP_PORT"])
         self.process = ServiceProcess(name, env, logs)
 
@@ -600,10 +518,7 @@ class ServedProcess:
         await self.process.stop()
 
     def cpu_seconds(self) -> float:
-        """User and system CPU time of the service process so far (Linux ``/proc``)."""
-        assert self.process.proc is not None
-        fields = Path(f"/proc/{self.process.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+        return self.process.cpu_seconds()
 
 
 async def http_to_notification_latency(samples: int, res: Resources, *, processes: bool) -> dict[str, list[float]]:
@@ -638,7 +553,7 @@ async def http_to_notification_latency(samples: int, res: Resources, *, processe
 
     ns = res.namespace("latency")
     await declare_service_queue(ns)  # the exchange, as the broker definitions would
-    smtp = MailCatcher()
+    smtp = MailSinkProcess()
     smtp_port = smtp.start()
     common = {"amqp_url": AMQP_URL, "database_url": POSTGRES_URL, "topology_namespace": ns,
               "log_format": "json", "log_level": "INFO", "auth_secret": BENCH_SECRET}
@@ -685,15 +600,15 @@ async def http_to_notification_latency(samples: int, res: Resources, *, processe
 
         await tap.consume(on_message)
         async with httpx.AsyncClient(timeout=30) as client:
-            api = Api(client, served)
-            act_as("administrator")  # registers the institutions
+            urls = {name: f"http://127.0.0.1:{s.port}" for name, s in served.items()}
+            api = ServicesClient(urls, BENCH_SECRET, client).as_("bench", "administrator")  # registers the institutions
             institution = {"kind": "hospital", "country": "DZ"}
             host = (await api.call("convention", "POST", "/institutions",
                                    {**institution, "name": "EPH Tiaret", "city": "Tiaret"}))["id"]
             visiting = (await api.call("convention", "POST", "/institutions",
                                        {**institution, "name": "CHU Oran", "city": "Oran"}))["id"]
             # The host's coordinator (who may also register its mailbox): drafts, schedules, subscribes.
-            act_as("coordinator", institution=host)
+            api = api.as_("bench", "coordinator", institution=host)
             today = datetime.now(UTC).date()
             convention = await api.call("convention", "POST", "/conventions", {
                 "reference": f"BENCH-{RUN}", "title": "Jumelage en chirurgie générale",
@@ -830,9 +745,9 @@ async def request_overhead(samples: int, res: Resources) -> dict[str, dict[str, 
             try:
                 await service.start()
                 await wait_until(lambda: _true(raw.started), timeout=30)
-                act_as("coordinator", institution=str(uuid.uuid4()))
+                reader = ServicesClient({}, BENCH_SECRET).as_("bench", "coordinator", institution=str(uuid.uuid4()))
                 targets = {
-                    "ours": (f"http://127.0.0.1:{service.port}/institutions", auth_headers("convention")),
+                    "ours": (f"http://127.0.0.1:{service.port}/institutions", reader.headers()),
                     "live": (f"http://127.0.0.1:{service.port}/health/live", {}),
                     "raw": (f"http://127.0.0.1:{raw_port}/institutions", {}),
                 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv and install the shared package and the three services, editable,
-# with the test dependencies, pinned by constraints.txt. Quiet when up to date.
+# with the test dependencies (shared's "test" extra, which includes "kit"), pinned by constraints.txt. Quiet when up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -16,5 +16,5 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 echo "installing shared + services (editable) into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
-  -e "shared[test]" -e services/convention -e services/scheduling -e "services/notification[test]"
+  -e "shared[test]" -e services/convention -e services/scheduling -e services/notification
 echo "$inputs" > "$stamp"

@@ -20,19 +20,15 @@ scheduling service refuses to record as done what has not happened yet).
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aio_pika
-import httpx
-
-from jumelage.auth import mint
 from jumelage.clock import write_scenario_instant
+from jumelage.testkit.client import ServicesClient
+from jumelage.testkit.tap import event_tap
 
 
 ALGIERS_OFFSET = timedelta(hours=1)  # Africa/Algiers, no daylight saving
@@ -60,60 +56,9 @@ class Timeline:
         print(f"  event  {body['time'][:19]}  {body['type']:<22} {detail}", flush=True)
 
 
-async def tap(amqp_url: str, exchange: str, timeline: Timeline, ready: asyncio.Event, stop: asyncio.Event) -> None:
-    conn = await aio_pika.connect(amqp_url)
-    try:
-        channel = await conn.channel()
-        ex = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = await channel.declare_queue("", exclusive=True)
-        await queue.bind(ex, "#")
-
-        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            async with message.process():
-                timeline.show(json.loads(message.body))
-
-        await queue.consume(on_message)
-        ready.set()
-        await stop.wait()
-    finally:
-        await conn.close()  # ends the consumer with the connection: no cancel left half-done
-
-
-class Api:
-    """The three services, called as one person: ``as_`` gives another person's
-    view, with a token of their own (minted with the local AUTH_SECRET)."""
-
-    def __init__(self, urls: dict[str, str], secret: str, http: httpx.AsyncClient | None = None,
-                 token: str | None = None) -> None:
-        self.http = http or httpx.AsyncClient(timeout=60)
-        self.urls, self.secret, self.token = urls, secret, token
-
-    def as_(self, subject: str, *roles: str, institution: str | None = None) -> Api:
-        token = mint(self.secret, subject=subject, institution=institution, roles=roles)
-        return Api(self.urls, self.secret, self.http, token)
-
-    def headers(self, correlation: str | None = None) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        if correlation:
-            headers["X-Correlation-ID"] = correlation
-        return headers
-
-    async def call(self, service: str, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201),
-                   correlation: str | None = None) -> Any:
-        r = await self.http.request(method, self.urls[service] + path, json=body, headers=self.headers(correlation))
-        if r.status_code not in ok:
-            raise RuntimeError(f"{method} {service}{path} -> {r.status_code}: {r.text[:500]}")
-        return r.json() if r.content else None
-
-    async def until(self, service: str, path: str, check: Any = lambda b: True, timeout: float = 30) -> Any:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            r = await self.http.get(self.urls[service] + path, headers=self.headers())
-            if r.status_code == 200 and check(r.json()):
-                return r.json()
-            if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(f"{service}{path} not ready: {r.status_code} {r.text[:200]}")
-            await asyncio.sleep(0.1)
+# The three services called as one person (``as_``: another person's view, with a token
+# of their own, minted with the local AUTH_SECRET).
+Api = ServicesClient
 
 
 class Story:
@@ -390,32 +335,32 @@ async def settled(timeline: Timeline, mails: Any, quiet: float = 1.0, timeout: f
 
 async def play(urls: dict[str, str], amqp_url: str, exchange: str, clock_file: Path,
                mails: Any = None, *, secret: str) -> dict[str, Any]:
-    timeline, ready, stop = Timeline(), asyncio.Event(), asyncio.Event()
-    watcher = asyncio.create_task(tap(amqp_url, exchange, timeline, ready, stop))
-    await asyncio.wait_for(ready.wait(), 10)
+    timeline = Timeline()
     api, story = Api(urls, secret), Story(clock_file)
-    try:
-        cnas, funder = await cnas_programme(api, story)
-        twinning, supervisor = await twinning_programme(api, story)
-        results = {"cnas": await achieved(api.as_("suivi.cnas", "funder", institution=funder), cnas, 1),
-                   "twinning": await achieved(api.as_("inspection.dsp-oran", "supervisor", institution=supervisor),
-                                              twinning, 1)}
-        await settled(timeline, mails)
-        step("What each convention achieved (read by its funder, then its supervisor)")
-        show_progress(results["cnas"])
-        show_progress(results["twinning"])
-        sent = [e for e in timeline.seen if e["type"] == "NotificationSent"]
-        print(f"\n  {len(timeline.seen)} events, {len(sent)} notifications sent"
-              + (f", {len(mails())} e-mails in the local mail catcher" if mails else ""), flush=True)
-        results["events"] = len(timeline.seen)
-        results["notifications"] = len(sent)
-        admin = api.as_("admin.plateforme", "administrator")
-        audited = {service: (await admin.call(service, "GET", "/audit", ok=(200,)))["total"] for service in urls}
-        print("  audit trail: " + ", ".join(f"{n} changes in {s}" for s, n in audited.items()), flush=True)
-        results["audited"] = audited
-        return results
-    finally:
-        stop.set()
-        with suppress(Exception):
-            await asyncio.wait_for(watcher, 10)
-        await api.http.aclose()
+    async with event_tap(amqp_url, exchange, on_event=timeline.show):
+        try:
+            return await _play(api, story, timeline, urls, mails)
+        finally:
+            await api.aclose()
+
+
+async def _play(api: Api, story: Story, timeline: Timeline, urls: dict[str, str], mails: Any) -> dict[str, Any]:
+    cnas, funder = await cnas_programme(api, story)
+    twinning, supervisor = await twinning_programme(api, story)
+    results = {"cnas": await achieved(api.as_("suivi.cnas", "funder", institution=funder), cnas, 1),
+               "twinning": await achieved(api.as_("inspection.dsp-oran", "supervisor", institution=supervisor),
+                                          twinning, 1)}
+    await settled(timeline, mails)
+    step("What each convention achieved (read by its funder, then its supervisor)")
+    show_progress(results["cnas"])
+    show_progress(results["twinning"])
+    sent = [e for e in timeline.seen if e["type"] == "NotificationSent"]
+    print(f"\n  {len(timeline.seen)} events, {len(sent)} notifications sent"
+          + (f", {len(mails())} e-mails in the local mail catcher" if mails else ""), flush=True)
+    results["events"] = len(timeline.seen)
+    results["notifications"] = len(sent)
+    admin = api.as_("admin.plateforme", "administrator")
+    audited = {service: (await admin.call(service, "GET", "/audit", ok=(200,)))["total"] for service in urls}
+    print("  audit trail: " + ", ".join(f"{n} changes in {s}" for s, n in audited.items()), flush=True)
+    results["audited"] = audited
+    return results

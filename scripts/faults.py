@@ -37,8 +37,6 @@ import os
 import secrets
 import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -61,15 +59,17 @@ from jumelage.cli import ArgumentParser
 from jumelage.events import SurgeryCompleted, new_envelope
 from jumelage.events.envelope import CONTENT_TYPE
 from jumelage.messaging.topology import Topology
-from jumelage.testing import TcpProxy, delete_queues
+from jumelage.testkit.ports import free_port
+from jumelage.testkit.processes import ServiceProcess
+from jumelage.testkit.servers import TcpProxy, delete_queues
+from jumelage.testkit.servers import plain_pg as pg_plain
+from jumelage.testkit.waiting import holds_within
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 RETRY_DELAYS = (1.0, 2.0)
 POISON_COUNT = 50
-# Every limit on waiting (a service ready, stopped) is multiplied by this, as in the test kit.
-TIMEOUT_SCALE = float(os.environ.get("JUMELAGE_TEST_TIMEOUT_SCALE") or 1)
 
 AUTH_SECRET = os.environ.get("AUTH_SECRET") or secrets.token_urlsafe(48)  # this run's; never printed
 ADMIN = {"Authorization": "Bearer " + mint(AUTH_SECRET, subject="faults", roles=["administrator"])}
@@ -114,75 +114,6 @@ def table(results: list[Result]) -> str:
 
 
 # -- the world a scenario runs in -------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pg_plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-class ServiceProcess:
-    """``python -m <service> serve`` as a child process, logging JSON lines to files."""
-
-    def __init__(self, service: str, env: dict[str, str], logs: Path) -> None:
-        self.service = service
-        self.env = env
-        self.port = int(env["HTTP_PORT"])
-        self.logs = logs
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log_files: list[Path] = []
-
-    def start(self) -> None:
-        path = self.logs / f"{self.service}-{len(self.log_files) + 1}.log"
-        self.log_files.append(path)
-        with path.open("wb") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", self.service, "serve"], env=self.env, cwd=ROOT,
-                                         stdout=out, stderr=subprocess.STDOUT)
-
-    async def ready(self, timeout: float = 60.0) -> None:
-        timeout *= TIMEOUT_SCALE
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient() as client:
-            while time.monotonic() < deadline:
-                if self.proc is None or self.proc.poll() is not None:
-                    raise RuntimeError(f"{self.service} exited; see {self.log_files[-1]}")
-                with suppress(httpx.HTTPError):
-                    r = await client.get(f"http://127.0.0.1:{self.port}/health/ready", timeout=2)
-                    if r.status_code == 200:
-                        return
-                await asyncio.sleep(0.2)
-        raise TimeoutError(f"{self.service} not ready within {timeout}s; see {self.log_files[-1]}")
-
-    def kill9(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-
-    async def stop(self, timeout: float = 60.0) -> None:
-        """SIGTERM, and a generous while to finish what is in flight (kill -9 after)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout * TIMEOUT_SCALE
-        while self.proc.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        if self.proc.poll() is None:
-            self.kill9()
-
-    def log_lines(self) -> list[dict[str, Any]]:
-        lines = []
-        for path in self.log_files:
-            for raw in path.read_text(errors="replace").splitlines():
-                with suppress(ValueError):
-                    line = json.loads(raw)
-                    if isinstance(line, dict):
-                        lines.append(line)
-        return lines
 
 
 @dataclass
@@ -275,7 +206,7 @@ class World:
             "PYTHONUNBUFFERED": "1",
         }
         env.pop("SECRETS_DIR", None)
-        svc = ServiceProcess(service, env, self.logs)
+        svc = ServiceProcess(service, env, self.logs, cwd=ROOT)
         self.services.append(svc)
         return svc
 
@@ -334,14 +265,7 @@ class World:
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        with suppress(Exception):
-            if await check():
-                return True
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(interval)
+    return await holds_within(check, timeout, interval)
 
 
 async def settle(check: Callable[[], Awaitable[int]], quiet: float = 1.5, timeout: float = 15.0) -> int:

@@ -24,7 +24,6 @@ import asyncio
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -37,6 +36,9 @@ import httpx
 from jumelage.auth import mint
 from jumelage.cli import ArgumentParser
 from jumelage.clock import write_scenario_instant
+from jumelage.testkit.mail import MailCatcher
+from jumelage.testkit.processes import ServiceProcess
+from jumelage.testkit.servers import delete_namespace as delete
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import demo  # noqa: E402
@@ -57,68 +59,24 @@ def broker_reachable(url: str) -> str | None:
     return None
 
 
-def start(service: str, port: int, base_env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start(service: str, port: int, base_env: dict[str, str]) -> ServiceProcess:
     env = {**base_env, "HTTP_PORT": str(port), "MIGRATE_ON_START": "true"}
     own_db = os.environ.get(f"{service.upper()}_DATABASE_URL")
     if own_db:
         env["DATABASE_URL"] = own_db
         env["DATABASE_SCHEMA"] = os.environ.get(f"{service.upper()}_DATABASE_SCHEMA", "")
-    return subprocess.Popen([sys.executable, "-m", service, "serve"], env=env, cwd=ROOT)
+    process = ServiceProcess(service, env, cwd=ROOT)  # its logs on this terminal
+    process.start()
+    return process
 
 
-def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    return False
-
-
-class MailCatcher:
-    """A local SMTP server that keeps what arrives and says so on the timeline."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
-        from email import message_from_bytes
-        from email.header import decode_header, make_header
-
-        message = message_from_bytes(envelope.content)
-        self.messages.append(message)
-        subject = " ".join(str(make_header(decode_header(message.get("Subject", "")))).split())
-        print(f"  mail   {subject}  ({len(envelope.rcpt_tos)} recipient(s))", flush=True)
-        return "250 OK"
-
-    def start(self) -> int:
-        from aiosmtpd.controller import Controller
-
-        port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=port)
-        self.controller.start()
-        return port
-
-    def stop(self) -> None:
-        self.controller.stop()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def show_mail(message: Any, rcpts: list[str]) -> None:
+    """The demo's timeline line for an e-mail the mail catcher received."""
+    subject = " ".join(str(message.get("Subject", "")).split())
+    print(f"  mail   {subject}  ({len(rcpts)} recipient(s))", flush=True)
 
 
 async def delete_namespace(amqp_url: str, namespace: str) -> None:
-    from jumelage.testing import delete_namespace as delete
-
     await delete(amqp_url, namespace, retry_delays=(1.0, 5.0, 30.0))
 
 
@@ -175,7 +133,7 @@ def main() -> int:
     secret = local_secret(secret_file.parent)
     base_env["AUTH_SECRET"] = secret  # the services verify tokens with it; never printed
     base_env.setdefault("LOG_FORMAT", "console")
-    mails = MailCatcher()
+    mails = MailCatcher(on_message=show_mail)
     namespace = base_env.get("TOPOLOGY_NAMESPACE", "")
     if demo_mode:
         import shutil
@@ -195,7 +153,7 @@ def main() -> int:
     procs = {s: start(s, ports[s], base_env) for s in SERVICES}
     try:
         for service, proc in procs.items():
-            if not wait_ready(ports[service], proc):
+            if not proc.wait_ready():
                 print(f"{service} did not become ready", file=sys.stderr)
                 return 1
         for service, port in ports.items():
@@ -209,7 +167,7 @@ def main() -> int:
         if demo_mode:
             urls = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
             asyncio.run(demo.play(urls, amqp_url, f"{namespace}jumelage.events", story_clock,
-                                  lambda: mails.messages, secret=secret))
+                                  mails.messages, secret=secret))
             if args.exit_after_demo:
                 return 0
         print("running; Ctrl-C stops all three", flush=True)
@@ -219,12 +177,9 @@ def main() -> int:
         return 0
     finally:
         for proc in procs.values():
-            proc.send_signal(signal.SIGTERM)
+            proc.terminate()
         for proc in procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            proc.wait_stopped(timeout=20)
         if demo_mode:
             mails.stop()
             asyncio.run(delete_namespace(amqp_url, namespace))

@@ -29,7 +29,10 @@ from sqlalchemy import text
 import convention.app
 import notification.app
 import scheduling.app
-from jumelage.testing import Database, bearer, eventually, running_services
+from jumelage.testkit.client import bearer
+from jumelage.testkit.servers import Database
+from jumelage.testkit.services import running_services
+from jumelage.testkit.waiting import eventually
 
 MODULES = {"convention": convention.app, "scheduling": scheduling.app, "notification": notification.app}
 # Meant for anyone authenticated: the directory of institutions (a reference list, no patient data).
@@ -185,7 +188,7 @@ def _signed_as_is(**claims: Any) -> dict[str, str]:
 
     import jwt
 
-    from jumelage.testing import TEST_AUTH_SECRET
+    from jumelage.testkit.client import TEST_AUTH_SECRET
 
     now = int(time.time())
     body = {"sub": "crafted", "aud": "jumelage", "iss": "jumelage-local", "iat": now, "exp": now + 600, **claims}

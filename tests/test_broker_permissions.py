@@ -43,7 +43,10 @@ import notification.app
 import scheduling.app
 from jumelage.events import registry
 from jumelage.messaging.topology import EXCHANGE_NAME, Topology
-from jumelage.testing import ActingAs, Database, eventually, running, service_settings
+from jumelage.testkit.client import ActingAs
+from jumelage.testkit.servers import Database
+from jumelage.testkit.services import running, service_settings
+from jumelage.testkit.waiting import eventually
 
 ROOT = Path(__file__).parent.parent
 DEFINITIONS = ROOT / "deploy" / "rabbitmq" / "definitions.json"

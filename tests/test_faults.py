@@ -17,7 +17,7 @@ from types import ModuleType
 import asyncpg
 import pytest
 
-from jumelage.testing import scaled
+from jumelage.testkit.waiting import scaled
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = 200

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -45,7 +44,10 @@ from schemathesis.core.failures import FailureGroup, MalformedJson, ServerError
 from schemathesis.openapi.checks import JsonSchemaError, UndefinedStatusCode
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from jumelage.testing import TEST_AUTH_SECRET, delete_namespace, scaled, token, wait_until
+from jumelage.testkit.client import TEST_AUTH_SECRET, token
+from jumelage.testkit.ports import free_port
+from jumelage.testkit.servers import delete_namespace
+from jumelage.testkit.waiting import scaled, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("convention", "scheduling", "notification")
@@ -54,12 +56,6 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.system]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -25,7 +25,10 @@ import pytest
 import convention.app
 import notification.app
 import scheduling.app
-from jumelage.testing import Database, bearer, eventually, running_services
+from jumelage.testkit.client import bearer
+from jumelage.testkit.servers import Database
+from jumelage.testkit.services import running_services
+from jumelage.testkit.waiting import eventually
 
 MODULES = {"convention": convention.app, "scheduling": scheduling.app, "notification": notification.app}
 REF = "#/components/schemas/"

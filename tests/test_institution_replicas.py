@@ -17,7 +17,10 @@ import notification.app
 import scheduling.app
 from jumelage.events import CloudEvent, InstitutionRegistered, InstitutionUpdated, new_envelope
 from jumelage.messaging.tables import InboxRecord
-from jumelage.testing import ActingAs, Database, eventually, running, service_settings
+from jumelage.testkit.client import ActingAs
+from jumelage.testkit.servers import Database
+from jumelage.testkit.services import running, service_settings
+from jumelage.testkit.waiting import eventually
 
 SERVICES = {"scheduling": scheduling.app, "notification": notification.app}
 

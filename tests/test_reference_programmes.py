@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from jumelage.testing import Database, scaled
+from jumelage.testkit.servers import Database
+from jumelage.testkit.waiting import scaled
 
 ROOT = Path(__file__).resolve().parent.parent
 

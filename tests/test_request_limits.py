@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,19 +20,15 @@ from typing import Any
 import httpx
 import pytest
 
-from jumelage.testing import TEST_AUTH_SECRET, eventually, token
+from jumelage.testkit.client import TEST_AUTH_SECRET, token
+from jumelage.testkit.ports import free_port as _free_port
+from jumelage.testkit.waiting import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_BODY = 1 << 20  # the default MAX_BODY_BYTES
 LIVE_WITHIN = 0.100
 
 pytestmark = pytest.mark.system
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(params=["convention", "scheduling", "notification"])

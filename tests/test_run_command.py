@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jumelage.testing import scaled
+from jumelage.testkit.waiting import scaled
 
 ROOT = Path(__file__).resolve().parent.parent
 

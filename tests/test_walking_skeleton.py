@@ -11,7 +11,11 @@ import aio_pika
 import convention.app
 import notification.app
 import scheduling.app
-from jumelage.testing import ActingAs, Database, event_tap, eventually, running_services
+from jumelage.testkit.client import ActingAs
+from jumelage.testkit.servers import Database
+from jumelage.testkit.services import running_services
+from jumelage.testkit.tap import event_tap
+from jumelage.testkit.waiting import eventually
 
 SERVICES = {"convention": convention.app, "scheduling": scheduling.app, "notification": notification.app}
 

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from effects import effect_sessions  # noqa: E402
 
-from jumelage.testing import Database  # noqa: E402
+from jumelage.testkit.servers import Database  # noqa: E402
 
 
 @pytest.fixture

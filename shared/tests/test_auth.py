@@ -25,7 +25,7 @@ from jumelage.auth import AuthConfigError, Caller, CallerDep, Role, TokenError, 
 from jumelage.http import install_error_handlers
 from jumelage.logging import configure_logging
 from jumelage.settings import ServiceSettings
-from jumelage.testing import eventually
+from jumelage.testkit.waiting import eventually
 
 SECRET = "a-local-secret-of-more-than-32-characters"
 INSTITUTION = uuid.uuid4()

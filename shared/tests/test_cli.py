@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jumelage.testing import scaled
+from jumelage.testkit.waiting import scaled
 
 
 def test_serve_freezes_start_up_and_raises_the_young_threshold_before_uvicorn_runs() -> None:

@@ -30,7 +30,9 @@ from jumelage.messaging.batch import SharedTransaction
 from jumelage.messaging.consumer import event_router
 from jumelage.messaging.tables import InboxRecord, OutboxRecord
 from jumelage.messaging.topology import ServiceQueue, Topology
-from jumelage.testing import Database, Deliveries, delete_queues, deliveries, eventually
+from jumelage.testkit.servers import Database, delete_queues
+from jumelage.testkit.services import Deliveries, deliveries
+from jumelage.testkit.waiting import eventually
 
 
 @pytest.fixture

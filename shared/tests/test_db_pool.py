@@ -13,7 +13,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from jumelage import db
-from jumelage.testing import _plain_pg
+from jumelage.testkit.servers import plain_pg as _plain_pg
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The published JSON schemas (jumelage/events/schemas/*.json) match the models.
 
 A failure means the wire format changed. If that is intended, check it is
-allowed by EVENTS.md (only new types and optional fields within schemaversion 1)
+allowed by docs/events.md (only new types and optional fields within schemaversion 1)
 and regenerate the snapshots.
 """
 
@@ -27,7 +27,7 @@ def snapshot_mismatch(cls: type[EventData]) -> str | None:
     if json.loads(path.read_text(encoding="utf-8")) != schema_of(cls):
         return (
             f"the JSON schema of {cls.event_type} differs from {path}. If this change is intended "
-            f"and allowed by EVENTS.md, run `{REGENERATE}` and commit the snapshot"
+            f"and allowed by docs/events.md, run `{REGENERATE}` and commit the snapshot"
         )
     return None
 

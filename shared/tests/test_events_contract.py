@@ -1,6 +1,6 @@
-"""The event models implement ../contract/EVENTS.md exactly.
+"""The event models implement version 1 of the contract (docs/events.md) exactly.
 
-The tables below are copied by hand from EVENTS.md, not derived from the code,
+The tables below are copied by hand from the v1 contract, not derived from the code,
 so that a model drifting from the published contract fails here.
 """
 
@@ -30,7 +30,7 @@ from jumelage.events.snapshot import SCHEMAS_DIR
 
 CONVENTION, SCHEDULING, NOTIFICATION = "/services/convention", "/services/scheduling", "/services/notification"
 
-# type -> (source, routing key, required data fields), from EVENTS.md.
+# type -> (source, routing key, required data fields), from the v1 contract (docs/events.md).
 CONTRACT: dict[str, tuple[str, str, set[str]]] = {
     "InstitutionRegistered": (CONVENTION, "institution.registered", {
         "institution_id", "name", "kind", "country", "city",
@@ -96,7 +96,7 @@ OPTIONAL_FIELDS: dict[str, set[str]] = {
 }
 ALL_TYPES = {**CONTRACT, **ADDED_TYPES}
 
-PRACTITIONER_ROLES = {  # not in EVENTS.md: the scheduling service's list
+PRACTITIONER_ROLES = {  # not in the v1 contract: the scheduling service's list
     "surgeon", "anaesthetist", "cardiologist", "perfusionist", "intensivist",
     "nurse", "assistant_professor", "resident", "general_practitioner",
 }

@@ -22,7 +22,7 @@ from jumelage.db import UnitOfWork
 from jumelage.errors import Invalid
 from jumelage.events import InstitutionRegistered, new_envelope, serialized
 from jumelage.http import MAX_ERRORS, install_correlation, install_error_handlers, strict_json
-from jumelage.testing import eventually
+from jumelage.testkit.waiting import eventually
 
 LIMIT = 64 * 1024
 

@@ -30,7 +30,9 @@ from jumelage.idempotency import HEADER, IdempotencyRecord, KeyState
 from jumelage.messaging.tables import InboxRecord, OutboxRecord
 from jumelage.service import ServiceRuntime, unit_of_work
 from jumelage.settings import ServiceSettings
-from jumelage.testing import TEST_AUTH_SECRET, Database, bearer, eventually
+from jumelage.testkit.client import TEST_AUTH_SECRET, bearer
+from jumelage.testkit.servers import Database
+from jumelage.testkit.waiting import eventually
 
 NOW = datetime(2024, 5, 26, 8, 0, tzinfo=UTC)
 UoW = Annotated[UnitOfWork, Depends(unit_of_work)]

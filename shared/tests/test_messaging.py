@@ -26,7 +26,9 @@ from jumelage.messaging.consumer import Rejected, event_router
 from jumelage.messaging.outbox import OutboxRelay
 from jumelage.messaging.tables import InboxRecord, OutboxRecord
 from jumelage.messaging.topology import ServiceQueue, Topology
-from jumelage.testing import Database, TcpProxy, delete_queues, event_tap, eventually
+from jumelage.testkit.servers import Database, TcpProxy, delete_queues
+from jumelage.testkit.tap import event_tap
+from jumelage.testkit.waiting import eventually
 
 
 def passes_of(relay: OutboxRelay) -> dict[str, int]:
@@ -516,7 +518,7 @@ async def test_consumer_database_outage_holds_events_without_spending_retries(
 ) -> None:
     """PostgreSQL unreachable for longer than all retry delays: nothing is
     dead-lettered, everything is handled once when it is back."""
-    from jumelage.testing import _execute
+    from jumelage.testkit.servers import execute as _execute
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
     await _execute(postgres_url, f'CREATE SCHEMA "{schema}"')

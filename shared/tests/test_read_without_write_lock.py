@@ -25,7 +25,9 @@ from jumelage.idempotency import IdempotencyRecord
 from jumelage.messaging.tables import InboxRecord, OutboxRecord
 from jumelage.service import ServiceRuntime, unit_of_work
 from jumelage.settings import ServiceSettings
-from jumelage.testing import TEST_AUTH_SECRET, Database, bearer, eventually, scaled
+from jumelage.testkit.client import TEST_AUTH_SECRET, bearer
+from jumelage.testkit.servers import Database
+from jumelage.testkit.waiting import eventually, scaled
 
 UoW = Annotated[UnitOfWork, Depends(unit_of_work)]
 checked: list[str] = []  # keys whose access check has read

@@ -21,7 +21,9 @@ from convention.store.tables import ConventionRow, PartyRow, Table
 from jumelage.clock import FixedClock
 from jumelage.db import create_engine, session_factory
 from jumelage.migrations import migrate
-from jumelage.testing import Database, assert_migrated_as_mapped, downgrade, running, service_settings, table_columns
+from jumelage.testkit.schema import assert_migrated_as_mapped, downgrade, table_columns
+from jumelage.testkit.servers import Database
+from jumelage.testkit.services import running, service_settings
 
 NOW = datetime(2024, 5, 20, 9, 0, tzinfo=UTC)
 

@@ -20,8 +20,10 @@ from convention.domain.commands import ExpireConventions
 from jumelage.clock import FixedClock
 from jumelage.events import registry
 from jumelage.messaging.tables import OutboxRecord
-from jumelage.testing import (Database, EventTap, deliveries, event_tap, eventually, running,
-                              service_settings)
+from jumelage.testkit.servers import Database
+from jumelage.testkit.services import deliveries, running, service_settings
+from jumelage.testkit.tap import EventTap, event_tap
+from jumelage.testkit.waiting import eventually
 
 NOW = datetime(2024, 5, 20, 9, 0, tzinfo=UTC)
 

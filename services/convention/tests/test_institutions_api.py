@@ -13,7 +13,11 @@ from sqlalchemy import select
 
 import convention.app
 from jumelage.messaging.tables import OutboxRecord
-from jumelage.testing import ActingAs, Database, EventTap, event_tap, eventually, running, service_settings
+from jumelage.testkit.client import ActingAs
+from jumelage.testkit.servers import Database
+from jumelage.testkit.services import running, service_settings
+from jumelage.testkit.tap import EventTap, event_tap
+from jumelage.testkit.waiting import eventually
 
 CMCI = {"name": "CMCI Bousmail", "kind": "clinic", "country": "DZ", "city": "Bou Ismail", "wilaya": "Tipaza"}
 

@@ -8,7 +8,8 @@ from convention.store.tables import Table
 from jumelage.db import create_engine
 from jumelage.idempotency import IdempotencyRecord
 from jumelage.migrations import migrate
-from jumelage.testing import Database, assert_migrated_as_mapped, downgrade, table_columns
+from jumelage.testkit.schema import assert_migrated_as_mapped, downgrade, table_columns
+from jumelage.testkit.servers import Database
 
 
 async def test_migrations_match_the_mapped_tables_and_go_down_and_up(database: Database) -> None:

@@ -10,24 +10,15 @@ import contextlib
 import email
 import email.policy
 import json
-import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import aio_pika
 import pytest
-from aiosmtpd.controller import Controller
-
-# The tests import the helpers module; pytest's importlib mode does not put this
-# folder on the path by itself.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from smtp_inbox import SmtpInbox, free_port  # noqa: E402
 
 import notification.app
 from jumelage.clock import Clock
@@ -35,7 +26,14 @@ from jumelage.events import (
     CloudEvent, ConventionSigned, InstitutionRegistered, MissionCancelled, MissionCompleted, MissionRescheduled,
     MissionScheduled, SurgeryCancelled, SurgeryCompleted, SurgeryRescheduled, SurgeryScheduled, new_envelope,
 )
-from jumelage.testing import ActingAs, Database, EventTap, event_tap, eventually, running, scaled, service_settings
+from jumelage.testkit.client import ActingAs
+from jumelage.testkit.mail import MailCatcher
+from jumelage.testkit.servers import Database
+from jumelage.testkit.services import handled as inbox_has
+from jumelage.testkit.services import publish as publish_events
+from jumelage.testkit.services import running, service_settings
+from jumelage.testkit.tap import EventTap, event_tap
+from jumelage.testkit.waiting import eventually, scaled
 
 CORRELATION = "programme-cnas-2031"
 
@@ -43,15 +41,13 @@ KEEPER = uuid.UUID("9d3f5e1a-6b2c-4e8d-a7f0-1c2b3d4e5f60")  # the institution ke
 
 
 @pytest.fixture
-def smtp_server() -> Any:
-    inbox = SmtpInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    inbox.port = controller.port  # type: ignore[attr-defined]
+def smtp_server() -> Iterator[MailCatcher]:
+    inbox = MailCatcher()
+    inbox.start()
     try:
         yield inbox
     finally:
-        controller.stop()
+        inbox.stop()
 
 
 def html_part(message: EmailMessage) -> str:
@@ -286,7 +282,7 @@ class ReminderChecks:
 class Harness:
     client: Any
     tap: EventTap
-    smtp: SmtpInbox
+    smtp: MailCatcher
     http: HttpSink
     amqp_url: str
     namespace: str
@@ -301,15 +297,7 @@ class Harness:
         """As another service's relay would: persistent, to the namespaced exchange, with confirms."""
         conn = await aio_pika.connect(self.amqp_url)
         try:
-            ch = await conn.channel()
-            ex = await ch.get_exchange(f"{self.namespace}jumelage.events")
-            for envelope in envelopes:
-                await ex.publish(
-                    aio_pika.Message(envelope.to_json().encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                     content_type="application/cloudevents+json", message_id=str(envelope.id),
-                                     correlation_id=envelope.correlationid),
-                    routing_key=envelope.routing_key,
-                )
+            await publish_events(await conn.channel(), self.namespace, envelopes)
         finally:
             await conn.close()
 
@@ -354,15 +342,7 @@ class Harness:
 
     async def handled(self, envelope: CloudEvent[Any]) -> None:
         """Wait until the service's consumer has committed ``envelope`` (its inbox row)."""
-        from sqlalchemy import select
-
-        from jumelage.messaging.tables import InboxRecord
-
-        async def seen() -> bool:
-            async with self.runtime.sessions() as s:
-                return (await s.scalar(select(InboxRecord.event_id).where(InboxRecord.event_id == envelope.id))) is not None
-
-        await eventually(seen)
+        await inbox_has(self.runtime, [envelope.id])
 
     async def delivery_round_passed(self) -> None:
         """Until the delivery worker has made a whole round begun after now, with no send
@@ -396,7 +376,7 @@ ServiceFactory = Callable[..., contextlib.AbstractAsyncContextManager[Harness]]
 
 
 @pytest.fixture
-def notification_service(amqp_url: str, namespace: str, database: Database, smtp_server: SmtpInbox,
+def notification_service(amqp_url: str, namespace: str, database: Database, smtp_server: MailCatcher,
                          http_sink: HttpSink) -> ServiceFactory:
     """``async with notification_service(clock=..., **settings) as h``: the service on this
     test's database, broker namespace, SMTP server and SMS gateway, with short delays.
@@ -406,7 +386,7 @@ def notification_service(amqp_url: str, namespace: str, database: Database, smtp
     async def start(clock: Clock | None = None, **overrides: Any) -> AsyncIterator[Harness]:
         own = await database.for_service("notification")
         values: dict[str, Any] = {
-            "smtp_host": "127.0.0.1", "smtp_port": smtp_server.port,  # type: ignore[attr-defined]
+            "smtp_host": "127.0.0.1", "smtp_port": smtp_server.port,
             "sms_gateway_url": f"{http_sink.url}/sms", "sms_gateway_token": "gateway-token",
             "delivery_retry_delays": [0.05, 0.1], "delivery_poll_interval": 0.2,
             "reminder_check_interval": 0.1,

@@ -266,7 +266,7 @@ async def test_deleting_a_contact_or_withdrawing_consent_cancels_what_was_not_se
             items = await h.notifications(recipient_ref=ref)
             return bool(items) and items[0]["status"] == "pending" and items[0]["attempts"] == 1
 
-        from jumelage.testing import eventually
+        from jumelage.testkit.waiting import eventually
 
         await eventually(lambda: waiting(host["recipient_ref"]))
         await eventually(lambda: waiting(family["recipient_ref"]))
@@ -297,7 +297,7 @@ def test_openapi_and_asyncapi_list_the_routes_and_events() -> None:
 async def test_a_coordinator_naming_another_institution_in_a_contact_filter_is_refused(h: Any) -> None:
     from conftest import KEEPER
 
-    from jumelage.testing import bearer
+    from jumelage.testkit.client import bearer
 
     other = uuid.uuid4()
     await h.contact(kind="institution", institution_id=str(other), email="direction@other.dz")

@@ -17,7 +17,8 @@ import notification.app
 from jumelage.clock import FixedClock
 from jumelage.db import create_engine, session_factory
 from jumelage.migrations import migrate
-from jumelage.testing import Database, downgrade, table_columns
+from jumelage.testkit.schema import downgrade, table_columns
+from jumelage.testkit.servers import Database
 from notification.store.tables import ContactRow, SubscriptionRow
 
 NOW = datetime(2031, 3, 2, 10, 0, tzinfo=UTC)

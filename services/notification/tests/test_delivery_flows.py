@@ -300,7 +300,7 @@ async def test_a_notification_whose_worker_stopped_before_sending_goes_out_when_
     notification_service: Any, programme: Any
 ) -> None:
 
-    from jumelage.testing import eventually
+    from jumelage.testkit.waiting import eventually
 
     async with notification_service(delivery_lease=1.0, delivery_poll_interval=0.05) as h:
         # The process "stops" between the commit that created the notification and its
@@ -334,7 +334,7 @@ async def test_an_error_after_a_send_never_sends_it_again_and_the_outcome_is_rec
     from datetime import UTC, datetime
 
     from jumelage.clock import FixedClock
-    from jumelage.testing import eventually
+    from jumelage.testkit.waiting import eventually
     from notification.store.repositories import Notifications
 
     recording, failed = asyncio.Event(), []
@@ -390,7 +390,7 @@ async def test_an_error_after_a_send_never_sends_it_again_and_the_outcome_is_rec
 async def test_an_sms_request_left_unanswered_is_unknown_and_not_sent_again(
     notification_service: Any, programme: Any
 ) -> None:
-    from jumelage.testing import eventually
+    from jumelage.testkit.waiting import eventually
 
     async with notification_service() as h:  # retries 0.05 s and 0.1 s apart: a retry would show at once
         h.http.script["/sms"] = [0]  # the gateway reads the request, then hangs up

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
-from smtp_inbox import SmtpInbox, free_port
 
-from jumelage.testing import eventually, scaled
+from jumelage.testkit.mail import MailCatcher as SmtpInbox
+from jumelage.testkit.ports import free_port
+from jumelage.testkit.waiting import eventually, scaled
 from notification.adapters.channels import NOTIFICATION_HEADER, Address, EmailSender, Outgoing
 from notification.domain.delivery import Message, OutcomeUnknown, PermanentFailure, TransientFailure
 

@@ -19,7 +19,9 @@ from jumelage.db import create_engine
 from jumelage.idempotency import IdempotencyRecord
 from jumelage.events import MissionScheduled
 from jumelage.migrations import migrate
-from jumelage.testing import Database, assert_migrated_as_mapped, downgrade, eventually, table_columns
+from jumelage.testkit.schema import assert_migrated_as_mapped, downgrade, table_columns
+from jumelage.testkit.servers import Database
+from jumelage.testkit.waiting import eventually
 from notification.store.tables import Table
 
 

@@ -16,7 +16,6 @@ from typing import Any
 import aio_pika
 import httpx
 import pytest
-from sqlalchemy import select
 
 import scheduling.app
 from jumelage.clock import FixedClock
@@ -28,8 +27,10 @@ from jumelage.events import (
     new_envelope,
     registry,
 )
-from jumelage.messaging.tables import InboxRecord
-from jumelage.testing import ActingAs, Database, EventTap, event_tap, eventually, running, service_settings
+from jumelage.testkit.client import ActingAs
+from jumelage.testkit.servers import Database
+from jumelage.testkit.services import handled, outbox_drained, publish, running, service_settings
+from jumelage.testkit.tap import EventTap, event_tap
 
 NOW = datetime(2030, 6, 11, 9, 0, tzinfo=UTC)  # the second day of the reference mission
 SIGNED_AT = datetime(2030, 1, 15, 10, 0, tzinfo=UTC)
@@ -90,28 +91,14 @@ class Scheduling:
                 item = new_envelope(item, correlation_id="programme-cnas-2030", causation_id=None,
                                     time=time or self.event_time)
             envelopes.append(item)
-        exchange = await self._channel.get_exchange(f"{self.namespace}jumelage.events")
-        for envelope in envelopes:
-            await exchange.publish(
-                aio_pika.Message(envelope.to_json().encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                 content_type="application/cloudevents+json", message_id=str(envelope.id),
-                                 correlation_id=envelope.correlationid),
-                routing_key=envelope.routing_key,
-            )
+        await publish(self._channel, self.namespace, envelopes)
         self.sent += envelopes
         return envelopes
 
     async def deliver(self, *items: EventData | CloudEvent[Any], time: datetime | None = None) -> list[CloudEvent[Any]]:
         """Publish, then wait until the service has handled every one of them."""
         envelopes = await self.publish(*items, time=time)
-        ids = {e.id for e in envelopes}
-
-        async def handled() -> bool:
-            async with self.client.runtime.sessions() as s:  # type: ignore[attr-defined]
-                seen = set(await s.scalars(select(InboxRecord.event_id).where(InboxRecord.event_id.in_(ids))))
-            return seen == ids
-
-        await eventually(handled)
+        await handled(self.client.runtime, (e.id for e in envelopes))  # type: ignore[attr-defined]
         return envelopes
 
     async def programme(self) -> None:
@@ -191,16 +178,7 @@ class Scheduling:
 
     async def settle(self) -> None:
         """Wait until the outbox is empty (so whatever was recorded is on the tap)."""
-        from jumelage.messaging.tables import OutboxRecord
-
-        async def drained() -> bool:
-            async with self.client.runtime.sessions() as s:  # type: ignore[attr-defined]
-                pending = await s.scalars(select(OutboxRecord.seq).where(OutboxRecord.published_at.is_(None)))
-                return not pending.first()
-
-        await eventually(drained)
-        async with self.client.runtime.sessions() as s:  # type: ignore[attr-defined]
-            total = len(list(await s.scalars(select(OutboxRecord.seq))))
+        total = await outbox_drained(self.client.runtime)  # type: ignore[attr-defined]
         await self.tap.wait_for(lambda bodies: sum(b["source"] == "/services/scheduling" for b in bodies) >= total)
 
 

@@ -14,7 +14,8 @@ import scheduling.app
 from jumelage.db import create_engine, session_factory
 from jumelage.events import ConventionResumed, ConventionSuspended
 from jumelage.migrations import migrate
-from jumelage.testing import Database, downgrade, table_columns
+from jumelage.testkit.schema import downgrade, table_columns
+from jumelage.testkit.servers import Database
 from scheduling.store.tables import (
     ConventionRow, HostResourcesRow, InstitutionRow, MissionMemberRow, MissionRow, OperatingRoomRow, PatientCaseRow,
     SurgeryRow,

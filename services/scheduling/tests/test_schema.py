@@ -7,7 +7,8 @@ import scheduling.app
 from jumelage.db import create_engine
 from jumelage.idempotency import IdempotencyRecord
 from jumelage.migrations import migrate
-from jumelage.testing import Database, assert_migrated_as_mapped, downgrade, table_columns
+from jumelage.testkit.schema import assert_migrated_as_mapped, downgrade, table_columns
+from jumelage.testkit.servers import Database
 from scheduling.store.tables import Table
 
 

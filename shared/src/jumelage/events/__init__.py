@@ -1,4 +1,4 @@
-"""The v1 event contract (../shared/contract/EVENTS.md) as typed models.
+"""The event contract (docs/events.md, the repository's own) as typed models.
 
 Importing this package registers every event type its modules define; use :data:`registry` to go
 from a type name or routing key to its model, and to parse bytes off the wire.

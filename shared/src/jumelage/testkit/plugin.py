@@ -1,0 +1,76 @@
+"""The test kit's pytest plugin (``pytest_plugins = ["jumelage.testkit.plugin"]``): the
+broker and PostgreSQL (found by :mod:`jumelage.testkit.servers`; unreachable is a
+failure, never a skip), a database per test on SQLite and on PostgreSQL (``database``
+is parametrised), and a topology namespace per test."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from jumelage.testkit.servers import (
+    Database, ServerUnavailable, amqp_server, delete_namespace, execute, postgres_server,
+)
+
+
+def _server(found: contextlib.AbstractContextManager[str]) -> Iterator[str]:
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(found)
+        except ServerUnavailable as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    yield from _server(amqp_server())
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    yield from _server(postgres_server())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        yield Database("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+        return
+    base = request.getfixturevalue("postgres_url")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    await execute(base, f'CREATE SCHEMA "{schema}"')
+    db = Database("postgresql", base, schema)
+    try:
+        yield db
+    finally:
+        for name in [schema, *db.children]:
+            await execute(base, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture
+async def namespace(amqp_url: str) -> AsyncIterator[str]:
+    """A topology namespace of this test's own; its exchange and queues are deleted after."""
+    ns = f"t{uuid.uuid4().hex[:10]}."
+    yield ns
+    await delete_namespace(amqp_url, ns)
+
+
+# What needs a server: a test whose fixtures reach one of these, or runs on PostgreSQL.
+_SERVERS = {"amqp_url", "postgres_url", "namespace"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``fast`` each test that needs neither the broker nor PostgreSQL nor a process
+    of its own: the domain and handler logic on SQLite (``make test-fast``)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        slow_marks = {"broker", "system", "fuzz"} & {m.name for m in item.iter_markers()}
+        if fixtures & _SERVERS or params.get("database") == "postgresql" or slow_marks:
+            continue
+        item.add_marker(pytest.mark.fast)
