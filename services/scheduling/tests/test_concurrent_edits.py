@@ -17,7 +17,7 @@ from jumelage.migrations import migrate
 from jumelage.testkit.schema import downgrade, table_columns
 from jumelage.testkit.servers import Database
 from scheduling.store.tables import (
-    ConventionRow, HostResourcesRow, InstitutionRow, MissionMemberRow, MissionRow, OperatingRoomRow, PatientCaseRow,
+    INSTITUTIONS, ConventionRow, HostResourcesRow, MissionMemberRow, MissionRow, OperatingRoomRow, PatientCaseRow,
     SurgeryRow,
 )
 from scheduling_testkit import CMCI, CONVENTION, GSD, NOW, Scheduling
@@ -162,7 +162,7 @@ async def test_migration_gives_the_rows_from_before_version_1(database: Database
         await migrate(engine, script, "0005")
         async with engine.begin() as conn:  # the mapped tables, less the columns 0006 adds
             for table, values in [
-                (InstitutionRow, dict(id=CMCI, name="CMCI", kind="clinic", country="DZ", city="Bou Ismail",
+                (INSTITUTIONS, dict(id=CMCI, name="CMCI", kind="clinic", country="DZ", city="Bou Ismail",
                                       registered_by_event=uuid.uuid4())),
                 (ConventionRow, dict(id=ids["convention"], parties=[], specialties=[], signed=True,
                                      term_versions={})),
@@ -184,7 +184,7 @@ async def test_migration_gives_the_rows_from_before_version_1(database: Database
                                   operating_room="Bloc", scheduled_start=NOW, scheduled_end=NOW,
                                   expected_duration_minutes=60, lead_surgeon_id=uuid.uuid4(), status="scheduled")),
             ]:
-                await conn.execute(sa.insert(table.__table__).values(**values))
+                await conn.execute(sa.insert(getattr(table, "__table__", table)).values(**values))  # a class, or the replica's Table
         before = datetime.now(UTC)
         await migrate(engine, script)
         async with session_factory(engine)() as session:
