@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from scheduling import api
 from scheduling.handlers import HANDLERS
-from scheduling.handlers.planning import PlannerDefaults
+from scheduling.domain.planning import PlannerDefaults
 from scheduling.store import SchedulingUnitOfWork
 from scheduling.subscribers import EVENTS
 from jumelage.bus import MessageBus

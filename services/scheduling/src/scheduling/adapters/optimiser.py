@@ -1,6 +1,6 @@
 """Surgery plan optimiser for a mission: OR-Tools CP-SAT, and a greedy baseline.
 
-Pure: input dataclasses in, a ``Plan`` out; no database, no HTTP, no clock.
+Pure: input dataclasses in, a ``Plan`` (``scheduling.domain.planning``) out; no database, no HTTP, no clock.
 Time is the host's wall clock as (day index of the mission, minute of the day),
 on a grid of ``step_minutes`` (15 by default: durations are rounded *up* to it).
 
@@ -34,10 +34,10 @@ import time
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from ortools.sat.python import cp_model
 
+from scheduling.domain.planning import Assignment, Plan, PlanStatus, Unplanned
 # The intensive-care rule is the domain's: the optimiser and the booking handlers apply the same one.
 from scheduling.domain.surgeries import ICU_DAYS, icu_days
 
@@ -121,63 +121,7 @@ class PlanRequest:
     seed: int = 0
 
 
-# -- output ----------------------------------------------------------------------------------
-
-
-class PlanStatus(StrEnum):
-    optimal = "optimal"  # proven: no plan operates a better priority-weighted set with fewer moves
-    feasible = "feasible"  # the best found within the time limit
-    greedy = "greedy"  # the solver found nothing better than the greedy baseline
-    empty = "empty"  # nothing to plan (reasons say why)
-    infeasible = "infeasible"  # the constraints cannot hold (reasons say which)
-
-
-@dataclass(frozen=True)
-class Assignment:
-    case_id: Hashable
-    ref: str
-    day: int
-    room_id: Hashable
-    start_minute: int
-    duration_minutes: int
-    surgeon_id: Hashable
-    anaesthetist_id: Hashable | None
-    icu_days: int
-    surgery_id: Hashable | None = None  # an existing surgery
-    moved: bool = False
-    fixed: bool = False
-
-    @property
-    def end_minute(self) -> int:
-        return self.start_minute + self.duration_minutes
-
-
-@dataclass(frozen=True)
-class Unplanned:
-    case_id: Hashable
-    ref: str
-    reason: str
-
-
-@dataclass
-class Plan:
-    status: PlanStatus
-    objective: int  # priority-weighted count of cases operated (bookings included)
-    bound: int  # no plan can score more
-    optimal: bool
-    solve_seconds: float
-    moves: int = 0
-    assignments: list[Assignment] = field(default_factory=list)
-    unplanned: list[Unplanned] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
-    solver: str = "cp-sat"
-    greedy_objective: int = 0
-    tiebreak_optimal: bool = False
-    primary_seconds: float = 0.0  # the first solve (priorities, then moves): when ``optimal`` was proven
-
-    @property
-    def gap(self) -> float:
-        return 0.0 if self.bound <= 0 else (self.bound - self.objective) / self.bound
+# -- output: scheduling.domain.planning (the plan is the domain's; this adapter only computes it) --
 
 
 # -- shared preparation -------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""HTTP API: body -> command -> handler -> response; GETs read through the unit of work."""
+"""HTTP API: body -> command -> handler -> response; a GET the same, with a query (domain/commands.py)."""
 
 from scheduling.api import activities, cases, conventions, institutions, missions, planning, surgeries
 from jumelage.replica import institutions_router

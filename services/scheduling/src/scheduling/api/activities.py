@@ -14,10 +14,18 @@ from scheduling.access import UoW
 from scheduling.api.cases import CaseIn
 from scheduling.api.common import Body, Instant
 from scheduling.domain.activities import ActivityStatus, Consultation, TrainingSession
-from scheduling.domain.commands import HoldConsultation, HoldTraining, ScheduleConsultation, ScheduleTraining
+from scheduling.domain.commands import (
+    GetConsultation,
+    GetTrainingSession,
+    HoldConsultation,
+    HoldTraining,
+    MissionConsultations,
+    MissionTraining,
+    ScheduleConsultation,
+    ScheduleTraining,
+)
 from scheduling.domain.missions import Mission
 from jumelage.auth import CallerDep
-from jumelage.errors import NotFound
 from jumelage.service import BusDep
 
 router = APIRouter(tags=["consultations and training"])
@@ -104,19 +112,15 @@ async def schedule_consultation(mission_id: uuid.UUID, body: ConsultationIn, uow
 
 @router.get("/missions/{mission_id}/consultations", response_model=list[ConsultationOut],
             dependencies=[access.mission(access.READ)])
-async def list_consultations(mission_id: uuid.UUID, uow: UoW) -> list[ConsultationOut]:
-    async with uow:  # the access check has found the mission (else 404)
-        return [ConsultationOut.of(c) for c in await uow.consultations.of_mission(mission_id)]
+async def list_consultations(mission_id: uuid.UUID, uow: UoW, bus: BusDep) -> list[ConsultationOut]:
+    # The access check has found the mission (else 404).
+    return [ConsultationOut.of(c) for c in await bus.handle(MissionConsultations(mission_id), uow)]
 
 
 @router.get("/consultations/{consultation_id}", response_model=ConsultationOut,
             dependencies=[access.consultation(access.READ)])
-async def get_consultation(consultation_id: uuid.UUID, uow: UoW) -> ConsultationOut:
-    async with uow:
-        consultation = await uow.consultations.get(consultation_id)
-    if consultation is None:
-        raise NotFound(f"no consultation {consultation_id}")
-    return ConsultationOut.of(consultation)
+async def get_consultation(consultation_id: uuid.UUID, uow: UoW, bus: BusDep) -> ConsultationOut:
+    return ConsultationOut.of(await bus.handle(GetConsultation(consultation_id), uow))
 
 
 @router.post("/consultations/{consultation_id}/hold", response_model=ConsultationOut,
@@ -139,19 +143,15 @@ async def schedule_training(mission_id: uuid.UUID, body: TrainingIn, uow: UoW, b
 
 @router.get("/missions/{mission_id}/training-sessions", response_model=list[TrainingOut],
             dependencies=[access.mission(access.READ)])
-async def list_training(mission_id: uuid.UUID, uow: UoW) -> list[TrainingOut]:
-    async with uow:  # the access check has found the mission (else 404)
-        return [TrainingOut.of(t) for t in await uow.training_sessions.of_mission(mission_id)]
+async def list_training(mission_id: uuid.UUID, uow: UoW, bus: BusDep) -> list[TrainingOut]:
+    # The access check has found the mission (else 404).
+    return [TrainingOut.of(t) for t in await bus.handle(MissionTraining(mission_id), uow)]
 
 
 @router.get("/training-sessions/{training_session_id}", response_model=TrainingOut,
             dependencies=[access.training_session(access.READ)])
-async def get_training(training_session_id: uuid.UUID, uow: UoW) -> TrainingOut:
-    async with uow:
-        session = await uow.training_sessions.get(training_session_id)
-    if session is None:
-        raise NotFound(f"no training session {training_session_id}")
-    return TrainingOut.of(session)
+async def get_training(training_session_id: uuid.UUID, uow: UoW, bus: BusDep) -> TrainingOut:
+    return TrainingOut.of(await bus.handle(GetTrainingSession(training_session_id), uow))
 
 
 @router.post("/training-sessions/{training_session_id}/hold", response_model=TrainingOut,

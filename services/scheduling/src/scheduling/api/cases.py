@@ -13,9 +13,7 @@ from scheduling import access
 from scheduling.access import UoW
 from scheduling.api.common import Body, ReasonIn
 from scheduling.domain.cases import CaseStatus, PatientCase, PatientIdentity, RiskScheme, Sex
-from scheduling.domain.commands import CancelCase, ReferCaseElsewhere, RegisterCase
-from scheduling.handlers.common import require_institution
-from jumelage.errors import NotFound
+from scheduling.domain.commands import CancelCase, GetCase, ReferCaseElsewhere, RegisterCase, WaitingList
 from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
 from jumelage.service import BusDep
 
@@ -103,23 +101,18 @@ async def register_case(institution_id: uuid.UUID, body: CaseIn, uow: UoW, bus: 
 async def waiting_list(
     institution_id: uuid.UUID,
     uow: UoW,
+    bus: BusDep,
     status: CaseStatus | None = None,
     priority: Annotated[int | None, Query(ge=1, le=5)] = None,
 ) -> list[CaseOut]:
-    async with uow:
-        await require_institution(uow, institution_id)
-        return [CaseOut.of(c) for c in await uow.cases.waiting_list(institution_id, status=status,
-                                                                     priority=priority)]
+    query = WaitingList(institution_id, status=status, priority=priority)
+    return [CaseOut.of(c) for c in await bus.handle(query, uow)]
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, dependencies=[access.CASE_CLINICIAN],
             responses=read_responses())
-async def get_case(case_id: uuid.UUID, uow: UoW, response: Response) -> CaseOut:
-    async with uow:
-        case = await uow.cases.get(case_id)
-    if case is None:
-        raise NotFound(f"no patient case {case_id}")
-    return tagged(response, CaseOut.of(case))
+async def get_case(case_id: uuid.UUID, uow: UoW, bus: BusDep, response: Response) -> CaseOut:
+    return tagged(response, CaseOut.of(await bus.handle(GetCase(case_id), uow)))
 
 
 # Every change below takes an optional If-Match (the ETag of the caller's read): stale, it is a 412.

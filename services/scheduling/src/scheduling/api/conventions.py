@@ -10,9 +10,10 @@ from pydantic import BaseModel
 
 from scheduling import access
 from scheduling.access import UoW
+from scheduling.domain.commands import GetConvention, ListConventions
 from scheduling.domain.conventions import ConventionReplica
 from jumelage.auth import CallerDep
-from jumelage.errors import NotFound
+from jumelage.service import BusDep
 
 router = APIRouter(prefix="/conventions", tags=["conventions (replica)"])
 
@@ -47,19 +48,15 @@ class ConventionOut(BaseModel):
 
 
 @router.get("", response_model=list[ConventionOut], summary="Conventions known to this service")
-async def list_conventions(uow: UoW, caller: CallerDep, party: uuid.UUID | None = None) -> list[ConventionOut]:
+async def list_conventions(uow: UoW, caller: CallerDep, bus: BusDep,
+                           party: uuid.UUID | None = None) -> list[ConventionOut]:
     access.conventions_reader(caller, party)
-    async with uow:
-        return [ConventionOut.of(c) for c in await uow.conventions.list()
-                if access.convention_visible(caller, c)
-                and (party is None or party in {p.institution_id for p in c.parties})]
+    return [ConventionOut.of(c) for c in await bus.handle(ListConventions(party), uow)
+            if access.convention_visible(caller, c)]
 
 
 @router.get("/{convention_id}", response_model=ConventionOut)
-async def get_convention(convention_id: uuid.UUID, uow: UoW, caller: CallerDep) -> ConventionOut:
+async def get_convention(convention_id: uuid.UUID, uow: UoW, caller: CallerDep, bus: BusDep) -> ConventionOut:
     access.conventions_reader(caller)
-    async with uow:
-        convention = await uow.conventions.get(convention_id)
-    if convention is None:
-        raise NotFound(f"no convention {convention_id} known here")
+    convention = await bus.handle(GetConvention(convention_id), uow)
     return ConventionOut.of(access.convention_reader(caller, convention))

@@ -12,9 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from scheduling import access
 from scheduling.access import UoW
 from scheduling.api.common import Body
-from scheduling.domain.commands import ChangeRoom, OpenRoom, RemoveRoom, SetResources
+from scheduling.domain.commands import ChangeRoom, GetResources, ListRooms, OpenRoom, RemoveRoom, SetResources
 from scheduling.domain.resources import DEFAULT_TIMEZONE, HostResources, OperatingRoom
-from scheduling.handlers.common import require_institution
 from jumelage.api import Patch
 from jumelage.service import BusDep
 
@@ -58,19 +57,15 @@ class ResourcesOut(BaseModel):
 
 @router.get("/{institution_id}/resources", response_model=ResourcesOut, summary="A host's resources",
             dependencies=[access.RESOURCES_READ])
-async def get_resources(institution_id: uuid.UUID, uow: UoW) -> ResourcesOut:
-    async with uow:
-        await require_institution(uow, institution_id)
-        resources = await uow.hosts.get(institution_id) or HostResources(institution_id)
-        return ResourcesOut.of(resources, await uow.rooms.of_host(institution_id))
+async def get_resources(institution_id: uuid.UUID, uow: UoW, bus: BusDep) -> ResourcesOut:
+    return ResourcesOut.of(*await bus.handle(GetResources(institution_id), uow))
 
 
 @router.put("/{institution_id}/resources", response_model=ResourcesOut,
             summary="Set a host's time zone and intensive-care beds", dependencies=[access.RESOURCES])
 async def set_resources(institution_id: uuid.UUID, body: ResourcesIn, uow: UoW, bus: BusDep) -> ResourcesOut:
     resources = await bus.handle(SetResources(institution_id, **body.model_dump()), uow)
-    async with uow:
-        return ResourcesOut.of(resources, await uow.rooms.of_host(institution_id))
+    return ResourcesOut.of(resources, await bus.handle(ListRooms(institution_id), uow))
 
 
 class RoomIn(Body):
@@ -97,10 +92,8 @@ async def open_room(institution_id: uuid.UUID, body: RoomIn, uow: UoW, bus: BusD
 
 
 @router.get("/{institution_id}/operating-rooms", response_model=list[RoomOut], dependencies=[access.RESOURCES_READ])
-async def list_rooms(institution_id: uuid.UUID, uow: UoW) -> list[RoomOut]:
-    async with uow:
-        await require_institution(uow, institution_id)
-        return [RoomOut.of(r) for r in await uow.rooms.of_host(institution_id)]
+async def list_rooms(institution_id: uuid.UUID, uow: UoW, bus: BusDep) -> list[RoomOut]:
+    return [RoomOut.of(r) for r in await bus.handle(ListRooms(institution_id), uow)]
 
 
 @router.patch("/{institution_id}/operating-rooms/{room_id}", response_model=RoomOut,

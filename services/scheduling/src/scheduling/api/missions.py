@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,11 +19,11 @@ from scheduling.domain.commands import (
     RemoveTeamMember,
     RescheduleMission,
     ScheduleMission,
+    SearchMissions,
     StartMission,
 )
 from scheduling.domain.missions import Mission, MissionStatus, TeamMember
 from jumelage.auth import CallerDep, Role, require
-from jumelage.errors import NotFound
 from jumelage.events.scheduling import PractitionerRole
 from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
 from jumelage.service import BusDep
@@ -120,24 +121,20 @@ async def schedule_mission(body: MissionIn, uow: UoW, bus: BusDep, caller: Calle
 
 
 @router.get("", response_model=list[MissionOut], summary="Missions, by convention, host or status")
-async def list_missions(uow: UoW, caller: CallerDep, convention_id: uuid.UUID | None = None,
+async def list_missions(uow: UoW, caller: CallerDep, bus: BusDep, convention_id: uuid.UUID | None = None,
                         host_institution_id: uuid.UUID | None = None,
                         status: MissionStatus | None = None) -> list[MissionOut]:
     access.mission_scope(caller, host_institution_id)
-    async with uow:
-        missions = await uow.missions.search(convention_id=convention_id, host_institution_id=host_institution_id,
-                                             status=status)
+    query = SearchMissions(convention_id=convention_id, host_institution_id=host_institution_id, status=status)
+    missions = await bus.handle(query, uow)
     # The caller's own: their institution hosts or sends it, or they are on its team.
     return [MissionOut.of(m) for m in missions if access.visible(caller, m)]
 
 
-@router.get("/{mission_id}", response_model=MissionOut, dependencies=[access.mission(access.READ)],
-            responses=read_responses())
-async def get_mission(mission_id: uuid.UUID, uow: UoW, response: Response) -> MissionOut:
-    async with uow:
-        mission = await uow.missions.get(mission_id)
-    if mission is None:
-        raise NotFound(f"no mission {mission_id}")
+@router.get("/{mission_id}", response_model=MissionOut, responses=read_responses())
+async def get_mission(mission_id: uuid.UUID, response: Response,
+                      mission: Annotated[Mission, access.mission(access.READ)]) -> MissionOut:
+    # The access check has loaded the mission the caller reads (else 404): no second load.
     return tagged(response, MissionOut.of(mission))
 
 

@@ -14,7 +14,7 @@ from scheduling.access import UoW
 from scheduling.api.common import Body, Instant
 from scheduling.api.surgeries import SurgeryOut
 from scheduling.domain.commands import ApplyPlan, PlannedSurgery, ProposePlan
-from scheduling.handlers.planning import ProposedPlan
+from scheduling.domain.planning import ProposedPlan
 from jumelage.service import BusDep
 
 router = APIRouter(prefix="/missions", tags=["planning"])

@@ -11,9 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from scheduling import access
 from scheduling.access import UoW
 from scheduling.api.common import Body, Instant, ReasonIn
-from scheduling.domain.commands import CancelSurgery, CompleteSurgery, RescheduleSurgery, ScheduleSurgery, StartSurgery
+from scheduling.domain.commands import (
+    CancelSurgery,
+    CompleteSurgery,
+    GetSurgery,
+    MissionSurgeries,
+    RescheduleSurgery,
+    ScheduleSurgery,
+    StartSurgery,
+)
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
-from jumelage.errors import NotFound
 from jumelage.events.scheduling import SurgeryOutcome
 from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
 from jumelage.service import BusDep
@@ -100,19 +107,16 @@ async def schedule_surgery(mission_id: uuid.UUID, body: SurgeryIn, uow: UoW, bus
 
 @router.get("/missions/{mission_id}/surgeries", response_model=list[SurgeryOut],
             dependencies=[access.mission(access.READ)])
-async def list_surgeries(mission_id: uuid.UUID, uow: UoW, status: SurgeryStatus | None = None) -> list[SurgeryOut]:
-    async with uow:  # the access check has found the mission (else 404)
-        return [SurgeryOut.of(s) for s in await uow.surgeries.of_mission(mission_id, status=status)]
+async def list_surgeries(mission_id: uuid.UUID, uow: UoW, bus: BusDep,
+                         status: SurgeryStatus | None = None) -> list[SurgeryOut]:
+    # The access check has found the mission (else 404).
+    return [SurgeryOut.of(s) for s in await bus.handle(MissionSurgeries(mission_id, status=status), uow)]
 
 
 @router.get("/surgeries/{surgery_id}", response_model=SurgeryOut, dependencies=[access.surgery(access.READ)],
             responses=read_responses())
-async def get_surgery(surgery_id: uuid.UUID, uow: UoW, response: Response) -> SurgeryOut:
-    async with uow:
-        surgery = await uow.surgeries.get(surgery_id)
-    if surgery is None:
-        raise NotFound(f"no surgery {surgery_id}")
-    return tagged(response, SurgeryOut.of(surgery))
+async def get_surgery(surgery_id: uuid.UUID, uow: UoW, bus: BusDep, response: Response) -> SurgeryOut:
+    return tagged(response, SurgeryOut.of(await bus.handle(GetSurgery(surgery_id), uow)))
 
 
 # Every change below takes an optional If-Match (the ETag of the caller's read): stale, it is a 412.

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
+from scheduling.domain.cases import CaseStatus
+from scheduling.domain.missions import MissionStatus
+from scheduling.domain.surgeries import SurgeryStatus
 from scheduling.domain.values import PatientIdentity, RiskScheme, TeamMember
 from jumelage.events.scheduling import SurgeryOutcome
 
@@ -49,6 +52,18 @@ class RemoveRoom:
     room_id: uuid.UUID
 
 
+@dataclass(frozen=True)
+class GetResources:
+    """A host's resources and its rooms (defaults where it has recorded none)."""
+
+    institution_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ListRooms:
+    institution_id: uuid.UUID
+
+
 # -- patient cases ---------------------------------------------------------------------------------
 
 
@@ -80,6 +95,20 @@ class CancelCase(CloseCase):
 @dataclass(frozen=True)
 class ReferCaseElsewhere(CloseCase):
     """The patient is treated elsewhere."""
+
+
+@dataclass(frozen=True)
+class WaitingList:
+    """A host's waiting list, most urgent first."""
+
+    institution_id: uuid.UUID
+    status: CaseStatus | None = None
+    priority: int | None = None
+
+
+@dataclass(frozen=True)
+class GetCase:
+    case_id: uuid.UUID
 
 
 # -- missions --------------------------------------------------------------------------------------
@@ -138,6 +167,15 @@ class RemoveTeamMember:
     expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
 
 
+@dataclass(frozen=True)
+class SearchMissions:
+    """Every mission that matches; which the caller may see is the access module's to say."""
+
+    convention_id: uuid.UUID | None = None
+    host_institution_id: uuid.UUID | None = None
+    status: MissionStatus | None = None
+
+
 # -- surgeries -------------------------------------------------------------------------------------
 
 
@@ -185,6 +223,17 @@ class CompleteSurgery:
     expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
 
 
+@dataclass(frozen=True)
+class MissionSurgeries:
+    mission_id: uuid.UUID
+    status: SurgeryStatus | None = None
+
+
+@dataclass(frozen=True)
+class GetSurgery:
+    surgery_id: uuid.UUID
+
+
 # -- consultations and training sessions -----------------------------------------------------------
 
 
@@ -218,6 +267,26 @@ class HoldTraining:
     held_at: datetime | None = None  # default: now
 
 
+@dataclass(frozen=True)
+class MissionConsultations:
+    mission_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class GetConsultation:
+    consultation_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class MissionTraining:
+    mission_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class GetTrainingSession:
+    training_session_id: uuid.UUID
+
+
 # -- the surgery plan -----------------------------------------------------------------------------
 
 
@@ -246,3 +315,18 @@ class ApplyPlan:
     mission_id: uuid.UUID
     assignments: tuple[PlannedSurgery, ...]
     reason: str = "mission plan re-optimised"
+
+
+# -- the replica of conventions --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListConventions:
+    """The conventions known here (a party's, if given); which the caller may see is the access module's to say."""
+
+    party: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class GetConvention:
+    convention_id: uuid.UUID

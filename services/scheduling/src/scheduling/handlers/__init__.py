@@ -1,17 +1,22 @@
-"""One function per command or incoming event: load, call the domain, save, record events.
+"""One function per command, query or incoming event: load, call the domain, save, record events
+(a query's handler only loads).
 
-``HANDLERS``: which handler the bus runs for each command of ``domain/commands.py``.
+``HANDLERS``: which handler the bus runs for each command and query of ``domain/commands.py``.
 """
 
 from jumelage import replica as institutions_replica
 from scheduling.domain import commands as c
 from scheduling.handlers.activities import (
+    get_consultation,
+    get_training_session,
     hold_consultation,
     hold_training,
+    mission_consultations,
+    mission_training,
     schedule_consultation,
     schedule_training,
 )
-from scheduling.handlers.cases import cancel_case, refer_case_elsewhere, register_case
+from scheduling.handlers.cases import cancel_case, get_case, refer_case_elsewhere, register_case, waiting_list
 from scheduling.handlers.missions import (
     add_team_member,
     cancel_mission,
@@ -19,6 +24,7 @@ from scheduling.handlers.missions import (
     remove_team_member,
     reschedule_mission,
     schedule_mission,
+    search_missions,
     start_mission,
 )
 from scheduling.handlers.planning import apply_plan, propose_plan
@@ -29,11 +35,22 @@ from scheduling.handlers.replica import (
     convention_signed,
     convention_suspended,
     convention_terminated,
+    get_convention,
+    list_conventions,
 )
-from scheduling.handlers.resources import change_room, open_room, remove_room, set_resources
+from scheduling.handlers.resources import (
+    change_room,
+    get_resources,
+    list_rooms,
+    open_room,
+    remove_room,
+    set_resources,
+)
 from scheduling.handlers.surgeries import (
     cancel_surgery,
     complete_surgery,
+    get_surgery,
+    mission_surgeries,
     reschedule_surgery,
     schedule_surgery,
     start_surgery,
@@ -46,9 +63,13 @@ HANDLERS: dict[type, Handler] = {
     c.OpenRoom: open_room,
     c.ChangeRoom: change_room,
     c.RemoveRoom: remove_room,
+    c.GetResources: get_resources,
+    c.ListRooms: list_rooms,
     c.RegisterCase: register_case,
     c.CancelCase: cancel_case,
     c.ReferCaseElsewhere: refer_case_elsewhere,
+    c.WaitingList: waiting_list,
+    c.GetCase: get_case,
     c.ScheduleMission: schedule_mission,
     c.RescheduleMission: reschedule_mission,
     c.CancelMission: cancel_mission,
@@ -56,17 +77,26 @@ HANDLERS: dict[type, Handler] = {
     c.CompleteMission: complete_mission,
     c.AddTeamMember: add_team_member,
     c.RemoveTeamMember: remove_team_member,
+    c.SearchMissions: search_missions,
     c.ScheduleSurgery: schedule_surgery,
     c.RescheduleSurgery: reschedule_surgery,
     c.CancelSurgery: cancel_surgery,
     c.StartSurgery: start_surgery,
     c.CompleteSurgery: complete_surgery,
+    c.MissionSurgeries: mission_surgeries,
+    c.GetSurgery: get_surgery,
     c.ScheduleConsultation: schedule_consultation,
     c.HoldConsultation: hold_consultation,
     c.ScheduleTraining: schedule_training,
     c.HoldTraining: hold_training,
+    c.MissionConsultations: mission_consultations,
+    c.GetConsultation: get_consultation,
+    c.MissionTraining: mission_training,
+    c.GetTrainingSession: get_training_session,
     c.ProposePlan: propose_plan,
     c.ApplyPlan: apply_plan,
+    c.ListConventions: list_conventions,
+    c.GetConvention: get_convention,
 }
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Consultations and training sessions: planned in a mission, then recorded as held."""
+"""Consultations and training sessions: planned in a mission, then recorded as held; reading them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ import uuid
 from dataclasses import replace
 
 from scheduling.domain.activities import Consultation, TrainingSession
-from scheduling.domain.commands import HoldConsultation, HoldTraining, ScheduleConsultation, ScheduleTraining
+from scheduling.domain.commands import (
+    GetConsultation,
+    GetTrainingSession,
+    HoldConsultation,
+    HoldTraining,
+    MissionConsultations,
+    MissionTraining,
+    ScheduleConsultation,
+    ScheduleTraining,
+)
 from scheduling.domain.cases import PatientCase
 from scheduling.handlers.common import host_zone, mission_for_update
 from scheduling.store import SchedulingUnitOfWork
@@ -81,4 +90,33 @@ async def _training(uow: SchedulingUnitOfWork, session_id: uuid.UUID, *, for_upd
     session = await uow.training_sessions.get(session_id, for_update=for_update)
     if session is None:
         raise NotFound(f"no training session {session_id}")
+    return session
+
+
+# -- reads ---------------------------------------------------------------------------------------
+
+
+async def mission_consultations(query: MissionConsultations, uow: SchedulingUnitOfWork) -> list[Consultation]:
+    async with uow:
+        return await uow.consultations.of_mission(query.mission_id)
+
+
+async def get_consultation(query: GetConsultation, uow: SchedulingUnitOfWork) -> Consultation:
+    async with uow:
+        consultation = await uow.consultations.get(query.consultation_id)
+    if consultation is None:
+        raise NotFound(f"no consultation {query.consultation_id}")
+    return consultation
+
+
+async def mission_training(query: MissionTraining, uow: SchedulingUnitOfWork) -> list[TrainingSession]:
+    async with uow:
+        return await uow.training_sessions.of_mission(query.mission_id)
+
+
+async def get_training_session(query: GetTrainingSession, uow: SchedulingUnitOfWork) -> TrainingSession:
+    async with uow:
+        session = await uow.training_sessions.get(query.training_session_id)
+    if session is None:
+        raise NotFound(f"no training session {query.training_session_id}")
     return session

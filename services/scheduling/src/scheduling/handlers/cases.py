@@ -1,4 +1,4 @@
-"""Patient cases: registering on a host's waiting list, cancelling, referring elsewhere.
+"""Patient cases: registering on a host's waiting list, cancelling, referring elsewhere; reading them.
 
 No event: a case is this service's own business until a surgery or a
 consultation makes it part of a mission (and then only as ``patient_ref``).
@@ -7,7 +7,7 @@ consultation makes it part of a mission (and then only as ``patient_ref``).
 from __future__ import annotations
 
 from scheduling.domain.cases import PatientCase
-from scheduling.domain.commands import CancelCase, CloseCase, ReferCaseElsewhere, RegisterCase
+from scheduling.domain.commands import CancelCase, CloseCase, GetCase, ReferCaseElsewhere, RegisterCase, WaitingList
 from scheduling.handlers.common import require_institution
 from scheduling.store import SchedulingUnitOfWork
 from jumelage.clock import Clock
@@ -55,4 +55,21 @@ async def refer_case_elsewhere(cmd: ReferCaseElsewhere, uow: SchedulingUnitOfWor
         case.refer_elsewhere(cmd.reason)
         await uow.cases.save(case, clock.now())
         await uow.commit()
+    return case
+
+
+# -- reads ---------------------------------------------------------------------------------------
+
+
+async def waiting_list(query: WaitingList, uow: SchedulingUnitOfWork) -> list[PatientCase]:
+    async with uow:
+        await require_institution(uow, query.institution_id)
+        return await uow.cases.waiting_list(query.institution_id, status=query.status, priority=query.priority)
+
+
+async def get_case(query: GetCase, uow: SchedulingUnitOfWork) -> PatientCase:
+    async with uow:
+        case = await uow.cases.get(query.case_id)
+    if case is None:
+        raise NotFound(f"no patient case {query.case_id}")
     return case

@@ -1,4 +1,4 @@
-"""Mission commands: schedule, reschedule, cancel, start, complete, change the team."""
+"""Mission commands: schedule, reschedule, cancel, start, complete, change the team; the search."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from scheduling.domain.commands import (
     RemoveTeamMember,
     RescheduleMission,
     ScheduleMission,
+    SearchMissions,
     StartMission,
 )
 from scheduling.domain.missions import Mission, Totals
@@ -113,3 +114,12 @@ async def remove_team_member(cmd: RemoveTeamMember, uow: SchedulingUnitOfWork, *
         await uow.missions.save(mission, clock.now())
         await uow.commit()
     return mission
+
+
+# -- reads ---------------------------------------------------------------------------------------
+
+
+async def search_missions(query: SearchMissions, uow: SchedulingUnitOfWork) -> list[Mission]:
+    async with uow:
+        return await uow.missions.search(convention_id=query.convention_id,
+                                         host_institution_id=query.host_institution_id, status=query.status)

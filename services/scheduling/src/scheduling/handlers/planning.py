@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from scheduling.adapters import optimiser as planner
 from scheduling.domain.cases import CaseStatus, PatientCase
 from scheduling.domain.missions import Mission
+from scheduling.domain.planning import PlannerDefaults, ProposedPlan, ProposedSurgery
 from scheduling.domain.resources import OperatingRoom
 from scheduling.domain.commands import ApplyPlan, PlannedSurgery, ProposePlan, RescheduleSurgery, ScheduleSurgery
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
@@ -25,41 +26,6 @@ from scheduling.store import SchedulingUnitOfWork
 from jumelage.clock import Clock
 from jumelage.errors import Conflict, Invalid, NotFound
 from jumelage.events.scheduling import PractitionerRole
-
-
-@dataclass(frozen=True)
-class PlannerDefaults:
-    """What a plan request leaves out (the service's PLANNER_* settings): a bus dependency."""
-
-    time_limit_seconds: float = 10.0
-    turnover_minutes: int = 30
-    max_daily_minutes_per_surgeon: int = 8 * 60
-
-
-@dataclass(frozen=True)
-class ProposedSurgery:
-    """One line of a proposed plan, in instants."""
-
-    case_id: uuid.UUID
-    patient_ref: str
-    surgery_id: uuid.UUID | None
-    operating_room_id: uuid.UUID
-    operating_room: str
-    scheduled_start: datetime
-    scheduled_end: datetime
-    expected_duration_minutes: int
-    lead_surgeon_id: uuid.UUID
-    anaesthetist_id: uuid.UUID | None
-    icu_days: int
-    change: str  # new, moved, kept (scheduled, stays), fixed (started, completed or begun)
-
-
-@dataclass(frozen=True)
-class ProposedPlan:
-    mission_id: uuid.UUID
-    plan: planner.Plan
-    surgeries: list[ProposedSurgery]
-    settings: PlannerDefaults  # the values this plan was made with
 
 
 async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Clock,

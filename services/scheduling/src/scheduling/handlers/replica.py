@@ -1,5 +1,5 @@
 """Incoming events: the replica of conventions (institutions: ``jumelage.replica``), and what a
-convention's suspension, resumption or end does to its missions not yet started.
+convention's suspension, resumption or end does to its missions not yet started; the replica's reads.
 
 The consumer runs each in its unit of work (with the inbox mark) and commits.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from scheduling.domain.commands import GetConvention, ListConventions
 from scheduling.domain.conventions import TERMS, ConventionReplica, MissionEffect
 from scheduling.domain.missions import NOT_STARTED, MissionStatus
 from scheduling.handlers.common import drop_unheld
@@ -22,6 +23,7 @@ from jumelage.events import (
     ConventionTerminated,
 )
 from jumelage.clock import Clock
+from jumelage.errors import NotFound
 from jumelage.logging import get_logger
 
 log = get_logger(__name__)
@@ -106,3 +108,21 @@ async def _settle(convention: ConventionReplica, effect: MissionEffect, uow: Sch
     if effect is not MissionEffect.none:
         log.info("convention status applied to its missions", convention_id=str(convention.id),
                  status=convention.status.value if convention.status else None, effect=effect.value)
+
+
+# -- reads ---------------------------------------------------------------------------------------
+
+
+async def list_conventions(query: ListConventions, uow: SchedulingUnitOfWork) -> list[ConventionReplica]:
+    """The replicas known here, those ``query.party`` is a party to if it is given."""
+    async with uow:
+        conventions = await uow.conventions.list()
+    return [c for c in conventions if query.party is None or query.party in {p.institution_id for p in c.parties}]
+
+
+async def get_convention(query: GetConvention, uow: SchedulingUnitOfWork) -> ConventionReplica:
+    async with uow:
+        convention = await uow.conventions.get(query.convention_id)
+    if convention is None:
+        raise NotFound(f"no convention {query.convention_id} known here")
+    return convention

@@ -1,10 +1,10 @@
-"""Host resources: time zone, intensive-care beds, operating rooms and their hours."""
+"""Host resources: time zone, intensive-care beds, operating rooms and their hours; and their reads."""
 
 from __future__ import annotations
 
 import uuid
 
-from scheduling.domain.commands import ChangeRoom, OpenRoom, RemoveRoom, SetResources
+from scheduling.domain.commands import ChangeRoom, GetResources, ListRooms, OpenRoom, RemoveRoom, SetResources
 from scheduling.domain.resources import HostResources, OperatingRoom
 from scheduling.domain.surgeries import require_room_keeps
 from scheduling.handlers.common import host_lock, require_institution
@@ -70,3 +70,21 @@ async def remove_room(cmd: RemoveRoom, uow: SchedulingUnitOfWork) -> None:
                            "move or cancel them first")
         await uow.rooms.remove(room.id)
         await uow.commit()
+
+
+# -- reads ---------------------------------------------------------------------------------------
+
+
+async def get_resources(query: GetResources,
+                        uow: SchedulingUnitOfWork) -> tuple[HostResources, list[OperatingRoom]]:
+    """The host's resources (the defaults where it has recorded none) and its rooms."""
+    async with uow:
+        await require_institution(uow, query.institution_id)
+        resources = await uow.hosts.get(query.institution_id) or HostResources(query.institution_id)
+        return resources, await uow.rooms.of_host(query.institution_id)
+
+
+async def list_rooms(query: ListRooms, uow: SchedulingUnitOfWork) -> list[OperatingRoom]:
+    async with uow:
+        await require_institution(uow, query.institution_id)
+        return await uow.rooms.of_host(query.institution_id)

@@ -1,4 +1,4 @@
-"""Surgery commands: schedule, reschedule, cancel, start, complete."""
+"""Surgery commands: schedule, reschedule, cancel, start, complete; reading them."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from scheduling.domain.resources import HostResources, OperatingRoom
 from scheduling.domain.commands import (
     CancelSurgery,
     CompleteSurgery,
+    GetSurgery,
+    MissionSurgeries,
     RescheduleSurgery,
     ScheduleSurgery,
     StartSurgery,
@@ -161,3 +163,19 @@ async def _room(uow: SchedulingUnitOfWork, room_id: uuid.UUID) -> OperatingRoom:
     if room is None:
         raise NotFound(f"no operating room {room_id}")
     return room
+
+
+# -- reads ---------------------------------------------------------------------------------------
+
+
+async def mission_surgeries(query: MissionSurgeries, uow: SchedulingUnitOfWork) -> list[Surgery]:
+    async with uow:
+        return await uow.surgeries.of_mission(query.mission_id, status=query.status)
+
+
+async def get_surgery(query: GetSurgery, uow: SchedulingUnitOfWork) -> Surgery:
+    async with uow:
+        surgery = await uow.surgeries.get(query.surgery_id)
+    if surgery is None:
+        raise NotFound(f"no surgery {query.surgery_id}")
+    return surgery
