@@ -289,6 +289,10 @@ class Harness:
     rounds: DeliveryRounds = field(default_factory=DeliveryRounds)
     reminder_checks: ReminderChecks = field(default_factory=ReminderChecks)
 
+    # The institution keeping test contacts. Tests read it here, not with ``from conftest import``:
+    # the services' test folders share one process, and that import may find another's conftest.
+    keeper = KEEPER
+
     @property
     def runtime(self) -> Any:
         return self.client.runtime

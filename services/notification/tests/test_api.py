@@ -295,7 +295,7 @@ def test_openapi_and_asyncapi_list_the_routes_and_events() -> None:
 
 
 async def test_a_coordinator_naming_another_institution_in_a_contact_filter_is_refused(h: Any) -> None:
-    from conftest import KEEPER
+    KEEPER = h.keeper
 
     from jumelage.testkit.client import bearer
 
