@@ -15,7 +15,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from jumelage.errors import PreconditionFailed
 from jumelage.http import install_error_handlers
-from jumelage.preconditions import IfMatch, IfMatchDep, change_responses, check_if_match, etag, tagged
+from jumelage.preconditions import IfMatchDep, change_responses, tagged
+from jumelage.versions import IfMatch, check_if_match, etag
 
 CHANGED = datetime(2024, 5, 20, 9, 7, tzinfo=UTC)
 

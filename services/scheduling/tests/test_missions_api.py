@@ -185,7 +185,7 @@ async def test_a_teams_locks_are_all_held_until_commit(service: Scheduling) -> N
     the transaction is open, another connection can take none of them."""
     from sqlalchemy import text
 
-    from scheduling.store import SchedulingUnitOfWork
+    from scheduling.store.unit_of_work import SchedulingUnitOfWork
 
     runtime = service.client.runtime  # type: ignore[attr-defined]
     assert runtime.engine.dialect.name == "postgresql"

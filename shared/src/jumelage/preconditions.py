@@ -1,5 +1,7 @@
 """Concurrent edits over HTTP: an ``ETag`` built from a record's version, and
-``If-Match`` on its changes (RFC 9110 §8.8.3, §13.1.1).
+``If-Match`` on its changes (RFC 9110 §8.8.3, §13.1.1). The pure part (the tag,
+what an ``If-Match`` accepts, the check) is ``jumelage.versions``; this is the
+HTTP side: the header's dependency, the ETag on a response, their documents.
 
 A record (convention, mission, surgery, patient case, contact) carries a
 ``version``, raised by the database on every change (SQLAlchemy's
@@ -13,72 +15,14 @@ is made as before.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Annotated, Any, Protocol, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
-from jumelage.errors import PreconditionFailed
-
-IF_MATCH = "If-Match"
-
-_TAG = r'(W/)?"[\x21\x23-\x7E\x80-\xFF]*"'
-_LIST = re.compile(rf"^[ \t]*(?:\*|(?:,[ \t]*)*{_TAG}(?:[ \t]*,(?:[ \t]*{_TAG})?)*)[ \t]*$")
-_EACH = re.compile(_TAG)
-
-
-class Versioned(Protocol):
-    version: int
-    updated_at: datetime | None
-
-
-def etag(version: int) -> str:
-    """The strong entity tag of a record at this version (the URL names the record)."""
-    return f'"{version}"'
-
-
-@dataclass(frozen=True)
-class IfMatch:
-    """What an ``If-Match`` header accepts: any current version (``*``), or these tags."""
-
-    tags: tuple[str, ...] = ()
-    any: bool = False
-
-    @classmethod
-    def parse(cls, value: str) -> IfMatch:
-        """``*`` or a comma-separated list of entity tags; ValueError if it is neither."""
-        if not _LIST.match(value):
-            raise ValueError('If-Match must be "*" or a list of entity tags, each in double quotes '
-                             '(e.g. If-Match: "3"), as the ETag header gave them')
-        if value.strip() == "*":
-            return cls(any=True)
-        # If-Match compares strongly (RFC 9110 §13.1.1): a weak tag never matches.
-        return cls(tags=tuple(m.group(0) for m in _EACH.finditer(value) if not m.group(1)))
-
-    def matches(self, version: int) -> bool:
-        return self.any or etag(version) in self.tags
-
-    def __str__(self) -> str:
-        return "*" if self.any else ", ".join(self.tags) or "(weak tags only)"
-
-
-def check_if_match(expected: IfMatch | None, what: str, record: Versioned) -> None:
-    """PreconditionFailed unless ``expected`` (the caller's If-Match, if any) names the
-    record's current version. Call it on the record as read for the change."""
-    if expected is None or expected.matches(record.version):
-        return
-    current = etag(record.version)
-    when = f" at {record.updated_at.astimezone(UTC).isoformat().replace('+00:00', 'Z')}" if record.updated_at else ""
-    raise PreconditionFailed(
-        f"{what} has changed since you read it: it was last changed{when} and its ETag is now {current} "
-        f"(If-Match sent: {expected}). Read it again, then send your change with the new ETag",
-        record=what, etag=current, updated_at=record.updated_at,
-    )
-
+from jumelage.versions import IF_MATCH, IfMatch, etag
 
 # -- FastAPI ------------------------------------------------------------------------------
 
@@ -144,5 +88,4 @@ def change_responses(status: int | None = 200) -> dict[int | str, dict[str, Any]
     return responses
 
 
-__all__ = ["IF_MATCH", "IfMatch", "IfMatchDep", "PreconditionFailedOut", "Versioned", "change_responses",
-           "check_if_match", "etag", "if_match", "read_responses", "tagged"]
+__all__ = ["IfMatchDep", "PreconditionFailedOut", "change_responses", "if_match", "read_responses", "tagged"]

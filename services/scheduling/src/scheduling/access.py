@@ -25,7 +25,7 @@ from fastapi import Depends, Path
 
 from scheduling.domain.conventions import ConventionReplica
 from scheduling.domain.missions import Mission
-from scheduling.store import SchedulingUnitOfWork
+from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.auth import Caller, CallerDep, Role, deny
 from jumelage.errors import NotFound
 from jumelage.service import unit_of_work

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from scheduling import api
 from scheduling.handlers import HANDLERS
 from scheduling.domain.planning import PlannerDefaults
-from scheduling.store import SchedulingUnitOfWork
+from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from scheduling.subscribers import EVENTS
 from jumelage.bus import MessageBus
 from jumelage.clock import Clock

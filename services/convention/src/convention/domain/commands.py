@@ -10,13 +10,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from convention.domain.conventions import ConventionStatus, Terms
 from jumelage.events.convention import InstitutionKind
+from jumelage.versions import IfMatch
 
-if TYPE_CHECKING:  # a plain value; its module also holds the FastAPI dependency that parses it
-    from jumelage.preconditions import IfMatch
 
 # -- institutions -------------------------------------------------------------
 

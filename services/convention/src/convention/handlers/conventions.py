@@ -33,7 +33,7 @@ from convention.store import ConventionUnitOfWork
 from jumelage import context
 from jumelage.clock import Clock
 from jumelage.errors import Conflict, NotFound
-from jumelage.preconditions import IfMatch, check_if_match
+from jumelage.versions import IfMatch, check_if_match
 
 
 async def draft_convention(cmd: DraftConvention, uow: ConventionUnitOfWork, *, clock: Clock) -> Convention:

@@ -2,7 +2,7 @@
 (``handlers/__init__.py``). Commands carry no time: handlers read the injected clock.
 
 ``expected``, on the changes of an existing contact, is the caller's If-Match
-(``jumelage.preconditions.IfMatch``), checked on the locked record.
+(``jumelage.versions.IfMatch``), checked on the locked record.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from jumelage.clock import Clock
 from jumelage.errors import Conflict, NotFound
-from jumelage.preconditions import IfMatch, check_if_match
+from jumelage.versions import IfMatch, check_if_match
 from notification.domain.commands import (
     AddSubscription, CreateContact, DeleteContact, GetContact, ListContacts, ListSubscriptions, RecordConsent,
     RemoveSubscription, UpdateContact, WithdrawConsent,

@@ -84,7 +84,7 @@ class RegisterCase:
 class CloseCase:
     case_id: uuid.UUID
     reason: str
-    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
 
 
 @dataclass(frozen=True)
@@ -131,40 +131,40 @@ class RescheduleMission:
     starts_on: date
     ends_on: date
     reason: str
-    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
 
 
 @dataclass(frozen=True)
 class CancelMission:
     mission_id: uuid.UUID
     reason: str
-    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
 
 
 @dataclass(frozen=True)
 class StartMission:
     mission_id: uuid.UUID
-    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
 
 
 @dataclass(frozen=True)
 class CompleteMission:
     mission_id: uuid.UUID
-    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
 
 
 @dataclass(frozen=True)
 class AddTeamMember:
     mission_id: uuid.UUID
     member: TeamMember
-    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
 
 
 @dataclass(frozen=True)
 class RemoveTeamMember:
     mission_id: uuid.UUID
     practitioner_id: uuid.UUID
-    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
 
 
 @dataclass(frozen=True)
@@ -197,21 +197,21 @@ class RescheduleSurgery:
     scheduled_start: datetime
     reason: str
     operating_room_id: uuid.UUID | None = None  # default: the same room
-    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
 
 
 @dataclass(frozen=True)
 class CancelSurgery:
     surgery_id: uuid.UUID
     reason: str
-    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
 
 
 @dataclass(frozen=True)
 class StartSurgery:
     surgery_id: uuid.UUID
     started_at: datetime | None = None  # default: now
-    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
 
 
 @dataclass(frozen=True)
@@ -220,7 +220,7 @@ class CompleteSurgery:
     outcome: SurgeryOutcome
     duration_minutes: int
     completed_at: datetime | None = None  # default: now
-    expected: Any = None  # the caller's If-Match (jumelage.preconditions.IfMatch), checked on the locked record
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
 
 
 @dataclass(frozen=True)

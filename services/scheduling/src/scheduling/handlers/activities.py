@@ -18,7 +18,7 @@ from scheduling.domain.commands import (
 )
 from scheduling.domain.cases import PatientCase
 from scheduling.handlers.common import host_zone, mission_for_update
-from scheduling.store import SchedulingUnitOfWork
+from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.clock import Clock
 from jumelage.errors import Invalid, NotFound
 

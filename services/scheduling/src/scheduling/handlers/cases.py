@@ -9,11 +9,11 @@ from __future__ import annotations
 from scheduling.domain.cases import PatientCase
 from scheduling.domain.commands import CancelCase, CloseCase, GetCase, ReferCaseElsewhere, RegisterCase, WaitingList
 from scheduling.handlers.common import require_institution
-from scheduling.store import SchedulingUnitOfWork
+from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.clock import Clock
 from jumelage.errors import NotFound
 from jumelage.logging import get_logger
-from jumelage.preconditions import check_if_match
+from jumelage.versions import check_if_match
 
 log = get_logger(__name__)
 

@@ -16,9 +16,9 @@ from scheduling.domain.conventions import ConventionReplica
 from scheduling.domain.missions import Booked, Mission
 from scheduling.domain.resources import DEFAULT_TIMEZONE, HostResources, local_days
 from scheduling.domain.surgeries import SurgeryStatus
-from scheduling.store import SchedulingUnitOfWork
+from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.errors import NotFound
-from jumelage.preconditions import IfMatch, check_if_match
+from jumelage.versions import IfMatch, check_if_match
 
 
 def practitioner_lock(practitioner_id: uuid.UUID) -> str:

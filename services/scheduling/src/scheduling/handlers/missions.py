@@ -24,7 +24,7 @@ from scheduling.handlers.common import (
     planned,
     practitioner_lock,
 )
-from scheduling.store import SchedulingUnitOfWork
+from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.clock import Clock
 
 

@@ -22,7 +22,7 @@ from scheduling.domain.commands import ApplyPlan, PlannedSurgery, ProposePlan, R
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
 from scheduling.handlers.common import host_lock, mission_for_update, zone_of
 from scheduling.handlers.surgeries import require_intensive_care
-from scheduling.store import SchedulingUnitOfWork
+from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.clock import Clock
 from jumelage.errors import Conflict, Invalid, NotFound
 from jumelage.events.scheduling import PractitionerRole

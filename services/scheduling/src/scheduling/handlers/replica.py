@@ -12,7 +12,7 @@ from scheduling.domain.commands import GetConvention, ListConventions
 from scheduling.domain.conventions import TERMS, ConventionReplica, MissionEffect
 from scheduling.domain.missions import NOT_STARTED, MissionStatus
 from scheduling.handlers.common import drop_unheld
-from scheduling.store import SchedulingUnitOfWork
+from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.events import (
     CloudEvent,
     ConventionAmended,

@@ -8,7 +8,7 @@ from scheduling.domain.commands import ChangeRoom, GetResources, ListRooms, Open
 from scheduling.domain.resources import HostResources, OperatingRoom
 from scheduling.domain.surgeries import require_room_keeps
 from scheduling.handlers.common import host_lock, require_institution
-from scheduling.store import SchedulingUnitOfWork
+from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.errors import Conflict, NotFound
 
 

@@ -21,10 +21,10 @@ from scheduling.domain.commands import (
 )
 from scheduling.domain.surgeries import MAX_ICU_DAYS, Surgery, check_intensive_care, icu_days
 from scheduling.handlers.common import host_lock, mission_for_update, zone_of
-from scheduling.store import SchedulingUnitOfWork
+from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.clock import Clock
 from jumelage.errors import NotFound
-from jumelage.preconditions import IfMatch, check_if_match
+from jumelage.versions import IfMatch, check_if_match
 
 
 async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork, *, clock: Clock) -> Surgery:
