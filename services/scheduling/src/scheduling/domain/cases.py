@@ -23,22 +23,13 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from jumelage.errors import Conflict, Invalid
-from scheduling.domain.values import PatientIdentity, RiskScheme, Sex
+from scheduling.domain.values import CaseStatus, PatientIdentity, RiskScheme, Sex
 
 if TYPE_CHECKING:  # commands name the aggregates' value types: imported for annotations only
     from scheduling.domain.commands import RegisterCase
-
-
-class CaseStatus(StrEnum):
-    waiting = "waiting"
-    scheduled = "scheduled"
-    operated = "operated"
-    cancelled = "cancelled"
-    referred_elsewhere = "referred_elsewhere"
 
 
 RISK_CATEGORIES = {RiskScheme.stat: range(1, 6), RiskScheme.rachs_1: range(1, 7)}

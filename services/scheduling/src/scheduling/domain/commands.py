@@ -12,10 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from scheduling.domain.cases import CaseStatus
-from scheduling.domain.missions import MissionStatus
-from scheduling.domain.surgeries import SurgeryStatus
-from scheduling.domain.values import PatientIdentity, RiskScheme, TeamMember
+from scheduling.domain.values import CaseStatus, MissionStatus, PatientIdentity, RiskScheme, SurgeryStatus, TeamMember
 from jumelage.events.scheduling import SurgeryOutcome
 
 

@@ -20,26 +20,17 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from scheduling.domain import events
 from scheduling.domain.conventions import ConventionReplica
-from scheduling.domain.values import TeamMember
+from scheduling.domain.values import MissionStatus, TeamMember
 from jumelage.domain import Aggregate
 from jumelage.errors import Conflict, Invalid, NotFound
 from jumelage.events.scheduling import PractitionerRole
 
 if TYPE_CHECKING:  # commands name the aggregates' value types: imported for annotations only
     from scheduling.domain.commands import ScheduleMission
-
-
-class MissionStatus(StrEnum):
-    scheduled = "scheduled"
-    on_hold = "on_hold"
-    started = "started"
-    completed = "completed"
-    cancelled = "cancelled"
 
 
 NOT_STARTED = (MissionStatus.scheduled, MissionStatus.on_hold)

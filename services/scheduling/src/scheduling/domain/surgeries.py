@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -28,6 +27,7 @@ from scheduling.domain.missions import Mission
 from scheduling.domain.resources import OperatingRoom, local_days
 from scheduling.domain.timing import require_past, require_within_mission
 from jumelage.domain import Aggregate
+from scheduling.domain.values import SurgeryStatus
 from jumelage.errors import Conflict, Invalid
 from jumelage.events.scheduling import PractitionerRole, SurgeryOutcome
 
@@ -49,13 +49,6 @@ def icu_days(scheme: str, category: int | None) -> int:
 
 MAX_ICU_DAYS = max(ICU_DAYS.values())
 """The longest stay: a surgery earlier than that cannot hold a bed on the day."""
-
-
-class SurgeryStatus(StrEnum):
-    scheduled = "scheduled"
-    started = "started"
-    completed = "completed"
-    cancelled = "cancelled"
 
 
 @dataclass

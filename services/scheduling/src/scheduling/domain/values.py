@@ -1,4 +1,5 @@
-"""Value types that commands and aggregates both name: a leaf of the domain.
+"""Value types that commands and aggregates both name (the aggregates' statuses
+too, which queries filter by): a leaf of the domain.
 
 Commands carry them and aggregates keep them; living here, neither module
 imports the other to reach them. Pure: no I/O.
@@ -41,3 +42,26 @@ class TeamMember:
     practitioner_id: uuid.UUID
     full_name: str
     role: PractitionerRole
+
+
+class CaseStatus(StrEnum):
+    waiting = "waiting"
+    scheduled = "scheduled"
+    operated = "operated"
+    cancelled = "cancelled"
+    referred_elsewhere = "referred_elsewhere"
+
+
+class MissionStatus(StrEnum):
+    scheduled = "scheduled"
+    on_hold = "on_hold"
+    started = "started"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+class SurgeryStatus(StrEnum):
+    scheduled = "scheduled"
+    started = "started"
+    completed = "completed"
+    cancelled = "cancelled"
