@@ -11,10 +11,22 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
+from jumelage.logging import console_renderer
 from jumelage.testkit.servers import (
     Database, ServerUnavailable, amqp_server, delete_namespace, execute, postgres_server,
 )
+
+
+@pytest.fixture(autouse=True)
+def _plain_tracebacks() -> None:
+    """Unconfigured structlog (most tests never call ``configure_logging``) renders an
+    exception as a rich traceback with every frame's locals: 5-35 s for each request
+    that fails with a 500, far more on a loaded machine. Keep its defaults, with the
+    service console's plain tracebacks (again after a test's ``structlog.reset_defaults``)."""
+    if not structlog.is_configured():
+        structlog.configure(processors=[*structlog.get_config()["processors"][:-1], console_renderer()])
 
 
 def _server(found: contextlib.AbstractContextManager[str]) -> Iterator[str]:
