@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ import pytest
 
 from jumelage.testkit.client import TEST_AUTH_SECRET, token
 from jumelage.testkit.ports import free_port as _free_port
-from jumelage.testkit.waiting import eventually
+from jumelage.testkit.servers import delete_namespace
+from jumelage.testkit.waiting import eventually, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_BODY = 1 << 20  # the default MAX_BODY_BYTES
@@ -31,13 +32,18 @@ LIVE_WITHIN = 0.100
 pytestmark = pytest.mark.system
 
 
-@pytest.fixture(params=["convention", "scheduling", "notification"])
-async def service(request: pytest.FixtureRequest, amqp_url: str, namespace: str, tmp_path: Path) -> AsyncIterator[str]:
+# One process per service for the whole module (3 starts, not 15): every test here sends
+# requests that are refused (413, 422, 403, 404) and asserts only on those answers and on
+# /health/live, never on what is stored, so no test depends on a fresh process.
+@pytest.fixture(scope="module", params=["convention", "scheduling", "notification"])
+def service(request: pytest.FixtureRequest, amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The service as its own process on SQLite; its base URL once it answers."""
     name = request.param
+    namespace = f"t{uuid.uuid4().hex[:10]}."
+    data_dir = tmp_path_factory.mktemp(name)
     for _attempt in range(5):  # a port taken between the probe and the bind: try another
         port = _free_port()
-        env = {**os.environ, "AMQP_URL": amqp_url, "TOPOLOGY_NAMESPACE": namespace, "DATA_DIR": str(tmp_path),
+        env = {**os.environ, "AMQP_URL": amqp_url, "TOPOLOGY_NAMESPACE": namespace, "DATA_DIR": str(data_dir),
                "HTTP_PORT": str(port), "MIGRATE_ON_START": "true", "AUTH_SECRET": TEST_AUTH_SECRET,
                "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING", "RETRY_DELAYS": "0.1,0.2"}
         env.pop("DATABASE_URL", None)
@@ -45,16 +51,15 @@ async def service(request: pytest.FixtureRequest, amqp_url: str, namespace: str,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         base = f"http://127.0.0.1:{port}"
 
-        async def answers() -> bool:
+        def answers() -> bool:
             if proc.poll() is not None:
                 return True
             try:
-                async with httpx.AsyncClient() as c:
-                    return (await c.get(f"{base}/health/live", timeout=5)).status_code == 200
+                return httpx.get(f"{base}/health/live", timeout=5).status_code == 200
             except httpx.HTTPError:
                 return False
 
-        await eventually(answers, timeout=90)
+        wait_until(answers, timeout=90, interval=0.05, what=f"{name} answering")
         if proc.poll() is None:
             break
     else:
@@ -67,6 +72,7 @@ async def service(request: pytest.FixtureRequest, amqp_url: str, namespace: str,
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+        asyncio.run(delete_namespace(amqp_url, namespace))
 
 
 def _command_routes(openapi: dict[str, Any]) -> list[tuple[str, str]]:

@@ -36,6 +36,7 @@ def test_run_command_starts_three_services_that_talk(amqp_url: str, namespace: s
         assert (tmp_path / f"{service}.db").exists(), f"{service} has its own SQLite database"
 
 
+@pytest.mark.system  # starts a process
 def test_run_command_says_clearly_when_the_broker_is_missing(tmp_path: Path) -> None:
     env = {**os.environ, "AMQP_URL": "amqp://guest:guest@127.0.0.1:1/", "DATA_DIR": str(tmp_path)}
     done = subprocess.run([sys.executable, "scripts/run.py"], cwd=ROOT, env=env, capture_output=True, text=True,

@@ -304,6 +304,7 @@ async def test_malformed_claims_are_a_401_naming_the_claim_on_every_route_over_h
         assert r.json() == {"subject": "amina"}
 
 
+@pytest.mark.system  # starts a process
 def test_the_mint_command_makes_tokens_the_services_accept(tmp_path: Path) -> None:
     secret_file = tmp_path / "auth-secret"
     secret_file.write_text(SECRET + "\n")

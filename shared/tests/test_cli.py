@@ -15,6 +15,7 @@ import pytest
 from jumelage.testkit.waiting import scaled
 
 
+@pytest.mark.system  # starts a process
 def test_serve_freezes_start_up_and_raises_the_young_threshold_before_uvicorn_runs() -> None:
     # In a process of its own: the collector's settings are process-wide.
     probe = textwrap.dedent("""
@@ -131,6 +132,7 @@ def test_every_parser_in_the_repository_refuses_an_abbreviation(capsys: pytest.C
             assert "unrecognized arguments: --hel" in err, (path, argv, err)
 
 
+@pytest.mark.system  # starts a process
 def test_a_mistyped_secret_option_is_refused_and_the_secret_is_printed_nowhere(tmp_path: Path) -> None:
     mint = ["-m", "jumelage.auth", "mint", "--subject", "karim"]
     results = _run_all([

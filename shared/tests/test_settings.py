@@ -49,6 +49,7 @@ def test_database_urls_get_the_async_driver(given: str, expected: str) -> None:
     assert async_driver_url(given) == expected
 
 
+@pytest.mark.system  # starts a process
 def test_secrets_come_from_mounted_files(tmp_path: Path) -> None:
     (tmp_path / "amqp_url").write_text("amqp://convention:from-a-file@rabbitmq:5672/")
     code = "from jumelage.settings import ServiceSettings; print(ServiceSettings().amqp_url)"

@@ -14,6 +14,7 @@ from aiosmtpd.smtp import SMTP
 from jumelage.testkit.mail import MailCatcher as SmtpInbox
 from jumelage.testkit.ports import free_port
 from jumelage.testkit.waiting import eventually, scaled
+from notification.adapters import channels
 from notification.adapters.channels import NOTIFICATION_HEADER, Address, EmailSender, Outgoing
 from notification.domain.delivery import Message, OutcomeUnknown, PermanentFailure, TransientFailure
 
@@ -237,18 +238,21 @@ async def test_a_message_is_not_sent_again_once_data_started(smtp: Any) -> None:
     assert inbox.sessions == 1
 
 
-async def test_a_connection_idle_a_while_is_checked_with_noop_and_replaced_if_it_fails(smtp: Any) -> None:
+async def test_a_connection_idle_a_while_is_checked_with_noop_and_replaced_if_it_fails(
+    smtp: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     inbox, controller = smtp
+    monkeypatch.setattr(channels, "_CHECK_AFTER_IDLE", 0.2)  # a second in service; a fifth keeps the tier fast
     mailer = sender(controller)
     try:
         await mailer.send(outgoing(1), SURGEON)
-        # Time itself is the condition here: idle over a second (a busier machine only idles it longer).
-        await asyncio.sleep(1.1)
+        # Time itself is the condition here: idle over the threshold (a busier machine only idles it longer).
+        await asyncio.sleep(0.3)
         await mailer.send(outgoing(2), SURGEON)
         assert (inbox.noops, inbox.sessions) == (1, 1), "NOOP answered: the connection is kept"
 
         inbox.noop_reply = "421 4.3.2 service shutting down"
-        await asyncio.sleep(1.1)
+        await asyncio.sleep(0.3)
         await mailer.send(outgoing(3), SURGEON)
     finally:
         await mailer.close()

@@ -36,7 +36,7 @@ def configure_logging(service: str, fmt: LogFormat = "auto", level: str = "INFO"
         shared.append(structlog.processors.format_exc_info)
         renderer = structlog.processors.JSONRenderer()
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        renderer = console_renderer(colors=sys.stderr.isatty())
 
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -59,6 +59,13 @@ def configure_logging(service: str, fmt: LogFormat = "auto", level: str = "INFO"
         lg.handlers[:] = []
         lg.propagate = True
     silence_sensitive_libraries()
+
+
+def console_renderer(colors: bool = False) -> structlog.dev.ConsoleRenderer:
+    """The readable console, its tracebacks plain: structlog's default (rich) prints every
+    frame's locals (patients' names, tokens) and takes seconds per exception on an ASGI
+    stack, minutes on a loaded machine: a request that fails looked like a hang."""
+    return structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=structlog.dev.plain_traceback)
 
 
 def silence_sensitive_libraries() -> None:

@@ -6,15 +6,43 @@ is parametrised), and a topology namespace per test."""
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import structlog
 
+from jumelage.logging import console_renderer
 from jumelage.testkit.servers import (
     Database, ServerUnavailable, amqp_server, delete_namespace, execute, postgres_server,
 )
+
+
+@pytest.fixture(autouse=True)
+def _plain_tracebacks() -> None:
+    """Unconfigured structlog (most tests never call ``configure_logging``) renders an
+    exception as a rich traceback with every frame's locals: 5-35 s for each request
+    that fails with a 500, far more on a loaded machine. Keep its defaults, with the
+    service console's plain tracebacks (again after a test's ``structlog.reset_defaults``)."""
+    if not structlog.is_configured():
+        structlog.configure(processors=[*structlog.get_config()["processors"][:-1], console_renderer()])
+
+
+@pytest.fixture(autouse=True)
+def _no_process_in_the_fast_tier(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``fast`` test that starts a process fails, naming the fix: a process (an
+    interpreter, a service, a CLI) costs seconds, which the fast tier cannot afford."""
+    if request.node.get_closest_marker("fast") is None:
+        return
+
+    def refuse(self: subprocess.Popen[Any], args: Any, *_: Any, **__: Any) -> None:
+        raise RuntimeError(f"{request.node.nodeid} starts a process ({args!r:.80}): mark it "
+                           "@pytest.mark.system so that it leaves the fast tier")
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
 
 
 def _server(found: contextlib.AbstractContextManager[str]) -> Iterator[str]:
@@ -66,7 +94,9 @@ _SERVERS = {"amqp_url", "postgres_url", "namespace"}
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark ``fast`` each test that needs neither the broker nor PostgreSQL nor a process
-    of its own: the domain and handler logic on SQLite (``make test-fast``)."""
+    of its own: the domain and handler logic on SQLite (``make test-fast``). Whether a
+    test starts a process cannot be seen from its fixtures: one that does, unmarked
+    ``system``, fails (``_no_process_in_the_fast_tier``)."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         params = getattr(getattr(item, "callspec", None), "params", {})
