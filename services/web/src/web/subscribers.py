@@ -9,6 +9,7 @@ when it opens, so a live update lost in a restart loses nothing.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from typing import Any
@@ -45,7 +46,13 @@ def subscribe(broker: RabbitBroker, topology: Topology, hub: LiveHub) -> None:
     @broker.subscriber(live_queue(topology), topic_exchange(topology.exchange_name, passive=topology.passive),
                        ack_policy=AckPolicy.ACK_FIRST,  # nothing to commit: a lost live update costs a reload
                        title="web.live", description="every event, for the pages open in this process")
-    async def on_event(envelope: dict[str, Any]) -> None:
+    async def on_event(body: bytes) -> None:
+        # application/cloudevents+json: FastStream hands over the bytes, decoded here.
+        try:
+            envelope = json.loads(body)
+        except ValueError:
+            log.warning("live update: not JSON, ignored", size=len(body))
+            return
         event = live_event(envelope)
         if event is not None:
             hub.publish(event)
