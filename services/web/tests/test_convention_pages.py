@@ -113,3 +113,42 @@ async def test_a_service_that_is_down_is_a_banner(stack: Stack) -> None:
 class _Unreachable(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:  # the service is gone
         raise httpx.ConnectError("connection refused", request=request)
+
+
+async def test_a_coordinator_drafts_then_edits_a_convention_from_the_pages(stack: Stack) -> None:
+    ids = stack.ids
+    amina = stack.browser()
+    await amina.sign_in("amina")
+    form = await amina.open("/conventions/new")
+    start = date.today()
+    fields = {"reference": "ORAN-TIARET-2027", "title": "Jumelage en chirurgie générale", "kind": "twinning",
+              "effective_from": start.isoformat(), "effective_until": (start + timedelta(days=300)).isoformat(),
+              "specialties": "general surgery, urology",
+              "party_0": ids["gsd"], "role_0": "provider", "party_1": ids["cmci"], "role_1": "beneficiary",
+              "surgeries": "12", "consultations": "30", "training_sessions": "4"}
+    r = await amina.submit(form, "/conventions", fields)
+    convention_id = r.headers["location"].rsplit("/", 1)[1]
+    # Sent again (a double click): one draft, not two.
+    await amina.submit(form, "/conventions", fields)
+    found = await stack.as_coordinator("cmci", "GET", "convention", "/conventions", params={"q": "ORAN-TIARET-2027"})
+    assert found["total"] == 1
+    page = await amina.open(f"/conventions/{convention_id}")
+    await amina.submit(page, f"/conventions/{convention_id}/edit",
+                       {"title": "Jumelage CHU – EPH", "surgeries": "20", "party_0": ids["gsd"], "role_0": "provider",
+                        "party_1": ids["cmci"], "role_1": "beneficiary"})
+    edited = await stack.as_coordinator("cmci", "GET", "convention", f"/conventions/{convention_id}")
+    assert edited["title"] == "Jumelage CHU – EPH" and edited["objectives"]["surgeries"] == 20
+    assert edited["specialties"] == ["general surgery", "urology"]
+
+
+async def test_a_draft_the_service_refuses_is_shown_with_what_was_typed(stack: Stack) -> None:
+    amina = stack.browser()
+    await amina.sign_in("amina")
+    form = await amina.open("/conventions/new")
+    r = await amina.submit(form, "/conventions", {
+        "reference": "LONE-2027", "title": "Without a provider", "kind": "other",
+        "effective_from": date.today().isoformat(), "effective_until": date.today().isoformat(),
+        "party_0": stack.ids["cmci"], "role_0": "beneficiary"}, status=422)
+    assert 'id="problem-draft"' in r.text and 'value="LONE-2027"' in r.text
+    r = await amina.submit(form, "/conventions", {"reference": "X", "surgeries": "lots"}, status=422)
+    assert "surgeries: a whole number is expected" in r.text

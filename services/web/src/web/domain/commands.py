@@ -51,6 +51,14 @@ class DraftConvention:
 
 
 @dataclass(frozen=True)
+class EditDraft:
+    convention_id: uuid.UUID
+    changes: dict[str, Any]
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
 class ListInstitutions:
     q: str | None = None
     limit: int = 200

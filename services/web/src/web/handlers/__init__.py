@@ -4,7 +4,7 @@ command and the person's view of the services (``PersonServices``)."""
 from __future__ import annotations
 
 from jumelage.bus import Handler
-from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvention, ListConventions,
+from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvention, EditDraft, ListConventions,
                                  ListInstitutions, LocalPeople, ShowConvention, SignInLocally)
 from web.handlers import conventions, signin
 
@@ -14,6 +14,7 @@ HANDLERS: dict[type, Handler] = {
     ChangeConvention: conventions.change_convention,
     AmendConvention: conventions.amend_convention,
     DraftConvention: conventions.draft_convention,
+    EditDraft: conventions.edit_draft,
     ListInstitutions: conventions.list_institutions,
     LocalPeople: signin.local_people,
     SignInLocally: signin.sign_in_locally,
