@@ -122,7 +122,9 @@ class TokenVerifier:
                     raise AuthConfigError(f"AUTH_JWKS_FILE {settings.auth_jwks_file}: {type(exc).__name__}: {exc}") \
                         from None
             elif settings.auth_jwks_url:
-                self._jwks_client = jwt.PyJWKClient(settings.auth_jwks_url, cache_jwk_set=True, lifespan=300)
+                # Fetched once, kept 5 minutes; a kid it lacks fetches it again, once per cooldown.
+                self._jwks_client = jwt.PyJWKClient(settings.auth_jwks_url, cache_jwk_set=True, lifespan=300,
+                                                    cooldown_duration=settings.auth_jwks_cooldown_seconds)
             else:
                 raise AuthConfigError("AUTH_MODE=rs256 needs AUTH_JWKS_FILE or AUTH_JWKS_URL")
 
@@ -184,7 +186,12 @@ class TokenVerifier:
             raise TokenError(f"the token is malformed ({type(exc).__name__})") from None
         if self._jwks_client is not None:
             # PyJWKClient fetches over blocking HTTP (then caches): off the event loop.
-            signing = await asyncio.to_thread(self._jwks_client.get_signing_key_from_jwt, token)
+            if kid is None:  # as from a JWKS file: its one key, if it has only one
+                keys = await asyncio.to_thread(self._jwks_client.get_signing_keys)
+                if len(keys) == 1:
+                    return keys[0].key
+                raise TokenError("the token names no key (kid) and the JWKS holds several")
+            signing = await asyncio.to_thread(self._jwks_client.get_signing_key, kid)
             return signing.key
         assert self._jwks is not None
         keys = self._jwks.keys

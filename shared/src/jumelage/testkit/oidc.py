@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import ssl
 import threading
 import time
 import warnings
@@ -71,6 +72,18 @@ class Flow:
 _SETTING_UP = threading.Lock()
 
 
+_SSL: ssl.SSLContext | None = None
+
+
+def _tls() -> ssl.SSLContext:
+    """One TLS context for the kit's clients: httpx makes one a client otherwise, each
+    loading the CA store (about 150 ms). The provider is plain HTTP on the loopback."""
+    global _SSL
+    if _SSL is None:
+        _SSL = ssl.create_default_context()
+    return _SSL
+
+
 def _quiet_import() -> Any:
     """The mock imports ``authlib.jose``, which Authlib 1.9 says is deprecated."""
     with warnings.catch_warnings():
@@ -100,6 +113,9 @@ def _build_app(audience: str, audiences: dict[str, str], token_ttl: timedelta, c
     base_grant = mock_app.AuthorizationCodeGrant
 
     class PkceGrant(base_grant):  # type: ignore[misc, valid-type]
+        # Public clients (no secret) too, as registered: PKCE is then their only proof.
+        TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
         def __init__(self, request: Any, server: Any) -> None:
             super().__init__(request, server)
             Pkce(required=True)(self)
@@ -117,8 +133,13 @@ def _build_app(audience: str, audiences: dict[str, str], token_ttl: timedelta, c
         def access_token_generator(self, client: Any, grant_type: str, user: Any, scope: str) -> str:
             return str(super().access_token_generator(client, grant_type, _Subject(user), scope))
 
+        signing: tuple[Any, Any] = (None, None)  # the mock's key, and it imported (100 ms of RSA checks)
+
         def get_jwks(self) -> Any:
-            return KeySet([RSAKey.import_key(flask.g.oidc_provider_mock_storage.jwk.as_dict(is_private=True))])
+            jwk = flask.g.oidc_provider_mock_storage.jwk
+            if self.signing[0] is not jwk:
+                self.signing = (jwk, KeySet([RSAKey.import_key(jwk.as_dict(is_private=True))]))
+            return self.signing[1]
 
         def get_audiences(self, client: Any, user: Any, scope: str) -> str:
             return audiences.get(client.get_client_id(), audience)
@@ -264,7 +285,7 @@ class OidcProvider:
         ``audience``: the ``aud`` of the access tokens it gets, if not the provider's
         (an identity provider's per-client audience mapping)."""
         method = "none" if public else "client_secret_basic"
-        r = httpx.post(f"{self.issuer}/oauth2/clients", timeout=10,
+        r = httpx.post(f"{self.issuer}/oauth2/clients", timeout=10, verify=_tls(),
                        json={"redirect_uris": list(redirect_uris), "token_endpoint_auth_method": method})
         r.raise_for_status()
         body = r.json()
@@ -280,7 +301,7 @@ class OidcProvider:
             body["institution"] = str(institution)
         if practitioner is not None:
             body["practitioner"] = str(practitioner)
-        r = httpx.put(f"{self.issuer}/users/{quote(sub, safe='')}", json=body, timeout=10)
+        r = httpx.put(f"{self.issuer}/users/{quote(sub, safe='')}", json=body, timeout=10, verify=_tls())
         r.raise_for_status()
 
     def rotate_key(self) -> str:
@@ -298,7 +319,7 @@ class OidcProvider:
     async def authorize(self, authorize_url: str, sub: str, *, deny: bool = False) -> str:
         """The person ``sub`` signs in on the provider's form at ``authorize_url``:
         the URL the provider sends the browser back to (the relying party's callback)."""
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with httpx.AsyncClient(timeout=10, verify=_tls()) as http:
             form = {"action": "deny"} if deny else {"sub": sub}
             r = await http.post(authorize_url, data=form)
         if r.status_code != 302:
@@ -328,7 +349,7 @@ class OidcProvider:
                 "code_verifier": code_verifier or flow.code_verifier, "client_id": flow.client.client_id}
         auth = None if flow.client.client_secret is None else (flow.client.client_id, flow.client.client_secret)
         headers = {"Host": issuer_host} if issuer_host else {}
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with httpx.AsyncClient(timeout=10, verify=_tls()) as http:
             r = await http.post(f"{self.issuer}/oauth2/token", data=form, auth=auth, headers=headers)
         if r.status_code != 200:
             raise AuthorizeRefused(r.status_code, r.text[:500])
