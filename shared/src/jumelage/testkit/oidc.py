@@ -93,7 +93,8 @@ def _quiet_import() -> Any:
     return oidc_provider_mock, mock_app
 
 
-def _build_app(audience: str, audiences: dict[str, str], token_ttl: timedelta, counters: dict[str, int]) -> Any:
+def _build_app(audience: str, audiences: dict[str, str], token_ttl: timedelta, counters: dict[str, int],
+               users: Sequence[dict[str, Any]]) -> Any:
     """The mock's Flask app, PKCE enforced and JWT access tokens (see the module's doc)."""
     import flask
     from authlib.oauth2.rfc7636 import CodeChallenge
@@ -160,8 +161,10 @@ def _build_app(audience: str, audiences: dict[str, str], token_ttl: timedelta, c
     with _SETTING_UP:
         mock_app.AuthorizationCodeGrant = PkceGrant
         try:
-            oidc_provider_mock.init_app(app, require_client_registration=True, require_nonce=True,
-                                        issue_refresh_token=False, access_token_max_age=token_ttl)
+            oidc_provider_mock.init_app(
+                app, require_client_registration=True, require_nonce=True, issue_refresh_token=False,
+                access_token_max_age=token_ttl,
+                user_claims=[oidc_provider_mock.User(sub=str(u["sub"]), claims=_claims(**u)) for u in users])
         finally:
             mock_app.AuthorizationCodeGrant = base_grant
     app.secret_key = secrets.token_bytes(16)
@@ -177,6 +180,17 @@ def _build_app(audience: str, audiences: dict[str, str], token_ttl: timedelta, c
 
     app.wsgi_app = counting  # type: ignore[method-assign]
     return app
+
+
+def _claims(*, sub: Any = None, institution: Any = None, roles: Sequence[str] = (), practitioner: Any = None,
+            **claims: Any) -> dict[str, Any]:
+    """A user's claims as our tokens carry them (ids as strings); ``sub`` is not one of them."""
+    body: dict[str, Any] = {"roles": [str(r) for r in roles], **claims}
+    if institution is not None:
+        body["institution"] = str(institution)
+    if practitioner is not None:
+        body["practitioner"] = str(practitioner)
+    return body
 
 
 @dataclass(frozen=True)
@@ -203,14 +217,16 @@ class OidcProvider:
     """The provider on ``127.0.0.1:<port>`` (a free one by default), in a thread.
 
     ``audience``: the ``aud`` of its access tokens; ``token_ttl``: their lifetime
-    and the ID tokens'. Use as a context manager, or ``start`` / ``stop``."""
+    and the ID tokens'; ``users``: people its sign-in form offers with one click
+    (``{"sub": ..., "institution": ..., "roles": [...]}``; ``set_user`` adds more).
+    Use as a context manager, or ``start`` / ``stop``."""
 
     def __init__(self, *, audience: str = DEFAULT_AUDIENCE, token_ttl: timedelta = timedelta(hours=1),
-                 port: int = 0) -> None:
+                 port: int = 0, users: Sequence[dict[str, Any]] = ()) -> None:
         self.audience = audience
         self.requests: dict[str, int] = {}  # path -> requests served (``jwks_fetches``)
         self._audiences: dict[str, str] = {}  # client id -> aud of its access tokens, when not ``audience``
-        self._app = _build_app(audience, self._audiences, token_ttl, self.requests)
+        self._app = _build_app(audience, self._audiences, token_ttl, self.requests, users)
         self._port = port
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -296,11 +312,7 @@ class OidcProvider:
     def set_user(self, sub: str, *, institution: Any = None, roles: Sequence[str] = (),
                  practitioner: Any = None, **claims: Any) -> None:
         """Who signs in as ``sub``, and the claims their tokens carry (replacing earlier ones)."""
-        body: dict[str, Any] = {"roles": [str(r) for r in roles], **claims}
-        if institution is not None:
-            body["institution"] = str(institution)
-        if practitioner is not None:
-            body["practitioner"] = str(practitioner)
+        body = _claims(institution=institution, roles=roles, practitioner=practitioner, **claims)
         r = httpx.put(f"{self.issuer}/users/{quote(sub, safe='')}", json=body, timeout=10, verify=_tls())
         r.raise_for_status()
 
@@ -384,11 +396,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redirect-uri", action="append", default=[],
                         help="register a confidential client with this redirect URI (repeatable) and print it")
     args = parser.parse_args(argv)
-    provider = OidcProvider(audience=args.audience, token_ttl=timedelta(seconds=args.ttl), port=args.port).start()
+    users = [json.loads(raw) for raw in args.user]
+    if not all(isinstance(u, dict) and isinstance(u.get("sub"), str) for u in users):
+        parser.error("--user: a JSON object with a string 'sub'")
+    provider = OidcProvider(audience=args.audience, token_ttl=timedelta(seconds=args.ttl), port=args.port,
+                            users=users).start()
     try:
-        for raw in args.user:
-            claims = json.loads(raw)
-            provider.set_user(claims.pop("sub"), **claims)
         print(f"issuer   {provider.issuer}\njwks     {provider.jwks_url}\naudience {provider.audience}", flush=True)
         if args.redirect_uri:
             client = provider.register_client(args.redirect_uri)

@@ -131,6 +131,7 @@ class OidcClient:
         self._transport: httpx.AsyncBaseTransport | None = transport
         self._timeout = timeout
         self._metadata: dict[str, Any] | None = None
+        self._issued_as = self.issuer
         self._metadata_until = 0.0
         self._jwks: KeySet | None = None
         self._jwks_at = 0.0
@@ -183,6 +184,8 @@ class OidcClient:
             for field in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
                 if not isinstance(doc.get(field), str):
                     raise ProviderUnavailable(f"the discovery document has no {field}")
+            # The ID token's iss must be this very string (a trailing slash included, if the provider writes one).
+            self._issued_as = str(doc["issuer"])
             self._metadata, self._metadata_until = doc, time.monotonic() + METADATA_SECONDS
             return doc
 
@@ -304,7 +307,7 @@ class OidcClient:
             raise SignInRefused("the ID token is malformed") from None
         claims = CodeIDToken(
             decoded.claims, decoded.header,
-            {"iss": {"essential": True, "value": self.issuer}, "aud": {"essential": True, "value": self.client_id},
+            {"iss": {"essential": True, "value": self._issued_as}, "aud": {"essential": True, "value": self.client_id},
              "sub": {"essential": True}, "exp": {"essential": True}},
             {"nonce": nonce, "client_id": self.client_id, "access_token": access_token})
         try:
