@@ -111,6 +111,20 @@ def _build_app(audience: str, audiences: dict[str, str], token_ttl: timedelta, c
         def get_authorization_code_challenge_method(self, authorization_code: Any) -> str | None:
             return challenges.get(authorization_code.code, (None, None))[1]
 
+    signing: list[Any] = [None, None]  # the mock's key, and it imported once (100 ms of RSA checks a time)
+
+    def signing_key() -> Any:
+        jwk = flask.g.oidc_provider_mock_storage.jwk
+        if signing[0] is not jwk:
+            signing[:] = [jwk, RSAKey.import_key(jwk.as_dict(is_private=True))]
+        return signing[1]
+
+    base_code = mock_app.OpenIDCode
+
+    class IdTokens(base_code):  # type: ignore[misc, valid-type]
+        def resolve_client_private_key(self, client: Any) -> Any:
+            return signing_key()  # the mock's own key, imported once; its ID tokens still name no kid
+
     base_grant = mock_app.AuthorizationCodeGrant
 
     class PkceGrant(base_grant):  # type: ignore[misc, valid-type]
@@ -134,13 +148,8 @@ def _build_app(audience: str, audiences: dict[str, str], token_ttl: timedelta, c
         def access_token_generator(self, client: Any, grant_type: str, user: Any, scope: str) -> str:
             return str(super().access_token_generator(client, grant_type, _Subject(user), scope))
 
-        signing: tuple[Any, Any] = (None, None)  # the mock's key, and it imported (100 ms of RSA checks)
-
         def get_jwks(self) -> Any:
-            jwk = flask.g.oidc_provider_mock_storage.jwk
-            if self.signing[0] is not jwk:
-                self.signing = (jwk, KeySet([RSAKey.import_key(jwk.as_dict(is_private=True))]))
-            return self.signing[1]
+            return KeySet([signing_key()])  # with its kid, which the token's header then names
 
         def get_audiences(self, client: Any, user: Any, scope: str) -> str:
             return audiences.get(client.get_client_id(), audience)
@@ -156,17 +165,18 @@ def _build_app(audience: str, audiences: dict[str, str], token_ttl: timedelta, c
     app = flask.Flask("oidc_provider_mock._app")  # the mock's templates beside that module
     ttl = int(token_ttl.total_seconds())
     app.config["OAUTH2_ACCESS_TOKEN_GENERATOR"] = AccessTokens(issuer="", expires_generator=ttl).access_token_generator
-    # The mock registers the grant its module names when the app is set up: this
-    # app's own subclass, then the module's again (its isinstance checks hold for both).
+    # The mock registers the grant and the OpenID extension its module names when the
+    # app is set up: this app's own subclasses, then the module's again (its isinstance
+    # checks hold for both).
     with _SETTING_UP:
-        mock_app.AuthorizationCodeGrant = PkceGrant
+        mock_app.AuthorizationCodeGrant, mock_app.OpenIDCode = PkceGrant, IdTokens
         try:
             oidc_provider_mock.init_app(
                 app, require_client_registration=True, require_nonce=True, issue_refresh_token=False,
                 access_token_max_age=token_ttl,
                 user_claims=[oidc_provider_mock.User(sub=str(u["sub"]), claims=_claims(**u)) for u in users])
         finally:
-            mock_app.AuthorizationCodeGrant = base_grant
+            mock_app.AuthorizationCodeGrant, mock_app.OpenIDCode = base_grant, base_code
     app.secret_key = secrets.token_bytes(16)
     # The mock turns Flask's debug mode and Werkzeug's debugger on: a test's 500 is
     # then a plain 500 with its traceback logged, not an interactive page.
