@@ -101,7 +101,7 @@ class SignedIn:
     access_token: str
     id_token: str                    # kept for the provider's logout (id_token_hint)
     id_token_claims: dict[str, Any]  # verified: sub, and the provider's institution, roles, practitioner
-    expires_at: float                # wall time the access token expires (or the ID token, if sooner)
+    expires_at: float                # wall time the access token expires (expires_in; else the ID token's exp)
     scope: str | None = None
 
     @property
@@ -196,7 +196,9 @@ class OidcClient:
         async with self._lock:
             if self._jwks is not None and (not refresh or self._jwks_at > asked):
                 return self._jwks  # another sign-in fetched it meanwhile
-            jwks_uri = (await self._metadata_unlocked())["jwks_uri"]
+            if self._metadata is None:  # begin and finish read it first
+                raise ProviderUnavailable("the discovery document was not read")
+            jwks_uri = self._metadata["jwks_uri"]
             doc = await self._get_json(jwks_uri, "keys (JWKS)")
             try:
                 keys = KeySet.import_key_set(doc)  # type: ignore[arg-type]
@@ -204,12 +206,6 @@ class OidcClient:
                 raise ProviderUnavailable("the identity provider's keys (JWKS) cannot be read") from None
             self._jwks, self._jwks_at = keys, time.monotonic()
             return keys
-
-    async def _metadata_unlocked(self) -> dict[str, Any]:
-        # Called with the lock held: the document is there (begin/finish asked for it first).
-        if self._metadata is None:
-            raise ProviderUnavailable("the discovery document was not read")
-        return self._metadata
 
     # -- signing in ---------------------------------------------------------------------------------
 
