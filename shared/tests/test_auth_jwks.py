@@ -6,11 +6,13 @@ does from a JWKS file."""
 
 from __future__ import annotations
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI
 
-from jumelage.auth import Role, TokenError, TokenVerifier, mint
+from jumelage.auth import CallerDep, KeysUnavailable, Role, TokenError, TokenVerifier, mint
 from jumelage.settings import ServiceSettings
 from jumelage.testkit.oidc import OidcProvider
 from jumelage.testkit.waiting import eventually
@@ -83,3 +85,29 @@ async def test_a_token_naming_no_key_verifies_against_a_jwks_of_one_key(provider
         await _verifier(provider).verify(id_token)
     caller = await _verifier(provider, auth_audience=client.client_id).verify(id_token)
     assert caller.roles == frozenset({Role.coordinator})
+
+
+async def test_a_provider_whose_keys_cannot_be_fetched_is_a_503_not_a_401(provider: OidcProvider) -> None:
+    """Neither taken nor refused: the web app must not sign the person out for it."""
+    token = await _token(provider)
+    verifier = _verifier(provider)
+    provider.stop()
+    with pytest.raises(KeysUnavailable, match="cannot be fetched"):
+        await verifier.verify(token)
+
+    app = FastAPI()
+
+    class Runtime:
+        pass
+
+    app.state.runtime = Runtime()
+    app.state.runtime.verifier = verifier
+
+    @app.get("/whoami")
+    async def whoami(caller: CallerDep) -> dict[str, str]:
+        return {"subject": caller.subject}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        r = await client.get("/whoami", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 503 and "keys cannot be fetched" in r.json()["detail"], r.text
+    assert r.headers["retry-after"] == "5"

@@ -82,6 +82,11 @@ class TokenError(Exception):
     """A token we refuse; the message is safe to send back (it never quotes the token)."""
 
 
+class KeysUnavailable(Exception):
+    """The identity provider's keys (JWKS URL) cannot be fetched: the token can be
+    neither taken nor refused. A 503, not the caller's fault (nor a reason to sign out)."""
+
+
 VERIFIED_KEPT = 1024
 """Tokens a verifier remembers as verified (a client sends its token with every request)."""
 VERIFIED_FOR = 60.0
@@ -165,6 +170,8 @@ class TokenVerifier:
             raise TokenError("the token is not valid yet") from None
         except tuple(_REGISTERED) as exc:
             raise TokenError(f"the token's {_REGISTERED[type(exc)]!r} claim is malformed") from None
+        except jwt.PyJWKClientConnectionError:
+            raise KeysUnavailable("the identity provider's keys cannot be fetched now: try again shortly") from None
         except (jwt.PyJWKClientError, jwt.PyJWKError):
             raise TokenError("no known public key verifies the token (unknown kid?)") from None
         except jwt.InvalidTokenError as exc:
@@ -282,6 +289,9 @@ async def authenticated(
     except TokenError as exc:
         log.info("token refused", reason=str(exc), path=request.url.path)
         raise _unauthorized(str(exc)) from None
+    except KeysUnavailable as exc:
+        log.warning("token not verified: the identity provider's keys cannot be fetched", path=request.url.path)
+        raise HTTPException(503, detail=str(exc), headers={"Retry-After": "5"}) from None
     request.state.caller = caller
     return caller
 
