@@ -3,6 +3,7 @@
 # with the test dependencies (shared's "test" extra, which includes "kit"), pinned by constraints.txt. Quiet when up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/assets.sh  # the web app's front-end assets (npm, pinned)
 PYTHON=${PYTHON:-python3}
 stamp=.venv/.installed
 inputs=$(cat constraints.txt shared/pyproject.toml services/*/pyproject.toml | sha256sum | cut -d' ' -f1)
@@ -16,5 +17,5 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 echo "installing shared + services (editable) into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
-  -e "shared[test]" -e services/convention -e services/scheduling -e services/notification
+  -e "shared[test]" -e services/convention -e services/scheduling -e services/notification -e services/web
 echo "$inputs" > "$stamp"

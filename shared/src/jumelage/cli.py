@@ -22,7 +22,7 @@ def main(
     settings_class: type[ServiceSettings],
     build_runtime: Callable[[ServiceSettings], object],
     create_app: Callable[[ServiceSettings], object],
-    migrations: Path,
+    migrations: Path | None,
     argv: list[str] | None = None,
 ) -> None:
     parser = ArgumentParser(prog=f"python -m {settings_class().service_name}")
@@ -40,7 +40,11 @@ def main(
         runtime = build_runtime(settings)
         sys.stdout.write(runtime.specification().to_json() + "\n")  # type: ignore[attr-defined]
         return
-    if args.command == "migrate" or settings.migrate_on_start:
+    if migrations is None:  # a process that owns no database (the web app)
+        if args.command == "migrate":
+            log.info("nothing to migrate: this process owns no database")
+            return
+    elif args.command == "migrate" or settings.migrate_on_start:
         asyncio.run(_migrate(settings, migrations))
         log.info("database migrated", database=settings.sqlalchemy_url().split("@")[-1])
         if args.command == "migrate":

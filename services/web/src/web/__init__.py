@@ -1,0 +1,1 @@
+"""Jumelage web app: pages over the three services' HTTP APIs; owns no domain data."""

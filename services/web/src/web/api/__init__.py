@@ -1,0 +1,10 @@
+"""Thin routers: a form or a query string -> a command -> bus.handle -> a page."""
+
+from __future__ import annotations
+
+from web.api import conventions, live, signin
+from web.api.errors import install_error_pages
+
+routers = [signin.router, conventions.router, live.router]
+
+__all__ = ["install_error_pages", "routers"]

@@ -1,0 +1,78 @@
+"""What the pages ask: one query per page or part of a page, one command per
+action. The handler of each calls the services with the person's token."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+
+# -- conventions -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ListConventions:
+    status: str | None = None
+    q: str | None = None
+    party: uuid.UUID | None = None
+    specialty: str | None = None
+    offset: int = 0
+    limit: int = 25
+
+
+@dataclass(frozen=True)
+class ShowConvention:
+    convention_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ChangeConvention:
+    """sign, suspend, resume or terminate, as the service words them (``body``: its fields)."""
+
+    convention_id: uuid.UUID
+    action: str
+    body: dict[str, Any]
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class AmendConvention:
+    convention_id: uuid.UUID
+    body: dict[str, Any]
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class DraftConvention:
+    body: dict[str, Any]
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ListInstitutions:
+    q: str | None = None
+    limit: int = 200
+
+
+# -- signing in --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LocalPeople:
+    """The demo's people, for the local sign-in page."""
+
+
+@dataclass(frozen=True)
+class SignInLocally:
+    """One of the demo's people, with a token minted with the local secret."""
+
+    subject: str
+    language: str
+
+
+@dataclass(frozen=True)
+class Listen:
+    """A page's live updates: the records it shows, once the person may read them."""
+
+    topics: tuple[tuple[str, uuid.UUID], ...] = field(default_factory=tuple)

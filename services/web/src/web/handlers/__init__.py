@@ -1,0 +1,20 @@
+"""The web app's handlers: one module per page family; each takes a query or
+command and the person's view of the services (``PersonServices``)."""
+
+from __future__ import annotations
+
+from jumelage.bus import Handler
+from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvention, ListConventions,
+                                 ListInstitutions, LocalPeople, ShowConvention, SignInLocally)
+from web.handlers import conventions, signin
+
+HANDLERS: dict[type, Handler] = {
+    ListConventions: conventions.list_conventions,
+    ShowConvention: conventions.show_convention,
+    ChangeConvention: conventions.change_convention,
+    AmendConvention: conventions.amend_convention,
+    DraftConvention: conventions.draft_convention,
+    ListInstitutions: conventions.list_institutions,
+    LocalPeople: signin.local_people,
+    SignInLocally: signin.sign_in_locally,
+}

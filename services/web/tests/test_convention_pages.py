@@ -1,0 +1,115 @@
+"""The conventions' pages over the real convention and scheduling services."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import httpx
+import pytest
+from conftest import Stack
+
+pytestmark = pytest.mark.asyncio
+
+
+async def programme(stack: Stack) -> dict:
+    """A draft convention between the fund, the provider and the clinic."""
+    start = date.today()
+    ids = stack.ids
+    client = stack.services["convention"]
+    with client.auth.acting("coordinator", institution=ids["cmci"]):
+        r = await client.post("/conventions", json={
+            "reference": "CNAS-GSD-2026", "title": "Paediatric cardiac surgery", "kind": "international_cooperation",
+            "parties": [{"institution_id": ids["cnas"], "role": "funder"},
+                        {"institution_id": ids["gsd"], "role": "provider"},
+                        {"institution_id": ids["cmci"], "role": "beneficiary"}],
+            "effective_from": start.isoformat(), "effective_until": (start + timedelta(days=365)).isoformat(),
+            "specialties": ["paediatric cardiac surgery"],
+            "objectives": {"surgeries": 40, "consultations": 100, "training_sessions": 10}})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def test_a_coordinator_finds_signs_and_sees_the_convention(stack: Stack) -> None:
+    draft = await programme(stack)
+    amina = stack.browser()
+    await amina.sign_in("amina")
+    listing = await amina.open("/conventions")
+    assert "CNAS-GSD-2026" in listing and "Gruppo San Donato" in listing
+    page = await amina.open(f"/conventions/{draft['id']}")
+    assert 'action="/conventions/' + draft["id"] + '/sign"' in page
+    fields = {"signed_on": date.today().isoformat(), "signed_at": "Alger"}
+    first = await amina.submit(page, f"/conventions/{draft['id']}/sign", fields)
+    # The same form sent again (a double click, a retry) acts once: the service replays its answer.
+    again = await amina.submit(page, f"/conventions/{draft['id']}/sign", fields)
+    assert first.headers["location"] == again.headers["location"] == f"/conventions/{draft['id']}"
+    signed = await amina.open(f"/conventions/{draft['id']}")
+    assert "status-signed" in signed and "Alger" in signed
+    history = await stack.as_coordinator("cmci", "GET", "convention", f"/conventions/{draft['id']}/history")
+    assert [h["action"] for h in history].count("signed") == 1
+
+
+async def test_a_refusal_is_shown_in_the_service_words_next_to_the_form(stack: Stack) -> None:
+    draft = await programme(stack)
+    amina = stack.browser()
+    await amina.sign_in("amina")
+    page = await amina.open(f"/conventions/{draft['id']}")
+    # Signed in the future: the service refuses, and says why, next to the sign form.
+    r = await amina.submit(page, f"/conventions/{draft['id']}/sign",
+                           {"signed_on": (date.today() + timedelta(days=400)).isoformat(), "signed_at": "Alger"},
+                           status=422)
+    assert 'id="problem-sign"' in r.text and "convention service refused" in r.text
+
+
+async def test_a_form_without_its_csrf_token_is_refused(stack: Stack) -> None:
+    draft = await programme(stack)
+    amina = stack.browser()
+    await amina.sign_in("amina")
+    r = await amina.client.post(f"/conventions/{draft['id']}/suspend",
+                                data={"reason": "x", "form_key": str(uuid.uuid4())})
+    assert r.status_code == 403 and "another site" in r.text
+    convention = await stack.as_coordinator("cmci", "GET", "convention", f"/conventions/{draft['id']}")
+    assert convention["status"] == "draft"
+
+
+async def test_another_institution_is_refused_in_the_service_words(stack: Stack) -> None:
+    draft = await programme(stack)
+    outsider = stack.browser()
+    await outsider.sign_in("outsider")
+    page = await outsider.open(f"/conventions/{draft['id']}", status=403)
+    assert "convention service answered" in page
+    assert "CNAS-GSD-2026" not in (await outsider.open("/conventions"))
+
+
+async def test_signed_out_people_go_to_the_sign_in_page_and_back(stack: Stack) -> None:
+    draft = await programme(stack)
+    someone = stack.browser()
+    r = await someone.client.get(f"/conventions/{draft['id']}")
+    assert r.status_code == 303 and r.headers["location"] == f"/signin?next=/conventions/{draft['id']}"
+    page = await someone.open(r.headers["location"])
+    assert "local secret" in page and "Amina (coordinator, CMCI)" in page
+    r = await someone.submit(page, "/signin/local", {"subject": "amina"})
+    assert r.headers["location"] == f"/conventions/{draft['id']}"
+
+
+async def test_the_session_cookie_is_http_only_and_holds_no_readable_token(stack: Stack) -> None:
+    someone = stack.browser()
+    page = await someone.open("/signin")
+    r = await someone.submit(page, "/signin/local", {"subject": "amina"})
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    assert "eyJ" not in cookie  # no JWT in clear
+
+
+async def test_a_service_that_is_down_is_a_banner(stack: Stack) -> None:
+    draft = await programme(stack)
+    amina = stack.browser()
+    await amina.sign_in("amina")
+    stack.web_app.state.web.services._clients["convention"]._transport = _Unreachable()
+    page = await amina.open(f"/conventions/{draft['id']}", status=503)
+    assert "A service is not answering" in page and "Traceback" not in page
+
+
+class _Unreachable(httpx.AsyncBaseTransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:  # the service is gone
+        raise httpx.ConnectError("connection refused", request=request)
