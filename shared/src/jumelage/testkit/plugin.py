@@ -104,3 +104,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if fixtures & _SERVERS or params.get("database") == "postgresql" or slow_marks:
             continue
         item.add_marker(pytest.mark.fast)
+
+
+@pytest.fixture
+def oidc_provider() -> Iterator[Any]:
+    """A real OpenID Connect provider on a free loopback port, in a thread
+    (:class:`jumelage.testkit.oidc.OidcProvider`): PKCE enforced, RS256 JWT access
+    tokens for the audience ``jumelage``; register clients and users on it."""
+    from jumelage.testkit.oidc import OidcProvider
+
+    with OidcProvider() as provider:
+        yield provider
