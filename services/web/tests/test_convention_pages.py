@@ -7,27 +7,9 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-from conftest import Stack
+from web_testkit import Stack, programme
 
 pytestmark = pytest.mark.asyncio
-
-
-async def programme(stack: Stack) -> dict:
-    """A draft convention between the fund, the provider and the clinic."""
-    start = date.today()
-    ids = stack.ids
-    client = stack.services["convention"]
-    with client.auth.acting("coordinator", institution=ids["cmci"]):
-        r = await client.post("/conventions", json={
-            "reference": "CNAS-GSD-2026", "title": "Paediatric cardiac surgery", "kind": "international_cooperation",
-            "parties": [{"institution_id": ids["cnas"], "role": "funder"},
-                        {"institution_id": ids["gsd"], "role": "provider"},
-                        {"institution_id": ids["cmci"], "role": "beneficiary"}],
-            "effective_from": start.isoformat(), "effective_until": (start + timedelta(days=365)).isoformat(),
-            "specialties": ["paediatric cardiac surgery"],
-            "objectives": {"surgeries": 40, "consultations": 100, "training_sessions": 10}})
-    assert r.status_code == 201, r.text
-    return r.json()
 
 
 async def test_a_coordinator_finds_signs_and_sees_the_convention(stack: Stack) -> None:

@@ -7,8 +7,7 @@ import json
 from datetime import date
 
 import pytest
-from conftest import Stack
-from test_convention_pages import programme
+from web_testkit import Stack, programme
 
 from jumelage.testkit.waiting import eventually
 from web.adapters.live import LiveEvent, LiveHub
