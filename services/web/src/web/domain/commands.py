@@ -80,6 +80,22 @@ class SignInLocally:
 
 
 @dataclass(frozen=True)
+class BeginSignIn:
+    """To the identity provider: where to send the browser, and what to keep until it is back."""
+
+    language: str
+
+
+@dataclass(frozen=True)
+class FinishSignIn:
+    """Back from the identity provider with ``params`` (the callback's query)."""
+
+    params: dict[str, str]
+    pending: dict[str, Any] | None
+    language: str
+
+
+@dataclass(frozen=True)
 class Listen:
     """A page's live updates: the records it shows, once the person may read them."""
 

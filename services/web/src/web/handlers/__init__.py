@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from jumelage.bus import Handler
 from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvention, EditDraft, ListConventions,
-                                 ListInstitutions, LocalPeople, ShowConvention, SignInLocally)
+                                 ListInstitutions, LocalPeople, ShowConvention, SignInLocally, BeginSignIn, FinishSignIn)
 from web.handlers import conventions, signin
 
 HANDLERS: dict[type, Handler] = {
@@ -18,4 +18,6 @@ HANDLERS: dict[type, Handler] = {
     ListInstitutions: conventions.list_institutions,
     LocalPeople: signin.local_people,
     SignInLocally: signin.sign_in_locally,
+    BeginSignIn: signin.begin_sign_in,
+    FinishSignIn: signin.finish_sign_in,
 }
