@@ -134,3 +134,19 @@ async def test_a_draft_the_service_refuses_is_shown_with_what_was_typed(stack: S
     assert 'id="problem-draft"' in r.text and 'value="LONE-2027"' in r.text
     r = await amina.submit(form, "/conventions", {"reference": "X", "surgeries": "lots"}, status=422)
     assert "surgeries: a whole number is expected" in r.text
+
+
+async def test_pages_speak_the_reader_language_and_arabic_is_right_to_left(stack: Stack) -> None:
+    draft = await programme(stack)
+    for language, title, direction in (("fr", "Avancement", "ltr"), ("ar", "التقدم", "rtl"),
+                                       ("en", "Progress", "ltr")):
+        reader = stack.browser(language)
+        await reader.sign_in("amina")
+        page = await reader.open(f"/conventions/{draft['id']}")
+        assert f'<html lang="{language}" dir="{direction}">' in page and title in page
+    # The person's own choice outlasts the browser's.
+    reader = stack.browser("fr")
+    await reader.sign_in("amina")
+    page = await reader.open("/conventions")
+    await reader.submit(page, "/language", {"lang": "ar", "next": "/conventions"})
+    assert 'dir="rtl"' in await reader.open("/conventions")

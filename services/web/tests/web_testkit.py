@@ -102,8 +102,10 @@ class Stack:
     transport: httpx.ASGITransport
     ids: dict[str, str]
 
-    def browser(self) -> Browser:
-        return Browser(httpx.AsyncClient(transport=self.transport, base_url="http://web"))
+    def browser(self, language: str = "en") -> Browser:
+        """A browser whose person reads ``language`` (its Accept-Language; the tests read English)."""
+        return Browser(httpx.AsyncClient(transport=self.transport, base_url="http://web",
+                                         headers={"Accept-Language": language}))
 
     async def as_admin(self, method: str, service: str, path: str, **kw: Any) -> Any:
         return await self.call(method, service, path, ("administrator",), None, **kw)

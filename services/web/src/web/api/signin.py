@@ -57,7 +57,7 @@ async def choose_language(request: Request, current: SessionDep,
 async def sign_in_with_provider(request: Request, current: SessionDep,
                                 next: Annotated[str | None, Query(max_length=500)] = None) -> Response:
     web = request.app.state.web
-    url, pending = await web.bus.handle(BeginSignIn(current.language), None)
+    url, pending = await web.bus.handle(BeginSignIn(request.state.language), None)
     response = hold_sign_in(request, RedirectResponse(url, status_code=303), pending, safe_next(next))
     return keep(request, response, current) if getattr(request.state, "session_new", False) else response
 

@@ -76,7 +76,7 @@ class SignInLocally:
     """One of the demo's people, with a token minted with the local secret."""
 
     subject: str
-    language: str
+    language: str | None
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class FinishSignIn:
 
     params: dict[str, str]
     pending: dict[str, Any] | None
-    language: str
+    language: str | None
 
 
 @dataclass(frozen=True)

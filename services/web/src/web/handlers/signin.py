@@ -56,7 +56,7 @@ async def sign_in_locally(cmd: SignInLocally, _services: Any, *, people_file: Pa
                          hours=session_hours)
 
 
-def local_session(person: LocalPerson, secret: str, *, audience: str, language: str, hours: float) -> Session:
+def local_session(person: LocalPerson, secret: str, *, audience: str, language: str | None, hours: float) -> Session:
     ttl = int(hours * 3600)
     token = mint(secret, subject=person.subject, institution=person.institution_id, roles=person.roles,
                  practitioner=person.practitioner_id, ttl_seconds=ttl, audience=audience)
@@ -89,7 +89,7 @@ async def finish_sign_in(cmd: FinishSignIn, services: Any, *, oidc: OidcClient |
     if "administrator" not in roles:
         if not institution:
             raise Forbidden(f"{signed.subject}'s account names no institution")
-        person: PersonServices = services.as_person(signed.access_token, cmd.language)
+        person: PersonServices = services.as_person(signed.access_token, cmd.language or "fr")
         try:
             await person.get("convention", f"/institutions/{institution}")
         except ServiceRefused:
