@@ -27,6 +27,7 @@ from web.adapters.live import LiveHub
 from web.adapters.oidc import OidcClient
 from web.adapters.pages import Pages
 from web.adapters.services import Services
+from web.adapters.timing import ServerTiming
 from web.handlers import HANDLERS
 from web.store.sessions import SessionCookie
 from web.subscribers import subscribe
@@ -162,6 +163,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, tra
     app = FastAPI(title="Jumelage", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
                   max_body_size=runtime.settings.max_body_bytes)
     app.state.web = runtime
+    app.add_middleware(ServerTiming)
     install_correlation(app)
     api.install_error_pages(app)
     app.include_router(health_router({"broker": runtime.check_broker}))
