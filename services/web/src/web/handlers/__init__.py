@@ -7,6 +7,9 @@ from jumelage.bus import Handler
 from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvention, ListConventions,
                                  ListInstitutions, LocalPeople, ShowConvention, SignInLocally)
 from web.handlers import conventions, signin
+from web.handlers import activities, cases, desk
+from web.domain.commands import (ChangeCase, HoldActivity, PlanActivity, PreviewTemplate, RegisterCase,
+                                 ShowActivities, ShowDesk, ShowWaitingList)
 
 HANDLERS: dict[type, Handler] = {
     ListConventions: conventions.list_conventions,
@@ -17,4 +20,12 @@ HANDLERS: dict[type, Handler] = {
     ListInstitutions: conventions.list_institutions,
     LocalPeople: signin.local_people,
     SignInLocally: signin.sign_in_locally,
+    ShowWaitingList: cases.show_waiting_list,
+    RegisterCase: cases.register_case,
+    ChangeCase: cases.change_case,
+    ShowActivities: activities.show_activities,
+    PlanActivity: activities.plan_activity,
+    HoldActivity: activities.hold_activity,
+    ShowDesk: desk.show_desk,
+    PreviewTemplate: desk.preview_template,
 }
