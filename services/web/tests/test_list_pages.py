@@ -157,7 +157,7 @@ async def test_consultations_and_training_scheduled_and_held_from_the_page_reach
     # Outside the mission's days: the service refuses, next to the form.
     late = (datetime.now(ALGIERS).date() + timedelta(days=30)).isoformat()
     r = await amina.submit(page, f"{where}/training-sessions",
-                           {"topic": "Perfusion", "scheduled_at": f"{late}T16:00", "hours": "2"}, status=422)
+                           {"topic": "Perfusion", "scheduled_at": f"{late}T16:00", "hours": "2"}, status=409)
     assert 'id="problem-training"' in r.text and "scheduling service refused" in r.text
     await amina.submit(page, f"{where}/training-sessions",
                        {"topic": "Post-operative care", "scheduled_at": f"{tomorrow}T16:00", "hours": "2.5"})
