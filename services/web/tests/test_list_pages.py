@@ -20,6 +20,7 @@ from jumelage.testkit.waiting import eventually
 pytestmark = pytest.mark.asyncio
 ALGIERS = ZoneInfo("Africa/Algiers")
 SURGEON = str(uuid.uuid4())
+ZONE = {"zone": "Africa/Algiers"}  # the hidden field the page gives each form: the host's clock
 
 
 def case_fields(name: str, **over: Any) -> dict[str, Any]:
@@ -76,10 +77,9 @@ async def test_a_clinician_of_the_host_adds_a_case_and_sees_its_identity(stack: 
     cmci = stack.ids["cmci"]
     clara = stack.browser()
     await clara.sign_in("clara")
-    page = await clara.open("/conventions")
-    assert f'href="/hosts/{cmci}/cases"' in page, "the nav leads a person with an institution to its waiting list"
-    assert 'href="/desk"' not in page, "the desk is for administrators only"
     listing = await clara.open(f"/hosts/{cmci}/cases")
+    assert f'href="/hosts/{cmci}/cases"' in listing, "the nav leads a person with an institution to its waiting list"
+    assert 'href="/desk"' not in listing, "the desk is for administrators only"
     r = await clara.submit(listing, f"/hosts/{cmci}/cases", case_fields("Yacine Benali"))
     assert r.headers["location"] == f"/hosts/{cmci}/cases?state=waiting"
     r = await clara.client.get(r.headers["location"])
@@ -149,7 +149,7 @@ async def test_consultations_and_training_scheduled_and_held_from_the_page_reach
     assert f'href="/missions/{m["id"]}"' in page, "back to the mission's page"
     assert "Amine Saidi" in page, "the host's clinician picks the patient by name"
     assert f'action="{where}/training-sessions"' not in page, "training is the coordinators' to plan"
-    await clara.submit(page, f"{where}/consultations", {"scheduled_at": f"{tomorrow}T10:00", "case_id": case["id"]})
+    await clara.submit(page, f"{where}/consultations", {"scheduled_at": f"{tomorrow}T10:00", "case_id": case["id"], **ZONE})
 
     await amina.sign_in("amina")
     page = await amina.open(where)
@@ -157,25 +157,26 @@ async def test_consultations_and_training_scheduled_and_held_from_the_page_reach
     # Outside the mission's days: the service refuses, next to the form.
     late = (datetime.now(ALGIERS).date() + timedelta(days=30)).isoformat()
     r = await amina.submit(page, f"{where}/training-sessions",
-                           {"topic": "Perfusion", "scheduled_at": f"{late}T16:00", "hours": "2"}, status=409)
+                           {"topic": "Perfusion", "scheduled_at": f"{late}T16:00", "hours": "2", **ZONE}, status=409)
     assert 'id="problem-training"' in r.text and "scheduling service refused" in r.text
+    page = r.text  # the page shown with the refusal: its forms have fresh keys
     await amina.submit(page, f"{where}/training-sessions",
-                       {"topic": "Post-operative care", "scheduled_at": f"{tomorrow}T16:00", "hours": "2.5"})
+                       {"topic": "Post-operative care", "scheduled_at": f"{tomorrow}T16:00", "hours": "2.5", **ZONE})
     page = await amina.open(where)
     assert "Post-operative care" in page
 
     # Held before the mission started: refused in the service's words.
     (consultation,) = await stack.as_coordinator("cmci", "GET", "scheduling", f"/missions/{m['id']}/consultations")
     page = await clara.open(where)
-    r = await clara.submit(page, f"{where}/consultations/{consultation['id']}/hold", {}, status=409)
+    r = await clara.submit(page, f"{where}/consultations/{consultation['id']}/hold", ZONE, status=409)
     assert f'id="problem-hold-{consultation["id"]}"' in r.text
 
     await stack.as_coordinator("cmci", "POST", "scheduling", f"/missions/{m['id']}/start")
     page = await clara.open(where)
-    await clara.submit(page, f"{where}/consultations/{consultation['id']}/hold", {})
+    await clara.submit(page, f"{where}/consultations/{consultation['id']}/hold", ZONE)
     (training,) = await stack.as_coordinator("cmci", "GET", "scheduling", f"/missions/{m['id']}/training-sessions")
     page = await amina.open(where)
-    await amina.submit(page, f"{where}/training-sessions/{training['id']}/hold", {"trainee_count": "7"})
+    await amina.submit(page, f"{where}/training-sessions/{training['id']}/hold", {"trainee_count": "7", **ZONE})
     page = await amina.open(where)
     assert "1 / 1" in page and ">7<" in page.replace(" ", "")
 
