@@ -98,6 +98,9 @@ async def test_a_clinician_of_the_host_adds_a_case_and_sees_its_identity(stack: 
     assert "Yacine Benali" not in waiting
     elsewhere = await clara.open(f"/hosts/{cmci}/cases?state=referred_elsewhere")
     assert "Yacine Benali" in elsewhere
+    # The priority filter is the service's: priority 2 has none of these; empty means all.
+    assert "Yacine Benali" not in await clara.open(f"/hosts/{cmci}/cases?state=referred_elsewhere&priority=2")
+    assert "Yacine Benali" in await clara.open(f"/hosts/{cmci}/cases?state=referred_elsewhere&priority=")
 
 
 async def test_a_clinician_of_another_institution_sees_no_identity(stack: Stack) -> None:
@@ -113,6 +116,7 @@ async def test_a_clinician_of_another_institution_sees_no_identity(stack: Stack)
     refused = await omar.open(f"/hosts/{cmci}/cases", status=403)
     assert 'id="cases-refused"' in refused and "scheduling service refused" in refused
     assert "Lina Haddad" not in refused and "P-" not in refused
+    assert "no-store" in (await omar.client.get(f"/hosts/{cmci}/cases")).headers["cache-control"]
     own = await omar.open(f"/hosts/{stack.ids['other']}/cases")
     assert "Lina Haddad" not in own and "No case in this state." in own
 

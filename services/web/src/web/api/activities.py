@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from jumelage.errors import Invalid
 from web.access import CSRF, PersonDep, ServicesDep
 from web.adapters.services import ServiceRefused
-from web.api.forms import FormKey, FormProblem
+from web.api.forms import PRIVATE, FormKey, FormProblem
 from web.api.rendering import page
 from web.domain import activities as rules
 from web.domain.commands import HoldActivity, PlanActivity, ShowActivities
@@ -28,9 +28,11 @@ async def _page(request: Request, who: Any, services: Any, mission_id: uuid.UUID
                 form: str | None = None) -> Response:
     shown = await request.app.state.web.bus.handle(ShowActivities(mission_id), services)
     offered = rules.offered(shown["mission"], who.roles, who.institution_id)
-    return page(request, "activities/list.html", {**shown, "offered": offered, "problem": problem,
-                                                  "problem_form": form},
-                status_code=problem.status if problem else 200)
+    response = page(request, "activities/list.html", {**shown, "offered": offered, "problem": problem,
+                                                      "problem_form": form},
+                    status_code=problem.status if problem else 200)
+    response.headers.update(PRIVATE)  # a clinician's page names the patients: never kept by a cache
+    return response
 
 
 async def _act(request: Request, who: Any, services: Any, mission_id: uuid.UUID, form: str, build: Any) -> Response:

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from jumelage.errors import Invalid
 from web.access import CSRF, PersonDep, ServicesDep
 from web.adapters.services import ServiceRefused
-from web.api.forms import FormKey, FormProblem, IfMatch, Reason
+from web.api.forms import PRIVATE, FormKey, FormProblem, IfMatch, Reason
 from web.api.rendering import page
 from web.domain import cases as rules
 from web.domain.commands import ChangeCase, RegisterCase, ShowWaitingList
@@ -20,8 +20,6 @@ from web.domain.commands import ChangeCase, RegisterCase, ShowWaitingList
 router = APIRouter(prefix="/hosts", tags=["waiting list"])
 
 Line = Annotated[str, Form(min_length=1, max_length=300)]
-# Every answer is this person's alone (the identity shown depends on who asks): never stored by a cache.
-PRIVATE = {"Cache-Control": "private, no-store", "Vary": "Cookie"}
 
 
 async def _list_page(request: Request, who: Any, services: Any, institution_id: uuid.UUID, state: str | None,
@@ -41,8 +39,10 @@ async def _list_page(request: Request, who: Any, services: Any, institution_id: 
 @router.get("/{institution_id}/cases")
 async def waiting_list(request: Request, institution_id: uuid.UUID, who: PersonDep, services: ServicesDep,
                        state: Annotated[str | None, Query(max_length=30)] = None,
-                       priority: Annotated[int | None, Query(ge=1, le=5)] = None) -> Response:
-    return await _list_page(request, who, services, institution_id, state, priority)
+                       priority: Annotated[str | None, Query(max_length=1, description="1-5; empty: all")] = None,
+                       ) -> Response:
+    chosen = int(priority) if priority and priority in "12345" else None
+    return await _list_page(request, who, services, institution_id, state, chosen)
 
 
 @router.post("/{institution_id}/cases", dependencies=[CSRF])

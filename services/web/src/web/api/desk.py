@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from web.access import PersonDep, ServicesDep
+from web.api.forms import PRIVATE
 from web.api.rendering import page
 from web.domain.commands import PreviewTemplate, ShowDesk
 
@@ -22,7 +23,9 @@ async def desk(request: Request, who: PersonDep, services: ServicesDep,
                status: Annotated[str | None, Query(max_length=20)] = None) -> Response:
     status = status if status in STATUSES else None
     shown = await request.app.state.web.bus.handle(ShowDesk(status=status), services)
-    return page(request, "desk/desk.html", {**shown, "status": status, "statuses": STATUSES})
+    response = page(request, "desk/desk.html", {**shown, "status": status, "statuses": STATUSES})
+    response.headers.update(PRIVATE)
+    return response
 
 
 @router.get("/templates/{event_type}/{language}/{channel}")

@@ -14,6 +14,8 @@ from jumelage.errors import DomainError
 FormKey = Annotated[uuid.UUID, Form(description="the form's own key: sent twice, it acts once")]
 IfMatch = Annotated[str | None, Form(max_length=200)]
 Reason = Annotated[str, Form(min_length=1, max_length=2000)]
+# What the services answer depends on who asks (a patient's identity, the desk): never stored by a cache.
+PRIVATE = {"Cache-Control": "private, no-store", "Vary": "Cookie"}
 
 
 @dataclass(frozen=True)
