@@ -98,3 +98,23 @@ def test_the_desk_counts_statuses_lists_failures_newest_first_and_groups_templat
     grouped = desk.templates_by_type(listed)
     assert [g["event_type"] for g in grouped] == ["A", "B"]
     assert [(v["language"], v["channel"]) for v in grouped[1]["variants"]] == [("ar", "email"), ("fr", "sms")]
+
+
+def test_a_consultation_is_for_a_case_or_a_new_patient_never_both_nor_neither() -> None:
+    assert activities.consultation_body("t", "c1", None) == {"scheduled_at": "t", "case_id": "c1"}
+    assert activities.consultation_body("t", None, {"x": 1}) == {"scheduled_at": "t", "new_patient": {"x": 1}}
+    for case_id, patient in (("c1", {"x": 1}), (None, None)):
+        with pytest.raises(Invalid) as refused:
+            activities.consultation_body("t", case_id, patient)
+        assert refused.value.field == "case_id"
+
+
+def test_a_case_form_missing_a_field_names_it() -> None:
+    with pytest.raises(Invalid) as refused:
+        cases.case_body({"full_name": "X", "risk_scheme": "none"})
+    assert refused.value.field == "date_of_birth"
+    with pytest.raises(Invalid) as weight:
+        cases.case_body({"full_name": "X", "date_of_birth": "2021-01-01", "sex": "male", "weight_kg": "heavy",
+                         "diagnosis": "d", "planned_procedure": "p", "priority": "1",
+                         "expected_duration_minutes": "60"})
+    assert weight.value.field == "weight_kg"

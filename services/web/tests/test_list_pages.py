@@ -154,6 +154,12 @@ async def test_consultations_and_training_scheduled_and_held_from_the_page_reach
     assert "Amine Saidi" in page, "the host's clinician picks the patient by name"
     assert f'action="{where}/training-sessions"' not in page, "training is the coordinators' to plan"
     await clara.submit(page, f"{where}/consultations", {"scheduled_at": f"{tomorrow}T10:00", "case_id": case["id"], **ZONE})
+    # A new patient, from the same form: the service puts them on the host's waiting list.
+    page = await clara.open(where)
+    await clara.submit(page, f"{where}/consultations", {
+        "scheduled_at": f"{tomorrow}T11:00", "case_id": "", **ZONE,
+        **case_fields("Nour Mansouri", risk_scheme="none", risk_category="", referred_abroad="")})
+    assert "Nour Mansouri" in await clara.open(f"/hosts/{ids['cmci']}/cases")
 
     await amina.sign_in("amina")
     page = await amina.open(where)
@@ -170,7 +176,9 @@ async def test_consultations_and_training_scheduled_and_held_from_the_page_reach
     assert "Post-operative care" in page
 
     # Held before the mission started: refused in the service's words.
-    (consultation,) = await stack.as_coordinator("cmci", "GET", "scheduling", f"/missions/{m['id']}/consultations")
+    consultation, _new_patient = sorted(
+        await stack.as_coordinator("cmci", "GET", "scheduling", f"/missions/{m['id']}/consultations"),
+        key=lambda c: c["scheduled_at"])
     page = await clara.open(where)
     r = await clara.submit(page, f"{where}/consultations/{consultation['id']}/hold", ZONE, status=409)
     assert f'id="problem-hold-{consultation["id"]}"' in r.text

@@ -15,6 +15,7 @@ from web.adapters.services import ServiceRefused
 from web.api.forms import PRIVATE, FormKey, FormProblem
 from web.api.rendering import page
 from web.domain import activities as rules
+from web.domain import cases as case_rules
 from web.domain.commands import HoldActivity, PlanActivity, ShowActivities
 
 router = APIRouter(prefix="/missions", tags=["consultations and training"])
@@ -52,13 +53,31 @@ async def activities(request: Request, mission_id: uuid.UUID, who: PersonDep, se
     return await _page(request, who, services, mission_id)
 
 
+Optional = Annotated[str | None, Form(max_length=2000)]
+
+
 @router.post("/{mission_id}/activities/consultations", dependencies=[CSRF])
 async def schedule_consultation(request: Request, mission_id: uuid.UUID, who: PersonDep, services: ServicesDep,
-                                scheduled_at: WallClock, zone: Zone, case_id: Annotated[uuid.UUID, Form()],
-                                form_key: FormKey) -> Response:
+                                scheduled_at: WallClock, zone: Zone, form_key: FormKey,
+                                case_id: Annotated[uuid.UUID | None, Form()] = None,
+                                full_name: Optional = None, date_of_birth: Optional = None, sex: Optional = None,
+                                weight_kg: Optional = None, diagnosis: Optional = None,
+                                planned_procedure: Optional = None, priority: Optional = None,
+                                expected_duration_minutes: Optional = None, risk_scheme: Optional = None,
+                                risk_category: Optional = None, referred_abroad: Optional = None) -> Response:
+    """For a case of the host's waiting list, or a new patient (the host's clinicians only:
+    the service decides) given with the case's fields."""
     def build() -> PlanActivity:
         at = rules.instant(scheduled_at, zone, field="scheduled_at")
-        return PlanActivity(mission_id, "consultation", {"scheduled_at": at, "case_id": str(case_id)}, form_key)
+        new_patient = None
+        if full_name:
+            fields = {"full_name": full_name, "date_of_birth": date_of_birth, "sex": sex, "weight_kg": weight_kg,
+                      "diagnosis": diagnosis, "planned_procedure": planned_procedure, "priority": priority,
+                      "expected_duration_minutes": expected_duration_minutes, "risk_scheme": risk_scheme,
+                      "risk_category": risk_category, "referred_abroad": bool(referred_abroad)}
+            new_patient = case_rules.case_body(fields)
+        body = rules.consultation_body(at, str(case_id) if case_id else None, new_patient)
+        return PlanActivity(mission_id, "consultation", body, form_key)
 
     return await _act(request, who, services, mission_id, "consultation", build)
 

@@ -49,3 +49,18 @@ def offered(mission: Mapping[str, Any], roles: Iterable[str], institution_id: st
     if "clinician" in roles and institution_id == mission.get("host_institution_id"):
         out.add("consultation")
     return out
+
+
+def consultation_body(scheduled_at: str, case_id: str | None, new_patient: dict[str, Any] | None) -> dict[str, Any]:
+    """A consultation for a case of the waiting list, or for a new patient (registered as a
+    case by the service): one of the two, never both."""
+    if case_id and new_patient:
+        raise Invalid("choose a patient of the waiting list or a new patient, not both", field="case_id")
+    if not case_id and not new_patient:
+        raise Invalid("choose a patient of the waiting list, or give a new patient", field="case_id")
+    body: dict[str, Any] = {"scheduled_at": scheduled_at}
+    if case_id:
+        body["case_id"] = case_id
+    else:
+        body["new_patient"] = new_patient
+    return body

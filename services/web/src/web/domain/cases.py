@@ -72,11 +72,19 @@ def case_body(fields: Mapping[str, Any]) -> dict[str, Any]:
         raise Invalid(f"a {scheme} case needs its risk category", field="risk_category")
     elif not 1 <= category <= RISK_MAX[scheme]:
         raise Invalid(f"{scheme} categories run from 1 to {RISK_MAX[scheme]}", field="risk_category")
+    given = {name: _required(fields, name) for name in ("full_name", "date_of_birth", "sex", "weight_kg",
+                                                        "diagnosis", "planned_procedure", "priority",
+                                                        "expected_duration_minutes")}
+    try:
+        weight = float(str(given["weight_kg"]).replace(",", "."))
+    except ValueError:
+        raise Invalid(f"{given['weight_kg']!r} is not a weight in kg", field="weight_kg") from None
     return {
-        "patient": {"full_name": fields["full_name"], "date_of_birth": str(fields["date_of_birth"]),
-                    "sex": fields["sex"], "weight_kg": float(fields["weight_kg"])},
-        "diagnosis": fields["diagnosis"], "planned_procedure": fields["planned_procedure"],
-        "priority": int(fields["priority"]), "expected_duration_minutes": int(fields["expected_duration_minutes"]),
+        "patient": {"full_name": str(given["full_name"]), "date_of_birth": str(given["date_of_birth"]),
+                    "sex": str(given["sex"]), "weight_kg": weight},
+        "diagnosis": str(given["diagnosis"]), "planned_procedure": str(given["planned_procedure"]),
+        "priority": _whole(given["priority"], "priority"),
+        "expected_duration_minutes": _whole(given["expected_duration_minutes"], "expected_duration_minutes"),
         "risk_scheme": scheme, "risk_category": category,
         "referred_abroad": bool(fields.get("referred_abroad")),
     }
@@ -87,3 +95,10 @@ def _whole(value: Any, field: str) -> int:
         return int(str(value))
     except ValueError:
         raise Invalid(f"{value!r} is not a whole number", field=field) from None
+
+
+def _required(fields: Mapping[str, Any], name: str) -> Any:
+    value = fields.get(name)
+    if value is None or str(value).strip() == "":
+        raise Invalid("this field is required", field=name)
+    return value
