@@ -73,8 +73,23 @@ async def mission(stack: Stack, convention_id: str) -> dict[str, Any]:
 # -- the waiting list ------------------------------------------------------------------------------
 
 
+async def hosts_known(stack: Stack, *keys: str) -> None:
+    """Until the scheduling service's replica knows these institutions (from their events)."""
+    client = stack.services["scheduling"]
+
+    async def known() -> bool:
+        for key in keys:
+            with client.auth.acting("clinician", institution=stack.ids[key]):
+                if (await client.get(f"/institutions/{stack.ids[key]}/cases")).status_code != 200:
+                    return False
+        return True
+
+    await eventually(known)
+
+
 async def test_a_clinician_of_the_host_adds_a_case_and_sees_its_identity(stack: Stack) -> None:
     cmci = stack.ids["cmci"]
+    await hosts_known(stack, "cmci")
     clara = stack.browser()
     await clara.sign_in("clara")
     listing = await clara.open(f"/hosts/{cmci}/cases")
@@ -105,6 +120,7 @@ async def test_a_clinician_of_the_host_adds_a_case_and_sees_its_identity(stack: 
 
 async def test_a_clinician_of_another_institution_sees_no_identity(stack: Stack) -> None:
     cmci = stack.ids["cmci"]
+    await hosts_known(stack, "cmci", "other")
     clara, omar = stack.browser(), stack.browser()
     await clara.sign_in("clara")
     listing = await clara.open(f"/hosts/{cmci}/cases")
@@ -123,6 +139,7 @@ async def test_a_clinician_of_another_institution_sees_no_identity(stack: Stack)
 
 async def test_a_case_the_page_cannot_accept_is_shown_next_to_the_form(stack: Stack) -> None:
     cmci = stack.ids["cmci"]
+    await hosts_known(stack, "cmci")
     clara = stack.browser()
     await clara.sign_in("clara")
     listing = await clara.open(f"/hosts/{cmci}/cases")
