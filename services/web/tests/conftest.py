@@ -8,4 +8,4 @@ from pathlib import Path
 # The tests import the kit by its own name: under importlib mode "conftest" may be another folder's.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from web_testkit import database, stack  # noqa: E402, F401  (fixtures)
+from web_testkit import database, mail, stack  # noqa: E402, F401  (fixtures)

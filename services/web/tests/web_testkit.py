@@ -43,7 +43,9 @@ def people(ids: dict[str, str]) -> list[dict[str, Any]]:
             person("amina", "Amina (coordinator, CMCI)", "cmci", "coordinator"),
             person("giulia", "Giulia (coordinator, GSD)", "gsd", "coordinator"),
             person("karim", "Karim (funder, CNAS)", "cnas", "funder"),
-            person("outsider", "Coordinator of another clinic", "other", "coordinator")]
+            person("outsider", "Coordinator of another clinic", "other", "coordinator"),
+            person("clara", "Clara (clinician, CMCI)", "cmci", "clinician"),
+            person("omar", "Omar (clinician, Clinique des Oasis)", "other", "clinician")]
 
 
 @dataclass
@@ -164,3 +166,18 @@ async def programme(stack: Stack) -> dict:
             "objectives": {"surgeries": 40, "consultations": 100, "training_sessions": 10}})
     assert r.status_code == 201, r.text
     return r.json()
+
+
+# -- a mail catcher for the notification service of the stack (request it before ``stack``) ----------
+
+
+@pytest.fixture
+def mail(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The notification service's SMTP server (SMTP_PORT is read when the stack starts)."""
+    from jumelage.testkit.mail import MailCatcher
+
+    catcher = MailCatcher()
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", str(catcher.start()))
+    yield catcher
+    catcher.stop()

@@ -100,3 +100,69 @@ class Listen:
     """A page's live updates: the records it shows, once the person may read them."""
 
     topics: tuple[tuple[str, uuid.UUID], ...] = field(default_factory=tuple)
+
+
+# -- waiting list, consultations and training, notification desk (issue 18, pages 3, 5, 6) --------
+
+@dataclass(frozen=True)
+class ShowWaitingList:
+    """A host's cases, as the scheduling service returns them to this person."""
+
+    institution_id: uuid.UUID
+    priority: int | None = None
+
+
+@dataclass(frozen=True)
+class RegisterCase:
+    institution_id: uuid.UUID
+    body: dict[str, Any]
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ChangeCase:
+    """cancel or refer-elsewhere, as the service words them, with the reason."""
+
+    case_id: uuid.UUID
+    action: str
+    reason: str
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ShowActivities:
+    mission_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class PlanActivity:
+    """A consultation or a training session (``kind``), with the service's body."""
+
+    mission_id: uuid.UUID
+    kind: str
+    body: dict[str, Any]
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class HoldActivity:
+    """Record a consultation or a training session (``kind``) as held."""
+
+    activity_id: uuid.UUID
+    kind: str
+    body: dict[str, Any]
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ShowDesk:
+    status: str | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class PreviewTemplate:
+    event_type: str
+    language: str
+    channel: str

@@ -7,6 +7,9 @@ from jumelage.bus import Handler
 from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvention, EditDraft, ListConventions,
                                  ListInstitutions, LocalPeople, ShowConvention, SignInLocally, BeginSignIn, FinishSignIn)
 from web.handlers import conventions, signin
+from web.handlers import activities, cases, desk
+from web.domain.commands import (ChangeCase, HoldActivity, PlanActivity, PreviewTemplate, RegisterCase,
+                                 ShowActivities, ShowDesk, ShowWaitingList)
 
 HANDLERS: dict[type, Handler] = {
     ListConventions: conventions.list_conventions,
@@ -20,4 +23,12 @@ HANDLERS: dict[type, Handler] = {
     SignInLocally: signin.sign_in_locally,
     BeginSignIn: signin.begin_sign_in,
     FinishSignIn: signin.finish_sign_in,
+    ShowWaitingList: cases.show_waiting_list,
+    RegisterCase: cases.register_case,
+    ChangeCase: cases.change_case,
+    ShowActivities: activities.show_activities,
+    PlanActivity: activities.plan_activity,
+    HoldActivity: activities.hold_activity,
+    ShowDesk: desk.show_desk,
+    PreviewTemplate: desk.preview_template,
 }
