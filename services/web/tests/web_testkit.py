@@ -43,7 +43,9 @@ def people(ids: dict[str, str]) -> list[dict[str, Any]]:
             person("amina", "Amina (coordinator, CMCI)", "cmci", "coordinator"),
             person("giulia", "Giulia (coordinator, GSD)", "gsd", "coordinator"),
             person("karim", "Karim (funder, CNAS)", "cnas", "funder"),
-            person("outsider", "Coordinator of another clinic", "other", "coordinator")]
+            person("outsider", "Coordinator of another clinic", "other", "coordinator"),
+            person("samir", "Samir (clinician, CMCI)", "cmci", "clinician"),
+            person("outsider-clinician", "Clinician of another clinic", "other", "clinician")]
 
 
 @dataclass

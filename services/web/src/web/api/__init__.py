@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from web.api import conventions, live, signin
+from web.api import missions
 from web.api.errors import install_error_pages
 
 routers = [signin.router, conventions.router, live.router]
+routers += [missions.router]
 
 __all__ = ["install_error_pages", "routers"]

@@ -7,6 +7,9 @@ from jumelage.bus import Handler
 from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvention, EditDraft, ListConventions,
                                  ListInstitutions, LocalPeople, ShowConvention, SignInLocally, BeginSignIn, FinishSignIn)
 from web.handlers import conventions, signin
+from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ListMissions, ProposePlan,
+                                 RemoveTeamMember, ShowMission, ShowOperatingList)
+from web.handlers import missions
 
 HANDLERS: dict[type, Handler] = {
     ListConventions: conventions.list_conventions,
@@ -20,4 +23,12 @@ HANDLERS: dict[type, Handler] = {
     SignInLocally: signin.sign_in_locally,
     BeginSignIn: signin.begin_sign_in,
     FinishSignIn: signin.finish_sign_in,
+    ListMissions: missions.list_missions,
+    ShowMission: missions.show_mission,
+    ChangeMission: missions.change_mission,
+    AddTeamMember: missions.add_team_member,
+    RemoveTeamMember: missions.remove_team_member,
+    ProposePlan: missions.propose_plan,
+    ApplyPlan: missions.apply_plan,
+    ShowOperatingList: missions.show_operating_list,
 }
