@@ -6,6 +6,7 @@ tested without a server at the end."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from datetime import date, datetime, timedelta
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 from web_testkit import Stack
 from programmes import as_clinician, mission_programme, planned
 
+from jumelage.testkit.waiting import scaled
 from web.adapters import languages
 from web.domain import missions as rules
 
@@ -53,10 +55,28 @@ async def test_a_host_coordinator_proposes_a_plan_applies_it_and_sees_the_surger
     # Nothing was written by proposing.
     assert await stack.as_coordinator("cmci", "GET", "scheduling", programme.path + "/surgeries") == []
 
+    # The page listens to the mission: its live feed gets the surgeries' events from the broker.
+    web = stack.web_app.state.web
+    await asyncio.wait_for(web.broker_connected.wait(), scaled(60))
+    stream = web.hub.listen([programme.mission_id])
+    assert "listening" in await anext(stream)
+
     assignments = amina.field(proposed.text, programme.path + "/plan/apply", "assignments")
     await amina.submit(proposed.text, programme.path + "/plan/apply", {"assignments": assignments})
     surgeries = await stack.as_coordinator("cmci", "GET", "scheduling", programme.path + "/surgeries")
     assert len(surgeries) == len(added)
+
+    async def scheduled() -> str:
+        while "SurgeryScheduled" not in (chunk := await anext(stream)):
+            pass
+        return chunk
+
+    assert "event: changed" in await asyncio.wait_for(scheduled(), scaled(30))
+    await stream.aclose()
+    # What the plan section fetches on that event: itself alone, with the surgeries.
+    part = await amina.client.get(programme.path + "?part=plan", headers={"HX-Request": "true"})
+    assert part.status_code == 200 and part.text.lstrip().startswith('<section id="plan"')
+    assert len(rows(part.text, "surgeries-table")) == len(surgeries)
     after = await amina.open(programme.path)
     table = rows(after, "surgeries-table")
     assert len(table) == len(surgeries)

@@ -32,7 +32,8 @@
       buttonText: { dayGridMonth: given.labels.month, listMonth: given.labels.list, today: given.labels.today },
       events: given.events.map(function (e) {
         return { id: e.id, start: e.start, end: e.end, allDay: true, classNames: e.classNames,
-                 title: e.host + " — " + e.visiting + (e.convention ? " (" + e.convention + ")" : ""),
+                 title: e.host + " — " + e.visiting + (e.convention ? " (" + e.convention + ")" : "") +
+                        " · " + (given.statuses[e.status] || e.status),
                  extendedProps: { url: e.url } };
       }),
       eventClick: function (info) { window.location.href = info.event.extendedProps.url; }
