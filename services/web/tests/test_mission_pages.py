@@ -165,9 +165,16 @@ async def test_the_operating_list_names_patients_only_to_whom_the_service_shows_
         start = datetime.fromisoformat(s["scheduled_start"].replace("Z", "+00:00")).astimezone(tz)
         line = next(line for line in lines if s["patient_ref"] in line)
         assert s["operating_room"] in line and s["procedure"] in line and "Alessandro Frigiola" in line
-        with languages.speaking("fr"):  # the reader's language (none asked: French), on the host's clock
+        with languages.speaking(re.search(r'<html lang="(\w+)"', listing).group(1)):  # the reader's, host's clock
             assert case["patient"]["full_name"] in line and " ".join(languages.clock_time(start).split()) in line
     assert 'href="/static/print.css" media="print"' in listing
+    # In the reader's language: French, and Arabic right to left.
+    for language, title in (("fr", "Programme opératoire du"), ("ar", "قائمة العمليات ليوم")):
+        reader = stack.browser(language)
+        await reader.sign_in("samir")
+        translated = await reader.open(path)
+        assert title in translated and len(rows(translated, "operating-list")) == len(that_day)
+    assert 'dir="rtl"' in translated
 
     giulia = await signed_in(stack, "giulia")  # the visiting institution's coordinator: the mission, no identity
     theirs = await giulia.open(path)

@@ -41,11 +41,11 @@ async def calendar(request: Request, who: PersonDep, services: ServicesDep,
 
 def _labels(request: Request) -> dict[str, str]:
     """The reader's words for the timeline's blocks: colour and border are never the only cue."""
-    t = request.app.state.web.pages.gettext
-    return {"risk-high": t("high risk"), "risk-medium": t("medium risk"), "risk-low": t("low risk"),
-            "risk-none": t("non-cardiac"), "risk-unknown": t("risk not disclosed to you"),
-            "urgency-urgent": t("urgent"), "urgency-routine": t("routine"), "urgency-unknown": "",
-            "priority": t("priority %(n)s")}
+    gettext = request.app.state.web.pages.gettext  # by that name: the catalogues' extraction finds these
+    return {"risk-high": gettext("high risk"), "risk-medium": gettext("medium risk"),
+            "risk-low": gettext("low risk"), "risk-none": gettext("non-cardiac"),
+            "risk-unknown": gettext("risk not disclosed to you"), "urgency-urgent": gettext("urgent"),
+            "urgency-routine": gettext("routine"), "urgency-unknown": "", "priority": gettext("priority %(n)s")}
 
 
 async def _mission_page(request: Request, who: Any, services: Any, mission_id: uuid.UUID, *,
