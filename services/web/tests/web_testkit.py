@@ -45,7 +45,9 @@ def people(ids: dict[str, str]) -> list[dict[str, Any]]:
             person("karim", "Karim (funder, CNAS)", "cnas", "funder"),
             person("outsider", "Coordinator of another clinic", "other", "coordinator"),
             person("clara", "Clara (clinician, CMCI)", "cmci", "clinician"),
-            person("omar", "Omar (clinician, Clinique des Oasis)", "other", "clinician")]
+            person("omar", "Omar (clinician, Clinique des Oasis)", "other", "clinician"),
+            person("samir", "Samir (clinician, CMCI)", "cmci", "clinician"),
+            person("outsider-clinician", "Clinician of another clinic", "other", "clinician")]
 
 
 @dataclass

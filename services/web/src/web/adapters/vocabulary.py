@@ -29,4 +29,6 @@ WORDS = (
     N_("administrator"), N_("coordinator"), N_("clinician"), N_("practitioner"),
     N_("surgeon"), N_("anaesthetist"), N_("perfusionist"), N_("cardiologist"), N_("nurse"),
     N_("assistant_professor"), N_("general_practitioner"), N_("resident"),
+    # missions (the missions' pages)
+    N_("started"), N_("intensivist"), N_("urgent"), N_("routine"), N_("priority %(n)s"),
 )

@@ -166,3 +166,73 @@ class PreviewTemplate:
     event_type: str
     language: str
     channel: str
+
+
+# -- missions ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ListMissions:
+    """The calendar: the missions the person sees, by host, convention and status."""
+
+    host: uuid.UUID | None = None
+    convention: uuid.UUID | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class ShowMission:
+    """A mission's page; with ``proposal`` (the optimiser's answer) when one was just asked for."""
+
+    mission_id: uuid.UUID
+    proposal: Any = None
+
+
+@dataclass(frozen=True)
+class ChangeMission:
+    """reschedule, cancel, start or complete, as the service words them (``body``: its fields)."""
+
+    mission_id: uuid.UUID
+    action: str
+    body: dict[str, Any] | None
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class AddTeamMember:
+    mission_id: uuid.UUID
+    member: dict[str, Any]
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class RemoveTeamMember:
+    mission_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ProposePlan:
+    """Ask the optimiser for a plan (the service writes nothing)."""
+
+    mission_id: uuid.UUID
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ApplyPlan:
+    """Exactly the assignments of a proposal, all or none."""
+
+    mission_id: uuid.UUID
+    assignments: tuple[dict[str, Any], ...]
+    reason: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ShowOperatingList:
+    mission_id: uuid.UUID
+    day: date

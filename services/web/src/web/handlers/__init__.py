@@ -10,6 +10,9 @@ from web.handlers import conventions, signin
 from web.handlers import activities, cases, desk
 from web.domain.commands import (ChangeCase, HoldActivity, PlanActivity, PreviewTemplate, RegisterCase,
                                  ShowActivities, ShowDesk, ShowWaitingList)
+from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ListMissions, ProposePlan,
+                                 RemoveTeamMember, ShowMission, ShowOperatingList)
+from web.handlers import missions
 
 HANDLERS: dict[type, Handler] = {
     ListConventions: conventions.list_conventions,
@@ -31,4 +34,12 @@ HANDLERS: dict[type, Handler] = {
     HoldActivity: activities.hold_activity,
     ShowDesk: desk.show_desk,
     PreviewTemplate: desk.preview_template,
+    ListMissions: missions.list_missions,
+    ShowMission: missions.show_mission,
+    ChangeMission: missions.change_mission,
+    AddTeamMember: missions.add_team_member,
+    RemoveTeamMember: missions.remove_team_member,
+    ProposePlan: missions.propose_plan,
+    ApplyPlan: missions.apply_plan,
+    ShowOperatingList: missions.show_operating_list,
 }
