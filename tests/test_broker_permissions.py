@@ -367,6 +367,9 @@ async def test_a_service_cannot_read_another_services_queue(deployed: Deployed) 
 # -- the web app's user ------------------------------------------------------------------
 
 
+CLOUDEVENT = aiormq.spec.Basic.Properties(content_type="application/cloudevents+json", delivery_mode=2)
+
+
 def _live_queue_name(tag: str) -> str:
     return f"web.live.{tag}.{uuid.uuid4().hex[:8]}"
 
@@ -410,8 +413,8 @@ async def test_the_web_app_runs_with_its_own_user_and_its_pages_get_every_event_
             for service, key in (("convention", "institution.registered"), ("scheduling", "mission.scheduled")):
                 body = json.dumps({"id": f"e-{key}", "type": key, "time": "2026-12-02T10:00:00Z",
                                    "data": {"institution_id": "i-web-1"}}).encode()
-                async with channel_of(deployed, service) as channel:
-                    await channel.basic_publish(body, exchange=EXCHANGE_NAME, routing_key=key)
+                async with channel_of(deployed, service) as channel:  # as its relay does
+                    await channel.basic_publish(body, exchange=EXCHANGE_NAME, routing_key=key, properties=CLOUDEVENT)
             await eventually(lambda: sum("event: changed" in line for line in lines) == 2, timeout=30)
         finally:
             page.cancel()
