@@ -14,6 +14,13 @@ with ACCESS_REFUSED and the broker's reason): publish another service's event
 type, write into any queue through the default exchange or into another
 service's queue through that service's forward exchange, delete or redeclare
 the exchange, delete, purge or rebind a queue, read another service's queue.
+
+The web app's user, the same way: the web app runs on it with ``DECLARE_TOPOLOGY=own``
+and its pages get events live; it declares, binds (with ``#``) and consumes a live
+queue of its own (``web.live.<host>.<pid>``), which the broker bounds by a policy;
+it cannot publish to the exchange (nor anywhere), read or bind another's queue,
+declare a queue of another name, bind its own to a forward exchange or with
+another key, or delete the exchange.
 The broker's wording differs between 3.x and 4.x ("access to …" / "configure
 access to …"): the assertions hold for both.
 """
@@ -41,16 +48,19 @@ from yarl import URL
 import convention.app
 import notification.app
 import scheduling.app
+import web.app
 from jumelage.events import registry
 from jumelage.messaging.topology import EXCHANGE_NAME, Topology
 from jumelage.testkit.client import ActingAs
 from jumelage.testkit.servers import Database
 from jumelage.testkit.services import running, service_settings
 from jumelage.testkit.waiting import eventually
+from web.subscribers import live_queue
 
 ROOT = Path(__file__).parent.parent
 DEFINITIONS = ROOT / "deploy" / "rabbitmq" / "definitions.json"
 SERVICES = ("convention", "scheduling", "notification")
+WEB = "web"  # the web app's broker user: reads the exchange through its live queues
 TOPOLOGY = Topology()
 
 pytestmark = pytest.mark.broker
@@ -120,7 +130,7 @@ def deployed(amqp_url: str) -> Iterator[Deployed]:
     the tests that count messages compare before and after."""
     tag = uuid.uuid4().hex[:8]
     vhost = f"jumelage-test-{tag}"
-    names = {user: f"t{tag}-{user}" for user in (hash_password.ADMIN, *SERVICES)}
+    names = {user: f"t{tag}-{user}" for user in (hash_password.ADMIN, *SERVICES, WEB)}
     passwords = {name: secrets.token_urlsafe(24) for name in names.values()}
     users = hash_password.users_definitions(passwords, admin=names[hash_password.ADMIN], vhost=vhost)
     definitions = _into(json.loads(DEFINITIONS.read_text()), vhost, names)
@@ -283,6 +293,8 @@ async def test_a_failed_event_goes_to_its_own_retry_queue_and_comes_back_by_the_
 async def test_queue_settings_are_policies_and_dead_letter_queues_are_bounded(deployed: Deployed) -> None:
     policies = deployed.policies()
     for name, queue in deployed.queues().items():
+        if name.startswith("web.live."):  # a live queue another test left, going with its connection
+            continue
         assert queue["arguments"] == {"x-queue-type": "quorum"}, f"{name}: a setting left as an argument"
         assert queue["policy"] == name, f"{name}: the broker applies no policy of ours"
         if name.endswith(".dlq"):
@@ -350,3 +362,147 @@ async def test_a_service_cannot_delete_purge_or_rebind_its_own_queue(deployed: D
 async def test_a_service_cannot_read_another_services_queue(deployed: Deployed) -> None:
     reason = await refusal(deployed, "scheduling", lambda ch: ch.basic_get("convention.events"))
     assert "access to queue 'convention.events'" in reason, reason
+
+
+# -- the web app's user ------------------------------------------------------------------
+
+
+CLOUDEVENT = aiormq.spec.Basic.Properties(content_type="application/cloudevents+json", delivery_mode=2)
+
+
+def _live_queue_name(tag: str) -> str:
+    return f"web.live.{tag}.{uuid.uuid4().hex[:8]}"
+
+
+async def _declare_and_bind_live_queue(channel: aiormq.abc.AbstractChannel, name: str) -> None:
+    """What ``web.subscribers.live_queue`` asks of the broker: an exclusive, auto-delete
+    queue of its own, bound with ``#`` to the exchange."""
+    await channel.queue_declare(name, durable=False, exclusive=True, auto_delete=True)
+    await channel.queue_bind(name, EXCHANGE_NAME, routing_key="#")
+
+
+def _live_queues(deployed: Deployed) -> dict[str, dict[str, Any]]:
+    listed = rabbitmqctl("list_queues", "-p", deployed.vhost, "name", "policy", "exclusive", "auto_delete",
+                         "--formatter", "json")
+    return {q["name"]: q for q in json.loads(listed) if q["name"].startswith("web.live.")}
+
+
+async def test_the_web_app_runs_with_its_own_user_and_its_pages_get_every_event_live(deployed: Deployed) -> None:
+    """``DECLARE_TOPOLOGY=own``: the exchange checked passively, its live queue declared
+    and bound; an event of any source reaches a page listening for the record it names."""
+    settings = web.app.Settings(amqp_url=deployed.url(WEB), topology_namespace="", declare_topology="own",
+                                broker_reconnect_interval=0.5, log_format="console")
+    runtime = web.app.build_runtime(settings)
+    expected = live_queue(runtime.topology).name
+    await runtime.start()
+    try:
+        await asyncio.wait_for(runtime.broker_connected.wait(), timeout=60)
+        assert await runtime.broker.ping(timeout=5)
+        queue = _live_queues(deployed)[expected]
+        assert queue["exclusive"] is True and queue["auto_delete"] is True
+        assert queue["policy"] == "web.live", "the broker bounds the live queue"
+        lines: list[str] = []
+
+        async def page_open() -> None:
+            async for line in runtime.hub.listen(["i-web-1"]):
+                lines.append(line)
+
+        page = asyncio.create_task(page_open())
+        try:
+            await eventually(lambda: runtime.hub.listeners == 1)
+            for service, key in (("convention", "institution.registered"), ("scheduling", "mission.scheduled")):
+                body = json.dumps({"id": f"e-{key}", "type": key, "time": "2026-12-02T10:00:00Z",
+                                   "data": {"institution_id": "i-web-1"}}).encode()
+                async with channel_of(deployed, service) as channel:  # as its relay does
+                    await channel.basic_publish(body, exchange=EXCHANGE_NAME, routing_key=key, properties=CLOUDEVENT)
+            await eventually(lambda: sum("event: changed" in line for line in lines) == 2, timeout=30)
+        finally:
+            page.cancel()
+    finally:
+        await runtime.stop()
+    await eventually(lambda: expected not in _live_queues(deployed), timeout=30)  # gone with its connection
+
+
+async def test_the_web_user_declares_binds_and_consumes_its_live_queue(deployed: Deployed) -> None:
+    name = _live_queue_name("declares")
+    async with channel_of(deployed, WEB) as channel:
+        await _declare_and_bind_live_queue(channel, name)
+        async with channel_of(deployed, "notification") as publisher:
+            await publisher.basic_publish(b"sent", exchange=EXCHANGE_NAME, routing_key="notification.sent")
+        delivered = await eventually(lambda: got(channel, name), timeout=30)
+        assert delivered.body == b"sent"
+        received: asyncio.Queue[bytes] = asyncio.Queue()
+
+        async def on_message(message: aiormq.abc.DeliveredMessage) -> None:
+            await received.put(message.body)
+
+        await channel.basic_consume(name, on_message, no_ack=True)
+        async with channel_of(deployed, "convention") as publisher:
+            await publisher.basic_publish(b"signed", exchange=EXCHANGE_NAME, routing_key="convention.signed")
+        assert await asyncio.wait_for(received.get(), timeout=30) == b"signed"
+
+
+@pytest.mark.parametrize("key", ["institution.registered", "web.anything"])
+async def test_the_web_user_cannot_publish_to_the_exchange(deployed: Deployed, key: str) -> None:
+    before = await counts(deployed)
+    reason = await refusal(deployed, WEB, publish(EXCHANGE_NAME, key))
+    assert f"access to exchange '{EXCHANGE_NAME}'" in reason, reason
+    assert deployed.user(WEB) in reason
+    assert await counts(deployed) == before, "a refused event reached a queue"
+
+
+async def test_the_web_user_cannot_write_into_any_queue_not_even_its_live_queue(deployed: Deployed) -> None:
+    name = _live_queue_name("writes")
+    async with channel_of(deployed, WEB) as channel:
+        await _declare_and_bind_live_queue(channel, name)
+        reason = await refusal(deployed, WEB, publish("", name))
+        assert "access to exchange 'amq.default'" in reason, reason
+    forward = TOPOLOGY.service_queue("convention").forward_exchange_name
+    reason = await refusal(deployed, WEB, publish(forward, "convention.events.dlq"))
+    assert f"access to exchange '{forward}'" in reason, reason
+
+
+@pytest.mark.parametrize("queue", ["convention.events", "notification.events.dlq"])
+async def test_the_web_user_cannot_read_another_services_queue(deployed: Deployed, queue: str) -> None:
+    reason = await refusal(deployed, WEB, lambda ch: ch.basic_get(queue))
+    assert f"access to queue '{queue}'" in reason, reason
+    reason = await refusal(deployed, WEB, lambda ch: ch.basic_consume(queue, lambda _m: None))
+    assert f"access to queue '{queue}'" in reason, reason
+
+
+async def test_the_web_user_cannot_bind_another_services_queue_nor_declare_another_queue(deployed: Deployed) -> None:
+    # More events into a service's queue would be events it does not expect.
+    reason = await refusal(deployed, WEB, lambda ch: ch.queue_bind("scheduling.events", EXCHANGE_NAME,
+                                                                   routing_key="#"))
+    assert "access to queue 'scheduling.events'" in reason, reason
+    for name in ("web.other", "audit.everything", "scheduling.events"):
+        reason = await refusal(deployed, WEB, lambda ch, n=name: ch.queue_declare(n, exclusive=True))
+        assert f"access to queue '{name}'" in reason, reason
+
+
+async def test_the_web_user_binds_its_live_queue_with_hash_to_the_exchange_only(deployed: Deployed) -> None:
+    name = _live_queue_name("binds")
+    async with channel_of(deployed, WEB) as channel:
+        await channel.queue_declare(name, durable=False, exclusive=True, auto_delete=True)
+        # Exclusive: only this connection may use the queue, so the refusals below are on a
+        # second channel of the same connection.
+        forward = TOPOLOGY.service_queue("scheduling").forward_exchange_name
+        for act, words in (
+            (lambda ch: ch.queue_bind(name, forward, routing_key=name), f"access to exchange '{forward}'"),
+            (lambda ch: ch.queue_bind(name, "amq.topic", routing_key="#"), "access to exchange 'amq.topic'"),
+            (lambda ch: ch.queue_bind(name, EXCHANGE_NAME, routing_key="institution.*"),
+             f"access to topic 'institution.*' in exchange '{EXCHANGE_NAME}'"),
+        ):
+            second = await channel.connection.channel()
+            with pytest.raises(aiormq.exceptions.ChannelAccessRefused) as refused:
+                await asyncio.wait_for(act(second), timeout=30)
+            assert words in str(refused.value), str(refused.value)
+        await channel.queue_bind(name, EXCHANGE_NAME, routing_key="#")
+
+
+async def test_the_web_user_cannot_delete_or_redeclare_the_exchange(deployed: Deployed) -> None:
+    reason = await refusal(deployed, WEB, lambda ch: ch.exchange_delete(EXCHANGE_NAME))
+    assert f"access to exchange '{EXCHANGE_NAME}'" in reason, reason
+    reason = await refusal(deployed, WEB, lambda ch: ch.exchange_declare(EXCHANGE_NAME, exchange_type="topic",
+                                                                          durable=True))
+    assert f"access to exchange '{EXCHANGE_NAME}'" in reason, reason

@@ -1,5 +1,6 @@
 """Static checks of the local deployment: docker-compose.yml, deploy/Dockerfile,
-the RabbitMQ definitions and users file, and the PostgreSQL init script.
+the RabbitMQ definitions and users file, and the PostgreSQL init script; the
+web app among them (its own broker user, no database, its assets in the image).
 
 No Docker engine is needed: the files are parsed and cross-checked, and the
 Compose file is validated against the official Compose Specification schema
@@ -31,9 +32,13 @@ DEFINITIONS = ROOT / "deploy" / "rabbitmq" / "definitions.json"
 INIT_DATABASES = ROOT / "deploy" / "postgres" / "init-databases.sh"
 RABBITMQ_CONF = ROOT / "deploy" / "rabbitmq" / "rabbitmq.conf"
 CONSTRAINTS = ROOT / "constraints.txt"
+DOCKERIGNORE = ROOT / ".dockerignore"
+ASSETS_SCRIPT = ROOT / "scripts" / "assets.sh"
 VHOST = "jumelage"
 
 SERVICES = ("convention", "scheduling", "notification")
+WEB = "web"  # the web app: built from the same Dockerfile, owns no database
+APPS = (*SERVICES, WEB)
 EXCHANGE = "jumelage.events"
 RETRY_TTLS = {"1s": 1000, "5s": 5000, "30s": 30000}
 # How precise a pulled image's tag must be: a patch release (PostgreSQL numbers
@@ -43,6 +48,7 @@ PINNED_TAG = {
     "postgres": r"\d+\.\d+-alpine",
     "axllent/mailpit": r"v\d+\.\d+\.\d+",
     "python": r"\d+\.\d+\.\d+-slim-\w+",
+    "node": r"\d+\.\d+\.\d+-\w+-slim",
 }
 VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?P<op>:?[-?])?(?P<arg>[^}]*)\}")
 EXPECTED_BINDINGS = {
@@ -187,8 +193,8 @@ def test_compose_file_is_valid_against_the_compose_specification(compose: dict) 
     assert not errors, "\n".join(f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors)
 
 
-def test_the_three_services_are_built_from_the_shared_dockerfile(app_services: dict) -> None:
-    assert set(app_services) == set(SERVICES)
+def test_the_three_services_and_the_web_app_are_built_from_the_shared_dockerfile(app_services: dict) -> None:
+    assert set(app_services) == set(APPS)
     for name, service in app_services.items():
         args = service["build"].get("args") or {}
         if isinstance(args, list):
@@ -227,7 +233,11 @@ def test_app_services_use_their_own_database(compose: dict, app_services: dict) 
     created = _database_names_in_init_script()
     postgres_env = _environment(compose["services"]["postgres"])
     init_script = INIT_DATABASES.read_text(encoding="utf-8")
+    assert "DATABASE_URL" not in _environment(app_services[WEB]), "the web app owns no database"
+    assert WEB not in created
     for name, service in app_services.items():
+        if name == WEB:
+            continue
         env = _environment(service)
         assert "DATABASE_URL" in env, f"{name}: no DATABASE_URL"
         url = urlsplit(_interpolated(env["DATABASE_URL"]))
@@ -252,10 +262,15 @@ def test_app_services_log_json_and_notification_has_smtp(app_services: dict) -> 
 
 
 def test_app_services_wait_for_a_healthy_broker_and_database(compose: dict, app_services: dict) -> None:
+    """The web app waits for the broker and the three services (it calls their APIs),
+    not for the database, which it never reaches."""
     for name, service in app_services.items():
         depends_on = service.get("depends_on")
         assert isinstance(depends_on, dict), f"{name}: depends_on needs conditions"
-        for dependency in ("rabbitmq", "postgres"):
+        waited = ("rabbitmq", *SERVICES) if name == WEB else ("rabbitmq", "postgres")
+        if name == WEB:
+            assert "postgres" not in depends_on, "the web app owns no database"
+        for dependency in waited:
             assert depends_on.get(dependency, {}).get("condition") == "service_healthy", (
                 f"{name} should wait for {dependency} to be healthy"
             )
@@ -345,16 +360,17 @@ def test_the_broker_users_come_from_a_file_of_this_installation(compose: dict, d
 
 def test_the_users_file_has_sha256_hashes_an_administrator_and_untagged_service_users() -> None:
     module = _hash_password_module()
-    passwords = {"admin": "a" * 20, **{s: f"{s}-password-0123" for s in SERVICES}}
+    assert set(module.SERVICES) == set(APPS), "one broker user per process, the web app's included"
+    passwords = {"admin": "a" * 20, **{s: f"{s}-password-0123" for s in APPS}}
     made = module.users_definitions(passwords)
     users = {user["name"]: user for user in made["users"]}
-    assert set(users) == {"admin", *SERVICES}
+    assert set(users) == {"admin", *APPS}
     for name, user in users.items():
         assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
         assert _rabbit_sha256_matches(user["password_hash"], passwords[name])
         assert "password" not in user
     assert users["admin"]["tags"] == ["administrator"]
-    assert all(users[s]["tags"] == [] for s in SERVICES)
+    assert all(users[s]["tags"] == [] for s in APPS)
     assert made["permissions"] == [{"user": "admin", "vhost": VHOST, "configure": ".*", "write": ".*", "read": ".*"}]
     with pytest.raises(SystemExit, match="RABBITMQ_ADMIN_PASSWORD is not set"):
         module.passwords_from_environment({v: "x" * 20 for k, v in module.PASSWORD_VARIABLES.items() if k != "admin"})
@@ -487,7 +503,7 @@ def test_dockerfile_installs_the_versions_the_tests_ran_on() -> None:
         assert any(c < index for c in copied), "constraints.txt is not copied before the install"
     pinned = {re.split(r"[=<>!~ ]", line, 1)[0].lower().replace("_", "-")
               for line in CONSTRAINTS.read_text().splitlines() if "==" in line}
-    for pyproject in [ROOT / "shared" / "pyproject.toml", *(ROOT / "services" / s / "pyproject.toml" for s in SERVICES)]:
+    for pyproject in [ROOT / "shared" / "pyproject.toml", *(ROOT / "services" / s / "pyproject.toml" for s in APPS)]:
         for requirement in tomllib.loads(pyproject.read_text())["project"].get("dependencies", []):
             name = re.split(r"[\[=<>!~; ]", requirement, 1)[0].lower().replace("_", "-")
             if name != "jumelage-shared":  # the local package, installed from ./shared
@@ -503,3 +519,102 @@ def test_dockerfile_base_image_is_pinned_to_a_release() -> None:
             image = args.get(image.strip("${}"), image) if image.startswith("$") else image
             repository, _, tag = image.rpartition(":")
             assert re.fullmatch(PINNED_TAG[repository], tag), f"FROM {image}: a floating tag"
+
+
+# ---------------------------------------------------------------- web app ---
+
+
+def _web_settings_fields() -> set[str]:
+    import web.app
+
+    return set(web.app.Settings.model_fields)
+
+
+def test_the_web_app_is_on_port_8000_and_reaches_the_services_by_their_compose_names(
+    compose: dict, app_services: dict
+) -> None:
+    service = app_services[WEB]
+    assert [(host, port, target) for host, port, target in _published_ports(service)] == [
+        ("127.0.0.1", "8000", "8000")]
+    env = _environment(service)
+    for name in SERVICES:
+        url = urlsplit(env[f"{name.upper()}_URL"])
+        assert url.hostname == name and url.hostname in compose["services"], f"{name.upper()}_URL: {url.geturl()}"
+        # the container port every app listens on (the image's HTTP_PORT), not the published one
+        assert url.port == 8000 and url.scheme == "http"
+    assert urlsplit(_interpolated(env["PUBLIC_URL"])).geturl() == "http://127.0.0.1:8000", "where people reach it"
+
+
+def test_the_web_app_needs_a_session_secret_and_signs_in_with_the_services_secret(app_services: dict) -> None:
+    env = _environment(app_services[WEB])
+    # No default: without it every restart would sign everyone out, silently.
+    assert _required(env["SESSION_SECRET"]) == "SESSION_SECRET"
+    # The local sign-in mints tokens the three services verify: the very same variable.
+    for name in SERVICES:
+        assert _environment(app_services[name])["AUTH_SECRET"] == env["AUTH_SECRET"], name
+    assert _required(env["AUTH_SECRET"]) == "AUTH_SECRET"
+    assert env["COOKIE_SECURE"] == "false", "plain HTTP on the loopback: a Secure cookie would never come back"
+    assert env["DECLARE_TOPOLOGY"] == "own", "its user may configure its live queue only, not the exchange"
+    assert env["MIGRATE_ON_START"] == "false", "no database to migrate"
+    unknown = {key for key in env if key.lower() not in _web_settings_fields()}
+    assert not unknown, f"web: not Settings fields: {sorted(unknown)}"
+
+
+def test_the_dockerfile_builds_the_web_app_with_its_assets_from_npm() -> None:
+    """A Node stage runs ``npm ci`` on services/web's lock through scripts/assets.sh
+    (the one list of the files), and the builder copies the folder it filled into
+    the package, at the path its package-data takes, before ``pip install``."""
+    instructions = _dockerfile_instructions()
+    args = dict(a.split("=", 1) for keyword, a in instructions if keyword == "ARG" and "=" in a)
+    stages = {}  # stage name -> its instructions
+    current = None
+    for keyword, a in instructions:
+        if keyword == "FROM":
+            words = a.split()
+            current = words[2] if len(words) == 3 and words[1].upper() == "AS" else words[0]
+            stages[current] = [(keyword, a)]
+        elif current is not None:
+            stages[current].append((keyword, a))
+    image = stages["assets"][0][1].split()[0]
+    assert args.get(image.strip("${}"), image).startswith("node:20."), "the Node stage: a pinned Node 20 image"
+    copied = " ".join(a for keyword, a in stages["assets"] if keyword == "COPY")
+    for needed in ("scripts/assets.sh", "services/web/package.json", "services/web/package-lock.json"):
+        assert needed in copied, f"the Node stage does not copy {needed}"
+    runs = [a for keyword, a in stages["assets"] if keyword == "RUN"]
+    called = [re.search(r"scripts/assets\.sh\s+([^\s;&|]+)", a) for a in runs]
+    (folder,) = [m[1] for m in called if m]
+    assert folder.startswith("/assets/")
+    # scripts/assets.sh takes the folder as its argument; the Dockerfile names no asset file.
+    assert '${1:-' in ASSETS_SCRIPT.read_text() and "htmx.min.js" not in DOCKERFILE.read_text()
+    package_data = tomllib.loads((ROOT / "services" / WEB / "pyproject.toml").read_text())["tool"]["setuptools"]
+    in_package = folder.removeprefix("/assets/")
+    assert in_package == "services/web/src/web/static/vendor"
+    assert "static/vendor/*" in package_data["package-data"]["web"], "pip would leave the assets out"
+
+    builder = stages["builder"]
+    case = next(a for keyword, a in builder if keyword == "RUN" and "case" in a)
+    assert re.search(r"\bweb\b[|)]", case), "the builder refuses SERVICE=web"
+    position = {a: i for i, (keyword, a) in enumerate(builder) if keyword in {"COPY", "RUN"}}
+    (from_assets,) = [a for a in position if a.startswith("--from=assets")]
+    source, target = from_assets.split()[1:]
+    assert source.rstrip("/") == "/assets" and target in {"./", "/src/", "."}, from_assets
+    sources = next(a for a in position if a.startswith("services/${SERVICE}/"))
+    install = next(a for a in position if re.search(r"\bpip install\b", a))
+    assert position[sources] < position[from_assets] < position[install], "the assets must be in before pip install"
+    # Never a developer's copy: the image's assets are those of the image's own npm ci.
+    ignored = DOCKERIGNORE.read_text().splitlines()
+    assert {"services/web/node_modules", "services/web/src/web/static/vendor"} <= set(ignored)
+
+
+@pytest.mark.system
+def test_the_assets_script_fills_only_a_folder_of_its_own(tmp_path: Path) -> None:
+    """The Dockerfile hands scripts/assets.sh a folder: it empties it before the copy,
+    so it refuses one it did not fill (nothing is deleted)."""
+    import subprocess
+
+    folder = tmp_path / "vendor"
+    folder.mkdir()
+    (folder / "mine.txt").write_text("kept")
+    done = subprocess.run(["bash", str(ASSETS_SCRIPT), str(folder)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "not filled by scripts/assets.sh" in done.stderr, done.stderr
+    assert (folder / "mine.txt").read_text() == "kept"

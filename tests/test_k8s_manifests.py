@@ -4,7 +4,8 @@ Every manifest parses; the kustomization lists every file; each Deployment has
 its probes on the health paths, runs non-root with a read-only root filesystem,
 has at least two replicas, and names only environment variables and secret
 files that are fields of its service's ``Settings``; each Service selects its
-Deployment's pods and targets its container port.
+Deployment's pods and targets its container port. The web app is one of them,
+without a database, reaching the three services through their Services.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
 SERVICES = ("convention", "scheduling", "notification")
+WEB = "web"  # the web app: no database, its own broker user, the identity provider's client
+APPS = (*SERVICES, WEB)
 SECRETS_DIR = "/run/secrets/jumelage"
 DEFINITIONS = ROOT / "deploy" / "rabbitmq" / "definitions.json"
 
@@ -113,7 +116,7 @@ def test_common_configmap(objects: list[dict[str, Any]]) -> None:
 # ------------------------------------------------------------- deployments ---
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", APPS)
 def test_deployment_shape(objects: list[dict[str, Any]], service: str) -> None:
     dep = _find(objects, "Deployment", service)
     assert dep["spec"]["replicas"] >= 2
@@ -129,7 +132,7 @@ def test_deployment_shape(objects: list[dict[str, Any]], service: str) -> None:
         assert {"cpu", "memory"} <= set(c["resources"][part])
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", APPS)
 def test_probes_on_health_paths(objects: list[dict[str, Any]], service: str) -> None:
     c = _container(_find(objects, "Deployment", service))
     port_names = {p["name"]: p["containerPort"] for p in c["ports"]}
@@ -145,7 +148,7 @@ def test_probes_on_health_paths(objects: list[dict[str, Any]], service: str) -> 
     assert probe("startupProbe")["path"] in {"/health/live", "/health/ready"}
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", APPS)
 def test_security_context(objects: list[dict[str, Any]], service: str) -> None:
     dep = _find(objects, "Deployment", service)
     pod_spec = dep["spec"]["template"]["spec"]
@@ -161,12 +164,13 @@ def test_security_context(objects: list[dict[str, Any]], service: str) -> None:
     # a read-only root needs somewhere to write
     mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
     volumes = {v["name"]: v for v in pod_spec["volumes"]}
-    for path in ("/tmp", "/app/data"):
+    # (the web app has no SQLite fallback: no database at all, so no /app/data)
+    for path in ("/tmp",) if service == WEB else ("/tmp", "/app/data"):
         assert path in mounts, f"{path} not mounted"
         assert "emptyDir" in volumes[mounts[path]]
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", APPS)
 def test_env_names_are_settings_fields(objects: list[dict[str, Any]], service: str) -> None:
     fields = _settings_fields(service)
     c = _container(_find(objects, "Deployment", service))
@@ -179,10 +183,11 @@ def test_env_names_are_settings_fields(objects: list[dict[str, Any]], service: s
     unknown = {n for n in names - NOT_FIELDS if n.lower() not in fields}
     assert not unknown, f"{service}: not a Settings field: {sorted(unknown)}"
     env = {e["name"]: e.get("value") for e in c.get("env", [])}
-    assert env["MIGRATE_ON_START"] == "true"
+    # The web app owns no database (python -m web migrate has nothing to do).
+    assert env["MIGRATE_ON_START"] == ("false" if service == WEB else "true")
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", APPS)
 def test_secrets_mounted_as_setting_files(objects: list[dict[str, Any]], service: str) -> None:
     fields = _settings_fields(service)
     dep = _find(objects, "Deployment", service)
@@ -199,7 +204,10 @@ def test_secrets_mounted_as_setting_files(objects: list[dict[str, Any]], service
     keys = set(secret["stringData"])
     if volume.get("items"):
         keys = {item["path"] for item in volume["items"]}
-    assert {"amqp_url", "database_url"} <= keys
+    if service == WEB:
+        assert {"amqp_url", "session_secret", "oidc_client_secret"} <= keys and "database_url" not in keys
+    else:
+        assert {"amqp_url", "database_url"} <= keys
     unknown = keys - fields
     assert not unknown, f"{service}: secret files that are not Settings fields: {sorted(unknown)}"
     for key in keys:
@@ -211,7 +219,7 @@ def test_secrets_mounted_as_setting_files(objects: list[dict[str, Any]], service
 # ---------------------------------------------------------- service and PDB ---
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", APPS)
 def test_service_targets_the_pods(objects: list[dict[str, Any]], service: str) -> None:
     dep = _find(objects, "Deployment", service)
     svc = _find(objects, "Service", service)
@@ -229,7 +237,7 @@ def test_service_targets_the_pods(objects: list[dict[str, Any]], service: str) -
     assert target == 8000 and 8000 in container_ports.values()
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", APPS)
 def test_pod_disruption_budget(objects: list[dict[str, Any]], service: str) -> None:
     dep = _find(objects, "Deployment", service)
     pdb = _find(objects, "PodDisruptionBudget", service)
@@ -240,7 +248,7 @@ def test_pod_disruption_budget(objects: list[dict[str, Any]], service: str) -> N
     assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", APPS)
 def test_services_reach_the_broker_in_the_definitions_vhost_as_their_own_user(
     objects: list[dict[str, Any]], service: str
 ) -> None:
@@ -251,3 +259,47 @@ def test_services_reach_the_broker_in_the_definitions_vhost_as_their_own_user(
     assert url.username == service
     assert {"user": service, "vhost": vhost} in [{"user": p["user"], "vhost": p["vhost"]}
                                                   for p in definitions["permissions"]]
+
+
+# ----------------------------------------------------------------- web app ---
+
+
+def _web_config(objects: list[dict[str, Any]]) -> dict[str, str]:
+    c = _container(_find(objects, "Deployment", WEB))
+    config: dict[str, str] = {}
+    for source in c.get("envFrom", []):
+        config |= _find(objects, "ConfigMap", source["configMapRef"]["name"])["data"]
+    return config | {e["name"]: e["value"] for e in c.get("env", [])}
+
+
+def test_the_web_app_reaches_each_service_through_its_service(objects: list[dict[str, Any]]) -> None:
+    config = _web_config(objects)
+    for service in SERVICES:
+        url = urlsplit(config[f"{service.upper()}_URL"])
+        svc = _find(objects, "Service", url.hostname.split(".")[0])
+        assert svc["metadata"]["name"] == service
+        [port] = svc["spec"]["ports"]
+        assert (url.port or 80) == port["port"] and url.scheme == "http", config[f"{service.upper()}_URL"]
+
+
+def test_the_web_app_signs_in_with_the_provider_whose_tokens_the_services_verify(
+    objects: list[dict[str, Any]],
+) -> None:
+    config = _web_config(objects)
+    assert config["OIDC_ISSUER"] == config["AUTH_ISSUER"], "one identity provider"
+    assert config["OIDC_CLIENT_ID"]
+    # rs256: no local secret, so no local sign-in page in the cluster.
+    assert config["AUTH_MODE"] == "rs256" and "AUTH_SECRET" not in config
+    assert urlsplit(config["PUBLIC_URL"]).scheme == "https"
+    assert config["COOKIE_SECURE"] == "true", "behind HTTPS the session cookie is never sent in clear"
+    assert config["DECLARE_TOPOLOGY"] == "own", "its user may configure its live queues only"
+
+
+def test_no_secret_setting_is_in_a_configmap(objects: list[dict[str, Any]]) -> None:
+    """The session key, the client secret and every password are files of a Secret."""
+    for config in (o for o in objects if o["kind"] == "ConfigMap"):
+        for key, value in config["data"].items():
+            if key in NOT_FIELDS:  # SECRETS_DIR: where the Secret is mounted
+                continue
+            assert not any(word in key.upper() for word in ("SECRET", "PASSWORD", "TOKEN")), key
+            assert "@" not in urlsplit(value).netloc, f"{key}: credentials in a URL"

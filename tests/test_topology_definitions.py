@@ -20,11 +20,14 @@ import pytest
 
 from jumelage.events import registry
 from jumelage.messaging.topology import BINDINGS, EXCHANGE_NAME, Topology
+from web.subscribers import live_queue
 
 DEFINITIONS = Path(__file__).parent.parent / "deploy" / "rabbitmq" / "definitions.json"
 VHOST = "jumelage"
 TOPOLOGY = Topology()
 SERVICES = tuple(BINDINGS)
+WEB = "web"  # the web app's user: a live queue of its own per process, bound with # to the exchange
+LIVE_QUEUE = live_queue(TOPOLOGY).name  # web.live.<host>.<pid>, as the web app names it here
 DLQ_LIMITS = {"max-length", "max-length-bytes", "overflow"}
 """What ops add beyond the code's arguments: dead-letter queues are bounded."""
 
@@ -141,7 +144,7 @@ def _names(definitions: dict[str, Any]) -> set[str]:
 def test_users_are_not_in_the_repository(definitions: dict[str, Any]) -> None:
     """Each installation makes its own users file (deploy/rabbitmq/hash_password.py --users)."""
     assert "users" not in definitions
-    assert {p["user"] for p in definitions["permissions"]} == set(SERVICES)
+    assert {p["user"] for p in definitions["permissions"]} == {*SERVICES, WEB}
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -180,3 +183,56 @@ def test_a_service_publishes_only_the_event_types_it_is_the_source_of(
         for near in (f"{key}.x", f"x.{key}", key.replace(".", "x"), "#", "*"):
             assert not re.search(topic["write"], near), near
     assert topic["read"] == "^$", "a service binds nothing"
+
+
+# -- the web app's user ----------------------------------------------------------------------
+
+
+def _live_queue_names() -> set[str]:
+    """Names the web app gives its live queue: ``web.live.<host>.<pid>``, a pod's host
+    name included; and names it never would."""
+    return {LIVE_QUEUE, "web.live.web-7d9f8c6b5-x2kqp.1", "web.live.web.jumelage.svc.cluster.local.42"}
+
+
+def test_the_web_app_names_its_live_queue_under_the_prefix_its_user_may_configure() -> None:
+    assert LIVE_QUEUE.startswith("web.live.")
+    queue = live_queue(TOPOLOGY)
+    assert queue.exclusive and queue.auto_delete and not queue.durable
+    assert queue.routing() == "#", "every event: the pages listen for any record"
+
+
+def test_the_web_user_configures_and_writes_its_live_queues_only(definitions: dict[str, Any]) -> None:
+    permission = _permissions(definitions, WEB)
+    for kind in ("configure", "write"):
+        assert all(re.search(permission[kind], name) for name in _live_queue_names()), kind
+        # Not the exchange (no publishing, no redeclaring), no service queue, no default exchange.
+        assert not [n for n in _names(definitions) if re.search(permission[kind], n)], kind
+        assert not re.search(permission[kind], "web.other") and not re.search(permission[kind], "x.web.live.1")
+
+
+def test_the_web_user_reads_the_exchange_and_its_live_queues_only(definitions: dict[str, Any]) -> None:
+    read = _permissions(definitions, WEB)["read"]
+    assert all(re.search(read, name) for name in _live_queue_names())
+    # The exchange: binding its queue to it. Nothing else: no service queue, no forward exchange.
+    assert {n for n in _names(definitions) if re.search(read, n)} == {EXCHANGE_NAME}
+    assert not re.search(read, f"{EXCHANGE_NAME}.x")
+
+
+def test_the_web_user_binds_with_hash_and_publishes_no_routing_key(definitions: dict[str, Any]) -> None:
+    (topic,) = [t for t in definitions["topic_permissions"] if t["user"] == WEB]
+    assert topic["exchange"] == EXCHANGE_NAME
+    assert re.search(topic["read"], "#")
+    assert not [k for k in ("*", "#.x", "institution.*", "convention.signed") if re.search(topic["read"], k)]
+    assert not [c.routing_key for c in registry if re.search(topic["write"], c.routing_key)]
+
+
+def test_the_live_queues_are_bounded_by_a_policy_of_their_own(definitions: dict[str, Any]) -> None:
+    """A web app that stops reading (or a live queue left by a client of the web user)
+    cannot fill the broker: old live updates are dropped, which costs a page a reload."""
+    for name in _live_queue_names():
+        policy = _policy_for(definitions, name)
+        assert policy is not None and policy["name"] == "web.live", name
+    limits = policy["definition"]
+    assert limits["max-length"] > 0 and limits["overflow"] == "drop-head" and limits["message-ttl"] > 0
+    service_queues = {q.name for sq in TOPOLOGY.service_queues() for q in sq.all_queues()}
+    assert not [q for q in service_queues if re.search(policy["pattern"], q)]

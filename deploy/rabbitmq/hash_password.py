@@ -12,7 +12,7 @@ RabbitMQ's ``rabbit_password_hashing_sha256`` stores
 
     python deploy/rabbitmq/hash_password.py --users deploy/rabbitmq/users.json
         # the users file, passwords from RABBITMQ_ADMIN_PASSWORD, CONVENTION_AMQP_PASSWORD,
-        # SCHEDULING_AMQP_PASSWORD, NOTIFICATION_AMQP_PASSWORD
+        # SCHEDULING_AMQP_PASSWORD, NOTIFICATION_AMQP_PASSWORD, WEB_AMQP_PASSWORD
     python deploy/rabbitmq/hash_password.py PASSWORD            # print a new hash
     python deploy/rabbitmq/hash_password.py --check HASH PASSWORD  # exit 0 if it matches
 
@@ -36,7 +36,9 @@ ALGORITHM = "rabbit_password_hashing_sha256"
 SALT_BYTES = 4
 VHOST = "jumelage"
 ADMIN = "admin"
-SERVICES = ("convention", "scheduling", "notification")
+# Every process that connects has its own user: the three services, and the web app
+# (which only reads the exchange, through a live queue of its own).
+SERVICES = ("convention", "scheduling", "notification", "web")
 PASSWORD_VARIABLES = {ADMIN: "RABBITMQ_ADMIN_PASSWORD", **{s: f"{s.upper()}_AMQP_PASSWORD" for s in SERVICES}}
 MIN_LENGTH = 16
 URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")  # the services' AMQP_URL carries the password as is
