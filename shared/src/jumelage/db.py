@@ -24,7 +24,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from jumelage import context, idempotency
+from jumelage import context, idempotency, sqlite_driver
 from jumelage.audit import AUDIT_INSERT, AuditActor, record_for
 from jumelage.columns import UtcDateTime  # noqa: F401  (services import it from here)
 from jumelage.errors import Invalid
@@ -44,6 +44,8 @@ def create_engine(url: str, *, schema: str | None = None, **kw: Any) -> AsyncEng
     # Statement values (a patient's name, an email) never go into an error message or a log.
     kw.setdefault("hide_parameters", True)
     if is_sqlite(url):
+        # One thread hop per statement, none for a COMMIT or ROLLBACK with nothing open (``jumelage.sqlite_driver``).
+        kw.setdefault("module", sqlite_driver.dbapi())
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kw)
 
         @event.listens_for(engine.sync_engine, "connect")
