@@ -60,7 +60,12 @@ def create_engine(url: str, *, schema: str | None = None, **kw: Any) -> AsyncEng
 
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+            begin = "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
+            driver = conn.connection.dbapi_connection
+            if isinstance(driver, sqlite_driver.OneHopConnection):
+                driver.begin(begin)  # sent with the transaction's first statement, in its hop
+            else:
+                conn.exec_driver_sql(begin)
 
         return engine
     connect_args: dict[str, Any] = {}

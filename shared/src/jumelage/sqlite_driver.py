@@ -6,9 +6,11 @@ statement itself. SQLAlchemy's adapter makes four per statement (open a cursor,
 execute, fetch the rows, close the cursor) and one per ``rollback`` even when there
 is no transaction to end (the pool's reset after the session's own rollback): an
 empty ``GET /institutions`` made 13, about 2 ms of the request (``scripts/bench.py``
-(h)). Here a statement runs whole in one hop (cursor, execute, rows, close), and a
-commit or rollback with no transaction open makes none, which is what ``sqlite3``
-itself does then (it only sends ``COMMIT``/``ROLLBACK`` inside a transaction).
+(h)). Here a statement runs whole in one hop (cursor, execute, rows, close), a
+transaction's ``BEGIN`` goes in the hop of its first statement, and a commit or
+rollback with no transaction open makes none, which is what ``sqlite3`` itself does
+then (it only sends ``COMMIT``/``ROLLBACK`` inside a transaction): an empty
+``GET /institutions`` now makes 2 (its one statement, its ``ROLLBACK``).
 Statements, transactions and errors are otherwise SQLAlchemy's and aiosqlite's own:
 the same connection, thread and exception translation.
 
@@ -28,10 +30,14 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util.concurrency import await_
 
 
-def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> tuple[Any, ...]:
-    """On the driver's thread: the statement, its rows and counts, its cursor closed."""
+def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool,
+         begin: str | None) -> tuple[Any, ...]:
+    """On the driver's thread: the transaction's BEGIN if still to send, the statement, its rows
+    and counts, its cursor closed."""
     cursor = connection.cursor()
     try:
+        if begin is not None:
+            cursor.execute(begin)
         if many:
             cursor.executemany(operation, parameters)
         elif parameters is None:
@@ -89,10 +95,12 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
     async def _call(self, operation: Any, parameters: Any, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
+        adapter = self._adapt_connection
+        async with adapter._execute_mutex:
             connection = self._connection
+            begin, adapter._begin = adapter._begin, None  # sent now, or failed with this statement
             self._description, rows, self._rowcount, self._lastrowid = await connection._execute(
-                _run, connection._conn, operation, parameters, many)
+                _run, connection._conn, operation, parameters, many, begin)
             self._rows = collections.deque(rows)
 
     async def _execute_async(self, operation: Any, parameters: Any) -> None:
@@ -109,12 +117,34 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """Also sends a transaction's ``BEGIN`` in the hop of its first statement (:meth:`begin`)."""
+
+    __slots__ = ("_begin",)
     _cursor_cls = OneHopCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._begin: str | None = None
+
+    def begin(self, statement: str) -> None:
+        """Open a transaction with ``statement`` (``BEGIN``, ``BEGIN IMMEDIATE``) right before the
+        next statement, in the same hop. SQLAlchemy runs it at the first statement anyway (its
+        ``begin`` event fires when a session first needs the connection); the write lock of
+        ``BEGIN IMMEDIATE`` is still taken before any statement of the transaction runs, and a
+        deferred ``BEGIN`` takes its snapshot at the first read either way. A transaction that
+        ends before any statement never reaches SQLite, as if begun and rolled back."""
+        self._begin = statement
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side and self._begin is not None:  # aiosqlite's own cursor: send BEGIN before it
+            begin, self._begin = self._begin, None
+            await_(self._connection._execute(self._connection._conn.execute, begin))
+        return super().cursor(server_side)
 
     def _idle(self) -> bool:
         """No transaction open: COMMIT or ROLLBACK would do nothing (sqlite3 sends neither then).
         ``in_transaction`` reads SQLite's autocommit flag, no statement: safe from this thread."""
+        self._begin = None  # never sent: nothing to end
         driver = self._connection._connection
         try:
             return driver is not None and not driver.in_transaction
