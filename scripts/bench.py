@@ -887,7 +887,10 @@ async def request_overhead(samples: int, res: Resources) -> dict[str, Any]:
             raw = None
             clients: dict[str, KeepAlive] = {}
             try:
-                await service.ready()  # migrated: the raw app reads the same tables
+                # Listening once migrated and started (MIGRATE_ON_START); the broker plays no part in these
+                # routes, so its state is not waited for.
+                assert service.proc is not None
+                await _listening(port, service.proc)
                 raw = _process([sys.executable, __file__, "serve", "raw", kind, url, schema, str(raw_port)], logs,
                                f"raw-{kind}")
                 await _listening(raw_port, raw)
