@@ -25,11 +25,13 @@ baseline measured in the same run (so the ratio holds on a noisy machine):
       then in this one process (for comparison). Every HTTP call carries a token
       minted once per identity (``ServicesClient.as_``), not in the timings.
   (h) request overhead at one client: an authenticated GET /institutions on an
-      empty database (the convention service under uvicorn, in this process,
-      over TCP), beside its /health/live and beside a raw Starlette app doing
-      the same read (the count and the first page) on the same database with
-      the driver alone, requests of the three taking turns; SQLite and
-      PostgreSQL.
+      empty database (the convention service as deployed, a process of its own,
+      over loopback TCP), beside its /health/live, beside a raw Starlette app
+      doing the same read (the count and the first page) on the same database
+      with the driver alone, and beside a floor (a fixed answer, no framework),
+      requests of the four taking turns, from the lightest client (a blocking
+      keep-alive socket); SQLite and PostgreSQL; the service's CPU per request;
+      what the client costs (and what httpx.AsyncClient would add).
 
 Usage (RabbitMQ and PostgreSQL running locally):
 
@@ -716,60 +718,210 @@ def raw_institutions_app(kind: str, url: str, schema: str | None) -> Any:
     return Starlette(routes=[Route("/institutions", institutions)], lifespan=lifespan)
 
 
-async def request_overhead(samples: int, res: Resources) -> dict[str, dict[str, list[float]]]:
-    """Seconds per request at one client (each waits for the previous answer), per database."""
+FLOOR_ANSWER = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+
+
+def serve(argv: list[str]) -> None:
+    """``bench.py serve raw KIND URL SCHEMA PORT`` / ``serve floor PORT``: (h)'s baselines, each a
+    process of its own like the service, on the event loop uvicorn picks for it (uvloop)."""
+    import uvicorn
+
+    if argv[0] == "raw":
+        kind, url, schema, port = argv[1], argv[2], argv[3] or None, int(argv[4])
+        uvicorn.run(raw_institutions_app(kind, url, schema), host="127.0.0.1", port=port, log_config=None,
+                    access_log=False, lifespan="on")
+        return
+    port = int(argv[1])
+
+    class Floor(asyncio.Protocol):
+        """No HTTP framework at all: a fixed answer to each request (one at a time, as (h) sends them)."""
+
+        def connection_made(self, transport: Any) -> None:
+            self.transport = transport
+
+        def data_received(self, data: bytes) -> None:
+            if data.endswith(b"\r\n\r\n"):
+                self.transport.write(FLOOR_ANSWER)
+
+    async def floor() -> None:
+        server = await asyncio.get_running_loop().create_server(Floor, "127.0.0.1", port)
+        await server.serve_forever()
+
+    try:
+        import uvloop  # uvicorn's choice for the others when it is installed
+    except ImportError:
+        asyncio.run(floor())
+    else:
+        uvloop.run(floor())
+
+
+class KeepAlive:
+    """One HTTP/1.1 keep-alive connection and one GET, sent again and again: a blocking socket
+    and a few lines of parsing, the lightest client there is in Python (about 30 us a request
+    here; ``httpx.AsyncClient`` costs about 2 ms more, reported beside), so the figures are
+    the server's."""
+
+    def __init__(self, port: int, path: str, headers: dict[str, str] | None = None) -> None:
+        import socket
+
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        self.request = f"GET {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n{extra}\r\n".encode()
+        self.path = path
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def get(self) -> float:
+        """Seconds from sending the request to the last byte of a 200."""
+        t0 = time.perf_counter()
+        self.sock.sendall(self.request)
+        buf = b""
+        while (end := buf.find(b"\r\n\r\n")) < 0:
+            buf += self._recv()
+        head, body = buf[:end], buf[end + 4:]
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")[1:]
+                       if line.lower().startswith(b"content-length:")), None)
+        if length is None:
+            raise RuntimeError(f"GET {self.path}: no Content-Length in {head[:300]!r}")
+        while len(body) < length:
+            body += self._recv()
+        elapsed = time.perf_counter() - t0
+        status = int(head.split(b" ", 2)[1])
+        if status != 200:
+            raise RuntimeError(f"GET {self.path}: {status} {body[:300]!r}")
+        return elapsed
+
+    def _recv(self) -> bytes:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"GET {self.path}: the server closed the connection")
+        return chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def take_turns(clients: dict[str, KeepAlive], samples: int, warm_up: int = 100) -> tuple[dict[str, list[float]], float]:
+    """Each client's GET in turn, ``samples`` times after ``warm_up``; and the client's own CPU
+    seconds per request (this thread's)."""
+    times: dict[str, list[float]] = {name: [] for name in clients}
+    cpu0 = time.thread_time()
+    for i in range(warm_up + samples):
+        for name, client in clients.items():
+            elapsed = client.get()
+            if i >= warm_up:
+                times[name].append(elapsed)
+    return times, (time.thread_time() - cpu0) / ((warm_up + samples) * len(clients))
+
+
+def burst(client: KeepAlive, n: int) -> None:
+    for _ in range(n):
+        client.get()
+
+
+async def httpx_live(port: int, samples: int) -> list[float]:
+    """The client (h) used before, on the same /health/live, for the client's cost."""
+    import httpx
+
+    times = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for i in range(samples + 100):
+            t0 = time.perf_counter()
+            response = await client.get(f"http://127.0.0.1:{port}/health/live")
+            elapsed = time.perf_counter() - t0
+            response.raise_for_status()
+            if i >= 100:
+                times.append(elapsed)
+    return times
+
+
+def _process(command: list[str], logs: Path, name: str) -> Any:
+    import subprocess
+
+    out = (logs / f"{name}.log").open("wb")
+    return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+async def _listening(port: int, proc: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"a baseline server exited ({proc.args})")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {port} within {timeout}s")
+
+
+async def request_overhead(samples: int, res: Resources) -> dict[str, Any]:
+    """Seconds per request at one client (each waits for the previous answer), per database.
+
+    The convention service runs as deployed (``python -m convention serve``: uvicorn, uvloop,
+    httptools), and so do the two baselines: the raw app (the same read with Starlette and the
+    driver alone) and the floor (a fixed answer, no framework: what the client and the loopback
+    cost). The client is :class:`KeepAlive`; requests to the four take turns. Then the service's
+    CPU per request, from /proc, over a burst of each of its two routes."""
     import tempfile
 
-    import httpx
-    import uvicorn
-    from convention.app import MIGRATIONS, Settings, create_app
+    from jumelage.testkit.processes import ServiceProcess
 
-    from jumelage.migrations import migrate
-
-    out: dict[str, dict[str, list[float]]] = {}
-    folder = Path(tempfile.mkdtemp(prefix="jumelage-bench-h-"))
+    logs = Path(tempfile.mkdtemp(prefix="jumelage-bench-h-"))
+    out: dict[str, Any] = {}
+    floor_port = free_port()
+    floor = _process([sys.executable, __file__, "serve", "floor", str(floor_port)], logs, "floor")
     try:
+        await _listening(floor_port, floor)
         for kind in ("sqlite", "postgresql"):
-            schema = None if kind == "sqlite" else await res.schema("overhead")
-            url = f"sqlite+aiosqlite:///{folder / 'convention.db'}" if kind == "sqlite" else POSTGRES_URL
-            ns = res.namespace(f"overhead{kind}")
-            app = create_app(Settings(amqp_url=AMQP_URL, database_url=url, database_schema=schema,
-                                      topology_namespace=ns, log_format="json", log_level="INFO",
-                                      auth_secret=BENCH_SECRET, expiry_check_interval=3600.0))
-            await migrate(app.state.runtime.engine, MIGRATIONS)
-            service = Served("convention", app, free_port())
-            raw_port = free_port()
-            raw = uvicorn.Server(uvicorn.Config(raw_institutions_app(kind, url, schema), host="127.0.0.1",
-                                                port=raw_port, log_config=None, access_log=False, lifespan="on"))
-            raw_task = asyncio.create_task(raw.serve())
+            schema = "" if kind == "sqlite" else await res.schema("overhead")
+            url = f"sqlite+aiosqlite:///{logs / 'convention.db'}" if kind == "sqlite" else POSTGRES_URL
+            port, raw_port = free_port(), free_port()
+            env = {**os.environ, "AMQP_URL": AMQP_URL, "DATABASE_URL": url, "DATABASE_SCHEMA": schema,
+                   "TOPOLOGY_NAMESPACE": res.namespace(f"overhead{kind}"), "LOG_FORMAT": "json", "LOG_LEVEL": "INFO",
+                   "AUTH_SECRET": BENCH_SECRET, "EXPIRY_CHECK_INTERVAL": "3600", "HTTP_HOST": "127.0.0.1",
+                   "HTTP_PORT": str(port), "MIGRATE_ON_START": "true", "PYTHONUNBUFFERED": "1"}
+            env.pop("SECRETS_DIR", None)
+            service = ServiceProcess("convention", env, logs)
+            service.start()
+            raw = None
+            clients: dict[str, KeepAlive] = {}
             try:
-                await service.start()
-                await wait_until(lambda: _true(raw.started), timeout=30)
+                # Listening once migrated and started (MIGRATE_ON_START); the broker plays no part in these
+                # routes, so its state is not waited for.
+                assert service.proc is not None
+                await _listening(port, service.proc)
+                raw = _process([sys.executable, __file__, "serve", "raw", kind, url, schema, str(raw_port)], logs,
+                               f"raw-{kind}")
+                await _listening(raw_port, raw)
                 reader = ServicesClient({}, BENCH_SECRET).as_("bench", "coordinator", institution=str(uuid.uuid4()))
-                targets = {
-                    "ours": (f"http://127.0.0.1:{service.port}/institutions", reader.headers()),
-                    "live": (f"http://127.0.0.1:{service.port}/health/live", {}),
-                    "raw": (f"http://127.0.0.1:{raw_port}/institutions", {}),
-                }
-                times: dict[str, list[float]] = {name: [] for name in targets}
-                async with httpx.AsyncClient(timeout=30) as client:
-                    for i in range(samples + 20):  # the first 20 warm up
-                        for name, (target, headers) in targets.items():
-                            t0 = time.perf_counter()
-                            response = await client.get(target, headers=headers)
-                            elapsed = time.perf_counter() - t0
-                            if response.status_code != 200:
-                                raise RuntimeError(f"GET {target}: {response.status_code} {response.text[:300]}")
-                            if i >= 20:
-                                times[name].append(elapsed)
-                out[kind] = times
+                clients = {"floor": KeepAlive(floor_port, "/"), "live": KeepAlive(port, "/health/live"),
+                           "raw": KeepAlive(raw_port, "/institutions"),
+                           "ours": KeepAlive(port, "/institutions", reader.headers())}
+                times, client_cpu = await asyncio.to_thread(take_turns, clients, samples)
+                cpu = {}
+                for name in ("live", "ours"):
+                    before = service.cpu_seconds()
+                    await asyncio.to_thread(burst, clients[name], samples)
+                    cpu[name] = (service.cpu_seconds() - before) / samples
+                out[kind] = {"times": times, "client_cpu": client_cpu, "server_cpu": cpu}
+                if kind == "sqlite":
+                    out["httpx_live"] = await httpx_live(port, samples)
+                    out["keepalive_live"] = times["live"]
             finally:
-                raw.should_exit = True
-                with suppress(Exception):
-                    await asyncio.wait_for(raw_task, timeout=30)
+                for client in clients.values():
+                    client.close()
+                if raw is not None:
+                    raw.terminate()
+                    raw.wait()
                 await service.stop()
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        floor.terminate()
+        floor.wait()
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            print("logs kept in", logs)
+        else:
+            shutil.rmtree(logs, ignore_errors=True)
     return out
 
 
@@ -923,15 +1075,29 @@ async def main() -> int:
         if "h" in only:
             say(f"(h) authenticated GET /institutions, empty database, one client, {samples * 5} samples ...")
             overhead = await request_overhead(samples * 5, res)
-            for kind, times in overhead.items():
+            floor: list[float] = []
+            for kind in ("sqlite", "postgresql"):
+                times, cpu = overhead[kind]["times"], overhead[kind]["server_cpu"]
+                floor += times["floor"]
                 p50, raw50 = ms(times["ours"], 50), ms(times["raw"], 50)
                 rows += [(f"(h) GET /institutions, authenticated, empty, {kind}, p50 / p99",
-                          f"{p50:.1f} / {ms(times['ours'], 99):.1f} ms", f"{p50 / raw50:.2f}x raw",
+                          f"{p50:.2f} / {ms(times['ours'], 99):.2f} ms", f"{p50 / raw50:.2f}x raw",
                           f"p50 < 3 ms: {verdict(p50 < 3)}"),
                          ("    (/health/live of the same service p50 / p99)",
-                          f"{ms(times['live'], 50):.1f} / {ms(times['live'], 99):.1f} ms", "", ""),
+                          f"{ms(times['live'], 50):.2f} / {ms(times['live'], 99):.2f} ms", "", ""),
                          ("    (raw Starlette + driver, the same read p50 / p99)",
-                          f"{raw50:.1f} / {ms(times['raw'], 99):.1f} ms", "baseline", "")]
+                          f"{raw50:.2f} / {ms(times['raw'], 99):.2f} ms", "baseline", ""),
+                         ("    (service CPU per request: GET /institutions / /health/live)",
+                          f"{cpu['ours'] * 1000:.2f} / {cpu['live'] * 1000:.2f} ms", "", "")]
+            client_cpu = statistics.mean(overhead[k]["client_cpu"] for k in ("sqlite", "postgresql"))
+            httpx50, ka50 = ms(overhead["httpx_live"], 50), ms(overhead["keepalive_live"], 50)
+            rows += [("(h) client floor: a fixed answer, no framework, p50 / p99",
+                      f"{ms(floor, 50):.2f} / {ms(floor, 99):.2f} ms", "",
+                      "client + loopback: in every figure above"),
+                     ("    (the client's own CPU per request)", f"{client_cpu * 1000:.3f} ms", "", ""),
+                     ("    (httpx.AsyncClient instead, the same /health/live p50 / p99)",
+                      f"{httpx50:.2f} / {ms(overhead['httpx_live'], 99):.2f} ms",
+                      f"+{httpx50 - ka50:.2f} ms", "info: the client (h) used before")]
     finally:
         say("cleaning up ...")
         await res.cleanup()
@@ -960,10 +1126,15 @@ async def main() -> int:
     print("- (e): scheduling, notification and convention services as three processes (as deployed),")
     print("  then all three in this process (one event loop, shared with the client); uvicorn over TCP,")
     print("  the e-mail delivered to a local SMTP server; one command at a time, 20 ms apart.")
-    print("- (h): the service (uvicorn, in this process with the client) and the raw app answer in turn,")
-    print("  one request at a time over TCP; the raw app has no auth, no middleware, no ORM.")
+    print("- (h): the service as deployed (python -m convention serve: uvicorn, uvloop, httptools), the raw")
+    print("  app and the floor, each a process, answer in turn one request at a time over loopback TCP, to a")
+    print("  blocking keep-alive socket client (scripts/bench.py KeepAlive); the raw app has no auth, no")
+    print("  middleware, no ORM. Service CPU: /proc, over a burst of each route alone.")
     return 0
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["serve"]:  # (h)'s baseline servers, started by request_overhead
+        serve(sys.argv[2:])
+        raise SystemExit(0)
     raise SystemExit(asyncio.run(main()))

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from sqlalchemy import event, text
+from sqlalchemy import Integer, Select, bindparam, event, func, literal_column, select, text, true
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from jumelage import context, idempotency
+from jumelage import context, idempotency, sqlite_driver
 from jumelage.audit import AUDIT_INSERT, AuditActor, record_for
 from jumelage.columns import UtcDateTime  # noqa: F401  (services import it from here)
 from jumelage.errors import Invalid
@@ -44,6 +44,8 @@ def create_engine(url: str, *, schema: str | None = None, **kw: Any) -> AsyncEng
     # Statement values (a patient's name, an email) never go into an error message or a log.
     kw.setdefault("hide_parameters", True)
     if is_sqlite(url):
+        # One thread hop per statement, none for a COMMIT or ROLLBACK with nothing open (``jumelage.sqlite_driver``).
+        kw.setdefault("module", sqlite_driver.dbapi())
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kw)
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -58,7 +60,12 @@ def create_engine(url: str, *, schema: str | None = None, **kw: Any) -> AsyncEng
 
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+            begin = "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
+            driver = conn.connection.dbapi_connection
+            if isinstance(driver, sqlite_driver.OneHopConnection):
+                driver.begin(begin)  # sent with the transaction's first statement, in its hop
+            else:
+                conn.exec_driver_sql(begin)
 
         return engine
     connect_args: dict[str, Any] = {}
@@ -130,6 +137,33 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
+def paged(query: Select[Any], order_by: Sequence[str]) -> Select[Any]:
+    """One page of ``query``'s rows, sorted by the columns named ``order_by``, and how many
+    rows the query has in all, as one statement: one round trip, one snapshot (the total
+    cannot disagree with the page). Its bound parameters ``limit`` and ``offset`` (and the
+    query's own) are given at each run, :func:`fetch_page`: build it once and keep it, since
+    building a statement and its cache key costs more than running this one on a small table.
+
+    ``SELECT total.total, page.* FROM (SELECT count(*) ...) AS total LEFT OUTER JOIN
+    (SELECT ..., 1 AS in_page ... LIMIT :limit OFFSET :offset) AS page ON true``: a page past
+    the end still brings the total, on a row whose ``in_page`` is NULL."""
+    total = select(func.count().label("total")).select_from(query.subquery()).subquery("total")
+    columns = query.selected_columns
+    rows = (query.add_columns(literal_column("1").label("in_page"))
+            .order_by(*(columns[name] for name in order_by))
+            .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+            .subquery("page"))
+    return (select(total.c.total, rows).select_from(total.outerjoin(rows, true()))
+            .order_by(*(rows.c[name] for name in order_by)))
+
+
+async def fetch_page(session: AsyncSession, statement: Select[Any], *, limit: int, offset: int,
+                     **parameters: Any) -> tuple[list[Any], int]:
+    """The rows of a :func:`paged` statement's page and the query's total."""
+    rows = (await session.execute(statement, {"limit": limit, "offset": offset, **parameters})).all()
+    return [row for row in rows if row.in_page is not None], int(rows[0].total) if rows else 0
+
+
 class Transaction(Protocol):
     """What a unit of work runs in: a transaction of its own (:class:`OwnTransaction`,
     the default), or its part of one that several units share one after the other
@@ -170,11 +204,8 @@ class OwnTransaction:
         await self.session.rollback()
 
     async def end(self, committed: bool) -> None:
-        try:
-            if not committed:
-                await self.session.rollback()
-        finally:
-            await self.session.close()
+        # Closing rolls back what is not committed: one call (and, on SQLite, one ROLLBACK), not two.
+        await self.session.close()
 
 
 class UnitOfWork:

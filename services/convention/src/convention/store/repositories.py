@@ -3,11 +3,12 @@ specialties, amendments and history) and progress facts, over ``tables.py``."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Select, bindparam, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
@@ -38,7 +39,9 @@ from convention.store.tables import (
     SurgeryFact,
     Table,
     TrainingFact,
+    institution_of,
 )
+from jumelage.db import fetch_page, paged
 from jumelage.events.convention import PartyRole
 
 
@@ -80,21 +83,35 @@ class Institutions:
         self, *, kind: str | None = None, country: str | None = None, wilaya: str | None = None,
         city: str | None = None, name: str | None = None, limit: int = 50, offset: int = 0,
     ) -> tuple[list[Institution], int]:
-        query = select(InstitutionRow)
-        if kind:
-            query = query.where(InstitutionRow.kind == kind)
-        if country:
-            query = query.where(InstitutionRow.country == country.upper())
-        if wilaya:
-            query = query.where(func.lower(InstitutionRow.wilaya) == wilaya.lower())
-        if city:
-            query = query.where(func.lower(InstitutionRow.city) == city.lower())
-        if name:
-            query = query.where(func.lower(InstitutionRow.name).contains(name.lower(), autoescape=True))
-        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = await self.session.scalars(query.order_by(InstitutionRow.name, InstitutionRow.id)
-                                          .limit(limit).offset(offset))
-        return [r.to_domain() for r in rows], int(total or 0)
+        given = {"kind": kind or None, "country": country.upper() if country else None,
+                 "wilaya": wilaya.lower() if wilaya else None, "city": city.lower() if city else None,
+                 "name": f"%{like_escaped(name.lower())}%" if name else None}
+        filters = {k: v for k, v in given.items() if v is not None}
+        rows, total = await fetch_page(self.session, _institution_search(tuple(filters)), limit=limit, offset=offset,
+                                       **filters)
+        return [institution_of(r) for r in rows], total
+
+
+_INSTITUTION_FILTERS: dict[str, Any] = {
+    "kind": InstitutionRow.kind == bindparam("kind"),
+    "country": InstitutionRow.country == bindparam("country"),
+    "wilaya": func.lower(InstitutionRow.wilaya) == bindparam("wilaya"),
+    "city": func.lower(InstitutionRow.city) == bindparam("city"),
+    "name": func.lower(InstitutionRow.name).like(bindparam("name"), escape="/"),
+}
+
+
+@functools.cache
+def _institution_search(filters: tuple[str, ...]) -> Select[Any]:
+    """The search with these filters (at most 32 statements), built once (``jumelage.db.paged``)."""
+    columns = InstitutionRow.__table__.c  # type: ignore[attr-defined]
+    query = select(*(columns[c] for c in ("id", "name", "kind", "country", "city", "wilaya", "registered_at")))
+    return paged(query.where(*(_INSTITUTION_FILTERS[f] for f in filters)), order_by=("name", "id"))
+
+
+def like_escaped(text: str) -> str:
+    """``text`` matched literally by LIKE ... ESCAPE '/' (as SQLAlchemy's ``autoescape``)."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 def terms_value(name: str, raw: Any) -> Any:

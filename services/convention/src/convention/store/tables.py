@@ -24,6 +24,12 @@ class Table(SQLModel, registry=registry()):
 # -- institutions -----------------------------------------------------------------
 
 
+def institution_of(row: Any) -> Institution:
+    """The institution a row holds: an :class:`InstitutionRow`, or a result row with its columns."""
+    return Institution(id=row.id, name=row.name, kind=InstitutionKind(row.kind), country=row.country,
+                       city=row.city, wilaya=row.wilaya, registered_at=row.registered_at)
+
+
 class InstitutionRow(Table, table=True):
     __tablename__ = "institution"
 
@@ -38,8 +44,7 @@ class InstitutionRow(Table, table=True):
     city_key: str = Field(sa_column=Column(String(200), nullable=False))
 
     def to_domain(self) -> Institution:
-        return Institution(id=self.id, name=self.name, kind=InstitutionKind(self.kind), country=self.country,
-                           city=self.city, wilaya=self.wilaya, registered_at=self.registered_at)
+        return institution_of(self)
 
     def update_from(self, i: Institution) -> None:
         self.name, self.kind, self.country, self.wilaya, self.city = i.name, i.kind.value, i.country, i.wilaya, i.city
