@@ -9,12 +9,13 @@ when it opens, so a live update lost in a restart loses nothing.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from typing import Any
 
 from faststream import AckPolicy
-from faststream.rabbit import RabbitBroker, RabbitQueue
+from faststream.rabbit import RabbitBroker, RabbitMessage, RabbitQueue
 
 from jumelage.logging import get_logger
 from jumelage.messaging.topology import Topology, topic_exchange
@@ -41,11 +42,26 @@ def live_event(envelope: dict[str, Any]) -> LiveEvent | None:
                      refs=frozenset(refs))
 
 
+async def _body(message: RabbitMessage) -> bytes:
+    """The decoder: the body as is. The services publish ``application/cloudevents+json``,
+    which FastStream hands over undecoded (bytes), so the envelope is parsed here."""
+    return message.body  # type: ignore[no-any-return]
+
+
+def envelope_of(body: bytes) -> dict[str, Any] | None:
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        return None
+    return envelope if isinstance(envelope, dict) else None
+
+
 def subscribe(broker: RabbitBroker, topology: Topology, hub: LiveHub) -> None:
     @broker.subscriber(live_queue(topology), topic_exchange(topology.exchange_name, passive=topology.passive),
                        ack_policy=AckPolicy.ACK_FIRST,  # nothing to commit: a lost live update costs a reload
-                       title="web.live", description="every event, for the pages open in this process")
-    async def on_event(envelope: dict[str, Any]) -> None:
-        event = live_event(envelope)
+                       decoder=_body, title="web.live", description="every event, for the pages open in this process")
+    async def on_event(body: bytes) -> None:
+        envelope = envelope_of(body)
+        event = live_event(envelope) if envelope is not None else None
         if event is not None:
             hub.publish(event)
