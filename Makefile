@@ -1,4 +1,4 @@
-.PHONY: install run test test-fast asyncapi snapshots faults bench
+.PHONY: install run test test-fast asyncapi snapshots faults bench bench-web messages
 install:  ## create .venv with everything installed
 	scripts/bootstrap.sh
 run:      ## run the three services against the local broker (SQLite by default)
@@ -17,3 +17,9 @@ faults:   ## fault scenarios against real processes (restarts the local RabbitMQ
 	.venv/bin/python scripts/faults.py
 bench:    ## throughput and latency figures beside raw aio-pika/asyncpg baselines
 	.venv/bin/python scripts/bench.py
+bench-web: ## server time of a convention's page and of a 200-case mission's page, beside their raw API reads
+	.venv/bin/python scripts/bench_web.py
+messages: ## extract the web app's messages and update its French and Arabic catalogues
+	cd services/web && ../../.venv/bin/pybabel extract -F babel.cfg -k N_ --no-location --omit-header -o messages.pot . \
+	  && for l in fr ar; do ../../.venv/bin/pybabel update --no-fuzzy-matching --omit-header -l $$l -i messages.pot -d src/web/locales \
+	  || ../../.venv/bin/pybabel init -l $$l -i messages.pot -d src/web/locales; done; rm -f messages.pot

@@ -20,6 +20,7 @@ scheduling service refuses to record as done what has not happened yet).
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -56,9 +57,24 @@ class Timeline:
         print(f"  event  {body['time'][:19]}  {body['type']:<22} {detail}", flush=True)
 
 
-# The three services called as one person (``as_``: another person's view, with a token
-# of their own, minted with the local AUTH_SECRET).
-Api = ServicesClient
+# Everyone the demo acts as, and the institutions' names: the web app's local
+# sign-in page lists them (``people.json`` beside the databases, LOCAL_PEOPLE_FILE).
+PEOPLE: dict[str, dict[str, Any]] = {}
+NAMES: dict[str, str] = {}
+
+
+class Api(ServicesClient):
+    """The three services called as one person (``as_``: another person's view, with a token
+    of their own, minted with the local AUTH_SECRET); each person met is remembered."""
+
+    people_file: Path | None = None
+
+    def as_(self, subject: str, *roles: str, institution: str | None = None) -> ServicesClient:
+        PEOPLE[subject] = {"subject": subject, "name": subject, "roles": list(roles), "institution_id": institution,
+                           "institution": NAMES.get(institution or "")}
+        if self.people_file is not None:
+            self.people_file.write_text(json.dumps(list(PEOPLE.values()), ensure_ascii=False, indent=1))
+        return super().as_(subject, *roles, institution=institution)
 
 
 class Story:
@@ -78,7 +94,9 @@ def step(text: str) -> None:
 
 async def institution(api: Api, name: str, kind: str, country: str, city: str, wilaya: str | None = None) -> str:
     body = {"name": name, "kind": kind, "country": country, "city": city, "wilaya": wilaya}
-    return (await api.call("convention", "POST", "/institutions", body))["id"]
+    registered = (await api.call("convention", "POST", "/institutions", body))["id"]
+    NAMES[registered] = name
+    return registered
 
 
 async def signed_convention(api: Api, body: dict[str, Any], signed_on: str, place: str, chain: str) -> str:
@@ -334,8 +352,9 @@ async def settled(timeline: Timeline, mails: Any, quiet: float = 1.0, timeout: f
 
 
 async def play(urls: dict[str, str], amqp_url: str, exchange: str, clock_file: Path,
-               mails: Any = None, *, secret: str) -> dict[str, Any]:
+               mails: Any = None, *, secret: str, people_file: Path | None = None) -> dict[str, Any]:
     timeline = Timeline()
+    Api.people_file = people_file
     api, story = Api(urls, secret), Story(clock_file)
     async with event_tap(amqp_url, exchange, on_event=timeline.show):
         try:

@@ -45,6 +45,7 @@ import demo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {"convention": 8001, "scheduling": 8002, "notification": 8003}
+WEB_PORT = 8000
 
 
 def broker_reachable(url: str) -> str | None:
@@ -151,6 +152,11 @@ def main() -> int:
         })
     ports = {s: p + args.port_offset for s, p in SERVICES.items()}
     procs = {s: start(s, ports[s], base_env) for s in SERVICES}
+    web_port = WEB_PORT + args.port_offset
+    people_file = Path(base_env.get("DATA_DIR", ROOT / "data")) / "people.json"
+    web_env = {**base_env, "LOCAL_PEOPLE_FILE": str(people_file), "PUBLIC_URL": f"http://127.0.0.1:{web_port}",
+               **{f"{s.upper()}_URL": f"http://127.0.0.1:{p}" for s, p in ports.items()}}
+    procs["web"] = start("web", web_port, web_env)
     try:
         for service, proc in procs.items():
             if not proc.wait_ready():
@@ -158,6 +164,7 @@ def main() -> int:
                 return 1
         for service, port in ports.items():
             print(f"{service:>12}: http://127.0.0.1:{port}/docs  (AsyncAPI: /asyncapi)", flush=True)
+        print(f"{'web app':>12}: http://127.0.0.1:{web_port}/  (local sign-in: the demo's people)", flush=True)
         where = "" if os.environ.get("AUTH_SECRET") else f"--secret-file {secret_file} "
         print(f"every call needs a token: .venv/bin/python -m jumelage.auth mint {where}"
               "--subject me --role administrator", flush=True)
@@ -167,10 +174,10 @@ def main() -> int:
         if demo_mode:
             urls = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
             asyncio.run(demo.play(urls, amqp_url, f"{namespace}jumelage.events", story_clock,
-                                  mails.messages, secret=secret))
+                                  mails.messages, secret=secret, people_file=people_file))
             if args.exit_after_demo:
                 return 0
-        print("running; Ctrl-C stops all three", flush=True)
+        print("running; Ctrl-C stops them all", flush=True)
         # Blocked only now, after the children started (they inherit the mask).
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         signal.sigwait({signal.SIGINT, signal.SIGTERM})

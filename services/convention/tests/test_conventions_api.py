@@ -512,3 +512,68 @@ def test_every_changing_route_takes_an_idempotency_key_and_no_other() -> None:
             headers = [p for p in operation.get("parameters", []) if p["in"] == "header"]
             keyed = [p for p in headers if p["name"] == "Idempotency-Key" and not p["required"]]
             assert len(keyed) == (method.upper() in {"POST", "PUT", "PATCH", "DELETE"}), (method, path)
+
+
+# -- progress over time ------------------------------------------------------------
+
+
+async def test_progress_periods_by_month_in_the_programmes_time_zone(programme: Programme, amqp_url: str,
+                                                                     namespace: str) -> None:
+    from jumelage.events import ConsultationHeld, SurgeryCompleted, TrainingSessionHeld, new_envelope
+
+    ids = programme.ids
+    cid = (await programme.signed_convention())["id"]
+    mission = uuid.uuid4()
+
+    def surgery(at: datetime, abroad: bool) -> Any:
+        return SurgeryCompleted(surgery_id=uuid.uuid4(), mission_id=mission, convention_id=cid,
+                                patient_ref=f"P-{uuid.uuid4().hex[:8]}", procedure="arterial switch",
+                                completed_at=at, duration_minutes=240, outcome="successful",
+                                previously_referred_abroad=abroad)
+
+    facts = [
+        surgery(datetime(2024, 5, 27, 10, tzinfo=UTC), True),
+        surgery(datetime(2024, 5, 31, 23, 30, tzinfo=UTC), True),  # 00:30 on 1 June in Algiers
+        surgery(datetime(2024, 7, 2, 9, tzinfo=UTC), False),
+        ConsultationHeld(consultation_id=uuid.uuid4(), mission_id=mission, convention_id=cid,
+                         patient_ref="P-consult", specialty="paediatric cardiology",
+                         held_at=datetime(2024, 5, 28, 9, tzinfo=UTC)),
+        TrainingSessionHeld(training_session_id=uuid.uuid4(), mission_id=mission, convention_id=cid,
+                            topic="Perfusion in neonates", held_at=datetime(2024, 7, 3, 15, tzinfo=UTC),
+                            hours=3.0, trainee_count=6),
+    ]
+    envelopes = [new_envelope(f, correlation_id="cnas-programme", causation_id=None) for f in facts]
+    with deliveries() as seen:
+        conn = await aio_pika.connect(amqp_url)
+        try:
+            ex = await (await conn.channel()).get_exchange(f"{namespace}jumelage.events")
+            for envelope in envelopes:
+                await ex.publish(aio_pika.Message(envelope.to_json().encode(),
+                                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                                 routing_key=envelope.routing_key)
+        finally:
+            await conn.close()
+        await eventually(lambda: seen.all_finished({str(e.id): 1 for e in envelopes}))
+
+    r = await programme.client.get(f"/conventions/{cid}/progress/periods", params={"by": "month"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["by"] == "month" and body["timezone"] == "Africa/Algiers" and body["convention_id"] == cid
+    periods = {p["period"]: p for p in body["periods"]}
+    assert list(periods) == ["2024-05", "2024-06", "2024-07"]
+    assert {k: periods["2024-05"][k] for k in ("surgeries", "consultations", "training_sessions",
+                                               "treated_locally_instead_of_abroad")} == \
+        {"surgeries": 1, "consultations": 1, "training_sessions": 0, "treated_locally_instead_of_abroad": 1}
+    assert periods["2024-06"]["surgeries"] == 1 and periods["2024-06"]["treated_locally_instead_of_abroad"] == 1
+    assert periods["2024-07"]["cumulative"] == {"surgeries": 3, "consultations": 1, "training_sessions": 1,
+                                                "treated_locally_instead_of_abroad": 2}
+    # Without ``by``: by month. Another length of period is a 422 naming ``by``.
+    assert (await programme.client.get(f"/conventions/{cid}/progress/periods")).json() == body
+    bad = await programme.client.get(f"/conventions/{cid}/progress/periods", params={"by": "fortnight"})
+    assert bad.status_code == 422 and "by" in bad.text
+    # The same access as /progress: the convention's funder reads it, another institution's does not.
+    with programme.client.auth.acting("funder", institution=ids["cnas"]):
+        assert (await programme.client.get(f"/conventions/{cid}/progress/periods")).status_code == 200
+    with programme.client.auth.acting("funder", institution=ids["chu"]):
+        assert (await programme.client.get(f"/conventions/{cid}/progress/periods")).status_code == 403
+    assert (await programme.client.get(f"/conventions/{uuid.uuid4()}/progress/periods")).status_code == 404

@@ -166,3 +166,33 @@ def test_progress_counts_facts_against_objectives() -> None:
     assert p.treated_locally_instead_of_abroad == 2
     assert (p.training_hours, p.trainees) == (5.5, 13)
     assert p.missions_completed == 1
+
+
+# -- progress over time ------------------------------------------------------------
+
+
+def test_progress_by_month_counts_in_the_programmes_time_zone_with_running_totals() -> None:
+    from zoneinfo import ZoneInfo
+
+    from convention.domain.progress import Moment, by_month
+
+    algiers = ZoneInfo("Africa/Algiers")  # UTC+1 all year
+    moments = [
+        Moment("surgeries", datetime(2024, 5, 27, 10, tzinfo=UTC), referred_abroad=True),
+        # 23:30 UTC on 31 May is 00:30 on 1 June in Algiers: June's.
+        Moment("surgeries", datetime(2024, 5, 31, 23, 30, tzinfo=UTC), referred_abroad=True),
+        Moment("surgeries", datetime(2024, 8, 2, 9, tzinfo=UTC)),
+        Moment("consultations", datetime(2024, 5, 28, 9, tzinfo=UTC)),
+        Moment("training_sessions", datetime(2024, 6, 3, 15, tzinfo=UTC)),
+    ]
+    periods = by_month(list(reversed(moments)), algiers)  # the order facts come in does not matter
+    assert [p.period for p in periods] == ["2024-05", "2024-06", "2024-08"]  # July: nothing, left out
+    may, june, august = periods
+    assert may.counts == {"surgeries": 1, "consultations": 1, "training_sessions": 0,
+                          "treated_locally_instead_of_abroad": 1}
+    assert june.counts == {"surgeries": 1, "consultations": 0, "training_sessions": 1,
+                           "treated_locally_instead_of_abroad": 1}
+    assert august.cumulative == {"surgeries": 3, "consultations": 1, "training_sessions": 1,
+                                 "treated_locally_instead_of_abroad": 2}
+    assert by_month(moments, ZoneInfo("UTC"))[0].counts["surgeries"] == 2  # in UTC both are May's
+    assert by_month([], algiers) == []

@@ -5,6 +5,7 @@ sandboxed) used by the next notification."""
 from __future__ import annotations
 
 import shutil
+import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -207,3 +208,22 @@ async def test_english_contact_gets_french_when_english_is_missing(
         assert mail["Subject"].strip().startswith("Mission programmée : chirurgie cardiaque à CMCI Bousmail")
         await h.tap.wait_for(lambda bodies: any(b["type"] == "NotificationSent" for b in bodies))
         assert h.tap.of_type("NotificationSent")[0]["data"]["template"] == "MissionScheduled/fr/email"
+
+
+async def test_a_preview_renders_the_effective_template_with_the_sample_programme(notification_service: Any) -> None:
+    async with notification_service() as h:
+        r = await h.client.get("/templates/SurgeryScheduled/ar/email/preview")
+        assert r.status_code == 200, r.text
+        shipped = r.json()
+        assert shipped["template"] == "SurgeryScheduled/ar/email" and shipped["channel"] == "email"
+        assert shipped["subject"] and '<html lang="ar" dir="rtl">' in shipped["html"]
+        assert "2031" in shipped["text"]  # the sample's dates, in words
+        put = await h.client.put("/templates/SurgeryScheduled/fr/sms",
+                                 json={"text": "Aperçu : {{ surgery.procedure }} le {{ surgery.scheduled_start|day }}."})
+        assert put.status_code == 200, put.text
+        preview = (await h.client.get("/templates/SurgeryScheduled/fr/sms/preview")).json()
+        assert preview == {"template": "SurgeryScheduled/fr/sms", "language": "fr", "channel": "sms", "subject": None,
+                           "text": "Aperçu : Ventricular septal defect closure le 27 mai 2031.", "html": None}
+        assert (await h.client.get("/templates/PatientDischarged/fr/sms/preview")).status_code == 422
+        with h.client.auth.acting("coordinator", institution=str(uuid.uuid4())):
+            assert (await h.client.get("/templates/SurgeryScheduled/fr/sms/preview")).status_code == 403

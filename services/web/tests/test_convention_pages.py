@@ -7,27 +7,9 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-from conftest import Stack
+from web_testkit import Stack, programme
 
 pytestmark = pytest.mark.asyncio
-
-
-async def programme(stack: Stack) -> dict:
-    """A draft convention between the fund, the provider and the clinic."""
-    start = date.today()
-    ids = stack.ids
-    client = stack.services["convention"]
-    with client.auth.acting("coordinator", institution=ids["cmci"]):
-        r = await client.post("/conventions", json={
-            "reference": "CNAS-GSD-2026", "title": "Paediatric cardiac surgery", "kind": "international_cooperation",
-            "parties": [{"institution_id": ids["cnas"], "role": "funder"},
-                        {"institution_id": ids["gsd"], "role": "provider"},
-                        {"institution_id": ids["cmci"], "role": "beneficiary"}],
-            "effective_from": start.isoformat(), "effective_until": (start + timedelta(days=365)).isoformat(),
-            "specialties": ["paediatric cardiac surgery"],
-            "objectives": {"surgeries": 40, "consultations": 100, "training_sessions": 10}})
-    assert r.status_code == 201, r.text
-    return r.json()
 
 
 async def test_a_coordinator_finds_signs_and_sees_the_convention(stack: Stack) -> None:
@@ -113,3 +95,58 @@ async def test_a_service_that_is_down_is_a_banner(stack: Stack) -> None:
 class _Unreachable(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:  # the service is gone
         raise httpx.ConnectError("connection refused", request=request)
+
+
+async def test_a_coordinator_drafts_then_edits_a_convention_from_the_pages(stack: Stack) -> None:
+    ids = stack.ids
+    amina = stack.browser()
+    await amina.sign_in("amina")
+    form = await amina.open("/conventions/new")
+    start = date.today()
+    fields = {"reference": "ORAN-TIARET-2027", "title": "Jumelage en chirurgie générale", "kind": "twinning",
+              "effective_from": start.isoformat(), "effective_until": (start + timedelta(days=300)).isoformat(),
+              "specialties": "general surgery, urology",
+              "party_0": ids["gsd"], "role_0": "provider", "party_1": ids["cmci"], "role_1": "beneficiary",
+              "surgeries": "12", "consultations": "30", "training_sessions": "4"}
+    r = await amina.submit(form, "/conventions", fields)
+    convention_id = r.headers["location"].rsplit("/", 1)[1]
+    # Sent again (a double click): one draft, not two.
+    await amina.submit(form, "/conventions", fields)
+    found = await stack.as_coordinator("cmci", "GET", "convention", "/conventions", params={"q": "ORAN-TIARET-2027"})
+    assert found["total"] == 1
+    page = await amina.open(f"/conventions/{convention_id}")
+    await amina.submit(page, f"/conventions/{convention_id}/edit",
+                       {"title": "Jumelage CHU – EPH", "surgeries": "20", "party_0": ids["gsd"], "role_0": "provider",
+                        "party_1": ids["cmci"], "role_1": "beneficiary"})
+    edited = await stack.as_coordinator("cmci", "GET", "convention", f"/conventions/{convention_id}")
+    assert edited["title"] == "Jumelage CHU – EPH" and edited["objectives"]["surgeries"] == 20
+    assert edited["specialties"] == ["general surgery", "urology"]
+
+
+async def test_a_draft_the_service_refuses_is_shown_with_what_was_typed(stack: Stack) -> None:
+    amina = stack.browser()
+    await amina.sign_in("amina")
+    form = await amina.open("/conventions/new")
+    r = await amina.submit(form, "/conventions", {
+        "reference": "LONE-2027", "title": "Without a provider", "kind": "other",
+        "effective_from": date.today().isoformat(), "effective_until": date.today().isoformat(),
+        "party_0": stack.ids["cmci"], "role_0": "beneficiary"}, status=422)
+    assert 'id="problem-draft"' in r.text and 'value="LONE-2027"' in r.text
+    r = await amina.submit(form, "/conventions", {"reference": "X", "surgeries": "lots"}, status=422)
+    assert "surgeries: a whole number is expected" in r.text
+
+
+async def test_pages_speak_the_reader_language_and_arabic_is_right_to_left(stack: Stack) -> None:
+    draft = await programme(stack)
+    for language, title, direction in (("fr", "Avancement", "ltr"), ("ar", "التقدم", "rtl"),
+                                       ("en", "Progress", "ltr")):
+        reader = stack.browser(language)
+        await reader.sign_in("amina")
+        page = await reader.open(f"/conventions/{draft['id']}")
+        assert f'<html lang="{language}" dir="{direction}">' in page and title in page
+    # The person's own choice outlasts the browser's.
+    reader = stack.browser("fr")
+    await reader.sign_in("amina")
+    page = await reader.open("/conventions")
+    await reader.submit(page, "/language", {"lang": "ar", "next": "/conventions"})
+    assert 'dir="rtl"' in await reader.open("/conventions")

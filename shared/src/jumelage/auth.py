@@ -82,6 +82,11 @@ class TokenError(Exception):
     """A token we refuse; the message is safe to send back (it never quotes the token)."""
 
 
+class KeysUnavailable(Exception):
+    """The identity provider's keys (JWKS URL) cannot be fetched: the token can be
+    neither taken nor refused. A 503, not the caller's fault (nor a reason to sign out)."""
+
+
 VERIFIED_KEPT = 1024
 """Tokens a verifier remembers as verified (a client sends its token with every request)."""
 VERIFIED_FOR = 60.0
@@ -122,7 +127,9 @@ class TokenVerifier:
                     raise AuthConfigError(f"AUTH_JWKS_FILE {settings.auth_jwks_file}: {type(exc).__name__}: {exc}") \
                         from None
             elif settings.auth_jwks_url:
-                self._jwks_client = jwt.PyJWKClient(settings.auth_jwks_url, cache_jwk_set=True, lifespan=300)
+                # Fetched once, kept 5 minutes; a kid it lacks fetches it again, once per cooldown.
+                self._jwks_client = jwt.PyJWKClient(settings.auth_jwks_url, cache_jwk_set=True, lifespan=300,
+                                                    cooldown_duration=settings.auth_jwks_cooldown_seconds)
             else:
                 raise AuthConfigError("AUTH_MODE=rs256 needs AUTH_JWKS_FILE or AUTH_JWKS_URL")
 
@@ -163,6 +170,8 @@ class TokenVerifier:
             raise TokenError("the token is not valid yet") from None
         except tuple(_REGISTERED) as exc:
             raise TokenError(f"the token's {_REGISTERED[type(exc)]!r} claim is malformed") from None
+        except jwt.PyJWKClientConnectionError:
+            raise KeysUnavailable("the identity provider's keys cannot be fetched now: try again shortly") from None
         except (jwt.PyJWKClientError, jwt.PyJWKError):
             raise TokenError("no known public key verifies the token (unknown kid?)") from None
         except jwt.InvalidTokenError as exc:
@@ -184,7 +193,12 @@ class TokenVerifier:
             raise TokenError(f"the token is malformed ({type(exc).__name__})") from None
         if self._jwks_client is not None:
             # PyJWKClient fetches over blocking HTTP (then caches): off the event loop.
-            signing = await asyncio.to_thread(self._jwks_client.get_signing_key_from_jwt, token)
+            if kid is None:  # as from a JWKS file: its one key, if it has only one
+                keys = await asyncio.to_thread(self._jwks_client.get_signing_keys)
+                if len(keys) == 1:
+                    return keys[0].key
+                raise TokenError("the token names no key (kid) and the JWKS holds several")
+            signing = await asyncio.to_thread(self._jwks_client.get_signing_key, kid)
             return signing.key
         assert self._jwks is not None
         keys = self._jwks.keys
@@ -275,6 +289,9 @@ async def authenticated(
     except TokenError as exc:
         log.info("token refused", reason=str(exc), path=request.url.path)
         raise _unauthorized(str(exc)) from None
+    except KeysUnavailable as exc:
+        log.warning("token not verified: the identity provider's keys cannot be fetched", path=request.url.path)
+        raise HTTPException(503, detail=str(exc), headers={"Retry-After": "5"}) from None
     request.state.caller = caller
     return caller
 

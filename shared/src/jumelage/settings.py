@@ -106,6 +106,11 @@ class ServiceSettings(BaseSettings):
     )
     auth_jwks_file: Path | None = Field(default=None, description="RS256: a JWKS document on disk")
     auth_jwks_url: str | None = Field(default=None, description="RS256: where to fetch the JWKS (cached)")
+    auth_jwks_cooldown_seconds: float = Field(
+        default=30.0, ge=0,
+        description="RS256 from a URL: a token signed with a key the cached JWKS lacks (a rotation) fetches it "
+        "again, at most this often (tokens with made-up key ids cost one fetch per period)",
+    )
     auth_audience: str = Field(default="jumelage", description="the aud claim tokens must carry")
     auth_issuer: str | None = Field(default=None, description="the iss claim tokens must carry, if set")
     auth_leeway_seconds: float = Field(default=30.0, description="clock skew tolerated on exp/nbf/iat")

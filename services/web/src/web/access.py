@@ -12,7 +12,7 @@ from fastapi import Depends, Form, Header, HTTPException, Request, Response
 
 from web.adapters import languages
 from web.adapters.services import PersonServices
-from web.store.sessions import COOKIE, Session
+from web.store.sessions import COOKIE, PENDING_COOKIE, Session
 
 
 class SignInNeeded(Exception):
@@ -85,3 +85,25 @@ def safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/conventions"
     return target[:500]
+
+
+PENDING_SECONDS = 600  # a sign-in at the identity provider must come back within ten minutes
+
+
+def hold_sign_in(request: Request, response: Response, pending: dict, next_path: str) -> Response:
+    """What must come back with the browser from the provider (state, nonce, PKCE verifier),
+    sealed in a cookie of its own, for ten minutes, sent to /signin only."""
+    cookies = request.app.state.web.cookies
+    response.set_cookie(PENDING_COOKIE, cookies.seal({"pending": pending, "next": next_path}), max_age=PENDING_SECONDS,
+                        httponly=True, samesite="lax", secure=cookies.secure, path="/signin")
+    return response
+
+
+def held_sign_in(request: Request) -> dict:
+    opened = request.app.state.web.cookies.open(request.cookies.get(PENDING_COOKIE), max_age=PENDING_SECONDS)
+    return opened if isinstance(opened, dict) else {}
+
+
+def drop_sign_in(response: Response) -> Response:
+    response.delete_cookie(PENDING_COOKIE, path="/signin")
+    return response

@@ -24,8 +24,10 @@ from jumelage.settings import ServiceSettings
 from jumelage.tasks import spawn
 from web import access, api
 from web.adapters.live import LiveHub
+from web.adapters.oidc import OidcClient
 from web.adapters.pages import Pages
 from web.adapters.services import Services
+from web.adapters.timing import ServerTiming
 from web.handlers import HANDLERS
 from web.store.sessions import SessionCookie
 from web.subscribers import subscribe
@@ -54,7 +56,9 @@ class Settings(ServiceSettings):
     oidc_issuer: str | None = Field(default=None, max_length=500, description="the identity provider (deployment)")
     oidc_client_id: str | None = Field(default=None, max_length=200)
     oidc_client_secret: SecretStr | None = None
-    oidc_scopes: str = "openid profile"
+    oidc_scopes: str = Field(default="openid profile", max_length=500)
+    oidc_redirect_uri: str | None = Field(default=None, max_length=500,
+                                          description="where the provider sends people back; default PUBLIC_URL/signin/callback")
 
     @property
     def local_sign_in(self) -> bool:
@@ -81,8 +85,15 @@ class WebRuntime:
         secret = settings.session_secret.get_secret_value() if settings.session_secret else secrets.token_urlsafe(32)
         self.cookies = SessionCookie(secret, max_age_seconds=int(settings.session_hours * 3600),
                                      secure=settings.cookie_secure)
+        self.oidc = None
+        if settings.oidc_issuer and settings.oidc_client_id:
+            self.oidc = OidcClient(
+                settings.oidc_issuer, settings.oidc_client_id,
+                settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else None,
+                settings.oidc_redirect_uri or settings.public_url.rstrip("/") + "/signin/callback",
+                settings.oidc_scopes, timeout=settings.service_timeout)
         local_secret = settings.auth_secret.get_secret_value() if settings.local_sign_in and settings.auth_secret else None
-        self.bus = MessageBus(HANDLERS, clock=self.clock, people_file=settings.local_people_file,
+        self.bus = MessageBus(HANDLERS, clock=self.clock, people_file=settings.local_people_file, oidc=self.oidc,
                               local_secret=local_secret, audience=settings.auth_audience,
                               session_hours=settings.session_hours)
         self.broker = RabbitBroker(settings.amqp_url, reconnect_interval=settings.broker_reconnect_interval,
@@ -122,6 +133,8 @@ class WebRuntime:
         with suppress(Exception):
             await self.broker.stop()
         await self.services.close()
+        if self.oidc is not None:
+            await self.oidc.aclose()
 
     async def check_broker(self) -> None:
         if not self.broker_connected.is_set() or not await self.broker.ping(timeout=2.0):
@@ -150,6 +163,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, tra
     app = FastAPI(title="Jumelage", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
                   max_body_size=runtime.settings.max_body_bytes)
     app.state.web = runtime
+    app.add_middleware(ServerTiming)
     install_correlation(app)
     api.install_error_pages(app)
     app.include_router(health_router({"broker": runtime.check_broker}))

@@ -15,7 +15,7 @@ import socket
 from typing import Any
 
 from faststream import AckPolicy
-from faststream.rabbit import RabbitBroker, RabbitMessage, RabbitQueue
+from faststream.rabbit import RabbitBroker, RabbitQueue
 
 from jumelage.logging import get_logger
 from jumelage.messaging.topology import Topology, topic_exchange
@@ -42,26 +42,17 @@ def live_event(envelope: dict[str, Any]) -> LiveEvent | None:
                      refs=frozenset(refs))
 
 
-async def _body(message: RabbitMessage) -> bytes:
-    """The decoder: the body as is. The services publish ``application/cloudevents+json``,
-    which FastStream hands over undecoded (bytes), so the envelope is parsed here."""
-    return message.body  # type: ignore[no-any-return]
-
-
-def envelope_of(body: bytes) -> dict[str, Any] | None:
-    try:
-        envelope = json.loads(body)
-    except ValueError:
-        return None
-    return envelope if isinstance(envelope, dict) else None
-
-
 def subscribe(broker: RabbitBroker, topology: Topology, hub: LiveHub) -> None:
     @broker.subscriber(live_queue(topology), topic_exchange(topology.exchange_name, passive=topology.passive),
                        ack_policy=AckPolicy.ACK_FIRST,  # nothing to commit: a lost live update costs a reload
-                       decoder=_body, title="web.live", description="every event, for the pages open in this process")
+                       title="web.live", description="every event, for the pages open in this process")
     async def on_event(body: bytes) -> None:
-        envelope = envelope_of(body)
-        event = live_event(envelope) if envelope is not None else None
+        # application/cloudevents+json: FastStream hands over the bytes, decoded here.
+        try:
+            envelope = json.loads(body)
+        except ValueError:
+            log.warning("live update: not JSON, ignored", size=len(body))
+            return
+        event = live_event(envelope)
         if event is not None:
             hub.publish(event)

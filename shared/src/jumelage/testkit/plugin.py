@@ -107,6 +107,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.fast)
 
 
+@pytest.fixture
+def oidc_provider() -> Iterator[Any]:
+    """A real OpenID Connect provider on a free loopback port, in a thread
+    (:class:`jumelage.testkit.oidc.OidcProvider`): PKCE enforced, RS256 JWT access
+    tokens for the audience ``jumelage``; register clients and users on it."""
+    from jumelage.testkit.oidc import OidcProvider
+
+    with OidcProvider() as provider:
+        yield provider
+
+
 # The web app's browser tests (jumelage.testkit.browser): Debian's headless Chromium,
 # launched once for the session on pytest-asyncio's session loop (mark the tests
 # ``@pytest.mark.asyncio(loop_scope="session")``); each test gets a context (cookies,

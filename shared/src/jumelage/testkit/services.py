@@ -72,15 +72,17 @@ async def running(app: Any, migrations: Path | None = None, *, wait_broker: floa
 
 @contextlib.asynccontextmanager
 async def running_services(modules: dict[str, Any], *, amqp_url: str, namespace: str, database: Database,
-                           acting_as: Callable[[], ActingAs] = ActingAs) -> AsyncIterator[dict[str, Any]]:
+                           acting_as: Callable[[], ActingAs] = ActingAs, **overrides: Any
+                           ) -> AsyncIterator[dict[str, Any]]:
     """Several services in this process, on one namespace, each on its own database
     (``for_service``); ``modules`` maps a service's name to its ``app`` module
-    (``Settings``, ``create_app``, ``MIGRATIONS``). Yields their clients by name."""
+    (``Settings``, ``create_app``, ``MIGRATIONS``). Yields their clients by name.
+    ``overrides``: settings of all of them (e.g. ``auth_mode="rs256"``)."""
     async with contextlib.AsyncExitStack() as stack:
         clients = {}
         for name, module in modules.items():
             settings = service_settings(module.Settings, amqp_url=amqp_url, namespace=namespace,
-                                        database=await database.for_service(name))
+                                        database=await database.for_service(name), **overrides)
             clients[name] = await stack.enter_async_context(
                 running(module.create_app(settings), module.MIGRATIONS, acting_as=acting_as()))
         yield clients

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from convention import access
 from convention.access import UoW
-from convention.domain.commands import ConventionProgress
+from convention.domain.commands import ConventionPeriods, ConventionProgress
 from convention.domain.conventions import Convention, ConventionStatus
-from convention.domain.progress import Progress
+from convention.domain.progress import PeriodCounts, Progress
 from jumelage.service import BusDep
 
 router = APIRouter(prefix="/conventions", tags=["conventions"])
@@ -61,3 +61,38 @@ async def convention_progress(convention_id: uuid.UUID, _: access.ProgressReader
                               bus: BusDep) -> ProgressOut:
     convention, progress = await bus.handle(ConventionProgress(convention_id), uow)
     return ProgressOut.of(convention, progress)
+
+
+class PeriodCountsOut(BaseModel):
+    surgeries: int
+    consultations: int
+    training_sessions: int
+    treated_locally_instead_of_abroad: int = Field(
+        description="surgeries of patients who had been referred for treatment abroad")
+
+
+class PeriodOut(PeriodCountsOut):
+    period: str = Field(description="YYYY-MM, in the programmes' time zone", examples=["2024-05"])
+    cumulative: PeriodCountsOut = Field(description="everything done up to the end of the period")
+
+    @classmethod
+    def of(cls, p: PeriodCounts) -> PeriodOut:
+        return cls(period=p.period, **p.counts, cumulative=PeriodCountsOut(**p.cumulative))
+
+
+class PeriodsOut(BaseModel):
+    convention_id: uuid.UUID
+    reference: str
+    by: Literal["month"]
+    timezone: str = Field(description="the zone the periods are taken in")
+    periods: list[PeriodOut] = Field(description="oldest first; a period with nothing done is left out")
+
+
+@router.get("/{convention_id}/progress/periods", response_model=PeriodsOut,
+            summary="What the convention achieved, period by period, with running totals")
+async def convention_periods(convention_id: uuid.UUID, _: access.ProgressReader, uow: UoW, bus: BusDep,
+                             by: Annotated[Literal["month"], Query(description="the length of a period")] = "month",
+                             ) -> PeriodsOut:
+    convention, zone, periods = await bus.handle(ConventionPeriods(convention_id, by), uow)
+    return PeriodsOut(convention_id=convention.id, reference=convention.reference, by=by, timezone=zone,
+                      periods=[PeriodOut.of(p) for p in periods])

@@ -139,3 +139,11 @@ class ConventionHistory:
 @dataclass(frozen=True)
 class ConventionProgress:
     convention_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ConventionPeriods:
+    """Progress over time: per period (``by``: ``month``) in the programmes' time zone."""
+
+    convention_id: uuid.UUID
+    by: str = "month"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from convention.domain.conventions import Objectives
 
@@ -103,3 +103,45 @@ def progress(
         },
         last_activity_at=max(moments) if moments else None,
     )
+
+
+# -- progress over time ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Moment:
+    """One fact on the calendar: what it was (``surgeries``, ``consultations``,
+    ``training_sessions``), when, and for a surgery whether the patient had been referred abroad."""
+
+    kind: str
+    at: datetime
+    referred_abroad: bool = False
+
+
+PERIOD_KINDS = ("surgeries", "consultations", "training_sessions", "treated_locally_instead_of_abroad")
+
+
+@dataclass(frozen=True)
+class PeriodCounts:
+    period: str                  # YYYY-MM in the programmes' time zone
+    counts: dict[str, int]       # what was done in the period, per kind of PERIOD_KINDS
+    cumulative: dict[str, int]   # everything done up to the end of the period
+
+
+def by_month(moments: list[Moment], zone: tzinfo) -> list[PeriodCounts]:
+    """Per calendar month (in ``zone``: a surgery at 23:30 UTC on 31 May is June's in
+    Algiers), the counts and the running totals; months with nothing are left out."""
+    months: dict[str, Counter[str]] = {}
+    for m in moments:
+        month = m.at.astimezone(zone).strftime("%Y-%m")
+        counter = months.setdefault(month, Counter())
+        counter[m.kind] += 1
+        if m.kind == "surgeries" and m.referred_abroad:
+            counter["treated_locally_instead_of_abroad"] += 1
+    running: Counter[str] = Counter()
+    out = []
+    for month in sorted(months):
+        running.update(months[month])
+        out.append(PeriodCounts(month, {k: months[month].get(k, 0) for k in PERIOD_KINDS},
+                                {k: running.get(k, 0) for k in PERIOD_KINDS}))
+    return out

@@ -26,6 +26,7 @@ from convention.handlers.institutions import (
 )
 from convention.handlers.progress import (
     consultation_held,
+    convention_periods,
     convention_progress,
     mission_completed,
     surgery_completed,
@@ -50,10 +51,11 @@ HANDLERS: dict[type, Handler] = {
     c.SearchConventions: search_conventions,
     c.ConventionHistory: convention_history,
     c.ConventionProgress: convention_progress,
+    c.ConventionPeriods: convention_periods,
 }
 
 __all__ = [
-    "HANDLERS", "amend_convention", "consultation_held", "convention_history", "convention_progress",
+    "HANDLERS", "amend_convention", "consultation_held", "convention_history", "convention_periods", "convention_progress",
     "discard_draft", "draft_convention", "edit_draft", "expire_conventions", "get_institution",
     "mission_completed", "register_institution", "resume_convention", "search_conventions",
     "search_institutions", "sign_convention", "surgery_completed", "suspend_convention",

@@ -3,11 +3,12 @@ counts once and order does not matter) and the figures derived from them."""
 
 from __future__ import annotations
 
-from convention.domain.commands import ConventionProgress
+from convention.domain.commands import ConventionPeriods, ConventionProgress
 from convention.domain.conventions import Convention
-from convention.domain.progress import Progress, progress
+from convention.domain.progress import PeriodCounts, Progress, by_month, progress
 from convention.store import ConventionUnitOfWork
 from convention.store.tables import ConsultationFact, MissionFact, SurgeryFact, TrainingFact
+from jumelage.clock import Clock
 from jumelage.errors import NotFound
 from jumelage.events import (
     CloudEvent,
@@ -25,6 +26,18 @@ async def convention_progress(query: ConventionProgress, uow: ConventionUnitOfWo
             raise NotFound(f"no convention {query.convention_id}")
         facts = await uow.facts.of(query.convention_id)
     return convention, progress(convention.terms.objectives, *facts)
+
+
+async def convention_periods(query: ConventionPeriods, uow: ConventionUnitOfWork, *,
+                             clock: Clock) -> tuple[Convention, str, list[PeriodCounts]]:
+    """Progress over time, by month in the programmes' time zone (``TIMEZONE``, the clock's),
+    with the zone's name."""
+    async with uow:
+        convention = await uow.conventions.get(query.convention_id)
+        if convention is None:
+            raise NotFound(f"no convention {query.convention_id}")
+        moments = await uow.facts.moments(query.convention_id)
+    return convention, str(clock.zone), by_month(moments, clock.zone)
 
 
 async def surgery_completed(event: CloudEvent[SurgeryCompleted], uow: ConventionUnitOfWork) -> None:

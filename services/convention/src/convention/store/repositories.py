@@ -25,7 +25,7 @@ from convention.domain.conventions import (
 )
 from convention.domain.events import terms_json
 from convention.domain.institutions import Institution, identity_key
-from convention.domain.progress import ConsultationDone, MissionDone, SurgeryDone, TrainingDone
+from convention.domain.progress import ConsultationDone, MissionDone, Moment, SurgeryDone, TrainingDone
 from convention.store.tables import (
     AmendmentRow,
     ConsultationFact,
@@ -311,3 +311,16 @@ class Facts:
                     for r in await self.session.scalars(q(MissionFact))]
         return surgeries, consultations, trainings, missions
 
+    async def moments(self, convention_id: uuid.UUID) -> list[Moment]:
+        """When each surgery, consultation and training session happened (only the
+        columns the calendar needs), for progress over time."""
+        surgeries = await self.session.execute(
+            select(SurgeryFact.completed_at, SurgeryFact.previously_referred_abroad)
+            .where(SurgeryFact.convention_id == convention_id))
+        consultations = await self.session.scalars(
+            select(ConsultationFact.held_at).where(ConsultationFact.convention_id == convention_id))
+        trainings = await self.session.scalars(
+            select(TrainingFact.held_at).where(TrainingFact.convention_id == convention_id))
+        return ([Moment("surgeries", at, bool(abroad)) for at, abroad in surgeries]
+                + [Moment("consultations", at) for at in consultations]
+                + [Moment("training_sessions", at) for at in trainings])

@@ -13,7 +13,7 @@ from jumelage.events.notification import Channel
 from jumelage.service import BusDep
 from notification import access
 from notification.access import UoW
-from notification.domain.commands import DeleteTemplate, GetTemplate, ListTemplates, PutTemplate
+from notification.domain.commands import DeleteTemplate, GetTemplate, ListTemplates, PreviewTemplate, PutTemplate
 from notification.domain.contacts import Language
 from notification.domain.routing import notifiable_types
 from notification.domain.templates import GENERIC, TemplateText
@@ -97,3 +97,23 @@ async def delete_template(event_type: TemplateName, language: Language, channel:
                           bus: BusDep) -> Response:
     await bus.handle(DeleteTemplate(event_type, language, channel), uow)
     return Response(status_code=204)
+
+
+class PreviewOut(BaseModel):
+    template: str = Field(description="the template used, after any fallback: SurgeryScheduled/ar/email")
+    language: Language
+    channel: Channel
+    subject: str | None = None
+    text: str
+    html: str | None = Field(default=None, description="the whole e-mail, layout included")
+
+
+@templates.get("/{event_type}/{language}/{channel}/preview", response_model=PreviewOut,
+               summary="The template rendered with a sample programme (no real person in it)",
+               dependencies=[access.DESK])
+async def preview_template(event_type: TemplateName, language: Language, channel: Channel, uow: UoW,
+                           bus: BusDep) -> PreviewOut:
+    rendered = await bus.handle(PreviewTemplate(event_type, language, channel), uow)
+    m = rendered.message
+    return PreviewOut(template=rendered.template, language=rendered.language, channel=channel, subject=m.subject,
+                      text=m.text, html=m.html)

@@ -130,6 +130,15 @@ class DeleteTemplate:
     channel: Channel
 
 
+@dataclass(frozen=True)
+class PreviewTemplate:
+    """The template as a recipient would get it, rendered with the sample programme."""
+
+    name: str
+    language: Language
+    channel: Channel
+
+
 # -- notifications and reminders -----------------------------------------------------------------
 
 

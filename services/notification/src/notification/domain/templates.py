@@ -7,7 +7,8 @@ own to the ``Generic`` one, so a notification is never lost for want of words.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from jumelage.errors import Invalid
 from jumelage.events.notification import Channel
@@ -57,3 +58,19 @@ class TemplateText:
             if not (parts.get(part) or "").strip():
                 raise Invalid(f"a {channel} template needs a {part}", field=part)
         return cls(name, language, channel, {p: str(parts[p]) for p in wanted}, "override", updated_at)
+
+
+def sample_context(name: str) -> dict[str, Any]:
+    """What a preview renders a template with: a made-up programme (no real person,
+    no real patient: the desk's preview must not show anyone's details)."""
+    return {
+        "type": name,
+        "subject": "surgeries/00000000-0000-4000-8000-000000000001",
+        "event": None,
+        "mission": {"specialty": "paediatric cardiac surgery", "starts_on": date(2031, 5, 26),
+                    "ends_on": date(2031, 5, 30), "host": "CMCI Bousmail", "visiting": "Gruppo San Donato"},
+        "convention": {"reference": "CNAS-GSD-2031-01", "title": "Paediatric cardiac surgery at CMCI Bousmail"},
+        "surgery": {"procedure": "Ventricular septal defect closure", "operating_room": "Bloc 2",
+                    "scheduled_start": datetime(2031, 5, 27, 7, 30, tzinfo=UTC), "patient_ref": "P-SAMPLE"},
+        "recipient": {"name": "Dr Sample", "kind": "practitioner"},
+    }

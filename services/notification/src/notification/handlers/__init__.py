@@ -28,6 +28,7 @@ HANDLERS: dict[type, Any] = {
     c.GetTemplate: templates.effective_template,
     c.PutTemplate: templates.put_template,
     c.DeleteTemplate: templates.delete_template,
+    c.PreviewTemplate: templates.preview_template,
     c.FindNotifications: notifications.find_notifications,
     c.GetNotification: notifications.get_notification,
     c.FindReminders: reminders.find_reminders,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from jumelage.clock import Clock
 from jumelage.errors import NotFound
 from jumelage.events.notification import Channel
-from notification.adapters.templates import TemplateRenderer
-from notification.domain.commands import DeleteTemplate, GetTemplate, ListTemplates, PutTemplate
+from notification.adapters.templates import Rendered, TemplateRenderer
+from notification.domain.commands import DeleteTemplate, GetTemplate, ListTemplates, PreviewTemplate, PutTemplate
 from notification.domain.contacts import Language
-from notification.domain.templates import PARTS, TemplateText
+from notification.domain.templates import PARTS, TemplateText, sample_context
 from notification.store.unit_of_work import NotificationUnitOfWork
 
 
@@ -57,3 +57,14 @@ async def delete_template(cmd: DeleteTemplate, uow: NotificationUnitOfWork) -> N
         if not await uow.templates.delete(cmd.name, cmd.language, cmd.channel):
             raise NotFound(f"no override of {cmd.name}/{cmd.language}/{cmd.channel}")
         await uow.commit()
+
+
+async def preview_template(query: PreviewTemplate, uow: NotificationUnitOfWork, *,
+                           renderer: TemplateRenderer) -> Rendered:
+    """The template rendered with the sample programme, as a notification would render it:
+    the override if one is stored, else the shipped default, with the same fallbacks
+    (``Rendered.template`` says which one was used)."""
+    effective = await effective_template(GetTemplate(query.name, query.language, query.channel), uow,
+                                         renderer=renderer)
+    overrides = {(query.name, query.language, query.channel): effective} if effective.source == "override" else {}
+    return renderer.render(query.name, query.language, query.channel, sample_context(query.name), overrides)

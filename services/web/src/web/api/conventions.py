@@ -13,7 +13,8 @@ from web.access import CSRF, PersonDep, ServicesDep
 from web.adapters.services import ServiceRefused
 from web.api.rendering import page
 from web.domain import conventions as rules
-from web.domain.commands import AmendConvention, ChangeConvention, ListConventions, ShowConvention
+from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvention, EditDraft, ListConventions,
+                                 ListInstitutions, ShowConvention)
 
 router = APIRouter(prefix="/conventions", tags=["conventions"])
 
@@ -36,12 +37,62 @@ async def conventions(request: Request, who: PersonDep, services: ServicesDep,
                 block=block)
 
 
+@router.get("/new")
+async def new_convention(request: Request, who: PersonDep, services: ServicesDep) -> Response:
+    return await _draft_page(request, services, {})
+
+
+async def _draft_page(request: Request, services: Any, typed: dict[str, str], *,
+                      problem: ServiceRefused | None = None) -> Response:
+    institutions = await request.app.state.web.bus.handle(ListInstitutions(), services)
+    return page(request, "conventions/new.html",
+                {"institutions": institutions, "typed": typed, "kinds": rules.KINDS, "roles": rules.PARTY_ROLES,
+                 "rows": range(rules.PARTY_ROWS), "problem": problem, "problem_form": "draft"},
+                status_code=problem.status if problem else 200)
+
+
+@router.post("", dependencies=[CSRF])
+async def draft(request: Request, who: PersonDep, services: ServicesDep) -> Response:
+    form = await request.form(max_fields=60, max_files=0)
+    typed = {k: str(v)[:2000] for k, v in form.items() if isinstance(v, str)}
+    try:
+        key = uuid.UUID(typed.get("form_key", ""))
+    except ValueError:
+        key = uuid.uuid4()
+    try:
+        created = await request.app.state.web.bus.handle(
+            DraftConvention(rules.terms_from_form(typed, draft=True), key), services)
+    except ServiceRefused as refused:
+        return await _draft_page(request, services, typed, problem=refused)
+    return RedirectResponse(f"/conventions/{created['id']}", status_code=303)
+
+
+@router.post("/{convention_id}/edit", dependencies=[CSRF])
+async def edit(request: Request, convention_id: uuid.UUID, who: PersonDep, services: ServicesDep) -> Response:
+    form = await request.form(max_fields=60, max_files=0)
+    typed = {k: str(v)[:2000] for k, v in form.items() if isinstance(v, str)}
+    try:
+        key = uuid.UUID(typed.get("form_key", ""))
+    except ValueError:
+        key = uuid.uuid4()
+    cmd = EditDraft(convention_id, rules.terms_from_form(typed, draft=False), typed.get("if_match") or None, key)
+    try:
+        await request.app.state.web.bus.handle(cmd, services)
+    except ServiceRefused as refused:
+        return await _convention_page(request, who, services, convention_id, problem=refused, form="edit")
+    return RedirectResponse(f"/conventions/{convention_id}", status_code=303)
+
+
 async def _convention_page(request: Request, who: Any, services: Any, convention_id: uuid.UUID, *,
                            problem: ServiceRefused | None = None, form: str | None = None) -> Response:
     shown = await request.app.state.web.bus.handle(ShowConvention(convention_id), services)
     offered = rules.actions(shown["convention"], who.roles, who.institution_id)
+    editing = {}
+    if "edit" in offered:
+        editing = {"institutions": await request.app.state.web.bus.handle(ListInstitutions(), services),
+                   "kinds": rules.KINDS, "roles": rules.PARTY_ROLES, "rows": range(rules.PARTY_ROWS)}
     return page(request, "conventions/detail.html",
-                {**shown, "actions": offered, "problem": problem, "problem_form": form},
+                {**shown, **editing, "actions": offered, "problem": problem, "problem_form": form},
                 status_code=problem.status if problem else 200)
 
 

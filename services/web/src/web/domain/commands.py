@@ -51,6 +51,14 @@ class DraftConvention:
 
 
 @dataclass(frozen=True)
+class EditDraft:
+    convention_id: uuid.UUID
+    changes: dict[str, Any]
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
 class ListInstitutions:
     q: str | None = None
     limit: int = 200
@@ -68,7 +76,23 @@ class SignInLocally:
     """One of the demo's people, with a token minted with the local secret."""
 
     subject: str
+    language: str | None
+
+
+@dataclass(frozen=True)
+class BeginSignIn:
+    """To the identity provider: where to send the browser, and what to keep until it is back."""
+
     language: str
+
+
+@dataclass(frozen=True)
+class FinishSignIn:
+    """Back from the identity provider with ``params`` (the callback's query)."""
+
+    params: dict[str, str]
+    pending: dict[str, Any] | None
+    language: str | None
 
 
 @dataclass(frozen=True)
@@ -76,3 +100,139 @@ class Listen:
     """A page's live updates: the records it shows, once the person may read them."""
 
     topics: tuple[tuple[str, uuid.UUID], ...] = field(default_factory=tuple)
+
+
+# -- waiting list, consultations and training, notification desk (issue 18, pages 3, 5, 6) --------
+
+@dataclass(frozen=True)
+class ShowWaitingList:
+    """A host's cases, as the scheduling service returns them to this person."""
+
+    institution_id: uuid.UUID
+    priority: int | None = None
+
+
+@dataclass(frozen=True)
+class RegisterCase:
+    institution_id: uuid.UUID
+    body: dict[str, Any]
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ChangeCase:
+    """cancel or refer-elsewhere, as the service words them, with the reason."""
+
+    case_id: uuid.UUID
+    action: str
+    reason: str
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ShowActivities:
+    mission_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class PlanActivity:
+    """A consultation or a training session (``kind``), with the service's body."""
+
+    mission_id: uuid.UUID
+    kind: str
+    body: dict[str, Any]
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class HoldActivity:
+    """Record a consultation or a training session (``kind``) as held."""
+
+    activity_id: uuid.UUID
+    kind: str
+    body: dict[str, Any]
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ShowDesk:
+    status: str | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class PreviewTemplate:
+    event_type: str
+    language: str
+    channel: str
+
+
+# -- missions ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ListMissions:
+    """The calendar: the missions the person sees, by host, convention and status."""
+
+    host: uuid.UUID | None = None
+    convention: uuid.UUID | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class ShowMission:
+    """A mission's page; with ``proposal`` (the optimiser's answer) when one was just asked for."""
+
+    mission_id: uuid.UUID
+    proposal: Any = None
+
+
+@dataclass(frozen=True)
+class ChangeMission:
+    """reschedule, cancel, start or complete, as the service words them (``body``: its fields)."""
+
+    mission_id: uuid.UUID
+    action: str
+    body: dict[str, Any] | None
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class AddTeamMember:
+    mission_id: uuid.UUID
+    member: dict[str, Any]
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class RemoveTeamMember:
+    mission_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ProposePlan:
+    """Ask the optimiser for a plan (the service writes nothing)."""
+
+    mission_id: uuid.UUID
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ApplyPlan:
+    """Exactly the assignments of a proposal, all or none."""
+
+    mission_id: uuid.UUID
+    assignments: tuple[dict[str, Any], ...]
+    reason: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ShowOperatingList:
+    mission_id: uuid.UUID
+    day: date

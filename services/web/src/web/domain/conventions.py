@@ -8,7 +8,7 @@ from typing import Any
 
 # What each status allows (the convention service has the last word, and its refusal is shown).
 ACTIONS: dict[str, tuple[str, ...]] = {
-    "draft": ("sign",),
+    "draft": ("edit", "sign"),
     "signed": ("amend", "suspend", "terminate"),
     "suspended": ("resume", "amend", "terminate"),
     "terminated": (),
@@ -68,3 +68,47 @@ def history_lines(history: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Newest first, each with what changed (the details the service recorded)."""
     return [{"at": e.get("at"), "action": e.get("action"), "details": e.get("details") or {}}
             for e in sorted(history, key=lambda e: str(e.get("at", "")), reverse=True)]
+
+
+KINDS = ("twinning", "international_cooperation", "framework", "other")
+PARTY_ROWS = 6  # rows of the parties' table on the draft form (empty rows are left out)
+
+
+def terms_from_form(form: Mapping[str, str], *, draft: bool) -> dict[str, Any]:
+    """The terms a person typed, in the convention service's shapes. Numbers that
+    are not numbers are an ``Invalid`` naming the field; everything else is the
+    service's to judge (it names what is wrong)."""
+    from jumelage.errors import Invalid
+
+    def text(name: str) -> str | None:
+        value = (form.get(name) or "").strip()
+        return value or None
+
+    def count(name: str) -> int | None:
+        value = text(name)
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise Invalid(f"{name}: a whole number is expected, not {value[:30]!r}", field=name) from None
+
+    terms: dict[str, Any] = {}
+    for name in ("title", "kind", "effective_from", "effective_until"):
+        if text(name) is not None:
+            terms[name] = text(name)
+    parties = [{"institution_id": text(f"party_{i}"), "role": text(f"role_{i}")}
+               for i in range(PARTY_ROWS) if text(f"party_{i}")]
+    if parties:
+        terms["parties"] = parties
+    specialties = [s.strip() for s in (form.get("specialties") or "").split(",") if s.strip()]
+    if specialties:
+        terms["specialties"] = specialties
+    objectives = {k: count(k) for k in ("surgeries", "consultations", "training_sessions")}
+    if draft:
+        terms["reference"] = text("reference")
+        terms["objectives"] = {k: v or 0 for k, v in objectives.items()}
+        terms.setdefault("specialties", [])
+    elif any(v is not None for v in objectives.values()):
+        terms["objectives"] = {k: v for k, v in objectives.items() if v is not None}
+    return terms

@@ -7,7 +7,7 @@ from typing import Any
 
 from web.adapters.services import PersonServices, ServiceRefused
 from web.domain import conventions as rules
-from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvention, ListConventions,
+from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvention, EditDraft, ListConventions,
                                  ListInstitutions, ShowConvention)
 
 
@@ -64,6 +64,12 @@ async def amend_convention(cmd: AmendConvention, services: PersonServices) -> di
 async def draft_convention(cmd: DraftConvention, services: PersonServices) -> dict[str, Any]:
     reply = await services.change("convention", "POST", "/conventions", cmd.body,
                                   idempotency_key=cmd.idempotency_key)
+    return reply.body
+
+
+async def edit_draft(cmd: EditDraft, services: PersonServices) -> dict[str, Any]:
+    reply = await services.change("convention", "PATCH", f"/conventions/{cmd.convention_id}", cmd.changes,
+                                  idempotency_key=cmd.idempotency_key, if_match=cmd.if_match)
     return reply.body
 
 

@@ -14,7 +14,9 @@ from typing import Any
 
 from jumelage.auth import mint
 from jumelage.errors import Forbidden
-from web.domain.commands import LocalPeople, SignInLocally
+from web.adapters.oidc import OidcClient, Pending, SignInRefused
+from web.adapters.services import PersonServices, ServiceRefused
+from web.domain.commands import BeginSignIn, FinishSignIn, LocalPeople, SignInLocally
 from web.store.sessions import Session
 
 
@@ -54,10 +56,46 @@ async def sign_in_locally(cmd: SignInLocally, _services: Any, *, people_file: Pa
                          hours=session_hours)
 
 
-def local_session(person: LocalPerson, secret: str, *, audience: str, language: str, hours: float) -> Session:
+def local_session(person: LocalPerson, secret: str, *, audience: str, language: str | None, hours: float) -> Session:
     ttl = int(hours * 3600)
     token = mint(secret, subject=person.subject, institution=person.institution_id, roles=person.roles,
                  practitioner=person.practitioner_id, ttl_seconds=ttl, audience=audience)
     return Session(language=language, subject=person.subject, name=person.name, token=token,
                    expires_at=time.time() + ttl, institution_id=person.institution_id, roles=person.roles,
                    practitioner_id=person.practitioner_id, via="local")
+
+
+async def begin_sign_in(cmd: BeginSignIn, _services: Any, *, oidc: OidcClient | None) -> tuple[str, dict[str, Any]]:
+    if oidc is None:
+        raise Forbidden("no identity provider is configured (OIDC_ISSUER, OIDC_CLIENT_ID)")
+    url, pending = await oidc.begin(ui_locales=cmd.language)
+    return url, pending.to_dict()
+
+
+async def finish_sign_in(cmd: FinishSignIn, services: Any, *, oidc: OidcClient | None) -> Session:
+    """The person as the provider vouches for them, once the services know their institution:
+    an account of an institution Jumelage does not know, or with no role, is refused here."""
+    if oidc is None:
+        raise Forbidden("no identity provider is configured (OIDC_ISSUER, OIDC_CLIENT_ID)")
+    try:
+        signed = await oidc.finish(cmd.params, Pending.from_dict(cmd.pending))
+    except SignInRefused as refused:
+        raise Forbidden(f"sign-in refused: {refused.reason}") from None
+    claims = signed.id_token_claims
+    roles = tuple(str(r) for r in claims.get("roles") or () if isinstance(r, str))
+    institution = claims.get("institution")
+    if not roles:
+        raise Forbidden(f"{signed.subject} holds no role in Jumelage: ask your institution's administrator")
+    if "administrator" not in roles:
+        if not institution:
+            raise Forbidden(f"{signed.subject}'s account names no institution")
+        person: PersonServices = services.as_person(signed.access_token, cmd.language or "fr")
+        try:
+            await person.get("convention", f"/institutions/{institution}")
+        except ServiceRefused:
+            raise Forbidden(f"{signed.subject}'s institution ({institution}) is not one Jumelage knows: "
+                            "sign in with the account of a registered institution") from None
+    name = str(claims.get("name") or claims.get("preferred_username") or signed.subject)[:200]
+    return Session(language=cmd.language, subject=signed.subject, name=name, token=signed.access_token,
+                   expires_at=signed.expires_at, institution_id=str(institution) if institution else None,
+                   roles=roles, practitioner_id=claims.get("practitioner"), via="oidc")

@@ -35,13 +35,14 @@
     }
     var periods = data("periods-data");
     if (periods) {
-      var keys = Object.keys(periods.labels), colours = ["#2f6f9f", "#9f5f2f", "#3f8f4f"];
+      // Each line is a running total (the service's "cumulative"), so it climbs towards the objective.
+      var keys = Object.keys(periods.labels), colours = ["#2f6f9f", "#9f5f2f", "#3f8f4f", "#7f3f8f"];
       chart("periods-chart", {
         type: "line",
         data: { labels: periods.periods.map(function (p) { return p.period; }),
                 datasets: keys.map(function (k, i) {
                   return { label: periods.labels[k], borderColor: colours[i], backgroundColor: colours[i],
-                           data: periods.periods.map(function (p) { return p[k]; }) }; }) },
+                           data: periods.periods.map(function (p) { return p.cumulative[k]; }) }; }) },
         options: { animation: false, locale: document.documentElement.lang,
                    plugins: { legend: { rtl: rtl } }, scales: axes(rtl) }
       });

@@ -27,7 +27,7 @@ MAX_COOKIE_BYTES = 3800  # browsers keep at least 4096 bytes per cookie, name an
 
 @dataclass(frozen=True)
 class Session:
-    language: str = "fr"
+    language: str | None = None  # the person's own choice; else their browser's (access.speak)
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     subject: str | None = None
     name: str | None = None          # what the page calls the person (never a patient)

@@ -1,0 +1,85 @@
+"""The waiting list of a host: its cases by state, and the clinicians' forms."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from jumelage.errors import Invalid
+from web.access import CSRF, PersonDep, ServicesDep
+from web.adapters.services import ServiceRefused
+from web.api.forms import PRIVATE, FormKey, FormProblem, IfMatch, Reason
+from web.api.rendering import page
+from web.domain import cases as rules
+from web.domain.commands import ChangeCase, RegisterCase, ShowWaitingList
+
+router = APIRouter(prefix="/hosts", tags=["waiting list"])
+
+Line = Annotated[str, Form(min_length=1, max_length=300)]
+
+
+async def _list_page(request: Request, who: Any, services: Any, institution_id: uuid.UUID, state: str | None,
+                     priority: int | None, *, problem: Any = None, form: str | None = None) -> Response:
+    shown = await request.app.state.web.bus.handle(ShowWaitingList(institution_id, priority), services)
+    state = state if state in rules.STATUSES else "waiting"
+    refused = shown["refused"]
+    status = problem.status if problem else refused.status if refused else 200
+    response = page(request, "cases/list.html",
+                    {**shown, "institution_id": str(institution_id), "state": state, "priority": priority,
+                     "tabs": rules.TABS, "schemes": rules.RISK_SCHEMES, "sexes": rules.SEXES,
+                     "problem": problem, "problem_form": form}, status_code=status)
+    response.headers.update(PRIVATE)
+    return response
+
+
+@router.get("/{institution_id}/cases")
+async def waiting_list(request: Request, institution_id: uuid.UUID, who: PersonDep, services: ServicesDep,
+                       state: Annotated[str | None, Query(max_length=30)] = None,
+                       priority: Annotated[str | None, Query(max_length=1, description="1-5; empty: all")] = None,
+                       ) -> Response:
+    chosen = int(priority) if priority and priority in "12345" else None
+    return await _list_page(request, who, services, institution_id, state, chosen)
+
+
+@router.post("/{institution_id}/cases", dependencies=[CSRF])
+async def register_case(request: Request, institution_id: uuid.UUID, who: PersonDep, services: ServicesDep,
+                        full_name: Line, date_of_birth: Annotated[date, Form()],
+                        sex: Annotated[Literal["female", "male"], Form()],
+                        weight_kg: Annotated[float, Form(gt=0, le=400)],
+                        diagnosis: Annotated[str, Form(min_length=1, max_length=2000)], planned_procedure: Line,
+                        priority: Annotated[int, Form(ge=1, le=5)],
+                        expected_duration_minutes: Annotated[int, Form(gt=0, le=1440)], form_key: FormKey,
+                        risk_scheme: Annotated[str, Form(max_length=20)] = "none",
+                        risk_category: Annotated[str | None, Form(max_length=2)] = None,
+                        referred_abroad: Annotated[bool, Form()] = False) -> Response:
+    fields = {"full_name": full_name, "date_of_birth": date_of_birth.isoformat(), "sex": sex, "weight_kg": weight_kg,
+              "diagnosis": diagnosis, "planned_procedure": planned_procedure, "priority": priority,
+              "expected_duration_minutes": expected_duration_minutes, "risk_scheme": risk_scheme,
+              "risk_category": risk_category, "referred_abroad": referred_abroad}
+    try:
+        body = rules.case_body(fields)
+        await request.app.state.web.bus.handle(RegisterCase(institution_id, body, form_key), services)
+    except Invalid as invalid:
+        return await _list_page(request, who, services, institution_id, "waiting", None,
+                                problem=FormProblem.of(invalid), form="register")
+    except ServiceRefused as refused:
+        return await _list_page(request, who, services, institution_id, "waiting", None,
+                                problem=refused, form="register")
+    return RedirectResponse(f"/hosts/{institution_id}/cases?state=waiting", status_code=303)
+
+
+@router.post("/{institution_id}/cases/{case_id}/{action}", dependencies=[CSRF])
+async def change_case(request: Request, institution_id: uuid.UUID, case_id: uuid.UUID,
+                      action: Literal["cancel", "refer-elsewhere"], who: PersonDep, services: ServicesDep,
+                      reason: Reason, form_key: FormKey, if_match: IfMatch = None) -> Response:
+    try:
+        await request.app.state.web.bus.handle(ChangeCase(case_id, action, reason, if_match or None, form_key),
+                                               services)
+    except ServiceRefused as refused:
+        return await _list_page(request, who, services, institution_id, "waiting", None,
+                                problem=refused, form=f"{action}-{case_id}")
+    return RedirectResponse(f"/hosts/{institution_id}/cases?state=waiting", status_code=303)

@@ -1,0 +1,36 @@
+"""The waiting list: a host's cases through the scheduling service, which decides
+what this person sees (a patient's identity only for the host's clinicians)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jumelage.clock import Clock
+from web.adapters.services import PersonServices, ServiceRefused
+from web.domain import cases as rules
+from web.domain.commands import ChangeCase, RegisterCase, ShowWaitingList
+from web.handlers.conventions import institution_names
+
+
+async def show_waiting_list(query: ShowWaitingList, services: PersonServices, *, clock: Clock) -> dict[str, Any]:
+    """The cases as the service returned them to this person, or its refusal (shown as such).
+    Nothing is kept between requests: each person's answer is their own."""
+    names = await institution_names(services)
+    try:
+        cases = await services.get("scheduling", f"/institutions/{query.institution_id}/cases",
+                                   priority=query.priority)
+    except ServiceRefused as refused:
+        return {"refused": refused, "names": names, "list": rules.waiting_list([], clock.today(), clock.zone)}
+    return {"refused": None, "names": names, "list": rules.waiting_list(cases, clock.today(), clock.zone)}
+
+
+async def register_case(cmd: RegisterCase, services: PersonServices) -> dict[str, Any]:
+    reply = await services.change("scheduling", "POST", f"/institutions/{cmd.institution_id}/cases", cmd.body,
+                                  idempotency_key=cmd.idempotency_key)
+    return reply.body
+
+
+async def change_case(cmd: ChangeCase, services: PersonServices) -> dict[str, Any]:
+    reply = await services.change("scheduling", "POST", f"/cases/{cmd.case_id}/{cmd.action}", {"reason": cmd.reason},
+                                  idempotency_key=cmd.idempotency_key, if_match=cmd.if_match)
+    return reply.body

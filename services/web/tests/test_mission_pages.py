@@ -1,0 +1,308 @@
+"""The missions' pages over the real services: the calendar, a mission's page with its team and
+actions, a plan proposed against the current one and applied (a stale one refused in the
+service's words), and the day's operating list, which shows a patient's identity only to
+whom the scheduling service shows it. The diff and the intensive-care strip are pure logic,
+tested without a server at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from web_testkit import Stack
+from programmes import as_clinician, mission_programme, planned
+
+from jumelage.testkit.waiting import scaled
+from web.adapters import languages
+from web.domain import missions as rules
+
+
+def rows(page: str, table_id: str) -> list[str]:
+    """The text of each body row of a table, tags stripped."""
+    start = page.index(f'id="{table_id}"')
+    body = page[start:page.index("</table>", start)]
+    body = body[body.index("<tbody>"):]
+    return [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", r)).split())
+            for r in re.findall(r"<tr[^>]*>(.*?)</tr>", body, flags=re.S)]
+
+
+async def signed_in(stack: Stack, subject: str):  # noqa: ANN201
+    browser = stack.browser()
+    await browser.sign_in(subject)
+    return browser
+
+
+async def test_a_host_coordinator_proposes_a_plan_applies_it_and_sees_the_surgeries(stack: Stack) -> None:
+    programme = await mission_programme(stack)
+    amina = await signed_in(stack, "amina")
+    calendar = await amina.open("/missions")
+    assert programme.path in calendar and 'id="calendar-data"' in calendar
+    page = await amina.open(programme.path)
+    assert f'sse-connect="/live?mission={programme.mission_id}"' in page
+    assert f'href="/conventions/{programme.convention_id}"' in page and "CMCI Bousmail" in page
+    assert rows(page, "surgeries-table") == ["No surgery planned yet."]
+
+    proposed = await amina.submit(page, programme.path + "/plan", {"time_limit_seconds": 3}, status=200)
+    status = re.search(r'id="plan-status" data-status="([a-z]+)"', proposed.text).group(1)
+    direct = await stack.as_coordinator("cmci", "POST", "scheduling", programme.path + "/plan",
+                                        json={"time_limit_seconds": 3})
+    assert status in rules.PLAN_STATUSES and status != "infeasible"
+    added = rows(proposed.text, "plan-added")
+    assert len(added) == len(direct["assignments"]) >= 3
+    # Nothing was written by proposing.
+    assert await stack.as_coordinator("cmci", "GET", "scheduling", programme.path + "/surgeries") == []
+
+    # The page listens to the mission: its live feed gets the surgeries' events from the broker.
+    web = stack.web_app.state.web
+    await asyncio.wait_for(web.broker_connected.wait(), scaled(60))
+    stream = web.hub.listen([programme.mission_id])
+    assert "listening" in await anext(stream)
+
+    assignments = amina.field(proposed.text, programme.path + "/plan/apply", "assignments")
+    await amina.submit(proposed.text, programme.path + "/plan/apply", {"assignments": assignments})
+    surgeries = await stack.as_coordinator("cmci", "GET", "scheduling", programme.path + "/surgeries")
+    assert len(surgeries) == len(added)
+
+    async def scheduled() -> str:
+        while "SurgeryScheduled" not in (chunk := await anext(stream)):
+            pass
+        return chunk
+
+    assert "event: changed" in await asyncio.wait_for(scheduled(), scaled(30))
+    await stream.aclose()
+    # What the plan section fetches on that event: itself alone, with the surgeries.
+    part = await amina.client.get(programme.path + "?part=plan", headers={"HX-Request": "true"})
+    assert part.status_code == 200 and part.text.lstrip().startswith('<section id="plan"')
+    assert len(rows(part.text, "surgeries-table")) == len(surgeries)
+    after = await amina.open(programme.path)
+    table = rows(after, "surgeries-table")
+    assert len(table) == len(surgeries)
+    for s in surgeries:
+        assert any(s["patient_ref"] in line and s["operating_room"] in line and "Alessandro Frigiola" in line
+                   for line in table), (s, table)
+    # A coordinator sees no patient's identity, and the timeline's blocks say what their colour says.
+    assert "Testnom" not in after
+    assert "risk not disclosed to you" in after and '"resourceIds"' in after
+
+
+async def test_a_stale_proposal_is_refused_in_the_service_words(stack: Stack) -> None:
+    programme = await mission_programme(stack)
+    amina = await signed_in(stack, "amina")
+    page = await amina.open(programme.path)
+    proposed = await amina.submit(page, programme.path + "/plan", {"time_limit_seconds": 3}, status=200)
+    assignments = amina.field(proposed.text, programme.path + "/plan/apply", "assignments")
+    # Meanwhile a clinician takes one of the proposed cases off the waiting list.
+    first = rows(proposed.text, "plan-added")[0].split()[0]
+    case = next(c for c in programme.cases if c["patient_ref"] == first)
+    await as_clinician(stack, "cmci", "POST", f"/cases/{case['id']}/cancel", json={"reason": "treated elsewhere"})
+    r = await amina.submit(proposed.text, programme.path + "/plan/apply", {"assignments": assignments}, status=409)
+    assert 'id="problem-apply"' in r.text and "scheduling service refused" in r.text
+    assert f"case {first} is cancelled" in html.unescape(r.text)
+    assert await stack.as_coordinator("cmci", "GET", "scheduling", programme.path + "/surgeries") == []
+
+
+async def test_a_member_is_added_then_removed(stack: Stack) -> None:
+    programme = await mission_programme(stack)
+    amina = await signed_in(stack, "amina")
+    page = await amina.open(programme.path)
+    fields = {"full_name": "Luca Bianchi", "role": "perfusionist"}
+    first = await amina.submit(page, programme.path + "/team", fields)
+    again = await amina.submit(page, programme.path + "/team", fields)  # the same form twice: one member
+    assert first.headers["location"] == again.headers["location"] == programme.path
+    mission = await stack.as_coordinator("cmci", "GET", "scheduling", programme.path)
+    added = [m for m in mission["team"] if m["full_name"] == "Luca Bianchi"]
+    assert len(added) == 1 and added[0]["role"] == "perfusionist"
+    page = await amina.open(programme.path)
+    assert any("Luca Bianchi perfusionist Gruppo San Donato" in line for line in rows(page, "team-table"))
+
+    removal = f"{programme.path}/team/{added[0]['practitioner_id']}/remove"
+    await amina.submit(page, removal, {})
+    mission = await stack.as_coordinator("cmci", "GET", "scheduling", programme.path)
+    assert "Luca Bianchi" not in [m["full_name"] for m in mission["team"]]
+    # Sent again with the page's old ETag: the service refuses (412), next to that form.
+    page_before = page
+    surgeon = programme.team["nurse"]["practitioner_id"]
+    r = await amina.submit(page_before, f"{programme.path}/team/{surgeon}/remove", {}, status=412)
+    assert f'id="problem-remove-{surgeon}"' in r.text and "scheduling service refused" in r.text
+
+
+async def test_the_status_offers_its_actions_and_a_refusal_is_shown_by_its_form(stack: Stack) -> None:
+    programme = await mission_programme(stack)
+    amina = await signed_in(stack, "amina")
+    page = await amina.open(programme.path)
+    for action in ("reschedule", "cancel", "start"):
+        assert f'action="{programme.path}/{action}"' in page
+    assert f'action="{programme.path}/complete"' not in page
+    # Rescheduled outside the convention's period: refused by the service, shown by the form.
+    late = date.today() + timedelta(days=400)
+    r = await amina.submit(page, programme.path + "/reschedule",
+                           {"starts_on": late.isoformat(), "ends_on": (late + timedelta(days=2)).isoformat(),
+                            "reason": "the block is closed"}, status=422)
+    assert 'id="problem-reschedule"' in r.text
+    await amina.submit(await amina.open(programme.path), programme.path + "/start", {}, status=303)
+    started = await amina.open(programme.path)
+    assert f'action="{programme.path}/complete"' in started and f'action="{programme.path}/start"' not in started
+    assert 'class="status status-started" id="mission-status"' in started
+
+
+async def test_the_operating_list_names_patients_only_to_whom_the_service_shows_them(stack: Stack) -> None:
+    programme = await mission_programme(stack)
+    surgeries = await planned(stack, programme)
+    tz = ZoneInfo("Africa/Algiers")
+    day = min(rules.local_day(s["scheduled_start"], tz) for s in surgeries)
+    that_day = [s for s in surgeries if rules.local_day(s["scheduled_start"], tz) == day]
+    path = f"{programme.path}/day/{day.isoformat()}"
+
+    samir = await signed_in(stack, "samir")  # a clinician of the host
+    listing = await samir.open(path)
+    lines = rows(listing, "operating-list")
+    assert len(lines) == len(that_day)
+    for s in that_day:
+        case = next(c for c in programme.cases if c["id"] == s["case_id"])
+        start = datetime.fromisoformat(s["scheduled_start"].replace("Z", "+00:00")).astimezone(tz)
+        line = next(line for line in lines if s["patient_ref"] in line)
+        assert s["operating_room"] in line and s["procedure"] in line and "Alessandro Frigiola" in line
+        with languages.speaking(re.search(r'<html lang="(\w+)"', listing).group(1)):  # the reader's, host's clock
+            assert case["patient"]["full_name"] in line and " ".join(languages.clock_time(start).split()) in line
+    assert 'href="/static/print.css" media="print"' in listing
+    # In the reader's language: French, and Arabic right to left.
+    for language, title in (("fr", "Programme opératoire du"), ("ar", "قائمة العمليات ليوم")):
+        reader = stack.browser(language)
+        await reader.sign_in("samir")
+        translated = await reader.open(path)
+        assert title in translated and len(rows(translated, "operating-list")) == len(that_day)
+    assert 'dir="rtl"' in translated
+
+    giulia = await signed_in(stack, "giulia")  # the visiting institution's coordinator: the mission, no identity
+    theirs = await giulia.open(path)
+    assert len(rows(theirs, "operating-list")) == len(that_day) and "Testnom" not in theirs
+    assert 'id="identity-note"' in theirs
+
+    for outsider in ("outsider", "outsider-clinician"):  # another institution: the service refuses
+        refused = await (await signed_in(stack, outsider)).open(path, status=403)
+        assert "scheduling service answered" in refused and "Testnom" not in refused
+
+
+async def test_the_calendar_filters_by_host_and_convention(stack: Stack) -> None:
+    programme = await mission_programme(stack)
+    amina = await signed_in(stack, "amina")
+    page = await amina.open(f"/missions?convention={programme.convention_id}")
+    assert len(rows(page, "missions-table")) == 1 and programme.path in page
+    page = await amina.open(f"/missions?host={stack.ids['other']}")
+    assert rows(page, "missions-table") == ["No mission matches."]
+    outsider = await signed_in(stack, "outsider")
+    assert programme.path not in await outsider.open("/missions")
+
+
+# -- the pure logic (fast tier: no server) ---------------------------------------------------------
+
+UTC = ZoneInfo("UTC")
+ALGIERS = ZoneInfo("Africa/Algiers")
+
+
+def surgery(sid: str, case: str, start: str, room: str = "r1", status: str = "scheduled") -> dict:
+    begin = datetime.fromisoformat(start)
+    return {"id": sid, "case_id": case, "patient_ref": f"P-{case}", "operating_room_id": room,
+            "operating_room": f"Room {room}", "scheduled_start": begin.isoformat(),
+            "scheduled_end": (begin + timedelta(hours=2)).isoformat(), "status": status,
+            "lead_surgeon_id": "s1", "anaesthetist_id": None, "expected_duration_minutes": 120}
+
+
+def assignment(case: str, start: str, room: str = "r1", surgery_id: str | None = None, change: str = "new",
+               icu: int = 0) -> dict:
+    begin = datetime.fromisoformat(start)
+    return {"case_id": case, "patient_ref": f"P-{case}", "surgery_id": surgery_id, "operating_room_id": room,
+            "operating_room": f"Room {room}", "scheduled_start": begin.isoformat(),
+            "scheduled_end": (begin + timedelta(hours=2)).isoformat(), "expected_duration_minutes": 120,
+            "lead_surgeon_id": "s1", "anaesthetist_id": "a1", "icu_days": icu, "change": change}
+
+
+def test_the_diff_says_what_is_added_moved_by_how_much_kept_and_left_out() -> None:
+    current = [surgery("s-a", "a", "2030-06-10T07:00:00+00:00"),
+               surgery("s-b", "b", "2030-06-10T10:00:00+00:00"),
+               surgery("s-c", "c", "2030-06-10T07:00:00+00:00", room="r2", status="started"),
+               surgery("s-x", "x", "2030-06-10T12:00:00+00:00", status="cancelled")]
+    proposal = {"status": "feasible", "objective": 30, "bound": 32, "reasons": ["beds not recorded"],
+                "assignments": [assignment("a", "2030-06-10T07:00:00+00:00", surgery_id="s-a", change="kept"),
+                                assignment("b", "2030-06-11T08:30:00+00:00", room="r2", surgery_id="s-b",
+                                           change="moved"),
+                                assignment("c", "2030-06-10T07:00:00+00:00", room="r2", surgery_id="s-c",
+                                           change="fixed"),
+                                assignment("d", "2030-06-10T13:00:00+00:00")],
+                "unplanned": [{"case_id": "e", "patient_ref": "P-e", "reason": "did not fit beside the cases chosen"}]}
+    diff = rules.plan_diff(current, proposal, ALGIERS)
+    assert [a["case_id"] for a in diff["added"]] == ["d"]
+    [moved] = diff["moved"]
+    assert moved["case_id"] == "b" and moved["shift_minutes"] == 22 * 60 + 30 and moved["room_changed"]
+    assert (moved["was_room"], moved["room"]) == ("Room r1", "Room r2")
+    assert moved["start"].tzinfo == ALGIERS and moved["start"].hour == 9  # the host's clock
+    assert [a["case_id"] for a in diff["kept"]] == ["a"] and [a["case_id"] for a in diff["fixed"]] == ["c"]
+    assert diff["left_out"] == [{"case_id": "e", "patient_ref": "P-e", "reason": "did not fit beside the cases chosen"}]
+    assert diff["dropped"] == [] and diff["changes"]
+    assert diff["status"] == "feasible"  # as the service says it, never more
+    # A move earlier, in the same room, is a negative shift without a room change.
+    earlier = rules.plan_diff(current[:1], {"assignments": [assignment("a", "2030-06-10T06:15:00+00:00",
+                                                                       surgery_id="s-a")]})
+    assert earlier["moved"][0]["shift_minutes"] == -45 and not earlier["moved"][0]["room_changed"]
+    # A current surgery the proposal does not list is reported, not silently dropped.
+    assert [s["id"] for s in rules.plan_diff(current, {"assignments": []})["dropped"]] == ["s-a", "s-b", "s-c"]
+    # Only the fields the apply endpoint takes, exactly the proposal's.
+    assert rules.to_apply(proposal)[1] == {
+        "case_id": "b", "operating_room_id": "r2", "scheduled_start": "2030-06-11T08:30:00+00:00",
+        "lead_surgeon_id": "s1", "anaesthetist_id": "a1", "surgery_id": "s-b", "expected_duration_minutes": 120}
+
+
+def test_the_icu_strip_counts_beds_as_the_scheduling_service_does() -> None:
+    # The service's table: STAT n -> n days, RACHS-1 n -> min(n, 5), non-cardiac -> 0, cardiac without category -> 3.
+    assert [rules.icu_days("STAT", c) for c in range(1, 6)] == [1, 2, 3, 4, 5]
+    assert [rules.icu_days("RACHS-1", c) for c in range(1, 7)] == [1, 2, 3, 4, 5, 5]
+    assert rules.icu_days("none", None) == 0 and rules.icu_days("STAT", None) == 3
+    # From the host-calendar day of the surgery's start: 23:30 UTC on the 9th is the 10th in Algiers.
+    surgeries = [surgery("1", "a", "2030-06-09T23:30:00+00:00"),            # the 10th, 2 days
+                 surgery("2", "b", "2030-06-10T08:00:00+00:00"),            # the 10th, 3 days
+                 surgery("3", "c", "2030-06-11T08:00:00+00:00"),            # the 11th, 0 days (non-cardiac)
+                 surgery("4", "d", "2030-06-11T08:00:00+00:00", status="cancelled"),  # holds nothing
+                 surgery("5", "e", "2030-06-12T08:00:00+00:00")]            # risk not known to this reader
+    risk_of = {"a": rules.Risk("RACHS-1", 2, 1), "b": rules.Risk("STAT", 3, 2), "c": rules.Risk("none", None, 4),
+               "d": rules.Risk("STAT", 5, 1)}
+    known, unknown = rules.stays(surgeries, ALGIERS, rules.icu_days_of(risk_of))
+    assert unknown == 1
+    assert sorted(known) == [(date(2030, 6, 10), 2), (date(2030, 6, 10), 3), (date(2030, 6, 11), 0)]
+    mission = {"starts_on": "2030-06-10", "ends_on": "2030-06-11"}
+    first, last = rules.strip_span(mission, known)
+    assert (first, last) == (date(2030, 6, 10), date(2030, 6, 12))  # the last stay runs past the mission
+    strip = rules.icu_strip(known, first, last, beds=2)
+    assert [(d["day"].day, d["in_use"], d["full"], d["over"]) for d in strip] == [
+        (10, 2, True, False), (11, 2, True, False), (12, 1, False, False)]
+    # Not recorded (0 beds): counted, never full.
+    assert not any(d["full"] for d in rules.icu_strip(known, first, last, beds=0))
+    # In UTC the first surgery would be the 9th: the day is the host's.
+    assert rules.stays(surgeries[:1], UTC, {"a": 2})[0] == [(date(2030, 6, 9), 2)]
+
+
+def test_the_timeline_blocks_say_in_words_what_their_colour_says() -> None:
+    mission = {"team": [{"practitioner_id": "s1", "full_name": "Dr A", "role": "surgeon"}]}
+    lines = rules.plan_lines([surgery("1", "a", "2030-06-10T07:00:00+00:00")], mission, ALGIERS,
+                             {"a": rules.Risk("RACHS-1", 4, 1)})
+    [block] = rules.timeline_events(lines, {"risk-high": "high risk", "urgency-urgent": "urgent",
+                                            "priority": "priority %(n)s"})
+    assert block["classNames"][:2] == ["risk-high", "urgency-urgent"]
+    assert "RACHS-1 4" in block["title"] and "high risk" in block["title"] and "priority 1" in block["title"]
+    assert block["start"] == "2030-06-10 08:00" and block["resourceIds"] == ["r1"]
+    [hidden] = rules.timeline_events(rules.plan_lines([surgery("1", "a", "2030-06-10T07:00:00+00:00")], mission,
+                                                      ALGIERS, {}), {"risk-unknown": "risk not disclosed"})
+    assert "risk-unknown" in hidden["classNames"] and "risk not disclosed" in hidden["title"]
+
+
+def test_the_status_allows_its_actions_to_the_coordinators_of_the_mission() -> None:
+    m = {"status": "scheduled", "host_institution_id": "h", "visiting_institution_id": "v"}
+    assert rules.actions(m, ("coordinator",), "h") == ("reschedule", "cancel", "start")
+    assert rules.actions(m, ("coordinator",), "v") == ("reschedule", "cancel", "start")
+    assert rules.actions(m, ("coordinator",), "other") == () and rules.actions(m, ("clinician",), "h") == ()
+    assert rules.actions({**m, "status": "started"}, ("coordinator",), "h") == ("complete",)
+    assert rules.actions({**m, "status": "on_hold"}, ("coordinator",), "h") == ("cancel",)
+    assert not rules.team_editable({**m, "status": "started"}, ("coordinator",), "h")
+    assert rules.plannable({**m, "status": "started"}, ("coordinator",), "h")
