@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The test command: install, make sure the broker and database run, run the suite
+# The test command: install, make sure the broker, the database and the browser are there, run the suite
 # (every database test on SQLite and on PostgreSQL). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 scripts/ensure-servers.sh
+scripts/ensure-browser.sh  # Debian's chromium for the web app's browser tests (apt-get when missing)
 exec .venv/bin/pytest "$@"

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.system  # fresh interpreters importing every service: n
 
 # The shared package's test extras (test, kit) and what they bring with them.
 TEST_ONLY = ["pytest", "_pytest", "pytest_asyncio", "testcontainers", "docker", "schemathesis", "hypothesis",
-             "jsonschema", "yaml", "aiosmtpd"]
+             "jsonschema", "yaml", "aiosmtpd", "playwright"]
 
 RUN_NEEDS = [
     "convention.app", "scheduling.app", "notification.app",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import structlog
 
 from jumelage.logging import console_renderer
@@ -115,3 +116,36 @@ def oidc_provider() -> Iterator[Any]:
 
     with OidcProvider() as provider:
         yield provider
+
+
+# The web app's browser tests (jumelage.testkit.browser): Debian's headless Chromium,
+# launched once for the session on pytest-asyncio's session loop (mark the tests
+# ``@pytest.mark.asyncio(loop_scope="session")``); each test gets a context (cookies,
+# storage) of its own.
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def chromium() -> AsyncIterator[Any]:
+    from jumelage.testkit.browser import BrowserMissing, chromium as launch
+
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            browser = await stack.enter_async_context(launch())
+        except BrowserMissing as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield browser
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser_context(chromium: Any) -> AsyncIterator[Any]:
+    """A fresh browser context (no cookies, no storage), closed after the test; Playwright's
+    ``expect`` and every locator wait up to ``TIMEOUT_MS`` (scaled)."""
+    from playwright.async_api import expect
+
+    from jumelage.testkit.browser import VIEWPORT, timeout_ms
+
+    expect.set_options(timeout=timeout_ms())
+    context = await chromium.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(timeout_ms())
+    try:
+        yield context
+    finally:
+        await context.close()

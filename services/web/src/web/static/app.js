@@ -15,6 +15,11 @@
     charts[canvasId] = new Chart(canvas, config);
   }
 
+  // Right to left, time and categories run from the right, and the values' axis stands on the right.
+  function axes(rtl) {
+    return { x: { reverse: rtl }, y: { position: rtl ? "right" : "left", beginAtZero: true } };
+  }
+
   function drawCharts() {
     var rtl = document.documentElement.dir === "rtl";
     var objectives = data("objectives-data");
@@ -25,7 +30,7 @@
           { label: objectives.done_label, data: objectives.done, backgroundColor: "#2f6f9f" },
           { label: objectives.target_label, data: objectives.target, backgroundColor: "#c9d6e2" }] },
         options: { animation: false, locale: document.documentElement.lang,
-                   plugins: { legend: { rtl: rtl } }, scales: { x: { reverse: rtl } } }
+                   plugins: { legend: { rtl: rtl } }, scales: axes(rtl) }
       });
     }
     var periods = data("periods-data");
@@ -39,7 +44,7 @@
                   return { label: periods.labels[k], borderColor: colours[i], backgroundColor: colours[i],
                            data: periods.periods.map(function (p) { return p.cumulative[k]; }) }; }) },
         options: { animation: false, locale: document.documentElement.lang,
-                   plugins: { legend: { rtl: rtl } }, scales: { x: { reverse: rtl } } }
+                   plugins: { legend: { rtl: rtl } }, scales: axes(rtl) }
       });
     }
   }

@@ -1,0 +1,287 @@
+"""The web app in a real browser: Debian's headless Chromium (Playwright) against
+the three services and the web app, each its own process as deployed, on SQLite,
+over the real broker, signed in on the local sign-in page.
+
+The stack starts once for the module; each test makes its own data (a convention
+of its own) through the services' HTTP APIs. The run saves screenshots of the
+main pages to docs/screenshots/ (services/web/README.md shows them).
+
+To add a scenario (a mission's plan, the waiting list): draft what it needs with
+``stack.call(...)``, sign in with ``sign_in(page, stack, "amina")``, and drive the
+page; ``expect`` waits for what must appear (never a sleep)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from playwright.async_api import BrowserContext, Page, expect
+
+from jumelage.testkit.browser import axe_violations, canvas_is_drawn
+from jumelage.testkit.client import TEST_AUTH_SECRET, token
+from jumelage.testkit.ports import free_port
+from jumelage.testkit.processes import ServiceProcess
+from jumelage.testkit.servers import delete_namespace
+
+# Four processes and a browser; the browser lives on pytest-asyncio's session loop (jumelage.testkit.plugin).
+pytestmark = [pytest.mark.system, pytest.mark.asyncio(loop_scope="session")]
+
+ROOT = Path(__file__).resolve().parents[3]
+WEB = Path(__file__).resolve().parents[1]
+AXE = WEB / "node_modules" / "axe-core" / "axe.min.js"  # scripts/assets.sh installs it (npm ci)
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+SERVICES = ("convention", "scheduling", "notification")
+
+INSTITUTIONS = {  # key: (name, kind, country)
+    "cmci": ("CMCI Bousmail", "clinic", "DZ"),
+    "gsd": ("Gruppo San Donato", "hospital_group", "IT"),
+    "cnas": ("CNAS", "insurer", "DZ"),
+    "other": ("Clinique des Oasis", "clinic", "DZ"),
+}
+PEOPLE = {  # subject: (name on the sign-in page, institution key, roles)
+    "amina": ("Amina (coordinator, CMCI)", "cmci", ("coordinator",)),
+    "giulia": ("Giulia (coordinator, GSD)", "gsd", ("coordinator",)),
+    "karim": ("Karim (funder, CNAS)", "cnas", ("funder",)),
+    "outsider": ("Coordinator of another clinic", "other", ("coordinator",)),
+}
+
+
+@dataclass
+class BrowserStack:
+    """The running stack: the web app's URL, the services' URLs, the institutions' ids."""
+
+    web: str
+    urls: dict[str, str]
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def call(self, method: str, service: str, path: str, *, roles: tuple[str, ...] = ("administrator",),
+             institution: str | None = None, json: Any = None, headers: dict[str, str] | None = None) -> Any:
+        """A call to a service's API as someone (``institution``: a key of INSTITUTIONS)."""
+        minted = token(*roles, institution=self.ids[institution] if institution else None, subject="browser-tests")
+        r = httpx.request(method, self.urls[service] + path, json=json, timeout=30,
+                          headers={"Authorization": f"Bearer {minted}", **(headers or {})})
+        assert r.status_code < 300, f"{method} {service}{path}: {r.status_code} {r.text[:500]}"
+        return r.json() if r.content else None
+
+    def as_coordinator(self, key: str, method: str, service: str, path: str, **kw: Any) -> Any:
+        return self.call(method, service, path, roles=("coordinator",), institution=key, **kw)
+
+
+@pytest.fixture(scope="module")
+def stack(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserStack]:
+    """The three services and the web app as processes (``python -m <name> serve``) on free
+    ports, in a topology namespace of their own, on SQLite in a temporary folder, with the
+    tests' local secret; the web app's sign-in page lists PEOPLE."""
+    data = tmp_path_factory.mktemp("browser-stack")
+    namespace = f"t{uuid.uuid4().hex[:10]}."
+    people_file = data / "people.json"
+    base = {**os.environ, "AMQP_URL": amqp_url, "TOPOLOGY_NAMESPACE": namespace, "DATA_DIR": str(data),
+            "MIGRATE_ON_START": "true", "AUTH_SECRET": TEST_AUTH_SECRET, "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING"}
+    base.pop("DATABASE_URL", None)
+    ports = {name: free_port() for name in (*SERVICES, "web")}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    processes = [ServiceProcess(name, {**base, "HTTP_PORT": str(ports[name])}, logs=data, cwd=ROOT)
+                 for name in SERVICES]
+    processes.append(ServiceProcess("web", {
+        **base, "HTTP_PORT": str(ports["web"]), "PUBLIC_URL": urls["web"], "LOCAL_PEOPLE_FILE": str(people_file),
+        "CONVENTION_URL": urls["convention"], "SCHEDULING_URL": urls["scheduling"],
+        "NOTIFICATION_URL": urls["notification"]}, logs=data, cwd=ROOT))
+    try:
+        for process in processes:  # all four start at once; each is waited on below
+            process.start()
+        for process in processes:
+            assert process.wait_ready(timeout=90), f"{process.service} did not become ready; see {process.log_files}"
+        running = BrowserStack(urls["web"], urls)
+        for key, (name, kind, country) in INSTITUTIONS.items():
+            running.ids[key] = running.call("POST", "convention", "/institutions",
+                                            json={"name": name, "kind": kind, "country": country, "city": "x"})["id"]
+        people_file.write_text(json.dumps(
+            [{"subject": subject, "name": name, "institution": INSTITUTIONS[key][0], "institution_id": running.ids[key],
+              "roles": list(roles)} for subject, (name, key, roles) in PEOPLE.items()]))
+        yield running
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait_stopped()
+        asyncio.run(delete_namespace(amqp_url, namespace))
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(browser_context: BrowserContext) -> Page:
+    return await browser_context.new_page()
+
+
+def draft(stack: BrowserStack, title: str = "Paediatric cardiac surgery") -> dict[str, Any]:
+    """A draft convention of its own between the fund, the provider and the clinic."""
+    start = date.today()
+    ids = stack.ids
+    return stack.as_coordinator("cmci", "POST", "convention", "/conventions", json={
+        "reference": f"CNAS-GSD-{uuid.uuid4().hex[:6].upper()}", "title": title, "kind": "international_cooperation",
+        "parties": [{"institution_id": ids["cnas"], "role": "funder"},
+                    {"institution_id": ids["gsd"], "role": "provider"},
+                    {"institution_id": ids["cmci"], "role": "beneficiary"}],
+        "effective_from": start.isoformat(), "effective_until": (start + timedelta(days=365)).isoformat(),
+        "specialties": ["paediatric cardiac surgery"],
+        "objectives": {"surgeries": 40, "consultations": 100, "training_sessions": 10}})
+
+
+def signed(stack: BrowserStack) -> dict[str, Any]:
+    convention = draft(stack)
+    return stack.as_coordinator("cmci", "POST", "convention", f"/conventions/{convention['id']}/sign",
+                                json={"signed_on": date.today().isoformat(), "signed_at": "Alger"})
+
+
+async def sign_in(page: Page, stack: BrowserStack, subject: str) -> None:
+    """Signed in by clicking the person's button on the local sign-in page."""
+    await page.goto(f"{stack.web}/signin")
+    await page.get_by_role("button", name=PEOPLE[subject][0]).click()
+    await expect(page).to_have_url(re.compile(r"/conventions$"))
+
+
+async def choose_language(page: Page, label: str) -> None:
+    """The page's own language form (the select, then its button)."""
+    await page.get_by_label(re.compile("Language|Langue|اللغة")).select_option(label=label)
+    await page.locator("form[action='/language'] button[type=submit]").click()
+
+
+async def shoot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+async def test_a_coordinator_signs_a_convention_and_sees_an_event_arrive_live(page: Page, stack: BrowserStack) -> None:
+    convention = draft(stack)
+    await sign_in(page, stack, "amina")
+    await page.get_by_role("link", name=convention["reference"]).click()
+    await expect(page.locator("h1 .status")).to_have_class(re.compile(r"status-draft"))
+
+    sign = page.locator(f"form[action='/conventions/{convention['id']}/sign']")
+    await sign.get_by_label("Signed on").fill(date.today().isoformat())
+    await sign.get_by_label("Place of signature").fill("Alger")
+    await sign.get_by_role("button", name="Sign").click()
+    await expect(page.locator("h1 .status")).to_have_class(re.compile(r"status-signed"))
+    await expect(page.locator("header.record")).to_contain_text("Alger")
+
+    # An event arriving live: the page's stream is open, a change is made elsewhere
+    # (through the API, as another of the clinic's coordinators would), and the
+    # page's feed shows it without a reload.
+    await expect(page.locator("body")).to_have_attribute("data-live", "open")
+    await page.evaluate("() => { window.__same_page = true; }")
+    stack.as_coordinator("cmci", "POST", "convention", f"/conventions/{convention['id']}/suspend",
+                         json={"reason": "the operating block is closed for works"})
+    await expect(page.locator("#live-feed li[data-event-type='ConventionSuspended']")).to_have_count(1)
+    assert await page.evaluate("() => window.__same_page === true"), "the page was reloaded"
+
+
+async def test_a_funder_sees_the_progress_chart(page: Page, stack: BrowserStack) -> None:
+    convention = signed(stack)
+    await sign_in(page, stack, "karim")
+    await page.goto(f"{stack.web}/conventions/{convention['id']}")
+    await expect(page.locator("#progress dl.figures")).to_be_visible()
+    chart = page.locator("#objectives-chart")
+    await expect(chart).to_be_visible()
+    await page.wait_for_function("() => typeof Chart !== 'undefined' && !!Chart.getChart('objectives-chart')")
+    drawn = await page.evaluate("""() => { const c = Chart.getChart('objectives-chart');
+        return {labels: c.data.labels, target: c.data.datasets[1].data}; }""")
+    assert drawn["target"] == [40, 100, 10]
+    assert await canvas_is_drawn(page, "#objectives-chart")
+
+
+async def test_in_arabic_the_page_is_right_to_left_and_mirrored(page: Page, stack: BrowserStack) -> None:
+    convention = signed(stack)
+    await sign_in(page, stack, "amina")
+    width = page.viewport_size["width"]
+    await expect(page.locator("html")).to_have_attribute("dir", "ltr")
+    assert (await page.locator(".brand").bounding_box())["x"] < width / 2
+
+    await choose_language(page, "العربية")
+    await expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    await expect(page.locator("html")).to_have_attribute("lang", "ar")
+    brand = (await page.locator(".brand").bounding_box())
+    assert brand["x"] + brand["width"] > width / 2, f"the brand is not on the right: {brand}"
+    await page.goto(f"{stack.web}/conventions/{convention['id']}")
+    await expect(page.locator("html")).to_have_attribute("dir", "rtl")  # the choice stays for the session
+    header = await page.locator("header.record h1").bounding_box()
+    assert header["x"] + header["width"] > width * 0.6, f"the heading does not start on the right: {header}"
+    await page.wait_for_function("() => typeof Chart !== 'undefined' && !!Chart.getChart('objectives-chart')")
+    axes = await page.evaluate("() => { const s = Chart.getChart('objectives-chart').scales; "
+                               "return {x: s.x.options.reverse, y: s.y.position}; }")
+    assert axes == {"x": True, "y": "right"}, f"the chart is not mirrored: {axes}"
+
+
+async def test_a_person_of_another_institution_sees_the_refusal_not_the_convention(page: Page, stack: BrowserStack) -> None:
+    convention = signed(stack)
+    await sign_in(page, stack, "outsider")
+    response = await page.goto(f"{stack.web}/conventions/{convention['id']}")
+    assert response is not None and response.status == 403
+    await expect(page.locator("main")).to_contain_text("convention service answered")
+    # The service's words name what was refused; nothing of the convention itself is shown.
+    await expect(page.locator("main")).not_to_contain_text(convention["title"])
+    await expect(page.locator("main")).not_to_contain_text("Gruppo San Donato")
+    await expect(page.locator("#parties-title, #progress, form[action^='/conventions/']")).to_have_count(0)
+
+
+async def test_axe_sees_what_it_must_refuse(page: Page) -> None:
+    """The check below is not blind: a field without a label and grey on grey are found."""
+    await page.set_content('<html lang="fr"><head><title>x</title></head><body><main><h1>x</h1>'
+                           '<input type="text" name="q"><p style="color:#bbb;background:#ccc">faint</p></main></body></html>')
+    found = {v["id"] for v in await axe_violations(page, AXE)}
+    assert {"label", "color-contrast"} <= found, found
+
+
+@pytest.mark.parametrize("language", ["fr", "ar"])
+async def test_axe_finds_no_serious_violation_on_the_main_pages(page: Page, stack: BrowserStack, language: str) -> None:
+    assert AXE.exists(), f"{AXE} is missing: run scripts/assets.sh"
+    convention = signed(stack)
+    await page.goto(f"{stack.web}/signin")
+    await choose_language(page, {"fr": "Français", "ar": "العربية"}[language])
+    await expect(page.locator("html")).to_have_attribute("lang", language)
+    found = {"sign-in": await axe_violations(page, AXE)}
+    await shoot(page, f"signin-{language}")
+
+    await page.get_by_role("button", name=PEOPLE["amina"][0]).click()
+    await expect(page.locator("table.list")).to_contain_text(convention["reference"])
+    found["conventions"] = await axe_violations(page, AXE)
+    await shoot(page, f"conventions-{language}")
+
+    await page.goto(f"{stack.web}/conventions/{convention['id']}")
+    await page.wait_for_function("() => typeof Chart !== 'undefined' && !!Chart.getChart('objectives-chart')")
+    found["convention"] = await axe_violations(page, AXE)
+    await shoot(page, f"convention-{language}")
+    assert not any(found.values()), json.dumps(found, indent=1, ensure_ascii=False)
+
+
+async def tab_to(page: Page, selector: str, presses: int = 80) -> None:
+    """Tab until the focused element matches ``selector``."""
+    for _ in range(presses):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} never got the focus with Tab")
+
+
+async def test_the_sign_in_and_a_form_work_with_the_keyboard_alone(page: Page, stack: BrowserStack) -> None:
+    convention = signed(stack)
+    await page.goto(f"{stack.web}/signin?next=/conventions/{convention['id']}")
+    await tab_to(page, "a.skip")  # the first stop: skip to the content
+    await tab_to(page, "form[action='/signin/local']:has(input[value='amina']) button")
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(re.compile(rf"/conventions/{convention['id']}$"))
+
+    await tab_to(page, f"form[action='/conventions/{convention['id']}/suspend'] input[name=reason]")
+    await page.keyboard.type("the operating block is closed for works")
+    await page.keyboard.press("Enter")  # sends the form the field is in
+    await expect(page.locator("h1 .status")).to_have_class(re.compile(r"status-suspended"))
+    await expect(page.locator("header.record .reason")).to_contain_text("closed for works")
