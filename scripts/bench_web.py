@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx
 
+from jumelage.arguments import ArgumentParser
 from jumelage.testkit.client import ServicesClient
 from jumelage.testkit.ports import free_port
 from jumelage.testkit.processes import ServiceProcess
@@ -178,7 +179,7 @@ async def measure(urls: dict[str, str], ids: dict[str, str], samples: int) -> No
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--samples", type=int, default=200)
     args = parser.parse_args()

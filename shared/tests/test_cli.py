@@ -68,6 +68,7 @@ COMMANDS: dict[str, list[list[str]]] = {
     "scripts/faults.py": [["{}"]],
     "scripts/bench.py": [["{}"]],
     "scripts/bench_planner.py": [["{}"]],
+    "scripts/bench_web.py": [["{}"]],
     "shared/src/jumelage/testkit/oidc.py": [["{}"]],
 }
 
