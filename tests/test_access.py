@@ -176,9 +176,10 @@ def _openapi(service: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def world(amqp_url: str, namespace: str, database: Database) -> AsyncIterator[World]:
+async def world(amqp_url: str, declared_namespace: str, database: Database) -> AsyncIterator[World]:
     # Anonymous clients: every call says who makes it.
-    async with running_services(MODULES, amqp_url=amqp_url, namespace=namespace, database=database) as clients:
+    async with running_services(MODULES, amqp_url=amqp_url, namespace=declared_namespace,
+                                database=database) as clients:
         yield await seed(World(clients))
 
 

@@ -106,8 +106,9 @@ class World:
 
 
 @pytest.fixture
-async def world(amqp_url: str, namespace: str, database: Database) -> AsyncIterator[World]:
-    async with running_services(MODULES, amqp_url=amqp_url, namespace=namespace, database=database) as clients:
+async def world(amqp_url: str, declared_namespace: str, database: Database) -> AsyncIterator[World]:
+    async with running_services(MODULES, amqp_url=amqp_url, namespace=declared_namespace,
+                                database=database) as clients:
         w = World(clients)
         for key, kind in (("host", "clinic"), ("visiting", "hospital_group")):
             w.ids[key] = await w.created(0, "convention", "/institutions", {

@@ -25,6 +25,14 @@ from jumelage.testkit.waiting import eventually
 SERVICES = {"scheduling": scheduling.app, "notification": notification.app}
 
 
+@pytest.fixture
+def namespace(declared_namespace: str) -> str:
+    """These tests start a service and look at what its consumer does, not at how
+    it declared its topology: a namespace whose topology is already declared
+    (``declared_namespace``: 0.3-0.6 s less per test), not a fresh one."""
+    return declared_namespace
+
+
 @pytest.fixture(params=sorted(SERVICES))
 async def client(request: pytest.FixtureRequest, amqp_url: str, namespace: str,
                  database: Database) -> AsyncIterator[Any]:

@@ -23,7 +23,7 @@ RUN_NEEDS = [
     "convention.app", "scheduling.app", "notification.app",
     "jumelage.testkit.waiting", "jumelage.testkit.ports", "jumelage.testkit.servers", "jumelage.testkit.client",
     "jumelage.testkit.mail", "jumelage.testkit.processes", "jumelage.testkit.tap", "jumelage.testkit.services",
-    "jumelage.testkit.schema",
+    "jumelage.testkit.schema", "jumelage.testkit.templates",
     "run", "demo", "faults", "bench",  # scripts/
 ]
 

@@ -39,3 +39,33 @@ async def downgrade(engine: Any, migrations: Path, revision: str) -> None:
 
     async with engine.begin() as conn:
         await conn.run_sync(run)
+
+
+async def definition(engine: Any) -> dict[str, Any]:
+    """Everything a database's migrations made, comparable between two databases of one
+    backend: each object's definition as the server gives it (SQLite's ``sqlite_master``;
+    PostgreSQL's columns, indexes, constraints and sequences, the schema's name left out)
+    and the rows of ``alembic_version``."""
+    import sqlalchemy as sa
+
+    async with engine.connect() as conn:
+        version = sorted((await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalars())
+        if conn.dialect.name == "sqlite":
+            rows = await conn.execute(sa.text("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"))
+            return {"objects": [tuple(r) for r in rows], "alembic_version": version}
+        schema = await conn.scalar(sa.text("SELECT current_schema()"))
+        queries = {
+            "columns": "SELECT table_name, ordinal_position, column_name, data_type, character_maximum_length, "
+                       "is_nullable, column_default FROM information_schema.columns WHERE table_schema = :s",
+            "indexes": "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = :s",
+            "constraints": "SELECT c.conrelid::regclass::text, c.conname, c.contype, pg_get_constraintdef(c.oid) "
+                           "FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = :s",
+            "sequences": "SELECT sequence_name, data_type, start_value, increment FROM information_schema.sequences "
+                         "WHERE sequence_schema = :s",
+        }
+        found: dict[str, Any] = {"alembic_version": version}
+        for name, sql in queries.items():
+            rows = await conn.execute(sa.text(sql), {"s": schema})
+            found[name] = sorted(tuple(str(v).replace(f'"{schema}".', "").replace(f"{schema}.", "") for v in r)
+                                 for r in rows)
+        return found

@@ -52,15 +52,16 @@ def service_settings(
 async def running(app: Any, migrations: Path | None = None, *, wait_broker: float = WAIT_LIMIT,
                   acting_as: ActingAs | None = None) -> AsyncIterator[Any]:
     """Run a service app in this process (lifespan included), after migrating its
-    database; yield an httpx client bound to it once its broker is connected.
+    database (a fresh one from the migrated template, :mod:`jumelage.testkit.templates`);
+    yield an httpx client bound to it once its broker is connected.
 
     The client calls as ``acting_as`` (``client.auth``; anonymous by default):
     ``client.auth.set("coordinator", institution=...)`` or ``with client.auth.acting(...)``."""
-    from jumelage.migrations import migrate
+    from jumelage.testkit.templates import migrated
 
     runtime = app.state.runtime
     if migrations is not None:
-        await migrate(runtime.engine, migrations)
+        await migrated(runtime.engine, migrations)
     async with app.router.lifespan_context(app):
         await asyncio.wait_for(runtime.broker_connected.wait(), timeout=scaled(wait_broker))
         transport = httpx.ASGITransport(app=app)
