@@ -168,9 +168,10 @@ async def test_a_coordinator_signs_a_convention_and_sees_an_event_arrive_live(pa
     await expect(page.locator("h1 .status")).to_have_class(re.compile(r"status-draft"))
 
     sign = page.locator(f"form[action='/conventions/{convention['id']}/sign']")
-    await sign.get_by_label("Signed on").fill(date.today().isoformat())
-    await sign.get_by_label("Place of signature").fill("Alger")
-    await sign.get_by_role("button", name="Sign").click()
+    # Found by their names: the labels are in the reader's language (French by default).
+    await sign.locator("input[name=signed_on]").fill(date.today().isoformat())
+    await sign.locator("input[name=signed_at]").fill("Alger")
+    await sign.locator("button[type=submit]").click()
     await expect(page.locator("h1 .status")).to_have_class(re.compile(r"status-signed"))
     await expect(page.locator("header.record")).to_contain_text("Alger")
 
