@@ -3,6 +3,7 @@ gives a whole page or, for an htmx request, just the block it asks for."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ class Pages:
         env.filters.update(day=languages.day, instant=languages.instant, time=languages.clock_time,
                            number=languages.number, percent=languages.percent, money=languages.money)
         env.globals.update(direction=languages.direction, language=languages.current,
+                           fresh_key=uuid.uuid4,  # each form its own Idempotency-Key (templates/_forms.html)
                            LANGUAGES=languages.LANGUAGES, LANGUAGE_NAMES=languages.NAMES)
         self.templates = Jinja2Blocks(env=env)
 

@@ -58,7 +58,6 @@ async def _mission_page(request: Request, who: Any, services: Any, mission_id: u
               "team_editable": rules.team_editable(mission, who.roles, who.institution_id),
               "plannable": rules.plannable(mission, who.roles, who.institution_id),
               "roles": rules.ROLES, "risk_bands": rules.RISK_BANDS,
-              "fresh_key": uuid.uuid4,  # each form its own key: one form's key never serves another
               "timeline": {"resources": [{"id": r["id"], "title": r["title"]} for r in shown["rooms"]],
                            "events": rules.timeline_events(shown["lines"], _labels(request)),
                            "date": shown["days"][0].isoformat(), "slotMinTime": shown["hours"][0],
