@@ -151,27 +151,12 @@ class ServiceRuntime:
         self._starter = spawn(self._start_broker(), name="broker-start")
 
     async def _start_broker(self) -> None:
-        delay = 0.5
-        while True:
-            try:
-                await self.broker.connect()
-                queues = None if self.settings.declare_topology == "all" else [self.queue] if self.queue else []
-                await self.topology.declare(self.broker, queues)
-                await self.broker.start()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("broker not reachable, retrying", error=repr(exc), retry_in=delay,
-                            amqp_host=self.broker_host())
-                with suppress(Exception):
-                    await self.broker.stop()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-                continue
-            self.broker_connected.set()
-            self.relay.start()  # nothing can be published before this anyway
-            log.info("broker connected", queue=self.queue.name if self.queue else None)
-            return
+        queues = None if self.settings.declare_topology == "all" else [self.queue] if self.queue else []
+        await start_broker(self.broker, lambda: self.topology.declare(self.broker, queues),
+                           amqp_host=self.broker_host())
+        self.broker_connected.set()
+        self.relay.start()  # nothing can be published before this anyway
+        log.info("broker connected", queue=self.queue.name if self.queue else None)
 
     async def stop(self) -> None:
         if self._starter is not None:
@@ -190,10 +175,7 @@ class ServiceRuntime:
         await self.engine.dispose()
 
     def broker_host(self) -> str:
-        # Never log the password in the URL.
-        from yarl import URL
-
-        return URL(self.settings.amqp_url).with_password(None).with_user(None).human_repr()
+        return amqp_host(self.settings.amqp_url)
 
     async def check_broker(self) -> None:
         if not self.broker_connected.is_set() or not await self.broker.ping(timeout=2.0):
@@ -272,6 +254,34 @@ class ServiceRuntime:
         if configure is not None:
             configure(app)
         return app
+
+
+async def start_broker(broker: RabbitBroker, declare: Callable[[], Awaitable[Any]], *, amqp_host: str) -> None:
+    """Connect ``broker``, ``declare`` what the process needs, start its subscribers; while
+    the broker is away, try again (0.5 s, doubling up to 10 s), so that a process starts
+    whatever starts first. Every process with a broker starts it this way."""
+    delay = 0.5
+    while True:
+        try:
+            await broker.connect()
+            await declare()
+            await broker.start()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("broker not reachable, retrying", error=repr(exc), retry_in=delay, amqp_host=amqp_host)
+            with suppress(Exception):
+                await broker.stop()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def amqp_host(url: str) -> str:
+    """The broker's address for a log line: never the user or password in the URL."""
+    from yarl import URL
+
+    return URL(url).with_password(None).with_user(None).human_repr()
 
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})

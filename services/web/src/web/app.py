@@ -20,6 +20,7 @@ from jumelage.clock import Clock
 from jumelage.http import health_router, install_correlation
 from jumelage.logging import get_logger, silence_sensitive_libraries
 from jumelage.messaging.topology import Topology
+from jumelage.service import amqp_host, start_broker
 from jumelage.settings import ServiceSettings
 from jumelage.tasks import spawn
 from web import access, api
@@ -106,24 +107,10 @@ class WebRuntime:
         self._starter = spawn(self._start_broker(), name="broker-start")
 
     async def _start_broker(self) -> None:
-        delay = 0.5
-        while True:
-            try:
-                await self.broker.connect()
-                await self.broker.declare_exchange(self.topology.exchange)
-                await self.broker.start()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("broker not reachable, retrying", error=type(exc).__name__, retry_in=delay)
-                with suppress(Exception):
-                    await self.broker.stop()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-                continue
-            self.broker_connected.set()
-            log.info("broker connected: live updates on")
-            return
+        await start_broker(self.broker, lambda: self.broker.declare_exchange(self.topology.exchange),
+                           amqp_host=amqp_host(self.settings.amqp_url))
+        self.broker_connected.set()
+        log.info("broker connected: live updates on")
 
     async def stop(self) -> None:
         if self._starter is not None:
