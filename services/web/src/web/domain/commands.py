@@ -4,7 +4,7 @@ action. The handler of each calls the services with the person's token."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -93,13 +93,6 @@ class FinishSignIn:
     params: dict[str, str]
     pending: dict[str, Any] | None
     language: str | None
-
-
-@dataclass(frozen=True)
-class Listen:
-    """A page's live updates: the records it shows, once the person may read them."""
-
-    topics: tuple[tuple[str, uuid.UUID], ...] = field(default_factory=tuple)
 
 
 # -- waiting list, consultations and training, notification desk (issue 18, pages 3, 5, 6) --------

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from jumelage.errors import Invalid
+
 # What each status allows (the convention service has the last word, and its refusal is shown).
 ACTIONS: dict[str, tuple[str, ...]] = {
     "draft": ("edit", "sign"),
@@ -41,29 +43,6 @@ def objectives_chart(progress: Mapping[str, Any]) -> dict[str, Any]:
             "target": [int(progress.get(k, {}).get("target", 0)) for k in kinds]}
 
 
-def cumulative(history: Iterable[Mapping[str, Any]], actions_counted: Mapping[str, str]) -> dict[str, Any]:
-    """Progress over time, from the convention's history: for each kind of fact
-    (``actions_counted``: history action -> kind), the running total at each day
-    a fact was recorded."""
-    days: list[str] = []
-    totals: dict[str, int] = {kind: 0 for kind in actions_counted.values()}
-    series: dict[str, list[int]] = {kind: [] for kind in totals}
-    for entry in sorted(history, key=lambda e: str(e.get("at", ""))):
-        kind = actions_counted.get(str(entry.get("action")))
-        if kind is None:
-            continue
-        totals[kind] += 1
-        day = str(entry.get("at", ""))[:10]
-        if days and days[-1] == day:
-            for k in totals:
-                series[k][-1] = totals[k]
-        else:
-            days.append(day)
-            for k in totals:
-                series[k].append(totals[k])
-    return {"days": days, "series": series}
-
-
 def history_lines(history: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Newest first, each with what changed (the details the service recorded)."""
     return [{"at": e.get("at"), "action": e.get("action"), "details": e.get("details") or {}}
@@ -78,8 +57,6 @@ def terms_from_form(form: Mapping[str, str], *, draft: bool) -> dict[str, Any]:
     """The terms a person typed, in the convention service's shapes. Numbers that
     are not numbers are an ``Invalid`` naming the field; everything else is the
     service's to judge (it names what is wrong)."""
-    from jumelage.errors import Invalid
-
     def text(name: str) -> str | None:
         value = (form.get(name) or "").strip()
         return value or None
