@@ -27,7 +27,7 @@ from faststream.rabbit.annotations import RabbitMessage as Delivered
 from faststream.rabbit.message import RabbitMessage
 from faststream.rabbit.testing import PatchedMessage
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from jumelage import context
 from effects import bump, count_rows, effect_of, effect_sessions
@@ -358,6 +358,53 @@ async def test_a_connection_lost_under_the_handler_does_not_spend_a_retry(sessio
     assert calls == 2, "handled again at once"
     assert await effect_of(sessions, "after a restart") == 1
     assert await inbox(sessions) == [(QUEUE.name, envelope.id)]
+
+
+class _Raced(Exception):
+    """What asyncpg raises (as ``orig``) when another transaction committed the same key first."""
+    sqlstate = "23505"  # unique_violation
+
+
+async def test_a_lost_race_for_a_new_row_is_handled_again_at_once_without_a_retry(
+    sessions: Any, consumer: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two events of one new surgery handled side by side both find its replica
+    # absent and insert it; the second commit fails on the key. Handled again, it
+    # finds the row: no retry spent, no traceback in the logs (CI, 2026-12-02).
+    calls = 0
+
+    async def handle(event: CloudEvent[InstitutionRegistered], uow: UnitOfWork) -> None:
+        nonlocal calls
+        calls += 1
+        await bump(uow, "raced")
+        if calls == 1:
+            raise IntegrityError("INSERT INTO surgery", None, _Raced("duplicate key value"))
+
+    envelope = institution()
+    async with consumer({InstitutionRegistered: handle}) as c:
+        await c.deliver(envelope.to_json(), message_id=str(envelope.id))
+        assert all(copies == [] for copies in c.forwarded.values()), "no retry queue, no DLQ"
+
+    assert calls == 2, "handled again at once"
+    assert await effect_of(sessions, "raced") == 1
+    assert "Traceback" not in capsys.readouterr().out
+
+
+async def test_a_key_that_fails_again_is_the_handlers_own_failure_and_spends_a_retry(
+    sessions: Any, consumer: Any
+) -> None:
+    calls = 0
+
+    async def handle(event: CloudEvent[InstitutionRegistered], uow: UnitOfWork) -> None:
+        nonlocal calls
+        calls += 1
+        raise IntegrityError("INSERT INTO surgery", None, _Raced("duplicate key value"))
+
+    envelope = institution()
+    async with consumer({InstitutionRegistered: handle}) as c:
+        await c.deliver(envelope.to_json(), message_id=str(envelope.id))
+        assert [m.message_id for m in c.forwarded[QUEUE.retry_name(1)]] == [str(envelope.id)]
+    assert calls == 2, "once more at once, then the bounded retries"
 
 
 async def test_attempts_header_it_did_not_write_counts_from_one(sessions: Any, consumer: Any) -> None:

@@ -134,7 +134,8 @@ class EventConsumer:
                 log.info("event handled" if handled else "duplicate event ignored", event_type=event.type)
             await message.ack()
 
-    async def _handle_when_database_answers(self, event: CloudEvent[Any], handler: EventHandler) -> bool:
+    async def _handle_when_database_answers(self, event: CloudEvent[Any], handler: EventHandler, *,
+                                            raced: bool = False) -> bool:
         """Handle; while our own database is unreachable, hold the message (unacked)
         and try again, rather than spend its bounded retries on an outage."""
         pause = 0.5
@@ -142,6 +143,14 @@ class EventConsumer:
             try:
                 return await self._handle(event, handler)
             except Exception as exc:
+                if _lost_a_lock_race(exc) and not raced:
+                    # Another transaction wrote the same rows first (say two events
+                    # of one new surgery, each inserting its replica): once more at
+                    # once sees its write. Twice is the handler's own failure.
+                    raced = True
+                    log.info("event lost a race for a row, handled again", event_type=event.type,
+                             error=type(exc).__name__)
+                    continue
                 if not await self._database_failed(exc):
                     raise  # the handler's own failure: bounded retries
                 log.warning("database unreachable, holding event", event_type=event.type, retry_in=pause)
@@ -192,11 +201,12 @@ class EventConsumer:
             try:
                 return await self._handle(event, handler)
             except Exception as exc:
-                if not await self._database_failed(exc):
+                raced = _lost_a_lock_race(exc)
+                if not (raced or await self._database_failed(exc)):
                     raise
             finally:
                 turn.over.set()  # the next batch may start (this event may be held apart)
-            return await self._handle_when_database_answers(event, handler)
+            return await self._handle_when_database_answers(event, handler, raced=raced)
         try:
             if isinstance(turn, _Duplicate):
                 await turn.shared.committed()  # the copy seen may be earlier in this batch
@@ -334,7 +344,9 @@ class _Duplicate:
 Turn = SharedTransaction | _Alone | _Duplicate | None  # None: alone, and the driver does not wait
 
 
-_LOCK_RACES = {"40P01", "40001"}  # PostgreSQL: deadlock_detected, serialization_failure
+# PostgreSQL: deadlock_detected, serialization_failure, and unique_violation (two
+# transactions inserting one new key; SQLite's writers never overlap).
+_LOCK_RACES = {"40P01", "40001", "23505"}
 
 
 def _lost_a_lock_race(exc: BaseException) -> bool:
