@@ -102,3 +102,22 @@ def create_messaging_tables_v1() -> None:
         sa.Column("event_id", sa.Uuid(), primary_key=True),
         sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False),
     )
+
+
+def create_pruning_indexes_v2() -> None:
+    """Version 2 of the outbox and inbox: the indexes their pruning reads
+    (``jumelage.messaging.pruning``), so that it never scans either table. Frozen."""
+    from alembic import op
+
+    op.create_index(
+        "ix_outbox_published", "outbox", ["published_at"],
+        sqlite_where=sa.text("published_at IS NOT NULL"), postgresql_where=sa.text("published_at IS NOT NULL"),
+    )
+    op.create_index("ix_inbox_handled", "inbox", ["handled_at"])
+
+
+def drop_pruning_indexes_v2() -> None:
+    from alembic import op
+
+    op.drop_index("ix_inbox_handled", "inbox")
+    op.drop_index("ix_outbox_published", "outbox")

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -36,6 +37,7 @@ from jumelage.http import health_router, install_correlation, install_error_hand
 from jumelage.logging import get_logger, silence_sensitive_libraries
 from jumelage.messaging.consumer import EventHandler, event_router
 from jumelage.messaging.outbox import OutboxRelay, event_publishers
+from jumelage.messaging.pruning import prune
 from jumelage.messaging.topology import Topology
 from jumelage.settings import ServiceSettings
 from jumelage.tasks import spawn
@@ -116,7 +118,8 @@ class ServiceRuntime:
         self.broker_connected = asyncio.Event()
         self._starter: asyncio.Task[None] | None = None
         self.periodic = [*periodic, Periodic("expire-idempotency-keys", idempotency.CLEANUP_INTERVAL,
-                                             self._expire_idempotency_keys)]
+                                             self._expire_idempotency_keys),
+                         Periodic("prune-outbox-and-inbox", settings.prune_interval_seconds, self._prune)]
         self._periodic_tasks: list[asyncio.Task[None]] = []
 
     async def _expire_idempotency_keys(self, uow: UnitOfWork) -> None:
@@ -126,6 +129,15 @@ class ServiceRuntime:
             await uow.commit()
         if deleted:
             log.info("expired idempotency keys deleted", count=deleted)
+
+    async def _prune(self, _uow: UnitOfWork) -> None:
+        """Every service's periodic job: the outbox's long-published rows and the inbox's
+        old keys (jumelage.messaging.pruning), a short transaction per batch; on wall
+        time, which is what the relay and the consumer stamp (not a scenario clock)."""
+        pruned = await prune(self.unit_of_work, now=datetime.now(UTC), outbox_keep_days=self.settings.outbox_keep_days,
+                             inbox_keep_days=self.settings.inbox_keep_days)
+        if pruned.outbox or pruned.inbox:
+            log.info("outbox and inbox pruned", outbox_rows=pruned.outbox, inbox_keys=pruned.inbox)
 
     def unit_of_work(self, sessions: Callable[[], Any] | None = None) -> UnitOfWork:
         """A fresh unit of work; ``sessions`` (default: transactions that may write)

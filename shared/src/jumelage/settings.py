@@ -66,6 +66,18 @@ class ServiceSettings(BaseSettings):
         description="seconds before each redelivery of a failed event; then dead-letter",
     )
     prefetch: int = Field(default=32, description="unacked events in flight per consumer")
+    outbox_keep_days: float = Field(
+        default=7.0, gt=0, le=3650,
+        description="days a published event stays in the outbox (what a replay can give again), then pruned",
+    )
+    inbox_keep_days: float = Field(
+        default=30.0, ge=1, le=3650,
+        description="days a handled event's id is kept to ignore its redeliveries (the deduplication window), "
+        "then pruned",
+    )
+    prune_interval_seconds: float = Field(
+        default=3600.0, gt=0, le=86400, description="how often the outbox and the inbox are pruned"
+    )
     relay_batch_size: int = Field(default=500, ge=1, description="outbox rows per relay transaction, in flight at once")
     relay_poll_interval: float = Field(
         default=1.0, description="fallback poll for rows committed by another process"

@@ -25,6 +25,9 @@ class OutboxRecord(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_pending", "seq", sqlite_where=text("published_at IS NULL"),
               postgresql_where=text("published_at IS NULL")),
+        # What pruning reads (jumelage.messaging.pruning).
+        Index("ix_outbox_published", "published_at", sqlite_where=text("published_at IS NOT NULL"),
+              postgresql_where=text("published_at IS NOT NULL")),
     )
 
     seq: int | None = Field(default=None, sa_column=Column(SEQ_TYPE, primary_key=True, autoincrement=True))
@@ -74,6 +77,7 @@ class InboxRecord(SQLModel, table=True):
     """An event a consumer has handled; its presence makes a redelivery a no-op."""
 
     __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_handled", "handled_at"),)  # what pruning reads
 
     consumer: str = Field(sa_column=Column(String(200), primary_key=True))
     event_id: uuid.UUID = Field(primary_key=True)
