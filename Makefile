@@ -21,5 +21,5 @@ bench-web: ## server time of a convention's page and of a 200-case mission's pag
 	.venv/bin/python scripts/bench_web.py
 messages: ## extract the web app's messages and update its French and Arabic catalogues
 	cd services/web && ../../.venv/bin/pybabel extract -F babel.cfg -k N_ --no-location --omit-header -o messages.pot . \
-	  && for l in fr ar; do ../../.venv/bin/pybabel update --no-fuzzy-matching --omit-header -l $$l -i messages.pot -d src/web/locales \
+	  && for l in fr ar; do ../../.venv/bin/pybabel update --no-fuzzy-matching --no-wrap -l $$l -i messages.pot -d src/web/locales \
 	  || ../../.venv/bin/pybabel init -l $$l -i messages.pot -d src/web/locales; done; rm -f messages.pot

@@ -91,8 +91,9 @@ ADDED_TYPES: dict[str, tuple[str, str, set[str]]] = {
 OPTIONAL_FIELDS: dict[str, set[str]] = {
     "InstitutionRegistered": {"wilaya"},
     "InstitutionUpdated": {"wilaya"},
-    "ConventionSigned": {"kind", "cost_bearers"},
+    "ConventionSigned": {"kind", "cost_bearers", "reference_costs"},
     "ConventionAmended": {"signed_on", "summary"},
+    "SurgeryCompleted": {"specialty"},
 }
 ALL_TYPES = {**CONTRACT, **ADDED_TYPES}
 

@@ -577,3 +577,93 @@ async def test_progress_periods_by_month_in_the_programmes_time_zone(programme: 
     with programme.client.auth.acting("funder", institution=ids["chu"]):
         assert (await programme.client.get(f"/conventions/{cid}/progress/periods")).status_code == 403
     assert (await programme.client.get(f"/conventions/{uuid.uuid4()}/progress/periods")).status_code == 404
+
+
+COSTS = [  # the press: about EUR 30,000 abroad against DZD 150,000-400,000 here for a child's heart surgery
+    {"specialty": "Paediatric cardiac surgery", "procedure": "arterial switch",
+     "abroad": {"amount": "42000.00", "currency": "EUR"}, "here": {"amount": "400000", "currency": "DZD"}},
+    {"specialty": "paediatric cardiac surgery",
+     "abroad": {"amount": "30000", "currency": "EUR"}, "here": {"amount": "150000", "currency": "DZD"}},
+]
+
+
+async def test_money_not_spent_abroad_goes_by_the_reference_costs_per_procedure_and_period(
+    programme: Programme, amqp_url: str, namespace: str
+) -> None:
+    from jumelage.events import SurgeryCompleted, new_envelope
+
+    client = programme.client
+    signed = await programme.signed_convention(reference_costs=COSTS, specialties=["paediatric cardiac surgery",
+                                                                                   "paediatric cardiology"])
+    cid = signed["id"]
+    assert [c["specialty"] for c in signed["reference_costs"]] == ["paediatric cardiac surgery"] * 2, \
+        "each line spelt as the convention spells its specialty"
+    (event,) = await programme.events("ConventionSigned", 1)
+    assert event["data"]["reference_costs"][0]["abroad"] == {"amount": "42000.00", "currency": "EUR"}
+    mission = uuid.uuid4()
+
+    def surgery(procedure: str, abroad: bool, at: datetime, specialty: str | None) -> Any:
+        return SurgeryCompleted(surgery_id=uuid.uuid4(), mission_id=mission, convention_id=cid,
+                                patient_ref=f"P-{uuid.uuid4().hex[:8]}", procedure=procedure, completed_at=at,
+                                duration_minutes=240, outcome="successful", previously_referred_abroad=abroad,
+                                specialty=specialty)
+
+    may, june = datetime(2024, 5, 27, 10, tzinfo=UTC), datetime(2024, 6, 3, 10, tzinfo=UTC)
+    facts = [
+        surgery("Arterial  Switch", True, may, "paediatric cardiac surgery"),   # its procedure's line
+        surgery("VSD closure", True, may, "paediatric cardiac surgery"),        # the specialty's line
+        surgery("VSD closure", False, may, "paediatric cardiac surgery"),       # not referred abroad: not counted
+        surgery("Fontan", True, june, None),  # no specialty, and the convention has two: uncosted
+    ]
+    envelopes = [new_envelope(f, correlation_id="cnas-programme", causation_id=None) for f in facts]
+    with deliveries() as seen:
+        conn = await aio_pika.connect(amqp_url)
+        try:
+            ex = await (await conn.channel()).get_exchange(f"{namespace}jumelage.events")
+            for envelope in envelopes:
+                await ex.publish(aio_pika.Message(envelope.to_json().encode()), routing_key=envelope.routing_key)
+        finally:
+            await conn.close()
+        await eventually(lambda: seen.all_finished({str(e.id): 1 for e in envelopes}))
+
+    money = (await client.get(f"/conventions/{cid}/progress")).json()["money_not_spent_abroad"]
+    assert (money["cases"], money["costed"], money["uncosted"]) == (3, 2, 1)
+    assert money["abroad"] == [{"currency": "EUR", "amount": "72000.00"}]
+    assert money["here"] == [{"currency": "DZD", "amount": "550000"}]
+    assert "no exchange rate" in money["counting_rule"]
+    periods = (await client.get(f"/conventions/{cid}/progress/periods")).json()["periods"]
+    assert [(p["period"], p["money_not_spent_abroad"]["abroad"]) for p in periods] == [
+        ("2024-05", [{"currency": "EUR", "amount": "72000.00"}]), ("2024-06", [])]
+    assert periods[1]["money_not_spent_abroad"]["uncosted"] == 1
+
+    # An amendment changes the costs: progress follows the terms as they stand.
+    r = await client.post(f"/conventions/{cid}/amendments", json={
+        "signed_on": "2024-06-10", "summary": "costs of 2024", "changes": {"reference_costs": [
+            {"specialty": "paediatric cardiac surgery",
+             "abroad": {"amount": "35000", "currency": "EUR"}, "here": {"amount": "200000", "currency": "DZD"}}]}})
+    assert r.status_code == 201, r.text
+    (amended,) = await programme.events("ConventionAmended", 1)
+    assert amended["data"]["changes"]["reference_costs"][0]["abroad"]["amount"] == "35000"
+    money = (await client.get(f"/conventions/{cid}/progress")).json()["money_not_spent_abroad"]
+    assert money["abroad"] == [{"currency": "EUR", "amount": "70000"}]
+
+
+@pytest.mark.parametrize(("line", "field", "words"), [
+    ({"specialty": "urology", "abroad": {"amount": "1", "currency": "EUR"}, "here": {"amount": "1", "currency": "DZD"}},
+     "specialty", "not one of the convention's specialties"),
+    ({"specialty": "paediatric cardiac surgery", "abroad": {"amount": "-1", "currency": "EUR"},
+      "here": {"amount": "1", "currency": "DZD"}}, "amount", "greater than or equal to 0"),
+    ({"specialty": "paediatric cardiac surgery", "abroad": {"amount": "1", "currency": "euro"},
+      "here": {"amount": "1", "currency": "DZD"}}, "currency", "pattern"),
+])
+async def test_a_wrong_reference_cost_is_refused_naming_its_field(programme: Programme, line: dict[str, Any],
+                                                                  field: str, words: str) -> None:
+    r = await programme.client.post("/conventions", json=programme.cnas_convention(reference_costs=[line]))
+    assert r.status_code in (400, 422), r.text
+    assert "reference_costs" in r.text and field in r.text and words in r.text, r.text
+
+
+async def test_two_lines_for_one_procedure_are_refused(programme: Programme) -> None:
+    r = await programme.client.post("/conventions", json=programme.cnas_convention(
+        reference_costs=[COSTS[0], {**COSTS[0], "procedure": "ARTERIAL switch "}]))
+    assert r.status_code == 422 and "two reference costs for procedure" in r.text, r.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -154,3 +154,34 @@ async def test_pages_speak_the_reader_language_and_arabic_is_right_to_left(stack
     page = await reader.open("/conventions")
     await reader.submit(page, "/language", {"lang": "ar", "next": "/conventions"})
     assert 'dir="rtl"' in await reader.open("/conventions")
+
+
+async def test_the_funder_sees_the_money_not_spent_abroad_in_their_language(stack: Stack) -> None:
+    from convention import handlers as convention_handlers
+    from jumelage.events import SurgeryCompleted, new_envelope
+
+    draft = await programme(stack)
+    costs = [{"specialty": "paediatric cardiac surgery", "abroad": {"amount": "30000", "currency": "EUR"},
+              "here": {"amount": "150000", "currency": "DZD"}}]
+    etag = f'"{draft["version"]}"'
+    await stack.as_coordinator("cmci", "PATCH", "convention", f"/conventions/{draft['id']}",
+                               json={"reference_costs": costs}, headers={"If-Match": etag})
+    await stack.as_coordinator("cmci", "POST", "convention", f"/conventions/{draft['id']}/sign",
+                               json={"signed_on": date.today().isoformat(), "signed_at": "Alger"})
+    runtime = stack.services["convention"].runtime
+    for referred in (True, True, False):
+        fact = SurgeryCompleted(surgery_id=uuid.uuid4(), mission_id=uuid.uuid4(), convention_id=draft["id"],
+                                patient_ref=f"P-{uuid.uuid4().hex[:8]}", procedure="VSD closure",
+                                completed_at=datetime.now(UTC), duration_minutes=120, outcome="successful",
+                                previously_referred_abroad=referred, specialty="paediatric cardiac surgery")
+        async with runtime.unit_of_work() as uow:
+            await convention_handlers.surgery_completed(new_envelope(fact, correlation_id="t", causation_id=None),
+                                                        uow)
+            await uow.commit()
+
+    karim = stack.browser("fr")
+    await karim.sign_in("karim")
+    page = await karim.open(f"/conventions/{draft['id']}")
+    assert "Argent non dépensé à l'étranger" in page or "Argent non dépensé à l&#39;étranger" in page
+    assert re.search(r"60\s000,00\s€", page), "EUR 60,000 in French: two cases at EUR 30,000"
+    assert re.search(r"300\s000,00\s(DZD|DA)", page), "DZD 300,000 here, in its own currency"

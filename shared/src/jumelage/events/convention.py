@@ -76,6 +76,24 @@ class CostBearer(BaseModel):
     covers: str = Field(min_length=1, description="what this party pays for")
 
 
+class Money(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    amount: str = Field(pattern=r"^\d{1,10}(\.\d{1,2})?$", description="a decimal, e.g. 30000.00")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")
+
+
+class ReferenceCost(BaseModel):
+    """What treating one case costs abroad and here, for a specialty or one of its procedures."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    specialty: str = Field(min_length=1)
+    procedure: str | None = Field(default=None, description="absent: the specialty's every other procedure")
+    abroad: Money
+    here: Money
+
+
 class _AboutConvention(ConventionEvent, abstract=True):
     subject_of = ("conventions", "convention_id")
 
@@ -95,6 +113,7 @@ class ConventionSigned(_AboutConvention):
     # Project additions (optional): the kind of convention and who pays for what.
     kind: str | None = Field(default=None, description="twinning, international_cooperation, framework, other")
     cost_bearers: list[CostBearer] | None = None
+    reference_costs: list[ReferenceCost] | None = None
 
     @model_validator(mode="after")
     def _period_is_ordered(self) -> ConventionSigned:
@@ -166,6 +185,8 @@ __all__ = [
     "ConventionTerminated",
     "InstitutionKind",
     "CostBearer",
+    "Money",
+    "ReferenceCost",
     "InstitutionRegistered",
     "InstitutionUpdated",
     "Objectives",

@@ -163,6 +163,8 @@ class SurgeryCompleted(_AboutSurgery):
     duration_minutes: int = Field(gt=0)
     outcome: SurgeryOutcome
     previously_referred_abroad: bool
+    # Optional (added after v1): the mission's specialty, which the convention's reference costs go by.
+    specialty: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class ConsultationHeld(SchedulingEvent):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -29,8 +30,10 @@ from convention.domain.conventions import (
     ConventionKind,
     ConventionStatus,
     CostBearer,
+    Money,
     Objectives,
     Party,
+    ReferenceCost,
     Terms,
 )
 from convention.domain.events import amendment_changes, terms_json
@@ -43,6 +46,7 @@ from jumelage.service import BusDep
 
 Specialty = Annotated[str, Field(min_length=1, max_length=200)]
 MAX_PARTIES = 20  # a convention's parties, specialties and cost bearers each
+MAX_REFERENCE_COSTS = 100  # its lines of reference costs (a specialty's procedures each)
 
 router = APIRouter(prefix="/conventions", tags=["conventions"])
 
@@ -72,6 +76,25 @@ class CostBearerIn(Body):
     covers: str = Field(min_length=1, max_length=500, examples=["travel and stay of the visiting team"])
 
 
+class MoneyIn(Body):
+    amount: Decimal = Field(ge=0, le=1_000_000_000, max_digits=12, decimal_places=2, examples=["30000.00"])
+    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"], description="ISO 4217")
+
+
+class ReferenceCostIn(Body):
+    """What treating one case costs abroad and here: the basis of "money not spent abroad"."""
+
+    specialty: Specialty = Field(description="one of the convention's specialties")
+    procedure: str | None = Field(default=None, min_length=1, max_length=300,
+                                  description="one procedure of it; absent: the specialty's every other procedure")
+    abroad: MoneyIn
+    here: MoneyIn
+
+    def domain(self) -> ReferenceCost:
+        return ReferenceCost(self.specialty, self.procedure, Money(self.abroad.amount, self.abroad.currency),
+                             Money(self.here.amount, self.here.currency))
+
+
 class ConventionIn(Body):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "reference": "CNAS-GSD-2024-01", "title": "Paediatric cardiac surgery at CMCI Bousmail",
@@ -95,6 +118,7 @@ class ConventionIn(Body):
                                          examples=[["paediatric cardiac surgery"]])
     objectives: ObjectivesIn = ObjectivesIn()
     cost_bearers: list[CostBearerIn] = Field(default=[], max_length=MAX_PARTIES)
+    reference_costs: list[ReferenceCostIn] = Field(default=[], max_length=MAX_REFERENCE_COSTS)
 
     def terms(self) -> Terms:
         return Terms(
@@ -103,6 +127,7 @@ class ConventionIn(Body):
             effective_from=self.effective_from, effective_until=self.effective_until,
             specialties=tuple(self.specialties), objectives=Objectives(**self.objectives.model_dump()),
             cost_bearers=tuple(CostBearer(c.institution_id, c.covers) for c in self.cost_bearers),
+            reference_costs=tuple(c.domain() for c in self.reference_costs),
         )
 
 
@@ -121,6 +146,7 @@ class TermsChange(Patch):
     specialties: list[Specialty] | None = Field(default=None, min_length=1, max_length=MAX_PARTIES)
     objectives: ObjectivesChange | None = None
     cost_bearers: list[CostBearerIn] | None = Field(default=None, max_length=MAX_PARTIES)
+    reference_costs: list[ReferenceCostIn] | None = Field(default=None, max_length=MAX_REFERENCE_COSTS)
 
     def changes(self) -> dict[str, Any]:
         given = super().changes()
@@ -128,6 +154,8 @@ class TermsChange(Patch):
             given["parties"] = [Party(p.institution_id, p.role) for p in self.parties]
         if self.cost_bearers is not None:
             given["cost_bearers"] = [CostBearer(c.institution_id, c.covers) for c in self.cost_bearers]
+        if self.reference_costs is not None:
+            given["reference_costs"] = [c.domain() for c in self.reference_costs]
         if self.objectives is not None:
             given["objectives"] = self.objectives.changes()
         return given
@@ -188,6 +216,7 @@ class ConventionOut(BaseModel):
     specialties: list[str]
     objectives: ObjectivesIn
     cost_bearers: list[CostBearerIn]
+    reference_costs: list[ReferenceCostIn]
     signed_on: date | None
     signed_at: str | None
     status_reason: str | None
@@ -205,6 +234,7 @@ class ConventionOut(BaseModel):
             parties=terms_json("parties", t.parties), effective_from=t.effective_from,
             effective_until=t.effective_until, specialties=list(t.specialties),
             objectives=terms_json("objectives", t.objectives), cost_bearers=terms_json("cost_bearers", t.cost_bearers),
+            reference_costs=terms_json("reference_costs", t.reference_costs),
             signed_on=c.signed_on, signed_at=c.signed_at, status_reason=c.status_reason, ended_on=c.ended_on,
             amendments=len(c.amendments), created_at=c.created_at, version=c.version, updated_at=c.updated_at,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -13,7 +14,7 @@ from convention import access
 from convention.access import UoW
 from convention.domain.commands import ConventionPeriods, ConventionProgress
 from convention.domain.conventions import Convention, ConventionStatus
-from convention.domain.progress import PeriodCounts, Progress
+from convention.domain.progress import AvoidedCosts, PeriodCounts, Progress
 from jumelage.service import BusDep
 
 router = APIRouter(prefix="/conventions", tags=["conventions"])
@@ -23,6 +24,29 @@ class CountOut(BaseModel):
     done: int
     target: int
     percent: float | None
+
+
+class AmountOut(BaseModel):
+    currency: str = Field(description="ISO 4217")
+    amount: Decimal
+
+
+class AvoidedCostsOut(BaseModel):
+    """Money not spent abroad: what the cases treated here, having been referred
+    abroad, would have cost abroad, beside what they cost here."""
+
+    cases: int = Field(description="surgeries here of patients who had been referred for treatment abroad")
+    costed: int = Field(description="of them, those a reference cost of the convention applies to")
+    uncosted: int = Field(description="of them, those whose specialty and procedure have no reference cost")
+    abroad: list[AmountOut] = Field(description="their reference costs abroad, per currency (no exchange applied)")
+    here: list[AmountOut] = Field(description="their costs here, per currency")
+    counting_rule: str
+
+    @classmethod
+    def of(cls, a: AvoidedCosts) -> AvoidedCostsOut:
+        return cls(cases=a.cases, costed=a.costed, uncosted=a.uncosted,
+                   abroad=[AmountOut(currency=c, amount=v) for c, v in a.abroad.items()],
+                   here=[AmountOut(currency=c, amount=v) for c, v in a.here.items()], counting_rule=a.rule)
 
 
 class ProgressOut(BaseModel):
@@ -38,6 +62,7 @@ class ProgressOut(BaseModel):
     training_hours: float
     trainees: int = Field(description="trainee places over all sessions")
     missions_completed: int
+    money_not_spent_abroad: AvoidedCostsOut
     reported_by_missions: dict[str, int] = Field(description="totals the completed missions reported")
     last_activity_at: datetime | None
 
@@ -51,6 +76,7 @@ class ProgressOut(BaseModel):
             consultations=count(p.consultations), training_sessions=count(p.training_sessions),
             surgery_outcomes=p.surgery_outcomes, treated_locally_instead_of_abroad=p.treated_locally_instead_of_abroad,
             training_hours=p.training_hours, trainees=p.trainees, missions_completed=p.missions_completed,
+            money_not_spent_abroad=AvoidedCostsOut.of(p.avoided_abroad),
             reported_by_missions=p.reported_by_missions, last_activity_at=p.last_activity_at,
         )
 
@@ -74,10 +100,13 @@ class PeriodCountsOut(BaseModel):
 class PeriodOut(PeriodCountsOut):
     period: str = Field(description="YYYY-MM, in the programmes' time zone", examples=["2024-05"])
     cumulative: PeriodCountsOut = Field(description="everything done up to the end of the period")
+    money_not_spent_abroad: AvoidedCostsOut = Field(description="for the cases referred abroad treated in the period")
 
     @classmethod
     def of(cls, p: PeriodCounts) -> PeriodOut:
-        return cls(period=p.period, **p.counts, cumulative=PeriodCountsOut(**p.cumulative))
+        assert p.avoided_abroad is not None
+        return cls(period=p.period, **p.counts, cumulative=PeriodCountsOut(**p.cumulative),
+                   money_not_spent_abroad=AvoidedCostsOut.of(p.avoided_abroad))
 
 
 class PeriodsOut(BaseModel):

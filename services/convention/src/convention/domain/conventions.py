@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -64,6 +65,35 @@ class CostBearer:
     covers: str
 
 
+MAX_AMOUNT = Decimal("1000000000")
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str  # ISO 4217, e.g. EUR, DZD
+
+
+@dataclass(frozen=True)
+class ReferenceCost:
+    """What treating one case costs abroad and here, for a specialty or, more
+    precisely, one of its procedures (``procedure`` None: every procedure of the
+    specialty that has no line of its own). The basis of "money not spent abroad"."""
+
+    specialty: str
+    procedure: str | None
+    abroad: Money
+    here: Money
+
+    def matches(self, specialty: str, procedure: str | None) -> bool:
+        return self.specialty.casefold() == specialty.casefold() and (
+            self.procedure is None or (procedure is not None and fold(self.procedure) == fold(procedure)))
+
+
+def fold(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
 @dataclass(frozen=True)
 class Terms:
     """What the parties agree on: the part of a convention a draft edit or an
@@ -77,6 +107,7 @@ class Terms:
     specialties: tuple[str, ...]
     objectives: Objectives
     cost_bearers: tuple[CostBearer, ...] = ()
+    reference_costs: tuple[ReferenceCost, ...] = ()
 
     def check(self, known_institutions: set[uuid.UUID]) -> Terms:
         """The terms normalised, or Invalid naming the first wrong field."""
@@ -113,7 +144,8 @@ class Terms:
                               field=f"cost_bearers.{i}.institution_id")
             if not bearer.covers.strip():
                 raise Invalid("say what the cost bearer covers", field=f"cost_bearers.{i}.covers")
-        return replace(self, title=title, specialties=specialties)
+        return replace(self, title=title, specialties=specialties,
+                       reference_costs=_checked_costs(self.reference_costs, specialties))
 
     def with_changes(self, changes: dict[str, Any]) -> Terms:
         """These terms with some replaced; ``objectives`` may name only the targets that change."""
@@ -121,7 +153,7 @@ class Terms:
         if isinstance(changes.get("objectives"), dict):
             # Not validated here: a negative target is refused by ``check``, naming its field.
             changes["objectives"] = self.objectives.model_copy(update=changes["objectives"])
-        for name in ("parties", "specialties", "cost_bearers"):
+        for name in ("parties", "specialties", "cost_bearers", "reference_costs"):
             if name in changes:
                 changes[name] = tuple(changes[name])
         return replace(self, **changes)
@@ -131,7 +163,7 @@ class Terms:
 
 
 AMENDABLE = ("title", "kind", "parties", "effective_from", "effective_until", "specialties", "objectives",
-             "cost_bearers")
+             "cost_bearers", "reference_costs")
 """What an amendment may change. Not the reference (the convention's identity)
 nor where and when it was signed (facts of the signature)."""
 
@@ -274,6 +306,35 @@ class Convention(Aggregate):
             expected = " or ".join(s.value for s in allowed)
             raise Conflict(f"cannot {action} convention {self.reference}: it is {self.status.value} "
                            f"(must be {expected})")
+
+
+def _checked_costs(costs: tuple[ReferenceCost, ...], specialties: tuple[str, ...]) -> tuple[ReferenceCost, ...]:
+    """The reference costs normalised (each line's specialty spelt as the convention
+    spells it), or Invalid naming the first wrong field."""
+    by_fold = {s.casefold(): s for s in specialties}
+    seen: set[tuple[str, str | None]] = set()
+    out = []
+    for i, line in enumerate(costs):
+        specialty = by_fold.get(line.specialty.strip().casefold())
+        if specialty is None:
+            raise Invalid(f"reference cost for {line.specialty!r}, which is not one of the convention's specialties "
+                          f"({', '.join(specialties)})", field=f"reference_costs.{i}.specialty")
+        procedure = line.procedure.strip() if line.procedure and line.procedure.strip() else None
+        key = (specialty.casefold(), fold(procedure) if procedure else None)
+        if key in seen:
+            what = f"procedure {procedure!r} of {specialty}" if procedure else f"{specialty} as a whole"
+            raise Invalid(f"two reference costs for {what}", field=f"reference_costs.{i}")
+        seen.add(key)
+        for side in ("abroad", "here"):
+            money: Money = getattr(line, side)
+            if not (0 <= money.amount <= MAX_AMOUNT):
+                raise Invalid(f"the cost {side} must be between 0 and {MAX_AMOUNT}",
+                              field=f"reference_costs.{i}.{side}.amount")
+            if not (len(money.currency) == 3 and money.currency.isascii() and money.currency.isupper()):
+                raise Invalid(f"currency {money.currency!r}: three capital letters (ISO 4217, e.g. EUR, DZD)",
+                              field=f"reference_costs.{i}.{side}.currency")
+        out.append(ReferenceCost(specialty, procedure, line.abroad, line.here))
+    return tuple(out)
 
 
 def _only_amendable(changes: dict[str, Any]) -> dict[str, Any]:

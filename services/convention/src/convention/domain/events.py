@@ -79,6 +79,7 @@ def convention_signed(c: Convention) -> ConventionSigned:
         effective_from=t.effective_from, effective_until=t.effective_until,
         specialties=list(t.specialties), objectives=terms_json("objectives", t.objectives),
         kind=t.kind.value, cost_bearers=terms_json("cost_bearers", t.cost_bearers),
+        reference_costs=terms_json("reference_costs", t.reference_costs) or None,
     )
 
 
@@ -117,6 +118,10 @@ def terms_json(name: str, value: Any) -> Any:
         return [{"institution_id": str(p.institution_id), "role": p.role.value} for p in value]
     if name == "cost_bearers":
         return [{"institution_id": str(c.institution_id), "covers": c.covers} for c in value]
+    if name == "reference_costs":
+        return [{"specialty": c.specialty, "procedure": c.procedure,
+                 "abroad": {"amount": str(c.abroad.amount), "currency": c.abroad.currency},
+                 "here": {"amount": str(c.here.amount), "currency": c.here.currency}} for c in value]
     if name == "objectives":
         return {"surgeries": value.surgeries, "consultations": value.consultations,
                 "training_sessions": value.training_sessions}

@@ -11,8 +11,9 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from decimal import Decimal
 
-from convention.domain.conventions import Objectives
+from convention.domain.conventions import Objectives, ReferenceCost
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class SurgeryDone:
     outcome: str
     previously_referred_abroad: bool
     completed_at: datetime
+    specialty: str | None = None
+    procedure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,61 @@ class Count:
         return round(100 * self.done / self.target, 1) if self.target else None
 
 
+COUNTING_RULE = (
+    "Each surgery completed under the convention whose patient had been referred for treatment abroad "
+    "counts once, at the reference cost abroad of its procedure (the convention's line for that "
+    "procedure, else the line for its specialty as a whole), in that line's currency, beside the cost "
+    "here of the same line. The lines are the convention's terms as they stand now (as last amended). "
+    "A case whose procedure and specialty have no line is counted among the cases but not in the money. "
+    "Sums are kept per currency: no exchange rate is applied.")
+
+
+@dataclass(frozen=True)
+class AvoidedCosts:
+    """Money not spent abroad: what the cases treated here would have cost abroad."""
+
+    cases: int                       # treated here, having been referred abroad
+    costed: int                      # of them, those a reference cost line applies to
+    abroad: dict[str, Decimal]       # per currency: their reference costs abroad
+    here: dict[str, Decimal]         # per currency: their costs here
+    rule: str = COUNTING_RULE
+
+    @property
+    def uncosted(self) -> int:
+        return self.cases - self.costed
+
+
+def line_for(costs: tuple[ReferenceCost, ...], specialties: tuple[str, ...], specialty: str | None,
+             procedure: str | None) -> ReferenceCost | None:
+    """The reference cost of a case: its procedure's line, else its specialty's. A
+    surgery reported without its specialty (before the contract carried it) is of
+    the convention's specialty when it has only one."""
+    if specialty is None:
+        if len(specialties) != 1:
+            return None
+        specialty = specialties[0]
+    exact = [c for c in costs if c.procedure is not None and c.matches(specialty, procedure)]
+    if exact:
+        return exact[0]
+    return next((c for c in costs if c.procedure is None and c.matches(specialty, None)), None)
+
+
+def avoided_costs(costs: tuple[ReferenceCost, ...], specialties: tuple[str, ...],
+                  cases: list[tuple[str | None, str | None]]) -> AvoidedCosts:
+    """``cases``: the (specialty, procedure) of each case treated here that had been referred abroad."""
+    abroad: Counter[str] = Counter()
+    here: Counter[str] = Counter()
+    costed = 0
+    for specialty, procedure in cases:
+        line = line_for(costs, specialties, specialty, procedure)
+        if line is None:
+            continue
+        costed += 1
+        abroad[line.abroad.currency] += line.abroad.amount
+        here[line.here.currency] += line.here.amount
+    return AvoidedCosts(len(cases), costed, dict(sorted(abroad.items())), dict(sorted(here.items())))
+
+
 @dataclass(frozen=True)
 class Progress:
     objectives: Objectives
@@ -70,6 +128,7 @@ class Progress:
     training_hours: float
     trainees: int
     missions_completed: int
+    avoided_abroad: AvoidedCosts
     reported_by_missions: dict[str, int] = field(default_factory=dict)
     last_activity_at: datetime | None = None
 
@@ -80,6 +139,9 @@ def progress(
     consultations: list[ConsultationDone],
     trainings: list[TrainingDone],
     missions: list[MissionDone],
+    *,
+    reference_costs: tuple[ReferenceCost, ...] = (),
+    specialties: tuple[str, ...] = (),
 ) -> Progress:
     outcomes = Counter(s.outcome for s in surgeries)
     moments = [s.completed_at for s in surgeries] + [c.held_at for c in consultations] + \
@@ -96,6 +158,8 @@ def progress(
         # Places in sessions: one person trained in three sessions counts three times.
         trainees=sum(t.trainee_count for t in trainings),
         missions_completed=len(missions),
+        avoided_abroad=avoided_costs(reference_costs, specialties,
+                                     [(s.specialty, s.procedure) for s in surgeries if s.previously_referred_abroad]),
         reported_by_missions={
             "surgeries": sum(m.surgeries for m in missions),
             "consultations": sum(m.consultations for m in missions),
@@ -116,6 +180,8 @@ class Moment:
     kind: str
     at: datetime
     referred_abroad: bool = False
+    specialty: str | None = None
+    procedure: str | None = None
 
 
 PERIOD_KINDS = ("surgeries", "consultations", "training_sessions", "treated_locally_instead_of_abroad")
@@ -126,22 +192,29 @@ class PeriodCounts:
     period: str                  # YYYY-MM in the programmes' time zone
     counts: dict[str, int]       # what was done in the period, per kind of PERIOD_KINDS
     cumulative: dict[str, int]   # everything done up to the end of the period
+    # Money not spent abroad in the period (the cases referred abroad treated then), per currency.
+    avoided_abroad: AvoidedCosts | None = None
 
 
-def by_month(moments: list[Moment], zone: tzinfo) -> list[PeriodCounts]:
+def by_month(moments: list[Moment], zone: tzinfo, *, reference_costs: tuple[ReferenceCost, ...] = (),
+             specialties: tuple[str, ...] = ()) -> list[PeriodCounts]:
     """Per calendar month (in ``zone``: a surgery at 23:30 UTC on 31 May is June's in
-    Algiers), the counts and the running totals; months with nothing are left out."""
+    Algiers), the counts and the running totals, and the money not spent abroad;
+    months with nothing are left out."""
     months: dict[str, Counter[str]] = {}
+    referred: dict[str, list[tuple[str | None, str | None]]] = {}
     for m in moments:
         month = m.at.astimezone(zone).strftime("%Y-%m")
         counter = months.setdefault(month, Counter())
         counter[m.kind] += 1
         if m.kind == "surgeries" and m.referred_abroad:
             counter["treated_locally_instead_of_abroad"] += 1
+            referred.setdefault(month, []).append((m.specialty, m.procedure))
     running: Counter[str] = Counter()
     out = []
     for month in sorted(months):
         running.update(months[month])
         out.append(PeriodCounts(month, {k: months[month].get(k, 0) for k in PERIOD_KINDS},
-                                {k: running.get(k, 0) for k in PERIOD_KINDS}))
+                                {k: running.get(k, 0) for k in PERIOD_KINDS},
+                                avoided_costs(reference_costs, specialties, referred.get(month, []))))
     return out

@@ -25,7 +25,8 @@ async def convention_progress(query: ConventionProgress, uow: ConventionUnitOfWo
         if convention is None:
             raise NotFound(f"no convention {query.convention_id}")
         facts = await uow.facts.of(query.convention_id)
-    return convention, progress(convention.terms.objectives, *facts)
+    t = convention.terms
+    return convention, progress(t.objectives, *facts, reference_costs=t.reference_costs, specialties=t.specialties)
 
 
 async def convention_periods(query: ConventionPeriods, uow: ConventionUnitOfWork, *,
@@ -37,14 +38,16 @@ async def convention_periods(query: ConventionPeriods, uow: ConventionUnitOfWork
         if convention is None:
             raise NotFound(f"no convention {query.convention_id}")
         moments = await uow.facts.moments(query.convention_id)
-    return convention, str(clock.zone), by_month(moments, clock.zone)
+    t = convention.terms
+    return convention, str(clock.zone), by_month(moments, clock.zone, reference_costs=t.reference_costs,
+                                                 specialties=t.specialties)
 
 
 async def surgery_completed(event: CloudEvent[SurgeryCompleted], uow: ConventionUnitOfWork) -> None:
     d = event.data
     await uow.facts.put(SurgeryFact(surgery_id=d.surgery_id, convention_id=d.convention_id, mission_id=d.mission_id,
                                     outcome=d.outcome.value, previously_referred_abroad=d.previously_referred_abroad,
-                                    completed_at=d.completed_at))
+                                    completed_at=d.completed_at, specialty=d.specialty, procedure=d.procedure))
 
 
 async def consultation_held(event: CloudEvent[ConsultationHeld], uow: ConventionUnitOfWork) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, func, or_, select
@@ -19,6 +20,8 @@ from convention.domain.conventions import (
     ConventionKind,
     ConventionStatus,
     CostBearer,
+    Money,
+    ReferenceCost,
     Objectives,
     Party,
     Step,
@@ -120,6 +123,10 @@ def terms_value(name: str, raw: Any) -> Any:
         return tuple(Party(uuid.UUID(p["institution_id"]), PartyRole(p["role"])) for p in raw)
     if name == "cost_bearers":
         return tuple(CostBearer(uuid.UUID(c["institution_id"]), c["covers"]) for c in raw)
+    if name == "reference_costs":
+        return tuple(ReferenceCost(c["specialty"], c["procedure"], Money(Decimal(c["abroad"]["amount"]),
+                                                                         c["abroad"]["currency"]),
+                                   Money(Decimal(c["here"]["amount"]), c["here"]["currency"])) for c in raw)
     if name == "objectives":
         return Objectives(**raw)
     if name == "specialties":
@@ -215,7 +222,8 @@ class Conventions:
             effective_until=t.effective_until, objective_surgeries=t.objectives.surgeries,
             objective_consultations=t.objectives.consultations,
             objective_training_sessions=t.objectives.training_sessions,
-            cost_bearers=terms_json("cost_bearers", t.cost_bearers), status=c.status.value,
+            cost_bearers=terms_json("cost_bearers", t.cost_bearers),
+            reference_costs=terms_json("reference_costs", t.reference_costs), status=c.status.value,
             signed_on=c.signed_on, signed_at=c.signed_at, status_reason=c.status_reason, ended_on=c.ended_on,
         )
 
@@ -246,6 +254,7 @@ class Conventions:
             objectives=Objectives(row.objective_surgeries, row.objective_consultations,
                                   row.objective_training_sessions),
             cost_bearers=terms_value("cost_bearers", row.cost_bearers),
+            reference_costs=terms_value("reference_costs", row.reference_costs),
         )
         return Convention(
             id=row.id, reference=row.reference, terms=terms, status=ConventionStatus(row.status),
@@ -319,7 +328,8 @@ class Facts:
             return select(model).where(model.convention_id == convention_id)
 
         surgeries = [SurgeryDone(r.surgery_id, r.mission_id, r.outcome, r.previously_referred_abroad,
-                                 r.completed_at) for r in await self.session.scalars(q(SurgeryFact))]
+                                 r.completed_at, r.specialty, r.procedure)
+                     for r in await self.session.scalars(q(SurgeryFact))]
         consultations = [ConsultationDone(r.consultation_id, r.mission_id, r.held_at)
                          for r in await self.session.scalars(q(ConsultationFact))]
         trainings = [TrainingDone(r.training_session_id, r.mission_id, r.topic, r.hours, r.trainee_count,
@@ -332,12 +342,14 @@ class Facts:
         """When each surgery, consultation and training session happened (only the
         columns the calendar needs), for progress over time."""
         surgeries = await self.session.execute(
-            select(SurgeryFact.completed_at, SurgeryFact.previously_referred_abroad)
+            select(SurgeryFact.completed_at, SurgeryFact.previously_referred_abroad, SurgeryFact.specialty,
+                   SurgeryFact.procedure)
             .where(SurgeryFact.convention_id == convention_id))
         consultations = await self.session.scalars(
             select(ConsultationFact.held_at).where(ConsultationFact.convention_id == convention_id))
         trainings = await self.session.scalars(
             select(TrainingFact.held_at).where(TrainingFact.convention_id == convention_id))
-        return ([Moment("surgeries", at, bool(abroad)) for at, abroad in surgeries]
+        return ([Moment("surgeries", at, bool(abroad), specialty, procedure)
+                 for at, abroad, specialty, procedure in surgeries]
                 + [Moment("consultations", at) for at in consultations]
                 + [Moment("training_sessions", at) for at in trainings])

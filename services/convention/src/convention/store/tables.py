@@ -69,6 +69,7 @@ class ConventionRow(Table, table=True):
     objective_consultations: int = Field(sa_column=Column(Integer, nullable=False))
     objective_training_sessions: int = Field(sa_column=Column(Integer, nullable=False))
     cost_bearers: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    reference_costs: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     status: str = Field(sa_column=Column(String(20), nullable=False, index=True))
     signed_on: date | None = Field(default=None, sa_column=Column(Date))
     signed_at: str | None = Field(default=None, sa_column=Column(String(200)))
@@ -137,6 +138,9 @@ class SurgeryFact(Table, table=True):
     outcome: str = Field(sa_column=Column(String(40), nullable=False))
     previously_referred_abroad: bool
     completed_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    # What the reference cost is looked up by (None: an event from before the contract carried it).
+    specialty: str | None = Field(default=None, sa_column=Column(String(200)))
+    procedure: str | None = Field(default=None, sa_column=Column(String(300)))
 
 
 class ConsultationFact(Table, table=True):

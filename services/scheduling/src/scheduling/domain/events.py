@@ -151,7 +151,7 @@ def surgery_completed(s: Surgery, mission: Mission, case: PatientCase) -> Surger
     return SurgeryCompleted(
         surgery_id=s.id, mission_id=s.mission_id, convention_id=mission.convention_id, patient_ref=s.patient_ref,
         procedure=s.procedure, completed_at=s.completed_at, duration_minutes=s.duration_minutes, outcome=s.outcome,
-        previously_referred_abroad=case.referred_abroad,
+        previously_referred_abroad=case.referred_abroad, specialty=mission.specialty,
     )
 
 

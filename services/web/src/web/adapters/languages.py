@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -130,4 +131,5 @@ def percent(value: Any) -> str:
 
 
 def money(amount: Any, currency: str) -> str:
-    return format_currency(amount, currency, locale=_locale())
+    """An amount (the services send decimals as strings) in its currency, in the reader's locale."""
+    return format_currency(Decimal(str(amount)), currency, locale=_locale())
