@@ -70,6 +70,7 @@ COMMANDS: dict[str, list[list[str]]] = {
     "scripts/bench_planner.py": [["{}"]],
     "scripts/bench_web.py": [["{}"]],
     "shared/src/jumelage/testkit/oidc.py": [["{}"]],
+    "shared/src/jumelage/backup.py": [["{}", "sqlite", "a", "b"], ["sqlite", "a", "b", "{}"]],
 }
 
 

@@ -19,10 +19,11 @@ point. ``tests/test_backup_restore.py`` shows both, while events flow.
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
 import sys
 from pathlib import Path
+
+from jumelage.arguments import ArgumentParser
 
 
 def sqlite_online_backup(source: Path, target: Path, *, pages_per_step: int = 256) -> None:
@@ -44,7 +45,7 @@ def sqlite_online_backup(source: Path, target: Path, *, pages_per_step: int = 25
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jumelage.backup", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m jumelage.backup", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="kind", required=True)
     sqlite = sub.add_parser("sqlite", help="online backup of a service's SQLite database")
     sqlite.add_argument("source", type=Path)

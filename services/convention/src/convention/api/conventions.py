@@ -77,8 +77,9 @@ class CostBearerIn(Body):
 
 
 class MoneyIn(Body):
-    amount: Decimal = Field(ge=0, le=1_000_000_000, max_digits=12, decimal_places=2, examples=["30000.00"])
-    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"], description="ISO 4217")
+    amount: str = Field(pattern=r"^\d{1,10}(\.\d{1,2})?$", max_length=13, examples=["30000.00"],
+                        description="a decimal of at most 10 digits and 2 decimals, as a string (no rounding)")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", min_length=3, max_length=3, examples=["EUR"], description="ISO 4217")
 
 
 class ReferenceCostIn(Body):
@@ -91,8 +92,8 @@ class ReferenceCostIn(Body):
     here: MoneyIn
 
     def domain(self) -> ReferenceCost:
-        return ReferenceCost(self.specialty, self.procedure, Money(self.abroad.amount, self.abroad.currency),
-                             Money(self.here.amount, self.here.currency))
+        return ReferenceCost(self.specialty, self.procedure, Money(Decimal(self.abroad.amount), self.abroad.currency),
+                             Money(Decimal(self.here.amount), self.here.currency))
 
 
 class ConventionIn(Body):
