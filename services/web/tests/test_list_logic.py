@@ -134,3 +134,12 @@ def test_an_edit_sends_what_the_case_status_lets_change() -> None:
     with pytest.raises(Invalid) as missing:
         cases.edit_body({**fields, "diagnosis": ""}, "scheduled")
     assert missing.value.field == "diagnosis"
+
+
+def test_a_desk_list_knows_its_pages() -> None:
+    assert desk.page_of({"items": [1, 2], "total": 5, "limit": 2, "offset": 0}) == {
+        "first": 1, "last": 2, "total": 5, "previous": None, "next": 2}
+    assert desk.page_of({"items": [5], "total": 5, "limit": 2, "offset": 4}) == {
+        "first": 5, "last": 5, "total": 5, "previous": 2, "next": None}
+    assert desk.page_of({"items": [], "total": 5, "limit": 2, "offset": 9})["first"] == 0
+    assert desk.page_of({"items": [1], "total": 1, "limit": 50, "offset": 0})["next"] is None

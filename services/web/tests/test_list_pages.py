@@ -304,6 +304,26 @@ async def test_an_administrator_opens_the_desk_and_sees_a_notification_that_was_
     preview = await admin.open("/desk/templates/SurgeryScheduled/ar/email")
     assert 'dir="rtl"' in preview and "2031" in preview and "<iframe" in preview
 
+    # Paged as the service pages: one contact a page, the next page holds the next one.
+    with client.auth.acting("administrator"):
+        for name in ("Dr Paging A", "Dr Paging B"):
+            r = await client.post("/contacts", json={"kind": "practitioner", "practitioner_id": str(uuid.uuid4()),
+                                                     "display_name": name, "email": "dr@example.org"})
+            assert r.status_code == 201, r.text
+        total = (await client.get("/contacts", params={"limit": 1})).json()["total"]
+    first = await admin.open("/desk?limit=1")
+    assert len(re.findall(r"<tr data-contact=", first)) == 1 and 'id="pager-contacts"' in first
+    assert f"1–1 of {total}" in html.unescape(first) and 'rel="prev"' not in first.split('id="pager-contacts"')[1]
+    after = html.unescape(re.search(r'id="pager-contacts".*?href="([^"]+)" rel="next"', first, re.S).group(1))
+    assert "contacts_offset=1" in after and "limit=1" in after
+    second = await admin.open(after)
+    names = lambda page: re.findall(r'<tr data-contact="([^"]+)"', page)  # noqa: E731
+    assert names(second) != names(first) and len(names(second)) == 1
+    assert 'rel="prev"' in second.split('id="pager-contacts"')[1]
+    # Past the end: the service's empty page, the total still said.
+    assert "No contact." in await admin.open(f"/desk?limit=1&contacts_offset={total}")
+    await admin.open("/desk?offset=-1", status=422)
+
     # Anyone else: the service refuses the desk, and says so.
     amina = stack.browser()
     await amina.sign_in("amina")

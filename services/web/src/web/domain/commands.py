@@ -162,6 +162,9 @@ class HoldActivity:
 class ShowDesk:
     status: str | None = None
     limit: int = 50
+    offset: int = 0            # the notifications' page (the service's limit/offset paging)
+    reminders_offset: int = 0
+    contacts_offset: int = 0
 
 
 @dataclass(frozen=True)
