@@ -191,6 +191,10 @@ async def test_null_in_a_patch_changes_nothing_unless_the_field_is_clearable(wor
     await eventually(scheduling_knows_the_host)
     i["room_id"] = await w.created(1, "scheduling", "/institutions/{institution_id}/operating-rooms",
                                    {"name": "Bloc 1", "opens_at": "08:00", "closes_at": "18:00"})
+    i["case_id"] = await w.created(3, "scheduling", "/institutions/{institution_id}/cases", {
+        "patient": {"full_name": "Enfant Null", "date_of_birth": "2021-02-03", "sex": "female", "weight_kg": 14},
+        "diagnosis": "CIV", "planned_procedure": "Fermeture de CIV", "priority": 2,
+        "expected_duration_minutes": 180, "risk_scheme": "STAT", "risk_category": 2})
     i["contact_id"] = await w.created(1, "notification", "/contacts", {
         "kind": "practitioner", "practitioner_id": str(uuid.uuid4()), "display_name": "Dr Null",
         "email": "dr.null@example.org", "phone": "+213555123456", "language": "en"})

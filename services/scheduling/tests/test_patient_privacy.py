@@ -22,7 +22,8 @@ from jumelage.messaging.tables import InboxRecord, OutboxRecord
 
 NEWCOMER = {"full_name": "Amel Bouzid", "date_of_birth": "2025-11-30", "sex": "female", "weight_kg": 7.1}
 SECRETS = [PATIENT["full_name"], "Benali", PATIENT["date_of_birth"], "14/02/2026", "2026, 2, 14",
-           NEWCOMER["full_name"], "Bouzid", NEWCOMER["date_of_birth"], "2025, 11, 30"]
+           NEWCOMER["full_name"], "Bouzid", NEWCOMER["date_of_birth"], "2025, 11, 30",
+           "2026-02-15", "2026, 2, 15", "2026-02-16", "2026, 2, 16"]  # the corrections below
 
 
 class Lines(logging.Handler):
@@ -66,6 +67,11 @@ async def test_patient_identity_never_leaves_the_patient_case_table(programme: S
     assert case["patient_ref"] in refusal.json()["detail"]
     await s.refused("POST", f"/institutions/{CMCI}/cases", 422,
                     json=s.case_body(patient={**PATIENT, "weight_kg": -1}))
+    # Corrections: an identity given in the request, logged by the fields' names only; a refused
+    # one names the case by its reference and the fields, never their values.
+    await s.ok("PATCH", f"/cases/{case['id']}", json={"patient": {"date_of_birth": "2026-02-15"}, "priority": 1})
+    await s.refused("PATCH", f"/cases/{case['id']}", 409, case["patient_ref"], "risk_category",
+                    json={"patient": {"date_of_birth": "2026-02-16"}, "risk_category": 5})
     await s.ok("POST", f"/missions/{mission['id']}/start")
     await s.ok("POST", f"/surgeries/{surgery['id']}/start")
     await s.ok("POST", f"/surgeries/{surgery['id']}/complete", json={"outcome": "successful", "duration_minutes": 230})

@@ -19,7 +19,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from jumelage.testkit.client import TEST_AUTH_SECRET, token
 from jumelage.testkit.ports import free_port
 from jumelage.testkit.processes import ServiceProcess
 from jumelage.testkit.servers import delete_namespace
+from jumelage.testkit.waiting import eventually
 
 # Four processes and a browser; the browser lives on pytest-asyncio's session loop (jumelage.testkit.plugin).
 pytestmark = [pytest.mark.system, pytest.mark.asyncio(loop_scope="session")]
@@ -54,7 +55,17 @@ PEOPLE = {  # subject: (name on the sign-in page, institution key, roles)
     "giulia": ("Giulia (coordinator, GSD)", "gsd", ("coordinator",)),
     "karim": ("Karim (funder, CNAS)", "cnas", ("funder",)),
     "outsider": ("Coordinator of another clinic", "other", ("coordinator",)),
+    "clara": ("Clara (clinician, CMCI)", "cmci", ("clinician",)),
+    "omar": ("Omar (clinician, Clinique des Oasis)", "other", ("clinician",)),
 }
+# The waiting list of the plan's scenarios: (patient's name, date of birth, procedure, minutes, priority,
+# risk scheme, risk category). The names and dates are the identity no one but the host's clinicians sees.
+CASES = [
+    ("Yacine Testnom", "2022-03-14", "Arterial switch", 300, 1, "RACHS-1", 4),
+    ("Lina Testnom", "2021-07-02", "Complete repair of Fallot", 240, 2, "STAT", 3),
+    ("Sami Testnom", "2020-11-23", "VSD closure", 180, 3, "RACHS-1", 2),
+    ("Nour Testnom", "2019-05-08", "Herniotomy", 60, 4, "none", None),
+]
 
 
 @dataclass
@@ -141,6 +152,48 @@ def signed(stack: BrowserStack) -> dict[str, Any]:
     convention = draft(stack)
     return stack.as_coordinator("cmci", "POST", "convention", f"/conventions/{convention['id']}/sign",
                                 json={"signed_on": date.today().isoformat(), "signed_at": "Alger"})
+
+
+@dataclass
+class Mission:
+    id: str
+    first_day: date
+    cases: list[dict[str, Any]]
+
+
+async def mission_with_a_waiting_list(stack: BrowserStack) -> Mission:
+    """A signed convention, the host's rooms and beds, CASES on its waiting list (registered by
+    a clinician of the host), and a mission of the visiting team from tomorrow for three days."""
+    convention = signed(stack)
+    cmci = stack.ids["cmci"]
+
+    async def known() -> bool:  # the scheduling service has the signature (an event away)
+        minted = token("coordinator", institution=cmci, subject="browser-tests")
+        async with httpx.AsyncClient(base_url=stack.urls["scheduling"],
+                                     headers={"Authorization": f"Bearer {minted}"}) as client:
+            r = await client.get(f"/conventions/{convention['id']}")
+        return r.status_code == 200 and r.json()["status"] == "signed"
+
+    await eventually(known)
+    stack.as_coordinator("cmci", "PUT", "scheduling", f"/institutions/{cmci}/resources",
+                         json={"timezone": "Africa/Algiers", "icu_beds": 4})
+    for name in ("Bloc A", "Bloc B"):
+        stack.as_coordinator("cmci", "POST", "scheduling", f"/institutions/{cmci}/operating-rooms",
+                             json={"name": f"{name} {uuid.uuid4().hex[:4]}", "opens_at": "08:00", "closes_at": "18:00"})
+    cases = [stack.call("POST", "scheduling", f"/institutions/{cmci}/cases", roles=("clinician",), institution="cmci",
+                        json={"patient": {"full_name": name, "date_of_birth": born, "sex": "male", "weight_kg": 12},
+                              "diagnosis": "Congenital heart disease", "planned_procedure": procedure,
+                              "priority": priority, "expected_duration_minutes": minutes, "risk_scheme": scheme,
+                              "risk_category": category, "referred_abroad": True})
+             for name, born, procedure, minutes, priority, scheme, category in CASES]
+    first = date.today() + timedelta(days=1)
+    team = [{"practitioner_id": str(uuid.uuid4()), "full_name": name, "role": role}
+            for name, role in (("Alessandro Frigiola", "surgeon"), ("Sara Conti", "anaesthetist"))]
+    mission = stack.as_coordinator("cmci", "POST", "scheduling", "/missions", json={
+        "convention_id": convention["id"], "host_institution_id": cmci, "visiting_institution_id": stack.ids["gsd"],
+        "specialty": "paediatric cardiac surgery", "starts_on": first.isoformat(),
+        "ends_on": (first + timedelta(days=2)).isoformat(), "team": team})
+    return Mission(mission["id"], first, cases)
 
 
 async def sign_in(page: Page, stack: BrowserStack, subject: str) -> None:
@@ -286,3 +339,73 @@ async def test_the_sign_in_and_a_form_work_with_the_keyboard_alone(page: Page, s
     await page.keyboard.press("Enter")  # sends the form the field is in
     await expect(page.locator("h1 .status")).to_have_class(re.compile(r"status-suspended"))
     await expect(page.locator("header.record .reason")).to_contain_text("closed for works")
+
+
+async def test_the_host_coordinator_plans_a_mission_and_sees_it_on_the_timeline_and_live(
+        page: Page, stack: BrowserStack) -> None:
+    mission = await mission_with_a_waiting_list(stack)
+    await sign_in(page, stack, "amina")
+    await page.goto(f"{stack.web}/missions/{mission.id}")
+    await expect(page.locator("#surgeries-table tbody tr")).to_have_count(1)  # "no surgery planned yet"
+
+    propose = page.locator(f"form[action='/missions/{mission.id}/plan']")
+    await propose.locator("input[name=time_limit_seconds]").fill("3")
+    await propose.locator("button[type=submit]").click()
+    await expect(page.locator("#plan-added tbody tr")).to_have_count(len(CASES))
+    await page.locator("#apply-form button[type=submit]").click()
+    await expect(page).to_have_url(re.compile(rf"/missions/{mission.id}$"))
+
+    surgeries = stack.as_coordinator("cmci", "GET", "scheduling", f"/missions/{mission.id}/surgeries")
+    assert len(surgeries) == len(CASES)
+    await expect(page.locator("#surgeries-table tbody tr")).to_have_count(len(CASES))
+    # On the timeline (the first day's view), each block coloured by its case's risk and
+    # bordered by its priority: the coordinator is shown both, never the patient.
+    from zoneinfo import ZoneInfo
+
+    def local_day(s: dict[str, Any]) -> date:
+        return datetime.fromisoformat(s["scheduled_start"].replace("Z", "+00:00")).astimezone(
+            ZoneInfo("Africa/Algiers")).date()
+
+    on_first_day = [s for s in surgeries if local_day(s) == mission.first_day]
+    assert on_first_day, surgeries
+    blocks = page.locator("#plan-timeline .ec-event")
+    await expect(blocks).to_have_count(len(on_first_day))
+    classes = await blocks.evaluate_all("els => els.map(e => e.className)")
+    assert all(re.search(r"\brisk-(high|medium|low|none)\b", c) and re.search(r"\burgency-(urgent|routine)\b", c)
+               for c in classes), classes
+    await expect(page.locator("#plan-legend")).to_contain_text("urgent")
+    await expect(page.locator("main")).not_to_contain_text("Testnom")
+    await shoot(page, "mission-plan-en")  # the browser's language: English
+
+    # An event arriving live: a surgery cancelled elsewhere (through the API, as the host's
+    # clinician would) reaches the feed, and the plan redraws itself without a reload.
+    await expect(page.locator("body")).to_have_attribute("data-live", "open")
+    await page.evaluate("() => { window.__same_page = true; }")
+    gone = on_first_day[0]
+    stack.call("POST", "scheduling", f"/surgeries/{gone['id']}/cancel", roles=("clinician",), institution="cmci",
+               json={"reason": "the patient has a fever"})
+    await expect(page.locator("#live-feed li[data-event-type='SurgeryCancelled']")).to_have_count(1)
+    await expect(blocks).to_have_count(len(on_first_day) - 1)
+    assert await page.evaluate("() => window.__same_page === true"), "the page was reloaded"
+
+
+async def test_a_clinician_of_another_institution_sees_no_patient_identity(page: Page, stack: BrowserStack) -> None:
+    mission = await mission_with_a_waiting_list(stack)
+    cmci = stack.ids["cmci"]
+    identities = [name for name, *_ in CASES] + [born for _, born, *_ in CASES]
+    # The host's own clinician sees them (so their absence below is the rule, not an empty page).
+    await sign_in(page, stack, "clara")
+    await page.goto(f"{stack.web}/hosts/{cmci}/cases")
+    await expect(page.locator("#cases")).to_contain_text(CASES[0][0])
+
+    await page.context.clear_cookies()
+    await sign_in(page, stack, "omar")
+    for where in (f"/hosts/{cmci}/cases", f"/missions/{mission.id}",
+                  f"/missions/{mission.id}/day/{mission.first_day.isoformat()}"):
+        response = await page.goto(f"{stack.web}{where}")
+        assert response is not None and response.status == 403, (where, response and response.status)
+        await expect(page.locator("main")).to_contain_text("scheduling service")
+        shown = await page.content()
+        found = [value for value in identities if value in shown]
+        assert not found, (where, found)
+        assert not any(c["patient_ref"] in shown for c in mission.cases), where

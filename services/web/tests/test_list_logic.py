@@ -118,3 +118,28 @@ def test_a_case_form_missing_a_field_names_it() -> None:
                          "diagnosis": "d", "planned_procedure": "p", "priority": "1",
                          "expected_duration_minutes": "60"})
     assert weight.value.field == "weight_kg"
+
+
+def test_an_edit_sends_what_the_case_status_lets_change() -> None:
+    fields = {"full_name": "Y. B.", "date_of_birth": "2021-03-14", "sex": "male", "weight_kg": "11,5",
+              "diagnosis": "TGA", "planned_procedure": "Arterial switch", "priority": "2",
+              "expected_duration_minutes": "300", "risk_scheme": "STAT", "risk_category": "4", "referred_abroad": ""}
+    assert cases.edit_body(fields, "waiting") == cases.case_body(fields), "a waiting case: every field"
+    planned = cases.edit_body(fields, "scheduled")
+    assert planned == {"patient": {"full_name": "Y. B.", "date_of_birth": "2021-03-14", "sex": "male",
+                                   "weight_kg": 11.5}, "diagnosis": "TGA", "priority": 2, "referred_abroad": False}
+    for status in ("operated", "cancelled", "referred_elsewhere"):
+        assert cases.edit_body(fields, status) == {"patient": planned["patient"]}
+        assert cases.editable(status) == cases.IDENTITY
+    with pytest.raises(Invalid) as missing:
+        cases.edit_body({**fields, "diagnosis": ""}, "scheduled")
+    assert missing.value.field == "diagnosis"
+
+
+def test_a_desk_list_knows_its_pages() -> None:
+    assert desk.page_of({"items": [1, 2], "total": 5, "limit": 2, "offset": 0}) == {
+        "first": 1, "last": 2, "total": 5, "previous": None, "next": 2}
+    assert desk.page_of({"items": [5], "total": 5, "limit": 2, "offset": 4}) == {
+        "first": 5, "last": 5, "total": 5, "previous": 2, "next": None}
+    assert desk.page_of({"items": [], "total": 5, "limit": 2, "offset": 9})["first"] == 0
+    assert desk.page_of({"items": [1], "total": 1, "limit": 50, "offset": 0})["next"] is None

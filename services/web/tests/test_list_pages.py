@@ -118,6 +118,43 @@ async def test_a_clinician_of_the_host_adds_a_case_and_sees_its_identity(stack: 
     assert "Yacine Benali" in await clara.open(f"/hosts/{cmci}/cases?state=referred_elsewhere&priority=")
 
 
+async def test_a_clinician_corrects_a_case_from_the_waiting_list(stack: Stack) -> None:
+    cmci = stack.ids["cmci"]
+    await hosts_known(stack, "cmci")
+    clara = stack.browser()
+    await clara.sign_in("clara")
+    listing = await clara.open(f"/hosts/{cmci}/cases")
+    await clara.submit(listing, f"/hosts/{cmci}/cases", case_fields("Yacine Benali"))
+    (case,) = await stack.call("GET", "scheduling", f"/institutions/{cmci}/cases", ("clinician",), cmci)
+    shown = await clara.open(f"/hosts/{cmci}/cases?state=waiting")
+    other_tab = await clara.open(f"/hosts/{cmci}/cases?state=waiting")  # the same case, its own form keys
+    edit = f"/hosts/{cmci}/cases/{case['id']}/edit"
+    assert clara.field(shown, edit, "full_name") == "Yacine Benali" and clara.field(shown, edit, "priority") == "1"
+    r = await clara.submit(shown, edit, {**case_fields("Yacine Benali-Saidi", priority="2", risk_scheme="RACHS-1",
+                                                       risk_category="5", referred_abroad=""), "status": "waiting"})
+    assert r.headers["location"] == f"/hosts/{cmci}/cases?state=waiting"
+    edited = await stack.call("GET", "scheduling", f"/cases/{case['id']}", ("clinician",), cmci)
+    assert (edited["patient"]["full_name"], edited["priority"], edited["risk_scheme"], edited["risk_category"],
+            edited["referred_abroad"]) == ("Yacine Benali-Saidi", 2, "RACHS-1", 5, False)
+    assert edited["version"] == case["version"] + 1
+    page = await clara.open(f"/hosts/{cmci}/cases?state=waiting")
+    assert "Yacine Benali-Saidi" in page and "RACHS-1 5" in page
+    # The page read before the edit is stale: the service refuses (412), next to that case's form.
+    r = await clara.submit(other_tab, edit, {**case_fields("Yacine B."), "status": "waiting"}, status=412)
+    assert f'id="problem-edit-{case["id"]}"' in r.text and "scheduling service refused" in r.text
+    # Off the list, only the identity can be corrected: the form holds no more.
+    await clara.submit(page, f"/hosts/{cmci}/cases/{case['id']}/cancel", {"reason": "family's decision"})
+    cancelled = await clara.open(f"/hosts/{cmci}/cases?state=cancelled")
+    form = cancelled[cancelled.index(f'action="{edit}"'):]
+    form = form[:form.index("</form>")]
+    assert 'name="full_name"' in form and 'name="priority"' not in form and 'name="diagnosis"' not in form
+    await clara.submit(cancelled, edit, {"full_name": "Yacine Saidi", "date_of_birth": "2021-03-14", "sex": "male",
+                                         "weight_kg": "11.8", "status": "cancelled"})
+    fixed = await stack.call("GET", "scheduling", f"/cases/{case['id']}", ("clinician",), cmci)
+    assert (fixed["patient"]["full_name"], fixed["patient"]["weight_kg"], fixed["status"]) == \
+        ("Yacine Saidi", 11.8, "cancelled")
+
+
 async def test_a_clinician_of_another_institution_sees_no_identity(stack: Stack) -> None:
     cmci = stack.ids["cmci"]
     await hosts_known(stack, "cmci", "other")
@@ -266,6 +303,26 @@ async def test_an_administrator_opens_the_desk_and_sees_a_notification_that_was_
     assert 'href="/desk/templates/SurgeryScheduled/ar/email"' in desk
     preview = await admin.open("/desk/templates/SurgeryScheduled/ar/email")
     assert 'dir="rtl"' in preview and "2031" in preview and "<iframe" in preview
+
+    # Paged as the service pages: one contact a page, the next page holds the next one.
+    with client.auth.acting("administrator"):
+        for name in ("Dr Paging A", "Dr Paging B"):
+            r = await client.post("/contacts", json={"kind": "practitioner", "practitioner_id": str(uuid.uuid4()),
+                                                     "display_name": name, "email": "dr@example.org"})
+            assert r.status_code == 201, r.text
+        total = (await client.get("/contacts", params={"limit": 1})).json()["total"]
+    first = await admin.open("/desk?limit=1")
+    assert len(re.findall(r"<tr data-contact=", first)) == 1 and 'id="pager-contacts"' in first
+    assert f"1–1 of {total}" in html.unescape(first) and 'rel="prev"' not in first.split('id="pager-contacts"')[1]
+    after = html.unescape(re.search(r'id="pager-contacts".*?href="([^"]+)" rel="next"', first, re.S).group(1))
+    assert "contacts_offset=1" in after and "limit=1" in after
+    second = await admin.open(after)
+    names = lambda page: re.findall(r'<tr data-contact="([^"]+)"', page)  # noqa: E731
+    assert names(second) != names(first) and len(names(second)) == 1
+    assert 'rel="prev"' in second.split('id="pager-contacts"')[1]
+    # Past the end: the service's empty page, the total still said.
+    assert "No contact." in await admin.open(f"/desk?limit=1&contacts_offset={total}")
+    await admin.open("/desk?offset=-1", status=422)
 
     # Anyone else: the service refuses the desk, and says so.
     amina = stack.browser()

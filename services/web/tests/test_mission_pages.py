@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -85,7 +86,15 @@ async def test_a_host_coordinator_proposes_a_plan_applies_it_and_sees_the_surger
                    for line in table), (s, table)
     # A coordinator sees no patient's identity, and the timeline's blocks say what their colour says.
     assert "Testnom" not in after
-    assert "risk not disclosed to you" in after and '"resourceIds"' in after
+    # Risk and priority are clinical facts: the coordinator's timeline is coloured by them too.
+    data = json.loads(html.unescape(re.search(r'id="timeline-data">(.*?)</script>', after, re.S).group(1)))
+    blocks = {b["id"]: b for b in data["events"]}
+    assert len(blocks) == len(surgeries) and "risk not disclosed to you" not in after
+    for s in surgeries:
+        band = rules.Risk(s["risk_scheme"], s["risk_category"], s["priority"]).band
+        assert blocks[s["id"]]["classNames"][:1] == [f"risk-{band}"] and band != "unknown"
+        assert f"priority {s['priority']}" in blocks[s["id"]]["title"]
+    assert 'id="plan-legend"' in after
 
 
 async def test_a_stale_proposal_is_refused_in_the_service_words(stack: Stack) -> None:
@@ -295,6 +304,21 @@ def test_the_timeline_blocks_say_in_words_what_their_colour_says() -> None:
     [hidden] = rules.timeline_events(rules.plan_lines([surgery("1", "a", "2030-06-10T07:00:00+00:00")], mission,
                                                       ALGIERS, {}), {"risk-unknown": "risk not disclosed"})
     assert "risk-unknown" in hidden["classNames"] and "risk not disclosed" in hidden["title"]
+
+
+def test_the_surgeries_own_priority_and_risk_colour_the_plan_for_every_reader() -> None:
+    given = [{**surgery("1", "a", "2030-06-10T07:00:00+00:00"), "priority": 2, "risk_scheme": "STAT",
+              "risk_category": 5},
+             {**surgery("2", "b", "2030-06-10T09:00:00+00:00"), "priority": 4, "risk_scheme": "none",
+              "risk_category": None},
+             surgery("3", "c", "2030-06-10T11:00:00+00:00")]  # from a service that did not give them
+    risk_of = rules.surgery_risks(given)
+    assert risk_of == {"a": rules.Risk("STAT", 5, 2), "b": rules.Risk("none", None, 4)}
+    lines = rules.plan_lines(given, {"team": []}, ALGIERS, risk_of)
+    assert [line["risk"].band for line in lines] == ["high", "none", "unknown"]
+    assert rules.bands_shown(lines) == {"risk-high", "risk-none", "risk-unknown", "urgency-urgent",
+                                        "urgency-routine", "urgency-unknown"}
+    assert "risk-unknown" not in rules.bands_shown(lines[:2])
 
 
 def test_the_status_allows_its_actions_to_the_coordinators_of_the_mission() -> None:

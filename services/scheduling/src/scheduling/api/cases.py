@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,7 +13,8 @@ from scheduling import access
 from scheduling.access import UoW
 from scheduling.api.common import Body, ReasonIn
 from scheduling.domain.cases import CaseStatus, PatientCase, PatientIdentity, RiskScheme, Sex
-from scheduling.domain.commands import CancelCase, GetCase, ReferCaseElsewhere, RegisterCase, WaitingList
+from scheduling.domain.commands import CancelCase, EditCase, GetCase, ReferCaseElsewhere, RegisterCase, WaitingList
+from jumelage.api import Patch
 from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
 from jumelage.service import BusDep
 
@@ -47,6 +48,37 @@ class CaseIn(Body):
         values = self.model_dump(exclude={"patient"})
         return RegisterCase(patient=PatientIdentity(**self.patient.model_dump()),
                             host_institution_id=host_institution_id, **values)
+
+
+class PatientChange(Patch):
+    full_name: str | None = Field(default=None, min_length=1, max_length=300)
+    date_of_birth: date | None = None
+    sex: Sex | None = None
+    weight_kg: float | None = Field(default=None, gt=0, le=400)
+
+
+class CaseChange(Patch):
+    """A correction. What may change depends on the case's status: a waiting case, anything; a
+    scheduled one, not its planned procedure, expected duration or risk (409: cancel its surgery
+    first); an operated, cancelled or referred one, only the patient's identity (409)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"priority": 2, "patient": {"weight_kg": 12.1}, "diagnosis": "TGA with VSD"}]})
+
+    patient: PatientChange | None = None
+    diagnosis: str | None = Field(default=None, min_length=1, max_length=2000)
+    planned_procedure: str | None = Field(default=None, min_length=1, max_length=300)
+    priority: int | None = Field(default=None, ge=1, le=5, description="1 = most urgent")
+    expected_duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60)
+    risk_scheme: RiskScheme | None = Field(default=None, description="to none: the risk category is cleared")
+    risk_category: int | None = Field(default=None, ge=1, le=6, description="STAT 1-5, RACHS-1 1-6")
+    referred_abroad: bool | None = None
+
+    def changes(self) -> dict[str, Any]:
+        given = super().changes()
+        if self.patient is not None:
+            given["patient"] = self.patient.changes()
+        return given
 
 
 class PatientOut(BaseModel):
@@ -116,6 +148,14 @@ async def get_case(case_id: uuid.UUID, uow: UoW, bus: BusDep, response: Response
 
 
 # Every change below takes an optional If-Match (the ETag of the caller's read): stale, it is a 412.
+
+
+@router.patch("/cases/{case_id}", response_model=CaseOut, summary="Correct a patient case",
+              dependencies=[access.CASE_CLINICIAN], responses=change_responses())
+async def edit_case(case_id: uuid.UUID, body: CaseChange, uow: UoW, bus: BusDep, expected: IfMatchDep,
+                    response: Response) -> CaseOut:
+    cmd = EditCase(case_id, body.changes(), expected=expected)
+    return tagged(response, CaseOut.of(await bus.handle(cmd, uow)))
 
 
 @router.post("/cases/{case_id}/cancel", response_model=CaseOut, summary="Take a waiting case off the list",

@@ -21,6 +21,7 @@ from scheduling.domain.commands import (
     StartSurgery,
 )
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
+from scheduling.domain.values import RiskScheme
 from jumelage.events.scheduling import SurgeryOutcome
 from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
 from jumelage.service import BusDep
@@ -88,6 +89,10 @@ class SurgeryOut(BaseModel):
     completed_at: datetime | None
     duration_minutes: int | None
     outcome: SurgeryOutcome | None
+    priority: int = Field(description="the case's priority (1 most urgent), as it is now: a clinical fact that "
+                                      "everyone who may read the surgery sees (never the patient's identity)")
+    risk_scheme: RiskScheme = Field(description="the case's risk scheme, as it is now")
+    risk_category: int | None = Field(description="the case's risk category in its scheme (none: non-cardiac)")
     version: int = Field(description="raised by every change; the `ETag` header is this, quoted")
     updated_at: datetime = Field(description="when it last changed")
 

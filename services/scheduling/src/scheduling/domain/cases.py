@@ -21,9 +21,10 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jumelage.errors import Conflict, Invalid
 from scheduling.domain.values import CaseStatus, PatientIdentity, RiskScheme, Sex
@@ -33,6 +34,80 @@ if TYPE_CHECKING:  # commands name the aggregates' value types: imported for ann
 
 
 RISK_CATEGORIES = {RiskScheme.stat: range(1, 6), RiskScheme.rachs_1: range(1, 7)}
+
+IDENTITY = ("full_name", "date_of_birth", "sex", "weight_kg")
+_PATIENT = frozenset(f"patient.{name}" for name in IDENTITY)
+_CLINICAL = frozenset({"diagnosis", "priority", "referred_abroad"})
+_BOOKED = frozenset({"planned_procedure", "expected_duration_minutes", "risk_scheme", "risk_category"})
+EDITABLE: dict[CaseStatus, frozenset[str]] = {
+    CaseStatus.waiting: _PATIENT | _CLINICAL | _BOOKED,
+    CaseStatus.scheduled: _PATIENT | _CLINICAL,
+    CaseStatus.operated: _PATIENT,
+    CaseStatus.cancelled: _PATIENT,
+    CaseStatus.referred_elsewhere: _PATIENT,
+}
+"""What an edit may change, by the case's status (the fields' names as a PATCH gives them)."""
+WHY_LOCKED: dict[CaseStatus, str] = {
+    CaseStatus.waiting: "",
+    CaseStatus.scheduled: "its surgery was booked with its planned procedure, expected duration and risk, "
+                          "which set its intensive-care stay: cancel the surgery first",
+    CaseStatus.operated: "what was done is recorded with them: only the patient's identity can be corrected",
+    CaseStatus.cancelled: "it is off the list: only the patient's identity can be corrected",
+    CaseStatus.referred_elsewhere: "it is off the list: only the patient's identity can be corrected",
+}
+
+
+def _checked(cmd: RegisterCase | _Case, now: datetime, field_prefix: str) -> dict[str, Any]:
+    """A case's facts, checked and tidied (names and procedures on single spaces)."""
+    def invalid(message: str, name: str) -> Invalid:
+        return Invalid(message, field=field_prefix + name)
+
+    if cmd.host_institution_id is None:
+        raise invalid("say on which institution's waiting list", "host_institution_id")
+    p = cmd.patient
+    name = " ".join(p.full_name.split())
+    if not name:
+        raise invalid("the patient needs a name", "patient.full_name")
+    if p.date_of_birth > now.date():
+        raise invalid("the date of birth is in the future", "patient.date_of_birth")
+    if not 0 < p.weight_kg <= 400:
+        raise invalid("the weight must be more than 0 and at most 400 kg", "patient.weight_kg")
+    diagnosis, procedure = cmd.diagnosis.strip(), " ".join(cmd.planned_procedure.split())
+    if not diagnosis:
+        raise invalid("a case needs a diagnosis", "diagnosis")
+    if not procedure:
+        raise invalid("a case needs a planned procedure", "planned_procedure")
+    if cmd.priority not in range(1, 6):
+        raise invalid("priority goes from 1 (most urgent) to 5", "priority")
+    if cmd.expected_duration_minutes <= 0:
+        raise invalid("the expected duration must be positive", "expected_duration_minutes")
+    scheme = RiskScheme(cmd.risk_scheme)
+    if scheme is RiskScheme.none:
+        if cmd.risk_category is not None:
+            raise invalid("a risk category needs a risk scheme (STAT or RACHS-1)", "risk_category")
+    elif cmd.risk_category not in RISK_CATEGORIES[scheme]:
+        bounds = RISK_CATEGORIES[scheme]
+        raise invalid(f"a {scheme.value} risk category goes from {bounds.start} to {bounds.stop - 1}",
+                      "risk_category")
+    return dict(patient=PatientIdentity(name, p.date_of_birth, Sex(p.sex), float(p.weight_kg)),
+                diagnosis=diagnosis, planned_procedure=procedure, priority=cmd.priority,
+                expected_duration_minutes=cmd.expected_duration_minutes, risk_scheme=scheme,
+                risk_category=cmd.risk_category, referred_abroad=bool(cmd.referred_abroad))
+
+
+@dataclass(frozen=True)
+class _Case:
+    """A whole case as an edit would leave it (``RegisterCase``'s fields), to check it as a new one."""
+
+    patient: PatientIdentity
+    diagnosis: str
+    planned_procedure: str
+    priority: int
+    expected_duration_minutes: int
+    risk_scheme: str
+    risk_category: int | None
+    referred_abroad: bool
+    host_institution_id: uuid.UUID | None
 
 
 def new_patient_ref() -> str:
@@ -62,43 +137,53 @@ class PatientCase:
 
     @classmethod
     def register(cls, cmd: RegisterCase, now: datetime, *, field_prefix: str = "") -> PatientCase:
-        def invalid(message: str, name: str) -> Invalid:
-            return Invalid(message, field=field_prefix + name)
+        facts = _checked(cmd, now, field_prefix)
+        return cls(id=uuid.uuid4(), patient_ref=new_patient_ref(), host_institution_id=cmd.host_institution_id,
+                   registered_at=now, **facts)
 
-        if cmd.host_institution_id is None:
-            raise invalid("say on which institution's waiting list", "host_institution_id")
-        p = cmd.patient
-        name = " ".join(p.full_name.split())
-        if not name:
-            raise invalid("the patient needs a name", "patient.full_name")
-        if p.date_of_birth > now.date():
-            raise invalid("the date of birth is in the future", "patient.date_of_birth")
-        if not 0 < p.weight_kg <= 400:
-            raise invalid("the weight must be more than 0 and at most 400 kg", "patient.weight_kg")
-        diagnosis, procedure = cmd.diagnosis.strip(), " ".join(cmd.planned_procedure.split())
-        if not diagnosis:
-            raise invalid("a case needs a diagnosis", "diagnosis")
-        if not procedure:
-            raise invalid("a case needs a planned procedure", "planned_procedure")
-        if cmd.priority not in range(1, 6):
-            raise invalid("priority goes from 1 (most urgent) to 5", "priority")
-        if cmd.expected_duration_minutes <= 0:
-            raise invalid("the expected duration must be positive", "expected_duration_minutes")
-        scheme = RiskScheme(cmd.risk_scheme)
-        if scheme is RiskScheme.none:
-            if cmd.risk_category is not None:
-                raise invalid("a risk category needs a risk scheme (STAT or RACHS-1)", "risk_category")
-        elif cmd.risk_category not in RISK_CATEGORIES[scheme]:
-            bounds = RISK_CATEGORIES[scheme]
-            raise invalid(f"a {scheme.value} risk category goes from {bounds.start} to {bounds.stop - 1}",
-                          "risk_category")
-        return cls(
-            id=uuid.uuid4(), patient_ref=new_patient_ref(), host_institution_id=cmd.host_institution_id,
-            patient=PatientIdentity(name, p.date_of_birth, Sex(p.sex), float(p.weight_kg)),
-            diagnosis=diagnosis, planned_procedure=procedure, priority=cmd.priority,
-            expected_duration_minutes=cmd.expected_duration_minutes, risk_scheme=scheme,
-            risk_category=cmd.risk_category, referred_abroad=cmd.referred_abroad, registered_at=now,
-        )
+    # -- corrections ---------------------------------------------------------------------
+
+    def edit(self, changes: Mapping[str, Any], now: datetime) -> list[str]:
+        """Change what ``changes`` gives (``patient`` a mapping of its own), checked as a new
+        case is; returns the names of the fields that changed (none: nothing to save).
+
+        What may change depends on the status. A waiting case: everything. A scheduled one:
+        not its planned procedure, expected duration or risk (its surgery was booked with
+        them, and its intensive-care stay counted from its risk: cancel the surgery first).
+        An operated, cancelled or referred case is history: only the patient's identity may
+        be corrected. A refusal (409) names the fields, never their values."""
+        given_patient = dict(changes.get("patient") or {})
+        p = self.patient
+        scheme = changes.get("risk_scheme", self.risk_scheme.value)
+        category = changes.get("risk_category")
+        if category is None:  # not given: kept, unless the case becomes non-cardiac
+            category = None if RiskScheme(scheme) is RiskScheme.none else self.risk_category
+        candidate = _Case(
+            patient=PatientIdentity(given_patient.get("full_name", p.full_name),
+                                    given_patient.get("date_of_birth", p.date_of_birth),
+                                    given_patient.get("sex", p.sex), given_patient.get("weight_kg", p.weight_kg)),
+            diagnosis=changes.get("diagnosis", self.diagnosis),
+            planned_procedure=changes.get("planned_procedure", self.planned_procedure),
+            priority=changes.get("priority", self.priority),
+            expected_duration_minutes=changes.get("expected_duration_minutes", self.expected_duration_minutes),
+            risk_scheme=scheme, risk_category=category,
+            referred_abroad=changes.get("referred_abroad", self.referred_abroad),
+            host_institution_id=self.host_institution_id)
+        facts = _checked(candidate, now, "")
+        new_patient = facts.pop("patient")
+        changed = [f"patient.{name}" for name in IDENTITY
+                   if getattr(new_patient, name) != getattr(self.patient, name)]
+        changed += [name for name, value in facts.items() if getattr(self, name) != value]
+        if not changed:
+            return []
+        locked = [name for name in changed if name not in EDITABLE[self.status]]
+        if locked:
+            raise Conflict(f"case {self.patient_ref} is {self.status.value}: {', '.join(locked)} cannot change "
+                           f"({WHY_LOCKED[self.status]})")
+        self.patient = new_patient
+        for name, value in facts.items():
+            setattr(self, name, value)
+        return changed
 
     # -- lifecycle (surgeries drive the middle of it) -----------------------------------
 

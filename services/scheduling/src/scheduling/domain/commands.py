@@ -78,6 +78,16 @@ class RegisterCase:
 
 
 @dataclass(frozen=True)
+class EditCase:
+    """Correct a case: ``changes`` holds the fields given (``patient``: a mapping of the identity's
+    fields given), as a PATCH gives them."""
+
+    case_id: uuid.UUID
+    changes: dict[str, Any]
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
 class CloseCase:
     case_id: uuid.UUID
     reason: str

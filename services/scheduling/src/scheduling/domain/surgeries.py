@@ -27,7 +27,7 @@ from scheduling.domain.missions import Mission
 from scheduling.domain.resources import OperatingRoom, local_days
 from scheduling.domain.timing import require_past, require_within_mission
 from jumelage.domain import Aggregate
-from scheduling.domain.values import SurgeryStatus
+from scheduling.domain.values import RiskScheme, SurgeryStatus
 from jumelage.errors import Conflict, Invalid
 from jumelage.events.scheduling import PractitionerRole, SurgeryOutcome
 
@@ -70,6 +70,11 @@ class Surgery(Aggregate):
     duration_minutes: int | None = None
     outcome: SurgeryOutcome | None = None
     anaesthetist_id: uuid.UUID | None = None
+    # The case's priority and risk, as read with the surgery (None where not read): clinical
+    # facts that everyone who may read the surgery sees, never the patient's identity.
+    priority: int | None = None
+    risk_scheme: RiskScheme | None = None
+    risk_category: int | None = None
     # Kept by the store: raised on every change, and when.
     version: int = 0
     updated_at: datetime | None = None
@@ -101,7 +106,8 @@ class Surgery(Aggregate):
         surgery = cls(id=uuid.uuid4(), mission_id=mission.id, case_id=case.id, patient_ref=case.patient_ref,
                       procedure=procedure, operating_room_id=room.id, operating_room=room.name,
                       scheduled_start=cmd.scheduled_start, expected_duration_minutes=minutes,
-                      lead_surgeon_id=cmd.lead_surgeon_id, anaesthetist_id=cmd.anaesthetist_id)
+                      lead_surgeon_id=cmd.lead_surgeon_id, anaesthetist_id=cmd.anaesthetist_id,
+                      priority=case.priority, risk_scheme=case.risk_scheme, risk_category=case.risk_category)
         surgery._check_slot(mission=mission, room=room, tz=tz, others=others)
         case.schedule()
         surgery.happened(events.surgery_scheduled(surgery, mission))

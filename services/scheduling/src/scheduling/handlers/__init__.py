@@ -16,7 +16,8 @@ from scheduling.handlers.activities import (
     schedule_consultation,
     schedule_training,
 )
-from scheduling.handlers.cases import cancel_case, get_case, refer_case_elsewhere, register_case, waiting_list
+from scheduling.handlers.cases import (cancel_case, edit_case, get_case, refer_case_elsewhere, register_case,
+                                      waiting_list)
 from scheduling.handlers.missions import (
     add_team_member,
     cancel_mission,
@@ -66,6 +67,7 @@ HANDLERS: dict[type, Handler] = {
     c.GetResources: get_resources,
     c.ListRooms: list_rooms,
     c.RegisterCase: register_case,
+    c.EditCase: edit_case,
     c.CancelCase: cancel_case,
     c.ReferCaseElsewhere: refer_case_elsewhere,
     c.WaitingList: waiting_list,

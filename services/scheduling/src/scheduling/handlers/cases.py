@@ -7,7 +7,8 @@ consultation makes it part of a mission (and then only as ``patient_ref``).
 from __future__ import annotations
 
 from scheduling.domain.cases import PatientCase
-from scheduling.domain.commands import CancelCase, CloseCase, GetCase, ReferCaseElsewhere, RegisterCase, WaitingList
+from scheduling.domain.commands import (CancelCase, CloseCase, EditCase, GetCase, ReferCaseElsewhere, RegisterCase,
+                                       WaitingList)
 from scheduling.handlers.common import require_institution
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.clock import Clock
@@ -30,7 +31,27 @@ async def register_case(cmd: RegisterCase, uow: SchedulingUnitOfWork, *, clock: 
     return case
 
 
-async def _case_for_update(uow: SchedulingUnitOfWork, cmd: CloseCase) -> PatientCase:
+async def edit_case(cmd: EditCase, uow: SchedulingUnitOfWork, *, clock: Clock) -> PatientCase:
+    """Correct a case (what its status allows: ``PatientCase.edit``). A scheduled case's new
+    priority is part of its surgery's representation: the surgery's version is raised too."""
+    async with uow:
+        # Lock order as a surgery's changes take it: the surgery, then its case.
+        booked = await uow.surgeries.live_of_case(cmd.case_id) if "priority" in cmd.changes else []
+        case = await _case_for_update(uow, cmd)
+        changed = case.edit(cmd.changes, clock.now())
+        if changed:
+            now = clock.now()
+            await uow.cases.save(case, now)
+            if "priority" in changed:
+                for surgery in booked:
+                    await uow.surgeries.save(surgery, now, changed=True)
+            await uow.commit()
+    # Field names only: never the values (the identity).
+    log.info("patient case edited", case_id=str(case.id), patient_ref=case.patient_ref, fields=changed)
+    return case
+
+
+async def _case_for_update(uow: SchedulingUnitOfWork, cmd: CloseCase | EditCase) -> PatientCase:
     """The case, locked; PreconditionFailed if ``cmd.expected`` (the caller's If-Match) is stale."""
     case = await uow.cases.get(cmd.case_id, for_update=True)
     if case is None:

@@ -315,17 +315,32 @@ def _case(r: PatientCaseRow) -> PatientCase:
 LIVE_SURGERY = [SurgeryStatus.scheduled.value, SurgeryStatus.started.value]
 
 
+# A surgery as it is read: with its case's priority and risk (clinical facts, not the identity).
+_WITH_CASE = (select(SurgeryRow, PatientCaseRow.priority, PatientCaseRow.risk_scheme, PatientCaseRow.risk_category)
+              .join(PatientCaseRow, PatientCaseRow.id == SurgeryRow.case_id))
+
+
 class Surgeries(_Repository):
     async def get(self, surgery_id: uuid.UUID, *, for_update: bool = False) -> Surgery | None:
-        row = await self._one(select(SurgeryRow).where(SurgeryRow.id == surgery_id), for_update)
-        return _surgery(row) if row else None
+        query = _WITH_CASE.where(SurgeryRow.id == surgery_id)
+        if for_update:  # the surgery's row only: its case is locked by whoever changes it
+            query = query.with_for_update(of=SurgeryRow).execution_options(populate_existing=True)
+        found = (await self.session.execute(query)).first()
+        return _surgery(*found) if found else None
 
     async def of_mission(self, mission_id: uuid.UUID, *, status: SurgeryStatus | None = None) -> list[Surgery]:
-        query = select(SurgeryRow).where(SurgeryRow.mission_id == mission_id)
+        query = _WITH_CASE.where(SurgeryRow.mission_id == mission_id)
         if status:
             query = query.where(SurgeryRow.status == status.value)
-        rows = await self.session.scalars(query.order_by(SurgeryRow.scheduled_start))
-        return [_surgery(r) for r in rows]
+        rows = (await self.session.execute(query.order_by(SurgeryRow.scheduled_start))).all()
+        return [_surgery(*r) for r in rows]
+
+    async def live_of_case(self, case_id: uuid.UUID) -> list[Surgery]:
+        """The case's surgeries scheduled or started (one at most), locked."""
+        query = (_WITH_CASE.where(SurgeryRow.case_id == case_id,
+                                  SurgeryRow.status.in_(LIVE_SURGERY))  # type: ignore[attr-defined]
+                 .with_for_update(of=SurgeryRow).execution_options(populate_existing=True))
+        return [_surgery(*r) for r in (await self.session.execute(query)).all()]
 
     async def colliding(self, *, room_id: uuid.UUID, surgeon_id: uuid.UUID, start: datetime,
                         end: datetime, anaesthetist_id: uuid.UUID | None = None) -> list[Surgery]:
@@ -368,7 +383,8 @@ class Surgeries(_Repository):
             select(func.count()).select_from(SurgeryRow)
             .where(SurgeryRow.mission_id == mission_id, SurgeryRow.status == status.value)) or 0)
 
-    async def save(self, s: Surgery, at: datetime) -> None:
+    async def save(self, s: Surgery, at: datetime, *, changed: bool = False) -> None:
+        """``changed``: what its representation includes changed (its case's priority)."""
         row = await self.session.merge(SurgeryRow(
             id=s.id, mission_id=s.mission_id, case_id=s.case_id, patient_ref=s.patient_ref, procedure=s.procedure,
             operating_room_id=s.operating_room_id, operating_room=s.operating_room,
@@ -379,11 +395,14 @@ class Surgeries(_Repository):
             completed_at=s.completed_at, duration_minutes=s.duration_minutes,
             outcome=s.outcome.value if s.outcome else None,
         ))
-        await self._stamp(row, s, at)
+        await self._stamp(row, s, at, changed=changed)
 
 
-def _surgery(r: SurgeryRow) -> Surgery:
+def _surgery(r: SurgeryRow, priority: int | None = None, risk_scheme: str | None = None,
+             risk_category: int | None = None) -> Surgery:
+    """A surgery from its row; with its case's priority and risk where the query read them."""
     return Surgery(
+        priority=priority, risk_scheme=RiskScheme(risk_scheme) if risk_scheme else None, risk_category=risk_category,
         id=r.id, mission_id=r.mission_id, case_id=r.case_id, patient_ref=r.patient_ref, procedure=r.procedure,
         operating_room_id=r.operating_room_id, operating_room=r.operating_room, scheduled_start=r.scheduled_start,
         expected_duration_minutes=r.expected_duration_minutes, lead_surgeon_id=r.lead_surgeon_id,

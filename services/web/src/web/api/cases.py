@@ -15,7 +15,7 @@ from web.adapters.services import ServiceRefused
 from web.api.forms import PRIVATE, FormKey, FormProblem, IfMatch, Reason
 from web.api.rendering import page
 from web.domain import cases as rules
-from web.domain.commands import ChangeCase, RegisterCase, ShowWaitingList
+from web.domain.commands import ChangeCase, EditCase, RegisterCase, ShowWaitingList
 
 router = APIRouter(prefix="/hosts", tags=["waiting list"])
 
@@ -31,6 +31,7 @@ async def _list_page(request: Request, who: Any, services: Any, institution_id: 
     response = page(request, "cases/list.html",
                     {**shown, "institution_id": str(institution_id), "state": state, "priority": priority,
                      "tabs": rules.TABS, "schemes": rules.RISK_SCHEMES, "sexes": rules.SEXES,
+                     "editable": rules.editable(state),
                      "problem": problem, "problem_form": form}, status_code=status)
     response.headers.update(PRIVATE)
     return response
@@ -70,6 +71,37 @@ async def register_case(request: Request, institution_id: uuid.UUID, who: Person
         return await _list_page(request, who, services, institution_id, "waiting", None,
                                 problem=refused, form="register")
     return RedirectResponse(f"/hosts/{institution_id}/cases?state=waiting", status_code=303)
+
+
+@router.post("/{institution_id}/cases/{case_id}/edit", dependencies=[CSRF])
+async def edit_case(request: Request, institution_id: uuid.UUID, case_id: uuid.UUID, who: PersonDep,
+                    services: ServicesDep, full_name: Line, date_of_birth: Annotated[date, Form()],
+                    sex: Annotated[Literal["female", "male"], Form()],
+                    weight_kg: Annotated[float, Form(gt=0, le=400)], form_key: FormKey,
+                    status: Annotated[str, Form(max_length=30, description="the case's, as the page showed it")],
+                    if_match: IfMatch = None,
+                    diagnosis: Annotated[str | None, Form(max_length=2000)] = None,
+                    planned_procedure: Annotated[str | None, Form(max_length=300)] = None,
+                    priority: Annotated[int | None, Form(ge=1, le=5)] = None,
+                    expected_duration_minutes: Annotated[int | None, Form(gt=0, le=1440)] = None,
+                    risk_scheme: Annotated[str, Form(max_length=20)] = "none",
+                    risk_category: Annotated[str | None, Form(max_length=2)] = None,
+                    referred_abroad: Annotated[bool, Form()] = False) -> Response:
+    fields = {"full_name": full_name, "date_of_birth": date_of_birth.isoformat(), "sex": sex, "weight_kg": weight_kg,
+              "diagnosis": diagnosis, "planned_procedure": planned_procedure, "priority": priority,
+              "expected_duration_minutes": expected_duration_minutes, "risk_scheme": risk_scheme,
+              "risk_category": risk_category, "referred_abroad": referred_abroad}
+    state = status if status in rules.STATUSES else "waiting"
+    try:
+        body = rules.edit_body(fields, state)
+        await request.app.state.web.bus.handle(EditCase(case_id, body, if_match or None, form_key), services)
+    except Invalid as invalid:
+        return await _list_page(request, who, services, institution_id, state, None,
+                                problem=FormProblem.of(invalid), form=f"edit-{case_id}")
+    except ServiceRefused as refused:
+        return await _list_page(request, who, services, institution_id, state, None,
+                                problem=refused, form=f"edit-{case_id}")
+    return RedirectResponse(f"/hosts/{institution_id}/cases?state={state}", status_code=303)
 
 
 @router.post("/{institution_id}/cases/{case_id}/{action}", dependencies=[CSRF])

@@ -57,7 +57,7 @@ async def _mission_page(request: Request, who: Any, services: Any, mission_id: u
               "actions": rules.actions(mission, who.roles, who.institution_id),
               "team_editable": rules.team_editable(mission, who.roles, who.institution_id),
               "plannable": rules.plannable(mission, who.roles, who.institution_id),
-              "roles": rules.ROLES, "risk_bands": rules.RISK_BANDS,
+              "roles": rules.ROLES, "risk_bands": rules.RISK_BANDS, "plan_bands": rules.bands_shown(shown["lines"]),
               "timeline": {"resources": [{"id": r["id"], "title": r["title"]} for r in shown["rooms"]],
                            "events": rules.timeline_events(shown["lines"], _labels(request)),
                            "date": shown["days"][0].isoformat(), "slotMinTime": shown["hours"][0],

@@ -20,6 +20,15 @@ STILL_WAITING = {"waiting", "scheduled"}  # a planned case is still waiting for 
 RISK_SCHEMES = ("none", "STAT", "RACHS-1")
 RISK_MAX = {"STAT": 5, "RACHS-1": 6}
 SEXES = ("female", "male")
+# What an edit may change, by the case's status (the scheduling service's rule, which has the
+# last word): the patient's identity always; while planned, not what its surgery was booked
+# with (procedure, duration, risk); once operated or off the list, the identity only.
+IDENTITY = ("full_name", "date_of_birth", "sex", "weight_kg")
+EDITABLE: dict[str, tuple[str, ...]] = {
+    "waiting": (*IDENTITY, "diagnosis", "planned_procedure", "priority", "expected_duration_minutes",
+                "risk_scheme", "risk_category", "referred_abroad"),
+    "scheduled": (*IDENTITY, "diagnosis", "priority", "referred_abroad"),
+}
 
 
 def local_day(value: Any, zone: tzinfo) -> date | None:
@@ -88,6 +97,33 @@ def case_body(fields: Mapping[str, Any]) -> dict[str, Any]:
         "risk_scheme": scheme, "risk_category": category,
         "referred_abroad": bool(fields.get("referred_abroad")),
     }
+
+
+def editable(status: str) -> tuple[str, ...]:
+    return EDITABLE.get(status, IDENTITY)
+
+
+def edit_body(fields: Mapping[str, Any], status: str) -> dict[str, Any]:
+    """The service's PATCH body from the edit form of a case in ``status``: the fields that
+    status lets change, as the form holds them (unchanged ones are no change to the service)."""
+    if status == "waiting":
+        return case_body(fields)  # every field, checked as a new case's
+    given = {name: _required(fields, name) for name in IDENTITY}
+    body: dict[str, Any] = {"patient": {"full_name": str(given["full_name"]),
+                                        "date_of_birth": str(given["date_of_birth"]),
+                                        "sex": str(given["sex"]), "weight_kg": _weight(given["weight_kg"])}}
+    if status == "scheduled":
+        body.update(diagnosis=str(_required(fields, "diagnosis")),
+                    priority=_whole(_required(fields, "priority"), "priority"),
+                    referred_abroad=bool(fields.get("referred_abroad")))
+    return body
+
+
+def _weight(value: Any) -> float:
+    try:
+        return float(str(value).replace(",", "."))
+    except ValueError:
+        raise Invalid(f"{value!r} is not a weight in kg", field="weight_kg") from None
 
 
 def _whole(value: Any, field: str) -> int:

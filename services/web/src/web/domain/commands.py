@@ -113,6 +113,16 @@ class RegisterCase:
 
 
 @dataclass(frozen=True)
+class EditCase:
+    """Correct a case: ``changes`` is the service's PATCH body (what the case's status lets change)."""
+
+    case_id: uuid.UUID
+    changes: dict[str, Any]
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
 class ChangeCase:
     """cancel or refer-elsewhere, as the service words them, with the reason."""
 
@@ -152,6 +162,9 @@ class HoldActivity:
 class ShowDesk:
     status: str | None = None
     limit: int = 50
+    offset: int = 0            # the notifications' page (the service's limit/offset paging)
+    reminders_offset: int = 0
+    contacts_offset: int = 0
 
 
 @dataclass(frozen=True)

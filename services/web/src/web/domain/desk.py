@@ -27,3 +27,14 @@ def templates_by_type(listed: Iterable[Mapping[str, Any]]) -> list[dict[str, Any
         rows.setdefault(str(t["event_type"]), []).append(t)
     return [{"event_type": name, "variants": sorted(v, key=lambda t: (t["language"], t["channel"]))}
             for name, v in sorted(rows.items())]
+
+
+def page_of(listed: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a page of the service's list stands (its ``total``, ``limit``, ``offset``): the
+    rows shown (first, last, 1-based), and the offsets of the pages before and after (None:
+    there is none)."""
+    total, limit, offset = int(listed.get("total") or 0), int(listed.get("limit") or 1), int(listed.get("offset") or 0)
+    shown = len(listed.get("items") or ())
+    return {"first": offset + 1 if shown else 0, "last": offset + shown, "total": total,
+            "previous": max(0, offset - limit) if offset > 0 else None,
+            "next": offset + limit if offset + limit < total else None}

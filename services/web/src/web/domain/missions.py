@@ -166,6 +166,23 @@ def risks(cases: Iterable[Mapping[str, Any]] | None) -> dict[str, Risk]:
             for c in cases or ()}
 
 
+def surgery_risks(surgeries: Iterable[Mapping[str, Any]]) -> dict[str, Risk]:
+    """By case id, from the surgeries: the scheduling service gives each its case's priority and
+    risk, to everyone who may read the mission (clinical facts, not the patient's identity).
+    A surgery without them (a service from before they were added) is left out."""
+    return {s["case_id"]: Risk(s.get("risk_scheme") or "none", s.get("risk_category"), s.get("priority"))
+            for s in surgeries if s.get("risk_scheme") is not None}
+
+
+def bands_shown(lines: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The risk bands and urgencies on the plan (not cancelled): the legend names no other."""
+    shown: set[str] = set()
+    for line in lines:
+        if line.get("status") != "cancelled":
+            shown.update({f"risk-{line['risk'].band}", f"urgency-{line['risk'].urgency}"})
+    return shown
+
+
 UNKNOWN = Risk(None, None, None)
 
 

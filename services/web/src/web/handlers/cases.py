@@ -8,7 +8,7 @@ from typing import Any
 from jumelage.clock import Clock
 from web.adapters.services import PersonServices, ServiceRefused
 from web.domain import cases as rules
-from web.domain.commands import ChangeCase, RegisterCase, ShowWaitingList
+from web.domain.commands import ChangeCase, EditCase, RegisterCase, ShowWaitingList
 from web.handlers.conventions import institution_names
 
 
@@ -32,5 +32,11 @@ async def register_case(cmd: RegisterCase, services: PersonServices) -> dict[str
 
 async def change_case(cmd: ChangeCase, services: PersonServices) -> dict[str, Any]:
     reply = await services.change("scheduling", "POST", f"/cases/{cmd.case_id}/{cmd.action}", {"reason": cmd.reason},
+                                  idempotency_key=cmd.idempotency_key, if_match=cmd.if_match)
+    return reply.body
+
+
+async def edit_case(cmd: EditCase, services: PersonServices) -> dict[str, Any]:
+    reply = await services.change("scheduling", "PATCH", f"/cases/{cmd.case_id}", cmd.changes,
                                   idempotency_key=cmd.idempotency_key, if_match=cmd.if_match)
     return reply.body

@@ -14,11 +14,11 @@ from web.domain.commands import PreviewTemplate, ShowDesk
 async def show_desk(query: ShowDesk, services: PersonServices) -> dict[str, Any]:
     get = services.get
     notifications, failed, unknown, reminders, contacts, templates = await asyncio.gather(
-        get("notification", "/notifications", status=query.status, limit=query.limit),
+        get("notification", "/notifications", status=query.status, limit=query.limit, offset=query.offset),
         get("notification", "/notifications", status="failed", limit=query.limit),
         get("notification", "/notifications", status="unknown", limit=query.limit),
-        get("notification", "/reminders", status="scheduled", limit=query.limit),
-        get("notification", "/contacts", limit=query.limit),
+        get("notification", "/reminders", status="scheduled", limit=query.limit, offset=query.reminders_offset),
+        get("notification", "/contacts", limit=query.limit, offset=query.contacts_offset),
         get("notification", "/templates"),
     )
     subscriptions = await asyncio.gather(*(get("notification", f"/contacts/{c['id']}/subscriptions")
@@ -30,6 +30,8 @@ async def show_desk(query: ShowDesk, services: PersonServices) -> dict[str, Any]
         "contacts": [{**c, "subscriptions": s} for c, s in zip(contacts["items"], subscriptions, strict=True)],
         "contacts_total": contacts["total"],
         "templates": rules.templates_by_type(templates),
+        "pages": {"offset": rules.page_of(notifications), "reminders_offset": rules.page_of(reminders),
+                  "contacts_offset": rules.page_of(contacts)},
     }
 
 

@@ -62,7 +62,9 @@ async def _mission_parts(services: PersonServices, mission_id: Any) -> dict[str,
     resources = None if isinstance(resources, ServiceRefused) else resources
     case_list = _items(cases)  # None: this reader may not read the host's cases (nor patients' identities)
     tz = rules.zone(resources.get("timezone") if resources else None)
-    risk_of = rules.risks(case_list)
+    # The surgeries' own priority and risk first (every reader of the mission gets them), the
+    # waiting list's for the cases it has that no surgery holds.
+    risk_of = {**rules.risks(case_list), **rules.surgery_risks(surgeries)}
     patients = {c["id"]: c for c in case_list} if case_list is not None else None
     return {"mission": mission, "etag": read.etag, "names": names, "surgeries": surgeries,
             "resources": resources, "cases_refused": cases if isinstance(cases, ServiceRefused) else None,
