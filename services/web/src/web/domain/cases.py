@@ -20,6 +20,9 @@ STILL_WAITING = {"waiting", "scheduled"}  # a planned case is still waiting for 
 RISK_SCHEMES = ("none", "STAT", "RACHS-1")
 RISK_MAX = {"STAT": 5, "RACHS-1": 6}
 SEXES = ("female", "male")
+# The readiness checklist's items, as the scheduling service names them; the first four make a case ready.
+READINESS_ITEMS = ("consent_signed", "tests_done", "fit_for_anaesthesia", "travel_arranged", "other")
+READY_TABS = {"waiting", "scheduled"}  # the states whose checklist still changes
 
 
 def local_day(value: Any, zone: tzinfo) -> date | None:

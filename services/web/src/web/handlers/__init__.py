@@ -8,7 +8,7 @@ from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvent
                                  ListInstitutions, LocalPeople, ShowConvention, SignInLocally, BeginSignIn, FinishSignIn)
 from web.handlers import conventions, signin
 from web.handlers import activities, cases, desk
-from web.domain.commands import (ChangeCase, HoldActivity, PlanActivity, PreviewTemplate, RegisterCase,
+from web.domain.commands import (ChangeCase, ChangeReadiness, HoldActivity, PlanActivity, PreviewTemplate, RegisterCase,
                                  ShowActivities, ShowDesk, ShowWaitingList)
 from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ListMissions, ProposePlan,
                                  RemoveTeamMember, ShowMission, ShowOperatingList)
@@ -29,6 +29,7 @@ HANDLERS: dict[type, Handler] = {
     ShowWaitingList: cases.show_waiting_list,
     RegisterCase: cases.register_case,
     ChangeCase: cases.change_case,
+    ChangeReadiness: cases.change_readiness,
     ShowActivities: activities.show_activities,
     PlanActivity: activities.plan_activity,
     HoldActivity: activities.hold_activity,
