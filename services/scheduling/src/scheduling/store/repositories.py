@@ -19,7 +19,15 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from scheduling.domain.activities import ActivityStatus, Consultation, TrainingSession
-from scheduling.domain.cases import CaseStatus, PatientCase, PatientIdentity, ReadinessCheck, RiskScheme, ScreeningNote, Sex
+from scheduling.domain.cases import (
+    CaseStatus,
+    PatientCase,
+    PatientIdentity,
+    ReadinessCheck,
+    RiskScheme,
+    ScreeningNote,
+    Sex,
+)
 from scheduling.domain.values import ReadinessItem
 from scheduling.domain.conventions import ConventionReplica, ConventionStatus
 from scheduling.domain.missions import Mission, MissionStatus, TeamMember, Totals
