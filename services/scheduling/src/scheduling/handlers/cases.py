@@ -102,6 +102,9 @@ async def withdraw_readiness(cmd: WithdrawReadiness, uow: SchedulingUnitOfWork, 
         mission = await mission_for_update(uow, booked[0].mission_id) if booked else None
         case = await _case_for_update(uow, cmd)
         live = await uow.surgeries.live_of_case(case.id)  # again, under the locks
+        if live and (mission is None or live[0].mission_id != mission.id):
+            raise Conflict(f"case {case.patient_ref} was booked by another request at the same moment; "
+                           "nothing was saved: send it again")
         under_way = [s for s in live if s.status is SurgeryStatus.started]
         if under_way:
             raise Conflict(f"case {case.patient_ref} is in the operating room ({under_way[0].label} has started): "
@@ -111,7 +114,7 @@ async def withdraw_readiness(cmd: WithdrawReadiness, uow: SchedulingUnitOfWork, 
             now = clock.now()
             if cmd.item in REQUIRED_READINESS and live:
                 surgery = await uow.surgeries.get(live[0].id, for_update=True)
-                assert surgery is not None and mission is not None and surgery.mission_id == mission.id
+                assert surgery is not None  # surgeries are never deleted
                 surgery.cancel(UNFIT_REASON, case)
                 await uow.surgeries.save(surgery, now)
                 uow.record_from(surgery)
