@@ -143,6 +143,18 @@ async def operate(api: Api, mission_id: str, surgeries: list[dict[str, Any]], ou
             "completed_at": done.isoformat()})
 
 
+READINESS = ("consent_signed", "tests_done", "fit_for_anaesthesia", "travel_arranged")
+
+
+async def ready(clinician: Api, cases: list[dict[str, Any]], checked_on: str) -> None:
+    """The host's clinician checks each case's readiness before the team arrives: the optimiser plans
+    only ready cases."""
+    for case in cases:
+        for item in READINESS:
+            await clinician.call("scheduling", "PUT", f"/cases/{case['id']}/readiness/{item}",
+                                 {"checked_on": checked_on})
+
+
 async def plan_and_apply(api: Api, mission_id: str, cases: list[dict[str, Any]], rooms: list[str],
                          surgeon_id: str, days: list[date]) -> list[dict[str, Any]]:
     """The optimiser's plan, applied; if this build has no optimiser, first fit by priority."""
@@ -230,6 +242,7 @@ async def cnas_programme(api: Api, story: Story) -> tuple[str, str]:
         "email": "famille1@example.dz", "language": "ar"})
     await cmci_clinician.call("notification", "POST", f"/contacts/{family['id']}/consent",
                               {"given_by": "la mère, formulaire signé"})
+    await ready(cmci_clinician, cases, "2024-05-24")
     surgeon = team[0]["practitioner_id"]
     surgeries = await plan_and_apply(cmci_coordinator, mission["id"], cases, rooms, surgeon, days)
     await cmci_coordinator.call("scheduling", "POST", f"/missions/{mission['id']}/start", correlation=chain)
@@ -294,6 +307,7 @@ async def twinning_programme(api: Api, story: Story) -> tuple[str, str]:
                         "sex": "male" if i % 2 else "female", "weight_kg": 60 + 5 * i},
             "diagnosis": diagnosis, "planned_procedure": procedure, "priority": 1 + i % 2,
             "expected_duration_minutes": minutes, "risk_scheme": "none", "referred_abroad": i == 3}))
+    await ready(tiaret_clinician, cases, "2024-05-30")
     surgeries = await plan_and_apply(tiaret_coordinator, mission["id"], cases, rooms, team[2]["practitioner_id"],
                                      days)
     await chu_coordinator.call("scheduling", "POST", f"/missions/{mission['id']}/start", correlation=chain)

@@ -51,6 +51,8 @@ PERFUSIONIST = {"practitioner_id": "5ea03b4c-7d8f-4091-82d3-e4f5a6b7c899", "full
                 "role": "perfusionist"}
 SPECIALTY = "Chirurgie cardiaque pédiatrique"
 
+READY = ("consent_signed", "tests_done", "fit_for_anaesthesia", "travel_arranged")  # the required items
+
 PATIENT = {"full_name": "Yacine Benali", "date_of_birth": "2026-02-14", "sex": "male", "weight_kg": 9.4}
 
 
@@ -152,9 +154,23 @@ class Scheduling:
                 "Correction complète de tétralogie de Fallot", "priority": 2, "expected_duration_minutes": 240,
                 "risk_scheme": "RACHS-1", "risk_category": 3, "referred_abroad": True, **over}
 
-    async def case(self, host: uuid.UUID = CMCI, **over: Any) -> dict[str, Any]:
+    async def case(self, host: uuid.UUID = CMCI, *, ready: bool = False, **over: Any) -> dict[str, Any]:
+        """A case on the host's waiting list; ``ready``: its readiness checklist checked (the optimiser
+        plans only ready cases)."""
         with self.client.auth.acting("clinician", institution=host):
-            return await self.ok("POST", f"/institutions/{host}/cases", 201, json=self.case_body(**over))
+            case = await self.ok("POST", f"/institutions/{host}/cases", 201, json=self.case_body(**over))
+            if ready:
+                await self.ready(case, host=host)
+                case = await self.ok("GET", f"/cases/{case['id']}")
+            return case
+
+    async def ready(self, case: dict[str, Any], host: uuid.UUID = CMCI) -> dict[str, Any]:
+        """Check every required item of the case's readiness checklist, as a clinician of the host."""
+        with self.client.auth.acting("clinician", institution=host):
+            for item in READY:
+                readiness = await self.ok("PUT", f"/cases/{case['id']}/readiness/{item}")
+        assert readiness["ready"] and readiness["missing"] == []
+        return readiness
 
     async def surgery(self, mission: dict[str, Any], case: dict[str, Any], room: dict[str, Any],
                       start: str = "2030-06-11T08:00:00+01:00", surgeon: dict[str, Any] = SURGEON,

@@ -1,6 +1,7 @@
 """A patient's identity stays in the patient_case table: a whole programme, run
 over the real broker with every log line captured at DEBUG, shows neither the
-patient's name nor date of birth in any event, log line or other table."""
+patient's name nor date of birth in any event, log line or other table; nor the
+visiting team's screening notes in any event or log line."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from scheduling_testkit import CMCI, CONVENTION, PATIENT, SURGEON_2, Scheduling
 from jumelage.events import ConventionTerminated, registry
 from jumelage.logging import configure_logging
 from jumelage.messaging.tables import InboxRecord, OutboxRecord
+
+NOTE = "Échographie revue à distance : shunt de 6 mm à prévoir"  # a screening note: clinicians only
 
 NEWCOMER = {"full_name": "Amel Bouzid", "date_of_birth": "2025-11-30", "sex": "female", "weight_kg": 7.1}
 SECRETS = [PATIENT["full_name"], "Benali", PATIENT["date_of_birth"], "14/02/2026", "2026, 2, 14",
@@ -58,6 +61,9 @@ async def test_patient_identity_never_leaves_the_patient_case_table(programme: S
     mission = await s.mission()
     doomed = await s.mission(starts_on="2030-07-01", ends_on="2030-07-03", team=[SURGEON_2])
     surgery = await s.surgery(mission, case, room)
+    await s.ok("POST", f"/cases/{case['id']}/screening-notes", 201, json={"text": NOTE})
+    await s.ok("GET", f"/cases/{case['id']}/screening-notes")
+    await s.ok("PUT", f"/cases/{case['id']}/readiness/other", json={"label": "Bilan dentaire"})
     consultation = await s.ok("POST", f"/missions/{mission['id']}/consultations", 201, json={
         "scheduled_at": "2030-06-11T10:00:00+01:00", "new_patient": s.case_body(patient=NEWCOMER)})
     newcomer = await s.ok("GET", f"/cases/{consultation['case_id']}")
@@ -91,10 +97,10 @@ async def test_patient_identity_never_leaves_the_patient_case_table(programme: S
     for message in s.tap.messages:
         registry.parse(message.body)
         body = message.body.decode()
-        for secret in SECRETS:
+        for secret in [*SECRETS, NOTE, "shunt"]:
             assert secret not in body, (secret, body)
     for line in log_lines.lines:
-        for secret in SECRETS:
+        for secret in [*SECRETS, NOTE, "shunt"]:
             assert secret not in line, (secret, line)
 
     # Stored nowhere else either: not in the outbox, nor in any other table of the service.

@@ -13,7 +13,8 @@ async def test_a_proposed_plan_writes_nothing_and_applying_it_is_all_or_none(pro
     await s.ok("PUT", f"/institutions/{CMCI}/resources", json={"timezone": "Africa/Algiers", "icu_beds": 6})
     room = await s.room()  # 08:00-18:00
     mission = await s.mission()  # 2030-06-10 to 14; the clock: 2030-06-11 10:00 local
-    cases = [await s.case(priority=p, expected_duration_minutes=m) for p, m in [(1, 240), (2, 180), (3, 300)]]
+    cases = [await s.case(ready=True, priority=p, expected_duration_minutes=m)
+             for p, m in [(1, 240), (2, 180), (3, 300)]]
     url = f"/missions/{mission['id']}/plan"
 
     plan = await s.ok("POST", url, json={"time_limit_seconds": 2})
@@ -55,7 +56,7 @@ async def test_a_proposed_plan_writes_nothing_and_applying_it_is_all_or_none(pro
     assert all([(await s.ok("GET", f"/cases/{c['id']}"))["status"] == "scheduled" for c in cases])
 
     # All or none: the second assignment collides with a surgery just scheduled.
-    late = [await s.case(priority=2, expected_duration_minutes=60) for _ in range(2)]
+    late = [await s.case(ready=True, priority=2, expected_duration_minutes=60) for _ in range(2)]
     first = applied["scheduled"][0]
     body = {"assignments": [
         {"case_id": late[0]["id"], "operating_room_id": room["id"], "scheduled_start": "2030-06-14T16:00:00+01:00",
@@ -77,7 +78,7 @@ async def test_replanning_after_a_cancellation_moves_as_few_surgeries_as_it_can(
     s = programme
     room = await s.room()  # 08:00-18:00
     mission = await s.mission(starts_on="2030-06-12", ends_on="2030-06-12", team=[SURGEON, ANAESTHETIST])
-    a, b, c = [await s.case(expected_duration_minutes=m, priority=3) for m in (120, 180, 120)]
+    a, b, c = [await s.case(ready=True, expected_duration_minutes=m, priority=3) for m in (120, 180, 120)]
     first = await s.surgery(mission, a, room, start="2030-06-12T08:00:00+01:00")  # 08:00-10:00
     await s.surgery(mission, b, room, start="2030-06-12T10:30:00+01:00")  # 10:30-13:30
     last = await s.surgery(mission, c, room, start="2030-06-12T14:30:00+01:00")  # 14:30-16:30
@@ -88,7 +89,7 @@ async def test_replanning_after_a_cancellation_moves_as_few_surgeries_as_it_can(
     dropped = (await s.ok("GET", f"/missions/{mission['id']}/surgeries"))[1]
     await s.ok("POST", f"/surgeries/{dropped['id']}/cancel", json={"reason": "Syndrome grippal"})
     await s.ok("POST", f"/cases/{b['id']}/cancel", json={"reason": "Opéré ailleurs"})
-    d = await s.case(priority=1, expected_duration_minutes=240)
+    d = await s.case(ready=True, priority=1, expected_duration_minutes=240)
 
     url = f"/missions/{mission['id']}/plan"
     plan = await s.ok("POST", url, json={"time_limit_seconds": 2})
@@ -125,13 +126,13 @@ async def test_the_plan_holds_the_anaesthetist_of_a_surgery_under_way(programme:
     room = await s.room()
     await s.room(name="Bloc A - salle 1")  # free all day
     mission = await s.mission(starts_on="2030-06-12", ends_on="2030-06-12", team=[SURGEON, SURGEON_2, ANAESTHETIST])
-    under_way = await s.case(expected_duration_minutes=240)
+    under_way = await s.case(ready=True, expected_duration_minutes=240)
     surgery = await s.surgery(mission, under_way, room, start="2030-06-12T08:00:00+01:00",  # 08:00-12:00
                               anaesthetist_id=ANAESTHETIST["practitioner_id"])
     await s.ok("POST", f"/missions/{mission['id']}/start")
     s.clock.advance(hours=23, minutes=15)  # 2030-06-12 09:15 local
     await s.ok("POST", f"/surgeries/{surgery['id']}/start")
-    new = await s.case(expected_duration_minutes=120, priority=1)
+    new = await s.case(ready=True, expected_duration_minutes=120, priority=1)
 
     url = f"/missions/{mission['id']}/plan"
     plan = await s.ok("POST", url, json={"time_limit_seconds": 2})
@@ -150,7 +151,7 @@ async def test_applying_a_plan_edited_by_hand_cannot_overbook_intensive_care(pro
     await s.ok("PUT", f"/institutions/{CMCI}/resources", json={"timezone": "Africa/Algiers", "icu_beds": 1})
     await s.room()  # 08:00-18:00, the plan's only room
     mission = await s.mission(team=[SURGEON, SURGEON_2, ANAESTHETIST])  # 2030-06-10 to 14
-    a, b = [await s.case(expected_duration_minutes=120) for _ in range(2)]  # RACHS-1 3: a bed for 3 days
+    a, b = [await s.case(ready=True, expected_duration_minutes=120) for _ in range(2)]  # RACHS-1 3: a bed for 3 days
     url = f"/missions/{mission['id']}/plan"
     plan = await s.ok("POST", url, json={"time_limit_seconds": 2})
     starts = sorted(x["scheduled_start"][:10] for x in plan["assignments"])

@@ -96,6 +96,9 @@ async def host_resources(stack: Stack, rooms: tuple[str, ...] = ("Bloc A", "Bloc
     return out
 
 
+READINESS = ("consent_signed", "tests_done", "fit_for_anaesthesia", "travel_arranged")
+
+
 async def waiting_list(stack: Stack, cases: list[tuple[Any, ...]] = CASES) -> list[dict[str, Any]]:
     """Cases on the host's waiting list, registered by a clinician of the host (the patients' names
     are the only place their identity appears: the tests look for them to see who is shown it)."""
@@ -107,7 +110,10 @@ async def waiting_list(stack: Stack, cases: list[tuple[Any, ...]] = CASES) -> li
             "diagnosis": diagnosis, "planned_procedure": procedure, "priority": priority,
             "expected_duration_minutes": minutes, "risk_scheme": scheme, "risk_category": category,
             "referred_abroad": i % 2 == 0}))
-    return out
+    for case in out:  # ready before the team arrives: the optimiser plans only ready cases
+        for item in READINESS:
+            await as_clinician(stack, "cmci", "PUT", f"/cases/{case['id']}/readiness/{item}")
+    return [await as_clinician(stack, "cmci", "GET", f"/cases/{case['id']}") for case in out]
 
 
 async def mission_programme(stack: Stack, *, cases: list[tuple[Any, ...]] = CASES, icu_beds: int = 4,

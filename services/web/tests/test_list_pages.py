@@ -155,6 +155,46 @@ async def test_a_clinician_corrects_a_case_from_the_waiting_list(stack: Stack) -
         ("Yacine Saidi", 11.8, "cancelled")
 
 
+async def test_a_clinician_checks_and_withdraws_readiness_from_the_waiting_list(stack: Stack) -> None:
+    cmci = stack.ids["cmci"]
+    await hosts_known(stack, "cmci")
+    clara = stack.browser()
+    await clara.sign_in("clara")
+    listing = await clara.open(f"/hosts/{cmci}/cases")
+    await clara.submit(listing, f"/hosts/{cmci}/cases", case_fields("Rania Belkacem"))
+    (case,) = await stack.call("GET", "scheduling", f"/institutions/{cmci}/cases", ("clinician",), cmci)
+    action = f"/hosts/{cmci}/cases/{case['id']}/readiness"
+
+    def cell(page: str) -> str:
+        row = page[page.index(f'data-case="{case["id"]}"'):]
+        row = row[:row.index("</tr>")]
+        return row[row.index('class="readiness"'):]
+
+    shown = await clara.open(f"/hosts/{cmci}/cases?state=waiting")
+    assert "Missing:" in cell(shown) and "fit_for_anaesthesia" in cell(shown)
+    for item in ("consent_signed", "tests_done", "fit_for_anaesthesia", "travel_arranged"):
+        r = await clara.submit(shown, action, {"item": item, "action": "check", "checked_on": "2026-01-05",
+                                               "state": "waiting"})
+        assert r.headers["location"] == f"/hosts/{cmci}/cases?state=waiting"
+        shown = await clara.open(r.headers["location"])  # a fresh ETag for the next form
+    assert "Ready" in cell(shown) and "Missing:" not in cell(shown) and "(clara)" in cell(shown)
+    checked = await stack.call("GET", "scheduling", f"/cases/{case['id']}/readiness", ("clinician",), cmci)
+    assert checked["ready"] and {i["checked_by"] for i in checked["items"]} == {"clara"}
+    # Withdrawn from the page: missing again. A stale form (its ETag from before) is refused next to it.
+    stale = await clara.open(f"/hosts/{cmci}/cases?state=waiting")  # the same ETag, forms of its own
+    await clara.submit(shown, action, {"item": "travel_arranged", "action": "withdraw", "state": "waiting"})
+    assert "Missing:" in cell(await clara.open(f"/hosts/{cmci}/cases?state=waiting"))
+    r = await clara.submit(stale, action, {"item": "consent_signed", "action": "withdraw"}, status=412)
+    assert f'id="problem-readiness-{case["id"]}"' in r.text
+    # In French and in Arabic.
+    for language, words in (("fr", ("Préparation", "voyage de la famille organisé")),
+                            ("ar", ("الجاهزية", "سفر العائلة منظم"))):
+        reader = stack.browser(language)
+        await reader.sign_in("clara")
+        page = await reader.open(f"/hosts/{cmci}/cases?state=waiting")
+        assert words[0] in page and words[1] in cell(page)
+
+
 async def test_a_clinician_of_another_institution_sees_no_identity(stack: Stack) -> None:
     cmci = stack.ids["cmci"]
     await hosts_known(stack, "cmci", "other")

@@ -25,6 +25,7 @@ from fastapi import Depends, Path
 
 from scheduling.domain.conventions import ConventionReplica
 from scheduling.domain.missions import Mission
+from scheduling.domain.values import CLINICAL_READINESS, ReadinessItem
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.auth import Caller, CallerDep, Role, deny
 from jumelage.errors import NotFound
@@ -163,6 +164,53 @@ async def _case_clinician(case_id: uuid.UUID, caller: CallerDep, uow: UoW) -> No
 
 
 CASE_CLINICIAN = Depends(_case_clinician)
+
+
+async def _case_host(uow: SchedulingUnitOfWork, case_id: uuid.UUID) -> uuid.UUID:
+    async with uow:
+        case = await uow.cases.get(case_id)
+    if case is None:
+        raise NotFound(f"no patient case {case_id}")
+    return case.host_institution_id
+
+
+async def _readiness_reader(case_id: uuid.UUID, caller: CallerDep, uow: UoW) -> None:
+    what = "read a case's readiness"
+    if not caller.has(Role.clinician, Role.coordinator):
+        raise deny(caller, f"{what} (needs the role clinician or coordinator)")
+    if not caller.acts_for((await _case_host(uow, case_id),), Role.clinician, Role.coordinator):
+        raise deny(caller, f"{what} of another institution's case")
+
+
+async def _readiness_keeper(case_id: uuid.UUID, item: ReadinessItem, caller: CallerDep, uow: UoW) -> None:
+    """The host's clinicians check every item; its coordinators the ones that are not clinical."""
+    roles = (Role.clinician,) if item in CLINICAL_READINESS else (Role.clinician, Role.coordinator)
+    what = f"check or withdraw '{item.value}' on a case's readiness"
+    if not caller.has(*roles):
+        raise deny(caller, f"{what} (needs the role {' or '.join(roles)})")
+    if not caller.acts_for((await _case_host(uow, case_id),), *roles):
+        raise deny(caller, f"{what}: the case is on another institution's waiting list")
+
+
+async def _screening_clinician(case_id: uuid.UUID, caller: CallerDep, uow: UoW) -> None:
+    """The host's clinicians, and those of the visiting institution of a mission the case belongs to
+    (a surgery or a consultation of it there)."""
+    what = "read or write a case's screening notes"
+    if not caller.has(Role.clinician):
+        raise deny(caller, f"{what} (needs the role clinician)")
+    host = await _case_host(uow, case_id)
+    if caller.acts_for((host,), Role.clinician):
+        return
+    async with uow:
+        missions = [await uow.missions.get(m) for m in await uow.surgeries.missions_of_case(case_id)]
+    visiting = {m.visiting_institution_id for m in missions if m is not None}
+    if not caller.acts_for(visiting, Role.clinician):
+        raise deny(caller, f"{what}: neither the case's host nor the visiting institution of a mission it is in")
+
+
+READINESS_READ = Depends(_readiness_reader)
+READINESS = Depends(_readiness_keeper)
+SCREENING = Depends(_screening_clinician)
 CASES = institution(Role.clinician, to="read or record patient cases")
 RESOURCES = institution(Role.coordinator, to="change rooms and resources")
 RESOURCES_READ = institution(Role.coordinator, Role.clinician, to="read rooms and resources")

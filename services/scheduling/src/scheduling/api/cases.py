@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from scheduling import access
 from scheduling.access import UoW
 from scheduling.api.common import Body, ReasonIn
+from scheduling.api.readiness import ReadinessSummaryOut
 from scheduling.domain.cases import CaseStatus, PatientCase, PatientIdentity, RiskScheme, Sex
 from scheduling.domain.commands import CancelCase, EditCase, GetCase, ReferCaseElsewhere, RegisterCase, WaitingList
 from jumelage.api import Patch
@@ -103,6 +104,7 @@ class CaseOut(BaseModel):
     status: CaseStatus
     status_reason: str | None
     registered_at: datetime
+    readiness: ReadinessSummaryOut = Field(description="ready, or what it lacks; the checklist's items")
     version: int = Field(description="raised by every change; the `ETag` header is this, quoted")
     updated_at: datetime = Field(description="when it last changed")
 
@@ -115,7 +117,8 @@ class CaseOut(BaseModel):
                    diagnosis=c.diagnosis, planned_procedure=c.planned_procedure, priority=c.priority,
                    expected_duration_minutes=c.expected_duration_minutes, risk_scheme=c.risk_scheme,
                    risk_category=c.risk_category, referred_abroad=c.referred_abroad, status=c.status,
-                   status_reason=c.status_reason, registered_at=c.registered_at, version=c.version,
+                   status_reason=c.status_reason, registered_at=c.registered_at,
+                   readiness=ReadinessSummaryOut.of(c), version=c.version,
                    updated_at=c.updated_at)
 
 

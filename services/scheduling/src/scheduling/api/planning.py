@@ -35,6 +35,8 @@ class PlanIn(Body):
         default=None, gt=0, le=24 * 60, description="default: PLANNER_MAX_DAILY_MINUTES_PER_SURGEON (480)")
     case_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_CASES,
                                              description="default: every waiting case of the host")
+    include_unready: bool = Field(default=False, description="plan cases whose readiness checklist is not "
+                                  "complete too; by default they are left out, each with what it lacks")
 
 
 class ProposedSurgeryOut(BaseModel):
@@ -137,7 +139,7 @@ async def propose(mission_id: uuid.UUID, uow: UoW, bus: BusDep, body: PlanIn | N
     cmd = ProposePlan(
         mission_id=mission_id, time_limit_seconds=body.time_limit_seconds, turnover_minutes=body.turnover_minutes,
         max_daily_minutes_per_surgeon=body.max_daily_minutes_per_surgeon,
-        case_ids=tuple(body.case_ids) if body.case_ids is not None else None,
+        case_ids=tuple(body.case_ids) if body.case_ids is not None else None, include_unready=body.include_unready,
     )
     return PlanOut.of(await bus.handle(cmd, uow))
 

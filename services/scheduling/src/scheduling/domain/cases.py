@@ -27,10 +27,59 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from jumelage.errors import Conflict, Invalid
-from scheduling.domain.values import CaseStatus, PatientIdentity, RiskScheme, Sex
+from scheduling.domain.values import (
+    REQUIRED_READINESS,
+    CaseStatus,
+    PatientIdentity,
+    ReadinessItem,
+    RiskScheme,
+    Sex,
+)
 
 if TYPE_CHECKING:  # commands name the aggregates' value types: imported for annotations only
     from scheduling.domain.commands import RegisterCase
+
+
+UNFIT_REASON = ("the patient is not ready for surgery on this date; the case stays on the waiting list "
+                "and a new date will be proposed")
+"""The reason of a surgery cancelled because its case's readiness was withdrawn: the family reads
+it (SurgeryCancelled), so it says nothing of which check, nor anything clinical."""
+
+MAX_SCREENING_NOTE = 4000
+
+
+@dataclass(frozen=True)
+class ReadinessCheck:
+    """One item of a case's readiness checklist, checked on ``checked_on`` by ``checked_by``
+    (the token's subject), recorded at ``recorded_at``; ``label`` names an ``other`` item."""
+
+    item: ReadinessItem
+    checked_on: date
+    checked_by: str
+    recorded_at: datetime
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class ScreeningNote:
+    """The visiting team's remote screening of a case: clinicians only, never in events or logs."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    text: str = field(repr=False)
+    author: str
+    author_institution_id: uuid.UUID | None
+    recorded_at: datetime
+
+    @classmethod
+    def write(cls, case: PatientCase, text: str, author: str, institution_id: uuid.UUID | None,
+              now: datetime) -> ScreeningNote:
+        text = text.strip()
+        if not text:
+            raise Invalid("a screening note needs some text", field="text")
+        if len(text) > MAX_SCREENING_NOTE:
+            raise Invalid(f"a screening note holds at most {MAX_SCREENING_NOTE} characters", field="text")
+        return cls(uuid.uuid4(), case.id, text, author, institution_id, now)
 
 
 RISK_CATEGORIES = {RiskScheme.stat: range(1, 6), RiskScheme.rachs_1: range(1, 7)}
@@ -131,7 +180,9 @@ class PatientCase:
     status: CaseStatus = CaseStatus.waiting
     status_reason: str | None = None
     registered_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    # Kept by the store: raised on every change (its status too, as surgeries are booked, cancelled, done), and when.
+    # The readiness checklist: item -> its check (an item withdrawn is no longer here).
+    readiness: dict[ReadinessItem, ReadinessCheck] = field(default_factory=dict)
+    # Kept by the store: raised on every change (its status and readiness too), and when.
     version: int = 0
     updated_at: datetime | None = None
 
@@ -184,6 +235,45 @@ class PatientCase:
         for name, value in facts.items():
             setattr(self, name, value)
         return changed
+
+    # -- readiness ---------------------------------------------------------------------
+
+    @property
+    def missing(self) -> list[ReadinessItem]:
+        """The required items not checked, in the checklist's order."""
+        return [item for item in REQUIRED_READINESS if item not in self.readiness]
+
+    @property
+    def ready(self) -> bool:
+        return not self.missing
+
+    def _require_open_checklist(self) -> None:
+        if self.status not in (CaseStatus.waiting, CaseStatus.scheduled):
+            raise Conflict(f"case {self.patient_ref} is {self.status.value}: its readiness can no longer change")
+
+    def check(self, item: ReadinessItem, *, on: date, by: str, label: str | None, today: date,
+              now: datetime) -> bool:
+        """Check an item (again: a new date, label or checker replaces the old). True if anything changed."""
+        self._require_open_checklist()
+        item = ReadinessItem(item)
+        if on > today:
+            raise Invalid(f"{on.isoformat()} is in the future: an item is checked once done", field="checked_on")
+        label = " ".join(label.split()) if label else None
+        if item is ReadinessItem.other and not label:
+            raise Invalid("an 'other' item needs a label saying what was checked", field="label")
+        if item is not ReadinessItem.other and label:
+            raise Invalid(f"only an 'other' item takes a label, not {item.value}", field="label")
+        old = self.readiness.get(item)
+        if old is not None and (old.checked_on, old.checked_by, old.label) == (on, by, label):
+            return False
+        self.readiness[item] = ReadinessCheck(item, on, by, now, label)
+        return True
+
+    def withdraw(self, item: ReadinessItem) -> bool:
+        """Uncheck an item. True if it was checked. A case that is no longer ready while its
+        surgery is booked leaves the plan: the handler cancels that surgery (``UNFIT_REASON``)."""
+        self._require_open_checklist()
+        return self.readiness.pop(ReadinessItem(item), None) is not None
 
     # -- lifecycle (surgeries drive the middle of it) -----------------------------------
 

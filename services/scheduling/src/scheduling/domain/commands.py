@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from scheduling.domain.values import CaseStatus, MissionStatus, PatientIdentity, RiskScheme, SurgeryStatus, TeamMember
+from scheduling.domain.values import (
+    CaseStatus,
+    MissionStatus,
+    PatientIdentity,
+    ReadinessItem,
+    RiskScheme,
+    SurgeryStatus,
+    TeamMember,
+)
 from jumelage.events.scheduling import SurgeryOutcome
 
 
@@ -102,6 +110,40 @@ class CancelCase(CloseCase):
 @dataclass(frozen=True)
 class ReferCaseElsewhere(CloseCase):
     """The patient is treated elsewhere."""
+
+
+@dataclass(frozen=True)
+class CheckReadiness:
+    """An item of the case's readiness checklist is done (again, with a new date or label)."""
+
+    case_id: uuid.UUID
+    item: ReadinessItem
+    checked_by: str  # the token's subject
+    checked_on: date | None = None  # default: today, on the host's calendar
+    label: str | None = None  # an ``other`` item's
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
+class WithdrawReadiness:
+    """An item of the checklist no longer holds; a booked surgery of a case no longer ready is cancelled."""
+
+    case_id: uuid.UUID
+    item: ReadinessItem
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
+class AddScreeningNote:
+    case_id: uuid.UUID
+    text: str
+    author: str  # the token's subject
+    author_institution_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class ScreeningNotes:
+    case_id: uuid.UUID
 
 
 @dataclass(frozen=True)
@@ -304,6 +346,7 @@ class ProposePlan:
     turnover_minutes: int | None = None
     max_daily_minutes_per_surgeon: int | None = None
     case_ids: tuple[uuid.UUID, ...] | None = None  # None: every waiting case of the host
+    include_unready: bool = False  # False: cases not ready are left out, with what they lack
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,24 @@ class CaseStatus(StrEnum):
     referred_elsewhere = "referred_elsewhere"
 
 
+class ReadinessItem(StrEnum):
+    """What a case's readiness checklist holds: a fixed set, ``other`` a check of the host's own
+    (with a label). A case is ready when every ``REQUIRED_READINESS`` item is checked."""
+
+    consent_signed = "consent_signed"  # the family's informed consent, signed
+    tests_done = "tests_done"  # the pre-operative tests and imaging
+    fit_for_anaesthesia = "fit_for_anaesthesia"  # the anaesthetic assessment says fit
+    travel_arranged = "travel_arranged"  # the family's travel and stay
+    other = "other"  # the host's own check, named by its label; readiness does not wait for it
+
+
+REQUIRED_READINESS: tuple[ReadinessItem, ...] = (
+    ReadinessItem.consent_signed, ReadinessItem.tests_done, ReadinessItem.fit_for_anaesthesia,
+    ReadinessItem.travel_arranged)
+CLINICAL_READINESS = frozenset({ReadinessItem.tests_done, ReadinessItem.fit_for_anaesthesia})
+"""Checked or withdrawn by the host's clinicians only; the others by its coordinators too."""
+
+
 class MissionStatus(StrEnum):
     scheduled = "scheduled"
     on_hold = "on_hold"

@@ -16,8 +16,18 @@ from scheduling.handlers.activities import (
     schedule_consultation,
     schedule_training,
 )
-from scheduling.handlers.cases import (cancel_case, edit_case, get_case, refer_case_elsewhere, register_case,
-                                      waiting_list)
+from scheduling.handlers.cases import (
+    add_screening_note,
+    cancel_case,
+    check_readiness,
+    edit_case,
+    get_case,
+    refer_case_elsewhere,
+    register_case,
+    screening_notes,
+    waiting_list,
+    withdraw_readiness,
+)
 from scheduling.handlers.missions import (
     add_team_member,
     cancel_mission,
@@ -72,6 +82,10 @@ HANDLERS: dict[type, Handler] = {
     c.ReferCaseElsewhere: refer_case_elsewhere,
     c.WaitingList: waiting_list,
     c.GetCase: get_case,
+    c.CheckReadiness: check_readiness,
+    c.WithdrawReadiness: withdraw_readiness,
+    c.AddScreeningNote: add_screening_note,
+    c.ScreeningNotes: screening_notes,
     c.ScheduleMission: schedule_mission,
     c.RescheduleMission: reschedule_mission,
     c.CancelMission: cancel_mission,

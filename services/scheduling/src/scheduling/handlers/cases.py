@@ -6,13 +6,26 @@ consultation makes it part of a mission (and then only as ``patient_ref``).
 
 from __future__ import annotations
 
-from scheduling.domain.cases import PatientCase
-from scheduling.domain.commands import (CancelCase, CloseCase, EditCase, GetCase, ReferCaseElsewhere, RegisterCase,
-                                       WaitingList)
-from scheduling.handlers.common import require_institution
+from scheduling.domain.cases import UNFIT_REASON, PatientCase, ScreeningNote
+from scheduling.domain.commands import (
+    AddScreeningNote,
+    CancelCase,
+    CheckReadiness,
+    CloseCase,
+    EditCase,
+    GetCase,
+    ReferCaseElsewhere,
+    RegisterCase,
+    ScreeningNotes,
+    WaitingList,
+    WithdrawReadiness,
+)
+from scheduling.domain.surgeries import Surgery, SurgeryStatus
+from scheduling.domain.values import REQUIRED_READINESS
+from scheduling.handlers.common import host_zone, mission_for_update, require_institution
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.clock import Clock
-from jumelage.errors import NotFound
+from jumelage.errors import Conflict, NotFound
 from jumelage.logging import get_logger
 from jumelage.versions import check_if_match
 
@@ -51,7 +64,8 @@ async def edit_case(cmd: EditCase, uow: SchedulingUnitOfWork, *, clock: Clock) -
     return case
 
 
-async def _case_for_update(uow: SchedulingUnitOfWork, cmd: CloseCase | EditCase) -> PatientCase:
+async def _case_for_update(uow: SchedulingUnitOfWork,
+                           cmd: CloseCase | EditCase | CheckReadiness | WithdrawReadiness) -> PatientCase:
     """The case, locked; PreconditionFailed if ``cmd.expected`` (the caller's If-Match) is stale."""
     case = await uow.cases.get(cmd.case_id, for_update=True)
     if case is None:
@@ -79,6 +93,72 @@ async def refer_case_elsewhere(cmd: ReferCaseElsewhere, uow: SchedulingUnitOfWor
     return case
 
 
+# -- readiness and screening notes -------------------------------------------------------------------
+
+
+async def check_readiness(cmd: CheckReadiness, uow: SchedulingUnitOfWork, *, clock: Clock) -> PatientCase:
+    async with uow:
+        case = await _case_for_update(uow, cmd)
+        tz = await host_zone(uow, case.host_institution_id)
+        now = clock.now()
+        today = now.astimezone(tz).date()
+        if case.check(cmd.item, on=cmd.checked_on or today, by=cmd.checked_by, label=cmd.label, today=today,
+                      now=now):
+            await uow.cases.save(case, clock.now())
+        await uow.commit()
+    return case
+
+
+async def withdraw_readiness(cmd: WithdrawReadiness, uow: SchedulingUnitOfWork, *,
+                             clock: Clock) -> tuple[PatientCase, Surgery | None]:
+    """Uncheck an item; a case booked for surgery whose required item is withdrawn leaves the plan: its
+    surgery is cancelled (``SurgeryCancelled``, a reason with nothing clinical in it: the family
+    reads it) and the case is back on the waiting list. Under way, it cannot change."""
+    async with uow:
+        peek = await uow.cases.get(cmd.case_id)
+        if peek is None:
+            raise NotFound(f"no patient case {cmd.case_id}")
+        booked = await uow.surgeries.live_of_case(peek.id)
+        # The lock order: the surgery's mission row, then the case, then the surgery.
+        mission = await mission_for_update(uow, booked[0].mission_id) if booked else None
+        case = await _case_for_update(uow, cmd)
+        live = await uow.surgeries.live_of_case(case.id)  # again, under the locks
+        if live and (mission is None or live[0].mission_id != mission.id):
+            raise Conflict(f"case {case.patient_ref} was booked by another request at the same moment; "
+                           "nothing was saved: send it again")
+        under_way = [s for s in live if s.status is SurgeryStatus.started]
+        if under_way:
+            raise Conflict(f"case {case.patient_ref} is in the operating room ({under_way[0].label} has started): "
+                           "its readiness can no longer change")
+        cancelled: Surgery | None = None
+        if case.withdraw(cmd.item):
+            now = clock.now()
+            if cmd.item in REQUIRED_READINESS and live:
+                surgery = await uow.surgeries.get(live[0].id, for_update=True)
+                assert surgery is not None  # surgeries are never deleted
+                surgery.cancel(UNFIT_REASON, case)
+                await uow.surgeries.save(surgery, now)
+                uow.record_from(surgery)
+                cancelled = surgery
+            await uow.cases.save(case, now)
+        await uow.commit()
+    if cancelled is not None:
+        log.info("surgery cancelled: its case is no longer ready", surgery_id=str(cancelled.id),
+                 patient_ref=case.patient_ref)
+    return case, cancelled
+
+
+async def add_screening_note(cmd: AddScreeningNote, uow: SchedulingUnitOfWork, *, clock: Clock) -> ScreeningNote:
+    async with uow:
+        case = await uow.cases.get(cmd.case_id)
+        if case is None:
+            raise NotFound(f"no patient case {cmd.case_id}")
+        note = ScreeningNote.write(case, cmd.text, cmd.author, cmd.author_institution_id, clock.now())
+        await uow.cases.add_note(note)
+        await uow.commit()
+    return note  # never logged: clinical text
+
+
 # -- reads ---------------------------------------------------------------------------------------
 
 
@@ -94,3 +174,8 @@ async def get_case(query: GetCase, uow: SchedulingUnitOfWork) -> PatientCase:
     if case is None:
         raise NotFound(f"no patient case {query.case_id}")
     return case
+
+
+async def screening_notes(query: ScreeningNotes, uow: SchedulingUnitOfWork) -> list[ScreeningNote]:
+    async with uow:
+        return await uow.cases.notes(query.case_id)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from scheduling.adapters import optimiser as planner
 from scheduling.domain.cases import CaseStatus, PatientCase
 from scheduling.domain.missions import Mission
-from scheduling.domain.planning import PlannerDefaults, ProposedPlan, ProposedSurgery
+from scheduling.domain.planning import PlannerDefaults, ProposedPlan, ProposedSurgery, Unplanned
 from scheduling.domain.resources import OperatingRoom
 from scheduling.domain.commands import ApplyPlan, PlannedSurgery, ProposePlan, RescheduleSurgery, ScheduleSurgery
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
@@ -50,6 +50,9 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
         tz = zone_of(resources)
         rooms = await uow.rooms.of_host(mission.host_institution_id)
         cases = await _cases(uow, mission, cmd.case_ids)
+        # By default only ready cases are planned; the others are listed with what they lack.
+        unready = [] if cmd.include_unready else [c for c in cases if not c.ready]
+        cases = [c for c in cases if c.ready] if unready else cases
         surgeries = [s for s in await uow.surgeries.of_mission(mission.id) if s.status is not SurgeryStatus.cancelled]
         booked_cases = {s.case_id: await uow.cases.get(s.case_id) for s in surgeries}
         others = [s for r in rooms for s in await uow.surgeries.planned_in_room(r.id) if s.mission_id != mission.id]
@@ -82,6 +85,10 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
         time_limit_seconds=settings.time_limit_seconds,
     )
     plan = await asyncio.to_thread(planner.solve, request)  # CPU-bound: off the event loop
+    plan.unplanned += [Unplanned(c.id, c.patient_ref, "not ready: " + ", ".join(
+        item.value.replace("_", " ") for item in c.missing) + " (its readiness checklist)") for c in unready]
+    if unready:
+        plan.reasons.append(f"{len(unready)} case(s) not ready were left out (include_unready plans them too)")
     if not (resources and resources.icu_beds):
         plan.reasons.append("the host's intensive-care beds are not recorded (PUT /institutions/{id}/resources): "
                             "beds were not a constraint")

@@ -19,7 +19,16 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from scheduling.domain.activities import ActivityStatus, Consultation, TrainingSession
-from scheduling.domain.cases import CaseStatus, PatientCase, PatientIdentity, RiskScheme, Sex
+from scheduling.domain.cases import (
+    CaseStatus,
+    PatientCase,
+    PatientIdentity,
+    ReadinessCheck,
+    RiskScheme,
+    ScreeningNote,
+    Sex,
+)
+from scheduling.domain.values import ReadinessItem
 from scheduling.domain.conventions import ConventionReplica, ConventionStatus
 from scheduling.domain.missions import Mission, MissionStatus, TeamMember, Totals
 from scheduling.domain.resources import HostResources, OperatingRoom
@@ -32,6 +41,8 @@ from scheduling.store.tables import (
     MissionRow,
     OperatingRoomRow,
     PatientCaseRow,
+    ReadinessCheckRow,
+    ScreeningNoteRow,
     SurgeryRow,
     TrainingSessionRow,
 )
@@ -273,7 +284,7 @@ def _mission(row: MissionRow, team: list[TeamMember]) -> Mission:
 class Cases(_Repository):
     async def get(self, case_id: uuid.UUID, *, for_update: bool = False) -> PatientCase | None:
         row = await self._one(select(PatientCaseRow).where(PatientCaseRow.id == case_id), for_update)
-        return _case(row) if row else None
+        return (await self._with_readiness([row]))[0] if row else None
 
     async def waiting_list(self, institution_id: uuid.UUID, *, status: CaseStatus | None = None,
                            priority: int | None = None) -> list[PatientCase]:
@@ -283,10 +294,55 @@ class Cases(_Repository):
         if priority:
             query = query.where(PatientCaseRow.priority == priority)
         rows = await self.session.scalars(query.order_by(PatientCaseRow.priority, PatientCaseRow.registered_at))
-        return [_case(r) for r in rows]
+        return await self._with_readiness(list(rows))
+
+    async def _with_readiness(self, rows: Sequence[PatientCaseRow]) -> list[PatientCase]:
+        if not rows:
+            return []
+        checks: dict[uuid.UUID, dict[ReadinessItem, ReadinessCheck]] = {r.id: {} for r in rows}
+        for c in await self.session.scalars(select(ReadinessCheckRow).where(
+                ReadinessCheckRow.case_id.in_(list(checks)))):  # type: ignore[attr-defined]
+            item = ReadinessItem(c.item)
+            checks[c.case_id][item] = ReadinessCheck(item, c.checked_on, c.checked_by, c.recorded_at, c.label)
+        return [_case(r, checks[r.id]) for r in rows]
+
+    async def _save_readiness(self, case: PatientCase) -> bool:
+        """The checklist's rows as the case's checklist; True if any changed."""
+        rows = {ReadinessItem(r.item): r for r in await self.session.scalars(
+            select(ReadinessCheckRow).where(ReadinessCheckRow.case_id == case.id))}
+        changed = False
+        for item, row in rows.items():
+            if item not in case.readiness:
+                changed = True
+                await self.session.delete(row)
+        for item, check in case.readiness.items():
+            row = rows.get(item)
+            values = (check.label, check.checked_on, check.checked_by, check.recorded_at)
+            if row is None:
+                changed = True
+                self.session.add(ReadinessCheckRow(case_id=case.id, item=item.value, label=check.label,
+                                                   checked_on=check.checked_on, checked_by=check.checked_by,
+                                                   recorded_at=check.recorded_at))
+            elif (row.label, row.checked_on, row.checked_by, row.recorded_at) != values:
+                changed = True
+                row.label, row.checked_on, row.checked_by, row.recorded_at = values
+        return changed
+
+    async def add_note(self, note: ScreeningNote) -> None:
+        self.session.add(ScreeningNoteRow(id=note.id, case_id=note.case_id, text=note.text, author=note.author,
+                                          author_institution_id=note.author_institution_id,
+                                          recorded_at=note.recorded_at))
+
+    async def notes(self, case_id: uuid.UUID) -> list[ScreeningNote]:
+        rows = await self.session.scalars(select(ScreeningNoteRow).where(ScreeningNoteRow.case_id == case_id)
+                                          .order_by(ScreeningNoteRow.recorded_at, ScreeningNoteRow.id))
+        return [ScreeningNote(r.id, r.case_id, r.text, r.author, r.author_institution_id, r.recorded_at)
+                for r in rows]
 
     async def save(self, case: PatientCase, at: datetime) -> None:
         p = case.patient
+        # The checklist first (its query would flush the merged row); a new case has none yet.
+        readiness_changed = await self._save_readiness(case) if case.version else False
         row = await self.session.merge(PatientCaseRow(
             id=case.id, patient_ref=case.patient_ref, host_institution_id=case.host_institution_id,
             full_name=p.full_name, date_of_birth=p.date_of_birth, sex=p.sex.value, weight_kg=p.weight_kg,
@@ -295,18 +351,19 @@ class Cases(_Repository):
             risk_category=case.risk_category, referred_abroad=case.referred_abroad, status=case.status.value,
             status_reason=case.status_reason, registered_at=case.registered_at,
         ))
-        await self._stamp(row, case, at)
+        await self._stamp(row, case, at, changed=readiness_changed)
         await self.session.flush()  # surgeries and consultations refer to it (a no-op if stamped)
 
 
-def _case(r: PatientCaseRow) -> PatientCase:
+def _case(r: PatientCaseRow, readiness: dict[ReadinessItem, ReadinessCheck] | None = None) -> PatientCase:
     return PatientCase(
         id=r.id, patient_ref=r.patient_ref, host_institution_id=r.host_institution_id,
         patient=PatientIdentity(r.full_name, r.date_of_birth, Sex(r.sex), r.weight_kg),
         diagnosis=r.diagnosis, planned_procedure=r.planned_procedure, priority=r.priority,
         expected_duration_minutes=r.expected_duration_minutes, risk_scheme=RiskScheme(r.risk_scheme),
         risk_category=r.risk_category, referred_abroad=r.referred_abroad, status=CaseStatus(r.status),
-        status_reason=r.status_reason, registered_at=r.registered_at, version=r.version, updated_at=r.updated_at,
+        status_reason=r.status_reason, registered_at=r.registered_at, readiness=dict(readiness or {}),
+        version=r.version, updated_at=r.updated_at,
     )
 
 
@@ -370,6 +427,21 @@ class Surgeries(_Repository):
                  .order_by(SurgeryRow.scheduled_start))
         rows = (await self.session.execute(query)).all()
         return [(_surgery(row), scheme, category) for row, scheme, category in rows]
+
+    async def live_of_case(self, case_id: uuid.UUID) -> list[Surgery]:
+        """The case's surgeries scheduled or under way (at most one, as a case is booked once)."""
+        rows = await self.session.scalars(
+            select(SurgeryRow).where(SurgeryRow.case_id == case_id,
+                                     SurgeryRow.status.in_(LIVE_SURGERY))  # type: ignore[attr-defined]
+            .order_by(SurgeryRow.scheduled_start))
+        return [_surgery(r) for r in rows]
+
+    async def missions_of_case(self, case_id: uuid.UUID) -> set[uuid.UUID]:
+        """The missions a case belongs to: those with a surgery or a consultation of it (any status)."""
+        surgeries = await self.session.scalars(select(SurgeryRow.mission_id).where(SurgeryRow.case_id == case_id))
+        consultations = await self.session.scalars(
+            select(ConsultationRow.mission_id).where(ConsultationRow.case_id == case_id))
+        return {*surgeries, *consultations}
 
     async def planned_in_room(self, room_id: uuid.UUID) -> list[Surgery]:
         rows = await self.session.scalars(

@@ -135,6 +135,32 @@ class PatientCaseRow(Table, table=True):
         return {"version_id_col": cls.__table__.c.version}
 
 
+class ReadinessCheckRow(Table, table=True):
+    """A case's readiness checklist: one row per item checked (a withdrawn item has none)."""
+
+    __tablename__ = "case_readiness"
+
+    case_id: uuid.UUID = _fk("patient_case.id", primary_key=True)
+    item: str = Field(sa_column=Column(String(30), primary_key=True))
+    label: str | None = _opt(String(200))
+    checked_on: date = _col(Date)
+    checked_by: str = _col(String(300))
+    recorded_at: datetime = _col(UtcDateTime)
+
+
+class ScreeningNoteRow(Table, table=True):
+    """The visiting team's remote screening notes on a case: clinicians only."""
+
+    __tablename__ = "screening_note"
+
+    id: uuid.UUID = Field(primary_key=True)
+    case_id: uuid.UUID = _fk("patient_case.id", index=True)
+    text: str = _col(Text)
+    author: str = _col(String(300))
+    author_institution_id: uuid.UUID | None = Field(default=None)
+    recorded_at: datetime = _col(UtcDateTime)
+
+
 class SurgeryRow(Table, table=True):
     __tablename__ = "surgery"
 

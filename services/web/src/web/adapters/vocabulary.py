@@ -31,4 +31,6 @@ WORDS = (
     N_("assistant_professor"), N_("general_practitioner"), N_("resident"),
     # missions (the missions' pages)
     N_("started"), N_("intensivist"), N_("urgent"), N_("routine"), N_("priority %(n)s"),
+    # a case's readiness checklist (its items)
+    N_("consent_signed"), N_("tests_done"), N_("fit_for_anaesthesia"), N_("travel_arranged"),
 )

@@ -15,7 +15,7 @@ from web.adapters.services import ServiceRefused
 from web.api.forms import PRIVATE, FormKey, FormProblem, IfMatch, Reason
 from web.api.rendering import page
 from web.domain import cases as rules
-from web.domain.commands import ChangeCase, EditCase, RegisterCase, ShowWaitingList
+from web.domain.commands import ChangeCase, ChangeReadiness, EditCase, RegisterCase, ShowWaitingList
 
 router = APIRouter(prefix="/hosts", tags=["waiting list"])
 
@@ -32,6 +32,7 @@ async def _list_page(request: Request, who: Any, services: Any, institution_id: 
                     {**shown, "institution_id": str(institution_id), "state": state, "priority": priority,
                      "tabs": rules.TABS, "schemes": rules.RISK_SCHEMES, "sexes": rules.SEXES,
                      "editable": rules.editable(state),
+                     "readiness_items": rules.READINESS_ITEMS, "ready_tabs": rules.READY_TABS,
                      "problem": problem, "problem_form": form}, status_code=status)
     response.headers.update(PRIVATE)
     return response
@@ -102,6 +103,31 @@ async def edit_case(request: Request, institution_id: uuid.UUID, case_id: uuid.U
         return await _list_page(request, who, services, institution_id, state, None,
                                 problem=refused, form=f"edit-{case_id}")
     return RedirectResponse(f"/hosts/{institution_id}/cases?state={state}", status_code=303)
+
+
+@router.post("/{institution_id}/cases/{case_id}/readiness", dependencies=[CSRF])
+async def change_readiness(request: Request, institution_id: uuid.UUID, case_id: uuid.UUID, who: PersonDep,
+                           services: ServicesDep, item: Annotated[str, Form(max_length=30)],
+                           action: Annotated[Literal["check", "withdraw"], Form()], form_key: FormKey,
+                           checked_on: Annotated[str | None, Form(max_length=10)] = None,
+                           label: Annotated[str | None, Form(max_length=200)] = None,
+                           state: Annotated[str | None, Form(max_length=30)] = None,
+                           if_match: IfMatch = None) -> Response:
+    """Before the generic case action below, which would take "readiness" for an action."""
+    back = state if state in rules.READY_TABS else "waiting"
+    try:
+        if item not in rules.READINESS_ITEMS:
+            raise Invalid(f"unknown readiness item {item!r}", field="item")
+        cmd = ChangeReadiness(case_id, item, action == "check", checked_on or None, (label or "").strip() or None,
+                              if_match or None, form_key)
+        await request.app.state.web.bus.handle(cmd, services)
+    except Invalid as invalid:
+        return await _list_page(request, who, services, institution_id, back, None,
+                                problem=FormProblem.of(invalid), form=f"readiness-{case_id}")
+    except ServiceRefused as refused:
+        return await _list_page(request, who, services, institution_id, back, None,
+                                problem=refused, form=f"readiness-{case_id}")
+    return RedirectResponse(f"/hosts/{institution_id}/cases?state={back}", status_code=303)
 
 
 @router.post("/{institution_id}/cases/{case_id}/{action}", dependencies=[CSRF])

@@ -30,6 +30,10 @@ EDITABLE: dict[str, tuple[str, ...]] = {
     "scheduled": (*IDENTITY, "diagnosis", "priority", "referred_abroad"),
 }
 
+# The readiness checklist's items, as the scheduling service names them; the first four make a case ready.
+READINESS_ITEMS = ("consent_signed", "tests_done", "fit_for_anaesthesia", "travel_arranged", "other")
+READY_TABS = {"waiting", "scheduled"}  # the states whose checklist still changes
+
 
 def local_day(value: Any, zone: tzinfo) -> date | None:
     """The host's calendar day of an instant the service sent (ISO text, UTC)."""

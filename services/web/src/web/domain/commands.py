@@ -134,6 +134,19 @@ class ChangeCase:
 
 
 @dataclass(frozen=True)
+class ChangeReadiness:
+    """Check (with a date, and a label for ``other``) or withdraw an item of a case's readiness."""
+
+    case_id: uuid.UUID
+    item: str
+    check: bool
+    checked_on: str | None
+    label: str | None
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
 class ShowActivities:
     mission_id: uuid.UUID
 

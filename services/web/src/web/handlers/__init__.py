@@ -8,7 +8,7 @@ from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvent
                                  ListInstitutions, LocalPeople, ShowConvention, SignInLocally, BeginSignIn, FinishSignIn)
 from web.handlers import conventions, signin
 from web.handlers import activities, cases, desk
-from web.domain.commands import (ChangeCase, EditCase, HoldActivity, PlanActivity, PreviewTemplate, RegisterCase,
+from web.domain.commands import (ChangeCase, ChangeReadiness, EditCase, HoldActivity, PlanActivity, PreviewTemplate, RegisterCase,
                                  ShowActivities, ShowDesk, ShowWaitingList)
 from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ListMissions, ProposePlan,
                                  RemoveTeamMember, ShowMission, ShowOperatingList)
@@ -30,6 +30,7 @@ HANDLERS: dict[type, Handler] = {
     RegisterCase: cases.register_case,
     ChangeCase: cases.change_case,
     EditCase: cases.edit_case,
+    ChangeReadiness: cases.change_readiness,
     ShowActivities: activities.show_activities,
     PlanActivity: activities.plan_activity,
     HoldActivity: activities.hold_activity,

@@ -8,7 +8,7 @@ from typing import Any
 from jumelage.clock import Clock
 from web.adapters.services import PersonServices, ServiceRefused
 from web.domain import cases as rules
-from web.domain.commands import ChangeCase, EditCase, RegisterCase, ShowWaitingList
+from web.domain.commands import ChangeCase, ChangeReadiness, EditCase, RegisterCase, ShowWaitingList
 from web.handlers.conventions import institution_names
 
 
@@ -39,4 +39,16 @@ async def change_case(cmd: ChangeCase, services: PersonServices) -> dict[str, An
 async def edit_case(cmd: EditCase, services: PersonServices) -> dict[str, Any]:
     reply = await services.change("scheduling", "PATCH", f"/cases/{cmd.case_id}", cmd.changes,
                                   idempotency_key=cmd.idempotency_key, if_match=cmd.if_match)
+    return reply.body
+
+
+async def change_readiness(cmd: ChangeReadiness, services: PersonServices) -> dict[str, Any]:
+    path = f"/cases/{cmd.case_id}/readiness/{cmd.item}"
+    if cmd.check:
+        body = {k: v for k, v in (("checked_on", cmd.checked_on), ("label", cmd.label)) if v}
+        reply = await services.change("scheduling", "PUT", path, body, idempotency_key=cmd.idempotency_key,
+                                      if_match=cmd.if_match)
+    else:
+        reply = await services.change("scheduling", "DELETE", path, idempotency_key=cmd.idempotency_key,
+                                      if_match=cmd.if_match)
     return reply.body
