@@ -186,6 +186,10 @@ async def mission_with_a_waiting_list(stack: BrowserStack) -> Mission:
                               "priority": priority, "expected_duration_minutes": minutes, "risk_scheme": scheme,
                               "risk_category": category, "referred_abroad": True})
              for name, born, procedure, minutes, priority, scheme, category in CASES]
+    for case in cases:  # ready before the team arrives: the optimiser plans only ready cases
+        for item in ("consent_signed", "tests_done", "fit_for_anaesthesia", "travel_arranged"):
+            stack.call("PUT", "scheduling", f"/cases/{case['id']}/readiness/{item}", roles=("clinician",),
+                       institution="cmci", json={})
     first = date.today() + timedelta(days=1)
     team = [{"practitioner_id": str(uuid.uuid4()), "full_name": name, "role": role}
             for name, role in (("Alessandro Frigiola", "surgeon"), ("Sara Conti", "anaesthetist"))]
