@@ -86,7 +86,9 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         confirm_timeout: float = 10.0,
         max_backoff: float = 10.0,
+        metrics: Any = None,
     ) -> None:
+        self._metrics = metrics  # jumelage.metrics.Metrics, or None
         self._sessions = sessions
         self._broker = broker
         self._exchange = exchange
@@ -205,6 +207,8 @@ class OutboxRelay:
                     .values(attempts=t.attempts + 1, last_error=repr(failure)[:2000])
                 )
         self.published += sent
+        if self._metrics is not None and sent:
+            self._metrics.outbox_published.inc(sent)
         if failure is not None:
             raise RelayError(f"published {sent} of {len(rows)}") from failure
         return sent

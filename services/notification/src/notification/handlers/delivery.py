@@ -34,6 +34,7 @@ from jumelage import context
 from jumelage.clock import Clock
 from jumelage.events.notification import Channel
 from jumelage.logging import get_logger
+from jumelage.metrics import NOTIFICATION_SECONDS, notification_outcome, timed
 from jumelage.tasks import spawn
 from notification.adapters.channels import Address, Outgoing, Sender
 from notification.domain.contacts import Contact
@@ -160,7 +161,8 @@ class DeliveryWorker:
         with context.chain(correlation=notification.correlation_id, causation=str(notification.cause_event_id)):
             failure: DeliveryFailure | None = None
             try:
-                await self._send(notification, contact)
+                with timed(NOTIFICATION_SECONDS.labels(notification.channel.value)):
+                    await self._send(notification, contact)
             except DeliveryFailure as exc:
                 failure = exc
             except Exception as exc:  # a bug or an unexpected library error: it may have gone out
@@ -219,6 +221,7 @@ class DeliveryWorker:
             await uow.commit()
         where = {"notification_id": str(notification.id), "recipient_ref": notification.recipient_ref,
                  "channel": notification.channel.value, "attempts": notification.attempts}
+        notification_outcome(notification.channel.value, failure is None, notification.status.value)
         if failure is None:
             log.info("notification sent", **where)
         elif notification.status is NotificationStatus.unknown:
@@ -226,7 +229,7 @@ class DeliveryWorker:
         elif notification.status is NotificationStatus.failed:
             log.warning("notification failed", **where, error=failure.reason)
         else:
-            log.info("notification attempt failed, will retry", **where, error=failure.reason,
+            log.warning("notification attempt failed, will retry", **where, error=failure.reason,
                      retry_in=_seconds(notification.next_attempt_at, now))
 
 

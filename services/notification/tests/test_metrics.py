@@ -1,0 +1,60 @@
+"""GET /metrics: what an operator watches, after real work (an event in, a mail out)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from jumelage.metrics import NOTIFICATIONS
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def value(scraped: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+    return scraped.get((name, frozenset(labels.items())), 0.0)
+
+
+async def test_metrics_count_requests_events_and_notifications_without_a_token(
+    notification_service: Any, programme: Any
+) -> None:
+    sent_before = NOTIFICATIONS.labels("email", "sent")._value.get()
+    async with notification_service() as h:
+        await h.contact(kind="practitioner", practitioner_id=str(programme.surgeon_id),
+                        display_name="Dr Frigiola", email="a.frigiola@grupposandonato.it", language="en")
+        scheduled = programme.mission_scheduled()
+        await h.given(*programme.institutions(), programme.convention_signed())
+        await h.publish(scheduled)
+        await h.settled(1, cause_event_id=str(scheduled.id))
+        await h.everything_published()
+
+        anonymous = httpx.AsyncClient(transport=h.client._transport, base_url=str(h.client.base_url))
+        async with anonymous:
+            response = await anonymous.get("/metrics")
+        assert response.status_code == 200, "a scraper has no token"
+        assert response.headers["content-type"].startswith("text/plain; version=")
+        scraped = samples(response.text)
+
+    queue = h.runtime.queue.name
+    assert value(scraped, "jumelage_http_requests_total", method="POST", route="/contacts", status="201") == 1
+    assert value(scraped, "jumelage_http_request_duration_seconds_count", method="POST", route="/contacts") == 1
+    assert value(scraped, "jumelage_events_consumed_total", queue=queue, type="MissionScheduled",
+                 outcome="handled") == 1
+    assert value(scraped, "jumelage_event_handling_seconds_count", queue=queue, type="MissionScheduled") == 1
+    assert value(scraped, "jumelage_events_consumed_total", queue=queue, type="InstitutionRegistered",
+                 outcome="handled") == len(programme.institutions())
+    assert value(scraped, "jumelage_notifications_total", channel="email", outcome="sent") - sent_before == 1
+    assert value(scraped, "jumelage_notification_send_seconds_count", channel="email") >= 1
+    assert value(scraped, "jumelage_outbox_published_total") >= 1  # NotificationSent
+    assert ("jumelage_outbox_backlog", frozenset()) in scraped
+    assert value(scraped, "jumelage_outbox_backlog") == 0, "everything published"
+    assert value(scraped, "jumelage_outbox_oldest_unpublished_age_seconds") == 0
+    assert ("jumelage_dlq_depth", frozenset({("queue", queue)})) in scraped, "measured from the broker"
+    assert value(scraped, "jumelage_dlq_depth", queue=queue) == 0
+    assert value(scraped, "jumelage_metrics_refresh_errors_total", what="dlq") == 0
+    assert "process_cpu_seconds_total" in {name for name, _ in scraped}
+    assert "a.frigiola" not in response.text and str(programme.surgeon_id) not in response.text
