@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
 from jumelage.metrics import NOTIFICATIONS
@@ -58,3 +59,30 @@ async def test_metrics_count_requests_events_and_notifications_without_a_token(
     assert value(scraped, "jumelage_metrics_refresh_errors_total", what="dlq") == 0
     assert "process_cpu_seconds_total" in {name for name, _ in scraped}
     assert "a.frigiola" not in response.text and str(programme.surgeon_id) not in response.text
+
+
+async def test_one_access_line_per_request_with_route_status_subject_and_correlation_never_the_token(
+    notification_service: Any,
+) -> None:
+    async with notification_service() as h:
+        with structlog.testing.capture_logs([structlog.contextvars.merge_contextvars]) as logs:  # as configured
+            made = await h.client.post("/contacts", json={"kind": "institution", "institution_id": str(h.keeper),
+                                                         "email": "direction@cmci.dz"},
+                                       headers={"X-Correlation-ID": "programme-cnas-2024"})
+            assert made.status_code == 201, made.text
+            read = await h.client.get(f"/contacts/{made.json()['id']}")
+            assert read.status_code == 200
+            refused = await h.client.get("/contacts", headers={"Authorization": "Bearer not.a.token"})
+            assert refused.status_code == 401
+    lines = [line for line in logs if line["event"] == "request"]
+    assert [(line["method"], line["route"], line["status"]) for line in lines] == [
+        ("POST", "/contacts", 201), ("GET", "/contacts/{contact_id}", 200), ("GET", "/contacts", 401)]
+    assert lines[0]["correlation_id"] == "programme-cnas-2024"
+    assert lines[0]["subject"] and lines[0]["subject"] == lines[1]["subject"], "the verified caller"
+    assert lines[2]["subject"] is None, "no verified caller"
+    assert all(line["log_level"] == "info" and line["duration_ms"] >= 0 for line in lines)
+    (refusal,) = [line for line in logs if line["event"] == "token refused"]
+    assert refusal["log_level"] == "warning"
+    text = repr(logs)
+    assert "not.a.token" not in text and "Bearer" not in text
+    assert "eyJ" not in text, "no JWT (their header starts so) in any line"
