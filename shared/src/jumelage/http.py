@@ -89,6 +89,7 @@ class AccessMiddleware:
             return
         began = time.perf_counter()
         status = 500  # unless a response starts
+        method = scope.get("method", "")
 
         async def send_keeping_status(message: Message) -> None:
             nonlocal status
@@ -101,7 +102,6 @@ class AccessMiddleware:
         finally:
             seconds = time.perf_counter() - began
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            method = scope.get("method", "")
             if self.metrics is not None:
                 self.metrics.http_requests.labels(method, route, str(status)).inc()
                 self.metrics.http_seconds.labels(method, route).observe(seconds)

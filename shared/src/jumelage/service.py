@@ -40,6 +40,7 @@ from jumelage.messaging.outbox import OutboxRelay, event_publishers
 from jumelage.messaging.topology import Topology
 from jumelage.settings import ServiceSettings
 from jumelage.tasks import spawn
+from jumelage.tracing import configure_tracing
 
 log = get_logger(__name__)
 
@@ -72,6 +73,7 @@ class ServiceRuntime:
         version: str = "0.1.0",
     ) -> None:
         silence_sensitive_libraries()
+        configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)  # once per process
         self.settings = settings
         self.name = settings.service_name
         self.clock = clock or Clock.from_settings(settings)

@@ -37,7 +37,7 @@ from faststream.rabbit.message import RabbitMessage
 from pydantic import WithJsonSchema
 from sqlalchemy import text
 
-from jumelage import context
+from jumelage import context, tracing
 from jumelage.events import CONTENT_TYPE, CloudEvent, EventData, EventParseError, registry
 from jumelage.logging import get_logger
 from jumelage.messaging.batch import SharedCommitFailed, SharedTransaction
@@ -112,7 +112,14 @@ class EventConsumer:
             await message.ack()
             return
 
-        with context.chain(correlation=event.correlationid, causation=str(event.id), event_id=str(event.id)):
+        with (context.chain(correlation=event.correlationid, causation=str(event.id), event_id=str(event.id)),
+              tracing.tracer().start_as_current_span(
+                  f"process {event.type}", context=tracing.parent_context(event.traceparent),
+                  kind=tracing.SpanKind.CONSUMER, record_exception=False,
+                  attributes={"messaging.system": "rabbitmq", "messaging.operation.type": "process",
+                              "messaging.destination.name": self.queue.name, "messaging.message.id": str(event.id),
+                              "cloudevents.event_type": event.type, "cloudevents.event_source": event.source,
+                              "messaging.rabbitmq.delivery_attempt": attempts})):
             handler = self.handlers.get(type(event.data))
             if handler is None:
                 # The binding is a pattern; this service has no use for this type.
@@ -148,6 +155,11 @@ class EventConsumer:
 
     def _count(self, event_type: str, outcome: str, began: float | None = None, *, dead_lettered: bool = False) -> None:
         """The consumer's metrics for one delivery (``jumelage.metrics``)."""
+        span = tracing.trace.get_current_span()
+        if span.is_recording():
+            span.set_attribute("jumelage.outcome", outcome)
+            if outcome in ("retried", "dead_lettered", "rejected"):
+                span.set_status(tracing.Status(tracing.StatusCode.ERROR, outcome))
         if self.metrics is None:
             return
         self.metrics.events_consumed.labels(self.queue.name, event_type, outcome).inc()

@@ -34,6 +34,7 @@ from sqlalchemy import BigInteger, Integer, any_, bindparam, select, text, updat
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from jumelage import tracing
 from jumelage.events import CONTENT_TYPE, CloudEvent, registry
 from jumelage.logging import get_logger
 from jumelage.messaging.tables import OutboxRecord
@@ -235,6 +236,19 @@ class OutboxRelay:
         self._channel = await asyncio.wait_for(target.channel.get_underlay_channel(), self._confirm_timeout)
 
     async def _publish(self, row: Any) -> Any:
+        if not tracing.recording():
+            return await self._send(row)
+        # A producer span, child of the span that recorded the event (its traceparent).
+        with tracing.tracer().start_as_current_span(
+            f"publish {row.event_type}", context=tracing.parent_context(tracing.traceparent_in(row.envelope)),
+            kind=tracing.SpanKind.PRODUCER,
+            attributes={"messaging.system": "rabbitmq", "messaging.operation.type": "send",
+                        "messaging.destination.name": self._exchange.name, "messaging.message.id": str(row.event_id),
+                        "messaging.rabbitmq.destination.routing_key": row.routing_key},
+        ):
+            return await self._send(row)
+
+    async def _send(self, row: Any) -> Any:
         properties = Basic.Properties(
             content_type=CONTENT_TYPE,
             delivery_mode=DeliveryMode.PERSISTENT.value,

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime, timedelta
 
-from jumelage import context
+from jumelage import context, tracing
 from jumelage.clock import Clock
 from jumelage.events.notification import Channel
 from jumelage.logging import get_logger
@@ -158,7 +158,10 @@ class DeliveryWorker:
         await asyncio.gather(*(self._deliver(n, c, claim) for n, c in claimed if n.id in begun))
 
     async def _deliver(self, notification: Notification, contact: Contact | None, claim: uuid.UUID) -> None:
-        with context.chain(correlation=notification.correlation_id, causation=str(notification.cause_event_id)):
+        with (context.chain(correlation=notification.correlation_id, causation=str(notification.cause_event_id)),
+              tracing.tracer().start_as_current_span(  # under the consumer's span when handed over by it
+                  f"deliver {notification.channel.value}", kind=tracing.SpanKind.CLIENT,
+                  attributes={"jumelage.notification_id": str(notification.id)})):
             failure: DeliveryFailure | None = None
             try:
                 with timed(NOTIFICATION_SECONDS.labels(notification.channel.value)):
