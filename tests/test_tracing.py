@@ -15,6 +15,7 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -42,10 +43,13 @@ def spans() -> Iterator[InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     processor = SimpleSpanProcessor(exporter)
     provider.add_span_processor(processor)
+    provider._sampler = ALWAYS_ON  # see below
     try:
         yield exporter
     finally:
         processor.shutdown()
+        # The provider stays (one per process): the later tests of this process record nothing.
+        provider._sampler = ALWAYS_OFF
 
 
 @pytest.fixture

@@ -70,6 +70,9 @@ COMMANDS: dict[str, list[list[str]]] = {
     "scripts/bench_planner.py": [["{}"]],
     "scripts/bench_web.py": [["{}"]],
     "shared/src/jumelage/testkit/oidc.py": [["{}"]],
+    "shared/src/jumelage/dlq.py": [["{}", "list", "--service", "notification"],
+                                   ["list", "--service", "notification", "{}"],
+                                   ["retry", "--service", "notification", "--all", "--by", "x", "{}"]],
 }
 
 
@@ -82,6 +85,9 @@ def _parse_in_process(path: str, argv: list[str]) -> int:
     if path == "shared/src/jumelage/auth.py":
         from jumelage import auth
         call = lambda: auth.main(argv)  # noqa: E731
+    elif path == "shared/src/jumelage/dlq.py":
+        from jumelage import dlq
+        call = lambda: dlq.main(argv)  # noqa: E731
     elif path == "shared/src/jumelage/cli.py":
         import convention.app
         from jumelage import cli
