@@ -86,3 +86,40 @@ async def test_one_access_line_per_request_with_route_status_subject_and_correla
     text = repr(logs)
     assert "not.a.token" not in text and "Bearer" not in text
     assert "eyJ" not in text, "no JWT (their header starts so) in any line"
+
+
+async def test_outbox_backlog_and_the_oldest_events_age_are_measured_at_each_scrape(
+    amqp_url: str, namespace: str, database: Any
+) -> None:
+    """The runtime built, its relay not started: what it records waits in the outbox."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    import notification.app
+    from jumelage.events import ConventionSuspended
+    from jumelage.messaging.tables import OutboxRecord
+    from jumelage.testkit.services import service_settings
+    from jumelage.testkit.templates import migrated
+
+    settings = service_settings(notification.app.Settings, amqp_url=amqp_url, namespace=namespace,
+                                database=await database.for_service("notification"))
+    runtime = notification.app.create_app(settings).state.runtime
+    await migrated(runtime.engine, notification.app.MIGRATIONS)
+    try:
+        for _ in range(2):
+            async with runtime.unit_of_work() as uow:
+                uow.record(ConventionSuspended(convention_id=uuid.uuid4(), reason="audit"))
+                await uow.commit()
+        async with runtime.sessions() as session, session.begin():
+            oldest = (await session.execute(OutboxRecord.__table__.select().limit(1))).first()
+            await session.execute(update(OutboxRecord.__table__).where(OutboxRecord.__table__.c.seq == oldest.seq)
+                                  .values(created_at=datetime.now(UTC) - timedelta(minutes=3)))
+        await runtime.metrics.refresh()
+        sample = runtime.metrics.registry.get_sample_value
+        assert sample("jumelage_outbox_backlog") == 2
+        assert 180 <= sample("jumelage_outbox_oldest_unpublished_age_seconds") < 240
+        assert sample("jumelage_metrics_refresh_errors_total", {"what": "dlq"}) == 1, "the broker is not connected"
+    finally:
+        await runtime.engine.dispose()

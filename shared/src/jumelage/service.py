@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -138,8 +139,8 @@ class ServiceRuntime:
             count, oldest = (await session.execute(
                 select(func.count(), func.min(t.created_at)).where(t.published_at.is_(None)))).one()
         self.metrics.outbox_backlog.set(count or 0)
-        # created_at is the event's time, on the service's clock: so is its age.
-        age = (self.clock.now() - _aware(oldest)).total_seconds() if oldest is not None else 0.0
+        # created_at is the event's time: the wall clock's when it was recorded (``new_envelope``).
+        age = (datetime.now(UTC) - _aware(oldest)).total_seconds() if oldest is not None else 0.0
         self.metrics.outbox_oldest_age.set(max(0.0, age))
 
     async def _measure_dlq(self) -> None:
@@ -320,8 +321,6 @@ def amqp_host(url: str) -> str:
 
 
 def _aware(instant: Any) -> Any:
-    from datetime import UTC
-
     return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
 
 
