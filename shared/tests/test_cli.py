@@ -71,6 +71,9 @@ COMMANDS: dict[str, list[list[str]]] = {
     "scripts/bench_web.py": [["{}"]],
     "shared/src/jumelage/testkit/oidc.py": [["{}"]],
     "shared/src/jumelage/backup.py": [["{}", "sqlite", "a", "b"], ["sqlite", "a", "b", "{}"]],
+    "shared/src/jumelage/dlq.py": [["{}", "list", "--service", "notification"],
+                                   ["list", "--service", "notification", "{}"],
+                                   ["retry", "--service", "notification", "--all", "--by", "x", "{}"]],
 }
 
 
@@ -83,6 +86,9 @@ def _parse_in_process(path: str, argv: list[str]) -> int:
     if path == "shared/src/jumelage/auth.py":
         from jumelage import auth
         call = lambda: auth.main(argv)  # noqa: E731
+    elif path == "shared/src/jumelage/dlq.py":
+        from jumelage import dlq
+        call = lambda: dlq.main(argv)  # noqa: E731
     elif path == "shared/src/jumelage/cli.py":
         import convention.app
         from jumelage import cli

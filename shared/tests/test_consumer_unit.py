@@ -105,9 +105,11 @@ def side_queue(name: str, into: list[PatchedMessage], journal: list[tuple[str, s
 @pytest.fixture
 def consumer(sessions: Any, journal: list[tuple[str, str, str]]) -> Callable[..., Any]:
     @contextlib.asynccontextmanager
-    async def make(handlers: dict[type, Any], *, with_side_queues: bool = True) -> AsyncIterator[Harness]:
+    async def make(handlers: dict[type, Any], *, with_side_queues: bool = True,
+                   metrics: Any = None) -> AsyncIterator[Harness]:
         broker = RabbitBroker()
-        broker.include_router(event_router(QUEUE, handlers, unit_of_work=lambda: UnitOfWork(sessions), broker=broker))
+        broker.include_router(event_router(QUEUE, handlers, unit_of_work=lambda: UnitOfWork(sessions), broker=broker,
+                                           metrics=metrics))
         forwarded: dict[str, list[PatchedMessage]] = {}
         if with_side_queues:
             for name in [QUEUE.dlq_name, *(q.name for q in QUEUE.retry_queues())]:
@@ -313,6 +315,39 @@ async def test_failing_handler_goes_through_each_retry_queue_then_the_dlq(
         ("forward", second_retry), ("ack", "institution.registered"),
         ("forward", QUEUE.dlq_name), ("ack", "institution.registered"),
     ]
+
+
+async def test_metrics_count_each_outcome_retries_and_dead_letters_by_queue(sessions: Any, consumer: Any) -> None:
+    from jumelage.metrics import Metrics
+
+    async def handle(event: CloudEvent[InstitutionRegistered], uow: UnitOfWork) -> None:
+        if event.data.name == "Broken":
+            raise RuntimeError("registry unavailable")
+        await bump(uow, event.data.name)
+
+    metrics = Metrics("probe")
+    good, broken, unhandled = institution("Good"), institution("Broken"), new_envelope(
+        ConventionSuspended(convention_id=uuid.uuid4(), reason="audit"), correlation_id="c", causation_id=None)
+    async with consumer({InstitutionRegistered: handle}, metrics=metrics) as c:
+        for envelope in (good, good, unhandled, broken):
+            await c.deliver(envelope.to_json(), routing_key=envelope.routing_key, message_id=str(envelope.id))
+        await c.deliver(b"\x00not json", message_id="m-1")
+        await c.redeliver(c.forwarded[QUEUE.retry_queues()[0].name][0])
+        await c.redeliver(c.forwarded[QUEUE.retry_queues()[1].name][0])
+
+    def count(name: str, **labels: str) -> float:
+        return metrics.registry.get_sample_value(name, labels) or 0.0
+
+    consumed = "jumelage_events_consumed_total"
+    assert count(consumed, queue=QUEUE.name, type="InstitutionRegistered", outcome="handled") == 1
+    assert count(consumed, queue=QUEUE.name, type="InstitutionRegistered", outcome="duplicate") == 1
+    assert count(consumed, queue=QUEUE.name, type="ConventionSuspended", outcome="ignored") == 1
+    assert count(consumed, queue=QUEUE.name, type="InstitutionRegistered", outcome="retried") == 2
+    assert count(consumed, queue=QUEUE.name, type="InstitutionRegistered", outcome="dead_lettered") == 1
+    assert count(consumed, queue=QUEUE.name, type="unparsable", outcome="poison") == 1
+    assert count("jumelage_event_retries_total", queue=QUEUE.name) == 2
+    assert count("jumelage_dead_letters_total", queue=QUEUE.name) == 2, "the poison message and the broken one"
+    assert count("jumelage_event_handling_seconds_count", queue=QUEUE.name, type="InstitutionRegistered") == 5
 
 
 async def test_handler_that_recovers_on_redelivery_has_its_effect_once(sessions: Any, consumer: Any) -> None:

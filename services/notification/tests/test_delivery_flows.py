@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import standardwebhooks
+import structlog
 
 from jumelage.events import ConsultationHeld, ConventionSuspended
 
@@ -217,12 +218,16 @@ async def test_smtp_server_away_is_retried_then_failed(notification_service: Any
         closed = s.getsockname()[1]
     async with notification_service(smtp_port=closed) as h:
         host = await h.contact(kind="institution", institution_id=str(programme.cmci), email="direction@cmci.dz")
-        await h.publish(programme.mission_scheduled())
-        (item,) = await h.settled(1, recipient_ref=host["recipient_ref"])
+        with structlog.testing.capture_logs() as logs:
+            await h.publish(programme.mission_scheduled())
+            (item,) = await h.settled(1, recipient_ref=host["recipient_ref"])
         assert item["status"] == "failed"
         assert item["attempts"] == 3
         assert item["last_error"].startswith("smtp server unreachable: ")
         assert "direction@cmci.dz" not in item["last_error"]
+    failures = [(line["event"], line["log_level"]) for line in logs if line.get("recipient_ref") == host["recipient_ref"]]
+    assert failures == [("notification attempt failed, will retry", "warning")] * 2 + [
+        ("notification failed", "warning")], "a failed send is a warning, each attempt"
 
 
 async def test_nobody_subscribed_means_no_notification(notification_service: Any, programme: Any) -> None:

@@ -5,6 +5,7 @@ the anaesthetist recorded on a surgery under way."""
 
 from __future__ import annotations
 
+from jumelage.metrics import OPTIMISER_RUNS, OPTIMISER_SECONDS
 from scheduling_testkit import ANAESTHETIST, CMCI, SURGEON, SURGEON_2, Scheduling
 
 
@@ -17,8 +18,11 @@ async def test_a_proposed_plan_writes_nothing_and_applying_it_is_all_or_none(pro
              for p, m in [(1, 240), (2, 180), (3, 300)]]
     url = f"/missions/{mission['id']}/plan"
 
+    runs, timed = OPTIMISER_RUNS.labels("ok")._value.get(), OPTIMISER_SECONDS._sum.get()
     plan = await s.ok("POST", url, json={"time_limit_seconds": 2})
     assert (plan["status"], plan["optimal"], plan["objective"], plan["bound"]) == ("optimal", True, 28, 28)
+    assert OPTIMISER_RUNS.labels("ok")._value.get() == runs + 1, "one optimiser run counted (GET /metrics)"
+    assert OPTIMISER_SECONDS._sum.get() > timed
     assert plan["turnover_minutes"] == 30 and plan["max_daily_minutes_per_surgeon"] == 480
     assert plan["solve_seconds"] < 3 and plan["greedy_objective"] <= plan["objective"] and plan["unplanned"] == []
     lines = {a["case_id"]: a for a in plan["assignments"]}

@@ -287,7 +287,7 @@ async def authenticated(
     try:
         caller = await request.app.state.runtime.verifier.verify(credentials.credentials)
     except TokenError as exc:
-        log.info("token refused", reason=str(exc), path=request.url.path)
+        log.warning("token refused", reason=str(exc), path=request.url.path)
         raise _unauthorized(str(exc)) from None
     except KeysUnavailable as exc:
         log.warning("token not verified: the identity provider's keys cannot be fetched", path=request.url.path)

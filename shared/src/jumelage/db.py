@@ -29,6 +29,7 @@ from jumelage.audit import AUDIT_INSERT, AuditActor, record_for
 from jumelage.columns import UtcDateTime  # noqa: F401  (services import it from here)
 from jumelage.errors import Invalid
 from jumelage.events import CloudEvent, EventData, new_envelope, serialized
+from jumelage.tracing import current_traceparent
 from jumelage.messaging.tables import OUTBOX_INSERT, inbox_insert, outbox_row
 from jumelage.settings import async_driver_url
 
@@ -261,6 +262,7 @@ class UnitOfWork:
             data,
             correlation_id=context.correlation_id.get(),
             causation_id=context.causation_id.get(),
+            traceparent=current_traceparent(),  # the span it is recorded under: the trace goes on
         )
         envelope_json, size = serialized(envelope)  # once: the outbox row keeps this JSON
         if self.max_event_bytes is not None and size > self.max_event_bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -68,6 +69,48 @@ class CorrelationMiddleware:
                 return
 
 
+class AccessMiddleware:
+    """One access line per request (method, route template, status, duration, subject;
+    the correlation id is bound by :class:`CorrelationMiddleware` around it; never a
+    header, so never the token) and the HTTP metrics, by route *template*
+    (``/missions/{mission_id}``: bounded, unlike paths). A path no route matched is
+    counted as ``unmatched``. ``/metrics`` and the health checks are counted but their
+    lines are at debug: scrapes and probes every few seconds would drown the rest."""
+
+    QUIET = ("/metrics", "/health/live", "/health/ready")
+
+    def __init__(self, app: ASGIApp, metrics: Any) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        status = 500  # unless a response starts
+        method = scope.get("method", "")
+
+        async def send_keeping_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_keeping_status)
+        finally:
+            seconds = time.perf_counter() - began
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            if self.metrics is not None:
+                self.metrics.http_requests.labels(method, route, str(status)).inc()
+                self.metrics.http_seconds.labels(method, route).observe(seconds)
+            caller = (scope.get("state") or {}).get("caller")
+            line = log.debug if route in self.QUIET else log.warning if status >= 500 else log.info
+            line("request", method=method, route=route, status=status, duration_ms=round(seconds * 1000, 1),
+                 subject=getattr(caller, "subject", None))
+
+
 class DeclaredSizeGuard:
     """A body whose ``Content-Length`` is over the cap is a 413 at once, in the same
     JSON shape as every error, and the app never runs. A body without a length
@@ -94,18 +137,19 @@ def too_large(limit: int | None) -> JSONResponse:
                         status_code=413, headers={"Connection": "close"})
 
 
-def install_correlation(app: FastAPI) -> None:
+def install_correlation(app: FastAPI, metrics: Any = None) -> None:
     """Put :class:`CorrelationMiddleware` outside everything, Starlette's error
     middleware included: a 500 and the traceback logged with it carry the
     correlation id too (``add_middleware`` would place it inside). Inside it, the
-    guard of the app's ``max_body_size`` on a declared length."""
+    access line and HTTP metrics (:class:`AccessMiddleware`, which so sees a 413 and
+    a 500 too), then the guard of the app's ``max_body_size`` on a declared length."""
     build = app.build_middleware_stack
 
     def build_with_correlation() -> ASGIApp:
         inner = build()
         if app.max_body_size is not None:
             inner = DeclaredSizeGuard(inner, app.max_body_size)
-        return CorrelationMiddleware(inner)
+        return CorrelationMiddleware(AccessMiddleware(inner, metrics))
 
     app.build_middleware_stack = build_with_correlation  # type: ignore[method-assign]
 

@@ -35,12 +35,14 @@ from jumelage.clock import Clock
 from jumelage.db import UnitOfWork, create_engine, ping, read_session_factory, session_factory
 from jumelage.http import health_router, install_correlation, install_error_handlers, strict_json
 from jumelage.logging import get_logger, silence_sensitive_libraries
+from jumelage.metrics import Metrics, metrics_router
 from jumelage.messaging.consumer import EventHandler, event_router
 from jumelage.messaging.outbox import OutboxRelay, event_publishers
 from jumelage.messaging.pruning import prune
 from jumelage.messaging.topology import Topology
 from jumelage.settings import ServiceSettings
 from jumelage.tasks import spawn
+from jumelage.tracing import configure_tracing
 
 log = get_logger(__name__)
 
@@ -73,6 +75,7 @@ class ServiceRuntime:
         version: str = "0.1.0",
     ) -> None:
         silence_sensitive_libraries()
+        configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)  # once per process
         self.settings = settings
         self.name = settings.service_name
         self.clock = clock or Clock.from_settings(settings)
@@ -100,6 +103,7 @@ class ServiceRuntime:
             logger=logging.getLogger("faststream.jumelage"),
             log_level=logging.DEBUG,
         )
+        self.metrics = Metrics(self.name)
         self.source = f"/services/{self.name}"
         # One publisher per event type this service emits, for AsyncAPI (the relay sends on its own).
         self.publishers = event_publishers(self.broker, self.topology.exchange, self.source)
@@ -110,17 +114,46 @@ class ServiceRuntime:
             exchange=self.topology.exchange,
             batch_size=settings.relay_batch_size,
             poll_interval=settings.relay_poll_interval,
+            metrics=self.metrics,
         )
         self._uow_class = unit_of_work
         if self.queue is not None and handlers:
             self.broker.include_router(event_router(self.queue, handlers, unit_of_work=self.unit_of_work,
-                                                    broker=self.broker))
+                                                    broker=self.broker, metrics=self.metrics))
         self.broker_connected = asyncio.Event()
         self._starter: asyncio.Task[None] | None = None
         self.periodic = [*periodic, Periodic("expire-idempotency-keys", idempotency.CLEANUP_INTERVAL,
                                              self._expire_idempotency_keys),
                          Periodic("prune-outbox-and-inbox", settings.prune_interval_seconds, self._prune)]
         self._periodic_tasks: list[asyncio.Task[None]] = []
+        self.metrics.refresher("outbox", self._measure_outbox)
+        if self.queue is not None:
+            self.metrics.refresher("dlq", self._measure_dlq)
+
+    async def _measure_outbox(self) -> None:
+        """The outbox backlog and the age of its oldest unpublished event, at a scrape."""
+        from sqlalchemy import func, select
+
+        from jumelage.messaging.tables import OutboxRecord
+
+        t = OutboxRecord.__table__.c
+        async with self.read_sessions() as session:
+            count, oldest = (await session.execute(
+                select(func.count(), func.min(t.created_at)).where(t.published_at.is_(None)))).one()
+        self.metrics.outbox_backlog.set(count or 0)
+        # created_at is the event's time: the wall clock's when it was recorded (``new_envelope``).
+        age = (datetime.now(UTC) - _aware(oldest)).total_seconds() if oldest is not None else 0.0
+        self.metrics.outbox_oldest_age.set(max(0.0, age))
+
+    async def _measure_dlq(self) -> None:
+        """The depth of this service's dead-letter queue, from the broker, at a scrape."""
+        assert self.queue is not None
+        if not self.broker_connected.is_set():
+            raise ConnectionError("broker not connected")
+        from jumelage.dlq import queue_depth
+
+        self.metrics.dlq_depth.labels(self.queue.name).set(
+            await queue_depth(self.broker, self.queue.dlq_name))
 
     async def _expire_idempotency_keys(self, uow: UnitOfWork) -> None:
         """Every service's periodic job: delete the expired Idempotency-Keys (none still running)."""
@@ -241,8 +274,10 @@ class ServiceRuntime:
         app = FastAPI(title=f"Jumelage {self.name}", version=self.version, lifespan=lifespan,
                       max_body_size=self.settings.max_body_bytes)
         app.state.runtime = self
-        install_correlation(app)
+        install_correlation(app, self.metrics)
         install_error_handlers(app)
+        if self.settings.metrics_enabled:
+            app.include_router(metrics_router(self.metrics))
         # Public: health checks and the API documents. Everything else needs a verified token.
         app.include_router(health_router({"database": self.check_database, "broker": self.check_broker}))
         routers = [*routers, audit_router()]
@@ -294,6 +329,10 @@ def amqp_host(url: str) -> str:
     from yarl import URL
 
     return URL(url).with_password(None).with_user(None).human_repr()
+
+
+def _aware(instant: Any) -> Any:
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
 
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -95,6 +95,13 @@ class ServiceSettings(BaseSettings):
         default=None, description="PostgreSQL schema (search_path) to use; tests isolate themselves with it"
     )
     migrate_on_start: bool = False
+    metrics_enabled: bool = Field(
+        default=True, description="serve GET /metrics (Prometheus, no token: counts and timings only)"
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, description="OpenTelemetry: export traces over OTLP/HTTP to this collector "
+        "(e.g. http://otel-collector:4318); unset: no traces are exported",
+    )
     timezone: str = Field(
         default="Africa/Algiers",
         description="the programmes' local time: convention dates, reminders, room hours",

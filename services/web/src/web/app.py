@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr
 from jumelage.bus import MessageBus
 from jumelage.clock import Clock
 from jumelage.http import health_router, install_correlation
+from jumelage.metrics import Metrics, metrics_router
 from jumelage.logging import get_logger, silence_sensitive_libraries
 from jumelage.messaging.topology import Topology
 from jumelage.service import amqp_host, start_broker
@@ -151,9 +152,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, tra
                   max_body_size=runtime.settings.max_body_bytes)
     app.state.web = runtime
     app.add_middleware(ServerTiming)
-    install_correlation(app)
+    metrics = Metrics("web")  # HTTP requests and latency (the web app has no outbox or queue of its own)
+    install_correlation(app, metrics)
     api.install_error_pages(app)
     app.include_router(health_router({"broker": runtime.check_broker}))
+    if runtime.settings.metrics_enabled:
+        app.include_router(metrics_router(metrics))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in api.routers:
         app.include_router(router, dependencies=[Depends(access.speak)])

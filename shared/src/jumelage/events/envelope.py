@@ -95,6 +95,11 @@ class CloudEvent(BaseModel, Generic[D]):
     datacontenttype: Literal["application/json"] = "application/json"
     correlationid: str = Field(description="id of the request or event that started this chain")
     causationid: str | None = Field(default=None, description="id of what directly caused this event")
+    traceparent: str | None = Field(
+        default=None, max_length=200,
+        description="CloudEvents distributed-tracing extension: the W3C trace context (version-traceid-"
+        "parentid-flags) of the span that recorded this event; optional, a malformed one is ignored",
+    )
     data: D
 
     @property
@@ -122,6 +127,7 @@ def new_envelope(
     causation_id: str | None,
     event_id: uuid.UUID | None = None,
     time: datetime | None = None,
+    traceparent: str | None = None,
 ) -> CloudEvent[Any]:
     eid = event_id or uuid.uuid4()
     return CloudEvent[type(data)](  # type: ignore[misc]
@@ -133,5 +139,6 @@ def new_envelope(
         subject=data.subject(),
         correlationid=correlation_id or str(eid),
         causationid=causation_id,
+        traceparent=traceparent,
         data=data,
     )

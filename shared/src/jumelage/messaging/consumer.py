@@ -24,6 +24,7 @@ low load that is a single event, handled in a transaction of its own as before.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from contextvars import ContextVar
@@ -36,7 +37,7 @@ from faststream.rabbit.message import RabbitMessage
 from pydantic import WithJsonSchema
 from sqlalchemy import text
 
-from jumelage import context
+from jumelage import context, tracing
 from jumelage.events import CONTENT_TYPE, CloudEvent, EventData, EventParseError, registry
 from jumelage.logging import get_logger
 from jumelage.messaging.batch import SharedCommitFailed, SharedTransaction
@@ -76,8 +77,10 @@ class EventConsumer:
         broker: RabbitBroker,
         *,
         max_batch: int = MAX_BATCH,
+        metrics: Any = None,
     ) -> None:
         self.queue = queue
+        self.metrics = metrics  # jumelage.metrics.Metrics, or None
         self.handlers = dict(handlers)
         self.unit_of_work = unit_of_work
         self.broker = broker
@@ -105,34 +108,65 @@ class EventConsumer:
         except EventParseError as exc:
             log.warning("poison message dead-lettered", reason=exc.reason, message_id=raw.message_id)
             await self._forward(raw, self.queue.dlq_name, {ERROR_HEADER: exc.reason, ATTEMPTS_HEADER: attempts})
+            self._count("unparsable", "poison", dead_lettered=True)  # its type is whatever it says: unbounded
             await message.ack()
             return
 
-        with context.chain(correlation=event.correlationid, causation=str(event.id), event_id=str(event.id)):
+        with (context.chain(correlation=event.correlationid, causation=str(event.id), event_id=str(event.id)),
+              tracing.tracer().start_as_current_span(
+                  f"process {event.type}", context=tracing.parent_context(event.traceparent),
+                  kind=tracing.SpanKind.CONSUMER, record_exception=False,
+                  attributes={"messaging.system": "rabbitmq", "messaging.operation.type": "process",
+                              "messaging.destination.name": self.queue.name, "messaging.message.id": str(event.id),
+                              "cloudevents.event_type": event.type, "cloudevents.event_source": event.source,
+                              "messaging.rabbitmq.delivery_attempt": attempts})):
             handler = self.handlers.get(type(event.data))
             if handler is None:
                 # The binding is a pattern; this service has no use for this type.
+                self._count(event.type, "ignored")
                 await message.ack()
                 return
+            began = time.perf_counter()
             try:
                 handled = await self._handle_in_turn(event, handler)
             except Rejected as exc:
                 reason = f"rejected: {exc}"
                 log.warning("event rejected, dead-lettered", event_type=event.type, reason=reason)
                 await self._forward(raw, self.queue.dlq_name, {ERROR_HEADER: reason, ATTEMPTS_HEADER: attempts})
+                self._count(event.type, "rejected", began, dead_lettered=True)
             except Exception as exc:
                 reason = f"{type(exc).__name__}: {exc}"
                 if attempts < self.queue.max_attempts:
                     log.warning("event handler failed, will retry", event_type=event.type,
                                 attempt=attempts, error=reason, exc_info=True)
                     await self._forward(raw, self.queue.retry_name(attempts), {ATTEMPTS_HEADER: attempts})
+                    self._count(event.type, "retried", began)
+                    if self.metrics is not None:
+                        self.metrics.retries.labels(self.queue.name).inc()
                 else:
                     log.error("event handler failed, dead-lettered", event_type=event.type,
                               attempts=attempts, error=reason, exc_info=True)
                     await self._forward(raw, self.queue.dlq_name, {ERROR_HEADER: reason, ATTEMPTS_HEADER: attempts})
+                    self._count(event.type, "dead_lettered", began, dead_lettered=True)
             else:
                 log.info("event handled" if handled else "duplicate event ignored", event_type=event.type)
+                self._count(event.type, "handled" if handled else "duplicate", began)
             await message.ack()
+
+    def _count(self, event_type: str, outcome: str, began: float | None = None, *, dead_lettered: bool = False) -> None:
+        """The consumer's metrics for one delivery (``jumelage.metrics``)."""
+        span = tracing.trace.get_current_span()
+        if span.is_recording():
+            span.set_attribute("jumelage.outcome", outcome)
+            if outcome in ("retried", "dead_lettered", "rejected"):
+                span.set_status(tracing.Status(tracing.StatusCode.ERROR, outcome))
+        if self.metrics is None:
+            return
+        self.metrics.events_consumed.labels(self.queue.name, event_type, outcome).inc()
+        if began is not None:
+            self.metrics.event_seconds.labels(self.queue.name, event_type).observe(time.perf_counter() - began)
+        if dead_lettered:
+            self.metrics.dead_letters.labels(self.queue.name).inc()
 
     async def _handle_when_database_answers(self, event: CloudEvent[Any], handler: EventHandler, *,
                                             raced: bool = False) -> bool:
@@ -389,13 +423,14 @@ def event_router(
     *,
     unit_of_work: Callable[[], UnitOfWork],
     broker: RabbitBroker,
+    metrics: Any = None,
 ) -> RabbitRouter:
     """A FastStream router with the one subscriber of a service's queue, for
     ``broker`` (the one that includes it), handling each event with a unit of
     work from ``unit_of_work``."""
     router = RabbitRouter()
     consumed = ", ".join(sorted(h.event_type for h in handlers))
-    consumer = EventConsumer(queue, handlers, unit_of_work, broker)
+    consumer = EventConsumer(queue, handlers, unit_of_work, broker, metrics=metrics)
 
     @router.subscriber(
         queue.queue(),

@@ -34,6 +34,7 @@ from sqlalchemy import BigInteger, Integer, any_, bindparam, select, text, updat
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from jumelage import tracing
 from jumelage.events import CONTENT_TYPE, CloudEvent, registry
 from jumelage.logging import get_logger
 from jumelage.messaging.tables import OutboxRecord
@@ -86,7 +87,9 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         confirm_timeout: float = 10.0,
         max_backoff: float = 10.0,
+        metrics: Any = None,
     ) -> None:
+        self._metrics = metrics  # jumelage.metrics.Metrics, or None
         self._sessions = sessions
         self._broker = broker
         self._exchange = exchange
@@ -205,6 +208,8 @@ class OutboxRelay:
                     .values(attempts=t.attempts + 1, last_error=repr(failure)[:2000])
                 )
         self.published += sent
+        if self._metrics is not None and sent:
+            self._metrics.outbox_published.inc(sent)
         if failure is not None:
             raise RelayError(f"published {sent} of {len(rows)}") from failure
         return sent
@@ -231,6 +236,19 @@ class OutboxRelay:
         self._channel = await asyncio.wait_for(target.channel.get_underlay_channel(), self._confirm_timeout)
 
     async def _publish(self, row: Any) -> Any:
+        if not tracing.recording():
+            return await self._send(row)
+        # A producer span, child of the span that recorded the event (its traceparent).
+        with tracing.tracer().start_as_current_span(
+            f"publish {row.event_type}", context=tracing.parent_context(tracing.traceparent_in(row.envelope)),
+            kind=tracing.SpanKind.PRODUCER,
+            attributes={"messaging.system": "rabbitmq", "messaging.operation.type": "send",
+                        "messaging.destination.name": self._exchange.name, "messaging.message.id": str(row.event_id),
+                        "messaging.rabbitmq.destination.routing_key": row.routing_key},
+        ):
+            return await self._send(row)
+
+    async def _send(self, row: Any) -> Any:
         properties = Basic.Properties(
             content_type=CONTENT_TYPE,
             delivery_mode=DeliveryMode.PERSISTENT.value,

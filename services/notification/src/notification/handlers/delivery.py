@@ -30,10 +30,11 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime, timedelta
 
-from jumelage import context
+from jumelage import context, tracing
 from jumelage.clock import Clock
 from jumelage.events.notification import Channel
 from jumelage.logging import get_logger
+from jumelage.metrics import NOTIFICATION_SECONDS, notification_outcome, timed
 from jumelage.tasks import spawn
 from notification.adapters.channels import Address, Outgoing, Sender
 from notification.domain.contacts import Contact
@@ -157,10 +158,14 @@ class DeliveryWorker:
         await asyncio.gather(*(self._deliver(n, c, claim) for n, c in claimed if n.id in begun))
 
     async def _deliver(self, notification: Notification, contact: Contact | None, claim: uuid.UUID) -> None:
-        with context.chain(correlation=notification.correlation_id, causation=str(notification.cause_event_id)):
+        with (context.chain(correlation=notification.correlation_id, causation=str(notification.cause_event_id)),
+              tracing.tracer().start_as_current_span(  # under the consumer's span when handed over by it
+                  f"deliver {notification.channel.value}", kind=tracing.SpanKind.CLIENT,
+                  attributes={"jumelage.notification_id": str(notification.id)})):
             failure: DeliveryFailure | None = None
             try:
-                await self._send(notification, contact)
+                with timed(NOTIFICATION_SECONDS.labels(notification.channel.value)):
+                    await self._send(notification, contact)
             except DeliveryFailure as exc:
                 failure = exc
             except Exception as exc:  # a bug or an unexpected library error: it may have gone out
@@ -219,6 +224,7 @@ class DeliveryWorker:
             await uow.commit()
         where = {"notification_id": str(notification.id), "recipient_ref": notification.recipient_ref,
                  "channel": notification.channel.value, "attempts": notification.attempts}
+        notification_outcome(notification.channel.value, failure is None, notification.status.value)
         if failure is None:
             log.info("notification sent", **where)
         elif notification.status is NotificationStatus.unknown:
@@ -226,7 +232,7 @@ class DeliveryWorker:
         elif notification.status is NotificationStatus.failed:
             log.warning("notification failed", **where, error=failure.reason)
         else:
-            log.info("notification attempt failed, will retry", **where, error=failure.reason,
+            log.warning("notification attempt failed, will retry", **where, error=failure.reason,
                      retry_in=_seconds(notification.next_attempt_at, now))
 
 

@@ -24,6 +24,7 @@ from scheduling.handlers.common import host_lock, mission_for_update, zone_of
 from scheduling.handlers.surgeries import require_intensive_care
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.clock import Clock
+from jumelage.metrics import optimiser_run
 from jumelage.errors import Conflict, Invalid, NotFound
 from jumelage.events.scheduling import PractitionerRole
 
@@ -84,7 +85,7 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
         max_daily_minutes_per_surgeon=settings.max_daily_minutes_per_surgeon,
         time_limit_seconds=settings.time_limit_seconds,
     )
-    plan = await asyncio.to_thread(planner.solve, request)  # CPU-bound: off the event loop
+    plan = await asyncio.to_thread(optimiser_run, planner.solve, request)  # CPU-bound: off the event loop; counted, timed
     plan.unplanned += [Unplanned(c.id, c.patient_ref, "not ready: " + ", ".join(
         item.value.replace("_", " ") for item in c.missing) + " (its readiness checklist)") for c in unready]
     if unready:
