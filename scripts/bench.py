@@ -24,7 +24,7 @@ baseline measured in the same run (so the ratio holds on a noisy machine):
       services run as processes of their own (as deployed: the target figure),
       then in this one process (for comparison). Every HTTP call carries a token
       minted once per identity (``ServicesClient.as_``), not in the timings.
-  (h) request overhead at one client: an authenticated GET /institutions on an
+  (o) request overhead at one client: an authenticated GET /institutions on an
       empty database (the convention service as deployed, a process of its own,
       over loopback TCP), beside its /health/live, beside a raw Starlette app
       doing the same read (the count and the first page) on the same database
@@ -39,7 +39,7 @@ Usage (RabbitMQ and PostgreSQL running locally):
   .venv/bin/python scripts/bench.py --quick    # N = 2000
   .venv/bin/python scripts/bench.py --only e   # one figure (d implies b and c)
   .venv/bin/python scripts/bench.py --only e --e-processes-only   # (e) as deployed only
-  .venv/bin/python scripts/bench.py --only h   # request overhead
+  .venv/bin/python scripts/bench.py --only o   # request overhead
 
 (e) also reports the CPU time the three service processes spent per command.
 BENCH_KEEP_LOGS=1 keeps the (e) service processes' JSON logs and prints where.
@@ -84,6 +84,7 @@ PUBLISH_BATCH = 500
 RAW_PREFETCH = 100
 
 RUN = f"bench{uuid.uuid4().hex[:8]}"
+PARTS = "abcdeo"  # in the order they run
 
 
 def say(*args: Any) -> None:
@@ -669,7 +670,7 @@ async def http_to_notification_latency(samples: int, res: Resources, *, processe
             shutil.rmtree(logs, ignore_errors=True)
 
 
-# ------------------------------------------------------ (h) request overhead ---
+# ------------------------------------------------------ (o) request overhead ---
 
 
 def raw_institutions_app(kind: str, url: str, schema: str | None) -> Any:
@@ -722,7 +723,7 @@ FLOOR_ANSWER = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-le
 
 
 def serve(argv: list[str]) -> None:
-    """``bench.py serve raw KIND URL SCHEMA PORT`` / ``serve floor PORT``: (h)'s baselines, each a
+    """``bench.py serve raw KIND URL SCHEMA PORT`` / ``serve floor PORT``: (o)'s baselines, each a
     process of its own like the service, on the event loop uvicorn picks for it (uvloop)."""
     import uvicorn
 
@@ -734,7 +735,7 @@ def serve(argv: list[str]) -> None:
     port = int(argv[1])
 
     class Floor(asyncio.Protocol):
-        """No HTTP framework at all: a fixed answer to each request (one at a time, as (h) sends them)."""
+        """No HTTP framework at all: a fixed answer to each request (one at a time, as (o) sends them)."""
 
         def connection_made(self, transport: Any) -> None:
             self.transport = transport
@@ -819,7 +820,7 @@ def burst(client: KeepAlive, n: int) -> None:
 
 
 async def httpx_live(port: int, samples: int) -> list[float]:
-    """The client (h) used before, on the same /health/live, for the client's cost."""
+    """The client (o) used before, on the same /health/live, for the client's cost."""
     import httpx
 
     times = []
@@ -954,6 +955,52 @@ async def in_rounds(rounds: int, first_baseline: float, *, baseline: Callable[[]
 # ------------------------------------------------------------------ report ---
 
 
+class Report:
+    """The figures of a run: each printed the moment it is measured (stdout, flushed),
+    the whole table again at the end; a part that fails prints its error and the run
+    goes on with the next part, and the exit status says that one failed."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, str]] = []
+        self.failed: dict[str, str] = {}
+        self.latencies: dict[str, list[float]] = {}  # for the plot: name -> seconds
+
+    def row(self, measure: str, figure: str, ratio: str, target: str) -> None:
+        self.rows.append((measure, figure, ratio, target))
+        print("  ".join(v for v in (measure, figure, ratio, target) if v), flush=True)
+
+    async def part(self, letter: str, run: Callable[[], Awaitable[None]]) -> None:
+        import traceback
+
+        try:
+            await run()
+        except Exception as e:  # noqa: BLE001 (one part's failure must not lose the others)
+            traceback.print_exc(file=sys.stderr)
+            message = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+            self.failed[letter] = message
+            self.row(f"({letter}) FAILED", message, "", "")
+
+    def table(self, title: str) -> None:
+        if not self.rows:
+            return
+        header = ("measure", "figure", "ratio", "target")
+        widths = [max(len(h), *(len(r[i]) for r in self.rows)) for i, h in enumerate(header)]
+        print()
+        print(title)
+        print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+        print("  ".join("-" * w for w in widths))
+        for r in self.rows:
+            print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+    def finish(self) -> int:
+        if self.failed:
+            print()
+            print("FAILED parts: " + ", ".join(f"({k}) {v}" for k, v in self.failed.items()))
+            return 1
+        return 0
+
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
@@ -987,12 +1034,14 @@ async def main() -> int:
                         help="rounds of the relay drain (c) and of (d2), each set against the mean of its "
                              "baseline ((a) publish, (b)) measured just before and just after it; "
                              "each ratio = the median of its rounds (default 7)")
-    parser.add_argument("--only", default="abcdeh",
-                        help="measure only these (letters of a b c d e h; d needs c; default all)")
+    parser.add_argument("--only", default="abcdeo",
+                        help="measure only these (letters of a b c d e o; d needs c; default all)")
     args = parser.parse_args()
     n = 2000 if args.quick else args.events
     samples = args.samples or (30 if args.quick else 200)
     only = set(args.only)
+    if only - set(PARTS):
+        parser.error(f"--only takes letters of {' '.join(PARTS)}")
     if "d" in only:
         only |= {"b", "c"}  # (d1) consumes what (c) published; (d) is compared with (b)
     if "c" in only:
@@ -1011,7 +1060,14 @@ async def main() -> int:
     res = Resources()
     say(f"jumelage bench: N={n}, run id {RUN}, broker {AMQP_URL.split('@')[-1]}, "
         f"postgres {POSTGRES_URL.split('@')[-1]}")
-    rows: list[tuple[str, str, str, str]] = []
+    report = Report()
+    row = report.row
+    got: dict[str, Any] = {}  # what a later part takes from an earlier one
+
+    def needs(key: str, part: str) -> Any:
+        if key not in got:
+            raise RuntimeError(f"needs {part}, which did not finish")
+        return got[key]
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "MISSED"
@@ -1019,98 +1075,102 @@ async def main() -> int:
     def ms(values: list[float], p: float) -> float:
         return percentile(values, p) * 1000
 
+    async def part_a() -> None:
+        say("(a) raw aio-pika publish + consume ...")
+        a_pub, a_con = await raw_publish_consume(n, res)
+        got["a_pub"] = a_pub
+        row("(a) raw aio-pika publish, confirms, quorum", f"{a_pub:,.0f} msg/s", "baseline", "")
+        row("(a) raw aio-pika consume, manual ack, prefetch 100", f"{a_con:,.0f} msg/s", "baseline", "")
+
+    async def part_b() -> None:
+        say("(b) raw aio-pika + asyncpg transactional consumer ...")
+        b, b_cpu = await raw_transactional_consumer(n, res)
+        got["b"] = b
+        row("(b) raw aio-pika + asyncpg, 1 tx/msg", f"{b:,.0f} msg/s", "baseline", f"CPU {b_cpu:.2f} ms/msg")
+
+    async def part_c() -> None:
+        drains, ratio, each = await in_rounds(
+            args.rounds, needs("a_pub", "(a)"),
+            baseline=lambda: raw_publish_consume(n, res), baseline_name="(a) raw aio-pika publish",
+            ours=lambda: outbox_relay(n, res, relay_batch),
+            ours_name=f"(c) OutboxRelay draining {n} rows (batch {relay_batch})")
+        got["relay_ns"] = drains[0][1]  # (d1) consumes what the first round published
+        row(f"(c) OutboxRelay drain (batch {relay_batch})", f"{statistics.median(c for c, _ in drains):,.0f} ev/s",
+            f"{ratio:.2f}x (a) publish", f">= 0.8x: {verdict(ratio >= 0.8)}{each}")
+
+    async def part_d() -> None:
+        b = needs("b", "(b)")
+        say("(d1) convention runtime consuming SurgeryCompleted ...")
+        d1, d1_cpu = await convention_consumer(n, res, needs("relay_ns", "(c)"))
+        row("(d1) convention runtime, SurgeryCompleted (inbox+effect)", f"{d1:,.0f} ev/s",
+            f"{d1 / b:.2f}x (b)", f"info (no outgoing event); CPU {d1_cpu:.2f} ms/ev")
+        consumed, d_ratio, each = await in_rounds(
+            args.rounds, b,
+            baseline=lambda: raw_transactional_consumer(n, res), baseline_name="(b) raw transactional consumer",
+            ours=lambda: generic_consumer(n, res),
+            ours_name="(d2) runtime + generic handler (inbox + effect + outbox)")
+        d2 = statistics.median(r for r, _ in consumed)
+        d2_cpu = statistics.median(c for _, c in consumed)
+        row("(d2) runtime + generic handler (inbox+effect+outbox)", f"{d2:,.0f} ev/s", f"{d_ratio:.2f}x (b)",
+            f">= 0.8x: {verdict(d_ratio >= 0.8)}; CPU {d2_cpu:.2f} ms/ev{each}")
+
+    async def part_e() -> None:
+        # As deployed (the target), then all three in this one process (for comparison).
+        for processes, where in ((True, "3 processes"), (False, "1 process"))[:1 if args.e_processes_only else 2]:
+            say(f"(e) HTTP POST /missions -> NotificationSent, {samples} samples, services in {where} ...")
+            lat = await http_to_notification_latency(samples, res, processes=processes)
+            p50, p99 = ms(lat["sent"], 50), ms(lat["sent"], 99)
+            if processes:
+                report.latencies["(e) POST /missions -> NotificationSent"] = lat["sent"]
+            row(f"(e) POST /missions -> NotificationSent, {where}, p50 / p99", f"{p50:.1f} / {p99:.1f} ms", "",
+                f"p50 < 20 ms, p99 < 60 ms: {verdict(p50 < 20 and p99 < 60)}" if processes else "info")
+            row("    (to MissionScheduled on the exchange p50 / p99)",
+                f"{ms(lat['scheduled'], 50):.1f} / {ms(lat['scheduled'], 99):.1f} ms", "", "")
+            row("    (HTTP response alone p50 / p99)",
+                f"{ms(lat['response'], 50):.1f} / {ms(lat['response'], 99):.1f} ms", "", "")
+            row("    (CPU per command: " + ("the three services)" if processes else "this process, client too)"),
+                f"{lat['cpu'][0] * 1000:.1f} ms", "", "")
+            if processes:  # /proc counts each process; in one process they are not told apart
+                row("    (of which convention / scheduling / notification)",
+                    " / ".join(f"{c * 1000:.1f}" for c in lat["cpu_each"]) + " ms", "", "")
+
+    async def part_o() -> None:
+        say(f"(o) authenticated GET /institutions, empty database, one client, {samples * 5} samples ...")
+        overhead = await request_overhead(samples * 5, res)
+        floor: list[float] = []
+        for kind in ("sqlite", "postgresql"):
+            times, cpu = overhead[kind]["times"], overhead[kind]["server_cpu"]
+            floor += times["floor"]
+            p50, raw50 = ms(times["ours"], 50), ms(times["raw"], 50)
+            row(f"(o) GET /institutions, authenticated, empty, {kind}, p50 / p99",
+                f"{p50:.2f} / {ms(times['ours'], 99):.2f} ms", f"{p50 / raw50:.2f}x raw",
+                f"p50 < 3 ms: {verdict(p50 < 3)}")
+            row("    (/health/live of the same service p50 / p99)",
+                f"{ms(times['live'], 50):.2f} / {ms(times['live'], 99):.2f} ms", "", "")
+            row("    (raw Starlette + driver, the same read p50 / p99)",
+                f"{raw50:.2f} / {ms(times['raw'], 99):.2f} ms", "baseline", "")
+            row("    (service CPU per request: GET /institutions / /health/live)",
+                f"{cpu['ours'] * 1000:.2f} / {cpu['live'] * 1000:.2f} ms", "", "")
+        client_cpu = statistics.mean(overhead[k]["client_cpu"] for k in ("sqlite", "postgresql"))
+        httpx50, ka50 = ms(overhead["httpx_live"], 50), ms(overhead["keepalive_live"], 50)
+        row("(o) client floor: a fixed answer, no framework, p50 / p99",
+            f"{ms(floor, 50):.2f} / {ms(floor, 99):.2f} ms", "", "client + loopback: in every figure above")
+        row("    (the client's own CPU per request)", f"{client_cpu * 1000:.3f} ms", "", "")
+        row("    (httpx.AsyncClient instead, the same /health/live p50 / p99)",
+            f"{httpx50:.2f} / {ms(overhead['httpx_live'], 99):.2f} ms", f"+{httpx50 - ka50:.2f} ms",
+            "info: the client (o) used before")
+
+    parts: dict[str, Callable[[], Awaitable[None]]] = {
+        "a": part_a, "b": part_b, "c": part_c, "d": part_d, "e": part_e, "o": part_o}
     try:
-        if "a" in only:
-            say("(a) raw aio-pika publish + consume ...")
-            a_pub, a_con = await raw_publish_consume(n, res)
-            rows += [("(a) raw aio-pika publish, confirms, quorum", f"{a_pub:,.0f} msg/s", "baseline", ""),
-                     ("(a) raw aio-pika consume, manual ack, prefetch 100", f"{a_con:,.0f} msg/s", "baseline", "")]
-        if "b" in only:
-            say("(b) raw aio-pika + asyncpg transactional consumer ...")
-            b, b_cpu = await raw_transactional_consumer(n, res)
-            rows.append(("(b) raw aio-pika + asyncpg, 1 tx/msg", f"{b:,.0f} msg/s", "baseline",
-                         f"CPU {b_cpu:.2f} ms/msg"))
-        if "c" in only:
-            drains, ratio, each = await in_rounds(
-                args.rounds, a_pub,
-                baseline=lambda: raw_publish_consume(n, res), baseline_name="(a) raw aio-pika publish",
-                ours=lambda: outbox_relay(n, res, relay_batch),
-                ours_name=f"(c) OutboxRelay draining {n} rows (batch {relay_batch})")
-            relay_ns = drains[0][1]  # (d1) consumes what the first round published
-            rows.append((f"(c) OutboxRelay drain (batch {relay_batch})",
-                         f"{statistics.median(c for c, _ in drains):,.0f} ev/s",
-                         f"{ratio:.2f}x (a) publish", f">= 0.8x: {verdict(ratio >= 0.8)}{each}"))
-        if "d" in only:
-            say("(d1) convention runtime consuming SurgeryCompleted ...")
-            d1, d1_cpu = await convention_consumer(n, res, relay_ns)
-            consumed, d_ratio, each = await in_rounds(
-                args.rounds, b,
-                baseline=lambda: raw_transactional_consumer(n, res), baseline_name="(b) raw transactional consumer",
-                ours=lambda: generic_consumer(n, res),
-                ours_name="(d2) runtime + generic handler (inbox + effect + outbox)")
-            d2 = statistics.median(r for r, _ in consumed)
-            d2_cpu = statistics.median(c for _, c in consumed)
-            rows += [("(d1) convention runtime, SurgeryCompleted (inbox+effect)", f"{d1:,.0f} ev/s",
-                      f"{d1 / b:.2f}x (b)", f"info (no outgoing event); CPU {d1_cpu:.2f} ms/ev"),
-                     ("(d2) runtime + generic handler (inbox+effect+outbox)", f"{d2:,.0f} ev/s", f"{d_ratio:.2f}x (b)",
-                      f">= 0.8x: {verdict(d_ratio >= 0.8)}; CPU {d2_cpu:.2f} ms/ev{each}")]
-        if "e" in only:
-            # As deployed (the target), then all three in this one process (for comparison).
-            for processes, where in ((True, "3 processes"), (False, "1 process"))[:1 if args.e_processes_only else 2]:
-                say(f"(e) HTTP POST /missions -> NotificationSent, {samples} samples, services in {where} ...")
-                lat = await http_to_notification_latency(samples, res, processes=processes)
-                p50 = ms(lat["sent"], 50)
-                rows += [(f"(e) POST /missions -> NotificationSent, {where}, p50 / p99",
-                          f"{p50:.1f} / {ms(lat['sent'], 99):.1f} ms", "",
-                          f"p50 < 50 ms: {verdict(p50 < 50)}" if processes else "info"),
-                         ("    (to MissionScheduled on the exchange p50 / p99)",
-                          f"{ms(lat['scheduled'], 50):.1f} / {ms(lat['scheduled'], 99):.1f} ms", "", ""),
-                         ("    (HTTP response alone p50 / p99)",
-                          f"{ms(lat['response'], 50):.1f} / {ms(lat['response'], 99):.1f} ms", "", ""),
-                         ("    (CPU per command: " + ("the three services)" if processes else "this process, client too)"),
-                          f"{lat['cpu'][0] * 1000:.1f} ms", "", "")]
-                if processes:  # /proc counts each process; in one process they are not told apart
-                    rows.append(("    (of which convention / scheduling / notification)",
-                                 " / ".join(f"{c * 1000:.1f}" for c in lat["cpu_each"]) + " ms", "", ""))
-        if "h" in only:
-            say(f"(h) authenticated GET /institutions, empty database, one client, {samples * 5} samples ...")
-            overhead = await request_overhead(samples * 5, res)
-            floor: list[float] = []
-            for kind in ("sqlite", "postgresql"):
-                times, cpu = overhead[kind]["times"], overhead[kind]["server_cpu"]
-                floor += times["floor"]
-                p50, raw50 = ms(times["ours"], 50), ms(times["raw"], 50)
-                rows += [(f"(h) GET /institutions, authenticated, empty, {kind}, p50 / p99",
-                          f"{p50:.2f} / {ms(times['ours'], 99):.2f} ms", f"{p50 / raw50:.2f}x raw",
-                          f"p50 < 3 ms: {verdict(p50 < 3)}"),
-                         ("    (/health/live of the same service p50 / p99)",
-                          f"{ms(times['live'], 50):.2f} / {ms(times['live'], 99):.2f} ms", "", ""),
-                         ("    (raw Starlette + driver, the same read p50 / p99)",
-                          f"{raw50:.2f} / {ms(times['raw'], 99):.2f} ms", "baseline", ""),
-                         ("    (service CPU per request: GET /institutions / /health/live)",
-                          f"{cpu['ours'] * 1000:.2f} / {cpu['live'] * 1000:.2f} ms", "", "")]
-            client_cpu = statistics.mean(overhead[k]["client_cpu"] for k in ("sqlite", "postgresql"))
-            httpx50, ka50 = ms(overhead["httpx_live"], 50), ms(overhead["keepalive_live"], 50)
-            rows += [("(h) client floor: a fixed answer, no framework, p50 / p99",
-                      f"{ms(floor, 50):.2f} / {ms(floor, 99):.2f} ms", "",
-                      "client + loopback: in every figure above"),
-                     ("    (the client's own CPU per request)", f"{client_cpu * 1000:.3f} ms", "", ""),
-                     ("    (httpx.AsyncClient instead, the same /health/live p50 / p99)",
-                      f"{httpx50:.2f} / {ms(overhead['httpx_live'], 99):.2f} ms",
-                      f"+{httpx50 - ka50:.2f} ms", "info: the client (h) used before")]
+        for letter, run in parts.items():
+            if letter in only:
+                await report.part(letter, run)
     finally:
         say("cleaning up ...")
         await res.cleanup()
 
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    header = ("measure", "figure", "ratio", "target")
-    widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
-    print()
-    print(f"Jumelage benchmark, N={n} events, {samples} latency samples, {os.cpu_count()} CPUs")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    report.table(f"Jumelage benchmark, N={n} events, {samples} latency samples, {os.cpu_count()} CPUs")
     print()
     print("notes:")
     print("- the convention service's SurgeryCompleted handler upserts a progress fact and records no")
@@ -1126,15 +1186,15 @@ async def main() -> int:
     print("- (e): scheduling, notification and convention services as three processes (as deployed),")
     print("  then all three in this process (one event loop, shared with the client); uvicorn over TCP,")
     print("  the e-mail delivered to a local SMTP server; one command at a time, 20 ms apart.")
-    print("- (h): the service as deployed (python -m convention serve: uvicorn, uvloop, httptools), the raw")
+    print("- (o): the service as deployed (python -m convention serve: uvicorn, uvloop, httptools), the raw")
     print("  app and the floor, each a process, answer in turn one request at a time over loopback TCP, to a")
     print("  blocking keep-alive socket client (scripts/bench.py KeepAlive); the raw app has no auth, no")
     print("  middleware, no ORM. Service CPU: /proc, over a burst of each route alone.")
-    return 0
+    return report.finish()
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["serve"]:  # (h)'s baseline servers, started by request_overhead
+    if sys.argv[1:2] == ["serve"]:  # (o)'s baseline servers, started by request_overhead
         serve(sys.argv[2:])
         raise SystemExit(0)
     raise SystemExit(asyncio.run(main()))
