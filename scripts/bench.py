@@ -63,9 +63,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aio_pika
 import asyncpg
@@ -84,7 +85,7 @@ PUBLISH_BATCH = 500
 RAW_PREFETCH = 100
 
 RUN = f"bench{uuid.uuid4().hex[:8]}"
-PARTS = "abcdeo"  # in the order they run
+PARTS = "abcdefo"  # in the order they run
 
 
 def say(*args: Any) -> None:
@@ -727,6 +728,9 @@ def serve(argv: list[str]) -> None:
     process of its own like the service, on the event loop uvicorn picks for it (uvloop)."""
     import uvicorn
 
+    if argv[0] == "mix":
+        serve_mix(argv[1], argv[2], int(argv[3]))
+        return
     if argv[0] == "raw":
         kind, url, schema, port = argv[1], argv[2], argv[3] or None, int(argv[4])
         uvicorn.run(raw_institutions_app(kind, url, schema), host="127.0.0.1", port=port, log_config=None,
@@ -952,6 +956,487 @@ async def in_rounds(rounds: int, first_baseline: float, *, baseline: Callable[[]
     return results, statistics.median(ratios), each
 
 
+# ------------------------------------------------- (f) many people at once ---
+
+LOAD_ROOMS = 10  # operating rooms at the host, and as many surgeons on the mission: one slot each an hour
+LOAD_DAYS = 28  # the mission's length
+
+
+def load_case_body(i: int) -> dict[str, Any]:
+    return {"patient": {"full_name": f"Patient Bench {i}", "date_of_birth": "2024-02-14", "sex": "female",
+                        "weight_kg": 11.5},
+            "diagnosis": "Communication interventriculaire", "planned_procedure": "Fermeture de CIV",
+            "priority": 1 + i % 3, "expected_duration_minutes": 60, "risk_scheme": "RACHS-1", "risk_category": 2,
+            "referred_abroad": False}
+
+
+class HttpConn(KeepAlive):
+    """KeepAlive for any method, with a JSON body; returns (status, seconds)."""
+
+    def __init__(self, port: int, headers: dict[str, str], timeout: float = 60) -> None:
+        import socket
+
+        self.port, self.headers, self.path = port, headers, "/"
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def send(self, method: str, path: str, body: Any = None) -> tuple[int, float]:
+        self.path = path
+        data = b"" if body is None else json.dumps(body).encode()
+        extra = "".join(f"{k}: {v}\r\n" for k, v in self.headers.items())
+        if body is not None:
+            extra += f"content-type: application/json\r\ncontent-length: {len(data)}\r\n"
+        t0 = time.perf_counter()
+        self.sock.sendall(f"{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{self.port}\r\n{extra}\r\n".encode() + data)
+        buf = b""
+        while (end := buf.find(b"\r\n\r\n")) < 0:
+            buf += self._recv()
+        head, rest = buf[:end], buf[end + 4:]
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")[1:]
+                       if line.lower().startswith(b"content-length:")), 0)
+        while len(rest) < length:
+            rest += self._recv()
+        elapsed = time.perf_counter() - t0
+        status = int(head.split(b" ", 2)[1])
+        if status >= 300:
+            say(f"    {method} {path}: {status} {rest[:300]!r}")
+        return status, elapsed
+
+
+Op = tuple[str, str, str, Any]  # (service, method, path, body)
+
+
+def run_clients(ports: dict[str, int], headers: dict[str, str], scripts: list[list[Op]]) -> dict[str, Any]:
+    """One thread per client, each with a keep-alive connection to each service, sending its
+    script one request after the other; all start together. Latencies by operation."""
+    import threading
+
+    times: dict[str, list[float]] = {}
+    errors: list[str] = []
+    lock = threading.Lock()
+    go = threading.Barrier(len(scripts) + 1)
+
+    def client(script: list[Op]) -> None:
+        conns: dict[str, HttpConn] = {}
+        mine: list[tuple[str, float]] = []
+        try:
+            conns = {name: HttpConn(port, headers) for name, port in ports.items()}
+            go.wait()
+            for service, method, path, body in script:
+                status, elapsed = conns[service].send(method, path, body)
+                if status >= 300:
+                    with lock:
+                        errors.append(f"{method} {service}{path}: {status}")
+                mine.append((f"{method} {op_name(path)}", elapsed))
+        except Exception as e:  # noqa: BLE001 (reported, the run fails)
+            with lock:
+                errors.append(f"{type(e).__name__}: {e}")
+            if go.n_waiting and not go.broken:
+                go.abort()
+        finally:
+            for c in conns.values():
+                c.close()
+            with lock:
+                for name, elapsed in mine:
+                    times.setdefault(name, []).append(elapsed)
+
+    threads = [threading.Thread(target=client, args=(s,), daemon=True) for s in scripts]
+    for t in threads:
+        t.start()
+    go.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    if errors:
+        raise RuntimeError(f"{len(errors)} failed requests, first: {errors[0]}")
+    return {"times": times, "wall": wall, "count": sum(len(v) for v in times.values())}
+
+
+def op_name(path: str) -> str:
+    """A path with its ids as {id}, for grouping latencies by route."""
+    return "/".join("{id}" if len(p) == 36 and p.count("-") == 4 else p for p in path.split("?")[0].split("/"))
+
+
+def raw_mix_app(kind: str, dbs: dict[str, str], tz: str) -> Any:
+    """Starlette and the drivers alone, the same reads and writes as the services' routes of
+    the (f) mixes, on the same databases: per read the same rows; per write the row(s) the
+    service inserts (copied from one it made at setup, with new ids and the request's values),
+    the same overlap check for a surgery, and one outbox row, in one transaction."""
+    import aiosqlite
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    held: dict[str, Any] = {}
+    templates: dict[str, dict[str, Any]] = {}
+
+    def param(v: Any) -> Any:
+        return v.hex if kind == "sqlite" and isinstance(v, uuid.UUID) else v
+
+    def sql(q: str) -> str:  # $1 ... for asyncpg, ? for sqlite
+        if kind == "sqlite":
+            import re
+
+            return re.sub(r"\$\d+", "?", q)
+        return q
+
+    def ident(v: str) -> Any:
+        return uuid.UUID(v).hex if kind == "sqlite" else uuid.UUID(v)
+
+    def stamp(v: datetime) -> Any:
+        return v.strftime("%Y-%m-%d %H:%M:%S.%f") if kind == "sqlite" else v
+
+    @asynccontextmanager
+    async def reading(db: str):  # type: ignore[no-untyped-def]
+        if kind == "sqlite":
+            conn = await held[db, "read"].get()
+            try:
+                await conn.execute("BEGIN")
+                try:
+                    yield SqliteQ(conn)
+                finally:
+                    await conn.execute("ROLLBACK")
+            finally:
+                held[db, "read"].put_nowait(conn)
+        else:
+            async with held[db].acquire() as conn, conn.transaction(readonly=True):
+                yield PgQ(conn)
+
+    @asynccontextmanager
+    async def writing(db: str):  # type: ignore[no-untyped-def]
+        if kind == "sqlite":
+            async with held[db, "lock"]:
+                conn = held[db, "write"]
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield SqliteQ(conn)
+                except BaseException:
+                    await conn.execute("ROLLBACK")
+                    raise
+                await conn.execute("COMMIT")
+        else:
+            async with held[db].acquire() as conn, conn.transaction():
+                yield PgQ(conn)
+
+    class SqliteQ:
+        def __init__(self, conn: Any) -> None:
+            self.conn = conn
+
+        async def rows(self, q: str, *args: Any) -> list[dict[str, Any]]:
+            cur = await self.conn.execute(sql(q), [param(a) for a in args])
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r)) for r in await cur.fetchall()]
+
+        async def run(self, q: str, *args: Any) -> None:
+            await self.conn.execute(sql(q), [param(a) for a in args])
+
+    class PgQ:
+        def __init__(self, conn: Any) -> None:
+            self.conn = conn
+
+        async def rows(self, q: str, *args: Any) -> list[dict[str, Any]]:
+            return [dict(r) for r in await self.conn.fetch(q, *args)]
+
+        async def run(self, q: str, *args: Any) -> None:
+            await self.conn.execute(q, *args)
+
+    async def insert_like(q: Any, table: str, template: str | None = None, **values: Any) -> None:
+        row = {**templates[template or table], **values}
+        row.pop("seq", None)
+        cols = list(row)
+        await q.run(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                    f"({', '.join(f'${i + 1}' for i in range(len(cols)))})", *row.values())
+
+    async def outbox(q: Any, db: str) -> None:
+        """The change's audit row, and its event when the service records one for it."""
+        now = stamp(datetime.now(UTC))
+        await insert_like(q, "audit", f"{db}_audit", at=now)
+        if f"{db}_outbox" in templates:
+            await insert_like(q, "outbox", f"{db}_outbox", event_id=ident(str(uuid.uuid4())), published_at=None,
+                              created_at=now)
+
+    def jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v if isinstance(v, int | float | str | None) else str(v) for k, v in r.items()} for r in rows]
+
+    async def convention(request: Any) -> JSONResponse:
+        cid = ident(request.path_params["id"])
+        async with reading("convention") as q:
+            rows = await q.rows("SELECT * FROM convention WHERE id = $1", cid)
+            parties = await q.rows("SELECT * FROM convention_party WHERE convention_id = $1", cid)
+            specialties = await q.rows("SELECT * FROM convention_specialty WHERE convention_id = $1", cid)
+        return JSONResponse({**jsonable(rows)[0], "parties": jsonable(parties), "specialties": jsonable(specialties)})
+
+    async def surgeries(request: Any) -> JSONResponse:
+        mid = ident(request.path_params["id"])
+        if request.method == "GET":
+            async with reading("scheduling") as q:
+                await q.rows("SELECT * FROM mission WHERE id = $1", mid)  # the access check's read
+                rows = await q.rows("SELECT * FROM surgery WHERE mission_id = $1 ORDER BY scheduled_start", mid)
+            return JSONResponse(jsonable(rows))
+        body = await request.json()
+        start = datetime.fromisoformat(body["scheduled_start"]).astimezone(UTC)
+        end = start + timedelta(minutes=60)
+        async with writing("scheduling") as q:
+            case = (await q.rows("SELECT * FROM patient_case WHERE id = $1", ident(body["case_id"])))[0]
+            await q.rows("SELECT * FROM mission WHERE id = $1", mid)
+            await q.rows("SELECT * FROM mission_member WHERE mission_id = $1", mid)
+            await q.rows("SELECT * FROM operating_room WHERE id = $1", ident(body["operating_room_id"]))
+            clash = await q.rows(
+                "SELECT id FROM surgery WHERE scheduled_start < $1 AND scheduled_end > $2 AND status <> 'cancelled' "
+                "AND (operating_room_id = $3 OR lead_surgeon_id = $4)",
+                stamp(end), stamp(start), ident(body["operating_room_id"]), ident(body["lead_surgeon_id"]))
+            if clash:
+                return JSONResponse({"detail": "taken"}, status_code=409)
+            await insert_like(q, "surgery", id=ident(str(uuid.uuid4())), mission_id=mid, case_id=case["id"],
+                              patient_ref=case["patient_ref"], operating_room_id=ident(body["operating_room_id"]),
+                              scheduled_start=stamp(start), scheduled_end=stamp(end),
+                              lead_surgeon_id=ident(body["lead_surgeon_id"]))
+            await q.run("UPDATE patient_case SET status = 'scheduled', version = version + 1 WHERE id = $1",
+                        case["id"])
+            await outbox(q, "scheduling")
+        return JSONResponse({"id": "x"}, status_code=201)
+
+    async def consultations(request: Any) -> JSONResponse:
+        mid = ident(request.path_params["id"])
+        body = await request.json()
+        case_id = ident(str(uuid.uuid4()))
+        async with writing("scheduling") as q:
+            await q.rows("SELECT * FROM mission WHERE id = $1", mid)
+            await insert_like(q, "patient_case", id=case_id, patient_ref=f"P-{uuid.uuid4().hex[:12]}",
+                              full_name=body["new_patient"]["patient"]["full_name"])
+            await insert_like(q, "consultation", id=ident(str(uuid.uuid4())), mission_id=mid, case_id=case_id,
+                              scheduled_at=stamp(datetime.fromisoformat(body["scheduled_at"]).astimezone(UTC)))
+            await outbox(q, "scheduling")
+        return JSONResponse({"id": "x"}, status_code=201)
+
+    async def cases(request: Any) -> JSONResponse:
+        iid = ident(request.path_params["id"])
+        async with reading("scheduling") as q:
+            rows = await q.rows("SELECT * FROM patient_case WHERE host_institution_id = $1 AND status = 'waiting' "
+                                "ORDER BY priority, registered_at, id LIMIT 50", iid)
+        return JSONResponse(jsonable(rows))
+
+    async def contacts(request: Any) -> JSONResponse:
+        body = await request.json()
+        async with writing("notification") as q:
+            await insert_like(q, "contact", id=ident(str(uuid.uuid4())), subject_ref=body["practitioner_id"],
+                              email=body["email"])
+            await outbox(q, "notification")
+        return JSONResponse({"id": "x"}, status_code=201)
+
+    @asynccontextmanager
+    async def lifespan(_app: Any):  # type: ignore[no-untyped-def]
+        for db, where in dbs.items():
+            if kind == "sqlite":
+                path = where.split("///", 1)[1]
+                held[db, "write"] = await aiosqlite.connect(path, isolation_level=None)
+                held[db, "lock"] = asyncio.Lock()
+                held[db, "read"] = asyncio.Queue()
+                for _ in range(4):
+                    c = await aiosqlite.connect(path, isolation_level=None)
+                    await c.execute("PRAGMA busy_timeout = 30000")
+                    held[db, "read"].put_nowait(c)
+                await held[db, "write"].execute("PRAGMA busy_timeout = 30000")
+            else:
+                held[db] = await asyncpg.create_pool(plain_pg(POSTGRES_URL), min_size=2, max_size=10,
+                                                     server_settings={"search_path": where})
+        for db, table in (("scheduling", "surgery"), ("scheduling", "consultation"), ("scheduling", "patient_case"),
+                          ("notification", "contact"), ("scheduling", "outbox"), ("notification", "outbox"),
+                          ("scheduling", "audit"), ("notification", "audit")):
+            async with reading(db) as q:
+                found = await q.rows(f"SELECT * FROM {table} ORDER BY 1 DESC LIMIT 1")
+            if found:  # the notification service records no event for a new contact
+                templates[table if table not in ("outbox", "audit") else f"{db}_{table}"] = found[0]
+        try:
+            yield
+        finally:
+            for key, value in held.items():
+                if kind == "sqlite" and key[1] == "read":
+                    while not value.empty():
+                        await value.get_nowait().close()
+                elif kind == "sqlite" and key[1] == "write":
+                    await value.close()
+                elif kind != "sqlite":
+                    await value.close()
+
+    return Starlette(routes=[
+        Route("/conventions/{id}", convention), Route("/missions/{id}/surgeries", surgeries, methods=["GET", "POST"]),
+        Route("/missions/{id}/consultations", consultations, methods=["POST"]),
+        Route("/institutions/{id}/cases", cases), Route("/contacts", contacts, methods=["POST"]),
+    ], lifespan=lifespan)
+
+
+def serve_mix(kind: str, dbs_json: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(raw_mix_app(kind, json.loads(dbs_json), "Africa/Algiers"), host="127.0.0.1", port=port,
+                log_config=None, access_log=False, lifespan="on")
+
+
+async def many_at_once(kind: str, clients: int, per_client: int, res: Resources) -> dict[str, Any]:
+    """(f) on one kind of database: the three services as processes, set up through their APIs
+    (two institutions, a signed convention, a 28-day mission with ten surgeons, ten operating
+    rooms, a waiting list), then ``clients`` clients at once, each ``per_client`` requests of the
+    read mix, then of the write mix; then the raw app on the same databases, the same requests.
+    On SQLite, then the read mix once more while another connection holds each database's write
+    lock: every read must still answer."""
+    import sqlite3
+    import tempfile
+
+    import httpx
+
+    logs = Path(tempfile.mkdtemp(prefix="jumelage-bench-f-"))
+    ns = res.namespace(f"load{kind}")
+    await declare_service_queue(ns)
+    smtp = MailSinkProcess()
+    smtp_port = smtp.start()
+    extra = {"convention": {"EXPIRY_CHECK_INTERVAL": "3600"}, "scheduling": {},
+             "notification": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "SMTP_TIMEOUT": "10",
+                              "REMINDER_CHECK_INTERVAL": "3600"}}
+    dbs: dict[str, str] = {}
+    served: dict[str, ServedProcess] = {}
+    for name in ("convention", "scheduling", "notification"):
+        if kind == "sqlite":
+            url, schema = f"sqlite+aiosqlite:///{logs / name}.db", ""
+            dbs[name] = url
+        else:
+            url, schema = POSTGRES_URL, await res.schema(f"load_{name}")
+            dbs[name] = schema
+        env = {**os.environ, "AMQP_URL": AMQP_URL, "DATABASE_URL": url, "DATABASE_SCHEMA": schema,
+               "TOPOLOGY_NAMESPACE": ns, "LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "AUTH_SECRET": BENCH_SECRET,
+               "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(free_port()), "MIGRATE_ON_START": "true",
+               "PYTHONUNBUFFERED": "1", **extra[name]}
+        env.pop("SECRETS_DIR", None)
+        served[name] = ServedProcess(name, env, logs)
+    raw = None
+    out: dict[str, Any] = {}
+    try:
+        for s in served.values():
+            await s.start()
+        async with httpx.AsyncClient(timeout=60) as http:
+            urls = {name: f"http://127.0.0.1:{s.port}" for name, s in served.items()}
+            api = ServicesClient(urls, BENCH_SECRET, http).as_("bench", "administrator")
+            institution = {"kind": "hospital", "country": "DZ"}
+            host = (await api.call("convention", "POST", "/institutions",
+                                   {**institution, "name": "EPH Tiaret", "city": "Tiaret"}))["id"]
+            visiting = (await api.call("convention", "POST", "/institutions",
+                                       {**institution, "name": "CHU Oran", "city": "Oran"}))["id"]
+            api = api.as_("bench", "coordinator", "clinician", institution=host)
+            today = datetime.now(UTC).date()
+            convention = await api.call("convention", "POST", "/conventions", {
+                "reference": f"LOAD-{RUN}-{kind}", "title": "Jumelage en chirurgie cardiaque",
+                "kind": "twinning", "parties": [{"institution_id": visiting, "role": "provider"},
+                                                {"institution_id": host, "role": "beneficiary"}],
+                "effective_from": today.isoformat(), "effective_until": today.replace(year=today.year + 2).isoformat(),
+                "specialties": ["cardiac surgery"],
+                "objectives": {"surgeries": 1000, "consultations": 1000, "training_sessions": 1},
+            })
+            await api.call("convention", "POST", f"/conventions/{convention['id']}/sign",
+                           {"signed_on": today.isoformat(), "signed_at": "Oran"})
+            await api.until("scheduling", f"/conventions/{convention['id']}", lambda c: c["status"] == "signed")
+            starts = today.replace(year=today.year + 1)
+            surgeons = [str(uuid.uuid4()) for _ in range(LOAD_ROOMS)]
+            mission = await api.call("scheduling", "POST", "/missions", {
+                "convention_id": convention["id"], "host_institution_id": host, "visiting_institution_id": visiting,
+                "specialty": "cardiac surgery", "starts_on": starts.isoformat(),
+                "ends_on": (starts + timedelta(days=LOAD_DAYS - 1)).isoformat(),
+                "team": [{"practitioner_id": p, "full_name": f"Dr Load {i}", "role": "surgeon"}
+                         for i, p in enumerate(surgeons)]})
+            rooms = [(await api.call("scheduling", "POST", f"/institutions/{host}/operating-rooms",
+                                     {"name": f"Bloc {i}", "opens_at": "08:00", "closes_at": "18:00"}))["id"]
+                     for i in range(LOAD_ROOMS)]
+            writes = clients * per_client
+            surgeries_needed = 2 * (writes // 3 + 1) + 1  # ours and the raw app's, and one at setup
+            if surgeries_needed > LOAD_ROOMS * 10 * LOAD_DAYS:
+                raise ValueError("more surgeries than the mission's slots: fewer clients or requests")
+            cases: list[str] = []
+            for start in range(0, surgeries_needed + 20, 10):
+                cases += [c["id"] for c in await asyncio.gather(*(
+                    api.call("scheduling", "POST", f"/institutions/{host}/cases", load_case_body(i))
+                    for i in range(start, min(start + 10, surgeries_needed + 20))))]
+            slot = iter(range(LOAD_ROOMS * 10 * LOAD_DAYS))
+            case = iter(cases[20:])
+
+            def surgery() -> Op:
+                k = next(slot)
+                room, hour, day = k % LOAD_ROOMS, (k // LOAD_ROOMS) % 10, k // (LOAD_ROOMS * 10)
+                when = datetime.combine(starts + timedelta(days=day), datetime.min.time()).replace(
+                    hour=8 + hour, tzinfo=ZoneInfo("Africa/Algiers"))
+                return ("scheduling", "POST", f"/missions/{mission['id']}/surgeries",
+                        {"case_id": next(case), "operating_room_id": rooms[room],
+                         "scheduled_start": when.isoformat(), "lead_surgeon_id": surgeons[room]})
+
+            counter = iter(range(10**9))
+
+            def contact() -> Op:
+                return ("notification", "POST", "/contacts",
+                        {"kind": "practitioner", "practitioner_id": str(uuid.uuid4()),
+                         "email": f"dr.{next(counter)}@chu-oran.example.dz", "language": "fr"})
+
+            def consultation() -> Op:
+                i = next(counter)
+                when = datetime.combine(starts + timedelta(days=i % LOAD_DAYS), datetime.min.time()).replace(
+                    hour=9, tzinfo=ZoneInfo("Africa/Algiers"))
+                return ("scheduling", "POST", f"/missions/{mission['id']}/consultations",
+                        {"scheduled_at": when.isoformat(), "new_patient": load_case_body(100_000 + i)})
+
+            # One of each write at setup: the raw app copies these rows.
+            for service, method, path, body in (surgery(), contact(), consultation()):
+                await api.call(service, method, path, body)
+            reads: list[Op] = [("convention", "GET", f"/conventions/{convention['id']}", None),
+                               ("scheduling", "GET", f"/missions/{mission['id']}/surgeries", None),
+                               ("scheduling", "GET", f"/institutions/{host}/cases?status=waiting", None)]
+            read_scripts = [[reads[(c + j) % 3] for j in range(per_client)] for c in range(clients)]
+            write_kinds = (surgery, contact, consultation)
+
+            def write_scripts() -> list[list[Op]]:
+                return [[write_kinds[(c + j) % 3]() for j in range(per_client)] for c in range(clients)]
+
+            headers = api.headers()
+        ports = {name: s.port for name, s in served.items()}
+        raw_port = free_port()
+        raw = _process([sys.executable, __file__, "serve", "mix", kind, json.dumps(dbs), str(raw_port)], logs,
+                       f"raw-mix-{kind}")
+        await _listening(raw_port, raw)
+        raw_ports = dict.fromkeys(ports, raw_port)
+        for who, where in (("ours", ports), ("raw", raw_ports)):
+            # warm-up, not measured: each client's connections and the servers' pools
+            await asyncio.to_thread(run_clients, where, headers, [reads for _ in range(clients)])
+            say(f"    {kind}: {who}, read mix, {clients} clients x {per_client} ...")
+            out[who, "read"] = await asyncio.to_thread(run_clients, where, headers, read_scripts)
+            say(f"    {kind}: {who}, write mix, {clients} clients x {per_client} ...")
+            out[who, "write"] = await asyncio.to_thread(run_clients, where, headers, write_scripts())
+        if kind == "sqlite":
+            # Reads while another connection holds every database's write lock (BEGIN IMMEDIATE).
+            holders = []
+            for url in dbs.values():
+                c = sqlite3.connect(url.split("///", 1)[1], isolation_level=None, timeout=30)
+                c.execute("BEGIN IMMEDIATE")
+                holders.append(c)
+            try:
+                short = [[reads[(c + j) % 3] for j in range(3)] for c in range(10)]
+                t0 = time.perf_counter()
+                locked = await asyncio.to_thread(run_clients, ports, headers, short)
+                out["locked"] = (locked["count"], time.perf_counter() - t0)
+            finally:
+                for c in holders:
+                    c.execute("ROLLBACK")
+                    c.close()
+    finally:
+        if raw is not None:
+            raw.terminate()
+            raw.wait()
+        for s in reversed(served.values()):
+            await s.stop()
+        smtp.stop()
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            print("logs kept in", logs)
+        else:
+            shutil.rmtree(logs, ignore_errors=True)
+    return out
+
+
 # ------------------------------------------------------------------ report ---
 
 
@@ -1034,8 +1519,11 @@ async def main() -> int:
                         help="rounds of the relay drain (c) and of (d2), each set against the mean of its "
                              "baseline ((a) publish, (b)) measured just before and just after it; "
                              "each ratio = the median of its rounds (default 7)")
-    parser.add_argument("--only", default="abcdeo",
-                        help="measure only these (letters of a b c d e o; d needs c; default all)")
+    parser.add_argument("--only", default=PARTS,
+                        help=f"measure only these (letters of {' '.join(PARTS)}; d needs c; default all)")
+    parser.add_argument("--clients", type=int, default=50, help="(f): clients at once (default 50)")
+    parser.add_argument("--requests", type=int, default=None,
+                        help="(f): requests per client and mix (default 30, quick 6)")
     args = parser.parse_args()
     n = 2000 if args.quick else args.events
     samples = args.samples or (30 if args.quick else 200)
@@ -1160,8 +1648,34 @@ async def main() -> int:
             f"{httpx50:.2f} / {ms(overhead['httpx_live'], 99):.2f} ms", f"+{httpx50 - ka50:.2f} ms",
             "info: the client (o) used before")
 
+    async def part_f() -> None:
+        clients, per_client = args.clients, args.requests or (6 if args.quick else 30)
+        for kind in ("postgresql", "sqlite"):
+            say(f"(f) {clients} clients at once, {per_client} requests each, {kind} ...")
+            load = await many_at_once(kind, clients, per_client, res)
+            for mix in ("read", "write"):
+                ours, raw = load["ours", mix], load["raw", mix]
+                every = [t for v in ours["times"].values() for t in v]
+                report.latencies[f"(f) {mix} mix, {kind}"] = every
+                rate, raw_rate = ours["count"] / ours["wall"], raw["count"] / raw["wall"]
+                raw_every = [t for v in raw["times"].values() for t in v]
+                p99 = ms(every, 99)
+                target = (f"reads >= 0.5x raw, p99 < 100 ms: {verdict(rate >= 0.5 * raw_rate and p99 < 100)}"
+                          if mix == "read" else f"p99 < 250 ms: {verdict(p99 < 250)}")
+                row(f"(f) {mix} mix, {clients} clients, {kind}: throughput, p50 / p99",
+                    f"{rate:,.0f} req/s, {ms(every, 50):.0f} / {p99:.0f} ms", f"{rate / raw_rate:.2f}x raw", target)
+                row(f"    (raw Starlette + {'asyncpg' if kind == 'postgresql' else 'aiosqlite'}, the same requests)",
+                    f"{raw_rate:,.0f} req/s, {ms(raw_every, 50):.0f} / {ms(raw_every, 99):.0f} ms", "baseline", "")
+                for name, times in sorted(ours["times"].items()):
+                    row(f"    ({name} p50 / p99)", f"{ms(times, 50):.0f} / {ms(times, 99):.0f} ms", "", "")
+            if kind == "sqlite":
+                count, seconds = load["locked"]
+                row("(f) sqlite: the read mix while every database's write lock is held elsewhere",
+                    f"{count} reads answered in {seconds:.2f} s", "",
+                    f"reads never take the write lock: {verdict(seconds < 10)}")
+
     parts: dict[str, Callable[[], Awaitable[None]]] = {
-        "a": part_a, "b": part_b, "c": part_c, "d": part_d, "e": part_e, "o": part_o}
+        "a": part_a, "b": part_b, "c": part_c, "d": part_d, "e": part_e, "f": part_f, "o": part_o}
     try:
         for letter, run in parts.items():
             if letter in only:
