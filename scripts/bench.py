@@ -85,7 +85,7 @@ PUBLISH_BATCH = 500
 RAW_PREFETCH = 100
 
 RUN = f"bench{uuid.uuid4().hex[:8]}"
-PARTS = "abcdefo"  # in the order they run
+PARTS = "abcdefho"  # in the order they run
 
 
 def say(*args: Any) -> None:
@@ -1437,6 +1437,162 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
     return out
 
 
+# ------------------------------------------------------------------ (h) bursts ---
+
+
+async def burst_of_notifications(surgeries: int, res: Resources) -> dict[str, Any]:
+    """(h) The three services as processes on PostgreSQL; through their APIs a signed convention,
+    a 28-day mission with ten surgeons (each with an e-mail contact), ten rooms and ``surgeries``
+    scheduled surgeries, each patient's family an e-mail contact with consent. Then the
+    convention is terminated: the scheduling service cancels the mission and its surgeries, and
+    the notification service tells the team, the two institutions, each lead surgeon and each
+    family. Timed from the terminate command to the last NotificationSent on the exchange;
+    every NotificationSent counted by notification id."""
+    import tempfile
+
+    import httpx
+
+    logs = Path(tempfile.mkdtemp(prefix="jumelage-bench-burst-"))
+    ns = res.namespace("burst")
+    await declare_service_queue(ns)
+    smtp = MailSinkProcess()
+    smtp_port = smtp.start()
+    extra = {"convention": {"EXPIRY_CHECK_INTERVAL": "3600"}, "scheduling": {},
+             "notification": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "SMTP_TIMEOUT": "10",
+                              "REMINDER_CHECK_INTERVAL": "3600"}}
+    served: dict[str, ServedProcess] = {}
+    for name in ("convention", "scheduling", "notification"):
+        env = {**os.environ, "AMQP_URL": AMQP_URL, "DATABASE_URL": POSTGRES_URL,
+               "DATABASE_SCHEMA": await res.schema(f"burst_{name}"), "TOPOLOGY_NAMESPACE": ns, "LOG_FORMAT": "json",
+               "LOG_LEVEL": "INFO", "AUTH_SECRET": BENCH_SECRET, "HTTP_HOST": "127.0.0.1",
+               "HTTP_PORT": str(free_port()), "MIGRATE_ON_START": "true", "PYTHONUNBUFFERED": "1", **extra[name]}
+        env.pop("SECRETS_DIR", None)
+        served[name] = ServedProcess(name, env, logs)
+    sent: dict[str, int] = {}  # notification id -> NotificationSent seen
+    failed: list[str] = []
+    last = [0.0]
+    conn = await aio_pika.connect(AMQP_URL)
+    try:
+        for s in served.values():
+            await s.start()
+        ch = await conn.channel()
+        ex = await ch.get_exchange(f"{ns}jumelage.events")
+        tap = await ch.declare_queue("", exclusive=True)
+        await tap.bind(ex, "notification.*")
+
+        async def on_message(msg: aio_pika.abc.AbstractIncomingMessage) -> None:
+            now = time.perf_counter()
+            await msg.ack()
+            doc = json.loads(msg.body)
+            if doc.get("type") == "NotificationSent":
+                key = doc["data"]["notification_id"]
+                sent[key] = sent.get(key, 0) + 1
+                last[0] = now
+            elif doc.get("type") == "NotificationFailed":
+                failed.append(doc["data"]["notification_id"])
+
+        await tap.consume(on_message)
+        async with httpx.AsyncClient(timeout=60) as http:
+            urls = {name: f"http://127.0.0.1:{s.port}" for name, s in served.items()}
+            api = ServicesClient(urls, BENCH_SECRET, http).as_("bench", "administrator")
+            institution = {"kind": "hospital", "country": "DZ"}
+            host = (await api.call("convention", "POST", "/institutions",
+                                   {**institution, "name": "EPH Tiaret", "city": "Tiaret"}))["id"]
+            visiting = (await api.call("convention", "POST", "/institutions",
+                                       {**institution, "name": "CHU Oran", "city": "Oran"}))["id"]
+            for who, mailbox in ((host, "direction@eph-tiaret.example.dz"), (visiting, "direction@chu-oran.example.dz")):
+                await api.call("notification", "POST", "/contacts",
+                               {"kind": "institution", "institution_id": who, "email": mailbox, "language": "fr"})
+            api = api.as_("bench", "coordinator", "clinician", institution=host)
+            today = datetime.now(UTC).date()
+            convention = await api.call("convention", "POST", "/conventions", {
+                "reference": f"BURST-{RUN}", "title": "Jumelage en chirurgie cardiaque",
+                "kind": "twinning", "parties": [{"institution_id": visiting, "role": "provider"},
+                                                {"institution_id": host, "role": "beneficiary"}],
+                "effective_from": today.isoformat(), "effective_until": today.replace(year=today.year + 2).isoformat(),
+                "specialties": ["cardiac surgery"],
+                "objectives": {"surgeries": 5000, "consultations": 10, "training_sessions": 1},
+            })
+            await api.call("convention", "POST", f"/conventions/{convention['id']}/sign",
+                           {"signed_on": today.isoformat(), "signed_at": "Oran"})
+            await api.until("scheduling", f"/conventions/{convention['id']}", lambda c: c["status"] == "signed")
+            starts = today.replace(year=today.year + 1)
+            surgeons = [str(uuid.uuid4()) for _ in range(LOAD_ROOMS)]
+            for i, p in enumerate(surgeons):
+                await api.call("notification", "POST", "/contacts", {
+                    "kind": "practitioner", "practitioner_id": p, "email": f"dr.{i}@chu-oran.example.dz",
+                    "language": "fr"})
+            mission = await api.call("scheduling", "POST", "/missions", {
+                "convention_id": convention["id"], "host_institution_id": host, "visiting_institution_id": visiting,
+                "specialty": "cardiac surgery", "starts_on": starts.isoformat(),
+                "ends_on": (starts + timedelta(days=LOAD_DAYS - 1)).isoformat(),
+                "team": [{"practitioner_id": p, "full_name": f"Dr Burst {i}", "role": "surgeon"}
+                         for i, p in enumerate(surgeons)]})
+            rooms = [(await api.call("scheduling", "POST", f"/institutions/{host}/operating-rooms",
+                                     {"name": f"Bloc {i}", "opens_at": "08:00", "closes_at": "18:00"}))["id"]
+                     for i in range(LOAD_ROOMS)]
+            if surgeries > LOAD_ROOMS * 10 * LOAD_DAYS:
+                raise ValueError(f"at most {LOAD_ROOMS * 10 * LOAD_DAYS} surgeries fit the mission")
+
+            async def one(k: int) -> None:
+                case = await api.call("scheduling", "POST", f"/institutions/{host}/cases", load_case_body(k))
+                family = await api.call("notification", "POST", "/contacts", {
+                    "kind": "family", "patient_ref": case["patient_ref"],
+                    "email": f"famille.{k}@example.dz", "language": "ar"})
+                await api.call("notification", "POST", f"/contacts/{family['id']}/consent",
+                               {"given_by": "mother, by signed form"})
+                room, hour, day = k % LOAD_ROOMS, (k // LOAD_ROOMS) % 10, k // (LOAD_ROOMS * 10)
+                when = datetime.combine(starts + timedelta(days=day), datetime.min.time()).replace(
+                    hour=8 + hour, tzinfo=ZoneInfo("Africa/Algiers"))
+                await api.call("scheduling", "POST", f"/missions/{mission['id']}/surgeries", {
+                    "case_id": case["id"], "operating_room_id": rooms[room], "scheduled_start": when.isoformat(),
+                    "lead_surgeon_id": surgeons[room]})
+
+            say(f"    setting up {surgeries} scheduled surgeries ...")
+            for start in range(0, surgeries, 10):
+                await asyncio.gather(*(one(k) for k in range(start, min(start + 10, surgeries))))
+            # All the scheduling's notifications (each surgery to its surgeon and family) sent before the burst.
+            expected_before = 2 * surgeries + LOAD_ROOMS + 2
+
+            await quiet_or(lambda: len(sent) + len(failed) >= expected_before, sent)
+            before = set(sent)
+            say(f"    {len(before)} notifications of the scheduling sent; terminating the convention ...")
+            t0 = time.perf_counter()
+            await api.call("convention", "POST", f"/conventions/{convention['id']}/terminate",
+                           {"on": today.isoformat(), "reason": "Fin du programme (bench)"})
+            # MissionCancelled to the team and both institutions; SurgeryCancelled to each surgeon and family.
+            expected = LOAD_ROOMS + 2 + 2 * surgeries
+
+            await quiet_or(lambda: len(set(sent) - before) + len(failed) >= expected, sent)
+            elapsed = last[0] - t0
+            await quiet_or(lambda: False, sent, quiet=3.0)  # a late duplicate would show by then
+        burst = set(sent) - before
+        return {"count": len(burst), "expected": expected, "seconds": elapsed,
+                "duplicates": sum(n - 1 for n in sent.values() if n > 1), "failed": len(failed),
+                "before": len(before), "expected_before": expected_before}
+    finally:
+        for s in reversed(served.values()):
+            await s.stop()
+        smtp.stop()
+        await conn.close()
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            print("logs kept in", logs)
+        else:
+            shutil.rmtree(logs, ignore_errors=True)
+
+
+async def quiet_or(done: Callable[[], bool], seen: dict[str, int], quiet: float = 30.0) -> None:
+    """Until ``done()``, or until no new notification has been seen for ``quiet`` seconds."""
+    count, since = -1, time.monotonic()
+    while not done():
+        total = sum(seen.values())
+        if total != count:
+            count, since = total, time.monotonic()
+        elif time.monotonic() - since > quiet:
+            return
+        await asyncio.sleep(0.1)
+
+
 # ------------------------------------------------------------------ report ---
 
 
@@ -1521,6 +1677,9 @@ async def main() -> int:
                              "each ratio = the median of its rounds (default 7)")
     parser.add_argument("--only", default=PARTS,
                         help=f"measure only these (letters of {' '.join(PARTS)}; d needs c; default all)")
+    parser.add_argument("--full", action="store_true", help="(h) and (g) at the issue's full sizes")
+    parser.add_argument("--burst", type=int, default=None,
+                        help="(h): scheduled surgeries of the terminated convention (default 300, quick 100, full 2000)")
     parser.add_argument("--clients", type=int, default=50, help="(f): clients at once (default 50)")
     parser.add_argument("--requests", type=int, default=None,
                         help="(f): requests per client and mix (default 30, quick 6)")
@@ -1674,8 +1833,27 @@ async def main() -> int:
                     f"{count} reads answered in {seconds:.2f} s", "",
                     f"reads never take the write lock: {verdict(seconds < 10)}")
 
+    async def part_h() -> None:
+        surgeries = args.burst or (2000 if args.full else 100 if args.quick else 300)
+        say(f"(h) a convention terminated with {surgeries} scheduled surgeries, PostgreSQL ...")
+        burst = await burst_of_notifications(surgeries, res)
+        say(f"(h) raw transactional consumer on {burst['expected']} messages, for its rate ...")
+        raw_rate, _ = await raw_transactional_consumer(burst["expected"], res)
+        rate = burst["count"] / burst["seconds"]
+        once = burst["count"] == burst["expected"] and burst["duplicates"] == 0 and burst["failed"] == 0
+        row(f"(h) terminate, {surgeries} surgeries: to the last NotificationSent",
+            f"{burst['seconds']:.1f} s, {rate:,.0f} notifications/s", f"{rate / raw_rate:.2f}x (b) raw",
+            "info")
+        row("    (notifications sent / expected, duplicates, failed)",
+            f"{burst['count']} / {burst['expected']}, {burst['duplicates']}, {burst['failed']}", "",
+            f"every notification sent once: {verdict(once)}")
+        row("    (before the burst: the scheduling's, sent / expected)",
+            f"{burst['before']} / {burst['expected_before']}", "", "")
+        row("    (raw aio-pika + asyncpg consumer, 1 tx/msg, the same count)", f"{raw_rate:,.0f} msg/s", "baseline",
+            "")
+
     parts: dict[str, Callable[[], Awaitable[None]]] = {
-        "a": part_a, "b": part_b, "c": part_c, "d": part_d, "e": part_e, "f": part_f, "o": part_o}
+        "a": part_a, "b": part_b, "c": part_c, "d": part_d, "e": part_e, "f": part_f, "h": part_h, "o": part_o}
     try:
         for letter, run in parts.items():
             if letter in only:
