@@ -1648,6 +1648,50 @@ class Report:
         for r in self.rows:
             print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
 
+    def save(self, output: Path, title: str) -> None:
+        """The table to ``output``, and the latency distributions to a PNG beside it (same name,
+        .png), if matplotlib is installed (the ``bench`` extra of jumelage-shared)."""
+        import contextlib
+        import io
+
+        output.parent.mkdir(parents=True, exist_ok=True)
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text):
+            self.table(title)
+            if self.failed:
+                print("\nFAILED parts: " + ", ".join(f"({k}) {v}" for k, v in self.failed.items()))
+        output.write_text(text.getvalue().lstrip("\n"))
+        say(f"table written to {output}")
+        if not self.latencies:
+            return
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            say("no plot: matplotlib is not installed (pip install -e 'shared[bench]')")
+            return
+        fig, ax = plt.subplots(figsize=(10, 5.5), dpi=110)
+        for name, values in self.latencies.items():
+            ordered = sorted(v * 1000 for v in values)
+            n = len(ordered)
+            ax.plot(ordered, [(k + 1) / n * 100 for k in range(n)], label=f"{name} (n={n})", linewidth=1.4,
+                    linestyle="--" if "raw" in name else "-")
+        for target in (20, 60, 100, 250):
+            ax.axvline(target, color="grey", linewidth=0.6, linestyle=":")
+        ax.set_xscale("log")
+        ax.set_xlabel("latency (ms, log scale); dotted: the targets 20, 60, 100, 250 ms")
+        ax.set_ylabel("requests at or under it (%)")
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="both", linewidth=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+        fig.tight_layout()
+        png = output.with_suffix(".png")
+        fig.savefig(png)
+        plt.close(fig)
+        say(f"latency plot written to {png}")
+
     def finish(self) -> int:
         if self.failed:
             print()
@@ -1692,6 +1736,9 @@ async def main() -> int:
                              "each ratio = the median of its rounds (default 7)")
     parser.add_argument("--only", default=PARTS,
                         help=f"measure only these (letters of {' '.join(PARTS)}; d needs c; default all)")
+    parser.add_argument("--output", default="bench-results.txt",
+                        help="the table is written there too, the latency plot beside it as .png "
+                             "(default bench-results.txt)")
     parser.add_argument("--full", action="store_true", help="(h) and (g) at the issue's full sizes")
     parser.add_argument("--burst", type=int, default=None,
                         help="(h): scheduled surgeries of the terminated convention (default 300, quick 100, full 2000)")
@@ -1842,6 +1889,7 @@ async def main() -> int:
                 report.latencies[f"(f) {mix} mix, {kind}"] = every
                 rate, raw_rate = ours["count"] / ours["wall"], raw["count"] / raw["wall"]
                 raw_every = [t for v in raw["times"].values() for t in v]
+                report.latencies[f"(f) {mix} mix, {kind}, raw baseline"] = raw_every
                 p99 = ms(every, 99)
                 target = (f"reads >= 0.5x raw, p99 < 100 ms: {verdict(rate >= 0.5 * raw_rate and p99 < 100)}"
                           if mix == "read" else f"p99 < 250 ms: {verdict(p99 < 250)}")
@@ -1888,7 +1936,9 @@ async def main() -> int:
         say("cleaning up ...")
         await res.cleanup()
 
-    report.table(f"Jumelage benchmark, N={n} events, {samples} latency samples, {os.cpu_count()} CPUs")
+    title = f"Jumelage benchmark, N={n} events, {samples} latency samples, {os.cpu_count()} CPUs"
+    report.table(title)
+    report.save(Path(args.output), title)
     print()
     print("notes:")
     print("- the convention service's SurgeryCompleted handler upserts a progress fact and records no")
