@@ -1229,8 +1229,9 @@ def raw_mix_app(kind: str, dbs: dict[str, str], tz: str) -> Any:
     async def cases(request: Any) -> JSONResponse:
         iid = ident(request.path_params["id"])
         async with reading("scheduling") as q:
+            # the whole list, as the service's route answers it (it is not paged)
             rows = await q.rows("SELECT * FROM patient_case WHERE host_institution_id = $1 AND status = 'waiting' "
-                                "ORDER BY priority, registered_at, id LIMIT 50", iid)
+                                "ORDER BY priority, registered_at, id", iid)
         return JSONResponse(jsonable(rows))
 
     async def contacts(request: Any) -> JSONResponse:
