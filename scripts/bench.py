@@ -88,6 +88,17 @@ RUN = f"bench{uuid.uuid4().hex[:8]}"
 PARTS = "abcdefho"  # in the order they run
 
 
+def _setup_limits() -> Any:
+    """The setup's httpx client drops a connection idle for 2 s itself: uvicorn closes one idle
+    for 5 s, and a request sent on it just then fails (httpx.ReadError) on a busy machine."""
+    import httpx
+
+    return httpx.Limits(max_connections=20, keepalive_expiry=2.0)
+
+
+SETUP_LIMITS = _setup_limits()
+
+
 def say(*args: Any) -> None:
     print(*args, file=sys.stderr, flush=True)
 
@@ -603,7 +614,7 @@ async def http_to_notification_latency(samples: int, res: Resources, *, processe
             new_arrival.set()
 
         await tap.consume(on_message)
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, limits=SETUP_LIMITS) as client:
             urls = {name: f"http://127.0.0.1:{s.port}" for name, s in served.items()}
             api = ServicesClient(urls, BENCH_SECRET, client).as_("bench", "administrator")  # registers the institutions
             institution = {"kind": "hospital", "country": "DZ"}
@@ -1331,7 +1342,7 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
     try:
         for s in served.values():
             await s.start()
-        async with httpx.AsyncClient(timeout=60) as http:
+        async with httpx.AsyncClient(timeout=60, limits=SETUP_LIMITS) as http:
             urls = {name: f"http://127.0.0.1:{s.port}" for name, s in served.items()}
             api = ServicesClient(urls, BENCH_SECRET, http).as_("bench", "administrator")
             institution = {"kind": "hospital", "country": "DZ"}
@@ -1509,7 +1520,7 @@ async def burst_of_notifications(surgeries: int, res: Resources) -> dict[str, An
                 failed.append(doc["data"]["notification_id"])
 
         await tap.consume(on_message)
-        async with httpx.AsyncClient(timeout=60) as http:
+        async with httpx.AsyncClient(timeout=60, limits=SETUP_LIMITS) as http:
             urls = {name: f"http://127.0.0.1:{s.port}" for name, s in served.items()}
             api = ServicesClient(urls, BENCH_SECRET, http).as_("bench", "administrator")
             institution = {"kind": "hospital", "country": "DZ"}
