@@ -24,7 +24,7 @@ baseline measured in the same run (so the ratio holds on a noisy machine):
       services run as processes of their own (as deployed: the target figure),
       then in this one process (for comparison). Every HTTP call carries a token
       minted once per identity (``ServicesClient.as_``), not in the timings.
-  (h) request overhead at one client: an authenticated GET /institutions on an
+  (o) request overhead at one client: an authenticated GET /institutions on an
       empty database (the convention service as deployed, a process of its own,
       over loopback TCP), beside its /health/live, beside a raw Starlette app
       doing the same read (the count and the first page) on the same database
@@ -39,7 +39,7 @@ Usage (RabbitMQ and PostgreSQL running locally):
   .venv/bin/python scripts/bench.py --quick    # N = 2000
   .venv/bin/python scripts/bench.py --only e   # one figure (d implies b and c)
   .venv/bin/python scripts/bench.py --only e --e-processes-only   # (e) as deployed only
-  .venv/bin/python scripts/bench.py --only h   # request overhead
+  .venv/bin/python scripts/bench.py --only o   # request overhead
 
 (e) also reports the CPU time the three service processes spent per command.
 BENCH_KEEP_LOGS=1 keeps the (e) service processes' JSON logs and prints where.
@@ -63,9 +63,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aio_pika
 import asyncpg
@@ -84,6 +85,18 @@ PUBLISH_BATCH = 500
 RAW_PREFETCH = 100
 
 RUN = f"bench{uuid.uuid4().hex[:8]}"
+PARTS = "abcdefho"  # in the order they run
+
+
+def _setup_limits() -> Any:
+    """The setup's httpx client drops a connection idle for 2 s itself: uvicorn closes one idle
+    for 5 s, and a request sent on it just then fails (httpx.ReadError) on a busy machine."""
+    import httpx
+
+    return httpx.Limits(max_connections=20, keepalive_expiry=2.0)
+
+
+SETUP_LIMITS = _setup_limits()
 
 
 def say(*args: Any) -> None:
@@ -601,7 +614,7 @@ async def http_to_notification_latency(samples: int, res: Resources, *, processe
             new_arrival.set()
 
         await tap.consume(on_message)
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, limits=SETUP_LIMITS) as client:
             urls = {name: f"http://127.0.0.1:{s.port}" for name, s in served.items()}
             api = ServicesClient(urls, BENCH_SECRET, client).as_("bench", "administrator")  # registers the institutions
             institution = {"kind": "hospital", "country": "DZ"}
@@ -669,7 +682,7 @@ async def http_to_notification_latency(samples: int, res: Resources, *, processe
             shutil.rmtree(logs, ignore_errors=True)
 
 
-# ------------------------------------------------------ (h) request overhead ---
+# ------------------------------------------------------ (o) request overhead ---
 
 
 def raw_institutions_app(kind: str, url: str, schema: str | None) -> Any:
@@ -722,10 +735,13 @@ FLOOR_ANSWER = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-le
 
 
 def serve(argv: list[str]) -> None:
-    """``bench.py serve raw KIND URL SCHEMA PORT`` / ``serve floor PORT``: (h)'s baselines, each a
+    """``bench.py serve raw KIND URL SCHEMA PORT`` / ``serve floor PORT``: (o)'s baselines, each a
     process of its own like the service, on the event loop uvicorn picks for it (uvloop)."""
     import uvicorn
 
+    if argv[0] == "mix":
+        serve_mix(argv[1], argv[2], int(argv[3]))
+        return
     if argv[0] == "raw":
         kind, url, schema, port = argv[1], argv[2], argv[3] or None, int(argv[4])
         uvicorn.run(raw_institutions_app(kind, url, schema), host="127.0.0.1", port=port, log_config=None,
@@ -734,7 +750,7 @@ def serve(argv: list[str]) -> None:
     port = int(argv[1])
 
     class Floor(asyncio.Protocol):
-        """No HTTP framework at all: a fixed answer to each request (one at a time, as (h) sends them)."""
+        """No HTTP framework at all: a fixed answer to each request (one at a time, as (o) sends them)."""
 
         def connection_made(self, transport: Any) -> None:
             self.transport = transport
@@ -819,7 +835,7 @@ def burst(client: KeepAlive, n: int) -> None:
 
 
 async def httpx_live(port: int, samples: int) -> list[float]:
-    """The client (h) used before, on the same /health/live, for the client's cost."""
+    """The client (o) used before, on the same /health/live, for the client's cost."""
     import httpx
 
     times = []
@@ -951,7 +967,753 @@ async def in_rounds(rounds: int, first_baseline: float, *, baseline: Callable[[]
     return results, statistics.median(ratios), each
 
 
+# ------------------------------------------------- (f) many people at once ---
+
+LOAD_ROOMS = 10  # operating rooms at the host, and as many surgeons on the mission: one slot each an hour
+LOAD_DAYS = 28  # the mission's length
+
+
+def load_case_body(i: int) -> dict[str, Any]:
+    return {"patient": {"full_name": f"Patient Bench {i}", "date_of_birth": "2024-02-14", "sex": "female",
+                        "weight_kg": 11.5},
+            "diagnosis": "Communication interventriculaire", "planned_procedure": "Fermeture de CIV",
+            "priority": 1 + i % 3, "expected_duration_minutes": 60, "risk_scheme": "RACHS-1", "risk_category": 2,
+            "referred_abroad": False}
+
+
+class HttpConn(KeepAlive):
+    """KeepAlive for any method, with a JSON body; returns (status, seconds)."""
+
+    def __init__(self, port: int, headers: dict[str, str], timeout: float = 60) -> None:
+        self.port, self.headers, self.path, self.timeout = port, headers, "/", timeout
+        self._connect()
+        self.used = time.monotonic()
+
+    def _connect(self) -> None:
+        import socket
+
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def send(self, method: str, path: str, body: Any = None) -> tuple[int, float]:
+        # uvicorn closes a keep-alive connection idle for 5 s: open a new one first, as any
+        # HTTP client's pool does (not in the timing).
+        if time.monotonic() - self.used > 4.0:
+            self.sock.close()
+            self._connect()
+        try:
+            return self._send(method, path, body)
+        finally:
+            self.used = time.monotonic()
+
+    def _send(self, method: str, path: str, body: Any = None) -> tuple[int, float]:
+        self.path = path
+        data = b"" if body is None else json.dumps(body).encode()
+        extra = "".join(f"{k}: {v}\r\n" for k, v in self.headers.items())
+        if body is not None:
+            extra += f"content-type: application/json\r\ncontent-length: {len(data)}\r\n"
+        t0 = time.perf_counter()
+        self.sock.sendall(f"{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{self.port}\r\n{extra}\r\n".encode() + data)
+        buf = b""
+        while (end := buf.find(b"\r\n\r\n")) < 0:
+            buf += self._recv()
+        head, rest = buf[:end], buf[end + 4:]
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")[1:]
+                       if line.lower().startswith(b"content-length:")), 0)
+        while len(rest) < length:
+            rest += self._recv()
+        elapsed = time.perf_counter() - t0
+        status = int(head.split(b" ", 2)[1])
+        if status >= 300:
+            say(f"    {method} {path}: {status} {rest[:300]!r}")
+        return status, elapsed
+
+
+Op = tuple[str, str, str, Any]  # (service, method, path, body)
+
+
+def run_clients(ports: dict[str, int], headers: dict[str, str], scripts: list[list[Op]]) -> dict[str, Any]:
+    """One thread per client, each with a keep-alive connection to each service, sending its
+    script one request after the other; all start together. Latencies by operation."""
+    import threading
+
+    times: dict[str, list[float]] = {}
+    errors: list[str] = []  # a client that lost its connection
+    refused: list[str] = []  # requests answered with a status >= 300
+    lock = threading.Lock()
+    go = threading.Barrier(len(scripts) + 1)
+
+    def client(script: list[Op]) -> None:
+        conns: dict[str, HttpConn] = {}
+        mine: list[tuple[str, float]] = []
+        try:
+            conns = {name: HttpConn(port, headers) for name, port in ports.items()}
+            go.wait()
+            for service, method, path, body in script:
+                status, elapsed = conns[service].send(method, path, body)
+                if status >= 300:
+                    with lock:
+                        refused.append(f"{method} {service}{op_name(path)}: {status}")
+                mine.append((f"{method} {op_name(path)}", elapsed))
+        except Exception as e:  # noqa: BLE001 (reported, the run fails)
+            with lock:
+                errors.append(f"{type(e).__name__}: {e}")
+            if go.n_waiting and not go.broken:
+                go.abort()
+        finally:
+            for c in conns.values():
+                c.close()
+            with lock:
+                for name, elapsed in mine:
+                    times.setdefault(name, []).append(elapsed)
+
+    threads = [threading.Thread(target=client, args=(s,), daemon=True) for s in scripts]
+    for t in threads:
+        t.start()
+    go.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    if errors:  # its figures would be incomplete
+        raise RuntimeError(f"{len(errors)} clients failed, first: {errors[0]}")
+    return {"times": times, "wall": wall, "count": sum(len(v) for v in times.values()), "refused": refused}
+
+
+def op_name(path: str) -> str:
+    """A path with its ids as {id}, for grouping latencies by route."""
+    return "/".join("{id}" if len(p) == 36 and p.count("-") == 4 else p for p in path.split("?")[0].split("/"))
+
+
+def raw_mix_app(kind: str, dbs: dict[str, str], tz: str) -> Any:
+    """Starlette and the drivers alone, the same reads and writes as the services' routes of
+    the (f) mixes, on the same databases: per read the same rows; per write the row(s) the
+    service inserts (copied from one it made at setup, with new ids and the request's values),
+    the same overlap check for a surgery, and one outbox row, in one transaction."""
+    import aiosqlite
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    held: dict[str, Any] = {}
+    templates: dict[str, dict[str, Any]] = {}
+
+    def param(v: Any) -> Any:
+        return v.hex if kind == "sqlite" and isinstance(v, uuid.UUID) else v
+
+    def sql(q: str) -> str:  # $1 ... for asyncpg, ? for sqlite
+        if kind == "sqlite":
+            import re
+
+            return re.sub(r"\$\d+", "?", q)
+        return q
+
+    def ident(v: str) -> Any:
+        return uuid.UUID(v).hex if kind == "sqlite" else uuid.UUID(v)
+
+    def stamp(v: datetime) -> Any:
+        return v.strftime("%Y-%m-%d %H:%M:%S.%f") if kind == "sqlite" else v
+
+    @asynccontextmanager
+    async def reading(db: str):  # type: ignore[no-untyped-def]
+        if kind == "sqlite":
+            conn = await held[db, "read"].get()
+            try:
+                await conn.execute("BEGIN")
+                try:
+                    yield SqliteQ(conn)
+                finally:
+                    await conn.execute("ROLLBACK")
+            finally:
+                held[db, "read"].put_nowait(conn)
+        else:
+            async with held[db].acquire() as conn, conn.transaction(readonly=True):
+                yield PgQ(conn)
+
+    @asynccontextmanager
+    async def writing(db: str):  # type: ignore[no-untyped-def]
+        if kind == "sqlite":
+            async with held[db, "lock"]:
+                conn = held[db, "write"]
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield SqliteQ(conn)
+                except BaseException:
+                    await conn.execute("ROLLBACK")
+                    raise
+                await conn.execute("COMMIT")
+        else:
+            async with held[db].acquire() as conn, conn.transaction():
+                yield PgQ(conn)
+
+    class SqliteQ:
+        def __init__(self, conn: Any) -> None:
+            self.conn = conn
+
+        async def rows(self, q: str, *args: Any) -> list[dict[str, Any]]:
+            cur = await self.conn.execute(sql(q), [param(a) for a in args])
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r)) for r in await cur.fetchall()]
+
+        async def run(self, q: str, *args: Any) -> None:
+            await self.conn.execute(sql(q), [param(a) for a in args])
+
+    class PgQ:
+        def __init__(self, conn: Any) -> None:
+            self.conn = conn
+
+        async def rows(self, q: str, *args: Any) -> list[dict[str, Any]]:
+            return [dict(r) for r in await self.conn.fetch(q, *args)]
+
+        async def run(self, q: str, *args: Any) -> None:
+            await self.conn.execute(q, *args)
+
+    async def insert_like(q: Any, table: str, template: str | None = None, **values: Any) -> None:
+        row = {**templates[template or table], **values}
+        row.pop("seq", None)
+        cols = list(row)
+        await q.run(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                    f"({', '.join(f'${i + 1}' for i in range(len(cols)))})", *row.values())
+
+    async def outbox(q: Any, db: str) -> None:
+        """The change's audit row, and its event when the service records one for it."""
+        now = stamp(datetime.now(UTC))
+        await insert_like(q, "audit", f"{db}_audit", at=now)
+        if f"{db}_outbox" in templates:
+            await insert_like(q, "outbox", f"{db}_outbox", event_id=ident(str(uuid.uuid4())), published_at=None,
+                              created_at=now)
+
+    def jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v if isinstance(v, int | float | str | None) else str(v) for k, v in r.items()} for r in rows]
+
+    async def convention(request: Any) -> JSONResponse:
+        cid = ident(request.path_params["id"])
+        async with reading("convention") as q:
+            rows = await q.rows("SELECT * FROM convention WHERE id = $1", cid)
+            parties = await q.rows("SELECT * FROM convention_party WHERE convention_id = $1", cid)
+            specialties = await q.rows("SELECT * FROM convention_specialty WHERE convention_id = $1", cid)
+        return JSONResponse({**jsonable(rows)[0], "parties": jsonable(parties), "specialties": jsonable(specialties)})
+
+    async def surgeries(request: Any) -> JSONResponse:
+        mid = ident(request.path_params["id"])
+        if request.method == "GET":
+            async with reading("scheduling") as q:
+                await q.rows("SELECT * FROM mission WHERE id = $1", mid)  # the access check's read
+                rows = await q.rows("SELECT * FROM surgery WHERE mission_id = $1 ORDER BY scheduled_start", mid)
+            return JSONResponse(jsonable(rows))
+        body = await request.json()
+        start = datetime.fromisoformat(body["scheduled_start"]).astimezone(UTC)
+        end = start + timedelta(minutes=60)
+        async with writing("scheduling") as q:
+            case = (await q.rows("SELECT * FROM patient_case WHERE id = $1", ident(body["case_id"])))[0]
+            await q.rows("SELECT * FROM mission WHERE id = $1", mid)
+            await q.rows("SELECT * FROM mission_member WHERE mission_id = $1", mid)
+            await q.rows("SELECT * FROM operating_room WHERE id = $1", ident(body["operating_room_id"]))
+            clash = await q.rows(
+                "SELECT id FROM surgery WHERE scheduled_start < $1 AND scheduled_end > $2 AND status <> 'cancelled' "
+                "AND (operating_room_id = $3 OR lead_surgeon_id = $4)",
+                stamp(end), stamp(start), ident(body["operating_room_id"]), ident(body["lead_surgeon_id"]))
+            if clash:
+                return JSONResponse({"detail": "taken"}, status_code=409)
+            await insert_like(q, "surgery", id=ident(str(uuid.uuid4())), mission_id=mid, case_id=case["id"],
+                              patient_ref=case["patient_ref"], operating_room_id=ident(body["operating_room_id"]),
+                              scheduled_start=stamp(start), scheduled_end=stamp(end),
+                              lead_surgeon_id=ident(body["lead_surgeon_id"]))
+            await q.run("UPDATE patient_case SET status = 'scheduled', version = version + 1 WHERE id = $1",
+                        case["id"])
+            await outbox(q, "scheduling")
+        return JSONResponse({"id": "x"}, status_code=201)
+
+    async def consultations(request: Any) -> JSONResponse:
+        mid = ident(request.path_params["id"])
+        body = await request.json()
+        case_id = ident(str(uuid.uuid4()))
+        async with writing("scheduling") as q:
+            await q.rows("SELECT * FROM mission WHERE id = $1", mid)
+            await insert_like(q, "patient_case", id=case_id, patient_ref=f"P-{uuid.uuid4().hex[:12]}",
+                              full_name=body["new_patient"]["patient"]["full_name"])
+            await insert_like(q, "consultation", id=ident(str(uuid.uuid4())), mission_id=mid, case_id=case_id,
+                              scheduled_at=stamp(datetime.fromisoformat(body["scheduled_at"]).astimezone(UTC)))
+            await outbox(q, "scheduling")
+        return JSONResponse({"id": "x"}, status_code=201)
+
+    async def cases(request: Any) -> JSONResponse:
+        iid = ident(request.path_params["id"])
+        async with reading("scheduling") as q:
+            # the whole list, as the service's route answers it (it is not paged)
+            rows = await q.rows("SELECT * FROM patient_case WHERE host_institution_id = $1 AND status = 'waiting' "
+                                "ORDER BY priority, registered_at, id", iid)
+        return JSONResponse(jsonable(rows))
+
+    async def contacts(request: Any) -> JSONResponse:
+        body = await request.json()
+        async with writing("notification") as q:
+            await insert_like(q, "contact", id=ident(str(uuid.uuid4())), subject_ref=body["practitioner_id"],
+                              email=body["email"])
+            await outbox(q, "notification")
+        return JSONResponse({"id": "x"}, status_code=201)
+
+    @asynccontextmanager
+    async def lifespan(_app: Any):  # type: ignore[no-untyped-def]
+        for db, where in dbs.items():
+            if kind == "sqlite":
+                path = where.split("///", 1)[1]
+                held[db, "write"] = await aiosqlite.connect(path, isolation_level=None)
+                held[db, "lock"] = asyncio.Lock()
+                held[db, "read"] = asyncio.Queue()
+                for _ in range(4):
+                    c = await aiosqlite.connect(path, isolation_level=None)
+                    await c.execute("PRAGMA busy_timeout = 30000")
+                    held[db, "read"].put_nowait(c)
+                await held[db, "write"].execute("PRAGMA busy_timeout = 30000")
+            else:
+                held[db] = await asyncpg.create_pool(plain_pg(POSTGRES_URL), min_size=2, max_size=10,
+                                                     server_settings={"search_path": where})
+        for db, table in (("scheduling", "surgery"), ("scheduling", "consultation"), ("scheduling", "patient_case"),
+                          ("notification", "contact"), ("scheduling", "outbox"), ("notification", "outbox"),
+                          ("scheduling", "audit"), ("notification", "audit")):
+            async with reading(db) as q:
+                found = await q.rows(f"SELECT * FROM {table} ORDER BY 1 DESC LIMIT 1")
+            if found:  # the notification service records no event for a new contact
+                templates[table if table not in ("outbox", "audit") else f"{db}_{table}"] = found[0]
+        try:
+            yield
+        finally:
+            for key, value in held.items():
+                if kind == "sqlite" and key[1] == "read":
+                    while not value.empty():
+                        await value.get_nowait().close()
+                elif kind == "sqlite" and key[1] == "write":
+                    await value.close()
+                elif kind != "sqlite":
+                    await value.close()
+
+    return Starlette(routes=[
+        Route("/conventions/{id}", convention), Route("/missions/{id}/surgeries", surgeries, methods=["GET", "POST"]),
+        Route("/missions/{id}/consultations", consultations, methods=["POST"]),
+        Route("/institutions/{id}/cases", cases), Route("/contacts", contacts, methods=["POST"]),
+    ], lifespan=lifespan)
+
+
+def serve_mix(kind: str, dbs_json: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(raw_mix_app(kind, json.loads(dbs_json), "Africa/Algiers"), host="127.0.0.1", port=port,
+                log_config=None, access_log=False, lifespan="on")
+
+
+async def many_at_once(kind: str, clients: int, per_client: int, res: Resources) -> dict[str, Any]:
+    """(f) on one kind of database: the three services as processes, set up through their APIs
+    (two institutions, a signed convention, a 28-day mission with ten surgeons, ten operating
+    rooms, a waiting list), then ``clients`` clients at once, each ``per_client`` requests of the
+    read mix, then of the write mix; then the raw app on the same databases, the same requests.
+    On SQLite, then the read mix once more while another connection holds each database's write
+    lock: every read must still answer."""
+    import sqlite3
+    import tempfile
+
+    import httpx
+
+    logs = Path(tempfile.mkdtemp(prefix="jumelage-bench-f-"))
+    ns = res.namespace(f"load{kind}")
+    await declare_service_queue(ns)
+    smtp = MailSinkProcess()
+    smtp_port = smtp.start()
+    extra = {"convention": {"EXPIRY_CHECK_INTERVAL": "3600"}, "scheduling": {},
+             "notification": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "SMTP_TIMEOUT": "10",
+                              "REMINDER_CHECK_INTERVAL": "3600"}}
+    dbs: dict[str, str] = {}
+    served: dict[str, ServedProcess] = {}
+    for name in ("convention", "scheduling", "notification"):
+        if kind == "sqlite":
+            url, schema = f"sqlite+aiosqlite:///{logs / name}.db", ""
+            dbs[name] = url
+        else:
+            url, schema = POSTGRES_URL, await res.schema(f"load_{name}")
+            dbs[name] = schema
+        env = {**os.environ, "AMQP_URL": AMQP_URL, "DATABASE_URL": url, "DATABASE_SCHEMA": schema,
+               "TOPOLOGY_NAMESPACE": ns, "LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "AUTH_SECRET": BENCH_SECRET,
+               "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(free_port()), "MIGRATE_ON_START": "true",
+               "PYTHONUNBUFFERED": "1", **extra[name]}
+        env.pop("SECRETS_DIR", None)
+        served[name] = ServedProcess(name, env, logs)
+    raw = None
+    out: dict[str, Any] = {}
+    try:
+        for s in served.values():
+            await s.start()
+        async with httpx.AsyncClient(timeout=60, limits=SETUP_LIMITS) as http:
+            urls = {name: f"http://127.0.0.1:{s.port}" for name, s in served.items()}
+            api = ServicesClient(urls, BENCH_SECRET, http).as_("bench", "administrator")
+            institution = {"kind": "hospital", "country": "DZ"}
+            host = (await api.call("convention", "POST", "/institutions",
+                                   {**institution, "name": "EPH Tiaret", "city": "Tiaret"}))["id"]
+            visiting = (await api.call("convention", "POST", "/institutions",
+                                       {**institution, "name": "CHU Oran", "city": "Oran"}))["id"]
+            api = api.as_("bench", "coordinator", "clinician", institution=host)
+            today = datetime.now(UTC).date()
+            convention = await api.call("convention", "POST", "/conventions", {
+                "reference": f"LOAD-{RUN}-{kind}", "title": "Jumelage en chirurgie cardiaque",
+                "kind": "twinning", "parties": [{"institution_id": visiting, "role": "provider"},
+                                                {"institution_id": host, "role": "beneficiary"}],
+                "effective_from": today.isoformat(), "effective_until": today.replace(year=today.year + 2).isoformat(),
+                "specialties": ["cardiac surgery"],
+                "objectives": {"surgeries": 1000, "consultations": 1000, "training_sessions": 1},
+            })
+            await api.call("convention", "POST", f"/conventions/{convention['id']}/sign",
+                           {"signed_on": today.isoformat(), "signed_at": "Oran"})
+            await api.until("scheduling", f"/conventions/{convention['id']}", lambda c: c["status"] == "signed")
+            starts = today.replace(year=today.year + 1)
+            surgeons = [str(uuid.uuid4()) for _ in range(LOAD_ROOMS)]
+            mission = await api.call("scheduling", "POST", "/missions", {
+                "convention_id": convention["id"], "host_institution_id": host, "visiting_institution_id": visiting,
+                "specialty": "cardiac surgery", "starts_on": starts.isoformat(),
+                "ends_on": (starts + timedelta(days=LOAD_DAYS - 1)).isoformat(),
+                "team": [{"practitioner_id": p, "full_name": f"Dr Load {i}", "role": "surgeon"}
+                         for i, p in enumerate(surgeons)]})
+            rooms = [(await api.call("scheduling", "POST", f"/institutions/{host}/operating-rooms",
+                                     {"name": f"Bloc {i}", "opens_at": "08:00", "closes_at": "18:00"}))["id"]
+                     for i in range(LOAD_ROOMS)]
+            writes = clients * per_client
+            surgeries_needed = 2 * (writes // 3 + 1) + 1  # ours and the raw app's, and one at setup
+            if surgeries_needed > LOAD_ROOMS * 10 * LOAD_DAYS:
+                raise ValueError("more surgeries than the mission's slots: fewer clients or requests")
+            cases: list[str] = []
+            for start in range(0, surgeries_needed + 20, 10):
+                cases += [c["id"] for c in await asyncio.gather(*(
+                    api.call("scheduling", "POST", f"/institutions/{host}/cases", load_case_body(i))
+                    for i in range(start, min(start + 10, surgeries_needed + 20))))]
+            slot = iter(range(LOAD_ROOMS * 10 * LOAD_DAYS))
+            case = iter(cases[20:])
+
+            def surgery() -> Op:
+                k = next(slot)
+                room, hour, day = k % LOAD_ROOMS, (k // LOAD_ROOMS) % 10, k // (LOAD_ROOMS * 10)
+                when = datetime.combine(starts + timedelta(days=day), datetime.min.time()).replace(
+                    hour=8 + hour, tzinfo=ZoneInfo("Africa/Algiers"))
+                return ("scheduling", "POST", f"/missions/{mission['id']}/surgeries",
+                        {"case_id": next(case), "operating_room_id": rooms[room],
+                         "scheduled_start": when.isoformat(), "lead_surgeon_id": surgeons[room]})
+
+            counter = iter(range(10**9))
+
+            def contact() -> Op:
+                return ("notification", "POST", "/contacts",
+                        {"kind": "practitioner", "practitioner_id": str(uuid.uuid4()),
+                         "email": f"dr.{next(counter)}@chu-oran.example.dz", "language": "fr"})
+
+            def consultation() -> Op:
+                i = next(counter)
+                when = datetime.combine(starts + timedelta(days=i % LOAD_DAYS), datetime.min.time()).replace(
+                    hour=9, tzinfo=ZoneInfo("Africa/Algiers"))
+                return ("scheduling", "POST", f"/missions/{mission['id']}/consultations",
+                        {"scheduled_at": when.isoformat(), "new_patient": load_case_body(100_000 + i)})
+
+            # One of each write at setup: the raw app copies these rows.
+            for service, method, path, body in (surgery(), contact(), consultation()):
+                await api.call(service, method, path, body)
+            reads: list[Op] = [("convention", "GET", f"/conventions/{convention['id']}", None),
+                               ("scheduling", "GET", f"/missions/{mission['id']}/surgeries", None),
+                               ("scheduling", "GET", f"/institutions/{host}/cases?status=waiting", None)]
+            read_scripts = [[reads[(c + j) % 3] for j in range(per_client)] for c in range(clients)]
+            write_kinds = (surgery, contact, consultation)
+
+            def write_scripts() -> list[list[Op]]:
+                return [[write_kinds[(c + j) % 3]() for j in range(per_client)] for c in range(clients)]
+
+            headers = api.headers()
+        ports = {name: s.port for name, s in served.items()}
+        raw_port = free_port()
+        raw = _process([sys.executable, __file__, "serve", "mix", kind, json.dumps(dbs), str(raw_port)], logs,
+                       f"raw-mix-{kind}")
+        await _listening(raw_port, raw)
+        raw_ports = dict.fromkeys(ports, raw_port)
+        for who, where in (("ours", ports), ("raw", raw_ports)):
+            # warm-up, not measured: each client's connections and the servers' pools
+            await asyncio.to_thread(run_clients, where, headers, [reads for _ in range(clients)])
+            say(f"    {kind}: {who}, read mix, {clients} clients x {per_client} ...")
+            out[who, "read"] = await asyncio.to_thread(run_clients, where, headers, read_scripts)
+            say(f"    {kind}: {who}, write mix, {clients} clients x {per_client} ...")
+            out[who, "write"] = await asyncio.to_thread(run_clients, where, headers, write_scripts())
+        if kind == "sqlite":
+            # Reads while another connection holds every database's write lock (BEGIN IMMEDIATE).
+            holders = []
+            for url in dbs.values():
+                c = sqlite3.connect(url.split("///", 1)[1], isolation_level=None, timeout=30)
+                c.execute("BEGIN IMMEDIATE")
+                holders.append(c)
+            try:
+                short = [[reads[(c + j) % 3] for j in range(3)] for c in range(10)]
+                t0 = time.perf_counter()
+                locked = await asyncio.to_thread(run_clients, ports, headers, short)
+                out["locked"] = (locked["count"], time.perf_counter() - t0)
+            finally:
+                for c in holders:
+                    c.execute("ROLLBACK")
+                    c.close()
+    finally:
+        if raw is not None:
+            raw.terminate()
+            raw.wait()
+        for s in reversed(served.values()):
+            await s.stop()
+        smtp.stop()
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            print("logs kept in", logs)
+        else:
+            shutil.rmtree(logs, ignore_errors=True)
+    return out
+
+
+# ------------------------------------------------------------------ (h) bursts ---
+
+
+async def burst_of_notifications(surgeries: int, res: Resources) -> dict[str, Any]:
+    """(h) The three services as processes on PostgreSQL; through their APIs a signed convention,
+    a 28-day mission with ten surgeons (each with an e-mail contact), ten rooms and ``surgeries``
+    scheduled surgeries, each patient's family an e-mail contact with consent. Then the
+    convention is terminated: the scheduling service cancels the mission and its surgeries, and
+    the notification service tells the team, the two institutions, each lead surgeon and each
+    family. Timed from the terminate command to the last NotificationSent on the exchange;
+    every NotificationSent counted by notification id."""
+    import tempfile
+
+    import httpx
+
+    logs = Path(tempfile.mkdtemp(prefix="jumelage-bench-burst-"))
+    ns = res.namespace("burst")
+    await declare_service_queue(ns)
+    smtp = MailSinkProcess()
+    smtp_port = smtp.start()
+    extra = {"convention": {"EXPIRY_CHECK_INTERVAL": "3600"}, "scheduling": {},
+             "notification": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "SMTP_TIMEOUT": "10",
+                              "REMINDER_CHECK_INTERVAL": "3600"}}
+    served: dict[str, ServedProcess] = {}
+    for name in ("convention", "scheduling", "notification"):
+        env = {**os.environ, "AMQP_URL": AMQP_URL, "DATABASE_URL": POSTGRES_URL,
+               "DATABASE_SCHEMA": await res.schema(f"burst_{name}"), "TOPOLOGY_NAMESPACE": ns, "LOG_FORMAT": "json",
+               "LOG_LEVEL": "INFO", "AUTH_SECRET": BENCH_SECRET, "HTTP_HOST": "127.0.0.1",
+               "HTTP_PORT": str(free_port()), "MIGRATE_ON_START": "true", "PYTHONUNBUFFERED": "1", **extra[name]}
+        env.pop("SECRETS_DIR", None)
+        served[name] = ServedProcess(name, env, logs)
+    sent: dict[str, int] = {}  # notification id -> NotificationSent seen
+    failed: list[str] = []
+    last = [0.0]
+    conn = await aio_pika.connect(AMQP_URL)
+    try:
+        for s in served.values():
+            await s.start()
+        ch = await conn.channel()
+        ex = await ch.get_exchange(f"{ns}jumelage.events")
+        tap = await ch.declare_queue("", exclusive=True)
+        await tap.bind(ex, "notification.*")
+
+        async def on_message(msg: aio_pika.abc.AbstractIncomingMessage) -> None:
+            # Counted before the ack's await: a message is in ``sent`` the moment it is timed.
+            now = time.perf_counter()
+            doc = json.loads(msg.body)
+            if doc.get("type") == "NotificationSent":
+                key = doc["data"]["notification_id"]
+                sent[key] = sent.get(key, 0) + 1
+                last[0] = now
+            elif doc.get("type") == "NotificationFailed":
+                failed.append(doc["data"]["notification_id"])
+            await msg.ack()
+
+        await tap.consume(on_message)
+        async with httpx.AsyncClient(timeout=60, limits=SETUP_LIMITS) as http:
+            urls = {name: f"http://127.0.0.1:{s.port}" for name, s in served.items()}
+            api = ServicesClient(urls, BENCH_SECRET, http).as_("bench", "administrator")
+            institution = {"kind": "hospital", "country": "DZ"}
+            host = (await api.call("convention", "POST", "/institutions",
+                                   {**institution, "name": "EPH Tiaret", "city": "Tiaret"}))["id"]
+            visiting = (await api.call("convention", "POST", "/institutions",
+                                       {**institution, "name": "CHU Oran", "city": "Oran"}))["id"]
+            for who, mailbox in ((host, "direction@eph-tiaret.example.dz"), (visiting, "direction@chu-oran.example.dz")):
+                await api.call("notification", "POST", "/contacts",
+                               {"kind": "institution", "institution_id": who, "email": mailbox, "language": "fr"})
+            api = api.as_("bench", "coordinator", "clinician", institution=host)
+            today = datetime.now(UTC).date()
+            convention = await api.call("convention", "POST", "/conventions", {
+                "reference": f"BURST-{RUN}", "title": "Jumelage en chirurgie cardiaque",
+                "kind": "twinning", "parties": [{"institution_id": visiting, "role": "provider"},
+                                                {"institution_id": host, "role": "beneficiary"}],
+                "effective_from": today.isoformat(), "effective_until": today.replace(year=today.year + 2).isoformat(),
+                "specialties": ["cardiac surgery"],
+                "objectives": {"surgeries": 5000, "consultations": 10, "training_sessions": 1},
+            })
+            await api.call("convention", "POST", f"/conventions/{convention['id']}/sign",
+                           {"signed_on": today.isoformat(), "signed_at": "Oran"})
+            await api.until("scheduling", f"/conventions/{convention['id']}", lambda c: c["status"] == "signed")
+            starts = today.replace(year=today.year + 1)
+            surgeons = [str(uuid.uuid4()) for _ in range(LOAD_ROOMS)]
+            for i, p in enumerate(surgeons):
+                await api.call("notification", "POST", "/contacts", {
+                    "kind": "practitioner", "practitioner_id": p, "email": f"dr.{i}@chu-oran.example.dz",
+                    "language": "fr"})
+            mission = await api.call("scheduling", "POST", "/missions", {
+                "convention_id": convention["id"], "host_institution_id": host, "visiting_institution_id": visiting,
+                "specialty": "cardiac surgery", "starts_on": starts.isoformat(),
+                "ends_on": (starts + timedelta(days=LOAD_DAYS - 1)).isoformat(),
+                "team": [{"practitioner_id": p, "full_name": f"Dr Burst {i}", "role": "surgeon"}
+                         for i, p in enumerate(surgeons)]})
+            rooms = [(await api.call("scheduling", "POST", f"/institutions/{host}/operating-rooms",
+                                     {"name": f"Bloc {i}", "opens_at": "08:00", "closes_at": "18:00"}))["id"]
+                     for i in range(LOAD_ROOMS)]
+            if surgeries > LOAD_ROOMS * 10 * LOAD_DAYS:
+                raise ValueError(f"at most {LOAD_ROOMS * 10 * LOAD_DAYS} surgeries fit the mission")
+
+            async def one(k: int) -> None:
+                case = await api.call("scheduling", "POST", f"/institutions/{host}/cases", load_case_body(k))
+                family = await api.call("notification", "POST", "/contacts", {
+                    "kind": "family", "patient_ref": case["patient_ref"],
+                    "email": f"famille.{k}@example.dz", "language": "ar"})
+                await api.call("notification", "POST", f"/contacts/{family['id']}/consent",
+                               {"given_by": "mother, by signed form"})
+                room, hour, day = k % LOAD_ROOMS, (k // LOAD_ROOMS) % 10, k // (LOAD_ROOMS * 10)
+                when = datetime.combine(starts + timedelta(days=day), datetime.min.time()).replace(
+                    hour=8 + hour, tzinfo=ZoneInfo("Africa/Algiers"))
+                await api.call("scheduling", "POST", f"/missions/{mission['id']}/surgeries", {
+                    "case_id": case["id"], "operating_room_id": rooms[room], "scheduled_start": when.isoformat(),
+                    "lead_surgeon_id": surgeons[room]})
+
+            say(f"    setting up {surgeries} scheduled surgeries ...")
+            for start in range(0, surgeries, 10):
+                await asyncio.gather(*(one(k) for k in range(start, min(start + 10, surgeries))))
+            # All the scheduling's notifications (each surgery to its surgeon and family) sent before the burst.
+            expected_before = 2 * surgeries + LOAD_ROOMS + 2
+
+            await quiet_or(lambda: len(sent) + len(failed) >= expected_before, sent)
+            await quiet_or(lambda: False, sent, quiet=10.0)  # and whatever else the scheduling brought
+            before = set(sent)
+            say(f"    {len(before)} notifications of the scheduling sent; terminating the convention ...")
+            t0 = time.perf_counter()
+            await api.call("convention", "POST", f"/conventions/{convention['id']}/terminate",
+                           {"on": today.isoformat(), "reason": "Fin du programme (bench)"})
+            # MissionCancelled to the team and both institutions; SurgeryCancelled to each surgeon and family.
+            expected = LOAD_ROOMS + 2 + 2 * surgeries
+
+            await quiet_or(lambda: len(set(sent) - before) + len(failed) >= expected, sent)
+            elapsed = last[0] - t0
+            await quiet_or(lambda: False, sent, quiet=3.0)  # a late duplicate would show by then
+        burst = set(sent) - before
+        return {"count": len(burst), "expected": expected, "seconds": elapsed,
+                "duplicates": sum(n - 1 for n in sent.values() if n > 1), "failed": len(failed),
+                "before": len(before), "expected_before": expected_before}
+    finally:
+        for s in reversed(served.values()):
+            await s.stop()
+        smtp.stop()
+        await conn.close()
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            print("logs kept in", logs)
+        else:
+            shutil.rmtree(logs, ignore_errors=True)
+
+
+async def quiet_or(done: Callable[[], bool], seen: dict[str, int], quiet: float = 30.0) -> None:
+    """Until ``done()``, or until no new notification has been seen for ``quiet`` seconds."""
+    count, since = -1, time.monotonic()
+    while not done():
+        total = sum(seen.values())
+        if total != count:
+            count, since = total, time.monotonic()
+        elif time.monotonic() - since > quiet:
+            return
+        await asyncio.sleep(0.1)
+
+
 # ------------------------------------------------------------------ report ---
+
+
+class Report:
+    """The figures of a run: each printed the moment it is measured (stdout, flushed),
+    the whole table again at the end; a part that fails prints its error and the run
+    goes on with the next part, and the exit status says that one failed."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, str]] = []
+        self.failed: dict[str, str] = {}
+        self.latencies: dict[str, list[float]] = {}  # for the plot: name -> seconds
+
+    def row(self, measure: str, figure: str, ratio: str, target: str) -> None:
+        self.rows.append((measure, figure, ratio, target))
+        print("  ".join(v for v in (measure, figure, ratio, target) if v), flush=True)
+
+    async def part(self, letter: str, run: Callable[[], Awaitable[None]]) -> None:
+        import traceback
+
+        try:
+            await run()
+        except Exception as e:  # noqa: BLE001 (one part's failure must not lose the others)
+            traceback.print_exc(file=sys.stderr)
+            message = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+            self.failed[letter] = message
+            self.row(f"({letter}) FAILED", message, "", "")
+
+    def table(self, title: str) -> None:
+        if not self.rows:
+            return
+        header = ("measure", "figure", "ratio", "target")
+        widths = [max(len(h), *(len(r[i]) for r in self.rows)) for i, h in enumerate(header)]
+        print()
+        print(title)
+        print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+        print("  ".join("-" * w for w in widths))
+        for r in self.rows:
+            print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+    def save(self, output: Path, title: str) -> None:
+        """The table to ``output``, and the latency distributions to a PNG beside it (same name,
+        .png), if matplotlib is installed (the ``bench`` extra of jumelage-shared)."""
+        import contextlib
+        import io
+
+        output.parent.mkdir(parents=True, exist_ok=True)
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text):
+            self.table(title)
+            if self.failed:
+                print("\nFAILED parts: " + ", ".join(f"({k}) {v}" for k, v in self.failed.items()))
+        output.write_text(text.getvalue().lstrip("\n"))
+        say(f"table written to {output}")
+        if not self.latencies:
+            return
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            say("no plot: matplotlib is not installed (pip install -e 'shared[bench]')")
+            return
+        fig, ax = plt.subplots(figsize=(10, 5.5), dpi=110)
+        for name, values in self.latencies.items():
+            ordered = sorted(v * 1000 for v in values)
+            n = len(ordered)
+            ax.plot(ordered, [(k + 1) / n * 100 for k in range(n)], label=f"{name} (n={n})", linewidth=1.4,
+                    linestyle="--" if "raw" in name else "-")
+        for target in (20, 60, 100, 250):
+            ax.axvline(target, color="grey", linewidth=0.6, linestyle=":")
+        ax.set_xscale("log")
+        ax.set_xlabel("latency (ms, log scale); dotted: the targets 20, 60, 100, 250 ms")
+        ax.set_ylabel("requests at or under it (%)")
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="both", linewidth=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+        fig.tight_layout()
+        png = output.with_suffix(".png")
+        fig.savefig(png)
+        plt.close(fig)
+        say(f"latency plot written to {png}")
+
+    def finish(self) -> int:
+        if self.failed:
+            print()
+            print("FAILED parts: " + ", ".join(f"({k}) {v}" for k, v in self.failed.items()))
+            return 1
+        return 0
+
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -987,12 +1749,23 @@ async def main() -> int:
                         help="rounds of the relay drain (c) and of (d2), each set against the mean of its "
                              "baseline ((a) publish, (b)) measured just before and just after it; "
                              "each ratio = the median of its rounds (default 7)")
-    parser.add_argument("--only", default="abcdeh",
-                        help="measure only these (letters of a b c d e h; d needs c; default all)")
+    parser.add_argument("--only", default=PARTS,
+                        help=f"measure only these (letters of {' '.join(PARTS)}; d needs c; default all)")
+    parser.add_argument("--output", default="bench-results.txt",
+                        help="the table is written there too, the latency plot beside it as .png "
+                             "(default bench-results.txt)")
+    parser.add_argument("--full", action="store_true", help="(h) and (g) at the issue's full sizes")
+    parser.add_argument("--burst", type=int, default=None,
+                        help="(h): scheduled surgeries of the terminated convention (default 300, quick 100, full 2000)")
+    parser.add_argument("--clients", type=int, default=50, help="(f): clients at once (default 50)")
+    parser.add_argument("--requests", type=int, default=None,
+                        help="(f): requests per client and mix (default 30, quick 6)")
     args = parser.parse_args()
     n = 2000 if args.quick else args.events
     samples = args.samples or (30 if args.quick else 200)
     only = set(args.only)
+    if only - set(PARTS):
+        parser.error(f"--only takes letters of {' '.join(PARTS)}")
     if "d" in only:
         only |= {"b", "c"}  # (d1) consumes what (c) published; (d) is compared with (b)
     if "c" in only:
@@ -1011,7 +1784,14 @@ async def main() -> int:
     res = Resources()
     say(f"jumelage bench: N={n}, run id {RUN}, broker {AMQP_URL.split('@')[-1]}, "
         f"postgres {POSTGRES_URL.split('@')[-1]}")
-    rows: list[tuple[str, str, str, str]] = []
+    report = Report()
+    row = report.row
+    got: dict[str, Any] = {}  # what a later part takes from an earlier one
+
+    def needs(key: str, part: str) -> Any:
+        if key not in got:
+            raise RuntimeError(f"needs {part}, which did not finish")
+        return got[key]
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "MISSED"
@@ -1019,98 +1799,165 @@ async def main() -> int:
     def ms(values: list[float], p: float) -> float:
         return percentile(values, p) * 1000
 
+    async def part_a() -> None:
+        say("(a) raw aio-pika publish + consume ...")
+        a_pub, a_con = await raw_publish_consume(n, res)
+        got["a_pub"] = a_pub
+        row("(a) raw aio-pika publish, confirms, quorum", f"{a_pub:,.0f} msg/s", "baseline", "")
+        row("(a) raw aio-pika consume, manual ack, prefetch 100", f"{a_con:,.0f} msg/s", "baseline", "")
+
+    async def part_b() -> None:
+        say("(b) raw aio-pika + asyncpg transactional consumer ...")
+        b, b_cpu = await raw_transactional_consumer(n, res)
+        got["b"] = b
+        row("(b) raw aio-pika + asyncpg, 1 tx/msg", f"{b:,.0f} msg/s", "baseline", f"CPU {b_cpu:.2f} ms/msg")
+
+    async def part_c() -> None:
+        drains, ratio, each = await in_rounds(
+            args.rounds, needs("a_pub", "(a)"),
+            baseline=lambda: raw_publish_consume(n, res), baseline_name="(a) raw aio-pika publish",
+            ours=lambda: outbox_relay(n, res, relay_batch),
+            ours_name=f"(c) OutboxRelay draining {n} rows (batch {relay_batch})")
+        got["relay_ns"] = drains[0][1]  # (d1) consumes what the first round published
+        row(f"(c) OutboxRelay drain (batch {relay_batch})", f"{statistics.median(c for c, _ in drains):,.0f} ev/s",
+            f"{ratio:.2f}x (a) publish", f">= 0.8x: {verdict(ratio >= 0.8)}{each}")
+
+    async def part_d() -> None:
+        b = needs("b", "(b)")
+        say("(d1) convention runtime consuming SurgeryCompleted ...")
+        d1, d1_cpu = await convention_consumer(n, res, needs("relay_ns", "(c)"))
+        row("(d1) convention runtime, SurgeryCompleted (inbox+effect)", f"{d1:,.0f} ev/s",
+            f"{d1 / b:.2f}x (b)", f"info (no outgoing event); CPU {d1_cpu:.2f} ms/ev")
+        consumed, d_ratio, each = await in_rounds(
+            args.rounds, b,
+            baseline=lambda: raw_transactional_consumer(n, res), baseline_name="(b) raw transactional consumer",
+            ours=lambda: generic_consumer(n, res),
+            ours_name="(d2) runtime + generic handler (inbox + effect + outbox)")
+        d2 = statistics.median(r for r, _ in consumed)
+        d2_cpu = statistics.median(c for _, c in consumed)
+        row("(d2) runtime + generic handler (inbox+effect+outbox)", f"{d2:,.0f} ev/s", f"{d_ratio:.2f}x (b)",
+            f">= 0.8x: {verdict(d_ratio >= 0.8)}; CPU {d2_cpu:.2f} ms/ev{each}")
+
+    async def part_e() -> None:
+        # As deployed (the target), then all three in this one process (for comparison).
+        for processes, where in ((True, "3 processes"), (False, "1 process"))[:1 if args.e_processes_only else 2]:
+            say(f"(e) HTTP POST /missions -> NotificationSent, {samples} samples, services in {where} ...")
+            lat = await http_to_notification_latency(samples, res, processes=processes)
+            p50, p99 = ms(lat["sent"], 50), ms(lat["sent"], 99)
+            if processes:
+                report.latencies["(e) POST /missions -> NotificationSent"] = lat["sent"]
+            row(f"(e) POST /missions -> NotificationSent, {where}, p50 / p99", f"{p50:.1f} / {p99:.1f} ms", "",
+                f"p50 < 20 ms, p99 < 60 ms: {verdict(p50 < 20 and p99 < 60)}" if processes else "info")
+            row("    (to MissionScheduled on the exchange p50 / p99)",
+                f"{ms(lat['scheduled'], 50):.1f} / {ms(lat['scheduled'], 99):.1f} ms", "", "")
+            row("    (HTTP response alone p50 / p99)",
+                f"{ms(lat['response'], 50):.1f} / {ms(lat['response'], 99):.1f} ms", "", "")
+            row("    (CPU per command: " + ("the three services)" if processes else "this process, client too)"),
+                f"{lat['cpu'][0] * 1000:.1f} ms", "", "")
+            if processes:  # /proc counts each process; in one process they are not told apart
+                row("    (of which convention / scheduling / notification)",
+                    " / ".join(f"{c * 1000:.1f}" for c in lat["cpu_each"]) + " ms", "", "")
+
+    async def part_o() -> None:
+        say(f"(o) authenticated GET /institutions, empty database, one client, {samples * 5} samples ...")
+        overhead = await request_overhead(samples * 5, res)
+        floor: list[float] = []
+        for kind in ("sqlite", "postgresql"):
+            times, cpu = overhead[kind]["times"], overhead[kind]["server_cpu"]
+            floor += times["floor"]
+            p50, raw50 = ms(times["ours"], 50), ms(times["raw"], 50)
+            row(f"(o) GET /institutions, authenticated, empty, {kind}, p50 / p99",
+                f"{p50:.2f} / {ms(times['ours'], 99):.2f} ms", f"{p50 / raw50:.2f}x raw",
+                f"p50 < 3 ms: {verdict(p50 < 3)}")
+            row("    (/health/live of the same service p50 / p99)",
+                f"{ms(times['live'], 50):.2f} / {ms(times['live'], 99):.2f} ms", "", "")
+            row("    (raw Starlette + driver, the same read p50 / p99)",
+                f"{raw50:.2f} / {ms(times['raw'], 99):.2f} ms", "baseline", "")
+            row("    (service CPU per request: GET /institutions / /health/live)",
+                f"{cpu['ours'] * 1000:.2f} / {cpu['live'] * 1000:.2f} ms", "", "")
+        client_cpu = statistics.mean(overhead[k]["client_cpu"] for k in ("sqlite", "postgresql"))
+        httpx50, ka50 = ms(overhead["httpx_live"], 50), ms(overhead["keepalive_live"], 50)
+        row("(o) client floor: a fixed answer, no framework, p50 / p99",
+            f"{ms(floor, 50):.2f} / {ms(floor, 99):.2f} ms", "", "client + loopback: in every figure above")
+        row("    (the client's own CPU per request)", f"{client_cpu * 1000:.3f} ms", "", "")
+        row("    (httpx.AsyncClient instead, the same /health/live p50 / p99)",
+            f"{httpx50:.2f} / {ms(overhead['httpx_live'], 99):.2f} ms", f"+{httpx50 - ka50:.2f} ms",
+            "info: the client (o) used before")
+
+    async def part_f() -> None:
+        clients, per_client = args.clients, args.requests or (6 if args.quick else 30)
+        failed = []
+        for kind in ("postgresql", "sqlite"):
+            say(f"(f) {clients} clients at once, {per_client} requests each, {kind} ...")
+            try:
+                load = await many_at_once(kind, clients, per_client, res)
+            except Exception as e:  # noqa: BLE001 (the other database's figures still count)
+                import traceback
+
+                traceback.print_exc(file=sys.stderr)
+                row(f"(f) {kind} FAILED", f"{type(e).__name__}: {e}".splitlines()[0][:300], "", "")
+                failed.append(kind)
+                continue
+            for mix in ("read", "write"):
+                ours, raw = load["ours", mix], load["raw", mix]
+                every = [t for v in ours["times"].values() for t in v]
+                report.latencies[f"(f) {mix} mix, {kind}"] = every
+                rate, raw_rate = ours["count"] / ours["wall"], raw["count"] / raw["wall"]
+                raw_every = [t for v in raw["times"].values() for t in v]
+                report.latencies[f"(f) {mix} mix, {kind}, raw baseline"] = raw_every
+                p99 = ms(every, 99)
+                target = (f"reads >= 0.5x raw, p99 < 100 ms: {verdict(rate >= 0.5 * raw_rate and p99 < 100)}"
+                          if mix == "read" else f"p99 < 250 ms: {verdict(p99 < 250)}")
+                if ours["refused"]:
+                    target += f"; {len(ours['refused'])} answered >= 300, first: {ours['refused'][0]}"
+                    if mix == "read":
+                        target = target.replace(": met", ": MISSED")
+                row(f"(f) {mix} mix, {clients} clients, {kind}: throughput, p50 / p99",
+                    f"{rate:,.0f} req/s, {ms(every, 50):.0f} / {p99:.0f} ms", f"{rate / raw_rate:.2f}x raw", target)
+                row(f"    (raw Starlette + {'asyncpg' if kind == 'postgresql' else 'aiosqlite'}, the same requests)",
+                    f"{raw_rate:,.0f} req/s, {ms(raw_every, 50):.0f} / {ms(raw_every, 99):.0f} ms", "baseline", "")
+                for name, times in sorted(ours["times"].items()):
+                    row(f"    ({name} p50 / p99)", f"{ms(times, 50):.0f} / {ms(times, 99):.0f} ms", "", "")
+            if kind == "sqlite":
+                count, seconds = load["locked"]
+                row("(f) sqlite: the read mix while every database's write lock is held elsewhere",
+                    f"{count} reads answered in {seconds:.2f} s", "",
+                    f"reads never take the write lock: {verdict(seconds < 10)}")
+        if failed:
+            raise RuntimeError(f"(f) failed on {', '.join(failed)}")
+
+    async def part_h() -> None:
+        surgeries = args.burst or (2000 if args.full else 100 if args.quick else 300)
+        say(f"(h) a convention terminated with {surgeries} scheduled surgeries, PostgreSQL ...")
+        burst = await burst_of_notifications(surgeries, res)
+        say(f"(h) raw transactional consumer on {burst['expected']} messages, for its rate ...")
+        raw_rate, _ = await raw_transactional_consumer(burst["expected"], res)
+        rate = burst["count"] / burst["seconds"]
+        once = burst["count"] == burst["expected"] and burst["duplicates"] == 0 and burst["failed"] == 0
+        row(f"(h) terminate, {surgeries} surgeries: to the last NotificationSent",
+            f"{burst['seconds']:.1f} s, {rate:,.0f} notifications/s", f"{rate / raw_rate:.2f}x (b) raw",
+            "info")
+        row("    (notifications sent / expected, duplicates, failed)",
+            f"{burst['count']} / {burst['expected']}, {burst['duplicates']}, {burst['failed']}", "",
+            f"every notification sent once: {verdict(once)}")
+        row("    (before the burst: the scheduling's, sent / expected)",
+            f"{burst['before']} / {burst['expected_before']}", "", "")
+        row("    (raw aio-pika + asyncpg consumer, 1 tx/msg, the same count)", f"{raw_rate:,.0f} msg/s", "baseline",
+            "")
+
+    parts: dict[str, Callable[[], Awaitable[None]]] = {
+        "a": part_a, "b": part_b, "c": part_c, "d": part_d, "e": part_e, "f": part_f, "h": part_h, "o": part_o}
     try:
-        if "a" in only:
-            say("(a) raw aio-pika publish + consume ...")
-            a_pub, a_con = await raw_publish_consume(n, res)
-            rows += [("(a) raw aio-pika publish, confirms, quorum", f"{a_pub:,.0f} msg/s", "baseline", ""),
-                     ("(a) raw aio-pika consume, manual ack, prefetch 100", f"{a_con:,.0f} msg/s", "baseline", "")]
-        if "b" in only:
-            say("(b) raw aio-pika + asyncpg transactional consumer ...")
-            b, b_cpu = await raw_transactional_consumer(n, res)
-            rows.append(("(b) raw aio-pika + asyncpg, 1 tx/msg", f"{b:,.0f} msg/s", "baseline",
-                         f"CPU {b_cpu:.2f} ms/msg"))
-        if "c" in only:
-            drains, ratio, each = await in_rounds(
-                args.rounds, a_pub,
-                baseline=lambda: raw_publish_consume(n, res), baseline_name="(a) raw aio-pika publish",
-                ours=lambda: outbox_relay(n, res, relay_batch),
-                ours_name=f"(c) OutboxRelay draining {n} rows (batch {relay_batch})")
-            relay_ns = drains[0][1]  # (d1) consumes what the first round published
-            rows.append((f"(c) OutboxRelay drain (batch {relay_batch})",
-                         f"{statistics.median(c for c, _ in drains):,.0f} ev/s",
-                         f"{ratio:.2f}x (a) publish", f">= 0.8x: {verdict(ratio >= 0.8)}{each}"))
-        if "d" in only:
-            say("(d1) convention runtime consuming SurgeryCompleted ...")
-            d1, d1_cpu = await convention_consumer(n, res, relay_ns)
-            consumed, d_ratio, each = await in_rounds(
-                args.rounds, b,
-                baseline=lambda: raw_transactional_consumer(n, res), baseline_name="(b) raw transactional consumer",
-                ours=lambda: generic_consumer(n, res),
-                ours_name="(d2) runtime + generic handler (inbox + effect + outbox)")
-            d2 = statistics.median(r for r, _ in consumed)
-            d2_cpu = statistics.median(c for _, c in consumed)
-            rows += [("(d1) convention runtime, SurgeryCompleted (inbox+effect)", f"{d1:,.0f} ev/s",
-                      f"{d1 / b:.2f}x (b)", f"info (no outgoing event); CPU {d1_cpu:.2f} ms/ev"),
-                     ("(d2) runtime + generic handler (inbox+effect+outbox)", f"{d2:,.0f} ev/s", f"{d_ratio:.2f}x (b)",
-                      f">= 0.8x: {verdict(d_ratio >= 0.8)}; CPU {d2_cpu:.2f} ms/ev{each}")]
-        if "e" in only:
-            # As deployed (the target), then all three in this one process (for comparison).
-            for processes, where in ((True, "3 processes"), (False, "1 process"))[:1 if args.e_processes_only else 2]:
-                say(f"(e) HTTP POST /missions -> NotificationSent, {samples} samples, services in {where} ...")
-                lat = await http_to_notification_latency(samples, res, processes=processes)
-                p50 = ms(lat["sent"], 50)
-                rows += [(f"(e) POST /missions -> NotificationSent, {where}, p50 / p99",
-                          f"{p50:.1f} / {ms(lat['sent'], 99):.1f} ms", "",
-                          f"p50 < 50 ms: {verdict(p50 < 50)}" if processes else "info"),
-                         ("    (to MissionScheduled on the exchange p50 / p99)",
-                          f"{ms(lat['scheduled'], 50):.1f} / {ms(lat['scheduled'], 99):.1f} ms", "", ""),
-                         ("    (HTTP response alone p50 / p99)",
-                          f"{ms(lat['response'], 50):.1f} / {ms(lat['response'], 99):.1f} ms", "", ""),
-                         ("    (CPU per command: " + ("the three services)" if processes else "this process, client too)"),
-                          f"{lat['cpu'][0] * 1000:.1f} ms", "", "")]
-                if processes:  # /proc counts each process; in one process they are not told apart
-                    rows.append(("    (of which convention / scheduling / notification)",
-                                 " / ".join(f"{c * 1000:.1f}" for c in lat["cpu_each"]) + " ms", "", ""))
-        if "h" in only:
-            say(f"(h) authenticated GET /institutions, empty database, one client, {samples * 5} samples ...")
-            overhead = await request_overhead(samples * 5, res)
-            floor: list[float] = []
-            for kind in ("sqlite", "postgresql"):
-                times, cpu = overhead[kind]["times"], overhead[kind]["server_cpu"]
-                floor += times["floor"]
-                p50, raw50 = ms(times["ours"], 50), ms(times["raw"], 50)
-                rows += [(f"(h) GET /institutions, authenticated, empty, {kind}, p50 / p99",
-                          f"{p50:.2f} / {ms(times['ours'], 99):.2f} ms", f"{p50 / raw50:.2f}x raw",
-                          f"p50 < 3 ms: {verdict(p50 < 3)}"),
-                         ("    (/health/live of the same service p50 / p99)",
-                          f"{ms(times['live'], 50):.2f} / {ms(times['live'], 99):.2f} ms", "", ""),
-                         ("    (raw Starlette + driver, the same read p50 / p99)",
-                          f"{raw50:.2f} / {ms(times['raw'], 99):.2f} ms", "baseline", ""),
-                         ("    (service CPU per request: GET /institutions / /health/live)",
-                          f"{cpu['ours'] * 1000:.2f} / {cpu['live'] * 1000:.2f} ms", "", "")]
-            client_cpu = statistics.mean(overhead[k]["client_cpu"] for k in ("sqlite", "postgresql"))
-            httpx50, ka50 = ms(overhead["httpx_live"], 50), ms(overhead["keepalive_live"], 50)
-            rows += [("(h) client floor: a fixed answer, no framework, p50 / p99",
-                      f"{ms(floor, 50):.2f} / {ms(floor, 99):.2f} ms", "",
-                      "client + loopback: in every figure above"),
-                     ("    (the client's own CPU per request)", f"{client_cpu * 1000:.3f} ms", "", ""),
-                     ("    (httpx.AsyncClient instead, the same /health/live p50 / p99)",
-                      f"{httpx50:.2f} / {ms(overhead['httpx_live'], 99):.2f} ms",
-                      f"+{httpx50 - ka50:.2f} ms", "info: the client (h) used before")]
+        for letter, run in parts.items():
+            if letter in only:
+                await report.part(letter, run)
     finally:
         say("cleaning up ...")
         await res.cleanup()
 
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    header = ("measure", "figure", "ratio", "target")
-    widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
-    print()
-    print(f"Jumelage benchmark, N={n} events, {samples} latency samples, {os.cpu_count()} CPUs")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    title = f"Jumelage benchmark, N={n} events, {samples} latency samples, {os.cpu_count()} CPUs"
+    report.table(title)
+    report.save(Path(args.output), title)
     print()
     print("notes:")
     print("- the convention service's SurgeryCompleted handler upserts a progress fact and records no")
@@ -1126,15 +1973,15 @@ async def main() -> int:
     print("- (e): scheduling, notification and convention services as three processes (as deployed),")
     print("  then all three in this process (one event loop, shared with the client); uvicorn over TCP,")
     print("  the e-mail delivered to a local SMTP server; one command at a time, 20 ms apart.")
-    print("- (h): the service as deployed (python -m convention serve: uvicorn, uvloop, httptools), the raw")
+    print("- (o): the service as deployed (python -m convention serve: uvicorn, uvloop, httptools), the raw")
     print("  app and the floor, each a process, answer in turn one request at a time over loopback TCP, to a")
     print("  blocking keep-alive socket client (scripts/bench.py KeepAlive); the raw app has no auth, no")
     print("  middleware, no ORM. Service CPU: /proc, over a burst of each route alone.")
-    return 0
+    return report.finish()
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["serve"]:  # (h)'s baseline servers, started by request_overhead
+    if sys.argv[1:2] == ["serve"]:  # (o)'s baseline servers, started by request_overhead
         serve(sys.argv[2:])
         raise SystemExit(0)
     raise SystemExit(asyncio.run(main()))

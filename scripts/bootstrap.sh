@@ -17,5 +17,5 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 echo "installing shared + services (editable) into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
-  -e "shared[test]" -e services/convention -e services/scheduling -e services/notification -e services/web
+  -e "shared[test,bench]" -e services/convention -e services/scheduling -e services/notification -e services/web
 echo "$inputs" > "$stamp"

@@ -87,3 +87,36 @@ async def test_a_connection_lost_within_the_idle_window_fails_once_then_the_pool
     assert await backend_pid(engine) != lost
     assert invalidated == [True]
     assert pings == []
+
+
+async def test_a_service_keeps_its_pool_of_connections_under_load(database: Any, tmp_path: Any) -> None:
+    """Twenty transactions at once, twice, on a service's engine (DATABASE_POOL_SIZE 8): eight
+    connections are opened, once; none is opened and closed again per transaction past the
+    fifth, as SQLAlchemy's default pool (5, and 10 of overflow) did (issue 23), on SQLite and
+    PostgreSQL."""
+    import asyncio
+
+    from jumelage.service import ServiceRuntime
+    from jumelage.settings import ServiceSettings
+    from jumelage.testkit.client import TEST_AUTH_SECRET
+
+    runtime = ServiceRuntime(ServiceSettings(service_name="pooled", auth_secret=TEST_AUTH_SECRET, data_dir=tmp_path,
+                                             database_pool_size=8, **database.settings()))
+    opened: list[int] = []
+    event.listen(runtime.engine.sync_engine, "connect", lambda *_: opened.append(1))
+    all_busy = asyncio.Event()  # the first eight hold their connections until all eight are out
+
+    async def one() -> None:
+        async with runtime.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            if runtime.engine.pool.checkedout() == 8:
+                all_busy.set()
+            await all_busy.wait()
+
+    try:
+        for _ in range(2):
+            await asyncio.gather(*(one() for _ in range(20)))
+        assert len(opened) == 8
+        assert runtime.engine.pool.checkedin() == 8
+    finally:
+        await runtime.engine.dispose()

@@ -96,6 +96,34 @@ async def test_a_database_connection_lost_or_refused_is_503_with_a_message(clien
     assert down.json() == {"detail": "the database is unreachable; try again shortly"}
 
 
+async def test_no_pooled_connection_free_in_time_is_503_not_500(tmp_path: Any) -> None:
+    """A real pool (one connection, no overflow) whose only connection is taken: the
+    request's checkout times out, and the answer says the service is busy."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}", poolclass=AsyncAdaptedQueuePool,
+                                 pool_size=1, max_overflow=0, pool_timeout=0.05)
+    app = make_app()
+
+    @app.get("/needs-a-connection")
+    async def needs_a_connection() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with engine.connect() as held, httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            await held.execute(text("SELECT 1"))
+            response = await c.get("/needs-a-connection")
+    finally:
+        await engine.dispose()
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    assert "no database connection was free in time" in response.json()["detail"]
+
+
 async def test_another_database_error_is_not_disguised_as_unavailable() -> None:
     transport = httpx.ASGITransport(app=make_app(), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:

@@ -13,6 +13,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -224,6 +225,15 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("database connection lost during a request", error=type(exc.orig).__name__)
         return JSONResponse({"detail": "the database connection was lost during the request; the change may "
                                        "not have been saved: check, then send it again"},
+                            status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(_request: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every pooled connection in use for the pool's whole timeout: the service is overloaded,
+        # nothing was done; a 503 the client may retry, not a 500 (issue 23, 50 clients at once).
+        log.warning("no database connection free in time", error=str(exc).split(" (")[0])
+        return JSONResponse({"detail": "the service is busy: no database connection was free in time; nothing "
+                                       "was done: try again shortly"},
                             status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(ConnectionError)

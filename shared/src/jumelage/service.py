@@ -89,7 +89,12 @@ class ServiceRuntime:
             passive=settings.declare_topology == "own",  # the broker's definitions made it all
         )
         self.queue = self.topology.service_queue(self.name) if handlers else None
-        self.engine = create_engine(settings.sqlalchemy_url(), schema=settings.database_schema)
+        url = settings.sqlalchemy_url()
+        # Every connection kept: SQLAlchemy's default (5 kept, 10 more opened and closed again per
+        # checkout) opened a PostgreSQL backend (or an SQLite connection and its thread) per request
+        # past the fifth at once (issue 23, 50 clients). An in-memory SQLite has one connection.
+        pool = {} if ":memory:" in url else {"pool_size": settings.database_pool_size, "max_overflow": 0}
+        self.engine = create_engine(url, schema=settings.database_schema, **pool)
         self.sessions = session_factory(self.engine)
         self.read_sessions = read_session_factory(self.engine)  # same pool: transactions that only read
         self.broker = RabbitBroker(

@@ -91,6 +91,11 @@ class ServiceSettings(BaseSettings):
         description="all: declare every service's queues (local runs: no event is lost whatever "
         "starts first); own: only this service's (brokers whose definitions are loaded at boot)",
     )
+    database_pool_size: int = Field(
+        default=15, ge=1, le=200,
+        description="database connections each process keeps open (none opened and closed per request: "
+        "a request past them waits for one, up to 30 s, then is a 503)",
+    )
     database_schema: str | None = Field(
         default=None, description="PostgreSQL schema (search_path) to use; tests isolate themselves with it"
     )
