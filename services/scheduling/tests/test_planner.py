@@ -217,3 +217,60 @@ def test_an_anaesthetist_recorded_on_a_surgery_is_busy_there_and_stays_with_it()
                  greedy(request([new], bookings=[booked], anaesthetists=["a1", "a2"]))):
         by_case = {a.case_id: a for a in plan.assignments}
         assert by_case["y"].anaesthetist_id == "a2" and set(by_case) == {"y", "z"}, plan.solver
+
+
+# -- every claim true (issue 20) -----------------------------------------------------------------
+
+
+def test_a_solver_that_finds_nothing_leaves_a_heuristic_plan_with_a_real_bound(monkeypatch) -> None:
+    from ortools.sat.python import cp_model
+
+    cases = [Case(f"c{i}", f"P-{i}", 1 + i % 5, 180) for i in range(6)]  # 6 x 3.5 h in one 8-hour room
+    # The solve stops before a first solution (what a 0.2 s limit does to a 60-case cardiac mission).
+    monkeypatch.setattr(cp_model.CpSolver, "solve", lambda self, model, *a, **k: cp_model.UNKNOWN)
+    plan = solve(request(cases))
+    assert plan.solver == "greedy" and plan.status is PlanStatus.heuristic and not plan.optimal
+    # The bound is a real one (every case operated), not the solver's empty 0.
+    assert plan.bound == sum({1: 16, 2: 8, 3: 4, 4: 2, 5: 1}[c.priority] for c in cases) > plan.objective > 0
+    assert plan.gap > 0
+    assert any("no bound" in r or "heuristic" in r for r in plan.reasons), plan.reasons
+
+
+def test_the_dominance_filter_counts_real_minutes_against_the_daily_maximum() -> None:
+    # Turnover 0, a 10-hour room, a 300-minute daily maximum: 20- and 25-minute cases fill one grid
+    # slot each, but the surgeon's minutes are real: 10 x 20 + 4 x 25 = 300, 14 cases.
+    cases = ([Case(f"z{i}", f"P-Z{i}", 3, 20) for i in range(10)] +
+             [Case(f"b{i}", f"P-B{i}", 3, 25) for i in range(20)])
+    req = request(cases, rooms=[Room("r1", "Bloc B", 8 * 60, 18 * 60)], turnover_minutes=0,
+                  max_daily_minutes_per_surgeon=300)
+    plan = solve(req)
+    check(plan, req)
+    assert len(plan.assignments) == 14 and plan.objective == 14 * 4
+    assert plan.status is PlanStatus.optimal and plan.bound == plan.objective
+
+
+def test_the_practitioners_day_spans_rooms_that_open_at_different_hours() -> None:
+    # One surgeon: 07:00-11:30 in the morning room, 12:00-16:30 in the afternoon room.
+    rooms = [Room("am", "Bloc A", 7 * 60, 13 * 60), Room("pm", "Bloc B", 12 * 60, 18 * 60)]
+    cases = [Case(f"c{i}", f"P-{i}", 2, 120) for i in range(5)]
+    req = request(cases, rooms=rooms, max_daily_minutes_per_surgeon=600)
+    plan = solve(req)
+    check(plan, req)
+    assert len(plan.assignments) == 4 and plan.status is PlanStatus.optimal and plan.bound == 4 * 8
+    assert plan.solver == "cp-sat"
+
+
+def test_a_surgery_booked_off_the_grid_is_modelled_at_its_real_times() -> None:
+    # Booked by hand at 08:10 for 60 min: the room is free from 09:40 (30 min of turnover), and
+    # the next 60-minute case ends exactly at closing.
+    room = Room("r1", "Bloc B", 8 * 60, 10 * 60 + 40)
+    booked = Booking(Case("x", "P-X", 3, 60), "sx", 0, "r1", 8 * 60 + 10, "s1", fixed=True)
+    for plan in (solve(request([Case("z", "P-Z", 1, 60)], rooms=[room], bookings=[booked])),
+                 greedy(request([Case("z", "P-Z", 1, 60)], rooms=[room], bookings=[booked]))):
+        by_case = {a.case_id: a for a in plan.assignments}
+        assert by_case["x"].start_minute == 8 * 60 + 10
+        assert by_case["z"].start_minute == 9 * 60 + 40, (plan.solver, by_case["z"])
+    # Movable and off the grid: it stays at 08:10 (not "moved" to 08:00 or 08:15).
+    movable = Booking(Case("x", "P-X", 3, 60), "sx", 0, "r1", 8 * 60 + 10, "s1")
+    plan = solve(request([Case("z", "P-Z", 1, 60)], rooms=[room], bookings=[movable]))
+    assert plan.moves == 0 and {a.case_id: a.start_minute for a in plan.assignments}["x"] == 8 * 60 + 10

@@ -170,7 +170,7 @@ def _prepare(req: PlanRequest) -> _Prepared | Plan:
     if reasons:
         return Plan(PlanStatus.infeasible, 0, 0, False, time.perf_counter() - started, reasons=reasons,
                     unplanned=[Unplanned(c.id, c.ref, "; ".join(reasons)) for c in req.cases], solver="none")
-    p = _Prepared(req, req.step_minutes, [], [b for b in req.bookings if not b.fixed],
+    p = _Prepared(req, _grid(req), [], [b for b in req.bookings if not b.fixed],
                   [b for b in req.bookings if b.fixed], [], reasons)
     longest = max(req.rooms, key=lambda r: r.closes_minute - r.opens_minute)
     longest_day = (p.window(longest)[1] - p.window(longest)[0]) * p.step
@@ -208,6 +208,19 @@ def _prepare(req: PlanRequest) -> _Prepared | Plan:
     return p
 
 
+def _grid(req: PlanRequest) -> int:
+    """The model's step: ``step_minutes``, refined so that every time the data fixes falls on it
+    (rooms' hours, bookings' starts, blocked slots, the turnover): a surgery booked by hand at
+    08:10 is modelled at 08:10, and the turnover after it is kept to the minute."""
+    step = req.step_minutes
+    times = [req.turnover_minutes, *(m for r in req.rooms for m in (r.opens_minute, r.closes_minute)),
+             *(b.start_minute for b in req.bookings),
+             *(m for b in req.blocked for m in (b.start_minute, b.end_minute))]
+    for t in times:
+        step = math.gcd(step, t % DAY)
+    return step
+
+
 def _undominated(p: _Prepared) -> tuple[list[Case], list[Case]]:
     """Drop the cases that no optimal plan needs: a case is *dominated* by another that weighs
     at least as much, is no longer and holds an intensive-care bed no longer (ties broken by a
@@ -227,13 +240,15 @@ def _undominated(p: _Prepared) -> tuple[list[Case], list[Case]]:
             break
         most += 1
     most = max(most, 1)
-    key = {c.id: (-PRIORITY_WEIGHT[c.priority], p.slots(c.duration_minutes), c.icu_days, str(c.id))
-           for c in p.cases}
+    # A rival must be no longer in the room (slots) *and* for the surgeon's daily maximum (real minutes).
+    key = {c.id: (-PRIORITY_WEIGHT[c.priority], p.slots(c.duration_minutes), c.duration_minutes, c.icu_days,
+                  str(c.id)) for c in p.cases}
     kept, dropped = [], []
     for c in p.cases:
         w, d, icu = PRIORITY_WEIGHT[c.priority], p.slots(c.duration_minutes), c.icu_days
         count = sum(1 for o in p.cases if o is not c and PRIORITY_WEIGHT[o.priority] >= w
-                    and p.slots(o.duration_minutes) <= d and o.icu_days <= icu and key[o.id] < key[c.id])
+                    and p.slots(o.duration_minutes) <= d and o.duration_minutes <= c.duration_minutes
+                    and o.icu_days <= icu and key[o.id] < key[c.id])
         (dropped if count >= most else kept).append(c)
     return kept, dropped
 
@@ -390,10 +405,11 @@ def solve(req: PlanRequest) -> Plan:
         return Plan(PlanStatus.infeasible, 0, 0, False, time.perf_counter() - started, reasons=reasons,
                     unplanned=p.unplanned + [Unplanned(c.id, c.ref, reasons[-1]) for c in p.cases],
                     greedy_objective=greedy_score)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        # Stopped before a first solution: the solver proved nothing, its bound is not one.
+        return _from_greedy(p, base, weights, greedy_score, None, started, reasons)
     bound_full = solver.best_objective_bound
     bound = math.floor((bound_full + len(p.movable)) / (len(p.movable) + 1) + 1e-6) + m.fixed_score
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return _from_greedy(p, base, weights, greedy_score, bound, started, reasons)
     optimal = status == cp_model.OPTIMAL
     primary, moves = int(solver.value(m.primary)), int(solver.value(m.moves))
     assignments = m.read(solver)
@@ -422,15 +438,35 @@ def solve(req: PlanRequest) -> Plan:
                 tiebreak_optimal=tiebreak_optimal, primary_seconds=primary_seconds)
 
 
-def _from_greedy(p: _Prepared, base: list[Assignment], weights: dict[Hashable, int], score: int, bound: int,
-                 started: float, reasons: list[str]) -> Plan:
+def _from_greedy(p: _Prepared, base: list[Assignment], weights: dict[Hashable, int], score: int,
+                 bound: int | None, started: float, reasons: list[str]) -> Plan:
+    """The greedy plan, status ``heuristic``. ``bound``: the solver's, when it proved one; else
+    (None) the only true one, every case operated."""
     planned = {a.case_id for a in base}
     unplanned = p.unplanned + [Unplanned(c.id, c.ref, _no_room_reason(c)) for c in [*p.cases, *p.dominated]
                                       if c.id not in planned]
-    return Plan(PlanStatus.greedy, score, max(bound, score), bound <= score, time.perf_counter() - started,
-                assignments=base, unplanned=unplanned,
-                reasons=[*reasons, "the solver found nothing better than the greedy plan within the time limit"],
-                solver="greedy", greedy_objective=score)
+    if bound is None:
+        bound = sum(weights.values())
+        why = ("heuristic: the solver found no plan within the time limit, so nothing is proven; the bound is "
+               "every case operated (raise the time limit for a real bound)")
+    else:
+        why = "heuristic: the solver found nothing better than the greedy plan within the time limit"
+    bound = max(bound, score)
+    # Every case operated (or the solver's bound met) at no move: that is proven optimal too.
+    return Plan(PlanStatus.optimal if bound <= score else PlanStatus.heuristic, score, bound, bound <= score, time.perf_counter() - started,
+                assignments=base, unplanned=unplanned, reasons=[*reasons, why], solver="greedy",
+                greedy_objective=score)
+
+
+def _covered(spans: Sequence[tuple[int, int]], lo: int, hi: int) -> int:
+    """How much of [lo, hi) the union of ``spans`` covers."""
+    out, reach = 0, lo
+    for a, b in sorted(spans):
+        a, b = max(a, reach), min(b, hi)
+        if b > a:
+            out += b - a
+            reach = b
+    return out
 
 
 def _infeasible_reason(p: _Prepared) -> str:
@@ -595,27 +631,33 @@ class _Model:
                     model.add_hint(x, False)
 
         # Redundant linear cuts (the same rules, as knapsacks the LP relaxation sees): room-days,
-        # practitioners' days, intensive-care beds per day.
-        fixed_room: dict[tuple[int, int], int] = defaultdict(int)
-        for b in p.fixed:
-            if b.room_id in room_index:
-                fixed_room[room_index[b.room_id], b.day] += p.slots(b.case.duration_minutes) + turn
+        # practitioners' days, intensive-care beds per day. Each must hold for every plan: a wrong
+        # cut proves a wrong bound.
         for d in range(req.days):
             for ri, room in enumerate(req.rooms):
                 lo, hi = p.window(room)
                 terms = [(p.slots(c.duration_minutes) + turn) * v["options"][d, ri]
                          for (c, _), v in zip(self.items, self.vars) if (d, ri) in v["options"]]
                 if terms:
-                    model.add(sum(terms) <= max(0, hi - lo + turn - fixed_room[ri, d]))
+                    # New intervals lie in [opening, closing + turnover], beside what is fixed there.
+                    window = (d * per_day + lo, d * per_day + hi + turn)
+                    taken = _covered(fixed_spans.get(("room", ri), []), *window)
+                    model.add(sum(terms) <= max(0, hi - lo + turn - taken))
             day_terms = [(p.slots(c.duration_minutes) + turn) * v["day_of"][d]
                          for (c, _), v in zip(self.items, self.vars)]
-            # Every case operated has one surgeon: a day's operating minutes fit in the surgeons' maxima.
-            fixed_load = sum(b.case.duration_minutes for b in p.fixed if b.day == d)
+            # Every case operated has one surgeon: a day's operating minutes fit in what the surgeons'
+            # maxima leave beside the fixed surgeries (each surgeon's own).
+            surgeons_left = sum(max(0, req.max_daily_minutes_per_surgeon - sum(m for m, lit in load.get((si, d), [])
+                                                                       if isinstance(lit, int)))
+                            for si in range(len(req.surgeons)))
             model.add(sum(c.duration_minutes * v["day_of"][d] for (c, _), v in zip(self.items, self.vars))
-                      <= max(0, len(req.surgeons) * req.max_daily_minutes_per_surgeon - fixed_load))
+                      <= surgeons_left)
+            # A practitioner's cases of a day lie between the earliest opening and the latest
+            # closing (and its turnover) over the rooms: rooms need not open at the same hour.
+            first = min(p.window(r)[0] for r in req.rooms)
+            last = max(p.window(r)[1] for r in req.rooms) + turn
             for people in (req.surgeons, req.anaesthetists):
-                longest = max(hi - lo for lo, hi in map(p.window, req.rooms)) + turn
-                model.add(sum(day_terms) <= len(people) * min(longest, per_day))
+                model.add(sum(day_terms) <= len(people) * (last - first))
         if req.icu_beds is not None:
             for t in range(req.days + 6):
                 in_bed = [v["day_of"][d] for (c, _), v in zip(self.items, self.vars)

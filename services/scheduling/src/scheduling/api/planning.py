@@ -60,7 +60,10 @@ class UnplannedOut(BaseModel):
 
 class PlanOut(BaseModel):
     mission_id: uuid.UUID
-    status: Literal["optimal", "feasible", "greedy", "empty", "infeasible"]
+    status: Literal["optimal", "feasible", "heuristic", "greedy", "empty", "infeasible"] = Field(
+        description="what was proven: optimal (the solver's proof), feasible (a plan, `gap` from the solver's "
+                    "bound), heuristic (the greedy plan: `bound` is the solver's if it proved one, else every "
+                    "case operated), empty, infeasible; greedy is no longer answered")
     objective: int = Field(description="priority-weighted count of cases operated (weights 16, 8, 4, 2, 1)")
     bound: int = Field(description="no plan can score more")
     optimal: bool

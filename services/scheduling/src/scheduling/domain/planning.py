@@ -16,7 +16,9 @@ from enum import StrEnum
 class PlanStatus(StrEnum):
     optimal = "optimal"  # proven: no plan operates a better priority-weighted set with fewer moves
     feasible = "feasible"  # the best found within the time limit
-    greedy = "greedy"  # the solver found nothing better than the greedy baseline
+    heuristic = "heuristic"  # the greedy plan: the solver found nothing better (bound: the solver's if it
+    # proved one, else every case operated)
+    greedy = "greedy"  # no longer answered (before issue 20: what ``heuristic`` is now); kept for clients
     empty = "empty"  # nothing to plan (reasons say why)
     infeasible = "infeasible"  # the constraints cannot hold (reasons say which)
 
@@ -52,8 +54,8 @@ class Unplanned:
 class Plan:
     status: PlanStatus
     objective: int  # priority-weighted count of cases operated (bookings included)
-    bound: int  # no plan can score more
-    optimal: bool
+    bound: int  # no plan can score more (a proven bound, or every case operated)
+    optimal: bool  # the solver's proof, or the greedy plan operates everything
     solve_seconds: float
     moves: int = 0
     assignments: list[Assignment] = field(default_factory=list)
