@@ -7,17 +7,33 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
+import pytest
+from plan_checker import check_plan, exact_optimum
+
+from scheduling.adapters import optimiser
 from scheduling.adapters.optimiser import (
     ICU_DAYS,
+    Blocked,
     Booking,
     Case,
     Plan,
     PlanRequest,
     PlanStatus,
     Room,
-    greedy,
-    solve,
 )
+
+
+def solve(req: PlanRequest) -> Plan:
+    """The optimiser, every plan checked by the independent checker."""
+    plan = optimiser.solve(req)
+    check_plan(plan, req)
+    return plan
+
+
+def greedy(req: PlanRequest) -> Plan:
+    plan = optimiser.greedy(req)
+    check_plan(plan, req)
+    return plan
 
 ROOM = Room("r1", "Bloc B", 8 * 60, 16 * 60)  # 8 hours
 
@@ -142,32 +158,8 @@ def test_nothing_starts_before_the_earliest_instant() -> None:
 
 
 def check(plan: Plan, req: PlanRequest) -> None:
-    """Every hard constraint, independently of the model."""
-    rooms = {r.id: r for r in req.rooms}
-    cases = {c.id: c for c in req.cases}
-    turn = req.turnover_minutes
-    spans: dict[object, list[tuple[int, int]]] = defaultdict(list)
-    load: dict[tuple[object, int], int] = defaultdict(int)
-    beds: dict[int, int] = defaultdict(int)
-    for a in plan.assignments:
-        room = rooms[a.room_id]
-        assert room.opens_minute <= a.start_minute and a.end_minute <= room.closes_minute, a
-        assert 0 <= a.day < req.days
-        start = a.day * 1440 + a.start_minute
-        length = -(-a.duration_minutes // req.step_minutes) * req.step_minutes + turn
-        for key in (("room", a.room_id), ("surgeon", a.surgeon_id), ("anaesthetist", a.anaesthetist_id)):
-            spans[key].append((start, start + length))
-        load[a.surgeon_id, a.day] += a.duration_minutes
-        assert a.icu_days == cases[a.case_id].icu_days
-        for d in range(a.day, a.day + a.icu_days):
-            beds[d] += 1
-    for key, items in spans.items():
-        items.sort()
-        for (_, end), (start, _) in zip(items, items[1:]):
-            assert end <= start, key
-    assert all(v <= req.max_daily_minutes_per_surgeon for v in load.values())
-    if req.icu_beds is not None:
-        assert all(v <= req.icu_beds for v in beds.values())
+    """Every hard constraint, independently of the model (``plan_checker``)."""
+    check_plan(plan, req)
 
 
 def test_a_generated_mission_respects_every_constraint_and_beats_greedy() -> None:
@@ -274,3 +266,61 @@ def test_a_surgery_booked_off_the_grid_is_modelled_at_its_real_times() -> None:
     movable = Booking(Case("x", "P-X", 3, 60), "sx", 0, "r1", 8 * 60 + 10, "s1")
     plan = solve(request([Case("z", "P-Z", 1, 60)], rooms=[room], bookings=[movable]))
     assert plan.moves == 0 and {a.case_id: a.start_minute for a in plan.assignments}["x"] == 8 * 60 + 10
+
+
+# -- property tests: an independent exact model and the checker (issue 20, 5) ----------------------
+
+
+def random_instance(rng: random.Random, *, limit: float = 5.0) -> PlanRequest:
+    rooms = []
+    for i in range(rng.randint(1, 2)):
+        opens = rng.choice([7 * 60, 8 * 60, 12 * 60])
+        rooms.append(Room(f"r{i}", f"Bloc {i}", opens, opens + rng.choice([4, 5, 6]) * 60))
+    cases = []
+    for i in range(rng.randint(3, 7)):
+        scheme = rng.choice(["none", "none", "RACHS-1", "STAT"])
+        category = None if scheme == "none" else rng.randint(1, 3)
+        cases.append(Case(f"c{i}", f"P-{i}", rng.randint(1, 5), rng.choice([30, 45, 60, 90, 120, 180]),
+                          scheme, category))
+    return PlanRequest(days=rng.randint(1, 2), rooms=rooms, surgeons=[f"s{i}" for i in range(rng.randint(1, 2))],
+                       anaesthetists=[f"a{i}" for i in range(rng.randint(1, 2))], cases=cases,
+                       icu_beds=rng.choice([None, 1, 2]), turnover_minutes=rng.choice([0, 15, 30]),
+                       max_daily_minutes_per_surgeon=rng.choice([120, 240, 480]), time_limit_seconds=limit)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_on_random_small_instances_an_exact_model_agrees_with_the_proven_optimum(seed: int) -> None:
+    req = random_instance(random.Random(seed))
+    plan, base = solve(req), greedy(req)  # both checked
+    best = exact_optimum(req)
+    assert base.objective <= plan.objective <= best <= plan.bound, (plan.status, plan.objective, best, plan.bound)
+    assert plan.optimal and plan.objective == best, (plan.status, plan.objective, best)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_replans_keep_every_rule(seed: int) -> None:
+    """Bookings (some fixed, some movable), another mission's slot and an earliest start."""
+    rng = random.Random(100 + seed)
+    first = random_instance(rng, limit=2.0)
+    booked = greedy(first)
+    bookings = [Booking(next(c for c in first.cases if c.id == a.case_id), f"s-{a.case_id}", a.day, a.room_id,
+                        a.start_minute + rng.choice([0, 0, 10]) * (a.start_minute + a.duration_minutes + 10
+                                                                    <= next(r for r in first.rooms
+                                                                            if r.id == a.room_id).closes_minute),
+                        a.surgeon_id, fixed=rng.random() < 0.4, anaesthetist_id=a.anaesthetist_id)
+                for a in booked.assignments[: rng.randint(1, 3)]]
+    room, last = first.rooms[0], first.days - 1
+    # Another mission's hour at the end of the last day, where no booking is (hand booking checks it).
+    free = all(b.room_id != room.id or b.day != last or b.start_minute + b.case.duration_minutes
+               + first.turnover_minutes <= room.closes_minute - 60 for b in bookings)
+    req = PlanRequest(days=first.days, rooms=first.rooms, surgeons=first.surgeons, anaesthetists=first.anaesthetists,
+                      cases=[Case(f"n{i}", f"P-N{i}", rng.randint(1, 5), rng.choice([30, 60, 95, 120]))
+                             for i in range(rng.randint(2, 5))],
+                      icu_beds=first.icu_beds, bookings=bookings, turnover_minutes=first.turnover_minutes,
+                      blocked=[Blocked(room.id, last, room.closes_minute - 60, room.closes_minute)] if free else [],
+                      earliest=(0, rng.choice([0, 9 * 60 + 7])), max_daily_minutes_per_surgeon=480,
+                      time_limit_seconds=2.0)
+    plan = solve(req)
+    greedy(req)
+    if plan.status is not PlanStatus.infeasible:
+        assert {b.case.id for b in bookings} <= {a.case_id for a in plan.assignments}

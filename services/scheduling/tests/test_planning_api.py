@@ -5,7 +5,30 @@ the anaesthetist recorded on a surgery under way."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+from plan_checker import check_plan
 from scheduling_testkit import ANAESTHETIST, CMCI, SURGEON, SURGEON_2, Scheduling
+
+from scheduling.adapters import optimiser
+
+
+@pytest.fixture(autouse=True)
+def every_plan_checked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list]:
+    """Every plan these tests propose goes through the independent checker (issue 20)."""
+    checked: list = []
+    solve = optimiser.solve
+
+    def checked_solve(req: optimiser.PlanRequest) -> optimiser.Plan:
+        plan = solve(req)
+        check_plan(plan, req)
+        checked.append(plan)
+        return plan
+
+    monkeypatch.setattr(optimiser, "solve", checked_solve)
+    yield checked
+    assert checked, "no plan was proposed"
 
 
 async def test_a_proposed_plan_writes_nothing_and_applying_it_is_all_or_none(programme: Scheduling) -> None:
