@@ -23,6 +23,17 @@ def icu_days(scheme: str, category: int | None) -> int:
     return min(category, 5)
 
 
+def on_site(req: PlanRequest, scheme: str, category: int | None) -> int:
+    """Post-operative days with the team on site: the request's table (a category missing: 0)."""
+    return req.post_operative_days.get((scheme, category), 0)
+
+
+def beds_on(req: PlanRequest, t: int) -> int | None:
+    if t < req.days or req.icu_beds_after_mission is None:
+        return req.icu_beds
+    return min(x for x in (req.icu_beds, req.icu_beds_after_mission) if x is not None)
+
+
 def check_plan(plan: Plan, req: PlanRequest) -> None:
     """Every hard rule of the README, on real minutes. Surgeries fixed in the request are taken as
     they are (booked by hand, they may break a rule between themselves); nothing the plan adds or
@@ -65,6 +76,8 @@ def check_plan(plan: Plan, req: PlanRequest) -> None:
         assert room.opens_minute <= a.start_minute and a.end_minute <= room.closes_minute, ("room hours", a)
         assert a.day * DAY + a.start_minute >= earliest, ("before the earliest start", a)
         assert a.surgeon_id in req.surgeons and a.anaesthetist_id in req.anaesthetists, a
+        assert a.day + on_site(req, case.risk_scheme, case.risk_category) <= req.days - 1, (
+            "its post-operative days fall after the team leaves", a)
     assert plan.moves == moved
     # Rooms, surgeons, anaesthetists: never two at once, the turnover between (both ways).
     fixed = {a.case_id for a in plan.assignments if a.fixed}
@@ -89,14 +102,13 @@ def check_plan(plan: Plan, req: PlanRequest) -> None:
         if any(a.case_id not in fixed for a in items):
             assert sum(a.duration_minutes for a in items) <= req.max_daily_minutes_per_surgeon, key
     # Intensive-care beds, each day of each stay.
-    if req.icu_beds is not None:
-        in_bed: dict[int, list] = defaultdict(list)
-        for a in plan.assignments:
-            for t in range(a.day, a.day + a.icu_days):
-                in_bed[t].append(a)
-        for t, items in in_bed.items():
-            if any(a.case_id not in fixed for a in items):
-                assert len(items) <= req.icu_beds, ("beds", t)
+    in_bed: dict[int, list] = defaultdict(list)
+    for a in plan.assignments:
+        for t in range(a.day, a.day + a.icu_days):
+            in_bed[t].append(a)
+    for t, items in in_bed.items():
+        if any(a.case_id not in fixed for a in items) and beds_on(req, t) is not None:
+            assert len(items) <= beds_on(req, t), ("beds", t)
     # What it claims.
     assert plan.objective == sum(WEIGHT[cases[i].priority] for i in ids)
     assert plan.bound >= plan.objective
@@ -118,7 +130,7 @@ def exact_optimum(req: PlanRequest, *, seconds: float = 20.0) -> int:
         icu = icu_days(c.risk_scheme, c.risk_category)
         if icu and req.icu_beds is not None and req.icu_beds <= 0:
             continue
-        for d in range(req.days):
+        for d in range(req.days - on_site(req, c.risk_scheme, c.risk_category)):
             for r in req.rooms:
                 for t in range(r.opens_minute, r.closes_minute - c.duration_minutes + 1, step):
                     if d * DAY + t < req.earliest[0] * DAY + req.earliest[1]:
@@ -147,14 +159,14 @@ def exact_optimum(req: PlanRequest, *, seconds: float = 20.0) -> int:
         load[s, d].append(durations[c] * v)
     for terms in load.values():
         model.add(sum(terms) <= req.max_daily_minutes_per_surgeon)
-    if req.icu_beds is not None:
-        stays = {c.id: icu_days(c.risk_scheme, c.risk_category) for c in req.cases}
-        beds: dict[int, list] = defaultdict(list)
-        for (c, d, *_), v in x.items():
-            for t in range(d, d + stays[c]):
-                beds[t].append(v)
-        for vs in beds.values():
-            model.add(sum(vs) <= req.icu_beds)
+    stays = {c.id: icu_days(c.risk_scheme, c.risk_category) for c in req.cases}
+    beds: dict[int, list] = defaultdict(list)
+    for (c, d, *_), v in x.items():
+        for t in range(d, d + stays[c]):
+            beds[t].append(v)
+    for t, vs in beds.items():
+        if beds_on(req, t) is not None:
+            model.add(sum(vs) <= beds_on(req, t))
     weight = {c.id: WEIGHT.get(c.priority, 0) for c in req.cases}
     model.maximize(sum(weight[key[0]] * v for key, v in x.items()))
     solver = cp_model.CpSolver()

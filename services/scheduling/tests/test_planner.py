@@ -73,13 +73,14 @@ def test_intensive_care_beds_force_a_choice() -> None:
     # One bed, two days. C (RACHS-1 3) holds it 3 days, A and B (RACHS-1 1) one day each.
     cases = [Case("a", "P-A", 3, 120, "RACHS-1", 1), Case("b", "P-B", 3, 120, "RACHS-1", 1),
              Case("c", "P-C", 1, 120, "RACHS-1", 3)]
-    plan = solve(request(cases, days=2, icu_beds=1))
+    # (The team's stay is not the question here: no post-operative days with it.)
+    plan = solve(request(cases, days=2, icu_beds=1, post_operative_days={}))
     assert plan.optimal and plan.objective == 16 + 4
     by_case = {a.case_id: a for a in plan.assignments}
     assert set(by_case) <= {"a", "b", "c"} and "c" in by_case and len(by_case) == 2
     assert by_case["c"].day == 1 and by_case["c"].icu_days == 3  # the other one on day 0, before it
     # Without the constraint, all three on the first day... in two rooms' worth of time? One room of 8 h: yes.
-    assert len(solve(request(cases, days=2)).assignments) == 3
+    assert len(solve(request(cases, days=2, post_operative_days={})).assignments) == 3
     # No bed at all: cardiac cases cannot be operated, and the reason says so.
     none = solve(request(cases + [Case("d", "P-D", 5, 60)], icu_beds=0))
     assert chosen(none) == {"d"}
@@ -324,3 +325,62 @@ def test_random_replans_keep_every_rule(seed: int) -> None:
     greedy(req)
     if plan.status is not PlanStatus.infeasible:
         assert {b.case.id for b in bookings} <= {a.case_id for a in plan.assignments}
+
+
+# -- the visiting team leaves (issue 20) ---------------------------------------------------------
+
+
+def cardiac_mission(n: int, days: int, rooms: int, beds: int, seed: int, **over: object) -> PlanRequest:
+    rng = random.Random(seed)
+    cases = []
+    for i in range(n):
+        scheme = rng.choice(["RACHS-1", "STAT"])
+        category = rng.randint(1, 6 if scheme == "RACHS-1" else 5)
+        cases.append(Case(f"c{i}", f"P-{i}", rng.randint(1, 5), rng.choice([120, 180, 240, 300]), scheme, category))
+    values: dict[str, object] = dict(
+        days=days, rooms=[Room(f"r{i}", f"Bloc {i}", 8 * 60, 18 * 60) for i in range(rooms)],
+        surgeons=[f"s{i}" for i in range(rooms)], anaesthetists=[f"a{i}" for i in range(rooms)], cases=cases,
+        icu_beds=beds, time_limit_seconds=2.0)
+    values.update(over)
+    return PlanRequest(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("n", "days", "rooms", "beds"), [(12, 4, 1, 2), (24, 5, 2, 4), (40, 6, 2, 5)])
+def test_the_highest_risk_cases_come_first_and_no_critical_window_falls_after_the_team_leaves(
+        n: int, days: int, rooms: int, beds: int) -> None:
+    req = cardiac_mission(n, days, rooms, beds, seed=n)
+    for plan in (optimiser.solve(req), optimiser.greedy(req)):
+        for a in plan.assignments:
+            case = next(c for c in req.cases if c.id == a.case_id)
+            window = {1: 1, 2: 1, 3: 2, 4: 2, 5: 3, 6: 3}[case.risk_category]
+            assert a.day + window <= days - 1, (plan.solver, case, a.day)
+        check_plan(plan, req)
+        assert plan.assignments, plan.solver
+    # The highest categories (3 post-operative days) on the first days, none later.
+    highest = [a.day for a in optimiser.solve(req).assignments if a.icu_days == 5]
+    assert all(d <= days - 4 for d in highest)
+
+
+def test_intensive_care_stays_past_the_missions_end_count_against_the_hosts_limit() -> None:
+    # A 4-day mission, a room for one 4-hour case a day, two beds. RACHS-1 4: 4 days in intensive
+    # care, 2 with the team: day 0 (stay days 0-3) or day 1 (stay days 1-4, one day past the end).
+    room = Room("r1", "Bloc B", 8 * 60, 13 * 60)
+    cases = [Case("a", "P-A", 1, 240, "RACHS-1", 4), Case("b", "P-B", 2, 240, "RACHS-1", 4)]
+    assert len(solve(request(cases, days=4, rooms=[room], icu_beds=2)).assignments) == 2
+    plan = solve(request(cases, days=4, rooms=[room], icu_beds=2, icu_beds_after_mission=0))
+    assert [(a.case_id, a.day) for a in plan.assignments] == [("a", 0)]
+    (left,) = plan.unplanned
+    assert left.case_id == "b" and "intensive-care beds" in left.reason and "team leaves" in left.reason
+    assert greedy(request(cases, days=4, rooms=[room], icu_beds=2, icu_beds_after_mission=0)).objective == 16
+    # A 2-day mission: the team would leave before its 2 post-operative days, whatever the beds.
+    short = solve(request(cases, days=2, rooms=[room], icu_beds=2))
+    assert short.status is PlanStatus.empty and "the team leaves before" in short.unplanned[0].reason
+
+
+def test_an_unplanned_case_is_told_its_real_cause() -> None:
+    # Cataract cases (no intensive care) beside a cardiac one, beds recorded: the room is full.
+    cases = [Case(f"k{i}", f"P-K{i}", 3, 90) for i in range(8)] + [Case("h", "P-H", 1, 120, "RACHS-1", 1)]
+    plan = solve(request(cases, days=2, icu_beds=2))
+    cataract = [u for u in plan.unplanned if u.case_id.startswith("k")]
+    assert cataract and all("did not fit beside the cases chosen" in u.reason for u in cataract)
+    assert not any("intensive-care" in u.reason or "team leaves" in u.reason for u in cataract), cataract

@@ -32,12 +32,19 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
-from scheduling.domain.planning import Assignment, Plan, PlanStatus, Unplanned
+from scheduling.domain.planning import (
+    POST_OPERATIVE_DAYS,
+    Assignment,
+    Plan,
+    PlanStatus,
+    Unplanned,
+    post_operative_days,
+)
 # The intensive-care rule is the domain's: the optimiser and the booking handlers apply the same one.
 from scheduling.domain.surgeries import ICU_DAYS, icu_days
 
@@ -119,6 +126,13 @@ class PlanRequest:
     step_minutes: int = 15
     workers: int = 2  # CP-SAT workers (the machine's cores; see the README's benchmark)
     seed: int = 0
+    # The visiting team leaves after the last day: a case is planned no later than the last day
+    # minus its post-operative days with the team on site (by risk category).
+    post_operative_days: Mapping[tuple[str, int | None], int] = field(
+        default_factory=lambda: dict(POST_OPERATIVE_DAYS))
+    # Intensive-care beds the host gives the mission's patients after the mission's end (None: all
+    # of ``icu_beds``): stays running past the last day count against these.
+    icu_beds_after_mission: int | None = None
 
 
 # -- output: scheduling.domain.planning (the plan is the domain's; this adapter only computes it) --
@@ -148,6 +162,20 @@ class _Prepared:
     def window(self, room: Room) -> tuple[int, int]:
         """A room's day as slots: earliest start, latest end."""
         return -(-room.opens_minute // self.step), room.closes_minute // self.step
+
+    def on_site(self, case: Case) -> int:
+        return post_operative_days(self.req.post_operative_days, case.risk_scheme, case.risk_category)
+
+    def last_day(self, case: Case) -> int:
+        """The last day the case may be operated: its post-operative days fall while the team is there."""
+        return self.req.days - 1 - self.on_site(case)
+
+    def beds_on(self, t: int) -> int | None:
+        """Intensive-care beds on day ``t`` of the mission (after its end: the host's limit)."""
+        beds, after = self.req.icu_beds, self.req.icu_beds_after_mission
+        if t < self.req.days or after is None:
+            return beds
+        return after if beds is None else min(beds, after)
 
     def earliest_slot(self) -> int:
         d, m = self.req.earliest
@@ -191,6 +219,10 @@ def _prepare(req: PlanRequest) -> _Prepared | Plan:
         elif req.icu_beds is not None and case.icu_days > 0 and req.icu_beds <= 0:
             why = (f"case {case.ref} needs an intensive-care bed for {case.icu_days} day(s) "
                    f"({case.risk_scheme} {case.risk_category}); the host has none")
+        elif p.last_day(case) < max(0, req.earliest[0]):
+            why = (f"case {case.ref} ({case.risk_scheme} {case.risk_category}) needs the team on site "
+                   f"{p.on_site(case)} day(s) after its surgery; the team leaves before "
+                   f"(the mission's last day is day {req.days})")
         if why:
             p.unplanned.append(Unplanned(case.id, case.ref, why))
         else:
@@ -248,7 +280,7 @@ def _undominated(p: _Prepared) -> tuple[list[Case], list[Case]]:
         w, d, icu = PRIORITY_WEIGHT[c.priority], p.slots(c.duration_minutes), c.icu_days
         count = sum(1 for o in p.cases if o is not c and PRIORITY_WEIGHT[o.priority] >= w
                     and p.slots(o.duration_minutes) <= d and o.duration_minutes <= c.duration_minutes
-                    and o.icu_days <= icu and key[o.id] < key[c.id])
+                    and o.icu_days <= icu and p.on_site(o) <= p.on_site(c) and key[o.id] < key[c.id])
         (dropped if count >= most else kept).append(c)
     return kept, dropped
 
@@ -278,16 +310,24 @@ def greedy(req: PlanRequest) -> Plan:
                for c in [*prepared.cases, *prepared.dominated, *(b.case for b in req.bookings)]}
     score = _score(assignments, weights)
     planned = {a.case_id for a in assignments}
-    unplanned = prepared.unplanned + [Unplanned(c.id, c.ref, _no_room_reason(c))
+    unplanned = prepared.unplanned + [Unplanned(c.id, c.ref, _no_room_reason(prepared, c))
                                       for c in [*prepared.cases, *prepared.dominated] if c.id not in planned]
     return Plan(PlanStatus.feasible, score, sum(weights.values()), False, time.perf_counter() - started,
                 assignments=assignments, unplanned=unplanned, reasons=prepared.reasons, solver="greedy",
                 greedy_objective=score)
 
 
-def _no_room_reason(c: Case) -> str:
-    return (f"case {c.ref} (priority {c.priority}, {c.duration_minutes} min) did not fit beside the cases chosen "
-            "(rooms, surgeons, anaesthetists or intensive-care beds are taken)")
+def _no_room_reason(p: _Prepared, c: Case) -> str:
+    """What this case needs and is taken: beds only if it needs one and they count, the team's
+    stay only if it narrows the case's days."""
+    needs = ["rooms", "surgeons' time", "anaesthetists"]
+    if c.icu_days and (p.req.icu_beds is not None or p.req.icu_beds_after_mission is not None):
+        needs.append(f"intensive-care beds ({c.icu_days} day(s))")
+    why = f"{', '.join(needs[:-1])} or {needs[-1]} are taken"
+    if p.on_site(c) and p.last_day(c) < p.req.days - 1:
+        why += (f" on the mission's first {p.last_day(c) + 1} day(s), the only ones that leave its "
+                f"{p.on_site(c)} post-operative day(s) before the team leaves")
+    return f"case {c.ref} (priority {c.priority}, {c.duration_minutes} min) did not fit beside the cases chosen ({why})"
 
 
 def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, int, int, int, int]]]:
@@ -342,9 +382,9 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
     for case in order:
         length = p.slots(case.duration_minutes)
         placed = False
-        for day in range(req.days):
-            if req.icu_beds is not None and case.icu_days and any(
-                    beds[d] >= req.icu_beds for d in range(day, day + case.icu_days)):
+        for day in range(min(req.days, p.last_day(case) + 1)):
+            if case.icu_days and any((cap := p.beds_on(d)) is not None and beds[d] >= cap
+                                     for d in range(day, day + case.icu_days)):
                 continue
             for ri, room in enumerate(req.rooms):
                 lo, hi = p.window(room)
@@ -430,7 +470,7 @@ def solve(req: PlanRequest) -> Plan:
     if (greedy_score, 0) > (score, -moves):
         return _from_greedy(p, base, weights, greedy_score, bound, started, reasons)
     planned = {a.case_id for a in assignments}
-    unplanned = p.unplanned + [Unplanned(c.id, c.ref, _no_room_reason(c)) for c in [*p.cases, *p.dominated]
+    unplanned = p.unplanned + [Unplanned(c.id, c.ref, _no_room_reason(p, c)) for c in [*p.cases, *p.dominated]
                                       if c.id not in planned]
     return Plan(PlanStatus.optimal if optimal else PlanStatus.feasible, score, max(bound, score), optimal,
                 time.perf_counter() - started, moves=sum(a.moved for a in assignments), assignments=assignments,
@@ -443,7 +483,7 @@ def _from_greedy(p: _Prepared, base: list[Assignment], weights: dict[Hashable, i
     """The greedy plan, status ``heuristic``. ``bound``: the solver's, when it proved one; else
     (None) the only true one, every case operated."""
     planned = {a.case_id for a in base}
-    unplanned = p.unplanned + [Unplanned(c.id, c.ref, _no_room_reason(c)) for c in [*p.cases, *p.dominated]
+    unplanned = p.unplanned + [Unplanned(c.id, c.ref, _no_room_reason(p, c)) for c in [*p.cases, *p.dominated]
                                       if c.id not in planned]
     if bound is None:
         bound = sum(weights.values())
@@ -545,6 +585,8 @@ class _Model:
             model.add(end == start + length + turn)
             options: dict[tuple[int, int], object] = {}
             for d in range(req.days):
+                if d > p.last_day(case) and (booking is None or d != booking.day):
+                    continue  # its post-operative days would fall after the team leaves
                 for ri, room in enumerate(req.rooms):
                     lo, hi = p.window(room)
                     if hi - lo < length:
@@ -658,12 +700,15 @@ class _Model:
             last = max(p.window(r)[1] for r in req.rooms) + turn
             for people in (req.surgeons, req.anaesthetists):
                 model.add(sum(day_terms) <= len(people) * (last - first))
-        if req.icu_beds is not None:
-            for t in range(req.days + 6):
-                in_bed = [v["day_of"][d] for (c, _), v in zip(self.items, self.vars)
-                          for d in range(req.days) if d <= t < d + c.icu_days]
-                if in_bed:
-                    model.add(sum(in_bed) <= max(0, req.icu_beds - held.get(t, 0)))
+        # Beds per day, exact (and after the mission's end, the host's limit there).
+        for t in range(req.days + max((c.icu_days for c, _ in self.items), default=0)):
+            cap = p.beds_on(t)
+            if cap is None:
+                continue
+            in_bed = [v["day_of"][d] for (c, _), v in zip(self.items, self.vars)
+                      for d in range(req.days) if d <= t < d + c.icu_days]
+            if in_bed:
+                model.add(sum(in_bed) <= max(0, cap - held.get(t, 0)))
         for ivs in [*room_iv.values(), *surgeon_iv.values(), *anaes_iv.values()]:
             if len(ivs) > 1:
                 model.add_no_overlap(ivs)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from scheduling import access
 from scheduling.access import UoW
@@ -23,6 +23,9 @@ router = APIRouter(prefix="/missions", tags=["planning"])
 MAX_CASES = 500  # cases a plan weighs, or lines it applies
 
 
+RiskCategory = Annotated[str, StringConstraints(pattern=r"^(RACHS-1 [1-6]|STAT [1-5]|none)$")]
+
+
 class PlanIn(Body):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"time_limit_seconds": 10, "turnover_minutes": 30, "max_daily_minutes_per_surgeon": 480}]})
@@ -35,6 +38,29 @@ class PlanIn(Body):
         default=None, gt=0, le=24 * 60, description="default: PLANNER_MAX_DAILY_MINUTES_PER_SURGEON (480)")
     case_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_CASES,
                                              description="default: every waiting case of the host")
+    post_operative_days: dict[RiskCategory, int] | None = Field(
+        default=None, max_length=20,
+        description="days after surgery the visiting team should be on site, by risk category (\"RACHS-1 4\", "
+                    "\"STAT 3\", \"none\"), over the defaults (RACHS-1 1-6: 1 1 2 2 3 3; STAT 1-5: 1 1 2 2 3; "
+                    "none: 0): a case is planned no later than the mission's last day minus these")
+    icu_beds_after_mission: int | None = Field(
+        default=None, ge=0, le=1000, description="intensive-care beds the host gives the mission's patients after "
+                                                 "its last day (default: all its beds)")
+
+    @field_validator("post_operative_days")
+    @classmethod
+    def _days(cls, value: dict[str, int] | None) -> dict[str, int] | None:
+        for key, days in (value or {}).items():
+            if not 0 <= days <= 30:
+                raise ValueError(f"{key}: post-operative days must be 0 to 30")
+        return value
+
+    def post_operative_table(self) -> tuple[tuple[str, int | None, int], ...]:
+        out = []
+        for key, days in (self.post_operative_days or {}).items():
+            scheme, _, category = key.partition(" ")
+            out.append((scheme, int(category) if category else None, days))
+        return tuple(out)
 
 
 class ProposedSurgeryOut(BaseModel):
@@ -141,6 +167,7 @@ async def propose(mission_id: uuid.UUID, uow: UoW, bus: BusDep, body: PlanIn | N
         mission_id=mission_id, time_limit_seconds=body.time_limit_seconds, turnover_minutes=body.turnover_minutes,
         max_daily_minutes_per_surgeon=body.max_daily_minutes_per_surgeon,
         case_ids=tuple(body.case_ids) if body.case_ids is not None else None,
+        post_operative_days=body.post_operative_table(), icu_beds_after_mission=body.icu_beds_after_mission,
     )
     return PlanOut.of(await bus.handle(cmd, uow))
 

@@ -294,6 +294,9 @@ class ProposePlan:
     turnover_minutes: int | None = None
     max_daily_minutes_per_surgeon: int | None = None
     case_ids: tuple[uuid.UUID, ...] | None = None  # None: every waiting case of the host
+    # (scheme, category, days): overrides of the post-operative days with the team on site
+    post_operative_days: tuple[tuple[str, int | None, int], ...] = ()
+    icu_beds_after_mission: int | None = None  # None: all the host's beds
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ computes a ``Plan``; ``handlers/planning.py`` translates it into a ``ProposedPla
 from __future__ import annotations
 
 import uuid
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -69,6 +69,23 @@ class Plan:
     @property
     def gap(self) -> float:
         return 0.0 if self.bound <= 0 else (self.bound - self.objective) / self.bound
+
+
+POST_OPERATIVE_DAYS: dict[tuple[str, int | None], int] = {
+    **{("RACHS-1", c): d for c, d in {1: 1, 2: 1, 3: 2, 4: 2, 5: 3, 6: 3}.items()},
+    **{("STAT", c): d for c, d in {1: 1, 2: 1, 3: 2, 4: 2, 5: 3}.items()},
+    ("none", None): 0,
+}
+"""Days after the day of surgery during which the visiting operating team should still be on
+site, by risk category (the critical post-operative window: most complications of congenital
+heart surgery come in the first 48-72 hours, longer for the highest categories; shorter than the
+intensive-care stay, ``ICU_DAYS``, whose end the host's own team sees to). A case is
+planned no later than the mission's last day minus these days. Defaults, not clinical
+guidance: a proposal may override them (``post_operative_days``); a category missing here is 0."""
+
+
+def post_operative_days(table: Mapping[tuple[str, int | None], int], scheme: str, category: int | None) -> int:
+    return table.get((scheme, category), 0)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from scheduling.adapters import optimiser as planner
 from scheduling.domain.cases import CaseStatus, PatientCase
 from scheduling.domain.missions import Mission
-from scheduling.domain.planning import PlannerDefaults, ProposedPlan, ProposedSurgery
+from scheduling.domain.planning import POST_OPERATIVE_DAYS, PlannerDefaults, ProposedPlan, ProposedSurgery
 from scheduling.domain.resources import OperatingRoom
 from scheduling.domain.commands import ApplyPlan, PlannedSurgery, ProposePlan, RescheduleSurgery, ScheduleSurgery
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
@@ -80,6 +80,8 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
         turnover_minutes=settings.turnover_minutes,
         max_daily_minutes_per_surgeon=settings.max_daily_minutes_per_surgeon,
         time_limit_seconds=settings.time_limit_seconds,
+        post_operative_days={**POST_OPERATIVE_DAYS, **{(s, c): d for s, c, d in cmd.post_operative_days}},
+        icu_beds_after_mission=cmd.icu_beds_after_mission,
     )
     plan = await asyncio.to_thread(planner.solve, request)  # CPU-bound: off the event loop
     if not (resources and resources.icu_beds):
