@@ -63,16 +63,19 @@ def check_plan(plan: Plan, req: PlanRequest) -> None:
             if b.anaesthetist_id is not None and b.anaesthetist_id in req.anaesthetists:
                 assert a.anaesthetist_id == b.anaesthetist_id, ("a booking's anaesthetist", a)
             same = at == (b.day, b.room_id, b.start_minute)
+            if b.surgery_id in req.pinned or b.day in req.locked_days:
+                assert same and not a.moved, ("a pinned surgery (or on a locked day) moved", a)
             if b.fixed:
                 assert same and a.fixed and not a.moved, ("a fixed surgery moved", a)
                 continue
             assert a.moved == (not same), a
+            assert a.moved_minutes == abs((a.day - b.day) * DAY + a.start_minute - b.start_minute), a
             moved += not same
             if same:
                 continue
         assert not a.fixed
         room = rooms[a.room_id]
-        assert 0 <= a.day < req.days, a
+        assert 0 <= a.day < req.days and a.day not in req.locked_days, ("a locked day", a)
         assert room.opens_minute <= a.start_minute and a.end_minute <= room.closes_minute, ("room hours", a)
         assert a.day * DAY + a.start_minute >= earliest, ("before the earliest start", a)
         assert a.surgeon_id in req.surgeons and a.anaesthetist_id in req.anaesthetists, a

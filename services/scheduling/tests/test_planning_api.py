@@ -125,6 +125,15 @@ async def test_replanning_after_a_cancellation_moves_as_few_surgeries_as_it_can(
     assert (lines[c["id"]]["change"], lines[c["id"]]["surgery_id"]) == ("moved", last["id"])
     assert lines[c["id"]]["scheduled_start"] >= "2030-06-12T14:00:00Z"  # 15:00 local or later
     assert lines[d["id"]]["change"] == "new"
+    assert lines[c["id"]]["moved_minutes"] == plan["moved_minutes"] > 0
+    # Pinned by the coordinator (or its day locked), C stays, and D does not fit.
+    for pins in ({"pinned_surgery_ids": [last["id"]]}, {"locked_days": ["2030-06-12"]}):
+        kept = await s.ok("POST", url, json={"time_limit_seconds": 1, **pins})
+        by_case = {x["case_id"]: x for x in kept["assignments"]}
+        assert kept["moves"] == 0 and d["id"] not in by_case, pins
+        assert (by_case[c["id"]]["change"], by_case[c["id"]]["pinned"]) == ("kept", True)
+    await s.refused("POST", url, 422, "not a live surgery", json={"pinned_surgery_ids": [a["id"]]})
+    await s.refused("POST", url, 422, "not a day of the mission", json={"locked_days": ["2030-06-13"]})
     await s.settle()
     assert s.events("SurgeryRescheduled") == []
 

@@ -133,6 +133,10 @@ class PlanRequest:
     # Intensive-care beds the host gives the mission's patients after the mission's end (None: all
     # of ``icu_beds``): stays running past the last day count against these.
     icu_beds_after_mission: int | None = None
+    # A coordinator's pins: these surgeries (ids) never move, nor any on a locked day (day indices),
+    # where nothing new is placed either.
+    pinned: frozenset[Hashable] = frozenset()
+    locked_days: frozenset[int] = frozenset()
 
 
 # -- output: scheduling.domain.planning (the plan is the domain's; this adapter only computes it) --
@@ -198,8 +202,8 @@ def _prepare(req: PlanRequest) -> _Prepared | Plan:
     if reasons:
         return Plan(PlanStatus.infeasible, 0, 0, False, time.perf_counter() - started, reasons=reasons,
                     unplanned=[Unplanned(c.id, c.ref, "; ".join(reasons)) for c in req.cases], solver="none")
-    p = _Prepared(req, _grid(req), [], [b for b in req.bookings if not b.fixed],
-                  [b for b in req.bookings if b.fixed], [], reasons)
+    p = _Prepared(req, _grid(req), [], [b for b in req.bookings if not b.fixed and not _pinned(req, b)],
+                  [b for b in req.bookings if b.fixed or _pinned(req, b)], [], reasons)
     longest = max(req.rooms, key=lambda r: r.closes_minute - r.opens_minute)
     longest_day = (p.window(longest)[1] - p.window(longest)[0]) * p.step
     cap = req.max_daily_minutes_per_surgeon
@@ -238,6 +242,10 @@ def _prepare(req: PlanRequest) -> _Prepared | Plan:
                     time.perf_counter() - started, unplanned=p.unplanned, reasons=reasons, solver="none",
                     assignments=[_booked(b, p, anaesthetist=b.anaesthetist_id) for b in req.bookings])
     return p
+
+
+def _pinned(req: PlanRequest, b: Booking) -> bool:
+    return b.surgery_id in req.pinned or b.day in req.locked_days
 
 
 def _grid(req: PlanRequest) -> int:
@@ -288,7 +296,8 @@ def _undominated(p: _Prepared) -> tuple[list[Case], list[Case]]:
 def _booked(b: Booking, p: _Prepared, *, anaesthetist: Hashable | None) -> Assignment:
     """A booking where it is."""
     return Assignment(b.case.id, b.case.ref, b.day, b.room_id, b.start_minute, b.case.duration_minutes,
-                      b.surgeon_id, anaesthetist, b.case.icu_days, surgery_id=b.surgery_id, fixed=b.fixed)
+                      b.surgeon_id, anaesthetist, b.case.icu_days, surgery_id=b.surgery_id, fixed=b.fixed,
+                      pinned=not b.fixed and _pinned(p.req, b))
 
 
 def _score(assignments: Sequence[Assignment], weights: dict[Hashable, int]) -> int:
@@ -383,6 +392,8 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
         length = p.slots(case.duration_minutes)
         placed = False
         for day in range(min(req.days, p.last_day(case) + 1)):
+            if day in req.locked_days:
+                continue
             if case.icu_days and any((cap := p.beds_on(d)) is not None and beds[d] >= cap
                                      for d in range(day, day + case.icu_days)):
                 continue
@@ -437,7 +448,10 @@ def solve(req: PlanRequest) -> Plan:
     solver.parameters.random_seed = req.seed
     limit = max(0.1, req.time_limit_seconds)
     solver.parameters.max_time_in_seconds = limit * 0.85
-    m.model.maximize(m.primary * (len(p.movable) + 1) - m.moves)
+    # Lexicographic: the priority-weighted count first, then the moves' cost (each move a day's
+    # worth of slots plus its size: a 4-hour move costs more than a 15-minute one).
+    weight = m.max_move_cost + 1
+    m.model.maximize(m.primary * weight - m.move_cost)
     status = solver.solve(m.model)
     reasons = list(p.reasons)
     if status == cp_model.INFEASIBLE:
@@ -449,9 +463,10 @@ def solve(req: PlanRequest) -> Plan:
         # Stopped before a first solution: the solver proved nothing, its bound is not one.
         return _from_greedy(p, base, weights, greedy_score, None, started, reasons)
     bound_full = solver.best_objective_bound
-    bound = math.floor((bound_full + len(p.movable)) / (len(p.movable) + 1) + 1e-6) + m.fixed_score
+    bound = math.floor((bound_full + m.max_move_cost) / weight + 1e-6) + m.fixed_score
     optimal = status == cp_model.OPTIMAL
     primary, moves = int(solver.value(m.primary)), int(solver.value(m.moves))
+    move_cost = int(solver.value(m.move_cost))
     assignments = m.read(solver)
     primary_seconds = time.perf_counter() - started
     tiebreak_optimal = False
@@ -459,7 +474,7 @@ def solve(req: PlanRequest) -> Plan:
     if remaining > 0.05:
         m.fix_hint(solver)
         m.model.add(m.primary >= primary)
-        m.model.add(m.moves <= moves)
+        m.model.add(m.move_cost <= move_cost)
         m.model.minimize(m.tiebreak)
         solver.parameters.max_time_in_seconds = remaining
         status2 = solver.solve(m.model)
@@ -535,6 +550,7 @@ class _Model:
             (b.case, b) for b in p.movable]
         self.vars: list[dict] = []
         move_terms = []
+        cost_terms = []
         tiebreak = []
         room_index = {r.id: i for i, r in enumerate(req.rooms)}
         surgeon_index = {s: i for i, s in enumerate(req.surgeons)}
@@ -587,6 +603,8 @@ class _Model:
             for d in range(req.days):
                 if d > p.last_day(case) and (booking is None or d != booking.day):
                     continue  # its post-operative days would fall after the team leaves
+                if d in req.locked_days:
+                    continue  # locked by the coordinator: what is there stays, nothing comes
                 for ri, room in enumerate(req.rooms):
                     lo, hi = p.window(room)
                     if hi - lo < length:
@@ -653,6 +671,10 @@ class _Model:
                     # Moving means a start at or after the earliest time.
                     model.add(start >= earliest).only_enforce_if(stays.Not())
                 move_terms.append(stays.Not())
+                at = booking.day * per_day + booking.start_minute // step
+                size = model.new_int_var(0, horizon, "")
+                model.add_abs_equality(size, start - at)
+                cost_terms.append(per_day * stays.Not() + size)
             self.vars.append(dict(start=start, options=options, performed=performed, ys=ys, zs=zs,
                                   day=day_var, day_of=day_of))
             # Hint: the greedy placement.
@@ -721,6 +743,9 @@ class _Model:
         model.add(self.primary == sum(weights_terms))
         self.moves = model.new_int_var(0, len(p.movable), "moves")
         model.add(self.moves == sum(move_terms))
+        self.max_move_cost = len(p.movable) * (per_day + horizon)
+        self.move_cost = model.new_int_var(0, self.max_move_cost, "move_cost")
+        model.add(self.move_cost == sum(cost_terms))
         self.tiebreak = sum(tiebreak)
         self.fixed_score = sum(PRIORITY_WEIGHT[b.case.priority] for b in p.fixed)
 
@@ -745,9 +770,11 @@ class _Model:
             room = req.rooms[ri]
             if booking is not None:
                 same = (d, room.id, minute) == (booking.day, booking.room_id, booking.start_minute // p.step * p.step)
-                out.append(Assignment(case.id, case.ref, d, room.id, booking.start_minute if same else minute,
+                start = booking.start_minute if same else minute
+                out.append(Assignment(case.id, case.ref, d, room.id, start,
                                       case.duration_minutes, booking.surgeon_id, req.anaesthetists[ai],
-                                      case.icu_days, surgery_id=booking.surgery_id, moved=not same))
+                                      case.icu_days, surgery_id=booking.surgery_id, moved=not same,
+                                      moved_minutes=abs((d - booking.day) * DAY + start - booking.start_minute)))
             else:
                 out.append(Assignment(case.id, case.ref, d, room.id, minute, case.duration_minutes,
                                       req.surgeons[si], req.anaesthetists[ai], case.icu_days))

@@ -297,6 +297,8 @@ class ProposePlan:
     # (scheme, category, days): overrides of the post-operative days with the team on site
     post_operative_days: tuple[tuple[str, int | None, int], ...] = ()
     icu_beds_after_mission: int | None = None  # None: all the host's beds
+    pinned_surgery_ids: tuple[uuid.UUID, ...] = ()  # the proposal never moves these
+    locked_days: tuple[date, ...] = ()  # nor anything on these days, where nothing new goes
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ class Assignment:
     surgery_id: Hashable | None = None  # an existing surgery
     moved: bool = False
     fixed: bool = False
+    pinned: bool = False  # a scheduled surgery the coordinator pinned (or on a locked day): it stays
+    moved_minutes: int = 0  # how far a moved surgery moves (days included), in minutes
 
     @property
     def end_minute(self) -> int:
@@ -57,7 +59,7 @@ class Plan:
     bound: int  # no plan can score more (a proven bound, or every case operated)
     optimal: bool  # the solver's proof, or the greedy plan operates everything
     solve_seconds: float
-    moves: int = 0
+    moves: int = 0  # surgeries moved
     assignments: list[Assignment] = field(default_factory=list)
     unplanned: list[Unplanned] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
@@ -65,6 +67,10 @@ class Plan:
     greedy_objective: int = 0
     tiebreak_optimal: bool = False
     primary_seconds: float = 0.0  # the first solve (priorities, then moves): when ``optimal`` was proven
+
+    @property
+    def moved_minutes(self) -> int:
+        return sum(a.moved_minutes for a in self.assignments)
 
     @property
     def gap(self) -> float:
@@ -113,6 +119,8 @@ class ProposedSurgery:
     anaesthetist_id: uuid.UUID | None
     icu_days: int
     change: str  # new, moved, kept (scheduled, stays), fixed (started, completed or begun)
+    moved_minutes: int = 0  # how far it moves (a moved surgery)
+    pinned: bool = False  # pinned by the coordinator (or on a locked day)
 
 
 @dataclass(frozen=True)
