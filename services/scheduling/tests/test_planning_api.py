@@ -190,9 +190,10 @@ async def test_applying_a_plan_edited_by_hand_cannot_overbook_intensive_care(pro
     # held until the 14th by the first.
     default = await s.ok("POST", url, json={"time_limit_seconds": 2})
     assert len(default["assignments"]) == 1 and "before the team leaves" in default["unplanned"][0]["reason"]
-    await s.refused("POST", url, 422, "RACHS-1 9", json={"post_operative_days": {"RACHS-1 9": 1}})
-    await s.refused("POST", url, 422, "0 to 30", json={"post_operative_days": {"STAT 2": 31}})
-    plan = await s.ok("POST", url, json={"time_limit_seconds": 2, "post_operative_days": {"RACHS-1 3": 0}})
+    await s.refused("POST", url, 422, "RACHS-1 9", json={"post_operative_days": [{"risk": "RACHS-1 9", "days": 1}]})
+    await s.refused("POST", url, 422, "30", json={"post_operative_days": [{"risk": "STAT 2", "days": 31}]})
+    plan = await s.ok("POST", url, json={"time_limit_seconds": 2,
+                                         "post_operative_days": [{"risk": "RACHS-1 3", "days": 0}]})
     starts = sorted(x["scheduled_start"][:10] for x in plan["assignments"])
     assert len(starts) == 2 and starts[0] < starts[1], "the optimiser spreads the two over the one bed"
 

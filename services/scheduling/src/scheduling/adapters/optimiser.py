@@ -2,25 +2,32 @@
 
 Pure: input dataclasses in, a ``Plan`` (``scheduling.domain.planning``) out; no database, no HTTP, no clock.
 Time is the host's wall clock as (day index of the mission, minute of the day),
-on a grid of ``step_minutes`` (15 by default: durations are rounded *up* to it).
+on a grid of ``step_minutes`` (15 by default: durations are rounded *up* to it), refined to
+the times the data fixes (rooms' hours, bookings, blocked slots, turnover: ``_grid``).
 
 Model (see the service README, "Surgery plan optimiser"):
 
 - one start variable per case on an axis ``day * 1440 + minute`` (in steps);
   one presence literal per (case, day, room) option with an optional interval
   of the case's duration plus the turnover, so ``NoOverlap`` per room keeps a
-  turnover between consecutive cases; a case ends by the room's closing time
-  (its turnover may run past it);
+  turnover between consecutive cases (one ``NoOverlap`` per room and day); a case
+  ends by the room's closing time (its turnover may run past it);
 - one optional interval per (case, surgeon) and per (case, anaesthetist), the
   same span, ``NoOverlap`` per practitioner; exactly one of each when operated
   (a surgery already booked keeps its surgeon, and the anaesthetist recorded on it);
 - each surgeon's operating minutes per day <= ``max_daily_minutes_per_surgeon``;
 - intensive-care beds: an optional interval per case over the days, of the
   length of stay of its risk category (``ICU_DAYS``), ``Cumulative`` <= beds;
+  after the mission's last day, at most ``icu_beds_after_mission``;
+- the visiting team leaves: a case is operated no later than the last day minus
+  its post-operative days with the team (``POST_OPERATIVE_DAYS``, by risk);
+- pins: pinned surgeries, and those on locked days, are fixed; nothing new on a locked day;
 - objective, lexicographic: (1) priority-weighted count of cases operated
-  (``PRIORITY_WEIGHT``), then (2) fewest already scheduled surgeries moved; a
-  second solve with (1) and (2) held at least as good breaks ties: higher-risk
-  cases on earlier days, longer cases earlier in the day.
+  (``PRIORITY_WEIGHT``), then (2) the moves' cost (a day's worth of steps per
+  move plus its size); a second solve with (1) and (2) held at least as good
+  breaks ties: higher-risk cases on earlier days, longer cases earlier in the day.
+- the greedy plan is a complete hint (every variable); the status says what
+  was proven (optimal, feasible with the solver's bound, heuristic).
 
 Surgeries already started or completed (and scheduled ones whose slot has
 begun) are fixed; scheduled ones are inputs that may move (same surgeon) but

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling import access
 from scheduling.access import UoW
@@ -23,7 +23,10 @@ router = APIRouter(prefix="/missions", tags=["planning"])
 MAX_CASES = 500  # cases a plan weighs, or lines it applies
 
 
-RiskCategory = Annotated[str, StringConstraints(pattern=r"^(RACHS-1 [1-6]|STAT [1-5]|none)$")]
+class PostOperativeDays(Body):
+    risk: str = Field(pattern=r"^(RACHS-1 [1-6]|STAT [1-5]|none)$", max_length=10,
+                      description='a risk category: "RACHS-1 1" to "RACHS-1 6", "STAT 1" to "STAT 5", "none"')
+    days: int = Field(ge=0, le=30, description="days after the day of surgery with the team on site")
 
 
 class PlanIn(Body):
@@ -38,11 +41,11 @@ class PlanIn(Body):
         default=None, gt=0, le=24 * 60, description="default: PLANNER_MAX_DAILY_MINUTES_PER_SURGEON (480)")
     case_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_CASES,
                                              description="default: every waiting case of the host")
-    post_operative_days: dict[RiskCategory, int] | None = Field(
+    post_operative_days: list[PostOperativeDays] | None = Field(
         default=None, max_length=20,
-        description="days after surgery the visiting team should be on site, by risk category (\"RACHS-1 4\", "
-                    "\"STAT 3\", \"none\"), over the defaults (RACHS-1 1-6: 1 1 2 2 3 3; STAT 1-5: 1 1 2 2 3; "
-                    "none: 0): a case is planned no later than the mission's last day minus these")
+        description="days after surgery the visiting team should be on site, by risk category, over the "
+                    "defaults (RACHS-1 1-6: 1 1 2 2 3 3; STAT 1-5: 1 1 2 2 3; none: 0): a case is planned no "
+                    "later than the mission's last day minus these")
     pinned_surgery_ids: list[uuid.UUID] | None = Field(
         default=None, max_length=MAX_CASES, description="surgeries of the mission this proposal never moves")
     locked_days: list[date] | None = Field(
@@ -52,19 +55,11 @@ class PlanIn(Body):
         default=None, ge=0, le=1000, description="intensive-care beds the host gives the mission's patients after "
                                                  "its last day (default: all its beds)")
 
-    @field_validator("post_operative_days")
-    @classmethod
-    def _days(cls, value: dict[str, int] | None) -> dict[str, int] | None:
-        for key, days in (value or {}).items():
-            if not 0 <= days <= 30:
-                raise ValueError(f"{key}: post-operative days must be 0 to 30")
-        return value
-
     def post_operative_table(self) -> tuple[tuple[str, int | None, int], ...]:
         out = []
-        for key, days in (self.post_operative_days or {}).items():
-            scheme, _, category = key.partition(" ")
-            out.append((scheme, int(category) if category else None, days))
+        for item in self.post_operative_days or []:
+            scheme, _, category = item.risk.partition(" ")
+            out.append((scheme, int(category) if category else None, item.days))
         return tuple(out)
 
 
