@@ -159,7 +159,12 @@ async def plan_and_apply(api: Api, mission_id: str, cases: list[dict[str, Any]],
                          surgeon_id: str, days: list[date]) -> list[dict[str, Any]]:
     """The optimiser's plan, applied; if this build has no optimiser, first fit by priority."""
     r = await api.http.post(api.urls["scheduling"] + f"/missions/{mission_id}/plan",
-                            json={"time_limit_seconds": 10}, headers=api.headers())
+                            # The host's own cardiac team follows these children after surgery: no
+                            # post-operative days with the visiting team (issue 20's default would ask 1-3).
+                            json={"time_limit_seconds": 10, "post_operative_days": [
+                                {"risk": f"{scheme} {c}", "days": 0}
+                                for scheme, top in (("RACHS-1", 6), ("STAT", 5)) for c in range(1, top + 1)]},
+                            headers=api.headers())
     if r.status_code == 200:
         plan = r.json()
         print(f"  plan   {len(plan['assignments'])} cases ({plan['status']}), objective {plan['objective']} "

@@ -5,8 +5,32 @@ the anaesthetist recorded on a surgery under way."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+from plan_checker import check_plan
+
 from jumelage.metrics import OPTIMISER_RUNS, OPTIMISER_SECONDS
 from scheduling_testkit import ANAESTHETIST, CMCI, SURGEON, SURGEON_2, Scheduling
+
+from scheduling.adapters import optimiser
+
+
+@pytest.fixture(autouse=True)
+def every_plan_checked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list]:
+    """Every plan these tests propose goes through the independent checker (issue 20)."""
+    checked: list = []
+    solve = optimiser.solve
+
+    def checked_solve(req: optimiser.PlanRequest) -> optimiser.Plan:
+        plan = solve(req)
+        check_plan(plan, req)
+        checked.append(plan)
+        return plan
+
+    monkeypatch.setattr(optimiser, "solve", checked_solve)
+    yield checked
+    assert checked, "no plan was proposed"
 
 
 async def test_a_proposed_plan_writes_nothing_and_applying_it_is_all_or_none(programme: Scheduling) -> None:
@@ -82,7 +106,9 @@ async def test_replanning_after_a_cancellation_moves_as_few_surgeries_as_it_can(
     s = programme
     room = await s.room()  # 08:00-18:00
     mission = await s.mission(starts_on="2030-06-12", ends_on="2030-06-12", team=[SURGEON, ANAESTHETIST])
-    a, b, c = [await s.case(ready=True, expected_duration_minutes=m, priority=3) for m in (120, 180, 120)]
+    # Not cardiac: on a one-day mission the team would leave before any cardiac case's post-operative days.
+    a, b, c = [await s.case(ready=True, expected_duration_minutes=m, priority=3, risk_scheme="none", risk_category=None)
+               for m in (120, 180, 120)]
     first = await s.surgery(mission, a, room, start="2030-06-12T08:00:00+01:00")  # 08:00-10:00
     await s.surgery(mission, b, room, start="2030-06-12T10:30:00+01:00")  # 10:30-13:30
     last = await s.surgery(mission, c, room, start="2030-06-12T14:30:00+01:00")  # 14:30-16:30
@@ -93,7 +119,7 @@ async def test_replanning_after_a_cancellation_moves_as_few_surgeries_as_it_can(
     dropped = (await s.ok("GET", f"/missions/{mission['id']}/surgeries"))[1]
     await s.ok("POST", f"/surgeries/{dropped['id']}/cancel", json={"reason": "Syndrome grippal"})
     await s.ok("POST", f"/cases/{b['id']}/cancel", json={"reason": "Opéré ailleurs"})
-    d = await s.case(ready=True, priority=1, expected_duration_minutes=240)
+    d = await s.case(ready=True, priority=1, expected_duration_minutes=240, risk_scheme="none", risk_category=None)
 
     url = f"/missions/{mission['id']}/plan"
     plan = await s.ok("POST", url, json={"time_limit_seconds": 2})
@@ -105,6 +131,15 @@ async def test_replanning_after_a_cancellation_moves_as_few_surgeries_as_it_can(
     assert (lines[c["id"]]["change"], lines[c["id"]]["surgery_id"]) == ("moved", last["id"])
     assert lines[c["id"]]["scheduled_start"] >= "2030-06-12T14:00:00Z"  # 15:00 local or later
     assert lines[d["id"]]["change"] == "new"
+    assert lines[c["id"]]["moved_minutes"] == plan["moved_minutes"] > 0
+    # Pinned by the coordinator (or its day locked), C stays, and D does not fit.
+    for pins in ({"pinned_surgery_ids": [last["id"]]}, {"locked_days": ["2030-06-12"]}):
+        kept = await s.ok("POST", url, json={"time_limit_seconds": 1, **pins})
+        by_case = {x["case_id"]: x for x in kept["assignments"]}
+        assert kept["moves"] == 0 and d["id"] not in by_case, pins
+        assert (by_case[c["id"]]["change"], by_case[c["id"]]["pinned"]) == ("kept", True)
+    await s.refused("POST", url, 422, "not a live surgery", json={"pinned_surgery_ids": [a["id"]]})
+    await s.refused("POST", url, 422, "not a day of the mission", json={"locked_days": ["2030-06-13"]})
     await s.settle()
     assert s.events("SurgeryRescheduled") == []
 
@@ -130,13 +165,13 @@ async def test_the_plan_holds_the_anaesthetist_of_a_surgery_under_way(programme:
     room = await s.room()
     await s.room(name="Bloc A - salle 1")  # free all day
     mission = await s.mission(starts_on="2030-06-12", ends_on="2030-06-12", team=[SURGEON, SURGEON_2, ANAESTHETIST])
-    under_way = await s.case(ready=True, expected_duration_minutes=240)
+    under_way = await s.case(ready=True, expected_duration_minutes=240, risk_scheme="none", risk_category=None)
     surgery = await s.surgery(mission, under_way, room, start="2030-06-12T08:00:00+01:00",  # 08:00-12:00
                               anaesthetist_id=ANAESTHETIST["practitioner_id"])
     await s.ok("POST", f"/missions/{mission['id']}/start")
     s.clock.advance(hours=23, minutes=15)  # 2030-06-12 09:15 local
     await s.ok("POST", f"/surgeries/{surgery['id']}/start")
-    new = await s.case(ready=True, expected_duration_minutes=120, priority=1)
+    new = await s.case(ready=True, expected_duration_minutes=120, priority=1, risk_scheme="none", risk_category=None)
 
     url = f"/missions/{mission['id']}/plan"
     plan = await s.ok("POST", url, json={"time_limit_seconds": 2})
@@ -157,7 +192,14 @@ async def test_applying_a_plan_edited_by_hand_cannot_overbook_intensive_care(pro
     mission = await s.mission(team=[SURGEON, SURGEON_2, ANAESTHETIST])  # 2030-06-10 to 14
     a, b = [await s.case(ready=True, expected_duration_minutes=120) for _ in range(2)]  # RACHS-1 3: a bed for 3 days
     url = f"/missions/{mission['id']}/plan"
-    plan = await s.ok("POST", url, json={"time_limit_seconds": 2})
+    # By default the team stays 2 days after a RACHS-1 3 case: by 2030-06-12, and the one bed is
+    # held until the 14th by the first.
+    default = await s.ok("POST", url, json={"time_limit_seconds": 2})
+    assert len(default["assignments"]) == 1 and "before the team leaves" in default["unplanned"][0]["reason"]
+    await s.refused("POST", url, 422, "RACHS-1 9", json={"post_operative_days": [{"risk": "RACHS-1 9", "days": 1}]})
+    await s.refused("POST", url, 422, "30", json={"post_operative_days": [{"risk": "STAT 2", "days": 31}]})
+    plan = await s.ok("POST", url, json={"time_limit_seconds": 2,
+                                         "post_operative_days": [{"risk": "RACHS-1 3", "days": 0}]})
     starts = sorted(x["scheduled_start"][:10] for x in plan["assignments"])
     assert len(starts) == 2 and starts[0] < starts[1], "the optimiser spreads the two over the one bed"
 

@@ -2,25 +2,32 @@
 
 Pure: input dataclasses in, a ``Plan`` (``scheduling.domain.planning``) out; no database, no HTTP, no clock.
 Time is the host's wall clock as (day index of the mission, minute of the day),
-on a grid of ``step_minutes`` (15 by default: durations are rounded *up* to it).
+on a grid of ``step_minutes`` (15 by default: durations are rounded *up* to it), refined to
+the times the data fixes (rooms' hours, bookings, blocked slots, turnover: ``_grid``).
 
 Model (see the service README, "Surgery plan optimiser"):
 
 - one start variable per case on an axis ``day * 1440 + minute`` (in steps);
   one presence literal per (case, day, room) option with an optional interval
   of the case's duration plus the turnover, so ``NoOverlap`` per room keeps a
-  turnover between consecutive cases; a case ends by the room's closing time
-  (its turnover may run past it);
+  turnover between consecutive cases (one ``NoOverlap`` per room and day); a case
+  ends by the room's closing time (its turnover may run past it);
 - one optional interval per (case, surgeon) and per (case, anaesthetist), the
   same span, ``NoOverlap`` per practitioner; exactly one of each when operated
   (a surgery already booked keeps its surgeon, and the anaesthetist recorded on it);
 - each surgeon's operating minutes per day <= ``max_daily_minutes_per_surgeon``;
 - intensive-care beds: an optional interval per case over the days, of the
   length of stay of its risk category (``ICU_DAYS``), ``Cumulative`` <= beds;
+  after the mission's last day, at most ``icu_beds_after_mission``;
+- the visiting team leaves: a case is operated no later than the last day minus
+  its post-operative days with the team (``POST_OPERATIVE_DAYS``, by risk);
+- pins: pinned surgeries, and those on locked days, are fixed; nothing new on a locked day;
 - objective, lexicographic: (1) priority-weighted count of cases operated
-  (``PRIORITY_WEIGHT``), then (2) fewest already scheduled surgeries moved; a
-  second solve with (1) and (2) held at least as good breaks ties: higher-risk
-  cases on earlier days, longer cases earlier in the day.
+  (``PRIORITY_WEIGHT``), then (2) the moves' cost (a day's worth of steps per
+  move plus its size); a second solve with (1) and (2) held at least as good
+  breaks ties: higher-risk cases on earlier days, longer cases earlier in the day.
+- the greedy plan is a complete hint (every variable); the status says what
+  was proven (optimal, feasible with the solver's bound, heuristic).
 
 Surgeries already started or completed (and scheduled ones whose slot has
 begun) are fixed; scheduled ones are inputs that may move (same surgeon) but
@@ -32,12 +39,19 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
-from scheduling.domain.planning import Assignment, Plan, PlanStatus, Unplanned
+from scheduling.domain.planning import (
+    POST_OPERATIVE_DAYS,
+    Assignment,
+    Plan,
+    PlanStatus,
+    Unplanned,
+    post_operative_days,
+)
 # The intensive-care rule is the domain's: the optimiser and the booking handlers apply the same one.
 from scheduling.domain.surgeries import ICU_DAYS, icu_days
 
@@ -119,6 +133,17 @@ class PlanRequest:
     step_minutes: int = 15
     workers: int = 2  # CP-SAT workers (the machine's cores; see the README's benchmark)
     seed: int = 0
+    # The visiting team leaves after the last day: a case is planned no later than the last day
+    # minus its post-operative days with the team on site (by risk category).
+    post_operative_days: Mapping[tuple[str, int | None], int] = field(
+        default_factory=lambda: dict(POST_OPERATIVE_DAYS))
+    # Intensive-care beds the host gives the mission's patients after the mission's end (None: all
+    # of ``icu_beds``): stays running past the last day count against these.
+    icu_beds_after_mission: int | None = None
+    # A coordinator's pins: these surgeries (ids) never move, nor any on a locked day (day indices),
+    # where nothing new is placed either.
+    pinned: frozenset[Hashable] = frozenset()
+    locked_days: frozenset[int] = frozenset()
 
 
 # -- output: scheduling.domain.planning (the plan is the domain's; this adapter only computes it) --
@@ -149,6 +174,20 @@ class _Prepared:
         """A room's day as slots: earliest start, latest end."""
         return -(-room.opens_minute // self.step), room.closes_minute // self.step
 
+    def on_site(self, case: Case) -> int:
+        return post_operative_days(self.req.post_operative_days, case.risk_scheme, case.risk_category)
+
+    def last_day(self, case: Case) -> int:
+        """The last day the case may be operated: its post-operative days fall while the team is there."""
+        return self.req.days - 1 - self.on_site(case)
+
+    def beds_on(self, t: int) -> int | None:
+        """Intensive-care beds on day ``t`` of the mission (after its end: the host's limit)."""
+        beds, after = self.req.icu_beds, self.req.icu_beds_after_mission
+        if t < self.req.days or after is None:
+            return beds
+        return after if beds is None else min(beds, after)
+
     def earliest_slot(self) -> int:
         d, m = self.req.earliest
         return d * (DAY // self.step) + -(-m // self.step)
@@ -170,8 +209,8 @@ def _prepare(req: PlanRequest) -> _Prepared | Plan:
     if reasons:
         return Plan(PlanStatus.infeasible, 0, 0, False, time.perf_counter() - started, reasons=reasons,
                     unplanned=[Unplanned(c.id, c.ref, "; ".join(reasons)) for c in req.cases], solver="none")
-    p = _Prepared(req, req.step_minutes, [], [b for b in req.bookings if not b.fixed],
-                  [b for b in req.bookings if b.fixed], [], reasons)
+    p = _Prepared(req, _grid(req), [], [b for b in req.bookings if not b.fixed and not _pinned(req, b)],
+                  [b for b in req.bookings if b.fixed or _pinned(req, b)], [], reasons)
     longest = max(req.rooms, key=lambda r: r.closes_minute - r.opens_minute)
     longest_day = (p.window(longest)[1] - p.window(longest)[0]) * p.step
     cap = req.max_daily_minutes_per_surgeon
@@ -191,6 +230,10 @@ def _prepare(req: PlanRequest) -> _Prepared | Plan:
         elif req.icu_beds is not None and case.icu_days > 0 and req.icu_beds <= 0:
             why = (f"case {case.ref} needs an intensive-care bed for {case.icu_days} day(s) "
                    f"({case.risk_scheme} {case.risk_category}); the host has none")
+        elif p.last_day(case) < max(0, req.earliest[0]):
+            why = (f"case {case.ref} ({case.risk_scheme} {case.risk_category}) needs the team on site "
+                   f"{p.on_site(case)} day(s) after its surgery; the team leaves before "
+                   f"(the mission's last day is day {req.days})")
         if why:
             p.unplanned.append(Unplanned(case.id, case.ref, why))
         else:
@@ -206,6 +249,23 @@ def _prepare(req: PlanRequest) -> _Prepared | Plan:
                     time.perf_counter() - started, unplanned=p.unplanned, reasons=reasons, solver="none",
                     assignments=[_booked(b, p, anaesthetist=b.anaesthetist_id) for b in req.bookings])
     return p
+
+
+def _pinned(req: PlanRequest, b: Booking) -> bool:
+    return b.surgery_id in req.pinned or b.day in req.locked_days
+
+
+def _grid(req: PlanRequest) -> int:
+    """The model's step: ``step_minutes``, refined so that every time the data fixes falls on it
+    (rooms' hours, bookings' starts, blocked slots, the turnover): a surgery booked by hand at
+    08:10 is modelled at 08:10, and the turnover after it is kept to the minute."""
+    step = req.step_minutes
+    times = [req.turnover_minutes, *(m for r in req.rooms for m in (r.opens_minute, r.closes_minute)),
+             *(b.start_minute for b in req.bookings),
+             *(m for b in req.blocked for m in (b.start_minute, b.end_minute))]
+    for t in times:
+        step = math.gcd(step, t % DAY)
+    return step
 
 
 def _undominated(p: _Prepared) -> tuple[list[Case], list[Case]]:
@@ -227,13 +287,15 @@ def _undominated(p: _Prepared) -> tuple[list[Case], list[Case]]:
             break
         most += 1
     most = max(most, 1)
-    key = {c.id: (-PRIORITY_WEIGHT[c.priority], p.slots(c.duration_minutes), c.icu_days, str(c.id))
-           for c in p.cases}
+    # A rival must be no longer in the room (slots) *and* for the surgeon's daily maximum (real minutes).
+    key = {c.id: (-PRIORITY_WEIGHT[c.priority], p.slots(c.duration_minutes), c.duration_minutes, c.icu_days,
+                  str(c.id)) for c in p.cases}
     kept, dropped = [], []
     for c in p.cases:
         w, d, icu = PRIORITY_WEIGHT[c.priority], p.slots(c.duration_minutes), c.icu_days
         count = sum(1 for o in p.cases if o is not c and PRIORITY_WEIGHT[o.priority] >= w
-                    and p.slots(o.duration_minutes) <= d and o.icu_days <= icu and key[o.id] < key[c.id])
+                    and p.slots(o.duration_minutes) <= d and o.duration_minutes <= c.duration_minutes
+                    and o.icu_days <= icu and p.on_site(o) <= p.on_site(c) and key[o.id] < key[c.id])
         (dropped if count >= most else kept).append(c)
     return kept, dropped
 
@@ -241,7 +303,8 @@ def _undominated(p: _Prepared) -> tuple[list[Case], list[Case]]:
 def _booked(b: Booking, p: _Prepared, *, anaesthetist: Hashable | None) -> Assignment:
     """A booking where it is."""
     return Assignment(b.case.id, b.case.ref, b.day, b.room_id, b.start_minute, b.case.duration_minutes,
-                      b.surgeon_id, anaesthetist, b.case.icu_days, surgery_id=b.surgery_id, fixed=b.fixed)
+                      b.surgeon_id, anaesthetist, b.case.icu_days, surgery_id=b.surgery_id, fixed=b.fixed,
+                      pinned=not b.fixed and _pinned(p.req, b))
 
 
 def _score(assignments: Sequence[Assignment], weights: dict[Hashable, int]) -> int:
@@ -263,16 +326,24 @@ def greedy(req: PlanRequest) -> Plan:
                for c in [*prepared.cases, *prepared.dominated, *(b.case for b in req.bookings)]}
     score = _score(assignments, weights)
     planned = {a.case_id for a in assignments}
-    unplanned = prepared.unplanned + [Unplanned(c.id, c.ref, _no_room_reason(c))
+    unplanned = prepared.unplanned + [Unplanned(c.id, c.ref, _no_room_reason(prepared, c))
                                       for c in [*prepared.cases, *prepared.dominated] if c.id not in planned]
     return Plan(PlanStatus.feasible, score, sum(weights.values()), False, time.perf_counter() - started,
                 assignments=assignments, unplanned=unplanned, reasons=prepared.reasons, solver="greedy",
                 greedy_objective=score)
 
 
-def _no_room_reason(c: Case) -> str:
-    return (f"case {c.ref} (priority {c.priority}, {c.duration_minutes} min) did not fit beside the cases chosen "
-            "(rooms, surgeons, anaesthetists or intensive-care beds are taken)")
+def _no_room_reason(p: _Prepared, c: Case) -> str:
+    """What this case needs and is taken: beds only if it needs one and they count, the team's
+    stay only if it narrows the case's days."""
+    needs = ["rooms", "surgeons' time", "anaesthetists"]
+    if c.icu_days and (p.req.icu_beds is not None or p.req.icu_beds_after_mission is not None):
+        needs.append(f"intensive-care beds ({c.icu_days} day(s))")
+    why = f"{', '.join(needs[:-1])} or {needs[-1]} are taken"
+    if p.on_site(c) and p.last_day(c) < p.req.days - 1:
+        why += (f" on the mission's first {p.last_day(c) + 1} day(s), the only ones that leave its "
+                f"{p.on_site(c)} post-operative day(s) before the team leaves")
+    return f"case {c.ref} (priority {c.priority}, {c.duration_minutes} min) did not fit beside the cases chosen ({why})"
 
 
 def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, int, int, int, int]]]:
@@ -327,9 +398,11 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
     for case in order:
         length = p.slots(case.duration_minutes)
         placed = False
-        for day in range(req.days):
-            if req.icu_beds is not None and case.icu_days and any(
-                    beds[d] >= req.icu_beds for d in range(day, day + case.icu_days)):
+        for day in range(min(req.days, p.last_day(case) + 1)):
+            if day in req.locked_days:
+                continue
+            if case.icu_days and any((cap := p.beds_on(d)) is not None and beds[d] >= cap
+                                     for d in range(day, day + case.icu_days)):
                 continue
             for ri, room in enumerate(req.rooms):
                 lo, hi = p.window(room)
@@ -380,9 +453,15 @@ def solve(req: PlanRequest) -> Plan:
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = max(1, req.workers)
     solver.parameters.random_seed = req.seed
+    # Presolve's probing spent 11 of 12 s on a 120-case, 10-day, 3-room model (its NoOverlaps):
+    # off, the search starts at once from the complete greedy hint (README, "Benchmark").
+    solver.parameters.cp_model_probing_level = 0
     limit = max(0.1, req.time_limit_seconds)
     solver.parameters.max_time_in_seconds = limit * 0.85
-    m.model.maximize(m.primary * (len(p.movable) + 1) - m.moves)
+    # Lexicographic: the priority-weighted count first, then the moves' cost (each move a day's
+    # worth of slots plus its size: a 4-hour move costs more than a 15-minute one).
+    weight = m.max_move_cost + 1
+    m.model.maximize(m.primary * weight - m.move_cost)
     status = solver.solve(m.model)
     reasons = list(p.reasons)
     if status == cp_model.INFEASIBLE:
@@ -390,12 +469,14 @@ def solve(req: PlanRequest) -> Plan:
         return Plan(PlanStatus.infeasible, 0, 0, False, time.perf_counter() - started, reasons=reasons,
                     unplanned=p.unplanned + [Unplanned(c.id, c.ref, reasons[-1]) for c in p.cases],
                     greedy_objective=greedy_score)
-    bound_full = solver.best_objective_bound
-    bound = math.floor((bound_full + len(p.movable)) / (len(p.movable) + 1) + 1e-6) + m.fixed_score
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return _from_greedy(p, base, weights, greedy_score, bound, started, reasons)
+        # Stopped before a first solution: the solver proved nothing, its bound is not one.
+        return _from_greedy(p, base, weights, greedy_score, None, started, reasons)
+    bound_full = solver.best_objective_bound
+    bound = math.floor((bound_full + m.max_move_cost) / weight + 1e-6) + m.fixed_score
     optimal = status == cp_model.OPTIMAL
     primary, moves = int(solver.value(m.primary)), int(solver.value(m.moves))
+    move_cost = int(solver.value(m.move_cost))
     assignments = m.read(solver)
     primary_seconds = time.perf_counter() - started
     tiebreak_optimal = False
@@ -403,7 +484,7 @@ def solve(req: PlanRequest) -> Plan:
     if remaining > 0.05:
         m.fix_hint(solver)
         m.model.add(m.primary >= primary)
-        m.model.add(m.moves <= moves)
+        m.model.add(m.move_cost <= move_cost)
         m.model.minimize(m.tiebreak)
         solver.parameters.max_time_in_seconds = remaining
         status2 = solver.solve(m.model)
@@ -414,7 +495,7 @@ def solve(req: PlanRequest) -> Plan:
     if (greedy_score, 0) > (score, -moves):
         return _from_greedy(p, base, weights, greedy_score, bound, started, reasons)
     planned = {a.case_id for a in assignments}
-    unplanned = p.unplanned + [Unplanned(c.id, c.ref, _no_room_reason(c)) for c in [*p.cases, *p.dominated]
+    unplanned = p.unplanned + [Unplanned(c.id, c.ref, _no_room_reason(p, c)) for c in [*p.cases, *p.dominated]
                                       if c.id not in planned]
     return Plan(PlanStatus.optimal if optimal else PlanStatus.feasible, score, max(bound, score), optimal,
                 time.perf_counter() - started, moves=sum(a.moved for a in assignments), assignments=assignments,
@@ -422,15 +503,35 @@ def solve(req: PlanRequest) -> Plan:
                 tiebreak_optimal=tiebreak_optimal, primary_seconds=primary_seconds)
 
 
-def _from_greedy(p: _Prepared, base: list[Assignment], weights: dict[Hashable, int], score: int, bound: int,
-                 started: float, reasons: list[str]) -> Plan:
+def _from_greedy(p: _Prepared, base: list[Assignment], weights: dict[Hashable, int], score: int,
+                 bound: int | None, started: float, reasons: list[str]) -> Plan:
+    """The greedy plan, status ``heuristic``. ``bound``: the solver's, when it proved one; else
+    (None) the only true one, every case operated."""
     planned = {a.case_id for a in base}
-    unplanned = p.unplanned + [Unplanned(c.id, c.ref, _no_room_reason(c)) for c in [*p.cases, *p.dominated]
+    unplanned = p.unplanned + [Unplanned(c.id, c.ref, _no_room_reason(p, c)) for c in [*p.cases, *p.dominated]
                                       if c.id not in planned]
-    return Plan(PlanStatus.greedy, score, max(bound, score), bound <= score, time.perf_counter() - started,
-                assignments=base, unplanned=unplanned,
-                reasons=[*reasons, "the solver found nothing better than the greedy plan within the time limit"],
-                solver="greedy", greedy_objective=score)
+    if bound is None:
+        bound = sum(weights.values())
+        why = ("heuristic: the solver found no plan within the time limit, so nothing is proven; the bound is "
+               "every case operated (raise the time limit for a real bound)")
+    else:
+        why = "heuristic: the solver found nothing better than the greedy plan within the time limit"
+    bound = max(bound, score)
+    # Every case operated (or the solver's bound met) at no move: that is proven optimal too.
+    return Plan(PlanStatus.optimal if bound <= score else PlanStatus.heuristic, score, bound, bound <= score, time.perf_counter() - started,
+                assignments=base, unplanned=unplanned, reasons=[*reasons, why], solver="greedy",
+                greedy_objective=score)
+
+
+def _covered(spans: Sequence[tuple[int, int]], lo: int, hi: int) -> int:
+    """How much of [lo, hi) the union of ``spans`` covers."""
+    out, reach = 0, lo
+    for a, b in sorted(spans):
+        a, b = max(a, reach), min(b, hi)
+        if b > a:
+            out += b - a
+            reach = b
+    return out
 
 
 def _infeasible_reason(p: _Prepared) -> str:
@@ -448,7 +549,7 @@ class _Model:
         model = self.model = cp_model.CpModel()
         horizon = req.days * per_day
         earliest = p.earliest_slot()
-        room_iv: dict[int, list] = defaultdict(list)
+        room_iv: dict[tuple[int, int], list] = defaultdict(list)  # (room, day): a room's days apart
         surgeon_iv: dict[int, list] = defaultdict(list)
         anaes_iv: dict[int, list] = defaultdict(list)
         load: dict[tuple[int, int], list] = defaultdict(list)  # (surgeon, day) -> [(minutes, literal)]
@@ -459,6 +560,8 @@ class _Model:
             (b.case, b) for b in p.movable]
         self.vars: list[dict] = []
         move_terms = []
+        cost_terms = []
+        hinted_primary = 0
         tiebreak = []
         room_index = {r.id: i for i, r in enumerate(req.rooms)}
         surgeon_index = {s: i for i, s in enumerate(req.surgeons)}
@@ -496,7 +599,12 @@ class _Model:
                 else:
                     merged.append([a, b_])
             for a, b_ in merged:
-                intervals[kind][i].append(model.new_fixed_size_interval_var(a, b_ - a, ""))
+                iv = model.new_fixed_size_interval_var(a, b_ - a, "")
+                if kind == "room":  # in the NoOverlap of each day it touches
+                    for d in range(max(0, a // per_day), min(req.days - 1, (b_ - 1) // per_day) + 1):
+                        room_iv[i, d].append(iv)
+                else:
+                    intervals[kind][i].append(iv)
         # Beds held by fixed surgeries, per day (a demand of that many on that day).
         for t, n in held.items():
             icu_iv.append(model.new_fixed_size_interval_var(t, 1, ""))
@@ -509,6 +617,10 @@ class _Model:
             model.add(end == start + length + turn)
             options: dict[tuple[int, int], object] = {}
             for d in range(req.days):
+                if d > p.last_day(case) and (booking is None or d != booking.day):
+                    continue  # its post-operative days would fall after the team leaves
+                if d in req.locked_days:
+                    continue  # locked by the coordinator: what is there stays, nothing comes
                 for ri, room in enumerate(req.rooms):
                     lo, hi = p.window(room)
                     if hi - lo < length:
@@ -519,7 +631,7 @@ class _Model:
                     x = model.new_bool_var("")
                     model.add(start >= max(lo_abs, earliest if booking is None else lo_abs)).only_enforce_if(x)
                     model.add(start <= hi_abs).only_enforce_if(x)
-                    room_iv[ri].append(model.new_optional_interval_var(start, length + turn, end, x, ""))
+                    room_iv[ri, d].append(model.new_optional_interval_var(start, length + turn, end, x, ""))
                     options[d, ri] = x
             performed = model.new_bool_var("")
             model.add(sum(options.values()) == performed)
@@ -530,6 +642,7 @@ class _Model:
             surgeons = ([surgeon_index[booking.surgeon_id]] if booking is not None and booking.surgeon_id in
                         surgeon_index else list(range(len(req.surgeons))))
             ys = {}
+            ws = {}
             for si in surgeons:
                 y = model.new_bool_var("")
                 surgeon_iv[si].append(model.new_optional_interval_var(start, length + turn, end, y, ""))
@@ -539,6 +652,7 @@ class _Model:
                     model.add_bool_and([y, day_of[d]]).only_enforce_if(w)
                     model.add_bool_or([y.Not(), day_of[d].Not(), w])
                     load[si, d].append((case.duration_minutes, w))
+                    ws[si, d] = w
             model.add(sum(ys.values()) == performed)
             # Anaesthetist: any of the team, or the one recorded on the booking.
             anaesthetists = ([anaesthetist_index[booking.anaesthetist_id]] if booking is not None
@@ -562,6 +676,7 @@ class _Model:
             model.add(minute_of_day == 0).only_enforce_if(performed.Not())
             tiebreak.append(risk_rank(case.risk_scheme, case.risk_category) * 20 * day_var)
             tiebreak.append(max(1, round(case.duration_minutes / 60)) * minute_of_day)
+            stays = size = None
             if booking is not None:
                 model.add(performed == 1)
                 here = options.get((booking.day, room_index.get(booking.room_id, -1)))
@@ -575,53 +690,76 @@ class _Model:
                     # Moving means a start at or after the earliest time.
                     model.add(start >= earliest).only_enforce_if(stays.Not())
                 move_terms.append(stays.Not())
+                at = booking.day * per_day + booking.start_minute // step
+                size = model.new_int_var(0, horizon, "")
+                model.add_abs_equality(size, start - at)
+                cost_terms.append(per_day * stays.Not() + size)
             self.vars.append(dict(start=start, options=options, performed=performed, ys=ys, zs=zs,
                                   day=day_var, day_of=day_of))
-            # Hint: the greedy placement.
+            # Hint: the greedy placement, complete (every variable), so that CP-SAT starts from a
+            # solution instead of searching for a first one.
             placed = hint.get(case.id)
-            if placed is not None:
-                d, ri, s0, si, ai = placed
-                model.add_hint(start, d * per_day + s0)
-                model.add_hint(performed, 1)
-                for key, x in options.items():
-                    model.add_hint(x, key == (d, ri))
-                for k, y in ys.items():
-                    model.add_hint(y, k == si)
-                for k, z in zs.items():
-                    model.add_hint(z, k == ai)
-            else:
-                model.add_hint(performed, 0)
-                for x in options.values():
-                    model.add_hint(x, False)
+            d, ri, s0, si, ai = placed if placed is not None else (-1, -1, 0, -1, -1)
+            at_start = d * per_day + s0 if placed is not None else 0
+            model.add_hint(start, at_start)
+            model.add_hint(end, at_start + length + turn)
+            model.add_hint(performed, placed is not None)
+            model.add_hint(day_var, max(d, 0))
+            model.add_hint(minute_of_day, s0 if placed is not None else 0)
+            for dd, lit in day_of.items():
+                model.add_hint(lit, dd == d)
+            for key, x in options.items():
+                model.add_hint(x, key == (d, ri))
+            for k, y in ys.items():
+                model.add_hint(y, k == si)
+            for k, w in ws.items():
+                model.add_hint(w, k == (si, d))
+            for k, z in zs.items():
+                model.add_hint(z, k == ai)
+            if stays is not None and size is not None:
+                at = booking.day * per_day + booking.start_minute // step
+                model.add_hint(stays, placed is not None and at_start == at and (d, ri) == (
+                    booking.day, room_index.get(booking.room_id, -1)))
+                model.add_hint(size, abs(at_start - at))
+            hinted_primary += PRIORITY_WEIGHT[case.priority] * (placed is not None)
 
         # Redundant linear cuts (the same rules, as knapsacks the LP relaxation sees): room-days,
-        # practitioners' days, intensive-care beds per day.
-        fixed_room: dict[tuple[int, int], int] = defaultdict(int)
-        for b in p.fixed:
-            if b.room_id in room_index:
-                fixed_room[room_index[b.room_id], b.day] += p.slots(b.case.duration_minutes) + turn
+        # practitioners' days, intensive-care beds per day. Each must hold for every plan: a wrong
+        # cut proves a wrong bound.
         for d in range(req.days):
             for ri, room in enumerate(req.rooms):
                 lo, hi = p.window(room)
                 terms = [(p.slots(c.duration_minutes) + turn) * v["options"][d, ri]
                          for (c, _), v in zip(self.items, self.vars) if (d, ri) in v["options"]]
                 if terms:
-                    model.add(sum(terms) <= max(0, hi - lo + turn - fixed_room[ri, d]))
+                    # New intervals lie in [opening, closing + turnover], beside what is fixed there.
+                    window = (d * per_day + lo, d * per_day + hi + turn)
+                    taken = _covered(fixed_spans.get(("room", ri), []), *window)
+                    model.add(sum(terms) <= max(0, hi - lo + turn - taken))
             day_terms = [(p.slots(c.duration_minutes) + turn) * v["day_of"][d]
                          for (c, _), v in zip(self.items, self.vars)]
-            # Every case operated has one surgeon: a day's operating minutes fit in the surgeons' maxima.
-            fixed_load = sum(b.case.duration_minutes for b in p.fixed if b.day == d)
+            # Every case operated has one surgeon: a day's operating minutes fit in what the surgeons'
+            # maxima leave beside the fixed surgeries (each surgeon's own).
+            surgeons_left = sum(max(0, req.max_daily_minutes_per_surgeon - sum(m for m, lit in load.get((si, d), [])
+                                                                       if isinstance(lit, int)))
+                            for si in range(len(req.surgeons)))
             model.add(sum(c.duration_minutes * v["day_of"][d] for (c, _), v in zip(self.items, self.vars))
-                      <= max(0, len(req.surgeons) * req.max_daily_minutes_per_surgeon - fixed_load))
+                      <= surgeons_left)
+            # A practitioner's cases of a day lie between the earliest opening and the latest
+            # closing (and its turnover) over the rooms: rooms need not open at the same hour.
+            first = min(p.window(r)[0] for r in req.rooms)
+            last = max(p.window(r)[1] for r in req.rooms) + turn
             for people in (req.surgeons, req.anaesthetists):
-                longest = max(hi - lo for lo, hi in map(p.window, req.rooms)) + turn
-                model.add(sum(day_terms) <= len(people) * min(longest, per_day))
-        if req.icu_beds is not None:
-            for t in range(req.days + 6):
-                in_bed = [v["day_of"][d] for (c, _), v in zip(self.items, self.vars)
-                          for d in range(req.days) if d <= t < d + c.icu_days]
-                if in_bed:
-                    model.add(sum(in_bed) <= max(0, req.icu_beds - held.get(t, 0)))
+                model.add(sum(day_terms) <= len(people) * (last - first))
+        # Beds per day, exact (and after the mission's end, the host's limit there).
+        for t in range(req.days + max((c.icu_days for c, _ in self.items), default=0)):
+            cap = p.beds_on(t)
+            if cap is None:
+                continue
+            in_bed = [v["day_of"][d] for (c, _), v in zip(self.items, self.vars)
+                      for d in range(req.days) if d <= t < d + c.icu_days]
+            if in_bed:
+                model.add(sum(in_bed) <= max(0, cap - held.get(t, 0)))
         for ivs in [*room_iv.values(), *surgeon_iv.values(), *anaes_iv.values()]:
             if len(ivs) > 1:
                 model.add_no_overlap(ivs)
@@ -634,15 +772,19 @@ class _Model:
         model.add(self.primary == sum(weights_terms))
         self.moves = model.new_int_var(0, len(p.movable), "moves")
         model.add(self.moves == sum(move_terms))
+        self.max_move_cost = len(p.movable) * (per_day + horizon)
+        self.move_cost = model.new_int_var(0, self.max_move_cost, "move_cost")
+        model.add(self.move_cost == sum(cost_terms))
+        model.add_hint(self.primary, hinted_primary)
         self.tiebreak = sum(tiebreak)
         self.fixed_score = sum(PRIORITY_WEIGHT[b.case.priority] for b in p.fixed)
 
     def fix_hint(self, solver: cp_model.CpSolver) -> None:
-        """Hint the next solve with the solution just found."""
+        """Hint the next solve with the solution just found, every variable."""
         self.model.clear_hints()
-        for v in self.vars:
-            for var in [v["start"], v["performed"], *v["options"].values(), *v["ys"].values(), *v["zs"].values()]:
-                self.model.add_hint(var, solver.value(var))
+        for i in range(len(self.model.proto.variables)):
+            var = self.model.get_int_var_from_proto_index(i)
+            self.model.add_hint(var, solver.value(var))
 
     def read(self, solver: cp_model.CpSolver) -> list[Assignment]:
         p, req = self.p, self.p.req
@@ -658,9 +800,11 @@ class _Model:
             room = req.rooms[ri]
             if booking is not None:
                 same = (d, room.id, minute) == (booking.day, booking.room_id, booking.start_minute // p.step * p.step)
-                out.append(Assignment(case.id, case.ref, d, room.id, booking.start_minute if same else minute,
+                start = booking.start_minute if same else minute
+                out.append(Assignment(case.id, case.ref, d, room.id, start,
                                       case.duration_minutes, booking.surgeon_id, req.anaesthetists[ai],
-                                      case.icu_days, surgery_id=booking.surgery_id, moved=not same))
+                                      case.icu_days, surgery_id=booking.surgery_id, moved=not same,
+                                      moved_minutes=abs((d - booking.day) * DAY + start - booking.start_minute)))
             else:
                 out.append(Assignment(case.id, case.ref, d, room.id, minute, case.duration_minutes,
                                       req.surgeons[si], req.anaesthetists[ai], case.icu_days))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from fastapi import APIRouter
@@ -23,6 +23,12 @@ router = APIRouter(prefix="/missions", tags=["planning"])
 MAX_CASES = 500  # cases a plan weighs, or lines it applies
 
 
+class PostOperativeDays(Body):
+    risk: str = Field(pattern=r"^(RACHS-1 [1-6]|STAT [1-5]|none)$", max_length=10,
+                      description='a risk category: "RACHS-1 1" to "RACHS-1 6", "STAT 1" to "STAT 5", "none"')
+    days: int = Field(ge=0, le=30, description="days after the day of surgery with the team on site")
+
+
 class PlanIn(Body):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"time_limit_seconds": 10, "turnover_minutes": 30, "max_daily_minutes_per_surgeon": 480}]})
@@ -37,6 +43,26 @@ class PlanIn(Body):
                                              description="default: every waiting case of the host")
     include_unready: bool = Field(default=False, description="plan cases whose readiness checklist is not "
                                   "complete too; by default they are left out, each with what it lacks")
+    post_operative_days: list[PostOperativeDays] | None = Field(
+        default=None, max_length=20,
+        description="days after surgery the visiting team should be on site, by risk category, over the "
+                    "defaults (RACHS-1 1-6: 1 1 2 2 3 3; STAT 1-5: 1 1 2 2 3; none: 0): a case is planned no "
+                    "later than the mission's last day minus these")
+    pinned_surgery_ids: list[uuid.UUID] | None = Field(
+        default=None, max_length=MAX_CASES, description="surgeries of the mission this proposal never moves")
+    locked_days: list[date] | None = Field(
+        default=None, max_length=366, description="days of the mission locked: nothing there moves, nothing new "
+                                                  "goes there")
+    icu_beds_after_mission: int | None = Field(
+        default=None, ge=0, le=1000, description="intensive-care beds the host gives the mission's patients after "
+                                                 "its last day (default: all its beds)")
+
+    def post_operative_table(self) -> tuple[tuple[str, int | None, int], ...]:
+        out = []
+        for item in self.post_operative_days or []:
+            scheme, _, category = item.risk.partition(" ")
+            out.append((scheme, int(category) if category else None, item.days))
+        return tuple(out)
 
 
 class ProposedSurgeryOut(BaseModel):
@@ -52,6 +78,8 @@ class ProposedSurgeryOut(BaseModel):
     anaesthetist_id: uuid.UUID | None
     icu_days: int
     change: Literal["new", "moved", "kept", "fixed"]
+    moved_minutes: int = Field(0, description="how far a moved surgery moves, in minutes (days included)")
+    pinned: bool = Field(False, description="pinned by the coordinator or on a locked day: it stays")
 
 
 class UnplannedOut(BaseModel):
@@ -62,7 +90,10 @@ class UnplannedOut(BaseModel):
 
 class PlanOut(BaseModel):
     mission_id: uuid.UUID
-    status: Literal["optimal", "feasible", "greedy", "empty", "infeasible"]
+    status: Literal["optimal", "feasible", "heuristic", "greedy", "empty", "infeasible"] = Field(
+        description="what was proven: optimal (the solver's proof), feasible (a plan, `gap` from the solver's "
+                    "bound), heuristic (the greedy plan: `bound` is the solver's if it proved one, else every "
+                    "case operated), empty, infeasible; greedy is no longer answered")
     objective: int = Field(description="priority-weighted count of cases operated (weights 16, 8, 4, 2, 1)")
     bound: int = Field(description="no plan can score more")
     optimal: bool
@@ -73,6 +104,7 @@ class PlanOut(BaseModel):
     greedy_objective: int
     tiebreak_optimal: bool
     moves: int = Field(description="already scheduled surgeries the plan moves")
+    moved_minutes: int = Field(description="how far they move, in all (minutes): the size counts in the objective")
     time_limit_seconds: float
     turnover_minutes: int
     max_daily_minutes_per_surgeon: int
@@ -88,7 +120,7 @@ class PlanOut(BaseModel):
             optimal=plan.optimal, gap=round(plan.gap, 4), solve_seconds=round(plan.solve_seconds, 3),
             primary_seconds=round(plan.primary_seconds, 3),
             solver=plan.solver, greedy_objective=plan.greedy_objective, tiebreak_optimal=plan.tiebreak_optimal,
-            moves=plan.moves, time_limit_seconds=p.settings.time_limit_seconds,
+            moves=plan.moves, moved_minutes=plan.moved_minutes, time_limit_seconds=p.settings.time_limit_seconds,
             turnover_minutes=p.settings.turnover_minutes,
             max_daily_minutes_per_surgeon=p.settings.max_daily_minutes_per_surgeon, reasons=plan.reasons,
             assignments=[ProposedSurgeryOut.model_validate(s, from_attributes=True) for s in p.surgeries],
@@ -98,7 +130,8 @@ class PlanOut(BaseModel):
 
 class AssignmentIn(Body):
     """A line of the plan. A proposed line can be posted back as is: the fields it has for
-    reading only (patient_ref, operating_room, scheduled_end, icu_days, change) are ignored."""
+    reading only (patient_ref, operating_room, scheduled_end, icu_days, change, moved_minutes, pinned)
+    are ignored."""
 
     case_id: uuid.UUID
     operating_room_id: uuid.UUID
@@ -112,6 +145,8 @@ class AssignmentIn(Body):
     scheduled_end: datetime | None = Field(default=None, description="ignored")
     icu_days: int | None = Field(default=None, ge=0, le=1000, description="ignored")
     change: str | None = Field(default=None, max_length=20, description="ignored")
+    moved_minutes: int | None = Field(default=None, ge=0, le=1000 * 24 * 60, description="ignored")
+    pinned: bool | None = Field(default=None, description="ignored")
 
 
 class ApplyIn(Body):
@@ -140,6 +175,8 @@ async def propose(mission_id: uuid.UUID, uow: UoW, bus: BusDep, body: PlanIn | N
         mission_id=mission_id, time_limit_seconds=body.time_limit_seconds, turnover_minutes=body.turnover_minutes,
         max_daily_minutes_per_surgeon=body.max_daily_minutes_per_surgeon,
         case_ids=tuple(body.case_ids) if body.case_ids is not None else None, include_unready=body.include_unready,
+        post_operative_days=body.post_operative_table(), icu_beds_after_mission=body.icu_beds_after_mission,
+        pinned_surgery_ids=tuple(body.pinned_surgery_ids or ()), locked_days=tuple(body.locked_days or ()),
     )
     return PlanOut.of(await bus.handle(cmd, uow))
 

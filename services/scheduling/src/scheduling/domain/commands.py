@@ -347,6 +347,11 @@ class ProposePlan:
     max_daily_minutes_per_surgeon: int | None = None
     case_ids: tuple[uuid.UUID, ...] | None = None  # None: every waiting case of the host
     include_unready: bool = False  # False: cases not ready are left out, with what they lack
+    # (scheme, category, days): overrides of the post-operative days with the team on site
+    post_operative_days: tuple[tuple[str, int | None, int], ...] = ()
+    icu_beds_after_mission: int | None = None  # None: all the host's beds
+    pinned_surgery_ids: tuple[uuid.UUID, ...] = ()  # the proposal never moves these
+    locked_days: tuple[date, ...] = ()  # nor anything on these days, where nothing new goes
 
 
 @dataclass(frozen=True)

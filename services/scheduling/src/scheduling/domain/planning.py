@@ -7,7 +7,7 @@ computes a ``Plan``; ``handlers/planning.py`` translates it into a ``ProposedPla
 from __future__ import annotations
 
 import uuid
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -16,7 +16,9 @@ from enum import StrEnum
 class PlanStatus(StrEnum):
     optimal = "optimal"  # proven: no plan operates a better priority-weighted set with fewer moves
     feasible = "feasible"  # the best found within the time limit
-    greedy = "greedy"  # the solver found nothing better than the greedy baseline
+    heuristic = "heuristic"  # the greedy plan: the solver found nothing better (bound: the solver's if it
+    # proved one, else every case operated)
+    greedy = "greedy"  # no longer answered (before issue 20: what ``heuristic`` is now); kept for clients
     empty = "empty"  # nothing to plan (reasons say why)
     infeasible = "infeasible"  # the constraints cannot hold (reasons say which)
 
@@ -35,6 +37,8 @@ class Assignment:
     surgery_id: Hashable | None = None  # an existing surgery
     moved: bool = False
     fixed: bool = False
+    pinned: bool = False  # a scheduled surgery the coordinator pinned (or on a locked day): it stays
+    moved_minutes: int = 0  # how far a moved surgery moves (days included), in minutes
 
     @property
     def end_minute(self) -> int:
@@ -52,10 +56,10 @@ class Unplanned:
 class Plan:
     status: PlanStatus
     objective: int  # priority-weighted count of cases operated (bookings included)
-    bound: int  # no plan can score more
-    optimal: bool
+    bound: int  # no plan can score more (a proven bound, or every case operated)
+    optimal: bool  # the solver's proof, or the greedy plan operates everything
     solve_seconds: float
-    moves: int = 0
+    moves: int = 0  # surgeries moved
     assignments: list[Assignment] = field(default_factory=list)
     unplanned: list[Unplanned] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
@@ -65,8 +69,29 @@ class Plan:
     primary_seconds: float = 0.0  # the first solve (priorities, then moves): when ``optimal`` was proven
 
     @property
+    def moved_minutes(self) -> int:
+        return sum(a.moved_minutes for a in self.assignments)
+
+    @property
     def gap(self) -> float:
         return 0.0 if self.bound <= 0 else (self.bound - self.objective) / self.bound
+
+
+POST_OPERATIVE_DAYS: dict[tuple[str, int | None], int] = {
+    **{("RACHS-1", c): d for c, d in {1: 1, 2: 1, 3: 2, 4: 2, 5: 3, 6: 3}.items()},
+    **{("STAT", c): d for c, d in {1: 1, 2: 1, 3: 2, 4: 2, 5: 3}.items()},
+    ("none", None): 0,
+}
+"""Days after the day of surgery during which the visiting operating team should still be on
+site, by risk category (the critical post-operative window: most complications of congenital
+heart surgery come in the first 48-72 hours, longer for the highest categories; shorter than the
+intensive-care stay, ``ICU_DAYS``, whose end the host's own team sees to). A case is
+planned no later than the mission's last day minus these days. Defaults, not clinical
+guidance: a proposal may override them (``post_operative_days``); a category missing here is 0."""
+
+
+def post_operative_days(table: Mapping[tuple[str, int | None], int], scheme: str, category: int | None) -> int:
+    return table.get((scheme, category), 0)
 
 
 @dataclass(frozen=True)
@@ -94,6 +119,8 @@ class ProposedSurgery:
     anaesthetist_id: uuid.UUID | None
     icu_days: int
     change: str  # new, moved, kept (scheduled, stays), fixed (started, completed or begun)
+    moved_minutes: int = 0  # how far it moves (a moved surgery)
+    pinned: bool = False  # pinned by the coordinator (or on a locked day)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from scheduling.adapters import optimiser as planner
 from scheduling.domain.cases import CaseStatus, PatientCase
 from scheduling.domain.missions import Mission
-from scheduling.domain.planning import PlannerDefaults, ProposedPlan, ProposedSurgery, Unplanned
+from scheduling.domain.planning import POST_OPERATIVE_DAYS, PlannerDefaults, ProposedPlan, ProposedSurgery, Unplanned
 from scheduling.domain.resources import OperatingRoom
 from scheduling.domain.commands import ApplyPlan, PlannedSurgery, ProposePlan, RescheduleSurgery, ScheduleSurgery
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
@@ -59,6 +59,7 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
         others = [s for r in rooms for s in await uow.surgeries.planned_in_room(r.id) if s.mission_id != mission.id]
     wall = _Clock(mission, tz)
     days = (mission.ends_on - mission.starts_on).days + 1
+    pinned, locked = _pins(cmd, mission, surgeries)
     bookings = []
     for s in surgeries:
         case = booked_cases[s.case_id]
@@ -84,6 +85,8 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
         turnover_minutes=settings.turnover_minutes,
         max_daily_minutes_per_surgeon=settings.max_daily_minutes_per_surgeon,
         time_limit_seconds=settings.time_limit_seconds,
+        post_operative_days={**POST_OPERATIVE_DAYS, **{(s, c): d for s, c, d in cmd.post_operative_days}},
+        icu_beds_after_mission=cmd.icu_beds_after_mission, pinned=pinned, locked_days=locked,
     )
     plan = await asyncio.to_thread(optimiser_run, planner.solve, request)  # CPU-bound: off the event loop; counted, timed
     plan.unplanned += [Unplanned(c.id, c.patient_ref, "not ready: " + ", ".join(
@@ -103,7 +106,8 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
             case_id=a.case_id, patient_ref=refs.get(a.case_id, a.ref), surgery_id=a.surgery_id,
             operating_room_id=a.room_id, operating_room=names.get(a.room_id, str(a.room_id)), scheduled_start=start,
             scheduled_end=start + timedelta(minutes=a.duration_minutes), expected_duration_minutes=a.duration_minutes,
-            lead_surgeon_id=a.surgeon_id, anaesthetist_id=a.anaesthetist_id, icu_days=a.icu_days, change=change))
+            lead_surgeon_id=a.surgeon_id, anaesthetist_id=a.anaesthetist_id, icu_days=a.icu_days, change=change,
+            moved_minutes=a.moved_minutes, pinned=a.pinned))
     return ProposedPlan(mission.id, plan, lines, settings)
 
 
@@ -205,6 +209,22 @@ async def apply_plan(cmd: ApplyPlan, uow: SchedulingUnitOfWork, *,
 def _case(c: PatientCase, minutes: int | None = None) -> planner.Case:
     return planner.Case(c.id, c.patient_ref, c.priority, minutes or c.expected_duration_minutes,
                         c.risk_scheme.value, c.risk_category)
+
+
+def _pins(cmd: ProposePlan, mission: Mission, surgeries: list[Surgery]) -> tuple[frozenset, frozenset[int]]:
+    """The coordinator's pins, checked: surgeries of this mission, days of it."""
+    live = {s.id for s in surgeries}
+    for i, surgery_id in enumerate(cmd.pinned_surgery_ids):
+        if surgery_id not in live:
+            raise Invalid(f"surgery {surgery_id} is not a live surgery of mission {mission.id}",
+                          field=f"pinned_surgery_ids.{i}")
+    locked = set()
+    for i, day in enumerate(cmd.locked_days):
+        if not mission.starts_on <= day <= mission.ends_on:
+            raise Invalid(f"{day} is not a day of the mission ({mission.starts_on} to {mission.ends_on})",
+                          field=f"locked_days.{i}")
+        locked.add((day - mission.starts_on).days)
+    return frozenset(cmd.pinned_surgery_ids), frozenset(locked)
 
 
 async def _cases(uow: SchedulingUnitOfWork, mission: Mission,

@@ -26,7 +26,7 @@ TEAM_CHANGES = frozenset({"scheduled", "on_hold"})  # "team, before start"
 PLANNABLE = frozenset({"scheduled", "started"})     # "the mission must be scheduled or started"
 ROLES = ("surgeon", "anaesthetist", "cardiologist", "perfusionist", "intensivist", "nurse",
          "assistant_professor", "resident", "general_practitioner")
-PLAN_STATUSES = ("optimal", "feasible", "greedy", "empty", "infeasible")
+PLAN_STATUSES = ("optimal", "feasible", "heuristic", "greedy", "empty", "infeasible")
 DEFAULT_TIMEZONE = "Africa/Algiers"  # the scheduling service's default host clock
 
 # Intensive-care days a case holds a bed for, from the day of its surgery (the host's
