@@ -87,6 +87,10 @@ ADDED_TYPES: dict[str, tuple[str, str, set[str]]] = {
     # A suspended convention's missions not yet started wait instead of being cancelled.
     "MissionSuspended": (SCHEDULING, "mission.suspended", {"mission_id", "convention_id", "reason"}),
     "MissionResumed": (SCHEDULING, "mission.resumed", {"mission_id", "convention_id"}),
+    # A team changes after MissionScheduled: a member added or removed, an arrival or departure moved.
+    "MissionTeamChanged": (SCHEDULING, "mission_team.changed", {
+        "mission_id", "convention_id", "change", "practitioner_id", "team",
+    }),
 }
 OPTIONAL_FIELDS: dict[str, set[str]] = {
     "InstitutionRegistered": {"wilaya"},
@@ -107,6 +111,8 @@ ENUMS: dict[tuple[str, str], set[str]] = {
     },
     ("ConventionSigned", "parties.role"): {"provider", "beneficiary", "funder", "supervisor"},
     ("MissionScheduled", "team.role"): PRACTITIONER_ROLES,
+    ("MissionTeamChanged", "team.role"): PRACTITIONER_ROLES,
+    ("MissionTeamChanged", "change"): {"added", "removed", "dates_changed"},
     ("SurgeryCompleted", "outcome"): {"successful", "with_complications", "deceased"},
     ("NotificationSent", "channel"): {"email", "sms", "webhook"},
     ("NotificationFailed", "channel"): {"email", "sms", "webhook"},
@@ -188,6 +194,14 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "MissionCancelled": dict(mission_id=MISSION, reason="Visas de l'équipe non délivrés"),
     "MissionSuspended": dict(mission_id=MISSION, convention_id=CONVENTION_ID, reason="Audit financier CNAS en cours"),
     "MissionResumed": dict(mission_id=MISSION, convention_id=CONVENTION_ID),
+    "MissionTeamChanged": dict(
+        mission_id=MISSION, convention_id=CONVENTION_ID, change="dates_changed", practitioner_id=PERFUSIONIST,
+        team=[
+            {"practitioner_id": SURGEON, "full_name": "Marco Bellini", "role": "surgeon"},
+            {"practitioner_id": PERFUSIONIST, "full_name": "Luca Moretti", "role": "perfusionist",
+             "home_institution_id": SAN_DONATO, "arrives_on": date(2024, 6, 11), "leaves_on": date(2024, 6, 18)},
+        ],
+    ),
     "MissionStarted": dict(mission_id=MISSION, convention_id=CONVENTION_ID),
     "MissionCompleted": dict(
         mission_id=MISSION, convention_id=CONVENTION_ID,

@@ -39,12 +39,24 @@ class SurgeryOutcome(StrEnum):
     deceased = "deceased"
 
 
+class TeamChange(StrEnum):
+    added = "added"
+    removed = "removed"
+    dates_changed = "dates_changed"
+
+
 class TeamMember(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     practitioner_id: uuid.UUID
     full_name: str = Field(min_length=1)  # a practitioner's name, never a patient's
     role: PractitionerRole
+    home_institution_id: uuid.UUID | None = Field(
+        default=None, description="the institution they work at (added by the project; absent: not said)")
+    arrives_on: date | None = Field(
+        default=None, description="first day on site (added by the project; absent: the mission's first day)")
+    leaves_on: date | None = Field(
+        default=None, description="last day on site (added by the project; absent: the mission's last day)")
 
 
 class Totals(BaseModel):
@@ -123,6 +135,16 @@ class MissionResumed(_AboutMission):
     convention_id: uuid.UUID
 
 
+class MissionTeamChanged(_AboutMission):
+    """A project addition to EVENTS.md: a member was added to or removed from a mission's team,
+    or their arrival or departure changed; ``team`` is the whole roster after the change."""
+
+    convention_id: uuid.UUID
+    change: TeamChange
+    practitioner_id: uuid.UUID
+    team: list[TeamMember]
+
+
 class MissionStarted(_AboutMission):
     convention_id: uuid.UUID
 
@@ -197,6 +219,7 @@ __all__ = [
     "MissionRescheduled",
     "MissionScheduled",
     "MissionStarted",
+    "MissionTeamChanged",
     "PractitionerRole",
     "SchedulingEvent",
     "SurgeryCancelled",
@@ -204,6 +227,7 @@ __all__ = [
     "SurgeryOutcome",
     "SurgeryRescheduled",
     "SurgeryScheduled",
+    "TeamChange",
     "TeamMember",
     "Totals",
     "TrainingSessionHeld",

@@ -15,6 +15,7 @@ Model (see the service README, "Surgery plan optimiser"):
   same span, ``NoOverlap`` per practitioner; exactly one of each when operated
   (a surgery already booked keeps its surgeon, and the anaesthetist recorded on it);
 - each surgeon's operating minutes per day <= ``max_daily_minutes_per_surgeon``;
+- a practitioner operates only on the days they are on site (``PlanRequest.away``);
 - intensive-care beds: an optional interval per case over the days, of the
   length of stay of its risk category (``ICU_DAYS``), ``Cumulative`` <= beds;
 - objective, lexicographic: (1) priority-weighted count of cases operated
@@ -32,7 +33,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
@@ -115,6 +116,8 @@ class PlanRequest:
     earliest: tuple[int, int] = (0, 0)  # (day, minute): nothing new or moved starts before
     turnover_minutes: int = 30
     max_daily_minutes_per_surgeon: int = 8 * 60
+    # Practitioner -> the days of the mission they are not on site (arriving later, leaving earlier).
+    away: Mapping[Hashable, frozenset[int]] = field(default_factory=dict)
     time_limit_seconds: float = 10.0
     step_minutes: int = 15
     workers: int = 2  # CP-SAT workers (the machine's cores; see the README's benchmark)
@@ -308,7 +311,8 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
             anaes_busy[anaesthetist].append((absolute, absolute + length + turn))
         elif not b.fixed:
             for ai in range(len(req.anaesthetists)):
-                if free(anaes_busy[ai], absolute, absolute + length + turn):
+                if b.day not in req.away.get(req.anaesthetists[ai], ()) and free(
+                        anaes_busy[ai], absolute, absolute + length + turn):
                     anaes_busy[ai].append((absolute, absolute + length + turn))
                     anaesthetist = ai
                     break
@@ -339,9 +343,11 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
                         continue
                     span = (absolute, absolute + length + turn)
                     si = next((i for i in range(len(req.surgeons)) if free(surgeon_busy[i], *span)
+                               and day not in req.away.get(req.surgeons[i], ())
                                and surgeon_load[i, day] + case.duration_minutes <= req.max_daily_minutes_per_surgeon),
                               None)
-                    ai = next((i for i in range(len(req.anaesthetists)) if free(anaes_busy[i], *span)), None)
+                    ai = next((i for i in range(len(req.anaesthetists)) if free(anaes_busy[i], *span)
+                               and day not in req.away.get(req.anaesthetists[i], ())), None)
                     if si is None or ai is None:
                         continue
                     room_busy[ri, day].append((s0, s0 + length + turn))
@@ -534,7 +540,11 @@ class _Model:
                 y = model.new_bool_var("")
                 surgeon_iv[si].append(model.new_optional_interval_var(start, length + turn, end, y, ""))
                 ys[si] = y
+                away = req.away.get(req.surgeons[si], frozenset())
                 for d in range(req.days):
+                    if d in away:  # not on site that day: never this case's surgeon on it
+                        model.add_bool_or([y.Not(), day_of[d].Not()])
+                        continue
                     w = model.new_bool_var("")
                     model.add_bool_and([y, day_of[d]]).only_enforce_if(w)
                     model.add_bool_or([y.Not(), day_of[d].Not(), w])
@@ -548,6 +558,9 @@ class _Model:
                 z = model.new_bool_var("")
                 anaes_iv[ai].append(model.new_optional_interval_var(start, length + turn, end, z, ""))
                 zs[ai] = z
+                for d in req.away.get(req.anaesthetists[ai], ()):
+                    if d in day_of:
+                        model.add_bool_or([z.Not(), day_of[d].Not()])
             model.add(sum(zs.values()) == performed)
             day_var = model.new_int_var(0, max(0, req.days - 1), "")
             model.add(day_var == sum(d * lit for d, lit in day_of.items()))

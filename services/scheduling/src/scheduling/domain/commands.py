@@ -165,6 +165,17 @@ class RemoveTeamMember:
 
 
 @dataclass(frozen=True)
+class ChangeOnSiteDates:
+    """A member arrives later or leaves earlier than the mission (None: its first / last day)."""
+
+    mission_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    arrives_on: date | None = None
+    leaves_on: date | None = None
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
 class SearchMissions:
     """Every mission that matches; which the caller may see is the access module's to say."""
 

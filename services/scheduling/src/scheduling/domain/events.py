@@ -21,10 +21,12 @@ from jumelage.events.scheduling import (
     MissionScheduled,
     MissionStarted,
     MissionSuspended,
+    MissionTeamChanged,
     SurgeryCancelled,
     SurgeryCompleted,
     SurgeryRescheduled,
     SurgeryScheduled,
+    TeamChange,
     TeamMember,
     Totals,
     TrainingSessionHeld,
@@ -87,13 +89,23 @@ class TrainingSession(Protocol):
 # -- missions -------------------------------------------------------------------------------------
 
 
+def _member(t: Any, m: Mission) -> TeamMember:
+    return TeamMember(practitioner_id=t.practitioner_id, full_name=t.full_name, role=t.role,
+                      home_institution_id=t.home_institution_id or m.visiting_institution_id,
+                      arrives_on=t.arrives_on, leaves_on=t.leaves_on)
+
+
 def mission_scheduled(m: Mission) -> MissionScheduled:
     return MissionScheduled(
         mission_id=m.id, convention_id=m.convention_id, host_institution_id=m.host_institution_id,
         visiting_institution_id=m.visiting_institution_id, specialty=m.specialty,
-        starts_on=m.starts_on, ends_on=m.ends_on,
-        team=[TeamMember(practitioner_id=t.practitioner_id, full_name=t.full_name, role=t.role) for t in m.team],
+        starts_on=m.starts_on, ends_on=m.ends_on, team=[_member(t, m) for t in m.team],
     )
+
+
+def mission_team_changed(m: Mission, change: TeamChange, member: Any) -> MissionTeamChanged:
+    return MissionTeamChanged(mission_id=m.id, convention_id=m.convention_id, change=change,
+                              practitioner_id=member.practitioner_id, team=[_member(t, m) for t in m.team])
 
 
 def mission_rescheduled(m: Mission, reason: str) -> MissionRescheduled:

@@ -82,6 +82,11 @@ class Surgery(Aggregate):
     def label(self) -> str:
         return f"surgery {self.id}"
 
+    @property
+    def people(self) -> tuple[uuid.UUID, ...]:
+        """Who must be on site for it: the lead surgeon, and the anaesthetist if one is recorded."""
+        return (self.lead_surgeon_id,) + ((self.anaesthetist_id,) if self.anaesthetist_id else ())
+
     def days(self, tz: ZoneInfo) -> tuple[date, date]:
         return local_days(self.scheduled_start, self.scheduled_end, tz)
 
@@ -163,6 +168,9 @@ class Surgery(Aggregate):
             mission.require_as(self.anaesthetist_id, PractitionerRole.anaesthetist)
         start, end = self.scheduled_start, self.scheduled_end
         require_within_mission(mission, start, end, tz, what=self.label)
+        first, last = local_days(start, end, tz)
+        for practitioner_id in self.people:
+            mission.require_on_site(practitioner_id, first, last, what=self.label)
         room.require_open(start, end, tz)
         for other in others:
             if other.id == self.id or other.status is SurgeryStatus.cancelled:

@@ -19,6 +19,7 @@ from scheduling.handlers.activities import (
 from scheduling.handlers.cases import cancel_case, get_case, refer_case_elsewhere, register_case, waiting_list
 from scheduling.handlers.missions import (
     add_team_member,
+    change_on_site_dates,
     cancel_mission,
     complete_mission,
     remove_team_member,
@@ -76,6 +77,7 @@ HANDLERS: dict[type, Handler] = {
     c.StartMission: start_mission,
     c.CompleteMission: complete_mission,
     c.AddTeamMember: add_team_member,
+    c.ChangeOnSiteDates: change_on_site_dates,
     c.RemoveTeamMember: remove_team_member,
     c.SearchMissions: search_missions,
     c.ScheduleSurgery: schedule_surgery,

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from scheduling.adapters import optimiser as planner
 from scheduling.domain.cases import CaseStatus, PatientCase
 from scheduling.domain.missions import Mission
-from scheduling.domain.planning import PlannerDefaults, ProposedPlan, ProposedSurgery
+from scheduling.domain.planning import PlannerDefaults, ProposedPlan, ProposedSurgery, away_days
 from scheduling.domain.resources import OperatingRoom
 from scheduling.domain.commands import ApplyPlan, PlannedSurgery, ProposePlan, RescheduleSurgery, ScheduleSurgery
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
@@ -79,6 +79,7 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
         bookings=bookings, blocked=blocked, earliest=wall.earliest(now, days),
         turnover_minutes=settings.turnover_minutes,
         max_daily_minutes_per_surgeon=settings.max_daily_minutes_per_surgeon,
+        away=away_days(mission),
         time_limit_seconds=settings.time_limit_seconds,
     )
     plan = await asyncio.to_thread(planner.solve, request)  # CPU-bound: off the event loop

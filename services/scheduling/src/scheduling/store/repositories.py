@@ -217,9 +217,12 @@ class Missions(_Repository):
             if row is None:
                 changed = True
                 self.session.add(_member_row(mission, position, member))
-            elif (row.position, row.full_name, row.role) != (position, member.full_name, member.role.value):
-                changed = True
-                row.position, row.full_name, row.role = position, member.full_name, member.role.value
+            else:
+                values = _member_values(mission, position, member)
+                if any(getattr(row, key) != value for key, value in values.items()):
+                    changed = True
+                    for key, value in values.items():
+                        setattr(row, key, value)
         return changed
 
     async def _with_teams(self, rows: Sequence[MissionRow]) -> list[Mission]:
@@ -231,13 +234,16 @@ class Missions(_Repository):
             .order_by(MissionMemberRow.position))
         teams: dict[uuid.UUID, list[TeamMember]] = {r.id: [] for r in rows}
         for m in members:
-            teams[m.mission_id].append(TeamMember(m.practitioner_id, m.full_name, PractitionerRole(m.role)))
+            teams[m.mission_id].append(TeamMember(m.practitioner_id, m.full_name, PractitionerRole(m.role),
+                                                  m.home_institution_id, m.arrives_on, m.leaves_on))
         return [_mission(r, teams[r.id]) for r in rows]
 
 
 def _member_values(mission: Mission, position: int, member: TeamMember) -> dict[str, Any]:
     return {"mission_id": mission.id, "practitioner_id": member.practitioner_id, "position": position,
-            "full_name": member.full_name, "role": member.role.value}
+            "full_name": member.full_name, "role": member.role.value,
+            "home_institution_id": member.home_institution_id, "arrives_on": member.arrives_on,
+            "leaves_on": member.leaves_on}
 
 
 def _member_row(mission: Mission, position: int, member: TeamMember) -> MissionMemberRow:

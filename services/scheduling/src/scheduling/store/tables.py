@@ -103,6 +103,11 @@ class MissionMemberRow(Table, table=True):
     position: int = _col(Integer)
     full_name: str = _col(String(300))
     role: str = _col(String(40))
+    # Where they work (None on rows written before migration 0009: the visiting institution),
+    # and the days they are on site (None: the mission's first / last day).
+    home_institution_id: uuid.UUID | None = _opt(Uuid())
+    arrives_on: date | None = _opt(Date)
+    leaves_on: date | None = _opt(Date)
 
 
 class PatientCaseRow(Table, table=True):
