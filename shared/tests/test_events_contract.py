@@ -91,6 +91,10 @@ ADDED_TYPES: dict[str, tuple[str, str, set[str]]] = {
     "MissionTeamChanged": (SCHEDULING, "mission_team.changed", {
         "mission_id", "convention_id", "change", "practitioner_id", "team",
     }),
+    # A scheduled surgery led by another surgeon of the team, before it starts.
+    "SurgeryLeadChanged": (SCHEDULING, "surgery_lead.changed", {
+        "surgery_id", "mission_id", "previous_lead_surgeon_id", "lead_surgeon_id", "reason",
+    }),
 }
 OPTIONAL_FIELDS: dict[str, set[str]] = {
     "InstitutionRegistered": {"wilaya"},
@@ -124,7 +128,7 @@ SUBJECTS = {
     "InstitutionRegistered": ("institutions", "institution_id"),
     "InstitutionUpdated": ("institutions", "institution_id"),
     **{t: ("missions", "mission_id") for t in ALL_TYPES if t.startswith("Mission")},
-    **{t: ("surgeries", "surgery_id") for t in CONTRACT if t.startswith("Surgery")},
+    **{t: ("surgeries", "surgery_id") for t in ALL_TYPES if t.startswith("Surgery")},
     "ConsultationHeld": ("consultations", "consultation_id"),
     "TrainingSessionHeld": ("training_sessions", "training_session_id"),
     **{t: ("notifications", "notification_id") for t in CONTRACT if t.startswith("Notification")},
@@ -217,6 +221,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         surgery_id=SURGERY, operating_room="Bloc A – salle 1",
         scheduled_start=datetime(2024, 6, 18, 8, 0, tzinfo=ALGIERS), reason="Patient fébrile la veille",
     ),
+    "SurgeryLeadChanged": dict(surgery_id=SURGERY, mission_id=MISSION, previous_lead_surgeon_id=SURGEON,
+                               lead_surgeon_id=PERFUSIONIST, reason="Le Dr Bellini rentre plus tôt"),
     "SurgeryCancelled": dict(surgery_id=SURGERY, mission_id=MISSION, reason="Contre-indication anesthésique"),
     "SurgeryCompleted": dict(
         surgery_id=SURGERY, mission_id=MISSION, convention_id=CONVENTION_ID, patient_ref="PAT-2024-000142",

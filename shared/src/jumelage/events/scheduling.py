@@ -171,6 +171,16 @@ class SurgeryRescheduled(_AboutSurgery):
     reason: Reason
 
 
+class SurgeryLeadChanged(_AboutSurgery):
+    """A project addition to EVENTS.md: a scheduled surgery is led by another surgeon of the
+    team (before it starts), and why."""
+
+    mission_id: uuid.UUID
+    previous_lead_surgeon_id: uuid.UUID
+    lead_surgeon_id: uuid.UUID
+    reason: Reason
+
+
 class SurgeryCancelled(_AboutSurgery):
     mission_id: uuid.UUID
     reason: Reason
@@ -224,6 +234,7 @@ __all__ = [
     "SchedulingEvent",
     "SurgeryCancelled",
     "SurgeryCompleted",
+    "SurgeryLeadChanged",
     "SurgeryOutcome",
     "SurgeryRescheduled",
     "SurgeryScheduled",

@@ -209,6 +209,14 @@ class RescheduleSurgery:
 
 
 @dataclass(frozen=True)
+class ChangeLeadSurgeon:
+    surgery_id: uuid.UUID
+    lead_surgeon_id: uuid.UUID
+    reason: str
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
 class CancelSurgery:
     surgery_id: uuid.UUID
     reason: str

@@ -24,6 +24,7 @@ from jumelage.events.scheduling import (
     MissionTeamChanged,
     SurgeryCancelled,
     SurgeryCompleted,
+    SurgeryLeadChanged,
     SurgeryRescheduled,
     SurgeryScheduled,
     TeamChange,
@@ -151,6 +152,11 @@ def surgery_scheduled(s: Surgery, mission: Mission) -> SurgeryScheduled:
 def surgery_rescheduled(s: Surgery, reason: str) -> SurgeryRescheduled:
     return SurgeryRescheduled(surgery_id=s.id, operating_room=s.operating_room, scheduled_start=s.scheduled_start,
                               reason=reason)
+
+
+def surgery_lead_changed(s: Surgery, previous: uuid.UUID, reason: str) -> SurgeryLeadChanged:
+    return SurgeryLeadChanged(surgery_id=s.id, mission_id=s.mission_id, previous_lead_surgeon_id=previous,
+                              lead_surgeon_id=s.lead_surgeon_id, reason=reason)
 
 
 def surgery_cancelled(s: Surgery) -> SurgeryCancelled:

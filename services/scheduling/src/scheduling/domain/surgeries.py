@@ -128,6 +128,21 @@ class Surgery(Aggregate):
         self.happened(events.surgery_rescheduled(self, reason))
         return reason
 
+    def change_lead(self, lead_surgeon_id: uuid.UUID, reason: str, *, mission: Mission, room: OperatingRoom,
+                    tz: ZoneInfo, others: Iterable[Surgery]) -> str:
+        """Another surgeon of the team leads it, before it starts: on site that day and free then
+        (``others``: surgeries that may hold them around that time)."""
+        self._require(SurgeryStatus.scheduled, action="change the lead surgeon of")
+        mission.require_plannable("surgeries")
+        reason = _reason(reason)
+        if lead_surgeon_id == self.lead_surgeon_id:
+            raise Invalid(f"{self.label} is already led by {lead_surgeon_id}", field="lead_surgeon_id")
+        led = replace(self, lead_surgeon_id=lead_surgeon_id)
+        led._check_slot(mission=mission, room=room, tz=tz, others=others)
+        previous, self.lead_surgeon_id = self.lead_surgeon_id, lead_surgeon_id
+        self.happened(events.surgery_lead_changed(self, previous, reason))
+        return reason
+
     def cancel(self, reason: str, case: PatientCase) -> str:
         self._require(SurgeryStatus.scheduled, action="cancel")
         self.status, self.status_reason = SurgeryStatus.cancelled, _reason(reason)

@@ -49,6 +49,7 @@ from scheduling.handlers.resources import (
 )
 from scheduling.handlers.surgeries import (
     cancel_surgery,
+    change_lead_surgeon,
     complete_surgery,
     get_surgery,
     mission_surgeries,
@@ -83,6 +84,7 @@ HANDLERS: dict[type, Handler] = {
     c.ScheduleSurgery: schedule_surgery,
     c.RescheduleSurgery: reschedule_surgery,
     c.CancelSurgery: cancel_surgery,
+    c.ChangeLeadSurgeon: change_lead_surgeon,
     c.StartSurgery: start_surgery,
     c.CompleteSurgery: complete_surgery,
     c.MissionSurgeries: mission_surgeries,

@@ -12,6 +12,7 @@ from scheduling.domain.missions import Mission
 from scheduling.domain.resources import HostResources, OperatingRoom
 from scheduling.domain.commands import (
     CancelSurgery,
+    ChangeLeadSurgeon,
     CompleteSurgery,
     GetSurgery,
     MissionSurgeries,
@@ -20,7 +21,7 @@ from scheduling.domain.commands import (
     StartSurgery,
 )
 from scheduling.domain.surgeries import MAX_ICU_DAYS, Surgery, check_intensive_care, icu_days
-from scheduling.handlers.common import host_lock, mission_for_update, zone_of
+from scheduling.handlers.common import host_lock, host_zone, mission_for_update, zone_of
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.clock import Clock
 from jumelage.errors import NotFound
@@ -62,6 +63,21 @@ async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork, 
         tz = zone_of(resources)
         surgery.reschedule(cmd, mission=mission, room=room, tz=tz, others=others)
         await require_intensive_care(uow, resources, tz, [(surgery, None)])
+        await uow.surgeries.save(surgery, clock.now())
+        uow.record_from(surgery)
+        await uow.commit()
+    return surgery
+
+
+async def change_lead_surgeon(cmd: ChangeLeadSurgeon, uow: SchedulingUnitOfWork, *, clock: Clock) -> Surgery:
+    async with uow:
+        mission, surgery = await _locked(uow, cmd.surgery_id, lock_host=True, expected=cmd.expected)
+        room = await _room(uow, surgery.operating_room_id)
+        others = await uow.surgeries.colliding(room_id=room.id, surgeon_id=cmd.lead_surgeon_id,
+                                               anaesthetist_id=surgery.anaesthetist_id,
+                                               start=surgery.scheduled_start, end=surgery.scheduled_end)
+        tz = await host_zone(uow, mission.host_institution_id)
+        surgery.change_lead(cmd.lead_surgeon_id, cmd.reason, mission=mission, room=room, tz=tz, others=others)
         await uow.surgeries.save(surgery, clock.now())
         uow.record_from(surgery)
         await uow.commit()
