@@ -8,7 +8,7 @@ Model (see the service README, "Surgery plan optimiser"):
 
 - one start variable per case on an axis ``day * 1440 + minute`` (in steps);
   one presence literal per (case, day, room) option with an optional interval
-  of the case's duration plus the turnover, so ``NoOverlap`` per room keeps a
+  of the case's duration plus that room's turnover (``Room.turnover_minutes``), so ``NoOverlap`` per room keeps a
   turnover between consecutive cases; a case ends by the room's closing time
   (its turnover may run past it);
 - one optional interval per (case, surgeon) and per (case, anaesthetist), the
@@ -61,6 +61,7 @@ class Room:
     name: str
     opens_minute: int  # host wall clock, minutes after midnight
     closes_minute: int
+    turnover_minutes: int | None = None  # between two cases here; None: the request's ``turnover_minutes``
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,13 @@ class _Prepared:
 
     @property
     def turnover(self) -> int:
-        return self.slots(self.req.turnover_minutes)
+        """The practitioners' break between two cases (and the cuts' turnover): the shortest of the rooms'."""
+        return min((self.room_turnover(r) for r in self.req.rooms), default=self.slots(self.req.turnover_minutes))
+
+    def room_turnover(self, room: Room) -> int:
+        """Slots a room keeps between two cases: its own turnover, else the request's."""
+        minutes = self.req.turnover_minutes if room.turnover_minutes is None else room.turnover_minutes
+        return self.slots(minutes)
 
     def window(self, room: Room) -> tuple[int, int]:
         """A room's day as slots: earliest start, latest end."""
@@ -220,7 +227,7 @@ def _undominated(p: _Prepared) -> tuple[list[Case], list[Case]]:
     if not p.cases:
         return [], []
     # The most cases any plan holds: the k shortest must fit in the rooms' time and the surgeons'.
-    room_time = sum(hi - lo + turn for lo, hi in map(p.window, req.rooms)) * req.days
+    room_time = sum(p.window(r)[1] - p.window(r)[0] + p.room_turnover(r) for r in req.rooms) * req.days
     surgeon_time = len(req.surgeons) * req.days * req.max_daily_minutes_per_surgeon
     most, rooms_used, surgeons_used = 0, 0, 0
     for c in sorted(p.cases, key=lambda c: c.duration_minutes):
@@ -302,7 +309,7 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
         length = p.slots(b.case.duration_minutes)
         absolute = b.day * per_day + s0
         if ri is not None:
-            room_busy[ri, b.day].append((s0, s0 + length + turn))
+            room_busy[ri, b.day].append((s0, s0 + length + p.room_turnover(req.rooms[ri])))
         anaesthetist = anaesthetist_index.get(b.anaesthetist_id)
         if si is not None:
             surgeon_busy[si].append((absolute, absolute + length + turn))
@@ -324,8 +331,9 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
             where[b.case.id] = (b.day, ri, s0, si, -1 if anaesthetist is None else anaesthetist)
     for blocked in req.blocked:
         if blocked.room_id in room_index:
-            room_busy[room_index[blocked.room_id], blocked.day].append(
-                (blocked.start_minute // p.step, p.slots(blocked.end_minute) + turn))
+            ri = room_index[blocked.room_id]
+            room_busy[ri, blocked.day].append(
+                (blocked.start_minute // p.step, p.slots(blocked.end_minute) + p.room_turnover(req.rooms[ri])))
     earliest = p.earliest_slot()
     order = sorted([*p.cases, *p.dominated], key=lambda c: (c.priority, -c.icu_days, -c.duration_minutes, str(c.ref)))
     for case in order:
@@ -337,9 +345,10 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
                 continue
             for ri, room in enumerate(req.rooms):
                 lo, hi = p.window(room)
+                room_turn = p.room_turnover(room)
                 for s0 in range(lo, hi - length + 1):
                     absolute = day * per_day + s0
-                    if absolute < earliest or not free(room_busy[ri, day], s0, s0 + length + turn):
+                    if absolute < earliest or not free(room_busy[ri, day], s0, s0 + length + room_turn):
                         continue
                     span = (absolute, absolute + length + turn)
                     si = next((i for i in range(len(req.surgeons)) if free(surgeon_busy[i], *span)
@@ -350,7 +359,7 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
                                and day not in req.away.get(req.anaesthetists[i], ())), None)
                     if si is None or ai is None:
                         continue
-                    room_busy[ri, day].append((s0, s0 + length + turn))
+                    room_busy[ri, day].append((s0, s0 + length + room_turn))
                     surgeon_busy[si].append(span)
                     anaes_busy[ai].append(span)
                     surgeon_load[si, day] += case.duration_minutes
@@ -478,7 +487,8 @@ class _Model:
             s0, length = b.start_minute // step, p.slots(b.case.duration_minutes)
             a = b.day * per_day + s0
             if b.room_id in room_index:
-                fixed_spans["room", room_index[b.room_id]].append((a, a + length + turn))
+                ri = room_index[b.room_id]
+                fixed_spans["room", ri].append((a, a + length + p.room_turnover(req.rooms[ri])))
             if b.surgeon_id in surgeon_index:
                 si = surgeon_index[b.surgeon_id]
                 fixed_spans["surgeon", si].append((a, a + length + turn))
@@ -491,7 +501,8 @@ class _Model:
         for blocked in req.blocked:
             if blocked.room_id in room_index:
                 s0 = blocked.day * per_day + blocked.start_minute // step
-                e0 = blocked.day * per_day + p.slots(blocked.end_minute) + turn
+                e0 = blocked.day * per_day + p.slots(blocked.end_minute) + p.room_turnover(
+                    req.rooms[room_index[blocked.room_id]])
                 fixed_spans["room", room_index[blocked.room_id]].append((s0, e0))
         intervals = {"room": room_iv, "surgeon": surgeon_iv, "anaesthetist": anaes_iv}
         for (kind, i), spans in fixed_spans.items():
@@ -525,7 +536,9 @@ class _Model:
                     x = model.new_bool_var("")
                     model.add(start >= max(lo_abs, earliest if booking is None else lo_abs)).only_enforce_if(x)
                     model.add(start <= hi_abs).only_enforce_if(x)
-                    room_iv[ri].append(model.new_optional_interval_var(start, length + turn, end, x, ""))
+                    room_turn = p.room_turnover(room)
+                    room_iv[ri].append(model.new_optional_interval_var(start, length + room_turn,
+                                                                       start + length + room_turn, x, ""))
                     options[d, ri] = x
             performed = model.new_bool_var("")
             model.add(sum(options.values()) == performed)
@@ -612,14 +625,16 @@ class _Model:
         fixed_room: dict[tuple[int, int], int] = defaultdict(int)
         for b in p.fixed:
             if b.room_id in room_index:
-                fixed_room[room_index[b.room_id], b.day] += p.slots(b.case.duration_minutes) + turn
+                ri = room_index[b.room_id]
+                fixed_room[ri, b.day] += p.slots(b.case.duration_minutes) + p.room_turnover(req.rooms[ri])
         for d in range(req.days):
             for ri, room in enumerate(req.rooms):
                 lo, hi = p.window(room)
-                terms = [(p.slots(c.duration_minutes) + turn) * v["options"][d, ri]
+                room_turn = p.room_turnover(room)
+                terms = [(p.slots(c.duration_minutes) + room_turn) * v["options"][d, ri]
                          for (c, _), v in zip(self.items, self.vars) if (d, ri) in v["options"]]
                 if terms:
-                    model.add(sum(terms) <= max(0, hi - lo + turn - fixed_room[ri, d]))
+                    model.add(sum(terms) <= max(0, hi - lo + room_turn - fixed_room[ri, d]))
             day_terms = [(p.slots(c.duration_minutes) + turn) * v["day_of"][d]
                          for (c, _), v in zip(self.items, self.vars)]
             # Every case operated has one surgeon: a day's operating minutes fit in the surgeons' maxima.

@@ -32,6 +32,7 @@ class OpenRoom:
     name: str
     opens_at: time
     closes_at: time
+    turnover_minutes: int | None = None  # None: the mission's specialty's default
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class ChangeRoom:
     name: str | None = None
     opens_at: time | None = None
     closes_at: time | None = None
+    turnover_minutes: int | None = None
+    default_turnover: bool = False  # back to the specialty's default
     institution_id: uuid.UUID | None = None  # the route's: the room must be this institution's
 
 

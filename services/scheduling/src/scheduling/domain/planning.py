@@ -78,7 +78,7 @@ class PlannerDefaults:
     """What a plan request leaves out (the service's PLANNER_* settings): a bus dependency."""
 
     time_limit_seconds: float = 10.0
-    turnover_minutes: int = 30
+    turnover_minutes: int | None = None  # None: each room's (``resources.OperatingRoom.turnover_for``)
     max_daily_minutes_per_surgeon: int = 8 * 60
 
 
@@ -106,6 +106,7 @@ class ProposedPlan:
     plan: Plan
     surgeries: list[ProposedSurgery]
     settings: PlannerDefaults  # the values this plan was made with
+    room_turnover_minutes: dict[uuid.UUID, int] = field(default_factory=dict)
 
 
 def away_days(mission: Mission) -> dict[uuid.UUID, frozenset[int]]:

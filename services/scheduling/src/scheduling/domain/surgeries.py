@@ -187,14 +187,20 @@ class Surgery(Aggregate):
         for practitioner_id in self.people:
             mission.require_on_site(practitioner_id, first, last, what=self.label)
         room.require_open(start, end, tz)
+        turnover = timedelta(minutes=room.turnover_for(mission.specialty))
         for other in others:
             if other.id == self.id or other.status is SurgeryStatus.cancelled:
                 continue
-            if not (other.scheduled_start < end and start < other.scheduled_end):
-                continue
             when = f"from {_local(other.scheduled_start, tz)} to {_local(other.scheduled_end, tz)} ({tz.key})"
-            if other.operating_room_id == room.id:
-                raise Conflict(f"operating room {room.name!r} is already taken {when} by {other.label}")
+            overlaps = other.scheduled_start < end and start < other.scheduled_end
+            if other.operating_room_id == room.id and (overlaps or (
+                    other.scheduled_start < end + turnover and start < other.scheduled_end + turnover)):
+                if overlaps:
+                    raise Conflict(f"operating room {room.name!r} is already taken {when} by {other.label}")
+                raise Conflict(f"operating room {room.name!r} needs {turnover_minutes(room, mission)} min between "
+                               f"two surgeries (its turnover): {other.label} runs {when}")
+            if not overlaps:
+                continue
             if other.lead_surgeon_id == self.lead_surgeon_id:
                 surgeon = mission.member(self.lead_surgeon_id)
                 name = surgeon.full_name if surgeon else str(self.lead_surgeon_id)
@@ -209,6 +215,17 @@ class Surgery(Aggregate):
         if self.status not in allowed:
             expected = " or ".join(s.value for s in allowed)
             raise Conflict(f"cannot {action} {self.label}: it is {self.status.value} (must be {expected})")
+
+
+def turnover_minutes(room: OperatingRoom, mission: Mission) -> int:
+    """The one turnover rule, for every booking and for the optimiser: the room's own, else the
+    default of the mission's specialty (``resources.SPECIALTY_TURNOVER_MINUTES``)."""
+    return room.turnover_for(mission.specialty)
+
+
+def turnover_window(room: OperatingRoom, mission: Mission) -> timedelta:
+    """How far around a slot a booking must look for the room's neighbours."""
+    return timedelta(minutes=turnover_minutes(room, mission))
 
 
 def _local(instant: datetime, tz: ZoneInfo) -> str:

@@ -19,7 +19,7 @@ from scheduling.domain.missions import Mission
 from scheduling.domain.planning import PlannerDefaults, ProposedPlan, ProposedSurgery, away_days
 from scheduling.domain.resources import OperatingRoom
 from scheduling.domain.commands import ApplyPlan, PlannedSurgery, ProposePlan, RescheduleSurgery, ScheduleSurgery
-from scheduling.domain.surgeries import Surgery, SurgeryStatus
+from scheduling.domain.surgeries import Surgery, SurgeryStatus, turnover_minutes
 from scheduling.handlers.common import host_lock, mission_for_update, zone_of
 from scheduling.handlers.surgeries import require_intensive_care
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
@@ -55,6 +55,10 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
         others = [s for r in rooms for s in await uow.surgeries.planned_in_room(r.id) if s.mission_id != mission.id]
     wall = _Clock(mission, tz)
     days = (mission.ends_on - mission.starts_on).days + 1
+    # The rooms' turnovers: the rule every booking checks (domain.surgeries.turnover_minutes), unless
+    # the request sets one for every room.
+    turnovers = {r.id: settings.turnover_minutes if settings.turnover_minutes is not None
+                 else turnover_minutes(r, mission) for r in rooms}
     bookings = []
     for s in surgeries:
         case = booked_cases[s.case_id]
@@ -71,13 +75,13 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
     request = planner.PlanRequest(
         days=days,
         rooms=[planner.Room(r.id, r.name, r.opens_at.hour * 60 + r.opens_at.minute,
-                            r.closes_at.hour * 60 + r.closes_at.minute) for r in rooms],
+                            r.closes_at.hour * 60 + r.closes_at.minute, turnovers[r.id]) for r in rooms],
         surgeons=[m.practitioner_id for m in mission.team if m.role is PractitionerRole.surgeon],
         anaesthetists=[m.practitioner_id for m in mission.team if m.role is PractitionerRole.anaesthetist],
         # No bed recorded (the default, 0) is read as "not recorded", not as "no intensive care".
         cases=[_case(c) for c in cases], icu_beds=resources.icu_beds if resources and resources.icu_beds else None,
         bookings=bookings, blocked=blocked, earliest=wall.earliest(now, days),
-        turnover_minutes=settings.turnover_minutes,
+        turnover_minutes=settings.turnover_minutes if settings.turnover_minutes is not None else 0,
         max_daily_minutes_per_surgeon=settings.max_daily_minutes_per_surgeon,
         away=away_days(mission),
         time_limit_seconds=settings.time_limit_seconds,
@@ -97,7 +101,7 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
             operating_room_id=a.room_id, operating_room=names.get(a.room_id, str(a.room_id)), scheduled_start=start,
             scheduled_end=start + timedelta(minutes=a.duration_minutes), expected_duration_minutes=a.duration_minutes,
             lead_surgeon_id=a.surgeon_id, anaesthetist_id=a.anaesthetist_id, icu_days=a.icu_days, change=change))
-    return ProposedPlan(mission.id, plan, lines, settings)
+    return ProposedPlan(mission.id, plan, lines, settings, turnovers)
 
 
 async def apply_plan(cmd: ApplyPlan, uow: SchedulingUnitOfWork, *,

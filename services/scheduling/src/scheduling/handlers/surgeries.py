@@ -20,7 +20,7 @@ from scheduling.domain.commands import (
     ScheduleSurgery,
     StartSurgery,
 )
-from scheduling.domain.surgeries import MAX_ICU_DAYS, Surgery, check_intensive_care, icu_days
+from scheduling.domain.surgeries import MAX_ICU_DAYS, Surgery, check_intensive_care, icu_days, turnover_window
 from scheduling.handlers.common import host_lock, host_zone, mission_for_update, zone_of
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.clock import Clock
@@ -36,9 +36,10 @@ async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork, *, c
         case = await _case(uow, cmd.case_id)
         room = await _room(uow, cmd.operating_room_id)
         minutes = cmd.expected_duration_minutes or case.expected_duration_minutes
+        pad = turnover_window(room, mission)  # the room's neighbours within its turnover
         others = await uow.surgeries.colliding(room_id=room.id, surgeon_id=cmd.lead_surgeon_id,
-                                               anaesthetist_id=cmd.anaesthetist_id, start=cmd.scheduled_start,
-                                               end=cmd.scheduled_start + timedelta(minutes=max(minutes, 0)))
+                                               anaesthetist_id=cmd.anaesthetist_id, start=cmd.scheduled_start - pad,
+                                               end=cmd.scheduled_start + timedelta(minutes=max(minutes, 0)) + pad)
         resources = await uow.hosts.get(mission.host_institution_id)
         tz = zone_of(resources)
         surgery = Surgery.schedule(cmd, mission=mission, case=case, room=room, tz=tz, others=others)
@@ -55,10 +56,11 @@ async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork, 
     async with uow:
         mission, surgery = await _locked(uow, cmd.surgery_id, lock_host=True, expected=cmd.expected)
         room = await _room(uow, cmd.operating_room_id or surgery.operating_room_id)
+        pad = turnover_window(room, mission)  # the room's neighbours within its turnover
         others = await uow.surgeries.colliding(
             room_id=room.id, surgeon_id=surgery.lead_surgeon_id, anaesthetist_id=surgery.anaesthetist_id,
-            start=cmd.scheduled_start,
-            end=cmd.scheduled_start + timedelta(minutes=surgery.expected_duration_minutes))
+            start=cmd.scheduled_start - pad,
+            end=cmd.scheduled_start + timedelta(minutes=surgery.expected_duration_minutes) + pad)
         resources = await uow.hosts.get(mission.host_institution_id)
         tz = zone_of(resources)
         surgery.reschedule(cmd, mission=mission, room=room, tz=tz, others=others)

@@ -129,7 +129,8 @@ class Rooms(_Repository):
 
     async def save(self, room: OperatingRoom) -> None:
         await self.session.merge(OperatingRoomRow(id=room.id, institution_id=room.institution_id, name=room.name,
-                                                  opens_at=room.opens_at, closes_at=room.closes_at))
+                                                  opens_at=room.opens_at, closes_at=room.closes_at,
+                                                  turnover_minutes=room.turnover_minutes))
 
     async def remove(self, room_id: uuid.UUID) -> None:
         await self.session.execute(delete(OperatingRoomRow).where(OperatingRoomRow.id == room_id))
@@ -137,7 +138,7 @@ class Rooms(_Repository):
 
 def _room(row: OperatingRoomRow) -> OperatingRoom:
     return OperatingRoom(id=row.id, institution_id=row.institution_id, name=row.name, opens_at=row.opens_at,
-                         closes_at=row.closes_at)
+                         closes_at=row.closes_at, turnover_minutes=row.turnover_minutes)
 
 
 # -- missions --------------------------------------------------------------------------------

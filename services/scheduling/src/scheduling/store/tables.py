@@ -70,6 +70,7 @@ class OperatingRoomRow(Table, table=True):
     name: str = _col(String(200))
     opens_at: time = _col(Time)
     closes_at: time = _col(Time)
+    turnover_minutes: int | None = _opt(Integer)  # None: the mission's specialty's default (migration 0010)
 
 
 class MissionRow(Table, table=True):
