@@ -95,6 +95,11 @@ ADDED_TYPES: dict[str, tuple[str, str, set[str]]] = {
     "SurgeryLeadChanged": (SCHEDULING, "surgery_lead.changed", {
         "surgery_id", "mission_id", "previous_lead_surgeon_id", "lead_surgeon_id", "reason",
     }),
+    # Local staff trained at the provider's hospital during the year, outside any mission.
+    "TrainingPlacementCompleted": (SCHEDULING, "training_placement.completed", {
+        "placement_id", "convention_id", "kind", "specialty", "provider_institution_id",
+        "beneficiary_institution_id", "starts_on", "ends_on", "days_spent", "trainees",
+    }),
 }
 OPTIONAL_FIELDS: dict[str, set[str]] = {
     "InstitutionRegistered": {"wilaya"},
@@ -117,6 +122,7 @@ ENUMS: dict[tuple[str, str], set[str]] = {
     ("MissionScheduled", "team.role"): PRACTITIONER_ROLES,
     ("MissionTeamChanged", "team.role"): PRACTITIONER_ROLES,
     ("MissionTeamChanged", "change"): {"added", "removed", "dates_changed"},
+    ("TrainingPlacementCompleted", "kind"): {"observership", "fellowship"},
     ("SurgeryCompleted", "outcome"): {"successful", "with_complications", "deceased"},
     ("NotificationSent", "channel"): {"email", "sms", "webhook"},
     ("NotificationFailed", "channel"): {"email", "sms", "webhook"},
@@ -131,6 +137,7 @@ SUBJECTS = {
     **{t: ("surgeries", "surgery_id") for t in ALL_TYPES if t.startswith("Surgery")},
     "ConsultationHeld": ("consultations", "consultation_id"),
     "TrainingSessionHeld": ("training_sessions", "training_session_id"),
+    "TrainingPlacementCompleted": ("training_placements", "placement_id"),
     **{t: ("notifications", "notification_id") for t in CONTRACT if t.startswith("Notification")},
 }
 
@@ -223,6 +230,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     ),
     "SurgeryLeadChanged": dict(surgery_id=SURGERY, mission_id=MISSION, previous_lead_surgeon_id=SURGEON,
                                lead_surgeon_id=PERFUSIONIST, reason="Le Dr Bellini rentre plus tôt"),
+    "TrainingPlacementCompleted": dict(
+        placement_id=uuid.UUID("a3f58091-c2d4-45e6-97c8-d9eafb0c1dee"), convention_id=CONVENTION_ID,
+        kind="fellowship", specialty="chirurgie cardiaque pédiatrique", provider_institution_id=SAN_DONATO,
+        beneficiary_institution_id=CMCI_BOUSMAIL, starts_on=date(2024, 9, 2), ends_on=date(2024, 10, 25),
+        days_spent=40, trainees=[{"practitioner_id": PERFUSIONIST, "full_name": "Amel Benali"}],
+    ),
     "SurgeryCancelled": dict(surgery_id=SURGERY, mission_id=MISSION, reason="Contre-indication anesthésique"),
     "SurgeryCompleted": dict(
         surgery_id=SURGERY, mission_id=MISSION, convention_id=CONVENTION_ID, patient_ref="PAT-2024-000142",

@@ -59,6 +59,20 @@ class TeamMember(BaseModel):
         default=None, description="last day on site (added by the project; absent: the mission's last day)")
 
 
+class PlacementKind(StrEnum):
+    observership = "observership"
+    fellowship = "fellowship"
+
+
+class Trainee(BaseModel):
+    """A member of the beneficiary's staff on a training placement (a practitioner, never a patient)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    practitioner_id: uuid.UUID
+    full_name: str = Field(min_length=1)
+
+
 class Totals(BaseModel):
     """What a mission actually held (compare with the convention's objectives)."""
 
@@ -220,6 +234,29 @@ class TrainingSessionHeld(SchedulingEvent):
     trainee_count: int = Field(ge=0)
 
 
+class TrainingPlacementCompleted(SchedulingEvent):
+    """A project addition to EVENTS.md: local staff of a beneficiary completed a training
+    placement (observership or fellowship) at a provider's hospital, outside any mission."""
+
+    subject_of = ("training_placements", "placement_id")
+
+    placement_id: uuid.UUID
+    convention_id: uuid.UUID
+    kind: PlacementKind
+    specialty: str = Field(min_length=1)
+    provider_institution_id: uuid.UUID
+    beneficiary_institution_id: uuid.UUID
+    starts_on: date
+    ends_on: date
+    days_spent: int = Field(gt=0, description="days the trainees spent at the provider's hospital")
+    trainees: list[Trainee]
+
+    @model_validator(mode="after")
+    def _period_is_ordered(self) -> TrainingPlacementCompleted:
+        _check_period(self.starts_on, self.ends_on)
+        return self
+
+
 __all__ = [
     "ConsultationHeld",
     "MissionCancelled",
@@ -238,7 +275,10 @@ __all__ = [
     "SurgeryOutcome",
     "SurgeryRescheduled",
     "SurgeryScheduled",
+    "PlacementKind",
     "TeamChange",
+    "Trainee",
+    "TrainingPlacementCompleted",
     "TeamMember",
     "Totals",
     "TrainingSessionHeld",

@@ -306,6 +306,43 @@ class GetTrainingSession:
     training_session_id: uuid.UUID
 
 
+# -- training placements (outside any mission) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanPlacement:
+    convention_id: uuid.UUID
+    kind: str
+    specialty: str
+    provider_institution_id: uuid.UUID
+    beneficiary_institution_id: uuid.UUID
+    starts_on: date
+    ends_on: date
+    trainees: tuple[Any, ...]  # domain.placements.Trainee
+
+
+@dataclass(frozen=True)
+class CompletePlacement:
+    placement_id: uuid.UUID
+    days_spent: int
+
+
+@dataclass(frozen=True)
+class CancelPlacement:
+    placement_id: uuid.UUID
+    reason: str
+
+
+@dataclass(frozen=True)
+class ConventionPlacements:
+    convention_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class GetPlacement:
+    placement_id: uuid.UUID
+
+
 # -- the surgery plan -----------------------------------------------------------------------------
 
 

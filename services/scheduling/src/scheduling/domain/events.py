@@ -30,6 +30,8 @@ from jumelage.events.scheduling import (
     TeamChange,
     TeamMember,
     Totals,
+    Trainee,
+    TrainingPlacementCompleted,
     TrainingSessionHeld,
 )
 
@@ -187,3 +189,28 @@ def training_session_held(t: TrainingSession, mission: Mission) -> TrainingSessi
     return TrainingSessionHeld(training_session_id=t.id, mission_id=t.mission_id,
                                convention_id=mission.convention_id, topic=t.topic, held_at=t.held_at,
                                hours=t.hours, trainee_count=t.trainee_count)
+
+
+# -- training placements (outside any mission) ------------------------------------------------------
+
+
+class TrainingPlacement(Protocol):
+    id: uuid.UUID
+    convention_id: uuid.UUID
+    kind: Any
+    specialty: str
+    provider_institution_id: uuid.UUID
+    beneficiary_institution_id: uuid.UUID
+    starts_on: date
+    ends_on: date
+    days_spent: int | None
+    trainees: Sequence[Any]
+
+
+def training_placement_completed(p: TrainingPlacement) -> TrainingPlacementCompleted:
+    assert p.days_spent is not None  # set when it completes
+    return TrainingPlacementCompleted(
+        placement_id=p.id, convention_id=p.convention_id, kind=p.kind, specialty=p.specialty,
+        provider_institution_id=p.provider_institution_id, beneficiary_institution_id=p.beneficiary_institution_id,
+        starts_on=p.starts_on, ends_on=p.ends_on, days_spent=p.days_spent,
+        trainees=[Trainee(practitioner_id=t.practitioner_id, full_name=t.full_name) for t in p.trainees])

@@ -28,6 +28,13 @@ from scheduling.handlers.missions import (
     search_missions,
     start_mission,
 )
+from scheduling.handlers.placements import (
+    cancel_placement,
+    complete_placement,
+    convention_placements,
+    get_placement,
+    plan_placement,
+)
 from scheduling.handlers.planning import apply_plan, propose_plan
 from scheduling.handlers.replica import (
     convention_amended,
@@ -99,6 +106,11 @@ HANDLERS: dict[type, Handler] = {
     c.GetTrainingSession: get_training_session,
     c.ProposePlan: propose_plan,
     c.ApplyPlan: apply_plan,
+    c.PlanPlacement: plan_placement,
+    c.CompletePlacement: complete_placement,
+    c.CancelPlacement: cancel_placement,
+    c.ConventionPlacements: convention_placements,
+    c.GetPlacement: get_placement,
     c.ListConventions: list_conventions,
     c.GetConvention: get_convention,
 }

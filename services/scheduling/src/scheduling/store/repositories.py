@@ -22,6 +22,8 @@ from scheduling.domain.activities import ActivityStatus, Consultation, TrainingS
 from scheduling.domain.cases import CaseStatus, PatientCase, PatientIdentity, RiskScheme, Sex
 from scheduling.domain.conventions import ConventionReplica, ConventionStatus
 from scheduling.domain.missions import Mission, MissionStatus, TeamMember, Totals
+from scheduling.domain.placements import PlacementStatus, Trainee, TrainingPlacement
+from jumelage.events.scheduling import PlacementKind
 from scheduling.domain.resources import HostResources, OperatingRoom
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
 from scheduling.store.tables import (
@@ -33,6 +35,7 @@ from scheduling.store.tables import (
     OperatingRoomRow,
     PatientCaseRow,
     SurgeryRow,
+    TrainingPlacementRow,
     TrainingSessionRow,
 )
 from jumelage.events.convention import Objectives, Party, PartyRole
@@ -448,3 +451,38 @@ def _training(r: TrainingSessionRow) -> TrainingSession:
     return TrainingSession(id=r.id, mission_id=r.mission_id, topic=r.topic, scheduled_at=r.scheduled_at,
                            hours=r.hours, status=ActivityStatus(r.status), held_at=r.held_at,
                            trainee_count=r.trainee_count)
+
+
+# -- training placements ---------------------------------------------------------------------
+
+
+class Placements(_Repository):
+    async def get(self, placement_id: uuid.UUID, *, for_update: bool = False) -> TrainingPlacement | None:
+        row = await self._one(select(TrainingPlacementRow).where(TrainingPlacementRow.id == placement_id),
+                              for_update)
+        return _placement(row) if row else None
+
+    async def of_convention(self, convention_id: uuid.UUID) -> list[TrainingPlacement]:
+        query = (select(TrainingPlacementRow).where(TrainingPlacementRow.convention_id == convention_id)
+                 .order_by(TrainingPlacementRow.starts_on, TrainingPlacementRow.created_at))
+        return [_placement(r) for r in await self.session.scalars(query)]
+
+    async def save(self, p: TrainingPlacement) -> None:
+        await self.session.merge(TrainingPlacementRow(
+            id=p.id, convention_id=p.convention_id, kind=p.kind.value, specialty=p.specialty,
+            provider_institution_id=p.provider_institution_id, beneficiary_institution_id=p.beneficiary_institution_id,
+            starts_on=p.starts_on, ends_on=p.ends_on,
+            trainees=[{"practitioner_id": str(t.practitioner_id), "full_name": t.full_name} for t in p.trainees],
+            status=p.status.value, status_reason=p.status_reason, days_spent=p.days_spent,
+            completed_on=p.completed_on, created_at=p.created_at,
+        ))
+
+
+def _placement(r: TrainingPlacementRow) -> TrainingPlacement:
+    return TrainingPlacement(
+        id=r.id, convention_id=r.convention_id, kind=PlacementKind(r.kind), specialty=r.specialty,
+        provider_institution_id=r.provider_institution_id, beneficiary_institution_id=r.beneficiary_institution_id,
+        starts_on=r.starts_on, ends_on=r.ends_on,
+        trainees=[Trainee(uuid.UUID(t["practitioner_id"]), t["full_name"]) for t in r.trainees],
+        status=PlacementStatus(r.status), status_reason=r.status_reason, days_spent=r.days_spent,
+        completed_on=r.completed_on, created_at=r.created_at)

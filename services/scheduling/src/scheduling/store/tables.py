@@ -197,3 +197,24 @@ class TrainingSessionRow(Table, table=True):
     status: str = _col(String(20))
     held_at: datetime | None = _opt(UtcDateTime)
     trainee_count: int | None = _opt(Integer)
+
+
+class TrainingPlacementRow(Table, table=True):
+    """Local staff trained at a provider's hospital, outside any mission (migration 0011)."""
+
+    __tablename__ = "training_placement"
+
+    id: uuid.UUID = Field(primary_key=True)
+    convention_id: uuid.UUID = _fk("convention.id", index=True)
+    kind: str = _col(String(20))
+    specialty: str = _col(String(200))
+    provider_institution_id: uuid.UUID
+    beneficiary_institution_id: uuid.UUID
+    starts_on: date = _col(Date)
+    ends_on: date = _col(Date)
+    trainees: list[dict[str, str]] = _col(JSON)  # [{practitioner_id, full_name}]: practitioners, never patients
+    status: str = _col(String(20))
+    status_reason: str | None = _opt(Text)
+    days_spent: int | None = _opt(Integer)
+    completed_on: date | None = _opt(Date)
+    created_at: datetime = _col(UtcDateTime)
