@@ -147,6 +147,11 @@ async def seed(w: World) -> World:
                                            f"/missions/{i['mission_id']}/training-sessions", 201,
                                            json={"topic": "Endo-urologie", "scheduled_at": f"{starts}T16:00:00+01:00",
                                                  "hours": 2}))["id"]
+    i["placement_id"] = (await w.ok("visiting coordinator", "scheduling", "POST",
+                                    f"/conventions/{i['convention_id']}/training-placements", 201, json={
+        "kind": "observership", "specialty": "paediatric urology", "provider_institution_id": i["visiting"],
+        "beneficiary_institution_id": i["host"], "starts_on": str(today), "ends_on": str(today + timedelta(days=14)),
+        "trainees": [{"practitioner_id": str(uuid.uuid4()), "full_name": "Dr Stage"}]}))["id"]
     contact = await w.ok("host coordinator", "notification", "POST", "/contacts", 201, json={
         "kind": "practitioner", "practitioner_id": i["practitioner_id"], "email": "dr.access@example.org"})
     i["contact_id"] = contact["id"]

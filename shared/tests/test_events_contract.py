@@ -87,6 +87,19 @@ ADDED_TYPES: dict[str, tuple[str, str, set[str]]] = {
     # A suspended convention's missions not yet started wait instead of being cancelled.
     "MissionSuspended": (SCHEDULING, "mission.suspended", {"mission_id", "convention_id", "reason"}),
     "MissionResumed": (SCHEDULING, "mission.resumed", {"mission_id", "convention_id"}),
+    # A team changes after MissionScheduled: a member added or removed, an arrival or departure moved.
+    "MissionTeamChanged": (SCHEDULING, "mission_team.changed", {
+        "mission_id", "convention_id", "change", "practitioner_id", "team",
+    }),
+    # A scheduled surgery led by another surgeon of the team, before it starts.
+    "SurgeryLeadChanged": (SCHEDULING, "surgery_lead.changed", {
+        "surgery_id", "mission_id", "previous_lead_surgeon_id", "lead_surgeon_id", "reason",
+    }),
+    # Local staff trained at the provider's hospital during the year, outside any mission.
+    "TrainingPlacementCompleted": (SCHEDULING, "training_placement.completed", {
+        "placement_id", "convention_id", "kind", "specialty", "provider_institution_id",
+        "beneficiary_institution_id", "starts_on", "ends_on", "days_spent", "trainees",
+    }),
 }
 OPTIONAL_FIELDS: dict[str, set[str]] = {
     "InstitutionRegistered": {"wilaya"},
@@ -108,6 +121,9 @@ ENUMS: dict[tuple[str, str], set[str]] = {
     },
     ("ConventionSigned", "parties.role"): {"provider", "beneficiary", "funder", "supervisor"},
     ("MissionScheduled", "team.role"): PRACTITIONER_ROLES,
+    ("MissionTeamChanged", "team.role"): PRACTITIONER_ROLES,
+    ("MissionTeamChanged", "change"): {"added", "removed", "dates_changed"},
+    ("TrainingPlacementCompleted", "kind"): {"observership", "fellowship"},
     ("SurgeryCompleted", "outcome"): {"successful", "with_complications", "deceased"},
     ("NotificationSent", "channel"): {"email", "sms", "webhook"},
     ("NotificationFailed", "channel"): {"email", "sms", "webhook"},
@@ -119,9 +135,10 @@ SUBJECTS = {
     "InstitutionRegistered": ("institutions", "institution_id"),
     "InstitutionUpdated": ("institutions", "institution_id"),
     **{t: ("missions", "mission_id") for t in ALL_TYPES if t.startswith("Mission")},
-    **{t: ("surgeries", "surgery_id") for t in CONTRACT if t.startswith("Surgery")},
+    **{t: ("surgeries", "surgery_id") for t in ALL_TYPES if t.startswith("Surgery")},
     "ConsultationHeld": ("consultations", "consultation_id"),
     "TrainingSessionHeld": ("training_sessions", "training_session_id"),
+    "TrainingPlacementCompleted": ("training_placements", "placement_id"),
     **{t: ("notifications", "notification_id") for t in CONTRACT if t.startswith("Notification")},
 }
 
@@ -189,6 +206,14 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "MissionCancelled": dict(mission_id=MISSION, reason="Visas de l'équipe non délivrés"),
     "MissionSuspended": dict(mission_id=MISSION, convention_id=CONVENTION_ID, reason="Audit financier CNAS en cours"),
     "MissionResumed": dict(mission_id=MISSION, convention_id=CONVENTION_ID),
+    "MissionTeamChanged": dict(
+        mission_id=MISSION, convention_id=CONVENTION_ID, change="dates_changed", practitioner_id=PERFUSIONIST,
+        team=[
+            {"practitioner_id": SURGEON, "full_name": "Marco Bellini", "role": "surgeon"},
+            {"practitioner_id": PERFUSIONIST, "full_name": "Luca Moretti", "role": "perfusionist",
+             "home_institution_id": SAN_DONATO, "arrives_on": date(2024, 6, 11), "leaves_on": date(2024, 6, 18)},
+        ],
+    ),
     "MissionStarted": dict(mission_id=MISSION, convention_id=CONVENTION_ID),
     "MissionCompleted": dict(
         mission_id=MISSION, convention_id=CONVENTION_ID,
@@ -203,6 +228,14 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "SurgeryRescheduled": dict(
         surgery_id=SURGERY, operating_room="Bloc A – salle 1",
         scheduled_start=datetime(2024, 6, 18, 8, 0, tzinfo=ALGIERS), reason="Patient fébrile la veille",
+    ),
+    "SurgeryLeadChanged": dict(surgery_id=SURGERY, mission_id=MISSION, previous_lead_surgeon_id=SURGEON,
+                               lead_surgeon_id=PERFUSIONIST, reason="Le Dr Bellini rentre plus tôt"),
+    "TrainingPlacementCompleted": dict(
+        placement_id=uuid.UUID("a3f58091-c2d4-45e6-97c8-d9eafb0c1dee"), convention_id=CONVENTION_ID,
+        kind="fellowship", specialty="chirurgie cardiaque pédiatrique", provider_institution_id=SAN_DONATO,
+        beneficiary_institution_id=CMCI_BOUSMAIL, starts_on=date(2024, 9, 2), ends_on=date(2024, 10, 25),
+        days_spent=40, trainees=[{"practitioner_id": PERFUSIONIST, "full_name": "Amel Benali"}],
     ),
     "SurgeryCancelled": dict(surgery_id=SURGERY, mission_id=MISSION, reason="Contre-indication anesthésique"),
     "SurgeryCompleted": dict(

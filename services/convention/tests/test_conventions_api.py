@@ -398,10 +398,19 @@ async def test_queries_filter_and_paginate(programme: Programme) -> None:
 
 async def test_progress_is_right_under_duplicates_and_disorder(programme: Programme, amqp_url: str,
                                                                namespace: str) -> None:
-    from jumelage.events import (ConsultationHeld, MissionCompleted, SurgeryCompleted, TrainingSessionHeld,
-                                 new_envelope)
+    from jumelage.events import (ConsultationHeld, MissionCompleted, SurgeryCompleted, TrainingPlacementCompleted,
+                                 TrainingSessionHeld, new_envelope)
 
     cid = (await programme.signed_convention())["id"]
+
+    def placement(kind: str, days: int, trainees: int) -> Any:
+        # At the provider's hospital, outside any mission (issue 19).
+        return TrainingPlacementCompleted(
+            placement_id=uuid.uuid4(), convention_id=cid, kind=kind, specialty="paediatric cardiac surgery",
+            provider_institution_id=uuid.uuid4(), beneficiary_institution_id=uuid.uuid4(),
+            starts_on=date(2024, 9, 2), ends_on=date(2024, 10, 25), days_spent=days,
+            trainees=[{"practitioner_id": uuid.uuid4(), "full_name": f"Trainee {i}"} for i in range(trainees)])
+
     mission = uuid.uuid4()
     at = datetime(2024, 5, 27, 14, tzinfo=UTC)
 
@@ -422,9 +431,10 @@ async def test_progress_is_right_under_duplicates_and_disorder(programme: Progra
                             topic="Perfusion in neonates", held_at=at, hours=3.0, trainee_count=6),
         TrainingSessionHeld(training_session_id=uuid.uuid4(), mission_id=mission, convention_id=cid,
                             topic="Post-operative intensive care", held_at=at, hours=4.5, trainee_count=9),
+        placement("fellowship", 40, 2), placement("observership", 10, 1),
     ]
     envelopes = [new_envelope(f, correlation_id="cnas-programme", causation_id=None) for f in facts]
-    sent = envelopes + envelopes[1:3]  # two surgeries delivered twice
+    sent = envelopes + envelopes[1:3] + envelopes[-1:]  # two surgeries and a placement delivered twice
     with deliveries() as seen:
         conn = await aio_pika.connect(amqp_url)
         try:
@@ -447,6 +457,10 @@ async def test_progress_is_right_under_duplicates_and_disorder(programme: Progra
     assert progress["training_hours"] == 7.5 and progress["trainees"] == 15
     assert progress["missions_completed"] == 1
     assert progress["reported_by_missions"] == {"surgeries": 3, "consultations": 1, "training_sessions": 2}
+    # Placements beside the sessions: counted once each, with their days and trainees.
+    assert (progress["training_placements"], progress["training_placement_days"],
+            progress["training_placement_trainees"]) == (2, 50, 3)
+    assert progress["training_placements_by_kind"] == {"observership": 1, "fellowship": 1}
     assert (await programme.client.get(f"/conventions/{uuid.uuid4()}/progress")).status_code == 404
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace as NS
 from zoneinfo import ZoneInfo
@@ -200,8 +201,12 @@ def test_room_and_surgeon_collisions_are_named() -> None:
         schedule(m, a, local(3, 11), surgeon=SURGEON_2, others=[first])
     with pytest.raises(Conflict, match=f"surgeon Marco Bellini .* already operating .*surgery {first.id}"):
         schedule(m, b, local(3, 9), others=[first])
-    # Back to back is fine; another surgeon in another room is fine; a cancelled surgery frees both.
-    schedule(m, a, local(3, 12), others=[first])
+    # The room's turnover after it (its own, else its specialty's: 45 min in cardiac surgery); another
+    # surgeon in another room is fine; a cancelled surgery frees both.
+    with pytest.raises(Conflict, match=f"'Bloc A' needs 45 min between two surgeries .*surgery {first.id}"):
+        schedule(m, a, local(3, 12), others=[first])
+    schedule(m, replace(a, turnover_minutes=0), local(3, 12), others=[first])
+    schedule(m, a, local(3, 12, 45), others=[first])
     schedule(m, b, local(3, 9), surgeon=SURGEON_2, others=[first])
     first.cancel("fever", register())
     schedule(m, a, local(3, 9), others=[first])

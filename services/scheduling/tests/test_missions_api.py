@@ -29,7 +29,9 @@ async def test_schedule_a_mission_publishes_mission_scheduled(programme: Schedul
     assert event == {
         "mission_id": mission["id"], "convention_id": str(CONVENTION), "host_institution_id": str(CMCI),
         "visiting_institution_id": str(GSD), "specialty": SPECIALTY, "starts_on": "2030-06-10",
-        "ends_on": "2030-06-14", "team": [SURGEON, ANAESTHETIST, PERFUSIONIST],
+        "ends_on": "2030-06-14", "team": [
+            {**m, "home_institution_id": str(GSD), "arrives_on": None, "leaves_on": None}
+            for m in (SURGEON, ANAESTHETIST, PERFUSIONIST)],
     }
     (envelope,) = s.tap.of_type("MissionScheduled")
     assert envelope["subject"] == f"missions/{mission['id']}"

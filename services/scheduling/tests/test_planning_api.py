@@ -47,7 +47,8 @@ async def test_a_proposed_plan_writes_nothing_and_applying_it_is_all_or_none(pro
     assert (plan["status"], plan["optimal"], plan["objective"], plan["bound"]) == ("optimal", True, 28, 28)
     assert OPTIMISER_RUNS.labels("ok")._value.get() == runs + 1, "one optimiser run counted (GET /metrics)"
     assert OPTIMISER_SECONDS._sum.get() > timed
-    assert plan["turnover_minutes"] == 30 and plan["max_daily_minutes_per_surgeon"] == 480
+    assert plan["turnover_minutes"] is None and plan["max_daily_minutes_per_surgeon"] == 480
+    assert plan["room_turnover_minutes"] == {room["id"]: 45}, "the room's, from its specialty (cardiac surgery)"
     assert plan["solve_seconds"] < 3 and plan["greedy_objective"] <= plan["objective"] and plan["unplanned"] == []
     lines = {a["case_id"]: a for a in plan["assignments"]}
     assert set(lines) == {c["id"] for c in cases}
@@ -105,6 +106,9 @@ async def test_a_proposed_plan_writes_nothing_and_applying_it_is_all_or_none(pro
 async def test_replanning_after_a_cancellation_moves_as_few_surgeries_as_it_can(programme: Scheduling) -> None:
     s = programme
     room = await s.room()  # 08:00-18:00
+    # A 30 min turnover in this room (its specialty's default would be 45).
+    room = await s.ok("PATCH", f"/institutions/{CMCI}/operating-rooms/{room['id']}", json={"turnover_minutes": 30})
+    assert room["turnover_minutes"] == 30
     mission = await s.mission(starts_on="2030-06-12", ends_on="2030-06-12", team=[SURGEON, ANAESTHETIST])
     # Not cardiac: on a one-day mission the team would leave before any cardiac case's post-operative days.
     a, b, c = [await s.case(ready=True, expected_duration_minutes=m, priority=3, risk_scheme="none", risk_category=None)

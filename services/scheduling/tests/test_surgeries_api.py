@@ -79,8 +79,12 @@ async def test_every_collision_is_a_409_naming_what_collides(programme: Scheduli
         assert response.status_code == 409, (start, response.text)
         for needle in needles:
             assert needle in response.json()["detail"], (needle, response.json()["detail"])
-    # Back to back in the same room, or the other surgeon in the other room at the same time: fine.
-    await s.surgery(mission, case, room, start="2030-06-11T12:00:00+01:00", surgeon=SURGEON_2)
+    # In the same room, after the room's turnover (the specialty's 45 min here), or the other surgeon
+    # in the other room at the same time: fine.
+    for start in ("2030-06-11T12:00:00+01:00", "2030-06-11T12:44:00+01:00"):
+        response = await s.surgery(mission, case, room, start=start, surgeon=SURGEON_2, status=409)
+        assert "needs 45 min between two surgeries (its turnover)" in response.json()["detail"], response.text
+    await s.surgery(mission, case, room, start="2030-06-11T12:45:00+01:00", surgeon=SURGEON_2)
     await s.surgery(mission, await s.case(), other_room, start="2030-06-11T08:00:00+01:00", surgeon=SURGEON_2,
                     expected_duration_minutes=60)
     assert (await s.ok("GET", f"/cases/{case['id']}"))["status"] == "scheduled"

@@ -28,6 +28,8 @@ async def test_a_coordinator_finds_signs_and_sees_the_convention(stack: Stack) -
     assert first.headers["location"] == again.headers["location"] == f"/conventions/{draft['id']}"
     signed = await amina.open(f"/conventions/{draft['id']}")
     assert "status-signed" in signed and "Alger" in signed
+    # Placements at the provider's hospital are counted beside the sessions (none yet).
+    assert "Training placements at the provider's hospital</dt><dd>0 placements, 0 days" in signed
     history = await stack.as_coordinator("cmci", "GET", "convention", f"/conventions/{draft['id']}/history")
     assert [h["action"] for h in history].count("signed") == 1
 

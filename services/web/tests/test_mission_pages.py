@@ -117,15 +117,21 @@ async def test_a_member_is_added_then_removed(stack: Stack) -> None:
     programme = await mission_programme(stack)
     amina = await signed_in(stack, "amina")
     page = await amina.open(programme.path)
-    fields = {"full_name": "Luca Bianchi", "role": "perfusionist"}
+    mission = await stack.as_coordinator("cmci", "GET", "scheduling", programme.path)
+    assert any("whole mission" in line for line in rows(page, "team-table"))
+    fields = {"full_name": "Luca Bianchi", "role": "perfusionist", "arrives_on": mission["ends_on"]}
     first = await amina.submit(page, programme.path + "/team", fields)
     again = await amina.submit(page, programme.path + "/team", fields)  # the same form twice: one member
     assert first.headers["location"] == again.headers["location"] == programme.path
     mission = await stack.as_coordinator("cmci", "GET", "scheduling", programme.path)
     added = [m for m in mission["team"] if m["full_name"] == "Luca Bianchi"]
     assert len(added) == 1 and added[0]["role"] == "perfusionist"
+    assert (added[0]["arrives_on"], added[0]["home_institution_id"]) == (mission["ends_on"],
+                                                                         mission["visiting_institution_id"])
     page = await amina.open(programme.path)
-    assert any("Luca Bianchi perfusionist Gruppo San Donato" in line for line in rows(page, "team-table"))
+    last = mission["ends_on"]
+    assert any(f"Luca Bianchi perfusionist Gruppo San Donato {last} to {last}" in line
+               for line in rows(page, "team-table"))
 
     removal = f"{programme.path}/team/{added[0]['practitioner_id']}/remove"
     await amina.submit(page, removal, {})

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from convention.handlers import progress
 from jumelage.bus import Handler
-from jumelage.events import ConsultationHeld, MissionCompleted, SurgeryCompleted, TrainingSessionHeld
+from jumelage.events import (
+    ConsultationHeld,
+    MissionCompleted,
+    SurgeryCompleted,
+    TrainingPlacementCompleted,
+    TrainingSessionHeld,
+)
 
 # What the scheduling service reports back: the facts progress is made of.
 EVENTS: dict[type, Handler] = {
@@ -12,4 +18,5 @@ EVENTS: dict[type, Handler] = {
     ConsultationHeld: progress.consultation_held,
     TrainingSessionHeld: progress.training_session_held,
     MissionCompleted: progress.mission_completed,
+    TrainingPlacementCompleted: progress.training_placement_completed,
 }

@@ -235,3 +235,55 @@ def convention_reader(caller: Caller, c: ConventionReplica) -> ConventionReplica
     if not convention_visible(caller, c):
         raise deny(caller, f"read convention {c.id}: its institution is not a party to it")
     return c
+
+
+# -- training placements (outside any mission) ----------------------------------------------------
+
+PLACEMENTS = "plan and record training placements"
+
+
+def placements_of(caller: Caller, c: ConventionReplica, *, change: bool = False) -> ConventionReplica:
+    """The coordinators of the convention's provider and beneficiary parties plan and record its
+    placements; they, its other parties' coordinators and administrators read them."""
+    if change:
+        if not caller.has(Role.coordinator):
+            raise deny(caller, f"{PLACEMENTS} (needs the role coordinator)")
+        parties = {p.institution_id for p in c.parties if p.role.value in ("provider", "beneficiary")}
+        if not caller.acts_for(parties, Role.coordinator):
+            raise deny(caller, f"{PLACEMENTS} of convention {c.id}: its institution is neither its provider "
+                               "nor its beneficiary")
+        return c
+    return convention_reader(caller, c)
+
+
+async def _placement_convention(placement_id: uuid.UUID, caller: Caller, uow: SchedulingUnitOfWork,
+                                change: bool) -> None:
+    async with uow:
+        placement = await uow.placements.get(placement_id)
+        if placement is None:
+            raise NotFound(f"no training placement {placement_id}")
+        convention = await uow.conventions.get(placement.convention_id)
+    assert convention is not None  # a foreign key
+    placements_of(caller, convention, change=change)
+
+
+def convention_placements(*, change: bool) -> Any:
+    """A convention's placements: decided before the body is read (the convention's replica)."""
+    async def check(convention_id: uuid.UUID, caller: CallerDep, uow: UoW) -> None:
+        if change and not caller.has(Role.coordinator):
+            raise deny(caller, f"{PLACEMENTS} (needs the role coordinator)")
+        conventions_reader(caller)
+        async with uow:
+            convention = await uow.conventions.get(convention_id)
+        if convention is None:
+            raise NotFound(f"no convention {convention_id} known here (none of its events has arrived)")
+        placements_of(caller, convention, change=change)
+
+    return Depends(check)
+
+
+def placement(*, change: bool) -> Any:
+    async def check(placement_id: uuid.UUID, caller: CallerDep, uow: UoW) -> None:
+        await _placement_convention(placement_id, caller, uow, change)
+
+    return Depends(check)

@@ -24,7 +24,9 @@ class Settings(ServiceSettings):
     http_port: int = 8002
     # The surgery plan optimiser (POST /missions/{id}/plan): defaults of the request's fields.
     planner_time_limit_seconds: float = 10.0
-    planner_turnover_minutes: int = 30
+    # None: each room's turnover (its own, else its specialty's default; scheduling README); a number
+    # overrides every room's in a proposal (a what-if: applying checks each room's own).
+    planner_turnover_minutes: int | None = None
     planner_max_daily_minutes_per_surgeon: int = 8 * 60
 
 

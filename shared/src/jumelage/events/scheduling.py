@@ -39,12 +39,38 @@ class SurgeryOutcome(StrEnum):
     deceased = "deceased"
 
 
+class TeamChange(StrEnum):
+    added = "added"
+    removed = "removed"
+    dates_changed = "dates_changed"
+
+
 class TeamMember(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     practitioner_id: uuid.UUID
     full_name: str = Field(min_length=1)  # a practitioner's name, never a patient's
     role: PractitionerRole
+    home_institution_id: uuid.UUID | None = Field(
+        default=None, description="the institution they work at (added by the project; absent: not said)")
+    arrives_on: date | None = Field(
+        default=None, description="first day on site (added by the project; absent: the mission's first day)")
+    leaves_on: date | None = Field(
+        default=None, description="last day on site (added by the project; absent: the mission's last day)")
+
+
+class PlacementKind(StrEnum):
+    observership = "observership"
+    fellowship = "fellowship"
+
+
+class Trainee(BaseModel):
+    """A member of the beneficiary's staff on a training placement (a practitioner, never a patient)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    practitioner_id: uuid.UUID
+    full_name: str = Field(min_length=1)
 
 
 class Totals(BaseModel):
@@ -123,6 +149,16 @@ class MissionResumed(_AboutMission):
     convention_id: uuid.UUID
 
 
+class MissionTeamChanged(_AboutMission):
+    """A project addition to EVENTS.md: a member was added to or removed from a mission's team,
+    or their arrival or departure changed; ``team`` is the whole roster after the change."""
+
+    convention_id: uuid.UUID
+    change: TeamChange
+    practitioner_id: uuid.UUID
+    team: list[TeamMember]
+
+
 class MissionStarted(_AboutMission):
     convention_id: uuid.UUID
 
@@ -146,6 +182,16 @@ class SurgeryScheduled(_AboutSurgery):
 class SurgeryRescheduled(_AboutSurgery):
     operating_room: str = Field(min_length=1)
     scheduled_start: UtcDateTime
+    reason: Reason
+
+
+class SurgeryLeadChanged(_AboutSurgery):
+    """A project addition to EVENTS.md: a scheduled surgery is led by another surgeon of the
+    team (before it starts), and why."""
+
+    mission_id: uuid.UUID
+    previous_lead_surgeon_id: uuid.UUID
+    lead_surgeon_id: uuid.UUID
     reason: Reason
 
 
@@ -190,6 +236,29 @@ class TrainingSessionHeld(SchedulingEvent):
     trainee_count: int = Field(ge=0)
 
 
+class TrainingPlacementCompleted(SchedulingEvent):
+    """A project addition to EVENTS.md: local staff of a beneficiary completed a training
+    placement (observership or fellowship) at a provider's hospital, outside any mission."""
+
+    subject_of = ("training_placements", "placement_id")
+
+    placement_id: uuid.UUID
+    convention_id: uuid.UUID
+    kind: PlacementKind
+    specialty: str = Field(min_length=1)
+    provider_institution_id: uuid.UUID
+    beneficiary_institution_id: uuid.UUID
+    starts_on: date
+    ends_on: date
+    days_spent: int = Field(gt=0, description="days the trainees spent at the provider's hospital")
+    trainees: list[Trainee]
+
+    @model_validator(mode="after")
+    def _period_is_ordered(self) -> TrainingPlacementCompleted:
+        _check_period(self.starts_on, self.ends_on)
+        return self
+
+
 __all__ = [
     "ConsultationHeld",
     "MissionCancelled",
@@ -199,13 +268,19 @@ __all__ = [
     "MissionRescheduled",
     "MissionScheduled",
     "MissionStarted",
+    "MissionTeamChanged",
     "PractitionerRole",
     "SchedulingEvent",
     "SurgeryCancelled",
     "SurgeryCompleted",
+    "SurgeryLeadChanged",
     "SurgeryOutcome",
     "SurgeryRescheduled",
     "SurgeryScheduled",
+    "PlacementKind",
+    "TeamChange",
+    "Trainee",
+    "TrainingPlacementCompleted",
     "TeamMember",
     "Totals",
     "TrainingSessionHeld",

@@ -144,6 +144,7 @@ BINDINGS: dict[str, tuple[str, ...]] = {
         "surgery.completed",
         "consultation.held",
         "training_session.held",
+        "training_placement.completed",
         "mission.completed",
     ),
     "scheduling": ("institution.*", "convention.*"),

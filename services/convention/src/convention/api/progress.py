@@ -65,6 +65,11 @@ class ProgressOut(BaseModel):
     money_not_spent_abroad: AvoidedCostsOut
     reported_by_missions: dict[str, int] = Field(description="totals the completed missions reported")
     last_activity_at: datetime | None
+    training_placements: int = Field(description="training placements completed at the provider's hospital, "
+                                                 "outside any mission (beside the sessions held on missions)")
+    training_placement_days: int = Field(description="days spent on them, summed over the placements")
+    training_placement_trainees: int = Field(description="trainee places over all placements")
+    training_placements_by_kind: dict[str, int] = Field(description="observership, fellowship")
 
     @classmethod
     def of(cls, c: Convention, p: Progress) -> ProgressOut:
@@ -78,6 +83,9 @@ class ProgressOut(BaseModel):
             training_hours=p.training_hours, trainees=p.trainees, missions_completed=p.missions_completed,
             money_not_spent_abroad=AvoidedCostsOut.of(p.avoided_abroad),
             reported_by_missions=p.reported_by_missions, last_activity_at=p.last_activity_at,
+            training_placements=p.training_placements, training_placement_days=p.training_placement_days,
+            training_placement_trainees=p.training_placement_trainees,
+            training_placements_by_kind=p.training_placements_by_kind,
         )
 
 

@@ -45,6 +45,16 @@ class TrainingDone:
 
 
 @dataclass(frozen=True)
+class PlacementDone:
+    """A training placement of the beneficiary's staff at the provider's hospital, outside any mission."""
+
+    placement_id: uuid.UUID
+    kind: str
+    days_spent: int
+    trainee_count: int
+
+
+@dataclass(frozen=True)
 class MissionDone:
     mission_id: uuid.UUID
     surgeries: int
@@ -131,6 +141,11 @@ class Progress:
     avoided_abroad: AvoidedCosts
     reported_by_missions: dict[str, int] = field(default_factory=dict)
     last_activity_at: datetime | None = None
+    # Training at the provider's hospital, outside any mission, beside the sessions held on missions.
+    training_placements: int = 0
+    training_placement_days: int = 0  # days spent, summed over the placements
+    training_placement_trainees: int = 0  # places: one person on two placements counts twice
+    training_placements_by_kind: dict[str, int] = field(default_factory=dict)
 
 
 def progress(
@@ -139,10 +154,13 @@ def progress(
     consultations: list[ConsultationDone],
     trainings: list[TrainingDone],
     missions: list[MissionDone],
+    placements: list[PlacementDone] = (),  # type: ignore[assignment]
     *,
     reference_costs: tuple[ReferenceCost, ...] = (),
     specialties: tuple[str, ...] = (),
 ) -> Progress:
+    placements = list(placements)
+    kinds = Counter(p.kind for p in placements)
     outcomes = Counter(s.outcome for s in surgeries)
     moments = [s.completed_at for s in surgeries] + [c.held_at for c in consultations] + \
         [t.held_at for t in trainings]
@@ -166,6 +184,10 @@ def progress(
             "training_sessions": sum(m.training_sessions for m in missions),
         },
         last_activity_at=max(moments) if moments else None,
+        training_placements=len(placements),
+        training_placement_days=sum(p.days_spent for p in placements),
+        training_placement_trainees=sum(p.trainee_count for p in placements),
+        training_placements_by_kind={k: kinds.get(k, 0) for k in ("observership", "fellowship")},
     )
 
 

@@ -7,7 +7,7 @@ from convention.domain.commands import ConventionPeriods, ConventionProgress
 from convention.domain.conventions import Convention
 from convention.domain.progress import PeriodCounts, Progress, by_month, progress
 from convention.store import ConventionUnitOfWork
-from convention.store.tables import ConsultationFact, MissionFact, SurgeryFact, TrainingFact
+from convention.store.tables import ConsultationFact, MissionFact, PlacementFact, SurgeryFact, TrainingFact
 from jumelage.clock import Clock
 from jumelage.errors import NotFound
 from jumelage.events import (
@@ -15,6 +15,7 @@ from jumelage.events import (
     ConsultationHeld,
     MissionCompleted,
     SurgeryCompleted,
+    TrainingPlacementCompleted,
     TrainingSessionHeld,
 )
 
@@ -68,3 +69,11 @@ async def mission_completed(event: CloudEvent[MissionCompleted], uow: Convention
     await uow.facts.put(MissionFact(mission_id=d.mission_id, convention_id=d.convention_id,
                                     surgeries=d.totals.surgeries, consultations=d.totals.consultations,
                                     training_sessions=d.totals.training_sessions))
+
+
+async def training_placement_completed(event: CloudEvent[TrainingPlacementCompleted],
+                                       uow: ConventionUnitOfWork) -> None:
+    d = event.data
+    await uow.facts.put(PlacementFact(placement_id=d.placement_id, convention_id=d.convention_id, kind=d.kind.value,
+                                      specialty=d.specialty, starts_on=d.starts_on, ends_on=d.ends_on,
+                                      days_spent=d.days_spent, trainee_count=len(d.trainees)))

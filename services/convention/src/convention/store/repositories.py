@@ -29,7 +29,14 @@ from convention.domain.conventions import (
 )
 from convention.domain.events import terms_json
 from convention.domain.institutions import Institution, identity_key
-from convention.domain.progress import ConsultationDone, MissionDone, Moment, SurgeryDone, TrainingDone
+from convention.domain.progress import (
+    ConsultationDone,
+    MissionDone,
+    Moment,
+    PlacementDone,
+    SurgeryDone,
+    TrainingDone,
+)
 from convention.store.tables import (
     AmendmentRow,
     ConsultationFact,
@@ -38,6 +45,7 @@ from convention.store.tables import (
     InstitutionRow,
     MissionFact,
     PartyRow,
+    PlacementFact,
     SpecialtyRow,
     SurgeryFact,
     Table,
@@ -323,7 +331,8 @@ class Facts:
         await self.session.merge(row)
 
     async def of(self, convention_id: uuid.UUID) -> tuple[list[SurgeryDone], list[ConsultationDone],
-                                                          list[TrainingDone], list[MissionDone]]:
+                                                          list[TrainingDone], list[MissionDone],
+                                                          list[PlacementDone]]:
         def q(model: Any) -> Any:
             return select(model).where(model.convention_id == convention_id)
 
@@ -336,7 +345,9 @@ class Facts:
                                   r.held_at) for r in await self.session.scalars(q(TrainingFact))]
         missions = [MissionDone(r.mission_id, r.surgeries, r.consultations, r.training_sessions)
                     for r in await self.session.scalars(q(MissionFact))]
-        return surgeries, consultations, trainings, missions
+        placements = [PlacementDone(r.placement_id, r.kind, r.days_spent, r.trainee_count)
+                      for r in await self.session.scalars(q(PlacementFact))]
+        return surgeries, consultations, trainings, missions, placements
 
     async def moments(self, convention_id: uuid.UUID) -> list[Moment]:
         """When each surgery, consultation and training session happened (only the

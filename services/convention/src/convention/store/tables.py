@@ -173,3 +173,18 @@ class MissionFact(Table, table=True):
     consultations: int
     training_sessions: int
 
+
+
+class PlacementFact(Table, table=True):
+    """A training placement completed at a provider's hospital, outside any mission (migration 0008)."""
+
+    __tablename__ = "progress_placement"
+
+    placement_id: uuid.UUID = Field(primary_key=True)
+    convention_id: uuid.UUID = Field(index=True)
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    specialty: str = Field(sa_column=Column(Text, nullable=False))
+    starts_on: date = Field(sa_column=Column(Date, nullable=False))
+    ends_on: date = Field(sa_column=Column(Date, nullable=False))
+    days_spent: int
+    trainee_count: int

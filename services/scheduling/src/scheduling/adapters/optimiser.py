@@ -9,13 +9,14 @@ Model (see the service README, "Surgery plan optimiser"):
 
 - one start variable per case on an axis ``day * 1440 + minute`` (in steps);
   one presence literal per (case, day, room) option with an optional interval
-  of the case's duration plus the turnover, so ``NoOverlap`` per room keeps a
-  turnover between consecutive cases (one ``NoOverlap`` per room and day); a case
+  of the case's duration plus that room's turnover (``Room.turnover_minutes``), so ``NoOverlap``
+  per room keeps a turnover between consecutive cases (one ``NoOverlap`` per room and day); a case
   ends by the room's closing time (its turnover may run past it);
 - one optional interval per (case, surgeon) and per (case, anaesthetist), the
   same span, ``NoOverlap`` per practitioner; exactly one of each when operated
   (a surgery already booked keeps its surgeon, and the anaesthetist recorded on it);
 - each surgeon's operating minutes per day <= ``max_daily_minutes_per_surgeon``;
+- a practitioner operates only on the days they are on site (``PlanRequest.away``);
 - intensive-care beds: an optional interval per case over the days, of the
   length of stay of its risk category (``ICU_DAYS``), ``Cumulative`` <= beds;
   after the mission's last day, at most ``icu_beds_after_mission``;
@@ -74,6 +75,7 @@ class Room:
     name: str
     opens_minute: int  # host wall clock, minutes after midnight
     closes_minute: int
+    turnover_minutes: int | None = None  # between two cases here; None: the request's ``turnover_minutes``
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,8 @@ class PlanRequest:
     earliest: tuple[int, int] = (0, 0)  # (day, minute): nothing new or moved starts before
     turnover_minutes: int = 30
     max_daily_minutes_per_surgeon: int = 8 * 60
+    # Practitioner -> the days of the mission they are not on site (arriving later, leaving earlier).
+    away: Mapping[Hashable, frozenset[int]] = field(default_factory=dict)
     time_limit_seconds: float = 10.0
     step_minutes: int = 15
     workers: int = 2  # CP-SAT workers (the machine's cores; see the README's benchmark)
@@ -168,7 +172,13 @@ class _Prepared:
 
     @property
     def turnover(self) -> int:
-        return self.slots(self.req.turnover_minutes)
+        """The practitioners' break between two cases (and the cuts' turnover): the shortest of the rooms'."""
+        return min((self.room_turnover(r) for r in self.req.rooms), default=self.slots(self.req.turnover_minutes))
+
+    def room_turnover(self, room: Room) -> int:
+        """Slots a room keeps between two cases: its own turnover, else the request's."""
+        minutes = self.req.turnover_minutes if room.turnover_minutes is None else room.turnover_minutes
+        return self.slots(minutes)
 
     def window(self, room: Room) -> tuple[int, int]:
         """A room's day as slots: earliest start, latest end."""
@@ -277,7 +287,7 @@ def _undominated(p: _Prepared) -> tuple[list[Case], list[Case]]:
     if not p.cases:
         return [], []
     # The most cases any plan holds: the k shortest must fit in the rooms' time and the surgeons'.
-    room_time = sum(hi - lo + turn for lo, hi in map(p.window, req.rooms)) * req.days
+    room_time = sum(p.window(r)[1] - p.window(r)[0] + p.room_turnover(r) for r in req.rooms) * req.days
     surgeon_time = len(req.surgeons) * req.days * req.max_daily_minutes_per_surgeon
     most, rooms_used, surgeons_used = 0, 0, 0
     for c in sorted(p.cases, key=lambda c: c.duration_minutes):
@@ -370,7 +380,7 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
         length = p.slots(b.case.duration_minutes)
         absolute = b.day * per_day + s0
         if ri is not None:
-            room_busy[ri, b.day].append((s0, s0 + length + turn))
+            room_busy[ri, b.day].append((s0, s0 + length + p.room_turnover(req.rooms[ri])))
         anaesthetist = anaesthetist_index.get(b.anaesthetist_id)
         if si is not None:
             surgeon_busy[si].append((absolute, absolute + length + turn))
@@ -379,7 +389,8 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
             anaes_busy[anaesthetist].append((absolute, absolute + length + turn))
         elif not b.fixed:
             for ai in range(len(req.anaesthetists)):
-                if free(anaes_busy[ai], absolute, absolute + length + turn):
+                if b.day not in req.away.get(req.anaesthetists[ai], ()) and free(
+                        anaes_busy[ai], absolute, absolute + length + turn):
                     anaes_busy[ai].append((absolute, absolute + length + turn))
                     anaesthetist = ai
                     break
@@ -391,8 +402,9 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
             where[b.case.id] = (b.day, ri, s0, si, -1 if anaesthetist is None else anaesthetist)
     for blocked in req.blocked:
         if blocked.room_id in room_index:
-            room_busy[room_index[blocked.room_id], blocked.day].append(
-                (blocked.start_minute // p.step, p.slots(blocked.end_minute) + turn))
+            ri = room_index[blocked.room_id]
+            room_busy[ri, blocked.day].append(
+                (blocked.start_minute // p.step, p.slots(blocked.end_minute) + p.room_turnover(req.rooms[ri])))
     earliest = p.earliest_slot()
     order = sorted([*p.cases, *p.dominated], key=lambda c: (c.priority, -c.icu_days, -c.duration_minutes, str(c.ref)))
     for case in order:
@@ -406,18 +418,21 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
                 continue
             for ri, room in enumerate(req.rooms):
                 lo, hi = p.window(room)
+                room_turn = p.room_turnover(room)
                 for s0 in range(lo, hi - length + 1):
                     absolute = day * per_day + s0
-                    if absolute < earliest or not free(room_busy[ri, day], s0, s0 + length + turn):
+                    if absolute < earliest or not free(room_busy[ri, day], s0, s0 + length + room_turn):
                         continue
                     span = (absolute, absolute + length + turn)
                     si = next((i for i in range(len(req.surgeons)) if free(surgeon_busy[i], *span)
+                               and day not in req.away.get(req.surgeons[i], ())
                                and surgeon_load[i, day] + case.duration_minutes <= req.max_daily_minutes_per_surgeon),
                               None)
-                    ai = next((i for i in range(len(req.anaesthetists)) if free(anaes_busy[i], *span)), None)
+                    ai = next((i for i in range(len(req.anaesthetists)) if free(anaes_busy[i], *span)
+                               and day not in req.away.get(req.anaesthetists[i], ())), None)
                     if si is None or ai is None:
                         continue
-                    room_busy[ri, day].append((s0, s0 + length + turn))
+                    room_busy[ri, day].append((s0, s0 + length + room_turn))
                     surgeon_busy[si].append(span)
                     anaes_busy[ai].append(span)
                     surgeon_load[si, day] += case.duration_minutes
@@ -575,7 +590,8 @@ class _Model:
             s0, length = b.start_minute // step, p.slots(b.case.duration_minutes)
             a = b.day * per_day + s0
             if b.room_id in room_index:
-                fixed_spans["room", room_index[b.room_id]].append((a, a + length + turn))
+                ri = room_index[b.room_id]
+                fixed_spans["room", ri].append((a, a + length + p.room_turnover(req.rooms[ri])))
             if b.surgeon_id in surgeon_index:
                 si = surgeon_index[b.surgeon_id]
                 fixed_spans["surgeon", si].append((a, a + length + turn))
@@ -588,7 +604,8 @@ class _Model:
         for blocked in req.blocked:
             if blocked.room_id in room_index:
                 s0 = blocked.day * per_day + blocked.start_minute // step
-                e0 = blocked.day * per_day + p.slots(blocked.end_minute) + turn
+                e0 = blocked.day * per_day + p.slots(blocked.end_minute) + p.room_turnover(
+                    req.rooms[room_index[blocked.room_id]])
                 fixed_spans["room", room_index[blocked.room_id]].append((s0, e0))
         intervals = {"room": room_iv, "surgeon": surgeon_iv, "anaesthetist": anaes_iv}
         for (kind, i), spans in fixed_spans.items():
@@ -631,7 +648,9 @@ class _Model:
                     x = model.new_bool_var("")
                     model.add(start >= max(lo_abs, earliest if booking is None else lo_abs)).only_enforce_if(x)
                     model.add(start <= hi_abs).only_enforce_if(x)
-                    room_iv[ri, d].append(model.new_optional_interval_var(start, length + turn, end, x, ""))
+                    room_turn = p.room_turnover(room)
+                    room_iv[ri, d].append(model.new_optional_interval_var(start, length + room_turn,
+                                                                          start + length + room_turn, x, ""))
                     options[d, ri] = x
             performed = model.new_bool_var("")
             model.add(sum(options.values()) == performed)
@@ -647,7 +666,11 @@ class _Model:
                 y = model.new_bool_var("")
                 surgeon_iv[si].append(model.new_optional_interval_var(start, length + turn, end, y, ""))
                 ys[si] = y
+                away = req.away.get(req.surgeons[si], frozenset())
                 for d in range(req.days):
+                    if d in away:  # not on site that day: never this case's surgeon on it
+                        model.add_bool_or([y.Not(), day_of[d].Not()])
+                        continue
                     w = model.new_bool_var("")
                     model.add_bool_and([y, day_of[d]]).only_enforce_if(w)
                     model.add_bool_or([y.Not(), day_of[d].Not(), w])
@@ -662,6 +685,9 @@ class _Model:
                 z = model.new_bool_var("")
                 anaes_iv[ai].append(model.new_optional_interval_var(start, length + turn, end, z, ""))
                 zs[ai] = z
+                for d in req.away.get(req.anaesthetists[ai], ()):
+                    if d in day_of:
+                        model.add_bool_or([z.Not(), day_of[d].Not()])
             model.add(sum(zs.values()) == performed)
             day_var = model.new_int_var(0, max(0, req.days - 1), "")
             model.add(day_var == sum(d * lit for d, lit in day_of.items()))
@@ -729,13 +755,14 @@ class _Model:
         for d in range(req.days):
             for ri, room in enumerate(req.rooms):
                 lo, hi = p.window(room)
-                terms = [(p.slots(c.duration_minutes) + turn) * v["options"][d, ri]
+                room_turn = p.room_turnover(room)
+                terms = [(p.slots(c.duration_minutes) + room_turn) * v["options"][d, ri]
                          for (c, _), v in zip(self.items, self.vars) if (d, ri) in v["options"]]
                 if terms:
                     # New intervals lie in [opening, closing + turnover], beside what is fixed there.
-                    window = (d * per_day + lo, d * per_day + hi + turn)
+                    window = (d * per_day + lo, d * per_day + hi + room_turn)
                     taken = _covered(fixed_spans.get(("room", ri), []), *window)
-                    model.add(sum(terms) <= max(0, hi - lo + turn - taken))
+                    model.add(sum(terms) <= max(0, hi - lo + room_turn - taken))
             day_terms = [(p.slots(c.duration_minutes) + turn) * v["day_of"][d]
                          for (c, _), v in zip(self.items, self.vars)]
             # Every case operated has one surgeon: a day's operating minutes fit in what the surgeons'

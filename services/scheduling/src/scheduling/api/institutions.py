@@ -14,7 +14,7 @@ from scheduling.access import UoW
 from scheduling.api.common import Body
 from scheduling.domain.commands import ChangeRoom, GetResources, ListRooms, OpenRoom, RemoveRoom, SetResources
 from scheduling.domain.resources import DEFAULT_TIMEZONE, HostResources, OperatingRoom
-from jumelage.api import Patch
+from jumelage.api import Patch, clearable
 from jumelage.service import BusDep
 
 router = APIRouter(prefix="/institutions", tags=["institutions and host resources"])
@@ -29,10 +29,13 @@ class RoomOut(BaseModel):
     name: str
     opens_at: time
     closes_at: time
+    turnover_minutes: int | None = Field(description="between two surgeries; null: the mission's specialty's "
+                                                     "default (the scheduling README's table)")
 
     @classmethod
     def of(cls, r: OperatingRoom) -> RoomOut:
-        return cls(id=r.id, institution_id=r.institution_id, name=r.name, opens_at=r.opens_at, closes_at=r.closes_at)
+        return cls(id=r.id, institution_id=r.institution_id, name=r.name, opens_at=r.opens_at, closes_at=r.closes_at,
+                   turnover_minutes=r.turnover_minutes)
 
 
 class ResourcesIn(Body):
@@ -75,6 +78,8 @@ class RoomIn(Body):
     name: str = Field(min_length=1, max_length=200, examples=["Bloc B - salle 2"])
     opens_at: time = Field(examples=["08:00"], description="host's wall-clock time")
     closes_at: time = Field(examples=["18:00"], description="host's wall-clock time")
+    turnover_minutes: int | None = Field(default=None, ge=0, le=240,
+                                         description="between two surgeries; default: the mission's specialty's")
 
 
 class RoomChange(Patch):
@@ -83,6 +88,8 @@ class RoomChange(Patch):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     opens_at: time | None = None
     closes_at: time | None = None
+    turnover_minutes: int | None = clearable("between two surgeries; null: back to the specialty default",
+                                             ge=0, le=240)
 
 
 @router.post("/{institution_id}/operating-rooms", status_code=201, response_model=RoomOut,
@@ -100,7 +107,9 @@ async def list_rooms(institution_id: uuid.UUID, uow: UoW, bus: BusDep) -> list[R
               summary="Rename a room or change its hours", dependencies=[access.RESOURCES])
 async def change_room(institution_id: uuid.UUID, room_id: uuid.UUID, body: RoomChange, uow: UoW,
                       bus: BusDep) -> RoomOut:
-    cmd = ChangeRoom(room_id, **body.changes(), institution_id=institution_id)
+    changes = body.changes()
+    default = "turnover_minutes" in changes and changes["turnover_minutes"] is None
+    cmd = ChangeRoom(room_id, **changes, default_turnover=default, institution_id=institution_id)
     return RoomOut.of(await bus.handle(cmd, uow))
 
 

@@ -15,6 +15,7 @@ from scheduling.api.common import Body, ReasonIn
 from scheduling.domain.commands import (
     AddTeamMember,
     CancelMission,
+    ChangeOnSiteDates,
     CompleteMission,
     RemoveTeamMember,
     RescheduleMission,
@@ -42,9 +43,21 @@ class MemberIn(Body):
     practitioner_id: uuid.UUID
     full_name: str = Field(min_length=1, max_length=300)
     role: PractitionerRole
+    home_institution_id: uuid.UUID | None = Field(default=None,
+                                                  description="where they work; default: the visiting institution")
+    arrives_on: date | None = Field(default=None, description="first day on site; default: the mission's first")
+    leaves_on: date | None = Field(default=None, description="last day on site; default: the mission's last")
 
     def member(self) -> TeamMember:
-        return TeamMember(self.practitioner_id, self.full_name, self.role)
+        return TeamMember(self.practitioner_id, self.full_name, self.role, self.home_institution_id,
+                          self.arrives_on, self.leaves_on)
+
+
+class OnSiteIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"arrives_on": "2030-06-11", "leaves_on": "2030-06-13"}]})
+
+    arrives_on: date | None = Field(default=None, description="first day on site; none: the mission's first")
+    leaves_on: date | None = Field(default=None, description="last day on site; none: the mission's last")
 
 
 class MissionIn(Body):
@@ -84,6 +97,10 @@ class MemberOut(BaseModel):
     practitioner_id: uuid.UUID
     full_name: str
     role: PractitionerRole
+    home_institution_id: uuid.UUID = Field(description="where they work (the visiting institution unless said)")
+    arrives_on: date = Field(description="first day on site")
+    leaves_on: date = Field(description="last day on site")
+    whole_mission: bool = Field(description="on site from the mission's first day to its last")
 
 
 class MissionOut(BaseModel):
@@ -104,7 +121,15 @@ class MissionOut(BaseModel):
 
     @classmethod
     def of(cls, m: Mission) -> MissionOut:
-        return cls.model_validate(m, from_attributes=True)
+        team = []
+        for member in m.team:
+            first, last = m.on_site_days(member)
+            team.append(MemberOut(practitioner_id=member.practitioner_id, full_name=member.full_name,
+                                  role=member.role, home_institution_id=m.home_of(member), arrives_on=first,
+                                  leaves_on=last, whole_mission=(first, last) == (m.starts_on, m.ends_on)))
+        return cls.model_validate({**{k: getattr(m, k) for k in cls.model_fields if k not in ("team", "totals")},
+                                   "team": team, "totals": m.totals and TotalsOut.model_validate(
+                                       m.totals, from_attributes=True)})
 
 
 @router.post("", status_code=201, response_model=MissionOut, summary="Schedule a mission under a convention",
@@ -188,4 +213,13 @@ async def add_team_member(mission_id: uuid.UUID, body: MemberIn, uow: UoW, bus: 
 async def remove_team_member(mission_id: uuid.UUID, practitioner_id: uuid.UUID, uow: UoW, bus: BusDep, expected: IfMatchDep,
                              response: Response) -> MissionOut:
     cmd = RemoveTeamMember(mission_id, practitioner_id, expected=expected)
+    return tagged(response, MissionOut.of(await bus.handle(cmd, uow)))
+
+
+@router.put("/{mission_id}/team/{practitioner_id}/on-site", response_model=MissionOut,
+            summary="Set the days a team member is on site (arriving later, leaving earlier); also once started",
+            dependencies=[access.mission(access.MANAGE)], responses=change_responses())
+async def change_on_site_dates(mission_id: uuid.UUID, practitioner_id: uuid.UUID, body: OnSiteIn, uow: UoW,
+                               bus: BusDep, expected: IfMatchDep, response: Response) -> MissionOut:
+    cmd = ChangeOnSiteDates(mission_id, practitioner_id, body.arrives_on, body.leaves_on, expected=expected)
     return tagged(response, MissionOut.of(await bus.handle(cmd, uow)))

@@ -35,8 +35,9 @@ class PlanIn(Body):
 
     time_limit_seconds: float | None = Field(default=None, gt=0, le=300,
                                              description="default: the service's PLANNER_TIME_LIMIT_SECONDS")
-    turnover_minutes: int | None = Field(default=None, ge=0, le=240, description="between cases in a room; "
-                                         "default: PLANNER_TURNOVER_MINUTES (30)")
+    turnover_minutes: int | None = Field(default=None, ge=0, le=240, description="between cases in every room, "
+                                         "a what-if: applying checks each room's own; default: each room's "
+                                         "turnover (its own, else its specialty's)")
     max_daily_minutes_per_surgeon: int | None = Field(
         default=None, gt=0, le=24 * 60, description="default: PLANNER_MAX_DAILY_MINUTES_PER_SURGEON (480)")
     case_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_CASES,
@@ -106,7 +107,8 @@ class PlanOut(BaseModel):
     moves: int = Field(description="already scheduled surgeries the plan moves")
     moved_minutes: int = Field(description="how far they move, in all (minutes): the size counts in the objective")
     time_limit_seconds: float
-    turnover_minutes: int
+    turnover_minutes: int | None = Field(description="the request's, if it set one for every room")
+    room_turnover_minutes: dict[str, int] = Field(description="each room's turnover in this plan, by room id")
     max_daily_minutes_per_surgeon: int
     reasons: list[str]
     assignments: list[ProposedSurgeryOut]
@@ -122,6 +124,7 @@ class PlanOut(BaseModel):
             solver=plan.solver, greedy_objective=plan.greedy_objective, tiebreak_optimal=plan.tiebreak_optimal,
             moves=plan.moves, moved_minutes=plan.moved_minutes, time_limit_seconds=p.settings.time_limit_seconds,
             turnover_minutes=p.settings.turnover_minutes,
+            room_turnover_minutes={str(k): v for k, v in p.room_turnover_minutes.items()},
             max_daily_minutes_per_surgeon=p.settings.max_daily_minutes_per_surgeon, reasons=plan.reasons,
             assignments=[ProposedSurgeryOut.model_validate(s, from_attributes=True) for s in p.surgeries],
             unplanned=[UnplannedOut(case_id=u.case_id, patient_ref=u.ref, reason=u.reason) for u in plan.unplanned],

@@ -13,6 +13,7 @@ from scheduling.access import UoW
 from scheduling.api.common import Body, Instant, ReasonIn
 from scheduling.domain.commands import (
     CancelSurgery,
+    ChangeLeadSurgeon,
     CompleteSurgery,
     GetSurgery,
     MissionSurgeries,
@@ -52,6 +53,14 @@ class SurgeryRescheduleIn(Body):
 
     scheduled_start: Instant
     operating_room_id: uuid.UUID | None = Field(default=None, description="default: the same room")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class LeadSurgeonIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"lead_surgeon_id": "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "reason": "Dr Frigiola flies home early"}]})
+
+    lead_surgeon_id: uuid.UUID = Field(description="a surgeon of the team, on site that day and free then")
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -132,6 +141,15 @@ async def get_surgery(surgery_id: uuid.UUID, uow: UoW, bus: BusDep, response: Re
 async def reschedule_surgery(surgery_id: uuid.UUID, body: SurgeryRescheduleIn, uow: UoW, bus: BusDep,
                              expected: IfMatchDep, response: Response) -> SurgeryOut:
     cmd = RescheduleSurgery(surgery_id=surgery_id, **body.model_dump(), expected=expected)
+    return tagged(response, SurgeryOut.of(await bus.handle(cmd, uow)))
+
+
+@router.post("/surgeries/{surgery_id}/lead", response_model=SurgeryOut,
+             summary="Another surgeon of the team leads it (before it starts), with a reason",
+             dependencies=[access.surgery(access.PLAN_ACTIVITIES)], responses=change_responses())
+async def change_lead_surgeon(surgery_id: uuid.UUID, body: LeadSurgeonIn, uow: UoW, bus: BusDep,
+                              expected: IfMatchDep, response: Response) -> SurgeryOut:
+    cmd = ChangeLeadSurgeon(surgery_id, body.lead_surgeon_id, body.reason, expected=expected)
     return tagged(response, SurgeryOut.of(await bus.handle(cmd, uow)))
 
 

@@ -40,6 +40,7 @@ class OpenRoom:
     name: str
     opens_at: time
     closes_at: time
+    turnover_minutes: int | None = None  # None: the mission's specialty's default
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class ChangeRoom:
     name: str | None = None
     opens_at: time | None = None
     closes_at: time | None = None
+    turnover_minutes: int | None = None
+    default_turnover: bool = False  # back to the specialty's default
     institution_id: uuid.UUID | None = None  # the route's: the room must be this institution's
 
 
@@ -217,6 +220,17 @@ class RemoveTeamMember:
 
 
 @dataclass(frozen=True)
+class ChangeOnSiteDates:
+    """A member arrives later or leaves earlier than the mission (None: its first / last day)."""
+
+    mission_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    arrives_on: date | None = None
+    leaves_on: date | None = None
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
 class SearchMissions:
     """Every mission that matches; which the caller may see is the access module's to say."""
 
@@ -246,6 +260,14 @@ class RescheduleSurgery:
     scheduled_start: datetime
     reason: str
     operating_room_id: uuid.UUID | None = None  # default: the same room
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
+class ChangeLeadSurgeon:
+    surgery_id: uuid.UUID
+    lead_surgeon_id: uuid.UUID
+    reason: str
     expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
 
 
@@ -334,6 +356,43 @@ class MissionTraining:
 @dataclass(frozen=True)
 class GetTrainingSession:
     training_session_id: uuid.UUID
+
+
+# -- training placements (outside any mission) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanPlacement:
+    convention_id: uuid.UUID
+    kind: str
+    specialty: str
+    provider_institution_id: uuid.UUID
+    beneficiary_institution_id: uuid.UUID
+    starts_on: date
+    ends_on: date
+    trainees: tuple[Any, ...]  # domain.placements.Trainee
+
+
+@dataclass(frozen=True)
+class CompletePlacement:
+    placement_id: uuid.UUID
+    days_spent: int
+
+
+@dataclass(frozen=True)
+class CancelPlacement:
+    placement_id: uuid.UUID
+    reason: str
+
+
+@dataclass(frozen=True)
+class ConventionPlacements:
+    convention_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class GetPlacement:
+    placement_id: uuid.UUID
 
 
 # -- the surgery plan -----------------------------------------------------------------------------

@@ -21,12 +21,17 @@ from jumelage.events.scheduling import (
     MissionScheduled,
     MissionStarted,
     MissionSuspended,
+    MissionTeamChanged,
     SurgeryCancelled,
     SurgeryCompleted,
+    SurgeryLeadChanged,
     SurgeryRescheduled,
     SurgeryScheduled,
+    TeamChange,
     TeamMember,
     Totals,
+    Trainee,
+    TrainingPlacementCompleted,
     TrainingSessionHeld,
 )
 
@@ -87,13 +92,23 @@ class TrainingSession(Protocol):
 # -- missions -------------------------------------------------------------------------------------
 
 
+def _member(t: Any, m: Mission) -> TeamMember:
+    return TeamMember(practitioner_id=t.practitioner_id, full_name=t.full_name, role=t.role,
+                      home_institution_id=t.home_institution_id or m.visiting_institution_id,
+                      arrives_on=t.arrives_on, leaves_on=t.leaves_on)
+
+
 def mission_scheduled(m: Mission) -> MissionScheduled:
     return MissionScheduled(
         mission_id=m.id, convention_id=m.convention_id, host_institution_id=m.host_institution_id,
         visiting_institution_id=m.visiting_institution_id, specialty=m.specialty,
-        starts_on=m.starts_on, ends_on=m.ends_on,
-        team=[TeamMember(practitioner_id=t.practitioner_id, full_name=t.full_name, role=t.role) for t in m.team],
+        starts_on=m.starts_on, ends_on=m.ends_on, team=[_member(t, m) for t in m.team],
     )
+
+
+def mission_team_changed(m: Mission, change: TeamChange, member: Any) -> MissionTeamChanged:
+    return MissionTeamChanged(mission_id=m.id, convention_id=m.convention_id, change=change,
+                              practitioner_id=member.practitioner_id, team=[_member(t, m) for t in m.team])
 
 
 def mission_rescheduled(m: Mission, reason: str) -> MissionRescheduled:
@@ -141,6 +156,11 @@ def surgery_rescheduled(s: Surgery, reason: str) -> SurgeryRescheduled:
                               reason=reason)
 
 
+def surgery_lead_changed(s: Surgery, previous: uuid.UUID, reason: str) -> SurgeryLeadChanged:
+    return SurgeryLeadChanged(surgery_id=s.id, mission_id=s.mission_id, previous_lead_surgeon_id=previous,
+                              lead_surgeon_id=s.lead_surgeon_id, reason=reason)
+
+
 def surgery_cancelled(s: Surgery) -> SurgeryCancelled:
     assert s.status_reason is not None  # a cancelled surgery says why
     return SurgeryCancelled(surgery_id=s.id, mission_id=s.mission_id, reason=s.status_reason)
@@ -169,3 +189,28 @@ def training_session_held(t: TrainingSession, mission: Mission) -> TrainingSessi
     return TrainingSessionHeld(training_session_id=t.id, mission_id=t.mission_id,
                                convention_id=mission.convention_id, topic=t.topic, held_at=t.held_at,
                                hours=t.hours, trainee_count=t.trainee_count)
+
+
+# -- training placements (outside any mission) ------------------------------------------------------
+
+
+class TrainingPlacement(Protocol):
+    id: uuid.UUID
+    convention_id: uuid.UUID
+    kind: Any
+    specialty: str
+    provider_institution_id: uuid.UUID
+    beneficiary_institution_id: uuid.UUID
+    starts_on: date
+    ends_on: date
+    days_spent: int | None
+    trainees: Sequence[Any]
+
+
+def training_placement_completed(p: TrainingPlacement) -> TrainingPlacementCompleted:
+    assert p.days_spent is not None  # set when it completes
+    return TrainingPlacementCompleted(
+        placement_id=p.id, convention_id=p.convention_id, kind=p.kind, specialty=p.specialty,
+        provider_institution_id=p.provider_institution_id, beneficiary_institution_id=p.beneficiary_institution_id,
+        starts_on=p.starts_on, ends_on=p.ends_on, days_spent=p.days_spent,
+        trainees=[Trainee(practitioner_id=t.practitioner_id, full_name=t.full_name) for t in p.trainees])

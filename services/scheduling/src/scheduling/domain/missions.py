@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from scheduling.domain import events
 from scheduling.domain.conventions import ConventionReplica
-from scheduling.domain.values import MissionStatus, TeamMember
+from scheduling.domain.values import MissionStatus, TeamChange, TeamMember
 from jumelage.domain import Aggregate
 from jumelage.errors import Conflict, Invalid, NotFound
 from jumelage.events.scheduling import PractitionerRole
@@ -52,6 +52,7 @@ class Booked:
     what: str
     first_day: date
     last_day: date
+    people: tuple[uuid.UUID, ...] = ()  # the practitioners it needs on site (a surgery's lead and anaesthetist)
 
 
 @dataclass
@@ -76,7 +77,7 @@ class Mission(Aggregate):
     def schedule(cls, cmd: ScheduleMission, convention: ConventionReplica, others: Iterable[Mission]) -> Mission:
         """``others``: missions that share a practitioner with this team and may overlap its dates."""
         _check_period(cmd.starts_on, cmd.ends_on)
-        team = _checked_team(cmd.team)
+        team = _checked_team(cmd.team, cmd.starts_on, cmd.ends_on)
         specialty = convention.admit_mission(
             host_institution_id=cmd.host_institution_id, visiting_institution_id=cmd.visiting_institution_id,
             specialty=cmd.specialty, starts_on=cmd.starts_on, ends_on=cmd.ends_on,
@@ -101,12 +102,18 @@ class Mission(Aggregate):
             raise Invalid(f"mission {self.id} already runs from {starts_on} to {ends_on}", field="starts_on")
         convention.require_open_for_missions()
         convention.admit_dates(starts_on, ends_on)
+        planned = list(planned)
         outside = [b.what for b in planned if b.first_day < starts_on or b.last_day > ends_on]
         if outside:
             raise Conflict(f"{', '.join(sorted(outside))} would fall outside {starts_on} to {ends_on}: "
                            "move or cancel them first")
         self.require_team_free(self.team, others, starts_on=starts_on, ends_on=ends_on)
-        self.starts_on, self.ends_on = starts_on, ends_on
+        team = self._shifted_team(starts_on - self.starts_on, starts_on, ends_on)
+        moved = replace(self, starts_on=starts_on, ends_on=ends_on, team=team)
+        for b in planned:
+            for practitioner_id in b.people:
+                moved.require_on_site(practitioner_id, b.first_day, b.last_day, what=b.what)
+        self.starts_on, self.ends_on, self.team = starts_on, ends_on, team
         self.happened(events.mission_rescheduled(self, reason))
         return reason
 
@@ -163,14 +170,39 @@ class Mission(Aggregate):
 
     def add_member(self, member: TeamMember, others: Iterable[Mission]) -> TeamMember:
         self._require(*NOT_STARTED, action="change the team of")
-        (member,) = _checked_team((member,))
+        (member,) = _checked_team((member,), self.starts_on, self.ends_on, prefix="")
         current = self.member(member.practitioner_id)
         if current is not None:
             raise Conflict(f"practitioner {current.full_name} ({current.practitioner_id}) is already on the team "
                            f"of mission {self.id}")
         self.require_team_free((member,), others)
         self.team.append(member)
+        self.happened(events.mission_team_changed(self, TeamChange.added, member))
         return member
+
+    def change_on_site(self, practitioner_id: uuid.UUID, arrives_on: date | None, leaves_on: date | None,
+                       booked: Iterable[Booked] = ()) -> TeamMember:
+        """A member arrives later or leaves earlier (None: the mission's first / last day), also
+        once the mission has started. ``booked``: the planned surgeries they lead or are the
+        anaesthetist of, each of which must still fall on their days."""
+        self._require(*NOT_STARTED, MissionStatus.started, action="change the team of")
+        member = self.member(practitioner_id)
+        if member is None:
+            raise NotFound(f"practitioner {practitioner_id} is not on the team of mission {self.id}")
+        (changed,) = _checked_team((replace(member, arrives_on=arrives_on, leaves_on=leaves_on),), self.starts_on,
+                                   self.ends_on, prefix="")
+        if self.on_site_days(changed) == self.on_site_days(member):
+            first, last = self.on_site_days(member)
+            raise Invalid(f"practitioner {member.full_name} is already on site from {first} to {last}",
+                          field="arrives_on")
+        for b in booked:
+            if not changed.on_site(b.first_day, b.last_day):
+                first, last = self.on_site_days(changed)
+                raise Conflict(f"practitioner {member.full_name} ({practitioner_id}) is booked on {b.what} on "
+                               f"{b.first_day}, outside {first} to {last}: move or cancel it first")
+        self.team[self.team.index(member)] = changed
+        self.happened(events.mission_team_changed(self, TeamChange.dates_changed, changed))
+        return changed
 
     def remove_member(self, practitioner_id: uuid.UUID, leads: Iterable[uuid.UUID] = ()) -> TeamMember:
         """``leads``: the planned surgeries this practitioner leads or is the anaesthetist of."""
@@ -185,7 +217,38 @@ class Mission(Aggregate):
         if len(self.team) == 1:
             raise Conflict(f"practitioner {member.full_name} is the only member of mission {self.id}'s team")
         self.team.remove(member)
+        self.happened(events.mission_team_changed(self, TeamChange.removed, member))
         return member
+
+    def on_site_days(self, member: TeamMember) -> tuple[date, date]:
+        """The first and last day ``member`` is on site (the mission's where they say nothing)."""
+        return member.arrives_on or self.starts_on, member.leaves_on or self.ends_on
+
+    def home_of(self, member: TeamMember) -> uuid.UUID:
+        return member.home_institution_id or self.visiting_institution_id
+
+    def require_on_site(self, practitioner_id: uuid.UUID, first_day: date, last_day: date, *, what: str) -> None:
+        """The practitioner is on site every day from ``first_day`` to ``last_day``, else a 409 naming who and when."""
+        member = self.member(practitioner_id)
+        if member is None or member.on_site(first_day, last_day):
+            return
+        first, last = self.on_site_days(member)
+        when = first_day.isoformat() if first_day == last_day else f"{first_day} to {last_day}"
+        raise Conflict(f"{member.role.value} {member.full_name} ({practitioner_id}) is on site from {first} to "
+                       f"{last}, not on {when} ({what})")
+
+    def _shifted_team(self, delta: timedelta, starts_on: date, ends_on: date) -> list[TeamMember]:
+        """The team's own on-site dates moved with the mission's start; each must still lie within it."""
+        team = []
+        for member in self.team:
+            moved = replace(member, arrives_on=member.arrives_on and member.arrives_on + delta,
+                            leaves_on=member.leaves_on and member.leaves_on + delta)
+            for day in (moved.arrives_on, moved.leaves_on):
+                if day is not None and not starts_on <= day <= ends_on:
+                    raise Conflict(f"practitioner {member.full_name} ({member.practitioner_id}) would be on site on "
+                                   f"{day}, outside {starts_on} to {ends_on}: change their on-site dates first")
+            team.append(moved)
+        return team
 
     def member(self, practitioner_id: uuid.UUID) -> TeamMember | None:
         return next((m for m in self.team if m.practitioner_id == practitioner_id), None)
@@ -234,17 +297,28 @@ def _check_period(starts_on: date, ends_on: date) -> None:
         raise Invalid(f"the mission would end ({ends_on}) before it starts ({starts_on})", field="ends_on")
 
 
-def _checked_team(team: Iterable[TeamMember]) -> list[TeamMember]:
+def _checked_team(team: Iterable[TeamMember], starts_on: date, ends_on: date, *,
+                  prefix: str | None = None) -> list[TeamMember]:
+    """``prefix``: how an error names a member's field (default ``team.<i>.``; "" for one member's body)."""
     checked: list[TeamMember] = []
     seen: set[uuid.UUID] = set()
     for i, member in enumerate(team):
+        at = f"team.{i}." if prefix is None else prefix
         name = " ".join(member.full_name.split())
         if not name:
-            raise Invalid("a team member needs a name", field=f"team.{i}.full_name")
+            raise Invalid("a team member needs a name", field=f"{at}full_name")
         if member.practitioner_id in seen:
-            raise Invalid(f"practitioner {member.practitioner_id} is listed twice", field=f"team.{i}.practitioner_id")
+            raise Invalid(f"practitioner {member.practitioner_id} is listed twice", field=f"{at}practitioner_id")
         seen.add(member.practitioner_id)
-        checked.append(TeamMember(member.practitioner_id, name, PractitionerRole(member.role)))
+        for key, day in (("arrives_on", member.arrives_on), ("leaves_on", member.leaves_on)):
+            if day is not None and not starts_on <= day <= ends_on:
+                raise Invalid(f"{name} would be on site on {day}, outside the mission ({starts_on} to {ends_on})",
+                              field=f"{at}{key}")
+        if (member.arrives_on or starts_on) > (member.leaves_on or ends_on):
+            raise Invalid(f"{name} would leave ({member.leaves_on or ends_on}) before arriving "
+                          f"({member.arrives_on or starts_on})", field=f"{at}leaves_on")
+        checked.append(TeamMember(member.practitioner_id, name, PractitionerRole(member.role),
+                                  member.home_institution_id, member.arrives_on, member.leaves_on))
     if not checked:
         raise Invalid("a mission needs at least one team member", field="team")
     return checked

@@ -9,8 +9,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scheduling.domain.missions import Mission
 
 
 class PlanStatus(StrEnum):
@@ -99,7 +103,7 @@ class PlannerDefaults:
     """What a plan request leaves out (the service's PLANNER_* settings): a bus dependency."""
 
     time_limit_seconds: float = 10.0
-    turnover_minutes: int = 30
+    turnover_minutes: int | None = None  # None: each room's (``resources.OperatingRoom.turnover_for``)
     max_daily_minutes_per_surgeon: int = 8 * 60
 
 
@@ -129,3 +133,16 @@ class ProposedPlan:
     plan: Plan
     surgeries: list[ProposedSurgery]
     settings: PlannerDefaults  # the values this plan was made with
+    room_turnover_minutes: dict[uuid.UUID, int] = field(default_factory=dict)
+
+
+def away_days(mission: Mission) -> dict[uuid.UUID, frozenset[int]]:
+    """Each team member who is not on site the whole mission -> the days of the mission (0: its
+    first) they are away: the optimiser uses a practitioner only on the days they are there."""
+    days = (mission.ends_on - mission.starts_on).days + 1
+    away = {}
+    for member in mission.team:
+        gone = frozenset(d for d in range(days) if not member.on_site(mission.starts_on + timedelta(days=d)))
+        if gone:
+            away[member.practitioner_id] = gone
+    return away

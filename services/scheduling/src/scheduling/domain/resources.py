@@ -20,6 +20,25 @@ if TYPE_CHECKING:  # commands name the aggregates' value types: imported for ann
 
 DEFAULT_TIMEZONE = "Africa/Algiers"
 
+DEFAULT_TURNOVER_MINUTES = 30
+"""Between two surgeries in a room (cleaning, setting up), where neither the room nor its specialty says."""
+
+SPECIALTY_TURNOVER_MINUTES: tuple[tuple[str, int], ...] = (
+    ("cardi", 45),  # cardiac surgery, chirurgie cardiaque (pump, perfusion lines, sterile field)
+    ("neuro", 45),  # neurosurgery, neurochirurgie
+    ("ortho", 40),  # orthopaedic surgery, chirurgie orthopédique (implants, table set-up)
+    ("traumato", 40),
+)
+"""A default turnover by specialty: the first keyword the mission's specialty contains
+(ignoring case and accents' absence); any other specialty: ``DEFAULT_TURNOVER_MINUTES``."""
+
+MAX_TURNOVER_MINUTES = 240
+
+
+def default_turnover(specialty: str) -> int:
+    name = specialty.casefold()
+    return next((minutes for key, minutes in SPECIALTY_TURNOVER_MINUTES if key in name), DEFAULT_TURNOVER_MINUTES)
+
 
 def zone(name: str, *, field: str = "timezone") -> ZoneInfo:
     try:
@@ -62,20 +81,29 @@ class OperatingRoom:
     name: str
     opens_at: time
     closes_at: time
+    turnover_minutes: int | None = None  # None: the mission's specialty's default
+
+    def turnover_for(self, specialty: str) -> int:
+        """The minutes this room needs between two surgeries of a mission of ``specialty``: the
+        room's own if set, else the specialty's default. The optimiser and every booking use it."""
+        return default_turnover(specialty) if self.turnover_minutes is None else self.turnover_minutes
 
     @classmethod
     def open(cls, cmd: OpenRoom, existing: list[OperatingRoom]) -> OperatingRoom:
         room = cls(id=uuid.uuid4(), institution_id=cmd.institution_id, name=cmd.name,
-                   opens_at=cmd.opens_at, closes_at=cmd.closes_at)
+                   opens_at=cmd.opens_at, closes_at=cmd.closes_at, turnover_minutes=cmd.turnover_minutes)
         room._check(existing)
         return room
 
     def change(self, cmd: ChangeRoom, existing: list[OperatingRoom]) -> None:
         changed = replace(self, name=self.name if cmd.name is None else cmd.name,
                           opens_at=self.opens_at if cmd.opens_at is None else cmd.opens_at,
-                          closes_at=self.closes_at if cmd.closes_at is None else cmd.closes_at)
+                          closes_at=self.closes_at if cmd.closes_at is None else cmd.closes_at,
+                          turnover_minutes=None if cmd.default_turnover else (
+                              self.turnover_minutes if cmd.turnover_minutes is None else cmd.turnover_minutes))
         changed._check(existing)  # on a copy: a refused change leaves the room as it was
         self.name, self.opens_at, self.closes_at = changed.name, changed.opens_at, changed.closes_at
+        self.turnover_minutes = changed.turnover_minutes
 
     def _check(self, existing: list[OperatingRoom]) -> None:
         self.name = " ".join(self.name.split())
@@ -91,6 +119,8 @@ class OperatingRoom:
             if value.tzinfo is not None:
                 raise Invalid("opening hours are the host's wall-clock time, without a UTC offset", field=name)
             setattr(self, name, value.replace(second=0, microsecond=0))
+        if self.turnover_minutes is not None and not 0 <= self.turnover_minutes <= MAX_TURNOVER_MINUTES:
+            raise Invalid(f"a turnover is 0 to {MAX_TURNOVER_MINUTES} minutes", field="turnover_minutes")
         if self.closes_at <= self.opens_at:
             raise Invalid(f"the room closes ({hhmm(self.closes_at)}) before it opens ({hhmm(self.opens_at)})",
                           field="closes_at")

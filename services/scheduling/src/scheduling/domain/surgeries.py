@@ -87,6 +87,11 @@ class Surgery(Aggregate):
     def label(self) -> str:
         return f"surgery {self.id}"
 
+    @property
+    def people(self) -> tuple[uuid.UUID, ...]:
+        """Who must be on site for it: the lead surgeon, and the anaesthetist if one is recorded."""
+        return (self.lead_surgeon_id,) + ((self.anaesthetist_id,) if self.anaesthetist_id else ())
+
     def days(self, tz: ZoneInfo) -> tuple[date, date]:
         return local_days(self.scheduled_start, self.scheduled_end, tz)
 
@@ -129,6 +134,21 @@ class Surgery(Aggregate):
         self.happened(events.surgery_rescheduled(self, reason))
         return reason
 
+    def change_lead(self, lead_surgeon_id: uuid.UUID, reason: str, *, mission: Mission, room: OperatingRoom,
+                    tz: ZoneInfo, others: Iterable[Surgery]) -> str:
+        """Another surgeon of the team leads it, before it starts: on site that day and free then
+        (``others``: surgeries that may hold them around that time)."""
+        self._require(SurgeryStatus.scheduled, action="change the lead surgeon of")
+        mission.require_plannable("surgeries")
+        reason = _reason(reason)
+        if lead_surgeon_id == self.lead_surgeon_id:
+            raise Invalid(f"{self.label} is already led by {lead_surgeon_id}", field="lead_surgeon_id")
+        led = replace(self, lead_surgeon_id=lead_surgeon_id)
+        led._check_slot(mission=mission, room=room, tz=tz, others=others)
+        previous, self.lead_surgeon_id = self.lead_surgeon_id, lead_surgeon_id
+        self.happened(events.surgery_lead_changed(self, previous, reason))
+        return reason
+
     def cancel(self, reason: str, case: PatientCase) -> str:
         self._require(SurgeryStatus.scheduled, action="cancel")
         self.status, self.status_reason = SurgeryStatus.cancelled, _reason(reason)
@@ -169,15 +189,24 @@ class Surgery(Aggregate):
             mission.require_as(self.anaesthetist_id, PractitionerRole.anaesthetist)
         start, end = self.scheduled_start, self.scheduled_end
         require_within_mission(mission, start, end, tz, what=self.label)
+        first, last = local_days(start, end, tz)
+        for practitioner_id in self.people:
+            mission.require_on_site(practitioner_id, first, last, what=self.label)
         room.require_open(start, end, tz)
+        turnover = timedelta(minutes=room.turnover_for(mission.specialty))
         for other in others:
             if other.id == self.id or other.status is SurgeryStatus.cancelled:
                 continue
-            if not (other.scheduled_start < end and start < other.scheduled_end):
-                continue
             when = f"from {_local(other.scheduled_start, tz)} to {_local(other.scheduled_end, tz)} ({tz.key})"
-            if other.operating_room_id == room.id:
-                raise Conflict(f"operating room {room.name!r} is already taken {when} by {other.label}")
+            overlaps = other.scheduled_start < end and start < other.scheduled_end
+            if other.operating_room_id == room.id and (overlaps or (
+                    other.scheduled_start < end + turnover and start < other.scheduled_end + turnover)):
+                if overlaps:
+                    raise Conflict(f"operating room {room.name!r} is already taken {when} by {other.label}")
+                raise Conflict(f"operating room {room.name!r} needs {turnover_minutes(room, mission)} min between "
+                               f"two surgeries (its turnover): {other.label} runs {when}")
+            if not overlaps:
+                continue
             if other.lead_surgeon_id == self.lead_surgeon_id:
                 surgeon = mission.member(self.lead_surgeon_id)
                 name = surgeon.full_name if surgeon else str(self.lead_surgeon_id)
@@ -192,6 +221,17 @@ class Surgery(Aggregate):
         if self.status not in allowed:
             expected = " or ".join(s.value for s in allowed)
             raise Conflict(f"cannot {action} {self.label}: it is {self.status.value} (must be {expected})")
+
+
+def turnover_minutes(room: OperatingRoom, mission: Mission) -> int:
+    """The one turnover rule, for every booking and for the optimiser: the room's own, else the
+    default of the mission's specialty (``resources.SPECIALTY_TURNOVER_MINUTES``)."""
+    return room.turnover_for(mission.specialty)
+
+
+def turnover_window(room: OperatingRoom, mission: Mission) -> timedelta:
+    """How far around a slot a booking must look for the room's neighbours."""
+    return timedelta(minutes=turnover_minutes(room, mission))
 
 
 def _local(instant: datetime, tz: ZoneInfo) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from jumelage.events.scheduling import PractitionerRole
+from jumelage.events.scheduling import PractitionerRole, TeamChange  # noqa: F401 (TeamChange: named by the aggregates)
 
 
 class Sex(StrEnum):
@@ -39,9 +39,22 @@ class PatientIdentity:
 
 @dataclass(frozen=True)
 class TeamMember:
+    """A practitioner of the visiting team. ``home_institution_id``: where they work (None: the
+    mission's visiting institution). ``arrives_on`` / ``leaves_on``: the days they are on site,
+    within the mission's (None: from its first day / to its last)."""
+
     practitioner_id: uuid.UUID
     full_name: str
     role: PractitionerRole
+    home_institution_id: uuid.UUID | None = None
+    arrives_on: date | None = None
+    leaves_on: date | None = None
+
+    def on_site(self, first_day: date, last_day: date | None = None) -> bool:
+        """On site every day from ``first_day`` to ``last_day`` (inclusive), as far as their own dates say."""
+        last_day = last_day or first_day
+        return ((self.arrives_on is None or self.arrives_on <= first_day)
+                and (self.leaves_on is None or last_day <= self.leaves_on))
 
 
 class CaseStatus(StrEnum):

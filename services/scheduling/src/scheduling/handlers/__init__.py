@@ -30,6 +30,7 @@ from scheduling.handlers.cases import (
 )
 from scheduling.handlers.missions import (
     add_team_member,
+    change_on_site_dates,
     cancel_mission,
     complete_mission,
     remove_team_member,
@@ -37,6 +38,13 @@ from scheduling.handlers.missions import (
     schedule_mission,
     search_missions,
     start_mission,
+)
+from scheduling.handlers.placements import (
+    cancel_placement,
+    complete_placement,
+    convention_placements,
+    get_placement,
+    plan_placement,
 )
 from scheduling.handlers.planning import apply_plan, propose_plan
 from scheduling.handlers.replica import (
@@ -59,6 +67,7 @@ from scheduling.handlers.resources import (
 )
 from scheduling.handlers.surgeries import (
     cancel_surgery,
+    change_lead_surgeon,
     complete_surgery,
     get_surgery,
     mission_surgeries,
@@ -92,11 +101,13 @@ HANDLERS: dict[type, Handler] = {
     c.StartMission: start_mission,
     c.CompleteMission: complete_mission,
     c.AddTeamMember: add_team_member,
+    c.ChangeOnSiteDates: change_on_site_dates,
     c.RemoveTeamMember: remove_team_member,
     c.SearchMissions: search_missions,
     c.ScheduleSurgery: schedule_surgery,
     c.RescheduleSurgery: reschedule_surgery,
     c.CancelSurgery: cancel_surgery,
+    c.ChangeLeadSurgeon: change_lead_surgeon,
     c.StartSurgery: start_surgery,
     c.CompleteSurgery: complete_surgery,
     c.MissionSurgeries: mission_surgeries,
@@ -111,6 +122,11 @@ HANDLERS: dict[type, Handler] = {
     c.GetTrainingSession: get_training_session,
     c.ProposePlan: propose_plan,
     c.ApplyPlan: apply_plan,
+    c.PlanPlacement: plan_placement,
+    c.CompletePlacement: complete_placement,
+    c.CancelPlacement: cancel_placement,
+    c.ConventionPlacements: convention_placements,
+    c.GetPlacement: get_placement,
     c.ListConventions: list_conventions,
     c.GetConvention: get_convention,
 }

@@ -73,7 +73,7 @@ async def require_institution(uow: SchedulingUnitOfWork, institution_id: uuid.UU
 
 async def planned(uow: SchedulingUnitOfWork, mission: Mission, tz: ZoneInfo) -> list[Booked]:
     """What is booked in the mission, as host-calendar days."""
-    booked = [Booked(s.label, *s.days(tz))
+    booked = [Booked(s.label, *s.days(tz), people=s.people)
               for s in await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.scheduled)]
     booked += [Booked(f"consultation {c.id}", *local_days(c.scheduled_at, c.scheduled_at, tz))
                for c in await uow.consultations.of_mission(mission.id, status=ActivityStatus.scheduled)]

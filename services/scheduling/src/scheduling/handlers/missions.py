@@ -6,6 +6,7 @@ from scheduling.domain.activities import ActivityStatus
 from scheduling.domain.commands import (
     AddTeamMember,
     CancelMission,
+    ChangeOnSiteDates,
     CompleteMission,
     RemoveTeamMember,
     RescheduleMission,
@@ -13,7 +14,7 @@ from scheduling.domain.commands import (
     SearchMissions,
     StartMission,
 )
-from scheduling.domain.missions import Mission, Totals
+from scheduling.domain.missions import Booked, Mission, Totals
 from scheduling.domain.surgeries import SurgeryStatus
 from scheduling.handlers.common import (
     convention_for_update,
@@ -101,6 +102,7 @@ async def add_team_member(cmd: AddTeamMember, uow: SchedulingUnitOfWork, *, cloc
                                                           mission.ends_on, excluding=mission.id)
         mission.add_member(cmd.member, others)
         await uow.missions.save(mission, clock.now())
+        uow.record_from(mission)
         await uow.commit()
     return mission
 
@@ -112,6 +114,21 @@ async def remove_team_member(cmd: RemoveTeamMember, uow: SchedulingUnitOfWork, *
                  if cmd.practitioner_id in (s.lead_surgeon_id, s.anaesthetist_id)]
         mission.remove_member(cmd.practitioner_id, leads)
         await uow.missions.save(mission, clock.now())
+        uow.record_from(mission)
+        await uow.commit()
+    return mission
+
+
+async def change_on_site_dates(cmd: ChangeOnSiteDates, uow: SchedulingUnitOfWork, *, clock: Clock) -> Mission:
+    async with uow:
+        mission = await mission_for_update(uow, cmd.mission_id, cmd.expected)
+        tz = await host_zone(uow, mission.host_institution_id)
+        booked = [Booked(s.label, *s.days(tz), people=s.people)
+                  for s in await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.scheduled)
+                  if cmd.practitioner_id in s.people]
+        mission.change_on_site(cmd.practitioner_id, cmd.arrives_on, cmd.leaves_on, booked)
+        await uow.missions.save(mission, clock.now())
+        uow.record_from(mission)
         await uow.commit()
     return mission
 

@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 from scheduling.adapters import optimiser as planner
 from scheduling.domain.cases import CaseStatus, PatientCase
 from scheduling.domain.missions import Mission
-from scheduling.domain.planning import POST_OPERATIVE_DAYS, PlannerDefaults, ProposedPlan, ProposedSurgery, Unplanned
+from scheduling.domain.planning import (POST_OPERATIVE_DAYS, PlannerDefaults, ProposedPlan, ProposedSurgery, Unplanned,
+                                       away_days)
 from scheduling.domain.resources import OperatingRoom
 from scheduling.domain.commands import ApplyPlan, PlannedSurgery, ProposePlan, RescheduleSurgery, ScheduleSurgery
-from scheduling.domain.surgeries import Surgery, SurgeryStatus
+from scheduling.domain.surgeries import Surgery, SurgeryStatus, turnover_minutes
 from scheduling.handlers.common import host_lock, mission_for_update, zone_of
 from scheduling.handlers.surgeries import require_intensive_care
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
@@ -60,6 +61,10 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
     wall = _Clock(mission, tz)
     days = (mission.ends_on - mission.starts_on).days + 1
     pinned, locked = _pins(cmd, mission, surgeries)
+    # The rooms' turnovers: the rule every booking checks (domain.surgeries.turnover_minutes), unless
+    # the request sets one for every room.
+    turnovers = {r.id: settings.turnover_minutes if settings.turnover_minutes is not None
+                 else turnover_minutes(r, mission) for r in rooms}
     bookings = []
     for s in surgeries:
         case = booked_cases[s.case_id]
@@ -76,14 +81,15 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
     request = planner.PlanRequest(
         days=days,
         rooms=[planner.Room(r.id, r.name, r.opens_at.hour * 60 + r.opens_at.minute,
-                            r.closes_at.hour * 60 + r.closes_at.minute) for r in rooms],
+                            r.closes_at.hour * 60 + r.closes_at.minute, turnovers[r.id]) for r in rooms],
         surgeons=[m.practitioner_id for m in mission.team if m.role is PractitionerRole.surgeon],
         anaesthetists=[m.practitioner_id for m in mission.team if m.role is PractitionerRole.anaesthetist],
         # No bed recorded (the default, 0) is read as "not recorded", not as "no intensive care".
         cases=[_case(c) for c in cases], icu_beds=resources.icu_beds if resources and resources.icu_beds else None,
         bookings=bookings, blocked=blocked, earliest=wall.earliest(now, days),
-        turnover_minutes=settings.turnover_minutes,
+        turnover_minutes=settings.turnover_minutes if settings.turnover_minutes is not None else 0,
         max_daily_minutes_per_surgeon=settings.max_daily_minutes_per_surgeon,
+        away=away_days(mission),
         time_limit_seconds=settings.time_limit_seconds,
         post_operative_days={**POST_OPERATIVE_DAYS, **{(s, c): d for s, c, d in cmd.post_operative_days}},
         icu_beds_after_mission=cmd.icu_beds_after_mission, pinned=pinned, locked_days=locked,
@@ -108,7 +114,7 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
             scheduled_end=start + timedelta(minutes=a.duration_minutes), expected_duration_minutes=a.duration_minutes,
             lead_surgeon_id=a.surgeon_id, anaesthetist_id=a.anaesthetist_id, icu_days=a.icu_days, change=change,
             moved_minutes=a.moved_minutes, pinned=a.pinned))
-    return ProposedPlan(mission.id, plan, lines, settings)
+    return ProposedPlan(mission.id, plan, lines, settings, turnovers)
 
 
 async def apply_plan(cmd: ApplyPlan, uow: SchedulingUnitOfWork, *,

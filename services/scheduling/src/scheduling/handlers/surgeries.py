@@ -12,6 +12,7 @@ from scheduling.domain.missions import Mission
 from scheduling.domain.resources import HostResources, OperatingRoom
 from scheduling.domain.commands import (
     CancelSurgery,
+    ChangeLeadSurgeon,
     CompleteSurgery,
     GetSurgery,
     MissionSurgeries,
@@ -19,8 +20,8 @@ from scheduling.domain.commands import (
     ScheduleSurgery,
     StartSurgery,
 )
-from scheduling.domain.surgeries import MAX_ICU_DAYS, Surgery, check_intensive_care, icu_days
-from scheduling.handlers.common import host_lock, mission_for_update, zone_of
+from scheduling.domain.surgeries import MAX_ICU_DAYS, Surgery, check_intensive_care, icu_days, turnover_window
+from scheduling.handlers.common import host_lock, host_zone, mission_for_update, zone_of
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.clock import Clock
 from jumelage.errors import NotFound
@@ -35,9 +36,10 @@ async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork, *, c
         case = await _case(uow, cmd.case_id)
         room = await _room(uow, cmd.operating_room_id)
         minutes = cmd.expected_duration_minutes or case.expected_duration_minutes
+        pad = turnover_window(room, mission)  # the room's neighbours within its turnover
         others = await uow.surgeries.colliding(room_id=room.id, surgeon_id=cmd.lead_surgeon_id,
-                                               anaesthetist_id=cmd.anaesthetist_id, start=cmd.scheduled_start,
-                                               end=cmd.scheduled_start + timedelta(minutes=max(minutes, 0)))
+                                               anaesthetist_id=cmd.anaesthetist_id, start=cmd.scheduled_start - pad,
+                                               end=cmd.scheduled_start + timedelta(minutes=max(minutes, 0)) + pad)
         resources = await uow.hosts.get(mission.host_institution_id)
         tz = zone_of(resources)
         surgery = Surgery.schedule(cmd, mission=mission, case=case, room=room, tz=tz, others=others)
@@ -54,14 +56,30 @@ async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork, 
     async with uow:
         mission, surgery = await _locked(uow, cmd.surgery_id, lock_host=True, expected=cmd.expected)
         room = await _room(uow, cmd.operating_room_id or surgery.operating_room_id)
+        pad = turnover_window(room, mission)  # the room's neighbours within its turnover
         others = await uow.surgeries.colliding(
             room_id=room.id, surgeon_id=surgery.lead_surgeon_id, anaesthetist_id=surgery.anaesthetist_id,
-            start=cmd.scheduled_start,
-            end=cmd.scheduled_start + timedelta(minutes=surgery.expected_duration_minutes))
+            start=cmd.scheduled_start - pad,
+            end=cmd.scheduled_start + timedelta(minutes=surgery.expected_duration_minutes) + pad)
         resources = await uow.hosts.get(mission.host_institution_id)
         tz = zone_of(resources)
         surgery.reschedule(cmd, mission=mission, room=room, tz=tz, others=others)
         await require_intensive_care(uow, resources, tz, [(surgery, None)])
+        await uow.surgeries.save(surgery, clock.now())
+        uow.record_from(surgery)
+        await uow.commit()
+    return surgery
+
+
+async def change_lead_surgeon(cmd: ChangeLeadSurgeon, uow: SchedulingUnitOfWork, *, clock: Clock) -> Surgery:
+    async with uow:
+        mission, surgery = await _locked(uow, cmd.surgery_id, lock_host=True, expected=cmd.expected)
+        room = await _room(uow, surgery.operating_room_id)
+        others = await uow.surgeries.colliding(room_id=room.id, surgeon_id=cmd.lead_surgeon_id,
+                                               anaesthetist_id=surgery.anaesthetist_id,
+                                               start=surgery.scheduled_start, end=surgery.scheduled_end)
+        tz = await host_zone(uow, mission.host_institution_id)
+        surgery.change_lead(cmd.lead_surgeon_id, cmd.reason, mission=mission, room=room, tz=tz, others=others)
         await uow.surgeries.save(surgery, clock.now())
         uow.record_from(surgery)
         await uow.commit()

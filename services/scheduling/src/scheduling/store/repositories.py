@@ -31,6 +31,8 @@ from scheduling.domain.cases import (
 from scheduling.domain.values import ReadinessItem
 from scheduling.domain.conventions import ConventionReplica, ConventionStatus
 from scheduling.domain.missions import Mission, MissionStatus, TeamMember, Totals
+from scheduling.domain.placements import PlacementStatus, Trainee, TrainingPlacement
+from jumelage.events.scheduling import PlacementKind
 from scheduling.domain.resources import HostResources, OperatingRoom
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
 from scheduling.store.tables import (
@@ -44,6 +46,7 @@ from scheduling.store.tables import (
     ReadinessCheckRow,
     ScreeningNoteRow,
     SurgeryRow,
+    TrainingPlacementRow,
     TrainingSessionRow,
 )
 from jumelage.events.convention import Objectives, Party, PartyRole
@@ -140,7 +143,8 @@ class Rooms(_Repository):
 
     async def save(self, room: OperatingRoom) -> None:
         await self.session.merge(OperatingRoomRow(id=room.id, institution_id=room.institution_id, name=room.name,
-                                                  opens_at=room.opens_at, closes_at=room.closes_at))
+                                                  opens_at=room.opens_at, closes_at=room.closes_at,
+                                                  turnover_minutes=room.turnover_minutes))
 
     async def remove(self, room_id: uuid.UUID) -> None:
         await self.session.execute(delete(OperatingRoomRow).where(OperatingRoomRow.id == room_id))
@@ -148,7 +152,7 @@ class Rooms(_Repository):
 
 def _room(row: OperatingRoomRow) -> OperatingRoom:
     return OperatingRoom(id=row.id, institution_id=row.institution_id, name=row.name, opens_at=row.opens_at,
-                         closes_at=row.closes_at)
+                         closes_at=row.closes_at, turnover_minutes=row.turnover_minutes)
 
 
 # -- missions --------------------------------------------------------------------------------
@@ -228,9 +232,12 @@ class Missions(_Repository):
             if row is None:
                 changed = True
                 self.session.add(_member_row(mission, position, member))
-            elif (row.position, row.full_name, row.role) != (position, member.full_name, member.role.value):
-                changed = True
-                row.position, row.full_name, row.role = position, member.full_name, member.role.value
+            else:
+                values = _member_values(mission, position, member)
+                if any(getattr(row, key) != value for key, value in values.items()):
+                    changed = True
+                    for key, value in values.items():
+                        setattr(row, key, value)
         return changed
 
     async def _with_teams(self, rows: Sequence[MissionRow]) -> list[Mission]:
@@ -242,13 +249,16 @@ class Missions(_Repository):
             .order_by(MissionMemberRow.position))
         teams: dict[uuid.UUID, list[TeamMember]] = {r.id: [] for r in rows}
         for m in members:
-            teams[m.mission_id].append(TeamMember(m.practitioner_id, m.full_name, PractitionerRole(m.role)))
+            teams[m.mission_id].append(TeamMember(m.practitioner_id, m.full_name, PractitionerRole(m.role),
+                                                  m.home_institution_id, m.arrives_on, m.leaves_on))
         return [_mission(r, teams[r.id]) for r in rows]
 
 
 def _member_values(mission: Mission, position: int, member: TeamMember) -> dict[str, Any]:
     return {"mission_id": mission.id, "practitioner_id": member.practitioner_id, "position": position,
-            "full_name": member.full_name, "role": member.role.value}
+            "full_name": member.full_name, "role": member.role.value,
+            "home_institution_id": member.home_institution_id, "arrives_on": member.arrives_on,
+            "leaves_on": member.leaves_on}
 
 
 def _member_row(mission: Mission, position: int, member: TeamMember) -> MissionMemberRow:
@@ -532,3 +542,38 @@ def _training(r: TrainingSessionRow) -> TrainingSession:
     return TrainingSession(id=r.id, mission_id=r.mission_id, topic=r.topic, scheduled_at=r.scheduled_at,
                            hours=r.hours, status=ActivityStatus(r.status), held_at=r.held_at,
                            trainee_count=r.trainee_count)
+
+
+# -- training placements ---------------------------------------------------------------------
+
+
+class Placements(_Repository):
+    async def get(self, placement_id: uuid.UUID, *, for_update: bool = False) -> TrainingPlacement | None:
+        row = await self._one(select(TrainingPlacementRow).where(TrainingPlacementRow.id == placement_id),
+                              for_update)
+        return _placement(row) if row else None
+
+    async def of_convention(self, convention_id: uuid.UUID) -> list[TrainingPlacement]:
+        query = (select(TrainingPlacementRow).where(TrainingPlacementRow.convention_id == convention_id)
+                 .order_by(TrainingPlacementRow.starts_on, TrainingPlacementRow.created_at))
+        return [_placement(r) for r in await self.session.scalars(query)]
+
+    async def save(self, p: TrainingPlacement) -> None:
+        await self.session.merge(TrainingPlacementRow(
+            id=p.id, convention_id=p.convention_id, kind=p.kind.value, specialty=p.specialty,
+            provider_institution_id=p.provider_institution_id, beneficiary_institution_id=p.beneficiary_institution_id,
+            starts_on=p.starts_on, ends_on=p.ends_on,
+            trainees=[{"practitioner_id": str(t.practitioner_id), "full_name": t.full_name} for t in p.trainees],
+            status=p.status.value, status_reason=p.status_reason, days_spent=p.days_spent,
+            completed_on=p.completed_on, created_at=p.created_at,
+        ))
+
+
+def _placement(r: TrainingPlacementRow) -> TrainingPlacement:
+    return TrainingPlacement(
+        id=r.id, convention_id=r.convention_id, kind=PlacementKind(r.kind), specialty=r.specialty,
+        provider_institution_id=r.provider_institution_id, beneficiary_institution_id=r.beneficiary_institution_id,
+        starts_on=r.starts_on, ends_on=r.ends_on,
+        trainees=[Trainee(uuid.UUID(t["practitioner_id"]), t["full_name"]) for t in r.trainees],
+        status=PlacementStatus(r.status), status_reason=r.status_reason, days_spent=r.days_spent,
+        completed_on=r.completed_on, created_at=r.created_at)

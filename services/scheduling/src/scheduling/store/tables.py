@@ -70,6 +70,7 @@ class OperatingRoomRow(Table, table=True):
     name: str = _col(String(200))
     opens_at: time = _col(Time)
     closes_at: time = _col(Time)
+    turnover_minutes: int | None = _opt(Integer)  # None: the mission's specialty's default (migration 0010)
 
 
 class MissionRow(Table, table=True):
@@ -103,6 +104,11 @@ class MissionMemberRow(Table, table=True):
     position: int = _col(Integer)
     full_name: str = _col(String(300))
     role: str = _col(String(40))
+    # Where they work (None on rows written before migration 0009: the visiting institution),
+    # and the days they are on site (None: the mission's first / last day).
+    home_institution_id: uuid.UUID | None = _opt(Uuid())
+    arrives_on: date | None = _opt(Date)
+    leaves_on: date | None = _opt(Date)
 
 
 class PatientCaseRow(Table, table=True):
@@ -217,3 +223,24 @@ class TrainingSessionRow(Table, table=True):
     status: str = _col(String(20))
     held_at: datetime | None = _opt(UtcDateTime)
     trainee_count: int | None = _opt(Integer)
+
+
+class TrainingPlacementRow(Table, table=True):
+    """Local staff trained at a provider's hospital, outside any mission (migration 0011)."""
+
+    __tablename__ = "training_placement"
+
+    id: uuid.UUID = Field(primary_key=True)
+    convention_id: uuid.UUID = _fk("convention.id", index=True)
+    kind: str = _col(String(20))
+    specialty: str = _col(String(200))
+    provider_institution_id: uuid.UUID
+    beneficiary_institution_id: uuid.UUID
+    starts_on: date = _col(Date)
+    ends_on: date = _col(Date)
+    trainees: list[dict[str, str]] = _col(JSON)  # [{practitioner_id, full_name}]: practitioners, never patients
+    status: str = _col(String(20))
+    status_reason: str | None = _opt(Text)
+    days_spent: int | None = _opt(Integer)
+    completed_on: date | None = _opt(Date)
+    created_at: datetime = _col(UtcDateTime)

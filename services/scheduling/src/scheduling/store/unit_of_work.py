@@ -14,6 +14,7 @@ from scheduling.store.repositories import (
     Conventions,
     Hosts,
     Missions,
+    Placements,
     Rooms,
     Surgeries,
     TrainingSessions,
@@ -33,6 +34,7 @@ class SchedulingUnitOfWork(UnitOfWork):
     surgeries: Surgeries
     consultations: Consultations
     training_sessions: TrainingSessions
+    placements: Placements
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
@@ -41,6 +43,7 @@ class SchedulingUnitOfWork(UnitOfWork):
         self.hosts, self.rooms = Hosts(s), Rooms(s)
         self.missions, self.cases, self.surgeries = Missions(s), Cases(s), Surgeries(s)
         self.consultations, self.training_sessions = Consultations(s), TrainingSessions(s)
+        self.placements = Placements(s)
         return self
 
     async def lock(self, *names: str) -> None:

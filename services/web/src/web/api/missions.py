@@ -119,6 +119,9 @@ async def add_member(request: Request, mission_id: uuid.UUID, who: PersonDep, se
                      full_name: Annotated[str, Form(min_length=1, max_length=300)],
                      role: Annotated[str, Form(max_length=40)], form_key: FormKey,
                      practitioner_id: Annotated[str | None, Form(max_length=40)] = None,
+                     home_institution_id: Annotated[str | None, Form(max_length=40)] = None,
+                     arrives_on: Annotated[str | None, Form(max_length=10)] = None,
+                     leaves_on: Annotated[str | None, Form(max_length=10)] = None,
                      if_match: IfMatch = None) -> Response:
     if role not in rules.ROLES:
         raise HTTPException(422, f"role: one of {', '.join(rules.ROLES)}")
@@ -130,7 +133,18 @@ async def add_member(request: Request, mission_id: uuid.UUID, who: PersonDep, se
                                      "programme") from None
     else:  # a new practitioner: an id of the form's own (sent twice, the same id)
         pid = uuid.uuid5(form_key, "practitioner")
-    member = {"practitioner_id": str(pid), "full_name": full_name, "role": role}
+    member: dict[str, Any] = {"practitioner_id": str(pid), "full_name": full_name, "role": role}
+    if home_institution_id:
+        try:
+            member["home_institution_id"] = str(uuid.UUID(home_institution_id))
+        except ValueError:
+            raise HTTPException(422, "home_institution_id: one of the institutions listed") from None
+    for key, value in (("arrives_on", arrives_on), ("leaves_on", leaves_on)):
+        if value:
+            try:
+                member[key] = date.fromisoformat(value).isoformat()
+            except ValueError:
+                raise HTTPException(422, f"{key}: a date (YYYY-MM-DD)") from None
     return await _change(request, who, services, mission_id, AddTeamMember(mission_id, member, if_match, form_key),
                          "team")
 

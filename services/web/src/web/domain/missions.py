@@ -114,12 +114,18 @@ def calendar_events(missions: Iterable[Mapping[str, Any]], names: Mapping[str, s
 # -- the team ----------------------------------------------------------------------------------
 
 def team(mission: Mapping[str, Any], names: Mapping[str, str]) -> list[dict[str, Any]]:
-    """The members with their role and home institution. The service records a team as the
-    visiting institution's (a member carries no institution of their own)."""
-    home = mission.get("visiting_institution_id")
-    return [{"practitioner_id": m["practitioner_id"], "full_name": m["full_name"], "role": m["role"],
-             "institution_id": home, "institution": names.get(home, home) if home else None}
-            for m in mission.get("team", [])]
+    """The members with their role, home institution (the visiting institution unless the
+    service says otherwise) and the days they are on site (the mission's unless they said)."""
+    visiting = mission.get("visiting_institution_id")
+    out = []
+    for m in mission.get("team", []):
+        home = m.get("home_institution_id") or visiting
+        arrives, leaves = m.get("arrives_on") or mission.get("starts_on"), m.get("leaves_on") or mission.get("ends_on")
+        out.append({"practitioner_id": m["practitioner_id"], "full_name": m["full_name"], "role": m["role"],
+                    "institution_id": home, "institution": names.get(home, home) if home else None,
+                    "arrives_on": arrives, "leaves_on": leaves,
+                    "whole_mission": (arrives, leaves) == (mission.get("starts_on"), mission.get("ends_on"))})
+    return out
 
 
 def member_names(mission: Mapping[str, Any]) -> dict[str, str]:
