@@ -87,6 +87,19 @@ ADDED_TYPES: dict[str, tuple[str, str, set[str]]] = {
     # A suspended convention's missions not yet started wait instead of being cancelled.
     "MissionSuspended": (SCHEDULING, "mission.suspended", {"mission_id", "convention_id", "reason"}),
     "MissionResumed": (SCHEDULING, "mission.resumed", {"mission_id", "convention_id"}),
+    # ... and so do their surgeries and consultations, in their slots, each told to its family.
+    "SurgerySuspended": (SCHEDULING, "surgery.suspended", {
+        "surgery_id", "mission_id", "convention_id", "patient_ref", "operating_room", "scheduled_start", "reason",
+    }),
+    "SurgeryResumed": (SCHEDULING, "surgery.resumed", {
+        "surgery_id", "mission_id", "convention_id", "patient_ref", "operating_room", "scheduled_start",
+    }),
+    "ConsultationSuspended": (SCHEDULING, "consultation.suspended", {
+        "consultation_id", "mission_id", "convention_id", "patient_ref", "scheduled_at", "reason",
+    }),
+    "ConsultationResumed": (SCHEDULING, "consultation.resumed", {
+        "consultation_id", "mission_id", "convention_id", "patient_ref", "scheduled_at",
+    }),
 }
 OPTIONAL_FIELDS: dict[str, set[str]] = {
     "InstitutionRegistered": {"wilaya"},
@@ -118,8 +131,8 @@ SUBJECTS = {
     "InstitutionRegistered": ("institutions", "institution_id"),
     "InstitutionUpdated": ("institutions", "institution_id"),
     **{t: ("missions", "mission_id") for t in ALL_TYPES if t.startswith("Mission")},
-    **{t: ("surgeries", "surgery_id") for t in CONTRACT if t.startswith("Surgery")},
-    "ConsultationHeld": ("consultations", "consultation_id"),
+    **{t: ("surgeries", "surgery_id") for t in ALL_TYPES if t.startswith("Surgery")},
+    **{t: ("consultations", "consultation_id") for t in ALL_TYPES if t.startswith("Consultation")},
     "TrainingSessionHeld": ("training_sessions", "training_session_id"),
     **{t: ("notifications", "notification_id") for t in CONTRACT if t.startswith("Notification")},
 }
@@ -204,6 +217,25 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         scheduled_start=datetime(2024, 6, 18, 8, 0, tzinfo=ALGIERS), reason="Patient fébrile la veille",
     ),
     "SurgeryCancelled": dict(surgery_id=SURGERY, mission_id=MISSION, reason="Contre-indication anesthésique"),
+    "SurgerySuspended": dict(
+        surgery_id=SURGERY, mission_id=MISSION, convention_id=CONVENTION_ID, patient_ref="PAT-2024-000142",
+        operating_room="Bloc B – salle 2", scheduled_start=datetime(2024, 6, 17, 8, 30, tzinfo=ALGIERS),
+        reason="convention CNAS-GSD-2024-01 suspended: Audit financier CNAS en cours",
+    ),
+    "SurgeryResumed": dict(
+        surgery_id=SURGERY, mission_id=MISSION, convention_id=CONVENTION_ID, patient_ref="PAT-2024-000142",
+        operating_room="Bloc B – salle 2", scheduled_start=datetime(2024, 6, 17, 8, 30, tzinfo=ALGIERS),
+    ),
+    "ConsultationSuspended": dict(
+        consultation_id=uuid.UUID("6fb14c5d-8e90-41a2-93e4-f5a6b7c8d9aa"), mission_id=MISSION,
+        convention_id=CONVENTION_ID, patient_ref="PAT-2024-000157",
+        scheduled_at=datetime(2024, 6, 10, 9, 0, tzinfo=UTC), reason="Audit financier CNAS en cours",
+    ),
+    "ConsultationResumed": dict(
+        consultation_id=uuid.UUID("6fb14c5d-8e90-41a2-93e4-f5a6b7c8d9aa"), mission_id=MISSION,
+        convention_id=CONVENTION_ID, patient_ref="PAT-2024-000157",
+        scheduled_at=datetime(2024, 6, 10, 9, 0, tzinfo=UTC),
+    ),
     "SurgeryCompleted": dict(
         surgery_id=SURGERY, mission_id=MISSION, convention_id=CONVENTION_ID, patient_ref="PAT-2024-000142",
         procedure="Correction complète de tétralogie de Fallot",
