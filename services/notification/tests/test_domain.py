@@ -386,28 +386,3 @@ def test_template_resolution_order() -> None:
         (GENERIC, Language.fr)]
     assert resolution_order("SurgeryScheduled", Language.fr) == [("SurgeryScheduled", Language.fr),
                                                                   (GENERIC, Language.fr)]
-
-
-def test_a_surgery_reminder_waits_while_its_mission_is_on_hold_or_called_off() -> None:
-    import uuid as _uuid
-    from datetime import UTC as _UTC, datetime as _datetime
-
-    from notification.domain.programme import KnownMission, KnownSurgery, PlanStatus
-
-    start = _datetime(2031, 5, 27, 7, 30, tzinfo=_UTC)
-    surgery = KnownSurgery(_uuid.uuid4(), scheduled_start=start)
-    mission = KnownMission(_uuid.uuid4())
-    assert surgery.reminder_start(None) == start, "a mission not known yet holds nothing back"
-    assert surgery.reminder_start(mission) == start
-    for status in (PlanStatus.on_hold, PlanStatus.cancelled, PlanStatus.completed):
-        mission.status = status
-        assert surgery.reminder_start(mission) is None, status
-    mission.status = PlanStatus.started
-    assert surgery.reminder_start(mission) == start
-    surgery.move_to(PlanStatus.on_hold)
-    assert surgery.reminder_start(mission) is None
-    surgery.release()
-    assert (surgery.status, surgery.reminder_start(mission)) == (PlanStatus.scheduled, start)
-    surgery.move_to(PlanStatus.cancelled)
-    surgery.release()
-    assert surgery.status is PlanStatus.cancelled, "a release never revives a cancelled surgery"

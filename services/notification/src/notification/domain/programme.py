@@ -23,8 +23,6 @@ class PlanStatus(StrEnum):
 
 
 FINAL = {PlanStatus.completed, PlanStatus.cancelled}
-NO_SURGERY_REMINDER = {PlanStatus.on_hold, *FINAL}
-"""A surgery's reminder waits, or is dropped, while its mission is in one of these."""
 
 
 @dataclass(frozen=True)
@@ -121,9 +119,8 @@ class KnownSurgery:
 
     def reminder_start(self, mission: KnownMission | None) -> datetime | None:
         """The start its reminder counts from: none unless it is scheduled and its mission
-        is not on hold, cancelled or over (a surgery's reminder never goes out while its
-        mission waits, nor after it was called off, even before its own cancellation arrives)."""
-        if not self.active or (mission is not None and mission.status in NO_SURGERY_REMINDER):
+        is not on hold (a surgery's reminder never goes out while its mission waits)."""
+        if not self.active or (mission is not None and mission.status is PlanStatus.on_hold):
             return None
         return self.scheduled_start
 
