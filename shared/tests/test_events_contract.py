@@ -100,6 +100,19 @@ ADDED_TYPES: dict[str, tuple[str, str, set[str]]] = {
         "placement_id", "convention_id", "kind", "specialty", "provider_institution_id",
         "beneficiary_institution_id", "starts_on", "ends_on", "days_spent", "trainees",
     }),
+    # ... and so do their surgeries and consultations, in their slots, each told to its family.
+    "SurgerySuspended": (SCHEDULING, "surgery.suspended", {
+        "surgery_id", "mission_id", "convention_id", "patient_ref", "operating_room", "scheduled_start", "reason",
+    }),
+    "SurgeryResumed": (SCHEDULING, "surgery.resumed", {
+        "surgery_id", "mission_id", "convention_id", "patient_ref", "operating_room", "scheduled_start",
+    }),
+    "ConsultationSuspended": (SCHEDULING, "consultation.suspended", {
+        "consultation_id", "mission_id", "convention_id", "patient_ref", "scheduled_at", "reason",
+    }),
+    "ConsultationResumed": (SCHEDULING, "consultation.resumed", {
+        "consultation_id", "mission_id", "convention_id", "patient_ref", "scheduled_at",
+    }),
 }
 OPTIONAL_FIELDS: dict[str, set[str]] = {
     "InstitutionRegistered": {"wilaya"},
@@ -136,7 +149,7 @@ SUBJECTS = {
     "InstitutionUpdated": ("institutions", "institution_id"),
     **{t: ("missions", "mission_id") for t in ALL_TYPES if t.startswith("Mission")},
     **{t: ("surgeries", "surgery_id") for t in ALL_TYPES if t.startswith("Surgery")},
-    "ConsultationHeld": ("consultations", "consultation_id"),
+    **{t: ("consultations", "consultation_id") for t in ALL_TYPES if t.startswith("Consultation")},
     "TrainingSessionHeld": ("training_sessions", "training_session_id"),
     "TrainingPlacementCompleted": ("training_placements", "placement_id"),
     **{t: ("notifications", "notification_id") for t in CONTRACT if t.startswith("Notification")},
@@ -238,6 +251,25 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         days_spent=40, trainees=[{"practitioner_id": PERFUSIONIST, "full_name": "Amel Benali"}],
     ),
     "SurgeryCancelled": dict(surgery_id=SURGERY, mission_id=MISSION, reason="Contre-indication anesthésique"),
+    "SurgerySuspended": dict(
+        surgery_id=SURGERY, mission_id=MISSION, convention_id=CONVENTION_ID, patient_ref="PAT-2024-000142",
+        operating_room="Bloc B – salle 2", scheduled_start=datetime(2024, 6, 17, 8, 30, tzinfo=ALGIERS),
+        reason="convention CNAS-GSD-2024-01 suspended: Audit financier CNAS en cours",
+    ),
+    "SurgeryResumed": dict(
+        surgery_id=SURGERY, mission_id=MISSION, convention_id=CONVENTION_ID, patient_ref="PAT-2024-000142",
+        operating_room="Bloc B – salle 2", scheduled_start=datetime(2024, 6, 17, 8, 30, tzinfo=ALGIERS),
+    ),
+    "ConsultationSuspended": dict(
+        consultation_id=uuid.UUID("6fb14c5d-8e90-41a2-93e4-f5a6b7c8d9aa"), mission_id=MISSION,
+        convention_id=CONVENTION_ID, patient_ref="PAT-2024-000157",
+        scheduled_at=datetime(2024, 6, 10, 9, 0, tzinfo=UTC), reason="Audit financier CNAS en cours",
+    ),
+    "ConsultationResumed": dict(
+        consultation_id=uuid.UUID("6fb14c5d-8e90-41a2-93e4-f5a6b7c8d9aa"), mission_id=MISSION,
+        convention_id=CONVENTION_ID, patient_ref="PAT-2024-000157",
+        scheduled_at=datetime(2024, 6, 10, 9, 0, tzinfo=UTC),
+    ),
     "SurgeryCompleted": dict(
         surgery_id=SURGERY, mission_id=MISSION, convention_id=CONVENTION_ID, patient_ref="PAT-2024-000142",
         procedure="Correction complète de tétralogie de Fallot",

@@ -24,7 +24,7 @@ import notification.app
 from jumelage.clock import Clock
 from jumelage.events import (
     CloudEvent, ConventionSigned, InstitutionRegistered, MissionCancelled, MissionCompleted, MissionRescheduled,
-    MissionScheduled, SurgeryCancelled, SurgeryCompleted, SurgeryRescheduled, SurgeryScheduled, new_envelope,
+    MissionScheduled, SurgeryCancelled, SurgeryCompleted, SurgeryRescheduled, SurgeryScheduled, new_envelope, registry,
 )
 from jumelage.testkit.client import ActingAs
 from jumelage.testkit.mail import MailCatcher
@@ -207,6 +207,37 @@ class Programme:
     def surgery_cancelled(self) -> CloudEvent[Any]:
         return self.envelope(SurgeryCancelled(surgery_id=self.surgery_id, mission_id=self.mission_id,
                                               reason="état de l'enfant"))
+
+    # The hold of a mission (its convention suspended), as the scheduling service tells it.
+    HOLD_REASON = "convention CNAS-GSD-2031-01 suspended: audit financier"
+
+    def mission_suspended(self) -> CloudEvent[Any]:
+        return self.envelope(registry.by_type("MissionSuspended")(
+            mission_id=self.mission_id, convention_id=self.convention_id, reason=self.HOLD_REASON))
+
+    def mission_resumed(self) -> CloudEvent[Any]:
+        return self.envelope(registry.by_type("MissionResumed")(mission_id=self.mission_id,
+                                                                convention_id=self.convention_id))
+
+    def surgery_suspended(self) -> CloudEvent[Any]:
+        return self.envelope(registry.by_type("SurgerySuspended")(
+            surgery_id=self.surgery_id, mission_id=self.mission_id, convention_id=self.convention_id,
+            patient_ref=self.patient_ref, operating_room="Bloc 2", scheduled_start=self.surgery_start,
+            reason=self.HOLD_REASON))
+
+    def surgery_resumed(self, start: datetime | None = None) -> CloudEvent[Any]:
+        return self.envelope(registry.by_type("SurgeryResumed")(
+            surgery_id=self.surgery_id, mission_id=self.mission_id, convention_id=self.convention_id,
+            patient_ref=self.patient_ref, operating_room="Bloc 2", scheduled_start=start or self.surgery_start))
+
+    def consultation_held_up(self, patient_ref: str, *, resumed: bool = False,
+                             consultation_id: uuid.UUID | None = None) -> CloudEvent[Any]:
+        at = datetime(2031, 5, 28, 8, 0, tzinfo=UTC)
+        common = {"consultation_id": consultation_id or uuid.uuid4(), "mission_id": self.mission_id,
+                  "convention_id": self.convention_id, "patient_ref": patient_ref, "scheduled_at": at}
+        if resumed:
+            return self.envelope(registry.by_type("ConsultationResumed")(**common))
+        return self.envelope(registry.by_type("ConsultationSuspended")(**common, reason=self.HOLD_REASON))
 
     def surgery_completed(self) -> CloudEvent[Any]:
         return self.envelope(SurgeryCompleted(

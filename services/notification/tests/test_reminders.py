@@ -237,3 +237,94 @@ async def test_a_mission_on_hold_has_no_reminder_until_released(notification_ser
         c.at = MISSION_REMINDER_AT
         (item,) = await h.settled(1, cause_type="MissionReminder")
         assert item["recipient_ref"] == surgeon["recipient_ref"]
+
+
+async def test_a_held_mission_sends_no_surgery_reminder_and_tells_the_family_and_the_surgeon(
+    notification_service: Any, programme: Any
+) -> None:
+    c = clock()
+    async with notification_service(clock=c) as h:
+        family = await h.family(programme.patient_ref, email="famille.benali@example.dz", language="ar")
+        surgeon = await h.contact(kind="practitioner", practitioner_id=str(programme.surgeon_id),
+                                  email="a.frigiola@grupposandonato.it", language="en")
+        await h.given(*programme.institutions(), programme.convention_signed(), programme.mission_scheduled(),
+                      programme.surgery_scheduled())
+        # The mission's hold alone (its surgeries' events not there yet) already stops the surgery's reminder.
+        await h.given(programme.mission_suspended())
+        assert {r["status"] for r in await reminders(h, subject_id=str(programme.surgery_id))} == {"cancelled"}
+        await h.given(programme.surgery_suspended())
+        told = await h.settled(2, cause_type="SurgerySuspended")
+        assert {(n["recipient_ref"], n["template"]) for n in told} == {
+            (family["recipient_ref"], "SurgerySuspended/ar/email"), (surgeon["recipient_ref"], "SurgerySuspended/en/email")}
+        (arabic,) = [m for m in h.smtp.messages(to="famille.benali@example.dz")
+                     if m["Subject"].strip().startswith("عملية جراحية معلّقة")]
+        assert arabic["Subject"].strip() == "عملية جراحية معلّقة: Fermeture de CIV"
+        body = arabic.get_body(preferencelist=("plain",)).get_content()
+        assert "الموعد محفوظ" in body and "27 ماي 2031" in body and programme.patient_ref not in body
+        (english,) = [m for m in h.smtp.messages(to="a.frigiola@grupposandonato.it")
+                      if m["Subject"].strip().startswith("Surgery on hold")]
+        assert "The slot is kept" in english.get_body(preferencelist=("plain",)).get_content()
+
+        # The day before the surgery, while the mission waits: nobody is told "tomorrow".
+        c.at = SURGERY_REMINDER_AT
+        await quiet(h)
+        assert not await h.notifications(cause_type="SurgeryReminder")
+        assert not await h.notifications(cause_type="MissionReminder")
+
+        # Released the same morning: the reminder is armed again (late, so at once), the date stands.
+        await h.given(programme.surgery_resumed(), programme.mission_resumed())
+        (again,) = await h.settled(1, cause_type="SurgeryResumed", recipient_ref=family["recipient_ref"])
+        assert again["template"] == "SurgeryResumed/ar/email"
+        resumed = [m for m in h.smtp.messages(to="famille.benali@example.dz")
+                   if m["Subject"].strip().startswith("تأكيد")]
+        assert [m["Subject"].strip() for m in resumed] == ["تأكيد العملية يوم 27 ماي 2031"]
+        assert "موعدها ثابت" in resumed[0].get_body(preferencelist=("plain",)).get_content()
+        reminded = await h.settled(2, cause_type="SurgeryReminder")
+        assert {n["recipient_ref"] for n in reminded} == {family["recipient_ref"], surgeon["recipient_ref"]}
+
+
+async def test_a_surgery_resumed_on_another_date_tells_the_family_the_new_one(
+    notification_service: Any, programme: Any
+) -> None:
+    async with notification_service(clock=clock()) as h:
+        family = await h.family(programme.patient_ref, email="famille.haddad@example.dz", language="fr")
+        await h.given(*programme.institutions(), programme.convention_signed(), programme.mission_scheduled(),
+                      programme.surgery_scheduled(), programme.mission_suspended(), programme.surgery_suspended())
+        await h.settled(1, cause_type="SurgerySuspended", recipient_ref=family["recipient_ref"])
+        moved = datetime(2031, 5, 28, 9, 0, tzinfo=UTC)
+        await h.given(programme.mission_resumed(), programme.surgery_resumed(moved))
+        await h.settled(1, cause_type="SurgeryResumed", recipient_ref=family["recipient_ref"])
+        (message,) = [m for m in h.smtp.messages(to="famille.haddad@example.dz")
+                      if m["Subject"].strip().startswith("Intervention à une nouvelle date")]
+        assert message["Subject"].strip() == "Intervention à une nouvelle date : 28 mai 2031"
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        assert "elle était prévue le 27 mai 2031" in text and "28 mai 2031 à 10:00" in text
+        (planned,) = await reminders(h, subject_id=str(programme.surgery_id), status="scheduled")
+        assert planned["due_on"] == "2031-05-27", "the reminder follows the new date"
+
+
+async def test_a_held_consultation_and_a_cancelled_surgery_reach_the_family_in_its_language(
+    notification_service: Any, programme: Any
+) -> None:
+    async with notification_service(clock=clock()) as h:
+        family = await h.family(programme.patient_ref, email="famille.benali@example.dz", language="en")
+        other = await h.family("P-consult01", email="famille.kaci@example.dz", language="fr")
+        await h.given(*programme.institutions(), programme.convention_signed(), programme.mission_scheduled(),
+                      programme.surgery_scheduled())
+        await h.given(programme.consultation_held_up("P-consult01"))
+        (held,) = await h.settled(1, cause_type="ConsultationSuspended")
+        assert (held["recipient_ref"], held["template"]) == (other["recipient_ref"], "ConsultationSuspended/fr/email")
+        (kaci,) = h.smtp.messages(to="famille.kaci@example.dz")
+        assert kaci["Subject"].strip() == "Consultation en attente : chirurgie cardiaque"
+        await h.given(programme.consultation_held_up("P-consult01", resumed=True))
+        (back,) = await h.settled(1, cause_type="ConsultationResumed")
+        assert back["recipient_ref"] == other["recipient_ref"]
+
+        # The mission cancelled: its surgery is cancelled, and the family learns the case stays on the list.
+        await h.given(programme.mission_cancelled(), programme.surgery_cancelled())
+        (cancelled,) = await h.settled(1, cause_type="SurgeryCancelled", recipient_ref=family["recipient_ref"])
+        assert cancelled["template"] == "SurgeryCancelled/en/email"
+        (message,) = [m for m in h.smtp.messages(to="famille.benali@example.dz")
+                      if m["Subject"].strip() == "Surgery cancelled"]
+        assert "The case stays on the waiting list." in message.get_body(preferencelist=("plain",)).get_content()
+        assert {r["status"] for r in await reminders(h, subject_id=str(programme.surgery_id))} == {"cancelled"}

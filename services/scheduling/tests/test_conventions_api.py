@@ -159,3 +159,60 @@ async def test_expiry_cancels_missions_not_started(programme: Scheduling) -> Non
     assert await s.wait("MissionCancelled") == [{"mission_id": mission["id"], "reason": after["status_reason"]}]
     await s.refused("POST", "/missions", 409, "is expired", json=s.mission_body(starts_on="2030-08-01",
                                                                                ends_on="2030-08-02"))
+
+
+async def test_a_held_mission_holds_its_surgeries_and_consultations_in_their_slots(programme: Scheduling) -> None:
+    s = programme
+    room = await s.room()
+    case, other = await s.case(), await s.case()
+    mission = await s.mission()
+    surgery = await s.surgery(mission, case, room)
+    consultation = await s.ok("POST", f"/missions/{mission['id']}/consultations", 201,
+                              json={"case_id": other["id"], "scheduled_at": "2030-06-10T09:00:00+01:00"})
+    assert (surgery["on_hold"], consultation["on_hold"]) == (False, False)
+
+    suspension = ConventionSuspended(convention_id=CONVENTION, reason="Audit financier CNAS")
+    (envelope,) = await s.deliver(suspension)
+    reason = "convention CNAS-GSD-2030-01 suspended: Audit financier CNAS"
+    held = await s.ok("GET", f"/surgeries/{surgery['id']}")
+    assert (held["status"], held["on_hold"], held["scheduled_start"]) == ("scheduled", True,
+                                                                          surgery["scheduled_start"])
+    (waiting,) = await s.ok("GET", f"/missions/{mission['id']}/consultations")
+    assert (waiting["status"], waiting["on_hold"]) == ("scheduled", True)
+    assert await s.wait("SurgerySuspended") == [{
+        "surgery_id": surgery["id"], "mission_id": mission["id"], "convention_id": str(CONVENTION),
+        "patient_ref": case["patient_ref"], "operating_room": room["name"],
+        "scheduled_start": "2030-06-11T07:00:00Z", "reason": reason}]
+    assert await s.wait("ConsultationSuspended") == [{
+        "consultation_id": consultation["id"], "mission_id": mission["id"], "convention_id": str(CONVENTION),
+        "patient_ref": other["patient_ref"], "scheduled_at": "2030-06-10T08:00:00Z", "reason": reason}]
+    await s.refused("POST", f"/surgeries/{surgery['id']}/start", 409, "on hold")
+    await s.publish(envelope)  # the same suspension again changes nothing
+
+    await s.deliver(ConventionResumed(convention_id=CONVENTION, reason="Audit clos"))
+    released = await s.ok("GET", f"/surgeries/{surgery['id']}")
+    assert (released["status"], released["on_hold"]) == ("scheduled", False)
+    assert (await s.ok("GET", f"/missions/{mission['id']}/consultations"))[0]["on_hold"] is False
+    assert await s.wait("SurgeryResumed") == [{
+        "surgery_id": surgery["id"], "mission_id": mission["id"], "convention_id": str(CONVENTION),
+        "patient_ref": case["patient_ref"], "operating_room": room["name"],
+        "scheduled_start": "2030-06-11T07:00:00Z"}]
+    assert [e["consultation_id"] for e in await s.wait("ConsultationResumed")] == [consultation["id"]]
+    await s.settle()
+    assert len(s.events("SurgerySuspended")) == 1 and len(s.events("SurgeryResumed")) == 1
+
+
+async def test_a_held_mission_cancelled_cancels_its_held_surgeries_back_to_the_waiting_list(
+        programme: Scheduling) -> None:
+    s = programme
+    room, case = await s.room(), await s.case()
+    mission = await s.mission()
+    surgery = await s.surgery(mission, case, room)
+    await s.deliver(ConventionSuspended(convention_id=CONVENTION, reason="Audit"))
+    assert (await s.ok("GET", f"/surgeries/{surgery['id']}"))["on_hold"] is True
+    await s.ok("POST", f"/missions/{mission['id']}/cancel", json={"reason": "Équipe indisponible"})
+    after = await s.ok("GET", f"/surgeries/{surgery['id']}")
+    assert (after["status"], after["on_hold"]) == ("cancelled", False)
+    assert await s.wait("SurgeryCancelled") == [{"surgery_id": surgery["id"], "mission_id": mission["id"],
+                                                 "reason": "Équipe indisponible"}]
+    assert (await s.ok("GET", f"/cases/{case['id']}"))["status"] == "waiting", "back on the waiting list"

@@ -37,6 +37,10 @@ for _name, _handler in (
     ("InstitutionUpdated", institutions.record_institution),  # the whole new state: an upsert
     ("MissionSuspended", programme.on_mission_status),
     ("MissionResumed", programme.on_mission_status),
+    ("SurgerySuspended", programme.on_surgery_suspended),
+    ("SurgeryResumed", programme.on_surgery_resumed),
+    ("ConsultationSuspended", programme.on_consultation_hold),
+    ("ConsultationResumed", programme.on_consultation_hold),
 ):
     if _name in registry:
         EVENTS[registry.by_type(_name)] = _handler

@@ -200,6 +200,29 @@ class SurgeryCancelled(_AboutSurgery):
     reason: Reason
 
 
+class SurgerySuspended(_AboutSurgery):
+    """A project addition to EVENTS.md: a surgery of a mission put on hold (its convention
+    suspended) waits with it; it keeps its slot, and no reminder goes out while it waits."""
+
+    mission_id: uuid.UUID
+    convention_id: uuid.UUID
+    patient_ref: PatientRef
+    operating_room: str = Field(min_length=1)
+    scheduled_start: UtcDateTime
+    reason: Reason
+
+
+class SurgeryResumed(_AboutSurgery):
+    """A project addition to EVENTS.md: a surgery on hold is scheduled again with its
+    mission; ``scheduled_start`` is its date from now on (the same as before, unless moved)."""
+
+    mission_id: uuid.UUID
+    convention_id: uuid.UUID
+    patient_ref: PatientRef
+    operating_room: str = Field(min_length=1)
+    scheduled_start: UtcDateTime
+
+
 class SurgeryCompleted(_AboutSurgery):
     mission_id: uuid.UUID
     convention_id: uuid.UUID
@@ -222,6 +245,33 @@ class ConsultationHeld(SchedulingEvent):
     patient_ref: PatientRef
     specialty: str = Field(min_length=1)
     held_at: UtcDateTime
+
+
+class _AboutConsultation(SchedulingEvent, abstract=True):
+    subject_of = ("consultations", "consultation_id")
+
+    consultation_id: uuid.UUID
+
+
+class ConsultationSuspended(_AboutConsultation):
+    """A project addition to EVENTS.md: a consultation planned in a mission put on hold waits
+    with it (its time is kept)."""
+
+    mission_id: uuid.UUID
+    convention_id: uuid.UUID
+    patient_ref: PatientRef
+    scheduled_at: UtcDateTime
+    reason: Reason
+
+
+class ConsultationResumed(_AboutConsultation):
+    """A project addition to EVENTS.md: a consultation on hold is planned again with its
+    mission, at ``scheduled_at``."""
+
+    mission_id: uuid.UUID
+    convention_id: uuid.UUID
+    patient_ref: PatientRef
+    scheduled_at: UtcDateTime
 
 
 class TrainingSessionHeld(SchedulingEvent):
@@ -261,6 +311,8 @@ class TrainingPlacementCompleted(SchedulingEvent):
 
 __all__ = [
     "ConsultationHeld",
+    "ConsultationResumed",
+    "ConsultationSuspended",
     "MissionCancelled",
     "MissionCompleted",
     "MissionSuspended",
@@ -276,8 +328,10 @@ __all__ = [
     "SurgeryLeadChanged",
     "SurgeryOutcome",
     "SurgeryRescheduled",
+    "SurgeryResumed",
     "SurgeryScheduled",
     "PlacementKind",
+    "SurgerySuspended",
     "TeamChange",
     "Trainee",
     "TrainingPlacementCompleted",

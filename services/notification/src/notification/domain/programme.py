@@ -108,9 +108,21 @@ class KnownSurgery:
         if self.status not in FINAL:
             self.status = status
 
+    def release(self) -> None:
+        """Scheduled again with its mission: the only way back from a hold."""
+        if self.status is PlanStatus.on_hold:
+            self.status = PlanStatus.scheduled
+
     @property
     def active(self) -> bool:
         return self.status is PlanStatus.scheduled
+
+    def reminder_start(self, mission: KnownMission | None) -> datetime | None:
+        """The start its reminder counts from: none unless it is scheduled and its mission
+        is not on hold (a surgery's reminder never goes out while its mission waits)."""
+        if not self.active or (mission is not None and mission.status is PlanStatus.on_hold):
+            return None
+        return self.scheduled_start
 
 
 @dataclass(frozen=True)

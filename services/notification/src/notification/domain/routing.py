@@ -7,7 +7,9 @@ Default audiences:
 * host and visiting institutions: ``MissionScheduled``, ``MissionRescheduled``, ``MissionCancelled``;
 * the convention's funders and supervisors: ``SurgeryCompleted`` and ``MissionCompleted``;
 * a surgery's lead surgeon and the patient's family: ``SurgeryScheduled``,
-  ``SurgeryRescheduled``, ``SurgeryCancelled`` and the reminder the day before.
+  ``SurgeryRescheduled``, ``SurgeryCancelled``, ``SurgerySuspended``, ``SurgeryResumed`` and the
+  reminder the day before;
+* a consultation's patient's family: ``ConsultationSuspended``, ``ConsultationResumed``.
 
 A family is told only of its own child, and only once consent is recorded,
 whatever its subscriptions say.
@@ -31,7 +33,9 @@ REMINDER_TYPES = (SURGERY_REMINDER, MISSION_REMINDER)
 
 MISSION_PLAN_CHANGES = frozenset({"MissionScheduled", "MissionRescheduled", "MissionCancelled"})
 ACHIEVEMENTS = frozenset({"SurgeryCompleted", "MissionCompleted"})
-SURGERY_PLAN_CHANGES = frozenset({"SurgeryScheduled", "SurgeryRescheduled", "SurgeryCancelled", SURGERY_REMINDER})
+SURGERY_PLAN_CHANGES = frozenset({"SurgeryScheduled", "SurgeryRescheduled", "SurgeryCancelled", "SurgerySuspended",
+                                  "SurgeryResumed", SURGERY_REMINDER})
+CONSULTATION_HOLDS = frozenset({"ConsultationSuspended", "ConsultationResumed"})
 
 _SOURCES = ("/services/convention", "/services/scheduling")
 
@@ -96,6 +100,8 @@ class Occurrence:
                 audience.add(Audience.practitioner(f.surgery.lead_surgeon_id))
             if self.patient:
                 audience.add(Audience.family(self.patient))
+        if kind in CONSULTATION_HOLDS and self.patient:
+            audience.add(Audience.family(self.patient))
         return frozenset(audience)
 
 

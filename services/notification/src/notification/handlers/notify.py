@@ -29,15 +29,18 @@ HandOver = Callable[[Sequence[tuple[Notification, Contact | None]], uuid.UUID], 
 
 async def notify_event(event: CloudEvent[Any], uow: NotificationUnitOfWork, occurrence: Occurrence, *,
                        clock: Clock, wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy,
-                       hand_over: HandOver) -> int:
+                       hand_over: HandOver, extra: dict[str, Any] | None = None) -> int:
+    """``extra``: what the templates of this type are told besides the facts (``SurgeryResumed``:
+    ``date_stands``, ``previous_start``)."""
     return await notify(uow, occurrence, cause_id=event.id, subject=event.subject, event_data=event.data,
                         webhook_cause={"event": event.model_dump(mode="json")}, clock=clock, wall=wall,
-                        renderer=renderer, retry=retry, hand_over=hand_over)
+                        renderer=renderer, retry=retry, hand_over=hand_over, extra=extra)
 
 
 async def notify(uow: NotificationUnitOfWork, occurrence: Occurrence, *, cause_id: uuid.UUID,
                  subject: str | None, event_data: Any, webhook_cause: dict[str, Any], clock: Clock, wall: Clock,
-                 renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver) -> int:
+                 renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                 extra: dict[str, Any] | None = None) -> int:
     """Create one pending notification per recipient and channel; none if nobody is concerned."""
     candidates = await uow.contacts.candidates(occurrence.type, occurrence.default_audience())
     chosen = recipients(occurrence, candidates)
@@ -49,7 +52,7 @@ async def notify(uow: NotificationUnitOfWork, occurrence: Occurrence, *, cause_i
         facts = Facts(facts.mission, facts.convention, facts.surgery,
                       await uow.institutions.names(facts.mission.institutions()))
     overrides = await uow.templates.overrides([occurrence.type, GENERIC])
-    base = _template_context(occurrence.type, facts, subject, event_data)
+    base = {**(extra or {}), **_template_context(occurrence.type, facts, subject, event_data)}
     now, claim = clock.now(), uuid.uuid4()  # the first attempt of the notifications created here
     claimed: list[tuple[Notification, Contact | None]] = []
     for recipient in chosen:

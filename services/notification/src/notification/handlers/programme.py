@@ -14,7 +14,7 @@ from typing import Any
 from jumelage.clock import Clock
 from jumelage.events import (
     CloudEvent, ConventionAmended, ConventionSigned, MissionRescheduled, MissionScheduled, SurgeryCancelled,
-    SurgeryCompleted, SurgeryRescheduled, SurgeryScheduled,
+    SurgeryCompleted, SurgeryRescheduled, SurgeryResumed, SurgeryScheduled, SurgerySuspended,
 )
 from notification.adapters.templates import TemplateRenderer
 from notification.domain.delivery import RetryPolicy
@@ -26,6 +26,9 @@ from notification.domain.routing import Occurrence
 from notification.handlers.notify import HandOver, notify_event, surgery_facts
 from notification.handlers.reminders import sync_reminder
 from notification.store.unit_of_work import NotificationUnitOfWork
+
+HOLD_CHANGES = frozenset({"MissionSuspended", "MissionResumed", "MissionCancelled"})
+"""Mission events that change whether its surgeries' reminders may go out."""
 
 
 async def on_convention_signed(event: CloudEvent[ConventionSigned], uow: NotificationUnitOfWork, *, clock: Clock,
@@ -119,6 +122,13 @@ async def _mission_changed(event: CloudEvent[Any], mission: KnownMission, uow: N
     starts_at = reminders.mission_start(mission.starts_on) if mission.starts_on else None
     await sync_reminder(uow, ReminderKind.mission, mission.id, starts_at if mission.active else None, new_subject=new,
                         clock=clock, reminders=reminders)
+    if not new and event.type in HOLD_CHANGES:
+        # The surgeries' reminders follow the mission's hold, even if their own events are late (or
+        # never come, from a scheduling service older than SurgerySuspended). The mission row is
+        # locked first here and in the surgeries' handlers, so the two never miss each other.
+        for surgery in await uow.surgeries.of_mission(mission.id):
+            await sync_reminder(uow, ReminderKind.surgery, surgery.id, surgery.reminder_start(mission),
+                                new_subject=False, clock=clock, reminders=reminders)
     facts = Facts(mission=mission, convention=await uow.conventions.get(
         mission.convention_id or getattr(event.data, "convention_id", None)))
     await notify_event(event, uow, Occurrence(event.type, facts),
@@ -157,6 +167,42 @@ async def on_surgery_cancelled(event: CloudEvent[SurgeryCancelled], uow: Notific
                            renderer=renderer, retry=retry, hand_over=hand_over)
 
 
+async def on_surgery_suspended(event: CloudEvent[SurgerySuspended], uow: NotificationUnitOfWork, *, clock: Clock,
+                               wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                               reminders: ReminderPolicy) -> None:
+    """On hold with its mission: its reminder is cancelled; the family and the lead surgeon are told."""
+    d = event.data
+    surgery = await _surgery_of(uow, d)
+    surgery.plan(d.operating_room, d.scheduled_start, event.time)
+    surgery.move_to(PlanStatus.on_hold)
+    await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall,
+                           renderer=renderer, retry=retry, hand_over=hand_over)
+
+
+async def on_surgery_resumed(event: CloudEvent[SurgeryResumed], uow: NotificationUnitOfWork, *, clock: Clock,
+                             wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                             reminders: ReminderPolicy) -> None:
+    """Scheduled again: its reminder is armed again; the family is told whether its date stands."""
+    d = event.data
+    surgery = await _surgery_of(uow, d)
+    before = surgery.scheduled_start
+    surgery.plan(d.operating_room, d.scheduled_start, event.time)
+    surgery.release()
+    await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall,
+                           renderer=renderer, retry=retry, hand_over=hand_over,
+                           extra={"date_stands": before is None or before == d.scheduled_start,
+                                  "previous_start": before})
+
+
+async def _surgery_of(uow: NotificationUnitOfWork, d: SurgerySuspended | SurgeryResumed) -> KnownSurgery:
+    """The replica, locked, filled in from the event where it was not known yet."""
+    surgery = await uow.surgeries.get(d.surgery_id, lock=True) or KnownSurgery(d.surgery_id)
+    surgery.mission_id = surgery.mission_id or d.mission_id
+    surgery.convention_id = surgery.convention_id or d.convention_id
+    surgery.patient_ref = surgery.patient_ref or d.patient_ref
+    return surgery
+
+
 async def on_surgery_completed(event: CloudEvent[SurgeryCompleted], uow: NotificationUnitOfWork, *, clock: Clock,
                                wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
                                reminders: ReminderPolicy) -> None:
@@ -173,12 +219,22 @@ async def on_surgery_completed(event: CloudEvent[SurgeryCompleted], uow: Notific
 
 async def _surgery_changed(event: CloudEvent[Any], surgery: KnownSurgery, uow: NotificationUnitOfWork, *,
                            clock: Clock, wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy,
-                           hand_over: HandOver, reminders: ReminderPolicy) -> None:
+                           hand_over: HandOver, reminders: ReminderPolicy,
+                           extra: dict[str, Any] | None = None) -> None:
     new = await uow.surgeries.save(surgery)
-    await sync_reminder(uow, ReminderKind.surgery, surgery.id, surgery.scheduled_start if surgery.active else None,
+    # Its mission locked (after the surgery, the order every surgery event takes): a hold or a
+    # release of the mission handled at the same time is seen here, or sees this surgery.
+    mission = await uow.missions.get(surgery.mission_id, lock=True)
+    await sync_reminder(uow, ReminderKind.surgery, surgery.id, surgery.reminder_start(mission),
                         new_subject=new, clock=clock, reminders=reminders)
     await notify_event(event, uow, Occurrence(event.type, await surgery_facts(uow, surgery)),
-                       clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
+                       clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over, extra=extra)
+
+
+async def on_consultation_hold(event: CloudEvent[Any], uow: NotificationUnitOfWork, *, clock: Clock, wall: Clock,
+                               renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver) -> None:
+    """A consultation on hold with its mission, or planned again: the patient's family is told."""
+    await on_activity(event, uow, clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
 
 
 async def on_activity(event: CloudEvent[Any], uow: NotificationUnitOfWork, *, clock: Clock, wall: Clock,

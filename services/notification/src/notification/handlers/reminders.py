@@ -52,6 +52,8 @@ async def _notify_reminder(reminder: Reminder, uow: NotificationUnitOfWork, *, c
         if surgery is None or not surgery.active:
             return
         facts = await surgery_facts(uow, surgery)
+        if surgery.reminder_start(facts.mission) is None:
+            return  # its mission is on hold: nobody is told "tomorrow"
     else:
         mission = await uow.missions.get(reminder.subject_id)
         if mission is None or not mission.active:

@@ -163,6 +163,14 @@ class Surgeries(_Replicas):
                             row.operating_room, row.scheduled_start, row.lead_surgeon_id, PlanStatus(row.status),
                             row.planned_at)
 
+    async def of_mission(self, mission_id: uuid.UUID) -> list[KnownSurgery]:
+        """The surgeries known here of one mission (unlocked: their reminders follow the mission's hold)."""
+        rows = await self.session.scalars(select(SurgeryRow).where(SurgeryRow.mission_id == mission_id)
+                                          .order_by(SurgeryRow.id))
+        return [KnownSurgery(r.id, r.mission_id, r.convention_id, r.patient_ref, r.procedure, r.operating_room,
+                             r.scheduled_start, r.lead_surgeon_id, PlanStatus(r.status), r.planned_at)
+                for r in rows]
+
     async def save(self, s: KnownSurgery) -> bool:
         """True if the replica is new (this is the first event of the surgery seen here)."""
         values = {name: getattr(s, name) for name in (

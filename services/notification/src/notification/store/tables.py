@@ -68,7 +68,7 @@ class SurgeryRow(Table, table=True):
     __tablename__ = "surgery"
 
     id: uuid.UUID = Field(primary_key=True)
-    mission_id: uuid.UUID | None = None
+    mission_id: uuid.UUID | None = Field(default=None, index=True)  # a mission's hold reaches its surgeries
     convention_id: uuid.UUID | None = None
     patient_ref: str | None = Field(default=None, sa_column=Column(String(200)))
     procedure: str | None = Field(default=None, sa_column=Column(String(300)))

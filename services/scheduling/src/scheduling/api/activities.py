@@ -54,6 +54,7 @@ class ConsultationOut(BaseModel):
     specialty: str
     scheduled_at: datetime
     status: ActivityStatus
+    on_hold: bool = Field(description="scheduled, waiting with its mission (on hold): its time is kept")
     held_at: datetime | None
 
     @classmethod

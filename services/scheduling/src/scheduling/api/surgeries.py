@@ -94,6 +94,8 @@ class SurgeryOut(BaseModel):
     anaesthetist_id: uuid.UUID | None
     status: SurgeryStatus
     status_reason: str | None
+    on_hold: bool = Field(description="scheduled, waiting with its mission (on hold): its slot is kept, "
+                                      "no reminder goes out until the mission resumes")
     started_at: datetime | None
     completed_at: datetime | None
     duration_minutes: int | None

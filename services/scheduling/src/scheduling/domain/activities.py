@@ -43,6 +43,8 @@ class Consultation(Aggregate):
     scheduled_at: datetime
     status: ActivityStatus = ActivityStatus.scheduled
     held_at: datetime | None = None
+    # Waiting with its mission (its convention suspended): still scheduled, its time kept.
+    on_hold: bool = False
 
     @classmethod
     def schedule(cls, mission: Mission, case: PatientCase, at: datetime, tz: ZoneInfo) -> Consultation:
@@ -58,6 +60,21 @@ class Consultation(Aggregate):
     def call_off(self) -> bool:
         """Its mission ended without it; False if it had been held already."""
         return _call_off(self)
+
+    def put_on_hold(self, mission: Mission) -> bool:
+        """Its mission waits: so does it, at its time. False if there was nothing to do."""
+        if self.status is not ActivityStatus.scheduled or self.on_hold:
+            return False
+        self.on_hold = True
+        self.happened(events.consultation_suspended(self, mission))
+        return True
+
+    def release(self, mission: Mission) -> bool:
+        if self.status is not ActivityStatus.scheduled or not self.on_hold:
+            return False
+        self.on_hold = False
+        self.happened(events.consultation_resumed(self, mission))
+        return True
 
     def hold(self, mission: Mission, at: datetime | None, now: datetime) -> None:
         _require_scheduled(self.status, f"consultation {self.id}")
@@ -121,4 +138,6 @@ def _call_off(activity: Consultation | TrainingSession) -> bool:
     if activity.status is not ActivityStatus.scheduled:
         return False
     activity.status = ActivityStatus.cancelled
+    if isinstance(activity, Consultation):
+        activity.on_hold = False
     return True

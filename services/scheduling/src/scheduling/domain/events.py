@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 from jumelage.events.scheduling import (
     ConsultationHeld,
+    ConsultationResumed,
+    ConsultationSuspended,
     MissionCancelled,
     MissionCompleted,
     MissionRescheduled,
@@ -26,7 +28,9 @@ from jumelage.events.scheduling import (
     SurgeryCompleted,
     SurgeryLeadChanged,
     SurgeryRescheduled,
+    SurgeryResumed,
     SurgeryScheduled,
+    SurgerySuspended,
     TeamChange,
     TeamMember,
     Totals,
@@ -77,6 +81,7 @@ class Consultation(Protocol):
     mission_id: uuid.UUID
     patient_ref: str
     specialty: str
+    scheduled_at: datetime
     held_at: datetime | None
 
 
@@ -166,6 +171,19 @@ def surgery_cancelled(s: Surgery) -> SurgeryCancelled:
     return SurgeryCancelled(surgery_id=s.id, mission_id=s.mission_id, reason=s.status_reason)
 
 
+def surgery_suspended(s: Surgery, mission: Mission) -> SurgerySuspended:
+    assert mission.status_reason is not None  # a mission on hold says why
+    return SurgerySuspended(surgery_id=s.id, mission_id=s.mission_id, convention_id=mission.convention_id,
+                            patient_ref=s.patient_ref, operating_room=s.operating_room,
+                            scheduled_start=s.scheduled_start, reason=mission.status_reason)
+
+
+def surgery_resumed(s: Surgery, mission: Mission) -> SurgeryResumed:
+    return SurgeryResumed(surgery_id=s.id, mission_id=s.mission_id, convention_id=mission.convention_id,
+                          patient_ref=s.patient_ref, operating_room=s.operating_room,
+                          scheduled_start=s.scheduled_start)
+
+
 def surgery_completed(s: Surgery, mission: Mission, case: PatientCase) -> SurgeryCompleted:
     assert s.completed_at is not None and s.duration_minutes is not None and s.outcome
     return SurgeryCompleted(
@@ -182,6 +200,18 @@ def consultation_held(c: Consultation, mission: Mission) -> ConsultationHeld:
     assert c.held_at is not None
     return ConsultationHeld(consultation_id=c.id, mission_id=c.mission_id, convention_id=mission.convention_id,
                             patient_ref=c.patient_ref, specialty=c.specialty, held_at=c.held_at)
+
+
+def consultation_suspended(c: Consultation, mission: Mission) -> ConsultationSuspended:
+    assert mission.status_reason is not None  # a mission on hold says why
+    return ConsultationSuspended(consultation_id=c.id, mission_id=c.mission_id, convention_id=mission.convention_id,
+                                 patient_ref=c.patient_ref, scheduled_at=c.scheduled_at,
+                                 reason=mission.status_reason)
+
+
+def consultation_resumed(c: Consultation, mission: Mission) -> ConsultationResumed:
+    return ConsultationResumed(consultation_id=c.id, mission_id=c.mission_id, convention_id=mission.convention_id,
+                               patient_ref=c.patient_ref, scheduled_at=c.scheduled_at)
 
 
 def training_session_held(t: TrainingSession, mission: Mission) -> TrainingSessionHeld:

@@ -4,8 +4,9 @@ by a surgeon of the visiting team.
 Lifecycle::
 
     scheduled ──start──> started ──complete──> completed
-      │  └──reschedule (another time or room, checked again)
-      └──cancel ──> cancelled   (the case goes back to the waiting list)
+      │  ├──reschedule (another time or room, checked again)
+      │  └──on hold with its mission (``on_hold``: keeps its slot, no reminder), released with it
+      └──cancel ──> cancelled   (the case goes back to the waiting list; also while on hold)
 
 A slot is refused (409, naming what collides) when it falls outside the
 mission's dates or the room's hours (host's wall clock), or when the room or
@@ -75,6 +76,8 @@ class Surgery(Aggregate):
     priority: int | None = None
     risk_scheme: RiskScheme | None = None
     risk_category: int | None = None
+    # Waiting with its mission (its convention suspended): still scheduled, its slot kept.
+    on_hold: bool = False
     # Kept by the store: raised on every change, and when.
     version: int = 0
     updated_at: datetime | None = None
@@ -149,15 +152,35 @@ class Surgery(Aggregate):
         self.happened(events.surgery_lead_changed(self, previous, reason))
         return reason
 
+    def put_on_hold(self, mission: Mission) -> bool:
+        """Its mission waits (its convention suspended): so does it, in its slot. False if
+        there was nothing to do (not scheduled, or on hold already)."""
+        if self.status is not SurgeryStatus.scheduled or self.on_hold:
+            return False
+        self.on_hold = True
+        self.happened(events.surgery_suspended(self, mission))
+        return True
+
+    def release(self, mission: Mission) -> bool:
+        """Its mission is scheduled again: so is it, at the time it kept."""
+        if self.status is not SurgeryStatus.scheduled or not self.on_hold:
+            return False
+        self.on_hold = False
+        self.happened(events.surgery_resumed(self, mission))
+        return True
+
     def cancel(self, reason: str, case: PatientCase) -> str:
         self._require(SurgeryStatus.scheduled, action="cancel")
         self.status, self.status_reason = SurgeryStatus.cancelled, _reason(reason)
+        self.on_hold = False
         case.back_to_waiting()
         self.happened(events.surgery_cancelled(self))
         return self.status_reason
 
     def start(self, mission: Mission, at: datetime, now: datetime) -> None:
         self._require(SurgeryStatus.scheduled, action="start")
+        if self.on_hold:
+            raise Conflict(f"{self.label} is on hold with its mission: it cannot start until the mission resumes")
         mission.require_started("surgeries start")
         self.started_at = require_past(at, now, field="started_at")
         self.status = SurgeryStatus.started

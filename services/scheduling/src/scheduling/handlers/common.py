@@ -82,6 +82,35 @@ async def planned(uow: SchedulingUnitOfWork, mission: Mission, tz: ZoneInfo) -> 
     return booked
 
 
+async def hold_planned(uow: SchedulingUnitOfWork, mission: Mission, now: datetime) -> None:
+    """The mission went on hold: what is planned in it waits with it, in its slot, each
+    with its event (the families and the lead surgeons are told; no reminder meanwhile)."""
+    for surgery in await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.scheduled):
+        surgery = await uow.surgeries.get(surgery.id, for_update=True) or surgery
+        if surgery.put_on_hold(mission):
+            await uow.surgeries.save(surgery, now)
+            uow.record_from(surgery)
+    for consultation in await uow.consultations.of_mission(mission.id, status=ActivityStatus.scheduled):
+        consultation = await uow.consultations.get(consultation.id, for_update=True) or consultation
+        if consultation.put_on_hold(mission):
+            await uow.consultations.save(consultation)
+            uow.record_from(consultation)
+
+
+async def release_planned(uow: SchedulingUnitOfWork, mission: Mission, now: datetime) -> None:
+    """The mission is scheduled again: so is what waited with it, at the time it kept."""
+    for surgery in await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.scheduled):
+        surgery = await uow.surgeries.get(surgery.id, for_update=True) or surgery
+        if surgery.release(mission):
+            await uow.surgeries.save(surgery, now)
+            uow.record_from(surgery)
+    for consultation in await uow.consultations.of_mission(mission.id, status=ActivityStatus.scheduled):
+        consultation = await uow.consultations.get(consultation.id, for_update=True) or consultation
+        if consultation.release(mission):
+            await uow.consultations.save(consultation)
+            uow.record_from(consultation)
+
+
 async def drop_unheld(uow: SchedulingUnitOfWork, mission: Mission, now: datetime, reason: str) -> None:
     """The mission ends (cancelled or completed): what is only scheduled will not
     happen. Surgeries are cancelled with their event and their cases go back to

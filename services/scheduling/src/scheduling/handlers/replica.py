@@ -11,7 +11,7 @@ import uuid
 from scheduling.domain.commands import GetConvention, ListConventions
 from scheduling.domain.conventions import TERMS, ConventionReplica, MissionEffect
 from scheduling.domain.missions import NOT_STARTED, MissionStatus
-from scheduling.handlers.common import drop_unheld
+from scheduling.handlers.common import drop_unheld, hold_planned, release_planned
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.events import (
     CloudEvent,
@@ -94,11 +94,13 @@ async def _settle(convention: ConventionReplica, effect: MissionEffect, uow: Sch
             if mission.put_on_hold(reason):
                 await uow.missions.save(mission, clock.now())
                 uow.record_from(mission)
+                await hold_planned(uow, mission, clock.now())
     elif effect is MissionEffect.release:
         for mission in await uow.missions.of_convention(convention.id, [MissionStatus.on_hold], for_update=True):
             if mission.release():
                 await uow.missions.save(mission, clock.now())
                 uow.record_from(mission)
+                await release_planned(uow, mission, clock.now())
     elif effect is MissionEffect.cancel:
         for mission in await uow.missions.of_convention(convention.id, NOT_STARTED, for_update=True):
             mission.cancel(reason)

@@ -473,7 +473,7 @@ class Surgeries(_Repository):
             scheduled_start=s.scheduled_start, scheduled_end=s.scheduled_end,
             expected_duration_minutes=s.expected_duration_minutes, lead_surgeon_id=s.lead_surgeon_id,
             anaesthetist_id=s.anaesthetist_id, status=s.status.value, status_reason=s.status_reason,
-            started_at=s.started_at,
+            on_hold=s.on_hold, started_at=s.started_at,
             completed_at=s.completed_at, duration_minutes=s.duration_minutes,
             outcome=s.outcome.value if s.outcome else None,
         ))
@@ -489,7 +489,7 @@ def _surgery(r: SurgeryRow, priority: int | None = None, risk_scheme: str | None
         operating_room_id=r.operating_room_id, operating_room=r.operating_room, scheduled_start=r.scheduled_start,
         expected_duration_minutes=r.expected_duration_minutes, lead_surgeon_id=r.lead_surgeon_id,
         anaesthetist_id=r.anaesthetist_id, status=SurgeryStatus(r.status), status_reason=r.status_reason,
-        started_at=r.started_at,
+        on_hold=bool(r.on_hold), started_at=r.started_at,
         completed_at=r.completed_at, duration_minutes=r.duration_minutes,
         outcome=SurgeryOutcome(r.outcome) if r.outcome else None, version=r.version, updated_at=r.updated_at,
     )
@@ -509,14 +509,14 @@ class Consultations(_Repository):
     async def save(self, c: Consultation) -> None:
         await self.session.merge(ConsultationRow(
             id=c.id, mission_id=c.mission_id, case_id=c.case_id, patient_ref=c.patient_ref, specialty=c.specialty,
-            scheduled_at=c.scheduled_at, status=c.status.value, held_at=c.held_at,
+            scheduled_at=c.scheduled_at, status=c.status.value, held_at=c.held_at, on_hold=c.on_hold,
         ))
 
 
 def _consultation(r: ConsultationRow) -> Consultation:
     return Consultation(id=r.id, mission_id=r.mission_id, case_id=r.case_id, patient_ref=r.patient_ref,
                         specialty=r.specialty, scheduled_at=r.scheduled_at, status=ActivityStatus(r.status),
-                        held_at=r.held_at)
+                        held_at=r.held_at, on_hold=bool(r.on_hold))
 
 
 class TrainingSessions(_Repository):

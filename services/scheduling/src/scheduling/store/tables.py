@@ -186,6 +186,7 @@ class SurgeryRow(Table, table=True):
     anaesthetist_id: uuid.UUID | None = Field(default=None, index=True)
     status: str = _col(String(20))
     status_reason: str | None = _opt(Text)
+    on_hold: bool = _col(Boolean)  # waiting with its mission, its slot kept
     started_at: datetime | None = _opt(UtcDateTime)
     completed_at: datetime | None = _opt(UtcDateTime)
     duration_minutes: int | None = _opt(Integer)
@@ -210,6 +211,7 @@ class ConsultationRow(Table, table=True):
     scheduled_at: datetime = _col(UtcDateTime)
     status: str = _col(String(20))
     held_at: datetime | None = _opt(UtcDateTime)
+    on_hold: bool = _col(Boolean)  # waiting with its mission, its time kept
 
 
 class TrainingSessionRow(Table, table=True):
