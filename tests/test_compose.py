@@ -56,6 +56,7 @@ EXPECTED_BINDINGS = {
         "surgery.completed",
         "consultation.held",
         "training_session.held",
+        "training_placement.completed",
         "mission.completed",
     },
     "scheduling.events": {"institution.*", "convention.*"},
