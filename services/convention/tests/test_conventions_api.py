@@ -667,7 +667,7 @@ async def test_money_not_spent_abroad_goes_by_the_reference_costs_per_procedure_
      "specialty", "not one of the convention's specialties"),
     ({"specialty": "paediatric cardiac surgery", "abroad": {"amount": "-1", "currency": "EUR"},
       "here": {"amount": "1", "currency": "DZD"}}, "amount", "pattern"),
-    ({"specialty": "paediatric cardiac surgery", "abroad": {"amount": "1", "currency": "euro"},
+    ({"specialty": "paediatric cardiac surgery", "abroad": {"amount": "1", "currency": "eur"},
       "here": {"amount": "1", "currency": "DZD"}}, "currency", "pattern"),
 ])
 async def test_a_wrong_reference_cost_is_refused_naming_its_field(programme: Programme, line: dict[str, Any],

@@ -118,7 +118,7 @@ async def test_the_optimiser_uses_a_practitioner_only_on_their_days(programme: S
                                     {**ANAESTHETIST, "leaves_on": "2030-06-12"},
                                     {**ANAESTHETIST_2, "arrives_on": "2030-06-12"}])
     for _ in range(6):
-        await s.case(expected_duration_minutes=180, risk_scheme="none", risk_category=None)
+        await s.case(ready=True, expected_duration_minutes=180, risk_scheme="none", risk_category=None)
     plan = await s.ok("POST", f"/missions/{mission['id']}/plan", json={"time_limit_seconds": 2})
     assert plan["assignments"], plan
     days = {SURGEON["practitioner_id"]: ("2030-06-10", "2030-06-11"),

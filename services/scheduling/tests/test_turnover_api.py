@@ -31,7 +31,7 @@ async def test_rooms_set_their_turnover_and_both_the_plan_and_a_booking_keep_it(
 
     mission = await s.mission(starts_on="2030-06-12", ends_on="2030-06-12", team=[SURGEON, SURGEON_2, ANAESTHETIST])
     for _ in range(4):
-        await s.case(expected_duration_minutes=150, risk_scheme="none", risk_category=None)
+        await s.case(ready=True, expected_duration_minutes=150, risk_scheme="none", risk_category=None)
     plan = await s.ok("POST", f"/missions/{mission['id']}/plan", json={"time_limit_seconds": 2})
     assert plan["room_turnover_minutes"] == {slow["id"]: 60, usual["id"]: 45}
     by_room: dict[str, list[tuple[str, str]]] = {}

@@ -196,7 +196,7 @@ async def mission_with_a_waiting_list(stack: BrowserStack) -> Mission:
     mission = stack.as_coordinator("cmci", "POST", "scheduling", "/missions", json={
         "convention_id": convention["id"], "host_institution_id": cmci, "visiting_institution_id": stack.ids["gsd"],
         "specialty": "paediatric cardiac surgery", "starts_on": first.isoformat(),
-        "ends_on": (first + timedelta(days=2)).isoformat(), "team": team})
+        "ends_on": (first + timedelta(days=5)).isoformat(), "team": team})
     return Mission(mission["id"], first, cases)
 
 
