@@ -63,7 +63,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -1302,6 +1302,52 @@ def serve_mix(kind: str, dbs_json: str, port: int) -> None:
                 log_config=None, access_log=False, lifespan="on")
 
 
+async def twinned_institutions(admin: Any) -> tuple[str, str]:
+    """The host and the visiting university hospital of (f)'s and (h)'s twinning."""
+    institution = {"kind": "hospital", "country": "DZ"}
+    host = (await admin.call("convention", "POST", "/institutions",
+                             {**institution, "name": "EPH Tiaret", "city": "Tiaret"}))["id"]
+    visiting = (await admin.call("convention", "POST", "/institutions",
+                                 {**institution, "name": "CHU Oran", "city": "Oran"}))["id"]
+    return host, visiting
+
+
+async def signed_twinning(api: Any, host: str, visiting: str, reference: str,
+                          objectives: dict[str, int]) -> tuple[dict[str, Any], date]:
+    """A cardiac surgery twinning signed today, once the scheduling service has it; and the
+    first day of its mission, a year on (nothing is planned in the past)."""
+    today = datetime.now(UTC).date()
+    convention = await api.call("convention", "POST", "/conventions", {
+        "reference": reference, "title": "Jumelage en chirurgie cardiaque",
+        "kind": "twinning", "parties": [{"institution_id": visiting, "role": "provider"},
+                                        {"institution_id": host, "role": "beneficiary"}],
+        "effective_from": today.isoformat(), "effective_until": today.replace(year=today.year + 2).isoformat(),
+        "specialties": ["cardiac surgery"], "objectives": objectives,
+    })
+    await api.call("convention", "POST", f"/conventions/{convention['id']}/sign",
+                   {"signed_on": today.isoformat(), "signed_at": "Oran"})
+    await api.until("scheduling", f"/conventions/{convention['id']}", lambda c: c["status"] == "signed")
+    return convention, today.replace(year=today.year + 1)
+
+
+async def load_mission(api: Any, convention: dict[str, Any], host: str, visiting: str, starts: date,
+                       surgeons: list[str], names: str) -> tuple[dict[str, Any], list[str]]:
+    """A LOAD_DAYS mission of the twinning with one surgeon per room, and its LOAD_ROOMS rooms."""
+    mission = await api.call("scheduling", "POST", "/missions", {
+        "convention_id": convention["id"], "host_institution_id": host, "visiting_institution_id": visiting,
+        "specialty": "cardiac surgery", "starts_on": starts.isoformat(),
+        "ends_on": (starts + timedelta(days=LOAD_DAYS - 1)).isoformat(),
+        "team": [{"practitioner_id": p, "full_name": f"{names} {i}", "role": "surgeon"}
+                 for i, p in enumerate(surgeons)]})
+    rooms = [(await api.call("scheduling", "POST", f"/institutions/{host}/operating-rooms",
+                             {"name": f"Bloc {i}", "opens_at": "08:00", "closes_at": "18:00",
+                              # Hourly slots of 60-minute cases: no turnover between them (a cardiac
+                              # room's default is 45 min), so that the slots the figures count all fit.
+                              "turnover_minutes": 0}))["id"]
+             for i in range(LOAD_ROOMS)]
+    return mission, rooms
+
+
 async def many_at_once(kind: str, clients: int, per_client: int, res: Resources) -> dict[str, Any]:
     """(f) on one kind of database: the three services as processes, set up through their APIs
     (two institutions, a signed convention, a 28-day mission with ten surgeons, ten operating
@@ -1344,36 +1390,13 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
             await s.start()
         async with httpx.AsyncClient(timeout=60, limits=SETUP_LIMITS) as http:
             urls = {name: f"http://127.0.0.1:{s.port}" for name, s in served.items()}
-            api = ServicesClient(urls, BENCH_SECRET, http).as_("bench", "administrator")
-            institution = {"kind": "hospital", "country": "DZ"}
-            host = (await api.call("convention", "POST", "/institutions",
-                                   {**institution, "name": "EPH Tiaret", "city": "Tiaret"}))["id"]
-            visiting = (await api.call("convention", "POST", "/institutions",
-                                       {**institution, "name": "CHU Oran", "city": "Oran"}))["id"]
-            api = api.as_("bench", "coordinator", "clinician", institution=host)
-            today = datetime.now(UTC).date()
-            convention = await api.call("convention", "POST", "/conventions", {
-                "reference": f"LOAD-{RUN}-{kind}", "title": "Jumelage en chirurgie cardiaque",
-                "kind": "twinning", "parties": [{"institution_id": visiting, "role": "provider"},
-                                                {"institution_id": host, "role": "beneficiary"}],
-                "effective_from": today.isoformat(), "effective_until": today.replace(year=today.year + 2).isoformat(),
-                "specialties": ["cardiac surgery"],
-                "objectives": {"surgeries": 1000, "consultations": 1000, "training_sessions": 1},
-            })
-            await api.call("convention", "POST", f"/conventions/{convention['id']}/sign",
-                           {"signed_on": today.isoformat(), "signed_at": "Oran"})
-            await api.until("scheduling", f"/conventions/{convention['id']}", lambda c: c["status"] == "signed")
-            starts = today.replace(year=today.year + 1)
+            admin = ServicesClient(urls, BENCH_SECRET, http).as_("bench", "administrator")
+            host, visiting = await twinned_institutions(admin)
+            api = admin.as_("bench", "coordinator", "clinician", institution=host)
+            convention, starts = await signed_twinning(api, host, visiting, f"LOAD-{RUN}-{kind}",
+                                                       {"surgeries": 1000, "consultations": 1000, "training_sessions": 1})
             surgeons = [str(uuid.uuid4()) for _ in range(LOAD_ROOMS)]
-            mission = await api.call("scheduling", "POST", "/missions", {
-                "convention_id": convention["id"], "host_institution_id": host, "visiting_institution_id": visiting,
-                "specialty": "cardiac surgery", "starts_on": starts.isoformat(),
-                "ends_on": (starts + timedelta(days=LOAD_DAYS - 1)).isoformat(),
-                "team": [{"practitioner_id": p, "full_name": f"Dr Load {i}", "role": "surgeon"}
-                         for i, p in enumerate(surgeons)]})
-            rooms = [(await api.call("scheduling", "POST", f"/institutions/{host}/operating-rooms",
-                                     {"name": f"Bloc {i}", "opens_at": "08:00", "closes_at": "18:00"}))["id"]
-                     for i in range(LOAD_ROOMS)]
+            mission, rooms = await load_mission(api, convention, host, visiting, starts, surgeons, "Dr Load")
             writes = clients * per_client
             surgeries_needed = 2 * (writes // 3 + 1) + 1  # ours and the raw app's, and one at setup
             if surgeries_needed > LOAD_ROOMS * 10 * LOAD_DAYS:
@@ -1523,43 +1546,21 @@ async def burst_of_notifications(surgeries: int, res: Resources) -> dict[str, An
         await tap.consume(on_message)
         async with httpx.AsyncClient(timeout=60, limits=SETUP_LIMITS) as http:
             urls = {name: f"http://127.0.0.1:{s.port}" for name, s in served.items()}
-            api = ServicesClient(urls, BENCH_SECRET, http).as_("bench", "administrator")
-            institution = {"kind": "hospital", "country": "DZ"}
-            host = (await api.call("convention", "POST", "/institutions",
-                                   {**institution, "name": "EPH Tiaret", "city": "Tiaret"}))["id"]
-            visiting = (await api.call("convention", "POST", "/institutions",
-                                       {**institution, "name": "CHU Oran", "city": "Oran"}))["id"]
+            admin = ServicesClient(urls, BENCH_SECRET, http).as_("bench", "administrator")
+            host, visiting = await twinned_institutions(admin)
             for who, mailbox in ((host, "direction@eph-tiaret.example.dz"), (visiting, "direction@chu-oran.example.dz")):
-                await api.call("notification", "POST", "/contacts",
-                               {"kind": "institution", "institution_id": who, "email": mailbox, "language": "fr"})
-            api = api.as_("bench", "coordinator", "clinician", institution=host)
+                await admin.call("notification", "POST", "/contacts",
+                                 {"kind": "institution", "institution_id": who, "email": mailbox, "language": "fr"})
+            api = admin.as_("bench", "coordinator", "clinician", institution=host)
+            convention, starts = await signed_twinning(api, host, visiting, f"BURST-{RUN}",
+                                                       {"surgeries": 5000, "consultations": 10, "training_sessions": 1})
             today = datetime.now(UTC).date()
-            convention = await api.call("convention", "POST", "/conventions", {
-                "reference": f"BURST-{RUN}", "title": "Jumelage en chirurgie cardiaque",
-                "kind": "twinning", "parties": [{"institution_id": visiting, "role": "provider"},
-                                                {"institution_id": host, "role": "beneficiary"}],
-                "effective_from": today.isoformat(), "effective_until": today.replace(year=today.year + 2).isoformat(),
-                "specialties": ["cardiac surgery"],
-                "objectives": {"surgeries": 5000, "consultations": 10, "training_sessions": 1},
-            })
-            await api.call("convention", "POST", f"/conventions/{convention['id']}/sign",
-                           {"signed_on": today.isoformat(), "signed_at": "Oran"})
-            await api.until("scheduling", f"/conventions/{convention['id']}", lambda c: c["status"] == "signed")
-            starts = today.replace(year=today.year + 1)
             surgeons = [str(uuid.uuid4()) for _ in range(LOAD_ROOMS)]
             for i, p in enumerate(surgeons):
                 await api.call("notification", "POST", "/contacts", {
                     "kind": "practitioner", "practitioner_id": p, "email": f"dr.{i}@chu-oran.example.dz",
                     "language": "fr"})
-            mission = await api.call("scheduling", "POST", "/missions", {
-                "convention_id": convention["id"], "host_institution_id": host, "visiting_institution_id": visiting,
-                "specialty": "cardiac surgery", "starts_on": starts.isoformat(),
-                "ends_on": (starts + timedelta(days=LOAD_DAYS - 1)).isoformat(),
-                "team": [{"practitioner_id": p, "full_name": f"Dr Burst {i}", "role": "surgeon"}
-                         for i, p in enumerate(surgeons)]})
-            rooms = [(await api.call("scheduling", "POST", f"/institutions/{host}/operating-rooms",
-                                     {"name": f"Bloc {i}", "opens_at": "08:00", "closes_at": "18:00"}))["id"]
-                     for i in range(LOAD_ROOMS)]
+            mission, rooms = await load_mission(api, convention, host, visiting, starts, surgeons, "Dr Burst")
             if surgeries > LOAD_ROOMS * 10 * LOAD_DAYS:
                 raise ValueError(f"at most {LOAD_ROOMS * 10 * LOAD_DAYS} surgeries fit the mission")
 
