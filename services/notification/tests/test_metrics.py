@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -62,8 +63,14 @@ async def test_metrics_count_requests_events_and_notifications_without_a_token(
 
 
 async def test_one_access_line_per_request_with_route_status_subject_and_correlation_never_the_token(
-    notification_service: Any,
+    notification_service: Any, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import jumelage.auth
+    from jumelage.logging import get_logger
+
+    # A logger used under an earlier test's configure_logging is cached with that configuration
+    # (cache_logger_on_first_use), which capture_logs cannot reach: the token check's own, fresh.
+    monkeypatch.setattr(jumelage.auth, "log", get_logger("jumelage.auth"))
     async with notification_service() as h:
         with structlog.testing.capture_logs([structlog.contextvars.merge_contextvars]) as logs:  # as configured
             made = await h.client.post("/contacts", json={"kind": "institution", "institution_id": str(h.keeper),
