@@ -85,28 +85,25 @@ async def planned(uow: SchedulingUnitOfWork, mission: Mission, tz: ZoneInfo) -> 
 async def hold_planned(uow: SchedulingUnitOfWork, mission: Mission, now: datetime) -> None:
     """The mission went on hold: what is planned in it waits with it, in its slot, each
     with its event (the families and the lead surgeons are told; no reminder meanwhile)."""
-    for surgery in await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.scheduled):
-        surgery = await uow.surgeries.get(surgery.id, for_update=True) or surgery
-        if surgery.put_on_hold(mission):
-            await uow.surgeries.save(surgery, now)
-            uow.record_from(surgery)
-    for consultation in await uow.consultations.of_mission(mission.id, status=ActivityStatus.scheduled):
-        consultation = await uow.consultations.get(consultation.id, for_update=True) or consultation
-        if consultation.put_on_hold(mission):
-            await uow.consultations.save(consultation)
-            uow.record_from(consultation)
+    await _each_planned(uow, mission, now, "put_on_hold")
 
 
 async def release_planned(uow: SchedulingUnitOfWork, mission: Mission, now: datetime) -> None:
     """The mission is scheduled again: so is what waited with it, at the time it kept."""
+    await _each_planned(uow, mission, now, "release")
+
+
+async def _each_planned(uow: SchedulingUnitOfWork, mission: Mission, now: datetime, change: str) -> None:
+    """``change`` (``put_on_hold`` or ``release``) on each scheduled surgery and consultation of
+    the mission, locked; saved with its event where it changed."""
     for surgery in await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.scheduled):
         surgery = await uow.surgeries.get(surgery.id, for_update=True) or surgery
-        if surgery.release(mission):
+        if getattr(surgery, change)(mission):
             await uow.surgeries.save(surgery, now)
             uow.record_from(surgery)
     for consultation in await uow.consultations.of_mission(mission.id, status=ActivityStatus.scheduled):
         consultation = await uow.consultations.get(consultation.id, for_update=True) or consultation
-        if consultation.release(mission):
+        if getattr(consultation, change)(mission):
             await uow.consultations.save(consultation)
             uow.record_from(consultation)
 
