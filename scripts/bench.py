@@ -672,14 +672,8 @@ async def http_to_notification_latency(samples: int, res: Resources, *, processe
         return {"sent": to_sent, "scheduled": to_scheduled, "response": to_response,
                 "cpu": [sum(each.values())], "cpu_each": [each[name] for name, *_ in specs]}
     finally:
-        for s in reversed(served.values()):
-            await s.stop()
-        smtp.stop()
+        await stop_served(served, smtp, logs)
         await conn.close()
-        if os.environ.get("BENCH_KEEP_LOGS"):
-            print("logs kept in", logs)
-        else:
-            shutil.rmtree(logs, ignore_errors=True)
 
 
 # ------------------------------------------------------ (o) request overhead ---
@@ -934,10 +928,7 @@ async def request_overhead(samples: int, res: Resources) -> dict[str, Any]:
     finally:
         floor.terminate()
         floor.wait()
-        if os.environ.get("BENCH_KEEP_LOGS"):
-            print("logs kept in", logs)
-        else:
-            shutil.rmtree(logs, ignore_errors=True)
+        drop_logs(logs)
     return out
 
 
@@ -1302,6 +1293,22 @@ def serve_mix(kind: str, dbs_json: str, port: int) -> None:
                 log_config=None, access_log=False, lifespan="on")
 
 
+def drop_logs(logs: Path) -> None:
+    """The run's service logs removed, unless BENCH_KEEP_LOGS asks to keep them."""
+    if os.environ.get("BENCH_KEEP_LOGS"):
+        print("logs kept in", logs)
+    else:
+        shutil.rmtree(logs, ignore_errors=True)
+
+
+async def stop_served(served: dict[str, Any], smtp: Any, logs: Path) -> None:
+    """The services stopped (last started first), the mail catcher, and their logs dropped."""
+    for s in reversed(served.values()):
+        await s.stop()
+    smtp.stop()
+    drop_logs(logs)
+
+
 async def twinned_institutions(admin: Any) -> tuple[str, str]:
     """The host and the visiting university hospital of (f)'s and (h)'s twinning."""
     institution = {"kind": "hospital", "country": "DZ"}
@@ -1478,13 +1485,7 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
         if raw is not None:
             raw.terminate()
             raw.wait()
-        for s in reversed(served.values()):
-            await s.stop()
-        smtp.stop()
-        if os.environ.get("BENCH_KEEP_LOGS"):
-            print("logs kept in", logs)
-        else:
-            shutil.rmtree(logs, ignore_errors=True)
+        await stop_served(served, smtp, logs)
     return out
 
 
@@ -1602,14 +1603,8 @@ async def burst_of_notifications(surgeries: int, res: Resources) -> dict[str, An
                 "duplicates": sum(n - 1 for n in sent.values() if n > 1), "failed": len(failed),
                 "before": len(before), "expected_before": expected_before}
     finally:
-        for s in reversed(served.values()):
-            await s.stop()
-        smtp.stop()
+        await stop_served(served, smtp, logs)
         await conn.close()
-        if os.environ.get("BENCH_KEEP_LOGS"):
-            print("logs kept in", logs)
-        else:
-            shutil.rmtree(logs, ignore_errors=True)
 
 
 async def quiet_or(done: Callable[[], bool], seen: dict[str, int], quiet: float = 30.0) -> None:
