@@ -32,7 +32,7 @@ async def plan_placement(cmd: PlanPlacement, uow: SchedulingUnitOfWork, *, clock
 async def complete_placement(cmd: CompletePlacement, uow: SchedulingUnitOfWork, *,
                              clock: Clock) -> TrainingPlacement:
     async with uow:
-        placement = await _locked(uow, cmd.placement_id)
+        placement = await _placement(uow, cmd.placement_id, for_update=True)
         placement.complete(cmd.days_spent, clock.today())
         await uow.placements.save(placement)
         uow.record_from(placement)
@@ -42,15 +42,16 @@ async def complete_placement(cmd: CompletePlacement, uow: SchedulingUnitOfWork, 
 
 async def cancel_placement(cmd: CancelPlacement, uow: SchedulingUnitOfWork, *, clock: Clock) -> TrainingPlacement:
     async with uow:
-        placement = await _locked(uow, cmd.placement_id)
+        placement = await _placement(uow, cmd.placement_id, for_update=True)
         placement.cancel(cmd.reason)
         await uow.placements.save(placement)
         await uow.commit()
     return placement
 
 
-async def _locked(uow: SchedulingUnitOfWork, placement_id: object) -> TrainingPlacement:
-    placement = await uow.placements.get(placement_id, for_update=True)  # type: ignore[arg-type]
+async def _placement(uow: SchedulingUnitOfWork, placement_id: object, *, for_update: bool = False
+                     ) -> TrainingPlacement:
+    placement = await uow.placements.get(placement_id, for_update=for_update)  # type: ignore[arg-type]
     if placement is None:
         raise NotFound(f"no training placement {placement_id}")
     return placement
@@ -66,7 +67,4 @@ async def convention_placements(query: ConventionPlacements, uow: SchedulingUnit
 
 async def get_placement(query: GetPlacement, uow: SchedulingUnitOfWork) -> TrainingPlacement:
     async with uow:
-        placement = await uow.placements.get(query.placement_id)
-    if placement is None:
-        raise NotFound(f"no training placement {query.placement_id}")
-    return placement
+        return await _placement(uow, query.placement_id)
