@@ -152,8 +152,9 @@ def ring() -> KeyRing:
 
 
 class Sealed(TypeDecorator[str]):
-    """A text column stored sealed. ``length``: the longest plain value (the stored
-    one is longer: the application checks plain lengths)."""
+    """A text column stored sealed (as Text: the stored value is longer than the plain
+    one, whose length the application bounds). ``column``: "table.column", the
+    associated data that keeps a sealed value from opening in another column."""
 
     impl = Text
     cache_ok = True
