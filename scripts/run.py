@@ -46,6 +46,7 @@ import demo  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {"convention": 8001, "scheduling": 8002, "notification": 8003}
 WEB_PORT = 8000
+READY_WITHIN = 240.0  # seconds, per service (scaled by JUMELAGE_TEST_TIMEOUT_SCALE in tests)
 
 
 def broker_reachable(url: str) -> str | None:
@@ -158,9 +159,11 @@ def main() -> int:
                **{f"{s.upper()}_URL": f"http://127.0.0.1:{p}" for s, p in ports.items()}}
     procs["web"] = start("web", web_port, web_env)
     try:
+        # A generous limit: on a busy machine three interpreters importing at once take
+        # more than a minute, and someone who typed `make run` would rather wait than retry.
         for service, proc in procs.items():
-            if not proc.wait_ready():
-                print(f"{service} did not become ready", file=sys.stderr)
+            if not proc.wait_ready(timeout=READY_WITHIN):
+                print(f"{service} did not become ready within {READY_WITHIN:.0f} s", file=sys.stderr)
                 return 1
         for service, port in ports.items():
             print(f"{service:>12}: http://127.0.0.1:{port}/docs  (AsyncAPI: /asyncapi)", flush=True)

@@ -201,6 +201,7 @@ def _signed_as_is(**claims: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {jwt.encode(body, TEST_AUTH_SECRET, 'HS256')}"}
 
 
+@pytest.mark.cost(15)  # every route of the three services, several tokens each
 async def test_every_route_refuses_whoever_it_is_not_for(world: World) -> None:
     w = world
     bad_tokens = {

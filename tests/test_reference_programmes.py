@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.system
+@pytest.mark.cost(50)  # both programmes, all three services
 async def test_both_programmes_play_end_to_end(amqp_url: str, database: Database, tmp_path: Path) -> None:
     env = {**os.environ, "AMQP_URL": amqp_url, "DATA_DIR": str(tmp_path), "LOG_FORMAT": "json",
            "LOG_LEVEL": "WARNING"}

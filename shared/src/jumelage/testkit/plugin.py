@@ -142,6 +142,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if fixtures & _SERVERS or params.get("database") == "postgresql" or slow_marks:
             continue
         item.add_marker(pytest.mark.fast)
+    _heaviest_modules_first(items)
+
+
+# A rough cost per test in seconds (a quiet machine), by what it needs; a test that
+# costs far more (a whole programme played, a fuzz run) says so: ``pytest.mark.cost(s)``.
+_SECONDS = {"fuzz": 8.0, "system": 3.0, "fast": 0.02}
+_SERVER_TEST = 0.3
+
+
+def _seconds(item: pytest.Item) -> float:
+    if (cost := item.get_closest_marker("cost")) is not None:
+        return float(cost.args[0])
+    marks = {m.name for m in item.iter_markers()}
+    return max((s for name, s in _SECONDS.items() if name in marks), default=_SERVER_TEST)
+
+
+def _heaviest_modules_first(items: list[pytest.Item]) -> None:
+    """Order the modules by their rough cost, heaviest first, keeping each module's own order.
+
+    The suite runs one module per worker (``--dist loadfile --no-loadscope-reorder``
+    in scripts/test.sh), taken in this order as workers free up. Heaviest first is
+    the classic longest-job-first schedule: the light modules fill the gaps at the
+    end instead of one worker finishing a fuzz run alone while the others idle
+    (xdist's own reorder, by number of tests, put the few long tests last). The
+    order is a pure function of the collection, so every worker computes the same."""
+    cost: dict[str, float] = {}
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        cost[module] = cost.get(module, 0.0) + _seconds(item)
+    position = {module: i for i, module in enumerate(sorted(cost, key=lambda m: -cost[m]))}
+    items.sort(key=lambda item: position[item.nodeid.split("::", 1)[0]])
 
 
 @pytest.fixture
