@@ -15,7 +15,7 @@ import pytest
 import convention.app
 import notification.app
 import scheduling.app
-from scheduling.domain.cases import UNFIT_REASON
+from scheduling.domain.values import UNFIT_REASON
 from jumelage.testkit.client import bearer
 from jumelage.testkit.servers import Database
 from jumelage.testkit.services import running_services

@@ -120,6 +120,7 @@ OPTIONAL_FIELDS: dict[str, set[str]] = {
     "ConventionSigned": {"kind", "cost_bearers", "reference_costs"},
     "ConventionAmended": {"signed_on", "summary"},
     "SurgeryCompleted": {"specialty"},
+    "SurgeryCancelled": {"cause"},
 }
 ALL_TYPES = {**CONTRACT, **ADDED_TYPES}
 

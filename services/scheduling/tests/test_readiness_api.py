@@ -6,7 +6,7 @@ may read), and the visiting team's screening notes, for clinicians only."""
 
 from __future__ import annotations
 
-from scheduling.domain.cases import UNFIT_REASON
+from scheduling.domain.values import UNFIT_REASON
 from scheduling_testkit import ANAESTHETIST, CMCI, GSD, READY, SURGEON, TIARET, Scheduling
 
 
@@ -134,7 +134,8 @@ async def test_a_booked_case_no_longer_fit_leaves_the_plan_and_its_family_s_reas
     cancelled = await s.ok("GET", f"/surgeries/{surgery['id']}")
     assert (cancelled["status"], cancelled["status_reason"]) == ("cancelled", UNFIT_REASON)
     (event,) = await s.wait("SurgeryCancelled")
-    assert event == {"surgery_id": surgery["id"], "mission_id": mission["id"], "reason": UNFIT_REASON}
+    assert event == {"surgery_id": surgery["id"], "mission_id": mission["id"], "reason": UNFIT_REASON,
+                     "cause": "not_ready"}
     for clinical in ("anaesthe", "fit", "consent", "test", case["patient_ref"]):
         assert clinical not in event["reason"].lower()
     # Back on the waiting list, not planned again until ready.

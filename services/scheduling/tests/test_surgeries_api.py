@@ -139,7 +139,7 @@ async def test_reschedule_cancel_start_complete_and_mission_totals(programme: Sc
     # Cancel: the case goes back to the waiting list.
     await s.ok("POST", f"/surgeries/{third['id']}/cancel", json={"reason": "Syndrome grippal"})
     assert await s.wait("SurgeryCancelled") == [{"surgery_id": third["id"], "mission_id": mission["id"],
-                                                 "reason": "Syndrome grippal"}]
+                                                 "reason": "Syndrome grippal", "cause": None}]
     assert (await s.ok("GET", f"/cases/{dropped['id']}"))["status"] == "waiting"
     await s.refused("POST", f"/surgeries/{third['id']}/cancel", 409, "it is cancelled", json={"reason": "x"})
 

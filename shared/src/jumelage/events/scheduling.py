@@ -195,9 +195,18 @@ class SurgeryLeadChanged(_AboutSurgery):
     reason: Reason
 
 
+class CancellationCause(StrEnum):
+    """Why the system itself cancelled a surgery, for subscribers to say in their own words
+    (``reason`` is the service's English sentence)."""
+
+    not_ready = "not_ready"  # the case's readiness was withdrawn; it stays on the waiting list
+
+
 class SurgeryCancelled(_AboutSurgery):
     mission_id: uuid.UUID
     reason: Reason
+    cause: CancellationCause | None = Field(
+        default=None, description="added by the project: set when the system cancelled for a known cause")
 
 
 class SurgerySuspended(_AboutSurgery):

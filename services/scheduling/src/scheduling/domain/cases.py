@@ -40,11 +40,6 @@ if TYPE_CHECKING:  # commands name the aggregates' value types: imported for ann
     from scheduling.domain.commands import RegisterCase
 
 
-UNFIT_REASON = ("the patient is not ready for surgery on this date; the case stays on the waiting list "
-                "and a new date will be proposed")
-"""The reason of a surgery cancelled because its case's readiness was withdrawn: the family reads
-it (SurgeryCancelled), so it says nothing of which check, nor anything clinical."""
-
 MAX_SCREENING_NOTE = 4000
 
 

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from jumelage.events.scheduling import (
+    CancellationCause,
     ConsultationHeld,
     ConsultationResumed,
     ConsultationSuspended,
@@ -38,6 +39,8 @@ from jumelage.events.scheduling import (
     TrainingPlacementCompleted,
     TrainingSessionHeld,
 )
+
+from scheduling.domain.values import UNFIT_REASON
 
 # What the mappers read of each aggregate. Protocols, not the aggregates' classes: the
 # aggregates import this module to record what happened to them, and nothing here
@@ -168,7 +171,8 @@ def surgery_lead_changed(s: Surgery, previous: uuid.UUID, reason: str) -> Surger
 
 def surgery_cancelled(s: Surgery) -> SurgeryCancelled:
     assert s.status_reason is not None  # a cancelled surgery says why
-    return SurgeryCancelled(surgery_id=s.id, mission_id=s.mission_id, reason=s.status_reason)
+    cause = CancellationCause.not_ready if s.status_reason == UNFIT_REASON else None
+    return SurgeryCancelled(surgery_id=s.id, mission_id=s.mission_id, reason=s.status_reason, cause=cause)
 
 
 def surgery_suspended(s: Surgery, mission: Mission) -> SurgerySuspended:

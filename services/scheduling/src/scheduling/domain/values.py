@@ -96,3 +96,9 @@ class SurgeryStatus(StrEnum):
     started = "started"
     completed = "completed"
     cancelled = "cancelled"
+
+
+UNFIT_REASON = ("the patient is not ready for surgery on this date; the case stays on the waiting list "
+                "and a new date will be proposed")
+"""The reason of a surgery cancelled because its case's readiness was withdrawn: the family reads
+it (SurgeryCancelled, with ``cause`` not_ready for its own words), so it says nothing of which check, nor anything clinical."""

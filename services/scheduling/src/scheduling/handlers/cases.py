@@ -6,7 +6,8 @@ consultation makes it part of a mission (and then only as ``patient_ref``).
 
 from __future__ import annotations
 
-from scheduling.domain.cases import UNFIT_REASON, PatientCase, ScreeningNote
+from scheduling.domain.cases import PatientCase, ScreeningNote
+from scheduling.domain.values import UNFIT_REASON
 from scheduling.domain.commands import (
     AddScreeningNote,
     CancelCase,
