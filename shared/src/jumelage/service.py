@@ -41,6 +41,8 @@ from jumelage.messaging.outbox import OutboxRelay, event_publishers
 from jumelage.messaging.pruning import prune
 from jumelage.messaging.topology import Topology
 from jumelage.settings import ServiceSettings
+from jumelage.subscriptions import match as match_subscriptions
+from jumelage.subscriptions import prune_numbers, subscriptions_router
 from jumelage.tasks import spawn
 from jumelage.tracing import configure_tracing
 
@@ -129,7 +131,9 @@ class ServiceRuntime:
         self._starter: asyncio.Task[None] | None = None
         self.periodic = [*periodic, Periodic("expire-idempotency-keys", idempotency.CLEANUP_INTERVAL,
                                              self._expire_idempotency_keys),
-                         Periodic("prune-outbox-and-inbox", settings.prune_interval_seconds, self._prune)]
+                         Periodic("prune-outbox-and-inbox", settings.prune_interval_seconds, self._prune),
+                         Periodic("number-subscription-events", settings.subscription_match_seconds,
+                                  self._match_subscriptions)]
         self._periodic_tasks: list[asyncio.Task[None]] = []
         self.metrics.refresher("outbox", self._measure_outbox)
         if self.queue is not None:
@@ -174,8 +178,15 @@ class ServiceRuntime:
         time, which is what the relay and the consumer stamp (not a scenario clock)."""
         pruned = await prune(self.unit_of_work, now=datetime.now(UTC), outbox_keep_days=self.settings.outbox_keep_days,
                              inbox_keep_days=self.settings.inbox_keep_days)
-        if pruned.outbox or pruned.inbox:
-            log.info("outbox and inbox pruned", outbox_rows=pruned.outbox, inbox_keys=pruned.inbox)
+        numbers = await prune_numbers(self.sessions, now=datetime.now(UTC), keep_days=self.settings.outbox_keep_days)
+        if pruned.outbox or pruned.inbox or numbers:
+            log.info("outbox and inbox pruned", outbox_rows=pruned.outbox, inbox_keys=pruned.inbox,
+                     subscription_events=numbers)
+
+    async def _match_subscriptions(self, uow: UnitOfWork) -> None:
+        """Every service's periodic job: number the published events each HTTP subscription's
+        topic matches (jumelage.subscriptions)."""
+        await match_subscriptions(uow, now=datetime.now(UTC), settle_seconds=self.settings.subscription_settle_seconds)
 
     def unit_of_work(self, sessions: Callable[[], Any] | None = None) -> UnitOfWork:
         """A fresh unit of work; ``sessions`` (default: transactions that may write)
@@ -285,7 +296,7 @@ class ServiceRuntime:
             app.include_router(metrics_router(self.metrics))
         # Public: health checks and the API documents. Everything else needs a verified token.
         app.include_router(health_router({"database": self.check_database, "broker": self.check_broker}))
-        routers = [*routers, audit_router()]
+        routers = [*routers, audit_router(), subscriptions_router()]
         for router in routers:
             for route in router.routes:
                 if isinstance(route, APIRoute) and route.methods & MUTATING:
