@@ -32,6 +32,7 @@ from jumelage.audit import AuditActor, audit_router
 from jumelage.auth import CallerDep, TokenVerifier, authenticated
 from jumelage.bus import MessageBus
 from jumelage.clock import Clock
+from jumelage.dlq import dead_letters_router
 from jumelage.db import UnitOfWork, create_engine, ping, read_session_factory, session_factory
 from jumelage.http import health_router, install_correlation, install_error_handlers, strict_json
 from jumelage.logging import get_logger, silence_sensitive_libraries
@@ -296,7 +297,7 @@ class ServiceRuntime:
             app.include_router(metrics_router(self.metrics))
         # Public: health checks and the API documents. Everything else needs a verified token.
         app.include_router(health_router({"database": self.check_database, "broker": self.check_broker}))
-        routers = [*routers, audit_router(), subscriptions_router()]
+        routers = [*routers, audit_router(), subscriptions_router(), dead_letters_router()]
         for router in routers:
             for route in router.routes:
                 if isinstance(route, APIRoute) and route.methods & MUTATING:

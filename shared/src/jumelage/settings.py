@@ -40,6 +40,11 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = Field(default="service", description="set by each service")
     amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ URL")
+    dlq_amqp_url: SecretStr | None = Field(
+        default=None,
+        description="the dead-letter desk's broker URL (GET/POST /dead-letters): a user that may read the "
+        "service queue's DLQ and write to its forward exchange; empty: AMQP_URL",
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; empty means SQLite at DATA_DIR/<service>.db. "
