@@ -115,10 +115,17 @@ async def test_a_subscriber_that_lost_its_queue_gets_each_missing_event_once(
 async def test_a_replay_from_before_the_window_is_refused(stack: dict[str, Any], amqp_url: str,
                                                           namespace: str) -> None:
     conv = stack["convention"]
-    await register(conv, INSTITUTIONS[0])
-    await register(conv, INSTITUTIONS[1])
-    await outbox_drained(conv.runtime)
-    rows = await outbox(conv)
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:  # what a subscriber sees: each event with its outbox sequence number
+        channel = await connection.channel()
+        watch = await channel.declare_queue("", exclusive=True)
+        await watch.bind(f"{namespace}jumelage.events", routing_key="institution.*")
+        await register(conv, INSTITUTIONS[0])
+        await register(conv, INSTITUTIONS[1])
+        await outbox_drained(conv.runtime)
+        rows = await outbox(conv)
+        seen = [await eventually(lambda: watch.get(no_ack=True, fail=False)) for _ in rows]
+    assert [(m.message_id, m.headers["x-outbox-seq"]) for m in seen] == [(str(r.event_id), r.seq) for r in rows]
     queue = f"{namespace}notification.events"
     with pytest.raises(OutsideWindow, match="replay window"):
         await replay(conv.runtime.sessions, amqp_url, queue=queue, since=datetime.now(UTC) - timedelta(days=8),

@@ -43,7 +43,7 @@ from jumelage.messaging.pruning import prune
 from jumelage.messaging.topology import Topology
 from jumelage.settings import ServiceSettings
 from jumelage.subscriptions import match as match_subscriptions
-from jumelage.subscriptions import prune_numbers, subscriptions_router
+from jumelage.subscriptions import any_subscription, prune_numbers, subscriptions_router
 from jumelage.tasks import spawn
 from jumelage.tracing import configure_tracing
 
@@ -186,7 +186,9 @@ class ServiceRuntime:
 
     async def _match_subscriptions(self, uow: UnitOfWork) -> None:
         """Every service's periodic job: number the published events each HTTP subscription's
-        topic matches (jumelage.subscriptions)."""
+        topic matches (jumelage.subscriptions); without a subscription, one read (no write lock)."""
+        if not await any_subscription(self.read_sessions):
+            return
         await match_subscriptions(uow, now=datetime.now(UTC), settle_seconds=self.settings.subscription_settle_seconds)
 
     def unit_of_work(self, sessions: Callable[[], Any] | None = None) -> UnitOfWork:
@@ -194,6 +196,19 @@ class ServiceRuntime:
         is what each of its transactions begins from."""
         uow = self._uow_class(sessions or self.sessions, on_commit=self.relay.wake)
         uow.max_event_bytes = self.settings.max_event_bytes
+        return uow
+
+    def request_unit_of_work(self, request: Request, caller: Any) -> UnitOfWork:
+        """The unit of work of an authenticated request (:func:`unit_of_work`)."""
+        if request.method not in MUTATING:
+            return self.unit_of_work(self.read_sessions)
+        uow = self.unit_of_work(self.request_sessions)
+        route = request.scope.get("route")
+        uow.actor = AuditActor(
+            subject=caller.subject, institution_id=caller.institution_id,
+            roles=tuple(sorted(r.value for r in caller.roles)),
+            action=f"{request.method} {getattr(route, 'path', request.url.path)}", target=request.url.path,
+        )
         return uow
 
     def request_sessions(self) -> Any:
@@ -386,15 +401,7 @@ async def unit_of_work(request: Request, caller: CallerDep) -> UnitOfWork:
     the access checks of a changing request, which read before its handler runs;
     the handler's transaction takes it (SQLite ``BEGIN IMMEDIATE``, ``jumelage.db``)."""
     runtime: ServiceRuntime = request.app.state.runtime
-    if request.method not in MUTATING:
-        return runtime.unit_of_work(runtime.read_sessions)
-    uow = runtime.unit_of_work(runtime.request_sessions)
-    route = request.scope.get("route")
-    uow.actor = AuditActor(
-        subject=caller.subject, institution_id=caller.institution_id, roles=tuple(sorted(r.value for r in caller.roles)),
-        action=f"{request.method} {getattr(route, 'path', request.url.path)}", target=request.url.path,
-    )
-    return uow
+    return runtime.request_unit_of_work(request, caller)
 
 
 async def bus(request: Request) -> MessageBus:

@@ -132,6 +132,11 @@ def drop_subscription_tables_v1() -> None:
 
 # -- numbering the published events (the periodic job) --------------------------------------------
 
+async def any_subscription(read_sessions: Any) -> bool:
+    async with read_sessions() as session:
+        return (await session.scalar(select(SUBSCRIPTION.c.id).limit(1))) is not None
+
+
 async def match(uow: Any, *, now: datetime, settle_seconds: float) -> int:
     """Number, for each subscription, the events published since its cursor that match
     its topic; how many numbers were given."""
@@ -280,10 +285,9 @@ async def _own(session: Any, caller: Caller, subscription_id: uuid.UUID, what: s
 
 
 async def _unit_of_work(request: Request, caller: CallerDep) -> Any:
-    """``jumelage.service.unit_of_work`` (audited on a change), imported late: the runtime imports this module."""
-    from jumelage.service import unit_of_work
-
-    return await unit_of_work(request, caller)
+    """The request's unit of work (audited on a change), as ``jumelage.service.unit_of_work``
+    gives it, from the running service (which imports this module)."""
+    return request.app.state.runtime.request_unit_of_work(request, caller)
 
 
 Uow = Annotated[Any, Depends(_unit_of_work)]
