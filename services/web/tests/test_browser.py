@@ -479,6 +479,11 @@ async def test_an_administrator_shows_retries_and_discards_dead_letters(page: Pa
     assert discard["action"].startswith("DLQ discard") and "a test clinic, never registered" in discard["target"]
     assert discard["subject"] == retry["subject"] == "nadia" and discard["roles"] == ["administrator"]
 
+    await choose_language(page, "العربية")  # the desk in Arabic, right to left
+    await expect(page.locator("main h1")).to_have_text("الرسائل الميتة")
+    await expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    await expect(page.locator("#dead-letters-notification")).to_contain_text("لا توجد رسالة ميتة.")
+
     # Refused to whoever is not an administrator: the service says so.
     await sign_in(page, stack, "amina")
     response = await page.goto(f"{stack.web}/dead-letters")
