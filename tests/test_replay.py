@@ -20,7 +20,7 @@ import convention.app
 import scheduling.app
 from jumelage.audit import AuditRecord
 from jumelage.messaging.tables import InboxRecord, OutboxRecord
-from jumelage.replay import OutsideWindow, main, replay
+from jumelage.replay import OutsideWindow, main, replay, seq_of
 from jumelage.testkit.client import ActingAs
 from jumelage.testkit.servers import Database
 from jumelage.testkit.services import deliveries, handled, outbox_drained, running, service_settings
@@ -140,6 +140,14 @@ async def test_a_replay_from_before_the_window_is_refused(stack: dict[str, Any],
     done = await replay(conv.runtime.sessions, amqp_url, queue=queue, since_seq=rows[0].seq, keep_days=7,
                         patterns=["convention.*"])
     assert done.count == 0, "the filter: no convention event"
+
+    # After an event named by its id (the last one a subscriber handled): the ones after it.
+    async with conv.runtime.sessions() as s:
+        assert await seq_of(s, rows[1].event_id) == rows[1].seq
+        with pytest.raises(LookupError, match="replay window"):
+            await seq_of(s, rows[0].event_id)  # pruned above
+    with pytest.raises(SystemExit):
+        main(["--service", "convention", "--after-event", "not-an-id", "--queue", queue, "--by", "ops"])
 
 
 def _database_env(settings: Any) -> dict[str, str]:

@@ -14,8 +14,9 @@ of the topic), with ``x-original-routing-key`` and ``x-replayed: true``. A consu
 whose inbox still holds an event id drops the copy; the rest are handled once.
 
 * ``--since-seq N``: the events after outbox sequence number ``N`` (the
-  ``x-outbox-seq`` header of every message the relay sends); ``--since T``: those
-  whose time is ``T`` or later. A start before the window is refused (exit 1, a
+  ``x-outbox-seq`` header of every message the relay sends); ``--after-event ID``:
+  those after the event ``ID`` (the last one the subscriber handled, say from its
+  inbox); ``--since T``: those whose time is ``T`` or later. A start before the window is refused (exit 1, a
   sentence): what was pruned cannot be given again.
 * ``--match``: routing-key patterns (AMQP topic rules: ``*`` one word, ``#`` any);
   the default ``#`` replays everything (a consumer acks the types it has no
@@ -37,6 +38,7 @@ import functools
 import json
 import re
 import sys
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -123,6 +125,16 @@ def refuse_outside(win: Window, *, since_seq: int | None, since: datetime | None
             f"({win.oldest_time.isoformat() if win.oldest_time else '?'}) on: those after {since_seq} and before "
             f"{win.oldest_seq} are no longer kept (OUTBOX_KEEP_DAYS); replay --since-seq {win.oldest_seq - 1} "
             "to take what is left")
+
+
+async def seq_of(session: Any, event_id: Any) -> int:
+    """The outbox sequence number of event ``event_id`` (``LookupError`` if the outbox has it no more)."""
+    t = OutboxRecord.__table__.c
+    seq = await session.scalar(select(t.seq).where(t.event_id == event_id, t.published_at.is_not(None)))
+    if seq is None:
+        raise LookupError(f"no published event {event_id} in this outbox: pruned past the replay window "
+                          "(OUTBOX_KEEP_DAYS), not yet published, or another service's")
+    return int(seq)
 
 
 async def published_since(session: Any, *, after_seq: int, since: datetime | None = None,
@@ -257,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--service", required=True, choices=sorted(BINDINGS), help="whose outbox")
     start = parser.add_mutually_exclusive_group(required=True)
     start.add_argument("--since-seq", type=int, help="the events after this outbox sequence number")
+    start.add_argument("--after-event", help="the events after this one (an event id, e.g. the last one handled)")
     start.add_argument("--since", help="the events of this ISO 8601 instant or later (2026-12-01T08:00:00Z)")
     parser.add_argument("--queue", required=True, help="the queue to put them in (it must exist)")
     parser.add_argument("--match", action="append", help="a routing-key pattern (repeat); default: every event")
@@ -266,15 +279,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         since = parse_instant(args.since) if args.since else None
         patterns = check_patterns(args.match or ["#"])
+        after_event = uuid.UUID(args.after_event) if args.after_event else None
     except ValueError as exc:
-        parser.error(str(exc))
+        parser.error(str(exc) if "pattern" in str(exc) or "instant" in str(exc) or "offset" in str(exc)
+                     else "--after-event: an event id (a UUID)")
     if args.since_seq is not None and not 0 <= args.since_seq < 2**63:
         parser.error("--since-seq: a sequence number from 0")
     if not 0 < len(args.queue) <= 255 or not args.by.strip() or len(args.by) > 300:
         parser.error("--queue: 1 to 255 characters; --by: 1 to 300")
     settings = ServiceSettings(service_name=args.service)
     try:
-        done = asyncio.run(_run(settings, args, since, patterns))
+        done = asyncio.run(_run(settings, args, since, patterns, after_event))
     except LookupError as exc:
         print(str(exc).strip("'\""), file=sys.stderr)
         return 1
@@ -286,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-async def _run(settings: Any, args: Any, since: datetime | None, patterns: Sequence[str]) -> Replayed:
+async def _run(settings: Any, args: Any, since: datetime | None, patterns: Sequence[str],
+               after_event: uuid.UUID | None = None) -> Replayed:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from jumelage.db import create_engine
@@ -294,6 +310,9 @@ async def _run(settings: Any, args: Any, since: datetime | None, patterns: Seque
     engine = create_engine(settings.sqlalchemy_url(), schema=settings.database_schema)
     sessions = async_sessionmaker(engine)
     try:
+        if after_event is not None:
+            async with sessions() as session:
+                args.since_seq = await seq_of(session, after_event)
         done = await replay(sessions, settings.amqp_url, queue=args.queue, since_seq=args.since_seq, since=since,
                             patterns=patterns, keep_days=settings.outbox_keep_days)
         await audit(settings, sessions, done, by=args.by.strip(), since_seq=args.since_seq, since=since,
