@@ -165,7 +165,8 @@ def routes(service: str, w: World) -> list[tuple[str, str, str]]:
     """(method, template, concrete path) of every operation in the service's OpenAPI document."""
     doc = _openapi(service)
     fill = {**w.ids, "institution_id": w.ids["host"], "notification_id": str(uuid.uuid4()),
-            "event_type": "MissionScheduled", "language": "fr", "channel": "email", "item": "consent_signed"}
+            "event_type": "MissionScheduled", "language": "fr", "channel": "email", "item": "consent_signed",
+            "subscription_id": str(uuid.uuid4()), "key": str(uuid.uuid4())}
     found = []
     for template, operations in doc["paths"].items():
         path = re.sub(r"\{(\w+)\}", lambda m: fill[m.group(1)], template)

@@ -53,6 +53,7 @@ class Role(StrEnum):
     funder = "funder"                # reads the progress of the conventions it funds
     supervisor = "supervisor"        # reads the progress of the conventions it supervises
     practitioner = "practitioner"    # reads the missions they are on
+    subscriber = "subscriber"        # a partner system: its own event subscriptions (jumelage.subscriptions)
 
 
 @dataclass(frozen=True)

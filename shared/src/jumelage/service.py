@@ -32,6 +32,7 @@ from jumelage.audit import AuditActor, audit_router
 from jumelage.auth import CallerDep, TokenVerifier, authenticated
 from jumelage.bus import MessageBus
 from jumelage.clock import Clock
+from jumelage.dlq import dead_letters_router
 from jumelage.db import UnitOfWork, create_engine, ping, read_session_factory, session_factory
 from jumelage.http import health_router, install_correlation, install_error_handlers, strict_json
 from jumelage.logging import get_logger, silence_sensitive_libraries
@@ -41,6 +42,8 @@ from jumelage.messaging.outbox import OutboxRelay, event_publishers
 from jumelage.messaging.pruning import prune
 from jumelage.messaging.topology import Topology
 from jumelage.settings import ServiceSettings
+from jumelage.subscriptions import match as match_subscriptions
+from jumelage.subscriptions import any_subscription, prune_numbers, subscriptions_router
 from jumelage.tasks import spawn
 from jumelage.tracing import configure_tracing
 
@@ -129,7 +132,9 @@ class ServiceRuntime:
         self._starter: asyncio.Task[None] | None = None
         self.periodic = [*periodic, Periodic("expire-idempotency-keys", idempotency.CLEANUP_INTERVAL,
                                              self._expire_idempotency_keys),
-                         Periodic("prune-outbox-and-inbox", settings.prune_interval_seconds, self._prune)]
+                         Periodic("prune-outbox-and-inbox", settings.prune_interval_seconds, self._prune),
+                         Periodic("number-subscription-events", settings.subscription_match_seconds,
+                                  self._match_subscriptions)]
         self._periodic_tasks: list[asyncio.Task[None]] = []
         self.metrics.refresher("outbox", self._measure_outbox)
         if self.queue is not None:
@@ -174,14 +179,36 @@ class ServiceRuntime:
         time, which is what the relay and the consumer stamp (not a scenario clock)."""
         pruned = await prune(self.unit_of_work, now=datetime.now(UTC), outbox_keep_days=self.settings.outbox_keep_days,
                              inbox_keep_days=self.settings.inbox_keep_days)
-        if pruned.outbox or pruned.inbox:
-            log.info("outbox and inbox pruned", outbox_rows=pruned.outbox, inbox_keys=pruned.inbox)
+        numbers = await prune_numbers(self.sessions, now=datetime.now(UTC), keep_days=self.settings.outbox_keep_days)
+        if pruned.outbox or pruned.inbox or numbers:
+            log.info("outbox and inbox pruned", outbox_rows=pruned.outbox, inbox_keys=pruned.inbox,
+                     subscription_events=numbers)
+
+    async def _match_subscriptions(self, uow: UnitOfWork) -> None:
+        """Every service's periodic job: number the published events each HTTP subscription's
+        topic matches (jumelage.subscriptions); without a subscription, one read (no write lock)."""
+        if not await any_subscription(self.read_sessions):
+            return
+        await match_subscriptions(uow, now=datetime.now(UTC), settle_seconds=self.settings.subscription_settle_seconds)
 
     def unit_of_work(self, sessions: Callable[[], Any] | None = None) -> UnitOfWork:
         """A fresh unit of work; ``sessions`` (default: transactions that may write)
         is what each of its transactions begins from."""
         uow = self._uow_class(sessions or self.sessions, on_commit=self.relay.wake)
         uow.max_event_bytes = self.settings.max_event_bytes
+        return uow
+
+    def request_unit_of_work(self, request: Request, caller: Any) -> UnitOfWork:
+        """The unit of work of an authenticated request (:func:`unit_of_work`)."""
+        if request.method not in MUTATING:
+            return self.unit_of_work(self.read_sessions)
+        uow = self.unit_of_work(self.request_sessions)
+        route = request.scope.get("route")
+        uow.actor = AuditActor(
+            subject=caller.subject, institution_id=caller.institution_id,
+            roles=tuple(sorted(r.value for r in caller.roles)),
+            action=f"{request.method} {getattr(route, 'path', request.url.path)}", target=request.url.path,
+        )
         return uow
 
     def request_sessions(self) -> Any:
@@ -285,7 +312,7 @@ class ServiceRuntime:
             app.include_router(metrics_router(self.metrics))
         # Public: health checks and the API documents. Everything else needs a verified token.
         app.include_router(health_router({"database": self.check_database, "broker": self.check_broker}))
-        routers = [*routers, audit_router()]
+        routers = [*routers, audit_router(), subscriptions_router(), dead_letters_router()]
         for router in routers:
             for route in router.routes:
                 if isinstance(route, APIRoute) and route.methods & MUTATING:
@@ -374,15 +401,7 @@ async def unit_of_work(request: Request, caller: CallerDep) -> UnitOfWork:
     the access checks of a changing request, which read before its handler runs;
     the handler's transaction takes it (SQLite ``BEGIN IMMEDIATE``, ``jumelage.db``)."""
     runtime: ServiceRuntime = request.app.state.runtime
-    if request.method not in MUTATING:
-        return runtime.unit_of_work(runtime.read_sessions)
-    uow = runtime.unit_of_work(runtime.request_sessions)
-    route = request.scope.get("route")
-    uow.actor = AuditActor(
-        subject=caller.subject, institution_id=caller.institution_id, roles=tuple(sorted(r.value for r in caller.roles)),
-        action=f"{request.method} {getattr(route, 'path', request.url.path)}", target=request.url.path,
-    )
-    return uow
+    return runtime.request_unit_of_work(request, caller)
 
 
 async def bus(request: Request) -> MessageBus:

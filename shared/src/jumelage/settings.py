@@ -40,6 +40,11 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = Field(default="service", description="set by each service")
     amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ URL")
+    dlq_amqp_url: SecretStr | None = Field(
+        default=None,
+        description="the dead-letter desk's broker URL (GET/POST /dead-letters): a user that may read the "
+        "service queue's DLQ and write to its forward exchange; empty: AMQP_URL",
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; empty means SQLite at DATA_DIR/<service>.db. "
@@ -68,7 +73,8 @@ class ServiceSettings(BaseSettings):
     prefetch: int = Field(default=32, description="unacked events in flight per consumer")
     outbox_keep_days: float = Field(
         default=7.0, gt=0, le=3650,
-        description="days a published event stays in the outbox (what a replay can give again), then pruned",
+        description="days a published event stays in the outbox, then pruned: the replay window (what "
+        "python -m jumelage.replay and the HTTP subscriptions can give again)",
     )
     inbox_keep_days: float = Field(
         default=30.0, ge=1, le=3650,
@@ -77,6 +83,15 @@ class ServiceSettings(BaseSettings):
     )
     prune_interval_seconds: float = Field(
         default=3600.0, gt=0, le=86400, description="how often the outbox and the inbox are pruned"
+    )
+    subscription_match_seconds: float = Field(
+        default=1.0, gt=0, le=60,
+        description="how often the published events are numbered for the HTTP subscriptions (jumelage.subscriptions)",
+    )
+    subscription_settle_seconds: float = Field(
+        default=1.0, ge=0, le=60,
+        description="an event is numbered for the HTTP subscriptions once published this long ago (so one "
+        "committed late, with an earlier sequence number, is numbered in order, not skipped)",
     )
     relay_batch_size: int = Field(default=500, ge=1, description="outbox rows per relay transaction, in flight at once")
     relay_poll_interval: float = Field(

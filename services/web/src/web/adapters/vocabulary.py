@@ -33,4 +33,6 @@ WORDS = (
     N_("started"), N_("intensivist"), N_("urgent"), N_("routine"), N_("priority %(n)s"),
     # a case's readiness checklist (its items)
     N_("consent_signed"), N_("tests_done"), N_("fit_for_anaesthesia"), N_("travel_arranged"),
+    # the services (the dead-letter desk: one queue each)
+    N_("convention"), N_("scheduling"), N_("notification"),
 )

@@ -255,3 +255,27 @@ class ApplyPlan:
 class ShowOperatingList:
     mission_id: uuid.UUID
     day: date
+
+
+# -- the dead-letter desk (administrators; each service decides) ------------------------------------
+
+@dataclass(frozen=True)
+class ShowDeadLetters:
+    """Every service queue's dead letters."""
+
+
+@dataclass(frozen=True)
+class ShowDeadLetter:
+    service: str
+    key: str
+
+
+@dataclass(frozen=True)
+class HandleDeadLetter:
+    """Retry one (``key``) or all (``key`` None) of a service queue's dead letters, or discard one."""
+
+    service: str
+    action: str  # "retry" or "discard"
+    key: str | None
+    reason: str | None
+    idempotency_key: uuid.UUID

@@ -13,6 +13,8 @@ from web.domain.commands import (ChangeCase, ChangeReadiness, EditCase, HoldActi
 from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ListMissions, ProposePlan,
                                  RemoveTeamMember, ShowMission, ShowOperatingList)
 from web.handlers import missions
+from web.domain.commands import HandleDeadLetter, ShowDeadLetter, ShowDeadLetters
+from web.handlers import dead_letters
 
 HANDLERS: dict[type, Handler] = {
     ListConventions: conventions.list_conventions,
@@ -44,4 +46,7 @@ HANDLERS: dict[type, Handler] = {
     ProposePlan: missions.propose_plan,
     ApplyPlan: missions.apply_plan,
     ShowOperatingList: missions.show_operating_list,
+    ShowDeadLetters: dead_letters.show_dead_letters,
+    ShowDeadLetter: dead_letters.show_dead_letter,
+    HandleDeadLetter: dead_letters.handle_dead_letter,
 }
