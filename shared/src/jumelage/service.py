@@ -110,6 +110,7 @@ class ServiceRuntime:
         )
         self.metrics = Metrics(self.name)
         self.source = f"/services/{self.name}"
+        self.schemas_url = f"{settings.base_url()}/schemas"  # each event's dataschema: <schemas_url>/<type>.json
         # One publisher per event type this service emits, for AsyncAPI (the relay sends on its own).
         self.publishers = event_publishers(self.broker, self.topology.exchange, self.source)
         self.relay = OutboxRelay(
@@ -182,6 +183,7 @@ class ServiceRuntime:
         is what each of its transactions begins from."""
         uow = self._uow_class(sessions or self.sessions, on_commit=self.relay.wake)
         uow.max_event_bytes = self.settings.max_event_bytes
+        uow.schemas_url = self.schemas_url
         return uow
 
     def request_sessions(self) -> Any:
