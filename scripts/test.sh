@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 scripts/ensure-servers.sh
 scripts/ensure-browser.sh  # Debian's chromium for the web app's browser tests (apt-get when missing)
+scripts/tools.sh  # the AsyncAPI CLI tests/test_catalogue.py validates with (npm, pinned; when missing)
 # Three workers on two cores: most of the suite's time is spent waiting on started
 # processes, the broker and PostgreSQL. One file stays on one worker (module-scoped
 # stacks). TEST_WORKERS=0 runs it in this process.

@@ -291,6 +291,41 @@ async def test_the_document_pages_load_their_assets_from_the_service(page: str) 
         remote = [u for u in parser.urls if not u.startswith("/") or u.startswith("//")]
         assert not remote, f"{page} loads from elsewhere: {remote}"
         assert "https://" not in response.text.replace("https://json-schema.org", ""), page
+        assert "default-src 'self'" in response.headers["content-security-policy"]
         for url in parser.urls:
             asset = await c.get(url)
             assert asset.status_code == 200 and len(asset.content) > 100, (url, asset.status_code)
+
+
+@pytest.mark.system
+async def test_the_document_pages_render_in_a_browser_with_nothing_from_elsewhere() -> None:
+    """Headless chromium (scripts/ensure-browser.sh) with no network: every request goes
+    to the service in this process, anything else is counted and refused. Each page
+    shows the service's documents, and none asks for anything elsewhere."""
+    from jumelage.testkit.browser import chromium
+
+    origin = "http://convention.test"
+    elsewhere: list[str] = []
+    errors: list[str] = []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(_app("convention")), base_url=origin) as c:
+        async def serve(route: Any) -> None:
+            url = route.request.url
+            if not url.startswith(f"{origin}/"):
+                elsewhere.append(url)
+                await route.abort()
+                return
+            answer = await c.get(url.removeprefix(origin))
+            await route.fulfill(status=answer.status_code, headers=dict(answer.headers), body=answer.content)
+
+        async with chromium() as browser:
+            page = await browser.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.route("**/*", serve)
+            for path, shown in [("/docs", "/institutions"), ("/redoc", "/institutions"),
+                                ("/asyncapi", "sendInstitutionRegistered")]:
+                await page.goto(f"{origin}{path}")
+                await page.wait_for_function("text => document.body.innerText.includes(text)", arg=shown,
+                                             timeout=30_000)
+                assert "Jumelage convention" in await page.inner_text("body"), path
+    assert not elsewhere, f"the pages asked for {elsewhere}"
+    assert not errors, errors

@@ -32,6 +32,21 @@ ASSET_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", 
                "asyncapi.css", "favicon-32x32.png")
 """What ``scripts/assets.sh`` copies into ``static/docs`` (its list and this one are the same)."""
 
+PAGE_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+               "object-src 'none'; base-uri 'self'; frame-ancestors 'none'")
+"""The pages' Content-Security-Policy: nothing from elsewhere, even what a viewer's bundle
+names itself (ReDoc's sidebar logo is an image on its CDN); the inline parts are the
+pages' own start-up scripts and the viewers' styles. The AsyncAPI viewer's parser
+compiles the document's JSON schemas into functions (ajv): its page allows eval, of
+the scripts it loads from here only."""
+
+
+def _page(response: HTMLResponse, *, evaluates: bool = False) -> HTMLResponse:
+    policy = PAGE_POLICY.replace("'unsafe-inline';", "'unsafe-inline' 'unsafe-eval';", 1) if evaluates else PAGE_POLICY
+    response.headers["Content-Security-Policy"] = policy
+    return response
+
 
 def install_documents(app: FastAPI, catalogue: Callable[[], dict[str, Any]], *, source: str, title: str) -> None:
     """The documents' routes on ``app`` (created with ``docs_url=None, redoc_url=None``)."""
@@ -41,20 +56,21 @@ def install_documents(app: FastAPI, catalogue: Callable[[], dict[str, Any]], *, 
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{title} API",
-                                   swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
-                                   swagger_css_url=f"{ASSETS}/swagger-ui.css", swagger_favicon_url=favicon,
-                                   oauth2_redirect_url=oauth2_redirect)
+        return _page(get_swagger_ui_html(openapi_url="/openapi.json", title=f"{title} API",
+                                         swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+                                         swagger_css_url=f"{ASSETS}/swagger-ui.css", swagger_favicon_url=favicon,
+                                         oauth2_redirect_url=oauth2_redirect,
+                                         swagger_ui_parameters={"validatorUrl": None}))
 
     @app.get(oauth2_redirect, include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return _page(get_swagger_ui_oauth2_redirect_html())
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
-        return get_redoc_html(openapi_url="/openapi.json", title=f"{title} API",
-                              redoc_js_url=f"{ASSETS}/redoc.standalone.js", redoc_favicon_url=favicon,
-                              with_google_fonts=False)
+        return _page(get_redoc_html(openapi_url="/openapi.json", title=f"{title} API",
+                                    redoc_js_url=f"{ASSETS}/redoc.standalone.js", redoc_favicon_url=favicon,
+                                    with_google_fonts=False))
 
     @app.get("/asyncapi.json", include_in_schema=False)
     async def asyncapi_json() -> dict[str, Any]:
@@ -62,7 +78,8 @@ def install_documents(app: FastAPI, catalogue: Callable[[], dict[str, Any]], *, 
 
     @app.get("/asyncapi", include_in_schema=False)
     async def asyncapi_html() -> HTMLResponse:
-        return HTMLResponse(asyncapi_page(catalogue(), title=f"{title} AsyncAPI", favicon=favicon))
+        return _page(HTMLResponse(asyncapi_page(catalogue(), title=f"{title} AsyncAPI", favicon=favicon)),
+                     evaluates=True)
 
     own = {cls.event_type for cls in registry.from_source(source)}
 
