@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import jsonschema
@@ -26,10 +26,7 @@ from jumelage.events import (
 )
 from jumelage.events.convention import ConventionAmended
 # The realistic examples (a CNAS-funded paediatric cardiac surgery twinning), shared with the catalogue.
-from jumelage.events.examples import (
-    ALGIERS, ANAESTHETIST, CMCI_BOUSMAIL, CNAS, CONVENTION_ID, EXAMPLES, MINISTRY, MISSION, OBJECTIVES,
-    PERFUSIONIST, SAN_DONATO, SURGEON, SURGERY,
-)
+from jumelage.events.examples import ALGIERS, CONVENTION_ID, EXAMPLES
 from jumelage.events.scheduling import MissionRescheduled, MissionScheduled, SurgeryCompleted
 from jumelage.events.snapshot import SCHEMAS_DIR
 
