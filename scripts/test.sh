@@ -11,6 +11,7 @@ scripts/ensure-browser.sh  # Debian's chromium for the web app's browser tests (
 # re-rewrites the asserts of every test module it collects (13 s of CPU, 6 s cached).
 export PYTHONDONTWRITEBYTECODE=
 .venv/bin/python -m compileall -q -j 0 shared/src services/*/src
+scripts/tools.sh  # the AsyncAPI CLI tests/test_catalogue.py validates with (npm, pinned; when missing)
 # Three workers on two cores: most of the suite's time is spent waiting on started
 # processes, the broker and PostgreSQL. One file stays on one worker (module-scoped
 # stacks), heaviest files first (jumelage.testkit.plugin orders them; xdist's own

@@ -114,7 +114,8 @@ def _parsers_in_the_repository() -> set[str]:
     found = set()
     for path in ROOT.rglob("*.py"):
         relative = path.relative_to(ROOT).as_posix()
-        if relative.startswith((".venv/", "build/")) or "/tests/" in f"/{relative}" or "site-packages" in relative:
+        if (relative.startswith((".venv/", "build/")) or "/tests/" in f"/{relative}" or "site-packages" in relative
+                or "/node_modules/" in f"/{relative}"):  # npm's packages (tools/, services/web/): not ours
             continue
         if relative == "shared/src/jumelage/arguments.py":
             continue  # where the class is defined: no command line of its own

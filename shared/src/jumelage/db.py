@@ -252,6 +252,9 @@ class UnitOfWork:
 
     max_event_bytes: int | None = None
     """Largest event data this unit may record (``MAX_EVENT_BYTES``, set by the runtime)."""
+    schemas_url: str | None = None
+    """Where the service serves its events' JSON schemas (``<PUBLIC_URL>/schemas``, set by the
+    runtime): each event's ``dataschema`` is ``<schemas_url>/<type>.json``; None: no dataschema."""
 
     def record(self, data: EventData) -> CloudEvent[Any]:
         """Queue an outgoing event in this transaction (the outbox row, written at commit).
@@ -263,6 +266,7 @@ class UnitOfWork:
             correlation_id=context.correlation_id.get(),
             causation_id=context.causation_id.get(),
             traceparent=current_traceparent(),  # the span it is recorded under: the trace goes on
+            dataschema=f"{self.schemas_url}/{data.event_type}.json" if self.schemas_url else None,
         )
         envelope_json, size = serialized(envelope)  # once: the outbox row keeps this JSON
         if self.max_event_bytes is not None and size > self.max_event_bytes:

@@ -24,13 +24,15 @@ from fastapi.routing import APIRoute
 from fastapi.responses import HTMLResponse
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.specification import AsyncAPI
-from faststream.specification.asyncapi.site import get_asyncapi_html
 
 from jumelage import idempotency
 from jumelage.api import install_error_documents
 from jumelage.audit import AuditActor, audit_router
 from jumelage.auth import CallerDep, TokenVerifier, authenticated
 from jumelage.bus import MessageBus
+from jumelage.catalogue import catalogue
+from jumelage.documents import install_documents
+from jumelage.events import registry
 from jumelage.clock import Clock
 from jumelage.dlq import dead_letters_router
 from jumelage.db import UnitOfWork, create_engine, ping, read_session_factory, session_factory
@@ -92,6 +94,7 @@ class ServiceRuntime:
             passive=settings.declare_topology == "own",  # the broker's definitions made it all
         )
         self.queue = self.topology.service_queue(self.name) if handlers else None
+        self.handled: tuple[type, ...] = tuple(handlers or ())  # the event types its queue receives
         url = settings.sqlalchemy_url()
         # Every connection kept: SQLAlchemy's default (5 kept, 10 more opened and closed again per
         # checkout) opened a PostgreSQL backend (or an SQLite connection and its thread) per request
@@ -113,6 +116,7 @@ class ServiceRuntime:
         )
         self.metrics = Metrics(self.name)
         self.source = f"/services/{self.name}"
+        self.schemas_url = f"{settings.base_url()}/schemas"  # each event's dataschema: <schemas_url>/<type>.json
         # One publisher per event type this service emits, for AsyncAPI (the relay sends on its own).
         self.publishers = event_publishers(self.broker, self.topology.exchange, self.source)
         self.relay = OutboxRelay(
@@ -196,6 +200,7 @@ class ServiceRuntime:
         is what each of its transactions begins from."""
         uow = self._uow_class(sessions or self.sessions, on_commit=self.relay.wake)
         uow.max_event_bytes = self.settings.max_event_bytes
+        uow.schemas_url = self.schemas_url
         return uow
 
     def request_unit_of_work(self, request: Request, caller: Any) -> UnitOfWork:
@@ -290,6 +295,14 @@ class ServiceRuntime:
                 operation.bindings.amqp.cc = list(self.queue.bindings)
         return spec
 
+    def catalogue(self) -> dict[str, Any]:
+        """The AsyncAPI catalogue (``jumelage.catalogue``): FastStream's document, with valid
+        keys, a message per event type with its content type and example, the dead-letter
+        headers and the production server. What ``/asyncapi.json`` serves."""
+        return catalogue(self.specification().to_jsonable(), service=self.name, exchange=self.topology.exchange.name,
+                         emitted=registry.from_source(self.source), handled=self.handled, queue=self.queue,
+                         schemas_url=self.schemas_url)
+
     # -- HTTP ------------------------------------------------------------------
 
     def create_app(self, routers: Sequence[APIRouter], *, configure: Callable[[FastAPI], Any] | None = None) -> FastAPI:
@@ -304,6 +317,7 @@ class ServiceRuntime:
                 await runtime.stop()
 
         app = FastAPI(title=f"Jumelage {self.name}", version=self.version, lifespan=lifespan,
+                      docs_url=None, redoc_url=None,  # install_documents: the same pages, no CDN
                       max_body_size=self.settings.max_body_bytes)
         app.state.runtime = self
         install_correlation(app, self.metrics)
@@ -322,13 +336,8 @@ class ServiceRuntime:
             app.include_router(router, dependencies=[Depends(authenticated), Depends(strict_json)])
         install_error_documents(app)  # on every authenticated route, the errors it can answer
 
-        @app.get("/asyncapi.json", tags=["docs"], include_in_schema=False)
-        async def asyncapi_json() -> Any:
-            return runtime.specification().to_jsonable()
-
-        @app.get("/asyncapi", tags=["docs"], include_in_schema=False)
-        async def asyncapi_html() -> HTMLResponse:
-            return HTMLResponse(get_asyncapi_html(runtime.specification()))
+        # /docs, /redoc, /asyncapi(.json), /schemas/<type>.json: public, their scripts served here.
+        install_documents(app, runtime.catalogue, source=self.source, title=f"Jumelage {self.name}")
 
         if configure is not None:
             configure(app)

@@ -55,6 +55,12 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    public_url: str | None = Field(
+        default=None, max_length=300,
+        description="the address other services and partners reach this service's HTTP API at (e.g. "
+        "http://convention in a cluster): the base of each event's dataschema URL; unset: "
+        "http://<HTTP_HOST>:<HTTP_PORT> (127.0.0.1 for a wildcard host)",
+    )
     max_body_bytes: int = Field(
         default=1 << 20, ge=1024, le=1 << 30,
         description="largest HTTP request body accepted (bytes); a larger one is a 413, refused before it is read whole",
@@ -164,6 +170,13 @@ class ServiceSettings(BaseSettings):
         description="how long a request holding an Idempotency-Key may run before a retry may take the key "
         "over (the first one's commit is then refused)",
     )
+
+    def base_url(self) -> str:
+        """``public_url``, or the address the process listens on."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::", "") else self.http_host
+        return f"http://{host}:{self.http_port}"
 
     def sqlalchemy_url(self) -> str:
         return normalise_database_url(self.database_url, self.data_dir / f"{self.service_name}.db")
