@@ -91,6 +91,10 @@ ADDED_TYPES: dict[str, tuple[str, str, set[str]]] = {
     "MissionTeamChanged": (SCHEDULING, "mission_team.changed", {
         "mission_id", "convention_id", "change", "practitioner_id", "team",
     }),
+    # Several host sites in one mission: a site added or removed, or the mission's days at one changed.
+    "MissionSitesChanged": (SCHEDULING, "mission_sites.changed", {
+        "mission_id", "convention_id", "change", "institution_id", "sites",
+    }),
     # A scheduled surgery led by another surgeon of the team, before it starts.
     "SurgeryLeadChanged": (SCHEDULING, "surgery_lead.changed", {
         "surgery_id", "mission_id", "previous_lead_surgeon_id", "lead_surgeon_id", "reason",
@@ -119,7 +123,13 @@ OPTIONAL_FIELDS: dict[str, set[str]] = {
     "InstitutionUpdated": {"wilaya"},
     "ConventionSigned": {"kind", "cost_bearers", "reference_costs"},
     "ConventionAmended": {"signed_on", "summary"},
-    "SurgeryCompleted": {"specialty"},
+    "SurgeryCompleted": {"specialty", "site_institution_id"},
+    # Several host sites in one mission: the sites (and their days), and where each activity takes place.
+    "MissionScheduled": {"sites"},
+    "MissionRescheduled": {"sites"},
+    "SurgeryScheduled": {"site_institution_id"},
+    "SurgeryRescheduled": {"site_institution_id"},
+    "ConsultationHeld": {"site_institution_id"},
 }
 ALL_TYPES = {**CONTRACT, **ADDED_TYPES}
 
@@ -136,6 +146,7 @@ ENUMS: dict[tuple[str, str], set[str]] = {
     ("MissionScheduled", "team.role"): PRACTITIONER_ROLES,
     ("MissionTeamChanged", "team.role"): PRACTITIONER_ROLES,
     ("MissionTeamChanged", "change"): {"added", "removed", "dates_changed"},
+    ("MissionSitesChanged", "change"): {"site_added", "site_removed", "days_changed"},
     ("TrainingPlacementCompleted", "kind"): {"observership", "fellowship"},
     ("SurgeryCompleted", "outcome"): {"successful", "with_complications", "deceased"},
     ("NotificationSent", "channel"): {"email", "sms", "webhook"},
@@ -226,6 +237,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             {"practitioner_id": PERFUSIONIST, "full_name": "Luca Moretti", "role": "perfusionist",
              "home_institution_id": SAN_DONATO, "arrives_on": date(2024, 6, 11), "leaves_on": date(2024, 6, 18)},
         ],
+    ),
+    "MissionSitesChanged": dict(
+        mission_id=MISSION, convention_id=CONVENTION_ID, change="site_added", institution_id=MINISTRY,
+        sites=[{"institution_id": CMCI_BOUSMAIL, "starts_on": date(2024, 6, 9), "ends_on": date(2024, 6, 20)},
+               {"institution_id": MINISTRY, "starts_on": date(2024, 6, 15), "ends_on": date(2024, 6, 20)}],
     ),
     "MissionStarted": dict(mission_id=MISSION, convention_id=CONVENTION_ID),
     "MissionCompleted": dict(
