@@ -45,6 +45,7 @@ async def test_a_host_coordinator_proposes_a_plan_applies_it_and_sees_the_surger
     assert f'sse-connect="/live?mission={programme.mission_id}"' in page
     assert f'href="/conventions/{programme.convention_id}"' in page and "CMCI Bousmail" in page
     assert rows(page, "surgeries-table") == ["No surgery planned yet."]
+    assert rows(page, "sites-table") == ["CMCI Bousmail (host) the whole mission"], "its host, its one site"
 
     proposed = await amina.submit(page, programme.path + "/plan", {"time_limit_seconds": 3}, status=200)
     status = re.search(r'id="plan-status" data-status="([a-z]+)"', proposed.text).group(1)
@@ -78,6 +79,8 @@ async def test_a_host_coordinator_proposes_a_plan_applies_it_and_sees_the_surger
     part = await amina.client.get(programme.path + "?part=plan", headers={"HX-Request": "true"})
     assert part.status_code == 200 and part.text.lstrip().startswith('<section id="plan"')
     assert len(rows(part.text, "surgeries-table")) == len(surgeries)
+    assert all(f'data-site="{s["site_institution_id"]}"' in part.text for s in surgeries), "each surgery's site"
+    assert all("CMCI Bousmail" in line for line in rows(part.text, "surgeries-table"))
     after = await amina.open(programme.path)
     table = rows(after, "surgeries-table")
     assert len(table) == len(surgeries)

@@ -67,6 +67,7 @@ async def _mission_parts(services: PersonServices, mission_id: Any) -> dict[str,
     risk_of = {**rules.risks(case_list), **rules.surgery_risks(surgeries)}
     patients = {c["id"]: c for c in case_list} if case_list is not None else None
     return {"mission": mission, "etag": read.etag, "names": names, "surgeries": surgeries,
+            "sites": rules.sites(mission),
             "resources": resources, "cases_refused": cases if isinstance(cases, ServiceRefused) else None,
             "convention": None if isinstance(convention, ServiceRefused) else convention,
             "tz": tz, "risk_of": risk_of, "patients": patients,
