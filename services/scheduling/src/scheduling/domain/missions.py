@@ -126,8 +126,13 @@ class Mission(Aggregate):
                 moved.require_on_site(practitioner_id, b.first_day, b.last_day, what=b.what)
             if b.site is not None:
                 moved.require_site_day(b.site, b.first_day, b.last_day, what=b.what, conflict=True)
+        before = {m.practitioner_id: m for m in self.team}
         self.starts_on, self.ends_on, self.team, self.sites = starts_on, ends_on, team, sites
         self.happened(events.mission_rescheduled(self, reason))
+        # Members with days of their own: those moved with the mission, each its MissionTeamChanged.
+        for member in team:
+            if member != before[member.practitioner_id]:
+                self.happened(events.mission_team_changed(self, TeamChange.dates_changed, member))
         return reason
 
     def cancel(self, reason: str) -> str:
