@@ -80,6 +80,11 @@ def team_editable(mission: Mapping[str, Any], roles: Iterable[str], institution_
     return manages(mission, roles, institution_id) and mission.get("status") in TEAM_CHANGES
 
 
+def dates_editable(mission: Mapping[str, Any], roles: Iterable[str], institution_id: str | None) -> bool:
+    """A member's days on site change before the mission starts and while it runs (an early flight home)."""
+    return manages(mission, roles, institution_id) and mission.get("status") in (*TEAM_CHANGES, "started")
+
+
 def plannable(mission: Mapping[str, Any], roles: Iterable[str], institution_id: str | None) -> bool:
     return manages(mission, roles, institution_id) and mission.get("status") in PLANNABLE
 

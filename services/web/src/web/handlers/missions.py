@@ -8,8 +8,8 @@ from typing import Any
 
 from web.adapters.services import PersonServices, ServiceRefused
 from web.domain import missions as rules
-from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ListMissions, ProposePlan,
-                                 RemoveTeamMember, ShowMission, ShowOperatingList)
+from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ChangeOnSiteDates, ListMissions,
+                                 ProposePlan, RemoveTeamMember, ShowMission, ShowOperatingList)
 from web.handlers.conventions import institution_names
 
 
@@ -106,6 +106,13 @@ async def change_mission(cmd: ChangeMission, services: PersonServices) -> dict[s
 
 async def add_team_member(cmd: AddTeamMember, services: PersonServices) -> dict[str, Any]:
     reply = await services.change("scheduling", "POST", f"/missions/{cmd.mission_id}/team", cmd.member,
+                                  idempotency_key=cmd.idempotency_key, if_match=cmd.if_match)
+    return reply.body
+
+
+async def change_on_site_dates(cmd: ChangeOnSiteDates, services: PersonServices) -> dict[str, Any]:
+    reply = await services.change("scheduling", "PUT",
+                                  f"/missions/{cmd.mission_id}/team/{cmd.practitioner_id}/on-site", cmd.body,
                                   idempotency_key=cmd.idempotency_key, if_match=cmd.if_match)
     return reply.body
 
