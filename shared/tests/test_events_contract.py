@@ -93,6 +93,10 @@ ADDED_TYPES: dict[str, tuple[str, str, set[str]]] = {
     "MissionTeamChanged": (SCHEDULING, "mission_team.changed", {
         "mission_id", "convention_id", "change", "practitioner_id", "team",
     }),
+    # Several host sites in one mission: a site added or removed, or the mission's days at one changed.
+    "MissionSitesChanged": (SCHEDULING, "mission_sites.changed", {
+        "mission_id", "convention_id", "change", "institution_id", "sites",
+    }),
     # A scheduled surgery led by another surgeon of the team, before it starts.
     "SurgeryLeadChanged": (SCHEDULING, "surgery_lead.changed", {
         "surgery_id", "mission_id", "previous_lead_surgeon_id", "lead_surgeon_id", "reason",
@@ -121,8 +125,14 @@ OPTIONAL_FIELDS: dict[str, set[str]] = {
     "InstitutionUpdated": {"wilaya"},
     "ConventionSigned": {"kind", "cost_bearers", "reference_costs"},
     "ConventionAmended": {"signed_on", "summary"},
-    "SurgeryCompleted": {"specialty"},
+    "SurgeryCompleted": {"specialty", "site_institution_id"},
     "SurgeryCancelled": {"cause"},
+    # Several host sites in one mission: the sites (and their days), and where each activity takes place.
+    "MissionScheduled": {"sites"},
+    "MissionRescheduled": {"sites"},
+    "SurgeryScheduled": {"site_institution_id"},
+    "SurgeryRescheduled": {"site_institution_id"},
+    "ConsultationHeld": {"site_institution_id"},
 }
 ALL_TYPES = {**CONTRACT, **ADDED_TYPES}
 
@@ -139,6 +149,7 @@ ENUMS: dict[tuple[str, str], set[str]] = {
     ("MissionScheduled", "team.role"): PRACTITIONER_ROLES,
     ("MissionTeamChanged", "team.role"): PRACTITIONER_ROLES,
     ("MissionTeamChanged", "change"): {"added", "removed", "dates_changed"},
+    ("MissionSitesChanged", "change"): {"site_added", "site_removed", "days_changed"},
     ("TrainingPlacementCompleted", "kind"): {"observership", "fellowship"},
     ("SurgeryCompleted", "outcome"): {"successful", "with_complications", "deceased"},
     ("NotificationSent", "channel"): {"email", "sms", "webhook"},

@@ -41,6 +41,8 @@ for _name, _handler in (
     ("SurgeryResumed", programme.on_surgery_resumed),
     ("ConsultationSuspended", programme.on_consultation_hold),
     ("ConsultationResumed", programme.on_consultation_hold),
+    ("MissionTeamChanged", programme.on_mission_team_changed),
+    ("SurgeryLeadChanged", programme.on_surgery_lead_changed),
 ):
     if _name in registry:
         EVENTS[registry.by_type(_name)] = _handler

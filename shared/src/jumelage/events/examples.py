@@ -84,6 +84,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
              "home_institution_id": SAN_DONATO, "arrives_on": date(2024, 6, 11), "leaves_on": date(2024, 6, 18)},
         ],
     ),
+    "MissionSitesChanged": dict(
+        mission_id=MISSION, convention_id=CONVENTION_ID, change="site_added", institution_id=MINISTRY,
+        sites=[{"institution_id": CMCI_BOUSMAIL, "starts_on": date(2024, 6, 9), "ends_on": date(2024, 6, 20)},
+               {"institution_id": MINISTRY, "starts_on": date(2024, 6, 15), "ends_on": date(2024, 6, 20)}],
+    ),
     "MissionStarted": dict(mission_id=MISSION, convention_id=CONVENTION_ID),
     "MissionCompleted": dict(
         mission_id=MISSION, convention_id=CONVENTION_ID,

@@ -59,6 +59,36 @@ class TeamMember(BaseModel):
         default=None, description="last day on site (added by the project; absent: the mission's last day)")
 
 
+class MissionSite(BaseModel):
+    """A host site of a mission (added by the project): an institution and the mission's days there."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    institution_id: uuid.UUID
+    starts_on: date = Field(description="the mission's first day at this site")
+    ends_on: date = Field(description="the mission's last day at this site")
+
+    @model_validator(mode="after")
+    def _period_is_ordered(self) -> MissionSite:
+        _check_period(self.starts_on, self.ends_on)
+        return self
+
+
+class SiteChange(StrEnum):
+    site_added = "site_added"
+    site_removed = "site_removed"
+    days_changed = "days_changed"
+
+
+Sites = Annotated[list[MissionSite] | None, Field(
+    default=None, max_length=20,
+    description="the mission's host sites, the host first, with its days at each (added by the project; "
+                "absent: the host alone, every day of the mission)")]
+Site = Annotated[uuid.UUID | None, Field(
+    default=None, description="the host site (institution) it takes place at (added by the project; absent: "
+                              "the mission's host)")]
+
+
 class PlacementKind(StrEnum):
     observership = "observership"
     fellowship = "fellowship"
@@ -112,6 +142,7 @@ class MissionScheduled(_AboutMission):
     starts_on: date
     ends_on: date
     team: list[TeamMember]
+    sites: Sites = None
 
     @model_validator(mode="after")
     def _period_is_ordered(self) -> MissionScheduled:
@@ -123,6 +154,7 @@ class MissionRescheduled(_AboutMission):
     starts_on: date
     ends_on: date
     reason: Reason
+    sites: Sites = None
 
     @model_validator(mode="after")
     def _period_is_ordered(self) -> MissionRescheduled:
@@ -159,6 +191,16 @@ class MissionTeamChanged(_AboutMission):
     team: list[TeamMember]
 
 
+class MissionSitesChanged(_AboutMission):
+    """A project addition to EVENTS.md: a host site was added to or removed from a mission, or
+    the mission's days at one changed; ``sites`` is every site after the change."""
+
+    convention_id: uuid.UUID
+    change: SiteChange
+    institution_id: uuid.UUID
+    sites: list[MissionSite] = Field(min_length=1, max_length=20)
+
+
 class MissionStarted(_AboutMission):
     convention_id: uuid.UUID
 
@@ -177,12 +219,14 @@ class SurgeryScheduled(_AboutSurgery):
     scheduled_start: UtcDateTime
     expected_duration_minutes: int = Field(gt=0)
     lead_surgeon_id: uuid.UUID
+    site_institution_id: Site = None
 
 
 class SurgeryRescheduled(_AboutSurgery):
     operating_room: str = Field(min_length=1)
     scheduled_start: UtcDateTime
     reason: Reason
+    site_institution_id: Site = None
 
 
 class SurgeryLeadChanged(_AboutSurgery):
@@ -243,6 +287,7 @@ class SurgeryCompleted(_AboutSurgery):
     previously_referred_abroad: bool
     # Optional (added after v1): the mission's specialty, which the convention's reference costs go by.
     specialty: str | None = Field(default=None, min_length=1, max_length=200)
+    site_institution_id: Site = None
 
 
 class ConsultationHeld(SchedulingEvent):
@@ -254,6 +299,7 @@ class ConsultationHeld(SchedulingEvent):
     patient_ref: PatientRef
     specialty: str = Field(min_length=1)
     held_at: UtcDateTime
+    site_institution_id: Site = None
 
 
 class _AboutConsultation(SchedulingEvent, abstract=True):
@@ -329,6 +375,8 @@ __all__ = [
     "MissionRescheduled",
     "MissionScheduled",
     "MissionStarted",
+    "MissionSite",
+    "MissionSitesChanged",
     "MissionTeamChanged",
     "PractitionerRole",
     "SchedulingEvent",
@@ -341,6 +389,7 @@ __all__ = [
     "SurgeryScheduled",
     "PlacementKind",
     "SurgerySuspended",
+    "SiteChange",
     "TeamChange",
     "Trainee",
     "TrainingPlacementCompleted",

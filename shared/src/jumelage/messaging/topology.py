@@ -152,7 +152,9 @@ BINDINGS: dict[str, tuple[str, ...]] = {
         "institution.*",
         "convention.*",
         "mission.*",
+        "mission_team.*",  # a team changed: the member concerned is told
         "surgery.*",
+        "surgery_lead.*",  # a surgery's lead surgeon changed: the new and the old are told
         "consultation.*",
         "training_session.*",
     ),

@@ -9,7 +9,9 @@ Default audiences:
 * a surgery's lead surgeon and the patient's family: ``SurgeryScheduled``,
   ``SurgeryRescheduled``, ``SurgeryCancelled``, ``SurgerySuspended``, ``SurgeryResumed`` and the
   reminder the day before;
-* a consultation's patient's family: ``ConsultationSuspended``, ``ConsultationResumed``.
+* a consultation's patient's family: ``ConsultationSuspended``, ``ConsultationResumed``;
+* the member concerned (added, removed, whose on-site dates changed), not the whole team:
+  ``MissionTeamChanged``; the new and the previous lead surgeon: ``SurgeryLeadChanged``.
 
 A family is told only of its own child, and only once consent is recorded,
 whatever its subscriptions say.
@@ -36,6 +38,8 @@ ACHIEVEMENTS = frozenset({"SurgeryCompleted", "MissionCompleted"})
 SURGERY_PLAN_CHANGES = frozenset({"SurgeryScheduled", "SurgeryRescheduled", "SurgeryCancelled", "SurgerySuspended",
                                   "SurgeryResumed", SURGERY_REMINDER})
 CONSULTATION_HOLDS = frozenset({"ConsultationSuspended", "ConsultationResumed"})
+PERSONAL = frozenset({"MissionTeamChanged", "SurgeryLeadChanged"})
+"""Told to the practitioners they name (``Occurrence.practitioners``), not to a whole team."""
 
 _SOURCES = ("/services/convention", "/services/scheduling")
 
@@ -62,6 +66,7 @@ class Occurrence:
     institution_id: uuid.UUID | None = None  # the event's own institution (InstitutionRegistered)
     convention_id: uuid.UUID | None = None
     patient_ref: str | None = None
+    practitioners: frozenset[uuid.UUID] = frozenset()  # whom a ``PERSONAL`` event concerns
 
     @property
     def convention(self) -> uuid.UUID | None:
@@ -89,7 +94,8 @@ class Occurrence:
     def default_audience(self) -> frozenset[Audience]:
         f, kind = self.facts, self.type
         audience: set[Audience] = set()
-        if f.mission is not None and kind.startswith("Mission"):
+        audience |= {Audience.practitioner(p) for p in self.practitioners}
+        if f.mission is not None and kind.startswith("Mission") and kind not in PERSONAL:
             audience |= {Audience.practitioner(m.practitioner_id) for m in f.mission.team}
             if kind in MISSION_PLAN_CHANGES:
                 audience |= {Audience.institution(i) for i in f.mission.institutions()}

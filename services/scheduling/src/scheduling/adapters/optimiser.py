@@ -86,6 +86,14 @@ class Case:
     duration_minutes: int
     risk_scheme: str = "none"
     risk_category: int | None = None
+    # Several host sites in one mission: the rooms and days of the case's site (None: any), and
+    # the site whose intensive-care beds it holds (``PlanRequest.ward_beds``; None: ``icu_beds``).
+    rooms: frozenset[Hashable] | None = None
+    days: frozenset[int] | None = None
+    ward: Hashable | None = None
+
+    def may_use(self, day: int, room_id: Hashable) -> bool:
+        return (self.days is None or day in self.days) and (self.rooms is None or room_id in self.rooms)
 
     @property
     def icu_days(self) -> int:
@@ -148,6 +156,16 @@ class PlanRequest:
     # where nothing new is placed either.
     pinned: frozenset[Hashable] = frozenset()
     locked_days: frozenset[int] = frozenset()
+    # Intensive-care beds per ward (a host site of the mission; None: not known there): a case
+    # whose ``ward`` is listed holds one of these, any other one of ``icu_beds``.
+    ward_beds: Mapping[Hashable, int | None] = field(default_factory=dict)
+
+    def pool(self, case: Case) -> Hashable | None:
+        """Whose beds the case holds: its ward's if listed, else the request's (None)."""
+        return case.ward if case.ward is not None and case.ward in self.ward_beds else None
+
+    def pool_beds(self, pool: Hashable | None) -> int | None:
+        return self.icu_beds if pool is None else self.ward_beds[pool]
 
 
 # -- output: scheduling.domain.planning (the plan is the domain's; this adapter only computes it) --
@@ -191,9 +209,10 @@ class _Prepared:
         """The last day the case may be operated: its post-operative days fall while the team is there."""
         return self.req.days - 1 - self.on_site(case)
 
-    def beds_on(self, t: int) -> int | None:
-        """Intensive-care beds on day ``t`` of the mission (after its end: the host's limit)."""
-        beds, after = self.req.icu_beds, self.req.icu_beds_after_mission
+    def beds_on(self, t: int, pool: Hashable | None = None) -> int | None:
+        """Intensive-care beds on day ``t`` of the mission (after its end: the host's limit), in
+        ``pool`` (a ward's, or None: the request's ``icu_beds``)."""
+        beds, after = self.req.pool_beds(pool), self.req.icu_beds_after_mission
         if t < self.req.days or after is None:
             return beds
         return after if beds is None else min(beds, after)
@@ -237,9 +256,11 @@ def _prepare(req: PlanRequest) -> _Prepared | Plan:
         elif dur > cap:
             why = (f"case {case.ref} lasts {case.duration_minutes} min, more than a surgeon's daily maximum "
                    f"({cap} min)")
-        elif req.icu_beds is not None and case.icu_days > 0 and req.icu_beds <= 0:
+        elif (beds := req.pool_beds(req.pool(case))) is not None and case.icu_days > 0 and beds <= 0:
             why = (f"case {case.ref} needs an intensive-care bed for {case.icu_days} day(s) "
                    f"({case.risk_scheme} {case.risk_category}); the host has none")
+        elif not any(case.may_use(d, r.id) for d in range(req.days) for r in req.rooms):
+            why = f"case {case.ref}: no room of its site is open on the mission's days there"
         elif p.last_day(case) < max(0, req.earliest[0]):
             why = (f"case {case.ref} ({case.risk_scheme} {case.risk_category}) needs the team on site "
                    f"{p.on_site(case)} day(s) after its surgery; the team leaves before "
@@ -305,7 +326,8 @@ def _undominated(p: _Prepared) -> tuple[list[Case], list[Case]]:
         w, d, icu = PRIORITY_WEIGHT[c.priority], p.slots(c.duration_minutes), c.icu_days
         count = sum(1 for o in p.cases if o is not c and PRIORITY_WEIGHT[o.priority] >= w
                     and p.slots(o.duration_minutes) <= d and o.duration_minutes <= c.duration_minutes
-                    and o.icu_days <= icu and p.on_site(o) <= p.on_site(c) and key[o.id] < key[c.id])
+                    and o.icu_days <= icu and p.on_site(o) <= p.on_site(c) and key[o.id] < key[c.id]
+                    and (o.rooms, o.days, req.pool(o)) == (c.rooms, c.days, req.pool(c)))
         (dropped if count >= most else kept).append(c)
     return kept, dropped
 
@@ -347,7 +369,7 @@ def _no_room_reason(p: _Prepared, c: Case) -> str:
     """What this case needs and is taken: beds only if it needs one and they count, the team's
     stay only if it narrows the case's days."""
     needs = ["rooms", "surgeons' time", "anaesthetists"]
-    if c.icu_days and (p.req.icu_beds is not None or p.req.icu_beds_after_mission is not None):
+    if c.icu_days and (p.req.pool_beds(p.req.pool(c)) is not None or p.req.icu_beds_after_mission is not None):
         needs.append(f"intensive-care beds ({c.icu_days} day(s))")
     why = f"{', '.join(needs[:-1])} or {needs[-1]} are taken"
     if p.on_site(c) and p.last_day(c) < p.req.days - 1:
@@ -364,7 +386,7 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
     surgeon_busy: dict[int, list[tuple[int, int]]] = defaultdict(list)  # absolute slots
     anaes_busy: dict[int, list[tuple[int, int]]] = defaultdict(list)
     surgeon_load: dict[tuple[int, int], int] = defaultdict(int)  # (surgeon, day) -> minutes
-    beds: dict[int, int] = defaultdict(int)
+    beds: dict[tuple[Hashable | None, int], int] = defaultdict(int)  # (pool, day) -> beds held
     room_index = {r.id: i for i, r in enumerate(req.rooms)}
     surgeon_index = {s: i for i, s in enumerate(req.surgeons)}
     anaesthetist_index = {a: i for i, a in enumerate(req.anaesthetists)}
@@ -395,7 +417,7 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
                     anaesthetist = ai
                     break
         for d in range(b.day, b.day + b.case.icu_days):
-            beds[d] += 1
+            beds[req.pool(b.case), d] += 1
         out.append(_booked(b, p, anaesthetist=b.anaesthetist_id if anaesthetist is None
                            else req.anaesthetists[anaesthetist]))
         if ri is not None and si is not None:
@@ -410,13 +432,16 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
     for case in order:
         length = p.slots(case.duration_minutes)
         placed = False
+        pool = req.pool(case)
         for day in range(min(req.days, p.last_day(case) + 1)):
             if day in req.locked_days:
                 continue
-            if case.icu_days and any((cap := p.beds_on(d)) is not None and beds[d] >= cap
+            if case.icu_days and any((cap := p.beds_on(d, pool)) is not None and beds[pool, d] >= cap
                                      for d in range(day, day + case.icu_days)):
                 continue
             for ri, room in enumerate(req.rooms):
+                if not case.may_use(day, room.id):
+                    continue
                 lo, hi = p.window(room)
                 room_turn = p.room_turnover(room)
                 for s0 in range(lo, hi - length + 1):
@@ -437,7 +462,7 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
                     anaes_busy[ai].append(span)
                     surgeon_load[si, day] += case.duration_minutes
                     for d in range(day, day + case.icu_days):
-                        beds[d] += 1
+                        beds[pool, d] += 1
                     out.append(Assignment(case.id, case.ref, day, room.id, s0 * p.step, case.duration_minutes,
                                           req.surgeons[si], req.anaesthetists[ai], case.icu_days))
                     where[case.id] = (day, ri, s0, si, ai)
@@ -568,8 +593,8 @@ class _Model:
         surgeon_iv: dict[int, list] = defaultdict(list)
         anaes_iv: dict[int, list] = defaultdict(list)
         load: dict[tuple[int, int], list] = defaultdict(list)  # (surgeon, day) -> [(minutes, literal)]
-        icu_iv: list = []
-        icu_demand: list[int] = []
+        icu_iv: dict[Hashable | None, list] = defaultdict(list)  # per bed pool (a ward, or None)
+        icu_demand: dict[Hashable | None, list[int]] = defaultdict(list)
         weights_terms = []
         self.items: list[tuple[Case, Booking | None]] = [(c, None) for c in p.cases] + [
             (b.case, b) for b in p.movable]
@@ -585,7 +610,7 @@ class _Model:
         # Fixed: surgeries that stay where they are; rooms taken by others. Spans on one room or
         # surgeon are merged: fixed surgeries booked back to back by hand (no turnover) stay legal.
         fixed_spans: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
-        held: dict[int, int] = defaultdict(int)
+        held: dict[tuple[Hashable | None, int], int] = defaultdict(int)  # (pool, day) -> beds fixed
         for b in p.fixed:
             s0, length = b.start_minute // step, p.slots(b.case.duration_minutes)
             a = b.day * per_day + s0
@@ -600,7 +625,7 @@ class _Model:
             if b.anaesthetist_id in anaesthetist_index:
                 fixed_spans["anaesthetist", anaesthetist_index[b.anaesthetist_id]].append((a, a + length + turn))
             for t in range(b.day, b.day + b.case.icu_days):
-                held[t] += 1
+                held[req.pool(b.case), t] += 1
         for blocked in req.blocked:
             if blocked.room_id in room_index:
                 s0 = blocked.day * per_day + blocked.start_minute // step
@@ -623,9 +648,9 @@ class _Model:
                 else:
                     intervals[kind][i].append(iv)
         # Beds held by fixed surgeries, per day (a demand of that many on that day).
-        for t, n in held.items():
-            icu_iv.append(model.new_fixed_size_interval_var(t, 1, ""))
-            icu_demand.append(min(n, req.icu_beds or n))
+        for (pool, t), n in held.items():
+            icu_iv[pool].append(model.new_fixed_size_interval_var(t, 1, ""))
+            icu_demand[pool].append(min(n, req.pool_beds(pool) or n))
 
         for case, booking in self.items:
             length = p.slots(case.duration_minutes)
@@ -639,6 +664,8 @@ class _Model:
                 if d in req.locked_days:
                     continue  # locked by the coordinator: what is there stays, nothing comes
                 for ri, room in enumerate(req.rooms):
+                    if not case.may_use(d, room.id):
+                        continue  # another site's room, or a day the mission is not at the case's site
                     lo, hi = p.window(room)
                     if hi - lo < length:
                         continue
@@ -692,9 +719,9 @@ class _Model:
             day_var = model.new_int_var(0, max(0, req.days - 1), "")
             model.add(day_var == sum(d * lit for d, lit in day_of.items()))
             if case.icu_days:
-                icu_iv.append(model.new_optional_interval_var(day_var, case.icu_days, day_var + case.icu_days,
-                                                              performed, ""))
-                icu_demand.append(1)
+                icu_iv[req.pool(case)].append(model.new_optional_interval_var(
+                    day_var, case.icu_days, day_var + case.icu_days, performed, ""))
+                icu_demand[req.pool(case)].append(1)
             weights_terms.append(PRIORITY_WEIGHT[case.priority] * performed)
             # Tie-break: higher risk earlier in the mission, longer cases earlier in the day.
             minute_of_day = model.new_int_var(0, per_day, "")
@@ -779,22 +806,25 @@ class _Model:
             for people in (req.surgeons, req.anaesthetists):
                 model.add(sum(day_terms) <= len(people) * (last - first))
         # Beds per day, exact (and after the mission's end, the host's limit there).
-        for t in range(req.days + max((c.icu_days for c, _ in self.items), default=0)):
-            cap = p.beds_on(t)
-            if cap is None:
-                continue
-            in_bed = [v["day_of"][d] for (c, _), v in zip(self.items, self.vars)
-                      for d in range(req.days) if d <= t < d + c.icu_days]
-            if in_bed:
-                model.add(sum(in_bed) <= max(0, cap - held.get(t, 0)))
+        pools = {req.pool(c) for c, _ in self.items} | {pool for pool, _ in held}
+        for pool in pools:
+            for t in range(req.days + max((c.icu_days for c, _ in self.items), default=0)):
+                cap = p.beds_on(t, pool)
+                if cap is None:
+                    continue
+                in_bed = [v["day_of"][d] for (c, _), v in zip(self.items, self.vars) if req.pool(c) == pool
+                          for d in range(req.days) if d <= t < d + c.icu_days]
+                if in_bed:
+                    model.add(sum(in_bed) <= max(0, cap - held.get((pool, t), 0)))
         for ivs in [*room_iv.values(), *surgeon_iv.values(), *anaes_iv.values()]:
             if len(ivs) > 1:
                 model.add_no_overlap(ivs)
         for (si, d), terms in load.items():
             already = sum(minutes for minutes, lit in terms if isinstance(lit, int))  # fixed surgeries
             model.add(sum(minutes * lit for minutes, lit in terms) <= max(req.max_daily_minutes_per_surgeon, already))
-        if req.icu_beds is not None and icu_iv:
-            model.add_cumulative(icu_iv, icu_demand, req.icu_beds)
+        for pool, ivs in icu_iv.items():
+            if (cap := req.pool_beds(pool)) is not None and ivs:
+                model.add_cumulative(ivs, icu_demand[pool], cap)
         self.primary = model.new_int_var(0, sum(PRIORITY_WEIGHT[c.priority] for c, _ in self.items), "primary")
         model.add(self.primary == sum(weights_terms))
         self.moves = model.new_int_var(0, len(p.movable), "moves")

@@ -14,6 +14,7 @@ from typing import Any
 
 from scheduling.domain.values import (
     CaseStatus,
+    MissionSite,
     MissionStatus,
     PatientIdentity,
     ReadinessItem,
@@ -175,6 +176,8 @@ class ScheduleMission:
     starts_on: date
     ends_on: date
     team: tuple[TeamMember, ...]
+    sites: tuple[MissionSite, ...] = ()  # none: the host alone, every day of the mission
+
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,22 @@ class RemoveTeamMember:
 
 
 @dataclass(frozen=True)
+class SetMissionSite:
+    """Add a host site to the mission, or change its days there (None: the mission's first / last day)."""
+
+    mission_id: uuid.UUID
+    site: MissionSite
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
+class RemoveMissionSite:
+    mission_id: uuid.UUID
+    institution_id: uuid.UUID
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
 class ChangeOnSiteDates:
     """A member arrives later or leaves earlier than the mission (None: its first / last day)."""
 
@@ -252,6 +271,7 @@ class ScheduleSurgery:
     expected_duration_minutes: int | None = None  # default: the case's
     procedure: str | None = None  # default: the case's planned procedure
     anaesthetist_id: uuid.UUID | None = None  # a member of the team as anaesthetist; none: not assigned yet
+    at_sites: frozenset[uuid.UUID] | None = None  # the sites the caller may book at (None: every one)
 
 
 @dataclass(frozen=True)
@@ -313,7 +333,9 @@ class ScheduleConsultation:
     mission_id: uuid.UUID
     scheduled_at: datetime
     case_id: uuid.UUID | None = None
-    new_patient: RegisterCase | None = None  # registered on the mission's host waiting list
+    new_patient: RegisterCase | None = None  # registered on the waiting list of its site (default: the host)
+    site_institution_id: uuid.UUID | None = None  # a new patient's site (a case's is its institution)
+    at_sites: frozenset[uuid.UUID] | None = None  # the sites the caller may book at (None: every one)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from jumelage.events.scheduling import (
     MissionRescheduled,
     MissionResumed,
     MissionScheduled,
+    MissionSite,
+    MissionSitesChanged,
     MissionStarted,
     MissionSuspended,
     MissionTeamChanged,
@@ -32,6 +34,7 @@ from jumelage.events.scheduling import (
     SurgeryResumed,
     SurgeryScheduled,
     SurgerySuspended,
+    SiteChange,
     TeamChange,
     TeamMember,
     Totals,
@@ -56,8 +59,11 @@ class Mission(Protocol):
     starts_on: date
     ends_on: date
     team: Sequence[Any]
+    sites: Sequence[Any]
     status_reason: str | None
     totals: Any
+
+    def site_days(self, site: Any) -> tuple[date, date]: ...
 
 
 class Surgery(Protocol):
@@ -69,6 +75,7 @@ class Surgery(Protocol):
     scheduled_start: datetime
     expected_duration_minutes: int
     lead_surgeon_id: uuid.UUID
+    site_institution_id: uuid.UUID
     status_reason: str | None
     completed_at: datetime | None
     duration_minutes: int | None
@@ -86,6 +93,7 @@ class Consultation(Protocol):
     specialty: str
     scheduled_at: datetime
     held_at: datetime | None
+    site_institution_id: uuid.UUID
 
 
 class TrainingSession(Protocol):
@@ -106,12 +114,22 @@ def _member(t: Any, m: Mission) -> TeamMember:
                       arrives_on=t.arrives_on, leaves_on=t.leaves_on)
 
 
+def _sites(m: Mission) -> list[MissionSite]:
+    return [MissionSite(institution_id=s.institution_id, starts_on=m.site_days(s)[0], ends_on=m.site_days(s)[1])
+            for s in m.sites]
+
+
 def mission_scheduled(m: Mission) -> MissionScheduled:
     return MissionScheduled(
         mission_id=m.id, convention_id=m.convention_id, host_institution_id=m.host_institution_id,
         visiting_institution_id=m.visiting_institution_id, specialty=m.specialty,
-        starts_on=m.starts_on, ends_on=m.ends_on, team=[_member(t, m) for t in m.team],
+        starts_on=m.starts_on, ends_on=m.ends_on, team=[_member(t, m) for t in m.team], sites=_sites(m),
     )
+
+
+def mission_sites_changed(m: Mission, institution_id: uuid.UUID, change: str) -> MissionSitesChanged:
+    return MissionSitesChanged(mission_id=m.id, convention_id=m.convention_id, change=SiteChange(change),
+                               institution_id=institution_id, sites=_sites(m))
 
 
 def mission_team_changed(m: Mission, change: TeamChange, member: Any) -> MissionTeamChanged:
@@ -120,7 +138,8 @@ def mission_team_changed(m: Mission, change: TeamChange, member: Any) -> Mission
 
 
 def mission_rescheduled(m: Mission, reason: str) -> MissionRescheduled:
-    return MissionRescheduled(mission_id=m.id, starts_on=m.starts_on, ends_on=m.ends_on, reason=reason)
+    return MissionRescheduled(mission_id=m.id, starts_on=m.starts_on, ends_on=m.ends_on, reason=reason,
+                              sites=_sites(m))
 
 
 def mission_cancelled(m: Mission) -> MissionCancelled:
@@ -156,12 +175,13 @@ def surgery_scheduled(s: Surgery, mission: Mission) -> SurgeryScheduled:
         surgery_id=s.id, mission_id=s.mission_id, convention_id=mission.convention_id, patient_ref=s.patient_ref,
         procedure=s.procedure, operating_room=s.operating_room, scheduled_start=s.scheduled_start,
         expected_duration_minutes=s.expected_duration_minutes, lead_surgeon_id=s.lead_surgeon_id,
+        site_institution_id=s.site_institution_id,
     )
 
 
 def surgery_rescheduled(s: Surgery, reason: str) -> SurgeryRescheduled:
     return SurgeryRescheduled(surgery_id=s.id, operating_room=s.operating_room, scheduled_start=s.scheduled_start,
-                              reason=reason)
+                              reason=reason, site_institution_id=s.site_institution_id)
 
 
 def surgery_lead_changed(s: Surgery, previous: uuid.UUID, reason: str) -> SurgeryLeadChanged:
@@ -194,6 +214,7 @@ def surgery_completed(s: Surgery, mission: Mission, case: PatientCase) -> Surger
         surgery_id=s.id, mission_id=s.mission_id, convention_id=mission.convention_id, patient_ref=s.patient_ref,
         procedure=s.procedure, completed_at=s.completed_at, duration_minutes=s.duration_minutes, outcome=s.outcome,
         previously_referred_abroad=case.referred_abroad, specialty=mission.specialty,
+        site_institution_id=s.site_institution_id,
     )
 
 
@@ -203,7 +224,8 @@ def surgery_completed(s: Surgery, mission: Mission, case: PatientCase) -> Surger
 def consultation_held(c: Consultation, mission: Mission) -> ConsultationHeld:
     assert c.held_at is not None
     return ConsultationHeld(consultation_id=c.id, mission_id=c.mission_id, convention_id=mission.convention_id,
-                            patient_ref=c.patient_ref, specialty=c.specialty, held_at=c.held_at)
+                            patient_ref=c.patient_ref, specialty=c.specialty, held_at=c.held_at,
+                            site_institution_id=c.site_institution_id)
 
 
 def consultation_suspended(c: Consultation, mission: Mission) -> ConsultationSuspended:

@@ -57,6 +57,22 @@ class TeamMember:
                 and (self.leaves_on is None or last_day <= self.leaves_on))
 
 
+@dataclass(frozen=True)
+class MissionSite:
+    """A host site of a mission: an institution (a beneficiary party of the convention) and the
+    mission's days there, ``starts_on`` / ``ends_on`` within the mission's (None: its first / last
+    day). A single-host mission has one site, its host, all its days. Its rooms, beds and waiting
+    list are the institution's."""
+
+    institution_id: uuid.UUID
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+
+MAX_SITES = 20
+"""The most host sites one mission visits."""
+
+
 class CaseStatus(StrEnum):
     waiting = "waiting"
     scheduled = "scheduled"

@@ -31,6 +31,8 @@ from scheduling.handlers.cases import (
 from scheduling.handlers.missions import (
     add_team_member,
     change_on_site_dates,
+    remove_mission_site,
+    set_mission_site,
     cancel_mission,
     complete_mission,
     remove_team_member,
@@ -102,6 +104,8 @@ HANDLERS: dict[type, Handler] = {
     c.CompleteMission: complete_mission,
     c.AddTeamMember: add_team_member,
     c.ChangeOnSiteDates: change_on_site_dates,
+    c.SetMissionSite: set_mission_site,
+    c.RemoveMissionSite: remove_mission_site,
     c.RemoveTeamMember: remove_team_member,
     c.SearchMissions: search_missions,
     c.ScheduleSurgery: schedule_surgery,

@@ -28,7 +28,7 @@ from scheduling.domain.cases import (
     ScreeningNote,
     Sex,
 )
-from scheduling.domain.values import ReadinessItem
+from scheduling.domain.values import MissionSite, ReadinessItem
 from scheduling.domain.conventions import ConventionReplica, ConventionStatus
 from scheduling.domain.missions import Mission, MissionStatus, TeamMember, Totals
 from scheduling.domain.placements import PlacementStatus, Trainee, TrainingPlacement
@@ -41,6 +41,7 @@ from scheduling.store.tables import (
     HostResourcesRow,
     MissionMemberRow,
     MissionRow,
+    MissionSiteRow,
     OperatingRoomRow,
     PatientCaseRow,
     ReadinessCheckRow,
@@ -168,8 +169,10 @@ class Missions(_Repository):
         query = select(MissionRow)
         if convention_id:
             query = query.where(MissionRow.convention_id == convention_id)
-        if host_institution_id:
-            query = query.where(MissionRow.host_institution_id == host_institution_id)
+        if host_institution_id:  # hosted there: the mission's host or one of its sites
+            at_site = select(MissionSiteRow.mission_id).where(MissionSiteRow.institution_id == host_institution_id)
+            query = query.where(or_(MissionRow.host_institution_id == host_institution_id,
+                                    MissionRow.id.in_(at_site)))  # type: ignore[attr-defined]
         if status:
             query = query.where(MissionRow.status == status.value)
         rows = await self.session.scalars(query.order_by(MissionRow.starts_on, MissionRow.created_at))
@@ -211,11 +214,36 @@ class Missions(_Repository):
         if mission.team:
             await self.session.execute(_INSERT_MEMBER, [_member_values(mission, position, member)
                                                         for position, member in enumerate(mission.team)])
+        await self.session.execute(_INSERT_SITE, [_site_values(mission, position, site)
+                                                  for position, site in enumerate(mission.sites)])
 
     async def save(self, mission: Mission, at: datetime) -> None:
         team_changed = await self._save_team(mission)  # first: its query would flush the merged row
+        sites_changed = await self._save_sites(mission)
         row = await self.session.merge(_mission_row(mission))
-        await self._stamp(row, mission, at, changed=team_changed)
+        await self._stamp(row, mission, at, changed=team_changed or sites_changed)
+
+    async def _save_sites(self, mission: Mission) -> bool:
+        """The sites' rows as the mission's sites; True if any changed."""
+        rows = {r.institution_id: r for r in await self.session.scalars(
+            select(MissionSiteRow).where(MissionSiteRow.mission_id == mission.id))}
+        wanted = {s.institution_id for s in mission.sites}
+        changed = False
+        for institution_id, row in rows.items():
+            if institution_id not in wanted:
+                changed = True
+                await self.session.delete(row)
+        for position, site in enumerate(mission.sites):
+            row = rows.get(site.institution_id)
+            values = _site_values(mission, position, site)
+            if row is None:
+                changed = True
+                self.session.add(MissionSiteRow(**values))
+            elif any(getattr(row, key) != value for key, value in values.items()):
+                changed = True
+                for key, value in values.items():
+                    setattr(row, key, value)
+        return changed
 
     async def _save_team(self, mission: Mission) -> bool:
         """The team's rows as the mission's team; True if any changed."""
@@ -251,7 +279,18 @@ class Missions(_Repository):
         for m in members:
             teams[m.mission_id].append(TeamMember(m.practitioner_id, m.full_name, PractitionerRole(m.role),
                                                   m.home_institution_id, m.arrives_on, m.leaves_on))
-        return [_mission(r, teams[r.id]) for r in rows]
+        sites: dict[uuid.UUID, list[MissionSite]] = {r.id: [] for r in rows}
+        for site in await self.session.scalars(
+                select(MissionSiteRow)
+                .where(MissionSiteRow.mission_id.in_(list(sites)))  # type: ignore[attr-defined]
+                .order_by(MissionSiteRow.position)):
+            sites[site.mission_id].append(MissionSite(site.institution_id, site.starts_on, site.ends_on))
+        return [_mission(r, teams[r.id], sites[r.id]) for r in rows]
+
+
+def _site_values(mission: Mission, position: int, site: MissionSite) -> dict[str, Any]:
+    return {"mission_id": mission.id, "institution_id": site.institution_id, "position": position,
+            "starts_on": site.starts_on, "ends_on": site.ends_on}
 
 
 def _member_values(mission: Mission, position: int, member: TeamMember) -> dict[str, Any]:
@@ -278,14 +317,15 @@ def _mission_row(m: Mission) -> MissionRow:
 
 _INSERT_MISSION = insert(MissionRow.__table__)
 _INSERT_MEMBER = insert(MissionMemberRow.__table__)
+_INSERT_SITE = insert(MissionSiteRow.__table__)
 
 
-def _mission(row: MissionRow, team: list[TeamMember]) -> Mission:
+def _mission(row: MissionRow, team: list[TeamMember], sites: list[MissionSite]) -> Mission:
     return Mission(id=row.id, convention_id=row.convention_id, host_institution_id=row.host_institution_id,
                    visiting_institution_id=row.visiting_institution_id, specialty=row.specialty,
                    starts_on=row.starts_on, ends_on=row.ends_on, team=team, status=MissionStatus(row.status),
                    status_reason=row.status_reason, totals=Totals(**row.totals) if row.totals else None,
-                   created_at=row.created_at, version=row.version, updated_at=row.updated_at)
+                   created_at=row.created_at, version=row.version, updated_at=row.updated_at, sites=sites)
 
 
 # -- patient cases ------------------------------------------------------------------------------
@@ -426,12 +466,11 @@ class Surgeries(_Repository):
 
     async def at_host(self, host_id: uuid.UUID, *, since: datetime,
                       until: datetime) -> list[tuple[Surgery, str, int | None]]:
-        """Surgeries not cancelled at missions this institution hosts, starting in
+        """Surgeries not cancelled at this institution (the site of each), starting in
         [since, until), each with its case's risk (scheme, category)."""
         query = (select(SurgeryRow, PatientCaseRow.risk_scheme, PatientCaseRow.risk_category)
-                 .join(MissionRow, MissionRow.id == SurgeryRow.mission_id)
                  .join(PatientCaseRow, PatientCaseRow.id == SurgeryRow.case_id)
-                 .where(MissionRow.host_institution_id == host_id,
+                 .where(SurgeryRow.site_institution_id == host_id,
                         SurgeryRow.status != SurgeryStatus.cancelled.value,
                         SurgeryRow.scheduled_start >= since, SurgeryRow.scheduled_start < until)
                  .order_by(SurgeryRow.scheduled_start))
@@ -473,7 +512,7 @@ class Surgeries(_Repository):
             scheduled_start=s.scheduled_start, scheduled_end=s.scheduled_end,
             expected_duration_minutes=s.expected_duration_minutes, lead_surgeon_id=s.lead_surgeon_id,
             anaesthetist_id=s.anaesthetist_id, status=s.status.value, status_reason=s.status_reason,
-            on_hold=s.on_hold, started_at=s.started_at,
+            on_hold=s.on_hold, site_institution_id=s.site_institution_id, started_at=s.started_at,
             completed_at=s.completed_at, duration_minutes=s.duration_minutes,
             outcome=s.outcome.value if s.outcome else None,
         ))
@@ -492,6 +531,7 @@ def _surgery(r: SurgeryRow, priority: int | None = None, risk_scheme: str | None
         on_hold=bool(r.on_hold), started_at=r.started_at,
         completed_at=r.completed_at, duration_minutes=r.duration_minutes,
         outcome=SurgeryOutcome(r.outcome) if r.outcome else None, version=r.version, updated_at=r.updated_at,
+        site_institution_id=r.site_institution_id,
     )
 
 
@@ -510,13 +550,14 @@ class Consultations(_Repository):
         await self.session.merge(ConsultationRow(
             id=c.id, mission_id=c.mission_id, case_id=c.case_id, patient_ref=c.patient_ref, specialty=c.specialty,
             scheduled_at=c.scheduled_at, status=c.status.value, held_at=c.held_at, on_hold=c.on_hold,
+            site_institution_id=c.site_institution_id,
         ))
 
 
 def _consultation(r: ConsultationRow) -> Consultation:
     return Consultation(id=r.id, mission_id=r.mission_id, case_id=r.case_id, patient_ref=r.patient_ref,
                         specialty=r.specialty, scheduled_at=r.scheduled_at, status=ActivityStatus(r.status),
-                        held_at=r.held_at, on_hold=bool(r.on_hold))
+                        held_at=r.held_at, on_hold=bool(r.on_hold), site_institution_id=r.site_institution_id)
 
 
 class TrainingSessions(_Repository):

@@ -111,6 +111,19 @@ class MissionMemberRow(Table, table=True):
     leaves_on: date | None = _opt(Date)
 
 
+class MissionSiteRow(Table, table=True):
+    """A host site of a mission (migration 0014): an institution and the mission's days there
+    (None: the mission's first / last day). A single-host mission has one, its host."""
+
+    __tablename__ = "mission_site"
+
+    mission_id: uuid.UUID = _fk("mission.id", primary_key=True)
+    institution_id: uuid.UUID = Field(primary_key=True, index=True)
+    position: int = _col(Integer)
+    starts_on: date | None = _opt(Date)
+    ends_on: date | None = _opt(Date)
+
+
 class PatientCaseRow(Table, table=True):
     __tablename__ = "patient_case"
 
@@ -187,6 +200,7 @@ class SurgeryRow(Table, table=True):
     status: str = _col(String(20))
     status_reason: str | None = _opt(Text)
     on_hold: bool = _col(Boolean)  # waiting with its mission, its slot kept
+    site_institution_id: uuid.UUID | None = Field(default=None, index=True)  # its host site (migration 0014)
     started_at: datetime | None = _opt(UtcDateTime)
     completed_at: datetime | None = _opt(UtcDateTime)
     duration_minutes: int | None = _opt(Integer)
@@ -212,6 +226,7 @@ class ConsultationRow(Table, table=True):
     status: str = _col(String(20))
     held_at: datetime | None = _opt(UtcDateTime)
     on_hold: bool = _col(Boolean)  # waiting with its mission, its time kept
+    site_institution_id: uuid.UUID | None = Field(default=None)  # its host site (migration 0014)
 
 
 class TrainingSessionRow(Table, table=True):

@@ -226,6 +226,17 @@ class AddTeamMember:
 
 
 @dataclass(frozen=True)
+class ChangeOnSiteDates:
+    """A member's days on site (``body``: arrives_on / leaves_on, absent: the mission's first / last day)."""
+
+    mission_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    body: dict[str, Any]
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
 class RemoveTeamMember:
     mission_id: uuid.UUID
     practitioner_id: uuid.UUID

@@ -10,8 +10,8 @@ from web.handlers import conventions, signin
 from web.handlers import activities, cases, desk
 from web.domain.commands import (ChangeCase, ChangeReadiness, EditCase, HoldActivity, PlanActivity, PreviewTemplate, RegisterCase,
                                  ShowActivities, ShowDesk, ShowWaitingList)
-from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ListMissions, ProposePlan,
-                                 RemoveTeamMember, ShowMission, ShowOperatingList)
+from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ChangeOnSiteDates, ListMissions,
+                                 ProposePlan, RemoveTeamMember, ShowMission, ShowOperatingList)
 from web.handlers import missions
 from web.domain.commands import HandleDeadLetter, ShowDeadLetter, ShowDeadLetters
 from web.handlers import dead_letters
@@ -43,6 +43,7 @@ HANDLERS: dict[type, Handler] = {
     ChangeMission: missions.change_mission,
     AddTeamMember: missions.add_team_member,
     RemoveTeamMember: missions.remove_team_member,
+    ChangeOnSiteDates: missions.change_on_site_dates,
     ProposePlan: missions.propose_plan,
     ApplyPlan: missions.apply_plan,
     ShowOperatingList: missions.show_operating_list,

@@ -8,8 +8,8 @@ from typing import Any
 
 from web.adapters.services import PersonServices, ServiceRefused
 from web.domain import missions as rules
-from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ListMissions, ProposePlan,
-                                 RemoveTeamMember, ShowMission, ShowOperatingList)
+from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ChangeOnSiteDates, ListMissions,
+                                 ProposePlan, RemoveTeamMember, ShowMission, ShowOperatingList)
 from web.handlers.conventions import institution_names
 
 
@@ -67,6 +67,7 @@ async def _mission_parts(services: PersonServices, mission_id: Any) -> dict[str,
     risk_of = {**rules.risks(case_list), **rules.surgery_risks(surgeries)}
     patients = {c["id"]: c for c in case_list} if case_list is not None else None
     return {"mission": mission, "etag": read.etag, "names": names, "surgeries": surgeries,
+            "sites": rules.sites(mission),
             "resources": resources, "cases_refused": cases if isinstance(cases, ServiceRefused) else None,
             "convention": None if isinstance(convention, ServiceRefused) else convention,
             "tz": tz, "risk_of": risk_of, "patients": patients,
@@ -105,6 +106,13 @@ async def change_mission(cmd: ChangeMission, services: PersonServices) -> dict[s
 
 async def add_team_member(cmd: AddTeamMember, services: PersonServices) -> dict[str, Any]:
     reply = await services.change("scheduling", "POST", f"/missions/{cmd.mission_id}/team", cmd.member,
+                                  idempotency_key=cmd.idempotency_key, if_match=cmd.if_match)
+    return reply.body
+
+
+async def change_on_site_dates(cmd: ChangeOnSiteDates, services: PersonServices) -> dict[str, Any]:
+    reply = await services.change("scheduling", "PUT",
+                                  f"/missions/{cmd.mission_id}/team/{cmd.practitioner_id}/on-site", cmd.body,
                                   idempotency_key=cmd.idempotency_key, if_match=cmd.if_match)
     return reply.body
 
