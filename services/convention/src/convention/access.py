@@ -77,6 +77,16 @@ async def progress_reader(convention_id: uuid.UUID, caller: CallerDep, uow: UoW)
     return convention
 
 
+async def report_reader(convention_id: uuid.UUID, caller: CallerDep, uow: UoW) -> Convention:
+    """A convention's report and its FHIR export: whoever reads its progress, and administrators."""
+    if caller.has(Role.administrator):
+        return await _convention(convention_id, uow)
+    if not caller.has(*READERS):
+        raise deny(caller, "read a convention's report (needs the role coordinator, funder, supervisor "
+                           "or administrator)")
+    return await progress_reader(convention_id, caller, uow)
+
+
 def drafting(caller: Caller, party_ids: set[uuid.UUID]) -> None:
     """A new draft names its parties in the body: the drafter's institution must be one."""
     if not caller.acts_for(party_ids, Role.coordinator):
@@ -95,3 +105,4 @@ def listing(caller: Caller, party: uuid.UUID | None) -> uuid.UUID:
 CoordinatorOfParty = Annotated[Convention, Depends(coordinator_of_party)]
 ReaderOfParty = Annotated[Convention, Depends(reader_of_party)]
 ProgressReader = Annotated[Convention, Depends(progress_reader)]
+ReportReader = Annotated[Convention, Depends(report_reader)]

@@ -1,0 +1,53 @@
+"""/conventions/{id}/report.pdf and /report.zip: a convention's report for a period, as a PDF in
+French, Arabic or English, or its figures as CSV files; each download audited."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from convention import access
+from convention.access import UoW
+from convention.domain.commands import ConventionReport
+from convention.domain.report import MAX_REPORT_DAYS, PERIOD_PATTERN
+from jumelage.api import IsoDate
+from jumelage.service import BusDep, ReadAuditDep
+
+router = APIRouter(prefix="/conventions", tags=["reports"])
+
+Period = Annotated[str | None, Query(max_length=7, pattern=PERIOD_PATTERN,
+                                     description="a year (2024), a quarter (2024-Q2) or a month (2024-05), "
+                                                 "in the programmes' time zone; or give from/to")]
+From = Annotated[IsoDate | None, Query(alias="from", description="the period's first day (included)")]
+To = Annotated[IsoDate | None, Query(alias="to", description=f"its last day (included); at most "
+                                                               f"{MAX_REPORT_DAYS} days after from")]
+PDF = {200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+             "description": "the report, as a PDF file (attachment)"}}
+ZIP = {200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+             "description": "a zip of one CSV file per table of the report"}}
+
+
+def _download(filename: str, media_type: str, content: bytes) -> Response:
+    return Response(content, media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"})
+
+
+@router.get("/{convention_id}/report.pdf", response_class=Response, responses=PDF,  # type: ignore[arg-type]
+            summary="The convention's report for a period, as a PDF (French, Arabic or English)")
+async def report_pdf(convention_id: uuid.UUID, _: access.ReportReader, uow: UoW, bus: BusDep, audit: ReadAuditDep,
+                     language: Annotated[Literal["fr", "ar", "en"], Query(description="fr, ar (right to left), en")]
+                     = "fr", period: Period = None, first: From = None, last: To = None) -> Response:
+    doc = await bus.handle(ConventionReport(convention_id, "pdf", language, period, first, last), uow)
+    await audit.record()
+    return _download(doc.filename, doc.media_type, doc.content)
+
+
+@router.get("/{convention_id}/report.zip", response_class=Response, responses=ZIP,  # type: ignore[arg-type]
+            summary="The figures of the convention's report for a period, one CSV file per table, zipped")
+async def report_csv(convention_id: uuid.UUID, _: access.ReportReader, uow: UoW, bus: BusDep, audit: ReadAuditDep,
+                     period: Period = None, first: From = None, last: To = None) -> Response:
+    doc = await bus.handle(ConventionReport(convention_id, "csv", period=period, first=first, last=last), uow)
+    await audit.record()
+    return _download(doc.filename, doc.media_type, doc.content)
