@@ -187,3 +187,32 @@ async def test_the_funder_sees_the_money_not_spent_abroad_in_their_language(stac
     assert "Argent non dépensé à l'étranger" in page or "Argent non dépensé à l&#39;étranger" in page
     assert re.search(r"60\s000,00\s€", page), "EUR 60,000 in French: two cases at EUR 30,000"
     assert re.search(r"300\s000,00\s(DZD|DA)", page), "DZD 300,000 here, in its own currency"
+
+
+async def test_the_funder_downloads_the_report_and_its_figures_from_the_convention_page(stack: Stack) -> None:
+    import io
+    import zipfile
+
+    draft = await programme(stack)
+    await stack.as_coordinator("cmci", "POST", "convention", f"/conventions/{draft['id']}/sign",
+                               json={"signed_on": date.today().isoformat(), "signed_at": "Alger"})
+    karim = stack.browser("ar")
+    await karim.sign_in("karim")
+    page = await karim.open(f"/conventions/{draft['id']}")
+    assert f'action="/conventions/{draft["id"]}/report"' in page and "تنزيل التقرير" in page
+    year = str(date.today().year)
+    r = await karim.client.get(f"/conventions/{draft['id']}/report",
+                               params={"format": "pdf", "language": "ar", "period": year})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf", r.text[:300]
+    assert r.content.startswith(b"%PDF") and f"_{year}_ar.pdf" in r.headers["content-disposition"]
+    r = await karim.client.get(f"/conventions/{draft['id']}/report", params={"format": "zip"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(r.content)).namelist()
+    assert any(n.endswith("/objectives.csv") for n in names) and any(n.endswith("/months.csv") for n in names)
+    # A period the service refuses: its words next to the report form.
+    r = await karim.client.get(f"/conventions/{draft['id']}/report", params={"format": "pdf", "period": "2024-13"})
+    assert r.status_code == 422 and 'id="problem-report"' in r.text and "<li>period: " in r.text
+    # Each download is in the convention service's audit trail, as the funder's.
+    audit = await stack.as_admin("GET", "convention", "/audit", params={"limit": 500})
+    downloads = [a for a in audit["items"] if a["action"].startswith("GET /conventions/{convention_id}/report")]
+    assert len(downloads) == 2 and {a["roles"][0] for a in downloads} == {"funder"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -13,8 +13,8 @@ from web.access import CSRF, PersonDep, ServicesDep
 from web.adapters.services import ServiceRefused
 from web.api.rendering import page
 from web.domain import conventions as rules
-from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvention, EditDraft, ListConventions,
-                                 ListInstitutions, ShowConvention)
+from web.domain.commands import (AmendConvention, ChangeConvention, DownloadReport, DraftConvention, EditDraft,
+                                 ListConventions, ListInstitutions, ShowConvention)
 
 router = APIRouter(prefix="/conventions", tags=["conventions"])
 
@@ -99,6 +99,26 @@ async def _convention_page(request: Request, who: Any, services: Any, convention
 @router.get("/{convention_id}")
 async def convention(request: Request, convention_id: uuid.UUID, who: PersonDep, services: ServicesDep) -> Response:
     return await _convention_page(request, who, services, convention_id)
+
+
+@router.get("/{convention_id}/report")
+async def report(request: Request, convention_id: uuid.UUID, who: PersonDep, services: ServicesDep,
+                 format: Annotated[Literal["pdf", "zip"], Query()] = "pdf",
+                 language: Annotated[Literal["fr", "ar", "en"], Query()] = "fr",
+                 period: Annotated[str | None, Query(max_length=7)] = None,
+                 first: Annotated[date | None, Query(alias="from")] = None,
+                 last: Annotated[date | None, Query(alias="to")] = None) -> Response:
+    """The convention's report, from the convention service with the person's token (which
+    audits the download); a refusal is shown next to the report form, in the service's words."""
+    query = DownloadReport(convention_id, format, language, period or None, first, last)
+    try:
+        file = await request.app.state.web.bus.handle(query, services)
+    except ServiceRefused as refused:
+        return await _convention_page(request, who, services, convention_id, problem=refused, form="report")
+    headers = {"Cache-Control": "private, no-store"}
+    if file.disposition:
+        headers["Content-Disposition"] = file.disposition
+    return Response(file.content, media_type=file.media_type, headers=headers)
 
 
 @router.post("/{convention_id}/sign", dependencies=[CSRF])
