@@ -213,3 +213,40 @@ async def test_who_may_download_and_the_audit_row_of_each(world: World) -> None:
     (row,) = [a for a in downloads if a["correlation_id"] == "fund-q2"]
     assert row["subject"] and row["institution_id"] == ids["cnas"] and row["roles"] == ["funder"]
     assert row["target"] == f"/conventions/{cid}/report.pdf?language=ar&period=2024-Q2" and row["events"] == []
+
+
+# -- FHIR -------------------------------------------------------------------------------------------
+
+
+async def test_the_convention_as_a_fhir_bundle_validates_and_names_its_parties(world: World) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    client, cid, ids = world.client, world.ids["convention"], world.ids
+    with client.auth.acting("supervisor", institution=ids["dsp"]):
+        r = await client.get(f"/conventions/{cid}/fhir", headers={"X-Correlation-ID": "dsp-fhir"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/fhir+json"
+    bundle = Bundle.model_validate_json(r.content)  # the R4 (4.0.1 / R4B) models: refused if it breaks them
+    assert bundle.type == "collection"
+    by_type: dict[str, list[Any]] = {}
+    for entry in bundle.entry:
+        by_type.setdefault(entry.resource.get_resource_type(), []).append(entry)
+    (contract,) = by_type["Contract"]
+    c = contract.resource
+    assert c.identifier[0].value == "CNAS-GSD-2024-01" and c.title.startswith("Chirurgie cardiaque")
+    assert c.status == "executed" and str(c.applies.start) == "2024-05-20" and str(c.applies.end) == "2025-05-19"
+    organisations = {e.fullUrl: e.resource.name for e in by_type["Organization"]}
+    assert sorted(organisations.values()) == ["CMCI Bousmail", "CNAS", "DSP Oran", "Gruppo San Donato"]
+    parties = {p.reference[0].reference: p.role.coding[0].code for p in c.term[0].offer.party}
+    assert {organisations[ref]: role for ref, role in parties.items()} == {
+        "Gruppo San Donato": "provider", "CMCI Bousmail": "beneficiary", "CNAS": "funder", "DSP Oran": "supervisor"}
+    costs = [t for t in c.term if t.asset]
+    assert [(float(t.asset[0].valuedItem[0].net.value), t.asset[0].valuedItem[0].net.currency) for t in costs] == \
+        [(42000.0, "EUR"), (30000.0, "EUR")]
+    # Who may read the convention's report may read its export; another institution's funder may not.
+    with client.auth.acting("funder", institution=ids["other"]):
+        assert (await client.get(f"/conventions/{cid}/fhir")).status_code == 403
+    with client.auth.acting("administrator"):
+        assert (await client.get(f"/conventions/{uuid.uuid4()}/fhir")).status_code == 404
+        audit = (await client.get("/audit", params={"correlation_id": "dsp-fhir"})).json()["items"]
+    assert [a["action"] for a in audit] == ["GET /conventions/{convention_id}/fhir"]

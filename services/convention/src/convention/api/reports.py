@@ -1,8 +1,10 @@
 """/conventions/{id}/report.pdf and /report.zip: a convention's report for a period, as a PDF in
-French, Arabic or English, or its figures as CSV files; each download audited."""
+French, Arabic or English, or its figures as CSV files; /conventions/{id}/fhir: the convention as
+a FHIR R4 Bundle. Each download and export audited."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated, Literal
 
@@ -10,12 +12,13 @@ from fastapi import APIRouter, Query, Response
 
 from convention import access
 from convention.access import UoW
-from convention.domain.commands import ConventionReport
+from convention.domain.commands import ConventionExport, ConventionReport
 from convention.domain.report import MAX_REPORT_DAYS, PERIOD_PATTERN
+from jumelage import fhir
 from jumelage.api import IsoDate
 from jumelage.service import BusDep, ReadAuditDep
 
-router = APIRouter(prefix="/conventions", tags=["reports"])
+router = APIRouter(prefix="/conventions", tags=["reports and exports"])
 
 Period = Annotated[str | None, Query(max_length=7, pattern=PERIOD_PATTERN,
                                      description="a year (2024), a quarter (2024-Q2) or a month (2024-05), "
@@ -51,3 +54,13 @@ async def report_csv(convention_id: uuid.UUID, _: access.ReportReader, uow: UoW,
     doc = await bus.handle(ConventionReport(convention_id, "csv", period=period, first=first, last=last), uow)
     await audit.record()
     return _download(doc.filename, doc.media_type, doc.content)
+
+
+@router.get("/{convention_id}/fhir", response_class=Response, responses=fhir.OPENAPI_RESPONSE,  # type: ignore[arg-type]
+            summary="The convention as a FHIR R4 Bundle: its Contract and the parties' Organizations")
+async def convention_fhir(convention_id: uuid.UUID, _: access.ReportReader, uow: UoW, bus: BusDep,
+                          audit: ReadAuditDep) -> Response:
+    bundle = await bus.handle(ConventionExport(convention_id), uow)
+    await audit.record()
+    return Response(json.dumps(bundle, ensure_ascii=False).encode(), media_type=fhir.MEDIA_TYPE,
+                    headers=fhir.response_headers())
