@@ -20,7 +20,7 @@ from convention.domain.report import ACTIVITIES, Cell, Report, Table, file_stem,
 DIRECTION = {"ar": "rtl", "fr": "ltr", "en": "ltr"}
 
 STYLE = """
-@page { size: A4; margin: 18mm 16mm; @bottom-center { content: counter(page) " / " counter(pages);
+@page { size: A4; margin: 18mm 16mm; @bottom-center { content: counter(page);
         font-size: 8pt; color: #718096; } }
 body { font-family: "DejaVu Sans", "Noto Sans Arabic", sans-serif; font-size: 9.5pt; color: #1a202c; }
 html[lang=ar] body { font-family: "Noto Sans Arabic", "DejaVu Sans", sans-serif; }

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -37,21 +39,43 @@ def _download(filename: str, media_type: str, content: bytes) -> Response:
         "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"})
 
 
+@dataclass(frozen=True)
+class ReportQuery:
+    language: str
+    period: str | None
+    first: date | None
+    last: date | None
+
+
+def report_query(language: Annotated[Literal["fr", "ar", "en"], Query(description="the PDF's language: fr, ar "
+                                                                                  "(right to left), en")] = "fr",
+                 period: Period = None, first: From = None, last: To = None) -> ReportQuery:
+    return ReportQuery(language, period, first, last)
+
+
+# The query, read once the caller may read the convention's report.
+Parsed = Annotated[ReportQuery, access.report_reader_after(report_query)]
+
+
 @router.get("/{convention_id}/report.pdf", response_class=Response, responses=PDF,  # type: ignore[arg-type]
             summary="The convention's report for a period, as a PDF (French, Arabic or English)")
-async def report_pdf(convention_id: uuid.UUID, _: access.ReportReader, uow: UoW, bus: BusDep, audit: ReadAuditDep,
-                     language: Annotated[Literal["fr", "ar", "en"], Query(description="fr, ar (right to left), en")]
-                     = "fr", period: Period = None, first: From = None, last: To = None) -> Response:
-    doc = await bus.handle(ConventionReport(convention_id, "pdf", language, period, first, last), uow)
+async def report_pdf(convention_id: uuid.UUID, q: Parsed, uow: UoW, bus: BusDep,
+                     audit: ReadAuditDep) -> Response:
+    doc = await bus.handle(ConventionReport(convention_id, "pdf", q.language, q.period, q.first, q.last), uow)
     await audit.record()
     return _download(doc.filename, doc.media_type, doc.content)
 
 
+def zip_query(period: Period = None, first: From = None, last: To = None) -> ReportQuery:
+    return ReportQuery("en", period, first, last)
+
+
 @router.get("/{convention_id}/report.zip", response_class=Response, responses=ZIP,  # type: ignore[arg-type]
             summary="The figures of the convention's report for a period, one CSV file per table, zipped")
-async def report_csv(convention_id: uuid.UUID, _: access.ReportReader, uow: UoW, bus: BusDep, audit: ReadAuditDep,
-                     period: Period = None, first: From = None, last: To = None) -> Response:
-    doc = await bus.handle(ConventionReport(convention_id, "csv", period=period, first=first, last=last), uow)
+async def report_csv(convention_id: uuid.UUID, q: Annotated[ReportQuery, access.report_reader_after(zip_query)],
+                     uow: UoW, bus: BusDep,
+                     audit: ReadAuditDep) -> Response:
+    doc = await bus.handle(ConventionReport(convention_id, "csv", period=q.period, first=q.first, last=q.last), uow)
     await audit.record()
     return _download(doc.filename, doc.media_type, doc.content)
 

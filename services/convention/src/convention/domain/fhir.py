@@ -17,7 +17,7 @@ from typing import Any
 
 from convention.domain.conventions import Convention, ConventionStatus
 from convention.domain.institutions import Institution
-from jumelage import fhir
+import jumelage.fhir as fhir
 from jumelage.events.convention import PartyRole
 
 STATUS = {

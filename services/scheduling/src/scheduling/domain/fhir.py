@@ -24,7 +24,7 @@ from scheduling.domain.cases import PatientCase
 from scheduling.domain.missions import Mission
 from scheduling.domain.surgeries import Surgery
 from scheduling.domain.values import MissionStatus, SurgeryStatus, TeamMember
-from jumelage import fhir
+import jumelage.fhir as fhir
 
 CONSULTATION_MINUTES = 30
 """A consultation has a time, not a length: its Appointment is given this one (FHIR wants an end with a start)."""
