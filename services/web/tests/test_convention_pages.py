@@ -216,3 +216,51 @@ async def test_the_funder_downloads_the_report_and_its_figures_from_the_conventi
     audit = await stack.as_admin("GET", "convention", "/audit", params={"limit": 500})
     downloads = [a for a in audit["items"] if a["action"].startswith("GET /conventions/{convention_id}/report")]
     assert len(downloads) == 2 and {a["roles"][0] for a in downloads} == {"funder"}
+
+
+async def test_a_coordinator_sets_the_reference_costs_on_the_draft_and_changes_them_by_amendment(stack: Stack) -> None:
+    draft = await programme(stack)
+    amina = stack.browser("fr")
+    await amina.sign_in("amina")
+    page = await amina.open(f"/conventions/{draft['id']}")
+    assert 'name="cost_abroad_amount_0"' in page and "Coûts de référence (un cas)" in page
+    edit = f"/conventions/{draft['id']}/edit"
+    await amina.submit(page, edit, {
+        "cost_rows": "6", "cost_specialty_0": "paediatric cardiac surgery", "cost_abroad_amount_0": "30 000",
+        "cost_abroad_currency_0": "eur", "cost_here_amount_0": "150000", "cost_here_currency_0": "DZD",
+        "cost_specialty_1": "paediatric cardiac surgery", "cost_procedure_1": "arterial switch",
+        "cost_abroad_amount_1": "42000,50", "cost_abroad_currency_1": "EUR", "cost_here_amount_1": "400000",
+        "cost_here_currency_1": "DZD"})
+    edited = await stack.as_coordinator("cmci", "GET", "convention", f"/conventions/{draft['id']}")
+    lines = {(c["procedure"], c["abroad"]["currency"]): (c["abroad"]["amount"], c["here"]["amount"])
+             for c in edited["reference_costs"]}
+    assert {k: (float(a), float(h)) for k, (a, h) in lines.items()} == {
+        (None, "EUR"): (30000.0, 150000.0), ("arterial switch", "EUR"): (42000.5, 400000.0)}
+    # The page shows the lines back in the form; a row begun and not finished is named next to the form.
+    page = await amina.open(f"/conventions/{draft['id']}")
+    assert 'name="cost_procedure_1" maxlength="300" value="arterial switch"' in page
+    r = await amina.submit(page, edit, {"cost_rows": "6", "cost_specialty_0": "paediatric cardiac surgery",
+                                        "cost_abroad_amount_0": "30000"}, status=422)
+    assert 'id="problem-edit"' in r.text and "cost_abroad_currency_0" in r.text
+
+    # Signed, the costs change by amendment only: the lines typed replace the current ones.
+    await amina.submit(page, f"/conventions/{draft['id']}/sign",
+                       {"signed_on": date.today().isoformat(), "signed_at": "Alger"})
+    page = await amina.open(f"/conventions/{draft['id']}")
+    amend = f"/conventions/{draft['id']}/amend"
+    await amina.submit(page, amend, {
+        "signed_on": date.today().isoformat(), "summary": "Coûts 2026", "change_costs": "yes", "cost_rows": "6",
+        "cost_specialty_0": "paediatric cardiac surgery", "cost_abroad_amount_0": "35000",
+        "cost_abroad_currency_0": "EUR", "cost_here_amount_0": "200000", "cost_here_currency_0": "DZD"})
+    amended = await stack.as_coordinator("cmci", "GET", "convention", f"/conventions/{draft['id']}")
+    assert [(float(c["abroad"]["amount"]), c["procedure"]) for c in amended["reference_costs"]] == [(35000.0, None)]
+    (amendment,) = await stack.as_coordinator("cmci", "GET", "convention", f"/conventions/{draft['id']}/amendments")
+    assert float(amendment["changes"]["reference_costs"][0]["here"]["amount"]) == 200000.0
+    # An amount the service refuses: its words next to the amendment form, nothing amended.
+    r = await amina.submit(page, amend, {
+        "signed_on": date.today().isoformat(), "summary": "Erreur", "change_costs": "yes", "cost_rows": "6",
+        "cost_specialty_0": "paediatric cardiac surgery", "cost_abroad_amount_0": "beaucoup",
+        "cost_abroad_currency_0": "EUR", "cost_here_amount_0": "1", "cost_here_currency_0": "DZD"}, status=422)
+    assert 'id="problem-amend"' in r.text
+    assert len(await stack.as_coordinator("cmci", "GET", "convention",
+                                          f"/conventions/{draft['id']}/amendments")) == 1
