@@ -355,6 +355,25 @@ def show_progress(progress: dict[str, Any]) -> None:
           f"    missions completed {progress['missions_completed']}", flush=True)
 
 
+async def reports(reader: Any, convention_id: str, reference: str) -> dict[str, int]:
+    """The convention's report as its funder or supervisor downloads it (the PDF in French and in
+    Arabic, the CSV files zipped) and its FHIR export: the size of each, the Bundle's entries."""
+    sizes = {}
+    for name, query in (("pdf_fr", "report.pdf?language=fr"), ("pdf_ar", "report.pdf?language=ar"),
+                        ("zip", "report.zip")):
+        r = await reader.http.get(f"{reader.urls['convention']}/conventions/{convention_id}/{query}",
+                                  headers=reader.headers())
+        if r.status_code != 200:
+            raise RuntimeError(f"GET {query} of {reference} -> {r.status_code}: {r.text[:300]}")
+        sizes[name] = len(r.content)
+    bundle = await reader.call("convention", "GET", f"/conventions/{convention_id}/fhir")
+    sizes["fhir_entries"] = len(bundle["entry"])
+    print(f"    report: PDF {sizes['pdf_fr'] // 1024} KiB (fr), {sizes['pdf_ar'] // 1024} KiB (ar, right to left), "
+          f"CSV zip {sizes['zip']} bytes; FHIR Bundle of {sizes['fhir_entries']} entries (Contract, Organizations)",
+          flush=True)
+    return sizes
+
+
 async def settled(timeline: Timeline, mails: Any, quiet: float = 1.0, timeout: float = 20.0) -> None:
     """Until the last notifications went out (each e-mail confirmed by a NotificationSent)
     and nothing crossed the exchange for ``quiet`` seconds: the summary then prints alone."""
@@ -385,13 +404,15 @@ async def play(urls: dict[str, str], amqp_url: str, exchange: str, clock_file: P
 async def _play(api: Api, story: Story, timeline: Timeline, urls: dict[str, str], mails: Any) -> dict[str, Any]:
     cnas, funder = await cnas_programme(api, story)
     twinning, supervisor = await twinning_programme(api, story)
-    results = {"cnas": await achieved(api.as_("suivi.cnas", "funder", institution=funder), cnas, 1),
-               "twinning": await achieved(api.as_("inspection.dsp-oran", "supervisor", institution=supervisor),
-                                          twinning, 1)}
+    fund, directorate = (api.as_("suivi.cnas", "funder", institution=funder),
+                         api.as_("inspection.dsp-oran", "supervisor", institution=supervisor))
+    results = {"cnas": await achieved(fund, cnas, 1), "twinning": await achieved(directorate, twinning, 1)}
     await settled(timeline, mails)
     step("What each convention achieved (read by its funder, then its supervisor)")
     show_progress(results["cnas"])
+    results["cnas_reports"] = await reports(fund, cnas, results["cnas"]["reference"])
     show_progress(results["twinning"])
+    results["twinning_reports"] = await reports(directorate, twinning, results["twinning"]["reference"])
     sent = [e for e in timeline.seen if e["type"] == "NotificationSent"]
     print(f"\n  {len(timeline.seen)} events, {len(sent)} notifications sent"
           + (f", {len(mails())} e-mails in the local mail catcher" if mails else ""), flush=True)
@@ -399,6 +420,7 @@ async def _play(api: Api, story: Story, timeline: Timeline, urls: dict[str, str]
     results["notifications"] = len(sent)
     admin = api.as_("admin.plateforme", "administrator")
     audited = {service: (await admin.call(service, "GET", "/audit", ok=(200,)))["total"] for service in urls}
-    print("  audit trail: " + ", ".join(f"{n} changes in {s}" for s, n in audited.items()), flush=True)
+    print("  audit trail: " + ", ".join(f"{n} rows in {s}" for s, n in audited.items())
+          + " (every change, and each report and export downloaded)", flush=True)
     results["audited"] = audited
     return results

@@ -27,7 +27,8 @@ from faststream.specification import AsyncAPI
 
 from jumelage import idempotency
 from jumelage.api import install_error_documents
-from jumelage.audit import AuditActor, audit_router
+from jumelage import context
+from jumelage.audit import AUDIT_INSERT, AuditActor, audit_router, record_for
 from jumelage.auth import CallerDep, TokenVerifier, authenticated
 from jumelage.bus import MessageBus
 from jumelage.catalogue import catalogue
@@ -411,6 +412,36 @@ async def unit_of_work(request: Request, caller: CallerDep) -> UnitOfWork:
     the handler's transaction takes it (SQLite ``BEGIN IMMEDIATE``, ``jumelage.db``)."""
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime.request_unit_of_work(request, caller)
+
+
+class ReadAudit:
+    """The audit row of a read worth tracing (a report downloaded, a FHIR export): a GET changes
+    nothing, so no unit of work writes its row; the route calls :meth:`record` once its answer is
+    made, and the row is written in a short transaction of its own (a refused or failed read writes
+    none). Its ``events`` are empty: the ``action`` and ``target`` say what was read."""
+
+    def __init__(self, runtime: ServiceRuntime, actor: AuditActor) -> None:
+        self._runtime = runtime
+        self.actor = actor
+
+    async def record(self) -> None:
+        async with self._runtime.sessions() as session, session.begin():
+            await session.execute(AUDIT_INSERT, record_for(self.actor, datetime.now(UTC), [],
+                                                           context.correlation_id.get()))
+
+
+async def read_audit(request: Request, caller: CallerDep) -> ReadAudit:
+    """FastAPI dependency: the :class:`ReadAudit` of this request, for this caller."""
+    route = request.scope.get("route")
+    return ReadAudit(request.app.state.runtime, AuditActor(
+        subject=caller.subject, institution_id=caller.institution_id, roles=tuple(sorted(r.value for r in caller.roles)),
+        action=f"{request.method} {getattr(route, 'path', request.url.path)}",
+        # The query says which period, language or format was read (its parameters are bounded).
+        target=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+    ))
+
+
+ReadAuditDep = Annotated[ReadAudit, Depends(read_audit)]
 
 
 async def bus(request: Request) -> MessageBus:

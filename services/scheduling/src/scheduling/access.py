@@ -75,6 +75,11 @@ class MissionRule:
         return sites is None or site in sites
 
 
+def sees_patients(caller: Caller, mission: Mission) -> bool:
+    """A patient's identity is the host's clinicians' alone (exports included)."""
+    return caller.acts_for((mission.host_institution_id,), Role.clinician)
+
+
 def on_team(caller: Caller, mission: Mission) -> bool:
     return (caller.has(Role.practitioner) and caller.practitioner_id is not None
             and mission.member(caller.practitioner_id) is not None)

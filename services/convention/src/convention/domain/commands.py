@@ -147,3 +147,23 @@ class ConventionPeriods:
 
     convention_id: uuid.UUID
     by: str = "month"
+
+
+@dataclass(frozen=True)
+class ConventionReport:
+    """A convention's report for a period (``domain.report.report_period``), as a PDF in
+    ``language`` or as its CSV files (``format``: ``pdf``, ``csv``)."""
+
+    convention_id: uuid.UUID
+    format: str
+    language: str = "en"
+    period: str | None = None
+    first: date | None = None
+    last: date | None = None
+
+
+@dataclass(frozen=True)
+class ConventionExport:
+    """A convention as FHIR R4: a Bundle of its Contract and the parties' Organizations."""
+
+    convention_id: uuid.UUID

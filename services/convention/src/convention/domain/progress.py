@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
 from convention.domain.conventions import Objectives, ReferenceCost
@@ -52,6 +52,7 @@ class PlacementDone:
     kind: str
     days_spent: int
     trainee_count: int
+    ends_on: date | None = None  # its last day (a report counts it in the period it ended in)
 
 
 @dataclass(frozen=True)

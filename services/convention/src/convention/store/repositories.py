@@ -345,7 +345,7 @@ class Facts:
                                   r.held_at) for r in await self.session.scalars(q(TrainingFact))]
         missions = [MissionDone(r.mission_id, r.surgeries, r.consultations, r.training_sessions)
                     for r in await self.session.scalars(q(MissionFact))]
-        placements = [PlacementDone(r.placement_id, r.kind, r.days_spent, r.trainee_count)
+        placements = [PlacementDone(r.placement_id, r.kind, r.days_spent, r.trainee_count, r.ends_on)
                       for r in await self.session.scalars(q(PlacementFact))]
         return surgeries, consultations, trainings, missions, placements
 

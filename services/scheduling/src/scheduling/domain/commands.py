@@ -466,3 +466,13 @@ class ListConventions:
 @dataclass(frozen=True)
 class GetConvention:
     convention_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class MissionExport:
+    """A mission as FHIR R4 (``what``: ``mission``, its care team and appointments, or
+    ``procedures``, the surgeries done); ``identities``: patients named (the host's clinicians)."""
+
+    mission_id: uuid.UUID
+    what: str
+    identities: bool

@@ -77,6 +77,7 @@ from scheduling.handlers.surgeries import (
     schedule_surgery,
     start_surgery,
 )
+from scheduling.handlers.exports import mission_export
 from jumelage.bus import Handler
 
 HANDLERS: dict[type, Handler] = {
@@ -115,6 +116,7 @@ HANDLERS: dict[type, Handler] = {
     c.StartSurgery: start_surgery,
     c.CompleteSurgery: complete_surgery,
     c.MissionSurgeries: mission_surgeries,
+    c.MissionExport: mission_export,
     c.GetSurgery: get_surgery,
     c.ScheduleConsultation: schedule_consultation,
     c.HoldConsultation: hold_consultation,

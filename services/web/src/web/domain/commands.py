@@ -4,6 +4,7 @@ action. The handler of each calls the services with the person's token."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,19 @@ class ListConventions:
 @dataclass(frozen=True)
 class ShowConvention:
     convention_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class DownloadReport:
+    """A convention's report (``format``: ``pdf`` in ``language``, or ``zip``: its CSV files) for a
+    period (a year, quarter or month) or from/to, as the convention service makes it."""
+
+    convention_id: uuid.UUID
+    format: str
+    language: str
+    period: str | None = None
+    first: date | None = None
+    last: date | None = None
 
 
 @dataclass(frozen=True)

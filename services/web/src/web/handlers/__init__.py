@@ -4,7 +4,7 @@ command and the person's view of the services (``PersonServices``)."""
 from __future__ import annotations
 
 from jumelage.bus import Handler
-from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvention, EditDraft, ListConventions,
+from web.domain.commands import (AmendConvention, ChangeConvention, DownloadReport, DraftConvention, EditDraft, ListConventions,
                                  ListInstitutions, LocalPeople, ShowConvention, SignInLocally, BeginSignIn, FinishSignIn)
 from web.handlers import conventions, signin
 from web.handlers import activities, cases, desk
@@ -20,6 +20,7 @@ HANDLERS: dict[type, Handler] = {
     ListConventions: conventions.list_conventions,
     ShowConvention: conventions.show_convention,
     ChangeConvention: conventions.change_convention,
+    DownloadReport: conventions.download_report,
     AmendConvention: conventions.amend_convention,
     DraftConvention: conventions.draft_convention,
     EditDraft: conventions.edit_draft,
