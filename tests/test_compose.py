@@ -67,6 +67,7 @@ EXPECTED_BINDINGS = {
         "surgery.*",
         "consultation.*",
         "training_session.*",
+        "patient_identity.erased",
     },
 }
 

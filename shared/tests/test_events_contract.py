@@ -100,6 +100,8 @@ ADDED_TYPES: dict[str, tuple[str, str, set[str]]] = {
         "placement_id", "convention_id", "kind", "specialty", "provider_institution_id",
         "beneficiary_institution_id", "starts_on", "ends_on", "days_spent", "trainees",
     }),
+    # A patient's identity erased (a family's request, or retention): the notification service forgets the family.
+    "PatientIdentityErased": (SCHEDULING, "patient_identity.erased", {"patient_ref", "reason"}),
     # ... and so do their surgeries and consultations, in their slots, each told to its family.
     "SurgerySuspended": (SCHEDULING, "surgery.suspended", {
         "surgery_id", "mission_id", "convention_id", "patient_ref", "operating_room", "scheduled_start", "reason",
@@ -137,6 +139,7 @@ ENUMS: dict[tuple[str, str], set[str]] = {
     ("MissionTeamChanged", "team.role"): PRACTITIONER_ROLES,
     ("MissionTeamChanged", "change"): {"added", "removed", "dates_changed"},
     ("TrainingPlacementCompleted", "kind"): {"observership", "fellowship"},
+    ("PatientIdentityErased", "reason"): {"request", "retention"},
     ("SurgeryCompleted", "outcome"): {"successful", "with_complications", "deceased"},
     ("NotificationSent", "channel"): {"email", "sms", "webhook"},
     ("NotificationFailed", "channel"): {"email", "sms", "webhook"},
@@ -152,6 +155,7 @@ SUBJECTS = {
     **{t: ("consultations", "consultation_id") for t in ALL_TYPES if t.startswith("Consultation")},
     "TrainingSessionHeld": ("training_sessions", "training_session_id"),
     "TrainingPlacementCompleted": ("training_placements", "placement_id"),
+    "PatientIdentityErased": ("cases", "patient_ref"),
     **{t: ("notifications", "notification_id") for t in CONTRACT if t.startswith("Notification")},
 }
 
@@ -251,6 +255,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         days_spent=40, trainees=[{"practitioner_id": PERFUSIONIST, "full_name": "Amel Benali"}],
     ),
     "SurgeryCancelled": dict(surgery_id=SURGERY, mission_id=MISSION, reason="Contre-indication anesthésique"),
+    "PatientIdentityErased": dict(patient_ref="PAT-2024-000142", reason="request"),
     "SurgerySuspended": dict(
         surgery_id=SURGERY, mission_id=MISSION, convention_id=CONVENTION_ID, patient_ref="PAT-2024-000142",
         operating_room="Bloc B – salle 2", scheduled_start=datetime(2024, 6, 17, 8, 30, tzinfo=ALGIERS),

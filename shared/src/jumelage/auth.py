@@ -53,6 +53,7 @@ class Role(StrEnum):
     funder = "funder"                # reads the progress of the conventions it funds
     supervisor = "supervisor"        # reads the progress of the conventions it supervises
     practitioner = "practitioner"    # reads the missions they are on
+    privacy_officer = "privacy_officer"  # reads who saw its institution's patients; erases on a family's request
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from faststream.rabbit import Channel, RabbitBroker
 from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 
-from jumelage import idempotency
+from jumelage import idempotency, sealing
 from jumelage.api import install_error_documents
 from jumelage.audit import AuditActor, audit_router
 from jumelage.auth import CallerDep, TokenVerifier, authenticated
@@ -73,8 +73,14 @@ class ServiceRuntime:
         clock: Clock | None = None,
         bus: MessageBus | None = None,
         version: str = "0.1.0",
+        sealed: Sequence[Any] = (),
     ) -> None:
         silence_sensitive_libraries()
+        # Tables with identity sealed at rest (jumelage.sealing): the key ring from the settings
+        # (a service that keeps identity refuses to start without one), and the re-seal job.
+        self.sealed = tuple(sealed)
+        if self.sealed:
+            sealing.install_from(settings)
         configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)  # once per process
         self.settings = settings
         self.name = settings.service_name
@@ -130,6 +136,8 @@ class ServiceRuntime:
         self.periodic = [*periodic, Periodic("expire-idempotency-keys", idempotency.CLEANUP_INTERVAL,
                                              self._expire_idempotency_keys),
                          Periodic("prune-outbox-and-inbox", settings.prune_interval_seconds, self._prune)]
+        if self.sealed:
+            self.periodic.append(Periodic("reseal-identity", settings.reseal_interval_seconds, self._reseal))
         self._periodic_tasks: list[asyncio.Task[None]] = []
         self.metrics.refresher("outbox", self._measure_outbox)
         if self.queue is not None:
@@ -177,11 +185,19 @@ class ServiceRuntime:
         if pruned.outbox or pruned.inbox:
             log.info("outbox and inbox pruned", outbox_rows=pruned.outbox, inbox_keys=pruned.inbox)
 
+    async def _reseal(self, _uow: UnitOfWork) -> None:
+        """Seal again, with the ring's first key, what an older key sealed (or what is still in
+        clear): a key rotated without downtime is out of the rows after one pass."""
+        resealed = await sealing.reseal(self.unit_of_work, self.sealed)
+        if resealed:
+            log.info("identity sealed again with the current key", rows=resealed, key=sealing.ring().current)
+
     def unit_of_work(self, sessions: Callable[[], Any] | None = None) -> UnitOfWork:
         """A fresh unit of work; ``sessions`` (default: transactions that may write)
         is what each of its transactions begins from."""
         uow = self._uow_class(sessions or self.sessions, on_commit=self.relay.wake)
         uow.max_event_bytes = self.settings.max_event_bytes
+        uow.write_sessions = self.sessions
         return uow
 
     def request_sessions(self) -> Any:
@@ -196,6 +212,8 @@ class ServiceRuntime:
         """Start the broker (then the relay) in the background, so the HTTP API
         and its health checks answer while the broker is away."""
         self.verifier = TokenVerifier(self.settings)  # refuses to start without a way to verify tokens
+        if self.sealed:
+            sealing.ring()  # refuses to start without the identity key ring (IDENTITY_KEYS, IDENTITY_SEARCH_KEY)
         for job in self.periodic:
             self._periodic_tasks.append(spawn(self._every(job), name=job.name))
         self._starter = spawn(self._start_broker(), name="broker-start")
@@ -374,14 +392,17 @@ async def unit_of_work(request: Request, caller: CallerDep) -> UnitOfWork:
     the access checks of a changing request, which read before its handler runs;
     the handler's transaction takes it (SQLite ``BEGIN IMMEDIATE``, ``jumelage.db``)."""
     runtime: ServiceRuntime = request.app.state.runtime
-    if request.method not in MUTATING:
-        return runtime.unit_of_work(runtime.read_sessions)
-    uow = runtime.unit_of_work(runtime.request_sessions)
     route = request.scope.get("route")
-    uow.actor = AuditActor(
+    actor = AuditActor(
         subject=caller.subject, institution_id=caller.institution_id, roles=tuple(sorted(r.value for r in caller.roles)),
         action=f"{request.method} {getattr(route, 'path', request.url.path)}", target=request.url.path,
     )
+    if request.method not in MUTATING:
+        uow = runtime.unit_of_work(runtime.read_sessions)
+        uow.reader = actor  # what it reads of a patient's identity is written down (jumelage.identity_access)
+        return uow
+    uow = runtime.unit_of_work(runtime.request_sessions)
+    uow.actor = actor
     return uow
 
 

@@ -155,6 +155,7 @@ BINDINGS: dict[str, tuple[str, ...]] = {
         "surgery.*",
         "consultation.*",
         "training_session.*",
+        "patient_identity.erased",  # a family's contact details go with the patient's identity
     ),
 }
 

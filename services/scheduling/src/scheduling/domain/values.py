@@ -57,6 +57,14 @@ class TeamMember:
                 and (self.leaves_on is None or last_day <= self.leaves_on))
 
 
+class Purpose(StrEnum):
+    """What a family consents to, one by one (recorded on the case)."""
+
+    care = "care"                    # the case treated within the programme
+    notifications = "notifications"  # the family told of dates and changes
+    sharing = "sharing"              # the file shared with the visiting institution abroad, identity included
+
+
 class CaseStatus(StrEnum):
     waiting = "waiting"
     scheduled = "scheduled"

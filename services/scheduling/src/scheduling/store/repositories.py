@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from scheduling.domain.activities import ActivityStatus, Consultation, TrainingSession
 from scheduling.domain.cases import (
+    Consent,
     CaseStatus,
     PatientCase,
     PatientIdentity,
@@ -28,11 +29,12 @@ from scheduling.domain.cases import (
     ScreeningNote,
     Sex,
 )
-from scheduling.domain.values import ReadinessItem
+from scheduling.domain.values import Purpose, ReadinessItem
 from scheduling.domain.conventions import ConventionReplica, ConventionStatus
 from scheduling.domain.missions import Mission, MissionStatus, TeamMember, Totals
 from scheduling.domain.placements import PlacementStatus, Trainee, TrainingPlacement
-from jumelage.events.scheduling import PlacementKind
+from jumelage import sealing
+from jumelage.events.scheduling import ErasureReason, PlacementKind
 from scheduling.domain.resources import HostResources, OperatingRoom
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
 from scheduling.store.tables import (
@@ -297,14 +299,22 @@ class Cases(_Repository):
         return (await self._with_readiness([row]))[0] if row else None
 
     async def waiting_list(self, institution_id: uuid.UUID, *, status: CaseStatus | None = None,
-                           priority: int | None = None) -> list[PatientCase]:
+                           priority: int | None = None, name: str | None = None) -> list[PatientCase]:
         query = select(PatientCaseRow).where(PatientCaseRow.host_institution_id == institution_id)
+        if name:  # by the keyed hash: the sealed names are never compared, nor opened to search
+            query = query.where(PatientCaseRow.name_hash == sealing.ring().search_hash(name))
         if status:
             query = query.where(PatientCaseRow.status == status.value)
         if priority:
             query = query.where(PatientCaseRow.priority == priority)
         rows = await self.session.scalars(query.order_by(PatientCaseRow.priority, PatientCaseRow.registered_at))
         return await self._with_readiness(list(rows))
+
+    async def closed_before(self, cutoff: datetime, *, limit: int) -> list[uuid.UUID]:
+        """Cases closed before ``cutoff`` whose identity is still kept (the retention task)."""
+        return list(await self.session.scalars(
+            select(PatientCaseRow.id).where(PatientCaseRow.closed_at < cutoff, PatientCaseRow.erased_at.is_(None))
+            .order_by(PatientCaseRow.closed_at).limit(limit)))
 
     async def _with_readiness(self, rows: Sequence[PatientCaseRow]) -> list[PatientCase]:
         if not rows:
@@ -360,6 +370,11 @@ class Cases(_Repository):
             expected_duration_minutes=case.expected_duration_minutes, risk_scheme=case.risk_scheme.value,
             risk_category=case.risk_category, referred_abroad=case.referred_abroad, status=case.status.value,
             status_reason=case.status_reason, registered_at=case.registered_at,
+            name_hash=None if case.erased_at else sealing.ring().search_hash(p.full_name),
+            consents={purpose.value: {"by": c.by, "at": c.at.isoformat()}
+                      for purpose, c in case.consents.items()} or None,
+            closed_at=case.closed_at, erased_at=case.erased_at,
+            erased_reason=case.erased_reason.value if case.erased_reason else None,
         ))
         await self._stamp(row, case, at, changed=readiness_changed)
         await self.session.flush()  # surgeries and consultations refer to it (a no-op if stamped)
@@ -373,6 +388,9 @@ def _case(r: PatientCaseRow, readiness: dict[ReadinessItem, ReadinessCheck] | No
         expected_duration_minutes=r.expected_duration_minutes, risk_scheme=RiskScheme(r.risk_scheme),
         risk_category=r.risk_category, referred_abroad=r.referred_abroad, status=CaseStatus(r.status),
         status_reason=r.status_reason, registered_at=r.registered_at, readiness=dict(readiness or {}),
+        consents={Purpose(k): Consent(v["by"], datetime.fromisoformat(v["at"])) for k, v in (r.consents or {}).items()},
+        closed_at=r.closed_at, erased_at=r.erased_at,
+        erased_reason=ErasureReason(r.erased_reason) if r.erased_reason else None,
         version=r.version, updated_at=r.updated_at,
     )
 
