@@ -62,7 +62,7 @@ def aimed_bodies(i: dict[str, str]) -> dict[tuple[str, str, str], dict[str, Any]
     }
 
 
-NOT_A_ROLE_HERE = ("coordinator", "clinician", "funder", "supervisor", "practitioner")
+NOT_A_ROLE_HERE = ("coordinator", "clinician", "funder", "supervisor", "practitioner", "privacy_officer")
 
 
 @dataclass
@@ -80,6 +80,7 @@ class World:
             "host clinician": {"roles": ("clinician",), "institution": i["host"], "subject": "clin-host"},
             "funder": {"roles": ("funder",), "institution": i["funder"], "subject": "funder"},
             "supervisor": {"roles": ("supervisor",), "institution": i["supervisor"], "subject": "supervisor"},
+            "host privacy officer": {"roles": ("privacy_officer",), "institution": i["host"], "subject": "dpo-host"},
             "surgeon on the team": {"roles": ("practitioner",), "institution": i["visiting"],
                                     "practitioner": i["practitioner_id"], "subject": "surgeon"},
         }
@@ -165,7 +166,8 @@ def routes(service: str, w: World) -> list[tuple[str, str, str]]:
     """(method, template, concrete path) of every operation in the service's OpenAPI document."""
     doc = _openapi(service)
     fill = {**w.ids, "institution_id": w.ids["host"], "notification_id": str(uuid.uuid4()),
-            "event_type": "MissionScheduled", "language": "fr", "channel": "email", "item": "consent_signed"}
+            "event_type": "MissionScheduled", "language": "fr", "channel": "email", "item": "consent_signed",
+            "purpose": "care"}
     found = []
     for template, operations in doc["paths"].items():
         path = re.sub(r"\{(\w+)\}", lambda m: fill[m.group(1)], template)
@@ -311,6 +313,12 @@ async def test_each_role_sees_and_does_what_is_its_own(world: World) -> None:
     assert (await w.as_(outsider, "convention", "GET", "/conventions")).json()["items"] == []
     assert [c["id"] for c in (await w.ok("funder", "convention", "GET", "/conventions"))["items"]] == \
         [i["convention_id"]]
+    # The host's privacy officer reads who saw its patients' identity (the reads above), and only that.
+    history = await w.ok("host privacy officer", "scheduling", "GET", f"/institutions/{i['host']}/identity-access")
+    assert ("clin-host", "GET /cases/{case_id}") in {(r["subject"], r["action"]) for r in history["items"]}
+    await w.ok("host privacy officer", "scheduling", "GET", case, 403)
+    await w.ok("host privacy officer", "scheduling", "GET", f"/institutions/{i['host']}/cases", 403)
+    await w.ok("host privacy officer", "convention", "GET", "/conventions", 403)
     # Contacts are the keeping institution's: the host's coordinator lists its own, others are refused.
     kept = await w.ok("host coordinator", "notification", "GET", "/contacts")
     assert [c["id"] for c in kept["items"]] == [i["contact_id"]] and kept["items"][0]["managed_by"] == i["host"]

@@ -8,7 +8,7 @@ from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvent
                                  ListInstitutions, LocalPeople, ShowConvention, SignInLocally, BeginSignIn, FinishSignIn)
 from web.handlers import conventions, signin
 from web.handlers import activities, cases, desk
-from web.domain.commands import (ChangeCase, ChangeReadiness, EditCase, HoldActivity, PlanActivity, PreviewTemplate, RegisterCase,
+from web.domain.commands import (ChangeCase, ChangeConsent, ChangeReadiness, EditCase, EraseIdentity, HoldActivity, PlanActivity, PreviewTemplate, RegisterCase,
                                  ShowActivities, ShowDesk, ShowWaitingList)
 from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ListMissions, ProposePlan,
                                  RemoveTeamMember, ShowMission, ShowOperatingList)
@@ -31,6 +31,8 @@ HANDLERS: dict[type, Handler] = {
     ChangeCase: cases.change_case,
     EditCase: cases.edit_case,
     ChangeReadiness: cases.change_readiness,
+    ChangeConsent: cases.change_consent,
+    EraseIdentity: cases.erase_identity,
     ShowActivities: activities.show_activities,
     PlanActivity: activities.plan_activity,
     HoldActivity: activities.hold_activity,
