@@ -150,3 +150,20 @@ async def test_retention_pseudonymises_closed_cases_and_keys_rotate(programme: S
             assert [c["id"] for c in found] == [waiting["id"]]
     finally:
         sealing.install(sealing.KeyRing.parse(TEST_IDENTITY_KEYS, TEST_IDENTITY_SEARCH_KEY))
+
+
+async def test_the_familys_access_request_exports_what_is_held_and_who_read_it(programme: Scheduling) -> None:
+    s = programme
+    room, case, mission = await s.room(), await s.case(), await s.mission()
+    surgery = await s.surgery(mission, case, room)
+    with s.client.auth.acting("clinician", institution=CMCI, subject="dr-host"):
+        await s.ok("GET", f"/cases/{case['id']}")
+    with s.client.auth.acting("coordinator", institution=CMCI):
+        await s.refused("GET", f"/cases/{case['id']}/access-request", 403)
+    with s.client.auth.acting("privacy_officer", institution=CMCI, subject="dpo-cmci"):
+        export = await s.ok("GET", f"/cases/{case['id']}/access-request")
+        await s.refused("GET", f"/cases/{surgery['id']}/access-request", 404)
+    assert export["case"]["patient"]["full_name"] == PATIENT["full_name"]
+    assert [(a["kind"], a["id"]) for a in export["activities"]] == [("surgery", surgery["id"])]
+    assert [(a["subject"], a["what"]) for a in export["accesses"]] == [("dr-host", "case")]
+    assert ("dpo-cmci", "export") in {(r["subject"], r["what"]) for r in await access_rows(s)}

@@ -205,7 +205,7 @@ async def _eraser(case_id: uuid.UUID, caller: CallerDep, uow: UoW) -> None:
         raise deny(caller, f"{what}: the case is another institution's")
 
 
-ERASER = Depends(_eraser)
+ERASER = Depends(_eraser)  # the same people answer the family's access request (its export)
 
 
 async def _case_host(uow: SchedulingUnitOfWork, case_id: uuid.UUID) -> uuid.UUID:

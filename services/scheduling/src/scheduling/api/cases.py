@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling import access
@@ -15,6 +15,7 @@ from scheduling.api.common import Body, ReasonIn
 from scheduling.api.readiness import ReadinessSummaryOut
 from scheduling.domain.cases import CaseStatus, PatientCase, PatientIdentity, RiskScheme, Sex
 from scheduling.domain.commands import (
+    AccessRequest,
     CancelCase,
     EditCase,
     EraseIdentity,
@@ -27,11 +28,13 @@ from scheduling.domain.commands import (
 )
 from scheduling.domain.values import Purpose
 from jumelage.auth import CallerDep
+from jumelage.clock import Clock
 from jumelage.api import Patch
 from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
-from jumelage.service import BusDep
+from jumelage.service import BusDep, clock as clock_dependency
 
 router = APIRouter(tags=["patient cases"])
+ClockDep = Annotated[Clock, Depends(clock_dependency)]
 
 
 class PatientIn(Body):
@@ -187,6 +190,51 @@ async def get_case(case_id: uuid.UUID, identity: access.ShowIdentity, uow: UoW, 
                    response: Response) -> CaseOut:
     case = await bus.handle(GetCase(case_id, identity=identity), uow)
     return tagged(response, CaseOut.of(case, identity=identity))
+
+
+class ActivityOut(BaseModel):
+    kind: Literal["surgery", "consultation"]
+    id: uuid.UUID
+    mission_id: uuid.UUID
+    what: str = Field(description="the procedure, or the consultation's specialty")
+    scheduled_at: datetime
+    status: str
+    outcome: str | None = None
+
+
+class AccessOut(BaseModel):
+    at: datetime
+    subject: str
+    institution_id: uuid.UUID | None
+    roles: list[str]
+    action: str
+    what: str
+
+
+class AccessRequestOut(BaseModel):
+    """Everything this service holds of a patient: the family's access request (GDPR art. 15,
+    law 18-07 art. 34). The family's contact details and what was sent to it are the
+    notification service's (``GET /families/{patient_ref}/access-request`` there)."""
+
+    exported_at: datetime
+    case: CaseOut
+    activities: list[ActivityOut]
+    accesses: list[AccessOut] = Field(description="who read the patient's identity, newest first")
+
+
+@router.get("/cases/{case_id}/access-request", response_model=AccessRequestOut,
+            summary="A patient's data for the family's access request (the host's clinician or privacy officer)",
+            dependencies=[access.ERASER], responses=read_responses())
+async def access_request(case_id: uuid.UUID, uow: UoW, bus: BusDep, clock: ClockDep) -> AccessRequestOut:
+    found = await bus.handle(AccessRequest(case_id), uow)
+    activities = [ActivityOut(kind="surgery", id=s.id, mission_id=s.mission_id, what=s.procedure,
+                              scheduled_at=s.scheduled_start, status=s.status.value,
+                              outcome=s.outcome.value if s.outcome else None) for s in found["surgeries"]]
+    activities += [ActivityOut(kind="consultation", id=c.id, mission_id=c.mission_id, what=c.specialty,
+                               scheduled_at=c.scheduled_at, status=c.status.value) for c in found["consultations"]]
+    return AccessRequestOut(exported_at=clock.now(), case=CaseOut.of(found["case"]),
+                            activities=sorted(activities, key=lambda a: a.scheduled_at),
+                            accesses=[AccessOut(**{**a, "roles": a["roles"].split()}) for a in found["accesses"]])
 
 
 class ConsentIn(Body):

@@ -17,6 +17,7 @@ from scheduling.handlers.activities import (
     schedule_training,
 )
 from scheduling.handlers.cases import (
+    access_request,
     add_screening_note,
     cancel_case,
     check_readiness,
@@ -95,6 +96,7 @@ HANDLERS: dict[type, Handler] = {
     c.ReferCaseElsewhere: refer_case_elsewhere,
     c.WaitingList: waiting_list,
     c.GetCase: get_case,
+    c.AccessRequest: access_request,
     c.GiveConsent: give_consent,
     c.WithdrawConsent: withdraw_consent,
     c.EraseIdentity: erase_identity,

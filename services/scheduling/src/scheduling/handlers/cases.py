@@ -6,8 +6,11 @@ consultation makes it part of a mission (and then only as ``patient_ref``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from scheduling.domain.cases import UNFIT_REASON, PatientCase, ScreeningNote
 from scheduling.domain.commands import (
+    AccessRequest,
     AddScreeningNote,
     CancelCase,
     CheckReadiness,
@@ -252,6 +255,22 @@ async def get_case(query: GetCase, uow: SchedulingUnitOfWork) -> PatientCase:
     if query.identity and case.erased_at is None:
         await record_reads(uow, IDENTITY_ACCESS, Read.case, [(case.patient_ref, case.host_institution_id)])
     return case
+
+
+async def access_request(query: AccessRequest, uow: SchedulingUnitOfWork) -> dict[str, Any]:
+    """What this service holds of a patient, for the family's access request: the case (identity,
+    consents, clinical facts), its surgeries and consultations, and who read its identity. The
+    export is a read of the identity like any other: written down (``export``)."""
+    async with uow:
+        case = await uow.cases.get(query.case_id)
+        if case is None:
+            raise NotFound(f"no patient case {query.case_id}")
+        surgeries = await uow.surgeries.of_case(case.id)
+        consultations = await uow.consultations.of_case(case.id)
+        accesses = await uow.cases.accesses(case.patient_ref)
+    if case.erased_at is None:
+        await record_reads(uow, IDENTITY_ACCESS, Read.export, [(case.patient_ref, case.host_institution_id)])
+    return {"case": case, "surgeries": surgeries, "consultations": consultations, "accesses": accesses}
 
 
 async def screening_notes(query: ScreeningNotes, uow: SchedulingUnitOfWork) -> list[ScreeningNote]:

@@ -38,6 +38,7 @@ from jumelage.events.scheduling import ErasureReason, PlacementKind
 from scheduling.domain.resources import HostResources, OperatingRoom
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
 from scheduling.store.tables import (
+    IDENTITY_ACCESS,
     ConsultationRow,
     ConventionRow,
     HostResourcesRow,
@@ -310,6 +311,14 @@ class Cases(_Repository):
         rows = await self.session.scalars(query.order_by(PatientCaseRow.priority, PatientCaseRow.registered_at))
         return await self._with_readiness(list(rows))
 
+    async def accesses(self, patient_ref: str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """Who read this patient's identity, newest first (the access history, for an access request)."""
+        c = IDENTITY_ACCESS.c
+        rows = (await self.session.execute(select(c.at, c.subject, c.institution_id, c.roles, c.action, c.what)
+                                           .where(c.patient_ref == patient_ref).order_by(c.seq.desc())
+                                           .limit(limit))).all()
+        return [dict(r._mapping) for r in rows]
+
     async def closed_before(self, cutoff: datetime, *, limit: int) -> list[uuid.UUID]:
         """Cases closed before ``cutoff`` whose identity is still kept (the retention task)."""
         return list(await self.session.scalars(
@@ -464,6 +473,11 @@ class Surgeries(_Repository):
             .order_by(SurgeryRow.scheduled_start))
         return [_surgery(r) for r in rows]
 
+    async def of_case(self, case_id: uuid.UUID) -> list[Surgery]:
+        rows = (await self.session.execute(_WITH_CASE.where(SurgeryRow.case_id == case_id)
+                                           .order_by(SurgeryRow.scheduled_start))).all()
+        return [_surgery(*r) for r in rows]
+
     async def missions_of_case(self, case_id: uuid.UUID) -> set[uuid.UUID]:
         """The missions a case belongs to: those with a surgery or a consultation of it (any status)."""
         surgeries = await self.session.scalars(select(SurgeryRow.mission_id).where(SurgeryRow.case_id == case_id))
@@ -517,6 +531,11 @@ class Consultations(_Repository):
     async def get(self, consultation_id: uuid.UUID, *, for_update: bool = False) -> Consultation | None:
         row = await self._one(select(ConsultationRow).where(ConsultationRow.id == consultation_id), for_update)
         return _consultation(row) if row else None
+
+    async def of_case(self, case_id: uuid.UUID) -> list[Consultation]:
+        rows = await self.session.scalars(select(ConsultationRow).where(ConsultationRow.case_id == case_id)
+                                          .order_by(ConsultationRow.scheduled_at))
+        return [_consultation(r) for r in rows]
 
     async def of_mission(self, mission_id: uuid.UUID, *, status: ActivityStatus | None = None) -> list[Consultation]:
         query = select(ConsultationRow).where(ConsultationRow.mission_id == mission_id)
