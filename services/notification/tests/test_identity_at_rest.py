@@ -68,3 +68,25 @@ async def test_contact_details_are_sealed_read_down_and_forgotten_with_the_patie
 
 async def _gone(h: Any, contact_id: str) -> bool:
     return (await h.client.get(f"/contacts/{contact_id}")).status_code == 404
+
+
+async def test_the_familys_access_request(notification_service: Any, programme: Any) -> None:
+    async with notification_service() as h:
+        await h.given(*programme.institutions(), programme.convention_signed(), programme.mission_scheduled())
+        family = await h.family(programme.patient_ref, email=EMAIL)
+        await h.publish(programme.surgery_scheduled())
+        await h.settled(1, recipient_ref=family["recipient_ref"])
+        await h.client.get(f"/contacts/{family['id']}")
+        path = f"/families/{programme.patient_ref}/access-request"
+        other = bearer("privacy_officer", institution=programme.san_donato)
+        assert (await h.client.get(path, headers=other)).status_code == 403
+        assert (await h.client.get("/families/P-nobody/access-request")).status_code == 404
+        officer = bearer("privacy_officer", institution=h.keeper, subject="dpo")
+        export = await h.client.get(path, headers=officer)
+        assert export.status_code == 200, export.text
+        body = export.json()
+        assert body["contact"]["email"] == EMAIL
+        assert [(n["cause_type"], n["status"]) for n in body["notifications"]] == [("SurgeryScheduled", "sent")]
+        assert [(a["subject"], a["what"]) for a in body["accesses"]] == [("tester", "family_contact")]
+        history = (await h.client.get(f"/institutions/{h.keeper}/identity-access", headers=officer)).json()
+        assert ("dpo", "export") in {(r["subject"], r["what"]) for r in history["items"]}

@@ -11,7 +11,7 @@ from jumelage.clock import Clock
 from jumelage.errors import Conflict, NotFound
 from jumelage.versions import IfMatch, check_if_match
 from notification.domain.commands import (
-    AddSubscription, CreateContact, DeleteContact, GetContact, ListContacts, ListSubscriptions, RecordConsent,
+    AddSubscription, CreateContact, FamilyAccessRequest, DeleteContact, GetContact, ListContacts, ListSubscriptions, RecordConsent,
     RemoveSubscription, UpdateContact, WithdrawConsent,
 )
 from jumelage.identity_access import Read, record_reads
@@ -64,6 +64,24 @@ async def list_contacts(query: ListContacts, uow: NotificationUnitOfWork) -> tup
                                                  limit=query.limit, offset=query.offset)
     await _families_read(uow, found)
     return found, total
+
+
+async def family_access_request(query: FamilyAccessRequest, uow: NotificationUnitOfWork) -> dict[str, Any]:
+    """The family's contact, the notifications sent to it (their texts: what the family received)
+    and who read its contact details; the export itself is written down (``export``)."""
+    from sqlalchemy import select
+
+    async with uow:
+        contact = await uow.contacts.for_subject(ContactKind.family, query.patient_ref)
+        if contact is None:
+            raise NotFound(f"no family contact for patient {query.patient_ref}")
+        sent = await uow.notifications.of_contact(contact.id)
+        c = IDENTITY_ACCESS.c
+        accesses = [dict(r._mapping) for r in (await uow.session.execute(
+            select(c.at, c.subject, c.institution_id, c.roles, c.action, c.what)
+            .where(c.patient_ref == query.patient_ref).order_by(c.seq.desc()).limit(1000))).all()]
+    await record_reads(uow, IDENTITY_ACCESS, Read.export, [(contact.subject_ref, contact.managed_by)])
+    return {"contact": contact, "notifications": sent, "accesses": accesses}
 
 
 async def on_patient_identity_erased(event: Any, uow: NotificationUnitOfWork) -> None:
