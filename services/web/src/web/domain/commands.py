@@ -134,6 +134,15 @@ class ChangeCase:
 
 
 @dataclass(frozen=True)
+class ShowAccessHistory:
+    """Who read the identity of an institution's patients, in the scheduling and notification
+    services (its privacy officer; the services decide)."""
+
+    institution_id: uuid.UUID
+    patient_ref: str | None = None
+
+
+@dataclass(frozen=True)
 class ChangeConsent:
     """The family gives (``give``) or withdraws its consent to a purpose: care, notifications, sharing."""
 

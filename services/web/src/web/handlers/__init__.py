@@ -12,7 +12,8 @@ from web.domain.commands import (ChangeCase, ChangeConsent, ChangeReadiness, Edi
                                  ShowActivities, ShowDesk, ShowWaitingList)
 from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ListMissions, ProposePlan,
                                  RemoveTeamMember, ShowMission, ShowOperatingList)
-from web.handlers import missions
+from web.handlers import missions, privacy
+from web.domain.commands import ShowAccessHistory
 
 HANDLERS: dict[type, Handler] = {
     ListConventions: conventions.list_conventions,
@@ -46,4 +47,5 @@ HANDLERS: dict[type, Handler] = {
     ProposePlan: missions.propose_plan,
     ApplyPlan: missions.apply_plan,
     ShowOperatingList: missions.show_operating_list,
+    ShowAccessHistory: privacy.show_access_history,
 }
