@@ -136,7 +136,7 @@ async def seed(w: World) -> World:
         "patient": {"full_name": "Enfant Access", "date_of_birth": "2020-01-01", "sex": "male", "weight_kg": 20},
         "diagnosis": "Hypospadias", "planned_procedure": "Urethroplasty", "priority": 2,
         "expected_duration_minutes": 120, "risk_scheme": "none", "referred_abroad": True})
-    i["case_id"] = case["id"]
+    i["case_id"], i["patient_ref"] = case["id"], case["patient_ref"]
     i["surgery_id"] = (await w.ok("host coordinator", "scheduling", "POST", f"/missions/{i['mission_id']}/surgeries",
                                   201, json={"case_id": i["case_id"], "operating_room_id": i["room_id"],
                                              "scheduled_start": f"{starts}T09:00:00+01:00",
@@ -156,6 +156,8 @@ async def seed(w: World) -> World:
     contact = await w.ok("host coordinator", "notification", "POST", "/contacts", 201, json={
         "kind": "practitioner", "practitioner_id": i["practitioner_id"], "email": "dr.access@example.org"})
     i["contact_id"] = contact["id"]
+    await w.ok("host clinician", "notification", "POST", "/contacts", 201, json={  # the family's: its access request
+        "kind": "family", "patient_ref": i["patient_ref"], "email": "famille.access@example.org"})
     i["subscription_id"] = (await w.ok("host coordinator", "notification", "POST",
                                        f"/contacts/{i['contact_id']}/subscriptions", 201,
                                        json={"event_type": "ConventionSuspended"}))["id"]
