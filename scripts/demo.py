@@ -248,6 +248,9 @@ async def cnas_programme(api: Api, story: Story) -> tuple[str, str]:
     await cmci_clinician.call("notification", "POST", f"/contacts/{family['id']}/consent",
                               {"given_by": "la mère, formulaire signé"})
     await ready(cmci_clinician, cases, "2024-05-24")
+    # The host's data-protection officer reads who saw its patients' identity (and only that).
+    dpo = api.as_("dpo.cmci", "privacy_officer", institution=cmci)
+    await dpo.call("scheduling", "GET", f"/institutions/{cmci}/identity-access")
     surgeon = team[0]["practitioner_id"]
     surgeries = await plan_and_apply(cmci_coordinator, mission["id"], cases, rooms, surgeon, days)
     await cmci_coordinator.call("scheduling", "POST", f"/missions/{mission['id']}/start", correlation=chain)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import secrets
 import signal
@@ -35,6 +36,7 @@ import httpx
 
 from jumelage.auth import mint
 from jumelage.cli import ArgumentParser
+from jumelage.sealing import KeyRing
 from jumelage.clock import write_scenario_instant
 from jumelage.testkit.mail import MailCatcher
 from jumelage.testkit.processes import ServiceProcess
@@ -96,6 +98,21 @@ def local_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def local_identity_keys(data_dir: Path) -> dict[str, str]:
+    """IDENTITY_KEYS and IDENTITY_SEARCH_KEY if set, else this machine's own, made once and kept in
+    DATA_DIR/identity-keys (readable by its owner only, never in a database), so what the services
+    sealed in earlier runs still opens."""
+    if os.environ.get("IDENTITY_KEYS") and os.environ.get("IDENTITY_SEARCH_KEY"):
+        return {name: os.environ[name] for name in ("IDENTITY_KEYS", "IDENTITY_SEARCH_KEY")}
+    path = data_dir / "identity-keys"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps({"IDENTITY_KEYS": "k1:" + KeyRing.new_key(),
+                                    "IDENTITY_SEARCH_KEY": KeyRing.new_key()}))
+    return json.loads(path.read_text())
+
+
 def check(ports: dict[str, int], secret: str) -> None:
     name = f"Check Clinic {uuid.uuid4().hex[:6]}"
     admin = {"Authorization": "Bearer " + mint(secret, subject="run-check", roles=["administrator"], ttl_seconds=300)}
@@ -134,6 +151,7 @@ def main() -> int:
     secret_file = Path(base_env.get("DATA_DIR", ROOT / "data")) / "auth-secret"
     secret = local_secret(secret_file.parent)
     base_env["AUTH_SECRET"] = secret  # the services verify tokens with it; never printed
+    base_env.update(local_identity_keys(secret_file.parent))  # the identity key ring; never printed
     base_env.setdefault("LOG_FORMAT", "console")
     mails = MailCatcher(on_message=show_mail)
     namespace = base_env.get("TOPOLOGY_NAMESPACE", "")

@@ -71,6 +71,7 @@ EXPECTED_BINDINGS = {
         "surgery_lead.*",
         "consultation.*",
         "training_session.*",
+        "patient_identity.erased",
     },
 }
 

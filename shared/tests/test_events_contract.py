@@ -106,6 +106,8 @@ ADDED_TYPES: dict[str, tuple[str, str, set[str]]] = {
         "placement_id", "convention_id", "kind", "specialty", "provider_institution_id",
         "beneficiary_institution_id", "starts_on", "ends_on", "days_spent", "trainees",
     }),
+    # A patient's identity erased (a family's request, or retention): the notification service forgets the family.
+    "PatientIdentityErased": (SCHEDULING, "patient_identity.erased", {"patient_ref", "reason"}),
     # ... and so do their surgeries and consultations, in their slots, each told to its family.
     "SurgerySuspended": (SCHEDULING, "surgery.suspended", {
         "surgery_id", "mission_id", "convention_id", "patient_ref", "operating_room", "scheduled_start", "reason",
@@ -151,6 +153,7 @@ ENUMS: dict[tuple[str, str], set[str]] = {
     ("MissionTeamChanged", "change"): {"added", "removed", "dates_changed"},
     ("MissionSitesChanged", "change"): {"site_added", "site_removed", "days_changed"},
     ("TrainingPlacementCompleted", "kind"): {"observership", "fellowship"},
+    ("PatientIdentityErased", "reason"): {"request", "retention"},
     ("SurgeryCompleted", "outcome"): {"successful", "with_complications", "deceased"},
     ("NotificationSent", "channel"): {"email", "sms", "webhook"},
     ("NotificationFailed", "channel"): {"email", "sms", "webhook"},
@@ -166,6 +169,7 @@ SUBJECTS = {
     **{t: ("consultations", "consultation_id") for t in ALL_TYPES if t.startswith("Consultation")},
     "TrainingSessionHeld": ("training_sessions", "training_session_id"),
     "TrainingPlacementCompleted": ("training_placements", "placement_id"),
+    "PatientIdentityErased": ("cases", "patient_ref"),
     **{t: ("notifications", "notification_id") for t in CONTRACT if t.startswith("Notification")},
 }
 

@@ -54,6 +54,7 @@ class Role(StrEnum):
     supervisor = "supervisor"        # reads the progress of the conventions it supervises
     practitioner = "practitioner"    # reads the missions they are on
     subscriber = "subscriber"        # a partner system: its own event subscriptions (jumelage.subscriptions)
+    privacy_officer = "privacy_officer"  # reads who saw its institution's patients; erases on a family's request
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,9 @@ def tune_garbage_collector() -> None:
 
 
 async def _migrate(settings: ServiceSettings, migrations: Path) -> None:
+    from jumelage import sealing
+
+    sealing.install_from(settings)  # a migration seals the identity rows it finds in clear
     engine = create_engine(settings.sqlalchemy_url(), schema=settings.database_schema)
     try:
         await migrate(engine, migrations)

@@ -237,6 +237,10 @@ class UnitOfWork:
         self._committed = False
         # Set for a change made through the API: commit() writes its audit row.
         self.actor: AuditActor | None = None
+        # Set for a read made through the API: who reads, for the access history of patients'
+        # identities (jumelage.identity_access), written through ``write_sessions``.
+        self.reader: AuditActor | None = None
+        self.write_sessions: Callable[[], AsyncSession] = sessions
 
     async def __aenter__(self) -> Self:
         self.recorded = []

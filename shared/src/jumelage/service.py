@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.specification import AsyncAPI
 
-from jumelage import idempotency
+from jumelage import idempotency, sealing
 from jumelage.api import install_error_documents
 from jumelage import context
 from jumelage.audit import AUDIT_INSERT, AuditActor, audit_router, record_for
@@ -79,8 +79,14 @@ class ServiceRuntime:
         clock: Clock | None = None,
         bus: MessageBus | None = None,
         version: str = "0.1.0",
+        sealed: Sequence[Any] = (),
     ) -> None:
         silence_sensitive_libraries()
+        # Tables with identity sealed at rest (jumelage.sealing): the key ring from the settings
+        # (a service that keeps identity refuses to start without one), and the re-seal job.
+        self.sealed = tuple(sealed)
+        if self.sealed:
+            sealing.install_from(settings)
         configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)  # once per process
         self.settings = settings
         self.name = settings.service_name
@@ -140,6 +146,8 @@ class ServiceRuntime:
                          Periodic("prune-outbox-and-inbox", settings.prune_interval_seconds, self._prune),
                          Periodic("number-subscription-events", settings.subscription_match_seconds,
                                   self._match_subscriptions)]
+        if self.sealed:
+            self.periodic.append(Periodic("reseal-identity", settings.reseal_interval_seconds, self._reseal))
         self._periodic_tasks: list[asyncio.Task[None]] = []
         self.metrics.refresher("outbox", self._measure_outbox)
         if self.queue is not None:
@@ -196,25 +204,37 @@ class ServiceRuntime:
             return
         await match_subscriptions(uow, now=datetime.now(UTC), settle_seconds=self.settings.subscription_settle_seconds)
 
+    async def _reseal(self, _uow: UnitOfWork) -> None:
+        """Seal again, with the ring's first key, what an older key sealed (or what is still in
+        clear): a key rotated without downtime is out of the rows after one pass."""
+        resealed = await sealing.reseal(self.unit_of_work, self.sealed)
+        if resealed:
+            log.info("identity sealed again with the current key", rows=resealed, key=sealing.ring().current)
+
     def unit_of_work(self, sessions: Callable[[], Any] | None = None) -> UnitOfWork:
         """A fresh unit of work; ``sessions`` (default: transactions that may write)
         is what each of its transactions begins from."""
         uow = self._uow_class(sessions or self.sessions, on_commit=self.relay.wake)
         uow.max_event_bytes = self.settings.max_event_bytes
         uow.schemas_url = self.schemas_url
+        uow.write_sessions = self.sessions
         return uow
 
     def request_unit_of_work(self, request: Request, caller: Any) -> UnitOfWork:
-        """The unit of work of an authenticated request (:func:`unit_of_work`)."""
-        if request.method not in MUTATING:
-            return self.unit_of_work(self.read_sessions)
-        uow = self.unit_of_work(self.request_sessions)
+        """The unit of work of an authenticated request (:func:`unit_of_work`): a read's records
+        what it reads of a patient's identity (jumelage.identity_access), a change's is audited."""
         route = request.scope.get("route")
-        uow.actor = AuditActor(
+        actor = AuditActor(
             subject=caller.subject, institution_id=caller.institution_id,
             roles=tuple(sorted(r.value for r in caller.roles)),
             action=f"{request.method} {getattr(route, 'path', request.url.path)}", target=request.url.path,
         )
+        if request.method not in MUTATING:
+            uow = self.unit_of_work(self.read_sessions)
+            uow.reader = actor
+            return uow
+        uow = self.unit_of_work(self.request_sessions)
+        uow.actor = actor
         return uow
 
     def request_sessions(self) -> Any:
@@ -229,6 +249,8 @@ class ServiceRuntime:
         """Start the broker (then the relay) in the background, so the HTTP API
         and its health checks answer while the broker is away."""
         self.verifier = TokenVerifier(self.settings)  # refuses to start without a way to verify tokens
+        if self.sealed:
+            sealing.ring()  # refuses to start without the identity key ring (IDENTITY_KEYS, IDENTITY_SEARCH_KEY)
         for job in self.periodic:
             self._periodic_tasks.append(spawn(self._every(job), name=job.name))
         self._starter = spawn(self._start_broker(), name="broker-start")

@@ -160,6 +160,20 @@ class ServiceSettings(BaseSettings):
     auth_issuer: str | None = Field(default=None, description="the iss claim tokens must carry, if set")
     auth_leeway_seconds: float = Field(default=30.0, description="clock skew tolerated on exp/nbf/iat")
 
+    # -- identity sealed at rest (jumelage.sealing): the scheduling and notification services --
+    identity_keys: SecretStr | None = Field(
+        default=None,
+        description="id:base64key pairs (32-byte AES keys), the first seals, the others still open what they "
+        "sealed (rotation); or a file identity_keys under SECRETS_DIR. Required where identity is kept",
+    )
+    identity_search_key: SecretStr | None = Field(
+        default=None, description="base64 of at least 32 bytes: the keyed hash a patient's name is found by",
+    )
+    reseal_interval_seconds: float = Field(
+        default=3600.0, gt=0, le=86400,
+        description="how often the rows still sealed with an older key (or in clear) are sealed again",
+    )
+
     # -- retries (jumelage.idempotency) --
     idempotency_key_hours: float = Field(
         default=24.0, gt=0,

@@ -214,6 +214,48 @@ async def _case_clinician(case_id: uuid.UUID, caller: CallerDep, uow: UoW) -> No
 CASE_CLINICIAN = Depends(_case_clinician)
 
 
+async def _visiting_institutions(uow: SchedulingUnitOfWork, case_id: uuid.UUID) -> set[uuid.UUID]:
+    """The visiting institutions of the missions the case is in (a surgery or a consultation there)."""
+    async with uow:
+        missions = [await uow.missions.get(m) for m in await uow.surgeries.missions_of_case(case_id)]
+    return {m.visiting_institution_id for m in missions if m is not None}
+
+
+async def _case_reader(case_id: uuid.UUID, caller: CallerDep, uow: UoW) -> bool:
+    """Who reads a case: the host's clinicians (with the patient's identity), and the clinicians of
+    the visiting institution of a mission the case is in: its clinical facts, and the identity only
+    if the family consented to share it with them (``sharing``). True: the identity is shown."""
+    what = "read a patient case"
+    if not caller.has(Role.clinician):
+        raise deny(caller, f"{what} (needs the role clinician)")
+    async with uow:
+        case = await uow.cases.get(case_id)
+    if case is None:
+        raise NotFound(f"no patient case {case_id}")
+    if caller.acts_for((case.host_institution_id,), Role.clinician):
+        return True
+    if not caller.acts_for(await _visiting_institutions(uow, case_id), Role.clinician):
+        raise deny(caller, f"{what}: neither the case's host nor the visiting institution of a mission it is in")
+    return case.shares_identity()
+
+
+CASE_READER = Depends(_case_reader)
+ShowIdentity = Annotated[bool, CASE_READER]
+
+
+async def _eraser(case_id: uuid.UUID, caller: CallerDep, uow: UoW) -> None:
+    """A family's request to erase is carried out by the host's clinicians or its privacy officer."""
+    roles = (Role.clinician, Role.privacy_officer)
+    what = "erase a patient's identity"
+    if not caller.has(*roles):
+        raise deny(caller, f"{what} (needs the role clinician or privacy_officer)")
+    if not caller.acts_for((await _case_host(uow, case_id),), *roles):
+        raise deny(caller, f"{what}: the case is another institution's")
+
+
+ERASER = Depends(_eraser)  # the same people answer the family's access request (its export)
+
+
 async def _case_host(uow: SchedulingUnitOfWork, case_id: uuid.UUID) -> uuid.UUID:
     async with uow:
         case = await uow.cases.get(case_id)

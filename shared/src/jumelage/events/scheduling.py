@@ -364,8 +364,26 @@ class TrainingPlacementCompleted(SchedulingEvent):
         return self
 
 
+class ErasureReason(StrEnum):
+    request = "request"      # the family asked, through the host's clinician or privacy officer
+    retention = "retention"  # kept the configured time after the case closed
+
+
+class PatientIdentityErased(SchedulingEvent):
+    """A project addition to EVENTS.md: a patient's identity was erased or pseudonymised (a
+    family's request, or the retention period after the case closed). It carries no identity:
+    the notification service forgets the family's contact details and cancels what is pending."""
+
+    subject_of = ("cases", "patient_ref")
+
+    patient_ref: PatientRef
+    reason: ErasureReason
+
+
 __all__ = [
     "ConsultationHeld",
+    "ErasureReason",
+    "PatientIdentityErased",
     "ConsultationResumed",
     "ConsultationSuspended",
     "MissionCancelled",

@@ -157,6 +157,7 @@ BINDINGS: dict[str, tuple[str, ...]] = {
         "surgery_lead.*",  # a surgery's lead surgeon changed: the new and the old are told
         "consultation.*",
         "training_session.*",
+        "patient_identity.erased",  # a family's contact details go with the patient's identity
     ),
 }
 

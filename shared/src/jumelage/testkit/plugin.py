@@ -36,6 +36,17 @@ def _plain_tracebacks() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _identity_key_ring() -> None:
+    """The tests' identity key ring (jumelage.sealing), as every service under test gets it
+    from ``service_settings``: also for a test that migrates rows before a service is built."""
+    from jumelage import sealing
+    from jumelage.testkit.client import TEST_IDENTITY_KEYS, TEST_IDENTITY_SEARCH_KEY
+
+    if sealing._ring is None:
+        sealing.install(sealing.KeyRing.parse(TEST_IDENTITY_KEYS, TEST_IDENTITY_SEARCH_KEY))
+
+
+@pytest.fixture(autouse=True)
 def _no_process_in_the_fast_tier(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """A ``fast`` test that starts a process fails, naming the fix: a process (an
     interpreter, a service, a CLI) costs seconds, which the fast tier cannot afford."""

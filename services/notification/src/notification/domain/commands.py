@@ -175,3 +175,11 @@ class FireDueReminders:
     """The reminder job's pass: turn due reminders into notifications."""
 
     limit: int = 100
+
+
+@dataclass(frozen=True)
+class FamilyAccessRequest:
+    """What this service holds of a family, for its access request: its contact, what was sent to it,
+    and who read its contact details."""
+
+    patient_ref: str

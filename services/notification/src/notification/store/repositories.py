@@ -402,6 +402,19 @@ class Notifications:
             select(func.min(NotificationRow.next_attempt_at))
             .where(NotificationRow.status == NotificationStatus.pending.value))
 
+    async def of_contact(self, contact_id: uuid.UUID, *, limit: int = 1000) -> list[Notification]:
+        rows = await self.session.scalars(select(NotificationRow).where(NotificationRow.contact_id == contact_id)
+                                          .order_by(NotificationRow.created_at).limit(limit))
+        return [r.to_domain() for r in rows]
+
+    async def blank_texts(self, contact_id: uuid.UUID) -> int:
+        """What was sent to a contact whose identity is erased keeps its history (when, which
+        event, the outcome), not its text, which may have named the family."""
+        result = await self.session.execute(
+            update(NotificationRow).where(NotificationRow.contact_id == contact_id)
+            .values(subject=None, body_text="(erased)", body_html=None, payload=None))
+        return int(result.rowcount or 0)
+
     async def cancel_pending(self, contact_id: uuid.UUID) -> int:
         result = await self.session.execute(
             update(NotificationRow)

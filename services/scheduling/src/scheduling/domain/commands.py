@@ -17,6 +17,7 @@ from scheduling.domain.values import (
     MissionSite,
     MissionStatus,
     PatientIdentity,
+    Purpose,
     ReadinessItem,
     RiskScheme,
     SurgeryStatus,
@@ -152,15 +153,57 @@ class ScreeningNotes:
 
 @dataclass(frozen=True)
 class WaitingList:
-    """A host's waiting list, most urgent first."""
+    """A host's waiting list, most urgent first; ``name``: the cases of that patient (keyed hash)."""
 
     institution_id: uuid.UUID
     status: CaseStatus | None = None
     priority: int | None = None
+    name: str | None = None
 
 
 @dataclass(frozen=True)
 class GetCase:
+    case_id: uuid.UUID
+    identity: bool = False  # the caller sees the patient's identity: the read is written down
+
+
+@dataclass(frozen=True)
+class GiveConsent:
+    """The family consents to ``purpose`` (recorded by ``by``, the token's subject)."""
+
+    case_id: uuid.UUID
+    purpose: Purpose
+    by: str
+    expected: Any = None  # the caller's If-Match
+
+
+@dataclass(frozen=True)
+class WithdrawConsent:
+    case_id: uuid.UUID
+    purpose: Purpose
+    expected: Any = None
+
+
+@dataclass(frozen=True)
+class EraseIdentity:
+    """A family's request (through the host's clinician or privacy officer): the identity goes."""
+
+    case_id: uuid.UUID
+    expected: Any = None
+
+
+@dataclass(frozen=True)
+class ExpireIdentities:
+    """The retention task: pseudonymise the identity of cases closed more than ``keep_days`` ago."""
+
+    keep_days: float
+    batch: int = 200
+
+
+@dataclass(frozen=True)
+class AccessRequest:
+    """A person's data for an access request: the case, its surgeries and who read its identity."""
+
     case_id: uuid.UUID
 
 

@@ -27,6 +27,8 @@ from jumelage.events.scheduling import (
     MissionStarted,
     MissionSuspended,
     MissionTeamChanged,
+    ErasureReason,
+    PatientIdentityErased,
     SurgeryCancelled,
     SurgeryCompleted,
     SurgeryLeadChanged,
@@ -84,6 +86,7 @@ class Surgery(Protocol):
 
 class PatientCase(Protocol):
     referred_abroad: bool
+    patient_ref: str
 
 
 class Consultation(Protocol):
@@ -270,3 +273,8 @@ def training_placement_completed(p: TrainingPlacement) -> TrainingPlacementCompl
         provider_institution_id=p.provider_institution_id, beneficiary_institution_id=p.beneficiary_institution_id,
         starts_on=p.starts_on, ends_on=p.ends_on, days_spent=p.days_spent,
         trainees=[Trainee(practitioner_id=t.practitioner_id, full_name=t.full_name) for t in p.trainees])
+
+
+def patient_identity_erased(c: PatientCase, reason: ErasureReason) -> PatientIdentityErased:
+    """The reference only: whoever listens learns that this patient's identity is gone, never what it was."""
+    return PatientIdentityErased(patient_ref=c.patient_ref, reason=reason)

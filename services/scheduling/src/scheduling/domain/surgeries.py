@@ -199,7 +199,7 @@ class Surgery(Aggregate):
             raise Invalid("the duration must be positive", field="duration_minutes")
         self.status, self.completed_at = SurgeryStatus.completed, at
         self.duration_minutes, self.outcome = cmd.duration_minutes, SurgeryOutcome(cmd.outcome)
-        case.operated()
+        case.operated(now)
         self.happened(events.surgery_completed(self, mission, case))
 
     # -- rules -------------------------------------------------------------------------

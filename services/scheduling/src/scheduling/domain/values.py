@@ -73,6 +73,14 @@ MAX_SITES = 20
 """The most host sites one mission visits."""
 
 
+class Purpose(StrEnum):
+    """What a family consents to, one by one (recorded on the case)."""
+
+    care = "care"                    # the case treated within the programme
+    notifications = "notifications"  # the family told of dates and changes
+    sharing = "sharing"              # the file shared with the visiting institution abroad, identity included
+
+
 class CaseStatus(StrEnum):
     waiting = "waiting"
     scheduled = "scheduled"

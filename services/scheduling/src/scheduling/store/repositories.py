@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from scheduling.domain.activities import ActivityStatus, Consultation, TrainingSession
 from scheduling.domain.cases import (
+    Consent,
     CaseStatus,
     PatientCase,
     PatientIdentity,
@@ -28,14 +29,16 @@ from scheduling.domain.cases import (
     ScreeningNote,
     Sex,
 )
-from scheduling.domain.values import MissionSite, ReadinessItem
+from scheduling.domain.values import MissionSite, Purpose, ReadinessItem
 from scheduling.domain.conventions import ConventionReplica, ConventionStatus
 from scheduling.domain.missions import Mission, MissionStatus, TeamMember, Totals
 from scheduling.domain.placements import PlacementStatus, Trainee, TrainingPlacement
-from jumelage.events.scheduling import PlacementKind
+from jumelage import sealing
+from jumelage.events.scheduling import ErasureReason, PlacementKind
 from scheduling.domain.resources import HostResources, OperatingRoom
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
 from scheduling.store.tables import (
+    IDENTITY_ACCESS,
     ConsultationRow,
     ConventionRow,
     HostResourcesRow,
@@ -337,14 +340,30 @@ class Cases(_Repository):
         return (await self._with_readiness([row]))[0] if row else None
 
     async def waiting_list(self, institution_id: uuid.UUID, *, status: CaseStatus | None = None,
-                           priority: int | None = None) -> list[PatientCase]:
+                           priority: int | None = None, name: str | None = None) -> list[PatientCase]:
         query = select(PatientCaseRow).where(PatientCaseRow.host_institution_id == institution_id)
+        if name:  # by the keyed hash: the sealed names are never compared, nor opened to search
+            query = query.where(PatientCaseRow.name_hash == sealing.ring().search_hash(name))
         if status:
             query = query.where(PatientCaseRow.status == status.value)
         if priority:
             query = query.where(PatientCaseRow.priority == priority)
         rows = await self.session.scalars(query.order_by(PatientCaseRow.priority, PatientCaseRow.registered_at))
         return await self._with_readiness(list(rows))
+
+    async def accesses(self, patient_ref: str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """Who read this patient's identity, newest first (the access history, for an access request)."""
+        c = IDENTITY_ACCESS.c
+        rows = (await self.session.execute(select(c.at, c.subject, c.institution_id, c.roles, c.action, c.what)
+                                           .where(c.patient_ref == patient_ref).order_by(c.seq.desc())
+                                           .limit(limit))).all()
+        return [dict(r._mapping) for r in rows]
+
+    async def closed_before(self, cutoff: datetime, *, limit: int) -> list[uuid.UUID]:
+        """Cases closed before ``cutoff`` whose identity is still kept (the retention task)."""
+        return list(await self.session.scalars(
+            select(PatientCaseRow.id).where(PatientCaseRow.closed_at < cutoff, PatientCaseRow.erased_at.is_(None))
+            .order_by(PatientCaseRow.closed_at).limit(limit)))
 
     async def _with_readiness(self, rows: Sequence[PatientCaseRow]) -> list[PatientCase]:
         if not rows:
@@ -400,6 +419,11 @@ class Cases(_Repository):
             expected_duration_minutes=case.expected_duration_minutes, risk_scheme=case.risk_scheme.value,
             risk_category=case.risk_category, referred_abroad=case.referred_abroad, status=case.status.value,
             status_reason=case.status_reason, registered_at=case.registered_at,
+            name_hash=None if case.erased_at else sealing.ring().search_hash(p.full_name),
+            consents={purpose.value: {"by": c.by, "at": c.at.isoformat()}
+                      for purpose, c in case.consents.items()} or None,
+            closed_at=case.closed_at, erased_at=case.erased_at,
+            erased_reason=case.erased_reason.value if case.erased_reason else None,
         ))
         await self._stamp(row, case, at, changed=readiness_changed)
         await self.session.flush()  # surgeries and consultations refer to it (a no-op if stamped)
@@ -413,6 +437,9 @@ def _case(r: PatientCaseRow, readiness: dict[ReadinessItem, ReadinessCheck] | No
         expected_duration_minutes=r.expected_duration_minutes, risk_scheme=RiskScheme(r.risk_scheme),
         risk_category=r.risk_category, referred_abroad=r.referred_abroad, status=CaseStatus(r.status),
         status_reason=r.status_reason, registered_at=r.registered_at, readiness=dict(readiness or {}),
+        consents={Purpose(k): Consent(v["by"], datetime.fromisoformat(v["at"])) for k, v in (r.consents or {}).items()},
+        closed_at=r.closed_at, erased_at=r.erased_at,
+        erased_reason=ErasureReason(r.erased_reason) if r.erased_reason else None,
         version=r.version, updated_at=r.updated_at,
     )
 
@@ -485,6 +512,11 @@ class Surgeries(_Repository):
             .order_by(SurgeryRow.scheduled_start))
         return [_surgery(r) for r in rows]
 
+    async def of_case(self, case_id: uuid.UUID) -> list[Surgery]:
+        rows = (await self.session.execute(_WITH_CASE.where(SurgeryRow.case_id == case_id)
+                                           .order_by(SurgeryRow.scheduled_start))).all()
+        return [_surgery(*r) for r in rows]
+
     async def missions_of_case(self, case_id: uuid.UUID) -> set[uuid.UUID]:
         """The missions a case belongs to: those with a surgery or a consultation of it (any status)."""
         surgeries = await self.session.scalars(select(SurgeryRow.mission_id).where(SurgeryRow.case_id == case_id))
@@ -539,6 +571,11 @@ class Consultations(_Repository):
     async def get(self, consultation_id: uuid.UUID, *, for_update: bool = False) -> Consultation | None:
         row = await self._one(select(ConsultationRow).where(ConsultationRow.id == consultation_id), for_update)
         return _consultation(row) if row else None
+
+    async def of_case(self, case_id: uuid.UUID) -> list[Consultation]:
+        rows = await self.session.scalars(select(ConsultationRow).where(ConsultationRow.case_id == case_id)
+                                          .order_by(ConsultationRow.scheduled_at))
+        return [_consultation(r) for r in rows]
 
     async def of_mission(self, mission_id: uuid.UUID, *, status: ActivityStatus | None = None) -> list[Consultation]:
         query = select(ConsultationRow).where(ConsultationRow.mission_id == mission_id)

@@ -11,7 +11,9 @@ from sqlalchemy.orm import declared_attr, registry
 from sqlmodel import Field, SQLModel
 
 from jumelage.columns import UtcDateTime  # instants: UTC, read back aware on SQLite too
+from jumelage.identity_access import identity_access_table
 from jumelage.replica import institution_table
+from jumelage.sealing import SEARCH_HASH, Sealed, SealedDate
 
 
 class Table(SQLModel, registry=registry()):
@@ -33,6 +35,8 @@ def _fk(target: str, **kw: Any) -> Any:
 
 # The replica of institutions: the shared definition (jumelage.replica), on this service's metadata.
 INSTITUTIONS = institution_table(Table.metadata)
+# Who read a patient's identity, when, what and through which route (jumelage.identity_access).
+IDENTITY_ACCESS = identity_access_table(Table.metadata)
 
 
 class ConventionRow(Table, table=True):
@@ -130,9 +134,11 @@ class PatientCaseRow(Table, table=True):
     id: uuid.UUID = Field(primary_key=True)
     patient_ref: str = _col(String(40), unique=True)
     host_institution_id: uuid.UUID = Field(index=True)
-    # The patient's identity: here and nowhere else.
-    full_name: str = _col(String(300))
-    date_of_birth: date = _col(Date)
+    # The patient's identity: here and nowhere else, sealed at rest (jumelage.sealing, migration 0017);
+    # a name is found by its keyed hash (None: erased, or written before 0017 and not yet re-sealed).
+    full_name: str = _col(Sealed("patient_case.full_name"))
+    date_of_birth: date = _col(SealedDate("patient_case.date_of_birth"))
+    name_hash: str | None = _opt(SEARCH_HASH, index=True)
     sex: str = _col(String(10))
     weight_kg: float = _col(Float)
     diagnosis: str = _col(Text)
@@ -145,6 +151,11 @@ class PatientCaseRow(Table, table=True):
     status: str = _col(String(20))
     status_reason: str | None = _opt(Text)
     registered_at: datetime = _col(UtcDateTime)
+    # Consent per purpose (care, notifications, sharing): {purpose: {"by": subject, "at": ISO instant}}.
+    consents: dict[str, dict[str, str]] | None = _opt(JSON)
+    closed_at: datetime | None = _opt(UtcDateTime)  # operated, cancelled or referred: retention runs from it
+    erased_at: datetime | None = _opt(UtcDateTime)  # identity erased (a family's request, or retention)
+    erased_reason: str | None = _opt(String(20))  # request | retention
     # Optimistic concurrency: every UPDATE is "… WHERE version = <the one read>" and raises it by one.
     version: int = _col(Integer)
     updated_at: datetime = _col(UtcDateTime)
@@ -152,6 +163,10 @@ class PatientCaseRow(Table, table=True):
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
         return {"version_id_col": cls.__table__.c.version}
+
+
+SEALED = (PatientCaseRow.__table__,)
+"""The tables whose identity is sealed (the runtime's re-seal job walks them)."""
 
 
 class ReadinessCheckRow(Table, table=True):

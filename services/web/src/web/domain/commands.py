@@ -148,6 +148,35 @@ class ChangeCase:
 
 
 @dataclass(frozen=True)
+class ShowAccessHistory:
+    """Who read the identity of an institution's patients, in the scheduling and notification
+    services (its privacy officer; the services decide)."""
+
+    institution_id: uuid.UUID
+    patient_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeConsent:
+    """The family gives (``give``) or withdraws its consent to a purpose: care, notifications, sharing."""
+
+    case_id: uuid.UUID
+    purpose: str
+    give: bool
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class EraseIdentity:
+    """The family asked: the patient's identity (and the family's contact details) erased."""
+
+    case_id: uuid.UUID
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
 class ChangeReadiness:
     """Check (with a date, and a label for ``other``) or withdraw an item of a case's readiness."""
 

@@ -8,13 +8,14 @@ from web.domain.commands import (AmendConvention, ChangeConvention, DownloadRepo
                                  ListInstitutions, LocalPeople, ShowConvention, SignInLocally, BeginSignIn, FinishSignIn)
 from web.handlers import conventions, signin
 from web.handlers import activities, cases, desk
-from web.domain.commands import (ChangeCase, ChangeReadiness, EditCase, HoldActivity, PlanActivity, PreviewTemplate, RegisterCase,
+from web.domain.commands import (ChangeCase, ChangeConsent, ChangeReadiness, EditCase, EraseIdentity, HoldActivity, PlanActivity, PreviewTemplate, RegisterCase,
                                  ShowActivities, ShowDesk, ShowWaitingList)
 from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ChangeOnSiteDates, ListMissions,
                                  ProposePlan, RemoveTeamMember, ShowMission, ShowOperatingList)
-from web.handlers import missions
+from web.handlers import missions, privacy
 from web.domain.commands import HandleDeadLetter, ShowDeadLetter, ShowDeadLetters
 from web.handlers import dead_letters
+from web.domain.commands import ShowAccessHistory
 
 HANDLERS: dict[type, Handler] = {
     ListConventions: conventions.list_conventions,
@@ -34,6 +35,8 @@ HANDLERS: dict[type, Handler] = {
     ChangeCase: cases.change_case,
     EditCase: cases.edit_case,
     ChangeReadiness: cases.change_readiness,
+    ChangeConsent: cases.change_consent,
+    EraseIdentity: cases.erase_identity,
     ShowActivities: activities.show_activities,
     PlanActivity: activities.plan_activity,
     HoldActivity: activities.hold_activity,
@@ -51,4 +54,5 @@ HANDLERS: dict[type, Handler] = {
     ShowDeadLetters: dead_letters.show_dead_letters,
     ShowDeadLetter: dead_letters.show_dead_letter,
     HandleDeadLetter: dead_letters.handle_dead_letter,
+    ShowAccessHistory: privacy.show_access_history,
 }
