@@ -19,6 +19,7 @@ falls within the team's stay, for CP-SAT and for greedy.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import time
 
@@ -107,8 +108,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    print(f"{'family':>7} {'cases':>5} {'days×rooms':>10} | {'greedy':>6} {'planned':>7} | {'cp-sat':>6} "
-          f"{'bound':>6} {'gap':>6} {'status':>9} {'time s':>6} {'planned':>7} {'moves':>5} {'min':>5} "
+    # The machine's load beside the figures: on shared cores, times (and what a limit reaches) vary with it.
+    print("load average (1, 5, 15 min): " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+          + f" on {os.cpu_count()} cores; seed {args.seed}, {args.workers} workers")
+    print(f"{'family':>7} {'cases':>5} {'days×rooms':>10} | {'greedy':>6} {'planned':>7} | {'plan':>6} "
+          f"{'bound':>6} {'gap':>6} {'status':>9} {'solver':>6} {'time s':>6} {'planned':>7} {'moves':>5} {'min':>5} "
           f"{'stay ok':>7} | {'greedy stay ok':>14}")
     for family in args.families:
         make, sizes = FAMILIES[family]
@@ -121,7 +125,7 @@ def main() -> None:
             wall = time.perf_counter() - t0
             print(f"{family:>7} {len(req.cases) + len(req.bookings):>5} {f'{req.days}×{len(req.rooms)}':>10} | "
                   f"{base.objective:>6} {len(base.assignments):>7} | {plan.objective:>6} {plan.bound:>6} "
-                  f"{plan.gap:>6.1%} {plan.status.value:>9} {wall:>6.1f} {len(plan.assignments):>7} "
+                  f"{plan.gap:>6.1%} {plan.status.value:>9} {plan.solver:>6} {wall:>6.1f} {len(plan.assignments):>7} "
                   f"{plan.moves:>5} {plan.moved_minutes:>5} {within_stay(plan, req):>7} | "
                   f"{within_stay(base, req):>14}", flush=True)
             assert plan.objective >= base.objective, "worse than greedy"
