@@ -19,6 +19,7 @@ falls within the team's stay, for CP-SAT and for greedy.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import random
 import time
@@ -107,7 +108,10 @@ def main() -> None:
                         help="seconds per instance (default: 5 up to 60 cases, else 30)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--decompose", choices=["auto", "yes", "no"], default="auto",
+                        help="decomposition by day: by the model's size (auto), always, never")
     args = parser.parse_args()
+    decompose = {"auto": None, "yes": True, "no": False}[args.decompose]
     # The machine's load beside the figures: on shared cores, times (and what a limit reaches) vary with it.
     print("load average (1, 5, 15 min): " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
           + f" on {os.cpu_count()} cores; seed {args.seed}, {args.workers} workers")
@@ -118,7 +122,7 @@ def main() -> None:
         make, sizes = FAMILIES[family]
         for n in args.sizes or sizes:
             limit = args.time_limit or (5.0 if n <= 60 else 30.0)
-            req = make(n, args.seed, limit, args.workers)
+            req = dataclasses.replace(make(n, args.seed, limit, args.workers), decompose=decompose)
             base = greedy(req)
             t0 = time.perf_counter()
             plan = solve(req)

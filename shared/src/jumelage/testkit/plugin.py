@@ -132,13 +132,14 @@ _SERVERS = {"amqp_url", "postgres_url", "namespace", "declared_namespace"}
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark ``fast`` each test that needs neither the broker nor PostgreSQL nor a process
-    of its own: the domain and handler logic on SQLite (``make test-fast``). Whether a
+    of its own, and is not marked ``slow`` (tens of seconds of computation): the domain and
+    handler logic on SQLite (``make test-fast``). Whether a
     test starts a process cannot be seen from its fixtures: one that does, unmarked
     ``system``, fails (``_no_process_in_the_fast_tier``)."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         params = getattr(getattr(item, "callspec", None), "params", {})
-        slow_marks = {"broker", "system", "fuzz"} & {m.name for m in item.iter_markers()}
+        slow_marks = {"broker", "system", "fuzz", "slow"} & {m.name for m in item.iter_markers()}
         if fixtures & _SERVERS or params.get("database") == "postgresql" or slow_marks:
             continue
         item.add_marker(pytest.mark.fast)

@@ -481,6 +481,11 @@ def solve(req: PlanRequest) -> Plan:
         if relaxed.only is None:
             relaxed = None  # nothing found in time: the full model, from the greedy plan
         else:
+            greedy_days = {c.id: where[0] for c, _ in relaxed.items if (where := hint.get(c.id)) is not None}
+            if relaxed.primary_value < sum(weights[i] for i in greedy_days):
+                # Its best assignment is not yet the greedy plan's: sequence the greedy plan's days
+                # (an assignment too), under the relaxation's bound all the same.
+                relaxed.only = greedy_days | {b.case.id: greedy_days.get(b.case.id, b.day) for b in p.movable}
             hint = _greedy(p, relaxed.only)[1]
     m = _Model(p, hint, only=relaxed.only if relaxed is not None else None)
 
@@ -540,7 +545,7 @@ def solve(req: PlanRequest) -> Plan:
                 tiebreak_optimal=tiebreak_optimal, primary_seconds=primary_seconds)
 
 
-DECOMPOSE_OPTIONS = 4000
+DECOMPOSE_OPTIONS = 1000
 """Above this many (case, day, room) options, ``solve`` decomposes by day (``PlanRequest.decompose``
 None): the full model's LP bound stays far from its best plan on a 200-case, 10-day, 3-room
 programme (19 % in 30 s), where the assignment relaxation's is tight (README, "Benchmark")."""
@@ -597,9 +602,8 @@ class _Assignment:
         load: dict[tuple[int, int], list] = defaultdict(list)
         for case, booking in self.items:
             options = {(d, ri): model.new_bool_var("") for d, ri, _, _ in _options(p, case, booking)}
-            day_of = {d: model.new_bool_var("") for d in range(req.days)}
-            for d, lit in day_of.items():
-                model.add(sum(x for (dd, _), x in options.items() if dd == d) == lit)
+            # Operated on day d: the sum of its rooms' literals (no variable of its own: a smaller LP).
+            day_of = {d: sum(x for (dd, _), x in options.items() if dd == d) for d in {d for d, _ in options}}
             model.add(sum(options.values()) == 1 if booking is not None else sum(options.values()) <= 1)
             entries.append((case, options, day_of))
             primary_terms.append(PRIORITY_WEIGHT[case.priority] * sum(options.values()))
@@ -622,6 +626,7 @@ class _Assignment:
         self.kept_weight = len(p.movable) + 1
         self.tiebreak = sum(tiebreak)
         self.only: dict[Hashable, int] | None = None
+        self.primary_value = 0
         self.bound = sum(PRIORITY_WEIGHT[c.priority] for c, _ in self.items)
         self.optimal = False
 
@@ -647,12 +652,13 @@ class _Assignment:
         self.optimal = status == cp_model.OPTIMAL
         self.bound = min(self.bound, math.floor(solver.best_objective_bound / self.kept_weight + 1e-6))
         primary, kept = int(solver.value(self.primary)), int(solver.value(self.kept))
+        self.primary_value = primary
         self._read(solver)
         remaining = min(phase_two, seconds - (time.perf_counter() - started))
         if self.optimal and remaining > 0.05:
             # Then higher-risk cases on earlier days, the first solve's plan as a complete hint.
-            for _, options, day_of in self.entries:
-                for x in [*options.values(), *day_of.values()]:
+            for _, options, _ in self.entries:
+                for x in options.values():
                     self.model.add_hint(x, solver.value(x))
             self.model.add(self.primary >= primary)
             self.model.add(self.kept >= kept)
@@ -759,7 +765,7 @@ def _add_cuts(model: cp_model.CpModel, p: _Prepared, entries: Sequence[tuple[Cas
               fixed_spans: Mapping[tuple[str, int], list[tuple[int, int]]], fixed_load: Mapping[tuple[int, int], int],
               held: Mapping[int, int]) -> None:
     """Linear constraints every plan meets, on the literals ``entries`` give per case ((day, room)
-    -> placed there, day -> operated that day): room-days, practitioners' days, intensive-care
+    -> placed there, day -> operated that day, a literal or a sum of literals; a day missing: never): room-days, practitioners' days, intensive-care
     beds per day, as knapsacks the LP relaxation sees. In the full model they are redundant cuts;
     they *are* the assignment relaxation (``_Assignment``). Each must hold for every plan: a wrong
     cut proves a wrong bound."""
@@ -775,14 +781,16 @@ def _add_cuts(model: cp_model.CpModel, p: _Prepared, entries: Sequence[tuple[Cas
                 window = (d * per_day + lo, d * per_day + hi + room_turn)
                 taken = _covered(fixed_spans.get(("room", ri), []), *window)
                 model.add(sum(terms) <= max(0, hi - lo + room_turn - taken))
-        day_terms = [(p.slots(c.duration_minutes) + turn) * day_of[d] for c, _, day_of in entries]
+        day_terms = [(p.slots(c.duration_minutes) + turn) * day_of[d] for c, _, day_of in entries if d in day_of]
+        if not day_terms:
+            continue
         # Every case operated has one surgeon on site that day: a day's operating minutes fit in
         # what the present surgeons' maxima leave beside the fixed surgeries (each surgeon's own).
         present = {kind: [i for i, person in enumerate(people) if d not in req.away.get(person, ())]
                    for kind, people in (("surgeon", req.surgeons), ("anaesthetist", req.anaesthetists))}
         surgeons_left = sum(max(0, req.max_daily_minutes_per_surgeon - fixed_load.get((si, d), 0))
                             for si in present["surgeon"])
-        model.add(sum(c.duration_minutes * day_of[d] for c, _, day_of in entries) <= surgeons_left)
+        model.add(sum(c.duration_minutes * day_of[d] for c, _, day_of in entries if d in day_of) <= surgeons_left)
         # A practitioner's cases of a day lie between the earliest opening and the latest
         # closing (and its turnover) over the rooms: rooms need not open at the same hour.
         first = min(p.window(r)[0] for r in req.rooms)
@@ -794,7 +802,7 @@ def _add_cuts(model: cp_model.CpModel, p: _Prepared, entries: Sequence[tuple[Cas
         cap = p.beds_on(t)
         if cap is None:
             continue
-        in_bed = [day_of[d] for c, _, day_of in entries for d in range(req.days) if d <= t < d + c.icu_days]
+        in_bed = [day_of[d] for c, _, day_of in entries for d in day_of if d <= t < d + c.icu_days]
         if in_bed:
             model.add(sum(in_bed) <= max(0, cap - held.get(t, 0)))
 
