@@ -35,7 +35,7 @@ def programme(n: int, seed: int, limit: float) -> PlanRequest:
                        icu_beds=8, time_limit_seconds=limit)
 
 
-@pytest.mark.parametrize(("n", "limit"), [(200, 15.0), (400, 20.0)])
+@pytest.mark.parametrize(("n", "limit"), [(200, 20.0), (400, 25.0)])
 def test_a_national_programme_gets_a_cp_sat_plan_better_than_greedy_with_a_real_bound(n: int, limit: float) -> None:
     req = programme(n, seed=n, limit=limit)
     base = optimiser.greedy(req)
