@@ -488,6 +488,8 @@ def solve(req: PlanRequest) -> Plan:
                 # Its best assignment is not yet the greedy plan's: sequence the greedy plan's days
                 # (an assignment too), under the relaxation's bound all the same.
                 relaxed.only = greedy_days | {b.case.id: greedy_days.get(b.case.id, b.day) for b in p.movable}
+            if _days_apart(p):
+                return _sequence_by_day(p, relaxed, days_from, base, weights, greedy_score, started, reasons)
             hint = _greedy(p, relaxed.only)[1]
     m = _Model(p, hint, only=relaxed.only if relaxed is not None else None)
 
@@ -545,6 +547,78 @@ def solve(req: PlanRequest) -> Plan:
                 time.perf_counter() - started, moves=sum(a.moved for a in assignments), assignments=assignments,
                 unplanned=unplanned, reasons=reasons, greedy_objective=greedy_score,
                 tiebreak_optimal=tiebreak_optimal, primary_seconds=primary_seconds)
+
+
+def _days_apart(p: _Prepared) -> bool:
+    """Once each case has its day, the days are independent problems (the beds were the
+    assignment's), unless a room's day, with its turnover, runs past midnight."""
+    return all(0 <= r.opens_minute and r.closes_minute + p.room_turnover(r) * p.step <= DAY
+               and r.closes_minute + p.turnover * p.step <= DAY for r in p.req.rooms)
+
+
+def _sequence_by_day(p: _Prepared, relaxed: _Assignment, days_from: str, base: list[Assignment],
+                     weights: dict[Hashable, int], greedy_score: int, started: float, reasons: list[str]) -> Plan:
+    """The assignment's cases sequenced day by day: one full model per day (``_Model(only=...)``),
+    each with its share of the time left (by its number of cases): first every day's priorities
+    and moves, then every day's tie-break. The bound is the relaxation's (each day's model is a
+    restriction)."""
+    req = p.req
+    limit = max(0.1, req.time_limit_seconds)
+    days = sorted(set(relaxed.only.values()))
+    count = {d: sum(1 for day in relaxed.only.values() if day == d) for d in days}
+    hint = _greedy(p, relaxed.only)[1]
+    assignments = [_booked(b, p, anaesthetist=b.anaesthetist_id) for b in p.fixed]
+    primary = move_cost = 0
+    primary_seconds = 0.0
+    solved = []
+    for i, d in enumerate(days):  # first every day's priorities and moves, to 85 % of the limit
+        left = 0.85 * limit - (time.perf_counter() - started)
+        m = _Model(p, hint, only={k: v for k, v in relaxed.only.items() if v == d})
+        solver = _solver(req)
+        solver.parameters.max_time_in_seconds = max(0.05, left * count[d] / sum(count[e] for e in days[i:]))
+        weight = m.max_move_cost + 1
+        m.model.maximize(m.primary * weight - m.move_cost)
+        status = solver.solve(m.model)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            # A day that does not sequence (or nothing found in time): the greedy plan, under the bound.
+            return _from_greedy(p, base, weights, greedy_score, relaxed.bound + m.fixed_score, started, reasons)
+        day_primary, day_cost = int(solver.value(m.primary)), int(solver.value(m.move_cost))
+        primary += day_primary
+        move_cost += day_cost
+        found = m.read(solver)
+        m.fix_hint(solver)
+        solved.append((d, m, day_primary, day_cost, found))
+    primary_seconds = time.perf_counter() - started
+    for i, (d, m, day_primary, day_cost, found) in enumerate(solved):  # then each day's tie-break
+        left = limit - (time.perf_counter() - started)
+        if left > 0.05:
+            m.model.add(m.primary >= day_primary)
+            m.model.add(m.move_cost <= day_cost)
+            m.model.minimize(m.tiebreak)
+            solver = _solver(req)
+            solver.parameters.max_time_in_seconds = max(0.05, left * count[d] / sum(count[e] for e, *_ in solved[i:]))
+            if solver.solve(m.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                found = m.read(solver)
+        assignments += [a for a in found if not a.fixed and not a.pinned]
+    fixed_score = sum(PRIORITY_WEIGHT[b.case.priority] for b in p.fixed)
+    bound = relaxed.bound + fixed_score
+    # Proven: the relaxation's bound met, and no move (the least the moves can cost).
+    optimal = primary + fixed_score >= bound and move_cost == 0
+    reasons = [*reasons, f"decomposed by day: {len(relaxed.only)} case(s) given their days by {days_from}, then "
+               f"sequenced day by day; the bound ({bound}) is the assignment relaxation's"
+               f"{' optimum' if relaxed.optimal else ', proven by the solver'}"]
+    assignments.sort(key=lambda a: (a.day, a.start_minute, str(a.room_id)))
+    score = _score(assignments, weights)
+    moves = sum(a.moved for a in assignments)
+    if (greedy_score, 0) > (score, -moves):
+        return _from_greedy(p, base, weights, greedy_score, bound, started, reasons)
+    planned = {a.case_id for a in assignments}
+    unplanned = p.unplanned + [Unplanned(c.id, c.ref, _no_room_reason(p, c)) for c in [*p.cases, *p.dominated]
+                               if c.id not in planned]
+    return Plan(PlanStatus.optimal if optimal else PlanStatus.feasible, score, max(bound, score), optimal,
+                time.perf_counter() - started, moves=moves, assignments=assignments, unplanned=unplanned,
+                reasons=reasons, greedy_objective=greedy_score, tiebreak_optimal=False,
+                primary_seconds=primary_seconds)
 
 
 DECOMPOSE_OPTIONS = 300
@@ -838,7 +912,8 @@ class _Model:
         icu_demand: list[int] = []
         weights_terms = []
         self.items: list[tuple[Case, Booking | None]] = [
-            (c, None) for c in p.cases if only is None or c.id in only] + [(b.case, b) for b in p.movable]
+            (c, None) for c in p.cases if only is None or c.id in only] + [
+            (b.case, b) for b in p.movable if only is None or b.case.id in only]
         self.vars: list[dict] = []
         move_terms = []
         cost_terms = []
