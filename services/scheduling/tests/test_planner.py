@@ -316,6 +316,19 @@ def test_decomposed_by_day_the_bound_holds_and_an_optimal_plan_is_optimal(seed: 
         assert plan.objective == best, (plan.objective, best)
 
 
+def test_decomposed_with_a_room_open_until_midnight_the_days_are_sequenced_together() -> None:
+    # A room's day and its turnover run past midnight: the days are not independent problems
+    # (a case's turnover reaches the next day), so the decomposition sequences them in one model.
+    room = Room("r1", "Bloc B", 16 * 60, 23 * 60 + 45)
+    cases = [Case(f"c{i}", f"P-{i}", 1 + i % 5, 120 + 15 * (i % 3)) for i in range(7)]
+    req = request(cases, days=2, rooms=[room], decompose=True)
+    assert not optimiser._days_apart(optimiser._prepare(req))
+    plan = solve(req)
+    best = exact_optimum(req)
+    assert plan.objective <= best <= plan.bound and (not plan.optimal or plan.objective == best)
+    assert any("decomposed by day" in r and "then sequenced on those days" in r for r in plan.reasons)
+
+
 @pytest.mark.parametrize("decompose", [None, True])
 @pytest.mark.parametrize("seed", range(8))
 def test_random_replans_keep_every_rule(seed: int, decompose: bool | None) -> None:
