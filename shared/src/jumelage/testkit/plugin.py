@@ -143,13 +143,14 @@ _SERVERS = {"amqp_url", "postgres_url", "namespace", "declared_namespace"}
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark ``fast`` each test that needs neither the broker nor PostgreSQL nor a process
-    of its own: the domain and handler logic on SQLite (``make test-fast``). Whether a
+    of its own, and is not marked ``slow`` (tens of seconds of computation): the domain and
+    handler logic on SQLite (``make test-fast``). Whether a
     test starts a process cannot be seen from its fixtures: one that does, unmarked
     ``system``, fails (``_no_process_in_the_fast_tier``)."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         params = getattr(getattr(item, "callspec", None), "params", {})
-        slow_marks = {"broker", "system", "fuzz"} & {m.name for m in item.iter_markers()}
+        slow_marks = {"broker", "system", "fuzz", "slow"} & {m.name for m in item.iter_markers()}
         if fixtures & _SERVERS or params.get("database") == "postgresql" or slow_marks:
             continue
         item.add_marker(pytest.mark.fast)
@@ -158,7 +159,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # A rough cost per test in seconds (a quiet machine), by what it needs; a test that
 # costs far more (a whole programme played, a fuzz run) says so: ``pytest.mark.cost(s)``.
-_SECONDS = {"fuzz": 8.0, "system": 3.0, "fast": 0.02}
+_SECONDS = {"slow": 20.0, "fuzz": 8.0, "system": 3.0, "fast": 0.02}
 _SERVER_TEST = 0.3
 
 
