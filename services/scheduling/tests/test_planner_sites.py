@@ -3,6 +3,8 @@ rooms, on the mission's days there, holding its own site's intensive-care beds. 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from scheduling.adapters import optimiser
@@ -23,7 +25,12 @@ def request(cases: list[Case], **kw: object) -> PlanRequest:
                        time_limit_seconds=2, post_operative_days={}, **kw)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("solver", [optimiser.solve, optimiser.greedy], ids=["cp-sat", "greedy"])
+# The solver whole, the solver decomposed by day (as for a national programme), and the greedy.
+SOLVERS = [optimiser.solve, lambda r: optimiser.solve(dataclasses.replace(r, decompose=True)), optimiser.greedy]
+SOLVER_IDS = ["cp-sat", "cp-sat-by-day", "greedy"]
+
+
+@pytest.mark.parametrize("solver", SOLVERS, ids=SOLVER_IDS)
 def test_each_case_is_planned_in_its_sites_rooms_on_its_days(solver) -> None:
     # Tiaret has four cases of 3.5 hours (two a day with the turnover) for its two days: all of them, there (the CMCI room stays free then).
     cases = [case(f"t{i}", TIARET) for i in range(4)] + [case("c0", BOUSMAIL)]
@@ -35,15 +42,16 @@ def test_each_case_is_planned_in_its_sites_rooms_on_its_days(solver) -> None:
         assert a.room_id in rooms and a.day in days, (a.case_id, a.room_id, a.day)
 
 
-def test_a_fifth_case_at_a_full_site_stays_unplanned_though_another_sites_room_is_free() -> None:
+@pytest.mark.parametrize("decompose", [False, True], ids=["whole", "by-day"])
+def test_a_fifth_case_at_a_full_site_stays_unplanned_though_another_sites_room_is_free(decompose: bool) -> None:
     cases = [case(f"t{i}", TIARET) for i in range(5)]
-    plan = optimiser.solve(request(cases))
+    plan = optimiser.solve(request(cases, decompose=decompose))
     assert len(plan.assignments) == 4 and plan.optimal
     assert [u.case_id for u in plan.unplanned] == [c.id for c in cases if c.id not in
                                                    {a.case_id for a in plan.assignments}]
 
 
-@pytest.mark.parametrize("solver", [optimiser.solve, optimiser.greedy], ids=["cp-sat", "greedy"])
+@pytest.mark.parametrize("solver", SOLVERS, ids=SOLVER_IDS)
 def test_each_site_holds_its_own_intensive_care_beds(solver) -> None:
     # One bed at CMCI, none recorded at Tiaret: two one-day stays on CMCI's first day, two at Tiaret.
     one_day = {"risk_scheme": "STAT", "risk_category": 1}
