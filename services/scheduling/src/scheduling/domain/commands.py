@@ -156,6 +156,8 @@ class WaitingList:
     institution_id: uuid.UUID
     status: CaseStatus | None = None
     priority: int | None = None
+    limit: int = 50
+    cursor: str | None = None  # keyset: where the page begins (``jumelage.db.keyset``)
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,8 @@ class SearchMissions:
     convention_id: uuid.UUID | None = None
     host_institution_id: uuid.UUID | None = None
     status: MissionStatus | None = None
+    limit: int = 50
+    cursor: str | None = None  # keyset: where the page begins (``jumelage.db.keyset``)
 
 
 # -- surgeries -------------------------------------------------------------------------------------

@@ -162,10 +162,12 @@ async def add_screening_note(cmd: AddScreeningNote, uow: SchedulingUnitOfWork, *
 # -- reads ---------------------------------------------------------------------------------------
 
 
-async def waiting_list(query: WaitingList, uow: SchedulingUnitOfWork) -> list[PatientCase]:
+async def waiting_list(query: WaitingList, uow: SchedulingUnitOfWork) -> tuple[list[PatientCase], str | None]:
+    """A page of the waiting list and the cursor of the next (None: the last)."""
     async with uow:
         await require_institution(uow, query.institution_id)
-        return await uow.cases.waiting_list(query.institution_id, status=query.status, priority=query.priority)
+        return await uow.cases.waiting_page(query.institution_id, status=query.status, priority=query.priority,
+                                            limit=query.limit, cursor=query.cursor)
 
 
 async def get_case(query: GetCase, uow: SchedulingUnitOfWork) -> PatientCase:
