@@ -1895,9 +1895,8 @@ async def main() -> int:
                         help="(g): share of the issue's sizes (1 = 50 institutions, 500 conventions, 20,000 missions, "
                              "500,000 cases, 2,000,000 outbox and as many inbox rows; default 0.05, quick 0.02, "
                              "full 1)")
-    parser.add_argument("--years-databases", default="postgresql,sqlite", choices=["postgresql,sqlite", "postgresql",
-                                                                                  "sqlite"],
-                        help="(g): on which databases (default both)")
+    parser.add_argument("--databases", default="postgresql,sqlite", choices=["postgresql,sqlite", "postgresql", "sqlite"],
+                        help="(f) and (g): on which databases (default both)")
     parser.add_argument("--requests", type=int, default=None,
                         help="(f): requests per client and mix (default 30, quick 6)")
     args = parser.parse_args()
@@ -2027,7 +2026,7 @@ async def main() -> int:
     async def part_f() -> None:
         clients, per_client = args.clients, args.requests or (6 if args.quick else 30)
         failed = []
-        for kind in ("postgresql", "sqlite"):
+        for kind in args.databases.split(","):
             say(f"(f) {clients} clients at once, {per_client} requests each, {kind} ...")
             try:
                 load = await many_at_once(kind, clients, per_client, res)
@@ -2069,7 +2068,7 @@ async def main() -> int:
     async def part_g() -> None:
         scale = args.years_scale or (1.0 if args.full else 0.02 if args.quick else 0.05)
         failed = []
-        for kind in args.years_databases.split(","):
+        for kind in args.databases.split(","):
             say(f"(g) years of data at {scale:g} of the issue's sizes, {kind} ...")
             try:
                 data = await years_of_data(kind, scale, min(samples, 50), res)
