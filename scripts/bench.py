@@ -527,7 +527,8 @@ class ServedProcess:
 
     async def start(self) -> None:
         self.process.start()
-        await self.process.ready()
+        # Migrating at start on a busy machine (load 15-20 on 2 cores) took over the 60 s default.
+        await self.process.ready(timeout=300)
 
     async def stop(self) -> None:
         await self.process.stop()

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import JSON, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 INSTITUTIONS = 50
@@ -70,10 +70,20 @@ def _chunks(rows: Iterator[dict[str, Any]], size: int = CHUNK) -> Iterator[list[
 
 async def _write(engine: AsyncEngine, table: Any, rows: Iterator[dict[str, Any]], counts: dict[str, int],
                  key: str) -> None:
+    """``rows`` into ``table``: on PostgreSQL by ``COPY`` (asyncpg's ``copy_records_to_table``,
+    some 20 times faster than inserts), on SQLite by ``executemany``; a transaction a chunk."""
     statement = insert(table)
-    for chunk in _chunks(rows):
+    jsons = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    for chunk in _chunks(rows, CHUNK * 4 if engine.dialect.name == "postgresql" else CHUNK):
         async with engine.begin() as conn:
-            await conn.execute(statement, chunk)
+            if engine.dialect.name == "postgresql":
+                raw = (await conn.get_raw_connection()).driver_connection
+                columns = list(chunk[0])
+                records = [tuple(json.dumps(r[c]) if c in jsons and r[c] is not None else r[c] for c in columns)
+                           for r in chunk]
+                await raw.copy_records_to_table(table.name, records=records, columns=columns)
+            else:
+                await conn.execute(statement, chunk)
         counts[key] = counts.get(key, 0) + len(chunk)
 
 
