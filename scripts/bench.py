@@ -1463,10 +1463,13 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
         for who, where in (("ours", ports), ("raw", raw_ports)):
             # warm-up, not measured: each client's connections and the servers' pools
             await asyncio.to_thread(run_clients, where, headers, [reads for _ in range(clients)])
-            say(f"    {kind}: {who}, read mix, {clients} clients x {per_client} ...")
-            out[who, "read"] = await asyncio.to_thread(run_clients, where, headers, read_scripts)
-            say(f"    {kind}: {who}, write mix, {clients} clients x {per_client} ...")
-            out[who, "write"] = await asyncio.to_thread(run_clients, where, headers, write_scripts())
+            for mix, scripts in (("read", lambda: read_scripts), ("write", write_scripts)):
+                say(f"    {kind}: {who}, {mix} mix, {clients} clients x {per_client} ...")
+                try:
+                    out[who, mix] = await asyncio.to_thread(run_clients, where, headers, scripts())
+                except Exception as e:  # noqa: BLE001 (a mix that fails must not lose the others' figures)
+                    out[who, mix] = {"failed": f"{type(e).__name__}: {e}".splitlines()[0][:300]}
+                    say(f"    {kind}: {who}, {mix} mix FAILED: {out[who, mix]['failed']}")
         if kind == "sqlite":
             # Reads while another connection holds every database's write lock (BEGIN IMMEDIATE).
             holders = []
@@ -1588,6 +1591,7 @@ async def years_of_data(kind: str, scale: float, samples: int, res: Resources) -
 
             cases = f"/institutions/{host}/cases?status=waiting&limit=50"
             routes: list[tuple[str, str, str, Any]] = [
+                ("GET /health/live (the floor: no database, no token)", "convention", "/health/live", api),
                 ("GET /institutions?limit=50", "convention", "/institutions?limit=50", api),
                 ("GET /conventions?limit=50", "convention", "/conventions?limit=50", api),
                 ("GET /conventions/{id}/progress", "convention", f"/conventions/{convention['id']}/progress", api),
@@ -2040,6 +2044,11 @@ async def main() -> int:
                 continue
             for mix in ("read", "write"):
                 ours, raw = load["ours", mix], load["raw", mix]
+                if "failed" in ours or "failed" in raw:
+                    row(f"(f) {mix} mix, {clients} clients, {kind} FAILED",
+                        f"ours: {ours.get('failed', 'measured')}; raw: {raw.get('failed', 'measured')}", "", "")
+                    failed.append(f"{kind} {mix}")
+                    continue
                 every = [t for v in ours["times"].values() for t in v]
                 report.latencies[f"(f) {mix} mix, {kind}"] = every
                 rate, raw_rate = ours["count"] / ours["wall"], raw["count"] / raw["wall"]
