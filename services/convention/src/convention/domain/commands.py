@@ -126,6 +126,7 @@ class SearchConventions:
     reference: str | None = None  # part of the reference or the title
     limit: int = 50
     offset: int = 0
+    cursor: str | None = None  # keyset: where the page begins (instead of the offset)
 
 
 @dataclass(frozen=True)

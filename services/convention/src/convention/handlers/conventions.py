@@ -151,11 +151,13 @@ async def expire_conventions(cmd: ExpireConventions, uow: ConventionUnitOfWork, 
 # -- reads ------------------------------------------------------------------------
 
 
-async def search_conventions(query: SearchConventions, uow: ConventionUnitOfWork) -> tuple[list[Convention], int]:
+async def search_conventions(query: SearchConventions,
+                             uow: ConventionUnitOfWork) -> tuple[list[Convention], int, str | None]:
     async with uow:
         return await uow.conventions.search(
             status=query.status.value if query.status else None, party=query.party, specialty=query.specialty,
             active_on=query.active_on, reference=query.reference, limit=query.limit, offset=query.offset,
+            cursor=query.cursor,
         )
 
 

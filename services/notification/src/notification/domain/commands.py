@@ -155,6 +155,7 @@ class FindNotifications:
     filter: NotificationFilter
     limit: int = 50
     offset: int = 0
+    cursor: str | None = None  # keyset: where the page begins (instead of the offset)
 
 
 @dataclass(frozen=True)

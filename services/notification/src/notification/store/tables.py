@@ -178,6 +178,9 @@ class NotificationRow(Table, table=True):
         # At most one notification per cause, recipient and channel, whatever the redeliveries.
         UniqueConstraint("cause_event_id", "recipient_ref", "channel", name="uq_notification_once"),
         Index("ix_notification_due", "status", "next_attempt_at"),
+        # The keyset pages of the list, newest first (migration 0014).
+        Index("ix_notification_list", "created_at", "id"),
+        Index("ix_notification_status_list", "status", "created_at", "id"),
     )
 
     id: uuid.UUID = Field(primary_key=True)

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling import access
@@ -29,7 +29,7 @@ from scheduling.domain.commands import (
 from scheduling.domain.values import Purpose
 from jumelage.auth import CallerDep
 from jumelage.clock import Clock
-from jumelage.api import Patch
+from jumelage.api import NEXT_LINK_HEADER, Cursor, Limit, Patch, link_next
 from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
 from jumelage.service import BusDep, clock as clock_dependency
 
@@ -168,9 +168,13 @@ async def register_case(institution_id: uuid.UUID, body: CaseIn, uow: UoW, bus: 
 
 
 @router.get("/institutions/{institution_id}/cases", response_model=list[CaseOut],
-            summary="A host's waiting list, most urgent first", dependencies=[access.CASES])
+            summary="A host's waiting list, most urgent first, a page at a time", dependencies=[access.CASES],
+            responses={200: {"description": "a page of the list (keyset paging: the next page's URL in the "
+                                            "`Link` header)", "headers": NEXT_LINK_HEADER}})
 async def waiting_list(
     institution_id: uuid.UUID,
+    request: Request,
+    response: Response,
     uow: UoW,
     bus: BusDep,
     status: CaseStatus | None = None,
@@ -178,9 +182,17 @@ async def waiting_list(
     name: Annotated[str | None, Query(min_length=1, max_length=300,
                                       description="the cases of a patient by name (case, accents and spaces "
                                                   "do not matter; found by a keyed hash)")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> list[CaseOut]:
-    query = WaitingList(institution_id, status=status, priority=priority, name=name)
-    return [CaseOut.of(c) for c in await bus.handle(query, uow)]
+    """Up to `limit` cases, by priority, then registration, then id. Where more follow, the
+    `Link` header names the next page (`rel="next"`, the same filters and a `cursor`):
+    pages follow one another without repeating or skipping a case, whatever is registered
+    in between."""
+    query = WaitingList(institution_id, status=status, priority=priority, name=name, limit=limit, cursor=cursor)
+    cases, after = await bus.handle(query, uow)
+    link_next(request, response, after)
+    return [CaseOut.of(c) for c in cases]
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, responses=read_responses(),

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling import access
@@ -27,6 +27,7 @@ from scheduling.domain.commands import (
 )
 from scheduling.domain.missions import Mission, MissionStatus, TeamMember
 from scheduling.domain.values import MAX_SITES, MissionSite
+from jumelage.api import NEXT_LINK_HEADER, Cursor, Limit, link_next
 from jumelage.auth import CallerDep, Role, require
 from jumelage.events.scheduling import PractitionerRole
 from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
@@ -192,13 +193,22 @@ async def schedule_mission(body: MissionIn, uow: UoW, bus: BusDep, caller: Calle
     return tagged(response, MissionOut.of(await bus.handle(cmd, uow)))
 
 
-@router.get("", response_model=list[MissionOut], summary="Missions, by convention, host or status")
-async def list_missions(uow: UoW, caller: CallerDep, bus: BusDep, convention_id: uuid.UUID | None = None,
-                        host_institution_id: uuid.UUID | None = None,
-                        status: MissionStatus | None = None) -> list[MissionOut]:
+@router.get("", response_model=list[MissionOut], summary="Missions, by convention, host or status, a page at a time",
+            responses={200: {"description": "a page of the list (keyset paging: the next page's URL in the "
+                                            "`Link` header)", "headers": NEXT_LINK_HEADER}})
+async def list_missions(request: Request, response: Response, uow: UoW, caller: CallerDep, bus: BusDep,
+                        convention_id: uuid.UUID | None = None, host_institution_id: uuid.UUID | None = None,
+                        status: MissionStatus | None = None, limit: Limit = 50,
+                        cursor: Cursor = None) -> list[MissionOut]:
+    """Up to `limit` missions, by first day, then creation, then id; the `Link` header names
+    the next page (`rel="next"`) where more follow. Only the caller's own are answered (their
+    institution hosts or sends it, or they are on its team): a page may hold fewer than
+    `limit` of them, and the next may still hold more."""
     access.mission_scope(caller, host_institution_id)
-    query = SearchMissions(convention_id=convention_id, host_institution_id=host_institution_id, status=status)
-    missions = await bus.handle(query, uow)
+    query = SearchMissions(convention_id=convention_id, host_institution_id=host_institution_id, status=status,
+                           limit=limit, cursor=cursor)
+    missions, after = await bus.handle(query, uow)
+    link_next(request, response, after)
     # The caller's own: their institution hosts or sends it, or they are on its team.
     return [MissionOut.of(m) for m in missions if access.visible(caller, m)]
 

@@ -159,6 +159,8 @@ class WaitingList:
     status: CaseStatus | None = None
     priority: int | None = None
     name: str | None = None
+    limit: int = 50
+    cursor: str | None = None  # keyset: where the page begins (``jumelage.db.keyset``)
 
 
 @dataclass(frozen=True)
@@ -299,6 +301,8 @@ class SearchMissions:
     convention_id: uuid.UUID | None = None
     host_institution_id: uuid.UUID | None = None
     status: MissionStatus | None = None
+    limit: int = 50
+    cursor: str | None = None  # keyset: where the page begins (``jumelage.db.keyset``)
 
 
 # -- surgeries -------------------------------------------------------------------------------------

@@ -237,15 +237,17 @@ async def add_screening_note(cmd: AddScreeningNote, uow: SchedulingUnitOfWork, *
 # -- reads ---------------------------------------------------------------------------------------
 
 
-async def waiting_list(query: WaitingList, uow: SchedulingUnitOfWork) -> list[PatientCase]:
-    """The list, with the patients' names: who read it is written down, a row per patient shown."""
+async def waiting_list(query: WaitingList, uow: SchedulingUnitOfWork) -> tuple[list[PatientCase], str | None]:
+    """A page of the waiting list, with the patients' names, and the cursor of the next (None: the
+    last): who read it is written down, a row per patient shown."""
     async with uow:
         await require_institution(uow, query.institution_id)
-        cases = await uow.cases.waiting_list(query.institution_id, status=query.status, priority=query.priority,
-                                             name=query.name)
+        cases, after = await uow.cases.waiting_page(query.institution_id, status=query.status,
+                                                    priority=query.priority, name=query.name,
+                                                    limit=query.limit, cursor=query.cursor)
     await record_reads(uow, IDENTITY_ACCESS, Read.case_list,
                        [(c.patient_ref, c.host_institution_id) for c in cases if c.erased_at is None])
-    return cases
+    return cases, after
 
 
 async def get_case(query: GetCase, uow: SchedulingUnitOfWork) -> PatientCase:

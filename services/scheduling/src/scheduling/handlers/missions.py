@@ -159,7 +159,9 @@ async def remove_mission_site(cmd: RemoveMissionSite, uow: SchedulingUnitOfWork,
 # -- reads ---------------------------------------------------------------------------------------
 
 
-async def search_missions(query: SearchMissions, uow: SchedulingUnitOfWork) -> list[Mission]:
+async def search_missions(query: SearchMissions, uow: SchedulingUnitOfWork) -> tuple[list[Mission], str | None]:
+    """A page of the missions that match and the cursor of the next (None: the last)."""
     async with uow:
         return await uow.missions.search(convention_id=query.convention_id,
-                                         host_institution_id=query.host_institution_id, status=query.status)
+                                         host_institution_id=query.host_institution_id, status=query.status,
+                                         limit=query.limit, cursor=query.cursor)

@@ -7,13 +7,14 @@ a check made on them holds until commit.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, func, insert, inspect, or_, select
+from sqlalchemy import Select, bindparam, delete, func, insert, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
@@ -55,6 +56,7 @@ from scheduling.store.tables import (
 )
 from jumelage.events.convention import Objectives, Party, PartyRole
 from jumelage.events.scheduling import PractitionerRole, SurgeryOutcome
+from jumelage.db import Keyset, keyset
 
 R = TypeVar("R")
 
@@ -168,18 +170,15 @@ class Missions(_Repository):
         return (await self._with_teams([row]))[0] if row else None
 
     async def search(self, *, convention_id: uuid.UUID | None = None, host_institution_id: uuid.UUID | None = None,
-                     status: MissionStatus | None = None) -> list[Mission]:
-        query = select(MissionRow)
-        if convention_id:
-            query = query.where(MissionRow.convention_id == convention_id)
-        if host_institution_id:  # hosted there: the mission's host or one of its sites
-            at_site = select(MissionSiteRow.mission_id).where(MissionSiteRow.institution_id == host_institution_id)
-            query = query.where(or_(MissionRow.host_institution_id == host_institution_id,
-                                    MissionRow.id.in_(at_site)))  # type: ignore[attr-defined]
-        if status:
-            query = query.where(MissionRow.status == status.value)
-        rows = await self.session.scalars(query.order_by(MissionRow.starts_on, MissionRow.created_at))
-        return await self._with_teams(list(rows))
+                     status: MissionStatus | None = None, limit: int = 50,
+                     cursor: str | None = None) -> tuple[list[Mission], str | None]:
+        """A page of the missions that match, by first day, then creation, then id, and the
+        next page's cursor (keyset)."""
+        given = {"convention_id": convention_id, "host_institution_id": host_institution_id,
+                 "status": status.value if status else None}
+        filters = {k: v for k, v in given.items() if v is not None}
+        rows, after = await _mission_pages(tuple(filters)).fetch(self.session, limit=limit, cursor=cursor, **filters)
+        return await self._with_teams(rows), after
 
     async def of_convention(self, convention_id: uuid.UUID, statuses: Iterable[MissionStatus], *,
                             for_update: bool = False) -> list[Mission]:
@@ -364,6 +363,19 @@ class Cases(_Repository):
         return list(await self.session.scalars(
             select(PatientCaseRow.id).where(PatientCaseRow.closed_at < cutoff, PatientCaseRow.erased_at.is_(None))
             .order_by(PatientCaseRow.closed_at).limit(limit)))
+
+    async def waiting_page(self, institution_id: uuid.UUID, *, status: CaseStatus | None = None,
+                           priority: int | None = None, name: str | None = None, limit: int = 50,
+                           cursor: str | None = None) -> tuple[list[PatientCase], str | None]:
+        """A page of the waiting list, most urgent first, and the next page's cursor (keyset
+        on priority, registration, id: the index ``ix_patient_case_waiting``)."""
+        given = {"institution_id": institution_id, "status": status.value if status else None,
+                 "priority": priority,
+                 # by the keyed hash: the sealed names are never compared, nor opened to search
+                 "name_hash": sealing.ring().search_hash(name) if name else None}
+        filters = {k: v for k, v in given.items() if v is not None}
+        rows, after = await _waiting_pages(tuple(filters)).fetch(self.session, limit=limit, cursor=cursor, **filters)
+        return await self._with_readiness(rows), after
 
     async def _with_readiness(self, rows: Sequence[PatientCaseRow]) -> list[PatientCase]:
         if not rows:
@@ -655,3 +667,36 @@ def _placement(r: TrainingPlacementRow) -> TrainingPlacement:
         trainees=[Trainee(uuid.UUID(t["practitioner_id"]), t["full_name"]) for t in r.trainees],
         status=PlacementStatus(r.status), status_reason=r.status_reason, days_spent=r.days_spent,
         completed_on=r.completed_on, created_at=r.created_at)
+
+
+_CASE_FILTERS: dict[str, Any] = {
+    "institution_id": PatientCaseRow.host_institution_id == bindparam("institution_id"),
+    "status": PatientCaseRow.status == bindparam("status"),
+    "priority": PatientCaseRow.priority == bindparam("priority"),
+    "name_hash": PatientCaseRow.name_hash == bindparam("name_hash"),
+}
+
+
+@functools.cache
+def _waiting_pages(filters: tuple[str, ...]) -> Keyset:
+    """The waiting list's keyset with these filters (at most 8), built once."""
+    query = select(PatientCaseRow).where(*(_CASE_FILTERS[f] for f in filters))
+    return keyset(query, order_by=("priority", "registered_at", "id"), scalars=True)
+
+
+_MISSION_FILTERS: dict[str, Any] = {
+    "convention_id": MissionRow.convention_id == bindparam("convention_id"),
+    # hosted there: the mission's host or one of its sites
+    "host_institution_id": or_(MissionRow.host_institution_id == bindparam("host_institution_id"),
+                               MissionRow.id.in_(  # type: ignore[attr-defined]
+                                   select(MissionSiteRow.mission_id)
+                                   .where(MissionSiteRow.institution_id == bindparam("host_institution_id")))),
+    "status": MissionRow.status == bindparam("status"),
+}
+
+
+@functools.cache
+def _mission_pages(filters: tuple[str, ...]) -> Keyset:
+    """The missions' keyset with these filters (at most 8), built once."""
+    query = select(MissionRow).where(*(_MISSION_FILTERS[f] for f in filters))
+    return keyset(query, order_by=("starts_on", "created_at", "id"), scalars=True)

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, Date, Float, ForeignKey, Integer, String, Text, Time, Uuid
+from sqlalchemy import JSON, Boolean, Column, Date, Float, ForeignKey, Index, Integer, String, Text, Time, Uuid
 from sqlalchemy.orm import declared_attr, registry
 from sqlmodel import Field, SQLModel
 
@@ -79,6 +79,11 @@ class OperatingRoomRow(Table, table=True):
 
 class MissionRow(Table, table=True):
     __tablename__ = "mission"
+    __table_args__ = (  # the keyset pages of the list (migration 0018)
+        Index("ix_mission_list", "starts_on", "created_at", "id"),
+        Index("ix_mission_convention_list", "convention_id", "starts_on", "created_at", "id"),
+        Index("ix_mission_host_list", "host_institution_id", "starts_on", "created_at", "id"),
+    )
 
     id: uuid.UUID = Field(primary_key=True)
     convention_id: uuid.UUID = _fk("convention.id", index=True)
@@ -130,6 +135,10 @@ class MissionSiteRow(Table, table=True):
 
 class PatientCaseRow(Table, table=True):
     __tablename__ = "patient_case"
+    __table_args__ = (  # the keyset pages of the waiting list (migration 0018)
+        Index("ix_patient_case_waiting", "host_institution_id", "status", "priority", "registered_at", "id"),
+        Index("ix_patient_case_list", "host_institution_id", "priority", "registered_at", "id"),
+    )
 
     id: uuid.UUID = Field(primary_key=True)
     patient_ref: str = _col(String(40), unique=True)

@@ -19,7 +19,7 @@ async def show_waiting_list(query: ShowWaitingList, services: PersonServices, *,
     names = await institution_names(services)
     try:
         cases = await services.get("scheduling", f"/institutions/{query.institution_id}/cases",
-                                   priority=query.priority)
+                                   priority=query.priority, limit=200)  # the first page (keyset paged)
     except ServiceRefused as refused:
         return {"refused": refused, "names": names, "list": rules.waiting_list([], clock.today(), clock.zone)}
     return {"refused": None, "names": names, "list": rules.waiting_list(cases, clock.today(), clock.zone)}

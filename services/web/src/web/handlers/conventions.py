@@ -36,7 +36,7 @@ async def show_convention(query: ShowConvention, services: PersonServices) -> di
         optional("convention", f"/conventions/{cid}/history"),
         optional("convention", f"/conventions/{cid}/amendments"),
         optional("convention", f"/conventions/{cid}/progress"),
-        optional("scheduling", "/missions", convention_id=str(cid)),
+        optional("scheduling", "/missions", convention_id=str(cid), limit=200),
         optional("convention", f"/conventions/{cid}/progress/periods"),
     )
     return {

@@ -32,7 +32,8 @@ def _items(found: Any) -> list[Any] | None:
 async def list_missions(query: ListMissions, services: PersonServices) -> dict[str, Any]:
     missions, names, conventions = await asyncio.gather(
         services.get("scheduling", "/missions",
-                     convention_id=str(query.convention) if query.convention else None, status=query.status),
+                     convention_id=str(query.convention) if query.convention else None, status=query.status,
+                     limit=200),  # the first page (keyset paged); the page shows at most this many
         institution_names(services),
         _optional(services, "convention", "/conventions", limit=100),
     )
@@ -56,7 +57,7 @@ async def _mission_parts(services: PersonServices, mission_id: Any) -> dict[str,
     surgeries, resources, cases, convention = await asyncio.gather(
         services.get("scheduling", f"/missions/{mission_id}/surgeries"),
         _optional(services, "scheduling", f"/institutions/{host}/resources"),
-        _optional(services, "scheduling", f"/institutions/{host}/cases"),
+        _optional(services, "scheduling", f"/institutions/{host}/cases", limit=200),
         _optional(services, "convention", f"/conventions/{mission['convention_id']}"),
     )
     resources = None if isinstance(resources, ServiceRefused) else resources
