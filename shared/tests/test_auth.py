@@ -53,7 +53,9 @@ def _claims(**over: Any) -> dict[str, Any]:
     import time
 
     now = int(time.time())
-    return {"sub": "amina", "roles": ["coordinator"], "aud": "jumelage", "iat": now, "exp": now + 60, **over}
+    # Valid for a day: the tokens below are made when the module is collected, and a busy suite
+    # may run these tests many minutes later (a minute's expiry made them fail as "expired").
+    return {"sub": "amina", "roles": ["coordinator"], "aud": "jumelage", "iat": now, "exp": now + 86_400, **over}
 
 
 REFUSED = {
