@@ -58,6 +58,7 @@ EXPECTED_BINDINGS = {
         "training_session.held",
         "training_placement.completed",
         "mission.completed",
+        "surgery_followed.up",
     },
     "scheduling.events": {"institution.*", "convention.*"},
     "notification.events": {
@@ -67,6 +68,7 @@ EXPECTED_BINDINGS = {
         "surgery.*",
         "consultation.*",
         "training_session.*",
+        "surgery_followed.up",
     },
 }
 

@@ -107,6 +107,11 @@ ADDED_TYPES: dict[str, tuple[str, str, set[str]]] = {
     "SurgeryResumed": (SCHEDULING, "surgery.resumed", {
         "surgery_id", "mission_id", "convention_id", "patient_ref", "operating_room", "scheduled_start",
     }),
+    # Thirty days after a surgery, how the patient is (no patient identity, not even patient_ref).
+    "SurgeryFollowedUp": (SCHEDULING, "surgery_followed.up", {
+        "surgery_id", "mission_id", "convention_id", "outcome", "completed_at", "followed_up_on",
+        "days_after_surgery",
+    }),
     "ConsultationSuspended": (SCHEDULING, "consultation.suspended", {
         "consultation_id", "mission_id", "convention_id", "patient_ref", "scheduled_at", "reason",
     }),
@@ -119,7 +124,8 @@ OPTIONAL_FIELDS: dict[str, set[str]] = {
     "InstitutionUpdated": {"wilaya"},
     "ConventionSigned": {"kind", "cost_bearers", "reference_costs"},
     "ConventionAmended": {"signed_on", "summary"},
-    "SurgeryCompleted": {"specialty"},
+    "SurgeryCompleted": {"specialty", "lead_side", "local_roles", "risk_scheme", "risk_category"},
+    "SurgeryFollowedUp": {"risk_scheme", "risk_category", "specialty"},
 }
 ALL_TYPES = {**CONTRACT, **ADDED_TYPES}
 
@@ -138,6 +144,11 @@ ENUMS: dict[tuple[str, str], set[str]] = {
     ("MissionTeamChanged", "change"): {"added", "removed", "dates_changed"},
     ("TrainingPlacementCompleted", "kind"): {"observership", "fellowship"},
     ("SurgeryCompleted", "outcome"): {"successful", "with_complications", "deceased"},
+    ("SurgeryCompleted", "lead_side"): {"visiting", "local"},
+    ("SurgeryCompleted", "local_roles.role"): {"observer", "assistant", "primary_under_supervision", "independent"},
+    ("SurgeryFollowedUp", "outcome"): {
+        "alive", "readmitted", "reoperated", "surgical_site_infection", "deceased", "lost_to_follow_up",
+    },
     ("NotificationSent", "channel"): {"email", "sms", "webhook"},
     ("NotificationFailed", "channel"): {"email", "sms", "webhook"},
 }
@@ -251,6 +262,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         days_spent=40, trainees=[{"practitioner_id": PERFUSIONIST, "full_name": "Amel Benali"}],
     ),
     "SurgeryCancelled": dict(surgery_id=SURGERY, mission_id=MISSION, reason="Contre-indication anesthésique"),
+    "SurgeryFollowedUp": dict(
+        surgery_id=SURGERY, mission_id=MISSION, convention_id=CONVENTION_ID, outcome="alive",
+        completed_at=datetime(2024, 6, 17, 12, 45, tzinfo=ALGIERS), followed_up_on=date(2024, 7, 17),
+        days_after_surgery=30, risk_scheme="RACHS-1", risk_category=2,
+    ),
     "SurgerySuspended": dict(
         surgery_id=SURGERY, mission_id=MISSION, convention_id=CONVENTION_ID, patient_ref="PAT-2024-000142",
         operating_room="Bloc B – salle 2", scheduled_start=datetime(2024, 6, 17, 8, 30, tzinfo=ALGIERS),
@@ -315,6 +331,13 @@ def resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return defs[node["$ref"].rsplit("/", 1)[-1]] if "$ref" in node else node
 
 
+def non_null(node: dict[str, Any]) -> dict[str, Any]:
+    """An optional field's schema (``anyOf`` with null): its non-null branch."""
+    if "anyOf" in node:
+        (node,) = [n for n in node["anyOf"] if n.get("type") != "null"]
+    return node
+
+
 
 
 # --- the registry is the contract ---------------------------------------------------
@@ -352,7 +375,7 @@ def test_enum_values_match_contract(where, values):
     schema = registry.by_type(event_type).model_json_schema()
     defs, node = schema.get("$defs", {}), schema
     for part in path.split("."):
-        node = resolve(resolve(node, defs)["properties"][part], defs)
+        node = resolve(non_null(resolve(node, defs)["properties"][part]), defs)
         if node.get("type") == "array":
             node = resolve(node["items"], defs)
     assert set(node["enum"]) == values

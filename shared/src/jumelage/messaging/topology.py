@@ -146,6 +146,7 @@ BINDINGS: dict[str, tuple[str, ...]] = {
         "training_session.held",
         "training_placement.completed",
         "mission.completed",
+        "surgery_followed.up",
     ),
     "scheduling": ("institution.*", "convention.*"),
     "notification": (
@@ -155,6 +156,7 @@ BINDINGS: dict[str, tuple[str, ...]] = {
         "surgery.*",
         "consultation.*",
         "training_session.*",
+        "surgery_followed.up",
     ),
 }
 

@@ -69,10 +69,12 @@ from scheduling.handlers.surgeries import (
     cancel_surgery,
     change_lead_surgeon,
     complete_surgery,
+    follow_up_surgery,
     get_surgery,
     mission_surgeries,
     reschedule_surgery,
     schedule_surgery,
+    set_local_roles,
     start_surgery,
 )
 from jumelage.bus import Handler
@@ -110,6 +112,8 @@ HANDLERS: dict[type, Handler] = {
     c.ChangeLeadSurgeon: change_lead_surgeon,
     c.StartSurgery: start_surgery,
     c.CompleteSurgery: complete_surgery,
+    c.SetLocalRoles: set_local_roles,
+    c.FollowUpSurgery: follow_up_surgery,
     c.MissionSurgeries: mission_surgeries,
     c.GetSurgery: get_surgery,
     c.ScheduleConsultation: schedule_consultation,
