@@ -26,6 +26,8 @@ from convention.handlers.institutions import (
 )
 from convention.handlers.progress import (
     consultation_held,
+    convention_autonomy,
+    convention_outcomes,
     convention_periods,
     convention_progress,
     mission_completed,
@@ -52,6 +54,8 @@ HANDLERS: dict[type, Handler] = {
     c.ConventionHistory: convention_history,
     c.ConventionProgress: convention_progress,
     c.ConventionPeriods: convention_periods,
+    c.ConventionAutonomy: convention_autonomy,
+    c.ConventionOutcomes: convention_outcomes,
 }
 
 __all__ = [
