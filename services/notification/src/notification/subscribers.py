@@ -41,6 +41,7 @@ for _name, _handler in (
     ("SurgeryResumed", programme.on_surgery_resumed),
     ("ConsultationSuspended", programme.on_consultation_hold),
     ("ConsultationResumed", programme.on_consultation_hold),
+    ("SurgeryFollowedUp", programme.on_surgery_followed_up),
 ):
     if _name in registry:
         EVENTS[registry.by_type(_name)] = _handler

@@ -10,7 +10,7 @@ from web.handlers import conventions, signin
 from web.handlers import activities, cases, desk
 from web.domain.commands import (ChangeCase, ChangeReadiness, EditCase, HoldActivity, PlanActivity, PreviewTemplate, RegisterCase,
                                  ShowActivities, ShowDesk, ShowWaitingList)
-from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ListMissions, ProposePlan,
+from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, FollowUpSurgery, ListMissions, ProposePlan,
                                  RemoveTeamMember, ShowMission, ShowOperatingList)
 from web.handlers import missions
 
@@ -39,6 +39,7 @@ HANDLERS: dict[type, Handler] = {
     ListMissions: missions.list_missions,
     ShowMission: missions.show_mission,
     ChangeMission: missions.change_mission,
+    FollowUpSurgery: missions.follow_up_surgery,
     AddTeamMember: missions.add_team_member,
     RemoveTeamMember: missions.remove_team_member,
     ProposePlan: missions.propose_plan,
