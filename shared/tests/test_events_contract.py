@@ -123,7 +123,7 @@ OPTIONAL_FIELDS: dict[str, set[str]] = {
     "InstitutionRegistered": {"wilaya"},
     "InstitutionUpdated": {"wilaya"},
     "ConventionSigned": {"kind", "cost_bearers", "reference_costs"},
-    "ConventionAmended": {"signed_on", "summary"},
+    "ConventionAmended": {"signed_on", "summary", "effective_from"},
     "SurgeryCompleted": {"specialty", "lead_side", "local_roles", "risk_scheme", "risk_category"},
     "SurgeryFollowedUp": {"risk_scheme", "risk_category", "specialty"},
 }

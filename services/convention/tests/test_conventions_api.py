@@ -650,16 +650,40 @@ async def test_money_not_spent_abroad_goes_by_the_reference_costs_per_procedure_
         ("2024-05", [{"currency": "EUR", "amount": "72000.00"}]), ("2024-06", [])]
     assert periods[1]["money_not_spent_abroad"]["uncosted"] == 1
 
-    # An amendment changes the costs: progress follows the terms as they stand.
+    # An amendment that changes the costs applies from its effective date (absent: the day it was
+    # signed): the May surgeries keep the lines in force on their day.
     r = await client.post(f"/conventions/{cid}/amendments", json={
         "signed_on": "2024-06-10", "summary": "costs of 2024", "changes": {"reference_costs": [
             {"specialty": "paediatric cardiac surgery",
              "abroad": {"amount": "35000", "currency": "EUR"}, "here": {"amount": "200000", "currency": "DZD"}}]}})
     assert r.status_code == 201, r.text
+    assert r.json()["effective_from"] == "2024-06-10"
     (amended,) = await programme.events("ConventionAmended", 1)
     assert amended["data"]["changes"]["reference_costs"][0]["abroad"]["amount"] == "35000"
+    assert amended["data"].get("effective_from") is None
     money = (await client.get(f"/conventions/{cid}/progress")).json()["money_not_spent_abroad"]
-    assert money["abroad"] == [{"currency": "EUR", "amount": "70000"}]
+    assert money["abroad"] == [{"currency": "EUR", "amount": "72000.00"}]
+    assert "in force on the day of the surgery" in money["counting_rule"]
+
+    # Another, back-dated to the period's first day: the May surgeries are valued at its lines.
+    outside = await client.post(f"/conventions/{cid}/amendments", json={
+        "signed_on": "2024-06-12", "effective_from": "2024-01-01", "changes": {"reference_costs": [
+            {"specialty": "paediatric cardiac surgery",
+             "abroad": {"amount": "33000", "currency": "EUR"}, "here": {"amount": "180000", "currency": "DZD"}}]}})
+    assert outside.status_code == 422 and "effective_from" in outside.text
+    r = await client.post(f"/conventions/{cid}/amendments", json={
+        "signed_on": "2024-06-12", "effective_from": "2024-05-20", "summary": "costs from the start",
+        "changes": {"reference_costs": [
+            {"specialty": "paediatric cardiac surgery",
+             "abroad": {"amount": "33000", "currency": "EUR"}, "here": {"amount": "180000", "currency": "DZD"}}]}})
+    assert r.status_code == 201, r.text
+    (_, second) = await programme.events("ConventionAmended", 2)
+    assert second["data"]["effective_from"] == "2024-05-20"
+    money = (await client.get(f"/conventions/{cid}/progress")).json()["money_not_spent_abroad"]
+    assert (money["abroad"], money["here"]) == ([{"currency": "EUR", "amount": "66000"}],
+                                                [{"currency": "DZD", "amount": "360000"}])
+    periods = (await client.get(f"/conventions/{cid}/progress/periods")).json()["periods"]
+    assert periods[0]["money_not_spent_abroad"]["abroad"] == [{"currency": "EUR", "amount": "66000"}]
 
 
 @pytest.mark.parametrize(("line", "field", "words"), [

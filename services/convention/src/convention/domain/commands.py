@@ -110,6 +110,7 @@ class AmendConvention:
     summary: str
     changes: dict[str, Any]
     expected: IfMatch | None = None
+    effective_from: date | None = None  # the day its changes apply from (None: signed_on)
 
 
 @dataclass(frozen=True)

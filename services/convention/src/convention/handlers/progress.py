@@ -33,14 +33,17 @@ from jumelage.events import (
 )
 
 
-async def convention_progress(query: ConventionProgress, uow: ConventionUnitOfWork) -> tuple[Convention, Progress]:
+async def convention_progress(query: ConventionProgress, uow: ConventionUnitOfWork, *,
+                              clock: Clock) -> tuple[Convention, Progress]:
     async with uow:
         convention = await uow.conventions.get(query.convention_id)
         if convention is None:
             raise NotFound(f"no convention {query.convention_id}")
         facts = await uow.facts.of(query.convention_id)
     t = convention.terms
-    return convention, progress(t.objectives, *facts, reference_costs=t.reference_costs, specialties=t.specialties)
+    # Each surgery at the reference costs in force on its day (in the programmes' time zone).
+    return convention, progress(t.objectives, *facts, reference_costs=convention.cost_schedule(),
+                                specialties=t.specialties, zone=clock.zone)
 
 
 async def convention_periods(query: ConventionPeriods, uow: ConventionUnitOfWork, *,
@@ -53,7 +56,7 @@ async def convention_periods(query: ConventionPeriods, uow: ConventionUnitOfWork
             raise NotFound(f"no convention {query.convention_id}")
         moments = await uow.facts.moments(query.convention_id)
     t = convention.terms
-    return convention, str(clock.zone), by_month(moments, clock.zone, reference_costs=t.reference_costs,
+    return convention, str(clock.zone), by_month(moments, clock.zone, reference_costs=convention.cost_schedule(),
                                                  specialties=t.specialties)
 
 

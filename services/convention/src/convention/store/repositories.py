@@ -186,7 +186,9 @@ class Conventions:
                 changed = True
                 self.session.add(AmendmentRow(convention_id=convention.id, number=a.number, signed_on=a.signed_on,
                                               summary=a.summary, recorded_at=a.recorded_at,
-                                              changes={k: terms_json(k, v) for k, v in a.changes.items()}))
+                                              changes={k: terms_json(k, v) for k, v in a.changes.items()},
+                                              effective_from=a.effective_from,
+                                              replaced={k: terms_json(k, v) for k, v in a.replaced.items()}))
         for name, value in self._columns(convention).items():
             setattr(row, name, value)
         if changed or self.session.is_modified(row):
@@ -276,7 +278,8 @@ class Conventions:
             signed_on=row.signed_on, signed_at=row.signed_at, status_reason=row.status_reason,
             ended_on=row.ended_on, created_at=row.created_at, version=row.version, updated_at=row.updated_at,
             amendments=[Amendment(a.number, a.signed_on, a.summary,
-                                  {k: terms_value(k, v) for k, v in a.changes.items()}, a.recorded_at)
+                                  {k: terms_value(k, v) for k, v in a.changes.items()}, a.recorded_at,
+                                  a.effective_from, {k: terms_value(k, v) for k, v in (a.replaced or {}).items()})
                         for a in amendments],
         )
 

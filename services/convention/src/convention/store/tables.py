@@ -111,6 +111,9 @@ class AmendmentRow(Table, table=True):
     summary: str = Field(sa_column=Column(Text, nullable=False))
     changes: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     recorded_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    # The day its changes apply from (None: signed_on), and the values they replaced.
+    effective_from: date | None = Field(default=None, sa_column=Column(Date))
+    replaced: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class HistoryRow(Table, table=True):

@@ -1,4 +1,6 @@
-"""The local teams' autonomy and the 30-day outcomes in a convention's progress (issue 21): who
+"""The local teams' autonomy and the 30-day outcomes in a convention's progress, and the reference
+costs in force on a surgery's day (issue 21): an amendment's effective date and the values it
+replaced; who
 led each surgery and its case's risk on the surgery fact; tallies raised as facts arrive (surgeries
 led locally per month and risk category, each local practitioner's steps, outcomes per risk
 category) and the follow-up facts. Surgeries from before count under the risk ``unknown`` once
@@ -21,6 +23,10 @@ OUTCOME_COLUMNS = ("operated", "died_at_surgery", "alive", "readmitted", "reoper
 
 
 def upgrade() -> None:
+    # An amendment's changes apply from its effective date (absent: the day it was signed); the
+    # values they replaced are kept, so the reference costs in force on any day are known.
+    op.add_column("amendment", sa.Column("effective_from", sa.Date(), nullable=True))
+    op.add_column("amendment", sa.Column("replaced", sa.JSON(), nullable=True))
     op.add_column("progress_surgery", sa.Column("lead_side", sa.String(10), nullable=True))
     op.add_column("progress_surgery", sa.Column("risk", sa.String(30), nullable=True))
     op.create_table(
@@ -67,3 +73,6 @@ def downgrade() -> None:
     with op.batch_alter_table("progress_surgery") as batch:
         batch.drop_column("risk")
         batch.drop_column("lead_side")
+    with op.batch_alter_table("amendment") as batch:
+        batch.drop_column("replaced")
+        batch.drop_column("effective_from")
