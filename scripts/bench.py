@@ -85,7 +85,7 @@ PUBLISH_BATCH = 500
 RAW_PREFETCH = 100
 
 RUN = f"bench{uuid.uuid4().hex[:8]}"
-PARTS = "abcdefho"  # in the order they run
+PARTS = "abcdefgho"  # in the order they run
 
 
 def _setup_limits() -> Any:
@@ -527,7 +527,8 @@ class ServedProcess:
 
     async def start(self) -> None:
         self.process.start()
-        await self.process.ready()
+        # Migrating at start on a busy machine (load 15-20 on 2 cores) took over the 60 s default.
+        await self.process.ready(timeout=300)
 
     async def stop(self) -> None:
         await self.process.stop()
@@ -1231,9 +1232,10 @@ def raw_mix_app(kind: str, dbs: dict[str, str], tz: str) -> Any:
     async def cases(request: Any) -> JSONResponse:
         iid = ident(request.path_params["id"])
         async with reading("scheduling") as q:
-            # the whole list, as the service's route answers it (it is not paged)
+            # the first page, as the service's route answers it (keyset paged, ``limit`` rows)
+            limit = min(200, int(request.query_params.get("limit", "50")))
             rows = await q.rows("SELECT * FROM patient_case WHERE host_institution_id = $1 AND status = 'waiting' "
-                                "ORDER BY priority, registered_at, id", iid)
+                                f"ORDER BY priority, registered_at, id LIMIT {limit}", iid)
         return JSONResponse(jsonable(rows))
 
     async def contacts(request: Any) -> JSONResponse:
@@ -1444,7 +1446,7 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
                 await api.call(service, method, path, body)
             reads: list[Op] = [("convention", "GET", f"/conventions/{convention['id']}", None),
                                ("scheduling", "GET", f"/missions/{mission['id']}/surgeries", None),
-                               ("scheduling", "GET", f"/institutions/{host}/cases?status=waiting", None)]
+                               ("scheduling", "GET", f"/institutions/{host}/cases?status=waiting&limit=50", None)]
             read_scripts = [[reads[(c + j) % 3] for j in range(per_client)] for c in range(clients)]
             write_kinds = (surgery, contact, consultation)
 
@@ -1461,10 +1463,13 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
         for who, where in (("ours", ports), ("raw", raw_ports)):
             # warm-up, not measured: each client's connections and the servers' pools
             await asyncio.to_thread(run_clients, where, headers, [reads for _ in range(clients)])
-            say(f"    {kind}: {who}, read mix, {clients} clients x {per_client} ...")
-            out[who, "read"] = await asyncio.to_thread(run_clients, where, headers, read_scripts)
-            say(f"    {kind}: {who}, write mix, {clients} clients x {per_client} ...")
-            out[who, "write"] = await asyncio.to_thread(run_clients, where, headers, write_scripts())
+            for mix, scripts in (("read", lambda: read_scripts), ("write", write_scripts)):
+                say(f"    {kind}: {who}, {mix} mix, {clients} clients x {per_client} ...")
+                try:
+                    out[who, mix] = await asyncio.to_thread(run_clients, where, headers, scripts())
+                except Exception as e:  # noqa: BLE001 (a mix that fails must not lose the others' figures)
+                    out[who, mix] = {"failed": f"{type(e).__name__}: {e}".splitlines()[0][:300]}
+                    say(f"    {kind}: {who}, {mix} mix FAILED: {out[who, mix]['failed']}")
         if kind == "sqlite":
             # Reads while another connection holds every database's write lock (BEGIN IMMEDIATE).
             holders = []
@@ -1486,6 +1491,143 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
             raw.terminate()
             raw.wait()
         await stop_served(served, smtp, logs)
+    return out
+
+
+# ------------------------------------------------------------------ (g) years of data ---
+
+
+async def years_of_data(kind: str, scale: float, samples: int, res: Resources) -> dict[str, Any]:
+    """(g) on one kind of database: the three services' databases migrated, then filled
+    straight with years of data (``scripts/years.py``, bulk inserts, at ``scale`` of the
+    issue's sizes); the outbox and inbox sizes; the services started as processes, whose
+    pruning job runs at start (then hourly) with the default windows (7 days of published
+    outbox rows, 30 of inbox keys): the sizes again once it is done; then, one request at a
+    time, ``samples`` times each, the list routes (first page and a deep keyset page), a
+    convention's progress and a mission's page."""
+    import tempfile
+
+    import httpx
+
+    import years
+    from convention.app import MIGRATIONS as CONVENTION
+    from notification.app import MIGRATIONS as NOTIFICATION
+    from scheduling.app import MIGRATIONS as SCHEDULING
+
+    from jumelage.db import create_engine
+    from jumelage.migrations import migrate
+
+    scripts = {"convention": CONVENTION, "scheduling": SCHEDULING, "notification": NOTIFICATION}
+    logs = Path(tempfile.mkdtemp(prefix="jumelage-bench-g-"))
+    ns = res.namespace(f"years{kind}")
+    await declare_service_queue(ns)
+    engines: dict[str, Any] = {}
+    envs: dict[str, dict[str, str]] = {}
+    paths: dict[str, str | None] = {}
+    for name in scripts:
+        if kind == "sqlite":
+            url, schema = f"sqlite+aiosqlite:///{logs / name}.db", ""
+            paths[name] = str(logs / f"{name}.db")
+        else:
+            url, schema = POSTGRES_URL, await res.schema(f"years_{name}")
+            paths[name] = None
+        engines[name] = create_engine(url, schema=schema or None)
+        envs[name] = {**os.environ, "AMQP_URL": AMQP_URL, "DATABASE_URL": url, "DATABASE_SCHEMA": schema,
+                      "TOPOLOGY_NAMESPACE": ns, "LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "AUTH_SECRET": BENCH_SECRET,
+                      "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(free_port()), "MIGRATE_ON_START": "true",
+                      "PYTHONUNBUFFERED": "1", "EXPIRY_CHECK_INTERVAL": "3600", "REMINDER_CHECK_INTERVAL": "3600"}
+        envs[name].pop("SECRETS_DIR", None)
+    served: dict[str, ServedProcess] = {}
+    out: dict[str, Any] = {"reads": {}}
+    try:
+        for name, engine in engines.items():
+            await migrate(engine, scripts[name])
+        t0 = time.perf_counter()
+        plan = await years.fill(engines, scale=scale, say=say)
+        out["fill_seconds"] = time.perf_counter() - t0
+        out["counts"] = plan.counts
+        say(f"    {kind}: filled in {out['fill_seconds']:.0f} s: " + ", ".join(f"{v:,} {k}" for k, v in plan.counts.items()))
+        out["before"] = {n: await years.sizes(e, paths[n]) for n, e in engines.items()}
+        say(f"    {kind}: outbox / inbox before pruning: {out['before']}")
+        for name in scripts:
+            served[name] = ServedProcess(name, envs[name], logs)
+        t0 = time.perf_counter()
+        for s in served.values():
+            await s.start()
+
+        async def pruned() -> bool:
+            for n, e in engines.items():
+                now = await years.sizes(e, paths[n])
+                # Rows kept: those in the window when generated (a few more may have left it since).
+                if now["outbox"][0] > plan.kept[n]["outbox"] or now["inbox"][0] > plan.kept[n]["inbox"]:
+                    return False
+            return True
+
+        await wait_until(pruned, timeout=1800, interval=1.0)
+        out["prune_seconds"] = time.perf_counter() - t0
+        out["after"] = {n: await years.sizes(e, paths[n]) for n, e in engines.items()}
+        say(f"    {kind}: pruned by the services' job within {out['prune_seconds']:.0f} s of their start: {out['after']}")
+
+        host = str(plan.hosts[0])
+        convention = next(c for c in plan.conventions if str(c["host"]) == host)
+        mission = next(m for m in reversed(plan.missions) if str(m["convention"]["host"]) == host)
+        async with httpx.AsyncClient(timeout=60) as http:
+            urls = {name: f"http://127.0.0.1:{s.port}" for name, s in served.items()}
+            admin = ServicesClient(urls, BENCH_SECRET, http).as_("bench", "administrator")
+            api = admin.as_("bench", "coordinator", "clinician", institution=host)
+
+            async def deep(service: str, path: str, who: Any, pages: int) -> str:
+                """The path of the ``pages``-th page, following the cursors."""
+                for _ in range(pages):
+                    r = await http.get(urls[service] + path, headers=who.headers())
+                    r.raise_for_status()
+                    if "next" in r.links:
+                        path = r.links["next"]["url"]
+                    elif isinstance(r.json(), dict) and r.json().get("next"):
+                        path = path.split("&cursor=")[0] + "&cursor=" + r.json()["next"]
+                    else:
+                        break
+                return path
+
+            cases = f"/institutions/{host}/cases?status=waiting&limit=50"
+            routes: list[tuple[str, str, str, Any]] = [
+                ("GET /health/live (the floor: no database, no token)", "convention", "/health/live", api),
+                ("GET /institutions?limit=50", "convention", "/institutions?limit=50", api),
+                ("GET /conventions?limit=50", "convention", "/conventions?limit=50", api),
+                ("GET /conventions/{id}/progress", "convention", f"/conventions/{convention['id']}/progress", api),
+                ("GET /missions?host_institution_id=...&limit=50", "scheduling",
+                 f"/missions?host_institution_id={host}&limit=50", api),
+                ("GET /missions/{id}", "scheduling", f"/missions/{mission['id']}", api),
+                ("GET /missions/{id}/surgeries", "scheduling", f"/missions/{mission['id']}/surgeries", api),
+                ("GET /institutions/{id}/cases?status=waiting&limit=50", "scheduling", cases, api),
+                ("    the same, the 20th page (or the last; cursor)", "scheduling",
+                 await deep("scheduling", cases, api, 20), api),
+                ("GET /notifications?limit=50", "notification", "/notifications?limit=50", admin),
+                ("    the same, the 20th page (or the last; cursor)", "notification",
+                 await deep("notification", "/notifications?limit=50", admin, 20), admin),
+            ]
+            for label, service, path, who in routes:
+                times = []
+                for i in range(samples + 3):
+                    t = time.perf_counter()
+                    r = await http.get(urls[service] + path, headers=who.headers())
+                    elapsed = time.perf_counter() - t
+                    if r.status_code != 200:
+                        raise RuntimeError(f"GET {path}: {r.status_code} {r.text[:300]}")
+                    if i >= 3:  # warm-up
+                        times.append(elapsed)
+                out["reads"][label] = times
+                say(f"    {kind}: {label}: p50 {percentile(times, 50) * 1000:.1f} ms")
+            # A mission's page, as the web app reads it: the mission, then its surgeries.
+            out["reads"]["a mission's page (the mission + its surgeries)"] = [
+                a + b for a, b in zip(out["reads"]["GET /missions/{id}"], out["reads"]["GET /missions/{id}/surgeries"],
+                                      strict=True)]
+    finally:
+        for s in reversed(served.values()):
+            await s.stop()
+        for e in engines.values():
+            await e.dispose()
+        drop_logs(logs)
     return out
 
 
@@ -1754,6 +1896,12 @@ async def main() -> int:
     parser.add_argument("--burst", type=int, default=None,
                         help="(h): scheduled surgeries of the terminated convention (default 300, quick 100, full 2000)")
     parser.add_argument("--clients", type=int, default=50, help="(f): clients at once (default 50)")
+    parser.add_argument("--years-scale", type=float, default=None,
+                        help="(g): share of the issue's sizes (1 = 50 institutions, 500 conventions, 20,000 missions, "
+                             "500,000 cases, 2,000,000 outbox and as many inbox rows; default 0.05, quick 0.02, "
+                             "full 1)")
+    parser.add_argument("--databases", default="postgresql,sqlite", choices=["postgresql,sqlite", "postgresql", "sqlite"],
+                        help="(f) and (g): on which databases (default both)")
     parser.add_argument("--requests", type=int, default=None,
                         help="(f): requests per client and mix (default 30, quick 6)")
     args = parser.parse_args()
@@ -1883,7 +2031,7 @@ async def main() -> int:
     async def part_f() -> None:
         clients, per_client = args.clients, args.requests or (6 if args.quick else 30)
         failed = []
-        for kind in ("postgresql", "sqlite"):
+        for kind in args.databases.split(","):
             say(f"(f) {clients} clients at once, {per_client} requests each, {kind} ...")
             try:
                 load = await many_at_once(kind, clients, per_client, res)
@@ -1896,6 +2044,11 @@ async def main() -> int:
                 continue
             for mix in ("read", "write"):
                 ours, raw = load["ours", mix], load["raw", mix]
+                if "failed" in ours or "failed" in raw:
+                    row(f"(f) {mix} mix, {clients} clients, {kind} FAILED",
+                        f"ours: {ours.get('failed', 'measured')}; raw: {raw.get('failed', 'measured')}", "", "")
+                    failed.append(f"{kind} {mix}")
+                    continue
                 every = [t for v in ours["times"].values() for t in v]
                 report.latencies[f"(f) {mix} mix, {kind}"] = every
                 rate, raw_rate = ours["count"] / ours["wall"], raw["count"] / raw["wall"]
@@ -1922,6 +2075,40 @@ async def main() -> int:
         if failed:
             raise RuntimeError(f"(f) failed on {', '.join(failed)}")
 
+    async def part_g() -> None:
+        scale = args.years_scale or (1.0 if args.full else 0.02 if args.quick else 0.05)
+        failed = []
+        for kind in args.databases.split(","):
+            say(f"(g) years of data at {scale:g} of the issue's sizes, {kind} ...")
+            try:
+                data = await years_of_data(kind, scale, min(samples, 50), res)
+            except Exception as e:  # noqa: BLE001 (the other database's figures still count)
+                import traceback
+
+                traceback.print_exc(file=sys.stderr)
+                row(f"(g) {kind} FAILED", f"{type(e).__name__}: {e}".splitlines()[0][:300], "", "")
+                failed.append(kind)
+                continue
+            c = data["counts"]
+            row(f"(g) {kind}: years of data written straight (scale {scale:g})",
+                f"{c.get('institutions', 0)} institutions, {c.get('conventions', 0):,} conventions, "
+                f"{c.get('missions', 0):,} missions, {c.get('patient cases', 0):,} cases, "
+                f"{c.get('outbox rows', 0) + c.get('inbox keys', 0):,} outbox+inbox rows", "",
+                f"in {data['fill_seconds']:.0f} s")
+            for label, times in data["reads"].items():
+                p50 = ms(times, 50)
+                row(f"    ({label} p50 / p99)" if label.startswith(" ") is False else f"   {label}",
+                    f"{p50:.1f} / {ms(times, 99):.1f} ms", "", f"p50 < 50 ms: {verdict(p50 < 50)}")
+            for service in data["before"]:
+                (ob_rows, ob_bytes), (in_rows, in_bytes) = data["before"][service]["outbox"], data["before"][service]["inbox"]
+                (oa_rows, oa_bytes), (ia_rows, ia_bytes) = data["after"][service]["outbox"], data["after"][service]["inbox"]
+                row(f"    ({service}: outbox, inbox before -> after pruning, rows (bytes))",
+                    f"{ob_rows:,} ({ob_bytes / 1e6:.1f} MB) -> {oa_rows:,} ({oa_bytes / 1e6:.1f} MB); "
+                    f"{in_rows:,} ({in_bytes / 1e6:.1f} MB) -> {ia_rows:,} ({ia_bytes / 1e6:.1f} MB)", "",
+                    f"pruned within {data['prune_seconds']:.0f} s of the start")
+        if failed:
+            raise RuntimeError(f"(g) failed on {', '.join(failed)}")
+
     async def part_h() -> None:
         surgeries = args.burst or (2000 if args.full else 100 if args.quick else 300)
         say(f"(h) a convention terminated with {surgeries} scheduled surgeries, PostgreSQL ...")
@@ -1942,7 +2129,8 @@ async def main() -> int:
             "")
 
     parts: dict[str, Callable[[], Awaitable[None]]] = {
-        "a": part_a, "b": part_b, "c": part_c, "d": part_d, "e": part_e, "f": part_f, "h": part_h, "o": part_o}
+        "a": part_a, "b": part_b, "c": part_c, "d": part_d, "e": part_e, "f": part_f, "g": part_g, "h": part_h,
+        "o": part_o}
     try:
         for letter, run in parts.items():
             if letter in only:

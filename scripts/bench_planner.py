@@ -8,7 +8,9 @@ Families of generated instances (issue 20), each beside the greedy baseline of t
 - ``large``: a national programme, 10 days x 3 rooms, 4 surgeons, 3 anaesthetists;
 - ``replan``: a cardiac mission planned, then 3 surgeries cancelled and 6 new cases, from day 1.
 
-Prints per instance: cases scheduled, objective and bound, gap, status and time, moves (and
+Prints the machine's load, then per instance: cases scheduled, objective and bound, gap, status,
+the solver (``cp-sat``, or ``greedy`` when the greedy plan is the answer), the time (``1st s``: the
+first solve's, before the tie-break; where ``optimal`` was proven), moves (and
 their minutes), and whether every high-risk case (2 or more post-operative days with the team)
 falls within the team's stay, for CP-SAT and for greedy.
 
@@ -19,6 +21,8 @@ falls within the team's stay, for CP-SAT and for greedy.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import random
 import time
 
@@ -106,22 +110,28 @@ def main() -> None:
                         help="seconds per instance (default: 5 up to 60 cases, else 30)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--decompose", choices=["auto", "yes", "no"], default="auto",
+                        help="decomposition by day: by the model's size (auto), always, never")
     args = parser.parse_args()
-    print(f"{'family':>7} {'cases':>5} {'days×rooms':>10} | {'greedy':>6} {'planned':>7} | {'cp-sat':>6} "
-          f"{'bound':>6} {'gap':>6} {'status':>9} {'time s':>6} {'planned':>7} {'moves':>5} {'min':>5} "
+    decompose = {"auto": None, "yes": True, "no": False}[args.decompose]
+    # The machine's load beside the figures: on shared cores, times (and what a limit reaches) vary with it.
+    print("load average (1, 5, 15 min): " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+          + f" on {os.cpu_count()} cores; seed {args.seed}, {args.workers} workers")
+    print(f"{'family':>7} {'cases':>5} {'days×rooms':>10} | {'greedy':>6} {'planned':>7} | {'plan':>6} "
+          f"{'bound':>6} {'gap':>6} {'status':>9} {'solver':>6} {'time s':>6} {'1st s':>5} {'planned':>7} {'moves':>5} {'min':>5} "
           f"{'stay ok':>7} | {'greedy stay ok':>14}")
     for family in args.families:
         make, sizes = FAMILIES[family]
         for n in args.sizes or sizes:
             limit = args.time_limit or (5.0 if n <= 60 else 30.0)
-            req = make(n, args.seed, limit, args.workers)
+            req = dataclasses.replace(make(n, args.seed, limit, args.workers), decompose=decompose)
             base = greedy(req)
             t0 = time.perf_counter()
             plan = solve(req)
             wall = time.perf_counter() - t0
             print(f"{family:>7} {len(req.cases) + len(req.bookings):>5} {f'{req.days}×{len(req.rooms)}':>10} | "
                   f"{base.objective:>6} {len(base.assignments):>7} | {plan.objective:>6} {plan.bound:>6} "
-                  f"{plan.gap:>6.1%} {plan.status.value:>9} {wall:>6.1f} {len(plan.assignments):>7} "
+                  f"{plan.gap:>6.1%} {plan.status.value:>9} {plan.solver:>6} {wall:>6.1f} {plan.primary_seconds:>5.1f} {len(plan.assignments):>7} "
                   f"{plan.moves:>5} {plan.moved_minutes:>5} {within_stay(plan, req):>7} | "
                   f"{within_stay(base, req):>14}", flush=True)
             assert plan.objective >= base.objective, "worse than greedy"

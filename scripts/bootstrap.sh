@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/assets.sh  # the web app's front-end assets (npm, pinned)
+scripts/ensure-pango.sh  # Pango and fonts for the convention reports (WeasyPrint; apt-get when missing)
 PYTHON=${PYTHON:-python3}
 stamp=.venv/.installed
 inputs=$(cat constraints.txt shared/pyproject.toml services/*/pyproject.toml | sha256sum | cut -d' ' -f1)

@@ -271,6 +271,9 @@ async def cnas_programme(api: Api, story: Story) -> tuple[str, str, Any]:
     await cmci_clinician.call("notification", "POST", f"/contacts/{family['id']}/consent",
                               {"given_by": "la mère, formulaire signé"})
     await ready(cmci_clinician, cases, "2024-05-24")
+    # The host's data-protection officer reads who saw its patients' identity (and only that).
+    dpo = api.as_("dpo.cmci", "privacy_officer", institution=cmci)
+    await dpo.call("scheduling", "GET", f"/institutions/{cmci}/identity-access")
     surgeon = team[0]["practitioner_id"]
     surgeries = await plan_and_apply(cmci_coordinator, mission["id"], cases, rooms, surgeon, days)
     await cmci_coordinator.call("scheduling", "POST", f"/missions/{mission['id']}/start", correlation=chain)
@@ -401,6 +404,25 @@ def show_progress(progress: dict[str, Any]) -> None:
               f"mortality {t['mortality_30_days']} %, complications {t['complications']}", flush=True)
 
 
+async def reports(reader: Any, convention_id: str, reference: str) -> dict[str, int]:
+    """The convention's report as its funder or supervisor downloads it (the PDF in French and in
+    Arabic, the CSV files zipped) and its FHIR export: the size of each, the Bundle's entries."""
+    sizes = {}
+    for name, query in (("pdf_fr", "report.pdf?language=fr"), ("pdf_ar", "report.pdf?language=ar"),
+                        ("zip", "report.zip")):
+        r = await reader.http.get(f"{reader.urls['convention']}/conventions/{convention_id}/{query}",
+                                  headers=reader.headers())
+        if r.status_code != 200:
+            raise RuntimeError(f"GET {query} of {reference} -> {r.status_code}: {r.text[:300]}")
+        sizes[name] = len(r.content)
+    bundle = await reader.call("convention", "GET", f"/conventions/{convention_id}/fhir")
+    sizes["fhir_entries"] = len(bundle["entry"])
+    print(f"    report: PDF {sizes['pdf_fr'] // 1024} KiB (fr), {sizes['pdf_ar'] // 1024} KiB (ar, right to left), "
+          f"CSV zip {sizes['zip']} bytes; FHIR Bundle of {sizes['fhir_entries']} entries (Contract, Organizations)",
+          flush=True)
+    return sizes
+
+
 async def settled(timeline: Timeline, mails: Any, quiet: float = 1.0, timeout: float = 20.0) -> None:
     """Until the last notifications went out (each e-mail confirmed by a NotificationSent)
     and nothing crossed the exchange for ``quiet`` seconds: the summary then prints alone."""
@@ -435,12 +457,10 @@ async def _play(api: Api, story: Story, timeline: Timeline, urls: dict[str, str]
     story.moves_to("2024-07-05T08:00:00Z")
     await cnas_follow_ups()
     await twinning_follow_ups()
-    results = {"cnas": await achieved(api.as_("suivi.cnas", "funder", institution=funder), cnas, 1),
-               "twinning": await achieved(api.as_("inspection.dsp-oran", "supervisor", institution=supervisor),
-                                          twinning, 1)}
-    for key, reader, convention_id in (("cnas", api.as_("suivi.cnas", "funder", institution=funder), cnas),
-                                       ("twinning", api.as_("inspection.dsp-oran", "supervisor",
-                                                            institution=supervisor), twinning)):
+    fund, directorate = (api.as_("suivi.cnas", "funder", institution=funder),
+                         api.as_("inspection.dsp-oran", "supervisor", institution=supervisor))
+    results = {"cnas": await achieved(fund, cnas, 1), "twinning": await achieved(directorate, twinning, 1)}
+    for key, reader, convention_id in (("cnas", fund, cnas), ("twinning", directorate, twinning)):
         done = results[key]["surgeries"]["done"]
         results[key]["autonomy"] = await reader.until(
             "convention", f"/conventions/{convention_id}/progress/autonomy", lambda a, done=done: a["surgeries"] >= done)
@@ -450,7 +470,9 @@ async def _play(api: Api, story: Story, timeline: Timeline, urls: dict[str, str]
     await settled(timeline, mails)
     step("What each convention achieved (read by its funder, then its supervisor)")
     show_progress(results["cnas"])
+    results["cnas_reports"] = await reports(fund, cnas, results["cnas"]["reference"])
     show_progress(results["twinning"])
+    results["twinning_reports"] = await reports(directorate, twinning, results["twinning"]["reference"])
     sent = [e for e in timeline.seen if e["type"] == "NotificationSent"]
     print(f"\n  {len(timeline.seen)} events, {len(sent)} notifications sent"
           + (f", {len(mails())} e-mails in the local mail catcher" if mails else ""), flush=True)
@@ -458,6 +480,7 @@ async def _play(api: Api, story: Story, timeline: Timeline, urls: dict[str, str]
     results["notifications"] = len(sent)
     admin = api.as_("admin.plateforme", "administrator")
     audited = {service: (await admin.call(service, "GET", "/audit", ok=(200,)))["total"] for service in urls}
-    print("  audit trail: " + ", ".join(f"{n} changes in {s}" for s, n in audited.items()), flush=True)
+    print("  audit trail: " + ", ".join(f"{n} rows in {s}" for s, n in audited.items())
+          + " (every change, and each report and export downloaded)", flush=True)
     results["audited"] = audited
     return results

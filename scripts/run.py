@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import secrets
 import signal
@@ -35,6 +36,7 @@ import httpx
 
 from jumelage.auth import mint
 from jumelage.cli import ArgumentParser
+from jumelage.sealing import KeyRing
 from jumelage.clock import write_scenario_instant
 from jumelage.testkit.mail import MailCatcher
 from jumelage.testkit.processes import ServiceProcess
@@ -46,6 +48,7 @@ import demo  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {"convention": 8001, "scheduling": 8002, "notification": 8003}
 WEB_PORT = 8000
+READY_WITHIN = 240.0  # seconds, per service (scaled by JUMELAGE_TEST_TIMEOUT_SCALE in tests)
 
 
 def broker_reachable(url: str) -> str | None:
@@ -95,6 +98,21 @@ def local_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def local_identity_keys(data_dir: Path) -> dict[str, str]:
+    """IDENTITY_KEYS and IDENTITY_SEARCH_KEY if set, else this machine's own, made once and kept in
+    DATA_DIR/identity-keys (readable by its owner only, never in a database), so what the services
+    sealed in earlier runs still opens."""
+    if os.environ.get("IDENTITY_KEYS") and os.environ.get("IDENTITY_SEARCH_KEY"):
+        return {name: os.environ[name] for name in ("IDENTITY_KEYS", "IDENTITY_SEARCH_KEY")}
+    path = data_dir / "identity-keys"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps({"IDENTITY_KEYS": "k1:" + KeyRing.new_key(),
+                                    "IDENTITY_SEARCH_KEY": KeyRing.new_key()}))
+    return json.loads(path.read_text())
+
+
 def check(ports: dict[str, int], secret: str) -> None:
     name = f"Check Clinic {uuid.uuid4().hex[:6]}"
     admin = {"Authorization": "Bearer " + mint(secret, subject="run-check", roles=["administrator"], ttl_seconds=300)}
@@ -133,6 +151,7 @@ def main() -> int:
     secret_file = Path(base_env.get("DATA_DIR", ROOT / "data")) / "auth-secret"
     secret = local_secret(secret_file.parent)
     base_env["AUTH_SECRET"] = secret  # the services verify tokens with it; never printed
+    base_env.update(local_identity_keys(secret_file.parent))  # the identity key ring; never printed
     base_env.setdefault("LOG_FORMAT", "console")
     mails = MailCatcher(on_message=show_mail)
     namespace = base_env.get("TOPOLOGY_NAMESPACE", "")
@@ -158,9 +177,11 @@ def main() -> int:
                **{f"{s.upper()}_URL": f"http://127.0.0.1:{p}" for s, p in ports.items()}}
     procs["web"] = start("web", web_port, web_env)
     try:
+        # A generous limit: on a busy machine three interpreters importing at once take
+        # more than a minute, and someone who typed `make run` would rather wait than retry.
         for service, proc in procs.items():
-            if not proc.wait_ready():
-                print(f"{service} did not become ready", file=sys.stderr)
+            if not proc.wait_ready(timeout=READY_WITHIN):
+                print(f"{service} did not become ready within {READY_WITHIN:.0f} s", file=sys.stderr)
                 return 1
         for service, port in ports.items():
             print(f"{service:>12}: http://127.0.0.1:{port}/docs  (AsyncAPI: /asyncapi)", flush=True)

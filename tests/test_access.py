@@ -62,7 +62,7 @@ def aimed_bodies(i: dict[str, str]) -> dict[tuple[str, str, str], dict[str, Any]
     }
 
 
-NOT_A_ROLE_HERE = ("coordinator", "clinician", "funder", "supervisor", "practitioner")
+NOT_A_ROLE_HERE = ("coordinator", "clinician", "funder", "supervisor", "practitioner", "privacy_officer")
 
 
 @dataclass
@@ -80,6 +80,7 @@ class World:
             "host clinician": {"roles": ("clinician",), "institution": i["host"], "subject": "clin-host"},
             "funder": {"roles": ("funder",), "institution": i["funder"], "subject": "funder"},
             "supervisor": {"roles": ("supervisor",), "institution": i["supervisor"], "subject": "supervisor"},
+            "host privacy officer": {"roles": ("privacy_officer",), "institution": i["host"], "subject": "dpo-host"},
             "surgeon on the team": {"roles": ("practitioner",), "institution": i["visiting"],
                                     "practitioner": i["practitioner_id"], "subject": "surgeon"},
         }
@@ -135,7 +136,7 @@ async def seed(w: World) -> World:
         "patient": {"full_name": "Enfant Access", "date_of_birth": "2020-01-01", "sex": "male", "weight_kg": 20},
         "diagnosis": "Hypospadias", "planned_procedure": "Urethroplasty", "priority": 2,
         "expected_duration_minutes": 120, "risk_scheme": "none", "referred_abroad": True})
-    i["case_id"] = case["id"]
+    i["case_id"], i["patient_ref"] = case["id"], case["patient_ref"]
     i["surgery_id"] = (await w.ok("host coordinator", "scheduling", "POST", f"/missions/{i['mission_id']}/surgeries",
                                   201, json={"case_id": i["case_id"], "operating_room_id": i["room_id"],
                                              "scheduled_start": f"{starts}T09:00:00+01:00",
@@ -155,6 +156,8 @@ async def seed(w: World) -> World:
     contact = await w.ok("host coordinator", "notification", "POST", "/contacts", 201, json={
         "kind": "practitioner", "practitioner_id": i["practitioner_id"], "email": "dr.access@example.org"})
     i["contact_id"] = contact["id"]
+    await w.ok("host clinician", "notification", "POST", "/contacts", 201, json={  # the family's: its access request
+        "kind": "family", "patient_ref": i["patient_ref"], "email": "famille.access@example.org"})
     i["subscription_id"] = (await w.ok("host coordinator", "notification", "POST",
                                        f"/contacts/{i['contact_id']}/subscriptions", 201,
                                        json={"event_type": "ConventionSuspended"}))["id"]
@@ -165,7 +168,9 @@ def routes(service: str, w: World) -> list[tuple[str, str, str]]:
     """(method, template, concrete path) of every operation in the service's OpenAPI document."""
     doc = _openapi(service)
     fill = {**w.ids, "institution_id": w.ids["host"], "notification_id": str(uuid.uuid4()),
-            "event_type": "MissionScheduled", "language": "fr", "channel": "email", "item": "consent_signed"}
+            "event_type": "MissionScheduled", "language": "fr", "channel": "email", "item": "consent_signed",
+            "subscription_id": str(uuid.uuid4()), "key": str(uuid.uuid4()),
+            "purpose": "care"}
     found = []
     for template, operations in doc["paths"].items():
         path = re.sub(r"\{(\w+)\}", lambda m: fill[m.group(1)], template)
@@ -201,6 +206,7 @@ def _signed_as_is(**claims: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {jwt.encode(body, TEST_AUTH_SECRET, 'HS256')}"}
 
 
+@pytest.mark.cost(15)  # every route of the three services, several tokens each
 async def test_every_route_refuses_whoever_it_is_not_for(world: World) -> None:
     w = world
     bad_tokens = {
@@ -311,6 +317,12 @@ async def test_each_role_sees_and_does_what_is_its_own(world: World) -> None:
     assert (await w.as_(outsider, "convention", "GET", "/conventions")).json()["items"] == []
     assert [c["id"] for c in (await w.ok("funder", "convention", "GET", "/conventions"))["items"]] == \
         [i["convention_id"]]
+    # The host's privacy officer reads who saw its patients' identity (the reads above), and only that.
+    history = await w.ok("host privacy officer", "scheduling", "GET", f"/institutions/{i['host']}/identity-access")
+    assert ("clin-host", "GET /cases/{case_id}") in {(r["subject"], r["action"]) for r in history["items"]}
+    await w.ok("host privacy officer", "scheduling", "GET", case, 403)
+    await w.ok("host privacy officer", "scheduling", "GET", f"/institutions/{i['host']}/cases", 403)
+    await w.ok("host privacy officer", "convention", "GET", "/conventions", 403)
     # Contacts are the keeping institution's: the host's coordinator lists its own, others are refused.
     kept = await w.ok("host coordinator", "notification", "GET", "/contacts")
     assert [c["id"] for c in kept["items"]] == [i["contact_id"]] and kept["items"][0]["managed_by"] == i["host"]

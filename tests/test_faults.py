@@ -54,6 +54,7 @@ async def run(name: str, amqp_url: str, postgres_url: str, **kw: object) -> obje
 
 @pytest.mark.system
 @pytest.mark.broker
+@pytest.mark.cost(20)
 async def test_kill_9_consumer_while_events_are_in_flight(amqp_url: str, postgres_url: str) -> None:
     result = await run("kill-consumer", amqp_url, postgres_url)
     assert 0 < result.details["handled before kill -9"] < EVENTS
@@ -61,6 +62,7 @@ async def test_kill_9_consumer_while_events_are_in_flight(amqp_url: str, postgre
 
 @pytest.mark.system
 @pytest.mark.broker
+@pytest.mark.cost(20)
 async def test_consumer_database_unavailable_for_a_while(amqp_url: str, postgres_url: str) -> None:
     result = await run("database-outage", amqp_url, postgres_url, outage=3.0)
     before, _during = (int(x) for x in result.details["handled before cut / during cut"].split(" / "))
@@ -69,6 +71,7 @@ async def test_consumer_database_unavailable_for_a_while(amqp_url: str, postgres
 
 @pytest.mark.system
 @pytest.mark.broker
+@pytest.mark.cost(20)
 async def test_duplicates_and_poison_messages(amqp_url: str, postgres_url: str) -> None:
     result = await run("duplicates-poison", amqp_url, postgres_url)
     assert f"{faults.POISON_COUNT} poison in DLQ with x-error" in result.recovered

@@ -44,7 +44,7 @@ from schemathesis.core.failures import FailureGroup, MalformedJson, ServerError
 from schemathesis.openapi.checks import JsonSchemaError, UndefinedStatusCode
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from jumelage.testkit.client import TEST_AUTH_SECRET, token
+from jumelage.testkit.client import TEST_AUTH_SECRET, TEST_IDENTITY_ENV, token
 from jumelage.testkit.ports import free_port
 from jumelage.testkit.servers import delete_namespace
 from jumelage.testkit.waiting import scaled, wait_until
@@ -111,7 +111,7 @@ def world(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[W
     data_dir = tmp_path_factory.mktemp("fuzz")
     namespace = f"fz{uuid.uuid4().hex[:10]}."
     env = {**os.environ, "AMQP_URL": amqp_url, "TOPOLOGY_NAMESPACE": namespace, "DATA_DIR": str(data_dir),
-           "AUTH_SECRET": TEST_AUTH_SECRET, "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING",
+           "AUTH_SECRET": TEST_AUTH_SECRET, **TEST_IDENTITY_ENV, "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING",
            "RETRY_DELAYS": "0.1,0.2",  # the retry queues delete_namespace removes
            "SMTP_PORT": str(free_port())}  # nothing listens: deliveries fail, which the API does not show
     for name in ("DATABASE_URL", "DATABASE_SCHEMA"):

@@ -12,6 +12,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import convention.app
 import notification.app
 import scheduling.app
@@ -50,6 +52,7 @@ def body_of(mail: MailCatcher, to: str, subject_start: str) -> str:
     return message.get_body(preferencelist=("plain",)).get_content()
 
 
+@pytest.mark.cost(12)  # three services, a mission held, released and cancelled
 async def test_a_mission_held_released_and_cancelled_reaches_the_family(
         amqp_url: str, namespace: str, database: Database, tmp_path: Path) -> None:
     clock_file = tmp_path / "clock"

@@ -76,10 +76,11 @@ class World:
         return [{"roles": ("administrator",), "subject": "admin"},
                 {"roles": ("coordinator",), "institution": host, "subject": "coord-host"},
                 {"roles": ("coordinator",), "institution": visiting, "subject": "coord-visiting"},
-                {"roles": ("clinician",), "institution": host, "subject": "clin-host"}]
+                {"roles": ("clinician",), "institution": host, "subject": "clin-host"},
+                {"roles": ("privacy_officer",), "institution": host, "subject": "dpo-host"}]
 
     def path(self, template: str) -> str:
-        fill = {**self.ids, "institution_id": self.ids.get("host")}
+        fill = {**self.ids, "institution_id": self.ids.get("host"), "purpose": "care"}
         return re.sub(r"\{(\w+)\}", lambda m: fill.get(m.group(1)) or _unused(m.group(1)), template)
 
     async def call(self, who: dict[str, Any], service: str, method: str, template: str,

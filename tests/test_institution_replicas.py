@@ -196,10 +196,11 @@ async def test_asyncapi_names_the_service_queue(client: Any, namespace: str) -> 
     assert len(bound) > 1 and operation["bindings"]["amqp"]["cc"] == bound
     assert channel["address"] == queue
     receivers = [k for k, op in spec["operations"].items() if op["action"] == "receive"]
-    assert receivers == [queue], "one subscriber: the service's own queue"
-    # What it receives: the CloudEvents JSON body, as is.
-    (reference,) = channel["messages"].values()
-    message = spec["components"]["messages"][reference["$ref"].rsplit("/", 1)[1]]
-    payload = spec["components"]["schemas"][message["payload"]["$ref"].rsplit("/", 1)[1]]
-    assert payload["contentMediaType"] == "application/cloudevents+json"
-    assert "CloudEvents 1.0" in payload["description"]
+    assert receivers == [queue, f"{queue}.dlq"], "one subscriber, the service's own queue, and its dead letters"
+    # What it receives: one message per event type it handles, each a CloudEvents envelope.
+    handled = {cls.event_type for cls in client.runtime.handled}
+    assert set(channel["messages"]) == handled and "InstitutionRegistered" in handled
+    message = spec["components"]["messages"]["InstitutionRegistered"]
+    assert message["contentType"] == "application/cloudevents+json"
+    assert message["payload"] == {"$ref": "#/components/schemas/InstitutionRegisteredEvent"}
+    assert "CloudEvents 1.0" in spec["components"]["schemas"]["InstitutionRegisteredEvent"]["description"]

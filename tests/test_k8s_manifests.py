@@ -119,7 +119,9 @@ def test_common_configmap(objects: list[dict[str, Any]]) -> None:
 @pytest.mark.parametrize("service", APPS)
 def test_deployment_shape(objects: list[dict[str, Any]], service: str) -> None:
     dep = _find(objects, "Deployment", service)
-    assert dep["spec"]["replicas"] >= 2
+    # The autoscaler owns the count (an apply would reset a replicas field): two at least.
+    assert "replicas" not in dep["spec"]
+    assert _find(objects, "HorizontalPodAutoscaler", service)["spec"]["minReplicas"] >= 2
     pod = dep["spec"]["template"]
     selector = dep["spec"]["selector"]["matchLabels"]
     assert selector.items() <= pod["metadata"]["labels"].items()
@@ -183,8 +185,10 @@ def test_env_names_are_settings_fields(objects: list[dict[str, Any]], service: s
     unknown = {n for n in names - NOT_FIELDS if n.lower() not in fields}
     assert not unknown, f"{service}: not a Settings field: {sorted(unknown)}"
     env = {e["name"]: e.get("value") for e in c.get("env", [])}
-    # The web app owns no database (python -m web migrate has nothing to do).
-    assert env["MIGRATE_ON_START"] == ("false" if service == WEB else "true")
+    # No replica migrates: the service's Job does (the web app owns no database at all).
+    assert env["MIGRATE_ON_START"] == "false"
+    if service != WEB:  # the base of its events' dataschema: its own Service
+        assert urlsplit(env["PUBLIC_URL"]).hostname == _find(objects, "Service", service)["metadata"]["name"]
 
 
 @pytest.mark.parametrize("service", APPS)
@@ -243,7 +247,7 @@ def test_pod_disruption_budget(objects: list[dict[str, Any]], service: str) -> N
     pdb = _find(objects, "PodDisruptionBudget", service)
     assert pdb["apiVersion"] == "policy/v1"
     assert pdb["spec"]["minAvailable"] == 1
-    assert pdb["spec"]["minAvailable"] < dep["spec"]["replicas"]
+    assert pdb["spec"]["minAvailable"] < _find(objects, "HorizontalPodAutoscaler", service)["spec"]["minReplicas"]
     pod_labels = dep["spec"]["template"]["metadata"]["labels"]
     assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
 
@@ -303,3 +307,118 @@ def test_no_secret_setting_is_in_a_configmap(objects: list[dict[str, Any]]) -> N
                 continue
             assert not any(word in key.upper() for word in ("SECRET", "PASSWORD", "TOKEN")), key
             assert "@" not in urlsplit(value).netloc, f"{key}: credentials in a URL"
+
+
+# ------------------------------------------------ migrations, scaling, network ---
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_job_runs_the_migrations_of_each_service(objects: list[dict[str, Any]], service: str) -> None:
+    job = _find(objects, "Job", f"{service}-migrate")
+    dep = _find(objects, "Deployment", service)
+    pod = job["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    assert c["command"] == ["python", "-m", service, "migrate"]
+    assert c["image"] == _container(dep)["image"], "the same release as the Deployment's"
+    assert pod["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] >= 1
+    # The same settings and secret files as the service's pods, the same locked-down container.
+    assert c["envFrom"] == [{"configMapRef": {"name": "jumelage-config"}}]
+    secret = next(v for v in pod["volumes"] if "secret" in v)
+    assert secret["secret"]["secretName"] == f"{service}-secrets"
+    assert {"mountPath": SECRETS_DIR, "name": secret["name"], "readOnly": True} in c["volumeMounts"]
+    sc = {**pod["securityContext"], **c["securityContext"]}
+    assert sc["runAsNonRoot"] and sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]
+    assert pod["automountServiceAccountToken"] is False
+    assert job["metadata"]["labels"]["app.kubernetes.io/component"] == "migration"
+
+
+def _matches(labels: dict[str, str], expression: tuple[str, set[str]]) -> bool:
+    """A set-based label selector ``key notin (values)``: an object without the key matches."""
+    key, values = expression
+    return labels.get(key) not in values
+
+
+def test_the_first_apply_step_brings_what_the_jobs_need_and_no_workload(objects: list[dict[str, Any]]) -> None:
+    """README.md's "Deploying": ``kubectl apply -k deploy/k8s -l 'app.kubernetes.io/component
+    notin (service,web)'`` first (then the Jobs are waited for, then everything is applied)."""
+    first = [o for o in objects if _matches(o["metadata"].get("labels", {}),
+                                            ("app.kubernetes.io/component", {"service", "web"}))]
+    kinds = {o["kind"] for o in first}
+    assert "Deployment" not in kinds
+    names = {(o["kind"], o["metadata"]["name"]) for o in first}
+    for service in SERVICES:
+        job = _find(objects, "Job", f"{service}-migrate")
+        assert ("Job", f"{service}-migrate") in names
+        needs = {("Secret", v["secret"]["secretName"]) for v in job["spec"]["template"]["spec"]["volumes"]
+                 if "secret" in v}
+        needs |= {("ConfigMap", e["configMapRef"]["name"])
+                  for e in job["spec"]["template"]["spec"]["containers"][0]["envFrom"]}
+        assert needs <= names, needs - names
+    assert ("Namespace", "jumelage") in names
+
+
+@pytest.mark.parametrize("service", APPS)
+def test_an_autoscaler_scales_each_deployment(objects: list[dict[str, Any]], service: str) -> None:
+    hpa = _find(objects, "HorizontalPodAutoscaler", service)
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": service}
+    assert 2 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+    # Utilization is against the pods' requests: the container must have one.
+    assert _container(_find(objects, "Deployment", service))["resources"]["requests"]["cpu"]
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return selector.get("matchLabels", {}).items() <= labels.items()
+
+
+def test_network_policies_let_in_only_what_each_pod_serves(objects: list[dict[str, Any]]) -> None:
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    deny = _find(objects, "NetworkPolicy", "default-deny-ingress")
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}, "nothing comes in unless allowed"
+    web_pod = _find(objects, "Deployment", WEB)["spec"]["template"]["metadata"]["labels"]
+
+    def allowed(labels: dict[str, str]) -> list[dict[str, Any]]:
+        return [rule for p in policies if _selects(p["spec"]["podSelector"], labels) and p is not deny
+                for rule in p["spec"].get("ingress", [])]
+
+    for service in SERVICES:
+        pod = _find(objects, "Deployment", service)["spec"]["template"]["metadata"]["labels"]
+        rules = allowed(pod)
+        assert rules, f"{service}: no policy lets anything in"
+        assert all(port == {"protocol": "TCP", "port": 8000} for r in rules for port in r["ports"])
+        assert any("podSelector" in peer and _selects(peer["podSelector"], web_pod)
+                   for r in rules for peer in r["from"]), f"{service}: the web app cannot call it"
+    assert allowed(web_pod), "the web app: nothing lets its users in"
+    for service in SERVICES:  # the migration Jobs serve nothing
+        job_pod = _find(objects, "Job", f"{service}-migrate")["spec"]["template"]["metadata"]["labels"]
+        assert not allowed(job_pod)
+
+
+def _containers(objects: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for o in objects:
+        if o["kind"] in ("Deployment", "Job"):
+            spec = o["spec"]["template"]["spec"]
+            found += [(f"{o['kind']}/{o['metadata']['name']}", c)
+                      for c in [*spec.get("initContainers", []), *spec["containers"]]]
+    return found
+
+
+def test_every_image_is_pinned(objects: list[dict[str, Any]]) -> None:
+    containers = _containers(objects)
+    assert len(containers) == len(APPS) + len(SERVICES)
+    for where, c in containers:
+        image = c["image"]
+        name, _, digest = image.partition("@")
+        tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ""
+        assert digest.startswith("sha256:") or (tag and tag != "latest"), f"{where}: {image} is not pinned"
+        assert c.get("imagePullPolicy") != "Always", where
+    # The Dockerfile's base images too: a patch release each, never a floating tag.
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    bases = [line.split("=", 1)[1] for line in dockerfile.splitlines() if line.startswith("ARG ") and "_IMAGE=" in line]
+    assert len(bases) == 2
+    for base in bases:
+        tag = base.split(":", 1)[1]
+        assert tag != "latest" and tag.count(".") >= 2, base

@@ -23,7 +23,7 @@ SHAPE = ("domain/__init__.py", "domain/commands.py", "domain/events.py", "handle
          "api/__init__.py", "store/__init__.py", "store/tables.py", "store/repositories.py",
          "store/unit_of_work.py", "adapters/__init__.py", "access.py", "subscribers.py", "app.py")
 DOMAIN_MAY_IMPORT = ("__future__", "jumelage.domain", "jumelage.errors", "jumelage.events", "jumelage.clock",
-                     "jumelage.versions")
+                     "jumelage.versions", "jumelage.fhir")
 FRAMEWORKS = ("fastapi", "sqlalchemy", "sqlmodel", "faststream", "aio_pika", "httpx", "starlette", "ortools")
 
 

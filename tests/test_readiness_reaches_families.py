@@ -10,11 +10,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 import convention.app
 import notification.app
 import scheduling.app
-from scheduling.domain.cases import UNFIT_REASON
+from scheduling.domain.values import UNFIT_REASON
 from jumelage.testkit.client import bearer
 from jumelage.testkit.servers import Database
 from jumelage.testkit.services import running_services
@@ -24,6 +25,7 @@ MODULES = {"convention": convention.app, "scheduling": scheduling.app, "notifica
 READY = ("consent_signed", "tests_done", "fit_for_anaesthesia", "travel_arranged")
 
 
+@pytest.mark.cost(15)  # three services in process, a plan and its cancellation
 async def test_a_family_is_told_when_its_child_s_booked_surgery_is_cancelled_for_readiness(
         amqp_url: str, declared_namespace: str, database: Database) -> None:
     async with running_services(MODULES, amqp_url=amqp_url, namespace=declared_namespace,

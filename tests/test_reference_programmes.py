@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.system
+@pytest.mark.cost(50)  # both programmes, all three services
 async def test_both_programmes_play_end_to_end(amqp_url: str, database: Database, tmp_path: Path) -> None:
     env = {**os.environ, "AMQP_URL": amqp_url, "DATA_DIR": str(tmp_path), "LOG_FORMAT": "json",
            "LOG_LEVEL": "WARNING"}
@@ -42,6 +43,10 @@ async def test_both_programmes_play_end_to_end(amqp_url: str, database: Database
     assert re.search(r"surgeries\s+4 / 40", twinning) and re.search(r"consultations\s+3 / 200", twinning)
     assert "treated here instead of abroad: 1" in twinning
     assert "missions completed 1" in cnas and "missions completed 1" in twinning
+    # The funder and the supervisor download each report (PDF in French and Arabic, CSV zip) and FHIR export.
+    for programme in (cnas, twinning):
+        assert re.search(r"report: PDF \d+ KiB \(fr\), \d+ KiB \(ar, right to left\), CSV zip \d+ bytes", programme)
+    assert "FHIR Bundle of 4 entries" in cnas and "FHIR Bundle of 4 entries" in twinning  # a Contract, 3 parties
     sent = int(re.search(r"(\d+) notifications sent", out).group(1))
     mails = int(re.search(r"(\d+) e-mails in the local mail catcher", out).group(1))
     assert sent > 0 and mails == sent, "every notification of the programmes went out by e-mail"

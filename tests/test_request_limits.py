@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jumelage.testkit.client import TEST_AUTH_SECRET, token
+from jumelage.testkit.client import TEST_AUTH_SECRET, TEST_IDENTITY_ENV, token
 from jumelage.testkit.ports import free_port as _free_port
 from jumelage.testkit.servers import delete_namespace
 from jumelage.testkit.waiting import eventually, wait_until
@@ -45,6 +45,7 @@ def service(request: pytest.FixtureRequest, amqp_url: str, tmp_path_factory: pyt
         port = _free_port()
         env = {**os.environ, "AMQP_URL": amqp_url, "TOPOLOGY_NAMESPACE": namespace, "DATA_DIR": str(data_dir),
                "HTTP_PORT": str(port), "MIGRATE_ON_START": "true", "AUTH_SECRET": TEST_AUTH_SECRET,
+               **TEST_IDENTITY_ENV,
                "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING", "RETRY_DELAYS": "0.1,0.2"}
         env.pop("DATABASE_URL", None)
         proc = subprocess.Popen([sys.executable, "-m", name, "serve"], env=env, cwd=ROOT,

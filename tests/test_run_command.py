@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.system
+@pytest.mark.cost(25)
 def test_run_command_starts_three_services_that_talk(amqp_url: str, namespace: str, tmp_path: Path) -> None:
     env = {
         **os.environ,

@@ -74,6 +74,8 @@ COMMANDS: dict[str, list[list[str]]] = {
     "shared/src/jumelage/dlq.py": [["{}", "list", "--service", "notification"],
                                    ["list", "--service", "notification", "{}"],
                                    ["retry", "--service", "notification", "--all", "--by", "x", "{}"]],
+    "shared/src/jumelage/replay.py": [["{}", "--service", "convention", "--since-seq", "0", "--queue", "q", "--by", "x"],
+                                      ["--service", "convention", "--since-seq", "0", "--queue", "q", "--by", "x", "{}"]],
 }
 
 
@@ -89,6 +91,9 @@ def _parse_in_process(path: str, argv: list[str]) -> int:
     elif path == "shared/src/jumelage/dlq.py":
         from jumelage import dlq
         call = lambda: dlq.main(argv)  # noqa: E731
+    elif path == "shared/src/jumelage/replay.py":
+        from jumelage import replay
+        call = lambda: replay.main(argv)  # noqa: E731
     elif path == "shared/src/jumelage/cli.py":
         import convention.app
         from jumelage import cli
@@ -109,7 +114,8 @@ def _parsers_in_the_repository() -> set[str]:
     found = set()
     for path in ROOT.rglob("*.py"):
         relative = path.relative_to(ROOT).as_posix()
-        if relative.startswith((".venv/", "build/")) or "/tests/" in f"/{relative}" or "site-packages" in relative:
+        if (relative.startswith((".venv/", "build/")) or "/tests/" in f"/{relative}" or "site-packages" in relative
+                or "/node_modules/" in f"/{relative}"):  # npm's packages (tools/, services/web/): not ours
             continue
         if relative == "shared/src/jumelage/arguments.py":
             continue  # where the class is defined: no command line of its own

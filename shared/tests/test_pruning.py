@@ -48,6 +48,21 @@ async def test_published_rows_past_the_window_and_old_inbox_keys_are_deleted_in_
     assert kept_keys == {keys[-1]["event_id"]}
 
 
+async def test_the_newest_row_stays_so_the_sequence_never_starts_again(sessions: Any) -> None:
+    old = NOW - timedelta(days=8)
+    async with sessions() as s:
+        await s.execute(insert(OutboxRecord.__table__), [outbox_row(old, old) for _ in range(3)])
+        await s.commit()
+    pruned = await prune(lambda: UnitOfWork(sessions), now=NOW, outbox_keep_days=7, inbox_keep_days=30)
+    assert pruned.outbox == 2, "all past the window but the newest"
+    async with sessions() as s:
+        (newest,) = (await s.scalars(select(OutboxRecord.__table__.c.seq))).all()
+        await s.execute(insert(OutboxRecord.__table__), [outbox_row(NOW, None)])
+        await s.commit()
+        seqs = sorted((await s.scalars(select(OutboxRecord.__table__.c.seq))).all())
+    assert seqs == [newest, newest + 1], "the next event is numbered after the last one, not 1 again"
+
+
 async def test_nothing_to_prune_deletes_nothing(sessions: Any) -> None:
     async with sessions() as s:
         await s.execute(insert(OutboxRecord.__table__), [outbox_row(NOW, NOW)])

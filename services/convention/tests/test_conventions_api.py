@@ -383,6 +383,15 @@ async def test_queries_filter_and_paginate(programme: Programme) -> None:
 
     page = (await client.get("/conventions", params={"limit": 1, "offset": 1})).json()
     assert (page["total"], page["limit"], page["offset"], len(page["items"])) == (2, 1, 1, 1)
+    assert page["next"] is None, "the last page"
+    # Keyset: the first page's next cursor leads to the same second page, newest first.
+    first = (await client.get("/conventions", params={"limit": 1})).json()
+    assert [c["reference"] for c in first["items"]] == ["CNAS-GSD-2024-01"] and first["next"]
+    second = (await client.get("/conventions", params={"limit": 1, "cursor": first["next"]})).json()
+    assert (second["items"], second["next"], second["total"]) == (page["items"], None, 2)
+    for params in ({"limit": 1, "offset": 1, "cursor": first["next"]}, {"cursor": "e30"}, {"cursor": "no!"}):
+        r = await client.get("/conventions", params=params)
+        assert r.status_code == 422 and ["query", "cursor"] in [e["loc"] for e in r.json()["detail"]], r.text
     r = await client.get("/conventions", params={"status": "lost"})
     assert r.status_code == 422
 

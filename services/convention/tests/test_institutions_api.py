@@ -322,18 +322,18 @@ async def test_asyncapi_documents_the_events_it_publishes(client: Any, namespace
     spec = response.json()
     assert spec["asyncapi"].startswith("3.")
     assert spec["info"]["title"] == "Jumelage convention"
-    channel = spec["channels"]["institution.registered:InstitutionRegistered"]
+    channel = spec["channels"]["institution.registered"]
     assert channel["address"] == "institution.registered"
     assert channel["bindings"]["amqp"]["exchange"]["name"] == f"{namespace}jumelage.events"
     assert channel["bindings"]["amqp"]["exchange"]["type"] == "topic"
-    assert spec["operations"]["institution.registered:InstitutionRegistered"]["action"] == "send"
-    assert "convention.signed:ConventionSigned" in spec["channels"]
+    assert spec["operations"]["sendInstitutionRegistered"]["action"] == "send"
+    assert "convention.signed" in spec["channels"]
     # It publishes only its own events: another service's appear, if at all, as what its queue receives.
-    sent = {k for k, op in spec["operations"].items() if op["action"] == "send"}
+    sent = {op["channel"]["$ref"].rsplit("/", 1)[1] for op in spec["operations"].values() if op["action"] == "send"}
     assert not any(name.startswith(("mission.", "surgery.", "notification.")) for name in sent), sent
-    # Its one subscriber: the service's own queue.
+    # Its subscriber, the service's own queue, and the queue's dead letters (for operators).
     received = [k for k, op in spec["operations"].items() if op["action"] == "receive"]
-    assert received == [f"{namespace}convention.events"]
+    assert received == [f"{namespace}convention.events", f"{namespace}convention.events.dlq"]
     queue = spec["channels"][f"{namespace}convention.events"]
     assert queue["bindings"]["amqp"]["queue"]["name"] == f"{namespace}convention.events"
 

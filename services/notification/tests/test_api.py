@@ -289,9 +289,9 @@ def test_openapi_and_asyncapi_list_the_routes_and_events() -> None:
     assert set(paths["/templates/{event_type}/{language}/{channel}"]) == {"get", "put", "delete"}
     assert "get" in paths["/notifications"] and "get" in paths["/reminders"]
     assert "/institutions/{institution_id}" in paths
-    channels = app.state.runtime.specification().to_jsonable()["channels"]
-    assert "notification.sent:NotificationSent" in channels
-    assert "notification.failed:NotificationFailed" in channels
+    channels = app.state.runtime.catalogue()["channels"]
+    assert "notification.sent" in channels
+    assert "notification.failed" in channels
 
 
 async def test_a_coordinator_naming_another_institution_in_a_contact_filter_is_refused(h: Any) -> None:

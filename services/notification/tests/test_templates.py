@@ -68,6 +68,24 @@ def test_french_english_arabic_email(renderer: TemplateRenderer) -> None:
     assert "27 ماي 2031 على الساعة 08:30" in ar.message.text
 
 
+@pytest.mark.parametrize("language", list(Language))
+def test_a_cancellation_for_a_known_cause_is_told_in_the_family_s_own_language(
+        renderer: TemplateRenderer, language: Language) -> None:
+    """The service's reason is an English sentence; the cause it names is said in the
+    template's language, and a coordinator's own reason is shown as typed."""
+    english = "the patient is not ready for surgery on this date; the case stays on the waiting list"
+    own_words = {"fr": "pas prêt pour l'intervention", "ar": "غير جاهز للعملية", "en": "not ready for surgery"}
+    event = {"surgery_id": "1", "mission_id": "2", "reason": english, "cause": "not_ready"}
+    told = {"family": {**CONTEXT, "type": "SurgeryCancelled", "event": event}}
+    for channel in (Channel.email, Channel.sms):
+        text = renderer.render("SurgeryCancelled", language, channel, told["family"]).message.text
+        assert own_words[language.value] in text, (language, channel)
+        if language is not Language.en:
+            assert english not in text, (language, channel)
+    typed = {**CONTEXT, "type": "SurgeryCancelled", "event": {**event, "reason": "salle en travaux", "cause": None}}
+    assert "salle en travaux" in renderer.render("SurgeryCancelled", language, Channel.email, typed).message.text
+
+
 def test_html_is_escaped_and_text_is_not(renderer: TemplateRenderer) -> None:
     rendered = renderer.render("SurgeryScheduled", Language.fr, Channel.email, CONTEXT)
     assert "Famille &lt;Benali&gt; &amp; fils" in (rendered.message.html or "")

@@ -55,6 +55,7 @@ async def test_consultations_for_a_waiting_case_and_a_new_patient(programme: Sch
     assert events[planned["id"]] == {
         "consultation_id": planned["id"], "mission_id": mission["id"], "convention_id": str(CONVENTION),
         "patient_ref": case["patient_ref"], "specialty": SPECIALTY, "held_at": "2030-06-11T09:00:00Z",
+        "site_institution_id": str(CMCI),
     }
     assert events[walk_in["id"]]["held_at"] == "2030-06-11T07:40:00Z"
     assert [c["status"] for c in await s.ok("GET", f"/missions/{mission['id']}/consultations")] == ["held", "held"]

@@ -136,6 +136,15 @@ async def test_the_follow_up_thirty_days_after(programme: Scheduling) -> None:
     (row,) = [r for r in audit["items"] if r["action"] == "POST /surgeries/{surgery_id}/follow-up"]
     assert [e["type"] for e in row["events"]] == ["SurgeryFollowedUp"]
 
+    # The mission's FHIR export gives each Procedure its recorded follow-up (or that none is yet).
+    with s.client.auth.acting("coordinator", institution=CMCI):
+        bundle = await s.ok("GET", f"/missions/{mission['id']}/fhir/procedures")
+    follow_ups = {e["resource"]["id"]: e["resource"]["followUp"][0]["text"] for e in bundle["entry"]
+                  if e["resource"]["resourceType"] == "Procedure"}
+    assert follow_ups == {
+        first["id"]: "30-day follow-up: readmitted, recorded on 2030-07-11 (30 days after the surgery)",
+        died["id"]: "30-day follow-up: not recorded yet"}
+
 
 async def test_a_death_is_recorded_before_day_thirty(programme: Scheduling) -> None:
     s = programme

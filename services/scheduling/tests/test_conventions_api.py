@@ -138,7 +138,7 @@ async def test_termination_cancels_missions_not_started_and_their_surgeries(prog
     assert sorted(e["mission_id"] for e in cancelled) == sorted([scheduled["id"], held["id"]])
     assert all(e["reason"] == reason for e in cancelled)
     assert await s.wait("SurgeryCancelled") == [{"surgery_id": surgery["id"], "mission_id": scheduled["id"],
-                                                 "reason": reason}]
+                                                 "reason": reason, "cause": None}]
     assert (await s.ok("GET", f"/cases/{case['id']}"))["status"] == "waiting", "back on the waiting list"
     assert (await convention(s))["status"] == "terminated"
     await s.refused("POST", "/missions", 409, "convention CNAS-GSD-2030-01 is terminated",
@@ -214,5 +214,5 @@ async def test_a_held_mission_cancelled_cancels_its_held_surgeries_back_to_the_w
     after = await s.ok("GET", f"/surgeries/{surgery['id']}")
     assert (after["status"], after["on_hold"]) == ("cancelled", False)
     assert await s.wait("SurgeryCancelled") == [{"surgery_id": surgery["id"], "mission_id": mission["id"],
-                                                 "reason": "Équipe indisponible"}]
+                                                 "reason": "Équipe indisponible", "cause": None}]
     assert (await s.ok("GET", f"/cases/{case['id']}"))["status"] == "waiting", "back on the waiting list"

@@ -201,15 +201,15 @@ def test_lead_surgeon_must_be_a_surgeon_of_the_team() -> None:
 
 
 def test_the_domain_imports_no_framework() -> None:
-    """domain/ stays pure: only the standard library, itself, jumelage.errors, jumelage.domain (Aggregate) and the
-    events' contract."""
+    """domain/ stays pure: only the standard library, itself, jumelage.errors, jumelage.domain (Aggregate), the
+    events' contract and jumelage.fhir (the FHIR exports' shared shapes, pure too)."""
     import ast
     from pathlib import Path
 
     import scheduling.domain
 
     allowed = ("scheduling.domain", "jumelage.errors", "jumelage.events.scheduling", "jumelage.events.convention",
-               "jumelage.domain", "__future__")
+               "jumelage.domain", "jumelage.fhir", "__future__")
     stdlib = {"base64", "dataclasses", "datetime", "enum", "secrets", "uuid", "zoneinfo", "collections", "typing"}
     for path in Path(scheduling.domain.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):

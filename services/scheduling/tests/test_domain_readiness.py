@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from scheduling.domain.cases import UNFIT_REASON, PatientCase, ScreeningNote
+from scheduling.domain.cases import PatientCase, ScreeningNote
+from scheduling.domain.values import UNFIT_REASON
 from scheduling.domain.values import CaseStatus, PatientIdentity, ReadinessItem, RiskScheme, Sex
 from jumelage.errors import Conflict, Invalid
 

@@ -32,6 +32,8 @@ async def test_schedule_a_mission_publishes_mission_scheduled(programme: Schedul
         "ends_on": "2030-06-14", "team": [
             {**m, "home_institution_id": str(GSD), "arrives_on": None, "leaves_on": None}
             for m in (SURGEON, ANAESTHETIST, PERFUSIONIST)],
+        # The host is the only site, on every day (the event names it all the same).
+        "sites": [{"institution_id": str(CMCI), "starts_on": "2030-06-10", "ends_on": "2030-06-14"}],
     }
     (envelope,) = s.tap.of_type("MissionScheduled")
     assert envelope["subject"] == f"missions/{mission['id']}"
@@ -127,7 +129,8 @@ async def test_lifecycle_and_illegal_transitions(programme: Scheduling) -> None:
     assert (moved["starts_on"], moved["ends_on"]) == ("2030-06-17", "2030-06-21")
     (event,) = await s.wait("MissionRescheduled")
     assert event == {"mission_id": mission["id"], "starts_on": "2030-06-17", "ends_on": "2030-06-21",
-                     "reason": "Bloc B en maintenance"}
+                     "reason": "Bloc B en maintenance",
+                     "sites": [{"institution_id": str(CMCI), "starts_on": "2030-06-17", "ends_on": "2030-06-21"}]}
     detail = await s.refused("POST", f"{url}/reschedule", 422, "after convention",
                              json={"starts_on": "2031-01-30", "ends_on": "2031-02-02", "reason": "later"})
     assert detail[0]["loc"] == ["body", "ends_on"]

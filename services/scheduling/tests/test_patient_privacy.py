@@ -103,10 +103,15 @@ async def test_patient_identity_never_leaves_the_patient_case_table(programme: S
         for secret in [*SECRETS, NOTE, "shunt"]:
             assert secret not in line, (secret, line)
 
-    # Stored nowhere else either: not in the outbox, nor in any other table of the service.
+    # Sealed in patient_case (the stored text names nobody; the service opens it), and stored
+    # nowhere else either: not in the outbox, nor in any other table of the service.
     async with s.client.runtime.sessions() as session:  # type: ignore[attr-defined]
-        identities = (await session.execute(text("SELECT full_name FROM patient_case ORDER BY full_name"))).all()
-        assert [r[0] for r in identities] == [NEWCOMER["full_name"], PATIENT["full_name"]]
+        raw = (await session.execute(text("SELECT * FROM patient_case"))).all()
+        assert raw and all(str(r.full_name).startswith("s1.") and str(r.date_of_birth).startswith("s1.") for r in raw)
+        for secret in SECRETS:
+            assert secret not in " ".join(str(tuple(r)) for r in raw), secret
+        names = (await session.scalars(select(PatientCaseRow.full_name).order_by(PatientCaseRow.full_name))).all()
+        assert sorted(names) == [NEWCOMER["full_name"], PATIENT["full_name"]]
         for table in [*Table.metadata.sorted_tables, OutboxRecord.__table__, InboxRecord.__table__]:
             if table.name == "patient_case":
                 continue

@@ -4,6 +4,7 @@ constraint checked on a generated instance (CP-SAT and the greedy baseline). Pur
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import defaultdict
 
@@ -301,8 +302,36 @@ def test_on_random_small_instances_an_exact_model_agrees_with_the_proven_optimum
     assert plan.optimal and plan.objective == best, (plan.status, plan.objective, best)
 
 
+@pytest.mark.parametrize("seed", range(16))
+def test_decomposed_by_day_the_bound_holds_and_an_optimal_plan_is_optimal(seed: int) -> None:
+    """The decomposition of large programmes (an assignment relaxation, then the full model on its
+    days), forced on the random small instances: its bound is a real one (at least the exact
+    optimum), and what it calls optimal is."""
+    req = dataclasses.replace(random_instance(random.Random(seed)), decompose=True)
+    plan, base = solve(req), greedy(req)  # both checked
+    best = exact_optimum(req)
+    assert base.objective <= plan.objective <= best <= plan.bound, (plan.status, plan.objective, best, plan.bound)
+    assert plan.optimal == (plan.status is PlanStatus.optimal)
+    if plan.optimal:
+        assert plan.objective == best, (plan.objective, best)
+
+
+def test_decomposed_with_a_room_open_until_midnight_the_days_are_sequenced_together() -> None:
+    # A room's day and its turnover run past midnight: the days are not independent problems
+    # (a case's turnover reaches the next day), so the decomposition sequences them in one model.
+    room = Room("r1", "Bloc B", 16 * 60, 23 * 60 + 45)
+    cases = [Case(f"c{i}", f"P-{i}", 1 + i % 5, 120 + 15 * (i % 3)) for i in range(7)]
+    req = request(cases, days=2, rooms=[room], decompose=True)
+    assert not optimiser._days_apart(optimiser._prepare(req))
+    plan = solve(req)
+    best = exact_optimum(req)
+    assert plan.objective <= best <= plan.bound and (not plan.optimal or plan.objective == best)
+    assert any("decomposed by day" in r and "then sequenced on those days" in r for r in plan.reasons)
+
+
+@pytest.mark.parametrize("decompose", [None, True])
 @pytest.mark.parametrize("seed", range(8))
-def test_random_replans_keep_every_rule(seed: int) -> None:
+def test_random_replans_keep_every_rule(seed: int, decompose: bool | None) -> None:
     """Bookings (some fixed, some movable), another mission's slot and an earliest start."""
     rng = random.Random(100 + seed)
     first = random_instance(rng, limit=2.0)
@@ -323,7 +352,7 @@ def test_random_replans_keep_every_rule(seed: int) -> None:
                       icu_beds=first.icu_beds, bookings=bookings, turnover_minutes=first.turnover_minutes,
                       blocked=[Blocked(room.id, last, room.closes_minute - 60, room.closes_minute)] if free else [],
                       earliest=(0, rng.choice([0, 9 * 60 + 7])), max_daily_minutes_per_surgeon=480,
-                      time_limit_seconds=2.0)
+                      time_limit_seconds=2.0, decompose=decompose)
     plan = solve(req)
     greedy(req)
     if plan.status is not PlanStatus.infeasible:

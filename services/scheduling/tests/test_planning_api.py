@@ -67,7 +67,7 @@ async def test_a_proposed_plan_writes_nothing_and_applying_it_is_all_or_none(pro
     assert [a["case_id"] for a in some["assignments"]] == [cases[2]["id"]]
     await s.refused("POST", url, 422, json={"time_limit_seconds": 0})
     other_host = await s.case(host=mission["visiting_institution_id"])
-    await s.refused("POST", url, 422, "not of the mission's host", json={"case_ids": [other_host["id"]]})
+    await s.refused("POST", url, 422, "not of a host site of the mission", json={"case_ids": [other_host["id"]]})
     no_surgeon = await s.mission(team=[ANAESTHETIST], starts_on="2030-07-01", ends_on="2030-07-03")
     empty = await s.ok("POST", f"/missions/{no_surgeon['id']}/plan", json={"time_limit_seconds": 1})
     assert empty["status"] == "infeasible" and empty["reasons"] == ["no surgeon on the mission's team"]

@@ -6,7 +6,7 @@ may read), and the visiting team's screening notes, for clinicians only."""
 
 from __future__ import annotations
 
-from scheduling.domain.cases import UNFIT_REASON
+from scheduling.domain.values import UNFIT_REASON
 from scheduling_testkit import ANAESTHETIST, CMCI, GSD, READY, SURGEON, TIARET, Scheduling
 
 
@@ -134,7 +134,8 @@ async def test_a_booked_case_no_longer_fit_leaves_the_plan_and_its_family_s_reas
     cancelled = await s.ok("GET", f"/surgeries/{surgery['id']}")
     assert (cancelled["status"], cancelled["status_reason"]) == ("cancelled", UNFIT_REASON)
     (event,) = await s.wait("SurgeryCancelled")
-    assert event == {"surgery_id": surgery["id"], "mission_id": mission["id"], "reason": UNFIT_REASON}
+    assert event == {"surgery_id": surgery["id"], "mission_id": mission["id"], "reason": UNFIT_REASON,
+                     "cause": "not_ready"}
     for clinical in ("anaesthe", "fit", "consent", "test", case["patient_ref"]):
         assert clinical not in event["reason"].lower()
     # Back on the waiting list, not planned again until ready.
@@ -172,7 +173,10 @@ async def test_screening_notes_are_for_the_clinicians_of_the_host_and_of_the_vis
     s.clock.advance(minutes=5)
     with s.client.auth.acting("clinician", institution=GSD):
         await s.ok("POST", url, 201, json={"text": "Remote review: bring the 6 mm shunt."})
-        await s.refused("GET", f"/cases/{case['id']}", 403)  # the identity stays the host's
+        # The case's clinical facts, not the identity: that stays the host's without the family's consent
+        # to share it (test_identity_protection.py).
+        seen = await s.ok("GET", f"/cases/{case['id']}")
+        assert seen["identity"] == "withheld" and seen["patient"]["full_name"] is None
     for who, institution in (("coordinator", CMCI), ("coordinator", GSD), ("practitioner", GSD),
                              ("clinician", TIARET)):
         with s.client.auth.acting(who, institution=institution):

@@ -137,3 +137,33 @@ async def test_register_patient_cases_and_read_the_waiting_list(programme: Sched
         await s.refused("POST", f"/institutions/{unknown}/cases", 404, "no institution", json=s.case_body())
     await s.refused("GET", f"/cases/{unknown}", 404, f"no patient case {unknown}")
     await s.refused("POST", f"/cases/{unknown}/cancel", 404, json={"reason": "x"})
+
+
+async def test_the_waiting_list_pages_by_keyset_with_a_next_link(programme: Scheduling) -> None:
+    s = programme
+    url = f"/institutions/{CMCI}/cases"
+    made = [await s.case(priority=1 + i % 3) for i in range(7)]  # one instant (the test clock): the id decides ties
+    s.client.auth.set("clinician", institution=CMCI)
+    whole = [c["id"] for c in await s.ok("GET", url)]
+    assert sorted(whole) == sorted(c["id"] for c in made)
+    first = await s.client.get(url, params={"limit": 3})
+    assert first.status_code == 200 and [c["id"] for c in first.json()] == whole[:3]
+    assert first.links["next"]["url"].startswith(f"{url}?limit=3&cursor=")
+    # Cases registered between two pages: one more urgent than the page seen, one less.
+    late_urgent = await s.case(priority=1, diagnosis="Urgence")
+    late_minor = await s.case(priority=5, diagnosis="Hernie")
+    seen, response = [c["id"] for c in first.json()], first
+    while "next" in response.links:
+        response = await s.client.get(response.links["next"]["url"])
+        assert response.status_code == 200
+        seen += [c["id"] for c in response.json()]
+    assert seen == [*whole, late_minor["id"]], "every case once, none of those before the cursor"
+    assert late_urgent["id"] not in seen
+    assert "link" not in {k.lower() for k in response.headers}, "the last page has no next"
+
+    # A cursor the list did not give is a 422 naming it.
+    for cursor in ("nope", "A" * 501, "e30", first.links["next"]["url"].split("cursor=")[1][:-2] + "xx"):
+        detail = await s.refused("GET", url, 422, params={"cursor": cursor})
+        assert ["query", "cursor"] in [e["loc"] for e in detail], detail
+    await s.refused("GET", url, 422, params={"limit": 201})
+    await s.refused("GET", url, 422, params={"limit": 0})

@@ -26,6 +26,7 @@ async def test_schedule_a_surgery_publishes_surgery_scheduled(programme: Schedul
         "patient_ref": case["patient_ref"], "procedure": "Correction complète de tétralogie de Fallot",
         "operating_room": "Bloc B - salle 2", "scheduled_start": "2030-06-11T07:30:00Z",
         "expected_duration_minutes": 240, "lead_surgeon_id": SURGEON["practitioner_id"],
+        "site_institution_id": str(CMCI),
     }]
     other = await s.surgery(mission, await s.case(), room, start="2030-06-12T08:00:00Z",
                             expected_duration_minutes=90, procedure="Fermeture de CIV")
@@ -45,7 +46,7 @@ async def test_schedule_a_surgery_publishes_surgery_scheduled(programme: Schedul
     await s.refused("POST", url, 404, "no operating room", json={**body, "operating_room_id": str(uuid.uuid4())})
     await s.refused("POST", f"/missions/{uuid.uuid4()}/surgeries", 404, "no mission", json=body)
     elsewhere = await s.room("Sala 1", host=mission["visiting_institution_id"])
-    await s.refused("POST", url, 422, "not at the mission's host", json={**body, "operating_room_id": elsewhere["id"]})
+    await s.refused("POST", url, 422, "not at the site of", json={**body, "operating_room_id": elsewhere["id"]})
     other_case = await s.case(host=mission["visiting_institution_id"])
     await s.refused("POST", url, 422, "waiting list of institution", json={**body, "case_id": other_case["id"]})
     await s.ok("POST", f"/missions/{mission['id']}/cancel", json={"reason": "Visas"})
@@ -134,12 +135,13 @@ async def test_reschedule_cancel_start_complete_and_mission_totals(programme: Sc
     assert (moved["operating_room"], moved["scheduled_start"]) == ("Bloc A - salle 1", "2030-06-11T11:00:00Z")
     assert await s.wait("SurgeryRescheduled") == [{"surgery_id": second["id"], "operating_room": "Bloc A - salle 1",
                                                    "scheduled_start": "2030-06-11T11:00:00Z",
-                                                   "reason": "Bloc B indisponible l'après-midi"}]
+                                                   "reason": "Bloc B indisponible l'après-midi",
+                                                   "site_institution_id": str(CMCI)}]
 
     # Cancel: the case goes back to the waiting list.
     await s.ok("POST", f"/surgeries/{third['id']}/cancel", json={"reason": "Syndrome grippal"})
     assert await s.wait("SurgeryCancelled") == [{"surgery_id": third["id"], "mission_id": mission["id"],
-                                                 "reason": "Syndrome grippal"}]
+                                                 "reason": "Syndrome grippal", "cause": None}]
     assert (await s.ok("GET", f"/cases/{dropped['id']}"))["status"] == "waiting"
     await s.refused("POST", f"/surgeries/{third['id']}/cancel", 409, "it is cancelled", json={"reason": "x"})
 
@@ -169,7 +171,7 @@ async def test_reschedule_cancel_start_complete_and_mission_totals(programme: Sc
         "surgery_id": first["id"], "mission_id": mission["id"], "convention_id": str(CONVENTION),
         "patient_ref": abroad["patient_ref"], "procedure": "Correction complète de tétralogie de Fallot",
         "completed_at": "2030-06-11T09:00:00Z", "duration_minutes": 255, "outcome": "successful",
-        "previously_referred_abroad": True, "specialty": mission["specialty"],
+        "previously_referred_abroad": True, "specialty": mission["specialty"], "site_institution_id": str(CMCI),
         "lead_side": "visiting", "local_roles": [], "risk_scheme": "RACHS-1", "risk_category": 3,
     }
     assert completed[second["id"]]["previously_referred_abroad"] is False

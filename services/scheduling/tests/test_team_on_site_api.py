@@ -80,12 +80,19 @@ async def test_every_change_of_the_team_publishes_mission_team_changed(programme
                                json={"starts_on": "2030-06-17", "ends_on": "2030-06-21", "reason": "bloc fermé"})
     member = next(m for m in moved_mission["team"] if m["practitioner_id"] == PERFUSIONIST["practitioner_id"])
     assert (member["arrives_on"], member["leaves_on"]) == ("2030-06-17", "2030-06-20")
+    # ... and says so: one MissionTeamChanged per member whose own dates moved (the others' are the mission's).
+    async def moved_with_the_mission() -> list[dict]:
+        return [e for e in await s.wait("MissionTeamChanged", 4, change="dates_changed")
+                if next(m for m in e["team"] if m["practitioner_id"] == PERFUSIONIST["practitioner_id"])[
+                    "leaves_on"] == "2030-06-20"]
+    (shifted,) = await moved_with_the_mission()
+    assert shifted["practitioner_id"] == PERFUSIONIST["practitioner_id"]
     await s.refused("POST", f"/missions/{mission['id']}/reschedule", 409, "Luca Moretti", "change their on-site dates",
                     json={"starts_on": "2030-06-17", "ends_on": "2030-06-18", "reason": "plus court"})
     # Once started, a departure can still move (someone flies home early).
     await s.ok("POST", f"/missions/{mission['id']}/start")
     await s.ok("PUT", on_site, json={"leaves_on": "2030-06-19"})
-    assert len(s.events("MissionTeamChanged")) == 5
+    assert len(s.events("MissionTeamChanged")) == 6
 
 
 async def test_hand_booking_refuses_a_practitioner_not_on_site_that_day(programme: Scheduling) -> None:

@@ -57,6 +57,7 @@ PEOPLE = {  # subject: (name on the sign-in page, institution key, roles)
     "outsider": ("Coordinator of another clinic", "other", ("coordinator",)),
     "clara": ("Clara (clinician, CMCI)", "cmci", ("clinician",)),
     "omar": ("Omar (clinician, Clinique des Oasis)", "other", ("clinician",)),
+    "nadia": ("Nadia (administrator)", "cnas", ("administrator",)),
 }
 # The waiting list of the plan's scenarios: (patient's name, date of birth, procedure, minutes, priority,
 # risk scheme, risk category). The names and dates are the identity no one but the host's clinicians sees.
@@ -75,6 +76,8 @@ class BrowserStack:
     web: str
     urls: dict[str, str]
     ids: dict[str, str] = field(default_factory=dict)
+    namespace: str = ""
+    amqp_url: str = ""
 
     def call(self, method: str, service: str, path: str, *, roles: tuple[str, ...] = ("administrator",),
              institution: str | None = None, json: Any = None, headers: dict[str, str] | None = None) -> Any:
@@ -113,7 +116,7 @@ def stack(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[B
             process.start()
         for process in processes:
             assert process.wait_ready(timeout=90), f"{process.service} did not become ready; see {process.log_files}"
-        running = BrowserStack(urls["web"], urls)
+        running = BrowserStack(urls["web"], urls, namespace=namespace, amqp_url=amqp_url)
         for key, (name, kind, country) in INSTITUTIONS.items():
             running.ids[key] = running.call("POST", "convention", "/institutions",
                                             json={"name": name, "kind": kind, "country": country, "city": "x"})["id"]
@@ -413,3 +416,76 @@ async def test_a_clinician_of_another_institution_sees_no_patient_identity(page:
         found = [value for value in identities if value in shown]
         assert not found, (where, found)
         assert not any(c["patient_ref"] in shown for c in mission.cases), where
+
+
+async def dead_letter(stack: BrowserStack, name: str, error: str, attempts: int) -> str:
+    """An event left in the notification service's DLQ, as its consumer leaves one (x-error, x-attempts)."""
+    import aio_pika
+
+    from jumelage.events import InstitutionRegistered, new_envelope
+
+    envelope = new_envelope(InstitutionRegistered(institution_id=uuid.uuid4(), name=name, kind="clinic", country="DZ",
+                                                  city="Blida"), correlation_id="dead-letter-desk", causation_id=None)
+    queue = f"{stack.namespace}notification.events"
+    connection = await aio_pika.connect(stack.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        forward = await channel.get_exchange(f"{queue}.forward")
+        await forward.publish(aio_pika.Message(
+            envelope.to_json().encode(), message_id=str(envelope.id), correlation_id="dead-letter-desk",
+            delivery_mode=2, content_type="application/cloudevents+json",
+            headers={"x-error": error, "x-attempts": attempts, "x-original-routing-key": "institution.registered"}),
+            routing_key=f"{queue}.dlq")
+    return str(envelope.id)
+
+
+async def test_an_administrator_shows_retries_and_discards_dead_letters(page: Page, stack: BrowserStack) -> None:
+    broken = await dead_letter(stack, "Clinique Broken", "RuntimeError: template missing", 4)
+    refused = await dead_letter(stack, "Clinique Refused", "rejected: country not served", 1)
+    await sign_in(page, stack, "nadia")
+    await page.get_by_role("link", name="Dead letters").click()
+    await expect(page).to_have_url(re.compile(r"/dead-letters$"))
+    table = page.locator("#dead-letters-notification")
+    row = table.locator(f"tr[data-dead-letter='{broken}']")
+    await expect(row).to_contain_text("RuntimeError: template missing")
+    await expect(row.locator("td").nth(2)).to_have_text("4")
+    await expect(table.locator(f"tr[data-dead-letter='{refused}']")).to_contain_text("rejected: country not served")
+    await expect(page.locator("#dead-letters-convention")).to_contain_text("No dead letter.")
+    await shoot(page, "dead-letters-en")
+
+    await row.get_by_role("link", name=broken).click()  # one shown: its reason, headers and event
+    await expect(page.locator("#reason")).to_have_text("RuntimeError: template missing")
+    await expect(page.locator("#event")).to_contain_text("Clinique Broken")
+    await expect(page.locator("#headers")).to_contain_text("x-attempts")
+    await page.get_by_role("link", name="Back to the dead letters").click()
+
+    await table.locator(f"tr[data-dead-letter='{broken}']").get_by_role("button", name="Retry").click()
+    await expect(page.locator("#done")).to_have_text("Sent back to its queue.")
+    await expect(table.locator(f"tr[data-dead-letter='{broken}']")).to_have_count(0)
+
+    gone = table.locator(f"tr[data-dead-letter='{refused}']")
+    await gone.locator("input[name=reason]").fill("a test clinic, never registered")
+    await gone.get_by_role("button", name="Discard").click()
+    await expect(page.locator("#done")).to_contain_text("Discarded")
+    await expect(table).to_contain_text("No dead letter.")
+
+    async def audited() -> list[dict[str, Any]] | None:
+        rows = stack.call("GET", "notification", "/audit", headers={})["items"]
+        found = [r for r in rows if r["action"].startswith("DLQ ")]
+        return found if len(found) == 2 else None
+
+    discard, retry = await eventually(audited)  # newest first
+    assert retry["action"].startswith("DLQ retry") and retry["target"] == broken
+    assert discard["action"].startswith("DLQ discard") and "a test clinic, never registered" in discard["target"]
+    assert discard["subject"] == retry["subject"] == "nadia" and discard["roles"] == ["administrator"]
+
+    await choose_language(page, "العربية")  # the desk in Arabic, right to left
+    await expect(page.locator("main h1")).to_have_text("الرسائل الميتة")
+    await expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    await expect(page.locator("#dead-letters-notification")).to_contain_text("لا توجد رسالة ميتة.")
+
+    # Refused to whoever is not an administrator: the service says so.
+    await sign_in(page, stack, "amina")
+    response = await page.goto(f"{stack.web}/dead-letters")
+    assert response is not None and response.status == 403
+    await expect(page.locator("main")).to_contain_text("may not run the dead-letter desk")

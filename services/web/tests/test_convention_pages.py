@@ -236,3 +236,80 @@ async def test_the_funder_sees_the_local_teams_autonomy_and_the_30_day_outcomes_
     await arabic.sign_in("karim")
     page = await arabic.open(f"/conventions/{draft['id']}")
     assert "استقلالية الفرق المحلية" in page and "النتائج بعد 30 يومًا" in page
+
+
+async def test_the_funder_downloads_the_report_and_its_figures_from_the_convention_page(stack: Stack) -> None:
+    import io
+    import zipfile
+
+    draft = await programme(stack)
+    await stack.as_coordinator("cmci", "POST", "convention", f"/conventions/{draft['id']}/sign",
+                               json={"signed_on": date.today().isoformat(), "signed_at": "Alger"})
+    karim = stack.browser("ar")
+    await karim.sign_in("karim")
+    page = await karim.open(f"/conventions/{draft['id']}")
+    assert f'action="/conventions/{draft["id"]}/report"' in page and "تنزيل التقرير" in page
+    year = str(date.today().year)
+    r = await karim.client.get(f"/conventions/{draft['id']}/report",
+                               params={"format": "pdf", "language": "ar", "period": year})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf", r.text[:300]
+    assert r.content.startswith(b"%PDF") and f"_{year}_ar.pdf" in r.headers["content-disposition"]
+    r = await karim.client.get(f"/conventions/{draft['id']}/report", params={"format": "zip"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(r.content)).namelist()
+    assert any(n.endswith("/objectives.csv") for n in names) and any(n.endswith("/months.csv") for n in names)
+    # A period the service refuses: its words next to the report form.
+    r = await karim.client.get(f"/conventions/{draft['id']}/report", params={"format": "pdf", "period": "2024-13"})
+    assert r.status_code == 422 and 'id="problem-report"' in r.text and "<li>period: " in r.text
+    # Each download is in the convention service's audit trail, as the funder's.
+    audit = await stack.as_admin("GET", "convention", "/audit", params={"limit": 500})
+    downloads = [a for a in audit["items"] if a["action"].startswith("GET /conventions/{convention_id}/report")]
+    assert len(downloads) == 2 and {a["roles"][0] for a in downloads} == {"funder"}
+
+
+async def test_a_coordinator_sets_the_reference_costs_on_the_draft_and_changes_them_by_amendment(stack: Stack) -> None:
+    draft = await programme(stack)
+    amina = stack.browser("fr")
+    await amina.sign_in("amina")
+    page = await amina.open(f"/conventions/{draft['id']}")
+    assert 'name="cost_abroad_amount_0"' in page and "Coûts de référence (un cas)" in page
+    edit = f"/conventions/{draft['id']}/edit"
+    await amina.submit(page, edit, {
+        "cost_rows": "6", "cost_specialty_0": "paediatric cardiac surgery", "cost_abroad_amount_0": "30 000",
+        "cost_abroad_currency_0": "eur", "cost_here_amount_0": "150000", "cost_here_currency_0": "DZD",
+        "cost_specialty_1": "paediatric cardiac surgery", "cost_procedure_1": "arterial switch",
+        "cost_abroad_amount_1": "42000,50", "cost_abroad_currency_1": "EUR", "cost_here_amount_1": "400000",
+        "cost_here_currency_1": "DZD"})
+    edited = await stack.as_coordinator("cmci", "GET", "convention", f"/conventions/{draft['id']}")
+    lines = {(c["procedure"], c["abroad"]["currency"]): (c["abroad"]["amount"], c["here"]["amount"])
+             for c in edited["reference_costs"]}
+    assert {k: (float(a), float(h)) for k, (a, h) in lines.items()} == {
+        (None, "EUR"): (30000.0, 150000.0), ("arterial switch", "EUR"): (42000.5, 400000.0)}
+    # The page shows the lines back in the form; a row begun and not finished is named next to the form.
+    page = await amina.open(f"/conventions/{draft['id']}")
+    assert 'name="cost_procedure_1" maxlength="300" value="arterial switch"' in page
+    r = await amina.submit(page, edit, {"cost_rows": "6", "cost_specialty_0": "paediatric cardiac surgery",
+                                        "cost_abroad_amount_0": "30000"}, status=422)
+    assert 'id="problem-edit"' in r.text and "cost_abroad_currency_0" in r.text
+
+    # Signed, the costs change by amendment only: the lines typed replace the current ones.
+    await amina.submit(page, f"/conventions/{draft['id']}/sign",
+                       {"signed_on": date.today().isoformat(), "signed_at": "Alger"})
+    page = await amina.open(f"/conventions/{draft['id']}")
+    amend = f"/conventions/{draft['id']}/amend"
+    await amina.submit(page, amend, {
+        "signed_on": date.today().isoformat(), "summary": "Coûts 2026", "change_costs": "yes", "cost_rows": "6",
+        "cost_specialty_0": "paediatric cardiac surgery", "cost_abroad_amount_0": "35000",
+        "cost_abroad_currency_0": "EUR", "cost_here_amount_0": "200000", "cost_here_currency_0": "DZD"})
+    amended = await stack.as_coordinator("cmci", "GET", "convention", f"/conventions/{draft['id']}")
+    assert [(float(c["abroad"]["amount"]), c["procedure"]) for c in amended["reference_costs"]] == [(35000.0, None)]
+    (amendment,) = await stack.as_coordinator("cmci", "GET", "convention", f"/conventions/{draft['id']}/amendments")
+    assert float(amendment["changes"]["reference_costs"][0]["here"]["amount"]) == 200000.0
+    # An amount the service refuses: its words next to the amendment form, nothing amended.
+    r = await amina.submit(page, amend, {
+        "signed_on": date.today().isoformat(), "summary": "Erreur", "change_costs": "yes", "cost_rows": "6",
+        "cost_specialty_0": "paediatric cardiac surgery", "cost_abroad_amount_0": "beaucoup",
+        "cost_abroad_currency_0": "EUR", "cost_here_amount_0": "1", "cost_here_currency_0": "DZD"}, status=422)
+    assert 'id="problem-amend"' in r.text
+    assert len(await stack.as_coordinator("cmci", "GET", "convention",
+                                          f"/conventions/{draft['id']}/amendments")) == 1

@@ -143,3 +143,19 @@ def test_a_desk_list_knows_its_pages() -> None:
         "first": 5, "last": 5, "total": 5, "previous": 2, "next": None}
     assert desk.page_of({"items": [], "total": 5, "limit": 2, "offset": 9})["first"] == 0
     assert desk.page_of({"items": [1], "total": 1, "limit": 50, "offset": 0})["next"] is None
+
+
+def test_reference_cost_lines_from_the_form() -> None:
+    from web.domain.conventions import reference_costs_from_form
+
+    assert reference_costs_from_form({"title": "x"}) is None  # no cost rows on the form: the lines stay
+    assert reference_costs_from_form({"cost_rows": "6"}) == []  # every row empty: no line
+    lines = reference_costs_from_form({
+        "cost_rows": "6", "cost_specialty_2": " general surgery ", "cost_procedure_2": "cholecystectomy",
+        "cost_abroad_amount_2": "8 500,50", "cost_abroad_currency_2": "eur", "cost_here_amount_2": "90000",
+        "cost_here_currency_2": "dzd"})
+    assert lines == [{"specialty": "general surgery", "procedure": "cholecystectomy",
+                      "abroad": {"amount": "8500.50", "currency": "EUR"}, "here": {"amount": "90000", "currency": "DZD"}}]
+    with pytest.raises(Invalid) as refused:
+        reference_costs_from_form({"cost_rows": "6", "cost_procedure_0": "x"})
+    assert refused.value.field == "cost_specialty_0"

@@ -195,6 +195,38 @@ async def test_a_clinician_checks_and_withdraws_readiness_from_the_waiting_list(
         assert words[0] in page and words[1] in cell(page)
 
 
+async def test_consent_erasure_and_who_read_a_patient_from_the_pages(stack: Stack) -> None:
+    cmci = stack.ids["cmci"]
+    await hosts_known(stack, "cmci")
+    clara, dalila = stack.browser(), stack.browser()
+    await clara.sign_in("clara")
+    listing = await clara.open(f"/hosts/{cmci}/cases")
+    await clara.submit(listing, f"/hosts/{cmci}/cases", case_fields("Nour Mansouri"))
+    (case,) = await stack.call("GET", "scheduling", f"/institutions/{cmci}/cases", ("clinician",), cmci)
+    base = f"/hosts/{cmci}/cases/{case['id']}"
+    shown = await clara.open(f"/hosts/{cmci}/cases?state=waiting")
+    r = await clara.submit(shown, f"{base}/consent", {"purpose": "sharing", "action": "give", "state": "waiting"})
+    assert r.headers["location"] == f"/hosts/{cmci}/cases?state=waiting"
+    shown = await clara.open(r.headers["location"])
+    consents = await stack.call("GET", "scheduling", f"/cases/{case['id']}", ("clinician",), cmci)
+    assert [c["purpose"] for c in consents["consents"]] == ["sharing"]
+    assert "Sharing with the visiting team: <strong>given</strong>" in shown
+    await clara.submit(shown, f"{base}/erase", {"confirm": "erase", "state": "waiting"})
+    erased = await clara.open(f"/hosts/{cmci}/cases?state=waiting")
+    assert "Identity erased" in erased and "Nour Mansouri" not in erased
+    # The privacy officer's page: who read the identity (clara, through the waiting list).
+    await dalila.sign_in("dalila")
+    history = await dalila.open(f"/hosts/{cmci}/access-history")
+    assert "clara" in history and case["patient_ref"] in history and "case_list" in history
+    await clara.open(f"/hosts/{cmci}/access-history", status=403)
+    for language, words in (("fr", ("identité de nos patients", "liste des dossiers")),
+                            ("ar", ("من اطّلع على هوية مرضانا", "قائمة الملفات"))):
+        reader = stack.browser(language)
+        await reader.sign_in("dalila")
+        page = await reader.open(f"/hosts/{cmci}/access-history")
+        assert words[0] in page and words[1] in page
+
+
 async def test_a_clinician_of_another_institution_sees_no_identity(stack: Stack) -> None:
     cmci = stack.ids["cmci"]
     await hosts_known(stack, "cmci", "other")

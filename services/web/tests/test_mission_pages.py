@@ -45,6 +45,7 @@ async def test_a_host_coordinator_proposes_a_plan_applies_it_and_sees_the_surger
     assert f'sse-connect="/live?mission={programme.mission_id}"' in page
     assert f'href="/conventions/{programme.convention_id}"' in page and "CMCI Bousmail" in page
     assert rows(page, "surgeries-table") == ["No surgery planned yet."]
+    assert rows(page, "sites-table") == ["CMCI Bousmail (host) the whole mission"], "its host, its one site"
 
     proposed = await amina.submit(page, programme.path + "/plan", {"time_limit_seconds": 3}, status=200)
     status = re.search(r'id="plan-status" data-status="([a-z]+)"', proposed.text).group(1)
@@ -78,6 +79,8 @@ async def test_a_host_coordinator_proposes_a_plan_applies_it_and_sees_the_surger
     part = await amina.client.get(programme.path + "?part=plan", headers={"HX-Request": "true"})
     assert part.status_code == 200 and part.text.lstrip().startswith('<section id="plan"')
     assert len(rows(part.text, "surgeries-table")) == len(surgeries)
+    assert all(f'data-site="{s["site_institution_id"]}"' in part.text for s in surgeries), "each surgery's site"
+    assert all("CMCI Bousmail" in line for line in rows(part.text, "surgeries-table"))
     after = await amina.open(programme.path)
     table = rows(after, "surgeries-table")
     assert len(table) == len(surgeries)
@@ -111,6 +114,35 @@ async def test_a_stale_proposal_is_refused_in_the_service_words(stack: Stack) ->
     assert 'id="problem-apply"' in r.text and "scheduling service refused" in r.text
     assert f"case {first} is cancelled" in html.unescape(r.text)
     assert await stack.as_coordinator("cmci", "GET", "scheduling", programme.path + "/surgeries") == []
+
+
+async def test_the_coordinator_changes_a_members_days_on_site(stack: Stack) -> None:
+    programme = await mission_programme(stack)
+    amina = await signed_in(stack, "amina")
+    page = await amina.open(programme.path)
+    mission = await stack.as_coordinator("cmci", "GET", "scheduling", programme.path)
+    nurse = programme.team["nurse"]
+    action = f"{programme.path}/team/{nurse['practitioner_id']}/on-site"
+    assert f'action="{action}"' in page, "a form per member"
+    days = rows(page, "team-table")
+    first, last = mission["starts_on"], mission["ends_on"]
+    # Arrives on the mission's second day; leaves on its last (the field left empty).
+    second = (date.fromisoformat(first) + timedelta(days=1)).isoformat()
+    await amina.submit(page, action, {"arrives_on": second, "leaves_on": ""})
+    mission = await stack.as_coordinator("cmci", "GET", "scheduling", programme.path)
+    member = next(m for m in mission["team"] if m["practitioner_id"] == nurse["practitioner_id"])
+    assert (member["arrives_on"], member["leaves_on"], member["whole_mission"]) == (second, last, False)
+    page = await amina.open(programme.path)
+    assert rows(page, "team-table") != days
+    assert any(f"{second} to {last}" in line for line in rows(page, "team-table"))
+    # A day outside the mission: the service's refusal, next to that member's form; nothing changes.
+    r = await amina.submit(page, action, {"arrives_on": "2000-01-01"}, status=422)
+    assert f'id="problem-on-site-{nurse["practitioner_id"]}"' in r.text
+    # Both empty: the whole mission again.
+    await amina.submit(await amina.open(programme.path), action, {"arrives_on": "", "leaves_on": ""})
+    mission = await stack.as_coordinator("cmci", "GET", "scheduling", programme.path)
+    member = next(m for m in mission["team"] if m["practitioner_id"] == nurse["practitioner_id"])
+    assert member["whole_mission"] and (member["arrives_on"], member["leaves_on"]) == (first, last)
 
 
 async def test_a_member_is_added_then_removed(stack: Stack) -> None:

@@ -47,7 +47,8 @@ def people(ids: dict[str, str]) -> list[dict[str, Any]]:
             person("clara", "Clara (clinician, CMCI)", "cmci", "clinician"),
             person("omar", "Omar (clinician, Clinique des Oasis)", "other", "clinician"),
             person("samir", "Samir (clinician, CMCI)", "cmci", "clinician"),
-            person("outsider-clinician", "Clinician of another clinic", "other", "clinician")]
+            person("outsider-clinician", "Clinician of another clinic", "other", "clinician"),
+            person("dalila", "Dalila (privacy officer, CMCI)", "cmci", "privacy_officer")]
 
 
 @dataclass

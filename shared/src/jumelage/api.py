@@ -3,7 +3,8 @@
 - **Bounds.** A request body is a :class:`Command` (unknown fields refused, strings
   stripped, no NaN or infinity, dates and times as ISO 8601 text); every string, list
   and number in it carries a maximum (``tests/test_openapi_rules.py`` holds every route
-  to it). Lists page with :data:`Limit` and :data:`Offset`.
+  to it). Lists page with :data:`Limit` and :data:`Offset`, or (the lists that grow
+  without end) with :data:`Limit` and a keyset :data:`Cursor` (``jumelage.db.keyset``).
 - **PATCH.** A :class:`Patch` changes only the fields given, and ``null`` means "not
   given", except on a field declared with :func:`clearable`, where ``null`` clears it.
 - **Errors.** Every error answer is an :class:`ErrorBody`; :func:`document_errors`
@@ -19,12 +20,14 @@ import typing
 from datetime import date, time
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request, Response
 from pydantic import (
     AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchemaHandler, ValidationInfo,
     field_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
+
+from jumelage.cursors import MAX_CURSOR_LENGTH
 
 MAX_PAGE_SIZE = 200
 MAX_OFFSET = 1_000_000  # far below the databases' 64-bit bound; a deeper page calls for narrower filters
@@ -32,6 +35,23 @@ MAX_OFFSET = 1_000_000  # far below the databases' 64-bit bound; a deeper page c
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"rows per page, 1 to {MAX_PAGE_SIZE}")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET,
                               description=f"rows to skip, 0 to {MAX_OFFSET:,}: narrow the filters to go further")]
+
+Cursor = Annotated[str | None, Query(
+    max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+$",
+    description="where the page begins: the `next` cursor of the previous page, passed back unchanged "
+                "with the same filters (keyset paging; absent: the first page)")]
+
+
+def link_next(request: Request, response: Response, cursor: str | None) -> None:
+    """A keyset page's way on, for a list answered as a bare array: the header
+    ``Link: <this URL, cursor=...>; rel="next"`` (RFC 8288), absent on the last page."""
+    if cursor is not None:
+        url = request.url.remove_query_params("cursor").include_query_params(cursor=cursor)
+        response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+
+
+NEXT_LINK_HEADER = {"Link": {"description": 'the next page: `<url>; rel="next"` (absent on the last page)',
+                             "schema": {"type": "string"}}}
 
 
 _NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")

@@ -53,6 +53,8 @@ class Role(StrEnum):
     funder = "funder"                # reads the progress of the conventions it funds
     supervisor = "supervisor"        # reads the progress of the conventions it supervises
     practitioner = "practitioner"    # reads the missions they are on
+    subscriber = "subscriber"        # a partner system: its own event subscriptions (jumelage.subscriptions)
+    privacy_officer = "privacy_officer"  # reads who saw its institution's patients; erases on a family's request
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import gc
 import sys
 from collections.abc import Callable
@@ -29,7 +30,7 @@ def main(
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the HTTP API, the event subscriber and the outbox relay")
     sub.add_parser("migrate", help="bring the database schema up to date")
-    sub.add_parser("asyncapi", help="print the AsyncAPI document generated from the code")
+    sub.add_parser("asyncapi", help="print the AsyncAPI document (the catalogue) generated from the code")
     args = parser.parse_args(argv)
 
     settings = settings_class()
@@ -38,7 +39,10 @@ def main(
 
     if args.command == "asyncapi":
         runtime = build_runtime(settings)
-        sys.stdout.write(runtime.specification().to_json() + "\n")  # type: ignore[attr-defined]
+        if hasattr(runtime, "catalogue"):  # a service: the catalogue it serves at /asyncapi.json
+            sys.stdout.write(json.dumps(runtime.catalogue(), ensure_ascii=False) + "\n")
+        else:  # the web app: FastStream's document of its live subscriber
+            sys.stdout.write(runtime.specification().to_json() + "\n")  # type: ignore[attr-defined]
         return
     if migrations is None:  # a process that owns no database (the web app)
         if args.command == "migrate":
@@ -79,6 +83,9 @@ def tune_garbage_collector() -> None:
 
 
 async def _migrate(settings: ServiceSettings, migrations: Path) -> None:
+    from jumelage import sealing
+
+    sealing.install_from(settings)  # a migration seals the identity rows it finds in clear
     engine = create_engine(settings.sqlalchemy_url(), schema=settings.database_schema)
     try:
         await migrate(engine, migrations)

@@ -16,15 +16,17 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from sqlalchemy import Integer, Select, bindparam, event, func, literal_column, select, text, true
+from sqlalchemy import (
+    Integer, Select, and_, bindparam, event, func, literal_column, or_, select, text, true, tuple_,
+)
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from jumelage import context, idempotency, sqlite_driver
+from jumelage import context, cursors, idempotency, sqlite_driver
 from jumelage.audit import AUDIT_INSERT, AuditActor, record_for
 from jumelage.columns import UtcDateTime  # noqa: F401  (services import it from here)
 from jumelage.errors import Invalid
@@ -165,6 +167,117 @@ async def fetch_page(session: AsyncSession, statement: Select[Any], *, limit: in
     return [row for row in rows if row.in_page is not None], int(rows[0].total) if rows else 0
 
 
+KEYSET_FIELD = "query.cursor"
+"""Where a refused cursor is named: the 422's ``loc`` is ``["query", "cursor"]``."""
+
+
+class Keyset:
+    """Keyset pages of ``query``'s rows, sorted by the columns named ``order_by`` (the last of
+    them unique, ``id``, so the order is total): each page is the ``limit`` rows after the
+    sort key of the previous page's last row, which the page hands out as an opaque cursor
+    (``jumelage.cursors``). Unlike an offset, a page costs the same deep in the list (the
+    database seeks in the index of the sort columns, never counts the rows before), and
+    rows inserted or removed before the cursor neither repeat nor skip a row after it.
+
+    ``descending`` names the columns sorted newest (largest) first. Two statements are built
+    once (keep the ``Keyset``): the first page, and the page after a cursor, whose
+    condition is a row-value comparison ``(a, b, id) > (:a, :b, :id)`` when every column
+    goes one way, else its expanded form ``a < :a OR (a = :a AND (b > :b OR ...))``.
+
+    The rows may be ORM entities (``scalars=True``) or Core rows; the key of a row is
+    read by the columns' names."""
+
+    def __init__(self, query: Select[Any], order_by: Sequence[str], *, descending: Sequence[str] = (),
+                 scalars: bool = False) -> None:
+        columns = query.selected_columns
+        unknown = set(descending) - set(order_by)
+        if unknown:
+            raise ValueError(f"descending names columns the order does not: {sorted(unknown)}")
+        self.names = tuple(order_by)
+        self.scalars = scalars
+        sorted_by = [columns[name] for name in order_by]
+        down = [name in descending for name in order_by]
+        self.shape = "".join(cursors.kind_of(_sample(_python_type(c.type))) for c in sorted_by)
+        after = [bindparam(f"after_{i}", type_=c.type) for i, c in enumerate(sorted_by)]
+        ordering = [c.desc() if d else c.asc() for c, d in zip(sorted_by, down, strict=True)]
+        limit = bindparam("limit", type_=Integer)
+        self.first = query.order_by(*ordering).limit(limit)
+        if not any(down) or all(down):
+            beyond = tuple_(*sorted_by) < tuple_(*after) if all(down) else tuple_(*sorted_by) > tuple_(*after)
+        else:
+            beyond = _expanded_after(sorted_by, after, down)
+        self.after = query.where(beyond).order_by(*ordering).limit(limit)
+
+    def key(self, row: Any) -> tuple[Any, ...]:
+        return tuple(getattr(row, name) for name in self.names)
+
+    def cursor_after(self, row: Any) -> str:
+        """The cursor of the page that follows ``row`` (an offset page hands it out too)."""
+        return cursors.encode(self.key(row))
+
+    async def fetch(self, session: AsyncSession, *, limit: int, cursor: str | None,
+                    **parameters: Any) -> tuple[list[Any], str | None]:
+        """The page of ``limit`` rows after ``cursor`` (None: the first page), and the cursor
+        of the page after it (None: this is the last). A cursor of another shape (another
+        list's, or altered) is :class:`Invalid` naming ``cursor`` (a 422)."""
+        values = {"limit": limit + 1, **parameters}  # one more: is there a page after this one?
+        statement = self.first
+        if cursor is not None:
+            try:
+                key = cursors.decode(cursor, self.shape)
+            except ValueError as e:
+                raise Invalid(str(e), field=KEYSET_FIELD) from None
+            values.update({f"after_{i}": v for i, v in enumerate(key)})
+            statement = self.after
+        result = await (session.scalars(statement, values) if self.scalars else session.execute(statement, values))
+        rows = list(result.all())
+        if len(rows) <= limit:
+            return rows, None
+        rows = rows[:limit]
+        return rows, cursors.encode(self.key(rows[-1]))
+
+
+def offset_or_cursor(offset: int, cursor: str | None) -> None:
+    """A list paged both ways takes one of the two: a cursor with an offset is a 422."""
+    if cursor is not None and offset:
+        raise Invalid("give either an offset or a cursor, not both: the cursor already says where the page "
+                      "begins", field=KEYSET_FIELD)
+
+
+def keyset(query: Select[Any], order_by: Sequence[str], *, descending: Sequence[str] = (),
+           scalars: bool = False) -> Keyset:
+    """Keyset pages of ``query`` (:class:`Keyset`), the variant of :func:`paged` for the
+    lists that grow without end: no total, no offset, the same cost on every page."""
+    return Keyset(query, order_by, descending=descending, scalars=scalars)
+
+
+def _expanded_after(columns: Sequence[Any], after: Sequence[Any], down: Sequence[bool]) -> Any:
+    """Rows after the key ``after`` in an order of mixed directions (one per column)."""
+    condition = None
+    for column, value, descending in reversed(list(zip(columns, after, down, strict=True))):
+        beyond = column < value if descending else column > value
+        condition = beyond if condition is None else or_(beyond, and_(column == value, condition))
+    return condition
+
+
+def _python_type(column_type: Any) -> type:
+    """The Python type of a column's values (a TypeDecorator's, ``UtcDateTime``, is its impl's)."""
+    impl = getattr(column_type, "impl_instance", None) or getattr(column_type, "impl", None)
+    python_type = column_type.python_type
+    if python_type is object and impl is not None and not isinstance(impl, type):
+        return _python_type(impl)
+    return python_type
+
+
+def _sample(python_type: type) -> Any:
+    """A value of ``python_type``, for its cursor kind."""
+    samples: dict[type, Any] = {bool: True, int: 0, str: "", uuid.UUID: uuid.UUID(int=0),
+                                datetime: datetime(2000, 1, 1, tzinfo=UTC), date: date(2000, 1, 1)}
+    if python_type not in samples:
+        raise TypeError(f"a keyset cannot sort by a column of {python_type.__name__}")
+    return samples[python_type]
+
+
 class Transaction(Protocol):
     """What a unit of work runs in: a transaction of its own (:class:`OwnTransaction`,
     the default), or its part of one that several units share one after the other
@@ -237,6 +350,10 @@ class UnitOfWork:
         self._committed = False
         # Set for a change made through the API: commit() writes its audit row.
         self.actor: AuditActor | None = None
+        # Set for a read made through the API: who reads, for the access history of patients'
+        # identities (jumelage.identity_access), written through ``write_sessions``.
+        self.reader: AuditActor | None = None
+        self.write_sessions: Callable[[], AsyncSession] = sessions
 
     async def __aenter__(self) -> Self:
         self.recorded = []
@@ -252,6 +369,9 @@ class UnitOfWork:
 
     max_event_bytes: int | None = None
     """Largest event data this unit may record (``MAX_EVENT_BYTES``, set by the runtime)."""
+    schemas_url: str | None = None
+    """Where the service serves its events' JSON schemas (``<PUBLIC_URL>/schemas``, set by the
+    runtime): each event's ``dataschema`` is ``<schemas_url>/<type>.json``; None: no dataschema."""
 
     def record(self, data: EventData) -> CloudEvent[Any]:
         """Queue an outgoing event in this transaction (the outbox row, written at commit).
@@ -263,6 +383,7 @@ class UnitOfWork:
             correlation_id=context.correlation_id.get(),
             causation_id=context.causation_id.get(),
             traceparent=current_traceparent(),  # the span it is recorded under: the trace goes on
+            dataschema=f"{self.schemas_url}/{data.event_type}.json" if self.schemas_url else None,
         )
         envelope_json, size = serialized(envelope)  # once: the outbox row keeps this JSON
         if self.max_event_bytes is not None and size > self.max_event_bytes:

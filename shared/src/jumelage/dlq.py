@@ -33,12 +33,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Annotated, Any
 
 import aio_pika
+from fastapi import APIRouter, HTTPException, Path, Request
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PydanticField
 
+from jumelage.api import Command
+from jumelage.auth import CallerDep, Role, require
+from jumelage.errors import Invalid, NotFound
 from jumelage.messaging.consumer import ATTEMPTS_HEADER, ERROR_HEADER, ROUTING_KEY_HEADER
 from jumelage.messaging.topology import ServiceQueue, Topology
+from jumelage.subscriptions import Uow
 
 RETRIED_HEADER = "x-dlq-retried"
 """How many times the desk has retried this message (a header it adds)."""
@@ -184,28 +191,151 @@ class Desk:
         raise LookupError(f"no dead letter {key} in {self.queue.dlq_name}")
 
 
+def audit_values(*, subject: str, institution_id: Any, roles: tuple[str, ...], dlq_name: str, action: str,
+                 letter: DeadLetter, reason: str | None) -> dict[str, Any]:
+    """The audit row of one retry or discard, for the command line and the HTTP desk alike."""
+    from jumelage.audit import AuditActor, record_for
+
+    target = f"{letter.key}" + (f" reason: {reason}" if reason else "")
+    actor = AuditActor(subject=subject, institution_id=institution_id, roles=roles,
+                       action=f"DLQ {action} {dlq_name}", target=target)
+    event = SimpleNamespace(type=letter.event_type, id=letter.key, subject=letter.subject)
+    return record_for(actor, datetime.now(UTC), [event], letter.correlation_id)
+
+
 def audit_trail(settings: Any) -> Callable[..., Any]:
     """An ``audit`` for :class:`Desk`: one row in the service's audit table per change."""
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
-    from jumelage.audit import AUDIT_INSERT, AuditActor, record_for
+    from jumelage.audit import AUDIT_INSERT
     from jumelage.db import create_engine
 
     async def write(action: str, letter: DeadLetter, by: str, reason: str | None) -> None:
         engine = create_engine(settings.sqlalchemy_url(), schema=settings.database_schema)
         try:
-            target = f"{letter.key}" + (f" reason: {reason}" if reason else "")
-            actor = AuditActor(subject=by, institution_id=None, roles=("operator",),
-                               action=f"DLQ {action} {settings.topology_namespace}{settings.service_name}.events.dlq",
-                               target=target)
-            event = SimpleNamespace(type=letter.event_type, id=letter.key, subject=letter.subject)
+            values = audit_values(subject=by, institution_id=None, roles=("operator",), action=action, letter=letter,
+                                  reason=reason,
+                                  dlq_name=f"{settings.topology_namespace}{settings.service_name}.events.dlq")
             async with async_sessionmaker(engine)() as session, session.begin():
-                await session.execute(AUDIT_INSERT, record_for(actor, datetime.now(UTC), [event],
-                                                               letter.correlation_id))
+                await session.execute(AUDIT_INSERT, values)
         finally:
             await engine.dispose()
 
     return write
+
+
+# -- the HTTP desk (administrators; the web app's dead-letter page calls it) -------------------------
+
+Key = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9:._-]+$",
+                          description="the dead letter's event id (or sha256:<16 hex> of its body)")]
+
+
+class DeadLetterOut(BaseModel):
+    event_id: str
+    type: str
+    attempts: int
+    reason: str
+    routing_key: str | None
+    correlation_id: str | None
+    dead_since: datetime | None
+
+class DeadLetters(BaseModel):
+    queue: str
+    dlq: str
+    items: list[DeadLetterOut]
+    total: int
+
+class DeadLetterShown(DeadLetterOut):
+    headers: dict[str, Any]
+    event: Any = PydanticField(description="the message's body: the CloudEvent, or its text if it is none")
+
+class Retried(BaseModel):
+    retried: list[DeadLetterOut]
+
+class Discard(Command):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "a test message, never an event"}]})
+    reason: str = PydanticField(min_length=1, max_length=2000, description="why: written to the audit trail")
+
+def dead_letters_router() -> APIRouter:
+    """``/dead-letters`` on a service: its queue's dead letters, the same :class:`Desk` as the
+    command line, over ``DLQ_AMQP_URL`` (default ``AMQP_URL``: deployed, a service's own broker
+    user may not read its DLQ). Each retry and discard is audited as the administrator."""
+    from jumelage.audit import AUDIT_INSERT
+
+    router = APIRouter(prefix="/dead-letters", tags=["dead letters"],
+                       dependencies=[require(Role.administrator, to="run the dead-letter desk")])
+    def out(letter: DeadLetter) -> DeadLetterOut:
+        return DeadLetterOut(**letter.summary())
+
+    def desk_for(request: Request, caller: Any, uow: Any) -> Desk:
+        runtime = request.app.state.runtime
+        settings = runtime.settings
+        if runtime.queue is None:
+            raise NotFound(f"the {runtime.name} service has no queue, so no dead letters")
+
+        async def audit(action: str, letter: DeadLetter, by: str, reason: str | None) -> None:
+            uow.actor = None  # this row, not the route's generic one
+            async with uow:
+                await uow.session.execute(AUDIT_INSERT, audit_values(
+                    subject=caller.subject, institution_id=caller.institution_id,
+                    roles=tuple(sorted(r.value for r in caller.roles)), action=action, letter=letter, reason=reason,
+                    dlq_name=runtime.queue.dlq_name))
+                await uow.commit()
+
+        url = settings.dlq_amqp_url.get_secret_value() if settings.dlq_amqp_url else settings.amqp_url
+        return Desk(url, runtime.queue, audit=audit)
+
+    async def at_desk(desk: Desk, work: Callable[[Desk], Any]) -> Any:
+        try:
+            async with desk:
+                return await work(desk)
+        except LookupError as exc:
+            raise NotFound(str(exc).strip("'\"")) from None
+        except (ValueError, NotFound):
+            raise
+        except Exception as exc:  # the broker away, or its user refused
+            raise HTTPException(503, f"the broker did not answer the dead-letter desk ({type(exc).__name__}): "
+                                     "try again; deployed, DLQ_AMQP_URL names a user that may read the DLQ",
+                                headers={"Retry-After": "5"}) from None
+
+    @router.get("", response_model=DeadLetters, summary="The service queue's dead letters: reason and attempts")
+    async def listed(request: Request, caller: CallerDep) -> DeadLetters:
+        desk = desk_for(request, caller, None)
+        letters = await at_desk(desk, lambda d: d.list())
+        return DeadLetters(queue=desk.queue.name, dlq=desk.queue.dlq_name, items=[out(x) for x in letters],
+                           total=len(letters))
+
+    @router.get("/{key}", response_model=DeadLetterShown, summary="One dead letter, its headers and its event")
+    async def shown(request: Request, caller: CallerDep, key: Key) -> DeadLetterShown:
+        letter = await at_desk(desk_for(request, caller, None), lambda d: d.show(key))
+        try:
+            event: Any = json.loads(letter.body)
+        except ValueError:
+            event = letter.body.decode("utf-8", "backslashreplace")
+        headers = {k: _text(v) if isinstance(v, bytes) else v for k, v in letter.headers.items() if k != "x-death"}
+        return DeadLetterShown(**letter.summary(), headers=json.loads(json.dumps(headers, default=str)), event=event)
+
+    @router.post("/retry", response_model=Retried, summary="Re-publish every dead letter to the service queue")
+    async def retry_all(request: Request, caller: CallerDep, uow: Uow) -> Retried:
+        done = await at_desk(desk_for(request, caller, uow), lambda d: d.retry(None, by=caller.subject))
+        return Retried(retried=[out(x) for x in done])
+
+    @router.post("/{key}/retry", response_model=Retried, summary="Re-publish one dead letter, same event id")
+    async def retry_one(request: Request, caller: CallerDep, key: Key, uow: Uow) -> Retried:
+        done = await at_desk(desk_for(request, caller, uow), lambda d: d.retry(key, by=caller.subject))
+        return Retried(retried=[out(x) for x in done])
+
+    @router.post("/{key}/discard", response_model=DeadLetterOut,
+                 summary="Remove one dead letter, with a reason written to the audit trail")
+    async def discard(request: Request, caller: CallerDep, key: Key, body: Discard, uow: Uow) -> DeadLetterOut:
+        try:
+            letter = await at_desk(desk_for(request, caller, uow),
+                                   lambda d: d.discard(key, reason=body.reason, by=caller.subject))
+        except ValueError as exc:
+            raise Invalid(str(exc), field="reason") from None
+        return out(letter)
+
+    return router
 
 
 # -- the command line ------------------------------------------------------------------------------

@@ -196,7 +196,9 @@ def install_error_handlers(app: FastAPI) -> None:
         code = next((c for k, c in status.items() if isinstance(exc, k)), 409)
         if exc.field is not None:
             # Like pydantic's own: list indexes as numbers (["body", "parties", 1, "role"]).
-            loc = ["body", *(int(p) if p.isdigit() else p for p in exc.field.split("."))]
+            # A field given as "query.<name>" is a query parameter (a keyset cursor), else the body's.
+            where, _, field = exc.field.partition(".") if exc.field.startswith("query.") else ("body", "", exc.field)
+            loc = [where, *(int(p) if p.isdigit() else p for p in field.split("."))]
             detail: object = [{"loc": loc, "msg": exc.message, "type": "domain"}]
         else:
             detail = exc.message

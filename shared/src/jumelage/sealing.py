@@ -145,6 +145,27 @@ def install(ring: KeyRing) -> None:
     _ring = ring
 
 
+def from_settings(settings: Any) -> KeyRing | None:
+    """The key ring ``IDENTITY_KEYS`` and ``IDENTITY_SEARCH_KEY`` give (None: not set)."""
+    keys, search = getattr(settings, "identity_keys", None), getattr(settings, "identity_search_key", None)
+    if keys is None and search is None:
+        return None
+    if keys is None or search is None:
+        raise SealingError("set both IDENTITY_KEYS and IDENTITY_SEARCH_KEY (or neither)")
+    try:
+        return KeyRing.parse(keys.get_secret_value(), search.get_secret_value())
+    except ValueError as exc:
+        raise SealingError(str(exc)) from None
+
+
+def install_from(settings: Any) -> bool:
+    """Install the settings' key ring, if they give one; True if they did."""
+    found = from_settings(settings)
+    if found is not None:
+        install(found)
+    return found is not None
+
+
 def ring() -> KeyRing:
     if _ring is None:
         raise SealingError("no identity key ring installed (IDENTITY_KEYS, IDENTITY_SEARCH_KEY)")

@@ -24,14 +24,18 @@ from fastapi.routing import APIRoute
 from fastapi.responses import HTMLResponse
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.specification import AsyncAPI
-from faststream.specification.asyncapi.site import get_asyncapi_html
 
-from jumelage import idempotency
+from jumelage import idempotency, sealing
 from jumelage.api import install_error_documents
-from jumelage.audit import AuditActor, audit_router
+from jumelage import context
+from jumelage.audit import AUDIT_INSERT, AuditActor, audit_router, record_for
 from jumelage.auth import CallerDep, TokenVerifier, authenticated
 from jumelage.bus import MessageBus
+from jumelage.catalogue import catalogue
+from jumelage.documents import install_documents
+from jumelage.events import registry
 from jumelage.clock import Clock
+from jumelage.dlq import dead_letters_router
 from jumelage.db import UnitOfWork, create_engine, ping, read_session_factory, session_factory
 from jumelage.http import health_router, install_correlation, install_error_handlers, strict_json
 from jumelage.logging import get_logger, silence_sensitive_libraries
@@ -41,6 +45,8 @@ from jumelage.messaging.outbox import OutboxRelay, event_publishers
 from jumelage.messaging.pruning import prune
 from jumelage.messaging.topology import Topology
 from jumelage.settings import ServiceSettings
+from jumelage.subscriptions import match as match_subscriptions
+from jumelage.subscriptions import any_subscription, prune_numbers, subscriptions_router
 from jumelage.tasks import spawn
 from jumelage.tracing import configure_tracing
 
@@ -73,8 +79,14 @@ class ServiceRuntime:
         clock: Clock | None = None,
         bus: MessageBus | None = None,
         version: str = "0.1.0",
+        sealed: Sequence[Any] = (),
     ) -> None:
         silence_sensitive_libraries()
+        # Tables with identity sealed at rest (jumelage.sealing): the key ring from the settings
+        # (a service that keeps identity refuses to start without one), and the re-seal job.
+        self.sealed = tuple(sealed)
+        if self.sealed:
+            sealing.install_from(settings)
         configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)  # once per process
         self.settings = settings
         self.name = settings.service_name
@@ -89,6 +101,7 @@ class ServiceRuntime:
             passive=settings.declare_topology == "own",  # the broker's definitions made it all
         )
         self.queue = self.topology.service_queue(self.name) if handlers else None
+        self.handled: tuple[type, ...] = tuple(handlers or ())  # the event types its queue receives
         url = settings.sqlalchemy_url()
         # Every connection kept: SQLAlchemy's default (5 kept, 10 more opened and closed again per
         # checkout) opened a PostgreSQL backend (or an SQLite connection and its thread) per request
@@ -110,6 +123,7 @@ class ServiceRuntime:
         )
         self.metrics = Metrics(self.name)
         self.source = f"/services/{self.name}"
+        self.schemas_url = f"{settings.base_url()}/schemas"  # each event's dataschema: <schemas_url>/<type>.json
         # One publisher per event type this service emits, for AsyncAPI (the relay sends on its own).
         self.publishers = event_publishers(self.broker, self.topology.exchange, self.source)
         self.relay = OutboxRelay(
@@ -129,7 +143,11 @@ class ServiceRuntime:
         self._starter: asyncio.Task[None] | None = None
         self.periodic = [*periodic, Periodic("expire-idempotency-keys", idempotency.CLEANUP_INTERVAL,
                                              self._expire_idempotency_keys),
-                         Periodic("prune-outbox-and-inbox", settings.prune_interval_seconds, self._prune)]
+                         Periodic("prune-outbox-and-inbox", settings.prune_interval_seconds, self._prune),
+                         Periodic("number-subscription-events", settings.subscription_match_seconds,
+                                  self._match_subscriptions)]
+        if self.sealed:
+            self.periodic.append(Periodic("reseal-identity", settings.reseal_interval_seconds, self._reseal))
         self._periodic_tasks: list[asyncio.Task[None]] = []
         self.metrics.refresher("outbox", self._measure_outbox)
         if self.queue is not None:
@@ -174,14 +192,49 @@ class ServiceRuntime:
         time, which is what the relay and the consumer stamp (not a scenario clock)."""
         pruned = await prune(self.unit_of_work, now=datetime.now(UTC), outbox_keep_days=self.settings.outbox_keep_days,
                              inbox_keep_days=self.settings.inbox_keep_days)
-        if pruned.outbox or pruned.inbox:
-            log.info("outbox and inbox pruned", outbox_rows=pruned.outbox, inbox_keys=pruned.inbox)
+        numbers = await prune_numbers(self.sessions, now=datetime.now(UTC), keep_days=self.settings.outbox_keep_days)
+        if pruned.outbox or pruned.inbox or numbers:
+            log.info("outbox and inbox pruned", outbox_rows=pruned.outbox, inbox_keys=pruned.inbox,
+                     subscription_events=numbers)
+
+    async def _match_subscriptions(self, uow: UnitOfWork) -> None:
+        """Every service's periodic job: number the published events each HTTP subscription's
+        topic matches (jumelage.subscriptions); without a subscription, one read (no write lock)."""
+        if not await any_subscription(self.read_sessions):
+            return
+        await match_subscriptions(uow, now=datetime.now(UTC), settle_seconds=self.settings.subscription_settle_seconds)
+
+    async def _reseal(self, _uow: UnitOfWork) -> None:
+        """Seal again, with the ring's first key, what an older key sealed (or what is still in
+        clear): a key rotated without downtime is out of the rows after one pass."""
+        resealed = await sealing.reseal(self.unit_of_work, self.sealed)
+        if resealed:
+            log.info("identity sealed again with the current key", rows=resealed, key=sealing.ring().current)
 
     def unit_of_work(self, sessions: Callable[[], Any] | None = None) -> UnitOfWork:
         """A fresh unit of work; ``sessions`` (default: transactions that may write)
         is what each of its transactions begins from."""
         uow = self._uow_class(sessions or self.sessions, on_commit=self.relay.wake)
         uow.max_event_bytes = self.settings.max_event_bytes
+        uow.schemas_url = self.schemas_url
+        uow.write_sessions = self.sessions
+        return uow
+
+    def request_unit_of_work(self, request: Request, caller: Any) -> UnitOfWork:
+        """The unit of work of an authenticated request (:func:`unit_of_work`): a read's records
+        what it reads of a patient's identity (jumelage.identity_access), a change's is audited."""
+        route = request.scope.get("route")
+        actor = AuditActor(
+            subject=caller.subject, institution_id=caller.institution_id,
+            roles=tuple(sorted(r.value for r in caller.roles)),
+            action=f"{request.method} {getattr(route, 'path', request.url.path)}", target=request.url.path,
+        )
+        if request.method not in MUTATING:
+            uow = self.unit_of_work(self.read_sessions)
+            uow.reader = actor
+            return uow
+        uow = self.unit_of_work(self.request_sessions)
+        uow.actor = actor
         return uow
 
     def request_sessions(self) -> Any:
@@ -196,6 +249,8 @@ class ServiceRuntime:
         """Start the broker (then the relay) in the background, so the HTTP API
         and its health checks answer while the broker is away."""
         self.verifier = TokenVerifier(self.settings)  # refuses to start without a way to verify tokens
+        if self.sealed:
+            sealing.ring()  # refuses to start without the identity key ring (IDENTITY_KEYS, IDENTITY_SEARCH_KEY)
         for job in self.periodic:
             self._periodic_tasks.append(spawn(self._every(job), name=job.name))
         self._starter = spawn(self._start_broker(), name="broker-start")
@@ -263,6 +318,14 @@ class ServiceRuntime:
                 operation.bindings.amqp.cc = list(self.queue.bindings)
         return spec
 
+    def catalogue(self) -> dict[str, Any]:
+        """The AsyncAPI catalogue (``jumelage.catalogue``): FastStream's document, with valid
+        keys, a message per event type with its content type and example, the dead-letter
+        headers and the production server. What ``/asyncapi.json`` serves."""
+        return catalogue(self.specification().to_jsonable(), service=self.name, exchange=self.topology.exchange.name,
+                         emitted=registry.from_source(self.source), handled=self.handled, queue=self.queue,
+                         schemas_url=self.schemas_url)
+
     # -- HTTP ------------------------------------------------------------------
 
     def create_app(self, routers: Sequence[APIRouter], *, configure: Callable[[FastAPI], Any] | None = None) -> FastAPI:
@@ -277,6 +340,7 @@ class ServiceRuntime:
                 await runtime.stop()
 
         app = FastAPI(title=f"Jumelage {self.name}", version=self.version, lifespan=lifespan,
+                      docs_url=None, redoc_url=None,  # install_documents: the same pages, no CDN
                       max_body_size=self.settings.max_body_bytes)
         app.state.runtime = self
         install_correlation(app, self.metrics)
@@ -285,7 +349,7 @@ class ServiceRuntime:
             app.include_router(metrics_router(self.metrics))
         # Public: health checks and the API documents. Everything else needs a verified token.
         app.include_router(health_router({"database": self.check_database, "broker": self.check_broker}))
-        routers = [*routers, audit_router()]
+        routers = [*routers, audit_router(), subscriptions_router(), dead_letters_router()]
         for router in routers:
             for route in router.routes:
                 if isinstance(route, APIRoute) and route.methods & MUTATING:
@@ -295,13 +359,8 @@ class ServiceRuntime:
             app.include_router(router, dependencies=[Depends(authenticated), Depends(strict_json)])
         install_error_documents(app)  # on every authenticated route, the errors it can answer
 
-        @app.get("/asyncapi.json", tags=["docs"], include_in_schema=False)
-        async def asyncapi_json() -> Any:
-            return runtime.specification().to_jsonable()
-
-        @app.get("/asyncapi", tags=["docs"], include_in_schema=False)
-        async def asyncapi_html() -> HTMLResponse:
-            return HTMLResponse(get_asyncapi_html(runtime.specification()))
+        # /docs, /redoc, /asyncapi(.json), /schemas/<type>.json: public, their scripts served here.
+        install_documents(app, runtime.catalogue, source=self.source, title=f"Jumelage {self.name}")
 
         if configure is not None:
             configure(app)
@@ -374,15 +433,37 @@ async def unit_of_work(request: Request, caller: CallerDep) -> UnitOfWork:
     the access checks of a changing request, which read before its handler runs;
     the handler's transaction takes it (SQLite ``BEGIN IMMEDIATE``, ``jumelage.db``)."""
     runtime: ServiceRuntime = request.app.state.runtime
-    if request.method not in MUTATING:
-        return runtime.unit_of_work(runtime.read_sessions)
-    uow = runtime.unit_of_work(runtime.request_sessions)
+    return runtime.request_unit_of_work(request, caller)
+
+
+class ReadAudit:
+    """The audit row of a read worth tracing (a report downloaded, a FHIR export): a GET changes
+    nothing, so no unit of work writes its row; the route calls :meth:`record` once its answer is
+    made, and the row is written in a short transaction of its own (a refused or failed read writes
+    none). Its ``events`` are empty: the ``action`` and ``target`` say what was read."""
+
+    def __init__(self, runtime: ServiceRuntime, actor: AuditActor) -> None:
+        self._runtime = runtime
+        self.actor = actor
+
+    async def record(self) -> None:
+        async with self._runtime.sessions() as session, session.begin():
+            await session.execute(AUDIT_INSERT, record_for(self.actor, datetime.now(UTC), [],
+                                                           context.correlation_id.get()))
+
+
+async def read_audit(request: Request, caller: CallerDep) -> ReadAudit:
+    """FastAPI dependency: the :class:`ReadAudit` of this request, for this caller."""
     route = request.scope.get("route")
-    uow.actor = AuditActor(
+    return ReadAudit(request.app.state.runtime, AuditActor(
         subject=caller.subject, institution_id=caller.institution_id, roles=tuple(sorted(r.value for r in caller.roles)),
-        action=f"{request.method} {getattr(route, 'path', request.url.path)}", target=request.url.path,
-    )
-    return uow
+        action=f"{request.method} {getattr(route, 'path', request.url.path)}",
+        # The query says which period, language or format was read (its parameters are bounded).
+        target=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+    ))
+
+
+ReadAuditDep = Annotated[ReadAudit, Depends(read_audit)]
 
 
 async def bus(request: Request) -> MessageBus:

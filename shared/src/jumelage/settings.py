@@ -40,6 +40,11 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = Field(default="service", description="set by each service")
     amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ URL")
+    dlq_amqp_url: SecretStr | None = Field(
+        default=None,
+        description="the dead-letter desk's broker URL (GET/POST /dead-letters): a user that may read the "
+        "service queue's DLQ and write to its forward exchange; empty: AMQP_URL",
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; empty means SQLite at DATA_DIR/<service>.db. "
@@ -50,6 +55,12 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    public_url: str | None = Field(
+        default=None, max_length=300,
+        description="the address other services and partners reach this service's HTTP API at (e.g. "
+        "http://convention in a cluster): the base of each event's dataschema URL; unset: "
+        "http://<HTTP_HOST>:<HTTP_PORT> (127.0.0.1 for a wildcard host)",
+    )
     max_body_bytes: int = Field(
         default=1 << 20, ge=1024, le=1 << 30,
         description="largest HTTP request body accepted (bytes); a larger one is a 413, refused before it is read whole",
@@ -68,7 +79,8 @@ class ServiceSettings(BaseSettings):
     prefetch: int = Field(default=32, description="unacked events in flight per consumer")
     outbox_keep_days: float = Field(
         default=7.0, gt=0, le=3650,
-        description="days a published event stays in the outbox (what a replay can give again), then pruned",
+        description="days a published event stays in the outbox, then pruned: the replay window (what "
+        "python -m jumelage.replay and the HTTP subscriptions can give again)",
     )
     inbox_keep_days: float = Field(
         default=30.0, ge=1, le=3650,
@@ -77,6 +89,15 @@ class ServiceSettings(BaseSettings):
     )
     prune_interval_seconds: float = Field(
         default=3600.0, gt=0, le=86400, description="how often the outbox and the inbox are pruned"
+    )
+    subscription_match_seconds: float = Field(
+        default=1.0, gt=0, le=60,
+        description="how often the published events are numbered for the HTTP subscriptions (jumelage.subscriptions)",
+    )
+    subscription_settle_seconds: float = Field(
+        default=1.0, ge=0, le=60,
+        description="an event is numbered for the HTTP subscriptions once published this long ago (so one "
+        "committed late, with an earlier sequence number, is numbered in order, not skipped)",
     )
     relay_batch_size: int = Field(default=500, ge=1, description="outbox rows per relay transaction, in flight at once")
     relay_poll_interval: float = Field(
@@ -139,6 +160,20 @@ class ServiceSettings(BaseSettings):
     auth_issuer: str | None = Field(default=None, description="the iss claim tokens must carry, if set")
     auth_leeway_seconds: float = Field(default=30.0, description="clock skew tolerated on exp/nbf/iat")
 
+    # -- identity sealed at rest (jumelage.sealing): the scheduling and notification services --
+    identity_keys: SecretStr | None = Field(
+        default=None,
+        description="id:base64key pairs (32-byte AES keys), the first seals, the others still open what they "
+        "sealed (rotation); or a file identity_keys under SECRETS_DIR. Required where identity is kept",
+    )
+    identity_search_key: SecretStr | None = Field(
+        default=None, description="base64 of at least 32 bytes: the keyed hash a patient's name is found by",
+    )
+    reseal_interval_seconds: float = Field(
+        default=3600.0, gt=0, le=86400,
+        description="how often the rows still sealed with an older key (or in clear) are sealed again",
+    )
+
     # -- retries (jumelage.idempotency) --
     idempotency_key_hours: float = Field(
         default=24.0, gt=0,
@@ -149,6 +184,13 @@ class ServiceSettings(BaseSettings):
         description="how long a request holding an Idempotency-Key may run before a retry may take the key "
         "over (the first one's commit is then refused)",
     )
+
+    def base_url(self) -> str:
+        """``public_url``, or the address the process listens on."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::", "") else self.http_host
+        return f"http://{host}:{self.http_port}"
 
     def sqlalchemy_url(self) -> str:
         return normalise_database_url(self.database_url, self.data_dir / f"{self.service_name}.db")

@@ -15,7 +15,8 @@ given, is declared here once; the API imports it.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends
 
@@ -77,6 +78,29 @@ async def progress_reader(convention_id: uuid.UUID, caller: CallerDep, uow: UoW)
     return convention
 
 
+async def report_reader(convention_id: uuid.UUID, caller: CallerDep, uow: UoW) -> Convention:
+    """A convention's report and its FHIR export: whoever reads its progress, and administrators."""
+    if caller.has(Role.administrator):
+        return await _convention(convention_id, uow)
+    if not caller.has(*READERS):
+        raise deny(caller, "read a convention's report (needs the role coordinator, funder, supervisor "
+                           "or administrator)")
+    return await progress_reader(convention_id, caller, uow)
+
+
+def report_reader_after(parsed: Callable[..., Any]) -> Any:
+    """``report_reader``, run once ``parsed`` (a dependency reading the route's query) has passed, and
+    answering what ``parsed`` read: a bad parameter is a 422 before an unknown convention's 404
+    (FastAPI skips a dependency whose own dependencies failed). The route declares ``parsed`` only
+    through this, or a bad parameter would be reported twice."""
+    # A default, not Annotated: ``parsed`` is a local, which a postponed annotation cannot see.
+    async def check(convention_id: uuid.UUID, caller: CallerDep, uow: UoW, query: Any = Depends(parsed)) -> Any:
+        await report_reader(convention_id, caller, uow)
+        return query
+
+    return Depends(check)
+
+
 def drafting(caller: Caller, party_ids: set[uuid.UUID]) -> None:
     """A new draft names its parties in the body: the drafter's institution must be one."""
     if not caller.acts_for(party_ids, Role.coordinator):
@@ -95,3 +119,4 @@ def listing(caller: Caller, party: uuid.UUID | None) -> uuid.UUID:
 CoordinatorOfParty = Annotated[Convention, Depends(coordinator_of_party)]
 ReaderOfParty = Annotated[Convention, Depends(reader_of_party)]
 ProgressReader = Annotated[Convention, Depends(progress_reader)]
+ReportReader = Annotated[Convention, Depends(report_reader)]

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from pydantic import Field
 
 from convention import api, handlers
+from convention.adapters.reports import ReportRenderer
 from convention.domain.commands import ExpireConventions
 from convention.handlers import HANDLERS
 from convention.store import ConventionUnitOfWork
@@ -31,7 +32,7 @@ class Settings(ServiceSettings):
 def build_runtime(settings: Settings | None = None, clock: Clock | None = None) -> ServiceRuntime:
     settings = settings or Settings()
     clock = clock or Clock.from_settings(settings)
-    bus = MessageBus({**HANDLERS, **EVENTS}, clock=clock)
+    bus = MessageBus({**HANDLERS, **EVENTS}, clock=clock, reports=ReportRenderer())
 
     async def expire(uow: ConventionUnitOfWork) -> None:
         # Looked up when it runs, with the runtime's clock: a test can count the checks.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Path
 
 from notification.domain.contacts import Contact, ContactKind, ContactScope
 from notification.store.unit_of_work import NotificationUnitOfWork
@@ -99,3 +99,21 @@ def listing(caller: Caller, kind: ContactKind | None, managed_by: uuid.UUID | No
     if managed_by is not None:  # the caller's own view, narrowed to one keeper
         scope = ContactScope((), any_keeper + own_keeper, managed_by)
     return scope
+
+
+async def _family_answerer(caller: CallerDep, uow: UoW,
+                           patient_ref: str = Path(min_length=1, max_length=200)) -> None:
+    """A family's access request is answered by the keeping institution's clinicians or privacy officer."""
+    roles = (Role.clinician, Role.privacy_officer)
+    what = "export a family's data (its access request)"
+    if not caller.has(*roles):
+        raise deny(caller, f"{what} (needs the role clinician or privacy_officer)")
+    async with uow:
+        contact = await uow.contacts.for_subject(ContactKind.family, patient_ref)
+    if contact is None:
+        raise NotFound(f"no family contact for patient {patient_ref}")
+    if not caller.acts_for((contact.managed_by,), *roles):
+        raise deny(caller, f"{what}: the family's contact is kept by another institution")
+
+
+FAMILY_ANSWERER = Depends(_family_answerer)

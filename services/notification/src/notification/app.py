@@ -24,7 +24,9 @@ from notification.domain.delivery import RetryPolicy
 from notification.domain.reminders import ReminderPolicy
 from notification.handlers import HANDLERS
 from notification.handlers.delivery import DeliveryWorker
+from notification.store.tables import IDENTITY_ACCESS, SEALED
 from notification.store.unit_of_work import NotificationUnitOfWork
+from jumelage.identity_access import identity_access_router
 from notification.subscribers import EVENTS
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -124,6 +126,7 @@ def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None =
         handlers={t: bus.handler(t) for t in EVENTS},
         bus=bus,
         clock=clock,
+        sealed=SEALED,
         periodic=[
             # Runs until the service stops: retries, and what a stopped worker left (new ones are handed over).
             Periodic("deliver-notifications", 1.0, worker.run),
@@ -135,4 +138,5 @@ def build_runtime(settings: ServiceSettings | None = None, clock: Clock | None =
 
 
 def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
-    return build_runtime(settings, clock).create_app(api.routers)
+    routers = [*api.routers, identity_access_router(IDENTITY_ACCESS, service="notification")]
+    return build_runtime(settings, clock).create_app(routers)

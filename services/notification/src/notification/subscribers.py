@@ -9,7 +9,7 @@ from jumelage.events import (
     SurgeryScheduled, TrainingSessionHeld, registry,
 )
 from jumelage.messaging.consumer import EventHandler
-from notification.handlers import institutions, programme
+from notification.handlers import contacts, institutions, programme
 
 EVENTS: dict[type, EventHandler] = {
     InstitutionRegistered: institutions.record_institution,
@@ -41,6 +41,9 @@ for _name, _handler in (
     ("SurgeryResumed", programme.on_surgery_resumed),
     ("ConsultationSuspended", programme.on_consultation_hold),
     ("ConsultationResumed", programme.on_consultation_hold),
+    ("MissionTeamChanged", programme.on_mission_team_changed),
+    ("SurgeryLeadChanged", programme.on_surgery_lead_changed),
+    ("PatientIdentityErased", contacts.on_patient_identity_erased),  # the family's contact details go
     ("SurgeryFollowedUp", programme.on_surgery_followed_up),
 ):
     if _name in registry:

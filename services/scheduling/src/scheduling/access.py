@@ -1,11 +1,17 @@
 """Who may do what here (the README's access table, for this service).
 
-A mission belongs to two institutions, its host and the visiting one:
+A mission belongs to two institutions, its host and the visiting one, and is
+hosted at one or more sites (the host first, each a beneficiary of its convention):
 
-- their coordinators schedule it, change its team and dates, plan it, and
-  schedule its surgeries, consultations and training sessions;
-- clinicians of the host record patient cases (the only callers who see a
-  patient's identity), schedule and record surgeries and consultations there;
+- the host's and the visiting institution's coordinators schedule it, change its
+  team, dates and sites, plan it, and schedule its surgeries, consultations and
+  training sessions at every site;
+- each site's coordinators and clinicians read the mission and its team, and the
+  surgeries and consultations of their own site only: its coordinators and
+  clinicians book them there, its clinicians record them (for a single-host
+  mission the host is the only site: as before);
+- clinicians of an institution record its patient cases (the only callers who see a
+  patient's identity);
 - a practitioner reads the missions they are on, and their activities;
 - an institution's coordinators keep its rooms and resources, which its
   clinicians may read; anyone authenticated reads the institution directory.
@@ -37,19 +43,41 @@ UoW = Annotated[SchedulingUnitOfWork, Depends(unit_of_work)]
 @dataclass(frozen=True)
 class MissionRule:
     what: str
-    coordinators: bool = False     # coordinators of the host or the visiting institution
-    host_clinicians: bool = False  # clinicians of the host
-    team: bool = False             # practitioners on the mission's team
+    coordinators: bool = False       # coordinators of the host or the visiting institution: every site
+    host_clinicians: bool = False    # clinicians of a host site: their own site
+    site_coordinators: bool = False  # coordinators of a host site: their own site
+    team: bool = False               # practitioners on the mission's team: every site
 
     def roles(self) -> tuple[Role, ...]:
-        return tuple(r for r, on in ((Role.coordinator, self.coordinators), (Role.clinician, self.host_clinicians),
-                                     (Role.practitioner, self.team)) if on)
+        return tuple(r for r, on in ((Role.coordinator, self.coordinators or self.site_coordinators),
+                                     (Role.clinician, self.host_clinicians), (Role.practitioner, self.team)) if on)
 
-    def allows(self, caller: Caller, mission: Mission) -> bool:
+    def everywhere(self, caller: Caller, mission: Mission) -> bool:
+        """The caller acts at every site of the mission under this rule."""
         return ((self.coordinators
                  and caller.acts_for((mission.host_institution_id, mission.visiting_institution_id), Role.coordinator))
-                or (self.host_clinicians and caller.acts_for((mission.host_institution_id,), Role.clinician))
                 or (self.team and on_team(caller, mission)))
+
+    def sites(self, caller: Caller, mission: Mission) -> frozenset[uuid.UUID] | None:
+        """Where the caller acts under this rule: None for every site, else the (maybe empty) set of
+        the sites whose coordinator or clinician it is, as the rule allows."""
+        if self.everywhere(caller, mission):
+            return None
+        roles = [r for r, on in ((Role.coordinator, self.site_coordinators), (Role.clinician, self.host_clinicians))
+                 if on]
+        return frozenset(s for s in mission.site_ids if roles and caller.acts_for((s,), *roles))
+
+    def allows(self, caller: Caller, mission: Mission) -> bool:
+        return self.sites(caller, mission) != frozenset()
+
+    def allows_at(self, caller: Caller, mission: Mission, site: uuid.UUID) -> bool:
+        sites = self.sites(caller, mission)
+        return sites is None or site in sites
+
+
+def sees_patients(caller: Caller, mission: Mission) -> bool:
+    """A patient's identity is the host's clinicians' alone (exports included)."""
+    return caller.acts_for((mission.host_institution_id,), Role.clinician)
 
 
 def on_team(caller: Caller, mission: Mission) -> bool:
@@ -58,9 +86,11 @@ def on_team(caller: Caller, mission: Mission) -> bool:
 
 
 MANAGE = MissionRule("manage missions", coordinators=True)
-PLAN_ACTIVITIES = MissionRule("schedule surgeries and consultations", coordinators=True, host_clinicians=True)
+PLAN_ACTIVITIES = MissionRule("schedule surgeries and consultations", coordinators=True, host_clinicians=True,
+                              site_coordinators=True)
 RECORD_OUTCOMES = MissionRule("record what happened in the operating room", host_clinicians=True)
-READ = MissionRule("read missions and their activities", coordinators=True, host_clinicians=True, team=True)
+READ = MissionRule("read missions and their activities", coordinators=True, host_clinicians=True,
+                   site_coordinators=True, team=True)
 
 
 def _check(caller: Caller, rule: MissionRule) -> None:
@@ -70,9 +100,23 @@ def _check(caller: Caller, rule: MissionRule) -> None:
 
 def _enforce(caller: Caller, rule: MissionRule, mission: Mission) -> Mission:
     if not rule.allows(caller, mission):
-        raise deny(caller, f"{rule.what} of mission {mission.id}: not its host's or visiting institution's, "
-                           "nor on its team, as this needs")
+        raise deny(caller, f"{rule.what} of mission {mission.id}: not its host's, a host site's or visiting "
+                           "institution's, nor on its team, as this needs")
     return mission
+
+
+def _enforce_at(caller: Caller, rule: MissionRule, mission: Mission, site: uuid.UUID, what: str) -> Mission:
+    """A record of one site: the caller acts there (or everywhere in the mission)."""
+    _enforce(caller, rule, mission)
+    if not rule.allows_at(caller, mission, site):
+        raise deny(caller, f"{rule.what}: {what} takes place at institution {site}, another host site of mission "
+                           f"{mission.id} than the caller's")
+    return mission
+
+
+def sites_for(caller: Caller, mission: Mission, rule: MissionRule) -> frozenset[uuid.UUID] | None:
+    """The sites of ``mission`` the caller acts at under ``rule`` (None: every one)."""
+    return rule.sites(caller, mission)
 
 
 async def _mission(uow: SchedulingUnitOfWork, mission_id: uuid.UUID) -> Mission:
@@ -103,7 +147,11 @@ def _of_a_mission(noun: str, repository: str) -> Callable[[MissionRule], Any]:
                 found = await getattr(uow, repository).get(record_id)
             if found is None:
                 raise NotFound(f"no {noun} {record_id}")
-            return _enforce(caller, rule, await _mission(uow, found.mission_id))
+            mission = await _mission(uow, found.mission_id)
+            site = getattr(found, "site_institution_id", None)
+            if site is None:  # not tied to a site (a training session)
+                return _enforce(caller, rule, mission)
+            return _enforce_at(caller, rule, mission, site, f"{noun} {record_id}")
 
         return Depends(check)
 
@@ -164,6 +212,48 @@ async def _case_clinician(case_id: uuid.UUID, caller: CallerDep, uow: UoW) -> No
 
 
 CASE_CLINICIAN = Depends(_case_clinician)
+
+
+async def _visiting_institutions(uow: SchedulingUnitOfWork, case_id: uuid.UUID) -> set[uuid.UUID]:
+    """The visiting institutions of the missions the case is in (a surgery or a consultation there)."""
+    async with uow:
+        missions = [await uow.missions.get(m) for m in await uow.surgeries.missions_of_case(case_id)]
+    return {m.visiting_institution_id for m in missions if m is not None}
+
+
+async def _case_reader(case_id: uuid.UUID, caller: CallerDep, uow: UoW) -> bool:
+    """Who reads a case: the host's clinicians (with the patient's identity), and the clinicians of
+    the visiting institution of a mission the case is in: its clinical facts, and the identity only
+    if the family consented to share it with them (``sharing``). True: the identity is shown."""
+    what = "read a patient case"
+    if not caller.has(Role.clinician):
+        raise deny(caller, f"{what} (needs the role clinician)")
+    async with uow:
+        case = await uow.cases.get(case_id)
+    if case is None:
+        raise NotFound(f"no patient case {case_id}")
+    if caller.acts_for((case.host_institution_id,), Role.clinician):
+        return True
+    if not caller.acts_for(await _visiting_institutions(uow, case_id), Role.clinician):
+        raise deny(caller, f"{what}: neither the case's host nor the visiting institution of a mission it is in")
+    return case.shares_identity()
+
+
+CASE_READER = Depends(_case_reader)
+ShowIdentity = Annotated[bool, CASE_READER]
+
+
+async def _eraser(case_id: uuid.UUID, caller: CallerDep, uow: UoW) -> None:
+    """A family's request to erase is carried out by the host's clinicians or its privacy officer."""
+    roles = (Role.clinician, Role.privacy_officer)
+    what = "erase a patient's identity"
+    if not caller.has(*roles):
+        raise deny(caller, f"{what} (needs the role clinician or privacy_officer)")
+    if not caller.acts_for((await _case_host(uow, case_id),), *roles):
+        raise deny(caller, f"{what}: the case is another institution's")
+
+
+ERASER = Depends(_eraser)  # the same people answer the family's access request (its export)
 
 
 async def _case_host(uow: SchedulingUnitOfWork, case_id: uuid.UUID) -> uuid.UUID:

@@ -4,7 +4,15 @@ Importing this package registers every event type its modules define; use :data:
 from a type name or routing key to its model, and to parse bytes off the wire.
 """
 
-from jumelage.events.envelope import CONTENT_TYPE, CloudEvent, EventData, new_envelope, routing_key_for, serialized
+from jumelage.events.envelope import (
+    CONTENT_TYPE,
+    CloudEvent,
+    EventData,
+    envelope_model,
+    new_envelope,
+    routing_key_for,
+    serialized,
+)
 from jumelage.events.registry import (
     EventParseError,
     EventRegistry,
@@ -30,6 +38,7 @@ __all__ = [
     "EventRegistry",
     "InvalidEvent",
     "UnknownEventType",
+    "envelope_model",
     "new_envelope",
     "registry",
     "routing_key_for",

@@ -93,6 +93,12 @@ class CloudEvent(BaseModel, Generic[D]):
     time: UtcDateTime
     subject: str | None = None
     datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str | None = Field(
+        default=None, max_length=500,
+        description="CloudEvents dataschema: the absolute URL of the JSON schema ``data`` adheres to, served by "
+        "the producing service at /schemas/<type>.json (the whole message's at /schemas/<type>.envelope.json); "
+        "optional",
+    )
     correlationid: str = Field(description="id of the request or event that started this chain")
     causationid: str | None = Field(default=None, description="id of what directly caused this event")
     traceparent: str | None = Field(
@@ -128,6 +134,7 @@ def new_envelope(
     event_id: uuid.UUID | None = None,
     time: datetime | None = None,
     traceparent: str | None = None,
+    dataschema: str | None = None,
 ) -> CloudEvent[Any]:
     eid = event_id or uuid.uuid4()
     return CloudEvent[type(data)](  # type: ignore[misc]
@@ -140,5 +147,22 @@ def new_envelope(
         correlationid=correlation_id or str(eid),
         causationid=causation_id,
         traceparent=traceparent,
+        dataschema=dataschema,
         data=data,
     )
+
+
+def envelope_model(cls: type[EventData]) -> type[CloudEvent[Any]]:
+    """The envelope around ``cls`` under a name a code generator can use,
+    ``<EventType>Event`` (pydantic names the parametrised one ``CloudEvent[<EventType>]``,
+    which is not a valid AsyncAPI component key nor a class name): the same fields and
+    schema, for the published documents (the JSON-schema snapshots, the AsyncAPI catalogue)."""
+    named = _NAMED.get(cls)
+    if named is None:
+        named = _NAMED[cls] = type(f"{cls.event_type}Event", (CloudEvent[cls],), {  # type: ignore[valid-type]
+            "__module__": __name__, "__doc__": f"A CloudEvents 1.0 envelope carrying one {cls.event_type}.",
+        })
+    return named
+
+
+_NAMED: dict[type[EventData], type[CloudEvent[Any]]] = {}

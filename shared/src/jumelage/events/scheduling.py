@@ -101,6 +101,36 @@ class TeamMember(BaseModel):
         default=None, description="last day on site (added by the project; absent: the mission's last day)")
 
 
+class MissionSite(BaseModel):
+    """A host site of a mission (added by the project): an institution and the mission's days there."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    institution_id: uuid.UUID
+    starts_on: date = Field(description="the mission's first day at this site")
+    ends_on: date = Field(description="the mission's last day at this site")
+
+    @model_validator(mode="after")
+    def _period_is_ordered(self) -> MissionSite:
+        _check_period(self.starts_on, self.ends_on)
+        return self
+
+
+class SiteChange(StrEnum):
+    site_added = "site_added"
+    site_removed = "site_removed"
+    days_changed = "days_changed"
+
+
+Sites = Annotated[list[MissionSite] | None, Field(
+    default=None, max_length=20,
+    description="the mission's host sites, the host first, with its days at each (added by the project; "
+                "absent: the host alone, every day of the mission)")]
+Site = Annotated[uuid.UUID | None, Field(
+    default=None, description="the host site (institution) it takes place at (added by the project; absent: "
+                              "the mission's host)")]
+
+
 class PlacementKind(StrEnum):
     observership = "observership"
     fellowship = "fellowship"
@@ -154,6 +184,7 @@ class MissionScheduled(_AboutMission):
     starts_on: date
     ends_on: date
     team: list[TeamMember]
+    sites: Sites = None
 
     @model_validator(mode="after")
     def _period_is_ordered(self) -> MissionScheduled:
@@ -165,6 +196,7 @@ class MissionRescheduled(_AboutMission):
     starts_on: date
     ends_on: date
     reason: Reason
+    sites: Sites = None
 
     @model_validator(mode="after")
     def _period_is_ordered(self) -> MissionRescheduled:
@@ -201,6 +233,16 @@ class MissionTeamChanged(_AboutMission):
     team: list[TeamMember]
 
 
+class MissionSitesChanged(_AboutMission):
+    """A project addition to EVENTS.md: a host site was added to or removed from a mission, or
+    the mission's days at one changed; ``sites`` is every site after the change."""
+
+    convention_id: uuid.UUID
+    change: SiteChange
+    institution_id: uuid.UUID
+    sites: list[MissionSite] = Field(min_length=1, max_length=20)
+
+
 class MissionStarted(_AboutMission):
     convention_id: uuid.UUID
 
@@ -219,12 +261,14 @@ class SurgeryScheduled(_AboutSurgery):
     scheduled_start: UtcDateTime
     expected_duration_minutes: int = Field(gt=0)
     lead_surgeon_id: uuid.UUID
+    site_institution_id: Site = None
 
 
 class SurgeryRescheduled(_AboutSurgery):
     operating_room: str = Field(min_length=1)
     scheduled_start: UtcDateTime
     reason: Reason
+    site_institution_id: Site = None
 
 
 class SurgeryLeadChanged(_AboutSurgery):
@@ -237,9 +281,18 @@ class SurgeryLeadChanged(_AboutSurgery):
     reason: Reason
 
 
+class CancellationCause(StrEnum):
+    """Why the system itself cancelled a surgery, for subscribers to say in their own words
+    (``reason`` is the service's English sentence)."""
+
+    not_ready = "not_ready"  # the case's readiness was withdrawn; it stays on the waiting list
+
+
 class SurgeryCancelled(_AboutSurgery):
     mission_id: uuid.UUID
     reason: Reason
+    cause: CancellationCause | None = Field(
+        default=None, description="added by the project: set when the system cancelled for a known cause")
 
 
 class SurgerySuspended(_AboutSurgery):
@@ -282,6 +335,7 @@ class SurgeryCompleted(_AboutSurgery):
     local_roles: list[LocalPractitionerRole] | None = Field(default=None, max_length=50)
     risk_scheme: str | None = Field(default=None, min_length=1, max_length=20)
     risk_category: int | None = Field(default=None, ge=1, le=6)
+    site_institution_id: Site = None
 
 
 class SurgeryFollowedUp(_AboutSurgery):
@@ -308,6 +362,7 @@ class ConsultationHeld(SchedulingEvent):
     patient_ref: PatientRef
     specialty: str = Field(min_length=1)
     held_at: UtcDateTime
+    site_institution_id: Site = None
 
 
 class _AboutConsultation(SchedulingEvent, abstract=True):
@@ -372,8 +427,26 @@ class TrainingPlacementCompleted(SchedulingEvent):
         return self
 
 
+class ErasureReason(StrEnum):
+    request = "request"      # the family asked, through the host's clinician or privacy officer
+    retention = "retention"  # kept the configured time after the case closed
+
+
+class PatientIdentityErased(SchedulingEvent):
+    """A project addition to EVENTS.md: a patient's identity was erased or pseudonymised (a
+    family's request, or the retention period after the case closed). It carries no identity:
+    the notification service forgets the family's contact details and cancels what is pending."""
+
+    subject_of = ("cases", "patient_ref")
+
+    patient_ref: PatientRef
+    reason: ErasureReason
+
+
 __all__ = [
     "ConsultationHeld",
+    "ErasureReason",
+    "PatientIdentityErased",
     "ConsultationResumed",
     "ConsultationSuspended",
     "MissionCancelled",
@@ -383,6 +456,8 @@ __all__ = [
     "MissionRescheduled",
     "MissionScheduled",
     "MissionStarted",
+    "MissionSite",
+    "MissionSitesChanged",
     "MissionTeamChanged",
     "LOCAL_ROLE_STEPS",
     "LeadSide",
@@ -401,6 +476,7 @@ __all__ = [
     "SurgeryScheduled",
     "PlacementKind",
     "SurgerySuspended",
+    "SiteChange",
     "TeamChange",
     "Trainee",
     "TrainingPlacementCompleted",

@@ -13,14 +13,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jumelage.events import CloudEvent, EventData, registry
+from jumelage.events import EventData, envelope_model, registry
 
 SCHEMAS_DIR = Path(__file__).parent / "schemas"
 
 
 def schema_of(cls: type[EventData]) -> dict[str, Any]:
-    """The JSON schema of a whole message (envelope + data) of this type."""
-    return CloudEvent[cls].model_json_schema()  # type: ignore[valid-type]
+    """The JSON schema of a whole message (envelope + data) of this type, titled
+    ``<EventType>Event`` (``envelope_model``); what ``dataschema`` points at."""
+    return envelope_model(cls).model_json_schema()
+
+
+def data_schema(envelope_schema: dict[str, Any], event_type: str) -> dict[str, Any]:
+    """The JSON schema of ``data`` alone (what an event's ``dataschema`` names), from
+    the whole message's: its ``$defs`` entry for the type, with the definitions it refers to."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": event_type,
+            "$ref": f"#/$defs/{event_type}", "$defs": envelope_schema.get("$defs", {})}
 
 
 def render(schema: dict[str, Any]) -> str:

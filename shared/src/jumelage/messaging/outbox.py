@@ -39,6 +39,9 @@ from jumelage.events import CONTENT_TYPE, CloudEvent, registry
 from jumelage.logging import get_logger
 from jumelage.messaging.tables import OutboxRecord
 from jumelage.messaging.topology import EXCHANGE
+
+SEQ_HEADER = "x-outbox-seq"
+"""The outbox sequence number of each published event: where a replay starts (``jumelage.replay``)."""
 from jumelage.tasks import spawn
 
 if TYPE_CHECKING:
@@ -256,6 +259,7 @@ class OutboxRelay:
             correlation_id=row.correlation_id,
             message_type=row.event_type,
             timestamp=datetime.now(UTC),
+            headers={SEQ_HEADER: row.seq},  # where a replay of this stream starts (jumelage.replay)
         )
         result = await self._channel.basic_publish(
             row.envelope.encode(), exchange=self._exchange.name, routing_key=row.routing_key,

@@ -1,8 +1,11 @@
 """Keeping the outbox and the inbox from growing without end.
 
 - **Outbox**: a row is deleted once it has been published for ``outbox_keep_days``
-  (wall time of its publication). A row not yet published is never deleted. What
-  is kept is what a replay can give again.
+  (wall time of its publication). A row not yet published is never deleted, nor
+  the newest row (SQLite would otherwise number the next event 1 again once the
+  table is empty, and a replay ``--since-seq`` would miss it). What is kept is what
+  a replay can give again: ``outbox_keep_days`` is the replay window
+  (``jumelage.replay``, ``jumelage.subscriptions``).
 - **Inbox**: a key is deleted ``inbox_keep_days`` after its event was handled. The
   key is what makes a redelivery a no-op, so this is the window of deduplication:
   a copy of an event that comes back later than that (say a dead letter retried by
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, func, select, tuple_
 
 from jumelage.messaging.tables import InboxRecord, OutboxRecord
 
@@ -41,7 +44,9 @@ async def prune(unit_of_work: Callable[[], Any], *, now: datetime, outbox_keep_d
     inbox = InboxRecord.__table__.c
     published_before = now - timedelta(days=outbox_keep_days)
     handled_before = now - timedelta(days=inbox_keep_days)
-    old_rows = (select(outbox.seq).where(outbox.published_at.is_not(None), outbox.published_at < published_before)
+    newest = select(func.max(outbox.seq)).scalar_subquery()
+    old_rows = (select(outbox.seq).where(outbox.published_at.is_not(None), outbox.published_at < published_before,
+                                         outbox.seq < newest)
                 .limit(batch).scalar_subquery())
     old_keys = select(inbox.consumer, inbox.event_id).where(inbox.handled_at < handled_before).limit(batch)
     statements = {

@@ -153,10 +153,13 @@ BINDINGS: dict[str, tuple[str, ...]] = {
         "institution.*",
         "convention.*",
         "mission.*",
+        "mission_team.*",  # a team changed: the member concerned is told
         "surgery.*",
+        "surgery_lead.*",  # a surgery's lead surgeon changed: the new and the old are told
         "consultation.*",
         "training_session.*",
         "surgery_followed.up",
+        "patient_identity.erased",  # a family's contact details go with the patient's identity
     ),
 }
 

@@ -15,6 +15,10 @@ import httpx
 from jumelage.auth import mint
 
 TEST_AUTH_SECRET = "jumelage-tests-only-hs256-secret-0123456789"
+# The identity key ring of tests and test processes (jumelage.sealing): fixed, never a real one.
+TEST_IDENTITY_KEYS = "t1:" + "dGVzdHMtb25seS1pZGVudGl0eS1rZXktMDEyMzQ1Njc="  # 32 bytes
+TEST_IDENTITY_SEARCH_KEY = "dGVzdHMtb25seS1zZWFyY2gta2V5LTAxMjM0NTY3ODk="  # 32 bytes
+TEST_IDENTITY_ENV = {"IDENTITY_KEYS": TEST_IDENTITY_KEYS, "IDENTITY_SEARCH_KEY": TEST_IDENTITY_SEARCH_KEY}
 
 
 def token(*roles: str, institution: uuid.UUID | str | None = None, practitioner: uuid.UUID | str | None = None,

@@ -36,6 +36,17 @@ def _plain_tracebacks() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _identity_key_ring() -> None:
+    """The tests' identity key ring (jumelage.sealing), as every service under test gets it
+    from ``service_settings``: also for a test that migrates rows before a service is built."""
+    from jumelage import sealing
+    from jumelage.testkit.client import TEST_IDENTITY_KEYS, TEST_IDENTITY_SEARCH_KEY
+
+    if sealing._ring is None:
+        sealing.install(sealing.KeyRing.parse(TEST_IDENTITY_KEYS, TEST_IDENTITY_SEARCH_KEY))
+
+
+@pytest.fixture(autouse=True)
 def _no_process_in_the_fast_tier(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """A ``fast`` test that starts a process fails, naming the fix: a process (an
     interpreter, a service, a CLI) costs seconds, which the fast tier cannot afford."""
@@ -132,16 +143,48 @@ _SERVERS = {"amqp_url", "postgres_url", "namespace", "declared_namespace"}
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark ``fast`` each test that needs neither the broker nor PostgreSQL nor a process
-    of its own: the domain and handler logic on SQLite (``make test-fast``). Whether a
+    of its own, and is not marked ``slow`` (tens of seconds of computation): the domain and
+    handler logic on SQLite (``make test-fast``). Whether a
     test starts a process cannot be seen from its fixtures: one that does, unmarked
     ``system``, fails (``_no_process_in_the_fast_tier``)."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         params = getattr(getattr(item, "callspec", None), "params", {})
-        slow_marks = {"broker", "system", "fuzz"} & {m.name for m in item.iter_markers()}
+        slow_marks = {"broker", "system", "fuzz", "slow"} & {m.name for m in item.iter_markers()}
         if fixtures & _SERVERS or params.get("database") == "postgresql" or slow_marks:
             continue
         item.add_marker(pytest.mark.fast)
+    _heaviest_modules_first(items)
+
+
+# A rough cost per test in seconds (a quiet machine), by what it needs; a test that
+# costs far more (a whole programme played, a fuzz run) says so: ``pytest.mark.cost(s)``.
+_SECONDS = {"slow": 20.0, "fuzz": 8.0, "system": 3.0, "fast": 0.02}
+_SERVER_TEST = 0.3
+
+
+def _seconds(item: pytest.Item) -> float:
+    if (cost := item.get_closest_marker("cost")) is not None:
+        return float(cost.args[0])
+    marks = {m.name for m in item.iter_markers()}
+    return max((s for name, s in _SECONDS.items() if name in marks), default=_SERVER_TEST)
+
+
+def _heaviest_modules_first(items: list[pytest.Item]) -> None:
+    """Order the modules by their rough cost, heaviest first, keeping each module's own order.
+
+    The suite runs one module per worker (``--dist loadfile --no-loadscope-reorder``
+    in scripts/test.sh), taken in this order as workers free up. Heaviest first is
+    the classic longest-job-first schedule: the light modules fill the gaps at the
+    end instead of one worker finishing a fuzz run alone while the others idle
+    (xdist's own reorder, by number of tests, put the few long tests last). The
+    order is a pure function of the collection, so every worker computes the same."""
+    cost: dict[str, float] = {}
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        cost[module] = cost.get(module, 0.0) + _seconds(item)
+    position = {module: i for i, module in enumerate(sorted(cost, key=lambda m: -cost[m]))}
+    items.sort(key=lambda item: position[item.nodeid.split("::", 1)[0]])
 
 
 @pytest.fixture

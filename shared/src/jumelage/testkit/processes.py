@@ -25,8 +25,11 @@ class ServiceProcess:
 
     def __init__(self, service: str, env: dict[str, str], logs: Path | None = None,
                  cwd: Path | None = None) -> None:
+        from jumelage.testkit.client import TEST_IDENTITY_ENV
+
         self.service = service
-        self.env = env
+        # The tests' identity key ring unless the caller gives one (scripts/run.py keeps its own).
+        self.env = {**TEST_IDENTITY_ENV, **env} if service in ("scheduling", "notification") else env
         self.port = int(env["HTTP_PORT"])
         self.logs = logs
         self.cwd = cwd

@@ -19,7 +19,7 @@ import aio_pika
 import httpx
 
 from jumelage.settings import ServiceSettings
-from jumelage.testkit.client import TEST_AUTH_SECRET, ActingAs
+from jumelage.testkit.client import TEST_AUTH_SECRET, TEST_IDENTITY_KEYS, TEST_IDENTITY_SEARCH_KEY, ActingAs
 from jumelage.testkit.servers import TEST_RETRY_DELAYS, Database
 from jumelage.testkit.waiting import WAIT_LIMIT, eventually, scaled
 
@@ -42,6 +42,8 @@ def service_settings(
         "broker_reconnect_interval": 0.5,
         "log_format": "console",
         "auth_secret": TEST_AUTH_SECRET,
+        "identity_keys": TEST_IDENTITY_KEYS,  # ignored by the services that keep no identity
+        "identity_search_key": TEST_IDENTITY_SEARCH_KEY,
         **database.settings(),
     }
     values.update(overrides)

@@ -38,7 +38,7 @@ from convention.domain.conventions import (
 )
 from convention.domain.events import amendment_changes, terms_json
 from jumelage.api import Command as Body  # unknown fields refused, strings stripped, floats finite (README: Input rules)
-from jumelage.api import IsoDate, Limit, Offset, Patch
+from jumelage.api import Cursor, IsoDate, Limit, Offset, Patch
 from jumelage.auth import CallerDep, Role, require
 from jumelage.events.convention import PartyRole
 from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
@@ -250,6 +250,7 @@ class ConventionPage(BaseModel):
     total: int
     limit: int
     offset: int
+    next: str | None = Field(None, description="the next page's `cursor` (keyset paging; null on the last page)")
 
 
 class HistoryEntry(BaseModel):
@@ -281,11 +282,16 @@ async def list_conventions(
     q: Annotated[str | None, Query(max_length=300, description="part of the reference or title")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    cursor: Cursor = None,
 ) -> ConventionPage:
+    """Newest first (by the first day in force, then reference). Paged by `offset`, or by
+    keyset: each page's `next` is the `cursor` of the page after it, which costs the same
+    however deep (give one or the other)."""
     query = SearchConventions(party=access.listing(caller, party), status=status, specialty=specialty,
-                              active_on=active_on, reference=q, limit=limit, offset=offset)
-    items, total = await bus.handle(query, uow)
-    return ConventionPage(items=[ConventionOut.of(c) for c in items], total=total, limit=limit, offset=offset)
+                              active_on=active_on, reference=q, limit=limit, offset=offset, cursor=cursor)
+    items, total, after = await bus.handle(query, uow)
+    return ConventionPage(items=[ConventionOut.of(c) for c in items], total=total, limit=limit, offset=offset,
+                          next=after)
 
 
 @router.get("/{convention_id}", response_model=ConventionOut, responses=read_responses())

@@ -127,6 +127,7 @@ class SearchConventions:
     reference: str | None = None  # part of the reference or the title
     limit: int = 50
     offset: int = 0
+    cursor: str | None = None  # keyset: where the page begins (instead of the offset)
 
 
 @dataclass(frozen=True)
@@ -161,5 +162,25 @@ class ConventionAutonomy:
 @dataclass(frozen=True)
 class ConventionOutcomes:
     """The 30-day outcomes per risk category, and the share of patients followed up."""
+
+    convention_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ConventionReport:
+    """A convention's report for a period (``domain.report.report_period``), as a PDF in
+    ``language`` or as its CSV files (``format``: ``pdf``, ``csv``)."""
+
+    convention_id: uuid.UUID
+    format: str
+    language: str = "en"
+    period: str | None = None
+    first: date | None = None
+    last: date | None = None
+
+
+@dataclass(frozen=True)
+class ConventionExport:
+    """A convention as FHIR R4: a Bundle of its Contract and the parties' Organizations."""
 
     convention_id: uuid.UUID

@@ -53,6 +53,7 @@ class PlacementDone:
     kind: str
     days_spent: int
     trainee_count: int
+    ends_on: date | None = None  # its last day (a report counts it in the period it ended in)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ bus; ``subscribers.EVENTS`` maps the incoming events to theirs.
 from convention.domain import commands as c
 from convention.handlers.conventions import (
     amend_convention,
+    convention_export,
     convention_history,
     discard_draft,
     draft_convention,
@@ -30,6 +31,7 @@ from convention.handlers.progress import (
     convention_outcomes,
     convention_periods,
     convention_progress,
+    convention_report,
     mission_completed,
     surgery_completed,
     training_session_held,
@@ -56,10 +58,12 @@ HANDLERS: dict[type, Handler] = {
     c.ConventionPeriods: convention_periods,
     c.ConventionAutonomy: convention_autonomy,
     c.ConventionOutcomes: convention_outcomes,
+    c.ConventionReport: convention_report,
+    c.ConventionExport: convention_export,
 }
 
 __all__ = [
-    "HANDLERS", "amend_convention", "consultation_held", "convention_history", "convention_periods", "convention_progress",
+    "HANDLERS", "amend_convention", "convention_export", "consultation_held", "convention_history", "convention_periods", "convention_progress", "convention_report",
     "discard_draft", "draft_convention", "edit_draft", "expire_conventions", "get_institution",
     "mission_completed", "register_institution", "resume_convention", "search_conventions",
     "search_institutions", "sign_convention", "surgery_completed", "suspend_convention",

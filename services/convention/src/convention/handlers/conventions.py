@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from convention.domain.commands import (
     AmendConvention,
+    ConventionExport,
     ConventionHistory,
     DiscardDraft,
     DraftConvention,
@@ -29,6 +30,7 @@ from convention.domain.commands import (
 )
 from convention.domain.conventions import Amendment, Convention, Step
 from convention.domain.events import amendment_changes, terms_json
+from convention.domain.fhir import convention_bundle
 from convention.store import ConventionUnitOfWork
 from jumelage import context
 from jumelage.clock import Clock
@@ -149,11 +151,13 @@ async def expire_conventions(cmd: ExpireConventions, uow: ConventionUnitOfWork, 
 # -- reads ------------------------------------------------------------------------
 
 
-async def search_conventions(query: SearchConventions, uow: ConventionUnitOfWork) -> tuple[list[Convention], int]:
+async def search_conventions(query: SearchConventions,
+                             uow: ConventionUnitOfWork) -> tuple[list[Convention], int, str | None]:
     async with uow:
         return await uow.conventions.search(
             status=query.status.value if query.status else None, party=query.party, specialty=query.specialty,
             active_on=query.active_on, reference=query.reference, limit=query.limit, offset=query.offset,
+            cursor=query.cursor,
         )
 
 
@@ -184,3 +188,14 @@ def _history(uow: ConventionUnitOfWork, c: Convention, action: str, details: dic
              event_id: uuid.UUID | None = None) -> None:
     # When it was written (wall time, as the audit rows), not the programme's clock.
     uow.conventions.record_history(c.id, datetime.now(UTC), action, details, event_id, context.correlation_id.get())
+
+
+async def convention_export(query: ConventionExport, uow: ConventionUnitOfWork, *, clock: Clock) -> dict[str, Any]:
+    """The convention as a FHIR R4 Bundle: its Contract and its parties' Organizations."""
+    async with uow:
+        convention = await uow.conventions.get(query.convention_id)
+        if convention is None:
+            raise NotFound(f"no convention {query.convention_id}")
+        institutions = {p.institution_id: await uow.institutions.get(p.institution_id)
+                        for p in convention.terms.parties}
+    return convention_bundle(convention, institutions, clock.now())

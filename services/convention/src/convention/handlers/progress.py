@@ -3,12 +3,21 @@ counts once and order does not matter) and the figures derived from them."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
+from convention.adapters.reports import ReportRenderer
 from convention.domain.achievements import Climb, LedTally, OutcomeTally, month_of, risk_key
-from convention.domain.commands import ConventionAutonomy, ConventionOutcomes, ConventionPeriods, ConventionProgress
+from convention.domain.commands import (
+    ConventionAutonomy,
+    ConventionOutcomes,
+    ConventionPeriods,
+    ConventionProgress,
+    ConventionReport,
+)
 from convention.domain.conventions import Convention
 from convention.domain.progress import PeriodCounts, Progress, by_month, progress
+from convention.domain.report import Document, Facts, PartyLine, file_stem, report, report_period
 from convention.store import ConventionUnitOfWork
 from convention.store.tables import (
     ConsultationFact,
@@ -58,6 +67,31 @@ async def convention_periods(query: ConventionPeriods, uow: ConventionUnitOfWork
     t = convention.terms
     return convention, str(clock.zone), by_month(moments, clock.zone, reference_costs=convention.cost_schedule(),
                                                  specialties=t.specialties)
+
+
+async def convention_report(query: ConventionReport, uow: ConventionUnitOfWork, *, clock: Clock,
+                            reports: ReportRenderer) -> Document:
+    """The report for the period the query names, over the progress facts: the PDF made off the
+    event loop (WeasyPrint is CPU work), or the CSV files zipped."""
+    period = report_period(query.period, query.first, query.last)
+    async with uow:
+        convention = await uow.conventions.get(query.convention_id)
+        if convention is None:
+            raise NotFound(f"no convention {query.convention_id}")
+        facts = Facts(*await uow.facts.of(query.convention_id))
+        led, climbs = await uow.facts.autonomy(query.convention_id)
+        outcomes = await uow.facts.outcomes(query.convention_id)
+        parties = []
+        for party in convention.terms.parties:
+            institution = await uow.institutions.get(party.institution_id)
+            parties.append(PartyLine(party.role.value, institution.name if institution else str(party.institution_id)))
+    made = report(convention, parties, period, facts, clock.zone, clock.now(), led=led, climbs=climbs,
+                  outcomes=outcomes)
+    stem = file_stem(convention.reference, period)
+    if query.format == "pdf":
+        content = await asyncio.to_thread(reports.pdf, made, query.language)
+        return Document(f"{stem}_{query.language}.pdf", "application/pdf", content)
+    return Document(f"{stem}_csv.zip", "application/zip", reports.csv_zip(made))
 
 
 async def surgery_completed(event: CloudEvent[SurgeryCompleted], uow: ConventionUnitOfWork, *,

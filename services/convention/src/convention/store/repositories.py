@@ -58,7 +58,7 @@ from convention.store.tables import (
     TrainingFact,
     institution_of,
 )
-from jumelage.db import fetch_page, paged
+from jumelage.db import fetch_page, keyset, offset_or_cursor, paged
 from jumelage.events.convention import PartyRole
 from jumelage.events.scheduling import FollowUpOutcome, LocalRole
 
@@ -286,7 +286,10 @@ class Conventions:
     async def search(
         self, *, status: str | None = None, party: uuid.UUID | None = None, specialty: str | None = None,
         active_on: date | None = None, reference: str | None = None, limit: int = 50, offset: int = 0,
-    ) -> tuple[list[Convention], int]:
+        cursor: str | None = None,
+    ) -> tuple[list[Convention], int, str | None]:
+        """A page (by offset, or keyset after ``cursor``), the total, and the next page's cursor."""
+        offset_or_cursor(offset, cursor)
         query = select(ConventionRow)
         if status:
             query = query.where(ConventionRow.status == status)
@@ -302,11 +305,15 @@ class Conventions:
         if reference:
             query = query.where(or_(func.lower(ConventionRow.reference).contains(reference.lower(), autoescape=True),
                                     func.lower(ConventionRow.title).contains(reference.lower(), autoescape=True)))
-        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = (await self.session.scalars(
-            query.order_by(ConventionRow.effective_from.desc(), ConventionRow.reference).limit(limit).offset(offset)
-        )).all()
-        return [await self._load(r) for r in rows], int(total or 0)
+        total = int(await self.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+        pages = keyset(query, order_by=("effective_from", "reference", "id"), descending=("effective_from",),
+                       scalars=True)
+        if cursor is not None or not offset:
+            rows, after = await pages.fetch(self.session, limit=limit, cursor=cursor)
+        else:
+            rows = list((await self.session.scalars(pages.first.offset(offset), {"limit": limit})).all())
+            after = pages.cursor_after(rows[-1]) if rows and offset + len(rows) < total else None
+        return [await self._load(r) for r in rows], total, after
 
     async def due_to_expire(self, today: date, limit: int = 100) -> list[Convention]:
         rows = (await self.session.scalars(
@@ -355,7 +362,7 @@ class Facts:
                                   r.held_at) for r in await self.session.scalars(q(TrainingFact))]
         missions = [MissionDone(r.mission_id, r.surgeries, r.consultations, r.training_sessions)
                     for r in await self.session.scalars(q(MissionFact))]
-        placements = [PlacementDone(r.placement_id, r.kind, r.days_spent, r.trainee_count)
+        placements = [PlacementDone(r.placement_id, r.kind, r.days_spent, r.trainee_count, r.ends_on)
                       for r in await self.session.scalars(q(PlacementFact))]
         return surgeries, consultations, trainings, missions, placements
 

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Date, Float, Integer, String, Text
+from sqlalchemy import JSON, Column, Date, Float, Index, Integer, String, Text
 from sqlalchemy.orm import declared_attr, registry
 from sqlmodel import Field, SQLModel
 
@@ -58,6 +58,10 @@ class InstitutionRow(Table, table=True):
 
 class ConventionRow(Table, table=True):
     __tablename__ = "convention"
+    __table_args__ = (  # the keyset pages of the list, newest first (migration 0013)
+        Index("ix_convention_list", "effective_from", "reference", "id"),
+        Index("ix_convention_status_list", "status", "effective_from", "reference", "id"),
+    )
 
     id: uuid.UUID = Field(primary_key=True)
     reference: str = Field(sa_column=Column(String(100), nullable=False, unique=True))

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from jumelage.api import Limit, Offset
+from jumelage.api import Cursor, Limit, Offset
 from jumelage.events.notification import Channel
 from jumelage.service import BusDep
 from notification import access
@@ -50,6 +50,7 @@ class NotificationPage(BaseModel):
     total: int
     limit: int
     offset: int
+    next: str | None = Field(None, description="the next page's `cursor` (keyset paging; null on the last page)")
 
 
 @notifications.get("", response_model=NotificationPage, summary="Notifications and their delivery status, newest first",
@@ -64,11 +65,15 @@ async def list_notifications(
                                             description="an event type, SurgeryReminder or MissionReminder")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    cursor: Cursor = None,
 ) -> NotificationPage:
+    """Paged by `offset`, or by keyset: each page's `next` is the `cursor` of the page after
+    it, which costs the same however deep (give one or the other)."""
     f = NotificationFilter(cause_event_id=cause_event_id, recipient_ref=recipient_ref, status=status,
                            cause_type=cause_type)
-    items, total = await bus.handle(FindNotifications(f, limit, offset), uow)
-    return NotificationPage(items=[NotificationOut.of(n) for n in items], total=total, limit=limit, offset=offset)
+    items, total, after = await bus.handle(FindNotifications(f, limit, offset, cursor), uow)
+    return NotificationPage(items=[NotificationOut.of(n) for n in items], total=total, limit=limit, offset=offset,
+                            next=after)
 
 
 @notifications.get("/{notification_id}", response_model=NotificationOut, dependencies=[access.DESK])

@@ -155,6 +155,7 @@ class FindNotifications:
     filter: NotificationFilter
     limit: int = 50
     offset: int = 0
+    cursor: str | None = None  # keyset: where the page begins (instead of the offset)
 
 
 @dataclass(frozen=True)
@@ -175,3 +176,11 @@ class FireDueReminders:
     """The reminder job's pass: turn due reminders into notifications."""
 
     limit: int = 100
+
+
+@dataclass(frozen=True)
+class FamilyAccessRequest:
+    """What this service holds of a family, for its access request: its contact, what was sent to it,
+    and who read its contact details."""
+
+    patient_ref: str

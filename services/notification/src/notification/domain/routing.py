@@ -10,6 +10,8 @@ Default audiences:
   ``SurgeryRescheduled``, ``SurgeryCancelled``, ``SurgerySuspended``, ``SurgeryResumed`` and the
   reminder the day before;
 * a consultation's patient's family: ``ConsultationSuspended``, ``ConsultationResumed``;
+* the member concerned (added, removed, whose on-site dates changed), not the whole team:
+  ``MissionTeamChanged``; the new and the previous lead surgeon: ``SurgeryLeadChanged``.
 * the responsible clinicians of a completed surgery's 30-day follow-up: the host institution's
   contacts, and its lead surgeon if they are a local surgeon: the reminder on day 30.
 
@@ -39,6 +41,8 @@ ACHIEVEMENTS = frozenset({"SurgeryCompleted", "MissionCompleted"})
 SURGERY_PLAN_CHANGES = frozenset({"SurgeryScheduled", "SurgeryRescheduled", "SurgeryCancelled", "SurgerySuspended",
                                   "SurgeryResumed", SURGERY_REMINDER})
 CONSULTATION_HOLDS = frozenset({"ConsultationSuspended", "ConsultationResumed"})
+PERSONAL = frozenset({"MissionTeamChanged", "SurgeryLeadChanged"})
+"""Told to the practitioners they name (``Occurrence.practitioners``), not to a whole team."""
 
 _SOURCES = ("/services/convention", "/services/scheduling")
 
@@ -65,6 +69,7 @@ class Occurrence:
     institution_id: uuid.UUID | None = None  # the event's own institution (InstitutionRegistered)
     convention_id: uuid.UUID | None = None
     patient_ref: str | None = None
+    practitioners: frozenset[uuid.UUID] = frozenset()  # whom a ``PERSONAL`` event concerns
 
     @property
     def convention(self) -> uuid.UUID | None:
@@ -92,7 +97,8 @@ class Occurrence:
     def default_audience(self) -> frozenset[Audience]:
         f, kind = self.facts, self.type
         audience: set[Audience] = set()
-        if f.mission is not None and kind.startswith("Mission"):
+        audience |= {Audience.practitioner(p) for p in self.practitioners}
+        if f.mission is not None and kind.startswith("Mission") and kind not in PERSONAL:
             audience |= {Audience.practitioner(m.practitioner_id) for m in f.mission.team}
             if kind in MISSION_PLAN_CHANGES:
                 audience |= {Audience.institution(i) for i in f.mission.institutions()}

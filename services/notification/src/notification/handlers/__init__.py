@@ -16,6 +16,7 @@ HANDLERS: dict[type, Any] = {
     **replica.HANDLERS,  # the institutions known here (jumelage.replica)
     c.CreateContact: contacts.create_contact,
     c.GetContact: contacts.get_contact,
+    c.FamilyAccessRequest: contacts.family_access_request,
     c.ListContacts: contacts.list_contacts,
     c.UpdateContact: contacts.update_contact,
     c.DeleteContact: contacts.delete_contact,

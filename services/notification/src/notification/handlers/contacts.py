@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -10,12 +11,23 @@ from jumelage.clock import Clock
 from jumelage.errors import Conflict, NotFound
 from jumelage.versions import IfMatch, check_if_match
 from notification.domain.commands import (
-    AddSubscription, CreateContact, DeleteContact, GetContact, ListContacts, ListSubscriptions, RecordConsent,
+    AddSubscription, CreateContact, FamilyAccessRequest, DeleteContact, GetContact, ListContacts, ListSubscriptions, RecordConsent,
     RemoveSubscription, UpdateContact, WithdrawConsent,
 )
-from notification.domain.contacts import SUBJECT_FIELD, Contact
+from jumelage.identity_access import Read, record_reads
+from jumelage.logging import get_logger
+from notification.domain.contacts import SUBJECT_FIELD, Contact, ContactKind
 from notification.domain.routing import Subscription
+from notification.store.tables import IDENTITY_ACCESS
 from notification.store.unit_of_work import NotificationUnitOfWork
+
+log = get_logger(__name__)
+
+
+async def _families_read(uow: NotificationUnitOfWork, contacts: list[Contact]) -> None:
+    """A family's contact details read by a person: written down (who, when, which route)."""
+    await record_reads(uow, IDENTITY_ACCESS, Read.family_contact,
+                       [(c.subject_ref, c.managed_by) for c in contacts if c.kind is ContactKind.family])
 
 
 async def create_contact(cmd: CreateContact, uow: NotificationUnitOfWork, *, clock: Clock) -> Contact:
@@ -40,13 +52,56 @@ def _duplicate(contact: Contact, existing: uuid.UUID | None) -> Conflict:
 
 async def get_contact(query: GetContact, uow: NotificationUnitOfWork) -> Contact:
     async with uow:
-        return await _contact(uow, query.contact_id)
+        contact = await _contact(uow, query.contact_id)
+    await _families_read(uow, [contact])
+    return contact
 
 
 async def list_contacts(query: ListContacts, uow: NotificationUnitOfWork) -> tuple[list[Contact], int]:
     async with uow:
-        return await uow.contacts.search(kind=query.kind.value if query.kind else None, subject_ref=query.subject_ref,
-                                         visible=query.visible, limit=query.limit, offset=query.offset)
+        found, total = await uow.contacts.search(kind=query.kind.value if query.kind else None,
+                                                 subject_ref=query.subject_ref, visible=query.visible,
+                                                 limit=query.limit, offset=query.offset)
+    await _families_read(uow, found)
+    return found, total
+
+
+async def family_access_request(query: FamilyAccessRequest, uow: NotificationUnitOfWork) -> dict[str, Any]:
+    """The family's contact, the notifications sent to it (their texts: what the family received)
+    and who read its contact details; the export itself is written down (``export``)."""
+    from sqlalchemy import select
+
+    async with uow:
+        contact = await uow.contacts.for_subject(ContactKind.family, query.patient_ref)
+        if contact is None:
+            raise NotFound(f"no family contact for patient {query.patient_ref}")
+        sent = await uow.notifications.of_contact(contact.id)
+        c = IDENTITY_ACCESS.c
+        accesses = [dict(r._mapping) for r in (await uow.session.execute(
+            select(c.at, c.subject, c.institution_id, c.roles, c.action, c.what)
+            .where(c.patient_ref == query.patient_ref).order_by(c.seq.desc()).limit(1000))).all()]
+    await record_reads(uow, IDENTITY_ACCESS, Read.export, [(contact.subject_ref, contact.managed_by)])
+    return {"contact": contact, "notifications": sent, "accesses": accesses}
+
+
+async def on_patient_identity_erased(event: Any, uow: NotificationUnitOfWork) -> None:
+    """``PatientIdentityErased`` (a family's request or the retention period, in the scheduling
+    service): this service forgets the family's contact details too."""
+    await forget_patient(event.data.patient_ref, uow)
+
+
+async def forget_patient(patient_ref: str, uow: NotificationUnitOfWork) -> bool:
+    """A patient's identity was erased (``PatientIdentityErased``): the family's contact goes, with
+    its subscriptions; what was pending for it is cancelled (a surgery's reminder, when it fires,
+    finds no family to tell), and the texts of what was sent to it are blanked. True if there was one."""
+    contact = await uow.contacts.for_subject(ContactKind.family, patient_ref)
+    if contact is None:
+        return False
+    cancelled = await uow.notifications.cancel_pending(contact.id)
+    await uow.notifications.blank_texts(contact.id)
+    await uow.contacts.delete(contact.id)
+    log.info("family contact erased", patient_ref=patient_ref, notifications_cancelled=cancelled)
+    return True
 
 
 async def _contact(uow: NotificationUnitOfWork, contact_id: uuid.UUID) -> Contact:

@@ -8,9 +8,11 @@ from notification.domain.delivery import Notification
 from notification.store.unit_of_work import NotificationUnitOfWork
 
 
-async def find_notifications(query: FindNotifications, uow: NotificationUnitOfWork) -> tuple[list[Notification], int]:
+async def find_notifications(query: FindNotifications,
+                             uow: NotificationUnitOfWork) -> tuple[list[Notification], int, str | None]:
     async with uow:
-        return await uow.notifications.search(query.filter, limit=query.limit, offset=query.offset)
+        return await uow.notifications.search(query.filter, limit=query.limit, offset=query.offset,
+                                              cursor=query.cursor)
 
 
 async def get_notification(query: GetNotification, uow: NotificationUnitOfWork) -> Notification:

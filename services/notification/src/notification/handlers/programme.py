@@ -137,6 +137,47 @@ async def _mission_changed(event: CloudEvent[Any], mission: KnownMission, uow: N
                        clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
 
 
+async def on_mission_team_changed(event: CloudEvent[Any], uow: NotificationUnitOfWork, *, clock: Clock,
+                                  wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                                  reminders: ReminderPolicy) -> None:
+    """A member added, removed, or whose on-site dates changed: the roster kept here becomes the
+    event's (the mission's reminder goes to it), and that member is told, in their language."""
+    d = event.data
+    mission = await uow.missions.get(d.mission_id, lock=True) or KnownMission(d.mission_id)
+    mission.convention_id = mission.convention_id or d.convention_id
+    before = {m.practitioner_id: m for m in mission.team}
+    mission.team = tuple(TeamMember(m.practitioner_id, m.full_name, m.role.value) for m in d.team)
+    await uow.missions.save(mission)
+    member = next((m for m in d.team if m.practitioner_id == d.practitioner_id), None)
+    known = before.get(d.practitioner_id)
+    extra = {"change": d.change.value,
+             "member": {"full_name": member.full_name if member else (known.full_name if known else ""),
+                        "arrives_on": (member.arrives_on if member else None) or mission.starts_on,
+                        "leaves_on": (member.leaves_on if member else None) or mission.ends_on}}
+    facts = Facts(mission=mission, convention=await uow.conventions.get(mission.convention_id))
+    await notify_event(event, uow, Occurrence(event.type, facts, practitioners=frozenset({d.practitioner_id})),
+                       clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over, extra=extra)
+
+
+async def on_surgery_lead_changed(event: CloudEvent[Any], uow: NotificationUnitOfWork, *, clock: Clock,
+                                  wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                                  reminders: ReminderPolicy) -> None:
+    """Another surgeon leads a surgery: the replica's lead is the new one (the day-before
+    reminder goes to them), and both the new and the previous lead are told."""
+    d = event.data
+    surgery = await uow.surgeries.get(d.surgery_id, lock=True) or KnownSurgery(d.surgery_id)
+    surgery.mission_id = surgery.mission_id or d.mission_id
+    surgery.lead_surgeon_id = d.lead_surgeon_id
+    await uow.surgeries.save(surgery)
+    facts = await surgery_facts(uow, surgery)
+    names = {m.practitioner_id: m.full_name for m in (facts.mission.team if facts.mission else ())}
+    extra = {"lead": names.get(d.lead_surgeon_id, ""), "previous_lead": names.get(d.previous_lead_surgeon_id, "")}
+    occurrence = Occurrence(event.type, facts,
+                            practitioners=frozenset({d.lead_surgeon_id, d.previous_lead_surgeon_id}))
+    await notify_event(event, uow, occurrence, clock=clock, wall=wall, renderer=renderer, retry=retry,
+                       hand_over=hand_over, extra=extra)
+
+
 async def on_surgery_scheduled(event: CloudEvent[SurgeryScheduled], uow: NotificationUnitOfWork, *, clock: Clock,
                                wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
                                reminders: ReminderPolicy) -> None:

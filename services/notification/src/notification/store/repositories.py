@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from jumelage.db import keyset, offset_or_cursor
 from jumelage.events.notification import Channel
 from notification.domain.commands import NotificationFilter
 from notification.domain.contacts import Audience, Contact, ContactKind, ContactScope, Language
@@ -403,6 +404,19 @@ class Notifications:
             select(func.min(NotificationRow.next_attempt_at))
             .where(NotificationRow.status == NotificationStatus.pending.value))
 
+    async def of_contact(self, contact_id: uuid.UUID, *, limit: int = 1000) -> list[Notification]:
+        rows = await self.session.scalars(select(NotificationRow).where(NotificationRow.contact_id == contact_id)
+                                          .order_by(NotificationRow.created_at).limit(limit))
+        return [r.to_domain() for r in rows]
+
+    async def blank_texts(self, contact_id: uuid.UUID) -> int:
+        """What was sent to a contact whose identity is erased keeps its history (when, which
+        event, the outcome), not its text, which may have named the family."""
+        result = await self.session.execute(
+            update(NotificationRow).where(NotificationRow.contact_id == contact_id)
+            .values(subject=None, body_text="(erased)", body_html=None, payload=None))
+        return int(result.rowcount or 0)
+
     async def cancel_pending(self, contact_id: uuid.UUID) -> int:
         result = await self.session.execute(
             update(NotificationRow)
@@ -411,7 +425,10 @@ class Notifications:
             .values(status=NotificationStatus.cancelled.value, next_attempt_at=None))
         return int(result.rowcount or 0)
 
-    async def search(self, f: NotificationFilter, *, limit: int = 50, offset: int = 0) -> tuple[list[Notification], int]:
+    async def search(self, f: NotificationFilter, *, limit: int = 50, offset: int = 0,
+                     cursor: str | None = None) -> tuple[list[Notification], int, str | None]:
+        """A page (by offset, or keyset after ``cursor``), the total, and the next page's cursor."""
+        offset_or_cursor(offset, cursor)
         query = select(NotificationRow)
         if f.cause_event_id:
             query = query.where(NotificationRow.cause_event_id == f.cause_event_id)
@@ -421,10 +438,14 @@ class Notifications:
             query = query.where(NotificationRow.status == f.status.value)
         if f.cause_type:
             query = query.where(NotificationRow.cause_type == f.cause_type)
-        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = await self.session.scalars(
-            query.order_by(NotificationRow.created_at.desc(), NotificationRow.id).limit(limit).offset(offset))
-        return [r.to_domain() for r in rows], int(total or 0)
+        total = int(await self.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+        pages = keyset(query, order_by=("created_at", "id"), descending=("created_at", "id"), scalars=True)
+        if cursor is not None or not offset:
+            rows, after = await pages.fetch(self.session, limit=limit, cursor=cursor)
+        else:
+            rows = list((await self.session.scalars(pages.first.offset(offset), {"limit": limit})).all())
+            after = pages.cursor_after(rows[-1]) if rows and offset + len(rows) < total else None
+        return [r.to_domain() for r in rows], total, after
 
 
 class Reminders:

@@ -16,7 +16,9 @@ from jumelage.columns import UtcDateTime
 from jumelage.events.notification import Channel
 from notification.domain.contacts import Consent, Contact, ContactKind, Language
 from notification.domain.delivery import Message, Notification, NotificationStatus
+from jumelage.identity_access import identity_access_table
 from jumelage.replica import institution_table
+from jumelage.sealing import Sealed
 from notification.domain.reminders import Reminder, ReminderKind, ReminderStatus
 from notification.domain.routing import Subscription
 from notification.domain.templates import TemplateText
@@ -35,6 +37,8 @@ class Table(SQLModel, registry=registry()):
 
 
 INSTITUTIONS = institution_table(Table.metadata)  # the shared replica's table (jumelage.replica)
+# Who read a family's contact details, when and through which route (jumelage.identity_access).
+IDENTITY_ACCESS = identity_access_table(Table.metadata)
 
 
 class ConventionRow(Table, table=True):
@@ -92,9 +96,10 @@ class ContactRow(Table, table=True):
     id: uuid.UUID = Field(primary_key=True)
     kind: str = Field(sa_column=Column(String(20), nullable=False))
     subject_ref: str = Field(sa_column=Column(String(200), nullable=False))
-    display_name: str | None = Field(default=None, sa_column=Column(String(300)))
-    email: str | None = Field(default=None, sa_column=Column(String(254)))
-    phone: str | None = Field(default=None, sa_column=Column(String(16)))
+    # Sealed at rest (jumelage.sealing, migration 0013): a family's name, address and phone are identity.
+    display_name: str | None = Field(default=None, sa_column=Column(Sealed("contact.display_name")))
+    email: str | None = Field(default=None, sa_column=Column(Sealed("contact.email")))
+    phone: str | None = Field(default=None, sa_column=Column(Sealed("contact.phone")))
     webhook_url: str | None = Field(default=None, sa_column=Column(Text))
     webhook_secret: str | None = Field(default=None, sa_column=Column(Text))
     language: str = Field(sa_column=Column(String(2), nullable=False))
@@ -176,6 +181,9 @@ class NotificationRow(Table, table=True):
         # At most one notification per cause, recipient and channel, whatever the redeliveries.
         UniqueConstraint("cause_event_id", "recipient_ref", "channel", name="uq_notification_once"),
         Index("ix_notification_due", "status", "next_attempt_at"),
+        # The keyset pages of the list, newest first (migration 0014).
+        Index("ix_notification_list", "created_at", "id"),
+        Index("ix_notification_status_list", "status", "created_at", "id"),
     )
 
     id: uuid.UUID = Field(primary_key=True)
@@ -254,3 +262,7 @@ class ReminderRow(Table, table=True):
         return Reminder(id=self.id, kind=ReminderKind(self.kind), subject_id=self.subject_id, due_on=self.due_on,
                         due_at=self.due_at, subject_starts_at=self.subject_starts_at,
                         status=ReminderStatus(self.status), fired_at=self.fired_at)
+
+
+SEALED = (ContactRow.__table__,)
+"""The tables whose identity is sealed (the runtime's re-seal job walks them)."""

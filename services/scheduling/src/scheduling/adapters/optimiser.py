@@ -86,6 +86,14 @@ class Case:
     duration_minutes: int
     risk_scheme: str = "none"
     risk_category: int | None = None
+    # Several host sites in one mission: the rooms and days of the case's site (None: any), and
+    # the site whose intensive-care beds it holds (``PlanRequest.ward_beds``; None: ``icu_beds``).
+    rooms: frozenset[Hashable] | None = None
+    days: frozenset[int] | None = None
+    ward: Hashable | None = None
+
+    def may_use(self, day: int, room_id: Hashable) -> bool:
+        return (self.days is None or day in self.days) and (self.rooms is None or room_id in self.rooms)
 
     @property
     def icu_days(self) -> int:
@@ -148,6 +156,20 @@ class PlanRequest:
     # where nothing new is placed either.
     pinned: frozenset[Hashable] = frozenset()
     locked_days: frozenset[int] = frozenset()
+    # Intensive-care beds per ward (a host site of the mission; None: not known there): a case
+    # whose ``ward`` is listed holds one of these, any other one of ``icu_beds``.
+    ward_beds: Mapping[Hashable, int | None] = field(default_factory=dict)
+
+    def pool(self, case: Case) -> Hashable | None:
+        """Whose beds the case holds: its ward's if listed, else the request's (None)."""
+        return case.ward if case.ward is not None and case.ward in self.ward_beds else None
+
+    def pool_beds(self, pool: Hashable | None) -> int | None:
+        return self.icu_beds if pool is None else self.ward_beds[pool]
+
+    # Decompose by day (an assignment relaxation, then the full model on its days): None, by the
+    # model's size (``DECOMPOSE_OPTIONS``).
+    decompose: bool | None = None
 
 
 # -- output: scheduling.domain.planning (the plan is the domain's; this adapter only computes it) --
@@ -191,9 +213,10 @@ class _Prepared:
         """The last day the case may be operated: its post-operative days fall while the team is there."""
         return self.req.days - 1 - self.on_site(case)
 
-    def beds_on(self, t: int) -> int | None:
-        """Intensive-care beds on day ``t`` of the mission (after its end: the host's limit)."""
-        beds, after = self.req.icu_beds, self.req.icu_beds_after_mission
+    def beds_on(self, t: int, pool: Hashable | None = None) -> int | None:
+        """Intensive-care beds on day ``t`` of the mission (after its end: the host's limit), in
+        ``pool`` (a ward's, or None: the request's ``icu_beds``)."""
+        beds, after = self.req.pool_beds(pool), self.req.icu_beds_after_mission
         if t < self.req.days or after is None:
             return beds
         return after if beds is None else min(beds, after)
@@ -237,9 +260,11 @@ def _prepare(req: PlanRequest) -> _Prepared | Plan:
         elif dur > cap:
             why = (f"case {case.ref} lasts {case.duration_minutes} min, more than a surgeon's daily maximum "
                    f"({cap} min)")
-        elif req.icu_beds is not None and case.icu_days > 0 and req.icu_beds <= 0:
+        elif (beds := req.pool_beds(req.pool(case))) is not None and case.icu_days > 0 and beds <= 0:
             why = (f"case {case.ref} needs an intensive-care bed for {case.icu_days} day(s) "
                    f"({case.risk_scheme} {case.risk_category}); the host has none")
+        elif not any(case.may_use(d, r.id) for d in range(req.days) for r in req.rooms):
+            why = f"case {case.ref}: no room of its site is open on the mission's days there"
         elif p.last_day(case) < max(0, req.earliest[0]):
             why = (f"case {case.ref} ({case.risk_scheme} {case.risk_category}) needs the team on site "
                    f"{p.on_site(case)} day(s) after its surgery; the team leaves before "
@@ -305,7 +330,8 @@ def _undominated(p: _Prepared) -> tuple[list[Case], list[Case]]:
         w, d, icu = PRIORITY_WEIGHT[c.priority], p.slots(c.duration_minutes), c.icu_days
         count = sum(1 for o in p.cases if o is not c and PRIORITY_WEIGHT[o.priority] >= w
                     and p.slots(o.duration_minutes) <= d and o.duration_minutes <= c.duration_minutes
-                    and o.icu_days <= icu and p.on_site(o) <= p.on_site(c) and key[o.id] < key[c.id])
+                    and o.icu_days <= icu and p.on_site(o) <= p.on_site(c) and key[o.id] < key[c.id]
+                    and (o.rooms, o.days, req.pool(o)) == (c.rooms, c.days, req.pool(c)))
         (dropped if count >= most else kept).append(c)
     return kept, dropped
 
@@ -347,7 +373,7 @@ def _no_room_reason(p: _Prepared, c: Case) -> str:
     """What this case needs and is taken: beds only if it needs one and they count, the team's
     stay only if it narrows the case's days."""
     needs = ["rooms", "surgeons' time", "anaesthetists"]
-    if c.icu_days and (p.req.icu_beds is not None or p.req.icu_beds_after_mission is not None):
+    if c.icu_days and (p.req.pool_beds(p.req.pool(c)) is not None or p.req.icu_beds_after_mission is not None):
         needs.append(f"intensive-care beds ({c.icu_days} day(s))")
     why = f"{', '.join(needs[:-1])} or {needs[-1]} are taken"
     if p.on_site(c) and p.last_day(c) < p.req.days - 1:
@@ -356,15 +382,17 @@ def _no_room_reason(p: _Prepared, c: Case) -> str:
     return f"case {c.ref} (priority {c.priority}, {c.duration_minutes} min) did not fit beside the cases chosen ({why})"
 
 
-def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, int, int, int, int]]]:
-    """Returns assignments and, per case, (day, room index, start slot, surgeon index, anaesthetist index)."""
+def _greedy(p: _Prepared, only: Mapping[Hashable, int] | None = None,
+            ) -> tuple[list[Assignment], dict[Hashable, tuple[int, int, int, int, int]]]:
+    """Returns assignments and, per case, (day, room index, start slot, surgeon index, anaesthetist index).
+    ``only``: the waiting cases to place, each on its one day (the assignment's; a hint for its sequencing)."""
     req, per_day = p.req, DAY // p.step
     turn = p.turnover
     room_busy: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)  # (room, day) -> [a, b) slots
     surgeon_busy: dict[int, list[tuple[int, int]]] = defaultdict(list)  # absolute slots
     anaes_busy: dict[int, list[tuple[int, int]]] = defaultdict(list)
     surgeon_load: dict[tuple[int, int], int] = defaultdict(int)  # (surgeon, day) -> minutes
-    beds: dict[int, int] = defaultdict(int)
+    beds: dict[tuple[Hashable | None, int], int] = defaultdict(int)  # (pool, day) -> beds held
     room_index = {r.id: i for i, r in enumerate(req.rooms)}
     surgeon_index = {s: i for i, s in enumerate(req.surgeons)}
     anaesthetist_index = {a: i for i, a in enumerate(req.anaesthetists)}
@@ -395,7 +423,7 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
                     anaesthetist = ai
                     break
         for d in range(b.day, b.day + b.case.icu_days):
-            beds[d] += 1
+            beds[req.pool(b.case), d] += 1
         out.append(_booked(b, p, anaesthetist=b.anaesthetist_id if anaesthetist is None
                            else req.anaesthetists[anaesthetist]))
         if ri is not None and si is not None:
@@ -406,17 +434,21 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
             room_busy[ri, blocked.day].append(
                 (blocked.start_minute // p.step, p.slots(blocked.end_minute) + p.room_turnover(req.rooms[ri])))
     earliest = p.earliest_slot()
-    order = sorted([*p.cases, *p.dominated], key=lambda c: (c.priority, -c.icu_days, -c.duration_minutes, str(c.ref)))
+    order = sorted([c for c in [*p.cases, *p.dominated] if only is None or c.id in only],
+                   key=lambda c: (c.priority, -c.icu_days, -c.duration_minutes, str(c.ref)))
     for case in order:
         length = p.slots(case.duration_minutes)
         placed = False
+        pool = req.pool(case)
         for day in range(min(req.days, p.last_day(case) + 1)):
-            if day in req.locked_days:
+            if day in req.locked_days or (only is not None and day != only[case.id]):
                 continue
-            if case.icu_days and any((cap := p.beds_on(d)) is not None and beds[d] >= cap
+            if case.icu_days and any((cap := p.beds_on(d, pool)) is not None and beds[pool, d] >= cap
                                      for d in range(day, day + case.icu_days)):
                 continue
             for ri, room in enumerate(req.rooms):
+                if not case.may_use(day, room.id):
+                    continue
                 lo, hi = p.window(room)
                 room_turn = p.room_turnover(room)
                 for s0 in range(lo, hi - length + 1):
@@ -437,7 +469,7 @@ def _greedy(p: _Prepared) -> tuple[list[Assignment], dict[Hashable, tuple[int, i
                     anaes_busy[ai].append(span)
                     surgeon_load[si, day] += case.duration_minutes
                     for d in range(day, day + case.icu_days):
-                        beds[d] += 1
+                        beds[pool, d] += 1
                     out.append(Assignment(case.id, case.ref, day, room.id, s0 * p.step, case.duration_minutes,
                                           req.surgeons[si], req.anaesthetists[ai], case.icu_days))
                     where[case.id] = (day, ri, s0, si, ai)
@@ -463,35 +495,60 @@ def solve(req: PlanRequest) -> Plan:
     base, hint = _greedy(p)
     weights = {c.id: PRIORITY_WEIGHT[c.priority] for c in [*p.cases, *p.dominated, *(b.case for b in req.bookings)]}
     greedy_score = _score(base, weights)
-    m = _Model(p, hint)
-
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = max(1, req.workers)
-    solver.parameters.random_seed = req.seed
-    # Presolve's probing spent 11 of 12 s on a 120-case, 10-day, 3-room model (its NoOverlaps):
-    # off, the search starts at once from the complete greedy hint (README, "Benchmark").
-    solver.parameters.cp_model_probing_level = 0
     limit = max(0.1, req.time_limit_seconds)
-    solver.parameters.max_time_in_seconds = limit * 0.85
+    reasons = list(p.reasons)
+
+    relaxed: _Assignment | None = None
+    if _decompose(p):
+        # Decomposition by day: the assignment relaxation chooses the cases and their days (and
+        # proves the bound), then the full model sequences them on those days.
+        relaxed = _Assignment(p)
+        relaxed.solve(0.6 * limit, phase_two=0.15 * limit)
+        if relaxed.only is None:
+            relaxed = None  # nothing found in time: the full model, from the greedy plan
+        else:
+            greedy_days = {c.id: where[0] for c, _ in relaxed.items if (where := hint.get(c.id)) is not None}
+            days_from = "the assignment relaxation"
+            if relaxed.primary_value < sum(weights[i] for i in greedy_days):
+                days_from = "the greedy plan (the relaxation's best was not yet better)"
+                # Its best assignment is not yet the greedy plan's: sequence the greedy plan's days
+                # (an assignment too), under the relaxation's bound all the same.
+                relaxed.only = greedy_days | {b.case.id: greedy_days.get(b.case.id, b.day) for b in p.movable}
+            if _days_apart(p):
+                return _sequence_by_day(p, relaxed, days_from, base, weights, greedy_score, started, reasons)
+            hint = _greedy(p, relaxed.only)[1]
+    m = _Model(p, hint, only=relaxed.only if relaxed is not None else None)
+
+    solver = _solver(req)
     # Lexicographic: the priority-weighted count first, then the moves' cost (each move a day's
     # worth of slots plus its size: a 4-hour move costs more than a 15-minute one).
+    solver.parameters.max_time_in_seconds = max(0.05, limit * 0.85 - (time.perf_counter() - started))
     weight = m.max_move_cost + 1
     m.model.maximize(m.primary * weight - m.move_cost)
     status = solver.solve(m.model)
-    reasons = list(p.reasons)
-    if status == cp_model.INFEASIBLE:
+    if status == cp_model.INFEASIBLE and relaxed is None:
         reasons.append(_infeasible_reason(p))
         return Plan(PlanStatus.infeasible, 0, 0, False, time.perf_counter() - started, reasons=reasons,
                     unplanned=p.unplanned + [Unplanned(c.id, c.ref, reasons[-1]) for c in p.cases],
                     greedy_objective=greedy_score)
+    # The bound: the full model's own, or the assignment relaxation's (the sequencing model is a
+    # restriction of the full one: its bound is none).
+    relaxed_bound = relaxed.bound + m.fixed_score if relaxed is not None else None
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         # Stopped before a first solution: the solver proved nothing, its bound is not one.
-        return _from_greedy(p, base, weights, greedy_score, None, started, reasons)
-    bound_full = solver.best_objective_bound
-    bound = math.floor((bound_full + m.max_move_cost) / weight + 1e-6) + m.fixed_score
-    optimal = status == cp_model.OPTIMAL
+        return _from_greedy(p, base, weights, greedy_score, relaxed_bound, started, reasons)
     primary, moves = int(solver.value(m.primary)), int(solver.value(m.moves))
     move_cost = int(solver.value(m.move_cost))
+    if relaxed is None:
+        bound = math.floor((solver.best_objective_bound + m.max_move_cost) / weight + 1e-6) + m.fixed_score
+        optimal = status == cp_model.OPTIMAL
+    else:
+        bound = relaxed_bound
+        # Proven: the relaxation's bound met, and no move (the least the moves can cost).
+        optimal = primary + m.fixed_score >= bound and move_cost == 0
+        reasons.append(f"decomposed by day: {len(relaxed.only)} case(s) given their days by {days_from}, then "
+                       f"sequenced on those days; the bound ({bound}) is the assignment relaxation's"
+                       f"{' optimum' if relaxed.optimal else ', proven by the solver'}")
     assignments = m.read(solver)
     primary_seconds = time.perf_counter() - started
     tiebreak_optimal = False
@@ -504,7 +561,7 @@ def solve(req: PlanRequest) -> Plan:
         solver.parameters.max_time_in_seconds = remaining
         status2 = solver.solve(m.model)
         if status2 in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            tiebreak_optimal = status2 == cp_model.OPTIMAL
+            tiebreak_optimal = status2 == cp_model.OPTIMAL and relaxed is None
             assignments = m.read(solver)
     score = _score(assignments, weights)
     if (greedy_score, 0) > (score, -moves):
@@ -516,6 +573,210 @@ def solve(req: PlanRequest) -> Plan:
                 time.perf_counter() - started, moves=sum(a.moved for a in assignments), assignments=assignments,
                 unplanned=unplanned, reasons=reasons, greedy_objective=greedy_score,
                 tiebreak_optimal=tiebreak_optimal, primary_seconds=primary_seconds)
+
+
+def _days_apart(p: _Prepared) -> bool:
+    """Once each case has its day, the days are independent problems (the beds were the
+    assignment's), unless a room's day, with its turnover, runs past midnight."""
+    return all(0 <= r.opens_minute and r.closes_minute + p.room_turnover(r) * p.step <= DAY
+               and r.closes_minute + p.turnover * p.step <= DAY for r in p.req.rooms)
+
+
+def _sequence_by_day(p: _Prepared, relaxed: _Assignment, days_from: str, base: list[Assignment],
+                     weights: dict[Hashable, int], greedy_score: int, started: float, reasons: list[str]) -> Plan:
+    """The assignment's cases sequenced day by day: one full model per day (``_Model(only=...)``),
+    each with its share of the time left (by its number of cases): first every day's priorities
+    and moves, then every day's tie-break. The bound is the relaxation's (each day's model is a
+    restriction)."""
+    req = p.req
+    limit = max(0.1, req.time_limit_seconds)
+    days = sorted(set(relaxed.only.values()))
+    count = {d: sum(1 for day in relaxed.only.values() if day == d) for d in days}
+    hint = _greedy(p, relaxed.only)[1]
+    assignments = [_booked(b, p, anaesthetist=b.anaesthetist_id) for b in p.fixed]
+    primary = move_cost = 0
+    primary_seconds = 0.0
+    solved = []
+    for i, d in enumerate(days):  # first every day's priorities and moves, to 85 % of the limit
+        left = 0.85 * limit - (time.perf_counter() - started)
+        m = _Model(p, hint, only={k: v for k, v in relaxed.only.items() if v == d})
+        solver = _solver(req)
+        solver.parameters.max_time_in_seconds = max(0.05, left * count[d] / sum(count[e] for e in days[i:]))
+        weight = m.max_move_cost + 1
+        m.model.maximize(m.primary * weight - m.move_cost)
+        status = solver.solve(m.model)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            # A day that does not sequence (or nothing found in time): the greedy plan, under the bound.
+            return _from_greedy(p, base, weights, greedy_score, relaxed.bound + m.fixed_score, started, reasons)
+        day_primary, day_cost = int(solver.value(m.primary)), int(solver.value(m.move_cost))
+        primary += day_primary
+        move_cost += day_cost
+        found = m.read(solver)
+        m.fix_hint(solver)
+        solved.append((d, m, day_primary, day_cost, found))
+    primary_seconds = time.perf_counter() - started
+    for i, (d, m, day_primary, day_cost, found) in enumerate(solved):  # then each day's tie-break
+        left = limit - (time.perf_counter() - started)
+        if left > 0.05:
+            m.model.add(m.primary >= day_primary)
+            m.model.add(m.move_cost <= day_cost)
+            m.model.minimize(m.tiebreak)
+            solver = _solver(req)
+            solver.parameters.max_time_in_seconds = max(0.05, left * count[d] / sum(count[e] for e, *_ in solved[i:]))
+            if solver.solve(m.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                found = m.read(solver)
+        assignments += [a for a in found if not a.fixed and not a.pinned]
+    fixed_score = sum(PRIORITY_WEIGHT[b.case.priority] for b in p.fixed)
+    bound = relaxed.bound + fixed_score
+    # Proven: the relaxation's bound met, and no move (the least the moves can cost).
+    optimal = primary + fixed_score >= bound and move_cost == 0
+    reasons = [*reasons, f"decomposed by day: {len(relaxed.only)} case(s) given their days by {days_from}, then "
+               f"sequenced day by day; the bound ({bound}) is the assignment relaxation's"
+               f"{' optimum' if relaxed.optimal else ', proven by the solver'}"]
+    assignments.sort(key=lambda a: (a.day, a.start_minute, str(a.room_id)))
+    score = _score(assignments, weights)
+    moves = sum(a.moved for a in assignments)
+    if (greedy_score, 0) > (score, -moves):
+        return _from_greedy(p, base, weights, greedy_score, bound, started, reasons)
+    planned = {a.case_id for a in assignments}
+    unplanned = p.unplanned + [Unplanned(c.id, c.ref, _no_room_reason(p, c)) for c in [*p.cases, *p.dominated]
+                               if c.id not in planned]
+    return Plan(PlanStatus.optimal if optimal else PlanStatus.feasible, score, max(bound, score), optimal,
+                time.perf_counter() - started, moves=moves, assignments=assignments, unplanned=unplanned,
+                reasons=reasons, greedy_objective=greedy_score, tiebreak_optimal=False,
+                primary_seconds=primary_seconds)
+
+
+DECOMPOSE_OPTIONS = 300
+"""Above this many (case, day, room) options, ``solve`` decomposes by day (``PlanRequest.decompose``
+None): the full model's LP bound stays far from its best plan on a 200-case, 10-day, 3-room
+programme (19 % in 30 s), where the assignment relaxation's is tight; on 24- to 60-case cardiac
+missions the decomposition proved the same optima in 0.3-0.8 s where the full model took 0.5-4.3 s
+(README, "Benchmark"). Small instances keep the full model (its own proof, no sequencing loss)."""
+
+
+def _decompose(p: _Prepared) -> bool:
+    if p.req.decompose is not None:
+        return p.req.decompose
+    return sum(len(_options(p, c, None)) for c in p.cases) > DECOMPOSE_OPTIONS
+
+
+def _solver(req: PlanRequest) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = max(1, req.workers)
+    solver.parameters.random_seed = req.seed
+    # Presolve's probing spent 11 of 12 s on a 120-case, 10-day, 3-room model (its NoOverlaps):
+    # off, the search starts at once from the complete greedy hint (README, "Benchmark").
+    solver.parameters.cp_model_probing_level = 0
+    return solver
+
+
+_FULL_SUBSOLVERS = ["default_lp", "max_lp", "pseudo_costs", "reduced_costs", "quick_restart", "core", "no_lp",
+                    "fixed"]
+
+
+class _Assignment:
+    """The assignment relaxation: each case to one (day, room) or to none, under the rules a day
+    decides (``_add_cuts``: each room-day's time beside what is fixed there, the surgeons' minutes
+    and the practitioners' time per day, the beds per day; the team's stay, locked days, the
+    earliest start, through ``_options``), without times. Every plan of the full model is one of
+    its solutions, so the bound CP-SAT proves on it is a bound on the full problem's objective;
+    a multiple knapsack's LP bound is tight where the full model's (its NoOverlaps) is not.
+    Identical rooms (same hours and turnover, nothing fixed or booked in them) are interchangeable
+    within a day, so their loads are ordered (symmetry breaking: the optimum is unchanged).
+    Objective: the priority-weighted count, then the scheduled surgeries kept on their day and room;
+    then (a second solve holding both) higher-risk cases on earlier days."""
+
+    def __init__(self, p: _Prepared) -> None:
+        self.p, req = p, p.req
+        model = self.model = cp_model.CpModel()
+        self.items: list[tuple[Case, Booking | None]] = [(c, None) for c in p.cases] + [
+            (b.case, b) for b in p.movable]
+        fixed_spans, held, fixed_load = _fixed_usage(p)
+        room_index = {r.id: i for i, r in enumerate(req.rooms)}
+        # Identical rooms (same hours and turnover, nothing fixed or booked in them) are
+        # interchangeable within a day: in each group, their loads are ordered.
+        booked_rooms = {room_index.get(b.room_id) for b in p.movable}
+        groups: dict[tuple[int, int, int, frozenset[int]], list[int]] = defaultdict(list)
+        for ri, room in enumerate(req.rooms):
+            if ("room", ri) not in fixed_spans and ri not in booked_rooms:
+                # Only rooms the same cases may use (one site's) are interchangeable.
+                users = frozenset(i for i, (c, _) in enumerate(self.items) if c.rooms is None or room.id in c.rooms)
+                groups[room.opens_minute, room.closes_minute, p.room_turnover(room), users].append(ri)
+        entries = []
+        primary_terms, kept_terms, tiebreak = [], [], []
+        load: dict[tuple[int, int], list] = defaultdict(list)
+        for case, booking in self.items:
+            options = {(d, ri): model.new_bool_var("") for d, ri, _, _ in _options(p, case, booking)}
+            # Operated on day d: the sum of its rooms' literals (no variable of its own: a smaller LP).
+            day_of = {d: sum(x for (dd, _), x in options.items() if dd == d) for d in {d for d, _ in options}}
+            model.add(sum(options.values()) == 1 if booking is not None else sum(options.values()) <= 1)
+            entries.append((case, options, day_of))
+            primary_terms.append(PRIORITY_WEIGHT[case.priority] * sum(options.values()))
+            tiebreak.append(risk_rank(case.risk_scheme, case.risk_category) * sum(d * x for d, x in day_of.items()))
+            for (d, ri), x in options.items():
+                load[d, ri].append((p.slots(case.duration_minutes) + p.room_turnover(req.rooms[ri])) * x)
+            if booking is not None:
+                here = options.get((booking.day, room_index.get(booking.room_id, -1)))
+                if here is not None:
+                    kept_terms.append(here)
+        _add_cuts(model, p, entries, fixed_spans, fixed_load, held)
+        for group in groups.values():
+            for ri, rj in zip(group, group[1:]):
+                for d in range(req.days):
+                    if load[d, ri] or load[d, rj]:
+                        model.add(sum(load[d, ri]) >= sum(load[d, rj]))
+        self.entries = entries
+        self.primary = sum(primary_terms)
+        self.kept = sum(kept_terms)
+        self.kept_weight = len(p.movable) + 1
+        self.tiebreak = sum(tiebreak)
+        self.only: dict[Hashable, int] | None = None
+        self.primary_value = 0
+        self.bound = sum(PRIORITY_WEIGHT[c.priority] for c, _ in self.items)
+        self.optimal = False
+
+    def solve(self, seconds: float, phase_two: float) -> None:
+        """Sets ``only`` (case id -> day, the cases chosen), ``bound`` (proven, on the priority-weighted
+        count of the cases it decides: fixed surgeries not included) and ``optimal``. ``phase_two``:
+        at most this long for the risk tie-break, when the first solve ends early."""
+        started = time.perf_counter()
+        req = self.p.req
+        solver = _solver(req)
+        solver.parameters.max_time_in_seconds = max(0.05, seconds)
+        if req.workers >= 2:
+            # Every worker a full search, the LP-driven ones first. Measured on the large family
+            # (README, "Benchmark"): CP-SAT's default portfolio (its LNS workers) and the greedy
+            # plan as a hint both held the search near the greedy plan for 10-20 s; without them,
+            # the LP's dives reach within 1 % of the bound in 5-10 s.
+            solver.parameters.num_full_subsolvers = req.workers
+            solver.parameters.subsolvers.extend(_FULL_SUBSOLVERS[:req.workers])
+        self.model.maximize(self.primary * self.kept_weight + self.kept)
+        status = solver.solve(self.model)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return
+        self.optimal = status == cp_model.OPTIMAL
+        self.bound = min(self.bound, math.floor(solver.best_objective_bound / self.kept_weight + 1e-6))
+        primary, kept = int(solver.value(self.primary)), int(solver.value(self.kept))
+        self.primary_value = primary
+        self._read(solver)
+        remaining = min(phase_two, seconds - (time.perf_counter() - started))
+        if self.optimal and remaining > 0.05:
+            # Then higher-risk cases on earlier days, the first solve's plan as a complete hint.
+            for _, options, _ in self.entries:
+                for x in options.values():
+                    self.model.add_hint(x, solver.value(x))
+            self.model.add(self.primary >= primary)
+            self.model.add(self.kept >= kept)
+            self.model.minimize(self.tiebreak)
+            solver = _solver(req)
+            solver.parameters.max_time_in_seconds = remaining
+            if solver.solve(self.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                self._read(solver)
+
+    def _read(self, solver: cp_model.CpSolver) -> None:
+        self.only = {case.id: d for (case, _), (_, options, _) in zip(self.items, self.entries)
+                     for (d, _), x in options.items() if solver.value(x)}
 
 
 def _from_greedy(p: _Prepared, base: list[Assignment], weights: dict[Hashable, int], score: int,
@@ -549,6 +810,116 @@ def _covered(spans: Sequence[tuple[int, int]], lo: int, hi: int) -> int:
     return out
 
 
+def _options(p: _Prepared, case: Case, booking: Booking | None) -> list[tuple[int, int, int, int]]:
+    """Where a case may go: (day, room index, earliest start, latest start), in slots on the
+    mission's axis. The same for the full model and the assignment relaxation."""
+    req, per_day = p.req, DAY // p.step
+    length, earliest = p.slots(case.duration_minutes), p.earliest_slot()
+    out = []
+    for d in range(req.days):
+        if d > p.last_day(case) and (booking is None or d != booking.day):
+            continue  # its post-operative days would fall after the team leaves
+        if d in req.locked_days:
+            continue  # locked by the coordinator: what is there stays, nothing comes
+        for ri, room in enumerate(req.rooms):
+            if not case.may_use(d, room.id):
+                continue  # another site's room, or a day the mission is not at the case's site
+            lo, hi = p.window(room)
+            if hi - lo < length:
+                continue
+            lo_abs, hi_abs = d * per_day + lo, d * per_day + hi - length
+            if booking is None and hi_abs < earliest:
+                continue
+            out.append((d, ri, lo_abs, hi_abs))
+    return out
+
+
+def _fixed_usage(p: _Prepared) -> tuple[dict[tuple[str, int], list[tuple[int, int]]],
+                                        dict[tuple[Hashable | None, int], int], dict[tuple[int, int], int]]:
+    """What stays where it is: spans (slots) per ("room" | "surgeon" | "anaesthetist", index), from
+    fixed surgeries and rooms taken by others; beds held per (bed pool, day); operating minutes per
+    (surgeon, day)."""
+    req, per_day, step, turn = p.req, DAY // p.step, p.step, p.turnover
+    room_index = {r.id: i for i, r in enumerate(req.rooms)}
+    surgeon_index = {s: i for i, s in enumerate(req.surgeons)}
+    anaesthetist_index = {a: i for i, a in enumerate(req.anaesthetists)}
+    fixed_spans: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
+    held: dict[tuple[Hashable | None, int], int] = defaultdict(int)  # (pool, day) -> beds fixed
+    fixed_load: dict[tuple[int, int], int] = defaultdict(int)
+    for b in p.fixed:
+        s0, length = b.start_minute // step, p.slots(b.case.duration_minutes)
+        a = b.day * per_day + s0
+        if b.room_id in room_index:
+            ri = room_index[b.room_id]
+            fixed_spans["room", ri].append((a, a + length + p.room_turnover(req.rooms[ri])))
+        if b.surgeon_id in surgeon_index:
+            si = surgeon_index[b.surgeon_id]
+            fixed_spans["surgeon", si].append((a, a + length + turn))
+            if 0 <= b.day < req.days:
+                fixed_load[si, b.day] += b.case.duration_minutes
+        if b.anaesthetist_id in anaesthetist_index:
+            fixed_spans["anaesthetist", anaesthetist_index[b.anaesthetist_id]].append((a, a + length + turn))
+        for t in range(b.day, b.day + b.case.icu_days):
+            held[req.pool(b.case), t] += 1
+    for blocked in req.blocked:
+        if blocked.room_id in room_index:
+            s0 = blocked.day * per_day + blocked.start_minute // step
+            e0 = blocked.day * per_day + p.slots(blocked.end_minute) + p.room_turnover(
+                req.rooms[room_index[blocked.room_id]])
+            fixed_spans["room", room_index[blocked.room_id]].append((s0, e0))
+    return fixed_spans, held, fixed_load
+
+
+def _add_cuts(model: cp_model.CpModel, p: _Prepared, entries: Sequence[tuple[Case, Mapping, Mapping]],
+              fixed_spans: Mapping[tuple[str, int], list[tuple[int, int]]], fixed_load: Mapping[tuple[int, int], int],
+              held: Mapping[tuple[Hashable | None, int], int]) -> None:
+    """Linear constraints every plan meets, on the literals ``entries`` give per case ((day, room)
+    -> placed there, day -> operated that day, a literal or a sum of literals; a day missing: never): room-days, practitioners' days, intensive-care
+    beds per day, as knapsacks the LP relaxation sees. In the full model they are redundant cuts;
+    they *are* the assignment relaxation (``_Assignment``). Each must hold for every plan: a wrong
+    cut proves a wrong bound."""
+    req, per_day, turn = p.req, DAY // p.step, p.turnover
+    for d in range(req.days):
+        for ri, room in enumerate(req.rooms):
+            lo, hi = p.window(room)
+            room_turn = p.room_turnover(room)
+            terms = [(p.slots(c.duration_minutes) + room_turn) * options[d, ri]
+                     for c, options, _ in entries if (d, ri) in options]
+            if terms:
+                # New intervals lie in [opening, closing + turnover], beside what is fixed there.
+                window = (d * per_day + lo, d * per_day + hi + room_turn)
+                taken = _covered(fixed_spans.get(("room", ri), []), *window)
+                model.add(sum(terms) <= max(0, hi - lo + room_turn - taken))
+        day_terms = [(p.slots(c.duration_minutes) + turn) * day_of[d] for c, _, day_of in entries if d in day_of]
+        if not day_terms:
+            continue
+        # Every case operated has one surgeon on site that day: a day's operating minutes fit in
+        # what the present surgeons' maxima leave beside the fixed surgeries (each surgeon's own).
+        present = {kind: [i for i, person in enumerate(people) if d not in req.away.get(person, ())]
+                   for kind, people in (("surgeon", req.surgeons), ("anaesthetist", req.anaesthetists))}
+        surgeons_left = sum(max(0, req.max_daily_minutes_per_surgeon - fixed_load.get((si, d), 0))
+                            for si in present["surgeon"])
+        model.add(sum(c.duration_minutes * day_of[d] for c, _, day_of in entries if d in day_of) <= surgeons_left)
+        # A practitioner's cases of a day lie between the earliest opening and the latest
+        # closing (and its turnover) over the rooms: rooms need not open at the same hour.
+        first = min(p.window(r)[0] for r in req.rooms)
+        last = max(p.window(r)[1] for r in req.rooms) + turn
+        for kind in ("surgeon", "anaesthetist"):
+            model.add(sum(day_terms) <= len(present[kind]) * (last - first))
+    # Beds per day and bed pool (a site's ward, or the request's), exact (and after the mission's
+    # end, the host's limit there).
+    pools = {req.pool(c) for c, _, _ in entries} | {pool for pool, _ in held}
+    for pool in pools:
+        for t in range(req.days + max((c.icu_days for c, _, _ in entries), default=0)):
+            cap = p.beds_on(t, pool)
+            if cap is None:
+                continue
+            in_bed = [day_of[d] for c, _, day_of in entries if req.pool(c) == pool
+                      for d in day_of if d <= t < d + c.icu_days]
+            if in_bed:
+                model.add(sum(in_bed) <= max(0, cap - held.get((pool, t), 0)))
+
+
 def _infeasible_reason(p: _Prepared) -> str:
     if p.movable:
         return ("the surgeries already scheduled cannot all keep a place under these constraints (turnover, "
@@ -557,7 +928,11 @@ def _infeasible_reason(p: _Prepared) -> str:
 
 
 class _Model:
-    def __init__(self, p: _Prepared, hint: dict[Hashable, tuple[int, int, int, int, int]]) -> None:
+    """The full model. ``only``: case id -> the one day it may take (the decomposition's
+    sequencing: the cases of the assignment, on their days; the rest left out)."""
+
+    def __init__(self, p: _Prepared, hint: dict[Hashable, tuple[int, int, int, int, int]],
+                 only: Mapping[Hashable, int] | None = None) -> None:
         self.p = p
         req = p.req
         per_day, turn, step = DAY // p.step, p.turnover, p.step
@@ -568,11 +943,12 @@ class _Model:
         surgeon_iv: dict[int, list] = defaultdict(list)
         anaes_iv: dict[int, list] = defaultdict(list)
         load: dict[tuple[int, int], list] = defaultdict(list)  # (surgeon, day) -> [(minutes, literal)]
-        icu_iv: list = []
-        icu_demand: list[int] = []
+        icu_iv: dict[Hashable | None, list] = defaultdict(list)  # per bed pool (a ward, or None)
+        icu_demand: dict[Hashable | None, list[int]] = defaultdict(list)
         weights_terms = []
-        self.items: list[tuple[Case, Booking | None]] = [(c, None) for c in p.cases] + [
-            (b.case, b) for b in p.movable]
+        self.items: list[tuple[Case, Booking | None]] = [
+            (c, None) for c in p.cases if only is None or c.id in only] + [
+            (b.case, b) for b in p.movable if only is None or b.case.id in only]
         self.vars: list[dict] = []
         move_terms = []
         cost_terms = []
@@ -584,29 +960,9 @@ class _Model:
 
         # Fixed: surgeries that stay where they are; rooms taken by others. Spans on one room or
         # surgeon are merged: fixed surgeries booked back to back by hand (no turnover) stay legal.
-        fixed_spans: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
-        held: dict[int, int] = defaultdict(int)
-        for b in p.fixed:
-            s0, length = b.start_minute // step, p.slots(b.case.duration_minutes)
-            a = b.day * per_day + s0
-            if b.room_id in room_index:
-                ri = room_index[b.room_id]
-                fixed_spans["room", ri].append((a, a + length + p.room_turnover(req.rooms[ri])))
-            if b.surgeon_id in surgeon_index:
-                si = surgeon_index[b.surgeon_id]
-                fixed_spans["surgeon", si].append((a, a + length + turn))
-                if 0 <= b.day < req.days:
-                    load[si, b.day].append((b.case.duration_minutes, 1))
-            if b.anaesthetist_id in anaesthetist_index:
-                fixed_spans["anaesthetist", anaesthetist_index[b.anaesthetist_id]].append((a, a + length + turn))
-            for t in range(b.day, b.day + b.case.icu_days):
-                held[t] += 1
-        for blocked in req.blocked:
-            if blocked.room_id in room_index:
-                s0 = blocked.day * per_day + blocked.start_minute // step
-                e0 = blocked.day * per_day + p.slots(blocked.end_minute) + p.room_turnover(
-                    req.rooms[room_index[blocked.room_id]])
-                fixed_spans["room", room_index[blocked.room_id]].append((s0, e0))
+        fixed_spans, held, fixed_load = _fixed_usage(p)
+        for key, minutes in fixed_load.items():
+            load[key].append((minutes, 1))
         intervals = {"room": room_iv, "surgeon": surgeon_iv, "anaesthetist": anaes_iv}
         for (kind, i), spans in fixed_spans.items():
             merged: list[list[int]] = []
@@ -623,9 +979,9 @@ class _Model:
                 else:
                     intervals[kind][i].append(iv)
         # Beds held by fixed surgeries, per day (a demand of that many on that day).
-        for t, n in held.items():
-            icu_iv.append(model.new_fixed_size_interval_var(t, 1, ""))
-            icu_demand.append(min(n, req.icu_beds or n))
+        for (pool, t), n in held.items():
+            icu_iv[pool].append(model.new_fixed_size_interval_var(t, 1, ""))
+            icu_demand[pool].append(min(n, req.pool_beds(pool) or n))
 
         for case, booking in self.items:
             length = p.slots(case.duration_minutes)
@@ -633,25 +989,17 @@ class _Model:
             end = model.new_int_var(0, horizon + length + turn, "")
             model.add(end == start + length + turn)
             options: dict[tuple[int, int], object] = {}
-            for d in range(req.days):
-                if d > p.last_day(case) and (booking is None or d != booking.day):
-                    continue  # its post-operative days would fall after the team leaves
-                if d in req.locked_days:
-                    continue  # locked by the coordinator: what is there stays, nothing comes
-                for ri, room in enumerate(req.rooms):
-                    lo, hi = p.window(room)
-                    if hi - lo < length:
-                        continue
-                    lo_abs, hi_abs = d * per_day + lo, d * per_day + hi - length
-                    if booking is None and hi_abs < earliest:
-                        continue
-                    x = model.new_bool_var("")
-                    model.add(start >= max(lo_abs, earliest if booking is None else lo_abs)).only_enforce_if(x)
-                    model.add(start <= hi_abs).only_enforce_if(x)
-                    room_turn = p.room_turnover(room)
-                    room_iv[ri, d].append(model.new_optional_interval_var(start, length + room_turn,
-                                                                          start + length + room_turn, x, ""))
-                    options[d, ri] = x
+            for d, ri, lo_abs, hi_abs in _options(p, case, booking):
+                if only is not None and d != only[case.id]:
+                    continue
+                room = req.rooms[ri]
+                x = model.new_bool_var("")
+                model.add(start >= max(lo_abs, earliest if booking is None else lo_abs)).only_enforce_if(x)
+                model.add(start <= hi_abs).only_enforce_if(x)
+                room_turn = p.room_turnover(room)
+                room_iv[ri, d].append(model.new_optional_interval_var(start, length + room_turn,
+                                                                      start + length + room_turn, x, ""))
+                options[d, ri] = x
             performed = model.new_bool_var("")
             model.add(sum(options.values()) == performed)
             day_of = {d: model.new_bool_var("") for d in range(req.days)}
@@ -692,9 +1040,9 @@ class _Model:
             day_var = model.new_int_var(0, max(0, req.days - 1), "")
             model.add(day_var == sum(d * lit for d, lit in day_of.items()))
             if case.icu_days:
-                icu_iv.append(model.new_optional_interval_var(day_var, case.icu_days, day_var + case.icu_days,
-                                                              performed, ""))
-                icu_demand.append(1)
+                icu_iv[req.pool(case)].append(model.new_optional_interval_var(
+                    day_var, case.icu_days, day_var + case.icu_days, performed, ""))
+                icu_demand[req.pool(case)].append(1)
             weights_terms.append(PRIORITY_WEIGHT[case.priority] * performed)
             # Tie-break: higher risk earlier in the mission, longer cases earlier in the day.
             minute_of_day = model.new_int_var(0, per_day, "")
@@ -749,52 +1097,17 @@ class _Model:
                 model.add_hint(size, abs(at_start - at))
             hinted_primary += PRIORITY_WEIGHT[case.priority] * (placed is not None)
 
-        # Redundant linear cuts (the same rules, as knapsacks the LP relaxation sees): room-days,
-        # practitioners' days, intensive-care beds per day. Each must hold for every plan: a wrong
-        # cut proves a wrong bound.
-        for d in range(req.days):
-            for ri, room in enumerate(req.rooms):
-                lo, hi = p.window(room)
-                room_turn = p.room_turnover(room)
-                terms = [(p.slots(c.duration_minutes) + room_turn) * v["options"][d, ri]
-                         for (c, _), v in zip(self.items, self.vars) if (d, ri) in v["options"]]
-                if terms:
-                    # New intervals lie in [opening, closing + turnover], beside what is fixed there.
-                    window = (d * per_day + lo, d * per_day + hi + room_turn)
-                    taken = _covered(fixed_spans.get(("room", ri), []), *window)
-                    model.add(sum(terms) <= max(0, hi - lo + room_turn - taken))
-            day_terms = [(p.slots(c.duration_minutes) + turn) * v["day_of"][d]
-                         for (c, _), v in zip(self.items, self.vars)]
-            # Every case operated has one surgeon: a day's operating minutes fit in what the surgeons'
-            # maxima leave beside the fixed surgeries (each surgeon's own).
-            surgeons_left = sum(max(0, req.max_daily_minutes_per_surgeon - sum(m for m, lit in load.get((si, d), [])
-                                                                       if isinstance(lit, int)))
-                            for si in range(len(req.surgeons)))
-            model.add(sum(c.duration_minutes * v["day_of"][d] for (c, _), v in zip(self.items, self.vars))
-                      <= surgeons_left)
-            # A practitioner's cases of a day lie between the earliest opening and the latest
-            # closing (and its turnover) over the rooms: rooms need not open at the same hour.
-            first = min(p.window(r)[0] for r in req.rooms)
-            last = max(p.window(r)[1] for r in req.rooms) + turn
-            for people in (req.surgeons, req.anaesthetists):
-                model.add(sum(day_terms) <= len(people) * (last - first))
-        # Beds per day, exact (and after the mission's end, the host's limit there).
-        for t in range(req.days + max((c.icu_days for c, _ in self.items), default=0)):
-            cap = p.beds_on(t)
-            if cap is None:
-                continue
-            in_bed = [v["day_of"][d] for (c, _), v in zip(self.items, self.vars)
-                      for d in range(req.days) if d <= t < d + c.icu_days]
-            if in_bed:
-                model.add(sum(in_bed) <= max(0, cap - held.get(t, 0)))
+        _add_cuts(model, p, [(c, v["options"], v["day_of"]) for (c, _), v in zip(self.items, self.vars)],
+                  fixed_spans, fixed_load, held)
         for ivs in [*room_iv.values(), *surgeon_iv.values(), *anaes_iv.values()]:
             if len(ivs) > 1:
                 model.add_no_overlap(ivs)
         for (si, d), terms in load.items():
             already = sum(minutes for minutes, lit in terms if isinstance(lit, int))  # fixed surgeries
             model.add(sum(minutes * lit for minutes, lit in terms) <= max(req.max_daily_minutes_per_surgeon, already))
-        if req.icu_beds is not None and icu_iv:
-            model.add_cumulative(icu_iv, icu_demand, req.icu_beds)
+        for pool, ivs in icu_iv.items():
+            if (cap := req.pool_beds(pool)) is not None and ivs:
+                model.add_cumulative(ivs, icu_demand[pool], cap)
         self.primary = model.new_int_var(0, sum(PRIORITY_WEIGHT[c.priority] for c, _ in self.items), "primary")
         model.add(self.primary == sum(weights_terms))
         self.moves = model.new_int_var(0, len(p.movable), "moves")

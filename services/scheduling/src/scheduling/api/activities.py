@@ -36,8 +36,10 @@ class ConsultationIn(Body):
         {"scheduled_at": "2030-06-10T14:00:00+01:00", "case_id": "6d1c2b3a-4e5f-4a6b-9c7d-8e9f0a1b2c3d"}]})
 
     scheduled_at: Instant
-    case_id: uuid.UUID | None = Field(default=None, description="a case on the host's waiting list")
+    case_id: uuid.UUID | None = Field(default=None, description="a case on the waiting list of a host site")
     new_patient: CaseIn | None = Field(default=None, description="or a new patient, registered as a case")
+    site_institution_id: uuid.UUID | None = Field(
+        default=None, description="the host site a new patient is registered at; default: the mission's host")
 
 
 class HoldConsultationIn(Body):
@@ -56,6 +58,7 @@ class ConsultationOut(BaseModel):
     status: ActivityStatus
     on_hold: bool = Field(description="scheduled, waiting with its mission (on hold): its time is kept")
     held_at: datetime | None
+    site_institution_id: uuid.UUID = Field(description="the host site it takes place at (its case's institution)")
 
     @classmethod
     def of(cls, c: Consultation) -> ConsultationOut:
@@ -105,17 +108,21 @@ async def schedule_consultation(mission_id: uuid.UUID, body: ConsultationIn, uow
                                 caller: CallerDep,
                                 mission: Annotated[Mission, access.mission(access.PLAN_ACTIVITIES)]) -> ConsultationOut:
     if body.new_patient is not None:
-        access.registering_patient(caller, mission.host_institution_id)
+        access.registering_patient(caller, body.site_institution_id or mission.host_institution_id)
     cmd = ScheduleConsultation(mission_id=mission_id, scheduled_at=body.scheduled_at, case_id=body.case_id,
-                               new_patient=body.new_patient.command() if body.new_patient else None)
+                               new_patient=body.new_patient.command() if body.new_patient else None,
+                               site_institution_id=body.site_institution_id,
+                               at_sites=access.sites_for(caller, mission, access.PLAN_ACTIVITIES))
     return ConsultationOut.of(await bus.handle(cmd, uow))
 
 
-@router.get("/missions/{mission_id}/consultations", response_model=list[ConsultationOut],
-            dependencies=[access.mission(access.READ)])
-async def list_consultations(mission_id: uuid.UUID, uow: UoW, bus: BusDep) -> list[ConsultationOut]:
-    # The access check has found the mission (else 404).
-    return [ConsultationOut.of(c) for c in await bus.handle(MissionConsultations(mission_id), uow)]
+@router.get("/missions/{mission_id}/consultations", response_model=list[ConsultationOut])
+async def list_consultations(mission_id: uuid.UUID, uow: UoW, bus: BusDep, caller: CallerDep,
+                             mission: Annotated[Mission, access.mission(access.READ)]) -> list[ConsultationOut]:
+    # The access check has found the mission (else 404); a site's own see their site's.
+    sites = access.sites_for(caller, mission, access.READ)
+    return [ConsultationOut.of(c) for c in await bus.handle(MissionConsultations(mission_id), uow)
+            if sites is None or c.site_institution_id in sites]
 
 
 @router.get("/consultations/{consultation_id}", response_model=ConsultationOut,

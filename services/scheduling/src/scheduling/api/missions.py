@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling import access
@@ -17,13 +17,17 @@ from scheduling.domain.commands import (
     CancelMission,
     ChangeOnSiteDates,
     CompleteMission,
+    RemoveMissionSite,
     RemoveTeamMember,
     RescheduleMission,
     ScheduleMission,
     SearchMissions,
+    SetMissionSite,
     StartMission,
 )
 from scheduling.domain.missions import Mission, MissionStatus, TeamMember
+from scheduling.domain.values import MAX_SITES, MissionSite
+from jumelage.api import NEXT_LINK_HEADER, Cursor, Limit, link_next
 from jumelage.auth import CallerDep, Role, require
 from jumelage.events.scheduling import PractitionerRole
 from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
@@ -60,6 +64,25 @@ class OnSiteIn(Body):
     leaves_on: date | None = Field(default=None, description="last day on site; none: the mission's last")
 
 
+class SiteIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"institution_id": "1e2d3c4b-5a69-4788-9a0b-c1d2e3f4a5b6", "starts_on": "2030-06-10", "ends_on": "2030-06-12"}]})
+
+    institution_id: uuid.UUID = Field(description="a beneficiary party of the convention")
+    starts_on: date | None = Field(default=None, description="the mission's first day there; default: its first")
+    ends_on: date | None = Field(default=None, description="the mission's last day there; default: its last")
+
+    def site(self) -> MissionSite:
+        return MissionSite(self.institution_id, self.starts_on, self.ends_on)
+
+
+class SiteDaysIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"starts_on": "2030-06-13", "ends_on": "2030-06-14"}]})
+
+    starts_on: date | None = Field(default=None, description="the mission's first day there; none: its first")
+    ends_on: date | None = Field(default=None, description="the mission's last day there; none: its last")
+
+
 class MissionIn(Body):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "convention_id": "0c9d8e7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f",
@@ -76,6 +99,10 @@ class MissionIn(Body):
     starts_on: date
     ends_on: date
     team: list[MemberIn] = Field(min_length=1, max_length=MAX_TEAM)
+    sites: list[SiteIn] | None = Field(
+        default=None, max_length=MAX_SITES,
+        description="the host sites (the host among them), with the mission's days at each; default: the host "
+                    "alone, every day")
 
 
 class RescheduleIn(Body):
@@ -103,6 +130,14 @@ class MemberOut(BaseModel):
     whole_mission: bool = Field(description="on site from the mission's first day to its last")
 
 
+class SiteOut(BaseModel):
+    institution_id: uuid.UUID
+    starts_on: date = Field(description="the mission's first day at this site")
+    ends_on: date = Field(description="the mission's last day at this site")
+    whole_mission: bool = Field(description="there from the mission's first day to its last")
+    host: bool = Field(description="the mission's host (the first site)")
+
+
 class MissionOut(BaseModel):
     id: uuid.UUID
     convention_id: uuid.UUID
@@ -112,6 +147,7 @@ class MissionOut(BaseModel):
     starts_on: date
     ends_on: date
     team: list[MemberOut]
+    sites: list[SiteOut] = Field(description="the host sites, the host first, with the mission's days at each")
     status: MissionStatus
     status_reason: str | None
     totals: TotalsOut | None
@@ -127,9 +163,20 @@ class MissionOut(BaseModel):
             team.append(MemberOut(practitioner_id=member.practitioner_id, full_name=member.full_name,
                                   role=member.role, home_institution_id=m.home_of(member), arrives_on=first,
                                   leaves_on=last, whole_mission=(first, last) == (m.starts_on, m.ends_on)))
-        return cls.model_validate({**{k: getattr(m, k) for k in cls.model_fields if k not in ("team", "totals")},
-                                   "team": team, "totals": m.totals and TotalsOut.model_validate(
+        return cls.model_validate({**{k: getattr(m, k) for k in cls.model_fields
+                                      if k not in ("team", "totals", "sites")},
+                                   "team": team, "sites": sites_of(m), "totals": m.totals and TotalsOut.model_validate(
                                        m.totals, from_attributes=True)})
+
+
+def sites_of(m: Mission) -> list[SiteOut]:
+    out = []
+    for site in m.sites:
+        first, last = m.site_days(site)
+        out.append(SiteOut(institution_id=site.institution_id, starts_on=first, ends_on=last,
+                           whole_mission=(first, last) == (m.starts_on, m.ends_on),
+                           host=site.institution_id == m.host_institution_id))
+    return out
 
 
 @router.post("", status_code=201, response_model=MissionOut, summary="Schedule a mission under a convention",
@@ -141,17 +188,27 @@ async def schedule_mission(body: MissionIn, uow: UoW, bus: BusDep, caller: Calle
         convention_id=body.convention_id, host_institution_id=body.host_institution_id,
         visiting_institution_id=body.visiting_institution_id, specialty=body.specialty,
         starts_on=body.starts_on, ends_on=body.ends_on, team=tuple(m.member() for m in body.team),
+        sites=tuple(s.site() for s in body.sites or ()),
     )
     return tagged(response, MissionOut.of(await bus.handle(cmd, uow)))
 
 
-@router.get("", response_model=list[MissionOut], summary="Missions, by convention, host or status")
-async def list_missions(uow: UoW, caller: CallerDep, bus: BusDep, convention_id: uuid.UUID | None = None,
-                        host_institution_id: uuid.UUID | None = None,
-                        status: MissionStatus | None = None) -> list[MissionOut]:
+@router.get("", response_model=list[MissionOut], summary="Missions, by convention, host or status, a page at a time",
+            responses={200: {"description": "a page of the list (keyset paging: the next page's URL in the "
+                                            "`Link` header)", "headers": NEXT_LINK_HEADER}})
+async def list_missions(request: Request, response: Response, uow: UoW, caller: CallerDep, bus: BusDep,
+                        convention_id: uuid.UUID | None = None, host_institution_id: uuid.UUID | None = None,
+                        status: MissionStatus | None = None, limit: Limit = 50,
+                        cursor: Cursor = None) -> list[MissionOut]:
+    """Up to `limit` missions, by first day, then creation, then id; the `Link` header names
+    the next page (`rel="next"`) where more follow. Only the caller's own are answered (their
+    institution hosts or sends it, or they are on its team): a page may hold fewer than
+    `limit` of them, and the next may still hold more."""
     access.mission_scope(caller, host_institution_id)
-    query = SearchMissions(convention_id=convention_id, host_institution_id=host_institution_id, status=status)
-    missions = await bus.handle(query, uow)
+    query = SearchMissions(convention_id=convention_id, host_institution_id=host_institution_id, status=status,
+                           limit=limit, cursor=cursor)
+    missions, after = await bus.handle(query, uow)
+    link_next(request, response, after)
     # The caller's own: their institution hosts or sends it, or they are on its team.
     return [MissionOut.of(m) for m in missions if access.visible(caller, m)]
 
@@ -222,4 +279,32 @@ async def remove_team_member(mission_id: uuid.UUID, practitioner_id: uuid.UUID, 
 async def change_on_site_dates(mission_id: uuid.UUID, practitioner_id: uuid.UUID, body: OnSiteIn, uow: UoW,
                                bus: BusDep, expected: IfMatchDep, response: Response) -> MissionOut:
     cmd = ChangeOnSiteDates(mission_id, practitioner_id, body.arrives_on, body.leaves_on, expected=expected)
+    return tagged(response, MissionOut.of(await bus.handle(cmd, uow)))
+
+
+# -- host sites ------------------------------------------------------------------------------------
+
+
+@router.get("/{mission_id}/sites", response_model=list[SiteOut], responses=read_responses(),
+            summary="The mission's host sites and its days at each")
+async def list_sites(mission_id: uuid.UUID,
+                     mission: Annotated[Mission, access.mission(access.READ)]) -> list[SiteOut]:
+    return sites_of(mission)
+
+
+@router.put("/{mission_id}/sites/{institution_id}", response_model=MissionOut,
+            summary="Add a host site (a beneficiary of the convention), or change the mission's days there",
+            dependencies=[access.mission(access.MANAGE)], responses=change_responses())
+async def set_site(mission_id: uuid.UUID, institution_id: uuid.UUID, body: SiteDaysIn, uow: UoW, bus: BusDep,
+                   expected: IfMatchDep, response: Response) -> MissionOut:
+    cmd = SetMissionSite(mission_id, MissionSite(institution_id, body.starts_on, body.ends_on), expected=expected)
+    return tagged(response, MissionOut.of(await bus.handle(cmd, uow)))
+
+
+@router.delete("/{mission_id}/sites/{institution_id}", response_model=MissionOut,
+               summary="The mission no longer visits a site (never its host, nor one with something planned)",
+               dependencies=[access.mission(access.MANAGE)], responses=change_responses())
+async def remove_site(mission_id: uuid.UUID, institution_id: uuid.UUID, uow: UoW, bus: BusDep,
+                      expected: IfMatchDep, response: Response) -> MissionOut:
+    cmd = RemoveMissionSite(mission_id, institution_id, expected=expected)
     return tagged(response, MissionOut.of(await bus.handle(cmd, uow)))

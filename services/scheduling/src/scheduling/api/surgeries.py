@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,8 +24,10 @@ from scheduling.domain.commands import (
     SetLocalRoles,
     StartSurgery,
 )
+from scheduling.domain.missions import Mission
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
 from scheduling.domain.values import MAX_LOCAL_PARTS, LocalPart, RiskScheme
+from jumelage.auth import CallerDep
 from jumelage.events.scheduling import FollowUpOutcome, LeadSide, LocalRole, SurgeryOutcome
 from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
 from jumelage.service import BusDep
@@ -38,9 +41,10 @@ class SurgeryIn(Body):
         "scheduled_start": "2030-06-10T08:00:00+01:00", "lead_surgeon_id": "2b7e1f3a-9c4d-4e8b-a1f2-3c4d5e6f7a8b",
         "anaesthetist_id": "5c6d7e8f-0a1b-4c2d-9e3f-4a5b6c7d8e9f", "expected_duration_minutes": 300}]})
 
-    case_id: uuid.UUID
-    operating_room_id: uuid.UUID
-    scheduled_start: Instant = Field(examples=["2030-06-10T08:00:00+01:00"])
+    case_id: uuid.UUID = Field(description="a waiting case of a host site: the surgery takes place there")
+    operating_room_id: uuid.UUID = Field(description="a room of the case's site")
+    scheduled_start: Instant = Field(examples=["2030-06-10T08:00:00+01:00"],
+                                     description="on one of the mission's days at the case's site")
     lead_surgeon_id: uuid.UUID
     anaesthetist_id: uuid.UUID | None = Field(default=None, description="a member of the team as anaesthetist")
     expected_duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60,
@@ -133,6 +137,8 @@ class SurgeryOut(BaseModel):
     status_reason: str | None
     on_hold: bool = Field(description="scheduled, waiting with its mission (on hold): its slot is kept, "
                                       "no reminder goes out until the mission resumes")
+    site_institution_id: uuid.UUID = Field(description="the host site it takes place at (its case's institution, "
+                                                       "its room's)")
     started_at: datetime | None
     completed_at: datetime | None
     duration_minutes: int | None
@@ -157,19 +163,24 @@ class SurgeryOut(BaseModel):
 
 @router.post("/missions/{mission_id}/surgeries", status_code=201, response_model=SurgeryOut,
              summary="Schedule a waiting case's surgery in the mission",
-             dependencies=[access.mission(access.PLAN_ACTIVITIES)], responses=read_responses(201))
-async def schedule_surgery(mission_id: uuid.UUID, body: SurgeryIn, uow: UoW, bus: BusDep,
-                           response: Response) -> SurgeryOut:
-    cmd = ScheduleSurgery(mission_id=mission_id, **body.model_dump())
+             responses=read_responses(201))
+async def schedule_surgery(mission_id: uuid.UUID, body: SurgeryIn, uow: UoW, bus: BusDep, caller: CallerDep,
+                           response: Response,
+                           mission: Annotated[Mission, access.mission(access.PLAN_ACTIVITIES)]) -> SurgeryOut:
+    # A site's own coordinators and clinicians book at their site only (403 elsewhere).
+    cmd = ScheduleSurgery(mission_id=mission_id, **body.model_dump(),
+                          at_sites=access.sites_for(caller, mission, access.PLAN_ACTIVITIES))
     return tagged(response, SurgeryOut.of(await bus.handle(cmd, uow)))
 
 
-@router.get("/missions/{mission_id}/surgeries", response_model=list[SurgeryOut],
-            dependencies=[access.mission(access.READ)])
-async def list_surgeries(mission_id: uuid.UUID, uow: UoW, bus: BusDep,
+@router.get("/missions/{mission_id}/surgeries", response_model=list[SurgeryOut])
+async def list_surgeries(mission_id: uuid.UUID, uow: UoW, bus: BusDep, caller: CallerDep,
+                         mission: Annotated[Mission, access.mission(access.READ)],
                          status: SurgeryStatus | None = None) -> list[SurgeryOut]:
-    # The access check has found the mission (else 404).
-    return [SurgeryOut.of(s) for s in await bus.handle(MissionSurgeries(mission_id, status=status), uow)]
+    # The access check has found the mission (else 404); a site's own see their site's surgeries.
+    sites = access.sites_for(caller, mission, access.READ)
+    return [SurgeryOut.of(s) for s in await bus.handle(MissionSurgeries(mission_id, status=status), uow)
+            if sites is None or s.site_institution_id in sites]
 
 
 @router.get("/surgeries/{surgery_id}", response_model=SurgeryOut, dependencies=[access.surgery(access.READ)],

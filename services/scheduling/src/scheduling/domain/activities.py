@@ -45,16 +45,21 @@ class Consultation(Aggregate):
     held_at: datetime | None = None
     # Waiting with its mission (its convention suspended): still scheduled, its time kept.
     on_hold: bool = False
+    # The host site it takes place at: its case's institution.
+    site_institution_id: uuid.UUID | None = None
 
     @classmethod
     def schedule(cls, mission: Mission, case: PatientCase, at: datetime, tz: ZoneInfo) -> Consultation:
         mission.require_plannable("consultations")
-        if case.host_institution_id != mission.host_institution_id:
-            raise Invalid(f"case {case.patient_ref} is on the waiting list of another institution than the "
-                          "mission's host", field="case_id")
+        mission.require_site(case.host_institution_id, field="case_id",
+                             what=f"case {case.patient_ref} is on the waiting list of institution "
+                                  f"{case.host_institution_id}")
         consultation = cls(id=uuid.uuid4(), mission_id=mission.id, case_id=case.id, patient_ref=case.patient_ref,
-                           specialty=mission.specialty, scheduled_at=at)
+                           specialty=mission.specialty, scheduled_at=at, site_institution_id=case.host_institution_id)
         require_within_mission(mission, at, at, tz, what=f"consultation {consultation.id}")
+        day = at.astimezone(tz).date()
+        mission.require_site_day(case.host_institution_id, day, day, what=f"consultation {consultation.id}",
+                                 field="scheduled_at")
         return consultation
 
     def call_off(self) -> bool:

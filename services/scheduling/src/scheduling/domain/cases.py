@@ -26,11 +26,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from jumelage.domain import Aggregate
 from jumelage.errors import Conflict, Invalid
+from jumelage.events.scheduling import ErasureReason
+from scheduling.domain import events
 from scheduling.domain.values import (
     REQUIRED_READINESS,
     CaseStatus,
     PatientIdentity,
+    Purpose,
     ReadinessItem,
     RiskScheme,
     Sex,
@@ -39,11 +43,6 @@ from scheduling.domain.values import (
 if TYPE_CHECKING:  # commands name the aggregates' value types: imported for annotations only
     from scheduling.domain.commands import RegisterCase
 
-
-UNFIT_REASON = ("the patient is not ready for surgery on this date; the case stays on the waiting list "
-                "and a new date will be proposed")
-"""The reason of a surgery cancelled because its case's readiness was withdrawn: the family reads
-it (SurgeryCancelled), so it says nothing of which check, nor anything clinical."""
 
 MAX_SCREENING_NOTE = 4000
 
@@ -80,6 +79,21 @@ class ScreeningNote:
         if len(text) > MAX_SCREENING_NOTE:
             raise Invalid(f"a screening note holds at most {MAX_SCREENING_NOTE} characters", field="text")
         return cls(uuid.uuid4(), case.id, text, author, institution_id, now)
+
+
+@dataclass(frozen=True)
+class Consent:
+    """A family's consent to one purpose: who recorded it (the token's subject) and when."""
+
+    by: str
+    at: datetime
+
+
+ERASED_NAME = "(erased)"
+"""What stands for the name of a patient whose identity was erased: the case keeps its clinical
+facts and its reference, the date of birth only its year (the age the plan and the progress need)."""
+
+CLOSED = frozenset({"operated", "cancelled", "referred_elsewhere"})
 
 
 RISK_CATEGORIES = {RiskScheme.stat: range(1, 6), RiskScheme.rachs_1: range(1, 7)}
@@ -165,7 +179,7 @@ def new_patient_ref() -> str:
 
 
 @dataclass
-class PatientCase:
+class PatientCase(Aggregate):
     id: uuid.UUID
     patient_ref: str
     host_institution_id: uuid.UUID
@@ -182,6 +196,11 @@ class PatientCase:
     registered_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     # The readiness checklist: item -> its check (an item withdrawn is no longer here).
     readiness: dict[ReadinessItem, ReadinessCheck] = field(default_factory=dict)
+    # Consent per purpose (a purpose not here: not given, or withdrawn).
+    consents: dict[Purpose, Consent] = field(default_factory=dict)
+    closed_at: datetime | None = None  # operated, cancelled or referred: the retention period runs from it
+    erased_at: datetime | None = None  # the identity erased (pseudonymised): a family's request or retention
+    erased_reason: ErasureReason | None = None
     # Kept by the store: raised on every change (its status and readiness too), and when.
     version: int = 0
     updated_at: datetime | None = None
@@ -204,6 +223,8 @@ class PatientCase:
         An operated, cancelled or referred case is history: only the patient's identity may
         be corrected. A refusal (409) names the fields, never their values."""
         given_patient = dict(changes.get("patient") or {})
+        if given_patient and self.erased_at is not None:
+            raise Conflict(f"case {self.patient_ref}: its patient's identity was erased; it cannot be given again")
         p = self.patient
         scheme = changes.get("risk_scheme", self.risk_scheme.value)
         category = changes.get("risk_category")
@@ -290,14 +311,54 @@ class PatientCase:
         if self.status is CaseStatus.scheduled:
             self.status = CaseStatus.waiting
 
-    def operated(self) -> None:
+    def operated(self, now: datetime | None = None) -> None:
         self.status = CaseStatus.operated
+        self.closed_at = self.closed_at or now or datetime.now(UTC)
 
-    def cancel(self, reason: str) -> None:
+    def cancel(self, reason: str, now: datetime | None = None) -> None:
         self._close(CaseStatus.cancelled, reason, action="cancel")
+        self.closed_at = now or datetime.now(UTC)
 
-    def refer_elsewhere(self, reason: str) -> None:
+    def refer_elsewhere(self, reason: str, now: datetime | None = None) -> None:
         self._close(CaseStatus.referred_elsewhere, reason, action="refer elsewhere")
+        self.closed_at = now or datetime.now(UTC)
+
+    # -- consent and erasure -------------------------------------------------------------
+
+    def shares_identity(self) -> bool:
+        """The family consented to share the file, identity included, with the visiting institution."""
+        return Purpose.sharing in self.consents and self.erased_at is None
+
+    def give_consent(self, purpose: Purpose, *, by: str, now: datetime) -> bool:
+        """Record the family's consent to ``purpose``; False if it was already recorded."""
+        purpose = Purpose(purpose)
+        if self.erased_at is not None and purpose is not Purpose.care:
+            raise Conflict(f"case {self.patient_ref}: its patient's identity was erased; there is nothing to "
+                           f"share or notify, so no consent to {purpose.value} can be recorded")
+        if purpose in self.consents:
+            return False
+        self.consents[purpose] = Consent(by, now)
+        return True
+
+    def withdraw_consent(self, purpose: Purpose) -> bool:
+        """The family withdraws its consent to ``purpose``; False if none was recorded."""
+        return self.consents.pop(Purpose(purpose), None) is not None
+
+    def erase_identity(self, reason: ErasureReason, now: datetime) -> None:
+        """Erase the patient's identity (a family's request, or the retention period over): the
+        name gives way to ``ERASED_NAME``, the date of birth keeps its year only, the consents to
+        notify and to share go (nothing is left to share), and ``PatientIdentityErased`` tells the
+        notification service, which forgets the family's contact. The clinical facts, the reference
+        and what was done stay: the progress figures and the events never held the identity."""
+        if self.erased_at is not None:
+            raise Conflict(f"case {self.patient_ref}: its patient's identity was already erased "
+                           f"({self.erased_at.date().isoformat()})")
+        p = self.patient
+        self.patient = PatientIdentity(ERASED_NAME, date(p.date_of_birth.year, 1, 1), p.sex, p.weight_kg)
+        for purpose in (Purpose.notifications, Purpose.sharing):
+            self.consents.pop(purpose, None)
+        self.erased_at, self.erased_reason = now, ErasureReason(reason)
+        self.happened(events.patient_identity_erased(self, self.erased_reason))
 
     def _close(self, to: CaseStatus, reason: str, *, action: str) -> None:
         if self.status is not CaseStatus.waiting:

@@ -15,8 +15,10 @@ from typing import Any
 from scheduling.domain.values import (
     CaseStatus,
     LocalPart,
+    MissionSite,
     MissionStatus,
     PatientIdentity,
+    Purpose,
     ReadinessItem,
     RiskScheme,
     SurgeryStatus,
@@ -152,15 +154,59 @@ class ScreeningNotes:
 
 @dataclass(frozen=True)
 class WaitingList:
-    """A host's waiting list, most urgent first."""
+    """A host's waiting list, most urgent first; ``name``: the cases of that patient (keyed hash)."""
 
     institution_id: uuid.UUID
     status: CaseStatus | None = None
     priority: int | None = None
+    name: str | None = None
+    limit: int = 50
+    cursor: str | None = None  # keyset: where the page begins (``jumelage.db.keyset``)
 
 
 @dataclass(frozen=True)
 class GetCase:
+    case_id: uuid.UUID
+    identity: bool = False  # the caller sees the patient's identity: the read is written down
+
+
+@dataclass(frozen=True)
+class GiveConsent:
+    """The family consents to ``purpose`` (recorded by ``by``, the token's subject)."""
+
+    case_id: uuid.UUID
+    purpose: Purpose
+    by: str
+    expected: Any = None  # the caller's If-Match
+
+
+@dataclass(frozen=True)
+class WithdrawConsent:
+    case_id: uuid.UUID
+    purpose: Purpose
+    expected: Any = None
+
+
+@dataclass(frozen=True)
+class EraseIdentity:
+    """A family's request (through the host's clinician or privacy officer): the identity goes."""
+
+    case_id: uuid.UUID
+    expected: Any = None
+
+
+@dataclass(frozen=True)
+class ExpireIdentities:
+    """The retention task: pseudonymise the identity of cases closed more than ``keep_days`` ago."""
+
+    keep_days: float
+    batch: int = 200
+
+
+@dataclass(frozen=True)
+class AccessRequest:
+    """A person's data for an access request: the case, its surgeries and who read its identity."""
+
     case_id: uuid.UUID
 
 
@@ -176,6 +222,8 @@ class ScheduleMission:
     starts_on: date
     ends_on: date
     team: tuple[TeamMember, ...]
+    sites: tuple[MissionSite, ...] = ()  # none: the host alone, every day of the mission
+
 
 
 @dataclass(frozen=True)
@@ -221,6 +269,22 @@ class RemoveTeamMember:
 
 
 @dataclass(frozen=True)
+class SetMissionSite:
+    """Add a host site to the mission, or change its days there (None: the mission's first / last day)."""
+
+    mission_id: uuid.UUID
+    site: MissionSite
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
+class RemoveMissionSite:
+    mission_id: uuid.UUID
+    institution_id: uuid.UUID
+    expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
 class ChangeOnSiteDates:
     """A member arrives later or leaves earlier than the mission (None: its first / last day)."""
 
@@ -238,6 +302,8 @@ class SearchMissions:
     convention_id: uuid.UUID | None = None
     host_institution_id: uuid.UUID | None = None
     status: MissionStatus | None = None
+    limit: int = 50
+    cursor: str | None = None  # keyset: where the page begins (``jumelage.db.keyset``)
 
 
 # -- surgeries -------------------------------------------------------------------------------------
@@ -253,6 +319,7 @@ class ScheduleSurgery:
     expected_duration_minutes: int | None = None  # default: the case's
     procedure: str | None = None  # default: the case's planned procedure
     anaesthetist_id: uuid.UUID | None = None  # a member of the team as anaesthetist; none: not assigned yet
+    at_sites: frozenset[uuid.UUID] | None = None  # the sites the caller may book at (None: every one)
 
 
 @dataclass(frozen=True)
@@ -333,7 +400,9 @@ class ScheduleConsultation:
     mission_id: uuid.UUID
     scheduled_at: datetime
     case_id: uuid.UUID | None = None
-    new_patient: RegisterCase | None = None  # registered on the mission's host waiting list
+    new_patient: RegisterCase | None = None  # registered on the waiting list of its site (default: the host)
+    site_institution_id: uuid.UUID | None = None  # a new patient's site (a case's is its institution)
+    at_sites: frozenset[uuid.UUID] | None = None  # the sites the caller may book at (None: every one)
 
 
 @dataclass(frozen=True)
@@ -464,3 +533,13 @@ class ListConventions:
 @dataclass(frozen=True)
 class GetConvention:
     convention_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class MissionExport:
+    """A mission as FHIR R4 (``what``: ``mission``, its care team and appointments, or
+    ``procedures``, the surgeries done); ``identities``: patients named (the host's clinicians)."""
+
+    mission_id: uuid.UUID
+    what: str
+    identities: bool

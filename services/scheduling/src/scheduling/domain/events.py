@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from jumelage.events.scheduling import (
+    CancellationCause,
     ConsultationHeld,
     ConsultationResumed,
     ConsultationSuspended,
@@ -21,9 +22,13 @@ from jumelage.events.scheduling import (
     MissionRescheduled,
     MissionResumed,
     MissionScheduled,
+    MissionSite,
+    MissionSitesChanged,
     MissionStarted,
     MissionSuspended,
     MissionTeamChanged,
+    ErasureReason,
+    PatientIdentityErased,
     SurgeryCancelled,
     SurgeryCompleted,
     SurgeryFollowedUp,
@@ -33,6 +38,7 @@ from jumelage.events.scheduling import (
     SurgeryResumed,
     SurgeryScheduled,
     SurgerySuspended,
+    SiteChange,
     TeamChange,
     TeamMember,
     Totals,
@@ -40,6 +46,8 @@ from jumelage.events.scheduling import (
     TrainingPlacementCompleted,
     TrainingSessionHeld,
 )
+
+from scheduling.domain.values import UNFIT_REASON
 
 # What the mappers read of each aggregate. Protocols, not the aggregates' classes: the
 # aggregates import this module to record what happened to them, and nothing here
@@ -55,8 +63,11 @@ class Mission(Protocol):
     starts_on: date
     ends_on: date
     team: Sequence[Any]
+    sites: Sequence[Any]
     status_reason: str | None
     totals: Any
+
+    def site_days(self, site: Any) -> tuple[date, date]: ...
 
 
 class Surgery(Protocol):
@@ -68,6 +79,7 @@ class Surgery(Protocol):
     scheduled_start: datetime
     expected_duration_minutes: int
     lead_surgeon_id: uuid.UUID
+    site_institution_id: uuid.UUID
     status_reason: str | None
     completed_at: datetime | None
     duration_minutes: int | None
@@ -83,6 +95,7 @@ class Surgery(Protocol):
 
 class PatientCase(Protocol):
     referred_abroad: bool
+    patient_ref: str
     risk_scheme: Any
     risk_category: int | None
 
@@ -94,6 +107,7 @@ class Consultation(Protocol):
     specialty: str
     scheduled_at: datetime
     held_at: datetime | None
+    site_institution_id: uuid.UUID
 
 
 class TrainingSession(Protocol):
@@ -114,12 +128,22 @@ def _member(t: Any, m: Mission) -> TeamMember:
                       arrives_on=t.arrives_on, leaves_on=t.leaves_on)
 
 
+def _sites(m: Mission) -> list[MissionSite]:
+    return [MissionSite(institution_id=s.institution_id, starts_on=m.site_days(s)[0], ends_on=m.site_days(s)[1])
+            for s in m.sites]
+
+
 def mission_scheduled(m: Mission) -> MissionScheduled:
     return MissionScheduled(
         mission_id=m.id, convention_id=m.convention_id, host_institution_id=m.host_institution_id,
         visiting_institution_id=m.visiting_institution_id, specialty=m.specialty,
-        starts_on=m.starts_on, ends_on=m.ends_on, team=[_member(t, m) for t in m.team],
+        starts_on=m.starts_on, ends_on=m.ends_on, team=[_member(t, m) for t in m.team], sites=_sites(m),
     )
+
+
+def mission_sites_changed(m: Mission, institution_id: uuid.UUID, change: str) -> MissionSitesChanged:
+    return MissionSitesChanged(mission_id=m.id, convention_id=m.convention_id, change=SiteChange(change),
+                               institution_id=institution_id, sites=_sites(m))
 
 
 def mission_team_changed(m: Mission, change: TeamChange, member: Any) -> MissionTeamChanged:
@@ -128,7 +152,8 @@ def mission_team_changed(m: Mission, change: TeamChange, member: Any) -> Mission
 
 
 def mission_rescheduled(m: Mission, reason: str) -> MissionRescheduled:
-    return MissionRescheduled(mission_id=m.id, starts_on=m.starts_on, ends_on=m.ends_on, reason=reason)
+    return MissionRescheduled(mission_id=m.id, starts_on=m.starts_on, ends_on=m.ends_on, reason=reason,
+                              sites=_sites(m))
 
 
 def mission_cancelled(m: Mission) -> MissionCancelled:
@@ -164,12 +189,13 @@ def surgery_scheduled(s: Surgery, mission: Mission) -> SurgeryScheduled:
         surgery_id=s.id, mission_id=s.mission_id, convention_id=mission.convention_id, patient_ref=s.patient_ref,
         procedure=s.procedure, operating_room=s.operating_room, scheduled_start=s.scheduled_start,
         expected_duration_minutes=s.expected_duration_minutes, lead_surgeon_id=s.lead_surgeon_id,
+        site_institution_id=s.site_institution_id,
     )
 
 
 def surgery_rescheduled(s: Surgery, reason: str) -> SurgeryRescheduled:
     return SurgeryRescheduled(surgery_id=s.id, operating_room=s.operating_room, scheduled_start=s.scheduled_start,
-                              reason=reason)
+                              reason=reason, site_institution_id=s.site_institution_id)
 
 
 def surgery_lead_changed(s: Surgery, previous: uuid.UUID, reason: str) -> SurgeryLeadChanged:
@@ -179,7 +205,8 @@ def surgery_lead_changed(s: Surgery, previous: uuid.UUID, reason: str) -> Surger
 
 def surgery_cancelled(s: Surgery) -> SurgeryCancelled:
     assert s.status_reason is not None  # a cancelled surgery says why
-    return SurgeryCancelled(surgery_id=s.id, mission_id=s.mission_id, reason=s.status_reason)
+    cause = CancellationCause.not_ready if s.status_reason == UNFIT_REASON else None
+    return SurgeryCancelled(surgery_id=s.id, mission_id=s.mission_id, reason=s.status_reason, cause=cause)
 
 
 def surgery_suspended(s: Surgery, mission: Mission) -> SurgerySuspended:
@@ -203,6 +230,7 @@ def surgery_completed(s: Surgery, mission: Mission, case: PatientCase) -> Surger
         previously_referred_abroad=case.referred_abroad, specialty=mission.specialty,
         lead_side=s.lead_side, local_roles=[_local_part(p, mission) for p in s.local_roles],
         risk_scheme=case.risk_scheme.value, risk_category=case.risk_category,
+        site_institution_id=s.site_institution_id,
     )
 
 
@@ -228,7 +256,8 @@ def surgery_followed_up(s: Surgery, mission: Mission) -> SurgeryFollowedUp:
 def consultation_held(c: Consultation, mission: Mission) -> ConsultationHeld:
     assert c.held_at is not None
     return ConsultationHeld(consultation_id=c.id, mission_id=c.mission_id, convention_id=mission.convention_id,
-                            patient_ref=c.patient_ref, specialty=c.specialty, held_at=c.held_at)
+                            patient_ref=c.patient_ref, specialty=c.specialty, held_at=c.held_at,
+                            site_institution_id=c.site_institution_id)
 
 
 def consultation_suspended(c: Consultation, mission: Mission) -> ConsultationSuspended:
@@ -273,3 +302,8 @@ def training_placement_completed(p: TrainingPlacement) -> TrainingPlacementCompl
         provider_institution_id=p.provider_institution_id, beneficiary_institution_id=p.beneficiary_institution_id,
         starts_on=p.starts_on, ends_on=p.ends_on, days_spent=p.days_spent,
         trainees=[Trainee(practitioner_id=t.practitioner_id, full_name=t.full_name) for t in p.trainees])
+
+
+def patient_identity_erased(c: PatientCase, reason: ErasureReason) -> PatientIdentityErased:
+    """The reference only: whoever listens learns that this patient's identity is gone, never what it was."""
+    return PatientIdentityErased(patient_ref=c.patient_ref, reason=reason)

@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING
 
 from scheduling.domain import events
 from scheduling.domain.conventions import ConventionReplica
-from scheduling.domain.values import MissionStatus, TeamChange, TeamMember
+from scheduling.domain.values import MAX_SITES, MissionSite, MissionStatus, TeamChange, TeamMember
 from jumelage.domain import Aggregate
 from jumelage.errors import Conflict, Invalid, NotFound
+from jumelage.events.convention import PartyRole
 from jumelage.events.scheduling import PractitionerRole
 
 if TYPE_CHECKING:  # commands name the aggregates' value types: imported for annotations only
@@ -53,6 +54,7 @@ class Booked:
     first_day: date
     last_day: date
     people: tuple[uuid.UUID, ...] = ()  # the practitioners it needs on site (a surgery's lead and anaesthetist)
+    site: uuid.UUID | None = None  # the host site it takes place at (None: not tied to one, a training session)
 
 
 @dataclass
@@ -72,6 +74,12 @@ class Mission(Aggregate):
     # Kept by the store: raised on every change (its team included), and when.
     version: int = 0
     updated_at: datetime | None = None
+    # Its host sites, the host first (empty: the host alone, on every day of the mission).
+    sites: list[MissionSite] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.sites:
+            self.sites = [MissionSite(self.host_institution_id)]
 
     @classmethod
     def schedule(cls, cmd: ScheduleMission, convention: ConventionReplica, others: Iterable[Mission]) -> Mission:
@@ -82,9 +90,11 @@ class Mission(Aggregate):
             host_institution_id=cmd.host_institution_id, visiting_institution_id=cmd.visiting_institution_id,
             specialty=cmd.specialty, starts_on=cmd.starts_on, ends_on=cmd.ends_on,
         )
+        sites = _checked_sites(cmd.sites or (MissionSite(cmd.host_institution_id),), cmd.host_institution_id,
+                               cmd.starts_on, cmd.ends_on, convention)
         mission = cls(id=uuid.uuid4(), convention_id=convention.id, host_institution_id=cmd.host_institution_id,
                       visiting_institution_id=cmd.visiting_institution_id, specialty=specialty,
-                      starts_on=cmd.starts_on, ends_on=cmd.ends_on, team=team)
+                      starts_on=cmd.starts_on, ends_on=cmd.ends_on, team=team, sites=sites)
         mission.require_team_free(team, others)
         mission.happened(events.mission_scheduled(mission))
         return mission
@@ -109,12 +119,20 @@ class Mission(Aggregate):
                            "move or cancel them first")
         self.require_team_free(self.team, others, starts_on=starts_on, ends_on=ends_on)
         team = self._shifted_team(starts_on - self.starts_on, starts_on, ends_on)
-        moved = replace(self, starts_on=starts_on, ends_on=ends_on, team=team)
+        sites = self._shifted_sites(starts_on - self.starts_on, starts_on, ends_on)
+        moved = replace(self, starts_on=starts_on, ends_on=ends_on, team=team, sites=sites)
         for b in planned:
             for practitioner_id in b.people:
                 moved.require_on_site(practitioner_id, b.first_day, b.last_day, what=b.what)
-        self.starts_on, self.ends_on, self.team = starts_on, ends_on, team
+            if b.site is not None:
+                moved.require_site_day(b.site, b.first_day, b.last_day, what=b.what, conflict=True)
+        before = {m.practitioner_id: m for m in self.team}
+        self.starts_on, self.ends_on, self.team, self.sites = starts_on, ends_on, team, sites
         self.happened(events.mission_rescheduled(self, reason))
+        # Members with days of their own: those moved with the mission, each its MissionTeamChanged.
+        for member in team:
+            if member != before[member.practitioner_id]:
+                self.happened(events.mission_team_changed(self, TeamChange.dates_changed, member))
         return reason
 
     def cancel(self, reason: str) -> str:
@@ -165,6 +183,94 @@ class Mission(Aggregate):
         if self.status is not MissionStatus.started:
             raise Conflict(f"mission {self.id} is {self.status.value}: {action} only during the mission "
                            "(once started)")
+
+    # -- sites -----------------------------------------------------------------------
+
+    def site(self, institution_id: uuid.UUID) -> MissionSite | None:
+        return next((s for s in self.sites if s.institution_id == institution_id), None)
+
+    @property
+    def site_ids(self) -> tuple[uuid.UUID, ...]:
+        return tuple(s.institution_id for s in self.sites)
+
+    def site_days(self, site: MissionSite) -> tuple[date, date]:
+        """The first and last day of the mission at ``site`` (the mission's where it says nothing)."""
+        return site.starts_on or self.starts_on, site.ends_on or self.ends_on
+
+    def require_site(self, institution_id: uuid.UUID, *, field: str, what: str) -> MissionSite:
+        """``institution_id`` is a host site of the mission, else a 422 naming ``field``."""
+        site = self.site(institution_id)
+        if site is None:
+            raise Invalid(f"{what}, which is not a host site of mission {self.id} (its sites: "
+                          f"{', '.join(str(i) for i in self.site_ids)})", field=field)
+        return site
+
+    def require_site_day(self, institution_id: uuid.UUID, first_day: date, last_day: date, *, what: str,
+                         field: str = "scheduled_start", conflict: bool = False) -> None:
+        """[first_day, last_day] lies within the mission's days at that site: else a 422 naming
+        ``field`` (a booking), or a 409 (``conflict``: something booked that a change would strand)."""
+        site = self.site(institution_id)
+        if site is None:
+            raise Conflict(f"{what} is at institution {institution_id}, no longer a host site of mission {self.id}")
+        first, last = self.site_days(site)
+        if first <= first_day and last_day <= last:
+            return
+        when = first_day.isoformat() if first_day == last_day else f"{first_day} to {last_day}"
+        message = (f"{what} would take place on {when}, outside the mission's days at institution "
+                   f"{institution_id} ({first} to {last})")
+        if conflict:
+            raise Conflict(message + ": move or cancel it first")
+        raise Invalid(message, field=field)
+
+    def set_site(self, site: MissionSite, convention: ConventionReplica, booked: Iterable[Booked] = ()) -> bool:
+        """Add a host site, or change the days of one (``booked``: what is planned in the mission,
+        each of which must still fall on its site's days). True if it was added."""
+        self._require(*NOT_STARTED, MissionStatus.started, action="change the sites of")
+        current = self.site(site.institution_id)
+        sites = [site if s.institution_id == site.institution_id else s for s in self.sites]
+        if current is None:
+            sites.append(site)
+        (checked,) = [s for s in _checked_sites(sites, self.host_institution_id, self.starts_on, self.ends_on,
+                                                convention, prefix="") if s.institution_id == site.institution_id]
+        if current is not None and self.site_days(current) == self.site_days(checked):
+            first, last = self.site_days(current)
+            raise Invalid(f"the mission is already at institution {site.institution_id} from {first} to {last}",
+                          field="starts_on")
+        moved = replace(self, sites=[checked if s.institution_id == checked.institution_id else s for s in sites])
+        for b in booked:
+            if b.site == checked.institution_id:
+                moved.require_site_day(b.site, b.first_day, b.last_day, what=b.what, conflict=True)
+        self.sites = moved.sites
+        self.happened(events.mission_sites_changed(self, checked.institution_id,
+                                                   "site_added" if current is None else "days_changed"))
+        return current is None
+
+    def remove_site(self, institution_id: uuid.UUID, booked: Iterable[Booked] = ()) -> None:
+        """A site the mission no longer visits: never the host, nor one with something planned there."""
+        self._require(*NOT_STARTED, MissionStatus.started, action="change the sites of")
+        if self.site(institution_id) is None:
+            raise NotFound(f"institution {institution_id} is not a host site of mission {self.id}")
+        if institution_id == self.host_institution_id:
+            raise Conflict(f"institution {institution_id} is mission {self.id}'s host: it stays a site")
+        there = sorted(b.what for b in booked if b.site == institution_id)
+        if there:
+            raise Conflict(f"{', '.join(there)} take(s) place at institution {institution_id}: move or cancel "
+                           "them first")
+        self.sites = [s for s in self.sites if s.institution_id != institution_id]
+        self.happened(events.mission_sites_changed(self, institution_id, "site_removed"))
+
+    def _shifted_sites(self, delta: timedelta, starts_on: date, ends_on: date) -> list[MissionSite]:
+        """The sites' own days moved with the mission's start; each must still lie within it."""
+        sites = []
+        for site in self.sites:
+            moved = replace(site, starts_on=site.starts_on and site.starts_on + delta,
+                            ends_on=site.ends_on and site.ends_on + delta)
+            for day in (moved.starts_on, moved.ends_on):
+                if day is not None and not starts_on <= day <= ends_on:
+                    raise Conflict(f"the mission's days at institution {site.institution_id} would fall on {day}, "
+                                   f"outside {starts_on} to {ends_on}: change that site's days first")
+            sites.append(moved)
+        return sites
 
     # -- team ------------------------------------------------------------------------
 
@@ -228,8 +334,9 @@ class Mission(Aggregate):
         return member.home_institution_id or self.visiting_institution_id
 
     def is_local(self, member: TeamMember) -> bool:
-        """A practitioner of the host: their home institution is the mission's host."""
-        return self.home_of(member) == self.host_institution_id
+        """A practitioner of the host: their home institution is one of the mission's host sites
+        (for a single-host mission, its host)."""
+        return self.home_of(member) in self.site_ids
 
     def require_on_site(self, practitioner_id: uuid.UUID, first_day: date, last_day: date, *, what: str) -> None:
         """The practitioner is on site every day from ``first_day`` to ``last_day``, else a 409 naming who and when."""
@@ -326,6 +433,38 @@ def _checked_team(team: Iterable[TeamMember], starts_on: date, ends_on: date, *,
     if not checked:
         raise Invalid("a mission needs at least one team member", field="team")
     return checked
+
+
+def _checked_sites(sites: Iterable[MissionSite], host: uuid.UUID, starts_on: date, ends_on: date,
+                   convention: ConventionReplica, *, prefix: str | None = None) -> list[MissionSite]:
+    """Each site a beneficiary of the convention, listed once, its days within the mission's; the
+    host among them (first). ``prefix``: how an error names a site's field (default ``sites.<i>.``)."""
+    checked: list[MissionSite] = []
+    beneficiaries = convention.party_ids(PartyRole.beneficiary)
+    for i, site in enumerate(sites):
+        at = f"sites.{i}." if prefix is None else prefix
+        if any(s.institution_id == site.institution_id for s in checked):
+            raise Invalid(f"institution {site.institution_id} is listed twice", field=f"{at}institution_id")
+        if site.institution_id not in beneficiaries:
+            raise Invalid(f"institution {site.institution_id} is not a beneficiary of convention "
+                          f"{convention.label}: it cannot host the mission", field=f"{at}institution_id")
+        for key, day in (("starts_on", site.starts_on), ("ends_on", site.ends_on)):
+            if day is not None and not starts_on <= day <= ends_on:
+                raise Invalid(f"the mission's days at institution {site.institution_id} would include {day}, "
+                              f"outside the mission ({starts_on} to {ends_on})", field=f"{at}{key}")
+        if (site.starts_on or starts_on) > (site.ends_on or ends_on):
+            raise Invalid(f"the mission would leave institution {site.institution_id} "
+                          f"({site.ends_on or ends_on}) before arriving ({site.starts_on or starts_on})",
+                          field=f"{at}ends_on")
+        # A site's days that are the mission's are kept as "the mission's" (they move with it).
+        checked.append(MissionSite(site.institution_id, None if site.starts_on == starts_on else site.starts_on,
+                                   None if site.ends_on == ends_on else site.ends_on))
+    if len(checked) > MAX_SITES:
+        raise Invalid(f"a mission visits at most {MAX_SITES} sites", field="sites")
+    hosts = [s for s in checked if s.institution_id == host]
+    if not hosts:
+        raise Invalid(f"the mission's host {host} must be one of its sites", field="sites")
+    return [*hosts, *(s for s in checked if s.institution_id != host)]
 
 
 def _reason(reason: str) -> str:

@@ -98,6 +98,8 @@ class Surgery(Aggregate):
     # Kept by the store: raised on every change, and when.
     version: int = 0
     updated_at: datetime | None = None
+    # The host site it takes place at: its case's institution, whose room it is in.
+    site_institution_id: uuid.UUID | None = None
 
     @property
     def scheduled_end(self) -> datetime:
@@ -120,9 +122,9 @@ class Surgery(Aggregate):
                  tz: ZoneInfo, others: Iterable[Surgery]) -> Surgery:
         """``others``: surgeries that may use the same room or surgeon around that time."""
         mission.require_plannable("surgeries")
-        if case.host_institution_id != mission.host_institution_id:
-            raise Invalid(f"case {case.patient_ref} is on the waiting list of institution "
-                          f"{case.host_institution_id}, not of the mission's host", field="case_id")
+        mission.require_site(case.host_institution_id, field="case_id",
+                             what=f"case {case.patient_ref} is on the waiting list of institution "
+                                  f"{case.host_institution_id}")
         case.require_waiting()
         procedure = " ".join((cmd.procedure or case.planned_procedure).split())
         if not procedure:
@@ -132,7 +134,8 @@ class Surgery(Aggregate):
                       procedure=procedure, operating_room_id=room.id, operating_room=room.name,
                       scheduled_start=cmd.scheduled_start, expected_duration_minutes=minutes,
                       lead_surgeon_id=cmd.lead_surgeon_id, anaesthetist_id=cmd.anaesthetist_id,
-                      priority=case.priority, risk_scheme=case.risk_scheme, risk_category=case.risk_category)
+                      priority=case.priority, risk_scheme=case.risk_scheme, risk_category=case.risk_category,
+                      site_institution_id=case.host_institution_id)
         surgery._check_slot(mission=mission, room=room, tz=tz, others=others)
         case.schedule()
         surgery.happened(events.surgery_scheduled(surgery, mission))
@@ -271,7 +274,7 @@ class Surgery(Aggregate):
             raise Invalid("the duration must be positive", field="duration_minutes")
         self.status, self.completed_at = SurgeryStatus.completed, at
         self.duration_minutes, self.outcome = cmd.duration_minutes, SurgeryOutcome(cmd.outcome)
-        case.operated()
+        case.operated(now)
         self.happened(events.surgery_completed(self, mission, case))
 
     # -- rules -------------------------------------------------------------------------
@@ -279,15 +282,17 @@ class Surgery(Aggregate):
     def _check_slot(self, *, mission: Mission, room: OperatingRoom, tz: ZoneInfo, others: Iterable[Surgery]) -> None:
         if self.expected_duration_minutes <= 0:
             raise Invalid("the expected duration must be positive", field="expected_duration_minutes")
-        if room.institution_id != mission.host_institution_id:
-            raise Invalid(f"operating room {room.id} is not at the mission's host institution "
-                          f"{mission.host_institution_id}", field="operating_room_id")
+        site = self.site_institution_id or mission.host_institution_id
+        if room.institution_id != site:
+            raise Invalid(f"operating room {room.name!r} ({room.id}) is at institution {room.institution_id}, not at "
+                          f"the site of {self.label} (institution {site}, its case's)", field="operating_room_id")
         mission.require_surgeon(self.lead_surgeon_id)
         if self.anaesthetist_id is not None:
             mission.require_as(self.anaesthetist_id, PractitionerRole.anaesthetist)
         start, end = self.scheduled_start, self.scheduled_end
         require_within_mission(mission, start, end, tz, what=self.label)
         first, last = local_days(start, end, tz)
+        mission.require_site_day(site, first, last, what=self.label, field="scheduled_start")
         for practitioner_id in self.people:
             mission.require_on_site(practitioner_id, first, last, what=self.label)
         room.require_open(start, end, tz)

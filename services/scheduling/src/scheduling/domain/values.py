@@ -70,6 +70,30 @@ MAX_LOCAL_PARTS = 30
 """At most this many local practitioners are recorded in one surgery."""
 
 
+@dataclass(frozen=True)
+class MissionSite:
+    """A host site of a mission: an institution (a beneficiary party of the convention) and the
+    mission's days there, ``starts_on`` / ``ends_on`` within the mission's (None: its first / last
+    day). A single-host mission has one site, its host, all its days. Its rooms, beds and waiting
+    list are the institution's."""
+
+    institution_id: uuid.UUID
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+
+MAX_SITES = 20
+"""The most host sites one mission visits."""
+
+
+class Purpose(StrEnum):
+    """What a family consents to, one by one (recorded on the case)."""
+
+    care = "care"                    # the case treated within the programme
+    notifications = "notifications"  # the family told of dates and changes
+    sharing = "sharing"              # the file shared with the visiting institution abroad, identity included
+
+
 class CaseStatus(StrEnum):
     waiting = "waiting"
     scheduled = "scheduled"
@@ -109,3 +133,9 @@ class SurgeryStatus(StrEnum):
     started = "started"
     completed = "completed"
     cancelled = "cancelled"
+
+
+UNFIT_REASON = ("the patient is not ready for surgery on this date; the case stays on the waiting list "
+                "and a new date will be proposed")
+"""The reason of a surgery cancelled because its case's readiness was withdrawn: the family reads
+it (SurgeryCancelled, with ``cause`` not_ready for its own words), so it says nothing of which check, nor anything clinical."""

@@ -17,11 +17,16 @@ from scheduling.handlers.activities import (
     schedule_training,
 )
 from scheduling.handlers.cases import (
+    access_request,
     add_screening_note,
     cancel_case,
     check_readiness,
     edit_case,
+    erase_identity,
+    expire_identities,
     get_case,
+    give_consent,
+    withdraw_consent,
     refer_case_elsewhere,
     register_case,
     screening_notes,
@@ -31,6 +36,8 @@ from scheduling.handlers.cases import (
 from scheduling.handlers.missions import (
     add_team_member,
     change_on_site_dates,
+    remove_mission_site,
+    set_mission_site,
     cancel_mission,
     complete_mission,
     remove_team_member,
@@ -77,6 +84,7 @@ from scheduling.handlers.surgeries import (
     set_local_roles,
     start_surgery,
 )
+from scheduling.handlers.exports import mission_export
 from jumelage.bus import Handler
 
 HANDLERS: dict[type, Handler] = {
@@ -93,6 +101,11 @@ HANDLERS: dict[type, Handler] = {
     c.ReferCaseElsewhere: refer_case_elsewhere,
     c.WaitingList: waiting_list,
     c.GetCase: get_case,
+    c.AccessRequest: access_request,
+    c.GiveConsent: give_consent,
+    c.WithdrawConsent: withdraw_consent,
+    c.EraseIdentity: erase_identity,
+    c.ExpireIdentities: expire_identities,
     c.CheckReadiness: check_readiness,
     c.WithdrawReadiness: withdraw_readiness,
     c.AddScreeningNote: add_screening_note,
@@ -104,6 +117,8 @@ HANDLERS: dict[type, Handler] = {
     c.CompleteMission: complete_mission,
     c.AddTeamMember: add_team_member,
     c.ChangeOnSiteDates: change_on_site_dates,
+    c.SetMissionSite: set_mission_site,
+    c.RemoveMissionSite: remove_mission_site,
     c.RemoveTeamMember: remove_team_member,
     c.SearchMissions: search_missions,
     c.ScheduleSurgery: schedule_surgery,
@@ -115,6 +130,7 @@ HANDLERS: dict[type, Handler] = {
     c.SetLocalRoles: set_local_roles,
     c.FollowUpSurgery: follow_up_surgery,
     c.MissionSurgeries: mission_surgeries,
+    c.MissionExport: mission_export,
     c.GetSurgery: get_surgery,
     c.ScheduleConsultation: schedule_consultation,
     c.HoldConsultation: hold_consultation,

@@ -18,6 +18,7 @@ from scheduling.domain.commands import (
 )
 from scheduling.domain.cases import PatientCase
 from scheduling.handlers.common import host_zone, mission_for_update
+from scheduling.handlers.surgeries import require_booking_site
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.clock import Clock
 from jumelage.errors import Invalid, NotFound
@@ -36,11 +37,14 @@ async def schedule_consultation(cmd: ScheduleConsultation, uow: SchedulingUnitOf
                 raise NotFound(f"no patient case {cmd.case_id}")
         else:
             assert cmd.new_patient is not None
-            # A new patient joins the waiting list of the mission's host.
-            registration = replace(cmd.new_patient, host_institution_id=mission.host_institution_id)
+            # A new patient joins the waiting list of its site (the mission's host unless said).
+            site = cmd.site_institution_id or mission.host_institution_id
+            mission.require_site(site, field="site_institution_id", what=f"the new patient's site is institution {site}")
+            registration = replace(cmd.new_patient, host_institution_id=site)
             case = PatientCase.register(registration, now, field_prefix="new_patient.")
+        require_booking_site(cmd.at_sites, case.host_institution_id, "consultations")
         consultation = Consultation.schedule(mission, case, cmd.scheduled_at,
-                                             await host_zone(uow, mission.host_institution_id))
+                                             await host_zone(uow, case.host_institution_id))
         if cmd.new_patient is not None:
             await uow.cases.save(case, clock.now())
         await uow.consultations.save(consultation)

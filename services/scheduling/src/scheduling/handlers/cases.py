@@ -6,14 +6,22 @@ consultation makes it part of a mission (and then only as ``patient_ref``).
 
 from __future__ import annotations
 
-from scheduling.domain.cases import UNFIT_REASON, PatientCase, ScreeningNote
+from typing import Any
+
+from scheduling.domain.cases import PatientCase, ScreeningNote
+from scheduling.domain.values import UNFIT_REASON
 from scheduling.domain.commands import (
+    AccessRequest,
     AddScreeningNote,
     CancelCase,
     CheckReadiness,
     CloseCase,
     EditCase,
+    EraseIdentity,
+    ExpireIdentities,
     GetCase,
+    GiveConsent,
+    WithdrawConsent,
     ReferCaseElsewhere,
     RegisterCase,
     ScreeningNotes,
@@ -23,8 +31,11 @@ from scheduling.domain.commands import (
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
 from scheduling.domain.values import REQUIRED_READINESS
 from scheduling.handlers.common import host_zone, mission_for_update, require_institution
+from scheduling.store.tables import IDENTITY_ACCESS
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.clock import Clock
+from jumelage.events.scheduling import ErasureReason
+from jumelage.identity_access import Read, record_reads
 from jumelage.errors import Conflict, NotFound
 from jumelage.logging import get_logger
 from jumelage.versions import check_if_match
@@ -64,8 +75,8 @@ async def edit_case(cmd: EditCase, uow: SchedulingUnitOfWork, *, clock: Clock) -
     return case
 
 
-async def _case_for_update(uow: SchedulingUnitOfWork,
-                           cmd: CloseCase | EditCase | CheckReadiness | WithdrawReadiness) -> PatientCase:
+async def _case_for_update(uow: SchedulingUnitOfWork, cmd: CloseCase | EditCase | CheckReadiness | WithdrawReadiness
+                           | GiveConsent | WithdrawConsent | EraseIdentity) -> PatientCase:
     """The case, locked; PreconditionFailed if ``cmd.expected`` (the caller's If-Match) is stale."""
     case = await uow.cases.get(cmd.case_id, for_update=True)
     if case is None:
@@ -77,7 +88,7 @@ async def _case_for_update(uow: SchedulingUnitOfWork,
 async def cancel_case(cmd: CancelCase, uow: SchedulingUnitOfWork, *, clock: Clock) -> PatientCase:
     async with uow:
         case = await _case_for_update(uow, cmd)
-        case.cancel(cmd.reason)
+        case.cancel(cmd.reason, clock.now())
         await uow.cases.save(case, clock.now())
         await uow.commit()
     return case
@@ -87,10 +98,74 @@ async def refer_case_elsewhere(cmd: ReferCaseElsewhere, uow: SchedulingUnitOfWor
                                clock: Clock) -> PatientCase:
     async with uow:
         case = await _case_for_update(uow, cmd)
-        case.refer_elsewhere(cmd.reason)
+        case.refer_elsewhere(cmd.reason, clock.now())
         await uow.cases.save(case, clock.now())
         await uow.commit()
     return case
+
+
+# -- consent and erasure ---------------------------------------------------------------------------
+
+
+async def give_consent(cmd: GiveConsent, uow: SchedulingUnitOfWork, *, clock: Clock) -> PatientCase:
+    async with uow:
+        case = await _case_for_update(uow, cmd)
+        if case.give_consent(cmd.purpose, by=cmd.by, now=clock.now()):
+            await uow.cases.save(case, clock.now())
+        await uow.commit()
+    log.info("consent recorded", case_id=str(case.id), patient_ref=case.patient_ref, purpose=str(cmd.purpose))
+    return case
+
+
+async def withdraw_consent(cmd: WithdrawConsent, uow: SchedulingUnitOfWork, *, clock: Clock) -> PatientCase:
+    async with uow:
+        case = await _case_for_update(uow, cmd)
+        if case.withdraw_consent(cmd.purpose):
+            await uow.cases.save(case, clock.now())
+        await uow.commit()
+    log.info("consent withdrawn", case_id=str(case.id), patient_ref=case.patient_ref, purpose=str(cmd.purpose))
+    return case
+
+
+async def erase_identity(cmd: EraseIdentity, uow: SchedulingUnitOfWork, *, clock: Clock) -> PatientCase:
+    """A family's request: the identity is pseudonymised, ``PatientIdentityErased`` tells the
+    notification service (which forgets the family's contact and cancels what is pending), and the
+    audit keeps the row of this change (who asked it, when), as of every change."""
+    async with uow:
+        case = await _case_for_update(uow, cmd)
+        case.erase_identity(ErasureReason.request, clock.now())
+        await uow.cases.save(case, clock.now())
+        uow.record_from(case)
+        await uow.commit()
+    log.info("patient identity erased", case_id=str(case.id), patient_ref=case.patient_ref, reason="request")
+    return case
+
+
+async def expire_identities(cmd: ExpireIdentities, uow: SchedulingUnitOfWork, *, clock: Clock) -> int:
+    """The retention task: the identity of each case closed over ``keep_days`` ago is pseudonymised
+    (``PatientIdentityErased``, reason ``retention``), a batch per transaction. Safe twice at once:
+    each case is locked and a case already erased is skipped."""
+    from datetime import timedelta
+
+    cutoff = clock.now() - timedelta(days=cmd.keep_days)
+    done = 0
+    while True:
+        async with uow:
+            due = await uow.cases.closed_before(cutoff, limit=cmd.batch)
+            for case_id in due:
+                case = await uow.cases.get(case_id, for_update=True)
+                if case is None or case.erased_at is not None:
+                    continue
+                case.erase_identity(ErasureReason.retention, clock.now())
+                await uow.cases.save(case, clock.now())
+                uow.record_from(case)
+                done += 1
+            await uow.commit()
+        if len(due) < cmd.batch:
+            break
+    if done:
+        log.info("patient identities past their retention pseudonymised", cases=done)
+    return done
 
 
 # -- readiness and screening notes -------------------------------------------------------------------
@@ -162,10 +237,17 @@ async def add_screening_note(cmd: AddScreeningNote, uow: SchedulingUnitOfWork, *
 # -- reads ---------------------------------------------------------------------------------------
 
 
-async def waiting_list(query: WaitingList, uow: SchedulingUnitOfWork) -> list[PatientCase]:
+async def waiting_list(query: WaitingList, uow: SchedulingUnitOfWork) -> tuple[list[PatientCase], str | None]:
+    """A page of the waiting list, with the patients' names, and the cursor of the next (None: the
+    last): who read it is written down, a row per patient shown."""
     async with uow:
         await require_institution(uow, query.institution_id)
-        return await uow.cases.waiting_list(query.institution_id, status=query.status, priority=query.priority)
+        cases, after = await uow.cases.waiting_page(query.institution_id, status=query.status,
+                                                    priority=query.priority, name=query.name,
+                                                    limit=query.limit, cursor=query.cursor)
+    await record_reads(uow, IDENTITY_ACCESS, Read.case_list,
+                       [(c.patient_ref, c.host_institution_id) for c in cases if c.erased_at is None])
+    return cases, after
 
 
 async def get_case(query: GetCase, uow: SchedulingUnitOfWork) -> PatientCase:
@@ -173,7 +255,25 @@ async def get_case(query: GetCase, uow: SchedulingUnitOfWork) -> PatientCase:
         case = await uow.cases.get(query.case_id)
     if case is None:
         raise NotFound(f"no patient case {query.case_id}")
+    if query.identity and case.erased_at is None:
+        await record_reads(uow, IDENTITY_ACCESS, Read.case, [(case.patient_ref, case.host_institution_id)])
     return case
+
+
+async def access_request(query: AccessRequest, uow: SchedulingUnitOfWork) -> dict[str, Any]:
+    """What this service holds of a patient, for the family's access request: the case (identity,
+    consents, clinical facts), its surgeries and consultations, and who read its identity. The
+    export is a read of the identity like any other: written down (``export``)."""
+    async with uow:
+        case = await uow.cases.get(query.case_id)
+        if case is None:
+            raise NotFound(f"no patient case {query.case_id}")
+        surgeries = await uow.surgeries.of_case(case.id)
+        consultations = await uow.consultations.of_case(case.id)
+        accesses = await uow.cases.accesses(case.patient_ref)
+    if case.erased_at is None:
+        await record_reads(uow, IDENTITY_ACCESS, Read.export, [(case.patient_ref, case.host_institution_id)])
+    return {"case": case, "surgeries": surgeries, "consultations": consultations, "accesses": accesses}
 
 
 async def screening_notes(query: ScreeningNotes, uow: SchedulingUnitOfWork) -> list[ScreeningNote]:

@@ -71,13 +71,29 @@ async def require_institution(uow: SchedulingUnitOfWork, institution_id: uuid.UU
         raise NotFound(f"no institution {institution_id} known here")
 
 
-async def planned(uow: SchedulingUnitOfWork, mission: Mission, tz: ZoneInfo) -> list[Booked]:
-    """What is booked in the mission, as host-calendar days."""
-    booked = [Booked(s.label, *s.days(tz), people=s.people)
-              for s in await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.scheduled)]
-    booked += [Booked(f"consultation {c.id}", *local_days(c.scheduled_at, c.scheduled_at, tz))
-               for c in await uow.consultations.of_mission(mission.id, status=ActivityStatus.scheduled)]
-    booked += [Booked(f"training session {t.id}", *local_days(t.scheduled_at, t.scheduled_at, tz))
+async def site_zones(uow: SchedulingUnitOfWork, mission: Mission) -> dict[uuid.UUID, ZoneInfo]:
+    """Each host site's time zone (its calendar is the one its days are counted in)."""
+    return {site: await host_zone(uow, site) for site in mission.site_ids}
+
+
+def site_of(record: object, mission: Mission) -> uuid.UUID:
+    """Where a surgery or a consultation takes place (rows from before 0014 are backfilled: the host)."""
+    return getattr(record, "site_institution_id", None) or mission.host_institution_id
+
+
+async def planned(uow: SchedulingUnitOfWork, mission: Mission) -> list[Booked]:
+    """What is booked in the mission, as days of its site's calendar, each with its site."""
+    zones = await site_zones(uow, mission)
+    host = zones.get(mission.host_institution_id) or await host_zone(uow, mission.host_institution_id)
+    booked = []
+    for s in await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.scheduled):
+        site = site_of(s, mission)
+        booked.append(Booked(s.label, *s.days(zones.get(site, host)), people=s.people, site=site))
+    for c in await uow.consultations.of_mission(mission.id, status=ActivityStatus.scheduled):
+        site = site_of(c, mission)
+        booked.append(Booked(f"consultation {c.id}", *local_days(c.scheduled_at, c.scheduled_at,
+                                                                 zones.get(site, host)), site=site))
+    booked += [Booked(f"training session {t.id}", *local_days(t.scheduled_at, t.scheduled_at, host))
                for t in await uow.training_sessions.of_mission(mission.id, status=ActivityStatus.scheduled)]
     return booked
 

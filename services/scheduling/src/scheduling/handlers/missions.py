@@ -8,10 +8,12 @@ from scheduling.domain.commands import (
     CancelMission,
     ChangeOnSiteDates,
     CompleteMission,
+    RemoveMissionSite,
     RemoveTeamMember,
     RescheduleMission,
     ScheduleMission,
     SearchMissions,
+    SetMissionSite,
     StartMission,
 )
 from scheduling.domain.missions import Booked, Mission, Totals
@@ -19,11 +21,12 @@ from scheduling.domain.surgeries import SurgeryStatus
 from scheduling.handlers.common import (
     convention_for_update,
     drop_unheld,
-    host_zone,
     mission_and_convention,
     mission_for_update,
     planned,
     practitioner_lock,
+    site_of,
+    site_zones,
 )
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.clock import Clock
@@ -48,7 +51,7 @@ async def reschedule_mission(cmd: RescheduleMission, uow: SchedulingUnitOfWork, 
         ids = [m.practitioner_id for m in mission.team]
         await uow.lock(*(practitioner_lock(i) for i in ids))
         others = await uow.missions.sharing_practitioners(ids, cmd.starts_on, cmd.ends_on, excluding=mission.id)
-        booked = await planned(uow, mission, await host_zone(uow, mission.host_institution_id))
+        booked = await planned(uow, mission)
         mission.reschedule(cmd.starts_on, cmd.ends_on, cmd.reason, convention, others, booked)
         await uow.missions.save(mission, clock.now())
         uow.record_from(mission)
@@ -122,8 +125,8 @@ async def remove_team_member(cmd: RemoveTeamMember, uow: SchedulingUnitOfWork, *
 async def change_on_site_dates(cmd: ChangeOnSiteDates, uow: SchedulingUnitOfWork, *, clock: Clock) -> Mission:
     async with uow:
         mission = await mission_for_update(uow, cmd.mission_id, cmd.expected)
-        tz = await host_zone(uow, mission.host_institution_id)
-        booked = [Booked(s.label, *s.days(tz), people=s.people)
+        zones = await site_zones(uow, mission)
+        booked = [Booked(s.label, *s.days(zones[site_of(s, mission)]), people=s.people)
                   for s in await uow.surgeries.of_mission(mission.id, status=SurgeryStatus.scheduled)
                   if cmd.practitioner_id in s.people]
         mission.change_on_site(cmd.practitioner_id, cmd.arrives_on, cmd.leaves_on, booked)
@@ -133,10 +136,32 @@ async def change_on_site_dates(cmd: ChangeOnSiteDates, uow: SchedulingUnitOfWork
     return mission
 
 
+async def set_mission_site(cmd: SetMissionSite, uow: SchedulingUnitOfWork, *, clock: Clock) -> Mission:
+    async with uow:
+        mission, convention = await mission_and_convention(uow, cmd.mission_id, cmd.expected)
+        mission.set_site(cmd.site, convention, await planned(uow, mission))
+        await uow.missions.save(mission, clock.now())
+        uow.record_from(mission)
+        await uow.commit()
+    return mission
+
+
+async def remove_mission_site(cmd: RemoveMissionSite, uow: SchedulingUnitOfWork, *, clock: Clock) -> Mission:
+    async with uow:
+        mission = await mission_for_update(uow, cmd.mission_id, cmd.expected)
+        mission.remove_site(cmd.institution_id, await planned(uow, mission))
+        await uow.missions.save(mission, clock.now())
+        uow.record_from(mission)
+        await uow.commit()
+    return mission
+
+
 # -- reads ---------------------------------------------------------------------------------------
 
 
-async def search_missions(query: SearchMissions, uow: SchedulingUnitOfWork) -> list[Mission]:
+async def search_missions(query: SearchMissions, uow: SchedulingUnitOfWork) -> tuple[list[Mission], str | None]:
+    """A page of the missions that match and the cursor of the next (None: the last)."""
     async with uow:
         return await uow.missions.search(convention_id=query.convention_id,
-                                         host_institution_id=query.host_institution_id, status=query.status)
+                                         host_institution_id=query.host_institution_id, status=query.status,
+                                         limit=query.limit, cursor=query.cursor)

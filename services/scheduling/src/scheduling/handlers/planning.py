@@ -48,9 +48,10 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
         if mission is None:
             raise NotFound(f"no mission {cmd.mission_id}")
         mission.require_plannable("surgeries")
-        resources = await uow.hosts.get(mission.host_institution_id)
-        tz = zone_of(resources)
-        rooms = await uow.rooms.of_host(mission.host_institution_id)
+        # Each host site: its resources (time zone, beds) and rooms; the host's first.
+        site_resources = {site: await uow.hosts.get(site) for site in mission.site_ids}
+        resources = site_resources[mission.host_institution_id]
+        rooms = [r for site in mission.site_ids for r in await uow.rooms.of_host(site)]
         cases = await _cases(uow, mission, cmd.case_ids)
         # By default only ready cases are planned; the others are listed with what they lack.
         unready = [] if cmd.include_unready else [c for c in cases if not c.ready]
@@ -58,8 +59,23 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
         surgeries = [s for s in await uow.surgeries.of_mission(mission.id) if s.status is not SurgeryStatus.cancelled]
         booked_cases = {s.case_id: await uow.cases.get(s.case_id) for s in surgeries}
         others = [s for r in rooms for s in await uow.surgeries.planned_in_room(r.id) if s.mission_id != mission.id]
-    wall = _Clock(mission, tz)
+    walls = {site: _Clock(mission, zone_of(r)) for site, r in site_resources.items()}
+    wall = walls[mission.host_institution_id]
+    room_site = {r.id: r.institution_id for r in rooms}
+    # Restricted only where the mission is not its host alone on all its days (else as before).
+    multi = len(mission.sites) > 1 or mission.site_days(mission.sites[0]) != (mission.starts_on, mission.ends_on)
+
+    def wall_of(site: uuid.UUID | None) -> _Clock:
+        return walls.get(site or mission.host_institution_id, wall)
+
     days = (mission.ends_on - mission.starts_on).days + 1
+    # Several sites: each case only in its site's rooms, on the mission's days there.
+    site_rooms = {site: frozenset(r.id for r in rooms if r.institution_id == site) for site in mission.site_ids}
+    site_days = {}
+    for site in mission.sites:
+        first, last = mission.site_days(site)
+        site_days[site.institution_id] = frozenset(range((first - mission.starts_on).days,
+                                                         (last - mission.starts_on).days + 1))
     pinned, locked = _pins(cmd, mission, surgeries)
     # The rooms' turnovers: the rule every booking checks (domain.surgeries.turnover_minutes), unless
     # the request sets one for every room.
@@ -69,13 +85,14 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
     for s in surgeries:
         case = booked_cases[s.case_id]
         assert case is not None  # a foreign key
-        day, minute = wall.at(s.scheduled_start)
+        day, minute = wall_of(s.site_institution_id).at(s.scheduled_start)
         fixed = s.status is not SurgeryStatus.scheduled or s.scheduled_start < now
-        bookings.append(planner.Booking(_case(case, s.expected_duration_minutes), s.id, day, s.operating_room_id,
+        bookings.append(planner.Booking(_case(case, s.expected_duration_minutes, sites=(site_rooms, site_days)
+                                              if multi else None), s.id, day, s.operating_room_id,
                                         minute, s.lead_surgeon_id, fixed=fixed, anaesthetist_id=s.anaesthetist_id))
     blocked = []
     for s in others:
-        day, minute = wall.at(s.scheduled_start)
+        day, minute = wall_of(room_site.get(s.operating_room_id)).at(s.scheduled_start)
         if 0 <= day < days:
             blocked.append(planner.Blocked(s.operating_room_id, day, minute, minute + s.expected_duration_minutes))
     request = planner.PlanRequest(
@@ -85,7 +102,11 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
         surgeons=[m.practitioner_id for m in mission.team if m.role is PractitionerRole.surgeon],
         anaesthetists=[m.practitioner_id for m in mission.team if m.role is PractitionerRole.anaesthetist],
         # No bed recorded (the default, 0) is read as "not recorded", not as "no intensive care".
-        cases=[_case(c) for c in cases], icu_beds=resources.icu_beds if resources and resources.icu_beds else None,
+        cases=[_case(c, sites=(site_rooms, site_days) if multi else None) for c in cases],
+        icu_beds=resources.icu_beds if resources and resources.icu_beds else None,
+        # Several sites: each site's own beds (none recorded: not a constraint there).
+        ward_beds={site: r.icu_beds if r and r.icu_beds else None for site, r in site_resources.items()}
+        if multi else {},
         bookings=bookings, blocked=blocked, earliest=wall.earliest(now, days),
         turnover_minutes=settings.turnover_minutes if settings.turnover_minutes is not None else 0,
         max_daily_minutes_per_surgeon=settings.max_daily_minutes_per_surgeon,
@@ -99,14 +120,14 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
         item.value.replace("_", " ") for item in c.missing) + " (its readiness checklist)") for c in unready]
     if unready:
         plan.reasons.append(f"{len(unready)} case(s) not ready were left out (include_unready plans them too)")
-    if not (resources and resources.icu_beds):
+    if not any(r and r.icu_beds for r in site_resources.values()):
         plan.reasons.append("the host's intensive-care beds are not recorded (PUT /institutions/{id}/resources): "
                             "beds were not a constraint")
     names = {r.id: r.name for r in rooms}
     refs = {c.id: c.patient_ref for c in [*cases, *(c for c in booked_cases.values() if c)]}
     lines = []
     for a in plan.assignments:
-        start = wall.instant(a.day, a.start_minute)
+        start = wall_of(room_site.get(a.room_id)).instant(a.day, a.start_minute)
         change = "fixed" if a.fixed else "moved" if a.moved else "kept" if a.surgery_id else "new"
         lines.append(ProposedSurgery(
             case_id=a.case_id, patient_ref=refs.get(a.case_id, a.ref), surgery_id=a.surgery_id,
@@ -135,10 +156,10 @@ async def apply_plan(cmd: ApplyPlan, uow: SchedulingUnitOfWork, *,
         seen.add(a.case_id)
     async with uow:
         mission = await mission_for_update(uow, cmd.mission_id)
-        await uow.lock(host_lock(mission.host_institution_id))
+        await uow.lock(*(host_lock(site) for site in sorted(mission.site_ids, key=str)))
         mission.require_plannable("surgeries")
-        resources = await uow.hosts.get(mission.host_institution_id)
-        tz = zone_of(resources)
+        site_resources = {site: await uow.hosts.get(site) for site in mission.site_ids}
+        zones = {site: zone_of(r) for site, r in site_resources.items()}
         live = {s.id: s for s in await uow.surgeries.of_mission(mission.id) if s.status is not SurgeryStatus.cancelled}
         by_case = {s.case_id: s for s in live.values()}
         rooms: dict[uuid.UUID, OperatingRoom] = {}
@@ -148,7 +169,7 @@ async def apply_plan(cmd: ApplyPlan, uow: SchedulingUnitOfWork, *,
                 if room is None:
                     raise NotFound(f"no operating room {a.operating_room_id}")
                 rooms[room.id] = room
-        host_rooms = await uow.rooms.of_host(mission.host_institution_id)
+        host_rooms = [r for site in mission.site_ids for r in await uow.rooms.of_host(site)]
         final: dict[uuid.UUID, Surgery] = dict(live)  # where everything will be
         for r in host_rooms:
             final.update({s.id: s for s in await uow.surgeries.planned_in_room(r.id)})
@@ -183,7 +204,9 @@ async def apply_plan(cmd: ApplyPlan, uow: SchedulingUnitOfWork, *,
                                 scheduled_start=a.scheduled_start, lead_surgeon_id=a.lead_surgeon_id,
                                 expected_duration_minutes=a.expected_duration_minutes,
                                 anaesthetist_id=a.anaesthetist_id),
-                mission=mission, case=case, room=rooms[a.operating_room_id], tz=tz, others=list(final.values()))
+                mission=mission, case=case, room=rooms[a.operating_room_id],
+                tz=zones.get(case.host_institution_id, zones[mission.host_institution_id]),
+                others=list(final.values()))
             final[surgery.id] = surgery
             scheduled.append((surgery, case))
         rescheduled: list[Surgery] = []
@@ -191,11 +214,18 @@ async def apply_plan(cmd: ApplyPlan, uow: SchedulingUnitOfWork, *,
             surgery = await uow.surgeries.get(existing.id, for_update=True)
             assert surgery is not None
             others = [s for s in final.values() if s.id != surgery.id]
+            site = surgery.site_institution_id or mission.host_institution_id
             surgery.reschedule(RescheduleSurgery(surgery.id, a.scheduled_start, reason, a.operating_room_id),
-                               mission=mission, room=rooms[a.operating_room_id], tz=tz, others=others)
+                               mission=mission, room=rooms[a.operating_room_id],
+                               tz=zones.get(site, zones[mission.host_institution_id]), others=others)
             rescheduled.append(surgery)
-        # The beds, for all of them together where they will be (the moved ones' cases read there).
-        await require_intensive_care(uow, resources, tz, [*scheduled, *((s, None) for s in rescheduled)])
+        # The beds, each site's for its surgeries, all of them together where they will be (the
+        # moved ones' cases read there).
+        for site, site_res in site_resources.items():
+            here = [(s, c) for s, c in scheduled if s.site_institution_id == site]
+            here += [(s, None) for s in rescheduled if (s.site_institution_id or mission.host_institution_id) == site]
+            if here:
+                await require_intensive_care(uow, site_res, zones[site], here)
         # Every check passed: write.
         now = clock.now()
         for surgery, case in scheduled:
@@ -212,9 +242,17 @@ async def apply_plan(cmd: ApplyPlan, uow: SchedulingUnitOfWork, *,
 # -- translation ------------------------------------------------------------------------------
 
 
-def _case(c: PatientCase, minutes: int | None = None) -> planner.Case:
+def _case(c: PatientCase, minutes: int | None = None, *,
+          sites: tuple[dict[uuid.UUID, frozenset], dict[uuid.UUID, frozenset[int]]] | None = None) -> planner.Case:
+    """``sites``: (each site's rooms, each site's day indices), for a mission at several sites:
+    the case is planned only in its site's rooms, on the mission's days there, with its beds."""
+    if sites is None:
+        return planner.Case(c.id, c.patient_ref, c.priority, minutes or c.expected_duration_minutes,
+                            c.risk_scheme.value, c.risk_category)
+    rooms, days = sites
     return planner.Case(c.id, c.patient_ref, c.priority, minutes or c.expected_duration_minutes,
-                        c.risk_scheme.value, c.risk_category)
+                        c.risk_scheme.value, c.risk_category, rooms=rooms.get(c.host_institution_id, frozenset()),
+                        days=days.get(c.host_institution_id, frozenset()), ward=c.host_institution_id)
 
 
 def _pins(cmd: ProposePlan, mission: Mission, surgeries: list[Surgery]) -> tuple[frozenset, frozenset[int]]:
@@ -235,16 +273,16 @@ def _pins(cmd: ProposePlan, mission: Mission, surgeries: list[Surgery]) -> tuple
 
 async def _cases(uow: SchedulingUnitOfWork, mission: Mission,
                  case_ids: tuple[uuid.UUID, ...] | None) -> list[PatientCase]:
-    if case_ids is None:
-        return await uow.cases.waiting_list(mission.host_institution_id, status=CaseStatus.waiting)
+    if case_ids is None:  # every site's waiting list
+        return [c for site in mission.site_ids for c in await uow.cases.waiting_list(site, status=CaseStatus.waiting)]
     cases = []
     for i, case_id in enumerate(dict.fromkeys(case_ids)):
         case = await uow.cases.get(case_id)
         if case is None:
             raise NotFound(f"no patient case {case_id}")
-        if case.host_institution_id != mission.host_institution_id:
+        if mission.site(case.host_institution_id) is None:
             raise Invalid(f"case {case.patient_ref} is on the waiting list of institution "
-                          f"{case.host_institution_id}, not of the mission's host", field=f"case_ids.{i}")
+                          f"{case.host_institution_id}, not of a host site of the mission", field=f"case_ids.{i}")
         if case.status is not CaseStatus.waiting:
             raise Invalid(f"case {case.patient_ref} is {case.status.value}, not waiting", field=f"case_ids.{i}")
         cases.append(case)

@@ -23,18 +23,23 @@ from scheduling.domain.commands import (
     StartSurgery,
 )
 from scheduling.domain.surgeries import MAX_ICU_DAYS, Surgery, check_intensive_care, icu_days, turnover_window
-from scheduling.handlers.common import host_lock, host_zone, mission_for_update, zone_of
+from scheduling.handlers.common import host_lock, host_zone, mission_for_update, site_of, zone_of
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.clock import Clock
-from jumelage.errors import NotFound
+from jumelage.errors import Forbidden, NotFound
 from jumelage.versions import IfMatch, check_if_match
 
 
 async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork, *, clock: Clock) -> Surgery:
     async with uow:
         mission = await mission_for_update(uow, cmd.mission_id)
-        # Rooms and surgeons are the host's for the mission's days: one booking at a time per host.
-        await uow.lock(host_lock(mission.host_institution_id))
+        peek = await uow.cases.get(cmd.case_id)
+        if peek is None:
+            raise NotFound(f"no patient case {cmd.case_id}")
+        site = peek.host_institution_id  # the case's institution: where it is operated
+        require_booking_site(cmd.at_sites, site, "surgeries")
+        # Rooms and beds are the site's: one booking at a time per site.
+        await uow.lock(host_lock(site))
         case = await _case(uow, cmd.case_id)
         room = await _room(uow, cmd.operating_room_id)
         minutes = cmd.expected_duration_minutes or case.expected_duration_minutes
@@ -42,7 +47,7 @@ async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork, *, c
         others = await uow.surgeries.colliding(room_id=room.id, surgeon_id=cmd.lead_surgeon_id,
                                                anaesthetist_id=cmd.anaesthetist_id, start=cmd.scheduled_start - pad,
                                                end=cmd.scheduled_start + timedelta(minutes=max(minutes, 0)) + pad)
-        resources = await uow.hosts.get(mission.host_institution_id)
+        resources = await uow.hosts.get(site)
         tz = zone_of(resources)
         surgery = Surgery.schedule(cmd, mission=mission, case=case, room=room, tz=tz, others=others)
         await require_intensive_care(uow, resources, tz, [(surgery, case)])
@@ -63,7 +68,7 @@ async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork, 
             room_id=room.id, surgeon_id=surgery.lead_surgeon_id, anaesthetist_id=surgery.anaesthetist_id,
             start=cmd.scheduled_start - pad,
             end=cmd.scheduled_start + timedelta(minutes=surgery.expected_duration_minutes) + pad)
-        resources = await uow.hosts.get(mission.host_institution_id)
+        resources = await uow.hosts.get(site_of(surgery, mission))
         tz = zone_of(resources)
         surgery.reschedule(cmd, mission=mission, room=room, tz=tz, others=others)
         await require_intensive_care(uow, resources, tz, [(surgery, None)])
@@ -80,7 +85,7 @@ async def change_lead_surgeon(cmd: ChangeLeadSurgeon, uow: SchedulingUnitOfWork,
         others = await uow.surgeries.colliding(room_id=room.id, surgeon_id=cmd.lead_surgeon_id,
                                                anaesthetist_id=surgery.anaesthetist_id,
                                                start=surgery.scheduled_start, end=surgery.scheduled_end)
-        tz = await host_zone(uow, mission.host_institution_id)
+        tz = await host_zone(uow, site_of(surgery, mission))
         surgery.change_lead(cmd.lead_surgeon_id, cmd.reason, mission=mission, room=room, tz=tz, others=others)
         await uow.surgeries.save(surgery, clock.now())
         uow.record_from(surgery)
@@ -156,11 +161,18 @@ async def _locked(uow: SchedulingUnitOfWork, surgery_id: uuid.UUID, *, lock_host
         raise NotFound(f"no surgery {surgery_id}")
     mission = await mission_for_update(uow, peek.mission_id)
     if lock_host:
-        await uow.lock(host_lock(mission.host_institution_id))
+        await uow.lock(host_lock(site_of(peek, mission)))
     surgery = await uow.surgeries.get(surgery_id, for_update=True)
     assert surgery is not None  # surgeries are never deleted
     check_if_match(expected, f"surgery {surgery.id}", surgery)
     return mission, surgery
+
+
+def require_booking_site(at_sites: frozenset[uuid.UUID] | None, site: uuid.UUID, what: str) -> None:
+    """The caller may book at ``site`` (``at_sites``: where the access rules let them; None: anywhere)."""
+    if at_sites is not None and site not in at_sites:
+        raise Forbidden(f"the caller may not schedule {what} at institution {site}: the case is on that site's "
+                        "waiting list, and only its own coordinators and clinicians (or the mission's) book there")
 
 
 async def require_intensive_care(uow: SchedulingUnitOfWork, resources: HostResources | None, tz: ZoneInfo,

@@ -7,19 +7,21 @@ a check made on them holds until commit.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, func, insert, inspect, or_, select
+from sqlalchemy import Select, bindparam, delete, func, insert, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from scheduling.domain.activities import ActivityStatus, Consultation, TrainingSession
 from scheduling.domain.cases import (
+    Consent,
     CaseStatus,
     PatientCase,
     PatientIdentity,
@@ -28,20 +30,23 @@ from scheduling.domain.cases import (
     ScreeningNote,
     Sex,
 )
-from scheduling.domain.values import LocalPart, ReadinessItem
+from scheduling.domain.values import LocalPart, MissionSite, Purpose, ReadinessItem
 from jumelage.events.scheduling import FollowUpOutcome, LeadSide, LocalRole
 from scheduling.domain.conventions import ConventionReplica, ConventionStatus
 from scheduling.domain.missions import Mission, MissionStatus, TeamMember, Totals
 from scheduling.domain.placements import PlacementStatus, Trainee, TrainingPlacement
-from jumelage.events.scheduling import PlacementKind
+from jumelage import sealing
+from jumelage.events.scheduling import ErasureReason, PlacementKind
 from scheduling.domain.resources import HostResources, OperatingRoom
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
 from scheduling.store.tables import (
+    IDENTITY_ACCESS,
     ConsultationRow,
     ConventionRow,
     HostResourcesRow,
     MissionMemberRow,
     MissionRow,
+    MissionSiteRow,
     OperatingRoomRow,
     PatientCaseRow,
     ReadinessCheckRow,
@@ -52,6 +57,7 @@ from scheduling.store.tables import (
 )
 from jumelage.events.convention import Objectives, Party, PartyRole
 from jumelage.events.scheduling import PractitionerRole, SurgeryOutcome
+from jumelage.db import Keyset, keyset
 
 R = TypeVar("R")
 
@@ -165,16 +171,15 @@ class Missions(_Repository):
         return (await self._with_teams([row]))[0] if row else None
 
     async def search(self, *, convention_id: uuid.UUID | None = None, host_institution_id: uuid.UUID | None = None,
-                     status: MissionStatus | None = None) -> list[Mission]:
-        query = select(MissionRow)
-        if convention_id:
-            query = query.where(MissionRow.convention_id == convention_id)
-        if host_institution_id:
-            query = query.where(MissionRow.host_institution_id == host_institution_id)
-        if status:
-            query = query.where(MissionRow.status == status.value)
-        rows = await self.session.scalars(query.order_by(MissionRow.starts_on, MissionRow.created_at))
-        return await self._with_teams(list(rows))
+                     status: MissionStatus | None = None, limit: int = 50,
+                     cursor: str | None = None) -> tuple[list[Mission], str | None]:
+        """A page of the missions that match, by first day, then creation, then id, and the
+        next page's cursor (keyset)."""
+        given = {"convention_id": convention_id, "host_institution_id": host_institution_id,
+                 "status": status.value if status else None}
+        filters = {k: v for k, v in given.items() if v is not None}
+        rows, after = await _mission_pages(tuple(filters)).fetch(self.session, limit=limit, cursor=cursor, **filters)
+        return await self._with_teams(rows), after
 
     async def of_convention(self, convention_id: uuid.UUID, statuses: Iterable[MissionStatus], *,
                             for_update: bool = False) -> list[Mission]:
@@ -212,11 +217,36 @@ class Missions(_Repository):
         if mission.team:
             await self.session.execute(_INSERT_MEMBER, [_member_values(mission, position, member)
                                                         for position, member in enumerate(mission.team)])
+        await self.session.execute(_INSERT_SITE, [_site_values(mission, position, site)
+                                                  for position, site in enumerate(mission.sites)])
 
     async def save(self, mission: Mission, at: datetime) -> None:
         team_changed = await self._save_team(mission)  # first: its query would flush the merged row
+        sites_changed = await self._save_sites(mission)
         row = await self.session.merge(_mission_row(mission))
-        await self._stamp(row, mission, at, changed=team_changed)
+        await self._stamp(row, mission, at, changed=team_changed or sites_changed)
+
+    async def _save_sites(self, mission: Mission) -> bool:
+        """The sites' rows as the mission's sites; True if any changed."""
+        rows = {r.institution_id: r for r in await self.session.scalars(
+            select(MissionSiteRow).where(MissionSiteRow.mission_id == mission.id))}
+        wanted = {s.institution_id for s in mission.sites}
+        changed = False
+        for institution_id, row in rows.items():
+            if institution_id not in wanted:
+                changed = True
+                await self.session.delete(row)
+        for position, site in enumerate(mission.sites):
+            row = rows.get(site.institution_id)
+            values = _site_values(mission, position, site)
+            if row is None:
+                changed = True
+                self.session.add(MissionSiteRow(**values))
+            elif any(getattr(row, key) != value for key, value in values.items()):
+                changed = True
+                for key, value in values.items():
+                    setattr(row, key, value)
+        return changed
 
     async def _save_team(self, mission: Mission) -> bool:
         """The team's rows as the mission's team; True if any changed."""
@@ -252,7 +282,18 @@ class Missions(_Repository):
         for m in members:
             teams[m.mission_id].append(TeamMember(m.practitioner_id, m.full_name, PractitionerRole(m.role),
                                                   m.home_institution_id, m.arrives_on, m.leaves_on))
-        return [_mission(r, teams[r.id]) for r in rows]
+        sites: dict[uuid.UUID, list[MissionSite]] = {r.id: [] for r in rows}
+        for site in await self.session.scalars(
+                select(MissionSiteRow)
+                .where(MissionSiteRow.mission_id.in_(list(sites)))  # type: ignore[attr-defined]
+                .order_by(MissionSiteRow.position)):
+            sites[site.mission_id].append(MissionSite(site.institution_id, site.starts_on, site.ends_on))
+        return [_mission(r, teams[r.id], sites[r.id]) for r in rows]
+
+
+def _site_values(mission: Mission, position: int, site: MissionSite) -> dict[str, Any]:
+    return {"mission_id": mission.id, "institution_id": site.institution_id, "position": position,
+            "starts_on": site.starts_on, "ends_on": site.ends_on}
 
 
 def _member_values(mission: Mission, position: int, member: TeamMember) -> dict[str, Any]:
@@ -279,14 +320,15 @@ def _mission_row(m: Mission) -> MissionRow:
 
 _INSERT_MISSION = insert(MissionRow.__table__)
 _INSERT_MEMBER = insert(MissionMemberRow.__table__)
+_INSERT_SITE = insert(MissionSiteRow.__table__)
 
 
-def _mission(row: MissionRow, team: list[TeamMember]) -> Mission:
+def _mission(row: MissionRow, team: list[TeamMember], sites: list[MissionSite]) -> Mission:
     return Mission(id=row.id, convention_id=row.convention_id, host_institution_id=row.host_institution_id,
                    visiting_institution_id=row.visiting_institution_id, specialty=row.specialty,
                    starts_on=row.starts_on, ends_on=row.ends_on, team=team, status=MissionStatus(row.status),
                    status_reason=row.status_reason, totals=Totals(**row.totals) if row.totals else None,
-                   created_at=row.created_at, version=row.version, updated_at=row.updated_at)
+                   created_at=row.created_at, version=row.version, updated_at=row.updated_at, sites=sites)
 
 
 # -- patient cases ------------------------------------------------------------------------------
@@ -298,14 +340,43 @@ class Cases(_Repository):
         return (await self._with_readiness([row]))[0] if row else None
 
     async def waiting_list(self, institution_id: uuid.UUID, *, status: CaseStatus | None = None,
-                           priority: int | None = None) -> list[PatientCase]:
+                           priority: int | None = None, name: str | None = None) -> list[PatientCase]:
         query = select(PatientCaseRow).where(PatientCaseRow.host_institution_id == institution_id)
+        if name:  # by the keyed hash: the sealed names are never compared, nor opened to search
+            query = query.where(PatientCaseRow.name_hash == sealing.ring().search_hash(name))
         if status:
             query = query.where(PatientCaseRow.status == status.value)
         if priority:
             query = query.where(PatientCaseRow.priority == priority)
         rows = await self.session.scalars(query.order_by(PatientCaseRow.priority, PatientCaseRow.registered_at))
         return await self._with_readiness(list(rows))
+
+    async def accesses(self, patient_ref: str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """Who read this patient's identity, newest first (the access history, for an access request)."""
+        c = IDENTITY_ACCESS.c
+        rows = (await self.session.execute(select(c.at, c.subject, c.institution_id, c.roles, c.action, c.what)
+                                           .where(c.patient_ref == patient_ref).order_by(c.seq.desc())
+                                           .limit(limit))).all()
+        return [dict(r._mapping) for r in rows]
+
+    async def closed_before(self, cutoff: datetime, *, limit: int) -> list[uuid.UUID]:
+        """Cases closed before ``cutoff`` whose identity is still kept (the retention task)."""
+        return list(await self.session.scalars(
+            select(PatientCaseRow.id).where(PatientCaseRow.closed_at < cutoff, PatientCaseRow.erased_at.is_(None))
+            .order_by(PatientCaseRow.closed_at).limit(limit)))
+
+    async def waiting_page(self, institution_id: uuid.UUID, *, status: CaseStatus | None = None,
+                           priority: int | None = None, name: str | None = None, limit: int = 50,
+                           cursor: str | None = None) -> tuple[list[PatientCase], str | None]:
+        """A page of the waiting list, most urgent first, and the next page's cursor (keyset
+        on priority, registration, id: the index ``ix_patient_case_waiting``)."""
+        given = {"institution_id": institution_id, "status": status.value if status else None,
+                 "priority": priority,
+                 # by the keyed hash: the sealed names are never compared, nor opened to search
+                 "name_hash": sealing.ring().search_hash(name) if name else None}
+        filters = {k: v for k, v in given.items() if v is not None}
+        rows, after = await _waiting_pages(tuple(filters)).fetch(self.session, limit=limit, cursor=cursor, **filters)
+        return await self._with_readiness(rows), after
 
     async def _with_readiness(self, rows: Sequence[PatientCaseRow]) -> list[PatientCase]:
         if not rows:
@@ -361,6 +432,11 @@ class Cases(_Repository):
             expected_duration_minutes=case.expected_duration_minutes, risk_scheme=case.risk_scheme.value,
             risk_category=case.risk_category, referred_abroad=case.referred_abroad, status=case.status.value,
             status_reason=case.status_reason, registered_at=case.registered_at,
+            name_hash=None if case.erased_at else sealing.ring().search_hash(p.full_name),
+            consents={purpose.value: {"by": c.by, "at": c.at.isoformat()}
+                      for purpose, c in case.consents.items()} or None,
+            closed_at=case.closed_at, erased_at=case.erased_at,
+            erased_reason=case.erased_reason.value if case.erased_reason else None,
         ))
         await self._stamp(row, case, at, changed=readiness_changed)
         await self.session.flush()  # surgeries and consultations refer to it (a no-op if stamped)
@@ -374,6 +450,9 @@ def _case(r: PatientCaseRow, readiness: dict[ReadinessItem, ReadinessCheck] | No
         expected_duration_minutes=r.expected_duration_minutes, risk_scheme=RiskScheme(r.risk_scheme),
         risk_category=r.risk_category, referred_abroad=r.referred_abroad, status=CaseStatus(r.status),
         status_reason=r.status_reason, registered_at=r.registered_at, readiness=dict(readiness or {}),
+        consents={Purpose(k): Consent(v["by"], datetime.fromisoformat(v["at"])) for k, v in (r.consents or {}).items()},
+        closed_at=r.closed_at, erased_at=r.erased_at,
+        erased_reason=ErasureReason(r.erased_reason) if r.erased_reason else None,
         version=r.version, updated_at=r.updated_at,
     )
 
@@ -427,12 +506,11 @@ class Surgeries(_Repository):
 
     async def at_host(self, host_id: uuid.UUID, *, since: datetime,
                       until: datetime) -> list[tuple[Surgery, str, int | None]]:
-        """Surgeries not cancelled at missions this institution hosts, starting in
+        """Surgeries not cancelled at this institution (the site of each), starting in
         [since, until), each with its case's risk (scheme, category)."""
         query = (select(SurgeryRow, PatientCaseRow.risk_scheme, PatientCaseRow.risk_category)
-                 .join(MissionRow, MissionRow.id == SurgeryRow.mission_id)
                  .join(PatientCaseRow, PatientCaseRow.id == SurgeryRow.case_id)
-                 .where(MissionRow.host_institution_id == host_id,
+                 .where(SurgeryRow.site_institution_id == host_id,
                         SurgeryRow.status != SurgeryStatus.cancelled.value,
                         SurgeryRow.scheduled_start >= since, SurgeryRow.scheduled_start < until)
                  .order_by(SurgeryRow.scheduled_start))
@@ -446,6 +524,11 @@ class Surgeries(_Repository):
                                      SurgeryRow.status.in_(LIVE_SURGERY))  # type: ignore[attr-defined]
             .order_by(SurgeryRow.scheduled_start))
         return [_surgery(r) for r in rows]
+
+    async def of_case(self, case_id: uuid.UUID) -> list[Surgery]:
+        rows = (await self.session.execute(_WITH_CASE.where(SurgeryRow.case_id == case_id)
+                                           .order_by(SurgeryRow.scheduled_start))).all()
+        return [_surgery(*r) for r in rows]
 
     async def missions_of_case(self, case_id: uuid.UUID) -> set[uuid.UUID]:
         """The missions a case belongs to: those with a surgery or a consultation of it (any status)."""
@@ -474,7 +557,7 @@ class Surgeries(_Repository):
             scheduled_start=s.scheduled_start, scheduled_end=s.scheduled_end,
             expected_duration_minutes=s.expected_duration_minutes, lead_surgeon_id=s.lead_surgeon_id,
             anaesthetist_id=s.anaesthetist_id, status=s.status.value, status_reason=s.status_reason,
-            on_hold=s.on_hold, started_at=s.started_at,
+            on_hold=s.on_hold, site_institution_id=s.site_institution_id, started_at=s.started_at,
             completed_at=s.completed_at, duration_minutes=s.duration_minutes,
             outcome=s.outcome.value if s.outcome else None,
             lead_side=s.lead_side.value if s.lead_side else None,
@@ -501,6 +584,7 @@ def _surgery(r: SurgeryRow, priority: int | None = None, risk_scheme: str | None
         local_roles=tuple(LocalPart(uuid.UUID(p["practitioner_id"]), LocalRole(p["role"])) for p in r.local_roles or ()),
         follow_up_outcome=FollowUpOutcome(r.follow_up_outcome) if r.follow_up_outcome else None,
         followed_up_on=r.followed_up_on, follow_up_days=r.follow_up_days,
+        site_institution_id=r.site_institution_id,
     )
 
 
@@ -508,6 +592,11 @@ class Consultations(_Repository):
     async def get(self, consultation_id: uuid.UUID, *, for_update: bool = False) -> Consultation | None:
         row = await self._one(select(ConsultationRow).where(ConsultationRow.id == consultation_id), for_update)
         return _consultation(row) if row else None
+
+    async def of_case(self, case_id: uuid.UUID) -> list[Consultation]:
+        rows = await self.session.scalars(select(ConsultationRow).where(ConsultationRow.case_id == case_id)
+                                          .order_by(ConsultationRow.scheduled_at))
+        return [_consultation(r) for r in rows]
 
     async def of_mission(self, mission_id: uuid.UUID, *, status: ActivityStatus | None = None) -> list[Consultation]:
         query = select(ConsultationRow).where(ConsultationRow.mission_id == mission_id)
@@ -519,13 +608,14 @@ class Consultations(_Repository):
         await self.session.merge(ConsultationRow(
             id=c.id, mission_id=c.mission_id, case_id=c.case_id, patient_ref=c.patient_ref, specialty=c.specialty,
             scheduled_at=c.scheduled_at, status=c.status.value, held_at=c.held_at, on_hold=c.on_hold,
+            site_institution_id=c.site_institution_id,
         ))
 
 
 def _consultation(r: ConsultationRow) -> Consultation:
     return Consultation(id=r.id, mission_id=r.mission_id, case_id=r.case_id, patient_ref=r.patient_ref,
                         specialty=r.specialty, scheduled_at=r.scheduled_at, status=ActivityStatus(r.status),
-                        held_at=r.held_at, on_hold=bool(r.on_hold))
+                        held_at=r.held_at, on_hold=bool(r.on_hold), site_institution_id=r.site_institution_id)
 
 
 class TrainingSessions(_Repository):
@@ -586,3 +676,36 @@ def _placement(r: TrainingPlacementRow) -> TrainingPlacement:
         trainees=[Trainee(uuid.UUID(t["practitioner_id"]), t["full_name"]) for t in r.trainees],
         status=PlacementStatus(r.status), status_reason=r.status_reason, days_spent=r.days_spent,
         completed_on=r.completed_on, created_at=r.created_at)
+
+
+_CASE_FILTERS: dict[str, Any] = {
+    "institution_id": PatientCaseRow.host_institution_id == bindparam("institution_id"),
+    "status": PatientCaseRow.status == bindparam("status"),
+    "priority": PatientCaseRow.priority == bindparam("priority"),
+    "name_hash": PatientCaseRow.name_hash == bindparam("name_hash"),
+}
+
+
+@functools.cache
+def _waiting_pages(filters: tuple[str, ...]) -> Keyset:
+    """The waiting list's keyset with these filters (at most 8), built once."""
+    query = select(PatientCaseRow).where(*(_CASE_FILTERS[f] for f in filters))
+    return keyset(query, order_by=("priority", "registered_at", "id"), scalars=True)
+
+
+_MISSION_FILTERS: dict[str, Any] = {
+    "convention_id": MissionRow.convention_id == bindparam("convention_id"),
+    # hosted there: the mission's host or one of its sites
+    "host_institution_id": or_(MissionRow.host_institution_id == bindparam("host_institution_id"),
+                               MissionRow.id.in_(  # type: ignore[attr-defined]
+                                   select(MissionSiteRow.mission_id)
+                                   .where(MissionSiteRow.institution_id == bindparam("host_institution_id")))),
+    "status": MissionRow.status == bindparam("status"),
+}
+
+
+@functools.cache
+def _mission_pages(filters: tuple[str, ...]) -> Keyset:
+    """The missions' keyset with these filters (at most 8), built once."""
+    query = select(MissionRow).where(*(_MISSION_FILTERS[f] for f in filters))
+    return keyset(query, order_by=("starts_on", "created_at", "id"), scalars=True)

@@ -6,12 +6,14 @@ import uuid
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, Date, Float, ForeignKey, Integer, String, Text, Time, Uuid
+from sqlalchemy import JSON, Boolean, Column, Date, Float, ForeignKey, Index, Integer, String, Text, Time, Uuid
 from sqlalchemy.orm import declared_attr, registry
 from sqlmodel import Field, SQLModel
 
 from jumelage.columns import UtcDateTime  # instants: UTC, read back aware on SQLite too
+from jumelage.identity_access import identity_access_table
 from jumelage.replica import institution_table
+from jumelage.sealing import SEARCH_HASH, Sealed, SealedDate
 
 
 class Table(SQLModel, registry=registry()):
@@ -33,6 +35,8 @@ def _fk(target: str, **kw: Any) -> Any:
 
 # The replica of institutions: the shared definition (jumelage.replica), on this service's metadata.
 INSTITUTIONS = institution_table(Table.metadata)
+# Who read a patient's identity, when, what and through which route (jumelage.identity_access).
+IDENTITY_ACCESS = identity_access_table(Table.metadata)
 
 
 class ConventionRow(Table, table=True):
@@ -75,6 +79,11 @@ class OperatingRoomRow(Table, table=True):
 
 class MissionRow(Table, table=True):
     __tablename__ = "mission"
+    __table_args__ = (  # the keyset pages of the list (migration 0018)
+        Index("ix_mission_list", "starts_on", "created_at", "id"),
+        Index("ix_mission_convention_list", "convention_id", "starts_on", "created_at", "id"),
+        Index("ix_mission_host_list", "host_institution_id", "starts_on", "created_at", "id"),
+    )
 
     id: uuid.UUID = Field(primary_key=True)
     convention_id: uuid.UUID = _fk("convention.id", index=True)
@@ -111,15 +120,34 @@ class MissionMemberRow(Table, table=True):
     leaves_on: date | None = _opt(Date)
 
 
+class MissionSiteRow(Table, table=True):
+    """A host site of a mission (migration 0014): an institution and the mission's days there
+    (None: the mission's first / last day). A single-host mission has one, its host."""
+
+    __tablename__ = "mission_site"
+
+    mission_id: uuid.UUID = _fk("mission.id", primary_key=True)
+    institution_id: uuid.UUID = Field(primary_key=True, index=True)
+    position: int = _col(Integer)
+    starts_on: date | None = _opt(Date)
+    ends_on: date | None = _opt(Date)
+
+
 class PatientCaseRow(Table, table=True):
     __tablename__ = "patient_case"
+    __table_args__ = (  # the keyset pages of the waiting list (migration 0018)
+        Index("ix_patient_case_waiting", "host_institution_id", "status", "priority", "registered_at", "id"),
+        Index("ix_patient_case_list", "host_institution_id", "priority", "registered_at", "id"),
+    )
 
     id: uuid.UUID = Field(primary_key=True)
     patient_ref: str = _col(String(40), unique=True)
     host_institution_id: uuid.UUID = Field(index=True)
-    # The patient's identity: here and nowhere else.
-    full_name: str = _col(String(300))
-    date_of_birth: date = _col(Date)
+    # The patient's identity: here and nowhere else, sealed at rest (jumelage.sealing, migration 0017);
+    # a name is found by its keyed hash (None: erased, or written before 0017 and not yet re-sealed).
+    full_name: str = _col(Sealed("patient_case.full_name"))
+    date_of_birth: date = _col(SealedDate("patient_case.date_of_birth"))
+    name_hash: str | None = _opt(SEARCH_HASH, index=True)
     sex: str = _col(String(10))
     weight_kg: float = _col(Float)
     diagnosis: str = _col(Text)
@@ -132,6 +160,11 @@ class PatientCaseRow(Table, table=True):
     status: str = _col(String(20))
     status_reason: str | None = _opt(Text)
     registered_at: datetime = _col(UtcDateTime)
+    # Consent per purpose (care, notifications, sharing): {purpose: {"by": subject, "at": ISO instant}}.
+    consents: dict[str, dict[str, str]] | None = _opt(JSON)
+    closed_at: datetime | None = _opt(UtcDateTime)  # operated, cancelled or referred: retention runs from it
+    erased_at: datetime | None = _opt(UtcDateTime)  # identity erased (a family's request, or retention)
+    erased_reason: str | None = _opt(String(20))  # request | retention
     # Optimistic concurrency: every UPDATE is "… WHERE version = <the one read>" and raises it by one.
     version: int = _col(Integer)
     updated_at: datetime = _col(UtcDateTime)
@@ -139,6 +172,10 @@ class PatientCaseRow(Table, table=True):
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
         return {"version_id_col": cls.__table__.c.version}
+
+
+SEALED = (PatientCaseRow.__table__,)
+"""The tables whose identity is sealed (the runtime's re-seal job walks them)."""
 
 
 class ReadinessCheckRow(Table, table=True):
@@ -187,6 +224,7 @@ class SurgeryRow(Table, table=True):
     status: str = _col(String(20))
     status_reason: str | None = _opt(Text)
     on_hold: bool = _col(Boolean)  # waiting with its mission, its slot kept
+    site_institution_id: uuid.UUID | None = Field(default=None, index=True)  # its host site (migration 0014)
     started_at: datetime | None = _opt(UtcDateTime)
     completed_at: datetime | None = _opt(UtcDateTime)
     duration_minutes: int | None = _opt(Integer)
@@ -220,6 +258,7 @@ class ConsultationRow(Table, table=True):
     status: str = _col(String(20))
     held_at: datetime | None = _opt(UtcDateTime)
     on_hold: bool = _col(Boolean)  # waiting with its mission, its time kept
+    site_institution_id: uuid.UUID | None = Field(default=None)  # its host site (migration 0014)
 
 
 class TrainingSessionRow(Table, table=True):

@@ -60,6 +60,18 @@ class Reply:
     etag: str | None
 
 
+@dataclass(frozen=True)
+class Download:
+    """A file a service answered (a report): its bytes, media type and the name it gave it."""
+
+    content: bytes
+    media_type: str
+    disposition: str | None
+
+
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # a report's PDF or zip is a few hundred kilobytes
+
+
 class Services:
     """One pooled HTTP client per service; ``as_person`` gives the calls of one person."""
 
@@ -108,6 +120,37 @@ class Services:
         return Reply(r.status_code, body, r.headers.get("ETag"))
 
 
+    async def download(self, service: str, path: str, *, token: str | None, language: str,
+                       params: Mapping[str, Any] | None = None) -> Download:
+        """A file, not JSON: its bytes as they came (a refusal is still the service's JSON words)."""
+        sent = {"Accept": "*/*", "Accept-Language": language}
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        chain = context.correlation_id.get()
+        if chain:
+            sent["X-Correlation-ID"] = chain
+        clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+        try:
+            r = await self._clients[service].request("GET", path, params=clean, headers=sent)
+        except httpx.HTTPError as exc:
+            log.warning("service unreachable", service=service, path=path, error=type(exc).__name__)
+            raise ServiceDown(service, type(exc).__name__) from None
+        if r.status_code >= 500:
+            log.warning("service failed", service=service, path=path, status=r.status_code)
+            raise ServiceDown(service, f"HTTP {r.status_code}")
+        if r.status_code >= 400:
+            try:
+                body = r.json()
+            except ValueError:
+                body = r.text[:500]
+            detail = body.get("detail", body) if isinstance(body, Mapping) else body
+            raise ServiceRefused(service, r.status_code, detail)
+        if len(r.content) > MAX_DOWNLOAD_BYTES:
+            raise ServiceDown(service, "a file larger than the web app passes on")
+        return Download(r.content, r.headers.get("content-type", "application/octet-stream"),
+                        r.headers.get("content-disposition"))
+
+
 class PersonServices:
     """What one signed-in person may ask of the services: their token on every call."""
 
@@ -120,6 +163,10 @@ class PersonServices:
     async def read(self, service: str, path: str, **params: Any) -> Reply:
         return await self._services.send(service, "GET", path, token=self._token, language=self.language,
                                          params=params)
+
+    async def download(self, service: str, path: str, **params: Any) -> Download:
+        return await self._services.download(service, path, token=self._token, language=self.language,
+                                             params=params)
 
     async def change(self, service: str, method: str, path: str, body: Any = None, *,
                      idempotency_key: uuid.UUID | str | None = None, if_match: str | None = None) -> Reply:

@@ -33,4 +33,8 @@ WORDS = (
     N_("started"), N_("intensivist"), N_("urgent"), N_("routine"), N_("priority %(n)s"),
     # a case's readiness checklist (its items)
     N_("consent_signed"), N_("tests_done"), N_("fit_for_anaesthesia"), N_("travel_arranged"),
+    # the services (the dead-letter desk: one queue each)
+    N_("convention"), N_("scheduling"), N_("notification"),
+    # what a read of a patient's identity was (the privacy officer's page), and its role
+    N_("case"), N_("case_list"), N_("export"), N_("family_contact"), N_("privacy_officer"),
 )

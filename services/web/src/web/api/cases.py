@@ -15,7 +15,15 @@ from web.adapters.services import ServiceRefused
 from web.api.forms import PRIVATE, FormKey, FormProblem, IfMatch, Reason
 from web.api.rendering import page
 from web.domain import cases as rules
-from web.domain.commands import ChangeCase, ChangeReadiness, EditCase, RegisterCase, ShowWaitingList
+from web.domain.commands import (
+    ChangeCase,
+    ChangeConsent,
+    ChangeReadiness,
+    EditCase,
+    EraseIdentity,
+    RegisterCase,
+    ShowWaitingList,
+)
 
 router = APIRouter(prefix="/hosts", tags=["waiting list"])
 
@@ -127,6 +135,39 @@ async def change_readiness(request: Request, institution_id: uuid.UUID, case_id:
     except ServiceRefused as refused:
         return await _list_page(request, who, services, institution_id, back, None,
                                 problem=refused, form=f"readiness-{case_id}")
+    return RedirectResponse(f"/hosts/{institution_id}/cases?state={back}", status_code=303)
+
+
+@router.post("/{institution_id}/cases/{case_id}/consent", dependencies=[CSRF])
+async def change_consent(request: Request, institution_id: uuid.UUID, case_id: uuid.UUID, who: PersonDep,
+                         services: ServicesDep, purpose: Annotated[Literal["care", "notifications", "sharing"], Form()],
+                         action: Annotated[Literal["give", "withdraw"], Form()], form_key: FormKey,
+                         state: Annotated[str | None, Form(max_length=30)] = None,
+                         if_match: IfMatch = None) -> Response:
+    """The family's consent to a purpose, recorded or withdrawn by the host's clinician."""
+    back = state if state in rules.STATUSES else "waiting"
+    try:
+        await request.app.state.web.bus.handle(
+            ChangeConsent(case_id, purpose, action == "give", if_match or None, form_key), services)
+    except ServiceRefused as refused:
+        return await _list_page(request, who, services, institution_id, back, None,
+                                problem=refused, form=f"consent-{case_id}")
+    return RedirectResponse(f"/hosts/{institution_id}/cases?state={back}", status_code=303)
+
+
+@router.post("/{institution_id}/cases/{case_id}/erase", dependencies=[CSRF])
+async def erase_identity(request: Request, institution_id: uuid.UUID, case_id: uuid.UUID, who: PersonDep,
+                         services: ServicesDep, form_key: FormKey,
+                         confirm: Annotated[Literal["erase"], Form(description="the person typed it: no slip")],
+                         state: Annotated[str | None, Form(max_length=30)] = None,
+                         if_match: IfMatch = None) -> Response:
+    """The family's request to erase: the host's clinician or privacy officer carries it out."""
+    back = state if state in rules.STATUSES else "waiting"
+    try:
+        await request.app.state.web.bus.handle(EraseIdentity(case_id, if_match or None, form_key), services)
+    except ServiceRefused as refused:
+        return await _list_page(request, who, services, institution_id, back, None,
+                                problem=refused, form=f"erase-{case_id}")
     return RedirectResponse(f"/hosts/{institution_id}/cases?state={back}", status_code=303)
 
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from web.access import CSRF, PersonDep, ServicesDep
 from web.adapters.services import ServiceRefused
+from web.api.forms import FormProblem
 from web.api.rendering import page
+from jumelage.errors import Invalid
 from web.domain import conventions as rules
-from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvention, EditDraft, ListConventions,
-                                 ListInstitutions, ShowConvention)
+from web.domain.commands import (AmendConvention, ChangeConvention, DownloadReport, DraftConvention, EditDraft,
+                                 ListConventions, ListInstitutions, ShowConvention)
 
 router = APIRouter(prefix="/conventions", tags=["conventions"])
 
@@ -43,17 +45,18 @@ async def new_convention(request: Request, who: PersonDep, services: ServicesDep
 
 
 async def _draft_page(request: Request, services: Any, typed: dict[str, str], *,
-                      problem: ServiceRefused | None = None) -> Response:
+                      problem: ServiceRefused | FormProblem | None = None) -> Response:
     institutions = await request.app.state.web.bus.handle(ListInstitutions(), services)
     return page(request, "conventions/new.html",
                 {"institutions": institutions, "typed": typed, "kinds": rules.KINDS, "roles": rules.PARTY_ROLES,
-                 "rows": range(rules.PARTY_ROWS), "problem": problem, "problem_form": "draft"},
+                 "rows": range(rules.PARTY_ROWS), "problem": problem, "problem_form": "draft",
+                 "cost_row_count": rules.COST_ROWS},
                 status_code=problem.status if problem else 200)
 
 
 @router.post("", dependencies=[CSRF])
 async def draft(request: Request, who: PersonDep, services: ServicesDep) -> Response:
-    form = await request.form(max_fields=60, max_files=0)
+    form = await request.form(max_fields=100, max_files=0)
     typed = {k: str(v)[:2000] for k, v in form.items() if isinstance(v, str)}
     try:
         key = uuid.UUID(typed.get("form_key", ""))
@@ -62,6 +65,8 @@ async def draft(request: Request, who: PersonDep, services: ServicesDep) -> Resp
     try:
         created = await request.app.state.web.bus.handle(
             DraftConvention(rules.terms_from_form(typed, draft=True), key), services)
+    except Invalid as wrong:
+        return await _draft_page(request, services, typed, problem=FormProblem.of(wrong))
     except ServiceRefused as refused:
         return await _draft_page(request, services, typed, problem=refused)
     return RedirectResponse(f"/conventions/{created['id']}", status_code=303)
@@ -69,13 +74,17 @@ async def draft(request: Request, who: PersonDep, services: ServicesDep) -> Resp
 
 @router.post("/{convention_id}/edit", dependencies=[CSRF])
 async def edit(request: Request, convention_id: uuid.UUID, who: PersonDep, services: ServicesDep) -> Response:
-    form = await request.form(max_fields=60, max_files=0)
+    form = await request.form(max_fields=100, max_files=0)
     typed = {k: str(v)[:2000] for k, v in form.items() if isinstance(v, str)}
     try:
         key = uuid.UUID(typed.get("form_key", ""))
     except ValueError:
         key = uuid.uuid4()
-    cmd = EditDraft(convention_id, rules.terms_from_form(typed, draft=False), typed.get("if_match") or None, key)
+    try:
+        cmd = EditDraft(convention_id, rules.terms_from_form(typed, draft=False), typed.get("if_match") or None, key)
+    except Invalid as wrong:
+        return await _convention_page(request, who, services, convention_id, problem=FormProblem.of(wrong),
+                                      form="edit")
     try:
         await request.app.state.web.bus.handle(cmd, services)
     except ServiceRefused as refused:
@@ -84,7 +93,7 @@ async def edit(request: Request, convention_id: uuid.UUID, who: PersonDep, servi
 
 
 async def _convention_page(request: Request, who: Any, services: Any, convention_id: uuid.UUID, *,
-                           problem: ServiceRefused | None = None, form: str | None = None) -> Response:
+                           problem: ServiceRefused | FormProblem | None = None, form: str | None = None) -> Response:
     shown = await request.app.state.web.bus.handle(ShowConvention(convention_id), services)
     offered = rules.actions(shown["convention"], who.roles, who.institution_id)
     editing = {}
@@ -92,13 +101,34 @@ async def _convention_page(request: Request, who: Any, services: Any, convention
         editing = {"institutions": await request.app.state.web.bus.handle(ListInstitutions(), services),
                    "kinds": rules.KINDS, "roles": rules.PARTY_ROLES, "rows": range(rules.PARTY_ROWS)}
     return page(request, "conventions/detail.html",
-                {**shown, **editing, "actions": offered, "problem": problem, "problem_form": form},
+                {**shown, **editing, "actions": offered, "problem": problem, "problem_form": form,
+                 "cost_row_count": rules.COST_ROWS},
                 status_code=problem.status if problem else 200)
 
 
 @router.get("/{convention_id}")
 async def convention(request: Request, convention_id: uuid.UUID, who: PersonDep, services: ServicesDep) -> Response:
     return await _convention_page(request, who, services, convention_id)
+
+
+@router.get("/{convention_id}/report")
+async def report(request: Request, convention_id: uuid.UUID, who: PersonDep, services: ServicesDep,
+                 format: Annotated[Literal["pdf", "zip"], Query()] = "pdf",
+                 language: Annotated[Literal["fr", "ar", "en"], Query()] = "fr",
+                 period: Annotated[str | None, Query(max_length=7)] = None,
+                 first: Annotated[date | None, Query(alias="from")] = None,
+                 last: Annotated[date | None, Query(alias="to")] = None) -> Response:
+    """The convention's report, from the convention service with the person's token (which
+    audits the download); a refusal is shown next to the report form, in the service's words."""
+    query = DownloadReport(convention_id, format, language, period or None, first, last)
+    try:
+        file = await request.app.state.web.bus.handle(query, services)
+    except ServiceRefused as refused:
+        return await _convention_page(request, who, services, convention_id, problem=refused, form="report")
+    headers = {"Cache-Control": "private, no-store"}
+    if file.disposition:
+        headers["Content-Disposition"] = file.disposition
+    return Response(file.content, media_type=file.media_type, headers=headers)
 
 
 @router.post("/{convention_id}/sign", dependencies=[CSRF])
@@ -143,6 +173,14 @@ async def amend(request: Request, convention_id: uuid.UUID, who: PersonDep, serv
                                     ("training_sessions", training_sessions)) if v is not None}
     if objectives:
         changes["objectives"] = objectives
+    form = await request.form(max_fields=80, max_files=0)
+    typed = {k: str(v)[:2000] for k, v in form.items() if isinstance(v, str)}
+    if typed.get("change_costs") == "yes":  # the lines as typed replace the current ones
+        try:
+            changes["reference_costs"] = rules.reference_costs_from_form(typed) or []
+        except Invalid as wrong:
+            return await _convention_page(request, who, services, convention_id, problem=FormProblem.of(wrong),
+                                          form="amend")
     cmd = AmendConvention(convention_id, {"signed_on": signed_on.isoformat(), "summary": summary, "changes": changes},
                           if_match, form_key)
     try:

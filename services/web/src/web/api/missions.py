@@ -15,8 +15,8 @@ from web.access import CSRF, PersonDep, ServicesDep
 from web.adapters.services import ServiceRefused
 from web.api.rendering import page
 from web.domain import missions as rules
-from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, FollowUpSurgery, ListMissions, ProposePlan,
-                                 RemoveTeamMember, ShowMission, ShowOperatingList)
+from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ChangeOnSiteDates, FollowUpSurgery,
+                                 ListMissions, ProposePlan, RemoveTeamMember, ShowMission, ShowOperatingList)
 
 router = APIRouter(prefix="/missions", tags=["missions"])
 
@@ -56,6 +56,7 @@ async def _mission_page(request: Request, who: Any, services: Any, mission_id: u
     values = {**shown, "problem": problem, "problem_form": form,
               "actions": rules.actions(mission, who.roles, who.institution_id),
               "team_editable": rules.team_editable(mission, who.roles, who.institution_id),
+              "dates_editable": rules.dates_editable(mission, who.roles, who.institution_id),
               "plannable": rules.plannable(mission, who.roles, who.institution_id),
               "follow_up_editable": rules.records_follow_up(mission, who.roles, who.institution_id),
               "follow_ups": rules.follow_ups(shown["lines"]), "follow_up_outcomes": rules.FOLLOW_UP_OUTCOMES,
@@ -160,6 +161,25 @@ async def add_member(request: Request, mission_id: uuid.UUID, who: PersonDep, se
                 raise HTTPException(422, f"{key}: a date (YYYY-MM-DD)") from None
     return await _change(request, who, services, mission_id, AddTeamMember(mission_id, member, if_match, form_key),
                          "team")
+
+
+@router.post("/{mission_id}/team/{practitioner_id}/on-site", dependencies=[CSRF])
+async def change_on_site(request: Request, mission_id: uuid.UUID, practitioner_id: uuid.UUID, who: PersonDep,
+                         services: ServicesDep, form_key: FormKey,
+                         arrives_on: Annotated[str | None, Form(max_length=10)] = None,
+                         leaves_on: Annotated[str | None, Form(max_length=10)] = None,
+                         if_match: IfMatch = None) -> Response:
+    """A member's days on site; an empty field is the mission's first / last day."""
+    body: dict[str, Any] = {}
+    for key, value in (("arrives_on", arrives_on), ("leaves_on", leaves_on)):
+        if value:
+            try:
+                body[key] = date.fromisoformat(value).isoformat()
+            except ValueError:
+                raise HTTPException(422, f"{key}: a date (YYYY-MM-DD)") from None
+    return await _change(request, who, services, mission_id,
+                         ChangeOnSiteDates(mission_id, practitioner_id, body, if_match, form_key),
+                         f"on-site-{practitioner_id}")
 
 
 @router.post("/{mission_id}/team/{practitioner_id}/remove", dependencies=[CSRF])

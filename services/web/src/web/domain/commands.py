@@ -4,6 +4,7 @@ action. The handler of each calls the services with the person's token."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,19 @@ class ListConventions:
 @dataclass(frozen=True)
 class ShowConvention:
     convention_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class DownloadReport:
+    """A convention's report (``format``: ``pdf`` in ``language``, or ``zip``: its CSV files) for a
+    period (a year, quarter or month) or from/to, as the convention service makes it."""
+
+    convention_id: uuid.UUID
+    format: str
+    language: str
+    period: str | None = None
+    first: date | None = None
+    last: date | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +148,35 @@ class ChangeCase:
 
 
 @dataclass(frozen=True)
+class ShowAccessHistory:
+    """Who read the identity of an institution's patients, in the scheduling and notification
+    services (its privacy officer; the services decide)."""
+
+    institution_id: uuid.UUID
+    patient_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeConsent:
+    """The family gives (``give``) or withdraws its consent to a purpose: care, notifications, sharing."""
+
+    case_id: uuid.UUID
+    purpose: str
+    give: bool
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class EraseIdentity:
+    """The family asked: the patient's identity (and the family's contact details) erased."""
+
+    case_id: uuid.UUID
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
 class ChangeReadiness:
     """Check (with a date, and a label for ``other``) or withdraw an item of a case's readiness."""
 
@@ -235,6 +278,17 @@ class AddTeamMember:
 
 
 @dataclass(frozen=True)
+class ChangeOnSiteDates:
+    """A member's days on site (``body``: arrives_on / leaves_on, absent: the mission's first / last day)."""
+
+    mission_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    body: dict[str, Any]
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
 class RemoveTeamMember:
     mission_id: uuid.UUID
     practitioner_id: uuid.UUID
@@ -264,3 +318,27 @@ class ApplyPlan:
 class ShowOperatingList:
     mission_id: uuid.UUID
     day: date
+
+
+# -- the dead-letter desk (administrators; each service decides) ------------------------------------
+
+@dataclass(frozen=True)
+class ShowDeadLetters:
+    """Every service queue's dead letters."""
+
+
+@dataclass(frozen=True)
+class ShowDeadLetter:
+    service: str
+    key: str
+
+
+@dataclass(frozen=True)
+class HandleDeadLetter:
+    """Retry one (``key``) or all (``key`` None) of a service queue's dead letters, or discard one."""
+
+    service: str
+    action: str  # "retry" or "discard"
+    key: str | None
+    reason: str | None
+    idempotency_key: uuid.UUID

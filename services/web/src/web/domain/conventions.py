@@ -88,4 +88,38 @@ def terms_from_form(form: Mapping[str, str], *, draft: bool) -> dict[str, Any]:
         terms.setdefault("specialties", [])
     elif any(v is not None for v in objectives.values()):
         terms["objectives"] = {k: v for k, v in objectives.items() if v is not None}
+    costs = reference_costs_from_form(form)
+    if costs is not None and (costs or not draft):  # an edit may clear the lines; a new draft need not name them
+        terms["reference_costs"] = costs
     return terms
+
+COST_ROWS = 6  # rows of reference-cost lines on the draft, edit and amendment forms (empty rows left out)
+COST_FIELDS = ("specialty", "procedure", "abroad_amount", "abroad_currency", "here_amount", "here_currency")
+
+
+def reference_costs_from_form(form: Mapping[str, str]) -> list[dict[str, Any]] | None:
+    """The reference-cost lines typed (``cost_<field>_<row>``), in the convention service's shape:
+    per specialty, or a procedure of it, the cost of one case abroad and here, each an amount and a
+    currency. ``None`` when the form has no cost rows at all (``cost_rows`` absent): the lines are
+    not changed. A row without a specialty is left out; a row begun and not finished is an
+    ``Invalid`` naming its first missing field. Amounts and currencies are the service's to judge."""
+    if "cost_rows" not in form:
+        return None
+    lines = []
+    for i in range(COST_ROWS):
+        row = {f: (form.get(f"cost_{f}_{i}") or "").strip() for f in COST_FIELDS}
+        if not any(row.values()):
+            continue
+        for f in ("specialty", "abroad_amount", "abroad_currency", "here_amount", "here_currency"):
+            if not row[f]:
+                raise Invalid(f"reference cost line {i + 1}: {f.replace('_', ' ')} is missing",
+                              field=f"cost_{f}_{i}")
+        line: dict[str, Any] = {"specialty": row["specialty"],
+                                "abroad": {"amount": row["abroad_amount"].replace(" ", "").replace(",", "."),
+                                           "currency": row["abroad_currency"].upper()},
+                                "here": {"amount": row["here_amount"].replace(" ", "").replace(",", "."),
+                                         "currency": row["here_currency"].upper()}}
+        if row["procedure"]:
+            line["procedure"] = row["procedure"]
+        lines.append(line)
+    return lines

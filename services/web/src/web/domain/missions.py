@@ -95,6 +95,11 @@ def team_editable(mission: Mapping[str, Any], roles: Iterable[str], institution_
     return manages(mission, roles, institution_id) and mission.get("status") in TEAM_CHANGES
 
 
+def dates_editable(mission: Mapping[str, Any], roles: Iterable[str], institution_id: str | None) -> bool:
+    """A member's days on site change before the mission starts and while it runs (an early flight home)."""
+    return manages(mission, roles, institution_id) and mission.get("status") in (*TEAM_CHANGES, "started")
+
+
 def plannable(mission: Mapping[str, Any], roles: Iterable[str], institution_id: str | None) -> bool:
     return manages(mission, roles, institution_id) and mission.get("status") in PLANNABLE
 
@@ -212,11 +217,11 @@ UNKNOWN = Risk(None, None, None)
 def rooms(resources: Mapping[str, Any] | None, surgeries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The timeline's rows: the host's operating rooms (or, to a reader who may not read the
     host's resources, the rooms its surgeries are in), with their hours."""
-    if resources and resources.get("operating_rooms"):
-        return [{"id": r["id"], "title": r["name"], "opens_at": str(r["opens_at"])[:5],
-                 "closes_at": str(r["closes_at"])[:5]} for r in resources["operating_rooms"]]
     seen: dict[str, dict[str, Any]] = {}
-    for s in surgeries:
+    if resources and resources.get("operating_rooms"):
+        seen = {r["id"]: {"id": r["id"], "title": r["name"], "opens_at": str(r["opens_at"])[:5],
+                          "closes_at": str(r["closes_at"])[:5]} for r in resources["operating_rooms"]}
+    for s in surgeries:  # and the rooms of other sites a mission at several sites has surgeries in
         seen.setdefault(s["operating_room_id"], {"id": s["operating_room_id"], "title": s["operating_room"],
                                                  "opens_at": None, "closes_at": None})
     return list(seen.values())
@@ -254,8 +259,19 @@ def plan_lines(surgeries: Iterable[Mapping[str, Any]], mission: Mapping[str, Any
             "completed_at": instant(s["completed_at"]).astimezone(tz) if s.get("completed_at") else None,
             "lead_side": s.get("lead_side"), "follow_up_outcome": s.get("follow_up_outcome"),
             "followed_up_on": s.get("followed_up_on"),
+            # The host site it takes place at (a mission may visit several): its case's institution.
+            "site": s.get("site_institution_id") or mission.get("host_institution_id"),
         })
     return sorted(out, key=lambda line: (line["start"], line["room"]))
+
+
+def sites(mission: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The mission's host sites with its days at each (the host alone, every day, when the
+    service says nothing: a mission read from before it knew sites)."""
+    listed = mission.get("sites") or [{"institution_id": mission["host_institution_id"],
+                                       "starts_on": mission["starts_on"], "ends_on": mission["ends_on"],
+                                       "whole_mission": True, "host": True}]
+    return [dict(site) for site in listed]
 
 
 def timeline_events(lines: Iterable[Mapping[str, Any]], labels: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -4,20 +4,24 @@ command and the person's view of the services (``PersonServices``)."""
 from __future__ import annotations
 
 from jumelage.bus import Handler
-from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvention, EditDraft, ListConventions,
+from web.domain.commands import (AmendConvention, ChangeConvention, DownloadReport, DraftConvention, EditDraft, ListConventions,
                                  ListInstitutions, LocalPeople, ShowConvention, SignInLocally, BeginSignIn, FinishSignIn)
 from web.handlers import conventions, signin
 from web.handlers import activities, cases, desk
-from web.domain.commands import (ChangeCase, ChangeReadiness, EditCase, HoldActivity, PlanActivity, PreviewTemplate, RegisterCase,
+from web.domain.commands import (ChangeCase, ChangeConsent, ChangeReadiness, EditCase, EraseIdentity, HoldActivity, PlanActivity, PreviewTemplate, RegisterCase,
                                  ShowActivities, ShowDesk, ShowWaitingList)
-from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, FollowUpSurgery, ListMissions, ProposePlan,
-                                 RemoveTeamMember, ShowMission, ShowOperatingList)
-from web.handlers import missions
+from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ChangeOnSiteDates, FollowUpSurgery,
+                                 ListMissions, ProposePlan, RemoveTeamMember, ShowMission, ShowOperatingList)
+from web.handlers import missions, privacy
+from web.domain.commands import HandleDeadLetter, ShowDeadLetter, ShowDeadLetters
+from web.handlers import dead_letters
+from web.domain.commands import ShowAccessHistory
 
 HANDLERS: dict[type, Handler] = {
     ListConventions: conventions.list_conventions,
     ShowConvention: conventions.show_convention,
     ChangeConvention: conventions.change_convention,
+    DownloadReport: conventions.download_report,
     AmendConvention: conventions.amend_convention,
     DraftConvention: conventions.draft_convention,
     EditDraft: conventions.edit_draft,
@@ -31,6 +35,8 @@ HANDLERS: dict[type, Handler] = {
     ChangeCase: cases.change_case,
     EditCase: cases.edit_case,
     ChangeReadiness: cases.change_readiness,
+    ChangeConsent: cases.change_consent,
+    EraseIdentity: cases.erase_identity,
     ShowActivities: activities.show_activities,
     PlanActivity: activities.plan_activity,
     HoldActivity: activities.hold_activity,
@@ -42,7 +48,12 @@ HANDLERS: dict[type, Handler] = {
     FollowUpSurgery: missions.follow_up_surgery,
     AddTeamMember: missions.add_team_member,
     RemoveTeamMember: missions.remove_team_member,
+    ChangeOnSiteDates: missions.change_on_site_dates,
     ProposePlan: missions.propose_plan,
     ApplyPlan: missions.apply_plan,
     ShowOperatingList: missions.show_operating_list,
+    ShowDeadLetters: dead_letters.show_dead_letters,
+    ShowDeadLetter: dead_letters.show_dead_letter,
+    HandleDeadLetter: dead_letters.handle_dead_letter,
+    ShowAccessHistory: privacy.show_access_history,
 }

@@ -30,7 +30,7 @@ async def show_activities(query: ShowActivities, services: PersonServices) -> di
         services.get("scheduling", f"/missions/{mid}/training-sessions"),
         optional(f"/institutions/{host}/resources"),
         # Only the host's clinicians may read its cases: for anyone else the form asks for a case's id.
-        optional(f"/institutions/{host}/cases", status="waiting"),
+        optional(f"/institutions/{host}/cases", status="waiting", limit=200),
         institution_names(services),
     )
     zone = resources.get("timezone", DEFAULT_ZONE) if isinstance(resources, dict) else DEFAULT_ZONE

@@ -8,7 +8,8 @@ from typing import Any
 from jumelage.clock import Clock
 from web.adapters.services import PersonServices, ServiceRefused
 from web.domain import cases as rules
-from web.domain.commands import ChangeCase, ChangeReadiness, EditCase, RegisterCase, ShowWaitingList
+from web.domain.commands import (ChangeCase, ChangeConsent, ChangeReadiness, EditCase, EraseIdentity, RegisterCase,
+                                 ShowWaitingList)
 from web.handlers.conventions import institution_names
 
 
@@ -18,7 +19,7 @@ async def show_waiting_list(query: ShowWaitingList, services: PersonServices, *,
     names = await institution_names(services)
     try:
         cases = await services.get("scheduling", f"/institutions/{query.institution_id}/cases",
-                                   priority=query.priority)
+                                   priority=query.priority, limit=200)  # the first page (keyset paged)
     except ServiceRefused as refused:
         return {"refused": refused, "names": names, "list": rules.waiting_list([], clock.today(), clock.zone)}
     return {"refused": None, "names": names, "list": rules.waiting_list(cases, clock.today(), clock.zone)}
@@ -51,4 +52,21 @@ async def change_readiness(cmd: ChangeReadiness, services: PersonServices) -> di
     else:
         reply = await services.change("scheduling", "DELETE", path, idempotency_key=cmd.idempotency_key,
                                       if_match=cmd.if_match)
+    return reply.body
+
+
+async def change_consent(cmd: ChangeConsent, services: PersonServices) -> dict[str, Any]:
+    if cmd.give:
+        reply = await services.change("scheduling", "POST", f"/cases/{cmd.case_id}/consents",
+                                      {"purpose": cmd.purpose}, idempotency_key=cmd.idempotency_key,
+                                      if_match=cmd.if_match)
+    else:
+        reply = await services.change("scheduling", "DELETE", f"/cases/{cmd.case_id}/consents/{cmd.purpose}",
+                                      idempotency_key=cmd.idempotency_key, if_match=cmd.if_match)
+    return reply.body
+
+
+async def erase_identity(cmd: EraseIdentity, services: PersonServices) -> dict[str, Any]:
+    reply = await services.change("scheduling", "POST", f"/cases/{cmd.case_id}/erase", None,
+                                  idempotency_key=cmd.idempotency_key, if_match=cmd.if_match)
     return reply.body

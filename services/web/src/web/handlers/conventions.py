@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from web.adapters.services import PersonServices, ServiceRefused
+from web.adapters.services import Download, PersonServices, ServiceRefused
 from web.domain import conventions as rules
-from web.domain.commands import (AmendConvention, ChangeConvention, DraftConvention, EditDraft, ListConventions,
-                                 ListInstitutions, ShowConvention)
+from web.domain.commands import (AmendConvention, ChangeConvention, DownloadReport, DraftConvention, EditDraft,
+                                 ListConventions, ListInstitutions, ShowConvention)
 
 
 async def list_conventions(query: ListConventions, services: PersonServices) -> dict[str, Any]:
@@ -36,7 +36,7 @@ async def show_convention(query: ShowConvention, services: PersonServices) -> di
         optional("convention", f"/conventions/{cid}/history"),
         optional("convention", f"/conventions/{cid}/amendments"),
         optional("convention", f"/conventions/{cid}/progress"),
-        optional("scheduling", "/missions", convention_id=str(cid)),
+        optional("scheduling", "/missions", convention_id=str(cid), limit=200),
         optional("convention", f"/conventions/{cid}/progress/periods"),
         optional("convention", f"/conventions/{cid}/progress/autonomy"),
         optional("convention", f"/conventions/{cid}/progress/outcomes"),
@@ -51,6 +51,15 @@ async def show_convention(query: ShowConvention, services: PersonServices) -> di
         "outcomes": outcomes if isinstance(outcomes, dict) else None,
         "chart": rules.objectives_chart(progress) if isinstance(progress, dict) else None,
     }
+
+
+async def download_report(query: DownloadReport, services: PersonServices) -> Download:
+    params = {"period": query.period, "from": query.first.isoformat() if query.first else None,
+              "to": query.last.isoformat() if query.last else None}
+    if query.format == "pdf":
+        params["language"] = query.language
+    return await services.download("convention", f"/conventions/{query.convention_id}/report.{query.format}",
+                                   **params)
 
 
 async def change_convention(cmd: ChangeConvention, services: PersonServices) -> dict[str, Any]:

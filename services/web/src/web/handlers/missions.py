@@ -8,8 +8,8 @@ from typing import Any
 
 from web.adapters.services import PersonServices, ServiceRefused
 from web.domain import missions as rules
-from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, FollowUpSurgery, ListMissions, ProposePlan,
-                                 RemoveTeamMember, ShowMission, ShowOperatingList)
+from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ChangeOnSiteDates, FollowUpSurgery,
+                                 ListMissions, ProposePlan, RemoveTeamMember, ShowMission, ShowOperatingList)
 from web.handlers.conventions import institution_names
 
 
@@ -32,7 +32,8 @@ def _items(found: Any) -> list[Any] | None:
 async def list_missions(query: ListMissions, services: PersonServices) -> dict[str, Any]:
     missions, names, conventions = await asyncio.gather(
         services.get("scheduling", "/missions",
-                     convention_id=str(query.convention) if query.convention else None, status=query.status),
+                     convention_id=str(query.convention) if query.convention else None, status=query.status,
+                     limit=200),  # the first page (keyset paged); the page shows at most this many
         institution_names(services),
         _optional(services, "convention", "/conventions", limit=100),
     )
@@ -56,7 +57,7 @@ async def _mission_parts(services: PersonServices, mission_id: Any) -> dict[str,
     surgeries, resources, cases, convention = await asyncio.gather(
         services.get("scheduling", f"/missions/{mission_id}/surgeries"),
         _optional(services, "scheduling", f"/institutions/{host}/resources"),
-        _optional(services, "scheduling", f"/institutions/{host}/cases"),
+        _optional(services, "scheduling", f"/institutions/{host}/cases", limit=200),
         _optional(services, "convention", f"/conventions/{mission['convention_id']}"),
     )
     resources = None if isinstance(resources, ServiceRefused) else resources
@@ -67,6 +68,7 @@ async def _mission_parts(services: PersonServices, mission_id: Any) -> dict[str,
     risk_of = {**rules.risks(case_list), **rules.surgery_risks(surgeries)}
     patients = {c["id"]: c for c in case_list} if case_list is not None else None
     return {"mission": mission, "etag": read.etag, "names": names, "surgeries": surgeries,
+            "sites": rules.sites(mission),
             "resources": resources, "cases_refused": cases if isinstance(cases, ServiceRefused) else None,
             "convention": None if isinstance(convention, ServiceRefused) else convention,
             "tz": tz, "risk_of": risk_of, "patients": patients,
@@ -111,6 +113,13 @@ async def follow_up_surgery(cmd: FollowUpSurgery, services: PersonServices) -> d
 
 async def add_team_member(cmd: AddTeamMember, services: PersonServices) -> dict[str, Any]:
     reply = await services.change("scheduling", "POST", f"/missions/{cmd.mission_id}/team", cmd.member,
+                                  idempotency_key=cmd.idempotency_key, if_match=cmd.if_match)
+    return reply.body
+
+
+async def change_on_site_dates(cmd: ChangeOnSiteDates, services: PersonServices) -> dict[str, Any]:
+    reply = await services.change("scheduling", "PUT",
+                                  f"/missions/{cmd.mission_id}/team/{cmd.practitioner_id}/on-site", cmd.body,
                                   idempotency_key=cmd.idempotency_key, if_match=cmd.if_match)
     return reply.body
 

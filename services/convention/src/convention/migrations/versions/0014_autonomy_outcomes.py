@@ -6,15 +6,15 @@ led locally per month and risk category, each local practitioner's steps, outcom
 category) and the follow-up facts. Surgeries from before count under the risk ``unknown`` once
 the tallies start: the tallies begin empty (the facts from before carry no lead nor risk).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

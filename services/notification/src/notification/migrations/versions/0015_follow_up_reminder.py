@@ -2,15 +2,15 @@
 completed, who led it (``lead_side``: a local lead is reminded beside the host's contacts) and
 whether its follow-up is recorded. Surgeries from before have none of it (no reminder for them).
 
-Revision ID: 0011
-Revises: 0009
+Revision ID: 0015
+Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0009"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

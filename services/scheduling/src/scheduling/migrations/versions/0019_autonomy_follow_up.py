@@ -3,15 +3,15 @@
 the patient is thirty days after (``follow_up_outcome``, ``followed_up_on``, ``follow_up_days``).
 Surgeries from before have none of them.
 
-Revision ID: 0015
-Revises: 0013
+Revision ID: 0019
+Revises: 0018
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0013"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
