@@ -132,15 +132,33 @@ def member(name: str, role: str, language: str = "fr") -> dict[str, Any]:
     return {"practitioner_id": str(uuid.uuid4()), "full_name": name, "role": role, "language": language}
 
 
-async def operate(api: Api, mission_id: str, surgeries: list[dict[str, Any]], outcomes: list[str]) -> None:
-    for surgery, outcome in zip(surgeries, outcomes, strict=False):
+async def operate(api: Api, mission_id: str, surgeries: list[dict[str, Any]], outcomes: list[str],
+                  locals_: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    """Each surgery started and completed, with the host's practitioners' parts in it: they climb
+    from observer to assistant over the mission, and a local surgeon who leads one is supervised."""
+    done_ = []
+    for n, (surgery, outcome) in enumerate(zip(sorted(surgeries, key=lambda s: s["scheduled_start"]), outcomes,
+                                               strict=False)):
         start = surgery["scheduled_start"]
         await api.call("scheduling", "POST", f"/surgeries/{surgery['id']}/start", {"started_at": start})
         done = datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(
             minutes=surgery["expected_duration_minutes"])
-        await api.call("scheduling", "POST", f"/surgeries/{surgery['id']}/complete", {
+        roles = [{"practitioner_id": m["practitioner_id"],
+                  "role": "primary_under_supervision" if m["practitioner_id"] == surgery["lead_surgeon_id"]
+                  else ("observer" if n < len(surgeries) // 2 else "assistant")} for m in locals_]
+        done_.append(await api.call("scheduling", "POST", f"/surgeries/{surgery['id']}/complete", {
             "outcome": outcome, "duration_minutes": surgery["expected_duration_minutes"],
-            "completed_at": done.isoformat()})
+            "completed_at": done.isoformat(), "local_roles": roles}))
+    return done_
+
+
+async def follow_up(clinician: Api, surgeries: list[dict[str, Any]], outcomes: dict[int, str]) -> None:
+    """Thirty days after: the host's clinicians record how each patient is (``outcomes`` by
+    position; the others alive)."""
+    for n, surgery in enumerate(surgeries):
+        if surgery["outcome"] != "deceased":
+            await clinician.call("scheduling", "POST", f"/surgeries/{surgery['id']}/follow-up",
+                                 {"outcome": outcomes.get(n, "alive")})
 
 
 READINESS = ("consent_signed", "tests_done", "fit_for_anaesthesia", "travel_arranged")
@@ -189,8 +207,8 @@ async def plan_and_apply(api: Api, mission_id: str, cases: list[dict[str, Any]],
     return scheduled
 
 
-async def cnas_programme(api: Api, story: Story) -> tuple[str, str]:
-    """The convention's id and its funder's (CNAS)."""
+async def cnas_programme(api: Api, story: Story) -> tuple[str, str, Any]:
+    """The convention's id, its funder's (CNAS), and the 30-day follow-ups to record."""
     chain = "programme-cnas-san-donato-2024"
     step("CNAS – San Donato: paediatric cardiac surgery at CMCI Bousmail")
     story.moves_to("2024-05-20T08:00:00Z")
@@ -217,6 +235,10 @@ async def cnas_programme(api: Api, story: Story) -> tuple[str, str]:
     team = [member("Alessandro Frigiola", "surgeon", "en"), member("Mario Carminati", "cardiologist", "en"),
             member("Giulia Rossi", "anaesthetist", "en"), member("Luca Bianchi", "perfusionist", "en"),
             member("Sara Conti", "nurse", "en"), member("Amina Ferhat", "nurse")]
+    # The host's own cardiac team, on the mission to learn: their home institution is the host.
+    local_team = [{**member("Nadia Saidi", "resident"), "home_institution_id": cmci},
+                  {**member("Omar Khelifi", "assistant_professor"), "home_institution_id": cmci}]
+    team += local_team
     await contacts(cmci_coordinator, team,
                    {cmci: "direction@cmci-bousmail.example.dz", cnas: "conventions@cnas.example.dz"})
     await cmci_coordinator.until("notification", f"/institutions/{cmci}")
@@ -225,7 +247,8 @@ async def cnas_programme(api: Api, story: Story) -> tuple[str, str]:
     mission = await cmci_coordinator.call("scheduling", "POST", "/missions", {
         "convention_id": convention, "host_institution_id": cmci, "visiting_institution_id": gsd,
         "specialty": "paediatric cardiac surgery", "starts_on": "2024-05-26", "ends_on": "2024-05-30",
-        "team": [{k: m[k] for k in ("practitioner_id", "full_name", "role")} for m in team]}, correlation=chain)
+        "team": [{k: m[k] for k in ("practitioner_id", "full_name", "role", "home_institution_id") if k in m}
+                 for m in team]}, correlation=chain)
     procedures = [("Transposition of the great arteries", "Arterial switch", 300, 4),
                   ("Tetralogy of Fallot", "Complete repair", 240, 3),
                   ("Ventricular septal defect", "VSD closure", 180, 2),
@@ -258,7 +281,8 @@ async def cnas_programme(api: Api, story: Story) -> tuple[str, str]:
     outcomes = ["successful"] * len(surgeries)
     if len(outcomes) > 2:
         outcomes[2] = "with_complications"
-    await operate(cmci_clinician, mission["id"], [s for s in surgeries if s["status"] == "scheduled"], outcomes)
+    operated = await operate(cmci_clinician, mission["id"], [s for s in surgeries if s["status"] == "scheduled"],
+                             outcomes, local_team)
     for day, topic, hours, trainees in ((days[1], "Perfusion in neonates", 3, 8),
                                         (days[3], "Post-operative intensive care", 4, 12)):
         session = await cmci_coordinator.call("scheduling", "POST", f"/missions/{mission['id']}/training-sessions",
@@ -270,11 +294,11 @@ async def cnas_programme(api: Api, story: Story) -> tuple[str, str]:
     await cmci_clinician.call("scheduling", "POST", f"/consultations/{consultation['id']}/hold",
                               {"held_at": at(days[0], 9)})
     await cmci_coordinator.call("scheduling", "POST", f"/missions/{mission['id']}/complete", correlation=chain)
-    return convention, cnas
+    return convention, cnas, lambda: follow_up(cmci_clinician, operated, {2: "readmitted"})
 
 
-async def twinning_programme(api: Api, story: Story) -> tuple[str, str]:
-    """The convention's id and its supervisor's (DSP Oran)."""
+async def twinning_programme(api: Api, story: Story) -> tuple[str, str, Any]:
+    """The convention's id, its supervisor's (DSP Oran), and the 30-day follow-ups to record."""
     chain = "programme-oran-tiaret-2024"
     step("CHU Oran – EPH Tiaret: twinning in general surgery, supervised by DSP Oran")
     admin = api.as_("admin.plateforme", "administrator")
@@ -298,6 +322,9 @@ async def twinning_programme(api: Api, story: Story) -> tuple[str, str]:
     team = [member("Karim Benali", "assistant_professor"), member("Nadia Hamidi", "assistant_professor"),
             member("Yacine Mokrani", "surgeon"), member("Samir Ouali", "general_practitioner"),
             member("Lina Djebbar", "resident"), member("Rachid Kaci", "anaesthetist")]
+    # Tiaret's own surgeon operates beside the delegation, and leads one surgery under its supervision.
+    local_team = [{**member("Mourad Bensalah", "surgeon"), "home_institution_id": tiaret}]
+    team += local_team
     await contacts(tiaret_coordinator, team,
                    {tiaret: "direction@eph-tiaret.example.dz", dsp: "jumelage@dsp-oran.example.dz"})
     story.moves_to("2024-06-01T12:00:00Z")
@@ -305,7 +332,8 @@ async def twinning_programme(api: Api, story: Story) -> tuple[str, str]:
     mission = await chu_coordinator.call("scheduling", "POST", "/missions", {
         "convention_id": convention, "host_institution_id": tiaret, "visiting_institution_id": chu,
         "specialty": "general surgery", "starts_on": "2024-06-02", "ends_on": "2024-06-04",
-        "team": [{k: m[k] for k in ("practitioner_id", "full_name", "role")} for m in team]}, correlation=chain)
+        "team": [{k: m[k] for k in ("practitioner_id", "full_name", "role", "home_institution_id") if k in m}
+                 for m in team]}, correlation=chain)
     cases = []
     for i, (diagnosis, procedure, minutes) in enumerate([
             ("Hydatid cyst of the liver", "Pericystectomy", 180), ("Thyroid goitre", "Total thyroidectomy", 150),
@@ -318,10 +346,18 @@ async def twinning_programme(api: Api, story: Story) -> tuple[str, str]:
     await ready(tiaret_clinician, cases, "2024-05-30")
     surgeries = await plan_and_apply(tiaret_coordinator, mission["id"], cases, rooms, team[2]["practitioner_id"],
                                      days)
+    local_surgeon = local_team[0]["practitioner_id"]
+    planned_ = sorted((s for s in surgeries if s["status"] == "scheduled"), key=lambda s: s["scheduled_start"])
+    if planned_ and not any(s["lead_surgeon_id"] == local_surgeon for s in planned_):
+        try:  # the last one led by the local surgeon, if he is free then
+            planned_[-1] = await tiaret_coordinator.call(
+                "scheduling", "POST", f"/surgeries/{planned_[-1]['id']}/lead",
+                {"lead_surgeon_id": local_surgeon, "reason": "le chirurgien de l'EPH opère, supervisé"})
+        except Exception:  # noqa: BLE001 (a refusal leaves the delegation's surgeon leading it)
+            pass
     await chu_coordinator.call("scheduling", "POST", f"/missions/{mission['id']}/start", correlation=chain)
     story.moves_to("2024-06-05T08:00:00Z")
-    await operate(tiaret_clinician, mission["id"], [s for s in surgeries if s["status"] == "scheduled"],
-                  ["successful"] * len(surgeries))
+    operated = await operate(tiaret_clinician, mission["id"], planned_, ["successful"] * len(planned_), local_team)
     for i in range(3):  # specialised consultations, new patients seen by the delegation
         consultation = await tiaret_clinician.call("scheduling", "POST", f"/missions/{mission['id']}/consultations", {
             "scheduled_at": at(days[i], 9), "new_patient": {
@@ -337,7 +373,8 @@ async def twinning_programme(api: Api, story: Story) -> tuple[str, str]:
     await chu_coordinator.call("scheduling", "POST", f"/training-sessions/{session['id']}/hold",
                                {"trainee_count": 9, "held_at": at(days[1], 15)})
     await chu_coordinator.call("scheduling", "POST", f"/missions/{mission['id']}/complete", correlation=chain)
-    return convention, dsp
+    return convention, dsp, lambda: follow_up(tiaret_clinician, operated,
+                                              {1: "surgical_site_infection", 3: "lost_to_follow_up"})
 
 
 async def achieved(api: Api, convention_id: str, expected_surgeries: int) -> dict[str, Any]:
@@ -356,6 +393,15 @@ def show_progress(progress: dict[str, Any]) -> None:
           f"    training sessions {t['done']:>4} / {t['target']:<4} ({t['percent']} %), "
           f"{progress['training_hours']} h, {progress['trainees']} trainee places\n"
           f"    missions completed {progress['missions_completed']}", flush=True)
+    autonomy, outcomes = progress.get("autonomy"), progress.get("outcomes")
+    if autonomy:
+        steps = ", ".join(f"{c['full_name']} {c['highest_role']}" for c in autonomy["practitioners"])
+        print(f"    led by the local team {autonomy['led_locally']} / {autonomy['surgeries']} "
+              f"({autonomy['share_led_locally']} %); local steps: {steps or 'none'}", flush=True)
+    if outcomes:
+        t = outcomes["total"]
+        print(f"    30-day outcomes: followed up {t['followed_up']} / {t['operated']} ({t['followed_up_share']} %), "
+              f"mortality {t['mortality_30_days']} %, complications {t['complications']}", flush=True)
 
 
 async def reports(reader: Any, convention_id: str, reference: str) -> dict[str, int]:
@@ -405,11 +451,22 @@ async def play(urls: dict[str, str], amqp_url: str, exchange: str, clock_file: P
 
 
 async def _play(api: Api, story: Story, timeline: Timeline, urls: dict[str, str], mails: Any) -> dict[str, Any]:
-    cnas, funder = await cnas_programme(api, story)
-    twinning, supervisor = await twinning_programme(api, story)
+    cnas, funder, cnas_follow_ups = await cnas_programme(api, story)
+    twinning, supervisor, twinning_follow_ups = await twinning_programme(api, story)
+    step("Thirty days later: the hosts' clinicians, reminded, record how each patient is")
+    story.moves_to("2024-07-05T08:00:00Z")
+    await cnas_follow_ups()
+    await twinning_follow_ups()
     fund, directorate = (api.as_("suivi.cnas", "funder", institution=funder),
                          api.as_("inspection.dsp-oran", "supervisor", institution=supervisor))
     results = {"cnas": await achieved(fund, cnas, 1), "twinning": await achieved(directorate, twinning, 1)}
+    for key, reader, convention_id in (("cnas", fund, cnas), ("twinning", directorate, twinning)):
+        done = results[key]["surgeries"]["done"]
+        results[key]["autonomy"] = await reader.until(
+            "convention", f"/conventions/{convention_id}/progress/autonomy", lambda a, done=done: a["surgeries"] >= done)
+        results[key]["outcomes"] = await reader.until(
+            "convention", f"/conventions/{convention_id}/progress/outcomes",
+            lambda o: o["total"]["followed_up"] >= o["total"]["operated"] > 0)
     await settled(timeline, mails)
     step("What each convention achieved (read by its funder, then its supervisor)")
     show_progress(results["cnas"])

@@ -60,6 +60,7 @@ EXPECTED_BINDINGS = {
         "training_session.held",
         "training_placement.completed",
         "mission.completed",
+        "surgery_followed.up",
     },
     "scheduling.events": {"institution.*", "convention.*"},
     "notification.events": {
@@ -71,6 +72,7 @@ EXPECTED_BINDINGS = {
         "surgery_lead.*",
         "consultation.*",
         "training_session.*",
+        "surgery_followed.up",
         "patient_identity.erased",
     },
 }

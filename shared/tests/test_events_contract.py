@@ -115,6 +115,11 @@ ADDED_TYPES: dict[str, tuple[str, str, set[str]]] = {
     "SurgeryResumed": (SCHEDULING, "surgery.resumed", {
         "surgery_id", "mission_id", "convention_id", "patient_ref", "operating_room", "scheduled_start",
     }),
+    # Thirty days after a surgery, how the patient is (no patient identity, not even patient_ref).
+    "SurgeryFollowedUp": (SCHEDULING, "surgery_followed.up", {
+        "surgery_id", "mission_id", "convention_id", "outcome", "completed_at", "followed_up_on",
+        "days_after_surgery",
+    }),
     "ConsultationSuspended": (SCHEDULING, "consultation.suspended", {
         "consultation_id", "mission_id", "convention_id", "patient_ref", "scheduled_at", "reason",
     }),
@@ -126,8 +131,11 @@ OPTIONAL_FIELDS: dict[str, set[str]] = {
     "InstitutionRegistered": {"wilaya"},
     "InstitutionUpdated": {"wilaya"},
     "ConventionSigned": {"kind", "cost_bearers", "reference_costs"},
-    "ConventionAmended": {"signed_on", "summary"},
-    "SurgeryCompleted": {"specialty", "site_institution_id"},
+    "ConventionAmended": {"signed_on", "summary", "effective_from"},
+    "SurgeryCompleted": {
+        "specialty", "lead_side", "local_roles", "risk_scheme", "risk_category", "site_institution_id",
+    },
+    "SurgeryFollowedUp": {"risk_scheme", "risk_category", "specialty"},
     "SurgeryCancelled": {"cause"},
     # Several host sites in one mission: the sites (and their days), and where each activity takes place.
     "MissionScheduled": {"sites"},
@@ -155,6 +163,11 @@ ENUMS: dict[tuple[str, str], set[str]] = {
     ("TrainingPlacementCompleted", "kind"): {"observership", "fellowship"},
     ("PatientIdentityErased", "reason"): {"request", "retention"},
     ("SurgeryCompleted", "outcome"): {"successful", "with_complications", "deceased"},
+    ("SurgeryCompleted", "lead_side"): {"visiting", "local"},
+    ("SurgeryCompleted", "local_roles.role"): {"observer", "assistant", "primary_under_supervision", "independent"},
+    ("SurgeryFollowedUp", "outcome"): {
+        "alive", "readmitted", "reoperated", "surgical_site_infection", "deceased", "lost_to_follow_up",
+    },
     ("NotificationSent", "channel"): {"email", "sms", "webhook"},
     ("NotificationFailed", "channel"): {"email", "sms", "webhook"},
 }
@@ -189,6 +202,13 @@ def wire(event_type: str) -> dict[str, Any]:
 
 def resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return defs[node["$ref"].rsplit("/", 1)[-1]] if "$ref" in node else node
+
+
+def non_null(node: dict[str, Any]) -> dict[str, Any]:
+    """An optional field's schema (``anyOf`` with null): its non-null branch."""
+    if "anyOf" in node:
+        (node,) = [n for n in node["anyOf"] if n.get("type") != "null"]
+    return node
 
 
 
@@ -228,7 +248,7 @@ def test_enum_values_match_contract(where, values):
     schema = registry.by_type(event_type).model_json_schema()
     defs, node = schema.get("$defs", {}), schema
     for part in path.split("."):
-        node = resolve(resolve(node, defs)["properties"][part], defs)
+        node = resolve(non_null(resolve(node, defs)["properties"][part]), defs)
         if node.get("type") == "array":
             node = resolve(node["items"], defs)
     assert set(node["enum"]) == values

@@ -659,16 +659,40 @@ async def test_money_not_spent_abroad_goes_by_the_reference_costs_per_procedure_
         ("2024-05", [{"currency": "EUR", "amount": "72000.00"}]), ("2024-06", [])]
     assert periods[1]["money_not_spent_abroad"]["uncosted"] == 1
 
-    # An amendment changes the costs: progress follows the terms as they stand.
+    # An amendment that changes the costs applies from its effective date (absent: the day it was
+    # signed): the May surgeries keep the lines in force on their day.
     r = await client.post(f"/conventions/{cid}/amendments", json={
         "signed_on": "2024-06-10", "summary": "costs of 2024", "changes": {"reference_costs": [
             {"specialty": "paediatric cardiac surgery",
              "abroad": {"amount": "35000", "currency": "EUR"}, "here": {"amount": "200000", "currency": "DZD"}}]}})
     assert r.status_code == 201, r.text
+    assert r.json()["effective_from"] == "2024-06-10"
     (amended,) = await programme.events("ConventionAmended", 1)
     assert amended["data"]["changes"]["reference_costs"][0]["abroad"]["amount"] == "35000"
+    assert amended["data"].get("effective_from") is None
     money = (await client.get(f"/conventions/{cid}/progress")).json()["money_not_spent_abroad"]
-    assert money["abroad"] == [{"currency": "EUR", "amount": "70000"}]
+    assert money["abroad"] == [{"currency": "EUR", "amount": "72000.00"}]
+    assert "in force on the day of the surgery" in money["counting_rule"]
+
+    # Another, back-dated to the period's first day: the May surgeries are valued at its lines.
+    outside = await client.post(f"/conventions/{cid}/amendments", json={
+        "signed_on": "2024-06-12", "effective_from": "2024-01-01", "changes": {"reference_costs": [
+            {"specialty": "paediatric cardiac surgery",
+             "abroad": {"amount": "33000", "currency": "EUR"}, "here": {"amount": "180000", "currency": "DZD"}}]}})
+    assert outside.status_code == 422 and "effective_from" in outside.text
+    r = await client.post(f"/conventions/{cid}/amendments", json={
+        "signed_on": "2024-06-12", "effective_from": "2024-05-20", "summary": "costs from the start",
+        "changes": {"reference_costs": [
+            {"specialty": "paediatric cardiac surgery",
+             "abroad": {"amount": "33000", "currency": "EUR"}, "here": {"amount": "180000", "currency": "DZD"}}]}})
+    assert r.status_code == 201, r.text
+    (_, second) = await programme.events("ConventionAmended", 2)
+    assert second["data"]["effective_from"] == "2024-05-20"
+    money = (await client.get(f"/conventions/{cid}/progress")).json()["money_not_spent_abroad"]
+    assert (money["abroad"], money["here"]) == ([{"currency": "EUR", "amount": "66000"}],
+                                                [{"currency": "DZD", "amount": "360000"}])
+    periods = (await client.get(f"/conventions/{cid}/progress/periods")).json()["periods"]
+    assert periods[0]["money_not_spent_abroad"]["abroad"] == [{"currency": "EUR", "amount": "66000"}]
 
 
 @pytest.mark.parametrize(("line", "field", "words"), [
@@ -690,3 +714,151 @@ async def test_two_lines_for_one_procedure_are_refused(programme: Programme) -> 
     r = await programme.client.post("/conventions", json=programme.cnas_convention(
         reference_costs=[COSTS[0], {**COSTS[0], "procedure": "ARTERIAL switch "}]))
     assert r.status_code == 422 and "two reference costs for procedure" in r.text, r.text
+
+
+async def _deliver(amqp_url: str, namespace: str, facts: list[Any], *, twice: int = 0) -> None:
+    """Publish the facts on the exchange (the first ``twice`` of them twice over) and wait until
+    every copy has been handled."""
+    from jumelage.events import new_envelope
+
+    envelopes = [new_envelope(f, correlation_id="cnas-programme", causation_id=None) for f in facts]
+    sent = envelopes + envelopes[:twice]
+    with deliveries() as seen:
+        conn = await aio_pika.connect(amqp_url)
+        try:
+            ex = await (await conn.channel()).get_exchange(f"{namespace}jumelage.events")
+            for envelope in sent:
+                await ex.publish(aio_pika.Message(envelope.to_json().encode()), routing_key=envelope.routing_key)
+        finally:
+            await conn.close()
+        counts: dict[str, int] = {}
+        for e in sent:
+            counts[str(e.id)] = counts.get(str(e.id), 0) + 1
+        await eventually(lambda: seen.all_finished(counts))
+
+
+LOCAL_SURGEON, LOCAL_RESIDENT = "8b2c3d4e-5f60-4a7b-9c8d-0e1f2a3b4c5d", "9c3d4e5f-6071-4b8c-8d9e-1f2a3b4c5d6e"
+
+
+async def test_the_local_teams_autonomy_per_risk_category_and_period_and_each_practitioners_steps(
+    programme: Programme, amqp_url: str, namespace: str
+) -> None:
+    from jumelage.events import SurgeryCompleted
+
+    client, ids = programme.client, programme.ids
+    cid = (await programme.signed_convention())["id"]
+    mission = uuid.uuid4()
+
+    def surgery(at: datetime, lead: str | None, risk: tuple[str, int | None] | None, roles: list[tuple[str, str]],
+                outcome: str = "successful") -> Any:
+        return SurgeryCompleted(
+            surgery_id=uuid.uuid4(), mission_id=mission, convention_id=cid, patient_ref=f"P-{uuid.uuid4().hex[:8]}",
+            procedure="arterial switch", completed_at=at, duration_minutes=240, outcome=outcome,
+            previously_referred_abroad=True, lead_side=lead,
+            risk_scheme=risk[0] if risk else None, risk_category=risk[1] if risk else None,
+            local_roles=[{"practitioner_ref": ref, "role": role, "full_name": name}
+                         for ref, role, name in ((r, ro, {LOCAL_SURGEON: "Karim Haddad",
+                                                          LOCAL_RESIDENT: "Nadia Saidi"}[r]) for r, ro in roles)])
+
+    may, june, july = (datetime(2024, 5, 27, 10, tzinfo=UTC), datetime(2024, 6, 3, 10, tzinfo=UTC),
+                       datetime(2024, 7, 8, 10, tzinfo=UTC))
+    facts = [
+        surgery(may, "visiting", ("RACHS-1", 3), [(LOCAL_SURGEON, "observer"), (LOCAL_RESIDENT, "observer")]),
+        surgery(may, "visiting", ("RACHS-1", 2), [(LOCAL_SURGEON, "assistant")]),
+        surgery(june, "local", ("RACHS-1", 2), [(LOCAL_SURGEON, "primary_under_supervision"),
+                                                (LOCAL_RESIDENT, "assistant")]),
+        surgery(july, "local", ("RACHS-1", 2), [(LOCAL_SURGEON, "independent")], outcome="deceased"),
+        surgery(july, "visiting", ("STAT", 4), []),
+        surgery(july, None, None, []),  # from before the contract carried who led it: unknown risk, not local
+    ]
+    await _deliver(amqp_url, namespace, facts, twice=3)  # three of them reported twice: counted once
+
+    r = await client.get(f"/conventions/{cid}/progress/autonomy")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["surgeries"], body["led_locally"], body["share_led_locally"]) == (6, 2, 33.3)
+    assert body["timezone"] == "Africa/Algiers" and "home institution" in body["counting_rule"]
+    assert [(b["risk_scheme"], b["risk_category"], b["surgeries"], b["led_locally"], b["share_led_locally"])
+            for b in body["by_risk"]] == [
+        ("STAT", 4, 1, 0, 0.0), ("RACHS-1", 2, 3, 2, 66.7), ("RACHS-1", 3, 1, 0, 0.0), ("unknown", None, 1, 0, 0.0)]
+    assert [(p["period"], p["surgeries"], p["led_locally"]) for p in body["periods"]] == [
+        ("2024-05", 2, 0), ("2024-06", 1, 1), ("2024-07", 3, 1)]
+    assert [(b["risk_scheme"], b["risk_category"], b["led_locally"]) for b in body["periods"][2]["by_risk"]] == [
+        ("STAT", 4, 0), ("RACHS-1", 2, 1), ("unknown", None, 0)]
+    surgeon, resident = body["practitioners"]
+    assert (surgeon["practitioner_ref"], surgeon["full_name"], surgeon["highest_role"], surgeon["reached_at"]) == (
+        LOCAL_SURGEON, "Karim Haddad", "independent", "2024-07-08T10:00:00Z")
+    assert [(s["role"], s["first_at"], s["surgeries"]) for s in surgeon["steps"]] == [
+        ("observer", "2024-05-27T10:00:00Z", 1), ("assistant", "2024-05-27T10:00:00Z", 1),
+        ("primary_under_supervision", "2024-06-03T10:00:00Z", 1), ("independent", "2024-07-08T10:00:00Z", 1)]
+    assert (resident["full_name"], resident["highest_role"], [s["role"] for s in resident["steps"]]) == (
+        "Nadia Saidi", "assistant", ["observer", "assistant"])
+
+    quarters = (await client.get(f"/conventions/{cid}/progress/autonomy", params={"by": "quarter"})).json()
+    assert [(p["period"], p["surgeries"], p["led_locally"]) for p in quarters["periods"]] == [
+        ("2024-Q2", 3, 1), ("2024-Q3", 3, 1)]
+    bad = await client.get(f"/conventions/{cid}/progress/autonomy", params={"by": "fortnight"})
+    assert bad.status_code == 422 and "by" in bad.text
+    # The same access as /progress: the convention's funder reads it, another institution's does not.
+    with client.auth.acting("funder", institution=ids["cnas"]):
+        assert (await client.get(f"/conventions/{cid}/progress/autonomy")).status_code == 200
+    with client.auth.acting("funder", institution=ids["chu"]):
+        assert (await client.get(f"/conventions/{cid}/progress/autonomy")).status_code == 403
+    assert (await client.get(f"/conventions/{uuid.uuid4()}/progress/autonomy")).status_code == 404
+
+
+async def test_thirty_day_outcomes_per_risk_category_and_the_share_followed_up(
+    programme: Programme, amqp_url: str, namespace: str
+) -> None:
+    from jumelage.events import SurgeryCompleted, SurgeryFollowedUp
+
+    client, ids = programme.client, programme.ids
+    cid = (await programme.signed_convention())["id"]
+    mission = uuid.uuid4()
+    at = datetime(2024, 5, 27, 10, tzinfo=UTC)
+    operated = [(uuid.uuid4(), risk, outcome) for risk, outcome in [
+        (("RACHS-1", 2), "successful"), (("RACHS-1", 2), "successful"), (("RACHS-1", 2), "with_complications"),
+        (("RACHS-1", 2), "successful"), (("RACHS-1", 4), "deceased"), (("STAT", 3), "successful")]]
+    completions = [SurgeryCompleted(surgery_id=sid, mission_id=mission, convention_id=cid, patient_ref=f"P-{n}",
+                                    procedure="arterial switch", completed_at=at, duration_minutes=240,
+                                    outcome=outcome, previously_referred_abroad=False, risk_scheme=risk[0],
+                                    risk_category=risk[1]) for n, (sid, risk, outcome) in enumerate(operated)]
+
+    def follow_up(n: int, outcome: str) -> Any:
+        sid, risk, _ = operated[n]
+        return SurgeryFollowedUp(surgery_id=sid, mission_id=mission, convention_id=cid, outcome=outcome,
+                                 completed_at=at, followed_up_on=date(2024, 6, 26), days_after_surgery=30,
+                                 risk_scheme=risk[0], risk_category=risk[1])
+
+    # A follow-up may arrive before its surgery's completion: each counts in its own tally.
+    follow_ups = [follow_up(0, "alive"), follow_up(1, "readmitted"), follow_up(2, "deceased"),
+                  follow_up(3, "lost_to_follow_up")]
+    await _deliver(amqp_url, namespace, follow_ups[:1] + completions + follow_ups[1:], twice=2)
+
+    r = await client.get(f"/conventions/{cid}/progress/outcomes")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert "lost to follow-up" in body["counting_rule"]
+    rachs2, rachs4, stat3 = sorted(body["by_risk"], key=lambda b: (b["risk_scheme"], b["risk_category"]))
+    assert [(b["risk_scheme"], b["risk_category"]) for b in body["by_risk"]] == [
+        ("STAT", 3), ("RACHS-1", 2), ("RACHS-1", 4)]
+    assert (rachs2["operated"], rachs2["followed_up"], rachs2["followed_up_share"]) == (4, 4, 100.0)
+    assert rachs2["outcomes"] == {"alive": 1, "readmitted": 1, "reoperated": 0, "surgical_site_infection": 0,
+                                  "deceased": 1, "lost_to_follow_up": 1}
+    # Over the three followed up with a known outcome: one death, one complication.
+    assert (rachs2["deaths_within_30_days"], rachs2["mortality_30_days"]) == (1, 33.3)
+    assert (rachs2["complications"], rachs2["complication_rate"]) == (1, 33.3)
+    # A death at surgery is a death within 30 days, and followed up.
+    assert (rachs4["operated"], rachs4["died_at_surgery"], rachs4["followed_up"], rachs4["mortality_30_days"]) == (
+        1, 1, 1, 100.0)
+    assert (stat3["operated"], stat3["followed_up"], stat3["followed_up_share"], stat3["mortality_30_days"]) == (
+        1, 0, 0.0, None)
+    total = body["total"]
+    assert (total["risk_scheme"], total["operated"], total["followed_up"], total["followed_up_share"],
+            total["deaths_within_30_days"], total["mortality_30_days"]) == ("all", 6, 5, 83.3, 2, 50.0)
+
+    with client.auth.acting("supervisor", institution=ids["dsp"]):
+        assert (await client.get(f"/conventions/{cid}/progress/outcomes")).status_code == 403
+    with client.auth.acting("funder", institution=ids["cnas"]):
+        assert (await client.get(f"/conventions/{cid}/progress/outcomes")).status_code == 200
+    assert (await client.get(f"/conventions/{uuid.uuid4()}/progress/outcomes")).status_code == 404

@@ -19,6 +19,7 @@ import weasyprint  # noqa: F401  # at collection: finding Pango runs ldconfig on
 from convention.adapters import reports
 from convention.adapters.charts import monthly_bars, progress_bar
 from convention.adapters.report_text import LABELS
+from convention.domain.achievements import Climb, LedTally, OutcomeTally, Step
 from convention.domain.conventions import (
     Convention,
     ConventionKind,
@@ -32,6 +33,7 @@ from convention.domain.progress import ConsultationDone, MissionDone, PlacementD
 from convention.domain.report import Facts, PartyLine, ReportPeriod, file_stem, report, report_period, tables
 from jumelage.errors import Invalid
 from jumelage.events.convention import PartyRole
+from jumelage.events.scheduling import LocalRole
 
 ALGIERS = ZoneInfo("Africa/Algiers")
 GSD, CMCI, CNAS = (uuid.uuid4() for _ in range(3))
@@ -120,6 +122,25 @@ def test_the_tables_hold_the_period_and_the_running_totals() -> None:
     months = {row[0]: row for row in q3["months"].rows}
     assert list(months) == ["2024-07"] and months["2024-07"][5] == 4  # cumulative surgeries since the beginning
     assert {row[0]: row[1:] for row in q3["surgery_outcomes"].rows}["with_complications"] == (1, 1)
+
+
+def test_the_local_teams_autonomy_and_the_30_day_outcomes_are_tables_of_the_report() -> None:
+    led = [("2024-05", LedTally("RACHS-1 2", 2, 1)), ("2024-07", LedTally("RACHS-1 2", 1, 1)),
+           ("2024-07", LedTally("none", 1, 0))]
+    steps = [Climb("karim", "Karim Haddad", (Step(LocalRole.observer, datetime(2024, 5, 27, 10, tzinfo=UTC), 1),
+                                             Step(LocalRole.primary_under_supervision,
+                                                  datetime(2024, 7, 2, 9, tzinfo=UTC), 1)))]
+    outcomes = [OutcomeTally("RACHS-1 2", operated=3, died_at_surgery=0, recorded={"alive": 1, "readmitted": 1})]
+    r = report(convention(), PARTIES, report_period("2024-Q3", None, None), FACTS, ALGIERS, MADE,
+               led=led, climbs=steps, outcomes=outcomes)
+    t = {x.key: x for x in tables(r)}
+    # In the third quarter July's two surgeries; to date the three of RACHS-1 2, two of them led locally.
+    assert t["local_autonomy"].rows == [("RACHS-1 2", 1, 1, 3, 2, 66.7), ("none", 1, 0, 1, 0, 0.0)]
+    assert t["local_practitioner_steps"].rows == [("Karim Haddad", "observer", "2024-05-27", 1),
+                                                  ("Karim Haddad", "primary_under_supervision", "2024-07-02", 1)]
+    assert t["outcomes_30_day"].rows == [("RACHS-1 2", 3, 2, 66.7, 0, 0.0, 1, 50.0),
+                                         ("all", 3, 2, 66.7, 0, 0.0, 1, 50.0)]
+    assert "Karim Haddad" in reports.html(r, "fr") and "Résultats à 30 jours" in reports.html(r, "fr")
 
 
 def test_every_word_of_the_report_is_in_the_three_languages() -> None:

@@ -172,6 +172,7 @@ async def test_reschedule_cancel_start_complete_and_mission_totals(programme: Sc
         "patient_ref": abroad["patient_ref"], "procedure": "Correction complète de tétralogie de Fallot",
         "completed_at": "2030-06-11T09:00:00Z", "duration_minutes": 255, "outcome": "successful",
         "previously_referred_abroad": True, "specialty": mission["specialty"], "site_institution_id": str(CMCI),
+        "lead_side": "visiting", "local_roles": [], "risk_scheme": "RACHS-1", "risk_category": 3,
     }
     assert completed[second["id"]]["previously_referred_abroad"] is False
     assert completed[second["id"]]["outcome"] == "with_complications"

@@ -178,7 +178,7 @@ async def test_the_funder_sees_the_money_not_spent_abroad_in_their_language(stac
                                 previously_referred_abroad=referred, specialty="paediatric cardiac surgery")
         async with runtime.unit_of_work() as uow:
             await convention_handlers.surgery_completed(new_envelope(fact, correlation_id="t", causation_id=None),
-                                                        uow)
+                                                        uow, clock=runtime.clock)
             await uow.commit()
 
     karim = stack.browser("fr")
@@ -187,6 +187,55 @@ async def test_the_funder_sees_the_money_not_spent_abroad_in_their_language(stac
     assert "Argent non dépensé à l'étranger" in page or "Argent non dépensé à l&#39;étranger" in page
     assert re.search(r"60\s000,00\s€", page), "EUR 60,000 in French: two cases at EUR 30,000"
     assert re.search(r"300\s000,00\s(DZD|DA)", page), "DZD 300,000 here, in its own currency"
+
+
+async def test_the_funder_sees_the_local_teams_autonomy_and_the_30_day_outcomes_in_their_language(
+    stack: Stack
+) -> None:
+    from convention import handlers as convention_handlers
+    from convention.handlers import progress as convention_progress
+    from jumelage.events import SurgeryCompleted, SurgeryFollowedUp, new_envelope
+
+    draft = await programme(stack)
+    await stack.as_coordinator("cmci", "POST", "convention", f"/conventions/{draft['id']}/sign",
+                               json={"signed_on": date.today().isoformat(), "signed_at": "Alger"})
+    runtime = stack.services["convention"].runtime
+    local = "8b2c3d4e-5f60-4a7b-9c8d-0e1f2a3b4c5d"
+    at = datetime.now(UTC) - timedelta(days=31)
+    ids = [uuid.uuid4() for _ in range(3)]
+    facts: list = [SurgeryCompleted(
+        surgery_id=sid, mission_id=uuid.uuid4(), convention_id=draft["id"], patient_ref=f"P-{n}",
+        procedure="VSD closure", completed_at=at, duration_minutes=120, outcome="successful",
+        previously_referred_abroad=False, lead_side=lead, risk_scheme="RACHS-1", risk_category=2,
+        local_roles=[{"practitioner_ref": local, "role": role, "full_name": "Karim Haddad"}])
+        for n, (sid, lead, role) in enumerate(zip(ids, ("visiting", "visiting", "local"),
+                                                  ("observer", "assistant", "primary_under_supervision"),
+                                                  strict=True))]
+    facts += [SurgeryFollowedUp(surgery_id=sid, mission_id=uuid.uuid4(), convention_id=draft["id"], outcome=o,
+                                completed_at=at, followed_up_on=date.today(), days_after_surgery=31,
+                                risk_scheme="RACHS-1", risk_category=2)
+              for sid, o in zip(ids, ("alive", "readmitted"), strict=False)]
+    for fact in facts:
+        envelope = new_envelope(fact, correlation_id="t", causation_id=None)
+        async with runtime.unit_of_work() as uow:
+            if isinstance(fact, SurgeryCompleted):
+                await convention_handlers.surgery_completed(envelope, uow, clock=runtime.clock)
+            else:
+                await convention_progress.surgery_followed_up(envelope, uow)
+            await uow.commit()
+
+    karim = stack.browser("fr")
+    await karim.sign_in("karim")
+    page = await karim.open(f"/conventions/{draft['id']}")
+    assert "autonomie des équipes locales" in page.replace("&#39;", "'")
+    assert "Interventions menées par l'équipe locale : 1 sur 3" in page.replace("&#39;", "'")
+    assert "Karim Haddad" in page and "opérateur principal sous supervision" in page
+    assert "Résultats à 30 jours" in page and "Mortalité à 30 jours" in page
+    assert re.search(r"2 \(66,7\s?%\)", page), "two of three followed up"
+    arabic = stack.browser("ar")
+    await arabic.sign_in("karim")
+    page = await arabic.open(f"/conventions/{draft['id']}")
+    assert "استقلالية الفرق المحلية" in page and "النتائج بعد 30 يومًا" in page
 
 
 async def test_the_funder_downloads_the_report_and_its_figures_from_the_convention_page(stack: Stack) -> None:

@@ -368,3 +368,15 @@ def test_the_status_allows_its_actions_to_the_coordinators_of_the_mission() -> N
     assert rules.actions({**m, "status": "on_hold"}, ("coordinator",), "h") == ("cancel",)
     assert not rules.team_editable({**m, "status": "started"}, ("coordinator",), "h")
     assert rules.plannable({**m, "status": "started"}, ("coordinator",), "h")
+
+
+def test_the_follow_up_is_for_completed_surgeries_and_recorded_by_the_hosts_clinicians() -> None:
+    from web.domain import missions as rules
+
+    mission = {"host_institution_id": "h", "visiting_institution_id": "v"}
+    assert rules.records_follow_up(mission, ("clinician",), "h")
+    assert not rules.records_follow_up(mission, ("coordinator",), "h")
+    assert not rules.records_follow_up(mission, ("clinician",), "v")
+    lines = [{"id": 1, "status": "completed", "outcome": "successful"}, {"id": 2, "status": "completed",
+             "outcome": "deceased"}, {"id": 3, "status": "scheduled", "outcome": None}]
+    assert [line["id"] for line in rules.follow_ups(lines)] == [1]

@@ -8,6 +8,7 @@ from jumelage.events import (
     ConsultationHeld,
     MissionCompleted,
     SurgeryCompleted,
+    SurgeryFollowedUp,
     TrainingPlacementCompleted,
     TrainingSessionHeld,
 )
@@ -19,4 +20,5 @@ EVENTS: dict[type, Handler] = {
     TrainingSessionHeld: progress.training_session_held,
     MissionCompleted: progress.mission_completed,
     TrainingPlacementCompleted: progress.training_placement_completed,
+    SurgeryFollowedUp: progress.surgery_followed_up,
 }

@@ -44,6 +44,7 @@ for _name, _handler in (
     ("MissionTeamChanged", programme.on_mission_team_changed),
     ("SurgeryLeadChanged", programme.on_surgery_lead_changed),
     ("PatientIdentityErased", contacts.on_patient_identity_erased),  # the family's contact details go
+    ("SurgeryFollowedUp", programme.on_surgery_followed_up),
 ):
     if _name in registry:
         EVENTS[registry.by_type(_name)] = _handler

@@ -135,6 +135,8 @@ class ConventionAmended(_AboutConvention):
     amendment_number: int = Field(ge=1)
     signed_on: date | None = Field(default=None, description="when the amendment was signed (addition)")
     summary: str = Field(default="", description="what the amendment is about (addition)")
+    effective_from: date | None = Field(
+        default=None, description="the day its changes apply from (addition; absent: signed_on)")
     changes: dict[str, Any] = Field(
         min_length=1,
         description="the ConventionSigned fields that changed, with their new values",

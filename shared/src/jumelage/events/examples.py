@@ -113,6 +113,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         days_spent=40, trainees=[{"practitioner_id": PERFUSIONIST, "full_name": "Amel Benali"}],
     ),
     "SurgeryCancelled": dict(surgery_id=SURGERY, mission_id=MISSION, reason="Contre-indication anesthésique"),
+    "SurgeryFollowedUp": dict(
+        surgery_id=SURGERY, mission_id=MISSION, convention_id=CONVENTION_ID, outcome="alive",
+        completed_at=datetime(2024, 6, 17, 12, 45, tzinfo=ALGIERS), followed_up_on=date(2024, 7, 17),
+        days_after_surgery=30, risk_scheme="RACHS-1", risk_category=2,
+    ),
     "PatientIdentityErased": dict(patient_ref="PAT-2024-000142", reason="request"),
     "SurgerySuspended": dict(
         surgery_id=SURGERY, mission_id=MISSION, convention_id=CONVENTION_ID, patient_ref="PAT-2024-000142",

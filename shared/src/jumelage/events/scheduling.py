@@ -39,6 +39,48 @@ class SurgeryOutcome(StrEnum):
     deceased = "deceased"
 
 
+class LeadSide(StrEnum):
+    """Who led a surgery: a surgeon of the visiting side, or of the host (their home institution)."""
+
+    visiting = "visiting"
+    local = "local"
+
+
+class LocalRole(StrEnum):
+    """A local practitioner's part in a surgery, the steps towards operating alone, lowest first."""
+
+    observer = "observer"
+    assistant = "assistant"
+    primary_under_supervision = "primary_under_supervision"
+    independent = "independent"
+
+
+LOCAL_ROLE_STEPS: tuple[LocalRole, ...] = tuple(LocalRole)
+"""The steps in order: a practitioner climbs from observer to independent."""
+
+
+class LocalPractitionerRole(BaseModel):
+    """A practitioner of the host (a member of the mission's team whose home institution is the
+    host) and their part in the surgery; a practitioner, never a patient."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    practitioner_ref: str = Field(min_length=1, max_length=100, description="their practitioner id on the team")
+    role: LocalRole
+    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class FollowUpOutcome(StrEnum):
+    """How a patient is thirty days after surgery, as the host's clinicians record it."""
+
+    alive = "alive"
+    readmitted = "readmitted"
+    reoperated = "reoperated"
+    surgical_site_infection = "surgical_site_infection"
+    deceased = "deceased"
+    lost_to_follow_up = "lost_to_follow_up"
+
+
 class TeamChange(StrEnum):
     added = "added"
     removed = "removed"
@@ -287,7 +329,28 @@ class SurgeryCompleted(_AboutSurgery):
     previously_referred_abroad: bool
     # Optional (added after v1): the mission's specialty, which the convention's reference costs go by.
     specialty: str | None = Field(default=None, min_length=1, max_length=200)
+    # Optional (added after v1): who led it (from the lead surgeon's home institution), the host's
+    # practitioners' parts in it, and the case's risk category (what autonomy and outcomes go by).
+    lead_side: LeadSide | None = None
+    local_roles: list[LocalPractitionerRole] | None = Field(default=None, max_length=50)
+    risk_scheme: str | None = Field(default=None, min_length=1, max_length=20)
+    risk_category: int | None = Field(default=None, ge=1, le=6)
     site_institution_id: Site = None
+
+
+class SurgeryFollowedUp(_AboutSurgery):
+    """A project addition to EVENTS.md: the host's clinicians recorded how the patient is thirty
+    days after the surgery. No patient identity, not even the ``patient_ref``."""
+
+    mission_id: uuid.UUID
+    convention_id: uuid.UUID
+    outcome: FollowUpOutcome
+    completed_at: UtcDateTime = Field(description="when the surgery ended")
+    followed_up_on: date = Field(description="the day the follow-up was recorded for (host's calendar)")
+    days_after_surgery: int = Field(ge=0, le=3660)
+    risk_scheme: str | None = Field(default=None, min_length=1, max_length=20)
+    risk_category: int | None = Field(default=None, ge=1, le=6)
+    specialty: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class ConsultationHeld(SchedulingEvent):
@@ -396,10 +459,16 @@ __all__ = [
     "MissionSite",
     "MissionSitesChanged",
     "MissionTeamChanged",
+    "LOCAL_ROLE_STEPS",
+    "LeadSide",
+    "LocalPractitionerRole",
+    "LocalRole",
     "PractitionerRole",
     "SchedulingEvent",
     "SurgeryCancelled",
     "SurgeryCompleted",
+    "SurgeryFollowedUp",
+    "FollowUpOutcome",
     "SurgeryLeadChanged",
     "SurgeryOutcome",
     "SurgeryRescheduled",

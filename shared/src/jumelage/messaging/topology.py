@@ -146,6 +146,7 @@ BINDINGS: dict[str, tuple[str, ...]] = {
         "training_session.held",
         "training_placement.completed",
         "mission.completed",
+        "surgery_followed.up",
     ),
     "scheduling": ("institution.*", "convention.*"),
     "notification": (
@@ -157,6 +158,7 @@ BINDINGS: dict[str, tuple[str, ...]] = {
         "surgery_lead.*",  # a surgery's lead surgeon changed: the new and the old are told
         "consultation.*",
         "training_session.*",
+        "surgery_followed.up",
         "patient_identity.erased",  # a family's contact details go with the patient's identity
     ),
 }

@@ -44,6 +44,16 @@ LABELS: dict[str, dict[str, str]] = {
         "provider": "Provider", "beneficiary": "Beneficiary", "funder": "Funder", "supervisor": "Supervisor",
         "draft": "draft", "signed": "signed", "suspended": "suspended", "terminated": "terminated",
         "expired": "expired",
+        "local_autonomy": "The local teams' autonomy: surgeries led by the local team, per risk category",
+        "local_practitioner_steps": "The steps each local practitioner has climbed",
+        "outcomes_30_day": "30-day outcomes per risk category (to date)",
+        "risk": "Risk category", "surgeries_in_period": "Surgeries (period)",
+        "led_locally_in_period": "Led locally (period)", "surgeries_to_date": "Surgeries (to date)",
+        "led_locally_to_date": "Led locally (to date)", "percent_led_locally_to_date": "% led locally (to date)",
+        "practitioner": "Practitioner", "role": "Role", "first_on": "First on",
+        "operated": "Operated", "followed_up": "Followed up", "percent_followed_up": "% followed up",
+        "deaths_within_30_days": "Deaths within 30 days", "percent_mortality": "30-day mortality %",
+        "complications": "Complications", "percent_complications": "Complications %",
     },
     "fr": {
         "report": "Rapport de convention", "convention": "Convention", "reference": "Référence",
@@ -54,8 +64,9 @@ LABELS: dict[str, dict[str, str]] = {
             "Chaque intervention réalisée au titre de la convention, dont le patient avait été orienté vers "
             "une prise en charge à l'étranger, compte une fois, au coût de référence à l'étranger de son acte "
             "(la ligne de la convention pour cet acte, sinon celle de sa spécialité), dans la devise de cette "
-            "ligne, à côté du coût ici de la même ligne. Les lignes sont les termes de la convention tels "
-            "qu'ils sont aujourd'hui (après le dernier avenant). Un cas sans ligne pour son acte ni sa "
+            "ligne, à côté du coût ici de la même ligne. Les lignes sont celles en vigueur le jour de "
+            "l'intervention : celles de la signature, jusqu'à ce qu'un avenant qui les change s'applique, à "
+            "compter de sa date d'effet. Un cas sans ligne pour son acte ni sa "
             "spécialité est compté parmi les cas, pas dans les montants. Les sommes sont tenues par devise : "
             "aucun taux de change n'est appliqué."),
         "chart_objectives": "Par rapport aux objectifs, jusqu'à la fin de la période",
@@ -84,6 +95,17 @@ LABELS: dict[str, dict[str, str]] = {
         "provider": "Prestataire", "beneficiary": "Bénéficiaire", "funder": "Financeur", "supervisor": "Tutelle",
         "draft": "brouillon", "signed": "signée", "suspended": "suspendue", "terminated": "résiliée",
         "expired": "échue",
+        "local_autonomy": "L'autonomie des équipes locales : interventions menées par l'équipe locale, par catégorie de risque",
+        "local_practitioner_steps": "Les étapes franchies par chaque praticien local",
+        "outcomes_30_day": "Résultats à 30 jours par catégorie de risque (à ce jour)",
+        "risk": "Catégorie de risque", "surgeries_in_period": "Interventions (période)",
+        "led_locally_in_period": "Menées localement (période)", "surgeries_to_date": "Interventions (à ce jour)",
+        "led_locally_to_date": "Menées localement (à ce jour)",
+        "percent_led_locally_to_date": "% menées localement (à ce jour)",
+        "practitioner": "Praticien", "role": "Rôle", "first_on": "Première fois le",
+        "operated": "Opérés", "followed_up": "Suivis", "percent_followed_up": "% suivis",
+        "deaths_within_30_days": "Décès à 30 jours", "percent_mortality": "Mortalité à 30 jours (%)",
+        "complications": "Complications", "percent_complications": "Complications (%)",
     },
     "ar": {
         "report": "تقرير الاتفاقية", "convention": "الاتفاقية", "reference": "المرجع",
@@ -93,7 +115,8 @@ LABELS: dict[str, dict[str, str]] = {
         "counting_rule": (
             "تُحتسب مرة واحدة كل عملية جراحية أُجريت في إطار الاتفاقية لمريض كان قد وُجّه للعلاج في الخارج، "
             "بالتكلفة المرجعية في الخارج لإجرائه (بند الاتفاقية لهذا الإجراء، وإلا فبند تخصصه)، بعملة ذلك "
-            "البند، إلى جانب تكلفة البند نفسه هنا. البنود هي شروط الاتفاقية كما هي الآن (بعد آخر ملحق). "
+            "البند، إلى جانب تكلفة البند نفسه هنا. البنود هي السارية يوم العملية: بنود التوقيع، إلى أن يسري ملحق "
+            "يغيّرها، ابتداءً من تاريخ سريانه. "
             "الحالة التي لا بند لإجرائها ولا لتخصصها تُحسب ضمن الحالات لا ضمن المبالغ. تُجمع المبالغ حسب "
             "العملة: لا يُطبّق أي سعر صرف."),
         "chart_objectives": "مقارنة بالأهداف، حتى نهاية الفترة",
@@ -121,6 +144,16 @@ LABELS: dict[str, dict[str, str]] = {
         "training_placement_trainees": "مقاعد المتكونين في التربصات", "missions_completed": "البعثات المنتهية",
         "provider": "مقدّم الخدمة", "beneficiary": "المستفيد", "funder": "المموّل", "supervisor": "الوصاية",
         "draft": "مسودة", "signed": "موقّعة", "suspended": "معلّقة", "terminated": "مفسوخة", "expired": "منتهية",
+        "local_autonomy": "استقلالية الفرق المحلية: العمليات التي قادها الفريق المحلي، حسب فئة الخطورة",
+        "local_practitioner_steps": "المراحل التي اجتازها كل ممارس محلي",
+        "outcomes_30_day": "النتائج بعد 30 يومًا حسب فئة الخطورة (حتى الآن)",
+        "risk": "فئة الخطورة", "surgeries_in_period": "العمليات (الفترة)",
+        "led_locally_in_period": "بقيادة محلية (الفترة)", "surgeries_to_date": "العمليات (حتى الآن)",
+        "led_locally_to_date": "بقيادة محلية (حتى الآن)", "percent_led_locally_to_date": "٪ بقيادة محلية (حتى الآن)",
+        "practitioner": "الممارس", "role": "الدور", "first_on": "أول مرة في",
+        "operated": "المرضى المُجرى لهم", "followed_up": "المتابَعون", "percent_followed_up": "٪ المتابَعين",
+        "deaths_within_30_days": "الوفيات خلال 30 يومًا", "percent_mortality": "الوفيات بعد 30 يومًا ٪",
+        "complications": "المضاعفات", "percent_complications": "المضاعفات ٪",
     },
 }
 

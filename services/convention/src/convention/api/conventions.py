@@ -188,6 +188,9 @@ class AmendmentIn(Body):
          "changes": {"objectives": {"surgeries": 50}}}]})
 
     signed_on: date = Field(description="when the amendment (avenant) was signed")
+    effective_from: date | None = Field(
+        default=None, description="the day its changes apply from, within the convention's period (default: "
+                                  "signed_on); the reference costs in force on a surgery's day go by it")
     summary: str = Field(default="", max_length=2000)
     changes: TermsChange
 
@@ -195,14 +198,15 @@ class AmendmentIn(Body):
 class AmendmentOut(BaseModel):
     number: int
     signed_on: date
+    effective_from: date = Field(description="the day its changes apply from")
     summary: str
     changes: dict[str, Any]
     recorded_at: datetime
 
     @classmethod
     def of(cls, a: Amendment) -> AmendmentOut:
-        return cls(number=a.number, signed_on=a.signed_on, summary=a.summary, recorded_at=a.recorded_at,
-                   changes=amendment_changes(a))
+        return cls(number=a.number, signed_on=a.signed_on, effective_from=a.applies_from, summary=a.summary,
+                   recorded_at=a.recorded_at, changes=amendment_changes(a))
 
 
 class ConventionOut(BaseModel):
@@ -358,7 +362,8 @@ async def amend_convention(
     convention_id: uuid.UUID, _: access.CoordinatorOfParty, body: AmendmentIn, uow: UoW, expected: IfMatchDep,
     bus: BusDep,
 ) -> AmendmentOut:
-    cmd = AmendConvention(convention_id, body.signed_on, body.summary, body.changes.changes(), expected=expected)
+    cmd = AmendConvention(convention_id, body.signed_on, body.summary, body.changes.changes(), expected=expected,
+                          effective_from=body.effective_from)
     return AmendmentOut.of(await bus.handle(cmd, uow))
 
 

@@ -12,9 +12,22 @@ from pydantic import BaseModel, Field
 
 from convention import access
 from convention.access import UoW
-from convention.domain.commands import ConventionPeriods, ConventionProgress
+from convention.domain.achievements import (
+    AUTONOMY_RULE,
+    OUTCOMES_RULE,
+    Climb,
+    LedTally,
+    OutcomeTally,
+    merged,
+    quarter_of,
+    risk_order,
+    split_risk,
+    total,
+)
+from convention.domain.commands import ConventionAutonomy, ConventionOutcomes, ConventionPeriods, ConventionProgress
 from convention.domain.conventions import Convention, ConventionStatus
 from convention.domain.progress import AvoidedCosts, PeriodCounts, Progress
+from jumelage.events.scheduling import FollowUpOutcome, LocalRole
 from jumelage.service import BusDep
 
 router = APIRouter(prefix="/conventions", tags=["conventions"])
@@ -133,3 +146,130 @@ async def convention_periods(convention_id: uuid.UUID, _: access.ProgressReader,
     convention, zone, periods = await bus.handle(ConventionPeriods(convention_id, by), uow)
     return PeriodsOut(convention_id=convention.id, reference=convention.reference, by=by, timezone=zone,
                       periods=[PeriodOut.of(p) for p in periods])
+
+
+# -- the local teams' autonomy and the 30-day outcomes (issue 21) ---------------------------------
+
+
+class LedOut(BaseModel):
+    risk_scheme: str = Field(description="STAT, RACHS-1, none (non-cardiac) or unknown (reported without it)")
+    risk_category: int | None
+    surgeries: int
+    led_locally: int = Field(description="of them, those whose lead surgeon's home institution is the host")
+    share_led_locally: float | None = Field(description="percent; none without surgeries")
+
+    @classmethod
+    def of(cls, t: LedTally) -> LedOut:
+        scheme, category = split_risk(t.risk)
+        return cls(risk_scheme=scheme, risk_category=category, surgeries=t.surgeries, led_locally=t.led_locally,
+                   share_led_locally=t.share)
+
+
+class LedPeriodOut(BaseModel):
+    period: str = Field(description="YYYY-MM or YYYY-Qn, in the programmes' time zone")
+    surgeries: int
+    led_locally: int
+    share_led_locally: float | None
+    by_risk: list[LedOut]
+
+
+class StepOut(BaseModel):
+    role: LocalRole
+    first_at: datetime = Field(description="the end of the first surgery they held this role in")
+    surgeries: int = Field(description="surgeries they held this role in")
+
+
+class ClimbOut(BaseModel):
+    practitioner_ref: str
+    full_name: str | None
+    highest_role: LocalRole
+    reached_at: datetime = Field(description="when they first held their highest role")
+    steps: list[StepOut] = Field(description="lowest role first")
+
+    @classmethod
+    def of(cls, c: Climb) -> ClimbOut:
+        return cls(practitioner_ref=c.practitioner_ref, full_name=c.full_name, highest_role=c.highest.role,
+                   reached_at=c.highest.first_at,
+                   steps=[StepOut(role=s.role, first_at=s.first_at, surgeries=s.surgeries) for s in c.steps])
+
+
+class AutonomyOut(BaseModel):
+    convention_id: uuid.UUID
+    reference: str
+    by: Literal["month", "quarter"]
+    timezone: str
+    surgeries: int
+    led_locally: int
+    share_led_locally: float | None
+    by_risk: list[LedOut] = Field(description="over the whole convention, per risk category")
+    periods: list[LedPeriodOut] = Field(description="oldest first; a period without surgeries is left out")
+    practitioners: list[ClimbOut] = Field(description="each local practitioner's steps, the highest first")
+    counting_rule: str
+
+
+def _period_out(period: str, tallies: list[LedTally]) -> LedPeriodOut:
+    whole = LedTally("all", sum(t.surgeries for t in tallies), sum(t.led_locally for t in tallies))
+    return LedPeriodOut(period=period, surgeries=whole.surgeries, led_locally=whole.led_locally,
+                        share_led_locally=whole.share, by_risk=[LedOut.of(t) for t in merged(tallies)])
+
+
+@router.get("/{convention_id}/progress/autonomy", response_model=AutonomyOut,
+            summary="The local teams' autonomy: surgeries they led, per risk category and period, and "
+                    "the steps each local practitioner has climbed")
+async def convention_autonomy(convention_id: uuid.UUID, _: access.ProgressReader, uow: UoW, bus: BusDep,
+                              by: Annotated[Literal["month", "quarter"], Query(description="the length of a period")]
+                              = "month") -> AutonomyOut:
+    convention, zone, led, steps = await bus.handle(ConventionAutonomy(convention_id), uow)
+    periods: dict[str, list[LedTally]] = {}
+    for month, tally in led:
+        periods.setdefault(month if by == "month" else quarter_of(month), []).append(tally)
+    whole = _period_out("all", [t for _, t in led])
+    return AutonomyOut(convention_id=convention.id, reference=convention.reference, by=by, timezone=zone,
+                       surgeries=whole.surgeries, led_locally=whole.led_locally,
+                       share_led_locally=whole.share_led_locally, by_risk=whole.by_risk,
+                       periods=[_period_out(p, periods[p]) for p in sorted(periods)],
+                       practitioners=[ClimbOut.of(c) for c in steps], counting_rule=AUTONOMY_RULE)
+
+
+class OutcomeOut(BaseModel):
+    risk_scheme: str = Field(description="STAT, RACHS-1, none (non-cardiac), unknown (reported without it); "
+                                         "all: every category")
+    risk_category: int | None
+    operated: int = Field(description="surgeries completed")
+    followed_up: int = Field(description="patients followed up: the 30-day follow-ups recorded, and the deaths "
+                                         "at surgery")
+    followed_up_share: float | None = Field(description="percent of the patients operated")
+    died_at_surgery: int
+    outcomes: dict[str, int] = Field(description="the 30-day follow-ups recorded, per outcome")
+    deaths_within_30_days: int = Field(description="deaths at surgery and deaths recorded at follow-up")
+    mortality_30_days: float | None = Field(description="percent of the patients followed up whose outcome is known")
+    complications: int = Field(description="readmitted, reoperated or with a surgical-site infection")
+    complication_rate: float | None = Field(description="percent of the patients followed up whose outcome is known")
+
+    @classmethod
+    def of(cls, t: OutcomeTally) -> OutcomeOut:
+        scheme, category = split_risk(t.risk)
+        return cls(risk_scheme=scheme, risk_category=category, operated=t.operated, followed_up=t.followed_up,
+                   followed_up_share=t.followed_up_share, died_at_surgery=t.died_at_surgery,
+                   outcomes={o.value: t.count(o) for o in FollowUpOutcome}, deaths_within_30_days=t.deaths,
+                   mortality_30_days=t.mortality, complications=t.complications,
+                   complication_rate=t.complication_rate)
+
+
+class OutcomesOut(BaseModel):
+    convention_id: uuid.UUID
+    reference: str
+    total: OutcomeOut
+    by_risk: list[OutcomeOut] = Field(description="per risk category (STAT, RACHS-1, then none, unknown)")
+    counting_rule: str
+
+
+@router.get("/{convention_id}/progress/outcomes", response_model=OutcomesOut,
+            summary="30-day mortality and complications per risk category, and the share of patients followed up")
+async def convention_outcomes(convention_id: uuid.UUID, _: access.ProgressReader, uow: UoW,
+                              bus: BusDep) -> OutcomesOut:
+    convention, tallies = await bus.handle(ConventionOutcomes(convention_id), uow)
+    tallies = sorted(tallies, key=lambda t: risk_order(t.risk))
+    return OutcomesOut(convention_id=convention.id, reference=convention.reference,
+                       total=OutcomeOut.of(total(tallies)), by_risk=[OutcomeOut.of(t) for t in tallies],
+                       counting_rule=OUTCOMES_RULE)

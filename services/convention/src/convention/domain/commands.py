@@ -110,6 +110,7 @@ class AmendConvention:
     summary: str
     changes: dict[str, Any]
     expected: IfMatch | None = None
+    effective_from: date | None = None  # the day its changes apply from (None: signed_on)
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,21 @@ class ConventionPeriods:
 
     convention_id: uuid.UUID
     by: str = "month"
+
+
+@dataclass(frozen=True)
+class ConventionAutonomy:
+    """The local teams' autonomy: surgeries led locally per risk category and period, and the
+    steps each local practitioner has climbed."""
+
+    convention_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ConventionOutcomes:
+    """The 30-day outcomes per risk category, and the share of patients followed up."""
+
+    convention_id: uuid.UUID
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,14 @@ class Amendment:
     summary: str
     changes: dict[str, Any]
     recorded_at: datetime
+    # The day its changes apply from (None: the day it was signed), and what they replaced
+    # (the terms' values before it): the reference costs in force on a surgery's day go by both.
+    effective_from: date | None = None
+    replaced: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def applies_from(self) -> date:
+        return self.effective_from or self.signed_on
 
 
 @dataclass(frozen=True)
@@ -272,7 +280,7 @@ class Convention(Aggregate):
     # -- amendments -----------------------------------------------------------
 
     def amend(self, signed_on: date, summary: str, changes: dict[str, Any],
-              known_institutions: set[uuid.UUID]) -> Amendment:
+              known_institutions: set[uuid.UUID], effective_from: date | None = None) -> Amendment:
         if self.status is ConventionStatus.draft:
             raise Conflict(f"convention {self.reference} is a draft: edit it instead of amending it")
         self._require(ConventionStatus.signed, ConventionStatus.suspended, action="amend")
@@ -286,14 +294,30 @@ class Convention(Aggregate):
                    if getattr(new_terms, name) != getattr(self.terms, name)}
         if not changed:
             raise Invalid("the amendment changes nothing: every value is the current one", field="changes")
+        if effective_from is not None and not (
+                new_terms.effective_from <= effective_from <= new_terms.effective_until):
+            raise Invalid(f"the amendment's effective date {effective_from} is outside the convention's period "
+                          f"({new_terms.effective_from} to {new_terms.effective_until})", field="effective_from")
         amendment = Amendment(number=len(self.amendments) + 1, signed_on=signed_on, summary=summary.strip(),
-                              changes=changed, recorded_at=datetime.now(UTC))
+                              changes=changed, recorded_at=datetime.now(UTC), effective_from=effective_from,
+                              replaced={name: getattr(self.terms, name) for name in changed})
         self.terms = new_terms
         self.amendments.append(amendment)
         self.happened(events.convention_amended(self, amendment))
         return amendment
 
     # -- queries --------------------------------------------------------------
+
+    def cost_schedule(self) -> tuple[tuple[date, tuple[ReferenceCost, ...]], ...]:
+        """The reference costs over time: those of the signature from the start, then each
+        amendment's that changed them, from its effective date (oldest first; of two from the
+        same day, the later amendment's)."""
+        changing = [a for a in self.amendments if "reference_costs" in a.changes]
+        if not changing:
+            return ((date.min, self.terms.reference_costs),)
+        first = tuple(changing[0].replaced.get("reference_costs", ()))
+        steps = sorted(((a.applies_from, a.number, tuple(a.changes["reference_costs"])) for a in changing))
+        return ((date.min, first), *((day, costs) for day, _, costs in steps))
 
     def is_active_on(self, day: date) -> bool:
         """In force that day: signed (not suspended) and within the effective period."""

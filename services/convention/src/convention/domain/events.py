@@ -86,7 +86,7 @@ def convention_signed(c: Convention) -> ConventionSigned:
 def convention_amended(c: Convention, a: Amendment) -> ConventionAmended:
     """Exactly the terms the amendment changed, in ``ConventionSigned``'s shapes."""
     return ConventionAmended(convention_id=c.id, amendment_number=a.number, changes=amendment_changes(a),
-                             signed_on=a.signed_on, summary=a.summary)
+                             signed_on=a.signed_on, summary=a.summary, effective_from=a.effective_from)
 
 
 def convention_suspended(c: Convention) -> ConventionSuspended:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
+from typing import Any
 from decimal import Decimal
 
 from convention.domain.conventions import Objectives, ReferenceCost
@@ -77,9 +78,26 @@ COUNTING_RULE = (
     "Each surgery completed under the convention whose patient had been referred for treatment abroad "
     "counts once, at the reference cost abroad of its procedure (the convention's line for that "
     "procedure, else the line for its specialty as a whole), in that line's currency, beside the cost "
-    "here of the same line. The lines are the convention's terms as they stand now (as last amended). "
+    "here of the same line. The lines are those in force on the day of the surgery: the signature's, "
+    "until an amendment that changes them applies, from its effective date. "
     "A case whose procedure and specialty have no line is counted among the cases but not in the money. "
     "Sums are kept per currency: no exchange rate is applied.")
+
+CostSchedule = tuple[tuple[date, tuple[ReferenceCost, ...]], ...]
+"""The reference costs over time: (from which day, the lines), oldest first (``Convention.cost_schedule``)."""
+
+
+def costs_on(schedule: CostSchedule, day: date | None) -> tuple[ReferenceCost, ...]:
+    """The lines in force that day (None: the latest)."""
+    if not schedule:
+        return ()
+    if day is None:
+        return schedule[-1][1]
+    in_force = schedule[0][1]
+    for since, costs in schedule:
+        if since <= day:
+            in_force = costs
+    return in_force
 
 
 @dataclass(frozen=True)
@@ -112,14 +130,17 @@ def line_for(costs: tuple[ReferenceCost, ...], specialties: tuple[str, ...], spe
     return next((c for c in costs if c.procedure is None and c.matches(specialty, None)), None)
 
 
-def avoided_costs(costs: tuple[ReferenceCost, ...], specialties: tuple[str, ...],
-                  cases: list[tuple[str | None, str | None]]) -> AvoidedCosts:
-    """``cases``: the (specialty, procedure) of each case treated here that had been referred abroad."""
+def avoided_costs(costs: tuple[ReferenceCost, ...] | CostSchedule, specialties: tuple[str, ...],
+                  cases: list[tuple[Any, ...]]) -> AvoidedCosts:
+    """``cases``: the (specialty, procedure[, day]) of each case treated here that had been referred
+    abroad; ``costs``: the lines, or their schedule (each case then at the lines of its day)."""
     abroad: Counter[str] = Counter()
     here: Counter[str] = Counter()
     costed = 0
-    for specialty, procedure in cases:
-        line = line_for(costs, specialties, specialty, procedure)
+    schedule = costs if costs and isinstance(costs[0], tuple) else None
+    for specialty, procedure, *day in cases:
+        lines = costs_on(schedule, day[0] if day else None) if schedule else costs
+        line = line_for(lines, specialties, specialty, procedure)  # type: ignore[arg-type]
         if line is None:
             continue
         costed += 1
@@ -157,8 +178,9 @@ def progress(
     missions: list[MissionDone],
     placements: list[PlacementDone] = (),  # type: ignore[assignment]
     *,
-    reference_costs: tuple[ReferenceCost, ...] = (),
+    reference_costs: tuple[ReferenceCost, ...] | CostSchedule = (),
     specialties: tuple[str, ...] = (),
+    zone: tzinfo = UTC,
 ) -> Progress:
     placements = list(placements)
     kinds = Counter(p.kind for p in placements)
@@ -178,7 +200,8 @@ def progress(
         trainees=sum(t.trainee_count for t in trainings),
         missions_completed=len(missions),
         avoided_abroad=avoided_costs(reference_costs, specialties,
-                                     [(s.specialty, s.procedure) for s in surgeries if s.previously_referred_abroad]),
+                                     [(s.specialty, s.procedure, s.completed_at.astimezone(zone).date())
+                                      for s in surgeries if s.previously_referred_abroad]),
         reported_by_missions={
             "surgeries": sum(m.surgeries for m in missions),
             "consultations": sum(m.consultations for m in missions),
@@ -219,20 +242,21 @@ class PeriodCounts:
     avoided_abroad: AvoidedCosts | None = None
 
 
-def by_month(moments: list[Moment], zone: tzinfo, *, reference_costs: tuple[ReferenceCost, ...] = (),
+def by_month(moments: list[Moment], zone: tzinfo, *,
+             reference_costs: tuple[ReferenceCost, ...] | CostSchedule = (),
              specialties: tuple[str, ...] = ()) -> list[PeriodCounts]:
     """Per calendar month (in ``zone``: a surgery at 23:30 UTC on 31 May is June's in
     Algiers), the counts and the running totals, and the money not spent abroad;
     months with nothing are left out."""
     months: dict[str, Counter[str]] = {}
-    referred: dict[str, list[tuple[str | None, str | None]]] = {}
+    referred: dict[str, list[tuple[Any, ...]]] = {}
     for m in moments:
         month = m.at.astimezone(zone).strftime("%Y-%m")
         counter = months.setdefault(month, Counter())
         counter[m.kind] += 1
         if m.kind == "surgeries" and m.referred_abroad:
             counter["treated_locally_instead_of_abroad"] += 1
-            referred.setdefault(month, []).append((m.specialty, m.procedure))
+            referred.setdefault(month, []).append((m.specialty, m.procedure, m.at.astimezone(zone).date()))
     running: Counter[str] = Counter()
     out = []
     for month in sorted(months):

@@ -8,10 +8,12 @@ Pure: the facts come in, tables go out; rendering (WeasyPrint, SVG, CSV) is in `
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
+from convention.domain.achievements import Climb, LedTally, OutcomeTally, merged, risk_order, total
 from convention.domain.conventions import Convention
 from convention.domain.progress import (
     PERIOD_KINDS,
@@ -124,20 +126,28 @@ class Report:
     to_date: Progress         # everything done up to the period's end (since the convention began)
     months: list[PeriodCounts]  # the months of the period, their running totals since the beginning
     made_at: datetime
+    # The local teams' autonomy (tallies per month and risk category) and each local practitioner's
+    # steps, and the 30-day outcomes per risk category (to date: the tallies have no period).
+    led: list[tuple[str, LedTally]] = field(default_factory=list)
+    climbs: list[Climb] = field(default_factory=list)
+    outcomes: list[OutcomeTally] = field(default_factory=list)
 
 
 def report(convention: Convention, parties: list[PartyLine], period: ReportPeriod, facts: Facts, zone: tzinfo,
-           made_at: datetime) -> Report:
+           made_at: datetime, *, led: Iterable[tuple[str, LedTally]] = (), climbs: Iterable[Climb] = (),
+           outcomes: Iterable[OutcomeTally] = ()) -> Report:
     t = convention.terms
+    costs = convention.cost_schedule()  # each surgery at the reference costs in force on its day
 
     def of(f: Facts) -> Progress:
         return progress(t.objectives, f.surgeries, f.consultations, f.trainings, f.missions, f.placements,
-                        reference_costs=t.reference_costs, specialties=t.specialties)
+                        reference_costs=costs, specialties=t.specialties, zone=zone)
 
     upto = ReportPeriod(None, period.last, "to date")
-    moments = by_month(_moments(facts), zone, reference_costs=t.reference_costs, specialties=t.specialties)
+    moments = by_month(_moments(facts), zone, reference_costs=costs, specialties=t.specialties)
     return Report(convention, parties, period, str(zone), of(_within(facts, zone, period)),
-                  of(_within(facts, zone, upto)), [m for m in moments if period.holds_month(m.period)], made_at)
+                  of(_within(facts, zone, upto)), [m for m in moments if period.holds_month(m.period)], made_at,
+                  led=list(led), climbs=list(climbs), outcomes=list(outcomes))
 
 
 def _moments(facts: Facts) -> list[Moment]:
@@ -198,8 +208,34 @@ def tables(r: Report) -> list[Table]:
               [(m.period, c, m.avoided_abroad.abroad.get(c, Decimal(0)), m.avoided_abroad.here.get(c, Decimal(0)))
                for m in r.months if m.avoided_abroad is not None
                for c in sorted({*m.avoided_abroad.abroad, *m.avoided_abroad.here})], labelled=False),
+        *achievement_tables(r),
     ]
     return out
+
+
+def achievement_tables(r: Report) -> list[Table]:
+    """The local teams' autonomy (per risk category, in the period and to date), each local
+    practitioner's steps, and the 30-day outcomes per risk category (to date)."""
+    last = f"{r.period.last:%Y-%m}" if r.period.last else None
+    in_period = {t.risk: t for t in merged(t for month, t in r.led if r.period.holds_month(month))}
+    to_date = {t.risk: t for t in merged(t for month, t in r.led if last is None or month <= last)}
+    autonomy = [(risk, *((p.surgeries, p.led_locally) if (p := in_period.get(risk)) else (0, 0)),
+                 d.surgeries, d.led_locally, d.share)
+                for risk, d in sorted(to_date.items(), key=lambda kv: risk_order(kv[0]))]
+    steps = [(c.full_name or c.practitioner_ref, s.role.value, s.first_at.date().isoformat(), s.surgeries)
+             for c in r.climbs for s in c.steps]
+    tallies = sorted(r.outcomes, key=lambda t: risk_order(t.risk))
+    outcomes = [(t.risk, t.operated, t.followed_up, t.followed_up_share, t.deaths, t.mortality, t.complications,
+                 t.complication_rate) for t in [*tallies, *([total(tallies)] if tallies else [])]]
+    return [
+        Table("local_autonomy", ("risk", "surgeries_in_period", "led_locally_in_period", "surgeries_to_date",
+                                 "led_locally_to_date", "percent_led_locally_to_date"), autonomy, labelled=False),
+        Table("local_practitioner_steps", ("practitioner", "role", "first_on", "surgeries"), steps,
+              labelled=False),
+        Table("outcomes_30_day", ("risk", "operated", "followed_up", "percent_followed_up", "deaths_within_30_days",
+                                  "percent_mortality", "complications", "percent_complications"), outcomes,
+              labelled=False),
+    ]
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from convention.handlers.institutions import (
 )
 from convention.handlers.progress import (
     consultation_held,
+    convention_autonomy,
+    convention_outcomes,
     convention_periods,
     convention_progress,
     convention_report,
@@ -54,6 +56,8 @@ HANDLERS: dict[type, Handler] = {
     c.ConventionHistory: convention_history,
     c.ConventionProgress: convention_progress,
     c.ConventionPeriods: convention_periods,
+    c.ConventionAutonomy: convention_autonomy,
+    c.ConventionOutcomes: convention_outcomes,
     c.ConventionReport: convention_report,
     c.ConventionExport: convention_export,
 }

@@ -116,7 +116,7 @@ async def amend_convention(cmd: AmendConvention, uow: ConventionUnitOfWork, *, c
     async with uow:
         convention = await _get(uow, cmd.convention_id, cmd.expected)
         known = await uow.institutions.known(_ids_in(cmd.changes) | convention.terms.party_ids())
-        amendment = convention.amend(cmd.signed_on, cmd.summary, cmd.changes, known)
+        amendment = convention.amend(cmd.signed_on, cmd.summary, cmd.changes, known, cmd.effective_from)
         await uow.conventions.save(convention, clock.now())
         (event,) = uow.record_from(convention)
         _history(uow, convention, "amended", {"number": amendment.number, "summary": amendment.summary,

@@ -4,34 +4,55 @@ counts once and order does not matter) and the figures derived from them."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from convention.adapters.reports import ReportRenderer
-from convention.domain.commands import ConventionPeriods, ConventionProgress, ConventionReport
+from convention.domain.achievements import Climb, LedTally, OutcomeTally, month_of, risk_key
+from convention.domain.commands import (
+    ConventionAutonomy,
+    ConventionOutcomes,
+    ConventionPeriods,
+    ConventionProgress,
+    ConventionReport,
+)
 from convention.domain.conventions import Convention
 from convention.domain.progress import PeriodCounts, Progress, by_month, progress
 from convention.domain.report import Document, Facts, PartyLine, file_stem, report, report_period
 from convention.store import ConventionUnitOfWork
-from convention.store.tables import ConsultationFact, MissionFact, PlacementFact, SurgeryFact, TrainingFact
+from convention.store.tables import (
+    ConsultationFact,
+    FollowUpFact,
+    MissionFact,
+    PlacementFact,
+    SurgeryFact,
+    TrainingFact,
+)
 from jumelage.clock import Clock
 from jumelage.errors import NotFound
 from jumelage.events import (
     CloudEvent,
     ConsultationHeld,
     MissionCompleted,
+    LeadSide,
     SurgeryCompleted,
+    SurgeryFollowedUp,
+    SurgeryOutcome,
     TrainingPlacementCompleted,
     TrainingSessionHeld,
 )
 
 
-async def convention_progress(query: ConventionProgress, uow: ConventionUnitOfWork) -> tuple[Convention, Progress]:
+async def convention_progress(query: ConventionProgress, uow: ConventionUnitOfWork, *,
+                              clock: Clock) -> tuple[Convention, Progress]:
     async with uow:
         convention = await uow.conventions.get(query.convention_id)
         if convention is None:
             raise NotFound(f"no convention {query.convention_id}")
         facts = await uow.facts.of(query.convention_id)
     t = convention.terms
-    return convention, progress(t.objectives, *facts, reference_costs=t.reference_costs, specialties=t.specialties)
+    # Each surgery at the reference costs in force on its day (in the programmes' time zone).
+    return convention, progress(t.objectives, *facts, reference_costs=convention.cost_schedule(),
+                                specialties=t.specialties, zone=clock.zone)
 
 
 async def convention_periods(query: ConventionPeriods, uow: ConventionUnitOfWork, *,
@@ -44,7 +65,7 @@ async def convention_periods(query: ConventionPeriods, uow: ConventionUnitOfWork
             raise NotFound(f"no convention {query.convention_id}")
         moments = await uow.facts.moments(query.convention_id)
     t = convention.terms
-    return convention, str(clock.zone), by_month(moments, clock.zone, reference_costs=t.reference_costs,
+    return convention, str(clock.zone), by_month(moments, clock.zone, reference_costs=convention.cost_schedule(),
                                                  specialties=t.specialties)
 
 
@@ -58,11 +79,14 @@ async def convention_report(query: ConventionReport, uow: ConventionUnitOfWork, 
         if convention is None:
             raise NotFound(f"no convention {query.convention_id}")
         facts = Facts(*await uow.facts.of(query.convention_id))
+        led, climbs = await uow.facts.autonomy(query.convention_id)
+        outcomes = await uow.facts.outcomes(query.convention_id)
         parties = []
         for party in convention.terms.parties:
             institution = await uow.institutions.get(party.institution_id)
             parties.append(PartyLine(party.role.value, institution.name if institution else str(party.institution_id)))
-    made = report(convention, parties, period, facts, clock.zone, clock.now())
+    made = report(convention, parties, period, facts, clock.zone, clock.now(), led=led, climbs=climbs,
+                  outcomes=outcomes)
     stem = file_stem(convention.reference, period)
     if query.format == "pdf":
         content = await asyncio.to_thread(reports.pdf, made, query.language)
@@ -70,11 +94,60 @@ async def convention_report(query: ConventionReport, uow: ConventionUnitOfWork, 
     return Document(f"{stem}_csv.zip", "application/zip", reports.csv_zip(made))
 
 
-async def surgery_completed(event: CloudEvent[SurgeryCompleted], uow: ConventionUnitOfWork) -> None:
+async def surgery_completed(event: CloudEvent[SurgeryCompleted], uow: ConventionUnitOfWork, *,
+                            clock: Clock) -> None:
     d = event.data
+    risk = risk_key(d.risk_scheme, d.risk_category)
+    first = await uow.facts.surgery(d.surgery_id) is None
     await uow.facts.put(SurgeryFact(surgery_id=d.surgery_id, convention_id=d.convention_id, mission_id=d.mission_id,
                                     outcome=d.outcome.value, previously_referred_abroad=d.previously_referred_abroad,
-                                    completed_at=d.completed_at, specialty=d.specialty, procedure=d.procedure))
+                                    completed_at=d.completed_at, specialty=d.specialty, procedure=d.procedure,
+                                    lead_side=d.lead_side.value if d.lead_side else None, risk=risk))
+    if not first:
+        return  # the same surgery reported again: its tallies were raised once
+    # The tallies, raised once per surgery (not recomputed on a read).
+    await uow.facts.count_surgery(d.convention_id, month_of(d.completed_at, clock.zone), risk,
+                                  led_locally=d.lead_side is LeadSide.local,
+                                  died=d.outcome is SurgeryOutcome.deceased)
+    for part in d.local_roles or ():
+        await uow.facts.count_step(d.convention_id, part.practitioner_ref, part.role.value, part.full_name,
+                                   d.completed_at)
+
+
+async def surgery_followed_up(event: CloudEvent[SurgeryFollowedUp], uow: ConventionUnitOfWork) -> None:
+    d = event.data
+    if await uow.facts.follow_up(d.surgery_id) is not None:
+        return  # recorded once in the scheduling service: a second report counts once
+    risk = risk_key(d.risk_scheme, d.risk_category)
+    await uow.facts.put(FollowUpFact(surgery_id=d.surgery_id, convention_id=d.convention_id, outcome=d.outcome.value,
+                                     risk=risk, days_after_surgery=d.days_after_surgery,
+                                     followed_up_on=d.followed_up_on))
+    await uow.facts.count_follow_up(d.convention_id, risk, d.outcome.value)
+
+
+async def convention_autonomy(query: ConventionAutonomy, uow: ConventionUnitOfWork, *, clock: Clock) -> tuple[
+        Convention, str, list[tuple[str, LedTally]], list[Climb]]:
+    """The local teams' autonomy, from the tallies (per month and risk category) and the steps,
+    with the zone the months are taken in."""
+    async with uow:
+        convention = await _convention(uow, query.convention_id)
+        led, steps = await uow.facts.autonomy(query.convention_id)
+    return convention, str(clock.zone), led, steps
+
+
+async def convention_outcomes(query: ConventionOutcomes, uow: ConventionUnitOfWork) -> tuple[
+        Convention, list[OutcomeTally]]:
+    async with uow:
+        convention = await _convention(uow, query.convention_id)
+        tallies = await uow.facts.outcomes(query.convention_id)
+    return convention, tallies
+
+
+async def _convention(uow: ConventionUnitOfWork, convention_id: uuid.UUID) -> Convention:
+    convention = await uow.conventions.get(convention_id)
+    if convention is None:
+        raise NotFound(f"no convention {convention_id}")
+    return convention
 
 
 async def consultation_held(event: CloudEvent[ConsultationHeld], uow: ConventionUnitOfWork) -> None:

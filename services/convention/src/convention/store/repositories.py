@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, or_, select
+from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
@@ -37,8 +37,14 @@ from convention.domain.progress import (
     SurgeryDone,
     TrainingDone,
 )
+from convention.domain.achievements import Climb, LedTally, OutcomeTally, climbs
+from convention.domain.achievements import Step as RoleStep
 from convention.store.tables import (
     AmendmentRow,
+    AutonomyTally,
+    FollowUpFact,
+    OutcomeTally as OutcomeRow,
+    PractitionerStep,
     ConsultationFact,
     ConventionRow,
     HistoryRow,
@@ -54,6 +60,7 @@ from convention.store.tables import (
 )
 from jumelage.db import fetch_page, keyset, offset_or_cursor, paged
 from jumelage.events.convention import PartyRole
+from jumelage.events.scheduling import FollowUpOutcome, LocalRole
 
 
 class Institutions:
@@ -179,7 +186,9 @@ class Conventions:
                 changed = True
                 self.session.add(AmendmentRow(convention_id=convention.id, number=a.number, signed_on=a.signed_on,
                                               summary=a.summary, recorded_at=a.recorded_at,
-                                              changes={k: terms_json(k, v) for k, v in a.changes.items()}))
+                                              changes={k: terms_json(k, v) for k, v in a.changes.items()},
+                                              effective_from=a.effective_from,
+                                              replaced={k: terms_json(k, v) for k, v in a.replaced.items()}))
         for name, value in self._columns(convention).items():
             setattr(row, name, value)
         if changed or self.session.is_modified(row):
@@ -269,7 +278,8 @@ class Conventions:
             signed_on=row.signed_on, signed_at=row.signed_at, status_reason=row.status_reason,
             ended_on=row.ended_on, created_at=row.created_at, version=row.version, updated_at=row.updated_at,
             amendments=[Amendment(a.number, a.signed_on, a.summary,
-                                  {k: terms_value(k, v) for k, v in a.changes.items()}, a.recorded_at)
+                                  {k: terms_value(k, v) for k, v in a.changes.items()}, a.recorded_at,
+                                  a.effective_from, {k: terms_value(k, v) for k, v in (a.replaced or {}).items()})
                         for a in amendments],
         )
 
@@ -355,6 +365,67 @@ class Facts:
         placements = [PlacementDone(r.placement_id, r.kind, r.days_spent, r.trainee_count, r.ends_on)
                       for r in await self.session.scalars(q(PlacementFact))]
         return surgeries, consultations, trainings, missions, placements
+
+    async def surgery(self, surgery_id: uuid.UUID) -> SurgeryFact | None:
+        return await self.session.get(SurgeryFact, surgery_id)
+
+    async def follow_up(self, surgery_id: uuid.UUID) -> FollowUpFact | None:
+        return await self.session.get(FollowUpFact, surgery_id)
+
+    # -- tallies: raised as facts arrive ------------------------------------------------
+
+    async def _raise(self, model: Any, key: dict[str, Any], counts: dict[str, int],
+                     first: dict[str, Any] | None = None) -> None:
+        """UPDATE the tally's row by ``counts`` (each column += n); INSERT it if it had none.
+        Two first facts of one key at once: the loser's INSERT fails and its event is handled
+        again (the consumer's retry), finding the row."""
+        where = [getattr(model, k) == v for k, v in key.items()]
+        done = await self.session.execute(
+            update(model).where(*where).values({c: getattr(model, c) + n for c, n in counts.items()})
+            .execution_options(synchronize_session=False))
+        if done.rowcount == 0:
+            await self.session.execute(insert(model).values({**key, **counts, **(first or {})}))
+
+    async def count_surgery(self, convention_id: uuid.UUID, period: str, risk: str, *, led_locally: bool,
+                            died: bool) -> None:
+        await self._raise(AutonomyTally, {"convention_id": convention_id, "period": period, "risk": risk},
+                          {"surgeries": 1, "led_locally": int(led_locally)})
+        zeros = {c: 0 for c in ("alive", "readmitted", "reoperated", "surgical_site_infection", "deceased",
+                                "lost_to_follow_up")}
+        await self._raise(OutcomeRow, {"convention_id": convention_id, "risk": risk},
+                          {"operated": 1, "died_at_surgery": int(died)}, zeros)
+
+    async def count_step(self, convention_id: uuid.UUID, practitioner_ref: str, role: str, full_name: str | None,
+                         at: datetime) -> None:
+        key = {"convention_id": convention_id, "practitioner_ref": practitioner_ref, "role": role}
+        row = await self.session.get(PractitionerStep, tuple(key.values()), with_for_update=True)
+        if row is None:
+            self.session.add(PractitionerStep(**key, full_name=full_name, first_at=at, surgeries=1))
+            await self.session.flush()
+            return
+        row.surgeries += 1
+        row.first_at = min(row.first_at, at)
+        row.full_name = full_name or row.full_name
+
+    async def count_follow_up(self, convention_id: uuid.UUID, risk: str, outcome: str) -> None:
+        zeros = {c: 0 for c in ("operated", "died_at_surgery", "alive", "readmitted", "reoperated",
+                                "surgical_site_infection", "deceased", "lost_to_follow_up") if c != outcome}
+        await self._raise(OutcomeRow, {"convention_id": convention_id, "risk": risk}, {outcome: 1}, zeros)
+
+    async def autonomy(self, convention_id: uuid.UUID) -> tuple[list[tuple[str, LedTally]], list[Climb]]:
+        """The tallies per (month, risk category), and each local practitioner's climb."""
+        led = [(r.period, LedTally(r.risk, r.surgeries, r.led_locally)) for r in await self.session.scalars(
+            select(AutonomyTally).where(AutonomyTally.convention_id == convention_id)
+            .order_by(AutonomyTally.period))]
+        steps = [(r.practitioner_ref, r.full_name, RoleStep(LocalRole(r.role), r.first_at, r.surgeries))
+                 for r in await self.session.scalars(
+                     select(PractitionerStep).where(PractitionerStep.convention_id == convention_id))]
+        return led, climbs(steps)
+
+    async def outcomes(self, convention_id: uuid.UUID) -> list[OutcomeTally]:
+        rows = await self.session.scalars(select(OutcomeRow).where(OutcomeRow.convention_id == convention_id))
+        return [OutcomeTally(r.risk, r.operated, r.died_at_surgery, {
+            o.value: getattr(r, o.value) for o in FollowUpOutcome}) for r in rows]
 
     async def moments(self, convention_id: uuid.UUID) -> list[Moment]:
         """When each surgery, consultation and training session happened (only the

@@ -115,6 +115,9 @@ class AmendmentRow(Table, table=True):
     summary: str = Field(sa_column=Column(Text, nullable=False))
     changes: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     recorded_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    # The day its changes apply from (None: signed_on), and the values they replaced.
+    effective_from: date | None = Field(default=None, sa_column=Column(Date))
+    replaced: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class HistoryRow(Table, table=True):
@@ -145,6 +148,9 @@ class SurgeryFact(Table, table=True):
     # What the reference cost is looked up by (None: an event from before the contract carried it).
     specialty: str | None = Field(default=None, sa_column=Column(String(200)))
     procedure: str | None = Field(default=None, sa_column=Column(String(300)))
+    # Who led it and the case's risk (None: an event from before the contract carried them).
+    lead_side: str | None = Field(default=None, sa_column=Column(String(10)))
+    risk: str | None = Field(default=None, sa_column=Column(String(30)))
 
 
 class ConsultationFact(Table, table=True):
@@ -192,3 +198,63 @@ class PlacementFact(Table, table=True):
     ends_on: date = Field(sa_column=Column(Date, nullable=False))
     days_spent: int
     trainee_count: int
+
+
+# -- tallies kept as facts arrive (never recomputed from the facts on a read) ------------------
+
+
+class AutonomyTally(Table, table=True):
+    """Surgeries per convention, month (programmes' time zone) and risk category, and how many
+    the local team led (their lead surgeon's home institution the host)."""
+
+    __tablename__ = "progress_autonomy"
+
+    convention_id: uuid.UUID = Field(primary_key=True)
+    period: str = Field(sa_column=Column(String(7), primary_key=True))  # YYYY-MM
+    risk: str = Field(sa_column=Column(String(30), primary_key=True))  # domain.achievements.risk_key
+    surgeries: int = Field(sa_column=Column(Integer, nullable=False))
+    led_locally: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class PractitionerStep(Table, table=True):
+    """A local practitioner's role in a convention's surgeries: the first time and how often."""
+
+    __tablename__ = "progress_practitioner_step"
+
+    convention_id: uuid.UUID = Field(primary_key=True)
+    practitioner_ref: str = Field(sa_column=Column(String(100), primary_key=True))
+    role: str = Field(sa_column=Column(String(30), primary_key=True))
+    full_name: str | None = Field(default=None, sa_column=Column(String(200)))
+    first_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    surgeries: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class FollowUpFact(Table, table=True):
+    """A surgery's 30-day follow-up, kept by its id (a second report of it counts once)."""
+
+    __tablename__ = "progress_follow_up"
+
+    surgery_id: uuid.UUID = Field(primary_key=True)
+    convention_id: uuid.UUID = Field(index=True)
+    outcome: str = Field(sa_column=Column(String(30), nullable=False))
+    risk: str = Field(sa_column=Column(String(30), nullable=False))
+    days_after_surgery: int = Field(sa_column=Column(Integer, nullable=False))
+    followed_up_on: date = Field(sa_column=Column(Date, nullable=False))
+
+
+class OutcomeTally(Table, table=True):
+    """Per convention and risk category: surgeries operated, deaths at surgery, and the 30-day
+    follow-ups recorded, per outcome (one column each)."""
+
+    __tablename__ = "progress_outcome"
+
+    convention_id: uuid.UUID = Field(primary_key=True)
+    risk: str = Field(sa_column=Column(String(30), primary_key=True))
+    operated: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    died_at_surgery: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    alive: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    readmitted: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    reoperated: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    surgical_site_infection: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    deceased: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    lost_to_follow_up: int = Field(default=0, sa_column=Column(Integer, nullable=False))

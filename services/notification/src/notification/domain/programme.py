@@ -99,6 +99,11 @@ class KnownSurgery:
     lead_surgeon_id: uuid.UUID | None = None
     status: PlanStatus = PlanStatus.scheduled
     planned_at: datetime | None = None
+    # Once completed: when, and who led it (``local``: a surgeon of the host, the responsible
+    # clinician of the 30-day follow-up beside the host's own contacts).
+    completed_at: datetime | None = None
+    lead_side: str | None = None
+    followed_up: bool = False  # its 30-day follow-up is recorded: no reminder for it
 
     def plan(self, operating_room: str, scheduled_start: datetime, at: datetime) -> None:
         if self.planned_at is None or at >= self.planned_at:

@@ -1,4 +1,5 @@
-"""Reminders the day before a surgery or a mission start, at a local hour.
+"""Reminders the day before a surgery or a mission start, at a local hour; and on the
+thirtieth day after a surgery, the reminder to record its 30-day follow-up.
 
 A reminder is a row with a unique key (kind, subject, due date): rescheduling
 cancels the old date's row and plans the new one; firing marks the row in the
@@ -13,16 +14,25 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
-from notification.domain.routing import MISSION_REMINDER, SURGERY_REMINDER
+from notification.domain.routing import FOLLOW_UP_REMINDER, MISSION_REMINDER, SURGERY_REMINDER
+
+FOLLOW_UP_DAYS = 30
+"""The follow-up reminder goes out this many days after the surgery (host's calendar)."""
+
+FOLLOW_UP_GRACE = timedelta(days=30)
+"""A follow-up reminder the service could not send on its day (it was down) still goes out
+within this long after; later it expires."""
 
 
 class ReminderKind(StrEnum):
     surgery = "surgery"
     mission = "mission"
+    follow_up = "follow_up"  # the surgery's 30-day follow-up is to be recorded
 
     @property
     def occurrence_type(self) -> str:
-        return SURGERY_REMINDER if self is ReminderKind.surgery else MISSION_REMINDER
+        return {ReminderKind.surgery: SURGERY_REMINDER, ReminderKind.mission: MISSION_REMINDER,
+                ReminderKind.follow_up: FOLLOW_UP_REMINDER}[self]
 
 
 class ReminderStatus(StrEnum):
@@ -53,6 +63,19 @@ class ReminderPolicy:
         due_at = datetime.combine(due_on, time(self.hour), tzinfo=self.timezone).astimezone(UTC)
         return Reminder(id=uuid.uuid4(), kind=kind, subject_id=subject_id, due_on=due_on, due_at=due_at,
                         subject_starts_at=starts_at)
+
+
+    def follow_up(self, subject_id: uuid.UUID, completed_at: datetime, now: datetime) -> Reminder | None:
+        """The reminder to record a surgery's 30-day follow-up: on the thirtieth local day after
+        it, at ``hour``; due at once if planned late, none once its grace has run out."""
+        due_on = completed_at.astimezone(self.timezone).date() + timedelta(days=FOLLOW_UP_DAYS)
+        due_at = datetime.combine(due_on, time(self.hour), tzinfo=self.timezone).astimezone(UTC)
+        # ``subject_starts_at`` is when it stops being useful (Reminder.fire expires it then).
+        until = due_at + FOLLOW_UP_GRACE
+        if until <= now:
+            return None
+        return Reminder(id=uuid.uuid4(), kind=ReminderKind.follow_up, subject_id=subject_id, due_on=due_on,
+                        due_at=due_at, subject_starts_at=until)
 
 
 @dataclass

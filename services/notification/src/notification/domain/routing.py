@@ -12,6 +12,8 @@ Default audiences:
 * a consultation's patient's family: ``ConsultationSuspended``, ``ConsultationResumed``;
 * the member concerned (added, removed, whose on-site dates changed), not the whole team:
   ``MissionTeamChanged``; the new and the previous lead surgeon: ``SurgeryLeadChanged``.
+* the responsible clinicians of a completed surgery's 30-day follow-up: the host institution's
+  contacts, and its lead surgeon if they are a local surgeon: the reminder on day 30.
 
 A family is told only of its own child, and only once consent is recorded,
 whatever its subscriptions say.
@@ -31,7 +33,8 @@ from notification.domain.programme import Facts
 
 SURGERY_REMINDER = "SurgeryReminder"
 MISSION_REMINDER = "MissionReminder"
-REMINDER_TYPES = (SURGERY_REMINDER, MISSION_REMINDER)
+FOLLOW_UP_REMINDER = "FollowUpReminder"
+REMINDER_TYPES = (SURGERY_REMINDER, MISSION_REMINDER, FOLLOW_UP_REMINDER)
 
 MISSION_PLAN_CHANGES = frozenset({"MissionScheduled", "MissionRescheduled", "MissionCancelled"})
 ACHIEVEMENTS = frozenset({"SurgeryCompleted", "MissionCompleted"})
@@ -108,6 +111,11 @@ class Occurrence:
                 audience.add(Audience.family(self.patient))
         if kind in CONSULTATION_HOLDS and self.patient:
             audience.add(Audience.family(self.patient))
+        if kind == FOLLOW_UP_REMINDER and f.surgery is not None:
+            if f.mission is not None and f.mission.host_institution_id:
+                audience.add(Audience.institution(f.mission.host_institution_id))
+            if f.surgery.lead_side == "local" and f.surgery.lead_surgeon_id:
+                audience.add(Audience.practitioner(f.surgery.lead_surgeon_id))
         return frozenset(audience)
 
 

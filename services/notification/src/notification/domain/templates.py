@@ -71,6 +71,7 @@ def sample_context(name: str) -> dict[str, Any]:
                     "ends_on": date(2031, 5, 30), "host": "CMCI Bousmail", "visiting": "Gruppo San Donato"},
         "convention": {"reference": "CNAS-GSD-2031-01", "title": "Paediatric cardiac surgery at CMCI Bousmail"},
         "surgery": {"procedure": "Ventricular septal defect closure", "operating_room": "Bloc 2",
-                    "scheduled_start": datetime(2031, 5, 27, 7, 30, tzinfo=UTC), "patient_ref": "P-SAMPLE"},
+                    "scheduled_start": datetime(2031, 5, 27, 7, 30, tzinfo=UTC), "patient_ref": "P-SAMPLE",
+                    "completed_at": datetime(2031, 5, 27, 11, 45, tzinfo=UTC)},
         "recipient": {"name": "Dr Sample", "kind": "practitioner"},
     }

@@ -92,7 +92,7 @@ def _template_context(kind: str, facts: Facts, subject: str | None, event_data: 
         "convention": {"reference": c.reference, "title": c.title} if c else None,
         "surgery": {
             "procedure": s.procedure, "operating_room": s.operating_room, "scheduled_start": s.scheduled_start,
-            "patient_ref": s.patient_ref,
+            "patient_ref": s.patient_ref, "completed_at": s.completed_at,
         } if s else None,
     }
 

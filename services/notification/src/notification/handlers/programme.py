@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from jumelage import context
 from jumelage.clock import Clock
 from jumelage.events import (
     CloudEvent, ConventionAmended, ConventionSigned, MissionRescheduled, MissionScheduled, SurgeryCancelled,
-    SurgeryCompleted, SurgeryRescheduled, SurgeryResumed, SurgeryScheduled, SurgerySuspended,
+    SurgeryCompleted, SurgeryFollowedUp, SurgeryOutcome, SurgeryRescheduled, SurgeryResumed, SurgeryScheduled,
+    SurgerySuspended,
 )
 from notification.adapters.templates import TemplateRenderer
 from notification.domain.delivery import RetryPolicy
@@ -254,8 +256,36 @@ async def on_surgery_completed(event: CloudEvent[SurgeryCompleted], uow: Notific
     surgery.patient_ref = surgery.patient_ref or d.patient_ref
     surgery.procedure = surgery.procedure or d.procedure
     surgery.move_to(PlanStatus.completed)
+    surgery.completed_at, surgery.lead_side = d.completed_at, d.lead_side.value if d.lead_side else None
     await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall,
                            renderer=renderer, retry=retry, hand_over=hand_over)
+    # Day 30: the responsible clinicians are reminded to record the follow-up (none after a death
+    # at surgery; none if the follow-up is recorded first, see on_surgery_followed_up).
+    now = clock.now()
+    plan = (None if d.outcome is SurgeryOutcome.deceased or surgery.followed_up
+            else reminders.follow_up(surgery.id, d.completed_at, now))
+    await uow.reminders.reconcile(ReminderKind.follow_up, surgery.id, plan, correlation_id=context.correlation_id.get(),
+                                  now=now)
+
+
+async def on_surgery_followed_up(event: CloudEvent[SurgeryFollowedUp], uow: NotificationUnitOfWork, *,
+                                 clock: Clock, wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy,
+                                 hand_over: HandOver) -> None:
+    """The follow-up is recorded: its day-30 reminder is not needed any more (cancelled if not yet
+    sent); nobody is told by default (subscribers are). The event carries no patient identity."""
+    d = event.data
+    surgery = await uow.surgeries.get(d.surgery_id, lock=True) or KnownSurgery(d.surgery_id)
+    surgery.mission_id = surgery.mission_id or d.mission_id
+    surgery.convention_id = surgery.convention_id or d.convention_id
+    surgery.completed_at = surgery.completed_at or d.completed_at
+    surgery.move_to(PlanStatus.completed)  # followed up: it was completed, whatever came first
+    surgery.followed_up = True
+    await uow.surgeries.save(surgery)
+    await uow.reminders.reconcile(ReminderKind.follow_up, d.surgery_id, None,
+                                  correlation_id=context.correlation_id.get(), now=clock.now())
+    facts = await surgery_facts(uow, surgery)
+    await notify_event(event, uow, Occurrence(event.type, facts, convention_id=d.convention_id),
+                       clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
 
 
 async def _surgery_changed(event: CloudEvent[Any], surgery: KnownSurgery, uow: NotificationUnitOfWork, *,

@@ -1,4 +1,5 @@
-"""Day-before reminders: planned from the replica's starts, fired by the reminder job, listed."""
+"""Reminders: the day before (planned from the replica's starts) and on day 30 after a surgery
+(its follow-up); fired by the reminder job, listed."""
 
 from __future__ import annotations
 
@@ -54,15 +55,22 @@ async def _notify_reminder(reminder: Reminder, uow: NotificationUnitOfWork, *, c
         facts = await surgery_facts(uow, surgery)
         if surgery.reminder_start(facts.mission) is None:
             return  # its mission is on hold: nobody is told "tomorrow"
+    elif reminder.kind is ReminderKind.follow_up:
+        surgery = await uow.surgeries.get(reminder.subject_id)
+        if surgery is None or surgery.followed_up:
+            return  # recorded meanwhile: nothing to remind of
+        facts = await surgery_facts(uow, surgery)
     else:
         mission = await uow.missions.get(reminder.subject_id)
         if mission is None or not mission.active:
             return
         facts = Facts(mission=mission, convention=await uow.conventions.get(mission.convention_id))
-    info = {"kind": reminder.kind.value, f"{reminder.kind.value}_id": str(reminder.subject_id),
+    subject_key = "mission_id" if reminder.kind is ReminderKind.mission else "surgery_id"
+    info = {"kind": reminder.kind.value, subject_key: str(reminder.subject_id),
             "due_on": reminder.due_on.isoformat(), "starts_at": _iso(reminder.subject_starts_at)}
     await notify(uow, Occurrence(reminder.kind.occurrence_type, facts), cause_id=reminder.id,
-                 subject=f"{reminder.kind.value}s/{reminder.subject_id}", event_data=None,
+                 subject=f"{subject_key.removesuffix('_id').replace('surgery', 'surgerie')}s/{reminder.subject_id}",
+                 event_data=None,
                  webhook_cause={"reminder": info}, clock=clock, wall=wall, renderer=renderer, retry=retry,
                  hand_over=hand_over)
 

@@ -162,21 +162,22 @@ class Surgeries(_Replicas):
             return None
         return KnownSurgery(row.id, row.mission_id, row.convention_id, row.patient_ref, row.procedure,
                             row.operating_room, row.scheduled_start, row.lead_surgeon_id, PlanStatus(row.status),
-                            row.planned_at)
+                            row.planned_at, row.completed_at, row.lead_side, bool(row.followed_up))
 
     async def of_mission(self, mission_id: uuid.UUID) -> list[KnownSurgery]:
         """The surgeries known here of one mission (unlocked: their reminders follow the mission's hold)."""
         rows = await self.session.scalars(select(SurgeryRow).where(SurgeryRow.mission_id == mission_id)
                                           .order_by(SurgeryRow.id))
         return [KnownSurgery(r.id, r.mission_id, r.convention_id, r.patient_ref, r.procedure, r.operating_room,
-                             r.scheduled_start, r.lead_surgeon_id, PlanStatus(r.status), r.planned_at)
+                             r.scheduled_start, r.lead_surgeon_id, PlanStatus(r.status), r.planned_at,
+                             r.completed_at, r.lead_side, bool(r.followed_up))
                 for r in rows]
 
     async def save(self, s: KnownSurgery) -> bool:
         """True if the replica is new (this is the first event of the surgery seen here)."""
         values = {name: getattr(s, name) for name in (
             "mission_id", "convention_id", "patient_ref", "procedure", "operating_room", "scheduled_start",
-            "lead_surgeon_id", "planned_at")}
+            "lead_surgeon_id", "planned_at", "completed_at", "lead_side", "followed_up")}
         return await self._write(s.id, {**values, "status": s.status.value})
 
 

@@ -8,7 +8,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import declared_attr, registry
 from sqlmodel import Field, SQLModel
 
@@ -81,6 +81,9 @@ class SurgeryRow(Table, table=True):
     lead_surgeon_id: uuid.UUID | None = None
     status: str = Field(sa_column=Column(String(20), nullable=False))
     planned_at: datetime | None = _utc()
+    completed_at: datetime | None = _utc()
+    lead_side: str | None = Field(default=None, sa_column=Column(String(10)))
+    followed_up: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
 
 
 # -- contacts, subscriptions, templates ----------------------------------------------

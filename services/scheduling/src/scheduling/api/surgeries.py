@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Response
@@ -16,17 +16,19 @@ from scheduling.domain.commands import (
     CancelSurgery,
     ChangeLeadSurgeon,
     CompleteSurgery,
+    FollowUpSurgery,
     GetSurgery,
     MissionSurgeries,
     RescheduleSurgery,
     ScheduleSurgery,
+    SetLocalRoles,
     StartSurgery,
 )
 from scheduling.domain.missions import Mission
 from scheduling.domain.surgeries import Surgery, SurgeryStatus
-from scheduling.domain.values import RiskScheme
+from scheduling.domain.values import MAX_LOCAL_PARTS, LocalPart, RiskScheme
 from jumelage.auth import CallerDep
-from jumelage.events.scheduling import SurgeryOutcome
+from jumelage.events.scheduling import FollowUpOutcome, LeadSide, LocalRole, SurgeryOutcome
 from jumelage.preconditions import IfMatchDep, change_responses, read_responses, tagged
 from jumelage.service import BusDep
 
@@ -74,13 +76,48 @@ class SurgeryStartIn(Body):
     started_at: Instant | None = Field(default=None, description="default: now")
 
 
+class LocalRoleIn(Body):
+    practitioner_id: uuid.UUID = Field(description="a member of the mission's team whose home institution is the host")
+    role: LocalRole = Field(description="observer, assistant, primary_under_supervision (the lead, supervised) "
+                                        "or independent")
+
+    def part(self) -> LocalPart:
+        return LocalPart(self.practitioner_id, self.role)
+
+
+LocalRoles = Field(max_length=MAX_LOCAL_PARTS, description="each practitioner of the host's part in the surgery")
+
+
+class LocalRolesIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"local_roles": [
+        {"practitioner_id": "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "role": "assistant"}]}]})
+
+    local_roles: list[LocalRoleIn] = LocalRoles
+
+
 class SurgeryCompleteIn(Body):
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"outcome": "successful", "duration_minutes": 290, "completed_at": "2030-06-10T13:00:00+01:00"}]})
+        {"outcome": "successful", "duration_minutes": 290, "completed_at": "2030-06-10T13:00:00+01:00",
+         "local_roles": [{"practitioner_id": "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                          "role": "primary_under_supervision"}]}]})
 
     outcome: SurgeryOutcome
     duration_minutes: int = Field(gt=0, le=48 * 60)
     completed_at: Instant | None = Field(default=None, description="default: now")
+    local_roles: list[LocalRoleIn] | None = Field(
+        default=None, max_length=MAX_LOCAL_PARTS,
+        description="each practitioner of the host's part in it (absent: as set before, if at all)")
+
+
+class FollowUpIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"outcome": "alive"}]})
+
+    outcome: FollowUpOutcome = Field(description="how the patient is thirty days after the surgery")
+
+
+class LocalRoleOut(BaseModel):
+    practitioner_id: uuid.UUID
+    role: LocalRole
 
 
 class SurgeryOut(BaseModel):
@@ -106,6 +143,12 @@ class SurgeryOut(BaseModel):
     completed_at: datetime | None
     duration_minutes: int | None
     outcome: SurgeryOutcome | None
+    lead_side: LeadSide | None = Field(description="who led it, from the lead surgeon's home institution "
+                                                   "(local: the host's); set on completion")
+    local_roles: list[LocalRoleOut] = Field(description="each practitioner of the host's part in it")
+    follow_up_outcome: FollowUpOutcome | None = Field(description="how the patient was thirty days after")
+    followed_up_on: date | None = Field(description="the day the follow-up was recorded (host's calendar)")
+    follow_up_days: int | None = Field(description="days after the surgery it was recorded")
     priority: int = Field(description="the case's priority (1 most urgent), as it is now: a clinical fact that "
                                       "everyone who may read the surgery sees (never the patient's identity)")
     risk_scheme: RiskScheme = Field(description="the case's risk scheme, as it is now")
@@ -187,5 +230,25 @@ async def start_surgery(surgery_id: uuid.UUID, uow: UoW, bus: BusDep, expected: 
              dependencies=[access.surgery(access.RECORD_OUTCOMES)], responses=change_responses())
 async def complete_surgery(surgery_id: uuid.UUID, body: SurgeryCompleteIn, uow: UoW, bus: BusDep,
                            expected: IfMatchDep, response: Response) -> SurgeryOut:
-    cmd = CompleteSurgery(surgery_id=surgery_id, **body.model_dump(), expected=expected)
+    parts = None if body.local_roles is None else tuple(r.part() for r in body.local_roles)
+    cmd = CompleteSurgery(surgery_id=surgery_id, outcome=body.outcome, duration_minutes=body.duration_minutes,
+                          completed_at=body.completed_at, local_roles=parts, expected=expected)
+    return tagged(response, SurgeryOut.of(await bus.handle(cmd, uow)))
+
+
+@router.put("/surgeries/{surgery_id}/local-roles", response_model=SurgeryOut,
+            summary="The host's practitioners' parts in it (the whole list), before it is completed",
+            dependencies=[access.surgery(access.PLAN_ACTIVITIES)], responses=change_responses())
+async def set_local_roles(surgery_id: uuid.UUID, body: LocalRolesIn, uow: UoW, bus: BusDep,
+                          expected: IfMatchDep, response: Response) -> SurgeryOut:
+    cmd = SetLocalRoles(surgery_id, tuple(r.part() for r in body.local_roles), expected=expected)
+    return tagged(response, SurgeryOut.of(await bus.handle(cmd, uow)))
+
+
+@router.post("/surgeries/{surgery_id}/follow-up", response_model=SurgeryOut,
+             summary="Thirty days after: how the patient is (the host's clinicians)",
+             dependencies=[access.surgery(access.RECORD_OUTCOMES)], responses=change_responses())
+async def follow_up_surgery(surgery_id: uuid.UUID, body: FollowUpIn, uow: UoW, bus: BusDep,
+                            expected: IfMatchDep, response: Response) -> SurgeryOut:
+    cmd = FollowUpSurgery(surgery_id, body.outcome, expected=expected)
     return tagged(response, SurgeryOut.of(await bus.handle(cmd, uow)))

@@ -14,6 +14,7 @@ from typing import Any
 
 from scheduling.domain.values import (
     CaseStatus,
+    LocalPart,
     MissionSite,
     MissionStatus,
     PatientIdentity,
@@ -23,7 +24,7 @@ from scheduling.domain.values import (
     SurgeryStatus,
     TeamMember,
 )
-from jumelage.events.scheduling import SurgeryOutcome
+from jumelage.events.scheduling import FollowUpOutcome, SurgeryOutcome
 
 
 # -- institutions' resources -----------------------------------------------------------------------
@@ -358,7 +359,26 @@ class CompleteSurgery:
     outcome: SurgeryOutcome
     duration_minutes: int
     completed_at: datetime | None = None  # default: now
+    local_roles: tuple[LocalPart, ...] | None = None  # None: as set before (if at all)
     expected: Any = None  # the caller's If-Match (jumelage.versions.IfMatch), checked on the locked record
+
+
+@dataclass(frozen=True)
+class SetLocalRoles:
+    """The host's practitioners' parts in a surgery, before it is completed (the whole list)."""
+
+    surgery_id: uuid.UUID
+    local_roles: tuple[LocalPart, ...]
+    expected: Any = None
+
+
+@dataclass(frozen=True)
+class FollowUpSurgery:
+    """Thirty days after: how the patient is (host's clinicians)."""
+
+    surgery_id: uuid.UUID
+    outcome: FollowUpOutcome
+    expected: Any = None
 
 
 @dataclass(frozen=True)

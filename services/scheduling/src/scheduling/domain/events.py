@@ -31,6 +31,8 @@ from jumelage.events.scheduling import (
     PatientIdentityErased,
     SurgeryCancelled,
     SurgeryCompleted,
+    SurgeryFollowedUp,
+    LocalPractitionerRole,
     SurgeryLeadChanged,
     SurgeryRescheduled,
     SurgeryResumed,
@@ -82,11 +84,20 @@ class Surgery(Protocol):
     completed_at: datetime | None
     duration_minutes: int | None
     outcome: Any
+    lead_side: Any
+    local_roles: Sequence[Any]
+    follow_up_outcome: Any
+    followed_up_on: date | None
+    follow_up_days: int | None
+    risk_scheme: Any
+    risk_category: int | None
 
 
 class PatientCase(Protocol):
     referred_abroad: bool
     patient_ref: str
+    risk_scheme: Any
+    risk_category: int | None
 
 
 class Consultation(Protocol):
@@ -217,7 +228,25 @@ def surgery_completed(s: Surgery, mission: Mission, case: PatientCase) -> Surger
         surgery_id=s.id, mission_id=s.mission_id, convention_id=mission.convention_id, patient_ref=s.patient_ref,
         procedure=s.procedure, completed_at=s.completed_at, duration_minutes=s.duration_minutes, outcome=s.outcome,
         previously_referred_abroad=case.referred_abroad, specialty=mission.specialty,
+        lead_side=s.lead_side, local_roles=[_local_part(p, mission) for p in s.local_roles],
+        risk_scheme=case.risk_scheme.value, risk_category=case.risk_category,
         site_institution_id=s.site_institution_id,
+    )
+
+
+def _local_part(p: Any, mission: Mission) -> LocalPractitionerRole:
+    member = next((m for m in mission.team if m.practitioner_id == p.practitioner_id), None)
+    return LocalPractitionerRole(practitioner_ref=str(p.practitioner_id), role=p.role,
+                                 full_name=member.full_name if member else None)
+
+
+def surgery_followed_up(s: Surgery, mission: Mission) -> SurgeryFollowedUp:
+    assert s.completed_at is not None and s.followed_up_on is not None and s.follow_up_days is not None
+    return SurgeryFollowedUp(
+        surgery_id=s.id, mission_id=s.mission_id, convention_id=mission.convention_id, outcome=s.follow_up_outcome,
+        completed_at=s.completed_at, followed_up_on=s.followed_up_on, days_after_surgery=s.follow_up_days,
+        risk_scheme=s.risk_scheme.value if s.risk_scheme else None, risk_category=s.risk_category,
+        specialty=mission.specialty,
     )
 
 

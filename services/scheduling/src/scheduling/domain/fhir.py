@@ -6,7 +6,8 @@
   home institutions).
 - ``procedures_bundle``: a ``Procedure`` per surgery done, its performers (the lead surgeon and
   the anaesthetist, each with their function and the Organization they act for), its room, its
-  outcome at discharge; ``followUp`` says none is recorded here yet.
+  outcome at discharge; ``followUp``: its 30-day follow-up as the host's clinicians recorded it
+  (the outcome, the day, how many days after), or that none is recorded yet.
 
 A patient is a ``Patient`` resource with name and birth date only in the host's clinicians'
 export (``identities``); anyone else gets the case's pseudonymous reference and nothing more.
@@ -189,7 +190,7 @@ def procedure(m: Mission, s: Surgery, patients: Patients) -> fhir.Resource:
         "performer": performers,
         "location": {"display": s.operating_room, "type": "Location",
                      "identifier": {"system": fhir.system("operating-room"), "value": str(s.operating_room_id)}},
-        "followUp": [{"text": "30-day follow-up: not recorded here yet"}],
+        "followUp": [{"text": _follow_up(s)}],
         "note": [{"text": f"mission {m.id}, {m.specialty}"}],
     }
     if s.started_at and s.completed_at:
@@ -201,6 +202,13 @@ def procedure(m: Mission, s: Surgery, patients: Patients) -> fhir.Resource:
         if s.outcome.value == "with_complications":
             p["complication"] = [{"text": "complications recorded at discharge"}]
     return p
+
+
+def _follow_up(s: Surgery) -> str:
+    if s.follow_up_outcome is None:
+        return "30-day follow-up: not recorded yet"
+    return (f"30-day follow-up: {s.follow_up_outcome.value.replace('_', ' ')}, recorded on {s.followed_up_on} "
+            f"({s.follow_up_days} days after the surgery)")
 
 
 def procedures_bundle(m: Mission, surgeries: list[Surgery], patients: Patients,

@@ -333,6 +333,11 @@ class Mission(Aggregate):
     def home_of(self, member: TeamMember) -> uuid.UUID:
         return member.home_institution_id or self.visiting_institution_id
 
+    def is_local(self, member: TeamMember) -> bool:
+        """A practitioner of the host: their home institution is one of the mission's host sites
+        (for a single-host mission, its host)."""
+        return self.home_of(member) in self.site_ids
+
     def require_on_site(self, practitioner_id: uuid.UUID, first_day: date, last_day: date, *, what: str) -> None:
         """The practitioner is on site every day from ``first_day`` to ``last_day``, else a 409 naming who and when."""
         member = self.member(practitioner_id)

@@ -28,9 +28,15 @@ from scheduling.domain.missions import Mission
 from scheduling.domain.resources import OperatingRoom, local_days
 from scheduling.domain.timing import require_past, require_within_mission
 from jumelage.domain import Aggregate
-from scheduling.domain.values import RiskScheme, SurgeryStatus
+from scheduling.domain.values import MAX_LOCAL_PARTS, LocalPart, RiskScheme, SurgeryStatus
 from jumelage.errors import Conflict, Invalid
-from jumelage.events.scheduling import PractitionerRole, SurgeryOutcome
+from jumelage.events.scheduling import (
+    FollowUpOutcome,
+    LeadSide,
+    LocalRole,
+    PractitionerRole,
+    SurgeryOutcome,
+)
 
 if TYPE_CHECKING:  # commands name the aggregates' value types: imported for annotations only
     from scheduling.domain.commands import CompleteSurgery, RescheduleSurgery, ScheduleSurgery
@@ -47,6 +53,9 @@ ICU_DAYS: dict[tuple[str, int | None], int] = {
 def icu_days(scheme: str, category: int | None) -> int:
     return ICU_DAYS.get((scheme, category), 0 if scheme == "none" else 3)
 
+
+FOLLOW_UP_DAYS = 30
+"""The follow-up is recorded this many days after the surgery (the day of the reminder)."""
 
 MAX_ICU_DAYS = max(ICU_DAYS.values())
 """The longest stay: a surgery earlier than that cannot hold a bed on the day."""
@@ -78,6 +87,14 @@ class Surgery(Aggregate):
     risk_category: int | None = None
     # Waiting with its mission (its convention suspended): still scheduled, its slot kept.
     on_hold: bool = False
+    # The local team's autonomy: who led it (set on completion, from the lead's home
+    # institution) and each practitioner of the host's part in it (set before or on completion).
+    lead_side: LeadSide | None = None
+    local_roles: tuple[LocalPart, ...] = ()
+    # Thirty days after: how the patient is, as the host's clinicians recorded it.
+    follow_up_outcome: FollowUpOutcome | None = None
+    followed_up_on: date | None = None
+    follow_up_days: int | None = None
     # Kept by the store: raised on every change, and when.
     version: int = 0
     updated_at: datetime | None = None
@@ -188,9 +205,67 @@ class Surgery(Aggregate):
         self.started_at = require_past(at, now, field="started_at")
         self.status = SurgeryStatus.started
 
+    def set_local_roles(self, parts: Iterable[LocalPart], mission: Mission) -> tuple[LocalPart, ...]:
+        """The host's practitioners' parts in it, before it is completed (the whole list: an
+        empty one clears it)."""
+        self._require(SurgeryStatus.scheduled, SurgeryStatus.started, action="record the local roles of")
+        self.local_roles = self._checked_parts(parts, mission)
+        return self.local_roles
+
+    def _checked_parts(self, parts: Iterable[LocalPart], mission: Mission) -> tuple[LocalPart, ...]:
+        parts = tuple(parts)
+        if len(parts) > MAX_LOCAL_PARTS:
+            raise Invalid(f"at most {MAX_LOCAL_PARTS} local practitioners in one surgery", field="local_roles")
+        seen: set[uuid.UUID] = set()
+        for part in parts:
+            if part.practitioner_id in seen:
+                raise Invalid(f"practitioner {part.practitioner_id} is named twice", field="local_roles")
+            seen.add(part.practitioner_id)
+            member = mission.member(part.practitioner_id)
+            if member is None:
+                raise Invalid(f"practitioner {part.practitioner_id} is not on mission {mission.id}'s team",
+                              field="local_roles")
+            if not mission.is_local(member):
+                raise Invalid(f"{member.full_name} ({member.practitioner_id}) works at institution "
+                              f"{mission.home_of(member)}, not at the host: only the host's practitioners have "
+                              "a local role", field="local_roles")
+            if part.practitioner_id == self.lead_surgeon_id and part.role not in (
+                    LocalRole.primary_under_supervision, LocalRole.independent):
+                raise Invalid(f"{member.full_name} leads {self.label}: their role is primary_under_supervision "
+                              f"or independent, not {part.role.value}", field="local_roles")
+        return parts
+
+    def lead_side_in(self, mission: Mission) -> LeadSide:
+        lead = mission.member(self.lead_surgeon_id)
+        return LeadSide.local if lead is not None and mission.is_local(lead) else LeadSide.visiting
+
+    def follow_up(self, outcome: FollowUpOutcome, *, mission: Mission, today: date, tz: ZoneInfo) -> int:
+        """Record how the patient is thirty days after (``today``: the host's calendar day). A
+        death may be recorded as soon as it is known; anything else from day 30. Once only."""
+        self._require(SurgeryStatus.completed, action="record the follow-up of")
+        assert self.completed_at is not None
+        if self.outcome is SurgeryOutcome.deceased:
+            raise Conflict(f"the patient of {self.label} died at surgery: there is no follow-up to record")
+        if self.follow_up_outcome is not None:
+            raise Conflict(f"{self.label}'s follow-up is already recorded ({self.follow_up_outcome.value} on "
+                           f"{self.followed_up_on})")
+        operated_on = self.completed_at.astimezone(tz).date()
+        days = (today - operated_on).days
+        if days < FOLLOW_UP_DAYS and outcome is not FollowUpOutcome.deceased:
+            raise Conflict(f"{self.label}'s 30-day follow-up is due on "
+                           f"{operated_on + timedelta(days=FOLLOW_UP_DAYS)} ({tz.key}); before that only a "
+                           "death can be recorded")
+        self.follow_up_outcome, self.followed_up_on, self.follow_up_days = outcome, today, days
+        self.happened(events.surgery_followed_up(self, mission))
+        return days
+
     def complete(self, cmd: CompleteSurgery, *, mission: Mission, case: PatientCase, now: datetime) -> None:
         self._require(SurgeryStatus.started, action="complete")
         mission.require_started("surgeries are completed")
+        if cmd.local_roles is not None:
+            self.local_roles = self._checked_parts(cmd.local_roles, mission)
+        self.lead_side = self.lead_side_in(mission)
+        self.risk_scheme, self.risk_category = case.risk_scheme, case.risk_category
         at = require_past(cmd.completed_at or now, now, field="completed_at")
         if self.started_at is not None and at < self.started_at:
             raise Invalid(f"{self.label} started at {self.started_at:%Y-%m-%d %H:%M} UTC: it cannot be "

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from jumelage.events.scheduling import PractitionerRole, TeamChange  # noqa: F401 (TeamChange: named by the aggregates)
+from jumelage.events.scheduling import LocalRole, PractitionerRole, TeamChange  # noqa: F401 (TeamChange: named by the aggregates)
 
 
 class Sex(StrEnum):
@@ -55,6 +55,19 @@ class TeamMember:
         last_day = last_day or first_day
         return ((self.arrives_on is None or self.arrives_on <= first_day)
                 and (self.leaves_on is None or last_day <= self.leaves_on))
+
+
+@dataclass(frozen=True)
+class LocalPart:
+    """A practitioner of the host (on the mission's team, their home institution the host) and
+    their part in a surgery: observer, assistant, primary surgeon under supervision, independent."""
+
+    practitioner_id: uuid.UUID
+    role: LocalRole
+
+
+MAX_LOCAL_PARTS = 30
+"""At most this many local practitioners are recorded in one surgery."""
 
 
 @dataclass(frozen=True)

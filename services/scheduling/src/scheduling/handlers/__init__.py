@@ -76,10 +76,12 @@ from scheduling.handlers.surgeries import (
     cancel_surgery,
     change_lead_surgeon,
     complete_surgery,
+    follow_up_surgery,
     get_surgery,
     mission_surgeries,
     reschedule_surgery,
     schedule_surgery,
+    set_local_roles,
     start_surgery,
 )
 from scheduling.handlers.exports import mission_export
@@ -125,6 +127,8 @@ HANDLERS: dict[type, Handler] = {
     c.ChangeLeadSurgeon: change_lead_surgeon,
     c.StartSurgery: start_surgery,
     c.CompleteSurgery: complete_surgery,
+    c.SetLocalRoles: set_local_roles,
+    c.FollowUpSurgery: follow_up_surgery,
     c.MissionSurgeries: mission_surgeries,
     c.MissionExport: mission_export,
     c.GetSurgery: get_surgery,

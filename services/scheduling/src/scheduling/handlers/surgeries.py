@@ -14,10 +14,12 @@ from scheduling.domain.commands import (
     CancelSurgery,
     ChangeLeadSurgeon,
     CompleteSurgery,
+    FollowUpSurgery,
     GetSurgery,
     MissionSurgeries,
     RescheduleSurgery,
     ScheduleSurgery,
+    SetLocalRoles,
     StartSurgery,
 )
 from scheduling.domain.surgeries import MAX_ICU_DAYS, Surgery, check_intensive_care, icu_days, turnover_window
@@ -124,6 +126,27 @@ async def complete_surgery(cmd: CompleteSurgery, uow: SchedulingUnitOfWork, *, c
         saved_at = clock.now()
         await uow.surgeries.save(surgery, saved_at)
         await uow.cases.save(case, saved_at)
+        uow.record_from(surgery)
+        await uow.commit()
+    return surgery
+
+
+async def set_local_roles(cmd: SetLocalRoles, uow: SchedulingUnitOfWork, *, clock: Clock) -> Surgery:
+    # No event: the roles go out with SurgeryCompleted, once they are what happened.
+    async with uow:
+        mission, surgery = await _locked(uow, cmd.surgery_id, expected=cmd.expected)
+        surgery.set_local_roles(cmd.local_roles, mission)
+        await uow.surgeries.save(surgery, clock.now())
+        await uow.commit()
+    return surgery
+
+
+async def follow_up_surgery(cmd: FollowUpSurgery, uow: SchedulingUnitOfWork, *, clock: Clock) -> Surgery:
+    async with uow:
+        mission, surgery = await _locked(uow, cmd.surgery_id, expected=cmd.expected)
+        tz = await host_zone(uow, mission.host_institution_id)
+        surgery.follow_up(cmd.outcome, mission=mission, today=clock.now().astimezone(tz).date(), tz=tz)
+        await uow.surgeries.save(surgery, clock.now())
         uow.record_from(surgery)
         await uow.commit()
     return surgery

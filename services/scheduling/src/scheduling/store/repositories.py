@@ -30,7 +30,8 @@ from scheduling.domain.cases import (
     ScreeningNote,
     Sex,
 )
-from scheduling.domain.values import MissionSite, Purpose, ReadinessItem
+from scheduling.domain.values import LocalPart, MissionSite, Purpose, ReadinessItem
+from jumelage.events.scheduling import FollowUpOutcome, LeadSide, LocalRole
 from scheduling.domain.conventions import ConventionReplica, ConventionStatus
 from scheduling.domain.missions import Mission, MissionStatus, TeamMember, Totals
 from scheduling.domain.placements import PlacementStatus, Trainee, TrainingPlacement
@@ -559,6 +560,10 @@ class Surgeries(_Repository):
             on_hold=s.on_hold, site_institution_id=s.site_institution_id, started_at=s.started_at,
             completed_at=s.completed_at, duration_minutes=s.duration_minutes,
             outcome=s.outcome.value if s.outcome else None,
+            lead_side=s.lead_side.value if s.lead_side else None,
+            local_roles=[{"practitioner_id": str(p.practitioner_id), "role": p.role.value} for p in s.local_roles] or None,
+            follow_up_outcome=s.follow_up_outcome.value if s.follow_up_outcome else None,
+            followed_up_on=s.followed_up_on, follow_up_days=s.follow_up_days,
         ))
         await self._stamp(row, s, at, changed=changed)
 
@@ -575,6 +580,10 @@ def _surgery(r: SurgeryRow, priority: int | None = None, risk_scheme: str | None
         on_hold=bool(r.on_hold), started_at=r.started_at,
         completed_at=r.completed_at, duration_minutes=r.duration_minutes,
         outcome=SurgeryOutcome(r.outcome) if r.outcome else None, version=r.version, updated_at=r.updated_at,
+        lead_side=LeadSide(r.lead_side) if r.lead_side else None,
+        local_roles=tuple(LocalPart(uuid.UUID(p["practitioner_id"]), LocalRole(p["role"])) for p in r.local_roles or ()),
+        follow_up_outcome=FollowUpOutcome(r.follow_up_outcome) if r.follow_up_outcome else None,
+        followed_up_on=r.followed_up_on, follow_up_days=r.follow_up_days,
         site_institution_id=r.site_institution_id,
     )
 

@@ -229,6 +229,14 @@ class SurgeryRow(Table, table=True):
     completed_at: datetime | None = _opt(UtcDateTime)
     duration_minutes: int | None = _opt(Integer)
     outcome: str | None = _opt(String(30))
+    # The local team's autonomy: who led it (on completion), and the host's practitioners'
+    # parts in it, JSON [{"practitioner_id", "role"}] (at most MAX_LOCAL_PARTS).
+    lead_side: str | None = _opt(String(10))
+    local_roles: list[dict[str, str]] | None = _opt(JSON)
+    # Thirty days after: how the patient is.
+    follow_up_outcome: str | None = _opt(String(30))
+    followed_up_on: date | None = _opt(Date)
+    follow_up_days: int | None = _opt(Integer)
     # Optimistic concurrency: every UPDATE is "… WHERE version = <the one read>" and raises it by one.
     version: int = _col(Integer)
     updated_at: datetime = _col(UtcDateTime)

@@ -15,8 +15,8 @@ from web.access import CSRF, PersonDep, ServicesDep
 from web.adapters.services import ServiceRefused
 from web.api.rendering import page
 from web.domain import missions as rules
-from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ChangeOnSiteDates, ListMissions,
-                                 ProposePlan, RemoveTeamMember, ShowMission, ShowOperatingList)
+from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ChangeOnSiteDates, FollowUpSurgery,
+                                 ListMissions, ProposePlan, RemoveTeamMember, ShowMission, ShowOperatingList)
 
 router = APIRouter(prefix="/missions", tags=["missions"])
 
@@ -58,6 +58,8 @@ async def _mission_page(request: Request, who: Any, services: Any, mission_id: u
               "team_editable": rules.team_editable(mission, who.roles, who.institution_id),
               "dates_editable": rules.dates_editable(mission, who.roles, who.institution_id),
               "plannable": rules.plannable(mission, who.roles, who.institution_id),
+              "follow_up_editable": rules.records_follow_up(mission, who.roles, who.institution_id),
+              "follow_ups": rules.follow_ups(shown["lines"]), "follow_up_outcomes": rules.FOLLOW_UP_OUTCOMES,
               "roles": rules.ROLES, "risk_bands": rules.RISK_BANDS, "plan_bands": rules.bands_shown(shown["lines"]),
               "timeline": {"resources": [{"id": r["id"], "title": r["title"]} for r in shown["rooms"]],
                            "events": rules.timeline_events(shown["lines"], _labels(request)),
@@ -113,6 +115,17 @@ async def complete(request: Request, mission_id: uuid.UUID, who: PersonDep, serv
                    form_key: FormKey, if_match: IfMatch = None) -> Response:
     return await _change(request, who, services, mission_id,
                          ChangeMission(mission_id, "complete", None, if_match, form_key), "complete")
+
+
+@router.post("/{mission_id}/surgeries/{surgery_id}/follow-up", dependencies=[CSRF])
+async def follow_up(request: Request, mission_id: uuid.UUID, surgery_id: uuid.UUID, who: PersonDep,
+                    services: ServicesDep, outcome: Annotated[str, Form(max_length=40)],
+                    form_key: FormKey) -> Response:
+    """Thirty days after: how the patient is (the host's clinicians; the service decides)."""
+    if outcome not in rules.FOLLOW_UP_OUTCOMES:
+        raise HTTPException(422, f"outcome: one of {', '.join(rules.FOLLOW_UP_OUTCOMES)}")
+    return await _change(request, who, services, mission_id, FollowUpSurgery(surgery_id, outcome, form_key),
+                         f"follow-up-{surgery_id}")
 
 
 @router.post("/{mission_id}/team", dependencies=[CSRF])

@@ -250,6 +250,15 @@ class ShowMission:
 
 
 @dataclass(frozen=True)
+class FollowUpSurgery:
+    """A surgery's 30-day follow-up (``outcome``), recorded by the host's clinicians."""
+
+    surgery_id: uuid.UUID
+    outcome: str
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
 class ChangeMission:
     """reschedule, cancel, start or complete, as the service words them (``body``: its fields)."""
 

@@ -76,6 +76,21 @@ def actions(mission: Mapping[str, Any], roles: Iterable[str], institution_id: st
     return ACTIONS.get(str(mission.get("status")), ())
 
 
+FOLLOW_UP_OUTCOMES = ("alive", "readmitted", "reoperated", "surgical_site_infection", "deceased", "lost_to_follow_up")
+"""How a patient is thirty days after surgery, as the host's clinicians record it."""
+
+
+def records_follow_up(mission: Mapping[str, Any], roles: Iterable[str], institution_id: str | None) -> bool:
+    """The host's clinicians record the 30-day follow-ups (the scheduling service decides again)."""
+    return "clinician" in set(roles) and institution_id is not None and \
+        str(mission.get("host_institution_id")) == str(institution_id)
+
+
+def follow_ups(lines: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The completed surgeries whose patient did not die at surgery: those a follow-up is for."""
+    return [line for line in lines if line.get("status") == "completed" and line.get("outcome") != "deceased"]
+
+
 def team_editable(mission: Mapping[str, Any], roles: Iterable[str], institution_id: str | None) -> bool:
     return manages(mission, roles, institution_id) and mission.get("status") in TEAM_CHANGES
 
@@ -240,7 +255,10 @@ def plan_lines(surgeries: Iterable[Mapping[str, Any]], mission: Mapping[str, Any
             "start": start, "end": end, "minutes": s.get("expected_duration_minutes"),
             "surgeon": who.get(s["lead_surgeon_id"], s["lead_surgeon_id"]),
             "anaesthetist": who.get(s["anaesthetist_id"], s["anaesthetist_id"]) if s.get("anaesthetist_id") else None,
-            "status": s.get("status", "scheduled"), "risk": risk,
+            "status": s.get("status", "scheduled"), "risk": risk, "outcome": s.get("outcome"),
+            "completed_at": instant(s["completed_at"]).astimezone(tz) if s.get("completed_at") else None,
+            "lead_side": s.get("lead_side"), "follow_up_outcome": s.get("follow_up_outcome"),
+            "followed_up_on": s.get("followed_up_on"),
             # The host site it takes place at (a mission may visit several): its case's institution.
             "site": s.get("site_institution_id") or mission.get("host_institution_id"),
         })

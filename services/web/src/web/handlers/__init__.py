@@ -10,8 +10,8 @@ from web.handlers import conventions, signin
 from web.handlers import activities, cases, desk
 from web.domain.commands import (ChangeCase, ChangeConsent, ChangeReadiness, EditCase, EraseIdentity, HoldActivity, PlanActivity, PreviewTemplate, RegisterCase,
                                  ShowActivities, ShowDesk, ShowWaitingList)
-from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ChangeOnSiteDates, ListMissions,
-                                 ProposePlan, RemoveTeamMember, ShowMission, ShowOperatingList)
+from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ChangeOnSiteDates, FollowUpSurgery,
+                                 ListMissions, ProposePlan, RemoveTeamMember, ShowMission, ShowOperatingList)
 from web.handlers import missions, privacy
 from web.domain.commands import HandleDeadLetter, ShowDeadLetter, ShowDeadLetters
 from web.handlers import dead_letters
@@ -45,6 +45,7 @@ HANDLERS: dict[type, Handler] = {
     ListMissions: missions.list_missions,
     ShowMission: missions.show_mission,
     ChangeMission: missions.change_mission,
+    FollowUpSurgery: missions.follow_up_surgery,
     AddTeamMember: missions.add_team_member,
     RemoveTeamMember: missions.remove_team_member,
     ChangeOnSiteDates: missions.change_on_site_dates,

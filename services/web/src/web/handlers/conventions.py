@@ -32,12 +32,14 @@ async def show_convention(query: ShowConvention, services: PersonServices) -> di
         except ServiceRefused as refused:
             return refused
 
-    history, amendments, progress, missions, periods = await asyncio.gather(
+    history, amendments, progress, missions, periods, autonomy, outcomes = await asyncio.gather(
         optional("convention", f"/conventions/{cid}/history"),
         optional("convention", f"/conventions/{cid}/amendments"),
         optional("convention", f"/conventions/{cid}/progress"),
         optional("scheduling", "/missions", convention_id=str(cid), limit=200),
         optional("convention", f"/conventions/{cid}/progress/periods"),
+        optional("convention", f"/conventions/{cid}/progress/autonomy"),
+        optional("convention", f"/conventions/{cid}/progress/outcomes"),
     )
     return {
         "convention": convention, "etag": read.etag, "names": names,
@@ -45,6 +47,8 @@ async def show_convention(query: ShowConvention, services: PersonServices) -> di
         "history": rules.history_lines(history) if isinstance(history, list) else [],
         "amendments": amendments if isinstance(amendments, list) else [],
         "progress": progress, "missions": missions, "periods": periods,
+        "autonomy": autonomy if isinstance(autonomy, dict) else None,
+        "outcomes": outcomes if isinstance(outcomes, dict) else None,
         "chart": rules.objectives_chart(progress) if isinstance(progress, dict) else None,
     }
 

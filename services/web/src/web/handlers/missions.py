@@ -8,8 +8,8 @@ from typing import Any
 
 from web.adapters.services import PersonServices, ServiceRefused
 from web.domain import missions as rules
-from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ChangeOnSiteDates, ListMissions,
-                                 ProposePlan, RemoveTeamMember, ShowMission, ShowOperatingList)
+from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ChangeOnSiteDates, FollowUpSurgery,
+                                 ListMissions, ProposePlan, RemoveTeamMember, ShowMission, ShowOperatingList)
 from web.handlers.conventions import institution_names
 
 
@@ -102,6 +102,12 @@ async def show_mission(query: ShowMission, services: PersonServices) -> dict[str
 async def change_mission(cmd: ChangeMission, services: PersonServices) -> dict[str, Any]:
     reply = await services.change("scheduling", "POST", f"/missions/{cmd.mission_id}/{cmd.action}", cmd.body,
                                   idempotency_key=cmd.idempotency_key, if_match=cmd.if_match)
+    return reply.body
+
+
+async def follow_up_surgery(cmd: FollowUpSurgery, services: PersonServices) -> dict[str, Any]:
+    reply = await services.change("scheduling", "POST", f"/surgeries/{cmd.surgery_id}/follow-up",
+                                  {"outcome": cmd.outcome}, idempotency_key=cmd.idempotency_key)
     return reply.body
 
 
