@@ -61,7 +61,8 @@ LOCAL_ROLE_STEPS: tuple[LocalRole, ...] = tuple(LocalRole)
 
 class LocalPractitionerRole(BaseModel):
     """A practitioner of the host (a member of the mission's team whose home institution is the
-    host) and their part in the surgery; a practitioner, never a patient."""
+    host or one of the mission's host sites) and their part in the surgery; a practitioner, never
+    a patient."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 

@@ -29,7 +29,7 @@ OUTCOMES_RULE = (
     "(those lost to follow-up left out); the share followed up is over the patients operated.")
 
 AUTONOMY_RULE = (
-    "A surgery is led by the local team when its lead surgeon's home institution is the mission's host. "
+    "A surgery is led by the local team when its lead surgeon's home institution is the mission's host (or one of its host sites). "
     "Each local practitioner's steps are the roles they held in the convention's surgeries (observer, "
     "assistant, primary surgeon under supervision, independent), each with the first time and how often; "
     "the highest role reached is the last step.")
