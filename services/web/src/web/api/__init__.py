@@ -8,6 +8,6 @@ from web.api.errors import install_error_pages
 
 routers = [signin.router, conventions.router, live.router]
 routers += [cases.router, activities.router, desk.router]
-routers += [missions.router, dead_letters.router, privacy.router]
+routers += [missions.router, dead_letters.router, privacy.router, privacy.requests]
 
 __all__ = ["install_error_pages", "routers"]

@@ -168,6 +168,15 @@ class ChangeConsent:
 
 
 @dataclass(frozen=True)
+class DownloadAccessRequest:
+    """The family's access request: what the scheduling and notification services hold of a
+    patient, as one PDF in ``language`` (``None``: the family contact's, else the page's)."""
+
+    case_id: uuid.UUID
+    language: str | None = None
+
+
+@dataclass(frozen=True)
 class EraseIdentity:
     """The family asked: the patient's identity (and the family's contact details) erased."""
 

@@ -15,7 +15,7 @@ from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, Change
 from web.handlers import missions, privacy
 from web.domain.commands import HandleDeadLetter, ShowDeadLetter, ShowDeadLetters
 from web.handlers import dead_letters
-from web.domain.commands import ShowAccessHistory
+from web.domain.commands import DownloadAccessRequest, ShowAccessHistory
 
 HANDLERS: dict[type, Handler] = {
     ListConventions: conventions.list_conventions,
@@ -56,4 +56,5 @@ HANDLERS: dict[type, Handler] = {
     ShowDeadLetter: dead_letters.show_dead_letter,
     HandleDeadLetter: dead_letters.handle_dead_letter,
     ShowAccessHistory: privacy.show_access_history,
+    DownloadAccessRequest: privacy.download_access_request,
 }
