@@ -51,16 +51,17 @@ async def as_clinician(stack: Stack, key: str, method: str, path: str, **kw: Any
     return await stack.call(method, "scheduling", path, ("clinician",), stack.ids[key], **kw)
 
 
-async def signed_convention(stack: Stack, reference: str | None = None) -> str:
-    """A convention CNAS funds, GSD provides and CMCI benefits from, signed; once the
-    scheduling service has it (from ConventionSigned)."""
+async def signed_convention(stack: Stack, reference: str | None = None, also_benefit: tuple[str, ...] = ()) -> str:
+    """A convention CNAS funds, GSD provides and CMCI benefits from (with ``also_benefit``'s
+    institutions), signed; once the scheduling service has it (from ConventionSigned)."""
     ids, today = stack.ids, date.today()
     draft = await stack.as_coordinator("cmci", "POST", "convention", "/conventions", json={
         "reference": reference or f"CNAS-GSD-{uuid.uuid4().hex[:6].upper()}",
         "title": "Paediatric cardiac surgery at CMCI", "kind": "international_cooperation",
         "parties": [{"institution_id": ids["cnas"], "role": "funder"},
                     {"institution_id": ids["gsd"], "role": "provider"},
-                    {"institution_id": ids["cmci"], "role": "beneficiary"}],
+                    {"institution_id": ids["cmci"], "role": "beneficiary"},
+                    *({"institution_id": ids[key], "role": "beneficiary"} for key in also_benefit)],
         "effective_from": today.isoformat(), "effective_until": (today + timedelta(days=365)).isoformat(),
         "specialties": [SPECIALTY], "objectives": {"surgeries": 40, "consultations": 100, "training_sessions": 10}})
     await stack.as_coordinator("cmci", "POST", "convention", f"/conventions/{draft['id']}/sign",
@@ -118,12 +119,12 @@ async def waiting_list(stack: Stack, cases: list[tuple[Any, ...]] = CASES) -> li
 
 async def mission_programme(stack: Stack, *, cases: list[tuple[Any, ...]] = CASES, icu_beds: int = 4,
                             rooms: tuple[str, ...] = ("Bloc A", "Bloc B"), starts_in: int = 2,
-                            days: int = 3) -> Programme:
+                            days: int = 3, also_benefit: tuple[str, ...] = ()) -> Programme:
     """Everything a mission's pages need, through the services' APIs: a signed convention, the
     host's rooms and beds, its waiting list, and a scheduled mission with a surgeon, an
     anaesthetist and a nurse, from ``starts_in`` days from today for ``days`` days."""
     ids = stack.ids
-    convention_id = await signed_convention(stack)
+    convention_id = await signed_convention(stack, also_benefit=also_benefit)
     room_ids = await host_resources(stack, rooms, icu_beds)
     registered = await waiting_list(stack, cases)
     team = {"surgeon": member("Alessandro Frigiola", "surgeon"),

@@ -10,6 +10,7 @@ import asyncio
 import html
 import json
 import re
+import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,7 +46,8 @@ async def test_a_host_coordinator_proposes_a_plan_applies_it_and_sees_the_surger
     assert f'sse-connect="/live?mission={programme.mission_id}"' in page
     assert f'href="/conventions/{programme.convention_id}"' in page and "CMCI Bousmail" in page
     assert rows(page, "surgeries-table") == ["No surgery planned yet."]
-    assert rows(page, "sites-table") == ["CMCI Bousmail (host) the whole mission"], "its host, its one site"
+    assert [line.split(" First day")[0] for line in rows(page, "sites-table")] == [
+        "CMCI Bousmail (host) the whole mission"], "its host, its one site (its forms after)"
 
     proposed = await amina.submit(page, programme.path + "/plan", {"time_limit_seconds": 3}, status=200)
     status = re.search(r'id="plan-status" data-status="([a-z]+)"', proposed.text).group(1)
@@ -143,6 +145,61 @@ async def test_the_coordinator_changes_a_members_days_on_site(stack: Stack) -> N
     mission = await stack.as_coordinator("cmci", "GET", "scheduling", programme.path)
     member = next(m for m in mission["team"] if m["practitioner_id"] == nurse["practitioner_id"])
     assert member["whole_mission"] and (member["arrives_on"], member["leaves_on"]) == (first, last)
+
+
+async def test_the_coordinator_adds_a_site_changes_its_days_and_removes_it(stack: Stack) -> None:
+    programme = await mission_programme(stack, also_benefit=("other",))
+    oasis, path = stack.ids["other"], programme.path
+    amina = await signed_in(stack, "amina")
+    page = await amina.open(path)
+    first, last = programme.days[0].isoformat(), programme.days[-1].isoformat()
+    # Among the convention's beneficiaries, the one not yet a site (not the provider nor the funder).
+    form = page.index(f'action="{path}/sites"')
+    choices = re.findall(r'<option value="([0-9a-f-]{36})">', page[form:page.index("</form>", form)])
+    assert choices == [oasis]
+    assert f'action="{path}/sites/{programme.host}/days"' in page, "a form per site"
+    assert f'action="{path}/sites/{programme.host}/remove"' not in page, "the host stays a site"
+    # Added from the mission's second day; to its last (the field left empty). Sent twice: one site.
+    second = programme.days[1].isoformat()
+    fields = {"institution_id": oasis, "starts_on": second, "ends_on": ""}
+    once = await amina.submit(page, path + "/sites", fields)
+    again = await amina.submit(page, path + "/sites", fields)
+    assert once.headers["location"] == again.headers["location"] == path
+    sites = await stack.as_coordinator("cmci", "GET", "scheduling", path + "/sites")
+    assert [(s["institution_id"], s["starts_on"], s["ends_on"], s["host"]) for s in sites] == [
+        (programme.host, first, last, True), (oasis, second, last, False)]
+    page = await amina.open(path)
+    assert rows(page, "sites-table")[1].startswith(f"Clinique des Oasis {second} to {last}")
+    assert 'id="no-site-choice"' in page, "every beneficiary is a site now"
+
+    # Its days changed from its row: the first day only (both fields empty: the whole mission).
+    days = f"{path}/sites/{oasis}/days"
+    await amina.submit(page, days, {"starts_on": "", "ends_on": first})
+    sites = await stack.as_coordinator("cmci", "GET", "scheduling", path + "/sites")
+    assert (sites[1]["starts_on"], sites[1]["ends_on"]) == (first, first)
+    page = await amina.open(path)
+    assert rows(page, "sites-table")[1].startswith(f"Clinique des Oasis {first} to {first}")
+    # A day outside the mission: the service's refusal, next to that site's form; nothing changes.
+    r = await amina.submit(page, days, {"starts_on": "2000-01-01"}, status=422)
+    assert f'id="problem-site-days-{oasis}"' in r.text and "scheduling service refused" in r.text
+    assert f'action="{path}/sites/{oasis}/remove"' in page
+    # The host stays a site (no form offers it; sent anyway): the 409 in the service's words, in its row.
+    r = await amina.submit(page, f"{path}/sites/{programme.host}/remove", {"form_key": uuid.uuid4()}, status=409)
+    assert f'id="problem-site-remove-{programme.host}"' in r.text and "it stays a site" in html.unescape(r.text)
+    assert len(await stack.as_coordinator("cmci", "GET", "scheduling", path + "/sites")) == 2
+
+    # A site's coordinator reads the mission, and sees no form to change its sites (nor does a clinician).
+    for reader in ("outsider", "samir"):
+        theirs = await (await signed_in(stack, reader)).open(path)
+        assert "Clinique des Oasis" in rows(theirs, "sites-table")[1]
+        assert f'action="{path}/sites' not in theirs, reader
+
+    await amina.submit(await amina.open(path), f"{path}/sites/{oasis}/remove", {})
+    sites = await stack.as_coordinator("cmci", "GET", "scheduling", path + "/sites")
+    assert [s["institution_id"] for s in sites] == [programme.host]
+    page = await amina.open(path)
+    assert [line.split(" First day")[0] for line in rows(page, "sites-table")] == [
+        "CMCI Bousmail (host) the whole mission"]
 
 
 async def test_a_member_is_added_then_removed(stack: Stack) -> None:
@@ -380,3 +437,21 @@ def test_the_follow_up_is_for_completed_surgeries_and_recorded_by_the_hosts_clin
     lines = [{"id": 1, "status": "completed", "outcome": "successful"}, {"id": 2, "status": "completed",
              "outcome": "deceased"}, {"id": 3, "status": "scheduled", "outcome": None}]
     assert [line["id"] for line in rules.follow_ups(lines)] == [1]
+
+
+def test_a_site_is_added_among_the_conventions_beneficiaries_not_yet_visited() -> None:
+    convention = {"parties": [{"institution_id": "f", "role": "funder"},
+                              {"institution_id": "p", "role": "provider"},
+                              {"institution_id": "h", "role": "beneficiary"},
+                              {"institution_id": "b", "role": "beneficiary"},
+                              {"institution_id": "a", "role": "beneficiary"}]}
+    sites = [{"institution_id": "h"}]
+    names = {"a": "Zeralda", "b": "Annaba"}
+    assert rules.site_choices(convention, sites, names) == [("b", "Annaba"), ("a", "Zeralda")]
+    assert rules.site_choices(convention, [{"institution_id": i} for i in "hab"], names) == []
+    assert rules.site_choices(None, sites, names) == [], "a convention the reader may not read: no choice"
+    m = {"status": "started", "host_institution_id": "h", "visiting_institution_id": "v"}
+    assert rules.sites_editable(m, ("coordinator",), "v") and rules.sites_editable(m, ("coordinator",), "h")
+    assert not rules.sites_editable(m, ("coordinator",), "b"), "a site's coordinator does not manage the mission"
+    assert not rules.sites_editable(m, ("clinician",), "h")
+    assert not rules.sites_editable({**m, "status": "completed"}, ("coordinator",), "h")

@@ -16,7 +16,8 @@ from web.adapters.services import ServiceRefused
 from web.api.rendering import page
 from web.domain import missions as rules
 from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ChangeOnSiteDates, FollowUpSurgery,
-                                 ListMissions, ProposePlan, RemoveTeamMember, ShowMission, ShowOperatingList)
+                                 ListMissions, ProposePlan, RemoveMissionSite, RemoveTeamMember, SetMissionSite,
+                                 ShowMission, ShowOperatingList)
 
 router = APIRouter(prefix="/missions", tags=["missions"])
 
@@ -57,6 +58,7 @@ async def _mission_page(request: Request, who: Any, services: Any, mission_id: u
               "actions": rules.actions(mission, who.roles, who.institution_id),
               "team_editable": rules.team_editable(mission, who.roles, who.institution_id),
               "dates_editable": rules.dates_editable(mission, who.roles, who.institution_id),
+              "sites_editable": rules.sites_editable(mission, who.roles, who.institution_id),
               "plannable": rules.plannable(mission, who.roles, who.institution_id),
               "follow_up_editable": rules.records_follow_up(mission, who.roles, who.institution_id),
               "follow_ups": rules.follow_ups(shown["lines"]), "follow_up_outcomes": rules.FOLLOW_UP_OUTCOMES,
@@ -180,6 +182,55 @@ async def change_on_site(request: Request, mission_id: uuid.UUID, practitioner_i
     return await _change(request, who, services, mission_id,
                          ChangeOnSiteDates(mission_id, practitioner_id, body, if_match, form_key),
                          f"on-site-{practitioner_id}")
+
+
+def _days(**fields: str | None) -> dict[str, Any]:
+    """The form's days, each a date; an empty field is left out (the mission's first / last day)."""
+    body: dict[str, Any] = {}
+    for key, value in fields.items():
+        if value:
+            try:
+                body[key] = date.fromisoformat(value).isoformat()
+            except ValueError:
+                raise HTTPException(422, f"{key}: a date (YYYY-MM-DD)") from None
+    return body
+
+
+@router.post("/{mission_id}/sites", dependencies=[CSRF])
+async def add_site(request: Request, mission_id: uuid.UUID, who: PersonDep, services: ServicesDep,
+                   institution_id: Annotated[str, Form(min_length=1, max_length=40)], form_key: FormKey,
+                   starts_on: Annotated[str | None, Form(max_length=10)] = None,
+                   ends_on: Annotated[str | None, Form(max_length=10)] = None,
+                   if_match: IfMatch = None) -> Response:
+    """A site added, among the convention's beneficiaries; an empty day is the mission's first / last."""
+    try:
+        site = uuid.UUID(institution_id)
+    except ValueError:
+        raise HTTPException(422, "institution_id: one of the institutions listed") from None
+    body = _days(starts_on=starts_on, ends_on=ends_on)
+    return await _change(request, who, services, mission_id,
+                         SetMissionSite(mission_id, site, body, if_match, form_key), "site-add")
+
+
+@router.post("/{mission_id}/sites/{institution_id}/days", dependencies=[CSRF])
+async def change_site_days(request: Request, mission_id: uuid.UUID, institution_id: uuid.UUID, who: PersonDep,
+                           services: ServicesDep, form_key: FormKey,
+                           starts_on: Annotated[str | None, Form(max_length=10)] = None,
+                           ends_on: Annotated[str | None, Form(max_length=10)] = None,
+                           if_match: IfMatch = None) -> Response:
+    """The mission's days at a site; an empty field is the mission's first / last day."""
+    body = _days(starts_on=starts_on, ends_on=ends_on)
+    return await _change(request, who, services, mission_id,
+                         SetMissionSite(mission_id, institution_id, body, if_match, form_key),
+                         f"site-days-{institution_id}")
+
+
+@router.post("/{mission_id}/sites/{institution_id}/remove", dependencies=[CSRF])
+async def remove_site(request: Request, mission_id: uuid.UUID, institution_id: uuid.UUID, who: PersonDep,
+                      services: ServicesDep, form_key: FormKey, if_match: IfMatch = None) -> Response:
+    return await _change(request, who, services, mission_id,
+                         RemoveMissionSite(mission_id, institution_id, if_match, form_key),
+                         f"site-remove-{institution_id}")
 
 
 @router.post("/{mission_id}/team/{practitioner_id}/remove", dependencies=[CSRF])

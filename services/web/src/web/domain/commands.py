@@ -298,6 +298,28 @@ class ChangeOnSiteDates:
 
 
 @dataclass(frozen=True)
+class SetMissionSite:
+    """Add a host site, or change the mission's days there (``body``: starts_on / ends_on,
+    absent: the mission's first / last day)."""
+
+    mission_id: uuid.UUID
+    institution_id: uuid.UUID
+    body: dict[str, Any]
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
+class RemoveMissionSite:
+    """A site the mission no longer visits (the service refuses the host, or one with something planned)."""
+
+    mission_id: uuid.UUID
+    institution_id: uuid.UUID
+    if_match: str | None
+    idempotency_key: uuid.UUID
+
+
+@dataclass(frozen=True)
 class RemoveTeamMember:
     mission_id: uuid.UUID
     practitioner_id: uuid.UUID

@@ -100,6 +100,11 @@ def dates_editable(mission: Mapping[str, Any], roles: Iterable[str], institution
     return manages(mission, roles, institution_id) and mission.get("status") in (*TEAM_CHANGES, "started")
 
 
+def sites_editable(mission: Mapping[str, Any], roles: Iterable[str], institution_id: str | None) -> bool:
+    """The host sites (added, their days, removed) change before the mission starts and while it runs."""
+    return manages(mission, roles, institution_id) and mission.get("status") in (*TEAM_CHANGES, "started")
+
+
 def plannable(mission: Mapping[str, Any], roles: Iterable[str], institution_id: str | None) -> bool:
     return manages(mission, roles, institution_id) and mission.get("status") in PLANNABLE
 
@@ -272,6 +277,16 @@ def sites(mission: Mapping[str, Any]) -> list[dict[str, Any]]:
                                        "starts_on": mission["starts_on"], "ends_on": mission["ends_on"],
                                        "whole_mission": True, "host": True}]
     return [dict(site) for site in listed]
+
+
+def site_choices(convention: Mapping[str, Any] | None, sites: Iterable[Mapping[str, Any]],
+                 names: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The convention's beneficiaries the mission does not visit yet, as (id, name), by name: the
+    institutions a site may be added for (none when the convention is not known to the reader)."""
+    there = {str(s["institution_id"]) for s in sites}
+    found = {str(p["institution_id"]) for p in (convention or {}).get("parties") or ()
+             if p.get("role") == "beneficiary"} - there
+    return sorted(((i, names.get(i, i)) for i in found), key=lambda choice: (choice[1], choice[0]))
 
 
 def timeline_events(lines: Iterable[Mapping[str, Any]], labels: Mapping[str, str]) -> list[dict[str, Any]]:

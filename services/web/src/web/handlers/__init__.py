@@ -11,7 +11,8 @@ from web.handlers import activities, cases, desk
 from web.domain.commands import (ChangeCase, ChangeConsent, ChangeReadiness, EditCase, EraseIdentity, HoldActivity, PlanActivity, PreviewTemplate, RegisterCase,
                                  ShowActivities, ShowDesk, ShowWaitingList)
 from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ChangeOnSiteDates, FollowUpSurgery,
-                                 ListMissions, ProposePlan, RemoveTeamMember, ShowMission, ShowOperatingList)
+                                 ListMissions, ProposePlan, RemoveMissionSite, RemoveTeamMember, SetMissionSite,
+                                 ShowMission, ShowOperatingList)
 from web.handlers import missions, privacy
 from web.domain.commands import HandleDeadLetter, ShowDeadLetter, ShowDeadLetters
 from web.handlers import dead_letters
@@ -49,6 +50,8 @@ HANDLERS: dict[type, Handler] = {
     AddTeamMember: missions.add_team_member,
     RemoveTeamMember: missions.remove_team_member,
     ChangeOnSiteDates: missions.change_on_site_dates,
+    SetMissionSite: missions.set_mission_site,
+    RemoveMissionSite: missions.remove_mission_site,
     ProposePlan: missions.propose_plan,
     ApplyPlan: missions.apply_plan,
     ShowOperatingList: missions.show_operating_list,

@@ -9,7 +9,8 @@ from typing import Any
 from web.adapters.services import PersonServices, ServiceRefused
 from web.domain import missions as rules
 from web.domain.commands import (AddTeamMember, ApplyPlan, ChangeMission, ChangeOnSiteDates, FollowUpSurgery,
-                                 ListMissions, ProposePlan, RemoveTeamMember, ShowMission, ShowOperatingList)
+                                 ListMissions, ProposePlan, RemoveMissionSite, RemoveTeamMember, SetMissionSite,
+                                 ShowMission, ShowOperatingList)
 from web.handlers.conventions import institution_names
 
 
@@ -83,10 +84,15 @@ async def show_mission(query: ShowMission, services: PersonServices) -> dict[str
     known, unknown = rules.stays(surgeries, tz, rules.icu_days_of(parts["risk_of"]))
     first, last = rules.strip_span(mission, known)
     room_list = rules.rooms(resources, surgeries)
+    parties = parts["convention"]
+    if parties is None:  # not the convention service's to this reader: the scheduling service's replica
+        parties = await _optional(services, "scheduling", f"/conventions/{mission['convention_id']}")
+        parties = None if isinstance(parties, ServiceRefused) else parties
     shown: dict[str, Any] = {
         **parts, "team": rules.team(mission, parts["names"]), "rooms": room_list, "hours": rules.hours(room_list),
         "strip": rules.icu_strip(known, first, last, beds), "stays_unknown": unknown, "beds": beds,
-        "days": rules.mission_days(mission), "proposal": None, "diff": None,
+        "days": rules.mission_days(mission),
+        "site_choices": rules.site_choices(parties, parts["sites"], parts["names"]), "proposal": None, "diff": None,
     }
     if query.proposal is not None:
         proposal = query.proposal
@@ -120,6 +126,18 @@ async def add_team_member(cmd: AddTeamMember, services: PersonServices) -> dict[
 async def change_on_site_dates(cmd: ChangeOnSiteDates, services: PersonServices) -> dict[str, Any]:
     reply = await services.change("scheduling", "PUT",
                                   f"/missions/{cmd.mission_id}/team/{cmd.practitioner_id}/on-site", cmd.body,
+                                  idempotency_key=cmd.idempotency_key, if_match=cmd.if_match)
+    return reply.body
+
+
+async def set_mission_site(cmd: SetMissionSite, services: PersonServices) -> dict[str, Any]:
+    reply = await services.change("scheduling", "PUT", f"/missions/{cmd.mission_id}/sites/{cmd.institution_id}",
+                                  cmd.body, idempotency_key=cmd.idempotency_key, if_match=cmd.if_match)
+    return reply.body
+
+
+async def remove_mission_site(cmd: RemoveMissionSite, services: PersonServices) -> dict[str, Any]:
+    reply = await services.change("scheduling", "DELETE", f"/missions/{cmd.mission_id}/sites/{cmd.institution_id}",
                                   idempotency_key=cmd.idempotency_key, if_match=cmd.if_match)
     return reply.body
 
