@@ -146,9 +146,12 @@ async def test_the_waiting_list_pages_by_keyset_with_a_next_link(programme: Sche
     s.client.auth.set("clinician", institution=CMCI)
     whole = [c["id"] for c in await s.ok("GET", url)]
     assert sorted(whole) == sorted(c["id"] for c in made)
-    first = await s.client.get(url, params={"limit": 3})
-    assert first.status_code == 200 and [c["id"] for c in first.json()] == whole[:3]
-    assert first.links["next"]["url"].startswith(f"{url}?limit=3&cursor=")
+    # Four: the three of priority 1 and one of priority 2, so that the cursor stands past every
+    # priority-1 case whatever the ids (at one instant the id decides ties: with three, a late
+    # priority-1 case fell after the cursor or before it by the draw of its id).
+    first = await s.client.get(url, params={"limit": 4})
+    assert first.status_code == 200 and [c["id"] for c in first.json()] == whole[:4]
+    assert first.links["next"]["url"].startswith(f"{url}?limit=4&cursor=")
     # Cases registered between two pages: one more urgent than the page seen, one less.
     late_urgent = await s.case(priority=1, diagnosis="Urgence")
     late_minor = await s.case(priority=5, diagnosis="Hernie")
