@@ -20,7 +20,7 @@ import pytest
 import convention.app
 from jumelage.clock import FixedClock
 from jumelage.testkit.servers import Database
-from jumelage.testkit.services import deliveries, running, service_settings
+from jumelage.testkit.services import deliveries, publish, running, service_settings
 from jumelage.testkit.waiting import eventually
 
 NOW = datetime(2024, 9, 2, 9, 0, tzinfo=UTC)
@@ -45,9 +45,7 @@ async def _publish(amqp_url: str, namespace: str, facts: list[Any]) -> None:
     with deliveries() as seen:
         conn = await aio_pika.connect(amqp_url)
         try:
-            ex = await (await conn.channel()).get_exchange(f"{namespace}jumelage.events")
-            for envelope in envelopes:
-                await ex.publish(aio_pika.Message(envelope.to_json().encode()), routing_key=envelope.routing_key)
+            await publish(await conn.channel(), namespace, envelopes)
         finally:
             await conn.close()
         await eventually(lambda: seen.all_finished({str(e.id): 1 for e in envelopes}))
