@@ -68,7 +68,10 @@ async def test_a_namespace_still_consumed_or_of_a_failed_test_is_deleted(amqp_ur
         conn = await aio_pika.connect(amqp_url)
         try:
             queue = await (await conn.channel()).declare_queue(f"{consumed}notification.events", passive=True)
-            await queue.consume(lambda message: message.ack())  # something of the test still runs
+            async def still_running(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+                await message.ack()
+
+            await queue.consume(still_running)  # something of the test still runs
             await pool.give_back(consumed)
         finally:
             await conn.close()

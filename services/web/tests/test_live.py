@@ -13,8 +13,6 @@ from jumelage.testkit.waiting import eventually
 from web.adapters.live import LiveEvent, LiveHub
 from web.subscribers import live_event
 
-pytestmark = pytest.mark.asyncio
-
 
 async def test_an_event_naming_the_open_convention_reaches_its_page(stack: Stack) -> None:
     draft = await programme(stack)
