@@ -237,10 +237,13 @@ async def thirty_days_later(api: Api, story: Story, timeline: Timeline, programm
             and date.fromisoformat(done["followed_up_on"])
             >= (datetime.fromisoformat(fired[done["id"]]["fired_at"].replace("Z", "+00:00")) + ALGIERS_OFFSET).date()),
     }
-    print(f"  day-30 reminders: {figures['reminders_sent']} sent ({figures['reminder_emails']} e-mails), "
+    return figures
+
+
+def show_reminders(figures: dict[str, int]) -> None:
+    print(f"\n  day-30 reminders: {figures['reminders_sent']} sent ({figures['reminder_emails']} e-mails), "
           f"{figures['reminders_cancelled']} cancelled (followed up first); "
           f"{figures['followed_up_after_reminder']} follow-ups recorded after their reminder", flush=True)
-    return figures
 
 
 READINESS = ("consent_signed", "tests_done", "fit_for_anaesthesia", "travel_arranged")
@@ -553,6 +556,7 @@ async def _play(api: Api, story: Story, timeline: Timeline, urls: dict[str, str]
     results["cnas_reports"] = await reports(fund, cnas, results["cnas"]["reference"])
     show_progress(results["twinning"])
     results["twinning_reports"] = await reports(directorate, twinning, results["twinning"]["reference"])
+    show_reminders(day30)
     sent = [e for e in timeline.seen if e["type"] == "NotificationSent"]
     print(f"\n  {len(timeline.seen)} events, {len(sent)} notifications sent"
           + (f", {len(mails())} e-mails in the local mail catcher" if mails else ""), flush=True)
