@@ -152,13 +152,98 @@ async def operate(api: Api, mission_id: str, surgeries: list[dict[str, Any]], ou
     return done_
 
 
-async def follow_up(clinician: Api, surgeries: list[dict[str, Any]], outcomes: dict[int, str]) -> None:
-    """Thirty days after: the host's clinicians record how each patient is (``outcomes`` by
-    position; the others alive)."""
-    for n, surgery in enumerate(surgeries):
-        if surgery["outcome"] != "deceased":
-            await clinician.call("scheduling", "POST", f"/surgeries/{surgery['id']}/follow-up",
-                                 {"outcome": outcomes.get(n, "alive")})
+@dataclass
+class FollowUps:
+    """A mission's surgeries to follow up on day 30, by the host's clinician (``outcomes`` by
+    position; the others alive). Those of the mission's first day are recorded on their thirtieth
+    day, before the reminder's hour: their reminders are cancelled, never sent. The others wait
+    until the notification service has sent theirs (``after_reminders``)."""
+
+    clinician: Api
+    surgeries: list[dict[str, Any]]
+    outcomes: dict[int, str]
+    recorded: list[dict[str, Any]] = field(default_factory=list)
+
+    def _alive(self) -> list[tuple[int, dict[str, Any]]]:
+        return [(n, s) for n, s in enumerate(self.surgeries) if s["outcome"] != "deceased"]  # no reminder
+
+    @staticmethod
+    def day(surgery: dict[str, Any]) -> date:
+        done = datetime.fromisoformat((surgery["completed_at"] or surgery["scheduled_start"]).replace("Z", "+00:00"))
+        return (done.astimezone(UTC) + ALGIERS_OFFSET).date()
+
+    @property
+    def first_day(self) -> date:
+        return min(self.day(s) for _, s in self._alive())
+
+    def on_time(self) -> list[tuple[int, dict[str, Any]]]:
+        return [(n, s) for n, s in self._alive() if self.day(s) == self.first_day]
+
+    def after_reminders(self) -> list[tuple[int, dict[str, Any]]]:
+        return [(n, s) for n, s in self._alive() if self.day(s) != self.first_day]
+
+    async def record(self, which: list[tuple[int, dict[str, Any]]]) -> None:
+        for n, surgery in which:
+            self.recorded.append(await self.clinician.call(
+                "scheduling", "POST", f"/surgeries/{surgery['id']}/follow-up", {"outcome": self.outcomes.get(n, "alive")}))
+
+
+async def follow_up_reminder(desk: Api, surgery_id: str, done: Any) -> dict[str, Any]:
+    """The notification service's day-30 reminder of a surgery, once ``done`` accepts it."""
+    found = await desk.until("notification", f"/reminders?subject_id={surgery_id}",
+                             lambda page: any(r["kind"] == "follow_up" and done(r) for r in page["items"]))
+    return next(r for r in found["items"] if r["kind"] == "follow_up")
+
+
+async def reminded(desk: Api, timeline: Timeline, surgery_id: str) -> dict[str, Any]:
+    """Until the surgery's day-30 reminder has fired and its e-mails are sent (``NotificationSent``
+    of that reminder on the exchange): the notification service's reminder job, on its clock."""
+    reminder = await follow_up_reminder(desk, surgery_id, lambda r: r["status"] == "fired")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while not any(e["type"] == "NotificationSent" and e["data"].get("cause_event_id") == reminder["id"]
+                  for e in timeline.seen):
+        if loop.time() > deadline:
+            raise TimeoutError(f"the day-30 reminder {reminder['id']} fired but nothing was sent")
+        await asyncio.sleep(0.1)
+    return reminder
+
+
+async def thirty_days_later(api: Api, story: Story, timeline: Timeline, programmes: list[FollowUps]) -> dict[str, int]:
+    """Day 30 of each mission's first day (08:00, before the reminders' hour): those surgeries are
+    followed up, and their reminders cancelled. Then 5 July: the notification service's reminder job
+    sends the others' reminders, and only then are their follow-ups recorded."""
+    desk = api.as_("bureau.notifications", "administrator")
+    for programme in programmes:
+        story.moves_to(at(programme.first_day + timedelta(days=30), 8))
+        await programme.record(programme.on_time())
+        for _, surgery in programme.on_time():
+            await follow_up_reminder(desk, surgery["id"], lambda r: r["status"] == "cancelled")
+    story.moves_to("2024-07-05T08:00:00Z")
+    fired = {}
+    for programme in programmes:
+        for _, surgery in programme.after_reminders():
+            fired[surgery["id"]] = await reminded(desk, timeline, surgery["id"])
+        await programme.record(programme.after_reminders())
+    reminder_ids = {r["id"] for r in fired.values()}
+    figures = {
+        "reminders_sent": len(fired),
+        "reminder_emails": sum(1 for e in timeline.seen if e["type"] == "NotificationSent"
+                               and e["data"].get("cause_event_id") in reminder_ids),
+        "reminders_cancelled": sum(len(p.on_time()) for p in programmes),
+        # From the services' own records: the follow-up's day against the reminder's.
+        "followed_up_after_reminder": sum(
+            1 for p in programmes for done in p.recorded if done["id"] in fired
+            and date.fromisoformat(done["followed_up_on"])
+            >= (datetime.fromisoformat(fired[done["id"]]["fired_at"].replace("Z", "+00:00")) + ALGIERS_OFFSET).date()),
+    }
+    return figures
+
+
+def show_reminders(figures: dict[str, int]) -> None:
+    print(f"\n  day-30 reminders: {figures['reminders_sent']} sent ({figures['reminder_emails']} e-mails), "
+          f"{figures['reminders_cancelled']} cancelled (followed up first); "
+          f"{figures['followed_up_after_reminder']} follow-ups recorded after their reminder", flush=True)
 
 
 READINESS = ("consent_signed", "tests_done", "fit_for_anaesthesia", "travel_arranged")
@@ -207,7 +292,7 @@ async def plan_and_apply(api: Api, mission_id: str, cases: list[dict[str, Any]],
     return scheduled
 
 
-async def cnas_programme(api: Api, story: Story) -> tuple[str, str, Any]:
+async def cnas_programme(api: Api, story: Story) -> tuple[str, str, FollowUps]:
     """The convention's id, its funder's (CNAS), and the 30-day follow-ups to record."""
     chain = "programme-cnas-san-donato-2024"
     step("CNAS – San Donato: paediatric cardiac surgery at CMCI Bousmail")
@@ -294,10 +379,10 @@ async def cnas_programme(api: Api, story: Story) -> tuple[str, str, Any]:
     await cmci_clinician.call("scheduling", "POST", f"/consultations/{consultation['id']}/hold",
                               {"held_at": at(days[0], 9)})
     await cmci_coordinator.call("scheduling", "POST", f"/missions/{mission['id']}/complete", correlation=chain)
-    return convention, cnas, lambda: follow_up(cmci_clinician, operated, {2: "readmitted"})
+    return convention, cnas, FollowUps(cmci_clinician, operated, {2: "readmitted"})
 
 
-async def twinning_programme(api: Api, story: Story) -> tuple[str, str, Any]:
+async def twinning_programme(api: Api, story: Story) -> tuple[str, str, FollowUps]:
     """The convention's id, its supervisor's (DSP Oran), and the 30-day follow-ups to record."""
     chain = "programme-oran-tiaret-2024"
     step("CHU Oran – EPH Tiaret: twinning in general surgery, supervised by DSP Oran")
@@ -373,8 +458,8 @@ async def twinning_programme(api: Api, story: Story) -> tuple[str, str, Any]:
     await chu_coordinator.call("scheduling", "POST", f"/training-sessions/{session['id']}/hold",
                                {"trainee_count": 9, "held_at": at(days[1], 15)})
     await chu_coordinator.call("scheduling", "POST", f"/missions/{mission['id']}/complete", correlation=chain)
-    return convention, dsp, lambda: follow_up(tiaret_clinician, operated,
-                                              {1: "surgical_site_infection", 3: "lost_to_follow_up"})
+    return convention, dsp, FollowUps(tiaret_clinician, operated,
+                                      {1: "surgical_site_infection", 3: "lost_to_follow_up"})
 
 
 async def achieved(api: Api, convention_id: str, expected_surgeries: int) -> dict[str, Any]:
@@ -453,10 +538,8 @@ async def play(urls: dict[str, str], amqp_url: str, exchange: str, clock_file: P
 async def _play(api: Api, story: Story, timeline: Timeline, urls: dict[str, str], mails: Any) -> dict[str, Any]:
     cnas, funder, cnas_follow_ups = await cnas_programme(api, story)
     twinning, supervisor, twinning_follow_ups = await twinning_programme(api, story)
-    step("Thirty days later: the hosts' clinicians, reminded, record how each patient is")
-    story.moves_to("2024-07-05T08:00:00Z")
-    await cnas_follow_ups()
-    await twinning_follow_ups()
+    step("Thirty days later: the hosts' clinicians record how each patient is, some reminded on day 30")
+    day30 = await thirty_days_later(api, story, timeline, [cnas_follow_ups, twinning_follow_ups])
     fund, directorate = (api.as_("suivi.cnas", "funder", institution=funder),
                          api.as_("inspection.dsp-oran", "supervisor", institution=supervisor))
     results = {"cnas": await achieved(fund, cnas, 1), "twinning": await achieved(directorate, twinning, 1)}
@@ -473,9 +556,11 @@ async def _play(api: Api, story: Story, timeline: Timeline, urls: dict[str, str]
     results["cnas_reports"] = await reports(fund, cnas, results["cnas"]["reference"])
     show_progress(results["twinning"])
     results["twinning_reports"] = await reports(directorate, twinning, results["twinning"]["reference"])
+    show_reminders(day30)
     sent = [e for e in timeline.seen if e["type"] == "NotificationSent"]
     print(f"\n  {len(timeline.seen)} events, {len(sent)} notifications sent"
           + (f", {len(mails())} e-mails in the local mail catcher" if mails else ""), flush=True)
+    results["follow_up_reminders"] = day30
     results["events"] = len(timeline.seen)
     results["notifications"] = len(sent)
     admin = api.as_("admin.plateforme", "administrator")

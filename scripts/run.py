@@ -168,6 +168,9 @@ def main() -> int:
             "DATA_DIR": str(data_dir), "TOPOLOGY_NAMESPACE": namespace,
             "SCENARIO_CLOCK_FILE": str(story_clock), "SMTP_PORT": str(mails.start()),
             "LOG_LEVEL": base_env.get("LOG_LEVEL", "WARNING"),  # the timeline is the show
+            # The story moves its clock by weeks in seconds: the reminder job looks every second, so a
+            # reminder the story makes due (the day-30 follow-ups) goes out before it moves on.
+            "REMINDER_CHECK_INTERVAL": base_env.get("REMINDER_CHECK_INTERVAL", "1"),
         })
     ports = {s: p + args.port_offset for s, p in SERVICES.items()}
     procs = {s: start(s, ports[s], base_env) for s in SERVICES}

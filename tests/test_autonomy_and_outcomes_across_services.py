@@ -16,32 +16,14 @@ import convention.app
 import notification.app
 import scheduling.app
 from jumelage.clock import write_scenario_instant
-from jumelage.testkit.mail import MailCatcher
+from jumelage.testkit.client import found, ok
+from jumelage.testkit.mail import MailCatcher, subjects
 from jumelage.testkit.servers import Database
 from jumelage.testkit.services import running_services
 from jumelage.testkit.waiting import eventually
 
 SERVICES = {"convention": convention.app, "scheduling": scheduling.app, "notification": notification.app}
 HOST_MAIL = "chirurgie@cmci-bousmail.dz"
-
-
-async def ok(client: Any, method: str, url: str, status: int = 200, **kw: Any) -> Any:
-    response = await client.request(method, url, **kw)
-    assert response.status_code == status, f"{method} {url}: {response.status_code} {response.text}"
-    return response.json() if response.content else None
-
-
-async def found(client: Any, url: str, ready: Any = lambda _: True) -> Any:
-    async def seen() -> Any:
-        response = await client.get(url)
-        if response.status_code == 200 and ready(body := response.json()):
-            return body
-        return None
-    return await eventually(seen)
-
-
-def subjects(mail: MailCatcher, to: str) -> list[str]:
-    return [m["Subject"].strip() for m in mail.messages(to=to)]
 
 
 async def test_autonomy_and_thirty_day_outcomes_across_the_services(

@@ -18,7 +18,8 @@ import convention.app
 import notification.app
 import scheduling.app
 from jumelage.clock import write_scenario_instant
-from jumelage.testkit.mail import MailCatcher
+from jumelage.testkit.client import found, ok
+from jumelage.testkit.mail import MailCatcher, subjects
 from jumelage.testkit.servers import Database
 from jumelage.testkit.services import running_services
 from jumelage.testkit.waiting import eventually
@@ -26,25 +27,6 @@ from jumelage.testkit.waiting import eventually
 SERVICES = {"convention": convention.app, "scheduling": scheduling.app, "notification": notification.app}
 FAMILY = "famille.benali@example.dz"
 SURGEON_MAIL = "a.frigiola@example.it"
-
-
-async def ok(client: Any, method: str, url: str, status: int = 200, **kw: Any) -> Any:
-    response = await client.request(method, url, **kw)
-    assert response.status_code == status, f"{method} {url}: {response.status_code} {response.text}"
-    return response.json() if response.content else None
-
-
-async def found(client: Any, url: str, ready: Any = lambda _: True) -> Any:
-    async def seen() -> Any:
-        response = await client.get(url)
-        if response.status_code == 200 and ready(body := response.json()):
-            return body
-        return None
-    return await eventually(seen)
-
-
-def subjects(mail: MailCatcher, to: str) -> list[str]:
-    return [m["Subject"].strip() for m in mail.messages(to=to)]
 
 
 def body_of(mail: MailCatcher, to: str, subject_start: str) -> str:

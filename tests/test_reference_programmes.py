@@ -50,6 +50,14 @@ async def test_both_programmes_play_end_to_end(amqp_url: str, database: Database
     sent = int(re.search(r"(\d+) notifications sent", out).group(1))
     mails = int(re.search(r"(\d+) e-mails in the local mail catcher", out).group(1))
     assert sent > 0 and mails == sent, "every notification of the programmes went out by e-mail"
+    # Day 30: the first day's surgeries followed up before their reminder (cancelled), the others
+    # reminded by the notification service (e-mails sent) and followed up after it (issue 21).
+    day30 = re.search(r"day-30 reminders: (\d+) sent \((\d+) e-mails\), (\d+) cancelled \(followed up first\); "
+                      r"(\d+) follow-ups recorded after their reminder", out)
+    assert day30, out[-3000:]
+    reminded, emails, cancelled, after = map(int, day30.groups())
+    assert reminded > 0 and emails >= reminded and cancelled > 0 and after == reminded
+    assert reminded + cancelled == 8 + 4, "every surgery but a death at surgery has a day-30 reminder"
     summary = out.split("== What each convention achieved")[1].split("notifications sent")[0]
     assert not re.search(r"^  (event|mail) ", summary, re.M), "the summary waits until the timeline is quiet"
     assert "Closing channel" not in out + done.stderr, "the timeline's tap stops cleanly"

@@ -21,7 +21,7 @@ from jumelage.clock import FixedClock
 from jumelage.events import registry
 from jumelage.messaging.tables import OutboxRecord
 from jumelage.testkit.servers import Database
-from jumelage.testkit.services import deliveries, running, service_settings
+from jumelage.testkit.services import deliveries, publish, running, service_settings
 from jumelage.testkit.tap import EventTap, event_tap
 from jumelage.testkit.waiting import eventually
 
@@ -447,11 +447,7 @@ async def test_progress_is_right_under_duplicates_and_disorder(programme: Progra
     with deliveries() as seen:
         conn = await aio_pika.connect(amqp_url)
         try:
-            ex = await (await conn.channel()).get_exchange(f"{namespace}jumelage.events")
-            for envelope in sent:
-                await ex.publish(aio_pika.Message(envelope.to_json().encode(),
-                                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                                 routing_key=envelope.routing_key)
+            await publish(await conn.channel(), namespace, sent)
         finally:
             await conn.close()
         # Every copy, the duplicates too, has been delivered and settled.
@@ -542,7 +538,7 @@ def test_every_changing_route_takes_an_idempotency_key_and_no_other() -> None:
 
 async def test_progress_periods_by_month_in_the_programmes_time_zone(programme: Programme, amqp_url: str,
                                                                      namespace: str) -> None:
-    from jumelage.events import ConsultationHeld, SurgeryCompleted, TrainingSessionHeld, new_envelope
+    from jumelage.events import ConsultationHeld, SurgeryCompleted, TrainingSessionHeld
 
     ids = programme.ids
     cid = (await programme.signed_convention())["id"]
@@ -565,18 +561,7 @@ async def test_progress_periods_by_month_in_the_programmes_time_zone(programme: 
                             topic="Perfusion in neonates", held_at=datetime(2024, 7, 3, 15, tzinfo=UTC),
                             hours=3.0, trainee_count=6),
     ]
-    envelopes = [new_envelope(f, correlation_id="cnas-programme", causation_id=None) for f in facts]
-    with deliveries() as seen:
-        conn = await aio_pika.connect(amqp_url)
-        try:
-            ex = await (await conn.channel()).get_exchange(f"{namespace}jumelage.events")
-            for envelope in envelopes:
-                await ex.publish(aio_pika.Message(envelope.to_json().encode(),
-                                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                                 routing_key=envelope.routing_key)
-        finally:
-            await conn.close()
-        await eventually(lambda: seen.all_finished({str(e.id): 1 for e in envelopes}))
+    await _deliver(amqp_url, namespace, facts)
 
     r = await programme.client.get(f"/conventions/{cid}/progress/periods", params={"by": "month"})
     assert r.status_code == 200, r.text
@@ -613,7 +598,7 @@ COSTS = [  # the press: about EUR 30,000 abroad against DZD 150,000-400,000 here
 async def test_money_not_spent_abroad_goes_by_the_reference_costs_per_procedure_and_period(
     programme: Programme, amqp_url: str, namespace: str
 ) -> None:
-    from jumelage.events import SurgeryCompleted, new_envelope
+    from jumelage.events import SurgeryCompleted
 
     client = programme.client
     signed = await programme.signed_convention(reference_costs=COSTS, specialties=["paediatric cardiac surgery",
@@ -638,16 +623,7 @@ async def test_money_not_spent_abroad_goes_by_the_reference_costs_per_procedure_
         surgery("VSD closure", False, may, "paediatric cardiac surgery"),       # not referred abroad: not counted
         surgery("Fontan", True, june, None),  # no specialty, and the convention has two: uncosted
     ]
-    envelopes = [new_envelope(f, correlation_id="cnas-programme", causation_id=None) for f in facts]
-    with deliveries() as seen:
-        conn = await aio_pika.connect(amqp_url)
-        try:
-            ex = await (await conn.channel()).get_exchange(f"{namespace}jumelage.events")
-            for envelope in envelopes:
-                await ex.publish(aio_pika.Message(envelope.to_json().encode()), routing_key=envelope.routing_key)
-        finally:
-            await conn.close()
-        await eventually(lambda: seen.all_finished({str(e.id): 1 for e in envelopes}))
+    await _deliver(amqp_url, namespace, facts)
 
     money = (await client.get(f"/conventions/{cid}/progress")).json()["money_not_spent_abroad"]
     assert (money["cases"], money["costed"], money["uncosted"]) == (3, 2, 1)
@@ -726,9 +702,7 @@ async def _deliver(amqp_url: str, namespace: str, facts: list[Any], *, twice: in
     with deliveries() as seen:
         conn = await aio_pika.connect(amqp_url)
         try:
-            ex = await (await conn.channel()).get_exchange(f"{namespace}jumelage.events")
-            for envelope in sent:
-                await ex.publish(aio_pika.Message(envelope.to_json().encode()), routing_key=envelope.routing_key)
+            await publish(await conn.channel(), namespace, sent)
         finally:
             await conn.close()
         counts: dict[str, int] = {}

@@ -167,3 +167,23 @@ async def test_the_familys_access_request_exports_what_is_held_and_who_read_it(p
     assert [(a["kind"], a["id"]) for a in export["activities"]] == [("surgery", surgery["id"])]
     assert [(a["subject"], a["what"]) for a in export["accesses"]] == [("dr-host", "case")]
     assert ("dpo-cmci", "export") in {(r["subject"], r["what"]) for r in await access_rows(s)}
+
+
+async def test_the_privacy_officer_requests_the_export_by_the_patients_reference(programme: Scheduling) -> None:
+    """The privacy officer's page names patients by reference: the export by it, to the host's
+    privacy officer (and clinicians), refused to another institution's and to other roles, and
+    written down in the access history as the export by the case's id is."""
+    s = programme
+    case = await s.case()
+    path = f"/patients/{case['patient_ref']}/access-request"
+    with s.client.auth.acting("privacy_officer", institution=TIARET):
+        await s.refused("GET", path, 403, "another institution's")
+    with s.client.auth.acting("coordinator", institution=CMCI):
+        await s.refused("GET", path, 403, "privacy_officer")
+    with s.client.auth.acting("privacy_officer", institution=CMCI, subject="dpo-cmci"):
+        await s.refused("GET", "/patients/P-NOSUCHONE/access-request", 404)
+        export = await s.ok("GET", path)
+    assert export["case"]["id"] == case["id"] and export["case"]["patient"]["full_name"] == PATIENT["full_name"]
+    rows = await access_rows(s, patient_ref=case["patient_ref"])
+    assert [(r["subject"], r["what"], r["action"]) for r in rows] == [
+        ("dpo-cmci", "export", "GET /patients/{patient_ref}/access-request")]

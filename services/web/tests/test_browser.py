@@ -58,6 +58,8 @@ PEOPLE = {  # subject: (name on the sign-in page, institution key, roles)
     "clara": ("Clara (clinician, CMCI)", "cmci", ("clinician",)),
     "omar": ("Omar (clinician, Clinique des Oasis)", "other", ("clinician",)),
     "nadia": ("Nadia (administrator)", "cnas", ("administrator",)),
+    "paolo": ("Paolo (supervisor, GSD)", "gsd", ("supervisor",)),
+    "dalila": ("Dalila (privacy officer, CMCI)", "cmci", ("privacy_officer",)),
 }
 # The waiting list of the plan's scenarios: (patient's name, date of birth, procedure, minutes, priority,
 # risk scheme, risk category). The names and dates are the identity no one but the host's clinicians sees.
@@ -489,3 +491,86 @@ async def test_an_administrator_shows_retries_and_discards_dead_letters(page: Pa
     response = await page.goto(f"{stack.web}/dead-letters")
     assert response is not None and response.status == 403
     await expect(page.locator("main")).to_contain_text("may not run the dead-letter desk")
+
+
+async def downloaded(page: Page, link: Any) -> tuple[str, bytes]:
+    """Click a download link: the file's suggested name and its bytes, as the browser saved them."""
+    async with page.expect_download() as started:
+        await link.click()
+    download = await started.value
+    return download.suggested_filename, Path(await download.path()).read_bytes()
+
+
+async def test_the_fhir_exports_are_linked_for_whom_the_services_give_them(page: Page, stack: BrowserStack) -> None:
+    """The convention's export for whoever reads its progress (its funder), not for a party's
+    supervisor who reads the convention but not its progress; the mission's two exports for
+    whoever reads the mission (its host's coordinator), none for another clinic's coordinator.
+    Each download is the service's Bundle, valid FHIR R4."""
+    from fhir.resources.R4B.bundle import Bundle
+
+    mission = await mission_with_a_waiting_list(stack)
+    convention_id = stack.call("GET", "scheduling", f"/missions/{mission.id}", roles=("coordinator",),
+                               institution="cmci")["convention_id"]
+    await sign_in(page, stack, "karim")
+    await page.goto(f"{stack.web}/conventions/{convention_id}")
+    link = page.locator("#fhir-exports a[href$='/fhir']")
+    await expect(link).to_be_visible()
+    name, content = await downloaded(page, link)
+    assert name == f"convention_{convention_id}.fhir.json"
+    bundle = Bundle.model_validate_json(content)
+    assert {e.resource.get_resource_type() for e in bundle.entry} == {"Contract", "Organization"}
+
+    await sign_in(page, stack, "paolo")  # GSD is a party, not its supervisor: no progress, no export
+    response = await page.goto(f"{stack.web}/conventions/{convention_id}")
+    assert response is not None and response.status == 200
+    await expect(page.locator("#parties-title")).to_be_visible()
+    await expect(page.locator("#fhir-exports")).to_have_count(0)
+    response = await page.goto(f"{stack.web}/conventions/{convention_id}/fhir")
+    assert response is not None and response.status == 403  # the web route asks the service, which refuses
+
+    await sign_in(page, stack, "amina")
+    await page.goto(f"{stack.web}/missions/{mission.id}")
+    name, content = await downloaded(page, page.locator(f"#fhir-exports a[href='/missions/{mission.id}/fhir']"))
+    assert name == f"mission_{mission.id}.fhir.json"
+    kinds = {e.resource.get_resource_type() for e in Bundle.model_validate_json(content).entry}
+    assert "CareTeam" in kinds
+    name, content = await downloaded(page, page.locator("#fhir-exports a[href$='/fhir/procedures']"))
+    assert name == f"mission_{mission.id}_procedures.fhir.json"
+    assert Bundle.model_validate_json(content).type == "collection"
+
+    await sign_in(page, stack, "outsider")
+    response = await page.goto(f"{stack.web}/missions/{mission.id}")
+    assert response is not None and response.status == 403
+    await expect(page.locator("#fhir-exports")).to_have_count(0)
+    audit = stack.call("GET", "scheduling", "/audit?limit=500")["items"]
+    assert {a["action"] for a in audit if a["target"].startswith(f"/missions/{mission.id}/fhir")} == {
+        "GET /missions/{mission_id}/fhir", "GET /missions/{mission_id}/fhir/procedures"}
+
+
+async def test_the_privacy_officer_downloads_a_patients_access_request_from_the_access_history(
+        page: Page, stack: BrowserStack) -> None:
+    """Each patient of the access history has its access request, as JSON and as the PDF, for the
+    host's privacy officer; the export is then in the history itself; another clinic is refused."""
+    mission = await mission_with_a_waiting_list(stack)
+    case = mission.cases[0]
+    stack.call("GET", "scheduling", f"/cases/{case['id']}", roles=("clinician",), institution="cmci")
+    await sign_in(page, stack, "dalila")
+    await page.goto(f"{stack.web}/hosts/{stack.ids['cmci']}/access-history?patient_ref={case['patient_ref']}")
+    row = page.locator(f"#access-requests tr[data-patient='{case['patient_ref']}']")
+    await expect(row).to_be_visible()
+    name, content = await downloaded(page, row.locator("a[href$='.json']"))
+    assert name == f"access-request_{case['patient_ref']}.json"
+    exported = json.loads(content)
+    assert exported["case"]["id"] == case["id"]
+    assert exported["case"]["patient"]["full_name"] == case["patient"]["full_name"]
+    assert ("browser-tests", "case") in {(a["subject"], a["what"]) for a in exported["accesses"]}
+    name, content = await downloaded(page, row.locator("a[href$='.pdf']"))
+    assert name.startswith(f"access-request_{case['patient_ref']}_") and content.startswith(b"%PDF")
+    await page.reload()  # both exports are written down, as the privacy officer's own reads
+    await expect(page.locator("#access-history")).to_contain_text("dalila")
+    await expect(page.locator("#access-history")).to_contain_text("/patients/{patient_ref}/access-request")
+
+    await sign_in(page, stack, "omar")
+    response = await page.goto(f"{stack.web}/patients/{case['patient_ref']}/access-request.json")
+    assert response is not None and response.status == 403
+    await expect(page.locator("main")).not_to_contain_text(case["patient"]["full_name"])

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -23,6 +24,7 @@ from pydantic import BaseModel
 from sqlalchemy import Column, Index, String, Text, func, insert, select
 from sqlmodel import Field, SQLModel
 
+from jumelage import context
 from jumelage.api import IsoInstant, Offset
 from jumelage.auth import Role, require
 from jumelage.columns import UtcDateTime
@@ -38,6 +40,24 @@ class AuditActor:
     roles: tuple[str, ...]
     action: str  # "POST /conventions/{convention_id}/sign"
     target: str  # "/conventions/5b0c…/sign"
+
+    @classmethod
+    def of(cls, request: Request, caller: Any, *, with_query: bool = False) -> AuditActor:
+        """The caller of an HTTP request, and its route (``with_query``: the target names the
+        query too, for a read whose parameters say what was read: a period, a language)."""
+        route = request.scope.get("route")
+        target = request.url.path
+        if with_query and request.url.query:
+            target += f"?{request.url.query}"
+        return cls(subject=caller.subject, institution_id=caller.institution_id,
+                   roles=tuple(sorted(r.value for r in caller.roles)),
+                   action=f"{request.method} {getattr(route, 'path', request.url.path)}", target=target)
+
+    def row(self, at: datetime, correlation_id: str | None) -> dict[str, Any]:
+        """Who, when, through which route: the values every row written for this actor begins with
+        (the audit's, and the access history of patients' identities)."""
+        return dict(at=at, subject=self.subject, institution_id=self.institution_id, roles=" ".join(self.roles),
+                    action=self.action, target=self.target, correlation_id=correlation_id)
 
 
 class AuditRecord(SQLModel, table=True):
@@ -57,11 +77,21 @@ class AuditRecord(SQLModel, table=True):
 
 def record_for(actor: AuditActor, at: datetime, events: list[Any], correlation_id: str | None) -> dict[str, Any]:
     """The audit row's values, for ``AUDIT_INSERT``."""
-    return dict(
-        at=at, subject=actor.subject, institution_id=actor.institution_id, roles=" ".join(actor.roles),
-        action=actor.action, target=actor.target, correlation_id=correlation_id,
-        events=json.dumps([{"type": e.type, "id": str(e.id), "subject": e.subject} for e in events]),
-    )
+    return {**actor.row(at, correlation_id),
+            "events": json.dumps([{"type": e.type, "id": str(e.id), "subject": e.subject} for e in events])}
+
+
+async def write_apart(sessions: Callable[[], Any], statement: Any,
+                      rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+    """Write ``rows`` in a short transaction of their own, from ``sessions`` (one that may write):
+    what a read (a GET, which writes nothing itself) leaves behind, before its answer leaves."""
+    async with sessions() as session, session.begin():
+        await session.execute(statement, rows)
+
+
+async def record_read(sessions: Callable[[], Any], actor: AuditActor) -> None:
+    """The audit row of a read worth tracing (no events: the action and target say what was read)."""
+    await write_apart(sessions, AUDIT_INSERT, record_for(actor, datetime.now(UTC), [], context.correlation_id.get()))
 
 
 # A Core insert, built once: on every changing request, an ORM object and its flush cost more.

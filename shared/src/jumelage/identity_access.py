@@ -32,6 +32,7 @@ from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Tab
 
 from jumelage import context
 from jumelage.api import IsoInstant, Offset
+from jumelage.audit import write_apart
 from jumelage.auth import CallerDep, Role, deny
 from jumelage.columns import UtcDateTime
 
@@ -116,13 +117,9 @@ async def record_reads(uow: Any, table: Table, what: Read, patients: Iterable[tu
     seen = dict.fromkeys(patients)  # a patient read twice in one answer: one row
     if actor is None or not seen:
         return 0
-    at, correlation = datetime.now(UTC), context.correlation_id.get()
-    rows = [dict(at=at, subject=actor.subject, institution_id=actor.institution_id, roles=" ".join(actor.roles),
-                 action=actor.action, target=actor.target, what=what.value, patient_ref=ref,
-                 host_institution_id=host, correlation_id=correlation) for ref, host in seen]
-    async with uow.write_sessions() as session:
-        await session.execute(insert(table), rows)
-        await session.commit()
+    who = actor.row(datetime.now(UTC), context.correlation_id.get())
+    rows = [{**who, "what": what.value, "patient_ref": ref, "host_institution_id": host} for ref, host in seen]
+    await write_apart(uow.write_sessions, insert(table), rows)
     return len(rows)
 
 

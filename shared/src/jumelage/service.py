@@ -27,8 +27,7 @@ from faststream.specification import AsyncAPI
 
 from jumelage import idempotency, sealing
 from jumelage.api import install_error_documents
-from jumelage import context
-from jumelage.audit import AUDIT_INSERT, AuditActor, audit_router, record_for
+from jumelage.audit import AuditActor, audit_router, record_read
 from jumelage.auth import CallerDep, TokenVerifier, authenticated
 from jumelage.bus import MessageBus
 from jumelage.catalogue import catalogue
@@ -223,12 +222,7 @@ class ServiceRuntime:
     def request_unit_of_work(self, request: Request, caller: Any) -> UnitOfWork:
         """The unit of work of an authenticated request (:func:`unit_of_work`): a read's records
         what it reads of a patient's identity (jumelage.identity_access), a change's is audited."""
-        route = request.scope.get("route")
-        actor = AuditActor(
-            subject=caller.subject, institution_id=caller.institution_id,
-            roles=tuple(sorted(r.value for r in caller.roles)),
-            action=f"{request.method} {getattr(route, 'path', request.url.path)}", target=request.url.path,
-        )
+        actor = AuditActor.of(request, caller)
         if request.method not in MUTATING:
             uow = self.unit_of_work(self.read_sessions)
             uow.reader = actor
@@ -447,20 +441,13 @@ class ReadAudit:
         self.actor = actor
 
     async def record(self) -> None:
-        async with self._runtime.sessions() as session, session.begin():
-            await session.execute(AUDIT_INSERT, record_for(self.actor, datetime.now(UTC), [],
-                                                           context.correlation_id.get()))
+        await record_read(self._runtime.sessions, self.actor)
 
 
 async def read_audit(request: Request, caller: CallerDep) -> ReadAudit:
     """FastAPI dependency: the :class:`ReadAudit` of this request, for this caller."""
-    route = request.scope.get("route")
-    return ReadAudit(request.app.state.runtime, AuditActor(
-        subject=caller.subject, institution_id=caller.institution_id, roles=tuple(sorted(r.value for r in caller.roles)),
-        action=f"{request.method} {getattr(route, 'path', request.url.path)}",
-        # The query says which period, language or format was read (its parameters are bounded).
-        target=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-    ))
+    # The query says which period, language or format was read (its parameters are bounded).
+    return ReadAudit(request.app.state.runtime, AuditActor.of(request, caller, with_query=True))
 
 
 ReadAuditDep = Annotated[ReadAudit, Depends(read_audit)]

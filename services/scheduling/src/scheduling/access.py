@@ -243,17 +243,43 @@ CASE_READER = Depends(_case_reader)
 ShowIdentity = Annotated[bool, CASE_READER]
 
 
-async def _eraser(case_id: uuid.UUID, caller: CallerDep, uow: UoW) -> None:
-    """A family's request to erase is carried out by the host's clinicians or its privacy officer."""
-    roles = (Role.clinician, Role.privacy_officer)
-    what = "erase a patient's identity"
-    if not caller.has(*roles):
+FAMILY_ROLES = (Role.clinician, Role.privacy_officer)
+
+
+def _answering(caller: Caller, what: str) -> None:
+    if not caller.has(*FAMILY_ROLES):
         raise deny(caller, f"{what} (needs the role clinician or privacy_officer)")
-    if not caller.acts_for((await _case_host(uow, case_id),), *roles):
+
+
+def _of_host(caller: Caller, host: uuid.UUID, what: str) -> None:
+    if not caller.acts_for((host,), *FAMILY_ROLES):
         raise deny(caller, f"{what}: the case is another institution's")
 
 
+async def _eraser(case_id: uuid.UUID, caller: CallerDep, uow: UoW) -> None:
+    """A family's request to erase is carried out by the host's clinicians or its privacy officer."""
+    what = "erase a patient's identity"
+    _answering(caller, what)
+    _of_host(caller, await _case_host(uow, case_id), what)
+
+
 ERASER = Depends(_eraser)  # the same people answer the family's access request (its export)
+
+
+async def _patient_answerer(caller: CallerDep, uow: UoW,
+                            patient_ref: str = Path(min_length=1, max_length=40)) -> None:
+    """The access request by the patient's reference (the privacy officer's page lists patients by
+    it): the same people, the host's clinicians or its privacy officer."""
+    what = "export a patient's data (the access request)"
+    _answering(caller, what)
+    async with uow:
+        case = await uow.cases.by_patient_ref(patient_ref)
+    if case is None:
+        raise NotFound(f"no patient case for patient {patient_ref}")
+    _of_host(caller, case.host_institution_id, what)
+
+
+PATIENT_ANSWERER = Depends(_patient_answerer)
 
 
 async def _case_host(uow: SchedulingUnitOfWork, case_id: uuid.UUID) -> uuid.UUID:

@@ -1,6 +1,7 @@
 """Calling the services as someone: tokens signed with a known secret, ``ActingAs``
 (an httpx auth that mints the current identity's token per request), and
-``ServicesClient``, the three APIs over HTTP as one person (the demo, the benchmark)."""
+``ServicesClient``, the three APIs over HTTP as one person (the demo, the benchmark); ``ok`` and
+``found``, a test's call that must answer as expected and its read until it does."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 
 from jumelage.auth import mint
+from jumelage.testkit.waiting import eventually
 
 TEST_AUTH_SECRET = "jumelage-tests-only-hs256-secret-0123456789"
 # The identity key ring of tests and test processes (jumelage.sealing): fixed, never a real one.
@@ -102,3 +104,21 @@ class ServicesClient:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+async def ok(client: httpx.AsyncClient, method: str, url: str, status: int = 200, **kw: Any) -> Any:
+    """A test's call that must answer ``status`` (else an assertion naming what it answered): its body."""
+    response = await client.request(method, url, **kw)
+    assert response.status_code == status, f"{method} {url}: {response.status_code} {response.text}"
+    return response.json() if response.content else None
+
+
+async def found(client: httpx.AsyncClient, url: str, ready: Callable[[Any], Any] = lambda _: True) -> Any:
+    """GET ``url`` until it answers 200 with a body ``ready`` accepts (a service that hears of it
+    by an event gets there eventually): that body."""
+    async def seen() -> Any:
+        response = await client.get(url)
+        if response.status_code == 200 and ready(body := response.json()):
+            return body
+        return None
+    return await eventually(seen)

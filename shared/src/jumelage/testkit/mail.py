@@ -96,3 +96,8 @@ class MailSinkProcess:
         self.proc.terminate()
         with suppress(Exception):
             self.proc.wait(timeout=10)
+
+
+def subjects(mail: MailCatcher, to: str) -> list[str]:
+    """The subjects of what reached ``to``, in the order received."""
+    return [m["Subject"].strip() for m in mail.messages(to=to)]

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling import access
@@ -238,7 +238,18 @@ class AccessRequestOut(BaseModel):
             summary="A patient's data for the family's access request (the host's clinician or privacy officer)",
             dependencies=[access.ERASER], responses=read_responses())
 async def access_request(case_id: uuid.UUID, uow: UoW, bus: BusDep, clock: ClockDep) -> AccessRequestOut:
-    found = await bus.handle(AccessRequest(case_id), uow)
+    return _access_request_out(await bus.handle(AccessRequest(case_id), uow), clock)
+
+
+@router.get("/patients/{patient_ref}/access-request", response_model=AccessRequestOut,
+            summary="The same, found by the patient's reference (as the privacy officer's access history "
+                    "names patients)", dependencies=[access.PATIENT_ANSWERER], responses=read_responses())
+async def access_request_by_ref(patient_ref: Annotated[str, Path(min_length=1, max_length=40)], uow: UoW,
+                                bus: BusDep, clock: ClockDep) -> AccessRequestOut:
+    return _access_request_out(await bus.handle(AccessRequest(None, patient_ref), uow), clock)
+
+
+def _access_request_out(found: dict[str, Any], clock: Any) -> AccessRequestOut:
     activities = [ActivityOut(kind="surgery", id=s.id, mission_id=s.mission_id, what=s.procedure,
                               scheduled_at=s.scheduled_start, status=s.status.value,
                               outcome=s.outcome.value if s.outcome else None) for s in found["surgeries"]]

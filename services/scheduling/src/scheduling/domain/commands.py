@@ -205,9 +205,11 @@ class ExpireIdentities:
 
 @dataclass(frozen=True)
 class AccessRequest:
-    """A person's data for an access request: the case, its surgeries and who read its identity."""
+    """A person's data for an access request: the case, its surgeries and who read its identity;
+    the case by its id, or by its patient's reference (``case_id`` None)."""
 
-    case_id: uuid.UUID
+    case_id: uuid.UUID | None
+    patient_ref: str | None = None
 
 
 # -- missions --------------------------------------------------------------------------------------

@@ -265,9 +265,12 @@ async def access_request(query: AccessRequest, uow: SchedulingUnitOfWork) -> dic
     consents, clinical facts), its surgeries and consultations, and who read its identity. The
     export is a read of the identity like any other: written down (``export``)."""
     async with uow:
-        case = await uow.cases.get(query.case_id)
+        if query.case_id is not None:
+            case = await uow.cases.get(query.case_id)
+        else:
+            case = await uow.cases.by_patient_ref(query.patient_ref or "")
         if case is None:
-            raise NotFound(f"no patient case {query.case_id}")
+            raise NotFound(f"no patient case {query.case_id or query.patient_ref}")
         surgeries = await uow.surgeries.of_case(case.id)
         consultations = await uow.consultations.of_case(case.id)
         accesses = await uow.cases.accesses(case.patient_ref)

@@ -339,6 +339,11 @@ class Cases(_Repository):
         row = await self._one(select(PatientCaseRow).where(PatientCaseRow.id == case_id), for_update)
         return (await self._with_readiness([row]))[0] if row else None
 
+    async def by_patient_ref(self, patient_ref: str) -> PatientCase | None:
+        """The case of a patient reference (unique: one reference a case)."""
+        row = await self._one(select(PatientCaseRow).where(PatientCaseRow.patient_ref == patient_ref), False)
+        return (await self._with_readiness([row]))[0] if row else None
+
     async def waiting_list(self, institution_id: uuid.UUID, *, status: CaseStatus | None = None,
                            priority: int | None = None, name: str | None = None) -> list[PatientCase]:
         query = select(PatientCaseRow).where(PatientCaseRow.host_institution_id == institution_id)

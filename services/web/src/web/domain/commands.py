@@ -26,6 +26,19 @@ class ShowConvention:
     convention_id: uuid.UUID
 
 
+FHIR_EXPORTS = ("convention", "mission", "procedures")
+
+
+@dataclass(frozen=True)
+class DownloadFhir:
+    """A FHIR R4 Bundle as the service makes it for this person: a convention's (``convention``:
+    its Contract and parties), a mission's (``mission``: its CareTeam and Appointments) or the
+    surgeries done in it (``procedures``); ``record_id`` is the convention's or the mission's."""
+
+    export: str
+    record_id: uuid.UUID
+
+
 @dataclass(frozen=True)
 class DownloadReport:
     """A convention's report (``format``: ``pdf`` in ``language``, or ``zip``: its CSV files) for a
@@ -170,10 +183,12 @@ class ChangeConsent:
 @dataclass(frozen=True)
 class DownloadAccessRequest:
     """The family's access request: what the scheduling and notification services hold of a
-    patient, as one PDF in ``language`` (``None``: the family contact's, else the page's)."""
+    patient, as one PDF in ``language`` (``None``: the family contact's, else the page's); the case
+    by its id, or (``case_id`` None) by its patient's reference, as the privacy officer's page names it."""
 
-    case_id: uuid.UUID
+    case_id: uuid.UUID | None
     language: str | None = None
+    patient_ref: str | None = None
 
 
 @dataclass(frozen=True)

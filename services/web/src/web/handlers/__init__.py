@@ -17,12 +17,15 @@ from web.handlers import missions, privacy
 from web.domain.commands import HandleDeadLetter, ShowDeadLetter, ShowDeadLetters
 from web.handlers import dead_letters
 from web.domain.commands import DownloadAccessRequest, ShowAccessHistory
+from web.domain.commands import DownloadFhir
+from web.handlers import exports
 
 HANDLERS: dict[type, Handler] = {
     ListConventions: conventions.list_conventions,
     ShowConvention: conventions.show_convention,
     ChangeConvention: conventions.change_convention,
     DownloadReport: conventions.download_report,
+    DownloadFhir: exports.download_fhir,
     AmendConvention: conventions.amend_convention,
     DraftConvention: conventions.draft_convention,
     EditDraft: conventions.edit_draft,

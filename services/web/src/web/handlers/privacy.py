@@ -36,7 +36,9 @@ async def download_access_request(query: DownloadAccessRequest, services: Person
     """What both services hold of a patient, for one document: the scheduling service's case (its
     refusal, as any, goes to the refusal page) and the notification service's family part (none
     when the family has no contact there: its 404). Each service writes the export down itself."""
-    case_part = await services.get("scheduling", f"/cases/{query.case_id}/access-request")
+    case_path = (f"/cases/{query.case_id}/access-request" if query.case_id is not None
+                 else f"/patients/{quote(query.patient_ref or '', safe='')}/access-request")
+    case_part = await services.get("scheduling", case_path)
     patient_ref = case_part["case"]["patient_ref"]
     try:
         family = await services.get("notification", f"/families/{quote(patient_ref, safe='')}/access-request")
