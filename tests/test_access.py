@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from sqlalchemy import text
 
 import convention.app
@@ -187,10 +188,24 @@ def _openapi(service: str) -> dict[str, Any]:
 
 @pytest.fixture
 async def world(amqp_url: str, declared_namespace: str, database: Database) -> AsyncIterator[World]:
+    """A world of the test's own: for the walk of every route, which changes what it may."""
     # Anonymous clients: every call says who makes it.
     async with running_services(MODULES, amqp_url=amqp_url, namespace=declared_namespace,
                                 database=database) as clients:
         yield await seed(World(clients))
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_world(amqp_url: str, module_namespace: str, module_database: Database) -> AsyncIterator[World]:
+    """One world per backend for the tests that read it and change nothing another asserts
+    (a contact's language, refused or 409 commands): seeding it starts the three services
+    and takes some forty calls, which each of them paid before."""
+    async with running_services(MODULES, amqp_url=amqp_url, namespace=module_namespace,
+                                database=module_database) as clients:
+        yield await seed(World(clients))
+
+
+on_the_shared_world = pytest.mark.asyncio(loop_scope="module")
 
 
 def _signed_as_is(**claims: Any) -> dict[str, str]:
@@ -272,8 +287,9 @@ async def test_every_route_refuses_whoever_it_is_not_for(world: World) -> None:
             assert statuses[-1] not in (401, 403), f"nobody may {method} {service}{template}: {statuses}"
 
 
-async def test_each_role_sees_and_does_what_is_its_own(world: World) -> None:
-    w, i = world, world.ids
+@on_the_shared_world
+async def test_each_role_sees_and_does_what_is_its_own(shared_world: World) -> None:
+    w, i = shared_world, shared_world.ids
     mission, case = f"/missions/{i['mission_id']}", f"/cases/{i['case_id']}"
     # Patient identity: the host's clinicians only.
     assert (await w.ok("host clinician", "scheduling", "GET", case))["patient"]["full_name"] == "Enfant Access"
@@ -333,8 +349,9 @@ async def test_each_role_sees_and_does_what_is_its_own(world: World) -> None:
                json={"language": "en"})
 
 
-async def test_the_audit_trail_says_who_changed_what_and_cannot_be_changed(world: World) -> None:
-    w, i = world, world.ids
+@on_the_shared_world
+async def test_the_audit_trail_says_who_changed_what_and_cannot_be_changed(shared_world: World) -> None:
+    w, i = shared_world, shared_world.ids
     page = await w.ok("administrator", "convention", "GET", "/audit", params={"correlation_id": "access-seed"})
     (signed,) = page["items"]
     assert signed["subject"] == "coord-visiting" and signed["institution_id"] == i["visiting"]
@@ -372,8 +389,9 @@ async def test_the_audit_trail_says_who_changed_what_and_cannot_be_changed(world
 NAMES_AN_INSTITUTION = re.compile(r"institution|party|managed_by|host|visiting")
 
 
-async def test_every_list_filter_naming_another_institution_is_refused_not_answered_empty(world: World) -> None:
-    w = world
+@on_the_shared_world
+async def test_every_list_filter_naming_another_institution_is_refused_not_answered_empty(shared_world: World) -> None:
+    w = shared_world
     # The outsider holds every role but the administrator's: only its institution is wrong.
     outsider = {"roles": NOT_A_ROLE_HERE, "institution": w.ids["outsider"], "practitioner": str(uuid.uuid4()),
                 "subject": "outsider"}

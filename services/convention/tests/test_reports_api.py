@@ -4,6 +4,7 @@ row of each download."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import uuid
@@ -16,6 +17,7 @@ import aio_pika
 import httpx
 import pypdf
 import pytest
+import pytest_asyncio
 
 import convention.app
 from jumelage.clock import FixedClock
@@ -53,6 +55,25 @@ async def _publish(amqp_url: str, namespace: str, facts: list[Any]) -> None:
 
 @pytest.fixture
 async def world(amqp_url: str, namespace: str, database: Database) -> AsyncIterator[World]:
+    """A world of the test's own: for a test that counts what the others would add (audit rows)."""
+    async with seeded(amqp_url, namespace, database) as w:
+        yield w
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_world(amqp_url: str, module_namespace: str, module_database: Database) -> AsyncIterator[World]:
+    """One world per backend for the tests that only read it (their audit rows are their own
+    correlation ids' or not read): the service, its institutions, the signed convention and its
+    facts, made once instead of once a test."""
+    async with seeded(amqp_url, module_namespace, module_database) as w:
+        yield w
+
+
+on_the_shared_world = pytest.mark.asyncio(loop_scope="module")
+
+
+@contextlib.asynccontextmanager
+async def seeded(amqp_url: str, namespace: str, database: Database) -> AsyncIterator[World]:
     from jumelage.events import ConsultationHeld, SurgeryCompleted, TrainingSessionHeld
 
     settings = service_settings(convention.app.Settings, amqp_url=amqp_url, namespace=namespace,
@@ -114,7 +135,9 @@ def _csvs(content: bytes) -> dict[str, list[dict[str, str]]]:
             for name in archive.namelist()}
 
 
-async def test_the_csv_files_hold_the_figures_of_the_progress_api(world: World) -> None:
+@on_the_shared_world
+async def test_the_csv_files_hold_the_figures_of_the_progress_api(shared_world: World) -> None:
+    world = shared_world
     client, cid = world.client, world.ids["convention"]
     with client.auth.acting("funder", institution=world.ids["cnas"]):
         r = await client.get(f"/conventions/{cid}/report.zip")
@@ -153,7 +176,9 @@ async def test_the_csv_files_hold_the_figures_of_the_progress_api(world: World) 
     assert month_money[("2024-05", "EUR")] == next(a["amount"] for a in periods[0]["money_not_spent_abroad"]["abroad"])
 
 
-async def test_a_period_and_the_pdf_in_each_language(world: World) -> None:
+@on_the_shared_world
+async def test_a_period_and_the_pdf_in_each_language(shared_world: World) -> None:
+    world = shared_world
     client, cid = world.client, world.ids["convention"]
     with client.auth.acting("supervisor", institution=world.ids["dsp"]):
         q3 = _csvs((await client.get(f"/conventions/{cid}/report.zip", params={"period": "2024-Q3"})).content)
@@ -216,8 +241,11 @@ async def test_who_may_download_and_the_audit_row_of_each(world: World) -> None:
 # -- FHIR -------------------------------------------------------------------------------------------
 
 
-async def test_the_convention_as_a_fhir_bundle_validates_and_names_its_parties(world: World) -> None:
+@on_the_shared_world
+async def test_the_convention_as_a_fhir_bundle_validates_and_names_its_parties(shared_world: World) -> None:
     from fhir.resources.R4B.bundle import Bundle
+
+    world = shared_world
 
     client, cid, ids = world.client, world.ids["convention"], world.ids
     with client.auth.acting("supervisor", institution=ids["dsp"]):

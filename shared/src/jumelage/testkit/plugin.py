@@ -79,10 +79,12 @@ def postgres_url() -> Iterator[str]:
     yield from _server(postgres_server())
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        yield Database("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+@contextlib.asynccontextmanager
+async def _fresh_database(kind: str, folder: Path, request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    """A database of its own: a SQLite file in ``folder``, or a PostgreSQL schema (dropped after,
+    with the schemas the services made beside it)."""
+    if kind == "sqlite":
+        yield Database("sqlite", f"sqlite+aiosqlite:///{folder / 'test.db'}")
         return
     base = request.getfixturevalue("postgres_url")
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -93,6 +95,33 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     finally:
         names = ", ".join(f'"{name}"' for name in [schema, *db.children])
         await execute(base, f"DROP SCHEMA IF EXISTS {names} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    async with _fresh_database(request.param, tmp_path, request) as db:
+        yield db
+
+
+# A world seeded once for a module's tests, where they only read it or change what no other
+# reads: ``module_database`` and ``module_namespace`` live as long as the module, on its
+# event loop (mark the tests ``pytest.mark.asyncio(loop_scope="module")``). A test that needs
+# a fresh database or changes what another asserts keeps ``database`` and ``namespace``.
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
+async def module_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                          ) -> AsyncIterator[Database]:
+    """``database``, one per module and backend."""
+    async with _fresh_database(request.param, tmp_path_factory.mktemp("module-db"), request) as db:
+        yield db
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def module_namespace(request: pytest.FixtureRequest, _namespace_pool: NamespacePool) -> AsyncIterator[str]:
+    """``declared_namespace``, one per module (reused after only if none of its tests failed)."""
+    failed = request.session.testsfailed
+    ns = await _namespace_pool.take()
+    yield ns
+    await _namespace_pool.give_back(ns, reusable=request.session.testsfailed == failed)
 
 
 @pytest.fixture
@@ -138,7 +167,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 # What needs a server: a test whose fixtures reach one of these, or runs on PostgreSQL.
-_SERVERS = {"amqp_url", "postgres_url", "namespace", "declared_namespace"}
+_SERVERS = {"amqp_url", "postgres_url", "namespace", "declared_namespace",
+            "module_namespace", "module_database"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
