@@ -4,7 +4,8 @@ subscriptions that add to them, opt-outs that take away, and consent.
 Default audiences:
 
 * a mission's team: every event of that mission (``Mission*``) and its start reminder;
-* host and visiting institutions: ``MissionScheduled``, ``MissionRescheduled``, ``MissionCancelled``;
+* host and visiting institutions, and the mission's host sites: ``MissionScheduled``,
+  ``MissionRescheduled``, ``MissionCancelled``;
 * the convention's funders and supervisors: ``SurgeryCompleted`` and ``MissionCompleted``;
 * a surgery's lead surgeon and the patient's family: ``SurgeryScheduled``,
   ``SurgeryRescheduled``, ``SurgeryCancelled``, ``SurgerySuspended``, ``SurgeryResumed`` and the

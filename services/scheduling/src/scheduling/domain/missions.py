@@ -56,7 +56,7 @@ class Booked:
     first_day: date
     last_day: date
     people: tuple[uuid.UUID, ...] = ()  # the practitioners it needs on site (a surgery's lead and anaesthetist)
-    site: uuid.UUID | None = None  # the host site it takes place at (None: not tied to one, a training session)
+    site: uuid.UUID | None = None  # the host site it takes place at (None: not tied to one)
 
 
 @dataclass
