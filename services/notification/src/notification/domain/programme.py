@@ -99,11 +99,9 @@ class KnownMission:
             self.sites, self.sites_at = sites, at
 
     def site_of(self, institution_id: uuid.UUID | None) -> uuid.UUID | None:
-        """Where something at ``institution_id`` takes place: that site if named (and still known as
-        one of the mission's, or no sites known yet), else the mission's host."""
-        if institution_id is not None and (not self.sites or institution_id in self.site_ids):
-            return institution_id
-        return self.host_institution_id
+        """Where something at ``institution_id`` takes place: that site if its event named one (even
+        one the mission has left since, or not known here yet: it happened there), else the host."""
+        return institution_id or self.host_institution_id
 
     def plan(self, starts_on: date, ends_on: date, at: datetime) -> None:
         """Take the dates of an event at time ``at`` unless newer ones are known."""
