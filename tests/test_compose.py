@@ -68,6 +68,7 @@ EXPECTED_BINDINGS = {
         "convention.*",
         "mission.*",
         "mission_team.*",
+        "mission_sites.*",
         "surgery.*",
         "surgery_lead.*",
         "consultation.*",

@@ -143,6 +143,7 @@ OPTIONAL_FIELDS: dict[str, set[str]] = {
     "SurgeryScheduled": {"site_institution_id"},
     "SurgeryRescheduled": {"site_institution_id"},
     "ConsultationHeld": {"site_institution_id"},
+    "TrainingSessionHeld": {"site_institution_id"},
 }
 ALL_TYPES = {**CONTRACT, **ADDED_TYPES}
 

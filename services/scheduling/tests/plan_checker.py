@@ -104,6 +104,19 @@ def check_plan(plan: Plan, req: PlanRequest) -> None:
     for key, items in load.items():
         if any(a.case_id not in fixed for a in items):
             assert sum(a.duration_minutes for a in items) <= req.max_daily_minutes_per_surgeon, key
+    # A practitioner works at one host site a day (rooms of several sites only; what is fixed may
+    # break it, booked by hand before: then nothing new at another site that day).
+    worked: dict[tuple[object, int], list] = defaultdict(list)
+    for a in plan.assignments:
+        for who in (a.surgeon_id, a.anaesthetist_id):
+            if who is not None:
+                worked[who, a.day].append(a)
+    for key, items in worked.items():
+        new_sites = {rooms[a.room_id].site for a in items if a.case_id not in fixed}
+        fixed_sites = {rooms[a.room_id].site for a in items if a.case_id in fixed}
+        if new_sites:
+            assert len(new_sites | fixed_sites) <= max(1, len(fixed_sites)) and (
+                not fixed_sites or new_sites <= fixed_sites), ("at two sites the same day", key)
     # Intensive-care beds, each day of each stay.
     in_bed: dict[int, list] = defaultdict(list)
     for a in plan.assignments:

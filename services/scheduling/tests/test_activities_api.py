@@ -88,7 +88,7 @@ async def test_training_sessions_are_planned_held_and_counted(programme: Schedul
     assert await s.wait("TrainingSessionHeld") == [{
         "training_session_id": ecmo["id"], "mission_id": mission["id"], "convention_id": str(CONVENTION),
         "topic": "Circulation extracorporelle chez le nourrisson", "held_at": "2030-06-10T13:00:00Z",
-        "hours": 4.0, "trainee_count": 12,
+        "hours": 4.0, "trainee_count": 12, "site_institution_id": str(CMCI),
     }]
     await s.refused("POST", hold, 409, "is held", json={"trainee_count": 3})
     finished = await s.ok("POST", f"/missions/{mission['id']}/complete")

@@ -218,3 +218,101 @@ async def test_the_optimiser_plans_each_case_at_its_site_on_its_days(region: Sch
     events = await s.wait("SurgeryScheduled", 5)
     refs = {x["patient_ref"]: x["case_id"] for x in applied["scheduled"]}
     assert {e["site_institution_id"] for e in events if cases[refs[e["patient_ref"]]] == TIARET} == {str(TIARET)}
+
+
+async def test_training_sessions_are_held_at_a_site_on_its_days_and_each_site_sees_its_own(region: Scheduling) -> None:
+    s = region
+    mission = await s.mission(sites=SITES)
+    url = f"/missions/{mission['id']}/training-sessions"
+    # No site named: the mission's host (its first site), on its days there.
+    at_cmci = await s.ok("POST", url, 201, json={"topic": "Circulation extracorporelle", "hours": 3,
+                                                 "scheduled_at": "2030-06-10T14:00:00+01:00"})
+    assert at_cmci["site_institution_id"] == str(CMCI)
+    detail = await s.refused("POST", url, 422, f"outside the mission's days at institution {CMCI}", json={
+        "topic": "Échographie", "hours": 2, "scheduled_at": "2030-06-13T14:00:00+01:00"})
+    assert detail[0]["loc"] == ["body", "scheduled_at"]
+    # Another site: one of the mission's, on the mission's days there.
+    detail = await s.refused("POST", url, 422, "not a host site", json={
+        "topic": "Échographie", "hours": 2, "scheduled_at": "2030-06-13T14:00:00+01:00",
+        "site_institution_id": str(GSD)})
+    assert detail[0]["loc"] == ["body", "site_institution_id"]
+    detail = await s.refused("POST", url, 422, f"outside the mission's days at institution {TIARET}", json={
+        "topic": "Échographie", "hours": 2, "scheduled_at": "2030-06-11T14:00:00+01:00",
+        "site_institution_id": str(TIARET)})
+    assert detail[0]["loc"] == ["body", "scheduled_at"]
+    at_tiaret = await s.ok("POST", url, 201, json={"topic": "Échographie", "hours": 2,
+                                                   "scheduled_at": "2030-06-13T14:00:00+01:00",
+                                                   "site_institution_id": str(TIARET)})
+    assert at_tiaret["site_institution_id"] == str(TIARET)
+
+    # Each site's coordinators and clinicians: their own site's sessions only.
+    for roles in (("coordinator",), ("clinician",)):
+        with s.client.auth.acting(*roles, institution=TIARET):
+            assert [t["id"] for t in await s.ok("GET", url)] == [at_tiaret["id"]]
+            assert (await s.ok("GET", f"/training-sessions/{at_tiaret['id']}"))["id"] == at_tiaret["id"]
+            await s.refused("GET", f"/training-sessions/{at_cmci['id']}", 403, f"at institution {CMCI}")
+    with s.client.auth.acting("clinician", institution=CMCI):
+        assert [t["id"] for t in await s.ok("GET", url)] == [at_cmci["id"]]
+        await s.refused("GET", f"/training-sessions/{at_tiaret['id']}", 403, f"at institution {TIARET}")
+    for institution in (CMCI, GSD):  # the host's and the visiting institution's coordinators: every site
+        with s.client.auth.acting("coordinator", institution=institution):
+            assert {t["id"] for t in await s.ok("GET", url)} == {at_cmci["id"], at_tiaret["id"]}
+    # A site with a session planned stays, and its days keep it.
+    await s.refused("DELETE", f"/missions/{mission['id']}/sites/{TIARET}", 409, at_tiaret["id"])
+    await s.refused("PUT", f"/missions/{mission['id']}/sites/{TIARET}", 409, at_tiaret["id"],
+                    json={"starts_on": "2030-06-14", "ends_on": "2030-06-14"})
+
+    # Held: the event names its site.
+    await s.ok("POST", f"/missions/{mission['id']}/start")
+    await s.ok("POST", f"/training-sessions/{at_cmci['id']}/hold",
+               json={"trainee_count": 8, "held_at": "2030-06-10T14:00:00+01:00"})
+    await s.ok("POST", f"/training-sessions/{at_tiaret['id']}/hold", json={"trainee_count": 5})
+    held = {e["training_session_id"]: e for e in await s.wait("TrainingSessionHeld", 2)}
+    assert held[at_cmci["id"]]["site_institution_id"] == str(CMCI)
+    assert held[at_tiaret["id"]]["site_institution_id"] == str(TIARET)
+
+
+SHARED_DAYS = [{"institution_id": str(CMCI)},  # every day of the mission
+               {"institution_id": str(TIARET), "starts_on": "2030-06-12", "ends_on": "2030-06-14"}]
+
+
+async def test_a_practitioner_is_never_booked_at_two_sites_the_same_day(region: Scheduling) -> None:
+    s = region
+    mission = await s.mission(sites=SHARED_DAYS, team=[SURGEON, SURGEON_2, ANAESTHETIST])
+    url = f"/missions/{mission['id']}/surgeries"
+    cmci_room, tiaret_room = await s.room(), await s.room("Bloc Tiaret", host=TIARET)
+    at_cmci = await s.surgery(mission, await s.case(), cmci_room, start="2030-06-12T08:00:00+01:00",
+                              anaesthetist_id=ANAESTHETIST["practitioner_id"])
+    tiaret_case = await s.case(host=TIARET)
+    body = {"case_id": tiaret_case["id"], "operating_room_id": tiaret_room["id"],
+            "scheduled_start": "2030-06-12T14:00:00+01:00", "lead_surgeon_id": SURGEON["practitioner_id"]}
+    # The same surgeon in the afternoon at Tiaret: free by the clock, but at CMCI that day.
+    detail = await s.refused("POST", url, 422, SURGEON["full_name"], f"at institution {CMCI}", json=body)
+    assert detail[0]["loc"] == ["body", "lead_surgeon_id"]
+    # Another surgeon, but the same anaesthetist: refused too, naming them.
+    detail = await s.refused("POST", url, 422, ANAESTHETIST["full_name"], f"at institution {CMCI}", json={
+        **body, "lead_surgeon_id": SURGEON_2["practitioner_id"], "anaesthetist_id": ANAESTHETIST["practitioner_id"]})
+    assert detail[0]["loc"] == ["body", "anaesthetist_id"]
+    # The next day at Tiaret; the same day at CMCI (the same site): both fine.
+    at_tiaret = await s.ok("POST", url, 201, json={**body, "scheduled_start": "2030-06-13T08:00:00+01:00"})
+    await s.surgery(mission, await s.case(), cmci_room, start="2030-06-12T14:00:00+01:00")
+    # Another surgeon at Tiaret that day: fine; then changing its lead to the surgeon at CMCI is refused.
+    second = await s.ok("POST", url, 201, json={**body, "case_id": (await s.case(host=TIARET))["id"],
+                                                "lead_surgeon_id": SURGEON_2["practitioner_id"]})
+    detail = await s.refused("POST", f"/surgeries/{second['id']}/lead", 422, SURGEON["full_name"],
+                             f"at institution {CMCI}", json={"lead_surgeon_id": SURGEON["practitioner_id"],
+                                                            "reason": "Renfort"})
+    assert detail[0]["loc"] == ["body", "lead_surgeon_id"]
+    # Moving the Tiaret surgery onto his CMCI day: refused, naming the time.
+    detail = await s.refused("POST", f"/surgeries/{at_tiaret['id']}/reschedule", 422, SURGEON["full_name"],
+                             json={"scheduled_start": "2030-06-12T08:00:00+01:00", "reason": "Plus tôt"})
+    assert detail[0]["loc"] == ["body", "scheduled_start"]
+    # Cancelled at CMCI, he is free to go to Tiaret that day.
+    await s.ok("POST", f"/surgeries/{at_cmci['id']}/cancel", json={"reason": "Famille absente"})
+    others = [x for x in await s.ok("GET", url) if x["status"] == "scheduled"
+              and x["lead_surgeon_id"] == SURGEON["practitioner_id"] and x["scheduled_start"].startswith("2030-06-12")]
+    for other in others:
+        await s.ok("POST", f"/surgeries/{other['id']}/cancel", json={"reason": "Réorganisation"})
+    moved = await s.ok("POST", f"/surgeries/{at_tiaret['id']}/reschedule",
+                       json={"scheduled_start": "2030-06-12T08:00:00+01:00", "reason": "Plus tôt"})
+    assert moved["site_institution_id"] == str(TIARET)

@@ -455,3 +455,31 @@ def test_a_site_is_added_among_the_conventions_beneficiaries_not_yet_visited() -
     assert not rules.sites_editable(m, ("coordinator",), "b"), "a site's coordinator does not manage the mission"
     assert not rules.sites_editable(m, ("clinician",), "h")
     assert not rules.sites_editable({**m, "status": "completed"}, ("coordinator",), "h")
+
+
+async def test_a_training_session_is_planned_at_the_site_picked_on_the_page(stack: Stack) -> None:
+    programme = await mission_programme(stack, also_benefit=("other",))
+    oasis, path = stack.ids["other"], programme.path
+    last = programme.days[-1].isoformat()
+    await stack.as_coordinator("cmci", "PUT", "scheduling", f"{path}/sites/{oasis}", json={"starts_on": last})
+    amina = await signed_in(stack, "amina")
+    where = f"{path}/activities"
+    page = await amina.open(where)
+    # Two sites: the form offers both, the host first (and picked), each with its days.
+    form = page.index(f'action="{where}/training-sessions"')
+    select = page[page.index('id="training-site"', form):page.index("</select>", form)]
+    assert re.findall(r'<option value="([0-9a-f-]{36})"', select) == [programme.host, oasis]
+    assert f'value="{programme.host}" selected' in select and "Clinique des Oasis" in select
+    zone = {"zone": "Africa/Algiers"}
+    # At the Oasis on a day the mission is not there: the service's refusal, next to the form.
+    first = programme.days[0].isoformat()
+    r = await amina.submit(page, f"{where}/training-sessions", {
+        "topic": "Échographie", "scheduled_at": f"{first}T16:00", "hours": "2", "site_institution_id": oasis,
+        **zone}, status=422)
+    assert 'id="problem-training"' in r.text
+    await amina.submit(r.text, f"{where}/training-sessions", {
+        "topic": "Échographie", "scheduled_at": f"{last}T16:00", "hours": "2", "site_institution_id": oasis, **zone})
+    (session,) = await stack.as_coordinator("cmci", "GET", "scheduling", f"{path}/training-sessions")
+    assert session["site_institution_id"] == oasis
+    page = await amina.open(where)
+    assert "Clinique des Oasis" in page[page.index('id="training"'):page.index("</table>", page.index('id="training"'))]

@@ -43,6 +43,7 @@ for _name, _handler in (
     ("ConsultationResumed", programme.on_consultation_hold),
     ("MissionTeamChanged", programme.on_mission_team_changed),
     ("SurgeryLeadChanged", programme.on_surgery_lead_changed),
+    ("MissionSitesChanged", programme.on_mission_sites_changed),
     ("PatientIdentityErased", contacts.on_patient_identity_erased),  # the family's contact details go
     ("SurgeryFollowedUp", programme.on_surgery_followed_up),
 ):

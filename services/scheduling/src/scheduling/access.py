@@ -7,7 +7,7 @@ hosted at one or more sites (the host first, each a beneficiary of its conventio
   team, dates and sites, plan it, and schedule its surgeries, consultations and
   training sessions at every site;
 - each site's coordinators and clinicians read the mission and its team, and the
-  surgeries and consultations of their own site only: its coordinators and
+  surgeries, consultations and training sessions of their own site only: its coordinators and
   clinicians book them there, its clinicians record them (for a single-host
   mission the host is the only site: as before);
 - clinicians of an institution record its patient cases (the only callers who see a
@@ -149,7 +149,7 @@ def _of_a_mission(noun: str, repository: str) -> Callable[[MissionRule], Any]:
                 raise NotFound(f"no {noun} {record_id}")
             mission = await _mission(uow, found.mission_id)
             site = getattr(found, "site_institution_id", None)
-            if site is None:  # not tied to a site (a training session)
+            if site is None:  # not tied to a site
                 return _enforce(caller, rule, mission)
             return _enforce_at(caller, rule, mission, site, f"{noun} {record_id}")
 

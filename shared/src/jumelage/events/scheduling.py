@@ -403,6 +403,7 @@ class TrainingSessionHeld(SchedulingEvent):
     held_at: UtcDateTime
     hours: float = Field(gt=0)
     trainee_count: int = Field(ge=0)
+    site_institution_id: Site = None
 
 
 class TrainingPlacementCompleted(SchedulingEvent):

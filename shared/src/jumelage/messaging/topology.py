@@ -154,6 +154,7 @@ BINDINGS: dict[str, tuple[str, ...]] = {
         "convention.*",
         "mission.*",
         "mission_team.*",  # a team changed: the member concerned is told
+        "mission_sites.*",  # a mission's host sites changed: the replica follows them
         "surgery.*",
         "surgery_lead.*",  # a surgery's lead surgeon changed: the new and the old are told
         "consultation.*",

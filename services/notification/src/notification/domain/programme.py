@@ -4,6 +4,9 @@ decide who is concerned by an event, built from the other services' events.
 Events may arrive out of order (a retry can put a ``SurgeryRescheduled`` before
 its ``SurgeryScheduled``): each replica records what it is told, keeps the
 newest plan by event time, and never lets a late event undo a cancellation.
+So for a mission's sites (``MissionScheduled``/``MissionRescheduled``/``MissionSitesChanged``:
+the newest by event time) and a surgery's lead (``SurgeryScheduled``, then ``SurgeryLeadChanged``:
+the newest by event time; at the same instant the lead change wins, since it can only follow).
 """
 
 from __future__ import annotations
@@ -57,6 +60,15 @@ class KnownConvention:
         return frozenset(p.institution_id for p in self.parties if p.role in OVERSIGHT_ROLES)
 
 
+@dataclass(frozen=True)
+class KnownSite:
+    """A host site of a mission and the mission's days there."""
+
+    institution_id: uuid.UUID
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+
 @dataclass
 class KnownMission:
     id: uuid.UUID
@@ -69,9 +81,27 @@ class KnownMission:
     team: tuple[TeamMember, ...] = ()
     status: PlanStatus = PlanStatus.scheduled
     planned_at: datetime | None = None  # time of the event that set the current dates
+    # Its host sites (empty: its host alone), and the time of the event that said so.
+    sites: tuple[KnownSite, ...] = ()
+    sites_at: datetime | None = None
 
     def institutions(self) -> frozenset[uuid.UUID]:
-        return frozenset(i for i in (self.host_institution_id, self.visiting_institution_id) if i)
+        """Its host, its visiting institution and each of its host sites."""
+        return frozenset(i for i in (self.host_institution_id, self.visiting_institution_id, *self.site_ids) if i)
+
+    @property
+    def site_ids(self) -> tuple[uuid.UUID, ...]:
+        return tuple(s.institution_id for s in self.sites)
+
+    def take_sites(self, sites: tuple[KnownSite, ...], at: datetime) -> None:
+        """The sites of an event at time ``at``, unless newer ones are known."""
+        if self.sites_at is None or at >= self.sites_at:
+            self.sites, self.sites_at = sites, at
+
+    def site_of(self, institution_id: uuid.UUID | None) -> uuid.UUID | None:
+        """Where something at ``institution_id`` takes place: that site if its event named one (even
+        one the mission has left since, or not known here yet: it happened there), else the host."""
+        return institution_id or self.host_institution_id
 
     def plan(self, starts_on: date, ends_on: date, at: datetime) -> None:
         """Take the dates of an event at time ``at`` unless newer ones are known."""
@@ -104,6 +134,16 @@ class KnownSurgery:
     completed_at: datetime | None = None
     lead_side: str | None = None
     followed_up: bool = False  # its 30-day follow-up is recorded: no reminder for it
+    # The host site it takes place at (the surgery events' ``site_institution_id``; None: the host).
+    site_institution_id: uuid.UUID | None = None
+    lead_at: datetime | None = None  # time of the event that set ``lead_surgeon_id``
+
+    def take_lead(self, lead_surgeon_id: uuid.UUID, at: datetime, *, changed: bool) -> None:
+        """The lead of an event at time ``at`` (``changed``: a ``SurgeryLeadChanged``), unless a
+        newer one is known: an older event arriving late never overwrites it. A lead change at
+        the same instant as the scheduling wins (it can only follow it)."""
+        if self.lead_at is None or at > self.lead_at or (changed and at == self.lead_at):
+            self.lead_surgeon_id, self.lead_at = lead_surgeon_id, at
 
     def plan(self, operating_room: str, scheduled_start: datetime, at: datetime) -> None:
         if self.planned_at is None or at >= self.planned_at:

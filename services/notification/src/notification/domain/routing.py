@@ -4,7 +4,8 @@ subscriptions that add to them, opt-outs that take away, and consent.
 Default audiences:
 
 * a mission's team: every event of that mission (``Mission*``) and its start reminder;
-* host and visiting institutions: ``MissionScheduled``, ``MissionRescheduled``, ``MissionCancelled``;
+* host and visiting institutions, and the mission's host sites: ``MissionScheduled``,
+  ``MissionRescheduled``, ``MissionCancelled``;
 * the convention's funders and supervisors: ``SurgeryCompleted`` and ``MissionCompleted``;
 * a surgery's lead surgeon and the patient's family: ``SurgeryScheduled``,
   ``SurgeryRescheduled``, ``SurgeryCancelled``, ``SurgerySuspended``, ``SurgeryResumed`` and the
@@ -12,8 +13,10 @@ Default audiences:
 * a consultation's patient's family: ``ConsultationSuspended``, ``ConsultationResumed``;
 * the member concerned (added, removed, whose on-site dates changed), not the whole team:
   ``MissionTeamChanged``; the new and the previous lead surgeon: ``SurgeryLeadChanged``.
-* the responsible clinicians of a completed surgery's 30-day follow-up: the host institution's
-  contacts, and its lead surgeon if they are a local surgeon: the reminder on day 30.
+* the responsible clinicians of a completed surgery's 30-day follow-up: the contacts of the
+  surgery's host site (its ``site_institution_id``; the mission's host where it names none), and
+  its lead surgeon if they are a local surgeon: the reminder on day 30.
+* ``MissionSitesChanged``: nobody by default (subscribers are told); it keeps the mission's sites.
 
 A family is told only of its own child, and only once consent is recorded,
 whatever its subscriptions say.
@@ -42,6 +45,8 @@ SURGERY_PLAN_CHANGES = frozenset({"SurgeryScheduled", "SurgeryRescheduled", "Sur
                                   "SurgeryResumed", SURGERY_REMINDER})
 CONSULTATION_HOLDS = frozenset({"ConsultationSuspended", "ConsultationResumed"})
 PERSONAL = frozenset({"MissionTeamChanged", "SurgeryLeadChanged"})
+QUIET = frozenset({"MissionSitesChanged"})
+"""Mission events told to their subscribers only, not to the team."""
 """Told to the practitioners they name (``Occurrence.practitioners``), not to a whole team."""
 
 _SOURCES = ("/services/convention", "/services/scheduling")
@@ -92,13 +97,24 @@ class Occurrence:
             found |= self.facts.mission.institutions()
         if self.facts.convention:
             found |= self.facts.convention.institutions()
+        if self.facts.surgery and self.facts.surgery.site_institution_id:
+            found.add(self.facts.surgery.site_institution_id)
         return frozenset(found)
+
+    @property
+    def host_site(self) -> uuid.UUID | None:
+        """The host-side institution of a surgery: its site, else its mission's host."""
+        f = self.facts
+        site = f.surgery.site_institution_id if f.surgery else None
+        if f.mission is not None:
+            return f.mission.site_of(site)
+        return site
 
     def default_audience(self) -> frozenset[Audience]:
         f, kind = self.facts, self.type
         audience: set[Audience] = set()
         audience |= {Audience.practitioner(p) for p in self.practitioners}
-        if f.mission is not None and kind.startswith("Mission") and kind not in PERSONAL:
+        if f.mission is not None and kind.startswith("Mission") and kind not in PERSONAL | QUIET:
             audience |= {Audience.practitioner(m.practitioner_id) for m in f.mission.team}
             if kind in MISSION_PLAN_CHANGES:
                 audience |= {Audience.institution(i) for i in f.mission.institutions()}
@@ -112,8 +128,8 @@ class Occurrence:
         if kind in CONSULTATION_HOLDS and self.patient:
             audience.add(Audience.family(self.patient))
         if kind == FOLLOW_UP_REMINDER and f.surgery is not None:
-            if f.mission is not None and f.mission.host_institution_id:
-                audience.add(Audience.institution(f.mission.host_institution_id))
+            if self.host_site is not None:
+                audience.add(Audience.institution(self.host_site))
             if f.surgery.lead_side == "local" and f.surgery.lead_surgeon_id:
                 audience.add(Audience.practitioner(f.surgery.lead_surgeon_id))
         return frozenset(audience)

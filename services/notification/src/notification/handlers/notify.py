@@ -49,8 +49,9 @@ async def notify(uow: NotificationUnitOfWork, occurrence: Occurrence, *, cause_i
     facts = occurrence.facts
     if facts.mission and not facts.institution_names:
         # Names for the templates: "the cardiology mission of San Donato at CMCI Bousmail".
+        site = facts.surgery.site_institution_id if facts.surgery else None
         facts = Facts(facts.mission, facts.convention, facts.surgery,
-                      await uow.institutions.names(facts.mission.institutions()))
+                      await uow.institutions.names(facts.mission.institutions() | ({site} if site else set())))
     overrides = await uow.templates.overrides([occurrence.type, GENERIC])
     base = {**(extra or {}), **_template_context(occurrence.type, facts, subject, event_data)}
     now, claim = clock.now(), uuid.uuid4()  # the first attempt of the notifications created here
@@ -93,6 +94,8 @@ def _template_context(kind: str, facts: Facts, subject: str | None, event_data: 
         "surgery": {
             "procedure": s.procedure, "operating_room": s.operating_room, "scheduled_start": s.scheduled_start,
             "patient_ref": s.patient_ref, "completed_at": s.completed_at,
+            # Where it takes place: its host site's name (the mission's host where it names none).
+            "site": names.get(m.site_of(s.site_institution_id) if m else s.site_institution_id, ""),
         } if s else None,
     }
 

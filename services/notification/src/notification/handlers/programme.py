@@ -21,7 +21,7 @@ from jumelage.events import (
 from notification.adapters.templates import TemplateRenderer
 from notification.domain.delivery import RetryPolicy
 from notification.domain.programme import (
-    ConventionParty, Facts, KnownConvention, KnownMission, KnownSurgery, PlanStatus, TeamMember,
+    ConventionParty, Facts, KnownConvention, KnownMission, KnownSite, KnownSurgery, PlanStatus, TeamMember,
 )
 from notification.domain.reminders import ReminderKind, ReminderPolicy
 from notification.domain.routing import Occurrence
@@ -81,6 +81,7 @@ async def on_mission_scheduled(event: CloudEvent[MissionScheduled], uow: Notific
     mission.host_institution_id, mission.visiting_institution_id = d.host_institution_id, d.visiting_institution_id
     mission.team = tuple(TeamMember(m.practitioner_id, m.full_name, m.role.value) for m in d.team)
     mission.plan(d.starts_on, d.ends_on, event.time)
+    mission.take_sites(_sites(d.sites), event.time)  # none listed: the host alone
     await _mission_changed(event, mission, uow, reminders=reminders, clock=clock, wall=wall,
                            renderer=renderer, retry=retry, hand_over=hand_over)
 
@@ -91,8 +92,30 @@ async def on_mission_rescheduled(event: CloudEvent[MissionRescheduled], uow: Not
     d = event.data
     mission = await uow.missions.get(d.mission_id, lock=True) or KnownMission(d.mission_id)
     mission.plan(d.starts_on, d.ends_on, event.time)
+    if getattr(d, "sites", None) is not None:  # the sites' days moved with it
+        mission.take_sites(_sites(d.sites), event.time)
     await _mission_changed(event, mission, uow, reminders=reminders, clock=clock, wall=wall,
                            renderer=renderer, retry=retry, hand_over=hand_over)
+
+
+async def on_mission_sites_changed(event: CloudEvent[Any], uow: NotificationUnitOfWork, *, clock: Clock,
+                                  wall: Clock, renderer: TemplateRenderer, retry: RetryPolicy, hand_over: HandOver,
+                                  reminders: ReminderPolicy) -> None:
+    """A host site added or removed, or the mission's days at one changed: the replica keeps every
+    site the event lists (unless a newer event's are known), so that what happens at a site is
+    told to that site's contacts. Nobody is told by default; subscribers are."""
+    d = event.data
+    mission = await uow.missions.get(d.mission_id, lock=True) or KnownMission(d.mission_id)
+    mission.convention_id = mission.convention_id or d.convention_id
+    mission.take_sites(_sites(d.sites), event.time)
+    await uow.missions.save(mission)
+    facts = Facts(mission=mission, convention=await uow.conventions.get(mission.convention_id))
+    await notify_event(event, uow, Occurrence(event.type, facts, institution_id=d.institution_id),
+                       clock=clock, wall=wall, renderer=renderer, retry=retry, hand_over=hand_over)
+
+
+def _sites(sites: Any) -> tuple[KnownSite, ...]:
+    return tuple(KnownSite(s.institution_id, s.starts_on, s.ends_on) for s in sites or ())
 
 
 async def on_mission_status(event: CloudEvent[Any], uow: NotificationUnitOfWork, *, clock: Clock, wall: Clock,
@@ -167,7 +190,9 @@ async def on_surgery_lead_changed(event: CloudEvent[Any], uow: NotificationUnitO
     d = event.data
     surgery = await uow.surgeries.get(d.surgery_id, lock=True) or KnownSurgery(d.surgery_id)
     surgery.mission_id = surgery.mission_id or d.mission_id
-    surgery.lead_surgeon_id = d.lead_surgeon_id
+    # The newest lead by event time: a lead change older than one known (or than the scheduling
+    # that came after it) does not overwrite it.
+    surgery.take_lead(d.lead_surgeon_id, event.time, changed=True)
     await uow.surgeries.save(surgery)
     facts = await surgery_facts(uow, surgery)
     names = {m.practitioner_id: m.full_name for m in (facts.mission.team if facts.mission else ())}
@@ -184,7 +209,9 @@ async def on_surgery_scheduled(event: CloudEvent[SurgeryScheduled], uow: Notific
     d = event.data
     surgery = await uow.surgeries.get(d.surgery_id, lock=True) or KnownSurgery(d.surgery_id)
     surgery.mission_id, surgery.convention_id, surgery.patient_ref = d.mission_id, d.convention_id, d.patient_ref
-    surgery.procedure, surgery.lead_surgeon_id = d.procedure, d.lead_surgeon_id
+    surgery.procedure = d.procedure
+    surgery.take_lead(d.lead_surgeon_id, event.time, changed=False)  # unless a newer lead change came first
+    surgery.site_institution_id = d.site_institution_id or surgery.site_institution_id
     surgery.plan(d.operating_room, d.scheduled_start, event.time)
     await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall,
                            renderer=renderer, retry=retry, hand_over=hand_over)
@@ -196,6 +223,7 @@ async def on_surgery_rescheduled(event: CloudEvent[SurgeryRescheduled], uow: Not
     d = event.data
     surgery = await uow.surgeries.get(d.surgery_id, lock=True) or KnownSurgery(d.surgery_id)
     surgery.plan(d.operating_room, d.scheduled_start, event.time)
+    surgery.site_institution_id = d.site_institution_id or surgery.site_institution_id
     await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall,
                            renderer=renderer, retry=retry, hand_over=hand_over)
 
@@ -255,6 +283,7 @@ async def on_surgery_completed(event: CloudEvent[SurgeryCompleted], uow: Notific
     surgery.convention_id = surgery.convention_id or d.convention_id
     surgery.patient_ref = surgery.patient_ref or d.patient_ref
     surgery.procedure = surgery.procedure or d.procedure
+    surgery.site_institution_id = getattr(d, "site_institution_id", None) or surgery.site_institution_id
     surgery.move_to(PlanStatus.completed)
     surgery.completed_at, surgery.lead_side = d.completed_at, d.lead_side.value if d.lead_side else None
     await _surgery_changed(event, surgery, uow, reminders=reminders, clock=clock, wall=wall,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, tuple_, update
@@ -21,7 +21,7 @@ from notification.domain.commands import NotificationFilter
 from notification.domain.contacts import Audience, Contact, ContactKind, ContactScope, Language
 from notification.domain.delivery import Notification, NotificationStatus, RetryPolicy
 from notification.domain.programme import (
-    ConventionParty, KnownConvention, KnownMission, KnownSurgery, PlanStatus, TeamMember,
+    ConventionParty, KnownConvention, KnownMission, KnownSurgery, PlanStatus, TeamMember, KnownSite,
 )
 from notification.domain.reminders import Reminder, ReminderKind, ReminderStatus
 from notification.domain.routing import Candidate, Subscription
@@ -139,8 +139,11 @@ class Missions(_Replicas):
         if row is None:
             return None
         team = tuple(TeamMember(uuid.UUID(m["practitioner_id"]), m["full_name"], m["role"]) for m in row.team)
+        sites = tuple(KnownSite(uuid.UUID(s["institution_id"]), _day(s.get("starts_on")), _day(s.get("ends_on")))
+                      for s in row.sites or ())
         return KnownMission(row.id, row.convention_id, row.host_institution_id, row.visiting_institution_id,
-                            row.specialty, row.starts_on, row.ends_on, team, PlanStatus(row.status), row.planned_at)
+                            row.specialty, row.starts_on, row.ends_on, team, PlanStatus(row.status), row.planned_at,
+                            sites, row.sites_at)
 
     async def save(self, m: KnownMission) -> bool:
         """True if the replica is new (this is the first event of the mission seen here)."""
@@ -150,7 +153,11 @@ class Missions(_Replicas):
             "starts_on": m.starts_on, "ends_on": m.ends_on,
             "team": [{"practitioner_id": str(t.practitioner_id), "full_name": t.full_name, "role": t.role}
                      for t in m.team],
-            "status": m.status.value, "planned_at": m.planned_at})
+            "status": m.status.value, "planned_at": m.planned_at,
+            "sites": [{"institution_id": str(s.institution_id),
+                       "starts_on": s.starts_on.isoformat() if s.starts_on else None,
+                       "ends_on": s.ends_on.isoformat() if s.ends_on else None} for s in m.sites] or None,
+            "sites_at": m.sites_at})
 
 
 class Surgeries(_Replicas):
@@ -160,25 +167,31 @@ class Surgeries(_Replicas):
         row = await self._find(surgery_id, lock)
         if row is None:
             return None
-        return KnownSurgery(row.id, row.mission_id, row.convention_id, row.patient_ref, row.procedure,
-                            row.operating_room, row.scheduled_start, row.lead_surgeon_id, PlanStatus(row.status),
-                            row.planned_at, row.completed_at, row.lead_side, bool(row.followed_up))
+        return _surgery(row)
 
     async def of_mission(self, mission_id: uuid.UUID) -> list[KnownSurgery]:
         """The surgeries known here of one mission (unlocked: their reminders follow the mission's hold)."""
         rows = await self.session.scalars(select(SurgeryRow).where(SurgeryRow.mission_id == mission_id)
                                           .order_by(SurgeryRow.id))
-        return [KnownSurgery(r.id, r.mission_id, r.convention_id, r.patient_ref, r.procedure, r.operating_room,
-                             r.scheduled_start, r.lead_surgeon_id, PlanStatus(r.status), r.planned_at,
-                             r.completed_at, r.lead_side, bool(r.followed_up))
-                for r in rows]
+        return [_surgery(r) for r in rows]
 
     async def save(self, s: KnownSurgery) -> bool:
         """True if the replica is new (this is the first event of the surgery seen here)."""
         values = {name: getattr(s, name) for name in (
             "mission_id", "convention_id", "patient_ref", "procedure", "operating_room", "scheduled_start",
-            "lead_surgeon_id", "planned_at", "completed_at", "lead_side", "followed_up")}
+            "lead_surgeon_id", "planned_at", "completed_at", "lead_side", "followed_up", "site_institution_id",
+            "lead_at")}
         return await self._write(s.id, {**values, "status": s.status.value})
+
+
+def _surgery(r: SurgeryRow) -> KnownSurgery:
+    return KnownSurgery(r.id, r.mission_id, r.convention_id, r.patient_ref, r.procedure, r.operating_room,
+                        r.scheduled_start, r.lead_surgeon_id, PlanStatus(r.status), r.planned_at,
+                        r.completed_at, r.lead_side, bool(r.followed_up), r.site_institution_id, r.lead_at)
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
 
 
 class Contacts:

@@ -66,6 +66,9 @@ class MissionRow(Table, table=True):
     team: list[dict[str, str]] = Field(default=[], sa_column=Column(JSON, nullable=False))  # (see parties)
     status: str = Field(sa_column=Column(String(20), nullable=False))
     planned_at: datetime | None = _utc()
+    # Its host sites [{"institution_id", "starts_on", "ends_on"}] (migration 0016; NULL: its host alone).
+    sites: list[dict[str, str | None]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    sites_at: datetime | None = _utc()
 
 
 class SurgeryRow(Table, table=True):
@@ -84,6 +87,8 @@ class SurgeryRow(Table, table=True):
     completed_at: datetime | None = _utc()
     lead_side: str | None = Field(default=None, sa_column=Column(String(10)))
     followed_up: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    site_institution_id: uuid.UUID | None = None  # its host site (migration 0016)
+    lead_at: datetime | None = _utc()  # the time of the event that set its lead
 
 
 # -- contacts, subscriptions, templates ----------------------------------------------

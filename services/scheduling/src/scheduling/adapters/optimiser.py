@@ -17,6 +17,8 @@ Model (see the service README, "Surgery plan optimiser"):
   (a surgery already booked keeps its surgeon, and the anaesthetist recorded on it);
 - each surgeon's operating minutes per day <= ``max_daily_minutes_per_surgeon``;
 - a practitioner operates only on the days they are on site (``PlanRequest.away``);
+- a practitioner works at one host site a day (``Room.site``; several sites only): one literal
+  per (practitioner, day, site), at most one per day, implied by each case they take there;
 - intensive-care beds: an optional interval per case over the days, of the
   length of stay of its risk category (``ICU_DAYS``), ``Cumulative`` <= beds;
   after the mission's last day, at most ``icu_beds_after_mission``;
@@ -76,6 +78,9 @@ class Room:
     opens_minute: int  # host wall clock, minutes after midnight
     closes_minute: int
     turnover_minutes: int | None = None  # between two cases here; None: the request's ``turnover_minutes``
+    # The host site it is at, for a mission at several sites (None: the one site): a practitioner
+    # works at one site a day.
+    site: Hashable | None = None
 
 
 @dataclass(frozen=True)
@@ -220,6 +225,12 @@ class _Prepared:
         if t < self.req.days or after is None:
             return beds
         return after if beds is None else min(beds, after)
+
+    @property
+    def sites(self) -> list[Hashable | None]:
+        """The host sites of the rooms, when there are several (else none: the rule is moot)."""
+        sites = list(dict.fromkeys(r.site for r in self.req.rooms))
+        return sites if len(sites) > 1 else []
 
     def earliest_slot(self) -> int:
         d, m = self.req.earliest
@@ -393,7 +404,14 @@ def _greedy(p: _Prepared, only: Mapping[Hashable, int] | None = None,
     anaes_busy: dict[int, list[tuple[int, int]]] = defaultdict(list)
     surgeon_load: dict[tuple[int, int], int] = defaultdict(int)  # (surgeon, day) -> minutes
     beds: dict[tuple[Hashable | None, int], int] = defaultdict(int)  # (pool, day) -> beds held
+    # (practitioner, day) -> the host sites they work at that day (one, unless booked by hand otherwise).
+    works_at: dict[tuple[Hashable, int], set[Hashable | None]] = defaultdict(set)
+    several = bool(p.sites)
     room_index = {r.id: i for i, r in enumerate(req.rooms)}
+    site_of = {r.id: r.site for r in req.rooms}
+
+    def at_site(person: Hashable, day: int, site: Hashable | None) -> bool:
+        return not several or works_at[person, day] <= {site}
     surgeon_index = {s: i for i, s in enumerate(req.surgeons)}
     anaesthetist_index = {a: i for i, a in enumerate(req.anaesthetists)}
 
@@ -409,6 +427,9 @@ def _greedy(p: _Prepared, only: Mapping[Hashable, int] | None = None,
         absolute = b.day * per_day + s0
         if ri is not None:
             room_busy[ri, b.day].append((s0, s0 + length + p.room_turnover(req.rooms[ri])))
+        works_at[b.surgeon_id, b.day].add(site_of.get(b.room_id))
+        if b.anaesthetist_id is not None:
+            works_at[b.anaesthetist_id, b.day].add(site_of.get(b.room_id))
         anaesthetist = anaesthetist_index.get(b.anaesthetist_id)
         if si is not None:
             surgeon_busy[si].append((absolute, absolute + length + turn))
@@ -418,8 +439,10 @@ def _greedy(p: _Prepared, only: Mapping[Hashable, int] | None = None,
         elif not b.fixed:
             for ai in range(len(req.anaesthetists)):
                 if b.day not in req.away.get(req.anaesthetists[ai], ()) and free(
-                        anaes_busy[ai], absolute, absolute + length + turn):
+                        anaes_busy[ai], absolute, absolute + length + turn) and at_site(
+                        req.anaesthetists[ai], b.day, site_of.get(b.room_id)):
                     anaes_busy[ai].append((absolute, absolute + length + turn))
+                    works_at[req.anaesthetists[ai], b.day].add(site_of.get(b.room_id))
                     anaesthetist = ai
                     break
         for d in range(b.day, b.day + b.case.icu_days):
@@ -458,16 +481,20 @@ def _greedy(p: _Prepared, only: Mapping[Hashable, int] | None = None,
                     span = (absolute, absolute + length + turn)
                     si = next((i for i in range(len(req.surgeons)) if free(surgeon_busy[i], *span)
                                and day not in req.away.get(req.surgeons[i], ())
-                               and surgeon_load[i, day] + case.duration_minutes <= req.max_daily_minutes_per_surgeon),
+                               and surgeon_load[i, day] + case.duration_minutes <= req.max_daily_minutes_per_surgeon
+                               and at_site(req.surgeons[i], day, room.site)),
                               None)
                     ai = next((i for i in range(len(req.anaesthetists)) if free(anaes_busy[i], *span)
-                               and day not in req.away.get(req.anaesthetists[i], ())), None)
+                               and day not in req.away.get(req.anaesthetists[i], ())
+                               and at_site(req.anaesthetists[i], day, room.site)), None)
                     if si is None or ai is None:
                         continue
                     room_busy[ri, day].append((s0, s0 + length + room_turn))
                     surgeon_busy[si].append(span)
                     anaes_busy[ai].append(span)
                     surgeon_load[si, day] += case.duration_minutes
+                    works_at[req.surgeons[si], day].add(room.site)
+                    works_at[req.anaesthetists[ai], day].add(room.site)
                     for d in range(day, day + case.icu_days):
                         beds[pool, d] += 1
                     out.append(Assignment(case.id, case.ref, day, room.id, s0 * p.step, case.duration_minutes,
@@ -906,6 +933,8 @@ def _add_cuts(model: cp_model.CpModel, p: _Prepared, entries: Sequence[tuple[Cas
         last = max(p.window(r)[1] for r in req.rooms) + turn
         for kind in ("surgeon", "anaesthetist"):
             model.add(sum(day_terms) <= len(present[kind]) * (last - first))
+        if p.sites:
+            _add_site_cuts(model, p, entries, d, present, first, last)
     # Beds per day and bed pool (a site's ward, or the request's), exact (and after the mission's
     # end, the host's limit there).
     pools = {req.pool(c) for c, _, _ in entries} | {pool for pool, _ in held}
@@ -918,6 +947,44 @@ def _add_cuts(model: cp_model.CpModel, p: _Prepared, entries: Sequence[tuple[Cas
                       for d in day_of if d <= t < d + c.icu_days]
             if in_bed:
                 model.add(sum(in_bed) <= max(0, cap - held.get((pool, t), 0)))
+
+
+def _add_site_cuts(model: cp_model.CpModel, p: _Prepared, entries: Sequence[tuple[Case, Mapping, Mapping]], d: int,
+                   present: Mapping[str, list[int]], first: int, last: int) -> None:
+    """Several host sites, day ``d``: each present practitioner works at one site, so an integer
+    count of each kind per site shares the day's practitioners; a site's operating minutes fit in
+    its surgeons' maxima, its cases' time (with the break) in its practitioners' day. A surgery fixed
+    at a site holds its practitioners there. Valid for every plan (the rule), so a sound bound."""
+    req, turn = p.req, p.turnover
+    sites = p.sites
+    here: dict[Hashable | None, list] = defaultdict(list)  # site -> [(case, literal at a room of it)]
+    for c, options, _ in entries:
+        for (dd, ri), x in options.items():
+            if dd == d:
+                here[req.rooms[ri].site].append((c, x))
+    if not here:
+        return
+    site_of = {r.id: r.site for r in req.rooms}
+    fixed_at: dict[Hashable, set[Hashable | None]] = defaultdict(set)
+    for b in p.fixed:
+        if b.day == d:
+            for person in (b.surgeon_id, b.anaesthetist_id):
+                if person is not None:
+                    fixed_at[person].add(site_of.get(b.room_id))
+    for kind, people in (("surgeon", req.surgeons), ("anaesthetist", req.anaesthetists)):
+        count = {s: model.new_int_var(0, len(present[kind]), "") for s in sites}
+        model.add(sum(count.values()) <= len(present[kind]))
+        for s in sites:
+            held = sum(1 for i in present[kind] if fixed_at.get(people[i]) == {s})
+            if held:
+                model.add(count[s] >= held)
+            cases = here.get(s, [])
+            if not cases:
+                continue
+            model.add(sum((p.slots(c.duration_minutes) + turn) * x for c, x in cases) <= count[s] * (last - first))
+            if kind == "surgeon":
+                model.add(sum(c.duration_minutes * x for c, x in cases)
+                          <= count[s] * req.max_daily_minutes_per_surgeon)
 
 
 def _infeasible_reason(p: _Prepared) -> str:
@@ -957,6 +1024,25 @@ class _Model:
         room_index = {r.id: i for i, r in enumerate(req.rooms)}
         surgeon_index = {s: i for i, s in enumerate(req.surgeons)}
         anaesthetist_index = {a: i for i, a in enumerate(req.anaesthetists)}
+        # Several host sites: (practitioner, day, site) -> works there that day (at most one site a
+        # day); forced by what is fixed there.
+        several = bool(p.sites)
+        works: dict[tuple[Hashable, int, Hashable | None], cp_model.IntVar] = {}
+        forced: dict[tuple[Hashable, int], set[Hashable | None]] = defaultdict(set)
+
+        def works_at(person: Hashable, d: int, site: Hashable | None) -> cp_model.IntVar:
+            key = (person, d, site)
+            if key not in works:
+                works[key] = model.new_bool_var("")
+            return works[key]
+
+        if several:
+            site_of = {r.id: r.site for r in req.rooms}
+            for b in p.fixed:
+                if 0 <= b.day < req.days:
+                    for person in (b.surgeon_id, b.anaesthetist_id):
+                        if person is not None:
+                            forced[person, b.day].add(site_of.get(b.room_id))
 
         # Fixed: surgeries that stay where they are; rooms taken by others. Spans on one room or
         # surgeon are merged: fixed surgeries booked back to back by hand (no turnover) stay legal.
@@ -1037,6 +1123,21 @@ class _Model:
                     if d in day_of:
                         model.add_bool_or([z.Not(), day_of[d].Not()])
             model.add(sum(zs.values()) == performed)
+            if several:
+                # At a site on a day: the case's options there (one literal), which its
+                # practitioners then work at that day.
+                by_site: dict[tuple[int, Hashable | None], list] = defaultdict(list)
+                for (d, ri), x in options.items():
+                    by_site[d, req.rooms[ri].site].append(x)
+                for (d, site), xs in by_site.items():
+                    if len(xs) == 1:
+                        here = xs[0]
+                    else:
+                        here = model.new_bool_var("")
+                        model.add(sum(xs) == here)
+                    for person, lit in [*((req.surgeons[k], y) for k, y in ys.items()),
+                                        *((req.anaesthetists[k], z) for k, z in zs.items())]:
+                        model.add_bool_or([lit.Not(), here.Not(), works_at(person, d, site)])
             day_var = model.new_int_var(0, max(0, req.days - 1), "")
             model.add(day_var == sum(d * lit for d, lit in day_of.items()))
             if case.icu_days:
@@ -1099,6 +1200,28 @@ class _Model:
 
         _add_cuts(model, p, [(c, v["options"], v["day_of"]) for (c, _), v in zip(self.items, self.vars)],
                   fixed_spans, fixed_load, held)
+        for (person, d), sites in forced.items():
+            for site in sites:
+                model.add(works_at(person, d, site) == 1)
+        # The hint stays complete: each practitioner where the greedy plan (and what is fixed) puts them.
+        hinted = {(person, d, site) for (person, d), sites in forced.items() for site in sites}
+        for case, _ in self.items:
+            if (placed := hint.get(case.id)) is not None:
+                d, ri, _, si, ai = placed
+                hinted |= {(req.surgeons[si], d, req.rooms[ri].site)} if si >= 0 else set()
+                hinted |= {(req.anaesthetists[ai], d, req.rooms[ri].site)} if ai >= 0 else set()
+        for key, lit in works.items():
+            model.add_hint(lit, key in hinted)
+        per_person_day: dict[tuple[Hashable, int], list] = defaultdict(list)
+        for (person, d, site), lit in works.items():
+            if forced.get((person, d)):
+                # Where what is fixed puts them (several sites only if booked so by hand before): no other.
+                if site not in forced[person, d]:
+                    model.add(lit == 0)
+            else:
+                per_person_day[person, d].append(lit)
+        for lits in per_person_day.values():
+            model.add(sum(lits) <= 1)  # one site a day
         for ivs in [*room_iv.values(), *surgeon_iv.values(), *anaes_iv.values()]:
             if len(ivs) > 1:
                 model.add_no_overlap(ivs)

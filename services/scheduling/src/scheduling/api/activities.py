@@ -73,6 +73,9 @@ class TrainingIn(Body):
     topic: str = Field(min_length=1, max_length=300)
     scheduled_at: Instant
     hours: float = Field(gt=0, le=24)
+    site_institution_id: uuid.UUID | None = Field(
+        default=None, description="the host site it is held at (one of the mission's sites, on its days there); "
+                                  "default: the mission's host")
 
 
 class HoldTrainingIn(Body):
@@ -93,10 +96,13 @@ class TrainingOut(BaseModel):
     status: ActivityStatus
     held_at: datetime | None
     trainee_count: int | None
+    site_institution_id: uuid.UUID = Field(description="the host site it is held at")
 
     @classmethod
-    def of(cls, t: TrainingSession) -> TrainingOut:
-        return cls.model_validate(t, from_attributes=True)
+    def of(cls, t: TrainingSession, mission: Mission | None = None) -> TrainingOut:
+        out = cls.model_validate({**t.__dict__, "site_institution_id": t.site_institution_id
+                                  or (mission.host_institution_id if mission else None)})
+        return out
 
 
 # -- consultations -----------------------------------------------------------------------------
@@ -143,17 +149,21 @@ async def hold_consultation(consultation_id: uuid.UUID, uow: UoW, bus: BusDep,
 
 
 @router.post("/missions/{mission_id}/training-sessions", status_code=201, response_model=TrainingOut,
-             summary="Plan a training session", dependencies=[access.mission(access.MANAGE)])
-async def schedule_training(mission_id: uuid.UUID, body: TrainingIn, uow: UoW, bus: BusDep) -> TrainingOut:
-    cmd = ScheduleTraining(mission_id=mission_id, **body.model_dump())
-    return TrainingOut.of(await bus.handle(cmd, uow))
+             summary="Plan a training session (at one of the mission's sites)")
+async def schedule_training(mission_id: uuid.UUID, body: TrainingIn, uow: UoW, bus: BusDep, caller: CallerDep,
+                            mission: Annotated[Mission, access.mission(access.MANAGE)]) -> TrainingOut:
+    cmd = ScheduleTraining(mission_id=mission_id, **body.model_dump(),
+                           at_sites=access.sites_for(caller, mission, access.MANAGE))
+    return TrainingOut.of(await bus.handle(cmd, uow), mission)
 
 
-@router.get("/missions/{mission_id}/training-sessions", response_model=list[TrainingOut],
-            dependencies=[access.mission(access.READ)])
-async def list_training(mission_id: uuid.UUID, uow: UoW, bus: BusDep) -> list[TrainingOut]:
-    # The access check has found the mission (else 404).
-    return [TrainingOut.of(t) for t in await bus.handle(MissionTraining(mission_id), uow)]
+@router.get("/missions/{mission_id}/training-sessions", response_model=list[TrainingOut])
+async def list_training(mission_id: uuid.UUID, uow: UoW, bus: BusDep, caller: CallerDep,
+                        mission: Annotated[Mission, access.mission(access.READ)]) -> list[TrainingOut]:
+    # The access check has found the mission (else 404); a site's own see their site's.
+    sites = access.sites_for(caller, mission, access.READ)
+    return [TrainingOut.of(t, mission) for t in await bus.handle(MissionTraining(mission_id), uow)
+            if sites is None or (t.site_institution_id or mission.host_institution_id) in sites]
 
 
 @router.get("/training-sessions/{training_session_id}", response_model=TrainingOut,

@@ -99,17 +99,26 @@ class TrainingSession(Aggregate):
     status: ActivityStatus = ActivityStatus.scheduled
     held_at: datetime | None = None
     trainee_count: int | None = None
+    # The host site it is held at (rows from before 0020: the mission's host).
+    site_institution_id: uuid.UUID | None = None
 
     @classmethod
     def schedule(cls, mission: Mission, cmd: ScheduleTraining, tz: ZoneInfo) -> TrainingSession:
+        """At ``cmd.site_institution_id`` (default: the mission's host, its first site), one of the
+        mission's sites, on the mission's days there (``tz``: that site's)."""
         mission.require_plannable("training sessions")
         topic = " ".join(cmd.topic.split())
         if not topic:
             raise Invalid("a training session needs a topic", field="topic")
         _require_hours(cmd.hours)
+        site = cmd.site_institution_id or mission.host_institution_id
+        mission.require_site(site, field="site_institution_id", what=f"the training session's site is institution {site}")
         session = cls(id=uuid.uuid4(), mission_id=mission.id, topic=topic, scheduled_at=cmd.scheduled_at,
-                      hours=cmd.hours)
-        require_within_mission(mission, cmd.scheduled_at, cmd.scheduled_at, tz, what=f"training session {session.id}")
+                      hours=cmd.hours, site_institution_id=site)
+        what = f"training session {session.id}"
+        require_within_mission(mission, cmd.scheduled_at, cmd.scheduled_at, tz, what=what)
+        day = cmd.scheduled_at.astimezone(tz).date()
+        mission.require_site_day(site, day, day, what=what, field="scheduled_at")
         return session
 
     def call_off(self) -> bool:

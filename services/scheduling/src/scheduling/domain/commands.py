@@ -419,6 +419,8 @@ class ScheduleTraining:
     topic: str
     scheduled_at: datetime
     hours: float
+    site_institution_id: uuid.UUID | None = None  # the host site it is held at (default: the mission's host)
+    at_sites: frozenset[uuid.UUID] | None = None  # the sites the caller may plan at (None: every one)
 
 
 @dataclass(frozen=True)

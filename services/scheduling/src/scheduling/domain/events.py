@@ -276,7 +276,8 @@ def training_session_held(t: TrainingSession, mission: Mission) -> TrainingSessi
     assert t.held_at is not None and t.trainee_count is not None
     return TrainingSessionHeld(training_session_id=t.id, mission_id=t.mission_id,
                                convention_id=mission.convention_id, topic=t.topic, held_at=t.held_at,
-                               hours=t.hours, trainee_count=t.trainee_count)
+                               hours=t.hours, trainee_count=t.trainee_count,
+                               site_institution_id=t.site_institution_id or mission.host_institution_id)
 
 
 # -- training placements (outside any mission) ------------------------------------------------------

@@ -17,10 +17,10 @@ missions hold nobody). Pure: no I/O.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from scheduling.domain import events
 from scheduling.domain.conventions import ConventionReplica
@@ -35,6 +35,8 @@ if TYPE_CHECKING:  # commands name the aggregates' value types: imported for ann
 
 
 NOT_STARTED = (MissionStatus.scheduled, MissionStatus.on_hold)
+_Dated = TypeVar("_Dated", TeamMember, MissionSite)
+
 PLANNABLE = (MissionStatus.scheduled, MissionStatus.started)
 """Surgeries, consultations and training can be planned into a mission in these states."""
 
@@ -54,7 +56,7 @@ class Booked:
     first_day: date
     last_day: date
     people: tuple[uuid.UUID, ...] = ()  # the practitioners it needs on site (a surgery's lead and anaesthetist)
-    site: uuid.UUID | None = None  # the host site it takes place at (None: not tied to one, a training session)
+    site: uuid.UUID | None = None  # the host site it takes place at (None: not tied to one)
 
 
 @dataclass
@@ -118,8 +120,13 @@ class Mission(Aggregate):
             raise Conflict(f"{', '.join(sorted(outside))} would fall outside {starts_on} to {ends_on}: "
                            "move or cancel them first")
         self.require_team_free(self.team, others, starts_on=starts_on, ends_on=ends_on)
-        team = self._shifted_team(starts_on - self.starts_on, starts_on, ends_on)
-        sites = self._shifted_sites(starts_on - self.starts_on, starts_on, ends_on)
+        delta = starts_on - self.starts_on
+        team = _shifted(self.team, ("arrives_on", "leaves_on"), delta, starts_on, ends_on,
+                        lambda m, day: f"practitioner {m.full_name} ({m.practitioner_id}) would be on site on "
+                                       f"{day}, outside {starts_on} to {ends_on}: change their on-site dates first")
+        sites = _shifted(self.sites, ("starts_on", "ends_on"), delta, starts_on, ends_on,
+                         lambda s, day: f"the mission's days at institution {s.institution_id} would fall on "
+                                        f"{day}, outside {starts_on} to {ends_on}: change that site's days first")
         moved = replace(self, starts_on=starts_on, ends_on=ends_on, team=team, sites=sites)
         for b in planned:
             for practitioner_id in b.people:
@@ -259,19 +266,6 @@ class Mission(Aggregate):
         self.sites = [s for s in self.sites if s.institution_id != institution_id]
         self.happened(events.mission_sites_changed(self, institution_id, "site_removed"))
 
-    def _shifted_sites(self, delta: timedelta, starts_on: date, ends_on: date) -> list[MissionSite]:
-        """The sites' own days moved with the mission's start; each must still lie within it."""
-        sites = []
-        for site in self.sites:
-            moved = replace(site, starts_on=site.starts_on and site.starts_on + delta,
-                            ends_on=site.ends_on and site.ends_on + delta)
-            for day in (moved.starts_on, moved.ends_on):
-                if day is not None and not starts_on <= day <= ends_on:
-                    raise Conflict(f"the mission's days at institution {site.institution_id} would fall on {day}, "
-                                   f"outside {starts_on} to {ends_on}: change that site's days first")
-            sites.append(moved)
-        return sites
-
     # -- team ------------------------------------------------------------------------
 
     def add_member(self, member: TeamMember, others: Iterable[Mission]) -> TeamMember:
@@ -347,19 +341,6 @@ class Mission(Aggregate):
         when = first_day.isoformat() if first_day == last_day else f"{first_day} to {last_day}"
         raise Conflict(f"{member.role.value} {member.full_name} ({practitioner_id}) is on site from {first} to "
                        f"{last}, not on {when} ({what})")
-
-    def _shifted_team(self, delta: timedelta, starts_on: date, ends_on: date) -> list[TeamMember]:
-        """The team's own on-site dates moved with the mission's start; each must still lie within it."""
-        team = []
-        for member in self.team:
-            moved = replace(member, arrives_on=member.arrives_on and member.arrives_on + delta,
-                            leaves_on=member.leaves_on and member.leaves_on + delta)
-            for day in (moved.arrives_on, moved.leaves_on):
-                if day is not None and not starts_on <= day <= ends_on:
-                    raise Conflict(f"practitioner {member.full_name} ({member.practitioner_id}) would be on site on "
-                                   f"{day}, outside {starts_on} to {ends_on}: change their on-site dates first")
-            team.append(moved)
-        return team
 
     def member(self, practitioner_id: uuid.UUID) -> TeamMember | None:
         return next((m for m in self.team if m.practitioner_id == practitioner_id), None)
@@ -465,6 +446,21 @@ def _checked_sites(sites: Iterable[MissionSite], host: uuid.UUID, starts_on: dat
     if not hosts:
         raise Invalid(f"the mission's host {host} must be one of its sites", field="sites")
     return [*hosts, *(s for s in checked if s.institution_id != host)]
+
+
+def _shifted(items: list[_Dated], keys: tuple[str, str], delta: timedelta, starts_on: date, ends_on: date,
+             outside: Callable[[_Dated, date], str]) -> list[_Dated]:
+    """Team members' on-site dates or sites' days (``keys``: the two date fields, None meaning the
+    mission's first / last day) moved with the mission's start by ``delta``; each must still lie within
+    ``starts_on`` to ``ends_on``, else a 409 (``outside`` says who and when)."""
+    moved_items = []
+    for item in items:
+        moved = replace(item, **{k: getattr(item, k) and getattr(item, k) + delta for k in keys})  # type: ignore[type-var]
+        for day in (getattr(moved, k) for k in keys):
+            if day is not None and not starts_on <= day <= ends_on:
+                raise Conflict(outside(item, day))
+        moved_items.append(moved)
+    return moved_items
 
 
 def _reason(reason: str) -> str:

@@ -151,7 +151,7 @@ class Surgery(Aggregate):
                           f"{room.name!r}", field="scheduled_start")
         moved = replace(self, scheduled_start=cmd.scheduled_start, operating_room_id=room.id,
                         operating_room=room.name)
-        moved._check_slot(mission=mission, room=room, tz=tz, others=others)
+        moved._check_slot(mission=mission, room=room, tz=tz, others=others, site_field="scheduled_start")
         self.scheduled_start, self.operating_room_id, self.operating_room = (
             moved.scheduled_start, moved.operating_room_id, moved.operating_room)
         self.happened(events.surgery_rescheduled(self, reason))
@@ -279,7 +279,10 @@ class Surgery(Aggregate):
 
     # -- rules -------------------------------------------------------------------------
 
-    def _check_slot(self, *, mission: Mission, room: OperatingRoom, tz: ZoneInfo, others: Iterable[Surgery]) -> None:
+    def _check_slot(self, *, mission: Mission, room: OperatingRoom, tz: ZoneInfo, others: Iterable[Surgery],
+                    site_field: str | None = None) -> None:
+        """``site_field``: the field a practitioner at another site that day is refused on (default:
+        theirs, ``lead_surgeon_id`` or ``anaesthetist_id``; a move names ``scheduled_start``)."""
         if self.expected_duration_minutes <= 0:
             raise Invalid("the expected duration must be positive", field="expected_duration_minutes")
         site = self.site_institution_id or mission.host_institution_id
@@ -296,6 +299,8 @@ class Surgery(Aggregate):
         for practitioner_id in self.people:
             mission.require_on_site(practitioner_id, first, last, what=self.label)
         room.require_open(start, end, tz)
+        others = list(others)
+        self._require_one_site_a_day(mission, site, first, last, tz, others, field=site_field)
         turnover = timedelta(minutes=room.turnover_for(mission.specialty))
         for other in others:
             if other.id == self.id or other.status is SurgeryStatus.cancelled:
@@ -319,6 +324,29 @@ class Surgery(Aggregate):
                 member = mission.member(self.anaesthetist_id)
                 name = member.full_name if member else str(self.anaesthetist_id)
                 raise Conflict(f"anaesthetist {name} ({self.anaesthetist_id}) is already in {other.label} {when}")
+
+    def _require_one_site_a_day(self, mission: Mission, site: uuid.UUID, first: date, last: date, tz: ZoneInfo,
+                                others: Iterable[Surgery], *, field: str | None = None) -> None:
+        """A practitioner works at one host site a day: none of those booked on this surgery (its
+        lead, its anaesthetist) is booked the same day on a surgery of the mission at another site,
+        else a 422 naming them and that site. Days are counted on this surgery's site's calendar."""
+        for other in others:
+            if (other.id == self.id or other.status is SurgeryStatus.cancelled or other.mission_id != mission.id
+                    or (other.site_institution_id or mission.host_institution_id) == site):
+                continue
+            o_first, o_last = other.days(tz)
+            if o_last < first or last < o_first:
+                continue
+            for practitioner_id, own_field in ((self.lead_surgeon_id, "lead_surgeon_id"),
+                                               (self.anaesthetist_id, "anaesthetist_id")):
+                if practitioner_id is None or practitioner_id not in other.people:
+                    continue
+                member = mission.member(practitioner_id)
+                who = f"{member.role.value} {member.full_name}" if member else "practitioner"
+                raise Invalid(f"{who} ({practitioner_id}) is already booked on {o_first} at institution "
+                              f"{other.site_institution_id or mission.host_institution_id} ({other.label}), another "
+                              f"host site of the mission: a practitioner works at one site a day",
+                              field=field or own_field)
 
     def _require(self, *allowed: SurgeryStatus, action: str) -> None:
         if self.status not in allowed:

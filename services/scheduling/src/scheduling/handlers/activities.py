@@ -21,7 +21,7 @@ from scheduling.handlers.common import host_zone, mission_for_update
 from scheduling.handlers.surgeries import require_booking_site
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.clock import Clock
-from jumelage.errors import Invalid, NotFound
+from jumelage.errors import Forbidden, Invalid, NotFound
 
 
 async def schedule_consultation(cmd: ScheduleConsultation, uow: SchedulingUnitOfWork, *,
@@ -71,7 +71,11 @@ async def hold_consultation(cmd: HoldConsultation, uow: SchedulingUnitOfWork, *,
 async def schedule_training(cmd: ScheduleTraining, uow: SchedulingUnitOfWork) -> TrainingSession:
     async with uow:
         mission = await mission_for_update(uow, cmd.mission_id)
-        session = TrainingSession.schedule(mission, cmd, await host_zone(uow, mission.host_institution_id))
+        site = cmd.site_institution_id or mission.host_institution_id
+        if cmd.at_sites is not None and site not in cmd.at_sites:
+            raise Forbidden(f"the caller may not plan training sessions at institution {site}: only its own "
+                            "coordinators and clinicians (or the mission's) plan there")
+        session = TrainingSession.schedule(mission, cmd, await host_zone(uow, site))
         await uow.training_sessions.save(session)
         await uow.commit()
     return session

@@ -93,8 +93,10 @@ async def planned(uow: SchedulingUnitOfWork, mission: Mission) -> list[Booked]:
         site = site_of(c, mission)
         booked.append(Booked(f"consultation {c.id}", *local_days(c.scheduled_at, c.scheduled_at,
                                                                  zones.get(site, host)), site=site))
-    booked += [Booked(f"training session {t.id}", *local_days(t.scheduled_at, t.scheduled_at, host))
-               for t in await uow.training_sessions.of_mission(mission.id, status=ActivityStatus.scheduled)]
+    for t in await uow.training_sessions.of_mission(mission.id, status=ActivityStatus.scheduled):
+        site = site_of(t, mission)
+        booked.append(Booked(f"training session {t.id}", *local_days(t.scheduled_at, t.scheduled_at,
+                                                                     zones.get(site, host)), site=site))
     return booked
 
 

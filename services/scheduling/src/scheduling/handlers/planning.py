@@ -98,7 +98,8 @@ async def propose_plan(cmd: ProposePlan, uow: SchedulingUnitOfWork, *, clock: Cl
     request = planner.PlanRequest(
         days=days,
         rooms=[planner.Room(r.id, r.name, r.opens_at.hour * 60 + r.opens_at.minute,
-                            r.closes_at.hour * 60 + r.closes_at.minute, turnovers[r.id]) for r in rooms],
+                            r.closes_at.hour * 60 + r.closes_at.minute, turnovers[r.id],
+                            site=r.institution_id if multi else None) for r in rooms],
         surgeons=[m.practitioner_id for m in mission.team if m.role is PractitionerRole.surgeon],
         anaesthetists=[m.practitioner_id for m in mission.team if m.role is PractitionerRole.anaesthetist],
         # No bed recorded (the default, 0) is read as "not recorded", not as "no intensive care".

@@ -22,6 +22,7 @@ from scheduling.domain.commands import (
     SetLocalRoles,
     StartSurgery,
 )
+from scheduling.domain.values import SurgeryStatus
 from scheduling.domain.surgeries import MAX_ICU_DAYS, Surgery, check_intensive_care, icu_days, turnover_window
 from scheduling.handlers.common import host_lock, host_zone, mission_for_update, site_of, zone_of
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
@@ -47,6 +48,7 @@ async def schedule_surgery(cmd: ScheduleSurgery, uow: SchedulingUnitOfWork, *, c
         others = await uow.surgeries.colliding(room_id=room.id, surgeon_id=cmd.lead_surgeon_id,
                                                anaesthetist_id=cmd.anaesthetist_id, start=cmd.scheduled_start - pad,
                                                end=cmd.scheduled_start + timedelta(minutes=max(minutes, 0)) + pad)
+        others = await with_mission_days(uow, mission, others)
         resources = await uow.hosts.get(site)
         tz = zone_of(resources)
         surgery = Surgery.schedule(cmd, mission=mission, case=case, room=room, tz=tz, others=others)
@@ -68,6 +70,7 @@ async def reschedule_surgery(cmd: RescheduleSurgery, uow: SchedulingUnitOfWork, 
             room_id=room.id, surgeon_id=surgery.lead_surgeon_id, anaesthetist_id=surgery.anaesthetist_id,
             start=cmd.scheduled_start - pad,
             end=cmd.scheduled_start + timedelta(minutes=surgery.expected_duration_minutes) + pad)
+        others = await with_mission_days(uow, mission, others)
         resources = await uow.hosts.get(site_of(surgery, mission))
         tz = zone_of(resources)
         surgery.reschedule(cmd, mission=mission, room=room, tz=tz, others=others)
@@ -85,6 +88,7 @@ async def change_lead_surgeon(cmd: ChangeLeadSurgeon, uow: SchedulingUnitOfWork,
         others = await uow.surgeries.colliding(room_id=room.id, surgeon_id=cmd.lead_surgeon_id,
                                                anaesthetist_id=surgery.anaesthetist_id,
                                                start=surgery.scheduled_start, end=surgery.scheduled_end)
+        others = await with_mission_days(uow, mission, others)
         tz = await host_zone(uow, site_of(surgery, mission))
         surgery.change_lead(cmd.lead_surgeon_id, cmd.reason, mission=mission, room=room, tz=tz, others=others)
         await uow.surgeries.save(surgery, clock.now())
@@ -166,6 +170,16 @@ async def _locked(uow: SchedulingUnitOfWork, surgery_id: uuid.UUID, *, lock_host
     assert surgery is not None  # surgeries are never deleted
     check_if_match(expected, f"surgery {surgery.id}", surgery)
     return mission, surgery
+
+
+async def with_mission_days(uow: SchedulingUnitOfWork, mission: Mission, others: Sequence[Surgery]) -> list[Surgery]:
+    """The surgeries that may collide in time, and every live surgery of the mission: those
+    decide whether a practitioner is already at another host site that day."""
+    if len(mission.sites) < 2:
+        return list(others)
+    seen = {s.id for s in others}
+    return [*others, *(s for s in await uow.surgeries.of_mission(mission.id)
+                       if s.id not in seen and s.status is not SurgeryStatus.cancelled)]
 
 
 def require_booking_site(at_sites: frozenset[uuid.UUID] | None, site: uuid.UUID, what: str) -> None:

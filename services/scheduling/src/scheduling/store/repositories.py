@@ -639,13 +639,14 @@ class TrainingSessions(_Repository):
         await self.session.merge(TrainingSessionRow(
             id=t.id, mission_id=t.mission_id, topic=t.topic, scheduled_at=t.scheduled_at, hours=t.hours,
             status=t.status.value, held_at=t.held_at, trainee_count=t.trainee_count,
+            site_institution_id=t.site_institution_id,
         ))
 
 
 def _training(r: TrainingSessionRow) -> TrainingSession:
     return TrainingSession(id=r.id, mission_id=r.mission_id, topic=r.topic, scheduled_at=r.scheduled_at,
                            hours=r.hours, status=ActivityStatus(r.status), held_at=r.held_at,
-                           trainee_count=r.trainee_count)
+                           trainee_count=r.trainee_count, site_institution_id=r.site_institution_id)
 
 
 # -- training placements ---------------------------------------------------------------------

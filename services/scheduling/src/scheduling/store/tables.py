@@ -272,6 +272,7 @@ class TrainingSessionRow(Table, table=True):
     status: str = _col(String(20))
     held_at: datetime | None = _opt(UtcDateTime)
     trainee_count: int | None = _opt(Integer)
+    site_institution_id: uuid.UUID | None = Field(default=None)  # its host site (migration 0020)
 
 
 class TrainingPlacementRow(Table, table=True):

@@ -85,10 +85,16 @@ async def schedule_consultation(request: Request, mission_id: uuid.UUID, who: Pe
 @router.post("/{mission_id}/activities/training-sessions", dependencies=[CSRF])
 async def schedule_training(request: Request, mission_id: uuid.UUID, who: PersonDep, services: ServicesDep,
                             topic: Annotated[str, Form(min_length=1, max_length=300)], scheduled_at: WallClock,
-                            hours: Annotated[float, Form(gt=0, le=24)], zone: Zone, form_key: FormKey) -> Response:
+                            hours: Annotated[float, Form(gt=0, le=24)], zone: Zone, form_key: FormKey,
+                            site_institution_id: Annotated[str | None, Form(max_length=40)] = None) -> Response:
+    """``site_institution_id``: the host site it is held at, picked on the page when the mission
+    has several (empty: the mission's host; the service checks it is a site, on its days there)."""
     def build() -> PlanActivity:
         at = rules.instant(scheduled_at, zone, field="scheduled_at")
-        return PlanActivity(mission_id, "training", {"topic": topic, "scheduled_at": at, "hours": hours}, form_key)
+        body: dict[str, Any] = {"topic": topic, "scheduled_at": at, "hours": hours}
+        if site_institution_id:
+            body["site_institution_id"] = site_institution_id
+        return PlanActivity(mission_id, "training", body, form_key)
 
     return await _act(request, who, services, mission_id, "training", build)
 
