@@ -257,6 +257,17 @@ async def test_training_sessions_are_held_at_a_site_on_its_days_and_each_site_se
     for institution in (CMCI, GSD):  # the host's and the visiting institution's coordinators: every site
         with s.client.auth.acting("coordinator", institution=institution):
             assert {t["id"] for t in await s.ok("GET", url)} == {at_cmci["id"], at_tiaret["id"]}
+    # A site's coordinators plan at their own site only; its clinicians do not plan training.
+    with s.client.auth.acting("coordinator", institution=TIARET):
+        by_tiaret = await s.ok("POST", url, 201, json={"topic": "Drainage thoracique", "hours": 1,
+                                                       "scheduled_at": "2030-06-13T16:00:00+01:00",
+                                                       "site_institution_id": str(TIARET)})
+        await s.refused("POST", url, 403, f"at institution {CMCI}", json={
+            "topic": "Drainage thoracique", "hours": 1, "scheduled_at": "2030-06-10T16:00:00+01:00"})
+    with s.client.auth.acting("clinician", institution=TIARET):
+        await s.refused("POST", url, 403, "training sessions", json={
+            "topic": "Drainage thoracique", "hours": 1, "scheduled_at": "2030-06-13T16:00:00+01:00",
+            "site_institution_id": str(TIARET)})
     # A site with a session planned stays, and its days keep it.
     await s.refused("DELETE", f"/missions/{mission['id']}/sites/{TIARET}", 409, at_tiaret["id"])
     await s.refused("PUT", f"/missions/{mission['id']}/sites/{TIARET}", 409, at_tiaret["id"],
@@ -267,7 +278,11 @@ async def test_training_sessions_are_held_at_a_site_on_its_days_and_each_site_se
     await s.ok("POST", f"/training-sessions/{at_cmci['id']}/hold",
                json={"trainee_count": 8, "held_at": "2030-06-10T14:00:00+01:00"})
     await s.ok("POST", f"/training-sessions/{at_tiaret['id']}/hold", json={"trainee_count": 5})
-    held = {e["training_session_id"]: e for e in await s.wait("TrainingSessionHeld", 2)}
+    with s.client.auth.acting("coordinator", institution=TIARET):
+        await s.refused("POST", f"/training-sessions/{at_cmci['id']}/hold", 403, f"at institution {CMCI}",
+                        json={"trainee_count": 1})
+        await s.ok("POST", f"/training-sessions/{by_tiaret['id']}/hold", json={"trainee_count": 3})
+    held = {e["training_session_id"]: e for e in await s.wait("TrainingSessionHeld", 3)}
     assert held[at_cmci["id"]]["site_institution_id"] == str(CMCI)
     assert held[at_tiaret["id"]]["site_institution_id"] == str(TIARET)
 

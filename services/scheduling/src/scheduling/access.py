@@ -88,6 +88,8 @@ def on_team(caller: Caller, mission: Mission) -> bool:
 MANAGE = MissionRule("manage missions", coordinators=True)
 PLAN_ACTIVITIES = MissionRule("schedule surgeries and consultations", coordinators=True, host_clinicians=True,
                               site_coordinators=True)
+# Training at a site: the mission's coordinators anywhere, a site's coordinators at their own site.
+PLAN_TRAINING = MissionRule("plan and record training sessions", coordinators=True, site_coordinators=True)
 RECORD_OUTCOMES = MissionRule("record what happened in the operating room", host_clinicians=True)
 READ = MissionRule("read missions and their activities", coordinators=True, host_clinicians=True,
                    site_coordinators=True, team=True)

@@ -151,9 +151,9 @@ async def hold_consultation(consultation_id: uuid.UUID, uow: UoW, bus: BusDep,
 @router.post("/missions/{mission_id}/training-sessions", status_code=201, response_model=TrainingOut,
              summary="Plan a training session (at one of the mission's sites)")
 async def schedule_training(mission_id: uuid.UUID, body: TrainingIn, uow: UoW, bus: BusDep, caller: CallerDep,
-                            mission: Annotated[Mission, access.mission(access.MANAGE)]) -> TrainingOut:
+                            mission: Annotated[Mission, access.mission(access.PLAN_TRAINING)]) -> TrainingOut:
     cmd = ScheduleTraining(mission_id=mission_id, **body.model_dump(),
-                           at_sites=access.sites_for(caller, mission, access.MANAGE))
+                           at_sites=access.sites_for(caller, mission, access.PLAN_TRAINING))
     return TrainingOut.of(await bus.handle(cmd, uow), mission)
 
 
@@ -174,7 +174,7 @@ async def get_training(training_session_id: uuid.UUID, uow: UoW, bus: BusDep) ->
 
 @router.post("/training-sessions/{training_session_id}/hold", response_model=TrainingOut,
              summary="Record the session as held, with its trainees",
-             dependencies=[access.training_session(access.MANAGE)])
+             dependencies=[access.training_session(access.PLAN_TRAINING)])
 async def hold_training(training_session_id: uuid.UUID, body: HoldTrainingIn, uow: UoW,
                         bus: BusDep) -> TrainingOut:
     cmd = HoldTraining(training_session_id=training_session_id, **body.model_dump())
