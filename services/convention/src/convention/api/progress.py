@@ -119,7 +119,8 @@ class PeriodCountsOut(BaseModel):
 
 
 class PeriodOut(PeriodCountsOut):
-    period: str = Field(description="YYYY-MM, in the programmes' time zone", examples=["2024-05"])
+    period: str = Field(description="YYYY-MM (month), YYYY-Qn (quarter) or YYYY (year), in the programmes' time zone",
+                        examples=["2024-05", "2024-Q2", "2024"])
     cumulative: PeriodCountsOut = Field(description="everything done up to the end of the period")
     money_not_spent_abroad: AvoidedCostsOut = Field(description="for the cases referred abroad treated in the period")
 
@@ -133,7 +134,7 @@ class PeriodOut(PeriodCountsOut):
 class PeriodsOut(BaseModel):
     convention_id: uuid.UUID
     reference: str
-    by: Literal["month"]
+    by: Literal["month", "quarter", "year"]
     timezone: str = Field(description="the zone the periods are taken in")
     periods: list[PeriodOut] = Field(description="oldest first; a period with nothing done is left out")
 
@@ -141,7 +142,8 @@ class PeriodsOut(BaseModel):
 @router.get("/{convention_id}/progress/periods", response_model=PeriodsOut,
             summary="What the convention achieved, period by period, with running totals")
 async def convention_periods(convention_id: uuid.UUID, _: access.ProgressReader, uow: UoW, bus: BusDep,
-                             by: Annotated[Literal["month"], Query(description="the length of a period")] = "month",
+                             by: Annotated[Literal["month", "quarter", "year"],
+                                           Query(description="the length of a period")] = "month",
                              ) -> PeriodsOut:
     convention, zone, periods = await bus.handle(ConventionPeriods(convention_id, by), uow)
     return PeriodsOut(convention_id=convention.id, reference=convention.reference, by=by, timezone=zone,

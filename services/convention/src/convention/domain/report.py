@@ -24,9 +24,12 @@ from convention.domain.progress import (
     PlacementDone,
     Progress,
     SurgeryDone,
+    Tallies,
     TrainingDone,
     by_month,
+    by_period,
     progress,
+    progress_of,
 )
 from jumelage.errors import Invalid
 
@@ -133,11 +136,28 @@ class Report:
     outcomes: list[OutcomeTally] = field(default_factory=list)
 
 
-def report(convention: Convention, parties: list[PartyLine], period: ReportPeriod, facts: Facts, zone: tzinfo,
+def report(convention: Convention, parties: list[PartyLine], period: ReportPeriod, tallies: Tallies, zone: tzinfo,
            made_at: datetime, *, led: Iterable[tuple[str, LedTally]] = (), climbs: Iterable[Climb] = (),
            outcomes: Iterable[OutcomeTally] = ()) -> Report:
+    """The report over the progress counters (their days in ``zone``)."""
     t = convention.terms
     costs = convention.cost_schedule()  # each surgery at the reference costs in force on its day
+
+    def of(within: Tallies) -> Progress:
+        return progress_of(t.objectives, within, reference_costs=costs, specialties=t.specialties)
+
+    months = by_period(tallies, "month", reference_costs=costs, specialties=t.specialties)
+    return Report(convention, parties, period, str(zone), of(tallies.within(period.first, period.last)),
+                  of(tallies.within(None, period.last)), [m for m in months if period.holds_month(m.period)],
+                  made_at, led=list(led), climbs=list(climbs), outcomes=list(outcomes))
+
+
+def report_from_facts(convention: Convention, parties: list[PartyLine], period: ReportPeriod, facts: Facts,
+                      zone: tzinfo, made_at: datetime) -> Report:
+    """The same report computed from every fact (as it was before the counters): the yardstick
+    the counters are tested against."""
+    t = convention.terms
+    costs = convention.cost_schedule()
 
     def of(f: Facts) -> Progress:
         return progress(t.objectives, f.surgeries, f.consultations, f.trainings, f.missions, f.placements,
@@ -146,8 +166,7 @@ def report(convention: Convention, parties: list[PartyLine], period: ReportPerio
     upto = ReportPeriod(None, period.last, "to date")
     moments = by_month(_moments(facts), zone, reference_costs=costs, specialties=t.specialties)
     return Report(convention, parties, period, str(zone), of(_within(facts, zone, period)),
-                  of(_within(facts, zone, upto)), [m for m in moments if period.holds_month(m.period)], made_at,
-                  led=list(led), climbs=list(climbs), outcomes=list(outcomes))
+                  of(_within(facts, zone, upto)), [m for m in moments if period.holds_month(m.period)], made_at)
 
 
 def _moments(facts: Facts) -> list[Moment]:
