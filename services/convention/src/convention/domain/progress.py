@@ -467,3 +467,24 @@ def by_period(tallies: Tallies, by: str = "month", *,
                                 {k: running.get(k, 0) for k in PERIOD_KINDS},
                                 avoided_of(reference_costs, specialties, referred.get(period, []))))
     return out
+
+
+def tallies_of(surgeries: list[SurgeryDone], consultations: list[ConsultationDone], trainings: list[TrainingDone],
+               missions: list[MissionDone], placements: list[PlacementDone], zone: tzinfo) -> Tallies:
+    """The counters of these facts, counted in memory (what the stored counters hold for them)."""
+    days: dict[date, Counter[str]] = {}
+    last: dict[date, datetime] = {}
+    referred: Counter[tuple[date, str | None, str | None]] = Counter()
+    mission_days: set[tuple[uuid.UUID, date]] = set()
+    for fact in (*surgeries, *consultations, *trainings, *placements):
+        c = contribution(fact, zone)
+        days.setdefault(c.day, Counter()).update(c.counts)
+        if c.at is not None and (c.day not in last or c.at > last[c.day]):
+            last[c.day] = c.at
+        if c.referred is not None:
+            referred[(c.day, *c.referred)] += 1
+        if c.mission_id is not None:
+            mission_days.add((c.mission_id, c.day))
+    return Tallies([DayTally(d, dict(days[d]), last.get(d)) for d in sorted(days)],
+                   [ReferredTally(d, s, p, n) for (d, s, p), n in referred.items()], sorted(mission_days),
+                   list(missions))
