@@ -3,6 +3,8 @@ its charts, and the PDF WeasyPrint makes of it (read back with pypdf)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import csv
 import io
 import uuid
@@ -28,6 +30,7 @@ from convention.domain.conventions import (
     Party,
     ReferenceCost,
     Terms,
+    YearObjectives,
 )
 from convention.domain.progress import (
     ConsultationDone,
@@ -211,3 +214,17 @@ def test_the_csv_files_are_the_tables() -> None:
 
 def test_a_file_name_keeps_only_safe_characters() -> None:
     assert file_stem("CNAS/GSD 2024..01", report_period("2024-Q2", None, None)) == "CNAS_GSD_2024..01_2024-Q2"
+
+
+@pytest.mark.parametrize("language", ["fr", "ar", "en"])
+def test_the_report_shows_each_year_against_its_own_objectives(language: str) -> None:
+    c = convention()
+    c.terms = replace(c.terms, yearly_objectives=(YearObjectives(2024, surgeries=30, consultations=5),
+                                                  YearObjectives(2025, surgeries=10)))
+    r = report(c, PARTIES, report_period("2024-Q2", None, None), TALLIES, ALGIERS, MADE)
+    (yearly,) = [t for t in tables(r) if t.key == "yearly_objectives"]
+    # The year the period is in, in full (July's surgery too); 2025 is not in the period.
+    assert yearly.rows == [("2024", 4, 30, 1, 5, 1, 0)]
+    pdf = reports.pdf(r, language)
+    text = " ".join(" ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages).split())
+    assert LABELS[language]["yearly_objectives"].split()[0] in text

@@ -161,7 +161,7 @@ class Terms:
             if not (self.effective_from.year <= y.year <= self.effective_until.year):
                 raise Invalid(f"objectives for {y.year}, outside the convention's period ({self.effective_from} to "
                               f"{self.effective_until})", field=f"yearly_objectives.{i}.year")
-            if sum(1 for other in self.yearly_objectives if other.year == y.year) > 1:
+            if any(other.year == y.year for other in self.yearly_objectives[:i]):
                 raise Invalid(f"two sets of objectives for {y.year}", field=f"yearly_objectives.{i}.year")
         return replace(self, title=title, specialties=specialties,
                        reference_costs=_checked_costs(self.reference_costs, specialties), yearly_objectives=years)

@@ -447,11 +447,11 @@ _PERIOD_COUNTERS = {"surgeries": "surgeries", "consultations": "consultations",
 
 def by_period(tallies: Tallies, by: str = "month", *,
               reference_costs: tuple[ReferenceCost, ...] | CostSchedule = (),
-              specialties: tuple[str, ...] = ()) -> list[PeriodCounts]:
+              specialties: tuple[str, ...] = (), keep: tuple[str, ...] = ()) -> list[PeriodCounts]:
     """Per month, quarter or year, from the counters: the counts, the running totals and the money
     not spent abroad, as :func:`by_month` gives them from the facts; periods with nothing done are
-    left out."""
-    periods: dict[str, Counter[str]] = {}
+    left out, but those of ``keep`` (the years with objectives of their own)."""
+    periods: dict[str, Counter[str]] = {p: Counter() for p in keep}
     for t in tallies.days:
         if t.active:
             periods.setdefault(period_of(t.day, by), Counter()).update(

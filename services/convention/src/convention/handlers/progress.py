@@ -69,8 +69,10 @@ async def convention_periods(query: ConventionPeriods, uow: ConventionUnitOfWork
             raise NotFound(f"no convention {query.convention_id}")
         tallies = await uow.counters.of(query.convention_id)
     t = convention.terms
+    # By year, each year with objectives of its own is shown, done or not.
+    keep = tuple(str(y.year) for y in t.yearly_objectives) if query.by == "year" else ()
     return convention, str(clock.zone), by_period(tallies, query.by, reference_costs=convention.cost_schedule(),
-                                                  specialties=t.specialties)
+                                                  specialties=t.specialties, keep=keep)
 
 
 async def convention_report(query: ConventionReport, uow: ConventionUnitOfWork, *, clock: Clock,
