@@ -586,7 +586,7 @@ def rebuild_counters(session: Any, zone: tzinfo, convention_id: uuid.UUID | None
     mission_days: dict[tuple[Any, ...], int] = {}
     counted = 0
     for model in (SurgeryFact, ConsultationFact, TrainingFact, PlacementFact):
-        for row in session.scalars(select(model).where(*where(model))):
+        for row in session.scalars(select(model).where(*where(model)).execution_options(yield_per=2000)):
             counted += 1
             c = contribution(done_of(row), zone)
             day = days.setdefault((row.convention_id, c.day), {k: 0 for k in TALLY_COUNTS} | {"last_at": None})
