@@ -51,7 +51,7 @@ async def convention_progress(query: ConventionProgress, uow: ConventionUnitOfWo
         convention = await uow.conventions.get(query.convention_id)
         if convention is None:
             raise NotFound(f"no convention {query.convention_id}")
-        tallies = await uow.counters.of(query.convention_id)
+        tallies = await uow.counters.summed(query.convention_id)
     t = convention.terms
     # From the counters kept as facts arrive; each case referred abroad at the reference costs in
     # force on its day (in the programmes' time zone).
@@ -84,7 +84,7 @@ async def convention_report(query: ConventionReport, uow: ConventionUnitOfWork, 
         convention = await uow.conventions.get(query.convention_id)
         if convention is None:
             raise NotFound(f"no convention {query.convention_id}")
-        tallies = await uow.counters.of(query.convention_id)
+        tallies = await uow.counters.of(query.convention_id, mission_days=True)
         led, climbs = await uow.facts.autonomy(query.convention_id)
         outcomes = await uow.facts.outcomes(query.convention_id)
         parties = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -481,6 +481,14 @@ def done_of(row: Any) -> SurgeryDone | ConsultationDone | TrainingDone | Placeme
 _EPSILON = 1e-9  # a sum of hours taken back to zero (floats)
 
 
+def _instant(value: Any) -> datetime | None:
+    """A ``last_at`` read by a plain column select or an aggregate (SQLite's max() gives text)."""
+    if value is None or isinstance(value, datetime):
+        return value.astimezone(UTC) if value is not None and value.tzinfo else value
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC) if "+" not in str(value) else \
+        datetime.fromisoformat(str(value)).astimezone(UTC)
+
+
 class Counters:
     """A convention's progress counters, raised (and, for a corrected fact, lowered) in the
     transaction that records the fact; read instead of the facts."""
@@ -541,19 +549,43 @@ class Counters:
                 found.append(at if isinstance(at, datetime) else datetime.fromisoformat(str(at)))
         return max(found) if found else None
 
-    async def of(self, convention_id: uuid.UUID) -> Tallies:
-        days = [DayTally(r.day, {k: getattr(r, k) for k in TALLY_COUNTS}, r.last_at)
-                for r in await self.session.scalars(
-                    select(DayTallyRow).where(DayTallyRow.convention_id == convention_id).order_by(DayTallyRow.day))]
-        referred = [ReferredTally(r.day, r.specialty or None, r.procedure or None, r.cases)
-                    for r in await self.session.scalars(
-                        select(ReferredTallyRow).where(ReferredTallyRow.convention_id == convention_id))]
-        mission_days = [(m, d) for m, d in await self.session.execute(
-            select(MissionDayRow.mission_id, MissionDayRow.day).where(MissionDayRow.convention_id == convention_id))]
-        missions = [MissionDone(r.mission_id, r.surgeries, r.consultations, r.training_sessions)
-                    for r in await self.session.scalars(
-                        select(MissionFact).where(MissionFact.convention_id == convention_id))]
-        return Tallies(days, referred, mission_days, missions)
+    async def of(self, convention_id: uuid.UUID, *, mission_days: bool = False) -> Tallies:
+        """The convention's counters, day by day (and the days each mission worked, for a report)."""
+        table = DayTallyRow.__table__  # type: ignore[attr-defined]
+        columns = [table.c[k] for k in TALLY_COUNTS]
+        days = [DayTally(day, dict(zip(TALLY_COUNTS, values, strict=True)), _instant(last_at))
+                for day, last_at, *values in await self.session.execute(
+                    select(table.c.day, table.c.last_at, *columns).where(table.c.convention_id == convention_id)
+                    .order_by(table.c.day))]
+        worked: list[tuple[uuid.UUID, date]] = []
+        if mission_days:
+            worked = [(m, d) for m, d in await self.session.execute(
+                select(MissionDayRow.mission_id, MissionDayRow.day).where(
+                    MissionDayRow.convention_id == convention_id))]
+        return Tallies(days, await self._referred(convention_id), worked, await self._missions(convention_id))
+
+    async def summed(self, convention_id: uuid.UUID) -> Tallies:
+        """The convention's counters summed in the database (one row), for its progress over the
+        whole period; the cases referred abroad still by day (the money goes by each day's lines)."""
+        table = DayTallyRow.__table__  # type: ignore[attr-defined]
+        row = (await self.session.execute(
+            select(func.max(table.c.last_at), *(func.sum(table.c[k]) for k in TALLY_COUNTS))
+            .where(table.c.convention_id == convention_id))).one()
+        last_at, *values = row
+        days = [DayTally(date.min, {k: v or 0 for k, v in zip(TALLY_COUNTS, values, strict=True)}, _instant(last_at))]
+        return Tallies(days, await self._referred(convention_id), [], await self._missions(convention_id))
+
+    async def _referred(self, convention_id: uuid.UUID) -> list[ReferredTally]:
+        t = ReferredTallyRow
+        return [ReferredTally(day, spec or None, proc or None, cases) for day, spec, proc, cases in
+                await self.session.execute(select(t.day, t.specialty, t.procedure, t.cases)
+                                           .where(t.convention_id == convention_id))]
+
+    async def _missions(self, convention_id: uuid.UUID) -> list[MissionDone]:
+        m = MissionFact
+        return [MissionDone(*r) for r in await self.session.execute(
+            select(m.mission_id, m.surgeries, m.consultations, m.training_sessions)
+            .where(m.convention_id == convention_id))]
 
     async def totals(self, convention_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, int]]:
         """Each convention's surgeries, consultations and training sessions done, in one query
