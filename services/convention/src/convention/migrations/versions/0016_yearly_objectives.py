@@ -19,5 +19,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("convention") as batch:
-        batch.drop_column("yearly_objectives")
+    # ALTER TABLE ... DROP COLUMN on both (SQLite 3.35+): a batch copy of the table would drop it,
+    # which its parties' foreign keys refuse.
+    op.execute("ALTER TABLE convention DROP COLUMN yearly_objectives")
