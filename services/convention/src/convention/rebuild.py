@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from argparse import ArgumentParser
 
 from convention.store import ConventionUnitOfWork
+from jumelage.arguments import ArgumentParser
 from jumelage.clock import Clock
 from jumelage.db import create_engine, session_factory
 from jumelage.logging import configure_logging, get_logger
