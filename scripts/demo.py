@@ -314,6 +314,9 @@ async def cnas_programme(api: Api, story: Story) -> tuple[str, str, FollowUps]:
         "effective_from": "2024-05-20", "effective_until": "2025-05-19",
         "specialties": ["paediatric cardiac surgery"],
         "objectives": {"surgeries": 60, "consultations": 120, "training_sessions": 12},
+        # And per calendar year of the convention (issue 21): the progress by year is held to them.
+        "yearly_objectives": [{"year": 2024, "surgeries": 35, "consultations": 70, "training_sessions": 7},
+                              {"year": 2025, "surgeries": 25, "consultations": 50, "training_sessions": 5}],
         "cost_bearers": [{"institution_id": cnas, "covers": "missions, consumables and stays"}],
     }, "2024-05-20", "Alger", chain)
     rooms = await host(cmci_coordinator, cmci, ["Bloc cardiaque 1", "Bloc cardiaque 2"], icu_beds=6)

@@ -235,6 +235,15 @@ async def fill(engines: dict[str, AsyncEngine], *, scale: float, now: datetime |
     await _write(engines["convention"], ct.MissionFact.__table__, (
         {"mission_id": m["id"], "convention_id": m["convention"]["id"], "surgeries": SURGERIES_PER_MISSION,
          "consultations": 0, "training_sessions": 0} for m in plan.missions if m["past"]), counts, "mission facts")
+    # Their progress counters, as the service keeps them (its rebuild, as the migration runs it).
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy.orm import Session
+
+    from convention.store.repositories import rebuild_counters
+
+    async with engines["convention"].begin() as conn:
+        await conn.run_sync(lambda c: rebuild_counters(Session(bind=c), ZoneInfo("Africa/Algiers")))
     say(f"      surgeries and progress facts: {time.perf_counter() - t0:.0f} s")
 
     # -- the notifications of the surgeries (one each, to the family)

@@ -63,6 +63,7 @@ SERVICE = ["convention.app:Settings", "convention.app:build_runtime", "conventio
 COMMANDS: dict[str, list[list[str]]] = {
     "shared/src/jumelage/auth.py": [["{}", "mint", "--subject", "x"], ["mint", "--subject", "x", "{}"]],
     "shared/src/jumelage/cli.py": [["{}", "serve"], ["serve", "{}"], ["migrate", "{}"], ["asyncapi", "{}"]],
+    "services/convention/src/convention/rebuild.py": [["{}"], ["--convention", "00000000-0000-0000-0000-000000000001", "{}"]],
     "deploy/rabbitmq/hash_password.py": [["{}", "x"]],
     "scripts/run.py": [["{}"]],
     "scripts/faults.py": [["{}"]],
@@ -94,6 +95,10 @@ def _parse_in_process(path: str, argv: list[str]) -> int:
     elif path == "shared/src/jumelage/replay.py":
         from jumelage import replay
         call = lambda: replay.main(argv)  # noqa: E731
+    elif path == "services/convention/src/convention/rebuild.py":
+        import convention.app
+        from convention.rebuild import rebuild_progress
+        call = lambda: rebuild_progress(convention.app.Settings, argv)  # noqa: E731
     elif path == "shared/src/jumelage/cli.py":
         import convention.app
         from jumelage import cli

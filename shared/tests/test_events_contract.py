@@ -130,7 +130,7 @@ ADDED_TYPES: dict[str, tuple[str, str, set[str]]] = {
 OPTIONAL_FIELDS: dict[str, set[str]] = {
     "InstitutionRegistered": {"wilaya"},
     "InstitutionUpdated": {"wilaya"},
-    "ConventionSigned": {"kind", "cost_bearers", "reference_costs"},
+    "ConventionSigned": {"kind", "cost_bearers", "reference_costs", "yearly_objectives"},
     "ConventionAmended": {"signed_on", "summary", "effective_from"},
     "SurgeryCompleted": {
         "specialty", "lead_side", "local_roles", "risk_scheme", "risk_category", "site_institution_id",

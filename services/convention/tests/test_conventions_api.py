@@ -836,3 +836,94 @@ async def test_thirty_day_outcomes_per_risk_category_and_the_share_followed_up(
     with client.auth.acting("funder", institution=ids["cnas"]):
         assert (await client.get(f"/conventions/{cid}/progress/outcomes")).status_code == 200
     assert (await client.get(f"/conventions/{uuid.uuid4()}/progress/outcomes")).status_code == 404
+
+
+# -- objectives per year, progress by quarter and year, the list's progress (issues 21, 23) --------
+
+
+async def test_objectives_per_year_are_bounded_carried_and_shown_by_year(programme: Programme, amqp_url: str,
+                                                                         namespace: str) -> None:
+    from jumelage.events import SurgeryCompleted, new_envelope
+
+    client = programme.client
+    years = [{"year": 2025, "surgeries": 60, "consultations": 10, "training_sessions": 2},
+             {"year": 2024, "surgeries": 40}]
+    # Bounded: within the convention's years (2024-2025), once each, non-negative, at most 100,000.
+    for bad, where in (([{"year": 2026, "surgeries": 1}], "yearly_objectives.0.year"),
+                       ([{"year": 2024}, {"year": 2024}], "yearly_objectives.1.year"),
+                       ([{"year": 2024, "surgeries": -1}], "yearly_objectives.0.surgeries"),
+                       ([{"year": 2024, "surgeries": 100_001}], "yearly_objectives.0.surgeries"),
+                       ([{"year": 2024, "beds": 3}], "yearly_objectives.0.beds"),
+                       ([{"year": 2024 + i} for i in range(32)], "yearly_objectives")):
+        r = await client.post("/conventions", json=programme.cnas_convention(yearly_objectives=bad))
+        assert r.status_code == 422 and where in located(r), (where, r.text)
+    signed = await programme.signed_convention(yearly_objectives=years)
+    cid = signed["id"]
+    assert [y["year"] for y in signed["yearly_objectives"]] == [2024, 2025]  # oldest first
+    assert signed["yearly_objectives"][0] == {"year": 2024, "surgeries": 40, "consultations": 0,
+                                              "training_sessions": 0}
+    (event,) = await programme.events("ConventionSigned", 1)
+    assert event["data"]["yearly_objectives"] == signed["yearly_objectives"]
+
+    # An amendment sets them anew (the whole list), carried by ConventionAmended in changes.
+    r = await client.post(f"/conventions/{cid}/amendments", json={
+        "signed_on": "2024-09-01", "summary": "Avenant n°1",
+        "changes": {"yearly_objectives": [{"year": 2024, "surgeries": 2}, {"year": 2025, "surgeries": 70}]}})
+    assert r.status_code == 201, r.text
+    (amended,) = await programme.events("ConventionAmended", 1)
+    assert amended["data"]["changes"]["yearly_objectives"][1] == {"year": 2025, "surgeries": 70, "consultations": 0,
+                                                                  "training_sessions": 0}
+    r = await client.post(f"/conventions/{cid}/amendments", json={
+        "signed_on": "2024-09-02", "changes": {"yearly_objectives": [{"year": 2023, "surgeries": 2}]}})
+    assert r.status_code == 422 and "yearly_objectives.0.year" in located(r), r.text
+
+    mission = uuid.uuid4()
+    facts = [SurgeryCompleted(surgery_id=uuid.uuid4(), mission_id=mission, convention_id=cid, patient_ref="P-1",
+                              procedure="arterial switch", completed_at=at, duration_minutes=240,
+                              outcome="successful", previously_referred_abroad=False)
+             for at in (datetime(2024, 5, 27, 10, tzinfo=UTC), datetime(2024, 8, 1, 10, tzinfo=UTC),
+                        datetime(2024, 12, 31, 23, 30, tzinfo=UTC))]  # 00:30 on 1 January 2025 in Algiers
+    envelopes = [new_envelope(f, correlation_id="cnas-programme", causation_id=None) for f in facts]
+    with deliveries() as seen:
+        conn = await aio_pika.connect(amqp_url)
+        try:
+            ex = await (await conn.channel()).get_exchange(f"{namespace}jumelage.events")
+            for envelope in envelopes:
+                await ex.publish(aio_pika.Message(envelope.to_json().encode(),
+                                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                                 routing_key=envelope.routing_key)
+        finally:
+            await conn.close()
+        await eventually(lambda: seen.all_finished({str(e.id): 1 for e in envelopes}))
+
+    by_year = (await client.get(f"/conventions/{cid}/progress/periods", params={"by": "year"})).json()
+    assert by_year["by"] == "year"
+    assert [(p["period"], p["surgeries"], p["objectives"]["surgeries"]) for p in by_year["periods"]] == [
+        ("2024", 2, {"done": 2, "target": 2, "percent": 100.0}),
+        ("2025", 1, {"done": 1, "target": 70, "percent": 1.4})]
+    quarters = (await client.get(f"/conventions/{cid}/progress/periods", params={"by": "quarter"})).json()
+    assert [(p["period"], p["surgeries"], p["cumulative"]["surgeries"], p["objectives"])
+            for p in quarters["periods"]] == [("2024-Q2", 1, 1, None), ("2024-Q3", 1, 2, None),
+                                              ("2025-Q1", 1, 3, None)]
+
+    # The list shows each convention's progress against its objectives, from the counters.
+    await programme.signed_convention(reference="CNAS-GSD-2024-02")
+    page = (await client.get("/conventions")).json()
+    listed = {c["reference"]: c["progress"] for c in page["items"]}
+    assert listed["CNAS-GSD-2024-01"]["surgeries"] == {"done": 3, "target": 100, "percent": 3.0}
+    assert listed["CNAS-GSD-2024-02"]["surgeries"] == {"done": 0, "target": 100, "percent": 0.0}
+
+    # The report shows each year against its objectives (the CSV's yearly_objectives.csv).
+    import io
+    import zipfile
+    r = await client.get(f"/conventions/{cid}/report.zip", params={"period": "2024"})
+    assert r.status_code == 200, r.text
+    with zipfile.ZipFile(io.BytesIO(r.content)) as z:
+        name = next(n for n in z.namelist() if n.split("/")[-1].startswith("yearly_objectives"))
+        lines = z.read(name).decode().splitlines()
+    assert lines[0].startswith("year,surgeries_done,surgeries_target") and lines[1].startswith("2024,2,2,")
+
+
+def located(r: httpx.Response) -> list[str]:
+    """The fields a 422 names, dotted (``yearly_objectives.0.year``)."""
+    return [".".join(str(p) for p in d["loc"] if p not in ("body", "changes")) for d in r.json()["detail"]]

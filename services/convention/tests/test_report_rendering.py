@@ -3,6 +3,8 @@ its charts, and the PDF WeasyPrint makes of it (read back with pypdf)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import csv
 import io
 import uuid
@@ -28,9 +30,26 @@ from convention.domain.conventions import (
     Party,
     ReferenceCost,
     Terms,
+    YearObjectives,
 )
-from convention.domain.progress import ConsultationDone, MissionDone, PlacementDone, SurgeryDone, TrainingDone
-from convention.domain.report import Facts, PartyLine, ReportPeriod, file_stem, report, report_period, tables
+from convention.domain.progress import (
+    ConsultationDone,
+    MissionDone,
+    PlacementDone,
+    SurgeryDone,
+    TrainingDone,
+    tallies_of,
+)
+from convention.domain.report import (
+    Facts,
+    PartyLine,
+    ReportPeriod,
+    file_stem,
+    report,
+    report_from_facts,
+    report_period,
+    tables,
+)
 from jumelage.errors import Invalid
 from jumelage.events.convention import PartyRole
 from jumelage.events.scheduling import LocalRole
@@ -67,13 +86,22 @@ FACTS = Facts(
     missions=[MissionDone(MISSION, 3, 1, 1)],
     placements=[PlacementDone(uuid.uuid4(), "observership", 10, 2, date(2024, 8, 30))],
 )
+TALLIES = tallies_of(FACTS.surgeries, FACTS.consultations, FACTS.trainings, FACTS.missions, FACTS.placements, ALGIERS)
 PARTIES = [PartyLine("provider", "Gruppo San Donato"), PartyLine("beneficiary", "CMCI Bousmail"),
            PartyLine("funder", "CNAS")]
 MADE = datetime(2024, 9, 1, 8, tzinfo=UTC)
 
 
 def made(period: ReportPeriod) -> reports.Report:
-    return report(convention(), PARTIES, period, FACTS, ALGIERS, MADE)
+    return report(convention(), PARTIES, period, TALLIES, ALGIERS, MADE)
+
+
+@pytest.mark.parametrize("period", [report_period(None, None, None), report_period("2024-Q2", None, None),
+                                    report_period("2024-06", None, None),
+                                    report_period(None, date(2024, 5, 28), date(2024, 6, 1)),
+                                    report_period(None, date(2024, 6, 1), None)])
+def test_the_report_from_the_counters_is_the_report_from_the_facts(period: ReportPeriod) -> None:
+    assert tables(made(period)) == tables(report_from_facts(convention(), PARTIES, period, FACTS, ALGIERS, MADE))
 
 
 @pytest.mark.parametrize(("period", "first", "last"), [
@@ -131,7 +159,7 @@ def test_the_local_teams_autonomy_and_the_30_day_outcomes_are_tables_of_the_repo
                                              Step(LocalRole.primary_under_supervision,
                                                   datetime(2024, 7, 2, 9, tzinfo=UTC), 1)))]
     outcomes = [OutcomeTally("RACHS-1 2", operated=3, died_at_surgery=0, recorded={"alive": 1, "readmitted": 1})]
-    r = report(convention(), PARTIES, report_period("2024-Q3", None, None), FACTS, ALGIERS, MADE,
+    r = report(convention(), PARTIES, report_period("2024-Q3", None, None), TALLIES, ALGIERS, MADE,
                led=led, climbs=steps, outcomes=outcomes)
     t = {x.key: x for x in tables(r)}
     # In the third quarter July's two surgeries; to date the three of RACHS-1 2, two of them led locally.
@@ -186,3 +214,17 @@ def test_the_csv_files_are_the_tables() -> None:
 
 def test_a_file_name_keeps_only_safe_characters() -> None:
     assert file_stem("CNAS/GSD 2024..01", report_period("2024-Q2", None, None)) == "CNAS_GSD_2024..01_2024-Q2"
+
+
+@pytest.mark.parametrize("language", ["fr", "ar", "en"])
+def test_the_report_shows_each_year_against_its_own_objectives(language: str) -> None:
+    c = convention()
+    c.terms = replace(c.terms, yearly_objectives=(YearObjectives(2024, surgeries=30, consultations=5),
+                                                  YearObjectives(2025, surgeries=10)))
+    r = report(c, PARTIES, report_period("2024-Q2", None, None), TALLIES, ALGIERS, MADE)
+    (yearly,) = [t for t in tables(r) if t.key == "yearly_objectives"]
+    # The year the period is in, in full (July's surgery too); 2025 is not in the period.
+    assert yearly.rows == [("2024", 4, 30, 1, 5, 1, 0)]
+    pdf = reports.pdf(r, language)
+    text = " ".join(" ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages).split())
+    assert LABELS[language]["yearly_objectives"].split()[0] in text

@@ -313,3 +313,38 @@ async def test_a_coordinator_sets_the_reference_costs_on_the_draft_and_changes_t
     assert 'id="problem-amend"' in r.text
     assert len(await stack.as_coordinator("cmci", "GET", "convention",
                                           f"/conventions/{draft['id']}/amendments")) == 1
+
+
+async def test_the_page_shows_each_year_against_its_objectives_and_the_list_the_progress(stack: Stack) -> None:
+    from convention import handlers as convention_handlers
+    from jumelage.events import SurgeryCompleted, new_envelope
+
+    draft = await programme(stack)
+    this_year = date.today().year
+    etag = f'"{draft["version"]}"'
+    await stack.as_coordinator("cmci", "PATCH", "convention", f"/conventions/{draft['id']}",
+                               json={"yearly_objectives": [{"year": this_year, "surgeries": 8, "consultations": 20}]},
+                               headers={"If-Match": etag})
+    await stack.as_coordinator("cmci", "POST", "convention", f"/conventions/{draft['id']}/sign",
+                               json={"signed_on": date.today().isoformat(), "signed_at": "Alger"})
+    runtime = stack.services["convention"].runtime
+    for _ in range(2):
+        fact = SurgeryCompleted(surgery_id=uuid.uuid4(), mission_id=uuid.uuid4(), convention_id=draft["id"],
+                                patient_ref=f"P-{uuid.uuid4().hex[:8]}", procedure="VSD closure",
+                                completed_at=datetime.now(UTC), duration_minutes=120, outcome="successful",
+                                previously_referred_abroad=False, specialty="paediatric cardiac surgery")
+        async with runtime.unit_of_work() as uow:
+            await convention_handlers.surgery_completed(new_envelope(fact, correlation_id="t", causation_id=None),
+                                                        uow, clock=runtime.clock)
+            await uow.commit()
+
+    for language, caption, column in (("fr", "Objectifs par année", "Interventions réalisées / objectif"),
+                                      ("ar", "الأهداف حسب السنة", "العمليات المنجزة / الهدف")):
+        karim = stack.browser(language)
+        await karim.sign_in("karim")
+        page = await karim.open(f"/conventions/{draft['id']}")
+        row = re.search(rf'<tr data-year="{this_year}">(.*?)</tr>', page)
+        assert caption in page and row is not None, page
+        assert re.search(r"<td>2 / 8 \(25[.,٫]0 %\)</td>", row.group(1)), row.group(1)
+        listing = await karim.open("/conventions")
+        assert column in listing and '<td class="progress">2 / 40</td>' in listing

@@ -48,6 +48,18 @@ class Objectives(BaseModel):
     training_sessions: int = Field(ge=0)
 
 
+class YearObjectives(BaseModel):
+    """Targets for one calendar year of the convention (added by the project), beside those over
+    the whole period."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    year: int = Field(ge=1900, le=2200)
+    surgeries: int = Field(ge=0)
+    consultations: int = Field(ge=0)
+    training_sessions: int = Field(ge=0)
+
+
 class ConventionEvent(EventData, source=SOURCE, abstract=True):
     pass
 
@@ -114,6 +126,8 @@ class ConventionSigned(_AboutConvention):
     kind: str | None = Field(default=None, description="twinning, international_cooperation, framework, other")
     cost_bearers: list[CostBearer] | None = None
     reference_costs: list[ReferenceCost] | None = None
+    yearly_objectives: list[YearObjectives] | None = Field(
+        default=None, description="targets per calendar year of the period, beside those over the whole period")
 
     @model_validator(mode="after")
     def _period_is_ordered(self) -> ConventionSigned:

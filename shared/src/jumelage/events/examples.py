@@ -50,6 +50,10 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         effective_from=date(2024, 6, 1), effective_until=date(2027, 5, 31),
         specialties=["chirurgie cardiaque pédiatrique", "cardiologie pédiatrique"],
         objectives=OBJECTIVES,
+        yearly_objectives=[
+            {"year": 2024, "surgeries": 40, "consultations": 120, "training_sessions": 4},
+            {"year": 2025, "surgeries": 90, "consultations": 240, "training_sessions": 8},
+        ],
     ),
     "ConventionAmended": dict(
         convention_id=CONVENTION_ID, amendment_number=1,

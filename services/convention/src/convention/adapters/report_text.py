@@ -54,6 +54,10 @@ LABELS: dict[str, dict[str, str]] = {
         "operated": "Operated", "followed_up": "Followed up", "percent_followed_up": "% followed up",
         "deaths_within_30_days": "Deaths within 30 days", "percent_mortality": "30-day mortality %",
         "complications": "Complications", "percent_complications": "Complications %",
+        "yearly_objectives": "Objectives per year (each year in full)", "year": "Year",
+        "surgeries_done": "Surgeries done", "surgeries_target": "Surgeries, objective",
+        "consultations_done": "Consultations held", "consultations_target": "Consultations, objective",
+        "training_sessions_done": "Training sessions held", "training_sessions_target": "Training sessions, objective",
     },
     "fr": {
         "report": "Rapport de convention", "convention": "Convention", "reference": "Référence",
@@ -106,6 +110,11 @@ LABELS: dict[str, dict[str, str]] = {
         "operated": "Opérés", "followed_up": "Suivis", "percent_followed_up": "% suivis",
         "deaths_within_30_days": "Décès à 30 jours", "percent_mortality": "Mortalité à 30 jours (%)",
         "complications": "Complications", "percent_complications": "Complications (%)",
+        "yearly_objectives": "Objectifs par année (chaque année entière)", "year": "Année",
+        "surgeries_done": "Interventions réalisées", "surgeries_target": "Interventions, objectif",
+        "consultations_done": "Consultations tenues", "consultations_target": "Consultations, objectif",
+        "training_sessions_done": "Sessions de formation tenues",
+        "training_sessions_target": "Sessions de formation, objectif",
     },
     "ar": {
         "report": "تقرير الاتفاقية", "convention": "الاتفاقية", "reference": "المرجع",
@@ -154,6 +163,10 @@ LABELS: dict[str, dict[str, str]] = {
         "operated": "المرضى المُجرى لهم", "followed_up": "المتابَعون", "percent_followed_up": "٪ المتابَعين",
         "deaths_within_30_days": "الوفيات خلال 30 يومًا", "percent_mortality": "الوفيات بعد 30 يومًا ٪",
         "complications": "المضاعفات", "percent_complications": "المضاعفات ٪",
+        "yearly_objectives": "الأهداف حسب السنة (كل سنة كاملة)", "year": "السنة",
+        "surgeries_done": "العمليات المنجزة", "surgeries_target": "العمليات، الهدف",
+        "consultations_done": "الاستشارات المنجزة", "consultations_target": "الاستشارات، الهدف",
+        "training_sessions_done": "الدورات التدريبية المنجزة", "training_sessions_target": "الدورات التدريبية، الهدف",
     },
 }
 

@@ -35,6 +35,7 @@ from convention.domain.conventions import (
     Party,
     ReferenceCost,
     Terms,
+    YearObjectives,
 )
 from convention.domain.events import amendment_changes, terms_json
 from jumelage.api import Command as Body  # unknown fields refused, strings stripped, floats finite (README: Input rules)
@@ -69,6 +70,22 @@ class ObjectivesChange(Patch):
     surgeries: int | None = Field(default=None, ge=0, le=MAX_OBJECTIVE)
     consultations: int | None = Field(default=None, ge=0, le=MAX_OBJECTIVE)
     training_sessions: int | None = Field(default=None, ge=0, le=MAX_OBJECTIVE)
+
+
+MAX_YEARS = 31  # a convention's years with objectives of their own
+
+
+class YearObjectivesIn(Body):
+    """Targets for one calendar year of the convention's period, beside those over the whole period."""
+
+    year: int = Field(ge=1900, le=2200, description="a calendar year within the convention's period",
+                      examples=[2026])
+    surgeries: int = Field(default=0, ge=0, le=MAX_OBJECTIVE)
+    consultations: int = Field(default=0, ge=0, le=MAX_OBJECTIVE)
+    training_sessions: int = Field(default=0, ge=0, le=MAX_OBJECTIVE)
+
+    def domain(self) -> YearObjectives:
+        return YearObjectives(self.year, self.surgeries, self.consultations, self.training_sessions)
 
 
 class CostBearerIn(Body):
@@ -120,6 +137,9 @@ class ConventionIn(Body):
     objectives: ObjectivesIn = ObjectivesIn()
     cost_bearers: list[CostBearerIn] = Field(default=[], max_length=MAX_PARTIES)
     reference_costs: list[ReferenceCostIn] = Field(default=[], max_length=MAX_REFERENCE_COSTS)
+    yearly_objectives: list[YearObjectivesIn] = Field(
+        default=[], max_length=MAX_YEARS, description="targets per calendar year (each year of the period at most "
+                                                      "once), beside the objectives over the whole period")
 
     def terms(self) -> Terms:
         return Terms(
@@ -129,6 +149,7 @@ class ConventionIn(Body):
             specialties=tuple(self.specialties), objectives=Objectives(**self.objectives.model_dump()),
             cost_bearers=tuple(CostBearer(c.institution_id, c.covers) for c in self.cost_bearers),
             reference_costs=tuple(c.domain() for c in self.reference_costs),
+            yearly_objectives=tuple(y.domain() for y in self.yearly_objectives),
         )
 
 
@@ -148,6 +169,8 @@ class TermsChange(Patch):
     objectives: ObjectivesChange | None = None
     cost_bearers: list[CostBearerIn] | None = Field(default=None, max_length=MAX_PARTIES)
     reference_costs: list[ReferenceCostIn] | None = Field(default=None, max_length=MAX_REFERENCE_COSTS)
+    yearly_objectives: list[YearObjectivesIn] | None = Field(
+        default=None, max_length=MAX_YEARS, description="the whole new list of yearly objectives ([]: none)")
 
     def changes(self) -> dict[str, Any]:
         given = super().changes()
@@ -159,6 +182,8 @@ class TermsChange(Patch):
             given["reference_costs"] = [c.domain() for c in self.reference_costs]
         if self.objectives is not None:
             given["objectives"] = self.objectives.changes()
+        if self.yearly_objectives is not None:
+            given["yearly_objectives"] = [y.domain() for y in self.yearly_objectives]
         return given
 
 
@@ -222,6 +247,7 @@ class ConventionOut(BaseModel):
     objectives: ObjectivesIn
     cost_bearers: list[CostBearerIn]
     reference_costs: list[ReferenceCostIn]
+    yearly_objectives: list[YearObjectivesIn] = Field(description="targets per calendar year, oldest first")
     signed_on: date | None
     signed_at: str | None
     status_reason: str | None
@@ -240,13 +266,43 @@ class ConventionOut(BaseModel):
             effective_until=t.effective_until, specialties=list(t.specialties),
             objectives=terms_json("objectives", t.objectives), cost_bearers=terms_json("cost_bearers", t.cost_bearers),
             reference_costs=terms_json("reference_costs", t.reference_costs),
+            yearly_objectives=terms_json("yearly_objectives", t.yearly_objectives),
             signed_on=c.signed_on, signed_at=c.signed_at, status_reason=c.status_reason, ended_on=c.ended_on,
             amendments=len(c.amendments), created_at=c.created_at, version=c.version, updated_at=c.updated_at,
         )
 
 
+class DoneOut(BaseModel):
+    done: int
+    target: int
+    percent: float | None
+
+
+class ListedProgressOut(BaseModel):
+    """What a convention has done against its objectives over the whole period (the counters)."""
+
+    surgeries: DoneOut
+    consultations: DoneOut
+    training_sessions: DoneOut
+
+    @classmethod
+    def of(cls, c: Convention, done: dict[str, int]) -> ListedProgressOut:
+        o = c.terms.objectives
+
+        def count(name: str) -> DoneOut:
+            n, target = done.get(name, 0), getattr(o, name)
+            return DoneOut(done=n, target=target, percent=round(100 * n / target, 1) if target else None)
+
+        return cls(surgeries=count("surgeries"), consultations=count("consultations"),
+                   training_sessions=count("training_sessions"))
+
+
+class ListedConventionOut(ConventionOut):
+    progress: ListedProgressOut = Field(description="done against the objectives over the whole period")
+
+
 class ConventionPage(BaseModel):
-    items: list[ConventionOut]
+    items: list[ListedConventionOut]
     total: int
     limit: int
     offset: int
@@ -289,9 +345,10 @@ async def list_conventions(
     however deep (give one or the other)."""
     query = SearchConventions(party=access.listing(caller, party), status=status, specialty=specialty,
                               active_on=active_on, reference=q, limit=limit, offset=offset, cursor=cursor)
-    items, total, after = await bus.handle(query, uow)
-    return ConventionPage(items=[ConventionOut.of(c) for c in items], total=total, limit=limit, offset=offset,
-                          next=after)
+    items, total, after, done = await bus.handle(query, uow)
+    return ConventionPage(items=[ListedConventionOut(**ConventionOut.of(c).model_dump(),
+                                                     progress=ListedProgressOut.of(c, done.get(c.id, {})))
+                                 for c in items], total=total, limit=limit, offset=offset, next=after)
 
 
 @router.get("/{convention_id}", response_model=ConventionOut, responses=read_responses())

@@ -118,34 +118,56 @@ class PeriodCountsOut(BaseModel):
         description="surgeries of patients who had been referred for treatment abroad")
 
 
+class YearTargetsOut(BaseModel):
+    """A year's activities against that year's objectives."""
+
+    surgeries: CountOut
+    consultations: CountOut
+    training_sessions: CountOut
+
+
 class PeriodOut(PeriodCountsOut):
-    period: str = Field(description="YYYY-MM, in the programmes' time zone", examples=["2024-05"])
+    period: str = Field(description="YYYY-MM (month), YYYY-Qn (quarter) or YYYY (year), in the programmes' time zone",
+                        examples=["2024-05", "2024-Q2", "2024"])
     cumulative: PeriodCountsOut = Field(description="everything done up to the end of the period")
     money_not_spent_abroad: AvoidedCostsOut = Field(description="for the cases referred abroad treated in the period")
+    objectives: YearTargetsOut | None = Field(
+        default=None, description="by year: the year's activities against its own objectives (null: none set)")
 
     @classmethod
-    def of(cls, p: PeriodCounts) -> PeriodOut:
+    def of(cls, p: PeriodCounts, c: Convention | None = None) -> PeriodOut:
         assert p.avoided_abroad is not None
+        year = c.terms.objectives_of(int(p.period)) if c is not None and p.period.isdigit() else None
+        targets = None
+        if year is not None:
+            def count(name: str) -> CountOut:
+                done, target = p.counts[name], getattr(year, name)
+                return CountOut(done=done, target=target, percent=round(100 * done / target, 1) if target else None)
+
+            targets = YearTargetsOut(surgeries=count("surgeries"), consultations=count("consultations"),
+                                     training_sessions=count("training_sessions"))
         return cls(period=p.period, **p.counts, cumulative=PeriodCountsOut(**p.cumulative),
-                   money_not_spent_abroad=AvoidedCostsOut.of(p.avoided_abroad))
+                   money_not_spent_abroad=AvoidedCostsOut.of(p.avoided_abroad), objectives=targets)
 
 
 class PeriodsOut(BaseModel):
     convention_id: uuid.UUID
     reference: str
-    by: Literal["month"]
+    by: Literal["month", "quarter", "year"]
     timezone: str = Field(description="the zone the periods are taken in")
-    periods: list[PeriodOut] = Field(description="oldest first; a period with nothing done is left out")
+    periods: list[PeriodOut] = Field(description="oldest first; a period with nothing done is left out, but a "
+                                                 "year with objectives of its own")
 
 
 @router.get("/{convention_id}/progress/periods", response_model=PeriodsOut,
             summary="What the convention achieved, period by period, with running totals")
 async def convention_periods(convention_id: uuid.UUID, _: access.ProgressReader, uow: UoW, bus: BusDep,
-                             by: Annotated[Literal["month"], Query(description="the length of a period")] = "month",
+                             by: Annotated[Literal["month", "quarter", "year"],
+                                           Query(description="the length of a period")] = "month",
                              ) -> PeriodsOut:
     convention, zone, periods = await bus.handle(ConventionPeriods(convention_id, by), uow)
     return PeriodsOut(convention_id=convention.id, reference=convention.reference, by=by, timezone=zone,
-                      periods=[PeriodOut.of(p) for p in periods])
+                      periods=[PeriodOut.of(p, convention) for p in periods])
 
 
 # -- the local teams' autonomy and the 30-day outcomes (issue 21) ---------------------------------

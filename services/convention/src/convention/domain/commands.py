@@ -145,7 +145,7 @@ class ConventionProgress:
 
 @dataclass(frozen=True)
 class ConventionPeriods:
-    """Progress over time: per period (``by``: ``month``) in the programmes' time zone."""
+    """Progress over time: per period (``by``: ``month``, ``quarter``, ``year``) in the programmes' time zone."""
 
     convention_id: uuid.UUID
     by: str = "month"

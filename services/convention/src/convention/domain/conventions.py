@@ -57,6 +57,14 @@ class Objectives(contract.Objectives):
         super().__init__(surgeries=surgeries, consultations=consultations, training_sessions=training_sessions)
 
 
+class YearObjectives(contract.YearObjectives):
+    """The contract's targets for one calendar year of the period; one left out is 0."""
+
+    def __init__(self, year: int, surgeries: int = 0, consultations: int = 0, training_sessions: int = 0) -> None:
+        super().__init__(year=year, surgeries=surgeries, consultations=consultations,
+                         training_sessions=training_sessions)
+
+
 @dataclass(frozen=True)
 class CostBearer:
     """A party and what it pays for (travel, stay, consumables, fees ...)."""
@@ -108,6 +116,10 @@ class Terms:
     objectives: Objectives
     cost_bearers: tuple[CostBearer, ...] = ()
     reference_costs: tuple[ReferenceCost, ...] = ()
+    yearly_objectives: tuple[YearObjectives, ...] = ()  # per calendar year, beside the whole period's
+
+    def objectives_of(self, year: int) -> YearObjectives | None:
+        return next((y for y in self.yearly_objectives if y.year == year), None)
 
     def check(self, known_institutions: set[uuid.UUID]) -> Terms:
         """The terms normalised, or Invalid naming the first wrong field."""
@@ -144,8 +156,15 @@ class Terms:
                               field=f"cost_bearers.{i}.institution_id")
             if not bearer.covers.strip():
                 raise Invalid("say what the cost bearer covers", field=f"cost_bearers.{i}.covers")
+        years = tuple(sorted(self.yearly_objectives, key=lambda y: y.year))
+        for i, y in enumerate(self.yearly_objectives):
+            if not (self.effective_from.year <= y.year <= self.effective_until.year):
+                raise Invalid(f"objectives for {y.year}, outside the convention's period ({self.effective_from} to "
+                              f"{self.effective_until})", field=f"yearly_objectives.{i}.year")
+            if any(other.year == y.year for other in self.yearly_objectives[:i]):
+                raise Invalid(f"two sets of objectives for {y.year}", field=f"yearly_objectives.{i}.year")
         return replace(self, title=title, specialties=specialties,
-                       reference_costs=_checked_costs(self.reference_costs, specialties))
+                       reference_costs=_checked_costs(self.reference_costs, specialties), yearly_objectives=years)
 
     def with_changes(self, changes: dict[str, Any]) -> Terms:
         """These terms with some replaced; ``objectives`` may name only the targets that change."""
@@ -153,7 +172,7 @@ class Terms:
         if isinstance(changes.get("objectives"), dict):
             # Not validated here: a negative target is refused by ``check``, naming its field.
             changes["objectives"] = self.objectives.model_copy(update=changes["objectives"])
-        for name in ("parties", "specialties", "cost_bearers", "reference_costs"):
+        for name in ("parties", "specialties", "cost_bearers", "reference_costs", "yearly_objectives"):
             if name in changes:
                 changes[name] = tuple(changes[name])
         return replace(self, **changes)
@@ -163,7 +182,7 @@ class Terms:
 
 
 AMENDABLE = ("title", "kind", "parties", "effective_from", "effective_until", "specialties", "objectives",
-             "cost_bearers", "reference_costs")
+             "cost_bearers", "reference_costs", "yearly_objectives")
 """What an amendment may change. Not the reference (the convention's identity)
 nor where and when it was signed (facts of the signature)."""
 

@@ -80,6 +80,7 @@ def convention_signed(c: Convention) -> ConventionSigned:
         specialties=list(t.specialties), objectives=terms_json("objectives", t.objectives),
         kind=t.kind.value, cost_bearers=terms_json("cost_bearers", t.cost_bearers),
         reference_costs=terms_json("reference_costs", t.reference_costs) or None,
+        yearly_objectives=terms_json("yearly_objectives", t.yearly_objectives) or None,
     )
 
 
@@ -125,6 +126,9 @@ def terms_json(name: str, value: Any) -> Any:
     if name == "objectives":
         return {"surgeries": value.surgeries, "consultations": value.consultations,
                 "training_sessions": value.training_sessions}
+    if name == "yearly_objectives":
+        return [{"year": y.year, "surgeries": y.surgeries, "consultations": y.consultations,
+                 "training_sessions": y.training_sessions} for y in value]
     if name == "specialties":
         return list(value)
     if isinstance(value, date):

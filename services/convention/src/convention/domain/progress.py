@@ -265,3 +265,226 @@ def by_month(moments: list[Moment], zone: tzinfo, *,
                                 {k: running.get(k, 0) for k in PERIOD_KINDS},
                                 avoided_costs(reference_costs, specialties, referred.get(month, []))))
     return out
+
+
+# -- progress kept as counters, raised as each fact arrives ---------------------------------------
+#
+# Each fact adds its contribution to its day's counters (its local day in the programmes' time
+# zone: a month, a quarter, a year, the whole convention are sums of days, and so is a report's
+# from/to period). A fact reported again with other values (a correction) takes its old
+# contribution away and adds the new one. The cases referred abroad are counted per day, specialty
+# and procedure, so the money not spent abroad is valued on a read at the lines in force on each
+# day (an amendment may change them from a past day); the days each mission worked are kept, so a
+# period counts the missions that worked in it once each.
+
+TALLY_COUNTS = ("surgeries", "referred_abroad", "successful", "with_complications", "deceased",
+                "consultations", "training_sessions", "training_hours", "trainees",
+                "placements", "placement_days", "placement_trainees", "observership", "fellowship")
+"""The counters of one convention's day (``progress_day``'s columns)."""
+
+SURGERY_OUTCOMES = ("successful", "with_complications", "deceased")
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one fact adds to its day's counters."""
+
+    day: date
+    counts: dict[str, float]
+    at: datetime | None = None            # when it happened (the day's last activity); None: a placement
+    mission_id: uuid.UUID | None = None   # the mission it happened on (None: a placement)
+    referred: tuple[str | None, str | None] | None = None  # a case referred abroad: its specialty, procedure
+
+
+def contribution(fact: SurgeryDone | ConsultationDone | TrainingDone | PlacementDone, zone: tzinfo) -> Contribution:
+    if isinstance(fact, SurgeryDone):
+        counts: dict[str, float] = {"surgeries": 1, "referred_abroad": int(fact.previously_referred_abroad)}
+        if fact.outcome in SURGERY_OUTCOMES:
+            counts[fact.outcome] = 1
+        return Contribution(fact.completed_at.astimezone(zone).date(), counts, fact.completed_at, fact.mission_id,
+                            (fact.specialty, fact.procedure) if fact.previously_referred_abroad else None)
+    if isinstance(fact, ConsultationDone):
+        return Contribution(fact.held_at.astimezone(zone).date(), {"consultations": 1}, fact.held_at,
+                            fact.mission_id)
+    if isinstance(fact, TrainingDone):
+        return Contribution(fact.held_at.astimezone(zone).date(),
+                            {"training_sessions": 1, "training_hours": fact.hours, "trainees": fact.trainee_count},
+                            fact.held_at, fact.mission_id)
+    assert fact.ends_on is not None
+    counts = {"placements": 1, "placement_days": fact.days_spent, "placement_trainees": fact.trainee_count}
+    if fact.kind in ("observership", "fellowship"):
+        counts[fact.kind] = 1
+    return Contribution(fact.ends_on, counts)
+
+
+@dataclass(frozen=True)
+class DayTally:
+    """A convention's counters for one day."""
+
+    day: date
+    counts: dict[str, float]
+    last_at: datetime | None = None
+
+    def get(self, name: str) -> float:
+        return self.counts.get(name, 0)
+
+    @property
+    def active(self) -> bool:
+        """Something was done that day (a placement alone makes no period of activity)."""
+        return any(self.get(k) for k in ("surgeries", "consultations", "training_sessions"))
+
+
+@dataclass(frozen=True)
+class ReferredTally:
+    """Cases referred abroad treated here one day, of one specialty and procedure."""
+
+    day: date
+    specialty: str | None
+    procedure: str | None
+    cases: int
+
+
+@dataclass(frozen=True)
+class Tallies:
+    """A convention's counters: per day, the cases referred abroad per day and line, the days
+    each mission worked, and the completed missions' totals (one row each)."""
+
+    days: list[DayTally]
+    referred: list[ReferredTally]
+    mission_days: list[tuple[uuid.UUID, date]]
+    missions: list[MissionDone]
+
+    def within(self, first: date | None, last: date | None) -> Tallies:
+        """The counters of the days from ``first`` to ``last`` (None: no bound); a mission when it
+        worked in them (every mission when neither bound is given)."""
+        def holds(day: date) -> bool:
+            return (first is None or day >= first) and (last is None or day <= last)
+
+        if first is None and last is None:
+            return self
+        mission_days = [(m, d) for m, d in self.mission_days if holds(d)]
+        worked = {m for m, _ in mission_days}
+        return Tallies([t for t in self.days if holds(t.day)], [r for r in self.referred if holds(r.day)],
+                       mission_days, [m for m in self.missions if m.mission_id in worked])
+
+
+def avoided_of(reference_costs: tuple[ReferenceCost, ...] | CostSchedule, specialties: tuple[str, ...],
+               referred: list[ReferredTally]) -> AvoidedCosts:
+    """Money not spent abroad over counted cases, each group at the lines in force on its day."""
+    abroad: Counter[str] = Counter()
+    here: Counter[str] = Counter()
+    costed = 0
+    schedule = reference_costs if reference_costs and isinstance(reference_costs[0], tuple) else None
+    for r in referred:
+        lines = costs_on(schedule, r.day) if schedule else reference_costs
+        line = line_for(lines, specialties, r.specialty, r.procedure)  # type: ignore[arg-type]
+        if line is None:
+            continue
+        costed += r.cases
+        abroad[line.abroad.currency] += line.abroad.amount * r.cases
+        here[line.here.currency] += line.here.amount * r.cases
+    return AvoidedCosts(sum(r.cases for r in referred), costed, dict(sorted(abroad.items())),
+                        dict(sorted(here.items())))
+
+
+def _summed(days: list[DayTally]) -> Counter[str]:
+    total: Counter[str] = Counter()
+    for t in days:
+        total.update(t.counts)
+    return total
+
+
+def progress_of(objectives: Objectives, tallies: Tallies, *,
+                reference_costs: tuple[ReferenceCost, ...] | CostSchedule = (),
+                specialties: tuple[str, ...] = ()) -> Progress:
+    """The progress the counters hold: the same figures as :func:`progress` over the facts."""
+    s = _summed(tallies.days)
+    moments = [t.last_at for t in tallies.days if t.last_at is not None]
+    missions = tallies.missions
+
+    def n(name: str) -> int:
+        return int(round(s.get(name, 0)))
+
+    return Progress(
+        objectives=objectives,
+        surgeries=Count(n("surgeries"), objectives.surgeries),
+        consultations=Count(n("consultations"), objectives.consultations),
+        training_sessions=Count(n("training_sessions"), objectives.training_sessions),
+        surgery_outcomes={o: n(o) for o in SURGERY_OUTCOMES},
+        treated_locally_instead_of_abroad=n("referred_abroad"),
+        training_hours=round(s.get("training_hours", 0) + 0.0, 2),
+        trainees=n("trainees"),
+        missions_completed=len(missions),
+        avoided_abroad=avoided_of(reference_costs, specialties, tallies.referred),
+        reported_by_missions={
+            "surgeries": sum(m.surgeries for m in missions),
+            "consultations": sum(m.consultations for m in missions),
+            "training_sessions": sum(m.training_sessions for m in missions),
+        },
+        last_activity_at=max(moments) if moments else None,
+        training_placements=n("placements"),
+        training_placement_days=n("placement_days"),
+        training_placement_trainees=n("placement_trainees"),
+        training_placements_by_kind={k: n(k) for k in ("observership", "fellowship")},
+    )
+
+
+PERIOD_LENGTHS = ("month", "quarter", "year")
+
+
+def period_of(day: date, by: str) -> str:
+    """The period a day is in: ``2024-05`` (month), ``2024-Q2`` (quarter), ``2024`` (year)."""
+    if by == "year":
+        return f"{day.year:04d}"
+    if by == "quarter":
+        return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+_PERIOD_COUNTERS = {"surgeries": "surgeries", "consultations": "consultations",
+                    "training_sessions": "training_sessions", "treated_locally_instead_of_abroad": "referred_abroad"}
+
+
+def by_period(tallies: Tallies, by: str = "month", *,
+              reference_costs: tuple[ReferenceCost, ...] | CostSchedule = (),
+              specialties: tuple[str, ...] = (), keep: tuple[str, ...] = ()) -> list[PeriodCounts]:
+    """Per month, quarter or year, from the counters: the counts, the running totals and the money
+    not spent abroad, as :func:`by_month` gives them from the facts; periods with nothing done are
+    left out, but those of ``keep`` (the years with objectives of their own)."""
+    periods: dict[str, Counter[str]] = {p: Counter() for p in keep}
+    for t in tallies.days:
+        if t.active:
+            periods.setdefault(period_of(t.day, by), Counter()).update(
+                {k: int(round(t.get(c))) for k, c in _PERIOD_COUNTERS.items()})
+    referred: dict[str, list[ReferredTally]] = {}
+    for r in tallies.referred:
+        referred.setdefault(period_of(r.day, by), []).append(r)
+    running: Counter[str] = Counter()
+    out = []
+    for period in sorted(periods):
+        running.update(periods[period])
+        out.append(PeriodCounts(period, {k: periods[period].get(k, 0) for k in PERIOD_KINDS},
+                                {k: running.get(k, 0) for k in PERIOD_KINDS},
+                                avoided_of(reference_costs, specialties, referred.get(period, []))))
+    return out
+
+
+def tallies_of(surgeries: list[SurgeryDone], consultations: list[ConsultationDone], trainings: list[TrainingDone],
+               missions: list[MissionDone], placements: list[PlacementDone], zone: tzinfo) -> Tallies:
+    """The counters of these facts, counted in memory (what the stored counters hold for them)."""
+    days: dict[date, Counter[str]] = {}
+    last: dict[date, datetime] = {}
+    referred: Counter[tuple[date, str | None, str | None]] = Counter()
+    mission_days: set[tuple[uuid.UUID, date]] = set()
+    for fact in (*surgeries, *consultations, *trainings, *placements):
+        c = contribution(fact, zone)
+        days.setdefault(c.day, Counter()).update(c.counts)
+        if c.at is not None and (c.day not in last or c.at > last[c.day]):
+            last[c.day] = c.at
+        if c.referred is not None:
+            referred[(c.day, *c.referred)] += 1
+        if c.mission_id is not None:
+            mission_days.add((c.mission_id, c.day))
+    return Tallies([DayTally(d, dict(days[d]), last.get(d)) for d in sorted(days)],
+                   [ReferredTally(d, s, p, n) for (d, s, p), n in referred.items()], sorted(mission_days),
+                   list(missions))

@@ -24,9 +24,12 @@ from convention.domain.progress import (
     PlacementDone,
     Progress,
     SurgeryDone,
+    Tallies,
     TrainingDone,
     by_month,
+    by_period,
     progress,
+    progress_of,
 )
 from jumelage.errors import Invalid
 
@@ -45,6 +48,11 @@ class ReportPeriod:
 
     def holds(self, day: date) -> bool:
         return (self.first is None or day >= self.first) and (self.last is None or day <= self.last)
+
+    def holds_year(self, year: int) -> bool:
+        """``year`` overlaps the period."""
+        return (self.last is None or date(year, 1, 1) <= self.last) and \
+            (self.first is None or date(year, 12, 31) >= self.first)
 
     def holds_month(self, month: str) -> bool:
         """``month`` (YYYY-MM) overlaps the period."""
@@ -131,13 +139,35 @@ class Report:
     led: list[tuple[str, LedTally]] = field(default_factory=list)
     climbs: list[Climb] = field(default_factory=list)
     outcomes: list[OutcomeTally] = field(default_factory=list)
+    # The years of the period with objectives of their own, each year's activities (the whole year).
+    years: list[PeriodCounts] = field(default_factory=list)
 
 
-def report(convention: Convention, parties: list[PartyLine], period: ReportPeriod, facts: Facts, zone: tzinfo,
+def report(convention: Convention, parties: list[PartyLine], period: ReportPeriod, tallies: Tallies, zone: tzinfo,
            made_at: datetime, *, led: Iterable[tuple[str, LedTally]] = (), climbs: Iterable[Climb] = (),
            outcomes: Iterable[OutcomeTally] = ()) -> Report:
+    """The report over the progress counters (their days in ``zone``)."""
     t = convention.terms
     costs = convention.cost_schedule()  # each surgery at the reference costs in force on its day
+
+    def of(within: Tallies) -> Progress:
+        return progress_of(t.objectives, within, reference_costs=costs, specialties=t.specialties)
+
+    months = by_period(tallies, "month", reference_costs=costs, specialties=t.specialties)
+    set_for = tuple(str(y.year) for y in t.yearly_objectives)
+    years = [y for y in by_period(tallies, "year", reference_costs=costs, specialties=t.specialties, keep=set_for)
+             if y.period in set_for and period.holds_year(int(y.period))]
+    return Report(convention, parties, period, str(zone), of(tallies.within(period.first, period.last)),
+                  of(tallies.within(None, period.last)), [m for m in months if period.holds_month(m.period)],
+                  made_at, led=list(led), climbs=list(climbs), outcomes=list(outcomes), years=years)
+
+
+def report_from_facts(convention: Convention, parties: list[PartyLine], period: ReportPeriod, facts: Facts,
+                      zone: tzinfo, made_at: datetime) -> Report:
+    """The same report computed from every fact (as it was before the counters): the yardstick
+    the counters are tested against."""
+    t = convention.terms
+    costs = convention.cost_schedule()
 
     def of(f: Facts) -> Progress:
         return progress(t.objectives, f.surgeries, f.consultations, f.trainings, f.missions, f.placements,
@@ -146,8 +176,7 @@ def report(convention: Convention, parties: list[PartyLine], period: ReportPerio
     upto = ReportPeriod(None, period.last, "to date")
     moments = by_month(_moments(facts), zone, reference_costs=costs, specialties=t.specialties)
     return Report(convention, parties, period, str(zone), of(_within(facts, zone, period)),
-                  of(_within(facts, zone, upto)), [m for m in moments if period.holds_month(m.period)], made_at,
-                  led=list(led), climbs=list(climbs), outcomes=list(outcomes))
+                  of(_within(facts, zone, upto)), [m for m in moments if period.holds_month(m.period)], made_at)
 
 
 def _moments(facts: Facts) -> list[Moment]:
@@ -210,6 +239,11 @@ def tables(r: Report) -> list[Table]:
                for c in sorted({*m.avoided_abroad.abroad, *m.avoided_abroad.here})], labelled=False),
         *achievement_tables(r),
     ]
+    yearly = [(y.period, *(x for k in ACTIVITIES for x in (y.counts[k], getattr(target, k))))
+              for y in r.years if (target := r.convention.terms.objectives_of(int(y.period))) is not None]
+    if yearly:
+        out.insert(1, Table("yearly_objectives", ("year", *(f"{k}_{x}" for k in ACTIVITIES for x in ("done", "target"))),
+                            yearly, labelled=False))
     return out
 
 

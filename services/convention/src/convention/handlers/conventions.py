@@ -151,14 +151,18 @@ async def expire_conventions(cmd: ExpireConventions, uow: ConventionUnitOfWork, 
 # -- reads ------------------------------------------------------------------------
 
 
-async def search_conventions(query: SearchConventions,
-                             uow: ConventionUnitOfWork) -> tuple[list[Convention], int, str | None]:
+async def search_conventions(query: SearchConventions, uow: ConventionUnitOfWork) -> tuple[
+        list[Convention], int, str | None, dict[uuid.UUID, dict[str, int]]]:
+    """A page of conventions, the total, the next page's cursor, and each one's activities done
+    (from the progress counters, one query for the page)."""
     async with uow:
-        return await uow.conventions.search(
+        items, total, after = await uow.conventions.search(
             status=query.status.value if query.status else None, party=query.party, specialty=query.specialty,
             active_on=query.active_on, reference=query.reference, limit=query.limit, offset=query.offset,
             cursor=query.cursor,
         )
+        done = await uow.counters.totals([c.id for c in items])
+    return items, total, after, done
 
 
 async def convention_history(query: ConventionHistory, uow: ConventionUnitOfWork) -> list[Step]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -26,16 +26,23 @@ from convention.domain.conventions import (
     Party,
     Step,
     Terms,
+    YearObjectives,
 )
 from convention.domain.events import terms_json
 from convention.domain.institutions import Institution, identity_key
 from convention.domain.progress import (
+    TALLY_COUNTS,
     ConsultationDone,
+    Contribution,
+    DayTally,
     MissionDone,
     Moment,
     PlacementDone,
+    ReferredTally,
     SurgeryDone,
+    Tallies,
     TrainingDone,
+    contribution,
 )
 from convention.domain.achievements import Climb, LedTally, OutcomeTally, climbs
 from convention.domain.achievements import Step as RoleStep
@@ -47,6 +54,9 @@ from convention.store.tables import (
     PractitionerStep,
     ConsultationFact,
     ConventionRow,
+    DayTallyRow,
+    MissionDayRow,
+    ReferredTallyRow,
     HistoryRow,
     InstitutionRow,
     MissionFact,
@@ -144,6 +154,8 @@ def terms_value(name: str, raw: Any) -> Any:
                                    Money(Decimal(c["here"]["amount"]), c["here"]["currency"])) for c in raw)
     if name == "objectives":
         return Objectives(**raw)
+    if name == "yearly_objectives":
+        return tuple(YearObjectives(**y) for y in raw or ())
     if name == "specialties":
         return tuple(raw)
     if name in ("effective_from", "effective_until"):
@@ -240,7 +252,8 @@ class Conventions:
             objective_consultations=t.objectives.consultations,
             objective_training_sessions=t.objectives.training_sessions,
             cost_bearers=terms_json("cost_bearers", t.cost_bearers),
-            reference_costs=terms_json("reference_costs", t.reference_costs), status=c.status.value,
+            reference_costs=terms_json("reference_costs", t.reference_costs),
+            yearly_objectives=terms_json("yearly_objectives", t.yearly_objectives), status=c.status.value,
             signed_on=c.signed_on, signed_at=c.signed_at, status_reason=c.status_reason, ended_on=c.ended_on,
         )
 
@@ -272,6 +285,7 @@ class Conventions:
                                   row.objective_training_sessions),
             cost_bearers=terms_value("cost_bearers", row.cost_bearers),
             reference_costs=terms_value("reference_costs", row.reference_costs),
+            yearly_objectives=terms_value("yearly_objectives", row.yearly_objectives),
         )
         return Convention(
             id=row.id, reference=row.reference, terms=terms, status=ConventionStatus(row.status),
@@ -366,6 +380,9 @@ class Facts:
                       for r in await self.session.scalars(q(PlacementFact))]
         return surgeries, consultations, trainings, missions, placements
 
+    async def get(self, model: Any, key: uuid.UUID) -> Any:
+        return await self.session.get(model, key)
+
     async def surgery(self, surgery_id: uuid.UUID) -> SurgeryFact | None:
         return await self.session.get(SurgeryFact, surgery_id)
 
@@ -442,3 +459,186 @@ class Facts:
                  for at, abroad, specialty, procedure in surgeries]
                 + [Moment("consultations", at) for at in consultations]
                 + [Moment("training_sessions", at) for at in trainings])
+
+
+# -- progress counters (``progress_day``, ``progress_referred``, ``progress_mission_day``) ---------
+
+
+def done_of(row: Any) -> SurgeryDone | ConsultationDone | TrainingDone | PlacementDone:
+    """The domain fact a fact row holds (the values a counter counts)."""
+    if isinstance(row, SurgeryFact):
+        return SurgeryDone(row.surgery_id, row.mission_id, row.outcome, bool(row.previously_referred_abroad),
+                           row.completed_at, row.specialty, row.procedure)
+    if isinstance(row, ConsultationFact):
+        return ConsultationDone(row.consultation_id, row.mission_id, row.held_at)
+    if isinstance(row, TrainingFact):
+        return TrainingDone(row.training_session_id, row.mission_id, row.topic, row.hours, row.trainee_count,
+                            row.held_at)
+    assert isinstance(row, PlacementFact)
+    return PlacementDone(row.placement_id, row.kind, row.days_spent, row.trainee_count, row.ends_on)
+
+
+_EPSILON = 1e-9  # a sum of hours taken back to zero (floats)
+
+
+def _instant(value: Any) -> datetime | None:
+    """A ``last_at`` read by a plain column select or an aggregate (SQLite's max() gives text)."""
+    if value is None or isinstance(value, datetime):
+        return value.astimezone(UTC) if value is not None and value.tzinfo else value
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC) if "+" not in str(value) else \
+        datetime.fromisoformat(str(value)).astimezone(UTC)
+
+
+class Counters:
+    """A convention's progress counters, raised (and, for a corrected fact, lowered) in the
+    transaction that records the fact; read instead of the facts."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def count(self, convention_id: uuid.UUID, fact: Any, zone: tzinfo, sign: int = 1) -> None:
+        """Add (``sign`` 1) or take away (-1) what ``fact`` (a fact row, or its domain value) counts.
+        Taking away is done after the fact row holds its new values (the day's last activity is
+        looked up again among the facts)."""
+        c = fact if isinstance(fact, Contribution) else contribution(
+            fact if isinstance(fact, (SurgeryDone, ConsultationDone, TrainingDone, PlacementDone)) else done_of(fact),
+            zone)
+        row = await self.session.get(DayTallyRow, (convention_id, c.day), with_for_update=True)
+        if row is None:
+            assert sign > 0, "a fact taken away from a day it was never counted in"
+            row = DayTallyRow(convention_id=convention_id, day=c.day, **{k: 0 for k in TALLY_COUNTS})
+            self.session.add(row)
+        for name, n in c.counts.items():
+            setattr(row, name, getattr(row, name) + sign * n)
+        if c.at is not None:
+            if sign > 0:
+                row.last_at = c.at if row.last_at is None or c.at > row.last_at else row.last_at
+            else:
+                row.last_at = await self._last_at(convention_id, c.day, zone)
+        if sign < 0 and all(abs(getattr(row, k)) < _EPSILON for k in TALLY_COUNTS):
+            await self.session.delete(row)
+        if c.referred is not None:
+            spec, proc = c.referred
+            await self._step(ReferredTallyRow, (convention_id, c.day, spec or "", proc or ""), "cases", sign)
+        if c.mission_id is not None:
+            await self._step(MissionDayRow, (convention_id, c.mission_id, c.day), "facts", sign)
+        await self.session.flush()
+
+    async def _step(self, model: Any, key: tuple[Any, ...], column: str, sign: int) -> None:
+        row = await self.session.get(model, key, with_for_update=True)
+        if row is None:
+            assert sign > 0
+            names = [c.name for c in model.__table__.primary_key.columns]
+            self.session.add(model(**dict(zip(names, key, strict=True)), **{column: 1}))
+            return
+        setattr(row, column, getattr(row, column) + sign)
+        if getattr(row, column) <= 0:
+            await self.session.delete(row)
+
+    async def _last_at(self, convention_id: uuid.UUID, day: date, zone: tzinfo) -> datetime | None:
+        """The day's last surgery, consultation or session, among the facts (after a correction)."""
+        await self.session.flush()
+        lo = datetime.combine(day, time(), zone)
+        hi = datetime.combine(day + timedelta(days=1), time(), zone)
+        found = []
+        for model, column in ((SurgeryFact, SurgeryFact.completed_at), (ConsultationFact, ConsultationFact.held_at),
+                              (TrainingFact, TrainingFact.held_at)):
+            at = await self.session.scalar(select(func.max(column)).where(
+                model.convention_id == convention_id, column >= lo, column < hi))
+            if at is not None:
+                found.append(at if isinstance(at, datetime) else datetime.fromisoformat(str(at)))
+        return max(found) if found else None
+
+    async def of(self, convention_id: uuid.UUID, *, mission_days: bool = False) -> Tallies:
+        """The convention's counters, day by day (and the days each mission worked, for a report)."""
+        table = DayTallyRow.__table__  # type: ignore[attr-defined]
+        columns = [table.c[k] for k in TALLY_COUNTS]
+        days = [DayTally(day, dict(zip(TALLY_COUNTS, values, strict=True)), _instant(last_at))
+                for day, last_at, *values in await self.session.execute(
+                    select(table.c.day, table.c.last_at, *columns).where(table.c.convention_id == convention_id)
+                    .order_by(table.c.day))]
+        worked: list[tuple[uuid.UUID, date]] = []
+        if mission_days:
+            worked = [(m, d) for m, d in await self.session.execute(
+                select(MissionDayRow.mission_id, MissionDayRow.day).where(
+                    MissionDayRow.convention_id == convention_id))]
+        return Tallies(days, await self._referred(convention_id), worked, await self._missions(convention_id))
+
+    async def summed(self, convention_id: uuid.UUID) -> Tallies:
+        """The convention's counters summed in the database (one row), for its progress over the
+        whole period; the cases referred abroad still by day (the money goes by each day's lines)."""
+        table = DayTallyRow.__table__  # type: ignore[attr-defined]
+        row = (await self.session.execute(
+            select(func.max(table.c.last_at), *(func.sum(table.c[k]) for k in TALLY_COUNTS))
+            .where(table.c.convention_id == convention_id))).one()
+        last_at, *values = row
+        days = [DayTally(date.min, {k: v or 0 for k, v in zip(TALLY_COUNTS, values, strict=True)}, _instant(last_at))]
+        return Tallies(days, await self._referred(convention_id), [], await self._missions(convention_id))
+
+    async def _referred(self, convention_id: uuid.UUID) -> list[ReferredTally]:
+        t = ReferredTallyRow
+        return [ReferredTally(day, spec or None, proc or None, cases) for day, spec, proc, cases in
+                await self.session.execute(select(t.day, t.specialty, t.procedure, t.cases)
+                                           .where(t.convention_id == convention_id))]
+
+    async def _missions(self, convention_id: uuid.UUID) -> list[MissionDone]:
+        m = MissionFact
+        return [MissionDone(*r) for r in await self.session.execute(
+            select(m.mission_id, m.surgeries, m.consultations, m.training_sessions)
+            .where(m.convention_id == convention_id))]
+
+    async def totals(self, convention_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, int]]:
+        """Each convention's surgeries, consultations and training sessions done, in one query
+        (the conventions list)."""
+        if not convention_ids:
+            return {}
+        names = ("surgeries", "consultations", "training_sessions")
+        rows = await self.session.execute(
+            select(DayTallyRow.convention_id, *(func.sum(getattr(DayTallyRow, n)) for n in names))
+            .where(DayTallyRow.convention_id.in_(convention_ids)).group_by(DayTallyRow.convention_id))
+        return {cid: {n: int(v or 0) for n, v in zip(names, values, strict=True)} for cid, *values in rows}
+
+    async def rebuild(self, zone: tzinfo, convention_id: uuid.UUID | None = None) -> int:
+        """Recompute the counters from the facts (every convention, or one); the facts counted."""
+        await self.session.flush()
+        return await self.session.run_sync(lambda s: rebuild_counters(s, zone, convention_id))
+
+
+def rebuild_counters(session: Any, zone: tzinfo, convention_id: uuid.UUID | None = None) -> int:
+    """The counters recomputed from the facts in a synchronous session (the migration's, or
+    the async session's through ``run_sync``): the rows of ``convention_id`` (None: all) deleted,
+    then written again from every fact. Returns how many facts were counted."""
+    def where(model: Any) -> Any:
+        return [] if convention_id is None else [model.convention_id == convention_id]
+
+    for model in (DayTallyRow, ReferredTallyRow, MissionDayRow):
+        session.execute(delete(model).where(*where(model)))
+    days: dict[tuple[uuid.UUID, date], dict[str, Any]] = {}
+    referred: dict[tuple[Any, ...], int] = {}
+    mission_days: dict[tuple[Any, ...], int] = {}
+    counted = 0
+    for model in (SurgeryFact, ConsultationFact, TrainingFact, PlacementFact):
+        for row in session.scalars(select(model).where(*where(model)).execution_options(yield_per=2000)):
+            counted += 1
+            c = contribution(done_of(row), zone)
+            day = days.setdefault((row.convention_id, c.day), {k: 0 for k in TALLY_COUNTS} | {"last_at": None})
+            for name, n in c.counts.items():
+                day[name] += n
+            if c.at is not None and (day["last_at"] is None or c.at > day["last_at"]):
+                day["last_at"] = c.at
+            if c.referred is not None:
+                key = (row.convention_id, c.day, c.referred[0] or "", c.referred[1] or "")
+                referred[key] = referred.get(key, 0) + 1
+            if c.mission_id is not None:
+                key = (row.convention_id, c.mission_id, c.day)
+                mission_days[key] = mission_days.get(key, 0) + 1
+    if days:
+        session.execute(insert(DayTallyRow), [{"convention_id": cid, "day": d, **v} for (cid, d), v in days.items()])
+    if referred:
+        session.execute(insert(ReferredTallyRow), [
+            {"convention_id": k[0], "day": k[1], "specialty": k[2], "procedure": k[3], "cases": n}
+            for k, n in referred.items()])
+    if mission_days:
+        session.execute(insert(MissionDayRow), [
+            {"convention_id": k[0], "mission_id": k[1], "day": k[2], "facts": n} for k, n in mission_days.items()])
+    return counted

@@ -74,6 +74,8 @@ class ConventionRow(Table, table=True):
     objective_training_sessions: int = Field(sa_column=Column(Integer, nullable=False))
     cost_bearers: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     reference_costs: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    # Targets per calendar year, beside the whole period's (migration 0016; None: none set).
+    yearly_objectives: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
     status: str = Field(sa_column=Column(String(20), nullable=False, index=True))
     signed_on: date | None = Field(default=None, sa_column=Column(Date))
     signed_at: str | None = Field(default=None, sa_column=Column(String(200)))
@@ -258,3 +260,57 @@ class OutcomeTally(Table, table=True):
     surgical_site_infection: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     deceased: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     lost_to_follow_up: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+
+
+# -- progress counters, raised as each fact arrives (migration 0015) -------------------------------
+
+
+class DayTallyRow(Table, table=True):
+    """A convention's counters for one day (its local day in ``TIMEZONE``): months, quarters,
+    years, the whole convention and a report's period are sums of days (``domain.progress.TALLY_COUNTS``)."""
+
+    __tablename__ = "progress_day"
+
+    convention_id: uuid.UUID = Field(primary_key=True)
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    surgeries: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    referred_abroad: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    successful: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    with_complications: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    deceased: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    consultations: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    training_sessions: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    training_hours: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    trainees: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    placements: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    placement_days: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    placement_trainees: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    observership: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    fellowship: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    # The last surgery, consultation or session of the day (None: placements only).
+    last_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+
+
+class ReferredTallyRow(Table, table=True):
+    """Cases referred abroad treated here, per convention, day, specialty and procedure ('' for
+    none): the money not spent abroad is valued on a read, at the lines in force on each day."""
+
+    __tablename__ = "progress_referred"
+
+    convention_id: uuid.UUID = Field(primary_key=True)
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    specialty: str = Field(sa_column=Column(String(200), primary_key=True))
+    procedure: str = Field(sa_column=Column(String(300), primary_key=True))
+    cases: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class MissionDayRow(Table, table=True):
+    """The days a mission worked (its surgeries, consultations, sessions that day): a period
+    counts the missions that worked in it."""
+
+    __tablename__ = "progress_mission_day"
+
+    convention_id: uuid.UUID = Field(primary_key=True)
+    mission_id: uuid.UUID = Field(primary_key=True)
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    facts: int = Field(sa_column=Column(Integer, nullable=False))

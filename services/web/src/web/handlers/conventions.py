@@ -32,7 +32,7 @@ async def show_convention(query: ShowConvention, services: PersonServices) -> di
         except ServiceRefused as refused:
             return refused
 
-    history, amendments, progress, missions, periods, autonomy, outcomes = await asyncio.gather(
+    history, amendments, progress, missions, periods, autonomy, outcomes, years = await asyncio.gather(
         optional("convention", f"/conventions/{cid}/history"),
         optional("convention", f"/conventions/{cid}/amendments"),
         optional("convention", f"/conventions/{cid}/progress"),
@@ -40,6 +40,7 @@ async def show_convention(query: ShowConvention, services: PersonServices) -> di
         optional("convention", f"/conventions/{cid}/progress/periods"),
         optional("convention", f"/conventions/{cid}/progress/autonomy"),
         optional("convention", f"/conventions/{cid}/progress/outcomes"),
+        optional("convention", f"/conventions/{cid}/progress/periods", by="year"),
     )
     return {
         "convention": convention, "etag": read.etag, "names": names,
@@ -49,6 +50,8 @@ async def show_convention(query: ShowConvention, services: PersonServices) -> di
         "progress": progress, "missions": missions, "periods": periods,
         "autonomy": autonomy if isinstance(autonomy, dict) else None,
         "outcomes": outcomes if isinstance(outcomes, dict) else None,
+        # Each year with objectives of its own, against them.
+        "years": [p for p in years["periods"] if p.get("objectives")] if isinstance(years, dict) else [],
         "chart": rules.objectives_chart(progress) if isinstance(progress, dict) else None,
     }
 
