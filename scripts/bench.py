@@ -57,6 +57,7 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import statistics
 import sys
 import time
@@ -521,9 +522,16 @@ class Served:
 class ServedProcess:
     """One service as a process of its own (``python -m <service> serve``), as deployed."""
 
-    def __init__(self, name: str, env: dict[str, str], logs: Path) -> None:
+    def __init__(self, name: str, env: dict[str, str], logs: Path, profile: str | None = None) -> None:
         self.name, self.port = name, int(env["HTTP_PORT"])
-        self.process = ServiceProcess(name, env, logs)
+        # --profile: under scripts/profiled.py, whose cProfile SIGUSR1 starts and SIGUSR2 stops.
+        command = None if profile is None else [sys.executable, str(Path(__file__).with_name("profiled.py")),
+                                                 name, profile]
+        self.process = ServiceProcess(name, env, logs, command=command)
+
+    def profiling(self, on: bool) -> None:
+        if self.process.command[1:2] == [str(Path(__file__).with_name("profiled.py"))] and self.process.proc:
+            self.process.proc.send_signal(signal.SIGUSR1 if on else signal.SIGUSR2)
 
     async def start(self) -> None:
         self.process.start()
@@ -1357,6 +1365,10 @@ async def load_mission(api: Any, convention: dict[str, Any], host: str, visiting
     return mission, rooms
 
 
+PROFILE_DIR: Path | None = None
+"""--profile: where (f) writes cProfile profiles of the services during each of our mixes."""
+
+
 async def many_at_once(kind: str, clients: int, per_client: int, res: Resources) -> dict[str, Any]:
     """(f) on one kind of database: the three services as processes, set up through their APIs
     (two institutions, a signed convention, a 28-day mission with ten surgeons, ten operating
@@ -1391,7 +1403,8 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
                "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(free_port()), "MIGRATE_ON_START": "true",
                "PYTHONUNBUFFERED": "1", **extra[name]}
         env.pop("SECRETS_DIR", None)
-        served[name] = ServedProcess(name, env, logs)
+        profile = None if PROFILE_DIR is None else str(PROFILE_DIR / f"f-{kind}-{name}")
+        served[name] = ServedProcess(name, env, logs, profile)
     raw = None
     out: dict[str, Any] = {}
     try:
@@ -1466,7 +1479,15 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
             for mix, scripts in (("read", lambda: read_scripts), ("write", write_scripts)):
                 say(f"    {kind}: {who}, {mix} mix, {clients} clients x {per_client} ...")
                 try:
-                    out[who, mix] = await asyncio.to_thread(run_clients, where, headers, scripts())
+                    if who == "ours":
+                        for s in served.values():
+                            s.profiling(True)  # --profile: this mix's profile (n = 1 read, 2 write)
+                    try:
+                        out[who, mix] = await asyncio.to_thread(run_clients, where, headers, scripts())
+                    finally:
+                        if who == "ours":
+                            for s in served.values():
+                                s.profiling(False)
                 except Exception as e:  # noqa: BLE001 (a mix that fails must not lose the others' figures)
                     out[who, mix] = {"failed": f"{type(e).__name__}: {e}".splitlines()[0][:300]}
                     say(f"    {kind}: {who}, {mix} mix FAILED: {out[who, mix]['failed']}")
@@ -1902,9 +1923,16 @@ async def main() -> int:
                              "full 1)")
     parser.add_argument("--databases", default="postgresql,sqlite", choices=["postgresql,sqlite", "postgresql", "sqlite"],
                         help="(f) and (g): on which databases (default both)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="(f): run the services under scripts/profiled.py and write a cProfile profile of "
+                             "each during each of our mixes to this folder (f-<db>-<service>.<1 read|2 write>.prof)")
     parser.add_argument("--requests", type=int, default=None,
                         help="(f): requests per client and mix (default 30, quick 6)")
     args = parser.parse_args()
+    if args.profile is not None:
+        global PROFILE_DIR
+        args.profile.mkdir(parents=True, exist_ok=True)
+        PROFILE_DIR = args.profile.resolve()
     n = 2000 if args.quick else args.events
     samples = args.samples or (30 if args.quick else 200)
     only = set(args.only)
