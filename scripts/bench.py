@@ -57,7 +57,6 @@ import logging
 import os
 import secrets
 import shutil
-import signal
 import statistics
 import sys
 import time
@@ -530,8 +529,10 @@ class ServedProcess:
         self.process = ServiceProcess(name, env, logs, command=command)
 
     def profiling(self, on: bool) -> None:
-        if self.process.command[1:2] == [str(Path(__file__).with_name("profiled.py"))] and self.process.proc:
-            self.process.proc.send_signal(signal.SIGUSR1 if on else signal.SIGUSR2)
+        if self.process.command[1:2] == [str(Path(__file__).with_name("profiled.py"))]:
+            import httpx
+
+            httpx.post(f"http://127.0.0.1:{self.port}/__profile/{'start' if on else 'stop'}", timeout=60)
 
     async def start(self) -> None:
         self.process.start()
@@ -1499,10 +1500,16 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
                 c.execute("BEGIN IMMEDIATE")
                 holders.append(c)
             try:
-                short = [[reads[(c + j) % 3] for j in range(3)] for c in range(10)]
+                # The waiting list writes who saw each patient (jumelage.identity_access) before it answers:
+                # that write needs the lock, so it is measured apart (it waits, then answers 503).
+                short = [[reads[j % 2] for j in range(3)] for _ in range(10)]
                 t0 = time.perf_counter()
-                locked = await asyncio.to_thread(run_clients, ports, headers, short)
-                out["locked"] = (locked["count"], time.perf_counter() - t0)
+                try:
+                    locked = await asyncio.to_thread(run_clients, ports, headers, short)
+                    out["locked"] = (locked["count"] - len(locked["refused"]), time.perf_counter() - t0)
+                except Exception as e:  # noqa: BLE001 (the mixes' figures stay)
+                    out["locked"] = (0, float("inf"))
+                    say(f"    {kind}: reads under the write lock FAILED: {type(e).__name__}: {e}")
             finally:
                 for c in holders:
                     c.execute("ROLLBACK")
@@ -2097,9 +2104,9 @@ async def main() -> int:
                     row(f"    ({name} p50 / p99)", f"{ms(times, 50):.0f} / {ms(times, 99):.0f} ms", "", "")
             if kind == "sqlite":
                 count, seconds = load["locked"]
-                row("(f) sqlite: the read mix while every database's write lock is held elsewhere",
-                    f"{count} reads answered in {seconds:.2f} s", "",
-                    f"reads never take the write lock: {verdict(seconds < 10)}")
+                row("(f) sqlite: a convention's page and a mission's surgeries (30) while every database's "
+                    "write lock is held elsewhere", f"{count} reads answered in {seconds:.2f} s", "",
+                    f"reads never take the write lock: {verdict(count == 30 and seconds < 10)}")
         if failed:
             raise RuntimeError(f"(f) failed on {', '.join(failed)}")
 
