@@ -1033,9 +1033,12 @@ class HttpConn(KeepAlive):
 Op = tuple[str, str, str, Any]  # (service, method, path, body)
 
 
-def run_clients(ports: dict[str, int], headers: dict[str, str], scripts: list[list[Op]]) -> dict[str, Any]:
+def run_clients(ports: dict[str, int] | list[dict[str, int]], headers: dict[str, str],
+                scripts: list[list[Op]]) -> dict[str, Any]:
     """One thread per client, each with a keep-alive connection to each service, sending its
-    script one request after the other; all start together. Latencies by operation."""
+    script one request after the other; all start together. Latencies by operation. ``ports``
+    as a list: one per replica of the services, client ``i`` talking to replica ``i % len``."""
+    replicas = ports if isinstance(ports, list) else [ports]
     import threading
 
     times: dict[str, list[float]] = {}
@@ -1044,11 +1047,11 @@ def run_clients(ports: dict[str, int], headers: dict[str, str], scripts: list[li
     lock = threading.Lock()
     go = threading.Barrier(len(scripts) + 1)
 
-    def client(script: list[Op]) -> None:
+    def client(i: int, script: list[Op]) -> None:
         conns: dict[str, HttpConn] = {}
         mine: list[tuple[str, float]] = []
         try:
-            conns = {name: HttpConn(port, headers) for name, port in ports.items()}
+            conns = {name: HttpConn(port, headers) for name, port in replicas[i % len(replicas)].items()}
             go.wait()
             for service, method, path, body in script:
                 status, elapsed = conns[service].send(method, path, body)
@@ -1068,7 +1071,7 @@ def run_clients(ports: dict[str, int], headers: dict[str, str], scripts: list[li
                 for name, elapsed in mine:
                     times.setdefault(name, []).append(elapsed)
 
-    threads = [threading.Thread(target=client, args=(s,), daemon=True) for s in scripts]
+    threads = [threading.Thread(target=client, args=(i, s), daemon=True) for i, s in enumerate(scripts)]
     for t in threads:
         t.start()
     go.wait()
@@ -1159,6 +1162,9 @@ def raw_mix_app(kind: str, dbs: dict[str, str], tz: str) -> Any:
         async def run(self, q: str, *args: Any) -> None:
             await self.conn.execute(sql(q), [param(a) for a in args])
 
+        async def many(self, q: str, rows: list[tuple[Any, ...]]) -> None:
+            await self.conn.executemany(sql(q), [[param(a) for a in r] for r in rows])
+
     class PgQ:
         def __init__(self, conn: Any) -> None:
             self.conn = conn
@@ -1168,6 +1174,9 @@ def raw_mix_app(kind: str, dbs: dict[str, str], tz: str) -> Any:
 
         async def run(self, q: str, *args: Any) -> None:
             await self.conn.execute(q, *args)
+
+        async def many(self, q: str, rows: list[tuple[Any, ...]]) -> None:
+            await self.conn.executemany(q, rows)
 
     async def insert_like(q: Any, table: str, template: str | None = None, **values: Any) -> None:
         row = {**templates[template or table], **values}
@@ -1245,6 +1254,13 @@ def raw_mix_app(kind: str, dbs: dict[str, str], tz: str) -> Any:
             limit = min(200, int(request.query_params.get("limit", "50")))
             rows = await q.rows("SELECT * FROM patient_case WHERE host_institution_id = $1 AND status = 'waiting' "
                                 f"ORDER BY priority, registered_at, id LIMIT {limit}", iid)
+        # As the route must (jumelage.identity_access): who saw each patient, written before the answer.
+        now = stamp(datetime.now(UTC))
+        async with writing("scheduling") as q:
+            await q.many("INSERT INTO identity_access (at, subject, institution_id, roles, action, target, what, "
+                         "patient_ref, host_institution_id, correlation_id) "
+                         "VALUES ($1, 'bench', $2, 'clinician coordinator', 'GET /institutions/{id}/cases', $3, "
+                         "'case_list', $4, $2, NULL)", [(now, iid, request.url.path, r["patient_ref"]) for r in rows])
         return JSONResponse(jsonable(rows))
 
     async def contacts(request: Any) -> JSONResponse:
@@ -1370,7 +1386,7 @@ PROFILE_DIR: Path | None = None
 """--profile: where (f) writes cProfile profiles of the services during each of our mixes."""
 
 
-async def many_at_once(kind: str, clients: int, per_client: int, res: Resources) -> dict[str, Any]:
+async def many_at_once(kind: str, clients: int, per_client: int, res: Resources, replicas: int = 1) -> dict[str, Any]:
     """(f) on one kind of database: the three services as processes, set up through their APIs
     (two institutions, a signed convention, a 28-day mission with ten surgeons, ten operating
     rooms, a waiting list), then ``clients`` clients at once, each ``per_client`` requests of the
@@ -1392,6 +1408,7 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
                               "REMINDER_CHECK_INTERVAL": "3600"}}
     dbs: dict[str, str] = {}
     served: dict[str, ServedProcess] = {}
+    envs: dict[str, dict[str, str]] = {}
     for name in ("convention", "scheduling", "notification"):
         if kind == "sqlite":
             url, schema = f"sqlite+aiosqlite:///{logs / name}.db", ""
@@ -1404,8 +1421,10 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
                "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(free_port()), "MIGRATE_ON_START": "true",
                "PYTHONUNBUFFERED": "1", **extra[name]}
         env.pop("SECRETS_DIR", None)
+        envs[name] = env
         profile = None if PROFILE_DIR is None else str(PROFILE_DIR / f"f-{kind}-{name}")
         served[name] = ServedProcess(name, env, logs, profile)
+    more: list[ServedProcess] = []  # --replicas: the further replicas, started once one replica is measured
     raw = None
     out: dict[str, Any] = {}
     try:
@@ -1421,7 +1440,8 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
             surgeons = [str(uuid.uuid4()) for _ in range(LOAD_ROOMS)]
             mission, rooms = await load_mission(api, convention, host, visiting, starts, surgeons, "Dr Load")
             writes = clients * per_client
-            surgeries_needed = 2 * (writes // 3 + 1) + 1  # ours and the raw app's, and one at setup
+            runs = 3 if replicas > 1 else 2  # ours (and ours again with the replicas) and the raw app's
+            surgeries_needed = runs * (writes // 3 + 1) + 1  # and one at setup
             if surgeries_needed > LOAD_ROOMS * 10 * LOAD_DAYS:
                 raise ValueError("more surgeries than the mission's slots: fewer clients or requests")
             cases: list[str] = []
@@ -1474,7 +1494,18 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
                        f"raw-mix-{kind}")
         await _listening(raw_port, raw)
         raw_ports = dict.fromkeys(ports, raw_port)
-        for who, where in (("ours", ports), ("raw", raw_ports)):
+        every: list[tuple[str, Any]] = [("ours", ports), ("raw", raw_ports)]
+        if replicas > 1:
+            every.insert(1, (f"ours x{replicas}", None))
+        for who, where in every:
+            if where is None:  # the further replicas of each service, on the same databases and queues
+                for k in range(1, replicas):
+                    for name in served:
+                        env = {**envs[name], "HTTP_PORT": str(free_port())}
+                        more.append(ServedProcess(f"{name}", env, logs / f"replica{k}"))
+                        (logs / f"replica{k}").mkdir(exist_ok=True)
+                        await more[-1].start()
+                where = [ports] + [{s.name: s.port for s in more[k * 3:(k + 1) * 3]} for k in range(replicas - 1)]
             # warm-up, not measured: each client's connections and the servers' pools
             await asyncio.to_thread(run_clients, where, headers, [reads for _ in range(clients)])
             for mix, scripts in (("read", lambda: read_scripts), ("write", write_scripts)):
@@ -1518,6 +1549,8 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
         if raw is not None:
             raw.terminate()
             raw.wait()
+        for extra_replica in reversed(more):
+            await extra_replica.stop()
         await stop_served(served, smtp, logs)
     return out
 
@@ -1662,7 +1695,7 @@ async def years_of_data(kind: str, scale: float, samples: int, res: Resources) -
 # ------------------------------------------------------------------ (h) bursts ---
 
 
-async def burst_of_notifications(surgeries: int, res: Resources) -> dict[str, Any]:
+async def burst_of_notifications(surgeries: int, res: Resources, replicas: int = 1) -> dict[str, Any]:
     """(h) The three services as processes on PostgreSQL; through their APIs a signed convention,
     a 28-day mission with ten surgeons (each with an e-mail contact), ten rooms and ``surgeries``
     scheduled surgeries, each patient's family an e-mail contact with consent. Then the
@@ -1690,6 +1723,9 @@ async def burst_of_notifications(surgeries: int, res: Resources) -> dict[str, An
                "HTTP_PORT": str(free_port()), "MIGRATE_ON_START": "true", "PYTHONUNBUFFERED": "1", **extra[name]}
         env.pop("SECRETS_DIR", None)
         served[name] = ServedProcess(name, env, logs)
+        for k in range(1, replicas):  # --replicas: more of each, on the same schema and queue
+            (logs / f"replica{k}").mkdir(exist_ok=True)
+            served[f"{name}-{k}"] = ServedProcess(name, {**env, "HTTP_PORT": str(free_port())}, logs / f"replica{k}")
     sent: dict[str, int] = {}  # notification id -> NotificationSent seen
     failed: list[str] = []
     last = [0.0]
@@ -1716,7 +1752,7 @@ async def burst_of_notifications(surgeries: int, res: Resources) -> dict[str, An
 
         await tap.consume(on_message)
         async with httpx.AsyncClient(timeout=60, limits=SETUP_LIMITS) as http:
-            urls = {name: f"http://127.0.0.1:{s.port}" for name, s in served.items()}
+            urls = {name: f"http://127.0.0.1:{s.port}" for name, s in served.items() if "-" not in name}
             admin = ServicesClient(urls, BENCH_SECRET, http).as_("bench", "administrator")
             host, visiting = await twinned_institutions(admin)
             for who, mailbox in ((host, "direction@eph-tiaret.example.dz"), (visiting, "direction@chu-oran.example.dz")):
@@ -1930,6 +1966,9 @@ async def main() -> int:
                              "full 1)")
     parser.add_argument("--databases", default="postgresql,sqlite", choices=["postgresql,sqlite", "postgresql", "sqlite"],
                         help="(f) and (g): on which databases (default both)")
+    parser.add_argument("--replicas", type=int, default=1, choices=[1, 2, 3],
+                        help="(f): after one replica, again with this many of each service (same databases and "
+                             "queues; clients spread over them); (h): this many of each service from the start")
     parser.add_argument("--profile", type=Path, default=None,
                         help="(f): run the services under scripts/profiled.py and write a cProfile profile of "
                              "each during each of our mixes to this folder (f-<db>-<service>.<1 read|2 write>.prof)")
@@ -2069,7 +2108,7 @@ async def main() -> int:
         for kind in args.databases.split(","):
             say(f"(f) {clients} clients at once, {per_client} requests each, {kind} ...")
             try:
-                load = await many_at_once(kind, clients, per_client, res)
+                load = await many_at_once(kind, clients, per_client, res, args.replicas)
             except Exception as e:  # noqa: BLE001 (the other database's figures still count)
                 import traceback
 
@@ -2102,6 +2141,17 @@ async def main() -> int:
                     f"{raw_rate:,.0f} req/s, {ms(raw_every, 50):.0f} / {ms(raw_every, 99):.0f} ms", "baseline", "")
                 for name, times in sorted(ours["times"].items()):
                     row(f"    ({name} p50 / p99)", f"{ms(times, 50):.0f} / {ms(times, 99):.0f} ms", "", "")
+                two = load.get((f"ours x{args.replicas}", mix))
+                if two is not None and "failed" not in two:
+                    two_every = [t for v in two["times"].values() for t in v]
+                    two_rate = two["count"] / two["wall"]
+                    note = f"; {len(two['refused'])} answered >= 300" if two["refused"] else ""
+                    row(f"(f) {mix} mix, {args.replicas} replicas of each service, {kind}: throughput, p50 / p99",
+                        f"{two_rate:,.0f} req/s, {ms(two_every, 50):.0f} / {ms(two_every, 99):.0f} ms{note}",
+                        f"{two_rate / rate:.2f}x one replica", f"{two_rate / raw_rate:.2f}x raw")
+                elif two is not None:
+                    row(f"(f) {mix} mix, {args.replicas} replicas, {kind} FAILED", two["failed"], "", "")
+                    failed.append(f"{kind} {mix} x{args.replicas}")
             if kind == "sqlite":
                 count, seconds = load["locked"]
                 row("(f) sqlite: a convention's page and a mission's surgeries (30) while every database's "
@@ -2146,22 +2196,26 @@ async def main() -> int:
 
     async def part_h() -> None:
         surgeries = args.burst or (2000 if args.full else 100 if args.quick else 300)
-        say(f"(h) a convention terminated with {surgeries} scheduled surgeries, PostgreSQL ...")
-        burst = await burst_of_notifications(surgeries, res)
+        rates: dict[int, float] = {}
+        for replicas in sorted({1, args.replicas}):
+            say(f"(h) a convention terminated with {surgeries} scheduled surgeries, PostgreSQL, "
+                f"{replicas} replica(s) of each service ...")
+            burst = await burst_of_notifications(surgeries, res, replicas)
+            rate = rates[replicas] = burst["count"] / burst["seconds"]
+            once = burst["count"] == burst["expected"] and burst["duplicates"] == 0 and burst["failed"] == 0
+            label = "" if replicas == 1 else f", {replicas} replicas of each service"
+            row(f"(h) terminate, {surgeries} surgeries{label}: to the last NotificationSent",
+                f"{burst['seconds']:.1f} s, {rate:,.0f} notifications/s",
+                "" if replicas == 1 else f"{rate / rates[1]:.2f}x one replica", "info")
+            row("    (notifications sent / expected, duplicates, failed)",
+                f"{burst['count']} / {burst['expected']}, {burst['duplicates']}, {burst['failed']}", "",
+                f"every notification sent once: {verdict(once)}")
+            row("    (before the burst: the scheduling's, sent / expected)",
+                f"{burst['before']} / {burst['expected_before']}", "", "")
         say(f"(h) raw transactional consumer on {burst['expected']} messages, for its rate ...")
         raw_rate, _ = await raw_transactional_consumer(burst["expected"], res)
-        rate = burst["count"] / burst["seconds"]
-        once = burst["count"] == burst["expected"] and burst["duplicates"] == 0 and burst["failed"] == 0
-        row(f"(h) terminate, {surgeries} surgeries: to the last NotificationSent",
-            f"{burst['seconds']:.1f} s, {rate:,.0f} notifications/s", f"{rate / raw_rate:.2f}x (b) raw",
-            "info")
-        row("    (notifications sent / expected, duplicates, failed)",
-            f"{burst['count']} / {burst['expected']}, {burst['duplicates']}, {burst['failed']}", "",
-            f"every notification sent once: {verdict(once)}")
-        row("    (before the burst: the scheduling's, sent / expected)",
-            f"{burst['before']} / {burst['expected_before']}", "", "")
         row("    (raw aio-pika + asyncpg consumer, 1 tx/msg, the same count)", f"{raw_rate:,.0f} msg/s", "baseline",
-            "")
+            ", ".join(f"{replicas} replica(s): {r / raw_rate:.2f}x raw" for replicas, r in rates.items()))
 
     parts: dict[str, Callable[[], Awaitable[None]]] = {
         "a": part_a, "b": part_b, "c": part_c, "d": part_d, "e": part_e, "f": part_f, "g": part_g, "h": part_h,
