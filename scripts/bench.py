@@ -1260,7 +1260,8 @@ def raw_mix_app(kind: str, dbs: dict[str, str], tz: str) -> Any:
             await q.many("INSERT INTO identity_access (at, subject, institution_id, roles, action, target, what, "
                          "patient_ref, host_institution_id, correlation_id) "
                          "VALUES ($1, 'bench', $2, 'clinician coordinator', 'GET /institutions/{id}/cases', $3, "
-                         "'case_list', $4, $2, NULL)", [(now, iid, request.url.path, r["patient_ref"]) for r in rows])
+                         "'case_list', $4, $5, NULL)",
+                         [(now, iid, request.url.path, r["patient_ref"], iid) for r in rows])
         return JSONResponse(jsonable(rows))
 
     async def contacts(request: Any) -> JSONResponse:

@@ -14,7 +14,8 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, delete, func, insert, inspect, or_, select
+from sqlalchemy import Select, any_, bindparam, delete, func, insert, inspect, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
@@ -283,11 +284,14 @@ class Missions(_Repository):
         if not rows:
             return []
         teams: dict[uuid.UUID, list[TeamMember]] = {r.id: [] for r in rows}
-        for m in await self.session.execute(_MEMBERS_OF, {"mission_ids": list(teams)}):
+        dialect = self.session.get_bind().dialect.name
+        for m in await self.session.execute(_of_ids(MissionMemberRow, "mission_id", dialect, "position"),
+                                            {"ids": list(teams)}):
             teams[m.mission_id].append(TeamMember(m.practitioner_id, m.full_name, PractitionerRole(m.role),
                                                   m.home_institution_id, m.arrives_on, m.leaves_on))
         sites: dict[uuid.UUID, list[MissionSite]] = {r.id: [] for r in rows}
-        for site in await self.session.execute(_SITES_OF, {"mission_ids": list(sites)}):
+        for site in await self.session.execute(_of_ids(MissionSiteRow, "mission_id", dialect, "position"),
+                                               {"ids": list(sites)}):
             sites[site.mission_id].append(MissionSite(site.institution_id, site.starts_on, site.ends_on))
         return [_mission(r, teams[r.id], sites[r.id]) for r in rows]
 
@@ -325,12 +329,19 @@ _INSERT_SITE = insert(MissionSiteRow.__table__)
 
 
 _MISSION_BY_ID = select(MissionRow.__table__).where(MissionRow.__table__.c.id == bindparam("mission_id"))
-_MEMBERS_OF = (select(MissionMemberRow.__table__)
-               .where(MissionMemberRow.__table__.c.mission_id.in_(bindparam("mission_ids", expanding=True)))
-               .order_by(MissionMemberRow.__table__.c.position))
-_SITES_OF = (select(MissionSiteRow.__table__)
-             .where(MissionSiteRow.__table__.c.mission_id.in_(bindparam("mission_ids", expanding=True)))
-             .order_by(MissionSiteRow.__table__.c.position))
+
+
+@functools.cache
+def _of_ids(row: Any, column: str, dialect: str, order_by: str | None = None) -> Select[Any]:
+    """The Core rows of ``row``'s table whose ``column`` is one of ``:ids``, built once per dialect:
+    on PostgreSQL one array parameter (``= ANY(:ids)``: one statement text, prepared once, whatever
+    the count), elsewhere an expanding ``IN`` (its text rendered for each count)."""
+    table = row.__table__
+    c = table.c[column]
+    match = (c == any_(bindparam("ids", type_=ARRAY(c.type))) if dialect == "postgresql"
+             else c.in_(bindparam("ids", expanding=True)))
+    query = select(table).where(match)
+    return query.order_by(table.c[order_by]) if order_by else query
 
 
 def _mission(row: Any, team: list[TeamMember], sites: list[MissionSite]) -> Mission:
@@ -394,7 +405,8 @@ class Cases(_Repository):
         if not rows:
             return []
         checks: dict[uuid.UUID, dict[ReadinessItem, ReadinessCheck]] = {r.id: {} for r in rows}
-        for c in await self.session.execute(_READINESS_OF, {"case_ids": list(checks)}):
+        dialect = self.session.get_bind().dialect.name
+        for c in await self.session.execute(_of_ids(ReadinessCheckRow, "case_id", dialect), {"ids": list(checks)}):
             item = ReadinessItem(c.item)
             checks[c.case_id][item] = ReadinessCheck(item, c.checked_on, c.checked_by, c.recorded_at, c.label)
         return [_case(r, checks[r.id]) for r in rows]
@@ -451,10 +463,6 @@ class Cases(_Repository):
         ))
         await self._stamp(row, case, at, changed=readiness_changed)
         await self.session.flush()  # surgeries and consultations refer to it (a no-op if stamped)
-
-
-_READINESS_OF = select(ReadinessCheckRow.__table__).where(
-    ReadinessCheckRow.__table__.c.case_id.in_(bindparam("case_ids", expanding=True)))
 
 
 def _case(r: Any, readiness: dict[ReadinessItem, ReadinessCheck] | None = None) -> PatientCase:
