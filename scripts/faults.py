@@ -729,12 +729,28 @@ class PrivateBroker:
                 "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.base / "enabled_plugins"),
                 "RABBITMQ_PID_FILE": str(self.base / "node.pid")}
 
-    async def start(self) -> None:
+    async def start(self, timeout: float = 180.0) -> None:
         global BROKER_NODE
+        # The server script itself, not the Debian wrapper (which would su to the rabbitmq user, who
+        # cannot write this folder); with the home whose Erlang cookie rabbitmqctl (run as that
+        # user by its wrapper) presents.
+        server = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+        command = [str(server)] if server.exists() else ["rabbitmq-server"]
+        env = {**self.env(), "HOME": "/var/lib/rabbitmq"} if server.exists() else self.env()
         with (self.base / "server.log").open("wb") as out:
-            self.proc = subprocess.Popen(["rabbitmq-server"], env=self.env(), stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         BROKER_NODE = self.node
-        await rabbitmqctl("await_startup", timeout=120)
+        deadline = time.monotonic() + timeout
+        while True:  # await_startup fails at once while the node is not yet registered with epmd
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the private broker exited: {(self.base / 'server.log').read_text()[-2000:]}")
+            try:
+                await rabbitmqctl("await_startup", timeout=60)
+                return
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(1)
 
     async def stop(self) -> None:
         with suppress(Exception):
