@@ -1508,7 +1508,13 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources,
                         await more[-1].start()
                 where = [ports] + [{s.name: s.port for s in more[k * 3:(k + 1) * 3]} for k in range(replicas - 1)]
             # warm-up, not measured: each client's connections and the servers' pools
-            await asyncio.to_thread(run_clients, where, headers, [reads for _ in range(clients)])
+            try:
+                await asyncio.to_thread(run_clients, where, headers, [reads for _ in range(clients)])
+            except Exception as e:  # noqa: BLE001 (the others' figures stay)
+                for mix in ("read", "write"):
+                    out[who, mix] = {"failed": f"warm-up: {type(e).__name__}: {e}".splitlines()[0][:300]}
+                say(f"    {kind}: {who}: warm-up FAILED: {out[who, 'read']['failed']}")
+                continue
             for mix, scripts in (("read", lambda: read_scripts), ("write", write_scripts)):
                 say(f"    {kind}: {who}, {mix} mix, {clients} clients x {per_client} ...")
                 try:
@@ -1524,6 +1530,10 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources,
                 except Exception as e:  # noqa: BLE001 (a mix that fails must not lose the others' figures)
                     out[who, mix] = {"failed": f"{type(e).__name__}: {e}".splitlines()[0][:300]}
                     say(f"    {kind}: {who}, {mix} mix FAILED: {out[who, mix]['failed']}")
+            if more:  # measured: their database connections go before the raw app opens its pools
+                for extra_replica in reversed(more):
+                    await extra_replica.stop()
+                more.clear()
         if kind == "sqlite":
             # Reads while another connection holds every database's write lock (BEGIN IMMEDIATE).
             holders = []
