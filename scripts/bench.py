@@ -1500,12 +1500,21 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources,
             every.insert(1, (f"ours x{replicas}", None))
         for who, where in every:
             if where is None:  # the further replicas of each service, on the same databases and queues
-                for k in range(1, replicas):
-                    for name in served:
-                        env = {**envs[name], "HTTP_PORT": str(free_port())}
-                        more.append(ServedProcess(f"{name}", env, logs / f"replica{k}"))
-                        (logs / f"replica{k}").mkdir(exist_ok=True)
-                        await more[-1].start()
+                try:
+                    for k in range(1, replicas):
+                        for name in served:
+                            (logs / f"replica{k}").mkdir(exist_ok=True)
+                            env = {**envs[name], "HTTP_PORT": str(free_port()), "MIGRATE_ON_START": "false"}
+                            more.append(ServedProcess(f"{name}", env, logs / f"replica{k}"))
+                            await more[-1].start()
+                except Exception as e:  # noqa: BLE001 (one replica's figures, and the raw app's, stay)
+                    for mix in ("read", "write"):
+                        out[who, mix] = {"failed": f"starting the replicas: {type(e).__name__}: {e}"[:300]}
+                    say(f"    {kind}: {out[who, 'read']['failed']}")
+                    for extra_replica in reversed(more):
+                        await extra_replica.stop()
+                    more.clear()
+                    continue
                 where = [ports] + [{s.name: s.port for s in more[k * 3:(k + 1) * 3]} for k in range(replicas - 1)]
             # warm-up, not measured: each client's connections and the servers' pools
             try:
