@@ -194,7 +194,10 @@ class World:
         self.schemas.append(name)
         return name
 
-    def service(self, service: str, schema: str, *, database_url: str | None = None) -> ServiceProcess:
+    def service(self, service: str, schema: str, *, database_url: str | None = None,
+                logs: str | None = None) -> ServiceProcess:
+        """``logs``: a subfolder of its own (a second replica of a service: log files are named by
+        service, and two processes must not write one file)."""
         env = {
             **os.environ,
             "AMQP_URL": self.amqp_url,
@@ -214,7 +217,9 @@ class World:
             "PYTHONUNBUFFERED": "1",
         }
         env.pop("SECRETS_DIR", None)
-        svc = ServiceProcess(service, env, self.logs, cwd=ROOT)
+        folder = self.logs if logs is None else self.logs / logs
+        folder.mkdir(parents=True, exist_ok=True)
+        svc = ServiceProcess(service, env, folder, cwd=ROOT)
         self.services.append(svc)
         return svc
 
@@ -407,7 +412,7 @@ async def kill_replica(world: World, n: int, timeout: float, **_: Any) -> Result
     first = world.service("convention", schema)
     first.start()
     await first.ready()  # migrated once, by the first; the second finds the schema at head
-    second = world.service("convention", schema)
+    second = world.service("convention", schema, logs="replica2")
     second.start()
     await second.ready()
     convention_id = uuid.uuid4()
