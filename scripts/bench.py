@@ -2147,6 +2147,11 @@ async def main() -> int:
                     row(f"(f) {mix} mix, {clients} clients, {kind} FAILED",
                         f"ours: {ours.get('failed', 'measured')}; raw: {raw.get('failed', 'measured')}", "", "")
                     failed.append(f"{kind} {mix}")
+                    if "failed" not in ours:  # measured: shown, without its ratio
+                        alone = [t for v in ours["times"].values() for t in v]
+                        row(f"    (ours alone, {mix} mix, {kind}: throughput, p50 / p99)",
+                            f"{ours['count'] / ours['wall']:,.0f} req/s, {ms(alone, 50):.0f} / {ms(alone, 99):.0f} ms",
+                            "no raw figure", "")
                     continue
                 every = [t for v in ours["times"].values() for t in v]
                 report.latencies[f"(f) {mix} mix, {kind}"] = every
