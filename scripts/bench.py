@@ -521,9 +521,18 @@ class Served:
 class ServedProcess:
     """One service as a process of its own (``python -m <service> serve``), as deployed."""
 
-    def __init__(self, name: str, env: dict[str, str], logs: Path) -> None:
+    def __init__(self, name: str, env: dict[str, str], logs: Path, profile: str | None = None) -> None:
         self.name, self.port = name, int(env["HTTP_PORT"])
-        self.process = ServiceProcess(name, env, logs)
+        # --profile: under scripts/profiled.py, whose cProfile SIGUSR1 starts and SIGUSR2 stops.
+        command = None if profile is None else [sys.executable, str(Path(__file__).with_name("profiled.py")),
+                                                 name, profile]
+        self.process = ServiceProcess(name, env, logs, command=command)
+
+    def profiling(self, on: bool) -> None:
+        if self.process.command[1:2] == [str(Path(__file__).with_name("profiled.py"))]:
+            import httpx
+
+            httpx.post(f"http://127.0.0.1:{self.port}/__profile/{'start' if on else 'stop'}", timeout=60)
 
     async def start(self) -> None:
         self.process.start()
@@ -1024,9 +1033,12 @@ class HttpConn(KeepAlive):
 Op = tuple[str, str, str, Any]  # (service, method, path, body)
 
 
-def run_clients(ports: dict[str, int], headers: dict[str, str], scripts: list[list[Op]]) -> dict[str, Any]:
+def run_clients(ports: dict[str, int] | list[dict[str, int]], headers: dict[str, str],
+                scripts: list[list[Op]]) -> dict[str, Any]:
     """One thread per client, each with a keep-alive connection to each service, sending its
-    script one request after the other; all start together. Latencies by operation."""
+    script one request after the other; all start together. Latencies by operation. ``ports``
+    as a list: one per replica of the services, client ``i`` talking to replica ``i % len``."""
+    replicas = ports if isinstance(ports, list) else [ports]
     import threading
 
     times: dict[str, list[float]] = {}
@@ -1035,11 +1047,11 @@ def run_clients(ports: dict[str, int], headers: dict[str, str], scripts: list[li
     lock = threading.Lock()
     go = threading.Barrier(len(scripts) + 1)
 
-    def client(script: list[Op]) -> None:
+    def client(i: int, script: list[Op]) -> None:
         conns: dict[str, HttpConn] = {}
         mine: list[tuple[str, float]] = []
         try:
-            conns = {name: HttpConn(port, headers) for name, port in ports.items()}
+            conns = {name: HttpConn(port, headers) for name, port in replicas[i % len(replicas)].items()}
             go.wait()
             for service, method, path, body in script:
                 status, elapsed = conns[service].send(method, path, body)
@@ -1059,7 +1071,7 @@ def run_clients(ports: dict[str, int], headers: dict[str, str], scripts: list[li
                 for name, elapsed in mine:
                     times.setdefault(name, []).append(elapsed)
 
-    threads = [threading.Thread(target=client, args=(s,), daemon=True) for s in scripts]
+    threads = [threading.Thread(target=client, args=(i, s), daemon=True) for i, s in enumerate(scripts)]
     for t in threads:
         t.start()
     go.wait()
@@ -1150,6 +1162,9 @@ def raw_mix_app(kind: str, dbs: dict[str, str], tz: str) -> Any:
         async def run(self, q: str, *args: Any) -> None:
             await self.conn.execute(sql(q), [param(a) for a in args])
 
+        async def many(self, q: str, rows: list[tuple[Any, ...]]) -> None:
+            await self.conn.executemany(sql(q), [[param(a) for a in r] for r in rows])
+
     class PgQ:
         def __init__(self, conn: Any) -> None:
             self.conn = conn
@@ -1159,6 +1174,9 @@ def raw_mix_app(kind: str, dbs: dict[str, str], tz: str) -> Any:
 
         async def run(self, q: str, *args: Any) -> None:
             await self.conn.execute(q, *args)
+
+        async def many(self, q: str, rows: list[tuple[Any, ...]]) -> None:
+            await self.conn.executemany(q, rows)
 
     async def insert_like(q: Any, table: str, template: str | None = None, **values: Any) -> None:
         row = {**templates[template or table], **values}
@@ -1236,6 +1254,14 @@ def raw_mix_app(kind: str, dbs: dict[str, str], tz: str) -> Any:
             limit = min(200, int(request.query_params.get("limit", "50")))
             rows = await q.rows("SELECT * FROM patient_case WHERE host_institution_id = $1 AND status = 'waiting' "
                                 f"ORDER BY priority, registered_at, id LIMIT {limit}", iid)
+        # As the route must (jumelage.identity_access): who saw each patient, written before the answer.
+        now = stamp(datetime.now(UTC))
+        async with writing("scheduling") as q:
+            await q.many("INSERT INTO identity_access (at, subject, institution_id, roles, action, target, what, "
+                         "patient_ref, host_institution_id, correlation_id) "
+                         "VALUES ($1, 'bench', $2, 'clinician coordinator', 'GET /institutions/{id}/cases', $3, "
+                         "'case_list', $4, $5, NULL)",
+                         [(now, iid, request.url.path, r["patient_ref"], iid) for r in rows])
         return JSONResponse(jsonable(rows))
 
     async def contacts(request: Any) -> JSONResponse:
@@ -1357,7 +1383,11 @@ async def load_mission(api: Any, convention: dict[str, Any], host: str, visiting
     return mission, rooms
 
 
-async def many_at_once(kind: str, clients: int, per_client: int, res: Resources) -> dict[str, Any]:
+PROFILE_DIR: Path | None = None
+"""--profile: where (f) writes cProfile profiles of the services during each of our mixes."""
+
+
+async def many_at_once(kind: str, clients: int, per_client: int, res: Resources, replicas: int = 1) -> dict[str, Any]:
     """(f) on one kind of database: the three services as processes, set up through their APIs
     (two institutions, a signed convention, a 28-day mission with ten surgeons, ten operating
     rooms, a waiting list), then ``clients`` clients at once, each ``per_client`` requests of the
@@ -1379,6 +1409,7 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
                               "REMINDER_CHECK_INTERVAL": "3600"}}
     dbs: dict[str, str] = {}
     served: dict[str, ServedProcess] = {}
+    envs: dict[str, dict[str, str]] = {}
     for name in ("convention", "scheduling", "notification"):
         if kind == "sqlite":
             url, schema = f"sqlite+aiosqlite:///{logs / name}.db", ""
@@ -1391,7 +1422,10 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
                "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(free_port()), "MIGRATE_ON_START": "true",
                "PYTHONUNBUFFERED": "1", **extra[name]}
         env.pop("SECRETS_DIR", None)
-        served[name] = ServedProcess(name, env, logs)
+        envs[name] = env
+        profile = None if PROFILE_DIR is None else str(PROFILE_DIR / f"f-{kind}-{name}")
+        served[name] = ServedProcess(name, env, logs, profile)
+    more: list[ServedProcess] = []  # --replicas: the further replicas, started once one replica is measured
     raw = None
     out: dict[str, Any] = {}
     try:
@@ -1407,7 +1441,8 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
             surgeons = [str(uuid.uuid4()) for _ in range(LOAD_ROOMS)]
             mission, rooms = await load_mission(api, convention, host, visiting, starts, surgeons, "Dr Load")
             writes = clients * per_client
-            surgeries_needed = 2 * (writes // 3 + 1) + 1  # ours and the raw app's, and one at setup
+            runs = 3 if replicas > 1 else 2  # ours (and ours again with the replicas) and the raw app's
+            surgeries_needed = runs * (writes // 3 + 1) + 1  # and one at setup
             if surgeries_needed > LOAD_ROOMS * 10 * LOAD_DAYS:
                 raise ValueError("more surgeries than the mission's slots: fewer clients or requests")
             cases: list[str] = []
@@ -1460,16 +1495,54 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
                        f"raw-mix-{kind}")
         await _listening(raw_port, raw)
         raw_ports = dict.fromkeys(ports, raw_port)
-        for who, where in (("ours", ports), ("raw", raw_ports)):
+        every: list[tuple[str, Any]] = [("ours", ports), ("raw", raw_ports)]
+        if replicas > 1:
+            every.insert(1, (f"ours x{replicas}", None))
+        for who, where in every:
+            if where is None:  # the further replicas of each service, on the same databases and queues
+                try:
+                    for k in range(1, replicas):
+                        for name in served:
+                            (logs / f"replica{k}").mkdir(exist_ok=True)
+                            env = {**envs[name], "HTTP_PORT": str(free_port()), "MIGRATE_ON_START": "false"}
+                            more.append(ServedProcess(f"{name}", env, logs / f"replica{k}"))
+                            await more[-1].start()
+                except Exception as e:  # noqa: BLE001 (one replica's figures, and the raw app's, stay)
+                    for mix in ("read", "write"):
+                        out[who, mix] = {"failed": f"starting the replicas: {type(e).__name__}: {e}"[:300]}
+                    say(f"    {kind}: {out[who, 'read']['failed']}")
+                    for extra_replica in reversed(more):
+                        await extra_replica.stop()
+                    more.clear()
+                    continue
+                where = [ports] + [{s.name: s.port for s in more[k * 3:(k + 1) * 3]} for k in range(replicas - 1)]
             # warm-up, not measured: each client's connections and the servers' pools
-            await asyncio.to_thread(run_clients, where, headers, [reads for _ in range(clients)])
+            try:
+                await asyncio.to_thread(run_clients, where, headers, [reads for _ in range(clients)])
+            except Exception as e:  # noqa: BLE001 (the others' figures stay)
+                for mix in ("read", "write"):
+                    out[who, mix] = {"failed": f"warm-up: {type(e).__name__}: {e}".splitlines()[0][:300]}
+                say(f"    {kind}: {who}: warm-up FAILED: {out[who, 'read']['failed']}")
+                continue
             for mix, scripts in (("read", lambda: read_scripts), ("write", write_scripts)):
                 say(f"    {kind}: {who}, {mix} mix, {clients} clients x {per_client} ...")
                 try:
-                    out[who, mix] = await asyncio.to_thread(run_clients, where, headers, scripts())
+                    if who == "ours":
+                        for s in served.values():
+                            s.profiling(True)  # --profile: this mix's profile (n = 1 read, 2 write)
+                    try:
+                        out[who, mix] = await asyncio.to_thread(run_clients, where, headers, scripts())
+                    finally:
+                        if who == "ours":
+                            for s in served.values():
+                                s.profiling(False)
                 except Exception as e:  # noqa: BLE001 (a mix that fails must not lose the others' figures)
                     out[who, mix] = {"failed": f"{type(e).__name__}: {e}".splitlines()[0][:300]}
                     say(f"    {kind}: {who}, {mix} mix FAILED: {out[who, mix]['failed']}")
+            if more:  # measured: their database connections go before the raw app opens its pools
+                for extra_replica in reversed(more):
+                    await extra_replica.stop()
+                more.clear()
         if kind == "sqlite":
             # Reads while another connection holds every database's write lock (BEGIN IMMEDIATE).
             holders = []
@@ -1478,10 +1551,16 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
                 c.execute("BEGIN IMMEDIATE")
                 holders.append(c)
             try:
-                short = [[reads[(c + j) % 3] for j in range(3)] for c in range(10)]
+                # The waiting list writes who saw each patient (jumelage.identity_access) before it answers:
+                # that write needs the lock, so it is measured apart (it waits, then answers 503).
+                short = [[reads[j % 2] for j in range(3)] for _ in range(10)]
                 t0 = time.perf_counter()
-                locked = await asyncio.to_thread(run_clients, ports, headers, short)
-                out["locked"] = (locked["count"], time.perf_counter() - t0)
+                try:
+                    locked = await asyncio.to_thread(run_clients, ports, headers, short)
+                    out["locked"] = (locked["count"] - len(locked["refused"]), time.perf_counter() - t0)
+                except Exception as e:  # noqa: BLE001 (the mixes' figures stay)
+                    out["locked"] = (0, float("inf"))
+                    say(f"    {kind}: reads under the write lock FAILED: {type(e).__name__}: {e}")
             finally:
                 for c in holders:
                     c.execute("ROLLBACK")
@@ -1490,6 +1569,8 @@ async def many_at_once(kind: str, clients: int, per_client: int, res: Resources)
         if raw is not None:
             raw.terminate()
             raw.wait()
+        for extra_replica in reversed(more):
+            await extra_replica.stop()
         await stop_served(served, smtp, logs)
     return out
 
@@ -1634,7 +1715,7 @@ async def years_of_data(kind: str, scale: float, samples: int, res: Resources) -
 # ------------------------------------------------------------------ (h) bursts ---
 
 
-async def burst_of_notifications(surgeries: int, res: Resources) -> dict[str, Any]:
+async def burst_of_notifications(surgeries: int, res: Resources, replicas: int = 1) -> dict[str, Any]:
     """(h) The three services as processes on PostgreSQL; through their APIs a signed convention,
     a 28-day mission with ten surgeons (each with an e-mail contact), ten rooms and ``surgeries``
     scheduled surgeries, each patient's family an e-mail contact with consent. Then the
@@ -1662,6 +1743,9 @@ async def burst_of_notifications(surgeries: int, res: Resources) -> dict[str, An
                "HTTP_PORT": str(free_port()), "MIGRATE_ON_START": "true", "PYTHONUNBUFFERED": "1", **extra[name]}
         env.pop("SECRETS_DIR", None)
         served[name] = ServedProcess(name, env, logs)
+        for k in range(1, replicas):  # --replicas: more of each, on the same schema and queue
+            (logs / f"replica{k}").mkdir(exist_ok=True)
+            served[f"{name}-{k}"] = ServedProcess(name, {**env, "HTTP_PORT": str(free_port())}, logs / f"replica{k}")
     sent: dict[str, int] = {}  # notification id -> NotificationSent seen
     failed: list[str] = []
     last = [0.0]
@@ -1688,7 +1772,7 @@ async def burst_of_notifications(surgeries: int, res: Resources) -> dict[str, An
 
         await tap.consume(on_message)
         async with httpx.AsyncClient(timeout=60, limits=SETUP_LIMITS) as http:
-            urls = {name: f"http://127.0.0.1:{s.port}" for name, s in served.items()}
+            urls = {name: f"http://127.0.0.1:{s.port}" for name, s in served.items() if "-" not in name}
             admin = ServicesClient(urls, BENCH_SECRET, http).as_("bench", "administrator")
             host, visiting = await twinned_institutions(admin)
             for who, mailbox in ((host, "direction@eph-tiaret.example.dz"), (visiting, "direction@chu-oran.example.dz")):
@@ -1737,11 +1821,16 @@ async def burst_of_notifications(surgeries: int, res: Resources) -> dict[str, An
             # MissionCancelled to the team and both institutions; SurgeryCancelled to each surgeon and family.
             expected = LOAD_ROOMS + 2 + 2 * surgeries
 
-            await quiet_or(lambda: len(set(sent) - before) + len(failed) >= expected, sent)
+            # The first of them only once the scheduling service has cancelled every surgery in one
+            # transaction, which at 2,000 surgeries took longer than the quiet window below on this
+            # machine (the run then ended with none counted): wait for it first, up to 15 minutes.
+            await wait_until(lambda: _true(bool(set(sent) - before) or bool(failed)), timeout=900, interval=0.2)
+            first = time.perf_counter() - t0
+            await quiet_or(lambda: len(set(sent) - before) + len(failed) >= expected, sent, quiet=120.0)
             elapsed = last[0] - t0
             await quiet_or(lambda: False, sent, quiet=3.0)  # a late duplicate would show by then
         burst = set(sent) - before
-        return {"count": len(burst), "expected": expected, "seconds": elapsed,
+        return {"count": len(burst), "expected": expected, "seconds": elapsed, "first": first,
                 "duplicates": sum(n - 1 for n in sent.values() if n > 1), "failed": len(failed),
                 "before": len(before), "expected_before": expected_before}
     finally:
@@ -1902,9 +1991,19 @@ async def main() -> int:
                              "full 1)")
     parser.add_argument("--databases", default="postgresql,sqlite", choices=["postgresql,sqlite", "postgresql", "sqlite"],
                         help="(f) and (g): on which databases (default both)")
+    parser.add_argument("--replicas", type=int, default=1, choices=[1, 2, 3],
+                        help="(f): after one replica, again with this many of each service (same databases and "
+                             "queues; clients spread over them); (h): this many of each service from the start")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="(f): run the services under scripts/profiled.py and write a cProfile profile of "
+                             "each during each of our mixes to this folder (f-<db>-<service>.<1 read|2 write>.prof)")
     parser.add_argument("--requests", type=int, default=None,
                         help="(f): requests per client and mix (default 30, quick 6)")
     args = parser.parse_args()
+    if args.profile is not None:
+        global PROFILE_DIR
+        args.profile.mkdir(parents=True, exist_ok=True)
+        PROFILE_DIR = args.profile.resolve()
     n = 2000 if args.quick else args.events
     samples = args.samples or (30 if args.quick else 200)
     only = set(args.only)
@@ -2034,7 +2133,7 @@ async def main() -> int:
         for kind in args.databases.split(","):
             say(f"(f) {clients} clients at once, {per_client} requests each, {kind} ...")
             try:
-                load = await many_at_once(kind, clients, per_client, res)
+                load = await many_at_once(kind, clients, per_client, res, args.replicas)
             except Exception as e:  # noqa: BLE001 (the other database's figures still count)
                 import traceback
 
@@ -2048,6 +2147,11 @@ async def main() -> int:
                     row(f"(f) {mix} mix, {clients} clients, {kind} FAILED",
                         f"ours: {ours.get('failed', 'measured')}; raw: {raw.get('failed', 'measured')}", "", "")
                     failed.append(f"{kind} {mix}")
+                    if "failed" not in ours:  # measured: shown, without its ratio
+                        alone = [t for v in ours["times"].values() for t in v]
+                        row(f"    (ours alone, {mix} mix, {kind}: throughput, p50 / p99)",
+                            f"{ours['count'] / ours['wall']:,.0f} req/s, {ms(alone, 50):.0f} / {ms(alone, 99):.0f} ms",
+                            "no raw figure", "")
                     continue
                 every = [t for v in ours["times"].values() for t in v]
                 report.latencies[f"(f) {mix} mix, {kind}"] = every
@@ -2067,11 +2171,22 @@ async def main() -> int:
                     f"{raw_rate:,.0f} req/s, {ms(raw_every, 50):.0f} / {ms(raw_every, 99):.0f} ms", "baseline", "")
                 for name, times in sorted(ours["times"].items()):
                     row(f"    ({name} p50 / p99)", f"{ms(times, 50):.0f} / {ms(times, 99):.0f} ms", "", "")
+                two = load.get((f"ours x{args.replicas}", mix))
+                if two is not None and "failed" not in two:
+                    two_every = [t for v in two["times"].values() for t in v]
+                    two_rate = two["count"] / two["wall"]
+                    note = f"; {len(two['refused'])} answered >= 300" if two["refused"] else ""
+                    row(f"(f) {mix} mix, {args.replicas} replicas of each service, {kind}: throughput, p50 / p99",
+                        f"{two_rate:,.0f} req/s, {ms(two_every, 50):.0f} / {ms(two_every, 99):.0f} ms{note}",
+                        f"{two_rate / rate:.2f}x one replica", f"{two_rate / raw_rate:.2f}x raw")
+                elif two is not None:
+                    row(f"(f) {mix} mix, {args.replicas} replicas, {kind} FAILED", two["failed"], "", "")
+                    failed.append(f"{kind} {mix} x{args.replicas}")
             if kind == "sqlite":
                 count, seconds = load["locked"]
-                row("(f) sqlite: the read mix while every database's write lock is held elsewhere",
-                    f"{count} reads answered in {seconds:.2f} s", "",
-                    f"reads never take the write lock: {verdict(seconds < 10)}")
+                row("(f) sqlite: a convention's page and a mission's surgeries (30) while every database's "
+                    "write lock is held elsewhere", f"{count} reads answered in {seconds:.2f} s", "",
+                    f"reads never take the write lock: {verdict(count == 30 and seconds < 10)}")
         if failed:
             raise RuntimeError(f"(f) failed on {', '.join(failed)}")
 
@@ -2111,22 +2226,26 @@ async def main() -> int:
 
     async def part_h() -> None:
         surgeries = args.burst or (2000 if args.full else 100 if args.quick else 300)
-        say(f"(h) a convention terminated with {surgeries} scheduled surgeries, PostgreSQL ...")
-        burst = await burst_of_notifications(surgeries, res)
+        rates: dict[int, float] = {}
+        for replicas in sorted({1, args.replicas}):
+            say(f"(h) a convention terminated with {surgeries} scheduled surgeries, PostgreSQL, "
+                f"{replicas} replica(s) of each service ...")
+            burst = await burst_of_notifications(surgeries, res, replicas)
+            rate = rates[replicas] = burst["count"] / burst["seconds"]
+            once = burst["count"] == burst["expected"] and burst["duplicates"] == 0 and burst["failed"] == 0
+            label = "" if replicas == 1 else f", {replicas} replicas of each service"
+            row(f"(h) terminate, {surgeries} surgeries{label}: to the last NotificationSent",
+                f"{burst['seconds']:.1f} s (the first after {burst['first']:.1f} s), {rate:,.0f} notifications/s",
+                "" if replicas == 1 else f"{rate / rates[1]:.2f}x one replica", "info")
+            row("    (notifications sent / expected, duplicates, failed)",
+                f"{burst['count']} / {burst['expected']}, {burst['duplicates']}, {burst['failed']}", "",
+                f"every notification sent once: {verdict(once)}")
+            row("    (before the burst: the scheduling's, sent / expected)",
+                f"{burst['before']} / {burst['expected_before']}", "", "")
         say(f"(h) raw transactional consumer on {burst['expected']} messages, for its rate ...")
         raw_rate, _ = await raw_transactional_consumer(burst["expected"], res)
-        rate = burst["count"] / burst["seconds"]
-        once = burst["count"] == burst["expected"] and burst["duplicates"] == 0 and burst["failed"] == 0
-        row(f"(h) terminate, {surgeries} surgeries: to the last NotificationSent",
-            f"{burst['seconds']:.1f} s, {rate:,.0f} notifications/s", f"{rate / raw_rate:.2f}x (b) raw",
-            "info")
-        row("    (notifications sent / expected, duplicates, failed)",
-            f"{burst['count']} / {burst['expected']}, {burst['duplicates']}, {burst['failed']}", "",
-            f"every notification sent once: {verdict(once)}")
-        row("    (before the burst: the scheduling's, sent / expected)",
-            f"{burst['before']} / {burst['expected_before']}", "", "")
         row("    (raw aio-pika + asyncpg consumer, 1 tx/msg, the same count)", f"{raw_rate:,.0f} msg/s", "baseline",
-            "")
+            ", ".join(f"{replicas} replica(s): {r / raw_rate:.2f}x raw" for replicas, r in rates.items()))
 
     parts: dict[str, Callable[[], Awaitable[None]]] = {
         "a": part_a, "b": part_b, "c": part_c, "d": part_d, "e": part_e, "f": part_f, "g": part_g, "h": part_h,

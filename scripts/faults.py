@@ -15,6 +15,8 @@ effects in the consumer's own database against what was sent:
                     ``--outage`` seconds while events flow, then restored
   duplicates-poison every valid event published twice, poison messages
                     interleaved (bad JSON, unknown type, missing field)
+  kill-replica      two replicas of the convention service on one queue; kill -9
+                    one mid-stream, never restarted: the other takes the rest
 
 Per scenario it prints sent, effects, lost, duplicated, what was recovered
 (redelivered, held, re-published) and a verdict; it exits 1 if any verdict is
@@ -23,9 +25,15 @@ the number of extra times a handler's transaction committed for an event
 already handled (counted from the services' ``event handled`` log lines, one
 per commit, keyed by event id) plus effect rows beyond one per event.
 
-broker-restart stops the shared local broker for a few seconds: it is in this
+broker-restart stops the broker's application for a few seconds: it is in this
 script only, never in the pytest suite. The broker is started again in a
-``finally`` whatever happens.
+``finally`` whatever happens. ``--private-broker`` spares a shared broker: the
+script starts a RabbitMQ node of its own (``faults-<pid>@localhost``, its own
+AMQP and distribution ports, data and logs in a temporary folder, no plugins,
+so no management or Prometheus listener), runs every scenario against it,
+restarts only that node (``rabbitmqctl -n <node>``) and stops it at the end.
+``--broker-node NAME`` names the node that ``rabbitmqctl`` restarts when the
+broker at ``--amqp-url`` is one you started yourself.
 """
 
 from __future__ import annotations
@@ -186,7 +194,10 @@ class World:
         self.schemas.append(name)
         return name
 
-    def service(self, service: str, schema: str, *, database_url: str | None = None) -> ServiceProcess:
+    def service(self, service: str, schema: str, *, database_url: str | None = None,
+                logs: str | None = None) -> ServiceProcess:
+        """``logs``: a subfolder of its own (a second replica of a service: log files are named by
+        service, and two processes must not write one file)."""
         env = {
             **os.environ,
             "AMQP_URL": self.amqp_url,
@@ -206,7 +217,9 @@ class World:
             "PYTHONUNBUFFERED": "1",
         }
         env.pop("SECRETS_DIR", None)
-        svc = ServiceProcess(service, env, self.logs, cwd=ROOT)
+        folder = self.logs if logs is None else self.logs / logs
+        folder.mkdir(parents=True, exist_ok=True)
+        svc = ServiceProcess(service, env, folder, cwd=ROOT)
         self.services.append(svc)
         return svc
 
@@ -388,6 +401,53 @@ async def kill_consumer(world: World, n: int, timeout: float, **_: Any) -> Resul
     result.check(not any(left.values()), f"messages left in queues: {left}")
     dups = logs.messages["duplicate event ignored"]
     result.recovered = f"{n - at_kill} handled after restart, {dups} redelivered duplicates ignored"
+    return result
+
+
+async def kill_replica(world: World, n: int, timeout: float, **_: Any) -> Result:
+    """Two replicas of the convention service consume one queue; kill -9 one of them mid-stream
+    and do not restart it: the other must take every event the dead one held unacked."""
+    result = Result("kill-replica")
+    schema = await world.schema("convention")
+    first = world.service("convention", schema)
+    first.start()
+    await first.ready()  # migrated once, by the first; the second finds the schema at head
+    second = world.service("convention", schema, logs="replica2")
+    second.start()
+    await second.ready()
+    convention_id = uuid.uuid4()
+    events = surgeries(n, convention_id)
+    publishing = asyncio.create_task(world.publish([wire(e) for e in events]))
+
+    async def handled() -> int:
+        return await world.inbox(schema, "convention")
+
+    reached = await wait_until(lambda: _at_least(handled, max(1, n * 3 // 10)), timeout, interval=0.05)
+    first.kill9()
+    at_kill = await handled()
+    await publishing
+    result.check(reached, f"only {at_kill} of {n} handled before the kill (timeout)")
+    result.check(at_kill < n, "the kill came after every event was handled: nothing was in flight")
+    result.details["handled before kill -9 (both replicas)"] = at_kill
+
+    done = await wait_until(lambda: _at_least(handled, n), timeout)
+    result.check(done, f"not every event handled within {timeout}s by the surviving replica")
+    await settle(handled)
+    drained = await wait_until(lambda: _queue_empty(world, world.topology.service_queue("convention").name), timeout)
+    result.check(drained, f"the service queue not drained within {timeout}s")
+    await second.stop()
+
+    logs = log_counts(first, second)
+    by_first, by_second = log_counts(first).handled, log_counts(second).handled
+    result.check(bool(by_first) and bool(by_second), "both replicas did not both handle events")
+    await score_effects(result, world, schema, "convention", surgery_keys(events), SURGERY_EFFECTS, convention_id,
+                        logs=logs)
+    left = await world.queues_left("convention")
+    result.check(not any(left.values()), f"messages left in queues: {left}")
+    dups = logs.messages["duplicate event ignored"]
+    result.details["handled by each replica (killed / survivor)"] = f"{len(by_first)} / {len(by_second)}"
+    result.recovered = (f"{n - at_kill} handled by the survivor after the kill, {dups} redelivered duplicates "
+                        "ignored")
     return result
 
 
@@ -613,6 +673,7 @@ SCENARIOS: dict[str, Callable[..., Awaitable[Result]]] = {
     "broker-restart": broker_restart,
     "database-outage": database_outage,
     "duplicates-poison": duplicates_poison,
+    "kill-replica": kill_replica,
 }
 
 
@@ -642,8 +703,75 @@ def _host_port(url: str) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or 5432
 
 
+BROKER_NODE: str | None = os.environ.get("FAULTS_BROKER_NODE") or None
+"""The RabbitMQ node that broker-restart stops and starts (``rabbitmqctl -n``); None: rabbitmqctl's default."""
+
+
+class PrivateBroker:
+    """A RabbitMQ node of this run's own, on ports of its own, so that restarting it touches no
+    other user of the machine's broker. Its data and logs live in a temporary folder (removed
+    once it is stopped); it loads no plugin (no management or Prometheus listener to clash)."""
+
+    def __init__(self) -> None:
+        self.node = f"faults-{os.getpid()}@localhost"
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.base = Path(tempfile.mkdtemp(prefix="jumelage-faults-broker-"))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def amqp_url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def env(self) -> dict[str, str]:
+        (self.base / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n"
+                                                  "loopback_users = none\n")
+        (self.base / "enabled_plugins").write_text("[].\n")
+        return {**os.environ, "RABBITMQ_NODENAME": self.node, "RABBITMQ_NODE_PORT": str(self.port),
+                "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1", "RABBITMQ_DIST_PORT": str(self.dist_port),
+                "RABBITMQ_MNESIA_BASE": str(self.base / "mnesia"), "RABBITMQ_LOG_BASE": str(self.base / "log"),
+                "RABBITMQ_CONFIG_FILE": str(self.base / "rabbitmq.conf"),
+                "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.base / "enabled_plugins"),
+                "RABBITMQ_PID_FILE": str(self.base / "node.pid")}
+
+    async def start(self, timeout: float = 180.0) -> None:
+        global BROKER_NODE
+        # The server script itself, not the Debian wrapper (which would su to the rabbitmq user, who
+        # cannot write this folder); with the home whose Erlang cookie rabbitmqctl (run as that
+        # user by its wrapper) presents.
+        server = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+        command = [str(server)] if server.exists() else ["rabbitmq-server"]
+        env = {**self.env(), "HOME": "/var/lib/rabbitmq"} if server.exists() else self.env()
+        with (self.base / "server.log").open("wb") as out:
+            self.proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        BROKER_NODE = self.node
+        deadline = time.monotonic() + timeout
+        while True:  # await_startup fails at once while the node is not yet registered with epmd
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the private broker exited: {(self.base / 'server.log').read_text()[-2000:]}")
+            try:
+                await rabbitmqctl("await_startup", timeout=60)
+                return
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(1)
+
+    async def stop(self) -> None:
+        with suppress(Exception):
+            await rabbitmqctl("stop", timeout=60)
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
 async def rabbitmqctl(*args: str, timeout: float = 60.0) -> None:
-    proc = await asyncio.create_subprocess_exec("rabbitmqctl", *args, stdout=asyncio.subprocess.DEVNULL,
+    node = ["-n", BROKER_NODE] if BROKER_NODE else []
+    proc = await asyncio.create_subprocess_exec("rabbitmqctl", *node, *args, stdout=asyncio.subprocess.DEVNULL,
                                                 stderr=asyncio.subprocess.PIPE)
     try:
         _, err = await asyncio.wait_for(proc.communicate(), timeout)
@@ -731,12 +859,31 @@ def main() -> int:
                         help="seconds between rabbitmqctl stop_app and start_app")
     parser.add_argument("--amqp-url", default=os.environ.get("AMQP_URL", DEFAULT_AMQP))
     parser.add_argument("--postgres-url", default=os.environ.get("POSTGRES_URL", DEFAULT_POSTGRES))
+    parser.add_argument("--broker-node", default=BROKER_NODE,
+                        help="the RabbitMQ node broker-restart restarts (rabbitmqctl -n; default: rabbitmqctl's, "
+                             "or FAULTS_BROKER_NODE)")
+    parser.add_argument("--private-broker", action="store_true",
+                        help="start a RabbitMQ node of this run's own on free ports, run against it and restart "
+                             "only it, stop it at the end (spares a broker others use)")
     args = parser.parse_args()
+    return asyncio.run(run_all(args))
+
+
+async def run_all(args: argparse.Namespace) -> int:
+    global BROKER_NODE
+    BROKER_NODE = args.broker_node
+    private = PrivateBroker() if args.private_broker else None
     try:
-        return asyncio.run(main_async(args))
+        if private is not None:
+            await private.start()
+            args.amqp_url = private.amqp_url
+            print(f"private broker {private.node} on port {private.port}", flush=True)
+        return await main_async(args)
     finally:
-        if args.only in (None, "broker-restart"):
-            asyncio.run(ensure_broker_running())
+        if private is not None:
+            await private.stop()
+        elif args.only in (None, "broker-restart"):
+            await ensure_broker_running()
 
 
 if __name__ == "__main__":

@@ -124,6 +124,40 @@ async def test_no_pooled_connection_free_in_time_is_503_not_500(tmp_path: Any) -
     assert "no database connection was free in time" in response.json()["detail"]
 
 
+async def test_the_sqlite_write_lock_not_free_in_time_is_503_not_500(tmp_path: Any) -> None:
+    """Another connection holds the file's write lock (BEGIN IMMEDIATE) past the busy timeout:
+    the request's write fails with SQLite's "database is locked", and the answer is a 503
+    the client may retry (a 500 would also end the client's keep-alive connection)."""
+    import sqlite3
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    path = tmp_path / "locked.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    engine = create_async_engine(f"sqlite+aiosqlite:///{path}", connect_args={"timeout": 0.05})
+    app = make_app()
+
+    @app.get("/writes")
+    async def writes() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            response = await c.get("/writes")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        await engine.dispose()
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    assert "write lock was not free in time" in response.json()["detail"]
+
+
 async def test_another_database_error_is_not_disguised_as_unavailable() -> None:
     transport = httpx.ASGITransport(app=make_app(), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:

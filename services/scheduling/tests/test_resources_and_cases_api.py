@@ -135,6 +135,10 @@ async def test_register_patient_cases_and_read_the_waiting_list(programme: Sched
     unknown = uuid.uuid4()
     with s.client.auth.acting("clinician", institution=unknown):
         await s.refused("POST", f"/institutions/{unknown}/cases", 404, "no institution", json=s.case_body())
+        # The waiting list looks the institution up only when its page is empty: still a 404, with
+        # or without a cursor (even a refused one), never an empty list.
+        await s.refused("GET", f"/institutions/{unknown}/cases", 404, f"no institution {unknown} known here")
+        await s.refused("GET", f"/institutions/{unknown}/cases?cursor=AAAA", 404, "no institution")
     await s.refused("GET", f"/cases/{unknown}", 404, f"no patient case {unknown}")
     await s.refused("POST", f"/cases/{unknown}/cancel", 404, json={"reason": "x"})
 

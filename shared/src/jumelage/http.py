@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
@@ -182,6 +182,12 @@ def health_router(checks: dict[str, Check]) -> APIRouter:
     return router
 
 
+def busy(exc: DBAPIError) -> bool:
+    """SQLite's ``database is locked`` (SQLITE_BUSY, after ``busy_timeout``): the write lock was not
+    free in time. Not a bug of the request, nor a lost connection."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Domain errors become 403/404/409/412/422 with a message saying what is wrong,
     shaped like FastAPI's own validation errors where a field is named. Every
@@ -221,6 +227,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _connection_lost(_request: Request, exc: DBAPIError) -> JSONResponse:
+        if not exc.connection_invalidated and busy(exc):
+            # SQLite's file lock held by another writer for the whole busy_timeout (SQLITE_BUSY): the
+            # transaction did not commit (a read's access rows were not written, so it showed nothing);
+            # a 503 the client may retry, not a 500 that ends its connection.
+            log.warning("database busy: its write lock was not free in time", error=str(exc.orig)[:100])
+            return JSONResponse({"detail": "the service is busy: the database's write lock was not free in time; "
+                                           "nothing was done: try again shortly"},
+                                status_code=503, headers={"Retry-After": "1"})
         if not exc.connection_invalidated:
             raise exc  # a database error of another kind: a 500, logged with its traceback
         # Lost under the request (a database restart): SQLAlchemy has reset the pool.

@@ -123,7 +123,7 @@ def sites_for(caller: Caller, mission: Mission, rule: MissionRule) -> frozenset[
 
 async def _mission(uow: SchedulingUnitOfWork, mission_id: uuid.UUID) -> Mission:
     async with uow:
-        mission = await uow.missions.get(mission_id)
+        mission = await uow.missions.read(mission_id)  # Core rows: the check only reads
     if mission is None:
         raise NotFound(f"no mission {mission_id}")
     return mission
@@ -219,7 +219,7 @@ CASE_CLINICIAN = Depends(_case_clinician)
 async def _visiting_institutions(uow: SchedulingUnitOfWork, case_id: uuid.UUID) -> set[uuid.UUID]:
     """The visiting institutions of the missions the case is in (a surgery or a consultation there)."""
     async with uow:
-        missions = [await uow.missions.get(m) for m in await uow.surgeries.missions_of_case(case_id)]
+        missions = [await uow.missions.read(m) for m in await uow.surgeries.missions_of_case(case_id)]
     return {m.visiting_institution_id for m in missions if m is not None}
 
 
@@ -320,7 +320,7 @@ async def _screening_clinician(case_id: uuid.UUID, caller: CallerDep, uow: UoW) 
     if caller.acts_for((host,), Role.clinician):
         return
     async with uow:
-        missions = [await uow.missions.get(m) for m in await uow.surgeries.missions_of_case(case_id)]
+        missions = [await uow.missions.read(m) for m in await uow.surgeries.missions_of_case(case_id)]
     visiting = {m.visiting_institution_id for m in missions if m is not None}
     if not caller.acts_for(visiting, Role.clinician):
         raise deny(caller, f"{what}: neither the case's host nor the visiting institution of a mission it is in")

@@ -24,7 +24,7 @@ class ServiceProcess:
     ``logs``: a folder for its output, one file per start (``None``: this terminal)."""
 
     def __init__(self, service: str, env: dict[str, str], logs: Path | None = None,
-                 cwd: Path | None = None) -> None:
+                 cwd: Path | None = None, command: list[str] | None = None) -> None:
         from jumelage.testkit.client import TEST_IDENTITY_ENV
 
         self.service = service
@@ -33,6 +33,8 @@ class ServiceProcess:
         self.port = int(env["HTTP_PORT"])
         self.logs = logs
         self.cwd = cwd
+        # What runs the service (default ``python -m <service> serve``; the benchmark's profiler wraps it).
+        self.command = command or [sys.executable, "-m", service, "serve"]
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_files: list[Path] = []
 
@@ -41,7 +43,7 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        command = [sys.executable, "-m", self.service, "serve"]
+        command = self.command
         if self.logs is None:
             self.proc = subprocess.Popen(command, env=self.env, cwd=self.cwd)
             return

@@ -36,7 +36,7 @@ from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.clock import Clock
 from jumelage.events.scheduling import ErasureReason
 from jumelage.identity_access import Read, record_reads
-from jumelage.errors import Conflict, NotFound
+from jumelage.errors import Conflict, Invalid, NotFound
 from jumelage.logging import get_logger
 from jumelage.versions import check_if_match
 
@@ -241,10 +241,18 @@ async def waiting_list(query: WaitingList, uow: SchedulingUnitOfWork) -> tuple[l
     """A page of the waiting list, with the patients' names, and the cursor of the next (None: the
     last): who read it is written down, a row per patient shown."""
     async with uow:
-        await require_institution(uow, query.institution_id)
-        cases, after = await uow.cases.waiting_page(query.institution_id, status=query.status,
-                                                    priority=query.priority, name=query.name,
-                                                    limit=query.limit, cursor=query.cursor)
+        # The institution is looked up only when the page is empty (or the cursor refused): a case
+        # is registered only at a known institution, so a page with cases says it exists (issue 23:
+        # one query less on every read of a list that has cases).
+        try:
+            cases, after = await uow.cases.waiting_page(query.institution_id, status=query.status,
+                                                        priority=query.priority, name=query.name,
+                                                        limit=query.limit, cursor=query.cursor)
+        except Invalid:
+            await require_institution(uow, query.institution_id)  # an unknown institution is still a 404
+            raise
+        if not cases:
+            await require_institution(uow, query.institution_id)
     await record_reads(uow, IDENTITY_ACCESS, Read.case_list,
                        [(c.patient_ref, c.host_institution_id) for c in cases if c.erased_at is None])
     return cases, after

@@ -237,7 +237,7 @@ async def _room(uow: SchedulingUnitOfWork, room_id: uuid.UUID) -> OperatingRoom:
 
 async def mission_surgeries(query: MissionSurgeries, uow: SchedulingUnitOfWork) -> list[Surgery]:
     async with uow:
-        return await uow.surgeries.of_mission(query.mission_id, status=query.status)
+        return await uow.surgeries.listed(query.mission_id, status=query.status)
 
 
 async def get_surgery(query: GetSurgery, uow: SchedulingUnitOfWork) -> Surgery:

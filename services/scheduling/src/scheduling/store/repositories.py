@@ -14,7 +14,8 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, delete, func, insert, inspect, or_, select
+from sqlalchemy import Select, any_, bindparam, delete, func, insert, inspect, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
@@ -170,6 +171,12 @@ class Missions(_Repository):
         row = await self._one(select(MissionRow).where(MissionRow.id == mission_id), for_update)
         return (await self._with_teams([row]))[0] if row else None
 
+    async def read(self, mission_id: uuid.UUID) -> Mission | None:
+        """:meth:`get` for a read that changes nothing (the access checks, in a transaction of their
+        own): Core rows, no ORM objects (issue 23: the ORM's loading was the read mix's largest cost)."""
+        row = (await self.session.execute(_MISSION_BY_ID, {"mission_id": mission_id})).first()
+        return (await self._with_teams([row]))[0] if row else None
+
     async def search(self, *, convention_id: uuid.UUID | None = None, host_institution_id: uuid.UUID | None = None,
                      status: MissionStatus | None = None, limit: int = 50,
                      cursor: str | None = None) -> tuple[list[Mission], str | None]:
@@ -271,22 +278,20 @@ class Missions(_Repository):
                         setattr(row, key, value)
         return changed
 
-    async def _with_teams(self, rows: Sequence[MissionRow]) -> list[Mission]:
+    async def _with_teams(self, rows: Sequence[Any]) -> list[Mission]:
+        """The missions of ``rows`` (ORM rows or Core rows) with their teams and sites, read as
+        Core rows by statements built once (the team's and sites' rows are only read here)."""
         if not rows:
             return []
-        members = await self.session.scalars(
-            select(MissionMemberRow)
-            .where(MissionMemberRow.mission_id.in_([r.id for r in rows]))  # type: ignore[attr-defined]
-            .order_by(MissionMemberRow.position))
         teams: dict[uuid.UUID, list[TeamMember]] = {r.id: [] for r in rows}
-        for m in members:
+        dialect = self.session.get_bind().dialect.name
+        for m in await self.session.execute(_of_ids(MissionMemberRow, "mission_id", dialect, "position"),
+                                            {"ids": list(teams)}):
             teams[m.mission_id].append(TeamMember(m.practitioner_id, m.full_name, PractitionerRole(m.role),
                                                   m.home_institution_id, m.arrives_on, m.leaves_on))
         sites: dict[uuid.UUID, list[MissionSite]] = {r.id: [] for r in rows}
-        for site in await self.session.scalars(
-                select(MissionSiteRow)
-                .where(MissionSiteRow.mission_id.in_(list(sites)))  # type: ignore[attr-defined]
-                .order_by(MissionSiteRow.position)):
+        for site in await self.session.execute(_of_ids(MissionSiteRow, "mission_id", dialect, "position"),
+                                               {"ids": list(sites)}):
             sites[site.mission_id].append(MissionSite(site.institution_id, site.starts_on, site.ends_on))
         return [_mission(r, teams[r.id], sites[r.id]) for r in rows]
 
@@ -323,7 +328,23 @@ _INSERT_MEMBER = insert(MissionMemberRow.__table__)
 _INSERT_SITE = insert(MissionSiteRow.__table__)
 
 
-def _mission(row: MissionRow, team: list[TeamMember], sites: list[MissionSite]) -> Mission:
+_MISSION_BY_ID = select(MissionRow.__table__).where(MissionRow.__table__.c.id == bindparam("mission_id"))
+
+
+@functools.cache
+def _of_ids(row: Any, column: str, dialect: str, order_by: str | None = None) -> Select[Any]:
+    """The Core rows of ``row``'s table whose ``column`` is one of ``:ids``, built once per dialect:
+    on PostgreSQL one array parameter (``= ANY(:ids)``: one statement text, prepared once, whatever
+    the count), elsewhere an expanding ``IN`` (its text rendered for each count)."""
+    table = row.__table__
+    c = table.c[column]
+    match = (c == any_(bindparam("ids", type_=ARRAY(c.type))) if dialect == "postgresql"
+             else c.in_(bindparam("ids", expanding=True)))
+    query = select(table).where(match)
+    return query.order_by(table.c[order_by]) if order_by else query
+
+
+def _mission(row: Any, team: list[TeamMember], sites: list[MissionSite]) -> Mission:
     return Mission(id=row.id, convention_id=row.convention_id, host_institution_id=row.host_institution_id,
                    visiting_institution_id=row.visiting_institution_id, specialty=row.specialty,
                    starts_on=row.starts_on, ends_on=row.ends_on, team=team, status=MissionStatus(row.status),
@@ -383,12 +404,14 @@ class Cases(_Repository):
         rows, after = await _waiting_pages(tuple(filters)).fetch(self.session, limit=limit, cursor=cursor, **filters)
         return await self._with_readiness(rows), after
 
-    async def _with_readiness(self, rows: Sequence[PatientCaseRow]) -> list[PatientCase]:
+    async def _with_readiness(self, rows: Sequence[Any]) -> list[PatientCase]:
+        """The cases of ``rows`` (ORM rows or Core rows) with their checklists (Core rows: the
+        checklist's rows are written by :meth:`_save_readiness`, which reads its own)."""
         if not rows:
             return []
         checks: dict[uuid.UUID, dict[ReadinessItem, ReadinessCheck]] = {r.id: {} for r in rows}
-        for c in await self.session.scalars(select(ReadinessCheckRow).where(
-                ReadinessCheckRow.case_id.in_(list(checks)))):  # type: ignore[attr-defined]
+        dialect = self.session.get_bind().dialect.name
+        for c in await self.session.execute(_of_ids(ReadinessCheckRow, "case_id", dialect), {"ids": list(checks)}):
             item = ReadinessItem(c.item)
             checks[c.case_id][item] = ReadinessCheck(item, c.checked_on, c.checked_by, c.recorded_at, c.label)
         return [_case(r, checks[r.id]) for r in rows]
@@ -447,7 +470,7 @@ class Cases(_Repository):
         await self.session.flush()  # surgeries and consultations refer to it (a no-op if stamped)
 
 
-def _case(r: PatientCaseRow, readiness: dict[ReadinessItem, ReadinessCheck] | None = None) -> PatientCase:
+def _case(r: Any, readiness: dict[ReadinessItem, ReadinessCheck] | None = None) -> PatientCase:
     return PatientCase(
         id=r.id, patient_ref=r.patient_ref, host_institution_id=r.host_institution_id,
         patient=PatientIdentity(r.full_name, r.date_of_birth, Sex(r.sex), r.weight_kg),
@@ -487,6 +510,15 @@ class Surgeries(_Repository):
         rows = (await self.session.execute(query.order_by(SurgeryRow.scheduled_start))).all()
         return [_surgery(*r) for r in rows]
 
+    async def listed(self, mission_id: uuid.UUID, *, status: SurgeryStatus | None = None) -> list[Surgery]:
+        """:meth:`of_mission` for a read that changes nothing (the route listing them): Core rows by
+        a statement built once, no ORM objects (issue 23). A handler that changes the surgeries
+        reads them with :meth:`of_mission`, whose ORM rows its saves then find loaded."""
+        query = _LISTED_BY_STATUS if status else _LISTED
+        rows = await self.session.execute(query, {"mission_id": mission_id,
+                                                  **({"status": status.value} if status else {})})
+        return [_surgery(r, r.case_priority, r.case_risk_scheme, r.case_risk_category) for r in rows]
+
     async def live_of_case(self, case_id: uuid.UUID) -> list[Surgery]:
         """The case's surgeries scheduled or started (one at most), locked."""
         query = (_WITH_CASE.where(SurgeryRow.case_id == case_id,
@@ -521,6 +553,15 @@ class Surgeries(_Repository):
                  .order_by(SurgeryRow.scheduled_start))
         rows = (await self.session.execute(query)).all()
         return [(_surgery(row), scheme, category) for row, scheme, category in rows]
+
+    async def listed(self, mission_id: uuid.UUID, *, status: SurgeryStatus | None = None) -> list[Surgery]:
+        """:meth:`of_mission` for a read that changes nothing (the route listing them): Core rows by
+        a statement built once, no ORM objects (issue 23). A handler that changes the surgeries
+        reads them with :meth:`of_mission`, whose ORM rows its saves then find loaded."""
+        query = _LISTED_BY_STATUS if status else _LISTED
+        rows = await self.session.execute(query, {"mission_id": mission_id,
+                                                  **({"status": status.value} if status else {})})
+        return [_surgery(r, r.case_priority, r.case_risk_scheme, r.case_risk_category) for r in rows]
 
     async def live_of_case(self, case_id: uuid.UUID) -> list[Surgery]:
         """The case's surgeries scheduled or under way (at most one, as a case is booked once)."""
@@ -573,7 +614,17 @@ class Surgeries(_Repository):
         await self._stamp(row, s, at, changed=changed)
 
 
-def _surgery(r: SurgeryRow, priority: int | None = None, risk_scheme: str | None = None,
+_SURGERY = SurgeryRow.__table__
+_LISTED = (select(_SURGERY, PatientCaseRow.__table__.c.priority.label("case_priority"),
+                  PatientCaseRow.__table__.c.risk_scheme.label("case_risk_scheme"),
+                  PatientCaseRow.__table__.c.risk_category.label("case_risk_category"))
+           .join(PatientCaseRow.__table__, PatientCaseRow.__table__.c.id == _SURGERY.c.case_id)
+           .where(_SURGERY.c.mission_id == bindparam("mission_id"))
+           .order_by(_SURGERY.c.scheduled_start))
+_LISTED_BY_STATUS = _LISTED.where(_SURGERY.c.status == bindparam("status"))
+
+
+def _surgery(r: Any, priority: int | None = None, risk_scheme: str | None = None,
              risk_category: int | None = None) -> Surgery:
     """A surgery from its row; with its case's priority and risk where the query read them."""
     return Surgery(
@@ -695,8 +746,9 @@ _CASE_FILTERS: dict[str, Any] = {
 @functools.cache
 def _waiting_pages(filters: tuple[str, ...]) -> Keyset:
     """The waiting list's keyset with these filters (at most 8), built once."""
-    query = select(PatientCaseRow).where(*(_CASE_FILTERS[f] for f in filters))
-    return keyset(query, order_by=("priority", "registered_at", "id"), scalars=True)
+    # Core rows, not ORM objects: a page is only read (issue 23)
+    query = select(PatientCaseRow.__table__).where(*(_CASE_FILTERS[f] for f in filters))
+    return keyset(query, order_by=("priority", "registered_at", "id"))
 
 
 _MISSION_FILTERS: dict[str, Any] = {
