@@ -21,7 +21,7 @@ from jumelage.clock import write_scenario_instant
 from jumelage.testkit.client import found, ok
 from jumelage.testkit.mail import MailCatcher, subjects
 from jumelage.testkit.servers import Database
-from jumelage.testkit.services import running_services
+from jumelage.testkit.services import on_a_scenario_clock
 from jumelage.testkit.waiting import eventually
 
 SERVICES = {"convention": convention.app, "scheduling": scheduling.app, "notification": notification.app}
@@ -38,16 +38,9 @@ def body_of(mail: MailCatcher, to: str, subject_start: str) -> str:
 async def test_a_mission_held_released_and_cancelled_reaches_the_family(
         amqp_url: str, namespace: str, database: Database, tmp_path: Path) -> None:
     clock_file = tmp_path / "clock"
-    write_scenario_instant(clock_file, "2031-05-20T08:00:00Z")
-    mail = MailCatcher()
-    mail.start()
-    try:
-        async with running_services(SERVICES, amqp_url=amqp_url, namespace=namespace, database=database,
-                                    scenario_clock_file=str(clock_file), smtp_port=mail.port,
-                                    reminder_check_interval=0.2, delivery_poll_interval=0.2) as clients:
-            await _play(clients["convention"], clients["scheduling"], clients["notification"], mail, clock_file)
-    finally:
-        mail.stop()
+    async with on_a_scenario_clock(SERVICES, amqp_url=amqp_url, namespace=namespace, database=database,
+                                   clock_file=clock_file, start="2031-05-20T08:00:00Z") as (clients, mail):
+        await _play(clients["convention"], clients["scheduling"], clients["notification"], mail, clock_file)
 
 
 async def _play(conv: Any, sched: Any, notif: Any, mail: MailCatcher, clock_file: Path) -> None:

@@ -16,44 +16,23 @@ import convention.app
 import notification.app
 import scheduling.app
 from jumelage.clock import write_scenario_instant
+from jumelage.testkit.client import found, ok
 from jumelage.testkit.mail import MailCatcher
 from jumelage.testkit.servers import Database
-from jumelage.testkit.services import running_services
+from jumelage.testkit.services import on_a_scenario_clock
 from jumelage.testkit.waiting import eventually
 
 SERVICES = {"convention": convention.app, "scheduling": scheduling.app, "notification": notification.app}
 TIARET_MAIL, CMCI_MAIL = "chirurgie@eph-tiaret.dz", "chirurgie@cmci-bousmail.dz"
 
 
-async def ok(client: Any, method: str, url: str, status: int = 200, **kw: Any) -> Any:
-    response = await client.request(method, url, **kw)
-    assert response.status_code == status, f"{method} {url}: {response.status_code} {response.text}"
-    return response.json() if response.content else None
-
-
-async def found(client: Any, url: str, ready: Any = lambda _: True) -> Any:
-    async def seen() -> Any:
-        response = await client.get(url)
-        if response.status_code == 200 and ready(body := response.json()):
-            return body
-        return None
-    return await eventually(seen)
-
-
 @pytest.mark.cost(10)  # three services, a mission at two sites, a surgery completed and its day 30
 async def test_a_surgery_at_an_added_site_has_its_follow_up_reminded_to_that_site(
         amqp_url: str, namespace: str, database: Database, tmp_path: Path) -> None:
     clock_file = tmp_path / "clock"
-    write_scenario_instant(clock_file, "2031-05-20T08:00:00Z")
-    mail = MailCatcher()
-    mail.start()
-    try:
-        async with running_services(SERVICES, amqp_url=amqp_url, namespace=namespace, database=database,
-                                    scenario_clock_file=str(clock_file), smtp_port=mail.port,
-                                    reminder_check_interval=0.2, delivery_poll_interval=0.2) as clients:
-            await _play(clients["convention"], clients["scheduling"], clients["notification"], mail, clock_file)
-    finally:
-        mail.stop()
+    async with on_a_scenario_clock(SERVICES, amqp_url=amqp_url, namespace=namespace, database=database,
+                                   clock_file=clock_file, start="2031-05-20T08:00:00Z") as (clients, mail):
+        await _play(clients["convention"], clients["scheduling"], clients["notification"], mail, clock_file)
 
 
 async def _play(conv: Any, sched: Any, notif: Any, mail: MailCatcher, clock_file: Path) -> None:

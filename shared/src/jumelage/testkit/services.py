@@ -1,5 +1,6 @@
 """A service in this process, as the tests drive it: its settings (``service_settings``),
-the app with its lifespan and a client bound to it (``running``, ``running_services``),
+the app with its lifespan and a client bound to it (``running``, ``running_services``;
+``on_a_scenario_clock``: several of them on a clock the test moves, mailing to a catcher),
 events published to it as another service's relay would (``publish``), waiting until
 its consumer handled them (``handled``) or its outbox is drained (``outbox_drained``),
 and every delivery to its consumers watched (``deliveries``)."""
@@ -18,7 +19,9 @@ from typing import Any
 import aio_pika
 import httpx
 
+from jumelage.clock import write_scenario_instant
 from jumelage.settings import ServiceSettings
+from jumelage.testkit.mail import MailCatcher
 from jumelage.testkit.client import TEST_AUTH_SECRET, TEST_IDENTITY_KEYS, TEST_IDENTITY_SEARCH_KEY, ActingAs
 from jumelage.testkit.servers import TEST_RETRY_DELAYS, Database
 from jumelage.testkit.waiting import WAIT_LIMIT, eventually, scaled
@@ -89,6 +92,26 @@ async def running_services(modules: dict[str, Any], *, amqp_url: str, namespace:
             clients[name] = await stack.enter_async_context(
                 running(module.create_app(settings), module.MIGRATIONS, acting_as=acting_as()))
         yield clients
+
+
+@contextlib.asynccontextmanager
+async def on_a_scenario_clock(modules: dict[str, Any], *, amqp_url: str, namespace: str, database: Database,
+                              clock_file: Path, start: str, **overrides: Any
+                              ) -> AsyncIterator[tuple[dict[str, Any], MailCatcher]]:
+    """:func:`running_services` on a scenario clock (``clock_file``, set to ``start``; the test
+    moves it with ``write_scenario_instant``), mailing to a catcher of their own, their reminders
+    and deliveries polled often: their clients by name, and the catcher."""
+    write_scenario_instant(clock_file, start)
+    mail = MailCatcher()
+    mail.start()
+    try:
+        async with running_services(modules, amqp_url=amqp_url, namespace=namespace, database=database,
+                                    scenario_clock_file=str(clock_file), smtp_port=mail.port,
+                                    reminder_check_interval=0.2, delivery_poll_interval=0.2,
+                                    **overrides) as clients:
+            yield clients, mail
+    finally:
+        mail.stop()
 
 
 async def publish(channel: aio_pika.abc.AbstractChannel, namespace: str, envelopes: Iterable[Any]) -> None:
