@@ -59,20 +59,40 @@ async def edit_case(cmd: EditCase, uow: SchedulingUnitOfWork, *, clock: Clock) -
     """Correct a case (what its status allows: ``PatientCase.edit``). A scheduled case's new
     priority is part of its surgery's representation: the surgery's version is raised too."""
     async with uow:
-        # Lock order as a surgery's changes take it: the surgery, then its case.
-        booked = await uow.surgeries.live_of_case(cmd.case_id) if "priority" in cmd.changes else []
-        case = await _case_for_update(uow, cmd)
+        if "priority" in cmd.changes:
+            case, booked = await _case_and_booking_locked(uow, cmd)
+        else:
+            case, booked = await _case_for_update(uow, cmd), []
         changed = case.edit(cmd.changes, clock.now())
         if changed:
             now = clock.now()
             await uow.cases.save(case, now)
             if "priority" in changed:
-                for surgery in booked:
+                for live in booked:
+                    surgery = await uow.surgeries.get(live.id, for_update=True)
+                    assert surgery is not None  # surgeries are never deleted
                     await uow.surgeries.save(surgery, now, changed=True)
             await uow.commit()
     # Field names only: never the values (the identity).
     log.info("patient case edited", case_id=str(case.id), patient_ref=case.patient_ref, fields=changed)
     return case
+
+
+async def _case_and_booking_locked(uow: SchedulingUnitOfWork, cmd: EditCase | WithdrawReadiness
+                                   ) -> tuple[PatientCase, list[Surgery]]:
+    """The case and its live surgery (if booked), in the common lock order: the surgery's mission
+    row, then the case (then, by the caller, the surgery). A booking made meanwhile is a Conflict."""
+    peek = await uow.cases.get(cmd.case_id)
+    if peek is None:
+        raise NotFound(f"no patient case {cmd.case_id}")
+    booked = await uow.surgeries.live_of_case(peek.id)
+    mission = await mission_for_update(uow, booked[0].mission_id) if booked else None
+    case = await _case_for_update(uow, cmd)
+    live = await uow.surgeries.live_of_case(case.id)  # again, under the locks
+    if live and (mission is None or live[0].mission_id != mission.id):
+        raise Conflict(f"case {case.patient_ref} was booked by another request at the same moment; "
+                       "nothing was saved: send it again")
+    return case, live
 
 
 async def _case_for_update(uow: SchedulingUnitOfWork, cmd: CloseCase | EditCase | CheckReadiness | WithdrawReadiness
@@ -190,17 +210,7 @@ async def withdraw_readiness(cmd: WithdrawReadiness, uow: SchedulingUnitOfWork, 
     surgery is cancelled (``SurgeryCancelled``, a reason with nothing clinical in it: the family
     reads it) and the case is back on the waiting list. Under way, it cannot change."""
     async with uow:
-        peek = await uow.cases.get(cmd.case_id)
-        if peek is None:
-            raise NotFound(f"no patient case {cmd.case_id}")
-        booked = await uow.surgeries.live_of_case(peek.id)
-        # The lock order: the surgery's mission row, then the case, then the surgery.
-        mission = await mission_for_update(uow, booked[0].mission_id) if booked else None
-        case = await _case_for_update(uow, cmd)
-        live = await uow.surgeries.live_of_case(case.id)  # again, under the locks
-        if live and (mission is None or live[0].mission_id != mission.id):
-            raise Conflict(f"case {case.patient_ref} was booked by another request at the same moment; "
-                           "nothing was saved: send it again")
+        case, live = await _case_and_booking_locked(uow, cmd)
         under_way = [s for s in live if s.status is SurgeryStatus.started]
         if under_way:
             raise Conflict(f"case {case.patient_ref} is in the operating room ({under_way[0].label} has started): "

@@ -510,22 +510,6 @@ class Surgeries(_Repository):
         rows = (await self.session.execute(query.order_by(SurgeryRow.scheduled_start))).all()
         return [_surgery(*r) for r in rows]
 
-    async def listed(self, mission_id: uuid.UUID, *, status: SurgeryStatus | None = None) -> list[Surgery]:
-        """:meth:`of_mission` for a read that changes nothing (the route listing them): Core rows by
-        a statement built once, no ORM objects (issue 23). A handler that changes the surgeries
-        reads them with :meth:`of_mission`, whose ORM rows its saves then find loaded."""
-        query = _LISTED_BY_STATUS if status else _LISTED
-        rows = await self.session.execute(query, {"mission_id": mission_id,
-                                                  **({"status": status.value} if status else {})})
-        return [_surgery(r, r.case_priority, r.case_risk_scheme, r.case_risk_category) for r in rows]
-
-    async def live_of_case(self, case_id: uuid.UUID) -> list[Surgery]:
-        """The case's surgeries scheduled or started (one at most), locked."""
-        query = (_WITH_CASE.where(SurgeryRow.case_id == case_id,
-                                  SurgeryRow.status.in_(LIVE_SURGERY))  # type: ignore[attr-defined]
-                 .with_for_update(of=SurgeryRow).execution_options(populate_existing=True))
-        return [_surgery(*r) for r in (await self.session.execute(query)).all()]
-
     async def colliding(self, *, room_id: uuid.UUID, surgeon_id: uuid.UUID, start: datetime,
                         end: datetime, anaesthetist_id: uuid.UUID | None = None) -> list[Surgery]:
         """Surgeries not cancelled, in that room, by that surgeon or with that
