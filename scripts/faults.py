@@ -363,6 +363,46 @@ SURGERY_EFFECTS = "SELECT surgery_id, xmin::text FROM {s}.progress_surgery WHERE
 # -- scenarios -------------------------------------------------------------------------------
 
 
+async def _kill_mid_stream(result: Result, world: World, schema: str, events: list[Any], timeout: float,
+                           victim: ServiceProcess) -> int:
+    """Publish ``events`` to the convention service and ``kill -9`` ``victim`` once about 30 % of
+    them are handled: how many were handled at the kill."""
+    n = len(events)
+    publishing = asyncio.create_task(world.publish([wire(e) for e in events]))
+
+    async def handled() -> int:
+        return await world.inbox(schema, "convention")
+
+    reached = await wait_until(lambda: _at_least(handled, max(1, n * 3 // 10)), timeout, interval=0.05)
+    victim.kill9()
+    at_kill = await handled()
+    await publishing
+    result.check(reached, f"only {at_kill} of {n} handled before the kill (timeout)")
+    result.check(at_kill < n, "the kill came after every event was handled: nothing was in flight")
+    return at_kill
+
+
+async def _all_handled_once(result: Result, world: World, schema: str, events: list[Any], convention_id: uuid.UUID,
+                            timeout: float, survivor: ServiceProcess, *killed: ServiceProcess) -> LogCounts:
+    """Every event handled by ``survivor`` after the kill, the queue drained, each effect once:
+    the logs' counts of every process of the scenario."""
+    async def handled() -> int:
+        return await world.inbox(schema, "convention")
+
+    done = await wait_until(lambda: _at_least(handled, len(events)), timeout)
+    result.check(done, f"not every event handled within {timeout}s after the kill")
+    await settle(handled)
+    drained = await wait_until(lambda: _queue_empty(world, world.topology.service_queue("convention").name), timeout)
+    result.check(drained, f"the service queue not drained within {timeout}s")
+    await survivor.stop()
+    logs = log_counts(*killed, survivor)
+    await score_effects(result, world, schema, "convention", surgery_keys(events), SURGERY_EFFECTS, convention_id,
+                        logs=logs)
+    left = await world.queues_left("convention")
+    result.check(not any(left.values()), f"messages left in queues: {left}")
+    return logs
+
+
 async def kill_consumer(world: World, n: int, timeout: float, **_: Any) -> Result:
     """kill -9 the convention service while events are in flight; restart it."""
     result = Result("kill-consumer")
@@ -372,33 +412,11 @@ async def kill_consumer(world: World, n: int, timeout: float, **_: Any) -> Resul
     await svc.ready()
     convention_id = uuid.uuid4()
     events = surgeries(n, convention_id)
-    publishing = asyncio.create_task(world.publish([wire(e) for e in events]))
-
-    async def handled() -> int:
-        return await world.inbox(schema, "convention")
-
-    reached = await wait_until(lambda: _at_least(handled, max(1, n * 3 // 10)), timeout, interval=0.05)
-    svc.kill9()
-    at_kill = await handled()
-    await publishing
-    result.check(reached, f"only {at_kill} of {n} handled before the kill (timeout)")
-    result.check(at_kill < n, "the kill came after every event was handled: nothing was in flight")
+    at_kill = await _kill_mid_stream(result, world, schema, events, timeout, svc)
     result.details["handled before kill -9"] = at_kill
-
     svc.start()
     await svc.ready()
-    done = await wait_until(lambda: _at_least(handled, n), timeout)
-    result.check(done, f"not every event handled within {timeout}s after the restart")
-    await settle(handled)
-    drained = await wait_until(lambda: _queue_empty(world, world.topology.service_queue("convention").name), timeout)
-    result.check(drained, f"the service queue not drained within {timeout}s")
-    await svc.stop()
-
-    logs = log_counts(svc)
-    await score_effects(result, world, schema, "convention", surgery_keys(events), SURGERY_EFFECTS, convention_id,
-                        logs=logs)
-    left = await world.queues_left("convention")
-    result.check(not any(left.values()), f"messages left in queues: {left}")
+    logs = await _all_handled_once(result, world, schema, events, convention_id, timeout, svc)
     dups = logs.messages["duplicate event ignored"]
     result.recovered = f"{n - at_kill} handled after restart, {dups} redelivered duplicates ignored"
     return result
@@ -417,33 +435,11 @@ async def kill_replica(world: World, n: int, timeout: float, **_: Any) -> Result
     await second.ready()
     convention_id = uuid.uuid4()
     events = surgeries(n, convention_id)
-    publishing = asyncio.create_task(world.publish([wire(e) for e in events]))
-
-    async def handled() -> int:
-        return await world.inbox(schema, "convention")
-
-    reached = await wait_until(lambda: _at_least(handled, max(1, n * 3 // 10)), timeout, interval=0.05)
-    first.kill9()
-    at_kill = await handled()
-    await publishing
-    result.check(reached, f"only {at_kill} of {n} handled before the kill (timeout)")
-    result.check(at_kill < n, "the kill came after every event was handled: nothing was in flight")
+    at_kill = await _kill_mid_stream(result, world, schema, events, timeout, first)
     result.details["handled before kill -9 (both replicas)"] = at_kill
-
-    done = await wait_until(lambda: _at_least(handled, n), timeout)
-    result.check(done, f"not every event handled within {timeout}s by the surviving replica")
-    await settle(handled)
-    drained = await wait_until(lambda: _queue_empty(world, world.topology.service_queue("convention").name), timeout)
-    result.check(drained, f"the service queue not drained within {timeout}s")
-    await second.stop()
-
-    logs = log_counts(first, second)
+    logs = await _all_handled_once(result, world, schema, events, convention_id, timeout, second, first)
     by_first, by_second = log_counts(first).handled, log_counts(second).handled
     result.check(bool(by_first) and bool(by_second), "both replicas did not both handle events")
-    await score_effects(result, world, schema, "convention", surgery_keys(events), SURGERY_EFFECTS, convention_id,
-                        logs=logs)
-    left = await world.queues_left("convention")
-    result.check(not any(left.values()), f"messages left in queues: {left}")
     dups = logs.messages["duplicate event ignored"]
     result.details["handled by each replica (killed / survivor)"] = f"{len(by_first)} / {len(by_second)}"
     result.recovered = (f"{n - at_kill} handled by the survivor after the kill, {dups} redelivered duplicates "

@@ -63,6 +63,16 @@ async def test_kill_9_consumer_while_events_are_in_flight(amqp_url: str, postgre
 @pytest.mark.system
 @pytest.mark.broker
 @pytest.mark.cost(20)
+async def test_kill_9_one_of_two_replicas_mid_stream(amqp_url: str, postgres_url: str) -> None:
+    result = await run("kill-replica", amqp_url, postgres_url)
+    assert 0 < result.details["handled before kill -9 (both replicas)"] < EVENTS
+    killed, survivor = (int(n) for n in result.details["handled by each replica (killed / survivor)"].split(" / "))
+    assert killed > 0 and survivor > 0, result.details
+
+
+@pytest.mark.system
+@pytest.mark.broker
+@pytest.mark.cost(20)
 async def test_consumer_database_unavailable_for_a_while(amqp_url: str, postgres_url: str) -> None:
     result = await run("database-outage", amqp_url, postgres_url, outage=3.0)
     before, _during = (int(x) for x in result.details["handled before cut / during cut"].split(" / "))
