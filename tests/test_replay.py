@@ -92,8 +92,9 @@ async def test_a_subscriber_that_lost_its_queue_gets_each_missing_event_once(
             assert await asyncio.to_thread(main, [
                 "--service", "convention", "--since-seq", str(since), "--queue", queue,
                 "--by", "ops-jdoe", "--json"]) == 0
-            out = capsys.readouterr().out  # the services' console log lines, then the command's JSON
-            done = json.loads(out[out.rindex('{\n  "queue"'):])
+            # The services in this process log to the same stdout, before and after the command's JSON.
+            out = capsys.readouterr().out
+            done, _ = json.JSONDecoder().raw_decode(out, out.rindex('{\n  "queue"'))
             assert (done["count"], done["first_seq"], done["last_seq"]) == (4, rows[1].seq, rows[4].seq)
             await handled(sched.runtime, [r.event_id for r in rows[2:]])
             replayed = {str(r.event_id): 1 for r in rows[1:]}
