@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from scheduling_testkit import CMCI, CONVENTION, GSD, TIARET, Scheduling, signed
+from scheduling_testkit import CMCI, CNAS, CONVENTION, GSD, TIARET, Scheduling, signed
 
 OTHER = uuid.UUID("9d3c1b2a-4e5f-4a6b-8c7d-0e1f2a3b4c5d")  # a second convention, CMCI its beneficiary too
 URL = f"/institutions/{CMCI}/waiting-list/figures"
@@ -132,15 +132,21 @@ async def test_figures_of_one_convention(programme: Scheduling) -> None:
     other = await s.ok("GET", URL, params={**params, "convention_id": str(OTHER)})
     assert periods(other)[2] == ("2030-06-01/2030-06-30", figures(2, 1, 1, 0, 1, 69.0))
 
-    # The convention's funder (CNAS) reads its beneficiary's figures through the convention, not otherwise;
-    # the provider's coordinators too (a party's coordinators read the convention).
-    from scheduling_testkit import CNAS
-    with s.client.auth.acting("coordinator", institution=CNAS):
-        assert (await s.ok("GET", URL, params={**params, "convention_id": str(CONVENTION)}))["total"]["treated"] == 2
-        await s.refused("GET", URL, 403, "convention_id", params=params)
-        await s.refused("GET", URL, 403, str(OTHER), params={**params, "convention_id": str(OTHER)})
-    with s.client.auth.acting("clinician", institution=CNAS):  # not a coordinator there
-        await s.refused("GET", URL, 403, params={**params, "convention_id": str(CONVENTION)})
+    # The convention's funder (CNAS) reads its beneficiary's figures through the convention it funds, not
+    # otherwise; its coordinators too (a party's), and the provider's coordinators (GSD).
+    conv = {**params, "convention_id": str(CONVENTION)}
+    for role, institution in [("funder", CNAS), ("coordinator", CNAS), ("coordinator", GSD)]:
+        with s.client.auth.acting(role, institution=institution):
+            assert (await s.ok("GET", URL, params=conv))["total"]["treated"] == 2, (role, institution)
+    with s.client.auth.acting("funder", institution=CNAS):
+        await s.refused("GET", URL, 403, "convention_id", params=params)  # the whole list: not without it
+        await s.refused("GET", URL, 403, "funds or supervises", params={**params, "convention_id": str(OTHER)})
+    with s.client.auth.acting("supervisor", institution=CNAS):  # CNAS funds it, it does not supervise it
+        await s.refused("GET", URL, 403, "funds or supervises", params=conv)
+    with s.client.auth.acting("clinician", institution=CNAS):  # not a role that reads a convention's progress
+        await s.refused("GET", URL, 403, "needs the role", params=conv)
+    with s.client.auth.acting("funder", institution=GSD):  # GSD is the provider, not a funder party
+        await s.refused("GET", URL, 403, params=conv)
     with s.client.auth.acting("coordinator", institution=TIARET):  # party to nothing
         await s.refused("GET", URL, 403, params={**params, "convention_id": str(CONVENTION)})
         await s.refused("GET", URL, 403, params=params)
@@ -157,8 +163,7 @@ async def test_bad_parameters_name_the_field(programme: Scheduling) -> None:
     s = programme
     for params, field in [
         ({"by": "week", "from": "2030-04-01", "to": "2030-06-30"}, "by"),
-        ({"by": "month", "to": "2030-06-30"}, "from"),
-        ({"by": "month", "from": "2030-04-01"}, "to"),
+        ({"by": "month", "from": "2030-07-01"}, "to"),  # today (11 June) is before it
         ({"by": "month", "from": "2030-04-31", "to": "2030-06-30"}, "from"),
         ({"by": "month", "from": "2030-07-01", "to": "2030-06-30"}, "to"),
         ({"by": "month", "from": "2020-01-01", "to": "2030-01-31"}, "to"),  # more than ten years
@@ -166,6 +171,9 @@ async def test_bad_parameters_name_the_field(programme: Scheduling) -> None:
     ]:
         detail = await s.refused("GET", URL, 422, params=params)
         assert ["query", field] in [e["loc"] for e in detail], (params, detail)
+    default = await s.ok("GET", URL)  # this year by month, to today on the host's clock
+    assert (default["by"], default["from"], default["to"]) == ("month", "2030-01-01", "2030-06-11")
+    assert [p["period"] for p in default["periods"]][-1] == "2030-06-01/2030-06-11"
     ten = await s.ok("GET", URL, params={"by": "year", "from": "2021-01-01", "to": "2030-12-31"})
     assert len(ten["periods"]) == 10 and ten["total"]["registered"] == 0
     await s.refused("GET", f"/institutions/{uuid.uuid4()}/waiting-list/figures", 403,

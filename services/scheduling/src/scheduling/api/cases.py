@@ -368,8 +368,10 @@ class WaitingListFiguresOut(BaseModel):
             dependencies=[access.FIGURES_READ])
 async def waiting_list_figures(
     institution_id: uuid.UUID, uow: UoW, bus: BusDep,
-    from_: Annotated[date, Query(alias="from", description="first day (host's calendar)")],
-    to: Annotated[date, Query(description="last day, included; at most 10 years after 'from'")],
+    from_: Annotated[date | None, Query(alias="from", description="first day (host's calendar); default: "
+                                                                  "the first of January of 'to''s year")] = None,
+    to: Annotated[date | None, Query(description="last day, included, at most 10 years after 'from'; "
+                                                 "default: today (host's calendar)")] = None,
     by: Annotated[Literal["month", "quarter", "year"], Query()] = "month",
     convention_id: Annotated[uuid.UUID | None, Query(description="treated only in this convention's missions")] = None,
 ) -> dict[str, Any]:

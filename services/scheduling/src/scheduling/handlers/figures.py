@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from typing import Any
 
 from scheduling.domain import figures as f
 from scheduling.domain.commands import WaitingListFigures
 from scheduling.handlers.common import host_zone, require_institution
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
+from jumelage.clock import Clock
 
 
 def _figures(waiting: int, registered: int, waits: list[int], left: dict[str, int]) -> dict[str, Any]:
@@ -17,12 +19,15 @@ def _figures(waiting: int, registered: int, waits: list[int], left: dict[str, in
             "median_days_waited": f.median(waits)}
 
 
-async def waiting_list_figures(query: WaitingListFigures, uow: SchedulingUnitOfWork) -> dict[str, Any]:
+async def waiting_list_figures(query: WaitingListFigures, uow: SchedulingUnitOfWork, *,
+                               clock: Clock) -> dict[str, Any]:
     by = f.Granularity(query.by)
     async with uow:
         await require_institution(uow, query.institution_id)
         tz = await host_zone(uow, query.institution_id)
-        periods = f.periods(by, query.first, query.last, tz)
+        last = query.last or clock.now().astimezone(tz).date()
+        first = query.first or date(last.year, 1, 1)
+        periods = f.periods(by, first, last, tz)
         start, ends = periods[0].starts_at, [p.ends_at for p in periods]
         host = query.institution_id
         registered = await uow.figures.registered(host, start, ends)
@@ -41,7 +46,7 @@ async def waiting_list_figures(query: WaitingListFigures, uow: SchedulingUnitOfW
     total_left = {str(r): sum(left_by[i].get(str(r), 0) for i in left_by) for r in f.LEFT_REASONS}
     total = _figures(waiting[-1], sum(registered.values()), [w for i in sorted(waits) for w in waits[i]], total_left)
     return {"institution_id": host, "convention_id": query.convention_id, "by": by.value,
-            "from": query.first, "to": query.last, "timezone": tz.key, "periods": out,
-            "total": {"first_day": query.first, "last_day": query.last, **total},
-            "rule": f.rule(by, query.first, query.last, tz.key,
+            "from": first, "to": last, "timezone": tz.key, "periods": out,
+            "total": {"first_day": first, "last_day": last, **total},
+            "rule": f.rule(by, first, last, tz.key,
                            str(query.convention_id) if query.convention_id else None)}
