@@ -9,7 +9,6 @@ Pure: no I/O (the store counts, this cuts the periods and takes the median).
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -80,8 +79,12 @@ def days_waited(registered_at: datetime, completed_at: datetime, tz: ZoneInfo) -
 
 
 def median(values: Iterable[int]) -> float | None:
-    values = list(values)
-    return float(statistics.median(values)) if values else None
+    """The middle value, or the mean of the two middle ones; None for none."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    mid = len(ordered) // 2
+    return float(ordered[mid]) if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 RULE = (
