@@ -176,5 +176,7 @@ async def test_bad_parameters_name_the_field(programme: Scheduling) -> None:
     assert [p["period"] for p in default["periods"]][-1] == "2030-06-01/2030-06-11"
     ten = await s.ok("GET", URL, params={"by": "year", "from": "2021-01-01", "to": "2030-12-31"})
     assert len(ten["periods"]) == 10 and ten["total"]["registered"] == 0
+    months = await s.ok("GET", URL, params={"by": "month", "from": "2021-01-01", "to": "2030-12-31"})
+    assert len(months["periods"]) == 120 and months["total"]["waiting_at_end"] == 0  # 120 buckets, one query each
     await s.refused("GET", f"/institutions/{uuid.uuid4()}/waiting-list/figures", 403,
                     params={"from": "2030-04-01", "to": "2030-06-30"})

@@ -370,7 +370,8 @@ def progress_reader(caller: Caller, c: ConventionReplica) -> ConventionReplica:
     if not caller.has(*PROGRESS_READERS):
         raise deny(caller, f"read the progress of convention {c.label} (needs the role coordinator, funder, "
                            "supervisor or administrator)")
-    parties = {role: {p.institution_id for p in c.parties if p.role.value == role} for role in ("funder", "supervisor")}
+    parties = {role: {p.institution_id for p in c.parties if p.role.value == role}
+               for role in ("funder", "supervisor")}
     if not (convention_visible(caller, c) or caller.acts_for(parties["funder"], Role.funder)
             or caller.acts_for(parties["supervisor"], Role.supervisor)):
         raise deny(caller, f"read the progress of convention {c.label}: it is not a convention its institution "
@@ -382,8 +383,8 @@ async def _figures_reader(institution_id: uuid.UUID, caller: CallerDep, uow: UoW
                           convention_id: uuid.UUID | None = None) -> None:
     """The host's coordinators and clinicians; with ``convention_id``, a convention the host is a
     beneficiary of, also whoever reads that convention's progress (``progress_reader``: its parties'
-    coordinators, administrators, its funder parties' funders and supervisor parties' supervisors). Counts only: no identity is read,
-    so no identity-access row is written."""
+    coordinators, administrators, its funder parties' funders and supervisor parties' supervisors).
+    Counts only: no identity is read, so no identity-access row is written."""
     own = caller.acts_for((institution_id,), Role.coordinator, Role.clinician)
     if convention_id is None:
         if not own:

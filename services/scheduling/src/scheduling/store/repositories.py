@@ -387,8 +387,8 @@ class WaitingFigures(_Repository):
         """(registered_at, completed_at) of the host's cases whose surgery was completed in
         [start, end) (in a mission of ``convention_id`` if given): the median needs each wait."""
         c, s = PatientCaseRow.__table__.c, SurgeryRow.__table__.c
-        query = (select(c.registered_at, s.completed_at).select_from(SurgeryRow.__table__.join(PatientCaseRow.__table__,
-                                                                           c.id == s.case_id))
+        joined = SurgeryRow.__table__.join(PatientCaseRow.__table__, c.id == s.case_id)
+        query = (select(c.registered_at, s.completed_at).select_from(joined)
                  .where(c.host_institution_id == host, s.status == SurgeryStatus.completed.value,
                         s.completed_at >= start, s.completed_at < end))
         if convention_id is not None:
@@ -403,10 +403,10 @@ class WaitingFigures(_Repository):
         done = SurgeryRow.__table__.alias("done")
         d = done.c
         exit_at = sql_case((c.status.in_(_LEFT), c.closed_at),
-                       (c.status == CaseStatus.operated.value, func.coalesce(d.completed_at, c.closed_at)),
-                       else_=None)
-        columns = [func.coalesce(func.sum(sql_case(((c.registered_at < end) & (exit_at.is_(None) | (exit_at >= end)),
-                                                1), else_=0)), 0) for end in ends]
+                           (c.status == CaseStatus.operated.value, func.coalesce(d.completed_at, c.closed_at)),
+                           else_=None)
+        waiting = [(c.registered_at < end) & (exit_at.is_(None) | (exit_at >= end)) for end in ends]
+        columns = [func.coalesce(func.sum(sql_case((w, 1), else_=0)), 0) for w in waiting]
         query = (select(*columns)
                  .select_from(PatientCaseRow.__table__.outerjoin(
                      done, (d.case_id == c.id) & (d.status == SurgeryStatus.completed.value)))
