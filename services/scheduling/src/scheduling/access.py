@@ -34,7 +34,7 @@ from scheduling.domain.missions import Mission
 from scheduling.domain.values import CLINICAL_READINESS, ReadinessItem
 from scheduling.store.unit_of_work import SchedulingUnitOfWork
 from jumelage.auth import Caller, CallerDep, Role, deny
-from jumelage.errors import NotFound
+from jumelage.errors import Invalid, NotFound
 from jumelage.service import unit_of_work
 
 UoW = Annotated[SchedulingUnitOfWork, Depends(unit_of_work)]
@@ -353,6 +353,56 @@ def convention_reader(caller: Caller, c: ConventionReplica) -> ConventionReplica
     if not convention_visible(caller, c):
         raise deny(caller, f"read convention {c.id}: its institution is not a party to it")
     return c
+
+
+# -- a host's waiting-list figures (counts only) ---------------------------------------------------
+
+FIGURES = "read the waiting-list figures"
+PROGRESS_READERS = (Role.coordinator, Role.funder, Role.supervisor, Role.administrator)
+
+
+def progress_reader(caller: Caller, c: ConventionReplica) -> ConventionReplica:
+    """Who reads a convention's progress here, as the convention service says it
+    (``progress_reader``): whoever reads the replica (``convention_visible``: its parties'
+    coordinators, administrators), its funder parties' funders and its supervisor parties'
+    supervisors. (The replica keeps no cost bearers: a cost bearer that is not a funder party
+    reads the progress there, not the waiting-list figures here.)"""
+    if not caller.has(*PROGRESS_READERS):
+        raise deny(caller, f"read the progress of convention {c.label} (needs the role coordinator, funder, "
+                           "supervisor or administrator)")
+    parties = {role: {p.institution_id for p in c.parties if p.role.value == role}
+               for role in ("funder", "supervisor")}
+    if not (convention_visible(caller, c) or caller.acts_for(parties["funder"], Role.funder)
+            or caller.acts_for(parties["supervisor"], Role.supervisor)):
+        raise deny(caller, f"read the progress of convention {c.label}: it is not a convention its institution "
+                           "coordinates, funds or supervises")
+    return c
+
+
+async def _figures_reader(institution_id: uuid.UUID, caller: CallerDep, uow: UoW,
+                          convention_id: uuid.UUID | None = None) -> None:
+    """The host's coordinators and clinicians; with ``convention_id``, a convention the host is a
+    beneficiary of, also whoever reads that convention's progress (``progress_reader``: its parties'
+    coordinators, administrators, its funder parties' funders and supervisor parties' supervisors).
+    Counts only: no identity is read, so no identity-access row is written."""
+    own = caller.acts_for((institution_id,), Role.coordinator, Role.clinician)
+    if convention_id is None:
+        if not own:
+            raise deny(caller, f"{FIGURES} of institution {institution_id} (needs the role coordinator or "
+                               "clinician there; a convention's party: give convention_id)")
+        return
+    async with uow:
+        convention = await uow.conventions.get(convention_id)
+    if convention is None:
+        raise NotFound(f"no convention {convention_id} known here (none of its events has arrived)")
+    if not own:
+        progress_reader(caller, convention)
+    if not any(p.institution_id == institution_id and p.role.value == "beneficiary" for p in convention.parties):
+        raise Invalid(f"institution {institution_id} is not a beneficiary of convention {convention.label}",
+                      field="query.convention_id")
+
+
+FIGURES_READ = Depends(_figures_reader)
 
 
 # -- training placements (outside any mission) ----------------------------------------------------

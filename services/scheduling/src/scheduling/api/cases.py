@@ -24,6 +24,7 @@ from scheduling.domain.commands import (
     ReferCaseElsewhere,
     RegisterCase,
     WaitingList,
+    WaitingListFigures,
     WithdrawConsent,
 )
 from scheduling.domain.values import Purpose
@@ -319,3 +320,64 @@ async def refer_case_elsewhere(case_id: uuid.UUID, body: ReasonIn, uow: UoW, bus
                                response: Response) -> CaseOut:
     cmd = ReferCaseElsewhere(case_id, body.reason, expected=expected)
     return tagged(response, CaseOut.of(await bus.handle(cmd, uow)))
+
+
+# -- the waiting list's figures by period (counts only) ------------------------------------------
+
+
+class LeftOut(BaseModel):
+    cancelled: int
+    referred_elsewhere: int
+
+
+class FiguresOut(BaseModel):
+    waiting_at_end: int = Field(description="registered before the period's end, neither treated nor left by then")
+    registered: int
+    treated: int = Field(description="their surgery completed in the period (with convention_id: in its missions)")
+    left: LeftOut = Field(description="closed without surgery in the period, by reason")
+    median_days_waited: float | None = Field(description="of the cases treated in the period; null when none")
+
+
+class PeriodFiguresOut(FiguresOut):
+    period: str = Field(description="first_day/last_day")
+    first_day: date
+    last_day: date
+
+
+class TotalFiguresOut(FiguresOut):
+    first_day: date
+    last_day: date
+
+
+class WaitingListFiguresOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    institution_id: uuid.UUID
+    convention_id: uuid.UUID | None
+    by: Literal["month", "quarter", "year"]
+    from_: date = Field(alias="from")
+    to: date
+    timezone: str = Field(description="the host's: the periods' days are on its clock")
+    periods: list[PeriodFiguresOut]
+    total: TotalFiguresOut
+    rule: str = Field(description="how each figure is counted")
+
+
+@router.get("/institutions/{institution_id}/waiting-list/figures", response_model=WaitingListFiguresOut,
+            response_model_by_alias=True, summary="The waiting list's figures by month, quarter or year",
+            dependencies=[access.FIGURES_READ])
+async def waiting_list_figures(
+    institution_id: uuid.UUID, uow: UoW, bus: BusDep,
+    from_: Annotated[date | None, Query(alias="from", description="first day (host's calendar); default: "
+                                                                  "the first of January of 'to''s year")] = None,
+    to: Annotated[date | None, Query(description="last day, included, at most 10 years after 'from'; "
+                                                 "default: today (host's calendar)")] = None,
+    by: Annotated[Literal["month", "quarter", "year"], Query()] = "month",
+    convention_id: Annotated[uuid.UUID | None, Query(description="treated only in this convention's missions")] = None,
+) -> dict[str, Any]:
+    """Per period: the cases waiting at its end, registered, treated and left (by reason) in it, and
+    the median days the treated ones waited; the total over the range; ``rule`` says how each is
+    counted. Counts only: no patient identity (so no identity-access row). Computed on read, one
+    query per figure kind on the indexes of migration 0021."""
+    query = WaitingListFigures(institution_id, by=by, first=from_, last=to, convention_id=convention_id)
+    return await bus.handle(query, uow)

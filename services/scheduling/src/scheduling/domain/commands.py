@@ -153,6 +153,19 @@ class ScreeningNotes:
 
 
 @dataclass(frozen=True)
+class WaitingListFigures:
+    """A host's waiting-list figures by ``by`` (month, quarter, year) from ``first`` to ``last``
+    (both included; by default from the first of January of ``last``'s year, to today on the host's
+    clock); ``convention_id``: treated only in missions of that convention."""
+
+    institution_id: uuid.UUID
+    by: str
+    first: date | None = None
+    last: date | None = None
+    convention_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
 class WaitingList:
     """A host's waiting list, most urgent first; ``name``: the cases of that patient (keyed hash)."""
 

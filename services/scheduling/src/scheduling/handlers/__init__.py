@@ -16,6 +16,7 @@ from scheduling.handlers.activities import (
     schedule_consultation,
     schedule_training,
 )
+from scheduling.handlers.figures import waiting_list_figures
 from scheduling.handlers.cases import (
     access_request,
     add_screening_note,
@@ -100,6 +101,7 @@ HANDLERS: dict[type, Handler] = {
     c.CancelCase: cancel_case,
     c.ReferCaseElsewhere: refer_case_elsewhere,
     c.WaitingList: waiting_list,
+    c.WaitingListFigures: waiting_list_figures,
     c.GetCase: get_case,
     c.AccessRequest: access_request,
     c.GiveConsent: give_consent,

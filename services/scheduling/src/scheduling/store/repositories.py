@@ -14,6 +14,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import case as sql_case
 from sqlalchemy import Select, any_, bindparam, delete, func, insert, inspect, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +32,7 @@ from scheduling.domain.cases import (
     ScreeningNote,
     Sex,
 )
+from scheduling.domain.figures import LEFT_REASONS
 from scheduling.domain.values import LocalPart, MissionSite, Purpose, ReadinessItem
 from jumelage.events.scheduling import FollowUpOutcome, LeadSide, LocalRole
 from scheduling.domain.conventions import ConventionReplica, ConventionStatus
@@ -350,6 +352,66 @@ def _mission(row: Any, team: list[TeamMember], sites: list[MissionSite]) -> Miss
                    starts_on=row.starts_on, ends_on=row.ends_on, team=team, status=MissionStatus(row.status),
                    status_reason=row.status_reason, totals=Totals(**row.totals) if row.totals else None,
                    created_at=row.created_at, version=row.version, updated_at=row.updated_at, sites=sites)
+
+
+# -- waiting-list figures (counts only, on read) -------------------------------------------------
+
+_LEFT = [str(r) for r in LEFT_REASONS]
+
+
+class WaitingFigures(_Repository):
+    """One query per figure kind over a host's cases, whatever their number: each period a
+    bucket (a CASE over the periods' ends, ascending), on the indexes of migration 0021."""
+
+    @staticmethod
+    def _bucket(column: Any, ends: Sequence[datetime]) -> Any:
+        return sql_case(*[(column < end, i) for i, end in enumerate(ends)], else_=None)
+
+    async def registered(self, host: uuid.UUID, start: datetime, ends: Sequence[datetime]) -> dict[int, int]:
+        c = PatientCaseRow.__table__.c
+        bucket = self._bucket(c.registered_at, ends).label("bucket")
+        query = (select(bucket, func.count()).where(c.host_institution_id == host, c.registered_at >= start,
+                                                    c.registered_at < ends[-1]).group_by(bucket))
+        return {b: n for b, n in (await self.session.execute(query)).all()}
+
+    async def left(self, host: uuid.UUID, start: datetime, ends: Sequence[datetime]) -> dict[tuple[int, str], int]:
+        c = PatientCaseRow.__table__.c
+        bucket = self._bucket(c.closed_at, ends).label("bucket")
+        query = (select(bucket, c.status, func.count())
+                 .where(c.host_institution_id == host, c.status.in_(_LEFT), c.closed_at >= start,
+                        c.closed_at < ends[-1]).group_by(bucket, c.status))
+        return {(b, status): n for b, status, n in (await self.session.execute(query)).all()}
+
+    async def treated(self, host: uuid.UUID, start: datetime, end: datetime,
+                      convention_id: uuid.UUID | None) -> list[tuple[datetime, datetime]]:
+        """(registered_at, completed_at) of the host's cases whose surgery was completed in
+        [start, end) (in a mission of ``convention_id`` if given): the median needs each wait."""
+        c, s = PatientCaseRow.__table__.c, SurgeryRow.__table__.c
+        joined = SurgeryRow.__table__.join(PatientCaseRow.__table__, c.id == s.case_id)
+        query = (select(c.registered_at, s.completed_at).select_from(joined)
+                 .where(c.host_institution_id == host, s.status == SurgeryStatus.completed.value,
+                        s.completed_at >= start, s.completed_at < end))
+        if convention_id is not None:
+            m = MissionRow.__table__.c
+            query = query.join(MissionRow.__table__, m.id == s.mission_id).where(m.convention_id == convention_id)
+        return [(r, d) for r, d in (await self.session.execute(query)).all()]
+
+    async def waiting_at(self, host: uuid.UUID, ends: Sequence[datetime]) -> list[int]:
+        """Per instant of ``ends``: the host's cases registered before it, neither treated (their
+        surgery completed) nor closed without surgery before it."""
+        c = PatientCaseRow.__table__.c
+        done = SurgeryRow.__table__.alias("done")
+        d = done.c
+        exit_at = sql_case((c.status.in_(_LEFT), c.closed_at),
+                           (c.status == CaseStatus.operated.value, func.coalesce(d.completed_at, c.closed_at)),
+                           else_=None)
+        waiting = [(c.registered_at < end) & (exit_at.is_(None) | (exit_at >= end)) for end in ends]
+        columns = [func.coalesce(func.sum(sql_case((w, 1), else_=0)), 0) for w in waiting]
+        query = (select(*columns)
+                 .select_from(PatientCaseRow.__table__.outerjoin(
+                     done, (d.case_id == c.id) & (d.status == SurgeryStatus.completed.value)))
+                 .where(c.host_institution_id == host, c.registered_at < ends[-1]))
+        return [int(n) for n in (await self.session.execute(query)).one()]
 
 
 # -- patient cases ------------------------------------------------------------------------------

@@ -138,6 +138,9 @@ class PatientCaseRow(Table, table=True):
     __table_args__ = (  # the keyset pages of the waiting list (migration 0018)
         Index("ix_patient_case_waiting", "host_institution_id", "status", "priority", "registered_at", "id"),
         Index("ix_patient_case_list", "host_institution_id", "priority", "registered_at", "id"),
+        # the waiting list's figures by period, counted on read (migration 0021)
+        Index("ix_patient_case_registered", "host_institution_id", "registered_at"),
+        Index("ix_patient_case_closed", "host_institution_id", "closed_at", "status"),
     )
 
     id: uuid.UUID = Field(primary_key=True)
@@ -206,6 +209,7 @@ class ScreeningNoteRow(Table, table=True):
 
 class SurgeryRow(Table, table=True):
     __tablename__ = "surgery"
+    __table_args__ = (Index("ix_surgery_completed", "status", "completed_at"),)  # the figures (migration 0021)
 
     id: uuid.UUID = Field(primary_key=True)
     mission_id: uuid.UUID = _fk("mission.id", index=True)

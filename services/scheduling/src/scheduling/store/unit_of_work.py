@@ -18,6 +18,7 @@ from scheduling.store.repositories import (
     Rooms,
     Surgeries,
     TrainingSessions,
+    WaitingFigures,
 )
 from scheduling.store.tables import INSTITUTIONS, Table
 from jumelage.db import UnitOfWork
@@ -35,6 +36,7 @@ class SchedulingUnitOfWork(UnitOfWork):
     consultations: Consultations
     training_sessions: TrainingSessions
     placements: Placements
+    figures: WaitingFigures
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
@@ -43,7 +45,7 @@ class SchedulingUnitOfWork(UnitOfWork):
         self.hosts, self.rooms = Hosts(s), Rooms(s)
         self.missions, self.cases, self.surgeries = Missions(s), Cases(s), Surgeries(s)
         self.consultations, self.training_sessions = Consultations(s), TrainingSessions(s)
-        self.placements = Placements(s)
+        self.placements, self.figures = Placements(s), WaitingFigures(s)
         return self
 
     async def lock(self, *names: str) -> None:
